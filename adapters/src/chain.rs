@@ -1,0 +1,117 @@
+//! The ledger's hash chain: the fixed binary encoding of an event and its SHA-256.
+//!
+//! `hash = SHA-256("credledger.event.v1" ‖ u64be(position) ‖ prev_hash ‖ lp(aggregate_type) ‖
+//! lp(aggregate_id) ‖ u64be(sequence) ‖ lp(event_type) ‖ lp(event_version) ‖ lp(metadata) ‖
+//! SHA-256(payload))`, where `lp(x)` is the UTF-8 bytes of `x` preceded by their length as a u32
+//! big-endian. `metadata` and `payload` are the stored JSON text. The PostgreSQL trigger in
+//! `migrations/postgres/0001_events.sql` computes the same bytes; SQLite calls [`event_hash`]
+//! through a registered SQL function. Hashing the payload's ciphertext (not plaintext) keeps the
+//! chain verifiable after a credential's data key is destroyed.
+
+use sha2::{Digest, Sha256};
+
+pub const DOMAIN_TAG: &[u8] = b"credledger.event.v1";
+pub const GENESIS: [u8; 32] = [0u8; 32];
+
+/// The stored fields an event's hash covers.
+#[derive(Debug, Clone, Copy)]
+pub struct ChainInput<'a> {
+    pub position: i64,
+    pub prev_hash: &'a [u8],
+    pub aggregate_type: &'a str,
+    pub aggregate_id: &'a str,
+    pub sequence: i64,
+    pub event_type: &'a str,
+    pub event_version: &'a str,
+    pub metadata: &'a str,
+    pub payload: &'a str,
+}
+
+fn lp(hasher: &mut Sha256, s: &str) {
+    hasher.update((s.len() as u32).to_be_bytes());
+    hasher.update(s.as_bytes());
+}
+
+/// The hash of one event given its predecessor's hash.
+pub fn event_hash(e: &ChainInput<'_>) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(DOMAIN_TAG);
+    h.update(e.position.to_be_bytes());
+    h.update(e.prev_hash);
+    lp(&mut h, e.aggregate_type);
+    lp(&mut h, e.aggregate_id);
+    h.update(e.sequence.to_be_bytes());
+    lp(&mut h, e.event_type);
+    lp(&mut h, e.event_version);
+    lp(&mut h, e.metadata);
+    h.update(Sha256::digest(e.payload.as_bytes()));
+    h.finalize().into()
+}
+
+/// Why a ledger does not verify, naming the first bad position.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainError {
+    #[error("position {position}: expected position {expected} (an event is missing, duplicated or out of order)")]
+    Gap { position: i64, expected: i64 },
+    #[error("position {position}: prev_hash does not match the hash of position {}", position - 1)]
+    BrokenLink { position: i64 },
+    #[error("position {position}: the stored hash does not match the event's content")]
+    BadHash { position: i64 },
+}
+
+impl ChainError {
+    pub fn position(&self) -> i64 {
+        match self {
+            Self::Gap { position, .. }
+            | Self::BrokenLink { position }
+            | Self::BadHash { position } => *position,
+        }
+    }
+}
+
+/// Checks events one by one, in position order, from the start of the ledger.
+#[derive(Debug)]
+pub struct ChainVerifier {
+    expected_position: i64,
+    prev_hash: [u8; 32],
+}
+
+impl Default for ChainVerifier {
+    fn default() -> Self {
+        Self {
+            expected_position: 1,
+            prev_hash: GENESIS,
+        }
+    }
+}
+
+impl ChainVerifier {
+    /// Checks the next event, given its stored hash.
+    pub fn check(&mut self, event: &ChainInput<'_>, stored_hash: &[u8]) -> Result<(), ChainError> {
+        if event.position != self.expected_position {
+            return Err(ChainError::Gap {
+                position: event.position,
+                expected: self.expected_position,
+            });
+        }
+        if event.prev_hash != self.prev_hash {
+            return Err(ChainError::BrokenLink {
+                position: event.position,
+            });
+        }
+        let computed = event_hash(event);
+        if computed.as_slice() != stored_hash {
+            return Err(ChainError::BadHash {
+                position: event.position,
+            });
+        }
+        self.prev_hash = computed;
+        self.expected_position += 1;
+        Ok(())
+    }
+
+    /// How many events have verified.
+    pub fn verified(&self) -> i64 {
+        self.expected_position - 1
+    }
+}

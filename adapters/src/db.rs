@@ -1,0 +1,247 @@
+//! Connecting to the ledger's database: PostgreSQL when `DATABASE_URL` is a `postgres://` URL,
+//! an embedded SQLite file otherwise. Migrations, pools and the in-process "new events" signal.
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{AnyPool, PgPool, Row, SqlitePool};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// A database problem, with the detail kept for the log and a short message for people.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("the database URL is not valid: {0}")]
+    BadUrl(String),
+    #[error("could not open the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("could not migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("could not create the data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Which database holds the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+#[derive(Clone)]
+pub enum Pools {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// The ledger's database: typed pools for the event-store crates, and one `AnyPool` for the
+/// SQL that is the same on both backends (feed, projections, keys, checkpoints).
+#[derive(Clone)]
+pub struct Database {
+    pub any: AnyPool,
+    pub pools: Pools,
+    /// Signalled after this process commits events; consumers also poll and (on PostgreSQL)
+    /// LISTEN, so events written by other processes are seen too.
+    appended: Arc<watch::Sender<u64>>,
+    url: String,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("backend", &self.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the ledger lives.
+#[derive(Clone)]
+pub struct DatabaseConfig {
+    /// `postgres://…`, `sqlite://path` or a file path; `None` → `<data_dir>/credledger.sqlite`.
+    pub url: Option<String>,
+    pub data_dir: PathBuf,
+    pub max_connections: u32,
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &self.url.as_deref().map(redact_url))
+            .field("data_dir", &self.data_dir)
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+/// A URL with its password replaced by `***`, for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Database {
+    pub async fn connect(config: &DatabaseConfig) -> Result<Self, DbError> {
+        sqlx::any::install_default_drivers();
+        match config.url.as_deref() {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Self::connect_postgres(url, config.max_connections).await
+            }
+            Some(url) => {
+                let path = url.strip_prefix("sqlite://").unwrap_or(url);
+                let path = path.strip_prefix("sqlite:").unwrap_or(path);
+                Self::connect_sqlite(Path::new(path)).await
+            }
+            None => {
+                std::fs::create_dir_all(&config.data_dir).map_err(|source| DbError::DataDir {
+                    path: config.data_dir.clone(),
+                    source,
+                })?;
+                Self::connect_sqlite(&config.data_dir.join("credledger.sqlite")).await
+            }
+        }
+    }
+
+    async fn connect_postgres(url: &str, max: u32) -> Result<Self, DbError> {
+        let options =
+            PgConnectOptions::from_str(url).map_err(|e| DbError::BadUrl(e.to_string()))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .map_err(DbError::Connect)?;
+        let any = AnyPoolOptions::new()
+            .max_connections(max.clamp(2, 16))
+            .acquire_timeout(Duration::from_secs(30))
+            .connect(url)
+            .await
+            .map_err(DbError::Connect)?;
+        Ok(Self {
+            any,
+            pools: Pools::Postgres(pool),
+            appended: Arc::new(watch::channel(0).0),
+            url: url.to_owned(),
+        })
+    }
+
+    async fn connect_sqlite(path: &Path) -> Result<Self, DbError> {
+        crate::sqlite_functions::register();
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(30))
+            .pragma("secure_delete", "on");
+        // One connection for the event store: SQLite has one writer, and queueing in-process
+        // is fairer and faster than SQLite's sleeping busy handler.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(60))
+            .connect_with(options)
+            .await
+            .map_err(DbError::Connect)?;
+        let url = format!("sqlite://{}", path.display());
+        let any = AnyPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(60))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query("PRAGMA busy_timeout = 30000")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA synchronous = FULL")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA secure_delete = ON")
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await
+            .map_err(DbError::Connect)?;
+        Ok(Self {
+            any,
+            pools: Pools::Sqlite(pool),
+            appended: Arc::new(watch::channel(0).0),
+            url,
+        })
+    }
+
+    /// Tells this process's feed consumers that events were committed.
+    pub fn signal_appended(&self) {
+        self.appended.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver that changes whenever [`Database::signal_appended`] is called.
+    pub fn appended(&self) -> watch::Receiver<u64> {
+        self.appended.subscribe()
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pools {
+            Pools::Postgres(_) => Backend::Postgres,
+            Pools::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// The connection URL (for LISTEN and for child processes); contains credentials.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        match &self.pools {
+            Pools::Postgres(pool) => sqlx::migrate!("../migrations/postgres").run(pool).await?,
+            Pools::Sqlite(pool) => sqlx::migrate!("../migrations/sqlite").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// The position of the newest event (0 for an empty ledger).
+    pub async fn head(&self) -> Result<i64, DbError> {
+        let row: AnyRow = sqlx::query(
+            "SELECT CAST(COALESCE(MAX(global_position), 0) AS BIGINT) AS head FROM events",
+        )
+        .fetch_one(&self.any)
+        .await?;
+        Ok(row.try_get("head")?)
+    }
+
+    /// Whether the database answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), DbError> {
+        sqlx::query("SELECT 1").execute(&self.any).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.any.close().await;
+        match &self.pools {
+            Pools::Postgres(p) => p.close().await,
+            Pools::Sqlite(p) => p.close().await,
+        }
+    }
+}
+
+/// Timestamps in read models and key tables: RFC 3339, UTC, microseconds — sortable as text.
+pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}

@@ -1,0 +1,172 @@
+//! The global feed: every event of every stream, in commit order, by `global_position`.
+//! Consumers (projections, the MCP replay adapter, subscriptions) read it from a checkpoint.
+
+use crate::chain::ChainInput;
+use crate::db::{Backend, Database, DbError};
+use credledger_domain::EventMetadata;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// One stored event as the feed returns it. `payload` and `metadata` are the stored JSON text
+/// (the bytes the hash chain covers); the payload holds ciphertext, never plaintext.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedEvent {
+    pub position: i64,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub sequence: i64,
+    pub event_type: String,
+    pub event_version: String,
+    pub payload: String,
+    pub metadata: String,
+    pub prev_hash: Vec<u8>,
+    pub hash: Vec<u8>,
+}
+
+impl FeedEvent {
+    pub fn metadata(&self) -> EventMetadata {
+        let map: HashMap<String, String> = serde_json::from_str(&self.metadata).unwrap_or_default();
+        EventMetadata::from_map(&map)
+    }
+
+    pub fn chain_input(&self) -> ChainInput<'_> {
+        ChainInput {
+            position: self.position,
+            prev_hash: &self.prev_hash,
+            aggregate_type: &self.aggregate_type,
+            aggregate_id: &self.aggregate_id,
+            sequence: self.sequence,
+            event_type: &self.event_type,
+            event_version: &self.event_version,
+            metadata: &self.metadata,
+            payload: &self.payload,
+        }
+    }
+
+    /// A stable id for the event (`{aggregate_type}/{aggregate_id}/{sequence}`), used as an
+    /// idempotency key by consumers.
+    pub fn event_id(&self) -> String {
+        format!(
+            "{}/{}/{}",
+            self.aggregate_type, self.aggregate_id, self.sequence
+        )
+    }
+
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            position: row.try_get("global_position")?,
+            aggregate_type: row.try_get("aggregate_type")?,
+            aggregate_id: row.try_get("aggregate_id")?,
+            sequence: row.try_get("sequence")?,
+            event_type: row.try_get("event_type")?,
+            event_version: row.try_get("event_version")?,
+            payload: row.try_get("payload")?,
+            metadata: row.try_get("metadata")?,
+            prev_hash: row.try_get("prev_hash")?,
+            hash: row.try_get("hash")?,
+        })
+    }
+}
+
+const SELECT: &str = "SELECT global_position, aggregate_type, aggregate_id, sequence, event_type, \
+     event_version, CAST(payload AS TEXT) AS payload, CAST(metadata AS TEXT) AS metadata, \
+     prev_hash, hash FROM events";
+
+/// Reads up to `limit` events after position `after`, in order.
+pub async fn read_after<'e>(
+    executor: impl Executor<'e, Database = Any>,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<FeedEvent>, DbError> {
+    let rows = sqlx::query(&format!(
+        "{SELECT} WHERE global_position > $1 ORDER BY global_position LIMIT $2"
+    ))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(executor)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(FeedEvent::from_row)
+        .collect::<Result<_, _>>()?)
+}
+
+/// The events of one stream, in order (for `credentialHistory` and tests).
+pub async fn read_stream(
+    db: &Database,
+    aggregate_type: &str,
+    aggregate_id: &str,
+) -> Result<Vec<FeedEvent>, DbError> {
+    let rows = sqlx::query(&format!(
+        "{SELECT} WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence"
+    ))
+    .bind(aggregate_type)
+    .bind(aggregate_id)
+    .fetch_all(&db.any)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(FeedEvent::from_row)
+        .collect::<Result<_, _>>()?)
+}
+
+/// Wakes a consumer when new events may be there: on this process's signal, on PostgreSQL's
+/// `NOTIFY credledger_events`, or after `poll` at the latest.
+pub struct FeedWaker {
+    local: tokio::sync::watch::Receiver<u64>,
+    listener: Option<sqlx::postgres::PgListener>,
+    poll: Duration,
+}
+
+impl FeedWaker {
+    pub async fn new(db: &Database, poll: Duration) -> Self {
+        let listener = if db.backend() == Backend::Postgres {
+            match sqlx::postgres::PgListener::connect(db.url()).await {
+                Ok(mut l) => match l.listen("credledger_events").await {
+                    Ok(()) => Some(l),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "LISTEN failed; falling back to polling");
+                        None
+                    }
+                },
+                Err(e) => {
+                    tracing::warn!(error = %e, "LISTEN connection failed; falling back to polling");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        Self {
+            local: db.appended(),
+            listener,
+            poll,
+        }
+    }
+
+    /// Returns when new events may have been committed.
+    pub async fn wait(&mut self) {
+        let local = self.local.changed();
+        match &mut self.listener {
+            Some(listener) => {
+                tokio::select! {
+                    _ = local => {}
+                    r = listener.try_recv() => {
+                        if r.is_err() {
+                            tokio::time::sleep(self.poll).await;
+                        }
+                    }
+                    _ = tokio::time::sleep(self.poll) => {}
+                }
+            }
+            None => {
+                tokio::select! {
+                    _ = local => {}
+                    _ = tokio::time::sleep(self.poll) => {}
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! Data keys: one random AES-256 key per credential, stored only wrapped by a master key, in the
+//! mutable `data_keys` table outside the event stream. Implements the domain's `Cipher` port,
+//! opens sealed secrets, destroys keys on erasure and rewraps them on rotation.
+
+use crate::crypto::{self, DataKey, KeyError, MasterKeyring};
+use crate::db::{timestamp, Database, DbError};
+use base64::Engine as _;
+use credledger_domain::ports::{Cipher, CipherError};
+use credledger_domain::{CredentialId, SealedSecret, SecretFields};
+use sqlx::Row;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Why a key or a secret could not be used. Every variant names the credential; none carries
+/// key material or plaintext.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyStoreError {
+    #[error("credential {0}: its data key was destroyed when it was erased")]
+    Destroyed(CredentialId),
+    #[error("credential {0}: no data key is stored for it")]
+    Missing(CredentialId),
+    #[error("credential {credential}: {source}")]
+    Crypto {
+        credential: CredentialId,
+        #[source]
+        source: KeyError,
+    },
+    #[error("credential {credential}: the decrypted secret is not valid ({detail})")]
+    Corrupt {
+        credential: CredentialId,
+        detail: String,
+    },
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<sqlx::Error> for KeyStoreError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Db(DbError::Query(e))
+    }
+}
+
+/// How many data keys each master key version wraps, and how many were destroyed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KeyCoverage {
+    pub by_version: BTreeMap<i64, i64>,
+    pub destroyed: i64,
+}
+
+#[derive(Clone)]
+pub struct KeyStore {
+    db: Database,
+    keys: Arc<MasterKeyring>,
+}
+
+impl std::fmt::Debug for KeyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyStore")
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+struct StoredKey {
+    dek_id: Uuid,
+    wrapped: Option<Vec<u8>>,
+}
+
+impl KeyStore {
+    pub fn new(db: Database, keys: Arc<MasterKeyring>) -> Self {
+        Self { db, keys }
+    }
+
+    pub fn master_keys(&self) -> &MasterKeyring {
+        &self.keys
+    }
+
+    async fn stored(&self, credential: CredentialId) -> Result<Option<StoredKey>, KeyStoreError> {
+        let row = sqlx::query("SELECT dek_id, wrapped FROM data_keys WHERE credential_id = $1")
+            .bind(credential.to_string())
+            .fetch_optional(&self.db.any)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let dek_id: String = row.try_get("dek_id")?;
+        Ok(Some(StoredKey {
+            dek_id: Uuid::parse_str(&dek_id).map_err(|e| KeyStoreError::Corrupt {
+                credential,
+                detail: format!("bad data key id: {e}"),
+            })?,
+            wrapped: row.try_get("wrapped")?,
+        }))
+    }
+
+    fn unwrap_key(
+        &self,
+        credential: CredentialId,
+        key: &StoredKey,
+    ) -> Result<DataKey, KeyStoreError> {
+        let wrapped = key
+            .wrapped
+            .as_deref()
+            .ok_or(KeyStoreError::Destroyed(credential))?;
+        self.keys
+            .unwrap_dek(&credential.to_string(), key.dek_id, wrapped)
+            .map_err(|source| KeyStoreError::Crypto { credential, source })
+    }
+
+    /// The credential's data key, created (and durably stored, wrapped) on first use.
+    async fn data_key(&self, credential: CredentialId) -> Result<DataKey, KeyStoreError> {
+        if let Some(key) = self.stored(credential).await? {
+            return self.unwrap_key(credential, &key);
+        }
+        let dek = DataKey::generate(Uuid::new_v4());
+        let wrapped = self
+            .keys
+            .wrap_dek(&credential.to_string(), &dek)
+            .map_err(|source| KeyStoreError::Crypto { credential, source })?;
+        sqlx::query(
+            "INSERT INTO data_keys (dek_id, credential_id, kek_version, wrapped, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (credential_id) DO NOTHING",
+        )
+        .bind(dek.id().to_string())
+        .bind(credential.to_string())
+        .bind(i64::from(wrapped.kek_version))
+        .bind(wrapped.bytes)
+        .bind(timestamp(chrono::Utc::now()))
+        .execute(&self.db.any)
+        .await?;
+        // Another writer may have created it first: the stored one wins.
+        let key = self
+            .stored(credential)
+            .await?
+            .ok_or(KeyStoreError::Missing(credential))?;
+        self.unwrap_key(credential, &key)
+    }
+
+    /// Decrypts a sealed secret of `credential` at `secret_version`.
+    pub async fn open(
+        &self,
+        credential: CredentialId,
+        secret_version: u32,
+        sealed: &SealedSecret,
+    ) -> Result<SecretFields, KeyStoreError> {
+        let key = self
+            .stored(credential)
+            .await?
+            .ok_or(KeyStoreError::Missing(credential))?;
+        let dek = self.unwrap_key(credential, &key)?;
+        let blob = base64::engine::general_purpose::STANDARD
+            .decode(&sealed.ciphertext)
+            .map_err(|_| KeyStoreError::Crypto {
+                credential,
+                source: KeyError::Truncated,
+            })?;
+        let plain = crypto::open_secret(&dek, &credential.to_string(), secret_version, &blob)
+            .map_err(|source| KeyStoreError::Crypto { credential, source })?;
+        SecretFields::from_json_bytes(&plain).map_err(|e| KeyStoreError::Corrupt {
+            credential,
+            detail: e.to_string(),
+        })
+    }
+
+    /// Crypto-shredding: overwrites and forgets the credential's wrapped data key. Idempotent.
+    pub async fn destroy(&self, credential: CredentialId) -> Result<(), KeyStoreError> {
+        sqlx::query(
+            "UPDATE data_keys SET wrapped = NULL, destroyed_at = $2 \
+             WHERE credential_id = $1 AND wrapped IS NOT NULL",
+        )
+        .bind(credential.to_string())
+        .bind(timestamp(chrono::Utc::now()))
+        .execute(&self.db.any)
+        .await?;
+        Ok(())
+    }
+
+    /// How many data keys each master key version wraps.
+    pub async fn coverage(&self) -> Result<KeyCoverage, KeyStoreError> {
+        let rows = sqlx::query(
+            "SELECT kek_version, CAST(COUNT(*) AS BIGINT) AS n, \
+             CAST(SUM(CASE WHEN wrapped IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS destroyed \
+             FROM data_keys GROUP BY kek_version ORDER BY kek_version",
+        )
+        .fetch_all(&self.db.any)
+        .await?;
+        let mut coverage = KeyCoverage::default();
+        for row in rows {
+            let (version, n, destroyed): (i64, i64, i64) = (
+                row.try_get("kek_version")?,
+                row.try_get("n")?,
+                row.try_get("destroyed")?,
+            );
+            coverage.destroyed += destroyed;
+            if n > destroyed {
+                coverage.by_version.insert(version, n - destroyed);
+            }
+        }
+        Ok(coverage)
+    }
+
+    /// Rewraps up to `limit` data keys that are not under the active master key, in one
+    /// statement (so a crash leaves each key either wholly old or wholly new). Returns how many
+    /// were rewrapped; 0 means every live key is under the active version.
+    pub async fn rewrap_batch(&self, limit: usize) -> Result<usize, KeyStoreError> {
+        let active = i64::from(self.keys.active_version());
+        let rows = sqlx::query(
+            "SELECT dek_id, credential_id, wrapped FROM data_keys \
+             WHERE kek_version <> $1 AND wrapped IS NOT NULL ORDER BY dek_id LIMIT $2",
+        )
+        .bind(active)
+        .bind(limit as i64)
+        .fetch_all(&self.db.any)
+        .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut rewrapped = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let dek_id: String = row.try_get("dek_id")?;
+            let credential_id: String = row.try_get("credential_id")?;
+            let credential = CredentialId::parse(&credential_id).map_err(|e| {
+                KeyStoreError::Db(DbError::Query(sqlx::Error::Decode(e.to_string().into())))
+            })?;
+            let key = StoredKey {
+                dek_id: Uuid::parse_str(&dek_id).map_err(|e| KeyStoreError::Corrupt {
+                    credential,
+                    detail: format!("bad data key id: {e}"),
+                })?,
+                wrapped: row.try_get("wrapped")?,
+            };
+            let dek = self.unwrap_key(credential, &key)?;
+            let wrapped = self
+                .keys
+                .wrap_dek(&credential_id, &dek)
+                .map_err(|source| KeyStoreError::Crypto { credential, source })?;
+            rewrapped.push((dek_id, wrapped.bytes));
+        }
+        let values: Vec<String> = (0..rewrapped.len())
+            .map(|i| format!("(${}, ${})", 3 + 2 * i, 4 + 2 * i))
+            .collect();
+        let sql = format!(
+            "WITH v(dek_id, wrapped) AS (VALUES {}) \
+             UPDATE data_keys SET \
+               wrapped = (SELECT v.wrapped FROM v WHERE v.dek_id = data_keys.dek_id), \
+               kek_version = $1, rotated_at = $2 \
+             WHERE dek_id IN (SELECT v.dek_id FROM v) AND kek_version <> $1 AND wrapped IS NOT NULL",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(active)
+            .bind(timestamp(chrono::Utc::now()));
+        for (dek_id, wrapped) in rewrapped {
+            query = query.bind(dek_id).bind(wrapped);
+        }
+        let done = query.execute(&self.db.any).await?.rows_affected();
+        Ok(done as usize)
+    }
+}
+
+#[async_trait::async_trait]
+impl Cipher for KeyStore {
+    async fn seal(
+        &self,
+        credential: CredentialId,
+        secret_version: u32,
+        fields: &SecretFields,
+    ) -> Result<SealedSecret, CipherError> {
+        let dek = self
+            .data_key(credential)
+            .await
+            .map_err(|e| CipherError(e.to_string()))?;
+        let blob = crypto::seal_secret(
+            &dek,
+            &credential.to_string(),
+            secret_version,
+            &fields.to_json_bytes(),
+        )
+        .map_err(|e| CipherError(format!("credential {credential}: {e}")))?;
+        Ok(SealedSecret {
+            dek_id: dek.id(),
+            ciphertext: base64::engine::general_purpose::STANDARD.encode(blob),
+        })
+    }
+}

@@ -1,0 +1,15 @@
+//! Everything credledger says to the outside world: the event stores (postgres-es and
+//! sqlite-es behind one enum), the global feed and its hash chain, the master keys and data keys
+//! that encrypt secrets, and (later) provider validators and MCP clients.
+#![deny(clippy::unwrap_used)]
+
+pub mod chain;
+pub mod crypto;
+pub mod db;
+pub mod feed;
+pub mod keystore;
+pub mod sqlite_functions;
+pub mod store;
+
+pub use db::{Backend, Database, DatabaseConfig, DbError};
+pub use store::{CommandBus, CommandError, Committed};

@@ -1,0 +1,550 @@
+//! The `credledger` command line. Every command has `--help`; long work shows a progress bar.
+
+use crate::app::{open_ledger, Application};
+use crate::config::{Common, Settings};
+use crate::keys::IfMissing;
+use crate::ledger::{Ledger, NewCredential};
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use credledger_adapters::chain::ChainVerifier;
+use credledger_adapters::crypto::MasterKeyring;
+use credledger_adapters::{feed, Database};
+use credledger_domain::{CredentialId, EventMetadata};
+use credledger_projections::Consumer;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{Read as _, Write as _};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "credledger",
+    version,
+    about = "An event-sourced credential ledger for MCP servers."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl std::fmt::Debug for Common {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Common").finish_non_exhaustive()
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server (health and readiness endpoints, projections, scheduled work).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "CREDLEDGER_BIND")]
+        bind: Option<String>,
+        /// Development mode.
+        #[arg(long)]
+        dev: bool,
+    },
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Master keys: generate, rotate, status.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Read models: rebuild, status.
+    #[command(subcommand)]
+    Projections(ProjectionsCommand),
+    /// The ledger itself: verify the hash chain, export events.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+    /// Credentials, from the command line.
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
+    /// Demonstration data.
+    #[command(subcommand)]
+    Demo(DemoCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Add a new master key version to the key file (it becomes the active one), or print a
+    /// new key line for CREDLEDGER_MASTER_KEYS with --print.
+    Generate {
+        /// Print `VERSION:BASE64` for a new key instead of writing the key file.
+        #[arg(long)]
+        print: bool,
+        /// The version to print with --print.
+        #[arg(long, default_value_t = 1, requires = "print")]
+        version: u32,
+    },
+    /// Rewrap every data key under the newest master key. Online and resumable.
+    Rotate {
+        /// Data keys per transaction.
+        #[arg(long, default_value_t = 1000)]
+        batch_size: usize,
+    },
+    /// How many data keys each master key version wraps.
+    Status,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProjectionsCommand {
+    /// Replay the ledger into fresh read-model tables and swap them in (all, or one by name:
+    /// credential_summary, dashboard_stats, audit_trail).
+    Rebuild { name: Option<String> },
+    /// Each consumer's checkpoint and lag.
+    Status,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LedgerCommand {
+    /// Recompute the hash chain; exit 1 naming the first bad position. Needs no key.
+    Verify,
+    /// Events as JSON lines (position, hashes, metadata, stored payload — ciphertext only).
+    Export {
+        /// First position to export.
+        #[arg(long, default_value_t = 1)]
+        from: i64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CredentialsCommand {
+    /// Register a credential (not yet checked). Fields are a JSON object read from --fields-file
+    /// or standard input.
+    Add {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        service: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        fields_file: Option<std::path::PathBuf>,
+    },
+    /// Erase a credential: its data key is destroyed, its history stays.
+    Erase { id: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DemoCommand {
+    /// Fill the ledger through the real command path.
+    Seed {
+        #[arg(long, default_value_t = 3)]
+        users: usize,
+        #[arg(long, default_value_t = 5)]
+        credentials_per_user: usize,
+    },
+}
+
+/// Logs to stderr; `RUST_LOG` (or `CREDLEDGER_LOG`) sets the level, `CREDLEDGER_LOG_FORMAT=json`
+/// switches to JSON.
+pub fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("CREDLEDGER_LOG")
+        .ok()
+        .map(EnvFilter::new)
+        .unwrap_or_else(|| {
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"))
+        });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("CREDLEDGER_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn bar(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template(&format!(
+        "{what} [{{bar:40}}] {{pos}}/{{len}} ({{per_sec}}, eta {{eta}})"
+    )) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+fn cli_metadata(actor: &str) -> EventMetadata {
+    EventMetadata {
+        actor: actor.to_owned(),
+        occurred_at: chrono::Utc::now(),
+        request_id: uuid::Uuid::new_v4().to_string(),
+        ip: None,
+        user_agent: Some(format!("credledger-cli/{}", env!("CARGO_PKG_VERSION"))),
+    }
+}
+
+/// Runs a command; the exit code is 0 on success, 1 when a check fails, 2 on an error.
+pub async fn run(cli: Cli) -> ExitCode {
+    match dispatch(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("credledger: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let (bind, dev) = match &cli.command {
+        Command::Serve { bind, dev } => (bind.clone(), *dev),
+        _ => (None, false),
+    };
+    let mut settings = Settings::resolve(&cli.common, bind, dev)?;
+    if !matches!(cli.command, Command::Serve { .. }) {
+        // One-shot commands run no projection consumer to wait for; they catch up instead.
+        settings.read_your_writes_ms = 0;
+    }
+    tracing::debug!(?settings, "configuration");
+    match cli.command {
+        Command::Serve { .. } => {
+            Application::build(settings)
+                .await?
+                .run_until_stopped()
+                .await?;
+        }
+        Command::Migrate => {
+            let db = Database::connect(&settings.database()).await?;
+            db.migrate().await?;
+            println!("migrations applied ({:?})", db.backend());
+        }
+        Command::Keys(k) => return keys(settings, k).await,
+        Command::Projections(p) => return projections(settings, p).await,
+        Command::Ledger(l) => return ledger(settings, l).await,
+        Command::Credentials(c) => return credentials(settings, c).await,
+        Command::Demo(DemoCommand::Seed {
+            users,
+            credentials_per_user,
+        }) => {
+            let ledger = open_ledger(&settings, IfMissing::Generate).await?;
+            demo_seed(&ledger, users, credentials_per_user).await?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn keys(settings: Settings, command: KeysCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        KeysCommand::Generate {
+            print: true,
+            version,
+        } => {
+            println!(
+                "{}",
+                credledger_adapters::crypto::generate_key_spec_line(version)
+            );
+        }
+        KeysCommand::Generate { print: false, .. } => {
+            let path = &settings.master_key_file;
+            if path.exists() {
+                let version = MasterKeyring::append_new_version(path)?;
+                println!(
+                    "added master key version {version} to {} (now active; run `credledger keys rotate`)",
+                    path.display()
+                );
+            } else {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                MasterKeyring::generate_file(path)?;
+                println!("created {} with master key version 1", path.display());
+            }
+        }
+        KeysCommand::Rotate { batch_size } => {
+            anyhow::ensure!(batch_size > 0, "--batch-size must be at least 1");
+            let ledger = open_ledger(&settings, IfMissing::Fail).await?;
+            let active = ledger.keys.master_keys().active_version();
+            let coverage = ledger.keys.coverage().await?;
+            let todo: i64 = coverage
+                .by_version
+                .iter()
+                .filter(|(v, _)| **v != i64::from(active))
+                .map(|(_, n)| n)
+                .sum();
+            let progress = bar(todo.max(0) as u64, "rewrapping");
+            loop {
+                let n = ledger.keys.rewrap_batch(batch_size).await?;
+                if n == 0 {
+                    break;
+                }
+                progress.inc(n as u64);
+            }
+            progress.finish_and_clear();
+            println!("every data key is wrapped by master key version {active}");
+        }
+        KeysCommand::Status => {
+            let ledger = open_ledger(&settings, IfMissing::Fail).await?;
+            let active = ledger.keys.master_keys().active_version();
+            let coverage = ledger.keys.coverage().await?;
+            println!("active master key version: {active}");
+            for version in ledger.keys.master_keys().versions() {
+                let n = coverage
+                    .by_version
+                    .get(&i64::from(version))
+                    .copied()
+                    .unwrap_or(0);
+                println!(
+                    "  version {version}: {n} data keys{}",
+                    if n == 0 && version != active {
+                        " (can be retired)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            for (version, n) in &coverage.by_version {
+                if !ledger.keys.master_keys().contains(*version as u32) {
+                    println!("  version {version}: {n} data keys — MISSING from the configured master keys");
+                }
+            }
+            println!("  destroyed (erased credentials): {}", coverage.destroyed);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn projections(settings: Settings, command: ProjectionsCommand) -> anyhow::Result<ExitCode> {
+    let db = Database::connect(&settings.database()).await?;
+    db.migrate().await?;
+    let projections = credledger_projections::Projections::new(&db);
+    match command {
+        ProjectionsCommand::Rebuild { name } => {
+            let consumers = match name {
+                Some(name) => vec![Consumer::owning(&name)?],
+                None => Consumer::ALL.to_vec(),
+            };
+            for consumer in consumers {
+                let head = db.head().await?;
+                let progress = bar(head.max(0) as u64, consumer.name());
+                let report = projections
+                    .rebuild(consumer, &|done, head| {
+                        progress.set_length(head.max(0) as u64);
+                        progress.set_position(done.max(0) as u64);
+                    })
+                    .await?;
+                progress.finish_and_clear();
+                println!(
+                    "rebuilt {} from {} events (position {})",
+                    report.consumer, report.events, report.position
+                );
+            }
+        }
+        ProjectionsCommand::Status => {
+            println!(
+                "{:<24} {:>12} {:>12} {:>8}",
+                "consumer", "position", "head", "lag"
+            );
+            for s in projections.status().await? {
+                println!(
+                    "{:<24} {:>12} {:>12} {:>8}",
+                    s.name, s.position, s.head, s.lag
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn ledger(settings: Settings, command: LedgerCommand) -> anyhow::Result<ExitCode> {
+    let db = Database::connect(&settings.database()).await?;
+    db.migrate().await?;
+    match command {
+        LedgerCommand::Verify => {
+            let head = db.head().await?;
+            let progress = bar(head.max(0) as u64, "verifying");
+            let mut verifier = ChainVerifier::default();
+            let mut after = 0;
+            loop {
+                let events = feed::read_after(&db.any, after, 5000).await?;
+                let Some(last) = events.last() else { break };
+                after = last.position;
+                for event in &events {
+                    if let Err(e) = verifier.check(&event.chain_input(), &event.hash) {
+                        progress.finish_and_clear();
+                        eprintln!("ledger verify: FAILED at position {}: {e}", e.position());
+                        return Ok(ExitCode::from(1));
+                    }
+                }
+                progress.set_position(after as u64);
+            }
+            progress.finish_and_clear();
+            if verifier.verified() != head {
+                eprintln!(
+                    "ledger verify: FAILED at position {}: the chain ends before the head ({head})",
+                    verifier.verified() + 1
+                );
+                return Ok(ExitCode::from(1));
+            }
+            println!(
+                "ledger verify: OK, {} events, chain intact",
+                verifier.verified()
+            );
+        }
+        LedgerCommand::Export { from } => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let mut after = from.max(1) - 1;
+            loop {
+                let events = feed::read_after(&db.any, after, 5000).await?;
+                let Some(last) = events.last() else { break };
+                after = last.position;
+                for e in &events {
+                    let line = serde_json::json!({
+                        "position": e.position,
+                        "aggregate_type": e.aggregate_type,
+                        "aggregate_id": e.aggregate_id,
+                        "sequence": e.sequence,
+                        "event_type": e.event_type,
+                        "event_version": e.event_version,
+                        "metadata": e.metadata,
+                        "payload": e.payload,
+                        "prev_hash": hex::encode(&e.prev_hash),
+                        "hash": hex::encode(&e.hash),
+                    });
+                    writeln!(out, "{line}")?;
+                }
+            }
+            out.flush()?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn credentials(settings: Settings, command: CredentialsCommand) -> anyhow::Result<ExitCode> {
+    let ledger = open_ledger(&settings, IfMissing::Generate).await?;
+    let meta = cli_metadata("cli");
+    let result = match command {
+        CredentialsCommand::Add {
+            user,
+            service,
+            name,
+            fields_file,
+        } => {
+            let mut bytes = Vec::new();
+            match fields_file {
+                Some(path) => {
+                    bytes = std::fs::read(&path)
+                        .with_context(|| format!("could not read {}", path.display()))?
+                }
+                None => {
+                    std::io::stdin().take(1 << 20).read_to_end(&mut bytes)?;
+                }
+            }
+            let id = CredentialId::from_uuid(uuid::Uuid::new_v4());
+            let result = ledger
+                .register(
+                    NewCredential {
+                        user_id: &user,
+                        service: &service,
+                        name: &name,
+                        fields_json: &bytes,
+                        metadata: Default::default(),
+                        validation: None,
+                    },
+                    id,
+                    &meta,
+                )
+                .await;
+            zeroize::Zeroize::zeroize(&mut bytes);
+            result.map(|_| println!("{id}"))
+        }
+        CredentialsCommand::Erase { id } => {
+            ledger.projections.catch_up().await?;
+            ledger
+                .erase(&id, &meta)
+                .await
+                .map(|_| println!("erased {id}"))
+        }
+    };
+    match result {
+        Ok(()) => {
+            ledger.projections.catch_up().await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("credledger: {} ({})", e, e.code());
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// Plausible fields for a service, from the catalog (for demos and benchmarks).
+pub fn demo_fields(ledger: &Ledger, service: &str, n: usize) -> serde_json::Value {
+    use credledger_domain::FieldFormat;
+    let mut fields = serde_json::Map::new();
+    if let Some(def) = ledger
+        .catalog
+        .services()
+        .iter()
+        .find(|s| s.key.as_str() == service)
+    {
+        for f in def.fields.iter().filter(|f| f.required) {
+            let value = match f.format {
+                Some(FieldFormat::Url) => format!("https://demo-{n}.example.test"),
+                Some(FieldFormat::Email) => format!("demo-{n}@example.test"),
+                Some(FieldFormat::Slug) => format!("demo-org-{n}"),
+                None => format!("demo-{}-{}", f.name, uuid::Uuid::new_v4().simple()),
+            };
+            fields.insert(f.name.clone(), value.into());
+        }
+    }
+    serde_json::Value::Object(fields)
+}
+
+async fn demo_seed(ledger: &Arc<Ledger>, users: usize, per_user: usize) -> anyhow::Result<()> {
+    let services: Vec<(String, bool)> = ledger
+        .catalog
+        .services()
+        .iter()
+        .map(|s| (s.key.to_string(), s.multi_account))
+        .collect();
+    let progress = bar((users * per_user) as u64, "seeding");
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(8));
+    let mut tasks = tokio::task::JoinSet::new();
+    for u in 0..users {
+        let user = format!("demo-user-{u:04}");
+        for c in 0..per_user {
+            // Round-robin over services; single-account services get only the first round.
+            let (service, multi) = &services[c % services.len()];
+            let round = c / services.len();
+            if round > 0 && !multi {
+                progress.inc(1);
+                continue;
+            }
+            let (ledger, user, service) = (ledger.clone(), user.clone(), service.clone());
+            let semaphore = semaphore.clone();
+            let progress = progress.clone();
+            tasks.spawn(async move {
+                let _permit = semaphore.acquire().await;
+                let fields = demo_fields(&ledger, &service, c).to_string();
+                let name = format!("{service} #{}", round + 1);
+                let result = ledger
+                    .register(
+                        NewCredential {
+                            user_id: &user,
+                            service: &service,
+                            name: &name,
+                            fields_json: fields.as_bytes(),
+                            metadata: Default::default(),
+                            validation: None,
+                        },
+                        CredentialId::from_uuid(uuid::Uuid::new_v4()),
+                        &cli_metadata("demo-seed"),
+                    )
+                    .await;
+                progress.inc(1);
+                result
+            });
+        }
+    }
+    while let Some(result) = tasks.join_next().await {
+        result.context("a seeding task failed")??;
+    }
+    progress.finish_and_clear();
+    ledger.projections.catch_up().await?;
+    println!("seeded {users} users with up to {per_user} credentials each");
+    Ok(())
+}

@@ -1,0 +1,399 @@
+//! The application's use cases over the ledger: parse raw input, run the aggregate's command,
+//! destroy keys on erasure, wait until the read models show the change (read-your-writes).
+
+use credledger_adapters::keystore::{KeyStore, KeyStoreError};
+use credledger_adapters::{CommandBus, CommandError, Committed, Database};
+use credledger_domain::keyring::{
+    Keyring, KeyringCommand, KeyringError, KeyringServices, ValidationOutcome,
+};
+use credledger_domain::usage::{
+    usage_stream_id, CredentialUsage, RecordUse, UsageError, UsePurpose,
+};
+use credledger_domain::{
+    Catalog, CredentialId, CredentialName, EventMetadata, InputError, KeyringId, SecretFields,
+    ServiceKey, UserId,
+};
+use credledger_projections::Projections;
+use sqlx::Row;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a use case failed. `code()` is the stable code clients see; messages are for people and
+/// never contain secret values or internal detail.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error(transparent)]
+    Rule(KeyringError),
+    #[error("credential not found")]
+    NotFound,
+    #[error("the record was changed by someone else at the same time; try again")]
+    Conflict,
+    #[error("the ledger is unavailable")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl LedgerError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Input(_) => "VALIDATION",
+            Self::Rule(KeyringError::NotFound(_)) | Self::NotFound => "NOT_FOUND",
+            Self::Rule(KeyringError::Input(_)) => "VALIDATION",
+            Self::Rule(KeyringError::Cipher(_)) => "INTERNAL",
+            Self::Rule(_) | Self::Conflict => "CONFLICT",
+            Self::Unavailable(_) | Self::Internal(_) => "INTERNAL",
+        }
+    }
+}
+
+impl From<CommandError<KeyringError>> for LedgerError {
+    fn from(e: CommandError<KeyringError>) -> Self {
+        match e {
+            CommandError::Domain(KeyringError::Input(i)) => Self::Input(i),
+            CommandError::Domain(KeyringError::NotFound(_)) => Self::NotFound,
+            CommandError::Domain(d) => Self::Rule(d),
+            CommandError::Conflict => Self::Conflict,
+            CommandError::Unavailable(d) => Self::Unavailable(d),
+            CommandError::Internal(d) => Self::Internal(d),
+        }
+    }
+}
+
+impl From<CommandError<UsageError>> for LedgerError {
+    fn from(e: CommandError<UsageError>) -> Self {
+        match e {
+            CommandError::Domain(d) => Self::Internal(d.to_string()),
+            CommandError::Conflict => Self::Conflict,
+            CommandError::Unavailable(d) => Self::Unavailable(d),
+            CommandError::Internal(d) => Self::Internal(d),
+        }
+    }
+}
+
+impl From<KeyStoreError> for LedgerError {
+    fn from(e: KeyStoreError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<credledger_adapters::DbError> for LedgerError {
+    fn from(e: credledger_adapters::DbError) -> Self {
+        Self::Unavailable(e.to_string())
+    }
+}
+
+/// A new credential as it arrives from outside (unparsed).
+#[derive(Debug)]
+pub struct NewCredential<'a> {
+    pub user_id: &'a str,
+    pub service: &'a str,
+    pub name: &'a str,
+    /// A JSON object of strings, as raw bytes (may be anything, including invalid UTF-8).
+    pub fields_json: &'a [u8],
+    pub metadata: BTreeMap<String, String>,
+    pub validation: Option<ValidationOutcome>,
+}
+
+/// The ledger's use cases, shared by the server, the CLI and tests.
+pub struct Ledger {
+    pub db: Database,
+    pub keys: KeyStore,
+    pub catalog: Arc<Catalog>,
+    pub projections: Arc<Projections>,
+    keyrings: CommandBus<Keyring>,
+    usage: CommandBus<CredentialUsage>,
+    /// How long a command waits for the read models (0 = don't wait).
+    read_your_writes: Duration,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger").finish_non_exhaustive()
+    }
+}
+
+impl Ledger {
+    pub fn new(
+        db: Database,
+        keys: KeyStore,
+        catalog: Arc<Catalog>,
+        projections: Arc<Projections>,
+        read_your_writes: Duration,
+    ) -> Self {
+        let keyrings = CommandBus::new(
+            &db,
+            KeyringServices {
+                cipher: Arc::new(keys.clone()),
+                catalog: catalog.clone(),
+            },
+        );
+        let usage = CommandBus::new(&db, ());
+        Self {
+            db,
+            keys,
+            catalog,
+            projections,
+            keyrings,
+            usage,
+            read_your_writes,
+        }
+    }
+
+    async fn settle(&self, committed: Committed) -> Result<Committed, LedgerError> {
+        if !self.read_your_writes.is_zero() {
+            if let Err(e) = self
+                .projections
+                .wait_for(committed.position, self.read_your_writes)
+                .await
+            {
+                tracing::warn!(error = %e, "read models are behind; answering anyway");
+            }
+        }
+        Ok(committed)
+    }
+
+    /// Where a credential lives (user and service), from the read model.
+    pub async fn locate(&self, credential: &str) -> Result<(CredentialId, KeyringId), LedgerError> {
+        let id = CredentialId::parse(credential)?;
+        let row =
+            sqlx::query("SELECT user_id, service FROM credential_summary WHERE credential_id = $1")
+                .bind(id.to_string())
+                .fetch_optional(&self.db.any)
+                .await
+                .map_err(|e| LedgerError::Unavailable(e.to_string()))?
+                .ok_or(LedgerError::NotFound)?;
+        let user: String = row
+            .try_get("user_id")
+            .map_err(|e| LedgerError::Internal(e.to_string()))?;
+        let service: String = row
+            .try_get("service")
+            .map_err(|e| LedgerError::Internal(e.to_string()))?;
+        Ok((
+            id,
+            KeyringId::new(UserId::parse(&user)?, ServiceKey::parse(&service)?),
+        ))
+    }
+
+    async fn run(
+        &self,
+        keyring: &KeyringId,
+        command: KeyringCommand,
+        meta: &EventMetadata,
+    ) -> Result<Committed, LedgerError> {
+        let committed = self
+            .keyrings
+            .execute(&keyring.to_string(), command, meta)
+            .await?;
+        self.settle(committed).await
+    }
+
+    /// Registers a credential (optionally with the live check done just before).
+    pub async fn register(
+        &self,
+        new: NewCredential<'_>,
+        credential_id: CredentialId,
+        meta: &EventMetadata,
+    ) -> Result<Committed, LedgerError> {
+        let user_id = UserId::parse(new.user_id)?;
+        let definition = self.catalog.enabled_service(new.service)?;
+        let name = CredentialName::parse(new.name)?;
+        let fields = SecretFields::from_json_bytes(new.fields_json)?;
+        definition.check_fields(&fields)?;
+        let keyring = KeyringId::new(user_id.clone(), definition.key.clone());
+        self.run(
+            &keyring,
+            KeyringCommand::RegisterCredential {
+                credential_id,
+                user_id,
+                service: definition.key.clone(),
+                name,
+                metadata: new.metadata,
+                fields,
+                validation: new.validation,
+            },
+            meta,
+        )
+        .await
+    }
+
+    pub async fn update(
+        &self,
+        credential: &str,
+        name: Option<&str>,
+        metadata: Option<BTreeMap<String, String>>,
+        meta: &EventMetadata,
+    ) -> Result<Committed, LedgerError> {
+        let name = name.map(CredentialName::parse).transpose()?;
+        let (credential_id, keyring) = self.locate(credential).await?;
+        self.run(
+            &keyring,
+            KeyringCommand::UpdateCredential {
+                credential_id,
+                name,
+                metadata,
+            },
+            meta,
+        )
+        .await
+    }
+
+    pub async fn replace_secret(
+        &self,
+        credential: &str,
+        fields_json: &[u8],
+        validation: Option<ValidationOutcome>,
+        meta: &EventMetadata,
+    ) -> Result<Committed, LedgerError> {
+        let fields = SecretFields::from_json_bytes(fields_json)?;
+        let (credential_id, keyring) = self.locate(credential).await?;
+        self.run(
+            &keyring,
+            KeyringCommand::ReplaceSecret {
+                credential_id,
+                fields,
+                validation,
+            },
+            meta,
+        )
+        .await
+    }
+
+    pub async fn record_validation(
+        &self,
+        credential: &str,
+        secret_version: u32,
+        outcome: ValidationOutcome,
+        meta: &EventMetadata,
+    ) -> Result<Committed, LedgerError> {
+        let (credential_id, keyring) = self.locate(credential).await?;
+        self.run(
+            &keyring,
+            KeyringCommand::RecordValidation {
+                credential_id,
+                secret_version,
+                outcome,
+            },
+            meta,
+        )
+        .await
+    }
+
+    pub async fn set_primary(
+        &self,
+        credential: &str,
+        meta: &EventMetadata,
+    ) -> Result<Committed, LedgerError> {
+        let (credential_id, keyring) = self.locate(credential).await?;
+        self.run(&keyring, KeyringCommand::SetPrimary { credential_id }, meta)
+            .await
+    }
+
+    pub async fn revoke(
+        &self,
+        credential: &str,
+        reason: Option<String>,
+        meta: &EventMetadata,
+    ) -> Result<Committed, LedgerError> {
+        let (credential_id, keyring) = self.locate(credential).await?;
+        self.run(
+            &keyring,
+            KeyringCommand::RevokeCredential {
+                credential_id,
+                reason,
+            },
+            meta,
+        )
+        .await
+    }
+
+    /// Erases a credential: appends `CredentialErased`, then destroys its data key. The event
+    /// comes first so a failure can never leave a live credential without its key; a key left
+    /// behind by a crash in between is destroyed by [`Ledger::shred_erased`].
+    pub async fn erase(
+        &self,
+        credential: &str,
+        meta: &EventMetadata,
+    ) -> Result<Committed, LedgerError> {
+        let (credential_id, keyring) = self.locate(credential).await?;
+        let committed = self
+            .keyrings
+            .execute(
+                &keyring.to_string(),
+                KeyringCommand::EraseCredential { credential_id },
+                meta,
+            )
+            .await?;
+        self.keys.destroy(credential_id).await?;
+        self.settle(committed).await
+    }
+
+    /// Destroys the data keys of every erased credential that still has one (after a crash
+    /// between the erasure event and the key's destruction). Returns how many were destroyed.
+    pub async fn shred_erased(&self) -> Result<u64, LedgerError> {
+        let rows = sqlx::query(
+            "SELECT d.credential_id FROM data_keys d WHERE d.wrapped IS NOT NULL AND EXISTS \
+             (SELECT 1 FROM audit_trail a WHERE a.credential_id = d.credential_id \
+              AND a.action = 'CredentialErased')",
+        )
+        .fetch_all(&self.db.any)
+        .await
+        .map_err(|e| LedgerError::Unavailable(e.to_string()))?;
+        let mut n = 0;
+        for row in rows {
+            let id: String = row
+                .try_get("credential_id")
+                .map_err(|e| LedgerError::Internal(e.to_string()))?;
+            self.keys.destroy(CredentialId::parse(&id)?).await?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Gives the owner their secret. The disclosure is recorded durably first; if it cannot be
+    /// recorded, no secret is returned.
+    pub async fn reveal(
+        &self,
+        owner: &str,
+        credential: &str,
+        meta: &EventMetadata,
+    ) -> Result<SecretFields, LedgerError> {
+        let owner = UserId::parse(owner)?;
+        let (credential_id, keyring) = self.locate(credential).await?;
+        if keyring.user_id != owner {
+            return Err(LedgerError::NotFound);
+        }
+        let state = self.keyrings.load(&keyring.to_string()).await?;
+        let c = state
+            .credential(credential_id)
+            .ok_or(LedgerError::NotFound)?;
+        let (sealed, version) = (c.secret.clone(), c.secret_version);
+        let day = meta.occurred_at.date_naive();
+        let committed = self
+            .usage
+            .execute(
+                &usage_stream_id(credential_id, day),
+                RecordUse {
+                    credential_id,
+                    user_id: keyring.user_id.clone(),
+                    service: keyring.service.clone(),
+                    consumer: "owner".into(),
+                    tool: None,
+                    purpose: UsePurpose::Reveal,
+                },
+                meta,
+            )
+            .await?;
+        let fields = self.keys.open(credential_id, version, &sealed).await?;
+        self.settle(committed).await?;
+        Ok(fields)
+    }
+
+    /// The keyring's state (sealed secrets only).
+    pub async fn keyring(&self, keyring: &KeyringId) -> Result<Keyring, LedgerError> {
+        Ok(self.keyrings.load(&keyring.to_string()).await?)
+    }
+}

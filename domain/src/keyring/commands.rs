@@ -1,0 +1,77 @@
+//! What can be asked of a keyring. Inputs are already parsed; secrets are plaintext here and
+//! sealed by the aggregate through the [`Cipher`](crate::ports::Cipher) port.
+
+use super::AccountIdentity;
+use crate::{CredentialId, CredentialName, SecretFields, ServiceKey, UserId};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+/// A validation answer from the provider, as the validator saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ValidationOutcome {
+    Valid {
+        account: AccountIdentity,
+        provider_metadata: BTreeMap<String, String>,
+        scopes: Vec<String>,
+        expires_at: Option<DateTime<Utc>>,
+    },
+    /// The provider refused the secret (401/403); the message is the provider's own.
+    Invalid { message: String },
+    /// The provider could not be asked; says nothing about the credential.
+    CouldNotCheck { reason: String },
+}
+
+#[derive(Debug, Clone)]
+pub enum KeyringCommand {
+    RegisterCredential {
+        credential_id: CredentialId,
+        user_id: UserId,
+        service: ServiceKey,
+        name: CredentialName,
+        metadata: BTreeMap<String, String>,
+        fields: SecretFields,
+        /// A live check done just before registering, recorded with it.
+        validation: Option<ValidationOutcome>,
+    },
+    UpdateCredential {
+        credential_id: CredentialId,
+        name: Option<CredentialName>,
+        metadata: Option<BTreeMap<String, String>>,
+    },
+    ReplaceSecret {
+        credential_id: CredentialId,
+        fields: SecretFields,
+        validation: Option<ValidationOutcome>,
+    },
+    RecordValidation {
+        credential_id: CredentialId,
+        /// The secret version that was checked; a check of a replaced secret is refused.
+        secret_version: u32,
+        outcome: ValidationOutcome,
+    },
+    SetPrimary {
+        credential_id: CredentialId,
+    },
+    RevokeCredential {
+        credential_id: CredentialId,
+        reason: Option<String>,
+    },
+    EraseCredential {
+        credential_id: CredentialId,
+    },
+    MarkExpired {
+        credential_id: CredentialId,
+        now: DateTime<Utc>,
+    },
+    RecordOAuthRefresh {
+        credential_id: CredentialId,
+        fields: SecretFields,
+        expires_at: Option<DateTime<Utc>>,
+    },
+    RecordMcpSync {
+        credential_id: CredentialId,
+        target: String,
+        ledger_version: u64,
+        result: Result<String, String>,
+    },
+}

@@ -1,0 +1,662 @@
+//! The `Keyring` aggregate: one user's credentials for one service (id `"{user_id}:{service}"`).
+//! It is the consistency boundary for the rules that span credentials: unique names, one primary
+//! among the active credentials, single-account services, no upstream account stored twice.
+
+mod commands;
+mod error;
+mod events;
+#[cfg(test)]
+mod tests;
+
+pub use commands::{KeyringCommand, ValidationOutcome};
+pub use error::KeyringError;
+pub use events::{KeyringEvent, PrimaryChangeReason};
+
+use crate::ports::Cipher;
+use crate::{
+    Catalog, CredentialId, CredentialName, InputError, SealedSecret, SecretFields, ServiceKey,
+    UserId,
+};
+use chrono::{DateTime, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// A credential's status. A failed *check* never changes it; only the provider's refusal does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialStatus {
+    /// Stored, not (yet) confirmed by the provider.
+    Inactive,
+    Active,
+    Invalid,
+    Expired,
+    Revoked,
+}
+
+impl CredentialStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Inactive => "inactive",
+            Self::Active => "active",
+            Self::Invalid => "invalid",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
+impl fmt::Display for CredentialStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who the provider says the credential belongs to. `id` is the provider's stable account id
+/// (account id, workspace id, organization slug, email, key fingerprint…).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountIdentity {
+    pub id: String,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+}
+
+/// One credential as the keyring remembers it (sealed secret only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CredentialState {
+    pub id: CredentialId,
+    pub name: CredentialName,
+    pub status: CredentialStatus,
+    pub is_primary: bool,
+    pub account: Option<AccountIdentity>,
+    pub metadata: BTreeMap<String, String>,
+    pub secret: SealedSecret,
+    pub secret_version: u32,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub erased: bool,
+}
+
+/// What a keyring needs from outside: the cipher that seals secrets and the service catalog.
+pub struct KeyringServices {
+    pub cipher: Arc<dyn Cipher>,
+    pub catalog: Arc<Catalog>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Keyring {
+    owner: Option<(UserId, ServiceKey)>,
+    credentials: Vec<CredentialState>,
+}
+
+const METADATA_MAX_ENTRIES: usize = 32;
+const METADATA_MAX_KEY: usize = 64;
+const METADATA_MAX_VALUE: usize = 1024;
+
+/// Checks a credential's non-secret metadata: at most 32 entries of short strings.
+pub fn check_metadata(metadata: &BTreeMap<String, String>) -> Result<(), InputError> {
+    if metadata.len() > METADATA_MAX_ENTRIES {
+        return Err(InputError::TooLong {
+            what: "metadata (entries)",
+            max: METADATA_MAX_ENTRIES,
+        });
+    }
+    for (k, v) in metadata {
+        if k.is_empty() {
+            return Err(InputError::Empty {
+                what: "metadata key",
+            });
+        }
+        if k.chars().count() > METADATA_MAX_KEY {
+            return Err(InputError::TooLong {
+                what: "metadata key",
+                max: METADATA_MAX_KEY,
+            });
+        }
+        if v.chars().count() > METADATA_MAX_VALUE {
+            return Err(InputError::TooLong {
+                what: "metadata value",
+                max: METADATA_MAX_VALUE,
+            });
+        }
+        if k.chars().chain(v.chars()).any(char::is_control) {
+            return Err(InputError::BadCharacters {
+                what: "metadata",
+                allowed: "no control characters",
+            });
+        }
+    }
+    Ok(())
+}
+
+impl Keyring {
+    /// The credentials that have not been erased, oldest first.
+    pub fn credentials(&self) -> impl Iterator<Item = &CredentialState> {
+        self.credentials.iter().filter(|c| !c.erased)
+    }
+
+    pub fn credential(&self, id: CredentialId) -> Option<&CredentialState> {
+        self.credentials().find(|c| c.id == id)
+    }
+
+    pub fn primary(&self) -> Option<&CredentialState> {
+        self.credentials().find(|c| c.is_primary)
+    }
+
+    pub fn owner(&self) -> Option<(&UserId, &ServiceKey)> {
+        self.owner.as_ref().map(|(u, s)| (u, s))
+    }
+
+    fn live(&self, id: CredentialId) -> Result<&CredentialState, KeyringError> {
+        self.credential(id).ok_or(KeyringError::NotFound(id))
+    }
+
+    fn not_revoked(
+        &self,
+        id: CredentialId,
+        action: &'static str,
+    ) -> Result<&CredentialState, KeyringError> {
+        let c = self.live(id)?;
+        if c.status == CredentialStatus::Revoked {
+            return Err(KeyringError::IllegalTransition {
+                from: c.status,
+                action,
+            });
+        }
+        Ok(c)
+    }
+
+    fn service_definition<'a>(
+        services: &'a KeyringServices,
+        service: &ServiceKey,
+    ) -> Result<&'a crate::ServiceDefinition, KeyringError> {
+        Ok(services.catalog.enabled_service(service.as_str())?)
+    }
+
+    async fn seal(
+        services: &KeyringServices,
+        id: CredentialId,
+        version: u32,
+        fields: &SecretFields,
+    ) -> Result<SealedSecret, KeyringError> {
+        services
+            .cipher
+            .seal(id, version, fields)
+            .await
+            .map_err(|e| KeyringError::Cipher(e.0))
+    }
+
+    /// Emits the events a validation answer means for one credential.
+    async fn record_validation(
+        &mut self,
+        id: CredentialId,
+        outcome: ValidationOutcome,
+        sink: &EventSink<Self>,
+    ) -> Result<(), KeyringError> {
+        let c = self.not_revoked(id, "validated")?;
+        let (previous_status, secret_version) = (c.status, c.secret_version);
+        let event = match outcome {
+            ValidationOutcome::Valid {
+                account,
+                provider_metadata,
+                scopes,
+                expires_at,
+            } => {
+                if let Some(other) = self.credentials().find(|o| {
+                    o.id != id
+                        && o.status != CredentialStatus::Revoked
+                        && o.account.as_ref().map(|a| &a.id) == Some(&account.id)
+                }) {
+                    return Err(KeyringError::DuplicateAccount(
+                        account.id.clone(),
+                        other.name.to_string(),
+                    ));
+                }
+                KeyringEvent::CredentialValidated {
+                    credential_id: id,
+                    secret_version,
+                    account,
+                    provider_metadata,
+                    scopes,
+                    expires_at,
+                    previous_status,
+                    status: CredentialStatus::Active,
+                }
+            }
+            ValidationOutcome::Invalid { message } => KeyringEvent::ValidationFailed {
+                credential_id: id,
+                secret_version,
+                message,
+                previous_status,
+                status: CredentialStatus::Invalid,
+            },
+            ValidationOutcome::CouldNotCheck { reason } => KeyringEvent::ValidationInconclusive {
+                credential_id: id,
+                secret_version,
+                reason,
+            },
+        };
+        sink.write(event, self).await;
+        Ok(())
+    }
+
+    /// Restores the primary rule after any change: the primary is an active credential, and
+    /// while any credential is active exactly one is primary — the oldest active one when the
+    /// previous primary is gone.
+    async fn settle_primary(&mut self, sink: &EventSink<Self>) {
+        // An erased primary keeps its flag until the change below, so it is found here too.
+        let primary = self
+            .credentials
+            .iter()
+            .find(|c| c.is_primary)
+            .map(|c| (c.id, (!c.erased).then_some(c.status)));
+        let oldest_active = |except: Option<CredentialId>| {
+            self.credentials()
+                .find(|c| c.status == CredentialStatus::Active && Some(c.id) != except)
+                .map(|c| c.id)
+        };
+        let event = match primary {
+            Some((_, Some(CredentialStatus::Active))) => None,
+            Some((previous, _)) => {
+                let next = oldest_active(Some(previous));
+                Some(KeyringEvent::PrimaryCredentialChanged {
+                    previous: Some(previous),
+                    current: next,
+                    reason: if next.is_some() {
+                        PrimaryChangeReason::Promoted
+                    } else {
+                        PrimaryChangeReason::NoneActive
+                    },
+                })
+            }
+            None => oldest_active(None).map(|next| KeyringEvent::PrimaryCredentialChanged {
+                previous: None,
+                current: Some(next),
+                reason: PrimaryChangeReason::FirstActive,
+            }),
+        };
+        if let Some(event) = event {
+            sink.write(event, self).await;
+        }
+    }
+
+    async fn handle_command(
+        &mut self,
+        command: KeyringCommand,
+        services: &KeyringServices,
+        sink: &EventSink<Self>,
+    ) -> Result<(), KeyringError> {
+        match command {
+            KeyringCommand::RegisterCredential {
+                credential_id,
+                user_id,
+                service,
+                name,
+                metadata,
+                fields,
+                validation,
+            } => {
+                if let Some((u, s)) = &self.owner {
+                    if u != &user_id || s != &service {
+                        return Err(KeyringError::WrongKeyring);
+                    }
+                }
+                let definition = Self::service_definition(services, &service)?;
+                definition.check_fields(&fields)?;
+                check_metadata(&metadata)?;
+                if self.credentials.iter().any(|c| c.id == credential_id) {
+                    return Err(KeyringError::AlreadyExists(credential_id));
+                }
+                if self.credentials().any(|c| c.name == name) {
+                    return Err(KeyringError::NameTaken(name.to_string()));
+                }
+                if !definition.multi_account
+                    && self
+                        .credentials()
+                        .any(|c| c.status != CredentialStatus::Revoked)
+                {
+                    return Err(KeyringError::MultiAccountNotSupported(
+                        definition.display_name.clone(),
+                    ));
+                }
+                let secret = Self::seal(services, credential_id, 1, &fields).await?;
+                sink.write(
+                    KeyringEvent::CredentialRegistered {
+                        credential_id,
+                        user_id,
+                        service,
+                        name,
+                        metadata,
+                        secret,
+                        secret_version: 1,
+                        status: CredentialStatus::Inactive,
+                    },
+                    self,
+                )
+                .await;
+                if let Some(outcome) = validation {
+                    self.record_validation(credential_id, outcome, sink).await?;
+                }
+            }
+            KeyringCommand::UpdateCredential {
+                credential_id,
+                name,
+                metadata,
+            } => {
+                let c = self.live(credential_id)?;
+                let (old_name, old_metadata) = (c.name.clone(), c.metadata.clone());
+                if let Some(new_name) = name.filter(|n| *n != old_name) {
+                    if self.credentials().any(|o| o.name == new_name) {
+                        return Err(KeyringError::NameTaken(new_name.to_string()));
+                    }
+                    sink.write(
+                        KeyringEvent::CredentialRenamed {
+                            credential_id,
+                            old_name,
+                            new_name,
+                        },
+                        self,
+                    )
+                    .await;
+                }
+                if let Some(new_metadata) = metadata.filter(|m| *m != old_metadata) {
+                    check_metadata(&new_metadata)?;
+                    sink.write(
+                        KeyringEvent::CredentialMetadataChanged {
+                            credential_id,
+                            old_metadata,
+                            new_metadata,
+                        },
+                        self,
+                    )
+                    .await;
+                }
+            }
+            KeyringCommand::ReplaceSecret {
+                credential_id,
+                fields,
+                validation,
+            } => {
+                let c = self.not_revoked(credential_id, "given a new secret")?;
+                let (previous_status, version) = (c.status, c.secret_version + 1);
+                let service = self.owner.as_ref().map(|(_, s)| s.clone());
+                let service = service.ok_or(KeyringError::NotFound(credential_id))?;
+                Self::service_definition(services, &service)?.check_fields(&fields)?;
+                let secret = Self::seal(services, credential_id, version, &fields).await?;
+                sink.write(
+                    KeyringEvent::SecretReplaced {
+                        credential_id,
+                        secret,
+                        secret_version: version,
+                        previous_status,
+                        status: CredentialStatus::Inactive,
+                    },
+                    self,
+                )
+                .await;
+                if let Some(outcome) = validation {
+                    self.record_validation(credential_id, outcome, sink).await?;
+                }
+            }
+            KeyringCommand::RecordValidation {
+                credential_id,
+                secret_version,
+                outcome,
+            } => {
+                let current = self.live(credential_id)?.secret_version;
+                if current != secret_version {
+                    return Err(KeyringError::StaleValidation {
+                        checked: secret_version,
+                        current,
+                    });
+                }
+                self.record_validation(credential_id, outcome, sink).await?;
+            }
+            KeyringCommand::SetPrimary { credential_id } => {
+                let c = self.live(credential_id)?;
+                if c.status != CredentialStatus::Active {
+                    return Err(KeyringError::NotActive);
+                }
+                if !c.is_primary {
+                    let previous = self.primary().map(|p| p.id);
+                    sink.write(
+                        KeyringEvent::PrimaryCredentialChanged {
+                            previous,
+                            current: Some(credential_id),
+                            reason: PrimaryChangeReason::Chosen,
+                        },
+                        self,
+                    )
+                    .await;
+                }
+            }
+            KeyringCommand::RevokeCredential {
+                credential_id,
+                reason,
+            } => {
+                let previous_status = self.not_revoked(credential_id, "revoked")?.status;
+                sink.write(
+                    KeyringEvent::CredentialRevoked {
+                        credential_id,
+                        reason,
+                        previous_status,
+                        status: CredentialStatus::Revoked,
+                    },
+                    self,
+                )
+                .await;
+            }
+            KeyringCommand::EraseCredential { credential_id } => {
+                let c = self.live(credential_id)?;
+                let (name, previous_status) = (c.name.clone(), c.status);
+                sink.write(
+                    KeyringEvent::CredentialErased {
+                        credential_id,
+                        name,
+                        previous_status,
+                    },
+                    self,
+                )
+                .await;
+            }
+            KeyringCommand::MarkExpired { credential_id, now } => {
+                let c = self.live(credential_id)?;
+                if matches!(
+                    c.status,
+                    CredentialStatus::Revoked | CredentialStatus::Expired
+                ) {
+                    return Err(KeyringError::IllegalTransition {
+                        from: c.status,
+                        action: "expired",
+                    });
+                }
+                let expired_at = c
+                    .expires_at
+                    .filter(|at| *at <= now)
+                    .ok_or(KeyringError::NotExpired)?;
+                let previous_status = c.status;
+                sink.write(
+                    KeyringEvent::CredentialExpired {
+                        credential_id,
+                        expired_at,
+                        previous_status,
+                        status: CredentialStatus::Expired,
+                    },
+                    self,
+                )
+                .await;
+            }
+            KeyringCommand::RecordOAuthRefresh {
+                credential_id,
+                fields,
+                expires_at,
+            } => {
+                let version = self.not_revoked(credential_id, "refreshed")?.secret_version + 1;
+                let service = self.owner.as_ref().map(|(_, s)| s.clone());
+                let service = service.ok_or(KeyringError::NotFound(credential_id))?;
+                Self::service_definition(services, &service)?.check_fields(&fields)?;
+                let secret = Self::seal(services, credential_id, version, &fields).await?;
+                sink.write(
+                    KeyringEvent::OAuthTokenRefreshed {
+                        credential_id,
+                        secret,
+                        secret_version: version,
+                        expires_at,
+                    },
+                    self,
+                )
+                .await;
+            }
+            KeyringCommand::RecordMcpSync {
+                credential_id,
+                target,
+                ledger_version,
+                result,
+            } => {
+                if !self.credentials.iter().any(|c| c.id == credential_id) {
+                    return Err(KeyringError::NotFound(credential_id));
+                }
+                let event = match result {
+                    Ok(mcp_id) => KeyringEvent::CredentialSyncedToMcp {
+                        credential_id,
+                        target,
+                        ledger_version,
+                        mcp_id,
+                    },
+                    Err(error) => KeyringEvent::CredentialSyncFailed {
+                        credential_id,
+                        target,
+                        ledger_version,
+                        error,
+                    },
+                };
+                sink.write(event, self).await;
+            }
+        }
+        self.settle_primary(sink).await;
+        Ok(())
+    }
+
+    fn with_credential(&mut self, id: CredentialId, f: impl FnOnce(&mut CredentialState)) {
+        if let Some(c) = self.credentials.iter_mut().find(|c| c.id == id) {
+            f(c);
+        }
+    }
+}
+
+impl Aggregate for Keyring {
+    const TYPE: &'static str = "keyring";
+    type Command = KeyringCommand;
+    type Event = KeyringEvent;
+    type Error = KeyringError;
+    type Services = KeyringServices;
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        services: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        self.handle_command(command, services, sink).await
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        use KeyringEvent::*;
+        match event {
+            CredentialRegistered {
+                credential_id,
+                user_id,
+                service,
+                name,
+                metadata,
+                secret,
+                secret_version,
+                status,
+            } => {
+                self.owner.get_or_insert((user_id, service));
+                self.credentials.push(CredentialState {
+                    id: credential_id,
+                    name,
+                    status,
+                    is_primary: false,
+                    account: None,
+                    metadata,
+                    secret,
+                    secret_version,
+                    expires_at: None,
+                    erased: false,
+                });
+            }
+            CredentialRenamed {
+                credential_id,
+                new_name,
+                ..
+            } => self.with_credential(credential_id, |c| c.name = new_name),
+            CredentialMetadataChanged {
+                credential_id,
+                new_metadata,
+                ..
+            } => self.with_credential(credential_id, |c| c.metadata = new_metadata),
+            SecretReplaced {
+                credential_id,
+                secret,
+                secret_version,
+                status,
+                ..
+            } => self.with_credential(credential_id, |c| {
+                c.secret = secret;
+                c.secret_version = secret_version;
+                c.status = status;
+            }),
+            CredentialValidated {
+                credential_id,
+                account,
+                expires_at,
+                status,
+                ..
+            } => self.with_credential(credential_id, |c| {
+                c.account = Some(account);
+                c.expires_at = expires_at;
+                c.status = status;
+            }),
+            ValidationFailed {
+                credential_id,
+                status,
+                ..
+            }
+            | CredentialRevoked {
+                credential_id,
+                status,
+                ..
+            }
+            | CredentialExpired {
+                credential_id,
+                status,
+                ..
+            } => self.with_credential(credential_id, |c| c.status = status),
+            ValidationInconclusive { .. }
+            | CredentialSyncedToMcp { .. }
+            | CredentialSyncFailed { .. } => {}
+            PrimaryCredentialChanged { current, .. } => {
+                for c in &mut self.credentials {
+                    c.is_primary = Some(c.id) == current;
+                }
+            }
+            CredentialErased { credential_id, .. } => self.with_credential(credential_id, |c| {
+                c.erased = true;
+            }),
+            OAuthTokenRefreshed {
+                credential_id,
+                secret,
+                secret_version,
+                expires_at,
+            } => self.with_credential(credential_id, |c| {
+                c.secret = secret;
+                c.secret_version = secret_version;
+                c.expires_at = expires_at;
+            }),
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! What the aggregates call on the outside world. Implemented in `credledger-adapters`.
+
+use crate::{CredentialId, SealedSecret, SecretFields};
+
+/// Why sealing a secret failed. Carries no secret material.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CipherError(pub String);
+
+/// Encrypts a credential's fields under the credential's own data key. The ciphertext is bound
+/// (AAD) to the credential id and the secret's version, so it cannot be moved to another record.
+#[async_trait::async_trait]
+pub trait Cipher: Send + Sync {
+    async fn seal(
+        &self,
+        credential: CredentialId,
+        secret_version: u32,
+        fields: &SecretFields,
+    ) -> Result<SealedSecret, CipherError>;
+}

@@ -1,0 +1,30 @@
+-- Everything the dashboard shows per credential. No secret, ever.
+CREATE TABLE credential_summary (
+    credential_id     text    PRIMARY KEY,
+    user_id           text    NOT NULL,
+    service           text    NOT NULL,
+    name              text    NOT NULL,
+    status            text    NOT NULL,
+    is_primary        bigint  NOT NULL DEFAULT 0,
+    account_id        text,
+    account_name      text,
+    account_email     text,
+    metadata          text    NOT NULL DEFAULT '{}',
+    provider_metadata text    NOT NULL DEFAULT '{}',
+    scopes            text    NOT NULL DEFAULT '[]',
+    secret_version    bigint  NOT NULL DEFAULT 1,
+    last_validated_at text,
+    validation_error  text,
+    last_used_at      text,
+    use_count         bigint  NOT NULL DEFAULT 0,
+    token_expires_at  text,
+    sync_status       text,
+    last_synced_at    text,
+    sync_error        text,
+    ledger_version    bigint  NOT NULL,
+    created_at        text    NOT NULL,
+    created_by        text    NOT NULL,
+    updated_at        text    NOT NULL,
+    updated_by        text    NOT NULL
+);
+CREATE INDEX credential_summary_user_service ON credential_summary (user_id, service);

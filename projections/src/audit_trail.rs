@@ -1,0 +1,329 @@
+//! `audit_trail`: one row per ledger event — action, actor, IP, user agent, request id,
+//! success, error, the old and new non-secret values, and context. Answers "who did what, from
+//! where". Sealed secrets are never copied; a secret change shows only its new version.
+
+use crate::event::{decode, Decoded};
+use crate::{ProjectionError, Tables};
+use credledger_adapters::db::timestamp;
+use credledger_adapters::feed::FeedEvent;
+use credledger_domain::keyring::KeyringEvent;
+use credledger_domain::usage::UsageEvent;
+use serde_json::{json, Value};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AnyPool, Row};
+
+struct Row_ {
+    credential_id: Option<String>,
+    user_id: Option<String>,
+    service: Option<String>,
+    success: bool,
+    error: Option<String>,
+    old: Value,
+    new: Value,
+    context: Value,
+}
+
+fn describe_keyring(event: &KeyringEvent) -> (bool, Option<String>, Value, Value, Value) {
+    use KeyringEvent::*;
+    let empty = || json!({});
+    match event {
+        CredentialRegistered {
+            name,
+            metadata,
+            secret_version,
+            status,
+            ..
+        } => (
+            true,
+            None,
+            empty(),
+            json!({"name": name, "metadata": metadata, "status": status, "secret_version": secret_version}),
+            empty(),
+        ),
+        CredentialRenamed {
+            old_name, new_name, ..
+        } => (
+            true,
+            None,
+            json!({"name": old_name}),
+            json!({"name": new_name}),
+            empty(),
+        ),
+        CredentialMetadataChanged {
+            old_metadata,
+            new_metadata,
+            ..
+        } => (
+            true,
+            None,
+            json!({"metadata": old_metadata}),
+            json!({"metadata": new_metadata}),
+            empty(),
+        ),
+        SecretReplaced {
+            secret_version,
+            previous_status,
+            status,
+            ..
+        } => (
+            true,
+            None,
+            json!({"status": previous_status, "secret_version": secret_version - 1}),
+            json!({"status": status, "secret_version": secret_version}),
+            empty(),
+        ),
+        CredentialValidated {
+            account,
+            scopes,
+            expires_at,
+            previous_status,
+            status,
+            secret_version,
+            ..
+        } => (
+            true,
+            None,
+            json!({"status": previous_status}),
+            json!({"status": status, "account": account, "scopes": scopes, "expires_at": expires_at}),
+            json!({"secret_version": secret_version}),
+        ),
+        ValidationFailed {
+            message,
+            previous_status,
+            status,
+            secret_version,
+            ..
+        } => (
+            false,
+            Some(message.clone()),
+            json!({"status": previous_status}),
+            json!({"status": status}),
+            json!({"secret_version": secret_version}),
+        ),
+        ValidationInconclusive {
+            reason,
+            secret_version,
+            ..
+        } => (
+            false,
+            Some(format!("could not check: {reason}")),
+            empty(),
+            empty(),
+            json!({"secret_version": secret_version}),
+        ),
+        PrimaryCredentialChanged {
+            previous,
+            current,
+            reason,
+        } => (
+            true,
+            None,
+            json!({"primary": previous}),
+            json!({"primary": current}),
+            json!({"reason": reason}),
+        ),
+        CredentialRevoked {
+            reason,
+            previous_status,
+            status,
+            ..
+        } => (
+            true,
+            None,
+            json!({"status": previous_status}),
+            json!({"status": status}),
+            json!({"reason": reason}),
+        ),
+        CredentialExpired {
+            expired_at,
+            previous_status,
+            status,
+            ..
+        } => (
+            true,
+            None,
+            json!({"status": previous_status}),
+            json!({"status": status}),
+            json!({"expired_at": expired_at}),
+        ),
+        CredentialErased {
+            name,
+            previous_status,
+            ..
+        } => (
+            true,
+            None,
+            json!({"name": name, "status": previous_status}),
+            json!({"status": "erased"}),
+            empty(),
+        ),
+        OAuthTokenRefreshed {
+            secret_version,
+            expires_at,
+            ..
+        } => (
+            true,
+            None,
+            json!({"secret_version": secret_version - 1}),
+            json!({"secret_version": secret_version, "expires_at": expires_at}),
+            empty(),
+        ),
+        CredentialSyncedToMcp {
+            target,
+            ledger_version,
+            mcp_id,
+            ..
+        } => (
+            true,
+            None,
+            empty(),
+            json!({"mcp_id": mcp_id}),
+            json!({"target": target, "ledger_version": ledger_version}),
+        ),
+        CredentialSyncFailed {
+            target,
+            ledger_version,
+            error,
+            ..
+        } => (
+            false,
+            Some(error.clone()),
+            empty(),
+            empty(),
+            json!({"target": target, "ledger_version": ledger_version}),
+        ),
+    }
+}
+
+pub(crate) async fn apply(
+    conn: &mut AnyConnection,
+    tables: Tables,
+    events: &[FeedEvent],
+) -> Result<(), ProjectionError> {
+    let table = tables.name("audit_trail");
+    let sql = format!(
+        "INSERT INTO {table} (position, occurred_at, aggregate_type, aggregate_id, credential_id, \
+         user_id, service, action, actor, ip, user_agent, request_id, success, error, old_values, \
+         new_values, context) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+    );
+    for feed in events {
+        let envelope = decode(feed)?;
+        let row = match &envelope.event {
+            Decoded::Keyring(id, event) => {
+                let (success, error, old, new, context) = describe_keyring(event);
+                Row_ {
+                    credential_id: event.credential_id().map(|c| c.to_string()),
+                    user_id: Some(id.user_id.to_string()),
+                    service: Some(id.service.to_string()),
+                    success,
+                    error,
+                    old,
+                    new,
+                    context,
+                }
+            }
+            Decoded::Usage(UsageEvent::CredentialUsed {
+                credential_id,
+                user_id,
+                service,
+                consumer,
+                tool,
+                purpose,
+            }) => Row_ {
+                credential_id: Some(credential_id.to_string()),
+                user_id: Some(user_id.to_string()),
+                service: Some(service.to_string()),
+                success: true,
+                error: None,
+                old: json!({}),
+                new: json!({}),
+                context: json!({"consumer": consumer, "tool": tool, "purpose": purpose}),
+            },
+            Decoded::Other => Row_ {
+                credential_id: None,
+                user_id: None,
+                service: None,
+                success: true,
+                error: None,
+                old: json!({}),
+                new: json!({}),
+                context: json!({}),
+            },
+        };
+        let m = &envelope.metadata;
+        sqlx::query(&sql)
+            .bind(feed.position)
+            .bind(timestamp(m.occurred_at))
+            .bind(&feed.aggregate_type)
+            .bind(&feed.aggregate_id)
+            .bind(row.credential_id)
+            .bind(row.user_id)
+            .bind(row.service)
+            .bind(&feed.event_type)
+            .bind(&m.actor)
+            .bind(m.ip.clone())
+            .bind(m.user_agent.clone())
+            .bind(&m.request_id)
+            .bind(i64::from(row.success))
+            .bind(row.error)
+            .bind(row.old.to_string())
+            .bind(row.new.to_string())
+            .bind(json!({"sequence": feed.sequence, "event_version": feed.event_version, "detail": row.context}).to_string())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// One audit row as read back.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AuditEntry {
+    pub position: i64,
+    pub occurred_at: String,
+    pub credential_id: Option<String>,
+    pub user_id: Option<String>,
+    pub service: Option<String>,
+    pub action: String,
+    pub actor: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    pub success: bool,
+    pub error: Option<String>,
+    pub old_values: String,
+    pub new_values: String,
+    pub context: String,
+}
+
+fn entry(row: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
+    Ok(AuditEntry {
+        position: row.try_get("position")?,
+        occurred_at: row.try_get("occurred_at")?,
+        credential_id: row.try_get("credential_id")?,
+        user_id: row.try_get("user_id")?,
+        service: row.try_get("service")?,
+        action: row.try_get("action")?,
+        actor: row.try_get("actor")?,
+        ip: row.try_get("ip")?,
+        user_agent: row.try_get("user_agent")?,
+        request_id: row.try_get("request_id")?,
+        success: row.try_get::<i64, _>("success")? != 0,
+        error: row.try_get("error")?,
+        old_values: row.try_get("old_values")?,
+        new_values: row.try_get("new_values")?,
+        context: row.try_get("context")?,
+    })
+}
+
+/// A credential's audit entries, oldest first.
+pub async fn for_credential(
+    pool: &AnyPool,
+    credential_id: &str,
+) -> Result<Vec<AuditEntry>, ProjectionError> {
+    let rows = sqlx::query("SELECT * FROM audit_trail WHERE credential_id = $1 ORDER BY position")
+        .bind(credential_id)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.iter().map(entry).collect::<Result<_, _>>()?)
+}

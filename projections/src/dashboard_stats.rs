@@ -1,0 +1,112 @@
+//! `dashboard_stats`: credential counts per user and service (total, active, inactive, invalid,
+//! expired, revoked, pending sync, sync errors). Per-user and overall figures are sums over these
+//! rows, so a dashboard costs the same few statements whatever the number of credentials.
+//! Refreshed from `credential_summary` in the same transaction that changes it.
+
+use crate::{ProjectionError, Tables};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AnyPool, Row};
+use std::collections::BTreeMap;
+
+pub(crate) async fn refresh(
+    conn: &mut AnyConnection,
+    tables: Tables,
+    user: &str,
+    service: &str,
+) -> Result<(), ProjectionError> {
+    let stats = tables.name("dashboard_stats");
+    let summary = tables.name("credential_summary");
+    sqlx::query(&format!(
+        "DELETE FROM {stats} WHERE user_id = $1 AND service = $2"
+    ))
+    .bind(user)
+    .bind(service)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(&format!(
+        "INSERT INTO {stats} (user_id, service, total, active, inactive, invalid, expired, \
+         revoked, pending_sync, sync_errors) \
+         SELECT user_id, service, COUNT(*), \
+           SUM(CASE WHEN status = 'active' THEN 1 ELSE 0 END), \
+           SUM(CASE WHEN status = 'inactive' THEN 1 ELSE 0 END), \
+           SUM(CASE WHEN status = 'invalid' THEN 1 ELSE 0 END), \
+           SUM(CASE WHEN status = 'expired' THEN 1 ELSE 0 END), \
+           SUM(CASE WHEN status = 'revoked' THEN 1 ELSE 0 END), \
+           SUM(CASE WHEN sync_status IN ('pending', 'out_of_sync') THEN 1 ELSE 0 END), \
+           SUM(CASE WHEN sync_status = 'error' THEN 1 ELSE 0 END) \
+         FROM {summary} WHERE user_id = $1 AND service = $2 GROUP BY user_id, service"
+    ))
+    .bind(user)
+    .bind(service)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Counts for one scope (a user, or everyone).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub total: i64,
+    pub active: i64,
+    pub inactive: i64,
+    pub invalid: i64,
+    pub expired: i64,
+    pub revoked: i64,
+    pub pending_sync: i64,
+    pub sync_errors: i64,
+}
+
+/// A dashboard: totals, services connected (with at least one active credential), per service.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Dashboard {
+    pub totals: Counts,
+    pub services_connected: i64,
+    pub by_service: BTreeMap<String, Counts>,
+}
+
+fn counts(row: &AnyRow) -> Result<Counts, sqlx::Error> {
+    Ok(Counts {
+        total: row.try_get("total")?,
+        active: row.try_get("active")?,
+        inactive: row.try_get("inactive")?,
+        invalid: row.try_get("invalid")?,
+        expired: row.try_get("expired")?,
+        revoked: row.try_get("revoked")?,
+        pending_sync: row.try_get("pending_sync")?,
+        sync_errors: row.try_get("sync_errors")?,
+    })
+}
+
+/// One user's dashboard (`Some(user)`) or everyone's (`None`), in one statement.
+pub async fn dashboard(pool: &AnyPool, user: Option<&str>) -> Result<Dashboard, ProjectionError> {
+    let rows = sqlx::query(
+        "SELECT service, CAST(SUM(total) AS BIGINT) AS total, CAST(SUM(active) AS BIGINT) AS active, \
+         CAST(SUM(inactive) AS BIGINT) AS inactive, CAST(SUM(invalid) AS BIGINT) AS invalid, \
+         CAST(SUM(expired) AS BIGINT) AS expired, CAST(SUM(revoked) AS BIGINT) AS revoked, \
+         CAST(SUM(pending_sync) AS BIGINT) AS pending_sync, \
+         CAST(SUM(sync_errors) AS BIGINT) AS sync_errors \
+         FROM dashboard_stats WHERE ($1 = '' OR user_id = $1) GROUP BY service ORDER BY service",
+    )
+    .bind(user.unwrap_or(""))
+    .fetch_all(pool)
+    .await?;
+    let mut dashboard = Dashboard::default();
+    for row in &rows {
+        let service: String = row.try_get("service")?;
+        let c = counts(row)?;
+        let t = &mut dashboard.totals;
+        t.total += c.total;
+        t.active += c.active;
+        t.inactive += c.inactive;
+        t.invalid += c.invalid;
+        t.expired += c.expired;
+        t.revoked += c.revoked;
+        t.pending_sync += c.pending_sync;
+        t.sync_errors += c.sync_errors;
+        if c.active > 0 {
+            dashboard.services_connected += 1;
+        }
+        dashboard.by_service.insert(service, c);
+    }
+    Ok(dashboard)
+}

@@ -1,0 +1,83 @@
+//! Read models built as checkpointed consumers of the ledger's global feed. Each consumer writes
+//! its rows and its checkpoint in one transaction, so a crash never loses or doubles an effect;
+//! a rebuild replays from position 0 into fresh tables and swaps them in while the old ones keep
+//! serving. Read models never hold a secret.
+#![deny(clippy::unwrap_used)]
+
+pub mod audit_trail;
+pub mod credential_summary;
+pub mod dashboard_stats;
+mod event;
+pub mod runner;
+
+pub use runner::{ConsumerStatus, Projections, RebuildReport};
+
+use credledger_adapters::DbError;
+
+/// Why a projection could not advance. The consumer retries; nothing is half-written.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("event at position {position} could not be read: {detail}")]
+    BadEvent { position: i64, detail: String },
+    #[error("unknown projection `{0}` (known: credential_summary, dashboard_stats, audit_trail)")]
+    Unknown(String),
+    #[error("timed out waiting for the projections to reach position {0}")]
+    Timeout(i64),
+}
+
+impl From<sqlx::Error> for ProjectionError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Db(DbError::Query(e))
+    }
+}
+
+/// The feed consumers that build read models, and the tables each owns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Consumer {
+    /// `credential_summary` and the `dashboard_stats` derived from it in the same transaction.
+    CredentialSummary,
+    AuditTrail,
+}
+
+impl Consumer {
+    pub const ALL: [Consumer; 2] = [Consumer::CredentialSummary, Consumer::AuditTrail];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::CredentialSummary => "credential_summary",
+            Self::AuditTrail => "audit_trail",
+        }
+    }
+
+    pub fn tables(self) -> &'static [&'static str] {
+        match self {
+            Self::CredentialSummary => &["credential_summary", "dashboard_stats"],
+            Self::AuditTrail => &["audit_trail"],
+        }
+    }
+
+    /// The consumer that owns a read model, by the read model's name.
+    pub fn owning(read_model: &str) -> Result<Self, ProjectionError> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.tables().contains(&read_model))
+            .ok_or_else(|| ProjectionError::Unknown(read_model.chars().take(64).collect()))
+    }
+}
+
+/// The table names a consumer writes: the live ones, or the shadow ones of a rebuild.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tables {
+    suffix: &'static str,
+}
+
+impl Tables {
+    pub const LIVE: Tables = Tables { suffix: "" };
+    pub const REBUILD: Tables = Tables { suffix: "_rebuild" };
+
+    pub fn name(self, table: &str) -> String {
+        format!("{table}{}", self.suffix)
+    }
+}

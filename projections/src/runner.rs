@@ -1,0 +1,359 @@
+//! Running the consumers: one transaction per batch (rows and checkpoint together), waking on
+//! new events, read-your-writes waits, status, and rebuild-and-swap.
+
+use crate::{audit_trail, credential_summary, Consumer, ProjectionError, Tables};
+use credledger_adapters::db::{timestamp, Backend};
+use credledger_adapters::feed::{self, FeedEvent, FeedWaker};
+use credledger_adapters::Database;
+use sqlx::{AnyConnection, Row};
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// A consumer's checkpoint and how far behind the ledger's head it is.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ConsumerStatus {
+    pub name: String,
+    pub position: i64,
+    pub head: i64,
+    pub lag: i64,
+}
+
+/// What a rebuild did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RebuildReport {
+    pub consumer: &'static str,
+    pub events: i64,
+    pub position: i64,
+}
+
+/// The read-model consumers of one database.
+pub struct Projections {
+    db: Database,
+    progress: HashMap<Consumer, watch::Sender<i64>>,
+    batch: i64,
+}
+
+impl std::fmt::Debug for Projections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Projections").finish_non_exhaustive()
+    }
+}
+
+async fn apply(
+    consumer: Consumer,
+    conn: &mut AnyConnection,
+    tables: Tables,
+    events: &[FeedEvent],
+) -> Result<(), ProjectionError> {
+    match consumer {
+        Consumer::CredentialSummary => credential_summary::apply(conn, tables, events).await,
+        Consumer::AuditTrail => audit_trail::apply(conn, tables, events).await,
+    }
+}
+
+/// Takes the checkpoint row's lock (the first statement of the transaction is a write, so
+/// SQLite takes its write lock up front) and returns the position.
+async fn lock_checkpoint(conn: &mut AnyConnection, name: &str) -> Result<i64, ProjectionError> {
+    let row = sqlx::query(
+        "UPDATE projection_checkpoints SET updated_at = $2 WHERE name = $1 RETURNING position",
+    )
+    .bind(name)
+    .bind(timestamp(chrono::Utc::now()))
+    .fetch_optional(&mut *conn)
+    .await?;
+    match row {
+        Some(row) => Ok(row.try_get("position")?),
+        None => {
+            sqlx::query(
+                "INSERT INTO projection_checkpoints (name, position, updated_at) VALUES ($1, 0, $2)",
+            )
+            .bind(name)
+            .bind(timestamp(chrono::Utc::now()))
+            .execute(&mut *conn)
+            .await?;
+            Ok(0)
+        }
+    }
+}
+
+async fn set_checkpoint(
+    conn: &mut AnyConnection,
+    name: &str,
+    position: i64,
+) -> Result<(), ProjectionError> {
+    sqlx::query("UPDATE projection_checkpoints SET position = $2 WHERE name = $1")
+        .bind(name)
+        .bind(position)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+impl Projections {
+    pub fn new(db: &Database) -> Self {
+        Self {
+            db: db.clone(),
+            progress: Consumer::ALL
+                .into_iter()
+                .map(|c| (c, watch::channel(0).0))
+                .collect(),
+            batch: 1000,
+        }
+    }
+
+    /// Applies at most one batch for `consumer` into `tables`, checkpointed under `checkpoint`.
+    /// Returns how many events it applied.
+    async fn step_into(
+        &self,
+        consumer: Consumer,
+        tables: Tables,
+        checkpoint: &str,
+        batch: i64,
+    ) -> Result<usize, ProjectionError> {
+        let mut tx = self.db.any.begin().await?;
+        let position = lock_checkpoint(&mut tx, checkpoint).await?;
+        let events = feed::read_after(&mut *tx, position, batch).await?;
+        let Some(last) = events.last().map(|e| e.position) else {
+            tx.rollback().await?;
+            if tables == Tables::LIVE {
+                self.publish(consumer, position);
+            }
+            return Ok(0);
+        };
+        apply(consumer, &mut tx, tables, &events).await?;
+        set_checkpoint(&mut tx, checkpoint, last).await?;
+        tx.commit().await?;
+        if tables == Tables::LIVE {
+            self.publish(consumer, last);
+        }
+        Ok(events.len())
+    }
+
+    fn publish(&self, consumer: Consumer, position: i64) {
+        if let Some(tx) = self.progress.get(&consumer) {
+            tx.send_if_modified(|p| {
+                let changed = *p != position;
+                *p = position;
+                changed
+            });
+        }
+    }
+
+    /// Applies one batch of new events to `consumer`'s live tables.
+    pub async fn step(&self, consumer: Consumer) -> Result<usize, ProjectionError> {
+        self.step_into(consumer, Tables::LIVE, consumer.name(), self.batch)
+            .await
+    }
+
+    /// Applies every committed event to every consumer; returns the position reached.
+    pub async fn catch_up(&self) -> Result<i64, ProjectionError> {
+        for consumer in Consumer::ALL {
+            while self.step(consumer).await? > 0 {}
+        }
+        Ok(self.db.head().await?)
+    }
+
+    /// Runs every consumer until `shutdown` turns true: catch up, then wait for new events.
+    pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
+        let mut waker = FeedWaker::new(&self.db, Duration::from_millis(500)).await;
+        loop {
+            for consumer in Consumer::ALL {
+                loop {
+                    match self.step(consumer).await {
+                        Ok(0) => break,
+                        Ok(_) => continue,
+                        Err(e) => {
+                            tracing::error!(consumer = consumer.name(), error = %e, "projection step failed; retrying");
+                            tokio::time::sleep(Duration::from_millis(250)).await;
+                            break;
+                        }
+                    }
+                }
+            }
+            tokio::select! {
+                _ = waker.wait() => {}
+                _ = shutdown.changed() => {}
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+        }
+    }
+
+    /// Waits (bounded) until every consumer of this process has applied `position`, so a client
+    /// reads its own writes.
+    pub async fn wait_for(&self, position: i64, timeout: Duration) -> Result<(), ProjectionError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        for tx in self.progress.values() {
+            let mut rx = tx.subscribe();
+            let reached = tokio::time::timeout_at(deadline, rx.wait_for(|p| *p >= position)).await;
+            if !matches!(reached, Ok(Ok(_))) {
+                return Err(ProjectionError::Timeout(position));
+            }
+        }
+        Ok(())
+    }
+
+    /// Each consumer's checkpoint and lag.
+    pub async fn status(&self) -> Result<Vec<ConsumerStatus>, ProjectionError> {
+        let head = self.db.head().await?;
+        let rows = sqlx::query("SELECT name, position FROM projection_checkpoints ORDER BY name")
+            .fetch_all(&self.db.any)
+            .await?;
+        let mut known: HashMap<String, i64> = HashMap::new();
+        for row in rows {
+            known.insert(row.try_get("name")?, row.try_get("position")?);
+        }
+        Ok(Consumer::ALL
+            .into_iter()
+            .map(|c| {
+                let position = known.get(c.name()).copied().unwrap_or(0);
+                ConsumerStatus {
+                    name: c.name().to_string(),
+                    position,
+                    head,
+                    lag: head - position,
+                }
+            })
+            .collect())
+    }
+
+    async fn create_shadow_tables(&self, consumer: Consumer) -> Result<(), ProjectionError> {
+        let mut tx = self.db.any.begin().await?;
+        for table in consumer.tables() {
+            let shadow = Tables::REBUILD.name(table);
+            sqlx::query(&format!("DROP TABLE IF EXISTS {shadow}"))
+                .execute(&mut *tx)
+                .await?;
+            match self.db.backend() {
+                Backend::Postgres => {
+                    sqlx::query(&format!(
+                        "CREATE TABLE {shadow} (LIKE {table} INCLUDING ALL)"
+                    ))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Backend::Sqlite => {
+                    for (kind, name, sql) in sqlite_ddl(&mut tx, table).await? {
+                        let body = sql.find('(').map(|i| &sql[i..]).unwrap_or("");
+                        let statement = if kind == "table" {
+                            format!("CREATE TABLE {shadow} {body}")
+                        } else {
+                            let unique = if sql.to_uppercase().starts_with("CREATE UNIQUE") {
+                                "UNIQUE "
+                            } else {
+                                ""
+                            };
+                            format!(
+                                "CREATE {unique}INDEX {}_rebuild ON {shadow} {body}",
+                                name.trim_end_matches("_rebuild")
+                            )
+                        };
+                        sqlx::query(&statement).execute(&mut *tx).await?;
+                    }
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replays the whole ledger into fresh tables and swaps them in; the live tables keep
+    /// serving (and the live consumer keeps running) until the swap's short transaction.
+    /// `progress(applied, head)` is called after each batch.
+    pub async fn rebuild(
+        &self,
+        consumer: Consumer,
+        progress: &(dyn Fn(i64, i64) + Sync),
+    ) -> Result<RebuildReport, ProjectionError> {
+        let shadow_checkpoint = format!("{}#rebuild", consumer.name());
+        self.create_shadow_tables(consumer).await?;
+        sqlx::query("DELETE FROM projection_checkpoints WHERE name = $1")
+            .bind(&shadow_checkpoint)
+            .execute(&self.db.any)
+            .await?;
+        let mut applied = 0i64;
+        loop {
+            let n = self
+                .step_into(consumer, Tables::REBUILD, &shadow_checkpoint, 5000)
+                .await?;
+            if n == 0 {
+                break;
+            }
+            applied += n as i64;
+            progress(applied, self.db.head().await?);
+        }
+        // The swap: hold the live consumer's checkpoint, apply what arrived meanwhile, swap.
+        let mut tx = self.db.any.begin().await?;
+        lock_checkpoint(&mut tx, consumer.name()).await?;
+        let mut position = lock_checkpoint(&mut tx, &shadow_checkpoint).await?;
+        loop {
+            let events = feed::read_after(&mut *tx, position, 5000).await?;
+            let Some(last) = events.last().map(|e| e.position) else {
+                break;
+            };
+            apply(consumer, &mut tx, Tables::REBUILD, &events).await?;
+            applied += events.len() as i64;
+            position = last;
+        }
+        for table in consumer.tables() {
+            let shadow = Tables::REBUILD.name(table);
+            sqlx::query(&format!("DROP TABLE {table}"))
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(&format!("ALTER TABLE {shadow} RENAME TO {table}"))
+                .execute(&mut *tx)
+                .await?;
+            if self.db.backend() == Backend::Sqlite {
+                // SQLite keeps index names on rename; give them back their usual names.
+                for (kind, name, sql) in sqlite_ddl(&mut tx, table).await? {
+                    if kind == "index" && name.ends_with("_rebuild") {
+                        let canonical = name.trim_end_matches("_rebuild");
+                        let rest = sql.find(" ON ").map(|i| &sql[i..]).unwrap_or("");
+                        let unique = if sql.to_uppercase().starts_with("CREATE UNIQUE") {
+                            "UNIQUE "
+                        } else {
+                            ""
+                        };
+                        sqlx::query(&format!("DROP INDEX {name}"))
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query(&format!("CREATE {unique}INDEX {canonical}{rest}"))
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+            }
+        }
+        set_checkpoint(&mut tx, consumer.name(), position).await?;
+        sqlx::query("DELETE FROM projection_checkpoints WHERE name = $1")
+            .bind(&shadow_checkpoint)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.publish(consumer, position);
+        Ok(RebuildReport {
+            consumer: consumer.name(),
+            events: applied,
+            position,
+        })
+    }
+}
+
+/// SQLite's stored DDL for a table and its explicit indexes: (type, name, sql).
+async fn sqlite_ddl(
+    conn: &mut AnyConnection,
+    table: &str,
+) -> Result<Vec<(String, String, String)>, ProjectionError> {
+    let rows = sqlx::query(
+        "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = $1 AND sql IS NOT NULL \
+         ORDER BY CASE type WHEN 'table' THEN 0 ELSE 1 END, name",
+    )
+    .bind(table)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("type")?, r.try_get("name")?, r.try_get("sql")?)))
+        .collect()
+}
