@@ -1,0 +1,272 @@
+//! Test support: a fresh ledger per test on SQLite (a temporary directory) or PostgreSQL (a new
+//! database, dropped afterwards), the real binary, and the real server.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use credledger::app::open_ledger;
+use credledger::config::Settings;
+use credledger::keys::IfMissing;
+use credledger::{Application, Ledger, NewCredential, Running};
+use credledger_adapters::crypto::MasterKeyring;
+use credledger_adapters::Backend;
+use credledger_domain::{CredentialId, EventMetadata};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_credledger");
+
+/// Runs a scenario `async fn(TestEnv)` on SQLite and on PostgreSQL, as two tests.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident, $scenario:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn on_sqlite() {
+                super::$scenario($crate::support::TestEnv::sqlite().await).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn on_postgres() {
+                if let Some(env) = $crate::support::TestEnv::postgres().await {
+                    super::$scenario(env).await
+                }
+            }
+        }
+    };
+}
+
+/// One test's ledger: its database, data directory and master key file.
+pub struct TestEnv {
+    pub backend: Backend,
+    pub database_url: Option<String>,
+    pub dir: tempfile::TempDir,
+    pub key_file: PathBuf,
+    pg: Option<PgDatabase>,
+}
+
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs outside any runtime guarantee: use a short-lived one on its own thread.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                if let Ok(pool) = sqlx::PgPool::connect(&admin).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&pool)
+                        .await;
+                    pool.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+fn admin_url() -> Option<String> {
+    let url = std::env::var("CREDLEDGER_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty());
+    if url.is_none() && std::env::var("CREDLEDGER_REQUIRE_POSTGRES").is_ok() {
+        panic!("CREDLEDGER_REQUIRE_POSTGRES is set but CREDLEDGER_TEST_DATABASE_URL is not");
+    }
+    url
+}
+
+/// `base` with its database name replaced.
+fn with_database(base: &str, name: &str) -> String {
+    let (head, query) = match base.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (base, None),
+    };
+    let cut = head.rfind('/').filter(|i| head[..*i].contains("://") && *i > head.find("://").unwrap() + 2);
+    let mut url = match cut {
+        Some(i) => format!("{}/{}", &head[..i], name),
+        None => format!("{head}/{name}"),
+    };
+    if let Some(q) = query {
+        url = format!("{url}?{q}");
+    }
+    url
+}
+
+impl TestEnv {
+    fn new(backend: Backend, database_url: Option<String>, pg: Option<PgDatabase>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("master.keys");
+        MasterKeyring::generate_file(&key_file).unwrap();
+        Self {
+            backend,
+            database_url,
+            dir,
+            key_file,
+            pg,
+        }
+    }
+
+    pub async fn sqlite() -> Self {
+        Self::new(Backend::Sqlite, None, None)
+    }
+
+    /// A fresh PostgreSQL database, or `None` (test skipped) when no test server is configured
+    /// and none is required.
+    pub async fn postgres() -> Option<Self> {
+        let Some(admin) = admin_url() else {
+            eprintln!("skipping: CREDLEDGER_TEST_DATABASE_URL is not set");
+            return None;
+        };
+        let name = format!("cl_test_{}", uuid::Uuid::new_v4().simple());
+        let pool = sqlx::PgPool::connect(&admin).await.expect("connect to the test server");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&pool)
+            .await
+            .expect("create the test database");
+        pool.close().await;
+        let url = with_database(&admin, &name);
+        Some(Self::new(
+            Backend::Postgres,
+            Some(url),
+            Some(PgDatabase {
+                admin_url: admin,
+                name,
+            }),
+        ))
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn settings(&self) -> Settings {
+        Settings {
+            database_url: self.database_url.clone(),
+            data_dir: self.data_dir(),
+            master_keys: None,
+            master_key_file: self.key_file.clone(),
+            bind: "127.0.0.1:0".into(),
+            db_connections: 40,
+            dev: false,
+            read_your_writes_ms: 5_000,
+        }
+    }
+
+    /// The ledger's use cases, opened in this process (no projection runner: call
+    /// `ledger.projections.catch_up()` to bring read models up to date).
+    pub async fn ledger(&self) -> Arc<Ledger> {
+        let mut settings = self.settings();
+        settings.read_your_writes_ms = 0;
+        open_ledger(&settings, IfMissing::Fail).await.unwrap()
+    }
+
+    /// The real server on an ephemeral port, projections running.
+    pub async fn serve(&self) -> Running {
+        Application::build(self.settings())
+            .await
+            .unwrap()
+            .start()
+            .await
+            .unwrap()
+    }
+
+    /// The real binary, configured for this ledger.
+    pub fn cli(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("CREDLEDGER_DATA_DIR", self.data_dir())
+            .env("CREDLEDGER_MASTER_KEY_FILE", &self.key_file)
+            .env("CREDLEDGER_LOG", "warn");
+        if let Some(url) = &self.database_url {
+            cmd.env("DATABASE_URL", url);
+        }
+        cmd
+    }
+
+    /// A raw connection pool to this test's database (for inspection and tampering).
+    pub async fn any_pool(&self) -> sqlx::AnyPool {
+        sqlx::any::install_default_drivers();
+        let url = match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir().join("credledger.sqlite").display()),
+        };
+        sqlx::AnyPool::connect(&url).await.unwrap()
+    }
+}
+
+/// Metadata for a test actor.
+pub fn meta(actor: &str) -> EventMetadata {
+    EventMetadata {
+        actor: actor.into(),
+        occurred_at: chrono::Utc::now(),
+        request_id: uuid::Uuid::new_v4().to_string(),
+        ip: Some("127.0.0.1".into()),
+        user_agent: Some("credledger-tests".into()),
+    }
+}
+
+pub fn new_id() -> CredentialId {
+    CredentialId::from_uuid(uuid::Uuid::new_v4())
+}
+
+/// Registers a credential with the given fields (JSON text); returns its id.
+pub async fn register(
+    ledger: &Ledger,
+    user: &str,
+    service: &str,
+    name: &str,
+    fields: &str,
+) -> Result<CredentialId, credledger::LedgerError> {
+    let id = new_id();
+    ledger
+        .register(
+            NewCredential {
+                user_id: user,
+                service,
+                name,
+                fields_json: fields.as_bytes(),
+                metadata: Default::default(),
+                validation: None,
+            },
+            id,
+            &meta(user),
+        )
+        .await?;
+    Ok(id)
+}
+
+/// A valid validation outcome for an account id.
+pub fn valid(account: &str) -> credledger_domain::keyring::ValidationOutcome {
+    credledger_domain::keyring::ValidationOutcome::Valid {
+        account: credledger_domain::keyring::AccountIdentity {
+            id: account.into(),
+            display_name: Some(format!("Account {account}")),
+            email: None,
+        },
+        provider_metadata: Default::default(),
+        scopes: vec![],
+        expires_at: None,
+    }
+}
+
+/// Rows of a table as strings (every column), ordered, for comparisons and canary searches.
+pub async fn dump_table(pool: &sqlx::AnyPool, table: &str, order_by: &str) -> Vec<Vec<Option<String>>> {
+    use sqlx::Row;
+    let rows = sqlx::query(&format!("SELECT * FROM {table} ORDER BY {order_by}"))
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|row| {
+            (0..row.columns().len())
+                .map(|i| {
+                    row.try_get::<Option<String>, _>(i)
+                        .ok()
+                        .flatten()
+                        .or_else(|| row.try_get::<Option<i64>, _>(i).ok().flatten().map(|v| v.to_string()))
+                        .or_else(|| row.try_get::<Option<Vec<u8>>, _>(i).ok().flatten().map(hex::encode))
+                })
+                .collect()
+        })
+        .collect()
+}
