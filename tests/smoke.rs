@@ -8,7 +8,11 @@ async fn a_registered_credential_shows_in_the_summary_and_the_chain_verifies(env
         .unwrap();
     ledger.projections.catch_up().await.unwrap();
     let out = env.cli().args(["ledger", "verify"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 on_both_backends!(

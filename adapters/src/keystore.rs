@@ -171,6 +171,13 @@ impl KeyStore {
         .bind(timestamp(chrono::Utc::now()))
         .execute(&self.db.any)
         .await?;
+        if self.db.backend() == crate::db::Backend::Sqlite {
+            // secure_delete zeroes the page in the database file; the write-ahead log still
+            // holds the old page until a checkpoint copies it back and truncates the log.
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&self.db.any)
+                .await?;
+        }
         Ok(())
     }
 

@@ -14,14 +14,6 @@ pub struct Common {
     /// Directory for the SQLite file and the development master key file.
     #[arg(long, env = "CREDLEDGER_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
-    /// Master keys as `VERSION:BASE64,…` (the highest version encrypts).
-    #[arg(
-        long,
-        env = "CREDLEDGER_MASTER_KEYS",
-        global = true,
-        hide_env_values = true
-    )]
-    pub master_keys: Option<String>,
     /// File holding master keys, one `VERSION:BASE64` per line (default: <data-dir>/master.keys).
     #[arg(long, env = "CREDLEDGER_MASTER_KEY_FILE", global = true)]
     pub master_key_file: Option<PathBuf>,
@@ -110,7 +102,10 @@ impl Settings {
             .unwrap_or_else(|| data_dir.join("master.keys"));
         Ok(Self {
             database_url: common.database_url.clone().or(file.database_url),
-            master_keys: common.master_keys.clone(),
+            // Environment only: a command-line flag would show the keys in process listings.
+            master_keys: std::env::var("CREDLEDGER_MASTER_KEYS")
+                .ok()
+                .filter(|k| !k.trim().is_empty()),
             master_key_file,
             data_dir,
             bind: bind

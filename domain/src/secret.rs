@@ -92,8 +92,12 @@ impl SecretFields {
             .iter()
             .map(|(k, v)| (k.as_str(), v.expose()))
             .collect();
-        // Serializing a map of strings cannot fail.
-        zeroize::Zeroizing::new(serde_json::to_vec(&map).unwrap_or_default())
+        // Sized up front (an escape is at most six bytes per byte, plus quotes and separators)
+        // so the buffer is never reallocated, which would leave unzeroized copies behind.
+        let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(6 * self.encoded_len() + 16));
+        // Serializing a map of strings into memory cannot fail.
+        let _ = serde_json::to_writer(&mut *buf, &map);
+        buf
     }
 
     /// Size of the encoded fields, for the 64 KiB limit.

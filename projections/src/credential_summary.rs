@@ -129,7 +129,7 @@ async fn apply_keyring(
             ..
         } => {
             run!(
-                update("status = $5, secret_version = $6"),
+                update("status = $5, secret_version = $6, token_expires_at = NULL"),
                 credential_id,
                 status.as_str(),
                 i64::from(*secret_version)

@@ -52,7 +52,10 @@ impl Drop for PgDatabase {
         let (admin, name) = (self.admin_url.clone(), self.name.clone());
         // Drop runs outside any runtime guarantee: use a short-lived one on its own thread.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async {
                 if let Ok(pool) = sqlx::PgPool::connect(&admin).await {
                     let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -67,7 +70,9 @@ impl Drop for PgDatabase {
 }
 
 fn admin_url() -> Option<String> {
-    let url = std::env::var("CREDLEDGER_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty());
+    let url = std::env::var("CREDLEDGER_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
     if url.is_none() && std::env::var("CREDLEDGER_REQUIRE_POSTGRES").is_ok() {
         panic!("CREDLEDGER_REQUIRE_POSTGRES is set but CREDLEDGER_TEST_DATABASE_URL is not");
     }
@@ -80,7 +85,9 @@ fn with_database(base: &str, name: &str) -> String {
         Some((h, q)) => (h, Some(q)),
         None => (base, None),
     };
-    let cut = head.rfind('/').filter(|i| head[..*i].contains("://") && *i > head.find("://").unwrap() + 2);
+    let cut = head
+        .rfind('/')
+        .filter(|i| head[..*i].contains("://") && *i > head.find("://").unwrap() + 2);
     let mut url = match cut {
         Some(i) => format!("{}/{}", &head[..i], name),
         None => format!("{head}/{name}"),
@@ -117,7 +124,9 @@ impl TestEnv {
             return None;
         };
         let name = format!("cl_test_{}", uuid::Uuid::new_v4().simple());
-        let pool = sqlx::PgPool::connect(&admin).await.expect("connect to the test server");
+        let pool = sqlx::PgPool::connect(&admin)
+            .await
+            .expect("connect to the test server");
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&pool)
             .await
@@ -188,7 +197,10 @@ impl TestEnv {
         sqlx::any::install_default_drivers();
         let url = match &self.database_url {
             Some(url) => url.clone(),
-            None => format!("sqlite://{}", self.data_dir().join("credledger.sqlite").display()),
+            None => format!(
+                "sqlite://{}",
+                self.data_dir().join("credledger.sqlite").display()
+            ),
         };
         sqlx::AnyPool::connect(&url).await.unwrap()
     }
@@ -250,7 +262,11 @@ pub fn valid(account: &str) -> credledger_domain::keyring::ValidationOutcome {
 }
 
 /// Rows of a table as strings (every column), ordered, for comparisons and canary searches.
-pub async fn dump_table(pool: &sqlx::AnyPool, table: &str, order_by: &str) -> Vec<Vec<Option<String>>> {
+pub async fn dump_table(
+    pool: &sqlx::AnyPool,
+    table: &str,
+    order_by: &str,
+) -> Vec<Vec<Option<String>>> {
     use sqlx::Row;
     let rows = sqlx::query(&format!("SELECT * FROM {table} ORDER BY {order_by}"))
         .fetch_all(pool)
@@ -263,8 +279,18 @@ pub async fn dump_table(pool: &sqlx::AnyPool, table: &str, order_by: &str) -> Ve
                     row.try_get::<Option<String>, _>(i)
                         .ok()
                         .flatten()
-                        .or_else(|| row.try_get::<Option<i64>, _>(i).ok().flatten().map(|v| v.to_string()))
-                        .or_else(|| row.try_get::<Option<Vec<u8>>, _>(i).ok().flatten().map(hex::encode))
+                        .or_else(|| {
+                            row.try_get::<Option<i64>, _>(i)
+                                .ok()
+                                .flatten()
+                                .map(|v| v.to_string())
+                        })
+                        .or_else(|| {
+                            row.try_get::<Option<Vec<u8>>, _>(i)
+                                .ok()
+                                .flatten()
+                                .map(hex::encode)
+                        })
                 })
                 .collect()
         })

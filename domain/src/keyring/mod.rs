@@ -609,6 +609,8 @@ impl Aggregate for Keyring {
                 c.secret = secret;
                 c.secret_version = secret_version;
                 c.status = status;
+                // The old token's expiry says nothing about the new secret.
+                c.expires_at = None;
             }),
             CredentialValidated {
                 credential_id,

@@ -1255,6 +1255,19 @@ fn marking_a_credential_expired_after_its_expiry_expires_it() {
 }
 
 #[test]
+fn a_replaced_secret_does_not_inherit_the_old_tokens_expiry() {
+    // Without clearing the expiry on replacement, the new secret would be expired by the old
+    // token's date.
+    let history = concat(vec![
+        expiring_personal(),
+        vec![secret_replaced(2, 2, Active)],
+    ]);
+    given(history)
+        .when(mark_expired(2, at(2030, 6, 2)))
+        .then_expect_error(KeyringError::NotExpired);
+}
+
+#[test]
 fn a_credential_without_an_expiry_never_expires() {
     given(primary_work())
         .when(mark_expired(1, at(2100, 1, 1)))
