@@ -247,10 +247,9 @@ impl KeyStore {
             .collect();
         let sql = format!(
             "WITH v(dek_id, wrapped) AS (VALUES {}) \
-             UPDATE data_keys SET \
-               wrapped = (SELECT v.wrapped FROM v WHERE v.dek_id = data_keys.dek_id), \
-               kek_version = $1, rotated_at = $2 \
-             WHERE dek_id IN (SELECT v.dek_id FROM v) AND kek_version <> $1 AND wrapped IS NOT NULL",
+             UPDATE data_keys SET wrapped = v.wrapped, kek_version = $1, rotated_at = $2 \
+             FROM v WHERE data_keys.dek_id = v.dek_id AND data_keys.kek_version <> $1 \
+             AND data_keys.wrapped IS NOT NULL",
             values.join(", ")
         );
         let mut query = sqlx::query(&sql)

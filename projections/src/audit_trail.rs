@@ -195,83 +195,141 @@ fn describe_keyring(event: &KeyringEvent) -> (bool, Option<String>, Value, Value
     }
 }
 
+/// The values of one audit row, in column order.
+struct AuditRow {
+    position: i64,
+    occurred_at: String,
+    aggregate_type: String,
+    aggregate_id: String,
+    credential_id: Option<String>,
+    user_id: Option<String>,
+    service: Option<String>,
+    action: String,
+    actor: String,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    request_id: String,
+    success: i64,
+    error: Option<String>,
+    old_values: String,
+    new_values: String,
+    context: String,
+}
+
+const COLUMNS: &str = "position, occurred_at, aggregate_type, aggregate_id, credential_id, \
+    user_id, service, action, actor, ip, user_agent, request_id, success, error, old_values, \
+    new_values, context";
+const COLUMN_COUNT: usize = 17;
+
+fn audit_row(feed: &FeedEvent) -> Result<AuditRow, ProjectionError> {
+    let envelope = decode(feed)?;
+    let row = match &envelope.event {
+        Decoded::Keyring(id, event) => {
+            let (success, error, old, new, context) = describe_keyring(event);
+            Row_ {
+                credential_id: event.credential_id().map(|c| c.to_string()),
+                user_id: Some(id.user_id.to_string()),
+                service: Some(id.service.to_string()),
+                success,
+                error,
+                old,
+                new,
+                context,
+            }
+        }
+        Decoded::Usage(UsageEvent::CredentialUsed {
+            credential_id,
+            user_id,
+            service,
+            consumer,
+            tool,
+            purpose,
+        }) => Row_ {
+            credential_id: Some(credential_id.to_string()),
+            user_id: Some(user_id.to_string()),
+            service: Some(service.to_string()),
+            success: true,
+            error: None,
+            old: json!({}),
+            new: json!({}),
+            context: json!({"consumer": consumer, "tool": tool, "purpose": purpose}),
+        },
+        Decoded::Other => Row_ {
+            credential_id: None,
+            user_id: None,
+            service: None,
+            success: true,
+            error: None,
+            old: json!({}),
+            new: json!({}),
+            context: json!({}),
+        },
+    };
+    let m = envelope.metadata;
+    Ok(AuditRow {
+        position: feed.position,
+        occurred_at: timestamp(m.occurred_at),
+        aggregate_type: feed.aggregate_type.clone(),
+        aggregate_id: feed.aggregate_id.clone(),
+        credential_id: row.credential_id,
+        user_id: row.user_id,
+        service: row.service,
+        action: feed.event_type.clone(),
+        actor: m.actor,
+        ip: m.ip,
+        user_agent: m.user_agent,
+        request_id: m.request_id,
+        success: i64::from(row.success),
+        error: row.error,
+        old_values: row.old.to_string(),
+        new_values: row.new.to_string(),
+        context: json!({
+            "sequence": feed.sequence,
+            "event_version": feed.event_version,
+            "detail": row.context
+        })
+        .to_string(),
+    })
+}
+
+/// Appends one row per event, a thousand rows per statement.
 pub(crate) async fn apply(
     conn: &mut AnyConnection,
     tables: Tables,
     events: &[FeedEvent],
 ) -> Result<(), ProjectionError> {
     let table = tables.name("audit_trail");
-    let sql = format!(
-        "INSERT INTO {table} (position, occurred_at, aggregate_type, aggregate_id, credential_id, \
-         user_id, service, action, actor, ip, user_agent, request_id, success, error, old_values, \
-         new_values, context) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
-    );
-    for feed in events {
-        let envelope = decode(feed)?;
-        let row = match &envelope.event {
-            Decoded::Keyring(id, event) => {
-                let (success, error, old, new, context) = describe_keyring(event);
-                Row_ {
-                    credential_id: event.credential_id().map(|c| c.to_string()),
-                    user_id: Some(id.user_id.to_string()),
-                    service: Some(id.service.to_string()),
-                    success,
-                    error,
-                    old,
-                    new,
-                    context,
-                }
-            }
-            Decoded::Usage(UsageEvent::CredentialUsed {
-                credential_id,
-                user_id,
-                service,
-                consumer,
-                tool,
-                purpose,
-            }) => Row_ {
-                credential_id: Some(credential_id.to_string()),
-                user_id: Some(user_id.to_string()),
-                service: Some(service.to_string()),
-                success: true,
-                error: None,
-                old: json!({}),
-                new: json!({}),
-                context: json!({"consumer": consumer, "tool": tool, "purpose": purpose}),
-            },
-            Decoded::Other => Row_ {
-                credential_id: None,
-                user_id: None,
-                service: None,
-                success: true,
-                error: None,
-                old: json!({}),
-                new: json!({}),
-                context: json!({}),
-            },
-        };
-        let m = &envelope.metadata;
-        sqlx::query(&sql)
-            .bind(feed.position)
-            .bind(timestamp(m.occurred_at))
-            .bind(&feed.aggregate_type)
-            .bind(&feed.aggregate_id)
-            .bind(row.credential_id)
-            .bind(row.user_id)
-            .bind(row.service)
-            .bind(&feed.event_type)
-            .bind(&m.actor)
-            .bind(m.ip.clone())
-            .bind(m.user_agent.clone())
-            .bind(&m.request_id)
-            .bind(i64::from(row.success))
-            .bind(row.error)
-            .bind(row.old.to_string())
-            .bind(row.new.to_string())
-            .bind(json!({"sequence": feed.sequence, "event_version": feed.event_version, "detail": row.context}).to_string())
-            .execute(&mut *conn)
-            .await?;
+    let rows = events
+        .iter()
+        .map(audit_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    for chunk in rows.chunks(1000) {
+        let sql = format!(
+            "INSERT INTO {table} ({COLUMNS}) VALUES {}",
+            crate::credential_summary::placeholders(chunk.len(), COLUMN_COUNT)
+        );
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            q = q
+                .bind(r.position)
+                .bind(r.occurred_at.clone())
+                .bind(r.aggregate_type.clone())
+                .bind(r.aggregate_id.clone())
+                .bind(r.credential_id.clone())
+                .bind(r.user_id.clone())
+                .bind(r.service.clone())
+                .bind(r.action.clone())
+                .bind(r.actor.clone())
+                .bind(r.ip.clone())
+                .bind(r.user_agent.clone())
+                .bind(r.request_id.clone())
+                .bind(r.success)
+                .bind(r.error.clone())
+                .bind(r.old_values.clone())
+                .bind(r.new_values.clone())
+                .bind(r.context.clone());
+        }
+        q.execute(&mut *conn).await?;
     }
     Ok(())
 }

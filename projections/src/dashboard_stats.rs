@@ -8,38 +8,45 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 use std::collections::BTreeMap;
 
+fn bind_pairs<'q>(
+    sql: &'q str,
+    pairs: &[(String, String)],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    let mut q = sqlx::query(sql);
+    for (user, service) in pairs {
+        q = q.bind(user.clone()).bind(service.clone());
+    }
+    q
+}
+
+/// Recomputes the counts of the given (user, service) keyrings from `credential_summary`, a few
+/// hundred keyrings per statement.
 pub(crate) async fn refresh(
     conn: &mut AnyConnection,
     tables: Tables,
-    user: &str,
-    service: &str,
+    keyrings: &[(String, String)],
 ) -> Result<(), ProjectionError> {
     let stats = tables.name("dashboard_stats");
     let summary = tables.name("credential_summary");
-    sqlx::query(&format!(
-        "DELETE FROM {stats} WHERE user_id = $1 AND service = $2"
-    ))
-    .bind(user)
-    .bind(service)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(&format!(
-        "INSERT INTO {stats} (user_id, service, total, active, inactive, invalid, expired, \
-         revoked, pending_sync, sync_errors) \
-         SELECT user_id, service, COUNT(*), \
-           SUM(CASE WHEN status = 'active' THEN 1 ELSE 0 END), \
-           SUM(CASE WHEN status = 'inactive' THEN 1 ELSE 0 END), \
-           SUM(CASE WHEN status = 'invalid' THEN 1 ELSE 0 END), \
-           SUM(CASE WHEN status = 'expired' THEN 1 ELSE 0 END), \
-           SUM(CASE WHEN status = 'revoked' THEN 1 ELSE 0 END), \
-           SUM(CASE WHEN sync_status IN ('pending', 'out_of_sync') THEN 1 ELSE 0 END), \
-           SUM(CASE WHEN sync_status = 'error' THEN 1 ELSE 0 END) \
-         FROM {summary} WHERE user_id = $1 AND service = $2 GROUP BY user_id, service"
-    ))
-    .bind(user)
-    .bind(service)
-    .execute(&mut *conn)
-    .await?;
+    for chunk in keyrings.chunks(400) {
+        let pairs = crate::credential_summary::placeholders(chunk.len(), 2);
+        let delete = format!("DELETE FROM {stats} WHERE (user_id, service) IN (VALUES {pairs})");
+        bind_pairs(&delete, chunk).execute(&mut *conn).await?;
+        let insert = format!(
+            "INSERT INTO {stats} (user_id, service, total, active, inactive, invalid, expired, \
+             revoked, pending_sync, sync_errors) \
+             SELECT user_id, service, COUNT(*), \
+               SUM(CASE WHEN status = 'active' THEN 1 ELSE 0 END), \
+               SUM(CASE WHEN status = 'inactive' THEN 1 ELSE 0 END), \
+               SUM(CASE WHEN status = 'invalid' THEN 1 ELSE 0 END), \
+               SUM(CASE WHEN status = 'expired' THEN 1 ELSE 0 END), \
+               SUM(CASE WHEN status = 'revoked' THEN 1 ELSE 0 END), \
+               SUM(CASE WHEN sync_status IN ('pending', 'out_of_sync') THEN 1 ELSE 0 END), \
+               SUM(CASE WHEN sync_status = 'error' THEN 1 ELSE 0 END) \
+             FROM {summary} WHERE (user_id, service) IN (VALUES {pairs}) GROUP BY user_id, service"
+        );
+        bind_pairs(&insert, chunk).execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
