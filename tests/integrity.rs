@@ -3,3 +3,7 @@
 
 #[path = "support/mod.rs"]
 mod support;
+
+mod crypto;
+mod erase;
+mod tamper;

@@ -1,9 +1,9 @@
 use crate::on_both_backends;
-use crate::support::{register, TestEnv};
+use crate::support::{dump_table, register, TestEnv};
 
 async fn a_registered_credential_shows_in_the_summary_and_the_chain_verifies(env: TestEnv) {
     let ledger = env.ledger().await;
-    register(&ledger, "alice", "notion", "Work", r#"{"token":"t-1"}"#)
+    let id = register(&ledger, "alice", "notion", "Work", r#"{"token":"t-1"}"#)
         .await
         .unwrap();
     ledger.projections.catch_up().await.unwrap();
@@ -13,6 +13,21 @@ async fn a_registered_credential_shows_in_the_summary_and_the_chain_verifies(env
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+
+    // The dump helper reads every table of either backend, whatever its column types.
+    let pool = env.any_pool().await;
+    let summary = dump_table(&pool, "credential_summary", "credential_id").await;
+    assert_eq!(summary.len(), 1);
+    assert_eq!(summary[0][0].as_deref(), Some(id.to_string().as_str()));
+    let events = dump_table(&pool, "events", "global_position").await;
+    assert_eq!(events.len(), 1);
+    assert!(events[0]
+        .iter()
+        .flatten()
+        .any(|v| v.len() == 64 && v.chars().all(|c| c.is_ascii_hexdigit())));
+    assert!(!dump_table(&pool, "_sqlx_migrations", "version")
+        .await
+        .is_empty());
 }
 
 on_both_backends!(

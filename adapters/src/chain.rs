@@ -51,7 +51,7 @@ pub fn event_hash(e: &ChainInput<'_>) -> [u8; 32] {
 /// Why a ledger does not verify, naming the first bad position.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChainError {
-    #[error("position {position}: expected position {expected} (an event is missing, duplicated or out of order)")]
+    #[error("position {expected}: missing (the next stored event is at position {position}: an event was removed, duplicated or reordered)")]
     Gap { position: i64, expected: i64 },
     #[error("position {position}: prev_hash does not match the hash of position {}", position - 1)]
     BrokenLink { position: i64 },
@@ -62,9 +62,9 @@ pub enum ChainError {
 impl ChainError {
     pub fn position(&self) -> i64 {
         match self {
-            Self::Gap { position, .. }
-            | Self::BrokenLink { position }
-            | Self::BadHash { position } => *position,
+            // A gap is first wrong where the expected event is missing.
+            Self::Gap { position, expected } => (*position).min(*expected),
+            Self::BrokenLink { position } | Self::BadHash { position } => *position,
         }
     }
 }

@@ -106,17 +106,24 @@ impl KeyStore {
             .map_err(|source| KeyStoreError::Crypto { credential, source })
     }
 
-    /// The credential's data key, created (and durably stored, wrapped) on first use.
-    async fn data_key(&self, credential: CredentialId) -> Result<DataKey, KeyStoreError> {
-        if let Some(key) = self.stored(credential).await? {
-            return self.unwrap_key(credential, &key);
+    /// The credential's data key, created (and durably stored, wrapped) on first use. A new
+    /// credential (`fresh`) tries the insert first, saving the lookups on the common path.
+    async fn data_key(
+        &self,
+        credential: CredentialId,
+        fresh: bool,
+    ) -> Result<DataKey, KeyStoreError> {
+        if !fresh {
+            if let Some(key) = self.stored(credential).await? {
+                return self.unwrap_key(credential, &key);
+            }
         }
         let dek = DataKey::generate(Uuid::new_v4());
         let wrapped = self
             .keys
             .wrap_dek(&credential.to_string(), &dek)
             .map_err(|source| KeyStoreError::Crypto { credential, source })?;
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO data_keys (dek_id, credential_id, kek_version, wrapped, created_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (credential_id) DO NOTHING",
         )
@@ -126,8 +133,13 @@ impl KeyStore {
         .bind(wrapped.bytes)
         .bind(timestamp(chrono::Utc::now()))
         .execute(&self.db.any)
-        .await?;
-        // Another writer may have created it first: the stored one wins.
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            return Ok(dek);
+        }
+        // The credential already had a key (a retried command, or a concurrent writer): the
+        // stored one wins.
         let key = self
             .stored(credential)
             .await?
@@ -272,7 +284,7 @@ impl Cipher for KeyStore {
         fields: &SecretFields,
     ) -> Result<SealedSecret, CipherError> {
         let dek = self
-            .data_key(credential)
+            .data_key(credential, secret_version == 1)
             .await
             .map_err(|e| CipherError(e.to_string()))?;
         let blob = crypto::seal_secret(

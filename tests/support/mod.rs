@@ -261,36 +261,62 @@ pub fn valid(account: &str) -> credledger_domain::keyring::ValidationOutcome {
     }
 }
 
-/// Rows of a table as strings (every column), ordered, for comparisons and canary searches.
+/// Rows of a table with every column cast to text in SQL (binary as hex), ordered, for
+/// comparisons and canary searches. Works for any column type on both backends.
 pub async fn dump_table(
     pool: &sqlx::AnyPool,
     table: &str,
     order_by: &str,
 ) -> Vec<Vec<Option<String>>> {
     use sqlx::Row;
-    let rows = sqlx::query(&format!("SELECT * FROM {table} ORDER BY {order_by}"))
+    let postgres = pool
+        .connect_options()
+        .database_url
+        .scheme()
+        .starts_with("postgres");
+    let names_sql = if postgres {
+        "SELECT CAST(column_name AS TEXT) AS name FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position"
+    } else {
+        "SELECT name FROM pragma_table_info($1) ORDER BY cid"
+    };
+    let columns: Vec<String> = sqlx::query(names_sql)
+        .bind(table)
         .fetch_all(pool)
         .await
-        .unwrap();
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get::<String, _>("name").unwrap())
+        .collect();
+    assert!(
+        !columns.is_empty(),
+        "table {table} has no columns (does it exist?)"
+    );
+    let select: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            if postgres {
+                // bytea casts to `\x` followed by hex.
+                format!("CAST({c} AS TEXT)")
+            } else {
+                format!("CASE WHEN typeof({c}) = 'blob' THEN lower(hex({c})) ELSE CAST({c} AS TEXT) END")
+            }
+        })
+        .collect();
+    let rows = sqlx::query(&format!(
+        "SELECT {} FROM {table} ORDER BY {order_by}",
+        select.join(", ")
+    ))
+    .fetch_all(pool)
+    .await
+    .unwrap();
     rows.iter()
         .map(|row| {
-            (0..row.columns().len())
+            (0..columns.len())
                 .map(|i| {
                     row.try_get::<Option<String>, _>(i)
-                        .ok()
-                        .flatten()
-                        .or_else(|| {
-                            row.try_get::<Option<i64>, _>(i)
-                                .ok()
-                                .flatten()
-                                .map(|v| v.to_string())
-                        })
-                        .or_else(|| {
-                            row.try_get::<Option<Vec<u8>>, _>(i)
-                                .ok()
-                                .flatten()
-                                .map(hex::encode)
-                        })
+                        .unwrap()
+                        .map(|v| v.strip_prefix("\\x").map(str::to_owned).unwrap_or(v))
                 })
                 .collect()
         })
