@@ -51,6 +51,9 @@ pub struct Database {
     /// Signalled after this process commits events; consumers also poll and (on PostgreSQL)
     /// LISTEN, so events written by other processes are seen too.
     appended: Arc<watch::Sender<u64>>,
+    /// SQLite has one writer: this process's writers queue here instead of in SQLite's sleeping
+    /// busy handler. (Other processes still meet the busy timeout.)
+    sqlite_writer: Arc<tokio::sync::Mutex<()>>,
     url: String,
 }
 
@@ -136,6 +139,7 @@ impl Database {
             any,
             pools: Pools::Postgres(pool),
             appended: Arc::new(watch::channel(0).0),
+            sqlite_writer: Arc::new(tokio::sync::Mutex::new(())),
             url: url.to_owned(),
         })
     }
@@ -182,8 +186,18 @@ impl Database {
             any,
             pools: Pools::Sqlite(pool),
             appended: Arc::new(watch::channel(0).0),
+            sqlite_writer: Arc::new(tokio::sync::Mutex::new(())),
             url,
         })
+    }
+
+    /// On SQLite, waits for this process's turn to write and holds it until the guard drops;
+    /// on PostgreSQL, returns at once (it has row locks and its own queueing).
+    pub async fn exclusive(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match self.pools {
+            Pools::Sqlite(_) => Some(self.sqlite_writer.clone().lock_owned().await),
+            Pools::Postgres(_) => None,
+        }
     }
 
     /// Tells this process's feed consumers that events were committed.

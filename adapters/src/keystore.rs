@@ -175,6 +175,7 @@ impl KeyStore {
 
     /// Crypto-shredding: overwrites and forgets the credential's wrapped data key. Idempotent.
     pub async fn destroy(&self, credential: CredentialId) -> Result<(), KeyStoreError> {
+        let _writer = self.db.exclusive().await;
         sqlx::query(
             "UPDATE data_keys SET wrapped = NULL, destroyed_at = $2 \
              WHERE credential_id = $1 AND wrapped IS NOT NULL",
@@ -270,6 +271,7 @@ impl KeyStore {
         for (dek_id, wrapped) in rewrapped {
             query = query.bind(dek_id).bind(wrapped);
         }
+        let _writer = self.db.exclusive().await;
         let done = query.execute(&self.db.any).await?.rows_affected();
         Ok(done as usize)
     }
@@ -286,14 +288,17 @@ impl Cipher for KeyStore {
         let dek = self
             .data_key(credential, secret_version == 1)
             .await
-            .map_err(|e| CipherError(e.to_string()))?;
+            .map_err(|e| match e {
+                KeyStoreError::Destroyed(_) => CipherError::KeyDestroyed,
+                other => CipherError::Failed(other.to_string()),
+            })?;
         let blob = crypto::seal_secret(
             &dek,
             &credential.to_string(),
             secret_version,
             &fields.to_json_bytes(),
         )
-        .map_err(|e| CipherError(format!("credential {credential}: {e}")))?;
+        .map_err(|e| CipherError::Failed(format!("credential {credential}: {e}")))?;
         Ok(SealedSecret {
             dek_id: dek.id(),
             ciphertext: base64::engine::general_purpose::STANDARD.encode(blob),

@@ -2,20 +2,128 @@
 //! with bounded retries on conflict, typed errors, and the resulting ledger position.
 
 use crate::db::{Database, DbError, Pools};
-use cqrs_es::persist::PersistedEventStore;
-use cqrs_es::{Aggregate, AggregateError, CqrsFramework, EventStore};
+use cqrs_es::persist::{
+    EventStoreAggregateContext, PersistedEventRepository, PersistedEventStore, PersistenceError,
+};
+use cqrs_es::{Aggregate, AggregateError, CqrsFramework, EventEnvelope, EventStore};
 use credledger_domain::EventMetadata;
 use postgres_es::PostgresEventRepository;
 use sqlite_es::SqliteEventRepository;
 use sqlx::Row;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-type PgStore<A> = PersistedEventStore<PostgresEventRepository, A>;
-type LiteStore<A> = PersistedEventStore<SqliteEventRepository, A>;
+type PgStore<A> = CachingStore<PostgresEventRepository, A>;
+type LiteStore<A> = CachingStore<SqliteEventRepository, A>;
+
+/// Streams whose state is remembered at most; past it the memory is cleared and refilled.
+const CACHE_CAPACITY: usize = 20_000;
+
+/// cqrs-es's event store (in its event-store mode: no snapshots) that remembers each stream's
+/// last known state and sequence, and reads only the events after it. Loading a stream costs
+/// its new events, not its whole history. It stays correct with other writers (other
+/// processes included) because it always reads the newer events from the database, and the
+/// store's unique key still decides every commit.
+pub struct CachingStore<R: PersistedEventRepository, A: Aggregate + Clone> {
+    inner: PersistedEventStore<R, A>,
+    repo: R,
+    cache: Arc<Mutex<HashMap<String, (usize, A)>>>,
+}
+
+impl<R: PersistedEventRepository, A: Aggregate + Clone> CachingStore<R, A> {
+    fn new(inner: R, repo: R, cache: Arc<Mutex<HashMap<String, (usize, A)>>>) -> Self {
+        Self {
+            inner: PersistedEventStore::new_event_store(inner),
+            repo,
+            cache,
+        }
+    }
+
+    fn remember(&self, id: &str, sequence: usize, state: A) {
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() >= CACHE_CAPACITY && !cache.contains_key(id) {
+                cache.clear();
+            }
+            cache.insert(id.to_owned(), (sequence, state));
+        }
+    }
+}
+
+impl<R, A> EventStore<A> for CachingStore<R, A>
+where
+    R: PersistedEventRepository,
+    A: Aggregate + Clone + Send + Sync,
+{
+    type AC = EventStoreAggregateContext<A>;
+
+    async fn load_events(
+        &self,
+        id: &str,
+    ) -> Result<Vec<EventEnvelope<A>>, AggregateError<A::Error>> {
+        self.inner.load_events(id).await
+    }
+
+    async fn load_aggregate(
+        &self,
+        id: &str,
+    ) -> Result<EventStoreAggregateContext<A>, AggregateError<A::Error>> {
+        let cached = self.cache.lock().ok().and_then(|c| c.get(id).cloned());
+        let (mut sequence, mut aggregate) = cached.unwrap_or_default();
+        let newer = self
+            .repo
+            .get_last_events::<A>(id, sequence)
+            .await
+            .map_err(persistence_error)?;
+        let fresh = !newer.is_empty();
+        for serialized in newer {
+            let envelope = EventEnvelope::<A>::try_from(serialized).map_err(persistence_error)?;
+            sequence = envelope.sequence;
+            aggregate.apply(envelope.payload);
+        }
+        if fresh {
+            self.remember(id, sequence, aggregate.clone());
+        }
+        Ok(EventStoreAggregateContext {
+            aggregate_id: id.to_owned(),
+            aggregate,
+            current_sequence: sequence,
+            current_snapshot: None,
+        })
+    }
+
+    async fn commit(
+        &self,
+        events: Vec<A::Event>,
+        context: EventStoreAggregateContext<A>,
+        metadata: HashMap<String, String>,
+    ) -> Result<Vec<EventEnvelope<A>>, AggregateError<A::Error>> {
+        // The handler applied its events to the context's aggregate as it emitted them, so the
+        // context holds the state after the commit.
+        let (id, after) = (
+            context.aggregate_id.clone(),
+            context.current_sequence + events.len(),
+        );
+        let state = context.aggregate.clone();
+        let committed = self.inner.commit(events, context, metadata).await?;
+        // On failure the remembered state (before this command) is still a true prefix.
+        self.remember(&id, after, state);
+        Ok(committed)
+    }
+}
+
+fn persistence_error<E: std::error::Error>(e: PersistenceError) -> AggregateError<E> {
+    match e {
+        PersistenceError::OptimisticLockError => AggregateError::AggregateConflict,
+        PersistenceError::ConnectionError(e) => AggregateError::DatabaseConnectionError(e),
+        PersistenceError::DeserializationError(e) => AggregateError::DeserializationError(e),
+        PersistenceError::UnknownError(e) => AggregateError::UnexpectedError(e),
+    }
+}
 
 /// One aggregate type's command handler on the chosen backend. The repositories' futures are not
 /// object-safe, so the choice is an enum that delegates.
-enum Framework<A: Aggregate> {
+enum Framework<A: Aggregate + Clone> {
     Postgres(CqrsFramework<A, PgStore<A>>, PgStore<A>),
     Sqlite(CqrsFramework<A, LiteStore<A>>, LiteStore<A>),
 }
@@ -48,7 +156,7 @@ pub struct Committed {
 }
 
 /// Commands of one aggregate type.
-pub struct CommandBus<A: Aggregate> {
+pub struct CommandBus<A: Aggregate + Clone> {
     framework: Framework<A>,
     db: Database,
     max_attempts: u32,
@@ -60,30 +168,34 @@ fn is_sqlite_busy(message: &str) -> bool {
 
 impl<A> CommandBus<A>
 where
-    A: Aggregate + 'static,
+    A: Aggregate + Clone + 'static,
     A::Command: Clone,
     A::Error: Send + Sync + 'static,
 {
     pub fn new(db: &Database, services: A::Services) -> Self {
+        let cache = Arc::new(Mutex::new(HashMap::new()));
         let framework = match &db.pools {
-            Pools::Postgres(pool) => Framework::Postgres(
-                CqrsFramework::new(
-                    PersistedEventStore::new_event_store(PostgresEventRepository::new(
-                        pool.clone(),
-                    )),
-                    vec![],
-                    services,
-                ),
-                PersistedEventStore::new_event_store(PostgresEventRepository::new(pool.clone())),
-            ),
-            Pools::Sqlite(pool) => Framework::Sqlite(
-                CqrsFramework::new(
-                    PersistedEventStore::new_event_store(SqliteEventRepository::new(pool.clone())),
-                    vec![],
-                    services,
-                ),
-                PersistedEventStore::new_event_store(SqliteEventRepository::new(pool.clone())),
-            ),
+            // The framework executes commands; a second store, sharing the memory, serves loads.
+            Pools::Postgres(pool) => {
+                let store = || {
+                    CachingStore::new(
+                        PostgresEventRepository::new(pool.clone()),
+                        PostgresEventRepository::new(pool.clone()),
+                        cache.clone(),
+                    )
+                };
+                Framework::Postgres(CqrsFramework::new(store(), vec![], services), store())
+            }
+            Pools::Sqlite(pool) => {
+                let store = || {
+                    CachingStore::new(
+                        SqliteEventRepository::new(pool.clone()),
+                        SqliteEventRepository::new(pool.clone()),
+                        cache.clone(),
+                    )
+                };
+                Framework::Sqlite(CqrsFramework::new(store(), vec![], services), store())
+            }
         };
         Self {
             framework,
@@ -116,7 +228,10 @@ where
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let outcome = self.execute_once(id, command.clone(), map.clone()).await;
+            let outcome = {
+                let _writer = self.db.exclusive().await;
+                self.execute_once(id, command.clone(), map.clone()).await
+            };
             let retry = match outcome {
                 Ok(()) => break,
                 Err(AggregateError::UserError(e)) => return Err(CommandError::Domain(e)),

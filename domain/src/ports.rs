@@ -4,8 +4,14 @@ use crate::{CredentialId, SealedSecret, SecretFields};
 
 /// Why sealing a secret failed. Carries no secret material.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct CipherError(pub String);
+pub enum CipherError {
+    /// The credential's data key was destroyed: it has been erased (the erasure event is always
+    /// committed before its key is destroyed).
+    #[error("the credential's data key was destroyed")]
+    KeyDestroyed,
+    #[error("{0}")]
+    Failed(String),
+}
 
 /// Encrypts a credential's fields under the credential's own data key. The ciphertext is bound
 /// (AAD) to the credential id and the secret's version, so it cannot be moved to another record.

@@ -111,6 +111,7 @@ impl Projections {
         checkpoint: &str,
         batch: i64,
     ) -> Result<usize, ProjectionError> {
+        let _writer = self.db.exclusive().await;
         let mut tx = self.db.any.begin().await?;
         let position = lock_checkpoint(&mut tx, checkpoint).await?;
         self.relax_durability(&mut tx).await?;
@@ -239,6 +240,7 @@ impl Projections {
     }
 
     async fn create_shadow_tables(&self, consumer: Consumer) -> Result<(), ProjectionError> {
+        let _writer = self.db.exclusive().await;
         let mut tx = self.db.any.begin().await?;
         for table in consumer.tables() {
             let shadow = Tables::REBUILD.name(table);
@@ -304,6 +306,7 @@ impl Projections {
             progress(applied, self.db.head().await?);
         }
         // The swap: hold the live consumer's checkpoint, apply what arrived meanwhile, swap.
+        let _writer = self.db.exclusive().await;
         let mut tx = self.db.any.begin().await?;
         lock_checkpoint(&mut tx, consumer.name()).await?;
         let mut position = lock_checkpoint(&mut tx, &shadow_checkpoint).await?;

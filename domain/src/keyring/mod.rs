@@ -12,7 +12,7 @@ pub use commands::{KeyringCommand, ValidationOutcome};
 pub use error::KeyringError;
 pub use events::{KeyringEvent, PrimaryChangeReason};
 
-use crate::ports::Cipher;
+use crate::ports::{Cipher, CipherError};
 use crate::{
     Catalog, CredentialId, CredentialName, InputError, SealedSecret, SecretFields, ServiceKey,
     UserId,
@@ -85,7 +85,7 @@ pub struct KeyringServices {
     pub catalog: Arc<Catalog>,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Keyring {
     owner: Option<(UserId, ServiceKey)>,
     credentials: Vec<CredentialState>,
@@ -185,7 +185,11 @@ impl Keyring {
             .cipher
             .seal(id, version, fields)
             .await
-            .map_err(|e| KeyringError::Cipher(e.0))
+            .map_err(|e| match e {
+                // Erased by a concurrent command after this one loaded the keyring.
+                CipherError::KeyDestroyed => KeyringError::NotFound(id),
+                CipherError::Failed(detail) => KeyringError::Cipher(detail),
+            })
     }
 
     /// Emits the events a validation answer means for one credential.

@@ -51,7 +51,7 @@ impl Cipher for BrokenCipher {
         _secret_version: u32,
         _fields: &SecretFields,
     ) -> Result<SealedSecret, CipherError> {
-        Err(CipherError("key store unavailable".into()))
+        Err(CipherError::Failed("key store unavailable".into()))
     }
 }
 
@@ -503,6 +503,33 @@ fn registered_events_never_contain_the_plaintext_secret() {
 
     let keyring = serde_json::to_string(&state(&events)).expect("state serializes");
     assert!(!keyring.contains(CANARY), "plaintext leaked into {keyring}");
+}
+
+struct ShreddedCipher;
+
+#[async_trait::async_trait]
+impl Cipher for ShreddedCipher {
+    async fn seal(
+        &self,
+        _credential: CredentialId,
+        _secret_version: u32,
+        _fields: &SecretFields,
+    ) -> Result<SealedSecret, CipherError> {
+        Err(CipherError::KeyDestroyed)
+    }
+}
+
+#[test]
+fn a_secret_replaced_after_a_concurrent_erasure_destroyed_its_key_answers_not_found() {
+    // The keyring loaded before the erasure committed still lists the credential; the key
+    // store knows better. Without the mapping this surfaced as an internal error.
+    TestFramework::<Keyring>::with(KeyringServices {
+        cipher: Arc::new(ShreddedCipher),
+        catalog: Arc::new(Catalog::builtin()),
+    })
+    .given(primary_work())
+    .when(replace_secret(1, None))
+    .then_expect_error(KeyringError::NotFound(id(1)));
 }
 
 #[test]

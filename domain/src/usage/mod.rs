@@ -59,7 +59,7 @@ pub enum UsageError {
     BadConsumer,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CredentialUsage {
     uses: u64,
 }
