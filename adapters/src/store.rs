@@ -2,9 +2,7 @@
 //! with bounded retries on conflict, typed errors, and the resulting ledger position.
 
 use crate::db::{Database, DbError, Pools};
-use cqrs_es::persist::{
-    EventStoreAggregateContext, PersistedEventRepository, PersistedEventStore, PersistenceError,
-};
+use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventRepository, PersistedEventStore};
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework, EventEnvelope, EventStore};
 use credledger_domain::EventMetadata;
 use postgres_es::PostgresEventRepository;
@@ -27,17 +25,56 @@ const CACHE_CAPACITY: usize = 20_000;
 /// store's unique key still decides every commit.
 pub struct CachingStore<R: PersistedEventRepository, A: Aggregate + Clone> {
     inner: PersistedEventStore<R, A>,
-    repo: R,
+    db: Database,
     cache: Arc<Mutex<HashMap<String, (usize, A)>>>,
 }
 
 impl<R: PersistedEventRepository, A: Aggregate + Clone> CachingStore<R, A> {
-    fn new(inner: R, repo: R, cache: Arc<Mutex<HashMap<String, (usize, A)>>>) -> Self {
+    fn new(inner: R, db: Database, cache: Arc<Mutex<HashMap<String, (usize, A)>>>) -> Self {
         Self {
             inner: PersistedEventStore::new_event_store(inner),
-            repo,
+            db,
             cache,
         }
+    }
+
+    /// The stream's events after `sequence`. (The repositories' own query formats the sequence
+    /// into the SQL text, so PostgreSQL would parse and plan a new statement for every load.)
+    async fn events_after(
+        &self,
+        id: &str,
+        sequence: usize,
+    ) -> Result<Vec<EventEnvelope<A>>, String> {
+        let rows = sqlx::query(
+            "SELECT sequence, event_type, event_version, CAST(payload AS TEXT) AS payload, \
+             CAST(metadata AS TEXT) AS metadata FROM events \
+             WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3 ORDER BY sequence",
+        )
+        .bind(A::TYPE)
+        .bind(id)
+        .bind(sequence as i64)
+        .fetch_all(&self.db.any)
+        .await
+        .map_err(|e| e.to_string())?;
+        rows.iter()
+            .map(|row| {
+                let text = |c: &str| row.try_get::<String, _>(c).map_err(|e| e.to_string());
+                let json = |c: &str| -> Result<serde_json::Value, String> {
+                    serde_json::from_str(&text(c)?).map_err(|e| e.to_string())
+                };
+                let serialized = cqrs_es::persist::SerializedEvent::new(
+                    id.to_owned(),
+                    row.try_get::<i64, _>("sequence")
+                        .map_err(|e| e.to_string())? as usize,
+                    A::TYPE.to_owned(),
+                    text("event_type")?,
+                    text("event_version")?,
+                    json("payload")?,
+                    json("metadata")?,
+                );
+                EventEnvelope::<A>::try_from(serialized).map_err(|e| e.to_string())
+            })
+            .collect()
     }
 
     fn remember(&self, id: &str, sequence: usize, state: A) {
@@ -71,13 +108,11 @@ where
         let cached = self.cache.lock().ok().and_then(|c| c.get(id).cloned());
         let (mut sequence, mut aggregate) = cached.unwrap_or_default();
         let newer = self
-            .repo
-            .get_last_events::<A>(id, sequence)
+            .events_after(id, sequence)
             .await
-            .map_err(persistence_error)?;
+            .map_err(|e| AggregateError::DatabaseConnectionError(e.into()))?;
         let fresh = !newer.is_empty();
-        for serialized in newer {
-            let envelope = EventEnvelope::<A>::try_from(serialized).map_err(persistence_error)?;
+        for envelope in newer {
             sequence = envelope.sequence;
             aggregate.apply(envelope.payload);
         }
@@ -109,15 +144,6 @@ where
         // On failure the remembered state (before this command) is still a true prefix.
         self.remember(&id, after, state);
         Ok(committed)
-    }
-}
-
-fn persistence_error<E: std::error::Error>(e: PersistenceError) -> AggregateError<E> {
-    match e {
-        PersistenceError::OptimisticLockError => AggregateError::AggregateConflict,
-        PersistenceError::ConnectionError(e) => AggregateError::DatabaseConnectionError(e),
-        PersistenceError::DeserializationError(e) => AggregateError::DeserializationError(e),
-        PersistenceError::UnknownError(e) => AggregateError::UnexpectedError(e),
     }
 }
 
@@ -180,7 +206,7 @@ where
                 let store = || {
                     CachingStore::new(
                         PostgresEventRepository::new(pool.clone()),
-                        PostgresEventRepository::new(pool.clone()),
+                        db.clone(),
                         cache.clone(),
                     )
                 };
@@ -190,7 +216,7 @@ where
                 let store = || {
                     CachingStore::new(
                         SqliteEventRepository::new(pool.clone()),
-                        SqliteEventRepository::new(pool.clone()),
+                        db.clone(),
                         cache.clone(),
                     )
                 };
