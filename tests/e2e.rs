@@ -1,7 +1,19 @@
 //! End-to-end tests: the real `credledger` binary and `Application`, on SQLite and on a real
-//! PostgreSQL (CREDLEDGER_TEST_DATABASE_URL; required in CI).
+//! PostgreSQL (CREDLEDGER_TEST_DATABASE_URL; required in CI). One binary, one module per area.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
+// The event store and the feed.
+mod concurrency;
+mod contract;
 mod smoke;
+// Integrity: the hash chain, ciphertexts and keys, erasure.
+mod crypto;
+mod erase;
+mod tamper;
+// Operations: key rotation, projection rebuilds, secrets in logs, bad input.
+mod bad_input;
+mod canary;
+mod rebuild;
+mod rotate;

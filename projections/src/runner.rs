@@ -239,9 +239,20 @@ impl Projections {
             .collect())
     }
 
-    async fn create_shadow_tables(&self, consumer: Consumer) -> Result<(), ProjectionError> {
+    async fn create_shadow_tables(
+        &self,
+        consumer: Consumer,
+        shadow_checkpoint: &str,
+    ) -> Result<(), ProjectionError> {
         let _writer = self.db.exclusive().await;
         let mut tx = self.db.any.begin().await?;
+        // The first statement writes, so SQLite takes its write lock here (waiting up to the
+        // busy timeout) instead of failing with SQLITE_BUSY_SNAPSHOT when the read of
+        // sqlite_master below is upgraded to a write after another process committed.
+        sqlx::query("DELETE FROM projection_checkpoints WHERE name = $1")
+            .bind(shadow_checkpoint)
+            .execute(&mut *tx)
+            .await?;
         for table in consumer.tables() {
             let shadow = Tables::REBUILD.name(table);
             sqlx::query(&format!("DROP TABLE IF EXISTS {shadow}"))
@@ -289,10 +300,7 @@ impl Projections {
         progress: &(dyn Fn(i64, i64) + Sync),
     ) -> Result<RebuildReport, ProjectionError> {
         let shadow_checkpoint = format!("{}#rebuild", consumer.name());
-        self.create_shadow_tables(consumer).await?;
-        sqlx::query("DELETE FROM projection_checkpoints WHERE name = $1")
-            .bind(&shadow_checkpoint)
-            .execute(&self.db.any)
+        self.create_shadow_tables(consumer, &shadow_checkpoint)
             .await?;
         let mut applied = 0i64;
         loop {

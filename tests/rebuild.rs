@@ -1,0 +1,686 @@
+//! Rebuilding read models (`projections rebuild`): the rebuilt tables equal the incrementally
+//! built ones over a history of more than ten thousand events, the server keeps answering while
+//! it runs, events that arrive during the rebuild are not lost, one read model can be rebuilt by
+//! name, and an unknown name is refused.
+
+use crate::on_both_backends;
+use crate::support::{dump_table, meta, new_id, valid, TestEnv};
+use credledger::{Ledger, NewCredential};
+use credledger_domain::keyring::ValidationOutcome;
+use futures::StreamExt as _;
+use sqlx::{AnyPool, Row};
+use std::collections::BTreeMap;
+use std::process::Output;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+type Dump = Vec<Vec<Option<String>>>;
+
+/// One user's credential ids per service: (service, [valid, invalid, unchecked, second]).
+type UserCredentials = Vec<(String, [String; 4])>;
+
+/// The read models, each ordered by its key.
+const READ_MODELS: [(&str, &str); 3] = [
+    ("credential_summary", "credential_id"),
+    ("dashboard_stats", "user_id, service"),
+    ("audit_trail", "position"),
+];
+
+async fn dump_read_models(pool: &AnyPool) -> BTreeMap<&'static str, Dump> {
+    let mut out = BTreeMap::new();
+    for (table, order) in READ_MODELS {
+        out.insert(table, dump_table(pool, table, order).await);
+    }
+    out
+}
+
+/// Panics naming the first row that differs (the dumps are too large for `assert_eq!`).
+fn assert_same_read_models(
+    what: &str,
+    expected: &BTreeMap<&'static str, Dump>,
+    actual: &BTreeMap<&'static str, Dump>,
+) {
+    for (table, _) in READ_MODELS {
+        let (e, a) = (&expected[table], &actual[table]);
+        if let Some(i) = (0..e.len().max(a.len())).find(|i| e.get(*i) != a.get(*i)) {
+            panic!(
+                "{what}: {table} differs at row {i} ({} rows expected, {} found)\nexpected: {:?}\nfound:    {:?}",
+                e.len(),
+                a.len(),
+                e.get(i),
+                a.get(i)
+            );
+        }
+    }
+}
+
+async fn head(pool: &AnyPool) -> i64 {
+    sqlx::query("SELECT CAST(COALESCE(MAX(global_position), 0) AS BIGINT) AS h FROM events")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+        .try_get("h")
+        .unwrap()
+}
+
+fn assert_success(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({:?}): {}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs the binary off the async workers (the server and the pollers keep running).
+async fn run_cli(env: &TestEnv, args: &[&str]) -> Output {
+    let mut cmd = env.cli();
+    cmd.args(args);
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+/// `projections status`, parsed: consumer → (position, head, lag).
+async fn projections_status(env: &TestEnv) -> BTreeMap<String, (i64, i64, i64)> {
+    let out = run_cli(env, &["projections", "status"]).await;
+    assert_success(&out, "projections status");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let parts: Vec<&str> = l.split_whitespace().collect();
+            match parts.as_slice() {
+                [name, p, h, lag] => Some((
+                    name.to_string(),
+                    (p.parse().ok()?, h.parse().ok()?, lag.parse().ok()?),
+                )),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Waits until both consumers' checkpoints are at the head (the server's runner catches up).
+async fn wait_caught_up(env: &TestEnv, pool: &AnyPool) {
+    for _ in 0..600 {
+        let h = head(pool).await;
+        let rows = sqlx::query(
+            "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM projection_checkpoints \
+             WHERE name IN ('credential_summary', 'audit_trail') AND position = $1",
+        )
+        .bind(h)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        let n: i64 = rows.try_get("n").unwrap();
+        if n == 2 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = projections_status(env).await;
+    panic!("the projections did not catch up: {status:?}");
+}
+
+const SERVICES: [&str; 5] = ["notion", "todoist", "sentry", "jira", "gmail"];
+
+fn fields_for(service: &str, tag: &str) -> String {
+    match service {
+        "jira" => format!(
+            r#"{{"url":"https://{tag}.atlassian.net","email":"{tag}@example.test","api_token":"jt-{tag}"}}"#
+        ),
+        "sentry" => format!(r#"{{"token":"st-{tag}","org_slug":"org-{tag}"}}"#),
+        "gmail" => format!(r#"{{"access_token":"ga-{tag}","refresh_token":"gr-{tag}"}}"#),
+        "openai" => format!(r#"{{"api_key":"sk-{tag}"}}"#),
+        _ => format!(r#"{{"token":"t-{tag}"}}"#),
+    }
+}
+
+async fn register_one(
+    ledger: &Ledger,
+    user: &str,
+    service: &str,
+    name: &str,
+    validation: Option<ValidationOutcome>,
+) -> String {
+    let id = new_id();
+    let fields = fields_for(service, &format!("{user}-{}", id.as_uuid().simple()));
+    ledger
+        .register(
+            NewCredential {
+                user_id: user,
+                service,
+                name,
+                fields_json: fields.as_bytes(),
+                metadata: BTreeMap::from([("team".to_string(), format!("team-{user}"))]),
+                validation,
+            },
+            id,
+            &meta(user),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("register {user}/{service}/{name}: {e}"));
+    id.to_string()
+}
+
+/// One user's credentials: per service four (valid, invalid, unchecked, valid second account)
+/// and one on a single-account service. Returns the ids per service.
+async fn register_user(ledger: &Ledger, user: &str) -> UserCredentials {
+    let mut out = Vec::new();
+    for service in SERVICES {
+        let a = register_one(
+            ledger,
+            user,
+            service,
+            "Work",
+            Some(valid(&format!("{user}-{service}-a"))),
+        )
+        .await;
+        let b = register_one(
+            ledger,
+            user,
+            service,
+            "Broken",
+            Some(ValidationOutcome::Invalid {
+                message: "401 Unauthorized".into(),
+            }),
+        )
+        .await;
+        let c = register_one(ledger, user, service, "Unchecked", None).await;
+        let d = register_one(
+            ledger,
+            user,
+            service,
+            "Second",
+            Some(valid(&format!("{user}-{service}-b"))),
+        )
+        .await;
+        out.push((service.to_string(), [a, b, c, d]));
+    }
+    register_one(
+        ledger,
+        user,
+        "openai",
+        "Only",
+        Some(valid(&format!("{user}-openai"))),
+    )
+    .await;
+    out
+}
+
+/// Commands by id on one user's credentials: rename, metadata, late validation, choosing the
+/// primary, revoke, replace a secret (with its check), reveals (CredentialUsed), erase.
+async fn change_user(ledger: &Ledger, user: &str, credentials: &UserCredentials) {
+    let m = || meta(user);
+    for (service, [a, b, c, d]) in credentials {
+        let fail = |what: &str, e: credledger::LedgerError| -> ! {
+            panic!("{what} on {user}/{service}: {e} ({})", e.code())
+        };
+        ledger
+            .update(a, Some("Work (renamed)"), None, &m())
+            .await
+            .unwrap_or_else(|e| fail("rename", e));
+        ledger
+            .update(
+                c,
+                None,
+                Some(BTreeMap::from([("env".to_string(), "staging".to_string())])),
+                &m(),
+            )
+            .await
+            .unwrap_or_else(|e| fail("metadata", e));
+        ledger
+            .record_validation(c, 1, valid(&format!("{user}-{service}-c")), &m())
+            .await
+            .unwrap_or_else(|e| fail("validation", e));
+        ledger
+            .set_primary(d, &m())
+            .await
+            .unwrap_or_else(|e| fail("set primary", e));
+        ledger
+            .revoke(b, Some("leaked".into()), &m())
+            .await
+            .unwrap_or_else(|e| fail("revoke", e));
+        let fields = fields_for(service, &format!("{user}-replaced"));
+        ledger
+            .replace_secret(
+                a,
+                fields.as_bytes(),
+                Some(valid(&format!("{user}-{service}-a"))),
+                &m(),
+            )
+            .await
+            .unwrap_or_else(|e| fail("replace secret", e));
+        for id in [a, c, d, d] {
+            ledger
+                .reveal(user, id, &m())
+                .await
+                .unwrap_or_else(|e| fail("reveal", e));
+        }
+        ledger
+            .erase(c, &m())
+            .await
+            .unwrap_or_else(|e| fail("erase", e));
+    }
+}
+
+/// Writes a history of about 100 events per user through the real command path, eight users
+/// at a time, and brings the projections up to date. Returns the head position.
+async fn generate_history(ledger: &Arc<Ledger>, prefix: &str, users: usize) -> i64 {
+    let names: Vec<String> = (0..users).map(|u| format!("{prefix}-{u:04}")).collect();
+    let registered: Vec<(String, UserCredentials)> = futures::stream::iter(&names)
+        .map(|user| async move { (user.clone(), register_user(ledger, user).await) })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    // Commands by id find their credential in the credential_summary read model.
+    ledger.projections.catch_up().await.unwrap();
+    futures::stream::iter(&registered)
+        .for_each_concurrent(8, |(user, credentials)| async move {
+            change_user(ledger, user, credentials).await
+        })
+        .await;
+    ledger.projections.catch_up().await.unwrap()
+}
+
+/// Asks `/readyz` and `/healthz` in a loop until stopped; returns (answers, failures).
+fn start_pollers(
+    address: std::net::SocketAddr,
+    stop: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<(usize, Vec<String>)> {
+    tokio::spawn(async move {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let (mut answers, mut failures) = (0usize, Vec::new());
+        while !stop.load(Ordering::SeqCst) {
+            for path in ["/readyz", "/healthz"] {
+                match client.get(format!("http://{address}{path}")).send().await {
+                    Ok(r) if r.status() == reqwest::StatusCode::OK => answers += 1,
+                    Ok(r) => failures.push(format!("{path}: {}", r.status())),
+                    Err(e) => failures.push(format!("{path}: {e}")),
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        (answers, failures)
+    })
+}
+
+/// The consumer lines of `projections rebuild`'s output: consumer → (events, position).
+fn rebuild_report(out: &Output) -> BTreeMap<String, (i64, i64)> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            // "rebuilt {consumer} from {events} events (position {position})"
+            let rest = l.strip_prefix("rebuilt ")?;
+            let (consumer, rest) = rest.split_once(" from ")?;
+            let (events, rest) = rest.split_once(" events (position ")?;
+            let position = rest.strip_suffix(')')?;
+            Some((
+                consumer.to_string(),
+                (events.parse().ok()?, position.parse().ok()?),
+            ))
+        })
+        .collect()
+}
+
+async fn a_rebuild_of_more_than_ten_thousand_events_equals_the_incremental_read_models_and_serve_keeps_answering(
+    env: TestEnv,
+) {
+    let ledger = env.ledger().await;
+    let pool = env.any_pool().await;
+    let started = std::time::Instant::now();
+    let reached = generate_history(&ledger, "hist", 105).await;
+    assert!(reached >= 10_000, "only {reached} events");
+    eprintln!("{reached} events written in {:?}", started.elapsed());
+    let running = env.serve().await;
+    wait_caught_up(&env, &pool).await;
+    let incremental = dump_read_models(&pool).await;
+    assert!(incremental["audit_trail"].len() as i64 == reached);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let pollers = start_pollers(running.address, stop.clone());
+    let started = std::time::Instant::now();
+    let out = run_cli(&env, &["projections", "rebuild"]).await;
+    stop.store(true, Ordering::SeqCst);
+    let (answers, failures) = pollers.await.unwrap();
+    eprintln!(
+        "rebuilt in {:?}, {answers} answers meanwhile",
+        started.elapsed()
+    );
+    assert_success(&out, "projections rebuild");
+    assert!(
+        failures.is_empty(),
+        "answers during the rebuild: {failures:?}"
+    );
+    assert!(answers > 0, "no answer from the server during the rebuild");
+    let report = rebuild_report(&out);
+    assert_eq!(
+        report,
+        BTreeMap::from([
+            ("audit_trail".to_string(), (reached, reached)),
+            ("credential_summary".to_string(), (reached, reached)),
+        ])
+    );
+
+    assert_eq!(head(&pool).await, reached, "nothing was written meanwhile");
+    wait_caught_up(&env, &pool).await;
+    let rebuilt = dump_read_models(&pool).await;
+    assert_same_read_models("rebuilt vs incremental", &incremental, &rebuilt);
+
+    let status = projections_status(&env).await;
+    assert_eq!(
+        status,
+        BTreeMap::from([
+            ("audit_trail".to_string(), (reached, reached, 0)),
+            ("credential_summary".to_string(), (reached, reached, 0)),
+        ])
+    );
+    // The swapped-in tables keep being maintained by the running server.
+    let id = register_one(&running.ledger, "after-rebuild", "notion", "New", None).await;
+    wait_caught_up(&env, &pool).await;
+    let found: i64 = sqlx::query(
+        "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM credential_summary WHERE credential_id = $1",
+    )
+    .bind(&id)
+    .fetch_one(&pool)
+    .await
+    .unwrap()
+    .try_get("n")
+    .unwrap();
+    assert_eq!(found, 1);
+    running.stop().await.unwrap();
+}
+
+on_both_backends!(
+    rebuild_equals_incremental,
+    a_rebuild_of_more_than_ten_thousand_events_equals_the_incremental_read_models_and_serve_keeps_answering
+);
+
+async fn events_written_during_a_rebuild_are_in_the_swapped_tables_which_equal_a_fresh_full_replay(
+    env: TestEnv,
+) {
+    let ledger = env.ledger().await;
+    let pool = env.any_pool().await;
+    let reached = generate_history(&ledger, "busy", 40).await;
+    let running = env.serve().await;
+    wait_caught_up(&env, &pool).await;
+    let existing: Vec<(String, String)> =
+        sqlx::query("SELECT credential_id, user_id FROM credential_summary ORDER BY credential_id")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r.try_get("credential_id").unwrap(),
+                    r.try_get("user_id").unwrap(),
+                )
+            })
+            .collect();
+
+    // A writer (another instance of the ledger, answering without waiting for the read models)
+    // keeps registering and revealing until the rebuilds have finished.
+    let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(Mutex::new(Vec::<i64>::new()));
+    let writer = {
+        let (ledger, stop, written) = (env.ledger().await, stop.clone(), written.clone());
+        tokio::spawn(async move {
+            let mut i = 0usize;
+            while !stop.load(Ordering::SeqCst) {
+                let user = format!("writer-{}", i % 5);
+                let id = new_id();
+                let fields = format!(r#"{{"token":"w-{i}"}}"#);
+                let committed = ledger
+                    .register(
+                        NewCredential {
+                            user_id: &user,
+                            service: "todoist",
+                            name: &format!("Live {i}"),
+                            fields_json: fields.as_bytes(),
+                            metadata: Default::default(),
+                            validation: Some(valid(&format!("writer-account-{i}"))),
+                        },
+                        id,
+                        &meta(&user),
+                    )
+                    .await
+                    .unwrap_or_else(|e| panic!("register during the rebuild: {e}"));
+                written.lock().unwrap().push(committed.position);
+                let (credential, owner) = &existing[i % existing.len()];
+                let result = ledger.reveal(owner, credential, &meta(owner)).await;
+                // Erased credentials are refused; everything else must answer.
+                if let Err(e) = result {
+                    assert_eq!(e.code(), "NOT_FOUND", "reveal during the rebuild: {e}");
+                }
+                i += 1;
+            }
+            i
+        })
+    };
+    let pollers = start_pollers(running.address, stop.clone());
+    // Three rebuilds in a row, each while the writer writes and the server answers.
+    let mut rounds = Vec::new();
+    for round in 0..3 {
+        // Start each rebuild while the writer is making progress.
+        let seen = written.lock().unwrap().len();
+        for _ in 0..3000 {
+            if written.lock().unwrap().len() >= seen + 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let head_at_start = head(&pool).await;
+        let out = run_cli(&env, &["projections", "rebuild"]).await;
+        let head_at_end = head(&pool).await;
+        if !out.status.success() {
+            stop.store(true, Ordering::SeqCst);
+        }
+        assert_success(&out, &format!("projections rebuild (round {round})"));
+        let report = rebuild_report(&out);
+        assert_eq!(report.len(), 2, "{report:?}");
+        for (consumer, (_, position)) in &report {
+            assert!(
+                *position >= head_at_start && *position <= head_at_end,
+                "rebuild {round} of {consumer} ended at {position}, outside {head_at_start}..={head_at_end}"
+            );
+        }
+        rounds.push((head_at_start, head_at_end, report));
+    }
+    // Some rebuild went past the head it started from: it took in events that arrived while it
+    // ran (in its own catch-up or in the swap's final catch-up).
+    assert!(
+        rounds
+            .iter()
+            .any(|(start, _, report)| report.values().any(|(_, p)| p > start)),
+        "no rebuild included an event written during it: {rounds:?}"
+    );
+    stop.store(true, Ordering::SeqCst);
+    let commands = writer.await.unwrap();
+    let (answers, failures) = pollers.await.unwrap();
+    assert!(
+        failures.is_empty(),
+        "answers during the rebuilds: {failures:?}"
+    );
+    assert!(answers > 0);
+    eprintln!("{commands} writer rounds from head {reached}; rebuilds: {rounds:?}");
+
+    wait_caught_up(&env, &pool).await;
+    let final_head = head(&pool).await;
+    let after_busy_rebuild = dump_read_models(&pool).await;
+    // Nothing was lost or doubled: one audit row per event, every writer credential present.
+    let audit = &after_busy_rebuild["audit_trail"];
+    assert_eq!(audit.len() as i64, final_head);
+    // (Sorted here: the dump's text columns do not sort as numbers on every backend.)
+    let mut positions: Vec<i64> = audit
+        .iter()
+        .map(|r| r[0].as_deref().unwrap().parse().unwrap())
+        .collect();
+    positions.sort_unstable();
+    assert_eq!(positions, (1..=final_head).collect::<Vec<_>>());
+    let writer_rows: i64 = sqlx::query(
+        "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM credential_summary WHERE user_id LIKE 'writer-%'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap()
+    .try_get("n")
+    .unwrap();
+    assert_eq!(writer_rows as usize, written.lock().unwrap().len());
+
+    // A second, quiet rebuild replays everything from position 0: the same tables.
+    let out = run_cli(&env, &["projections", "rebuild"]).await;
+    assert_success(&out, "the second projections rebuild");
+    wait_caught_up(&env, &pool).await;
+    assert_eq!(head(&pool).await, final_head);
+    let replayed = dump_read_models(&pool).await;
+    assert_same_read_models(
+        "rebuilt under writes vs full replay",
+        &replayed,
+        &after_busy_rebuild,
+    );
+    let status = projections_status(&env).await;
+    assert!(
+        status.values().all(|(_, _, lag)| *lag == 0) && status.len() == 2,
+        "{status:?}"
+    );
+    running.stop().await.unwrap();
+}
+
+on_both_backends!(
+    rebuild_during_writes,
+    events_written_during_a_rebuild_are_in_the_swapped_tables_which_equal_a_fresh_full_replay
+);
+
+async fn rebuilding_one_read_model_by_name_restores_it_and_leaves_the_others_alone(env: TestEnv) {
+    let ledger = env.ledger().await;
+    let pool = env.any_pool().await;
+    let reached = generate_history(&ledger, "named", 4).await;
+    let reference = dump_read_models(&pool).await;
+    assert!(!reference["dashboard_stats"].is_empty());
+
+    // Damage every read model, so a rebuild that did nothing would show.
+    for sql in [
+        "DELETE FROM dashboard_stats",
+        "UPDATE credential_summary SET name = 'damaged'",
+        "UPDATE audit_trail SET actor = 'damaged'",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+
+    // dashboard_stats is maintained with credential_summary by one consumer: both come back.
+    let out = run_cli(&env, &["projections", "rebuild", "dashboard_stats"]).await;
+    assert_success(&out, "projections rebuild dashboard_stats");
+    assert_eq!(
+        rebuild_report(&out),
+        BTreeMap::from([("credential_summary".to_string(), (reached, reached))])
+    );
+    let now = dump_read_models(&pool).await;
+    assert_eq!(now["dashboard_stats"], reference["dashboard_stats"]);
+    assert_eq!(now["credential_summary"], reference["credential_summary"]);
+    assert_ne!(
+        now["audit_trail"], reference["audit_trail"],
+        "rebuilding dashboard_stats touched audit_trail"
+    );
+
+    sqlx::query("UPDATE credential_summary SET name = 'damaged'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let out = run_cli(&env, &["projections", "rebuild", "audit_trail"]).await;
+    assert_success(&out, "projections rebuild audit_trail");
+    assert_eq!(
+        rebuild_report(&out),
+        BTreeMap::from([("audit_trail".to_string(), (reached, reached))])
+    );
+    let now = dump_read_models(&pool).await;
+    assert_eq!(now["audit_trail"], reference["audit_trail"]);
+    assert_ne!(
+        now["credential_summary"], reference["credential_summary"],
+        "rebuilding audit_trail touched credential_summary"
+    );
+
+    let out = run_cli(&env, &["projections", "rebuild", "credential_summary"]).await;
+    assert_success(&out, "projections rebuild credential_summary");
+    assert_same_read_models(
+        "after rebuilding each by name",
+        &reference,
+        &dump_read_models(&pool).await,
+    );
+    let status = projections_status(&env).await;
+    assert_eq!(
+        status,
+        BTreeMap::from([
+            ("audit_trail".to_string(), (reached, reached, 0)),
+            ("credential_summary".to_string(), (reached, reached, 0)),
+        ])
+    );
+    // The rebuilt tables keep working for the ordinary consumer.
+    register_one(&ledger, "named-late", "notion", "Late", None).await;
+    ledger.projections.catch_up().await.unwrap();
+    let status = projections_status(&env).await;
+    assert!(
+        status.values().all(|(p, h, lag)| p == h && *lag == 0),
+        "{status:?}"
+    );
+}
+
+on_both_backends!(
+    rebuild_by_name,
+    rebuilding_one_read_model_by_name_restores_it_and_leaves_the_others_alone
+);
+
+async fn an_unknown_read_model_name_is_refused_with_a_clear_message_and_changes_nothing(
+    env: TestEnv,
+) {
+    let ledger = env.ledger().await;
+    let pool = env.any_pool().await;
+    generate_history(&ledger, "unknown", 1).await;
+    let before = dump_read_models(&pool).await;
+    for name in [
+        "no_such_table",
+        "events",
+        "audit_trail; DROP TABLE events",
+        "",
+    ] {
+        let out = run_cli(&env, &["projections", "rebuild", name]).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "`{name}` was accepted");
+        assert_ne!(
+            out.status.code(),
+            Some(101),
+            "panicked on `{name}`: {stderr}"
+        );
+        assert!(
+            stderr.contains("unknown projection")
+                && stderr.contains("credential_summary, dashboard_stats, audit_trail"),
+            "unclear message for `{name}`: {stderr}"
+        );
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains("rebuilt"),
+            "{name}"
+        );
+    }
+    assert_same_read_models(
+        "after refused rebuilds",
+        &before,
+        &dump_read_models(&pool).await,
+    );
+    let events: i64 = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM events")
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        .try_get("n")
+        .unwrap();
+    assert_eq!(events, head(&pool).await);
+}
+
+on_both_backends!(
+    rebuild_unknown_name,
+    an_unknown_read_model_name_is_refused_with_a_clear_message_and_changes_nothing
+);
