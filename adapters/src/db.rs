@@ -259,3 +259,31 @@ impl Database {
 pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
+
+/// Placeholders for `rows` tuples of `width` parameters, numbered from `$first`: numbered on
+/// PostgreSQL, plain `?` on SQLite — there a named parameter (`$n`) costs a scan of every name
+/// when binding, which makes statements with thousands of parameters quadratic (measured: a
+/// 17,000-parameter insert took 2.2 s with `$n`, 28 ms with `?`). With `?`, parameters bind in
+/// the order they appear, so callers bind in text order.
+pub fn tuples(sqlite: bool, first: usize, rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let cols: Vec<String> = (0..width)
+                .map(|c| {
+                    if sqlite {
+                        "?".to_owned()
+                    } else {
+                        format!("${}", first + r * width + c)
+                    }
+                })
+                .collect();
+            format!("({})", cols.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Whether a connection is SQLite's (for [`tuples`]).
+pub fn is_sqlite(conn: &sqlx::AnyConnection) -> bool {
+    conn.backend_name().eq_ignore_ascii_case("sqlite")
+}

@@ -4,7 +4,7 @@
 
 use crate::event::{decode, Decoded};
 use crate::{ProjectionError, Tables};
-use credledger_adapters::db::timestamp;
+use credledger_adapters::db::{is_sqlite, timestamp, tuples};
 use credledger_adapters::feed::FeedEvent;
 use credledger_domain::keyring::KeyringEvent;
 use credledger_domain::usage::UsageEvent;
@@ -306,7 +306,7 @@ pub(crate) async fn apply(
     for chunk in rows.chunks(1000) {
         let sql = format!(
             "INSERT INTO {table} ({COLUMNS}) VALUES {}",
-            crate::credential_summary::placeholders(chunk.len(), COLUMN_COUNT)
+            tuples(is_sqlite(conn), 1, chunk.len(), COLUMN_COUNT)
         );
         let mut q = sqlx::query(&sql);
         for r in chunk {

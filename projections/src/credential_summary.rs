@@ -8,7 +8,7 @@
 
 use crate::event::{decode, Decoded, Envelope};
 use crate::{dashboard_stats, ProjectionError, Tables};
-use credledger_adapters::db::timestamp;
+use credledger_adapters::db::{is_sqlite, timestamp, tuples};
 use credledger_adapters::feed::FeedEvent;
 use credledger_domain::keyring::KeyringEvent;
 use credledger_domain::usage::UsageEvent;
@@ -123,17 +123,6 @@ impl Summary {
     }
 }
 
-/// `$a, $b, …` placeholders for `rows` rows of `width` columns, starting at `$1`.
-pub(crate) fn placeholders(rows: usize, width: usize) -> String {
-    (0..rows)
-        .map(|r| {
-            let cols: Vec<String> = (1..=width).map(|c| format!("${}", r * width + c)).collect();
-            format!("({})", cols.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// The credential ids a batch touches.
 fn touched_ids(events: &[Envelope<'_>]) -> BTreeSet<String> {
     let mut ids = BTreeSet::new();
@@ -165,6 +154,9 @@ pub(crate) async fn apply(
     events: &[FeedEvent],
 ) -> Result<(), ProjectionError> {
     let table = tables.name("credential_summary");
+    let sqlite = is_sqlite(conn);
+    // A list of n parameters, `($1, …, $n)` or `(?, …, ?)`.
+    let list = |n: usize| tuples(sqlite, 1, 1, n);
     let envelopes = events.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
     let ids: Vec<String> = touched_ids(&envelopes).into_iter().collect();
 
@@ -172,11 +164,8 @@ pub(crate) async fn apply(
     let mut rows: HashMap<String, Option<Summary>> = HashMap::new();
     for chunk in ids.chunks(500) {
         let sql = format!(
-            "SELECT {COLUMNS} FROM {table} WHERE credential_id IN ({})",
-            (1..=chunk.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "SELECT {COLUMNS} FROM {table} WHERE credential_id IN {}",
+            list(chunk.len())
         );
         let mut q = sqlx::query(&sql);
         for id in chunk {
@@ -209,11 +198,8 @@ pub(crate) async fn apply(
     // Write them back: delete every touched row, insert the surviving ones.
     for chunk in ids.chunks(500) {
         let sql = format!(
-            "DELETE FROM {table} WHERE credential_id IN ({})",
-            (1..=chunk.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "DELETE FROM {table} WHERE credential_id IN {}",
+            list(chunk.len())
         );
         let mut q = sqlx::query(&sql);
         for id in chunk {
@@ -225,7 +211,7 @@ pub(crate) async fn apply(
     for chunk in survivors.chunks(500) {
         let sql = format!(
             "INSERT INTO {table} ({COLUMNS}) VALUES {}",
-            placeholders(chunk.len(), COLUMN_COUNT)
+            tuples(sqlite, 1, chunk.len(), COLUMN_COUNT)
         );
         let mut q = sqlx::query(&sql);
         for s in chunk {

@@ -29,7 +29,12 @@ pub(crate) async fn refresh(
     let stats = tables.name("dashboard_stats");
     let summary = tables.name("credential_summary");
     for chunk in keyrings.chunks(400) {
-        let pairs = crate::credential_summary::placeholders(chunk.len(), 2);
+        let pairs = credledger_adapters::db::tuples(
+            credledger_adapters::db::is_sqlite(conn),
+            1,
+            chunk.len(),
+            2,
+        );
         let delete = format!("DELETE FROM {stats} WHERE (user_id, service) IN (VALUES {pairs})");
         bind_pairs(&delete, chunk).execute(&mut *conn).await?;
         let insert = format!(
