@@ -302,17 +302,43 @@ impl Projections {
         let shadow_checkpoint = format!("{}#rebuild", consumer.name());
         self.create_shadow_tables(consumer, &shadow_checkpoint)
             .await?;
-        let mut applied = 0i64;
-        loop {
-            let n = self
-                .step_into(consumer, Tables::REBUILD, &shadow_checkpoint, 5000)
-                .await?;
-            if n == 0 {
-                break;
+        // Replay: a reader fetches the next batch while the current one is written. Events are
+        // immutable and read in position order, so reading outside the write transaction is
+        // safe; each batch's rows and the shadow checkpoint still commit together.
+        let (batches, mut incoming) = tokio::sync::mpsc::channel::<Vec<FeedEvent>>(2);
+        let reader_db = self.db.clone();
+        let reader = tokio::spawn(async move {
+            let mut after = 0;
+            loop {
+                let events = feed::read_after(&reader_db.any, after, 5000).await?;
+                let Some(last) = events.last().map(|e| e.position) else {
+                    return Ok::<_, ProjectionError>(());
+                };
+                after = last;
+                if batches.send(events).await.is_err() {
+                    return Ok(());
+                }
             }
-            applied += n as i64;
+        });
+        let mut applied = 0i64;
+        while let Some(events) = incoming.recv().await {
+            let last = events.last().map_or(0, |e| e.position);
+            {
+                let _writer = self.db.exclusive().await;
+                let mut tx = self.db.any.begin().await?;
+                lock_checkpoint(&mut tx, &shadow_checkpoint).await?;
+                self.relax_durability(&mut tx).await?;
+                apply(consumer, &mut tx, Tables::REBUILD, &events).await?;
+                set_checkpoint(&mut tx, &shadow_checkpoint, last).await?;
+                tx.commit().await?;
+            }
+            applied += events.len() as i64;
             progress(applied, self.db.head().await?);
         }
+        reader.await.map_err(|e| ProjectionError::BadEvent {
+            position: applied,
+            detail: format!("the feed reader stopped: {e}"),
+        })??;
         // The swap: hold the live consumer's checkpoint, apply what arrived meanwhile, swap.
         let _writer = self.db.exclusive().await;
         let mut tx = self.db.any.begin().await?;
