@@ -6,14 +6,13 @@ use crate::on_both_backends;
 use crate::support::{meta, valid, TestEnv};
 use crate::tamper::{assert_verifies, verify_without_keys};
 use base64::Engine as _;
-use credledger::{Ledger, NewCredential};
+use credledger::Ledger;
 use credledger_adapters::crypto::{open_secret, MasterKeyring};
 use credledger_adapters::keystore::KeyStoreError;
 use credledger_adapters::Backend;
 use credledger_domain::keyring::ValidationOutcome;
 use credledger_domain::{CredentialId, EventMetadata, KeyringId, SealedSecret, ServiceKey, UserId};
 use sqlx::Row;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 async fn register_with(
@@ -25,23 +24,9 @@ async fn register_with(
     validation: Option<ValidationOutcome>,
     m: &EventMetadata,
 ) -> CredentialId {
-    let id = crate::support::new_id();
-    ledger
-        .register(
-            NewCredential {
-                user_id: user,
-                service,
-                name,
-                fields_json: fields.as_bytes(),
-                metadata: BTreeMap::new(),
-                validation,
-            },
-            id,
-            m,
-        )
+    crate::support::register_with(ledger, user, service, name, fields, validation, m)
         .await
-        .unwrap();
-    id
+        .unwrap()
 }
 
 fn keyring_id(user: &str, service: &str) -> KeyringId {

@@ -6,7 +6,7 @@
 
 use crate::on_both_backends;
 use crate::support::{meta, valid, TestEnv};
-use credledger::{Ledger, NewCredential};
+use credledger::Ledger;
 use credledger_adapters::chain::{event_hash, ChainInput};
 use credledger_adapters::feed::{self, FeedEvent};
 use credledger_adapters::Backend;
@@ -230,23 +230,17 @@ async fn register_as(
     fields: &str,
     validation: Option<ValidationOutcome>,
 ) -> CredentialId {
-    let id = crate::support::new_id();
-    ledger
-        .register(
-            NewCredential {
-                user_id: user,
-                service,
-                name,
-                fields_json: fields.as_bytes(),
-                metadata: BTreeMap::new(),
-                validation,
-            },
-            id,
-            &meta(actor),
-        )
-        .await
-        .unwrap();
-    id
+    crate::support::register_with(
+        ledger,
+        user,
+        service,
+        name,
+        fields,
+        validation,
+        &meta(actor),
+    )
+    .await
+    .unwrap()
 }
 
 /// The ledger every tamper test starts from, and the position tampered with.

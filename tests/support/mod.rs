@@ -229,6 +229,19 @@ pub async fn register(
     name: &str,
     fields: &str,
 ) -> Result<CredentialId, credledger::LedgerError> {
+    register_with(ledger, user, service, name, fields, None, &meta(user)).await
+}
+
+/// Registers a credential, optionally with the live check's outcome, as `actor` (metadata).
+pub async fn register_with(
+    ledger: &Ledger,
+    user: &str,
+    service: &str,
+    name: &str,
+    fields: &str,
+    validation: Option<credledger_domain::keyring::ValidationOutcome>,
+    metadata: &EventMetadata,
+) -> Result<CredentialId, credledger::LedgerError> {
     let id = new_id();
     ledger
         .register(
@@ -238,10 +251,10 @@ pub async fn register(
                 name,
                 fields_json: fields.as_bytes(),
                 metadata: Default::default(),
-                validation: None,
+                validation,
             },
             id,
-            &meta(user),
+            metadata,
         )
         .await?;
     Ok(id)
