@@ -477,6 +477,12 @@ async fn credentials(settings: Settings, command: CredentialsCommand) -> anyhow:
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
+            // Internal detail goes to the log once; the person sees the stable message.
+            if let crate::ledger::LedgerError::Internal(detail)
+            | crate::ledger::LedgerError::Unavailable(detail) = &e
+            {
+                tracing::error!(%detail, "command failed");
+            }
             eprintln!("credledger: {} ({})", e, e.code());
             Ok(ExitCode::from(1))
         }
