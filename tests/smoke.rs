@@ -34,3 +34,23 @@ on_both_backends!(
     smoke,
     a_registered_credential_shows_in_the_summary_and_the_chain_verifies
 );
+
+#[test]
+fn a_data_directory_created_by_credledger_is_private_to_its_owner() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = std::process::Command::new(crate::support::BIN)
+        .args(["migrate"])
+        .env_clear()
+        .env("CREDLEDGER_DATA_DIR", &data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+}

@@ -111,10 +111,23 @@ impl Database {
                 Self::connect_sqlite(Path::new(path)).await
             }
             None => {
+                let created = !config.data_dir.exists();
                 std::fs::create_dir_all(&config.data_dir).map_err(|source| DbError::DataDir {
                     path: config.data_dir.clone(),
                     source,
                 })?;
+                if created {
+                    // The database holds ciphertexts and wrapped keys: owner only.
+                    use std::os::unix::fs::PermissionsExt as _;
+                    std::fs::set_permissions(
+                        &config.data_dir,
+                        std::fs::Permissions::from_mode(0o700),
+                    )
+                    .map_err(|source| DbError::DataDir {
+                        path: config.data_dir.clone(),
+                        source,
+                    })?;
+                }
                 Self::connect_sqlite(&config.data_dir.join("credledger.sqlite")).await
             }
         }
