@@ -44,7 +44,7 @@ impl<R: PersistedEventRepository, A: Aggregate + Clone> CachingStore<R, A> {
         &self,
         id: &str,
         sequence: usize,
-    ) -> Result<Vec<EventEnvelope<A>>, String> {
+    ) -> Result<Vec<EventEnvelope<A>>, AggregateError<A::Error>> {
         let rows = sqlx::query(
             "SELECT sequence, event_type, event_version, CAST(payload AS TEXT) AS payload, \
              CAST(metadata AS TEXT) AS metadata FROM events \
@@ -55,7 +55,8 @@ impl<R: PersistedEventRepository, A: Aggregate + Clone> CachingStore<R, A> {
         .bind(sequence as i64)
         .fetch_all(&self.db.any)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| AggregateError::DatabaseConnectionError(Box::new(e)))?;
+        let decode = |e: String| AggregateError::DeserializationError(e.into());
         rows.iter()
             .map(|row| {
                 let text = |c: &str| row.try_get::<String, _>(c).map_err(|e| e.to_string());
@@ -74,6 +75,7 @@ impl<R: PersistedEventRepository, A: Aggregate + Clone> CachingStore<R, A> {
                 );
                 EventEnvelope::<A>::try_from(serialized).map_err(|e| e.to_string())
             })
+            .map(|r| r.map_err(decode))
             .collect()
     }
 
@@ -107,10 +109,7 @@ where
     ) -> Result<EventStoreAggregateContext<A>, AggregateError<A::Error>> {
         let cached = self.cache.lock().ok().and_then(|c| c.get(id).cloned());
         let (mut sequence, mut aggregate) = cached.unwrap_or_default();
-        let newer = self
-            .events_after(id, sequence)
-            .await
-            .map_err(|e| AggregateError::DatabaseConnectionError(e.into()))?;
+        let newer = self.events_after(id, sequence).await?;
         let fresh = !newer.is_empty();
         for envelope in newer {
             sequence = envelope.sequence;
