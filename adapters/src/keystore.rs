@@ -255,35 +255,22 @@ impl KeyStore {
                 .map_err(|source| KeyStoreError::Crypto { credential, source })?;
             rewrapped.push((dek_id, wrapped.bytes));
         }
-        let active_at = timestamp(chrono::Utc::now());
-        let mut query;
-        let sql;
-        if self.db.backend() == crate::db::Backend::Sqlite {
-            // Plain `?` binds in text order: the pairs, then version, time, version.
-            sql = format!(
-                "WITH v(dek_id, wrapped) AS (VALUES {}) \
-                 UPDATE data_keys SET wrapped = v.wrapped, kek_version = ?, rotated_at = ? \
-                 FROM v WHERE data_keys.dek_id = v.dek_id AND data_keys.kek_version <> ? \
-                 AND data_keys.wrapped IS NOT NULL",
-                crate::db::tuples(true, 1, rewrapped.len(), 2)
-            );
-            query = sqlx::query(&sql);
-            for (dek_id, wrapped) in rewrapped {
-                query = query.bind(dek_id).bind(wrapped);
-            }
-            query = query.bind(active).bind(active_at).bind(active);
-        } else {
-            sql = format!(
-                "WITH v(dek_id, wrapped) AS (VALUES {}) \
-                 UPDATE data_keys SET wrapped = v.wrapped, kek_version = $1, rotated_at = $2 \
-                 FROM v WHERE data_keys.dek_id = v.dek_id AND data_keys.kek_version <> $1 \
-                 AND data_keys.wrapped IS NOT NULL",
-                crate::db::tuples(false, 3, rewrapped.len(), 2)
-            );
-            query = sqlx::query(&sql).bind(active).bind(active_at);
-            for (dek_id, wrapped) in rewrapped {
-                query = query.bind(dek_id).bind(wrapped);
-            }
+        // Every parameter appears once, in text order (the new version and time as a one-row
+        // `p`), so the same statement serves numbered and `?` placeholders.
+        let sqlite = self.db.backend() == crate::db::Backend::Sqlite;
+        let sql = format!(
+            "WITH p(version, at) AS (VALUES {}), v(dek_id, wrapped) AS (VALUES {}) \
+             UPDATE data_keys SET wrapped = v.wrapped, kek_version = p.version, rotated_at = p.at \
+             FROM v, p WHERE data_keys.dek_id = v.dek_id AND data_keys.kek_version <> p.version \
+             AND data_keys.wrapped IS NOT NULL",
+            crate::db::tuples(sqlite, 1, 1, 2),
+            crate::db::tuples(sqlite, 3, rewrapped.len(), 2)
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(active)
+            .bind(timestamp(chrono::Utc::now()));
+        for (dek_id, wrapped) in rewrapped {
+            query = query.bind(dek_id).bind(wrapped);
         }
         let _writer = self.db.exclusive().await;
         let done = query.execute(&self.db.any).await?.rows_affected();

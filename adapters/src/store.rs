@@ -81,8 +81,12 @@ impl<R: PersistedEventRepository, A: Aggregate + Clone> CachingStore<R, A> {
 
     fn remember(&self, id: &str, sequence: usize, state: A) {
         if let Ok(mut cache) = self.cache.lock() {
-            if cache.len() >= CACHE_CAPACITY && !cache.contains_key(id) {
-                cache.clear();
+            match cache.get(id) {
+                // A concurrent load or commit already remembered a later state.
+                Some((known, _)) if *known >= sequence => return,
+                Some(_) => {}
+                None if cache.len() >= CACHE_CAPACITY => cache.clear(),
+                None => {}
             }
             cache.insert(id.to_owned(), (sequence, state));
         }

@@ -39,9 +39,5 @@ pub fn load(settings: &Settings, if_missing: IfMissing) -> anyhow::Result<Master
         "\n{banner}\n  DEVELOPMENT MASTER KEY GENERATED at {}\n  Every secret in this ledger is encrypted under it. Back it up and keep it\n  apart from the database, or set CREDLEDGER_MASTER_KEYS for production.\n{banner}",
         path.display()
     );
-    eprintln!(
-        "\n{banner}\n  WARNING: generated a development master key file at {}\n  Secrets are encrypted under it: back it up, keep it apart from the database,\n  or set CREDLEDGER_MASTER_KEYS for production.\n{banner}\n",
-        path.display()
-    );
     Ok(keys)
 }

@@ -102,36 +102,6 @@ impl Projections {
         }
     }
 
-    /// Applies at most one batch for `consumer` into `tables`, checkpointed under `checkpoint`.
-    /// Returns how many events it applied.
-    async fn step_into(
-        &self,
-        consumer: Consumer,
-        tables: Tables,
-        checkpoint: &str,
-        batch: i64,
-    ) -> Result<usize, ProjectionError> {
-        let _writer = self.db.exclusive().await;
-        let mut tx = self.db.any.begin().await?;
-        let position = lock_checkpoint(&mut tx, checkpoint).await?;
-        self.relax_durability(&mut tx).await?;
-        let events = feed::read_after(&mut *tx, position, batch).await?;
-        let Some(last) = events.last().map(|e| e.position) else {
-            tx.rollback().await?;
-            if tables == Tables::LIVE {
-                self.publish(consumer, position);
-            }
-            return Ok(0);
-        };
-        apply(consumer, &mut tx, tables, &events).await?;
-        set_checkpoint(&mut tx, checkpoint, last).await?;
-        tx.commit().await?;
-        if tables == Tables::LIVE {
-            self.publish(consumer, last);
-        }
-        Ok(events.len())
-    }
-
     fn publish(&self, consumer: Consumer, position: i64) {
         if let Some(tx) = self.progress.get(&consumer) {
             tx.send_if_modified(|p| {
@@ -160,20 +130,35 @@ impl Projections {
         Ok(())
     }
 
-    /// Applies one batch of new events to `consumer`'s live tables.
+    /// Applies one batch of new events to `consumer`'s live tables, rows and checkpoint in one
+    /// transaction. Returns how many events it applied.
     pub async fn step(&self, consumer: Consumer) -> Result<usize, ProjectionError> {
-        self.step_into(consumer, Tables::LIVE, consumer.name(), self.batch)
-            .await
+        let _writer = self.db.exclusive().await;
+        let mut tx = self.db.any.begin().await?;
+        let position = lock_checkpoint(&mut tx, consumer.name()).await?;
+        self.relax_durability(&mut tx).await?;
+        let events = feed::read_after(&mut *tx, position, self.batch).await?;
+        let Some(last) = events.last().map(|e| e.position) else {
+            tx.rollback().await?;
+            self.publish(consumer, position);
+            return Ok(0);
+        };
+        apply(consumer, &mut tx, Tables::LIVE, &events).await?;
+        set_checkpoint(&mut tx, consumer.name(), last).await?;
+        tx.commit().await?;
+        self.publish(consumer, last);
+        Ok(events.len())
+    }
+
+    /// Drains every consumer; they are independent, so they run side by side.
+    async fn drain_all(&self) -> Result<(), ProjectionError> {
+        futures::future::try_join_all(Consumer::ALL.map(|c| self.drain(c))).await?;
+        Ok(())
     }
 
     /// Applies every committed event to every consumer; returns the position reached.
     pub async fn catch_up(&self) -> Result<i64, ProjectionError> {
-        let (a, b) = tokio::join!(
-            self.drain(Consumer::CredentialSummary),
-            self.drain(Consumer::AuditTrail)
-        );
-        a?;
-        b?;
+        self.drain_all().await?;
         Ok(self.db.head().await?)
     }
 
@@ -181,12 +166,7 @@ impl Projections {
     pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
         let mut waker = FeedWaker::new(&self.db, Duration::from_millis(500)).await;
         loop {
-            // The consumers are independent: run them side by side.
-            let (a, b) = tokio::join!(
-                self.drain(Consumer::CredentialSummary),
-                self.drain(Consumer::AuditTrail)
-            );
-            if let Err(e) = a.and(b) {
+            if let Err(e) = self.drain_all().await {
                 tracing::error!(error = %e, "projection step failed; retrying");
                 tokio::time::sleep(Duration::from_millis(250)).await;
                 continue;
