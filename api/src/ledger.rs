@@ -87,7 +87,6 @@ impl From<credledger_adapters::DbError> for LedgerError {
 }
 
 /// A new credential as it arrives from outside (unparsed).
-#[derive(Debug)]
 pub struct NewCredential<'a> {
     pub user_id: &'a str,
     pub service: &'a str,
@@ -96,6 +95,20 @@ pub struct NewCredential<'a> {
     pub fields_json: &'a [u8],
     pub metadata: BTreeMap<String, String>,
     pub validation: Option<ValidationOutcome>,
+}
+
+/// `fields_json` is the plaintext secret: never printed.
+impl std::fmt::Debug for NewCredential<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewCredential")
+            .field("user_id", &self.user_id)
+            .field("service", &self.service)
+            .field("name", &self.name)
+            .field("fields_json", &"<redacted>")
+            .field("metadata", &self.metadata)
+            .field("validation", &self.validation)
+            .finish()
+    }
 }
 
 /// The ledger's use cases, shared by the server, the CLI and tests.
@@ -395,5 +408,23 @@ impl Ledger {
     /// The keyring's state (sealed secrets only).
     pub async fn keyring(&self, keyring: &KeyringId) -> Result<Keyring, LedgerError> {
         Ok(self.keyrings.load(&keyring.to_string()).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_new_credential_never_prints_its_secret() {
+        let new = super::NewCredential {
+            user_id: "alice",
+            service: "notion",
+            name: "Work",
+            fields_json: br#"{"token":"canary-debug-1"}"#,
+            metadata: Default::default(),
+            validation: None,
+        };
+        let printed = format!("{new:?}");
+        assert!(!printed.contains("canary-debug-1"), "{printed}");
+        assert!(printed.contains("alice"));
     }
 }
