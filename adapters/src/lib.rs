@@ -8,8 +8,10 @@ pub mod crypto;
 pub mod db;
 pub mod feed;
 pub mod keystore;
+pub mod simulator;
 pub mod sqlite_functions;
 pub mod store;
+pub mod validation;
 
 pub use db::{Backend, Database, DatabaseConfig, DbError};
 pub use store::{CommandBus, CommandError, Committed};

@@ -1,5 +1,7 @@
-//! The service catalog's types: which services exist, their fields and their rules. The data
-//! lives in `domain/catalog/services.json`; this module parses and checks it.
+//! The service catalog's types: which services exist, their fields and their rules, and the
+//! live check ([`Probe`]) that tells whether a credential works. The data lives in
+//! `domain/catalog/services.json`; this module parses and checks it, so a new service is a JSON
+//! change, not a Rust one. Running a probe is the adapters' business (no I/O here).
 
 use crate::{InputError, SecretFields, ServiceKey};
 use serde::{Deserialize, Serialize};
@@ -50,7 +52,10 @@ pub struct ServiceDefinition {
     pub rate_limit_per_hour: Option<u32>,
     pub enabled: bool,
     pub beta: bool,
-    /// Everything else the file says (validation probes and the like), kept for the adapters.
+    /// How a credential is checked live; a service without one cannot be checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<Probe>,
+    /// Everything else the file says, kept for the adapters.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
 }
@@ -86,6 +91,17 @@ impl ServiceDefinition {
             }
         }
         Ok(())
+    }
+
+    /// Whether the probe's URL starts from the service's own base URL (`{base_url}`), which a
+    /// deployment can override ([`Catalog::with_base_url`]). Jira and Confluence take theirs
+    /// from the credential's `url` field instead.
+    pub fn honours_base_url(&self) -> bool {
+        self.probe.as_ref().is_some_and(Probe::uses_base_url)
+    }
+
+    fn field(&self, name: &str) -> Option<&FieldSpec> {
+        self.fields.iter().find(|f| f.name == name)
     }
 }
 
@@ -160,6 +176,11 @@ impl Catalog {
                     s.key
                 )));
             }
+            if let Some(probe) = &s.probe {
+                probe.check(s).map_err(|e| {
+                    CatalogError::Invalid(format!("service `{}`: probe {e}", s.key))
+                })?;
+            }
         }
         Ok(Self {
             services: file.services,
@@ -168,6 +189,35 @@ impl Catalog {
 
     pub fn services(&self) -> &[ServiceDefinition] {
         &self.services
+    }
+
+    /// Sends one service's probes to another base URL (a self-hosted Sentry, or the provider
+    /// simulator in tests and `serve --dev`). Only services whose probe URL starts with
+    /// `{base_url}` honour it — all built-in services but Jira and Confluence, whose site is the
+    /// credential's own `url` field; for any other service this is an error.
+    pub fn set_base_url(&mut self, key: &str, base_url: &str) -> Result<(), CatalogError> {
+        let base = check_base_url(base_url)
+            .map_err(|e| CatalogError::Invalid(format!("base URL for `{key}`: {e}")))?;
+        let service = self
+            .services
+            .iter_mut()
+            .find(|s| s.key.as_str() == key)
+            .ok_or_else(|| CatalogError::Invalid(format!("unknown service `{key}`")))?;
+        match service.probe.as_mut() {
+            Some(probe) if probe.uses_base_url() => {
+                probe.base_url = Some(base);
+                Ok(())
+            }
+            _ => Err(CatalogError::Invalid(format!(
+                "service `{key}` does not take a base URL: its probe does not start with {{base_url}}"
+            ))),
+        }
+    }
+
+    /// [`Catalog::set_base_url`], builder style.
+    pub fn with_base_url(mut self, key: &str, base_url: &str) -> Result<Self, CatalogError> {
+        self.set_base_url(key, base_url)?;
+        Ok(self)
     }
 
     pub fn get(&self, key: &ServiceKey) -> Option<&ServiceDefinition> {
@@ -185,6 +235,460 @@ impl Catalog {
             return Err(InputError::ServiceDisabled(parsed.to_string()));
         }
         Ok(def)
+    }
+}
+
+/// The HTTP method of a probe.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ProbeMethod {
+    #[default]
+    Get,
+    Post,
+}
+
+/// How a probe authenticates, naming the credential fields it uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "scheme", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ProbeAuth {
+    /// `Authorization: Bearer <field>`.
+    Bearer { field: String },
+    /// `Authorization: Basic base64(<username>:<password>)`, both credential fields.
+    Basic { username: String, password: String },
+    /// A header of its own carrying the field, e.g. `x-api-key`.
+    Header { name: String, field: String },
+}
+
+impl ProbeAuth {
+    /// The secret field the provider authenticates; its fingerprint is `{key_fingerprint}`.
+    pub fn secret_field(&self) -> &str {
+        match self {
+            Self::Bearer { field } | Self::Header { field, .. } => field,
+            Self::Basic { password, .. } => password,
+        }
+    }
+
+    fn fields(&self) -> Vec<&str> {
+        match self {
+            Self::Bearer { field } | Self::Header { field, .. } => vec![field],
+            Self::Basic { username, password } => vec![username, password],
+        }
+    }
+}
+
+/// Where a valid answer says whose account the credential belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityTemplate {
+    /// The account's stable id; an answer without it cannot be trusted as valid.
+    pub id: Template,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<Template>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<Template>,
+}
+
+/// Where a valid answer lists the credential's scopes, and how they are separated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopesTemplate {
+    pub from: Template,
+    /// Split on this, then trimmed (`" "` for OAuth's space-separated `scope`, `","` for a
+    /// comma-separated header).
+    #[serde(default = "ScopesTemplate::default_separator")]
+    pub separator: String,
+}
+
+impl ScopesTemplate {
+    fn default_separator() -> String {
+        " ".to_owned()
+    }
+}
+
+/// One HTTP request that checks a credential, and how its answer reads.
+///
+/// Templates (`url`, identity, metadata, scopes, `expires_in`) are strings with placeholders:
+/// `{base_url}` (the service's base URL, only at the start of `url`), `{field}` (a non-secret
+/// credential field), `{/json/pointer}` (the answer's JSON; a `*` step maps over an array's
+/// items and joins them with ", ", a final `#` step counts them), `{header:name}` (an answer
+/// header) and `{key_fingerprint}` (the first 12 hex digits of the SHA-256 of the secret named by
+/// `auth`, for APIs that say nothing about the account: never the key itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Probe {
+    #[serde(default)]
+    pub method: ProbeMethod,
+    /// The public API's base URL, what `{base_url}` stands for unless overridden.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    pub url: Template,
+    pub auth: ProbeAuth,
+    /// Constant headers the API requires (`Notion-Version`, `anthropic-version`).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// A JSON body, for `POST` probes only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<serde_json::Value>,
+    /// Statuses (2xx) that mean the credential works.
+    #[serde(default = "Probe::default_valid_statuses")]
+    pub valid_statuses: Vec<u16>,
+    /// Statuses (4xx, not 429) that mean the provider refused the credential.
+    #[serde(default = "Probe::default_invalid_statuses")]
+    pub invalid_statuses: Vec<u16>,
+    pub identity: IdentityTemplate,
+    /// Facts shown beside the credential (workspace, site, project slugs, model count…).
+    #[serde(default)]
+    pub metadata: BTreeMap<String, Template>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<ScopesTemplate>,
+    /// Seconds until the credential expires, when the answer says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<Template>,
+    /// JSON pointers to the provider's own message in an error answer, tried in order; a body
+    /// that is not JSON is taken as plain text.
+    #[serde(default)]
+    pub error_message: Vec<String>,
+}
+
+/// Headers a probe may not set: authentication comes from `auth`, framing from the client.
+const RESERVED_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+];
+
+impl Probe {
+    fn default_valid_statuses() -> Vec<u16> {
+        vec![200]
+    }
+    fn default_invalid_statuses() -> Vec<u16> {
+        vec![401, 403]
+    }
+
+    /// Whether the URL starts with `{base_url}`.
+    pub fn uses_base_url(&self) -> bool {
+        matches!(self.url.parts().first(), Some(TemplatePart::BaseUrl))
+    }
+
+    fn check(&self, service: &ServiceDefinition) -> Result<(), String> {
+        self.check_url(service)?;
+        for name in self.auth.fields() {
+            if service.field(name).is_none() {
+                return Err(format!("auth names unknown field `{name}`"));
+            }
+        }
+        let secret = self.auth.secret_field();
+        if !service.field(secret).is_some_and(|f| f.secret) {
+            return Err(format!(
+                "auth sends `{secret}`, which is not a secret field"
+            ));
+        }
+        if let ProbeAuth::Header { name, .. } = &self.auth {
+            check_header_name(name)?;
+        }
+        for (name, value) in &self.headers {
+            check_header_name(name)?;
+            if value.is_empty() || !value.chars().all(|c| c == ' ' || c.is_ascii_graphic()) {
+                return Err(format!(
+                    "header `{name}` has a value that is not printable ASCII"
+                ));
+            }
+        }
+        if self.body.is_some() && self.method != ProbeMethod::Post {
+            return Err("has a body but is not a POST".to_owned());
+        }
+        if self.valid_statuses.is_empty()
+            || self.valid_statuses.iter().any(|s| !(200..300).contains(s))
+        {
+            return Err("valid_statuses must be 2xx statuses".to_owned());
+        }
+        if self.invalid_statuses.is_empty()
+            || self
+                .invalid_statuses
+                .iter()
+                .any(|s| !(400..500).contains(s) || *s == 429)
+        {
+            return Err("invalid_statuses must be 4xx statuses other than 429".to_owned());
+        }
+        self.check_answer_template("identity.id", &self.identity.id, service)?;
+        if !self
+            .identity
+            .id
+            .parts()
+            .iter()
+            .any(|p| !matches!(p, TemplatePart::Literal(_)))
+        {
+            return Err("identity.id is a constant: every credential would be one account".into());
+        }
+        let optional = [
+            ("identity.display_name", self.identity.display_name.as_ref()),
+            ("identity.email", self.identity.email.as_ref()),
+            ("scopes.from", self.scopes.as_ref().map(|s| &s.from)),
+            ("expires_in", self.expires_in.as_ref()),
+        ];
+        for (what, template) in optional {
+            if let Some(t) = template {
+                self.check_answer_template(what, t, service)?;
+            }
+        }
+        for (key, template) in &self.metadata {
+            if key.is_empty()
+                || !key
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                return Err(format!("metadata key `{key}` is not snake_case"));
+            }
+            self.check_answer_template(&format!("metadata.{key}"), template, service)?;
+        }
+        if self.scopes.as_ref().is_some_and(|s| s.separator.is_empty()) {
+            return Err("scopes.separator is empty".to_owned());
+        }
+        for pointer in &self.error_message {
+            if !pointer.starts_with('/') {
+                return Err(format!("error_message `{pointer}` is not a JSON pointer"));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_url(&self, service: &ServiceDefinition) -> Result<(), String> {
+        let parts = self.url.parts();
+        match parts.first() {
+            Some(TemplatePart::BaseUrl) => match &self.base_url {
+                Some(base) => {
+                    check_base_url(base)?;
+                }
+                None => return Err("url starts with {base_url} but no base_url is given".into()),
+            },
+            Some(TemplatePart::Field(name)) => {
+                if service.field(name).map(|f| f.format) != Some(Some(FieldFormat::Url)) {
+                    return Err(format!(
+                        "url starts with `{name}`, which is not a URL field"
+                    ));
+                }
+            }
+            Some(TemplatePart::Literal(text))
+                if text.starts_with("https://") || text.starts_with("http://") => {}
+            _ => return Err("url must start with {base_url}, a URL field or http(s)://".into()),
+        }
+        if self.base_url.is_some() && !self.uses_base_url() {
+            return Err("has a base_url that its url does not use".to_owned());
+        }
+        for part in parts.iter().skip(1) {
+            match part {
+                TemplatePart::Literal(text) => {
+                    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                        return Err("url contains whitespace".to_owned());
+                    }
+                }
+                TemplatePart::Field(name) => check_plain_field(service, "url", name)?,
+                other => return Err(format!("url cannot contain {}", other.describe())),
+            }
+        }
+        Ok(())
+    }
+
+    fn check_answer_template(
+        &self,
+        what: &str,
+        template: &Template,
+        service: &ServiceDefinition,
+    ) -> Result<(), String> {
+        for part in template.parts() {
+            match part {
+                TemplatePart::Field(name) => check_plain_field(service, what, name)?,
+                TemplatePart::BaseUrl => return Err(format!("{what} cannot contain {{base_url}}")),
+                TemplatePart::Literal(_)
+                | TemplatePart::Pointer(_)
+                | TemplatePart::Header(_)
+                | TemplatePart::KeyFingerprint => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A field a template may show: it must exist and not be secret (URLs and identities end up in
+/// logs and events).
+fn check_plain_field(service: &ServiceDefinition, what: &str, name: &str) -> Result<(), String> {
+    match service.field(name) {
+        None => Err(format!("{what} names unknown field `{name}`")),
+        Some(f) if f.secret => Err(format!("{what} names secret field `{name}`")),
+        Some(_) => Ok(()),
+    }
+}
+
+fn check_header_name(name: &str) -> Result<(), String> {
+    let token = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c));
+    if !token {
+        return Err(format!("header name `{name}` is not valid"));
+    }
+    if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+        return Err(format!("header `{name}` cannot be set by a probe"));
+    }
+    Ok(())
+}
+
+/// Checks an http(s) base URL without path-breaking characters; answers it without a trailing
+/// slash, so `{base_url}/v1/…` never doubles it.
+fn check_base_url(url: &str) -> Result<String, String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("`{url}` is not an http(s) URL"))?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty()
+        || url.len() > 2048
+        || url
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '?' || c == '#')
+    {
+        return Err(format!("`{url}` is not a plain http(s) base URL"));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+/// One step of a `{/json/pointer}` placeholder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PointerStep {
+    /// An object member or an array index (RFC 6901, `~0`/`~1` unescaped).
+    Key(String),
+    /// `*`: every item of an array.
+    Each,
+    /// `#` (last step only): the number of items.
+    Count,
+}
+
+/// One piece of a [`Template`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplatePart {
+    Literal(String),
+    /// `{base_url}`
+    BaseUrl,
+    /// `{name}`: a credential field.
+    Field(String),
+    /// `{/a/b}`: a value of the answer's JSON body.
+    Pointer(Vec<PointerStep>),
+    /// `{header:name}` (lowercase): an answer header.
+    Header(String),
+    /// `{key_fingerprint}`
+    KeyFingerprint,
+}
+
+impl TemplatePart {
+    fn describe(&self) -> String {
+        match self {
+            Self::Literal(_) => "text".to_owned(),
+            Self::BaseUrl => "{base_url}".to_owned(),
+            Self::Field(name) => format!("{{{name}}}"),
+            Self::Pointer(_) => "a JSON pointer".to_owned(),
+            Self::Header(name) => format!("{{header:{name}}}"),
+            Self::KeyFingerprint => "{key_fingerprint}".to_owned(),
+        }
+    }
+}
+
+/// A string with `{…}` placeholders, parsed once when the catalog is read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Template {
+    text: String,
+    parts: Vec<TemplatePart>,
+}
+
+impl Template {
+    /// Parses the placeholders; which of them a template may use is checked with its probe.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut parts = Vec::new();
+        let mut rest = text;
+        while let Some(open) = rest.find('{') {
+            if open > 0 {
+                parts.push(TemplatePart::Literal(rest[..open].to_owned()));
+            }
+            let after = &rest[open + 1..];
+            let close = after
+                .find('}')
+                .ok_or_else(|| format!("`{text}` has an unclosed {{"))?;
+            parts.push(parse_placeholder(&after[..close]).map_err(|e| format!("`{text}`: {e}"))?);
+            rest = &after[close + 1..];
+        }
+        if !rest.is_empty() {
+            parts.push(TemplatePart::Literal(rest.to_owned()));
+        }
+        Ok(Self {
+            text: text.to_owned(),
+            parts,
+        })
+    }
+
+    /// The literal text and placeholders, in order.
+    pub fn parts(&self) -> &[TemplatePart] {
+        &self.parts
+    }
+
+    /// The template as written in the catalog.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+fn parse_placeholder(inner: &str) -> Result<TemplatePart, String> {
+    if let Some(pointer) = inner.strip_prefix('/') {
+        let raw: Vec<&str> = pointer.split('/').collect();
+        let mut steps = Vec::with_capacity(raw.len());
+        for (i, step) in raw.iter().enumerate() {
+            steps.push(match *step {
+                "*" => PointerStep::Each,
+                "#" if i + 1 == raw.len() => PointerStep::Count,
+                "#" => return Err("`#` must be the last step of a pointer".to_owned()),
+                key => PointerStep::Key(key.replace("~1", "/").replace("~0", "~")),
+            });
+        }
+        return Ok(TemplatePart::Pointer(steps));
+    }
+    if let Some(name) = inner.strip_prefix("header:") {
+        check_header_name(name).or_else(|e| {
+            // Reading a reserved header back is harmless; only its syntax matters here.
+            if e.contains("cannot be set") {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        })?;
+        return Ok(TemplatePart::Header(name.to_ascii_lowercase()));
+    }
+    match inner {
+        "base_url" => Ok(TemplatePart::BaseUrl),
+        "key_fingerprint" => Ok(TemplatePart::KeyFingerprint),
+        name if !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') =>
+        {
+            Ok(TemplatePart::Field(name.to_owned()))
+        }
+        other => Err(format!("`{{{other}}}` is not a placeholder")),
+    }
+}
+
+impl TryFrom<String> for Template {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<Template> for String {
+    fn from(t: Template) -> Self {
+        t.text
     }
 }
 
@@ -255,5 +759,134 @@ mod tests {
             catalog.enabled_service("myspace").err(),
             Some(InputError::UnknownService("myspace".into()))
         );
+    }
+
+    fn one_service(probe: &str) -> Result<Catalog, CatalogError> {
+        Catalog::from_json(&format!(
+            r#"{{"services": [{{
+                "key": "acme", "display_name": "Acme", "description": "", "docs_url": "",
+                "icon": "acme", "auth_type": "api_key", "multi_account": false,
+                "token_refresh": false, "revocation": false, "rate_limit_per_minute": null,
+                "rate_limit_per_hour": null, "enabled": true, "beta": false,
+                "fields": [
+                    {{"name": "api_key", "label": "Key", "required": true, "secret": true}},
+                    {{"name": "region", "label": "Region", "required": false, "secret": false}}
+                ],
+                "probe": {probe}
+            }}]}}"#
+        ))
+    }
+
+    #[test]
+    fn every_builtin_service_has_a_probe() {
+        let catalog = Catalog::builtin();
+        assert_eq!(catalog.services().len(), 10);
+        for s in catalog.services() {
+            assert!(s.probe.is_some(), "{} has no probe", s.key);
+        }
+        let honouring: Vec<&str> = catalog
+            .services()
+            .iter()
+            .filter(|s| !s.honours_base_url())
+            .map(|s| s.key.as_str())
+            .collect();
+        assert_eq!(honouring, ["jira", "confluence"]);
+    }
+
+    #[test]
+    fn a_well_formed_catalog_probe_loads() {
+        let catalog = one_service(
+            r#"{"base_url": "https://api.acme.test", "url": "{base_url}/v2/{region}/whoami",
+                "auth": {"scheme": "header", "name": "X-Acme-Key", "field": "api_key"},
+                "identity": {"id": "{/account/id}", "email": "{/account/email}"},
+                "metadata": {"plan": "{header:x-plan}", "teams": "{/teams/*/name}", "team_count": "{/teams/#}"},
+                "scopes": {"from": "{header:x-scopes}", "separator": ","},
+                "error_message": ["/error/detail"]}"#,
+        )
+        .expect("valid probe");
+        let probe = catalog.services()[0].probe.clone().expect("probe");
+        assert_eq!(
+            probe.metadata["team_count"].parts(),
+            [TemplatePart::Pointer(vec![
+                PointerStep::Key("teams".into()),
+                PointerStep::Count
+            ])]
+        );
+        assert_eq!(probe.valid_statuses, [200]);
+        assert_eq!(probe.invalid_statuses, [401, 403]);
+    }
+
+    #[test]
+    fn a_probe_naming_an_unknown_field_is_refused_at_load() {
+        let err = one_service(
+            r#"{"base_url": "https://api.acme.test", "url": "{base_url}/v1/{tenant}/me",
+                "auth": {"scheme": "bearer", "field": "api_key"},
+                "identity": {"id": "{/id}"}}"#,
+        );
+        assert!(
+            matches!(&err, Err(CatalogError::Invalid(m)) if m.contains("unknown field `tenant`")),
+            "{err:?}"
+        );
+        let err = one_service(
+            r#"{"base_url": "https://api.acme.test", "url": "{base_url}/v1/me",
+                "auth": {"scheme": "bearer", "field": "token"},
+                "identity": {"id": "{/id}"}}"#,
+        );
+        assert!(matches!(err, Err(CatalogError::Invalid(_))));
+    }
+
+    #[test]
+    fn a_probe_may_not_put_a_secret_in_its_url_or_identity() {
+        for probe in [
+            r#"{"url": "https://api.acme.test/v1/{api_key}", "auth": {"scheme": "bearer", "field": "api_key"}, "identity": {"id": "{/id}"}}"#,
+            r#"{"url": "https://api.acme.test/v1", "auth": {"scheme": "bearer", "field": "api_key"}, "identity": {"id": "{api_key}"}}"#,
+            r#"{"url": "https://api.acme.test/v1", "auth": {"scheme": "bearer", "field": "region"}, "identity": {"id": "{/id}"}}"#,
+        ] {
+            assert!(
+                matches!(one_service(probe), Err(CatalogError::Invalid(_))),
+                "{probe}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_probes_are_refused_at_load() {
+        for probe in [
+            r#"{"url": "{base_url}/v1", "auth": {"scheme": "bearer", "field": "api_key"}, "identity": {"id": "{/id}"}}"#,
+            r#"{"url": "https://a.test/{/id", "auth": {"scheme": "bearer", "field": "api_key"}, "identity": {"id": "{/id}"}}"#,
+            r#"{"url": "https://a.test/v1", "auth": {"scheme": "bearer", "field": "api_key"}, "identity": {"id": "constant"}}"#,
+            r#"{"url": "https://a.test/v1", "auth": {"scheme": "bearer", "field": "api_key"}, "identity": {"id": "{/id}"}, "headers": {"Authorization": "x"}}"#,
+            r#"{"url": "https://a.test/v1", "auth": {"scheme": "bearer", "field": "api_key"}, "identity": {"id": "{/id}"}, "valid_statuses": [400]}"#,
+            r#"{"url": "https://a.test/v1", "auth": {"scheme": "bearer", "field": "api_key"}, "identity": {"id": "{/id}"}, "invalid_statuses": [429]}"#,
+            r#"{"url": "https://a.test/v1", "auth": {"scheme": "bearer", "field": "api_key"}, "identity": {"id": "{/id}"}, "body": {}}"#,
+            r#"{"url": "https://a.test/v1", "auth": {"scheme": "bearer", "field": "api_key"}, "identity": {"id": "{/id}"}, "typo": 1}"#,
+            r#"{"url": "ftp://a.test/v1", "auth": {"scheme": "bearer", "field": "api_key"}, "identity": {"id": "{/id}"}}"#,
+        ] {
+            assert!(
+                matches!(one_service(probe), Err(CatalogError::Invalid(_))),
+                "{probe}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_base_url_override_applies_only_to_services_that_take_one() {
+        let catalog = Catalog::builtin()
+            .with_base_url("notion", "http://127.0.0.1:9999/notion/")
+            .expect("notion takes a base URL");
+        let notion = catalog.enabled_service("notion").expect("notion");
+        assert_eq!(
+            notion.probe.as_ref().and_then(|p| p.base_url.as_deref()),
+            Some("http://127.0.0.1:9999/notion")
+        );
+        assert!(Catalog::builtin()
+            .with_base_url("jira", "http://127.0.0.1:9999")
+            .is_err());
+        assert!(Catalog::builtin()
+            .with_base_url("myspace", "http://127.0.0.1:9999")
+            .is_err());
+        assert!(Catalog::builtin()
+            .with_base_url("notion", "file:///etc")
+            .is_err());
     }
 }

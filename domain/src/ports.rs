@@ -24,3 +24,15 @@ pub trait Cipher: Send + Sync {
         fields: &SecretFields,
     ) -> Result<SealedSecret, CipherError>;
 }
+
+/// Asks a service's provider whether a credential's fields are good, live. Never fails: a
+/// provider that cannot be asked answers [`ValidationOutcome::CouldNotCheck`], which says nothing
+/// about the credential. Implementations never put the secret in a log line or a message.
+#[async_trait::async_trait]
+pub trait Validator: Send + Sync {
+    async fn validate(
+        &self,
+        service: &crate::ServiceDefinition,
+        fields: &SecretFields,
+    ) -> crate::keyring::ValidationOutcome;
+}

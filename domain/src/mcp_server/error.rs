@@ -1,0 +1,29 @@
+//! Why an MCP server refused a command.
+
+use crate::{InputError, ServiceKey, UserId};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum McpServerError {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error("MCP server not found")]
+    NotFound,
+    #[error("the MCP server already exists")]
+    AlreadyExists,
+    #[error("the MCP server has been removed")]
+    Removed,
+    #[error("an MCP server must be allowed at least one service")]
+    NoServices,
+    #[error("the MCP server is not allowed credentials for `{0}`")]
+    ServiceNotAllowed(ServiceKey),
+    #[error("{user_id} has already granted the MCP server access to `{service}`")]
+    AccessAlreadyGranted {
+        user_id: UserId,
+        service: ServiceKey,
+    },
+    #[error("{user_id} has not granted the MCP server access to `{service}`")]
+    AccessNotGranted {
+        user_id: UserId,
+        service: ServiceKey,
+    },
+}
