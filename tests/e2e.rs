@@ -17,3 +17,8 @@ mod bad_input;
 mod canary;
 mod rebuild;
 mod rotate;
+// The GraphQL API.
+mod graphql_access;
+mod graphql_cost;
+mod graphql_scenarios;
+mod graphql_transport;

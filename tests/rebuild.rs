@@ -7,6 +7,7 @@ use crate::on_both_backends;
 use crate::support::{dump_table, meta, new_id, valid, TestEnv};
 use credledger::{Ledger, NewCredential};
 use credledger_domain::keyring::ValidationOutcome;
+use credledger_projections::Consumer;
 use futures::StreamExt as _;
 use sqlx::{AnyPool, Row};
 use std::collections::BTreeMap;
@@ -365,6 +366,7 @@ async fn a_rebuild_of_more_than_ten_thousand_events_equals_the_incremental_read_
         BTreeMap::from([
             ("audit_trail".to_string(), (reached, reached)),
             ("credential_summary".to_string(), (reached, reached)),
+            ("principals".to_string(), (reached, reached)),
         ])
     );
 
@@ -379,6 +381,7 @@ async fn a_rebuild_of_more_than_ten_thousand_events_equals_the_incremental_read_
         BTreeMap::from([
             ("audit_trail".to_string(), (reached, reached, 0)),
             ("credential_summary".to_string(), (reached, reached, 0)),
+            ("principals".to_string(), (reached, reached, 0)),
         ])
     );
     // The swapped-in tables keep being maintained by the running server.
@@ -483,7 +486,7 @@ async fn events_written_during_a_rebuild_are_in_the_swapped_tables_which_equal_a
         }
         assert_success(&out, &format!("projections rebuild (round {round})"));
         let report = rebuild_report(&out);
-        assert_eq!(report.len(), 2, "{report:?}");
+        assert_eq!(report.len(), Consumer::ALL.len(), "{report:?}");
         for (consumer, (_, position)) in &report {
             assert!(
                 *position >= head_at_start && *position <= head_at_end,
@@ -546,7 +549,7 @@ async fn events_written_during_a_rebuild_are_in_the_swapped_tables_which_equal_a
     );
     let status = projections_status(&env).await;
     assert!(
-        status.values().all(|(_, _, lag)| *lag == 0) && status.len() == 2,
+        status.values().all(|(_, _, lag)| *lag == 0) && status.len() == Consumer::ALL.len(),
         "{status:?}"
     );
     running.stop().await.unwrap();
@@ -618,6 +621,7 @@ async fn rebuilding_one_read_model_by_name_restores_it_and_leaves_the_others_alo
         BTreeMap::from([
             ("audit_trail".to_string(), (reached, reached, 0)),
             ("credential_summary".to_string(), (reached, reached, 0)),
+            ("principals".to_string(), (reached, reached, 0)),
         ])
     );
     // The rebuilt tables keep working for the ordinary consumer.

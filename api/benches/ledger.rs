@@ -205,6 +205,9 @@ fn settings(dir: &std::path::Path, url: Option<String>) -> Settings {
         db_connections: 40,
         dev: false,
         read_your_writes_ms: 5_000,
+        validations_per_minute: 10,
+        provider_urls: Default::default(),
+        catalog_file: None,
     }
 }
 

@@ -1,7 +1,11 @@
 //! Start-up as a library function: `Application::build` opens the ledger, binds the listener
 //! (port 0 allowed) and exposes its address; `run` serves until a shutdown signal.
 
+use crate::accounts::{Accounts, NewUser};
+use crate::auth::{Password, WindowLimiter};
 use crate::config::Settings;
+use crate::graphql::{Api, LiveFeed};
+use crate::http;
 use crate::keys::{self, IfMissing};
 use crate::ledger::Ledger;
 use anyhow::Context as _;
@@ -11,8 +15,11 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use credledger_adapters::keystore::KeyStore;
+use credledger_adapters::simulator::ProviderSimulator;
+use credledger_adapters::validation::{HttpValidator, ValidatorConfig};
 use credledger_adapters::Database;
 use credledger_domain::Catalog;
+use credledger_domain::EventMetadata;
 use credledger_projections::Projections;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,6 +30,14 @@ use tokio::sync::watch;
 pub async fn open_ledger(
     settings: &Settings,
     if_missing: IfMissing,
+) -> anyhow::Result<Arc<Ledger>> {
+    open_ledger_with(settings, if_missing, settings.catalog()?).await
+}
+
+async fn open_ledger_with(
+    settings: &Settings,
+    if_missing: IfMissing,
+    catalog: Catalog,
 ) -> anyhow::Result<Arc<Ledger>> {
     let db = Database::connect(&settings.database())
         .await
@@ -36,11 +51,29 @@ pub async fn open_ledger(
     Ok(Arc::new(Ledger::new(
         db,
         keys,
-        Arc::new(Catalog::builtin()),
+        Arc::new(catalog),
         projections,
         Duration::from_millis(settings.read_your_writes_ms),
     )))
 }
+
+/// The accounts `serve --dev` creates: (id, email, name, password, admin).
+pub const DEV_USERS: &[(&str, &str, &str, &str, bool)] = &[
+    (
+        "demo",
+        "demo@credledger.dev",
+        "Demo User",
+        "demo-password-123",
+        false,
+    ),
+    (
+        "admin",
+        "admin@credledger.dev",
+        "Demo Admin",
+        "admin-password-123",
+        true,
+    ),
+];
 
 #[derive(Clone)]
 struct AppState {
@@ -51,6 +84,10 @@ struct AppState {
 pub struct Application {
     listener: tokio::net::TcpListener,
     ledger: Arc<Ledger>,
+    api: Arc<Api>,
+    dev: bool,
+    /// `--dev` only: the provider simulator the catalog points at.
+    simulator: Option<ProviderSimulator>,
 }
 
 impl std::fmt::Debug for Application {
@@ -65,8 +102,10 @@ impl std::fmt::Debug for Application {
 pub struct Running {
     pub address: SocketAddr,
     pub ledger: Arc<Ledger>,
+    pub api: Arc<Api>,
     shutdown: watch::Sender<bool>,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
+    _simulator: Option<ProviderSimulator>,
 }
 
 impl std::fmt::Debug for Running {
@@ -87,11 +126,44 @@ impl Running {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let ledger = open_ledger(&settings, IfMissing::Generate).await?;
         let listener = tokio::net::TcpListener::bind(&settings.bind)
             .await
             .with_context(|| format!("could not listen on {}", settings.bind))?;
-        Ok(Self { listener, ledger })
+        let address = listener.local_addr()?;
+        let mut catalog = settings.catalog()?;
+        // The simulator answers with well-known demo secrets: only ever in dev mode.
+        let simulator = if settings.dev {
+            let simulator = ProviderSimulator::start()
+                .await
+                .context("could not start the provider simulator")?;
+            simulator.point_catalog(&mut catalog)?;
+            Some(simulator)
+        } else {
+            None
+        };
+        let ledger = open_ledger_with(&settings, IfMissing::Generate, catalog).await?;
+        let validator = HttpValidator::new(ValidatorConfig::default())?;
+        let accounts = Arc::new(Accounts::new(ledger.clone()));
+        let api = Arc::new(Api {
+            ledger: ledger.clone(),
+            accounts,
+            validator: Arc::new(validator),
+            validation_budget: WindowLimiter::new(
+                settings.validations_per_minute,
+                Duration::from_secs(60),
+            ),
+            live: LiveFeed::new(),
+            // Browsers keep `Secure` cookies off plain HTTP except on loopback; dev mode on
+            // loopback serves plain HTTP, everything else is expected behind TLS.
+            secure_cookies: !(settings.dev && address.ip().is_loopback()),
+        });
+        Ok(Self {
+            listener,
+            ledger,
+            api,
+            dev: settings.dev,
+            simulator,
+        })
     }
 
     pub fn address(&self) -> anyhow::Result<SocketAddr> {
@@ -103,12 +175,78 @@ impl Application {
     }
 
     fn router(&self) -> Router {
+        let graphql = http::GraphqlState {
+            api: self.api.clone(),
+            schema: crate::graphql::schema(Some(self.api.clone()), self.dev),
+            dev: self.dev,
+        };
+        let graphql_routes = Router::new()
+            .route(
+                "/graphql",
+                axum::routing::post(http::graphql_post).get(http::graphql_get),
+            )
+            .with_state(graphql);
         Router::new()
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
             .with_state(AppState {
                 ledger: self.ledger.clone(),
             })
+            .merge(graphql_routes)
+            .merge(crate::web::routes())
+            .layer(axum::middleware::from_fn(http::security_headers))
+    }
+
+    /// Dev mode: the demo accounts exist, and the newcomer is told how to sign in and which
+    /// secrets the simulator accepts.
+    async fn dev_setup(&self) -> anyhow::Result<()> {
+        let Some(simulator) = &self.simulator else {
+            return Ok(());
+        };
+        let meta =
+            EventMetadata::system("dev", chrono::Utc::now(), uuid::Uuid::new_v4().to_string());
+        for (id, email, name, password, admin) in DEV_USERS {
+            let exists = credledger_projections::principals::user(&self.ledger.db.any, id, false)
+                .await?
+                .is_some();
+            if !exists {
+                self.api
+                    .accounts
+                    .create_user(
+                        NewUser {
+                            user_id: id.to_string(),
+                            email: email.to_string(),
+                            display_name: name.to_string(),
+                            password: Password::new_for_storage(password.to_string())
+                                .map_err(anyhow::Error::msg)?,
+                            admin: *admin,
+                        },
+                        &meta,
+                    )
+                    .await
+                    .map_err(|e| anyhow::anyhow!("could not create the dev user {id}: {e}"))?;
+            }
+        }
+        let mut text = String::from(
+            "\n  DEV MODE: providers are simulated on loopback; never use this with real data.\n",
+        );
+        for (id, email, _, password, admin) in DEV_USERS {
+            let role = if *admin { "admin" } else { "user" };
+            text.push_str(&format!(
+                "  sign in ({role}): {email} / {password} (user id {id})\n"
+            ));
+        }
+        text.push_str("  secrets the simulator accepts (anything else is refused):\n");
+        for demo in simulator.demo_credentials() {
+            let fields: Vec<String> = demo
+                .fields
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            text.push_str(&format!("    {:<16} {}\n", demo.service, fields.join("  ")));
+        }
+        eprintln!("{text}");
+        Ok(())
     }
 
     /// Starts serving and running the projections in the background.
@@ -117,6 +255,13 @@ impl Application {
         let router = self.router();
         let (shutdown, rx) = watch::channel(false);
         let ledger = self.ledger.clone();
+        self.dev_setup().await?;
+        if !self.api.accounts.any_user().await? {
+            tracing::warn!(
+                "no users yet: create the first administrator with \
+                 `credledger users create --admin --id admin --email you@example.com`"
+            );
+        }
         // Destroy any data key an interrupted erasure left behind once the audit trail is current.
         ledger.projections.catch_up().await?;
         let shredded = ledger.shred_erased().await?;
@@ -129,24 +274,34 @@ impl Application {
         let projections = ledger.projections.clone();
         let projections_rx = rx.clone();
         let consumers = tokio::spawn(async move { projections.run(projections_rx).await });
+        let live = self.api.live.clone();
+        let live_db = ledger.db.clone();
+        let live_rx = rx.clone();
+        let live_task = tokio::spawn(async move { live.follow(live_db, live_rx).await });
         let mut server_rx = rx;
         let listener = self.listener;
         let server = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = server_rx.wait_for(|stop| *stop).await;
-                })
-                .await
-                .context("the HTTP server failed")?;
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = server_rx.wait_for(|stop| *stop).await;
+            })
+            .await
+            .context("the HTTP server failed")?;
             consumers.await.context("the projections task failed")?;
+            live_task.await.context("the live feed task failed")?;
             Ok(())
         });
         tracing::info!(%address, backend = ?ledger.db.backend(), "credledger is serving");
         Ok(Running {
             address,
             ledger,
+            api: self.api,
             shutdown,
             server,
+            _simulator: self.simulator,
         })
     }
 

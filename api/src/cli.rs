@@ -63,6 +63,30 @@ pub enum Command {
     /// Demonstration data.
     #[command(subcommand)]
     Demo(DemoCommand),
+    /// People who can sign in.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Print the GraphQL schema (SDL); `docs/schema.graphql` is this output.
+    Schema,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UsersCommand {
+    /// Create a user. The password is read from CREDLEDGER_NEW_PASSWORD or, without it, from
+    /// the first line of standard input (never from a flag, which process listings show).
+    Create {
+        /// The user id (letters, digits, '.', '_', '-').
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        email: String,
+        /// The name shown (defaults to the id).
+        #[arg(long)]
+        name: Option<String>,
+        /// Make the user an administrator.
+        #[arg(long)]
+        admin: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -222,8 +246,55 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let ledger = open_ledger(&settings, IfMissing::Generate).await?;
             demo_seed(&ledger, users, credentials_per_user).await?;
         }
+        Command::Users(u) => return users(settings, u).await,
+        Command::Schema => print!("{}", crate::graphql::sdl()),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn users(settings: Settings, command: UsersCommand) -> anyhow::Result<ExitCode> {
+    let UsersCommand::Create {
+        id,
+        email,
+        name,
+        admin,
+    } = command;
+    let password = match std::env::var("CREDLEDGER_NEW_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            eprintln!("password (one line, at least 12 characters):");
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    let password = crate::auth::Password::new_for_storage(password).map_err(anyhow::Error::msg)?;
+    let ledger = open_ledger(&settings, IfMissing::Generate).await?;
+    ledger.projections.catch_up().await?;
+    let accounts = crate::accounts::Accounts::new(ledger.clone());
+    let result = accounts
+        .create_user(
+            crate::accounts::NewUser {
+                user_id: id.clone(),
+                email,
+                display_name: name.unwrap_or_else(|| id.clone()),
+                password,
+                admin,
+            },
+            &cli_metadata("cli"),
+        )
+        .await;
+    ledger.projections.catch_up().await?;
+    match result {
+        Ok(()) => {
+            println!("created {}{id}", if admin { "administrator " } else { "" });
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("credledger: {e} ({})", e.code());
+            Ok(ExitCode::from(1))
+        }
+    }
 }
 
 async fn keys(settings: Settings, command: KeysCommand) -> anyhow::Result<ExitCode> {

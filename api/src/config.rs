@@ -34,6 +34,10 @@ pub struct FileConfig {
     pub master_key_file: Option<PathBuf>,
     pub bind: Option<String>,
     pub db_connections: Option<u32>,
+    pub validations_per_minute: Option<u32>,
+    /// `service = "https://base.url"` overrides (self-hosted Sentry and the like).
+    pub provider_urls: Option<std::collections::BTreeMap<String, String>>,
+    pub catalog_file: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -58,6 +62,13 @@ pub struct Settings {
     pub dev: bool,
     /// How long a command's answer waits for the read models to show it.
     pub read_your_writes_ms: u64,
+    /// Live checks with providers per person per minute (testCredential, addCredential with a
+    /// secret, revalidateCredential share it).
+    pub validations_per_minute: u32,
+    /// Base URL overrides per service (self-hosted Sentry, tests, `--dev`'s simulator).
+    pub provider_urls: std::collections::BTreeMap<String, String>,
+    /// Optional catalog file replacing the built-in one (services.json's format).
+    pub catalog_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -79,6 +90,9 @@ impl std::fmt::Debug for Settings {
             .field("bind", &self.bind)
             .field("db_connections", &self.db_connections)
             .field("dev", &self.dev)
+            .field("validations_per_minute", &self.validations_per_minute)
+            .field("provider_urls", &self.provider_urls)
+            .field("catalog_file", &self.catalog_file)
             .finish()
     }
 }
@@ -114,7 +128,35 @@ impl Settings {
             db_connections: common.db_connections.or(file.db_connections).unwrap_or(40),
             dev,
             read_your_writes_ms: 5_000,
+            validations_per_minute: match std::env::var("CREDLEDGER_VALIDATIONS_PER_MINUTE") {
+                Ok(v) => v.trim().parse().map_err(|_| {
+                    anyhow::anyhow!("CREDLEDGER_VALIDATIONS_PER_MINUTE must be a whole number")
+                })?,
+                Err(_) => file.validations_per_minute.unwrap_or(10),
+            },
+            provider_urls: file.provider_urls.unwrap_or_default(),
+            catalog_file: std::env::var_os("CREDLEDGER_CATALOG")
+                .map(PathBuf::from)
+                .or(file.catalog_file),
         })
+    }
+
+    /// The service catalog: the built-in one (or `catalog_file`), with base URL overrides.
+    pub fn catalog(&self) -> anyhow::Result<credledger_domain::Catalog> {
+        use anyhow::Context as _;
+        let mut catalog = match &self.catalog_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("could not read the catalog {}", path.display()))?;
+                credledger_domain::Catalog::from_json(&text)
+                    .with_context(|| format!("the catalog {} is not valid", path.display()))?
+            }
+            None => credledger_domain::Catalog::builtin(),
+        };
+        for (service, url) in &self.provider_urls {
+            catalog.set_base_url(service, url)?;
+        }
+        Ok(catalog)
     }
 
     pub fn database(&self) -> credledger_adapters::DatabaseConfig {

@@ -156,7 +156,7 @@ impl Ledger {
         }
     }
 
-    async fn settle(&self, committed: Committed) -> Result<Committed, LedgerError> {
+    pub(crate) async fn settle(&self, committed: Committed) -> Result<Committed, LedgerError> {
         if !self.read_your_writes.is_zero() {
             if let Err(e) = self
                 .projections
@@ -379,6 +379,49 @@ impl Ledger {
         if keyring.user_id != owner {
             return Err(LedgerError::NotFound);
         }
+        self.disclose(&keyring, credential_id, "owner", UsePurpose::Reveal, meta)
+            .await
+    }
+
+    /// Gives a machine client the user's primary active credential for a service (or the active
+    /// one named `name`), recording `CredentialUsed` durably first.
+    pub async fn resolve(
+        &self,
+        user: &str,
+        service: &str,
+        name: Option<&str>,
+        consumer: &str,
+        meta: &EventMetadata,
+    ) -> Result<(CredentialId, CredentialName, SecretFields), LedgerError> {
+        let user = UserId::parse(user)?;
+        let definition = self.catalog.enabled_service(service)?;
+        let name = name.map(CredentialName::parse).transpose()?;
+        let keyring = KeyringId::new(user, definition.key.clone());
+        let state = self.keyrings.load(&keyring.to_string()).await?;
+        let chosen = state
+            .credentials()
+            .filter(|c| c.status == credledger_domain::keyring::CredentialStatus::Active)
+            .find(|c| match &name {
+                Some(n) => &c.name == n,
+                None => c.is_primary,
+            })
+            .ok_or(LedgerError::NotFound)?;
+        let (id, chosen_name) = (chosen.id, chosen.name.clone());
+        let fields = self
+            .disclose(&keyring, id, consumer, UsePurpose::Resolve, meta)
+            .await?;
+        Ok((id, chosen_name, fields))
+    }
+
+    /// Records the disclosure, then decrypts. No event, no secret.
+    async fn disclose(
+        &self,
+        keyring: &KeyringId,
+        credential_id: CredentialId,
+        consumer: &str,
+        purpose: UsePurpose,
+        meta: &EventMetadata,
+    ) -> Result<SecretFields, LedgerError> {
         let state = self.keyrings.load(&keyring.to_string()).await?;
         let c = state
             .credential(credential_id)
@@ -393,9 +436,9 @@ impl Ledger {
                     credential_id,
                     user_id: keyring.user_id.clone(),
                     service: keyring.service.clone(),
-                    consumer: "owner".into(),
+                    consumer: consumer.chars().take(128).collect(),
                     tool: None,
-                    purpose: UsePurpose::Reveal,
+                    purpose,
                 },
                 meta,
             )
@@ -403,6 +446,22 @@ impl Ledger {
         let fields = self.keys.open(credential_id, version, &sealed).await?;
         self.settle(committed).await?;
         Ok(fields)
+    }
+
+    /// A credential's current secret and its version, for a live check by this service. Not a
+    /// disclosure: the plaintext goes only to the provider that issued it.
+    pub async fn secret_for_check(
+        &self,
+        credential: &str,
+    ) -> Result<(KeyringId, u32, SecretFields), LedgerError> {
+        let (credential_id, keyring) = self.locate(credential).await?;
+        let state = self.keyrings.load(&keyring.to_string()).await?;
+        let c = state
+            .credential(credential_id)
+            .ok_or(LedgerError::NotFound)?;
+        let (sealed, version) = (c.secret.clone(), c.secret_version);
+        let fields = self.keys.open(credential_id, version, &sealed).await?;
+        Ok((keyring, version, fields))
     }
 
     /// The keyring's state (sealed secrets only).

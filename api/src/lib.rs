@@ -2,11 +2,17 @@
 //! over the ledger, and the `credledger` command line.
 #![deny(clippy::unwrap_used)]
 
+pub mod accounts;
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod error;
+pub mod graphql;
+pub mod http;
 pub mod keys;
 pub mod ledger;
+pub mod web;
 
 pub use app::{Application, Running};
 pub use config::Settings;

@@ -8,6 +8,7 @@ use credledger_adapters::db::{is_sqlite, timestamp, tuples};
 use credledger_adapters::feed::FeedEvent;
 use credledger_domain::keyring::KeyringEvent;
 use credledger_domain::usage::UsageEvent;
+use credledger_domain::user::UserEvent;
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
@@ -195,6 +196,44 @@ fn describe_keyring(event: &KeyringEvent) -> (bool, Option<String>, Value, Value
     }
 }
 
+/// What a user event changed, for the audit trail. Token hashes are left out.
+fn describe_user(event: &UserEvent) -> (serde_json::Value, serde_json::Value) {
+    use UserEvent::*;
+    match event {
+        UserRegistered {
+            email,
+            display_name,
+            role,
+            permissions,
+            ..
+        } => (
+            json!({}),
+            json!({"email": email, "display_name": display_name, "role": role, "permissions": permissions}),
+        ),
+        PasswordChanged { reset_by_admin } => {
+            (json!({}), json!({"reset_by_admin": reset_by_admin}))
+        }
+        UserLocked { reason } => (
+            json!({"locked": false}),
+            json!({"locked": true, "reason": reason}),
+        ),
+        UserUnlocked {} => (json!({"locked": true}), json!({"locked": false})),
+        PermissionGranted { permission } => (json!({}), json!({"permission": permission})),
+        PermissionRevoked { permission } => (json!({"permission": permission}), json!({})),
+        ApiTokenIssued {
+            token_id,
+            name,
+            scopes,
+            expires_at,
+            ..
+        } => (
+            json!({}),
+            json!({"token_id": token_id, "name": name, "scopes": scopes, "expires_at": expires_at}),
+        ),
+        ApiTokenRevoked { token_id } => (json!({"token_id": token_id}), json!({"revoked": true})),
+    }
+}
+
 /// The values of one audit row, in column order.
 struct AuditRow {
     position: i64,
@@ -254,6 +293,19 @@ fn audit_row(feed: &FeedEvent) -> Result<AuditRow, ProjectionError> {
             new: json!({}),
             context: json!({"consumer": consumer, "tool": tool, "purpose": purpose}),
         },
+        Decoded::User(user_id, event) => {
+            let (old, new) = describe_user(event);
+            Row_ {
+                credential_id: None,
+                user_id: Some(user_id.clone()),
+                service: None,
+                success: true,
+                error: None,
+                old,
+                new,
+                context: json!({}),
+            }
+        }
         Decoded::Other => Row_ {
             credential_id: None,
             user_id: None,
@@ -384,4 +436,108 @@ pub async fn for_credential(
         .fetch_all(pool)
         .await?;
     Ok(rows.iter().map(entry).collect::<Result<_, _>>()?)
+}
+
+/// Which audit entries to list. Every filter is optional. `user_id` scopes to one person's
+/// credentials (a person sees their own trail); `None` is everyone's.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub user_id: Option<String>,
+    pub credential_id: Option<String>,
+    pub service: Option<String>,
+    pub actions: Vec<String>,
+    pub actor: Option<String>,
+    /// RFC 3339 bounds on `occurred_at`, inclusive.
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// A page of audit entries, newest first, strictly before position `before` (a cursor), with
+/// whether more follow. One statement.
+pub async fn search(
+    pool: &AnyPool,
+    filter: &AuditFilter,
+    first: i64,
+    before: Option<i64>,
+) -> Result<(Vec<AuditEntry>, bool), ProjectionError> {
+    let mut sql = String::from("SELECT * FROM audit_trail WHERE position < $1");
+    let mut binds: Vec<String> = Vec::new();
+    let mut push = |sql: &mut String, clause: &str, value: &str| {
+        binds.push(value.to_owned());
+        sql.push_str(&clause.replace('?', &format!("${}", binds.len() + 2)));
+    };
+    if let Some(v) = &filter.user_id {
+        push(&mut sql, " AND user_id = ?", v);
+    }
+    if let Some(v) = &filter.credential_id {
+        push(&mut sql, " AND credential_id = ?", v);
+    }
+    if let Some(v) = &filter.service {
+        push(&mut sql, " AND service = ?", v);
+    }
+    if let Some(v) = &filter.actor {
+        push(&mut sql, " AND actor = ?", v);
+    }
+    if let Some(v) = &filter.from {
+        push(&mut sql, " AND occurred_at >= ?", v);
+    }
+    if let Some(v) = &filter.to {
+        push(&mut sql, " AND occurred_at <= ?", v);
+    }
+    if !filter.actions.is_empty() {
+        let start = binds.len() + 3;
+        let marks: Vec<String> = (0..filter.actions.len())
+            .map(|i| format!("${}", start + i))
+            .collect();
+        sql.push_str(&format!(" AND action IN ({})", marks.join(", ")));
+        binds.extend(filter.actions.iter().cloned());
+    }
+    sql.push_str(" ORDER BY position DESC LIMIT $2");
+    let mut q = sqlx::query(&sql)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(first + 1);
+    for b in binds {
+        q = q.bind(b);
+    }
+    let rows = q.fetch_all(pool).await?;
+    let mut entries: Vec<AuditEntry> = rows.iter().map(entry).collect::<Result<_, _>>()?;
+    let more = entries.len() as i64 > first;
+    entries.truncate(first.max(0) as usize);
+    Ok((entries, more))
+}
+
+/// A credential's events, oldest first, each with its hash from the ledger (hex).
+pub async fn history_with_hashes(
+    pool: &AnyPool,
+    credential_id: &str,
+) -> Result<Vec<(AuditEntry, String)>, ProjectionError> {
+    let rows = sqlx::query(
+        "SELECT a.*, e.hash AS event_hash FROM audit_trail a \
+         JOIN events e ON e.global_position = a.position \
+         WHERE a.credential_id = $1 ORDER BY a.position",
+    )
+    .bind(credential_id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let hash: Vec<u8> = r.try_get("event_hash")?;
+            Ok((entry(r)?, hex::encode(hash)))
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
+/// Whose credential this is, from its first event (erased credentials keep their history).
+pub async fn owner_of(
+    pool: &AnyPool,
+    credential_id: &str,
+) -> Result<Option<String>, ProjectionError> {
+    let owner: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT user_id FROM audit_trail WHERE credential_id = $1 ORDER BY position LIMIT 1",
+    )
+    .bind(credential_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(owner.flatten())
 }

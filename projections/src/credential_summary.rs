@@ -23,33 +23,33 @@ fn json<T: serde::Serialize>(value: &T) -> String {
 
 /// One row of the read model.
 #[derive(Debug, Clone, PartialEq)]
-struct Summary {
-    credential_id: String,
-    user_id: String,
-    service: String,
-    name: String,
-    status: String,
-    is_primary: i64,
-    account_id: Option<String>,
-    account_name: Option<String>,
-    account_email: Option<String>,
-    metadata: String,
-    provider_metadata: String,
-    scopes: String,
-    secret_version: i64,
-    last_validated_at: Option<String>,
-    validation_error: Option<String>,
-    last_used_at: Option<String>,
-    use_count: i64,
-    token_expires_at: Option<String>,
-    sync_status: Option<String>,
-    last_synced_at: Option<String>,
-    sync_error: Option<String>,
-    ledger_version: i64,
-    created_at: String,
-    created_by: String,
-    updated_at: String,
-    updated_by: String,
+pub struct Summary {
+    pub credential_id: String,
+    pub user_id: String,
+    pub service: String,
+    pub name: String,
+    pub status: String,
+    pub is_primary: i64,
+    pub account_id: Option<String>,
+    pub account_name: Option<String>,
+    pub account_email: Option<String>,
+    pub metadata: String,
+    pub provider_metadata: String,
+    pub scopes: String,
+    pub secret_version: i64,
+    pub last_validated_at: Option<String>,
+    pub validation_error: Option<String>,
+    pub last_used_at: Option<String>,
+    pub use_count: i64,
+    pub token_expires_at: Option<String>,
+    pub sync_status: Option<String>,
+    pub last_synced_at: Option<String>,
+    pub sync_error: Option<String>,
+    pub ledger_version: i64,
+    pub created_at: String,
+    pub created_by: String,
+    pub updated_at: String,
+    pub updated_by: String,
 }
 
 const COLUMNS: &str = "credential_id, user_id, service, name, status, is_primary, account_id, \
@@ -141,7 +141,7 @@ fn touched_ids(events: &[Envelope<'_>]) -> BTreeSet<String> {
             Decoded::Usage(UsageEvent::CredentialUsed { credential_id, .. }) => {
                 ids.insert(credential_id.to_string());
             }
-            Decoded::Other => {}
+            Decoded::User(..) | Decoded::Other => {}
         }
     }
     ids
@@ -191,7 +191,7 @@ pub(crate) async fn apply(
                     s.last_used_at = Some(timestamp(e.metadata.occurred_at));
                 }
             }
-            Decoded::Other => {}
+            Decoded::User(..) | Decoded::Other => {}
         }
     }
 
@@ -378,4 +378,49 @@ fn fold(
             s.sync_error = Some(error.clone());
         }),
     }
+}
+
+/// Which credentials to list. Every filter is optional; no filter lists everyone's.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Filter<'a> {
+    pub user_id: Option<&'a str>,
+    pub service: Option<&'a str>,
+    pub status: Option<&'a str>,
+}
+
+/// Credentials matching `filter`, by service then age, in one statement.
+pub async fn list(
+    pool: &sqlx::AnyPool,
+    filter: Filter<'_>,
+    limit: i64,
+) -> Result<Vec<Summary>, ProjectionError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM credential_summary WHERE ($1 = '' OR user_id = $1) \
+         AND ($2 = '' OR service = $2) AND ($3 = '' OR status = $3) \
+         ORDER BY service, created_at, credential_id LIMIT $4"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(filter.user_id.unwrap_or(""))
+        .bind(filter.service.unwrap_or(""))
+        .bind(filter.status.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(Summary::from_row)
+        .collect::<Result<_, _>>()?)
+}
+
+/// One credential's row.
+pub async fn get(
+    pool: &sqlx::AnyPool,
+    credential_id: &str,
+) -> Result<Option<Summary>, ProjectionError> {
+    let sql = format!("SELECT {COLUMNS} FROM credential_summary WHERE credential_id = $1");
+    let row = sqlx::query(&sql)
+        .bind(credential_id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.as_ref().map(Summary::from_row).transpose()?)
 }

@@ -5,11 +5,13 @@ use cqrs_es::Aggregate as _;
 use credledger_adapters::feed::FeedEvent;
 use credledger_domain::keyring::{Keyring, KeyringEvent};
 use credledger_domain::usage::{CredentialUsage, UsageEvent};
+use credledger_domain::user::{User, UserEvent};
 use credledger_domain::{EventMetadata, KeyringId};
 
 pub(crate) enum Decoded {
     Keyring(KeyringId, Box<KeyringEvent>),
     Usage(UsageEvent),
+    User(String, Box<UserEvent>),
     Other,
 }
 
@@ -31,6 +33,10 @@ pub(crate) fn decode(feed: &FeedEvent) -> Result<Envelope<'_>, ProjectionError> 
         Decoded::Keyring(id, Box::new(event))
     } else if feed.aggregate_type == CredentialUsage::TYPE {
         Decoded::Usage(serde_json::from_str(&feed.payload).map_err(|e| bad(e.to_string()))?)
+    } else if feed.aggregate_type == User::TYPE {
+        let event: UserEvent =
+            serde_json::from_str(&feed.payload).map_err(|e| bad(e.to_string()))?;
+        Decoded::User(feed.aggregate_id.clone(), Box::new(event))
     } else {
         Decoded::Other
     };

@@ -8,6 +8,7 @@ pub mod audit_trail;
 pub mod credential_summary;
 pub mod dashboard_stats;
 mod event;
+pub mod principals;
 pub mod runner;
 
 pub use runner::{ConsumerStatus, Projections, RebuildReport};
@@ -21,7 +22,7 @@ pub enum ProjectionError {
     Db(#[from] DbError),
     #[error("event at position {position} could not be read: {detail}")]
     BadEvent { position: i64, detail: String },
-    #[error("unknown projection `{0}` (known: credential_summary, dashboard_stats, audit_trail)")]
+    #[error("unknown projection `{0}` (known: credential_summary, dashboard_stats, audit_trail, users, api_tokens)")]
     Unknown(String),
     #[error("timed out waiting for the projections to reach position {0}")]
     Timeout(i64),
@@ -39,15 +40,22 @@ pub enum Consumer {
     /// `credential_summary` and the `dashboard_stats` derived from it in the same transaction.
     CredentialSummary,
     AuditTrail,
+    /// `users` and `api_tokens`, from the `User` aggregate.
+    Principals,
 }
 
 impl Consumer {
-    pub const ALL: [Consumer; 2] = [Consumer::CredentialSummary, Consumer::AuditTrail];
+    pub const ALL: [Consumer; 3] = [
+        Consumer::CredentialSummary,
+        Consumer::AuditTrail,
+        Consumer::Principals,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Self::CredentialSummary => "credential_summary",
             Self::AuditTrail => "audit_trail",
+            Self::Principals => "principals",
         }
     }
 
@@ -55,6 +63,7 @@ impl Consumer {
         match self {
             Self::CredentialSummary => &["credential_summary", "dashboard_stats"],
             Self::AuditTrail => &["audit_trail"],
+            Self::Principals => &["users", "api_tokens"],
         }
     }
 

@@ -1,7 +1,7 @@
 //! Running the consumers: one transaction per batch (rows and checkpoint together), waking on
 //! new events, read-your-writes waits, status, and rebuild-and-swap.
 
-use crate::{audit_trail, credential_summary, Consumer, ProjectionError, Tables};
+use crate::{audit_trail, credential_summary, principals, Consumer, ProjectionError, Tables};
 use credledger_adapters::db::{timestamp, Backend};
 use credledger_adapters::feed::{self, FeedEvent, FeedWaker};
 use credledger_adapters::Database;
@@ -49,6 +49,7 @@ async fn apply(
     match consumer {
         Consumer::CredentialSummary => credential_summary::apply(conn, tables, events).await,
         Consumer::AuditTrail => audit_trail::apply(conn, tables, events).await,
+        Consumer::Principals => principals::apply(conn, tables, events).await,
     }
 }
 

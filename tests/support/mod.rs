@@ -12,6 +12,8 @@ use credledger_domain::{CredentialId, EventMetadata};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub mod api;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_credledger");
 
 /// Runs a scenario `async fn(TestEnv)` on SQLite and on PostgreSQL, as two tests.
@@ -157,6 +159,9 @@ impl TestEnv {
             db_connections: 40,
             dev: false,
             read_your_writes_ms: 5_000,
+            validations_per_minute: 10,
+            provider_urls: Default::default(),
+            catalog_file: None,
         }
     }
 

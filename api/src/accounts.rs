@@ -1,0 +1,421 @@
+//! People and their ways in: users on the ledger (the `User` aggregate), passwords, sessions and
+//! API tokens. Admin actions are ledger events, so they are audited like everything else.
+
+use crate::auth::{new_secret, secret_hash, LoginThrottle, Password, Principal, Via};
+use crate::error::ApiError;
+use crate::ledger::Ledger;
+use credledger_adapters::db::timestamp;
+use credledger_adapters::{CommandBus, CommandError, Committed};
+use credledger_domain::user::{
+    DisplayName, Email, Permission, Role, Scope, User, UserCommand, UserError,
+};
+use credledger_domain::{EventMetadata, UserId};
+use credledger_projections::principals::{self, UserRow};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+impl From<CommandError<UserError>> for ApiError {
+    fn from(e: CommandError<UserError>) -> Self {
+        match e {
+            CommandError::Domain(UserError::NotFound) => Self::NotFound,
+            CommandError::Domain(UserError::Input(i)) => Self::Validation(i.to_string()),
+            CommandError::Domain(
+                d @ (UserError::NoScopes
+                | UserError::ExpiryNotInFuture
+                | UserError::TooManyTokens { .. }),
+            ) => Self::Validation(d.to_string()),
+            CommandError::Domain(UserError::TokenNotFound(_)) => Self::NotFound,
+            CommandError::Domain(d) => Self::Conflict(d.to_string()),
+            CommandError::Conflict => {
+                Self::Conflict("the user was changed at the same time; try again".into())
+            }
+            CommandError::Unavailable(d) | CommandError::Internal(d) => Self::Internal(d),
+        }
+    }
+}
+
+/// A new user as an admin (or the bootstrap) asks for it.
+#[derive(Debug)]
+pub struct NewUser {
+    pub user_id: String,
+    pub email: String,
+    pub display_name: String,
+    pub password: Password,
+    pub admin: bool,
+}
+
+/// A freshly issued API token: `secret` is shown once and never stored.
+pub struct IssuedToken {
+    pub token_id: uuid::Uuid,
+    pub secret: Zeroizing<String>,
+}
+
+impl std::fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("token_id", &self.token_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The account use cases.
+pub struct Accounts {
+    ledger: Arc<Ledger>,
+    users: CommandBus<User>,
+    pub throttle: LoginThrottle,
+    /// Verified against when the account does not exist, so a sign-in takes as long either way.
+    decoy_hash: String,
+}
+
+impl std::fmt::Debug for Accounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Accounts").finish_non_exhaustive()
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("a blocking task failed: {e}")))
+}
+
+impl Accounts {
+    pub fn new(ledger: Arc<Ledger>) -> Self {
+        let users = CommandBus::new(&ledger.db, ());
+        let decoy_hash = Password::offered(new_secret("decoy").to_string())
+            .hash()
+            .unwrap_or_default();
+        Self {
+            ledger,
+            users,
+            throttle: LoginThrottle::default(),
+            decoy_hash,
+        }
+    }
+
+    async fn run(
+        &self,
+        user: &UserId,
+        command: UserCommand,
+        meta: &EventMetadata,
+    ) -> Result<Committed, ApiError> {
+        let committed = self.users.execute(user.as_str(), command, meta).await?;
+        self.ledger.settle(committed).await?;
+        Ok(committed)
+    }
+
+    /// Registers a user and stores their password hash. The event comes first: a user cannot
+    /// be registered twice, so a failed registration never overwrites someone's password.
+    pub async fn create_user(&self, new: NewUser, meta: &EventMetadata) -> Result<(), ApiError> {
+        let user_id = UserId::parse(new.user_id.trim())?;
+        let email = Email::parse(&new.email)?;
+        let display_name = DisplayName::parse(&new.display_name)?;
+        if principals::user(&self.ledger.db.any, email.as_str(), true)
+            .await?
+            .is_some()
+        {
+            return Err(ApiError::Conflict(
+                "a user with this email already exists".into(),
+            ));
+        }
+        let password = new.password;
+        let hash = blocking(move || password.hash())
+            .await?
+            .map_err(ApiError::internal)?;
+        self.run(
+            &user_id,
+            UserCommand::RegisterUser {
+                user_id: user_id.clone(),
+                email,
+                display_name,
+                role: if new.admin { Role::Admin } else { Role::Member },
+                permissions: BTreeSet::new(),
+            },
+            meta,
+        )
+        .await?;
+        self.store_password(&user_id, &hash).await
+    }
+
+    async fn store_password(&self, user: &UserId, hash: &str) -> Result<(), ApiError> {
+        let now = timestamp(chrono::Utc::now());
+        sqlx::query(
+            "INSERT INTO passwords (user_id, hash, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at",
+        )
+        .bind(user.as_str())
+        .bind(hash)
+        .bind(now)
+        .execute(&self.ledger.db.any)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether any user exists (for the first-start bootstrap).
+    pub async fn any_user(&self) -> Result<bool, ApiError> {
+        Ok(!principals::users(&self.ledger.db.any).await?.is_empty())
+    }
+
+    /// Checks a password and opens a session. Failures are counted per account and per IP;
+    /// past either budget the answer is `RATE_LIMITED` without checking anything. Unknown
+    /// accounts, wrong passwords and locked users all answer the same.
+    pub async fn login(
+        &self,
+        login: &str,
+        password: Password,
+        ip: Option<&str>,
+    ) -> Result<(Zeroizing<String>, UserRow), ApiError> {
+        use crate::auth::Budget;
+        let login = login.trim().chars().take(254).collect::<String>();
+        let account_key = login.to_lowercase();
+        let ip_key = ip.unwrap_or("unknown").to_owned();
+        for budget in [
+            self.throttle.per_account.check(&account_key),
+            self.throttle.per_ip.check(&ip_key),
+        ] {
+            if let Budget::Exhausted { retry_after } = budget {
+                return Err(ApiError::RateLimited {
+                    retry_after: retry_after.as_secs().max(1),
+                });
+            }
+        }
+        let by_email = login.contains('@');
+        let user = principals::user(&self.ledger.db.any, &login, by_email).await?;
+        let stored = match &user {
+            Some(u) => {
+                sqlx::query_scalar::<_, String>("SELECT hash FROM passwords WHERE user_id = $1")
+                    .bind(&u.user_id)
+                    .fetch_optional(&self.ledger.db.any)
+                    .await?
+            }
+            None => None,
+        };
+        let phc = stored.clone().unwrap_or_else(|| self.decoy_hash.clone());
+        let matches = blocking(move || password.verify(&phc)).await?;
+        let user = match user {
+            Some(u) if matches && stored.is_some() && !u.locked => u,
+            _ => {
+                self.throttle.per_account.take(&account_key);
+                self.throttle.per_ip.take(&ip_key);
+                return Err(ApiError::Validation(
+                    "the email or password is wrong, or the account is locked".into(),
+                ));
+            }
+        };
+        self.throttle.per_account.clear(&account_key);
+        let secret = new_secret("cls");
+        let now = chrono::Utc::now();
+        let expires = now
+            + chrono::Duration::from_std(crate::auth::SESSION_LIFETIME)
+                .unwrap_or(chrono::Duration::hours(12));
+        sqlx::query(
+            "INSERT INTO sessions (session_hash, user_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(secret_hash(&secret))
+        .bind(&user.user_id)
+        .bind(timestamp(now))
+        .bind(timestamp(expires))
+        .execute(&self.ledger.db.any)
+        .await?;
+        Ok((secret, user))
+    }
+
+    /// The person behind a session cookie's value, if the session is live and they may sign in.
+    pub async fn session(&self, secret: &str) -> Result<Option<Principal>, ApiError> {
+        let hash = secret_hash(secret);
+        let row = sqlx::query(
+            "SELECT u.user_id, u.role, u.locked, u.permissions FROM sessions s \
+             JOIN users u ON u.user_id = s.user_id \
+             WHERE s.session_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(&hash)
+        .bind(timestamp(chrono::Utc::now()))
+        .fetch_optional(&self.ledger.db.any)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        principal_from_row(&row, Via::Session { session_hash: hash })
+    }
+
+    /// The person behind an API token, if it is live and they may act.
+    pub async fn token(&self, secret: &str) -> Result<Option<Principal>, ApiError> {
+        let Some((token, user)) =
+            principals::token_by_hash(&self.ledger.db.any, &secret_hash(secret)).await?
+        else {
+            return Ok(None);
+        };
+        let now = timestamp(chrono::Utc::now());
+        if token.revoked || user.locked || token.expires_at.as_ref().is_some_and(|e| *e <= now) {
+            return Ok(None);
+        }
+        let scopes = token
+            .scopes
+            .iter()
+            .filter_map(|s| Scope::parse(s).ok())
+            .collect();
+        Ok(Some(Principal {
+            user_id: UserId::parse(&user.user_id)?,
+            role: Role::parse(&user.role)?,
+            permissions: user
+                .permissions
+                .iter()
+                .filter_map(|p| Permission::parse(p).ok())
+                .collect(),
+            via: Via::Token {
+                token_id: token.token_id,
+                scopes,
+            },
+        }))
+    }
+
+    /// Ends one session.
+    pub async fn logout(&self, session_hash: &str) -> Result<(), ApiError> {
+        sqlx::query("DELETE FROM sessions WHERE session_hash = $1")
+            .bind(session_hash)
+            .execute(&self.ledger.db.any)
+            .await?;
+        Ok(())
+    }
+
+    async fn end_sessions(&self, user: &UserId, except: Option<&str>) -> Result<(), ApiError> {
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND session_hash <> $2")
+            .bind(user.as_str())
+            .bind(except.unwrap_or(""))
+            .execute(&self.ledger.db.any)
+            .await?;
+        Ok(())
+    }
+
+    /// Changes the signed-in person's password after checking the current one; their other
+    /// sessions end.
+    pub async fn change_password(
+        &self,
+        who: &Principal,
+        current: Password,
+        new: Password,
+        meta: &EventMetadata,
+    ) -> Result<(), ApiError> {
+        let stored =
+            sqlx::query_scalar::<_, String>("SELECT hash FROM passwords WHERE user_id = $1")
+                .bind(who.user_id.as_str())
+                .fetch_optional(&self.ledger.db.any)
+                .await?
+                .unwrap_or_else(|| self.decoy_hash.clone());
+        if !blocking(move || current.verify(&stored)).await? {
+            return Err(ApiError::Validation("the current password is wrong".into()));
+        }
+        let hash = blocking(move || new.hash())
+            .await?
+            .map_err(ApiError::internal)?;
+        self.run(
+            &who.user_id,
+            UserCommand::ChangePassword {
+                reset_by_admin: false,
+            },
+            meta,
+        )
+        .await?;
+        self.store_password(&who.user_id, &hash).await?;
+        let keep = match &who.via {
+            Via::Session { session_hash } => Some(session_hash.as_str()),
+            Via::Token { .. } => None,
+        };
+        self.end_sessions(&who.user_id, keep).await
+    }
+
+    /// Locks a user: they cannot sign in, their sessions end, their tokens stop working.
+    pub async fn lock(
+        &self,
+        target: &str,
+        reason: Option<String>,
+        meta: &EventMetadata,
+    ) -> Result<(), ApiError> {
+        let target = UserId::parse(target)?;
+        self.run(&target, UserCommand::LockUser { reason }, meta)
+            .await?;
+        self.end_sessions(&target, None).await
+    }
+
+    pub async fn unlock(&self, target: &str, meta: &EventMetadata) -> Result<(), ApiError> {
+        let target = UserId::parse(target)?;
+        self.run(&target, UserCommand::UnlockUser, meta).await?;
+        Ok(())
+    }
+
+    pub async fn set_permission(
+        &self,
+        target: &str,
+        permission: Permission,
+        grant: bool,
+        meta: &EventMetadata,
+    ) -> Result<(), ApiError> {
+        let target = UserId::parse(target)?;
+        let command = if grant {
+            UserCommand::GrantPermission { permission }
+        } else {
+            UserCommand::RevokePermission { permission }
+        };
+        self.run(&target, command, meta).await?;
+        Ok(())
+    }
+
+    /// Issues an API token; the secret is returned once and only its SHA-256 is recorded.
+    pub async fn issue_token(
+        &self,
+        who: &UserId,
+        name: String,
+        scopes: BTreeSet<Scope>,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+        meta: &EventMetadata,
+    ) -> Result<IssuedToken, ApiError> {
+        let secret = new_secret("clt");
+        let token_id = uuid::Uuid::new_v4();
+        self.run(
+            who,
+            UserCommand::IssueApiToken {
+                token_id,
+                name,
+                scopes,
+                expires_at,
+                token_hash: secret_hash(&secret),
+                now: meta.occurred_at,
+            },
+            meta,
+        )
+        .await?;
+        Ok(IssuedToken { token_id, secret })
+    }
+
+    pub async fn revoke_token(
+        &self,
+        who: &UserId,
+        token_id: &str,
+        meta: &EventMetadata,
+    ) -> Result<(), ApiError> {
+        let token_id = uuid::Uuid::parse_str(token_id).map_err(|_| ApiError::NotFound)?;
+        self.run(who, UserCommand::RevokeApiToken { token_id }, meta)
+            .await?;
+        Ok(())
+    }
+}
+
+fn principal_from_row(row: &sqlx::any::AnyRow, via: Via) -> Result<Option<Principal>, ApiError> {
+    use sqlx::Row as _;
+    if row.try_get::<i64, _>("locked")? != 0 {
+        return Ok(None);
+    }
+    let permissions: String = row.try_get("permissions")?;
+    let permissions: Vec<String> = serde_json::from_str(&permissions).unwrap_or_default();
+    Ok(Some(Principal {
+        user_id: UserId::parse(&row.try_get::<String, _>("user_id")?)?,
+        role: Role::parse(&row.try_get::<String, _>("role")?)?,
+        permissions: permissions
+            .iter()
+            .filter_map(|p| Permission::parse(p).ok())
+            .collect(),
+        via,
+    }))
+}

@@ -1,0 +1,285 @@
+//! Who is asking: passwords (argon2id), browser sessions, API tokens, and login throttling.
+//! Secrets here (passwords, session values, tokens) are only ever stored as hashes.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::Engine as _;
+use credledger_domain::user::{Permission, Role, Scope};
+use credledger_domain::UserId;
+use rand::RngCore as _;
+use sha2::{Digest as _, Sha256};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use zeroize::Zeroizing;
+
+/// The name of the session cookie. The `__Host-` prefix (when `Secure`) pins it to this origin.
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-credledger_session"
+    } else {
+        "credledger_session"
+    }
+}
+
+/// How long a session lives.
+pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+
+/// The shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// A password as typed: redacted, zeroized.
+pub struct Password(Zeroizing<String>);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+impl Password {
+    /// A password that may be stored: 12–1024 characters.
+    pub fn new_for_storage(value: String) -> Result<Self, String> {
+        let n = value.chars().count();
+        if n < MIN_PASSWORD_CHARS {
+            return Err(format!(
+                "the password must have at least {MIN_PASSWORD_CHARS} characters"
+            ));
+        }
+        if n > 1024 {
+            return Err("the password must have at most 1024 characters".into());
+        }
+        Ok(Self(Zeroizing::new(value)))
+    }
+
+    /// A password offered at sign-in (not checked for strength).
+    pub fn offered(value: String) -> Self {
+        Self(Zeroizing::new(value))
+    }
+
+    /// The argon2id PHC string for this password, with a fresh salt. CPU-heavy: call it from
+    /// `spawn_blocking`.
+    pub fn hash(&self) -> Result<String, String> {
+        let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+        Argon2::default()
+            .hash_password(self.0.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| format!("could not hash the password: {e}"))
+    }
+
+    /// Whether this password matches a stored PHC string. CPU-heavy: `spawn_blocking`.
+    pub fn verify(&self, phc: &str) -> bool {
+        PasswordHash::new(phc)
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(self.0.as_bytes(), &h)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    }
+}
+
+/// A fresh random secret (256 bits) with a readable prefix: `cls_…` for sessions, `clt_…` for
+/// API tokens. Returned once; only its hash is stored.
+pub fn new_secret(prefix: &str) -> Zeroizing<String> {
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    rand::rngs::OsRng.fill_bytes(bytes.as_mut());
+    Zeroizing::new(format!(
+        "{prefix}_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes.as_ref())
+    ))
+}
+
+/// The stored form of a high-entropy secret: hex SHA-256. (Passwords use argon2id; a random
+/// 256-bit token needs no stretching.)
+pub fn secret_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// How a request proved who it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    /// A browser session (cookie); `session_hash` identifies it for sign-out.
+    Session { session_hash: String },
+    /// An API token with its scopes.
+    Token {
+        token_id: String,
+        scopes: BTreeSet<Scope>,
+    },
+}
+
+/// The signed-in person behind a request.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user_id: UserId,
+    pub role: Role,
+    pub permissions: BTreeSet<Permission>,
+    pub via: Via,
+}
+
+impl Principal {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// Admins hold every permission.
+    pub fn has(&self, permission: Permission) -> bool {
+        self.is_admin() || self.permissions.contains(&permission)
+    }
+
+    pub fn is_session(&self) -> bool {
+        matches!(self.via, Via::Session { .. })
+    }
+
+    /// Sessions can do everything their person can; tokens only what their scopes say.
+    pub fn allows(&self, scope: Scope) -> bool {
+        match &self.via {
+            Via::Session { .. } => true,
+            Via::Token { scopes, .. } => scopes.contains(&scope),
+        }
+    }
+}
+
+/// Sliding-window counters: at most `limit` events per `window` per key.
+#[derive(Debug)]
+pub struct WindowLimiter {
+    limit: usize,
+    window: Duration,
+    hits: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+/// The answer of a limiter: allowed with what is left, or refused with the wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    Allowed { remaining: u32 },
+    Exhausted { retry_after: Duration },
+}
+
+impl WindowLimiter {
+    pub fn new(limit: u32, window: Duration) -> Self {
+        Self {
+            limit: limit.max(1) as usize,
+            window,
+            hits: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn prune(queue: &mut VecDeque<Instant>, now: Instant, window: Duration) {
+        while queue
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
+            queue.pop_front();
+        }
+    }
+
+    /// Takes one from `key`'s budget if any is left.
+    pub fn take(&self, key: &str) -> Budget {
+        let now = Instant::now();
+        let mut hits = self.hits.lock().unwrap_or_else(|p| p.into_inner());
+        if hits.len() > 100_000 {
+            let window = self.window;
+            hits.retain(|_, q| {
+                Self::prune(q, now, window);
+                !q.is_empty()
+            });
+        }
+        let queue = hits.entry(key.to_owned()).or_default();
+        Self::prune(queue, now, self.window);
+        if queue.len() >= self.limit {
+            let oldest = queue.front().copied().unwrap_or(now);
+            return Budget::Exhausted {
+                retry_after: self.window.saturating_sub(now.duration_since(oldest)),
+            };
+        }
+        queue.push_back(now);
+        Budget::Allowed {
+            remaining: (self.limit - queue.len()) as u32,
+        }
+    }
+
+    /// Whether `key` has budget left, without taking any.
+    pub fn check(&self, key: &str) -> Budget {
+        let now = Instant::now();
+        let mut hits = self.hits.lock().unwrap_or_else(|p| p.into_inner());
+        match hits.get_mut(key) {
+            Some(queue) => {
+                Self::prune(queue, now, self.window);
+                if queue.len() >= self.limit {
+                    let oldest = queue.front().copied().unwrap_or(now);
+                    Budget::Exhausted {
+                        retry_after: self.window.saturating_sub(now.duration_since(oldest)),
+                    }
+                } else {
+                    Budget::Allowed {
+                        remaining: (self.limit - queue.len()) as u32,
+                    }
+                }
+            }
+            None => Budget::Allowed {
+                remaining: self.limit as u32,
+            },
+        }
+    }
+
+    /// Forgets `key` (a successful sign-in clears its failures).
+    pub fn clear(&self, key: &str) {
+        self.hits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+    }
+}
+
+/// Failed sign-ins, counted per account and per IP address.
+#[derive(Debug)]
+pub struct LoginThrottle {
+    pub per_account: WindowLimiter,
+    pub per_ip: WindowLimiter,
+}
+
+impl Default for LoginThrottle {
+    fn default() -> Self {
+        Self {
+            per_account: WindowLimiter::new(5, Duration::from_secs(15 * 60)),
+            per_ip: WindowLimiter::new(30, Duration::from_secs(15 * 60)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_limiter_counts_down_and_then_refuses_with_the_wait() {
+        let limiter = WindowLimiter::new(3, Duration::from_secs(60));
+        assert_eq!(limiter.take("a"), Budget::Allowed { remaining: 2 });
+        assert_eq!(limiter.take("a"), Budget::Allowed { remaining: 1 });
+        assert_eq!(limiter.take("a"), Budget::Allowed { remaining: 0 });
+        assert!(
+            matches!(limiter.take("a"), Budget::Exhausted { retry_after } if retry_after > Duration::from_secs(58))
+        );
+        assert_eq!(limiter.take("b"), Budget::Allowed { remaining: 2 });
+    }
+
+    #[test]
+    fn passwords_verify_only_against_their_own_hash() {
+        let p = Password::new_for_storage("correct horse battery".into()).expect("long enough");
+        let phc = p.hash().expect("hash");
+        assert!(phc.starts_with("$argon2id$"));
+        assert!(Password::offered("correct horse battery".into()).verify(&phc));
+        assert!(!Password::offered("wrong horse battery".into()).verify(&phc));
+        assert!(Password::new_for_storage("short".into()).is_err());
+        assert!(!format!("{p:?}").contains("horse"));
+    }
+
+    #[test]
+    fn secrets_are_random_and_hashed() {
+        let a = new_secret("clt");
+        let b = new_secret("clt");
+        assert_ne!(*a, *b);
+        assert!(a.starts_with("clt_"));
+        assert_eq!(secret_hash(&a).len(), 64);
+    }
+}

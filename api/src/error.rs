@@ -1,0 +1,102 @@
+//! The one error type at the edge. Each variant maps to a stable `extensions.code`; internal
+//! detail is logged once, with the request id, and never returned.
+
+use crate::ledger::LedgerError;
+use async_graphql::ErrorExtensions as _;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("sign in first")]
+    Unauthenticated,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Validation(String),
+    /// The provider refused the secret; the message is the provider's own.
+    #[error("the provider refused the credential: {0}")]
+    InvalidCredential(String),
+    /// The provider could not be asked; nothing was stored or changed.
+    #[error("the provider could not be reached: {0}")]
+    ProviderUnreachable(String),
+    #[error("too many attempts; try again in {retry_after} seconds")]
+    RateLimited { retry_after: u64 },
+    #[error("{0}")]
+    Conflict(String),
+    /// Logged with the request id; the client sees only that something failed.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::NotFound => "NOT_FOUND",
+            Self::Validation(_) => "VALIDATION",
+            Self::InvalidCredential(_) => "INVALID_CREDENTIAL",
+            Self::ProviderUnreachable(_) => "PROVIDER_UNREACHABLE",
+            Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::Conflict(_) => "CONFLICT",
+            Self::Internal(_) => "INTERNAL",
+        }
+    }
+
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        Self::Internal(detail.to_string())
+    }
+
+    /// The GraphQL error: a person's message and the stable code. Internal detail goes to the
+    /// log here, once, never to the client.
+    pub fn into_graphql(self, request_id: &str) -> async_graphql::Error {
+        let message = match &self {
+            Self::Internal(detail) => {
+                tracing::error!(request_id, error = %detail, "request failed");
+                format!("internal error (request id {request_id})")
+            }
+            other => other.to_string(),
+        };
+        let code = self.code();
+        let retry_after = match self {
+            Self::RateLimited { retry_after } => Some(retry_after),
+            _ => None,
+        };
+        async_graphql::Error::new(message).extend_with(|_, e| {
+            e.set("code", code);
+            if let Some(seconds) = retry_after {
+                e.set("retryAfter", seconds);
+            }
+        })
+    }
+}
+
+impl From<LedgerError> for ApiError {
+    fn from(e: LedgerError) -> Self {
+        match e.code() {
+            "VALIDATION" => Self::Validation(e.to_string()),
+            "NOT_FOUND" => Self::NotFound,
+            "CONFLICT" => Self::Conflict(e.to_string()),
+            _ => Self::Internal(format!("{e}: {e:?}")),
+        }
+    }
+}
+
+impl From<credledger_domain::InputError> for ApiError {
+    fn from(e: credledger_domain::InputError) -> Self {
+        Self::Validation(e.to_string())
+    }
+}
+
+impl From<credledger_projections::ProjectionError> for ApiError {
+    fn from(e: credledger_projections::ProjectionError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Internal(e.to_string())
+    }
+}

@@ -1,0 +1,215 @@
+//! The GraphQL API: schema, request context and the rules every resolver shares (who is asking,
+//! what they may see, how errors read). The transport (our own axum handler) is in `http`.
+
+mod live;
+mod mutation;
+mod query;
+mod subscription;
+pub mod types;
+
+pub use live::LiveFeed;
+
+use crate::accounts::Accounts;
+use crate::auth::{Budget, Principal, WindowLimiter};
+use crate::error::ApiError;
+use crate::ledger::Ledger;
+use async_graphql::{Context, Schema};
+use credledger_domain::ports::Validator;
+use credledger_domain::user::{Permission, Scope};
+use credledger_domain::EventMetadata;
+use credledger_projections::credential_summary::{self, Summary};
+use std::sync::Arc;
+
+pub type ApiSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
+
+/// What every request shares: the use cases and the limits.
+pub struct Api {
+    pub ledger: Arc<Ledger>,
+    pub accounts: Arc<Accounts>,
+    pub validator: Arc<dyn Validator>,
+    /// Live checks with providers per person (testCredential, addCredential, revalidate).
+    pub validation_budget: WindowLimiter,
+    pub live: LiveFeed,
+    /// `Secure` session cookies (off only in dev mode on loopback).
+    pub secure_cookies: bool,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api").finish_non_exhaustive()
+    }
+}
+
+/// Who is asking, and from where; one per request (or WebSocket connection).
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub principal: Option<Principal>,
+    pub request_id: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl RequestContext {
+    /// The metadata every event of this request carries.
+    pub fn metadata(&self) -> EventMetadata {
+        EventMetadata {
+            actor: self
+                .principal
+                .as_ref()
+                .map_or_else(|| "anonymous".to_owned(), |p| p.user_id.to_string()),
+            occurred_at: chrono::Utc::now(),
+            request_id: self.request_id.clone(),
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+        }
+    }
+}
+
+/// Limits on what a query may ask for.
+pub const MAX_DEPTH: usize = 12;
+pub const MAX_COMPLEXITY: usize = 2_000;
+
+/// Builds the schema. Introspection and suggestions only in dev mode.
+pub fn schema(api: Option<Arc<Api>>, dev: bool) -> ApiSchema {
+    let mut builder = Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .limit_recursive_depth(32)
+        .limit_directives(16);
+    if !dev {
+        builder = builder.disable_introspection().disable_suggestions();
+    }
+    if let Some(api) = api {
+        builder = builder.data(api);
+    }
+    builder.finish()
+}
+
+/// The schema's SDL: the committed contract in `docs/schema.graphql`.
+pub fn sdl() -> String {
+    schema(None, true).sdl()
+}
+
+pub(crate) fn api<'a>(ctx: &Context<'a>) -> &'a Arc<Api> {
+    // The schema is always built with its `Api` when it serves requests.
+    ctx.data_unchecked::<Arc<Api>>()
+}
+
+pub(crate) fn request<'a>(ctx: &Context<'a>) -> &'a RequestContext {
+    ctx.data_unchecked::<RequestContext>()
+}
+
+/// Runs a resolver body, turning its error into a GraphQL error with a stable code.
+pub(crate) async fn answer<T>(
+    ctx: &Context<'_>,
+    body: impl std::future::Future<Output = Result<T, ApiError>>,
+) -> async_graphql::Result<T> {
+    body.await
+        .map_err(|e| e.into_graphql(&request(ctx).request_id))
+}
+
+pub(crate) fn signed_in<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError> {
+    request(ctx)
+        .principal
+        .as_ref()
+        .ok_or(ApiError::Unauthenticated)
+}
+
+/// A person signed in through the browser (tokens are for machines and carry scopes).
+pub(crate) fn session<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError> {
+    let p = signed_in(ctx)?;
+    if !p.is_session() {
+        return Err(ApiError::Forbidden(
+            "this action needs a signed-in session, not an API token".into(),
+        ));
+    }
+    Ok(p)
+}
+
+/// A principal allowed `scope` (sessions always are).
+pub(crate) fn with_scope<'a>(ctx: &Context<'a>, scope: Scope) -> Result<&'a Principal, ApiError> {
+    let p = signed_in(ctx)?;
+    if !p.allows(scope) {
+        return Err(ApiError::Forbidden(format!(
+            "this API token lacks the scope {scope}"
+        )));
+    }
+    Ok(p)
+}
+
+pub(crate) fn admin<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError> {
+    let p = session(ctx)?;
+    if !p.is_admin() {
+        return Err(ApiError::Forbidden("this needs an administrator".into()));
+    }
+    Ok(p)
+}
+
+/// What a resolver wants to do with a credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    View,
+    Edit,
+    Delete,
+    /// Only the owner, whatever anyone's permissions (secrets).
+    Owner,
+}
+
+/// Loads a credential's row if `p` may `access` it. Someone who may not even see another
+/// person's credential gets `NOT_FOUND`, exactly as for an id that does not exist.
+pub(crate) async fn credential_for(
+    api: &Api,
+    p: &Principal,
+    id: &str,
+    access: Access,
+) -> Result<Summary, ApiError> {
+    credledger_domain::CredentialId::parse(id).map_err(|_| ApiError::NotFound)?;
+    let row = credential_summary::get(&api.ledger.db.any, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if row.user_id == p.user_id.as_str() {
+        return Ok(row);
+    }
+    let may_see = p.has(Permission::CredentialsViewAll)
+        || p.has(Permission::CredentialsEditAll)
+        || p.has(Permission::CredentialsDeleteAll);
+    if !may_see {
+        return Err(ApiError::NotFound);
+    }
+    let allowed = match access {
+        Access::View => true,
+        Access::Edit => p.has(Permission::CredentialsEditAll),
+        Access::Delete => p.has(Permission::CredentialsDeleteAll),
+        Access::Owner => false,
+    };
+    if allowed {
+        Ok(row)
+    } else if access == Access::Owner {
+        Err(ApiError::Forbidden(
+            "secrets are shown only to their owner".into(),
+        ))
+    } else {
+        Err(ApiError::Forbidden(
+            "you may see this credential but not change it".into(),
+        ))
+    }
+}
+
+/// Takes one live check from the person's budget, or answers `RATE_LIMITED`. The remaining
+/// count goes into the `X-RateLimit-Remaining` header as well as the result.
+pub(crate) fn spend_validation(ctx: &Context<'_>, p: &Principal) -> Result<i32, ApiError> {
+    match api(ctx).validation_budget.take(p.user_id.as_str()) {
+        Budget::Allowed { remaining } => {
+            ctx.insert_http_header("x-ratelimit-remaining", remaining.to_string());
+            Ok(remaining as i32)
+        }
+        Budget::Exhausted { retry_after } => {
+            let seconds = retry_after.as_secs().max(1);
+            ctx.insert_http_header("x-ratelimit-remaining", "0");
+            ctx.insert_http_header("retry-after", seconds.to_string());
+            Err(ApiError::RateLimited {
+                retry_after: seconds,
+            })
+        }
+    }
+}

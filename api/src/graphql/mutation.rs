@@ -1,0 +1,608 @@
+//! Mutations. Each one that changes the ledger appends its events with the request's actor,
+//! request id, IP and user agent, and answers once the read models show the change.
+
+use super::types::*;
+use super::{
+    admin, answer, api, credential_for, request, session, spend_validation, with_scope, Access,
+};
+use crate::accounts::NewUser;
+use crate::auth::{session_cookie_name, Password, Via, SESSION_LIFETIME};
+use crate::error::ApiError;
+use crate::ledger::NewCredential;
+use async_graphql::{Context, Json, Object, ID};
+use credledger_domain::keyring::ValidationOutcome;
+use credledger_domain::user as domain;
+use credledger_domain::{CredentialId, SecretFields};
+use credledger_projections::{credential_summary, principals};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+pub struct Mutation;
+
+/// The secret's fields as they arrived, checked against the service: every required field,
+/// no unknown one, formats respected.
+fn parse_fields(
+    definition: &credledger_domain::ServiceDefinition,
+    fields: &Value,
+) -> Result<SecretFields, ApiError> {
+    if !fields.is_object() {
+        return Err(ApiError::Validation(
+            "`fields` must be a JSON object of strings".into(),
+        ));
+    }
+    let bytes = zeroize::Zeroizing::new(serde_json::to_vec(fields).map_err(ApiError::internal)?);
+    let parsed = SecretFields::from_json_bytes(&bytes)?;
+    definition.check_fields(&parsed)?;
+    Ok(parsed)
+}
+
+fn outcome_parts(
+    outcome: &ValidationOutcome,
+) -> (
+    ValidationResult,
+    Option<String>,
+    Option<AccountIdentity>,
+    Vec<String>,
+) {
+    match outcome {
+        ValidationOutcome::Valid {
+            account, scopes, ..
+        } => (
+            ValidationResult::Valid,
+            None,
+            Some(AccountIdentity {
+                id: account.id.clone(),
+                display_name: account.display_name.clone(),
+                email: account.email.clone(),
+            }),
+            scopes.clone(),
+        ),
+        ValidationOutcome::Invalid { message } => (
+            ValidationResult::Invalid,
+            Some(message.clone()),
+            None,
+            vec![],
+        ),
+        ValidationOutcome::CouldNotCheck { reason } => (
+            ValidationResult::CouldNotCheck,
+            Some(reason.clone()),
+            None,
+            vec![],
+        ),
+    }
+}
+
+/// A new secret must be accepted by its provider before it is kept.
+fn require_valid(outcome: &ValidationOutcome) -> Result<(), ApiError> {
+    match outcome {
+        ValidationOutcome::Valid { .. } => Ok(()),
+        ValidationOutcome::Invalid { message } => Err(ApiError::InvalidCredential(message.clone())),
+        ValidationOutcome::CouldNotCheck { reason } => {
+            Err(ApiError::ProviderUnreachable(reason.clone()))
+        }
+    }
+}
+
+async fn reload(ctx: &Context<'_>, id: &str) -> Result<Credential, ApiError> {
+    credential_summary::get(&api(ctx).ledger.db.any, id)
+        .await?
+        .map(Credential::from)
+        .ok_or(ApiError::NotFound)
+}
+
+async fn user_row(ctx: &Context<'_>, id: &str) -> Result<User, ApiError> {
+    principals::user(&api(ctx).ledger.db.any, id, false)
+        .await?
+        .map(User::from)
+        .ok_or(ApiError::NotFound)
+}
+
+fn set_cookie(ctx: &Context<'_>, value: &str, max_age: u64) {
+    let secure = api(ctx).secure_cookies;
+    let mut cookie = format!(
+        "{}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}",
+        session_cookie_name(secure)
+    );
+    if secure {
+        cookie.push_str("; Secure");
+    }
+    ctx.append_http_header("set-cookie", cookie);
+}
+
+#[Object]
+impl Mutation {
+    /// Signs in with an email (or user id) and password; sets the session cookie.
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        login: String,
+        password: String,
+    ) -> async_graphql::Result<LoginPayload> {
+        answer(ctx, async {
+            let req = request(ctx);
+            let (secret, user) = api(ctx)
+                .accounts
+                .login(&login, Password::offered(password), req.ip.as_deref())
+                .await?;
+            set_cookie(ctx, &secret, SESSION_LIFETIME.as_secs());
+            tracing::info!(user = %user.user_id, request_id = %req.request_id, "signed in");
+            Ok(LoginPayload { user: user.into() })
+        })
+        .await
+    }
+
+    /// Ends this session and clears its cookie.
+    async fn logout(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        answer(ctx, async {
+            let p = session(ctx)?;
+            if let Via::Session { session_hash } = &p.via {
+                api(ctx).accounts.logout(session_hash).await?;
+            }
+            set_cookie(ctx, "", 0);
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Changes your password (at least 12 characters); your other sessions end.
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        current_password: String,
+        new_password: String,
+    ) -> async_graphql::Result<bool> {
+        answer(ctx, async {
+            let p = session(ctx)?;
+            let new = Password::new_for_storage(new_password).map_err(ApiError::Validation)?;
+            api(ctx)
+                .accounts
+                .change_password(
+                    p,
+                    Password::offered(current_password),
+                    new,
+                    &request(ctx).metadata(),
+                )
+                .await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Issues an API token for a machine client. The token is in this answer only.
+    async fn create_api_token(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        scopes: Vec<Scope>,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> async_graphql::Result<CreatedApiToken> {
+        answer(ctx, async {
+            let p = session(ctx)?;
+            let scopes: BTreeSet<domain::Scope> = scopes.into_iter().map(Into::into).collect();
+            let issued = api(ctx)
+                .accounts
+                .issue_token(
+                    &p.user_id,
+                    name,
+                    scopes,
+                    expires_at,
+                    &request(ctx).metadata(),
+                )
+                .await?;
+            let token = principals::tokens_of(&api(ctx).ledger.db.any, p.user_id.as_str())
+                .await?
+                .into_iter()
+                .find(|t| t.token_id == issued.token_id.to_string())
+                .ok_or_else(|| ApiError::internal("the new token is not in the read model"))?;
+            Ok(CreatedApiToken {
+                token: issued.secret.to_string(),
+                api_token: token.into(),
+            })
+        })
+        .await
+    }
+
+    /// Revokes one of your API tokens.
+    async fn revoke_api_token(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        answer(ctx, async {
+            let p = session(ctx)?;
+            api(ctx)
+                .accounts
+                .revoke_token(&p.user_id, &id, &request(ctx).metadata())
+                .await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Checks a secret with its provider without storing anything. Uses the live-check budget.
+    async fn test_credential(
+        &self,
+        ctx: &Context<'_>,
+        service: String,
+        fields: Json<Value>,
+    ) -> async_graphql::Result<TestCredentialResult> {
+        answer(ctx, async {
+            let p = session(ctx)?;
+            let a = api(ctx);
+            let definition = a.ledger.catalog.enabled_service(&service)?;
+            let fields = parse_fields(definition, &fields)?;
+            let remaining = spend_validation(ctx, p)?;
+            let outcome = a.validator.validate(definition, &fields).await;
+            let (result, message, account, scopes) = outcome_parts(&outcome);
+            Ok(TestCredentialResult {
+                result,
+                message,
+                account,
+                scopes,
+                rate_limit_remaining: remaining,
+            })
+        })
+        .await
+    }
+
+    /// Checks a secret with its provider and keeps it only if the provider accepts it.
+    async fn add_credential(
+        &self,
+        ctx: &Context<'_>,
+        input: AddCredentialInput,
+    ) -> async_graphql::Result<AddCredentialPayload> {
+        answer(ctx, async {
+            let p = session(ctx)?;
+            let a = api(ctx);
+            let definition = a.ledger.catalog.enabled_service(&input.service)?;
+            credledger_domain::CredentialName::parse(&input.name)?;
+            let metadata = input.metadata.map(|m| m.0).unwrap_or_default();
+            credledger_domain::keyring::check_metadata(&metadata)?;
+            let fields = parse_fields(definition, &input.fields)?;
+            let remaining = spend_validation(ctx, p)?;
+            let outcome = a.validator.validate(definition, &fields).await;
+            require_valid(&outcome)?;
+            let bytes = fields.to_json_bytes();
+            let id = CredentialId::from_uuid(uuid::Uuid::new_v4());
+            a.ledger
+                .register(
+                    NewCredential {
+                        user_id: p.user_id.as_str(),
+                        service: &input.service,
+                        name: &input.name,
+                        fields_json: &bytes,
+                        metadata,
+                        validation: Some(outcome),
+                    },
+                    id,
+                    &request(ctx).metadata(),
+                )
+                .await?;
+            Ok(AddCredentialPayload {
+                credential: reload(ctx, &id.to_string()).await?,
+                rate_limit_remaining: remaining,
+            })
+        })
+        .await
+    }
+
+    /// Renames a credential, changes its labels, or replaces its secret (checked with the
+    /// provider first; refused and unchanged if the provider refuses it).
+    async fn update_credential(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateCredentialInput,
+    ) -> async_graphql::Result<UpdateCredentialPayload> {
+        answer(ctx, async {
+            let p = session(ctx)?;
+            let a = api(ctx);
+            let row = credential_for(a, p, &id, Access::Edit).await?;
+            let name = input
+                .name
+                .as_deref()
+                .map(credledger_domain::CredentialName::parse)
+                .transpose()?;
+            let metadata = input.metadata.map(|m| m.0);
+            if let Some(m) = &metadata {
+                credledger_domain::keyring::check_metadata(m)?;
+            }
+            let mut remaining = None;
+            let mut new_secret = None;
+            if let Some(fields) = &input.fields {
+                let definition = a.ledger.catalog.enabled_service(&row.service)?;
+                let fields = parse_fields(definition, fields)?;
+                remaining = Some(spend_validation(ctx, p)?);
+                let outcome = a.validator.validate(definition, &fields).await;
+                require_valid(&outcome)?;
+                new_secret = Some((fields, outcome));
+            }
+            let meta = request(ctx).metadata();
+            // Renaming can be refused by a rule (a taken name), so it goes first: a refusal then
+            // leaves the secret untouched.
+            if name.is_some() || metadata.is_some() {
+                a.ledger
+                    .update(&id, name.as_ref().map(|n| n.as_str()), metadata, &meta)
+                    .await?;
+            }
+            if let Some((fields, outcome)) = new_secret {
+                a.ledger
+                    .replace_secret(&id, &fields.to_json_bytes(), Some(outcome), &meta)
+                    .await?;
+            }
+            Ok(UpdateCredentialPayload {
+                credential: reload(ctx, &id).await?,
+                rate_limit_remaining: remaining,
+            })
+        })
+        .await
+    }
+
+    /// Erases a credential (its key is destroyed; its history stays). If it was the primary,
+    /// the oldest active credential of the same service becomes primary.
+    async fn delete_credential(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<DeleteCredentialPayload> {
+        answer(ctx, async {
+            let p = session(ctx)?;
+            let a = api(ctx);
+            let row = credential_for(a, p, &id, Access::Delete).await?;
+            a.ledger.erase(&id, &request(ctx).metadata()).await?;
+            let siblings = credential_summary::list(
+                &a.ledger.db.any,
+                credential_summary::Filter {
+                    user_id: Some(&row.user_id),
+                    service: Some(&row.service),
+                    status: None,
+                },
+                1_000,
+            )
+            .await?;
+            Ok(DeleteCredentialPayload {
+                deleted_id: id,
+                new_primary: siblings
+                    .into_iter()
+                    .find(|s| s.is_primary != 0)
+                    .map(Credential::from),
+            })
+        })
+        .await
+    }
+
+    /// Makes an active credential the primary one of its service.
+    async fn set_primary_credential(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Credential> {
+        answer(ctx, async {
+            let p = session(ctx)?;
+            let a = api(ctx);
+            credential_for(a, p, &id, Access::Edit).await?;
+            a.ledger.set_primary(&id, &request(ctx).metadata()).await?;
+            reload(ctx, &id).await
+        })
+        .await
+    }
+
+    /// Checks a stored credential with its provider again. A provider that cannot be asked
+    /// changes nothing (`COULD_NOT_CHECK`).
+    async fn revalidate_credential(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<RevalidateCredentialPayload> {
+        answer(ctx, async {
+            let p = session(ctx)?;
+            let a = api(ctx);
+            let row = credential_for(a, p, &id, Access::Edit).await?;
+            let definition = a.ledger.catalog.enabled_service(&row.service)?;
+            let remaining = spend_validation(ctx, p)?;
+            let (_, version, fields) = a.ledger.secret_for_check(&id).await?;
+            let outcome = a.validator.validate(definition, &fields).await;
+            drop(fields);
+            let (result, message, _, _) = outcome_parts(&outcome);
+            a.ledger
+                .record_validation(&id, version, outcome, &request(ctx).metadata())
+                .await?;
+            Ok(RevalidateCredentialPayload {
+                credential: reload(ctx, &id).await?,
+                result,
+                message,
+                rate_limit_remaining: remaining,
+            })
+        })
+        .await
+    }
+
+    /// Revokes a credential: it stays in the ledger but is no longer used.
+    async fn revoke_credential(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: Option<String>,
+    ) -> async_graphql::Result<Credential> {
+        answer(ctx, async {
+            let p = session(ctx)?;
+            let a = api(ctx);
+            credential_for(a, p, &id, Access::Edit).await?;
+            if let Some(r) = &reason {
+                if r.chars().count() > 500 || r.chars().any(char::is_control) {
+                    return Err(ApiError::Validation(
+                        "the reason must be at most 500 characters, without control characters"
+                            .into(),
+                    ));
+                }
+            }
+            a.ledger
+                .revoke(&id, reason, &request(ctx).metadata())
+                .await?;
+            reload(ctx, &id).await
+        })
+        .await
+    }
+
+    /// Shows you your own secret. The disclosure is written to the ledger before this answer;
+    /// nobody else's secret is ever shown, whatever their permissions.
+    async fn reveal_credential(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<RevealedCredential> {
+        answer(ctx, async {
+            let p = session(ctx)?;
+            let a = api(ctx);
+            credential_for(a, p, &id, Access::Owner).await?;
+            let meta = request(ctx).metadata();
+            let fields = a.ledger.reveal(p.user_id.as_str(), &id, &meta).await?;
+            Ok(RevealedCredential {
+                credential_id: id,
+                fields: Json(exposed(&fields)),
+                revealed_at: meta.occurred_at,
+            })
+        })
+        .await
+    }
+
+    /// For machine clients (scope `credentials:resolve`): a user's primary active credential
+    /// for a service, or the active one named `name`. Recorded as `CredentialUsed` first.
+    async fn resolve_credential(
+        &self,
+        ctx: &Context<'_>,
+        user_id: String,
+        service: String,
+        name: Option<String>,
+    ) -> async_graphql::Result<ResolvedCredential> {
+        answer(ctx, async {
+            let p = with_scope(ctx, domain::Scope::CredentialsResolve)?;
+            let Via::Token { token_id, .. } = &p.via else {
+                return Err(ApiError::Forbidden(
+                    "resolving is for API tokens with the scope credentials:resolve".into(),
+                ));
+            };
+            // A token resolves only its own user's credentials; anyone else's are not there.
+            if user_id != p.user_id.as_str() {
+                return Err(ApiError::NotFound);
+            }
+            let a = api(ctx);
+            let (credential_id, name, fields) = a
+                .ledger
+                .resolve(
+                    &user_id,
+                    &service,
+                    name.as_deref(),
+                    &format!("token:{token_id}"),
+                    &request(ctx).metadata(),
+                )
+                .await?;
+            Ok(ResolvedCredential {
+                credential_id: ID(credential_id.to_string()),
+                service,
+                name: name.to_string(),
+                fields: Json(exposed(&fields)),
+            })
+        })
+        .await
+    }
+
+    /// Creates a person who can sign in (administrators).
+    async fn create_user(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateUserInput,
+    ) -> async_graphql::Result<User> {
+        answer(ctx, async {
+            admin(ctx)?;
+            let password =
+                Password::new_for_storage(input.password).map_err(ApiError::Validation)?;
+            let user_id = input.user_id.trim().to_owned();
+            api(ctx)
+                .accounts
+                .create_user(
+                    NewUser {
+                        user_id: user_id.clone(),
+                        email: input.email,
+                        display_name: input.display_name,
+                        password,
+                        admin: input.admin,
+                    },
+                    &request(ctx).metadata(),
+                )
+                .await?;
+            user_row(ctx, &user_id).await
+        })
+        .await
+    }
+
+    /// Locks a person out: no sign-in, sessions ended, tokens refused (administrators).
+    async fn lock_user(
+        &self,
+        ctx: &Context<'_>,
+        user_id: String,
+        reason: Option<String>,
+    ) -> async_graphql::Result<User> {
+        answer(ctx, async {
+            let p = admin(ctx)?;
+            if p.user_id.as_str() == user_id {
+                return Err(ApiError::Validation("you cannot lock yourself out".into()));
+            }
+            api(ctx)
+                .accounts
+                .lock(&user_id, reason, &request(ctx).metadata())
+                .await?;
+            user_row(ctx, &user_id).await
+        })
+        .await
+    }
+
+    async fn unlock_user(&self, ctx: &Context<'_>, user_id: String) -> async_graphql::Result<User> {
+        answer(ctx, async {
+            admin(ctx)?;
+            api(ctx)
+                .accounts
+                .unlock(&user_id, &request(ctx).metadata())
+                .await?;
+            user_row(ctx, &user_id).await
+        })
+        .await
+    }
+
+    async fn grant_permission(
+        &self,
+        ctx: &Context<'_>,
+        user_id: String,
+        permission: Permission,
+    ) -> async_graphql::Result<User> {
+        answer(ctx, async {
+            admin(ctx)?;
+            api(ctx)
+                .accounts
+                .set_permission(&user_id, permission.into(), true, &request(ctx).metadata())
+                .await?;
+            user_row(ctx, &user_id).await
+        })
+        .await
+    }
+
+    async fn revoke_permission(
+        &self,
+        ctx: &Context<'_>,
+        user_id: String,
+        permission: Permission,
+    ) -> async_graphql::Result<User> {
+        answer(ctx, async {
+            admin(ctx)?;
+            api(ctx)
+                .accounts
+                .set_permission(&user_id, permission.into(), false, &request(ctx).metadata())
+                .await?;
+            user_row(ctx, &user_id).await
+        })
+        .await
+    }
+}
+
+fn exposed(fields: &SecretFields) -> BTreeMap<String, String> {
+    fields
+        .iter()
+        .map(|(k, v)| (k.to_owned(), v.expose().to_owned()))
+        .collect()
+}

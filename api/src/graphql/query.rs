@@ -1,0 +1,300 @@
+//! Queries. Each reads one or two read-model statements, whatever the number of credentials.
+
+use super::types::*;
+use super::{admin, answer, api, credential_for, signed_in, with_scope, Access};
+use crate::error::ApiError;
+use async_graphql::{Context, Object, ID};
+use credledger_domain::user as domain;
+use credledger_projections::audit_trail::{self, AuditFilter as Filter};
+use credledger_projections::{credential_summary, dashboard_stats, principals};
+
+/// The most rows a list answers.
+const LIST_LIMIT: i64 = 1_000;
+const PAGE_MAX: i32 = 100;
+
+pub struct Query;
+
+fn status_filter(status: Option<CredentialStatus>) -> Option<&'static str> {
+    status.map(CredentialStatus::as_str)
+}
+
+#[Object]
+impl Query {
+    /// The signed-in person.
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Me> {
+        answer(ctx, async {
+            let p = signed_in(ctx)?;
+            let user = principals::user(&api(ctx).ledger.db.any, p.user_id.as_str(), false)
+                .await?
+                .ok_or(ApiError::Unauthenticated)?;
+            Ok(Me { user: user.into() })
+        })
+        .await
+    }
+
+    /// The service catalog, in display order.
+    async fn services(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Service>> {
+        answer(ctx, async {
+            with_scope(ctx, domain::Scope::CredentialsRead)?;
+            Ok(api(ctx)
+                .ledger
+                .catalog
+                .services()
+                .iter()
+                .map(Service::from)
+                .collect())
+        })
+        .await
+    }
+
+    /// Your credentials, optionally for one service or in one status.
+    async fn credentials(
+        &self,
+        ctx: &Context<'_>,
+        service: Option<String>,
+        status: Option<CredentialStatus>,
+    ) -> async_graphql::Result<Vec<Credential>> {
+        answer(ctx, async {
+            let p = with_scope(ctx, domain::Scope::CredentialsRead)?;
+            let rows = credential_summary::list(
+                &api(ctx).ledger.db.any,
+                credential_summary::Filter {
+                    user_id: Some(p.user_id.as_str()),
+                    service: service.as_deref(),
+                    status: status_filter(status),
+                },
+                LIST_LIMIT,
+            )
+            .await?;
+            Ok(rows.into_iter().map(Credential::from).collect())
+        })
+        .await
+    }
+
+    /// One credential (yours, or anyone's metadata with `credentials.view_all`).
+    async fn credential(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Credential> {
+        answer(ctx, async {
+            let p = with_scope(ctx, domain::Scope::CredentialsRead)?;
+            Ok(credential_for(api(ctx), p, &id, Access::View).await?.into())
+        })
+        .await
+    }
+
+    /// Your credentials' counts.
+    async fn dashboard(&self, ctx: &Context<'_>) -> async_graphql::Result<Dashboard> {
+        answer(ctx, async {
+            let p = with_scope(ctx, domain::Scope::CredentialsRead)?;
+            Ok(
+                dashboard_stats::dashboard(&api(ctx).ledger.db.any, Some(p.user_id.as_str()))
+                    .await?
+                    .into(),
+            )
+        })
+        .await
+    }
+
+    /// The audit trail, newest first: yours, or everyone's with `credentials.view_all`.
+    async fn audit_trail(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<AuditFilter>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+    ) -> async_graphql::Result<AuditConnection> {
+        answer(ctx, async {
+            let p = with_scope(ctx, domain::Scope::LedgerRead)?;
+            if !(1..=PAGE_MAX).contains(&first) {
+                return Err(ApiError::Validation(format!(
+                    "`first` must be between 1 and {PAGE_MAX}"
+                )));
+            }
+            let before = after
+                .map(|c| {
+                    c.parse::<i64>()
+                        .map_err(|_| ApiError::Validation("`after` is not a cursor".into()))
+                })
+                .transpose()?;
+            let f = filter.unwrap_or_default();
+            let everyone = p.has(domain::Permission::CredentialsViewAll);
+            if let (Some(id), false) = (&f.credential_id, everyone) {
+                // Someone else's credential is not there, as for an id that does not exist.
+                let owner = audit_trail::owner_of(&api(ctx).ledger.db.any, id).await?;
+                if owner.as_deref() != Some(p.user_id.as_str()) {
+                    return Err(ApiError::NotFound);
+                }
+            }
+            let query = Filter {
+                user_id: (!everyone).then(|| p.user_id.to_string()),
+                credential_id: f.credential_id.map(|id| id.to_string()),
+                service: f.service,
+                actions: f.action.into_iter().collect(),
+                actor: f.actor,
+                from: f.from.map(credledger_adapters::db::timestamp),
+                to: f.to.map(credledger_adapters::db::timestamp),
+            };
+            let (entries, more) =
+                audit_trail::search(&api(ctx).ledger.db.any, &query, i64::from(first), before)
+                    .await?;
+            let edges: Vec<AuditEdge> = entries
+                .into_iter()
+                .map(|e| AuditEdge {
+                    cursor: e.position.to_string(),
+                    node: e.into(),
+                })
+                .collect();
+            Ok(AuditConnection {
+                page_info: PageInfo {
+                    has_next_page: more,
+                    end_cursor: edges.last().map(|e| e.cursor.clone()),
+                },
+                edges,
+            })
+        })
+        .await
+    }
+
+    /// A credential's events in ledger order, each with its hash in the chain. Erased
+    /// credentials keep their history.
+    async fn credential_history(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Vec<HistoryEvent>> {
+        answer(ctx, async {
+            let p = with_scope(ctx, domain::Scope::LedgerRead)?;
+            credledger_domain::CredentialId::parse(&id).map_err(|_| ApiError::NotFound)?;
+            let events = audit_trail::history_with_hashes(&api(ctx).ledger.db.any, &id).await?;
+            let owner = events
+                .first()
+                .and_then(|(e, _)| e.user_id.clone())
+                .ok_or(ApiError::NotFound)?;
+            if owner != p.user_id.as_str() && !p.has(domain::Permission::CredentialsViewAll) {
+                return Err(ApiError::NotFound);
+            }
+            Ok(events
+                .into_iter()
+                .map(|(e, hash)| HistoryEvent::new(e, hash))
+                .collect())
+        })
+        .await
+    }
+
+    /// Everyone who can sign in (administrators).
+    async fn users(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<User>> {
+        answer(ctx, async {
+            admin(ctx)?;
+            Ok(principals::users(&api(ctx).ledger.db.any)
+                .await?
+                .into_iter()
+                .map(User::from)
+                .collect())
+        })
+        .await
+    }
+
+    /// Everyone's credentials, metadata only (administrators and `credentials.view_all`).
+    async fn all_credentials(
+        &self,
+        ctx: &Context<'_>,
+        user_id: Option<String>,
+        service: Option<String>,
+        status: Option<CredentialStatus>,
+    ) -> async_graphql::Result<Vec<Credential>> {
+        answer(ctx, async {
+            let p = super::session(ctx)?;
+            if !p.has(domain::Permission::CredentialsViewAll) {
+                return Err(ApiError::Forbidden(
+                    "this needs the permission credentials.view_all".into(),
+                ));
+            }
+            let rows = credential_summary::list(
+                &api(ctx).ledger.db.any,
+                credential_summary::Filter {
+                    user_id: user_id.as_deref(),
+                    service: service.as_deref(),
+                    status: status_filter(status),
+                },
+                LIST_LIMIT,
+            )
+            .await?;
+            Ok(rows.into_iter().map(Credential::from).collect())
+        })
+        .await
+    }
+
+    /// The system at a glance (administrators).
+    async fn system_metrics(&self, ctx: &Context<'_>) -> async_graphql::Result<SystemMetrics> {
+        answer(ctx, async {
+            admin(ctx)?;
+            let pool = &api(ctx).ledger.db.any;
+            let dashboard = dashboard_stats::dashboard(pool, None).await?;
+            let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+                .fetch_one(pool)
+                .await?;
+            let recent = |actions: &[&str]| Filter {
+                actions: actions.iter().map(|a| a.to_string()).collect(),
+                ..Filter::default()
+            };
+            let (validations, _) = audit_trail::search(
+                pool,
+                &recent(&[
+                    "CredentialValidated",
+                    "ValidationFailed",
+                    "ValidationInconclusive",
+                ]),
+                20,
+                None,
+            )
+            .await?;
+            let (failed, _) =
+                audit_trail::search(pool, &recent(&["CredentialSyncFailed"]), 20, None).await?;
+            Ok(SystemMetrics {
+                users,
+                totals: (&dashboard.totals).into(),
+                services_connected: dashboard.services_connected,
+                by_service: by_service(&dashboard.by_service),
+                recent_validations: validations.into_iter().map(AuditEvent::from).collect(),
+                failed_syncs: failed.into_iter().map(AuditEvent::from).collect(),
+            })
+        })
+        .await
+    }
+}
+
+/// The signed-in person, with their API tokens.
+pub struct Me {
+    user: User,
+}
+
+#[Object]
+impl Me {
+    async fn id(&self) -> &str {
+        &self.user.id
+    }
+    async fn email(&self) -> &str {
+        &self.user.email
+    }
+    async fn display_name(&self) -> &str {
+        &self.user.display_name
+    }
+    async fn role(&self) -> Role {
+        self.user.role
+    }
+    async fn permissions(&self) -> &[Permission] {
+        &self.user.permissions
+    }
+    /// Your API tokens (never the tokens themselves).
+    async fn api_tokens(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ApiToken>> {
+        answer(ctx, async {
+            super::session(ctx)?;
+            Ok(
+                principals::tokens_of(&api(ctx).ledger.db.any, &self.user.id)
+                    .await?
+                    .into_iter()
+                    .map(ApiToken::from)
+                    .collect(),
+            )
+        })
+        .await
+    }
+}

@@ -1,0 +1,713 @@
+//! The GraphQL object types. They are built from the read models; none of them can hold a
+//! secret except `RevealedCredential` and `ResolvedCredential`, which exist only in answers to
+//! audited disclosures.
+
+use async_graphql::{Enum, InputObject, Json, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use credledger_projections::audit_trail::AuditEntry;
+use credledger_projections::credential_summary::Summary;
+use credledger_projections::dashboard_stats::{Counts, Dashboard as DashboardModel};
+use credledger_projections::principals::{TokenRow, UserRow};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+fn time(text: &Option<String>) -> Option<DateTime<Utc>> {
+    text.as_deref()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn time_or_epoch(text: &str) -> DateTime<Utc> {
+    time(&Some(text.to_owned())).unwrap_or_default()
+}
+
+fn json_text(text: &str) -> Json<Value> {
+    Json(serde_json::from_str(text).unwrap_or(Value::Null))
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum CredentialStatus {
+    Active,
+    Inactive,
+    Invalid,
+    Expired,
+    Revoked,
+}
+
+impl CredentialStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Inactive => "inactive",
+            Self::Invalid => "invalid",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "active" => Self::Active,
+            "invalid" => Self::Invalid,
+            "expired" => Self::Expired,
+            "revoked" => Self::Revoked,
+            _ => Self::Inactive,
+        }
+    }
+}
+
+/// Where a credential stands with the MCP servers that hold a copy.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum SyncStatus {
+    Pending,
+    Synced,
+    Error,
+    OutOfSync,
+}
+
+impl SyncStatus {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Self::Pending),
+            "synced" => Some(Self::Synced),
+            "error" => Some(Self::Error),
+            "out_of_sync" => Some(Self::OutOfSync),
+            _ => None,
+        }
+    }
+}
+
+/// Who the provider says a credential belongs to.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct AccountIdentity {
+    pub id: String,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+}
+
+/// A credential's metadata and state: never its secret.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Credential {
+    pub id: ID,
+    /// The owner's user id.
+    pub owner: String,
+    pub service: String,
+    pub name: String,
+    pub status: CredentialStatus,
+    pub is_primary: bool,
+    pub account: Option<AccountIdentity>,
+    /// The owner's own labels (a JSON object of strings).
+    pub metadata: Json<Value>,
+    /// What the provider reported at the last check (a JSON object of strings).
+    pub provider_metadata: Json<Value>,
+    pub scopes: Vec<String>,
+    pub secret_version: i64,
+    pub last_validated_at: Option<DateTime<Utc>>,
+    pub validation_error: Option<String>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub use_count: i64,
+    pub token_expires_at: Option<DateTime<Utc>>,
+    pub sync_status: Option<SyncStatus>,
+    pub last_synced_at: Option<DateTime<Utc>>,
+    pub sync_error: Option<String>,
+    /// The credential's version in the ledger (its keyring's sequence at the last change).
+    pub ledger_version: i64,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: String,
+}
+
+impl From<Summary> for Credential {
+    fn from(s: Summary) -> Self {
+        let account = s.account_id.clone().map(|id| AccountIdentity {
+            id,
+            display_name: s.account_name.clone(),
+            email: s.account_email.clone(),
+        });
+        Self {
+            id: ID(s.credential_id),
+            owner: s.user_id,
+            service: s.service,
+            name: s.name,
+            status: CredentialStatus::parse(&s.status),
+            is_primary: s.is_primary != 0,
+            account,
+            metadata: json_text(&s.metadata),
+            provider_metadata: json_text(&s.provider_metadata),
+            scopes: serde_json::from_str(&s.scopes).unwrap_or_default(),
+            secret_version: s.secret_version,
+            last_validated_at: time(&s.last_validated_at),
+            validation_error: s.validation_error,
+            last_used_at: time(&s.last_used_at),
+            use_count: s.use_count,
+            token_expires_at: time(&s.token_expires_at),
+            sync_status: s.sync_status.as_deref().and_then(SyncStatus::parse),
+            last_synced_at: time(&s.last_synced_at),
+            sync_error: s.sync_error,
+            ledger_version: s.ledger_version,
+            created_at: time_or_epoch(&s.created_at),
+            created_by: s.created_by,
+            updated_at: time_or_epoch(&s.updated_at),
+            updated_by: s.updated_by,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum AuthType {
+    ApiToken,
+    ApiKey,
+    Oauth2,
+    BasicAuth,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum FieldFormat {
+    Url,
+    Email,
+    Slug,
+}
+
+/// One field of a service's credential.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ServiceField {
+    pub name: String,
+    pub label: String,
+    pub required: bool,
+    /// Secret fields are typed as passwords and never shown back.
+    pub secret: bool,
+    pub format: Option<FieldFormat>,
+}
+
+/// A service of the catalog.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Service {
+    pub key: String,
+    pub display_name: String,
+    pub description: String,
+    pub docs_url: String,
+    pub icon: String,
+    pub auth_type: AuthType,
+    pub fields: Vec<ServiceField>,
+    pub multi_account: bool,
+    pub token_refresh: bool,
+    pub revocation: bool,
+    pub rate_limit_per_minute: Option<i32>,
+    pub rate_limit_per_hour: Option<i32>,
+    pub enabled: bool,
+    pub beta: bool,
+}
+
+impl From<&credledger_domain::ServiceDefinition> for Service {
+    fn from(s: &credledger_domain::ServiceDefinition) -> Self {
+        use credledger_domain::{AuthType as A, FieldFormat as F};
+        Self {
+            key: s.key.to_string(),
+            display_name: s.display_name.clone(),
+            description: s.description.clone(),
+            docs_url: s.docs_url.clone(),
+            icon: s.icon.clone(),
+            auth_type: match s.auth_type {
+                A::ApiToken => AuthType::ApiToken,
+                A::ApiKey => AuthType::ApiKey,
+                A::Oauth2 => AuthType::Oauth2,
+                A::BasicAuth => AuthType::BasicAuth,
+            },
+            fields: s
+                .fields
+                .iter()
+                .map(|f| ServiceField {
+                    name: f.name.clone(),
+                    label: f.label.clone(),
+                    required: f.required,
+                    secret: f.secret,
+                    format: f.format.map(|x| match x {
+                        F::Url => FieldFormat::Url,
+                        F::Email => FieldFormat::Email,
+                        F::Slug => FieldFormat::Slug,
+                    }),
+                })
+                .collect(),
+            multi_account: s.multi_account,
+            token_refresh: s.token_refresh,
+            revocation: s.revocation,
+            rate_limit_per_minute: s
+                .rate_limit_per_minute
+                .map(|n| n.min(i32::MAX as u32) as i32),
+            rate_limit_per_hour: s.rate_limit_per_hour.map(|n| n.min(i32::MAX as u32) as i32),
+            enabled: s.enabled,
+            beta: s.beta,
+        }
+    }
+}
+
+/// Credential counts for a scope (one service, a person, or everyone).
+#[derive(SimpleObject, Clone, Debug, Default)]
+pub struct CredentialCounts {
+    pub total: i64,
+    pub active: i64,
+    pub inactive: i64,
+    pub invalid: i64,
+    pub expired: i64,
+    pub revoked: i64,
+    pub pending_sync: i64,
+    pub sync_errors: i64,
+}
+
+impl From<&Counts> for CredentialCounts {
+    fn from(c: &Counts) -> Self {
+        Self {
+            total: c.total,
+            active: c.active,
+            inactive: c.inactive,
+            invalid: c.invalid,
+            expired: c.expired,
+            revoked: c.revoked,
+            pending_sync: c.pending_sync,
+            sync_errors: c.sync_errors,
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ServiceCounts {
+    pub service: String,
+    pub counts: CredentialCounts,
+}
+
+/// The credentials page's stats.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Dashboard {
+    pub total: i64,
+    pub active: i64,
+    pub expired: i64,
+    pub invalid: i64,
+    pub revoked: i64,
+    pub inactive: i64,
+    pub services_connected: i64,
+    pub pending_sync: i64,
+    pub sync_errors: i64,
+    pub by_service: Vec<ServiceCounts>,
+}
+
+impl From<DashboardModel> for Dashboard {
+    fn from(d: DashboardModel) -> Self {
+        Self {
+            total: d.totals.total,
+            active: d.totals.active,
+            expired: d.totals.expired,
+            invalid: d.totals.invalid,
+            revoked: d.totals.revoked,
+            inactive: d.totals.inactive,
+            services_connected: d.services_connected,
+            pending_sync: d.totals.pending_sync,
+            sync_errors: d.totals.sync_errors,
+            by_service: by_service(&d.by_service),
+        }
+    }
+}
+
+pub fn by_service(map: &BTreeMap<String, Counts>) -> Vec<ServiceCounts> {
+    map.iter()
+        .map(|(service, c)| ServiceCounts {
+            service: service.clone(),
+            counts: c.into(),
+        })
+        .collect()
+}
+
+/// One event of the ledger as the audit trail shows it: who, when, from where, what changed.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct AuditEvent {
+    pub position: i64,
+    pub occurred_at: DateTime<Utc>,
+    /// The event's type (`CredentialRegistered`, `CredentialUsed`, …).
+    pub action: String,
+    pub actor: String,
+    pub credential_id: Option<ID>,
+    pub user_id: Option<String>,
+    pub service: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    pub success: bool,
+    pub error: Option<String>,
+    pub old_values: Json<Value>,
+    pub new_values: Json<Value>,
+    pub context: Json<Value>,
+}
+
+impl From<AuditEntry> for AuditEvent {
+    fn from(a: AuditEntry) -> Self {
+        Self {
+            position: a.position,
+            occurred_at: time_or_epoch(&a.occurred_at),
+            action: a.action,
+            actor: a.actor,
+            credential_id: a.credential_id.map(ID),
+            user_id: a.user_id,
+            service: a.service,
+            ip: a.ip,
+            user_agent: a.user_agent,
+            request_id: a.request_id,
+            success: a.success,
+            error: a.error,
+            old_values: json_text(&a.old_values),
+            new_values: json_text(&a.new_values),
+            context: json_text(&a.context),
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct AuditEdge {
+    pub cursor: String,
+    pub node: AuditEvent,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    pub end_cursor: Option<String>,
+}
+
+/// A page of the audit trail, newest first (a Relay connection).
+#[derive(SimpleObject, Clone, Debug)]
+pub struct AuditConnection {
+    pub edges: Vec<AuditEdge>,
+    pub page_info: PageInfo,
+}
+
+/// Which audit events to list.
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct AuditFilter {
+    pub credential_id: Option<ID>,
+    pub service: Option<String>,
+    /// An event type, e.g. `CredentialValidated`.
+    pub action: Option<String>,
+    pub actor: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// One event in a credential's history, with its place in the hash chain.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct HistoryEvent {
+    pub position: i64,
+    #[graphql(name = "type")]
+    pub event_type: String,
+    pub occurred_at: DateTime<Utc>,
+    pub actor: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    /// The event's non-secret facts: what changed (old and new values) and its context.
+    pub payload: Json<Value>,
+    /// The event's SHA-256 in the ledger's hash chain (hex).
+    pub hash: String,
+}
+
+impl HistoryEvent {
+    pub fn new(a: AuditEntry, hash: String) -> Self {
+        let payload = serde_json::json!({
+            "old": json_text(&a.old_values).0,
+            "new": json_text(&a.new_values).0,
+            "context": json_text(&a.context).0,
+            "success": a.success,
+            "error": a.error,
+        });
+        Self {
+            position: a.position,
+            event_type: a.action,
+            occurred_at: time_or_epoch(&a.occurred_at),
+            actor: a.actor,
+            ip: a.ip,
+            user_agent: a.user_agent,
+            request_id: a.request_id,
+            payload: Json(payload),
+            hash,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum Role {
+    Admin,
+    Member,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum Permission {
+    /// `credentials.view_all`: see everyone's credential metadata.
+    CredentialsViewAll,
+    /// `credentials.edit_all`: change everyone's credentials (never read their secrets).
+    CredentialsEditAll,
+    /// `credentials.delete_all`: delete everyone's credentials.
+    CredentialsDeleteAll,
+}
+
+impl From<Permission> for credledger_domain::Permission {
+    fn from(p: Permission) -> Self {
+        match p {
+            Permission::CredentialsViewAll => Self::CredentialsViewAll,
+            Permission::CredentialsEditAll => Self::CredentialsEditAll,
+            Permission::CredentialsDeleteAll => Self::CredentialsDeleteAll,
+        }
+    }
+}
+
+fn permission(name: &str) -> Option<Permission> {
+    match name {
+        "credentials.view_all" => Some(Permission::CredentialsViewAll),
+        "credentials.edit_all" => Some(Permission::CredentialsEditAll),
+        "credentials.delete_all" => Some(Permission::CredentialsDeleteAll),
+        _ => None,
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum Scope {
+    /// `credentials:read`
+    CredentialsRead,
+    /// `credentials:resolve`
+    CredentialsResolve,
+    /// `ledger:read`
+    LedgerRead,
+}
+
+impl From<Scope> for credledger_domain::Scope {
+    fn from(s: Scope) -> Self {
+        match s {
+            Scope::CredentialsRead => Self::CredentialsRead,
+            Scope::CredentialsResolve => Self::CredentialsResolve,
+            Scope::LedgerRead => Self::LedgerRead,
+        }
+    }
+}
+
+fn scope(name: &str) -> Option<Scope> {
+    match name {
+        "credentials:read" => Some(Scope::CredentialsRead),
+        "credentials:resolve" => Some(Scope::CredentialsResolve),
+        "ledger:read" => Some(Scope::LedgerRead),
+        _ => None,
+    }
+}
+
+/// A person who can sign in.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    /// Explicit grants (admins hold every permission anyway).
+    pub permissions: Vec<Permission>,
+    pub locked: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<UserRow> for User {
+    fn from(u: UserRow) -> Self {
+        Self {
+            id: u.user_id,
+            email: u.email,
+            display_name: u.display_name,
+            role: if u.role == "admin" {
+                Role::Admin
+            } else {
+                Role::Member
+            },
+            permissions: u.permissions.iter().filter_map(|p| permission(p)).collect(),
+            locked: u.locked,
+            created_at: time_or_epoch(&u.created_at),
+        }
+    }
+}
+
+/// An API token's description (never the token).
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ApiToken {
+    pub id: ID,
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<TokenRow> for ApiToken {
+    fn from(t: TokenRow) -> Self {
+        Self {
+            id: ID(t.token_id),
+            name: t.name,
+            scopes: t.scopes.iter().filter_map(|s| scope(s)).collect(),
+            expires_at: time(&t.expires_at),
+            revoked: t.revoked,
+            created_at: time_or_epoch(&t.created_at),
+        }
+    }
+}
+
+/// The outcome of a live check with the provider.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum ValidationResult {
+    Valid,
+    /// The provider refused the secret (its message says why).
+    Invalid,
+    /// The provider could not be asked; says nothing about the credential.
+    CouldNotCheck,
+}
+
+/// What `testCredential` found.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct TestCredentialResult {
+    pub result: ValidationResult,
+    /// The provider's message (invalid) or why it could not be asked.
+    pub message: Option<String>,
+    pub account: Option<AccountIdentity>,
+    pub scopes: Vec<String>,
+    /// Live checks left in this minute.
+    pub rate_limit_remaining: i32,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct AddCredentialPayload {
+    pub credential: Credential,
+    pub rate_limit_remaining: i32,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct UpdateCredentialPayload {
+    pub credential: Credential,
+    /// Set when a new secret was checked.
+    pub rate_limit_remaining: Option<i32>,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct RevalidateCredentialPayload {
+    pub credential: Credential,
+    pub result: ValidationResult,
+    pub message: Option<String>,
+    pub rate_limit_remaining: i32,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct DeleteCredentialPayload {
+    pub deleted_id: ID,
+    /// The credential promoted to primary in its place, if any.
+    pub new_primary: Option<Credential>,
+}
+
+/// A secret shown to its owner. The disclosure is recorded in the ledger before this answer.
+#[derive(SimpleObject, Clone)]
+pub struct RevealedCredential {
+    pub credential_id: ID,
+    /// The secret's fields (a JSON object of strings).
+    pub fields: Json<BTreeMap<String, String>>,
+    pub revealed_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for RevealedCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RevealedCredential")
+            .field("credential_id", &self.credential_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A credential resolved for a machine client at call time (recorded as `CredentialUsed`).
+#[derive(SimpleObject, Clone)]
+pub struct ResolvedCredential {
+    pub credential_id: ID,
+    pub service: String,
+    pub name: String,
+    pub fields: Json<BTreeMap<String, String>>,
+}
+
+impl std::fmt::Debug for ResolvedCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResolvedCredential")
+            .field("credential_id", &self.credential_id)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct LoginPayload {
+    pub user: User,
+}
+
+/// A new API token: `token` is shown this once and never again.
+#[derive(SimpleObject, Clone)]
+pub struct CreatedApiToken {
+    pub token: String,
+    pub api_token: ApiToken,
+}
+
+impl std::fmt::Debug for CreatedApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedApiToken")
+            .field("api_token", &self.api_token)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The system's health at a glance (admins).
+#[derive(SimpleObject, Clone, Debug)]
+pub struct SystemMetrics {
+    pub users: i64,
+    pub totals: CredentialCounts,
+    pub services_connected: i64,
+    pub by_service: Vec<ServiceCounts>,
+    pub recent_validations: Vec<AuditEvent>,
+    pub failed_syncs: Vec<AuditEvent>,
+}
+
+/// A change to one of the signed-in person's credentials, as it happens.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct CredentialChange {
+    pub credential_id: ID,
+    /// The event's type (`CredentialValidated`, `PrimaryCredentialChanged`, …).
+    pub action: String,
+    pub position: i64,
+    /// The credential as it is now (absent once erased).
+    pub credential: Option<Credential>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct AddCredentialInput {
+    pub service: String,
+    pub name: String,
+    /// The secret's fields, named as in the catalog (a JSON object of strings).
+    pub fields: Json<Value>,
+    /// Labels of your own (a JSON object of strings).
+    pub metadata: Option<Json<BTreeMap<String, String>>>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct UpdateCredentialInput {
+    pub name: Option<String>,
+    pub metadata: Option<Json<BTreeMap<String, String>>>,
+    /// A new secret: checked with the provider first, refused if the provider refuses it.
+    pub fields: Option<Json<Value>>,
+}
+
+#[derive(InputObject)]
+pub struct CreateUserInput {
+    pub user_id: String,
+    pub email: String,
+    pub display_name: String,
+    pub password: String,
+    #[graphql(default)]
+    pub admin: bool,
+}
+
+impl std::fmt::Debug for CreateUserInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateUserInput")
+            .field("user_id", &self.user_id)
+            .finish_non_exhaustive()
+    }
+}

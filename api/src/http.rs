@@ -1,0 +1,421 @@
+//! The HTTP edge: our own GraphQL handler (not the stock one, which runs mutations from GET,
+//! parses `text/plain` as JSON, accepts batches and bypasses the body limit), the WebSocket
+//! upgrade for subscriptions, who-is-asking, and the security headers on every response.
+
+use crate::auth::{session_cookie_name, Principal};
+use crate::graphql::{Api, ApiSchema, RequestContext};
+use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::body::{Body, Bytes};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// The largest GraphQL request body accepted.
+pub const MAX_BODY: usize = 64 * 1024;
+/// The most aliased fields one query may have.
+pub const MAX_ALIASES: usize = 30;
+
+#[derive(Clone)]
+pub struct GraphqlState {
+    pub api: Arc<Api>,
+    pub schema: ApiSchema,
+    pub dev: bool,
+}
+
+fn transport_error(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::json!({"errors": [{"message": message, "extensions": {"code": code}}]})
+            .to_string(),
+    )
+        .into_response()
+}
+
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A cross-site request announces itself with an `Origin` that is not ours. (Browsers send
+/// `Origin` on every POST and WebSocket handshake; non-browser clients may omit it.)
+fn foreign_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = header_str(headers, header::ORIGIN) else {
+        return false;
+    };
+    let Some(host) = header_str(headers, header::HOST) else {
+        return true;
+    };
+    let origin_host = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    origin_host != Some(host)
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Who is asking: a bearer API token, or the session cookie.
+async fn principal(api: &Api, headers: &HeaderMap) -> Result<Option<Principal>, Response> {
+    let failed = |e: crate::error::ApiError| {
+        tracing::error!(error = %e, "authentication lookup failed");
+        transport_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "INTERNAL",
+            "authentication is unavailable",
+        )
+    };
+    if let Some(auth) = header_str(headers, header::AUTHORIZATION) {
+        let token = auth
+            .strip_prefix("Bearer ")
+            .or_else(|| auth.strip_prefix("bearer "))
+            .unwrap_or("");
+        return match api.accounts.token(token.trim()).await.map_err(failed)? {
+            Some(p) => Ok(Some(p)),
+            None => Err(transport_error(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHENTICATED",
+                "the API token is unknown, expired or revoked",
+            )),
+        };
+    }
+    match cookie(headers, session_cookie_name(api.secure_cookies)) {
+        Some(value) if !value.is_empty() => api.accounts.session(value).await.map_err(failed),
+        _ => Ok(None),
+    }
+}
+
+fn request_context(
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    principal: Option<Principal>,
+) -> RequestContext {
+    RequestContext {
+        principal,
+        request_id: uuid::Uuid::new_v4().to_string(),
+        ip: Some(peer.ip().to_string()),
+        user_agent: header_str(headers, header::USER_AGENT)
+            .map(|ua| ua.chars().take(512).collect()),
+    }
+}
+
+/// What the limits need to know of a query: its aliases (counted at every use of a fragment),
+/// its depth, and whether it asks for the schema.
+#[derive(Debug, Default)]
+struct Shape {
+    aliases: usize,
+    depth: usize,
+    introspection: bool,
+}
+
+fn shape(doc: &ExecutableDocument) -> Shape {
+    fn walk(set: &SelectionSet, doc: &ExecutableDocument, shape: &mut Shape, depth: usize) {
+        // Past this, the query is refused anyway (and fragment cycles end here).
+        if depth > 64 || shape.aliases > 10 * MAX_ALIASES {
+            return;
+        }
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(f) => {
+                    shape.depth = shape.depth.max(depth + 1);
+                    shape.aliases += usize::from(f.node.alias.is_some());
+                    let name = f.node.name.node.as_str();
+                    shape.introspection |= name == "__schema" || name == "__type";
+                    walk(&f.node.selection_set.node, doc, shape, depth + 1);
+                }
+                Selection::InlineFragment(fr) => {
+                    walk(&fr.node.selection_set.node, doc, shape, depth)
+                }
+                Selection::FragmentSpread(spread) => {
+                    if let Some(f) = doc.fragments.get(&spread.node.fragment_name.node) {
+                        walk(&f.node.selection_set.node, doc, shape, depth);
+                    }
+                }
+            }
+        }
+    }
+    let mut shape = Shape::default();
+    for (_, op) in doc.operations.iter() {
+        walk(&op.node.selection_set.node, doc, &mut shape, 0);
+    }
+    shape
+}
+
+/// Reads at most [`MAX_BODY`] bytes; `None` when the body is larger. An oversize body is
+/// still read (and dropped) up to [`DRAIN_MAX`], so a client that is still sending receives
+/// the 413 instead of a broken connection; beyond that the connection is simply closed.
+async fn read_body(body: Body) -> Option<Bytes> {
+    use futures::StreamExt as _;
+    let mut stream = body.into_data_stream();
+    let mut buf = Vec::new();
+    let mut total = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let Ok(chunk) = chunk else { return None };
+        total += chunk.len();
+        if total <= MAX_BODY {
+            buf.extend_from_slice(&chunk);
+        } else if total > DRAIN_MAX {
+            return None;
+        }
+    }
+    (total <= MAX_BODY).then(|| Bytes::from(buf))
+}
+
+/// How much of an oversize body is read before answering 413.
+const DRAIN_MAX: usize = 4 * 1024 * 1024;
+
+/// `POST /graphql`: one JSON request, at most 64 KiB.
+pub async fn graphql_post(
+    State(state): State<GraphqlState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let json = header_str(&headers, header::CONTENT_TYPE)
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|ct| ct.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return transport_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "VALIDATION",
+            "GraphQL requests must be POSTed as application/json",
+        );
+    }
+    if foreign_origin(&headers) {
+        return transport_error(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "cross-origin requests are not accepted",
+        );
+    }
+    let bytes: Bytes = match read_body(body).await {
+        Some(b) => b,
+        None => {
+            return transport_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "VALIDATION",
+                &format!("the request body is larger than {} KiB", MAX_BODY / 1024),
+            )
+        }
+    };
+    let value: serde_json::Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(_) => {
+            return transport_error(
+                StatusCode::BAD_REQUEST,
+                "VALIDATION",
+                "the request body is not valid JSON",
+            )
+        }
+    };
+    if value.is_array() {
+        return transport_error(
+            StatusCode::BAD_REQUEST,
+            "VALIDATION",
+            "batched requests are not accepted; send one operation per request",
+        );
+    }
+    let request: async_graphql::Request = match serde_json::from_value(value) {
+        Ok(r) => r,
+        Err(_) => {
+            return transport_error(
+                StatusCode::BAD_REQUEST,
+                "VALIDATION",
+                "expected {\"query\": …, \"variables\": …, \"operationName\": …}",
+            )
+        }
+    };
+    // A syntax error is left to the executor, which reports it in the usual shape.
+    if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
+        let Shape {
+            aliases,
+            depth,
+            introspection,
+        } = shape(&doc);
+        if depth > crate::graphql::MAX_DEPTH {
+            return transport_error(
+                StatusCode::BAD_REQUEST,
+                "VALIDATION",
+                &format!(
+                    "the query is nested {depth} levels deep; at most {} are allowed",
+                    crate::graphql::MAX_DEPTH
+                ),
+            );
+        }
+        if introspection && !state.dev {
+            return transport_error(
+                StatusCode::BAD_REQUEST,
+                "VALIDATION",
+                "introspection is available in dev mode only; the schema is docs/schema.graphql",
+            );
+        }
+        if aliases > MAX_ALIASES {
+            return transport_error(
+                StatusCode::BAD_REQUEST,
+                "VALIDATION",
+                &format!("the query has {aliases} aliases; at most {MAX_ALIASES} are allowed"),
+            );
+        }
+        if doc
+            .operations
+            .iter()
+            .any(|(_, op)| op.node.ty == OperationType::Subscription)
+        {
+            return transport_error(
+                StatusCode::BAD_REQUEST,
+                "VALIDATION",
+                "subscriptions are served over WebSocket (graphql-transport-ws) only",
+            );
+        }
+    }
+    let principal = match principal(&state.api, &headers).await {
+        Ok(p) => p,
+        Err(response) => return response,
+    };
+    let ctx = request_context(&headers, peer, principal);
+    let request_id = ctx.request_id.clone();
+    let span = tracing::info_span!("graphql", request_id = %request_id);
+    let response =
+        tracing::Instrument::instrument(state.schema.execute(request.data(ctx)), span).await;
+    let mut out = (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::to_string(&response).unwrap_or_else(|_| "{}".into()),
+    )
+        .into_response();
+    for (name, value) in response.http_headers.iter() {
+        out.headers_mut().append(name, value.clone());
+    }
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        out.headers_mut().insert("x-request-id", v);
+    }
+    out
+}
+
+/// `GET /graphql`: a WebSocket upgrade for subscriptions (same origin only); GraphiQL in dev
+/// mode; otherwise 405 — queries and mutations are POSTed.
+pub async fn graphql_get(
+    State(state): State<GraphqlState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    request: Request,
+) -> Response {
+    let (mut parts, _) = request.into_parts();
+    let upgrade = <WebSocketUpgrade as axum::extract::FromRequestParts<()>>::from_request_parts(
+        &mut parts,
+        &(),
+    )
+    .await;
+    let Ok(upgrade) = upgrade else {
+        if state.dev {
+            return axum::response::Html(
+                async_graphql::http::GraphiQLSource::build()
+                    .endpoint("/graphql")
+                    .subscription_endpoint("/graphql")
+                    .finish(),
+            )
+            .into_response();
+        }
+        return transport_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "VALIDATION",
+            "send queries and mutations with POST (application/json)",
+        );
+    };
+    if foreign_origin(&headers) {
+        return transport_error(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "cross-origin WebSocket connections are not accepted",
+        );
+    }
+    let protocol =
+        match <GraphQLProtocol as axum::extract::FromRequestParts<()>>::from_request_parts(
+            &mut parts,
+            &(),
+        )
+        .await
+        {
+            Ok(p) => p,
+            Err(e) => return e.into_response(),
+        };
+    let cookie_principal = match principal(&state.api, &headers).await {
+        Ok(p) => p,
+        Err(response) => return response,
+    };
+    let base = request_context(&headers, peer, cookie_principal);
+    let schema = state.schema.clone();
+    let api = state.api.clone();
+    upgrade
+        .protocols(["graphql-transport-ws", "graphql-ws"])
+        .on_upgrade(move |socket| async move {
+            GraphQLWebSocket::new(socket, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    // A machine client may authenticate in the init payload instead of a cookie.
+                    let mut ctx = base;
+                    if let Some(token) = payload
+                        .get("authorization")
+                        .and_then(|v| v.as_str())
+                        .and_then(|v| v.strip_prefix("Bearer "))
+                    {
+                        ctx.principal = api.accounts.token(token).await.ok().flatten();
+                    }
+                    let mut data = async_graphql::Data::default();
+                    data.insert(ctx);
+                    Ok(data)
+                })
+                .serve()
+                .await
+        })
+}
+
+/// Security headers on every response; `no-store` on everything but static assets.
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let is_asset = request.method() == Method::GET && request.uri().path().starts_with("/assets/");
+    let graphiql = request.method() == Method::GET && request.uri().path() == "/graphql";
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    let csp = if graphiql {
+        // GraphiQL (dev mode only) loads its scripts from a CDN.
+        "default-src 'self'; script-src 'self' 'unsafe-inline' https://unpkg.com; \
+         style-src 'self' 'unsafe-inline' https://unpkg.com; img-src 'self' data:; \
+         connect-src 'self' ws: wss:; frame-ancestors 'none'"
+    } else {
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data:; font-src 'self'; connect-src 'self'; frame-ancestors 'none'; \
+         base-uri 'none'; form-action 'self'"
+    };
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(csp),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    if !is_asset && !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}

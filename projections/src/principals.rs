@@ -1,0 +1,257 @@
+//! `users` and `api_tokens`: who can sign in, their role, lock and permissions, and the hashes
+//! of their API tokens, from the `User` aggregate's events. Sign-in and token checks read these
+//! tables; password hashes and sessions live in mutable tables of their own (not here).
+
+use crate::event::{decode, Decoded};
+use crate::{ProjectionError, Tables};
+use credledger_adapters::db::timestamp;
+use credledger_adapters::feed::FeedEvent;
+use credledger_domain::user::UserEvent;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AnyPool, Row};
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
+}
+
+/// Applies a batch's user events. Users change rarely: one or two statements per event.
+pub(crate) async fn apply(
+    conn: &mut AnyConnection,
+    tables: Tables,
+    events: &[FeedEvent],
+) -> Result<(), ProjectionError> {
+    let users = tables.name("users");
+    let tokens = tables.name("api_tokens");
+    for feed in events {
+        if feed.aggregate_type != <credledger_domain::user::User as cqrs_es::Aggregate>::TYPE {
+            continue;
+        }
+        let envelope = decode(feed)?;
+        let Decoded::User(user_id, event) = &envelope.event else {
+            continue;
+        };
+        let at = timestamp(envelope.metadata.occurred_at);
+        match event.as_ref() {
+            UserEvent::UserRegistered {
+                email,
+                display_name,
+                role,
+                permissions,
+                ..
+            } => {
+                sqlx::query(&format!(
+                    "INSERT INTO {users} (user_id, email, display_name, role, locked, permissions, \
+                     created_at, updated_at) VALUES ($1, $2, $3, $4, 0, $5, $6, $6)"
+                ))
+                .bind(user_id.clone())
+                .bind(email.to_string())
+                .bind(display_name.to_string())
+                .bind(role.as_str())
+                .bind(json(permissions))
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
+            }
+            UserEvent::PasswordChanged { .. } => {
+                sqlx::query(&format!(
+                    "UPDATE {users} SET updated_at = $2 WHERE user_id = $1"
+                ))
+                .bind(user_id.clone())
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
+            }
+            UserEvent::UserLocked { .. } | UserEvent::UserUnlocked {} => {
+                let locked = i64::from(matches!(event.as_ref(), UserEvent::UserLocked { .. }));
+                sqlx::query(&format!(
+                    "UPDATE {users} SET locked = $2, updated_at = $3 WHERE user_id = $1"
+                ))
+                .bind(user_id.clone())
+                .bind(locked)
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
+            }
+            UserEvent::PermissionGranted { permission }
+            | UserEvent::PermissionRevoked { permission } => {
+                let row = sqlx::query(&format!(
+                    "SELECT permissions FROM {users} WHERE user_id = $1"
+                ))
+                .bind(user_id.clone())
+                .fetch_optional(&mut *conn)
+                .await?;
+                let current: String = match &row {
+                    Some(r) => r.try_get("permissions")?,
+                    None => "[]".into(),
+                };
+                let mut set: std::collections::BTreeSet<String> =
+                    serde_json::from_str(&current).unwrap_or_default();
+                if matches!(event.as_ref(), UserEvent::PermissionGranted { .. }) {
+                    set.insert(permission.as_str().to_owned());
+                } else {
+                    set.remove(permission.as_str());
+                }
+                sqlx::query(&format!(
+                    "UPDATE {users} SET permissions = $2, updated_at = $3 WHERE user_id = $1"
+                ))
+                .bind(user_id.clone())
+                .bind(json(&set))
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
+            }
+            UserEvent::ApiTokenIssued {
+                token_id,
+                name,
+                scopes,
+                expires_at,
+                token_hash,
+            } => {
+                sqlx::query(&format!(
+                    "INSERT INTO {tokens} (token_id, user_id, name, scopes, token_hash, \
+                     expires_at, revoked, created_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7)"
+                ))
+                .bind(token_id.to_string())
+                .bind(user_id.clone())
+                .bind(name.clone())
+                .bind(json(scopes))
+                .bind(token_hash.clone())
+                .bind(expires_at.map(timestamp))
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
+            }
+            UserEvent::ApiTokenRevoked { token_id } => {
+                sqlx::query(&format!(
+                    "UPDATE {tokens} SET revoked = 1 WHERE token_id = $1"
+                ))
+                .bind(token_id.to_string())
+                .execute(&mut *conn)
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One user as the read model has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    pub user_id: String,
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+    pub locked: bool,
+    pub permissions: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+fn user_row(r: &AnyRow) -> Result<UserRow, sqlx::Error> {
+    let permissions: String = r.try_get("permissions")?;
+    Ok(UserRow {
+        user_id: r.try_get("user_id")?,
+        email: r.try_get("email")?,
+        display_name: r.try_get("display_name")?,
+        role: r.try_get("role")?,
+        locked: r.try_get::<i64, _>("locked")? != 0,
+        permissions: serde_json::from_str(&permissions).unwrap_or_default(),
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+const USER_COLUMNS: &str =
+    "user_id, email, display_name, role, locked, permissions, created_at, updated_at";
+
+/// Every user, by id.
+pub async fn users(pool: &AnyPool) -> Result<Vec<UserRow>, ProjectionError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {USER_COLUMNS} FROM users ORDER BY user_id"
+    ))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(user_row).collect::<Result<_, _>>()?)
+}
+
+/// One user by id, or by email when `by_email`.
+pub async fn user(
+    pool: &AnyPool,
+    key: &str,
+    by_email: bool,
+) -> Result<Option<UserRow>, ProjectionError> {
+    let column = if by_email { "email" } else { "user_id" };
+    let row = sqlx::query(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE {column} = $1"
+    ))
+    .bind(key)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.as_ref().map(user_row).transpose()?)
+}
+
+/// One API token as the read model has it (its hash only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRow {
+    pub token_id: String,
+    pub user_id: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<String>,
+    pub revoked: bool,
+    pub created_at: String,
+}
+
+fn token_row(r: &AnyRow) -> Result<TokenRow, sqlx::Error> {
+    let scopes: String = r.try_get("scopes")?;
+    Ok(TokenRow {
+        token_id: r.try_get("token_id")?,
+        user_id: r.try_get("user_id")?,
+        name: r.try_get("name")?,
+        scopes: serde_json::from_str(&scopes).unwrap_or_default(),
+        expires_at: r.try_get("expires_at")?,
+        revoked: r.try_get::<i64, _>("revoked")? != 0,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+const TOKEN_COLUMNS: &str = "token_id, user_id, name, scopes, expires_at, revoked, created_at";
+
+/// A user's tokens, newest first.
+pub async fn tokens_of(pool: &AnyPool, user_id: &str) -> Result<Vec<TokenRow>, ProjectionError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC, token_id"
+    ))
+    .bind(user_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(token_row).collect::<Result<_, _>>()?)
+}
+
+/// The token with this hash and its owner, in one statement.
+pub async fn token_by_hash(
+    pool: &AnyPool,
+    token_hash: &str,
+) -> Result<Option<(TokenRow, UserRow)>, ProjectionError> {
+    let row = sqlx::query(
+        "SELECT t.token_id, t.user_id, t.name, t.scopes, t.expires_at, t.revoked, \
+         t.created_at AS token_created_at, u.email, u.display_name, u.role, u.locked, \
+         u.permissions, u.created_at, u.updated_at \
+         FROM api_tokens t JOIN users u ON u.user_id = t.user_id WHERE t.token_hash = $1",
+    )
+    .bind(token_hash)
+    .fetch_optional(pool)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let scopes: String = r.try_get("scopes")?;
+    let token = TokenRow {
+        token_id: r.try_get("token_id")?,
+        user_id: r.try_get("user_id")?,
+        name: r.try_get("name")?,
+        scopes: serde_json::from_str(&scopes).unwrap_or_default(),
+        expires_at: r.try_get("expires_at")?,
+        revoked: r.try_get::<i64, _>("revoked")? != 0,
+        created_at: r.try_get("token_created_at")?,
+    };
+    Ok(Some((token, user_row(&r)?)))
+}

@@ -1,0 +1,372 @@
+//! Who may do what: another person's ids are not there, permissions extend to metadata only,
+//! secrets go to their owner alone, tokens carry scopes and expire, locked people stay out.
+
+use crate::on_both_backends;
+use crate::support::api::{Auth, Client, Server, PASSWORD};
+use crate::support::TestEnv;
+use serde_json::json;
+
+/// Every query and mutation that takes a credential id, as (operation, variables).
+fn operations_on(id: &str) -> Vec<(&'static str, serde_json::Value)> {
+    vec![
+        ("query($id: ID!) { credential(id: $id) { id name } }", json!({"id": id})),
+        ("query($id: ID!) { credentialHistory(id: $id) { type } }", json!({"id": id})),
+        (
+            "query($id: ID!) { auditTrail(filter: {credentialId: $id}) { edges { node { action } } } }",
+            json!({"id": id}),
+        ),
+        (
+            "mutation($id: ID!) { updateCredential(id: $id, input: {name: \"Mine now\"}) { credential { id } } }",
+            json!({"id": id}),
+        ),
+        (
+            "mutation($id: ID!) { setPrimaryCredential(id: $id) { id } }",
+            json!({"id": id}),
+        ),
+        (
+            "mutation($id: ID!) { revalidateCredential(id: $id) { result } }",
+            json!({"id": id}),
+        ),
+        (
+            "mutation($id: ID!) { revokeCredential(id: $id) { id } }",
+            json!({"id": id}),
+        ),
+        (
+            "mutation($id: ID!) { revealCredential(id: $id) { fields } }",
+            json!({"id": id}),
+        ),
+        (
+            "mutation($id: ID!) { deleteCredential(id: $id) { deletedId } }",
+            json!({"id": id}),
+        ),
+    ]
+}
+
+async fn snapshot(owner: &Client, id: &str) -> serde_json::Value {
+    owner
+        .ok(
+            "query($id: ID!) { credential(id: $id) { name status isPrimary secretVersion ledgerVersion } \
+             credentialHistory(id: $id) { position } }",
+            json!({"id": id}),
+        )
+        .await
+}
+
+async fn setup(server: &Server) -> (Client, String) {
+    let alice = server.user("alice").await;
+    let id = alice
+        .add("notion", "Alice's", server.good_fields("notion", 0))
+        .await;
+    (alice, id)
+}
+
+async fn another_persons_ids_are_not_found(env: TestEnv) {
+    let server = env.server().await;
+    let (alice, id) = setup(&server).await;
+    let before = snapshot(&alice, &id).await;
+    let bob = server.user("bob").await;
+    for (operation, variables) in operations_on(&id) {
+        let answer = bob.gql(operation, variables).await;
+        assert_eq!(answer.code(), "NOT_FOUND", "{operation}: {}", answer.body);
+        assert!(
+            !answer.body.to_string().contains("Alice's"),
+            "{operation} leaked: {}",
+            answer.body
+        );
+    }
+    // Through aliases and fragments too.
+    let aliased = bob
+        .gql(
+            "query($id: ID!) { a: credential(id: $id) { ...F } b: credential(id: $id) { name } } \
+             fragment F on Credential { id name account { id } }",
+            json!({"id": id}),
+        )
+        .await;
+    let errors = aliased.body["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2, "{}", aliased.body);
+    assert!(errors
+        .iter()
+        .all(|e| e["extensions"]["code"] == "NOT_FOUND"));
+    assert!(aliased.body["data"].is_null() || aliased.body["data"]["a"].is_null());
+    // Bob's own lists do not show it, and nothing changed.
+    let lists = bob
+        .ok(
+            "{ credentials { id } dashboard { total } auditTrail { edges { node { credentialId } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(lists["credentials"], json!([]));
+    assert_eq!(lists["dashboard"]["total"], 0);
+    assert!(!lists.to_string().contains(&id));
+    assert_eq!(snapshot(&alice, &id).await, before);
+    // Admin-only queries are refused to people who are not administrators.
+    for q in [
+        "{ users { id } }",
+        "{ systemMetrics { users } }",
+        "{ allCredentials { id } }",
+    ] {
+        assert_eq!(bob.gql(q, json!({})).await.code(), "FORBIDDEN", "{q}");
+    }
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(
+    another_persons_ids_answer_not_found_everywhere,
+    another_persons_ids_are_not_found
+);
+
+async fn admins_see_metadata_never_secrets(env: TestEnv) {
+    let server = env.server().await;
+    let (alice, id) = setup(&server).await;
+    let root = server.admin("root").await;
+    for p in [
+        "CREDENTIALS_VIEW_ALL",
+        "CREDENTIALS_EDIT_ALL",
+        "CREDENTIALS_DELETE_ALL",
+    ] {
+        root.ok(
+            "mutation($u: String!, $p: Permission!) { grantPermission(userId: $u, permission: $p) { permissions } }",
+            json!({"u": "root", "p": p}),
+        )
+        .await;
+    }
+    // Metadata: yes.
+    let seen = root
+        .ok(
+            "query($id: ID!) { credential(id: $id) { name owner account { displayName } } \
+             allCredentials { id owner } users { id } systemMetrics { totals { total } users } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(seen["credential"]["name"], "Alice's");
+    assert_eq!(seen["credential"]["owner"], "alice");
+    assert_eq!(seen["allCredentials"][0]["id"], json!(id));
+    assert_eq!(seen["systemMetrics"]["users"], 2);
+    // The secret: never, whatever the role and permissions.
+    let reveal = root
+        .gql(
+            "mutation($id: ID!) { revealCredential(id: $id) { fields } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(reveal.code(), "FORBIDDEN", "{}", reveal.body);
+    assert!(reveal.body["data"].is_null());
+    let token = root
+        .ok(
+            "mutation { createApiToken(name: \"resolver\", scopes: [CREDENTIALS_RESOLVE]) { token } }",
+            json!({}),
+        )
+        .await["createApiToken"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let machine = root.with_auth(Auth::Bearer(token));
+    let resolve = machine
+        .gql(
+            "mutation { resolveCredential(userId: \"alice\", service: \"notion\") { fields } }",
+            json!({}),
+        )
+        .await;
+    assert!(resolve.body["errors"].is_array(), "{}", resolve.body);
+    assert!(resolve.body["data"].is_null(), "{}", resolve.body);
+    let secret = server.good_fields("notion", 0)["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(!reveal.body.to_string().contains(&secret));
+    assert!(!resolve.body.to_string().contains(&secret));
+    // No disclosure was recorded either.
+    let history = alice
+        .ok(
+            "query($id: ID!) { credentialHistory(id: $id) { type } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert!(!history.to_string().contains("CredentialUsed"));
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(
+    an_admin_with_every_permission_sees_metadata_but_never_a_secret,
+    admins_see_metadata_never_secrets
+);
+
+async fn tokens_and_locks(env: TestEnv) {
+    let server = env.server().await;
+    let (alice, id) = setup(&server).await;
+    let create = "mutation($n: String!, $s: [Scope!]!, $e: DateTime) { createApiToken(name: $n, scopes: $s, expiresAt: $e) { token apiToken { id } } }";
+    let issue = |name: &'static str, scopes: serde_json::Value, expires: Option<String>| {
+        let alice = alice.clone();
+        async move {
+            let data = alice
+                .ok(create, json!({"n": name, "s": scopes, "e": expires}))
+                .await;
+            (
+                data["createApiToken"]["token"].as_str().unwrap().to_owned(),
+                data["createApiToken"]["apiToken"]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            )
+        }
+    };
+    // A token works within its scopes…
+    let (reader, _) = issue("reader", json!(["CREDENTIALS_READ"]), None).await;
+    let reader = alice.with_auth(Auth::Bearer(reader));
+    assert_eq!(
+        reader.ok("{ credentials { id } }", json!({})).await["credentials"][0]["id"],
+        json!(id)
+    );
+    // …and nowhere else.
+    let ledger = reader
+        .gql("{ auditTrail { edges { cursor } } }", json!({}))
+        .await;
+    assert_eq!(ledger.code(), "FORBIDDEN");
+    let resolve = reader
+        .gql(
+            "mutation { resolveCredential(userId: \"alice\", service: \"notion\") { fields } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(resolve.code(), "FORBIDDEN");
+    // Tokens never act as a session.
+    let mutate = reader
+        .gql(
+            "mutation($id: ID!) { revokeCredential(id: $id) { id } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(mutate.code(), "FORBIDDEN");
+    // A resolver token gets the primary credential, and the use is recorded first.
+    let (resolver, resolver_id) = issue("resolver", json!(["CREDENTIALS_RESOLVE"]), None).await;
+    let machine = alice.with_auth(Auth::Bearer(resolver.clone()));
+    let resolved = machine
+        .ok(
+            "mutation { resolveCredential(userId: \"alice\", service: \"notion\") { credentialId fields } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(resolved["resolveCredential"]["credentialId"], json!(id));
+    assert_eq!(
+        resolved["resolveCredential"]["fields"],
+        server.good_fields("notion", 0)
+    );
+    // A revoked token is refused.
+    alice
+        .ok(
+            "mutation($id: ID!) { revokeApiToken(id: $id) }",
+            json!({"id": resolver_id}),
+        )
+        .await;
+    let after = machine
+        .gql(
+            "mutation { resolveCredential(userId: \"alice\", service: \"notion\") { fields } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(after.status, 401);
+    assert_eq!(after.code(), "UNAUTHENTICATED");
+    // An expired token is refused.
+    let soon = (chrono::Utc::now() + chrono::Duration::milliseconds(1500)).to_rfc3339();
+    let (short, _) = issue("short-lived", json!(["CREDENTIALS_READ"]), Some(soon)).await;
+    let short = alice.with_auth(Auth::Bearer(short));
+    short.ok("{ credentials { id } }", json!({})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+    assert_eq!(
+        short.gql("{ credentials { id } }", json!({})).await.code(),
+        "UNAUTHENTICATED"
+    );
+    // A made-up token is refused.
+    let forged = alice.with_auth(Auth::Bearer("clt_forged".into()));
+    assert_eq!(
+        forged.gql("{ me { id } }", json!({})).await.code(),
+        "UNAUTHENTICATED"
+    );
+
+    // A locked person is signed out, cannot sign in, and their tokens stop working.
+    let (kept, _) = issue("kept", json!(["CREDENTIALS_READ"]), None).await;
+    let root = server.admin("root").await;
+    root.ok(
+        "mutation { lockUser(userId: \"alice\", reason: \"left the company\") { locked } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        alice.gql("{ me { id } }", json!({})).await.code(),
+        "UNAUTHENTICATED"
+    );
+    assert_eq!(
+        alice
+            .with_auth(Auth::Bearer(kept))
+            .gql("{ credentials { id } }", json!({}))
+            .await
+            .code(),
+        "UNAUTHENTICATED"
+    );
+    let login = server
+        .anonymous()
+        .gql(
+            "mutation($p: String!) { login(login: \"alice@example.com\", password: $p) { user { id } } }",
+            json!({"p": PASSWORD}),
+        )
+        .await;
+    assert_eq!(login.code(), "VALIDATION", "{}", login.body);
+    assert!(login.headers.get("set-cookie").is_none());
+    // Unlocked, she can again.
+    root.ok(
+        "mutation { unlockUser(userId: \"alice\") { locked } }",
+        json!({}),
+    )
+    .await;
+    server.sign_in("alice").await;
+    // The admin actions are on the ledger, attributed.
+    let trail = root
+        .ok(
+            "{ auditTrail(filter: {actor: \"root\"}) { edges { node { action userId } } } }",
+            json!({}),
+        )
+        .await;
+    let actions: Vec<&str> = trail["auditTrail"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"UserLocked") && actions.contains(&"UserUnlocked"),
+        "{actions:?}"
+    );
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(
+    tokens_carry_scopes_and_expire_and_locked_users_stay_out,
+    tokens_and_locks
+);
+
+async fn sign_in_is_throttled(env: TestEnv) {
+    let server = env.server().await;
+    server.create_user("carol", false).await;
+    let anon = server.anonymous();
+    let attempt = |password: &'static str| {
+        let anon = anon.clone();
+        async move {
+            anon.gql(
+                "mutation($p: String!) { login(login: \"carol@example.com\", password: $p) { user { id } } }",
+                json!({"p": password}),
+            )
+            .await
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(attempt("wrong password!!").await.code(), "VALIDATION");
+    }
+    // Past the budget, even the right password is not checked.
+    let blocked = attempt(PASSWORD).await;
+    assert_eq!(blocked.code(), "RATE_LIMITED", "{}", blocked.body);
+    assert!(
+        blocked.body["errors"][0]["extensions"]["retryAfter"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(sign_in_is_throttled_per_account, sign_in_is_throttled);

@@ -1,0 +1,141 @@
+//! SQL statements per request stay constant in the number of credentials (no N+1): counted
+//! from sqlx's own statement log, per request id.
+
+use crate::on_both_backends;
+use crate::support::TestEnv;
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::layer::{Context, SubscriberExt as _};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Layer;
+
+/// Statements seen per GraphQL request id.
+fn counts() -> &'static Mutex<HashMap<String, usize>> {
+    static COUNTS: OnceLock<Mutex<HashMap<String, usize>>> = OnceLock::new();
+    COUNTS.get_or_init(Default::default)
+}
+
+struct RequestId(String);
+
+struct StatementCounter;
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for StatementCounter {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if attrs.metadata().name() != "graphql" {
+            return;
+        }
+        struct Find(Option<String>);
+        impl Visit for Find {
+            fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "request_id" {
+                    self.0 = Some(format!("{value:?}"));
+                }
+            }
+        }
+        let mut find = Find(None);
+        attrs.record(&mut find);
+        if let (Some(rid), Some(span)) = (find.0, ctx.span(id)) {
+            span.extensions_mut().insert(RequestId(rid));
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        if !event.metadata().target().starts_with("sqlx::query") {
+            return;
+        }
+        if let Some(scope) = ctx.event_scope(event) {
+            for span in scope {
+                if let Some(rid) = span.extensions().get::<RequestId>() {
+                    *counts().lock().unwrap().entry(rid.0.clone()).or_default() += 1;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn install() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let filter = tracing_subscriber::filter::filter_fn(|m| {
+            m.target().starts_with("sqlx::query") || m.name() == "graphql"
+        });
+        let subscriber = tracing_subscriber::registry().with(StatementCounter.with_filter(filter));
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    });
+}
+
+async fn statements_for(client: &crate::support::api::Client) -> usize {
+    let answer = client
+        .gql(
+            "{ credentials { id name status isPrimary account { id } metadata lastValidatedAt } \
+               dashboard { total active byService { service counts { total } } } }",
+            json!({}),
+        )
+        .await;
+    answer.data();
+    let rid = answer.header("x-request-id").unwrap().to_owned();
+    counts().lock().unwrap().get(&rid).copied().unwrap_or(0)
+}
+
+async fn constant_statements(env: TestEnv) {
+    install();
+    let server = env.server_with(|s| s.validations_per_minute = 1000).await;
+    let alice = server.user("alice").await;
+    let services = ["notion", "jira", "todoist", "confluence"];
+    let mut added = 0;
+    let mut add_until = |target: usize| {
+        let (server, alice) = (&server, &alice);
+        let start = added;
+        added = target;
+        async move {
+            for n in start..target {
+                let service = services[n % services.len()];
+                let demo = &server.simulator.demo_credentials();
+                let base = demo.iter().find(|d| d.service == service).unwrap();
+                // A distinct upstream account per credential.
+                let secret_field = base
+                    .fields
+                    .keys()
+                    .find(|k| ["token", "api_token"].contains(&k.as_str()))
+                    .unwrap()
+                    .clone();
+                let secret = format!("{}-{n}", base.fields[&secret_field]);
+                let mut account = base.account.clone();
+                account.id = format!("{}-{n}", account.id);
+                server.simulator.accept(service, &secret, account);
+                let mut fields = base.fields.clone();
+                fields.insert(secret_field, secret);
+                alice
+                    .add(
+                        service,
+                        &format!("cred {n}"),
+                        serde_json::to_value(&fields).unwrap(),
+                    )
+                    .await;
+            }
+        }
+    };
+    add_until(5).await;
+    let five = statements_for(&alice).await;
+    assert!(five > 0, "no statement counted: is sqlx logging on?");
+    add_until(50).await;
+    let fifty = statements_for(&alice).await;
+    assert_eq!(
+        alice.ok("{ credentials { id } }", json!({})).await["credentials"]
+            .as_array()
+            .unwrap()
+            .len(),
+        50
+    );
+    assert_eq!(five, fifty, "statements for 5 credentials vs 50");
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(
+    the_dashboard_costs_the_same_statements_for_5_and_50_credentials,
+    constant_statements
+);

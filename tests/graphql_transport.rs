@@ -1,0 +1,358 @@
+//! The HTTP edge: only JSON POSTs, limits with clear errors, introspection only in dev mode,
+//! the live-check budget, subscriptions, and SQL statements per request.
+
+use crate::on_both_backends;
+use crate::support::api::{Auth, Client};
+use crate::support::TestEnv;
+use futures::{SinkExt as _, StreamExt as _};
+use serde_json::json;
+use std::time::Duration;
+
+async fn status_of(alice: &Client, id: &str) -> serde_json::Value {
+    alice
+        .ok(
+            "query($id: ID!) { credential(id: $id) { status } }",
+            json!({"id": id}),
+        )
+        .await["credential"]["status"]
+        .clone()
+}
+
+async fn only_json_posts(env: TestEnv) {
+    let server = env.server().await;
+    let alice = server.user("alice").await;
+    let id = alice
+        .add("notion", "Work", server.good_fields("notion", 0))
+        .await;
+    let Auth::Cookie(cookie) = &alice.auth else {
+        unreachable!()
+    };
+    let mutation =
+        json!({"query": format!("mutation {{ revokeCredential(id: \"{id}\") {{ id }} }}")})
+            .to_string();
+    let url = format!("{}/graphql", server.base);
+    // A cross-site form can send text/plain or a form body with the cookie: both refused.
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+    ] {
+        let resp = server
+            .http
+            .post(&url)
+            .header("cookie", cookie)
+            .header("content-type", content_type)
+            .header("origin", "https://evil.example")
+            .body(mutation.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 415, "{content_type}");
+    }
+    // JSON from another origin is refused too.
+    let resp = server
+        .http
+        .post(&url)
+        .header("cookie", cookie)
+        .header("content-type", "application/json")
+        .header("origin", "https://evil.example")
+        .body(mutation.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+    // A mutation through GET is refused.
+    let resp = server
+        .http
+        .get(&url)
+        .header("cookie", cookie)
+        .query(&[(
+            "query",
+            format!("mutation {{ revokeCredential(id: \"{id}\") {{ id }} }}"),
+        )])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 405);
+    assert_eq!(status_of(&alice, &id).await, "ACTIVE", "nothing changed");
+
+    // Limits, each with a clear error.
+    let big = alice
+        .post_raw(
+            "application/json",
+            serde_json::to_vec(
+                &json!({"query": "{ me { id } }", "variables": {"pad": "x".repeat(1 << 20)}}),
+            )
+            .unwrap(),
+        )
+        .await;
+    assert_eq!(big.status, 413);
+    assert!(big.message().contains("64 KiB"), "{}", big.body);
+    let deep = format!("{{ {}id{} }}", "me { ".repeat(19), " }".repeat(19));
+    let answer = alice.gql(&deep, json!({})).await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(answer.code(), "VALIDATION");
+    assert!(
+        answer.message().contains("nested 20 levels"),
+        "{}",
+        answer.body
+    );
+    let aliases: String = (0..1000).map(|i| format!("a{i}: me {{ id }} ")).collect();
+    let answer = alice.gql(&format!("{{ {aliases} }}"), json!({})).await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(answer.code(), "VALIDATION");
+    assert!(answer.message().contains("aliases"), "{}", answer.body);
+    let batch = alice
+        .post_raw(
+            "application/json",
+            serde_json::to_vec(&json!([{"query": "{ me { id } }"}, {"query": "{ me { id } }"}]))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(batch.status, 400);
+    assert!(batch.message().contains("batched"), "{}", batch.body);
+    // Introspection is off outside dev mode.
+    for query in [
+        "{ __schema { types { name } } }",
+        "{ __type(name: \"Query\") { name } }",
+    ] {
+        let intro = alice.gql(query, json!({})).await;
+        assert_eq!(intro.code(), "VALIDATION", "{}", intro.body);
+        assert!(intro.message().contains("dev mode"), "{}", intro.body);
+    }
+    // Security headers on every answer.
+    for resp in [
+        server
+            .http
+            .get(format!("{}/healthz", server.base))
+            .send()
+            .await
+            .unwrap(),
+        server
+            .http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body("{\"query\":\"{ me { id } }\"}")
+            .send()
+            .await
+            .unwrap(),
+    ] {
+        let h = resp.headers();
+        assert!(h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'"));
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["x-frame-options"], "DENY");
+    }
+    // The session cookie is HttpOnly and SameSite=Strict (and Secure outside dev mode).
+    let login = server
+        .anonymous()
+        .gql(
+            "mutation($p: String!) { login(login: \"alice@example.com\", password: $p) { user { id } } }",
+            json!({"p": crate::support::api::PASSWORD}),
+        )
+        .await;
+    let set_cookie = login.header("set-cookie").unwrap();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    assert!(set_cookie.starts_with("__Host-"), "{set_cookie}");
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(only_same_origin_json_posts_change_anything, only_json_posts);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn introspection_and_graphiql_are_served_in_dev_mode_only() {
+    let env = TestEnv::sqlite().await;
+    let server = env.server_with(|s| s.dev = true).await;
+    let anon = server.anonymous();
+    let intro = anon
+        .gql("{ __schema { queryType { name } } }", json!({}))
+        .await;
+    assert_eq!(intro.data()["__schema"]["queryType"]["name"], "Query");
+    let page = server
+        .http
+        .get(format!("{}/graphql", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page
+        .text()
+        .await
+        .unwrap()
+        .to_lowercase()
+        .contains("graphiql"));
+    // Dev mode on loopback: plain HTTP, so the cookie is not `Secure`.
+    let login = anon
+        .gql(
+            "mutation { login(login: \"demo@credledger.dev\", password: \"demo-password-123\") { user { id } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(login.data()["login"]["user"]["id"], "demo");
+    assert!(!login.header("set-cookie").unwrap().contains("Secure"));
+    server.running.stop().await.unwrap();
+}
+
+async fn live_checks_share_a_budget(env: TestEnv) {
+    let server = env.server().await;
+    let alice = server.user("alice").await;
+    let fields = server.good_fields("notion", 0);
+    let test = "mutation($f: JSON!) { testCredential(service: \"notion\", fields: $f) { result rateLimitRemaining account { displayName } } }";
+    for expected in (0..10).rev() {
+        let answer = alice.gql(test, json!({"f": fields})).await;
+        let data = answer.data();
+        assert_eq!(data["testCredential"]["result"], "VALID");
+        assert_eq!(data["testCredential"]["rateLimitRemaining"], expected);
+        assert_eq!(
+            answer.header("x-ratelimit-remaining"),
+            Some(expected.to_string().as_str())
+        );
+    }
+    let eleventh = alice.gql(test, json!({"f": fields})).await;
+    assert_eq!(eleventh.code(), "RATE_LIMITED", "{}", eleventh.body);
+    assert!(
+        eleventh.body["errors"][0]["extensions"]["retryAfter"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    assert_eq!(eleventh.header("x-ratelimit-remaining"), Some("0"));
+    // Adding with a new secret draws on the same budget; nothing is stored.
+    let add = alice
+        .gql(
+            "mutation($i: AddCredentialInput!) { addCredential(input: $i) { credential { id } } }",
+            json!({"i": {"service": "notion", "name": "Late", "fields": fields}}),
+        )
+        .await;
+    assert_eq!(add.code(), "RATE_LIMITED");
+    assert_eq!(
+        alice.ok("{ credentials { id } }", json!({})).await["credentials"],
+        json!([])
+    );
+    // Another person's budget is their own.
+    let bob = server.user("bob").await;
+    assert_eq!(
+        bob.ok(test, json!({"f": fields})).await["testCredential"]["rateLimitRemaining"],
+        9
+    );
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(
+    the_eleventh_live_check_in_a_minute_is_rate_limited,
+    live_checks_share_a_budget
+);
+
+async fn subscribers_see_changes(env: TestEnv) {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    use tokio_tungstenite::tungstenite::Message;
+    let server = env.server().await;
+    let alice = server.user("alice").await;
+    let id = alice
+        .add("notion", "Work", server.good_fields("notion", 0))
+        .await;
+    let Auth::Cookie(cookie) = &alice.auth else {
+        unreachable!()
+    };
+    let ws_url = format!("ws://{}/graphql", server.running.address);
+    // A WebSocket from another origin is refused.
+    let mut foreign = ws_url.clone().into_client_request().unwrap();
+    foreign.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    foreign
+        .headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
+    foreign
+        .headers_mut()
+        .insert("cookie", cookie.parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(foreign).await.is_err());
+
+    let mut request = ws_url.into_client_request().unwrap();
+    let origin = format!("http://{}", server.running.address);
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    request
+        .headers_mut()
+        .insert("origin", origin.parse().unwrap());
+    request
+        .headers_mut()
+        .insert("cookie", cookie.parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    ws.send(Message::text(
+        json!({"type": "connection_init", "payload": {}}).to_string(),
+    ))
+    .await
+    .unwrap();
+    async fn recv(
+        ws: &mut tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
+        within: Duration,
+    ) -> serde_json::Value {
+        loop {
+            let msg = tokio::time::timeout(within, ws.next())
+                .await
+                .expect("a message in time")
+                .unwrap()
+                .unwrap();
+            if let Message::Text(t) = msg {
+                let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+                if v["type"] != "ping" && v["type"] != "pong" {
+                    return v;
+                }
+            }
+        }
+    }
+    assert_eq!(
+        recv(&mut ws, Duration::from_secs(5)).await["type"],
+        "connection_ack"
+    );
+    ws.send(Message::text(
+        json!({"id": "1", "type": "subscribe", "payload": {"query":
+            "subscription { credentialChanged { credentialId action credential { status lastValidatedAt } } }"}})
+        .to_string(),
+    ))
+    .await
+    .unwrap();
+    // Someone else's change is not delivered; Alice's revalidation is, within a second.
+    let bob = server.user("bob").await;
+    bob.add("notion", "Bob's", server.good_fields("notion", 1))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    alice
+        .ok(
+            "mutation($id: ID!) { revalidateCredential(id: $id) { result } }",
+            json!({"id": id}),
+        )
+        .await;
+    let event = recv(&mut ws, Duration::from_secs(1)).await;
+    assert_eq!(event["type"], "next", "{event}");
+    let change = &event["payload"]["data"]["credentialChanged"];
+    assert_eq!(change["credentialId"], json!(id), "{event}");
+    assert_eq!(change["action"], "CredentialValidated");
+    assert_eq!(change["credential"]["status"], "ACTIVE");
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(
+    a_subscriber_sees_a_revalidation_within_a_second,
+    subscribers_see_changes
+);
+
+#[test]
+fn the_committed_schema_matches_the_code() {
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/schema.graphql"
+    ))
+    .expect("docs/schema.graphql");
+    assert!(
+        committed == credledger::graphql::sdl(),
+        "docs/schema.graphql differs from the code: run `cargo run -p credledger -- schema > docs/schema.graphql`"
+    );
+}
