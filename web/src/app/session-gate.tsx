@@ -1,0 +1,59 @@
+import { useEffect, useMemo } from 'react';
+import { useClient, useQuery } from 'urql';
+import { ErrorState, LoadingState } from '@/components/page-state';
+import { MeQuery, LogoutMutation } from '@/features/auth/api/session';
+import { SignInPage } from '@/features/auth/components/sign-in-page';
+import { apiFailure } from '@/lib/errors';
+import { SessionContext, type Session } from '@/lib/session';
+import { useClientControl } from './providers';
+import { AppRouter } from './router';
+
+/** Asks the server who is signed in: the sign-in page if nobody, the app otherwise. */
+export function SessionGate() {
+  const client = useClient();
+  const { reset, setSignedIn } = useClientControl();
+  const [{ data, fetching, error }, refetch] = useQuery({ query: MeQuery });
+  const failure = apiFailure(error);
+  const me = data?.me;
+
+  useEffect(() => {
+    setSignedIn(!!me);
+  }, [me, setSignedIn]);
+
+  const session = useMemo<Session | null>(
+    () =>
+      me
+        ? {
+            userId: me.id,
+            displayName: me.displayName,
+            email: me.email,
+            isAdmin: me.role === 'ADMIN',
+            signOut: async () => {
+              setSignedIn(false);
+              await client.mutation(LogoutMutation, {}).toPromise();
+              reset();
+            },
+          }
+        : null,
+    [me, client, reset, setSignedIn],
+  );
+
+  if (session) {
+    return (
+      <SessionContext.Provider value={session}>
+        <AppRouter />
+      </SessionContext.Provider>
+    );
+  }
+  if (failure?.code === 'UNAUTHENTICATED') return <SignInPage onSignedIn={reset} />;
+  if (fetching || !failure) return <LoadingState label="Loading credledger…" className="min-h-screen" />;
+  return (
+    <main className="mx-auto max-w-md px-4 py-20">
+      <ErrorState
+        title="credledger could not be reached"
+        message={failure.message}
+        onRetry={() => refetch({ requestPolicy: 'network-only' })}
+      />
+    </main>
+  );
+}

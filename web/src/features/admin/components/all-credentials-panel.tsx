@@ -1,0 +1,163 @@
+import { Star } from 'lucide-react';
+import { useId, useMemo, useState } from 'react';
+import { useQuery } from 'urql';
+import { StatusBadge, syncLabel } from '@/components/credential-status';
+import { EmptyState, ErrorState, LoadingState } from '@/components/page-state';
+import { Card } from '@/components/ui/card';
+import { Input } from '@/components/ui/input';
+import { Label } from '@/components/ui/label';
+import { Select } from '@/components/ui/select';
+import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from '@/components/ui/table';
+import { graphql } from '@/gql';
+import type { CredentialStatus } from '@/gql/graphql';
+import { apiFailure } from '@/lib/errors';
+import { dateTime, timeAgo } from '@/lib/format';
+
+// Metadata only: this page never offers to reveal a secret, whoever looks at it.
+const AllCredentialsQuery = graphql(`
+  query AdminAllCredentials($userId: String, $service: String, $status: CredentialStatus) {
+    services {
+      key
+      displayName
+    }
+    allCredentials(userId: $userId, service: $service, status: $status) {
+      id
+      owner
+      service
+      name
+      status
+      isPrimary
+      account {
+        id
+        displayName
+        email
+      }
+      lastValidatedAt
+      lastUsedAt
+      useCount
+      syncStatus
+      createdAt
+    }
+  }
+`);
+
+const STATUSES: CredentialStatus[] = ['ACTIVE', 'INACTIVE', 'INVALID', 'EXPIRED', 'REVOKED'];
+
+export function AllCredentialsPanel() {
+  const ids = useId();
+  const [owner, setOwner] = useState('');
+  const [service, setService] = useState('');
+  const [status, setStatus] = useState('');
+  const variables = useMemo(
+    () => ({
+      userId: owner.trim() || null,
+      service: service || null,
+      status: (status || null) as CredentialStatus | null,
+    }),
+    [owner, service, status],
+  );
+  const [{ data, fetching, error }, refetch] = useQuery({
+    query: AllCredentialsQuery,
+    variables,
+    requestPolicy: 'cache-and-network',
+    context: useMemo(() => ({ additionalTypenames: ['Credential'] }), []),
+  });
+  const failure = apiFailure(error);
+  const serviceName = (key: string) => data?.services.find((s) => s.key === key)?.displayName ?? key;
+
+  return (
+    <section className="space-y-4" aria-label="All credentials">
+      <form className="grid gap-3 sm:grid-cols-3" aria-label="Filters" onSubmit={(e) => e.preventDefault()}>
+        <div className="space-y-1.5">
+          <Label htmlFor={`${ids}-owner`}>Owner (user id)</Label>
+          <Input
+            id={`${ids}-owner`}
+            value={owner}
+            autoComplete="off"
+            onChange={(e) => setOwner(e.target.value)}
+          />
+        </div>
+        <div className="space-y-1.5">
+          <Label htmlFor={`${ids}-service`}>Service</Label>
+          <Select id={`${ids}-service`} value={service} onChange={(e) => setService(e.target.value)}>
+            <option value="">All services</option>
+            {data?.services.map((s) => (
+              <option key={s.key} value={s.key}>
+                {s.displayName}
+              </option>
+            ))}
+          </Select>
+        </div>
+        <div className="space-y-1.5">
+          <Label htmlFor={`${ids}-status`}>Status</Label>
+          <Select id={`${ids}-status`} value={status} onChange={(e) => setStatus(e.target.value)}>
+            <option value="">All statuses</option>
+            {STATUSES.map((s) => (
+              <option key={s} value={s}>
+                {s.charAt(0) + s.slice(1).toLowerCase()}
+              </option>
+            ))}
+          </Select>
+        </div>
+      </form>
+      {!data ? (
+        fetching || !failure ? (
+          <LoadingState label="Loading credentials…" />
+        ) : (
+          <ErrorState message={failure.message} onRetry={() => refetch({ requestPolicy: 'network-only' })} />
+        )
+      ) : data.allCredentials.length === 0 ? (
+        <EmptyState title="No credentials" description="No credential matches these filters." />
+      ) : (
+        <Card>
+          <Table aria-label="All credentials" data-testid="all-credentials">
+            <TableHeader>
+              <TableRow>
+                <TableHead>Owner</TableHead>
+                <TableHead>Service</TableHead>
+                <TableHead>Name</TableHead>
+                <TableHead>Status</TableHead>
+                <TableHead>Account</TableHead>
+                <TableHead>Validated</TableHead>
+                <TableHead>Used</TableHead>
+                <TableHead>Sync</TableHead>
+              </TableRow>
+            </TableHeader>
+            <TableBody>
+              {data.allCredentials.map((c) => (
+                <TableRow key={c.id} data-credential-id={c.id}>
+                  <TableCell className="font-mono text-xs">{c.owner}</TableCell>
+                  <TableCell>{serviceName(c.service)}</TableCell>
+                  <TableCell className="font-medium">
+                    <span className="inline-flex items-center gap-1">
+                      {c.name}
+                      {c.isPrimary && (
+                        <Star
+                          className="h-3.5 w-3.5 fill-current text-muted-foreground"
+                          aria-label="Primary"
+                        />
+                      )}
+                    </span>
+                  </TableCell>
+                  <TableCell>
+                    <StatusBadge status={c.status} />
+                  </TableCell>
+                  <TableCell className="max-w-[14rem] truncate text-xs">
+                    {c.account ? c.account.displayName || c.account.email || c.account.id : '—'}
+                  </TableCell>
+                  <TableCell className="whitespace-nowrap text-xs" title={dateTime(c.lastValidatedAt)}>
+                    {timeAgo(c.lastValidatedAt)}
+                  </TableCell>
+                  <TableCell className="whitespace-nowrap text-xs" title={dateTime(c.lastUsedAt)}>
+                    {timeAgo(c.lastUsedAt)} ({c.useCount})
+                  </TableCell>
+                  <TableCell className="whitespace-nowrap text-xs">{syncLabel(c.syncStatus)}</TableCell>
+                </TableRow>
+              ))}
+            </TableBody>
+          </Table>
+        </Card>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,235 @@
+import { useQuery } from 'urql';
+import { EmptyState, ErrorState, LoadingState } from '@/components/page-state';
+import { StatCard } from '@/components/stat-card';
+import { Card, CardContent, CardHeader, CardTitle } from '@/components/ui/card';
+import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from '@/components/ui/table';
+import { graphql } from '@/gql';
+import { apiFailure } from '@/lib/errors';
+import { dateTime, humanizeAction, timeAgo } from '@/lib/format';
+
+const SystemMetricsQuery = graphql(`
+  query AdminSystemMetrics {
+    services {
+      key
+      displayName
+    }
+    systemMetrics {
+      users
+      servicesConnected
+      totals {
+        total
+        active
+        inactive
+        invalid
+        expired
+        revoked
+        pendingSync
+        syncErrors
+      }
+      byService {
+        service
+        counts {
+          total
+          active
+          invalid
+          expired
+          revoked
+          pendingSync
+          syncErrors
+        }
+      }
+      recentValidations {
+        position
+        occurredAt
+        action
+        actor
+        userId
+        service
+        credentialId
+        success
+        error
+      }
+      expiringSoon
+      expiringCredentials {
+        id
+        owner
+        service
+        name
+        tokenExpiresAt
+      }
+      failedSyncs {
+        position
+        occurredAt
+        action
+        userId
+        service
+        credentialId
+        error
+      }
+    }
+  }
+`);
+
+export function MetricsPanel() {
+  const [{ data, fetching, error }, refetch] = useQuery({
+    query: SystemMetricsQuery,
+    requestPolicy: 'cache-and-network',
+  });
+  const failure = apiFailure(error);
+  if (!data) {
+    return fetching || !failure ? (
+      <LoadingState label="Loading metrics…" />
+    ) : (
+      <ErrorState message={failure.message} onRetry={() => refetch({ requestPolicy: 'network-only' })} />
+    );
+  }
+  const m = data.systemMetrics;
+  const name = (key: string | null | undefined) =>
+    data.services.find((s) => s.key === key)?.displayName ?? key ?? '—';
+
+  return (
+    <section className="space-y-6" aria-label="System metrics">
+      <div className="grid grid-cols-2 gap-3 md:grid-cols-4 xl:grid-cols-7">
+        <StatCard label="Credentials" value={m.totals.total} />
+        <StatCard label="Active" value={m.totals.active} tone="success" />
+        <StatCard label="Invalid" value={m.totals.invalid} tone="destructive" />
+        <StatCard label="Pending sync" value={m.totals.pendingSync} tone="warning" />
+        <StatCard label="Sync errors" value={m.totals.syncErrors} tone="destructive" />
+        <StatCard label="Expiring soon" value={m.expiringSoon} tone="warning" />
+        <StatCard label="Users" value={m.users} />
+      </div>
+
+      <Card>
+        <CardHeader>
+          <CardTitle className="text-base">By service</CardTitle>
+        </CardHeader>
+        <CardContent>
+          {m.byService.length === 0 ? (
+            <EmptyState title="No credentials yet" />
+          ) : (
+            <Table aria-label="Credentials by service">
+              <TableHeader>
+                <TableRow>
+                  <TableHead>Service</TableHead>
+                  <TableHead className="text-right">Total</TableHead>
+                  <TableHead className="text-right">Active</TableHead>
+                  <TableHead className="text-right">Invalid</TableHead>
+                  <TableHead className="text-right">Expired</TableHead>
+                  <TableHead className="text-right">Revoked</TableHead>
+                  <TableHead className="text-right">Pending sync</TableHead>
+                  <TableHead className="text-right">Sync errors</TableHead>
+                </TableRow>
+              </TableHeader>
+              <TableBody>
+                {m.byService.map((s) => (
+                  <TableRow key={s.service}>
+                    <TableCell className="font-medium">{name(s.service)}</TableCell>
+                    <TableCell className="text-right tabular-nums">{s.counts.total}</TableCell>
+                    <TableCell className="text-right tabular-nums">{s.counts.active}</TableCell>
+                    <TableCell className="text-right tabular-nums">{s.counts.invalid}</TableCell>
+                    <TableCell className="text-right tabular-nums">{s.counts.expired}</TableCell>
+                    <TableCell className="text-right tabular-nums">{s.counts.revoked}</TableCell>
+                    <TableCell className="text-right tabular-nums">{s.counts.pendingSync}</TableCell>
+                    <TableCell className="text-right tabular-nums">{s.counts.syncErrors}</TableCell>
+                  </TableRow>
+                ))}
+              </TableBody>
+            </Table>
+          )}
+        </CardContent>
+      </Card>
+
+      <Card>
+        <CardHeader>
+          <CardTitle className="text-base">Expiring soon</CardTitle>
+        </CardHeader>
+        <CardContent>
+          {m.expiringCredentials.length === 0 ? (
+            <EmptyState title="No credential expires soon" />
+          ) : (
+            <Table aria-label="Credentials expiring soon">
+              <TableHeader>
+                <TableRow>
+                  <TableHead>Owner</TableHead>
+                  <TableHead>Service</TableHead>
+                  <TableHead>Name</TableHead>
+                  <TableHead>Expires</TableHead>
+                </TableRow>
+              </TableHeader>
+              <TableBody>
+                {m.expiringCredentials.map((c) => (
+                  <TableRow key={c.id}>
+                    <TableCell className="font-mono text-xs">{c.owner}</TableCell>
+                    <TableCell>{name(c.service)}</TableCell>
+                    <TableCell className="font-medium">{c.name}</TableCell>
+                    <TableCell className="whitespace-nowrap text-xs" title={dateTime(c.tokenExpiresAt)}>
+                      {timeAgo(c.tokenExpiresAt)}
+                    </TableCell>
+                  </TableRow>
+                ))}
+              </TableBody>
+            </Table>
+          )}
+        </CardContent>
+      </Card>
+
+      <div className="grid gap-6 lg:grid-cols-2">
+        <Card>
+          <CardHeader>
+            <CardTitle className="text-base">Recent validations</CardTitle>
+          </CardHeader>
+          <CardContent>
+            {m.recentValidations.length === 0 ? (
+              <EmptyState title="No validations yet" />
+            ) : (
+              <ul className="divide-y text-sm">
+                {m.recentValidations.map((v) => (
+                  <li key={v.position} className="flex flex-wrap items-baseline justify-between gap-x-3 py-2">
+                    <span>
+                      <span
+                        className={v.success ? 'font-medium text-success' : 'font-medium text-destructive'}
+                      >
+                        {humanizeAction(v.action)}
+                      </span>{' '}
+                      · {name(v.service)} · <span className="font-mono text-xs">{v.userId ?? v.actor}</span>
+                      {v.error && <span className="block text-xs text-destructive">{v.error}</span>}
+                    </span>
+                    <time className="text-xs text-muted-foreground" dateTime={v.occurredAt}>
+                      {dateTime(v.occurredAt)}
+                    </time>
+                  </li>
+                ))}
+              </ul>
+            )}
+          </CardContent>
+        </Card>
+        <Card>
+          <CardHeader>
+            <CardTitle className="text-base">Failed syncs</CardTitle>
+          </CardHeader>
+          <CardContent>
+            {m.failedSyncs.length === 0 ? (
+              <EmptyState title="No failed syncs" />
+            ) : (
+              <ul className="divide-y text-sm">
+                {m.failedSyncs.map((f) => (
+                  <li key={f.position} className="py-2">
+                    <div className="flex flex-wrap items-baseline justify-between gap-x-3">
+                      <span>
+                        {name(f.service)} · <span className="font-mono text-xs">{f.userId ?? '—'}</span>
+                      </span>
+                      <time className="text-xs text-muted-foreground" dateTime={f.occurredAt}>
+                        {dateTime(f.occurredAt)}
+                      </time>
+                    </div>
+                    {f.error && <p className="text-xs text-destructive">{f.error}</p>}
+                  </li>
+                ))}
+              </ul>
+            )}
+          </CardContent>
+        </Card>
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,374 @@
+import { Lock, LockOpen, Plus, UserPlus } from 'lucide-react';
+import { useId, useState, type FormEvent } from 'react';
+import { useMutation, useQuery } from 'urql';
+import { EmptyState, ErrorState, LoadingState } from '@/components/page-state';
+import { Alert } from '@/components/ui/alert';
+import { Badge } from '@/components/ui/badge';
+import { Button } from '@/components/ui/button';
+import { Card } from '@/components/ui/card';
+import {
+  Dialog,
+  DialogContent,
+  DialogDescription,
+  DialogFooter,
+  DialogHeader,
+  DialogTitle,
+} from '@/components/ui/dialog';
+import { Input } from '@/components/ui/input';
+import { Label } from '@/components/ui/label';
+import { Spinner } from '@/components/ui/spinner';
+import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from '@/components/ui/table';
+import { toast } from '@/components/ui/use-toast';
+import { graphql } from '@/gql';
+import type { Permission } from '@/gql/graphql';
+import { apiFailure, describeFailure } from '@/lib/errors';
+import { dateTime } from '@/lib/format';
+import { useSession } from '@/lib/session';
+import {
+  CreateUserMutation,
+  GrantPermissionMutation,
+  LockUserMutation,
+  RevokePermissionMutation,
+  UnlockUserMutation,
+  userContext,
+} from '../api/admin';
+
+const UsersQuery = graphql(`
+  query AdminUsers {
+    users {
+      id
+      email
+      displayName
+      role
+      permissions
+      locked
+      createdAt
+    }
+  }
+`);
+
+const PERMISSIONS: { value: Permission; label: string }[] = [
+  { value: 'CREDENTIALS_VIEW_ALL', label: 'View all' },
+  { value: 'CREDENTIALS_EDIT_ALL', label: 'Edit all' },
+  { value: 'CREDENTIALS_DELETE_ALL', label: 'Delete all' },
+];
+
+export function UsersPanel() {
+  const session = useSession();
+  const [{ data, fetching, error }, refetch] = useQuery({
+    query: UsersQuery,
+    requestPolicy: 'cache-and-network',
+    context: userContext,
+  });
+  const [creating, setCreating] = useState(false);
+  const [locking, setLocking] = useState<{ id: string; name: string } | null>(null);
+  const [busy, setBusy] = useState<string | null>(null);
+  const [, unlock] = useMutation(UnlockUserMutation);
+  const [, grant] = useMutation(GrantPermissionMutation);
+  const [, revoke] = useMutation(RevokePermissionMutation);
+
+  async function run(
+    key: string,
+    label: string,
+    op: () => Promise<{ error?: Parameters<typeof apiFailure>[0] }>,
+  ) {
+    setBusy(key);
+    const result = await op();
+    setBusy(null);
+    const failure = apiFailure(result.error);
+    toast(
+      failure
+        ? { title: `Could not ${label}`, description: describeFailure(failure), variant: 'destructive' }
+        : { title: `Done: ${label}`, variant: 'success' },
+    );
+  }
+
+  const failure = apiFailure(error);
+  return (
+    <section className="space-y-4" aria-label="Users">
+      <div className="flex justify-end">
+        <Button onClick={() => setCreating(true)}>
+          <UserPlus aria-hidden="true" /> New user
+        </Button>
+      </div>
+      {!data ? (
+        fetching || !failure ? (
+          <LoadingState label="Loading users…" />
+        ) : (
+          <ErrorState message={failure.message} onRetry={() => refetch({ requestPolicy: 'network-only' })} />
+        )
+      ) : data.users.length === 0 ? (
+        <EmptyState title="No users" />
+      ) : (
+        <Card>
+          <Table aria-label="Users">
+            <TableHeader>
+              <TableRow>
+                <TableHead>User</TableHead>
+                <TableHead>Role</TableHead>
+                <TableHead>Permissions</TableHead>
+                <TableHead>Created</TableHead>
+                <TableHead>
+                  <span className="sr-only">Actions</span>
+                </TableHead>
+              </TableRow>
+            </TableHeader>
+            <TableBody>
+              {data.users.map((user) => {
+                const admin = user.role === 'ADMIN';
+                const self = user.id === session.userId;
+                return (
+                  <TableRow key={user.id} data-testid={`user-${user.id}`}>
+                    <TableCell>
+                      <div className="font-medium">
+                        {user.displayName}
+                        {user.locked && (
+                          <Badge variant="destructive" className="ml-2">
+                            Locked
+                          </Badge>
+                        )}
+                      </div>
+                      <div className="text-xs text-muted-foreground">
+                        <span className="font-mono">{user.id}</span> · {user.email}
+                      </div>
+                    </TableCell>
+                    <TableCell>
+                      {admin ? <Badge>Admin</Badge> : <Badge variant="secondary">Member</Badge>}
+                    </TableCell>
+                    <TableCell>
+                      <fieldset className="flex flex-wrap gap-x-3 gap-y-1" disabled={admin || busy !== null}>
+                        <legend className="sr-only">Permissions of {user.displayName}</legend>
+                        {PERMISSIONS.map((p) => {
+                          const held = admin || user.permissions.includes(p.value);
+                          return (
+                            <label
+                              key={p.value}
+                              className="flex items-center gap-1.5 whitespace-nowrap text-xs"
+                            >
+                              <input
+                                type="checkbox"
+                                className="h-4 w-4"
+                                checked={held}
+                                onChange={(e) =>
+                                  run(
+                                    `${user.id}:${p.value}`,
+                                    `${e.target.checked ? 'grant' : 'revoke'} “${p.label}” for ${user.displayName}`,
+                                    () =>
+                                      (e.target.checked ? grant : revoke)(
+                                        { userId: user.id, permission: p.value },
+                                        userContext,
+                                      ),
+                                  )
+                                }
+                              />
+                              {p.label}
+                            </label>
+                          );
+                        })}
+                      </fieldset>
+                    </TableCell>
+                    <TableCell className="whitespace-nowrap text-xs">{dateTime(user.createdAt)}</TableCell>
+                    <TableCell className="text-right">
+                      {user.locked ? (
+                        <Button
+                          variant="outline"
+                          size="sm"
+                          disabled={busy === `${user.id}:lock`}
+                          onClick={() =>
+                            run(`${user.id}:lock`, `unlock ${user.displayName}`, () =>
+                              unlock({ userId: user.id }, userContext),
+                            )
+                          }
+                        >
+                          <LockOpen aria-hidden="true" /> Unlock
+                          <span className="sr-only"> {user.displayName}</span>
+                        </Button>
+                      ) : (
+                        !self && (
+                          <Button
+                            variant="outline"
+                            size="sm"
+                            onClick={() => setLocking({ id: user.id, name: user.displayName })}
+                          >
+                            <Lock aria-hidden="true" /> Lock
+                            <span className="sr-only"> {user.displayName}</span>
+                          </Button>
+                        )
+                      )}
+                    </TableCell>
+                  </TableRow>
+                );
+              })}
+            </TableBody>
+          </Table>
+        </Card>
+      )}
+      <Dialog open={creating} onOpenChange={setCreating}>
+        <DialogContent>
+          <CreateUserForm onDone={() => setCreating(false)} />
+        </DialogContent>
+      </Dialog>
+      <Dialog open={locking !== null} onOpenChange={(o) => !o && setLocking(null)}>
+        <DialogContent>
+          {locking && <LockUserForm user={locking} onDone={() => setLocking(null)} />}
+        </DialogContent>
+      </Dialog>
+    </section>
+  );
+}
+
+function CreateUserForm({ onDone }: { onDone: () => void }) {
+  const ids = useId();
+  const [userId, setUserId] = useState('');
+  const [email, setEmail] = useState('');
+  const [displayName, setDisplayName] = useState('');
+  const [password, setPassword] = useState('');
+  const [admin, setAdmin] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [{ fetching }, create] = useMutation(CreateUserMutation);
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    if (!userId.trim() || !email.trim() || !displayName.trim())
+      return setError('Fill in the user id, email and name.');
+    if (password.length < 12) return setError('The password needs at least 12 characters.');
+    setError(null);
+    const result = await create(
+      {
+        input: {
+          userId: userId.trim(),
+          email: email.trim(),
+          displayName: displayName.trim(),
+          password,
+          admin,
+        },
+      },
+      userContext,
+    );
+    const failure = apiFailure(result.error);
+    if (failure) return setError(describeFailure(failure));
+    toast({ title: `${displayName.trim()} can now sign in`, variant: 'success' });
+    onDone();
+  }
+
+  return (
+    <>
+      <DialogHeader>
+        <DialogTitle>New user</DialogTitle>
+        <DialogDescription>They sign in with their email or user id and this password.</DialogDescription>
+      </DialogHeader>
+      <form className="space-y-3" onSubmit={submit} noValidate aria-label="New user">
+        <div className="space-y-1.5">
+          <Label htmlFor={`${ids}-id`}>User id</Label>
+          <Input
+            id={`${ids}-id`}
+            value={userId}
+            autoComplete="off"
+            onChange={(e) => setUserId(e.target.value)}
+          />
+        </div>
+        <div className="space-y-1.5">
+          <Label htmlFor={`${ids}-email`}>Email</Label>
+          <Input
+            id={`${ids}-email`}
+            type="email"
+            value={email}
+            autoComplete="off"
+            onChange={(e) => setEmail(e.target.value)}
+          />
+        </div>
+        <div className="space-y-1.5">
+          <Label htmlFor={`${ids}-name`}>Name</Label>
+          <Input
+            id={`${ids}-name`}
+            value={displayName}
+            autoComplete="off"
+            onChange={(e) => setDisplayName(e.target.value)}
+          />
+        </div>
+        <div className="space-y-1.5">
+          <Label htmlFor={`${ids}-password`}>Initial password</Label>
+          <Input
+            id={`${ids}-password`}
+            type="password"
+            autoComplete="new-password"
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+          />
+        </div>
+        <label className="flex items-center gap-2 text-sm">
+          <input
+            type="checkbox"
+            className="h-4 w-4"
+            checked={admin}
+            onChange={(e) => setAdmin(e.target.checked)}
+          />
+          Administrator
+        </label>
+        {error && (
+          <Alert variant="destructive" role="alert">
+            {error}
+          </Alert>
+        )}
+        <DialogFooter>
+          <Button variant="ghost" onClick={onDone} disabled={fetching}>
+            Cancel
+          </Button>
+          <Button type="submit" disabled={fetching}>
+            {fetching ? <Spinner /> : <Plus aria-hidden="true" />}
+            Create user
+          </Button>
+        </DialogFooter>
+      </form>
+    </>
+  );
+}
+
+function LockUserForm({ user, onDone }: { user: { id: string; name: string }; onDone: () => void }) {
+  const id = useId();
+  const [reason, setReason] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [{ fetching }, lock] = useMutation(LockUserMutation);
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    const result = await lock({ userId: user.id, reason: reason.trim() || null }, userContext);
+    const failure = apiFailure(result.error);
+    if (failure) return setError(describeFailure(failure));
+    toast({ title: `${user.name} is locked out`, variant: 'success' });
+    onDone();
+  }
+
+  return (
+    <>
+      <DialogHeader>
+        <DialogTitle>Lock {user.name}?</DialogTitle>
+        <DialogDescription>
+          They cannot sign in, their sessions end and their API tokens are refused.
+        </DialogDescription>
+      </DialogHeader>
+      <form className="space-y-3" onSubmit={submit} noValidate>
+        <div className="space-y-1.5">
+          <Label htmlFor={id}>
+            Reason <span className="font-normal text-muted-foreground">(optional)</span>
+          </Label>
+          <Input id={id} value={reason} onChange={(e) => setReason(e.target.value)} />
+        </div>
+        {error && (
+          <Alert variant="destructive" role="alert">
+            {error}
+          </Alert>
+        )}
+        <DialogFooter>
+          <Button variant="ghost" onClick={onDone} disabled={fetching}>
+            Cancel
+          </Button>
+          <Button type="submit" variant="destructive" disabled={fetching}>
+            {fetching ? <Spinner /> : <Lock aria-hidden="true" />}
+            Lock user
+          </Button>
+        </DialogFooter>
+      </form>
+    </>
+  );
+}

@@ -1,0 +1,267 @@
+import { ChevronLeft, ChevronRight, CheckCircle2, XCircle } from 'lucide-react';
+import { useId, useMemo, useState } from 'react';
+import { useQuery } from 'urql';
+import { EmptyState, ErrorState, LoadingState } from '@/components/page-state';
+import { PageHeader } from '@/components/page-header';
+import { Button } from '@/components/ui/button';
+import { Card, CardContent } from '@/components/ui/card';
+import { Input } from '@/components/ui/input';
+import { Label } from '@/components/ui/label';
+import { Select } from '@/components/ui/select';
+import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from '@/components/ui/table';
+import { graphql } from '@/gql';
+import type { AuditFilter } from '@/gql/graphql';
+import { apiFailure } from '@/lib/errors';
+import { dateTime, humanizeAction } from '@/lib/format';
+import { AUDIT_ACTIONS, dayBoundary } from '../api/actions';
+import { useDocumentTitle } from '@/lib/use-document-title';
+
+const PAGE_SIZE = 20;
+
+const AuditPageQuery = graphql(`
+  query AuditPage($filter: AuditFilter, $first: Int!, $after: String) {
+    services {
+      key
+      displayName
+    }
+    auditTrail(filter: $filter, first: $first, after: $after) {
+      edges {
+        cursor
+        node {
+          position
+          occurredAt
+          action
+          actor
+          credentialId
+          service
+          ip
+          userAgent
+          success
+          error
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+`);
+
+interface Filters {
+  service: string;
+  action: string;
+  from: string;
+  to: string;
+}
+
+const EMPTY: Filters = { service: '', action: '', from: '', to: '' };
+
+export function AuditPage() {
+  useDocumentTitle('Audit');
+  const ids = useId();
+  const [filters, setFilters] = useState<Filters>(EMPTY);
+  // Cursors of the pages before the current one; the current page starts after the last.
+  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const after = cursors[cursors.length - 1];
+
+  const filter = useMemo<AuditFilter>(() => {
+    const f: AuditFilter = {};
+    if (filters.service) f.service = filters.service;
+    if (filters.action) f.action = filters.action;
+    const from = filters.from ? dayBoundary(filters.from, false) : null;
+    const to = filters.to ? dayBoundary(filters.to, true) : null;
+    if (from) f.from = from;
+    if (to) f.to = to;
+    return f;
+  }, [filters]);
+
+  const [{ data, fetching, error }, refetch] = useQuery({
+    query: AuditPageQuery,
+    variables: { filter, first: PAGE_SIZE, after },
+    requestPolicy: 'cache-and-network',
+    context: useMemo(() => ({ additionalTypenames: ['Credential', 'AuditEvent'] }), []),
+  });
+
+  function setFilter<K extends keyof Filters>(key: K, value: Filters[K]) {
+    setFilters((f) => ({ ...f, [key]: value }));
+    setCursors([null]);
+  }
+
+  const services = data?.services ?? [];
+  const serviceName = (key: string | null | undefined) =>
+    services.find((s) => s.key === key)?.displayName ?? key ?? '—';
+  const edges = data?.auditTrail.edges ?? [];
+  const pageInfo = data?.auditTrail.pageInfo;
+  const failure = apiFailure(error);
+  const page = cursors.length;
+  const unfiltered = !filters.service && !filters.action && !filters.from && !filters.to;
+
+  return (
+    <div className="space-y-6">
+      <PageHeader title="Audit" description="Every change and every disclosure, newest first." />
+      <Card>
+        <CardContent className="pt-4 sm:pt-6">
+          <form
+            className="grid gap-3 sm:grid-cols-2 lg:grid-cols-5 lg:items-end"
+            aria-label="Filters"
+            onSubmit={(e) => e.preventDefault()}
+          >
+            <div className="space-y-1.5">
+              <Label htmlFor={`${ids}-service`}>Service</Label>
+              <Select
+                id={`${ids}-service`}
+                value={filters.service}
+                onChange={(e) => setFilter('service', e.target.value)}
+              >
+                <option value="">All services</option>
+                {services.map((s) => (
+                  <option key={s.key} value={s.key}>
+                    {s.displayName}
+                  </option>
+                ))}
+              </Select>
+            </div>
+            <div className="space-y-1.5">
+              <Label htmlFor={`${ids}-action`}>Action</Label>
+              <Select
+                id={`${ids}-action`}
+                value={filters.action}
+                onChange={(e) => setFilter('action', e.target.value)}
+              >
+                <option value="">All actions</option>
+                {AUDIT_ACTIONS.map((a) => (
+                  <option key={a} value={a}>
+                    {humanizeAction(a)}
+                  </option>
+                ))}
+              </Select>
+            </div>
+            <div className="space-y-1.5">
+              <Label htmlFor={`${ids}-from`}>From</Label>
+              <Input
+                id={`${ids}-from`}
+                type="date"
+                value={filters.from}
+                max={filters.to || undefined}
+                onChange={(e) => setFilter('from', e.target.value)}
+              />
+            </div>
+            <div className="space-y-1.5">
+              <Label htmlFor={`${ids}-to`}>To</Label>
+              <Input
+                id={`${ids}-to`}
+                type="date"
+                value={filters.to}
+                min={filters.from || undefined}
+                onChange={(e) => setFilter('to', e.target.value)}
+              />
+            </div>
+            <Button
+              variant="outline"
+              onClick={() => {
+                setFilters(EMPTY);
+                setCursors([null]);
+              }}
+              disabled={unfiltered}
+            >
+              Clear filters
+            </Button>
+          </form>
+        </CardContent>
+      </Card>
+
+      {!data && fetching ? (
+        <LoadingState label="Loading the audit trail…" />
+      ) : failure && !data ? (
+        <ErrorState message={failure.message} onRetry={() => refetch({ requestPolicy: 'network-only' })} />
+      ) : edges.length === 0 ? (
+        <EmptyState
+          title="No events"
+          description={unfiltered ? 'Nothing has happened yet.' : 'No event matches these filters.'}
+        />
+      ) : (
+        <Card>
+          <Table aria-label="Audit events" data-testid="audit-table">
+            <TableHeader>
+              <TableRow>
+                <TableHead>When</TableHead>
+                <TableHead>Action</TableHead>
+                <TableHead>Service</TableHead>
+                <TableHead>Credential</TableHead>
+                <TableHead>Who</TableHead>
+                <TableHead>From</TableHead>
+                <TableHead>Result</TableHead>
+              </TableRow>
+            </TableHeader>
+            <TableBody>
+              {edges.map(({ node }) => (
+                <TableRow key={node.position}>
+                  <TableCell className="whitespace-nowrap">
+                    <time dateTime={node.occurredAt}>{dateTime(node.occurredAt)}</time>
+                  </TableCell>
+                  <TableCell className="whitespace-nowrap font-medium">
+                    {humanizeAction(node.action)}
+                  </TableCell>
+                  <TableCell>{serviceName(node.service)}</TableCell>
+                  <TableCell
+                    className="max-w-[10rem] truncate font-mono text-xs"
+                    title={node.credentialId ?? undefined}
+                  >
+                    {node.credentialId ?? '—'}
+                  </TableCell>
+                  <TableCell>{node.actor}</TableCell>
+                  <TableCell className="text-xs">
+                    {node.ip ?? '—'}
+                    {node.userAgent && (
+                      <span
+                        className="block max-w-[12rem] truncate text-muted-foreground"
+                        title={node.userAgent}
+                      >
+                        {node.userAgent}
+                      </span>
+                    )}
+                  </TableCell>
+                  <TableCell>
+                    {node.success ? (
+                      <span className="inline-flex items-center gap-1 text-success">
+                        <CheckCircle2 className="h-4 w-4" aria-hidden="true" /> OK
+                      </span>
+                    ) : (
+                      <span
+                        className="inline-flex items-center gap-1 text-destructive"
+                        title={node.error ?? undefined}
+                      >
+                        <XCircle className="h-4 w-4" aria-hidden="true" /> {node.error ?? 'Failed'}
+                      </span>
+                    )}
+                  </TableCell>
+                </TableRow>
+              ))}
+            </TableBody>
+          </Table>
+        </Card>
+      )}
+
+      <nav className="flex items-center justify-between gap-2" aria-label="Audit pages">
+        <Button
+          variant="outline"
+          size="sm"
+          disabled={page <= 1 || fetching}
+          onClick={() => setCursors((c) => c.slice(0, -1))}
+        >
+          <ChevronLeft aria-hidden="true" /> Newer
+        </Button>
+        <span className="text-sm text-muted-foreground">Page {page}</span>
+        <Button
+          variant="outline"
+          size="sm"
+          disabled={!pageInfo?.hasNextPage || !pageInfo.endCursor || fetching}
+          onClick={() => pageInfo?.endCursor && setCursors((c) => [...c, pageInfo.endCursor ?? null])}
+        >
+          Older <ChevronRight aria-hidden="true" />
+        </Button>
+      </nav>
+    </div>
+  );
+}

@@ -1,0 +1,299 @@
+import { screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { describe, expect, it, vi } from 'vitest';
+import { makeFragmentData } from '@/gql';
+import { deferred, mockClient, type Answer, type Responder } from '@/test/mock-client';
+import { renderWithClient } from '@/test/render';
+import { AddCredentialDialog, AddCredentialDialogServiceFragment } from './add-credential-dialog';
+
+const services = [
+  makeFragmentData(
+    {
+      __typename: 'Service',
+      key: 'notion',
+      displayName: 'Notion',
+      enabled: true,
+      fields: [
+        {
+          __typename: 'ServiceField',
+          name: 'token',
+          label: 'Internal integration token',
+          required: true,
+          secret: true,
+          format: null,
+        },
+      ],
+    },
+    AddCredentialDialogServiceFragment,
+  ),
+  makeFragmentData(
+    {
+      __typename: 'Service',
+      key: 'jira',
+      displayName: 'Jira',
+      enabled: true,
+      fields: [
+        {
+          __typename: 'ServiceField',
+          name: 'url',
+          label: 'Site URL',
+          required: true,
+          secret: false,
+          format: 'URL',
+        },
+        {
+          __typename: 'ServiceField',
+          name: 'email',
+          label: 'Account email',
+          required: true,
+          secret: false,
+          format: 'EMAIL',
+        },
+        {
+          __typename: 'ServiceField',
+          name: 'api_token',
+          label: 'API token',
+          required: true,
+          secret: true,
+          format: null,
+        },
+      ],
+    },
+    AddCredentialDialogServiceFragment,
+  ),
+];
+
+const valid: Answer = {
+  data: {
+    testCredential: {
+      __typename: 'TestCredentialResult',
+      result: 'VALID',
+      message: null,
+      account: {
+        __typename: 'AccountIdentity',
+        id: 'ws-1',
+        displayName: 'Acme HQ',
+        email: 'ada@acme.example',
+      },
+      scopes: [],
+      rateLimitRemaining: 9,
+    },
+  },
+};
+
+const invalid: Answer = {
+  data: {
+    testCredential: {
+      __typename: 'TestCredentialResult',
+      result: 'INVALID',
+      message: 'API token is invalid.',
+      account: null,
+      scopes: [],
+      rateLimitRemaining: 8,
+    },
+  },
+};
+
+const added: Answer = {
+  data: {
+    addCredential: {
+      __typename: 'AddCredentialPayload',
+      credential: {
+        __typename: 'Credential',
+        id: 'c1',
+        name: 'Work',
+        service: 'notion',
+        status: 'ACTIVE',
+        isPrimary: true,
+      },
+      rateLimitRemaining: 8,
+    },
+  },
+};
+
+function setup(responders: Record<string, Responder>, preselected: string | null = 'notion') {
+  const { client, calls } = mockClient(responders);
+  const onOpenChange = vi.fn();
+  const user = userEvent.setup();
+  renderWithClient(
+    <AddCredentialDialog
+      open
+      onOpenChange={onOpenChange}
+      services={services}
+      preselectedService={preselected}
+    />,
+    client,
+  );
+  const dialog = screen.getByRole('dialog', { name: 'Add credential' });
+  return { user, calls, onOpenChange, dialog };
+}
+
+const addButton = () => screen.getByRole('button', { name: /^add$/i });
+const testButton = () => screen.getByRole('button', { name: /test(ing)? credential/i });
+
+describe('AddCredentialDialog', () => {
+  it('preselects the service chosen from its card and shows its catalog fields', () => {
+    setup({});
+    expect(screen.getByLabelText('Service')).toHaveValue('notion');
+    const token = screen.getByLabelText(/internal integration token/i);
+    expect(token).toHaveAttribute('type', 'password');
+    expect(token).toBeRequired();
+    expect(addButton()).toBeDisabled();
+  });
+
+  it('checks required fields before sending anything', async () => {
+    const { user, calls } = setup({ TestCredential: () => valid });
+    await user.click(testButton());
+    expect(await screen.findByText('Internal integration token is required.')).toBeInTheDocument();
+    expect(screen.getByLabelText(/internal integration token/i)).toHaveAttribute('aria-invalid', 'true');
+    expect(calls.filter((c) => c.name === 'TestCredential')).toHaveLength(0);
+    expect(addButton()).toBeDisabled();
+  });
+
+  it('shows a spinner while the provider is asked', async () => {
+    const answer = deferred<Answer>();
+    const { user } = setup({ TestCredential: () => answer.promise });
+    await user.type(screen.getByLabelText(/internal integration token/i), 'ntn_good');
+    await user.click(testButton());
+    expect(await screen.findByText(/testing with notion/i)).toBeInTheDocument();
+    expect(testButton()).toBeDisabled();
+    expect(testButton()).toHaveTextContent('Testing credential…');
+    expect(addButton()).toBeDisabled();
+    answer.resolve(valid);
+    expect(await screen.findByText('The credential is valid.')).toBeInTheDocument();
+    expect(screen.queryByText(/testing with notion/i)).not.toBeInTheDocument();
+  });
+
+  it('enables Add after a valid test, then adds exactly the tested values', async () => {
+    const { user, calls, onOpenChange } = setup({ TestCredential: () => valid, AddCredential: () => added });
+    await user.type(screen.getByLabelText(/^name/i), 'Work');
+    await user.type(screen.getByLabelText(/internal integration token/i), 'ntn_good');
+    await user.click(testButton());
+    expect(await screen.findByText(/account found: acme hq · ada@acme.example/i)).toBeInTheDocument();
+    expect(screen.getByText('9 live checks left this minute.')).toBeInTheDocument();
+    expect(addButton()).toBeEnabled();
+    expect(calls.find((c) => c.name === 'TestCredential')?.variables).toEqual({
+      service: 'notion',
+      fields: { token: 'ntn_good' },
+    });
+
+    await user.click(addButton());
+    await waitFor(() => expect(onOpenChange).toHaveBeenCalledWith(false));
+    expect(calls.find((c) => c.name === 'AddCredential')?.variables).toEqual({
+      input: { service: 'notion', name: 'Work', fields: { token: 'ntn_good' } },
+    });
+  });
+
+  it("shows the provider's message for an invalid secret and keeps Add disabled", async () => {
+    const { user, calls } = setup({ TestCredential: () => invalid, AddCredential: () => added });
+    await user.type(screen.getByLabelText(/^name/i), 'Work');
+    await user.type(screen.getByLabelText(/internal integration token/i), 'ntn_bad');
+    await user.click(testButton());
+    const alert = await screen.findByRole('alert');
+    expect(alert).toHaveTextContent('The provider refused this credential.');
+    expect(alert).toHaveTextContent('API token is invalid.');
+    expect(addButton()).toBeDisabled();
+    await user.click(addButton());
+    expect(calls.filter((c) => c.name === 'AddCredential')).toHaveLength(0);
+  });
+
+  it('disables Add again when the values change after a successful test', async () => {
+    const { user } = setup({ TestCredential: () => valid });
+    await user.type(screen.getByLabelText(/^name/i), 'Work');
+    const token = screen.getByLabelText(/internal integration token/i);
+    await user.type(token, 'ntn_good');
+    await user.click(testButton());
+    await screen.findByText('The credential is valid.');
+    expect(addButton()).toBeEnabled();
+
+    await user.type(token, 'X');
+    expect(addButton()).toBeDisabled();
+    expect(screen.getByText(/values changed since the last test/i)).toBeInTheDocument();
+
+    // Back to the tested value: the test applies again.
+    await user.type(token, '{Backspace}');
+    expect(addButton()).toBeEnabled();
+  });
+
+  it('renaming after the test keeps the test valid (only the secret is tested)', async () => {
+    const { user } = setup({ TestCredential: () => valid });
+    await user.type(screen.getByLabelText(/internal integration token/i), 'ntn_good');
+    await user.click(testButton());
+    await screen.findByText('The credential is valid.');
+    await user.type(screen.getByLabelText(/^name/i), 'Personal');
+    expect(addButton()).toBeEnabled();
+  });
+
+  it('asks for a name before adding', async () => {
+    const { user, calls } = setup({ TestCredential: () => valid, AddCredential: () => added });
+    await user.type(screen.getByLabelText(/internal integration token/i), 'ntn_good');
+    await user.click(testButton());
+    await screen.findByText('The credential is valid.');
+    await user.click(addButton());
+    expect(await screen.findByText('Name is required.')).toBeInTheDocument();
+    expect(calls.filter((c) => c.name === 'AddCredential')).toHaveLength(0);
+  });
+
+  it('says when live checks are rate limited, and for how long', async () => {
+    const { user } = setup({
+      TestCredential: () => ({
+        errors: [{ message: 'rate limited', extensions: { code: 'RATE_LIMITED', retryAfter: 42 } }],
+      }),
+    });
+    await user.type(screen.getByLabelText(/internal integration token/i), 'ntn_good');
+    await user.click(testButton());
+    expect(await screen.findByRole('alert')).toHaveTextContent('Too many live checks. Try again in 42 s.');
+    expect(addButton()).toBeDisabled();
+  });
+
+  it('says the provider could not be asked without calling the credential invalid', async () => {
+    const { user } = setup({
+      TestCredential: () => ({
+        data: {
+          testCredential: {
+            __typename: 'TestCredentialResult',
+            result: 'COULD_NOT_CHECK',
+            message: 'Notion did not answer in time.',
+            account: null,
+            scopes: [],
+            rateLimitRemaining: 5,
+          },
+        },
+      }),
+    });
+    await user.type(screen.getByLabelText(/internal integration token/i), 'ntn_good');
+    await user.click(testButton());
+    const alert = await screen.findByRole('alert');
+    expect(alert).toHaveTextContent('The provider could not be asked.');
+    expect(alert).toHaveTextContent('Notion did not answer in time.');
+    expect(addButton()).toBeDisabled();
+  });
+
+  it('shows the refusal when adding fails, and stays open', async () => {
+    const { user, onOpenChange } = setup({
+      TestCredential: () => valid,
+      AddCredential: () => ({
+        errors: [
+          { message: 'A Notion credential named "Work" already exists.', extensions: { code: 'CONFLICT' } },
+        ],
+      }),
+    });
+    await user.type(screen.getByLabelText(/^name/i), 'Work');
+    await user.type(screen.getByLabelText(/internal integration token/i), 'ntn_good');
+    await user.click(testButton());
+    await screen.findByText('The credential is valid.');
+    await user.click(addButton());
+    expect(await screen.findByText('A Notion credential named "Work" already exists.')).toBeInTheDocument();
+    expect(onOpenChange).not.toHaveBeenCalledWith(false);
+  });
+
+  it('lets a service be chosen, with that service’s fields', async () => {
+    const { user, dialog } = setup({}, null);
+    expect(screen.getByLabelText('Service')).toHaveValue('');
+    expect(within(dialog).queryByRole('button', { name: /test credential/i })).not.toBeInTheDocument();
+    await user.selectOptions(screen.getByLabelText('Service'), 'jira');
+    expect(screen.getByLabelText(/site url/i)).toHaveAttribute('type', 'url');
+    expect(screen.getByLabelText(/account email/i)).toHaveAttribute('type', 'email');
+    expect(screen.getByLabelText(/api token/i)).toHaveAttribute('type', 'password');
+  });
+});

@@ -1,0 +1,267 @@
+import { FlaskConical, Plus } from 'lucide-react';
+import { useId, useMemo, useState, type FormEvent } from 'react';
+import { useMutation } from 'urql';
+import { Alert } from '@/components/ui/alert';
+import { Button } from '@/components/ui/button';
+import {
+  Dialog,
+  DialogContent,
+  DialogDescription,
+  DialogFooter,
+  DialogHeader,
+  DialogTitle,
+} from '@/components/ui/dialog';
+import { Input } from '@/components/ui/input';
+import { Label } from '@/components/ui/label';
+import { Select } from '@/components/ui/select';
+import { Spinner } from '@/components/ui/spinner';
+import { toast } from '@/components/ui/use-toast';
+import { getFragmentData, graphql, type FragmentType } from '@/gql';
+import { apiFailure, describeFailure } from '@/lib/errors';
+import { AddCredentialMutation } from '../api/mutations';
+import { credentialContext } from '../api/context';
+import { useCredentialTest, valuesKey, filledFields } from '../hooks/use-credential-test';
+import { SecretFields, missingFields } from './secret-fields';
+import { TestOutcome } from './test-outcome';
+
+export const AddCredentialDialogServiceFragment = graphql(`
+  fragment AddCredentialDialog_Service on Service {
+    key
+    displayName
+    enabled
+    fields {
+      name
+      label
+      required
+      secret
+      format
+    }
+  }
+`);
+
+interface Props {
+  open: boolean;
+  onOpenChange: (open: boolean) => void;
+  services: FragmentType<typeof AddCredentialDialogServiceFragment>[];
+  /** The service chosen from its card, if any. */
+  preselectedService?: string | null;
+}
+
+export function AddCredentialDialog({ open, onOpenChange, services, preselectedService }: Props) {
+  return (
+    <Dialog open={open} onOpenChange={onOpenChange}>
+      <DialogContent>
+        <DialogHeader>
+          <DialogTitle>Add credential</DialogTitle>
+          <DialogDescription>
+            The provider checks the credential before it is kept; it is stored encrypted.
+          </DialogDescription>
+        </DialogHeader>
+        {/* Mounted only while open, so every opening starts from empty values. */}
+        <AddCredentialForm
+          services={services}
+          preselectedService={preselectedService ?? null}
+          onDone={() => onOpenChange(false)}
+        />
+      </DialogContent>
+    </Dialog>
+  );
+}
+
+function AddCredentialForm({
+  services: serviceRefs,
+  preselectedService,
+  onDone,
+}: {
+  services: Props['services'];
+  preselectedService: string | null;
+  onDone: () => void;
+}) {
+  const ids = useId();
+  const services = getFragmentData(AddCredentialDialogServiceFragment, serviceRefs).filter((s) => s.enabled);
+  const [serviceKey, setServiceKey] = useState<string>(
+    preselectedService && services.some((s) => s.key === preselectedService) ? preselectedService : '',
+  );
+  const service = services.find((s) => s.key === serviceKey);
+  const [name, setName] = useState('');
+  const [values, setValues] = useState<Record<string, string>>({});
+  const [errors, setErrors] = useState<Set<string>>(new Set());
+  const [addError, setAddError] = useState<string | null>(null);
+  const test = useCredentialTest();
+  const [{ fetching: adding }, add] = useMutation(AddCredentialMutation);
+
+  const currentKey = useMemo(() => valuesKey(serviceKey, values), [serviceKey, values]);
+  const testing = test.state.phase === 'testing';
+  const canAdd = !!service && test.passedFor(currentKey) && !adding && !testing;
+
+  function chooseService(key: string) {
+    setServiceKey(key);
+    setValues({});
+    setErrors(new Set());
+    setAddError(null);
+    test.reset();
+  }
+
+  function clearError(field: string) {
+    setErrors((e) => {
+      if (!e.has(field)) return e;
+      const next = new Set(e);
+      next.delete(field);
+      return next;
+    });
+  }
+
+  function change(field: string, value: string) {
+    setValues((v) => ({ ...v, [field]: value }));
+    clearError(field);
+  }
+
+  function checkRequired(withName: boolean): boolean {
+    if (!service) {
+      setErrors(new Set(['service']));
+      return false;
+    }
+    const missing = new Set(missingFields(service.fields, values));
+    if (withName && !name.trim()) missing.add('name');
+    setErrors(missing);
+    return missing.size === 0;
+  }
+
+  async function runTest() {
+    setAddError(null);
+    if (!service || !checkRequired(false)) return;
+    await test.run(service.key, values);
+  }
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    if (!service || !checkRequired(true) || !canAdd) return;
+    setAddError(null);
+    const result = await add(
+      { input: { service: service.key, name: name.trim(), fields: filledFields(values) } },
+      credentialContext,
+    );
+    const failure = apiFailure(result.error);
+    if (failure || !result.data) {
+      setAddError(failure ? describeFailure(failure) : 'The credential was not added.');
+      return;
+    }
+    const added = result.data.addCredential.credential;
+    toast({
+      title: `${service.displayName} credential added`,
+      description: added.isPrimary ? `${added.name} is the primary account.` : added.name,
+      variant: 'success',
+    });
+    onDone();
+  }
+
+  const nameId = `${ids}-name`;
+  return (
+    <form className="space-y-4" onSubmit={submit} noValidate aria-label="Add credential">
+      <div className="space-y-2">
+        <Label htmlFor={`${ids}-service`}>Service</Label>
+        <Select
+          id={`${ids}-service`}
+          value={serviceKey}
+          aria-invalid={errors.has('service')}
+          onChange={(e) => chooseService(e.target.value)}
+        >
+          <option value="" disabled>
+            Choose a service
+          </option>
+          {services.map((s) => (
+            <option key={s.key} value={s.key}>
+              {s.displayName}
+            </option>
+          ))}
+        </Select>
+        {errors.has('service') && <p className="text-xs text-destructive">Choose a service.</p>}
+      </div>
+
+      {service && (
+        <>
+          <div className="space-y-2">
+            <Label htmlFor={nameId}>
+              Name
+              <span className="text-destructive" aria-hidden="true">
+                {' '}
+                *
+              </span>
+            </Label>
+            <Input
+              id={nameId}
+              value={name}
+              maxLength={100}
+              required
+              aria-required
+              aria-invalid={errors.has('name')}
+              aria-describedby={`${nameId}-hint`}
+              placeholder="e.g. Work, Personal"
+              autoComplete="off"
+              onChange={(e) => {
+                setName(e.target.value);
+                clearError('name');
+              }}
+            />
+            <p id={`${nameId}-hint`} className="text-xs text-muted-foreground">
+              {errors.has('name') ? (
+                <span className="text-destructive">Name is required.</span>
+              ) : (
+                'A name to tell this account from your others.'
+              )}
+            </p>
+          </div>
+
+          <SecretFields
+            idPrefix={ids}
+            fields={service.fields}
+            values={values}
+            errors={errors}
+            onChange={change}
+          />
+
+          <div aria-live="polite" className="space-y-2">
+            {testing && (
+              <p className="flex items-center gap-2 text-sm text-muted-foreground" role="status">
+                <Spinner /> Testing with {service.displayName}…
+              </p>
+            )}
+            <TestOutcome state={test.state} currentKey={currentKey} />
+          </div>
+
+          <Button
+            type="button"
+            variant="outline"
+            className="w-full"
+            disabled={testing || adding}
+            onClick={runTest}
+          >
+            {testing ? <Spinner /> : <FlaskConical aria-hidden="true" />}
+            {testing ? 'Testing credential…' : 'Test credential'}
+          </Button>
+        </>
+      )}
+
+      {addError && (
+        <Alert variant="destructive" role="alert">
+          {addError}
+        </Alert>
+      )}
+
+      <DialogFooter>
+        <Button type="button" variant="ghost" onClick={onDone} disabled={adding}>
+          Cancel
+        </Button>
+        <Button type="submit" disabled={!canAdd} aria-describedby={`${ids}-add-hint`}>
+          {adding ? <Spinner /> : <Plus aria-hidden="true" />}
+          {adding ? 'Adding…' : 'Add'}
+        </Button>
+      </DialogFooter>
+      {!canAdd && service && !adding && (
+        <p id={`${ids}-add-hint`} className="sr-only">
+          Test the credential successfully before adding it.
+        </p>
+      )}
+    </form>
+  );
+}

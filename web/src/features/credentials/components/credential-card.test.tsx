@@ -1,0 +1,198 @@
+import { act, screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { makeFragmentData } from '@/gql';
+import type { CredentialCard_CredentialFragment as CardData } from '@/gql/graphql';
+import { mockClient, type Responder } from '@/test/mock-client';
+import { renderWithClient, testSession } from '@/test/render';
+import { CredentialCard, CredentialCardFragment, credentialActions } from './credential-card';
+
+function credential(overrides: Partial<CardData> = {}) {
+  const base: CardData = {
+    __typename: 'Credential',
+    id: 'cred-1',
+    owner: 'ada',
+    service: 'notion',
+    name: 'Work',
+    status: 'ACTIVE',
+    isPrimary: true,
+    account: { __typename: 'AccountIdentity', id: 'ws-1', displayName: 'Acme HQ', email: 'ada@acme.example' },
+    metadata: {},
+    lastValidatedAt: new Date(Date.now() - 5 * 60_000).toISOString(),
+    validationError: null,
+    lastUsedAt: null,
+    useCount: 0,
+    tokenExpiresAt: null,
+    syncStatus: 'SYNCED',
+    lastSyncedAt: null,
+    syncError: null,
+  };
+  return makeFragmentData({ ...base, ...overrides }, CredentialCardFragment);
+}
+
+const fields = [
+  { name: 'token', label: 'Internal integration token', required: true, secret: true, format: null },
+];
+
+function setup(data = credential(), responders: Record<string, Responder> = {}, session = testSession) {
+  const { client, calls } = mockClient(responders);
+  const user = userEvent.setup();
+  renderWithClient(<CredentialCard credential={data} serviceName="Notion" fields={fields} />, client, {
+    session,
+  });
+  const card = screen.getByTestId('credential-card');
+  const actions = () =>
+    within(within(card).getByRole('group', { name: /actions for/i }))
+      .getAllByRole('button')
+      .map((b) => b.textContent?.trim());
+  return { user, calls, card, actions };
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('CredentialCard', () => {
+  it('shows status, account, primary marker, last validated, last used and sync status', () => {
+    const { card } = setup();
+    expect(within(card).getByRole('heading', { name: 'Work' })).toBeInTheDocument();
+    expect(within(card).getByText('Active')).toBeInTheDocument();
+    expect(within(card).getByTestId('primary-badge')).toHaveTextContent('Primary');
+    expect(within(card).getByText('Acme HQ · ada@acme.example')).toBeInTheDocument();
+    expect(within(card).getByText('5 minutes ago')).toBeInTheDocument();
+    expect(within(card).getByText('Never')).toBeInTheDocument();
+    expect(within(card).getByText('Synced')).toBeInTheDocument();
+  });
+
+  it('offers "Set as primary" only on an active credential that is not primary', () => {
+    const { actions } = setup(credential({ isPrimary: false }));
+    expect(screen.queryByTestId('primary-badge')).not.toBeInTheDocument();
+    expect(actions()).toEqual([
+      'Set as primary',
+      'Revalidate',
+      'Edit',
+      'Reveal secret',
+      'History',
+      'Revoke',
+      'Delete',
+    ]);
+  });
+
+  it('does not offer "Set as primary" on the primary credential', () => {
+    const { actions } = setup();
+    expect(actions()).toEqual(['Revalidate', 'Edit', 'Reveal secret', 'History', 'Revoke', 'Delete']);
+  });
+
+  it('shows an invalid credential with its reason and no "Set as primary"', () => {
+    const { card, actions } = setup(
+      credential({ status: 'INVALID', isPrimary: false, validationError: 'API token is invalid.' }),
+    );
+    expect(within(card).getByText('Invalid')).toBeInTheDocument();
+    expect(within(card).getByText('API token is invalid.')).toBeInTheDocument();
+    expect(actions()).not.toContain('Set as primary');
+    expect(actions()).toContain('Revalidate');
+  });
+
+  it('leaves only history and delete on a revoked credential', () => {
+    const { card, actions } = setup(credential({ status: 'REVOKED', isPrimary: false }));
+    expect(within(card).getByText('Revoked')).toBeInTheDocument();
+    expect(actions()).toEqual(['History', 'Delete']);
+  });
+
+  it('never offers to reveal somebody else’s secret', () => {
+    const { actions } = setup(credential({ owner: 'grace' }));
+    expect(actions()).not.toContain('Reveal secret');
+    expect(credentialActions('ACTIVE', false, false)).not.toContain('reveal');
+  });
+
+  it('renders a hostile name as text', () => {
+    const name = '<img src=x onerror=alert(1)>';
+    const { card } = setup(credential({ name }));
+    expect(within(card).getByRole('heading', { name })).toHaveTextContent(name);
+    expect(card.querySelector('img')).toBeNull();
+  });
+
+  it('sets the primary credential and says so', async () => {
+    const { user, calls } = setup(credential({ isPrimary: false }), {
+      SetPrimaryCredential: () => ({
+        data: { setPrimaryCredential: { __typename: 'Credential', id: 'cred-1', isPrimary: true } },
+      }),
+    });
+    await user.click(screen.getByRole('button', { name: 'Set as primary' }));
+    await waitFor(() => expect(calls.map((c) => c.name)).toContain('SetPrimaryCredential'));
+    expect(calls.find((c) => c.name === 'SetPrimaryCredential')?.variables).toEqual({ id: 'cred-1' });
+  });
+
+  it('deletes only after the credential’s name is typed', async () => {
+    const { user, calls } = setup(credential(), {
+      DeleteCredential: () => ({
+        data: {
+          deleteCredential: {
+            __typename: 'DeleteCredentialPayload',
+            deletedId: 'cred-1',
+            newPrimary: { __typename: 'Credential', id: 'cred-2', name: 'Personal', isPrimary: true },
+          },
+        },
+      }),
+    });
+    await user.click(screen.getByRole('button', { name: 'Delete' }));
+    const dialog = await screen.findByRole('dialog', { name: 'Delete Work?' });
+    expect(within(dialog).getByText(/becomes primary/)).toBeInTheDocument();
+    const confirm = within(dialog).getByRole('button', { name: 'Delete credential' });
+    expect(confirm).toBeDisabled();
+    await user.type(within(dialog).getByLabelText(/to confirm/), 'Wor');
+    expect(confirm).toBeDisabled();
+    await user.type(within(dialog).getByLabelText(/to confirm/), 'k');
+    expect(confirm).toBeEnabled();
+    await user.click(confirm);
+    await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument());
+    expect(calls.find((c) => c.name === 'DeleteCredential')?.variables).toEqual({ id: 'cred-1' });
+  });
+
+  it('traps focus in a dialog and gives it back to the button that opened it', async () => {
+    const { user } = setup();
+    const trigger = screen.getByRole('button', { name: 'Delete' });
+    await user.click(trigger);
+    const dialog = await screen.findByRole('dialog', { name: 'Delete Work?' });
+    expect(dialog).toContainElement(document.activeElement as HTMLElement);
+    for (let i = 0; i < 6; i++) {
+      await user.tab();
+      expect(dialog).toContainElement(document.activeElement as HTMLElement);
+    }
+    await user.keyboard('{Escape}');
+    await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument());
+    expect(trigger).toHaveFocus();
+  });
+
+  it('reveals the secret on request, says it is recorded, and hides it after 30 seconds', async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    const user = userEvent.setup({ advanceTimers: vi.advanceTimersByTime });
+    const { client } = mockClient({
+      RevealCredential: () => ({
+        data: {
+          revealCredential: {
+            __typename: 'RevealedCredential',
+            credentialId: 'cred-1',
+            fields: { token: 'ntn_canary_secret' },
+            revealedAt: new Date().toISOString(),
+          },
+        },
+      }),
+    });
+    renderWithClient(
+      <CredentialCard credential={credential()} serviceName="Notion" fields={fields} />,
+      client,
+    );
+    await user.click(screen.getByRole('button', { name: 'Reveal secret' }));
+    const dialog = await screen.findByRole('dialog', { name: 'Reveal Work' });
+    expect(within(dialog).getByText(/recorded in the ledger/)).toBeInTheDocument();
+    expect(within(dialog).queryByText('ntn_canary_secret')).not.toBeInTheDocument();
+    await user.click(within(dialog).getByRole('button', { name: 'Reveal secret' }));
+    expect(await within(dialog).findByText('ntn_canary_secret')).toBeInTheDocument();
+    await act(async () => {
+      vi.advanceTimersByTime(31_000);
+    });
+    expect(within(dialog).queryByText('ntn_canary_secret')).not.toBeInTheDocument();
+    expect(within(dialog).getByTestId('secret-hidden')).toBeInTheDocument();
+  });
+});

@@ -1,0 +1,308 @@
+import { Ban, Eye, History, Pencil, RefreshCw, Star, Trash2 } from 'lucide-react';
+import { useState, type ReactNode } from 'react';
+import { useMutation } from 'urql';
+import { Badge } from '@/components/ui/badge';
+import { Button } from '@/components/ui/button';
+import { Spinner } from '@/components/ui/spinner';
+import { toast } from '@/components/ui/use-toast';
+import { getFragmentData, graphql, type FragmentType } from '@/gql';
+import type { CredentialStatus } from '@/gql/graphql';
+import { apiFailure, describeFailure } from '@/lib/errors';
+import { dateTime, timeAgo } from '@/lib/format';
+import { useSession } from '@/lib/session';
+import { cn } from '@/lib/utils';
+import { credentialContext } from '../api/context';
+import { RevalidateCredentialMutation, SetPrimaryCredentialMutation } from '../api/mutations';
+import { CredentialHistoryDialog } from './credential-history-dialog';
+import { DeleteCredentialDialog } from './delete-credential-dialog';
+import { EditCredentialDialog } from './edit-credential-dialog';
+import { RevealCredentialDialog } from './reveal-credential-dialog';
+import { RevokeCredentialDialog } from './revoke-credential-dialog';
+import type { FieldDef } from './secret-fields';
+import { StatusBadge, StatusIcon, syncLabel } from '@/components/credential-status';
+
+export const CredentialCardFragment = graphql(`
+  fragment CredentialCard_Credential on Credential {
+    id
+    owner
+    service
+    name
+    status
+    isPrimary
+    account {
+      id
+      displayName
+      email
+    }
+    metadata
+    lastValidatedAt
+    validationError
+    lastUsedAt
+    useCount
+    tokenExpiresAt
+    syncStatus
+    lastSyncedAt
+    syncError
+  }
+`);
+
+export type CredentialAction =
+  'setPrimary' | 'revalidate' | 'edit' | 'reveal' | 'history' | 'revoke' | 'delete';
+
+/** Which actions a credential offers in its state, to its owner or to someone else. */
+export function credentialActions(
+  status: CredentialStatus,
+  isPrimary: boolean,
+  isOwner: boolean,
+): CredentialAction[] {
+  const actions: CredentialAction[] = [];
+  if (status === 'ACTIVE' && !isPrimary) actions.push('setPrimary');
+  if (status !== 'REVOKED') actions.push('revalidate', 'edit');
+  if (isOwner && status !== 'REVOKED') actions.push('reveal');
+  actions.push('history');
+  if (status !== 'REVOKED') actions.push('revoke');
+  actions.push('delete');
+  return actions;
+}
+
+type OpenDialog = 'edit' | 'reveal' | 'history' | 'revoke' | 'delete' | null;
+
+export function CredentialCard({
+  credential: ref,
+  serviceName,
+  fields,
+}: {
+  credential: FragmentType<typeof CredentialCardFragment>;
+  serviceName: string;
+  fields: FieldDef[];
+}) {
+  const credential = getFragmentData(CredentialCardFragment, ref);
+  const session = useSession();
+  const [dialog, setDialog] = useState<OpenDialog>(null);
+  const [{ fetching: settingPrimary }, setPrimary] = useMutation(SetPrimaryCredentialMutation);
+  const [{ fetching: revalidating }, revalidate] = useMutation(RevalidateCredentialMutation);
+
+  const isOwner = credential.owner === session.userId;
+  const actions = new Set(credentialActions(credential.status, credential.isPrimary, isOwner));
+  const account = credential.account;
+  const accountLabel = account
+    ? [account.displayName, account.email].filter(Boolean).join(' · ') || account.id
+    : null;
+  const headingId = `credential-${credential.id}`;
+
+  async function makePrimary() {
+    const result = await setPrimary({ id: credential.id }, credentialContext);
+    const failure = apiFailure(result.error);
+    toast(
+      failure
+        ? {
+            title: 'Could not change the primary account',
+            description: describeFailure(failure),
+            variant: 'destructive',
+          }
+        : { title: `${credential.name} is now the primary ${serviceName} account`, variant: 'success' },
+    );
+  }
+
+  async function recheck() {
+    const result = await revalidate({ id: credential.id }, credentialContext);
+    const failure = apiFailure(result.error);
+    if (failure || !result.data) {
+      toast({
+        title: `Could not revalidate ${credential.name}`,
+        description: failure ? describeFailure(failure) : undefined,
+        variant: 'destructive',
+      });
+      return;
+    }
+    const { result: outcome, message } = result.data.revalidateCredential;
+    if (outcome === 'VALID') {
+      toast({
+        title: `${credential.name} is valid`,
+        description: `${serviceName} accepted it.`,
+        variant: 'success',
+      });
+    } else if (outcome === 'INVALID') {
+      toast({
+        title: `${serviceName} refused ${credential.name}`,
+        description: message ?? undefined,
+        variant: 'destructive',
+      });
+    } else {
+      toast({
+        title: `${serviceName} could not be asked`,
+        description: `${message ?? ''} Nothing was changed.`.trim(),
+      });
+    }
+  }
+
+  return (
+    <article
+      aria-labelledby={headingId}
+      data-testid="credential-card"
+      data-credential-id={credential.id}
+      className="rounded-md border bg-background p-3"
+    >
+      <div className="flex items-start justify-between gap-2">
+        <div className="flex min-w-0 items-center gap-2">
+          <StatusIcon status={credential.status} />
+          <h4 id={headingId} className="truncate text-sm font-medium" title={credential.name}>
+            {credential.name}
+          </h4>
+          {credential.isPrimary && (
+            <Badge variant="secondary" data-testid="primary-badge">
+              <Star aria-hidden="true" className="fill-current" />
+              Primary
+            </Badge>
+          )}
+        </div>
+        <StatusBadge status={credential.status} />
+      </div>
+
+      {accountLabel && (
+        <p className="mt-1 truncate text-xs text-muted-foreground" title={accountLabel}>
+          <span className="sr-only">Account: </span>
+          {accountLabel}
+        </p>
+      )}
+      {credential.validationError && credential.status !== 'ACTIVE' && (
+        <p className="mt-1 text-xs text-destructive">{credential.validationError}</p>
+      )}
+
+      <dl className="mt-2 flex flex-wrap gap-x-3 gap-y-0.5 text-xs text-muted-foreground">
+        <Meta label="Validated" title={dateTime(credential.lastValidatedAt)}>
+          {timeAgo(credential.lastValidatedAt)}
+        </Meta>
+        <Meta label="Used" title={dateTime(credential.lastUsedAt)}>
+          {timeAgo(credential.lastUsedAt)}
+        </Meta>
+        <Meta label="Sync" title={credential.syncError ?? dateTime(credential.lastSyncedAt)}>
+          {syncLabel(credential.syncStatus)}
+        </Meta>
+        {credential.tokenExpiresAt && (
+          <Meta label="Expires" title={dateTime(credential.tokenExpiresAt)}>
+            {timeAgo(credential.tokenExpiresAt)}
+          </Meta>
+        )}
+      </dl>
+
+      <div
+        className="mt-2 flex flex-wrap items-center gap-1"
+        role="group"
+        aria-label={`Actions for ${credential.name}`}
+      >
+        {actions.has('setPrimary') && (
+          <ActionButton label="Set as primary" onClick={makePrimary} busy={settingPrimary} showLabel>
+            <Star aria-hidden="true" />
+          </ActionButton>
+        )}
+        {actions.has('revalidate') && (
+          <ActionButton label="Revalidate" onClick={recheck} busy={revalidating}>
+            <RefreshCw aria-hidden="true" />
+          </ActionButton>
+        )}
+        {actions.has('edit') && (
+          <ActionButton label="Edit" onClick={() => setDialog('edit')}>
+            <Pencil aria-hidden="true" />
+          </ActionButton>
+        )}
+        {actions.has('reveal') && (
+          <ActionButton label="Reveal secret" onClick={() => setDialog('reveal')}>
+            <Eye aria-hidden="true" />
+          </ActionButton>
+        )}
+        {actions.has('history') && (
+          <ActionButton label="History" onClick={() => setDialog('history')}>
+            <History aria-hidden="true" />
+          </ActionButton>
+        )}
+        {actions.has('revoke') && (
+          <ActionButton label="Revoke" onClick={() => setDialog('revoke')}>
+            <Ban aria-hidden="true" />
+          </ActionButton>
+        )}
+        {actions.has('delete') && (
+          <ActionButton label="Delete" onClick={() => setDialog('delete')} destructive>
+            <Trash2 aria-hidden="true" />
+          </ActionButton>
+        )}
+      </div>
+
+      <EditCredentialDialog
+        open={dialog === 'edit'}
+        onOpenChange={(o) => setDialog(o ? 'edit' : null)}
+        credential={credential}
+        serviceName={serviceName}
+        fields={fields}
+      />
+      <RevealCredentialDialog
+        open={dialog === 'reveal'}
+        onOpenChange={(o) => setDialog(o ? 'reveal' : null)}
+        credentialId={credential.id}
+        name={credential.name}
+        serviceName={serviceName}
+      />
+      <CredentialHistoryDialog
+        open={dialog === 'history'}
+        onOpenChange={(o) => setDialog(o ? 'history' : null)}
+        credentialId={credential.id}
+        name={credential.name}
+      />
+      <RevokeCredentialDialog
+        open={dialog === 'revoke'}
+        onOpenChange={(o) => setDialog(o ? 'revoke' : null)}
+        credentialId={credential.id}
+        name={credential.name}
+      />
+      <DeleteCredentialDialog
+        open={dialog === 'delete'}
+        onOpenChange={(o) => setDialog(o ? 'delete' : null)}
+        credentialId={credential.id}
+        name={credential.name}
+        isPrimary={credential.isPrimary}
+        serviceName={serviceName}
+      />
+    </article>
+  );
+}
+
+function Meta({ label, title, children }: { label: string; title?: string; children: ReactNode }) {
+  return (
+    <div className="flex gap-1" title={title}>
+      <dt>{label}:</dt>
+      <dd className="font-medium text-foreground/80">{children}</dd>
+    </div>
+  );
+}
+
+/** An icon button whose label is its accessible name and tooltip (shown for `showLabel`). */
+function ActionButton({
+  label,
+  onClick,
+  busy,
+  destructive,
+  showLabel,
+  children,
+}: {
+  label: string;
+  onClick: () => void;
+  busy?: boolean;
+  destructive?: boolean;
+  showLabel?: boolean;
+  children: ReactNode;
+}) {
+  return (
+    <Button
+      variant={showLabel ? 'outline' : 'ghost'}
+      size="sm"
+      className={cn('h-8 px-2', destructive && 'text-destructive hover:text-destructive')}
+      onClick={onClick}
+      disabled={busy}
+      aria-busy={busy || undefined}
+      title={label}
+    >
+      {busy ? <Spinner /> : children}
+      <span className={showLabel ? 'text-xs' : 'sr-only'}>{label}</span>
+    </Button>
+  );
+}

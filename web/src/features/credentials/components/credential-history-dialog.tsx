@@ -1,0 +1,137 @@
+import { useQuery } from 'urql';
+import { ErrorState, EmptyState, LoadingState } from '@/components/page-state';
+import { Dialog, DialogContent, DialogDescription, DialogHeader, DialogTitle } from '@/components/ui/dialog';
+import { graphql } from '@/gql';
+import { apiFailure } from '@/lib/errors';
+import { dateTime, humanizeAction } from '@/lib/format';
+import { credentialContext } from '../api/context';
+
+const CredentialHistoryQuery = graphql(`
+  query CredentialHistory($id: ID!) {
+    credentialHistory(id: $id) {
+      position
+      type
+      occurredAt
+      actor
+      ip
+      userAgent
+      requestId
+      payload
+      hash
+    }
+  }
+`);
+
+interface Props {
+  open: boolean;
+  onOpenChange: (open: boolean) => void;
+  credentialId: string;
+  name: string;
+}
+
+export function CredentialHistoryDialog({ open, onOpenChange, credentialId, name }: Props) {
+  return (
+    <Dialog open={open} onOpenChange={onOpenChange}>
+      <DialogContent className="max-w-2xl">
+        <DialogHeader>
+          <DialogTitle>History of {name}</DialogTitle>
+          <DialogDescription>
+            Every event of this credential in the ledger: who, when, what, and from where.
+          </DialogDescription>
+        </DialogHeader>
+        <HistoryList credentialId={credentialId} />
+      </DialogContent>
+    </Dialog>
+  );
+}
+
+const HIDDEN_CONTEXT = new Set(['event_version', 'sequence', 'success']);
+
+function show(value: unknown): string {
+  if (value === null || value === undefined) return '—';
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
+function asRecord(value: unknown): Record<string, unknown> {
+  return value && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {};
+}
+
+/** What an event changed, as "field: old → new", plus any context worth reading. */
+export function summary(payload: Record<string, unknown>): string {
+  const before = asRecord(payload?.old);
+  const after = asRecord(payload?.new);
+  const parts: string[] = [];
+  for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    if (key in before && key in after) {
+      if (show(before[key]) !== show(after[key]))
+        parts.push(`${key}: ${show(before[key])} → ${show(after[key])}`);
+    } else if (key in after) {
+      parts.push(`${key}: ${show(after[key])}`);
+    } else {
+      parts.push(`${key}: ${show(before[key])} → —`);
+    }
+  }
+  for (const [key, value] of Object.entries(asRecord(payload?.context))) {
+    if (!HIDDEN_CONTEXT.has(key) && value !== null && value !== '') parts.push(`${key}: ${show(value)}`);
+  }
+  for (const [key, value] of Object.entries(payload ?? {})) {
+    if (!['old', 'new', 'context'].includes(key) && value !== null && value !== '') {
+      parts.push(`${key}: ${show(value)}`);
+    }
+  }
+  return parts.join(' · ');
+}
+
+function HistoryList({ credentialId }: { credentialId: string }) {
+  const [{ data, fetching, error }, refetch] = useQuery({
+    query: CredentialHistoryQuery,
+    variables: { id: credentialId },
+    requestPolicy: 'cache-and-network',
+    context: credentialContext,
+  });
+  if (fetching && !data) return <LoadingState label="Loading history…" />;
+  const failure = apiFailure(error);
+  if (failure && !data) {
+    return (
+      <ErrorState
+        title="Could not load the history"
+        message={failure.message}
+        onRetry={() => refetch({ requestPolicy: 'network-only' })}
+      />
+    );
+  }
+  const events = data?.credentialHistory ?? [];
+  if (events.length === 0) return <EmptyState title="No events yet" />;
+  return (
+    <ol className="max-h-[60vh] space-y-2 overflow-y-auto pr-1" aria-label="Events, oldest first">
+      {events.map((event) => {
+        const details = summary(event.payload);
+        return (
+          <li key={event.position} className="rounded-md border p-3 text-sm">
+            <div className="flex flex-wrap items-baseline justify-between gap-x-3">
+              <span className="font-medium">{humanizeAction(event.type)}</span>
+              <time className="text-xs text-muted-foreground" dateTime={event.occurredAt}>
+                {dateTime(event.occurredAt)}
+              </time>
+            </div>
+            <p className="text-xs text-muted-foreground">
+              by <span className="font-medium text-foreground/80">{event.actor}</span>
+              {event.ip && <> from {event.ip}</>}
+              {event.userAgent && (
+                <span className="block truncate" title={event.userAgent}>
+                  {event.userAgent}
+                </span>
+              )}
+            </p>
+            {details && <p className="mt-1 break-words text-xs">{details}</p>}
+            <p className="mt-1 truncate font-mono text-[10px] text-muted-foreground" title={event.hash}>
+              #{event.position} · {event.hash}
+            </p>
+          </li>
+        );
+      })}
+    </ol>
+  );
+}

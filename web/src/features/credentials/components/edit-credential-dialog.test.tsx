@@ -1,0 +1,123 @@
+import { screen, waitFor } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { describe, expect, it, vi } from 'vitest';
+import { mockClient, type Answer, type Responder } from '@/test/mock-client';
+import { renderWithClient } from '@/test/render';
+import { EditCredentialDialog } from './edit-credential-dialog';
+
+const fields = [
+  { name: 'token', label: 'Internal integration token', required: true, secret: true, format: null },
+];
+const updated: Answer = {
+  data: {
+    updateCredential: {
+      __typename: 'UpdateCredentialPayload',
+      credential: {
+        __typename: 'Credential',
+        id: 'c1',
+        name: 'Office',
+        status: 'ACTIVE',
+        metadata: {},
+        secretVersion: 2,
+      },
+      rateLimitRemaining: null,
+    },
+  },
+};
+const testAnswer = (result: 'VALID' | 'INVALID'): Answer => ({
+  data: {
+    testCredential: {
+      __typename: 'TestCredentialResult',
+      result,
+      message: result === 'INVALID' ? 'API token is invalid.' : null,
+      account: null,
+      scopes: [],
+      rateLimitRemaining: 3,
+    },
+  },
+});
+
+function setup(responders: Record<string, Responder>) {
+  const { client, calls } = mockClient(responders);
+  const onOpenChange = vi.fn();
+  renderWithClient(
+    <EditCredentialDialog
+      open
+      onOpenChange={onOpenChange}
+      credential={{ id: 'c1', service: 'notion', name: 'Work', metadata: { team: 'core' } }}
+      serviceName="Notion"
+      fields={fields}
+    />,
+    client,
+  );
+  return { user: userEvent.setup(), calls, onOpenChange };
+}
+
+const save = () => screen.getByRole('button', { name: 'Save' });
+
+describe('EditCredentialDialog', () => {
+  it('saves a new name and labels without touching the secret', async () => {
+    const { user, calls, onOpenChange } = setup({ UpdateCredential: () => updated });
+    expect(save()).toBeDisabled();
+    expect(screen.getByLabelText('Label 1 value')).toHaveValue('core');
+    await user.clear(screen.getByLabelText('Name'));
+    await user.type(screen.getByLabelText('Name'), 'Office');
+    await user.click(screen.getByRole('button', { name: 'Add label' }));
+    await user.type(screen.getByLabelText('Label 2 name'), 'env');
+    await user.type(screen.getByLabelText('Label 2 value'), 'prod');
+    await user.click(save());
+    await waitFor(() => expect(onOpenChange).toHaveBeenCalledWith(false));
+    expect(calls.find((c) => c.name === 'UpdateCredential')?.variables).toEqual({
+      id: 'c1',
+      input: { name: 'Office', metadata: { team: 'core', env: 'prod' } },
+    });
+  });
+
+  it('replaces the secret only after a successful test of the new value', async () => {
+    const { user, calls } = setup({
+      TestCredential: (v) =>
+        testAnswer((v.fields as Record<string, string>).token === 'ntn_new' ? 'VALID' : 'INVALID'),
+      UpdateCredential: () => updated,
+    });
+    await user.click(screen.getByLabelText('Replace the secret'));
+    const token = screen.getByLabelText(/internal integration token/i);
+    expect(token).toHaveAttribute('type', 'password');
+    await user.type(token, 'ntn_bad');
+    await user.click(screen.getByRole('button', { name: 'Test credential' }));
+    expect(await screen.findByText('API token is invalid.')).toBeInTheDocument();
+    expect(save()).toBeDisabled();
+
+    await user.clear(token);
+    await user.type(token, 'ntn_new');
+    await user.click(screen.getByRole('button', { name: 'Test credential' }));
+    await screen.findByText('The credential is valid.');
+    expect(save()).toBeEnabled();
+    await user.click(save());
+    await waitFor(() => expect(calls.map((c) => c.name)).toContain('UpdateCredential'));
+    expect(calls.find((c) => c.name === 'UpdateCredential')?.variables).toEqual({
+      id: 'c1',
+      input: { fields: { token: 'ntn_new' } },
+    });
+  });
+
+  it('shows the provider’s refusal when saving and stays open', async () => {
+    const { user, onOpenChange } = setup({
+      TestCredential: () => testAnswer('VALID'),
+      UpdateCredential: () => ({
+        errors: [
+          {
+            message: 'The provider refused the new secret: API token is invalid.',
+            extensions: { code: 'INVALID_CREDENTIAL' },
+          },
+        ],
+      }),
+    });
+    await user.click(screen.getByLabelText('Replace the secret'));
+    await user.type(screen.getByLabelText(/internal integration token/i), 'ntn_new');
+    await user.click(screen.getByRole('button', { name: 'Test credential' }));
+    await screen.findByText('The credential is valid.');
+    await user.click(save());
+    expect(await screen.findByText(/refused the new secret/)).toBeInTheDocument();
+    expect(onOpenChange).not.toHaveBeenCalledWith(false);
+  });
+});

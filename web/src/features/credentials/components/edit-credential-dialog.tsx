@@ -1,0 +1,232 @@
+import { FlaskConical, Plus, Save, X } from 'lucide-react';
+import { useId, useMemo, useState, type FormEvent } from 'react';
+import { useMutation } from 'urql';
+import { Alert } from '@/components/ui/alert';
+import { Button } from '@/components/ui/button';
+import {
+  Dialog,
+  DialogContent,
+  DialogDescription,
+  DialogFooter,
+  DialogHeader,
+  DialogTitle,
+} from '@/components/ui/dialog';
+import { Input } from '@/components/ui/input';
+import { Label } from '@/components/ui/label';
+import { Spinner } from '@/components/ui/spinner';
+import { toast } from '@/components/ui/use-toast';
+import type { UpdateCredentialInput } from '@/gql/graphql';
+import { apiFailure, describeFailure } from '@/lib/errors';
+import { credentialContext } from '../api/context';
+import { UpdateCredentialMutation } from '../api/mutations';
+import { filledFields, useCredentialTest, valuesKey } from '../hooks/use-credential-test';
+import { SecretFields, missingFields, type FieldDef } from './secret-fields';
+import { TestOutcome } from './test-outcome';
+
+interface EditableCredential {
+  id: string;
+  service: string;
+  name: string;
+  metadata: Record<string, unknown>;
+}
+
+interface Props {
+  open: boolean;
+  onOpenChange: (open: boolean) => void;
+  credential: EditableCredential;
+  serviceName: string;
+  fields: FieldDef[];
+}
+
+export function EditCredentialDialog({ open, onOpenChange, ...rest }: Props) {
+  return (
+    <Dialog open={open} onOpenChange={onOpenChange}>
+      <DialogContent>
+        <DialogHeader>
+          <DialogTitle>Edit {rest.credential.name}</DialogTitle>
+          <DialogDescription>
+            Rename it, change its labels, or replace its secret. A new secret is checked with{' '}
+            {rest.serviceName} first.
+          </DialogDescription>
+        </DialogHeader>
+        <EditCredentialForm {...rest} onDone={() => onOpenChange(false)} />
+      </DialogContent>
+    </Dialog>
+  );
+}
+
+type Row = { key: string; value: string };
+
+function toRows(metadata: Record<string, unknown>): Row[] {
+  return Object.entries(metadata ?? {}).map(([key, value]) => ({
+    key,
+    value: typeof value === 'string' ? value : JSON.stringify(value),
+  }));
+}
+
+function fromRows(rows: Row[]): Record<string, string> {
+  return Object.fromEntries(rows.filter((r) => r.key.trim()).map((r) => [r.key.trim(), r.value]));
+}
+
+function EditCredentialForm({
+  credential,
+  serviceName,
+  fields,
+  onDone,
+}: Omit<Props, 'open' | 'onOpenChange'> & { onDone: () => void }) {
+  const ids = useId();
+  const [name, setName] = useState(credential.name);
+  const initialRows = useMemo(() => toRows(credential.metadata), [credential.metadata]);
+  const [rows, setRows] = useState<Row[]>(initialRows);
+  const [replacing, setReplacing] = useState(false);
+  const [values, setValues] = useState<Record<string, string>>({});
+  const [errors, setErrors] = useState<Set<string>>(new Set());
+  const [saveError, setSaveError] = useState<string | null>(null);
+  const test = useCredentialTest();
+  const [{ fetching: saving }, update] = useMutation(UpdateCredentialMutation);
+
+  const currentKey = valuesKey(credential.service, values);
+  const testing = test.state.phase === 'testing';
+  const renamed = name.trim() !== credential.name;
+  const metadataChanged = JSON.stringify(fromRows(rows)) !== JSON.stringify(fromRows(initialRows));
+  const secretReady = replacing && test.passedFor(currentKey);
+  const canSave =
+    !saving && !testing && name.trim() !== '' && (replacing ? secretReady : renamed || metadataChanged);
+
+  function change(field: string, value: string) {
+    setValues((v) => ({ ...v, [field]: value }));
+    setErrors((e) => {
+      const next = new Set(e);
+      next.delete(field);
+      return next;
+    });
+  }
+
+  async function runTest() {
+    const missing = missingFields(fields, values);
+    setErrors(new Set(missing));
+    if (missing.length > 0) return;
+    await test.run(credential.service, values);
+  }
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    if (!canSave) return;
+    const input: UpdateCredentialInput = {};
+    if (renamed) input.name = name.trim();
+    if (metadataChanged) input.metadata = fromRows(rows);
+    if (replacing) input.fields = filledFields(values);
+    setSaveError(null);
+    const result = await update({ id: credential.id, input }, credentialContext);
+    const failure = apiFailure(result.error);
+    if (failure) {
+      setSaveError(describeFailure(failure));
+      return;
+    }
+    toast({ title: `${name.trim()} saved`, variant: 'success' });
+    onDone();
+  }
+
+  return (
+    <form className="space-y-4" onSubmit={submit} noValidate aria-label={`Edit ${credential.name}`}>
+      <div className="space-y-2">
+        <Label htmlFor={`${ids}-name`}>Name</Label>
+        <Input
+          id={`${ids}-name`}
+          value={name}
+          maxLength={100}
+          required
+          aria-invalid={name.trim() === ''}
+          autoComplete="off"
+          onChange={(e) => setName(e.target.value)}
+        />
+      </div>
+
+      <fieldset className="space-y-2">
+        <legend className="text-sm font-medium">Labels</legend>
+        {rows.length === 0 && <p className="text-xs text-muted-foreground">No labels yet.</p>}
+        {rows.map((row, i) => (
+          <div key={i} className="flex gap-2">
+            <Input
+              aria-label={`Label ${i + 1} name`}
+              placeholder="name"
+              value={row.key}
+              onChange={(e) => setRows((r) => r.map((x, j) => (j === i ? { ...x, key: e.target.value } : x)))}
+            />
+            <Input
+              aria-label={`Label ${i + 1} value`}
+              placeholder="value"
+              value={row.value}
+              onChange={(e) =>
+                setRows((r) => r.map((x, j) => (j === i ? { ...x, value: e.target.value } : x)))
+              }
+            />
+            <Button
+              variant="ghost"
+              size="icon"
+              className="shrink-0"
+              aria-label={`Remove label ${i + 1}`}
+              onClick={() => setRows((r) => r.filter((_, j) => j !== i))}
+            >
+              <X aria-hidden="true" />
+            </Button>
+          </div>
+        ))}
+        <Button variant="outline" size="sm" onClick={() => setRows((r) => [...r, { key: '', value: '' }])}>
+          <Plus aria-hidden="true" /> Add label
+        </Button>
+      </fieldset>
+
+      <fieldset className="space-y-3 rounded-md border p-3">
+        <legend className="px-1 text-sm font-medium">Secret</legend>
+        <label className="flex items-center gap-2 text-sm">
+          <input
+            type="checkbox"
+            className="h-4 w-4"
+            checked={replacing}
+            onChange={(e) => {
+              setReplacing(e.target.checked);
+              setValues({});
+              setErrors(new Set());
+              test.reset();
+            }}
+          />
+          Replace the secret
+        </label>
+        {replacing && (
+          <>
+            <SecretFields idPrefix={ids} fields={fields} values={values} errors={errors} onChange={change} />
+            <div aria-live="polite" className="space-y-2">
+              {testing && (
+                <p className="flex items-center gap-2 text-sm text-muted-foreground" role="status">
+                  <Spinner /> Testing with {serviceName}…
+                </p>
+              )}
+              <TestOutcome state={test.state} currentKey={currentKey} />
+            </div>
+            <Button variant="outline" className="w-full" disabled={testing || saving} onClick={runTest}>
+              {testing ? <Spinner /> : <FlaskConical aria-hidden="true" />}
+              {testing ? 'Testing credential…' : 'Test credential'}
+            </Button>
+          </>
+        )}
+      </fieldset>
+
+      {saveError && (
+        <Alert variant="destructive" role="alert">
+          {saveError}
+        </Alert>
+      )}
+
+      <DialogFooter>
+        <Button variant="ghost" onClick={onDone} disabled={saving}>
+          Cancel
+        </Button>
+        <Button type="submit" disabled={!canSave}>
+          {saving ? <Spinner /> : <Save aria-hidden="true" />}
+          Save
+        </Button>
+      </DialogFooter>
+    </form>
+  );
+}

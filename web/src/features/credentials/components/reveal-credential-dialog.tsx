@@ -1,0 +1,163 @@
+import { Copy, Eye, EyeOff, ShieldAlert } from 'lucide-react';
+import { useEffect, useState } from 'react';
+import { useClient } from 'urql';
+import { Alert } from '@/components/ui/alert';
+import { Button } from '@/components/ui/button';
+import {
+  Dialog,
+  DialogContent,
+  DialogDescription,
+  DialogFooter,
+  DialogHeader,
+  DialogTitle,
+} from '@/components/ui/dialog';
+import { Spinner } from '@/components/ui/spinner';
+import { apiFailure, describeFailure } from '@/lib/errors';
+import { RevealCredentialMutation } from '../api/mutations';
+
+/** How long a revealed secret stays on screen. */
+export const REVEAL_SECONDS = 30;
+
+interface Props {
+  open: boolean;
+  onOpenChange: (open: boolean) => void;
+  credentialId: string;
+  name: string;
+  serviceName: string;
+}
+
+export function RevealCredentialDialog({ open, onOpenChange, ...rest }: Props) {
+  return (
+    <Dialog open={open} onOpenChange={onOpenChange}>
+      <DialogContent>
+        <DialogHeader>
+          <DialogTitle>Reveal {rest.name}</DialogTitle>
+          <DialogDescription>
+            Shows the secret of this {rest.serviceName} credential to you only.
+          </DialogDescription>
+        </DialogHeader>
+        {/* Unmounted on close: the secret lives only in this component's state. */}
+        <RevealPanel credentialId={rest.credentialId} onDone={() => onOpenChange(false)} />
+      </DialogContent>
+    </Dialog>
+  );
+}
+
+function RevealPanel({ credentialId, onDone }: { credentialId: string; onDone: () => void }) {
+  const client = useClient();
+  const [secret, setSecret] = useState<[string, string][] | null>(null);
+  const [left, setLeft] = useState(REVEAL_SECONDS);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [copied, setCopied] = useState<string | null>(null);
+
+  useEffect(() => {
+    if (!secret) return;
+    const started = Date.now();
+    const timer = window.setInterval(() => {
+      const remaining = REVEAL_SECONDS - Math.floor((Date.now() - started) / 1000);
+      if (remaining <= 0) {
+        setSecret(null);
+        setCopied(null);
+        setLeft(REVEAL_SECONDS);
+      } else {
+        setLeft(remaining);
+      }
+    }, 250);
+    return () => window.clearInterval(timer);
+  }, [secret]);
+
+  async function reveal() {
+    setBusy(true);
+    setError(null);
+    const result = await client.mutation(RevealCredentialMutation, { id: credentialId }).toPromise();
+    setBusy(false);
+    const failure = apiFailure(result.error);
+    if (failure || !result.data) {
+      setError(failure ? describeFailure(failure) : 'The secret could not be shown.');
+      return;
+    }
+    const fields = result.data.revealCredential.fields;
+    setLeft(REVEAL_SECONDS);
+    setSecret(Object.entries(fields).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+  }
+
+  async function copy(field: string, value: string) {
+    try {
+      await navigator.clipboard.writeText(value);
+      setCopied(field);
+    } catch {
+      setCopied(null);
+    }
+  }
+
+  return (
+    <div className="space-y-4">
+      <Alert variant="warning">
+        <ShieldAlert aria-hidden="true" />
+        <span>
+          Revealing is recorded in the ledger with your name, the time and your address. The secret hides
+          again after {REVEAL_SECONDS} seconds.
+        </span>
+      </Alert>
+
+      {secret ? (
+        <div className="space-y-3" data-testid="revealed-secret">
+          <dl className="space-y-2">
+            {secret.map(([field, value]) => (
+              <div key={field} className="space-y-1">
+                <dt className="text-xs font-medium text-muted-foreground">{field}</dt>
+                <dd className="flex items-center gap-2">
+                  <code className="min-w-0 flex-1 break-all rounded bg-muted px-2 py-1 text-sm">{value}</code>
+                  <Button
+                    variant="outline"
+                    size="icon"
+                    aria-label={`Copy ${field}`}
+                    onClick={() => copy(field, value)}
+                  >
+                    <Copy aria-hidden="true" />
+                  </Button>
+                </dd>
+              </div>
+            ))}
+          </dl>
+          <p className="text-xs text-muted-foreground" aria-live="polite">
+            {copied ? `${copied} copied. ` : ''}Hides in {left} s.
+          </p>
+        </div>
+      ) : (
+        <p className="text-sm text-muted-foreground" data-testid="secret-hidden">
+          The secret is hidden.
+        </p>
+      )}
+
+      {error && (
+        <Alert variant="destructive" role="alert">
+          {error}
+        </Alert>
+      )}
+
+      <DialogFooter>
+        <Button variant="ghost" onClick={onDone}>
+          Close
+        </Button>
+        {secret ? (
+          <Button
+            variant="outline"
+            onClick={() => {
+              setSecret(null);
+              setCopied(null);
+            }}
+          >
+            <EyeOff aria-hidden="true" /> Hide now
+          </Button>
+        ) : (
+          <Button onClick={reveal} disabled={busy}>
+            {busy ? <Spinner /> : <Eye aria-hidden="true" />}
+            Reveal secret
+          </Button>
+        )}
+      </DialogFooter>
+    </div>
+  );
+}

@@ -1,0 +1,102 @@
+import { Plus } from 'lucide-react';
+import { Badge } from '@/components/ui/badge';
+import { Button } from '@/components/ui/button';
+import { Card, CardContent, CardDescription, CardHeader, CardTitle } from '@/components/ui/card';
+import { getFragmentData, graphql, type FragmentType } from '@/gql';
+import { authTypeLabel } from '@/lib/format';
+import { CredentialCard, type CredentialCardFragment } from './credential-card';
+import { ServiceIcon } from './service-icon';
+
+export const ServiceCardFragment = graphql(`
+  fragment ServiceCard_Service on Service {
+    key
+    displayName
+    description
+    icon
+    authType
+    multiAccount
+    beta
+    fields {
+      name
+      label
+      required
+      secret
+      format
+    }
+  }
+`);
+
+export function ServiceCard({
+  service: ref,
+  credentials,
+  onAdd,
+}: {
+  service: FragmentType<typeof ServiceCardFragment>;
+  credentials: { id: string; ref: FragmentType<typeof CredentialCardFragment> }[];
+  onAdd: (service: string) => void;
+}) {
+  const service = getFragmentData(ServiceCardFragment, ref);
+  const headingId = `service-${service.key}`;
+  const count = credentials.length;
+  return (
+    <Card
+      aria-labelledby={headingId}
+      role="region"
+      data-testid={`service-${service.key}`}
+      className="flex min-w-0 flex-col"
+    >
+      <CardHeader className="pb-3 sm:pb-3">
+        <div className="flex items-start justify-between gap-2">
+          <div className="flex min-w-0 items-center gap-3">
+            <ServiceIcon icon={service.icon} name={service.displayName} />
+            <div className="min-w-0">
+              <CardTitle className="text-lg">
+                <span id={headingId}>{service.displayName}</span>
+                {service.beta && (
+                  <Badge variant="outline" className="ml-2 align-middle">
+                    Beta
+                  </Badge>
+                )}
+              </CardTitle>
+              <CardDescription className="text-xs">{authTypeLabel(service.authType)}</CardDescription>
+            </div>
+          </div>
+          {count > 0 && (
+            <Badge variant="secondary" aria-label={`${count} credential${count === 1 ? '' : 's'}`}>
+              {count}
+            </Badge>
+          )}
+        </div>
+      </CardHeader>
+      <CardContent className="flex flex-1 flex-col gap-2">
+        <p className="text-sm text-muted-foreground">{service.description}</p>
+        {count > 0 ? (
+          <>
+            <div className="space-y-2">
+              {credentials.map((c) => (
+                <CredentialCard
+                  key={c.id}
+                  credential={c.ref}
+                  serviceName={service.displayName}
+                  fields={service.fields}
+                />
+              ))}
+            </div>
+            {service.multiAccount && (
+              <Button variant="ghost" size="sm" className="mt-auto w-full" onClick={() => onAdd(service.key)}>
+                <Plus aria-hidden="true" />
+                Add another account
+                <span className="sr-only"> to {service.displayName}</span>
+              </Button>
+            )}
+          </>
+        ) : (
+          <Button variant="outline" className="mt-auto w-full" onClick={() => onAdd(service.key)}>
+            <Plus aria-hidden="true" />
+            Connect {service.displayName}
+          </Button>
+        )}
+      </CardContent>
+    </Card>
+  );
+}

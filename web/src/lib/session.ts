@@ -1,0 +1,19 @@
+import { createContext, useContext } from 'react';
+
+/** Who is signed in, as every page needs it. */
+export interface Session {
+  userId: string;
+  displayName: string;
+  email: string;
+  isAdmin: boolean;
+  /** Ends the session on the server and returns to the sign-in page. */
+  signOut: () => Promise<void>;
+}
+
+export const SessionContext = createContext<Session | null>(null);
+
+export function useSession(): Session {
+  const session = useContext(SessionContext);
+  if (!session) throw new Error('useSession is used outside a signed-in page');
+  return session;
+}

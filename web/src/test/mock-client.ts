@@ -1,0 +1,75 @@
+import {
+  Client,
+  makeErrorResult,
+  makeResult,
+  type Exchange,
+  type Operation,
+  type OperationResult,
+} from 'urql';
+import { filter, fromPromise, fromValue, map, mergeMap, never, pipe, type Source } from 'wonka';
+
+/** What a fake operation answers with. */
+export type Answer =
+  | { data: unknown }
+  | { errors: { message: string; extensions?: Record<string, unknown> }[] }
+  | { networkError: Error };
+
+/** Answers one operation: at once, or later through a promise the test resolves. */
+export type Responder = (variables: Record<string, unknown>) => Answer | Promise<Answer>;
+
+function toResult(operation: Operation, answer: Answer): OperationResult {
+  if ('networkError' in answer) return makeErrorResult(operation, answer.networkError);
+  if ('errors' in answer) return makeResult(operation, { data: null, errors: answer.errors });
+  return makeResult(operation, { data: answer.data as Record<string, unknown> });
+}
+
+function operationName(operation: Operation): string {
+  const definitions = 'definitions' in operation.query ? operation.query.definitions : [];
+  for (const def of definitions) {
+    if (def.kind === 'OperationDefinition' && def.name) return def.name.value;
+  }
+  return '';
+}
+
+/**
+ * A real urql client whose only exchange answers from fixtures keyed by operation name (no
+ * network). Every operation sent is recorded with its variables.
+ */
+export function mockClient(responders: Record<string, Responder>) {
+  const calls: { name: string; variables: Record<string, unknown> }[] = [];
+  const fixtures: Exchange = () => (ops$) =>
+    pipe(
+      ops$,
+      filter((op) => op.kind !== 'teardown'),
+      mergeMap((operation): Source<OperationResult> => {
+        const name = operationName(operation);
+        const variables = (operation.variables ?? {}) as Record<string, unknown>;
+        calls.push({ name, variables });
+        const responder = responders[name];
+        if (!responder) {
+          if (operation.kind === 'subscription') return never;
+          return fromValue(
+            toResult(operation, {
+              errors: [{ message: `no fixture for ${name}`, extensions: { code: 'INTERNAL' } }],
+            }),
+          );
+        }
+        const answer = responder(variables);
+        return pipe(
+          answer instanceof Promise ? fromPromise(answer) : fromPromise(Promise.resolve(answer)),
+          map((a) => toResult(operation, a)),
+        );
+      }),
+    );
+  const client = new Client({ url: '/graphql', exchanges: [fixtures] });
+  return { client, calls };
+}
+
+/** A promise with its resolver outside, to hold an answer until the test releases it. */
+export function deferred<T>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}

@@ -1,0 +1,33 @@
+/// <reference types="vitest/config" />
+import { fileURLToPath, URL } from 'node:url';
+import react from '@vitejs/plugin-react';
+import { defineConfig } from 'vite';
+
+// `npm run dev` proxies the API to a running `credledger serve --dev` (CREDLEDGER_URL). The Host
+// header is kept so the server's same-origin check sees the page's own origin.
+const api = process.env.CREDLEDGER_URL ?? 'http://127.0.0.1:8080';
+
+export default defineConfig({
+  plugins: [react()],
+  resolve: {
+    alias: { '@': fileURLToPath(new URL('./src', import.meta.url)) },
+  },
+  server: {
+    proxy: {
+      '/graphql': { target: api, ws: true, changeOrigin: false },
+    },
+  },
+  build: {
+    // The server's CSP allows no inline script; keep every asset a file of its own.
+    assetsInlineLimit: 0,
+    sourcemap: false,
+  },
+  test: {
+    environment: 'jsdom',
+    globals: true,
+    setupFiles: ['./src/test/setup.ts'],
+    include: ['src/**/*.test.{ts,tsx}'],
+    css: false,
+    restoreMocks: true,
+  },
+});
