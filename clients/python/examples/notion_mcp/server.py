@@ -1,0 +1,226 @@
+"""An example MCP server whose tool reads the calling user's Notion token from credledger.
+
+Built on the official MCP Python SDK (`mcp` 2.x, `MCPServer`, formerly `FastMCP`). It speaks
+MCP over stdio:
+
+    CREDLEDGER_URL=https://credledger.example.com \\
+    CREDLEDGER_TOKEN=clt_…            # an API token with the scope credentials:resolve
+    CREDLEDGER_USER_ID=alice          # whose credential, unless the tool call names a user
+    python examples/notion_mcp/server.py
+
+Configuration (environment):
+    CREDLEDGER_URL          credledger's URL (required)
+    CREDLEDGER_TOKEN        the API token (required), or CREDLEDGER_TOKEN_FILE naming a file
+    CREDLEDGER_USER_ID      the default user id
+    CREDLEDGER_CACHE_TTL    seconds a resolved credential is reused (default 30; 0: ask every time)
+    NOTION_BASE_URL         Notion's API (default https://api.notion.com; the simulator's in tests)
+    NOTION_CREDENTIAL_NAME  a named credential instead of the user's primary one
+
+The tool `notion_workspace` resolves the user's Notion credential at call time (credledger
+records the use as a `CredentialUsed` event before answering), calls Notion's
+`GET /v1/users/me` with it and returns who the integration is: the workspace and its owner.
+Neither the API token nor the Notion token is ever logged or returned.
+
+Whose credential: the tool's `user_id` argument, else CREDLEDGER_USER_ID. A stdio server is
+started by one person's MCP client, so configuring the user is the usual way. A server that
+serves many people over HTTP must take the user from its own authenticated session instead of
+trusting an argument the model fills in; credledger limits what the token may read in any case
+(a user's token reads only that user's credentials).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import httpx
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel
+
+from credledger_client import (
+    AsyncCredledgerClient,
+    ConnectionFailed,
+    CredentialNotFound,
+    CredledgerError,
+    Forbidden,
+    RateLimited,
+    Unauthenticated,
+)
+
+NOTION_VERSION = "2022-06-28"
+SERVICE = "notion"
+VERSION = "0.1.0"
+
+log = logging.getLogger("notion_mcp")
+
+server = MCPServer(
+    name="notion-credledger-example",
+    version=VERSION,
+    instructions=(
+        "Tools for the user's Notion workspace. Credentials come from credledger; "
+        "no token is ever part of a tool's answer."
+    ),
+)
+
+
+class NotionWorkspace(BaseModel):
+    """Who the user's Notion integration is, as Notion answers `GET /v1/users/me`."""
+
+    workspace_name: str | None
+    workspace_id: str | None
+    bot_id: str | None
+    bot_name: str | None
+    owner_name: str | None
+    owner_email: str | None
+    credential_id: str
+    credential_name: str
+
+
+class _State:
+    credledger: AsyncCredledgerClient | None = None
+    notion: httpx.AsyncClient | None = None
+
+
+_state = _State()
+
+
+def _token() -> str:
+    token = os.environ.get("CREDLEDGER_TOKEN", "").strip()
+    path = os.environ.get("CREDLEDGER_TOKEN_FILE", "").strip()
+    if not token and path:
+        token = Path(path).read_text(encoding="utf-8").strip()
+    if not token:
+        raise ToolError("this server is not configured: set CREDLEDGER_TOKEN (or CREDLEDGER_TOKEN_FILE)")
+    return token
+
+
+def _credledger() -> AsyncCredledgerClient:
+    if _state.credledger is None:
+        url = os.environ.get("CREDLEDGER_URL", "").strip()
+        if not url:
+            raise ToolError("this server is not configured: set CREDLEDGER_URL")
+        try:
+            ttl = float(os.environ.get("CREDLEDGER_CACHE_TTL", "30"))
+        except ValueError:
+            raise ToolError("CREDLEDGER_CACHE_TTL must be a number of seconds") from None
+        try:
+            _state.credledger = AsyncCredledgerClient(
+                url, _token(), cache_ttl=ttl, user_agent=f"notion-mcp-example/{VERSION}"
+            )
+        except ValueError as exc:
+            raise ToolError(f"this server is misconfigured: {exc}") from None
+    return _state.credledger
+
+
+def _notion() -> httpx.AsyncClient:
+    if _state.notion is None:
+        _state.notion = httpx.AsyncClient(timeout=10, follow_redirects=False)
+    return _state.notion
+
+
+def _notion_base() -> str:
+    return os.environ.get("NOTION_BASE_URL", "https://api.notion.com").strip().rstrip("/")
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+@server.tool(
+    name="notion_workspace",
+    title="Notion workspace",
+    description=(
+        "Tells which Notion workspace the user's connected Notion integration belongs to, "
+        "and who owns it. Uses the user's Notion credential from credledger."
+    ),
+)
+async def notion_workspace(user_id: str | None = None) -> NotionWorkspace:
+    user = (user_id or os.environ.get("CREDLEDGER_USER_ID", "")).strip()
+    if not user:
+        raise ToolError("no user: pass user_id or configure CREDLEDGER_USER_ID")
+    name = os.environ.get("NOTION_CREDENTIAL_NAME", "").strip() or None
+    credledger = _credledger()
+    try:
+        credential = await credledger.resolve(user, SERVICE, name)
+    except CredentialNotFound:
+        raise ToolError(f"user {user!r} has no active Notion credential in credledger") from None
+    except Forbidden:
+        raise ToolError("this server's credledger token may not resolve that credential") from None
+    except Unauthenticated:
+        raise ToolError("credledger refused this server's API token (unknown, expired or revoked)") from None
+    except RateLimited as exc:
+        raise ToolError(f"credledger is rate limiting this server; retry in {exc.retry_after or 'a few'} s") from None
+    except ConnectionFailed:
+        raise ToolError("credledger cannot be reached") from None
+    except CredledgerError as exc:
+        raise ToolError(f"credledger could not resolve the credential: {exc}") from None
+    log.info(
+        "resolved Notion credential %s (%s) for user %s", credential.credential_id, credential.name, user
+    )
+
+    secret = credential.fields.get("token")
+    if not secret:
+        raise ToolError("the Notion credential in credledger has no token field")
+    try:
+        response = await _notion().get(
+            f"{_notion_base()}/v1/users/me",
+            headers={
+                "Authorization": f"Bearer {secret}",
+                "Notion-Version": NOTION_VERSION,
+                "Accept": "application/json",
+            },
+        )
+    except httpx.HTTPError as exc:
+        raise ToolError(f"Notion cannot be reached ({type(exc).__name__})") from None
+
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.status_code != 200 or not isinstance(body, dict):
+        code = body.get("code") if isinstance(body, dict) else None
+        if response.status_code == 401:
+            # The stored token no longer works (rotated or revoked at Notion): ask credledger
+            # again next time rather than reusing the cached copy.
+            credledger.invalidate(user_id=user, service=SERVICE)
+            raise ToolError(
+                f"Notion refused the credential {credential.name!r}; update it in credledger"
+            )
+        if response.status_code == 429:
+            raise ToolError(f"Notion is rate limiting; retry in {response.headers.get('retry-after', 'a few')} s")
+        detail = f" ({code})" if isinstance(code, str) else ""
+        raise ToolError(f"Notion answered HTTP {response.status_code}{detail}")
+
+    bot = body.get("bot") if isinstance(body.get("bot"), dict) else {}
+    owner = bot.get("owner") if isinstance(bot.get("owner"), dict) else {}
+    owner_user = owner.get("user") if isinstance(owner.get("user"), dict) else {}
+    person = owner_user.get("person") if isinstance(owner_user.get("person"), dict) else {}
+    answer = NotionWorkspace(
+        workspace_name=_text(bot.get("workspace_name")),
+        workspace_id=_text(bot.get("workspace_id")),
+        bot_id=_text(body.get("id")),
+        bot_name=_text(body.get("name")),
+        owner_name=_text(owner_user.get("name")) or ("workspace" if owner.get("workspace") else None),
+        owner_email=_text(person.get("email")),
+        credential_id=credential.credential_id,
+        credential_name=credential.name,
+    )
+    log.info("Notion workspace %r for user %s", answer.workspace_name, user)
+    return answer
+
+
+def main() -> None:
+    # stdout carries the MCP protocol: logs go to stderr only.
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=os.environ.get("NOTION_MCP_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    server.run("stdio")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,505 @@
+"""Resolving a user's credential from credledger at call time (`resolveCredential`).
+
+An MCP server holds an API token with the scope `credentials:resolve` and asks credledger, when a
+tool runs, for the calling user's primary (or named) credential for a service. credledger records
+every answer as a durable `CredentialUsed` event before it sends the secret.
+
+Both clients keep answers for a short time (`cache_ttl`, 30 s by default) so a burst of tool calls
+does not ask credledger each time. A cached answer is not asked for again, so it is not recorded
+again either: set `cache_ttl=0` when every single use must appear in the audit trail. Errors are
+never cached, and a refusal (`Unauthenticated`, `Forbidden`) empties the cache, so credentials
+obtained under a token that credledger now refuses are not served from memory.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+
+from ._version import __version__
+from .errors import (
+    ConnectionFailed,
+    CredentialNotFound,
+    CredledgerError,
+    Forbidden,
+    InvalidRequest,
+    RateLimited,
+    ServerError,
+    Unauthenticated,
+)
+
+RESOLVE_MUTATION = (
+    "mutation ResolveCredential($userId: String!, $service: String!, $name: String) {"
+    " resolveCredential(userId: $userId, service: $service, name: $name)"
+    " { credentialId service name fields } }"
+)
+
+_MAX_MESSAGE = 300
+_ANY: Any = object()
+
+
+@dataclass(frozen=True, repr=False)
+class ResolvedCredential:
+    """A credential's current secret, as credledger answered it.
+
+    `fields` holds the secret's fields named as in the catalog (`token`, `api_key`, `url`, …).
+    The `repr` shows the field names only, never their values, so logging the object is safe;
+    logging `fields` itself is not.
+    """
+
+    credential_id: str
+    service: str
+    name: str
+    fields: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        names = ", ".join(sorted(self.fields))
+        return (
+            f"ResolvedCredential(credential_id={self.credential_id!r}, service={self.service!r},"
+            f" name={self.name!r}, fields=<{names or 'none'}: hidden>)"
+        )
+
+    def _copy(self) -> ResolvedCredential:
+        # Each caller gets its own dict: changing it must not change what the cache holds.
+        return replace(self, fields=dict(self.fields))
+
+
+class _Secret:
+    """Holds the API token so that neither `repr(client)` nor `vars(client)` shows it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<hidden>"
+
+    __str__ = __repr__
+
+    def __reduce__(self):
+        raise TypeError("the credledger API token cannot be pickled")
+
+
+class _TTLCache:
+    """Answers by (user, service, name), each kept `ttl` seconds; at most `max_entries`."""
+
+    def __init__(self, ttl: float, max_entries: int, clock: Callable[[], float]) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self.clock = clock
+        self._items: OrderedDict[Hashable, tuple[float, ResolvedCredential]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> ResolvedCredential | None:
+        if self.ttl <= 0:
+            return None
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            expires, value = item
+            if self.clock() >= expires:
+                del self._items[key]
+                return None
+            return value._copy()
+
+    def put(self, key: Hashable, value: ResolvedCredential) -> None:
+        if self.ttl <= 0:
+            return
+        with self._lock:
+            self._items.pop(key, None)
+            self._items[key] = (self.clock() + self.ttl, value._copy())
+            while len(self._items) > self.max_entries:
+                self._items.popitem(last=False)
+
+    def drop(self, user_id: Any = _ANY, service: Any = _ANY, name: Any = _ANY) -> int:
+        with self._lock:
+            doomed = [
+                key
+                for key in self._items
+                if (user_id is _ANY or key[0] == user_id)
+                and (service is _ANY or key[1] == service)
+                and (name is _ANY or key[2] == name)
+            ]
+            for key in doomed:
+                del self._items[key]
+            return len(doomed)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _endpoint(base_url: str, allow_insecure_http: bool) -> str:
+    if not isinstance(base_url, str) or not base_url:
+        raise ValueError("base_url must be credledger's URL, e.g. https://credledger.example.com")
+    url = httpx.URL(base_url)
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError("base_url must be an http:// or https:// URL with a host")
+    if url.userinfo or url.query or url.fragment:
+        raise ValueError("base_url must not carry credentials, a query or a fragment")
+    if url.scheme == "http" and not _is_loopback(url.host) and not allow_insecure_http:
+        raise ValueError(
+            "refusing to send an API token over plain http to a host other than loopback; "
+            "use https (or allow_insecure_http=True on a network you trust)"
+        )
+    text = str(url).rstrip("/")
+    return text if text.endswith("/graphql") else text + "/graphql"
+
+
+def _check_args(user_id: str, service: str, name: str | None) -> None:
+    if not isinstance(user_id, str) or not user_id:
+        raise ValueError("user_id must be a non-empty string")
+    if not isinstance(service, str) or not service:
+        raise ValueError("service must be a non-empty string (a catalog key such as 'notion')")
+    if name is not None and (not isinstance(name, str) or not name):
+        raise ValueError("name must be None (the primary credential) or a non-empty string")
+
+
+def _scrub(text: Any, token: str) -> str:
+    text = str(text) if text is not None else ""
+    if token:
+        text = text.replace(token, "[redacted]")
+    if len(text) > _MAX_MESSAGE:
+        text = text[:_MAX_MESSAGE] + "…"
+    return text
+
+
+def _retry_after(value: Any, header: str | None) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    if not header:
+        return None
+    header = header.strip()
+    if header.isdigit():
+        return float(header)
+    try:
+        when = email.utils.parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+_BY_CODE: dict[str, type[CredledgerError]] = {
+    "UNAUTHENTICATED": Unauthenticated,
+    "FORBIDDEN": Forbidden,
+    "NOT_FOUND": CredentialNotFound,
+    "VALIDATION": InvalidRequest,
+    "RATE_LIMITED": RateLimited,
+    "INTERNAL": ServerError,
+}
+
+_BY_STATUS: dict[int, tuple[type[CredledgerError], str]] = {
+    401: (Unauthenticated, "UNAUTHENTICATED"),
+    403: (Forbidden, "FORBIDDEN"),
+    429: (RateLimited, "RATE_LIMITED"),
+}
+
+
+def _error(
+    cls: type[CredledgerError],
+    message: str,
+    *,
+    code: str | None,
+    response: httpx.Response,
+    retry_after: Any = None,
+) -> CredledgerError:
+    kwargs: dict[str, Any] = {
+        "code": code,
+        "status": response.status_code,
+        "request_id": response.headers.get("x-request-id"),
+    }
+    if cls is RateLimited:
+        kwargs["retry_after"] = _retry_after(retry_after, response.headers.get("retry-after"))
+    return cls(message, **kwargs)
+
+
+def _parse_resolve(response: httpx.Response, token: str) -> ResolvedCredential:
+    """The answer to `resolveCredential`, or the exception its error stands for."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if isinstance(errors, list) and errors:
+        first = errors[0] if isinstance(errors[0], dict) else {}
+        extensions = first.get("extensions") if isinstance(first.get("extensions"), dict) else {}
+        code = extensions.get("code") if isinstance(extensions.get("code"), str) else None
+        cls = _BY_CODE.get(code or "")
+        if cls is None:
+            if response.status_code in _BY_STATUS:
+                cls, code = _BY_STATUS[response.status_code][0], code or _BY_STATUS[response.status_code][1]
+            elif response.status_code >= 500:
+                cls = ServerError
+            else:
+                cls = CredledgerError
+        message = _scrub(first.get("message") or "credledger refused the request", token)
+        raise _error(cls, message, code=code, response=response, retry_after=extensions.get("retryAfter"))
+    if response.status_code in _BY_STATUS:
+        cls, code = _BY_STATUS[response.status_code]
+        raise _error(cls, f"credledger answered HTTP {response.status_code}", code=code, response=response)
+    if response.status_code >= 300 or not isinstance(body, dict):
+        raise _error(
+            ServerError,
+            f"credledger answered HTTP {response.status_code} without a GraphQL answer",
+            code=None,
+            response=response,
+        )
+    data = body.get("data")
+    resolved = data.get("resolveCredential") if isinstance(data, dict) else None
+    if not isinstance(resolved, dict):
+        raise _error(ServerError, "credledger's answer has no resolveCredential", code=None, response=response)
+    fields = resolved.get("fields")
+    ok = (
+        isinstance(resolved.get("credentialId"), str)
+        and isinstance(resolved.get("service"), str)
+        and isinstance(resolved.get("name"), str)
+        and isinstance(fields, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in fields.items())
+    )
+    if not ok:
+        raise _error(ServerError, "credledger's resolveCredential answer is malformed", code=None, response=response)
+    return ResolvedCredential(
+        credential_id=resolved["credentialId"],
+        service=resolved["service"],
+        name=resolved["name"],
+        fields=dict(fields),
+    )
+
+
+class _Base:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float,
+        cache_ttl: float,
+        max_cache_entries: int,
+        user_agent: str | None,
+        allow_insecure_http: bool,
+        clock: Callable[[], float],
+    ) -> None:
+        if not isinstance(token, str) or not token.strip():
+            raise ValueError("token must be a credledger API token (clt_…)")
+        if any(c in token for c in "\r\n\x00 "):
+            raise ValueError("token contains characters no API token has")
+        if cache_ttl < 0:
+            raise ValueError("cache_ttl must be >= 0 (0 disables the cache)")
+        self.base_url = base_url.rstrip("/")
+        self.endpoint = _endpoint(base_url, allow_insecure_http)
+        self.timeout = timeout
+        self._token = _Secret(token)
+        self._cache = _TTLCache(cache_ttl, max_cache_entries, clock)
+        agent = f"credledger-client-python/{__version__}"
+        self._user_agent = f"{user_agent} {agent}" if user_agent else agent
+
+    @property
+    def cache_ttl(self) -> float:
+        return self._cache.ttl
+
+    def invalidate(self, user_id: Any = _ANY, service: Any = _ANY, name: Any = _ANY) -> int:
+        """Forgets cached answers: all of them without arguments, else those matching every
+        argument given (`name=None` is the primary credential's entry). Returns how many."""
+        return self._cache.drop(user_id, service, name)
+
+    def _headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self._token.reveal()}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": self._user_agent,
+        }
+
+    @staticmethod
+    def _payload(user_id: str, service: str, name: str | None) -> dict[str, Any]:
+        return {
+            "query": RESOLVE_MUTATION,
+            "operationName": "ResolveCredential",
+            "variables": {"userId": user_id, "service": service, "name": name},
+        }
+
+    def _transport_error(self, exc: httpx.HTTPError) -> ConnectionFailed:
+        kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
+        detail = _scrub(exc, self._token.reveal())
+        return ConnectionFailed(f"the request to credledger {kind}: {type(exc).__name__}: {detail}")
+
+    def _settle(self, key: tuple, response: httpx.Response) -> ResolvedCredential:
+        try:
+            resolved = _parse_resolve(response, self._token.reveal())
+        except (Unauthenticated, Forbidden):
+            # What this token obtained before may no longer be its to use.
+            self._cache.drop()
+            raise
+        except CredentialNotFound:
+            self._cache.drop(*key)
+            raise
+        self._cache.put(key, resolved)
+        return resolved._copy()
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(base_url={self.base_url!r}, token=<hidden>,"
+            f" cache_ttl={self._cache.ttl!r})"
+        )
+
+
+class CredledgerClient(_Base):
+    """A synchronous client for `resolveCredential`. Thread-safe; reuse one per process.
+
+    Args:
+        base_url: credledger's URL (`https://credledger.example.com`; plain http only to
+            loopback unless `allow_insecure_http`). `/graphql` is appended unless present.
+        token: an API token with the scope `credentials:resolve` (`clt_…`).
+        timeout: seconds for each request to credledger.
+        cache_ttl: seconds an answer is reused (0 disables the cache).
+        max_cache_entries: the cache's bound; the oldest entry goes first.
+        user_agent: prepended to the User-Agent, which the audit trail shows (name the MCP
+            server, e.g. `notion-mcp/1.2`).
+        http_client: an `httpx.Client` to send with (for proxies, custom CAs or tests); it is
+            not closed by `close()`.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float = 10,
+        cache_ttl: float = 30,
+        max_cache_entries: int = 1024,
+        user_agent: str | None = None,
+        allow_insecure_http: bool = False,
+        http_client: httpx.Client | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(
+            base_url,
+            token,
+            timeout=timeout,
+            cache_ttl=cache_ttl,
+            max_cache_entries=max_cache_entries,
+            user_agent=user_agent,
+            allow_insecure_http=allow_insecure_http,
+            clock=clock,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(timeout=timeout, follow_redirects=False)
+
+    def resolve(self, user_id: str, service: str, name: str | None = None) -> ResolvedCredential:
+        """The user's primary active credential for `service`, or the active one named `name`.
+
+        Raises `CredentialNotFound`, `Forbidden`, `Unauthenticated`, `RateLimited`,
+        `InvalidRequest`, `ServerError` or `ConnectionFailed` (all `CredledgerError`).
+        """
+        _check_args(user_id, service, name)
+        key = (user_id, service, name)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        try:
+            response = self._http.post(
+                self.endpoint,
+                json=self._payload(user_id, service, name),
+                headers=self._headers(),
+                timeout=self.timeout,
+                follow_redirects=False,
+            )
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from None
+        return self._settle(key, response)
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> CredledgerClient:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+
+class AsyncCredledgerClient(_Base):
+    """The asyncio twin of `CredledgerClient` (same arguments; `http_client` is an
+    `httpx.AsyncClient`). Use it from async MCP tools so a resolve never blocks the loop."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float = 10,
+        cache_ttl: float = 30,
+        max_cache_entries: int = 1024,
+        user_agent: str | None = None,
+        allow_insecure_http: bool = False,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(
+            base_url,
+            token,
+            timeout=timeout,
+            cache_ttl=cache_ttl,
+            max_cache_entries=max_cache_entries,
+            user_agent=user_agent,
+            allow_insecure_http=allow_insecure_http,
+            clock=clock,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+
+    async def resolve(self, user_id: str, service: str, name: str | None = None) -> ResolvedCredential:
+        """See `CredledgerClient.resolve`."""
+        _check_args(user_id, service, name)
+        key = (user_id, service, name)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        try:
+            response = await self._http.post(
+                self.endpoint,
+                json=self._payload(user_id, service, name),
+                headers=self._headers(),
+                timeout=self.timeout,
+                follow_redirects=False,
+            )
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from None
+        return self._settle(key, response)
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncCredledgerClient:
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.aclose()

@@ -1,0 +1,355 @@
+"""Verifying the signed sync requests credledger sends to an MCP server (docs/mcp-sync.md).
+
+Each request carries:
+
+- `Credledger-Timestamp`: Unix seconds when it was signed;
+- `Credledger-Signature`: `v1=<hex>`, or several comma-separated `v1=` values while the shared
+  secret is being rotated;
+- `Idempotency-Key`: the ledger event id; credledger delivers at least once.
+
+`<hex>` is the lowercase hex HMAC-SHA256, keyed with the shared secret's UTF-8 bytes, of::
+
+    timestamp + "." + body + "\\n" + METHOD + " " + path_with_query
+
+where `body` is the raw request body exactly as received (empty for GET and DELETE).
+
+A receiver reads the raw body, calls `verify_signature` with every secret it accepts, answers 401
+on `InvalidSignature` (which `StaleTimestamp` subclasses), deduplicates by `Idempotency-Key`
+(`IdempotencyGuard`) and only then parses the JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Any, Union
+
+from .errors import InvalidSignature, StaleTimestamp
+
+TIMESTAMP_HEADER = "Credledger-Timestamp"
+SIGNATURE_HEADER = "Credledger-Signature"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+LEDGER_VERSION_HEADER = "Credledger-Ledger-Version"
+
+SCHEME = "v1"
+DEFAULT_TOLERANCE = 300
+
+Secret = Union[str, bytes]
+Secrets = Union[Secret, Iterable[Secret]]
+
+_TIMESTAMP = re.compile(r"[0-9]{1,15}")
+_HEX = re.compile(r"[0-9a-f]{64}")
+_MAX_SIGNATURES = 16
+
+
+def _keys(secret_or_secrets: Secrets) -> list[bytes]:
+    if isinstance(secret_or_secrets, (str, bytes, bytearray)):
+        candidates: list[Any] = [secret_or_secrets]
+    else:
+        try:
+            candidates = list(secret_or_secrets)
+        except TypeError:
+            raise TypeError("secret_or_secrets must be a str, bytes or an iterable of them") from None
+    keys = []
+    for secret in candidates:
+        if isinstance(secret, str):
+            key = secret.encode("utf-8")
+        elif isinstance(secret, (bytes, bytearray)):
+            key = bytes(secret)
+        else:
+            raise TypeError("each signing secret must be a str or bytes")
+        if not key:
+            raise ValueError("an empty signing secret is not a secret")
+        keys.append(key)
+    if not keys:
+        raise ValueError("no signing secret given")
+    return keys
+
+
+def _body_bytes(body: Any) -> bytes:
+    if isinstance(body, str):
+        raise TypeError("pass the raw request body as bytes, exactly as received (not decoded text)")
+    if body is None:
+        return b""
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        return bytes(body)
+    raise TypeError("body must be bytes")
+
+
+def _method(method: str) -> str:
+    if not isinstance(method, str) or not method.strip():
+        raise ValueError("method must be the request's HTTP method, e.g. 'POST'")
+    return method.strip().upper()
+
+
+def _path(path: str) -> str:
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise ValueError("path must be the request's path with its query string, starting with '/'")
+    return path
+
+
+def signing_message(timestamp: str, body: bytes, method: str, path: str) -> bytes:
+    """The exact bytes that are signed (see the module's documentation)."""
+    return (
+        timestamp.encode("ascii")
+        + b"."
+        + _body_bytes(body)
+        + b"\n"
+        + f"{_method(method)} {_path(path)}".encode("utf-8")
+    )
+
+
+def compute_signature(secret: Secret, *, timestamp: str, body: bytes, method: str, path: str) -> str:
+    """The lowercase hex HMAC-SHA256 of one request under one secret."""
+    (key,) = _keys(secret)
+    return hmac.new(key, signing_message(str(timestamp), body, method, path), hashlib.sha256).hexdigest()
+
+
+def sign_request(
+    secret_or_secrets: Secrets,
+    *,
+    body: bytes,
+    method: str,
+    path: str,
+    timestamp: int | None = None,
+) -> dict[str, str]:
+    """The `Credledger-Timestamp` and `Credledger-Signature` headers for a request, signed with
+    each secret given (as credledger does during a rotation). For tests and tools that must act
+    as credledger; a receiver only needs `verify_signature`."""
+    ts = str(int(time.time()) if timestamp is None else int(timestamp))
+    values = [
+        f"{SCHEME}=" + hmac.new(key, signing_message(ts, body, method, path), hashlib.sha256).hexdigest()
+        for key in _keys(secret_or_secrets)
+    ]
+    return {TIMESTAMP_HEADER: ts, SIGNATURE_HEADER: ",".join(values)}
+
+
+def _parse_timestamp(timestamp: Any) -> str:
+    if isinstance(timestamp, bool):
+        raise InvalidSignature("Credledger-Timestamp is not an integer")
+    if isinstance(timestamp, int):
+        if timestamp < 0:
+            raise InvalidSignature("Credledger-Timestamp is not a Unix time")
+        return str(timestamp)
+    if isinstance(timestamp, bytes):
+        try:
+            timestamp = timestamp.decode("ascii")
+        except UnicodeDecodeError:
+            raise InvalidSignature("Credledger-Timestamp is not an integer") from None
+    if timestamp is None or (isinstance(timestamp, str) and not timestamp):
+        raise InvalidSignature("Credledger-Timestamp is missing")
+    if not isinstance(timestamp, str) or not _TIMESTAMP.fullmatch(timestamp):
+        raise InvalidSignature("Credledger-Timestamp is not an integer")
+    return timestamp
+
+
+def _parse_signatures(signature: Any) -> list[str]:
+    if isinstance(signature, bytes):
+        try:
+            signature = signature.decode("ascii")
+        except UnicodeDecodeError:
+            raise InvalidSignature("Credledger-Signature is malformed") from None
+    if not isinstance(signature, str) or not signature.strip():
+        raise InvalidSignature("Credledger-Signature is missing")
+    items = signature.split(",")
+    if len(items) > _MAX_SIGNATURES:
+        raise InvalidSignature("Credledger-Signature has too many values")
+    found = []
+    for item in items:
+        scheme, sep, value = item.strip().partition("=")
+        if not sep:
+            raise InvalidSignature("Credledger-Signature is malformed")
+        if scheme.strip() != SCHEME:
+            continue  # a scheme from a later version: not ours to judge
+        value = value.strip().lower()
+        if not _HEX.fullmatch(value):
+            raise InvalidSignature("Credledger-Signature has a malformed v1 value")
+        found.append(value)
+    if not found:
+        raise InvalidSignature("Credledger-Signature has no v1 signature")
+    return found
+
+
+def verify_signature(
+    secret_or_secrets: Secrets,
+    *,
+    timestamp: str | int | bytes | None,
+    signature: str | bytes | None,
+    body: bytes,
+    method: str,
+    path: str,
+    now: float | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> None:
+    """Checks a signed sync request; returns `None` when it is authentic and fresh.
+
+    Args:
+        secret_or_secrets: the shared signing secret, or every secret accepted (during a
+            rotation, the new and the old one).
+        timestamp: the `Credledger-Timestamp` header exactly as received.
+        signature: the `Credledger-Signature` header exactly as received.
+        body: the raw request body bytes, read before any parsing (`b""` for GET and DELETE).
+        method: the HTTP method (`POST`, `PUT`, `DELETE`, `GET`).
+        path: the path and query string as sent on the request line, undecoded (e.g.
+            `/credentials?user_id=alice&service_type=notion`; with Starlette,
+            `scope["raw_path"]` plus `?` and `scope["query_string"]`). Behind a proxy that
+            rewrites paths, the path credledger requested.
+        now: the receiver's clock in Unix seconds (default: `time.time()`).
+        tolerance: the allowed distance between `timestamp` and `now`, in seconds.
+
+    Raises:
+        StaleTimestamp: the timestamp is more than `tolerance` seconds away from `now`.
+        InvalidSignature: a header is missing or malformed, or no `v1=` value matches any
+            secret (compared in constant time).
+        TypeError, ValueError: the receiver's own arguments are wrong (no secret, a `str` body,
+            a path without a leading `/`): a bug to fix, not a request to refuse.
+    """
+    keys = _keys(secret_or_secrets)
+    raw_body = _body_bytes(body)
+    verb = _method(method)
+    target = _path(path)
+    if tolerance < 0:
+        raise ValueError("tolerance must be >= 0")
+    ts = _parse_timestamp(timestamp)
+    clock = time.time() if now is None else now
+    if abs(clock - int(ts)) > tolerance:
+        raise StaleTimestamp(
+            f"Credledger-Timestamp is {int(clock - int(ts))} s away from this server's clock "
+            f"(allowed: {tolerance:g} s)"
+        )
+    offered = _parse_signatures(signature)
+    message = signing_message(ts, raw_body, verb, target)
+    matched = False
+    for key in keys:
+        expected = hmac.new(key, message, hashlib.sha256).hexdigest()
+        for value in offered:
+            # No early exit: the time taken does not tell which secret or value matched.
+            matched |= hmac.compare_digest(expected, value)
+    if not matched:
+        raise InvalidSignature("no Credledger-Signature value matches an accepted secret")
+
+
+class IdempotencyGuard:
+    """Remembers the `Idempotency-Key` of requests a receiver applied, for `ttl` seconds.
+
+    credledger delivers at least once and re-signs each retry with a fresh timestamp, so the
+    signature window alone does not stop a redelivery: keep keys at least as long as credledger
+    may retry (a day by default). In memory only: a receiver that restarts forgets them, so one
+    that must survive restarts stores the applied key (or the credential's `ledger_version`)
+    with the data it changes.
+
+    Use::
+
+        if not guard.claim(key):
+            return guard.response(key) or (409, "being applied")  # already applied / in flight
+        try:
+            answer = apply(request)
+        except Exception:
+            guard.release(key)     # not applied: a redelivery must be applied
+            raise
+        guard.complete(key, answer)  # a redelivery is answered with this
+        return answer
+    """
+
+    _IN_FLIGHT = object()
+
+    def __init__(
+        self,
+        ttl: float = 24 * 3600,
+        *,
+        max_keys: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if ttl <= 0:
+            raise ValueError("ttl must be > 0")
+        if max_keys <= 0:
+            raise ValueError("max_keys must be > 0")
+        self.ttl = ttl
+        self.max_keys = max_keys
+        self._clock = clock
+        self._entries: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _check(key: str) -> str:
+        if not isinstance(key, str) or not key or len(key) > 512:
+            raise ValueError("an Idempotency-Key is a non-empty string of at most 512 characters")
+        return key
+
+    def _expire(self, now: float) -> None:
+        while self._entries:
+            key, (expires, _) = next(iter(self._entries.items()))
+            if expires > now:
+                break
+            del self._entries[key]
+
+    def _live(self, key: str) -> tuple[float, Any] | None:
+        now = self._clock()
+        self._expire(now)
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] <= now:
+            del self._entries[key]
+            return None
+        return entry
+
+    def claim(self, key: str) -> bool:
+        """`True` the first time a key is seen (apply the request), `False` while it is
+        remembered (applied, or being applied by another worker)."""
+        self._check(key)
+        with self._lock:
+            if self._live(key) is not None:
+                return False
+            self._entries[key] = (self._clock() + self.ttl, self._IN_FLIGHT)
+            while len(self._entries) > self.max_keys:
+                self._entries.popitem(last=False)
+            return True
+
+    def complete(self, key: str, response: Any = None) -> None:
+        """Marks a claimed key applied, with the answer a redelivery should get."""
+        self._check(key)
+        with self._lock:
+            self._entries.pop(key, None)
+            self._entries[key] = (self._clock() + self.ttl, response)
+            while len(self._entries) > self.max_keys:
+                self._entries.popitem(last=False)
+
+    def release(self, key: str) -> None:
+        """Forgets a claimed key whose request was not applied, so a redelivery is."""
+        self._check(key)
+        with self._lock:
+            self._entries.pop(key, None)
+
+    def seen(self, key: str) -> bool:
+        """Whether the key is remembered (applied or in flight)."""
+        self._check(key)
+        with self._lock:
+            return self._live(key) is not None
+
+    def in_flight(self, key: str) -> bool:
+        """Whether the key was claimed and is neither completed nor released."""
+        self._check(key)
+        with self._lock:
+            entry = self._live(key)
+            return entry is not None and entry[1] is self._IN_FLIGHT
+
+    def response(self, key: str) -> Any:
+        """The answer stored by `complete`, or `None` (unknown key, in flight, or none stored)."""
+        self._check(key)
+        with self._lock:
+            entry = self._live(key)
+            if entry is None or entry[1] is self._IN_FLIGHT:
+                return None
+            return entry[1]
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and bool(key) and self.seen(key)
+
+    def __len__(self) -> int:
+        with self._lock:
+            self._expire(self._clock())
+            return len(self._entries)

@@ -1,0 +1,362 @@
+"""The resolve client against a scripted transport: request shape, cache, error mapping, secrecy."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import anyio
+import httpx
+import pytest
+
+from credledger_client import (
+    AsyncCredledgerClient,
+    ConnectionFailed,
+    CredentialNotFound,
+    CredledgerClient,
+    CredledgerError,
+    Forbidden,
+    InvalidRequest,
+    RateLimited,
+    ResolvedCredential,
+    ServerError,
+    Unauthenticated,
+)
+
+TOKEN = "clt_unit_test_token_value_0123456789"
+SECRET = "ntn_secret_value_that_must_not_leak"
+BASE = "http://127.0.0.1:9"
+
+
+def ok(name="Work", secret=SECRET):
+    return httpx.Response(
+        200,
+        json={
+            "data": {
+                "resolveCredential": {
+                    "credentialId": "cred-1",
+                    "service": "notion",
+                    "name": name,
+                    "fields": {"token": secret},
+                }
+            }
+        },
+    )
+
+
+def gql_error(code, message="refused", status=200, extra=None, headers=None):
+    extensions = {"code": code, **(extra or {})}
+    return httpx.Response(
+        status,
+        json={"data": None, "errors": [{"message": message, "extensions": extensions}]},
+        headers=headers,
+    )
+
+
+class Script:
+    """A transport answering from a list (or a function) and recording every request."""
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer(request) if callable(answer) else answer
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def make(script, **kw):
+    http = httpx.Client(transport=httpx.MockTransport(script))
+    return CredledgerClient(BASE, TOKEN, http_client=http, **kw)
+
+
+# --- the request ------------------------------------------------------------------------------
+
+
+def test_sends_the_resolve_mutation_with_the_bearer_token():
+    script = Script(ok())
+    client = make(script, user_agent="notion-mcp/1.0")
+    got = client.resolve("demo", "notion", "Work")
+    assert got == ResolvedCredential("cred-1", "notion", "Work", {"token": SECRET})
+    (request,) = script.requests
+    assert request.method == "POST"
+    assert str(request.url) == BASE + "/graphql"
+    assert request.headers["authorization"] == f"Bearer {TOKEN}"
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["user-agent"].startswith("notion-mcp/1.0 credledger-client-python/")
+    body = json.loads(request.content)
+    assert "resolveCredential(userId: $userId, service: $service, name: $name)" in body["query"]
+    assert body["variables"] == {"userId": "demo", "service": "notion", "name": "Work"}
+
+
+def test_primary_is_asked_with_a_null_name():
+    script = Script(ok())
+    make(script).resolve("demo", "notion")
+    assert json.loads(script.requests[0].content)["variables"]["name"] is None
+
+
+def test_base_url_forms():
+    for base, endpoint in [
+        ("http://127.0.0.1:8080/", "http://127.0.0.1:8080/graphql"),
+        ("http://localhost:8080/graphql", "http://localhost:8080/graphql"),
+        ("https://credledger.example.com/ledger", "https://credledger.example.com/ledger/graphql"),
+        ("http://[::1]:8080", "http://[::1]:8080/graphql"),
+    ]:
+        assert CredledgerClient(base, TOKEN).endpoint == endpoint
+
+
+def test_refuses_plain_http_to_other_hosts():
+    with pytest.raises(ValueError, match="plain http"):
+        CredledgerClient("http://credledger.example.com", TOKEN)
+    CredledgerClient("http://credledger.example.com", TOKEN, allow_insecure_http=True)
+    with pytest.raises(ValueError):
+        CredledgerClient("ftp://127.0.0.1", TOKEN)
+    with pytest.raises(ValueError):
+        CredledgerClient("https://user:pw@credledger.example.com", TOKEN)
+
+
+def test_refuses_bad_arguments_without_asking():
+    script = Script(ok())
+    client = make(script)
+    for args in [("", "notion"), ("demo", ""), ("demo", "notion", "")]:
+        with pytest.raises(ValueError):
+            client.resolve(*args)
+    assert script.requests == []
+    with pytest.raises(ValueError):
+        CredledgerClient(BASE, "")
+    with pytest.raises(ValueError):
+        CredledgerClient(BASE, "clt_x\r\nX-Evil: 1")
+
+
+# --- secrecy ----------------------------------------------------------------------------------
+
+
+def test_repr_never_shows_the_token():
+    client = CredledgerClient(BASE, TOKEN)
+    assert TOKEN not in repr(client)
+    assert TOKEN not in str(client)
+    assert TOKEN not in repr(vars(client))
+    assert "<hidden>" in repr(client)
+    with pytest.raises(TypeError):
+        pickle.dumps(client._token)
+    assert TOKEN not in repr(AsyncCredledgerClient(BASE, TOKEN))
+
+
+def test_resolved_credential_repr_hides_secret_values():
+    got = make(Script(ok())).resolve("demo", "notion")
+    assert SECRET not in repr(got)
+    assert SECRET not in str(got)
+    assert "token" in repr(got)
+    assert got.fields["token"] == SECRET
+
+
+def test_error_messages_never_contain_the_token():
+    # A proxy that echoes the Authorization header back in its error message.
+    def echo(request):
+        return gql_error("FORBIDDEN", f"bad header {request.headers['authorization']}")
+
+    with pytest.raises(Forbidden) as info:
+        make(Script(echo)).resolve("demo", "notion")
+    assert TOKEN not in str(info.value)
+    assert TOKEN not in repr(info.value)
+    assert "[redacted]" in str(info.value)
+
+
+def test_connection_errors_never_contain_the_token():
+    script = Script(httpx.ConnectError(f"refused while sending {TOKEN}"))
+    with pytest.raises(ConnectionFailed) as info:
+        make(script).resolve("demo", "notion")
+    assert TOKEN not in str(info.value)
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+def test_timeouts_are_connection_failures():
+    with pytest.raises(ConnectionFailed, match="timed out"):
+        make(Script(httpx.ReadTimeout("slow"))).resolve("demo", "notion")
+
+
+# --- error mapping ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected", "code"),
+    [
+        (gql_error("UNAUTHENTICATED", status=401), Unauthenticated, "UNAUTHENTICATED"),
+        (gql_error("FORBIDDEN"), Forbidden, "FORBIDDEN"),
+        (gql_error("NOT_FOUND", "not found"), CredentialNotFound, "NOT_FOUND"),
+        (gql_error("VALIDATION", "unknown service `x`"), InvalidRequest, "VALIDATION"),
+        (gql_error("INTERNAL", "internal error (request id r1)"), ServerError, "INTERNAL"),
+        (gql_error("CONFLICT"), CredledgerError, "CONFLICT"),
+        (httpx.Response(401, text="no"), Unauthenticated, "UNAUTHENTICATED"),
+        (httpx.Response(403, text="no"), Forbidden, "FORBIDDEN"),
+        (httpx.Response(502, text="<html>bad gateway</html>"), ServerError, None),
+        (httpx.Response(404, text="not here"), ServerError, None),
+        (httpx.Response(302, headers={"location": "https://elsewhere.example/"}), ServerError, None),
+        (httpx.Response(200, json={"data": {"resolveCredential": {"credentialId": 1}}}), ServerError, None),
+        (httpx.Response(200, json={"data": None}), ServerError, None),
+        (httpx.Response(500, json={"errors": [{"message": "boom"}]}), ServerError, None),
+    ],
+)
+def test_maps_errors(answer, expected, code):
+    with pytest.raises(expected) as info:
+        make(Script(answer)).resolve("demo", "notion")
+    assert type(info.value) is expected
+    assert info.value.code == code
+    assert isinstance(info.value, CredledgerError)
+
+
+def test_rate_limited_carries_retry_after():
+    answer = gql_error("RATE_LIMITED", "too many", extra={"retryAfter": 7}, headers={"retry-after": "9"})
+    with pytest.raises(RateLimited) as info:
+        make(Script(answer)).resolve("demo", "notion")
+    assert info.value.retry_after == 7
+    with pytest.raises(RateLimited) as info:
+        make(Script(httpx.Response(429, headers={"retry-after": "12"}))).resolve("demo", "notion")
+    assert info.value.retry_after == 12
+    with pytest.raises(RateLimited) as info:
+        make(Script(gql_error("RATE_LIMITED"))).resolve("demo", "notion")
+    assert info.value.retry_after is None
+
+
+def test_request_id_is_kept():
+    answer = gql_error("INTERNAL", "internal error", headers={"x-request-id": "req-42"})
+    with pytest.raises(ServerError) as info:
+        make(Script(answer)).resolve("demo", "notion")
+    assert info.value.request_id == "req-42"
+    assert "req-42" in str(info.value)
+
+
+# --- cache ------------------------------------------------------------------------------------
+
+
+def test_second_call_within_ttl_makes_no_request():
+    clock = Clock()
+    script = Script(ok())
+    client = make(script, cache_ttl=30, clock=clock)
+    first = client.resolve("demo", "notion")
+    clock.now += 29.9
+    second = client.resolve("demo", "notion")
+    assert first == second
+    assert len(script.requests) == 1
+    clock.now += 0.1
+    client.resolve("demo", "notion")
+    assert len(script.requests) == 2
+
+
+def test_cache_key_is_user_service_and_name():
+    script = Script(ok())
+    client = make(script)
+    client.resolve("demo", "notion")
+    client.resolve("demo", "notion", "Work")
+    client.resolve("other", "notion")
+    client.resolve("demo", "jira")
+    assert len(script.requests) == 4
+    for args in [("demo", "notion"), ("demo", "notion", "Work"), ("other", "notion"), ("demo", "jira")]:
+        client.resolve(*args)
+    assert len(script.requests) == 4
+
+
+def test_errors_are_never_cached():
+    script = Script(gql_error("NOT_FOUND"), httpx.Response(503, text="busy"), ok())
+    client = make(script)
+    with pytest.raises(CredentialNotFound):
+        client.resolve("demo", "notion")
+    with pytest.raises(ServerError):
+        client.resolve("demo", "notion")
+    assert client.resolve("demo", "notion").fields == {"token": SECRET}
+    client.resolve("demo", "notion")
+    assert len(script.requests) == 3
+
+
+def test_invalidate():
+    script = Script(ok())
+    client = make(script)
+    client.resolve("demo", "notion")
+    client.resolve("demo", "notion", "Work")
+    client.resolve("ada", "notion")
+    assert client.invalidate(user_id="demo", name=None) == 1
+    client.resolve("demo", "notion", "Work")  # still cached
+    assert len(script.requests) == 3
+    client.resolve("demo", "notion")
+    assert len(script.requests) == 4
+    assert client.invalidate() == 3
+    client.resolve("ada", "notion")
+    assert len(script.requests) == 5
+
+
+def test_cache_ttl_zero_always_asks():
+    script = Script(ok())
+    client = make(script, cache_ttl=0)
+    client.resolve("demo", "notion")
+    client.resolve("demo", "notion")
+    assert len(script.requests) == 2
+
+
+def test_a_refused_token_empties_the_cache():
+    script = Script(ok(), gql_error("UNAUTHENTICATED", status=401), ok())
+    client = make(script)
+    client.resolve("demo", "notion")
+    with pytest.raises(Unauthenticated):
+        client.resolve("demo", "jira")
+    client.resolve("demo", "notion")
+    assert len(script.requests) == 3
+
+
+def test_callers_cannot_change_the_cached_copy():
+    client = make(Script(ok()))
+    got = client.resolve("demo", "notion")
+    got.fields["token"] = "changed"
+    assert client.resolve("demo", "notion").fields["token"] == SECRET
+
+
+def test_cache_is_bounded():
+    script = Script(lambda r: ok(name=json.loads(r.content)["variables"]["userId"]))
+    client = make(script, max_cache_entries=2)
+    for user in ["a", "b", "c"]:
+        client.resolve(user, "notion")
+    client.resolve("a", "notion")  # evicted: asked again
+    client.resolve("c", "notion")  # kept
+    assert len(script.requests) == 4
+
+
+def test_rejects_a_negative_ttl():
+    with pytest.raises(ValueError):
+        CredledgerClient(BASE, TOKEN, cache_ttl=-1)
+
+
+def test_close_leaves_a_given_http_client_open():
+    http = httpx.Client(transport=httpx.MockTransport(Script(ok())))
+    with CredledgerClient(BASE, TOKEN, http_client=http) as client:
+        client.resolve("demo", "notion")
+    assert not http.is_closed
+
+
+# --- async twin -------------------------------------------------------------------------------
+
+
+def test_async_client_resolves_caches_and_maps_errors():
+    script = Script(ok(), gql_error("FORBIDDEN"))
+
+    async def main():
+        http = httpx.AsyncClient(transport=httpx.MockTransport(script))
+        async with AsyncCredledgerClient(BASE, TOKEN, http_client=http) as client:
+            first = await client.resolve("demo", "notion")
+            second = await client.resolve("demo", "notion")
+            assert first == second and first.fields == {"token": SECRET}
+            assert len(script.requests) == 1
+            with pytest.raises(Forbidden):
+                await client.resolve("demo", "notion", "Other")
+        await http.aclose()
+
+    anyio.run(main)

@@ -1,0 +1,434 @@
+"""The signed sync-request verifier (docs/mcp-sync.md) and the idempotency guard."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+import pytest
+
+import credledger_client
+from credledger_client import (
+    IdempotencyGuard,
+    InvalidSignature,
+    StaleTimestamp,
+    compute_signature,
+    sign_request,
+    verify_signature,
+)
+from credledger_client import signature as signature_module
+
+SECRET = "whsec_test_secret"
+OLD_SECRET = "whsec_previous_secret"
+NOW = 1_795_500_000
+BODY = json.dumps(
+    {
+        "user_id": "alice",
+        "service_type": "notion",
+        "credential_name": "Work",
+        "credential_data": {"token": "ntn_demo_acme_workspace_0001"},
+        "account_identifier": "ada@acme.example",
+        "is_primary": True,
+        "ledger_version": 7,
+        "event_id": "keyring/alice:notion/7",
+    },
+    separators=(",", ":"),
+).encode()
+
+
+def signed(secret=SECRET, *, body=BODY, method="POST", path="/credentials", ts=NOW):
+    return sign_request(secret, body=body, method=method, path=path, timestamp=ts)
+
+
+def verify(headers, *, secrets=SECRET, body=BODY, method="POST", path="/credentials", now=NOW, **kw):
+    verify_signature(
+        secrets,
+        timestamp=headers.get("Credledger-Timestamp"),
+        signature=headers.get("Credledger-Signature"),
+        body=body,
+        method=method,
+        path=path,
+        now=now,
+        **kw,
+    )
+
+
+# --- known answers, computed with `openssl dgst -sha256 -hmac` (another implementation) --------
+
+
+def test_known_answer_matches_openssl():
+    body = b'{"user_id":"alice","service_type":"notion"}'
+    assert (
+        compute_signature(SECRET, timestamp="1795500000", body=body, method="POST", path="/credentials")
+        == "d962d75176499a9309559d41f75e6625d9ec5f5eb15912171da29f19aca4e759"
+    )
+    assert (
+        compute_signature(SECRET, timestamp="1795500000", body=b"", method="DELETE", path="/credentials/cred-123")
+        == "c2c9dda4879955fc62cd83bec7c6f93782f23a2c9dcb5e606cd96ee8495a9216"
+    )
+
+
+def test_message_is_timestamp_dot_body_newline_method_path():
+    body = b'{"a":1}'
+    message = b"1795500000." + body + b"\nPUT /credentials/c1?x=1"
+    expected = hmac.new(SECRET.encode(), message, hashlib.sha256).hexdigest()
+    headers = signed(body=body, method="PUT", path="/credentials/c1?x=1")
+    assert headers == {"Credledger-Timestamp": "1795500000", "Credledger-Signature": f"v1={expected}"}
+    verify(headers, body=body, method="PUT", path="/credentials/c1?x=1")
+
+
+# --- accepted ---------------------------------------------------------------------------------
+
+
+def test_accepts_a_valid_request():
+    verify(signed())
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/credentials?user_id=alice&service_type=notion"), ("DELETE", "/credentials/abc")],
+)
+def test_accepts_bodiless_requests(method, path):
+    verify(signed(body=b"", method=method, path=path), body=b"", method=method, path=path)
+
+
+def test_method_case_does_not_matter_to_the_receiver():
+    verify(signed(), method="post")
+
+
+def test_accepts_within_the_window_on_both_sides():
+    verify(signed(ts=NOW - 300))
+    verify(signed(ts=NOW + 300))
+    verify(signed(ts=NOW - 60), tolerance=60)
+
+
+def test_accepts_bytes_headers_and_int_timestamp():
+    headers = signed()
+    verify_signature(
+        SECRET.encode(),
+        timestamp=headers["Credledger-Timestamp"].encode(),
+        signature=headers["Credledger-Signature"].encode(),
+        body=bytearray(BODY),
+        method="POST",
+        path="/credentials",
+        now=NOW,
+    )
+    verify_signature(
+        SECRET,
+        timestamp=NOW,
+        signature=headers["Credledger-Signature"],
+        body=memoryview(BODY),
+        method="POST",
+        path="/credentials",
+        now=NOW,
+    )
+
+
+def test_rotation_sender_signs_with_both_receiver_knows_only_the_new_one():
+    headers = signed([SECRET, OLD_SECRET])
+    assert headers["Credledger-Signature"].count("v1=") == 2
+    verify(headers, secrets=SECRET)
+    verify(headers, secrets=[OLD_SECRET])
+
+
+def test_rotation_receiver_accepts_a_list_of_secrets():
+    verify(signed(OLD_SECRET), secrets=[SECRET, OLD_SECRET])
+    verify(signed(SECRET), secrets=(s for s in [OLD_SECRET, SECRET]))
+
+
+def test_ignores_unknown_schemes_beside_v1():
+    headers = signed()
+    headers["Credledger-Signature"] = "v2=" + "ab" * 40 + ", " + headers["Credledger-Signature"]
+    verify(headers)
+
+
+def test_uppercase_hex_is_the_same_signature():
+    headers = signed()
+    headers["Credledger-Signature"] = headers["Credledger-Signature"].upper().replace("V1=", "v1=")
+    verify(headers)
+
+
+# --- refused ----------------------------------------------------------------------------------
+
+
+def test_rejects_a_tampered_body():
+    headers = signed()
+    tampered = BODY.replace(b'"is_primary":true', b'"is_primary":false')
+    assert tampered != BODY
+    with pytest.raises(InvalidSignature):
+        verify(headers, body=tampered)
+    with pytest.raises(InvalidSignature):
+        verify(headers, body=BODY + b" ")
+    with pytest.raises(InvalidSignature):
+        verify(headers, body=b"")
+
+
+def test_rejects_a_wrong_secret():
+    with pytest.raises(InvalidSignature) as info:
+        verify(signed("not-the-secret"))
+    assert not isinstance(info.value, StaleTimestamp)
+    with pytest.raises(InvalidSignature):
+        verify(signed(), secrets=["other", "another"])
+    # A secret that is a prefix of the real one is still another secret.
+    with pytest.raises(InvalidSignature):
+        verify(signed(SECRET[:-1]))
+
+
+def test_rejects_a_replay_older_than_the_window():
+    headers = signed(ts=NOW - 301)
+    with pytest.raises(StaleTimestamp):
+        verify(headers)
+    # The same captured request, replayed an hour later.
+    with pytest.raises(StaleTimestamp):
+        verify(signed(), now=NOW + 3600)
+    # StaleTimestamp is an InvalidSignature: one except clause refuses both.
+    with pytest.raises(InvalidSignature):
+        verify(signed(), now=NOW + 3600)
+
+
+def test_rejects_a_timestamp_too_far_in_the_future():
+    with pytest.raises(StaleTimestamp):
+        verify(signed(ts=NOW + 301))
+
+
+def test_rejects_a_new_timestamp_on_an_old_signature():
+    headers = signed(ts=NOW - 3600)
+    headers["Credledger-Timestamp"] = str(NOW)
+    with pytest.raises(InvalidSignature):
+        verify(headers)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("PUT", "/credentials"),
+        ("DELETE", "/credentials"),
+        ("POST", "/credentials/abc"),
+        ("POST", "/credentials?user_id=bob"),
+        ("POST", "/Credentials"),
+        ("POST", "/credentials/"),
+    ],
+)
+def test_rejects_a_signature_moved_to_another_method_or_path(method, path):
+    with pytest.raises(InvalidSignature):
+        verify(signed(), method=method, path=path)
+
+
+def test_rejects_a_changed_query_string():
+    path = "/credentials?user_id=alice&service_type=notion"
+    headers = signed(body=b"", method="GET", path=path)
+    with pytest.raises(InvalidSignature):
+        verify(headers, body=b"", method="GET", path="/credentials?user_id=bob&service_type=notion")
+
+
+@pytest.mark.parametrize("timestamp", [None, "", "abc", "1795500000.5", " 1795500000", "-5", "1e9", "١٢٣"])
+def test_rejects_a_missing_or_malformed_timestamp(timestamp):
+    headers = signed()
+    with pytest.raises(InvalidSignature) as info:
+        verify_signature(
+            SECRET,
+            timestamp=timestamp,
+            signature=headers["Credledger-Signature"],
+            body=BODY,
+            method="POST",
+            path="/credentials",
+            now=NOW,
+        )
+    assert not isinstance(info.value, StaleTimestamp)
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        None,
+        "",
+        "garbage",
+        "v1=",
+        "v1=zz" + "0" * 62,
+        "v1=abcd",
+        "v2=" + "0" * 64,
+        "v1=" + "0" * 64,
+        ",".join(["v1=" + "0" * 64] * 17),
+    ],
+)
+def test_rejects_a_missing_or_malformed_signature(signature):
+    with pytest.raises(InvalidSignature):
+        verify({"Credledger-Timestamp": str(NOW), "Credledger-Signature": signature})
+
+
+def test_compares_in_constant_time(monkeypatch):
+    calls = []
+    real = hmac.compare_digest
+
+    def spy(a, b):
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(signature_module.hmac, "compare_digest", spy)
+    verify(signed([OLD_SECRET, SECRET]), secrets=[SECRET, OLD_SECRET])
+    # Every accepted secret against every offered value, with no early exit.
+    assert len(calls) == 4
+
+
+def test_receiver_mistakes_are_not_refusals():
+    headers = signed()
+    with pytest.raises(TypeError):
+        verify(headers, body=BODY.decode())
+    with pytest.raises(ValueError):
+        verify(headers, secrets=[])
+    with pytest.raises(ValueError):
+        verify(headers, secrets="")
+    with pytest.raises(ValueError):
+        verify(headers, path="https://mcp.example/credentials")
+
+
+def test_the_error_never_contains_the_secret():
+    with pytest.raises(InvalidSignature) as info:
+        verify(signed("wrong"), secrets=SECRET)
+    assert SECRET not in str(info.value)
+
+
+def test_exports():
+    assert credledger_client.verify_signature is verify_signature
+    assert issubclass(StaleTimestamp, InvalidSignature)
+
+
+# --- IdempotencyGuard -------------------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_guard_applies_a_key_once_and_answers_redeliveries():
+    guard = IdempotencyGuard(ttl=60, clock=Clock())
+    key = "keyring/alice:notion/7"
+    assert guard.claim(key)
+    assert guard.in_flight(key)
+    assert not guard.claim(key)  # a concurrent redelivery
+    assert guard.response(key) is None
+    guard.complete(key, {"credential_id": "m-1"})
+    assert not guard.in_flight(key)
+    assert not guard.claim(key)
+    assert guard.response(key) == {"credential_id": "m-1"}
+    assert key in guard and guard.seen(key)
+    assert "keyring/alice:notion/8" not in guard
+
+
+def test_guard_release_lets_a_redelivery_apply():
+    guard = IdempotencyGuard(clock=Clock())
+    assert guard.claim("k")
+    guard.release("k")
+    assert not guard.seen("k")
+    assert guard.claim("k")
+
+
+def test_guard_forgets_after_ttl():
+    clock = Clock()
+    guard = IdempotencyGuard(ttl=60, clock=clock)
+    guard.claim("a")
+    guard.complete("a", 1)
+    clock.now += 30
+    guard.claim("b")
+    clock.now += 31
+    assert not guard.seen("a")
+    assert guard.seen("b")
+    assert len(guard) == 1
+    assert guard.claim("a")
+
+
+def test_guard_is_bounded():
+    guard = IdempotencyGuard(max_keys=3, clock=Clock())
+    for key in "abcd":
+        assert guard.claim(key)
+    assert len(guard) == 3
+    assert not guard.seen("a")
+    assert guard.seen("d")
+
+
+def test_guard_rejects_silly_keys():
+    guard = IdempotencyGuard()
+    with pytest.raises(ValueError):
+        guard.claim("")
+    with pytest.raises(ValueError):
+        guard.claim("x" * 513)
+    with pytest.raises(ValueError):
+        IdempotencyGuard(ttl=0)
+
+
+# --- over real HTTP ---------------------------------------------------------------------------
+
+
+def test_a_receiver_over_http_verifies_and_deduplicates():
+    """A stdlib HTTP receiver on loopback, as an MCP server would verify: raw body, raw path."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import httpx
+
+    guard = IdempotencyGuard()
+    applied: list[bytes] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def handle_one(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            try:
+                verify_signature(
+                    [SECRET, OLD_SECRET],
+                    timestamp=self.headers.get("Credledger-Timestamp"),
+                    signature=self.headers.get("Credledger-Signature"),
+                    body=body,
+                    method=self.command,
+                    path=self.path,  # the request target as sent: path and query, undecoded
+                )
+            except InvalidSignature as exc:
+                self.send_response(401)
+                self.end_headers()
+                self.wfile.write(str(exc).encode())
+                return
+            key = self.headers["Idempotency-Key"]
+            if guard.claim(key):
+                applied.append(body)
+                guard.complete(key, b'{"credential_id":"m-1"}')
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(guard.response(key))
+
+        do_POST = do_GET = do_DELETE = do_PUT = handle_one
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with httpx.Client(base_url=base, timeout=5) as http:
+
+            def send(method, path, body=b"", secret=SECRET, key="keyring/alice:notion/7", **kw):
+                headers = sign_request(secret, body=body, method=method, path=path, **kw)
+                headers["Idempotency-Key"] = key
+                return http.request(method, path, content=body, headers=headers)
+
+            assert send("POST", "/credentials", BODY).status_code == 200
+            assert send("POST", "/credentials", BODY).status_code == 200  # redelivered
+            assert applied == [BODY]
+            path = "/credentials?user_id=al%20ice&service_type=notion"
+            assert send("GET", path, key="list-1").status_code == 200
+            assert send("DELETE", "/credentials/m-1", secret=OLD_SECRET, key="del-1").status_code == 200
+            assert send("POST", "/credentials", BODY, secret="wrong", key="k2").status_code == 401
+            assert send("POST", "/credentials", BODY, key="k3", timestamp=1).status_code == 401
+            headers = sign_request(SECRET, body=BODY, method="POST", path="/credentials")
+            headers["Idempotency-Key"] = "k4"
+            tampered = http.post("/credentials", content=BODY.replace(b"alice", b"mallory"), headers=headers)
+            assert tampered.status_code == 401
+            assert len(applied) == 3
+    finally:
+        server.shutdown()
+        server.server_close()
