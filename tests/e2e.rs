@@ -17,6 +17,10 @@ mod bad_input;
 mod canary;
 mod rebuild;
 mod rotate;
+// `serve --dev`.
+mod dev_mode;
+// Scheduled work: leases, revalidation, expiry.
+mod jobs;
 // The GraphQL API.
 mod graphql_access;
 mod graphql_cost;

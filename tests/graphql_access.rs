@@ -240,7 +240,7 @@ async fn tokens_and_locks(env: TestEnv) {
     let machine = alice.with_auth(Auth::Bearer(resolver.clone()));
     let resolved = machine
         .ok(
-            "mutation { resolveCredential(userId: \"alice\", service: \"notion\") { credentialId fields } }",
+            "mutation { resolveCredential(userId: \"alice\", service: \"notion\", tool: \"notion_search\") { credentialId fields version expiresAt } }",
             json!({}),
         )
         .await;
@@ -248,6 +248,24 @@ async fn tokens_and_locks(env: TestEnv) {
     assert_eq!(
         resolved["resolveCredential"]["fields"],
         server.good_fields("notion", 0)
+    );
+    assert_eq!(resolved["resolveCredential"]["version"], 1);
+    // The use is on the ledger: which token, which tool.
+    let used = alice
+        .ok(
+            "{ auditTrail(filter: {action: \"CredentialUsed\"}) { edges { node { credentialId context } } } }",
+            json!({}),
+        )
+        .await;
+    let node = &used["auditTrail"]["edges"][0]["node"];
+    assert_eq!(node["credentialId"], json!(id));
+    assert_eq!(node["context"]["detail"]["tool"], "notion_search", "{node}");
+    assert!(
+        node["context"]["detail"]["consumer"]
+            .as_str()
+            .unwrap()
+            .starts_with("token:"),
+        "{node}"
     );
     // A revoked token is refused.
     alice

@@ -252,3 +252,78 @@ on_both_backends!(
     single_account_services_and_duplicate_accounts_are_refused,
     single_account_refusal
 );
+
+async fn canary_never_leaves(env: TestEnv) {
+    const CANARY: &str = "ntn_canary_7f3e9b1c5d";
+    let server = env.server().await;
+    server.simulator.accept(
+        "notion",
+        CANARY,
+        SimAccount::new("canary-ws", "Canary Space", "canary@example.com"),
+    );
+    let alice = server.user("alice").await;
+    let id = alice
+        .add("notion", "Canary", json!({"token": CANARY}))
+        .await;
+    // Refused secrets and failed checks do not echo it either.
+    let refused = alice
+        .gql(
+            "mutation { testCredential(service: \"notion\", fields: {token: \"ntn_canary_refused_0000\"}) { result message } }",
+            json!({}),
+        )
+        .await;
+    assert!(!refused.body.to_string().contains("ntn_canary_refused_0000"));
+    server.simulator.set_fault(
+        "notion",
+        credledger_adapters::simulator::Fault::MalformedJson,
+    );
+    let inconclusive = alice
+        .ok(
+            "mutation($id: ID!) { revalidateCredential(id: $id) { result message } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(
+        inconclusive["revalidateCredential"]["result"],
+        "COULD_NOT_CHECK"
+    );
+    server.simulator.clear_fault("notion");
+    let root = server.admin("root").await;
+    let answers = [
+        alice
+            .ok(
+                &format!("query($id: ID!) {{ credentials {{ {CREDENTIAL} providerMetadata scopes }} credential(id: $id) {{ id }} credentialHistory(id: $id) {{ payload }} auditTrail(first: 100) {{ edges {{ node {{ oldValues newValues context error }} }} }} dashboard {{ total }} }}"),
+                json!({"id": id}),
+            )
+            .await,
+        root.ok(
+            "{ allCredentials { id metadata providerMetadata account { id } } systemMetrics { recentValidations { newValues context } } auditTrail(first: 100) { edges { node { newValues oldValues context } } } }",
+            json!({}),
+        )
+        .await,
+    ];
+    for answer in &answers {
+        assert!(!answer.to_string().contains(CANARY), "{answer}");
+    }
+    // Nor any read model, nor the events' payloads and metadata as stored.
+    let pool = env.any_pool().await;
+    for (table, order) in [
+        ("credential_summary", "credential_id"),
+        ("audit_trail", "position"),
+        ("dashboard_stats", "user_id, service"),
+        ("users", "user_id"),
+        ("api_tokens", "token_id"),
+        ("events", "global_position"),
+    ] {
+        let dump = crate::support::dump_table(&pool, table, order).await;
+        assert!(
+            !format!("{dump:?}").contains(CANARY),
+            "{table} holds the canary"
+        );
+    }
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(
+    a_planted_canary_secret_never_leaves_through_the_api,
+    canary_never_leaves
+);

@@ -1,6 +1,6 @@
 //! Everything credledger says to the outside world: the event stores (postgres-es and
 //! sqlite-es behind one enum), the global feed and its hash chain, the master keys and data keys
-//! that encrypt secrets, and (later) provider validators and MCP clients.
+//! that encrypt secrets, the provider validators and their simulator, and MCP sync signing.
 #![deny(clippy::unwrap_used)]
 
 pub mod chain;
@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod db;
 pub mod feed;
 pub mod keystore;
+pub mod mcp;
 pub mod simulator;
 pub mod sqlite_functions;
 pub mod store;

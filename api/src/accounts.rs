@@ -11,6 +11,7 @@ use credledger_domain::user::{
 };
 use credledger_domain::{EventMetadata, UserId};
 use credledger_projections::principals::{self, UserRow};
+use credledger_projections::Consumer;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -103,7 +104,9 @@ impl Accounts {
         meta: &EventMetadata,
     ) -> Result<Committed, ApiError> {
         let committed = self.users.execute(user.as_str(), command, meta).await?;
-        self.ledger.settle(committed).await?;
+        self.ledger
+            .settle_for(committed, &[Consumer::Principals, Consumer::AuditTrail])
+            .await?;
         Ok(committed)
     }
 
@@ -211,6 +214,11 @@ impl Accounts {
         let expires = now
             + chrono::Duration::from_std(crate::auth::SESSION_LIFETIME)
                 .unwrap_or(chrono::Duration::hours(12));
+        // Expired sessions are useless; sign-in is rare enough to sweep them here.
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(timestamp(now))
+            .execute(&self.ledger.db.any)
+            .await?;
         sqlx::query(
             "INSERT INTO sessions (session_hash, user_id, created_at, expires_at) \
              VALUES ($1, $2, $3, $4)",

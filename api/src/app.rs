@@ -3,9 +3,10 @@
 
 use crate::accounts::{Accounts, NewUser};
 use crate::auth::{Password, WindowLimiter};
-use crate::config::Settings;
+use crate::config::{JobSettings, Settings};
 use crate::graphql::{Api, LiveFeed};
 use crate::http;
+use crate::jobs::{Scheduler, SchedulerHandle};
 use crate::keys::{self, IfMissing};
 use crate::ledger::Ledger;
 use anyhow::Context as _;
@@ -88,6 +89,8 @@ pub struct Application {
     dev: bool,
     /// `--dev` only: the provider simulator the catalog points at.
     simulator: Option<ProviderSimulator>,
+    /// Scheduled jobs, unless switched off.
+    scheduler: Option<Scheduler>,
 }
 
 impl std::fmt::Debug for Application {
@@ -106,6 +109,7 @@ pub struct Running {
     shutdown: watch::Sender<bool>,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
     _simulator: Option<ProviderSimulator>,
+    jobs: SchedulerHandle,
 }
 
 impl std::fmt::Debug for Running {
@@ -117,6 +121,11 @@ impl std::fmt::Debug for Running {
 }
 
 impl Running {
+    /// What this instance's scheduler has done.
+    pub fn jobs(&self) -> &SchedulerHandle {
+        &self.jobs
+    }
+
     /// Stops accepting, finishes in-flight requests and the projections' current batch.
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
@@ -125,7 +134,12 @@ impl Running {
 }
 
 impl Application {
+    /// [`Application::build_with_jobs`] with the default job settings.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_jobs(settings, JobSettings::default()).await
+    }
+
+    pub async fn build_with_jobs(settings: Settings, jobs: JobSettings) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind(&settings.bind)
             .await
             .with_context(|| format!("could not listen on {}", settings.bind))?;
@@ -142,12 +156,32 @@ impl Application {
             None
         };
         let ledger = open_ledger_with(&settings, IfMissing::Generate, catalog).await?;
+        // One validator: its clones share the per-service outbound limits, so interactive and
+        // scheduled checks together stay within them.
         let validator = HttpValidator::new(ValidatorConfig::default())?;
+        let scheduler = if jobs.enabled {
+            // Nobody reads the scheduler's writes back at once: no read-your-writes wait.
+            let quiet = Arc::new(Ledger::new(
+                ledger.db.clone(),
+                ledger.keys.clone(),
+                ledger.catalog.clone(),
+                ledger.projections.clone(),
+                Duration::ZERO,
+            ));
+            Some(Scheduler::new(
+                quiet,
+                Arc::new(validator.clone()),
+                jobs.clone(),
+            )?)
+        } else {
+            None
+        };
         let accounts = Arc::new(Accounts::new(ledger.clone()));
         let api = Arc::new(Api {
             ledger: ledger.clone(),
             accounts,
             validator: Arc::new(validator),
+            expiry_warning: jobs.warning_window,
             validation_budget: WindowLimiter::new(
                 settings.validations_per_minute,
                 Duration::from_secs(60),
@@ -163,6 +197,7 @@ impl Application {
             api,
             dev: settings.dev,
             simulator,
+            scheduler,
         })
     }
 
@@ -236,6 +271,11 @@ impl Application {
                 "  sign in ({role}): {email} / {password} (user id {id})\n"
             ));
         }
+        text.push_str(&format!(
+            "  provider simulator: {} (each service under /<service>, e.g. {})\n",
+            simulator.addr(),
+            simulator.base_url("notion")
+        ));
         text.push_str("  secrets the simulator accepts (anything else is refused):\n");
         for demo in simulator.demo_credentials() {
             let fields: Vec<String> = demo
@@ -255,13 +295,6 @@ impl Application {
         let router = self.router();
         let (shutdown, rx) = watch::channel(false);
         let ledger = self.ledger.clone();
-        self.dev_setup().await?;
-        if !self.api.accounts.any_user().await? {
-            tracing::warn!(
-                "no users yet: create the first administrator with \
-                 `credledger users create --admin --id admin --email you@example.com`"
-            );
-        }
         // Destroy any data key an interrupted erasure left behind once the audit trail is current.
         ledger.projections.catch_up().await?;
         let shredded = ledger.shred_erased().await?;
@@ -274,10 +307,25 @@ impl Application {
         let projections = ledger.projections.clone();
         let projections_rx = rx.clone();
         let consumers = tokio::spawn(async move { projections.run(projections_rx).await });
+        // After the consumers start: creating the demo accounts waits for the read models.
+        self.dev_setup().await?;
+        if !self.api.accounts.any_user().await? {
+            tracing::warn!(
+                "no users yet: create the first administrator with \
+                 `credledger users create --admin --id admin --email you@example.com`"
+            );
+        }
         let live = self.api.live.clone();
         let live_db = ledger.db.clone();
         let live_rx = rx.clone();
         let live_task = tokio::spawn(async move { live.follow(live_db, live_rx).await });
+        let (scheduler, jobs) = match self.scheduler {
+            Some(scheduler) => {
+                let (task, handle) = scheduler.spawn(rx.clone());
+                (Some(task), handle)
+            }
+            None => (None, SchedulerHandle::default()),
+        };
         let mut server_rx = rx;
         let listener = self.listener;
         let server = tokio::spawn(async move {
@@ -292,6 +340,9 @@ impl Application {
             .context("the HTTP server failed")?;
             consumers.await.context("the projections task failed")?;
             live_task.await.context("the live feed task failed")?;
+            if let Some(scheduler) = scheduler {
+                scheduler.await.context("the scheduler failed")?;
+            }
             Ok(())
         });
         tracing::info!(%address, backend = ?ledger.db.backend(), "credledger is serving");
@@ -302,6 +353,7 @@ impl Application {
             shutdown,
             server,
             _simulator: self.simulator,
+            jobs,
         })
     }
 

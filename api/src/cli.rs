@@ -1,7 +1,7 @@
 //! The `credledger` command line. Every command has `--help`; long work shows a progress bar.
 
 use crate::app::{open_ledger, Application};
-use crate::config::{Common, Settings};
+use crate::config::{Common, JobSettings, Settings};
 use crate::keys::IfMissing;
 use crate::ledger::{Ledger, NewCredential};
 use anyhow::Context as _;
@@ -148,6 +148,39 @@ pub enum CredentialsCommand {
     },
     /// Erase a credential: its data key is destroyed, its history stays.
     Erase { id: String },
+    /// Check every active credential not checked for a while with its provider, and record
+    /// each answer (could-not-check answers change no status). Runs under the same lease as
+    /// `serve`'s scheduled revalidation, so it never runs twice at once.
+    ValidateAll {
+        /// Only this service's credentials.
+        #[arg(long)]
+        service: Option<String>,
+        /// Only this person's credentials.
+        #[arg(long)]
+        user: Option<String>,
+        /// Show what would be checked; contact no provider, record nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Check credentials not checked for this many days (default: the configured
+        /// CREDLEDGER_REVALIDATE_STALE_DAYS, 1 unless set; 0 checks every active credential).
+        #[arg(long)]
+        stale_days: Option<u32>,
+        /// Checks in flight at once (default: CREDLEDGER_REVALIDATE_CONCURRENCY, 64).
+        #[arg(long)]
+        concurrency: Option<usize>,
+    },
+    /// Mark credentials whose token expiry has passed as expired, and send the expiry webhook
+    /// (CREDLEDGER_EXPIRY_WEBHOOK_URL) a warning for each credential expiring soon, once per
+    /// credential and expiry.
+    Expire {
+        /// Warn about credentials expiring within this many days (default: the configured
+        /// CREDLEDGER_EXPIRY_WARNING_DAYS, 7 unless set).
+        #[arg(long)]
+        warning_days: Option<u32>,
+        /// Show what would happen; mark nothing, send nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -217,7 +250,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve { bind, dev } => (bind.clone(), *dev),
         _ => (None, false),
     };
-    let mut settings = Settings::resolve(&cli.common, bind, dev)?;
+    let (mut settings, jobs) = Settings::resolve_with_jobs(&cli.common, bind, dev)?;
     if !matches!(cli.command, Command::Serve { .. }) {
         // One-shot commands run no projection consumer to wait for; they catch up instead.
         settings.read_your_writes_ms = 0;
@@ -225,7 +258,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     tracing::debug!(?settings, "configuration");
     match cli.command {
         Command::Serve { .. } => {
-            Application::build(settings)
+            Application::build_with_jobs(settings, jobs)
                 .await?
                 .run_until_stopped()
                 .await?;
@@ -238,7 +271,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(k) => return keys(settings, k).await,
         Command::Projections(p) => return projections(settings, p).await,
         Command::Ledger(l) => return ledger(settings, l).await,
-        Command::Credentials(c) => return credentials(settings, c).await,
+        Command::Credentials(c) => return credentials(settings, jobs, c).await,
         Command::Demo(DemoCommand::Seed {
             users,
             credentials_per_user,
@@ -496,7 +529,48 @@ async fn ledger(settings: Settings, command: LedgerCommand) -> anyhow::Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
-async fn credentials(settings: Settings, command: CredentialsCommand) -> anyhow::Result<ExitCode> {
+async fn credentials(
+    settings: Settings,
+    jobs: JobSettings,
+    command: CredentialsCommand,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        CredentialsCommand::ValidateAll {
+            service,
+            user,
+            dry_run,
+            stale_days,
+            concurrency,
+        } => {
+            let mut options = crate::jobs::RevalidateOptions::from_settings(&jobs, "cli");
+            options.service = service;
+            options.user = user;
+            options.dry_run = dry_run;
+            if let Some(days) = stale_days {
+                options.stale_after = chrono::Duration::days(i64::from(days));
+            }
+            if let Some(n) = concurrency {
+                anyhow::ensure!(
+                    (1..=1024).contains(&n),
+                    "--concurrency must be between 1 and 1024"
+                );
+                options.concurrency = n;
+            }
+            return validate_all(settings, jobs, options).await;
+        }
+        CredentialsCommand::Expire {
+            warning_days,
+            dry_run,
+        } => {
+            let mut options = crate::jobs::ExpiryOptions::from_settings(&jobs, "cli")?;
+            options.dry_run = dry_run;
+            if let Some(days) = warning_days {
+                options.warning_window = chrono::Duration::days(i64::from(days));
+            }
+            return expire(settings, jobs, options).await;
+        }
+        _ => {}
+    }
     let ledger = open_ledger(&settings, IfMissing::Generate).await?;
     let meta = cli_metadata("cli");
     let result = match command {
@@ -534,6 +608,8 @@ async fn credentials(settings: Settings, command: CredentialsCommand) -> anyhow:
             zeroize::Zeroize::zeroize(&mut bytes);
             result.map(|_| println!("{id}"))
         }
+        // Handled above: they need no ledger opened for writing here.
+        CredentialsCommand::ValidateAll { .. } | CredentialsCommand::Expire { .. } => Ok(()),
         CredentialsCommand::Erase { id } => {
             ledger.projections.catch_up().await?;
             ledger
@@ -636,4 +712,215 @@ async fn demo_seed(ledger: &Arc<Ledger>, users: usize, per_user: usize) -> anyho
     ledger.projections.catch_up().await?;
     println!("seeded {users} users with up to {per_user} credentials each");
     Ok(())
+}
+
+/// A stop signal for a one-shot job: Ctrl-C stops starting new work; what is in flight finishes,
+/// is recorded, and the lease is released.
+fn stop_on_ctrl_c() -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("stopping: finishing the checks in flight (Ctrl-C again to abort)");
+            let _ = tx.send(true);
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        } else {
+            // Keep the sender: a dropped one would read as "stop".
+            std::future::pending::<()>().await;
+        }
+    });
+    rx
+}
+
+/// Takes a job's lease for a one-shot run, or says who holds it.
+async fn take_lease(
+    leases: &crate::jobs::Leases,
+    job: &str,
+    jobs: &JobSettings,
+) -> anyhow::Result<Option<crate::jobs::Held>> {
+    if leases
+        .acquire(job, chrono::Utc::now(), jobs.lease_ttl, None)
+        .await?
+    {
+        return Ok(Some(leases.keep(job, jobs.lease_ttl)));
+    }
+    let state = leases.state(job).await?;
+    eprintln!(
+        "credledger: the {job} job is running elsewhere (held by {} until {}); try again later",
+        state
+            .as_ref()
+            .and_then(|s| s.holder.as_deref())
+            .unwrap_or("another instance"),
+        state.as_ref().map_or("-", |s| s.expires_at.as_str()),
+    );
+    Ok(None)
+}
+
+async fn validate_all(
+    settings: Settings,
+    jobs: JobSettings,
+    options: crate::jobs::RevalidateOptions,
+) -> anyhow::Result<ExitCode> {
+    use crate::jobs::{revalidate, Leases, Progress, REVALIDATE};
+    use credledger_adapters::validation::{HttpValidator, ValidatorConfig};
+    let ledger = open_ledger(&settings, IfMissing::Fail).await?;
+    let leases = Leases::new(ledger.db.clone());
+    let started = chrono::Utc::now();
+    let held = if options.dry_run {
+        None
+    } else {
+        match take_lease(&leases, REVALIDATE, &jobs).await? {
+            Some(held) => Some(held),
+            None => return Ok(ExitCode::from(1)),
+        }
+    };
+    let validator = HttpValidator::new(ValidatorConfig::default())?;
+    let progress_bar = if options.dry_run {
+        ProgressBar::hidden()
+    } else {
+        bar(0, "validating")
+    };
+    let on_progress: Progress = {
+        let progress_bar = progress_bar.clone();
+        Arc::new(move |done, total| {
+            progress_bar.set_length(total);
+            progress_bar.set_position(done);
+        })
+    };
+    let stop = match &held {
+        Some(held) => {
+            let (tx, rx) = tokio::sync::watch::channel(false);
+            let (mut ctrl_c, mut lost) = (stop_on_ctrl_c(), held.lost.clone());
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = crate::jobs::stopped(&mut ctrl_c) => {}
+                    _ = lost.wait_for(|l| *l) => {}
+                }
+                let _ = tx.send(true);
+            });
+            rx
+        }
+        None => stop_on_ctrl_c(),
+    };
+    let result = revalidate(
+        ledger.clone(),
+        Arc::new(validator),
+        &options,
+        stop,
+        on_progress,
+    )
+    .await;
+    progress_bar.finish_and_clear();
+    if let Some(held) = held {
+        drop(held);
+        // Only a complete run over everything counts as the scheduled run.
+        let full = options.service.is_none() && options.user.is_none();
+        let completed = matches!(&result, Ok(r) if !r.stopped) && full;
+        leases
+            .release(REVALIDATE, chrono::Utc::now(), completed.then_some(started))
+            .await?;
+    }
+    let report = match result {
+        Ok(report) => report,
+        Err(crate::jobs::JobError::Input(e)) => {
+            eprintln!("credledger: {e}");
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    ledger.projections.catch_up().await?;
+    if options.dry_run {
+        println!(
+            "validate-all (dry run): {} stale credential(s) would be checked; nothing was sent or recorded",
+            report.stale
+        );
+        for (service, n) in &report.stale_by_service {
+            println!("  {service:<20} {n:>8}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "validate-all: {} stale credential(s), {} checked — valid {}, invalid {}, could not check {}, skipped {}{}",
+        report.stale,
+        report.checked(),
+        report.valid,
+        report.invalid,
+        report.could_not_check,
+        report.skipped,
+        if report.errors > 0 {
+            format!(", errors {} (see the log)", report.errors)
+        } else {
+            String::new()
+        }
+    );
+    println!("  request id: {}", report.request_id);
+    if report.stopped {
+        println!("  stopped before the end: run it again to check the rest");
+    }
+    Ok(if report.errors > 0 || report.stopped {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn expire(
+    settings: Settings,
+    jobs: JobSettings,
+    options: crate::jobs::ExpiryOptions,
+) -> anyhow::Result<ExitCode> {
+    use crate::jobs::{Leases, EXPIRY};
+    let ledger = open_ledger(&settings, IfMissing::Fail).await?;
+    let leases = Leases::new(ledger.db.clone());
+    let started = chrono::Utc::now();
+    let held = if options.dry_run {
+        None
+    } else {
+        match take_lease(&leases, EXPIRY, &jobs).await? {
+            Some(held) => Some(held),
+            None => return Ok(ExitCode::from(1)),
+        }
+    };
+    let stop = match &held {
+        Some(held) => held.lost.clone(),
+        // The expiry run only looks at the signal; a closed channel reads as "go on".
+        None => tokio::sync::watch::channel(false).1,
+    };
+    let result = crate::jobs::expire(ledger.clone(), &options, stop).await;
+    if let Some(held) = held {
+        drop(held);
+        let completed = matches!(&result, Ok(r) if !r.stopped);
+        leases
+            .release(EXPIRY, chrono::Utc::now(), completed.then_some(started))
+            .await?;
+    }
+    let report = result?;
+    ledger.projections.catch_up().await?;
+    let days = options.warning_window.num_days();
+    if options.dry_run {
+        println!(
+            "expire (dry run): {} credential(s) past their expiry would be marked expired, \
+             {} expire within {days} day(s); nothing was marked or sent",
+            report.past_expiry, report.expiring
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "expire: {} marked expired ({} skipped), {} expiring within {days} day(s)",
+        report.expired, report.skipped, report.expiring
+    );
+    if options.webhook.is_some() {
+        println!(
+            "  webhook: {} warning(s) sent, {} already sent, {} failed (retried on the next run)",
+            report.notified, report.already_notified, report.webhook_failures
+        );
+    } else {
+        println!("  no expiry webhook configured (CREDLEDGER_EXPIRY_WEBHOOK_URL): no warning sent");
+    }
+    Ok(if report.errors > 0 || report.webhook_failures > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

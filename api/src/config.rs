@@ -4,6 +4,7 @@
 use clap::Args;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Where the ledger and its keys live; shared by every command.
 #[derive(Args, Clone, Default)]
@@ -38,6 +39,21 @@ pub struct FileConfig {
     /// `service = "https://base.url"` overrides (self-hosted Sentry and the like).
     pub provider_urls: Option<std::collections::BTreeMap<String, String>>,
     pub catalog_file: Option<PathBuf>,
+    /// The `[jobs]` table: scheduled work.
+    pub jobs: Option<FileJobs>,
+}
+
+/// The configuration file's `[jobs]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileJobs {
+    pub enabled: Option<bool>,
+    pub revalidate_interval_secs: Option<u64>,
+    pub stale_days: Option<u32>,
+    pub concurrency: Option<usize>,
+    pub expiry_interval_secs: Option<u64>,
+    pub expiry_warning_days: Option<u32>,
+    pub expiry_webhook_url: Option<String>,
 }
 
 impl FileConfig {
@@ -100,10 +116,20 @@ impl std::fmt::Debug for Settings {
 impl Settings {
     /// Resolves flags and environment (already merged by clap) over the file over defaults.
     pub fn resolve(common: &Common, bind: Option<String>, dev: bool) -> anyhow::Result<Self> {
-        let file = match &common.config {
+        Ok(Self::resolve_with_jobs(common, bind, dev)?.0)
+    }
+
+    /// [`Settings::resolve`], and the scheduled jobs' settings from the same sources.
+    pub fn resolve_with_jobs(
+        common: &Common,
+        bind: Option<String>,
+        dev: bool,
+    ) -> anyhow::Result<(Self, JobSettings)> {
+        let mut file = match &common.config {
             Some(path) => FileConfig::load(path)?,
             None => FileConfig::default(),
         };
+        let jobs = JobSettings::resolve(file.jobs.take().unwrap_or_default())?;
         let data_dir = common
             .data_dir
             .clone()
@@ -114,7 +140,7 @@ impl Settings {
             .clone()
             .or(file.master_key_file)
             .unwrap_or_else(|| data_dir.join("master.keys"));
-        Ok(Self {
+        let settings = Self {
             database_url: common.database_url.clone().or(file.database_url),
             // Environment only: a command-line flag would show the keys in process listings.
             master_keys: std::env::var("CREDLEDGER_MASTER_KEYS")
@@ -138,7 +164,8 @@ impl Settings {
             catalog_file: std::env::var_os("CREDLEDGER_CATALOG")
                 .map(PathBuf::from)
                 .or(file.catalog_file),
-        })
+        };
+        Ok((settings, jobs))
     }
 
     /// The service catalog: the built-in one (or `catalog_file`), with base URL overrides.
@@ -166,4 +193,166 @@ impl Settings {
             max_connections: self.db_connections,
         }
     }
+}
+
+/// Scheduled work: revalidation of stale credentials and expiry (marking and warnings). `serve`
+/// runs both under database leases, so several instances on one database run each job once;
+/// the CLI one-shots take their defaults from here too.
+#[derive(Clone)]
+pub struct JobSettings {
+    /// Whether `serve` runs the jobs (`CREDLEDGER_JOBS=off` leaves them to cron and the CLI).
+    pub enabled: bool,
+    /// How often revalidation runs, across all instances.
+    pub revalidate_interval: Duration,
+    /// A credential is stale, and checked again, when its last check is older than this.
+    pub stale_after: chrono::Duration,
+    /// Checks in flight at once.
+    pub concurrency: usize,
+    /// How often the expiry job runs, across all instances.
+    pub expiry_interval: Duration,
+    /// Credentials expiring within this window raise a warning.
+    pub warning_window: chrono::Duration,
+    /// Where expiry warnings are POSTed as JSON (none: no webhook).
+    pub webhook_url: Option<String>,
+    /// How long a job's lease lasts unless renewed (it is renewed every third of it).
+    pub lease_ttl: Duration,
+    /// How often each instance looks whether a job is due.
+    pub poll: Duration,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            revalidate_interval: Duration::from_secs(3600),
+            stale_after: chrono::Duration::days(1),
+            // Checks wait mostly on the provider: 64 in flight keep the ledger's writer busy
+            // at 50 ms per answer (docs/performance.md, validate-all).
+            concurrency: 64,
+            expiry_interval: Duration::from_secs(3600),
+            warning_window: chrono::Duration::days(7),
+            webhook_url: None,
+            lease_ttl: Duration::from_secs(60),
+            poll: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A webhook URL's origin only: the path and query of such URLs often hold a token.
+fn redact_webhook(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => format!("{}/…", u.origin().ascii_serialization()),
+        Err(_) => "<invalid>".into(),
+    }
+}
+
+impl std::fmt::Debug for JobSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobSettings")
+            .field("enabled", &self.enabled)
+            .field("revalidate_interval", &self.revalidate_interval)
+            .field("stale_after", &self.stale_after)
+            .field("concurrency", &self.concurrency)
+            .field("expiry_interval", &self.expiry_interval)
+            .field("warning_window", &self.warning_window)
+            .field(
+                "webhook_url",
+                &self.webhook_url.as_deref().map(redact_webhook),
+            )
+            .field("lease_ttl", &self.lease_ttl)
+            .field("poll", &self.poll)
+            .finish()
+    }
+}
+
+/// `CREDLEDGER_<name>` parsed, if set.
+fn env_value<T: std::str::FromStr>(name: &str, what: &str) -> anyhow::Result<Option<T>> {
+    match std::env::var(name) {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| anyhow::anyhow!("{name} must be {what}")),
+        Err(_) => Ok(None),
+    }
+}
+
+impl JobSettings {
+    /// Environment over the file's `[jobs]` table over defaults.
+    pub fn resolve(file: FileJobs) -> anyhow::Result<Self> {
+        let d = Self::default();
+        let enabled = match std::env::var("CREDLEDGER_JOBS") {
+            Ok(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "on" | "true" | "1" => true,
+                "off" | "false" | "0" => false,
+                _ => anyhow::bail!("CREDLEDGER_JOBS must be `on` or `off`"),
+            },
+            Err(_) => file.enabled.unwrap_or(d.enabled),
+        };
+        let secs = |env: &str, file: Option<u64>, default: Duration| -> anyhow::Result<Duration> {
+            let s = env_value::<u64>(env, "a whole number of seconds")?.or(file);
+            match s {
+                Some(0) => anyhow::bail!("{env} must be at least 1 second"),
+                Some(s) => Ok(Duration::from_secs(s)),
+                None => Ok(default),
+            }
+        };
+        let days = |env: &str, file: Option<u32>, default: chrono::Duration| {
+            env_value::<u32>(env, "a whole number of days").map(|v| {
+                v.or(file)
+                    .map_or(default, |n| chrono::Duration::days(i64::from(n)))
+            })
+        };
+        let concurrency = env_value::<usize>("CREDLEDGER_REVALIDATE_CONCURRENCY", "a number")?
+            .or(file.concurrency)
+            .unwrap_or(d.concurrency);
+        anyhow::ensure!(
+            (1..=1024).contains(&concurrency),
+            "the revalidation concurrency must be between 1 and 1024"
+        );
+        let webhook_url = std::env::var("CREDLEDGER_EXPIRY_WEBHOOK_URL")
+            .ok()
+            .or(file.expiry_webhook_url)
+            .filter(|u| !u.trim().is_empty());
+        if let Some(url) = &webhook_url {
+            check_webhook_url(url)?;
+        }
+        Ok(Self {
+            enabled,
+            revalidate_interval: secs(
+                "CREDLEDGER_REVALIDATE_INTERVAL_SECS",
+                file.revalidate_interval_secs,
+                d.revalidate_interval,
+            )?,
+            stale_after: days(
+                "CREDLEDGER_REVALIDATE_STALE_DAYS",
+                file.stale_days,
+                d.stale_after,
+            )?,
+            concurrency,
+            expiry_interval: secs(
+                "CREDLEDGER_EXPIRY_INTERVAL_SECS",
+                file.expiry_interval_secs,
+                d.expiry_interval,
+            )?,
+            warning_window: days(
+                "CREDLEDGER_EXPIRY_WARNING_DAYS",
+                file.expiry_warning_days,
+                d.warning_window,
+            )?,
+            webhook_url,
+            ..d
+        })
+    }
+}
+
+/// An expiry webhook must be an absolute http(s) URL.
+pub fn check_webhook_url(url: &str) -> anyhow::Result<()> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|_| anyhow::anyhow!("the expiry webhook URL is not a valid URL"))?;
+    anyhow::ensure!(
+        matches!(parsed.scheme(), "http" | "https") && parsed.has_host(),
+        "the expiry webhook URL must be an http:// or https:// URL"
+    );
+    Ok(())
 }

@@ -210,32 +210,19 @@ pub async fn graphql_post(
             )
         }
     };
-    let value: serde_json::Value = match serde_json::from_slice(&bytes) {
-        Ok(v) => v,
-        Err(_) => {
-            return transport_error(
-                StatusCode::BAD_REQUEST,
-                "VALIDATION",
-                "the request body is not valid JSON",
-            )
-        }
-    };
-    if value.is_array() {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
         return transport_error(
             StatusCode::BAD_REQUEST,
             "VALIDATION",
             "batched requests are not accepted; send one operation per request",
         );
     }
-    let request: async_graphql::Request = match serde_json::from_value(value) {
-        Ok(r) => r,
-        Err(_) => {
-            return transport_error(
-                StatusCode::BAD_REQUEST,
-                "VALIDATION",
-                "expected {\"query\": …, \"variables\": …, \"operationName\": …}",
-            )
-        }
+    let Ok(mut request) = serde_json::from_slice::<async_graphql::Request>(&bytes) else {
+        return transport_error(
+            StatusCode::BAD_REQUEST,
+            "VALIDATION",
+            "expected one JSON object with `query` (and optional `variables`, `operationName`)",
+        );
     };
     // A syntax error is left to the executor, which reports it in the usual shape.
     if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
@@ -279,6 +266,8 @@ pub async fn graphql_post(
                 "subscriptions are served over WebSocket (graphql-transport-ws) only",
             );
         }
+        // Parsed once: the executor uses this document.
+        request.set_parsed_query(doc);
     }
     let principal = match principal(&state.api, &headers).await {
         Ok(p) => p,

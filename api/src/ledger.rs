@@ -13,7 +13,7 @@ use credledger_domain::{
     Catalog, CredentialId, CredentialName, EventMetadata, InputError, KeyringId, SecretFields,
     ServiceKey, UserId,
 };
-use credledger_projections::Projections;
+use credledger_projections::{Consumer, Projections};
 use sqlx::Row;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -111,6 +111,25 @@ impl std::fmt::Debug for NewCredential<'_> {
     }
 }
 
+/// A credential resolved for a machine client (after its use was recorded).
+pub struct Resolved {
+    pub credential_id: CredentialId,
+    pub name: CredentialName,
+    pub fields: SecretFields,
+    pub secret_version: u32,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl std::fmt::Debug for Resolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resolved")
+            .field("credential_id", &self.credential_id)
+            .field("name", &self.name)
+            .field("secret_version", &self.secret_version)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The ledger's use cases, shared by the server, the CLI and tests.
 pub struct Ledger {
     pub db: Database,
@@ -157,10 +176,23 @@ impl Ledger {
     }
 
     pub(crate) async fn settle(&self, committed: Committed) -> Result<Committed, LedgerError> {
+        self.settle_for(
+            committed,
+            &[Consumer::CredentialSummary, Consumer::AuditTrail],
+        )
+        .await
+    }
+
+    /// Waits (bounded) until `consumers` show the commit, so the answer reads its own writes.
+    pub(crate) async fn settle_for(
+        &self,
+        committed: Committed,
+        consumers: &[Consumer],
+    ) -> Result<Committed, LedgerError> {
         if !self.read_your_writes.is_zero() {
             if let Err(e) = self
                 .projections
-                .wait_for(committed.position, self.read_your_writes)
+                .wait_for_some(committed.position, consumers, self.read_your_writes)
                 .await
             {
                 tracing::warn!(error = %e, "read models are behind; answering anyway");
@@ -295,6 +327,24 @@ impl Ledger {
         .await
     }
 
+    /// Marks a credential expired (`CredentialExpired`) once its token expiry is at or before
+    /// `now`. The keyring refuses (`NotExpired`) when the expiry has moved since the read model
+    /// was read — a newer check or refresh — and a revoked or already expired credential.
+    pub async fn mark_expired(
+        &self,
+        credential: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        meta: &EventMetadata,
+    ) -> Result<Committed, LedgerError> {
+        let (credential_id, keyring) = self.locate(credential).await?;
+        self.run(
+            &keyring,
+            KeyringCommand::MarkExpired { credential_id, now },
+            meta,
+        )
+        .await
+    }
+
     pub async fn set_primary(
         &self,
         credential: &str,
@@ -379,8 +429,15 @@ impl Ledger {
         if keyring.user_id != owner {
             return Err(LedgerError::NotFound);
         }
-        self.disclose(&keyring, credential_id, "owner", UsePurpose::Reveal, meta)
-            .await
+        self.disclose(
+            &keyring,
+            credential_id,
+            "owner",
+            None,
+            UsePurpose::Reveal,
+            meta,
+        )
+        .await
     }
 
     /// Gives a machine client the user's primary active credential for a service (or the active
@@ -391,8 +448,9 @@ impl Ledger {
         service: &str,
         name: Option<&str>,
         consumer: &str,
+        tool: Option<String>,
         meta: &EventMetadata,
-    ) -> Result<(CredentialId, CredentialName, SecretFields), LedgerError> {
+    ) -> Result<Resolved, LedgerError> {
         let user = UserId::parse(user)?;
         let definition = self.catalog.enabled_service(service)?;
         let name = name.map(CredentialName::parse).transpose()?;
@@ -406,11 +464,22 @@ impl Ledger {
                 None => c.is_primary,
             })
             .ok_or(LedgerError::NotFound)?;
-        let (id, chosen_name) = (chosen.id, chosen.name.clone());
+        let (id, chosen_name, secret_version, expires_at) = (
+            chosen.id,
+            chosen.name.clone(),
+            chosen.secret_version,
+            chosen.expires_at,
+        );
         let fields = self
-            .disclose(&keyring, id, consumer, UsePurpose::Resolve, meta)
+            .disclose(&keyring, id, consumer, tool, UsePurpose::Resolve, meta)
             .await?;
-        Ok((id, chosen_name, fields))
+        Ok(Resolved {
+            credential_id: id,
+            name: chosen_name,
+            fields,
+            secret_version,
+            expires_at,
+        })
     }
 
     /// Records the disclosure, then decrypts. No event, no secret.
@@ -419,6 +488,7 @@ impl Ledger {
         keyring: &KeyringId,
         credential_id: CredentialId,
         consumer: &str,
+        tool: Option<String>,
         purpose: UsePurpose,
         meta: &EventMetadata,
     ) -> Result<SecretFields, LedgerError> {
@@ -437,7 +507,7 @@ impl Ledger {
                     user_id: keyring.user_id.clone(),
                     service: keyring.service.clone(),
                     consumer: consumer.chars().take(128).collect(),
-                    tool: None,
+                    tool,
                     purpose,
                 },
                 meta,

@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod jobs;
 pub mod keys;
 pub mod ledger;
 pub mod web;

@@ -9,7 +9,9 @@ CREATE TABLE users (
     created_at   text   NOT NULL,
     updated_at   text   NOT NULL
 );
-CREATE UNIQUE INDEX users_email ON users (email);
+-- Not unique: a read model must never refuse an event (two registrations racing past the
+-- email check would stop the consumer); sign-in by email takes the oldest account.
+CREATE INDEX users_email ON users (email);
 
 -- API tokens: only the SHA-256 of the token is ever stored.
 CREATE TABLE api_tokens (

@@ -182,7 +182,7 @@ pub async fn user(
 ) -> Result<Option<UserRow>, ProjectionError> {
     let column = if by_email { "email" } else { "user_id" };
     let row = sqlx::query(&format!(
-        "SELECT {USER_COLUMNS} FROM users WHERE {column} = $1"
+        "SELECT {USER_COLUMNS} FROM users WHERE {column} = $1 ORDER BY created_at, user_id LIMIT 1"
     ))
     .bind(key)
     .fetch_optional(pool)

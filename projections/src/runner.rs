@@ -185,8 +185,19 @@ impl Projections {
     /// Waits (bounded) until every consumer of this process has applied `position`, so a client
     /// reads its own writes.
     pub async fn wait_for(&self, position: i64, timeout: Duration) -> Result<(), ProjectionError> {
+        self.wait_for_some(position, &Consumer::ALL, timeout).await
+    }
+
+    /// Waits (bounded) until the given consumers of this process have applied `position`: a
+    /// command waits only for the read models its answer shows.
+    pub async fn wait_for_some(
+        &self,
+        position: i64,
+        consumers: &[Consumer],
+        timeout: Duration,
+    ) -> Result<(), ProjectionError> {
         let deadline = tokio::time::Instant::now() + timeout;
-        for tx in self.progress.values() {
+        for tx in consumers.iter().filter_map(|c| self.progress.get(c)) {
             let mut rx = tx.subscribe();
             let reached = tokio::time::timeout_at(deadline, rx.wait_for(|p| *p >= position)).await;
             if !matches!(reached, Ok(Ok(_))) {

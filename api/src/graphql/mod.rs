@@ -29,6 +29,8 @@ pub struct Api {
     pub validator: Arc<dyn Validator>,
     /// Live checks with providers per person (testCredential, addCredential, revalidate).
     pub validation_budget: WindowLimiter,
+    /// Credentials expiring within this window count as expiring soon (the expiry job's).
+    pub expiry_warning: chrono::Duration,
     pub live: LiveFeed,
     /// `Secure` session cookies (off only in dev mode on loopback).
     pub secure_cookies: bool,

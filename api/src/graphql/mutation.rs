@@ -347,7 +347,7 @@ impl Mutation {
             let row = credential_for(a, p, &id, Access::Delete).await?;
             a.ledger.erase(&id, &request(ctx).metadata()).await?;
             let siblings = credential_summary::list(
-                &a.ledger.db.any,
+                &a.ledger.db,
                 credential_summary::Filter {
                     user_id: Some(&row.user_id),
                     service: Some(&row.service),
@@ -470,6 +470,10 @@ impl Mutation {
         user_id: String,
         service: String,
         name: Option<String>,
+        #[graphql(
+            desc = "The tool or client asking (recorded with the use), at most 128 characters."
+        )]
+        tool: Option<String>,
     ) -> async_graphql::Result<ResolvedCredential> {
         answer(ctx, async {
             let p = with_scope(ctx, domain::Scope::CredentialsResolve)?;
@@ -483,21 +487,31 @@ impl Mutation {
                 return Err(ApiError::NotFound);
             }
             let a = api(ctx);
-            let (credential_id, name, fields) = a
+            if let Some(t) = &tool {
+                if t.chars().count() > 128 || t.chars().any(char::is_control) {
+                    return Err(ApiError::Validation(
+                        "`tool` must be at most 128 characters, without control characters".into(),
+                    ));
+                }
+            }
+            let resolved = a
                 .ledger
                 .resolve(
                     &user_id,
                     &service,
                     name.as_deref(),
                     &format!("token:{token_id}"),
+                    tool,
                     &request(ctx).metadata(),
                 )
                 .await?;
             Ok(ResolvedCredential {
-                credential_id: ID(credential_id.to_string()),
+                credential_id: ID(resolved.credential_id.to_string()),
                 service,
-                name: name.to_string(),
-                fields: Json(exposed(&fields)),
+                name: resolved.name.to_string(),
+                fields: Json(exposed(&resolved.fields)),
+                version: resolved.secret_version.min(i32::MAX as u32) as i32,
+                expires_at: resolved.expires_at,
             })
         })
         .await

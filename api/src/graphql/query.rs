@@ -11,6 +11,13 @@ use credledger_projections::{credential_summary, dashboard_stats, principals};
 /// The most rows a list answers.
 const LIST_LIMIT: i64 = 1_000;
 const PAGE_MAX: i32 = 100;
+/// The most soon-expiring credentials `systemMetrics` lists.
+const EXPIRING_LIST_LIMIT: i64 = 100;
+
+/// The end of the expiry warning window, as the read models write times.
+fn expiry_horizon(ctx: &Context<'_>) -> String {
+    credledger_adapters::db::timestamp(chrono::Utc::now() + api(ctx).expiry_warning)
+}
 
 pub struct Query;
 
@@ -57,7 +64,7 @@ impl Query {
         answer(ctx, async {
             let p = with_scope(ctx, domain::Scope::CredentialsRead)?;
             let rows = credential_summary::list(
-                &api(ctx).ledger.db.any,
+                &api(ctx).ledger.db,
                 credential_summary::Filter {
                     user_id: Some(p.user_id.as_str()),
                     service: service.as_deref(),
@@ -84,11 +91,12 @@ impl Query {
     async fn dashboard(&self, ctx: &Context<'_>) -> async_graphql::Result<Dashboard> {
         answer(ctx, async {
             let p = with_scope(ctx, domain::Scope::CredentialsRead)?;
-            Ok(
-                dashboard_stats::dashboard(&api(ctx).ledger.db.any, Some(p.user_id.as_str()))
-                    .await?
-                    .into(),
-            )
+            let pool = &api(ctx).ledger.db.any;
+            let user = Some(p.user_id.as_str());
+            let mut dashboard: Dashboard = dashboard_stats::dashboard(pool, user).await?.into();
+            dashboard.expiring_soon =
+                credential_summary::expiring_count(pool, user, &expiry_horizon(ctx)).await?;
+            Ok(dashboard)
         })
         .await
     }
@@ -208,7 +216,7 @@ impl Query {
                 ));
             }
             let rows = credential_summary::list(
-                &api(ctx).ledger.db.any,
+                &api(ctx).ledger.db,
                 credential_summary::Filter {
                     user_id: user_id.as_deref(),
                     service: service.as_deref(),
@@ -248,6 +256,10 @@ impl Query {
             .await?;
             let (failed, _) =
                 audit_trail::search(pool, &recent(&["CredentialSyncFailed"]), 20, None).await?;
+            let horizon = expiry_horizon(ctx);
+            let expiring_soon = credential_summary::expiring_count(pool, None, &horizon).await?;
+            let expiring =
+                credential_summary::expiring(pool, None, &horizon, EXPIRING_LIST_LIMIT).await?;
             Ok(SystemMetrics {
                 users,
                 totals: (&dashboard.totals).into(),
@@ -255,6 +267,8 @@ impl Query {
                 by_service: by_service(&dashboard.by_service),
                 recent_validations: validations.into_iter().map(AuditEvent::from).collect(),
                 failed_syncs: failed.into_iter().map(AuditEvent::from).collect(),
+                expiring_soon,
+                expiring_credentials: expiring.into_iter().map(Credential::from).collect(),
             })
         })
         .await

@@ -41,7 +41,11 @@ impl Subscription {
                 let _ = api
                     .ledger
                     .projections
-                    .wait_for(event.position, Duration::from_secs(2))
+                    .wait_for_some(
+                        event.position,
+                        &[credledger_projections::Consumer::CredentialSummary],
+                        Duration::from_secs(2),
+                    )
                     .await;
                 let credential = credential_summary::get(&api.ledger.db.any, &event.credential_id)
                     .await

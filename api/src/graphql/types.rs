@@ -288,6 +288,9 @@ pub struct Dashboard {
     pub services_connected: i64,
     pub pending_sync: i64,
     pub sync_errors: i64,
+    /// Active credentials whose token expires within the warning window (7 days unless
+    /// configured), or has just expired and is about to be marked so.
+    pub expiring_soon: i64,
     pub by_service: Vec<ServiceCounts>,
 }
 
@@ -303,6 +306,7 @@ impl From<DashboardModel> for Dashboard {
             services_connected: d.services_connected,
             pending_sync: d.totals.pending_sync,
             sync_errors: d.totals.sync_errors,
+            expiring_soon: 0,
             by_service: by_service(&d.by_service),
         }
     }
@@ -624,6 +628,10 @@ pub struct ResolvedCredential {
     pub service: String,
     pub name: String,
     pub fields: Json<BTreeMap<String, String>>,
+    /// The secret's version: it changes when the secret is replaced or refreshed.
+    pub version: i32,
+    /// When the provider says the secret expires, if it does.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl std::fmt::Debug for ResolvedCredential {
@@ -663,6 +671,10 @@ pub struct SystemMetrics {
     pub by_service: Vec<ServiceCounts>,
     pub recent_validations: Vec<AuditEvent>,
     pub failed_syncs: Vec<AuditEvent>,
+    /// Active credentials expiring within the warning window, everyone's.
+    pub expiring_soon: i64,
+    /// The first of them (at most 100), soonest first: metadata only.
+    pub expiring_credentials: Vec<Credential>,
 }
 
 /// A change to one of the signed-in person's credentials, as it happens.

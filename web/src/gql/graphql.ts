@@ -356,6 +356,7 @@ export type MutationLoginArgs = {
 export type MutationResolveCredentialArgs = {
   name?: InputMaybe<Scalars['String']['input']>;
   service: Scalars['String']['input'];
+  tool?: InputMaybe<Scalars['String']['input']>;
   userId: Scalars['String']['input'];
 };
 
@@ -483,9 +484,13 @@ export type QueryCredentialsArgs = {
 export type ResolvedCredential = {
   __typename?: 'ResolvedCredential';
   credentialId: Scalars['ID']['output'];
+  /** When the provider says the secret expires, if it does. */
+  expiresAt?: Maybe<Scalars['DateTime']['output']>;
   fields: Scalars['JSON']['output'];
   name: Scalars['String']['output'];
   service: Scalars['String']['output'];
+  /** The secret's version: it changes when the secret is replaced or refreshed. */
+  version: Scalars['Int']['output'];
 };
 
 export type RevalidateCredentialPayload = {

@@ -1,0 +1,188 @@
+//! Leases in the database: a job runs only on the instance holding its lease. Taking, renewing
+//! and releasing are one atomic statement each, so two instances (or processes, on SQLite)
+//! never both hold one. A holder that stops renewing loses the lease when its TTL passes.
+//! Times come from the instances' clocks, which must agree to well within a TTL (NTP does).
+
+use chrono::{DateTime, Utc};
+use credledger_adapters::db::timestamp;
+use credledger_adapters::{Database, DbError};
+use sqlx::Row;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// One instance's handle on the `leases` table. `holder` is random per instance.
+#[derive(Clone)]
+pub struct Leases {
+    db: Database,
+    holder: Arc<str>,
+}
+
+impl std::fmt::Debug for Leases {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Leases")
+            .field("holder", &self.holder)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A lease's row, for messages and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseState {
+    pub holder: Option<String>,
+    pub expires_at: String,
+    pub last_run_at: Option<String>,
+}
+
+fn chrono_ttl(ttl: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX)
+}
+
+impl Leases {
+    /// A new instance identity: the process id (for people) and a random part (for uniqueness).
+    pub fn new(db: Database) -> Self {
+        let random = uuid::Uuid::new_v4().simple().to_string();
+        Self::with_holder(db, &format!("pid{}-{}", std::process::id(), &random[..12]))
+    }
+
+    pub fn with_holder(db: Database, holder: &str) -> Self {
+        Self {
+            db,
+            holder: holder.into(),
+        }
+    }
+
+    pub fn holder(&self) -> &str {
+        &self.holder
+    }
+
+    /// Takes `name` until `now + ttl` if nobody holds it (or the holder's TTL has passed, or it
+    /// is ours) and the job is due: its last completed run started at or before `due_before`
+    /// (`None`: always due). Answers whether this instance now holds it.
+    pub async fn acquire(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+        due_before: Option<DateTime<Utc>>,
+    ) -> Result<bool, DbError> {
+        let _writer = self.db.exclusive().await;
+        let row = sqlx::query(
+            "INSERT INTO leases (name, holder, expires_at, last_run_at) VALUES ($1, $2, $3, NULL) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, \
+               expires_at = excluded.expires_at \
+             WHERE leases.holder = excluded.holder \
+               OR ((leases.holder IS NULL OR leases.expires_at < $4) \
+                   AND ($5 = '' OR leases.last_run_at IS NULL OR leases.last_run_at <= $5)) \
+             RETURNING holder",
+        )
+        .bind(name)
+        .bind(self.holder.as_ref())
+        .bind(timestamp(now + chrono_ttl(ttl)))
+        .bind(timestamp(now))
+        .bind(due_before.map(timestamp).unwrap_or_default())
+        .fetch_optional(&self.db.any)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    /// Extends our hold on `name` to `now + ttl`; `false` when another instance holds it now.
+    pub async fn renew(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<bool, DbError> {
+        let _writer = self.db.exclusive().await;
+        let row = sqlx::query(
+            "UPDATE leases SET expires_at = $3 WHERE name = $1 AND holder = $2 RETURNING holder",
+        )
+        .bind(name)
+        .bind(self.holder.as_ref())
+        .bind(timestamp(now + chrono_ttl(ttl)))
+        .fetch_optional(&self.db.any)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    /// Lets go of `name` (if still ours). `completed_run` is when a run that finished started:
+    /// the job is next due one interval after it. An incomplete run leaves the job due.
+    pub async fn release(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+        completed_run: Option<DateTime<Utc>>,
+    ) -> Result<(), DbError> {
+        let _writer = self.db.exclusive().await;
+        sqlx::query(
+            "UPDATE leases SET holder = NULL, expires_at = $3, \
+             last_run_at = CASE WHEN $4 = '' THEN last_run_at ELSE $4 END \
+             WHERE name = $1 AND holder = $2",
+        )
+        .bind(name)
+        .bind(self.holder.as_ref())
+        .bind(timestamp(now))
+        .bind(completed_run.map(timestamp).unwrap_or_default())
+        .execute(&self.db.any)
+        .await?;
+        Ok(())
+    }
+
+    /// The lease's row, if it was ever taken.
+    pub async fn state(&self, name: &str) -> Result<Option<LeaseState>, DbError> {
+        let row = sqlx::query("SELECT holder, expires_at, last_run_at FROM leases WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.db.any)
+            .await?;
+        row.map(|r| {
+            Ok(LeaseState {
+                holder: r.try_get("holder")?,
+                expires_at: r.try_get("expires_at")?,
+                last_run_at: r.try_get("last_run_at")?,
+            })
+        })
+        .transpose()
+        .map_err(DbError::Query)
+    }
+
+    /// Renews `name` every third of `ttl` until the returned guard is dropped. The guard's
+    /// `lost` signal turns true when the lease is taken by another instance or could not be
+    /// renewed before its TTL passed: the job must stop then.
+    pub fn keep(&self, name: &str, ttl: Duration) -> Held {
+        let (lost_tx, lost) = watch::channel(false);
+        let (leases, name) = (self.clone(), name.to_owned());
+        let renewer = tokio::spawn(async move {
+            let mut renewed = tokio::time::Instant::now();
+            loop {
+                tokio::time::sleep(ttl / 3).await;
+                match leases.renew(&name, Utc::now(), ttl).await {
+                    Ok(true) => renewed = tokio::time::Instant::now(),
+                    Ok(false) => {
+                        tracing::warn!(job = %name, "lease taken by another instance; stopping");
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(job = %name, error = %e, "could not renew the lease");
+                        if renewed.elapsed() >= ttl {
+                            break;
+                        }
+                    }
+                }
+            }
+            let _ = lost_tx.send(true);
+        });
+        Held { lost, renewer }
+    }
+}
+
+/// A lease being renewed in the background.
+pub struct Held {
+    pub lost: watch::Receiver<bool>,
+    renewer: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.renewer.abort();
+    }
+}

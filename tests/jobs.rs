@@ -1,0 +1,713 @@
+//! Scheduled work: leases, revalidation (`serve`'s scheduler and `credentials validate-all`),
+//! expiry (marking, the dashboard, the webhook), against the real server, the real binary, the
+//! provider simulator and a webhook receiver on loopback.
+
+use crate::on_both_backends;
+use crate::support::api::{Client, Server};
+use crate::support::{meta, register_with, valid, TestEnv};
+use credledger::config::{JobSettings, Settings};
+use credledger::jobs::{Leases, EXPIRY, REVALIDATE};
+use credledger::{Application, Running};
+use credledger_adapters::simulator::{Fault, ProviderSimulator, SimAccount};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Polls `check` until it holds; fails after a minute (a hang guard, not a speed assertion).
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// No scheduled work: the test runs the jobs itself.
+fn jobs_off() -> JobSettings {
+    JobSettings {
+        enabled: false,
+        ..JobSettings::default()
+    }
+}
+
+/// Jobs that look every 50 ms whether they are due.
+fn jobs_on() -> JobSettings {
+    JobSettings {
+        poll: Duration::from_millis(50),
+        lease_ttl: Duration::from_secs(10),
+        ..JobSettings::default()
+    }
+}
+
+/// The built-in catalog, except that Todoist's check reports an expiry: `expires_in` is read
+/// from an optional, non-secret `lifetime` field (seconds), so each credential says when it
+/// expires. Services listed in `disabled` are switched off.
+fn test_catalog(env: &TestEnv, name: &str, disabled: &[&str]) -> PathBuf {
+    let services = serde_json::to_value(credledger_domain::Catalog::builtin().services()).unwrap();
+    let mut services = services.as_array().unwrap().clone();
+    for s in &mut services {
+        if s["key"] == "todoist" {
+            s["fields"].as_array_mut().unwrap().push(json!({
+                "name": "lifetime", "label": "Token lifetime (seconds)",
+                "required": false, "secret": false
+            }));
+            s["probe"]["expires_in"] = json!("{lifetime}");
+        }
+        if disabled.contains(&s["key"].as_str().unwrap()) {
+            s["enabled"] = json!(false);
+        }
+    }
+    let path = env.dir.path().join(name);
+    std::fs::write(&path, json!({ "services": services }).to_string()).unwrap();
+    path
+}
+
+/// The test environment's settings with the catalog pointed at `simulator`.
+fn settings_for(
+    env: &TestEnv,
+    simulator: &ProviderSimulator,
+    catalog: Option<PathBuf>,
+) -> Settings {
+    let mut settings = env.settings();
+    settings.validations_per_minute = 1000;
+    settings.catalog_file = catalog;
+    for service in settings.catalog().unwrap().services() {
+        if service.honours_base_url() {
+            settings.provider_urls.insert(
+                service.key.to_string(),
+                simulator.base_url(service.key.as_str()),
+            );
+        }
+    }
+    settings
+}
+
+async fn start(settings: Settings, jobs: JobSettings) -> Running {
+    Application::build_with_jobs(settings, jobs)
+        .await
+        .unwrap()
+        .start()
+        .await
+        .unwrap()
+}
+
+fn server(running: Running, simulator: ProviderSimulator) -> Server {
+    Server {
+        base: format!("http://{}", running.address),
+        running,
+        simulator,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    }
+}
+
+/// A configuration file for the binary: the same catalog and simulator URLs as `settings`.
+fn config_file(env: &TestEnv, settings: &Settings) -> PathBuf {
+    let mut text = String::new();
+    if let Some(catalog) = &settings.catalog_file {
+        text.push_str(&format!(
+            "catalog_file = {:?}\n",
+            catalog.display().to_string()
+        ));
+    }
+    text.push_str("[provider_urls]\n");
+    for (service, url) in &settings.provider_urls {
+        text.push_str(&format!("{service} = {url:?}\n"));
+    }
+    let path = env.dir.path().join("credledger.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Adds a Todoist credential whose secret the simulator accepts for an account of its own.
+async fn add_todoist(server: &Server, client: &Client, n: usize, lifetime: Option<u64>) -> String {
+    let token = format!("{n:040x}");
+    server.simulator.accept(
+        "todoist",
+        &token,
+        SimAccount::new(
+            format!("9{n:06}"),
+            format!("Person {n}"),
+            format!("p{n}@example.test"),
+        ),
+    );
+    let mut fields = json!({ "token": token });
+    if let Some(secs) = lifetime {
+        fields["lifetime"] = json!(secs.to_string());
+    }
+    client.add("todoist", &format!("Todoist {n}"), fields).await
+}
+
+/// A credential's audit entries (oldest first), with the read models caught up.
+async fn audit(
+    env: &TestEnv,
+    credential: &str,
+) -> Vec<credledger_projections::audit_trail::AuditEntry> {
+    let ledger = env.ledger().await;
+    ledger.projections.catch_up().await.unwrap();
+    let entries = credledger_projections::audit_trail::for_credential(&ledger.db.any, credential)
+        .await
+        .unwrap();
+    ledger.db.close().await;
+    entries
+}
+
+const CHECKS: [&str; 3] = [
+    "CredentialValidated",
+    "ValidationFailed",
+    "ValidationInconclusive",
+];
+
+async fn status_of(client: &Client, id: &str) -> String {
+    client
+        .ok(
+            "query($id: ID!) { credential(id: $id) { status } }",
+            json!({"id": id}),
+        )
+        .await["credential"]["status"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leases
+
+async fn lease_rules(env: TestEnv) {
+    let ledger = env.ledger().await;
+    let (a, b) = (
+        Leases::with_holder(ledger.db.clone(), "instance-a"),
+        Leases::with_holder(ledger.db.clone(), "instance-b"),
+    );
+    let ttl = Duration::from_secs(30);
+    let t0 = chrono::Utc::now();
+    assert!(a.acquire("job", t0, ttl, None).await.unwrap());
+    assert!(!b.acquire("job", t0, ttl, None).await.unwrap(), "held by a");
+    assert!(a.renew("job", t0, ttl).await.unwrap());
+    assert!(!b.renew("job", t0, ttl).await.unwrap());
+
+    // A completed run makes the job due again only one interval after it started.
+    a.release("job", t0, Some(t0)).await.unwrap();
+    let state = a.state("job").await.unwrap().unwrap();
+    assert_eq!(state.holder, None);
+    assert!(state.last_run_at.is_some());
+    let hour = chrono::Duration::hours(1);
+    assert!(
+        !b.acquire("job", t0, ttl, Some(t0 - hour)).await.unwrap(),
+        "not due yet"
+    );
+    let later = t0 + hour;
+    assert!(
+        b.acquire("job", later, ttl, Some(later - hour))
+            .await
+            .unwrap(),
+        "due"
+    );
+
+    // A holder that stops renewing loses the lease once its TTL has passed.
+    let lapsed = later + chrono::Duration::seconds(31);
+    assert!(!a.acquire("job", later, ttl, None).await.unwrap());
+    assert!(a.acquire("job", lapsed, ttl, None).await.unwrap());
+    assert!(!b.renew("job", lapsed, ttl).await.unwrap(), "b lost it");
+    // An incomplete run leaves the stamp of the last completed one.
+    a.release("job", lapsed, None).await.unwrap();
+    assert_eq!(
+        a.state("job").await.unwrap().unwrap().last_run_at,
+        Some(credledger_adapters::db::timestamp(t0))
+    );
+    ledger.db.close().await;
+}
+on_both_backends!(
+    a_lease_is_held_by_one_instance_until_released_or_lapsed,
+    lease_rules
+);
+
+async fn lease_race(env: TestEnv) {
+    let ledger = env.ledger().await;
+    let now = chrono::Utc::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let leases = Leases::with_holder(ledger.db.clone(), &format!("instance-{i}"));
+        tasks.spawn(async move {
+            leases
+                .acquire("race", now, Duration::from_secs(30), None)
+                .await
+                .unwrap()
+        });
+    }
+    let mut winners = 0;
+    while let Some(won) = tasks.join_next().await {
+        winners += usize::from(won.unwrap());
+    }
+    assert_eq!(winners, 1);
+    ledger.db.close().await;
+}
+on_both_backends!(
+    of_sixteen_instances_racing_for_a_lease_exactly_one_gets_it,
+    lease_race
+);
+
+// ---------------------------------------------------------------------------------------------
+// Scheduled revalidation with two instances
+
+async fn two_instances(env: TestEnv) {
+    let simulator = ProviderSimulator::start().await.unwrap();
+    let settings = settings_for(&env, &simulator, None);
+    let setup = server(start(settings.clone(), jobs_off()).await, simulator);
+    let alice = setup.user("alice").await;
+    let mut ids = Vec::new();
+    for n in 0..12 {
+        ids.push(add_todoist(&setup, &alice, n, None).await);
+    }
+    let before = setup.simulator.requests("todoist");
+    // Slow answers keep the run going while the other instance looks.
+    setup
+        .simulator
+        .set_fault("todoist", Fault::Slow(Duration::from_millis(150)));
+
+    // Every credential is stale for these instances (checked before "now").
+    let jobs = JobSettings {
+        stale_after: chrono::Duration::zero(),
+        concurrency: 4,
+        ..jobs_on()
+    };
+    let (a, b) = tokio::join!(
+        start(settings.clone(), jobs.clone()),
+        start(settings.clone(), jobs.clone())
+    );
+    assert_ne!(a.jobs().holder(), b.jobs().holder());
+    let runs = || a.jobs().runs(REVALIDATE) + b.jobs().runs(REVALIDATE);
+    eventually("a completed revalidation", || async { runs() >= 1 }).await;
+    // Both instances look again after the run: it is not due again for an hour.
+    let (pa, pb) = (a.jobs().polls(REVALIDATE), b.jobs().polls(REVALIDATE));
+    eventually("both instances to look again", || async {
+        a.jobs().polls(REVALIDATE) >= pa + 3 && b.jobs().polls(REVALIDATE) >= pb + 3
+    })
+    .await;
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
+
+    assert_eq!(setup.simulator.requests("todoist") - before, 12);
+    for id in &ids {
+        let checks: Vec<_> = audit(&env, id)
+            .await
+            .into_iter()
+            .filter(|e| CHECKS.contains(&e.action.as_str()) && e.actor == "scheduler")
+            .collect();
+        assert_eq!(checks.len(), 1, "credential {id}: {checks:?}");
+        assert_eq!(checks[0].action, "CredentialValidated");
+        assert!(checks[0]
+            .request_id
+            .as_deref()
+            .is_some_and(|r| r.starts_with("revalidate-")));
+    }
+    // The scheduler's checks show in the owner's audit trail.
+    eventually("the check in the audit trail", || async {
+        alice
+            .ok(
+                "query($id: ID) { auditTrail(filter: {credentialId: $id, actor: \"scheduler\"}) { edges { node { action } } } }",
+                json!({"id": ids[0]}),
+            )
+            .await["auditTrail"]["edges"]
+            .as_array()
+            .is_some_and(|e| e.len() == 1)
+    })
+    .await;
+    setup.running.stop().await.unwrap();
+}
+on_both_backends!(
+    two_instances_on_one_database_revalidate_each_stale_credential_once,
+    two_instances
+);
+
+// ---------------------------------------------------------------------------------------------
+// validate-all from the command line
+
+fn summary_line(stdout: &str) -> &str {
+    stdout
+        .lines()
+        .find(|l| l.starts_with("validate-all"))
+        .unwrap_or_else(|| panic!("no summary in {stdout}"))
+}
+
+async fn validate_all(env: TestEnv) {
+    let simulator = ProviderSimulator::start().await.unwrap();
+    let catalog = test_catalog(&env, "catalog.json", &[]);
+    let settings = settings_for(&env, &simulator, Some(catalog));
+    let server = server(start(settings.clone(), jobs_off()).await, simulator);
+    let alice = server.user("alice").await;
+    let valid_ids: Vec<String> =
+        futures::future::join_all((0..3).map(|n| add_todoist(&server, &alice, n, None))).await;
+    let unreachable = alice
+        .add("notion", "Work", server.good_fields("notion", 0))
+        .await;
+    let disabled = alice
+        .add("mistral", "Mistral", server.good_fields("mistral", 0))
+        .await;
+    // Stored as valid, but the provider no longer knows the secret.
+    let refused = register_with(
+        &server.running.ledger,
+        "alice",
+        "todoist",
+        "Revoked upstream",
+        r#"{"token":"ffffffffffffffffffffffffffffffffffffffff"}"#,
+        Some(valid("revoked-upstream")),
+        &meta("alice"),
+    )
+    .await
+    .unwrap()
+    .to_string();
+
+    // The binary sees the same catalog and simulator, with Mistral switched off.
+    let mut cli_settings = settings.clone();
+    cli_settings.catalog_file = Some(test_catalog(&env, "cli-catalog.json", &["mistral"]));
+    let config = config_file(&env, &cli_settings);
+    let cli = |args: &[&str]| {
+        let out = env
+            .cli()
+            .env("CREDLEDGER_CONFIG", &config)
+            .args(["credentials", "validate-all"])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+
+    // Nothing is stale yet by the default (a day).
+    let (code, out, err) = cli(&[]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(summary_line(&out).contains("0 stale"), "{out}");
+
+    // A dry run lists what it would check and changes nothing: no request, no event.
+    let head = server.running.ledger.db.head().await.unwrap();
+    let requests: u64 = ["todoist", "notion", "mistral"]
+        .iter()
+        .map(|s| server.simulator.requests(s))
+        .sum();
+    let (code, out, err) = cli(&["--dry-run", "--stale-days", "0"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        summary_line(&out).contains("6 stale credential(s) would be checked"),
+        "{out}"
+    );
+    let todoist = out.lines().find(|l| l.trim_start().starts_with("todoist"));
+    assert!(todoist.is_some_and(|l| l.ends_with(" 4")), "{out}");
+    assert_eq!(server.running.ledger.db.head().await.unwrap(), head);
+    let after: u64 = ["todoist", "notion", "mistral"]
+        .iter()
+        .map(|s| server.simulator.requests(s))
+        .sum();
+    assert_eq!(after, requests);
+
+    // Held by a serving instance: the one-shot says so and does nothing.
+    let other = Leases::with_holder(server.running.ledger.db.clone(), "serving-elsewhere");
+    assert!(other
+        .acquire(
+            REVALIDATE,
+            chrono::Utc::now(),
+            Duration::from_secs(60),
+            None
+        )
+        .await
+        .unwrap());
+    let (code, _, err) = cli(&["--stale-days", "0"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("serving-elsewhere"), "{err}");
+    other
+        .release(REVALIDATE, chrono::Utc::now(), None)
+        .await
+        .unwrap();
+    assert_eq!(server.running.ledger.db.head().await.unwrap(), head);
+
+    // The real run: every outcome counted; could-not-check leaves the status alone.
+    server.simulator.set_fault("notion", Fault::ServerError);
+    let (code, out, err) = cli(&["--stale-days", "0"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let line = summary_line(&out);
+    assert!(
+        line.contains(
+            "6 stale credential(s), 6 checked — valid 3, invalid 1, could not check 1, skipped 1"
+        ),
+        "{line}"
+    );
+    server.simulator.clear_fault("notion");
+    eventually("the read models to show the run", || async {
+        status_of(&alice, &refused).await == "INVALID"
+    })
+    .await;
+    for id in &valid_ids {
+        assert_eq!(status_of(&alice, id).await, "ACTIVE");
+    }
+    assert_eq!(status_of(&alice, &unreachable).await, "ACTIVE");
+    assert_eq!(status_of(&alice, &disabled).await, "ACTIVE");
+    let entries = audit(&env, &unreachable).await;
+    let last = entries.last().unwrap();
+    assert_eq!(
+        (last.action.as_str(), last.actor.as_str()),
+        ("ValidationInconclusive", "cli")
+    );
+    assert!(audit(&env, &disabled)
+        .await
+        .iter()
+        .all(|e| e.actor != "cli"));
+
+    // Filters narrow the run.
+    let (code, out, err) = cli(&[
+        "--stale-days",
+        "0",
+        "--service",
+        "todoist",
+        "--user",
+        "alice",
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        summary_line(&out).contains("3 stale credential(s), 3 checked — valid 3"),
+        "{out}"
+    );
+    let (code, _, err) = cli(&["--service", "nosuch"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("unknown service"), "{err}");
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(
+    validate_all_counts_each_outcome_and_its_dry_run_changes_nothing,
+    validate_all
+);
+
+// ---------------------------------------------------------------------------------------------
+// Expiry
+
+/// A webhook receiver on loopback: records every call, answers 500 to the next `fail` calls.
+#[derive(Clone, Default)]
+struct Receiver {
+    calls: Arc<Mutex<Vec<(axum::http::HeaderMap, Value, u16)>>>,
+    fail: Arc<AtomicU32>,
+}
+
+impl Receiver {
+    async fn start() -> (Self, String) {
+        let receiver = Self::default();
+        let state = receiver.clone();
+        let app = axum::Router::new().route(
+            "/hooks/expiry",
+            axum::routing::post(
+                |axum::extract::State(r): axum::extract::State<Receiver>,
+                 headers: axum::http::HeaderMap,
+                 axum::Json(body): axum::Json<Value>| async move {
+                    let failing = r
+                        .fail
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                        .is_ok();
+                    let status = if failing { 500 } else { 200 };
+                    r.calls.lock().unwrap().push((headers, body, status));
+                    axum::http::StatusCode::from_u16(status).unwrap()
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hooks/expiry", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app.with_state(state)).await });
+        (receiver, url)
+    }
+
+    /// (credential id, answer status) of each call so far.
+    fn calls(&self) -> Vec<(String, u16)> {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, body, status)| {
+                (
+                    body["credential_id"].as_str().unwrap_or("").to_owned(),
+                    *status,
+                )
+            })
+            .collect()
+    }
+}
+
+async fn expiring_soon(client: &Client) -> i64 {
+    client.ok("{ dashboard { expiringSoon } }", json!({})).await["dashboard"]["expiringSoon"]
+        .as_i64()
+        .unwrap()
+}
+
+const DAY: u64 = 86_400;
+
+async fn expiry_by_cli(env: TestEnv) {
+    let simulator = ProviderSimulator::start().await.unwrap();
+    let catalog = test_catalog(&env, "catalog.json", &[]);
+    let settings = settings_for(&env, &simulator, Some(catalog));
+    let server = server(start(settings.clone(), jobs_off()).await, simulator);
+    let alice = server.user("alice").await;
+    let admin = server.admin("root").await;
+    let (receiver, url) = Receiver::start().await;
+    let config = config_file(&env, &settings);
+    let expire = || {
+        let out = env
+            .cli()
+            .env("CREDLEDGER_CONFIG", &config)
+            .env("CREDLEDGER_EXPIRY_WEBHOOK_URL", &url)
+            .args(["credentials", "expire"])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+
+    let soon = add_todoist(&server, &alice, 1, Some(2 * DAY)).await;
+    let later = add_todoist(&server, &alice, 2, Some(30 * DAY)).await;
+    let never = add_todoist(&server, &alice, 3, None).await;
+    assert_eq!(expiring_soon(&alice).await, 1);
+    let metrics = admin
+        .ok(
+            "{ systemMetrics { expiringSoon expiringCredentials { id name tokenExpiresAt } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(metrics["systemMetrics"]["expiringSoon"], 1);
+    assert_eq!(
+        metrics["systemMetrics"]["expiringCredentials"][0]["id"],
+        soon.as_str()
+    );
+
+    // One warning per credential and expiry, however often the job runs.
+    for _ in 0..2 {
+        let (code, out) = expire();
+        assert_eq!(code, Some(0), "{out}");
+    }
+    assert_eq!(receiver.calls(), vec![(soon.clone(), 200)]);
+    {
+        let calls = receiver.calls.lock().unwrap();
+        let (headers, body, _) = &calls[0];
+        assert_eq!(body["type"], "credential.expiring");
+        assert_eq!(
+            (body["user_id"].as_str(), body["service"].as_str()),
+            (Some("alice"), Some("todoist"))
+        );
+        assert!(headers.get("idempotency-key").is_some());
+        // Never a secret: the token is nowhere in the call.
+        let token = format!("{:040x}", 1);
+        assert!(!body.to_string().contains(&token), "{body}");
+        assert!(!format!("{headers:?}").contains(&token));
+    }
+
+    // A failed delivery is retried on a later run, then recorded once.
+    receiver.fail.store(1, Ordering::SeqCst);
+    let tomorrow = add_todoist(&server, &alice, 4, Some(DAY)).await;
+    let (code, out) = expire();
+    assert_eq!(code, Some(1), "a failed delivery is reported: {out}");
+    assert!(out.contains("1 failed"), "{out}");
+    let (code, out) = expire();
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = expire();
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        receiver.calls(),
+        vec![
+            (soon.clone(), 200),
+            (tomorrow.clone(), 500),
+            (tomorrow.clone(), 200)
+        ]
+    );
+    let pool = env.any_pool().await;
+    let notices: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM expiry_notices")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(notices, 2);
+    pool.close().await;
+    assert_eq!(expiring_soon(&alice).await, 2);
+
+    // A passed expiry marks the credential expired, through the ledger.
+    let expired = add_todoist(&server, &alice, 5, Some(0)).await;
+    let (code, out) = expire();
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("1 marked expired"), "{out}");
+    eventually("the credential to show as expired", || async {
+        status_of(&alice, &expired).await == "EXPIRED"
+    })
+    .await;
+    let last = audit(&env, &expired).await.pop().unwrap();
+    assert_eq!(
+        (last.action.as_str(), last.actor.as_str()),
+        ("CredentialExpired", "cli")
+    );
+    for id in [&soon, &later, &never, &tomorrow] {
+        assert_eq!(status_of(&alice, id).await, "ACTIVE");
+    }
+    assert_eq!(
+        receiver.calls().len(),
+        3,
+        "no warning for an expired credential"
+    );
+    let dashboard = alice
+        .ok("{ dashboard { expired expiringSoon } }", json!({}))
+        .await;
+    assert_eq!(dashboard["dashboard"]["expired"], 1);
+    assert_eq!(dashboard["dashboard"]["expiringSoon"], 2);
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(
+    an_expiring_credential_is_announced_once_per_window_and_a_failed_announcement_is_retried,
+    expiry_by_cli
+);
+
+async fn expiry_in_serve(env: TestEnv) {
+    let simulator = ProviderSimulator::start().await.unwrap();
+    let catalog = test_catalog(&env, "catalog.json", &[]);
+    let settings = settings_for(&env, &simulator, Some(catalog));
+    let (receiver, url) = Receiver::start().await;
+    let jobs = JobSettings {
+        expiry_interval: Duration::from_secs(1),
+        webhook_url: Some(url),
+        ..jobs_on()
+    };
+    let server = server(start(settings, jobs).await, simulator);
+    let alice = server.user("alice").await;
+
+    let soon = add_todoist(&server, &alice, 1, Some(3 * DAY)).await;
+    eventually("the warning", || async { !receiver.calls().is_empty() }).await;
+    let runs = server.running.jobs().runs(EXPIRY);
+    eventually("three more expiry runs", || async {
+        server.running.jobs().runs(EXPIRY) >= runs + 3
+    })
+    .await;
+    assert_eq!(receiver.calls(), vec![(soon.clone(), 200)]);
+    assert_eq!(expiring_soon(&alice).await, 1);
+
+    let expired = add_todoist(&server, &alice, 2, Some(0)).await;
+    eventually("the credential to expire", || async {
+        status_of(&alice, &expired).await == "EXPIRED"
+    })
+    .await;
+    let last = audit(&env, &expired).await.pop().unwrap();
+    assert_eq!(
+        (last.action.as_str(), last.actor.as_str()),
+        ("CredentialExpired", "scheduler")
+    );
+    assert_eq!(status_of(&alice, &soon).await, "ACTIVE");
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(
+    the_server_marks_passed_expiries_and_warns_once_on_its_own_schedule,
+    expiry_in_serve
+);
