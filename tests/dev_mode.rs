@@ -24,22 +24,27 @@ impl Drop for Child {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serve_dev_from_a_fresh_directory_gives_a_working_demo() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut child = Child(
+/// `credledger serve --dev` on `dir`, listening on `port`.
+fn serve_dev(dir: &std::path::Path, port: u16, stderr: Stdio) -> Child {
+    Child(
         Command::new(BIN)
             .args(["serve", "--dev", "--bind", &format!("127.0.0.1:{port}")])
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("CREDLEDGER_DATA_DIR", dir.path())
+            .env("CREDLEDGER_DATA_DIR", dir)
             .env("CREDLEDGER_LOG", "warn")
-            .stderr(Stdio::piped())
+            .stderr(stderr)
             .stdout(Stdio::null())
             .spawn()
             .unwrap(),
-    );
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_dev_from_a_fresh_directory_gives_a_working_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = serve_dev(dir.path(), port, Stdio::piped());
     // The banner names the demo sign-in and the secrets the simulator accepts.
     let stderr = child.0.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -136,18 +141,7 @@ async fn serve_dev_from_a_fresh_directory_gives_a_working_demo() {
     // Starting again on the same directory keeps the demo accounts (no duplicate, no error).
     drop(child);
     let port = free_port();
-    let restarted = Child(
-        Command::new(BIN)
-            .args(["serve", "--dev", "--bind", &format!("127.0.0.1:{port}")])
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("CREDLEDGER_DATA_DIR", dir.path())
-            .env("CREDLEDGER_LOG", "warn")
-            .stderr(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let restarted = serve_dev(dir.path(), port, Stdio::null());
     let mut ready = false;
     for _ in 0..200 {
         if http

@@ -162,10 +162,11 @@ impl KeyringId {
     }
 }
 
+/// `TryFrom<String>` (through `parse`), `From<T> for String` and `Display` for a string newtype.
 macro_rules! string_newtype_impls {
     ($($t:ty),*) => {$(
         impl TryFrom<String> for $t {
-            type Error = InputError;
+            type Error = $crate::InputError;
             fn try_from(value: String) -> Result<Self, Self::Error> {
                 Self::parse(&value)
             }
@@ -175,13 +176,14 @@ macro_rules! string_newtype_impls {
                 value.0
             }
         }
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $t {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(&self.0)
             }
         }
     )*};
 }
+pub(crate) use string_newtype_impls;
 string_newtype_impls!(UserId, ServiceKey, CredentialName);
 
 impl fmt::Display for CredentialId {

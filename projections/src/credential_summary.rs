@@ -414,34 +414,25 @@ pub async fn list(
         filter.service.unwrap_or(""),
         filter.status.unwrap_or(""),
     );
-    match &db.pools {
-        credledger_adapters::db::Pools::Postgres(pool) => {
-            let rows = sqlx::query(&sql)
+    // The same statement and row mapping on either driver.
+    macro_rules! fetch {
+        ($executor:expr) => {
+            sqlx::query(&sql)
                 .bind(user)
                 .bind(service)
                 .bind(status)
                 .bind(limit)
-                .fetch_all(pool)
-                .await?;
-            Ok(rows
+                .fetch_all($executor)
+                .await?
                 .iter()
                 .map(|r| summary_from_row!(r))
-                .collect::<Result<_, _>>()?)
-        }
-        credledger_adapters::db::Pools::Sqlite(_) => {
-            let rows = sqlx::query(&sql)
-                .bind(user)
-                .bind(service)
-                .bind(status)
-                .bind(limit)
-                .fetch_all(&db.any)
-                .await?;
-            Ok(rows
-                .iter()
-                .map(Summary::from_row)
-                .collect::<Result<_, _>>()?)
-        }
+                .collect::<Result<_, _>>()?
+        };
     }
+    Ok(match &db.pools {
+        credledger_adapters::db::Pools::Postgres(pool) => fetch!(pool),
+        credledger_adapters::db::Pools::Sqlite(_) => fetch!(&db.any),
+    })
 }
 
 /// One credential's row.

@@ -585,15 +585,7 @@ impl Mutation {
         user_id: String,
         permission: Permission,
     ) -> async_graphql::Result<User> {
-        answer(ctx, async {
-            admin(ctx)?;
-            api(ctx)
-                .accounts
-                .set_permission(&user_id, permission.into(), true, &request(ctx).metadata())
-                .await?;
-            user_row(ctx, &user_id).await
-        })
-        .await
+        change_permission(ctx, user_id, permission, true).await
     }
 
     async fn revoke_permission(
@@ -602,16 +594,26 @@ impl Mutation {
         user_id: String,
         permission: Permission,
     ) -> async_graphql::Result<User> {
-        answer(ctx, async {
-            admin(ctx)?;
-            api(ctx)
-                .accounts
-                .set_permission(&user_id, permission.into(), false, &request(ctx).metadata())
-                .await?;
-            user_row(ctx, &user_id).await
-        })
-        .await
+        change_permission(ctx, user_id, permission, false).await
     }
+}
+
+/// Grants (`grant`) or revokes a permission (administrators); answers the user as they are now.
+async fn change_permission(
+    ctx: &Context<'_>,
+    user_id: String,
+    permission: Permission,
+    grant: bool,
+) -> async_graphql::Result<User> {
+    answer(ctx, async {
+        admin(ctx)?;
+        api(ctx)
+            .accounts
+            .set_permission(&user_id, permission.into(), grant, &request(ctx).metadata())
+            .await?;
+        user_row(ctx, &user_id).await
+    })
+    .await
 }
 
 fn exposed(fields: &SecretFields) -> BTreeMap<String, String> {

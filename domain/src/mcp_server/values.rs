@@ -2,7 +2,6 @@
 
 use crate::InputError;
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 /// An MCP server's id: 1–64 characters of `A-Z a-z 0-9 . _ -` (the same alphabet as user ids).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -164,24 +163,5 @@ impl BaseUrl {
     }
 }
 
-macro_rules! string_newtype_impls {
-    ($($t:ty),*) => {$(
-        impl TryFrom<String> for $t {
-            type Error = InputError;
-            fn try_from(value: String) -> Result<Self, Self::Error> {
-                Self::parse(&value)
-            }
-        }
-        impl From<$t> for String {
-            fn from(value: $t) -> String {
-                value.0
-            }
-        }
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-    )*};
-}
+use crate::ids::string_newtype_impls;
 string_newtype_impls!(McpServerId, McpServerName, BaseUrl);

@@ -103,26 +103,7 @@ pub(super) fn check_text(value: &str, what: &'static str, max: usize) -> Result<
     Ok(())
 }
 
-macro_rules! string_newtype_impls {
-    ($($t:ty),*) => {$(
-        impl TryFrom<String> for $t {
-            type Error = InputError;
-            fn try_from(value: String) -> Result<Self, Self::Error> {
-                Self::parse(&value)
-            }
-        }
-        impl From<$t> for String {
-            fn from(value: $t) -> String {
-                value.0
-            }
-        }
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-    )*};
-}
+use crate::ids::string_newtype_impls;
 string_newtype_impls!(Email, DisplayName);
 
 /// A user's role. Admins implicitly hold every [`Permission`].
