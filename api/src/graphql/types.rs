@@ -688,7 +688,7 @@ pub struct CredentialChange {
     pub credential: Option<Credential>,
 }
 
-#[derive(InputObject, Debug)]
+#[derive(InputObject)]
 pub struct AddCredentialInput {
     pub service: String,
     pub name: String,
@@ -698,12 +698,35 @@ pub struct AddCredentialInput {
     pub metadata: Option<Json<BTreeMap<String, String>>>,
 }
 
-#[derive(InputObject, Debug)]
+#[derive(InputObject)]
 pub struct UpdateCredentialInput {
     pub name: Option<String>,
     pub metadata: Option<Json<BTreeMap<String, String>>>,
     /// A new secret: checked with the provider first, refused if the provider refuses it.
     pub fields: Option<Json<Value>>,
+}
+
+/// `fields` is the plaintext secret: never printed.
+impl std::fmt::Debug for AddCredentialInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AddCredentialInput")
+            .field("service", &self.service)
+            .field("name", &self.name)
+            .field("fields", &"<redacted>")
+            .field("metadata", &self.metadata)
+            .finish()
+    }
+}
+
+/// `fields` is the plaintext secret: never printed.
+impl std::fmt::Debug for UpdateCredentialInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpdateCredentialInput")
+            .field("name", &self.name)
+            .field("metadata", &self.metadata)
+            .field("fields", &self.fields.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 #[derive(InputObject)]
@@ -721,5 +744,37 @@ impl std::fmt::Debug for CreateUserInput {
         f.debug_struct("CreateUserInput")
             .field("user_id", &self.user_id)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_carrying_a_secret_never_print_it() {
+        let add = AddCredentialInput {
+            service: "notion".into(),
+            name: "Work".into(),
+            fields: Json(serde_json::json!({"token": "canary-input-1"})),
+            metadata: None,
+        };
+        let update = UpdateCredentialInput {
+            name: None,
+            metadata: None,
+            fields: Some(Json(serde_json::json!({"token": "canary-input-2"}))),
+        };
+        let user = CreateUserInput {
+            user_id: "bob".into(),
+            email: "bob@example.com".into(),
+            display_name: "Bob".into(),
+            password: "canary-password-3".into(),
+            admin: false,
+        };
+        let printed = format!("{add:?} {update:?} {user:?}");
+        for canary in ["canary-input-1", "canary-input-2", "canary-password-3"] {
+            assert!(!printed.contains(canary), "{printed}");
+        }
+        assert!(printed.contains("notion"));
     }
 }
