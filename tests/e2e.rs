@@ -26,3 +26,8 @@ mod graphql_access;
 mod graphql_cost;
 mod graphql_scenarios;
 mod graphql_transport;
+// MCP servers: the replay adapter, resolution at call time, import.
+mod mcp_sync;
+
+mod mcp_import;
+mod mcp_resolve;

@@ -250,13 +250,17 @@ async fn tokens_and_locks(env: TestEnv) {
         server.good_fields("notion", 0)
     );
     assert_eq!(resolved["resolveCredential"]["version"], 1);
-    // The use is on the ledger: which token, which tool.
-    let used = alice
-        .ok(
-            "{ auditTrail(filter: {action: \"CredentialUsed\"}) { edges { node { credentialId context } } } }",
-            json!({}),
-        )
-        .await;
+    // The use is on the ledger: which token, which tool. (A resolve answers once the use is
+    // durable; the audit trail shows it when its consumer gets there.)
+    let audit = "{ auditTrail(filter: {action: \"CredentialUsed\"}) { edges { node { credentialId context } } } }";
+    crate::support::eventually("the use in the audit trail", || async {
+        !alice.ok(audit, json!({})).await["auditTrail"]["edges"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    })
+    .await;
+    let used = alice.ok(audit, json!({})).await;
     let node = &used["auditTrail"]["edges"][0]["node"];
     assert_eq!(node["credentialId"], json!(id));
     assert_eq!(node["context"]["detail"]["tool"], "notion_search", "{node}");

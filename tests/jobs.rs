@@ -4,7 +4,7 @@
 
 use crate::on_both_backends;
 use crate::support::api::{Client, Server};
-use crate::support::{meta, register_with, valid, TestEnv};
+use crate::support::{eventually, meta, register_with, valid, TestEnv};
 use credledger::config::{JobSettings, Settings};
 use credledger::jobs::{Leases, EXPIRY, REVALIDATE};
 use credledger::{Application, Running};
@@ -14,22 +14,6 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// Polls `check` until it holds; fails after a minute (a hang guard, not a speed assertion).
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// No scheduled work: the test runs the jobs itself.
 fn jobs_off() -> JobSettings {

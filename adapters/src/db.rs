@@ -27,6 +27,12 @@ pub enum DbError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A group of appended events was not written (the reason is the group's).
+    #[error("the events could not be appended: {0}")]
+    Append(String),
+    /// The group appender stopped (the process is shutting down).
+    #[error("the event writer has stopped")]
+    Closed,
 }
 
 /// Which database holds the ledger.

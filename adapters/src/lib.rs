@@ -3,6 +3,7 @@
 //! that encrypt secrets, the provider validators and their simulator, and MCP sync signing.
 #![deny(clippy::unwrap_used)]
 
+pub mod append;
 pub mod chain;
 pub mod crypto;
 pub mod db;

@@ -191,7 +191,7 @@ pub struct CommandBus<A: Aggregate + Clone> {
     max_attempts: u32,
 }
 
-fn is_sqlite_busy(message: &str) -> bool {
+pub(crate) fn is_sqlite_busy(message: &str) -> bool {
     message.contains("database is locked") || message.contains("database is busy")
 }
 

@@ -6,9 +6,12 @@ use crate::auth::{Password, WindowLimiter};
 use crate::config::{JobSettings, Settings};
 use crate::graphql::{Api, LiveFeed};
 use crate::http;
+use crate::jobs::lease::Leases;
 use crate::jobs::{Scheduler, SchedulerHandle};
 use crate::keys::{self, IfMissing};
 use crate::ledger::Ledger;
+use crate::mcp::sync::McpSync;
+use crate::mcp::McpServers;
 use anyhow::Context as _;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -91,6 +94,8 @@ pub struct Application {
     simulator: Option<ProviderSimulator>,
     /// Scheduled jobs, unless switched off.
     scheduler: Option<Scheduler>,
+    /// The replay adapter's sender, with the jobs.
+    mcp_sync: Option<Arc<McpSync>>,
 }
 
 impl std::fmt::Debug for Application {
@@ -177,9 +182,25 @@ impl Application {
             None
         };
         let accounts = Arc::new(Accounts::new(ledger.clone()));
+        let mcp_sync = jobs.enabled.then(|| {
+            // The sender reads nothing back at once either.
+            let quiet = Arc::new(Ledger::new(
+                ledger.db.clone(),
+                ledger.keys.clone(),
+                ledger.catalog.clone(),
+                ledger.projections.clone(),
+                Duration::ZERO,
+            ));
+            Arc::new(McpSync::new(
+                Arc::new(McpServers::new(quiet)),
+                jobs.mcp.clone(),
+                Leases::new(ledger.db.clone()),
+            ))
+        });
         let api = Arc::new(Api {
             ledger: ledger.clone(),
             accounts,
+            mcp: Arc::new(McpServers::new(ledger.clone())),
             validator: Arc::new(validator),
             expiry_warning: jobs.warning_window,
             validation_budget: WindowLimiter::new(
@@ -198,6 +219,7 @@ impl Application {
             dev: settings.dev,
             simulator,
             scheduler,
+            mcp_sync,
         })
     }
 
@@ -326,6 +348,10 @@ impl Application {
             }
             None => (None, SchedulerHandle::default()),
         };
+        let mcp_task = self.mcp_sync.map(|sync| {
+            let rx = rx.clone();
+            tokio::spawn(async move { sync.run(rx).await })
+        });
         let mut server_rx = rx;
         let listener = self.listener;
         let server = tokio::spawn(async move {
@@ -342,6 +368,9 @@ impl Application {
             live_task.await.context("the live feed task failed")?;
             if let Some(scheduler) = scheduler {
                 scheduler.await.context("the scheduler failed")?;
+            }
+            if let Some(task) = mcp_task {
+                task.await.context("the MCP sync failed")?;
             }
             Ok(())
         });

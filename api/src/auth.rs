@@ -140,6 +140,18 @@ impl Principal {
     }
 }
 
+/// An MCP server authenticated by one of its API tokens. It is nobody's session: it may only
+/// resolve the credentials it may hold (`resolveCredential`), within its token's scopes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerPrincipal {
+    pub server_id: String,
+    pub token_id: String,
+    pub scopes: BTreeSet<Scope>,
+}
+
+/// The prefix of MCP server tokens (user tokens start `clt_`): it tells which table to ask.
+pub const SERVER_TOKEN_PREFIX: &str = "clm_";
+
 /// Sliding-window counters: at most `limit` events per `window` per key.
 #[derive(Debug)]
 pub struct WindowLimiter {

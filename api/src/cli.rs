@@ -66,6 +66,9 @@ pub enum Command {
     /// People who can sign in.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// MCP servers: register, tokens, grants, sync status, retries, replay, import.
+    #[command(subcommand)]
+    Mcp(crate::mcp::cli::McpCommand),
     /// Print the GraphQL schema (SDL); `docs/schema.graphql` is this output.
     Schema,
 }
@@ -280,6 +283,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             demo_seed(&ledger, users, credentials_per_user).await?;
         }
         Command::Users(u) => return users(settings, u).await,
+        Command::Mcp(m) => return crate::mcp::cli::run(settings, jobs, m).await,
         Command::Schema => print!("{}", crate::graphql::sdl()),
     }
     Ok(ExitCode::SUCCESS)

@@ -218,6 +218,8 @@ pub struct JobSettings {
     pub lease_ttl: Duration,
     /// How often each instance looks whether a job is due.
     pub poll: Duration,
+    /// The replay adapter's sender (MCP sync), run by `serve` with the jobs.
+    pub mcp: crate::mcp::sync::SyncSettings,
 }
 
 impl Default for JobSettings {
@@ -234,6 +236,7 @@ impl Default for JobSettings {
             webhook_url: None,
             lease_ttl: Duration::from_secs(60),
             poll: Duration::from_secs(60),
+            mcp: crate::mcp::sync::SyncSettings::default(),
         }
     }
 }
@@ -341,9 +344,46 @@ impl JobSettings {
                 d.warning_window,
             )?,
             webhook_url,
+            mcp: mcp_sync_settings(d.mcp)?,
             ..d
         })
     }
+}
+
+/// The MCP sender's settings from the environment (for operators, and for tests that need a
+/// short lease and fast retries).
+fn mcp_sync_settings(
+    d: crate::mcp::sync::SyncSettings,
+) -> anyhow::Result<crate::mcp::sync::SyncSettings> {
+    let ms = |env: &str, default: Duration| -> anyhow::Result<Duration> {
+        Ok(env_value::<u64>(env, "a whole number of milliseconds")?
+            .map_or(default, Duration::from_millis))
+    };
+    let attempts =
+        env_value::<u32>("CREDLEDGER_MCP_SYNC_ATTEMPTS", "a number")?.unwrap_or(d.attempts);
+    anyhow::ensure!(
+        (1..=100).contains(&attempts),
+        "CREDLEDGER_MCP_SYNC_ATTEMPTS must be between 1 and 100"
+    );
+    let settings = crate::mcp::sync::SyncSettings {
+        attempts,
+        base_delay: ms("CREDLEDGER_MCP_RETRY_BASE_MS", d.base_delay)?,
+        max_delay: ms("CREDLEDGER_MCP_RETRY_MAX_MS", d.max_delay)?,
+        retry_failed_every: ms("CREDLEDGER_MCP_RETRY_FAILED_MS", d.retry_failed_every)?,
+        timeout: ms("CREDLEDGER_MCP_TIMEOUT_MS", d.timeout)?,
+        drift_every: ms("CREDLEDGER_MCP_DRIFT_CHECK_MS", d.drift_every)?,
+        poll: ms("CREDLEDGER_MCP_POLL_MS", d.poll)?,
+        lease_ttl: ms("CREDLEDGER_MCP_LEASE_TTL_MS", d.lease_ttl)?,
+    };
+    anyhow::ensure!(
+        !settings.base_delay.is_zero()
+            && !settings.timeout.is_zero()
+            && !settings.poll.is_zero()
+            && !settings.retry_failed_every.is_zero()
+            && settings.lease_ttl >= Duration::from_millis(300),
+        "the MCP sync delays must be positive and its lease at least 300 ms"
+    );
+    Ok(settings)
 }
 
 /// An expiry webhook must be an absolute http(s) URL.

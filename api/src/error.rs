@@ -100,3 +100,9 @@ impl From<sqlx::Error> for ApiError {
         Self::Internal(e.to_string())
     }
 }
+
+impl From<credledger_adapters::DbError> for ApiError {
+    fn from(e: credledger_adapters::DbError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}

@@ -2,7 +2,7 @@
 //! parses `text/plain` as JSON, accepts batches and bypasses the body limit), the WebSocket
 //! upgrade for subscriptions, who-is-asking, and the security headers on every response.
 
-use crate::auth::{session_cookie_name, Principal};
+use crate::auth::{session_cookie_name, Principal, ServerPrincipal, SERVER_TOKEN_PREFIX};
 use crate::graphql::{Api, ApiSchema, RequestContext};
 use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
@@ -67,8 +67,10 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// Who is asking: a bearer API token, or the session cookie.
-async fn principal(api: &Api, headers: &HeaderMap) -> Result<Option<Principal>, Response> {
+/// Who is asking: a person (bearer API token or session cookie) or an MCP server (its token).
+type Caller = (Option<Principal>, Option<ServerPrincipal>);
+
+async fn principal(api: &Api, headers: &HeaderMap) -> Result<Caller, Response> {
     let failed = |e: crate::error::ApiError| {
         tracing::error!(error = %e, "authentication lookup failed");
         transport_error(
@@ -82,8 +84,22 @@ async fn principal(api: &Api, headers: &HeaderMap) -> Result<Option<Principal>, 
             .strip_prefix("Bearer ")
             .or_else(|| auth.strip_prefix("bearer "))
             .unwrap_or("");
-        return match api.accounts.token(token.trim()).await.map_err(failed)? {
-            Some(p) => Ok(Some(p)),
+        let token = token.trim();
+        let caller = if token.starts_with(SERVER_TOKEN_PREFIX) {
+            api.mcp
+                .token(token)
+                .await
+                .map_err(failed)?
+                .map(|s| (None, Some(s)))
+        } else {
+            api.accounts
+                .token(token)
+                .await
+                .map_err(failed)?
+                .map(|p| (Some(p), None))
+        };
+        return match caller {
+            Some(caller) => Ok(caller),
             None => Err(transport_error(
                 StatusCode::UNAUTHORIZED,
                 "UNAUTHENTICATED",
@@ -92,18 +108,18 @@ async fn principal(api: &Api, headers: &HeaderMap) -> Result<Option<Principal>, 
         };
     }
     match cookie(headers, session_cookie_name(api.secure_cookies)) {
-        Some(value) if !value.is_empty() => api.accounts.session(value).await.map_err(failed),
-        _ => Ok(None),
+        Some(value) if !value.is_empty() => {
+            Ok((api.accounts.session(value).await.map_err(failed)?, None))
+        }
+        _ => Ok((None, None)),
     }
 }
 
-fn request_context(
-    headers: &HeaderMap,
-    peer: SocketAddr,
-    principal: Option<Principal>,
-) -> RequestContext {
+fn request_context(headers: &HeaderMap, peer: SocketAddr, caller: Caller) -> RequestContext {
+    let (principal, server) = caller;
     RequestContext {
         principal,
+        server,
         request_id: uuid::Uuid::new_v4().to_string(),
         ip: Some(peer.ip().to_string()),
         user_agent: header_str(headers, header::USER_AGENT)
@@ -359,7 +375,33 @@ pub async fn graphql_get(
                         .and_then(|v| v.as_str())
                         .and_then(|v| v.strip_prefix("Bearer "))
                     {
-                        ctx.principal = api.accounts.token(token).await.ok().flatten();
+                        // As over HTTP: a token that is not live refuses the connection.
+                        let refused = || {
+                            async_graphql::Error::new(
+                                "the API token is unknown, expired or revoked",
+                            )
+                        };
+                        if token.starts_with(SERVER_TOKEN_PREFIX) {
+                            ctx.principal = None;
+                            ctx.server = Some(
+                                api.mcp
+                                    .token(token)
+                                    .await
+                                    .ok()
+                                    .flatten()
+                                    .ok_or_else(refused)?,
+                            );
+                        } else {
+                            ctx.principal = Some(
+                                api.accounts
+                                    .token(token)
+                                    .await
+                                    .ok()
+                                    .flatten()
+                                    .ok_or_else(refused)?,
+                            );
+                            ctx.server = None;
+                        }
                     }
                     let mut data = async_graphql::Data::default();
                     data.insert(ctx);

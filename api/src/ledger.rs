@@ -1,6 +1,8 @@
 //! The application's use cases over the ledger: parse raw input, run the aggregate's command,
 //! destroy keys on erasure, wait until the read models show the change (read-your-writes).
 
+use cqrs_es::{Aggregate as _, DomainEvent as _};
+use credledger_adapters::append::{GroupAppender, NewEvent};
 use credledger_adapters::keystore::{KeyStore, KeyStoreError};
 use credledger_adapters::{CommandBus, CommandError, Committed, Database};
 use credledger_domain::keyring::{
@@ -137,7 +139,8 @@ pub struct Ledger {
     pub catalog: Arc<Catalog>,
     pub projections: Arc<Projections>,
     keyrings: CommandBus<Keyring>,
-    usage: CommandBus<CredentialUsage>,
+    /// `CredentialUsed` records, group-committed.
+    uses: GroupAppender,
     /// How long a command waits for the read models (0 = don't wait).
     read_your_writes: Duration,
 }
@@ -163,14 +166,14 @@ impl Ledger {
                 catalog: catalog.clone(),
             },
         );
-        let usage = CommandBus::new(&db, ());
+        let uses = GroupAppender::start(db.clone());
         Self {
             db,
             keys,
             catalog,
             projections,
             keyrings,
-            usage,
+            uses,
             read_your_writes,
         }
     }
@@ -234,6 +237,16 @@ impl Ledger {
             .execute(&keyring.to_string(), command, meta)
             .await?;
         self.settle(committed).await
+    }
+
+    /// Runs a keyring command as it is (for adapters that build their own, like the MCP sync).
+    pub async fn command(
+        &self,
+        keyring: &KeyringId,
+        command: KeyringCommand,
+        meta: &EventMetadata,
+    ) -> Result<Committed, LedgerError> {
+        self.run(keyring, command, meta).await
     }
 
     /// Registers a credential (optionally with the live check done just before).
@@ -429,13 +442,16 @@ impl Ledger {
         if keyring.user_id != owner {
             return Err(LedgerError::NotFound);
         }
+        let state = self.keyrings.load(&keyring.to_string()).await?;
         self.disclose(
             &keyring,
+            &state,
             credential_id,
             "owner",
             None,
             UsePurpose::Reveal,
             meta,
+            true,
         )
         .await
     }
@@ -471,7 +487,16 @@ impl Ledger {
             chosen.expires_at,
         );
         let fields = self
-            .disclose(&keyring, id, consumer, tool, UsePurpose::Resolve, meta)
+            .disclose(
+                &keyring,
+                &state,
+                id,
+                consumer,
+                tool,
+                UsePurpose::Resolve,
+                meta,
+                false,
+            )
             .await?;
         Ok(Resolved {
             credential_id: id,
@@ -482,39 +507,58 @@ impl Ledger {
         })
     }
 
-    /// Records the disclosure, then decrypts. No event, no secret.
+    /// Records the disclosure durably (group-committed with other uses), then decrypts. No
+    /// event, no secret. `settle` waits for the read models (a person revealing their secret
+    /// sees the use counted); a machine's resolve does not need to.
+    #[allow(clippy::too_many_arguments)]
     async fn disclose(
         &self,
         keyring: &KeyringId,
+        state: &Keyring,
         credential_id: CredentialId,
         consumer: &str,
         tool: Option<String>,
         purpose: UsePurpose,
         meta: &EventMetadata,
+        settle: bool,
     ) -> Result<SecretFields, LedgerError> {
-        let state = self.keyrings.load(&keyring.to_string()).await?;
         let c = state
             .credential(credential_id)
             .ok_or(LedgerError::NotFound)?;
         let (sealed, version) = (c.secret.clone(), c.secret_version);
         let day = meta.occurred_at.date_naive();
-        let committed = self
-            .usage
-            .execute(
-                &usage_stream_id(credential_id, day),
-                RecordUse {
-                    credential_id,
-                    user_id: keyring.user_id.clone(),
-                    service: keyring.service.clone(),
-                    consumer: consumer.chars().take(128).collect(),
-                    tool,
-                    purpose,
-                },
-                meta,
-            )
-            .await?;
+        let event = CredentialUsage::decide(RecordUse {
+            credential_id,
+            user_id: keyring.user_id.clone(),
+            service: keyring.service.clone(),
+            consumer: consumer.chars().take(128).collect(),
+            tool,
+            purpose,
+        })
+        .map_err(|e| {
+            LedgerError::Input(InputError::Malformed {
+                what: "use",
+                detail: e.to_string(),
+            })
+        })?;
+        let position = self
+            .uses
+            .append(NewEvent {
+                aggregate_type: CredentialUsage::TYPE,
+                aggregate_id: usage_stream_id(credential_id, day),
+                event_type: event.event_type(),
+                event_version: event.event_version(),
+                payload: serde_json::to_string(&event)
+                    .map_err(|e| LedgerError::Internal(e.to_string()))?,
+                metadata: serde_json::to_string(&meta.to_map())
+                    .map_err(|e| LedgerError::Internal(e.to_string()))?,
+            })
+            .await
+            .map_err(|e| LedgerError::Unavailable(e.to_string()))?;
         let fields = self.keys.open(credential_id, version, &sealed).await?;
-        self.settle(committed).await?;
+        if settle {
+            self.settle(Committed { position }).await?;
+        }
         Ok(fields)
     }
 

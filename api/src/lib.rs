@@ -13,6 +13,7 @@ pub mod http;
 pub mod jobs;
 pub mod keys;
 pub mod ledger;
+pub mod mcp;
 pub mod web;
 
 pub use app::{Application, Running};

@@ -7,6 +7,7 @@ use crate::{ProjectionError, Tables};
 use credledger_adapters::db::{is_sqlite, timestamp, tuples};
 use credledger_adapters::feed::FeedEvent;
 use credledger_domain::keyring::KeyringEvent;
+use credledger_domain::mcp_server::McpServerEvent;
 use credledger_domain::usage::UsageEvent;
 use credledger_domain::user::UserEvent;
 use serde_json::{json, Value};
@@ -193,6 +194,84 @@ fn describe_keyring(event: &KeyringEvent) -> (bool, Option<String>, Value, Value
             empty(),
             json!({"target": target, "ledger_version": ledger_version}),
         ),
+        CredentialRemovedFromMcp {
+            target,
+            ledger_version,
+            mcp_id,
+            ..
+        } => (
+            true,
+            None,
+            json!({"mcp_id": mcp_id}),
+            empty(),
+            json!({"target": target, "ledger_version": ledger_version}),
+        ),
+        CredentialDriftedOnMcp {
+            target,
+            ledger_version,
+            reported_version,
+            ..
+        } => (
+            false,
+            Some("the MCP server's copy is out of date".into()),
+            empty(),
+            empty(),
+            json!({"target": target, "ledger_version": ledger_version,
+                   "reported_version": reported_version}),
+        ),
+    }
+}
+
+/// What an MCP server event changed, and whose access it is about. Token hashes are left out.
+fn describe_mcp_server(
+    event: &McpServerEvent,
+) -> (Option<String>, Option<String>, serde_json::Value) {
+    use McpServerEvent::*;
+    match event {
+        McpServerRegistered {
+            name,
+            base_url,
+            allowed_services,
+            serves_all_users,
+            ..
+        } => (
+            None,
+            None,
+            json!({"name": name, "base_url": base_url, "allowed_services": allowed_services,
+                   "serves_all_users": serves_all_users}),
+        ),
+        McpServerChanged {
+            allowed_services,
+            serves_all_users,
+            base_url,
+            dropped_grants,
+        } => (
+            None,
+            None,
+            json!({"base_url": base_url, "allowed_services": allowed_services,
+                   "serves_all_users": serves_all_users, "dropped_grants": dropped_grants}),
+        ),
+        McpServerRemoved {} => (None, None, json!({})),
+        McpAccessGranted { user_id, service } | McpAccessWithdrawn { user_id, service } => (
+            Some(user_id.to_string()),
+            Some(service.to_string()),
+            json!({}),
+        ),
+        McpServerTokenIssued {
+            token_id,
+            name,
+            scopes,
+            expires_at,
+            ..
+        } => (
+            None,
+            None,
+            json!({"token_id": token_id, "name": name, "scopes": scopes, "expires_at": expires_at}),
+        ),
+        McpServerTokenRevoked { token_id } => (None, None, json!({"token_id": token_id})),
+        McpReplayRequested { from_position } => {
+            (None, None, json!({"from_position": from_position}))
+        }
     }
 }
 
@@ -302,6 +381,19 @@ fn audit_row(feed: &FeedEvent) -> Result<AuditRow, ProjectionError> {
                 success: true,
                 error: None,
                 old,
+                new,
+                context: json!({}),
+            }
+        }
+        Decoded::McpServer(_, event) => {
+            let (user_id, service, new) = describe_mcp_server(event);
+            Row_ {
+                credential_id: None,
+                user_id,
+                service,
+                success: true,
+                error: None,
+                old: json!({}),
                 new,
                 context: json!({}),
             }

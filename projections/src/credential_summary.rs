@@ -7,7 +7,7 @@
 //! cost a handful of statements per thousand events.
 
 use crate::event::{decode, Decoded, Envelope};
-use crate::{dashboard_stats, ProjectionError, Tables};
+use crate::{dashboard_stats, mcp_sync, ProjectionError, Tables};
 use credledger_adapters::db::{is_sqlite, timestamp, tuples};
 use credledger_adapters::feed::FeedEvent;
 use credledger_domain::keyring::KeyringEvent;
@@ -142,14 +142,17 @@ fn touched_ids(events: &[Envelope<'_>]) -> BTreeSet<String> {
                 } = event.as_ref()
                 {
                     ids.extend(previous.iter().chain(current).map(|c| c.to_string()));
-                } else if let Some(id) = event.credential_id() {
+                } else if let Some(id) = event
+                    .credential_id()
+                    .filter(|_| !event.is_mcp_sync_outcome())
+                {
                     ids.insert(id.to_string());
                 }
             }
             Decoded::Usage(UsageEvent::CredentialUsed { credential_id, .. }) => {
                 ids.insert(credential_id.to_string());
             }
-            Decoded::User(..) | Decoded::Other => {}
+            Decoded::User(..) | Decoded::McpServer(..) | Decoded::Other => {}
         }
     }
     ids
@@ -199,7 +202,7 @@ pub(crate) async fn apply(
                     s.last_used_at = Some(timestamp(e.metadata.occurred_at));
                 }
             }
-            Decoded::User(..) | Decoded::Other => {}
+            Decoded::User(..) | Decoded::McpServer(..) | Decoded::Other => {}
         }
     }
 
@@ -227,6 +230,7 @@ pub(crate) async fn apply(
         }
         q.execute(&mut *conn).await?;
     }
+    keyrings.extend(mcp_sync::apply(conn, tables, &envelopes).await?);
     dashboard_stats::refresh(conn, tables, &keyrings.into_iter().collect::<Vec<_>>()).await
 }
 
@@ -372,19 +376,12 @@ fn fold(
             s.secret_version = i64::from(*secret_version);
             s.token_expires_at = expires_at.map(timestamp);
         }),
-        CredentialSyncedToMcp { credential_id, .. } => change(credential_id, &mut |s| {
-            s.sync_status = Some("synced".into());
-            s.last_synced_at = Some(at.clone());
-            s.sync_error = None;
-        }),
-        CredentialSyncFailed {
-            credential_id,
-            error,
-            ..
-        } => change(credential_id, &mut |s| {
-            s.sync_status = Some("error".into());
-            s.sync_error = Some(error.clone());
-        }),
+        // About an MCP server's copy, not the credential: `mcp_sync` keeps them, and the sync
+        // columns are refreshed from it (so the credential's version does not move either).
+        CredentialSyncedToMcp { .. }
+        | CredentialSyncFailed { .. }
+        | CredentialRemovedFromMcp { .. }
+        | CredentialDriftedOnMcp { .. } => {}
     }
 }
 

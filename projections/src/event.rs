@@ -4,6 +4,7 @@ use crate::ProjectionError;
 use cqrs_es::Aggregate as _;
 use credledger_adapters::feed::FeedEvent;
 use credledger_domain::keyring::{Keyring, KeyringEvent};
+use credledger_domain::mcp_server::{McpServer, McpServerEvent};
 use credledger_domain::usage::{CredentialUsage, UsageEvent};
 use credledger_domain::user::{User, UserEvent};
 use credledger_domain::{EventMetadata, KeyringId};
@@ -12,6 +13,8 @@ pub(crate) enum Decoded {
     Keyring(KeyringId, Box<KeyringEvent>),
     Usage(UsageEvent),
     User(String, Box<UserEvent>),
+    /// An MCP server's event, with the server id.
+    McpServer(String, Box<McpServerEvent>),
     Other,
 }
 
@@ -37,6 +40,10 @@ pub(crate) fn decode(feed: &FeedEvent) -> Result<Envelope<'_>, ProjectionError> 
         let event: UserEvent =
             serde_json::from_str(&feed.payload).map_err(|e| bad(e.to_string()))?;
         Decoded::User(feed.aggregate_id.clone(), Box::new(event))
+    } else if feed.aggregate_type == McpServer::TYPE {
+        let event: McpServerEvent =
+            serde_json::from_str(&feed.payload).map_err(|e| bad(e.to_string()))?;
+        Decoded::McpServer(feed.aggregate_id.clone(), Box::new(event))
     } else {
         Decoded::Other
     };

@@ -8,6 +8,7 @@ pub mod audit_trail;
 pub mod credential_summary;
 pub mod dashboard_stats;
 mod event;
+pub mod mcp_sync;
 pub mod principals;
 pub mod runner;
 
@@ -22,7 +23,7 @@ pub enum ProjectionError {
     Db(#[from] DbError),
     #[error("event at position {position} could not be read: {detail}")]
     BadEvent { position: i64, detail: String },
-    #[error("unknown projection `{0}` (known: credential_summary, dashboard_stats, audit_trail, users, api_tokens)")]
+    #[error("unknown projection `{0}` (known: credential_summary, dashboard_stats, audit_trail, users, api_tokens, mcp_servers, mcp_grants, mcp_sync, mcp_server_tokens)")]
     Unknown(String),
     #[error("timed out waiting for the projections to reach position {0}")]
     Timeout(i64),
@@ -37,7 +38,8 @@ impl From<sqlx::Error> for ProjectionError {
 /// The feed consumers that build read models, and the tables each owns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Consumer {
-    /// `credential_summary` and the `dashboard_stats` derived from it in the same transaction.
+    /// `credential_summary` and what is derived from it in the same transaction:
+    /// `dashboard_stats`, and the MCP servers, grants and the replay adapter's `mcp_sync`.
     CredentialSummary,
     AuditTrail,
     /// `users` and `api_tokens`, from the `User` aggregate.
@@ -61,9 +63,15 @@ impl Consumer {
 
     pub fn tables(self) -> &'static [&'static str] {
         match self {
-            Self::CredentialSummary => &["credential_summary", "dashboard_stats"],
+            Self::CredentialSummary => &[
+                "credential_summary",
+                "dashboard_stats",
+                "mcp_servers",
+                "mcp_grants",
+                "mcp_sync",
+            ],
             Self::AuditTrail => &["audit_trail"],
-            Self::Principals => &["users", "api_tokens"],
+            Self::Principals => &["users", "api_tokens", "mcp_server_tokens"],
         }
     }
 

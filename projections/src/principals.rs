@@ -6,6 +6,7 @@ use crate::event::{decode, Decoded};
 use crate::{ProjectionError, Tables};
 use credledger_adapters::db::timestamp;
 use credledger_adapters::feed::FeedEvent;
+use credledger_domain::mcp_server::{McpServer, McpServerEvent};
 use credledger_domain::user::UserEvent;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
@@ -23,6 +24,10 @@ pub(crate) async fn apply(
     let users = tables.name("users");
     let tokens = tables.name("api_tokens");
     for feed in events {
+        if feed.aggregate_type == <McpServer as cqrs_es::Aggregate>::TYPE {
+            apply_server_tokens(conn, tables, feed).await?;
+            continue;
+        }
         if feed.aggregate_type != <credledger_domain::user::User as cqrs_es::Aggregate>::TYPE {
             continue;
         }
@@ -132,6 +137,121 @@ pub(crate) async fn apply(
         }
     }
     Ok(())
+}
+
+/// An MCP server's tokens: issued, revoked, and all of them revoked with the server.
+async fn apply_server_tokens(
+    conn: &mut AnyConnection,
+    tables: Tables,
+    feed: &FeedEvent,
+) -> Result<(), ProjectionError> {
+    let tokens = tables.name("mcp_server_tokens");
+    let envelope = decode(feed)?;
+    let Decoded::McpServer(server_id, event) = &envelope.event else {
+        return Ok(());
+    };
+    let at = timestamp(envelope.metadata.occurred_at);
+    match event.as_ref() {
+        McpServerEvent::McpServerTokenIssued {
+            token_id,
+            name,
+            scopes,
+            expires_at,
+            token_hash,
+        } => {
+            sqlx::query(&format!(
+                "INSERT INTO {tokens} (token_id, server_id, name, scopes, token_hash, \
+                 expires_at, revoked, created_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7)"
+            ))
+            .bind(token_id.to_string())
+            .bind(server_id.clone())
+            .bind(name.clone())
+            .bind(json(scopes))
+            .bind(token_hash.clone())
+            .bind(expires_at.map(timestamp))
+            .bind(at)
+            .execute(&mut *conn)
+            .await?;
+        }
+        McpServerEvent::McpServerTokenRevoked { token_id } => {
+            sqlx::query(&format!(
+                "UPDATE {tokens} SET revoked = 1 WHERE token_id = $1"
+            ))
+            .bind(token_id.to_string())
+            .execute(&mut *conn)
+            .await?;
+        }
+        McpServerEvent::McpServerRemoved {} => {
+            sqlx::query(&format!(
+                "UPDATE {tokens} SET revoked = 1 WHERE server_id = $1"
+            ))
+            .bind(server_id.clone())
+            .execute(&mut *conn)
+            .await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// One MCP server token as the read model has it (never the token: its hash is not returned).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerTokenRow {
+    pub token_id: String,
+    pub server_id: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<String>,
+    pub revoked: bool,
+    pub created_at: String,
+}
+
+fn server_token_row(r: &AnyRow) -> Result<ServerTokenRow, sqlx::Error> {
+    let scopes: String = r.try_get("scopes")?;
+    Ok(ServerTokenRow {
+        token_id: r.try_get("token_id")?,
+        server_id: r.try_get("server_id")?,
+        name: r.try_get("name")?,
+        scopes: serde_json::from_str(&scopes).unwrap_or_default(),
+        expires_at: r.try_get("expires_at")?,
+        revoked: r.try_get::<i64, _>("revoked")? != 0,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+const SERVER_TOKEN_COLUMNS: &str =
+    "token_id, server_id, name, scopes, expires_at, revoked, created_at";
+
+/// The MCP server token with this hash.
+pub async fn server_token_by_hash(
+    pool: &AnyPool,
+    token_hash: &str,
+) -> Result<Option<ServerTokenRow>, ProjectionError> {
+    let row = sqlx::query(&format!(
+        "SELECT {SERVER_TOKEN_COLUMNS} FROM mcp_server_tokens WHERE token_hash = $1"
+    ))
+    .bind(token_hash)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.as_ref().map(server_token_row).transpose()?)
+}
+
+/// An MCP server's tokens, newest first.
+pub async fn server_tokens_of(
+    pool: &AnyPool,
+    server_id: &str,
+) -> Result<Vec<ServerTokenRow>, ProjectionError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {SERVER_TOKEN_COLUMNS} FROM mcp_server_tokens WHERE server_id = $1 \
+         ORDER BY created_at DESC, token_id"
+    ))
+    .bind(server_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(server_token_row)
+        .collect::<Result<_, _>>()?)
 }
 
 /// One user as the read model has it.

@@ -54,28 +54,18 @@ async fn apply(
 }
 
 /// Takes the checkpoint row's lock (the first statement of the transaction is a write, so
-/// SQLite takes its write lock up front) and returns the position.
+/// SQLite takes its write lock up front) and returns the position. One upsert, so two
+/// processes starting the same consumer at once never both try to create its row.
 async fn lock_checkpoint(conn: &mut AnyConnection, name: &str) -> Result<i64, ProjectionError> {
     let row = sqlx::query(
-        "UPDATE projection_checkpoints SET updated_at = $2 WHERE name = $1 RETURNING position",
+        "INSERT INTO projection_checkpoints (name, position, updated_at) VALUES ($1, 0, $2) \
+         ON CONFLICT (name) DO UPDATE SET updated_at = excluded.updated_at RETURNING position",
     )
     .bind(name)
     .bind(timestamp(chrono::Utc::now()))
-    .fetch_optional(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
-    match row {
-        Some(row) => Ok(row.try_get("position")?),
-        None => {
-            sqlx::query(
-                "INSERT INTO projection_checkpoints (name, position, updated_at) VALUES ($1, 0, $2)",
-            )
-            .bind(name)
-            .bind(timestamp(chrono::Utc::now()))
-            .execute(&mut *conn)
-            .await?;
-            Ok(0)
-        }
-    }
+    Ok(row.try_get("position")?)
 }
 
 async fn set_checkpoint(
@@ -205,6 +195,11 @@ impl Projections {
             }
         }
         Ok(())
+    }
+
+    /// Follows a consumer's position in this process (for work that reacts to new rows).
+    pub fn progress(&self, consumer: Consumer) -> Option<watch::Receiver<i64>> {
+        self.progress.get(&consumer).map(watch::Sender::subscribe)
     }
 
     /// Each consumer's checkpoint and lag.

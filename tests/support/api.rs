@@ -26,6 +26,16 @@ impl TestEnv {
     }
 
     pub async fn server_with(&self, adjust: impl FnOnce(&mut credledger::Settings)) -> Server {
+        self.server_with_jobs(adjust, credledger::config::JobSettings::default())
+            .await
+    }
+
+    /// The real server with these scheduled-work settings (the MCP sender's among them).
+    pub async fn server_with_jobs(
+        &self,
+        adjust: impl FnOnce(&mut credledger::Settings),
+        jobs: credledger::config::JobSettings,
+    ) -> Server {
         let simulator = ProviderSimulator::start().await.unwrap();
         let mut settings = self.settings();
         let catalog = settings.catalog().unwrap();
@@ -38,7 +48,7 @@ impl TestEnv {
             }
         }
         adjust(&mut settings);
-        let running = Application::build(settings)
+        let running = Application::build_with_jobs(settings, jobs)
             .await
             .unwrap()
             .start()

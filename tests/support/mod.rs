@@ -211,6 +211,22 @@ impl TestEnv {
     }
 }
 
+/// Polls `check` until it holds; fails after a minute (a hang guard, not a speed assertion).
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// Metadata for a test actor.
 pub fn meta(actor: &str) -> EventMetadata {
     EventMetadata {

@@ -26,6 +26,7 @@ pub type ApiSchema = Schema<query::Query, mutation::Mutation, subscription::Subs
 pub struct Api {
     pub ledger: Arc<Ledger>,
     pub accounts: Arc<Accounts>,
+    pub mcp: Arc<crate::mcp::McpServers>,
     pub validator: Arc<dyn Validator>,
     /// Live checks with providers per person (testCredential, addCredential, revalidate).
     pub validation_budget: WindowLimiter,
@@ -46,6 +47,8 @@ impl std::fmt::Debug for Api {
 #[derive(Debug, Clone)]
 pub struct RequestContext {
     pub principal: Option<Principal>,
+    /// An MCP server's token (never together with `principal`).
+    pub server: Option<crate::auth::ServerPrincipal>,
     pub request_id: String,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
@@ -55,10 +58,11 @@ impl RequestContext {
     /// The metadata every event of this request carries.
     pub fn metadata(&self) -> EventMetadata {
         EventMetadata {
-            actor: self
-                .principal
-                .as_ref()
-                .map_or_else(|| "anonymous".to_owned(), |p| p.user_id.to_string()),
+            actor: match (&self.principal, &self.server) {
+                (Some(p), _) => p.user_id.to_string(),
+                (None, Some(s)) => format!("mcp:{}", s.server_id),
+                (None, None) => "anonymous".to_owned(),
+            },
             occurred_at: chrono::Utc::now(),
             request_id: self.request_id.clone(),
             ip: self.ip.clone(),

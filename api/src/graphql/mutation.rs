@@ -9,11 +9,12 @@ use crate::accounts::NewUser;
 use crate::auth::{session_cookie_name, Password, Via, SESSION_LIFETIME};
 use crate::error::ApiError;
 use crate::ledger::NewCredential;
+use crate::mcp::NewMcpServer;
 use async_graphql::{Context, Json, Object, ID};
 use credledger_domain::keyring::ValidationOutcome;
 use credledger_domain::user as domain;
 use credledger_domain::{CredentialId, SecretFields};
-use credledger_projections::{credential_summary, principals};
+use credledger_projections::{credential_summary, mcp_sync, principals};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -476,17 +477,36 @@ impl Mutation {
         tool: Option<String>,
     ) -> async_graphql::Result<ResolvedCredential> {
         answer(ctx, async {
-            let p = with_scope(ctx, domain::Scope::CredentialsResolve)?;
-            let Via::Token { token_id, .. } = &p.via else {
-                return Err(ApiError::Forbidden(
-                    "resolving is for API tokens with the scope credentials:resolve".into(),
-                ));
-            };
-            // A token resolves only its own user's credentials; anyone else's are not there.
-            if user_id != p.user_id.as_str() {
-                return Err(ApiError::NotFound);
-            }
             let a = api(ctx);
+            // Who is asking: an MCP server (only for users and services it may hold), or a
+            // person's own token (only their own credentials).
+            let consumer = if let Some(server) = &request(ctx).server {
+                if !server.scopes.contains(&domain::Scope::CredentialsResolve) {
+                    return Err(ApiError::Forbidden(
+                        "this API token lacks the scope credentials:resolve".into(),
+                    ));
+                }
+                if !mcp_sync::may_hold(&a.ledger.db.any, &server.server_id, &user_id, &service)
+                    .await?
+                {
+                    return Err(ApiError::Forbidden(format!(
+                        "the MCP server may not hold {user_id}'s credentials for {service}"
+                    )));
+                }
+                format!("mcp:{}", server.server_id)
+            } else {
+                let p = with_scope(ctx, domain::Scope::CredentialsResolve)?;
+                let Via::Token { token_id, .. } = &p.via else {
+                    return Err(ApiError::Forbidden(
+                        "resolving is for API tokens with the scope credentials:resolve".into(),
+                    ));
+                };
+                // A token resolves only its own user's credentials; anyone else's are not there.
+                if user_id != p.user_id.as_str() {
+                    return Err(ApiError::NotFound);
+                }
+                format!("token:{token_id}")
+            };
             if let Some(t) = &tool {
                 if t.chars().count() > 128 || t.chars().any(char::is_control) {
                     return Err(ApiError::Validation(
@@ -500,7 +520,7 @@ impl Mutation {
                     &user_id,
                     &service,
                     name.as_deref(),
-                    &format!("token:{token_id}"),
+                    &consumer,
                     tool,
                     &request(ctx).metadata(),
                 )
@@ -513,6 +533,201 @@ impl Mutation {
                 version: resolved.secret_version.min(i32::MAX as u32) as i32,
                 expires_at: resolved.expires_at,
             })
+        })
+        .await
+    }
+
+    /// Registers an MCP server (administrators). Its signing secret is in this answer only.
+    async fn register_mcp_server(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterMcpServerInput,
+    ) -> async_graphql::Result<RegisteredMcpServer> {
+        answer(ctx, async {
+            admin(ctx)?;
+            let a = api(ctx);
+            let secret = a
+                .mcp
+                .register(
+                    NewMcpServer {
+                        server_id: input.id.clone(),
+                        name: input.name,
+                        base_url: input.base_url,
+                        allowed_services: input.allowed_services,
+                        serves_all_users: input.serves_all_users,
+                    },
+                    &request(ctx).metadata(),
+                )
+                .await?;
+            let server = mcp_sync::server(&a.ledger.db.any, input.id.trim())
+                .await?
+                .ok_or_else(|| ApiError::internal("the new server is not in the read model"))?;
+            Ok(RegisteredMcpServer {
+                server: server.into(),
+                signing_secret: secret.0.to_string(),
+            })
+        })
+        .await
+    }
+
+    /// Changes an MCP server's services, audience or address (administrators); omitted
+    /// arguments keep their value.
+    async fn change_mcp_server(
+        &self,
+        ctx: &Context<'_>,
+        id: String,
+        allowed_services: Option<Vec<String>>,
+        serves_all_users: Option<bool>,
+        base_url: Option<String>,
+    ) -> async_graphql::Result<McpServer> {
+        answer(ctx, async {
+            admin(ctx)?;
+            let a = api(ctx);
+            a.mcp
+                .change(
+                    &id,
+                    allowed_services,
+                    serves_all_users,
+                    base_url,
+                    &request(ctx).metadata(),
+                )
+                .await?;
+            mcp_server(a, &id).await
+        })
+        .await
+    }
+
+    /// Removes an MCP server (administrators): its tokens stop working and its copies are
+    /// deleted from it.
+    async fn remove_mcp_server(
+        &self,
+        ctx: &Context<'_>,
+        id: String,
+    ) -> async_graphql::Result<bool> {
+        answer(ctx, async {
+            admin(ctx)?;
+            api(ctx).mcp.remove(&id, &request(ctx).metadata()).await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Issues an MCP server an API token (administrators). The token is in this answer only.
+    async fn create_mcp_server_token(
+        &self,
+        ctx: &Context<'_>,
+        server_id: String,
+        name: String,
+        scopes: Vec<Scope>,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> async_graphql::Result<CreatedApiToken> {
+        answer(ctx, async {
+            admin(ctx)?;
+            let a = api(ctx);
+            let scopes: BTreeSet<domain::Scope> = scopes.into_iter().map(Into::into).collect();
+            let issued = a
+                .mcp
+                .issue_token(
+                    &server_id,
+                    &name,
+                    scopes,
+                    expires_at,
+                    &request(ctx).metadata(),
+                )
+                .await?;
+            let token = principals::server_tokens_of(&a.ledger.db.any, &server_id)
+                .await?
+                .into_iter()
+                .find(|t| t.token_id == issued.token_id.to_string())
+                .ok_or_else(|| ApiError::internal("the new token is not in the read model"))?;
+            Ok(CreatedApiToken {
+                token: issued.secret.to_string(),
+                api_token: ApiToken::from(token),
+            })
+        })
+        .await
+    }
+
+    /// Revokes an MCP server's API token (administrators).
+    async fn revoke_mcp_server_token(
+        &self,
+        ctx: &Context<'_>,
+        server_id: String,
+        id: ID,
+    ) -> async_graphql::Result<bool> {
+        answer(ctx, async {
+            admin(ctx)?;
+            api(ctx)
+                .mcp
+                .revoke_token(&server_id, &id, &request(ctx).metadata())
+                .await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Lets an MCP server hold your credentials for one service (and resolve them).
+    async fn grant_mcp_access(
+        &self,
+        ctx: &Context<'_>,
+        server_id: String,
+        service: String,
+    ) -> async_graphql::Result<McpGrant> {
+        answer(ctx, async {
+            let p = session(ctx)?;
+            let a = api(ctx);
+            a.mcp
+                .grant(&p.user_id, &server_id, &service, &request(ctx).metadata())
+                .await?;
+            mcp_sync::grants(&a.ledger.db.any, Some(p.user_id.as_str()), Some(&server_id))
+                .await?
+                .into_iter()
+                .find(|g| g.service == service)
+                .map(McpGrant::from)
+                .ok_or_else(|| ApiError::internal("the new grant is not in the read model"))
+        })
+        .await
+    }
+
+    /// Withdraws an MCP server's access to your credentials for one service: from this answer
+    /// on it can resolve none of them, and its copies are deleted from it.
+    async fn withdraw_mcp_access(
+        &self,
+        ctx: &Context<'_>,
+        server_id: String,
+        service: String,
+    ) -> async_graphql::Result<bool> {
+        answer(ctx, async {
+            let p = session(ctx)?;
+            api(ctx)
+                .mcp
+                .withdraw(&p.user_id, &server_id, &service, &request(ctx).metadata())
+                .await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Resends an MCP server's copy (administrators): everything it may hold (after it lost
+    /// its data), or what changed at or after `fromPosition`. Answers the request's position.
+    async fn replay_mcp_server(
+        &self,
+        ctx: &Context<'_>,
+        id: String,
+        from_position: Option<i64>,
+    ) -> async_graphql::Result<i64> {
+        answer(ctx, async {
+            admin(ctx)?;
+            let from = from_position
+                .map(|p| {
+                    u64::try_from(p)
+                        .map_err(|_| ApiError::Validation("`fromPosition` must be ≥ 0".into()))
+                })
+                .transpose()?;
+            api(ctx)
+                .mcp
+                .request_replay(&id, from, &request(ctx).metadata())
+                .await
         })
         .await
     }
@@ -621,4 +836,12 @@ fn exposed(fields: &SecretFields) -> BTreeMap<String, String> {
         .iter()
         .map(|(k, v)| (k.to_owned(), v.expose().to_owned()))
         .collect()
+}
+
+/// One server as the read model has it now.
+async fn mcp_server(a: &super::Api, id: &str) -> Result<McpServer, ApiError> {
+    mcp_sync::server(&a.ledger.db.any, id)
+        .await?
+        .map(McpServer::from)
+        .ok_or(ApiError::NotFound)
 }

@@ -6,7 +6,7 @@ use crate::error::ApiError;
 use async_graphql::{Context, Object, ID};
 use credledger_domain::user as domain;
 use credledger_projections::audit_trail::{self, AuditFilter as Filter};
-use credledger_projections::{credential_summary, dashboard_stats, principals};
+use credledger_projections::{credential_summary, dashboard_stats, mcp_sync, principals};
 
 /// The most rows a list answers.
 const LIST_LIMIT: i64 = 1_000;
@@ -188,6 +188,66 @@ impl Query {
     }
 
     /// Everyone who can sign in (administrators).
+    /// The MCP servers: every one for administrators; the live ones (to grant access to) for
+    /// everyone else.
+    async fn mcp_servers(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<McpServer>> {
+        answer(ctx, async {
+            let p = super::session(ctx)?;
+            Ok(mcp_sync::servers(&api(ctx).ledger.db.any)
+                .await?
+                .into_iter()
+                .filter(|s| p.is_admin() || !s.removed)
+                .map(|s| {
+                    let mut server = McpServer::from(s);
+                    if !p.is_admin() {
+                        server.base_url = None;
+                    }
+                    server
+                })
+                .collect())
+        })
+        .await
+    }
+
+    /// Your grants to MCP servers; administrators may ask for a server's (`serverId`).
+    async fn mcp_grants(
+        &self,
+        ctx: &Context<'_>,
+        server_id: Option<String>,
+    ) -> async_graphql::Result<Vec<McpGrant>> {
+        answer(ctx, async {
+            let p = super::session(ctx)?;
+            let user = (!p.is_admin() || server_id.is_none()).then_some(p.user_id.as_str());
+            Ok(
+                mcp_sync::grants(&api(ctx).ledger.db.any, user, server_id.as_deref())
+                    .await?
+                    .into_iter()
+                    .map(McpGrant::from)
+                    .collect(),
+            )
+        })
+        .await
+    }
+
+    /// How many credentials each MCP server's copy has per sync state (administrators).
+    async fn mcp_sync_status(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<McpSyncCount>> {
+        answer(ctx, async {
+            admin(ctx)?;
+            Ok(mcp_sync::status_counts(&api(ctx).ledger.db.any)
+                .await?
+                .into_iter()
+                .filter_map(|(server_id, status, count)| {
+                    Some(McpSyncCount {
+                        server_id,
+                        status: SyncStatus::parse(&status)?,
+                        count,
+                    })
+                })
+                .collect())
+        })
+        .await
+    }
+
     async fn users(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<User>> {
         answer(ctx, async {
             admin(ctx)?;

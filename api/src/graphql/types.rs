@@ -66,7 +66,7 @@ pub enum SyncStatus {
 }
 
 impl SyncStatus {
-    fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         match s {
             "pending" => Some(Self::Pending),
             "synced" => Some(Self::Synced),
@@ -554,6 +554,19 @@ impl From<TokenRow> for ApiToken {
     }
 }
 
+impl From<credledger_projections::principals::ServerTokenRow> for ApiToken {
+    fn from(t: credledger_projections::principals::ServerTokenRow) -> Self {
+        Self {
+            id: ID(t.token_id),
+            name: t.name,
+            scopes: t.scopes.iter().filter_map(|s| scope(s)).collect(),
+            expires_at: time(&t.expires_at),
+            revoked: t.revoked,
+            created_at: time_or_epoch(&t.created_at),
+        }
+    }
+}
+
 /// The outcome of a live check with the provider.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum ValidationResult {
@@ -777,4 +790,87 @@ mod tests {
         }
         assert!(printed.contains("notion"));
     }
+}
+
+/// A registered MCP server (no secret: its signing secret is shown once, at registration).
+#[derive(SimpleObject, Clone, Debug)]
+pub struct McpServer {
+    pub id: String,
+    pub name: String,
+    /// Where its credential API is (administrators only).
+    pub base_url: Option<String>,
+    pub allowed_services: Vec<String>,
+    /// Holds every user's credentials for the allowed services, without per-user grants.
+    pub serves_all_users: bool,
+    pub removed: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<credledger_projections::mcp_sync::ServerRow> for McpServer {
+    fn from(s: credledger_projections::mcp_sync::ServerRow) -> Self {
+        Self {
+            id: s.server_id,
+            name: s.name,
+            base_url: Some(s.base_url),
+            allowed_services: s.allowed_services.into_iter().collect(),
+            serves_all_users: s.serves_all_users,
+            removed: s.removed,
+            created_at: time_or_epoch(&s.created_at),
+        }
+    }
+}
+
+/// A user's permission for an MCP server to hold their credentials for one service.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct McpGrant {
+    pub server_id: String,
+    pub user_id: String,
+    pub service: String,
+    pub granted_at: DateTime<Utc>,
+}
+
+impl From<credledger_projections::mcp_sync::GrantRow> for McpGrant {
+    fn from(g: credledger_projections::mcp_sync::GrantRow) -> Self {
+        Self {
+            server_id: g.server_id,
+            user_id: g.user_id,
+            service: g.service,
+            granted_at: time_or_epoch(&g.granted_at),
+        }
+    }
+}
+
+/// A newly registered MCP server and the secret it verifies sync requests with (this once).
+#[derive(SimpleObject, Clone)]
+pub struct RegisteredMcpServer {
+    pub server: McpServer,
+    pub signing_secret: String,
+}
+
+impl std::fmt::Debug for RegisteredMcpServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisteredMcpServer")
+            .field("server", &self.server)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How many credentials an MCP server's copy has in one sync state.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct McpSyncCount {
+    pub server_id: String,
+    pub status: SyncStatus,
+    pub count: i64,
+}
+
+#[derive(InputObject, Clone, Debug)]
+pub struct RegisterMcpServerInput {
+    /// 1–64 of `A-Z a-z 0-9 . _ -`.
+    pub id: String,
+    pub name: String,
+    /// Where its credential API is (`POST {baseUrl}/credentials`, …).
+    pub base_url: String,
+    pub allowed_services: Vec<String>,
+    #[graphql(default = false)]
+    pub serves_all_users: bool,
 }

@@ -5,7 +5,7 @@
 //! expiry is a ledger event attributed to `scheduler` (or `cli`) with the run's request id.
 
 mod expiry;
-mod lease;
+pub mod lease;
 mod revalidate;
 
 pub use expiry::{expire, notice, ExpiryOptions, ExpiryReport, Webhook};

@@ -6,6 +6,19 @@ use crate::{CredentialId, CredentialName, SecretFields, ServiceKey, UserId};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
+/// How one mirroring request to an MCP server ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum McpSyncOutcome {
+    /// The server holds the credential's state under its own id.
+    Synced { mcp_id: String },
+    /// The server no longer holds the credential (deleted, or never held).
+    Removed { mcp_id: Option<String> },
+    /// The server could not be brought up to date after the retries; the reason has no secret.
+    Failed { error: String },
+    /// The server reported a version other than the ledger's.
+    Drifted { reported_version: Option<u64> },
+}
+
 /// A validation answer from the provider, as the validator saw it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ValidationOutcome {
@@ -68,10 +81,15 @@ pub enum KeyringCommand {
         fields: SecretFields,
         expires_at: Option<DateTime<Utc>>,
     },
+    /// What an MCP server answered when the replay adapter mirrored the credential to it.
     RecordMcpSync {
         credential_id: CredentialId,
+        /// The MCP server's id.
         target: String,
+        /// The credential's version the request carried.
         ledger_version: u64,
-        result: Result<String, String>,
+        /// The global position of the change the request mirrored (its idempotency key).
+        sync_position: u64,
+        outcome: McpSyncOutcome,
     },
 }

@@ -103,21 +103,55 @@ pub enum KeyringEvent {
         secret_version: u32,
         expires_at: Option<DateTime<Utc>>,
     },
+    /// An MCP server (`target`) holds the credential at `ledger_version` under `mcp_id`.
     CredentialSyncedToMcp {
         credential_id: CredentialId,
         target: String,
         ledger_version: u64,
         mcp_id: String,
+        /// The global position of the change mirrored (0 in events written before it existed).
+        #[serde(default)]
+        sync_position: u64,
     },
     CredentialSyncFailed {
         credential_id: CredentialId,
         target: String,
         ledger_version: u64,
         error: String,
+        #[serde(default)]
+        sync_position: u64,
+    },
+    /// The MCP server no longer holds the credential (revoked, erased, or no longer allowed).
+    CredentialRemovedFromMcp {
+        credential_id: CredentialId,
+        target: String,
+        ledger_version: u64,
+        mcp_id: Option<String>,
+        sync_position: u64,
+    },
+    /// The MCP server reported a version other than the ledger's: its copy is out of date.
+    CredentialDriftedOnMcp {
+        credential_id: CredentialId,
+        target: String,
+        ledger_version: u64,
+        reported_version: Option<u64>,
+        sync_position: u64,
     },
 }
 
 impl KeyringEvent {
+    /// An outcome of mirroring to an MCP server: about a copy, not the credential itself.
+    pub fn is_mcp_sync_outcome(&self) -> bool {
+        use KeyringEvent::*;
+        matches!(
+            self,
+            CredentialSyncedToMcp { .. }
+                | CredentialSyncFailed { .. }
+                | CredentialRemovedFromMcp { .. }
+                | CredentialDriftedOnMcp { .. }
+        )
+    }
+
     /// The credential the event is about, if it is about one.
     pub fn credential_id(&self) -> Option<CredentialId> {
         use KeyringEvent::*;
@@ -134,7 +168,9 @@ impl KeyringEvent {
             | CredentialErased { credential_id, .. }
             | OAuthTokenRefreshed { credential_id, .. }
             | CredentialSyncedToMcp { credential_id, .. }
-            | CredentialSyncFailed { credential_id, .. } => Some(*credential_id),
+            | CredentialSyncFailed { credential_id, .. }
+            | CredentialRemovedFromMcp { credential_id, .. }
+            | CredentialDriftedOnMcp { credential_id, .. } => Some(*credential_id),
             PrimaryCredentialChanged {
                 current, previous, ..
             } => current.or(*previous),
@@ -160,6 +196,8 @@ impl DomainEvent for KeyringEvent {
             OAuthTokenRefreshed { .. } => "OAuthTokenRefreshed",
             CredentialSyncedToMcp { .. } => "CredentialSyncedToMcp",
             CredentialSyncFailed { .. } => "CredentialSyncFailed",
+            CredentialRemovedFromMcp { .. } => "CredentialRemovedFromMcp",
+            CredentialDriftedOnMcp { .. } => "CredentialDriftedOnMcp",
         }
         .to_string()
     }

@@ -8,7 +8,7 @@ mod events;
 #[cfg(test)]
 mod tests;
 
-pub use commands::{KeyringCommand, ValidationOutcome};
+pub use commands::{KeyringCommand, McpSyncOutcome, ValidationOutcome};
 pub use error::KeyringError;
 pub use events::{KeyringEvent, PrimaryChangeReason};
 
@@ -517,24 +517,43 @@ impl Keyring {
                 credential_id,
                 target,
                 ledger_version,
-                result,
+                sync_position,
+                outcome,
             } => {
                 if !self.credentials.iter().any(|c| c.id == credential_id) {
                     return Err(KeyringError::NotFound(credential_id));
                 }
-                let event = match result {
-                    Ok(mcp_id) => KeyringEvent::CredentialSyncedToMcp {
+                let event = match outcome {
+                    McpSyncOutcome::Synced { mcp_id } => KeyringEvent::CredentialSyncedToMcp {
                         credential_id,
                         target,
                         ledger_version,
                         mcp_id,
+                        sync_position,
                     },
-                    Err(error) => KeyringEvent::CredentialSyncFailed {
+                    McpSyncOutcome::Failed { error } => KeyringEvent::CredentialSyncFailed {
                         credential_id,
                         target,
                         ledger_version,
                         error,
+                        sync_position,
                     },
+                    McpSyncOutcome::Removed { mcp_id } => KeyringEvent::CredentialRemovedFromMcp {
+                        credential_id,
+                        target,
+                        ledger_version,
+                        mcp_id,
+                        sync_position,
+                    },
+                    McpSyncOutcome::Drifted { reported_version } => {
+                        KeyringEvent::CredentialDriftedOnMcp {
+                            credential_id,
+                            target,
+                            ledger_version,
+                            reported_version,
+                            sync_position,
+                        }
+                    }
                 };
                 sink.write(event, self).await;
             }
@@ -644,7 +663,9 @@ impl Aggregate for Keyring {
             } => self.with_credential(credential_id, |c| c.status = status),
             ValidationInconclusive { .. }
             | CredentialSyncedToMcp { .. }
-            | CredentialSyncFailed { .. } => {}
+            | CredentialSyncFailed { .. }
+            | CredentialRemovedFromMcp { .. }
+            | CredentialDriftedOnMcp { .. } => {}
             PrimaryCredentialChanged { current, .. } => {
                 for c in &mut self.credentials {
                     c.is_primary = Some(c.id) == current;

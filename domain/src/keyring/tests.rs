@@ -3,7 +3,7 @@
 
 use super::{
     AccountIdentity, CredentialState, CredentialStatus, Keyring, KeyringCommand, KeyringError,
-    KeyringEvent, KeyringServices, PrimaryChangeReason, ValidationOutcome,
+    KeyringEvent, KeyringServices, McpSyncOutcome, PrimaryChangeReason, ValidationOutcome,
 };
 use crate::ports::{Cipher, CipherError};
 use crate::{
@@ -260,7 +260,11 @@ fn mcp_sync(n: u128, result: Result<String, String>) -> KeyringCommand {
         credential_id: id(n),
         target: "mcp-gateway".into(),
         ledger_version: 7,
-        result,
+        sync_position: 40,
+        outcome: match result {
+            Ok(mcp_id) => McpSyncOutcome::Synced { mcp_id },
+            Err(error) => McpSyncOutcome::Failed { error },
+        },
     }
 }
 
@@ -1546,6 +1550,7 @@ fn a_successful_mcp_sync_is_recorded() {
             target: "mcp-gateway".into(),
             ledger_version: 7,
             mcp_id: "mcp-cred-1".into(),
+            sync_position: 40,
         }]);
 }
 
@@ -1558,6 +1563,7 @@ fn a_failed_mcp_sync_is_recorded() {
             target: "mcp-gateway".into(),
             ledger_version: 7,
             error: "502 Bad Gateway".into(),
+            sync_position: 40,
         }]);
 }
 
@@ -1577,6 +1583,7 @@ fn mcp_syncs_are_recorded_for_an_erased_credential() {
             target: "mcp-gateway".into(),
             ledger_version: 7,
             mcp_id: "mcp-cred-1".into(),
+            sync_position: 40,
         }]);
     given(history)
         .when(mcp_sync(1, Err("404 Not Found".into())))
@@ -1585,7 +1592,69 @@ fn mcp_syncs_are_recorded_for_an_erased_credential() {
             target: "mcp-gateway".into(),
             ledger_version: 7,
             error: "404 Not Found".into(),
+            sync_position: 40,
         }]);
+}
+
+#[test]
+fn removals_and_drift_on_an_mcp_server_are_recorded() {
+    let removed = KeyringCommand::RecordMcpSync {
+        credential_id: id(1),
+        target: "mcp-gateway".into(),
+        ledger_version: 9,
+        sync_position: 41,
+        outcome: McpSyncOutcome::Removed {
+            mcp_id: Some("mcp-cred-1".into()),
+        },
+    };
+    given(primary_work()).when(removed).then_expect_events(vec![
+        KeyringEvent::CredentialRemovedFromMcp {
+            credential_id: id(1),
+            target: "mcp-gateway".into(),
+            ledger_version: 9,
+            mcp_id: Some("mcp-cred-1".into()),
+            sync_position: 41,
+        },
+    ]);
+    let drifted = KeyringCommand::RecordMcpSync {
+        credential_id: id(1),
+        target: "mcp-gateway".into(),
+        ledger_version: 9,
+        sync_position: 41,
+        outcome: McpSyncOutcome::Drifted {
+            reported_version: Some(3),
+        },
+    };
+    given(primary_work()).when(drifted).then_expect_events(vec![
+        KeyringEvent::CredentialDriftedOnMcp {
+            credential_id: id(1),
+            target: "mcp-gateway".into(),
+            ledger_version: 9,
+            reported_version: Some(3),
+            sync_position: 41,
+        },
+    ]);
+}
+
+#[test]
+fn an_mcp_sync_of_an_unknown_credential_is_refused() {
+    given(primary_work())
+        .when(mcp_sync(9, Ok("mcp-x".into())))
+        .then_expect_error(KeyringError::NotFound(id(9)));
+}
+
+#[test]
+fn sync_events_written_before_sync_position_existed_still_read() {
+    let old = r#"{"CredentialSyncedToMcp":{"credential_id":"00000000-0000-0000-0000-000000000001","target":"t","ledger_version":3,"mcp_id":"m"}}"#;
+    let event: KeyringEvent = serde_json::from_str(old).expect("old shape");
+    assert!(matches!(
+        event,
+        KeyringEvent::CredentialSyncedToMcp {
+            sync_position: 0,
+            ..
+        }
+    ));
+    assert!(event.is_mcp_sync_outcome());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 //! What can be asked of an MCP server's registration. Inputs are already parsed.
 
 use super::{BaseUrl, McpServerId, McpServerName};
-use crate::{ServiceKey, UserId};
+use crate::{Scope, ServiceKey, UserId};
+use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
+use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum McpServerCommand {
@@ -31,5 +33,25 @@ pub enum McpServerCommand {
     WithdrawMcpAccess {
         user_id: UserId,
         service: ServiceKey,
+    },
+    /// An admin gives the server an API token to authenticate with (the rules of a user's
+    /// tokens: name, hash, scopes, expiry).
+    IssueApiToken {
+        token_id: Uuid,
+        name: String,
+        scopes: BTreeSet<Scope>,
+        expires_at: Option<DateTime<Utc>>,
+        /// The token's SHA-256 as 64 lowercase hex digits, computed by the caller.
+        token_hash: String,
+        now: DateTime<Utc>,
+    },
+    RevokeApiToken {
+        token_id: Uuid,
+    },
+    /// An admin asks the replay adapter to resend the server's copy: of every credential it may
+    /// hold (`from_position: None`, after the server lost its data), or of those changed at or
+    /// after a global position.
+    RequestReplay {
+        from_position: Option<u64>,
     },
 }

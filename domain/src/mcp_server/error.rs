@@ -6,6 +6,9 @@ use crate::{InputError, ServiceKey, UserId};
 pub enum McpServerError {
     #[error(transparent)]
     Input(#[from] InputError),
+    /// A token rule (name, hash, scopes, expiry, limits), worded as for a user's tokens.
+    #[error(transparent)]
+    Token(#[from] crate::user::UserError),
     #[error("MCP server not found")]
     NotFound,
     #[error("the MCP server already exists")]

@@ -2,10 +2,12 @@
 //! `event_version` changes only with the payload's shape.
 
 use super::{BaseUrl, McpGrant, McpServerId, McpServerName};
-use crate::{ServiceKey, UserId};
+use crate::{Scope, ServiceKey, UserId};
+use chrono::{DateTime, Utc};
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
+use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum McpServerEvent {
@@ -35,6 +37,22 @@ pub enum McpServerEvent {
         user_id: UserId,
         service: ServiceKey,
     },
+    McpServerTokenIssued {
+        token_id: Uuid,
+        name: String,
+        scopes: BTreeSet<Scope>,
+        expires_at: Option<DateTime<Utc>>,
+        /// SHA-256 of the token, lowercase hex.
+        token_hash: String,
+    },
+    McpServerTokenRevoked {
+        token_id: Uuid,
+    },
+    /// The server's copy is to be resent: everything it may hold (`None`), or what changed at
+    /// or after the position.
+    McpReplayRequested {
+        from_position: Option<u64>,
+    },
 }
 
 impl DomainEvent for McpServerEvent {
@@ -46,6 +64,9 @@ impl DomainEvent for McpServerEvent {
             McpServerRemoved {} => "McpServerRemoved",
             McpAccessGranted { .. } => "McpAccessGranted",
             McpAccessWithdrawn { .. } => "McpAccessWithdrawn",
+            McpServerTokenIssued { .. } => "McpServerTokenIssued",
+            McpServerTokenRevoked { .. } => "McpServerTokenRevoked",
+            McpReplayRequested { .. } => "McpReplayRequested",
         }
         .to_string()
     }

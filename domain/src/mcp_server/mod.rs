@@ -15,6 +15,7 @@ pub use error::McpServerError;
 pub use events::McpServerEvent;
 pub use values::{BaseUrl, McpServerId, McpServerName};
 
+use crate::user::{check_new_token, ApiToken, UserError};
 use crate::{Catalog, InputError, ServiceKey, UserId};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
@@ -48,6 +49,7 @@ pub struct McpServer {
     registration: Option<Registration>,
     removed: bool,
     grants: BTreeSet<McpGrant>,
+    tokens: Vec<ApiToken>,
 }
 
 impl McpServer {
@@ -93,6 +95,14 @@ impl McpServer {
     pub fn has_grant(&self, user_id: &UserId, service: &ServiceKey) -> bool {
         self.grants.contains(&grant(user_id, service))
     }
+
+    /// Every token ever issued to the server, oldest first.
+    pub fn tokens(&self) -> &[ApiToken] {
+        &self.tokens
+    }
+
+    /// At most this many active tokens at a time (enough to rotate without downtime).
+    pub const MAX_ACTIVE_TOKENS: usize = 5;
 
     /// Whether the server may hold `user_id`'s credentials for `service`: it exists, is not
     /// removed, is allowed the service, and serves all users or has the user's grant for it.
@@ -205,6 +215,44 @@ impl McpServer {
                 }
                 McpServerEvent::McpAccessWithdrawn { user_id, service }
             }
+            McpServerCommand::IssueApiToken {
+                token_id,
+                name,
+                scopes,
+                expires_at,
+                token_hash,
+                now,
+            } => {
+                self.live()?;
+                let name = check_new_token(
+                    &self.tokens,
+                    Self::MAX_ACTIVE_TOKENS,
+                    token_id,
+                    &name,
+                    &scopes,
+                    expires_at,
+                    &token_hash,
+                    now,
+                )?;
+                McpServerEvent::McpServerTokenIssued {
+                    token_id,
+                    name,
+                    scopes,
+                    expires_at,
+                    token_hash,
+                }
+            }
+            McpServerCommand::RevokeApiToken { token_id } => {
+                self.live()?;
+                if !self.tokens.iter().any(|t| t.id == token_id && !t.revoked) {
+                    return Err(UserError::TokenNotFound(token_id).into());
+                }
+                McpServerEvent::McpServerTokenRevoked { token_id }
+            }
+            McpServerCommand::RequestReplay { from_position } => {
+                self.live()?;
+                McpServerEvent::McpReplayRequested { from_position }
+            }
         };
         Ok(Some(event))
     }
@@ -269,7 +317,33 @@ impl Aggregate for McpServer {
                     self.grants.remove(g);
                 }
             }
-            McpServerRemoved {} => self.removed = true,
+            McpServerRemoved {} => {
+                self.removed = true;
+                // A removed server authenticates no more.
+                for t in &mut self.tokens {
+                    t.revoked = true;
+                }
+            }
+            McpServerTokenIssued {
+                token_id,
+                name,
+                scopes,
+                expires_at,
+                token_hash,
+            } => self.tokens.push(ApiToken {
+                id: token_id,
+                name,
+                scopes,
+                expires_at,
+                revoked: false,
+                token_hash,
+            }),
+            McpServerTokenRevoked { token_id } => {
+                if let Some(t) = self.tokens.iter_mut().find(|t| t.id == token_id) {
+                    t.revoked = true;
+                }
+            }
+            McpReplayRequested { .. } => {}
             McpAccessGranted { user_id, service } => {
                 self.grants.insert(McpGrant { user_id, service });
             }

@@ -536,6 +536,13 @@ fn every_mcp_server_event_round_trips_through_json_under_a_stable_type() {
         McpServerEvent::McpServerRemoved {},
         granted("alice", "notion"),
         withdrawn("alice", "notion"),
+        issued(1, "resolver"),
+        McpServerEvent::McpServerTokenRevoked {
+            token_id: token_id(1),
+        },
+        McpServerEvent::McpReplayRequested {
+            from_position: None,
+        },
     ];
     let types: Vec<String> = events.iter().map(DomainEvent::event_type).collect();
     assert_eq!(
@@ -546,6 +553,9 @@ fn every_mcp_server_event_round_trips_through_json_under_a_stable_type() {
             "McpServerRemoved",
             "McpAccessGranted",
             "McpAccessWithdrawn",
+            "McpServerTokenIssued",
+            "McpServerTokenRevoked",
+            "McpReplayRequested",
         ]
     );
     for event in &events {
@@ -568,4 +578,108 @@ fn the_state_round_trips_through_json() {
     let back: McpServer = serde_json::from_str(&json).expect("state deserializes");
     assert!(back.may_hold(&user("bob"), &service("jira")));
     assert_eq!(back.grants().count(), 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens and replays
+// ---------------------------------------------------------------------------------------------
+
+fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono::Utc
+        .with_ymd_and_hms(2026, 11, 24, 12, 0, 0)
+        .single()
+        .expect("a valid time")
+}
+
+fn token_id(n: u128) -> uuid::Uuid {
+    uuid::Uuid::from_u128(n)
+}
+
+const HASH: &str = "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8";
+
+fn issue(n: u128, name: &str, scopes: &[crate::Scope]) -> McpServerCommand {
+    McpServerCommand::IssueApiToken {
+        token_id: token_id(n),
+        name: name.into(),
+        scopes: scopes.iter().copied().collect(),
+        expires_at: None,
+        token_hash: HASH.into(),
+        now: now(),
+    }
+}
+
+fn issued(n: u128, name: &str) -> McpServerEvent {
+    McpServerEvent::McpServerTokenIssued {
+        token_id: token_id(n),
+        name: name.into(),
+        scopes: [crate::Scope::CredentialsResolve].into_iter().collect(),
+        expires_at: None,
+        token_hash: HASH.into(),
+    }
+}
+
+#[test]
+fn an_admin_issues_and_revokes_a_server_token() {
+    given(per_user_server())
+        .when(issue(1, " resolver ", &[crate::Scope::CredentialsResolve]))
+        .then_expect_events(vec![issued(1, "resolver")]);
+    given(concat(vec![per_user_server(), vec![issued(1, "resolver")]]))
+        .when(McpServerCommand::RevokeApiToken {
+            token_id: token_id(1),
+        })
+        .then_expect_events(vec![McpServerEvent::McpServerTokenRevoked {
+            token_id: token_id(1),
+        }]);
+}
+
+#[test]
+fn server_tokens_follow_the_rules_of_user_tokens() {
+    use crate::user::UserError;
+    given(per_user_server())
+        .when(issue(1, "resolver", &[]))
+        .then_expect_error(McpServerError::Token(UserError::NoScopes));
+    given(concat(vec![per_user_server(), vec![issued(1, "resolver")]]))
+        .when(issue(2, "resolver", &[crate::Scope::CredentialsResolve]))
+        .then_expect_error(McpServerError::Token(UserError::TokenNameTaken(
+            "resolver".into(),
+        )));
+    given(per_user_server())
+        .when(McpServerCommand::RevokeApiToken {
+            token_id: token_id(9),
+        })
+        .then_expect_error(McpServerError::Token(UserError::TokenNotFound(token_id(9))));
+    given(removed_server())
+        .when(issue(1, "resolver", &[crate::Scope::CredentialsResolve]))
+        .then_expect_error(McpServerError::Removed);
+}
+
+#[test]
+fn removing_a_server_revokes_its_tokens() {
+    let history = concat(vec![
+        per_user_server(),
+        vec![issued(1, "resolver"), McpServerEvent::McpServerRemoved {}],
+    ]);
+    assert!(state(&history).tokens().iter().all(|t| t.revoked));
+}
+
+#[test]
+fn a_replay_is_recorded_for_a_live_server_only() {
+    given(per_user_server())
+        .when(McpServerCommand::RequestReplay {
+            from_position: Some(12),
+        })
+        .then_expect_events(vec![McpServerEvent::McpReplayRequested {
+            from_position: Some(12),
+        }]);
+    given(removed_server())
+        .when(McpServerCommand::RequestReplay {
+            from_position: None,
+        })
+        .then_expect_error(McpServerError::Removed);
+    given_nothing()
+        .when(McpServerCommand::RequestReplay {
+            from_position: None,
+        })
+        .then_expect_error(McpServerError::NotFound);
 }

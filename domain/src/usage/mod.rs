@@ -68,6 +68,24 @@ impl CredentialUsage {
     pub fn uses(&self) -> u64 {
         self.uses
     }
+
+    /// The event a use means, or why it is refused. It needs no state, so a use can be
+    /// appended without loading its stream (group commit).
+    pub fn decide(command: RecordUse) -> Result<UsageEvent, UsageError> {
+        let ok =
+            |s: &str| !s.is_empty() && s.chars().count() <= 128 && !s.contains(char::is_control);
+        if !ok(&command.consumer) || command.tool.as_deref().is_some_and(|t| !ok(t)) {
+            return Err(UsageError::BadConsumer);
+        }
+        Ok(UsageEvent::CredentialUsed {
+            credential_id: command.credential_id,
+            user_id: command.user_id,
+            service: command.service,
+            consumer: command.consumer,
+            tool: command.tool,
+            purpose: command.purpose,
+        })
+    }
 }
 
 impl Aggregate for CredentialUsage {
@@ -83,23 +101,7 @@ impl Aggregate for CredentialUsage {
         _services: &Self::Services,
         sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
-        let ok =
-            |s: &str| !s.is_empty() && s.chars().count() <= 128 && !s.contains(char::is_control);
-        if !ok(&command.consumer) || command.tool.as_deref().is_some_and(|t| !ok(t)) {
-            return Err(UsageError::BadConsumer);
-        }
-        sink.write(
-            UsageEvent::CredentialUsed {
-                credential_id: command.credential_id,
-                user_id: command.user_id,
-                service: command.service,
-                consumer: command.consumer,
-                tool: command.tool,
-                purpose: command.purpose,
-            },
-            self,
-        )
-        .await;
+        sink.write(Self::decide(command)?, self).await;
         Ok(())
     }
 

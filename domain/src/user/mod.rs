@@ -35,6 +35,53 @@ pub struct ApiToken {
     pub token_hash: String,
 }
 
+/// The rules every new API token follows, whoever holds it (a user or an MCP server): a name of
+/// 1–64 characters unique among the holder's active tokens, a SHA-256 hash, at least one scope,
+/// an expiry in the future, at most `max_active` active tokens. Returns the trimmed name.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn check_new_token(
+    tokens: &[ApiToken],
+    max_active: usize,
+    token_id: Uuid,
+    name: &str,
+    scopes: &BTreeSet<Scope>,
+    expires_at: Option<DateTime<Utc>>,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<String, UserError> {
+    let name = name.trim().to_owned();
+    values::check_text(&name, "token name", User::TOKEN_NAME_MAX)?;
+    if token_hash.len() != 64
+        || !token_hash
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        // Also keeps a token that was not hashed out of the ledger.
+        return Err(InputError::Malformed {
+            what: "token hash",
+            detail: "expected the SHA-256 as 64 lowercase hex digits".into(),
+        }
+        .into());
+    }
+    if scopes.is_empty() {
+        return Err(UserError::NoScopes);
+    }
+    if expires_at.is_some_and(|at| at <= now) {
+        return Err(UserError::ExpiryNotInFuture);
+    }
+    let active = || tokens.iter().filter(|t| t.is_active(now));
+    if tokens.iter().any(|t| t.id == token_id) {
+        return Err(UserError::TokenAlreadyExists(token_id));
+    }
+    if active().any(|t| t.name == name) {
+        return Err(UserError::TokenNameTaken(name));
+    }
+    if active().count() >= max_active {
+        return Err(UserError::TooManyTokens { max: max_active });
+    }
+    Ok(name)
+}
+
 impl ApiToken {
     /// Not revoked and not expired at `now`.
     pub fn is_active(&self, now: DateTime<Utc>) -> bool {
@@ -134,37 +181,16 @@ impl User {
         if self.locked {
             return Err(UserError::Locked);
         }
-        let name = name.trim().to_owned();
-        values::check_text(&name, "token name", Self::TOKEN_NAME_MAX)?;
-        if token_hash.len() != 64
-            || !token_hash
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
-            // Also keeps a token that was not hashed out of the ledger.
-            return Err(InputError::Malformed {
-                what: "token hash",
-                detail: "expected the SHA-256 as 64 lowercase hex digits".into(),
-            }
-            .into());
-        }
-        if scopes.is_empty() {
-            return Err(UserError::NoScopes);
-        }
-        if expires_at.is_some_and(|at| at <= now) {
-            return Err(UserError::ExpiryNotInFuture);
-        }
-        if self.token(token_id).is_some() {
-            return Err(UserError::TokenAlreadyExists(token_id));
-        }
-        if self.active_tokens(now).any(|t| t.name == name) {
-            return Err(UserError::TokenNameTaken(name));
-        }
-        if self.active_tokens(now).count() >= Self::MAX_ACTIVE_TOKENS {
-            return Err(UserError::TooManyTokens {
-                max: Self::MAX_ACTIVE_TOKENS,
-            });
-        }
+        let name = check_new_token(
+            &self.tokens,
+            Self::MAX_ACTIVE_TOKENS,
+            token_id,
+            &name,
+            &scopes,
+            expires_at,
+            &token_hash,
+            now,
+        )?;
         Ok(UserEvent::ApiTokenIssued {
             token_id,
             name,

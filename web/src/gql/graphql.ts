@@ -241,6 +241,37 @@ export type LoginPayload = {
   user: User;
 };
 
+/** A user's permission for an MCP server to hold their credentials for one service. */
+export type McpGrant = {
+  __typename?: 'McpGrant';
+  grantedAt: Scalars['DateTime']['output'];
+  serverId: Scalars['String']['output'];
+  service: Scalars['String']['output'];
+  userId: Scalars['String']['output'];
+};
+
+/** A registered MCP server (no secret: its signing secret is shown once, at registration). */
+export type McpServer = {
+  __typename?: 'McpServer';
+  allowedServices: Array<Scalars['String']['output']>;
+  /** Where its credential API is (administrators only). */
+  baseUrl?: Maybe<Scalars['String']['output']>;
+  createdAt: Scalars['DateTime']['output'];
+  id: Scalars['String']['output'];
+  name: Scalars['String']['output'];
+  removed: Scalars['Boolean']['output'];
+  /** Holds every user's credentials for the allowed services, without per-user grants. */
+  servesAllUsers: Scalars['Boolean']['output'];
+};
+
+/** How many credentials an MCP server's copy has in one sync state. */
+export type McpSyncCount = {
+  __typename?: 'McpSyncCount';
+  count: Scalars['Int']['output'];
+  serverId: Scalars['String']['output'];
+  status: SyncStatus;
+};
+
 export type Me = {
   __typename?: 'Me';
   /** Your API tokens (never the tokens themselves). */
@@ -256,10 +287,17 @@ export type Mutation = {
   __typename?: 'Mutation';
   /** Checks a secret with its provider and keeps it only if the provider accepts it. */
   addCredential: AddCredentialPayload;
+  /**
+   * Changes an MCP server's services, audience or address (administrators); omitted
+   * arguments keep their value.
+   */
+  changeMcpServer: McpServer;
   /** Changes your password (at least 12 characters); your other sessions end. */
   changePassword: Scalars['Boolean']['output'];
   /** Issues an API token for a machine client. The token is in this answer only. */
   createApiToken: CreatedApiToken;
+  /** Issues an MCP server an API token (administrators). The token is in this answer only. */
+  createMcpServerToken: CreatedApiToken;
   /** Creates a person who can sign in (administrators). */
   createUser: User;
   /**
@@ -267,6 +305,8 @@ export type Mutation = {
    * the oldest active credential of the same service becomes primary.
    */
   deleteCredential: DeleteCredentialPayload;
+  /** Lets an MCP server hold your credentials for one service (and resolve them). */
+  grantMcpAccess: McpGrant;
   grantPermission: User;
   /** Locks a person out: no sign-in, sessions ended, tokens refused (administrators). */
   lockUser: User;
@@ -274,6 +314,18 @@ export type Mutation = {
   login: LoginPayload;
   /** Ends this session and clears its cookie. */
   logout: Scalars['Boolean']['output'];
+  /** Registers an MCP server (administrators). Its signing secret is in this answer only. */
+  registerMcpServer: RegisteredMcpServer;
+  /**
+   * Removes an MCP server (administrators): its tokens stop working and its copies are
+   * deleted from it.
+   */
+  removeMcpServer: Scalars['Boolean']['output'];
+  /**
+   * Resends an MCP server's copy (administrators): everything it may hold (after it lost
+   * its data), or what changed at or after `fromPosition`. Answers the request's position.
+   */
+  replayMcpServer: Scalars['Int']['output'];
   /**
    * For machine clients (scope `credentials:resolve`): a user's primary active credential
    * for a service, or the active one named `name`. Recorded as `CredentialUsed` first.
@@ -293,6 +345,8 @@ export type Mutation = {
   revokeApiToken: Scalars['Boolean']['output'];
   /** Revokes a credential: it stays in the ledger but is no longer used. */
   revokeCredential: Credential;
+  /** Revokes an MCP server's API token (administrators). */
+  revokeMcpServerToken: Scalars['Boolean']['output'];
   revokePermission: User;
   /** Makes an active credential the primary one of its service. */
   setPrimaryCredential: Credential;
@@ -304,11 +358,24 @@ export type Mutation = {
    * provider first; refused and unchanged if the provider refuses it).
    */
   updateCredential: UpdateCredentialPayload;
+  /**
+   * Withdraws an MCP server's access to your credentials for one service: from this answer
+   * on it can resolve none of them, and its copies are deleted from it.
+   */
+  withdrawMcpAccess: Scalars['Boolean']['output'];
 };
 
 
 export type MutationAddCredentialArgs = {
   input: AddCredentialInput;
+};
+
+
+export type MutationChangeMcpServerArgs = {
+  allowedServices?: InputMaybe<Array<Scalars['String']['input']>>;
+  baseUrl?: InputMaybe<Scalars['String']['input']>;
+  id: Scalars['String']['input'];
+  servesAllUsers?: InputMaybe<Scalars['Boolean']['input']>;
 };
 
 
@@ -325,6 +392,14 @@ export type MutationCreateApiTokenArgs = {
 };
 
 
+export type MutationCreateMcpServerTokenArgs = {
+  expiresAt?: InputMaybe<Scalars['DateTime']['input']>;
+  name: Scalars['String']['input'];
+  scopes: Array<Scope>;
+  serverId: Scalars['String']['input'];
+};
+
+
 export type MutationCreateUserArgs = {
   input: CreateUserInput;
 };
@@ -332,6 +407,12 @@ export type MutationCreateUserArgs = {
 
 export type MutationDeleteCredentialArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type MutationGrantMcpAccessArgs = {
+  serverId: Scalars['String']['input'];
+  service: Scalars['String']['input'];
 };
 
 
@@ -350,6 +431,22 @@ export type MutationLockUserArgs = {
 export type MutationLoginArgs = {
   login: Scalars['String']['input'];
   password: Scalars['String']['input'];
+};
+
+
+export type MutationRegisterMcpServerArgs = {
+  input: RegisterMcpServerInput;
+};
+
+
+export type MutationRemoveMcpServerArgs = {
+  id: Scalars['String']['input'];
+};
+
+
+export type MutationReplayMcpServerArgs = {
+  fromPosition?: InputMaybe<Scalars['Int']['input']>;
+  id: Scalars['String']['input'];
 };
 
 
@@ -382,6 +479,12 @@ export type MutationRevokeCredentialArgs = {
 };
 
 
+export type MutationRevokeMcpServerTokenArgs = {
+  id: Scalars['ID']['input'];
+  serverId: Scalars['String']['input'];
+};
+
+
 export type MutationRevokePermissionArgs = {
   permission: Permission;
   userId: Scalars['String']['input'];
@@ -407,6 +510,12 @@ export type MutationUnlockUserArgs = {
 export type MutationUpdateCredentialArgs = {
   id: Scalars['ID']['input'];
   input: UpdateCredentialInput;
+};
+
+
+export type MutationWithdrawMcpAccessArgs = {
+  serverId: Scalars['String']['input'];
+  service: Scalars['String']['input'];
 };
 
 export type PageInfo = {
@@ -440,13 +549,22 @@ export type Query = {
   credentials: Array<Credential>;
   /** Your credentials' counts. */
   dashboard: Dashboard;
+  /** Your grants to MCP servers; administrators may ask for a server's (`serverId`). */
+  mcpGrants: Array<McpGrant>;
+  /**
+   * Everyone who can sign in (administrators).
+   * The MCP servers: every one for administrators; the live ones (to grant access to) for
+   * everyone else.
+   */
+  mcpServers: Array<McpServer>;
+  /** How many credentials each MCP server's copy has per sync state (administrators). */
+  mcpSyncStatus: Array<McpSyncCount>;
   /** The signed-in person. */
   me: Me;
   /** The service catalog, in display order. */
   services: Array<Service>;
   /** The system at a glance (administrators). */
   systemMetrics: SystemMetrics;
-  /** Everyone who can sign in (administrators). */
   users: Array<User>;
 };
 
@@ -478,6 +596,28 @@ export type QueryCredentialHistoryArgs = {
 export type QueryCredentialsArgs = {
   service?: InputMaybe<Scalars['String']['input']>;
   status?: InputMaybe<CredentialStatus>;
+};
+
+
+export type QueryMcpGrantsArgs = {
+  serverId?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type RegisterMcpServerInput = {
+  allowedServices: Array<Scalars['String']['input']>;
+  /** Where its credential API is (`POST {baseUrl}/credentials`, …). */
+  baseUrl: Scalars['String']['input'];
+  /** 1–64 of `A-Z a-z 0-9 . _ -`. */
+  id: Scalars['String']['input'];
+  name: Scalars['String']['input'];
+  servesAllUsers?: Scalars['Boolean']['input'];
+};
+
+/** A newly registered MCP server and the secret it verifies sync requests with (this once). */
+export type RegisteredMcpServer = {
+  __typename?: 'RegisteredMcpServer';
+  server: McpServer;
+  signingSecret: Scalars['String']['output'];
 };
 
 /** A credential resolved for a machine client at call time (recorded as `CredentialUsed`). */

@@ -1,0 +1,960 @@
+//! [`McpClient`]: the signed HTTP client that mirrors credentials to one MCP server with the API
+//! of docs/mcp-sync.md. Every request carries a timestamp and an HMAC over exactly the bytes
+//! sent, its method and its full path; redirects are never followed, answers are read up to
+//! [`MAX_ANSWER_BYTES`], and each request has its own timeout. Secret values travel only in
+//! request bodies: they never appear in a `Debug`, an error or a log line, and the encoded body
+//! is wiped once sent. The client does not retry; its caller decides with [`SyncError`].
+
+use super::signing;
+use axum::body::Bytes; // the `bytes` crate's type, which reqwest's bodies are built from
+use reqwest::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::{Method, Response, Url};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+use zeroize::{Zeroize, Zeroizing};
+
+/// Unix time in seconds when the request was signed.
+pub const TIMESTAMP_HEADER: &str = "credledger-timestamp";
+/// `v1=<hex>`, one or several comma-separated.
+pub const SIGNATURE_HEADER: &str = "credledger-signature";
+/// The ledger event id a change carries; the receiver applies each key once.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+/// The credential's version in the ledger.
+pub const LEDGER_VERSION_HEADER: &str = "credledger-ledger-version";
+/// Answers larger than this are refused unread.
+pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+/// The longest `credential_id` accepted from a server.
+pub const MAX_CREDENTIAL_ID_CHARS: usize = 256;
+
+/// Why a sync request did not succeed. Messages never contain a request or answer body, nor
+/// the signing secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SyncError {
+    /// No connection: refused, no such host, reset.
+    #[error("could not reach the MCP server: {0}")]
+    Unreachable(String),
+    #[error("the MCP server did not answer in time")]
+    Timeout,
+    /// A non-2xx answer (3xx included: redirects are not followed).
+    #[error("the MCP server answered {status}")]
+    Status {
+        status: u16,
+        /// The answer's `Retry-After`, when it had a usable one.
+        retry_after: Option<Duration>,
+    },
+    /// `404` to an update: the server no longer holds the credential.
+    #[error("the MCP server does not hold this credential")]
+    NotFound,
+    /// A 2xx answer that cannot be used (not JSON, wrong shape, too large).
+    #[error("the MCP server's answer is unusable: {0}")]
+    BadAnswer(String),
+    /// The request cannot be made: a bad base URL, an id or key that cannot go in a request.
+    #[error("cannot send to the MCP server: {0}")]
+    Config(String),
+}
+
+impl SyncError {
+    /// How long the server asked to wait before the next attempt.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// The body of a create or update (docs/mcp-sync.md). `Debug` shows the names of the
+/// `credential_data` fields, never their values, which are wiped when the body is dropped.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct SyncBody {
+    pub user_id: String,
+    pub service_type: String,
+    pub credential_name: String,
+    /// The plaintext secret fields.
+    pub credential_data: BTreeMap<String, String>,
+    pub account_identifier: Option<String>,
+    pub is_primary: bool,
+    pub ledger_version: u64,
+    /// The ledger event this change comes from; also sent as the `Idempotency-Key`.
+    pub event_id: String,
+}
+
+impl fmt::Debug for SyncBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SyncBody")
+            .field("user_id", &self.user_id)
+            .field("service_type", &self.service_type)
+            .field("credential_name", &self.credential_name)
+            .field("credential_data", &Redacted(&self.credential_data))
+            .field("account_identifier", &self.account_identifier)
+            .field("is_primary", &self.is_primary)
+            .field("ledger_version", &self.ledger_version)
+            .field("event_id", &self.event_id)
+            .finish()
+    }
+}
+
+impl Drop for SyncBody {
+    fn drop(&mut self) {
+        self.credential_data.values_mut().for_each(Zeroize::zeroize);
+    }
+}
+
+/// Field names with their values replaced.
+struct Redacted<'a, V>(&'a BTreeMap<String, V>);
+
+impl<V> fmt::Debug for Redacted<'_, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.keys().map(|k| (k, "<redacted>")))
+            .finish()
+    }
+}
+
+/// A credential as an MCP server lists it. Only `credential_id`, `user_id` and `service_type`
+/// are required; the rest is whatever the server reports, for the caller to judge (a
+/// `credential_data` value that is not a string, a missing `ledger_version`). `Debug` never
+/// shows `credential_data`.
+#[derive(Clone, PartialEq)]
+pub struct RemoteCredential {
+    pub credential_id: String,
+    pub user_id: String,
+    pub service_type: String,
+    pub credential_name: Option<String>,
+    pub credential_data: Option<Map<String, Value>>,
+    pub account_identifier: Option<String>,
+    pub is_primary: Option<bool>,
+    pub ledger_version: Option<u64>,
+}
+
+impl fmt::Debug for RemoteCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let data = self
+            .credential_data
+            .as_ref()
+            .map(|d| format!("<{} fields redacted>", d.len()));
+        f.debug_struct("RemoteCredential")
+            .field("credential_id", &self.credential_id)
+            .field("user_id", &self.user_id)
+            .field("service_type", &self.service_type)
+            .field("credential_name", &self.credential_name)
+            .field("credential_data", &data)
+            .field("account_identifier", &self.account_identifier)
+            .field("is_primary", &self.is_primary)
+            .field("ledger_version", &self.ledger_version)
+            .finish()
+    }
+}
+
+/// One item of a server's list. An item that cannot be read does not spoil the others: it is
+/// reported with its position, its id when it has a usable one, and why (naming the field,
+/// never quoting a value).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RemoteItem {
+    Ok(RemoteCredential),
+    Unreadable {
+        /// Its position in the server's list.
+        index: usize,
+        credential_id: Option<String>,
+        reason: String,
+    },
+}
+
+/// A client for one MCP server. Cheap to clone: clones share the connection pool and the
+/// signing secret.
+#[derive(Clone)]
+pub struct McpClient {
+    http: reqwest::Client,
+    base: Url,
+    secret: Arc<Zeroizing<Vec<u8>>>,
+}
+
+impl fmt::Debug for McpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("McpClient")
+            .field("base_url", &self.base.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl McpClient {
+    /// A client for the server at `base_url` (`http` or `https`, possibly with a path prefix:
+    /// `https://mcp.example/api` sends to `https://mcp.example/api/credentials`). `timeout`
+    /// bounds each request, connecting and reading the answer included.
+    pub fn new(
+        base_url: &str,
+        signing_secret: Zeroizing<Vec<u8>>,
+        timeout: Duration,
+    ) -> Result<Self, SyncError> {
+        let config = |why: &str| SyncError::Config(why.to_owned());
+        let base = Url::parse(base_url).map_err(|_| config("the base URL is not a URL"))?;
+        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+            return Err(config("the base URL must be an http or https URL"));
+        }
+        if base.query().is_some() || base.fragment().is_some() {
+            return Err(config("the base URL must not have a query or a fragment"));
+        }
+        // The URL is shown in `Debug`: it must hold nothing secret.
+        if !base.username().is_empty() || base.password().is_some() {
+            return Err(config(
+                "the base URL must not carry a user name or password",
+            ));
+        }
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .user_agent(concat!("credledger/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|_| config("the HTTP client could not be built"))?;
+        Ok(Self {
+            http,
+            base,
+            secret: Arc::new(signing_secret),
+        })
+    }
+
+    /// `POST /credentials`: the id the server gave the new credential.
+    pub async fn create(&self, body: &SyncBody) -> Result<String, SyncError> {
+        let change = Change::new(&body.event_id, body.ledger_version, Some(encode(body)))?;
+        let response = self
+            .send(Method::POST, self.url(None)?, Some(change))
+            .await?;
+        let answer = read_capped(success(response)?).await?;
+        let id = serde_json::from_slice::<Value>(&answer)
+            .ok()
+            .and_then(|v| v.get("credential_id")?.as_str().map(str::to_owned))
+            .filter(|id| usable_id(id));
+        id.ok_or_else(|| SyncError::BadAnswer("no usable `credential_id` in it".to_owned()))
+    }
+
+    /// `PUT /credentials/{mcp_id}`; [`SyncError::NotFound`] when the server does not hold it.
+    pub async fn update(&self, mcp_id: &str, body: &SyncBody) -> Result<(), SyncError> {
+        let change = Change::new(&body.event_id, body.ledger_version, Some(encode(body)))?;
+        let response = self
+            .send(Method::PUT, self.url(Some(mcp_id))?, Some(change))
+            .await?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Err(SyncError::NotFound);
+        }
+        success(response).map(drop)
+    }
+
+    /// `DELETE /credentials/{mcp_id}`; a credential the server does not hold is already gone.
+    pub async fn delete(
+        &self,
+        mcp_id: &str,
+        idempotency_key: &str,
+        ledger_version: u64,
+    ) -> Result<(), SyncError> {
+        let change = Change::new(idempotency_key, ledger_version, None)?;
+        let response = self
+            .send(Method::DELETE, self.url(Some(mcp_id))?, Some(change))
+            .await?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        success(response).map(drop)
+    }
+
+    /// `GET /credentials`, filtered by the parameters given. The answer may be a JSON array or
+    /// `{"credentials": [...]}`.
+    pub async fn list(
+        &self,
+        user_id: Option<&str>,
+        service_type: Option<&str>,
+    ) -> Result<Vec<RemoteItem>, SyncError> {
+        let mut url = self.url(None)?;
+        let params = [("user_id", user_id), ("service_type", service_type)];
+        if params.iter().any(|(_, v)| v.is_some()) {
+            let mut query = url.query_pairs_mut();
+            for (name, value) in params {
+                if let Some(value) = value {
+                    query.append_pair(name, value);
+                }
+            }
+        }
+        let response = self.send(Method::GET, url, None).await?;
+        read_list(&read_capped(success(response)?).await?)
+    }
+
+    /// `/credentials` or `/credentials/{id}` under the base URL, the id percent-encoded.
+    fn url(&self, id: Option<&str>) -> Result<Url, SyncError> {
+        if id.is_some_and(|id| !usable_id(id)) {
+            return Err(SyncError::Config("not a usable credential id".to_owned()));
+        }
+        let mut url = self.base.clone();
+        // `new` refused URLs that cannot be a base, so there always are segments.
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.pop_if_empty().push("credentials");
+            if let Some(id) = id {
+                segments.push(id);
+            }
+        }
+        Ok(url)
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        change: Option<Change>,
+    ) -> Result<Response, SyncError> {
+        let path = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        };
+        let timestamp = chrono::Utc::now().timestamp();
+        let body = change.as_ref().and_then(|c| c.body.as_ref());
+        let signature = signing::sign(
+            &self.secret,
+            timestamp,
+            body.map_or(&[][..], |b| b.as_slice()),
+            method.as_str(),
+            &path,
+        );
+        let mut request = self
+            .http
+            .request(method.clone(), url)
+            .header(TIMESTAMP_HEADER, timestamp)
+            .header(SIGNATURE_HEADER, signature);
+        if let Some(change) = change {
+            request = request
+                .header(IDEMPOTENCY_KEY_HEADER, change.idempotency_key)
+                .header(LEDGER_VERSION_HEADER, change.ledger_version);
+            if let Some(body) = change.body {
+                // Handed over as is, so the bytes signed are the bytes sent, and wiped when
+                // reqwest is done with them.
+                request = request
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(Bytes::from_owner(body));
+            }
+        }
+        let response = request.send().await.map_err(transport_error)?;
+        tracing::debug!(%method, %path, status = response.status().as_u16(), "MCP sync request");
+        Ok(response)
+    }
+}
+
+/// What a change carries besides its method and URL.
+struct Change {
+    idempotency_key: HeaderValue,
+    ledger_version: u64,
+    body: Option<Zeroizing<Vec<u8>>>,
+}
+
+impl Change {
+    fn new(
+        idempotency_key: &str,
+        ledger_version: u64,
+        body: Option<Zeroizing<Vec<u8>>>,
+    ) -> Result<Self, SyncError> {
+        let idempotency_key = HeaderValue::from_str(idempotency_key)
+            .ok()
+            .filter(|_| !idempotency_key.is_empty())
+            .ok_or_else(|| {
+                SyncError::Config("the event id cannot be an Idempotency-Key".to_owned())
+            })?;
+        Ok(Self {
+            idempotency_key,
+            ledger_version,
+            body,
+        })
+    }
+}
+
+/// The JSON body in a buffer sized up front: growing it would leave copies of the secrets in
+/// freed memory that is never wiped.
+fn encode(body: &SyncBody) -> Zeroizing<Vec<u8>> {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, body)
+        .unwrap_or_else(|_| unreachable!("string-keyed data always serializes"));
+    let mut bytes = Zeroizing::new(Vec::with_capacity(count.0));
+    serde_json::to_writer(&mut *bytes, body)
+        .unwrap_or_else(|_| unreachable!("string-keyed data always serializes"));
+    bytes
+}
+
+fn usable_id(id: &str) -> bool {
+    !id.is_empty() && id.chars().count() <= MAX_CREDENTIAL_ID_CHARS && id != "." && id != ".."
+}
+
+/// The answer if it is a 2xx, else its status (and `Retry-After`) as an error.
+fn success(response: Response) -> Result<Response, SyncError> {
+    if response.status().is_success() {
+        return Ok(response);
+    }
+    Err(SyncError::Status {
+        status: response.status().as_u16(),
+        retry_after: retry_after(&response),
+    })
+}
+
+/// `Retry-After` as delay-seconds or an HTTP date.
+fn retry_after(response: &Response) -> Option<Duration> {
+    let value = response.headers().get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    Some(
+        (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+            .to_std()
+            .unwrap_or_default(),
+    )
+}
+
+/// The answer body, refused past [`MAX_ANSWER_BYTES`]. Kept in a wiped buffer: a list
+/// answer holds secrets.
+async fn read_capped(mut response: Response) -> Result<Zeroizing<Vec<u8>>, SyncError> {
+    let too_large = || SyncError::BadAnswer(format!("larger than {MAX_ANSWER_BYTES} bytes"));
+    let declared = response.content_length().unwrap_or(0);
+    if declared > MAX_ANSWER_BYTES as u64 {
+        return Err(too_large());
+    }
+    let mut body = Zeroizing::new(Vec::with_capacity(declared as usize));
+    while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            // Dropping the response closes the connection: the rest is never read.
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// A transport failure in words, without the URL reqwest would print.
+fn transport_error(e: reqwest::Error) -> SyncError {
+    if e.is_timeout() {
+        return SyncError::Timeout;
+    }
+    let what = if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "the answer was cut off"
+    } else {
+        "the request failed"
+    };
+    let mut cause = std::error::Error::source(&e);
+    let mut detail = None;
+    while let Some(c) = cause {
+        detail = Some(c.to_string());
+        cause = c.source();
+    }
+    SyncError::Unreachable(match detail {
+        Some(detail) => format!("{what} ({detail})"),
+        None => what.to_owned(),
+    })
+}
+
+fn read_list(answer: &[u8]) -> Result<Vec<RemoteItem>, SyncError> {
+    let shape = || SyncError::BadAnswer("not a list of credentials".to_owned());
+    let items = match serde_json::from_slice::<Value>(answer).map_err(|_| shape())? {
+        Value::Array(items) => items,
+        Value::Object(mut answer) => match answer.remove("credentials") {
+            Some(Value::Array(items)) => items,
+            _ => return Err(shape()),
+        },
+        _ => return Err(shape()),
+    };
+    Ok(items.into_iter().enumerate().map(read_item).collect())
+}
+
+fn read_item((index, item): (usize, Value)) -> RemoteItem {
+    let Value::Object(mut fields) = item else {
+        return RemoteItem::Unreadable {
+            index,
+            credential_id: None,
+            reason: "not a JSON object".to_owned(),
+        };
+    };
+    let credential_id = fields
+        .get("credential_id")
+        .and_then(Value::as_str)
+        .filter(|id| usable_id(id))
+        .map(str::to_owned);
+    let read = |fields: &mut Map<String, Value>| -> Result<RemoteCredential, String> {
+        Ok(RemoteCredential {
+            credential_id: credential_id
+                .clone()
+                .ok_or("`credential_id` is missing or unusable")?,
+            user_id: required(fields, "user_id")?,
+            service_type: required(fields, "service_type")?,
+            credential_name: optional(fields, "credential_name", "a string")?,
+            credential_data: optional(fields, "credential_data", "an object")?,
+            account_identifier: optional(fields, "account_identifier", "a string")?,
+            is_primary: optional(fields, "is_primary", "true or false")?,
+            ledger_version: optional(fields, "ledger_version", "a whole number")?,
+        })
+    };
+    match read(&mut fields) {
+        Ok(credential) => RemoteItem::Ok(credential),
+        Err(reason) => RemoteItem::Unreadable {
+            index,
+            credential_id,
+            reason,
+        },
+    }
+}
+
+/// A field that may be missing or null. The reason names the field but never quotes the value
+/// (serde's own messages do, and the value may be a secret).
+fn optional<T: DeserializeOwned>(
+    fields: &mut Map<String, Value>,
+    name: &str,
+    what: &str,
+) -> Result<Option<T>, String> {
+    match fields.remove(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => serde_json::from_value(value)
+            .map(Some)
+            .map_err(|_| format!("`{name}` is not {what}")),
+    }
+}
+
+fn required(fields: &mut Map<String, Value>, name: &str) -> Result<String, String> {
+    optional(fields, name, "a string")?.ok_or_else(|| format!("`{name}` is missing"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mcp::recorder::{McpFault, Op, RecordingMcpServer};
+
+    const SECRET: &[u8] = b"whsec_client_tests";
+    const CANARY: &str = "sk-canary-3f9a1c77d2";
+
+    async fn server() -> RecordingMcpServer {
+        RecordingMcpServer::start(vec![SECRET.to_vec()])
+            .await
+            .expect("the recorder starts")
+    }
+
+    fn client_at(base_url: &str, timeout: Duration) -> McpClient {
+        McpClient::new(base_url, Zeroizing::new(SECRET.to_vec()), timeout).expect("a client")
+    }
+
+    fn client(server: &RecordingMcpServer) -> McpClient {
+        client_at(&server.base_url(), Duration::from_secs(5))
+    }
+
+    fn body(user: &str, version: u64) -> SyncBody {
+        SyncBody {
+            user_id: user.to_owned(),
+            service_type: "notion".to_owned(),
+            credential_name: "Work".to_owned(),
+            credential_data: BTreeMap::from([("token".to_owned(), CANARY.to_owned())]),
+            account_identifier: Some("alice@example.com".to_owned()),
+            is_primary: true,
+            ledger_version: version,
+            event_id: format!("keyring/{user}:notion/{version}"),
+        }
+    }
+
+    fn readable(items: Vec<RemoteItem>) -> Vec<RemoteCredential> {
+        items
+            .into_iter()
+            .map(|item| match item {
+                RemoteItem::Ok(c) => c,
+                other => panic!("unreadable: {other:?}"),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn create_update_list_and_delete_reach_the_server_signed() {
+        let server = server().await;
+        let client = client(&server);
+
+        let id = client.create(&body("alice", 1)).await.expect("created");
+        let listed = readable(client.list(None, None).await.expect("listed"));
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].credential_id, id);
+        assert_eq!(listed[0].ledger_version, Some(1));
+        assert_eq!(
+            listed[0]
+                .credential_data
+                .as_ref()
+                .and_then(|d| d.get("token")),
+            Some(&Value::from(CANARY))
+        );
+
+        client
+            .update(&id, &body("alice", 2))
+            .await
+            .expect("updated");
+        let listed = readable(
+            client
+                .list(Some("alice"), Some("notion"))
+                .await
+                .expect("listed"),
+        );
+        assert_eq!(listed[0].ledger_version, Some(2));
+        assert!(client
+            .list(Some("bob"), None)
+            .await
+            .expect("listed")
+            .is_empty());
+
+        client
+            .delete(&id, "keyring/alice:notion/3", 3)
+            .await
+            .expect("deleted");
+        assert!(server.credentials().is_empty());
+
+        let applied = server.applied();
+        let ops: Vec<_> = applied.iter().map(|c| (c.op, c.ledger_version)).collect();
+        assert_eq!(
+            ops,
+            [
+                (Op::Create, Some(1)),
+                (Op::Update, Some(2)),
+                (Op::Delete, Some(3))
+            ]
+        );
+        assert_eq!(applied[1].idempotency_key, "keyring/alice:notion/2");
+        let requests = server.requests();
+        assert!(requests.iter().all(|r| r.signature_valid));
+        let paths: Vec<_> = requests.iter().map(|r| r.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "/credentials".to_owned(),
+                "/credentials".to_owned(),
+                format!("/credentials/{id}"),
+                "/credentials?user_id=alice&service_type=notion".to_owned(),
+                "/credentials?user_id=bob".to_owned(),
+                format!("/credentials/{id}"),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_wrong_secret_is_refused_and_nothing_is_applied() {
+        let server = server().await;
+        let client = McpClient::new(
+            &server.base_url(),
+            Zeroizing::new(b"not the secret".to_vec()),
+            Duration::from_secs(5),
+        )
+        .expect("a client");
+
+        let refused = client.create(&body("alice", 1)).await;
+
+        assert!(matches!(
+            refused,
+            Err(SyncError::Status { status: 401, .. })
+        ));
+        assert!(server.applied().is_empty());
+        assert!(!server.requests()[0].signature_valid);
+    }
+
+    #[tokio::test]
+    async fn the_same_event_sent_twice_is_applied_once() {
+        let server = server().await;
+        let client = client(&server);
+
+        let first = client.create(&body("alice", 1)).await.expect("created");
+        let again = client.create(&body("alice", 1)).await.expect("answered");
+
+        assert_eq!(first, again);
+        assert_eq!(server.duplicates(), 1);
+        assert_eq!(server.applied().len(), 1);
+        assert_eq!(server.credentials().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn updating_an_unknown_credential_is_not_found_and_deleting_one_is_fine() {
+        let server = server().await;
+        let client = client(&server);
+
+        assert_eq!(
+            client.update("mcp-404", &body("alice", 2)).await,
+            Err(SyncError::NotFound)
+        );
+        assert_eq!(
+            client.delete("mcp-404", "keyring/alice:notion/3", 3).await,
+            Ok(())
+        );
+        assert!(server.applied().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failing_server_answers_its_status_and_retry_after() {
+        let server = server().await;
+        let client = client(&server);
+
+        server.set_fault(Some(McpFault::Status(503)));
+        assert_eq!(
+            client.create(&body("alice", 1)).await,
+            Err(SyncError::Status {
+                status: 503,
+                retry_after: None
+            })
+        );
+        server.set_fault(Some(McpFault::StatusWithRetryAfter(429, 7)));
+        let limited = client.list(None, None).await.expect_err("rate limited");
+        assert_eq!(limited.retry_after(), Some(Duration::from_secs(7)));
+        assert_eq!(limited.to_string(), "the MCP server answered 429");
+        assert!(server.applied().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_server_that_is_down_is_unreachable() {
+        let server = server().await;
+        let client = client(&server);
+        client.create(&body("alice", 1)).await.expect("created");
+
+        server.go_down().await;
+
+        assert!(matches!(
+            client.list(None, None).await,
+            Err(SyncError::Unreachable(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_server_slower_than_the_timeout_times_out() {
+        let server = server().await;
+        let client = client_at(&server.base_url(), Duration::from_millis(200));
+        server.set_fault(Some(McpFault::Slow(Duration::from_secs(3))));
+
+        assert_eq!(client.list(None, None).await, Err(SyncError::Timeout));
+    }
+
+    #[tokio::test]
+    async fn an_answer_over_the_size_limit_is_refused() {
+        let server = server().await;
+        let client = client(&server);
+        let declared = format!(r#"{{"credential_id": "{}"}}"#, "x".repeat(MAX_ANSWER_BYTES));
+        for fault in [
+            McpFault::Oversize(MAX_ANSWER_BYTES + 1),
+            McpFault::Answer(201, declared),
+        ] {
+            server.set_fault(Some(fault));
+            assert_eq!(
+                client.create(&body("alice", 1)).await,
+                Err(SyncError::BadAnswer(format!(
+                    "larger than {MAX_ANSWER_BYTES} bytes"
+                )))
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_not_followed() {
+        let server = server().await;
+        let client = client(&server);
+        server.set_fault(Some(McpFault::Redirect));
+
+        assert!(matches!(
+            client.create(&body("alice", 1)).await,
+            Err(SyncError::Status { status: 302, .. })
+        ));
+        assert_eq!(server.requests().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_create_answer_without_a_usable_id_is_a_bad_answer() {
+        let server = server().await;
+        let client = client(&server);
+        let long = "x".repeat(MAX_CREDENTIAL_ID_CHARS + 1);
+        for answer in [
+            "not json".to_owned(),
+            r#"{"id": "mcp-1"}"#.to_owned(),
+            r#"{"credential_id": ""}"#.to_owned(),
+            format!(r#"{{"credential_id": "{long}"}}"#),
+        ] {
+            server.set_fault(Some(McpFault::Answer(201, answer)));
+            assert!(matches!(
+                client.create(&body("alice", 1)).await,
+                Err(SyncError::BadAnswer(_))
+            ));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_malformed_list_item_is_reported_without_spoiling_the_others() {
+        let server = server().await;
+        let client = client(&server);
+        let ids = server.seed(vec![
+            serde_json::json!({"user_id": "alice", "service_type": "notion", "credential_data": {"token": "t"}}),
+            serde_json::json!({"user_id": "alice", "service_type": "notion", "ledger_version": "seven"}),
+            serde_json::json!({"service_type": "notion"}),
+            serde_json::json!("not an object"),
+        ]);
+
+        let items = client.list(None, None).await.expect("listed");
+
+        assert_eq!(items.len(), 4);
+        assert!(matches!(&items[0], RemoteItem::Ok(c) if c.credential_id == ids[0]));
+        assert_eq!(
+            items[1],
+            RemoteItem::Unreadable {
+                index: 1,
+                credential_id: Some(ids[1].clone()),
+                reason: "`ledger_version` is not a whole number".to_owned()
+            }
+        );
+        assert!(
+            matches!(&items[2], RemoteItem::Unreadable { reason, .. } if reason == "`user_id` is missing")
+        );
+        assert!(matches!(
+            &items[3],
+            RemoteItem::Unreadable {
+                index: 3,
+                credential_id: None,
+                ..
+            }
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_list_may_be_a_bare_array() {
+        let server = server().await;
+        let client = client(&server);
+        server.set_fault(Some(McpFault::Answer(
+            200,
+            r#"[{"credential_id": "a", "user_id": "alice", "service_type": "notion"}]"#.to_owned(),
+        )));
+
+        let listed = readable(client.list(None, None).await.expect("listed"));
+
+        assert_eq!(listed[0].credential_id, "a");
+        assert_eq!(listed[0].ledger_version, None);
+    }
+
+    #[tokio::test]
+    async fn a_base_url_path_prefix_is_part_of_the_signed_path() {
+        let server = server().await;
+        let client = client_at(
+            &format!("{}/mcp/", server.base_url()),
+            Duration::from_secs(5),
+        );
+
+        let id = client.create(&body("alice", 1)).await.expect("created");
+        client
+            .update(&id, &body("alice", 2))
+            .await
+            .expect("updated");
+
+        let requests = server.requests();
+        assert_eq!(requests[1].path, format!("/mcp/credentials/{id}"));
+        assert!(requests.iter().all(|r| r.signature_valid));
+    }
+
+    #[tokio::test]
+    async fn ids_and_query_values_are_percent_encoded() {
+        let server = server().await;
+        let client = client(&server);
+
+        let missing = client.update("a/b?c d%", &body("alice", 1)).await;
+        client.list(Some("al ice&x=1"), None).await.expect("listed");
+
+        assert_eq!(missing, Err(SyncError::NotFound));
+        let requests = server.requests();
+        assert_eq!(requests[0].path, "/credentials/a%2Fb%3Fc%20d%25");
+        assert_eq!(requests[1].path, "/credentials?user_id=al+ice%26x%3D1");
+        assert!(requests.iter().all(|r| r.signature_valid));
+        assert!(matches!(
+            client.delete("..", "keyring/alice:notion/2", 2).await,
+            Err(SyncError::Config(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_secret_never_shows_in_debug_output_or_errors() {
+        let server = server().await;
+        let client = client(&server);
+        let body = body("alice", 1);
+        assert!(!format!("{body:?}").contains(CANARY));
+        assert!(format!("{body:?}").contains("token"));
+
+        let mut errors = vec![];
+        for fault in [
+            McpFault::Answer(500, format!(r#"{{"error": "bad token {CANARY}"}}"#)),
+            McpFault::Answer(
+                201,
+                format!(r#"{{"credential_id": 7, "echo": "{CANARY}"}}"#),
+            ),
+            McpFault::Answer(201, format!("{CANARY} is not json")),
+        ] {
+            server.set_fault(Some(fault));
+            errors.push(client.create(&body).await.expect_err("refused"));
+        }
+        server.set_fault(Some(McpFault::Answer(
+            200,
+            format!(r#"{{"credentials": [{{"credential_id": "a", "user_id": "alice", "service_type": "notion", "credential_data": "{CANARY}"}}, {{"credential_id": "b", "user_id": "alice", "service_type": "notion", "credential_data": {{"token": "{CANARY}"}}}}]}}"#),
+        )));
+        let items = client.list(None, None).await.expect("listed");
+        server.set_fault(None);
+        let wrong = McpClient::new(
+            &server.base_url(),
+            Zeroizing::new(CANARY.as_bytes().to_vec()),
+            Duration::from_secs(5),
+        )
+        .expect("a client");
+        errors.push(wrong.create(&body).await.expect_err("refused"));
+
+        assert!(
+            matches!(&items[0], RemoteItem::Unreadable { reason, .. } if reason == "`credential_data` is not an object")
+        );
+        assert!(matches!(&items[1], RemoteItem::Ok(_)));
+        assert!(!format!("{items:?}").contains(CANARY));
+        assert!(!format!("{wrong:?}").contains(CANARY));
+        for e in &errors {
+            assert!(!e.to_string().contains(CANARY) && !format!("{e:?}").contains(CANARY));
+        }
+    }
+
+    #[test]
+    fn a_base_url_must_be_plain_http_or_https() {
+        let secret = || Zeroizing::new(SECRET.to_vec());
+        let t = Duration::from_secs(1);
+        for bad in [
+            "not a url",
+            "ftp://h/",
+            "mailto:a@b",
+            "http://h/?a=1",
+            "http://user:pw@h/",
+        ] {
+            assert!(matches!(
+                McpClient::new(bad, secret(), t),
+                Err(SyncError::Config(_))
+            ));
+        }
+        assert!(McpClient::new("https://mcp.example/api", secret(), t).is_ok());
+    }
+
+    #[test]
+    fn the_body_serializes_as_documented() {
+        let value = serde_json::to_value(body("alice", 7)).expect("json");
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "user_id": "alice", "service_type": "notion", "credential_name": "Work",
+                "credential_data": {"token": CANARY}, "account_identifier": "alice@example.com",
+                "is_primary": true, "ledger_version": 7, "event_id": "keyring/alice:notion/7"
+            })
+        );
+        assert_eq!(
+            encode(&body("alice", 7)).as_slice(),
+            serde_json::to_vec(&body("alice", 7)).expect("json")
+        );
+    }
+}

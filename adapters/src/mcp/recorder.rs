@@ -1,0 +1,712 @@
+//! [`RecordingMcpServer`]: a real HTTP MCP server on loopback that implements the receiving side
+//! of docs/mcp-sync.md, for tests of anything that syncs. It checks every signature before
+//! reading a body, applies each `Idempotency-Key` once, keeps the credentials it was sent, and
+//! records every request and every change it applied. It can be switched to misbehave
+//! ([`McpFault`]), go down and come back on the same port, or lose its data. The API answers
+//! under any path prefix (`/credentials`, `/mcp/credentials`, …), so base URLs with a path can
+//! be tested too. It holds plaintext secrets and shows them in `Debug`: tests only.
+
+use super::client::{
+    IDEMPOTENCY_KEY_HEADER, LEDGER_VERSION_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+};
+use super::signing;
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// The fields a list answer carries for each credential, besides `credential_id`.
+const LISTED_FIELDS: &[&str] = &[
+    "user_id",
+    "service_type",
+    "credential_name",
+    "credential_data",
+    "account_identifier",
+    "is_primary",
+    "ledger_version",
+];
+
+/// A misbehaviour, applied to every request until [`RecordingMcpServer::set_fault`] clears it.
+/// Except for `Slow`, nothing is applied while a fault is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum McpFault {
+    /// This status with a JSON error body.
+    Status(u16),
+    /// This status with `Retry-After: <secs>`.
+    StatusWithRetryAfter(u16, u64),
+    /// Waits this long, then answers normally.
+    Slow(Duration),
+    /// `302` back to the same URL.
+    Redirect,
+    /// This status with this raw body, as JSON.
+    Answer(u16, String),
+    /// `200` streaming a JSON body of this many bytes, without `Content-Length`.
+    Oversize(usize),
+}
+
+/// A change the server applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Create,
+    Update,
+    Delete,
+}
+
+/// One applied change, in the order applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppliedChange {
+    pub op: Op,
+    pub mcp_id: String,
+    pub idempotency_key: String,
+    pub ledger_version: Option<u64>,
+    /// The request's JSON body; `None` for a delete.
+    pub body: Option<Value>,
+}
+
+/// One request received, refused ones included, recorded once answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceivedRequest {
+    pub method: String,
+    /// The path with its query, as received (percent-encoded).
+    pub path: String,
+    pub idempotency_key: Option<String>,
+    /// `Credledger-Ledger-Version`; `None` when absent or not a number.
+    pub ledger_version: Option<u64>,
+    pub signature_valid: bool,
+    /// The status answered.
+    pub status: u16,
+    /// The JSON body, parsed only when the signature holds.
+    pub body: Option<Value>,
+    pub received_at: Instant,
+}
+
+/// An answer as remembered for a repeated `Idempotency-Key`.
+#[derive(Clone)]
+struct Answer {
+    status: StatusCode,
+    body: Option<Value>,
+}
+
+impl Answer {
+    fn json(status: StatusCode, body: Value) -> Self {
+        Self {
+            status,
+            body: Some(body),
+        }
+    }
+
+    fn error(status: StatusCode, message: &str) -> Self {
+        Self::json(status, json!({ "error": message }))
+    }
+}
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        match self.body {
+            Some(body) => (self.status, axum::Json(body)).into_response(),
+            None => self.status.into_response(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Data {
+    credentials: BTreeMap<String, Value>,
+    last_id: u64,
+    answered: HashMap<String, Answer>,
+    duplicates: usize,
+    applied: Vec<AppliedChange>,
+    requests: Vec<ReceivedRequest>,
+    fault: Option<McpFault>,
+}
+
+struct Shared {
+    secrets: Mutex<Vec<Vec<u8>>>,
+    data: Mutex<Data>,
+}
+
+impl Shared {
+    fn data(&self) -> MutexGuard<'_, Data> {
+        lock(&self.data)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The serving task; dropping `stop` closes the open connections.
+struct Running {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// The running server. Dropping it stops it.
+pub struct RecordingMcpServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    running: Mutex<Option<Running>>,
+}
+
+impl std::fmt::Debug for RecordingMcpServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordingMcpServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RecordingMcpServer {
+    /// Starts on `127.0.0.1` with a port chosen by the system, accepting signatures made with
+    /// any of `secrets`.
+    pub async fn start(secrets: Vec<Vec<u8>>) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let shared = Arc::new(Shared {
+            secrets: Mutex::new(secrets),
+            data: Mutex::default(),
+        });
+        Ok(Self {
+            addr: listener.local_addr()?,
+            running: Mutex::new(Some(serve(listener, shared.clone()))),
+            shared,
+        })
+    }
+
+    /// Replaces the signing secrets it accepts (a server learns its secret when registered).
+    pub fn set_secrets(&self, secrets: Vec<Vec<u8>>) {
+        *lock(&self.shared.secrets) = secrets;
+    }
+
+    /// The address it listens on (kept across [`Self::go_down`] and [`Self::come_back`]).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every request received, in order.
+    pub fn requests(&self) -> Vec<ReceivedRequest> {
+        self.shared.data().requests.clone()
+    }
+
+    /// Requests answered from memory because their `Idempotency-Key` was already applied.
+    pub fn duplicates(&self) -> usize {
+        self.shared.data().duplicates
+    }
+
+    /// Every change applied, in order (kept across [`Self::clear`]).
+    pub fn applied(&self) -> Vec<AppliedChange> {
+        self.shared.data().applied.clone()
+    }
+
+    /// The credentials held now, by id, as they were sent or seeded.
+    pub fn credentials(&self) -> BTreeMap<String, Value> {
+        self.shared.data().credentials.clone()
+    }
+
+    /// Switches to `fault`, or back to normal with `None`.
+    pub fn set_fault(&self, fault: Option<McpFault>) {
+        self.shared.data().fault = fault;
+    }
+
+    /// Stops listening: new connections are refused and open ones are closed (a request being
+    /// answered gets up to a second to finish). State is kept for [`Self::come_back`].
+    pub async fn go_down(&self) {
+        let Some(Running { stop, mut task }) = lock(&self.running).take() else {
+            return;
+        };
+        drop(stop);
+        if tokio::time::timeout(Duration::from_secs(1), &mut task)
+            .await
+            .is_err()
+        {
+            task.abort();
+        }
+    }
+
+    /// Listens again on the same port, with the same state.
+    pub async fn come_back(&self) -> std::io::Result<()> {
+        if lock(&self.running).is_some() {
+            return Ok(());
+        }
+        let listener = tokio::net::TcpListener::bind(self.addr).await?;
+        *lock(&self.running) = Some(serve(listener, self.shared.clone()));
+        Ok(())
+    }
+
+    /// Loses the credentials and the memory of applied idempotency keys, as a server restored
+    /// from nothing; ids keep counting up, and [`Self::applied`] keeps its history.
+    pub fn clear(&self) {
+        let mut data = self.shared.data();
+        data.credentials.clear();
+        data.answered.clear();
+    }
+
+    /// Stores `records` as given (malformed ones included) under new ids, which it returns. A
+    /// list answers each record's fields with `credential_id` added, unless the record has
+    /// its own; a record that is not an object is listed as it is.
+    pub fn seed(&self, records: Vec<Value>) -> Vec<String> {
+        let mut data = self.shared.data();
+        records
+            .into_iter()
+            .map(|record| data.insert_new(record))
+            .collect()
+    }
+
+    /// Makes the server report `version` as a credential's `ledger_version`.
+    pub fn set_reported_version(&self, mcp_id: &str, version: u64) {
+        if let Some(Value::Object(record)) = self.shared.data().credentials.get_mut(mcp_id) {
+            record.insert("ledger_version".to_owned(), version.into());
+        }
+    }
+}
+
+impl Drop for RecordingMcpServer {
+    fn drop(&mut self) {
+        if let Some(running) = lock(&self.running).take() {
+            running.task.abort();
+        }
+    }
+}
+
+fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) -> Running {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let app = axum::Router::new().fallback(handle).with_state(shared);
+    let task = tokio::spawn(async move {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::warn!(error = %e, "recording MCP server stopped");
+        }
+    });
+    Running { stop, task }
+}
+
+/// What a request is about once its signature holds.
+struct Request<'a> {
+    method: &'a Method,
+    uri: &'a Uri,
+    idempotency_key: Option<&'a str>,
+    ledger_version: Option<u64>,
+    body: Option<&'a Value>,
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let received_at = Instant::now();
+    let fault = shared.data().fault.clone();
+    if let Some(McpFault::Slow(delay)) = fault {
+        tokio::time::sleep(delay).await;
+    }
+    let path = uri
+        .path_and_query()
+        .map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned());
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let signature_valid = text(TIMESTAMP_HEADER)
+        .and_then(|t| t.parse::<i64>().ok())
+        .zip(text(SIGNATURE_HEADER))
+        .is_some_and(|(timestamp, signature)| {
+            let secrets = lock(&shared.secrets).clone();
+            let secrets: Vec<&[u8]> = secrets.iter().map(Vec::as_slice).collect();
+            let now = chrono::Utc::now().timestamp();
+            signing::verify(
+                &secrets,
+                signature,
+                timestamp,
+                now,
+                &body,
+                method.as_str(),
+                &path,
+            )
+            .is_ok()
+        });
+    // Only now, and only when signed, is the body read as JSON.
+    let parsed = signature_valid
+        .then(|| serde_json::from_slice::<Value>(&body).ok())
+        .flatten();
+    let request = Request {
+        method: &method,
+        uri: &uri,
+        idempotency_key: text(IDEMPOTENCY_KEY_HEADER),
+        ledger_version: text(LEDGER_VERSION_HEADER).and_then(|v| v.parse().ok()),
+        body: parsed.as_ref(),
+    };
+    let mut data = shared.data();
+    let response = match fault.and_then(|fault| faulty(fault, &path)) {
+        Some(response) => response,
+        None if signature_valid => data.answer(&request).into_response(),
+        None => Answer::error(StatusCode::UNAUTHORIZED, "bad or missing signature").into_response(),
+    };
+    data.requests.push(ReceivedRequest {
+        method: method.to_string(),
+        path,
+        idempotency_key: request.idempotency_key.map(str::to_owned),
+        ledger_version: request.ledger_version,
+        signature_valid,
+        status: response.status().as_u16(),
+        body: parsed,
+        received_at,
+    });
+    response
+}
+
+/// The answer a fault gives instead of the normal one; `Slow` has none.
+fn faulty(fault: McpFault, path: &str) -> Option<Response> {
+    let status =
+        |code: u16| StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let response = match fault {
+        McpFault::Status(code) => Answer::error(status(code), "fault").into_response(),
+        McpFault::StatusWithRetryAfter(code, secs) => (
+            [(header::RETRY_AFTER, secs.to_string())],
+            Answer::error(status(code), "fault"),
+        )
+            .into_response(),
+        McpFault::Redirect => {
+            (StatusCode::FOUND, [(header::LOCATION, path.to_owned())]).into_response()
+        }
+        McpFault::Answer(code, body) => (
+            status(code),
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response(),
+        McpFault::Oversize(bytes) => {
+            const CHUNK: usize = 64 * 1024;
+            let chunks = (0..bytes.div_ceil(CHUNK)).map(move |i| {
+                Ok::<_, std::convert::Infallible>(vec![b' '; CHUNK.min(bytes - i * CHUNK)])
+            });
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                Body::from_stream(futures::stream::iter(chunks)),
+            )
+                .into_response()
+        }
+        McpFault::Slow(_) => return None,
+    };
+    Some(response)
+}
+
+/// Which resource a path names, after any prefix.
+enum Route {
+    Collection,
+    Item(String),
+    Unknown,
+}
+
+fn route(path: &str) -> Route {
+    let segments: Vec<&str> = path.split('/').collect();
+    match segments.as_slice() {
+        [.., "credentials"] => Route::Collection,
+        [.., "credentials", id] => percent_decode(id).map_or(Route::Unknown, Route::Item),
+        _ => Route::Unknown,
+    }
+}
+
+fn percent_decode(segment: &str) -> Option<String> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = segment.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+impl Data {
+    fn insert_new(&mut self, record: Value) -> String {
+        self.last_id += 1;
+        let id = format!("mcp-{}", self.last_id);
+        self.credentials.insert(id.clone(), record);
+        id
+    }
+
+    /// The answer to a signed request, applying it unless its key was already applied.
+    fn answer(&mut self, request: &Request<'_>) -> Answer {
+        let route = route(request.uri.path());
+        if *request.method == Method::GET {
+            return match route {
+                Route::Collection => self.list(request.uri),
+                _ => Answer::error(StatusCode::NOT_FOUND, "no such resource"),
+            };
+        }
+        let Some(key) = request.idempotency_key else {
+            return Answer::error(StatusCode::BAD_REQUEST, "Idempotency-Key is required");
+        };
+        if let Some(answer) = self.answered.get(key) {
+            self.duplicates += 1;
+            return answer.clone();
+        }
+        let body = request.body.filter(|b| b.is_object());
+        let change = match (request.method, route, body) {
+            (&Method::POST, Route::Collection, Some(body)) => {
+                let id = self.insert_new(body.clone());
+                Ok((Op::Create, id))
+            }
+            (&Method::PUT, Route::Item(id), Some(body)) => match self.credentials.get_mut(&id) {
+                Some(record) => {
+                    *record = body.clone();
+                    Ok((Op::Update, id))
+                }
+                None => Err(Answer::error(StatusCode::NOT_FOUND, "no such credential")),
+            },
+            (&Method::DELETE, Route::Item(id), _) => match self.credentials.remove(&id) {
+                Some(_) => Ok((Op::Delete, id)),
+                None => Err(Answer::error(StatusCode::NOT_FOUND, "no such credential")),
+            },
+            (&Method::POST | &Method::PUT, Route::Collection | Route::Item(_), None) => Err(
+                Answer::error(StatusCode::BAD_REQUEST, "the body is not a JSON object"),
+            ),
+            (_, Route::Unknown, _) => Err(Answer::error(StatusCode::NOT_FOUND, "no such resource")),
+            _ => Err(Answer::error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed",
+            )),
+        };
+        let (op, mcp_id) = match change {
+            Ok(change) => change,
+            Err(refusal) => return refusal,
+        };
+        let answer = match op {
+            Op::Create => Answer::json(StatusCode::CREATED, json!({ "credential_id": mcp_id })),
+            Op::Update => Answer::json(StatusCode::OK, json!({ "credential_id": mcp_id })),
+            Op::Delete => Answer {
+                status: StatusCode::NO_CONTENT,
+                body: None,
+            },
+        };
+        self.applied.push(AppliedChange {
+            op,
+            mcp_id,
+            idempotency_key: key.to_owned(),
+            ledger_version: request.ledger_version,
+            body: (op != Op::Delete).then(|| body.cloned()).flatten(),
+        });
+        self.answered.insert(key.to_owned(), answer.clone());
+        answer
+    }
+
+    fn list(&self, uri: &Uri) -> Answer {
+        let Ok(Query(filters)) = Query::<HashMap<String, String>>::try_from_uri(uri) else {
+            return Answer::error(StatusCode::BAD_REQUEST, "bad query");
+        };
+        let matches = |record: &Value| {
+            ["user_id", "service_type"].iter().all(|name| {
+                filters
+                    .get(*name)
+                    .is_none_or(|want| record.get(name).and_then(Value::as_str) == Some(want))
+            })
+        };
+        let credentials: Vec<Value> = self
+            .credentials
+            .iter()
+            .filter(|(_, record)| matches(record))
+            .map(|(id, record)| match record {
+                Value::Object(fields) => {
+                    let mut listed = Map::new();
+                    listed.insert("credential_id".to_owned(), id.as_str().into());
+                    for name in std::iter::once(&"credential_id").chain(LISTED_FIELDS) {
+                        if let Some(value) = fields.get(*name) {
+                            listed.insert((*name).to_owned(), value.clone());
+                        }
+                    }
+                    Value::Object(listed)
+                }
+                other => other.clone(),
+            })
+            .collect();
+        Answer::json(StatusCode::OK, json!({ "credentials": credentials }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mcp::client::{McpClient, RemoteItem, SyncBody, SyncError};
+    use zeroize::Zeroizing;
+
+    const SECRET: &[u8] = b"whsec_recorder_tests";
+
+    async fn server() -> RecordingMcpServer {
+        RecordingMcpServer::start(vec![SECRET.to_vec()])
+            .await
+            .expect("the recorder starts")
+    }
+
+    fn client_with(server: &RecordingMcpServer, secret: &[u8]) -> McpClient {
+        McpClient::new(
+            &server.base_url(),
+            Zeroizing::new(secret.to_vec()),
+            Duration::from_secs(5),
+        )
+        .expect("a client")
+    }
+
+    fn body(version: u64) -> SyncBody {
+        SyncBody {
+            user_id: "alice".to_owned(),
+            service_type: "notion".to_owned(),
+            credential_name: "Work".to_owned(),
+            credential_data: BTreeMap::from([("token".to_owned(), "secret_1".to_owned())]),
+            account_identifier: None,
+            is_primary: true,
+            ledger_version: version,
+            event_id: format!("keyring/alice:notion/{version}"),
+        }
+    }
+
+    /// A POST signed by hand, `age` seconds ago, with or without an `Idempotency-Key`.
+    async fn post(server: &RecordingMcpServer, age: i64, key: Option<&str>) -> u16 {
+        let body = br#"{"user_id":"alice","service_type":"notion"}"#;
+        let timestamp = chrono::Utc::now().timestamp() - age;
+        let signature = signing::sign(SECRET, timestamp, body, "POST", "/credentials");
+        let mut request = reqwest::Client::new()
+            .post(format!("{}/credentials", server.base_url()))
+            .header(TIMESTAMP_HEADER, timestamp)
+            .header(SIGNATURE_HEADER, signature)
+            .body(body.to_vec());
+        if let Some(key) = key {
+            request = request.header(IDEMPOTENCY_KEY_HEADER, key);
+        }
+        request.send().await.expect("answered").status().as_u16()
+    }
+
+    #[tokio::test]
+    async fn unsigned_or_stale_requests_are_refused_unread() {
+        let server = server().await;
+        let unsigned = reqwest::Client::new()
+            .post(format!("{}/credentials", server.base_url()))
+            .header(IDEMPOTENCY_KEY_HEADER, "k1")
+            .body("{}")
+            .send()
+            .await
+            .expect("answered");
+
+        assert_eq!(unsigned.status().as_u16(), 401);
+        assert_eq!(
+            post(&server, signing::TOLERANCE_SECS + 5, Some("k2")).await,
+            401
+        );
+        assert_eq!(post(&server, 0, Some("k3")).await, 201);
+        let requests = server.requests();
+        assert_eq!(
+            requests
+                .iter()
+                .map(|r| (r.signature_valid, r.body.is_some()))
+                .collect::<Vec<_>>(),
+            [(false, false), (false, false), (true, true)]
+        );
+        assert_eq!(server.applied().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_change_without_an_idempotency_key_is_refused() {
+        let server = server().await;
+
+        assert_eq!(post(&server, 0, None).await, 400);
+        assert!(server.applied().is_empty());
+        assert!(server.credentials().is_empty());
+    }
+
+    #[tokio::test]
+    async fn during_a_rotation_either_secret_is_accepted() {
+        let server = RecordingMcpServer::start(vec![b"old".to_vec(), b"new".to_vec()])
+            .await
+            .expect("the recorder starts");
+
+        client_with(&server, b"old")
+            .create(&body(1))
+            .await
+            .expect("created");
+        client_with(&server, b"new")
+            .create(&body(2))
+            .await
+            .expect("created");
+        assert!(matches!(
+            client_with(&server, b"other").create(&body(3)).await,
+            Err(SyncError::Status { status: 401, .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_server_that_went_down_comes_back_on_the_same_port_with_its_state() {
+        let server = server().await;
+        let client = client_with(&server, SECRET);
+        let id = client.create(&body(1)).await.expect("created");
+        let addr = server.addr();
+
+        server.go_down().await;
+        assert!(matches!(
+            client.list(None, None).await,
+            Err(SyncError::Unreachable(_))
+        ));
+        server.come_back().await.expect("listening again");
+
+        assert_eq!(server.addr(), addr);
+        let items = client.list(None, None).await.expect("listed");
+        assert!(matches!(&items[..], [RemoteItem::Ok(c)] if c.credential_id == id));
+        assert_eq!(client.create(&body(1)).await, Ok(id));
+        assert_eq!(server.duplicates(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_cleared_server_forgets_its_credentials_and_the_keys_it_applied() {
+        let server = server().await;
+        let client = client_with(&server, SECRET);
+        let first = client.create(&body(1)).await.expect("created");
+
+        server.clear();
+        let second = client.create(&body(1)).await.expect("created again");
+
+        assert_eq!((first.as_str(), second.as_str()), ("mcp-1", "mcp-2"));
+        assert_eq!(server.duplicates(), 0);
+        assert_eq!(server.applied().len(), 2);
+        assert_eq!(server.credentials().keys().collect::<Vec<_>>(), ["mcp-2"]);
+    }
+
+    #[tokio::test]
+    async fn seeded_records_are_listed_as_given_and_can_drift() {
+        let server = server().await;
+        let client = client_with(&server, SECRET);
+        let ids = server.seed(vec![
+            json!({"user_id": "alice", "service_type": "notion", "ledger_version": 3}),
+            json!({"user_id": "bob", "service_type": "jira"}),
+        ]);
+
+        server.set_reported_version(&ids[0], 9);
+        let items = client.list(Some("alice"), None).await.expect("listed");
+
+        assert!(matches!(
+            &items[..],
+            [RemoteItem::Ok(c)] if c.credential_id == ids[0] && c.ledger_version == Some(9)
+        ));
+        assert_eq!(
+            server.credentials()[&ids[1]],
+            json!({"user_id": "bob", "service_type": "jira"})
+        );
+    }
+}

@@ -1,0 +1,376 @@
+//! The MCP server use cases (who may call which is the caller's check: administrators in the
+//! GraphQL API, the operator on the command line): an admin registers, changes and removes servers, gives them API
+//! tokens and asks for replays; users grant and withdraw a server's access per service. Every
+//! one is an `McpServer` event. The signing secret a server verifies sync requests with is
+//! created here, shown once, and kept sealed like a credential's secret.
+
+use crate::auth::{new_secret, secret_hash, ServerPrincipal};
+use crate::error::ApiError;
+use crate::ledger::Ledger;
+use credledger_adapters::db::timestamp;
+use credledger_adapters::{CommandBus, CommandError, Committed};
+use credledger_domain::mcp_server::{
+    BaseUrl, McpServer, McpServerCommand, McpServerError, McpServerId, McpServerName,
+    McpServerServices,
+};
+use credledger_domain::user::{Scope, UserError};
+use credledger_domain::{
+    CredentialId, EventMetadata, SealedSecret, SecretFields, SecretString, ServiceKey, UserId,
+};
+use credledger_projections::Consumer;
+use sqlx::Row;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+impl From<CommandError<McpServerError>> for ApiError {
+    fn from(e: CommandError<McpServerError>) -> Self {
+        match e {
+            CommandError::Domain(McpServerError::NotFound) => Self::NotFound,
+            CommandError::Domain(McpServerError::Input(i)) => Self::Validation(i.to_string()),
+            CommandError::Domain(McpServerError::Token(UserError::TokenNotFound(_))) => {
+                Self::NotFound
+            }
+            CommandError::Domain(
+                d @ (McpServerError::NoServices
+                | McpServerError::ServiceNotAllowed(_)
+                | McpServerError::Token(
+                    UserError::NoScopes
+                    | UserError::ExpiryNotInFuture
+                    | UserError::TooManyTokens { .. }
+                    | UserError::Input(_),
+                )),
+            ) => Self::Validation(d.to_string()),
+            CommandError::Domain(d) => Self::Conflict(d.to_string()),
+            CommandError::Conflict => {
+                Self::Conflict("the MCP server was changed at the same time; try again".into())
+            }
+            CommandError::Unavailable(d) | CommandError::Internal(d) => Self::Internal(d),
+        }
+    }
+}
+
+/// A new server as an admin asks for it (unparsed).
+#[derive(Debug, Clone)]
+pub struct NewMcpServer {
+    pub server_id: String,
+    pub name: String,
+    pub base_url: String,
+    pub allowed_services: Vec<String>,
+    pub serves_all_users: bool,
+}
+
+/// A registered server's signing secret, shown once to the admin and never again.
+pub struct SigningSecret(pub Zeroizing<String>);
+
+impl std::fmt::Debug for SigningSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningSecret(<redacted>)")
+    }
+}
+
+/// The field name the signing secret is sealed under.
+const SIGNING_FIELD: &str = "signing_secret";
+
+/// The MCP server use cases.
+pub struct McpServers {
+    ledger: Arc<Ledger>,
+    servers: CommandBus<McpServer>,
+}
+
+impl std::fmt::Debug for McpServers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("McpServers").finish_non_exhaustive()
+    }
+}
+
+fn services(keys: &[String]) -> Result<BTreeSet<ServiceKey>, ApiError> {
+    keys.iter()
+        .map(|k| ServiceKey::parse(k.trim()).map_err(ApiError::from))
+        .collect()
+}
+
+impl McpServers {
+    pub fn new(ledger: Arc<Ledger>) -> Self {
+        let servers = CommandBus::new(
+            &ledger.db,
+            McpServerServices {
+                catalog: ledger.catalog.clone(),
+            },
+        );
+        Self { ledger, servers }
+    }
+
+    pub fn ledger(&self) -> &Arc<Ledger> {
+        &self.ledger
+    }
+
+    /// Runs a command and waits until the read models show it (a withdrawn grant is refused
+    /// by `resolveCredential` as soon as this returns).
+    async fn run(
+        &self,
+        server: &McpServerId,
+        command: McpServerCommand,
+        meta: &EventMetadata,
+    ) -> Result<Committed, ApiError> {
+        let committed = self.servers.execute(server.as_str(), command, meta).await?;
+        self.ledger
+            .settle_for(
+                committed,
+                &[
+                    Consumer::CredentialSummary,
+                    Consumer::Principals,
+                    Consumer::AuditTrail,
+                ],
+            )
+            .await?;
+        Ok(committed)
+    }
+
+    /// Registers a server and creates its signing secret (returned once). The secret is
+    /// stored first: a registration that fails leaves only an unused sealed row behind, which
+    /// the next registration of the same id replaces.
+    pub async fn register(
+        &self,
+        new: NewMcpServer,
+        meta: &EventMetadata,
+    ) -> Result<SigningSecret, ApiError> {
+        let server_id = McpServerId::parse(new.server_id.trim())?;
+        let command = McpServerCommand::RegisterMcpServer {
+            server_id: server_id.clone(),
+            name: McpServerName::parse(&new.name)?,
+            base_url: BaseUrl::parse(&new.base_url)?,
+            allowed_services: services(&new.allowed_services)?,
+            serves_all_users: new.serves_all_users,
+        };
+        if self.servers.load(server_id.as_str()).await?.exists() {
+            return Err(ApiError::Conflict("the MCP server already exists".into()));
+        }
+        let secret = new_secret("whsec");
+        self.store_signing_secret(&server_id, &secret).await?;
+        self.run(&server_id, command, meta).await?;
+        Ok(SigningSecret(secret))
+    }
+
+    async fn store_signing_secret(
+        &self,
+        server: &McpServerId,
+        secret: &str,
+    ) -> Result<(), ApiError> {
+        use credledger_domain::ports::Cipher as _;
+        let owner = CredentialId::from_uuid(uuid::Uuid::new_v4());
+        let mut fields = SecretFields::new();
+        fields.insert(SIGNING_FIELD, SecretString::new(secret.to_owned()));
+        let sealed = self
+            .ledger
+            .keys
+            .seal(owner, 1, &fields)
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let _writer = self.ledger.db.exclusive().await;
+        sqlx::query("DELETE FROM mcp_signing_secrets WHERE server_id = $1")
+            .bind(server.as_str())
+            .execute(&self.ledger.db.any)
+            .await?;
+        sqlx::query(
+            "INSERT INTO mcp_signing_secrets (server_id, secret_owner, sealed, created_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(server.as_str())
+        .bind(owner.to_string())
+        .bind(serde_json::to_string(&sealed).map_err(|e| ApiError::Internal(e.to_string()))?)
+        .bind(timestamp(chrono::Utc::now()))
+        .execute(&self.ledger.db.any)
+        .await?;
+        Ok(())
+    }
+
+    /// The server's signing secret (for the sender only).
+    pub async fn signing_secret(&self, server: &str) -> Result<Zeroizing<Vec<u8>>, ApiError> {
+        let row = sqlx::query(
+            "SELECT secret_owner, sealed FROM mcp_signing_secrets WHERE server_id = $1",
+        )
+        .bind(server)
+        .fetch_optional(&self.ledger.db.any)
+        .await?
+        .ok_or_else(|| ApiError::Internal(format!("MCP server {server} has no signing secret")))?;
+        let owner: String = row.try_get("secret_owner")?;
+        let sealed: String = row.try_get("sealed")?;
+        let sealed: SealedSecret =
+            serde_json::from_str(&sealed).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let fields = self
+            .ledger
+            .keys
+            .open(CredentialId::parse(&owner)?, 1, &sealed)
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let secret = fields
+            .get(SIGNING_FIELD)
+            .ok_or_else(|| ApiError::Internal("the sealed signing secret is empty".into()))?;
+        Ok(Zeroizing::new(secret.expose().as_bytes().to_vec()))
+    }
+
+    /// Changes a server's services, audience or address.
+    pub async fn change(
+        &self,
+        server: &str,
+        allowed_services: Option<Vec<String>>,
+        serves_all_users: Option<bool>,
+        base_url: Option<String>,
+        meta: &EventMetadata,
+    ) -> Result<(), ApiError> {
+        let command = McpServerCommand::ChangeMcpServer {
+            allowed_services: allowed_services.as_deref().map(services).transpose()?,
+            serves_all_users,
+            base_url: base_url.as_deref().map(BaseUrl::parse).transpose()?,
+        };
+        self.run(&McpServerId::parse(server)?, command, meta)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn remove(&self, server: &str, meta: &EventMetadata) -> Result<(), ApiError> {
+        self.run(
+            &McpServerId::parse(server)?,
+            McpServerCommand::RemoveMcpServer,
+            meta,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Issues the server an API token (shown once).
+    pub async fn issue_token(
+        &self,
+        server: &str,
+        name: &str,
+        scopes: BTreeSet<Scope>,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+        meta: &EventMetadata,
+    ) -> Result<crate::accounts::IssuedToken, ApiError> {
+        let secret = new_secret("clm");
+        let token_id = uuid::Uuid::new_v4();
+        self.run(
+            &McpServerId::parse(server)?,
+            McpServerCommand::IssueApiToken {
+                token_id,
+                name: name.to_owned(),
+                scopes,
+                expires_at,
+                token_hash: secret_hash(&secret),
+                now: meta.occurred_at,
+            },
+            meta,
+        )
+        .await?;
+        Ok(crate::accounts::IssuedToken { token_id, secret })
+    }
+
+    pub async fn revoke_token(
+        &self,
+        server: &str,
+        token_id: &str,
+        meta: &EventMetadata,
+    ) -> Result<(), ApiError> {
+        let token_id = uuid::Uuid::parse_str(token_id).map_err(|_| ApiError::NotFound)?;
+        self.run(
+            &McpServerId::parse(server)?,
+            McpServerCommand::RevokeApiToken { token_id },
+            meta,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Lets a server hold a user's credentials for one service.
+    pub async fn grant(
+        &self,
+        user: &UserId,
+        server: &str,
+        service: &str,
+        meta: &EventMetadata,
+    ) -> Result<(), ApiError> {
+        let command = McpServerCommand::GrantMcpAccess {
+            user_id: user.clone(),
+            service: ServiceKey::parse(service)?,
+        };
+        self.run(&self.visible(server).await?, command, meta)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn withdraw(
+        &self,
+        user: &UserId,
+        server: &str,
+        service: &str,
+        meta: &EventMetadata,
+    ) -> Result<(), ApiError> {
+        let command = McpServerCommand::WithdrawMcpAccess {
+            user_id: user.clone(),
+            service: ServiceKey::parse(service)?,
+        };
+        self.run(&self.visible(server).await?, command, meta)
+            .await?;
+        Ok(())
+    }
+
+    /// Asks the replay adapter to resend a server's copy (`None`: everything, forgetting the
+    /// server's ids) and returns the request's global position.
+    pub async fn request_replay(
+        &self,
+        server: &str,
+        from_position: Option<u64>,
+        meta: &EventMetadata,
+    ) -> Result<i64, ApiError> {
+        let committed = self
+            .run(
+                &McpServerId::parse(server)?,
+                McpServerCommand::RequestReplay { from_position },
+                meta,
+            )
+            .await?;
+        Ok(committed.position)
+    }
+
+    /// A server id people may act on: registered and not removed (others are `NOT_FOUND`).
+    async fn visible(&self, server: &str) -> Result<McpServerId, ApiError> {
+        let id = McpServerId::parse(server).map_err(|_| ApiError::NotFound)?;
+        let state = self.servers.load(id.as_str()).await?;
+        if !state.exists() || state.is_removed() {
+            return Err(ApiError::NotFound);
+        }
+        Ok(id)
+    }
+
+    /// The MCP server behind an API token, if the token is live (servers' tokens are revoked
+    /// with the server).
+    pub async fn token(&self, secret: &str) -> Result<Option<ServerPrincipal>, ApiError> {
+        let Some(token) = credledger_projections::principals::server_token_by_hash(
+            &self.ledger.db.any,
+            &secret_hash(secret),
+        )
+        .await?
+        else {
+            return Ok(None);
+        };
+        let now = timestamp(chrono::Utc::now());
+        if token.revoked || token.expires_at.as_ref().is_some_and(|e| *e <= now) {
+            return Ok(None);
+        }
+        Ok(Some(ServerPrincipal {
+            server_id: token.server_id,
+            token_id: token.token_id,
+            scopes: token
+                .scopes
+                .iter()
+                .filter_map(|s| Scope::parse(s).ok())
+                .collect(),
+        }))
+    }
+
+    /// The server's aggregate (for the CLI and the sender).
+    pub async fn load(&self, server: &str) -> Result<McpServer, ApiError> {
+        Ok(self.servers.load(server).await?)
+    }
+}

@@ -1,0 +1,613 @@
+//! The replay adapter's sender: works through `mcp_sync` (the outbox the credential_summary
+//! consumer keeps from the feed) and mirrors each credential's current state to each MCP server
+//! with signed requests (docs/mcp-sync.md). Per (server, credential) one row, so changes reach a
+//! server in ledger order; each row is retried on its own with exponential backoff and full
+//! jitter, so a failing credential never blocks the others; after `attempts` failures it is
+//! recorded as failed (`CredentialSyncFailed`) and retried every `retry_failed_every`. Every
+//! outcome is an event the projection settles the row with; the sender itself keeps only its
+//! attempt counts (`mcp_deliveries`). One instance sends at a time (a database lease), so two
+//! processes never race on one server.
+
+use super::McpServers;
+use crate::error::ApiError;
+use crate::jobs::lease::Leases;
+use chrono::{DateTime, Utc};
+use credledger_adapters::db::timestamp;
+use credledger_adapters::mcp::client::{McpClient, RemoteItem, SyncBody, SyncError};
+use credledger_domain::keyring::{CredentialStatus, KeyringCommand, McpSyncOutcome};
+use credledger_domain::{CredentialId, EventMetadata, KeyringId, ServiceKey, UserId};
+use credledger_projections::mcp_sync::{self, SyncRow};
+use credledger_projections::Consumer;
+use rand::Rng;
+use sqlx::Row;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{watch, Mutex};
+
+/// How the sender behaves. `Default` is what `serve` uses.
+#[derive(Debug, Clone)]
+pub struct SyncSettings {
+    /// Failed attempts before a credential shows `error`.
+    pub attempts: u32,
+    /// The first retry's delay; each next one doubles, up to `max_delay` (full jitter).
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// How often credentials in `error` are tried again (`mcp retry-failed` does it at once).
+    pub retry_failed_every: Duration,
+    /// Per request.
+    pub timeout: Duration,
+    /// How often each server's `GET /credentials` is compared with the ledger (0: never).
+    pub drift_every: Duration,
+    /// How often the outbox is looked at when nothing wakes the sender.
+    pub poll: Duration,
+    /// The send lease's time to live: how long another instance waits after this one died.
+    pub lease_ttl: Duration,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        Self {
+            attempts: 8,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(300),
+            retry_failed_every: Duration::from_secs(3600),
+            timeout: Duration::from_secs(10),
+            drift_every: Duration::from_secs(900),
+            poll: Duration::from_secs(2),
+            lease_ttl: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What one pass over a server did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StepReport {
+    pub sent: u64,
+    pub failed: u64,
+    /// Rows not due yet (backing off).
+    pub waiting: u64,
+    /// The server could not be reached: the pass stopped early, nothing was counted against
+    /// the rows not tried.
+    pub unreachable: bool,
+}
+
+/// The lease one instance holds while it sends.
+pub const LEASE: &str = "mcp_sync";
+
+/// The replay adapter's sender.
+pub struct McpSync {
+    servers: Arc<McpServers>,
+    settings: SyncSettings,
+    leases: Leases,
+    clients: Mutex<HashMap<String, (String, McpClient)>>,
+}
+
+impl std::fmt::Debug for McpSync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("McpSync")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+fn meta() -> EventMetadata {
+    EventMetadata::system("mcp-sync", Utc::now(), uuid::Uuid::new_v4().to_string())
+}
+
+/// The request's idempotency key and the body's `event_id`: the credential and the global
+/// position of the change it mirrors. The same on every retry and after a restart.
+pub fn event_id(row: &SyncRow) -> String {
+    format!("{}@{}", row.credential_id, row.wanted_position)
+}
+
+impl McpSync {
+    pub fn new(servers: Arc<McpServers>, settings: SyncSettings, leases: Leases) -> Self {
+        Self {
+            servers,
+            settings,
+            leases,
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn settings(&self) -> &SyncSettings {
+        &self.settings
+    }
+
+    /// Sends until `shutdown`: a pass over every server whenever the outbox may have changed
+    /// (the projection moved) or `poll` passed, each under the lease (taken for the pass and
+    /// let go after it, so `mcp import` and `mcp replay` can take it in between); drift
+    /// checks on their own clock.
+    pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
+        let ledger = self.servers.ledger().clone();
+        let mut progress = ledger.projections.progress(Consumer::CredentialSummary);
+        let mut last_drift = tokio::time::Instant::now();
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let drift = !self.settings.drift_every.is_zero()
+                && last_drift.elapsed() >= self.settings.drift_every;
+            match self.locked_pass(drift).await {
+                Ok(Some(_)) if drift => last_drift = tokio::time::Instant::now(),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "MCP sync pass failed"),
+            }
+            let moved = async {
+                match progress.as_mut() {
+                    Some(rx) => {
+                        if rx.changed().await.is_err() {
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(self.settings.poll) => {}
+                _ = moved => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// One pass under the lease; `None` when another instance holds it.
+    pub async fn locked_pass(
+        &self,
+        drift: bool,
+    ) -> Result<Option<BTreeMap<String, StepReport>>, ApiError> {
+        // Most wake-ups find nothing to send: answer them with one read, without the lease.
+        if !drift && !mcp_sync::has_work(&self.servers.ledger().db.any).await? {
+            return Ok(Some(BTreeMap::new()));
+        }
+        let Some(_held) = self.lock().await? else {
+            return Ok(None);
+        };
+        let result = self.pass(drift).await;
+        self.unlock().await;
+        result.map(Some)
+    }
+
+    /// Takes the send lease (renewed while the guard lives); `None` when another holds it.
+    pub async fn lock(&self) -> Result<Option<crate::jobs::lease::Held>, ApiError> {
+        let ttl = self.settings.lease_ttl;
+        if self.leases.acquire(LEASE, Utc::now(), ttl, None).await? {
+            Ok(Some(self.leases.keep(LEASE, ttl)))
+        } else {
+            Ok(None)
+        }
+    }
+
+    pub async fn unlock(&self) {
+        if let Err(e) = self.leases.release(LEASE, Utc::now(), None).await {
+            tracing::warn!(error = %e, "could not let go of the MCP sync lease");
+        }
+    }
+
+    /// One pass over every server, side by side (a slow server does not hold up the others).
+    pub async fn pass(&self, drift: bool) -> Result<BTreeMap<String, StepReport>, ApiError> {
+        let servers = mcp_sync::servers(&self.servers.ledger().db.any).await?;
+        let steps = servers.iter().map(|s| async move {
+            if drift && !s.removed {
+                if let Err(e) = self.check_drift(&s.server_id).await {
+                    tracing::warn!(server = %s.server_id, error = %e, "drift check failed");
+                }
+            }
+            (s.server_id.clone(), self.step(&s.server_id).await)
+        });
+        let mut reports = BTreeMap::new();
+        for (server, report) in futures::future::join_all(steps).await {
+            reports.insert(server, report?);
+        }
+        Ok(reports)
+    }
+
+    /// A signed client for a registered server (cached per base URL).
+    pub async fn client_for(&self, server_id: &str) -> Result<McpClient, ApiError> {
+        let server = mcp_sync::server(&self.servers.ledger().db.any, server_id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        let mut clients = self.clients.lock().await;
+        if let Some((url, client)) = clients.get(server_id) {
+            if *url == server.base_url {
+                return Ok(client.clone());
+            }
+        }
+        let secret = self.servers.signing_secret(server_id).await?;
+        let client = McpClient::new(&server.base_url, secret, self.settings.timeout)
+            .map_err(|e| ApiError::Internal(format!("MCP server {server_id}: {e}")))?;
+        clients.insert(server_id.to_owned(), (server.base_url, client.clone()));
+        Ok(client)
+    }
+
+    /// Works through a server's due rows in order, up to a few hundred per pass.
+    pub async fn step(&self, server_id: &str) -> Result<StepReport, ApiError> {
+        let db = &self.servers.ledger().db;
+        let rows = mcp_sync::rows_of_server(
+            &db.any,
+            server_id,
+            &["pending", "out_of_sync", "error"],
+            500,
+        )
+        .await?;
+        let mut report = StepReport::default();
+        if rows.is_empty() {
+            return Ok(report);
+        }
+        let client = self.client_for(server_id).await?;
+        let deliveries = self.deliveries(server_id).await?;
+        let now = Utc::now();
+        for row in rows {
+            let attempts = match deliveries.get(&row.credential_id) {
+                Some((position, attempts, next)) if *position == row.wanted_position => {
+                    if *next > now {
+                        report.waiting += 1;
+                        continue;
+                    }
+                    *attempts
+                }
+                // A row in `error` whose delivery was reset by a newer change, or never tried.
+                _ => 0,
+            };
+            match self.send(&client, &row).await {
+                Ok(outcome) => {
+                    self.record(&row, outcome).await?;
+                    self.forget_delivery(&row).await?;
+                    report.sent += 1;
+                }
+                Err(Failure::Skip) => {}
+                Err(Failure::Sync(e)) => {
+                    report.failed += 1;
+                    let unreachable = matches!(e, SyncError::Unreachable(_) | SyncError::Timeout);
+                    self.failed(&row, attempts + 1, &e).await?;
+                    if unreachable {
+                        // The server is down: the other rows would fail the same way.
+                        report.unreachable = true;
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Mirrors one row: the credential's current state (upsert) or nothing (delete).
+    async fn send(&self, client: &McpClient, row: &SyncRow) -> Result<McpSyncOutcome, Failure> {
+        let key = event_id(row);
+        if row.action == "delete" {
+            let Some(mcp_id) = &row.mcp_id else {
+                return Ok(McpSyncOutcome::Removed { mcp_id: None });
+            };
+            client
+                .delete(mcp_id, &key, self.version(row).await?)
+                .await?;
+            return Ok(McpSyncOutcome::Removed {
+                mcp_id: Some(mcp_id.clone()),
+            });
+        }
+        let mut body = self.body(row, key).await?;
+        match &row.mcp_id {
+            Some(mcp_id) => match client.update(mcp_id, &body).await {
+                Ok(()) => Ok(McpSyncOutcome::Synced {
+                    mcp_id: mcp_id.clone(),
+                }),
+                // The server lost it: create it again, under a key of its own.
+                Err(SyncError::NotFound) => {
+                    body.event_id = format!("{}+create", body.event_id);
+                    let mcp_id = client.create(&body).await?;
+                    Ok(McpSyncOutcome::Synced { mcp_id })
+                }
+                Err(e) => Err(e.into()),
+            },
+            None => {
+                let mcp_id = client.create(&body).await?;
+                Ok(McpSyncOutcome::Synced { mcp_id })
+            }
+        }
+    }
+
+    /// The credential's version as the dashboard shows it (its keyring's sequence number at
+    /// its latest change).
+    async fn version(&self, row: &SyncRow) -> Result<u64, Failure> {
+        let v: Option<i64> = sqlx::query_scalar(
+            "SELECT ledger_version FROM credential_summary WHERE credential_id = $1",
+        )
+        .bind(&row.credential_id)
+        .fetch_optional(&self.servers.ledger().db.any)
+        .await
+        .map_err(|e| Failure::internal(e.to_string()))?;
+        Ok(v.or(row.synced_version).unwrap_or(0).max(0) as u64)
+    }
+
+    /// The request body, decrypted now. A credential no longer held by the aggregate (the
+    /// projection is behind a revocation) is skipped: the projection will turn it into a
+    /// delete.
+    async fn body(&self, row: &SyncRow, event_id: String) -> Result<SyncBody, Failure> {
+        let ledger = self.servers.ledger();
+        let keyring = KeyringId::new(
+            UserId::parse(&row.user_id).map_err(|e| Failure::internal(e.to_string()))?,
+            ServiceKey::parse(&row.service).map_err(|e| Failure::internal(e.to_string()))?,
+        );
+        let credential_id = CredentialId::parse(&row.credential_id)
+            .map_err(|e| Failure::internal(e.to_string()))?;
+        let state = ledger
+            .keyring(&keyring)
+            .await
+            .map_err(|e| Failure::internal(e.to_string()))?;
+        let Some(c) = state.credential(credential_id) else {
+            return Err(Failure::Skip);
+        };
+        if c.erased || c.status == CredentialStatus::Revoked {
+            return Err(Failure::Skip);
+        }
+        let fields = ledger
+            .keys
+            .open(credential_id, c.secret_version, &c.secret)
+            .await
+            .map_err(|e| Failure::internal(e.to_string()))?;
+        let credential_data = fields
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.expose().to_owned()))
+            .collect();
+        Ok(SyncBody {
+            user_id: row.user_id.clone(),
+            service_type: row.service.clone(),
+            credential_name: c.name.to_string(),
+            credential_data,
+            account_identifier: c
+                .account
+                .as_ref()
+                .map(|a| a.email.clone().unwrap_or_else(|| a.id.clone())),
+            is_primary: c.is_primary,
+            ledger_version: self.version(row).await?,
+            event_id,
+        })
+    }
+
+    async fn record(&self, row: &SyncRow, outcome: McpSyncOutcome) -> Result<(), ApiError> {
+        let ledger = self.servers.ledger();
+        let keyring = KeyringId::new(
+            UserId::parse(&row.user_id)?,
+            ServiceKey::parse(&row.service)?,
+        );
+        let version = self.version(row).await.map_err(Failure::into_api)?;
+        ledger
+            .command(
+                &keyring,
+                KeyringCommand::RecordMcpSync {
+                    credential_id: CredentialId::parse(&row.credential_id)?,
+                    target: row.server_id.clone(),
+                    ledger_version: version,
+                    sync_position: row.wanted_position.max(0) as u64,
+                    outcome,
+                },
+                &meta(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn deliveries(
+        &self,
+        server_id: &str,
+    ) -> Result<HashMap<String, (i64, u32, DateTime<Utc>)>, ApiError> {
+        let rows = sqlx::query(
+            "SELECT credential_id, wanted_position, attempts, next_attempt_at \
+             FROM mcp_deliveries WHERE server_id = $1",
+        )
+        .bind(server_id)
+        .fetch_all(&self.servers.ledger().db.any)
+        .await?;
+        let mut map = HashMap::new();
+        for r in rows {
+            let next: String = r.try_get("next_attempt_at")?;
+            let next = DateTime::parse_from_rfc3339(&next)
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or_else(|_| Utc::now());
+            map.insert(
+                r.try_get("credential_id")?,
+                (
+                    r.try_get("wanted_position")?,
+                    u32::try_from(r.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
+                    next,
+                ),
+            );
+        }
+        Ok(map)
+    }
+
+    async fn forget_delivery(&self, row: &SyncRow) -> Result<(), ApiError> {
+        let db = &self.servers.ledger().db;
+        let _writer = db.exclusive().await;
+        sqlx::query("DELETE FROM mcp_deliveries WHERE server_id = $1 AND credential_id = $2")
+            .bind(&row.server_id)
+            .bind(&row.credential_id)
+            .execute(&db.any)
+            .await?;
+        Ok(())
+    }
+
+    /// Counts a failed attempt; at the limit, records the failure as an event and waits for
+    /// the hourly retry.
+    async fn failed(
+        &self,
+        row: &SyncRow,
+        attempts: u32,
+        error: &SyncError,
+    ) -> Result<(), ApiError> {
+        tracing::info!(
+            server = %row.server_id, credential = %row.credential_id, attempts, error = %error,
+            "MCP sync attempt failed"
+        );
+        let exhausted = attempts >= self.settings.attempts;
+        if exhausted {
+            self.record(
+                row,
+                McpSyncOutcome::Failed {
+                    error: error.to_string(),
+                },
+            )
+            .await?;
+        }
+        let delay = if exhausted {
+            self.settings.retry_failed_every
+        } else {
+            let backoff = backoff(&self.settings, attempts);
+            error.retry_after().map_or(backoff, |r| r.max(backoff))
+        };
+        let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+        let db = &self.servers.ledger().db;
+        let _writer = db.exclusive().await;
+        sqlx::query(
+            "INSERT INTO mcp_deliveries (server_id, credential_id, wanted_position, attempts, \
+               next_attempt_at, last_error) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (server_id, credential_id) DO UPDATE SET \
+               wanted_position = excluded.wanted_position, attempts = excluded.attempts, \
+               next_attempt_at = excluded.next_attempt_at, last_error = excluded.last_error",
+        )
+        .bind(&row.server_id)
+        .bind(&row.credential_id)
+        .bind(row.wanted_position)
+        .bind(i64::from(if exhausted { 0 } else { attempts }))
+        .bind(timestamp(next))
+        .bind(error.to_string())
+        .execute(&db.any)
+        .await?;
+        Ok(())
+    }
+
+    /// Makes every credential in `error` (of one server, or all) due now. Returns how many.
+    pub async fn retry_failed(&self, server: Option<&str>) -> Result<u64, ApiError> {
+        let db = &self.servers.ledger().db;
+        let _writer = db.exclusive().await;
+        let done = sqlx::query(
+            "UPDATE mcp_deliveries SET attempts = 0, next_attempt_at = $1 \
+             WHERE ($2 = '' OR server_id = $2) AND EXISTS (SELECT 1 FROM mcp_sync m \
+               WHERE m.server_id = mcp_deliveries.server_id \
+                 AND m.credential_id = mcp_deliveries.credential_id AND m.status = 'error')",
+        )
+        .bind(timestamp(Utc::now()))
+        .bind(server.unwrap_or(""))
+        .execute(&db.any)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Compares what the server reports (`GET /credentials`) with what it was sent: a copy
+    /// whose version differs, or that is missing, is recorded as drifted and resent. Returns
+    /// how many drifted.
+    pub async fn check_drift(&self, server_id: &str) -> Result<u64, ApiError> {
+        let db = &self.servers.ledger().db;
+        let synced = mcp_sync::rows_of_server(&db.any, server_id, &["synced"], i64::MAX).await?;
+        if synced.is_empty() {
+            return Ok(0);
+        }
+        let client = self.client_for(server_id).await?;
+        let remote = match client.list(None, None).await {
+            Ok(items) => items,
+            Err(e) => {
+                return Err(ApiError::Internal(format!(
+                    "MCP server {server_id} could not list its credentials: {e}"
+                )))
+            }
+        };
+        let reported: HashMap<String, Option<u64>> = remote
+            .into_iter()
+            .filter_map(|item| match item {
+                RemoteItem::Ok(c) => Some((c.credential_id.clone(), c.ledger_version)),
+                RemoteItem::Unreadable { .. } => None,
+            })
+            .collect();
+        let mut drifted = 0;
+        for row in synced.iter().filter(|r| r.action == "upsert") {
+            let Some(mcp_id) = &row.mcp_id else { continue };
+            let sent = row.synced_version.map(|v| v.max(0) as u64);
+            let now = reported.get(mcp_id).copied();
+            // Missing (`None`), or present with another (or no) version.
+            if now.flatten() != sent || now.is_none() {
+                drifted += 1;
+                self.record(
+                    row,
+                    McpSyncOutcome::Drifted {
+                        reported_version: now.flatten(),
+                    },
+                )
+                .await?;
+            }
+        }
+        Ok(drifted)
+    }
+}
+
+/// Full jitter: a random delay between 0 and `base · 2^(attempt−1)`, capped at `max`, and at
+/// least a tenth of the base so retries never spin.
+fn backoff(settings: &SyncSettings, attempt: u32) -> Duration {
+    let exp = settings
+        .base_delay
+        .saturating_mul(
+            1u32.checked_shl(attempt.saturating_sub(1))
+                .unwrap_or(u32::MAX),
+        )
+        .min(settings.max_delay);
+    let floor = settings.base_delay / 10;
+    let jittered = exp.mul_f64(rand::thread_rng().gen_range(0.0..=1.0));
+    jittered.max(floor)
+}
+
+/// Why a row was not sent this time.
+enum Failure {
+    /// Nothing to send now (the projection is behind the aggregate); not an attempt.
+    Skip,
+    Sync(SyncError),
+}
+
+impl Failure {
+    fn internal(detail: String) -> Self {
+        tracing::error!(%detail, "MCP sync could not prepare a request");
+        Self::Sync(SyncError::BadAnswer(
+            "credledger could not prepare the request".into(),
+        ))
+    }
+
+    fn into_api(self) -> ApiError {
+        match self {
+            Failure::Skip => ApiError::Internal("skipped".into()),
+            Failure::Sync(e) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<SyncError> for Failure {
+    fn from(e: SyncError) -> Self {
+        Self::Sync(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_within_full_jitter_and_stays_under_the_cap() {
+        let settings = SyncSettings {
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(2),
+            ..SyncSettings::default()
+        };
+        for attempt in 1..40 {
+            let d = backoff(&settings, attempt);
+            let ceiling = Duration::from_millis(100)
+                .saturating_mul(1u32.checked_shl(attempt - 1).unwrap_or(u32::MAX))
+                .min(Duration::from_secs(2));
+            assert!(
+                d >= Duration::from_millis(10) && d <= ceiling.max(Duration::from_millis(10)),
+                "{attempt}: {d:?}"
+            );
+        }
+        // Jitter: the same attempt does not always wait the same.
+        let delays: std::collections::BTreeSet<_> =
+            (0..20).map(|_| backoff(&settings, 5)).collect();
+        assert!(delays.len() > 1);
+    }
+}

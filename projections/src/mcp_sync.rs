@@ -1,0 +1,1085 @@
+//! `mcp_servers`, `mcp_grants` and `mcp_sync`: the registered MCP servers, the users' grants,
+//! and per server and credential what the server should hold and what it holds. `mcp_sync` is
+//! the replay adapter's outbox: a row that is not `synced` is work for the sender, and the
+//! sender's answers come back as events (`CredentialSyncedToMcp`, `CredentialSyncFailed`,
+//! `CredentialRemovedFromMcp`, `CredentialDriftedOnMcp`) that settle the row but never make new
+//! work. Part of the credential_summary consumer, in its transaction: the credential's sync
+//! columns in `credential_summary` (and the dashboard's pending/error counts) are derived from
+//! these rows, so they can never disagree.
+//!
+//! What a server should hold is decided from the batch's final state (the sender mirrors the
+//! current state, not each intermediate one): a live server holds a credential when it is
+//! allowed the service, serves all users or has the user's grant, and the credential is neither
+//! revoked nor erased. Everything else it held is deleted.
+
+use crate::event::{Decoded, Envelope};
+use crate::{ProjectionError, Tables};
+use credledger_adapters::db::{is_sqlite, timestamp, tuples};
+use credledger_domain::keyring::KeyringEvent;
+use credledger_domain::mcp_server::McpServerEvent;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+/// One registered server, as `mcp_servers` holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerRow {
+    pub server_id: String,
+    pub name: String,
+    pub base_url: String,
+    pub allowed_services: BTreeSet<String>,
+    pub serves_all_users: bool,
+    pub removed: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl ServerRow {
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        let allowed: String = r.try_get("allowed_services")?;
+        Ok(Self {
+            server_id: r.try_get("server_id")?,
+            name: r.try_get("name")?,
+            base_url: r.try_get("base_url")?,
+            allowed_services: serde_json::from_str(&allowed).unwrap_or_default(),
+            serves_all_users: r.try_get::<i64, _>("serves_all_users")? != 0,
+            removed: r.try_get::<i64, _>("removed")? != 0,
+            created_at: r.try_get("created_at")?,
+            updated_at: r.try_get("updated_at")?,
+        })
+    }
+}
+
+/// One `mcp_sync` row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncRow {
+    pub server_id: String,
+    pub credential_id: String,
+    pub user_id: String,
+    pub service: String,
+    /// `upsert` or `delete`.
+    pub action: String,
+    pub wanted_position: i64,
+    pub changed_position: i64,
+    pub mcp_id: Option<String>,
+    pub synced_version: Option<i64>,
+    /// `pending`, `synced`, `error` or `out_of_sync`.
+    pub status: String,
+    pub error: Option<String>,
+    pub last_synced_at: Option<String>,
+}
+
+pub const SYNC_COLUMNS: &str = "server_id, credential_id, user_id, service, action, \
+    wanted_position, changed_position, mcp_id, synced_version, status, error, last_synced_at";
+const SYNC_COLUMN_COUNT: usize = 12;
+
+impl SyncRow {
+    pub fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            server_id: r.try_get("server_id")?,
+            credential_id: r.try_get("credential_id")?,
+            user_id: r.try_get("user_id")?,
+            service: r.try_get("service")?,
+            action: r.try_get("action")?,
+            wanted_position: r.try_get("wanted_position")?,
+            changed_position: r.try_get("changed_position")?,
+            mcp_id: r.try_get("mcp_id")?,
+            synced_version: r.try_get("synced_version")?,
+            status: r.try_get("status")?,
+            error: r.try_get("error")?,
+            last_synced_at: r.try_get("last_synced_at")?,
+        })
+    }
+
+    fn key(&self) -> Key {
+        (self.server_id.clone(), self.credential_id.clone())
+    }
+}
+
+type Key = (String, String);
+
+/// Why a server's whole set of copies is looked at again.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Sweep {
+    /// Registered, services or audience changed, removed: settle what it should hold.
+    Settle,
+    /// Its address changed: resend everything it holds.
+    Resend,
+    /// An admin asked for a replay: everything (forgetting the server's ids, its data is
+    /// gone), or what changed at or after a position.
+    Replay(Option<i64>),
+}
+
+enum Op<'e> {
+    Changed {
+        credential_id: String,
+        user_id: String,
+        service: String,
+        position: i64,
+    },
+    Grant {
+        server_id: String,
+        user_id: String,
+        service: String,
+        position: i64,
+    },
+    Sweep {
+        server_id: String,
+        position: i64,
+        sweep: Sweep,
+    },
+    Outcome {
+        position: i64,
+        at: String,
+        user_id: String,
+        service: String,
+        event: &'e KeyringEvent,
+    },
+}
+
+/// A credential as the decision needs it.
+struct Credential {
+    user_id: String,
+    service: String,
+    alive: bool,
+}
+
+struct Batch {
+    tables: Tables,
+    sqlite: bool,
+    servers: BTreeMap<String, ServerRow>,
+    grants: HashSet<(String, String, String)>,
+    credentials: HashMap<String, Credential>,
+    rows: HashMap<Key, Option<SyncRow>>,
+    touched: BTreeSet<Key>,
+}
+
+/// Applies a batch (after `credential_summary` has been written in the same transaction) and
+/// returns the (user, service) keyrings whose sync counts may have changed.
+pub(crate) async fn apply(
+    conn: &mut AnyConnection,
+    tables: Tables,
+    envelopes: &[Envelope<'_>],
+) -> Result<BTreeSet<(String, String)>, ProjectionError> {
+    let servers_table = tables.name("mcp_servers");
+    let mut servers: BTreeMap<String, ServerRow> = BTreeMap::new();
+    for r in sqlx::query(&format!("SELECT * FROM {servers_table}"))
+        .fetch_all(&mut *conn)
+        .await?
+    {
+        let s = ServerRow::from_row(&r)?;
+        servers.insert(s.server_id.clone(), s);
+    }
+    let has_mcp_events = envelopes.iter().any(|e| match &e.event {
+        Decoded::McpServer(..) => true,
+        Decoded::Keyring(_, event) => event.is_mcp_sync_outcome(),
+        _ => false,
+    });
+    // No server has ever been registered: nothing to mirror (the common case costs one read).
+    if servers.is_empty() && !has_mcp_events {
+        return Ok(BTreeSet::new());
+    }
+
+    let mut batch = Batch {
+        tables,
+        sqlite: is_sqlite(conn),
+        servers,
+        grants: HashSet::new(),
+        credentials: HashMap::new(),
+        rows: HashMap::new(),
+        touched: BTreeSet::new(),
+    };
+    let ops = batch.server_events(conn, envelopes).await?;
+    batch.load(conn, &ops).await?;
+    for op in &ops {
+        batch.replay(op);
+    }
+    batch.write(conn).await
+}
+
+impl Batch {
+    /// Applies the server events to `mcp_servers` and `mcp_grants` (in order) and lists the
+    /// batch's operations on `mcp_sync`.
+    async fn server_events<'e>(
+        &mut self,
+        conn: &mut AnyConnection,
+        envelopes: &'e [Envelope<'_>],
+    ) -> Result<Vec<Op<'e>>, ProjectionError> {
+        let servers_table = self.tables.name("mcp_servers");
+        let grants_table = self.tables.name("mcp_grants");
+        let mut ops = Vec::new();
+        for e in envelopes {
+            let position = e.feed.position;
+            let at = timestamp(e.metadata.occurred_at);
+            match &e.event {
+                Decoded::Keyring(id, event) => {
+                    let (user_id, service) = (id.user_id.to_string(), id.service.to_string());
+                    if event.is_mcp_sync_outcome() {
+                        ops.push(Op::Outcome {
+                            position,
+                            at,
+                            user_id,
+                            service,
+                            event: event.as_ref(),
+                        });
+                        continue;
+                    }
+                    let ids: Vec<_> = match event.as_ref() {
+                        // Says nothing new about what the server holds.
+                        KeyringEvent::ValidationInconclusive { .. } => vec![],
+                        KeyringEvent::PrimaryCredentialChanged {
+                            previous, current, ..
+                        } => previous.iter().chain(current).copied().collect(),
+                        other => other.credential_id().into_iter().collect(),
+                    };
+                    for c in ids {
+                        ops.push(Op::Changed {
+                            credential_id: c.to_string(),
+                            user_id: user_id.clone(),
+                            service: service.clone(),
+                            position,
+                        });
+                    }
+                }
+                Decoded::McpServer(server_id, event) => {
+                    let sweep = |sweep| Op::Sweep {
+                        server_id: server_id.clone(),
+                        position,
+                        sweep,
+                    };
+                    match event.as_ref() {
+                        McpServerEvent::McpServerRegistered {
+                            name,
+                            base_url,
+                            allowed_services,
+                            serves_all_users,
+                            ..
+                        } => {
+                            let row = ServerRow {
+                                server_id: server_id.clone(),
+                                name: name.to_string(),
+                                base_url: base_url.to_string(),
+                                allowed_services: allowed_services
+                                    .iter()
+                                    .map(|s| s.to_string())
+                                    .collect(),
+                                serves_all_users: *serves_all_users,
+                                removed: false,
+                                created_at: at.clone(),
+                                updated_at: at.clone(),
+                            };
+                            sqlx::query(&format!(
+                                "INSERT INTO {servers_table} (server_id, name, base_url, \
+                                 allowed_services, serves_all_users, removed, created_at, \
+                                 updated_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $6)"
+                            ))
+                            .bind(server_id.clone())
+                            .bind(row.name.clone())
+                            .bind(row.base_url.clone())
+                            .bind(json(&row.allowed_services))
+                            .bind(i64::from(row.serves_all_users))
+                            .bind(at.clone())
+                            .execute(&mut *conn)
+                            .await?;
+                            self.servers.insert(server_id.clone(), row);
+                            ops.push(sweep(Sweep::Settle));
+                        }
+                        McpServerEvent::McpServerChanged {
+                            allowed_services,
+                            serves_all_users,
+                            base_url,
+                            dropped_grants,
+                        } => {
+                            let Some(row) = self.servers.get_mut(server_id) else {
+                                continue;
+                            };
+                            let moved = row.base_url != base_url.as_str();
+                            row.allowed_services =
+                                allowed_services.iter().map(|s| s.to_string()).collect();
+                            row.serves_all_users = *serves_all_users;
+                            row.base_url = base_url.to_string();
+                            row.updated_at = at.clone();
+                            sqlx::query(&format!(
+                                "UPDATE {servers_table} SET base_url = $2, allowed_services = $3, \
+                                 serves_all_users = $4, updated_at = $5 WHERE server_id = $1"
+                            ))
+                            .bind(server_id.clone())
+                            .bind(row.base_url.clone())
+                            .bind(json(&row.allowed_services))
+                            .bind(i64::from(row.serves_all_users))
+                            .bind(at.clone())
+                            .execute(&mut *conn)
+                            .await?;
+                            for g in dropped_grants {
+                                sqlx::query(&format!(
+                                    "DELETE FROM {grants_table} WHERE server_id = $1 \
+                                     AND user_id = $2 AND service = $3"
+                                ))
+                                .bind(server_id.clone())
+                                .bind(g.user_id.to_string())
+                                .bind(g.service.to_string())
+                                .execute(&mut *conn)
+                                .await?;
+                            }
+                            ops.push(sweep(if moved { Sweep::Resend } else { Sweep::Settle }));
+                        }
+                        McpServerEvent::McpServerRemoved {} => {
+                            if let Some(row) = self.servers.get_mut(server_id) {
+                                row.removed = true;
+                                row.updated_at = at.clone();
+                            }
+                            sqlx::query(&format!(
+                                "UPDATE {servers_table} SET removed = 1, updated_at = $2 \
+                                 WHERE server_id = $1"
+                            ))
+                            .bind(server_id.clone())
+                            .bind(at.clone())
+                            .execute(&mut *conn)
+                            .await?;
+                            ops.push(sweep(Sweep::Settle));
+                        }
+                        McpServerEvent::McpAccessGranted { user_id, service }
+                        | McpServerEvent::McpAccessWithdrawn { user_id, service } => {
+                            let sql = if matches!(
+                                event.as_ref(),
+                                McpServerEvent::McpAccessGranted { .. }
+                            ) {
+                                format!(
+                                    "INSERT INTO {grants_table} (server_id, user_id, service, \
+                                     granted_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
+                                )
+                            } else {
+                                // The fourth parameter is unused; binding it keeps one shape.
+                                format!(
+                                    "DELETE FROM {grants_table} WHERE server_id = $1 \
+                                     AND user_id = $2 AND service = $3 AND $4 = $4"
+                                )
+                            };
+                            sqlx::query(&sql)
+                                .bind(server_id.clone())
+                                .bind(user_id.to_string())
+                                .bind(service.to_string())
+                                .bind(at.clone())
+                                .execute(&mut *conn)
+                                .await?;
+                            ops.push(Op::Grant {
+                                server_id: server_id.clone(),
+                                user_id: user_id.to_string(),
+                                service: service.to_string(),
+                                position,
+                            });
+                        }
+                        McpServerEvent::McpReplayRequested { from_position } => {
+                            let from = from_position.map(|p| i64::try_from(p).unwrap_or(i64::MAX));
+                            ops.push(sweep(Sweep::Replay(from)));
+                        }
+                        McpServerEvent::McpServerTokenIssued { .. }
+                        | McpServerEvent::McpServerTokenRevoked { .. } => {}
+                    }
+                }
+                Decoded::Usage(_) | Decoded::User(..) | Decoded::Other => {}
+            }
+        }
+        Ok(ops)
+    }
+
+    /// Reads once what the operations need: the grants, the credentials' current state and the
+    /// `mcp_sync` rows they touch.
+    async fn load(
+        &mut self,
+        conn: &mut AnyConnection,
+        ops: &[Op<'_>],
+    ) -> Result<(), ProjectionError> {
+        let summary = self.tables.name("credential_summary");
+        let grants_table = self.tables.name("mcp_grants");
+        let sync = self.tables.name("mcp_sync");
+        let mut credential_ids = BTreeSet::new();
+        let mut keyrings = BTreeSet::new();
+        let mut swept = BTreeSet::new();
+        for op in ops {
+            match op {
+                Op::Changed {
+                    credential_id,
+                    user_id,
+                    service,
+                    ..
+                } => {
+                    credential_ids.insert(credential_id.clone());
+                    keyrings.insert((user_id.clone(), service.clone()));
+                    // An erased credential has no summary row any more; it is not alive.
+                    self.credentials
+                        .entry(credential_id.clone())
+                        .or_insert(Credential {
+                            user_id: user_id.clone(),
+                            service: service.clone(),
+                            alive: false,
+                        });
+                }
+                Op::Grant {
+                    user_id, service, ..
+                } => {
+                    keyrings.insert((user_id.clone(), service.clone()));
+                }
+                Op::Sweep { server_id, .. } => {
+                    swept.insert(server_id.clone());
+                }
+                Op::Outcome {
+                    event,
+                    user_id,
+                    service,
+                    ..
+                } => {
+                    // Settling a copy asks whether the server may still hold it.
+                    keyrings.insert((user_id.clone(), service.clone()));
+                    if let Some(c) = event.credential_id() {
+                        credential_ids.insert(c.to_string());
+                    }
+                }
+            }
+        }
+        let state_columns = "credential_id, user_id, service, status";
+        let mut state_rows = Vec::new();
+        for chunk in credential_ids.iter().collect::<Vec<_>>().chunks(400) {
+            let sql = format!(
+                "SELECT {state_columns} FROM {summary} WHERE credential_id IN {}",
+                tuples(self.sqlite, 1, 1, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind((*id).clone());
+            }
+            state_rows.extend(q.fetch_all(&mut *conn).await?);
+        }
+        let pairs: Vec<_> = keyrings.iter().collect();
+        for chunk in pairs.chunks(400) {
+            let list = tuples(self.sqlite, 1, chunk.len(), 2);
+            // SQLite and PostgreSQL both take row values against a VALUES list.
+            let sql = format!(
+                "SELECT server_id, user_id, service FROM {grants_table} \
+                 WHERE (user_id, service) IN (VALUES {list})"
+            );
+            let mut q = sqlx::query_as::<_, (String, String, String)>(&sql);
+            for (u, s) in chunk {
+                q = q.bind(u.clone()).bind(s.clone());
+            }
+            self.grants.extend(q.fetch_all(&mut *conn).await?);
+            let sql = format!(
+                "SELECT {state_columns} FROM {summary} WHERE (user_id, service) IN (VALUES {list})"
+            );
+            let mut q = sqlx::query(&sql);
+            for (u, s) in chunk {
+                q = q.bind(u.clone()).bind(s.clone());
+            }
+            state_rows.extend(q.fetch_all(&mut *conn).await?);
+        }
+        for server_id in &swept {
+            let Some(server) = self.servers.get(server_id) else {
+                continue;
+            };
+            if server.removed {
+                continue;
+            }
+            if server.serves_all_users {
+                let services: Vec<_> = server.allowed_services.iter().cloned().collect();
+                for chunk in services.chunks(100) {
+                    let sql = format!(
+                        "SELECT {state_columns} FROM {summary} WHERE service IN {}",
+                        tuples(self.sqlite, 1, 1, chunk.len())
+                    );
+                    let mut q = sqlx::query(&sql);
+                    for s in chunk {
+                        q = q.bind(s.clone());
+                    }
+                    state_rows.extend(q.fetch_all(&mut *conn).await?);
+                }
+            } else {
+                let rows = sqlx::query(&format!(
+                    "SELECT c.credential_id, c.user_id, c.service, c.status FROM {summary} c \
+                     JOIN {grants_table} g ON g.user_id = c.user_id AND g.service = c.service \
+                     WHERE g.server_id = $1"
+                ))
+                .bind(server_id.clone())
+                .fetch_all(&mut *conn)
+                .await?;
+                for r in &rows {
+                    self.grants.insert((
+                        server_id.clone(),
+                        r.try_get("user_id")?,
+                        r.try_get("service")?,
+                    ));
+                }
+                state_rows.extend(rows);
+            }
+        }
+        for r in &state_rows {
+            let status: String = r.try_get("status")?;
+            self.credentials.insert(
+                r.try_get("credential_id")?,
+                Credential {
+                    user_id: r.try_get("user_id")?,
+                    service: r.try_get("service")?,
+                    alive: status != "revoked",
+                },
+            );
+        }
+
+        // The rows: every row of the credentials involved, and every row of swept servers.
+        let mut sync_rows = Vec::new();
+        let ids: Vec<String> = self.credentials.keys().cloned().collect();
+        for chunk in ids.chunks(400) {
+            let sql = format!(
+                "SELECT {SYNC_COLUMNS} FROM {sync} WHERE credential_id IN {}",
+                tuples(self.sqlite, 1, 1, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(id.clone());
+            }
+            sync_rows.extend(q.fetch_all(&mut *conn).await?);
+        }
+        for server_id in &swept {
+            sync_rows.extend(
+                sqlx::query(&format!(
+                    "SELECT {SYNC_COLUMNS} FROM {sync} WHERE server_id = $1"
+                ))
+                .bind(server_id.clone())
+                .fetch_all(&mut *conn)
+                .await?,
+            );
+        }
+        for r in &sync_rows {
+            let row = SyncRow::from_row(r)?;
+            self.credentials
+                .entry(row.credential_id.clone())
+                .or_insert(Credential {
+                    user_id: row.user_id.clone(),
+                    service: row.service.clone(),
+                    alive: false,
+                });
+            self.rows.insert(row.key(), Some(row));
+        }
+        Ok(())
+    }
+
+    fn may_hold(&self, server_id: &str, credential_id: &str) -> bool {
+        let (Some(server), Some(c)) = (
+            self.servers.get(server_id),
+            self.credentials.get(credential_id),
+        ) else {
+            return false;
+        };
+        c.alive
+            && !server.removed
+            && server.allowed_services.contains(&c.service)
+            && (server.serves_all_users
+                || self.grants.contains(&(
+                    server_id.to_owned(),
+                    c.user_id.clone(),
+                    c.service.clone(),
+                )))
+    }
+
+    /// Brings one (server, credential) row to what the server should hold. `force` marks it
+    /// pending even when the action does not change (the credential changed, a resend);
+    /// `forget` drops the server's id (its data is gone).
+    fn mark(
+        &mut self,
+        server_id: &str,
+        credential_id: &str,
+        position: i64,
+        force: bool,
+        forget: bool,
+        changed: bool,
+    ) {
+        let want = self.may_hold(server_id, credential_id);
+        let key = (server_id.to_owned(), credential_id.to_owned());
+        let Some(c) = self.credentials.get(credential_id) else {
+            return;
+        };
+        let existing = self.rows.get(&key).cloned().flatten();
+        let next = match (want, existing) {
+            (true, None) => Some(SyncRow {
+                server_id: server_id.to_owned(),
+                credential_id: credential_id.to_owned(),
+                user_id: c.user_id.clone(),
+                service: c.service.clone(),
+                action: "upsert".into(),
+                wanted_position: position,
+                changed_position: position,
+                mcp_id: None,
+                synced_version: None,
+                status: "pending".into(),
+                error: None,
+                last_synced_at: None,
+            }),
+            (true, Some(mut row)) => {
+                if forget {
+                    row.mcp_id = None;
+                    row.synced_version = None;
+                }
+                if force || forget || row.action != "upsert" {
+                    row.action = "upsert".into();
+                    row.status = "pending".into();
+                    row.wanted_position = position;
+                    row.error = None;
+                }
+                if changed {
+                    row.changed_position = position;
+                }
+                Some(row)
+            }
+            (false, None) => None,
+            (false, Some(mut row)) => {
+                if forget {
+                    row.mcp_id = None;
+                }
+                if row.mcp_id.is_none() {
+                    // The server never confirmed holding it: nothing to delete.
+                    None
+                } else {
+                    if force || row.action != "delete" {
+                        row.action = "delete".into();
+                        row.status = "pending".into();
+                        row.wanted_position = position;
+                        row.error = None;
+                    }
+                    if changed {
+                        row.changed_position = position;
+                    }
+                    Some(row)
+                }
+            }
+        };
+        if self.rows.get(&key).cloned().flatten() != next {
+            self.touched.insert(key.clone());
+            self.rows.insert(key, next);
+        }
+    }
+
+    fn replay(&mut self, op: &Op<'_>) {
+        match op {
+            Op::Changed {
+                credential_id,
+                position,
+                ..
+            } => {
+                let servers: Vec<String> = self.servers.keys().cloned().collect();
+                for s in servers {
+                    self.mark(&s, credential_id, *position, true, false, true);
+                }
+            }
+            Op::Grant {
+                server_id,
+                user_id,
+                service,
+                position,
+            } => {
+                let ids: Vec<String> = self
+                    .credentials
+                    .iter()
+                    .filter(|(_, c)| &c.user_id == user_id && &c.service == service)
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                for id in ids {
+                    self.mark(server_id, &id, *position, false, false, false);
+                }
+            }
+            Op::Sweep {
+                server_id,
+                position,
+                sweep,
+            } => {
+                let mut ids: BTreeSet<String> = self
+                    .rows
+                    .iter()
+                    .filter(|((s, _), row)| s == server_id && row.is_some())
+                    .map(|((_, c), _)| c.clone())
+                    .collect();
+                ids.extend(
+                    self.credentials
+                        .keys()
+                        .filter(|c| self.may_hold(server_id, c))
+                        .cloned(),
+                );
+                for id in ids {
+                    let changed_since = |from: i64| {
+                        self.rows
+                            .get(&(server_id.clone(), id.clone()))
+                            .cloned()
+                            .flatten()
+                            .is_none_or(|r| r.changed_position >= from)
+                    };
+                    let (force, forget) = match sweep {
+                        Sweep::Settle => (false, false),
+                        Sweep::Resend => (true, false),
+                        Sweep::Replay(None) => (true, true),
+                        Sweep::Replay(Some(from)) => (changed_since(*from), false),
+                    };
+                    self.mark(server_id, &id, *position, force, forget, false);
+                }
+            }
+            Op::Outcome {
+                position,
+                at,
+                event,
+                ..
+            } => self.outcome(*position, at, event),
+        }
+    }
+
+    /// Settles a row with the sender's answer. An answer for an older position than the row
+    /// wants only records what the server holds; the row stays pending.
+    fn outcome(&mut self, position: i64, at: &str, event: &KeyringEvent) {
+        use KeyringEvent::*;
+        let (credential_id, target, sync_position) = match event {
+            CredentialSyncedToMcp {
+                credential_id,
+                target,
+                sync_position,
+                ..
+            }
+            | CredentialSyncFailed {
+                credential_id,
+                target,
+                sync_position,
+                ..
+            }
+            | CredentialRemovedFromMcp {
+                credential_id,
+                target,
+                sync_position,
+                ..
+            }
+            | CredentialDriftedOnMcp {
+                credential_id,
+                target,
+                sync_position,
+                ..
+            } => (credential_id.to_string(), target.clone(), *sync_position),
+            _ => return,
+        };
+        let sync_position = i64::try_from(sync_position).unwrap_or(i64::MAX);
+        let key = (target.clone(), credential_id.clone());
+        let before = self.rows.get(&key).cloned().flatten();
+        let current = |row: &SyncRow| sync_position >= row.wanted_position;
+        let after = match (event, before.clone()) {
+            (
+                CredentialSyncedToMcp {
+                    mcp_id,
+                    ledger_version,
+                    ..
+                },
+                row,
+            ) => {
+                let mut row = row.unwrap_or_else(|| {
+                    // The server holds a copy the row had given up on (a create answered after
+                    // the credential stopped being held): track it, then settle it below.
+                    let c = self.credentials.get(&credential_id);
+                    SyncRow {
+                        server_id: target.clone(),
+                        credential_id: credential_id.clone(),
+                        user_id: c.map(|c| c.user_id.clone()).unwrap_or_default(),
+                        service: c.map(|c| c.service.clone()).unwrap_or_default(),
+                        action: "upsert".into(),
+                        wanted_position: sync_position,
+                        changed_position: sync_position,
+                        mcp_id: None,
+                        synced_version: None,
+                        status: "pending".into(),
+                        error: None,
+                        last_synced_at: None,
+                    }
+                });
+                row.mcp_id = Some(mcp_id.clone());
+                row.synced_version = Some(i64::try_from(*ledger_version).unwrap_or(i64::MAX));
+                row.last_synced_at = Some(at.to_owned());
+                if current(&row) && row.action == "upsert" {
+                    row.status = "synced".into();
+                    row.error = None;
+                }
+                Some(row)
+            }
+            (CredentialRemovedFromMcp { .. }, Some(mut row)) => {
+                if current(&row) && row.action == "delete" {
+                    None
+                } else {
+                    row.mcp_id = None;
+                    row.synced_version = None;
+                    Some(row)
+                }
+            }
+            (CredentialSyncFailed { error, .. }, Some(mut row)) => {
+                if current(&row) {
+                    row.status = "error".into();
+                    row.error = Some(error.clone());
+                }
+                Some(row)
+            }
+            (CredentialDriftedOnMcp { .. }, Some(mut row)) => {
+                if current(&row) && row.status == "synced" {
+                    // Resent under a key of its own: the server has applied the old one.
+                    row.status = "out_of_sync".into();
+                    row.wanted_position = position;
+                }
+                Some(row)
+            }
+            (_, None) => None,
+            _ => return,
+        };
+        if after != before {
+            self.touched.insert(key.clone());
+            self.rows.insert(key.clone(), after.clone());
+        }
+        if after.is_some_and(|r| r.user_id.is_empty()) {
+            return;
+        }
+        if matches!(event, CredentialSyncedToMcp { .. }) {
+            // A copy the server should not hold (any more) is deleted.
+            self.mark(&target, &credential_id, position, false, false, false);
+        }
+    }
+
+    /// Writes the touched rows back, then the credentials' sync columns in `credential_summary`.
+    async fn write(
+        self,
+        conn: &mut AnyConnection,
+    ) -> Result<BTreeSet<(String, String)>, ProjectionError> {
+        let sync = self.tables.name("mcp_sync");
+        let summary = self.tables.name("credential_summary");
+        let keys: Vec<&Key> = self.touched.iter().collect();
+        for chunk in keys.chunks(400) {
+            let list = tuples(self.sqlite, 1, chunk.len(), 2);
+            let delete =
+                format!("DELETE FROM {sync} WHERE (server_id, credential_id) IN (VALUES {list})");
+            let mut d = sqlx::query(&delete);
+            for (s, c) in chunk {
+                d = d.bind(s.clone()).bind(c.clone());
+            }
+            d.execute(&mut *conn).await?;
+        }
+        let survivors: Vec<&SyncRow> = self
+            .touched
+            .iter()
+            .filter_map(|k| self.rows.get(k).and_then(Option::as_ref))
+            .collect();
+        for chunk in survivors.chunks(200) {
+            let sql = format!(
+                "INSERT INTO {sync} ({SYNC_COLUMNS}) VALUES {}",
+                tuples(self.sqlite, 1, chunk.len(), SYNC_COLUMN_COUNT)
+            );
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = q
+                    .bind(r.server_id.clone())
+                    .bind(r.credential_id.clone())
+                    .bind(r.user_id.clone())
+                    .bind(r.service.clone())
+                    .bind(r.action.clone())
+                    .bind(r.wanted_position)
+                    .bind(r.changed_position)
+                    .bind(r.mcp_id.clone())
+                    .bind(r.synced_version)
+                    .bind(r.status.clone())
+                    .bind(r.error.clone())
+                    .bind(r.last_synced_at.clone());
+            }
+            q.execute(&mut *conn).await?;
+        }
+        let credentials: BTreeSet<&String> = self.touched.iter().map(|(_, c)| c).collect();
+        let credentials: Vec<&String> = credentials.into_iter().collect();
+        let mut keyrings = BTreeSet::new();
+        for chunk in credentials.chunks(400) {
+            let list = tuples(self.sqlite, 1, 1, chunk.len());
+            let of = format!("FROM {sync} m WHERE m.credential_id = {summary}.credential_id");
+            let sql = format!(
+                "UPDATE {summary} SET \
+                 sync_status = (SELECT CASE MAX(CASE m.status WHEN 'error' THEN 4 \
+                   WHEN 'out_of_sync' THEN 3 WHEN 'pending' THEN 2 ELSE 1 END) \
+                   WHEN 4 THEN 'error' WHEN 3 THEN 'out_of_sync' WHEN 2 THEN 'pending' \
+                   WHEN 1 THEN 'synced' END {of}), \
+                 last_synced_at = (SELECT MAX(m.last_synced_at) {of}), \
+                 sync_error = (SELECT MIN(m.error) {of} AND m.status = 'error') \
+                 WHERE credential_id IN {list}"
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind((*id).clone());
+            }
+            q.execute(&mut *conn).await?;
+            for id in chunk {
+                if let Some(c) = self.credentials.get(*id) {
+                    keyrings.insert((c.user_id.clone(), c.service.clone()));
+                }
+            }
+        }
+        Ok(keyrings)
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queries
+// ---------------------------------------------------------------------------------------------
+
+use sqlx::AnyPool;
+
+/// Every registered server (removed ones included), by id.
+pub async fn servers(pool: &AnyPool) -> Result<Vec<ServerRow>, ProjectionError> {
+    let rows = sqlx::query("SELECT * FROM mcp_servers ORDER BY server_id")
+        .fetch_all(pool)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(ServerRow::from_row)
+        .collect::<Result<_, _>>()?)
+}
+
+pub async fn server(pool: &AnyPool, server_id: &str) -> Result<Option<ServerRow>, ProjectionError> {
+    let row = sqlx::query("SELECT * FROM mcp_servers WHERE server_id = $1")
+        .bind(server_id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.as_ref().map(ServerRow::from_row).transpose()?)
+}
+
+/// One user's grant to a server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantRow {
+    pub server_id: String,
+    pub user_id: String,
+    pub service: String,
+    pub granted_at: String,
+}
+
+/// The grants of a user (`user_id`) or to a server (`server_id`), or all.
+pub async fn grants(
+    pool: &AnyPool,
+    user_id: Option<&str>,
+    server_id: Option<&str>,
+) -> Result<Vec<GrantRow>, ProjectionError> {
+    let rows = sqlx::query_as::<_, (String, String, String, String)>(
+        "SELECT server_id, user_id, service, granted_at FROM mcp_grants \
+         WHERE ($1 = '' OR user_id = $1) AND ($2 = '' OR server_id = $2) \
+         ORDER BY server_id, user_id, service",
+    )
+    .bind(user_id.unwrap_or(""))
+    .bind(server_id.unwrap_or(""))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(server_id, user_id, service, granted_at)| GrantRow {
+            server_id,
+            user_id,
+            service,
+            granted_at,
+        })
+        .collect())
+}
+
+/// Whether a server may hold a user's credentials for a service now: it is registered, not
+/// removed, allowed the service, and serves all users or has the user's grant. One statement.
+pub async fn may_hold(
+    pool: &AnyPool,
+    server_id: &str,
+    user_id: &str,
+    service: &str,
+) -> Result<bool, ProjectionError> {
+    let row = sqlx::query_as::<_, (String, i64, i64)>(
+        "SELECT s.allowed_services, s.serves_all_users, \
+           (SELECT COUNT(*) FROM mcp_grants g WHERE g.server_id = s.server_id \
+              AND g.user_id = $2 AND g.service = $3) \
+         FROM mcp_servers s WHERE s.server_id = $1 AND s.removed = 0",
+    )
+    .bind(server_id)
+    .bind(user_id)
+    .bind(service)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.is_some_and(|(allowed, all, granted)| {
+        let allowed: BTreeSet<String> = serde_json::from_str(&allowed).unwrap_or_default();
+        allowed.contains(service) && (all != 0 || granted > 0)
+    }))
+}
+
+/// Whether any copy waits to be sent (pending, out of sync, or failed and due for a retry).
+pub async fn has_work(pool: &AnyPool) -> Result<bool, ProjectionError> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT 1 FROM mcp_sync WHERE status IN ('pending', 'out_of_sync', 'error') LIMIT 1",
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Counts of `mcp_sync` rows per server and status.
+pub async fn status_counts(pool: &AnyPool) -> Result<Vec<(String, String, i64)>, ProjectionError> {
+    Ok(sqlx::query_as::<_, (String, String, i64)>(
+        "SELECT server_id, status, COUNT(*) FROM mcp_sync GROUP BY server_id, status \
+         ORDER BY server_id, status",
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+/// A server's rows in the given statuses, oldest wanted change first.
+pub async fn rows_of_server(
+    pool: &AnyPool,
+    server_id: &str,
+    statuses: &[&str],
+    limit: i64,
+) -> Result<Vec<SyncRow>, ProjectionError> {
+    let mut sql = format!("SELECT {SYNC_COLUMNS} FROM mcp_sync WHERE server_id = $1");
+    if !statuses.is_empty() {
+        let list: Vec<String> = (0..statuses.len()).map(|i| format!("${}", i + 2)).collect();
+        sql.push_str(&format!(" AND status IN ({})", list.join(", ")));
+    }
+    sql.push_str(&format!(
+        " ORDER BY wanted_position, credential_id LIMIT ${}",
+        statuses.len() + 2
+    ));
+    let mut q = sqlx::query(&sql).bind(server_id);
+    for s in statuses {
+        q = q.bind(*s);
+    }
+    let rows = q.bind(limit).fetch_all(pool).await?;
+    Ok(rows
+        .iter()
+        .map(SyncRow::from_row)
+        .collect::<Result<_, _>>()?)
+}
+
+/// The row of a server's copy, by the server's own id for it.
+pub async fn row_by_mcp_id(
+    pool: &AnyPool,
+    server_id: &str,
+    mcp_id: &str,
+) -> Result<Option<SyncRow>, ProjectionError> {
+    let row = sqlx::query(&format!(
+        "SELECT {SYNC_COLUMNS} FROM mcp_sync WHERE server_id = $1 AND mcp_id = $2 LIMIT 1"
+    ))
+    .bind(server_id)
+    .bind(mcp_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.as_ref().map(SyncRow::from_row).transpose()?)
+}
+
+/// One server's row for a credential.
+pub async fn row(
+    pool: &AnyPool,
+    server_id: &str,
+    credential_id: &str,
+) -> Result<Option<SyncRow>, ProjectionError> {
+    let row = sqlx::query(&format!(
+        "SELECT {SYNC_COLUMNS} FROM mcp_sync WHERE server_id = $1 AND credential_id = $2"
+    ))
+    .bind(server_id)
+    .bind(credential_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.as_ref().map(SyncRow::from_row).transpose()?)
+}

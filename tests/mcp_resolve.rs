@@ -1,0 +1,438 @@
+//! `resolveCredential` for MCP servers: a server's token resolves only with the scope
+//! `credentials:resolve`, only for the users and services it may hold (a withdrawn grant at
+//! once), never without a durable `CredentialUsed` first; removed servers' and revoked tokens
+//! are refused at the transport; a person's own token still resolves only their own.
+
+use crate::mcp_sync::{fast_sync, grant, jobs_with, register};
+use crate::on_both_backends;
+use crate::support::api::{Answer, Auth, Client, Server};
+use crate::support::{eventually, TestEnv};
+use credledger_adapters::mcp::recorder::RecordingMcpServer;
+use credledger_adapters::Backend;
+use serde_json::{json, Value};
+
+const RESOLVE: &str = "mutation($u: String!, $s: String!, $n: String, $t: String) { \
+    resolveCredential(userId: $u, service: $s, name: $n, tool: $t) { credentialId service name fields version } }";
+
+const ISSUE: &str = "mutation($s: String!, $n: String!, $sc: [Scope!]!) { \
+    createMcpServerToken(serverId: $s, name: $n, scopes: $sc) { token apiToken { id } } }";
+
+async fn server(env: &TestEnv) -> Server {
+    env.server_with_jobs(|_| {}, jobs_with(fast_sync())).await
+}
+
+/// Issues `server_id` a token named `name` with `scopes`; answers a client using it and the
+/// token's id.
+async fn named_token(
+    admin: &Client,
+    server_id: &str,
+    name: &str,
+    scopes: Value,
+) -> (Client, String) {
+    let data = admin
+        .ok(ISSUE, json!({"s": server_id, "n": name, "sc": scopes}))
+        .await;
+    let token = data["createMcpServerToken"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(token.starts_with("clm_"), "{token}");
+    let id = data["createMcpServerToken"]["apiToken"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (admin.with_auth(Auth::Bearer(token)), id)
+}
+
+async fn server_token(admin: &Client, server_id: &str, scopes: Value) -> (Client, String) {
+    named_token(admin, server_id, "resolver", scopes).await
+}
+
+async fn resolve(client: &Client, user: &str, service: &str, name: Option<&str>) -> Answer {
+    client
+        .gql(
+            RESOLVE,
+            json!({"u": user, "s": service, "n": name, "t": "search_pages"}),
+        )
+        .await
+}
+
+/// The resolved credential, asserting the answer has no errors.
+fn resolved(answer: &Answer) -> Value {
+    answer.data()["resolveCredential"].clone()
+}
+
+/// Asserts `answer` is refused with `code`, carries no `fields`, and quotes none of `secrets`.
+fn assert_refused(answer: &Answer, code: &str, secrets: &[&Value]) {
+    assert_eq!(answer.code(), code, "{}", answer.body);
+    assert!(
+        answer
+            .body
+            .pointer("/data/resolveCredential")
+            .is_none_or(Value::is_null),
+        "{}",
+        answer.body
+    );
+    let body = answer.body.to_string();
+    for fields in secrets {
+        for value in fields.as_object().unwrap().values() {
+            let value = value.as_str().unwrap();
+            assert!(
+                !body.contains(value),
+                "a secret in a refused answer: {body}"
+            );
+        }
+    }
+}
+
+/// `CredentialUsed` events in the event store itself (durable before any answer).
+async fn stored_uses(env: &TestEnv) -> i64 {
+    let pool = env.any_pool().await;
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM events WHERE event_type = 'CredentialUsed'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    n
+}
+
+/// The credential's `CredentialUsed` events as its history shows them (a read model).
+async fn used_events(owner: &Client, credential: &str) -> Vec<Value> {
+    owner
+        .ok(
+            "query($id: ID!) { credentialHistory(id: $id) { type payload } }",
+            json!({"id": credential}),
+        )
+        .await["credentialHistory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "CredentialUsed")
+        .cloned()
+        .collect()
+}
+
+async fn a_token_without_the_resolve_scope_is_refused(env: TestEnv) {
+    let server = server(&env).await;
+    let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
+    let admin = server.admin("root").await;
+    register(&admin, &recorder, "gw", &["notion"], false).await;
+    let alice = server.user("alice").await;
+    grant(&alice, "gw", "notion").await;
+    let secret = server.good_fields("notion", 0);
+    alice.add("notion", "Work", secret.clone()).await;
+    let (reader, _) = server_token(&admin, "gw", json!(["CREDENTIALS_READ"])).await;
+
+    let answer = resolve(&reader, "alice", "notion", None).await;
+
+    assert_refused(&answer, "FORBIDDEN", &[&secret]);
+    assert_eq!(stored_uses(&env).await, 0);
+}
+on_both_backends!(
+    a_server_token_without_the_resolve_scope_is_refused,
+    a_token_without_the_resolve_scope_is_refused
+);
+
+async fn a_server_resolves_only_what_it_was_granted(env: TestEnv) {
+    let server = server(&env).await;
+    let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
+    let admin = server.admin("root").await;
+    register(&admin, &recorder, "gw", &["notion", "jira"], false).await;
+    let alice = server.user("alice").await;
+    let (work_secret, personal_secret, jira_secret) = (
+        server.good_fields("notion", 0),
+        server.good_fields("notion", 1),
+        server.good_fields("jira", 0),
+    );
+    let work = alice.add("notion", "Work", work_secret.clone()).await;
+    let personal = alice
+        .add("notion", "Personal", personal_secret.clone())
+        .await;
+    alice.add("jira", "Jira", jira_secret.clone()).await;
+    let (gw, _) = server_token(&admin, "gw", json!(["CREDENTIALS_RESOLVE"])).await;
+
+    // No grant yet.
+    let before = resolve(&gw, "alice", "notion", None).await;
+    assert_refused(&before, "FORBIDDEN", &[&work_secret, &personal_secret]);
+
+    grant(&alice, "gw", "notion").await;
+    let primary = resolved(&resolve(&gw, "alice", "notion", None).await);
+    assert_eq!(primary["credentialId"], json!(work));
+    assert_eq!(primary["name"], "Work");
+    assert_eq!(primary["service"], "notion");
+    assert_eq!(primary["fields"], work_secret);
+    assert_eq!(primary["version"], 1);
+    let named = resolved(&resolve(&gw, "alice", "notion", Some("Personal")).await);
+    assert_eq!(named["credentialId"], json!(personal));
+    assert_eq!(named["fields"], personal_secret);
+
+    // Jira is allowed for the server, but alice granted only notion.
+    let jira = resolve(&gw, "alice", "jira", None).await;
+    assert_refused(&jira, "FORBIDDEN", &[&jira_secret]);
+}
+on_both_backends!(
+    a_server_resolves_a_users_credential_only_once_granted,
+    a_server_resolves_only_what_it_was_granted
+);
+
+async fn a_withdrawn_grant_is_refused_at_once(env: TestEnv) {
+    let server = server(&env).await;
+    let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
+    let admin = server.admin("root").await;
+    register(&admin, &recorder, "gw", &["notion"], false).await;
+    let alice = server.user("alice").await;
+    let secret = server.good_fields("notion", 0);
+    alice.add("notion", "Work", secret.clone()).await;
+    let (gw, _) = server_token(&admin, "gw", json!(["CREDENTIALS_RESOLVE"])).await;
+
+    for _ in 0..3 {
+        grant(&alice, "gw", "notion").await;
+        assert_eq!(
+            resolved(&resolve(&gw, "alice", "notion", None).await)["fields"],
+            secret
+        );
+        alice
+            .ok(
+                "mutation { withdrawMcpAccess(serverId: \"gw\", service: \"notion\") }",
+                json!({}),
+            )
+            .await;
+        let after = resolve(&gw, "alice", "notion", None).await;
+        assert_refused(&after, "FORBIDDEN", &[&secret]);
+    }
+}
+on_both_backends!(
+    a_withdrawn_grant_is_refused_by_the_very_next_resolve,
+    a_withdrawn_grant_is_refused_at_once
+);
+
+async fn a_server_for_all_users_needs_no_grants_for_its_services(env: TestEnv) {
+    let server = server(&env).await;
+    let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
+    let admin = server.admin("root").await;
+    register(&admin, &recorder, "gw", &["notion"], true).await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let (alice_secret, bob_secret, jira_secret) = (
+        server.good_fields("notion", 0),
+        server.good_fields("notion", 1),
+        server.good_fields("jira", 0),
+    );
+    alice.add("notion", "Work", alice_secret.clone()).await;
+    bob.add("notion", "Work", bob_secret.clone()).await;
+    alice.add("jira", "Jira", jira_secret.clone()).await;
+    let (gw, _) = server_token(&admin, "gw", json!(["CREDENTIALS_RESOLVE"])).await;
+
+    assert_eq!(
+        resolved(&resolve(&gw, "alice", "notion", None).await)["fields"],
+        alice_secret
+    );
+    assert_eq!(
+        resolved(&resolve(&gw, "bob", "notion", None).await)["fields"],
+        bob_secret
+    );
+    let jira = resolve(&gw, "alice", "jira", None).await;
+    assert_refused(&jira, "FORBIDDEN", &[&jira_secret]);
+}
+on_both_backends!(
+    a_server_for_all_users_resolves_anyones_credentials_for_its_services_only,
+    a_server_for_all_users_needs_no_grants_for_its_services
+);
+
+async fn each_resolve_is_recorded_as_a_use_first(env: TestEnv) {
+    let server = server(&env).await;
+    let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
+    let admin = server.admin("root").await;
+    register(&admin, &recorder, "gw", &["notion"], false).await;
+    let alice = server.user("alice").await;
+    grant(&alice, "gw", "notion").await;
+    let work = alice
+        .add("notion", "Work", server.good_fields("notion", 0))
+        .await;
+    let (gw, _) = server_token(&admin, "gw", json!(["CREDENTIALS_RESOLVE"])).await;
+    let usage = || async {
+        alice
+            .ok(
+                "query($id: ID!) { credential(id: $id) { useCount lastUsedAt } }",
+                json!({"id": work}),
+            )
+            .await["credential"]
+            .clone()
+    };
+    assert_eq!(usage().await, json!({"useCount": 0, "lastUsedAt": null}));
+
+    for n in 1..=2 {
+        resolved(&resolve(&gw, "alice", "notion", None).await);
+        // Durable before the answer: in the event store itself, not only in a read model.
+        assert_eq!(stored_uses(&env).await, n);
+        eventually("the use to be counted", || async {
+            let counted = usage().await;
+            counted["useCount"] == n && counted["lastUsedAt"].is_string()
+        })
+        .await;
+    }
+
+    let trail = || async {
+        alice
+            .ok(
+                "{ auditTrail(filter: {action: \"CredentialUsed\"}) { edges { node { credentialId context } } } }",
+                json!({}),
+            )
+            .await["auditTrail"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"].clone())
+            .collect::<Vec<_>>()
+    };
+    eventually("both uses in the audit trail", || async {
+        trail().await.len() == 2
+    })
+    .await;
+    for node in trail().await {
+        assert_eq!(node["credentialId"], json!(work), "{node}");
+        let context = node["context"].to_string();
+        assert!(context.contains("\"mcp:gw\""), "{node}");
+        assert!(context.contains("\"search_pages\""), "{node}");
+    }
+    let history = used_events(&alice, &work).await;
+    assert_eq!(history.len(), 2, "{history:?}");
+    assert!(
+        history[0]["payload"].to_string().contains("mcp:gw"),
+        "{history:?}"
+    );
+}
+on_both_backends!(
+    each_resolve_by_a_server_is_recorded_as_a_credential_use,
+    each_resolve_is_recorded_as_a_use_first
+);
+
+/// Makes the event store refuse every insert (`true`), or lifts that (`false`).
+async fn freeze_events(env: &TestEnv, frozen: bool) {
+    let pool = env.any_pool().await;
+    let statements: &[&str] = match (env.backend, frozen) {
+        (Backend::Postgres, true) => &[
+            "CREATE FUNCTION test_events_read_only() RETURNS trigger LANGUAGE plpgsql \
+             AS $$ BEGIN RAISE EXCEPTION 'read-only'; END $$",
+            "CREATE TRIGGER events_read_only BEFORE INSERT ON events \
+             FOR EACH ROW EXECUTE FUNCTION test_events_read_only()",
+        ],
+        (Backend::Postgres, false) => &[
+            "DROP TRIGGER events_read_only ON events",
+            "DROP FUNCTION test_events_read_only()",
+        ],
+        (Backend::Sqlite, true) => &["CREATE TRIGGER events_read_only BEFORE INSERT ON events \
+             BEGIN SELECT RAISE(ABORT, 'read-only'); END"],
+        (Backend::Sqlite, false) => &["DROP TRIGGER events_read_only"],
+    };
+    for sql in statements {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+}
+
+async fn no_secret_without_a_recorded_use(env: TestEnv) {
+    let server = server(&env).await;
+    let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
+    let admin = server.admin("root").await;
+    register(&admin, &recorder, "gw", &["notion"], false).await;
+    let alice = server.user("alice").await;
+    grant(&alice, "gw", "notion").await;
+    let secret = server.good_fields("notion", 0);
+    let work = alice.add("notion", "Work", secret.clone()).await;
+    let (gw, _) = server_token(&admin, "gw", json!(["CREDENTIALS_RESOLVE"])).await;
+
+    freeze_events(&env, true).await;
+    let refused = resolve(&gw, "alice", "notion", None).await;
+    assert_refused(&refused, "INTERNAL", &[&secret]);
+    assert_eq!(stored_uses(&env).await, 0);
+
+    freeze_events(&env, false).await;
+    assert_eq!(
+        resolved(&resolve(&gw, "alice", "notion", None).await)["fields"],
+        secret
+    );
+    assert_eq!(stored_uses(&env).await, 1);
+    eventually("the use in the credential's history", || async {
+        used_events(&alice, &work).await.len() == 1
+    })
+    .await;
+}
+on_both_backends!(
+    an_unwritable_event_store_gives_out_no_secret,
+    no_secret_without_a_recorded_use
+);
+
+async fn removed_servers_and_revoked_tokens_are_unauthenticated(env: TestEnv) {
+    let server = server(&env).await;
+    let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
+    let admin = server.admin("root").await;
+    register(&admin, &recorder, "gw", &["notion"], false).await;
+    let alice = server.user("alice").await;
+    grant(&alice, "gw", "notion").await;
+    let secret = server.good_fields("notion", 0);
+    alice.add("notion", "Work", secret.clone()).await;
+    let (first, first_id) =
+        named_token(&admin, "gw", "first", json!(["CREDENTIALS_RESOLVE"])).await;
+    let (second, _) = named_token(&admin, "gw", "second", json!(["CREDENTIALS_RESOLVE"])).await;
+    resolved(&resolve(&first, "alice", "notion", None).await);
+
+    admin
+        .ok(
+            "mutation($id: ID!) { revokeMcpServerToken(serverId: \"gw\", id: $id) }",
+            json!({"id": first_id}),
+        )
+        .await;
+    let revoked = resolve(&first, "alice", "notion", None).await;
+    assert_eq!(revoked.status, 401, "{}", revoked.body);
+    assert_refused(&revoked, "UNAUTHENTICATED", &[&secret]);
+    resolved(&resolve(&second, "alice", "notion", None).await);
+
+    admin
+        .ok("mutation { removeMcpServer(id: \"gw\") }", json!({}))
+        .await;
+    let removed = resolve(&second, "alice", "notion", None).await;
+    assert_eq!(removed.status, 401, "{}", removed.body);
+    assert_refused(&removed, "UNAUTHENTICATED", &[&secret]);
+}
+on_both_backends!(
+    a_removed_servers_or_revoked_token_is_refused_at_the_transport,
+    removed_servers_and_revoked_tokens_are_unauthenticated
+);
+
+async fn a_users_own_token_resolves_only_their_own(env: TestEnv) {
+    let server = server(&env).await;
+    let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
+    let admin = server.admin("root").await;
+    register(&admin, &recorder, "gw", &["notion"], true).await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let (alice_secret, bob_secret) = (
+        server.good_fields("notion", 0),
+        server.good_fields("notion", 1),
+    );
+    alice.add("notion", "Work", alice_secret.clone()).await;
+    bob.add("notion", "Work", bob_secret.clone()).await;
+    let token = alice
+        .ok(
+            "mutation { createApiToken(name: \"resolver\", scopes: [CREDENTIALS_RESOLVE]) { token } }",
+            json!({}),
+        )
+        .await["createApiToken"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let machine = alice.with_auth(Auth::Bearer(token));
+
+    assert_eq!(
+        resolved(&resolve(&machine, "alice", "notion", None).await)["fields"],
+        alice_secret
+    );
+    let others = resolve(&machine, "bob", "notion", None).await;
+    assert_refused(&others, "NOT_FOUND", &[&bob_secret]);
+}
+on_both_backends!(
+    a_users_own_token_still_resolves_only_their_own_credentials,
+    a_users_own_token_resolves_only_their_own
+);
