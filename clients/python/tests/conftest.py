@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,6 +190,74 @@ class Session:
     def revoke_token(self, token_id: str) -> None:
         assert self.gql("mutation($id: ID!) { revokeApiToken(id: $id) }", id=token_id)["revokeApiToken"] is True
 
+    def register_mcp_server(
+        self,
+        id: str,
+        services: list[str],
+        serves_all_users: bool = False,
+        base_url: str = "http://127.0.0.1:9",
+    ) -> str:
+        """Registers an MCP server (administrators); returns its signing secret (shown once).
+
+        The default base URL is loopback's discard port: nothing answers there, so the sender's
+        pushes to it fail and are retried; resolving at call time does not depend on them.
+        """
+        data = self.gql(
+            "mutation($i: RegisterMcpServerInput!) {"
+            " registerMcpServer(input: $i) { server { id allowedServices servesAllUsers } signingSecret } }",
+            i={
+                "id": id,
+                "name": id,
+                "baseUrl": base_url,
+                "allowedServices": services,
+                "servesAllUsers": serves_all_users,
+            },
+        )
+        registered = data["registerMcpServer"]
+        assert registered["server"]["id"] == id, registered
+        assert sorted(registered["server"]["allowedServices"]) == sorted(services), registered
+        assert registered["server"]["servesAllUsers"] is serves_all_users, registered
+        assert registered["signingSecret"], registered
+        return registered["signingSecret"]
+
+    def create_server_token(
+        self, server_id: str, name: str, scopes: list[str], expires_at: str | None = None
+    ) -> tuple[str, str]:
+        """Issues an MCP server an API token (administrators); returns (token, token id)."""
+        data = self.gql(
+            "mutation($srv: String!, $n: String!, $s: [Scope!]!, $e: DateTime) {"
+            " createMcpServerToken(serverId: $srv, name: $n, scopes: $s, expiresAt: $e)"
+            " { token apiToken { id } } }",
+            srv=server_id,
+            n=name,
+            s=scopes,
+            e=expires_at,
+        )
+        created = data["createMcpServerToken"]
+        assert created["token"].startswith("clm_"), "an MCP server token starts clm_"
+        return created["token"], created["apiToken"]["id"]
+
+    def grant(self, server_id: str, service: str) -> dict[str, Any]:
+        """Lets an MCP server hold (and resolve) this person's credentials for a service."""
+        data = self.gql(
+            "mutation($srv: String!, $svc: String!) {"
+            " grantMcpAccess(serverId: $srv, service: $svc) { serverId userId service grantedAt } }",
+            srv=server_id,
+            svc=service,
+        )
+        grant = data["grantMcpAccess"]
+        assert (grant["serverId"], grant["userId"], grant["service"]) == (server_id, self.user_id, service), grant
+        return grant
+
+    def withdraw(self, server_id: str, service: str) -> None:
+        """Withdraws that grant: from this answer on the server resolves none of them."""
+        data = self.gql(
+            "mutation($srv: String!, $svc: String!) { withdrawMcpAccess(serverId: $srv, service: $svc) }",
+            srv=server_id,
+            svc=service,
+        )
+        assert data["withdrawMcpAccess"] is True, data
+
     def uses(self, credential_id: str) -> list[dict[str, Any]]:
         """The `CredentialUsed` events of one credential, newest first."""
         data = self.gql(
@@ -204,6 +273,24 @@ class Session:
         while True:
             uses = self.uses(credential_id)
             if len(uses) >= count or time.monotonic() > deadline:
+                return uses
+            time.sleep(0.2)
+
+    def wait_for_uses_where(
+        self, credential_id: str, match: Callable[[dict[str, Any]], bool], count: int = 1, timeout: float = 15
+    ) -> list[dict[str, Any]]:
+        """All uses of a credential, newest first, once at least `count` of them `match`.
+
+        Counting every use against a number taken at a test's start is racy: a use an earlier
+        test caused may reach the read model only after that count was taken. Waiting for the
+        uses only this test makes (its own token's consumer, its user agent) is not; and since
+        the read model applies events in ledger order, every earlier use is there by then, so
+        `uses[0]` is the newest.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            uses = self.uses(credential_id)
+            if sum(1 for use in uses if match(use)) >= count or time.monotonic() > deadline:
                 return uses
             time.sleep(0.2)
 

@@ -173,6 +173,27 @@ def test_error_messages_never_contain_the_token():
     assert "[redacted]" in str(info.value)
 
 
+def test_forbidden_for_a_server_token_says_what_lets_a_server_resolve():
+    # credledger answers a missing grant, a withdrawn one and a service the server is not
+    # allowed with one reason; the client adds what would let the server resolve.
+    reason = "the MCP server may not hold demo's credentials for notion"
+    server_token = "clm_unit_test_server_token_0123456789"
+    http = httpx.Client(transport=httpx.MockTransport(Script(gql_error("FORBIDDEN", reason))))
+    with pytest.raises(Forbidden) as info:
+        CredledgerClient(BASE, server_token, http_client=http).resolve("demo", "notion")
+    assert info.value.code == "FORBIDDEN"
+    assert info.value.message.startswith(reason + ". An MCP server resolves a user's credentials only")
+    assert "grants it access" in info.value.message and "credledger mcp grant" in info.value.message
+    assert server_token not in str(info.value) and server_token not in repr(info.value)
+
+    # A person's token (clt_…) is refused for its own reasons (a missing scope): no grant hint.
+    with pytest.raises(Forbidden) as info:
+        make(Script(gql_error("FORBIDDEN", "this API token lacks the scope credentials:resolve"))).resolve(
+            "demo", "notion"
+        )
+    assert info.value.message == "this API token lacks the scope credentials:resolve"
+
+
 def test_connection_errors_never_contain_the_token():
     script = Script(httpx.ConnectError(f"refused while sending {TOKEN}"))
     with pytest.raises(ConnectionFailed) as info:

@@ -9,12 +9,15 @@ tool's answer or the server's log.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import anyio
 import httpx
 import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
+
+from credledger_client import CredledgerClient, Forbidden
 
 pytestmark = pytest.mark.live
 
@@ -64,7 +67,6 @@ def text_of(result) -> str:
 def test_tool_answers_with_notion_data_and_the_use_is_audited(live, tmp_path):
     token, token_id = live.demo.create_token("notion-mcp-example", ["CREDENTIALS_RESOLVE"])
     expected = notion_me(live, live.notion_secret)
-    before = len(live.demo.uses(live.work_id))
     log_path = tmp_path / "mcp-server.log"
 
     with open(log_path, "w") as errlog:
@@ -95,9 +97,11 @@ def test_tool_answers_with_notion_data_and_the_use_is_audited(live, tmp_path):
         assert data["credential_name"] == "Work"
         assert expected["bot"]["workspace_name"] in text_of(result)
 
-    # The example keeps resolved credentials 30 s: three calls, one resolve, one recorded use.
-    uses = live.demo.wait_for_uses(live.work_id, before + 1)
-    assert len(uses) == before + 1
+    # The example keeps resolved credentials 30 s: three calls, one resolve, one recorded use
+    # (this test's token is new, so its uses are the ones with its consumer).
+    consumer = f"token:{token_id}"
+    uses = live.demo.wait_for_uses_where(live.work_id, lambda use: use["context"]["detail"]["consumer"] == consumer)
+    assert sum(1 for use in uses if use["context"]["detail"]["consumer"] == consumer) == 1
     newest = uses[0]
     assert newest["action"] == "CredentialUsed"
     assert newest["credentialId"] == live.work_id
@@ -116,7 +120,6 @@ def test_tool_answers_with_notion_data_and_the_use_is_audited(live, tmp_path):
 
 def test_every_call_is_audited_without_the_cache(live, tmp_path):
     token, token_id = live.demo.create_token("notion-mcp-no-cache", ["CREDENTIALS_RESOLVE"])
-    before = len(live.demo.uses(live.side_id))
     with open(tmp_path / "log", "w") as errlog:
         _, _, results = anyio.run(
             drive,
@@ -128,9 +131,11 @@ def test_every_call_is_audited_without_the_cache(live, tmp_path):
     for result in results:
         assert not result.is_error, text_of(result)
         assert result.structured_content["workspace_name"] == expected["bot"]["workspace_name"]
-    uses = live.demo.wait_for_uses(live.side_id, before + 2)
-    assert len(uses) == before + 2
-    assert all(use["context"]["detail"]["consumer"] == f"token:{token_id}" for use in uses[:2])
+    consumer = f"token:{token_id}"
+    uses = live.demo.wait_for_uses_where(
+        live.side_id, lambda use: use["context"]["detail"]["consumer"] == consumer, count=2
+    )
+    assert all(use["context"]["detail"]["consumer"] == consumer for use in uses[:2])
 
 
 def test_tool_errors_are_clear_and_secret_free(live, tmp_path):
@@ -157,3 +162,92 @@ def test_tool_errors_are_clear_and_secret_free(live, tmp_path):
         assert secret not in log
         for result in (other_user, no_such_service_user, forbidden, revoked):
             assert secret not in text_of(result)
+
+
+
+def test_an_mcp_server_token_resolves_only_while_the_user_grants_it(live, tmp_path):
+    """The recommended deployment: the example holds its MCP server's own token (`clm_…`).
+
+    An administrator registers `notion-example`, allowed `notion` and serving only the users who
+    grant it access, and issues it a `credentials:resolve` token; demo grants it Notion. The tool
+    then answers with demo's Notion data, and credledger records the use as the server's
+    (`mcp:notion-example`). Once demo withdraws the grant the very next call is refused, and a
+    server allowed only Jira is refused Notion whatever it asks.
+    """
+    server_id, jira_id = "notion-example", "jira-only-example"
+    live.admin.register_mcp_server(server_id, ["notion"])
+    token, _ = live.admin.create_server_token(server_id, "notion-example-resolver", ["CREDENTIALS_RESOLVE"])
+    live.admin.register_mcp_server(jira_id, ["jira"])
+    jira_token, _ = live.admin.create_server_token(jira_id, "jira-only-resolver", ["CREDENTIALS_RESOLVE"])
+    live.demo.grant(server_id, "notion")
+    live.demo.grant(jira_id, "jira")
+
+    def mine(use):
+        return use["context"]["detail"]["consumer"] == f"mcp:{server_id}"
+
+    expected = notion_me(live, live.notion_secret)
+    log_path = tmp_path / "mcp-server.log"
+    no_cache = {"CREDLEDGER_CACHE_TTL": "0"}
+    with open(log_path, "w") as errlog:
+        _, _, (granted,) = anyio.run(drive, params_for(live, token, **no_cache), errlog, [("notion_workspace", {})])
+        uses = live.demo.wait_for_uses_where(live.work_id, mine)
+
+        live.demo.withdraw(server_id, "notion")  # effective when it answers: no waiting
+        _, _, (withdrawn, withdrawn_named) = anyio.run(
+            drive,
+            params_for(live, token, **no_cache),
+            errlog,
+            [("notion_workspace", {}), ("notion_workspace", {"user_id": "demo"})],
+        )
+        _, _, (not_allowed,) = anyio.run(
+            drive, params_for(live, jira_token, **no_cache), errlog, [("notion_workspace", {})]
+        )
+
+    # With the grant: Notion's answer for demo's primary (Work) credential...
+    assert not granted.is_error, text_of(granted)
+    data = granted.structured_content
+    assert data["workspace_name"] == expected["bot"]["workspace_name"]
+    assert data["workspace_id"] == expected["bot"]["workspace_id"]
+    assert data["bot_id"] == expected["id"]
+    assert data["owner_email"] == expected["bot"]["owner"]["user"]["person"]["email"]
+    assert data["credential_id"] == live.work_id
+    assert data["credential_name"] == "Work"
+    assert expected["bot"]["workspace_name"] in text_of(granted)
+    # ... recorded as the server's use, with the example's user agent.
+    assert sum(1 for use in uses if mine(use)) == 1
+    newest = uses[0]
+    assert newest["action"] == "CredentialUsed"
+    assert newest["credentialId"] == live.work_id
+    assert newest["context"]["detail"]["consumer"] == f"mcp:{server_id}"
+    assert newest["userAgent"].startswith("notion-mcp-example/")
+
+    # Withdrawn, or never allowed the service: refused, saying why and what would allow it.
+    for refused in (withdrawn, withdrawn_named, not_allowed):
+        text = text_of(refused)
+        assert refused.is_error, text
+        assert "this server's credledger token may not resolve the Notion credential of user 'demo'" in text
+        assert "may not hold demo's credentials for notion" in text  # credledger's reason
+        assert "grants it access" in text and "credledger mcp grant" in text  # the client's hint
+        assert "[FORBIDDEN]" not in text  # the message, not the exception's decorated str()
+
+    # The library's own view of the refusal: FORBIDDEN, never cached, never the token.
+    for refused_token in (token, jira_token):
+        with CredledgerClient(live.server.base_url, refused_token, cache_ttl=0) as client:
+            with pytest.raises(Forbidden) as info:
+                client.resolve("demo", "notion")
+        assert info.value.code == "FORBIDDEN"
+        assert "grants it access" in str(info.value)
+        assert refused_token not in str(info.value) and refused_token not in repr(info.value)
+
+    # Refusals are not uses: still the one use by this server.
+    time.sleep(0.5)
+    assert sum(1 for use in live.demo.uses(live.work_id) if mine(use)) == 1
+
+    # No token and no secret anywhere: not in the answers, not in the server's log.
+    log = log_path.read_text()
+    assert "resolved Notion credential" in log
+    for secret in (token, jira_token, live.notion_secret, live.notion_secret_2):
+        assert secret not in log
+        for result in (granted, withdrawn, withdrawn_named, not_allowed):
+            assert secret not in text_of(result)
+            assert secret not in repr(result.structured_content)

@@ -4,13 +4,20 @@ Built on the official MCP Python SDK (`mcp` 2.x, `MCPServer`, formerly `FastMCP`
 MCP over stdio:
 
     CREDLEDGER_URL=https://credledger.example.com \\
-    CREDLEDGER_TOKEN=clt_…            # an API token with the scope credentials:resolve
+    CREDLEDGER_TOKEN=clm_…            # this MCP server's own token (credentials:resolve)
     CREDLEDGER_USER_ID=alice          # whose credential, unless the tool call names a user
     python examples/notion_mcp/server.py
 
+The token is best the MCP server's own (`credledger mcp register`, then `credledger mcp token
+--server ID`; it starts `clm_`): it resolves a user's Notion credential only while that user
+grants the server access to Notion, and each use is audited as the server's (`mcp:<id>`). A
+person's own API token with the scope credentials:resolve (`clt_…`) works too, for that
+person's credentials only. See README.md.
+
 Configuration (environment):
     CREDLEDGER_URL          credledger's URL (required)
-    CREDLEDGER_TOKEN        the API token (required), or CREDLEDGER_TOKEN_FILE naming a file
+    CREDLEDGER_TOKEN        the API token, clm_… or clt_… (required), or CREDLEDGER_TOKEN_FILE
+                            naming a file that holds it
     CREDLEDGER_USER_ID      the default user id
     CREDLEDGER_CACHE_TTL    seconds a resolved credential is reused (default 30; 0: ask every time)
     NOTION_BASE_URL         Notion's API (default https://api.notion.com; the simulator's in tests)
@@ -25,7 +32,8 @@ Whose credential: the tool's `user_id` argument, else CREDLEDGER_USER_ID. A stdi
 started by one person's MCP client, so configuring the user is the usual way. A server that
 serves many people over HTTP must take the user from its own authenticated session instead of
 trusting an argument the model fills in; credledger limits what the token may read in any case
-(a user's token reads only that user's credentials).
+(a person's token reads only that person's credentials; a server token only those of users who
+granted the server access, for the services it is allowed).
 """
 
 from __future__ import annotations
@@ -147,8 +155,14 @@ async def notion_workspace(user_id: str | None = None) -> NotionWorkspace:
         credential = await credledger.resolve(user, SERVICE, name)
     except CredentialNotFound:
         raise ToolError(f"user {user!r} has no active Notion credential in credledger") from None
-    except Forbidden:
-        raise ToolError("this server's credledger token may not resolve that credential") from None
+    except Forbidden as exc:
+        # The client's message names the reason (a missing scope; for a server token, no grant
+        # from this user, a withdrawn one, or a service the server is not allowed) and never a
+        # token or a secret.
+        raise ToolError(
+            f"this server's credledger token may not resolve the Notion credential of user {user!r}."
+            f" credledger: {exc.message}"
+        ) from None
     except Unauthenticated:
         raise ToolError("credledger refused this server's API token (unknown, expired or revoked)") from None
     except RateLimited as exc:

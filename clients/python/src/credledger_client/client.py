@@ -1,7 +1,10 @@
 """Resolving a user's credential from credledger at call time (`resolveCredential`).
 
-An MCP server holds an API token with the scope `credentials:resolve` and asks credledger, when a
-tool runs, for the calling user's primary (or named) credential for a service. credledger records
+An MCP server holds an API token with the scope `credentials:resolve` (its own server token,
+`clm_…`, or a person's `clt_…`) and asks credledger, when a tool runs, for the calling user's
+primary (or named) credential for a service. A server token resolves only what the server may
+hold: a service it is allowed, for a user who granted it access (or every user, when it serves
+all users); anything else is `Forbidden`. credledger records
 every answer as a durable `CredentialUsed` event before it sends the secret.
 
 Both clients keep answers for a short time (`cache_ttl`, 30 s by default) so a burst of tool calls
@@ -45,6 +48,15 @@ RESOLVE_MUTATION = (
 
 _MAX_MESSAGE = 300
 _ANY: Any = object()
+
+# MCP servers' own API tokens (`createMcpServerToken`, `credledger mcp token`) start so; a
+# person's tokens start `clt_`.
+SERVER_TOKEN_PREFIX = "clm_"
+_SERVER_FORBIDDEN_HINT = (
+    "An MCP server resolves a user's credentials only with the scope credentials:resolve,"
+    " for a service it is allowed, and (unless it serves all users) while that user grants"
+    " it access to that service (grantMcpAccess, or `credledger mcp grant`)."
+)
 
 
 @dataclass(frozen=True, repr=False)
@@ -259,6 +271,10 @@ def _parse_resolve(response: httpx.Response, token: str) -> ResolvedCredential:
             else:
                 cls = CredledgerError
         message = _scrub(first.get("message") or "credledger refused the request", token)
+        if cls is Forbidden and token.startswith(SERVER_TOKEN_PREFIX):
+            # credledger gives one reason for a missing grant, a withdrawn grant and a service
+            # the server is not allowed; say what lets a server resolve, so the fix is clear.
+            message = f"{message.rstrip('.')}. {_SERVER_FORBIDDEN_HINT}"
         raise _error(cls, message, code=code, response=response, retry_after=extensions.get("retryAfter"))
     if response.status_code in _BY_STATUS:
         cls, code = _BY_STATUS[response.status_code]
@@ -306,7 +322,7 @@ class _Base:
         clock: Callable[[], float],
     ) -> None:
         if not isinstance(token, str) or not token.strip():
-            raise ValueError("token must be a credledger API token (clt_…)")
+            raise ValueError("token must be a credledger API token (clt_…, or an MCP server's clm_…)")
         if any(c in token for c in "\r\n\x00 "):
             raise ValueError("token contains characters no API token has")
         if cache_ttl < 0:

@@ -52,7 +52,10 @@ class Unauthenticated(CredledgerError):
 
 
 class Forbidden(CredledgerError):
-    """The token lacks the scope (`credentials:resolve`) or permission (`FORBIDDEN`)."""
+    """`FORBIDDEN`: the token lacks the scope `credentials:resolve`, or (an MCP server's token,
+    `clm_…`) the server may not hold that user's credentials for that service: the user has not
+    granted it access, or withdrew it, or the service is not one the server is allowed. For a
+    server token the message says so; the grant is the user's (`grantMcpAccess`)."""
 
 
 class CredentialNotFound(CredledgerError):
