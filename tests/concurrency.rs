@@ -752,3 +752,82 @@ on_both_backends!(
     replace_racing_erase,
     a_secret_replaced_while_its_credential_is_erased_is_refused_never_internal
 );
+
+/// Many resolves at once: their `CredentialUsed` events are group-committed, yet each use is
+/// one event, every usage stream's sequences run 1..n without a gap or a double, the global
+/// positions stay gap-free, and the hash chain verifies.
+async fn concurrent_uses_are_group_committed_each_once_in_a_verified_chain(env: TestEnv) {
+    let ledger = env.ledger().await;
+    let names = ["A", "B", "C"];
+    for name in names {
+        crate::support::register_with(
+            &ledger,
+            "alice",
+            "notion",
+            name,
+            &format!(r#"{{"token":"ntn_group_commit_{name}_000000000000"}}"#),
+            Some(valid(&format!("acct-{name}"))),
+            &meta("alice"),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    let tasks: Vec<_> = (0..150)
+        .map(|i| {
+            let ledger = ledger.clone();
+            tokio::spawn(async move {
+                let name = names[i % names.len()];
+                ledger
+                    .resolve(
+                        "alice",
+                        "notion",
+                        Some(name),
+                        "mcp:test",
+                        Some(format!("tool-{i}")),
+                        &meta("mcp:test"),
+                    )
+                    .await
+                    .map(|r| r.credential_id)
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let pool = env.any_pool().await;
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT aggregate_id, CAST(sequence AS BIGINT), CAST(global_position AS BIGINT) FROM events \
+         WHERE aggregate_type = 'credential_usage' ORDER BY aggregate_id, sequence",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 150, "one event per use");
+    let mut streams: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+    for (id, sequence, _) in &rows {
+        streams.entry(id).or_default().push(*sequence);
+    }
+    assert_eq!(streams.len(), 3);
+    for (id, sequences) in &streams {
+        let expected: Vec<i64> = (1..=sequences.len() as i64).collect();
+        assert_eq!(sequences, &expected, "stream {id}");
+    }
+    let positions: Vec<i64> = sqlx::query_scalar(
+        "SELECT CAST(global_position AS BIGINT) FROM events ORDER BY global_position",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let expected: Vec<i64> = (1..=positions.len() as i64).collect();
+    assert_eq!(positions, expected, "gap-free global positions");
+    let out = env.cli().args(["ledger", "verify"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+on_both_backends!(
+    concurrent_uses_group_committed,
+    concurrent_uses_are_group_committed_each_once_in_a_verified_chain
+);

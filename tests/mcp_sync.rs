@@ -602,3 +602,43 @@ on_both_backends!(
     a_kill_9_mid_sync_resumes_exactly_once,
     a_kill_9_mid_sync_resumes_and_each_change_is_applied_exactly_once
 );
+
+async fn registrations_of_one_id_at_once_leave_the_winners_secret(env: TestEnv) {
+    use crate::support::meta;
+    use credledger::mcp::{McpServers, NewMcpServer};
+    let ledger = env.ledger().await;
+    let servers = std::sync::Arc::new(McpServers::new(ledger.clone()));
+    for round in 0..10 {
+        let id = format!("gw-{round}");
+        let attempt = |servers: std::sync::Arc<McpServers>, id: String| async move {
+            servers
+                .register(
+                    NewMcpServer {
+                        server_id: id,
+                        name: "gateway".into(),
+                        base_url: "http://127.0.0.1:9".into(),
+                        allowed_services: vec!["notion".into()],
+                        serves_all_users: true,
+                    },
+                    &meta("root"),
+                )
+                .await
+        };
+        let (a, b) = tokio::join!(
+            tokio::spawn(attempt(servers.clone(), id.clone())),
+            tokio::spawn(attempt(servers.clone(), id.clone()))
+        );
+        let outcomes = [a.unwrap(), b.unwrap()];
+        let winners: Vec<_> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
+        assert_eq!(winners.len(), 1, "round {round}: {outcomes:?}");
+        assert!(outcomes
+            .iter()
+            .any(|o| o.as_ref().is_err_and(|e| e.code() == "CONFLICT")));
+        let stored = servers.signing_secret(&id).await.unwrap();
+        assert_eq!(stored.as_slice(), winners[0].0.as_bytes(), "round {round}");
+    }
+}
+on_both_backends!(
+    concurrent_registrations_keep_the_winners_secret,
+    registrations_of_one_id_at_once_leave_the_winners_secret
+);

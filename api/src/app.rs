@@ -164,17 +164,18 @@ impl Application {
         // One validator: its clones share the per-service outbound limits, so interactive and
         // scheduled checks together stay within them.
         let validator = HttpValidator::new(ValidatorConfig::default())?;
+        // Nobody reads the scheduled jobs' or the MCP sender's writes back at once: they use
+        // the ledger without the read-your-writes wait.
+        let quiet = Arc::new(Ledger::new(
+            ledger.db.clone(),
+            ledger.keys.clone(),
+            ledger.catalog.clone(),
+            ledger.projections.clone(),
+            Duration::ZERO,
+        ));
         let scheduler = if jobs.enabled {
-            // Nobody reads the scheduler's writes back at once: no read-your-writes wait.
-            let quiet = Arc::new(Ledger::new(
-                ledger.db.clone(),
-                ledger.keys.clone(),
-                ledger.catalog.clone(),
-                ledger.projections.clone(),
-                Duration::ZERO,
-            ));
             Some(Scheduler::new(
-                quiet,
+                quiet.clone(),
                 Arc::new(validator.clone()),
                 jobs.clone(),
             )?)
@@ -183,14 +184,6 @@ impl Application {
         };
         let accounts = Arc::new(Accounts::new(ledger.clone()));
         let mcp_sync = jobs.enabled.then(|| {
-            // The sender reads nothing back at once either.
-            let quiet = Arc::new(Ledger::new(
-                ledger.db.clone(),
-                ledger.keys.clone(),
-                ledger.catalog.clone(),
-                ledger.projections.clone(),
-                Duration::ZERO,
-            ));
             Arc::new(McpSync::new(
                 Arc::new(McpServers::new(quiet)),
                 jobs.mcp.clone(),

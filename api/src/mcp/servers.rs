@@ -129,7 +129,8 @@ impl McpServers {
 
     /// Registers a server and creates its signing secret (returned once). The secret is
     /// stored first: a registration that fails leaves only an unused sealed row behind, which
-    /// the next registration of the same id replaces.
+    /// the next registration of the same id replaces. Registrations of one id take a lease, so
+    /// two at once cannot leave the loser's secret behind the winner's registration.
     pub async fn register(
         &self,
         new: NewMcpServer,
@@ -143,13 +144,35 @@ impl McpServers {
             allowed_services: services(&new.allowed_services)?,
             serves_all_users: new.serves_all_users,
         };
-        if self.servers.load(server_id.as_str()).await?.exists() {
-            return Err(ApiError::Conflict("the MCP server already exists".into()));
+        // One registration of an id at a time (across instances): a second one racing this
+        // one must not replace the stored secret of the one that wins.
+        let leases = crate::jobs::Leases::new(self.ledger.db.clone());
+        let lease = format!("mcp_register:{}", server_id.as_str());
+        if !leases
+            .acquire(
+                &lease,
+                chrono::Utc::now(),
+                std::time::Duration::from_secs(30),
+                None,
+            )
+            .await?
+        {
+            return Err(ApiError::Conflict(
+                "the MCP server is being registered right now".into(),
+            ));
         }
-        let secret = new_secret("whsec");
-        self.store_signing_secret(&server_id, &secret).await?;
-        self.run(&server_id, command, meta).await?;
-        Ok(SigningSecret(secret))
+        let result = async {
+            if self.servers.load(server_id.as_str()).await?.exists() {
+                return Err(ApiError::Conflict("the MCP server already exists".into()));
+            }
+            let secret = new_secret("whsec");
+            self.store_signing_secret(&server_id, &secret).await?;
+            self.run(&server_id, command, meta).await?;
+            Ok(SigningSecret(secret))
+        }
+        .await;
+        leases.release(&lease, chrono::Utc::now(), None).await?;
+        result
     }
 
     async fn store_signing_secret(
@@ -290,13 +313,7 @@ impl McpServers {
         service: &str,
         meta: &EventMetadata,
     ) -> Result<(), ApiError> {
-        let command = McpServerCommand::GrantMcpAccess {
-            user_id: user.clone(),
-            service: ServiceKey::parse(service)?,
-        };
-        self.run(&self.visible(server).await?, command, meta)
-            .await?;
-        Ok(())
+        self.access(user, server, service, true, meta).await
     }
 
     pub async fn withdraw(
@@ -306,9 +323,22 @@ impl McpServers {
         service: &str,
         meta: &EventMetadata,
     ) -> Result<(), ApiError> {
-        let command = McpServerCommand::WithdrawMcpAccess {
-            user_id: user.clone(),
-            service: ServiceKey::parse(service)?,
+        self.access(user, server, service, false, meta).await
+    }
+
+    async fn access(
+        &self,
+        user: &UserId,
+        server: &str,
+        service: &str,
+        granted: bool,
+        meta: &EventMetadata,
+    ) -> Result<(), ApiError> {
+        let (user_id, service) = (user.clone(), ServiceKey::parse(service)?);
+        let command = if granted {
+            McpServerCommand::GrantMcpAccess { user_id, service }
+        } else {
+            McpServerCommand::WithdrawMcpAccess { user_id, service }
         };
         self.run(&self.visible(server).await?, command, meta)
             .await?;
