@@ -188,7 +188,7 @@ async fn decide(
         }
     }
     let bytes = fields.to_json_bytes();
-    match SecretFields::from_json_bytes(&bytes).and_then(|f| definition.check_fields(&f)) {
+    match definition.check_fields(&fields) {
         Ok(()) => {}
         Err(e) => {
             found.plan = fail(format!("credential_data: {e}"));

@@ -251,8 +251,8 @@ impl McpSync {
                 _ => 0,
             };
             match self.send(&client, &row).await {
-                Ok(outcome) => {
-                    self.record(&row, outcome).await?;
+                Ok((outcome, version)) => {
+                    self.record(&row, version, outcome).await?;
                     self.forget_delivery(&row).await?;
                     report.sent += 1;
                 }
@@ -272,39 +272,37 @@ impl McpSync {
         Ok(report)
     }
 
-    /// Mirrors one row: the credential's current state (upsert) or nothing (delete).
-    async fn send(&self, client: &McpClient, row: &SyncRow) -> Result<McpSyncOutcome, Failure> {
+    /// Mirrors one row: the credential's current state (upsert) or nothing (delete). Answers
+    /// the outcome and the version the request carried (what the outcome records).
+    async fn send(
+        &self,
+        client: &McpClient,
+        row: &SyncRow,
+    ) -> Result<(McpSyncOutcome, u64), Failure> {
         let key = event_id(row);
+        let version = self.version(row).await?;
         if row.action == "delete" {
             let Some(mcp_id) = &row.mcp_id else {
-                return Ok(McpSyncOutcome::Removed { mcp_id: None });
+                return Ok((McpSyncOutcome::Removed { mcp_id: None }, version));
             };
-            client
-                .delete(mcp_id, &key, self.version(row).await?)
-                .await?;
-            return Ok(McpSyncOutcome::Removed {
-                mcp_id: Some(mcp_id.clone()),
-            });
+            client.delete(mcp_id, &key, version).await?;
+            let mcp_id = Some(mcp_id.clone());
+            return Ok((McpSyncOutcome::Removed { mcp_id }, version));
         }
-        let mut body = self.body(row, key).await?;
-        match &row.mcp_id {
+        let mut body = self.body(row, key, version).await?;
+        let mcp_id = match &row.mcp_id {
             Some(mcp_id) => match client.update(mcp_id, &body).await {
-                Ok(()) => Ok(McpSyncOutcome::Synced {
-                    mcp_id: mcp_id.clone(),
-                }),
+                Ok(()) => mcp_id.clone(),
                 // The server lost it: create it again, under a key of its own.
                 Err(SyncError::NotFound) => {
                     body.event_id = format!("{}+create", body.event_id);
-                    let mcp_id = client.create(&body).await?;
-                    Ok(McpSyncOutcome::Synced { mcp_id })
+                    client.create(&body).await?
                 }
-                Err(e) => Err(e.into()),
+                Err(e) => return Err(e.into()),
             },
-            None => {
-                let mcp_id = client.create(&body).await?;
-                Ok(McpSyncOutcome::Synced { mcp_id })
-            }
-        }
+            None => client.create(&body).await?,
+        };
+        Ok((McpSyncOutcome::Synced { mcp_id }, version))
     }
 
     /// The credential's version as the dashboard shows it (its keyring's sequence number at
@@ -323,7 +321,12 @@ impl McpSync {
     /// The request body, decrypted now. A credential no longer held by the aggregate (the
     /// projection is behind a revocation) is skipped: the projection will turn it into a
     /// delete.
-    async fn body(&self, row: &SyncRow, event_id: String) -> Result<SyncBody, Failure> {
+    async fn body(
+        &self,
+        row: &SyncRow,
+        event_id: String,
+        version: u64,
+    ) -> Result<SyncBody, Failure> {
         let ledger = self.servers.ledger();
         let keyring = KeyringId::new(
             UserId::parse(&row.user_id).map_err(|e| Failure::internal(e.to_string()))?,
@@ -360,18 +363,23 @@ impl McpSync {
                 .as_ref()
                 .map(|a| a.email.clone().unwrap_or_else(|| a.id.clone())),
             is_primary: c.is_primary,
-            ledger_version: self.version(row).await?,
+            ledger_version: version,
             event_id,
         })
     }
 
-    async fn record(&self, row: &SyncRow, outcome: McpSyncOutcome) -> Result<(), ApiError> {
+    /// Writes an outcome back as a keyring event, with the version it is about.
+    async fn record(
+        &self,
+        row: &SyncRow,
+        version: u64,
+        outcome: McpSyncOutcome,
+    ) -> Result<(), ApiError> {
         let ledger = self.servers.ledger();
         let keyring = KeyringId::new(
             UserId::parse(&row.user_id)?,
             ServiceKey::parse(&row.service)?,
         );
-        let version = self.version(row).await.map_err(Failure::into_api)?;
         ledger
             .command(
                 &keyring,
@@ -442,8 +450,10 @@ impl McpSync {
         );
         let exhausted = attempts >= self.settings.attempts;
         if exhausted {
+            let version = self.version(row).await.map_err(Failure::into_api)?;
             self.record(
                 row,
+                version,
                 McpSyncOutcome::Failed {
                     error: error.to_string(),
                 },
@@ -527,8 +537,10 @@ impl McpSync {
             // Missing (`None`), or present with another (or no) version.
             if now.flatten() != sent || now.is_none() {
                 drifted += 1;
+                // About the copy it was sent: the version it should have reported.
                 self.record(
                     row,
+                    sent.unwrap_or(0),
                     McpSyncOutcome::Drifted {
                         reported_version: now.flatten(),
                     },
