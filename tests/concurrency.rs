@@ -831,3 +831,133 @@ on_both_backends!(
     concurrent_uses_group_committed,
     concurrent_uses_are_group_committed_each_once_in_a_verified_chain
 );
+
+fn raw_event(stream: &str, n: usize) -> credledger_adapters::append::NewEvent {
+    credledger_adapters::append::NewEvent {
+        aggregate_type: "group_commit_test",
+        aggregate_id: stream.to_owned(),
+        event_type: "Noted".to_owned(),
+        event_version: "1".to_owned(),
+        payload: format!(r#"{{"n":{n}}}"#),
+        metadata: "{}".to_owned(),
+    }
+}
+
+/// The group writer's contract for commands: events decided on a stream's length go in whole
+/// at the sequences after it or not at all (`Conflict`), whatever else shares their group. Of
+/// twenty commands decided on the same length exactly one is written; a command whose first
+/// sequences are taken but whose last is free (PostgreSQL inserts the free row, then rolls the
+/// round back) leaves nothing; records appended beside them all go in; an append spanning two
+/// streams is refused; positions stay gap-free, each caller's positions are its rows', and the
+/// chain verifies.
+async fn commands_in_one_group_are_written_whole_or_not_at_all(env: TestEnv) {
+    use credledger_adapters::DbError;
+    let ledger = env.ledger().await;
+    let appender = ledger.appender().clone();
+    let seeded = appender
+        .append_after(0, (0..3).map(|n| raw_event("s1", n)).collect())
+        .await
+        .unwrap();
+    assert_eq!(seeded.len(), 3);
+    appender
+        .append_after(0, vec![raw_event("s3", 0)])
+        .await
+        .unwrap();
+    // Alone: sequence 1 of s3 is taken, 2 is free.
+    assert!(matches!(
+        appender
+            .append_after(0, vec![raw_event("s3", 1), raw_event("s3", 2)])
+            .await,
+        Err(DbError::Conflict)
+    ));
+    assert!(matches!(
+        appender
+            .append_after(3, vec![raw_event("s1", 9), raw_event("other", 9)])
+            .await,
+        Err(DbError::Append(_))
+    ));
+
+    let mut same_length = tokio::task::JoinSet::new();
+    for n in 0..20 {
+        let appender = appender.clone();
+        same_length.spawn(async move {
+            appender
+                .append_after(3, vec![raw_event("s1", 100 + n)])
+                .await
+        });
+    }
+    let partial = {
+        let appender = appender.clone();
+        tokio::spawn(async move {
+            appender
+                .append_after(1, (0..3).map(|n| raw_event("s1", 200 + n)).collect())
+                .await
+        })
+    };
+    let mut records = tokio::task::JoinSet::new();
+    for n in 0..30 {
+        let appender = appender.clone();
+        records.spawn(async move { appender.append(raw_event("s2", n)).await });
+    }
+    let mut claimed: Vec<i64> = Vec::new();
+    let (mut won, mut conflicts) = (0, 0);
+    while let Some(r) = same_length.join_next().await {
+        match r.unwrap() {
+            Ok(positions) => {
+                won += 1;
+                claimed.extend(positions);
+            }
+            Err(DbError::Conflict) => conflicts += 1,
+            Err(e) => panic!("unexpected: {e}"),
+        }
+    }
+    assert_eq!((won, conflicts), (1, 19));
+    assert!(matches!(partial.await.unwrap(), Err(DbError::Conflict)));
+    while let Some(r) = records.join_next().await {
+        claimed.push(r.unwrap().unwrap());
+    }
+
+    let pool = env.any_pool().await;
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT aggregate_id, CAST(sequence AS BIGINT), CAST(global_position AS BIGINT) \
+         FROM events WHERE aggregate_type = 'group_commit_test' ORDER BY aggregate_id, sequence",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let sequences = |stream: &str| -> Vec<i64> {
+        rows.iter()
+            .filter(|(id, _, _)| id == stream)
+            .map(|(_, s, _)| *s)
+            .collect()
+    };
+    assert_eq!(sequences("s1"), vec![1, 2, 3, 4]);
+    assert_eq!(sequences("s2"), (1..=30).collect::<Vec<_>>());
+    assert_eq!(sequences("s3"), vec![1], "nothing of the refused command");
+    assert!(sequences("other").is_empty());
+    let mut expected: Vec<i64> = rows
+        .iter()
+        .filter(|(id, s, _)| id == "s2" || (id == "s1" && *s == 4))
+        .map(|(_, _, p)| *p)
+        .collect();
+    expected.sort_unstable();
+    claimed.sort_unstable();
+    assert_eq!(claimed, expected, "each caller's positions are its rows'");
+    let positions: Vec<i64> = sqlx::query_scalar(
+        "SELECT CAST(global_position AS BIGINT) FROM events ORDER BY global_position",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(positions, (1..=positions.len() as i64).collect::<Vec<_>>());
+    let out = env.cli().args(["ledger", "verify"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+on_both_backends!(
+    commands_in_one_group,
+    commands_in_one_group_are_written_whole_or_not_at_all
+);

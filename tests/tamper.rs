@@ -79,11 +79,14 @@ fn assert_fails_at(verdict: &Verdict, position: i64) {
 pub struct Tamper {
     conn: PoolConnection<Any>,
     backend: Backend,
+    /// SQLite: the dropped triggers' definitions, created again by `finish`.
+    dropped: Vec<String>,
 }
 
 impl Tamper {
     pub async fn open(env: &TestEnv, pool: &sqlx::AnyPool) -> Self {
         let mut conn = pool.acquire().await.unwrap();
+        let mut dropped = Vec::new();
         match env.backend {
             Backend::Postgres => {
                 sqlx::query("SET session_replication_role = replica")
@@ -93,6 +96,14 @@ impl Tamper {
             }
             Backend::Sqlite => {
                 for trigger in ["events_no_update", "events_no_delete", "events_chain"] {
+                    let sql: Option<String> = sqlx::query_scalar(
+                        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = $1",
+                    )
+                    .bind(trigger)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .unwrap();
+                    dropped.extend(sql);
                     sqlx::query(&format!("DROP TRIGGER IF EXISTS {trigger}"))
                         .execute(&mut *conn)
                         .await
@@ -103,17 +114,21 @@ impl Tamper {
         Self {
             conn,
             backend: env.backend,
+            dropped,
         }
     }
 
-    /// Gives the connection back to the pool with the triggers firing again (PostgreSQL; the
-    /// dropped SQLite triggers stay dropped).
+    /// Gives the connection back to the pool with the triggers firing again (on SQLite, created
+    /// again as they were), so the ledger goes on appending after the tampered rows.
     pub async fn finish(mut self) {
         if self.backend == Backend::Postgres {
             sqlx::query("RESET session_replication_role")
                 .execute(&mut *self.conn)
                 .await
                 .unwrap();
+        }
+        for sql in std::mem::take(&mut self.dropped) {
+            sqlx::query(&sql).execute(&mut *self.conn).await.unwrap();
         }
     }
 

@@ -1,14 +1,23 @@
-//! Group commit for events that need no aggregate state to be decided (a `CredentialUsed`
-//! record): callers hand their event to one writer task, which appends every event waiting at
-//! that moment in one transaction — one commit, one flush to disk, one turn of the global
-//! position lock for the whole group — and answers each caller with its event's position once
+//! Group commit: every event this process appends — a command's events, decided on its stream's
+//! state, and a `CredentialUsed` record, which needs no state — goes through one writer task,
+//! which appends everything waiting at that moment in one transaction: one commit, one flush to
+//! disk, one turn of the global position lock for the whole group. It answers each caller once
 //! the group is durable. Under load the groups grow by themselves (while one commits, the next
 //! gathers), so throughput follows the disk's commits per second times the group size, not the
-//! events per second. Each event still gets its stream's next sequence, its global position and
-//! its link in the hash chain from the same triggers as every other insert.
+//! events per second, and writers stop queueing on the position lock one commit at a time. Each
+//! event still gets its global position and its link in the hash chain from the same triggers
+//! as every other insert.
+//!
+//! A command's events carry the sequences that follow the stream's length it was decided on.
+//! When another writer got there first (another process, or an earlier request of the same
+//! group), the command's rows are skipped (`ON CONFLICT DO NOTHING`, so the group goes on), and
+//! the caller gets [`DbError::Conflict`] with nothing written. A request is written whole or not
+//! at all: if only part of one went in, the transaction is rolled back and the rest of the group
+//! is written again without it.
 
 use crate::db::{is_sqlite, tuples, Database, DbError};
 use sqlx::Row;
+use std::collections::HashMap;
 use tokio::sync::{mpsc, oneshot};
 
 /// One event to append. `payload` and `metadata` are the JSON texts stored as they are.
@@ -22,9 +31,19 @@ pub struct NewEvent {
     pub metadata: String,
 }
 
+/// Where a request's events go in their stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// Whatever sequences come next (a record that needs no state to be decided).
+    Next,
+    /// Exactly the sequences after this one (the stream's length the events were decided on).
+    After(i64),
+}
+
 struct Request {
-    event: NewEvent,
-    reply: oneshot::Sender<Result<i64, DbError>>,
+    events: Vec<NewEvent>,
+    place: Place,
+    reply: oneshot::Sender<Result<Vec<i64>, DbError>>,
 }
 
 /// The handle callers append through; cloning shares the writer.
@@ -39,8 +58,12 @@ impl std::fmt::Debug for GroupAppender {
     }
 }
 
-/// The most events one transaction takes.
+/// The most events one transaction takes (a single larger request still goes in whole).
 pub const MAX_GROUP: usize = 512;
+
+/// How many times a group is written again (busy database, streams taken by another process)
+/// before its remaining requests are answered with an error.
+const MAX_ROUNDS: u64 = 16;
 
 impl GroupAppender {
     /// Starts the writer task (it ends when the last handle is dropped).
@@ -53,9 +76,40 @@ impl GroupAppender {
     /// Appends `event` with the next sequence of its stream; answers its global position once
     /// it is committed. An error means it was not written.
     pub async fn append(&self, event: NewEvent) -> Result<i64, DbError> {
+        let positions = self.submit(vec![event], Place::Next).await?;
+        positions.first().copied().ok_or(DbError::Closed)
+    }
+
+    /// Appends a command's `events`, all of one stream, as that stream's sequences
+    /// `after + 1 ..`; answers their global positions once committed. [`DbError::Conflict`]
+    /// when the stream is no longer `after` events long; then, as on any error, nothing was
+    /// written.
+    pub async fn append_after(
+        &self,
+        after: i64,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<i64>, DbError> {
+        let Some(first) = events.first() else {
+            return Ok(Vec::new());
+        };
+        if events.iter().any(|e| {
+            e.aggregate_type != first.aggregate_type || e.aggregate_id != first.aggregate_id
+        }) {
+            return Err(DbError::Append(
+                "the events of one append must belong to one stream".into(),
+            ));
+        }
+        self.submit(events, Place::After(after)).await
+    }
+
+    async fn submit(&self, events: Vec<NewEvent>, place: Place) -> Result<Vec<i64>, DbError> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(Request { event, reply })
+            .send(Request {
+                events,
+                place,
+                reply,
+            })
             .await
             .map_err(|_| DbError::Closed)?;
         answer.await.map_err(|_| DbError::Closed)?
@@ -64,82 +118,272 @@ impl GroupAppender {
 
 async fn write_groups(db: Database, mut rx: mpsc::Receiver<Request>) {
     while let Some(first) = rx.recv().await {
+        let mut rows = first.events.len();
         let mut group = vec![first];
-        while group.len() < MAX_GROUP {
+        while rows < MAX_GROUP {
             match rx.try_recv() {
-                Ok(r) => group.push(r),
+                Ok(r) => {
+                    rows += r.events.len();
+                    group.push(r);
+                }
                 Err(_) => break,
             }
         }
-        let events: Vec<&NewEvent> = group.iter().map(|r| &r.event).collect();
-        // Another process may take a sequence first (recompute and try again), or hold
-        // SQLite's write lock past the busy timeout (wait a little and try again), as the
-        // command path does.
-        let mut result = write(&db, &events).await;
-        for attempt in 1..16u64 {
-            let again = match &result {
-                Err(DbError::Query(sqlx::Error::Database(e))) => {
-                    e.is_unique_violation() || crate::store::is_sqlite_busy(e.message())
-                }
-                _ => false,
-            };
-            if !again {
-                break;
-            }
-            let jitter = rand::random::<u64>() % (2 * attempt + 1);
-            tokio::time::sleep(std::time::Duration::from_millis(jitter)).await;
-            result = write(&db, &events).await;
-        }
-        if result.is_ok() {
-            db.signal_appended();
-        }
-        match result {
-            Ok(positions) => {
-                for (r, p) in group.into_iter().zip(positions) {
-                    let _ = r.reply.send(Ok(p));
-                }
-            }
-            Err(e) => {
-                let message = e.to_string();
-                tracing::error!(error = %message, events = group.len(), "group append failed");
-                for r in group {
-                    let _ = r.reply.send(Err(DbError::Append(message.clone())));
-                }
-            }
-        }
+        settle(&db, group).await;
     }
 }
 
-/// One transaction: the streams' last sequences, one multi-row insert, the positions. On
-/// SQLite each row is its own insert that reads its sequence itself: the transaction's first
-/// statement must write, so that SQLite takes its write lock up front (waiting its turn)
-/// instead of failing when a read snapshot is upgraded after another process committed.
-async fn write(db: &Database, events: &[&NewEvent]) -> Result<Vec<i64>, DbError> {
+/// What became of one request in one round.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Fate {
+    /// All its events went in, at these positions.
+    Written(Vec<i64>),
+    /// None went in: on PostgreSQL every one of its sequences was already in the stream, on
+    /// SQLite its first one was.
+    Missed,
+    /// Some went in and some did not: the round is rolled back.
+    Partial,
+    /// Not tried this round (PostgreSQL): an earlier request of the group claimed one of its
+    /// sequences.
+    Deferred { behind: usize },
+}
+
+struct Round {
+    committed: bool,
+    fates: Vec<Fate>,
+}
+
+/// Writes a group, round after round, until every request is answered.
+async fn settle(db: &Database, mut pending: Vec<Request>) {
+    let mut round = 0;
+    let mut contended = false;
+    while !pending.is_empty() {
+        round += 1;
+        if round > MAX_ROUNDS {
+            for r in pending {
+                let _ = r.reply.send(Err(DbError::Append(
+                    "the streams kept changing while the events were written".into(),
+                )));
+            }
+            return;
+        }
+        if contended {
+            // Another process holds the database or took the streams: give it a moment.
+            let jitter = rand::random::<u64>() % (2 * round + 1);
+            tokio::time::sleep(std::time::Duration::from_millis(jitter)).await;
+        }
+        let outcome = match write(db, &pending).await {
+            Ok(outcome) => outcome,
+            Err(DbError::Query(sqlx::Error::Database(e)))
+                if crate::store::is_sqlite_busy(e.message()) =>
+            {
+                contended = true;
+                continue;
+            }
+            Err(e) => {
+                let message = e.to_string();
+                tracing::error!(error = %message, requests = pending.len(), "group append failed");
+                for r in pending {
+                    let _ = r.reply.send(Err(DbError::Append(message.clone())));
+                }
+                return;
+            }
+        };
+        if outcome.committed && outcome.fates.iter().any(|f| matches!(f, Fate::Written(_))) {
+            db.signal_appended();
+        }
+        contended = false;
+        // Whose sequences are taken for good: a committed request's, and a missed one's (every
+        // one of its rows was skipped because its sequence was already in the stream).
+        let taken: Vec<bool> = outcome
+            .fates
+            .iter()
+            .map(|f| match f {
+                Fate::Written(_) => outcome.committed,
+                Fate::Missed => true,
+                Fate::Partial | Fate::Deferred { .. } => false,
+            })
+            .collect();
+        let mut again = Vec::new();
+        for (r, fate) in pending.into_iter().zip(outcome.fates) {
+            let answer = match (fate, r.place) {
+                (Fate::Written(positions), _) if outcome.committed => Some(Ok(positions)),
+                (Fate::Written(_), _) => None,
+                (Fate::Missed | Fate::Partial, Place::After(_)) => Some(Err(DbError::Conflict)),
+                (Fate::Missed | Fate::Partial, Place::Next) => {
+                    contended = true;
+                    None
+                }
+                // The request that claimed one of its sequences found it taken or took it.
+                (Fate::Deferred { behind }, Place::After(_)) if taken[behind] => {
+                    Some(Err(DbError::Conflict))
+                }
+                (Fate::Deferred { .. }, _) => None,
+            };
+            match answer {
+                Some(answer) => {
+                    let _ = r.reply.send(answer);
+                }
+                None => again.push(r),
+            }
+        }
+        pending = again;
+    }
+}
+
+type Key = (&'static str, String, i64);
+
+/// A row that went in: its stream and sequence, and its global position when the insert
+/// could say (PostgreSQL's `RETURNING` sees what the position trigger set; SQLite's does not).
+type Inserted = (Key, Option<i64>);
+
+/// One round: one transaction for the requests that do not collide with each other. Rolled
+/// back when a request went in only in part (its fate says so, the others are tried again).
+async fn write(db: &Database, requests: &[Request]) -> Result<Round, DbError> {
     let _writer = db.exclusive().await;
     let mut tx = db.any.begin().await?;
-    let sqlite = is_sqlite(&tx);
-    if sqlite {
-        for e in events {
-            sqlx::query(
-                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
-                 event_version, payload, metadata) VALUES ($1, $2, \
-                 (SELECT COALESCE(MAX(sequence), 0) + 1 FROM events \
-                  WHERE aggregate_type = $1 AND aggregate_id = $2), $3, $4, $5, $6)",
-            )
-            .bind(e.aggregate_type)
-            .bind(e.aggregate_id.clone())
-            .bind(e.event_type.clone())
-            .bind(e.event_version.clone())
-            .bind(e.payload.clone())
-            .bind(e.metadata.clone())
-            .execute(&mut *tx)
-            .await?;
-        }
-        return finish(tx, events.len()).await;
+    let mut fates = vec![Fate::Missed; requests.len()];
+    let mut inserted: Vec<Vec<Inserted>> = vec![Vec::new(); requests.len()];
+    if is_sqlite(&tx) {
+        insert_sqlite(&mut tx, requests, &mut inserted).await?;
+    } else {
+        insert_postgres(&mut tx, requests, &mut fates, &mut inserted).await?;
     }
-    let mut next: std::collections::HashMap<(&str, &str), i64> = std::collections::HashMap::new();
-    let mut streams: Vec<(&str, &str)> = events
+    for (i, r) in requests.iter().enumerate() {
+        if matches!(fates[i], Fate::Deferred { .. }) {
+            continue;
+        }
+        fates[i] = match inserted[i].len() {
+            0 => Fate::Missed,
+            n if n == r.events.len() => Fate::Written(Vec::new()),
+            _ => Fate::Partial,
+        };
+    }
+    if fates.contains(&Fate::Partial) {
+        tx.rollback().await?;
+        return Ok(Round {
+            committed: false,
+            fates,
+        });
+    }
+    let total: usize = inserted.iter().map(Vec::len).sum();
+    if inserted.iter().flatten().any(|(_, p)| p.is_none()) {
+        // The position lock (or SQLite's write lock) is this transaction's: its rows are the
+        // newest ones.
+        let rows = sqlx::query(
+            "SELECT aggregate_type, aggregate_id, sequence, global_position FROM events \
+             ORDER BY global_position DESC LIMIT $1",
+        )
+        .bind(total as i64)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut position: HashMap<(String, String, i64), i64> = HashMap::with_capacity(total);
+        for row in rows {
+            position.insert(
+                (
+                    row.try_get("aggregate_type")?,
+                    row.try_get("aggregate_id")?,
+                    row.try_get("sequence")?,
+                ),
+                row.try_get("global_position")?,
+            );
+        }
+        for (fate, keys) in fates.iter_mut().zip(&inserted) {
+            if let Fate::Written(positions) = fate {
+                for ((t, id, s), _) in keys {
+                    let p = position
+                        .get(&((*t).to_owned(), id.clone(), *s))
+                        .copied()
+                        .ok_or_else(|| {
+                            DbError::Append("an appended event has no position".into())
+                        })?;
+                    positions.push(p);
+                }
+            }
+        }
+    } else {
+        for (fate, keys) in fates.iter_mut().zip(&inserted) {
+            if let Fate::Written(positions) = fate {
+                positions.extend(keys.iter().filter_map(|(_, p)| *p));
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(Round {
+        committed: true,
+        fates,
+    })
+}
+
+/// SQLite: one insert per row (in-process, cheap), so that the transaction's first statement
+/// writes and SQLite takes its write lock up front (waiting its turn) instead of failing when a
+/// read snapshot is upgraded after another process committed. A record's sequence is read by
+/// its own insert; a command's stops at its first taken sequence.
+async fn insert_sqlite(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    requests: &[Request],
+    inserted: &mut [Vec<Inserted>],
+) -> Result<(), DbError> {
+    for (i, r) in requests.iter().enumerate() {
+        for (k, e) in r.events.iter().enumerate() {
+            let row =
+                match r.place {
+                    Place::Next => sqlx::query(
+                        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+                         event_version, payload, metadata) VALUES ($1, $2, \
+                         (SELECT COALESCE(MAX(sequence), 0) + 1 FROM events \
+                          WHERE aggregate_type = $1 AND aggregate_id = $2), $3, $4, $5, $6) \
+                         RETURNING sequence",
+                    )
+                    .bind(e.aggregate_type)
+                    .bind(e.aggregate_id.clone())
+                    .bind(e.event_type.clone())
+                    .bind(e.event_version.clone())
+                    .bind(e.payload.clone())
+                    .bind(e.metadata.clone())
+                    .fetch_optional(&mut **tx)
+                    .await?,
+                    Place::After(after) => sqlx::query(
+                        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+                         event_version, payload, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                         ON CONFLICT DO NOTHING RETURNING sequence",
+                    )
+                    .bind(e.aggregate_type)
+                    .bind(e.aggregate_id.clone())
+                    .bind(after + 1 + k as i64)
+                    .bind(e.event_type.clone())
+                    .bind(e.event_version.clone())
+                    .bind(e.payload.clone())
+                    .bind(e.metadata.clone())
+                    .fetch_optional(&mut **tx)
+                    .await?,
+                };
+            match row {
+                Some(row) => inserted[i].push((
+                    (e.aggregate_type, e.aggregate_id.clone(), row.try_get(0)?),
+                    None,
+                )),
+                None => break,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// PostgreSQL: the records' streams' lengths in one query, then one multi-row insert that skips
+/// taken sequences and says which rows went in. Requests whose sequences an earlier request of
+/// the group claimed wait for the next round, so every row that went in has one owner.
+async fn insert_postgres(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    requests: &[Request],
+    fates: &mut [Fate],
+    inserted: &mut [Vec<Inserted>],
+) -> Result<(), DbError> {
+    let mut next: HashMap<(&str, &str), i64> = HashMap::new();
+    let mut streams: Vec<(&str, &str)> = requests
         .iter()
+        .filter(|r| r.place == Place::Next)
+        .flat_map(|r| r.events.iter())
         .map(|e| (e.aggregate_type, e.aggregate_id.as_str()))
         .collect();
     streams.sort_unstable();
@@ -155,12 +399,52 @@ async fn write(db: &Database, events: &[&NewEvent]) -> Result<Vec<i64>, DbError>
         for (t, id) in chunk {
             q = q.bind(*t).bind(*id);
         }
-        for row in q.fetch_all(&mut *tx).await? {
+        for row in q.fetch_all(&mut **tx).await? {
             let t: String = row.try_get("aggregate_type")?;
             let id: String = row.try_get("aggregate_id")?;
             if let Some(key) = chunk.iter().find(|(a, b)| *a == t && *b == id) {
                 next.insert(*key, row.try_get::<i64, _>("s")?);
             }
+        }
+    }
+    // Plan every row's sequence; a request colliding with an earlier one's claim waits.
+    let mut claimed: HashMap<Key, usize> = HashMap::new();
+    let mut rows: Vec<(usize, &NewEvent, i64)> = Vec::new();
+    for (i, r) in requests.iter().enumerate() {
+        let keys: Vec<Key> = match r.place {
+            Place::After(after) => r
+                .events
+                .iter()
+                .zip(after + 1..)
+                .map(|(e, s)| (e.aggregate_type, e.aggregate_id.clone(), s))
+                .collect(),
+            Place::Next => {
+                let mut taken: HashMap<(&str, &str), i64> = HashMap::new();
+                r.events
+                    .iter()
+                    .map(|e| {
+                        let stream = (e.aggregate_type, e.aggregate_id.as_str());
+                        let s = taken
+                            .entry(stream)
+                            .or_insert_with(|| next.get(&stream).copied().unwrap_or(0));
+                        *s += 1;
+                        (e.aggregate_type, e.aggregate_id.clone(), *s)
+                    })
+                    .collect()
+            }
+        };
+        if let Some(&behind) = keys.iter().find_map(|k| claimed.get(k)) {
+            fates[i] = Fate::Deferred { behind };
+            continue;
+        }
+        if r.place == Place::Next {
+            for (e, (_, _, s)) in r.events.iter().zip(&keys) {
+                next.insert((e.aggregate_type, e.aggregate_id.as_str()), *s);
+            }
+        }
+        for (e, (t, id, s)) in r.events.iter().zip(keys) {
+            rows.push((i, e, s));
+            claimed.insert((t, id, s), i);
         }
     }
     let row_sql = |first: usize| {
@@ -176,19 +460,16 @@ async fn write(db: &Database, events: &[&NewEvent]) -> Result<Vec<i64>, DbError>
             p(6)
         )
     };
-    for chunk in events.chunks(MAX_GROUP) {
+    for chunk in rows.chunks(MAX_GROUP) {
         let values: Vec<String> = (0..chunk.len()).map(|i| row_sql(1 + i * 7)).collect();
         let sql = format!(
             "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
-             event_version, payload, metadata) VALUES {}",
+             event_version, payload, metadata) VALUES {} ON CONFLICT DO NOTHING \
+             RETURNING aggregate_type, aggregate_id, sequence, global_position",
             values.join(", ")
         );
         let mut q = sqlx::query(&sql);
-        for e in chunk {
-            let sequence = next
-                .entry((e.aggregate_type, e.aggregate_id.as_str()))
-                .or_insert(0);
-            *sequence += 1;
+        for (_, e, sequence) in chunk {
             q = q
                 .bind(e.aggregate_type)
                 .bind(e.aggregate_id.clone())
@@ -198,20 +479,30 @@ async fn write(db: &Database, events: &[&NewEvent]) -> Result<Vec<i64>, DbError>
                 .bind(e.payload.clone())
                 .bind(e.metadata.clone());
         }
-        q.execute(&mut *tx).await?;
+        let mut went_in: HashMap<(String, String, i64), i64> = HashMap::new();
+        for row in q.fetch_all(&mut **tx).await? {
+            went_in.insert(
+                (
+                    row.try_get("aggregate_type")?,
+                    row.try_get("aggregate_id")?,
+                    row.try_get("sequence")?,
+                ),
+                row.try_get("global_position")?,
+            );
+        }
+        for (i, e, sequence) in chunk {
+            let key = (
+                e.aggregate_type.to_owned(),
+                e.aggregate_id.clone(),
+                *sequence,
+            );
+            if let Some(&position) = went_in.get(&key) {
+                inserted[*i].push((
+                    (e.aggregate_type, e.aggregate_id.clone(), *sequence),
+                    Some(position),
+                ));
+            }
+        }
     }
-    finish(tx, events.len()).await
-}
-
-/// Commits and answers the group's positions. Rows take their positions in insertion order,
-/// after everything committed before (the position lock or SQLite's writer lock is held by this
-/// transaction): the group is this transaction's newest `n` positions.
-async fn finish(mut tx: sqlx::Transaction<'_, sqlx::Any>, n: usize) -> Result<Vec<i64>, DbError> {
-    let last: i64 = sqlx::query("SELECT CAST(MAX(global_position) AS BIGINT) AS p FROM events")
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("p")?;
-    tx.commit().await?;
-    let first = last - n as i64 + 1;
-    Ok((0..n as i64).map(|i| first + i).collect())
+    Ok(())
 }

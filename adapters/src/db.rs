@@ -33,6 +33,10 @@ pub enum DbError {
     /// The group appender stopped (the process is shutting down).
     #[error("the event writer has stopped")]
     Closed,
+    /// Events decided on a stream of a given length were not written: another writer appended
+    /// to that stream first. Nothing was written; decide again on the new state.
+    #[error("another writer appended to the stream first")]
+    Conflict,
 }
 
 /// Which database holds the ledger.

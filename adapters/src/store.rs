@@ -1,28 +1,137 @@
 //! Executing commands against the event store chosen at run time (postgres-es or sqlite-es),
 //! with bounded retries on conflict, typed errors, and the resulting ledger position.
 
+use crate::append::{GroupAppender, NewEvent};
 use crate::db::{Database, DbError, Pools};
-use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventRepository, PersistedEventStore};
+use cqrs_es::persist::{
+    EventStoreAggregateContext, PersistedEventRepository, PersistedEventStore, PersistenceError,
+    ReplayStream, SerializedEvent, SerializedSnapshot,
+};
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework, EventEnvelope, EventStore};
 use credledger_domain::EventMetadata;
 use postgres_es::PostgresEventRepository;
 use sqlite_es::SqliteEventRepository;
 use sqlx::Row;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-type PgStore<A> = CachingStore<PostgresEventRepository, A>;
-type LiteStore<A> = CachingStore<SqliteEventRepository, A>;
+type PgStore<A> = CachingStore<GroupCommitRepository<PostgresEventRepository>, A>;
+type LiteStore<A> = CachingStore<GroupCommitRepository<SqliteEventRepository>, A>;
+
+/// postgres-es's or sqlite-es's repository for reading streams, and this process's group
+/// writer for committing them: a command's events join whatever else is being appended at that
+/// moment, in one transaction, instead of taking the position lock for a commit of their own.
+/// The commit keeps the repositories' contract: the events follow the stream's length they were
+/// decided on, or nothing is written and the framework hears of an optimistic-lock conflict.
+pub struct GroupCommitRepository<R> {
+    reads: R,
+    appender: GroupAppender,
+}
+
+impl<R: PersistedEventRepository> PersistedEventRepository for GroupCommitRepository<R> {
+    async fn get_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        self.reads.get_events::<A>(aggregate_id).await
+    }
+
+    async fn get_last_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+        last_sequence: usize,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        self.reads
+            .get_last_events::<A>(aggregate_id, last_sequence)
+            .await
+    }
+
+    async fn get_snapshot<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Option<SerializedSnapshot>, PersistenceError> {
+        self.reads.get_snapshot::<A>(aggregate_id).await
+    }
+
+    async fn persist<A: Aggregate>(
+        &self,
+        events: &[SerializedEvent],
+        snapshot_update: Option<(String, serde_json::Value, usize)>,
+    ) -> Result<(), PersistenceError> {
+        if snapshot_update.is_some() {
+            // The stores run in event-store mode only (DESIGN.md §4).
+            return Err(PersistenceError::UnknownError(
+                "snapshots are not kept".to_owned().into(),
+            ));
+        }
+        let Some(first) = events.first() else {
+            return Ok(());
+        };
+        let after = first.sequence as i64 - 1;
+        let events = events
+            .iter()
+            .map(|e| NewEvent {
+                aggregate_type: A::TYPE,
+                aggregate_id: e.aggregate_id.clone(),
+                event_type: e.event_type.clone(),
+                event_version: e.event_version.clone(),
+                payload: e.payload.to_string(),
+                metadata: e.metadata.to_string(),
+            })
+            .collect();
+        match self.appender.append_after(after, events).await {
+            Ok(positions) => {
+                if let Some(&last) = positions.last() {
+                    let _ = ATTEMPT.try_with(|a| a.position.store(last, Ordering::Relaxed));
+                }
+                Ok(())
+            }
+            Err(DbError::Conflict) => Err(PersistenceError::OptimisticLockError),
+            Err(e) => Err(PersistenceError::ConnectionError(Box::new(e))),
+        }
+    }
+
+    async fn stream_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<ReplayStream, PersistenceError> {
+        self.reads.stream_events::<A>(aggregate_id).await
+    }
+
+    async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
+        self.reads.stream_all_events::<A>().await
+    }
+}
 
 /// Streams whose state is remembered at most; past it the memory is cleared and refilled.
 const CACHE_CAPACITY: usize = 20_000;
 
+/// What one attempt at a command tells the store (and the store tells it back), carried with
+/// the attempt's task through the framework, which has no room for it.
+#[derive(Default)]
+struct Attempt {
+    /// Decide on the remembered state without reading the stream first. Safe: the commit is
+    /// refused (a conflict) unless the stream is still exactly as long as the state remembered.
+    trust_memory: bool,
+    /// The state came from memory, unread: a refusal must be checked against the stream.
+    from_memory: AtomicBool,
+    /// The global position of the attempt's last committed event (0: none committed).
+    position: AtomicI64,
+}
+
+tokio::task_local! {
+    static ATTEMPT: Arc<Attempt>;
+}
+
 /// cqrs-es's event store (in its event-store mode: no snapshots) that remembers each stream's
 /// last known state and sequence, and reads only the events after it. Loading a stream costs
-/// its new events, not its whole history. It stays correct with other writers (other
-/// processes included) because it always reads the newer events from the database, and the
-/// store's unique key still decides every commit.
+/// its new events, not its whole history. A command's first attempt decides on the remembered
+/// state without reading at all (see [`Attempt`]): the commit goes in only if the stream is
+/// still exactly that long, so a stale memory costs a conflict and a fresh read, never a wrong
+/// commit, and a refusal decided on memory is decided again on the stream before it is
+/// answered. Plain loads (what a disclosure checks) always read the newer events.
 pub struct CachingStore<R: PersistedEventRepository, A: Aggregate + Clone> {
     inner: PersistedEventStore<R, A>,
     db: Database,
@@ -112,6 +221,22 @@ where
         id: &str,
     ) -> Result<EventStoreAggregateContext<A>, AggregateError<A::Error>> {
         let cached = self.cache.lock().ok().and_then(|c| c.get(id).cloned());
+        if let Some((sequence, aggregate)) = &cached {
+            let trusted = ATTEMPT
+                .try_with(|a| {
+                    a.from_memory.store(a.trust_memory, Ordering::Relaxed);
+                    a.trust_memory
+                })
+                .unwrap_or(false);
+            if trusted {
+                return Ok(EventStoreAggregateContext {
+                    aggregate_id: id.to_owned(),
+                    aggregate: aggregate.clone(),
+                    current_sequence: *sequence,
+                    current_snapshot: None,
+                });
+            }
+        }
         let (mut sequence, mut aggregate) = cached.unwrap_or_default();
         let newer = self.events_after(id, sequence).await?;
         let fresh = !newer.is_empty();
@@ -201,14 +326,18 @@ where
     A::Command: Clone,
     A::Error: Send + Sync + 'static,
 {
-    pub fn new(db: &Database, services: A::Services) -> Self {
+    /// A bus whose commits go through `appender` (share one per process: one group commit).
+    pub fn new(db: &Database, appender: &GroupAppender, services: A::Services) -> Self {
         let cache = Arc::new(Mutex::new(HashMap::new()));
         let framework = match &db.pools {
             // The framework executes commands; a second store, sharing the memory, serves loads.
             Pools::Postgres(pool) => {
                 let store = || {
                     CachingStore::new(
-                        PostgresEventRepository::new(pool.clone()),
+                        GroupCommitRepository {
+                            reads: PostgresEventRepository::new(pool.clone()),
+                            appender: appender.clone(),
+                        },
                         db.clone(),
                         cache.clone(),
                     )
@@ -218,7 +347,10 @@ where
             Pools::Sqlite(pool) => {
                 let store = || {
                     CachingStore::new(
-                        SqliteEventRepository::new(pool.clone()),
+                        GroupCommitRepository {
+                            reads: SqliteEventRepository::new(pool.clone()),
+                            appender: appender.clone(),
+                        },
                         db.clone(),
                         cache.clone(),
                     )
@@ -254,15 +386,28 @@ where
         metadata: &EventMetadata,
     ) -> Result<Committed, CommandError<A::Error>> {
         let map = metadata.to_map();
-        let mut attempt = 0;
-        loop {
+        let (mut attempt, mut trust_memory) = (0, true);
+        let position = loop {
             attempt += 1;
-            let outcome = {
-                let _writer = self.db.exclusive().await;
-                self.execute_once(id, command.clone(), map.clone()).await
-            };
+            let state = Arc::new(Attempt {
+                trust_memory,
+                ..Attempt::default()
+            });
+            // No writer lock here: the group writer takes it for its transaction.
+            let outcome = ATTEMPT
+                .scope(
+                    state.clone(),
+                    self.execute_once(id, command.clone(), map.clone()),
+                )
+                .await;
+            trust_memory = false;
             let retry = match outcome {
-                Ok(()) => break,
+                Ok(()) => break state.position.load(Ordering::Relaxed),
+                // Refused on the remembered state: another process may have changed the stream
+                // since; decide again on what the stream holds.
+                Err(AggregateError::UserError(_)) if state.from_memory.load(Ordering::Relaxed) => {
+                    continue
+                }
                 Err(AggregateError::UserError(e)) => return Err(CommandError::Domain(e)),
                 Err(AggregateError::AggregateConflict) => true,
                 Err(AggregateError::DatabaseConnectionError(e)) => {
@@ -276,8 +421,11 @@ where
             }
             let jitter = rand::random::<u64>() % (2 * u64::from(attempt) + 1);
             tokio::time::sleep(Duration::from_millis(jitter)).await;
+        };
+        if position > 0 {
+            return Ok(Committed { position });
         }
-        self.db.signal_appended();
+        // Nothing appended (the command had nothing to record): the stream's newest event.
         let row = sqlx::query(
             "SELECT CAST(COALESCE(MAX(global_position), 0) AS BIGINT) AS p FROM events \
              WHERE aggregate_type = $1 AND aggregate_id = $2",

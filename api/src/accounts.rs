@@ -85,7 +85,7 @@ async fn blocking<T: Send + 'static>(
 
 impl Accounts {
     pub fn new(ledger: Arc<Ledger>) -> Self {
-        let users = CommandBus::new(&ledger.db, ());
+        let users = CommandBus::new(&ledger.db, ledger.appender(), ());
         let decoy_hash = Password::offered(new_secret("decoy").to_string())
             .hash()
             .unwrap_or_default();

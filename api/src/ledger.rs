@@ -17,7 +17,7 @@ use credledger_domain::{
 };
 use credledger_projections::{Consumer, Projections};
 use sqlx::Row;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -139,11 +139,17 @@ pub struct Ledger {
     pub catalog: Arc<Catalog>,
     pub projections: Arc<Projections>,
     keyrings: CommandBus<Keyring>,
-    /// `CredentialUsed` records, group-committed.
+    /// This process's group writer: commands' events and `CredentialUsed` records.
     uses: GroupAppender,
     /// How long a command waits for the read models (0 = don't wait).
     read_your_writes: Duration,
+    /// Which keyring each credential seen lives in. A credential never moves, so what is
+    /// remembered stays true; only an unknown id asks the read model.
+    located: std::sync::Mutex<HashMap<CredentialId, KeyringId>>,
 }
+
+/// Credentials whose keyring is remembered at most; past it the memory is cleared and refilled.
+const LOCATED_CAPACITY: usize = 100_000;
 
 impl std::fmt::Debug for Ledger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -159,14 +165,15 @@ impl Ledger {
         projections: Arc<Projections>,
         read_your_writes: Duration,
     ) -> Self {
+        let uses = GroupAppender::start(db.clone());
         let keyrings = CommandBus::new(
             &db,
+            &uses,
             KeyringServices {
                 cipher: Arc::new(keys.clone()),
                 catalog: catalog.clone(),
             },
         );
-        let uses = GroupAppender::start(db.clone());
         Self {
             db,
             keys,
@@ -175,7 +182,22 @@ impl Ledger {
             keyrings,
             uses,
             read_your_writes,
+            located: Default::default(),
         }
+    }
+
+    fn remember_location(&self, credential: CredentialId, keyring: &KeyringId) {
+        if let Ok(mut located) = self.located.lock() {
+            if located.len() >= LOCATED_CAPACITY {
+                located.clear();
+            }
+            located.insert(credential, keyring.clone());
+        }
+    }
+
+    /// The group writer every command bus of this ledger commits through.
+    pub fn appender(&self) -> &GroupAppender {
+        &self.uses
     }
 
     pub(crate) async fn settle(&self, committed: Committed) -> Result<Committed, LedgerError> {
@@ -207,6 +229,14 @@ impl Ledger {
     /// Where a credential lives (user and service), from the read model.
     pub async fn locate(&self, credential: &str) -> Result<(CredentialId, KeyringId), LedgerError> {
         let id = CredentialId::parse(credential)?;
+        let known = self
+            .located
+            .lock()
+            .ok()
+            .and_then(|located| located.get(&id).cloned());
+        if let Some(keyring) = known {
+            return Ok((id, keyring));
+        }
         let row =
             sqlx::query("SELECT user_id, service FROM credential_summary WHERE credential_id = $1")
                 .bind(id.to_string())
@@ -220,10 +250,9 @@ impl Ledger {
         let service: String = row
             .try_get("service")
             .map_err(|e| LedgerError::Internal(e.to_string()))?;
-        Ok((
-            id,
-            KeyringId::new(UserId::parse(&user)?, ServiceKey::parse(&service)?),
-        ))
+        let keyring = KeyringId::new(UserId::parse(&user)?, ServiceKey::parse(&service)?);
+        self.remember_location(id, &keyring);
+        Ok((id, keyring))
     }
 
     async fn run(
@@ -262,20 +291,23 @@ impl Ledger {
         let fields = SecretFields::from_json_bytes(new.fields_json)?;
         definition.check_fields(&fields)?;
         let keyring = KeyringId::new(user_id.clone(), definition.key.clone());
-        self.run(
-            &keyring,
-            KeyringCommand::RegisterCredential {
-                credential_id,
-                user_id,
-                service: definition.key.clone(),
-                name,
-                metadata: new.metadata,
-                fields,
-                validation: new.validation,
-            },
-            meta,
-        )
-        .await
+        let committed = self
+            .run(
+                &keyring,
+                KeyringCommand::RegisterCredential {
+                    credential_id,
+                    user_id,
+                    service: definition.key.clone(),
+                    name,
+                    metadata: new.metadata,
+                    fields,
+                    validation: new.validation,
+                },
+                meta,
+            )
+            .await?;
+        self.remember_location(credential_id, &keyring);
+        Ok(committed)
     }
 
     pub async fn update(

@@ -2,7 +2,7 @@
 //! new events, read-your-writes waits, status, and rebuild-and-swap.
 
 use crate::{audit_trail, credential_summary, principals, Consumer, ProjectionError, Tables};
-use credledger_adapters::db::{timestamp, Backend};
+use credledger_adapters::db::{is_sqlite, timestamp, Backend};
 use credledger_adapters::feed::{self, FeedEvent, FeedWaker};
 use credledger_adapters::Database;
 use sqlx::{AnyConnection, Row};
@@ -56,11 +56,22 @@ async fn apply(
 /// Takes the checkpoint row's lock (the first statement of the transaction is a write, so
 /// SQLite takes its write lock up front) and returns the position. One upsert, so two
 /// processes starting the same consumer at once never both try to create its row.
+///
+/// Read models are derived data with their checkpoint in the same transaction: losing the last
+/// few commits in a crash only means replaying them. So on PostgreSQL the same statement makes
+/// the transaction's commit skip the WAL flush wait (`synchronous_commit` off, for this
+/// transaction only); the ledger's own events stay fully synchronous.
 async fn lock_checkpoint(conn: &mut AnyConnection, name: &str) -> Result<i64, ProjectionError> {
-    let row = sqlx::query(
+    let relax = if is_sqlite(conn) {
+        ""
+    } else {
+        ", set_config('synchronous_commit', 'off', true) AS relaxed"
+    };
+    let row = sqlx::query(&format!(
         "INSERT INTO projection_checkpoints (name, position, updated_at) VALUES ($1, 0, $2) \
-         ON CONFLICT (name) DO UPDATE SET updated_at = excluded.updated_at RETURNING position",
-    )
+         ON CONFLICT (name) DO UPDATE SET updated_at = excluded.updated_at \
+         RETURNING position{relax}"
+    ))
     .bind(name)
     .bind(timestamp(chrono::Utc::now()))
     .fetch_one(&mut *conn)
@@ -103,18 +114,6 @@ impl Projections {
         }
     }
 
-    /// Read models are derived data with their checkpoint in the same transaction: losing the
-    /// last few commits in a crash only means replaying them. On PostgreSQL their commits skip
-    /// the WAL flush wait; the ledger's own events stay fully synchronous.
-    async fn relax_durability(&self, conn: &mut AnyConnection) -> Result<(), ProjectionError> {
-        if self.db.backend() == Backend::Postgres {
-            sqlx::query("SET LOCAL synchronous_commit = off")
-                .execute(&mut *conn)
-                .await?;
-        }
-        Ok(())
-    }
-
     /// Applies batches until `consumer` has seen every committed event.
     async fn drain(&self, consumer: Consumer) -> Result<(), ProjectionError> {
         while self.step(consumer).await? as i64 >= self.batch {}
@@ -127,7 +126,6 @@ impl Projections {
         let _writer = self.db.exclusive().await;
         let mut tx = self.db.any.begin().await?;
         let position = lock_checkpoint(&mut tx, consumer.name()).await?;
-        self.relax_durability(&mut tx).await?;
         let events = feed::read_after(&mut *tx, position, self.batch).await?;
         let Some(last) = events.last().map(|e| e.position) else {
             tx.rollback().await?;
@@ -314,7 +312,6 @@ impl Projections {
                 let _writer = self.db.exclusive().await;
                 let mut tx = self.db.any.begin().await?;
                 lock_checkpoint(&mut tx, &shadow_checkpoint).await?;
-                self.relax_durability(&mut tx).await?;
                 apply(consumer, &mut tx, Tables::REBUILD, &events).await?;
                 set_checkpoint(&mut tx, &shadow_checkpoint, last).await?;
                 tx.commit().await?;
@@ -331,7 +328,6 @@ impl Projections {
         let mut tx = self.db.any.begin().await?;
         lock_checkpoint(&mut tx, consumer.name()).await?;
         let mut position = lock_checkpoint(&mut tx, &shadow_checkpoint).await?;
-        self.relax_durability(&mut tx).await?;
         loop {
             let events = feed::read_after(&mut *tx, position, 5000).await?;
             let Some(last) = events.last().map(|e| e.position) else {

@@ -94,6 +94,7 @@ impl McpServers {
     pub fn new(ledger: Arc<Ledger>) -> Self {
         let servers = CommandBus::new(
             &ledger.db,
+            ledger.appender(),
             McpServerServices {
                 catalog: ledger.catalog.clone(),
             },
