@@ -961,3 +961,62 @@ on_both_backends!(
     commands_in_one_group,
     commands_in_one_group_are_written_whole_or_not_at_all
 );
+
+/// A command's first attempt decides on the state this process remembers. Another process
+/// (here a second ledger on the same database, with its own memory) renames "Work" away;
+/// a refusal decided on the stale memory ("Work" is taken) is decided again on the stream, so
+/// registering a new "Work" succeeds. And a change decided on stale memory does not go in on
+/// top of the other process's: the rename below is re-decided after the other's revocation.
+async fn a_stale_memory_never_decides_a_command(env: TestEnv) {
+    let here = env.ledger().await;
+    let there = env.ledger().await;
+    let work = crate::support::register_with(
+        &here,
+        "alice",
+        "notion",
+        "Work",
+        r#"{"token":"ntn_stale_memory_work_00000000000"}"#,
+        None,
+        &meta("alice"),
+    )
+    .await
+    .unwrap();
+    here.projections.catch_up().await.unwrap();
+    there
+        .update(&work.to_string(), Some("Home"), None, &meta("alice"))
+        .await
+        .unwrap();
+    let again = crate::support::register_with(
+        &here,
+        "alice",
+        "notion",
+        "Work",
+        r#"{"token":"ntn_stale_memory_new_000000000000"}"#,
+        None,
+        &meta("alice"),
+    )
+    .await;
+    assert!(
+        again.is_ok(),
+        "decided on the stream, not the memory: {again:?}"
+    );
+    there
+        .revoke(&work.to_string(), None, &meta("alice"))
+        .await
+        .unwrap();
+    let renamed = here
+        .update(&work.to_string(), Some("Old"), None, &meta("alice"))
+        .await;
+    let keyring = KeyringId::new(
+        UserId::parse("alice").unwrap(),
+        ServiceKey::parse("notion").unwrap(),
+    );
+    let state = there.keyring(&keyring).await.unwrap();
+    let c = state.credential(work).unwrap();
+    assert_eq!(c.status, CredentialStatus::Revoked, "the revocation stands");
+    match renamed {
+        Ok(_) => assert_eq!(c.name.as_str(), "Old"),
+        Err(_) => assert_eq!(c.name.as_str(), "Home"),
+    }
+}
+on_both_backends!(stale_memory, a_stale_memory_never_decides_a_command);
