@@ -1020,3 +1020,62 @@ async fn a_stale_memory_never_decides_a_command(env: TestEnv) {
     }
 }
 on_both_backends!(stale_memory, a_stale_memory_never_decides_a_command);
+
+/// A request the database refuses fails alone: the group it was gathered into is written
+/// again one request at a time, so its neighbours go in. (A trigger stands in for whatever
+/// the database may refuse in one row.)
+async fn a_refused_request_fails_alone_in_its_group(env: TestEnv) {
+    use credledger_adapters::DbError;
+    let ledger = env.ledger().await;
+    let pool = env.any_pool().await;
+    let statements: &[&str] = match env.backend {
+        Backend::Postgres => &[
+            "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql \
+             AS $$ BEGIN RAISE EXCEPTION 'poison refused'; END $$",
+            "CREATE TRIGGER events_refuse_poison BEFORE INSERT ON events FOR EACH ROW \
+             WHEN (NEW.aggregate_id = 'poison') EXECUTE FUNCTION refuse_poison()",
+        ],
+        Backend::Sqlite => &[
+            "CREATE TRIGGER events_refuse_poison BEFORE INSERT ON events \
+             WHEN NEW.aggregate_id = 'poison' BEGIN SELECT RAISE(ABORT, 'poison refused'); END",
+        ],
+    };
+    for sql in statements {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    let appender = ledger.appender().clone();
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..41 {
+        let appender = appender.clone();
+        tasks.spawn(async move {
+            let stream = if n == 20 {
+                "poison".to_owned()
+            } else {
+                format!("good-{n}")
+            };
+            (
+                n,
+                appender
+                    .append_after(0, vec![raw_event(&stream, n as usize)])
+                    .await,
+            )
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        match r.unwrap() {
+            (20, Err(DbError::Append(message))) => {
+                assert!(message.contains("poison refused"), "{message}")
+            }
+            (20, other) => panic!("the poison went in: {other:?}"),
+            (n, result) => assert!(result.is_ok(), "request {n}: {result:?}"),
+        }
+    }
+    let written: i64 = sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM events WHERE aggregate_type = 'group_commit_test'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(written, 40);
+}
+on_both_backends!(refused_request, a_refused_request_fails_alone_in_its_group);

@@ -14,6 +14,9 @@
 //! the caller gets [`DbError::Conflict`] with nothing written. A request is written whole or not
 //! at all: if only part of one went in, the transaction is rolled back and the rest of the group
 //! is written again without it.
+//!
+//! When the database refuses a group for another reason, the group is written again one
+//! request at a time, so a request the database refuses fails alone and its neighbours go in.
 
 use crate::db::{is_sqlite, tuples, Database, DbError};
 use sqlx::Row;
@@ -180,9 +183,17 @@ async fn settle(db: &Database, mut pending: Vec<Request>) {
                 contended = true;
                 continue;
             }
+            Err(_) if pending.len() > 1 => {
+                // One request may be what the database refuses: write each alone, so that it
+                // fails by itself and its neighbours go in.
+                for r in pending {
+                    Box::pin(settle(db, vec![r])).await;
+                }
+                return;
+            }
             Err(e) => {
                 let message = e.to_string();
-                tracing::error!(error = %message, requests = pending.len(), "group append failed");
+                tracing::error!(error = %message, "append failed");
                 for r in pending {
                     let _ = r.reply.send(Err(DbError::Append(message.clone())));
                 }
