@@ -6,6 +6,7 @@
 use crate::on_both_backends;
 use crate::support::{dump_table, meta, new_id, valid, TestEnv};
 use credledger::{Ledger, NewCredential};
+use credledger_adapters::Backend;
 use credledger_domain::keyring::ValidationOutcome;
 use credledger_projections::Consumer;
 use futures::StreamExt as _;
@@ -560,11 +561,53 @@ on_both_backends!(
     events_written_during_a_rebuild_are_in_the_swapped_tables_which_equal_a_fresh_full_replay
 );
 
+/// Each read-model table's indexes, without their names: unique or not, and what they cover.
+async fn index_shapes(env: &TestEnv, pool: &AnyPool) -> Vec<String> {
+    let sql = match env.backend {
+        Backend::Postgres => {
+            "SELECT CAST(tablename AS text) AS t, \
+             CASE WHEN indexdef LIKE 'CREATE UNIQUE%' THEN 'unique ' ELSE '' END \
+             || regexp_replace(indexdef, '^.* USING ', '') AS shape FROM pg_indexes \
+             WHERE schemaname = current_schema() \
+             AND tablename IN ('audit_trail', 'credential_summary', 'dashboard_stats')"
+        }
+        Backend::Sqlite => {
+            "SELECT tbl_name AS t, replace(substr(sql, instr(sql, ' ON ')), '\"', '') AS shape FROM sqlite_master \
+             WHERE type = 'index' AND sql IS NOT NULL \
+             AND tbl_name IN ('audit_trail', 'credential_summary', 'dashboard_stats')"
+        }
+    };
+    let mut shapes: Vec<String> = sqlx::query(sql)
+        .fetch_all(pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{}: {}",
+                r.try_get::<String, _>("t").unwrap(),
+                r.try_get::<String, _>("shape").unwrap()
+            )
+        })
+        .collect();
+    shapes.sort();
+    shapes
+}
+
 async fn rebuilding_one_read_model_by_name_restores_it_and_leaves_the_others_alone(env: TestEnv) {
     let ledger = env.ledger().await;
     let pool = env.any_pool().await;
     let reached = generate_history(&ledger, "named", 4).await;
     let reference = dump_read_models(&pool).await;
+    let indexes = index_shapes(&env, &pool).await;
+    assert!(
+        indexes
+            .iter()
+            .filter(|i| i.starts_with("audit_trail"))
+            .count()
+            >= 2,
+        "{indexes:?}"
+    );
     assert!(!reference["dashboard_stats"].is_empty());
 
     // Damage every read model, so a rebuild that did nothing would show.
@@ -615,6 +658,8 @@ async fn rebuilding_one_read_model_by_name_restores_it_and_leaves_the_others_alo
         &reference,
         &dump_read_models(&pool).await,
     );
+    // Indexes left out during the replay are all back.
+    assert_eq!(index_shapes(&env, &pool).await, indexes);
     let status = projections_status(&env).await;
     assert_eq!(
         status,

@@ -313,8 +313,9 @@ fn describe_user(event: &UserEvent) -> (serde_json::Value, serde_json::Value) {
     }
 }
 
-/// The values of one audit row, in column order.
-struct AuditRow {
+/// The values of one audit row, in column order (serialized, named as the columns).
+#[derive(serde::Serialize)]
+pub(crate) struct AuditRow {
     position: i64,
     occurred_at: String,
     aggregate_type: String,
@@ -436,21 +437,51 @@ fn audit_row(feed: &FeedEvent) -> Result<AuditRow, ProjectionError> {
     })
 }
 
-/// Appends one row per event, a thousand rows per statement.
+/// Appends one row per event.
 pub(crate) async fn apply(
     conn: &mut AnyConnection,
     tables: Tables,
     events: &[FeedEvent],
 ) -> Result<(), ProjectionError> {
+    insert(conn, tables, &prepare(events)?).await
+}
+
+/// The rows of `events`, decided without the database (a rebuild prepares the next batch's
+/// rows while the current one is inserted).
+pub(crate) fn prepare(events: &[FeedEvent]) -> Result<Vec<AuditRow>, ProjectionError> {
+    events.iter().map(audit_row).collect()
+}
+
+/// Inserts prepared rows.
+pub(crate) async fn insert(
+    conn: &mut AnyConnection,
+    tables: Tables,
+    rows: &[AuditRow],
+) -> Result<(), ProjectionError> {
     let table = tables.name("audit_trail");
-    let rows = events
-        .iter()
-        .map(audit_row)
-        .collect::<Result<Vec<_>, _>>()?;
+    if !is_sqlite(conn) {
+        // PostgreSQL: the rows as one JSON parameter, turned into records by the server. A
+        // `VALUES` list of 17 parameters a row costs more to parse and plan than the rows
+        // cost to insert.
+        for chunk in rows.chunks(5000) {
+            let records = serde_json::to_string(chunk).map_err(|e| ProjectionError::BadEvent {
+                position: chunk.first().map_or(0, |r| r.position),
+                detail: format!("audit rows could not be serialized: {e}"),
+            })?;
+            sqlx::query(&format!(
+                "INSERT INTO {table} ({COLUMNS}) SELECT {COLUMNS} \
+                 FROM json_populate_recordset(NULL::{table}, CAST($1 AS json))"
+            ))
+            .bind(records)
+            .execute(&mut *conn)
+            .await?;
+        }
+        return Ok(());
+    }
     for chunk in rows.chunks(1000) {
         let sql = format!(
             "INSERT INTO {table} ({COLUMNS}) VALUES {}",
-            tuples(is_sqlite(conn), 1, chunk.len(), COLUMN_COUNT)
+            tuples(true, 1, chunk.len(), COLUMN_COUNT)
         );
         let mut q = sqlx::query(&sql);
         for r in chunk {
