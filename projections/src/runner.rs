@@ -224,15 +224,15 @@ impl Projections {
             .collect())
     }
 
-    /// Creates the consumer's empty shadow tables. On PostgreSQL their non-unique indexes are
-    /// left out and returned, to be built once the replay has filled the tables: one sort
-    /// instead of an index insertion per row. (Unique ones stay: the replay's upserts need them.)
+    /// Creates the consumer's empty shadow tables. Their non-unique indexes are left out and
+    /// returned, to be built once the replay has filled the tables: one sort instead of an
+    /// index insertion per row. (Unique ones stay: the replay's upserts need them.)
     async fn create_shadow_tables(
         &self,
         consumer: Consumer,
         shadow_checkpoint: &str,
-    ) -> Result<Vec<String>, ProjectionError> {
-        let mut deferred = Vec::new();
+    ) -> Result<DeferredIndexes, ProjectionError> {
+        let mut deferred = DeferredIndexes::default();
         let _writer = self.db.exclusive().await;
         let mut tx = self.db.any.begin().await?;
         // The first statement writes, so SQLite takes its write lock here (waiting up to the
@@ -267,24 +267,23 @@ impl Projections {
                         sqlx::query(&format!("DROP INDEX {name}"))
                             .execute(&mut *tx)
                             .await?;
-                        deferred.push(index.try_get("indexdef")?);
+                        deferred.on_shadow.push(index.try_get("indexdef")?);
                     }
                 }
                 Backend::Sqlite => {
                     for (kind, name, sql) in sqlite_ddl(&mut tx, table).await? {
                         let body = sql.find('(').map(|i| &sql[i..]).unwrap_or("");
+                        let canonical = name.trim_end_matches("_rebuild");
                         let statement = if kind == "table" {
                             format!("CREATE TABLE {shadow} {body}")
+                        } else if sql.to_uppercase().starts_with("CREATE UNIQUE") {
+                            format!("CREATE UNIQUE INDEX {canonical}_rebuild ON {shadow} {body}")
                         } else {
-                            let unique = if sql.to_uppercase().starts_with("CREATE UNIQUE") {
-                                "UNIQUE "
-                            } else {
-                                ""
-                            };
-                            format!(
-                                "CREATE {unique}INDEX {}_rebuild ON {shadow} {body}",
-                                name.trim_end_matches("_rebuild")
-                            )
+                            // SQLite renames no index: built under its own name after the swap.
+                            deferred
+                                .after_swap
+                                .push(format!("CREATE INDEX {canonical} ON {table} {body}"));
+                            continue;
                         };
                         sqlx::query(&statement).execute(&mut *tx).await?;
                     }
@@ -354,7 +353,7 @@ impl Projections {
             position: applied,
             detail: format!("the feed reader stopped: {e}"),
         })??;
-        for index in &deferred_indexes {
+        for index in &deferred_indexes.on_shadow {
             sqlx::query(index).execute(&self.db.any).await?;
         }
         // The swap: hold the live consumer's checkpoint, apply what arrived meanwhile, swap.
@@ -400,6 +399,9 @@ impl Projections {
                 }
             }
         }
+        for index in &deferred_indexes.after_swap {
+            sqlx::query(index).execute(&mut *tx).await?;
+        }
         set_checkpoint(&mut tx, consumer.name(), position).await?;
         sqlx::query("DELETE FROM projection_checkpoints WHERE name = $1")
             .bind(&shadow_checkpoint)
@@ -416,6 +418,15 @@ impl Projections {
 }
 
 /// SQLite's stored DDL for a table and its explicit indexes: (type, name, sql).
+/// Indexes a rebuild builds once its tables are filled.
+#[derive(Default)]
+struct DeferredIndexes {
+    /// PostgreSQL: on the shadow tables, before the swap.
+    on_shadow: Vec<String>,
+    /// SQLite: under their usual names, in the swap, after the rename.
+    after_swap: Vec<String>,
+}
+
 async fn sqlite_ddl(
     conn: &mut AnyConnection,
     table: &str,
