@@ -753,6 +753,24 @@ on_both_backends!(
     a_secret_replaced_while_its_credential_is_erased_is_refused_never_internal
 );
 
+/// Global positions run 1..n without a gap, and `ledger verify` accepts the chain.
+async fn assert_gap_free_and_verified(env: &TestEnv, pool: &AnyPool) {
+    let positions: Vec<i64> = sqlx::query_scalar(
+        "SELECT CAST(global_position AS BIGINT) FROM events ORDER BY global_position",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let expected: Vec<i64> = (1..=positions.len() as i64).collect();
+    assert_eq!(positions, expected, "gap-free global positions");
+    let out = env.cli().args(["ledger", "verify"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Many resolves at once: their `CredentialUsed` events are group-committed, yet each use is
 /// one event, every usage stream's sequences run 1..n without a gap or a double, the global
 /// positions stay gap-free, and the hash chain verifies.
@@ -812,20 +830,7 @@ async fn concurrent_uses_are_group_committed_each_once_in_a_verified_chain(env: 
         let expected: Vec<i64> = (1..=sequences.len() as i64).collect();
         assert_eq!(sequences, &expected, "stream {id}");
     }
-    let positions: Vec<i64> = sqlx::query_scalar(
-        "SELECT CAST(global_position AS BIGINT) FROM events ORDER BY global_position",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    let expected: Vec<i64> = (1..=positions.len() as i64).collect();
-    assert_eq!(positions, expected, "gap-free global positions");
-    let out = env.cli().args(["ledger", "verify"]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_gap_free_and_verified(&env, &pool).await;
 }
 on_both_backends!(
     concurrent_uses_group_committed,
@@ -943,19 +948,7 @@ async fn commands_in_one_group_are_written_whole_or_not_at_all(env: TestEnv) {
     expected.sort_unstable();
     claimed.sort_unstable();
     assert_eq!(claimed, expected, "each caller's positions are its rows'");
-    let positions: Vec<i64> = sqlx::query_scalar(
-        "SELECT CAST(global_position AS BIGINT) FROM events ORDER BY global_position",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    assert_eq!(positions, (1..=positions.len() as i64).collect::<Vec<_>>());
-    let out = env.cli().args(["ledger", "verify"]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_gap_free_and_verified(&env, &pool).await;
 }
 on_both_backends!(
     commands_in_one_group,

@@ -337,43 +337,36 @@ async fn insert_sqlite(
 ) -> Result<(), DbError> {
     for (i, r) in requests.iter().enumerate() {
         for (k, e) in r.events.iter().enumerate() {
-            let row =
-                match r.place {
-                    Place::Next => sqlx::query(
-                        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
-                         event_version, payload, metadata) VALUES ($1, $2, \
-                         (SELECT COALESCE(MAX(sequence), 0) + 1 FROM events \
-                          WHERE aggregate_type = $1 AND aggregate_id = $2), $3, $4, $5, $6) \
-                         RETURNING sequence",
-                    )
-                    .bind(e.aggregate_type)
-                    .bind(e.aggregate_id.clone())
-                    .bind(e.event_type.clone())
-                    .bind(e.event_version.clone())
-                    .bind(e.payload.clone())
-                    .bind(e.metadata.clone())
-                    .fetch_optional(&mut **tx)
-                    .await?,
-                    Place::After(after) => sqlx::query(
-                        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
-                         event_version, payload, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                         ON CONFLICT DO NOTHING RETURNING sequence",
-                    )
-                    .bind(e.aggregate_type)
-                    .bind(e.aggregate_id.clone())
-                    .bind(after + 1 + k as i64)
-                    .bind(e.event_type.clone())
-                    .bind(e.event_version.clone())
-                    .bind(e.payload.clone())
-                    .bind(e.metadata.clone())
-                    .fetch_optional(&mut **tx)
-                    .await?,
-                };
-            match row {
-                Some(row) => inserted[i].push((
-                    (e.aggregate_type, e.aggregate_id.clone(), row.try_get(0)?),
+            // A record's sequence is read by its own insert; a command's is the one after its
+            // stream's length.
+            let (sequence, explicit) = match r.place {
+                Place::Next => (
+                    "(SELECT COALESCE(MAX(sequence), 0) + 1 FROM events \
+                     WHERE aggregate_type = $1 AND aggregate_id = $2)",
                     None,
-                )),
+                ),
+                Place::After(after) => ("$7", Some(after + 1 + k as i64)),
+            };
+            let sql = format!(
+                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+                 event_version, payload, metadata) VALUES ($1, $2, {sequence}, $3, $4, $5, $6) \
+                 ON CONFLICT DO NOTHING RETURNING sequence"
+            );
+            let mut q = sqlx::query_scalar::<_, i64>(&sql)
+                .bind(e.aggregate_type)
+                .bind(e.aggregate_id.clone())
+                .bind(e.event_type.clone())
+                .bind(e.event_version.clone())
+                .bind(e.payload.clone())
+                .bind(e.metadata.clone());
+            if let Some(explicit) = explicit {
+                q = q.bind(explicit);
+            }
+            let row = q.fetch_optional(&mut **tx).await?;
+            match row {
+                Some(sequence) => {
+                    inserted[i].push(((e.aggregate_type, e.aggregate_id.clone(), sequence), None))
+                }
                 None => break,
             }
         }
