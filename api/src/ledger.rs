@@ -140,7 +140,7 @@ pub struct Ledger {
     pub projections: Arc<Projections>,
     keyrings: CommandBus<Keyring>,
     /// This process's group writer: commands' events and `CredentialUsed` records.
-    uses: GroupAppender,
+    appender: GroupAppender,
     /// How long a command waits for the read models (0 = don't wait).
     read_your_writes: Duration,
     /// Which keyring each credential seen lives in. A credential never moves, so what is
@@ -165,10 +165,10 @@ impl Ledger {
         projections: Arc<Projections>,
         read_your_writes: Duration,
     ) -> Self {
-        let uses = GroupAppender::start(db.clone());
+        let appender = GroupAppender::start(db.clone());
         let keyrings = CommandBus::new(
             &db,
-            &uses,
+            &appender,
             KeyringServices {
                 cipher: Arc::new(keys.clone()),
                 catalog: catalog.clone(),
@@ -180,7 +180,7 @@ impl Ledger {
             catalog,
             projections,
             keyrings,
-            uses,
+            appender,
             read_your_writes,
             located: Default::default(),
         }
@@ -197,7 +197,7 @@ impl Ledger {
 
     /// The group writer every command bus of this ledger commits through.
     pub fn appender(&self) -> &GroupAppender {
-        &self.uses
+        &self.appender
     }
 
     pub(crate) async fn settle(&self, committed: Committed) -> Result<Committed, LedgerError> {
@@ -574,7 +574,7 @@ impl Ledger {
             })
         })?;
         let position = self
-            .uses
+            .appender
             .append(NewEvent {
                 aggregate_type: CredentialUsage::TYPE,
                 aggregate_id: usage_stream_id(credential_id, day),
