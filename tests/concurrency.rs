@@ -1072,3 +1072,167 @@ async fn a_refused_request_fails_alone_in_its_group(env: TestEnv) {
     assert_eq!(written, 40);
 }
 on_both_backends!(refused_request, a_refused_request_fails_alone_in_its_group);
+
+/// A resolve chooses on the keyring as this process remembers it, and its use is recorded only
+/// if the keyring has not moved on since. Another process (a second ledger on the same
+/// database, with its own memory) revokes the primary credential and then erases its successor:
+/// each next resolve here answers what the stream now holds (the promoted credential, then
+/// nothing), never the secret of a credential the other process already revoked or erased.
+async fn a_resolve_never_discloses_what_another_process_withdrew(env: TestEnv) {
+    let here = env.ledger().await;
+    let there = env.ledger().await;
+    let add = |name: &'static str, token: &'static str, account: &'static str| {
+        let here = &here;
+        async move {
+            crate::support::register_with(
+                here,
+                "alice",
+                "notion",
+                name,
+                token,
+                Some(valid(account)),
+                &meta("alice"),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let work = add(
+        "Work",
+        r#"{"token":"ntn_guard_work_000000000000000"}"#,
+        "a1",
+    )
+    .await;
+    let home = add(
+        "Home",
+        r#"{"token":"ntn_guard_home_000000000000000"}"#,
+        "a2",
+    )
+    .await;
+    let asking = meta("mcp:test");
+    let resolve = || here.resolve("alice", "notion", None, "mcp:test", None, &asking);
+    let first = resolve().await.unwrap();
+    assert_eq!(first.credential_id, work, "the first active one is primary");
+
+    here.projections.catch_up().await.unwrap();
+    there
+        .revoke(&work.to_string(), None, &meta("alice"))
+        .await
+        .unwrap();
+    let second = resolve().await.unwrap();
+    assert_eq!(second.credential_id, home, "decided again on the stream");
+    assert_eq!(
+        second.fields.get("token").map(|t| t.expose()),
+        Some("ntn_guard_home_000000000000000"),
+        "the promoted credential's secret"
+    );
+
+    there
+        .erase(&home.to_string(), &meta("alice"))
+        .await
+        .unwrap();
+    let third = resolve().await;
+    assert!(
+        matches!(third, Err(LedgerError::NotFound)),
+        "no active credential is left: {third:?}"
+    );
+
+    // One use each: none was recorded for a withdrawn credential.
+    let pool = env.any_pool().await;
+    for (id, expected) in [(work, 1), (home, 1)] {
+        let uses: i64 = sqlx::query_scalar(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM events WHERE event_type = 'CredentialUsed' \
+             AND aggregate_id LIKE $1",
+        )
+        .bind(format!("{id}%"))
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(uses, expected, "uses of {id}");
+    }
+    assert_gap_free_and_verified(&env, &pool).await;
+}
+on_both_backends!(
+    guarded_resolve,
+    a_resolve_never_discloses_what_another_process_withdrew
+);
+
+/// A guarded append goes in only while the guarded stream ends where the caller saw it,
+/// checked when the group is written: in one burst of guarded records beside a command on the
+/// guarded stream, every record that went in precedes the command in the ledger, every one that
+/// follows it was refused (`Conflict`, nothing written), and a guard on the stream's new length
+/// is accepted.
+async fn a_guarded_append_goes_in_only_before_its_stream_moves(env: TestEnv) {
+    use credledger_adapters::append::Guard;
+    use credledger_adapters::DbError;
+    let ledger = env.ledger().await;
+    let appender = ledger.appender().clone();
+    let guard = |sequence| Guard {
+        aggregate_type: "group_commit_test",
+        aggregate_id: "watched".to_owned(),
+        sequence,
+    };
+    appender
+        .append_after(0, vec![raw_event("watched", 0)])
+        .await
+        .unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..40usize {
+        let appender = appender.clone();
+        let guard = guard(1);
+        tasks.spawn(async move {
+            if n == 20 {
+                let moved = appender
+                    .append_after(1, vec![raw_event("watched", n)])
+                    .await
+                    .map(|p| p[0]);
+                return (true, moved);
+            }
+            let record = appender
+                .append_guarded(raw_event(&format!("record-{n}"), n), guard)
+                .await;
+            (false, record)
+        });
+    }
+    let (mut moved_at, mut written, mut refused) = (0, Vec::new(), 0);
+    while let Some(r) = tasks.join_next().await {
+        match r.unwrap() {
+            (true, result) => moved_at = result.expect("the command goes in"),
+            (false, Ok(position)) => written.push(position),
+            (false, Err(DbError::Conflict)) => refused += 1,
+            (false, Err(e)) => panic!("unexpected: {e}"),
+        }
+    }
+    assert_eq!(written.len() + refused, 39);
+    assert!(
+        written.iter().all(|p| *p < moved_at),
+        "a record written after the stream moved: {written:?} vs {moved_at}"
+    );
+    let pool = env.any_pool().await;
+    let records: i64 = sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM events WHERE aggregate_type = 'group_commit_test' \
+         AND aggregate_id LIKE 'record-%'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        records as usize,
+        written.len(),
+        "refused records left nothing"
+    );
+
+    let stale = appender
+        .append_guarded(raw_event("late", 0), guard(1))
+        .await;
+    assert!(matches!(stale, Err(DbError::Conflict)), "{stale:?}");
+    let current = appender
+        .append_guarded(raw_event("late", 1), guard(2))
+        .await;
+    assert!(current.is_ok(), "{current:?}");
+    assert_gap_free_and_verified(&env, &pool).await;
+}
+on_both_backends!(
+    guarded_append,
+    a_guarded_append_goes_in_only_before_its_stream_moves
+);

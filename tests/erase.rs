@@ -588,3 +588,50 @@ on_both_backends!(
     a_data_key_restored_from_a_backup_after_erasure_is_destroyed_by_shred_erased,
     a_data_key_restored_from_a_backup_after_erasure_is_destroyed_by_shred_erased
 );
+
+/// Disclosures remember the wrapped data keys they read; erasing a credential destroys its key
+/// in memory as well as in the table, so even a direct attempt with its sealed secret finds no
+/// key to open it with.
+async fn a_destroyed_key_is_not_opened_from_memory(env: TestEnv) {
+    let ledger = env.ledger().await;
+    let id = register_with(
+        &ledger,
+        "gina",
+        "notion",
+        "Work",
+        r#"{"token":"secret_gina_remembered"}"#,
+        Some(valid("gina-ws")),
+        &meta("gina"),
+    )
+    .await;
+    let keyring = KeyringId::new(
+        UserId::parse("gina").unwrap(),
+        ServiceKey::parse("notion").unwrap(),
+    );
+    let state = ledger.keyring(&keyring).await.unwrap();
+    let c = state.credential(id).unwrap();
+    let (sealed, version) = (c.secret.clone(), c.secret_version);
+    // Two disclosures: the second opens with the key the first remembered.
+    for _ in 0..2 {
+        let fields = ledger
+            .reveal("gina", &id.to_string(), &meta("gina"))
+            .await
+            .unwrap();
+        assert_eq!(
+            fields.get("token").unwrap().expose(),
+            "secret_gina_remembered"
+        );
+    }
+    ledger.projections.catch_up().await.unwrap();
+    ledger.erase(&id.to_string(), &meta("gina")).await.unwrap();
+
+    let opened = ledger.keys.open_remembered(id, version, &sealed).await;
+    assert!(
+        matches!(opened, Err(KeyStoreError::Destroyed(c)) if c == id),
+        "{opened:?}"
+    );
+}
+on_both_backends!(
+    a_destroyed_key_is_not_opened_from_memory,
+    a_destroyed_key_is_not_opened_from_memory
+);

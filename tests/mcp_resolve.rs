@@ -207,6 +207,65 @@ on_both_backends!(
     a_withdrawn_grant_is_refused_at_once
 );
 
+/// The server remembers tokens and grants between requests; a change made through another
+/// process (a second server on the same database) still reaches it: once its consumers see
+/// the withdrawal, the grant is refused; once they see the re-grant, it resolves again; and
+/// once they see the token's revocation, the token is refused at the transport.
+async fn changes_made_elsewhere_reach_the_remembered_access(env: TestEnv) {
+    let here = server(&env).await;
+    let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
+    let admin = here.admin("root").await;
+    register(&admin, &recorder, "gw", &["notion"], false).await;
+    let alice = here.user("alice").await;
+    grant(&alice, "gw", "notion").await;
+    let secret = here.good_fields("notion", 0);
+    alice.add("notion", "Work", secret.clone()).await;
+    let (gw, token_id) = server_token(&admin, "gw", json!(["CREDENTIALS_RESOLVE"])).await;
+    assert_eq!(
+        resolved(&resolve(&gw, "alice", "notion", None).await)["fields"],
+        secret
+    );
+
+    let there = server(&env).await;
+    let alice_there = there.sign_in("alice").await;
+    alice_there
+        .ok(
+            "mutation { withdrawMcpAccess(serverId: \"gw\", service: \"notion\") }",
+            json!({}),
+        )
+        .await;
+    eventually("the withdrawal made elsewhere to be refused", || async {
+        resolve(&gw, "alice", "notion", None).await.body["errors"][0]["extensions"]["code"]
+            == "FORBIDDEN"
+    })
+    .await;
+    grant(&alice_there, "gw", "notion").await;
+    eventually("the grant made elsewhere to resolve", || async {
+        resolve(&gw, "alice", "notion", None).await.body["data"]["resolveCredential"]["fields"]
+            == secret
+    })
+    .await;
+
+    there
+        .sign_in("root")
+        .await
+        .ok(
+            "mutation($id: ID!) { revokeMcpServerToken(serverId: \"gw\", id: $id) }",
+            json!({"id": token_id}),
+        )
+        .await;
+    eventually("the token revoked elsewhere to be refused", || async {
+        resolve(&gw, "alice", "notion", None).await.status == 401
+    })
+    .await;
+    let refused = resolve(&gw, "alice", "notion", None).await;
+    assert_refused(&refused, "UNAUTHENTICATED", &[&secret]);
+}
+on_both_backends!(
+    access_changed_by_another_process_reaches_the_resolve,
+    changes_made_elsewhere_reach_the_remembered_access
+);
+
 async fn a_server_for_all_users_needs_no_grants_for_its_services(env: TestEnv) {
     let server = server(&env).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();

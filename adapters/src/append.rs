@@ -34,6 +34,16 @@ pub struct NewEvent {
     pub metadata: String,
 }
 
+/// A condition on another stream, checked when the event is written: that stream still ends at
+/// `sequence`. A disclosure carries one on its keyring, so the use is recorded only if the
+/// credential is still as the disclosure saw it (not revoked, replaced or erased since).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guard {
+    pub aggregate_type: &'static str,
+    pub aggregate_id: String,
+    pub sequence: i64,
+}
+
 /// Where a request's events go in their stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Place {
@@ -46,6 +56,7 @@ enum Place {
 struct Request {
     events: Vec<NewEvent>,
     place: Place,
+    guard: Option<Guard>,
     reply: oneshot::Sender<Result<Vec<i64>, DbError>>,
 }
 
@@ -60,6 +71,9 @@ impl std::fmt::Debug for GroupAppender {
         f.debug_struct("GroupAppender").finish_non_exhaustive()
     }
 }
+
+/// The advisory lock the events table's position trigger takes (`0001_events.sql`).
+const POSITION_LOCK: i64 = 4857321190876543210;
 
 /// The most events one transaction takes (a single larger request still goes in whole).
 pub const MAX_GROUP: usize = 512;
@@ -79,7 +93,16 @@ impl GroupAppender {
     /// Appends `event` with the next sequence of its stream; answers its global position once
     /// it is committed. An error means it was not written.
     pub async fn append(&self, event: NewEvent) -> Result<i64, DbError> {
-        let positions = self.submit(vec![event], Place::Next).await?;
+        let positions = self.submit(vec![event], Place::Next, None).await?;
+        positions.first().copied().ok_or(DbError::Closed)
+    }
+
+    /// Appends `event` as [`append`](Self::append) does, provided `guard`'s stream still ends
+    /// at its sequence when the event is written (checked under the position lock, so nothing
+    /// can land in that stream between the check and the commit). [`DbError::Conflict`], and
+    /// nothing written, when it does not.
+    pub async fn append_guarded(&self, event: NewEvent, guard: Guard) -> Result<i64, DbError> {
+        let positions = self.submit(vec![event], Place::Next, Some(guard)).await?;
         positions.first().copied().ok_or(DbError::Closed)
     }
 
@@ -102,15 +125,21 @@ impl GroupAppender {
                 "the events of one append must belong to one stream".into(),
             ));
         }
-        self.submit(events, Place::After(after)).await
+        self.submit(events, Place::After(after), None).await
     }
 
-    async fn submit(&self, events: Vec<NewEvent>, place: Place) -> Result<Vec<i64>, DbError> {
+    async fn submit(
+        &self,
+        events: Vec<NewEvent>,
+        place: Place,
+        guard: Option<Guard>,
+    ) -> Result<Vec<i64>, DbError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Request {
                 events,
                 place,
+                guard,
                 reply,
             })
             .await
@@ -147,8 +176,10 @@ enum Fate {
     /// Some went in and some did not: the round is rolled back.
     Partial,
     /// Not tried this round (PostgreSQL): an earlier request of the group claimed one of its
-    /// sequences.
+    /// sequences, or wrote to the stream its guard watches.
     Deferred { behind: usize },
+    /// Not written: its guard's stream has moved on.
+    Refused,
 }
 
 struct Round {
@@ -212,7 +243,7 @@ async fn settle(db: &Database, mut pending: Vec<Request>) {
             .map(|f| match f {
                 Fate::Written(_) => outcome.committed,
                 Fate::Missed => true,
-                Fate::Partial | Fate::Deferred { .. } => false,
+                Fate::Partial | Fate::Deferred { .. } | Fate::Refused => false,
             })
             .collect();
         let mut again = Vec::new();
@@ -220,6 +251,7 @@ async fn settle(db: &Database, mut pending: Vec<Request>) {
             let answer = match (fate, r.place) {
                 (Fate::Written(positions), _) if outcome.committed => Some(Ok(positions)),
                 (Fate::Written(_), _) => None,
+                (Fate::Refused, _) => Some(Err(DbError::Conflict)),
                 (Fate::Missed | Fate::Partial, Place::After(_)) => Some(Err(DbError::Conflict)),
                 (Fate::Missed | Fate::Partial, Place::Next) => {
                     contended = true;
@@ -256,12 +288,12 @@ async fn write(db: &Database, requests: &[Request]) -> Result<Round, DbError> {
     let mut fates = vec![Fate::Missed; requests.len()];
     let mut inserted: Vec<Vec<Inserted>> = vec![Vec::new(); requests.len()];
     if is_sqlite(&tx) {
-        insert_sqlite(&mut tx, requests, &mut inserted).await?;
+        insert_sqlite(&mut tx, requests, &mut fates, &mut inserted).await?;
     } else {
         insert_postgres(&mut tx, requests, &mut fates, &mut inserted).await?;
     }
     for (i, r) in requests.iter().enumerate() {
-        if matches!(fates[i], Fate::Deferred { .. }) {
+        if matches!(fates[i], Fate::Deferred { .. } | Fate::Refused) {
             continue;
         }
         fates[i] = match inserted[i].len() {
@@ -329,10 +361,12 @@ async fn write(db: &Database, requests: &[Request]) -> Result<Round, DbError> {
 /// SQLite: one insert per row (in-process, cheap), so that the transaction's first statement
 /// writes and SQLite takes its write lock up front (waiting its turn) instead of failing when a
 /// read snapshot is upgraded after another process committed. A record's sequence is read by
-/// its own insert; a command's stops at its first taken sequence.
+/// its own insert; a command's stops at its first taken sequence. A guard is checked by the
+/// insert itself, under the write lock, after the group's earlier rows.
 async fn insert_sqlite(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     requests: &[Request],
+    fates: &mut [Fate],
     inserted: &mut [Vec<Inserted>],
 ) -> Result<(), DbError> {
     for (i, r) in requests.iter().enumerate() {
@@ -342,15 +376,28 @@ async fn insert_sqlite(
             let (sequence, explicit) = match r.place {
                 Place::Next => (
                     "(SELECT COALESCE(MAX(sequence), 0) + 1 FROM events \
-                     WHERE aggregate_type = $1 AND aggregate_id = $2)",
+                     WHERE aggregate_type = $1 AND aggregate_id = $2)"
+                        .to_owned(),
                     None,
                 ),
-                Place::After(after) => ("$7", Some(after + 1 + k as i64)),
+                Place::After(after) => ("$7".to_owned(), Some(after + 1 + k as i64)),
+            };
+            let next = 7 + usize::from(explicit.is_some());
+            let guard = match &r.guard {
+                Some(_) => format!(
+                    " WHERE NOT EXISTS (SELECT 1 FROM events WHERE aggregate_type = ${} \
+                     AND aggregate_id = ${} AND sequence > ${})",
+                    next,
+                    next + 1,
+                    next + 2
+                ),
+                // SQLite needs a WHERE between `INSERT … SELECT` and `ON CONFLICT`.
+                None => " WHERE 1 = 1".to_owned(),
             };
             let sql = format!(
                 "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
-                 event_version, payload, metadata) VALUES ($1, $2, {sequence}, $3, $4, $5, $6) \
-                 ON CONFLICT DO NOTHING RETURNING sequence"
+                 event_version, payload, metadata) SELECT $1, $2, {sequence}, $3, $4, $5, $6\
+                 {guard} ON CONFLICT DO NOTHING RETURNING sequence"
             );
             let mut q = sqlx::query_scalar::<_, i64>(&sql)
                 .bind(e.aggregate_type)
@@ -362,10 +409,22 @@ async fn insert_sqlite(
             if let Some(explicit) = explicit {
                 q = q.bind(explicit);
             }
+            if let Some(g) = &r.guard {
+                q = q
+                    .bind(g.aggregate_type)
+                    .bind(g.aggregate_id.clone())
+                    .bind(g.sequence);
+            }
             let row = q.fetch_optional(&mut **tx).await?;
             match row {
                 Some(sequence) => {
                     inserted[i].push(((e.aggregate_type, e.aggregate_id.clone(), sequence), None))
+                }
+                // A record's own sequence cannot be taken under the write lock: its guard
+                // refused it.
+                None if r.guard.is_some() && r.place == Place::Next => {
+                    fates[i] = Fate::Refused;
+                    break;
                 }
                 None => break,
             }
@@ -383,20 +442,37 @@ async fn insert_postgres(
     fates: &mut [Fate],
     inserted: &mut [Vec<Inserted>],
 ) -> Result<(), DbError> {
+    let guarded = requests.iter().any(|r| r.guard.is_some());
+    if guarded {
+        // Guards are checked under the position lock (the one every insert takes, see the
+        // events migration), so no stream can move between the check and this commit.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(POSITION_LOCK)
+            .execute(&mut **tx)
+            .await?;
+    }
     let mut next: HashMap<(&str, &str), i64> = HashMap::new();
     let mut streams: Vec<(&str, &str)> = requests
         .iter()
         .filter(|r| r.place == Place::Next)
         .flat_map(|r| r.events.iter())
         .map(|e| (e.aggregate_type, e.aggregate_id.as_str()))
+        .chain(
+            requests
+                .iter()
+                .filter_map(|r| r.guard.as_ref())
+                .map(|g| (g.aggregate_type, g.aggregate_id.as_str())),
+        )
         .collect();
     streams.sort_unstable();
     streams.dedup();
     for chunk in streams.chunks(400) {
+        // Each stream's newest sequence by one step down its primary key, however long the
+        // stream (a `MAX … GROUP BY` over the streams reads every row of each).
         let sql = format!(
-            "SELECT aggregate_type, aggregate_id, CAST(MAX(sequence) AS BIGINT) AS s FROM events \
-             WHERE (aggregate_type, aggregate_id) IN (VALUES {}) \
-             GROUP BY aggregate_type, aggregate_id",
+            "SELECT v.t AS aggregate_type, v.id AS aggregate_id, CAST(COALESCE((SELECT \
+             e.sequence FROM events e WHERE e.aggregate_type = v.t AND e.aggregate_id = v.id \
+             ORDER BY e.sequence DESC LIMIT 1), 0) AS BIGINT) AS s FROM (VALUES {}) AS v(t, id)",
             tuples(false, 1, chunk.len(), 2)
         );
         let mut q = sqlx::query(&sql);
@@ -411,10 +487,25 @@ async fn insert_postgres(
             }
         }
     }
-    // Plan every row's sequence; a request colliding with an earlier one's claim waits.
+    // The guarded streams' lengths, before this group's own rows.
+    let length = next.clone();
+    // Plan every row's sequence; a request colliding with an earlier one's claim waits, and so
+    // does a guarded one whose stream an earlier request writes to.
     let mut claimed: HashMap<Key, usize> = HashMap::new();
+    let mut writes: HashMap<(&str, &str), usize> = HashMap::new();
     let mut rows: Vec<(usize, &NewEvent, i64)> = Vec::new();
     for (i, r) in requests.iter().enumerate() {
+        if let Some(g) = &r.guard {
+            let stream = (g.aggregate_type, g.aggregate_id.as_str());
+            if let Some(&behind) = writes.get(&stream) {
+                fates[i] = Fate::Deferred { behind };
+                continue;
+            }
+            if length.get(&stream).copied().unwrap_or(0) != g.sequence {
+                fates[i] = Fate::Refused;
+                continue;
+            }
+        }
         let keys: Vec<Key> = match r.place {
             Place::After(after) => r
                 .events
@@ -448,6 +539,7 @@ async fn insert_postgres(
         }
         for (e, (t, id, s)) in r.events.iter().zip(keys) {
             rows.push((i, e, s));
+            writes.insert((e.aggregate_type, e.aggregate_id.as_str()), i);
             claimed.insert((t, id, s), i);
         }
     }

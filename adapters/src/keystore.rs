@@ -8,8 +8,8 @@ use base64::Engine as _;
 use credledger_domain::ports::{Cipher, CipherError};
 use credledger_domain::{CredentialId, SealedSecret, SecretFields};
 use sqlx::Row;
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
 /// Why a key or a secret could not be used. Every variant names the credential; none carries
@@ -52,7 +52,23 @@ pub struct KeyCoverage {
 pub struct KeyStore {
     db: Database,
     keys: Arc<MasterKeyring>,
+    /// Wrapped data keys read recently, so a disclosure does not read its key again: as safe
+    /// in memory as in the table (only the master keys, already in memory, open them). A key
+    /// destroyed by this process is forgotten at once; one destroyed by another process is
+    /// never asked for, because disclosures choose only credentials their keyring's stream
+    /// still holds, and their use is recorded only while the stream has not moved on.
+    wrapped: Arc<Mutex<WrappedKeys>>,
 }
+
+#[derive(Default)]
+struct WrappedKeys {
+    keys: HashMap<CredentialId, StoredKey>,
+    /// How many keys this process destroyed: a key read before a destruction is not kept.
+    destroyed: u64,
+}
+
+/// Wrapped data keys remembered at most; past it the memory is cleared and refilled.
+const WRAPPED_CAPACITY: usize = 20_000;
 
 impl std::fmt::Debug for KeyStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -62,6 +78,7 @@ impl std::fmt::Debug for KeyStore {
     }
 }
 
+#[derive(Clone)]
 struct StoredKey {
     dek_id: Uuid,
     wrapped: Option<Vec<u8>>,
@@ -69,7 +86,43 @@ struct StoredKey {
 
 impl KeyStore {
     pub fn new(db: Database, keys: Arc<MasterKeyring>) -> Self {
-        Self { db, keys }
+        Self {
+            db,
+            keys,
+            wrapped: Arc::default(),
+        }
+    }
+
+    fn remembered(&self, credential: CredentialId) -> Option<StoredKey> {
+        self.wrapped.lock().ok()?.keys.get(&credential).cloned()
+    }
+
+    /// How many keys were destroyed so far (taken before reading a key to remember it).
+    fn destructions(&self) -> u64 {
+        self.wrapped.lock().map(|w| w.destroyed).unwrap_or(u64::MAX)
+    }
+
+    /// Keeps a key read after `destructions` was taken, unless a key was destroyed since.
+    fn remember(&self, credential: CredentialId, key: &StoredKey, destructions: u64) {
+        if key.wrapped.is_none() {
+            return;
+        }
+        if let Ok(mut w) = self.wrapped.lock() {
+            if w.destroyed != destructions {
+                return;
+            }
+            if w.keys.len() >= WRAPPED_CAPACITY {
+                w.keys.clear();
+            }
+            w.keys.insert(credential, key.clone());
+        }
+    }
+
+    fn forget(&self, credential: CredentialId) {
+        if let Ok(mut w) = self.wrapped.lock() {
+            w.destroyed += 1;
+            w.keys.remove(&credential);
+        }
     }
 
     pub fn master_keys(&self) -> &MasterKeyring {
@@ -147,7 +200,8 @@ impl KeyStore {
         self.unwrap_key(credential, &key)
     }
 
-    /// Decrypts a sealed secret of `credential` at `secret_version`.
+    /// Decrypts a sealed secret of `credential` at `secret_version`, with its data key as
+    /// stored now.
     pub async fn open(
         &self,
         credential: CredentialId,
@@ -159,18 +213,37 @@ impl KeyStore {
             .await?
             .ok_or(KeyStoreError::Missing(credential))?;
         let dek = self.unwrap_key(credential, &key)?;
-        let blob = base64::engine::general_purpose::STANDARD
-            .decode(&sealed.ciphertext)
-            .map_err(|_| KeyStoreError::Crypto {
-                credential,
-                source: KeyError::Truncated,
-            })?;
-        let plain = crypto::open_secret(&dek, &credential.to_string(), secret_version, &blob)
-            .map_err(|source| KeyStoreError::Crypto { credential, source })?;
-        SecretFields::from_json_bytes(&plain).map_err(|e| KeyStoreError::Corrupt {
-            credential,
-            detail: e.to_string(),
-        })
+        open_sealed(&dek, credential, secret_version, sealed)
+    }
+
+    /// As [`open`](Self::open), with the wrapped data key this process read last for the
+    /// credential if it still opens (for disclosures, which ask for the same keys again and
+    /// again). A key this process destroyed is never remembered.
+    pub async fn open_remembered(
+        &self,
+        credential: CredentialId,
+        secret_version: u32,
+        sealed: &SealedSecret,
+    ) -> Result<SecretFields, KeyStoreError> {
+        // A remembered key that no longer opens (its master key was retired since) is read
+        // again.
+        let remembered = self
+            .remembered(credential)
+            .and_then(|key| self.unwrap_key(credential, &key).ok());
+        let dek = match remembered {
+            Some(dek) => dek,
+            None => {
+                let destructions = self.destructions();
+                let key = self
+                    .stored(credential)
+                    .await?
+                    .ok_or(KeyStoreError::Missing(credential))?;
+                let dek = self.unwrap_key(credential, &key)?;
+                self.remember(credential, &key, destructions);
+                dek
+            }
+        };
+        open_sealed(&dek, credential, secret_version, sealed)
     }
 
     /// Crypto-shredding: overwrites and forgets the credential's wrapped data key. Idempotent.
@@ -184,6 +257,7 @@ impl KeyStore {
         .bind(timestamp(chrono::Utc::now()))
         .execute(&self.db.any)
         .await?;
+        self.forget(credential);
         if self.db.backend() == crate::db::Backend::Sqlite {
             // secure_delete zeroes the page in the database file; the write-ahead log still
             // holds the old page until a checkpoint copies it back and truncates the log.
@@ -276,6 +350,26 @@ impl KeyStore {
         let done = query.execute(&self.db.any).await?.rows_affected();
         Ok(done as usize)
     }
+}
+
+fn open_sealed(
+    dek: &DataKey,
+    credential: CredentialId,
+    secret_version: u32,
+    sealed: &SealedSecret,
+) -> Result<SecretFields, KeyStoreError> {
+    let blob = base64::engine::general_purpose::STANDARD
+        .decode(&sealed.ciphertext)
+        .map_err(|_| KeyStoreError::Crypto {
+            credential,
+            source: KeyError::Truncated,
+        })?;
+    let plain = crypto::open_secret(dek, &credential.to_string(), secret_version, &blob)
+        .map_err(|source| KeyStoreError::Crypto { credential, source })?;
+    SecretFields::from_json_bytes(&plain).map_err(|e| KeyStoreError::Corrupt {
+        credential,
+        detail: e.to_string(),
+    })
 }
 
 #[async_trait::async_trait]

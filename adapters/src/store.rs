@@ -312,6 +312,7 @@ pub struct Committed {
 /// Commands of one aggregate type.
 pub struct CommandBus<A: Aggregate + Clone> {
     framework: Framework<A>,
+    memory: Arc<Mutex<HashMap<String, (usize, A)>>>,
     db: Database,
     max_attempts: u32,
 }
@@ -360,6 +361,7 @@ where
         };
         Self {
             framework,
+            memory: cache,
             db: db.clone(),
             max_attempts: 16,
         }
@@ -440,15 +442,33 @@ where
         })
     }
 
+    /// The state and stream length this process last saw for the aggregate, without reading
+    /// the stream: possibly behind it. Only for a decision whose write is refused unless the
+    /// stream still has that length (a command's commit, a guarded append).
+    pub fn remembered(&self, id: &str) -> Option<(i64, A)> {
+        let memory = self.memory.lock().ok()?;
+        memory.get(id).map(|(s, a)| (*s as i64, a.clone()))
+    }
+
     /// The aggregate's current state, replayed from its stream.
     pub async fn load(&self, id: &str) -> Result<A, CommandError<A::Error>> {
+        Ok(self.load_sequenced(id).await?.1)
+    }
+
+    /// The aggregate's current state and its stream's length (the sequence of its newest
+    /// event, 0 for an empty stream), read from the stream.
+    pub async fn load_sequenced(&self, id: &str) -> Result<(i64, A), CommandError<A::Error>> {
         let result = match &self.framework {
-            Framework::Postgres(_, store) => store.load_aggregate(id).await.map(|c| c.aggregate),
-            Framework::Sqlite(_, store) => store.load_aggregate(id).await.map(|c| c.aggregate),
+            Framework::Postgres(_, store) => store.load_aggregate(id).await,
+            Framework::Sqlite(_, store) => store.load_aggregate(id).await,
         };
-        result.map_err(|e| match e {
-            AggregateError::DatabaseConnectionError(e) => CommandError::Unavailable(e.to_string()),
-            other => CommandError::Internal(other.to_string()),
-        })
+        result
+            .map(|c| (c.current_sequence as i64, c.aggregate))
+            .map_err(|e| match e {
+                AggregateError::DatabaseConnectionError(e) => {
+                    CommandError::Unavailable(e.to_string())
+                }
+                other => CommandError::Internal(other.to_string()),
+            })
     }
 }

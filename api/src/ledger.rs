@@ -2,11 +2,11 @@
 //! destroy keys on erasure, wait until the read models show the change (read-your-writes).
 
 use cqrs_es::{Aggregate as _, DomainEvent as _};
-use credledger_adapters::append::{GroupAppender, NewEvent};
+use credledger_adapters::append::{GroupAppender, Guard, NewEvent};
 use credledger_adapters::keystore::{KeyStore, KeyStoreError};
-use credledger_adapters::{CommandBus, CommandError, Committed, Database};
+use credledger_adapters::{CommandBus, CommandError, Committed, Database, DbError};
 use credledger_domain::keyring::{
-    Keyring, KeyringCommand, KeyringError, KeyringServices, ValidationOutcome,
+    CredentialState, Keyring, KeyringCommand, KeyringError, KeyringServices, ValidationOutcome,
 };
 use credledger_domain::usage::{
     usage_stream_id, CredentialUsage, RecordUse, UsageError, UsePurpose,
@@ -38,6 +38,23 @@ pub enum LedgerError {
     #[error("internal error")]
     Internal(String),
 }
+
+/// Who a disclosure is for and how it is made.
+struct Disclosure<'a> {
+    consumer: &'a str,
+    tool: Option<String>,
+    purpose: UsePurpose,
+    meta: &'a EventMetadata,
+    /// Choose on the keyring as remembered, without reading its stream first (the guard makes
+    /// a stale memory cost a second attempt, never a wrong disclosure).
+    trust_memory: bool,
+    /// Wait until the read models show the use (a person revealing a secret sees it counted; a
+    /// machine's resolve does not need to).
+    settle: bool,
+}
+
+/// How many times a disclosure is decided again because its keyring changed meanwhile.
+const DISCLOSURE_ATTEMPTS: u32 = 8;
 
 impl LedgerError {
     pub fn code(&self) -> &'static str {
@@ -474,18 +491,20 @@ impl Ledger {
         if keyring.user_id != owner {
             return Err(LedgerError::NotFound);
         }
-        let state = self.keyrings.load(&keyring.to_string()).await?;
-        self.disclose(
-            &keyring,
-            &state,
-            credential_id,
-            "owner",
-            None,
-            UsePurpose::Reveal,
+        let disclosure = Disclosure {
+            consumer: "owner",
+            tool: None,
+            purpose: UsePurpose::Reveal,
             meta,
-            true,
-        )
-        .await
+            trust_memory: false,
+            settle: true,
+        };
+        let (_, fields) = self
+            .disclose(&keyring, disclosure, |state| {
+                state.credential(credential_id)
+            })
+            .await?;
+        Ok(fields)
     }
 
     /// Gives a machine client the user's primary active credential for a service (or the active
@@ -503,95 +522,126 @@ impl Ledger {
         let definition = self.catalog.enabled_service(service)?;
         let name = name.map(CredentialName::parse).transpose()?;
         let keyring = KeyringId::new(user, definition.key.clone());
-        let state = self.keyrings.load(&keyring.to_string()).await?;
-        let chosen = state
-            .credentials()
-            .filter(|c| c.status == credledger_domain::keyring::CredentialStatus::Active)
-            .find(|c| match &name {
-                Some(n) => &c.name == n,
-                None => c.is_primary,
+        // Decided on the keyring as this process remembers it: the use is recorded only if the
+        // keyring has not changed since, and otherwise decided again on what the stream holds.
+        let disclosure = Disclosure {
+            consumer,
+            tool,
+            purpose: UsePurpose::Resolve,
+            meta,
+            trust_memory: true,
+            settle: false,
+        };
+        let (chosen, fields) = self
+            .disclose(&keyring, disclosure, |state| {
+                state
+                    .credentials()
+                    .filter(|c| c.status == credledger_domain::keyring::CredentialStatus::Active)
+                    .find(|c| match &name {
+                        Some(n) => &c.name == n,
+                        None => c.is_primary,
+                    })
             })
-            .ok_or(LedgerError::NotFound)?;
-        let (id, chosen_name, secret_version, expires_at) = (
-            chosen.id,
-            chosen.name.clone(),
-            chosen.secret_version,
-            chosen.expires_at,
-        );
-        let fields = self
-            .disclose(
-                &keyring,
-                &state,
-                id,
-                consumer,
-                tool,
-                UsePurpose::Resolve,
-                meta,
-                false,
-            )
             .await?;
         Ok(Resolved {
-            credential_id: id,
-            name: chosen_name,
+            credential_id: chosen.id,
+            name: chosen.name,
             fields,
-            secret_version,
-            expires_at,
+            secret_version: chosen.secret_version,
+            expires_at: chosen.expires_at,
         })
     }
 
-    /// Records the disclosure durably (group-committed with other uses), then decrypts. No
-    /// event, no secret. `settle` waits for the read models (a person revealing their secret
-    /// sees the use counted); a machine's resolve does not need to.
-    #[allow(clippy::too_many_arguments)]
+    /// Records a disclosure durably (group-committed with other uses), then decrypts. No event,
+    /// no secret. The use is written only if the keyring's stream still ends where the state the
+    /// credential was chosen from ended (a guarded append, checked under the position lock), so
+    /// a secret is never disclosed after its revocation, replacement or erasure was recorded;
+    /// when the keyring moved on, the choice is made again on its new state.
     async fn disclose(
         &self,
         keyring: &KeyringId,
-        state: &Keyring,
-        credential_id: CredentialId,
-        consumer: &str,
-        tool: Option<String>,
-        purpose: UsePurpose,
-        meta: &EventMetadata,
-        settle: bool,
-    ) -> Result<SecretFields, LedgerError> {
-        let c = state
-            .credential(credential_id)
-            .ok_or(LedgerError::NotFound)?;
-        let (sealed, version) = (c.secret.clone(), c.secret_version);
-        let day = meta.occurred_at.date_naive();
-        let event = CredentialUsage::decide(RecordUse {
-            credential_id,
-            user_id: keyring.user_id.clone(),
-            service: keyring.service.clone(),
-            consumer: consumer.chars().take(128).collect(),
-            tool,
-            purpose,
-        })
-        .map_err(|e| {
-            LedgerError::Input(InputError::Malformed {
-                what: "use",
-                detail: e.to_string(),
+        d: Disclosure<'_>,
+        choose: impl Fn(&Keyring) -> Option<&CredentialState>,
+    ) -> Result<(CredentialState, SecretFields), LedgerError> {
+        let stream = keyring.to_string();
+        let mut from_memory = d.trust_memory;
+        for attempt in 0..DISCLOSURE_ATTEMPTS {
+            let remembered = if from_memory {
+                self.keyrings.remembered(&stream)
+            } else {
+                None
+            };
+            from_memory = remembered.is_some();
+            let (sequence, state) = match remembered {
+                Some(known) => known,
+                None => self.keyrings.load_sequenced(&stream).await?,
+            };
+            let Some(chosen) = choose(&state).cloned() else {
+                if from_memory {
+                    // Not there as remembered: ask the stream.
+                    from_memory = false;
+                    continue;
+                }
+                return Err(LedgerError::NotFound);
+            };
+            from_memory = false;
+            let event = CredentialUsage::decide(RecordUse {
+                credential_id: chosen.id,
+                user_id: keyring.user_id.clone(),
+                service: keyring.service.clone(),
+                consumer: d.consumer.chars().take(128).collect(),
+                tool: d.tool.clone(),
+                purpose: d.purpose,
             })
-        })?;
-        let position = self
-            .appender
-            .append(NewEvent {
-                aggregate_type: CredentialUsage::TYPE,
-                aggregate_id: usage_stream_id(credential_id, day),
-                event_type: event.event_type(),
-                event_version: event.event_version(),
-                payload: serde_json::to_string(&event)
-                    .map_err(|e| LedgerError::Internal(e.to_string()))?,
-                metadata: serde_json::to_string(&meta.to_map())
-                    .map_err(|e| LedgerError::Internal(e.to_string()))?,
-            })
-            .await
-            .map_err(|e| LedgerError::Unavailable(e.to_string()))?;
-        let fields = self.keys.open(credential_id, version, &sealed).await?;
-        if settle {
-            self.settle(Committed { position }).await?;
+            .map_err(|e| {
+                LedgerError::Input(InputError::Malformed {
+                    what: "use",
+                    detail: e.to_string(),
+                })
+            })?;
+            let day = d.meta.occurred_at.date_naive();
+            let recorded = self
+                .appender
+                .append_guarded(
+                    NewEvent {
+                        aggregate_type: CredentialUsage::TYPE,
+                        aggregate_id: usage_stream_id(chosen.id, day),
+                        event_type: event.event_type(),
+                        event_version: event.event_version(),
+                        payload: serde_json::to_string(&event)
+                            .map_err(|e| LedgerError::Internal(e.to_string()))?,
+                        metadata: serde_json::to_string(&d.meta.to_map())
+                            .map_err(|e| LedgerError::Internal(e.to_string()))?,
+                    },
+                    Guard {
+                        aggregate_type: Keyring::TYPE,
+                        aggregate_id: stream.clone(),
+                        sequence,
+                    },
+                )
+                .await;
+            let position = match recorded {
+                Ok(position) => position,
+                Err(DbError::Conflict) => {
+                    if attempt > 0 {
+                        // The keyring is busy: let its writers through.
+                        let jitter = rand::random::<u64>() % (2 * u64::from(attempt) + 1);
+                        tokio::time::sleep(std::time::Duration::from_millis(jitter)).await;
+                    }
+                    continue;
+                }
+                Err(e) => return Err(LedgerError::Unavailable(e.to_string())),
+            };
+            let fields = self
+                .keys
+                .open_remembered(chosen.id, chosen.secret_version, &chosen.secret)
+                .await?;
+            if d.settle {
+                self.settle(Committed { position }).await?;
+            }
+            return Ok((chosen, fields));
         }
-        Ok(fields)
+        Err(LedgerError::Conflict)
     }
 
     /// A credential's current secret and its version, for a live check by this service. Not a

@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod keys;
 pub mod ledger;
 pub mod mcp;
+pub mod memo;
 pub mod web;
 
 pub use app::{Application, Running};

@@ -7,6 +7,7 @@ use credledger_adapters::feed::{self, FeedEvent, FeedWaker};
 use credledger_adapters::Database;
 use sqlx::{AnyConnection, Row};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -31,8 +32,13 @@ pub struct RebuildReport {
 pub struct Projections {
     db: Database,
     progress: HashMap<Consumer, watch::Sender<i64>>,
+    access: AtomicU64,
     batch: i64,
 }
+
+/// The aggregates whose events change who may do what (users and their API tokens, MCP
+/// servers, their tokens and grants).
+const ACCESS_AGGREGATES: [&str; 2] = ["user", "mcp_server"];
 
 impl std::fmt::Debug for Projections {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -100,6 +106,7 @@ impl Projections {
                 .into_iter()
                 .map(|c| (c, watch::channel(0).0))
                 .collect(),
+            access: AtomicU64::new(0),
             batch: 1000,
         }
     }
@@ -114,6 +121,19 @@ impl Projections {
         }
     }
 
+    /// A number that changes (after the commit) whenever a read model of access — users, API
+    /// tokens, MCP servers, their tokens and grants — may have changed in this database: this
+    /// process applied an event of those aggregates, rebuilt a read model, or found that
+    /// another process had applied events it did not see. An answer read from those tables
+    /// after taking this number stays true for as long as the number does not change.
+    pub fn access_epoch(&self) -> u64 {
+        self.access.load(Ordering::Acquire)
+    }
+
+    fn access_changed(&self) {
+        self.access.fetch_add(1, Ordering::AcqRel);
+    }
+
     /// Applies batches until `consumer` has seen every committed event.
     async fn drain(&self, consumer: Consumer) -> Result<(), ProjectionError> {
         while self.step(consumer).await? as i64 >= self.batch {}
@@ -126,15 +146,31 @@ impl Projections {
         let _writer = self.db.exclusive().await;
         let mut tx = self.db.any.begin().await?;
         let position = lock_checkpoint(&mut tx, consumer.name()).await?;
+        // Events this process did not see were applied by another one: they may have changed
+        // access.
+        let unseen = self
+            .progress
+            .get(&consumer)
+            .is_none_or(|p| *p.borrow() != position);
         let events = feed::read_after(&mut *tx, position, self.batch).await?;
         let Some(last) = events.last().map(|e| e.position) else {
             tx.rollback().await?;
+            if unseen {
+                self.access_changed();
+            }
             self.publish(consumer, position);
             return Ok(0);
         };
         apply(consumer, &mut tx, Tables::LIVE, &events).await?;
         set_checkpoint(&mut tx, consumer.name(), last).await?;
         tx.commit().await?;
+        if unseen
+            || events
+                .iter()
+                .any(|e| ACCESS_AGGREGATES.contains(&e.aggregate_type.as_str()))
+        {
+            self.access_changed();
+        }
         self.publish(consumer, last);
         Ok(events.len())
     }
@@ -408,6 +444,7 @@ impl Projections {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.access_changed();
         self.publish(consumer, position);
         Ok(RebuildReport {
             consumer: consumer.name(),

@@ -486,7 +486,9 @@ impl Mutation {
                         "this API token lacks the scope credentials:resolve".into(),
                     ));
                 }
-                if !mcp_sync::may_hold(&a.ledger.db.any, &server.server_id, &user_id, &service)
+                if !a
+                    .mcp
+                    .may_hold(&server.server_id, &user_id, &service)
                     .await?
                 {
                     return Err(ApiError::Forbidden(format!(

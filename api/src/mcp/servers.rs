@@ -7,6 +7,7 @@
 use crate::auth::{new_secret, secret_hash, ServerPrincipal};
 use crate::error::ApiError;
 use crate::ledger::Ledger;
+use crate::memo::AccessMemo;
 use credledger_adapters::db::timestamp;
 use credledger_adapters::{CommandBus, CommandError, Committed};
 use credledger_domain::mcp_server::{
@@ -17,7 +18,8 @@ use credledger_domain::user::{Scope, UserError};
 use credledger_domain::{
     CredentialId, EventMetadata, SealedSecret, SecretFields, SecretString, ServiceKey, UserId,
 };
-use credledger_projections::Consumer;
+use credledger_projections::principals::ServerTokenRow;
+use credledger_projections::{mcp_sync, Consumer};
 use sqlx::Row;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -76,6 +78,10 @@ const SIGNING_FIELD: &str = "signing_secret";
 pub struct McpServers {
     ledger: Arc<Ledger>,
     servers: CommandBus<McpServer>,
+    /// Server tokens by their hash (`None`: no such token), and whether a server may hold a
+    /// user's credentials for a service: asked on every resolve, changed rarely.
+    tokens: AccessMemo<String, Option<ServerTokenRow>>,
+    grants: AccessMemo<(String, String, String), bool>,
 }
 
 impl std::fmt::Debug for McpServers {
@@ -99,7 +105,12 @@ impl McpServers {
                 catalog: ledger.catalog.clone(),
             },
         );
-        Self { ledger, servers }
+        Self {
+            ledger,
+            servers,
+            tokens: AccessMemo::default(),
+            grants: AccessMemo::default(),
+        }
     }
 
     pub fn ledger(&self) -> &Arc<Ledger> {
@@ -377,11 +388,15 @@ impl McpServers {
     /// The MCP server behind an API token, if the token is live (servers' tokens are revoked
     /// with the server).
     pub async fn token(&self, secret: &str) -> Result<Option<ServerPrincipal>, ApiError> {
-        let Some(token) = credledger_projections::principals::server_token_by_hash(
-            &self.ledger.db.any,
-            &secret_hash(secret),
-        )
-        .await?
+        let hash = secret_hash(secret);
+        let epoch = self.ledger.projections.access_epoch();
+        let pool = &self.ledger.db.any;
+        let Some(token) = self
+            .tokens
+            .get(hash.clone(), epoch, || {
+                credledger_projections::principals::server_token_by_hash(pool, &hash)
+            })
+            .await?
         else {
             return Ok(None);
         };
@@ -398,6 +413,25 @@ impl McpServers {
                 .filter_map(|s| Scope::parse(s).ok())
                 .collect(),
         }))
+    }
+
+    /// Whether `server` may hold `user`'s credentials for `service`: the service is among the
+    /// server's, and the user granted it (or the server serves every user).
+    pub async fn may_hold(
+        &self,
+        server: &str,
+        user: &str,
+        service: &str,
+    ) -> Result<bool, ApiError> {
+        let epoch = self.ledger.projections.access_epoch();
+        let pool = &self.ledger.db.any;
+        let key = (server.to_owned(), user.to_owned(), service.to_owned());
+        Ok(self
+            .grants
+            .get(key, epoch, || {
+                mcp_sync::may_hold(pool, server, user, service)
+            })
+            .await?)
     }
 
     /// The server's aggregate (for the CLI and the sender).
