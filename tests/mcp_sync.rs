@@ -278,6 +278,26 @@ async fn while_the_mcp_server_is_down_changes_queue_and_arrive_once_it_is_back(e
         .ok("{ dashboard { syncErrors pendingSync } }", json!({}))
         .await;
     assert_eq!(dashboard["dashboard"]["syncErrors"], 1, "{dashboard}");
+    // Backing off (an hour after the last attempt), the failed copy is no work for the sender's
+    // wake-ups (each would take the lease for nothing); due, it is.
+    let pool = env.any_pool().await;
+    let has_work = |at: chrono::DateTime<chrono::Utc>| {
+        let pool = pool.clone();
+        async move {
+            credledger_projections::mcp_sync::has_work(
+                &pool,
+                &credledger_adapters::db::timestamp(at),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let now = chrono::Utc::now();
+    assert!(!has_work(now).await, "a copy backing off is not due");
+    assert!(
+        has_work(now + chrono::Duration::hours(2)).await,
+        "due once its time comes"
+    );
     // A second credential while it is down: pending (not yet failed three times) or error.
     let personal = alice
         .add("notion", "Personal", server.good_fields("notion", 1))

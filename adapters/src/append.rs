@@ -18,7 +18,7 @@
 //! When the database refuses a group for another reason, the group is written again one
 //! request at a time, so a request the database refuses fails alone and its neighbours go in.
 
-use crate::db::{is_sqlite, tuples, Database, DbError};
+use crate::db::{is_sqlite, tuples, Backend, Database, DbError};
 use sqlx::Row;
 use std::collections::HashMap;
 use tokio::sync::{mpsc, oneshot};
@@ -284,7 +284,19 @@ type Inserted = (Key, Option<i64>);
 /// back when a request went in only in part (its fate says so, the others are tried again).
 async fn write(db: &Database, requests: &[Request]) -> Result<Round, DbError> {
     let _writer = db.exclusive().await;
-    let mut tx = db.any.begin().await?;
+    let mut tx = match db.backend() {
+        // Guards are checked under the position lock (the one every insert takes, see the
+        // events migration), so no stream can move between the check and this commit. Taken
+        // with the transaction's start, in the same round trip.
+        Backend::Postgres if requests.iter().any(|r| r.guard.is_some()) => {
+            db.any
+                .begin_with(format!(
+                    "BEGIN; SELECT pg_advisory_xact_lock({POSITION_LOCK})"
+                ))
+                .await?
+        }
+        _ => db.any.begin().await?,
+    };
     let mut fates = vec![Fate::Missed; requests.len()];
     let mut inserted: Vec<Vec<Inserted>> = vec![Vec::new(); requests.len()];
     if is_sqlite(&tx) {
@@ -442,15 +454,6 @@ async fn insert_postgres(
     fates: &mut [Fate],
     inserted: &mut [Vec<Inserted>],
 ) -> Result<(), DbError> {
-    let guarded = requests.iter().any(|r| r.guard.is_some());
-    if guarded {
-        // Guards are checked under the position lock (the one every insert takes, see the
-        // events migration), so no stream can move between the check and this commit.
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(POSITION_LOCK)
-            .execute(&mut **tx)
-            .await?;
-    }
     let mut next: HashMap<(&str, &str), i64> = HashMap::new();
     let mut streams: Vec<(&str, &str)> = requests
         .iter()

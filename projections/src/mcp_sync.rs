@@ -1005,11 +1005,18 @@ pub async fn may_hold(
     }))
 }
 
-/// Whether any copy waits to be sent (pending, out of sync, or failed and due for a retry).
-pub async fn has_work(pool: &AnyPool) -> Result<bool, ProjectionError> {
+/// Whether any copy is due to be sent at `now`: pending, out of sync or failed, and not backing
+/// off (a copy whose delivery of the same change waits past `now` is not due; one never
+/// tried, or whose delivery was for an older change, is), as the sender's pass decides.
+pub async fn has_work(pool: &AnyPool, now: &str) -> Result<bool, ProjectionError> {
     let row: Option<(i64,)> = sqlx::query_as(
-        "SELECT 1 FROM mcp_sync WHERE status IN ('pending', 'out_of_sync', 'error') LIMIT 1",
+        "SELECT 1 FROM mcp_sync s WHERE s.status IN ('pending', 'out_of_sync', 'error') \
+         AND NOT EXISTS (SELECT 1 FROM mcp_deliveries d \
+             WHERE d.server_id = s.server_id AND d.credential_id = s.credential_id \
+             AND d.wanted_position = s.wanted_position AND d.next_attempt_at > $1) \
+         LIMIT 1",
     )
+    .bind(now)
     .fetch_optional(pool)
     .await?;
     Ok(row.is_some())

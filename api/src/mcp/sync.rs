@@ -158,7 +158,8 @@ impl McpSync {
         drift: bool,
     ) -> Result<Option<BTreeMap<String, StepReport>>, ApiError> {
         // Most wake-ups find nothing to send: answer them with one read, without the lease.
-        if !drift && !mcp_sync::has_work(&self.servers.ledger().db.any).await? {
+        let now = timestamp(Utc::now());
+        if !drift && !mcp_sync::has_work(&self.servers.ledger().db.any, &now).await? {
             return Ok(Some(BTreeMap::new()));
         }
         let Some(_held) = self.lock().await? else {
