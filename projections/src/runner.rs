@@ -7,7 +7,7 @@ use credledger_adapters::feed::{self, FeedEvent, FeedWaker};
 use credledger_adapters::Database;
 use sqlx::{AnyConnection, Row};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -33,7 +33,25 @@ pub struct Projections {
     db: Database,
     progress: HashMap<Consumer, watch::Sender<i64>>,
     access: AtomicU64,
+    /// Callers waiting for a position (read-your-writes), and the runner's cue to stop letting
+    /// events gather when one arrives.
+    waiting: AtomicUsize,
+    asked: tokio::sync::Notify,
     batch: i64,
+}
+
+/// How long the consumers let new commits gather after a wake-up when nobody waits for the
+/// read models (a resolve's use needs no read model; a command's answer does, and cuts it
+/// short): one transaction per consumer then applies several groups' events.
+const GATHER: Duration = Duration::from_millis(5);
+
+/// Counts a waiter out when its wait ends, however it ends.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// The aggregates whose events change who may do what (users and their API tokens, MCP
@@ -107,6 +125,8 @@ impl Projections {
                 .map(|c| (c, watch::channel(0).0))
                 .collect(),
             access: AtomicU64::new(0),
+            waiting: AtomicUsize::new(0),
+            asked: tokio::sync::Notify::new(),
             batch: 1000,
         }
     }
@@ -203,6 +223,13 @@ impl Projections {
             if *shutdown.borrow() {
                 return;
             }
+            if self.waiting.load(Ordering::Acquire) == 0 {
+                tokio::select! {
+                    _ = tokio::time::sleep(GATHER) => {}
+                    _ = self.asked.notified() => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
         }
     }
 
@@ -220,6 +247,17 @@ impl Projections {
         consumers: &[Consumer],
         timeout: Duration,
     ) -> Result<(), ProjectionError> {
+        let behind = consumers
+            .iter()
+            .filter_map(|c| self.progress.get(c))
+            .any(|tx| *tx.borrow() < position);
+        if !behind {
+            return Ok(());
+        }
+        // Someone waits: the runner stops letting events gather.
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        let _waiting = Waiting(&self.waiting);
+        self.asked.notify_one();
         let deadline = tokio::time::Instant::now() + timeout;
         for tx in consumers.iter().filter_map(|c| self.progress.get(c)) {
             let mut rx = tx.subscribe();
