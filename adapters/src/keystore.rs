@@ -193,11 +193,20 @@ impl KeyStore {
         }
         // The credential already had a key (a retried command, or a concurrent writer): the
         // stored one wins.
+        Ok(self.current(credential).await?.1)
+    }
+
+    /// The credential's stored key and the data key it unwraps to.
+    async fn current(
+        &self,
+        credential: CredentialId,
+    ) -> Result<(StoredKey, DataKey), KeyStoreError> {
         let key = self
             .stored(credential)
             .await?
             .ok_or(KeyStoreError::Missing(credential))?;
-        self.unwrap_key(credential, &key)
+        let dek = self.unwrap_key(credential, &key)?;
+        Ok((key, dek))
     }
 
     /// Decrypts a sealed secret of `credential` at `secret_version`, with its data key as
@@ -208,11 +217,7 @@ impl KeyStore {
         secret_version: u32,
         sealed: &SealedSecret,
     ) -> Result<SecretFields, KeyStoreError> {
-        let key = self
-            .stored(credential)
-            .await?
-            .ok_or(KeyStoreError::Missing(credential))?;
-        let dek = self.unwrap_key(credential, &key)?;
+        let (_, dek) = self.current(credential).await?;
         open_sealed(&dek, credential, secret_version, sealed)
     }
 
@@ -234,11 +239,7 @@ impl KeyStore {
             Some(dek) => dek,
             None => {
                 let destructions = self.destructions();
-                let key = self
-                    .stored(credential)
-                    .await?
-                    .ok_or(KeyStoreError::Missing(credential))?;
-                let dek = self.unwrap_key(credential, &key)?;
+                let (key, dek) = self.current(credential).await?;
                 self.remember(credential, &key, destructions);
                 dek
             }
