@@ -24,6 +24,7 @@ mod jobs;
 // The GraphQL API.
 mod graphql_access;
 mod graphql_cost;
+mod graphql_memo;
 mod graphql_scenarios;
 mod graphql_transport;
 // MCP servers: the replay adapter, resolution at call time, import.

@@ -139,3 +139,38 @@ on_both_backends!(
     the_dashboard_costs_the_same_statements_for_5_and_50_credentials,
     constant_statements
 );
+
+/// Asked again with nothing changed, the same request is answered from memory: no statement
+/// runs for it. A change makes the next one read again.
+async fn repeated_dashboard(env: TestEnv) {
+    install();
+    let server = env.server().await;
+    let alice = server.user("alice").await;
+    let id = alice
+        .add("notion", "Work", server.good_fields("notion", 0))
+        .await;
+    assert!(statements_for(&alice).await > 0, "the first answer is read");
+    assert_eq!(statements_for(&alice).await, 0, "the same answer again");
+    alice
+        .ok(
+            "mutation($id: ID!) { updateCredential(id: $id, input: {name: \"Renamed\"}) \
+             { credential { id } } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert!(
+        statements_for(&alice).await > 0,
+        "read again after a change"
+    );
+    assert_eq!(statements_for(&alice).await, 0);
+    // Someone else's change leaves her answer as it was.
+    let bob = server.user("bob").await;
+    bob.add("notion", "Bob's", server.good_fields("notion", 1))
+        .await;
+    assert_eq!(statements_for(&alice).await, 0, "bob's change is not hers");
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(
+    a_repeated_dashboard_runs_no_statement_until_something_changes,
+    repeated_dashboard
+);

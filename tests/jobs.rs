@@ -534,6 +534,48 @@ async fn expiring_soon(client: &Client) -> i64 {
 
 const DAY: u64 = 86_400;
 
+/// The dashboard's answer is remembered while the read models stay as they were, but the
+/// expiring count also grows with time alone, when the warning window (7 days) reaches a
+/// credential's expiry: the remembered answer ends then, well before its ten-second cap.
+async fn expiry_window_ends_remembered_dashboard(env: TestEnv) {
+    let simulator = ProviderSimulator::start().await.unwrap();
+    let catalog = test_catalog(&env, "catalog.json", &[]);
+    let settings = settings_for(&env, &simulator, Some(catalog));
+    let server = server(start(settings, jobs_off()).await, simulator);
+    let alice = server.user("alice").await;
+    add_todoist(&server, &alice, 1, Some(30 * DAY)).await;
+    let added = std::time::Instant::now();
+    // Enters the window three seconds from now.
+    add_todoist(&server, &alice, 2, Some(7 * DAY + 3)).await;
+    assert_eq!(expiring_soon(&alice).await, 0);
+    assert_eq!(
+        expiring_soon(&alice).await,
+        0,
+        "the same answer, remembered"
+    );
+    loop {
+        let count = expiring_soon(&alice).await;
+        if count == 1 {
+            break;
+        }
+        assert_eq!(count, 0);
+        assert!(
+            added.elapsed() < Duration::from_secs(8),
+            "the count did not grow when the window reached the expiry"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        added.elapsed() >= Duration::from_secs(2),
+        "counted too soon"
+    );
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(
+    a_remembered_dashboard_ends_when_the_expiry_window_reaches_a_credential,
+    expiry_window_ends_remembered_dashboard
+);
+
 async fn expiry_by_cli(env: TestEnv) {
     let simulator = ProviderSimulator::start().await.unwrap();
     let catalog = test_catalog(&env, "catalog.json", &[]);

@@ -235,17 +235,29 @@ impl Accounts {
     /// The person behind a session cookie's value, if the session is live and they may sign in.
     pub async fn session(&self, secret: &str) -> Result<Option<Principal>, ApiError> {
         let hash = secret_hash(secret);
-        let row = sqlx::query(
-            "SELECT u.user_id, u.role, u.locked, u.permissions FROM sessions s \
-             JOIN users u ON u.user_id = s.user_id \
-             WHERE s.session_hash = $1 AND s.expires_at > $2",
-        )
-        .bind(&hash)
-        .bind(timestamp(chrono::Utc::now()))
-        .fetch_optional(&self.ledger.db.any)
-        .await?;
+        let sql = "SELECT u.user_id, u.role, u.locked, u.permissions FROM sessions s \
+                   JOIN users u ON u.user_id = s.user_id \
+                   WHERE s.session_hash = $1 AND s.expires_at > $2";
+        let now = timestamp(chrono::Utc::now());
+        // Every request signed in by cookie asks this: the typed driver where there is one.
+        let row: Option<PrincipalRow> = match &self.ledger.db.pools {
+            credledger_adapters::db::Pools::Postgres(pool) => {
+                sqlx::query_as(sql)
+                    .bind(&hash)
+                    .bind(&now)
+                    .fetch_optional(pool)
+                    .await?
+            }
+            credledger_adapters::db::Pools::Sqlite(_) => {
+                sqlx::query_as(sql)
+                    .bind(&hash)
+                    .bind(&now)
+                    .fetch_optional(&self.ledger.db.any)
+                    .await?
+            }
+        };
         let Some(row) = row else { return Ok(None) };
-        principal_from_row(&row, Via::Session { session_hash: hash })
+        principal_from_row(row, Via::Session { session_hash: hash })
     }
 
     /// The person behind an API token, if it is live and they may act.
@@ -410,16 +422,18 @@ impl Accounts {
     }
 }
 
-fn principal_from_row(row: &sqlx::any::AnyRow, via: Via) -> Result<Option<Principal>, ApiError> {
-    use sqlx::Row as _;
-    if row.try_get::<i64, _>("locked")? != 0 {
+/// A signed-in person's row: user id, role, locked, permissions (a JSON list).
+type PrincipalRow = (String, String, i64, String);
+
+fn principal_from_row(row: PrincipalRow, via: Via) -> Result<Option<Principal>, ApiError> {
+    let (user_id, role, locked, permissions) = row;
+    if locked != 0 {
         return Ok(None);
     }
-    let permissions: String = row.try_get("permissions")?;
     let permissions: Vec<String> = serde_json::from_str(&permissions).unwrap_or_default();
     Ok(Some(Principal {
-        user_id: UserId::parse(&row.try_get::<String, _>("user_id")?)?,
-        role: Role::parse(&row.try_get::<String, _>("role")?)?,
+        user_id: UserId::parse(&user_id)?,
+        role: Role::parse(&role)?,
         permissions: permissions
             .iter()
             .filter_map(|p| Permission::parse(p).ok())

@@ -201,6 +201,7 @@ impl Application {
                 Duration::from_secs(60),
             ),
             live: LiveFeed::new(),
+            answers: Default::default(),
             // Browsers keep `Secure` cookies off plain HTTP except on loopback; dev mode on
             // loopback serves plain HTTP, everything else is expected behind TLS.
             secure_cookies: !(settings.dev && address.ip().is_loopback()),

@@ -159,11 +159,12 @@ fn touched_ids(events: &[Envelope<'_>]) -> BTreeSet<String> {
 }
 
 /// Applies a batch of feed events, then refreshes the dashboard counts of every keyring touched.
+/// Returns the users whose rows (credentials, sync states, counts) it may have changed.
 pub(crate) async fn apply(
     conn: &mut AnyConnection,
     tables: Tables,
     events: &[FeedEvent],
-) -> Result<(), ProjectionError> {
+) -> Result<BTreeSet<String>, ProjectionError> {
     let table = tables.name("credential_summary");
     let sqlite = is_sqlite(conn);
     // A list of n parameters, `($1, …, $n)` or `(?, …, ?)`.
@@ -219,6 +220,8 @@ pub(crate) async fn apply(
         q.execute(&mut *conn).await?;
     }
     let survivors: Vec<Summary> = rows.into_values().flatten().collect();
+    // A credential's row is touched by its keyring's events or by its uses.
+    let mut users: BTreeSet<String> = survivors.iter().map(|s| s.user_id.clone()).collect();
     for chunk in survivors.chunks(500) {
         let sql = format!(
             "INSERT INTO {table} ({COLUMNS}) VALUES {}",
@@ -231,7 +234,9 @@ pub(crate) async fn apply(
         q.execute(&mut *conn).await?;
     }
     keyrings.extend(mcp_sync::apply(conn, tables, &envelopes).await?);
-    dashboard_stats::refresh(conn, tables, &keyrings.into_iter().collect::<Vec<_>>()).await
+    users.extend(keyrings.iter().map(|(user, _)| user.clone()));
+    dashboard_stats::refresh(conn, tables, &keyrings.into_iter().collect::<Vec<_>>()).await?;
+    Ok(users)
 }
 
 fn fold(
@@ -512,20 +517,34 @@ pub async fn expiring(
         .collect::<Result<_, _>>()?)
 }
 
-/// How many credentials [`expiring`] would list without a limit, in one statement.
+/// How many credentials [`expiring`] would list without a limit, and the soonest expiry still
+/// past `until` (the count grows when the warning window reaches it), in one statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiringCount {
+    pub count: i64,
+    /// The earliest `token_expires_at` after `until` of the active credentials counted from,
+    /// if any.
+    pub next: Option<String>,
+}
+
+/// See [`ExpiringCount`].
 pub async fn expiring_count(
     pool: &sqlx::AnyPool,
     user: Option<&str>,
     until: &str,
-) -> Result<i64, ProjectionError> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT CAST(COUNT(*) AS BIGINT) FROM credential_summary WHERE status = 'active' \
-         AND token_expires_at IS NOT NULL AND token_expires_at <= $1 \
-         AND ($2 = '' OR user_id = $2)",
+) -> Result<ExpiringCount, ProjectionError> {
+    let row = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(CASE WHEN token_expires_at <= $1 THEN 1 ELSE 0 END), 0) \
+         AS BIGINT) AS count, MIN(CASE WHEN token_expires_at > $1 THEN token_expires_at END) \
+         AS next FROM credential_summary WHERE status = 'active' \
+         AND token_expires_at IS NOT NULL AND ($2 = '' OR user_id = $2)",
     )
     .bind(until)
     .bind(user.unwrap_or(""))
     .fetch_one(pool)
     .await?;
-    Ok(n)
+    Ok(ExpiringCount {
+        count: row.try_get("count")?,
+        next: row.try_get("next")?,
+    })
 }

@@ -6,7 +6,7 @@ use credledger_adapters::db::{is_sqlite, timestamp, Backend};
 use credledger_adapters::feed::{self, FeedEvent, FeedWaker};
 use credledger_adapters::Database;
 use sqlx::{AnyConnection, Row};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -33,6 +33,12 @@ pub struct Projections {
     db: Database,
     progress: HashMap<Consumer, watch::Sender<i64>>,
     access: AtomicU64,
+    /// Per consumer, a number that changes (after the commit) whenever its read models may
+    /// have changed: see [`Projections::epoch`].
+    epochs: HashMap<Consumer, AtomicU64>,
+    /// Per user, how many times `credential_summary` applied events that changed their rows
+    /// (see [`Projections::summary_epoch`]).
+    summary_users: std::sync::Mutex<HashMap<String, u64>>,
     /// Callers waiting for a position (read-your-writes), and the runner's cue to stop letting
     /// events gather when one arrives.
     waiting: AtomicUsize,
@@ -64,16 +70,20 @@ impl std::fmt::Debug for Projections {
     }
 }
 
+/// Applies `events` to `consumer`'s tables. Returns the users whose rows it may have changed,
+/// for the consumers that tell (`None`: anyone's).
 async fn apply(
     consumer: Consumer,
     conn: &mut AnyConnection,
     tables: Tables,
     events: &[FeedEvent],
-) -> Result<(), ProjectionError> {
+) -> Result<Option<BTreeSet<String>>, ProjectionError> {
     match consumer {
-        Consumer::CredentialSummary => credential_summary::apply(conn, tables, events).await,
-        Consumer::AuditTrail => audit_trail::apply(conn, tables, events).await,
-        Consumer::Principals => principals::apply(conn, tables, events).await,
+        Consumer::CredentialSummary => credential_summary::apply(conn, tables, events)
+            .await
+            .map(Some),
+        Consumer::AuditTrail => audit_trail::apply(conn, tables, events).await.map(|_| None),
+        Consumer::Principals => principals::apply(conn, tables, events).await.map(|_| None),
     }
 }
 
@@ -125,6 +135,11 @@ impl Projections {
                 .map(|c| (c, watch::channel(0).0))
                 .collect(),
             access: AtomicU64::new(0),
+            epochs: Consumer::ALL
+                .into_iter()
+                .map(|c| (c, AtomicU64::new(0)))
+                .collect(),
+            summary_users: Default::default(),
             waiting: AtomicUsize::new(0),
             asked: tokio::sync::Notify::new(),
             batch: 1000,
@@ -154,6 +169,39 @@ impl Projections {
         self.access.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// A number that changes (after the commit) whenever `consumer`'s read models may have
+    /// changed in this database: this process applied events to them or rebuilt them, or found
+    /// that another process had applied events it did not see. An answer read from those
+    /// tables after taking this number stays true for as long as the number does not change
+    /// (a change made by another process counts from when this process's consumer notices it;
+    /// it is woken by the commit's notification).
+    pub fn epoch(&self, consumer: Consumer) -> u64 {
+        self.epochs
+            .get(&consumer)
+            .map_or(0, |e| e.load(Ordering::Acquire))
+    }
+
+    /// [`Projections::epoch`] of `credential_summary` (with `dashboard_stats` and the MCP
+    /// sync tables) for the rows of one user: it changes as that one does, except that events
+    /// applied by this process change it only for the users whose rows they touched. So a
+    /// person's remembered answers outlive other people's changes.
+    pub fn summary_epoch(&self, user: &str) -> u64 {
+        // Read after the consumer-wide number: both only grow, so the sum changes whenever
+        // either does.
+        let all = self.epoch(Consumer::CredentialSummary);
+        let own = self
+            .summary_users
+            .lock()
+            .map_or(0, |m| m.get(user).copied().unwrap_or(0));
+        all + own
+    }
+
+    fn changed(&self, consumer: Consumer) {
+        if let Some(e) = self.epochs.get(&consumer) {
+            e.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
     /// Applies batches until `consumer` has seen every committed event.
     async fn drain(&self, consumer: Consumer) -> Result<(), ProjectionError> {
         while self.step(consumer).await? as i64 >= self.batch {}
@@ -177,11 +225,12 @@ impl Projections {
             tx.rollback().await?;
             if unseen {
                 self.access_changed();
+                self.changed(consumer);
             }
             self.publish(consumer, position);
             return Ok(0);
         };
-        apply(consumer, &mut tx, Tables::LIVE, &events).await?;
+        let users = apply(consumer, &mut tx, Tables::LIVE, &events).await?;
         set_checkpoint(&mut tx, consumer.name(), last).await?;
         tx.commit().await?;
         if unseen
@@ -190,6 +239,16 @@ impl Projections {
                 .any(|e| ACCESS_AGGREGATES.contains(&e.aggregate_type.as_str()))
         {
             self.access_changed();
+        }
+        match users {
+            Some(users) if !unseen => {
+                if let Ok(mut known) = self.summary_users.lock() {
+                    for user in users {
+                        *known.entry(user).or_default() += 1;
+                    }
+                }
+            }
+            _ => self.changed(consumer),
         }
         self.publish(consumer, last);
         Ok(events.len())
@@ -415,7 +474,9 @@ impl Projections {
                 lock_checkpoint(&mut tx, &shadow_checkpoint).await?;
                 match &rows {
                     Some(rows) => audit_trail::insert(&mut tx, Tables::REBUILD, rows).await?,
-                    None => apply(consumer, &mut tx, Tables::REBUILD, &events).await?,
+                    None => {
+                        apply(consumer, &mut tx, Tables::REBUILD, &events).await?;
+                    }
                 }
                 set_checkpoint(&mut tx, &shadow_checkpoint, last).await?;
                 tx.commit().await?;
@@ -483,6 +544,7 @@ impl Projections {
             .await?;
         tx.commit().await?;
         self.access_changed();
+        self.changed(consumer);
         self.publish(consumer, position);
         Ok(RebuildReport {
             consumer: consumer.name(),

@@ -1,9 +1,10 @@
 //! Queries. Each reads one or two read-model statements, whatever the number of credentials.
 
 use super::types::*;
-use super::{admin, answer, api, credential_for, signed_in, with_scope, Access};
+use super::{admin, answer, api, credential_for, signed_in, vouch, with_scope, Access};
 use crate::error::ApiError;
 use async_graphql::{Context, Object, ID};
+use credledger_adapters::db::timestamp;
 use credledger_domain::user as domain;
 use credledger_projections::audit_trail::{self, AuditFilter as Filter};
 use credledger_projections::{credential_summary, dashboard_stats, mcp_sync, principals};
@@ -16,7 +17,7 @@ const EXPIRING_LIST_LIMIT: i64 = 100;
 
 /// The end of the expiry warning window, as the read models write times.
 fn expiry_horizon(ctx: &Context<'_>) -> String {
-    credledger_adapters::db::timestamp(chrono::Utc::now() + api(ctx).expiry_warning)
+    timestamp(chrono::Utc::now() + api(ctx).expiry_warning)
 }
 
 pub struct Query;
@@ -73,6 +74,7 @@ impl Query {
                 LIST_LIMIT,
             )
             .await?;
+            vouch(ctx, None);
             Ok(rows.into_iter().map(Credential::from).collect())
         })
         .await
@@ -93,9 +95,18 @@ impl Query {
             let p = with_scope(ctx, domain::Scope::CredentialsRead)?;
             let pool = &api(ctx).ledger.db.any;
             let user = Some(p.user_id.as_str());
+            let now = chrono::Utc::now();
+            let warning = api(ctx).expiry_warning;
             let mut dashboard: Dashboard = dashboard_stats::dashboard(pool, user).await?.into();
-            dashboard.expiring_soon =
-                credential_summary::expiring_count(pool, user, &expiry_horizon(ctx)).await?;
+            let expiring =
+                credential_summary::expiring_count(pool, user, &timestamp(now + warning)).await?;
+            dashboard.expiring_soon = expiring.count;
+            // The count grows, with no event, when the window reaches the next expiry.
+            let grows = expiring.next.as_deref().map(|next| {
+                chrono::DateTime::parse_from_rfc3339(next)
+                    .map_or(now, |t| t.with_timezone(&chrono::Utc) - warning)
+            });
+            vouch(ctx, grows);
             Ok(dashboard)
         })
         .await
@@ -317,7 +328,9 @@ impl Query {
             let (failed, _) =
                 audit_trail::search(pool, &recent(&["CredentialSyncFailed"]), 20, None).await?;
             let horizon = expiry_horizon(ctx);
-            let expiring_soon = credential_summary::expiring_count(pool, None, &horizon).await?;
+            let expiring_soon = credential_summary::expiring_count(pool, None, &horizon)
+                .await?
+                .count;
             let expiring =
                 credential_summary::expiring(pool, None, &horizon, EXPIRING_LIST_LIMIT).await?;
             Ok(SystemMetrics {
