@@ -54,7 +54,8 @@ impl FeedEvent {
         )
     }
 
-    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+    /// An event from a row of [`COLUMNS`].
+    pub fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
         Ok(Self {
             position: row.try_get("global_position")?,
             aggregate_type: row.try_get("aggregate_type")?,
@@ -70,9 +71,17 @@ impl FeedEvent {
     }
 }
 
-const SELECT: &str = "SELECT global_position, aggregate_type, aggregate_id, sequence, event_type, \
-     event_version, CAST(payload AS TEXT) AS payload, CAST(metadata AS TEXT) AS metadata, \
-     prev_hash, hash FROM events";
+macro_rules! columns {
+    () => {
+        "global_position, aggregate_type, aggregate_id, sequence, event_type, event_version, \
+         CAST(payload AS TEXT) AS payload, CAST(metadata AS TEXT) AS metadata, prev_hash, hash"
+    };
+}
+
+/// The columns [`FeedEvent::from_row`] reads, selected from `events`.
+pub const COLUMNS: &str = columns!();
+
+const SELECT: &str = concat!("SELECT ", columns!(), " FROM events");
 
 /// Reads up to `limit` events after position `after`, in order.
 pub async fn read_after<'e>(
