@@ -3,8 +3,13 @@
 
 use crate::on_both_backends;
 use crate::support::api::{Auth, Client};
-use crate::support::TestEnv;
+use crate::support::{within, TestEnv};
 use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// How soon a change must show: well inside the ten seconds after which any remembered answer
+/// is read again anyway, so a change the memory missed fails the test.
+const SOON: Duration = Duration::from_secs(5);
 
 /// The dashboard's query, sent byte for byte the same each time.
 const DASHBOARD: &str = "{ dashboard { total active servicesConnected } \
@@ -48,20 +53,17 @@ async fn answers_follow_changes(env: TestEnv) {
     );
 
     // A disclosure counts as a use, in the answers as soon as the read models have it.
-    let revealed = std::time::Instant::now();
+    let revealed = Instant::now();
     alice
         .ok(
             "mutation($id: ID!) { revealCredential(id: $id) { fields } }",
             json!({"id": work}),
         )
         .await;
-    while dashboard(&alice).await["credentials"][0]["useCount"] != 1 {
-        assert!(
-            revealed.elapsed() < std::time::Duration::from_secs(5),
-            "the use is not counted"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    within(revealed, SOON, "the use to be counted", || async {
+        dashboard(&alice).await["credentials"][0]["useCount"] == 1
+    })
+    .await;
 
     // A change made here is in the very next answer (read-your-writes).
     rename(&alice, &work, "Work (HQ)").await;
@@ -78,15 +80,12 @@ async fn answers_follow_changes(env: TestEnv) {
     let alice_there = there.sign_in("alice").await;
     // (Well within the ten seconds after which any remembered answer is read again anyway.)
     dashboard(&alice).await;
-    let renamed = std::time::Instant::now();
+    let renamed = Instant::now();
     rename(&alice_there, &work, "Work (elsewhere)").await;
-    while !names(&dashboard(&alice).await).contains(&"Work (elsewhere)".to_owned()) {
-        assert!(
-            renamed.elapsed() < std::time::Duration::from_secs(5),
-            "the rename made elsewhere is not answered here"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    within(renamed, SOON, "the rename made elsewhere", || async {
+        names(&dashboard(&alice).await).contains(&"Work (elsewhere)".to_owned())
+    })
+    .await;
 
     // The same request from someone else is answered for them.
     let bob = here.user("bob").await;
@@ -148,18 +147,13 @@ async fn sync_states_reach_answers(env: TestEnv) {
     alice
         .add("notion", "Work", server.good_fields("notion", 0))
         .await;
-    let added = std::time::Instant::now();
-    loop {
-        let answer = alice.ok(query, json!({})).await;
-        if answer["credentials"][0]["syncStatus"] == "SYNCED" {
-            break;
-        }
-        assert!(
-            added.elapsed() < std::time::Duration::from_secs(5),
-            "still {answer}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    within(
+        Instant::now(),
+        SOON,
+        "the delivery's sync state",
+        || async { alice.ok(query, json!({})).await["credentials"][0]["syncStatus"] == "SYNCED" },
+    )
+    .await;
     server.running.stop().await.unwrap();
 }
 on_both_backends!(

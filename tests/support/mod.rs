@@ -227,6 +227,24 @@ where
     }
 }
 
+/// Polls `check` until it holds; fails once `limit` has passed since `since`. For answers that
+/// must change before some other mechanism would change them anyway (a remembered answer's
+/// ten-second cap), so the limit sits well inside that, not at a speed.
+pub async fn within<F, Fut>(
+    since: std::time::Instant,
+    limit: std::time::Duration,
+    what: &str,
+    mut check: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    while !check().await {
+        assert!(since.elapsed() < limit, "not within {limit:?}: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// Metadata for a test actor.
 pub fn meta(actor: &str) -> EventMetadata {
     EventMetadata {
