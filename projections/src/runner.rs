@@ -33,11 +33,10 @@ pub struct Projections {
     db: Database,
     progress: HashMap<Consumer, watch::Sender<i64>>,
     access: AtomicU64,
-    /// Per consumer, a number that changes (after the commit) whenever its read models may
-    /// have changed: see [`Projections::epoch`].
-    epochs: HashMap<Consumer, AtomicU64>,
-    /// Per user, how many times `credential_summary` applied events that changed their rows
-    /// (see [`Projections::summary_epoch`]).
+    /// How many times anyone's `credential_summary` rows may have changed at once (events
+    /// another process applied, a rebuild), and per user how many times this process applied
+    /// events that touched theirs: see [`Projections::summary_epoch`].
+    summary_all: AtomicU64,
     summary_users: std::sync::Mutex<HashMap<String, u64>>,
     /// Callers waiting for a position (read-your-writes), and the runner's cue to stop letting
     /// events gather when one arrives.
@@ -171,10 +170,7 @@ impl Projections {
                 .map(|c| (c, watch::channel(0).0))
                 .collect(),
             access: AtomicU64::new(0),
-            epochs: Consumer::ALL
-                .into_iter()
-                .map(|c| (c, AtomicU64::new(0)))
-                .collect(),
+            summary_all: AtomicU64::new(0),
             summary_users: Default::default(),
             waiting: AtomicUsize::new(0),
             asked: tokio::sync::Notify::new(),
@@ -205,26 +201,17 @@ impl Projections {
         self.access.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// A number that changes (after the commit) whenever `consumer`'s read models may have
-    /// changed in this database: this process applied events to them or rebuilt them, or found
-    /// that another process had applied events it did not see. An answer read from those
-    /// tables after taking this number stays true for as long as the number does not change
-    /// (a change made by another process counts from when this process's consumer notices it;
-    /// it is woken by the commit's notification).
-    pub fn epoch(&self, consumer: Consumer) -> u64 {
-        self.epochs
-            .get(&consumer)
-            .map_or(0, |e| e.load(Ordering::Acquire))
-    }
-
-    /// [`Projections::epoch`] of `credential_summary` (with `dashboard_stats` and the MCP
-    /// sync tables) for the rows of one user: it changes as that one does, except that events
-    /// applied by this process change it only for the users whose rows they touched. So a
-    /// person's remembered answers outlive other people's changes.
+    /// A number that changes (after the commit) whenever one user's rows of the
+    /// `credential_summary` consumer's tables (with `dashboard_stats` and the MCP sync tables)
+    /// may have changed in this database: this process applied events that touched them, or
+    /// rebuilt those tables, or found that another process had applied events it did not see
+    /// (those last two count for everyone). An answer read from those rows after taking this
+    /// number stays true for as long as the number does not change (a change made by another
+    /// process counts from when this process's consumer notices it; it is woken by the
+    /// commit's notification). Other people's changes leave it as it is.
     pub fn summary_epoch(&self, user: &str) -> u64 {
-        // Read after the consumer-wide number: both only grow, so the sum changes whenever
-        // either does.
-        let all = self.epoch(Consumer::CredentialSummary);
+        // Both numbers only grow, so the sum changes whenever either does.
+        let all = self.summary_all.load(Ordering::Acquire);
         let own = self
             .summary_users
             .lock()
@@ -232,9 +219,23 @@ impl Projections {
         all + own
     }
 
-    fn changed(&self, consumer: Consumer) {
-        if let Some(e) = self.epochs.get(&consumer) {
-            e.fetch_add(1, Ordering::AcqRel);
+    /// Moves [`Projections::summary_epoch`] after `consumer` committed: for `users`, or for
+    /// everyone when `None`. Other consumers' commits leave it as it is.
+    fn summary_changed(&self, consumer: Consumer, users: Option<BTreeSet<String>>) {
+        if consumer != Consumer::CredentialSummary {
+            return;
+        }
+        match users {
+            Some(users) => {
+                if let Ok(mut known) = self.summary_users.lock() {
+                    for user in users {
+                        *known.entry(user).or_default() += 1;
+                    }
+                }
+            }
+            None => {
+                self.summary_all.fetch_add(1, Ordering::AcqRel);
+            }
         }
     }
 
@@ -268,7 +269,7 @@ impl Projections {
             tx.rollback().await?;
             if unseen {
                 self.access_changed();
-                self.changed(consumer);
+                self.summary_changed(consumer, None);
             }
             self.publish(consumer, position);
             return Ok(0);
@@ -283,16 +284,8 @@ impl Projections {
         {
             self.access_changed();
         }
-        match users {
-            Some(users) if !unseen => {
-                if let Ok(mut known) = self.summary_users.lock() {
-                    for user in users {
-                        *known.entry(user).or_default() += 1;
-                    }
-                }
-            }
-            _ => self.changed(consumer),
-        }
+        // Events another process applied before these touched rows this process cannot name.
+        self.summary_changed(consumer, users.filter(|_| !unseen));
         self.publish(consumer, last);
         Ok(events.len())
     }
@@ -587,7 +580,7 @@ impl Projections {
             .await?;
         tx.commit().await?;
         self.access_changed();
-        self.changed(consumer);
+        self.summary_changed(consumer, None);
         self.publish(consumer, position);
         Ok(RebuildReport {
             consumer: consumer.name(),
