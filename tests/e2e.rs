@@ -5,6 +5,7 @@
 mod support;
 
 // The event store and the feed.
+mod batching;
 mod concurrency;
 mod contract;
 mod smoke;

@@ -18,7 +18,7 @@
 //! When the database refuses a group for another reason, the group is written again one
 //! request at a time, so a request the database refuses fails alone and its neighbours go in.
 
-use crate::db::{is_sqlite, tuples, Backend, Database, DbError};
+use crate::db::{is_sqlite, tuples, AppendInFlight, Backend, Database, DbError, Preparing};
 use sqlx::Row;
 use std::collections::HashMap;
 use tokio::sync::{mpsc, oneshot};
@@ -57,6 +57,12 @@ struct Request {
     events: Vec<NewEvent>,
     place: Place,
     guard: Option<Guard>,
+    /// The command's count among those deciding their events, ended when the writer takes
+    /// the request.
+    prepared: Option<Preparing>,
+    /// Counts the request among the appends on their way until its events are committed (or
+    /// it is answered otherwise).
+    in_flight: Option<AppendInFlight>,
     reply: oneshot::Sender<Result<Vec<i64>, DbError>>,
 }
 
@@ -64,6 +70,7 @@ struct Request {
 #[derive(Clone)]
 pub struct GroupAppender {
     tx: mpsc::Sender<Request>,
+    db: Database,
 }
 
 impl std::fmt::Debug for GroupAppender {
@@ -86,14 +93,14 @@ impl GroupAppender {
     /// Starts the writer task (it ends when the last handle is dropped).
     pub fn start(db: Database) -> Self {
         let (tx, rx) = mpsc::channel(MAX_GROUP * 8);
-        tokio::spawn(write_groups(db, rx));
-        Self { tx }
+        tokio::spawn(write_groups(db.clone(), rx));
+        Self { tx, db }
     }
 
     /// Appends `event` with the next sequence of its stream; answers its global position once
     /// it is committed. An error means it was not written.
     pub async fn append(&self, event: NewEvent) -> Result<i64, DbError> {
-        let positions = self.submit(vec![event], Place::Next, None).await?;
+        let positions = self.submit(vec![event], Place::Next, None, None).await?;
         positions.first().copied().ok_or(DbError::Closed)
     }
 
@@ -102,7 +109,9 @@ impl GroupAppender {
     /// can land in that stream between the check and the commit). [`DbError::Conflict`], and
     /// nothing written, when it does not.
     pub async fn append_guarded(&self, event: NewEvent, guard: Guard) -> Result<i64, DbError> {
-        let positions = self.submit(vec![event], Place::Next, Some(guard)).await?;
+        let positions = self
+            .submit(vec![event], Place::Next, Some(guard), None)
+            .await?;
         positions.first().copied().ok_or(DbError::Closed)
     }
 
@@ -115,6 +124,17 @@ impl GroupAppender {
         after: i64,
         events: Vec<NewEvent>,
     ) -> Result<Vec<i64>, DbError> {
+        self.append_prepared(after, events, None).await
+    }
+
+    /// [`append_after`](Self::append_after) for a command counted as deciding its events
+    /// ([`Database::start_preparing`]): the count ends when the writer takes the events.
+    pub async fn append_prepared(
+        &self,
+        after: i64,
+        events: Vec<NewEvent>,
+        prepared: Option<Preparing>,
+    ) -> Result<Vec<i64>, DbError> {
         let Some(first) = events.first() else {
             return Ok(Vec::new());
         };
@@ -125,7 +145,8 @@ impl GroupAppender {
                 "the events of one append must belong to one stream".into(),
             ));
         }
-        self.submit(events, Place::After(after), None).await
+        self.submit(events, Place::After(after), None, prepared)
+            .await
     }
 
     async fn submit(
@@ -133,13 +154,17 @@ impl GroupAppender {
         events: Vec<NewEvent>,
         place: Place,
         guard: Option<Guard>,
+        prepared: Option<Preparing>,
     ) -> Result<Vec<i64>, DbError> {
         let (reply, answer) = oneshot::channel();
+        let in_flight = Some(self.db.start_append());
         self.tx
             .send(Request {
                 events,
                 place,
                 guard,
+                prepared,
+                in_flight,
                 reply,
             })
             .await
@@ -148,17 +173,44 @@ impl GroupAppender {
     }
 }
 
+/// How long the writer waits at most, before writing a group, for the commands still deciding
+/// their events to join it.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
+
 async fn write_groups(db: Database, mut rx: mpsc::Receiver<Request>) {
+    let mut preparing = db.preparing();
     while let Some(first) = rx.recv().await {
         let mut rows = first.events.len();
         let mut group = vec![first];
+        let take = |mut r: Request, rows: &mut usize, group: &mut Vec<Request>| {
+            r.prepared = None;
+            *rows += r.events.len();
+            group.push(r);
+        };
+        group[0].prepared = None;
+        // Callers woken together (by the read models they waited for) are runnable now but
+        // may not have started their next command yet: let them run first.
+        for _ in 0..2 {
+            tokio::task::yield_now().await;
+        }
         while rows < MAX_GROUP {
             match rx.try_recv() {
-                Ok(r) => {
-                    rows += r.events.len();
-                    group.push(r);
-                }
+                Ok(r) => take(r, &mut rows, &mut group),
                 Err(_) => break,
+            }
+        }
+        // Commands deciding their events right now arrive in a moment: a group written
+        // without them would leave them a whole commit (and read-model batch) behind. Bounded:
+        // a command may decide slowly, or not append at all.
+        let deadline = tokio::time::Instant::now() + LINGER;
+        while rows < MAX_GROUP && *preparing.borrow_and_update() > 0 {
+            tokio::select! {
+                r = rx.recv() => match r {
+                    Some(r) => take(r, &mut rows, &mut group),
+                    None => break,
+                },
+                _ = preparing.changed() => {}
+                _ = tokio::time::sleep_until(deadline) => break,
             }
         }
         settle(&db, group).await;
@@ -231,8 +283,18 @@ async fn settle(db: &Database, mut pending: Vec<Request>) {
                 return;
             }
         };
-        if outcome.committed && outcome.fates.iter().any(|f| matches!(f, Fate::Written(_))) {
-            db.signal_appended();
+        if outcome.committed {
+            let mut newest = None;
+            for (r, fate) in pending.iter_mut().zip(&outcome.fates) {
+                if let Fate::Written(positions) = fate {
+                    // Landed: no longer one the consumers wait for (before they are told).
+                    r.in_flight = None;
+                    newest = newest.max(positions.iter().copied().max());
+                }
+            }
+            if let Some(newest) = newest {
+                db.signal_appended(newest);
+            }
         }
         contended = false;
         // Whose sequences are taken for good: a committed request's, and a missed one's (every

@@ -124,7 +124,7 @@ pub async fn read_stream(
 /// Wakes a consumer when new events may be there: on this process's signal, on PostgreSQL's
 /// `NOTIFY credledger_events`, or after `poll` at the latest.
 pub struct FeedWaker {
-    local: tokio::sync::watch::Receiver<u64>,
+    local: tokio::sync::watch::Receiver<i64>,
     listener: Option<sqlx::postgres::PgListener>,
     poll: Duration,
 }
@@ -157,23 +157,50 @@ impl FeedWaker {
 
     /// Returns when new events may have been committed.
     pub async fn wait(&mut self) {
-        let local = self.local.changed();
-        match &mut self.listener {
-            Some(listener) => {
-                tokio::select! {
-                    _ = local => {}
-                    r = listener.try_recv() => {
-                        if r.is_err() {
-                            tokio::time::sleep(self.poll).await;
-                        }
+        self.wait_beyond(0).await
+    }
+
+    /// Returns when events after position `seen` may have been committed: on this process's
+    /// signal of a position after `seen`, on a notification of one (one at or before it is about
+    /// events the caller has already read, and is skipped), or after the poll interval.
+    pub async fn wait_beyond(&mut self, seen: i64) {
+        let deadline = tokio::time::Instant::now() + self.poll;
+        loop {
+            let local = self.local.changed();
+            match &mut self.listener {
+                Some(listener) => {
+                    tokio::select! {
+                        r = local => match r {
+                            Ok(()) if *self.local.borrow_and_update() <= seen => continue,
+                            _ => return,
+                        },
+                        r = listener.try_recv() => match r {
+                            Ok(Some(n)) => {
+                                // A payload that says no position (an older trigger) wakes.
+                                match n.payload().parse::<i64>() {
+                                    Ok(position) if position <= seen => continue,
+                                    _ => return,
+                                }
+                            }
+                            // The connection was lost (notifications may have been missed
+                            // meanwhile; the next call connects again): look now.
+                            Ok(None) => return,
+                            Err(_) => {
+                                tokio::time::sleep_until(deadline).await;
+                                return;
+                            }
+                        },
+                        _ = tokio::time::sleep_until(deadline) => return,
                     }
-                    _ = tokio::time::sleep(self.poll) => {}
                 }
-            }
-            None => {
-                tokio::select! {
-                    _ = local => {}
-                    _ = tokio::time::sleep(self.poll) => {}
+                None => {
+                    tokio::select! {
+                        r = local => match r {
+                            Ok(()) if *self.local.borrow_and_update() <= seen => continue,
+                            _ => return,
+                        },
+                        _ = tokio::time::sleep_until(deadline) => return,
+                    }
                 }
             }
         }

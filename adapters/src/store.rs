@@ -81,7 +81,11 @@ impl<R: PersistedEventRepository> PersistedEventRepository for GroupCommitReposi
                 metadata: e.metadata.to_string(),
             })
             .collect();
-        match self.appender.append_after(after, events).await {
+        let prepared = ATTEMPT
+            .try_with(|a| a.prepared.lock().ok().and_then(|mut p| p.take()))
+            .ok()
+            .flatten();
+        match self.appender.append_prepared(after, events, prepared).await {
             Ok(positions) => {
                 if let Some(&last) = positions.last() {
                     let _ = ATTEMPT.try_with(|a| a.position.store(last, Ordering::Relaxed));
@@ -119,6 +123,9 @@ struct Attempt {
     from_memory: AtomicBool,
     /// The global position of the attempt's last committed event (0: none committed).
     position: AtomicI64,
+    /// Counts the attempt among the commands deciding their events until the group writer
+    /// takes them (or the attempt ends without any).
+    prepared: Mutex<Option<crate::db::Preparing>>,
 }
 
 tokio::task_local! {
@@ -393,6 +400,7 @@ where
             attempt += 1;
             let state = Arc::new(Attempt {
                 trust_memory,
+                prepared: Mutex::new(Some(self.db.start_preparing())),
                 ..Attempt::default()
             });
             // No writer lock here: the group writer takes it for its transaction.
@@ -402,6 +410,10 @@ where
                     self.execute_once(id, command.clone(), map.clone()),
                 )
                 .await;
+            // Decided (and handed over, or refused): no longer one the writer waits for.
+            if let Ok(mut prepared) = state.prepared.lock() {
+                prepared.take();
+            }
             trust_memory = false;
             let retry = match outcome {
                 Ok(()) => break state.position.load(Ordering::Relaxed),

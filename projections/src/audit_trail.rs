@@ -3,7 +3,7 @@
 //! where". Sealed secrets are never copied; a secret change shows only its new version.
 
 use crate::event::{decode, Decoded};
-use crate::{ProjectionError, Tables};
+use crate::{CheckpointMove, ProjectionError, Tables};
 use credledger_adapters::db::{is_sqlite, timestamp, tuples};
 use credledger_adapters::feed::FeedEvent;
 use credledger_domain::keyring::KeyringEvent;
@@ -442,8 +442,9 @@ pub(crate) async fn apply(
     conn: &mut AnyConnection,
     tables: Tables,
     events: &[FeedEvent],
+    checkpoint: &mut CheckpointMove,
 ) -> Result<(), ProjectionError> {
-    insert(conn, tables, &prepare(events)?).await
+    insert(conn, tables, &prepare(events)?, checkpoint).await
 }
 
 /// The rows of `events`, decided without the database (a rebuild prepares the next batch's
@@ -452,29 +453,39 @@ pub(crate) fn prepare(events: &[FeedEvent]) -> Result<Vec<AuditRow>, ProjectionE
     events.iter().map(audit_row).collect()
 }
 
-/// Inserts prepared rows.
+/// Inserts prepared rows. On PostgreSQL the last statement also moves `checkpoint`.
 pub(crate) async fn insert(
     conn: &mut AnyConnection,
     tables: Tables,
     rows: &[AuditRow],
+    checkpoint: &mut CheckpointMove,
 ) -> Result<(), ProjectionError> {
     let table = tables.name("audit_trail");
     if !is_sqlite(conn) {
         // PostgreSQL: the rows as one JSON parameter, turned into records by the server. A
         // `VALUES` list of 17 parameters a row costs more to parse and plan than the rows
         // cost to insert.
-        for chunk in rows.chunks(5000) {
+        let chunks: Vec<&[AuditRow]> = rows.chunks(5000).collect();
+        for (i, chunk) in chunks.iter().enumerate() {
             let records = serde_json::to_string(chunk).map_err(|e| ProjectionError::BadEvent {
                 position: chunk.first().map_or(0, |r| r.position),
                 detail: format!("audit rows could not be serialized: {e}"),
             })?;
-            sqlx::query(&format!(
-                "INSERT INTO {table} ({COLUMNS}) SELECT {COLUMNS} \
+            let last = i + 1 == chunks.len();
+            let moved = if last {
+                format!("WITH {} ", checkpoint.with_item(2))
+            } else {
+                String::new()
+            };
+            let sql = format!(
+                "{moved}INSERT INTO {table} ({COLUMNS}) SELECT {COLUMNS} \
                  FROM json_populate_recordset(NULL::{table}, CAST($1 AS json))"
-            ))
-            .bind(records)
-            .execute(&mut *conn)
-            .await?;
+            );
+            let mut q = sqlx::query(&sql).bind(records);
+            if last {
+                q = checkpoint.bind(q);
+            }
+            q.execute(&mut *conn).await?;
         }
         return Ok(());
     }

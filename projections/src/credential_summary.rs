@@ -7,7 +7,7 @@
 //! cost a handful of statements per thousand events.
 
 use crate::event::{decode, Decoded, Envelope};
-use crate::{dashboard_stats, mcp_sync, ProjectionError, Tables};
+use crate::{dashboard_stats, mcp_sync, CheckpointMove, ProjectionError, Tables};
 use credledger_adapters::db::{is_sqlite, timestamp, tuples};
 use credledger_adapters::feed::FeedEvent;
 use credledger_domain::keyring::KeyringEvent;
@@ -131,9 +131,10 @@ impl Summary {
     }
 }
 
-/// The credential ids a batch touches.
-fn touched_ids(events: &[Envelope<'_>]) -> BTreeSet<String> {
-    let mut ids = BTreeSet::new();
+/// The credential ids a batch touches, and among them those it registers before anything else
+/// touches them (their rows start from the registration: nothing to read).
+fn touched_ids(events: &[Envelope<'_>]) -> (BTreeSet<String>, BTreeSet<String>) {
+    let (mut ids, mut fresh) = (BTreeSet::new(), BTreeSet::new());
     for e in events {
         match &e.event {
             Decoded::Keyring(_, event) => {
@@ -146,7 +147,13 @@ fn touched_ids(events: &[Envelope<'_>]) -> BTreeSet<String> {
                     .credential_id()
                     .filter(|_| !event.is_mcp_sync_outcome())
                 {
-                    ids.insert(id.to_string());
+                    let id = id.to_string();
+                    if !ids.contains(&id)
+                        && matches!(event.as_ref(), KeyringEvent::CredentialRegistered { .. })
+                    {
+                        fresh.insert(id.clone());
+                    }
+                    ids.insert(id);
                 }
             }
             Decoded::Usage(UsageEvent::CredentialUsed { credential_id, .. }) => {
@@ -155,33 +162,42 @@ fn touched_ids(events: &[Envelope<'_>]) -> BTreeSet<String> {
             Decoded::User(..) | Decoded::McpServer(..) | Decoded::Other => {}
         }
     }
-    ids
+    (ids, fresh)
 }
 
-/// Applies a batch of feed events, then refreshes the dashboard counts of every keyring touched.
-/// Returns the users whose rows (credentials, sync states, counts) it may have changed.
+/// What a batch did: whose rows it may have changed, and whether any MCP server exists after it.
+pub(crate) struct Applied {
+    pub users: BTreeSet<String>,
+    pub mcp_servers: bool,
+}
+
+/// Applies a batch. `no_mcp_servers`: the caller knows that no MCP server exists before it
+/// (nothing to read to find out). On PostgreSQL the last write also moves `checkpoint`.
 pub(crate) async fn apply(
     conn: &mut AnyConnection,
     tables: Tables,
     events: &[FeedEvent],
-) -> Result<BTreeSet<String>, ProjectionError> {
+    no_mcp_servers: bool,
+    checkpoint: &mut CheckpointMove,
+) -> Result<Applied, ProjectionError> {
     let table = tables.name("credential_summary");
     let sqlite = is_sqlite(conn);
     // A list of n parameters, `($1, …, $n)` or `(?, …, ?)`.
     let list = |n: usize| tuples(sqlite, 1, 1, n);
     let envelopes = events.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
-    let ids: Vec<String> = touched_ids(&envelopes).into_iter().collect();
+    let (ids, fresh) = touched_ids(&envelopes);
+    let stored: Vec<&String> = ids.difference(&fresh).collect();
 
     // Read the touched rows once.
     let mut rows: HashMap<String, Option<Summary>> = HashMap::new();
-    for chunk in ids.chunks(500) {
+    for chunk in stored.chunks(500) {
         let sql = format!(
             "SELECT {COLUMNS} FROM {table} WHERE credential_id IN {}",
             list(chunk.len())
         );
         let mut q = sqlx::query(&sql);
         for id in chunk {
-            q = q.bind(id.clone());
+            q = q.bind((*id).clone());
         }
         for row in q.fetch_all(&mut *conn).await? {
             let s = Summary::from_row(&row)?;
@@ -207,8 +223,16 @@ pub(crate) async fn apply(
         }
     }
 
-    // Write them back: delete every touched row, insert the surviving ones.
-    for chunk in ids.chunks(500) {
+    // Write them back: the erased ones deleted, the others written whole (inserted, or
+    // replacing the stored row).
+    let (mut survivors, mut erased) = (Vec::with_capacity(rows.len()), Vec::new());
+    for (id, row) in rows {
+        match row {
+            Some(s) => survivors.push(s),
+            None => erased.push(id),
+        }
+    }
+    for chunk in erased.chunks(500) {
         let sql = format!(
             "DELETE FROM {table} WHERE credential_id IN {}",
             list(chunk.len())
@@ -219,13 +243,14 @@ pub(crate) async fn apply(
         }
         q.execute(&mut *conn).await?;
     }
-    let survivors: Vec<Summary> = rows.into_values().flatten().collect();
     // A credential's row is touched by its keyring's events or by its uses.
     let mut users: BTreeSet<String> = survivors.iter().map(|s| s.user_id.clone()).collect();
     for chunk in survivors.chunks(500) {
         let sql = format!(
-            "INSERT INTO {table} ({COLUMNS}) VALUES {}",
-            tuples(sqlite, 1, chunk.len(), COLUMN_COUNT)
+            "INSERT INTO {table} ({COLUMNS}) VALUES {} \
+             ON CONFLICT (credential_id) DO UPDATE SET {}",
+            tuples(sqlite, 1, chunk.len(), COLUMN_COUNT),
+            *UPDATE_ALL
         );
         let mut q = sqlx::query(&sql);
         for s in chunk {
@@ -233,11 +258,27 @@ pub(crate) async fn apply(
         }
         q.execute(&mut *conn).await?;
     }
-    keyrings.extend(mcp_sync::apply(conn, tables, &envelopes).await?);
+    let mcp = mcp_sync::apply(conn, tables, &envelopes, no_mcp_servers).await?;
+    keyrings.extend(mcp.keyrings);
     users.extend(keyrings.iter().map(|(user, _)| user.clone()));
-    dashboard_stats::refresh(conn, tables, &keyrings.into_iter().collect::<Vec<_>>()).await?;
-    Ok(users)
+    let keyrings: Vec<(String, String)> = keyrings.into_iter().collect();
+    dashboard_stats::refresh(conn, tables, &keyrings, checkpoint).await?;
+    Ok(Applied {
+        users,
+        mcp_servers: mcp.servers,
+    })
 }
+
+/// `column = excluded.column` for every column but the key.
+static UPDATE_ALL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    COLUMNS
+        .split(',')
+        .map(str::trim)
+        .filter(|c| *c != "credential_id")
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+});
 
 fn fold(
     rows: &mut HashMap<String, Option<Summary>>,

@@ -3,7 +3,7 @@
 //! rows, so a dashboard costs the same few statements whatever the number of credentials.
 //! Refreshed from `credential_summary` in the same transaction that changes it.
 
-use crate::{ProjectionError, Tables};
+use crate::{CheckpointMove, ProjectionError, Tables};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 use std::collections::BTreeMap;
@@ -19,38 +19,72 @@ fn bind_pairs<'q>(
     q
 }
 
+/// The counts of the (user, service) pairs of a `VALUES` list, from `credential_summary`.
+fn counted(summary: &str, pairs: &str) -> String {
+    format!(
+        "SELECT user_id, service, COUNT(*) AS total, \
+           SUM(CASE WHEN status = 'active' THEN 1 ELSE 0 END) AS active, \
+           SUM(CASE WHEN status = 'inactive' THEN 1 ELSE 0 END) AS inactive, \
+           SUM(CASE WHEN status = 'invalid' THEN 1 ELSE 0 END) AS invalid, \
+           SUM(CASE WHEN status = 'expired' THEN 1 ELSE 0 END) AS expired, \
+           SUM(CASE WHEN status = 'revoked' THEN 1 ELSE 0 END) AS revoked, \
+           SUM(CASE WHEN sync_status IN ('pending', 'out_of_sync') THEN 1 ELSE 0 END) \
+             AS pending_sync, \
+           SUM(CASE WHEN sync_status = 'error' THEN 1 ELSE 0 END) AS sync_errors \
+         FROM {summary} WHERE (user_id, service) IN (VALUES {pairs}) GROUP BY user_id, service"
+    )
+}
+
+const STATS_COLUMNS: &str =
+    "user_id, service, total, active, inactive, invalid, expired, revoked, pending_sync, sync_errors";
+
 /// Recomputes the counts of the given (user, service) keyrings from `credential_summary`, a few
-/// hundred keyrings per statement.
+/// hundred keyrings per statement. On PostgreSQL the last statement also moves `checkpoint`.
 pub(crate) async fn refresh(
     conn: &mut AnyConnection,
     tables: Tables,
     keyrings: &[(String, String)],
+    checkpoint: &mut CheckpointMove,
 ) -> Result<(), ProjectionError> {
     let stats = tables.name("dashboard_stats");
     let summary = tables.name("credential_summary");
-    for chunk in keyrings.chunks(400) {
-        let pairs = credledger_adapters::db::tuples(
-            credledger_adapters::db::is_sqlite(conn),
-            1,
-            chunk.len(),
-            2,
+    let sqlite = credledger_adapters::db::is_sqlite(conn);
+    let chunks: Vec<&[(String, String)]> = keyrings.chunks(400).collect();
+    for (i, chunk) in chunks.iter().enumerate() {
+        let pairs = credledger_adapters::db::tuples(sqlite, 1, chunk.len(), 2);
+        let counted = counted(&summary, &pairs);
+        if sqlite {
+            let delete =
+                format!("DELETE FROM {stats} WHERE (user_id, service) IN (VALUES {pairs})");
+            bind_pairs(&delete, chunk).execute(&mut *conn).await?;
+            let insert = format!("INSERT INTO {stats} ({STATS_COLUMNS}) {counted}");
+            bind_pairs(&insert, chunk).execute(&mut *conn).await?;
+            continue;
+        }
+        // PostgreSQL, one statement: the keyrings that still have credentials get their counts
+        // (written over the old ones), the others lose their row. The two touch different rows.
+        let moved = if i + 1 == chunks.len() {
+            format!(", {}", checkpoint.with_item(2 * chunk.len() + 1))
+        } else {
+            String::new()
+        };
+        let sql = format!(
+            "WITH fresh AS ({counted}), \
+             written AS (INSERT INTO {stats} ({STATS_COLUMNS}) SELECT {STATS_COLUMNS} FROM fresh \
+               ON CONFLICT (user_id, service) DO UPDATE SET total = excluded.total, \
+               active = excluded.active, inactive = excluded.inactive, \
+               invalid = excluded.invalid, expired = excluded.expired, \
+               revoked = excluded.revoked, pending_sync = excluded.pending_sync, \
+               sync_errors = excluded.sync_errors){moved} \
+             DELETE FROM {stats} s WHERE (s.user_id, s.service) IN (VALUES {pairs}) \
+               AND NOT EXISTS (SELECT 1 FROM fresh f \
+                 WHERE f.user_id = s.user_id AND f.service = s.service)"
         );
-        let delete = format!("DELETE FROM {stats} WHERE (user_id, service) IN (VALUES {pairs})");
-        bind_pairs(&delete, chunk).execute(&mut *conn).await?;
-        let insert = format!(
-            "INSERT INTO {stats} (user_id, service, total, active, inactive, invalid, expired, \
-             revoked, pending_sync, sync_errors) \
-             SELECT user_id, service, COUNT(*), \
-               SUM(CASE WHEN status = 'active' THEN 1 ELSE 0 END), \
-               SUM(CASE WHEN status = 'inactive' THEN 1 ELSE 0 END), \
-               SUM(CASE WHEN status = 'invalid' THEN 1 ELSE 0 END), \
-               SUM(CASE WHEN status = 'expired' THEN 1 ELSE 0 END), \
-               SUM(CASE WHEN status = 'revoked' THEN 1 ELSE 0 END), \
-               SUM(CASE WHEN sync_status IN ('pending', 'out_of_sync') THEN 1 ELSE 0 END), \
-               SUM(CASE WHEN sync_status = 'error' THEN 1 ELSE 0 END) \
-             FROM {summary} WHERE (user_id, service) IN (VALUES {pairs}) GROUP BY user_id, service"
-        );
-        bind_pairs(&insert, chunk).execute(&mut *conn).await?;
+        let mut q = bind_pairs(&sql, chunk);
+        if !moved.is_empty() {
+            q = checkpoint.bind(q);
+        }
+        q.execute(&mut *conn).await?;
     }
     Ok(())
 }

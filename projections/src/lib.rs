@@ -98,3 +98,47 @@ impl Tables {
         format!("{table}{}", self.suffix)
     }
 }
+
+/// A batch's move of its consumer's checkpoint, in the batch's transaction. On PostgreSQL the
+/// consumer's last write may carry it as one more `WITH` item (one statement fewer per batch);
+/// when none did, the runner writes it on its own.
+#[derive(Debug)]
+pub(crate) struct CheckpointMove {
+    name: String,
+    position: i64,
+    carried: bool,
+}
+
+impl CheckpointMove {
+    pub(crate) fn new(name: &str, position: i64) -> Self {
+        Self {
+            name: name.to_owned(),
+            position,
+            carried: false,
+        }
+    }
+
+    /// The `WITH` item that moves the checkpoint, its two parameters numbered from `first`
+    /// (bind them with [`CheckpointMove::bind`]). PostgreSQL only. Counts as carried: the
+    /// statement's failure fails the whole transaction.
+    pub(crate) fn with_item(&mut self, first: usize) -> String {
+        self.carried = true;
+        format!(
+            "checkpoint_moved AS (UPDATE projection_checkpoints SET position = ${} \
+             WHERE name = ${})",
+            first,
+            first + 1
+        )
+    }
+
+    pub(crate) fn bind<'q>(
+        &self,
+        q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        q.bind(self.position).bind(self.name.clone())
+    }
+
+    pub(crate) fn carried(&self) -> bool {
+        self.carried
+    }
+}

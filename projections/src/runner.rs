@@ -1,7 +1,9 @@
 //! Running the consumers: one transaction per batch (rows and checkpoint together), waking on
 //! new events, read-your-writes waits, status, and rebuild-and-swap.
 
-use crate::{audit_trail, credential_summary, principals, Consumer, ProjectionError, Tables};
+use crate::{
+    audit_trail, credential_summary, principals, CheckpointMove, Consumer, ProjectionError, Tables,
+};
 use credledger_adapters::db::{is_sqlite, timestamp, Backend};
 use credledger_adapters::feed::{self, FeedEvent, FeedWaker};
 use credledger_adapters::Database;
@@ -43,12 +45,20 @@ pub struct Projections {
     waiting: AtomicUsize,
     asked: tokio::sync::Notify,
     batch: i64,
+    /// The `credential_summary` checkpoint at which this process last saw that no MCP server
+    /// exists (-1: not known). Servers are only ever added, so a batch starting from that same
+    /// checkpoint need not read the servers table to know it is empty.
+    no_mcp_servers_at: std::sync::atomic::AtomicI64,
 }
 
 /// How long the consumers let new commits gather after a wake-up when nobody waits for the
 /// read models (a resolve's use needs no read model; a command's answer does, and cuts it
 /// short): one transaction per consumer then applies several groups' events.
 const GATHER: Duration = Duration::from_millis(5);
+
+/// How long the consumers wait at most, before a batch, for the commands this process is
+/// deciding or committing right now to land (so that one batch shows them all).
+const LAND: Duration = Duration::from_millis(3);
 
 /// Counts a waiter out when its wait ends, however it ends.
 struct Waiting<'a>(&'a AtomicUsize);
@@ -69,21 +79,53 @@ impl std::fmt::Debug for Projections {
     }
 }
 
-/// Applies `events` to `consumer`'s tables. Returns the users whose rows it may have changed,
-/// for the consumers that tell (`None`: anyone's).
+/// What applying a batch tells the runner.
+struct BatchApplied {
+    /// The users whose rows it may have changed, for the consumers that tell (`None`: anyone's).
+    users: Option<BTreeSet<String>>,
+    /// `credential_summary`: whether any MCP server exists after the batch.
+    mcp_servers: bool,
+}
+
+/// Applies `events` to `consumer`'s tables and moves its checkpoint to `checkpoint`'s position,
+/// in the caller's transaction. `no_mcp_servers`: the caller knows no MCP server exists yet.
 async fn apply(
     consumer: Consumer,
     conn: &mut AnyConnection,
     tables: Tables,
     events: &[FeedEvent],
-) -> Result<Option<BTreeSet<String>>, ProjectionError> {
-    match consumer {
-        Consumer::CredentialSummary => credential_summary::apply(conn, tables, events)
-            .await
-            .map(Some),
-        Consumer::AuditTrail => audit_trail::apply(conn, tables, events).await.map(|_| None),
-        Consumer::Principals => principals::apply(conn, tables, events).await.map(|_| None),
+    no_mcp_servers: bool,
+    mut checkpoint: CheckpointMove,
+) -> Result<BatchApplied, ProjectionError> {
+    let applied = match consumer {
+        Consumer::CredentialSummary => {
+            let applied =
+                credential_summary::apply(conn, tables, events, no_mcp_servers, &mut checkpoint)
+                    .await?;
+            BatchApplied {
+                users: Some(applied.users),
+                mcp_servers: applied.mcp_servers,
+            }
+        }
+        Consumer::AuditTrail => {
+            audit_trail::apply(conn, tables, events, &mut checkpoint).await?;
+            BatchApplied {
+                users: None,
+                mcp_servers: true,
+            }
+        }
+        Consumer::Principals => {
+            principals::apply(conn, tables, events).await?;
+            BatchApplied {
+                users: None,
+                mcp_servers: true,
+            }
+        }
+    };
+    if !checkpoint.carried() {
+        set_checkpoint(conn, &checkpoint.name, checkpoint.position).await?;
     }
+    Ok(applied)
 }
 
 /// Takes the checkpoint row's lock (the first statement of the transaction is a write, so
@@ -175,6 +217,7 @@ impl Projections {
             waiting: AtomicUsize::new(0),
             asked: tokio::sync::Notify::new(),
             batch: 1000,
+            no_mcp_servers_at: std::sync::atomic::AtomicI64::new(-1),
         }
     }
 
@@ -274,9 +317,26 @@ impl Projections {
             self.publish(consumer, position);
             return Ok(0);
         };
-        let users = apply(consumer, &mut tx, Tables::LIVE, &events).await?;
-        set_checkpoint(&mut tx, consumer.name(), last).await?;
+        // Nothing another process applied came between: what this process last knew of the
+        // MCP servers still holds.
+        let no_mcp_servers = self.no_mcp_servers_at.load(Ordering::Acquire) == position;
+        let applied = apply(
+            consumer,
+            &mut tx,
+            Tables::LIVE,
+            &events,
+            no_mcp_servers,
+            CheckpointMove::new(consumer.name(), last),
+        )
+        .await?;
         tx.commit().await?;
+        if consumer == Consumer::CredentialSummary {
+            self.no_mcp_servers_at.store(
+                if applied.mcp_servers { -1 } else { last },
+                Ordering::Release,
+            );
+        }
+        let users = applied.users;
         if unseen
             || events
                 .iter()
@@ -311,8 +371,16 @@ impl Projections {
                 tokio::time::sleep(Duration::from_millis(250)).await;
                 continue;
             }
+            // What every consumer has applied: a notification of nothing newer (this process's
+            // own commit, already applied on its in-process signal) is no reason to look again.
+            let seen = self
+                .progress
+                .values()
+                .map(|p| *p.borrow())
+                .min()
+                .unwrap_or(0);
             tokio::select! {
-                _ = waker.wait() => {}
+                _ = waker.wait_beyond(seen) => {}
                 _ = shutdown.changed() => {}
             }
             if *shutdown.borrow() {
@@ -323,6 +391,18 @@ impl Projections {
                     _ = tokio::time::sleep(GATHER) => {}
                     _ = self.asked.notified() => {}
                     _ = shutdown.changed() => {}
+                }
+            }
+            // Commands of this process deciding their events or being committed right now land
+            // in a moment: a batch started before them would leave their callers waiting for
+            // a whole batch more. Bounded: they may keep coming.
+            let deadline = tokio::time::Instant::now() + LAND;
+            let (mut landed, mut preparing) = (self.db.appended(), self.db.preparing());
+            while self.db.appending() > 0 || *preparing.borrow_and_update() > 0 {
+                tokio::select! {
+                    _ = landed.changed() => {}
+                    _ = preparing.changed() => {}
+                    _ = tokio::time::sleep_until(deadline) => break,
                 }
             }
         }
@@ -508,13 +588,19 @@ impl Projections {
                 let _writer = self.db.exclusive().await;
                 let mut tx = self.db.any.begin().await?;
                 lock_checkpoint(&mut tx, &shadow_checkpoint).await?;
+                let moved = CheckpointMove::new(&shadow_checkpoint, last);
                 match &rows {
-                    Some(rows) => audit_trail::insert(&mut tx, Tables::REBUILD, rows).await?,
+                    Some(rows) => {
+                        let mut moved = moved;
+                        audit_trail::insert(&mut tx, Tables::REBUILD, rows, &mut moved).await?;
+                        if !moved.carried() {
+                            set_checkpoint(&mut tx, &shadow_checkpoint, last).await?;
+                        }
+                    }
                     None => {
-                        apply(consumer, &mut tx, Tables::REBUILD, &events).await?;
+                        apply(consumer, &mut tx, Tables::REBUILD, &events, false, moved).await?;
                     }
                 }
-                set_checkpoint(&mut tx, &shadow_checkpoint, last).await?;
                 tx.commit().await?;
             }
             applied += events.len() as i64;
@@ -537,7 +623,8 @@ impl Projections {
             let Some(last) = events.last().map(|e| e.position) else {
                 break;
             };
-            apply(consumer, &mut tx, Tables::REBUILD, &events).await?;
+            let moved = CheckpointMove::new(&shadow_checkpoint, last);
+            apply(consumer, &mut tx, Tables::REBUILD, &events, false, moved).await?;
             applied += events.len() as i64;
             position = last;
         }
@@ -579,6 +666,9 @@ impl Projections {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        if consumer == Consumer::CredentialSummary {
+            self.no_mcp_servers_at.store(-1, Ordering::Release);
+        }
         self.access_changed();
         self.summary_changed(consumer, None);
         self.publish(consumer, position);

@@ -1,0 +1,170 @@
+//! What lets commands share commits and read-model batches: the counts of commands deciding
+//! their events and of appends on their way, feed wake-ups that say which position they are
+//! about, and what a consumer may remember between its batches.
+
+use crate::on_both_backends;
+use crate::support::{meta, register, TestEnv};
+use credledger_adapters::append::NewEvent;
+use credledger_adapters::db::Backend;
+use credledger_adapters::feed::FeedWaker;
+use std::time::Duration;
+
+const NOTION: &str = r#"{"token":"ntn_batching_000000000000000000000000"}"#;
+
+fn record(id: &str) -> NewEvent {
+    NewEvent {
+        aggregate_type: "usage",
+        aggregate_id: id.to_owned(),
+        event_type: "BatchingProbe".into(),
+        event_version: "1".into(),
+        payload: "{}".into(),
+        metadata: "{}".into(),
+    }
+}
+
+on_both_backends!(
+    counts_end,
+    commands_and_appends_are_counted_only_until_they_are_written
+);
+async fn commands_and_appends_are_counted_only_until_they_are_written(env: TestEnv) {
+    let ledger = env.ledger().await;
+    let db = &ledger.db;
+    let preparing = db.preparing();
+    assert_eq!((*preparing.borrow(), db.appending()), (0, 0));
+
+    // A command counted as deciding its events stops counting once the writer has them, and
+    // its append stops counting once it is committed.
+    let deciding = db.start_preparing();
+    assert_eq!(*preparing.borrow(), 1);
+    let appender = ledger.appender().clone();
+    let written = tokio::spawn(async move {
+        appender
+            .append_prepared(0, vec![record("probe-1")], Some(deciding))
+            .await
+    });
+    let positions = written.await.unwrap().unwrap();
+    assert_eq!(positions.len(), 1);
+    assert_eq!((*preparing.borrow(), db.appending()), (0, 0));
+
+    // Commands that commit, that the domain refuses, and that lose a race leave no count
+    // behind (a count left behind would make every later group wait for nothing).
+    let id = register(&ledger, "alice", "notion", "work", NOTION)
+        .await
+        .unwrap();
+    let refused = register(&ledger, "alice", "notion", "work", NOTION).await;
+    assert!(refused.is_err(), "a second credential named `work`");
+    here_catch_up(&ledger).await;
+    let renames = (0..8).map(|i| {
+        let ledger = ledger.clone();
+        async move {
+            let name = format!("work-{i}");
+            ledger
+                .update(&id.to_string(), Some(&name), None, &meta("alice"))
+                .await
+        }
+    });
+    let outcomes = futures::future::join_all(renames).await;
+    assert!(outcomes.iter().any(|o| o.is_ok()), "{outcomes:?}");
+    assert_eq!((*preparing.borrow(), db.appending()), (0, 0));
+}
+
+async fn here_catch_up(ledger: &credledger::Ledger) {
+    ledger.projections.catch_up().await.unwrap();
+}
+
+on_both_backends!(wake_ups, a_wake_up_about_events_already_read_is_skipped);
+async fn a_wake_up_about_events_already_read_is_skipped(env: TestEnv) {
+    let ledger = env.ledger().await;
+    let db = &ledger.db;
+    // Long poll: only a signal or a notification ends a wait here.
+    let mut waker = FeedWaker::new(db, Duration::from_secs(60)).await;
+    let quiet = Duration::from_millis(500);
+
+    // This process's own signal says which position it is about.
+    let p = ledger.appender().append(record("probe-1")).await.unwrap();
+    assert!(
+        tokio::time::timeout(quiet, waker.wait_beyond(p))
+            .await
+            .is_err(),
+        "woken for position {p}, already read"
+    );
+    let q = ledger.appender().append(record("probe-2")).await.unwrap();
+    assert!(q > p);
+    tokio::time::timeout(Duration::from_secs(10), waker.wait_beyond(p))
+        .await
+        .expect("not woken for a newer position");
+
+    if db.backend() != Backend::Postgres {
+        return;
+    }
+    // Another process's commit arrives as a notification carrying its newest position.
+    let other = env.ledger().await;
+    let mut waker = FeedWaker::new(db, Duration::from_secs(60)).await;
+    let r = other.appender().append(record("probe-3")).await.unwrap();
+    assert!(
+        tokio::time::timeout(quiet, waker.wait_beyond(r))
+            .await
+            .is_err(),
+        "woken by a notification of position {r}, already read"
+    );
+    other.appender().append(record("probe-4")).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), waker.wait_beyond(r))
+        .await
+        .expect("not woken by the notification of a newer position");
+}
+
+on_both_backends!(
+    mcp_servers_elsewhere,
+    a_server_registered_by_another_process_is_seen_by_the_next_batch
+);
+async fn a_server_registered_by_another_process_is_seen_by_the_next_batch(env: TestEnv) {
+    use credledger::mcp::{McpServers, NewMcpServer};
+    let here = env.ledger().await;
+    let elsewhere = env.ledger().await;
+
+    // Here: a batch without any MCP server, so this process knows there is none.
+    register(&here, "alice", "notion", "first", NOTION)
+        .await
+        .unwrap();
+    here.projections.catch_up().await.unwrap();
+
+    // Elsewhere: a server for everyone's Notion credentials, applied by that process.
+    McpServers::new(elsewhere.clone())
+        .register(
+            NewMcpServer {
+                server_id: "gw".into(),
+                name: "gateway".into(),
+                base_url: "http://127.0.0.1:9".into(),
+                allowed_services: vec!["notion".into()],
+                serves_all_users: true,
+            },
+            &meta("root"),
+        )
+        .await
+        .unwrap();
+    elsewhere.projections.catch_up().await.unwrap();
+
+    // Here again: the next credential must be mirrored to that server.
+    let second = register(
+        &here,
+        "alice",
+        "notion",
+        "second",
+        r#"{"token":"ntn_batching_111111111111111111111111"}"#,
+    )
+    .await
+    .unwrap();
+    here.projections.catch_up().await.unwrap();
+    let pool = env.any_pool().await;
+    let mirrored: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM mcp_sync WHERE server_id = 'gw' AND credential_id = $1",
+    )
+    .bind(second.to_string())
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        mirrored, 1,
+        "the second credential has no copy queued for gw"
+    );
+}
