@@ -635,3 +635,55 @@ on_both_backends!(
     a_destroyed_key_is_not_opened_from_memory,
     a_destroyed_key_is_not_opened_from_memory
 );
+
+/// Erasing a keyring's last credentials drops the keyring from the dashboard's counts (not a
+/// row of zeros, not the old counts), live as after a rebuild.
+async fn erasing_a_keyrings_last_credentials_drops_its_counts(env: TestEnv) {
+    use credledger_projections::dashboard_stats::dashboard;
+    use credledger_projections::Consumer;
+    let ledger = env.ledger().await;
+    let pool = env.any_pool().await;
+    let mut notion = Vec::new();
+    for name in ["work", "home"] {
+        let fields = format!(r#"{{"token":"ntn_{name}_000000000000000000000000"}}"#);
+        notion.push(
+            crate::support::register(&ledger, "fay", "notion", name, &fields)
+                .await
+                .unwrap(),
+        );
+    }
+    crate::support::register(&ledger, "fay", "todoist", "tasks", r#"{"token":"todo"}"#)
+        .await
+        .unwrap();
+    ledger.projections.catch_up().await.unwrap();
+    let before = dashboard(&pool, Some("fay")).await.unwrap();
+    assert_eq!(before.totals.total, 3);
+    assert_eq!(before.by_service["notion"].total, 2);
+
+    for id in &notion {
+        ledger.erase(&id.to_string(), &meta("fay")).await.unwrap();
+    }
+    ledger.projections.catch_up().await.unwrap();
+    let live = dashboard(&pool, Some("fay")).await.unwrap();
+    assert_eq!(live.totals.total, 1, "{live:?}");
+    assert!(!live.by_service.contains_key("notion"), "{live:?}");
+    let rows: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM dashboard_stats WHERE user_id = 'fay' AND service = 'notion'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(rows, 0);
+
+    ledger
+        .projections
+        .rebuild(Consumer::CredentialSummary, &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(dashboard(&pool, Some("fay")).await.unwrap(), live);
+}
+
+on_both_backends!(
+    erasing_a_keyrings_last_credentials_drops_its_counts,
+    erasing_a_keyrings_last_credentials_drops_its_counts
+);

@@ -444,51 +444,74 @@ pub(crate) async fn apply(
     events: &[FeedEvent],
     checkpoint: &mut CheckpointMove,
 ) -> Result<(), ProjectionError> {
-    insert(conn, tables, &prepare(events)?, checkpoint).await
+    let prepared = prepare(events, !is_sqlite(conn))?;
+    insert(conn, tables, &prepared, checkpoint).await
 }
 
-/// The rows of `events`, decided without the database (a rebuild prepares the next batch's
-/// rows while the current one is inserted).
-pub(crate) fn prepare(events: &[FeedEvent]) -> Result<Vec<AuditRow>, ProjectionError> {
-    events.iter().map(audit_row).collect()
+/// Audit rows ready to insert, decided without the database (a rebuild prepares the next
+/// batch's rows while the current one is inserted).
+pub(crate) enum Prepared {
+    /// PostgreSQL: the rows as JSON arrays of records, at most [`JSON_CHUNK`] each, turned
+    /// into rows by the server. A `VALUES` list of 17 parameters a row costs more to parse
+    /// and plan than the rows cost to insert.
+    Json(Vec<String>),
+    /// SQLite: the rows, bound as parameters.
+    Rows(Vec<AuditRow>),
+}
+
+const JSON_CHUNK: usize = 5000;
+
+/// The rows of `events`, serialized for PostgreSQL when `postgres`.
+pub(crate) fn prepare(events: &[FeedEvent], postgres: bool) -> Result<Prepared, ProjectionError> {
+    let rows = events
+        .iter()
+        .map(audit_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    if !postgres {
+        return Ok(Prepared::Rows(rows));
+    }
+    rows.chunks(JSON_CHUNK)
+        .map(|chunk| {
+            serde_json::to_string(chunk).map_err(|e| ProjectionError::BadEvent {
+                position: chunk.first().map_or(0, |r| r.position),
+                detail: format!("audit rows could not be serialized: {e}"),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Prepared::Json)
 }
 
 /// Inserts prepared rows. On PostgreSQL the last statement also moves `checkpoint`.
 pub(crate) async fn insert(
     conn: &mut AnyConnection,
     tables: Tables,
-    rows: &[AuditRow],
+    prepared: &Prepared,
     checkpoint: &mut CheckpointMove,
 ) -> Result<(), ProjectionError> {
     let table = tables.name("audit_trail");
-    if !is_sqlite(conn) {
-        // PostgreSQL: the rows as one JSON parameter, turned into records by the server. A
-        // `VALUES` list of 17 parameters a row costs more to parse and plan than the rows
-        // cost to insert.
-        let chunks: Vec<&[AuditRow]> = rows.chunks(5000).collect();
-        for (i, chunk) in chunks.iter().enumerate() {
-            let records = serde_json::to_string(chunk).map_err(|e| ProjectionError::BadEvent {
-                position: chunk.first().map_or(0, |r| r.position),
-                detail: format!("audit rows could not be serialized: {e}"),
-            })?;
-            let last = i + 1 == chunks.len();
-            let moved = if last {
-                format!("WITH {} ", checkpoint.with_item(2))
-            } else {
-                String::new()
-            };
-            let sql = format!(
-                "{moved}INSERT INTO {table} ({COLUMNS}) SELECT {COLUMNS} \
-                 FROM json_populate_recordset(NULL::{table}, CAST($1 AS json))"
-            );
-            let mut q = sqlx::query(&sql).bind(records);
-            if last {
-                q = checkpoint.bind(q);
+    let rows = match prepared {
+        Prepared::Json(chunks) => {
+            for (i, records) in chunks.iter().enumerate() {
+                let last = i + 1 == chunks.len();
+                let moved = if last {
+                    format!("WITH {} ", checkpoint.with_item(2))
+                } else {
+                    String::new()
+                };
+                let sql = format!(
+                    "{moved}INSERT INTO {table} ({COLUMNS}) SELECT {COLUMNS} \
+                     FROM json_populate_recordset(NULL::{table}, CAST($1 AS json))"
+                );
+                let mut q = sqlx::query(&sql).bind(records.as_str());
+                if last {
+                    q = checkpoint.bind(q);
+                }
+                q.execute(&mut *conn).await?;
             }
-            q.execute(&mut *conn).await?;
+            return Ok(());
         }
-        return Ok(());
-    }
+        Prepared::Rows(rows) => rows,
+    };
     for chunk in rows.chunks(1000) {
         let sql = format!(
             "INSERT INTO {table} ({COLUMNS}) VALUES {}",

@@ -19,21 +19,16 @@ fn bind_pairs<'q>(
     q
 }
 
-/// The counts of the (user, service) pairs of a `VALUES` list, from `credential_summary`.
-fn counted(summary: &str, pairs: &str) -> String {
-    format!(
-        "SELECT user_id, service, COUNT(*) AS total, \
-           SUM(CASE WHEN status = 'active' THEN 1 ELSE 0 END) AS active, \
-           SUM(CASE WHEN status = 'inactive' THEN 1 ELSE 0 END) AS inactive, \
-           SUM(CASE WHEN status = 'invalid' THEN 1 ELSE 0 END) AS invalid, \
-           SUM(CASE WHEN status = 'expired' THEN 1 ELSE 0 END) AS expired, \
-           SUM(CASE WHEN status = 'revoked' THEN 1 ELSE 0 END) AS revoked, \
-           SUM(CASE WHEN sync_status IN ('pending', 'out_of_sync') THEN 1 ELSE 0 END) \
-             AS pending_sync, \
-           SUM(CASE WHEN sync_status = 'error' THEN 1 ELSE 0 END) AS sync_errors \
-         FROM {summary} WHERE (user_id, service) IN (VALUES {pairs}) GROUP BY user_id, service"
-    )
-}
+/// The counts, as aggregates over `credential_summary` rows (0 when there are none).
+const COUNTS: &str = "SELECT COUNT(*) AS total, \
+    COALESCE(SUM(CASE WHEN status = 'active' THEN 1 ELSE 0 END), 0) AS active, \
+    COALESCE(SUM(CASE WHEN status = 'inactive' THEN 1 ELSE 0 END), 0) AS inactive, \
+    COALESCE(SUM(CASE WHEN status = 'invalid' THEN 1 ELSE 0 END), 0) AS invalid, \
+    COALESCE(SUM(CASE WHEN status = 'expired' THEN 1 ELSE 0 END), 0) AS expired, \
+    COALESCE(SUM(CASE WHEN status = 'revoked' THEN 1 ELSE 0 END), 0) AS revoked, \
+    COALESCE(SUM(CASE WHEN sync_status IN ('pending', 'out_of_sync') THEN 1 ELSE 0 END), 0) \
+      AS pending_sync, \
+    COALESCE(SUM(CASE WHEN sync_status = 'error' THEN 1 ELSE 0 END), 0) AS sync_errors";
 
 const STATS_COLUMNS: &str =
     "user_id, service, total, active, inactive, invalid, expired, revoked, pending_sync, sync_errors";
@@ -52,33 +47,56 @@ pub(crate) async fn refresh(
     let chunks: Vec<&[(String, String)]> = keyrings.chunks(400).collect();
     for (i, chunk) in chunks.iter().enumerate() {
         let pairs = credledger_adapters::db::tuples(sqlite, 1, chunk.len(), 2);
-        let counted = counted(&summary, &pairs);
         if sqlite {
             let delete =
                 format!("DELETE FROM {stats} WHERE (user_id, service) IN (VALUES {pairs})");
             bind_pairs(&delete, chunk).execute(&mut *conn).await?;
-            let insert = format!("INSERT INTO {stats} ({STATS_COLUMNS}) {counted}");
+            let insert = format!(
+                "INSERT INTO {stats} ({STATS_COLUMNS}) SELECT user_id, service, {} \
+                 FROM {summary} WHERE (user_id, service) IN (VALUES {pairs}) \
+                 GROUP BY user_id, service",
+                COUNTS.trim_start_matches("SELECT ")
+            );
             bind_pairs(&insert, chunk).execute(&mut *conn).await?;
             continue;
         }
-        // PostgreSQL, one statement: the keyrings that still have credentials get their counts
-        // (written over the old ones), the others lose their row. The two touch different rows.
+        // PostgreSQL, one statement: the keyrings' counts, written over the old ones while a
+        // keyring has credentials, its row deleted once it has none (the two touch different
+        // rows). Live, each keyring's counts come from its own index lookup, whatever the
+        // table's statistics say (fresh ones under-count a table that grew fast, and a plan
+        // built on them scans it whole). A rebuild's shadow table has that index only once it
+        // is filled, so there one pass over the table counts them all.
+        let fresh = if tables == Tables::LIVE {
+            format!(
+                "SELECT k.user_id, k.service, c.* FROM (VALUES {pairs}) AS k(user_id, service) \
+                 CROSS JOIN LATERAL ({COUNTS} FROM {summary} s \
+                   WHERE s.user_id = k.user_id AND s.service = k.service) c"
+            )
+        } else {
+            format!(
+                "SELECT user_id, service, {} FROM {summary} \
+                 WHERE (user_id, service) IN (VALUES {pairs}) GROUP BY user_id, service",
+                COUNTS.trim_start_matches("SELECT ")
+            )
+        };
         let moved = if i + 1 == chunks.len() {
             format!(", {}", checkpoint.with_item(2 * chunk.len() + 1))
         } else {
             String::new()
         };
         let sql = format!(
-            "WITH fresh AS ({counted}), \
-             written AS (INSERT INTO {stats} ({STATS_COLUMNS}) SELECT {STATS_COLUMNS} FROM fresh \
+            "WITH fresh AS ({fresh}), \
+             written AS (INSERT INTO {stats} ({STATS_COLUMNS}) SELECT {STATS_COLUMNS} \
+               FROM fresh WHERE total > 0 \
                ON CONFLICT (user_id, service) DO UPDATE SET total = excluded.total, \
                active = excluded.active, inactive = excluded.inactive, \
                invalid = excluded.invalid, expired = excluded.expired, \
                revoked = excluded.revoked, pending_sync = excluded.pending_sync, \
                sync_errors = excluded.sync_errors){moved} \
-             DELETE FROM {stats} s WHERE (s.user_id, s.service) IN (VALUES {pairs}) \
-               AND NOT EXISTS (SELECT 1 FROM fresh f \
-                 WHERE f.user_id = s.user_id AND f.service = s.service)"
+             DELETE FROM {stats} s USING (VALUES {pairs}) AS k(user_id, service) \
+             WHERE s.user_id = k.user_id AND s.service = k.service AND NOT EXISTS \
+               (SELECT 1 FROM fresh f WHERE f.user_id = k.user_id AND f.service = k.service \
+                AND f.total > 0)"
         );
         let mut q = bind_pairs(&sql, chunk);
         if !moved.is_empty() {

@@ -559,9 +559,10 @@ impl Projections {
         // immutable and read in position order, so reading outside the write transaction is
         // safe; each batch's rows and the shadow checkpoint still commit together.
         // The audit trail's rows are prepared by the reader too, beside the inserts.
-        type Batch = (Vec<FeedEvent>, Option<Vec<audit_trail::AuditRow>>);
+        type Batch = (Vec<FeedEvent>, Option<audit_trail::Prepared>);
         let (batches, mut incoming) = tokio::sync::mpsc::channel::<Batch>(2);
         let reader_db = self.db.clone();
+        let postgres = self.db.backend() == Backend::Postgres;
         let reader = tokio::spawn(async move {
             // A small first batch, so that the writer starts while the reader reads on.
             let (mut after, mut size) = (0, 1000);
@@ -573,7 +574,7 @@ impl Projections {
                 };
                 after = last;
                 let rows = match consumer {
-                    Consumer::AuditTrail => Some(audit_trail::prepare(&events)?),
+                    Consumer::AuditTrail => Some(audit_trail::prepare(&events, postgres)?),
                     _ => None,
                 };
                 if batches.send((events, rows)).await.is_err() {
