@@ -2,7 +2,7 @@
 //! Consumers (projections, the MCP replay adapter, subscriptions) read it from a checkpoint.
 
 use crate::chain::ChainInput;
-use crate::db::{Backend, Database, DbError};
+use crate::db::{Backend, Database, DbError, Pools};
 use credledger_domain::EventMetadata;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
@@ -54,6 +54,29 @@ impl FeedEvent {
         )
     }
 
+    /// An event from a row of [`COLUMNS`] read through a backend's own driver.
+    fn from_typed_row<R>(row: &R) -> Result<Self, sqlx::Error>
+    where
+        R: Row,
+        for<'a> &'a str: sqlx::ColumnIndex<R>,
+        for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    {
+        Ok(Self {
+            position: row.try_get("global_position")?,
+            aggregate_type: row.try_get("aggregate_type")?,
+            aggregate_id: row.try_get("aggregate_id")?,
+            sequence: row.try_get("sequence")?,
+            event_type: row.try_get("event_type")?,
+            event_version: row.try_get("event_version")?,
+            payload: row.try_get("payload")?,
+            metadata: row.try_get("metadata")?,
+            prev_hash: row.try_get("prev_hash")?,
+            hash: row.try_get("hash")?,
+        })
+    }
+
     /// An event from a row of [`COLUMNS`].
     pub fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
         Ok(Self {
@@ -100,6 +123,36 @@ pub async fn read_after<'e>(
         .iter()
         .map(FeedEvent::from_row)
         .collect::<Result<_, _>>()?)
+}
+
+/// [`read_after`] through the backend's own driver rather than `Any` (no conversion of every
+/// value of every row): for bulk reads, like a rebuild's replay.
+pub async fn read_batch(db: &Database, after: i64, limit: i64) -> Result<Vec<FeedEvent>, DbError> {
+    let sql = format!("{SELECT} WHERE global_position > $1 ORDER BY global_position LIMIT $2");
+    match &db.pools {
+        Pools::Postgres(pool) => {
+            let rows = sqlx::query(&sql)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            Ok(rows
+                .iter()
+                .map(FeedEvent::from_typed_row)
+                .collect::<Result<_, _>>()?)
+        }
+        Pools::Sqlite(pool) => {
+            let rows = sqlx::query(&sql)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            Ok(rows
+                .iter()
+                .map(FeedEvent::from_typed_row)
+                .collect::<Result<_, _>>()?)
+        }
+    }
 }
 
 /// The events of one stream, in order (for `credentialHistory` and tests).

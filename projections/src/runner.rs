@@ -567,7 +567,7 @@ impl Projections {
             // A small first batch, so that the writer starts while the reader reads on.
             let (mut after, mut size) = (0, 1000);
             loop {
-                let events = feed::read_after(&reader_db.any, after, size).await?;
+                let events = feed::read_batch(&reader_db, after, size).await?;
                 size = 5000;
                 let Some(last) = events.last().map(|e| e.position) else {
                     return Ok::<_, ProjectionError>(());
