@@ -4,7 +4,6 @@
 use crate::chain::ChainInput;
 use crate::db::{Backend, Database, DbError, Pools};
 use credledger_domain::EventMetadata;
-use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -54,8 +53,9 @@ impl FeedEvent {
         )
     }
 
-    /// An event from a row of [`COLUMNS`] read through a backend's own driver.
-    fn from_typed_row<R>(row: &R) -> Result<Self, sqlx::Error>
+    /// An event from a row of [`COLUMNS`], read through `Any` or through a backend's own
+    /// driver.
+    pub fn from_row<R>(row: &R) -> Result<Self, sqlx::Error>
     where
         R: Row,
         for<'a> &'a str: sqlx::ColumnIndex<R>,
@@ -63,22 +63,6 @@ impl FeedEvent {
         for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
         for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     {
-        Ok(Self {
-            position: row.try_get("global_position")?,
-            aggregate_type: row.try_get("aggregate_type")?,
-            aggregate_id: row.try_get("aggregate_id")?,
-            sequence: row.try_get("sequence")?,
-            event_type: row.try_get("event_type")?,
-            event_version: row.try_get("event_version")?,
-            payload: row.try_get("payload")?,
-            metadata: row.try_get("metadata")?,
-            prev_hash: row.try_get("prev_hash")?,
-            hash: row.try_get("hash")?,
-        })
-    }
-
-    /// An event from a row of [`COLUMNS`].
-    pub fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
         Ok(Self {
             position: row.try_get("global_position")?,
             aggregate_type: row.try_get("aggregate_type")?,
@@ -129,30 +113,23 @@ pub async fn read_after<'e>(
 /// value of every row): for bulk reads, like a rebuild's replay.
 pub async fn read_batch(db: &Database, after: i64, limit: i64) -> Result<Vec<FeedEvent>, DbError> {
     let sql = format!("{SELECT} WHERE global_position > $1 ORDER BY global_position LIMIT $2");
-    match &db.pools {
-        Pools::Postgres(pool) => {
-            let rows = sqlx::query(&sql)
+    // The same statement on either pool; each gives its own row type.
+    macro_rules! fetch {
+        ($pool:expr) => {
+            sqlx::query(&sql)
                 .bind(after)
                 .bind(limit)
-                .fetch_all(pool)
-                .await?;
-            Ok(rows
+                .fetch_all($pool)
+                .await?
                 .iter()
-                .map(FeedEvent::from_typed_row)
-                .collect::<Result<_, _>>()?)
-        }
-        Pools::Sqlite(pool) => {
-            let rows = sqlx::query(&sql)
-                .bind(after)
-                .bind(limit)
-                .fetch_all(pool)
-                .await?;
-            Ok(rows
-                .iter()
-                .map(FeedEvent::from_typed_row)
-                .collect::<Result<_, _>>()?)
-        }
+                .map(FeedEvent::from_row)
+                .collect::<Result<_, _>>()?
+        };
     }
+    Ok(match &db.pools {
+        Pools::Postgres(pool) => fetch!(pool),
+        Pools::Sqlite(pool) => fetch!(pool),
+    })
 }
 
 /// The events of one stream, in order (for `credentialHistory` and tests).
