@@ -36,13 +36,11 @@ async fn commands_and_appends_are_counted_only_until_they_are_written(env: TestE
     // its append stops counting once it is committed.
     let deciding = db.start_preparing();
     assert_eq!(*preparing.borrow(), 1);
-    let appender = ledger.appender().clone();
-    let written = tokio::spawn(async move {
-        appender
-            .append_prepared(0, vec![record("probe-1")], Some(deciding))
-            .await
-    });
-    let positions = written.await.unwrap().unwrap();
+    let positions = ledger
+        .appender()
+        .append_prepared(0, vec![record("probe-1")], Some(deciding))
+        .await
+        .unwrap();
     assert_eq!(positions.len(), 1);
     assert_eq!((*preparing.borrow(), db.appending()), (0, 0));
 
@@ -53,7 +51,7 @@ async fn commands_and_appends_are_counted_only_until_they_are_written(env: TestE
         .unwrap();
     let refused = register(&ledger, "alice", "notion", "work", NOTION).await;
     assert!(refused.is_err(), "a second credential named `work`");
-    here_catch_up(&ledger).await;
+    ledger.projections.catch_up().await.unwrap();
     let renames = (0..8).map(|i| {
         let ledger = ledger.clone();
         async move {
@@ -66,10 +64,6 @@ async fn commands_and_appends_are_counted_only_until_they_are_written(env: TestE
     let outcomes = futures::future::join_all(renames).await;
     assert!(outcomes.iter().any(|o| o.is_ok()), "{outcomes:?}");
     assert_eq!((*preparing.borrow(), db.appending()), (0, 0));
-}
-
-async fn here_catch_up(ledger: &credledger::Ledger) {
-    ledger.projections.catch_up().await.unwrap();
 }
 
 on_both_backends!(wake_ups, a_wake_up_about_events_already_read_is_skipped);

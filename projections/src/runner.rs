@@ -83,8 +83,8 @@ impl std::fmt::Debug for Projections {
 struct BatchApplied {
     /// The users whose rows it may have changed, for the consumers that tell (`None`: anyone's).
     users: Option<BTreeSet<String>>,
-    /// `credential_summary`: whether any MCP server exists after the batch.
-    mcp_servers: bool,
+    /// The batch showed that no MCP server exists after it (only `credential_summary` looks).
+    no_mcp_servers: bool,
 }
 
 /// Applies `events` to `consumer`'s tables and moves its checkpoint to `checkpoint`'s position,
@@ -104,28 +104,37 @@ async fn apply(
                     .await?;
             BatchApplied {
                 users: Some(applied.users),
-                mcp_servers: applied.mcp_servers,
+                no_mcp_servers: !applied.mcp_servers,
             }
         }
         Consumer::AuditTrail => {
             audit_trail::apply(conn, tables, events, &mut checkpoint).await?;
             BatchApplied {
                 users: None,
-                mcp_servers: true,
+                no_mcp_servers: false,
             }
         }
         Consumer::Principals => {
             principals::apply(conn, tables, events).await?;
             BatchApplied {
                 users: None,
-                mcp_servers: true,
+                no_mcp_servers: false,
             }
         }
     };
+    finish_move(conn, &checkpoint).await?;
+    Ok(applied)
+}
+
+/// Writes the checkpoint's move unless the batch's last write carried it.
+async fn finish_move(
+    conn: &mut AnyConnection,
+    checkpoint: &CheckpointMove,
+) -> Result<(), ProjectionError> {
     if !checkpoint.carried() {
         set_checkpoint(conn, &checkpoint.name, checkpoint.position).await?;
     }
-    Ok(applied)
+    Ok(())
 }
 
 /// Takes the checkpoint row's lock (the first statement of the transaction is a write, so
@@ -332,7 +341,7 @@ impl Projections {
         tx.commit().await?;
         if consumer == Consumer::CredentialSummary {
             self.no_mcp_servers_at.store(
-                if applied.mcp_servers { -1 } else { last },
+                if applied.no_mcp_servers { last } else { -1 },
                 Ordering::Release,
             );
         }
@@ -594,9 +603,7 @@ impl Projections {
                     Some(rows) => {
                         let mut moved = moved;
                         audit_trail::insert(&mut tx, Tables::REBUILD, rows, &mut moved).await?;
-                        if !moved.carried() {
-                            set_checkpoint(&mut tx, &shadow_checkpoint, last).await?;
-                        }
+                        finish_move(&mut tx, &moved).await?;
                     }
                     None => {
                         apply(consumer, &mut tx, Tables::REBUILD, &events, false, moved).await?;
