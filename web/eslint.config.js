@@ -68,7 +68,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['e2e/**/*.ts', 'scripts/**/*.mjs', '*.config.{js,ts}', 'codegen.ts'],
+    files: ['e2e/**/*.ts', 'scripts/**/*.{mjs,ts}', '*.config.{js,ts}', 'codegen.ts'],
     rules: { 'no-console': 'off' },
   },
   {

@@ -2,13 +2,14 @@
 import { fileURLToPath, URL } from 'node:url';
 import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vite';
+import { precompress } from './scripts/precompress';
 
 // `npm run dev` proxies the API to a running `credledger serve --dev` (CREDLEDGER_URL). The Host
 // header is kept so the server's same-origin check sees the page's own origin.
 const api = process.env.CREDLEDGER_URL ?? 'http://127.0.0.1:8080';
 
 export default defineConfig({
-  plugins: [react()],
+  plugins: [react(), precompress()],
   resolve: {
     alias: { '@': fileURLToPath(new URL('./src', import.meta.url)) },
   },

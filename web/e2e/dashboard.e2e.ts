@@ -375,30 +375,52 @@ describe('the credentials dashboard in Chromium against credledger serve --dev',
     expect(cookies).toBe('');
   });
 
-  it('measures a cold load to stats visible', async () => {
-    const cold = await browser.context.newPage();
-    watch(cold);
-    const cdp = await browser.context.newCDPSession(cold);
-    await cdp.send('Network.enable');
-    await cdp.send('Network.clearBrowserCache');
-    await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
-    const started = Date.now();
-    await cold.goto(`${server.url}/credentials`);
-    await cold.getByTestId('stats').getByText('Total credentials').waitFor();
-    const wall = Date.now() - started;
-    const sinceNavigation = await cold.evaluate(() => Math.round(performance.now()));
-    figures.coldLoadToStatsMs = sinceNavigation;
-    figures.coldLoadToStatsWallMs = wall;
-    const resources = await cold.evaluate(() =>
-      performance
-        .getEntriesByType('resource')
-        .filter((e) => e.name.includes('/assets/') && e.name.endsWith('.js'))
-        .reduce((sum, e) => sum + (e as PerformanceResourceTiming).encodedBodySize, 0),
-    );
-    figures.initialJsBytesTransferred = resources;
-    await cdp.detach();
-    await cold.close();
-    expect(sinceNavigation).toBeGreaterThan(0);
+  it('measures a cold load to stats visible (median of 5) and the JavaScript it transfers', async () => {
+    const runs: { ms: number; jsTransferred: number; jsEncodings: string[] }[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      const cold = await browser.context.newPage();
+      watch(cold);
+      const cdp = await browser.context.newCDPSession(cold);
+      await cdp.send('Network.enable');
+      await cdp.send('Network.clearBrowserCache');
+      await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
+      // Bytes on the wire per script, and the encoding the server chose.
+      const wire = new Map<string, { url: string; bytes: number; encoding: string }>();
+      cdp.on('Network.responseReceived', (e) => {
+        if (e.type === 'Script') {
+          const h = e.response.headers as Record<string, string>;
+          wire.set(e.requestId, {
+            url: e.response.url,
+            bytes: 0,
+            encoding: h['content-encoding'] ?? h['Content-Encoding'] ?? 'identity',
+          });
+        }
+      });
+      cdp.on('Network.loadingFinished', (e) => {
+        const r = wire.get(e.requestId);
+        if (r) r.bytes = e.encodedDataLength;
+      });
+      await cold.goto(`${server.url}/credentials`);
+      await cold.getByTestId('stats').getByText('Total credentials').waitFor();
+      const ms = await cold.evaluate(() => Math.round(performance.now()));
+      await cold.waitForLoadState('networkidle');
+      const scripts = [...wire.values()];
+      runs.push({
+        ms,
+        jsTransferred: scripts.reduce((sum, r) => sum + r.bytes, 0),
+        jsEncodings: [...new Set(scripts.map((r) => r.encoding))],
+      });
+      await cdp.detach();
+      await cold.close();
+    }
+    const sorted = runs.map((r) => r.ms).sort((a, b) => a - b);
+    figures.coldLoadToStatsMsRuns = sorted.join(' ');
+    figures.coldLoadToStatsMsMedian = sorted[2];
+    figures.initialJsBytesTransferred = runs[0].jsTransferred;
+    figures.initialJsEncodings = runs[0].jsEncodings.join(' ');
+    // Chromium accepts brotli; the server answers with the precompressed variant.
+    expect(runs[0].jsEncodings).toEqual(['br']);
+    expect(runs[0].jsTransferred).toBeLessThan(200_000);
   });
 
   it('is usable 360 px wide', async () => {

@@ -15,8 +15,18 @@ export interface DevInfo {
 export interface RunningServer {
   url: string;
   dev: DevInfo;
+  dataDir: string;
   output: () => string;
-  stop: () => Promise<void>;
+  /** Stops the server; its data directory is removed unless `keepData`. */
+  stop: (opts?: { keepData?: boolean }) => Promise<void>;
+}
+
+export interface StartOptions {
+  timeoutMs?: number;
+  /** `host:port`; a free loopback port when absent. */
+  bind?: string;
+  /** An existing data directory (a restart); a fresh one when absent. */
+  dataDir?: string;
 }
 
 // Terminal colour codes in the server's log lines.
@@ -61,29 +71,28 @@ export function parseDevInfo(text: string): DevInfo {
 }
 
 /** Starts `credledger serve --dev` on a free loopback port with a fresh SQLite data directory. */
-export async function startServer(timeoutMs = 120_000): Promise<RunningServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'credledger-e2e-'));
+export async function startServer({
+  timeoutMs = 120_000,
+  bind = '127.0.0.1:0',
+  dataDir = mkdtempSync(join(tmpdir(), 'credledger-e2e-')),
+}: StartOptions = {}): Promise<RunningServer> {
   let output = '';
-  const child: ChildProcess = spawn(
-    binaryPath(),
-    ['serve', '--dev', '--bind', '127.0.0.1:0', '--data-dir', dataDir],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NO_COLOR: '1', RUST_LOG: process.env.RUST_LOG ?? 'info' },
-    },
-  );
+  const child: ChildProcess = spawn(binaryPath(), ['serve', '--dev', '--bind', bind, '--data-dir', dataDir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1', RUST_LOG: process.env.RUST_LOG ?? 'info' },
+  });
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
 
-  const stop = async () => {
+  const stop = async ({ keepData = false }: { keepData?: boolean } = {}) => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(timer);
     }
-    rmSync(dataDir, { recursive: true, force: true });
+    if (!keepData) rmSync(dataDir, { recursive: true, force: true });
   };
 
   const deadline = Date.now() + timeoutMs;
@@ -115,5 +124,5 @@ export async function startServer(timeoutMs = 120_000): Promise<RunningServer> {
     await stop();
     throw e;
   }
-  return { url, dev, output: () => output, stop };
+  return { url, dev, dataDir, output: () => output, stop };
 }

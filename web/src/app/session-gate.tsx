@@ -4,6 +4,7 @@ import { ErrorState, LoadingState } from '@/components/page-state';
 import { MeQuery, LogoutMutation } from '@/features/auth/api/session';
 import { SignInPage } from '@/features/auth/components/sign-in-page';
 import { apiFailure } from '@/lib/errors';
+import { useLastData, useRefetchOnRecovery } from '@/lib/use-last-data';
 import { SessionContext, type Session } from '@/lib/session';
 import { useClientControl } from './providers';
 import { AppRouter } from './router';
@@ -12,7 +13,12 @@ import { AppRouter } from './router';
 export function SessionGate() {
   const client = useClient();
   const { reset, setSignedIn } = useClientControl();
-  const [{ data, fetching, error }, refetch] = useQuery({ query: MeQuery });
+  const [{ data: fresh, fetching, error }, refetch] = useQuery({ query: MeQuery });
+  // A signed-in person stays in the app while the server is away; only the server saying
+  // UNAUTHENTICATED ends the session.
+  const kept = useLastData(fresh, client);
+  const data = apiFailure(error)?.code === 'UNAUTHENTICATED' ? undefined : kept;
+  useRefetchOnRecovery(refetch);
   const failure = apiFailure(error);
   const me = data?.me;
 

@@ -1,6 +1,8 @@
 import { KeyRound, LogOut } from 'lucide-react';
 import { useState } from 'react';
-import { NavLink, Outlet } from 'react-router-dom';
+import { NavLink, Outlet, useLocation } from 'react-router-dom';
+import { ConnectionBanner, LiveIndicator } from '@/components/connection-banner';
+import { RouteErrorBoundary } from '@/components/route-error-boundary';
 import { Button } from '@/components/ui/button';
 import { Spinner } from '@/components/ui/spinner';
 import { useCredentialChanges } from '@/features/credentials/hooks/use-credential-changes';
@@ -10,6 +12,7 @@ import { cn } from '@/lib/utils';
 export function SignedInLayout() {
   const session = useSession();
   const [leaving, setLeaving] = useState(false);
+  const location = useLocation();
   // Live status for every page: events refetch whatever credential data is on screen.
   useCredentialChanges();
 
@@ -55,7 +58,8 @@ export function SignedInLayout() {
               </NavLink>
             ))}
           </nav>
-          <div className="ml-auto flex items-center gap-2">
+          <div className="ml-auto flex items-center gap-3">
+            <LiveIndicator />
             <span className="max-w-[10rem] truncate text-sm" title={session.email} data-testid="user-name">
               {session.displayName}
             </span>
@@ -74,8 +78,11 @@ export function SignedInLayout() {
           </div>
         </div>
       </header>
+      <ConnectionBanner />
       <main id="main" className="container py-6" tabIndex={-1}>
-        <Outlet />
+        <RouteErrorBoundary resetKey={location.pathname}>
+          <Outlet />
+        </RouteErrorBoundary>
       </main>
     </div>
   );

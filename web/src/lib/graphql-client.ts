@@ -7,6 +7,7 @@ import {
   subscriptionExchange,
   type CombinedError,
 } from 'urql';
+import { markOffline, setLiveState, trackedFetch } from './connection';
 
 export interface GraphqlClient {
   client: Client;
@@ -38,6 +39,15 @@ export function createGraphqlClient({ onUnauthenticated }: Options = {}): Graphq
       keepAlive: 15_000,
       retryAttempts: Number.POSITIVE_INFINITY,
       shouldRetry: () => true,
+      on: {
+        connecting: () => setLiveState('connecting'),
+        connected: () => setLiveState('connected'),
+        closed: (event) => {
+          setLiveState('closed');
+          // A socket that could not open or dropped without a clean close: the server is gone.
+          if ((event as { code?: number } | undefined)?.code !== 1000) markOffline();
+        },
+      },
     });
     return ws;
   };
@@ -47,6 +57,7 @@ export function createGraphqlClient({ onUnauthenticated }: Options = {}): Graphq
     preferGetMethod: false,
     requestPolicy: 'cache-first',
     fetchOptions: { credentials: 'same-origin' },
+    fetch: trackedFetch,
     exchanges: [
       mapExchange({
         onError(error) {

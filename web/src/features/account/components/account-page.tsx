@@ -8,6 +8,7 @@ import { tokenContext } from '../api/account';
 import { ApiTokensCard } from './api-tokens-card';
 import { ChangePasswordCard } from './change-password-card';
 import { useDocumentTitle } from '@/lib/use-document-title';
+import { useLastData, useRefetchOnRecovery } from '@/lib/use-last-data';
 
 const AccountPageQuery = graphql(`
   query AccountPage {
@@ -24,11 +25,13 @@ const AccountPageQuery = graphql(`
 
 export function AccountPage() {
   useDocumentTitle('Account');
-  const [{ data, fetching, error }, refetch] = useQuery({
+  const [{ data: fresh, fetching, error }, refetch] = useQuery({
     query: AccountPageQuery,
     requestPolicy: 'cache-and-network',
     context: tokenContext,
   });
+  const data = useLastData(fresh);
+  useRefetchOnRecovery(refetch);
   const failure = apiFailure(error);
   return (
     <div className="space-y-6">

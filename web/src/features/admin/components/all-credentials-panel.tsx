@@ -12,6 +12,7 @@ import { graphql } from '@/gql';
 import type { CredentialStatus } from '@/gql/graphql';
 import { apiFailure } from '@/lib/errors';
 import { dateTime, timeAgo } from '@/lib/format';
+import { useLastData, useRefetchOnRecovery } from '@/lib/use-last-data';
 
 // Metadata only: this page never offers to reveal a secret, whoever looks at it.
 const AllCredentialsQuery = graphql(`
@@ -56,12 +57,14 @@ export function AllCredentialsPanel() {
     }),
     [owner, service, status],
   );
-  const [{ data, fetching, error }, refetch] = useQuery({
+  const [{ data: fresh, fetching, error }, refetch] = useQuery({
     query: AllCredentialsQuery,
     variables,
     requestPolicy: 'cache-and-network',
     context: useMemo(() => ({ additionalTypenames: ['Credential'] }), []),
   });
+  const data = useLastData(fresh);
+  useRefetchOnRecovery(refetch);
   const failure = apiFailure(error);
   const serviceName = (key: string) => data?.services.find((s) => s.key === key)?.displayName ?? key;
 

@@ -6,6 +6,7 @@ import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from '@
 import { graphql } from '@/gql';
 import { apiFailure } from '@/lib/errors';
 import { dateTime, humanizeAction, timeAgo } from '@/lib/format';
+import { useLastData, useRefetchOnRecovery } from '@/lib/use-last-data';
 
 const SystemMetricsQuery = graphql(`
   query AdminSystemMetrics {
@@ -71,10 +72,12 @@ const SystemMetricsQuery = graphql(`
 `);
 
 export function MetricsPanel() {
-  const [{ data, fetching, error }, refetch] = useQuery({
+  const [{ data: fresh, fetching, error }, refetch] = useQuery({
     query: SystemMetricsQuery,
     requestPolicy: 'cache-and-network',
   });
+  const data = useLastData(fresh);
+  useRefetchOnRecovery(refetch);
   const failure = apiFailure(error);
   if (!data) {
     return fetching || !failure ? (

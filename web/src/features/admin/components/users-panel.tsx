@@ -32,6 +32,7 @@ import {
   UnlockUserMutation,
   userContext,
 } from '../api/admin';
+import { useLastData, useRefetchOnRecovery } from '@/lib/use-last-data';
 
 const UsersQuery = graphql(`
   query AdminUsers {
@@ -55,11 +56,13 @@ const PERMISSIONS: { value: Permission; label: string }[] = [
 
 export function UsersPanel() {
   const session = useSession();
-  const [{ data, fetching, error }, refetch] = useQuery({
+  const [{ data: fresh, fetching, error }, refetch] = useQuery({
     query: UsersQuery,
     requestPolicy: 'cache-and-network',
     context: userContext,
   });
+  const data = useLastData(fresh);
+  useRefetchOnRecovery(refetch);
   const [creating, setCreating] = useState(false);
   const [locking, setLocking] = useState<{ id: string; name: string } | null>(null);
   const [busy, setBusy] = useState<string | null>(null);

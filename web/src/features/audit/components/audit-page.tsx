@@ -15,6 +15,7 @@ import { apiFailure } from '@/lib/errors';
 import { dateTime, humanizeAction } from '@/lib/format';
 import { AUDIT_ACTIONS, dayBoundary } from '../api/actions';
 import { useDocumentTitle } from '@/lib/use-document-title';
+import { useLastData, useRefetchOnRecovery } from '@/lib/use-last-data';
 
 const PAGE_SIZE = 20;
 
@@ -76,12 +77,14 @@ export function AuditPage() {
     return f;
   }, [filters]);
 
-  const [{ data, fetching, error }, refetch] = useQuery({
+  const [{ data: fresh, fetching, error }, refetch] = useQuery({
     query: AuditPageQuery,
     variables: { filter, first: PAGE_SIZE, after },
     requestPolicy: 'cache-and-network',
     context: useMemo(() => ({ additionalTypenames: ['Credential', 'AuditEvent'] }), []),
   });
+  const data = useLastData(fresh);
+  useRefetchOnRecovery(refetch);
 
   function setFilter<K extends keyof Filters>(key: K, value: Filters[K]) {
     setFilters((f) => ({ ...f, [key]: value }));

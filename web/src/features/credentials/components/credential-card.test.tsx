@@ -88,9 +88,23 @@ describe('CredentialCard', () => {
       credential({ status: 'INVALID', isPrimary: false, validationError: 'API token is invalid.' }),
     );
     expect(within(card).getByText('Invalid')).toBeInTheDocument();
-    expect(within(card).getByText('API token is invalid.')).toBeInTheDocument();
+    expect(within(card).getByTestId('attention-badge')).toHaveTextContent('Invalid: API token is invalid.');
     expect(actions()).not.toContain('Set as primary');
     expect(actions()).toContain('Revalidate');
+  });
+
+  it('shows a failed sync as a badge with its reason, not a tooltip', () => {
+    const { card } = setup(
+      credential({ status: 'ACTIVE', syncStatus: 'ERROR', syncError: 'connection refused (os error 111)' }),
+    );
+    expect(card).toHaveAttribute('data-attention', 'true');
+    expect(within(card).getByTestId('attention-badge')).toHaveTextContent('Sync failed: connection refused');
+    expect(within(card).queryByText('Sync failed', { exact: true })).not.toBeInTheDocument();
+  });
+
+  it('shows an expired credential as needing attention', () => {
+    const { card } = setup(credential({ status: 'EXPIRED' }));
+    expect(within(card).getByTestId('attention-badge')).toHaveAttribute('data-reason', 'expired');
   });
 
   it('leaves only history and delete on a revoked credential', () => {

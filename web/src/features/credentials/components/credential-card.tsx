@@ -11,6 +11,7 @@ import { apiFailure, describeFailure } from '@/lib/errors';
 import { dateTime, timeAgo } from '@/lib/format';
 import { useSession } from '@/lib/session';
 import { cn } from '@/lib/utils';
+import { attentionReasons } from '../api/attention';
 import { credentialContext } from '../api/context';
 import { RevalidateCredentialMutation, SetPrimaryCredentialMutation } from '../api/mutations';
 import { CredentialHistoryDialog } from './credential-history-dialog';
@@ -89,6 +90,7 @@ export function CredentialCard({
     ? [account.displayName, account.email].filter(Boolean).join(' · ') || account.id
     : null;
   const headingId = `credential-${credential.id}`;
+  const reasons = attentionReasons(credential);
 
   async function makePrimary() {
     const result = await setPrimary({ id: credential.id }, credentialContext);
@@ -141,6 +143,7 @@ export function CredentialCard({
       aria-labelledby={headingId}
       data-testid="credential-card"
       data-credential-id={credential.id}
+      data-attention={reasons.length > 0 || undefined}
       className="rounded-md border bg-background p-3"
     >
       <div className="flex items-start justify-between gap-2">
@@ -165,8 +168,21 @@ export function CredentialCard({
           {accountLabel}
         </p>
       )}
-      {credential.validationError && credential.status !== 'ACTIVE' && (
-        <p className="mt-1 text-xs text-destructive">{credential.validationError}</p>
+      {reasons.length > 0 && (
+        <ul className="mt-2 flex flex-wrap gap-1" aria-label="Needs attention">
+          {reasons.map((r) => (
+            <li key={r.kind}>
+              <Badge
+                variant={r.kind === 'expiring' ? 'warning' : 'destructive'}
+                data-testid="attention-badge"
+                data-reason={r.kind}
+                className="whitespace-normal text-left font-medium"
+              >
+                {r.label}
+              </Badge>
+            </li>
+          ))}
+        </ul>
       )}
 
       <dl className="mt-2 flex flex-wrap gap-x-3 gap-y-0.5 text-xs text-muted-foreground">
@@ -176,9 +192,11 @@ export function CredentialCard({
         <Meta label="Used" title={dateTime(credential.lastUsedAt)}>
           {timeAgo(credential.lastUsedAt)}
         </Meta>
-        <Meta label="Sync" title={credential.syncError ?? dateTime(credential.lastSyncedAt)}>
-          {syncLabel(credential.syncStatus)}
-        </Meta>
+        {credential.syncStatus !== 'ERROR' && (
+          <Meta label="MCP" title={dateTime(credential.lastSyncedAt)}>
+            {syncLabel(credential.syncStatus)}
+          </Meta>
+        )}
         {credential.tokenExpiresAt && (
           <Meta label="Expires" title={dateTime(credential.tokenExpiresAt)}>
             {timeAgo(credential.tokenExpiresAt)}

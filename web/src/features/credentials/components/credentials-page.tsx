@@ -6,11 +6,13 @@ import { PageHeader } from '@/components/page-header';
 import { Button } from '@/components/ui/button';
 import { graphql } from '@/gql';
 import { apiFailure } from '@/lib/errors';
+import { attentionReasons } from '../api/attention';
 import { credentialContext } from '../api/context';
 import { AddCredentialDialog } from './add-credential-dialog';
 import { ServiceCard } from './service-card';
 import { StatsCards } from './stats-cards';
 import { useDocumentTitle } from '@/lib/use-document-title';
+import { useLastData, useRefetchOnRecovery } from '@/lib/use-last-data';
 
 const CredentialsPageQuery = graphql(`
   query CredentialsPage {
@@ -26,6 +28,11 @@ const CredentialsPageQuery = graphql(`
     credentials {
       id
       service
+      status
+      validationError
+      tokenExpiresAt
+      syncStatus
+      syncError
       ...CredentialCard_Credential
     }
   }
@@ -33,15 +40,18 @@ const CredentialsPageQuery = graphql(`
 
 export function CredentialsPage() {
   useDocumentTitle('Credentials');
-  const [{ data, fetching, error }, refetch] = useQuery({
+  const [{ data: fresh, fetching, error }, refetch] = useQuery({
     query: CredentialsPageQuery,
     context: credentialContext,
   });
+  const data = useLastData(fresh);
+  useRefetchOnRecovery(refetch);
   const [adding, setAdding] = useState<{ open: boolean; service: string | null }>({
     open: false,
     service: null,
   });
 
+  const [onlyAttention, setOnlyAttention] = useState(false);
   const openAdd = (service: string | null) => setAdding({ open: true, service });
 
   const header = (
@@ -71,9 +81,14 @@ export function CredentialsPage() {
     );
   }
 
-  const services = data.services.filter((s) => s.enabled);
+  const needing = new Set(data.credentials.filter((c) => attentionReasons(c).length > 0).map((c) => c.id));
+  const filtering = onlyAttention && needing.size > 0;
+  const shown = filtering ? data.credentials.filter((c) => needing.has(c.id)) : data.credentials;
+  const services = data.services.filter(
+    (s) => s.enabled && (!filtering || shown.some((c) => c.service === s.key)),
+  );
   const byService = new Map<string, typeof data.credentials>();
-  for (const c of data.credentials) {
+  for (const c of shown) {
     const list = byService.get(c.service) ?? [];
     list.push(c);
     byService.set(c.service, list);
@@ -82,7 +97,12 @@ export function CredentialsPage() {
   return (
     <div className="space-y-6">
       {header}
-      <StatsCards dashboard={data.dashboard} />
+      <StatsCards
+        dashboard={data.dashboard}
+        attention={needing.size}
+        filtering={filtering}
+        onToggleAttention={() => setOnlyAttention((v) => !v)}
+      />
       {services.length === 0 ? (
         <EmptyState
           title="No services are enabled"

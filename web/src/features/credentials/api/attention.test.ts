@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { attentionReasons, readableSyncError } from './attention';
+
+const NOW = Date.parse('2026-12-03T10:00:00Z');
+
+describe('attentionReasons', () => {
+  it('flags an invalid, an expired and a failing-sync credential with their reasons', () => {
+    expect(attentionReasons({ status: 'INVALID', validationError: 'token revoked' }, NOW)).toEqual([
+      { kind: 'invalid', label: 'Invalid: token revoked' },
+    ]);
+    expect(attentionReasons({ status: 'EXPIRED' }, NOW).map((r) => r.kind)).toEqual(['expired']);
+    expect(
+      attentionReasons(
+        { status: 'ACTIVE', syncStatus: 'ERROR', syncError: 'Connection refused (os error 111)' },
+        NOW,
+      ),
+    ).toEqual([{ kind: 'syncFailed', label: 'Sync failed: Connection refused' }]);
+  });
+
+  it('flags a token expiring within a week, and nothing for a healthy or revoked one', () => {
+    expect(
+      attentionReasons({ status: 'ACTIVE', tokenExpiresAt: '2026-12-06T10:00:00Z' }, NOW)[0]?.label,
+    ).toBe('Expires in 3 days');
+    expect(attentionReasons({ status: 'ACTIVE', tokenExpiresAt: '2027-02-01T00:00:00Z' }, NOW)).toEqual([]);
+    expect(attentionReasons({ status: 'ACTIVE', syncStatus: 'SYNCED' }, NOW)).toEqual([]);
+    expect(attentionReasons({ status: 'REVOKED', syncStatus: 'ERROR' }, NOW)).toEqual([]);
+  });
+
+  it('keeps the words of a sync error and drops the OS error number', () => {
+    expect(readableSyncError('error sending request (os error 111)')).toBe('error sending request');
+  });
+});

@@ -1,0 +1,52 @@
+import type { CredentialStatus, SyncStatus } from '@/gql/graphql';
+
+/** The part of a credential that says whether it needs the person's attention. */
+export interface AttentionInput {
+  status: CredentialStatus;
+  validationError?: string | null;
+  tokenExpiresAt?: string | null;
+  syncStatus?: SyncStatus | null;
+  syncError?: string | null;
+}
+
+export interface AttentionReason {
+  kind: 'invalid' | 'expired' | 'expiring' | 'syncFailed';
+  /** A short sentence a person reads on the badge. */
+  label: string;
+}
+
+const EXPIRING_WINDOW_MS = 7 * 24 * 3600 * 1000;
+
+/** Why a credential needs attention, most serious first; empty when it does not. */
+export function attentionReasons(c: AttentionInput, now = Date.now()): AttentionReason[] {
+  const reasons: AttentionReason[] = [];
+  if (c.status === 'INVALID') {
+    reasons.push({
+      kind: 'invalid',
+      label: c.validationError ? `Invalid: ${c.validationError}` : 'Invalid: the provider refused it',
+    });
+  }
+  if (c.status === 'EXPIRED') reasons.push({ kind: 'expired', label: 'Expired: replace the token' });
+  if (c.status === 'ACTIVE' && c.tokenExpiresAt) {
+    const left = Date.parse(c.tokenExpiresAt) - now;
+    if (left <= EXPIRING_WINDOW_MS) {
+      const days = Math.max(0, Math.ceil(left / (24 * 3600 * 1000)));
+      reasons.push({
+        kind: 'expiring',
+        label: days <= 1 ? 'Expires within a day' : `Expires in ${days} days`,
+      });
+    }
+  }
+  if (c.status !== 'REVOKED' && c.syncStatus === 'ERROR') {
+    reasons.push({
+      kind: 'syncFailed',
+      label: c.syncError ? `Sync failed: ${readableSyncError(c.syncError)}` : 'Sync failed',
+    });
+  }
+  return reasons;
+}
+
+/** Strips the operating system's error numbers from a sync error ("(os error 111)"). */
+export function readableSyncError(message: string): string {
+  return message.replace(/\s*\(os error \d+\)/g, '').trim();
+}

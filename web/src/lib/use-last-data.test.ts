@@ -1,0 +1,28 @@
+import { renderHook } from '@testing-library/react';
+import { describe, expect, it } from 'vitest';
+import { useLastData } from './use-last-data';
+
+describe('useLastData', () => {
+  it('keeps the last answer while a refetch has none', () => {
+    const { result, rerender } = renderHook(({ data }: { data?: { n: number } }) => useLastData(data), {
+      initialProps: { data: undefined as { n: number } | undefined },
+    });
+    expect(result.current).toBeUndefined();
+    rerender({ data: { n: 1 } });
+    expect(result.current).toEqual({ n: 1 });
+    rerender({ data: undefined });
+    expect(result.current).toEqual({ n: 1 });
+    rerender({ data: { n: 2 } });
+    expect(result.current).toEqual({ n: 2 });
+  });
+
+  it('forgets the last answer when its scope changes (a new client after sign-out)', () => {
+    const { result, rerender } = renderHook(
+      ({ data, scope }: { data?: { n: number }; scope: object }) => useLastData(data, scope),
+      { initialProps: { data: { n: 1 } as { n: number } | undefined, scope: {} as object } },
+    );
+    expect(result.current).toEqual({ n: 1 });
+    rerender({ data: undefined, scope: {} });
+    expect(result.current).toBeUndefined();
+  });
+});
