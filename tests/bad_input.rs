@@ -644,3 +644,44 @@ on_both_backends!(
     bad_input_to_the_binary,
     bad_input_to_the_binary_exits_1_with_the_code_never_echoes_the_secret_and_writes_nothing
 );
+
+async fn pasted_secrets_are_trimmed_and_line_breaks_refused(env: TestEnv) {
+    let server = env.server().await;
+    let alice = server.user("alice").await;
+    let good = server.good_fields("notion", 0);
+    let token = good["token"].as_str().unwrap().to_owned();
+    // A trailing newline and spaces, as a paste brings them: trimmed, checked, kept.
+    let id = alice
+        .add(
+            "notion",
+            "Work",
+            serde_json::json!({"token": format!("  {token}\n")}),
+        )
+        .await;
+    let revealed = alice
+        .ok(
+            "mutation($id: ID!) { revealCredential(id: $id) { fields } }",
+            serde_json::json!({"id": id}),
+        )
+        .await;
+    assert_eq!(
+        revealed["revealCredential"]["fields"]["token"],
+        token.as_str()
+    );
+    // A line break inside cannot travel in a header: refused, naming the field, not the value.
+    let answer = alice
+        .gql(
+            "mutation($i: AddCredentialInput!) { addCredential(input: $i) { credential { id } } }",
+            serde_json::json!({"i": {"service": "notion", "name": "Other",
+                "fields": {"token": format!("{token}\nX-Injected: 1")}}}),
+        )
+        .await;
+    assert_eq!(answer.code(), "VALIDATION", "{}", answer.body);
+    assert!(answer.message().contains("token"), "{}", answer.body);
+    assert!(!answer.message().contains(&token), "{}", answer.body);
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(
+    a_pasted_secret_is_trimmed_and_one_with_a_line_break_is_refused,
+    pasted_secrets_are_trimmed_and_line_breaks_refused
+);

@@ -607,3 +607,190 @@ on_both_backends!(
     canary_secrets_never_leak,
     planted_canary_secrets_appear_in_no_log_column_projection_export_or_debug_output_yet_reveal_returns_them
 );
+
+/// A Jira stand-in that misbehaves as providers and the proxies in front of them do: in mode
+/// `401` it echoes the request's `Authorization` (raw, and the token decoded, and the token
+/// percent-encoded) in Jira's error format; in `403` it answers an internal HTML page; in
+/// `500` it puts the token, split across lines, in the `message` field. Mode `200` accepts.
+async fn echoing_jira(mode: Arc<std::sync::atomic::AtomicU16>) -> String {
+    use axum::http::{header, HeaderMap, StatusCode};
+    use axum::response::IntoResponse;
+    let app = axum::Router::new().route(
+        "/rest/api/3/myself",
+        axum::routing::get(move |headers: HeaderMap| {
+            let mode = mode.load(Ordering::SeqCst);
+            async move {
+                let authorization = headers
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned();
+                let decoded = authorization
+                    .strip_prefix("Basic ")
+                    .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                    .map(|b| String::from_utf8_lossy(&b).to_string())
+                    .unwrap_or_default();
+                let token = decoded.split_once(':').map(|(_, t)| t).unwrap_or("").to_owned();
+                let encoded: String = token
+                    .bytes()
+                    .map(|b| {
+                        if b.is_ascii_alphanumeric() {
+                            char::from(b).to_string()
+                        } else {
+                            format!("%{b:02X}")
+                        }
+                    })
+                    .collect();
+                match mode {
+                    200 => axum::Json(serde_json::json!({
+                        "accountId": "acc-1", "displayName": "Ada", "emailAddress": "ada@example.com"
+                    }))
+                    .into_response(),
+                    401 => (
+                        StatusCode::UNAUTHORIZED,
+                        axum::Json(serde_json::json!({"errorMessages": [format!(
+                            "Authorization: {authorization} refused; token {token}, {encoded}"
+                        )], "errors": {}})),
+                    )
+                        .into_response(),
+                    403 => (
+                        StatusCode::FORBIDDEN,
+                        [(header::CONTENT_TYPE, "text/html")],
+                        format!(
+                            "<html><body><h1>FOREIGN-PAGE-MARKER INTERNAL-ONLY admin panel</h1>\
+                             <p>db_password=hunter2 {authorization}</p></body></html>"
+                        ),
+                    )
+                        .into_response(),
+                    _ => {
+                        let (a, b) = token.split_at(token.len() / 2);
+                        (
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            axum::Json(serde_json::json!({
+                                "message": format!("upstream failed for {a}\n{b}")
+                            })),
+                        )
+                            .into_response()
+                    }
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.4:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{address}")
+}
+
+async fn echoing_providers_leave_no_canary_and_no_foreign_page(env: TestEnv) {
+    use crate::support::api::Auth;
+    let _capture = Capture::start();
+    let mode = Arc::new(std::sync::atomic::AtomicU16::new(200));
+    let site = echoing_jira(mode.clone()).await;
+    let allowed = site.clone();
+    let server = env
+        .server_with(|s| s.outbound.allowed_hosts = vec![allowed])
+        .await;
+    let alice = server.user("alice").await;
+    let token = format!("{}/+=x", canary());
+    let email = "ada@example.com";
+    let fields = serde_json::json!({"url": site, "email": email, "api_token": token});
+    let id = alice.add("jira", "Work", fields.clone()).await;
+    // What must never come back, in any form.
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{email}:{token}"));
+    let percent: String = token
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let forbidden = [
+        token.clone(),
+        basic,
+        percent,
+        "FOREIGN-PAGE-MARKER".to_owned(),
+        "hunter2".to_owned(),
+    ];
+    let check = |what: &str, text: &str| {
+        for needle in &forbidden {
+            assert!(
+                !text.contains(needle.as_str()),
+                "{needle} appears in {what}: {text}"
+            );
+        }
+    };
+    let mut answers = String::new();
+    for status in [401u16, 403, 500] {
+        mode.store(status, Ordering::SeqCst);
+        let tested = alice
+            .gql(
+                "mutation($f: JSON!) { testCredential(service: \"jira\", fields: $f) { result message } }",
+                serde_json::json!({"f": fields}),
+            )
+            .await;
+        answers.push_str(&tested.body.to_string());
+        let revalidated = alice
+            .gql(
+                "mutation($id: ID!) { revalidateCredential(id: $id) { result message credential { status validationError } } }",
+                serde_json::json!({"id": id}),
+            )
+            .await;
+        answers.push_str(&revalidated.body.to_string());
+        assert!(
+            revalidated.body["data"]["revalidateCredential"]["result"].is_string(),
+            "{}",
+            revalidated.body
+        );
+    }
+    // The HTML page says nothing but its status; the echoes are cut out or withheld.
+    assert!(answers.contains("(HTTP 403)"), "{answers}");
+    assert!(answers.contains("<withheld"), "{answers}");
+    let Auth::Cookie(_) = &alice.auth else {
+        unreachable!()
+    };
+    for query in [
+        "query($id: ID!) { credentialHistory(id: $id) { type payload } }",
+        "query($id: ID!) { credential(id: $id) { validationError } }",
+    ] {
+        answers.push_str(
+            &alice
+                .gql(query, serde_json::json!({"id": id}))
+                .await
+                .body
+                .to_string(),
+        );
+    }
+    answers.push_str(
+        &alice
+            .gql("{ auditTrail(first: 50) { edges { node { action error oldValues newValues context } } } }", serde_json::json!({}))
+            .await
+            .body
+            .to_string(),
+    );
+    check("the GraphQL answers", &answers);
+    server.running.stop().await.unwrap();
+    // The ledger export, every cell of every table, and this process's logs.
+    let export = env
+        .cli()
+        .args(["ledger", "export", "--from", "1"])
+        .output()
+        .unwrap();
+    assert_success(&export, "ledger export");
+    check("the ledger export", &output_text(&export));
+    let pool = env.any_pool().await;
+    for (table, column, cell) in every_cell(&env, &pool).await {
+        let text = String::from_utf8_lossy(&hex::decode(&cell).unwrap_or_default()).to_string();
+        check(&format!("{table}.{column}"), &text);
+    }
+    pool.close().await;
+    let logs = String::from_utf8_lossy(&captured_logs().lock().unwrap()).to_string();
+    check("the logs", &logs);
+}
+on_both_backends!(
+    a_provider_echoing_the_authorization_or_answering_a_foreign_page_leaks_neither,
+    echoing_providers_leave_no_canary_and_no_foreign_page
+);

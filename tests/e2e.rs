@@ -23,11 +23,14 @@ mod dev_mode;
 // Scheduled work: leases, revalidation, expiry.
 mod jobs;
 // The GraphQL API.
+mod edge;
+mod fuzz_edge;
 mod graphql_access;
 mod graphql_cost;
 mod graphql_memo;
 mod graphql_scenarios;
 mod graphql_transport;
+mod outbound;
 // MCP servers: the replay adapter, resolution at call time, import.
 mod mcp_sync;
 

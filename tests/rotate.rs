@@ -181,6 +181,23 @@ async fn settle_after_kill(env: &TestEnv, pool: &AnyPool) {
     panic!("the killed process's statements are still running after 4 s");
 }
 
+/// The key counts once the killed process's work has landed: a statement it sent just before
+/// the kill can sit unread in its connection while the backend shows `idle`, and runs (and
+/// commits) a moment later. So the counts must also hold still for a while.
+async fn settled_counts(env: &TestEnv, pool: &AnyPool) -> (BTreeMap<i64, i64>, i64) {
+    let mut last = None;
+    for _ in 0..50 {
+        settle_after_kill(env, pool).await;
+        let now = key_counts(pool).await;
+        if last.as_ref() == Some(&now) {
+            return now;
+        }
+        last = Some(now);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    panic!("the data keys did not settle after a kill")
+}
+
 #[cfg(unix)]
 fn killed_by_sigkill(status: &std::process::ExitStatus) -> bool {
     use std::os::unix::process::ExitStatusExt as _;
@@ -252,9 +269,7 @@ async fn rotation_killed_at_random_moments_and_rerun_leaves_every_key_under_the_
         tokio::time::sleep(Duration::from_millis(delay)).await;
         let _ = child.kill();
         let status = child.wait().unwrap();
-        settle_after_kill(&env, &pool).await;
-
-        let (after, total) = key_counts(&pool).await;
+        let (after, total) = settled_counts(&env, &pool).await;
         assert_eq!(
             total, rows,
             "the number of data keys changed after a kill at {delay} ms"

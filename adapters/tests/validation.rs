@@ -24,6 +24,11 @@ fn config(timeout: Duration) -> ValidatorConfig {
     ValidatorConfig {
         timeout,
         backoff: Duration::from_millis(20),
+        // The simulator listens on loopback.
+        outbound: credledger_adapters::outbound::OutboundPolicy {
+            allow_loopback: true,
+            ..Default::default()
+        },
         ..ValidatorConfig::default()
     }
 }

@@ -247,6 +247,12 @@ fn settings(dir: &std::path::Path, url: Option<String>) -> Settings {
         validations_per_minute: 10,
         provider_urls: Default::default(),
         catalog_file: None,
+        public_names: Vec::new(),
+        trusted_proxies: Vec::new(),
+        outbound: credledger_adapters::outbound::OutboundPolicy {
+            allow_loopback: true,
+            ..Default::default()
+        },
     }
 }
 

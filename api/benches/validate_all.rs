@@ -163,6 +163,7 @@ async fn validate_all_binary(settings: &Settings, dir: &std::path::Path) -> (f64
         .env("CREDLEDGER_MASTER_KEY_FILE", &settings.master_key_file)
         .env("CREDLEDGER_CONFIG", &config_path)
         .env("CREDLEDGER_LOG", "warn")
+        .env("CREDLEDGER_OUTBOUND_ALLOW_LOOPBACK", "1")
         .args(["credentials", "validate-all", "--stale-days", "0"]);
     if let Ok(c) = std::env::var("CREDLEDGER_REVALIDATE_CONCURRENCY") {
         cmd.env("CREDLEDGER_REVALIDATE_CONCURRENCY", c);
@@ -217,7 +218,15 @@ async fn run(label: &str, mut settings: Settings) {
 
     // 1. The library function, in this process.
     let before = counts(&simulator, &services);
-    let validator = HttpValidator::new(ValidatorConfig::default()).unwrap();
+    let validator = HttpValidator::new(ValidatorConfig {
+        // The simulator listens on loopback.
+        outbound: credledger_adapters::outbound::OutboundPolicy {
+            allow_loopback: true,
+            ..Default::default()
+        },
+        ..ValidatorConfig::default()
+    })
+    .unwrap();
     // The configured defaults (CREDLEDGER_REVALIDATE_CONCURRENCY changes the concurrency).
     let defaults = JobSettings::resolve(Default::default()).unwrap();
     let options = RevalidateOptions {
@@ -309,6 +318,12 @@ fn settings(dir: &std::path::Path, url: Option<String>) -> Settings {
         validations_per_minute: 10,
         provider_urls: Default::default(),
         catalog_file: None,
+        public_names: Vec::new(),
+        trusted_proxies: Vec::new(),
+        outbound: credledger_adapters::outbound::OutboundPolicy {
+            allow_loopback: true,
+            ..Default::default()
+        },
     }
 }
 

@@ -1,7 +1,7 @@
 //! People and their ways in: users on the ledger (the `User` aggregate), passwords, sessions and
 //! API tokens. Admin actions are ledger events, so they are audited like everything else.
 
-use crate::auth::{new_secret, secret_hash, LoginThrottle, Password, Principal, Via};
+use crate::auth::{new_secret, secret_hash, Password, Principal, SignInThrottle, Via};
 use crate::error::ApiError;
 use crate::ledger::Ledger;
 use credledger_adapters::db::timestamp;
@@ -64,7 +64,7 @@ impl std::fmt::Debug for IssuedToken {
 pub struct Accounts {
     ledger: Arc<Ledger>,
     users: CommandBus<User>,
-    pub throttle: LoginThrottle,
+    pub throttle: SignInThrottle,
     /// Verified against when the account does not exist, so a sign-in takes as long either way.
     decoy_hash: String,
 }
@@ -92,7 +92,7 @@ impl Accounts {
         Self {
             ledger,
             users,
-            throttle: LoginThrottle::default(),
+            throttle: SignInThrottle::default(),
             decoy_hash,
         }
     }
@@ -162,28 +162,23 @@ impl Accounts {
         Ok(!principals::users(&self.ledger.db.any).await?.is_empty())
     }
 
-    /// Checks a password and opens a session. Failures are counted per account and per IP;
-    /// past either budget the answer is `RATE_LIMITED` without checking anything. Unknown
-    /// accounts, wrong passwords and locked users all answer the same.
+    /// Checks a password and opens a session. Failures are counted per (account, client) and
+    /// per client (see [`SignInThrottle`]); while either must wait, the answer is
+    /// `RATE_LIMITED` without checking anything. Unknown accounts, wrong passwords and locked
+    /// users all answer the same.
     pub async fn login(
         &self,
         login: &str,
         password: Password,
         ip: Option<&str>,
     ) -> Result<(Zeroizing<String>, UserRow), ApiError> {
-        use crate::auth::Budget;
         let login = login.trim().chars().take(254).collect::<String>();
         let account_key = login.to_lowercase();
-        let ip_key = ip.unwrap_or("unknown").to_owned();
-        for budget in [
-            self.throttle.per_account.check(&account_key),
-            self.throttle.per_ip.check(&ip_key),
-        ] {
-            if let Budget::Exhausted { retry_after } = budget {
-                return Err(ApiError::RateLimited {
-                    retry_after: retry_after.as_secs().max(1),
-                });
-            }
+        let client = ip.unwrap_or("unknown");
+        if let Some(wait) = self.throttle.attempt(&account_key, client) {
+            return Err(ApiError::RateLimited {
+                retry_after: wait.as_secs_f64().ceil().max(1.0) as u64,
+            });
         }
         let by_email = login.contains('@');
         let user = principals::user(&self.ledger.db.any, &login, by_email).await?;
@@ -201,14 +196,12 @@ impl Accounts {
         let user = match user {
             Some(u) if matches && stored.is_some() && !u.locked => u,
             _ => {
-                self.throttle.per_account.take(&account_key);
-                self.throttle.per_ip.take(&ip_key);
                 return Err(ApiError::Validation(
                     "the email or password is wrong, or the account is locked".into(),
                 ));
             }
         };
-        self.throttle.per_account.clear(&account_key);
+        self.throttle.succeeded(&account_key, client);
         let secret = new_secret("cls");
         let now = chrono::Utc::now();
         let expires = now
@@ -289,6 +282,37 @@ impl Accounts {
                 scopes,
             },
         }))
+    }
+
+    /// Whether a principal found earlier may still act: its session is live, or its token is
+    /// neither revoked nor expired, and its person is not locked. Live connections ask it before
+    /// each delivery, so a sign-out, a revocation or a lock ends them.
+    pub async fn still_signed_in(&self, p: &Principal) -> Result<bool, ApiError> {
+        let now = timestamp(chrono::Utc::now());
+        let locked: Option<i64> = match &p.via {
+            Via::Session { session_hash } => {
+                sqlx::query_scalar(
+                    "SELECT u.locked FROM sessions s JOIN users u ON u.user_id = s.user_id \
+                     WHERE s.session_hash = $1 AND s.expires_at > $2",
+                )
+                .bind(session_hash)
+                .bind(&now)
+                .fetch_optional(&self.ledger.db.any)
+                .await?
+            }
+            Via::Token { token_id, .. } => {
+                sqlx::query_scalar(
+                    "SELECT u.locked FROM api_tokens t JOIN users u ON u.user_id = t.user_id \
+                     WHERE t.token_id = $1 AND t.revoked = 0 \
+                     AND (t.expires_at IS NULL OR t.expires_at > $2)",
+                )
+                .bind(token_id)
+                .bind(&now)
+                .fetch_optional(&self.ledger.db.any)
+                .await?
+            }
+        };
+        Ok(locked == Some(0))
     }
 
     /// Ends one session.

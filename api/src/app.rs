@@ -20,7 +20,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use credledger_adapters::keystore::KeyStore;
 use credledger_adapters::simulator::ProviderSimulator;
-use credledger_adapters::validation::{HttpValidator, ValidatorConfig};
+use credledger_adapters::validation::HttpValidator;
 use credledger_adapters::Database;
 use credledger_domain::Catalog;
 use credledger_domain::EventMetadata;
@@ -90,6 +90,8 @@ pub struct Application {
     ledger: Arc<Ledger>,
     api: Arc<Api>,
     dev: bool,
+    /// The `Host` names the API and the dashboard answer to.
+    public_names: http::HostNames,
     /// `--dev` only: the provider simulator the catalog points at.
     simulator: Option<ProviderSimulator>,
     /// Scheduled jobs, unless switched off.
@@ -163,7 +165,7 @@ impl Application {
         let ledger = open_ledger_with(&settings, IfMissing::Generate, catalog).await?;
         // One validator: its clones share the per-service outbound limits, so interactive and
         // scheduled checks together stay within them.
-        let validator = HttpValidator::new(ValidatorConfig::default())?;
+        let validator = HttpValidator::new(settings.validator_config())?;
         // Nobody reads the scheduled jobs' or the MCP sender's writes back at once: they use
         // the ledger without the read-your-writes wait.
         let quiet = Arc::new(Ledger::new(
@@ -205,12 +207,14 @@ impl Application {
             // Browsers keep `Secure` cookies off plain HTTP except on loopback; dev mode on
             // loopback serves plain HTTP, everything else is expected behind TLS.
             secure_cookies: !(settings.dev && address.ip().is_loopback()),
+            trusted_proxies: settings.trusted_proxies.clone(),
         });
         Ok(Self {
             listener,
             ledger,
             api,
             dev: settings.dev,
+            public_names: http::HostNames(settings.public_names.clone().into()),
             simulator,
             scheduler,
             mcp_sync,
@@ -237,14 +241,22 @@ impl Application {
                 axum::routing::post(http::graphql_post).get(http::graphql_get),
             )
             .with_state(graphql);
-        Router::new()
+        // Probes ask by the instance's address, whatever its public names: health discloses
+        // nothing, so only the API and the dashboard check `Host`.
+        let probes = Router::new()
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
             .with_state(AppState {
                 ledger: self.ledger.clone(),
-            })
+            });
+        Router::new()
             .merge(graphql_routes)
             .merge(crate::web::routes())
+            .layer(axum::middleware::from_fn_with_state(
+                self.public_names.clone(),
+                http::known_host,
+            ))
+            .merge(probes)
             .layer(axum::middleware::from_fn(http::security_headers))
     }
 

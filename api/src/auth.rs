@@ -243,19 +243,106 @@ impl WindowLimiter {
     }
 }
 
-/// Failed sign-ins, counted per account and per IP address.
+/// Failed sign-ins, remembered per (account, client) and per client, each answered with a
+/// growing delay rather than a lock: a stranger's failures slow the stranger down, and never
+/// refuse the owner's correct password from another client. Bounded in memory (a cache evicts
+/// the least used records) and forgotten an hour after the last failure.
 #[derive(Debug)]
-pub struct LoginThrottle {
-    pub per_account: WindowLimiter,
-    pub per_ip: WindowLimiter,
+pub struct SignInThrottle {
+    per_pair: Failures,
+    per_client: Failures,
 }
 
-impl Default for LoginThrottle {
+/// Failure counts for one kind of key.
+#[derive(Debug)]
+struct Failures {
+    /// Failures allowed without any delay.
+    free: u32,
+    seen: moka::sync::Cache<String, (u32, Instant)>,
+}
+
+/// The longest delay a failure count can cause.
+const MAX_SIGN_IN_DELAY: Duration = Duration::from_secs(15 * 60);
+
+impl Failures {
+    fn new(free: u32) -> Self {
+        Self {
+            free,
+            seen: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(3600))
+                .build(),
+        }
+    }
+
+    /// How long `key` must still wait: 1 s after the first failure past the free ones,
+    /// doubling with each further failure, at most [`MAX_SIGN_IN_DELAY`].
+    fn wait(&self, key: &str, now: Instant) -> Option<Duration> {
+        let (count, last) = self.seen.get(key)?;
+        let over = count.checked_sub(self.free)?;
+        let delay = Duration::from_secs(1u64 << over.min(20)).min(MAX_SIGN_IN_DELAY);
+        delay
+            .checked_sub(now.duration_since(last))
+            .filter(|d| !d.is_zero())
+    }
+
+    fn add(&self, key: String, now: Instant) {
+        self.seen
+            .entry(key)
+            .and_upsert_with(|old| (old.map_or(0, |e| e.into_value().0).saturating_add(1), now));
+    }
+
+    /// Takes back one failure counted for an attempt that turned out right.
+    fn take_back(&self, key: String) {
+        use moka::ops::compute::Op;
+        self.seen.entry(key).and_compute_with(|old| match old {
+            Some(e) if e.value().0 > 1 => {
+                let (count, last) = e.into_value();
+                Op::Put((count - 1, last))
+            }
+            Some(_) => Op::Remove,
+            None => Op::Nop,
+        });
+    }
+}
+
+impl Default for SignInThrottle {
     fn default() -> Self {
         Self {
-            per_account: WindowLimiter::new(5, Duration::from_secs(15 * 60)),
-            per_ip: WindowLimiter::new(30, Duration::from_secs(15 * 60)),
+            per_pair: Failures::new(5),
+            per_client: Failures::new(30),
         }
+    }
+}
+
+impl SignInThrottle {
+    fn pair(account: &str, client: &str) -> String {
+        format!("{account}\u{0}{client}")
+    }
+
+    /// Starts an attempt: the wait before `client` may try `account` again, or `None` and
+    /// the attempt is counted as a failure until [`SignInThrottle::succeeded`] says otherwise
+    /// (so attempts sent at once are all counted while their passwords are being checked).
+    pub fn attempt(&self, account: &str, client: &str) -> Option<Duration> {
+        let now = Instant::now();
+        let pair = Self::pair(account, client);
+        let wait = self
+            .per_pair
+            .wait(&pair, now)
+            .max(self.per_client.wait(client, now));
+        if wait.is_none() {
+            self.per_pair.add(pair, now);
+            self.per_client.add(client.to_owned(), now);
+        }
+        wait
+    }
+
+    /// A correct password forgets the pair's failures and takes back the client's count for
+    /// this attempt (only this one: signing in to one's own account must not reset a
+    /// guesser's count).
+    pub fn succeeded(&self, account: &str, client: &str) {
+        self.per_pair.seen.invalidate(&Self::pair(account, client));
+        self.per_client.take_back(client.to_owned());
     }
 }
 
@@ -273,6 +360,28 @@ mod tests {
             matches!(limiter.take("a"), Budget::Exhausted { retry_after } if retry_after > Duration::from_secs(58))
         );
         assert_eq!(limiter.take("b"), Budget::Allowed { remaining: 2 });
+    }
+
+    #[test]
+    fn sign_in_delays_grow_per_pair_and_per_client_and_spare_other_clients() {
+        let throttle = SignInThrottle::default();
+        for _ in 0..5 {
+            assert_eq!(throttle.attempt("carol", "1.2.3.4"), None);
+        }
+        let first = throttle.attempt("carol", "1.2.3.4").expect("delayed");
+        assert!(first <= Duration::from_secs(1));
+        // A refused attempt is not counted; the owner, elsewhere, is not delayed.
+        assert_eq!(throttle.attempt("carol", "5.6.7.8"), None);
+        throttle.succeeded("carol", "5.6.7.8");
+        // A client guessing many accounts is delayed on all of them.
+        for i in 0..30 {
+            assert_eq!(throttle.attempt(&format!("user{i}"), "9.9.9.9"), None);
+        }
+        assert!(throttle.attempt("someone-else", "9.9.9.9").is_some());
+        // A correct password clears its pair only.
+        throttle.succeeded("carol", "1.2.3.4");
+        assert_eq!(throttle.attempt("carol", "1.2.3.4"), None);
+        assert!(throttle.attempt("user0", "9.9.9.9").is_some());
     }
 
     #[test]

@@ -767,7 +767,7 @@ async fn validate_all(
     options: crate::jobs::RevalidateOptions,
 ) -> anyhow::Result<ExitCode> {
     use crate::jobs::{revalidate, Leases, Progress, REVALIDATE};
-    use credledger_adapters::validation::{HttpValidator, ValidatorConfig};
+    use credledger_adapters::validation::HttpValidator;
     let ledger = open_ledger(&settings, IfMissing::Fail).await?;
     let leases = Leases::new(ledger.db.clone());
     let started = chrono::Utc::now();
@@ -779,7 +779,7 @@ async fn validate_all(
             None => return Ok(ExitCode::from(1)),
         }
     };
-    let validator = HttpValidator::new(ValidatorConfig::default())?;
+    let validator = HttpValidator::new(settings.validator_config())?;
     let progress_bar = if options.dry_run {
         ProgressBar::hidden()
     } else {

@@ -39,6 +39,13 @@ pub struct FileConfig {
     /// `service = "https://base.url"` overrides (self-hosted Sentry and the like).
     pub provider_urls: Option<std::collections::BTreeMap<String, String>>,
     pub catalog_file: Option<PathBuf>,
+    /// Host names (with or without a port) the server answers to besides loopback names.
+    pub public_names: Option<Vec<String>>,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Option<Vec<String>>,
+    /// Hosts (or `http://host:port` origins) of the private network that provider checks may
+    /// call: self-hosted Jira, Confluence, Sentry.
+    pub outbound_allow_hosts: Option<Vec<String>>,
     /// The `[jobs]` table: scheduled work.
     pub jobs: Option<FileJobs>,
 }
@@ -85,6 +92,14 @@ pub struct Settings {
     pub provider_urls: std::collections::BTreeMap<String, String>,
     /// Optional catalog file replacing the built-in one (services.json's format).
     pub catalog_file: Option<PathBuf>,
+    /// The names in `Host` the server answers to, lowercase, without port; loopback names
+    /// always. Anything else is refused (DNS rebinding).
+    pub public_names: Vec<String>,
+    /// Reverse proxies trusted to say who the client is (`X-Forwarded-For`); none by default,
+    /// and then the client is the connection's peer.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Where provider checks may connect (addresses people and admins typed).
+    pub outbound: credledger_adapters::outbound::OutboundPolicy,
 }
 
 impl std::fmt::Debug for Settings {
@@ -109,6 +124,9 @@ impl std::fmt::Debug for Settings {
             .field("validations_per_minute", &self.validations_per_minute)
             .field("provider_urls", &self.provider_urls)
             .field("catalog_file", &self.catalog_file)
+            .field("public_names", &self.public_names)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("outbound", &self.outbound)
             .finish()
     }
 }
@@ -164,6 +182,23 @@ impl Settings {
             catalog_file: std::env::var_os("CREDLEDGER_CATALOG")
                 .map(PathBuf::from)
                 .or(file.catalog_file),
+            public_names: list("CREDLEDGER_PUBLIC_NAMES", file.public_names)
+                .into_iter()
+                .map(|name| host_name(&name))
+                .collect(),
+            trusted_proxies: list("CREDLEDGER_TRUSTED_PROXIES", file.trusted_proxies)
+                .into_iter()
+                .map(|ip| {
+                    ip.parse()
+                        .map_err(|_| anyhow::anyhow!("trusted proxy `{ip}` is not an IP address"))
+                })
+                .collect::<anyhow::Result<_>>()?,
+            outbound: credledger_adapters::outbound::OutboundPolicy {
+                // Loopback stand-ins (the simulator, local test servers): never in production.
+                allow_loopback: dev
+                    || env_value::<u8>("CREDLEDGER_OUTBOUND_ALLOW_LOOPBACK", "0 or 1")? == Some(1),
+                allowed_hosts: list("CREDLEDGER_OUTBOUND_ALLOW_HOSTS", file.outbound_allow_hosts),
+            },
         };
         Ok((settings, jobs))
     }
@@ -184,6 +219,14 @@ impl Settings {
             catalog.set_base_url(service, url)?;
         }
         Ok(catalog)
+    }
+
+    /// The provider checks' limits, with this deployment's outbound policy.
+    pub fn validator_config(&self) -> credledger_adapters::validation::ValidatorConfig {
+        credledger_adapters::validation::ValidatorConfig {
+            outbound: self.outbound.clone(),
+            ..Default::default()
+        }
     }
 
     pub fn database(&self) -> credledger_adapters::DatabaseConfig {
@@ -266,6 +309,31 @@ impl std::fmt::Debug for JobSettings {
             .field("poll", &self.poll)
             .finish()
     }
+}
+
+/// A comma-separated environment list over the file's list.
+fn list(env: &str, file: Option<Vec<String>>) -> Vec<String> {
+    std::env::var(env)
+        .ok()
+        .map(|v| v.split(',').map(str::to_owned).collect())
+        .or(file)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|item| item.trim().to_owned())
+        .filter(|item| !item.is_empty())
+        .collect()
+}
+
+/// The name part of a `Host` value (`Example.com:443` → `example.com`, `[::1]:80` → `[::1]`).
+pub fn host_name(host: &str) -> String {
+    let host = host.trim().to_ascii_lowercase();
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !name.ends_with(':') => {
+            name
+        }
+        _ => host.as_str(),
+    };
+    name.trim_end_matches('.').to_owned()
 }
 
 /// `CREDLEDGER_<name>` parsed, if set.

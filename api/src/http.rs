@@ -4,7 +4,7 @@
 
 use crate::auth::{session_cookie_name, Principal, ServerPrincipal, SERVER_TOKEN_PREFIX};
 use crate::graphql::{Api, ApiSchema, RequestContext};
-use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
+use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::body::{Body, Bytes};
 use axum::extract::ws::WebSocketUpgrade;
@@ -12,13 +12,11 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 /// The largest GraphQL request body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
-/// The most aliased fields one query may have.
-pub const MAX_ALIASES: usize = 30;
 
 #[derive(Clone)]
 pub struct GraphqlState {
@@ -115,59 +113,46 @@ async fn principal(api: &Api, headers: &HeaderMap) -> Result<Caller, Response> {
     }
 }
 
-fn request_context(headers: &HeaderMap, peer: SocketAddr, caller: Caller) -> RequestContext {
+/// The client's address: the connection's peer, or, when the peer is a trusted proxy, the
+/// nearest address in `X-Forwarded-For` that is not itself a trusted proxy.
+pub fn client_ip(headers: &HeaderMap, peer: IpAddr, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect::<Vec<_>>();
+    // Read from the right (the hops nearest to us), a bounded number of hops.
+    let mut client = peer;
+    for hop in forwarded.iter().rev().take(16) {
+        match hop.trim().parse::<IpAddr>() {
+            Ok(ip) if trusted.contains(&ip) => client = ip,
+            Ok(ip) => return ip,
+            Err(_) => return client,
+        }
+    }
+    client
+}
+
+fn request_context(
+    api: &Api,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    caller: Caller,
+) -> RequestContext {
     let (principal, server) = caller;
     RequestContext {
         principal,
         server,
         request_id: uuid::Uuid::new_v4().to_string(),
-        ip: Some(peer.ip().to_string()),
+        ip: Some(client_ip(headers, peer.ip(), &api.trusted_proxies).to_string()),
         user_agent: header_str(headers, header::USER_AGENT)
             .map(|ua| ua.chars().take(512).collect()),
         terms: Default::default(),
     }
-}
-
-/// What the limits need to know of a query: its aliases (counted at every use of a fragment),
-/// its depth, and whether it asks for the schema.
-#[derive(Debug, Default)]
-struct Shape {
-    aliases: usize,
-    depth: usize,
-    introspection: bool,
-}
-
-fn shape(doc: &ExecutableDocument) -> Shape {
-    fn walk(set: &SelectionSet, doc: &ExecutableDocument, shape: &mut Shape, depth: usize) {
-        // Past this, the query is refused anyway (and fragment cycles end here).
-        if depth > 64 || shape.aliases > 10 * MAX_ALIASES {
-            return;
-        }
-        for item in &set.items {
-            match &item.node {
-                Selection::Field(f) => {
-                    shape.depth = shape.depth.max(depth + 1);
-                    shape.aliases += usize::from(f.node.alias.is_some());
-                    let name = f.node.name.node.as_str();
-                    shape.introspection |= name == "__schema" || name == "__type";
-                    walk(&f.node.selection_set.node, doc, shape, depth + 1);
-                }
-                Selection::InlineFragment(fr) => {
-                    walk(&fr.node.selection_set.node, doc, shape, depth)
-                }
-                Selection::FragmentSpread(spread) => {
-                    if let Some(f) = doc.fragments.get(&spread.node.fragment_name.node) {
-                        walk(&f.node.selection_set.node, doc, shape, depth);
-                    }
-                }
-            }
-        }
-    }
-    let mut shape = Shape::default();
-    for (_, op) in doc.operations.iter() {
-        walk(&op.node.selection_set.node, doc, &mut shape, 0);
-    }
-    shape
 }
 
 /// Reads at most [`MAX_BODY`] bytes; `None` when the body is larger. An oversize body is
@@ -193,7 +178,40 @@ async fn read_body(body: Body) -> Option<Bytes> {
 /// How much of an oversize body is read before answering 413.
 const DRAIN_MAX: usize = 4 * 1024 * 1024;
 
-/// `POST /graphql`: one JSON request, at most 64 KiB.
+/// The media type of an answer: the GraphQL-over-HTTP one when the client accepts it (request
+/// errors are then 4xx), else plain JSON (always 200 for a well-formed request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Media {
+    GraphqlResponse,
+    Json,
+}
+
+impl Media {
+    fn accepted(headers: &HeaderMap) -> Self {
+        let accept = header_str(headers, header::ACCEPT).unwrap_or("");
+        let graphql = accept.split(',').any(|item| {
+            item.split(';').next().is_some_and(|t| {
+                t.trim()
+                    .eq_ignore_ascii_case("application/graphql-response+json")
+            })
+        });
+        if graphql {
+            Self::GraphqlResponse
+        } else {
+            Self::Json
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Self::GraphqlResponse => "application/graphql-response+json; charset=utf-8",
+            Self::Json => "application/json; charset=utf-8",
+        }
+    }
+}
+
+/// `POST /graphql`: one JSON request, at most 64 KiB. The document's limits are the schema's
+/// (`graphql::limits`), the same over WebSocket.
 pub async fn graphql_post(
     State(state): State<GraphqlState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -217,6 +235,7 @@ pub async fn graphql_post(
             "cross-origin requests are not accepted",
         );
     }
+    let media = Media::accepted(&headers);
     let bytes: Bytes = match read_body(body).await {
         Some(b) => b,
         None => {
@@ -235,7 +254,7 @@ pub async fn graphql_post(
         );
     }
     // Who asks is read first: a remembered answer needs nothing else (its request, byte for
-    // byte, passed every check below when it was first answered).
+    // byte, passed every check when it was first answered).
     let caller = principal(&state.api, &headers).await;
     // The key, and the epoch of the caller's rows taken before anything is read.
     let memo = match &caller {
@@ -251,80 +270,63 @@ pub async fn graphql_post(
     };
     if let Some((key, epoch)) = &memo {
         if let Some(body) = state.api.answers.get(key, *epoch, chrono::Utc::now()) {
-            return json_answer(body, &uuid::Uuid::new_v4().to_string());
+            return answer(
+                StatusCode::OK,
+                media,
+                body,
+                &uuid::Uuid::new_v4().to_string(),
+            );
         }
     }
-    let Ok(mut request) = serde_json::from_slice::<async_graphql::Request>(&bytes) else {
-        return transport_error(
-            StatusCode::BAD_REQUEST,
-            "VALIDATION",
-            "expected one JSON object with `query` (and optional `variables`, `operationName`)",
-        );
+    // serde_json refuses nesting past 128 levels by itself; the schema bounds it further.
+    let request = match serde_json::from_slice::<async_graphql::Request>(&bytes) {
+        Ok(r) if !r.query.trim().is_empty() => r,
+        _ => {
+            return transport_error(
+                StatusCode::BAD_REQUEST,
+                "VALIDATION",
+                "expected one JSON object with a `query` string (and optional `variables`, \
+                 `operationName`)",
+            )
+        }
     };
-    // How many root fields must vouch for the answer before it is remembered (none when the
-    // operation is not a plain query).
-    let mut root_fields = None;
-    // A syntax error is left to the executor, which reports it in the usual shape.
-    if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
-        let Shape {
-            aliases,
-            depth,
-            introspection,
-        } = shape(&doc);
-        if depth > crate::graphql::MAX_DEPTH {
-            return transport_error(
-                StatusCode::BAD_REQUEST,
-                "VALIDATION",
-                &format!(
-                    "the query is nested {depth} levels deep; at most {} are allowed",
-                    crate::graphql::MAX_DEPTH
-                ),
-            );
-        }
-        if introspection && !state.dev {
-            return transport_error(
-                StatusCode::BAD_REQUEST,
-                "VALIDATION",
-                "introspection is available in dev mode only; the schema is docs/schema.graphql",
-            );
-        }
-        if aliases > MAX_ALIASES {
-            return transport_error(
-                StatusCode::BAD_REQUEST,
-                "VALIDATION",
-                &format!("the query has {aliases} aliases; at most {MAX_ALIASES} are allowed"),
-            );
-        }
-        if doc
-            .operations
-            .iter()
-            .any(|(_, op)| op.node.ty == OperationType::Subscription)
-        {
-            return transport_error(
-                StatusCode::BAD_REQUEST,
-                "VALIDATION",
-                "subscriptions are served over WebSocket (graphql-transport-ws) only",
-            );
-        }
-        root_fields = plain_query_fields(&doc, request.operation_name.as_deref());
-        // Parsed once: the executor uses this document.
-        request.set_parsed_query(doc);
-    }
     let caller = match caller {
         Ok(c) => c,
         Err(response) => return response,
     };
-    let ctx = request_context(&headers, peer, caller);
+    let ctx = request_context(&state.api, &headers, peer, caller);
     let request_id = ctx.request_id.clone();
     let terms = ctx.terms.clone();
+    let query = (memo.is_some()).then(|| request.query.clone());
+    let operation_name = request.operation_name.clone();
     let span = tracing::info_span!("graphql", request_id = %request_id);
     let response =
         tracing::Instrument::instrument(state.schema.execute(request.data(ctx)), span).await;
-    let body = Bytes::from(serde_json::to_vec(&response).unwrap_or_else(|_| b"{}".to_vec()));
+    // An error before execution (the document refused, unparsable or invalid): no `data`.
+    let request_error = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    let retry_after = rate_limited(&response.errors);
+    let status = if retry_after.is_some() {
+        StatusCode::TOO_MANY_REQUESTS
+    } else if request_error && media == Media::GraphqlResponse {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let body = if request_error {
+        serde_json::to_vec(&serde_json::json!({ "errors": response.errors }))
+    } else {
+        serde_json::to_vec(&response)
+    };
+    let body = Bytes::from(body.unwrap_or_else(|_| b"{}".to_vec()));
     let vouched = terms.get();
-    if let (Some((key, epoch)), Some(fields)) = (memo, root_fields) {
-        if fields > 0
-            && vouched.vouched == fields
+    if let (Some((key, epoch)), Some(query)) = (memo, query) {
+        // The document passed every limit: parsing it again here is bounded.
+        let fields = async_graphql::parser::parse_query(&query)
+            .ok()
+            .and_then(|doc| plain_query_fields(&doc, operation_name.as_deref()));
+        if fields.is_some_and(|f| f > 0 && vouched.vouched == f)
             && response.errors.is_empty()
             && response.http_headers.is_empty()
         {
@@ -334,20 +336,33 @@ pub async fn graphql_post(
             state.api.answers.put(key, epoch, until, body.clone());
         }
     }
-    let mut out = json_answer(body, &request_id);
+    let mut out = answer(status, media, body, &request_id);
     for (name, value) in response.http_headers.iter() {
         out.headers_mut().append(name, value.clone());
+    }
+    if let Some(seconds) = retry_after {
+        out.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     out
 }
 
-fn json_answer(body: Bytes, request_id: &str) -> Response {
-    let mut out = (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response();
+/// The wait a `RATE_LIMITED` error asks for, if the answer has one.
+fn rate_limited(errors: &[async_graphql::ServerError]) -> Option<u64> {
+    errors.iter().find_map(|e| {
+        let ext = e.extensions.as_ref()?;
+        if ext.get("code")? != &async_graphql::Value::from("RATE_LIMITED") {
+            return None;
+        }
+        match ext.get("retryAfter") {
+            Some(async_graphql::Value::Number(n)) => n.as_u64(),
+            _ => Some(1),
+        }
+    })
+}
+
+fn answer(status: StatusCode, media: Media, body: Bytes, request_id: &str) -> Response {
+    let mut out = (status, [(header::CONTENT_TYPE, media.content_type())], body).into_response();
     if let Ok(v) = HeaderValue::from_str(request_id) {
         out.headers_mut().insert("x-request-id", v);
     }
@@ -411,19 +426,18 @@ pub async fn graphql_get(
     .await;
     let Ok(upgrade) = upgrade else {
         if state.dev {
-            return axum::response::Html(
-                async_graphql::http::GraphiQLSource::build()
-                    .endpoint("/graphql")
-                    .subscription_endpoint("/graphql")
-                    .finish(),
-            )
-            .into_response();
+            // GraphiQL's files come from a CDN at exact versions pinned by their hashes.
+            return axum::response::Html(include_str!("graphiql.html")).into_response();
         }
-        return transport_error(
+        let mut refused = transport_error(
             StatusCode::METHOD_NOT_ALLOWED,
             "VALIDATION",
             "send queries and mutations with POST (application/json)",
         );
+        refused
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return refused;
     };
     if foreign_origin(&headers) {
         return transport_error(
@@ -446,10 +460,16 @@ pub async fn graphql_get(
         Ok(p) => p,
         Err(response) => return response,
     };
-    let base = request_context(&headers, peer, cookie_principal);
-    let schema = state.schema.clone();
+    let base = request_context(&state.api, &headers, peer, cookie_principal);
+    let schema = SocketExecutor {
+        schema: state.schema.clone(),
+        open: Default::default(),
+    };
     let api = state.api.clone();
     upgrade
+        // The same bound on a message as on an HTTP body; the schema's limits do the rest.
+        .max_message_size(MAX_BODY)
+        .max_frame_size(MAX_BODY)
         .protocols(["graphql-transport-ws", "graphql-ws"])
         .on_upgrade(move |socket| async move {
             GraphQLWebSocket::new(socket, schema, protocol)
@@ -498,6 +518,101 @@ pub async fn graphql_get(
         })
 }
 
+/// The most operations (subscriptions, mostly) one WebSocket connection may have open at once.
+pub const MAX_OPEN_PER_SOCKET: usize = 16;
+
+/// The schema as one WebSocket connection sees it: at most [`MAX_OPEN_PER_SOCKET`] operations
+/// open at once, so a client cannot pile up subscriptions on one socket.
+#[derive(Clone)]
+struct SocketExecutor {
+    schema: ApiSchema,
+    open: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Counts one open operation until dropped (when its stream ends or is stopped).
+struct Open(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl async_graphql::Executor for SocketExecutor {
+    fn execute(
+        &self,
+        request: async_graphql::Request,
+    ) -> impl std::future::Future<Output = async_graphql::Response> + Send {
+        self.schema.execute(request)
+    }
+
+    fn execute_stream(
+        &self,
+        request: async_graphql::Request,
+        session_data: Option<Arc<async_graphql::Data>>,
+    ) -> futures::stream::BoxStream<'static, async_graphql::Response> {
+        use futures::StreamExt as _;
+        let open = Open(self.open.clone());
+        if self.open.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= MAX_OPEN_PER_SOCKET {
+            let mut error = async_graphql::ServerError::new(
+                format!("at most {MAX_OPEN_PER_SOCKET} operations may be open on one connection"),
+                None,
+            );
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", "VALIDATION");
+            drop(open);
+            return futures::stream::once(async move {
+                async_graphql::Response::from_errors(vec![error])
+            })
+            .boxed();
+        }
+        self.schema
+            .execute_stream_with_session_data(request, session_data.unwrap_or_default())
+            .map(move |response| {
+                let _open = &open;
+                response
+            })
+            .boxed()
+    }
+}
+
+/// The names in `Host` this server answers to (lowercase, without port); loopback names always.
+#[derive(Debug, Clone)]
+pub struct HostNames(pub Arc<[String]>);
+
+impl HostNames {
+    fn allows(&self, host: &str) -> bool {
+        let name = crate::config::host_name(host);
+        let loopback = name == "localhost"
+            || name.ends_with(".localhost")
+            || name == "[::1]"
+            || name
+                .parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        loopback || self.0.contains(&name)
+    }
+}
+
+/// Refuses requests whose `Host` is not one of ours: a page on another name that resolves to
+/// this server (DNS rebinding) must not reach the API or the dashboard.
+pub async fn known_host(State(names): State<HostNames>, request: Request, next: Next) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()));
+    match host {
+        Some(host) if names.allows(host) => next.run(request).await,
+        _ => transport_error(
+            StatusCode::MISDIRECTED_REQUEST,
+            "FORBIDDEN",
+            "this server does not answer to that host name (see CREDLEDGER_PUBLIC_NAMES)",
+        ),
+    }
+}
+
 /// Security headers on every response; `no-store` on everything but static assets.
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let is_asset = request.method() == Method::GET && request.uri().path().starts_with("/assets/");
@@ -505,7 +620,7 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let h = response.headers_mut();
     let csp = if graphiql {
-        // GraphiQL (dev mode only) loads its scripts from a CDN.
+        // GraphiQL (dev mode only) loads its files, pinned by integrity hashes, from a CDN.
         "default-src 'self'; script-src 'self' 'unsafe-inline' https://unpkg.com; \
          style-src 'self' 'unsafe-inline' https://unpkg.com; img-src 'self' data:; \
          connect-src 'self' ws: wss:; frame-ancestors 'none'"

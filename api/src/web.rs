@@ -1,8 +1,9 @@
 //! The dashboard: the React app built into `web/dist`, embedded in the binary (read from disk
 //! in debug builds) and served at `/`, with every unknown path answering `index.html` so the
-//! app's own router handles it.
+//! app's own router handles it. The build writes brotli and gzip variants beside each text asset
+//! (`web/scripts/precompress.ts`); a browser that accepts one gets it, with `Vary: Accept-Encoding`.
 
-use axum::http::{header, StatusCode, Uri};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 
@@ -15,7 +16,36 @@ pub fn routes() -> Router {
     Router::new().fallback(axum::routing::get(serve))
 }
 
-async fn serve(uri: Uri) -> Response {
+/// The precompressed variant of `path` the request accepts, brotli first: its file and encoding.
+fn compressed(path: &str, headers: &HeaderMap) -> Option<(rust_embed::EmbeddedFile, &'static str)> {
+    let accepted = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let accepts = |coding: &str| {
+        accepted.split(',').any(|part| {
+            let mut fields = part.split(';').map(str::trim);
+            fields.next() == Some(coding) && !fields.any(|f| f.replace(' ', "") == "q=0")
+        })
+    };
+    [("br", "br"), ("gzip", "gz")]
+        .into_iter()
+        .filter(|(coding, _)| accepts(coding))
+        .find_map(|(coding, ext)| Assets::get(&format!("{path}.{ext}")).map(|f| (f, coding)))
+}
+
+fn with_encoding(
+    path: &str,
+    plain: rust_embed::EmbeddedFile,
+    headers: &HeaderMap,
+) -> (rust_embed::EmbeddedFile, Option<&'static str>) {
+    match compressed(path, headers) {
+        Some((file, coding)) => (file, Some(coding)),
+        None => (plain, None),
+    }
+}
+
+async fn serve(uri: Uri, headers: HeaderMap) -> Response {
     let path = uri.path().trim_start_matches('/');
     if let Some(file) = (!path.is_empty()).then(|| Assets::get(path)).flatten() {
         let cache = if path.starts_with("assets/") {
@@ -24,27 +54,23 @@ async fn serve(uri: Uri) -> Response {
         } else {
             "no-cache"
         };
-        return (
-            [
-                (header::CONTENT_TYPE, file.metadata.mimetype().to_owned()),
-                (header::CACHE_CONTROL, cache.to_owned()),
-            ],
-            file.data,
-        )
-            .into_response();
+        let mime = file.metadata.mimetype().to_owned();
+        let (body, coding) = with_encoding(path, file, &headers);
+        return encoded(mime, cache, body.data, coding);
     }
     if path.starts_with("assets/") || path.starts_with("graphql") {
         return StatusCode::NOT_FOUND.into_response();
     }
     match Assets::get("index.html") {
-        Some(index) => (
-            [
-                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                (header::CACHE_CONTROL, "no-cache"),
-            ],
-            index.data,
-        )
-            .into_response(),
+        Some(index) => {
+            let (body, coding) = with_encoding("index.html", index, &headers);
+            encoded(
+                "text/html; charset=utf-8".to_owned(),
+                "no-cache",
+                body.data,
+                coding,
+            )
+        }
         None => (
             StatusCode::NOT_FOUND,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -52,5 +78,50 @@ async fn serve(uri: Uri) -> Response {
              `npm ci && npm run build` in web/, then rebuild credledger.\n",
         )
             .into_response(),
+    }
+}
+
+fn encoded(
+    mime: String,
+    cache: &'static str,
+    body: std::borrow::Cow<'static, [u8]>,
+    coding: Option<&'static str>,
+) -> Response {
+    let mut response = (
+        [
+            (header::CONTENT_TYPE, mime),
+            (header::CACHE_CONTROL, cache.to_owned()),
+            (header::VARY, "accept-encoding".to_owned()),
+        ],
+        body,
+    )
+        .into_response();
+    if let Some(coding) = coding {
+        response.headers_mut().insert(
+            header::CONTENT_ENCODING,
+            axum::http::HeaderValue::from_static(coding),
+        );
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accepting(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::ACCEPT_ENCODING,
+            axum::http::HeaderValue::from_str(value).expect("header"),
+        );
+        headers
+    }
+
+    #[test]
+    fn a_refused_coding_is_not_chosen() {
+        // Whether or not web/dist is built, a coding with q=0 or one not listed never answers.
+        assert!(compressed("index.html", &accepting("br;q=0, gzip;q=0")).is_none());
+        assert!(compressed("index.html", &accepting("identity")).is_none());
     }
 }

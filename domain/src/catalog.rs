@@ -78,7 +78,25 @@ impl ServiceDefinition {
             }
         }
         for spec in &self.fields {
-            let value = fields.get(&spec.name).map(|v| v.expose().trim());
+            let raw = fields.get(&spec.name).map(|v| v.expose());
+            // Values travel in headers and URLs: no line breaks or other control characters,
+            // and no surrounding spaces (a pasted token's trailing newline is the usual case;
+            // the API trims before it asks).
+            if let Some(raw) = raw.filter(|r| !r.trim().is_empty()) {
+                if raw.chars().any(char::is_control) {
+                    return Err(InputError::BadFieldFormat {
+                        field: spec.name.clone(),
+                        expected: "a value without line breaks or other control characters",
+                    });
+                }
+                if raw.trim() != raw {
+                    return Err(InputError::BadFieldFormat {
+                        field: spec.name.clone(),
+                        expected: "a value without leading or trailing spaces",
+                    });
+                }
+            }
+            let value = raw.map(str::trim);
             match value {
                 None | Some("") if spec.required => {
                     return Err(InputError::MissingField {
@@ -109,9 +127,18 @@ fn check_format(field: &str, format: Option<FieldFormat>, value: &str) -> Result
     let ok = match format {
         None => true,
         Some(FieldFormat::Url) => {
-            (value.starts_with("https://") || value.starts_with("http://"))
-                && value.len() <= 2048
-                && !value.chars().any(|c| c.is_whitespace() || c.is_control())
+            // A site's address and nothing more: a query (`?`), a fragment (`#`) or user info
+            // (`name@host`) would let the value choose what the probe's path means.
+            let rest = value
+                .strip_prefix("https://")
+                .or_else(|| value.strip_prefix("http://"));
+            rest.is_some_and(|rest| {
+                let authority = rest.split('/').next().unwrap_or_default();
+                !authority.is_empty() && !authority.contains('@')
+            }) && value.len() <= 2048
+                && !value
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || c == '?' || c == '#')
         }
         Some(FieldFormat::Email) => {
             let mut parts = value.splitn(2, '@');
@@ -127,7 +154,7 @@ fn check_format(field: &str, format: Option<FieldFormat>, value: &str) -> Result
         Err(InputError::BadFieldFormat {
             field: field.to_owned(),
             expected: match format {
-                Some(FieldFormat::Url) => "an http(s) URL",
+                Some(FieldFormat::Url) => "an http(s) site URL without user, query or fragment",
                 Some(FieldFormat::Email) => "an email address",
                 _ => "letters, digits, '-' or '_'",
             },
@@ -751,6 +778,36 @@ mod tests {
             ])),
             Err(InputError::BadFieldFormat { .. })
         ));
+        // Values that would travel in a header are refused with a line break or spaces around.
+        for token in ["t\n", " t", "t\r\nX-Injected: 1", "t\u{0}"] {
+            assert!(
+                matches!(
+                    jira.check_fields(&f(&[
+                        ("url", "https://x.atlassian.net"),
+                        ("email", "a@b.co"),
+                        ("api_token", token)
+                    ])),
+                    Err(InputError::BadFieldFormat { .. })
+                ),
+                "{token:?}"
+            );
+        }
+        // A site URL cannot choose the probe's path or carry user info.
+        for url in [
+            "https://x.atlassian.net/admin?",
+            "https://x.atlassian.net/admin#",
+            "https://x.atlassian.net@127.0.0.1",
+            "https://",
+            "https:///path",
+        ] {
+            assert!(
+                matches!(
+                    jira.check_fields(&f(&[("url", url), ("email", "a@b.co"), ("api_token", "t")])),
+                    Err(InputError::BadFieldFormat { .. })
+                ),
+                "{url}"
+            );
+        }
         assert!(matches!(
             jira.check_fields(&f(&[("bogus", "x")])),
             Err(InputError::UnknownField { .. })

@@ -35,4 +35,15 @@ pub trait Validator: Send + Sync {
         service: &crate::ServiceDefinition,
         fields: &SecretFields,
     ) -> crate::keyring::ValidationOutcome;
+
+    /// Why the address a check of these fields would call is refused by the deployment's
+    /// outbound policy (a private or loopback address, plain `http`), if it is: a mistake in
+    /// what the person typed, answered before anything is sent or stored.
+    async fn refused_destination(
+        &self,
+        _service: &crate::ServiceDefinition,
+        _fields: &SecretFields,
+    ) -> Option<String> {
+        None
+    }
 }

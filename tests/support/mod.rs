@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub mod api;
+pub mod ws;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_credledger");
 
@@ -162,6 +163,12 @@ impl TestEnv {
             validations_per_minute: 10,
             provider_urls: Default::default(),
             catalog_file: None,
+            public_names: Vec::new(),
+            trusted_proxies: Vec::new(),
+            outbound: credledger_adapters::outbound::OutboundPolicy {
+                allow_loopback: true,
+                ..Default::default()
+            },
         }
     }
 
@@ -190,7 +197,9 @@ impl TestEnv {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("CREDLEDGER_DATA_DIR", self.data_dir())
             .env("CREDLEDGER_MASTER_KEY_FILE", &self.key_file)
-            .env("CREDLEDGER_LOG", "warn");
+            .env("CREDLEDGER_LOG", "warn")
+            // Provider stand-ins listen on loopback.
+            .env("CREDLEDGER_OUTBOUND_ALLOW_LOOPBACK", "1");
         if let Some(url) = &self.database_url {
             cmd.env("DATABASE_URL", url);
         }

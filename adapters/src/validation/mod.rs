@@ -7,6 +7,8 @@
 //! - an answer body is read up to [`ValidatorConfig::max_body_bytes`] and no further;
 //! - a redirect is followed only to the same scheme, host and port, so credentials never reach
 //!   another host;
+//! - every address called passes the [`OutboundPolicy`] (no private, loopback or link-local
+//!   address, `https` only), checked on the addresses the connection actually uses;
 //! - the per-service outbound limits of the catalog hold across every caller of one validator;
 //! - no secret value appears in an outcome or a log line.
 
@@ -14,6 +16,7 @@ mod limits;
 mod probe;
 mod redact;
 
+use crate::outbound::OutboundPolicy;
 use credledger_domain::catalog::Probe;
 use credledger_domain::keyring::ValidationOutcome;
 use credledger_domain::ports::Validator;
@@ -40,6 +43,8 @@ pub struct ValidatorConfig {
     pub backoff: Duration,
     /// Sent as `User-Agent` (some providers refuse requests without one).
     pub user_agent: String,
+    /// Where checks may connect.
+    pub outbound: OutboundPolicy,
 }
 
 impl Default for ValidatorConfig {
@@ -50,6 +55,7 @@ impl Default for ValidatorConfig {
             max_retries: 2,
             backoff: Duration::from_millis(500),
             user_agent: concat!("credledger/", env!("CARGO_PKG_VERSION")).to_owned(),
+            outbound: OutboundPolicy::default(),
         }
     }
 }
@@ -100,6 +106,7 @@ impl HttpValidator {
             .redirect(policy)
             .user_agent(config.user_agent.clone())
             .connect_timeout(config.timeout)
+            .dns_resolver(config.outbound.resolver())
             .build()
             .map_err(|e| ValidatorBuildError(e.to_string()))?;
         Ok(Self {
@@ -139,6 +146,10 @@ impl HttpValidator {
             Ok(request) => request,
             Err(reason) => return could_not(reason),
         };
+        // Names are checked again, on the addresses used, when the client resolves them.
+        if let Err(refused) = config.outbound.check_url(&request.url) {
+            return could_not(format!("{name}: {refused}"));
+        }
         let mut attempt = 0;
         loop {
             let slot = self.inner.limits.reserve(
@@ -328,6 +339,17 @@ impl Validator for HttpValidator {
         }
         outcome
     }
+
+    async fn refused_destination(
+        &self,
+        service: &ServiceDefinition,
+        fields: &SecretFields,
+    ) -> Option<String> {
+        let probe = service.probe.as_ref()?;
+        let request = probe::prepare(service, probe, fields).ok()?;
+        let refused = self.inner.config.outbound.check(&request.url).await.err()?;
+        Some(format!("{}: {refused}", service.display_name))
+    }
 }
 
 /// Reads an answer that is neither busy, redirected nor too large.
@@ -359,9 +381,17 @@ fn could_not(reason: String) -> ValidationOutcome {
     ValidationOutcome::CouldNotCheck { reason }
 }
 
-/// A transport failure in words, without the URL reqwest would print (it holds no secret by
-/// construction, but the words are enough).
+/// A transport failure in words: its kind only, never the address or the operating system's
+/// error (they would tell a person which internal ports answer), except the outbound policy's
+/// refusal, which names the rule.
 fn transport_error(e: reqwest::Error) -> String {
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        if let Some(refused) = cause.downcast_ref::<crate::outbound::Refused>() {
+            return refused.to_string();
+        }
+        source = cause.source();
+    }
     let what = if e.is_timeout() {
         "the request timed out"
     } else if e.is_connect() {
@@ -371,17 +401,8 @@ fn transport_error(e: reqwest::Error) -> String {
     } else {
         "the request failed"
     };
-    let mut detail = String::new();
-    let mut source = std::error::Error::source(&e);
-    while let Some(cause) = source {
-        detail = cause.to_string();
-        source = cause.source();
-    }
-    if detail.is_empty() {
-        what.to_owned()
-    } else {
-        format!("{what} ({detail})")
-    }
+    tracing::debug!(error = %e.without_url(), "a credential check's request failed");
+    what.to_owned()
 }
 
 /// `Retry-After` as delay-seconds or an HTTP date.

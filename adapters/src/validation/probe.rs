@@ -324,22 +324,18 @@ pub(crate) fn read_valid(
 /// The provider's own words from an error answer: the first of the probe's JSON pointers that
 /// holds a text, or the first line of a plain-text body. HTML pages say nothing useful.
 pub(crate) fn provider_message(probe: &Probe, answer: &Answer) -> Option<String> {
-    match serde_json::from_slice::<Value>(&answer.body) {
-        Ok(json) => probe.error_message.iter().find_map(|p| {
-            json.pointer(p)
-                .and_then(|v| match v {
-                    Value::String(s) => Some(s.clone()),
-                    Value::Number(n) => Some(n.to_string()),
-                    _ => None,
-                })
-                .filter(|s| !s.trim().is_empty())
-        }),
-        Err(_) => {
-            let text = String::from_utf8_lossy(&answer.body);
-            let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
-            (!line.starts_with('<')).then(|| line.to_owned())
-        }
-    }
+    // Only the fields of the provider's error format the catalog names: never a raw body (an
+    // HTML page, a proxy's or an internal service's text), whatever it says.
+    let json = serde_json::from_slice::<Value>(&answer.body).ok()?;
+    probe.error_message.iter().find_map(|p| {
+        json.pointer(p)
+            .and_then(|v| match v {
+                Value::String(s) => Some(s.chars().take(300).collect::<String>()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+            .filter(|s| !s.trim().is_empty())
+    })
 }
 
 #[cfg(test)]

@@ -7,6 +7,78 @@ use credledger_domain::{SecretFields, ServiceDefinition};
 use zeroize::Zeroizing;
 
 const REDACTED: &str = "<redacted>";
+/// What is left of a text that held a secret in a form that cannot be cut out.
+const WITHHELD: &str = "<withheld: the text contained the credential>";
+
+/// A secret as it may come back: as is, JSON-escaped, percent-encoded, in base64 (standard and
+/// URL-safe, with and without padding), and inside HTTP Basic credentials with any other field
+/// as the user name (`user:secret` in base64).
+fn encodings(secret: &str, values: &[&str]) -> Vec<Zeroizing<String>> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    use base64::Engine as _;
+    let mut plain: Vec<Zeroizing<String>> = vec![Zeroizing::new(secret.to_owned())];
+    if let Ok(json) = serde_json::to_string(secret) {
+        plain.push(Zeroizing::new(json.trim_matches('"').to_owned()));
+    }
+    plain.push(percent_encoded(secret, false));
+    plain.push(percent_encoded(secret, true));
+    let mut out = plain.clone();
+    let mut basic: Vec<Zeroizing<String>> = vec![
+        Zeroizing::new(secret.to_owned()),
+        Zeroizing::new(format!(":{secret}")),
+        Zeroizing::new(format!("{secret}:")),
+    ];
+    for user in values.iter().filter(|v| **v != secret && !v.is_empty()) {
+        basic.push(Zeroizing::new(format!("{user}:{secret}")));
+    }
+    for text in &basic {
+        for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+            out.push(Zeroizing::new(engine.encode(text.as_bytes())));
+        }
+    }
+    out.retain(|s| !s.is_empty());
+    out
+}
+
+/// `text` with every `%XX` decoded (invalid UTF-8 replaced).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `text` with every byte but the unreserved ones (RFC 3986) as `%XX`, in upper or lower case.
+fn percent_encoded(text: &str, lower: bool) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(String::with_capacity(text.len() * 3));
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else if lower {
+            out.push_str(&format!("%{b:02x}"));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
 
 /// The secret values of one credential, for scrubbing text.
 pub(crate) struct Redactor {
@@ -17,19 +89,21 @@ pub(crate) struct Redactor {
 impl Redactor {
     /// Every field the catalog marks secret, and every field it does not know, is scrubbed.
     pub(crate) fn new(service: &ServiceDefinition, fields: &SecretFields) -> Self {
-        let mut secrets: Vec<Zeroizing<String>> = fields
-            .iter()
-            .filter(|(name, value)| {
-                !value.is_empty()
-                    && service
-                        .fields
-                        .iter()
-                        .find(|f| f.name == *name)
-                        .is_none_or(|f| f.secret)
-            })
-            .map(|(_, value)| Zeroizing::new(value.expose().to_owned()))
-            .collect();
+        let values: Vec<&str> = fields.iter().map(|(_, v)| v.expose()).collect();
+        let mut secrets: Vec<Zeroizing<String>> = Vec::new();
+        for (name, value) in fields.iter() {
+            let secret = !value.is_empty()
+                && service
+                    .fields
+                    .iter()
+                    .find(|f| f.name == *name)
+                    .is_none_or(|f| f.secret);
+            if secret {
+                secrets.extend(encodings(value.expose(), &values));
+            }
+        }
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.dedup();
         Self { secrets }
     }
 
@@ -41,6 +115,19 @@ impl Redactor {
             if out.contains(secret.as_str()) {
                 out = out.replace(secret.as_str(), REDACTED);
             }
+        }
+        // What is left may still hold a secret in a form that cannot be cut out: broken across
+        // lines or spaces, or percent-encoded some other way. Then none of the text is kept.
+        let squeezed: String = out.chars().filter(|c| !c.is_whitespace()).collect();
+        let decoded = percent_decoded(&out);
+        let decoded_squeezed: String = decoded.chars().filter(|c| !c.is_whitespace()).collect();
+        if self.secrets.iter().any(|s| {
+            s.chars().count() >= 8
+                && [&squeezed, &decoded, &decoded_squeezed]
+                    .iter()
+                    .any(|t| t.contains(s.as_str()))
+        }) {
+            return WITHHELD.to_owned();
         }
         let out = self.without_masked_echoes(&out);
         let cleaned: String = out
@@ -166,6 +253,35 @@ mod tests {
             "key <redacted> is bad for gpt-4o"
         );
         assert_eq!(r.clean("wait... then retry", 500), "wait... then retry");
+        // Encoded echoes: base64 (Basic with another field as the user), percent-encoded.
+        use base64::Engine as _;
+        let basic =
+            base64::engine::general_purpose::STANDARD.encode("gpt-4o:sk-canary1234567890wxyz");
+        assert_eq!(
+            r.clean(&format!("got Authorization: Basic {basic}"), 500),
+            "got Authorization: Basic <redacted>"
+        );
+        let b64 =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("sk-canary1234567890wxyz");
+        assert!(!r.clean(&format!("token={b64}"), 500).contains(&b64));
+        let r = redactor("sk-canary/12345+67890=wxyz");
+        assert_eq!(
+            r.clean("key=sk-canary%2F12345%2B67890%3Dwxyz&x=1", 500),
+            "key=<redacted>&x=1"
+        );
+        assert_eq!(
+            r.clean("key=sk-canary%2f12345%2b67890%3dwxyz", 500),
+            "key=<redacted>"
+        );
+        // Percent-encoded beyond what RFC 3986 asks, or split across lines: nothing is kept.
+        assert_eq!(
+            r.clean("key=sk%2Dcanary%2F12345%2B67890%3Dwxyz", 500),
+            WITHHELD
+        );
+        assert_eq!(
+            r.clean("key sk-canary/12345\n+67890=wxyz was refused", 500),
+            WITHHELD
+        );
         assert_eq!(r.clean("abcdef", 3), "abc…");
     }
 }

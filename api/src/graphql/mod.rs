@@ -1,6 +1,7 @@
 //! The GraphQL API: schema, request context and the rules every resolver shares (who is asking,
 //! what they may see, how errors read). The transport (our own axum handler) is in `http`.
 
+mod limits;
 mod live;
 mod mutation;
 mod query;
@@ -37,6 +38,8 @@ pub struct Api {
     pub answers: crate::memo::AnswerMemo,
     /// `Secure` session cookies (off only in dev mode on loopback).
     pub secure_cookies: bool,
+    /// Reverse proxies trusted to name the client (`X-Forwarded-For`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl std::fmt::Debug for Api {
@@ -110,14 +113,22 @@ impl RequestContext {
     }
 }
 
-/// Limits on what a query may ask for.
-pub const MAX_DEPTH: usize = 12;
+pub use limits::{MAX_ALIASES, MAX_DEPTH};
+
+/// The library's own limit on a query's complexity (fields, weighted).
 pub const MAX_COMPLEXITY: usize = 2_000;
 
-/// Builds the schema. Introspection and suggestions only in dev mode.
+/// Builds the schema: the document limits of [`limits`] first, then the library's own (depth,
+/// complexity, recursion, directives). Introspection and suggestions only in dev mode.
 pub fn schema(api: Option<Arc<Api>>, dev: bool) -> ApiSchema {
+    let depth = if dev {
+        limits::MAX_INTROSPECTION_DEPTH
+    } else {
+        MAX_DEPTH
+    };
     let mut builder = Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
-        .limit_depth(MAX_DEPTH)
+        .extension(limits::Limits { dev })
+        .limit_depth(depth)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(32)
         .limit_directives(16);

@@ -26,15 +26,46 @@ fn parse_fields(
     definition: &credledger_domain::ServiceDefinition,
     fields: &Value,
 ) -> Result<SecretFields, ApiError> {
-    if !fields.is_object() {
+    let Some(object) = fields.as_object() else {
         return Err(ApiError::Validation(
             "`fields` must be a JSON object of strings".into(),
         ));
-    }
-    let bytes = zeroize::Zeroizing::new(serde_json::to_vec(fields).map_err(ApiError::internal)?);
+    };
+    // Pasted values often carry a newline or spaces around them: they are not part of a secret.
+    let trimmed: serde_json::Map<String, Value> = object
+        .iter()
+        .map(|(k, v)| match v {
+            Value::String(text) => (k.clone(), Value::String(text.trim().to_owned())),
+            other => (k.clone(), other.clone()),
+        })
+        .collect();
+    let bytes = zeroize::Zeroizing::new(serde_json::to_vec(&trimmed).map_err(ApiError::internal)?);
     let parsed = SecretFields::from_json_bytes(&bytes)?;
     definition.check_fields(&parsed)?;
     Ok(parsed)
+}
+
+/// [`parse_fields`], then the address a check would call against the outbound policy: a
+/// refused address is the person's mistake (`VALIDATION`), found before anything is sent.
+async fn checked_fields(
+    api: &crate::graphql::Api,
+    definition: &credledger_domain::ServiceDefinition,
+    fields: &Value,
+) -> Result<SecretFields, ApiError> {
+    let parsed = parse_fields(definition, fields)?;
+    refuse_destination(api, definition, &parsed).await?;
+    Ok(parsed)
+}
+
+async fn refuse_destination(
+    api: &crate::graphql::Api,
+    definition: &credledger_domain::ServiceDefinition,
+    fields: &SecretFields,
+) -> Result<(), ApiError> {
+    match api.validator.refused_destination(definition, fields).await {
+        Some(why) => Err(ApiError::Validation(why)),
+        None => Ok(()),
+    }
 }
 
 fn outcome_parts(
@@ -227,7 +258,7 @@ impl Mutation {
             let p = session(ctx)?;
             let a = api(ctx);
             let definition = a.ledger.catalog.enabled_service(&service)?;
-            let fields = parse_fields(definition, &fields)?;
+            let fields = checked_fields(a, definition, &fields).await?;
             let remaining = spend_validation(ctx, p)?;
             let outcome = a.validator.validate(definition, &fields).await;
             let (result, message, account, scopes) = outcome_parts(&outcome);
@@ -255,7 +286,7 @@ impl Mutation {
             credledger_domain::CredentialName::parse(&input.name)?;
             let metadata = input.metadata.map(|m| m.0).unwrap_or_default();
             credledger_domain::keyring::check_metadata(&metadata)?;
-            let fields = parse_fields(definition, &input.fields)?;
+            let fields = checked_fields(a, definition, &input.fields).await?;
             let remaining = spend_validation(ctx, p)?;
             let outcome = a.validator.validate(definition, &fields).await;
             require_valid(&outcome)?;
@@ -308,7 +339,7 @@ impl Mutation {
             let mut new_secret = None;
             if let Some(fields) = &input.fields {
                 let definition = a.ledger.catalog.enabled_service(&row.service)?;
-                let fields = parse_fields(definition, fields)?;
+                let fields = checked_fields(a, definition, fields).await?;
                 remaining = Some(spend_validation(ctx, p)?);
                 let outcome = a.validator.validate(definition, &fields).await;
                 require_valid(&outcome)?;
@@ -396,8 +427,9 @@ impl Mutation {
             let a = api(ctx);
             let row = credential_for(a, p, &id, Access::Edit).await?;
             let definition = a.ledger.catalog.enabled_service(&row.service)?;
-            let remaining = spend_validation(ctx, p)?;
             let (_, version, fields) = a.ledger.secret_for_check(&id).await?;
+            refuse_destination(a, definition, &fields).await?;
+            let remaining = spend_validation(ctx, p)?;
             let outcome = a.validator.validate(definition, &fields).await;
             drop(fields);
             let (result, message, _, _) = outcome_parts(&outcome);

@@ -1,0 +1,475 @@
+//! Limits on what one GraphQL document may ask, enforced before any recursive work on it and
+//! at a cost linear in its bytes. One schema extension applies them to every request, over HTTP
+//! and over WebSocket alike:
+//!
+//! 1. a scan of the raw text bounds the nesting of `{ [ (` (outside strings and comments), so the
+//!    parser and everything after it recurse at most [`MAX_NESTING`] levels;
+//! 2. variables are bounded the same way, without recursion;
+//! 3. after parsing, the fragments are put in dependency order (cycles refused), and each one's
+//!    depth, aliases and expanded size are computed once, so a fragment used a million times
+//!    through a diamond costs one visit, and the library's own validation (which expands
+//!    fragments at every use) only ever sees a document whose expansion is small.
+//!
+//! Every refusal, and every parse or validation error of the library, carries
+//! `extensions.code = "VALIDATION"`.
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextRequest, NextSubscribe,
+    NextValidation,
+};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
+};
+use async_graphql::{Name, Request, Response, ServerError, ServerResult, ValidationResult, Value};
+use futures::stream::BoxStream;
+use futures::StreamExt as _;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The deepest nesting of brackets (selections, arguments, lists, objects) in a document, and of
+/// arrays and objects in its variables.
+pub const MAX_NESTING: usize = 48;
+/// The most nested fields one operation may select (the library checks it too).
+pub const MAX_DEPTH: usize = 12;
+/// The most nested fields of an introspection query in dev mode (the standard introspection
+/// query nests type references eight levels deep).
+pub const MAX_INTROSPECTION_DEPTH: usize = 24;
+/// The most aliased fields one document may have, counted at every use of a fragment.
+pub const MAX_ALIASES: usize = 30;
+/// The most selections (fields, spreads, inline fragments) a document may have once every
+/// fragment is expanded at each of its uses.
+pub const MAX_SELECTIONS: usize = 2_000;
+/// The most root fields a mutation may have (some, like `login`, are costly by design).
+pub const MAX_ROOT_MUTATIONS: usize = 5;
+
+/// The code every refused document, and every parse and validation error, carries.
+const CODE: &str = "VALIDATION";
+
+/// A refused document: a person's message, with the `VALIDATION` code.
+fn refuse(message: impl Into<String>) -> ServerError {
+    coded(ServerError::new(message, None))
+}
+
+/// Gives an error the `VALIDATION` code when it has none (the library's parse, validation and
+/// input coercion errors). Our resolvers' errors always carry their own code.
+fn coded(mut error: ServerError) -> ServerError {
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    if extensions.get("code").is_none() {
+        extensions.set("code", CODE);
+    }
+    error
+}
+
+fn coded_response(mut response: Response) -> Response {
+    response.errors = response.errors.into_iter().map(coded).collect();
+    response
+}
+
+/// The extension that applies the limits; `dev` allows introspection.
+pub struct Limits {
+    pub dev: bool,
+}
+
+impl ExtensionFactory for Limits {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(LimitsExtension { dev: self.dev })
+    }
+}
+
+struct LimitsExtension {
+    dev: bool,
+}
+
+#[async_trait::async_trait]
+impl Extension for LimitsExtension {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        coded_response(next.run(ctx).await)
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        next.run(ctx, stream).map(coded_response).boxed()
+    }
+
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        // Parsed here, after the checks; the library uses this document.
+        let doc = check(&request, self.dev)?;
+        request.set_parsed_query(doc);
+        next.run(ctx, request).await
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx)
+            .await
+            .map_err(|errors| errors.into_iter().map(coded).collect())
+    }
+}
+
+/// Checks a request against every limit and parses its document. Linear in the request's size;
+/// recursion only on nesting already bounded by the scan.
+pub fn check(request: &Request, dev: bool) -> ServerResult<ExecutableDocument> {
+    if request.query.trim().is_empty() {
+        return Err(refuse("the request has no `query`"));
+    }
+    let nesting = bracket_nesting(&request.query);
+    if nesting > MAX_NESTING {
+        return Err(refuse(format!(
+            "the query nests brackets more than {MAX_NESTING} levels deep"
+        )));
+    }
+    if value_nesting(&request.variables) > MAX_NESTING {
+        return Err(refuse(format!(
+            "the variables nest more than {MAX_NESTING} levels deep"
+        )));
+    }
+    let doc = async_graphql::parser::parse_query(&request.query)
+        .map_err(|e| coded(ServerError::from(e)))?;
+    let shape = Shape::of(&doc)?;
+    if shape.introspection && !dev {
+        return Err(refuse(
+            "introspection is available in dev mode only; the schema is docs/schema.graphql",
+        ));
+    }
+    let depth_limit = if dev && shape.introspection {
+        MAX_INTROSPECTION_DEPTH
+    } else {
+        MAX_DEPTH
+    };
+    if shape.depth > depth_limit {
+        return Err(refuse(format!(
+            "the query is nested {} levels deep; at most {depth_limit} are allowed",
+            shape.depth
+        )));
+    }
+    if shape.aliases > MAX_ALIASES {
+        return Err(refuse(format!(
+            "the query has {} aliases; at most {MAX_ALIASES} are allowed",
+            shape.aliases
+        )));
+    }
+    if shape.selections > MAX_SELECTIONS {
+        return Err(refuse(format!(
+            "the query selects {} fields once its fragments are expanded; at most \
+             {MAX_SELECTIONS} are allowed",
+            shape.selections
+        )));
+    }
+    if shape.root_mutations > MAX_ROOT_MUTATIONS {
+        return Err(refuse(format!(
+            "the mutation has {} root fields; at most {MAX_ROOT_MUTATIONS} are allowed",
+            shape.root_mutations
+        )));
+    }
+    Ok(doc)
+}
+
+/// The deepest nesting of `{`, `[` and `(` outside strings and comments. Unbalanced text is left
+/// to the parser, which reports it.
+fn bracket_nesting(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let (mut depth, mut deepest, mut i) = (0usize, 0usize, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' && bytes[i] != b'\r' {
+                    i += 1;
+                }
+            }
+            b'"' if bytes[i..].starts_with(b"\"\"\"") => {
+                // A block string ends at the next unescaped `"""`.
+                i += 3;
+                while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
+                    i += if bytes[i..].starts_with(b"\\\"\"\"") {
+                        4
+                    } else {
+                        1
+                    };
+                }
+                i += 2;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'{' | b'[' | b'(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    deepest
+}
+
+/// The deepest nesting of lists and objects in the variables, found without recursion.
+fn value_nesting(variables: &async_graphql::Variables) -> usize {
+    let mut deepest = 0;
+    let mut stack: Vec<(&Value, usize)> = variables.values().map(|v| (v, 1)).collect();
+    while let Some((value, depth)) = stack.pop() {
+        deepest = deepest.max(depth);
+        if depth > MAX_NESTING {
+            break;
+        }
+        match value {
+            Value::List(items) => stack.extend(items.iter().map(|v| (v, depth + 1))),
+            Value::Object(fields) => stack.extend(fields.values().map(|v| (v, depth + 1))),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// What the limits need to know of a document, with every fragment expanded at each use.
+#[derive(Debug, Default, Clone, Copy)]
+struct Shape {
+    /// The deepest nesting of fields.
+    depth: usize,
+    aliases: usize,
+    selections: usize,
+    /// Fields selected at the top of a selection set (for mutations' root fields).
+    top_fields: usize,
+    root_mutations: usize,
+    introspection: bool,
+}
+
+impl Shape {
+    /// Fragments are summarized once each, in dependency order (Kahn's algorithm), so neither
+    /// cycles nor diamonds cost more than one visit per fragment. Counts saturate.
+    fn of(doc: &ExecutableDocument) -> ServerResult<Shape> {
+        let names: Vec<&Name> = doc.fragments.keys().collect();
+        let index: HashMap<&str, usize> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i))
+            .collect();
+        // For each fragment, the fragments it spreads (each once).
+        let mut spreads: Vec<Vec<usize>> = Vec::with_capacity(names.len());
+        for name in &names {
+            let mut found = Vec::new();
+            spread_names(&doc.fragments[*name].node.selection_set.node, &mut found);
+            let mut targets: Vec<usize> = found
+                .into_iter()
+                .filter_map(|n| index.get(n).copied())
+                .collect();
+            targets.sort_unstable();
+            targets.dedup();
+            spreads.push(targets);
+        }
+        // Kahn's algorithm on "is spread by": a fragment is ready once everything it spreads is.
+        let mut waiting: Vec<usize> = spreads.iter().map(Vec::len).collect();
+        let mut spread_by: Vec<Vec<usize>> = vec![Vec::new(); names.len()];
+        for (from, targets) in spreads.iter().enumerate() {
+            for &to in targets {
+                spread_by[to].push(from);
+            }
+        }
+        let mut ready: Vec<usize> = (0..names.len()).filter(|&i| waiting[i] == 0).collect();
+        let mut summaries: Vec<Option<Shape>> = vec![None; names.len()];
+        let mut done = 0;
+        while let Some(i) = ready.pop() {
+            let set = &doc.fragments[names[i]].node.selection_set.node;
+            summaries[i] = Some(summarize(set, &|n| {
+                index.get(n.as_str()).and_then(|&j| summaries[j])
+            }));
+            done += 1;
+            for &parent in &spread_by[i] {
+                waiting[parent] -= 1;
+                if waiting[parent] == 0 {
+                    ready.push(parent);
+                }
+            }
+        }
+        if done < names.len() {
+            let cyclic: Vec<&str> = (0..names.len())
+                .filter(|&i| summaries[i].is_none())
+                .map(|i| names[i].as_str())
+                .take(5)
+                .collect();
+            return Err(refuse(format!(
+                "fragments must not spread themselves, directly or through others: {}",
+                cyclic.join(", ")
+            )));
+        }
+        let fragment = |n: &Name| index.get(n.as_str()).and_then(|&j| summaries[j]);
+        let mut total = Shape::default();
+        let operations: Vec<_> = match &doc.operations {
+            DocumentOperations::Single(op) => vec![op],
+            DocumentOperations::Multiple(ops) => ops.values().collect(),
+        };
+        for op in operations {
+            let s = summarize(&op.node.selection_set.node, &fragment);
+            total.depth = total.depth.max(s.depth);
+            total.aliases = total.aliases.saturating_add(s.aliases);
+            total.selections = total.selections.saturating_add(s.selections);
+            total.introspection |= s.introspection;
+            if op.node.ty == OperationType::Mutation {
+                total.root_mutations = total.root_mutations.max(s.top_fields);
+            }
+        }
+        Ok(total)
+    }
+}
+
+/// The names of the fragments spread anywhere in `set` (recursion bounded by the bracket scan).
+fn spread_names<'a>(set: &'a SelectionSet, out: &mut Vec<&'a str>) {
+    for item in &set.items {
+        match &item.node {
+            Selection::Field(f) => spread_names(&f.node.selection_set.node, out),
+            Selection::InlineFragment(fr) => spread_names(&fr.node.selection_set.node, out),
+            Selection::FragmentSpread(s) => out.push(s.node.fragment_name.node.as_str()),
+        }
+    }
+}
+
+/// One selection set's shape, with the spread fragments' shapes given by `fragment` (unknown
+/// fragments count as empty; validation reports them).
+fn summarize(set: &SelectionSet, fragment: &dyn Fn(&Name) -> Option<Shape>) -> Shape {
+    let mut shape = Shape::default();
+    for item in &set.items {
+        shape.selections = shape.selections.saturating_add(1);
+        let inner = match &item.node {
+            Selection::Field(f) => {
+                let name = f.node.name.node.as_str();
+                shape.introspection |= name == "__schema" || name == "__type";
+                shape.aliases += usize::from(f.node.alias.is_some());
+                shape.top_fields = shape.top_fields.saturating_add(1);
+                let mut inner = summarize(&f.node.selection_set.node, fragment);
+                inner.depth += 1;
+                inner.top_fields = 0;
+                inner
+            }
+            Selection::InlineFragment(fr) => summarize(&fr.node.selection_set.node, fragment),
+            Selection::FragmentSpread(s) => {
+                fragment(&s.node.fragment_name.node).unwrap_or_default()
+            }
+        };
+        shape.depth = shape.depth.max(inner.depth);
+        shape.aliases = shape.aliases.saturating_add(inner.aliases);
+        shape.selections = shape.selections.saturating_add(inner.selections);
+        shape.top_fields = shape.top_fields.saturating_add(inner.top_fields);
+        shape.introspection |= inner.introspection;
+    }
+    shape
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(query: &str) -> String {
+        let err = check(&Request::new(query), false).expect_err(query);
+        assert_eq!(
+            err.extensions.as_ref().and_then(|e| e.get("code")),
+            Some(&Value::from("VALIDATION"))
+        );
+        err.message
+    }
+
+    #[test]
+    fn a_fragment_spreading_itself_is_refused() {
+        assert!(refused("{ ...A } fragment A on Query { ...A }").contains("spread themselves"));
+        assert!(
+            refused("{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }")
+                .contains("spread themselves")
+        );
+        assert!(refused(
+            "{ ...A } fragment A on Query { ... on Query { ...B } } \
+             fragment B on Query { ...C } fragment C on Query { ... on Query { ...A } }"
+        )
+        .contains("spread themselves"));
+    }
+
+    #[test]
+    fn a_fragment_diamond_is_counted_without_expanding_it() {
+        let mut query = String::from("{ ...F0 }");
+        for i in 0..40 {
+            query.push_str(&format!(
+                " fragment F{i} on Query {{ ...F{n} ...F{n} }}",
+                n = i + 1
+            ));
+        }
+        query.push_str(" fragment F40 on Query { __typename }");
+        assert!(refused(&query).contains("selects"));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_parsing() {
+        let deep = format!(
+            "{{ credentials(service: {}1{}) {{ id }} }}",
+            "[".repeat(2000),
+            "]".repeat(2000)
+        );
+        assert!(refused(&deep).contains("nests brackets"));
+        let brackets = "[".repeat(1 << 20);
+        assert!(refused(&brackets).contains("nests brackets"));
+        // Brackets inside strings and comments do not count.
+        let quiet = format!(
+            "{{ __typename(a: \"{b}\", c: \"\"\"{b}\"\"\") # {b}\n }}",
+            b = "[".repeat(200)
+        );
+        assert_eq!(bracket_nesting(&quiet), 2);
+    }
+
+    #[test]
+    fn aliases_and_root_mutations_count_through_fragments() {
+        let aliases: String = (0..8).map(|i| format!("a{i}: __typename ")).collect();
+        let query = format!(
+            "{{ ...A ...B ...C ...D }} fragment A on Query {{ {aliases} }} \
+             fragment B on Query {{ ...A }} fragment C on Query {{ ...A }} \
+             fragment D on Query {{ ...A }}"
+        );
+        assert!(refused(&query).contains("32 aliases"));
+        let logins: String = (0..6).map(|i| format!("l{i}: logout ")).collect::<String>();
+        assert!(refused(&format!("mutation {{ {logins} }}")).contains("6 root fields"));
+    }
+
+    #[test]
+    fn deep_variables_are_refused_without_recursion() {
+        let mut value = serde_json::json!(1);
+        for _ in 0..60 {
+            value = serde_json::json!([value]);
+        }
+        let request = Request::new("query($v: Int) { __typename }").variables(
+            async_graphql::Variables::from_json(serde_json::json!({ "v": value })),
+        );
+        let err = check(&request, false).expect_err("deep variables");
+        assert!(err.message.contains("variables nest"));
+    }
+
+    /// graphql-js's `getIntrospectionQuery()`, as GraphiQL sends it.
+    pub(crate) const INTROSPECTION_QUERY: &str = "query IntrospectionQuery { __schema { \
+        queryType { name } mutationType { name } subscriptionType { name } \
+        types { ...FullType } directives { name description locations args { ...InputValue } } } } \
+        fragment FullType on __Type { kind name description \
+        fields(includeDeprecated: true) { name description args { ...InputValue } \
+        type { ...TypeRef } isDeprecated deprecationReason } inputFields { ...InputValue } \
+        interfaces { ...TypeRef } enumValues(includeDeprecated: true) { name description \
+        isDeprecated deprecationReason } possibleTypes { ...TypeRef } } \
+        fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue } \
+        fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofType { \
+        kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name \
+        ofType { kind name } } } } } } } } }";
+
+    #[test]
+    fn the_standard_introspection_query_passes_in_dev_mode_only() {
+        assert!(check(&Request::new(INTROSPECTION_QUERY), true).is_ok());
+        assert!(refused(INTROSPECTION_QUERY).contains("introspection is available in dev mode"));
+    }
+}

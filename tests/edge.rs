@@ -1,0 +1,707 @@
+//! The edge against hostile clients, on the real binary: documents and variables built to
+//! overflow the stack or burn the CPU are refused with a typed error over HTTP and over
+//! WebSocket, each within 50 ms of the server's CPU time, while `/healthz` keeps answering;
+//! `Host` names that are not ours are refused.
+
+use crate::on_both_backends;
+use crate::support::ws::{Received, Ws};
+use crate::support::TestEnv;
+use serde_json::{json, Value};
+use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `credledger serve` as a separate process, killed on drop.
+struct Served {
+    child: Child,
+    address: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Served {
+    async fn start(env: &TestEnv, extra: &[(&str, &str)]) -> Served {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let address = format!("127.0.0.1:{port}");
+        let mut cmd = env.cli();
+        cmd.args(["serve", "--bind", &address])
+            .env("CREDLEDGER_JOBS", "off")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let served = Served {
+            child: cmd.spawn().unwrap(),
+            address,
+        };
+        let http = reqwest::Client::new();
+        crate::support::eventually("serve to answer /healthz", || {
+            let url = format!("http://{}/healthz", served.address);
+            let http = http.clone();
+            async move { http.get(url).send().await.is_ok() }
+        })
+        .await;
+        served
+    }
+
+    /// The server's CPU time so far (user and system, all threads).
+    fn cpu(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        // Fields after the command name (which may hold spaces) start at field 3.
+        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        Duration::from_millis(ticks * 1000 / clock_ticks())
+    }
+
+    fn alive(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+fn clock_ticks() -> u64 {
+    let out = std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+/// Asks `/healthz` every 50 ms until stopped; counts the answers and the failures.
+struct HealthWatch {
+    stop: Arc<AtomicBool>,
+    answered: Arc<AtomicUsize>,
+    failed: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl HealthWatch {
+    fn start(address: &str) -> HealthWatch {
+        let (stop, answered, failed) = Default::default();
+        let (s, a, f): (Arc<AtomicBool>, Arc<AtomicUsize>, Arc<AtomicUsize>) = (
+            Arc::clone(&stop),
+            Arc::clone(&answered),
+            Arc::clone(&failed),
+        );
+        let url = format!("http://{address}/healthz");
+        let task = tokio::spawn(async move {
+            let http = reqwest::Client::builder()
+                .timeout(Duration::from_secs(2))
+                .build()
+                .unwrap();
+            while !s.load(Ordering::Relaxed) {
+                match http.get(&url).send().await {
+                    Ok(r) if r.status().is_success() => a.fetch_add(1, Ordering::Relaxed),
+                    _ => f.fetch_add(1, Ordering::Relaxed),
+                };
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+        HealthWatch {
+            stop,
+            answered,
+            failed,
+            task,
+        }
+    }
+
+    async fn finish(self) -> (usize, usize) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.task.await.unwrap();
+        (
+            self.answered.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// A hostile request: its name, the document and the variables.
+struct Hostile {
+    name: &'static str,
+    query: String,
+    variables: Value,
+}
+
+fn corpus() -> Vec<Hostile> {
+    let h = |name, query: String, variables| Hostile {
+        name,
+        query,
+        variables,
+    };
+    let mut diamond = String::from("{ ...F0 }");
+    for i in 0..23 {
+        diamond.push_str(&format!(
+            " fragment F{i} on Query {{ ...F{n} ...F{n} }}",
+            n = i + 1
+        ));
+    }
+    diamond.push_str(" fragment F23 on Query { __typename }");
+    let logins: String = (0..300)
+        .map(|i| format!("l{i}: login(login: \"x{i}@example.com\", password: \"wrong password\") {{ user {{ id }} }} "))
+        .collect();
+    let mut deep_variable = json!("notion");
+    for _ in 0..100 {
+        deep_variable = json!([deep_variable]);
+    }
+    let mut deep_object = String::from("1");
+    for _ in 0..2000 {
+        deep_object = format!("{{a: {deep_object}}}");
+    }
+    vec![
+        h(
+            "a fragment spreading itself",
+            "{ ...A } fragment A on Query { ...A }".into(),
+            json!({}),
+        ),
+        h(
+            "a cycle through two fragments",
+            "{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }".into(),
+            json!({}),
+        ),
+        h(
+            "a cycle through three fragments",
+            "{ ...A } fragment A on Query { ...B } fragment B on Query { ...C } \
+             fragment C on Query { ...A }"
+                .into(),
+            json!({}),
+        ),
+        h(
+            "a cycle reachable only through an inline fragment",
+            "{ ... on Query { ...A } } fragment A on Query { ... on Query { ...A } }".into(),
+            json!({}),
+        ),
+        h(
+            "a list argument 2,000 deep",
+            format!(
+                "{{ credentials(service: {}\"notion\"{}) {{ id }} }}",
+                "[".repeat(2000),
+                "]".repeat(2000)
+            ),
+            json!({}),
+        ),
+        h(
+            "an object literal 2,000 deep",
+            format!("{{ credentials(service: {deep_object}) {{ id }} }}"),
+            json!({}),
+        ),
+        h("a fragment diamond of 24 levels", diamond, json!({})),
+        h(
+            "300 aliased sign-ins",
+            format!("mutation {{ {logins} }}"),
+            json!({}),
+        ),
+        h(
+            "variables 100 deep",
+            "query($s: String) { credentials(service: $s) { id } }".into(),
+            json!({ "s": deep_variable }),
+        ),
+        h(
+            "60 KB of open brackets",
+            format!("{{ __typename(a: {}", "[".repeat(60_000)),
+            json!({}),
+        ),
+    ]
+}
+
+/// Whether an answer refuses with a typed error: the first error's code is `VALIDATION`.
+fn refused(body: &Value) -> bool {
+    body["errors"][0]["extensions"]["code"] == "VALIDATION"
+}
+
+const CPU_BOUND: Duration = Duration::from_millis(50);
+
+async fn hostile_documents_are_refused_cheaply(env: TestEnv) {
+    let mut served = Served::start(&env, &[]).await;
+    let health = HealthWatch::start(&served.address);
+    let http = reqwest::Client::new();
+    let url = format!("http://{}/graphql", served.address);
+    let mut ws = Ws::connect(&served.address, None, json!({})).await;
+    let mut report = Vec::new();
+    for (n, item) in corpus().into_iter().enumerate() {
+        // Over HTTP.
+        let before = served.cpu();
+        let resp = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(json!({"query": item.query, "variables": item.variables}).to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.unwrap();
+        let cpu = served.cpu() - before;
+        assert!(status < 500, "{}: HTTP {status} {body}", item.name);
+        assert!(refused(&body), "{} over HTTP: {body}", item.name);
+        assert!(
+            cpu <= CPU_BOUND,
+            "{} over HTTP took {cpu:?} of CPU",
+            item.name
+        );
+        report.push((item.name, "http", cpu));
+        // Over WebSocket, on one connection that stays usable.
+        let before = served.cpu();
+        let id = n.to_string();
+        ws.subscribe(&id, &item.query, item.variables.clone()).await;
+        let answer = ws.answer(Duration::from_secs(10)).await;
+        let cpu = served.cpu() - before;
+        let Received::Message(message) = answer else {
+            panic!("{} over WebSocket: {answer:?}", item.name)
+        };
+        // Refused before execution: the answer holds only the errors.
+        assert_eq!(message["type"], "next", "{}: {message}", item.name);
+        assert_eq!(message["id"], id.as_str());
+        assert!(
+            refused(&message["payload"]),
+            "{} over WebSocket: {message}",
+            item.name
+        );
+        assert!(
+            cpu <= CPU_BOUND,
+            "{} over WebSocket took {cpu:?}",
+            item.name
+        );
+        report.push((item.name, "ws", cpu));
+    }
+    // Larger than an HTTP body may be: refused by size on both transports.
+    let before = served.cpu();
+    let huge = format!("{{\"query\": \"{}\"}}", "[".repeat(1 << 20));
+    let resp = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(huge.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 413);
+    assert!(refused(&resp.json::<Value>().await.unwrap()));
+    let mut big = Ws::connect(&served.address, None, json!({})).await;
+    big.send_text(huge).await;
+    let answer = big.recv(Duration::from_secs(10)).await;
+    assert!(
+        matches!(answer, Received::Closed(None | Some(1009))),
+        "a 1 MiB message: {answer:?}"
+    );
+    let mut big = Ws::connect(&served.address, None, json!({})).await;
+    let aliases: String = (0..1000).map(|i| format!("a{i}: __typename ")).collect();
+    big.subscribe("1", &format!("{{ {aliases} }}"), json!({}))
+        .await;
+    let Received::Message(m) = big.answer(Duration::from_secs(10)).await else {
+        panic!("1,000 aliases over WebSocket: no answer")
+    };
+    assert!(refused(&m["payload"]), "{m}");
+    let cpu = served.cpu() - before;
+    assert!(cpu <= 3 * CPU_BOUND, "the oversize requests took {cpu:?}");
+    // Still alive, still answering, and the connection still works.
+    ws.subscribe("ok", "{ __typename }", json!({})).await;
+    let Received::Message(m) = ws.answer(Duration::from_secs(10)).await else {
+        panic!("the connection no longer answers")
+    };
+    assert_eq!(m["payload"]["data"]["__typename"], "Query", "{m}");
+    let (answered, failed) = health.finish().await;
+    assert!(served.alive());
+    assert_eq!(failed, 0, "/healthz failed {failed} times");
+    assert!(answered > 0);
+    for (name, transport, cpu) in report {
+        eprintln!("{transport:>4} {:>4} ms  {name}", cpu.as_millis());
+    }
+}
+on_both_backends!(
+    hostile_documents_are_refused_within_50_ms_of_cpu_while_healthz_answers,
+    hostile_documents_are_refused_cheaply
+);
+
+async fn foreign_host_names_are_refused(env: TestEnv) {
+    let served = Served::start(&env, &[("CREDLEDGER_PUBLIC_NAMES", "ledger.example")]).await;
+    let port = served.address.rsplit(':').next().unwrap().to_owned();
+    let http = reqwest::Client::new();
+    let ask = |host: String| {
+        let http = http.clone();
+        let url = format!("http://{}/graphql", served.address);
+        async move {
+            http.post(url)
+                .header("host", &host)
+                .header("origin", format!("http://{host}"))
+                .header("content-type", "application/json")
+                .body(r#"{"query":"{ __typename }"}"#)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // DNS rebinding: a page on another name that resolves to us, with a matching Origin.
+    let rebound = ask(format!("evil.example:{port}")).await;
+    assert_eq!(rebound.status().as_u16(), 421);
+    let body: Value = rebound.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        "ledger.example".to_owned(),
+        "LEDGER.example.:443".to_owned(),
+    ] {
+        let resp = ask(host.clone()).await;
+        assert_eq!(resp.status().as_u16(), 200, "{host}");
+    }
+    // The dashboard too; the probes answer whatever the name.
+    let page = http
+        .get(format!("http://{}/", served.address))
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 421);
+    let probe = http
+        .get(format!("http://{}/healthz", served.address))
+        .header("host", "10.1.2.3:8080")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(probe.status().as_u16(), 200);
+}
+on_both_backends!(
+    requests_for_a_host_name_that_is_not_ours_are_refused,
+    foreign_host_names_are_refused
+);
+
+async fn graphql_over_http_conformance(env: TestEnv) {
+    let server = env.server().await;
+    let url = format!("{}/graphql", server.base);
+    let post = |accept: Option<&'static str>, body: &'static str| {
+        let mut req = server
+            .http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(accept) = accept {
+            req = req.header("accept", accept);
+        }
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let content_type = resp.headers()["content-type"].to_str().unwrap().to_owned();
+            let body: Value = resp.json().await.unwrap();
+            (status, content_type, body)
+        }
+    };
+    const GRAPHQL: Option<&str> = Some("application/graphql-response+json");
+    let (status, content_type, body) = post(GRAPHQL, r#"{"query":"{ __typename }"}"#).await;
+    assert_eq!(status, 200);
+    assert!(content_type.starts_with("application/graphql-response+json"));
+    assert_eq!(body["data"]["__typename"], "Query");
+    let (_, content_type, _) = post(None, r#"{"query":"{ __typename }"}"#).await;
+    assert!(content_type.starts_with("application/json"));
+    // Parse and validation failures: 400 without `data` for the GraphQL media type, 200 for
+    // plain JSON; a code on every error either way.
+    for body in [
+        r#"{"query":"{"}"#,
+        r#"{"query":"{ noSuchField }"}"#,
+        r#"{"query":"query($id: ID!) { __typename }","variables":{"id":null}}"#,
+    ] {
+        let (status, _, answer) = post(GRAPHQL, body).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert!(answer.get("data").is_none(), "{answer}");
+        assert_eq!(answer["errors"][0]["extensions"]["code"], "VALIDATION");
+        let (status, _, answer) = post(Some("application/json"), body).await;
+        assert_eq!(status, 200, "{body}: {answer}");
+        assert_eq!(answer["errors"][0]["extensions"]["code"], "VALIDATION");
+    }
+    // A request without a query is refused.
+    for body in [r#"{"notquery":"{ __typename }"}"#, r#"{"query":0}"#, "{"] {
+        let (status, _, answer) = post(GRAPHQL, body).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(answer["errors"][0]["extensions"]["code"], "VALIDATION");
+    }
+    // 405 says what is allowed.
+    let resp = server.http.get(&url).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 405);
+    assert_eq!(resp.headers()["allow"], "POST");
+    let resp = server.http.put(&url).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 405);
+    assert!(resp.headers()["allow"].to_str().unwrap().contains("POST"));
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(
+    graphql_over_http_media_types_status_codes_and_error_codes_follow_the_spec,
+    graphql_over_http_conformance
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn in_dev_mode_the_standard_introspection_query_loads_the_schema() {
+    let env = TestEnv::sqlite().await;
+    let server = env.server_with(|s| s.dev = true).await;
+    let anon = server.anonymous();
+    let schema = anon.ok(INTROSPECTION_QUERY, json!({})).await;
+    let types = schema["__schema"]["types"].as_array().unwrap();
+    assert!(types.iter().any(|t| t["name"] == "Credential"));
+    // Outside dev mode the same query is refused, with a reason.
+    let env = TestEnv::sqlite().await;
+    let server = env.server().await;
+    let answer = server.anonymous().gql(INTROSPECTION_QUERY, json!({})).await;
+    assert_eq!(answer.code(), "VALIDATION");
+    assert!(answer.message().contains("dev mode"), "{}", answer.body);
+}
+
+/// graphql-js's `getIntrospectionQuery()`, as GraphiQL and schema tools send it.
+const INTROSPECTION_QUERY: &str = "query IntrospectionQuery { __schema { queryType { name } \
+    mutationType { name } subscriptionType { name } types { ...FullType } \
+    directives { name description locations args { ...InputValue } } } } \
+    fragment FullType on __Type { kind name description fields(includeDeprecated: true) { \
+    name description args { ...InputValue } type { ...TypeRef } isDeprecated \
+    deprecationReason } inputFields { ...InputValue } interfaces { ...TypeRef } \
+    enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason } \
+    possibleTypes { ...TypeRef } } \
+    fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue } \
+    fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofType { kind \
+    name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { \
+    kind name } } } } } } } } }";
+
+/// A client at `source` (a loopback address of its own: another client to the server).
+fn client_from(source: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(source.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+async fn sign_in(
+    http: &reqwest::Client,
+    base: &str,
+    password: &str,
+) -> (u16, Option<String>, Value) {
+    let resp = http
+        .post(format!("{base}/graphql"))
+        .header("content-type", "application/json")
+        .body(
+            json!({"query": "mutation($p: String!) { login(login: \"carol@example.com\", password: $p) { user { id } } }",
+                   "variables": {"p": password}})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, retry_after, resp.json().await.unwrap())
+}
+
+async fn strangers_do_not_lock_out_owners(env: TestEnv) {
+    let server = env.server().await;
+    server.create_user("carol", false).await;
+    let port = server.running.address.port();
+    // The stranger at 127.0.0.2, the owner at 127.0.0.3: two clients.
+    let stranger = client_from("127.0.0.2");
+    let base = |ip: &str| format!("http://{ip}:{port}");
+    let mut throttled = 0;
+    for _ in 0..50 {
+        let (status, retry_after, body) =
+            sign_in(&stranger, &base("127.0.0.1"), "wrong password!!").await;
+        if status == 429 {
+            throttled += 1;
+            assert_eq!(body["errors"][0]["extensions"]["code"], "RATE_LIMITED");
+            let seconds: u64 = retry_after.expect("Retry-After").parse().unwrap();
+            assert!(seconds >= 1);
+        } else {
+            assert_eq!(status, 200);
+            assert_eq!(body["errors"][0]["extensions"]["code"], "VALIDATION");
+        }
+    }
+    assert_eq!(throttled, 45, "five tries, then growing delays");
+    // The stranger is still held off, even with the right password...
+    let (status, _, _) =
+        sign_in(&stranger, &base("127.0.0.1"), crate::support::api::PASSWORD).await;
+    assert_eq!(status, 429);
+    // ...and the owner, from another client, signs in at once.
+    let owner = client_from("127.0.0.3");
+    let (status, _, body) =
+        sign_in(&owner, &base("127.0.0.1"), crate::support::api::PASSWORD).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["login"]["user"]["id"], "carol");
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(
+    a_strangers_fifty_wrong_passwords_leave_the_owner_able_to_sign_in_from_another_client,
+    strangers_do_not_lock_out_owners
+);
+
+async fn trusted_proxies_name_the_client(env: TestEnv) {
+    let server = env
+        .server_with(|s| s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()])
+        .await;
+    server.create_user("carol", false).await;
+    let attempt = |forwarded: &'static str, password: &'static str| {
+        let req = server
+            .http
+            .post(format!("{}/graphql", server.base))
+            .header("content-type", "application/json")
+            .header("x-forwarded-for", forwarded)
+            .body(
+                json!({"query": "mutation($p: String!) { login(login: \"carol@example.com\", password: $p) { user { id } } }",
+                       "variables": {"p": password}})
+                .to_string(),
+            );
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    for _ in 0..5 {
+        assert_eq!(attempt("203.0.113.9", "wrong password!!").await, 200);
+    }
+    assert_eq!(attempt("203.0.113.9", "wrong password!!").await, 429);
+    // A client claiming to be someone else through a proxy it does not control is still itself:
+    // the nearest untrusted address counts.
+    assert_eq!(
+        attempt("198.51.100.1, 203.0.113.9", "wrong password!!").await,
+        429
+    );
+    assert_eq!(
+        attempt("198.51.100.7", crate::support::api::PASSWORD).await,
+        200
+    );
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(
+    behind_a_trusted_proxy_the_forwarded_address_is_the_client,
+    trusted_proxies_name_the_client
+);
+
+const CHANGES: &str = "subscription { credentialChanged { credentialId action } }";
+
+/// Whether the subscription `id` on `ws` delivers nothing more: it completes, the connection
+/// closes, or nothing comes within a second and a half.
+async fn delivers_nothing_more(ws: &mut Ws) -> bool {
+    loop {
+        match ws.recv(Duration::from_millis(1500)).await {
+            Received::Message(m) if m["type"] == "next" => return false,
+            Received::Message(m) if m["type"] == "complete" => continue,
+            Received::Message(m) => panic!("unexpected {m}"),
+            Received::Closed(_) | Received::Nothing => return true,
+        }
+    }
+}
+
+async fn live_connections_follow_the_principal(env: TestEnv) {
+    use crate::support::api::Auth;
+    let server = env.server().await;
+    let admin = server.admin("root").await;
+    let alice = server.user("alice").await;
+    let id = alice
+        .add("notion", "Work", server.good_fields("notion", 0))
+        .await;
+    let Auth::Cookie(cookie) = alice.auth.clone() else {
+        unreachable!()
+    };
+    let token = alice
+        .ok(
+            "mutation { createApiToken(name: \"watch\", scopes: [CREDENTIALS_READ]) { token apiToken { id } } }",
+            json!({}),
+        )
+        .await["createApiToken"]
+        .clone();
+    let address = server.running.address.to_string();
+    let mut by_session = Ws::connect(&address, Some(&cookie), json!({})).await;
+    by_session.subscribe("s", CHANGES, json!({})).await;
+    let mut by_token = Ws::connect(
+        &address,
+        None,
+        json!({"authorization": format!("Bearer {}", token["token"].as_str().unwrap())}),
+    )
+    .await;
+    by_token.subscribe("t", CHANGES, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rename = |name: &'static str| {
+        let admin = admin.clone();
+        let id = id.clone();
+        async move {
+            admin
+                .ok(
+                    "mutation($id: ID!, $n: String!) { updateCredential(id: $id, input: {name: $n}) { credential { id } } }",
+                    json!({"id": id, "n": name}),
+                )
+                .await;
+        }
+    };
+    // Both deliver while their principals may act.
+    rename("First").await;
+    for ws in [&mut by_session, &mut by_token] {
+        let Received::Message(m) = ws.recv(Duration::from_secs(5)).await else {
+            panic!("no change delivered")
+        };
+        assert_eq!(m["type"], "next", "{m}");
+    }
+    // The token is revoked: its subscription delivers nothing more; the session's still does.
+    alice
+        .ok(
+            "mutation($id: ID!) { revokeApiToken(id: $id) }",
+            json!({"id": token["apiToken"]["id"]}),
+        )
+        .await;
+    rename("Second").await;
+    let Received::Message(m) = by_session.recv(Duration::from_secs(5)).await else {
+        panic!("the session's subscription stopped")
+    };
+    assert_eq!(m["type"], "next", "{m}");
+    assert!(delivers_nothing_more(&mut by_token).await);
+    // Alice is locked: her session's subscription delivers nothing more.
+    admin
+        .ok(
+            "mutation { lockUser(userId: \"alice\", reason: \"left\") { locked } }",
+            json!({}),
+        )
+        .await;
+    rename("Third").await;
+    assert!(delivers_nothing_more(&mut by_session).await);
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(
+    a_subscription_delivers_nothing_after_its_token_is_revoked_or_its_person_locked,
+    live_connections_follow_the_principal
+);
+
+async fn one_socket_holds_a_bounded_number_of_operations(env: TestEnv) {
+    use crate::support::api::Auth;
+    let server = env.server().await;
+    let alice = server.user("alice").await;
+    let Auth::Cookie(cookie) = alice.auth.clone() else {
+        unreachable!()
+    };
+    let address = server.running.address.to_string();
+    let mut ws = Ws::connect(&address, Some(&cookie), json!({})).await;
+    for i in 0..16 {
+        ws.subscribe(&i.to_string(), CHANGES, json!({})).await;
+    }
+    ws.subscribe("one too many", CHANGES, json!({})).await;
+    let Received::Message(m) = ws.answer(Duration::from_secs(10)).await else {
+        panic!("no answer to the seventeenth subscription")
+    };
+    assert_eq!(m["id"], "one too many", "{m}");
+    assert!(refused(&m["payload"]), "{m}");
+    // Ending one makes room for another.
+    ws.send(json!({"id": "0", "type": "complete"})).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    ws.subscribe("again", CHANGES, json!({})).await;
+    alice
+        .add("notion", "Work", server.good_fields("notion", 0))
+        .await;
+    let mut seen_again = false;
+    while let Received::Message(m) = ws.answer(Duration::from_secs(3)).await {
+        assert_eq!(m["type"], "next", "{m}");
+        seen_again |= m["id"] == "again";
+    }
+    assert!(seen_again, "the new subscription was not served");
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(
+    one_websocket_holds_at_most_sixteen_open_operations,
+    one_socket_holds_a_bounded_number_of_operations
+);
