@@ -253,6 +253,8 @@ fn settings(dir: &std::path::Path, url: Option<String>) -> Settings {
             allow_loopback: true,
             ..Default::default()
         },
+        public_url: None,
+        oauth_clients: Default::default(),
     }
 }
 

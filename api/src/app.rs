@@ -98,6 +98,8 @@ pub struct Application {
     scheduler: Option<Scheduler>,
     /// The replay adapter's sender, with the jobs.
     mcp_sync: Option<Arc<McpSync>>,
+    /// The scheduled OAuth refresh pass and how often it runs, with the jobs.
+    oauth_refresh: Option<(Arc<crate::oauth::TokenRefresher>, Duration)>,
 }
 
 impl std::fmt::Debug for Application {
@@ -175,6 +177,7 @@ impl Application {
             ledger.projections.clone(),
             Duration::ZERO,
         ));
+        let quiet_for_tokens = quiet.clone();
         let scheduler = if jobs.enabled {
             Some(Scheduler::new(
                 quiet.clone(),
@@ -192,6 +195,36 @@ impl Application {
                 Leases::new(ledger.db.clone()),
             ))
         });
+        let mut oauth_clients = settings.oauth_clients.clone();
+        if simulator.is_some() {
+            // Dev mode: the simulated Google signs people in with its demo client.
+            oauth_clients.entry("google".to_owned()).or_insert_with(|| {
+                credledger_adapters::oauth::OAuthClient {
+                    id: credledger_adapters::simulator::DEMO_OAUTH_CLIENT_ID.to_owned(),
+                    secret: Some(
+                        credledger_adapters::simulator::DEMO_OAUTH_CLIENT_SECRET.to_owned(),
+                    ),
+                }
+            });
+        }
+        let public_url = settings
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{address}"));
+        let oauth = Arc::new(crate::oauth::OAuthConnections::new(
+            credledger_adapters::oauth::OAuthHttp::new(settings.outbound.clone())?,
+            oauth_clients,
+            &public_url,
+        ));
+        let tokens = Arc::new(crate::oauth::TokenRefresher::new(
+            quiet_for_tokens,
+            oauth.clone(),
+            Arc::new(validator.clone()),
+            jobs.oauth_refresh_margin,
+        ));
+        let oauth_refresh = jobs
+            .enabled
+            .then(|| (tokens.clone(), jobs.oauth_refresh_interval));
         let api = Arc::new(Api {
             ledger: ledger.clone(),
             accounts,
@@ -208,6 +241,8 @@ impl Application {
             // loopback serves plain HTTP, everything else is expected behind TLS.
             secure_cookies: !(settings.dev && address.ip().is_loopback()),
             trusted_proxies: settings.trusted_proxies.clone(),
+            oauth,
+            tokens,
         });
         Ok(Self {
             listener,
@@ -218,6 +253,7 @@ impl Application {
             simulator,
             scheduler,
             mcp_sync,
+            oauth_refresh,
         })
     }
 
@@ -249,8 +285,12 @@ impl Application {
             .with_state(AppState {
                 ledger: self.ledger.clone(),
             });
+        let oauth_routes = Router::new()
+            .route("/oauth/callback", get(crate::oauth::callback))
+            .with_state(self.api.clone());
         Router::new()
             .merge(graphql_routes)
+            .merge(oauth_routes)
             .merge(crate::web::routes())
             .layer(axum::middleware::from_fn_with_state(
                 self.public_names.clone(),
@@ -358,6 +398,10 @@ impl Application {
             let rx = rx.clone();
             tokio::spawn(async move { sync.run(rx).await })
         });
+        let refresh_task = self.oauth_refresh.map(|(tokens, every)| {
+            let rx = rx.clone();
+            tokio::spawn(async move { tokens.run(every, rx).await })
+        });
         let mut server_rx = rx;
         let listener = self.listener;
         let server = tokio::spawn(async move {
@@ -377,6 +421,9 @@ impl Application {
             }
             if let Some(task) = mcp_task {
                 task.await.context("the MCP sync failed")?;
+            }
+            if let Some(task) = refresh_task {
+                task.await.context("the OAuth refresh pass failed")?;
             }
             Ok(())
         });

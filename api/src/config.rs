@@ -48,6 +48,19 @@ pub struct FileConfig {
     pub outbound_allow_hosts: Option<Vec<String>>,
     /// The `[jobs]` table: scheduled work.
     pub jobs: Option<FileJobs>,
+    /// Where people reach this server, e.g. `https://creds.example.com` (OAuth's callback).
+    pub public_url: Option<String>,
+    /// `[oauth.<provider>]` tables: this deployment's OAuth clients (the secret only by file).
+    pub oauth: Option<std::collections::BTreeMap<String, FileOAuthClient>>,
+}
+
+/// One `[oauth.<provider>]` table. The client secret is never written here: it comes from
+/// `CREDLEDGER_OAUTH_<PROVIDER>_CLIENT_SECRET` or the file `client_secret_file` names.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileOAuthClient {
+    pub client_id: Option<String>,
+    pub client_secret_file: Option<PathBuf>,
 }
 
 /// The configuration file's `[jobs]` table.
@@ -100,6 +113,11 @@ pub struct Settings {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Where provider checks may connect (addresses people and admins typed).
     pub outbound: credledger_adapters::outbound::OutboundPolicy,
+    /// Where people reach this server; `http://<bind address>` when unset.
+    pub public_url: Option<String>,
+    /// OAuth clients by provider (`google`); a service whose provider has none cannot be
+    /// connected with OAuth. `serve --dev` adds the simulator's demo client.
+    pub oauth_clients: std::collections::BTreeMap<String, credledger_adapters::oauth::OAuthClient>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -127,6 +145,8 @@ impl std::fmt::Debug for Settings {
             .field("public_names", &self.public_names)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("outbound", &self.outbound)
+            .field("public_url", &self.public_url)
+            .field("oauth_clients", &self.oauth_clients)
             .finish()
     }
 }
@@ -199,6 +219,11 @@ impl Settings {
                     || env_value::<u8>("CREDLEDGER_OUTBOUND_ALLOW_LOOPBACK", "0 or 1")? == Some(1),
                 allowed_hosts: list("CREDLEDGER_OUTBOUND_ALLOW_HOSTS", file.outbound_allow_hosts),
             },
+            public_url: std::env::var("CREDLEDGER_PUBLIC_URL")
+                .ok()
+                .filter(|u| !u.trim().is_empty())
+                .or(file.public_url),
+            oauth_clients: oauth_clients(file.oauth.unwrap_or_default())?,
         };
         Ok((settings, jobs))
     }
@@ -263,6 +288,11 @@ pub struct JobSettings {
     pub poll: Duration,
     /// The replay adapter's sender (MCP sync), run by `serve` with the jobs.
     pub mcp: crate::mcp::sync::SyncSettings,
+    /// How often each instance looks for OAuth tokens to refresh.
+    pub oauth_refresh_interval: Duration,
+    /// OAuth access tokens expiring within this margin are refreshed (by the pass, and before
+    /// a resolve or reveal).
+    pub oauth_refresh_margin: chrono::Duration,
 }
 
 impl Default for JobSettings {
@@ -280,6 +310,8 @@ impl Default for JobSettings {
             lease_ttl: Duration::from_secs(60),
             poll: Duration::from_secs(60),
             mcp: crate::mcp::sync::SyncSettings::default(),
+            oauth_refresh_interval: Duration::from_secs(60),
+            oauth_refresh_margin: chrono::Duration::minutes(5),
         }
     }
 }
@@ -307,6 +339,8 @@ impl std::fmt::Debug for JobSettings {
             )
             .field("lease_ttl", &self.lease_ttl)
             .field("poll", &self.poll)
+            .field("oauth_refresh_interval", &self.oauth_refresh_interval)
+            .field("oauth_refresh_margin", &self.oauth_refresh_margin)
             .finish()
     }
 }
@@ -337,6 +371,55 @@ pub fn host_name(host: &str) -> String {
 }
 
 /// `CREDLEDGER_<name>` parsed, if set.
+/// OAuth clients from `CREDLEDGER_OAUTH_<PROVIDER>_CLIENT_ID` / `_CLIENT_SECRET` /
+/// `_CLIENT_SECRET_FILE` over the file's `[oauth.<provider>]` tables.
+fn oauth_clients(
+    mut file: std::collections::BTreeMap<String, FileOAuthClient>,
+) -> anyhow::Result<std::collections::BTreeMap<String, credledger_adapters::oauth::OAuthClient>> {
+    for (name, value) in std::env::vars() {
+        let provider = name
+            .strip_prefix("CREDLEDGER_OAUTH_")
+            .and_then(|rest| rest.strip_suffix("_CLIENT_ID"));
+        if let Some(provider) = provider {
+            file.entry(provider.to_ascii_lowercase())
+                .or_default()
+                .client_id = Some(value);
+        }
+    }
+    let mut clients = std::collections::BTreeMap::new();
+    for (provider, table) in file {
+        let Some(id) = table.client_id.filter(|id| !id.trim().is_empty()) else {
+            continue;
+        };
+        let upper = provider.to_ascii_uppercase();
+        let secret = match std::env::var(format!("CREDLEDGER_OAUTH_{upper}_CLIENT_SECRET")) {
+            Ok(secret) => Some(secret),
+            Err(_) => std::env::var_os(format!("CREDLEDGER_OAUTH_{upper}_CLIENT_SECRET_FILE"))
+                .map(PathBuf::from)
+                .or(table.client_secret_file)
+                .map(|path| {
+                    std::fs::read_to_string(&path).map_err(|e| {
+                        anyhow::anyhow!(
+                            "could not read the {provider} OAuth client secret {}: {e}",
+                            path.display()
+                        )
+                    })
+                })
+                .transpose()?,
+        };
+        clients.insert(
+            provider,
+            credledger_adapters::oauth::OAuthClient {
+                id: id.trim().to_owned(),
+                secret: secret
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty()),
+            },
+        );
+    }
+    Ok(clients)
+}
+
 fn env_value<T: std::str::FromStr>(name: &str, what: &str) -> anyhow::Result<Option<T>> {
     match std::env::var(name) {
         Ok(v) => v
@@ -413,6 +496,18 @@ impl JobSettings {
             )?,
             webhook_url,
             mcp: mcp_sync_settings(d.mcp)?,
+            oauth_refresh_interval: secs(
+                "CREDLEDGER_OAUTH_REFRESH_INTERVAL_SECS",
+                None,
+                d.oauth_refresh_interval,
+            )?,
+            oauth_refresh_margin: env_value::<u32>(
+                "CREDLEDGER_OAUTH_REFRESH_MARGIN_SECS",
+                "a whole number of seconds",
+            )?
+            .map_or(d.oauth_refresh_margin, |s| {
+                chrono::Duration::seconds(i64::from(s))
+            }),
             ..d
         })
     }

@@ -137,6 +137,16 @@ pub fn client_ip(headers: &HeaderMap, peer: IpAddr, trusted: &[IpAddr]) -> IpAdd
     client
 }
 
+/// Who is asking and from where, for routes outside GraphQL (the OAuth callback).
+pub(crate) async fn caller_context(
+    api: &Api,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+) -> Result<RequestContext, Response> {
+    let caller = principal(api, headers).await?;
+    Ok(request_context(api, headers, peer, caller))
+}
+
 fn request_context(
     api: &Api,
     headers: &HeaderMap,

@@ -55,6 +55,9 @@ pub struct ServiceDefinition {
     /// How a credential is checked live; a service without one cannot be checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<Probe>,
+    /// How a person connects an account with OAuth 2.0 instead of pasting a token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth: Option<OAuthFlow>,
     /// Everything else the file says, kept for the adapters.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -162,6 +165,63 @@ fn check_format(field: &str, format: Option<FieldFormat>, value: &str) -> Result
     }
 }
 
+/// An OAuth 2.0 authorization-code flow (RFC 6749 §4.1, with PKCE S256, RFC 7636) through
+/// which a person connects an account. The tokens land in the credential's `access_token` and
+/// `refresh_token` fields; who the account is comes from the service's probe (for Google, the
+/// OpenID Connect userinfo endpoint), so connecting and checking read it the same way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthFlow {
+    /// Whose client this flow uses (`google`): services of one provider share a client, so a
+    /// deployment configures `CREDLEDGER_OAUTH_GOOGLE_CLIENT_ID` once for Gmail and Calendar.
+    pub provider: String,
+    pub authorization_url: String,
+    pub token_url: String,
+    /// RFC 7009 token revocation; none when the provider has no such endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_url: Option<String>,
+    pub scopes: Vec<String>,
+    /// Extra authorization parameters (Google: `access_type=offline`, `prompt=consent`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub authorization_params: BTreeMap<String, String>,
+    /// Whether each refresh answers with a new refresh token that replaces the old one.
+    #[serde(default)]
+    pub refresh_tokens_rotate: bool,
+}
+
+impl OAuthFlow {
+    /// The credential field holding the access token.
+    pub const ACCESS_TOKEN: &'static str = "access_token";
+    /// The credential field holding the refresh token.
+    pub const REFRESH_TOKEN: &'static str = "refresh_token";
+
+    fn check(&self, service: &ServiceDefinition) -> Result<(), String> {
+        for url in [&self.authorization_url, &self.token_url]
+            .into_iter()
+            .chain(self.revocation_url.as_ref())
+        {
+            check_base_url(url).map_err(|e| format!("OAuth endpoint `{url}`: {e}"))?;
+        }
+        for field in [Self::ACCESS_TOKEN, Self::REFRESH_TOKEN] {
+            if !service.fields.iter().any(|f| f.name == field && f.secret) {
+                return Err(format!("OAuth needs a secret `{field}` field"));
+            }
+        }
+        if service.probe.is_none() {
+            return Err("OAuth needs a probe to read who the account is".into());
+        }
+        if self.provider.is_empty()
+            || !self
+                .provider
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Err("OAuth `provider` must be lowercase letters, digits or '_'".into());
+        }
+        Ok(())
+    }
+}
+
 /// Why a catalog file was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CatalogError {
@@ -208,6 +268,11 @@ impl Catalog {
                     CatalogError::Invalid(format!("service `{}`: probe {e}", s.key))
                 })?;
             }
+            if let Some(oauth) = &s.oauth {
+                oauth
+                    .check(s)
+                    .map_err(|e| CatalogError::Invalid(format!("service `{}`: {e}", s.key)))?;
+            }
         }
         Ok(Self {
             services: file.services,
@@ -239,6 +304,31 @@ impl Catalog {
                 "service `{key}` does not take a base URL: its probe does not start with {{base_url}}"
             ))),
         }
+    }
+
+    /// Sends one service's OAuth flow to other endpoints (the provider simulator in tests and
+    /// `serve --dev`); the path of each endpoint is kept, its origin replaced by `origin`.
+    pub fn set_oauth_origin(&mut self, key: &str, origin: &str) -> Result<(), CatalogError> {
+        let invalid = |e: String| CatalogError::Invalid(format!("OAuth origin for `{key}`: {e}"));
+        let origin = check_base_url(origin).map_err(|e| invalid(e.to_string()))?;
+        let service = self
+            .services
+            .iter_mut()
+            .find(|s| s.key.as_str() == key)
+            .ok_or_else(|| CatalogError::Invalid(format!("unknown service `{key}`")))?;
+        let flow = service
+            .oauth
+            .as_mut()
+            .ok_or_else(|| invalid("the service has no OAuth flow".into()))?;
+        let moved = |url: &str| -> String {
+            let rest = url.split_once("://").map_or("", |(_, rest)| rest);
+            let path = rest.find('/').map_or("", |at| &rest[at..]);
+            format!("{}{path}", origin.trim_end_matches('/'))
+        };
+        flow.authorization_url = moved(&flow.authorization_url);
+        flow.token_url = moved(&flow.token_url);
+        flow.revocation_url = flow.revocation_url.as_deref().map(moved);
+        Ok(())
     }
 
     /// [`Catalog::set_base_url`], builder style.

@@ -558,6 +558,29 @@ pub async fn expiring(
         .collect::<Result<_, _>>()?)
 }
 
+/// Active and expired credentials whose token expires at or before `until` (what an OAuth
+/// refresh pass looks at), soonest first.
+pub async fn expiring_or_expired(
+    pool: &sqlx::AnyPool,
+    until: &str,
+    limit: i64,
+) -> Result<Vec<Summary>, ProjectionError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM credential_summary WHERE status IN ('active', 'expired') \
+         AND token_expires_at IS NOT NULL AND token_expires_at <= $1 \
+         ORDER BY token_expires_at, credential_id LIMIT $2"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(until)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(Summary::from_row)
+        .collect::<Result<_, _>>()?)
+}
+
 /// How many credentials [`expiring`] would list without a limit, and the soonest expiry still
 /// past `until` (the count grows when the warning window reaches it), in one statement.
 #[derive(Debug, Clone, PartialEq, Eq)]

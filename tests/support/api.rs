@@ -36,7 +36,21 @@ impl TestEnv {
         adjust: impl FnOnce(&mut credledger::Settings),
         jobs: credledger::config::JobSettings,
     ) -> Server {
-        let simulator = ProviderSimulator::start().await.unwrap();
+        self.server_with_simulator(
+            ProviderSimulator::start().await.unwrap(),
+            |s, _| adjust(s),
+            jobs,
+        )
+        .await
+    }
+
+    /// The real server against this simulator, `adjust` seeing both (to point more at it).
+    pub async fn server_with_simulator(
+        &self,
+        simulator: ProviderSimulator,
+        adjust: impl FnOnce(&mut credledger::Settings, &ProviderSimulator),
+        jobs: credledger::config::JobSettings,
+    ) -> Server {
         let mut settings = self.settings();
         let catalog = settings.catalog().unwrap();
         for service in catalog.services() {
@@ -47,7 +61,7 @@ impl TestEnv {
                 );
             }
         }
-        adjust(&mut settings);
+        adjust(&mut settings, &simulator);
         let running = Application::build_with_jobs(settings, jobs)
             .await
             .unwrap()

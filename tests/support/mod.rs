@@ -169,6 +169,8 @@ impl TestEnv {
                 allow_loopback: true,
                 ..Default::default()
             },
+            public_url: None,
+            oauth_clients: Default::default(),
         }
     }
 

@@ -13,7 +13,10 @@
 //! [`ProviderSimulator::start`] is called, only on loopback, and the servers stop when the
 //! simulator is dropped.
 
+mod google_oauth;
 mod providers;
+
+pub use google_oauth::{OAuthBehaviour, DEMO_OAUTH_CLIENT_ID, DEMO_OAUTH_CLIENT_SECRET};
 
 pub use providers::{DemoAccount, DEMO_ACCOUNTS};
 
@@ -126,6 +129,7 @@ struct Shared {
     streams: Mutex<BTreeMap<String, StreamReport>>,
     elsewhere: Mutex<Vec<ElsewhereVisit>>,
     elsewhere_base: String,
+    oauth: Mutex<google_oauth::OAuthState>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -170,6 +174,7 @@ impl ProviderSimulator {
         let elsewhere_addr = elsewhere.local_addr()?;
         let shared = Arc::new(Shared {
             elsewhere_base: format!("http://{elsewhere_addr}"),
+            oauth: Mutex::new(google_oauth::OAuthState::with_demo_client()),
             ..Shared::default()
         });
         {
@@ -182,6 +187,7 @@ impl ProviderSimulator {
             }
         }
         let main = axum::Router::new()
+            .nest(google_oauth::PREFIX, google_oauth::router())
             .fallback(handle)
             .with_state(shared.clone());
         let other = axum::Router::new()
@@ -238,7 +244,48 @@ impl ProviderSimulator {
         for key in keys {
             catalog.set_base_url(&key, &self.base_url(&key))?;
         }
+        let oauth: Vec<String> = catalog
+            .services()
+            .iter()
+            .filter(|s| s.oauth.is_some() && SIMULATED_SERVICES.contains(&s.key.as_str()))
+            .map(|s| s.key.to_string())
+            .collect();
+        for key in oauth {
+            catalog.set_oauth_origin(&key, &self.oauth_origin())?;
+        }
         Ok(())
+    }
+
+    /// Where the simulated Google OAuth endpoints live (`{origin}/o/oauth2/v2/auth`,
+    /// `{origin}/token`, `{origin}/revoke`), for [`Catalog::set_oauth_origin`].
+    pub fn oauth_origin(&self) -> String {
+        format!("http://{}{}", self.addr, google_oauth::PREFIX)
+    }
+
+    /// Changes how the simulated Google OAuth server behaves from now on.
+    pub fn set_oauth_behaviour(&self, behaviour: OAuthBehaviour) {
+        lock(&self.shared.oauth).behaviour = behaviour;
+    }
+
+    /// How many times each refresh token was redeemed at the token endpoint.
+    pub fn oauth_redemptions(&self) -> BTreeMap<String, u32> {
+        lock(&self.shared.oauth).redemptions()
+    }
+
+    /// How many revocation requests revoked a grant.
+    pub fn oauth_revocations(&self) -> u32 {
+        lock(&self.shared.oauth).revocations()
+    }
+
+    /// Revokes the grant a refresh token belongs to, as a person removing the app's access in
+    /// their Google account would; false if the token is unknown.
+    pub fn revoke_oauth_grant(&self, refresh_token: &str) -> bool {
+        lock(&self.shared.oauth).revoke_grant_of(refresh_token)
+    }
+
+    /// Revokes every grant issued so far.
+    pub fn revoke_all_oauth_grants(&self) {
+        lock(&self.shared.oauth).revoke_all();
     }
 
     /// The demo credentials, with their `url` and `org_slug` fields filled in for this
@@ -394,9 +441,16 @@ async fn handle(
     }
     let accounts = lock(&shared.accounts).clone();
     let lookup = |secret: &str| {
-        accounts
-            .get(&(service.to_owned(), secret.to_owned()))
-            .cloned()
+        // Tokens the simulated OAuth server issued are good while alive and not revoked.
+        let issued = matches!(service, "gmail" | "google_calendar")
+            .then(|| lock(&shared.oauth).account_for(secret))
+            .flatten();
+        match issued {
+            Some(account) => account,
+            None => accounts
+                .get(&(service.to_owned(), secret.to_owned()))
+                .cloned(),
+        }
     };
     providers::answer(service, &method, &rest, &headers, &lookup)
 }

@@ -40,6 +40,10 @@ pub struct Api {
     pub secure_cookies: bool,
     /// Reverse proxies trusted to name the client (`X-Forwarded-For`).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// OAuth clients and the connections in progress.
+    pub oauth: Arc<crate::oauth::OAuthConnections>,
+    /// Refreshes OAuth tokens before they are disclosed.
+    pub tokens: Arc<crate::oauth::TokenRefresher>,
 }
 
 impl std::fmt::Debug for Api {

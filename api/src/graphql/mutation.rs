@@ -115,6 +115,68 @@ fn require_valid(outcome: &ValidationOutcome) -> Result<(), ApiError> {
     }
 }
 
+/// Refreshes the OAuth tokens of `user`'s `service` that are about to expire, before one is
+/// disclosed (nothing for services connected by pasting).
+async fn refresh_if_oauth(api: &crate::graphql::Api, user: &str, service: &str) {
+    let keyring = (|| {
+        let definition = api.ledger.catalog.enabled_service(service).ok()?;
+        definition.oauth.as_ref()?;
+        Some(credledger_domain::KeyringId::new(
+            credledger_domain::UserId::parse(user).ok()?,
+            definition.key.clone(),
+        ))
+    })();
+    if let Some(keyring) = keyring {
+        api.tokens.keyring(&keyring).await;
+    }
+}
+
+/// An OAuth credential's refresh token, read before the credential is revoked or erased so the
+/// grant can be revoked at the provider too.
+async fn oauth_grant(
+    api: &crate::graphql::Api,
+    service: &str,
+    id: &str,
+) -> Option<(
+    credledger_domain::ServiceDefinition,
+    credledger_domain::SecretString,
+)> {
+    let definition = api.ledger.catalog.enabled_service(service).ok()?;
+    api.oauth.client_for(definition)?;
+    let (_, _, fields) = api.ledger.secret_for_check(id).await.ok()?;
+    let token = fields
+        .get(credledger_domain::catalog::OAuthFlow::REFRESH_TOKEN)?
+        .clone();
+    Some((definition.clone(), token))
+}
+
+/// Revokes a grant at the provider in the background (a few attempts, logged); the local
+/// revocation or erasure never waits on it.
+fn revoke_at_provider(
+    api: &crate::graphql::Api,
+    grant: Option<(
+        credledger_domain::ServiceDefinition,
+        credledger_domain::SecretString,
+    )>,
+) {
+    let Some((definition, token)) = grant else {
+        return;
+    };
+    let oauth = api.oauth.clone();
+    tokio::spawn(async move {
+        for attempt in 1..=3u32 {
+            match oauth.revoke(&definition, token.expose()).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(service = %definition.key, attempt, error = %e, "could not revoke an OAuth grant at the provider");
+                    tokio::time::sleep(std::time::Duration::from_secs(u64::from(attempt) * 2))
+                        .await;
+                }
+            }
+        }
+    });
+}
+
 async fn reload(ctx: &Context<'_>, id: &str) -> Result<Credential, ApiError> {
     credential_summary::get(&api(ctx).ledger.db.any, id)
         .await?
@@ -314,6 +376,50 @@ impl Mutation {
         .await
     }
 
+    /// Starts connecting an account with OAuth 2.0 (Gmail, Google Calendar): answers the
+    /// provider's consent page to send the person to. The flow is single use, bound to this
+    /// session and good for ten minutes; nothing is stored until the person comes back.
+    async fn start_o_auth_connection(
+        &self,
+        ctx: &Context<'_>,
+        service: String,
+        name: String,
+    ) -> async_graphql::Result<StartOAuthConnectionPayload> {
+        answer(ctx, async {
+            let p = session(ctx)?;
+            let crate::auth::Via::Session { session_hash } = &p.via else {
+                return Err(ApiError::Forbidden(
+                    "connecting needs a signed-in session".into(),
+                ));
+            };
+            let a = api(ctx);
+            let definition = a.ledger.catalog.enabled_service(&service)?;
+            let name = credledger_domain::CredentialName::parse(&name)?;
+            let keyring =
+                credledger_domain::KeyringId::new(p.user_id.clone(), definition.key.clone());
+            // The name is checked now, so a person does not consent only to be told it is taken.
+            let taken = a
+                .ledger
+                .keyring(&keyring)
+                .await?
+                .credentials()
+                .any(|c| !c.erased && c.name == name);
+            if taken {
+                return Err(ApiError::Conflict(format!(
+                    "you already have a {} credential named \"{name}\"",
+                    definition.display_name
+                )));
+            }
+            let url = a
+                .oauth
+                .start(definition, name.as_str(), &p.user_id, session_hash)?;
+            Ok(StartOAuthConnectionPayload {
+                authorization_url: url,
+            })
+        })
+        .await
+    }
+
     /// Renames a credential, changes its labels, or replaces its secret (checked with the
     /// provider first; refused and unchanged if the provider refuses it).
     async fn update_credential(
@@ -377,7 +483,9 @@ impl Mutation {
             let p = session(ctx)?;
             let a = api(ctx);
             let row = credential_for(a, p, &id, Access::Delete).await?;
+            let grant = oauth_grant(a, &row.service, &id).await;
             a.ledger.erase(&id, &request(ctx).metadata()).await?;
+            revoke_at_provider(a, grant);
             let siblings = credential_summary::list(
                 &a.ledger.db,
                 credential_summary::Filter {
@@ -456,7 +564,7 @@ impl Mutation {
         answer(ctx, async {
             let p = session(ctx)?;
             let a = api(ctx);
-            credential_for(a, p, &id, Access::Edit).await?;
+            let row = credential_for(a, p, &id, Access::Edit).await?;
             if let Some(r) = &reason {
                 if r.chars().count() > 500 || r.chars().any(char::is_control) {
                     return Err(ApiError::Validation(
@@ -465,9 +573,11 @@ impl Mutation {
                     ));
                 }
             }
+            let grant = oauth_grant(a, &row.service, &id).await;
             a.ledger
                 .revoke(&id, reason, &request(ctx).metadata())
                 .await?;
+            revoke_at_provider(a, grant);
             reload(ctx, &id).await
         })
         .await
@@ -483,7 +593,8 @@ impl Mutation {
         answer(ctx, async {
             let p = session(ctx)?;
             let a = api(ctx);
-            credential_for(a, p, &id, Access::Owner).await?;
+            let row = credential_for(a, p, &id, Access::Owner).await?;
+            refresh_if_oauth(a, &row.user_id, &row.service).await;
             let meta = request(ctx).metadata();
             let fields = a.ledger.reveal(p.user_id.as_str(), &id, &meta).await?;
             Ok(RevealedCredential {
@@ -548,6 +659,7 @@ impl Mutation {
                     ));
                 }
             }
+            refresh_if_oauth(a, &user_id, &service).await;
             let resolved = a
                 .ledger
                 .resolve(

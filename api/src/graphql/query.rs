@@ -44,12 +44,15 @@ impl Query {
     async fn services(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Service>> {
         answer(ctx, async {
             with_scope(ctx, domain::Scope::CredentialsRead)?;
-            Ok(api(ctx)
-                .ledger
+            let a = api(ctx);
+            Ok(a.ledger
                 .catalog
                 .services()
                 .iter()
-                .map(Service::from)
+                .map(|s| Service {
+                    oauth_available: a.oauth.client_for(s).is_some(),
+                    ..Service::from(s)
+                })
                 .collect())
         })
         .await

@@ -197,6 +197,11 @@ pub struct Service {
     pub rate_limit_per_hour: Option<i32>,
     pub enabled: bool,
     pub beta: bool,
+    /// Whether a person connects this service with OAuth ("Connect with Google") on this
+    /// server: the service has an OAuth flow and the deployment has a client for it.
+    pub oauth_available: bool,
+    /// The scopes an OAuth connection asks for (empty for services connected by pasting).
+    pub oauth_scopes: Vec<String>,
 }
 
 impl From<&credledger_domain::ServiceDefinition> for Service {
@@ -238,6 +243,12 @@ impl From<&credledger_domain::ServiceDefinition> for Service {
             rate_limit_per_hour: s.rate_limit_per_hour.map(|n| n.min(i32::MAX as u32) as i32),
             enabled: s.enabled,
             beta: s.beta,
+            oauth_available: false,
+            oauth_scopes: s
+                .oauth
+                .as_ref()
+                .map(|o| o.scopes.clone())
+                .unwrap_or_default(),
         }
     }
 }
@@ -593,6 +604,14 @@ pub struct TestCredentialResult {
 pub struct AddCredentialPayload {
     pub credential: Credential,
     pub rate_limit_remaining: i32,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct StartOAuthConnectionPayload {
+    /// Where to send the person: the provider's consent page. It comes back to
+    /// `/oauth/callback`, which lands on the dashboard with `?oauth=connected&credential=<id>`
+    /// or `?oauth_error=<reason>`.
+    pub authorization_url: String,
 }
 
 #[derive(SimpleObject, Clone, Debug)]

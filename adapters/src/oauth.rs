@@ -1,0 +1,339 @@
+//! OAuth 2.0 with the providers whose catalog entry declares an [`OAuthFlow`]: the
+//! authorization-code flow with PKCE S256 (RFC 6749 §4.1, RFC 7636), refresh (§6) and token
+//! revocation (RFC 7009). Built on the `oauth2` crate; every request goes through the
+//! deployment's [`OutboundPolicy`] (checked and pinned addresses) and no redirect is followed.
+//!
+//! What a provider answers reaches callers only as its OAuth error code and a length-capped
+//! `error_description` (the two fields RFC 6749 §5.2 defines), never a raw body.
+
+use crate::outbound::OutboundPolicy;
+use credledger_domain::catalog::OAuthFlow;
+use oauth2::basic::{BasicClient, BasicErrorResponseType, BasicRevocationErrorResponse};
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope, StandardRevocableToken,
+    TokenResponse, TokenUrl,
+};
+use std::time::Duration;
+
+/// This deployment's client at one provider. The secret comes from the environment or a file
+/// only, and `Debug` never shows it.
+#[derive(Clone)]
+pub struct OAuthClient {
+    pub id: String,
+    pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for OAuthClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthClient")
+            .field("id", &self.id)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// Where to send the person, and what to keep (server-side only) until they come back.
+pub struct Authorization {
+    pub url: url::Url,
+    pub state: String,
+    pub pkce_verifier: String,
+}
+
+impl std::fmt::Debug for Authorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authorization").finish_non_exhaustive()
+    }
+}
+
+/// What a token endpoint granted.
+#[derive(Clone)]
+pub struct TokenGrant {
+    pub access_token: String,
+    /// A new refresh token; on a refresh without rotation, providers send none.
+    pub refresh_token: Option<String>,
+    pub expires_in: Option<Duration>,
+    /// The scopes granted, when the provider says (it may grant fewer than asked).
+    pub scopes: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for TokenGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenGrant")
+            .field("expires_in", &self.expires_in)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why an OAuth request did not give what was asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OAuthError {
+    /// The provider answered with an OAuth error (`invalid_grant`, `invalid_client`, …).
+    #[error("the provider refused: {code}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Refused {
+        code: String,
+        description: Option<String>,
+    },
+    /// The provider could not be asked, or answered something that is not OAuth.
+    #[error("the provider could not be asked: {0}")]
+    Unreachable(String),
+    /// The flow's endpoints or this deployment's client are not usable.
+    #[error("OAuth is not configured correctly: {0}")]
+    Configuration(String),
+}
+
+impl OAuthError {
+    /// `invalid_grant`: the refresh token (or code) is no longer good — revoked, expired or
+    /// already redeemed.
+    pub fn is_invalid_grant(&self) -> bool {
+        matches!(self, Self::Refused { code, .. } if code == "invalid_grant")
+    }
+}
+
+/// Longest provider `error_description` passed on.
+const DESCRIPTION_MAX: usize = 200;
+
+/// Talks OAuth to providers through the outbound policy.
+#[derive(Clone, Debug)]
+pub struct OAuthHttp {
+    http: reqwest::Client,
+    policy: OutboundPolicy,
+}
+
+impl OAuthHttp {
+    pub fn new(policy: OutboundPolicy) -> Result<Self, OAuthError> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(policy.resolver())
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(15))
+            .build()
+            .map_err(|e| OAuthError::Configuration(e.to_string()))?;
+        Ok(Self { http, policy })
+    }
+
+    /// The authorization URL to send the person to, with a fresh `state` and PKCE pair.
+    pub fn authorize(
+        &self,
+        flow: &OAuthFlow,
+        client: &OAuthClient,
+        redirect_uri: &str,
+    ) -> Result<Authorization, OAuthError> {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let oauth = BasicClient::new(ClientId::new(client.id.clone()))
+            .set_auth_uri(parse(&flow.authorization_url, AuthUrl::new)?)
+            .set_redirect_uri(parse(redirect_uri, RedirectUrl::new)?);
+        let mut request = oauth
+            .authorize_url(CsrfToken::new_random)
+            .set_pkce_challenge(challenge)
+            .add_scopes(flow.scopes.iter().cloned().map(Scope::new));
+        for (name, value) in &flow.authorization_params {
+            request = request.add_extra_param(name.as_str(), value.as_str());
+        }
+        let (url, state) = request.url();
+        Ok(Authorization {
+            url,
+            state: state.secret().clone(),
+            pkce_verifier: verifier.secret().clone(),
+        })
+    }
+
+    /// Redeems an authorization code (with its PKCE verifier).
+    pub async fn exchange_code(
+        &self,
+        flow: &OAuthFlow,
+        client: &OAuthClient,
+        redirect_uri: &str,
+        code: &str,
+        pkce_verifier: &str,
+    ) -> Result<TokenGrant, OAuthError> {
+        self.check(&flow.token_url).await?;
+        let oauth = with_secret(BasicClient::new(ClientId::new(client.id.clone())), client)
+            .set_token_uri(parse(&flow.token_url, TokenUrl::new)?)
+            .set_redirect_uri(parse(redirect_uri, RedirectUrl::new)?);
+        let answer = oauth
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
+            .request_async(&self.http)
+            .await;
+        grant(answer)
+    }
+
+    /// Redeems a refresh token for a new access token (and, where tokens rotate, a new
+    /// refresh token).
+    pub async fn refresh(
+        &self,
+        flow: &OAuthFlow,
+        client: &OAuthClient,
+        refresh_token: &str,
+    ) -> Result<TokenGrant, OAuthError> {
+        self.check(&flow.token_url).await?;
+        let oauth = with_secret(BasicClient::new(ClientId::new(client.id.clone())), client)
+            .set_token_uri(parse(&flow.token_url, TokenUrl::new)?);
+        let token = RefreshToken::new(refresh_token.to_owned());
+        let answer = oauth
+            .exchange_refresh_token(&token)
+            .request_async(&self.http)
+            .await;
+        grant(answer)
+    }
+
+    /// Revokes a token at the provider (RFC 7009); a provider without a revocation endpoint
+    /// has nothing to do. Sent by hand rather than through the `oauth2` crate, whose
+    /// revocation refuses plain-`http` endpoints even on loopback (the simulator, `--dev`);
+    /// the outbound policy decides that here as for every other call.
+    pub async fn revoke(
+        &self,
+        flow: &OAuthFlow,
+        client: &OAuthClient,
+        token: &str,
+        is_refresh_token: bool,
+    ) -> Result<(), OAuthError> {
+        let Some(revocation_url) = &flow.revocation_url else {
+            return Ok(());
+        };
+        self.check(revocation_url).await?;
+        let hint = if is_refresh_token {
+            "refresh_token"
+        } else {
+            "access_token"
+        };
+        let mut request = self
+            .http
+            .post(revocation_url)
+            .form(&[("token", token), ("token_type_hint", hint)]);
+        request = match &client.secret {
+            Some(secret) => {
+                request.basic_auth(form_encoded(&client.id), Some(form_encoded(secret)))
+            }
+            None => request.form(&[
+                ("token", token),
+                ("token_type_hint", hint),
+                ("client_id", client.id.as_str()),
+            ]),
+        };
+        let answer = request
+            .send()
+            .await
+            .map_err(|_| OAuthError::Unreachable("no answer".into()))?;
+        if answer.status().is_success() {
+            return Ok(());
+        }
+        let status = answer.status();
+        let body: serde_json::Value = answer.json().await.unwrap_or_default();
+        Err(OAuthError::Refused {
+            code: body["error"]
+                .as_str()
+                .map(|c| c.chars().take(64).collect())
+                .unwrap_or_else(|| format!("HTTP {}", status.as_u16())),
+            description: body["error_description"]
+                .as_str()
+                .map(|d| d.chars().take(DESCRIPTION_MAX).collect()),
+        })
+    }
+
+    async fn check(&self, url: &str) -> Result<(), OAuthError> {
+        let url = url::Url::parse(url).map_err(configuration)?;
+        self.policy
+            .check(&url)
+            .await
+            .map_err(|refused| OAuthError::Configuration(refused.0))
+    }
+}
+
+fn with_secret<A, B, C, D, E>(
+    oauth: oauth2::Client<
+        oauth2::StandardErrorResponse<BasicErrorResponseType>,
+        oauth2::basic::BasicTokenResponse,
+        oauth2::basic::BasicTokenIntrospectionResponse,
+        StandardRevocableToken,
+        BasicRevocationErrorResponse,
+        A,
+        B,
+        C,
+        D,
+        E,
+    >,
+    client: &OAuthClient,
+) -> oauth2::Client<
+    oauth2::StandardErrorResponse<BasicErrorResponseType>,
+    oauth2::basic::BasicTokenResponse,
+    oauth2::basic::BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    A,
+    B,
+    C,
+    D,
+    E,
+>
+where
+    A: oauth2::EndpointState,
+    B: oauth2::EndpointState,
+    C: oauth2::EndpointState,
+    D: oauth2::EndpointState,
+    E: oauth2::EndpointState,
+{
+    match &client.secret {
+        Some(secret) => oauth.set_client_secret(ClientSecret::new(secret.clone())),
+        None => oauth,
+    }
+}
+
+fn parse<T, E: std::fmt::Display>(
+    url: &str,
+    make: impl FnOnce(String) -> Result<T, E>,
+) -> Result<T, OAuthError> {
+    make(url.to_owned()).map_err(configuration)
+}
+
+fn configuration(e: impl std::fmt::Display) -> OAuthError {
+    OAuthError::Configuration(e.to_string())
+}
+
+fn capped(description: Option<&String>) -> Option<String> {
+    description.map(|d| d.chars().take(DESCRIPTION_MAX).collect())
+}
+
+fn unreachable<E: std::error::Error>(
+    e: &RequestTokenError<E, impl oauth2::ErrorResponse>,
+) -> OAuthError {
+    // The transport's own text can name addresses and OS errors: say only which kind it was.
+    OAuthError::Unreachable(
+        match e {
+            RequestTokenError::Request(_) => "no answer",
+            RequestTokenError::Parse(..) => "an answer that is not an OAuth token response",
+            _ => "an unexpected answer",
+        }
+        .into(),
+    )
+}
+
+fn grant<E: std::error::Error>(
+    answer: Result<
+        oauth2::basic::BasicTokenResponse,
+        RequestTokenError<E, oauth2::StandardErrorResponse<BasicErrorResponseType>>,
+    >,
+) -> Result<TokenGrant, OAuthError> {
+    match answer {
+        Ok(token) => Ok(TokenGrant {
+            access_token: token.access_token().secret().clone(),
+            refresh_token: token.refresh_token().map(|t| t.secret().clone()),
+            expires_in: token.expires_in(),
+            scopes: token
+                .scopes()
+                .map(|scopes| scopes.iter().map(|s| s.to_string()).collect()),
+        }),
+        Err(RequestTokenError::ServerResponse(e)) => Err(OAuthError::Refused {
+            code: e.error().as_ref().to_owned(),
+            description: capped(e.error_description()),
+        }),
+        Err(e) => Err(unreachable(&e)),
+    }
+}
+
+/// RFC 6749 §2.3.1: client credentials in Basic auth are form-encoded first.
+fn form_encoded(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}

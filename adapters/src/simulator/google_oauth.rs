@@ -1,0 +1,455 @@
+//! Google's OAuth 2.0 endpoints as the simulator answers them, with their real request and
+//! answer shapes: the authorization page (a consent screen with Allow and Deny), the token
+//! endpoint for the `authorization_code` (PKCE S256 checked) and `refresh_token` grants with
+//! `invalid_grant`, `invalid_client` and `invalid_request` errors, and revocation. Tokens it
+//! issues are accepted by the simulated userinfo endpoint until they expire or are revoked.
+//!
+//! Served under `/oauth/google` (`/o/oauth2/v2/auth`, `/token`, `/revoke`: Google's own paths),
+//! so [`credledger_domain::Catalog::set_oauth_origin`] with that prefix points a catalog at it.
+//! A rotating mode issues a new refresh token on each refresh and, like OAuth 2.1's reuse
+//! detection, revokes the whole token family when a rotated refresh token is redeemed again.
+
+use super::{lock, Shared, SimAccount};
+use axum::extract::{Form, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use base64::Engine as _;
+use rand::RngCore;
+use sha2::Digest;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Where the simulator serves Google's OAuth endpoints.
+pub(super) const PREFIX: &str = "/oauth/google";
+
+/// The client `serve --dev` and the tests register with the simulator.
+pub const DEMO_OAUTH_CLIENT_ID: &str = "credledger-dev.apps.simulator";
+/// Its secret: a well-known demo value, like the demo tokens, for loopback only.
+pub const DEMO_OAUTH_CLIENT_SECRET: &str = "GOCSPX-simulator-demo-secret";
+
+/// How the simulated Google OAuth server behaves; changeable at run time.
+#[derive(Debug, Clone)]
+pub struct OAuthBehaviour {
+    /// How long an access token lives (Google: one hour).
+    pub token_lifetime: Duration,
+    /// Whether each refresh answers with a new refresh token (Google's own do not rotate).
+    pub rotate_refresh_tokens: bool,
+    /// The Google account that signs in on the consent page.
+    pub account: SimAccount,
+}
+
+impl Default for OAuthBehaviour {
+    fn default() -> Self {
+        Self {
+            token_lifetime: Duration::from_secs(3600),
+            rotate_refresh_tokens: false,
+            account: SimAccount::new(
+                "108204271535938102901",
+                "Katherine Johnson",
+                "katherine.johnson@gmail.com",
+            ),
+        }
+    }
+}
+
+struct Grant {
+    client_id: String,
+    redirect_uri: String,
+    code_challenge: String,
+    scopes: Vec<String>,
+    account: SimAccount,
+    issued: Instant,
+}
+
+struct AccessToken {
+    family: u64,
+    expires: Instant,
+}
+
+struct RefreshToken {
+    family: u64,
+    /// Replaced by a newer one (rotating mode): redeeming it again is reuse.
+    rotated: bool,
+}
+
+struct Family {
+    account: SimAccount,
+    scopes: Vec<String>,
+    revoked: bool,
+}
+
+/// The simulated OAuth server's memory.
+#[derive(Default)]
+pub(super) struct OAuthState {
+    pub(super) behaviour: OAuthBehaviour,
+    clients: HashMap<String, String>,
+    codes: HashMap<String, Grant>,
+    access: HashMap<String, AccessToken>,
+    refresh: HashMap<String, RefreshToken>,
+    families: Vec<Family>,
+    redemptions: BTreeMap<String, u32>,
+    revocations: u32,
+}
+
+impl OAuthState {
+    pub(super) fn with_demo_client() -> Self {
+        let mut state = Self::default();
+        state.clients.insert(
+            DEMO_OAUTH_CLIENT_ID.to_owned(),
+            DEMO_OAUTH_CLIENT_SECRET.to_owned(),
+        );
+        state
+    }
+
+    /// Who an access token this server issued belongs to, while it is alive; `None` for a
+    /// token it did not issue (the caller then looks elsewhere).
+    pub(super) fn account_for(&self, token: &str) -> Option<Option<SimAccount>> {
+        let access = self.access.get(token)?;
+        let family = &self.families[access.family as usize];
+        Some((!family.revoked && access.expires > Instant::now()).then(|| family.account.clone()))
+    }
+
+    /// How many times each refresh token was redeemed.
+    pub(super) fn redemptions(&self) -> BTreeMap<String, u32> {
+        self.redemptions.clone()
+    }
+
+    pub(super) fn revocations(&self) -> u32 {
+        self.revocations
+    }
+
+    /// Revokes every token of the family `refresh_token` belongs to, as when the person
+    /// removes the app's access in their Google account.
+    pub(super) fn revoke_grant_of(&mut self, refresh_token: &str) -> bool {
+        let Some(family) = self.refresh.get(refresh_token).map(|r| r.family) else {
+            return false;
+        };
+        self.families[family as usize].revoked = true;
+        true
+    }
+
+    /// Revokes every token issued so far.
+    pub(super) fn revoke_all(&mut self) {
+        for family in &mut self.families {
+            family.revoked = true;
+        }
+    }
+
+    fn issue(&mut self, family: u64, with_refresh: bool) -> serde_json::Value {
+        let lifetime = self.behaviour.token_lifetime;
+        let access = format!("ya29.sim-{}", random_token());
+        self.access.insert(
+            access.clone(),
+            AccessToken {
+                family,
+                expires: Instant::now() + lifetime,
+            },
+        );
+        let scope = self.families[family as usize].scopes.join(" ");
+        let mut answer = serde_json::json!({
+            "access_token": access,
+            "expires_in": lifetime.as_secs(),
+            "scope": scope,
+            "token_type": "Bearer",
+        });
+        if with_refresh {
+            let refresh = format!("1//sim-{}", random_token());
+            self.refresh.insert(
+                refresh.clone(),
+                RefreshToken {
+                    family,
+                    rotated: false,
+                },
+            );
+            answer["refresh_token"] = refresh.into();
+        }
+        answer
+    }
+}
+
+pub(super) fn router() -> axum::Router<Arc<Shared>> {
+    axum::Router::new()
+        .route("/o/oauth2/v2/auth", axum::routing::get(authorize))
+        .route("/consent", axum::routing::post(consent))
+        .route("/token", axum::routing::post(token))
+        .route("/revoke", axum::routing::post(revoke))
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn error_page(message: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Html(format!(
+            "<!doctype html><title>Error 400</title><h1>Access blocked: Authorization Error</h1><p>{}</p>",
+            escape(message)
+        )),
+    )
+        .into_response()
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        serde_json::json!({"error": error, "error_description": description}).to_string(),
+    )
+        .into_response()
+}
+
+async fn authorize(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let oauth = lock(&shared.oauth);
+    let get = |name: &str| query.get(name).map(String::as_str).unwrap_or_default();
+    if !oauth.clients.contains_key(get("client_id")) {
+        return error_page("The OAuth client was not found. Error 401: invalid_client");
+    }
+    if get("response_type") != "code" {
+        return error_page("Error 400: unsupported_response_type");
+    }
+    if get("redirect_uri").is_empty() || url::Url::parse(get("redirect_uri")).is_err() {
+        return error_page("Error 400: redirect_uri_mismatch");
+    }
+    if get("code_challenge_method") != "S256" || get("code_challenge").len() < 43 {
+        return error_page("Error 400: invalid_request (PKCE S256 is required)");
+    }
+    let account = &oauth.behaviour.account;
+    let hidden: String = [
+        "client_id",
+        "redirect_uri",
+        "state",
+        "scope",
+        "code_challenge",
+    ]
+    .iter()
+    .map(|name| {
+        format!(
+            "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
+            escape(get(name))
+        )
+    })
+    .collect();
+    let scopes: String = get("scope")
+        .split(' ')
+        .map(|s| format!("<li>{}</li>", escape(s)))
+        .collect();
+    Html(format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Sign in - Google Accounts \
+         (simulated)</title></head><body><h1>credledger wants to access your Google Account</h1>\
+         <p id=\"account\">{email}</p><ul>{scopes}</ul>\
+         <form method=\"post\" action=\"{PREFIX}/consent\">{hidden}\
+         <button type=\"submit\" name=\"decision\" value=\"deny\">Cancel</button>\
+         <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button></form>\
+         </body></html>",
+        email = escape(&account.email),
+    ))
+    .into_response()
+}
+
+async fn consent(
+    State(shared): State<Arc<Shared>>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let get = |name: &str| form.get(name).cloned().unwrap_or_default();
+    let Ok(mut redirect) = url::Url::parse(&get("redirect_uri")) else {
+        return error_page("Error 400: redirect_uri_mismatch");
+    };
+    let state = get("state");
+    if get("decision") != "allow" {
+        redirect
+            .query_pairs_mut()
+            .append_pair("error", "access_denied")
+            .append_pair("state", &state);
+        return Redirect::to(redirect.as_str()).into_response();
+    }
+    let code = format!("4/sim-{}", random_token());
+    let scopes: Vec<String> = get("scope").split(' ').map(str::to_owned).collect();
+    {
+        let mut oauth = lock(&shared.oauth);
+        let account = oauth.behaviour.account.clone();
+        oauth.codes.insert(
+            code.clone(),
+            Grant {
+                client_id: get("client_id"),
+                redirect_uri: get("redirect_uri"),
+                code_challenge: get("code_challenge"),
+                scopes: scopes.clone(),
+                account,
+                issued: Instant::now(),
+            },
+        );
+    }
+    redirect
+        .query_pairs_mut()
+        .append_pair("state", &state)
+        .append_pair("code", &code)
+        .append_pair("scope", &scopes.join(" "));
+    Redirect::to(redirect.as_str()).into_response()
+}
+
+/// The client's id and secret, from HTTP Basic (RFC 6749 §2.3.1) or the form.
+fn client_credentials(headers: &HeaderMap, form: &HashMap<String, String>) -> (String, String) {
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok())
+        .and_then(|v| String::from_utf8(v).ok())
+        .and_then(|v| {
+            let (id, secret) = v.split_once(':')?;
+            let decode = |s: &str| {
+                url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            };
+            Some((decode(id), decode(secret)))
+        });
+    basic.unwrap_or_else(|| {
+        (
+            form.get("client_id").cloned().unwrap_or_default(),
+            form.get("client_secret").cloned().unwrap_or_default(),
+        )
+    })
+}
+
+async fn token(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let get = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
+    let (client_id, client_secret) = client_credentials(&headers, &form);
+    let mut oauth = lock(&shared.oauth);
+    if oauth.clients.get(&client_id) != Some(&client_secret) {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "The OAuth client was not found.",
+        );
+    }
+    match get("grant_type") {
+        "authorization_code" => {
+            // A code is good once, for ten minutes, for the client and redirect it was given to.
+            let Some(grant) = oauth.codes.remove(get("code")) else {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "Malformed auth code.",
+                );
+            };
+            if grant.client_id != client_id
+                || grant.redirect_uri != get("redirect_uri")
+                || grant.issued.elapsed() > Duration::from_secs(600)
+            {
+                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Bad Request");
+            }
+            let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(sha2::Sha256::digest(get("code_verifier").as_bytes()));
+            if get("code_verifier").is_empty() || challenge != grant.code_challenge {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "Invalid code verifier.",
+                );
+            }
+            oauth.families.push(Family {
+                account: grant.account,
+                scopes: grant.scopes,
+                revoked: false,
+            });
+            let family = oauth.families.len() as u64 - 1;
+            json_ok(oauth.issue(family, true))
+        }
+        "refresh_token" => {
+            let presented = get("refresh_token").to_owned();
+            *oauth.redemptions.entry(presented.clone()).or_default() += 1;
+            let Some((family, rotated)) =
+                oauth.refresh.get(&presented).map(|r| (r.family, r.rotated))
+            else {
+                return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Bad Request");
+            };
+            if rotated {
+                // Reuse of a rotated refresh token: someone else may hold the family.
+                oauth.families[family as usize].revoked = true;
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "Token has been expired or revoked.",
+                );
+            }
+            if oauth.families[family as usize].revoked {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "Token has been expired or revoked.",
+                );
+            }
+            let rotate = oauth.behaviour.rotate_refresh_tokens;
+            if rotate {
+                if let Some(old) = oauth.refresh.get_mut(&presented) {
+                    old.rotated = true;
+                }
+            }
+            json_ok(oauth.issue(family, rotate))
+        }
+        "" => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Required parameter is missing: grant_type",
+        ),
+        _ => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "Invalid grant_type.",
+        ),
+    }
+}
+
+async fn revoke(
+    State(shared): State<Arc<Shared>>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let token = form.get("token").map(String::as_str).unwrap_or_default();
+    let mut oauth = lock(&shared.oauth);
+    let family = oauth
+        .refresh
+        .get(token)
+        .map(|r| r.family)
+        .or_else(|| oauth.access.get(token).map(|a| a.family));
+    match family {
+        Some(family) => {
+            // Google revokes the whole grant whichever of its tokens is presented.
+            oauth.families[family as usize].revoked = true;
+            oauth.revocations += 1;
+            StatusCode::OK.into_response()
+        }
+        None => oauth_error(StatusCode::BAD_REQUEST, "invalid_token", "Bad Request"),
+    }
+}
+
+fn json_ok(body: serde_json::Value) -> Response {
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/json; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body.to_string(),
+    )
+        .into_response()
+}

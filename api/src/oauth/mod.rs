@@ -1,0 +1,322 @@
+//! Connecting an account with OAuth 2.0 (services whose catalog entry has an `oauth` flow):
+//! `startOAuthConnection` opens a flow and answers the provider's authorization URL;
+//! `GET /oauth/callback` finishes it and registers the credential through the same keyring
+//! rules as a pasted one (unique name, one primary, one credential per account).
+//!
+//! A flow is single use, bound to the session that opened it and forgotten after ten minutes.
+//! Every way a flow can fail (consent refused, unknown or replayed `state`, another session,
+//! a failed exchange or check) sends the person back to the dashboard with a reason code and
+//! stores nothing.
+
+mod refresh;
+
+pub use refresh::{Refreshed, TokenRefresher};
+
+use crate::graphql::{Api, RequestContext};
+use crate::ledger::{LedgerError, NewCredential};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use credledger_adapters::oauth::{OAuthClient, OAuthError, OAuthHttp, TokenGrant};
+use credledger_domain::catalog::OAuthFlow;
+use credledger_domain::keyring::{KeyringError, ValidationOutcome};
+use credledger_domain::{CredentialId, KeyringId, SecretFields, ServiceDefinition, UserId};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a person has to consent before the flow is forgotten.
+pub const FLOW_LIFETIME: Duration = Duration::from_secs(600);
+/// Flows open at once, across everyone; the oldest are forgotten past it.
+const MAX_OPEN_FLOWS: u64 = 10_000;
+
+/// This deployment's OAuth clients (by the catalog flows' `provider`) and the flows in progress.
+pub struct OAuthConnections {
+    http: OAuthHttp,
+    clients: BTreeMap<String, OAuthClient>,
+    redirect_uri: String,
+    open: moka::sync::Cache<String, OpenFlow>,
+}
+
+impl std::fmt::Debug for OAuthConnections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthConnections")
+            .field("clients", &self.clients)
+            .field("redirect_uri", &self.redirect_uri)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A flow waiting for the person to come back from the provider.
+#[derive(Clone)]
+struct OpenFlow {
+    user_id: UserId,
+    session_hash: String,
+    service: String,
+    name: String,
+    pkce_verifier: String,
+}
+
+/// Why a connection did not complete, as the dashboard is told (`/?oauth_error=<code>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The person did not allow access.
+    Denied,
+    /// Unknown, replayed or expired `state`, or another session than the one that started.
+    Flow,
+    /// The provider would not exchange the code for tokens.
+    Exchange,
+    /// The provider gave no refresh token, so the connection could not be kept fresh.
+    NoRefreshToken,
+    /// The tokens did not pass the live check.
+    Check,
+    /// This account is already connected under another name.
+    Duplicate,
+    /// The chosen name is already used for this service.
+    NameTaken,
+    /// Anything else (logged with the request id).
+    Failed,
+}
+
+impl Failure {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Denied => "denied",
+            Self::Flow => "flow",
+            Self::Exchange => "exchange",
+            Self::NoRefreshToken => "no_refresh_token",
+            Self::Check => "check",
+            Self::Duplicate => "duplicate",
+            Self::NameTaken => "name_taken",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl OAuthConnections {
+    /// `public_url` is where people reach this server (the callback is `{public_url}/oauth/callback`).
+    pub fn new(http: OAuthHttp, clients: BTreeMap<String, OAuthClient>, public_url: &str) -> Self {
+        Self {
+            http,
+            clients,
+            redirect_uri: format!("{}/oauth/callback", public_url.trim_end_matches('/')),
+            open: moka::sync::Cache::builder()
+                .max_capacity(MAX_OPEN_FLOWS)
+                .time_to_live(FLOW_LIFETIME)
+                .build(),
+        }
+    }
+
+    /// The service's flow and this deployment's client for it, when both exist.
+    pub fn client_for<'a>(
+        &'a self,
+        service: &'a ServiceDefinition,
+    ) -> Option<(&'a OAuthFlow, &'a OAuthClient)> {
+        let flow = service.oauth.as_ref()?;
+        Some((flow, self.clients.get(&flow.provider)?))
+    }
+
+    /// Opens a flow for `service` under `name`; the answer is where to send the person.
+    pub fn start(
+        &self,
+        service: &ServiceDefinition,
+        name: &str,
+        user_id: &UserId,
+        session_hash: &str,
+    ) -> Result<String, crate::error::ApiError> {
+        use crate::error::ApiError;
+        if service.oauth.is_none() {
+            return Err(ApiError::Validation(format!(
+                "{} is connected by pasting its secret, not with OAuth",
+                service.display_name
+            )));
+        }
+        let (flow, client) = self.client_for(service).ok_or_else(|| {
+            ApiError::Validation(format!(
+                "connecting {} is not configured on this server (no OAuth client)",
+                service.display_name
+            ))
+        })?;
+        let authorization = self
+            .http
+            .authorize(flow, client, &self.redirect_uri)
+            .map_err(ApiError::internal)?;
+        self.open.insert(
+            authorization.state.clone(),
+            OpenFlow {
+                user_id: user_id.clone(),
+                session_hash: session_hash.to_owned(),
+                service: service.key.to_string(),
+                name: name.to_owned(),
+                pkce_verifier: authorization.pkce_verifier,
+            },
+        );
+        Ok(authorization.url.to_string())
+    }
+
+    /// Refreshes an access token with the service's client.
+    pub async fn refresh(
+        &self,
+        service: &ServiceDefinition,
+        refresh_token: &str,
+    ) -> Result<TokenGrant, OAuthError> {
+        let (flow, client) = self
+            .client_for(service)
+            .ok_or_else(|| OAuthError::Configuration("no OAuth client".into()))?;
+        self.http.refresh(flow, client, refresh_token).await
+    }
+
+    /// Revokes a token at the provider (nothing to do without a revocation endpoint).
+    pub async fn revoke(&self, service: &ServiceDefinition, token: &str) -> Result<(), OAuthError> {
+        let (flow, client) = self
+            .client_for(service)
+            .ok_or_else(|| OAuthError::Configuration("no OAuth client".into()))?;
+        self.http.revoke(flow, client, token, true).await
+    }
+}
+
+/// `GET /oauth/callback?code=…&state=…` (or `error=…`): where the provider sends the person back.
+pub async fn callback(
+    State(api): State<Arc<Api>>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let context = match crate::http::caller_context(&api, &headers, peer).await {
+        Ok(context) => context,
+        Err(response) => return response,
+    };
+    match finish(&api, &context, &query).await {
+        Ok(credential) => Redirect::to(&format!("/?oauth=connected&credential={credential}")),
+        Err(failure) => Redirect::to(&format!("/?oauth_error={}", failure.code())),
+    }
+    .into_response()
+}
+
+async fn finish(
+    api: &Api,
+    context: &RequestContext,
+    query: &HashMap<String, String>,
+) -> Result<CredentialId, Failure> {
+    let connections = &api.oauth;
+    let state = query.get("state").map(String::as_str).unwrap_or_default();
+    // Taken out at once: a state is good for one answer, whatever that answer is.
+    let flow = connections.open.remove(state).ok_or(Failure::Flow)?;
+    let same_session = context.principal.as_ref().is_some_and(|p| {
+        p.user_id == flow.user_id
+            && matches!(&p.via, crate::auth::Via::Session { session_hash } if *session_hash == flow.session_hash)
+    });
+    if !same_session {
+        return Err(Failure::Flow);
+    }
+    if query.contains_key("error") {
+        return Err(Failure::Denied);
+    }
+    let code = query.get("code").ok_or(Failure::Exchange)?;
+    let definition = api
+        .ledger
+        .catalog
+        .enabled_service(&flow.service)
+        .map_err(|_| Failure::Flow)?;
+    let (oauth_flow, client) = connections.client_for(definition).ok_or(Failure::Flow)?;
+    let grant = connections
+        .http
+        .exchange_code(
+            oauth_flow,
+            client,
+            &connections.redirect_uri,
+            code,
+            &flow.pkce_verifier,
+        )
+        .await
+        .map_err(|e| {
+            tracing::warn!(service = %flow.service, error = %e, "OAuth code exchange failed");
+            Failure::Exchange
+        })?;
+    let refresh_token = grant.refresh_token.clone().ok_or(Failure::NoRefreshToken)?;
+    let fields = token_fields(&grant.access_token, &refresh_token)?;
+    let outcome = with_grant(api.validator.validate(definition, &fields).await, &grant);
+    let ValidationOutcome::Valid { account, .. } = &outcome else {
+        return Err(Failure::Check);
+    };
+    let keyring = KeyringId::new(flow.user_id.clone(), definition.key.clone());
+    let existing = api.ledger.keyring(&keyring).await.map_err(internal)?;
+    let reconnected = existing
+        .credentials()
+        .find(|c| {
+            !c.erased
+                && c.status != credledger_domain::keyring::CredentialStatus::Revoked
+                && c.account.as_ref().map(|a| &a.id) == Some(&account.id)
+        })
+        .map(|c| c.id);
+    let meta = context.metadata();
+    let bytes = fields.to_json_bytes();
+    let result = match reconnected {
+        // The same account again: new tokens in place, under the credential's own name.
+        Some(id) => api
+            .ledger
+            .replace_secret(&id.to_string(), &bytes, Some(outcome), &meta)
+            .await
+            .map(|_| id),
+        None => {
+            let id = CredentialId::from_uuid(uuid::Uuid::new_v4());
+            api.ledger
+                .register(
+                    NewCredential {
+                        user_id: flow.user_id.as_str(),
+                        service: &flow.service,
+                        name: &flow.name,
+                        fields_json: &bytes,
+                        metadata: Default::default(),
+                        validation: Some(outcome),
+                    },
+                    id,
+                    &meta,
+                )
+                .await
+                .map(|_| id)
+        }
+    };
+    result.map_err(|e| match e {
+        LedgerError::Rule(KeyringError::DuplicateAccount(..)) => Failure::Duplicate,
+        LedgerError::Rule(KeyringError::NameTaken(_)) => Failure::NameTaken,
+        other => internal(other),
+    })
+}
+
+fn internal(e: impl std::fmt::Display) -> Failure {
+    tracing::error!(error = %e, "OAuth connection failed");
+    Failure::Failed
+}
+
+/// The credential's fields holding a grant's tokens.
+pub fn token_fields(access_token: &str, refresh_token: &str) -> Result<SecretFields, Failure> {
+    let json = serde_json::json!({
+        OAuthFlow::ACCESS_TOKEN: access_token,
+        OAuthFlow::REFRESH_TOKEN: refresh_token,
+    });
+    SecretFields::from_json_bytes(json.to_string().as_bytes()).map_err(|_| Failure::Exchange)
+}
+
+/// A live check's answer with what the token endpoint said: when the access token expires
+/// and which scopes were granted (the provider may grant fewer than asked).
+pub fn with_grant(outcome: ValidationOutcome, grant: &TokenGrant) -> ValidationOutcome {
+    match outcome {
+        ValidationOutcome::Valid {
+            account,
+            provider_metadata,
+            scopes,
+            expires_at,
+        } => ValidationOutcome::Valid {
+            account,
+            provider_metadata,
+            scopes: grant.scopes.clone().unwrap_or(scopes),
+            expires_at: grant
+                .expires_in
+                .and_then(|d| chrono::Duration::from_std(d).ok())
+                .map(|d| chrono::Utc::now() + d)
+                .or(expires_at),
+        },
+        other => other,
+    }
+}

@@ -1,0 +1,312 @@
+//! Keeping OAuth credentials fresh: an access token is redeemed for a new one before it
+//! expires, by a scheduled pass and on demand (resolve, reveal), once per expiry.
+//!
+//! Refresh is single-flight: in one process, needs of one credential wait on one lock; across
+//! instances, a short lease per credential in the database (the jobs' `leases` table) lets
+//! exactly one instance redeem the refresh token, and an instance that finds the lease held
+//! waits for the winner's commit and uses its token. That matters with rotating refresh
+//! tokens: a second redemption of a rotated token can make the provider revoke the whole
+//! grant (OAuth 2.1's reuse detection). An `invalid_grant` counts as a revocation only when the
+//! refresh token that was used is still the current one after the lease (a lease that lapsed
+//! mid-refresh must not end in a false revocation).
+
+use super::{token_fields, with_grant, OAuthConnections};
+use crate::jobs::Leases;
+use crate::ledger::{Ledger, LedgerError};
+use chrono::{DateTime, Utc};
+use credledger_domain::catalog::OAuthFlow;
+use credledger_domain::keyring::{
+    CredentialState, CredentialStatus, KeyringCommand, ValidationOutcome,
+};
+use credledger_domain::ports::Validator;
+use credledger_domain::{CredentialId, EventMetadata, KeyringId};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long an instance holds a credential's refresh lease (longer than a token request's
+/// timeout, so a live holder never loses it mid-request).
+const LEASE_TTL: Duration = Duration::from_secs(30);
+/// How long a need waits for another instance's refresh before giving up.
+const WAIT_FOR_OTHER: Duration = Duration::from_secs(20);
+
+/// What became of one credential's refresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refreshed {
+    /// Its token was not due (or another instance or caller refreshed it first).
+    NotDue,
+    /// This call redeemed the refresh token and recorded the new one.
+    Refreshed,
+    /// The provider refused the current refresh token: access was revoked.
+    Revoked,
+}
+
+/// Refreshes OAuth credentials' tokens; shared by the API, the scheduled pass and the jobs.
+pub struct TokenRefresher {
+    ledger: Arc<Ledger>,
+    connections: Arc<OAuthConnections>,
+    validator: Arc<dyn Validator>,
+    leases: Leases,
+    /// One lock per credential being refreshed in this process.
+    in_process: moka::sync::Cache<CredentialId, Arc<tokio::sync::Mutex<()>>>,
+    /// Tokens expiring within this margin are refreshed.
+    pub margin: chrono::Duration,
+}
+
+impl std::fmt::Debug for TokenRefresher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenRefresher")
+            .field("margin", &self.margin)
+            .finish_non_exhaustive()
+    }
+}
+
+fn due(c: &CredentialState, now: DateTime<Utc>, margin: chrono::Duration) -> bool {
+    matches!(
+        c.status,
+        CredentialStatus::Active | CredentialStatus::Expired
+    ) && !c.erased
+        && c.expires_at.is_some_and(|at| at <= now + margin)
+}
+
+impl TokenRefresher {
+    pub fn new(
+        ledger: Arc<Ledger>,
+        connections: Arc<OAuthConnections>,
+        validator: Arc<dyn Validator>,
+        margin: chrono::Duration,
+    ) -> Self {
+        Self {
+            leases: Leases::new(ledger.db.clone()),
+            ledger,
+            connections,
+            validator,
+            in_process: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_idle(Duration::from_secs(600))
+                .build(),
+            margin,
+        }
+    }
+
+    /// Refreshes every credential of `keyring` whose token is due (before a disclosure).
+    /// Failures are logged, not returned: the current token may still be good.
+    pub async fn keyring(&self, keyring: &KeyringId) {
+        let Some(definition) = self.ledger.catalog.get(&keyring.service) else {
+            return;
+        };
+        if self.connections.client_for(definition).is_none() {
+            return;
+        }
+        let state = match self.ledger.keyring(keyring).await {
+            Ok(state) => state,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read a keyring to refresh its tokens");
+                return;
+            }
+        };
+        let now = Utc::now();
+        let ids: Vec<CredentialId> = state
+            .credentials()
+            .filter(|c| due(c, now, self.margin))
+            .map(|c| c.id)
+            .collect();
+        for id in ids {
+            if let Err(e) = self.credential(keyring, id).await {
+                tracing::warn!(credential = %id, error = %e, "could not refresh an OAuth token");
+            }
+        }
+    }
+
+    /// Refreshes one credential's token if it is due, once across every caller and instance.
+    pub async fn credential(
+        &self,
+        keyring: &KeyringId,
+        id: CredentialId,
+    ) -> Result<Refreshed, LedgerError> {
+        let lock = self.in_process.get_with(id, Default::default);
+        let _one_in_this_process = lock.lock().await;
+        let lease = format!("oauth-refresh:{id}");
+        let waited_since = tokio::time::Instant::now();
+        loop {
+            // Read from the stream, not a read model: another instance's commit shows at once.
+            let state = self.ledger.keyring(keyring).await?;
+            let Some(c) = state.credential(id).cloned() else {
+                return Err(LedgerError::NotFound);
+            };
+            if !due(&c, Utc::now(), self.margin) {
+                return Ok(Refreshed::NotDue);
+            }
+            let now = Utc::now();
+            if self
+                .leases
+                .acquire(&lease, now, LEASE_TTL, None)
+                .await
+                .map_err(LedgerError::from)?
+            {
+                let result = self.redeem(keyring, &c).await;
+                if let Err(e) = self.leases.release(&lease, Utc::now(), None).await {
+                    tracing::warn!(error = %e, "could not release a refresh lease; it lapses");
+                }
+                return result;
+            }
+            if waited_since.elapsed() > WAIT_FOR_OTHER {
+                return Err(LedgerError::Unavailable(
+                    "another instance is refreshing this token and has not finished".into(),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Holding the lease: redeems the refresh token and records what the provider answered.
+    async fn redeem(
+        &self,
+        keyring: &KeyringId,
+        seen: &CredentialState,
+    ) -> Result<Refreshed, LedgerError> {
+        let definition = self
+            .ledger
+            .catalog
+            .enabled_service(keyring.service.as_str())?;
+        // Read again under the lease: the previous holder may have committed meanwhile.
+        let (_, version, fields) = self.ledger.secret_for_check(&seen.id.to_string()).await?;
+        if version != seen.secret_version {
+            return Ok(Refreshed::NotDue);
+        }
+        let refresh_token = fields
+            .get(OAuthFlow::REFRESH_TOKEN)
+            .map(|t| t.expose().to_owned())
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                LedgerError::Internal("an OAuth credential without a refresh token".into())
+            })?;
+        let meta = EventMetadata::system(
+            "oauth-refresh",
+            Utc::now(),
+            format!("oauth-refresh-{}", uuid::Uuid::new_v4()),
+        );
+        match self.connections.refresh(definition, &refresh_token).await {
+            Ok(grant) => {
+                let kept = grant.refresh_token.clone().unwrap_or(refresh_token);
+                let fields = token_fields(&grant.access_token, &kept).map_err(|_| {
+                    LedgerError::Internal("the provider's token is not usable".into())
+                })?;
+                let expires_at = grant
+                    .expires_in
+                    .and_then(|d| chrono::Duration::from_std(d).ok())
+                    .map(|d| Utc::now() + d);
+                self.ledger
+                    .command(
+                        keyring,
+                        KeyringCommand::RecordOAuthRefresh {
+                            credential_id: seen.id,
+                            fields: fields.clone(),
+                            expires_at,
+                        },
+                        &meta,
+                    )
+                    .await?;
+                if seen.status != CredentialStatus::Active {
+                    // An expired credential is usable again once its new token checks out.
+                    let outcome =
+                        with_grant(self.validator.validate(definition, &fields).await, &grant);
+                    self.ledger
+                        .record_validation(&seen.id.to_string(), version + 1, outcome, &meta)
+                        .await?;
+                }
+                Ok(Refreshed::Refreshed)
+            }
+            Err(e) if e.is_invalid_grant() => {
+                // Revoked only if the token refused is still the one the ledger holds.
+                let (_, now_version, _) =
+                    self.ledger.secret_for_check(&seen.id.to_string()).await?;
+                if now_version != version {
+                    return Ok(Refreshed::NotDue);
+                }
+                tracing::warn!(credential = %seen.id, "the provider refused the refresh token; access was revoked");
+                self.ledger
+                    .record_validation(
+                        &seen.id.to_string(),
+                        version,
+                        ValidationOutcome::Invalid {
+                            message: format!(
+                                "{} access was revoked; reconnect the account",
+                                definition.display_name
+                            ),
+                        },
+                        &meta,
+                    )
+                    .await?;
+                Ok(Refreshed::Revoked)
+            }
+            Err(e) => Err(LedgerError::Unavailable(e.to_string())),
+        }
+    }
+
+    /// The scheduled pass: every active or expired OAuth credential whose token is due, each
+    /// refreshed once; until `shutdown`.
+    pub async fn run(
+        self: Arc<Self>,
+        every: Duration,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            self.pass().await;
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                changed = shutdown.changed() => if changed.is_err() { return },
+            }
+        }
+    }
+
+    /// One pass over the credentials due, as the read model lists them.
+    pub async fn pass(&self) -> u64 {
+        let until = credledger_adapters::db::timestamp(Utc::now() + self.margin);
+        let due = match credledger_projections::credential_summary::expiring_or_expired(
+            &self.ledger.db.any,
+            &until,
+            1_000,
+        )
+        .await
+        {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list the tokens to refresh");
+                return 0;
+            }
+        };
+        let mut refreshed = 0;
+        for s in due {
+            let Some(definition) = self
+                .ledger
+                .catalog
+                .services()
+                .iter()
+                .find(|d| d.key.as_str() == s.service)
+            else {
+                continue;
+            };
+            if self.connections.client_for(definition).is_none() {
+                continue;
+            }
+            let (Ok(id), Ok(user)) = (
+                CredentialId::parse(&s.credential_id),
+                credledger_domain::UserId::parse(&s.user_id),
+            ) else {
+                continue;
+            };
+            let keyring = KeyringId::new(user, definition.key.clone());
+            match self.credential(&keyring, id).await {
+                Ok(Refreshed::Refreshed) => refreshed += 1,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(credential = %id, error = %e, "could not refresh an OAuth token")
+                }
+            }
+        }
+        refreshed
+    }
+}

@@ -1,0 +1,552 @@
+//! Connecting Google accounts with OAuth 2.0 and keeping them connected, against the provider
+//! simulator's Google endpoints (consent page, token endpoint with PKCE, refresh, revocation).
+
+use crate::on_both_backends;
+use crate::support::api::{Auth, Client, Server};
+use crate::support::{eventually, TestEnv};
+use credledger::config::JobSettings;
+use credledger::{Application, Settings};
+use credledger_adapters::oauth::OAuthClient;
+use credledger_adapters::simulator::{
+    OAuthBehaviour, ProviderSimulator, SimAccount, DEMO_OAUTH_CLIENT_ID, DEMO_OAUTH_CLIENT_SECRET,
+};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// Points the catalog's Google OAuth endpoints at the simulator (through a catalog file, as an
+/// operator would for another provider) and configures the demo client.
+fn point_oauth(env: &TestEnv, settings: &mut Settings, simulator: &ProviderSimulator) {
+    let mut catalog = settings.catalog().unwrap();
+    for key in ["gmail", "google_calendar"] {
+        catalog
+            .set_oauth_origin(key, &simulator.oauth_origin())
+            .unwrap();
+    }
+    let file = env.dir.path().join("catalog.json");
+    std::fs::write(
+        &file,
+        serde_json::to_string(&json!({"services": catalog.services()})).unwrap(),
+    )
+    .unwrap();
+    settings.catalog_file = Some(file);
+    settings.oauth_clients.insert(
+        "google".into(),
+        OAuthClient {
+            id: DEMO_OAUTH_CLIENT_ID.into(),
+            secret: Some(DEMO_OAUTH_CLIENT_SECRET.into()),
+        },
+    );
+}
+
+fn refreshing_jobs() -> JobSettings {
+    JobSettings {
+        oauth_refresh_interval: Duration::from_millis(300),
+        oauth_refresh_margin: chrono::Duration::seconds(2),
+        ..JobSettings::default()
+    }
+}
+
+async fn oauth_server(env: &TestEnv, behaviour: OAuthBehaviour, jobs: JobSettings) -> Server {
+    let simulator = ProviderSimulator::start().await.unwrap();
+    simulator.set_oauth_behaviour(behaviour);
+    env.server_with_simulator(simulator, |s, sim| point_oauth(env, s, sim), jobs)
+        .await
+}
+
+fn location(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The hidden fields of the simulated consent page's form.
+fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    html.split("<input type=\"hidden\" name=\"")
+        .skip(1)
+        .filter_map(|rest| {
+            let (name, rest) = rest.split_once('"')?;
+            let value = rest.split_once("value=\"")?.1.split_once('"')?.0;
+            Some((
+                name.to_owned(),
+                value.replace("&quot;", "\"").replace("&amp;", "&"),
+            ))
+        })
+        .collect()
+}
+
+/// Starts a connection as `person`, answers the consent page with `decision`, and answers the
+/// provider's redirect to the callback; returns the callback's URL and where it sent the person.
+async fn connect(
+    server: &Server,
+    person: &Client,
+    service: &str,
+    name: &str,
+    decision: &str,
+) -> (String, String) {
+    let started = person
+        .ok(
+            "mutation($s: String!, $n: String!) { startOAuthConnection(service: $s, name: $n) { authorizationUrl } }",
+            json!({"s": service, "n": name}),
+        )
+        .await;
+    let url = started["startOAuthConnection"]["authorizationUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let page = server.http.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Allow"), "{html}");
+    let mut form = hidden_fields(&html);
+    form.push(("decision".into(), decision.into()));
+    let consent = format!("{}/consent", server.simulator.oauth_origin());
+    let answered = server.http.post(consent).form(&form).send().await.unwrap();
+    assert_eq!(answered.status(), 303);
+    let callback = location(&answered);
+    let landed = callback_as(server, person, &callback).await;
+    (callback, landed)
+}
+
+async fn callback_as(server: &Server, person: &Client, callback: &str) -> String {
+    let Auth::Cookie(cookie) = &person.auth else {
+        panic!("a person with a session")
+    };
+    let back = server
+        .http
+        .get(callback)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.status(), 303);
+    location(&back)
+}
+
+const CREDENTIAL: &str = "query($id: ID!) { credential(id: $id) { id name status isPrimary scopes tokenExpiresAt secretVersion account { id email } } }";
+
+async fn credential(person: &Client, id: &str) -> Value {
+    person.ok(CREDENTIAL, json!({"id": id})).await["credential"].clone()
+}
+
+async fn credential_count(person: &Client) -> usize {
+    person.ok("{ credentials { id } }", json!({})).await["credentials"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+fn connected_id(landed: &str) -> String {
+    landed
+        .strip_prefix("/?oauth=connected&credential=")
+        .unwrap_or_else(|| panic!("not connected: {landed}"))
+        .to_owned()
+}
+
+/// What the simulated Google answers for a token at its userinfo endpoint.
+async fn userinfo_status(server: &Server, token: &str) -> u16 {
+    server
+        .http
+        .get(format!(
+            "{}/oauth2/v3/userinfo",
+            server.simulator.base_url("gmail")
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn resolver_token(person: &Client) -> Client {
+    let data = person
+        .ok(
+            "mutation { createApiToken(name: \"resolver\", scopes: [CREDENTIALS_RESOLVE]) { token } }",
+            json!({}),
+        )
+        .await;
+    person.with_auth(Auth::Bearer(
+        data["createApiToken"]["token"].as_str().unwrap().to_owned(),
+    ))
+}
+
+async fn resolve_access_token(machine: &Client, user: &str) -> String {
+    let data = machine
+        .ok(
+            "mutation($u: String!) { resolveCredential(userId: $u, service: \"gmail\", tool: \"gmail_search\") { fields } }",
+            json!({"u": user}),
+        )
+        .await;
+    data["resolveCredential"]["fields"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn connecting_a_google_account_stores_an_active_primary_credential(env: TestEnv) {
+    let server = oauth_server(&env, OAuthBehaviour::default(), JobSettings::default()).await;
+    let alice = server.user("alice").await;
+    let services = alice
+        .ok("{ services { key oauthAvailable oauthScopes } }", json!({}))
+        .await;
+    let gmail = services["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == "gmail")
+        .unwrap()
+        .clone();
+    assert_eq!(gmail["oauthAvailable"], true);
+
+    let started = alice
+        .ok(
+            "mutation { startOAuthConnection(service: \"gmail\", name: \"Work mail\") { authorizationUrl } }",
+            json!({}),
+        )
+        .await;
+    let url = reqwest::Url::parse(
+        started["startOAuthConnection"]["authorizationUrl"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(query["code_challenge_method"], "S256");
+    assert_eq!(query["access_type"], "offline");
+    assert_eq!(query["prompt"], "consent");
+    assert_eq!(
+        query["redirect_uri"],
+        format!("{}/oauth/callback", server.base)
+    );
+    assert!(query["scope"].contains("https://www.googleapis.com/auth/gmail.readonly"));
+    assert!(query["state"].len() >= 16);
+
+    let before = chrono::Utc::now();
+    let (_, landed) = connect(&server, &alice, "gmail", "Work mail", "allow").await;
+    let id = connected_id(&landed);
+    let c = credential(&alice, &id).await;
+    assert_eq!(c["status"], "ACTIVE", "{c}");
+    assert_eq!(c["isPrimary"], true);
+    assert_eq!(c["name"], "Work mail");
+    assert_eq!(c["account"]["email"], "katherine.johnson@gmail.com");
+    assert!(c["scopes"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("https://www.googleapis.com/auth/gmail.send")));
+    let expires: chrono::DateTime<chrono::Utc> =
+        c["tokenExpiresAt"].as_str().unwrap().parse().unwrap();
+    assert!(
+        expires > before + chrono::Duration::minutes(59)
+            && expires <= chrono::Utc::now() + chrono::Duration::hours(1)
+    );
+
+    // What a machine resolves is a token the provider accepts.
+    let machine = resolver_token(&alice).await;
+    let token = resolve_access_token(&machine, "alice").await;
+    assert_eq!(userinfo_status(&server, &token).await, 200);
+
+    // The same Google account again: its tokens are replaced in place, under its own name.
+    let (_, again) = connect(&server, &alice, "gmail", "Another name", "allow").await;
+    assert_eq!(connected_id(&again), id);
+    let c = credential(&alice, &id).await;
+    assert_eq!(c["name"], "Work mail");
+    assert_eq!(c["secretVersion"], 2);
+    assert_eq!(credential_count(&alice).await, 1);
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(
+    connecting_a_google_account_with_oauth_stores_an_active_primary_credential_with_its_expiry_and_scopes,
+    connecting_a_google_account_stores_an_active_primary_credential
+);
+
+async fn failed_flows_store_nothing(env: TestEnv) {
+    let server = oauth_server(&env, OAuthBehaviour::default(), JobSettings::default()).await;
+    let alice = server.user("alice").await;
+    let mallory = server.user("mallory").await;
+
+    let (_, landed) = connect(&server, &alice, "gmail", "Mail", "deny").await;
+    assert_eq!(landed, "/?oauth_error=denied");
+
+    // A consent answered, but the callback's state tampered with.
+    let started = alice
+        .ok(
+            "mutation { startOAuthConnection(service: \"gmail\", name: \"Mail\") { authorizationUrl } }",
+            json!({}),
+        )
+        .await;
+    let url = started["startOAuthConnection"]["authorizationUrl"]
+        .as_str()
+        .unwrap();
+    let html = server
+        .http
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut form = hidden_fields(&html);
+    form.push(("decision".into(), "allow".into()));
+    let answered = server
+        .http
+        .post(format!("{}/consent", server.simulator.oauth_origin()))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let callback = location(&answered);
+    let tampered = callback.replacen("state=", "state=x", 1);
+    assert_eq!(
+        callback_as(&server, &alice, &tampered).await,
+        "/?oauth_error=flow"
+    );
+    // The real state from another person's session is refused...
+    assert_eq!(
+        callback_as(&server, &mallory, &callback).await,
+        "/?oauth_error=flow"
+    );
+    // ...and a state is good for one answer, whatever it was: gone for its owner too.
+    assert_eq!(
+        callback_as(&server, &alice, &callback).await,
+        "/?oauth_error=flow"
+    );
+
+    // A flow completed once cannot be replayed.
+    let (used, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
+    connected_id(&landed);
+    assert_eq!(
+        callback_as(&server, &alice, &used).await,
+        "/?oauth_error=flow"
+    );
+
+    assert_eq!(credential_count(&alice).await, 1);
+    assert_eq!(credential_count(&mallory).await, 0);
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(
+    a_refused_consent_a_tampered_state_another_session_and_a_replay_store_nothing,
+    failed_flows_store_nothing
+);
+
+async fn unconfigured_client(env: TestEnv) {
+    // No OAuth client configured: the service says so and no flow starts.
+    let server = env.server().await;
+    let alice = server.user("alice").await;
+    let services = alice
+        .ok("{ services { key oauthAvailable } }", json!({}))
+        .await;
+    for s in services["services"].as_array().unwrap() {
+        assert_eq!(s["oauthAvailable"], false, "{s}");
+    }
+    let answer = alice
+        .gql(
+            "mutation { startOAuthConnection(service: \"gmail\", name: \"Mail\") { authorizationUrl } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(answer.code(), "VALIDATION");
+    assert!(
+        answer.message().contains("not configured"),
+        "{}",
+        answer.message()
+    );
+    let notion = alice
+        .gql(
+            "mutation { startOAuthConnection(service: \"notion\", name: \"N\") { authorizationUrl } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(notion.code(), "VALIDATION");
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(
+    a_service_without_an_oauth_client_says_so_and_starts_no_flow,
+    unconfigured_client
+);
+
+async fn short_lived_tokens(env: TestEnv) {
+    let behaviour = OAuthBehaviour {
+        token_lifetime: Duration::from_secs(4),
+        ..OAuthBehaviour::default()
+    };
+    let server = oauth_server(&env, behaviour, refreshing_jobs()).await;
+    let alice = server.user("alice").await;
+    let (_, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
+    let id = connected_id(&landed);
+    let machine = resolver_token(&alice).await;
+    // For 16 seconds (four lifetimes), every token resolved is one Google accepts.
+    let until = tokio::time::Instant::now() + Duration::from_secs(16);
+    let mut tokens = std::collections::BTreeSet::new();
+    while tokio::time::Instant::now() < until {
+        let token = resolve_access_token(&machine, "alice").await;
+        assert_eq!(
+            userinfo_status(&server, &token).await,
+            200,
+            "a resolved token was refused"
+        );
+        tokens.insert(token);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(tokens.len() >= 4, "refreshed {} times", tokens.len() - 1);
+    let history = alice
+        .ok(
+            "query($id: ID!) { credentialHistory(id: $id) { type } }",
+            json!({"id": id}),
+        )
+        .await;
+    let refreshes = history["credentialHistory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "OAuthTokenRefreshed")
+        .count();
+    // One refresh per new token: every token resolved came from one recorded refresh.
+    assert!(
+        refreshes >= tokens.len() - 1,
+        "{refreshes} refreshes for {} tokens",
+        tokens.len()
+    );
+    let redemptions = server.simulator.oauth_redemptions();
+    assert_eq!(redemptions.values().sum::<u32>() as usize, refreshes);
+    assert_eq!(credential(&alice, &id).await["status"], "ACTIVE");
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(
+    a_credential_whose_tokens_live_seconds_stays_usable_through_refreshes,
+    short_lived_tokens
+);
+
+/// Two instances on one PostgreSQL, rotating refresh tokens with reuse detection: each refresh
+/// token is redeemed once, so no family is revoked, and every refresh is recorded once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_refreshing_rotating_tokens_redeem_each_refresh_token_once() {
+    let Some(env) = TestEnv::postgres().await else {
+        return;
+    };
+    let behaviour = OAuthBehaviour {
+        token_lifetime: Duration::from_secs(4),
+        rotate_refresh_tokens: true,
+        ..OAuthBehaviour::default()
+    };
+    let simulator = ProviderSimulator::start().await.unwrap();
+    simulator.set_oauth_behaviour(behaviour.clone());
+    let mut second_settings = None;
+    let server = env
+        .server_with_simulator(
+            simulator,
+            |s, sim| {
+                point_oauth(&env, s, sim);
+                second_settings = Some(s.clone());
+            },
+            refreshing_jobs(),
+        )
+        .await;
+    let second = Application::build_with_jobs(second_settings.unwrap(), refreshing_jobs())
+        .await
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let alice = server.user("alice").await;
+    let mut ids = Vec::new();
+    for (n, email) in ["ada@gmail.com", "grace@gmail.com", "hedy@gmail.com"]
+        .iter()
+        .enumerate()
+    {
+        server.simulator.set_oauth_behaviour(OAuthBehaviour {
+            account: SimAccount::new(format!("10{n}"), format!("Person {n}"), *email),
+            ..behaviour.clone()
+        });
+        let (_, landed) = connect(&server, &alice, "gmail", &format!("Mail {n}"), "allow").await;
+        ids.push(connected_id(&landed));
+    }
+    // Both instances resolve while both run the refresh pass, for three lifetimes.
+    let machine = resolver_token(&alice).await;
+    let on_second = Client {
+        base: format!("http://{}", second.address),
+        ..machine.clone()
+    };
+    let until = tokio::time::Instant::now() + Duration::from_secs(12);
+    while tokio::time::Instant::now() < until {
+        let (a, b) = tokio::join!(
+            resolve_access_token(&machine, "alice"),
+            resolve_access_token(&on_second, "alice")
+        );
+        assert_eq!(userinfo_status(&server, &a).await, 200);
+        assert_eq!(userinfo_status(&server, &b).await, 200);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let redemptions = server.simulator.oauth_redemptions();
+    assert!(!redemptions.is_empty());
+    assert!(
+        redemptions.values().all(|n| *n == 1),
+        "a refresh token was redeemed twice: {redemptions:?}"
+    );
+    let mut refreshes = 0;
+    for id in &ids {
+        let c = credential(&alice, id).await;
+        assert_eq!(c["status"], "ACTIVE", "{c}");
+        let history = alice
+            .ok(
+                "query($id: ID!) { credentialHistory(id: $id) { type } }",
+                json!({"id": id}),
+            )
+            .await;
+        refreshes += history["credentialHistory"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "OAuthTokenRefreshed")
+            .count();
+    }
+    assert_eq!(
+        refreshes,
+        redemptions.len(),
+        "one recorded refresh per redemption"
+    );
+    second.stop().await.unwrap();
+
+    // The person removes the app's access at Google: the next refresh finds the grant gone.
+    server.simulator.revoke_all_oauth_grants();
+    for id in &ids {
+        eventually("the revoked grant shows on the credential", || async {
+            credential(&alice, id).await["status"] == "INVALID"
+        })
+        .await;
+    }
+    let out = env.cli().args(["ledger", "verify"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    server.running.stop().await.unwrap();
+}
+
+async fn deleting_revokes(env: TestEnv) {
+    let server = oauth_server(&env, OAuthBehaviour::default(), JobSettings::default()).await;
+    let alice = server.user("alice").await;
+    let (_, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
+    let id = connected_id(&landed);
+    let machine = resolver_token(&alice).await;
+    let token = resolve_access_token(&machine, "alice").await;
+    alice
+        .ok(
+            "mutation($id: ID!) { deleteCredential(id: $id) { deletedId } }",
+            json!({"id": id}),
+        )
+        .await;
+    eventually("the grant is revoked at Google", || async {
+        server.simulator.oauth_revocations() == 1
+    })
+    .await;
+    assert_eq!(userinfo_status(&server, &token).await, 401);
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(
+    deleting_a_google_credential_revokes_its_grant_at_google,
+    deleting_revokes
+);
