@@ -85,10 +85,20 @@ async fn connect(
     name: &str,
     decision: &str,
 ) -> (String, String) {
+    connect_with(server, person, json!({"s": service, "n": name}), decision).await
+}
+
+/// [`connect`] with `startOAuthConnection`'s arguments `{s, n, r}` (service, name, reconnect).
+async fn connect_with(
+    server: &Server,
+    person: &Client,
+    args: Value,
+    decision: &str,
+) -> (String, String) {
     let started = person
         .ok(
-            "mutation($s: String!, $n: String!) { startOAuthConnection(service: $s, name: $n) { authorizationUrl } }",
-            json!({"s": service, "n": name}),
+            "mutation($s: String!, $n: String, $r: ID) { startOAuthConnection(service: $s, name: $n, reconnect: $r) { authorizationUrl } }",
+            args,
         )
         .await;
     let url = started["startOAuthConnection"]["authorizationUrl"]
@@ -247,13 +257,26 @@ async fn connecting_a_google_account_stores_an_active_primary_credential(env: Te
     let token = resolve_access_token(&machine, "alice").await;
     assert_eq!(userinfo_status(&server, &token).await, 200);
 
-    // The same Google account again: its tokens are replaced in place, under its own name.
+    // The same Google account as a new connection is a duplicate, and stores nothing...
     let (_, again) = connect(&server, &alice, "gmail", "Another name", "allow").await;
+    assert_eq!(again, "/?oauth_error=duplicate");
+    assert_eq!(credential_count(&alice).await, 1);
+    // ...while reconnecting the credential replaces its tokens in place, under its own name.
+    let (_, again) = connect_with(&server, &alice, json!({"s": "gmail", "r": id}), "allow").await;
     assert_eq!(connected_id(&again), id);
     let c = credential(&alice, &id).await;
     assert_eq!(c["name"], "Work mail");
     assert_eq!(c["secretVersion"], 2);
+    assert_eq!(c["status"], "ACTIVE");
     assert_eq!(credential_count(&alice).await, 1);
+    // A reconnect that signs in with another Google account changes nothing.
+    server.simulator.set_oauth_behaviour(OAuthBehaviour {
+        account: SimAccount::new("2", "Someone Else", "else@gmail.com"),
+        ..OAuthBehaviour::default()
+    });
+    let (_, other) = connect_with(&server, &alice, json!({"s": "gmail", "r": id}), "allow").await;
+    assert_eq!(other, "/?oauth_error=other_account");
+    assert_eq!(credential(&alice, &id).await["secretVersion"], 2);
     server.running.stop().await.unwrap();
 }
 on_both_backends!(

@@ -377,13 +377,16 @@ impl Mutation {
     }
 
     /// Starts connecting an account with OAuth 2.0 (Gmail, Google Calendar): answers the
-    /// provider's consent page to send the person to. The flow is single use, bound to this
-    /// session and good for ten minutes; nothing is stored until the person comes back.
+    /// provider's consent page to send the person to. A new credential needs a `name`;
+    /// `reconnect` gives an existing credential new tokens instead (same account only). The
+    /// flow is single use, bound to this session and good for ten minutes; nothing is stored
+    /// until the person comes back.
     async fn start_o_auth_connection(
         &self,
         ctx: &Context<'_>,
         service: String,
-        name: String,
+        name: Option<String>,
+        reconnect: Option<ID>,
     ) -> async_graphql::Result<StartOAuthConnectionPayload> {
         answer(ctx, async {
             let p = session(ctx)?;
@@ -394,25 +397,50 @@ impl Mutation {
             };
             let a = api(ctx);
             let definition = a.ledger.catalog.enabled_service(&service)?;
-            let name = credledger_domain::CredentialName::parse(&name)?;
-            let keyring =
-                credledger_domain::KeyringId::new(p.user_id.clone(), definition.key.clone());
-            // The name is checked now, so a person does not consent only to be told it is taken.
-            let taken = a
-                .ledger
-                .keyring(&keyring)
-                .await?
-                .credentials()
-                .any(|c| !c.erased && c.name == name);
-            if taken {
-                return Err(ApiError::Conflict(format!(
-                    "you already have a {} credential named \"{name}\"",
-                    definition.display_name
-                )));
-            }
+            let target = match (reconnect, name) {
+                (Some(id), _) => {
+                    let row = credential_for(a, p, &id, Access::Edit).await?;
+                    if row.service != definition.key.as_str() {
+                        return Err(ApiError::Validation(format!(
+                            "that credential is not a {} credential",
+                            definition.display_name
+                        )));
+                    }
+                    crate::oauth::Target::Reconnect(
+                        credledger_domain::CredentialId::parse(&id)
+                            .map_err(|_| ApiError::NotFound)?,
+                    )
+                }
+                (None, Some(name)) => {
+                    let name = credledger_domain::CredentialName::parse(&name)?;
+                    let keyring = credledger_domain::KeyringId::new(
+                        p.user_id.clone(),
+                        definition.key.clone(),
+                    );
+                    // Checked now, so a person does not consent only to be told it is taken.
+                    let taken = a
+                        .ledger
+                        .keyring(&keyring)
+                        .await?
+                        .credentials()
+                        .any(|c| !c.erased && c.name == name);
+                    if taken {
+                        return Err(ApiError::Conflict(format!(
+                            "you already have a {} credential named \"{name}\"",
+                            definition.display_name
+                        )));
+                    }
+                    crate::oauth::Target::New {
+                        name: name.to_string(),
+                    }
+                }
+                (None, None) => {
+                    return Err(ApiError::Validation("a new connection needs a name".into()))
+                }
+            };
             let url = a
                 .oauth
-                .start(definition, name.as_str(), &p.user_id, session_hash)?;
+                .start(definition, target, &p.user_id, session_hash)?;
             Ok(StartOAuthConnectionPayload {
                 authorization_url: url,
             })

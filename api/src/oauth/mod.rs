@@ -53,8 +53,16 @@ struct OpenFlow {
     user_id: UserId,
     session_hash: String,
     service: String,
-    name: String,
+    /// What to do when the person comes back.
+    target: Target,
     pkce_verifier: String,
+}
+
+/// A new credential under a name, or new tokens for an existing credential of the same account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    New { name: String },
+    Reconnect(CredentialId),
 }
 
 /// Why a connection did not complete, as the dashboard is told (`/?oauth_error=<code>`).
@@ -70,8 +78,10 @@ pub enum Failure {
     NoRefreshToken,
     /// The tokens did not pass the live check.
     Check,
-    /// This account is already connected under another name.
+    /// This account is already connected (reconnect that credential instead).
     Duplicate,
+    /// A reconnect signed in with another account than the credential's.
+    OtherAccount,
     /// The chosen name is already used for this service.
     NameTaken,
     /// Anything else (logged with the request id).
@@ -87,6 +97,7 @@ impl Failure {
             Self::NoRefreshToken => "no_refresh_token",
             Self::Check => "check",
             Self::Duplicate => "duplicate",
+            Self::OtherAccount => "other_account",
             Self::NameTaken => "name_taken",
             Self::Failed => "failed",
         }
@@ -116,11 +127,12 @@ impl OAuthConnections {
         Some((flow, self.clients.get(&flow.provider)?))
     }
 
-    /// Opens a flow for `service` under `name`; the answer is where to send the person.
+    /// Opens a flow for `service` (a new credential, or a reconnect); the answer is where to
+    /// send the person.
     pub fn start(
         &self,
         service: &ServiceDefinition,
-        name: &str,
+        target: Target,
         user_id: &UserId,
         session_hash: &str,
     ) -> Result<String, crate::error::ApiError> {
@@ -147,7 +159,7 @@ impl OAuthConnections {
                 user_id: user_id.clone(),
                 session_hash: session_hash.to_owned(),
                 service: service.key.to_string(),
-                name: name.to_owned(),
+                target,
                 pkce_verifier: authorization.pkce_verifier,
             },
         );
@@ -239,33 +251,33 @@ async fn finish(
     let ValidationOutcome::Valid { account, .. } = &outcome else {
         return Err(Failure::Check);
     };
-    let keyring = KeyringId::new(flow.user_id.clone(), definition.key.clone());
-    let existing = api.ledger.keyring(&keyring).await.map_err(internal)?;
-    let reconnected = existing
-        .credentials()
-        .find(|c| {
-            !c.erased
-                && c.status != credledger_domain::keyring::CredentialStatus::Revoked
-                && c.account.as_ref().map(|a| &a.id) == Some(&account.id)
-        })
-        .map(|c| c.id);
     let meta = context.metadata();
     let bytes = fields.to_json_bytes();
-    let result = match reconnected {
-        // The same account again: new tokens in place, under the credential's own name.
-        Some(id) => api
-            .ledger
-            .replace_secret(&id.to_string(), &bytes, Some(outcome), &meta)
-            .await
-            .map(|_| id),
-        None => {
+    let result = match &flow.target {
+        // New tokens in place, for the same account only.
+        Target::Reconnect(id) => {
+            let keyring = KeyringId::new(flow.user_id.clone(), definition.key.clone());
+            let existing = api.ledger.keyring(&keyring).await.map_err(internal)?;
+            let current = existing
+                .credential(*id)
+                .filter(|c| !c.erased)
+                .ok_or(Failure::Flow)?;
+            if current.account.as_ref().map(|a| &a.id) != Some(&account.id) {
+                return Err(Failure::OtherAccount);
+            }
+            api.ledger
+                .replace_secret(&id.to_string(), &bytes, Some(outcome), &meta)
+                .await
+                .map(|_| *id)
+        }
+        Target::New { name } => {
             let id = CredentialId::from_uuid(uuid::Uuid::new_v4());
             api.ledger
                 .register(
                     NewCredential {
                         user_id: flow.user_id.as_str(),
                         service: &flow.service,
-                        name: &flow.name,
+                        name,
                         fields_json: &bytes,
                         metadata: Default::default(),
                         validation: Some(outcome),
