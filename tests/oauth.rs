@@ -573,3 +573,88 @@ on_both_backends!(
     deleting_a_google_credential_revokes_its_grant_at_google,
     deleting_revokes
 );
+
+/// A second OAuth provider is a catalog entry and a client, no code: an Atlassian-style flow
+/// whose refresh tokens rotate, against the simulator.
+async fn second_provider(env: TestEnv) {
+    let behaviour = OAuthBehaviour {
+        token_lifetime: Duration::from_secs(4),
+        rotate_refresh_tokens: true,
+        ..OAuthBehaviour::default()
+    };
+    let simulator = ProviderSimulator::start().await.unwrap();
+    simulator.set_oauth_behaviour(behaviour);
+    let server = env
+        .server_with_simulator(
+            simulator,
+            |settings, sim| {
+                point_oauth(&env, settings, sim);
+                // The new service: the gmail entry's shape under another key and provider, its
+                // identity read by the same kind of probe.
+                let path = settings.catalog_file.clone().unwrap();
+                let mut file: Value =
+                    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+                let services = file["services"].as_array_mut().unwrap();
+                let mut entry = services
+                    .iter()
+                    .find(|s| s["key"] == "gmail")
+                    .unwrap()
+                    .clone();
+                entry["key"] = json!("jira_cloud");
+                entry["display_name"] = json!("Jira Cloud");
+                entry["oauth"]["provider"] = json!("atlassian");
+                entry["oauth"]["scopes"] = json!(["read:jira-user", "offline_access"]);
+                entry["oauth"]["authorization_params"] =
+                    json!({"audience": "api.atlassian.com", "prompt": "consent"});
+                entry["oauth"]["refresh_tokens_rotate"] = json!(true);
+                services.push(entry);
+                std::fs::write(&path, file.to_string()).unwrap();
+                settings.oauth_clients.insert(
+                    "atlassian".into(),
+                    OAuthClient {
+                        id: DEMO_OAUTH_CLIENT_ID.into(),
+                        secret: Some(DEMO_OAUTH_CLIENT_SECRET.into()),
+                    },
+                );
+            },
+            refreshing_jobs(),
+        )
+        .await;
+    let alice = server.user("alice").await;
+    let started = alice
+        .ok(
+            "mutation { startOAuthConnection(service: \"jira_cloud\", name: \"Jira\") { authorizationUrl } }",
+            json!({}),
+        )
+        .await;
+    let url = started["startOAuthConnection"]["authorizationUrl"]
+        .as_str()
+        .unwrap();
+    assert!(url.contains("audience=api.atlassian.com"), "{url}");
+    let (_, landed) = connect(&server, &alice, "jira_cloud", "Jira", "allow").await;
+    let id = connected_id(&landed);
+    assert_eq!(credential(&alice, &id).await["status"], "ACTIVE");
+    // Three lifetimes of rotating refreshes: each refresh token redeemed once, still active.
+    let until = tokio::time::Instant::now() + Duration::from_secs(12);
+    let mut versions = std::collections::BTreeSet::new();
+    while tokio::time::Instant::now() < until {
+        versions.insert(
+            credential(&alice, &id).await["secretVersion"]
+                .as_i64()
+                .unwrap(),
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(
+        versions.len() >= 3,
+        "refreshed through versions {versions:?}"
+    );
+    let redemptions = server.simulator.oauth_redemptions();
+    assert!(redemptions.values().all(|n| *n == 1), "{redemptions:?}");
+    assert_eq!(credential(&alice, &id).await["status"], "ACTIVE");
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(
+    a_second_oauth_provider_with_rotating_refresh_tokens_is_a_catalog_entry_and_a_client,
+    second_provider
+);
