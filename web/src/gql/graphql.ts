@@ -350,6 +350,14 @@ export type Mutation = {
   revokePermission: User;
   /** Makes an active credential the primary one of its service. */
   setPrimaryCredential: Credential;
+  /**
+   * Starts connecting an account with OAuth 2.0 (Gmail, Google Calendar): answers the
+   * provider's consent page to send the person to. A new credential needs a `name`;
+   * `reconnect` gives an existing credential new tokens instead (same account only). The
+   * flow is single use, bound to this session and good for ten minutes; nothing is stored
+   * until the person comes back.
+   */
+  startOAuthConnection: StartOAuthConnectionPayload;
   /** Checks a secret with its provider without storing anything. Uses the live-check budget. */
   testCredential: TestCredentialResult;
   unlockUser: User;
@@ -493,6 +501,13 @@ export type MutationRevokePermissionArgs = {
 
 export type MutationSetPrimaryCredentialArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type MutationStartOAuthConnectionArgs = {
+  name?: InputMaybe<Scalars['String']['input']>;
+  reconnect?: InputMaybe<Scalars['ID']['input']>;
+  service: Scalars['String']['input'];
 };
 
 
@@ -675,6 +690,13 @@ export type Service = {
   icon: Scalars['String']['output'];
   key: Scalars['String']['output'];
   multiAccount: Scalars['Boolean']['output'];
+  /**
+   * Whether a person connects this service with OAuth ("Connect with Google") on this
+   * server: the service has an OAuth flow and the deployment has a client for it.
+   */
+  oauthAvailable: Scalars['Boolean']['output'];
+  /** The scopes an OAuth connection asks for (empty for services connected by pasting). */
+  oauthScopes: Array<Scalars['String']['output']>;
   rateLimitPerHour?: Maybe<Scalars['Int']['output']>;
   rateLimitPerMinute?: Maybe<Scalars['Int']['output']>;
   revocation: Scalars['Boolean']['output'];
@@ -696,6 +718,16 @@ export type ServiceField = {
   required: Scalars['Boolean']['output'];
   /** Secret fields are typed as passwords and never shown back. */
   secret: Scalars['Boolean']['output'];
+};
+
+export type StartOAuthConnectionPayload = {
+  __typename?: 'StartOAuthConnectionPayload';
+  /**
+   * Where to send the person: the provider's consent page. It comes back to
+   * `/oauth/callback`, which lands on the dashboard with `?oauth=connected&credential=<id>`
+   * or `?oauth_error=<reason>`.
+   */
+  authorizationUrl: Scalars['String']['output'];
 };
 
 export type Subscription = {
