@@ -96,8 +96,31 @@ def test_sends_the_resolve_mutation_with_the_bearer_token():
     assert request.headers["content-type"] == "application/json"
     assert request.headers["user-agent"].startswith("notion-mcp/1.0 credledger-client-python/")
     body = json.loads(request.content)
-    assert "resolveCredential(userId: $userId, service: $service, name: $name)" in body["query"]
-    assert body["variables"] == {"userId": "demo", "service": "notion", "name": "Work"}
+    assert "resolveCredential(userId: $userId, service: $service, name: $name, tool: $tool)" in body["query"]
+    assert body["variables"] == {"userId": "demo", "service": "notion", "name": "Work", "tool": None}
+
+
+def test_the_tool_is_sent_for_the_audit():
+    script = Script(ok())
+    make(script).resolve("demo", "notion", tool="notion_workspace")
+    assert json.loads(script.requests[0].content)["variables"]["tool"] == "notion_workspace"
+    with pytest.raises(ValueError):
+        make(Script(ok())).resolve("demo", "notion", tool="x" * 129)
+    with pytest.raises(ValueError):
+        make(Script(ok())).resolve("demo", "notion", tool="")
+
+
+def test_the_async_client_sends_the_tool_too():
+    script = Script(ok())
+
+    async def main():
+        http = httpx.AsyncClient(transport=httpx.MockTransport(script))
+        async with AsyncCredledgerClient(BASE, TOKEN, http_client=http) as client:
+            await client.resolve("demo", "notion", tool="notion_workspace")
+        await http.aclose()
+
+    anyio.run(main)
+    assert json.loads(script.requests[0].content)["variables"]["tool"] == "notion_workspace"
 
 
 def test_primary_is_asked_with_a_null_name():

@@ -106,6 +106,7 @@ def test_tool_answers_with_notion_data_and_the_use_is_audited(live, tmp_path):
     assert newest["action"] == "CredentialUsed"
     assert newest["credentialId"] == live.work_id
     assert newest["context"]["detail"]["consumer"] == f"token:{token_id}"
+    assert newest["context"]["detail"]["tool"] == "notion_workspace"
     assert newest["userAgent"].startswith("notion-mcp-example/")
 
     # No token anywhere: not in the answers, not in the server's log.

@@ -152,7 +152,8 @@ async def notion_workspace(user_id: str | None = None) -> NotionWorkspace:
     name = os.environ.get("NOTION_CREDENTIAL_NAME", "").strip() or None
     credledger = _credledger()
     try:
-        credential = await credledger.resolve(user, SERVICE, name)
+        # The tool's name goes with the resolve: the audit trail records which tool used it.
+        credential = await credledger.resolve(user, SERVICE, name, tool="notion_workspace")
     except CredentialNotFound:
         raise ToolError(f"user {user!r} has no active Notion credential in credledger") from None
     except Forbidden as exc:

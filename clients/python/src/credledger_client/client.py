@@ -41,10 +41,13 @@ from .errors import (
 )
 
 RESOLVE_MUTATION = (
-    "mutation ResolveCredential($userId: String!, $service: String!, $name: String) {"
-    " resolveCredential(userId: $userId, service: $service, name: $name)"
+    "mutation ResolveCredential($userId: String!, $service: String!, $name: String, $tool: String) {"
+    " resolveCredential(userId: $userId, service: $service, name: $name, tool: $tool)"
     " { credentialId service name fields } }"
 )
+
+#: The longest tool name credledger records with a use.
+MAX_TOOL_CHARS = 128
 
 _MAX_MESSAGE = 300
 _ANY: Any = object()
@@ -182,13 +185,15 @@ def _endpoint(base_url: str, allow_insecure_http: bool) -> str:
     return text if text.endswith("/graphql") else text + "/graphql"
 
 
-def _check_args(user_id: str, service: str, name: str | None) -> None:
+def _check_args(user_id: str, service: str, name: str | None, tool: str | None = None) -> None:
     if not isinstance(user_id, str) or not user_id:
         raise ValueError("user_id must be a non-empty string")
     if not isinstance(service, str) or not service:
         raise ValueError("service must be a non-empty string (a catalog key such as 'notion')")
     if name is not None and (not isinstance(name, str) or not name):
         raise ValueError("name must be None (the primary credential) or a non-empty string")
+    if tool is not None and (not isinstance(tool, str) or not tool or len(tool) > MAX_TOOL_CHARS):
+        raise ValueError(f"tool must be None or a non-empty string of at most {MAX_TOOL_CHARS} characters")
 
 
 def _scrub(text: Any, token: str) -> str:
@@ -353,11 +358,11 @@ class _Base:
         }
 
     @staticmethod
-    def _payload(user_id: str, service: str, name: str | None) -> dict[str, Any]:
+    def _payload(user_id: str, service: str, name: str | None, tool: str | None) -> dict[str, Any]:
         return {
             "query": RESOLVE_MUTATION,
             "operationName": "ResolveCredential",
-            "variables": {"userId": user_id, "service": service, "name": name},
+            "variables": {"userId": user_id, "service": service, "name": name, "tool": tool},
         }
 
     def _transport_error(self, exc: httpx.HTTPError) -> ConnectionFailed:
@@ -427,13 +432,19 @@ class CredledgerClient(_Base):
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=timeout, follow_redirects=False)
 
-    def resolve(self, user_id: str, service: str, name: str | None = None) -> ResolvedCredential:
+    def resolve(
+        self, user_id: str, service: str, name: str | None = None, *, tool: str | None = None
+    ) -> ResolvedCredential:
         """The user's primary active credential for `service`, or the active one named `name`.
+
+        `tool` names the MCP tool (or client) asking; credledger records it with the use, so
+        the audit trail says which tool used the credential. An answer served from the cache
+        records no use.
 
         Raises `CredentialNotFound`, `Forbidden`, `Unauthenticated`, `RateLimited`,
         `InvalidRequest`, `ServerError` or `ConnectionFailed` (all `CredledgerError`).
         """
-        _check_args(user_id, service, name)
+        _check_args(user_id, service, name, tool)
         key = (user_id, service, name)
         cached = self._cache.get(key)
         if cached is not None:
@@ -441,7 +452,7 @@ class CredledgerClient(_Base):
         try:
             response = self._http.post(
                 self.endpoint,
-                json=self._payload(user_id, service, name),
+                json=self._payload(user_id, service, name, tool),
                 headers=self._headers(),
                 timeout=self.timeout,
                 follow_redirects=False,
@@ -491,9 +502,11 @@ class AsyncCredledgerClient(_Base):
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=timeout, follow_redirects=False)
 
-    async def resolve(self, user_id: str, service: str, name: str | None = None) -> ResolvedCredential:
+    async def resolve(
+        self, user_id: str, service: str, name: str | None = None, *, tool: str | None = None
+    ) -> ResolvedCredential:
         """See `CredledgerClient.resolve`."""
-        _check_args(user_id, service, name)
+        _check_args(user_id, service, name, tool)
         key = (user_id, service, name)
         cached = self._cache.get(key)
         if cached is not None:
@@ -501,7 +514,7 @@ class AsyncCredledgerClient(_Base):
         try:
             response = await self._http.post(
                 self.endpoint,
-                json=self._payload(user_id, service, name),
+                json=self._payload(user_id, service, name, tool),
                 headers=self._headers(),
                 timeout=self.timeout,
                 follow_redirects=False,
