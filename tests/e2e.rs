@@ -36,4 +36,5 @@ mod outbound;
 mod mcp_sync;
 
 mod mcp_import;
+mod mcp_original;
 mod mcp_resolve;

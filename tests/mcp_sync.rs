@@ -24,6 +24,7 @@ pub fn fast_sync() -> SyncSettings {
         drift_every: Duration::ZERO,
         poll: Duration::from_millis(50),
         lease_ttl: Duration::from_secs(2),
+        remove_orphans: false,
     }
 }
 

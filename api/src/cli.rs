@@ -151,8 +151,9 @@ pub enum CredentialsCommand {
     },
     /// Erase a credential: its data key is destroyed, its history stays.
     Erase { id: String },
-    /// Check every active credential not checked for a while with its provider, and record
-    /// each answer (could-not-check answers change no status). Runs under the same lease as
+    /// Check every active credential not checked for a while, and every inactive one never
+    /// checked (imported without a check), with its provider, and record each answer
+    /// (could-not-check answers change no status). Runs under the same lease as
     /// `serve`'s scheduled revalidation, so it never runs twice at once.
     ValidateAll {
         /// Only this service's credentials.

@@ -537,6 +537,8 @@ fn mcp_sync_settings(
         drift_every: ms("CREDLEDGER_MCP_DRIFT_CHECK_MS", d.drift_every)?,
         poll: ms("CREDLEDGER_MCP_POLL_MS", d.poll)?,
         lease_ttl: ms("CREDLEDGER_MCP_LEASE_TTL_MS", d.lease_ttl)?,
+        remove_orphans: env_value::<bool>("CREDLEDGER_MCP_REMOVE_ORPHANS", "true or false")?
+            .unwrap_or(d.remove_orphans),
     };
     anyhow::ensure!(
         !settings.base_delay.is_zero()

@@ -492,15 +492,17 @@ pub async fn get(
 }
 
 /// Active credentials matching `filter` (its status ignored) whose last completed check is
-/// older than `checked_before` (RFC 3339), or that were never checked; oldest check first.
-/// A check that could not be made does not count: those credentials stay stale.
+/// older than `checked_before` (RFC 3339), or that were never checked, and inactive ones that
+/// were never checked (imported or registered without a check); oldest check first. A check
+/// that could not be made does not count: those credentials stay stale.
 pub async fn stale(
     pool: &sqlx::AnyPool,
     filter: Filter<'_>,
     checked_before: &str,
 ) -> Result<Vec<Summary>, ProjectionError> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM credential_summary WHERE status = 'active' \
+        "SELECT {COLUMNS} FROM credential_summary \
+         WHERE (status = 'active' OR (status = 'inactive' AND last_validated_at IS NULL)) \
          AND (last_validated_at IS NULL OR last_validated_at < $1) \
          AND ($2 = '' OR user_id = $2) AND ($3 = '' OR service = $3) \
          ORDER BY last_validated_at, credential_id"

@@ -453,6 +453,13 @@ impl Batch {
                     keyrings.insert((user_id.clone(), service.clone()));
                     if let Some(c) = event.credential_id() {
                         credential_ids.insert(c.to_string());
+                        // An erased credential has no summary row, but its rows must still be
+                        // read to be settled (else a deletion stays pending and is resent).
+                        self.credentials.entry(c.to_string()).or_insert(Credential {
+                            user_id: user_id.clone(),
+                            service: service.clone(),
+                            alive: false,
+                        });
                     }
                 }
             }
@@ -653,10 +660,12 @@ impl Batch {
                 if forget {
                     row.mcp_id = None;
                 }
-                if row.mcp_id.is_none() {
-                    // The server never confirmed holding it: nothing to delete.
+                if row.mcp_id.is_none() && (forget || row.status == "synced") {
+                    // The server holds nothing of it (its data is gone, or it was told so).
                     None
                 } else {
+                    // A create may have reached the server unanswered: the sender looks for
+                    // that copy before it settles the row.
                     if force || row.action != "delete" {
                         row.action = "delete".into();
                         row.status = "pending".into();
@@ -819,8 +828,20 @@ impl Batch {
                 }
                 Some(row)
             }
-            (CredentialRemovedFromMcp { .. }, Some(mut row)) => {
-                if current(&row) && row.action == "delete" {
+            (
+                CredentialRemovedFromMcp {
+                    mcp_id: removed, ..
+                },
+                Some(mut row),
+            ) => {
+                if row.mcp_id.is_some() && *removed != row.mcp_id {
+                    // Another copy than the one removed was confirmed meanwhile: it is still
+                    // there, and is deleted next (under a key of its own).
+                    if current(&row) && row.action == "delete" {
+                        row.wanted_position = position;
+                    }
+                    Some(row)
+                } else if current(&row) && row.action == "delete" {
                     None
                 } else {
                     row.mcp_id = None;

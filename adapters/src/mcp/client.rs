@@ -116,12 +116,14 @@ impl<V> fmt::Debug for Redacted<'_, V> {
     }
 }
 
-/// A credential as an MCP server lists it. Only `credential_id`, `user_id` and `service_type`
-/// are required; the rest is whatever the server reports, for the caller to judge (a
-/// `credential_data` value that is not a string, a missing `ledger_version`). `Debug` never
+/// A credential as an MCP server lists it. Only its id (`id`, as the original design's servers
+/// name it, or `credential_id`), `user_id` and `service_type` are required; the rest is
+/// whatever the server reports, for the caller to judge (a `credential_data` value that is not
+/// a string, a missing `ledger_version`); fields it does not know are ignored. `Debug` never
 /// shows `credential_data`.
 #[derive(Clone, PartialEq)]
 pub struct RemoteCredential {
+    /// The server's id for its copy.
     pub credential_id: String,
     pub user_id: String,
     pub service_type: String,
@@ -129,7 +131,10 @@ pub struct RemoteCredential {
     pub credential_data: Option<Map<String, Value>>,
     pub account_identifier: Option<String>,
     pub is_primary: Option<bool>,
+    /// The ledger version the server says it holds (servers that echo what they were sent).
     pub ledger_version: Option<u64>,
+    /// The server's own version of its copy (the original design's `version`).
+    pub version: Option<u64>,
 }
 
 impl fmt::Debug for RemoteCredential {
@@ -147,6 +152,7 @@ impl fmt::Debug for RemoteCredential {
             .field("account_identifier", &self.account_identifier)
             .field("is_primary", &self.is_primary)
             .field("ledger_version", &self.ledger_version)
+            .field("version", &self.version)
             .finish()
     }
 }
@@ -228,7 +234,7 @@ impl McpClient {
         let answer = read_capped(success(response)?).await?;
         let id = serde_json::from_slice::<Value>(&answer)
             .ok()
-            .and_then(|v| v.get("credential_id")?.as_str().map(str::to_owned))
+            .and_then(|v| id_text(v.get("credential_id")?))
             .filter(|id| usable_id(id));
         id.ok_or_else(|| SyncError::BadAnswer("no usable `credential_id` in it".to_owned()))
     }
@@ -390,6 +396,15 @@ fn encode(body: &SyncBody) -> Zeroizing<Vec<u8>> {
     bytes
 }
 
+/// A server's id for a copy: a string, or a whole number as some servers send it.
+fn id_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(id) => Some(id.clone()),
+        Value::Number(n) if n.is_u64() => Some(n.to_string()),
+        _ => None,
+    }
+}
+
 fn usable_id(id: &str) -> bool {
     !id.is_empty() && id.chars().count() <= MAX_CREDENTIAL_ID_CHARS && id != "." && id != ".."
 }
@@ -483,16 +498,14 @@ fn read_item((index, item): (usize, Value)) -> RemoteItem {
             reason: "not a JSON object".to_owned(),
         };
     };
-    let credential_id = fields
-        .get("credential_id")
-        .and_then(Value::as_str)
-        .filter(|id| usable_id(id))
-        .map(str::to_owned);
+    // `id` in the original design's API; `credential_id` in servers that answer creates with it.
+    let credential_id = ["id", "credential_id"]
+        .iter()
+        .find_map(|name| fields.get(*name).and_then(id_text))
+        .filter(|id| usable_id(id));
     let read = |fields: &mut Map<String, Value>| -> Result<RemoteCredential, String> {
         Ok(RemoteCredential {
-            credential_id: credential_id
-                .clone()
-                .ok_or("`credential_id` is missing or unusable")?,
+            credential_id: credential_id.clone().ok_or("`id` is missing or unusable")?,
             user_id: required(fields, "user_id")?,
             service_type: required(fields, "service_type")?,
             credential_name: optional(fields, "credential_name", "a string")?,
@@ -500,6 +513,7 @@ fn read_item((index, item): (usize, Value)) -> RemoteItem {
             account_identifier: optional(fields, "account_identifier", "a string")?,
             is_primary: optional(fields, "is_primary", "true or false")?,
             ledger_version: optional(fields, "ledger_version", "a whole number")?,
+            version: optional(fields, "version", "a whole number")?,
         })
     };
     match read(&mut fields) {
@@ -890,7 +904,7 @@ mod tests {
             McpFault::Answer(500, format!(r#"{{"error": "bad token {CANARY}"}}"#)),
             McpFault::Answer(
                 201,
-                format!(r#"{{"credential_id": 7, "echo": "{CANARY}"}}"#),
+                format!(r#"{{"credential_id": true, "echo": "{CANARY}"}}"#),
             ),
             McpFault::Answer(201, format!("{CANARY} is not json")),
         ] {

@@ -6,4 +6,6 @@ pub mod recorder;
 pub mod signing;
 
 pub use client::{McpClient, RemoteCredential, RemoteItem, SyncBody, SyncError};
-pub use recorder::{AppliedChange, McpFault, Op, ReceivedRequest, RecordingMcpServer};
+pub use recorder::{
+    AppliedChange, Chaos, Dialect, McpFault, Op, ReceivedRequest, RecordingMcpServer,
+};

@@ -5,6 +5,11 @@
 //! ([`McpFault`]), go down and come back on the same port, or lose its data. The API answers
 //! under any path prefix (`/credentials`, `/mcp/credentials`, …), so base URLs with a path can
 //! be tested too. It holds plaintext secrets and shows them in `Debug`: tests only.
+//!
+//! It can also stand in for a server of the original design's API ([`Dialect::Original`]):
+//! records listed with `id` and the server's own `version`, and no memory of idempotency
+//! keys, so every request is applied as it comes. [`Chaos`] fails or loses the answers of a
+//! share of the requests, at random from a seed.
 
 use super::client::{
     IDEMPOTENCY_KEY_HEADER, LEDGER_VERSION_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
@@ -31,6 +36,17 @@ const LISTED_FIELDS: &[&str] = &[
     "ledger_version",
 ];
 
+/// The fields a server of the original API lists for each credential, besides `id` and its
+/// own `version`.
+const ORIGINAL_FIELDS: &[&str] = &[
+    "user_id",
+    "service_type",
+    "credential_name",
+    "credential_data",
+    "account_identifier",
+    "is_primary",
+];
+
 /// A misbehaviour, applied to every request until [`RecordingMcpServer::set_fault`] clears it.
 /// Except for `Slow`, nothing is applied while a fault is set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +63,29 @@ pub enum McpFault {
     Answer(u16, String),
     /// `200` streaming a JSON body of this many bytes, without `Content-Length`.
     Oversize(usize),
+    /// Applies the request as usual, then answers this status instead (the answer was lost).
+    LoseAnswer(u16),
+}
+
+/// Which API the server speaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Dialect {
+    /// docs/mcp-sync.md: each `Idempotency-Key` applied once, lists carry `credential_id` and
+    /// whatever `ledger_version` was sent.
+    #[default]
+    Credledger,
+    /// The original design's MCP server: no idempotency keys (every request is applied), lists
+    /// carry `id` and the server's own `version` (1 at create, one more per update).
+    Original,
+}
+
+/// Random faults on every request: `fail_percent` answer 503 without applying anything,
+/// `lose_percent` are applied and then answered 503. Drawn from `seed`, so a run repeats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chaos {
+    pub seed: u64,
+    pub fail_percent: u8,
+    pub lose_percent: u8,
 }
 
 /// A change the server applied.
@@ -117,6 +156,10 @@ impl IntoResponse for Answer {
 #[derive(Default)]
 struct Data {
     credentials: BTreeMap<String, Value>,
+    /// The server's own version of each credential ([`Dialect::Original`]).
+    versions: HashMap<String, u64>,
+    dialect: Dialect,
+    chaos: Option<(Chaos, rand::rngs::StdRng)>,
     last_id: u64,
     answered: HashMap<String, Answer>,
     duplicates: usize,
@@ -217,6 +260,24 @@ impl RecordingMcpServer {
         self.shared.data().fault = fault;
     }
 
+    /// Speaks `dialect` from the next request on.
+    pub fn set_dialect(&self, dialect: Dialect) {
+        self.shared.data().dialect = dialect;
+    }
+
+    /// Fails or loses answers at random from the next request on, or stops with `None`.
+    pub fn set_chaos(&self, chaos: Option<Chaos>) {
+        use rand::SeedableRng;
+        self.shared.data().chaos = chaos.map(|c| (c, rand::rngs::StdRng::seed_from_u64(c.seed)));
+    }
+
+    /// Loses one credential, as if someone deleted it on the server.
+    pub fn forget(&self, mcp_id: &str) {
+        let mut data = self.shared.data();
+        data.credentials.remove(mcp_id);
+        data.versions.remove(mcp_id);
+    }
+
     /// Stops listening: new connections are refused and open ones are closed (a request being
     /// answered gets up to a second to finish). State is kept for [`Self::come_back`].
     pub async fn go_down(&self) {
@@ -247,6 +308,7 @@ impl RecordingMcpServer {
     pub fn clear(&self) {
         let mut data = self.shared.data();
         data.credentials.clear();
+        data.versions.clear();
         data.answered.clear();
     }
 
@@ -259,6 +321,16 @@ impl RecordingMcpServer {
             .into_iter()
             .map(|record| data.insert_new(record))
             .collect()
+    }
+
+    /// Changes one field of a credential it holds, as someone editing it on the server would
+    /// (its own version moves on).
+    pub fn set_field(&self, mcp_id: &str, name: &str, value: Value) {
+        let mut data = self.shared.data();
+        if let Some(Value::Object(record)) = data.credentials.get_mut(mcp_id) {
+            record.insert(name.to_owned(), value);
+            *data.versions.entry(mcp_id.to_owned()).or_default() += 1;
+        }
     }
 
     /// Makes the server report `version` as a credential's `ledger_version`.
@@ -349,10 +421,34 @@ async fn handle(
         body: parsed.as_ref(),
     };
     let mut data = shared.data();
-    let response = match fault.and_then(|fault| faulty(fault, &path)) {
-        Some(response) => response,
-        None if signature_valid => data.answer(&request).into_response(),
-        None => Answer::error(StatusCode::UNAUTHORIZED, "bad or missing signature").into_response(),
+    let lost = |code: u16| {
+        Answer::error(
+            StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+            "the answer was lost",
+        )
+        .into_response()
+    };
+    let chaos = data.draw_chaos();
+    let response = match (fault.clone(), chaos) {
+        _ if !signature_valid => {
+            Answer::error(StatusCode::UNAUTHORIZED, "bad or missing signature").into_response()
+        }
+        (Some(McpFault::LoseAnswer(code)), _) => {
+            data.answer(&request);
+            lost(code)
+        }
+        (_, Some(Drawn::Fail)) => {
+            Answer::error(StatusCode::SERVICE_UNAVAILABLE, "fault").into_response()
+        }
+        (_, Some(Drawn::Lose)) => {
+            data.answer(&request);
+            lost(503)
+        }
+        (Some(fault), None) => match faulty(fault, &path) {
+            Some(response) => response,
+            None => data.answer(&request).into_response(),
+        },
+        (None, None) => data.answer(&request).into_response(),
     };
     data.requests.push(ReceivedRequest {
         method: method.to_string(),
@@ -399,7 +495,7 @@ fn faulty(fault: McpFault, path: &str) -> Option<Response> {
             )
                 .into_response()
         }
-        McpFault::Slow(_) => return None,
+        McpFault::Slow(_) | McpFault::LoseAnswer(_) => return None,
     };
     Some(response)
 }
@@ -437,12 +533,32 @@ fn percent_decode(segment: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// What [`Chaos`] drew for one request.
+enum Drawn {
+    Fail,
+    Lose,
+}
+
 impl Data {
     fn insert_new(&mut self, record: Value) -> String {
         self.last_id += 1;
         let id = format!("mcp-{}", self.last_id);
         self.credentials.insert(id.clone(), record);
+        self.versions.insert(id.clone(), 1);
         id
+    }
+
+    fn draw_chaos(&mut self) -> Option<Drawn> {
+        use rand::Rng;
+        let (chaos, rng) = self.chaos.as_mut()?;
+        let roll: u8 = rng.gen_range(0..100);
+        if roll < chaos.fail_percent {
+            Some(Drawn::Fail)
+        } else if roll < chaos.fail_percent.saturating_add(chaos.lose_percent) {
+            Some(Drawn::Lose)
+        } else {
+            None
+        }
     }
 
     /// The answer to a signed request, applying it unless its key was already applied.
@@ -454,10 +570,13 @@ impl Data {
                 _ => Answer::error(StatusCode::NOT_FOUND, "no such resource"),
             };
         }
-        let Some(key) = request.idempotency_key else {
-            return Answer::error(StatusCode::BAD_REQUEST, "Idempotency-Key is required");
+        let original = self.dialect == Dialect::Original;
+        let key = match request.idempotency_key {
+            Some(key) => key,
+            None if original => "",
+            None => return Answer::error(StatusCode::BAD_REQUEST, "Idempotency-Key is required"),
         };
-        if let Some(answer) = self.answered.get(key) {
+        if let Some(answer) = self.answered.get(key).filter(|_| !original) {
             self.duplicates += 1;
             return answer.clone();
         }
@@ -470,12 +589,16 @@ impl Data {
             (&Method::PUT, Route::Item(id), Some(body)) => match self.credentials.get_mut(&id) {
                 Some(record) => {
                     *record = body.clone();
+                    *self.versions.entry(id.clone()).or_default() += 1;
                     Ok((Op::Update, id))
                 }
                 None => Err(Answer::error(StatusCode::NOT_FOUND, "no such credential")),
             },
             (&Method::DELETE, Route::Item(id), _) => match self.credentials.remove(&id) {
-                Some(_) => Ok((Op::Delete, id)),
+                Some(_) => {
+                    self.versions.remove(&id);
+                    Ok((Op::Delete, id))
+                }
                 None => Err(Answer::error(StatusCode::NOT_FOUND, "no such credential")),
             },
             (&Method::POST | &Method::PUT, Route::Collection | Route::Item(_), None) => Err(
@@ -506,7 +629,9 @@ impl Data {
             ledger_version: request.ledger_version,
             body: (op != Op::Delete).then(|| body.cloned()).flatten(),
         });
-        self.answered.insert(key.to_owned(), answer.clone());
+        if !original {
+            self.answered.insert(key.to_owned(), answer.clone());
+        }
         answer
     }
 
@@ -525,8 +650,8 @@ impl Data {
             .credentials
             .iter()
             .filter(|(_, record)| matches(record))
-            .map(|(id, record)| match record {
-                Value::Object(fields) => {
+            .map(|(id, record)| match (record, self.dialect) {
+                (Value::Object(fields), Dialect::Credledger) => {
                     let mut listed = Map::new();
                     listed.insert("credential_id".to_owned(), id.as_str().into());
                     for name in std::iter::once(&"credential_id").chain(LISTED_FIELDS) {
@@ -536,7 +661,19 @@ impl Data {
                     }
                     Value::Object(listed)
                 }
-                other => other.clone(),
+                (Value::Object(fields), Dialect::Original) => {
+                    let mut listed = Map::new();
+                    listed.insert("id".to_owned(), id.as_str().into());
+                    for name in ORIGINAL_FIELDS {
+                        if let Some(value) = fields.get(*name) {
+                            listed.insert((*name).to_owned(), value.clone());
+                        }
+                    }
+                    let version = self.versions.get(id).copied().unwrap_or(1);
+                    listed.insert("version".to_owned(), version.into());
+                    Value::Object(listed)
+                }
+                (other, _) => other.clone(),
             })
             .collect();
         Answer::json(StatusCode::OK, json!({ "credentials": credentials }))

@@ -1,5 +1,6 @@
-//! Revalidation: every active credential not checked for a while is checked again with its
-//! provider and the answer recorded in the ledger.
+//! Revalidation: every active credential not checked for a while, and every inactive one never
+//! checked (imported without a check), is checked with its provider and the answer recorded
+//! in the ledger.
 //!
 //! Checks go through the server's one validator, so the catalog's per-service outbound limits
 //! hold across interactive and scheduled checks. On top of that the job paces itself to a share

@@ -87,8 +87,12 @@ pub enum McpCommand {
         /// Do not ask for confirmation.
         #[arg(long)]
         force: bool,
-        /// Check each credential with its provider first; refused ones are not imported.
+        /// Do not check the credentials with their providers first: they are imported
+        /// inactive, and the scheduled revalidation checks them.
         #[arg(long)]
+        no_validate: bool,
+        /// Check each credential with its provider first (the default; kept for scripts).
+        #[arg(long, hide = true, conflicts_with = "no_validate")]
         validate: bool,
     },
 }
@@ -208,15 +212,17 @@ pub async fn run(
             service,
             dry_run,
             force,
-            validate,
+            no_validate,
+            validate: _,
         } => {
             let options = ImportOptions {
                 target,
                 user,
                 service,
-                validate,
+                validate: !no_validate,
             };
-            import_command(&servers, &sync, &options, dry_run, force).await?
+            let validator = options.validate.then(|| settings.validator_config());
+            import_command(&servers, &sync, &options, validator, dry_run, force).await?
         }
     };
     ledger.projections.catch_up().await?;
@@ -333,10 +339,24 @@ async fn import_command(
     servers: &McpServers,
     sync: &McpSync,
     options: &ImportOptions,
+    validator: Option<credledger_adapters::validation::ValidatorConfig>,
     dry_run: bool,
     force: bool,
 ) -> anyhow::Result<ExitCode> {
-    let found = match import::plan(servers, sync, options).await {
+    let validator = match validator {
+        Some(config) => Some(
+            credledger_adapters::validation::HttpValidator::new(config)
+                .context("could not set up the validator")?,
+        ),
+        None => None,
+    };
+    let validator = validator
+        .as_ref()
+        .map(|v| v as &dyn credledger_domain::ports::Validator);
+    if validator.is_some() {
+        eprintln!("checking each credential with its provider (--no-validate skips this)");
+    }
+    let found = match import::plan(servers, sync, options, validator).await {
         Ok(found) => found,
         Err(e) => return Ok(refused(e)),
     };
@@ -361,13 +381,17 @@ async fn import_command(
     }
     let count = |p: fn(&Plan) -> bool| found.iter().filter(|f| p(&f.plan)).count();
     let to_import = count(|p| *p == Plan::Import);
+    let failing = count(|p| matches!(p, Plan::Fail(_)));
     if dry_run {
         println!(
-            "dry run: {to_import} to import, {} to skip, {} failing; nothing was changed",
+            "dry run: {to_import} to import, {} to skip, {failing} failing; nothing was changed",
             count(|p| matches!(p, Plan::Skip(_))),
-            count(|p| matches!(p, Plan::Fail(_))),
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(if failing == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
     }
     if to_import > 0 && !force {
         eprint!(
@@ -382,16 +406,6 @@ async fn import_command(
             return Ok(ExitCode::from(1));
         }
     }
-    let validator = if options.validate {
-        Some(
-            credledger_adapters::validation::HttpValidator::new(
-                credledger_adapters::validation::ValidatorConfig::default(),
-            )
-            .context("could not set up the validator")?,
-        )
-    } else {
-        None
-    };
     // Holding the lease keeps the sender from creating copies of what is being imported until
     // the read models show each import's adoption of the server's own copy.
     let deadline = tokio::time::Instant::now() + sync.settings().lease_ttl * 2;
@@ -405,16 +419,9 @@ async fn import_command(
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     let progress = bar(found.len() as u64, "importing");
-    let report = import::import(
-        servers,
-        validator
-            .as_ref()
-            .map(|v| v as &dyn credledger_domain::ports::Validator),
-        &options.target,
-        &found,
-        &metadata(),
-        &|done| progress.set_position(done),
-    )
+    let report = import::import(servers, &options.target, &found, &metadata(), &|done| {
+        progress.set_position(done)
+    })
     .await;
     let caught_up = servers.ledger().projections.catch_up().await;
     sync.unlock().await;
@@ -428,6 +435,19 @@ async fn import_command(
         report.skipped.len(),
         report.failed.len()
     );
+    for i in &report.imported {
+        println!(
+            "  imported {} as {}: {}{}{}",
+            i.mcp_id,
+            i.credential_id,
+            i.status,
+            if i.primary { ", primary" } else { "" },
+            i.note
+                .as_deref()
+                .map(|n| format!(" — {n}"))
+                .unwrap_or_default()
+        );
+    }
     for (id, why) in &report.skipped {
         println!("  skipped {id}: {why}");
     }

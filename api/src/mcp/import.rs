@@ -1,17 +1,25 @@
 //! Import from an MCP server (the original design's `credentials:migrate-from-mcp`): read its
-//! `GET /credentials`, plan what to do with each one, and register the good ones in the ledger
-//! (encrypted under the ledger's keys), idempotently. A credential imported from server T with
-//! the server's id X always gets the same ledger id (a UUIDv5 of `T/X`), so a second run, or a
-//! run after a crash, finds it and skips it. The server already holds what it sent, so each
-//! imported credential the server may hold is recorded as synced under the server's id (the
-//! sender updates that copy rather than creating a second one).
+//! `GET /credentials` (records with `id`, as the original API lists them, or `credential_id`),
+//! plan what to do with each one, and register the good ones in the ledger (encrypted under the
+//! ledger's keys), idempotently. As the original migration did, a record without a name gets
+//! the service's display name (with " 2", " 3"… when the person already has one by that name).
+//! Each credential is checked live with its provider while planning unless told not to: one
+//! the provider refuses, or whose provider cannot be asked, is not imported (and says why);
+//! without the check they are imported inactive and the scheduled revalidation checks them. A
+//! record saying `is_primary: true` becomes the primary when it is active.
+//!
+//! A credential imported from server T with the server's id X always gets the same ledger id (a
+//! UUIDv5 of `T/X`), so a second run, or a run after a crash, finds it and skips it. The server
+//! already holds what it sent, so each imported credential the server may hold is recorded as
+//! synced under the server's id (the sender updates that copy rather than creating a second
+//! one).
 
 use super::sync::McpSync;
 use super::McpServers;
 use crate::error::ApiError;
 use crate::ledger::{LedgerError, NewCredential};
 use credledger_adapters::mcp::client::{RemoteCredential, RemoteItem};
-use credledger_domain::keyring::{KeyringCommand, KeyringError, McpSyncOutcome};
+use credledger_domain::keyring::{KeyringCommand, KeyringError, McpSyncOutcome, ValidationOutcome};
 use credledger_domain::ports::Validator;
 use credledger_domain::{
     CredentialId, EventMetadata, KeyringId, SecretFields, SecretString, ServiceKey, UserId,
@@ -30,6 +38,20 @@ pub struct ImportOptions {
     pub validate: bool,
 }
 
+/// What happened to one imported credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Imported {
+    /// The server's id.
+    pub mcp_id: String,
+    pub credential_id: CredentialId,
+    /// Its status in the ledger after the import (`active`, `inactive`).
+    pub status: String,
+    /// Whether it is its keyring's primary.
+    pub primary: bool,
+    /// Why it is not active, when it is not.
+    pub note: Option<String>,
+}
+
 /// What will happen (or happened) to one credential the server listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Plan {
@@ -46,6 +68,12 @@ pub struct Found {
     pub name: String,
     pub field_names: Vec<String>,
     pub plan: Plan,
+    /// The record asked to be its keyring's primary.
+    pub is_primary: bool,
+    /// The account the record names (kept as metadata; a live check's account prevails).
+    pub account_identifier: Option<String>,
+    /// The provider's answer to the live check made while planning.
+    validation: Option<ValidationOutcome>,
     fields: Option<Zeroizing<Vec<u8>>>,
 }
 
@@ -66,6 +94,7 @@ impl std::fmt::Debug for Found {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportReport {
     pub migrated: u64,
+    pub imported: Vec<Imported>,
     pub skipped: Vec<(String, String)>,
     pub failed: Vec<(String, String)>,
 }
@@ -79,11 +108,14 @@ pub fn imported_id(target: &str, mcp_id: &str) -> CredentialId {
     ))
 }
 
-/// Reads the server's credentials and decides, for each, import, skip or fail (with why).
+/// Reads the server's credentials and decides, for each, import, skip or fail (with why). With
+/// a `validator`, each credential that would be imported is checked live with its provider
+/// (nothing is recorded): a refusal, or a provider that cannot be asked, fails it.
 pub async fn plan(
     servers: &McpServers,
     sync: &McpSync,
     options: &ImportOptions,
+    validator: Option<&dyn Validator>,
 ) -> Result<Vec<Found>, ApiError> {
     let ledger = servers.ledger();
     if mcp_sync::server(&ledger.db.any, &options.target)
@@ -101,6 +133,8 @@ pub async fn plan(
         .await
         .map_err(|e| ApiError::ProviderUnreachable(e.to_string()))?;
     let mut found = Vec::with_capacity(items.len());
+    // Names given in this run, per (user, service): defaults must not collide with them.
+    let mut names: NamesInUse = BTreeMap::new();
     for item in items {
         let entry = match item {
             RemoteItem::Unreadable {
@@ -114,6 +148,9 @@ pub async fn plan(
                 name: String::new(),
                 field_names: vec![],
                 plan: Plan::Fail(reason),
+                is_primary: false,
+                account_identifier: None,
+                validation: None,
                 fields: None,
             },
             RemoteItem::Ok(c) => {
@@ -126,7 +163,11 @@ pub async fn plan(
                 {
                     continue;
                 }
-                decide(servers, &options.target, c).await?
+                let mut entry = decide(servers, &options.target, c, &mut names).await?;
+                if let Some(validator) = validator {
+                    check(servers, validator, &mut entry).await;
+                }
+                entry
             }
         };
         found.push(entry);
@@ -134,10 +175,14 @@ pub async fn plan(
     Ok(found)
 }
 
+/// The names of each (user, service) keyring: those in the ledger and those this run gives.
+type NamesInUse = BTreeMap<(String, String), std::collections::BTreeSet<String>>;
+
 async fn decide(
     servers: &McpServers,
     target: &str,
     c: RemoteCredential,
+    names: &mut NamesInUse,
 ) -> Result<Found, ApiError> {
     let ledger = servers.ledger();
     let mut found = Found {
@@ -151,6 +196,9 @@ async fn decide(
             .map(|d| d.keys().cloned().collect())
             .unwrap_or_default(),
         plan: Plan::Import,
+        is_primary: c.is_primary == Some(true),
+        account_identifier: c.account_identifier.clone(),
+        validation: None,
         fields: None,
     };
     let fail = |why: String| Plan::Fail(why);
@@ -166,13 +214,6 @@ async fn decide(
         found.plan = fail(format!("unknown service `{}`", c.service_type));
         return Ok(found);
     };
-    if c.credential_name
-        .as_deref()
-        .is_none_or(|n| n.trim().is_empty())
-    {
-        found.plan = fail("missing field `credential_name`".into());
-        return Ok(found);
-    }
     let Some(data) = &c.credential_data else {
         found.plan = fail("missing field `credential_data`".into());
         return Ok(found);
@@ -208,15 +249,75 @@ async fn decide(
         ));
         return Ok(found);
     }
+    let keyring = (c.user_id.clone(), c.service_type.clone());
+    if !names.contains_key(&keyring) {
+        let id = KeyringId::new(
+            UserId::parse(&c.user_id)?,
+            ServiceKey::parse(&c.service_type)?,
+        );
+        let state = ledger.keyring(&id).await?;
+        let existing = state
+            .credentials()
+            .filter(|c| !c.erased)
+            .map(|c| c.name.to_string())
+            .collect();
+        names.insert(keyring.clone(), existing);
+    }
+    let taken = names.entry(keyring).or_default();
+    let given = c.credential_name.as_deref().map(str::trim).unwrap_or("");
+    found.name = if given.is_empty() {
+        // The original migration's default: the service's name.
+        let base = &definition.display_name;
+        std::iter::once(base.clone())
+            .chain((2..).map(|n| format!("{base} {n}")))
+            .find(|name| !taken.contains(name))
+            .unwrap_or_else(|| base.clone())
+    } else {
+        given.to_owned()
+    };
+    if taken.contains(&found.name) {
+        found.plan = fail(format!("the name `{}` is taken", found.name));
+        return Ok(found);
+    }
+    taken.insert(found.name.clone());
     found.fields = Some(bytes);
     Ok(found)
 }
 
-/// Imports the credentials planned for import. `progress` is called after each one. The
-/// caller holds the sync lease, so the sender does not create copies meanwhile.
+/// Checks a credential planned for import with its provider; fails it unless it is valid.
+async fn check(servers: &McpServers, validator: &dyn Validator, found: &mut Found) {
+    if found.plan != Plan::Import {
+        return;
+    }
+    let ledger = servers.ledger();
+    let (Ok(definition), Some(fields)) = (
+        ledger.catalog.enabled_service(&found.service),
+        found.fields.as_ref(),
+    ) else {
+        return;
+    };
+    let Ok(parsed) = SecretFields::from_json_bytes(fields) else {
+        return;
+    };
+    match validator.validate(definition, &parsed).await {
+        ValidationOutcome::Invalid { message } => {
+            found.plan = Plan::Fail(format!("the provider refused it: {message}"));
+        }
+        ValidationOutcome::CouldNotCheck { reason } => {
+            found.plan = Plan::Fail(format!(
+                "the provider could not be asked ({reason}): run the import again later, or \
+                 with --no-validate"
+            ));
+        }
+        valid => found.validation = Some(valid),
+    }
+}
+
+/// Imports the credentials planned for import (with the live check's answer when the plan made
+/// one). `progress` is called after each one. The caller holds the sync lease, so the sender
+/// does not create copies meanwhile.
 pub async fn import(
     servers: &McpServers,
-    validator: Option<&dyn Validator>,
     target: &str,
     found: &[Found],
     meta: &EventMetadata,
@@ -227,9 +328,12 @@ pub async fn import(
         match &f.plan {
             Plan::Skip(why) => report.skipped.push((f.mcp_id.clone(), why.clone())),
             Plan::Fail(why) => report.failed.push((f.mcp_id.clone(), why.clone())),
-            Plan::Import => match import_one(servers, validator, target, f, meta).await {
-                Ok(true) => report.migrated += 1,
-                Ok(false) => report
+            Plan::Import => match import_one(servers, target, f, meta).await {
+                Ok(Some(imported)) => {
+                    report.migrated += 1;
+                    report.imported.push(imported);
+                }
+                Ok(None) => report
                     .skipped
                     .push((f.mcp_id.clone(), "already imported".into())),
                 Err(why) => report.failed.push((f.mcp_id.clone(), why)),
@@ -240,34 +344,26 @@ pub async fn import(
     Ok(report)
 }
 
-/// `Ok(false)`: it was there already (a concurrent or earlier run).
+/// `Ok(None)`: it was there already (a concurrent or earlier run).
 async fn import_one(
     servers: &McpServers,
-    validator: Option<&dyn Validator>,
     target: &str,
     f: &Found,
     meta: &EventMetadata,
-) -> Result<bool, String> {
+) -> Result<Option<Imported>, String> {
     let ledger = servers.ledger();
     let Some(fields) = &f.fields else {
         return Err("nothing to import".into());
     };
-    let validation = match validator {
-        Some(v) => {
-            let definition = ledger
-                .catalog
-                .enabled_service(&f.service)
-                .map_err(|e| e.to_string())?;
-            let parsed = SecretFields::from_json_bytes(fields).map_err(|e| e.to_string())?;
-            let outcome = v.validate(definition, &parsed).await;
-            if let credledger_domain::keyring::ValidationOutcome::Invalid { message } = &outcome {
-                return Err(format!("the provider refused it: {message}"));
-            }
-            Some(outcome)
-        }
-        None => None,
-    };
+    let validation = f.validation.clone();
     let id = imported_id(target, &f.mcp_id);
+    let mut metadata = BTreeMap::from([("imported_from".to_owned(), target.to_owned())]);
+    if let Some(account) = &f.account_identifier {
+        metadata.insert("account_identifier".to_owned(), account.clone());
+    }
+    let note = validation
+        .is_none()
+        .then(|| "not checked (--no-validate); the scheduled revalidation checks it".to_owned());
     let committed = match ledger
         .register(
             NewCredential {
@@ -275,7 +371,7 @@ async fn import_one(
                 service: &f.service,
                 name: &f.name,
                 fields_json: fields,
-                metadata: BTreeMap::from([("imported_from".to_owned(), target.to_owned())]),
+                metadata,
                 validation,
             },
             id,
@@ -284,18 +380,46 @@ async fn import_one(
         .await
     {
         Ok(c) => c,
-        Err(LedgerError::Rule(KeyringError::AlreadyExists(_))) => return Ok(false),
+        Err(LedgerError::Rule(KeyringError::AlreadyExists(_))) => return Ok(None),
         Err(e) => return Err(e.to_string()),
+    };
+    let keyring = KeyringId::new(
+        UserId::parse(&f.user_id).map_err(|e| e.to_string())?,
+        ServiceKey::parse(&f.service).map_err(|e| e.to_string())?,
+    );
+    let active = |state: &credledger_domain::keyring::Keyring| {
+        state
+            .credential(id)
+            .is_some_and(|c| c.status == credledger_domain::keyring::CredentialStatus::Active)
+    };
+    let mut state = ledger.keyring(&keyring).await.map_err(|e| e.to_string())?;
+    // The record's wish to be primary, where the keyring's rule allows it (active only).
+    if f.is_primary && active(&state) && !state.credential(id).is_some_and(|c| c.is_primary) {
+        ledger
+            .command(
+                &keyring,
+                KeyringCommand::SetPrimary { credential_id: id },
+                meta,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        state = ledger.keyring(&keyring).await.map_err(|e| e.to_string())?;
+    }
+    let credential = state.credential(id);
+    let imported = Imported {
+        mcp_id: f.mcp_id.clone(),
+        credential_id: id,
+        status: credential
+            .map(|c| c.status.as_str().to_owned())
+            .unwrap_or_default(),
+        primary: credential.is_some_and(|c| c.is_primary),
+        note: if active(&state) { None } else { note },
     };
     // The server holds this credential already, under its own id: adopt that copy.
     let may_hold = mcp_sync::may_hold(&ledger.db.any, target, &f.user_id, &f.service)
         .await
         .map_err(|e| e.to_string())?;
     if may_hold {
-        let keyring = KeyringId::new(
-            UserId::parse(&f.user_id).map_err(|e| e.to_string())?,
-            ServiceKey::parse(&f.service).map_err(|e| e.to_string())?,
-        );
         ledger
             .command(
                 &keyring,
@@ -315,5 +439,5 @@ async fn import_one(
             .await
             .map_err(|e| e.to_string())?;
     }
-    Ok(true)
+    Ok(Some(imported))
 }

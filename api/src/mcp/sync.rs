@@ -3,24 +3,29 @@
 //! with signed requests (docs/mcp-sync.md). Per (server, credential) one row, so changes reach a
 //! server in ledger order; each row is retried on its own with exponential backoff and full
 //! jitter, so a failing credential never blocks the others; after `attempts` failures it is
-//! recorded as failed (`CredentialSyncFailed`) and retried every `retry_failed_every`. Every
-//! outcome is an event the projection settles the row with; the sender itself keeps only its
-//! attempt counts (`mcp_deliveries`). One instance sends at a time (a database lease), so two
-//! processes never race on one server.
+//! recorded as failed (`CredentialSyncFailed`, once per change) and retried every
+//! `retry_failed_every`. Every outcome is an event the projection settles the row with, written
+//! once per state change of a copy, never once per attempt: attempts and their reasons go to
+//! the logs and to `mcp_deliveries`. A create that may have reached the server without its
+//! answer coming back is never simply repeated: the server's copies are listed first and an
+//! unclaimed copy of the credential is adopted. One instance sends at a time (a database
+//! lease), so two processes never race on one server.
 
 use super::McpServers;
 use crate::error::ApiError;
 use crate::jobs::lease::Leases;
 use chrono::{DateTime, Utc};
 use credledger_adapters::db::timestamp;
-use credledger_adapters::mcp::client::{McpClient, RemoteItem, SyncBody, SyncError};
+use credledger_adapters::mcp::client::{
+    McpClient, RemoteCredential, RemoteItem, SyncBody, SyncError,
+};
 use credledger_domain::keyring::{CredentialStatus, KeyringCommand, McpSyncOutcome};
 use credledger_domain::{CredentialId, EventMetadata, KeyringId, ServiceKey, UserId};
 use credledger_projections::mcp_sync::{self, SyncRow};
 use credledger_projections::Consumer;
 use rand::Rng;
 use sqlx::Row;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Mutex};
@@ -43,6 +48,9 @@ pub struct SyncSettings {
     pub poll: Duration,
     /// The send lease's time to live: how long another instance waits after this one died.
     pub lease_ttl: Duration,
+    /// Whether the drift check deletes copies the ledger does not know of (orphans); they are
+    /// always reported in the logs.
+    pub remove_orphans: bool,
 }
 
 impl Default for SyncSettings {
@@ -56,6 +64,7 @@ impl Default for SyncSettings {
             drift_every: Duration::from_secs(900),
             poll: Duration::from_secs(2),
             lease_ttl: Duration::from_secs(30),
+            remove_orphans: false,
         }
     }
 }
@@ -72,8 +81,22 @@ pub struct StepReport {
     pub unreachable: bool,
 }
 
+/// What a drift check found on one server.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DriftReport {
+    /// Copies that differ from the ledger or are missing: recorded and resent.
+    pub drifted: u64,
+    /// The server's ids of copies the ledger does not know of.
+    pub orphans: Vec<String>,
+    /// How many of those were deleted (`remove_orphans`).
+    pub removed_orphans: u64,
+}
+
 /// The lease one instance holds while it sends.
 pub const LEASE: &str = "mcp_sync";
+
+/// (server, credential).
+type RowKey = (String, String);
 
 /// The replay adapter's sender.
 pub struct McpSync {
@@ -81,6 +104,10 @@ pub struct McpSync {
     settings: SyncSettings,
     leases: Leases,
     clients: Mutex<HashMap<String, (String, McpClient)>>,
+    /// Rows this sender answered, with the global position of the outcome event it wrote: the
+    /// row is not sent again until the read model has applied that event (it would still show
+    /// the state before the answer, e.g. no copy id yet).
+    answered: std::sync::Mutex<HashMap<RowKey, i64>>,
 }
 
 impl std::fmt::Debug for McpSync {
@@ -108,6 +135,7 @@ impl McpSync {
             settings,
             leases,
             clients: Mutex::new(HashMap::new()),
+            answered: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -225,6 +253,8 @@ impl McpSync {
     /// Works through a server's due rows in order, up to a few hundred per pass.
     pub async fn step(&self, server_id: &str) -> Result<StepReport, ApiError> {
         let db = &self.servers.ledger().db;
+        // Read before the rows: they are then at least as recent as this position.
+        let applied = self.applied_position().await?;
         let rows = mcp_sync::rows_of_server(
             &db.any,
             server_id,
@@ -233,6 +263,7 @@ impl McpSync {
         )
         .await?;
         let mut report = StepReport::default();
+        let rows = self.not_awaiting_outcome(rows, applied);
         if rows.is_empty() {
             return Ok(report);
         }
@@ -240,6 +271,8 @@ impl McpSync {
         let deliveries = self.deliveries(server_id).await?;
         let now = Utc::now();
         for row in rows {
+            // An earlier attempt failed: a create may have reached the server.
+            let tried = deliveries.contains_key(&row.credential_id);
             let attempts = match deliveries.get(&row.credential_id) {
                 Some((position, attempts, next)) if *position == row.wanted_position => {
                     if *next > now {
@@ -251,9 +284,10 @@ impl McpSync {
                 // A row in `error` whose delivery was reset by a newer change, or never tried.
                 _ => 0,
             };
-            match self.send(&client, &row).await {
+            match self.send(&client, &row, tried).await {
                 Ok((outcome, version)) => {
-                    self.record(&row, version, outcome).await?;
+                    let position = self.record(&row, version, outcome).await?;
+                    self.remember_answered(&row, position);
                     self.forget_delivery(&row).await?;
                     report.sent += 1;
                 }
@@ -273,21 +307,68 @@ impl McpSync {
         Ok(report)
     }
 
+    /// How far the read model the rows come from has applied the feed, when this sender is
+    /// waiting for one of its outcomes to show (`None` otherwise: no read needed).
+    async fn applied_position(&self) -> Result<Option<i64>, ApiError> {
+        if self.lock_answered().is_empty() {
+            return Ok(None);
+        }
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT position FROM projection_checkpoints WHERE name = $1")
+                .bind(Consumer::CredentialSummary.name())
+                .fetch_optional(&self.servers.ledger().db.any)
+                .await?;
+        Ok(Some(applied.unwrap_or(0)))
+    }
+
+    /// The rows whose last outcome from this sender the read model has applied by `applied`
+    /// (forgetting the outcomes it has).
+    fn not_awaiting_outcome(&self, rows: Vec<SyncRow>, applied: Option<i64>) -> Vec<SyncRow> {
+        let Some(applied) = applied else {
+            return rows;
+        };
+        let mut answered = self.lock_answered();
+        answered.retain(|_, outcome| *outcome > applied);
+        rows.into_iter()
+            .filter(|r| !answered.contains_key(&(r.server_id.clone(), r.credential_id.clone())))
+            .collect()
+    }
+
+    fn lock_answered(&self) -> std::sync::MutexGuard<'_, HashMap<RowKey, i64>> {
+        self.answered.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn remember_answered(&self, row: &SyncRow, outcome_position: i64) {
+        self.lock_answered().insert(
+            (row.server_id.clone(), row.credential_id.clone()),
+            outcome_position,
+        );
+    }
+
     /// Mirrors one row: the credential's current state (upsert) or nothing (delete). Answers
-    /// the outcome and the version the request carried (what the outcome records).
+    /// the outcome and the version the request carried (what the outcome records). `tried`:
+    /// an earlier attempt failed, so a create may have reached the server unanswered.
     async fn send(
         &self,
         client: &McpClient,
         row: &SyncRow,
+        tried: bool,
     ) -> Result<(McpSyncOutcome, u64), Failure> {
         let key = event_id(row);
         let version = self.version(row).await?;
         if row.action == "delete" {
-            let Some(mcp_id) = &row.mcp_id else {
-                return Ok((McpSyncOutcome::Removed { mcp_id: None }, version));
+            let mcp_id = match &row.mcp_id {
+                Some(mcp_id) => Some(mcp_id.clone()),
+                // Never confirmed: only an unanswered create can have left a copy.
+                None if tried => {
+                    let looks = self.looks(row).await?;
+                    self.find_copy(client, row, &looks).await?
+                }
+                None => None,
             };
-            client.delete(mcp_id, &key, version).await?;
-            let mcp_id = Some(mcp_id.clone());
+            if let Some(mcp_id) = &mcp_id {
+                client.delete(mcp_id, &key, version).await?;
+            }
             return Ok((McpSyncOutcome::Removed { mcp_id }, version));
         }
         let mut body = self.body(row, key, version).await?;
@@ -297,13 +378,134 @@ impl McpSync {
                 // The server lost it: create it again, under a key of its own.
                 Err(SyncError::NotFound) => {
                     body.event_id = format!("{}+create", body.event_id);
-                    client.create(&body).await?
+                    self.create_or_adopt(client, row, &body, tried).await?
                 }
                 Err(e) => return Err(e.into()),
             },
-            None => client.create(&body).await?,
+            None => self.create_or_adopt(client, row, &body, tried).await?,
         };
         Ok((McpSyncOutcome::Synced { mcp_id }, version))
+    }
+
+    /// Creates the copy, unless an earlier attempt may have created it already: then the
+    /// server's copies of the user and service are listed first, and a copy no row claims that
+    /// matches this credential (same name, else same secret) is updated instead.
+    async fn create_or_adopt(
+        &self,
+        client: &McpClient,
+        row: &SyncRow,
+        body: &SyncBody,
+        tried: bool,
+    ) -> Result<String, Failure> {
+        if tried {
+            let looks = Looks {
+                name: Some(body.credential_name.clone()),
+                data: Some(body.credential_data.clone()),
+            };
+            if let Some(mcp_id) = self.find_copy(client, row, &looks).await? {
+                tracing::info!(
+                    server = %row.server_id, credential = %row.credential_id, %mcp_id,
+                    "MCP sync adopts the copy an unanswered create made"
+                );
+                match client.update(&mcp_id, body).await {
+                    Ok(()) => return Ok(mcp_id),
+                    Err(SyncError::NotFound) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(client.create(body).await?)
+    }
+
+    /// What a copy of the row's credential would look like, from the keyring (an erased
+    /// credential keeps its name, not its secret).
+    async fn looks(&self, row: &SyncRow) -> Result<Looks, Failure> {
+        let keyring = KeyringId::new(
+            UserId::parse(&row.user_id).map_err(|e| Failure::internal(e.to_string()))?,
+            ServiceKey::parse(&row.service).map_err(|e| Failure::internal(e.to_string()))?,
+        );
+        let credential_id = CredentialId::parse(&row.credential_id)
+            .map_err(|e| Failure::internal(e.to_string()))?;
+        let state = self
+            .servers
+            .ledger()
+            .keyring(&keyring)
+            .await
+            .map_err(|e| Failure::internal(e.to_string()))?;
+        let Some(c) = state.credential_even_erased(credential_id) else {
+            return Ok(Looks::default());
+        };
+        let data = if c.erased {
+            None
+        } else {
+            let fields = self
+                .servers
+                .ledger()
+                .keys
+                .open(credential_id, c.secret_version, &c.secret)
+                .await
+                .map_err(|e| Failure::internal(e.to_string()))?;
+            Some(
+                fields
+                    .iter()
+                    .map(|(k, v)| (k.to_owned(), v.expose().to_owned()))
+                    .collect(),
+            )
+        };
+        Ok(Looks {
+            name: Some(c.name.to_string()),
+            data,
+        })
+    }
+
+    /// A copy of the row's user and service on the server that no row claims and that looks
+    /// like `looks`: the same name, else the same secret.
+    async fn find_copy(
+        &self,
+        client: &McpClient,
+        row: &SyncRow,
+        looks: &Looks,
+    ) -> Result<Option<String>, Failure> {
+        let listed = client.list(Some(&row.user_id), Some(&row.service)).await?;
+        let claimed = self
+            .claimed(&row.server_id)
+            .await
+            .map_err(|e| Failure::internal(e.to_string()))?;
+        let candidates: Vec<RemoteCredential> = listed
+            .into_iter()
+            .filter_map(|item| match item {
+                RemoteItem::Ok(c) => Some(c),
+                RemoteItem::Unreadable { .. } => None,
+            })
+            .filter(|c| {
+                c.user_id == row.user_id
+                    && c.service_type == row.service
+                    && !claimed.contains(&c.credential_id)
+            })
+            .collect();
+        let by = |same: &dyn Fn(&RemoteCredential) -> bool| {
+            candidates
+                .iter()
+                .find(|c| same(c))
+                .map(|c| c.credential_id.clone())
+        };
+        // Not by account: one account may well hold several credentials.
+        Ok(
+            by(&|c| looks.name.is_some() && c.credential_name == looks.name)
+                .or_else(|| by(&|c| looks.data.as_ref().is_some_and(|data| same_data(c, data)))),
+        )
+    }
+
+    /// The server's ids the ledger knows as its copies.
+    async fn claimed(&self, server_id: &str) -> Result<HashSet<String>, ApiError> {
+        let rows = mcp_sync::rows_of_server(
+            &self.servers.ledger().db.any,
+            server_id,
+            &["pending", "out_of_sync", "error", "synced"],
+            i64::MAX,
+        )
+        .await?;
+        Ok(rows.into_iter().filter_map(|r| r.mcp_id).collect())
     }
 
     /// The credential's version as the dashboard shows it (its keyring's sequence number at
@@ -369,19 +571,20 @@ impl McpSync {
         })
     }
 
-    /// Writes an outcome back as a keyring event, with the version it is about.
+    /// Writes an outcome back as a keyring event, with the version it is about. Answers the
+    /// event's global position.
     async fn record(
         &self,
         row: &SyncRow,
         version: u64,
         outcome: McpSyncOutcome,
-    ) -> Result<(), ApiError> {
+    ) -> Result<i64, ApiError> {
         let ledger = self.servers.ledger();
         let keyring = KeyringId::new(
             UserId::parse(&row.user_id)?,
             ServiceKey::parse(&row.service)?,
         );
-        ledger
+        let committed = ledger
             .command(
                 &keyring,
                 KeyringCommand::RecordMcpSync {
@@ -394,7 +597,7 @@ impl McpSync {
                 &meta(),
             )
             .await?;
-        Ok(())
+        Ok(committed.position)
     }
 
     async fn deliveries(
@@ -450,7 +653,8 @@ impl McpSync {
             "MCP sync attempt failed"
         );
         let exhausted = attempts >= self.settings.attempts;
-        if exhausted {
+        // Once per change: a credential already shown failed is not recorded again.
+        if exhausted && row.status != "error" {
             let version = self.version(row).await.map_err(Failure::into_api)?;
             self.record(
                 row,
@@ -505,51 +709,141 @@ impl McpSync {
         Ok(done.rows_affected())
     }
 
-    /// Compares what the server reports (`GET /credentials`) with what it was sent: a copy
-    /// whose version differs, or that is missing, is recorded as drifted and resent. Returns
-    /// how many drifted.
-    pub async fn check_drift(&self, server_id: &str) -> Result<u64, ApiError> {
+    /// Compares what the server reports (`GET /credentials`, the original API's records or
+    /// ours) with the ledger. A copy that is missing, reports another `ledger_version` than it
+    /// was sent, or whose reported fields differ from the credential's current state is
+    /// recorded as drifted and resent; a copy that is equal costs nothing. Copies the ledger
+    /// does not know of (orphans) are reported, and deleted when `remove_orphans` is set.
+    pub async fn check_drift(&self, server_id: &str) -> Result<DriftReport, ApiError> {
         let db = &self.servers.ledger().db;
-        let synced = mcp_sync::rows_of_server(&db.any, server_id, &["synced"], i64::MAX).await?;
-        if synced.is_empty() {
-            return Ok(0);
-        }
+        let rows = mcp_sync::rows_of_server(
+            &db.any,
+            server_id,
+            &["pending", "out_of_sync", "error", "synced"],
+            i64::MAX,
+        )
+        .await?;
+        let mut report = DriftReport::default();
         let client = self.client_for(server_id).await?;
-        let remote = match client.list(None, None).await {
-            Ok(items) => items,
-            Err(e) => {
-                return Err(ApiError::Internal(format!(
-                    "MCP server {server_id} could not list its credentials: {e}"
-                )))
+        let remote = client.list(None, None).await.map_err(|e| {
+            ApiError::Internal(format!(
+                "MCP server {server_id} could not list its credentials: {e}"
+            ))
+        })?;
+        let mut reported: HashMap<String, RemoteCredential> = HashMap::new();
+        for item in remote {
+            match item {
+                RemoteItem::Ok(c) => {
+                    reported.insert(c.credential_id.clone(), c);
+                }
+                RemoteItem::Unreadable {
+                    index,
+                    credential_id,
+                    reason,
+                } => tracing::warn!(
+                    server = %server_id, index, id = ?credential_id, %reason,
+                    "MCP server lists a credential that cannot be read"
+                ),
             }
-        };
-        let reported: HashMap<String, Option<u64>> = remote
-            .into_iter()
-            .filter_map(|item| match item {
-                RemoteItem::Ok(c) => Some((c.credential_id.clone(), c.ledger_version)),
-                RemoteItem::Unreadable { .. } => None,
-            })
-            .collect();
-        let mut drifted = 0;
-        for row in synced.iter().filter(|r| r.action == "upsert") {
+        }
+        let claimed: HashSet<&str> = rows.iter().filter_map(|r| r.mcp_id.as_deref()).collect();
+        for row in rows
+            .iter()
+            .filter(|r| r.status == "synced" && r.action == "upsert")
+        {
             let Some(mcp_id) = &row.mcp_id else { continue };
             let sent = row.synced_version.map(|v| v.max(0) as u64);
-            let now = reported.get(mcp_id).copied();
-            // Missing (`None`), or present with another (or no) version.
-            if now.flatten() != sent || now.is_none() {
-                drifted += 1;
+            let differs = match reported.get(mcp_id) {
+                None => true,
+                Some(copy) => {
+                    copy.ledger_version.is_some_and(|v| Some(v) != sent)
+                        || match self.body(row, String::new(), sent.unwrap_or(0)).await {
+                            Ok(body) => !same_copy(copy, &body),
+                            // Being revoked or erased: the row is about to become a delete.
+                            Err(Failure::Skip) => false,
+                            Err(Failure::Sync(e)) => return Err(ApiError::Internal(e.to_string())),
+                        }
+                }
+            };
+            if differs {
+                report.drifted += 1;
                 // About the copy it was sent: the version it should have reported.
                 self.record(
                     row,
                     sent.unwrap_or(0),
                     McpSyncOutcome::Drifted {
-                        reported_version: now.flatten(),
+                        reported_version: reported.get(mcp_id).and_then(|c| c.ledger_version),
                     },
                 )
                 .await?;
             }
         }
-        Ok(drifted)
+        let mut orphans: Vec<String> = reported
+            .keys()
+            .filter(|id| !claimed.contains(id.as_str()))
+            .cloned()
+            .collect();
+        orphans.sort();
+        for id in &orphans {
+            tracing::warn!(
+                server = %server_id, mcp_id = %id, remove = self.settings.remove_orphans,
+                "MCP server holds a copy the ledger does not know of"
+            );
+            if self.settings.remove_orphans {
+                match client.delete(id, &format!("orphan:{id}"), 0).await {
+                    Ok(()) => report.removed_orphans += 1,
+                    Err(e) => tracing::warn!(
+                        server = %server_id, mcp_id = %id, error = %e,
+                        "could not delete an orphan copy"
+                    ),
+                }
+            }
+        }
+        report.orphans = orphans;
+        Ok(report)
+    }
+}
+
+/// Whether the server's copy says what the ledger would send. Only what the server reports is
+/// compared: a field it leaves out is not a difference, extra fields are ignored.
+fn same_copy(copy: &RemoteCredential, body: &SyncBody) -> bool {
+    copy.user_id == body.user_id
+        && copy.service_type == body.service_type
+        && copy
+            .credential_name
+            .as_ref()
+            .is_none_or(|n| *n == body.credential_name)
+        && copy.is_primary.is_none_or(|p| p == body.is_primary)
+        && copy
+            .account_identifier
+            .as_ref()
+            .is_none_or(|a| Some(a) == body.account_identifier.as_ref())
+        && (copy.credential_data.is_none() || same_data(copy, &body.credential_data))
+}
+
+/// Whether the copy's `credential_data` holds exactly these fields and values.
+fn same_data(copy: &RemoteCredential, fields: &BTreeMap<String, String>) -> bool {
+    copy.credential_data.as_ref().is_some_and(|data| {
+        data.len() == fields.len()
+            && fields
+                .iter()
+                .all(|(k, v)| data.get(k).and_then(|d| d.as_str()) == Some(v.as_str()))
+    })
+}
+
+/// What a copy of a credential looks like on a server, as far as the ledger knows it.
+#[derive(Default)]
+struct Looks {
+    name: Option<String>,
+    /// The plaintext fields (wiped on drop).
+    data: Option<BTreeMap<String, String>>,
+}
+
+impl Drop for Looks {
+    fn drop(&mut self) {
+        if let Some(data) = &mut self.data {
+            data.values_mut().for_each(zeroize::Zeroize::zeroize);
+        }
     }
 }
 

@@ -141,6 +141,12 @@ impl Keyring {
         self.credentials().find(|c| c.id == id)
     }
 
+    /// A credential, erased or not (an erased one keeps its name and history, not its secret):
+    /// for those that must find what an erased credential left elsewhere.
+    pub fn credential_even_erased(&self, id: CredentialId) -> Option<&CredentialState> {
+        self.credentials.iter().find(|c| c.id == id)
+    }
+
     pub fn primary(&self) -> Option<&CredentialState> {
         self.credentials().find(|c| c.is_primary)
     }
