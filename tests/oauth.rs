@@ -6,6 +6,7 @@ use crate::support::api::{Auth, Client, Server};
 use crate::support::{eventually, TestEnv};
 use credledger::config::JobSettings;
 use credledger::{Application, Settings};
+use credledger_adapters::mcp::recorder::RecordingMcpServer;
 use credledger_adapters::oauth::OAuthClient;
 use credledger_adapters::simulator::{
     OAuthBehaviour, ProviderSimulator, SimAccount, DEMO_OAUTH_CLIENT_ID, DEMO_OAUTH_CLIENT_SECRET,
@@ -392,16 +393,24 @@ on_both_backends!(
 
 async fn short_lived_tokens(env: TestEnv) {
     let behaviour = OAuthBehaviour {
-        token_lifetime: Duration::from_secs(4),
+        token_lifetime: Duration::from_secs(5),
         ..OAuthBehaviour::default()
     };
-    let server = oauth_server(&env, behaviour, refreshing_jobs()).await;
+    let jobs = JobSettings {
+        mcp: crate::mcp_sync::fast_sync(),
+        ..refreshing_jobs()
+    };
+    let server = oauth_server(&env, behaviour, jobs).await;
+    // An MCP server holding everyone's Gmail credentials.
+    let mcp = RecordingMcpServer::start(vec![]).await.unwrap();
+    let admin = server.admin("root").await;
+    crate::mcp_sync::register(&admin, &mcp, "gw", &["gmail"], true).await;
     let alice = server.user("alice").await;
     let (_, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
     let id = connected_id(&landed);
     let machine = resolver_token(&alice).await;
-    // For 16 seconds (four lifetimes), every token resolved is one Google accepts.
-    let until = tokio::time::Instant::now() + Duration::from_secs(16);
+    // For 60 seconds (twelve lifetimes), every token resolved is one Google accepts.
+    let until = tokio::time::Instant::now() + Duration::from_secs(60);
     let mut tokens = std::collections::BTreeSet::new();
     while tokio::time::Instant::now() < until {
         let token = resolve_access_token(&machine, "alice").await;
@@ -413,7 +422,7 @@ async fn short_lived_tokens(env: TestEnv) {
         tokens.insert(token);
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    assert!(tokens.len() >= 4, "refreshed {} times", tokens.len() - 1);
+    assert!(tokens.len() >= 12, "refreshed {} times", tokens.len() - 1);
     let history = alice
         .ok(
             "query($id: ID!) { credentialHistory(id: $id) { type } }",
@@ -435,6 +444,26 @@ async fn short_lived_tokens(env: TestEnv) {
     let redemptions = server.simulator.oauth_redemptions();
     assert_eq!(redemptions.values().sum::<u32>() as usize, refreshes);
     assert_eq!(credential(&alice, &id).await["status"], "ACTIVE");
+    // The MCP server received each new token (every token resolved, one for each refresh, was
+    // sent to it), and holds the newest.
+    let last = resolve_access_token(&machine, "alice").await;
+    eventually("the MCP server's copy to hold the newest token", || async {
+        mcp.credentials()
+            .values()
+            .any(|c| c["credential_data"]["access_token"] == last.as_str())
+    })
+    .await;
+    let received: std::collections::BTreeSet<String> = mcp
+        .applied()
+        .iter()
+        .filter_map(|a| a.body.as_ref()?["credential_data"]["access_token"].as_str())
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        tokens.is_subset(&received),
+        "tokens resolved but never sent to the MCP server: {:?}",
+        tokens.difference(&received).count()
+    );
     server.running.stop().await.unwrap();
 }
 on_both_backends!(
@@ -536,7 +565,7 @@ async fn two_instances_refreshing_rotating_tokens_redeem_each_refresh_token_once
     server.simulator.revoke_all_oauth_grants();
     for id in &ids {
         eventually("the revoked grant shows on the credential", || async {
-            credential(&alice, id).await["status"] == "INVALID"
+            credential(&alice, id).await["status"] == "EXPIRED"
         })
         .await;
     }

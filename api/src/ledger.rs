@@ -407,6 +407,23 @@ impl Ledger {
         .await
     }
 
+    /// Marks a credential expired now because its provider ended the authorization (an OAuth
+    /// grant revoked), whatever its token's expiry says.
+    pub async fn end_authorization(
+        &self,
+        credential: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        meta: &EventMetadata,
+    ) -> Result<Committed, LedgerError> {
+        let (credential_id, keyring) = self.locate(credential).await?;
+        self.run(
+            &keyring,
+            KeyringCommand::EndAuthorization { credential_id, now },
+            meta,
+        )
+        .await
+    }
+
     pub async fn set_primary(
         &self,
         credential: &str,

@@ -8,16 +8,16 @@
 //! tokens: a second redemption of a rotated token can make the provider revoke the whole
 //! grant (OAuth 2.1's reuse detection). An `invalid_grant` counts as a revocation only when the
 //! refresh token that was used is still the current one after the lease (a lease that lapsed
-//! mid-refresh must not end in a false revocation).
+//! mid-refresh must not end in a false revocation); the credential is then expired
+//! (`CredentialExpired`, the dashboard offers "Reconnect") and its refresh token is not offered
+//! again by this process until the credential is reconnected.
 
 use super::{token_fields, with_grant, OAuthConnections};
 use crate::jobs::Leases;
 use crate::ledger::{Ledger, LedgerError};
 use chrono::{DateTime, Utc};
 use credledger_domain::catalog::OAuthFlow;
-use credledger_domain::keyring::{
-    CredentialState, CredentialStatus, KeyringCommand, ValidationOutcome,
-};
+use credledger_domain::keyring::{CredentialState, CredentialStatus, KeyringCommand, KeyringError};
 use credledger_domain::ports::Validator;
 use credledger_domain::{CredentialId, EventMetadata, KeyringId};
 use std::sync::Arc;
@@ -48,6 +48,9 @@ pub struct TokenRefresher {
     leases: Leases,
     /// One lock per credential being refreshed in this process.
     in_process: moka::sync::Cache<CredentialId, Arc<tokio::sync::Mutex<()>>>,
+    /// Credentials (at a secret version) whose refresh token the provider refused: not tried
+    /// again until reconnected (a new secret version).
+    refused: moka::sync::Cache<(CredentialId, u32), ()>,
     /// Tokens expiring within this margin are refreshed.
     pub margin: chrono::Duration,
 }
@@ -84,6 +87,7 @@ impl TokenRefresher {
                 .max_capacity(10_000)
                 .time_to_idle(Duration::from_secs(600))
                 .build(),
+            refused: moka::sync::Cache::builder().max_capacity(100_000).build(),
             margin,
         }
     }
@@ -133,7 +137,9 @@ impl TokenRefresher {
             let Some(c) = state.credential(id).cloned() else {
                 return Err(LedgerError::NotFound);
             };
-            if !due(&c, Utc::now(), self.margin) {
+            if !due(&c, Utc::now(), self.margin)
+                || self.refused.contains_key(&(id, c.secret_version))
+            {
                 return Ok(Refreshed::NotDue);
             }
             let now = Utc::now();
@@ -224,19 +230,16 @@ impl TokenRefresher {
                     return Ok(Refreshed::NotDue);
                 }
                 tracing::warn!(credential = %seen.id, "the provider refused the refresh token; access was revoked");
-                self.ledger
-                    .record_validation(
-                        &seen.id.to_string(),
-                        version,
-                        ValidationOutcome::Invalid {
-                            message: format!(
-                                "{} access was revoked; reconnect the account",
-                                definition.display_name
-                            ),
-                        },
-                        &meta,
-                    )
-                    .await?;
+                self.refused.insert((seen.id, version), ());
+                match self
+                    .ledger
+                    .end_authorization(&seen.id.to_string(), Utc::now(), &meta)
+                    .await
+                {
+                    // Expired already (by the expiry job): nothing more to record.
+                    Ok(_) | Err(LedgerError::Rule(KeyringError::IllegalTransition { .. })) => {}
+                    Err(e) => return Err(e),
+                }
                 Ok(Refreshed::Revoked)
             }
             Err(e) => Err(LedgerError::Unavailable(e.to_string())),

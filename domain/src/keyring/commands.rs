@@ -76,6 +76,12 @@ pub enum KeyringCommand {
         credential_id: CredentialId,
         now: DateTime<Utc>,
     },
+    /// The provider ended the authorization (an OAuth grant revoked): the credential is
+    /// expired now, whatever its token's expiry says, until it is reconnected.
+    EndAuthorization {
+        credential_id: CredentialId,
+        now: DateTime<Utc>,
+    },
     RecordOAuthRefresh {
         credential_id: CredentialId,
         fields: SecretFields,

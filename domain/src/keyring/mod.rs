@@ -498,6 +498,29 @@ impl Keyring {
                 )
                 .await;
             }
+            KeyringCommand::EndAuthorization { credential_id, now } => {
+                let c = self.live(credential_id)?;
+                if matches!(
+                    c.status,
+                    CredentialStatus::Revoked | CredentialStatus::Expired
+                ) {
+                    return Err(KeyringError::IllegalTransition {
+                        from: c.status,
+                        action: "expired",
+                    });
+                }
+                let previous_status = c.status;
+                sink.write(
+                    KeyringEvent::CredentialExpired {
+                        credential_id,
+                        expired_at: now,
+                        previous_status,
+                        status: CredentialStatus::Expired,
+                    },
+                    self,
+                )
+                .await;
+            }
             KeyringCommand::RecordOAuthRefresh {
                 credential_id,
                 fields,

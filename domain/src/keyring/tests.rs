@@ -1286,6 +1286,41 @@ fn marking_a_credential_expired_after_its_expiry_expires_it() {
 }
 
 #[test]
+fn an_authorization_ended_at_the_provider_expires_the_credential_before_its_token_expiry() {
+    given(expiring_personal())
+        .when(KeyringCommand::EndAuthorization {
+            credential_id: id(2),
+            now: at(2030, 5, 1),
+        })
+        .then_expect_events(vec![KeyringEvent::CredentialExpired {
+            credential_id: id(2),
+            expired_at: at(2030, 5, 1),
+            previous_status: Active,
+            status: Expired,
+        }]);
+}
+
+#[test]
+fn an_authorization_cannot_end_twice() {
+    let mut history = expiring_personal();
+    history.push(KeyringEvent::CredentialExpired {
+        credential_id: id(2),
+        expired_at: at(2030, 5, 1),
+        previous_status: Active,
+        status: Expired,
+    });
+    given(history)
+        .when(KeyringCommand::EndAuthorization {
+            credential_id: id(2),
+            now: at(2030, 5, 2),
+        })
+        .then_expect_error(KeyringError::IllegalTransition {
+            from: Expired,
+            action: "expired",
+        });
+}
+
+#[test]
 fn a_replaced_secret_does_not_inherit_the_old_tokens_expiry() {
     // Without clearing the expiry on replacement, the new secret would be expired by the old
     // token's date.
