@@ -285,6 +285,32 @@ on_both_backends!(
     connecting_a_google_account_stores_an_active_primary_credential
 );
 
+async fn unnamed_connections(env: TestEnv) {
+    let server = oauth_server(&env, OAuthBehaviour::default(), JobSettings::default()).await;
+    let alice = server.user("alice").await;
+    // Another credential already has the account's email as its name.
+    let email = OAuthBehaviour::default().account.email;
+    let (_, landed) = connect(&server, &alice, "google_calendar", &email, "allow").await;
+    connected_id(&landed);
+
+    let (_, landed) = connect_with(&server, &alice, json!({"s": "gmail"}), "allow").await;
+    let gmail = credential(&alice, &connected_id(&landed)).await;
+    assert_eq!(gmail["name"], email.as_str());
+    assert_eq!(gmail["status"], "ACTIVE");
+    // Names are per service: the calendar's name does not count, and a taken one is suffixed.
+    server.simulator.set_oauth_behaviour(OAuthBehaviour {
+        account: SimAccount::new("g-other", "Other", email.clone()),
+        ..OAuthBehaviour::default()
+    });
+    let (_, landed) = connect_with(&server, &alice, json!({"s": "gmail"}), "allow").await;
+    let second = credential(&alice, &connected_id(&landed)).await;
+    assert_eq!(second["name"], format!("{email} 2"));
+}
+on_both_backends!(
+    a_connection_without_a_name_is_named_after_the_account,
+    unnamed_connections
+);
+
 async fn failed_flows_store_nothing(env: TestEnv) {
     let server = oauth_server(&env, OAuthBehaviour::default(), JobSettings::default()).await;
     let alice = server.user("alice").await;

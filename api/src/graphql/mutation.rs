@@ -377,10 +377,10 @@ impl Mutation {
     }
 
     /// Starts connecting an account with OAuth 2.0 (Gmail, Google Calendar): answers the
-    /// provider's consent page to send the person to. A new credential needs a `name`;
-    /// `reconnect` gives an existing credential new tokens instead (same account only). The
-    /// flow is single use, bound to this session and good for ten minutes; nothing is stored
-    /// until the person comes back.
+    /// provider's consent page to send the person to. A new credential is named `name`, or after
+    /// the account's email when none is given; `reconnect` gives an existing credential new
+    /// tokens instead (same account only). The flow is single use, bound to this session and
+    /// good for ten minutes; nothing is stored until the person comes back.
     async fn start_o_auth_connection(
         &self,
         ctx: &Context<'_>,
@@ -431,12 +431,11 @@ impl Mutation {
                         )));
                     }
                     crate::oauth::Target::New {
-                        name: name.to_string(),
+                        name: Some(name.to_string()),
                     }
                 }
-                (None, None) => {
-                    return Err(ApiError::Validation("a new connection needs a name".into()))
-                }
+                // Named after the account once it is known.
+                (None, None) => crate::oauth::Target::New { name: None },
             };
             let url = a
                 .oauth

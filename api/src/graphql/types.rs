@@ -202,6 +202,9 @@ pub struct Service {
     pub oauth_available: bool,
     /// The scopes an OAuth connection asks for (empty for services connected by pasting).
     pub oauth_scopes: Vec<String>,
+    /// Whose accounts an OAuth connection signs in with (`google`), for "Connect with Google";
+    /// null for services connected by pasting.
+    pub oauth_provider: Option<String>,
 }
 
 impl From<&credledger_domain::ServiceDefinition> for Service {
@@ -249,6 +252,7 @@ impl From<&credledger_domain::ServiceDefinition> for Service {
                 .as_ref()
                 .map(|o| o.scopes.clone())
                 .unwrap_or_default(),
+            oauth_provider: s.oauth.as_ref().map(|o| o.provider.clone()),
         }
     }
 }

@@ -61,7 +61,10 @@ struct OpenFlow {
 /// A new credential under a name, or new tokens for an existing credential of the same account.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
-    New { name: String },
+    /// A new credential, named `name`, or after the account (its email) when `None`.
+    New {
+        name: Option<String>,
+    },
     Reconnect(CredentialId),
 }
 
@@ -272,6 +275,17 @@ async fn finish(
         }
         Target::New { name } => {
             let id = CredentialId::from_uuid(uuid::Uuid::new_v4());
+            let name = match name {
+                Some(name) => name.clone(),
+                None => {
+                    let keyring = KeyringId::new(flow.user_id.clone(), definition.key.clone());
+                    let existing = api.ledger.keyring(&keyring).await.map_err(internal)?;
+                    let taken: Vec<String> =
+                        existing.credentials().map(|c| c.name.to_string()).collect();
+                    name_after(account, &definition.display_name, &taken)
+                }
+            };
+            let name = &name;
             api.ledger
                 .register(
                     NewCredential {
@@ -294,6 +308,28 @@ async fn finish(
         LedgerError::Rule(KeyringError::NameTaken(_)) => Failure::NameTaken,
         other => internal(other),
     })
+}
+
+/// A name for a connection made without one: the account's email (else its display name, else
+/// the service's), with " 2", " 3"… when the person already has a credential by that name.
+fn name_after(
+    account: &credledger_domain::keyring::AccountIdentity,
+    service: &str,
+    taken: &[String],
+) -> String {
+    let base: String = account
+        .email
+        .clone()
+        .or_else(|| account.display_name.clone())
+        .filter(|n| credledger_domain::CredentialName::parse(n).is_ok())
+        .unwrap_or_else(|| service.to_owned())
+        .chars()
+        .take(90)
+        .collect();
+    std::iter::once(base.clone())
+        .chain((2..).map(|n| format!("{base} {n}")))
+        .find(|name| !taken.contains(name))
+        .unwrap_or(base)
 }
 
 fn internal(e: impl std::fmt::Display) -> Failure {
