@@ -1,5 +1,5 @@
 import { lazy, Suspense, type ReactNode } from 'react';
-import { BrowserRouter, Navigate, Route, Routes } from 'react-router-dom';
+import { BrowserRouter, Navigate, Route, Routes, useLocation } from 'react-router-dom';
 import { ErrorState, LoadingState } from '@/components/page-state';
 import { CredentialsPage } from '@/features/credentials/components/credentials-page';
 import { useSession } from '@/lib/session';
@@ -40,12 +40,18 @@ function AdminOnly({ children }: { children: ReactNode }) {
   return <Page>{children}</Page>;
 }
 
+/** The landing page, keeping the query (the OAuth callback lands on `/?oauth=…`). */
+function ToCredentials() {
+  const { search } = useLocation();
+  return <Navigate to={{ pathname: '/credentials', search }} replace />;
+}
+
 export function AppRouter() {
   return (
     <BrowserRouter>
       <Routes>
         <Route element={<SignedInLayout />}>
-          <Route index element={<Navigate to="/credentials" replace />} />
+          <Route index element={<ToCredentials />} />
           <Route path="credentials" element={<CredentialsPage />} />
           <Route
             path="audit"

@@ -29,4 +29,15 @@ describe('attentionReasons', () => {
   it('keeps the words of a sync error and drops the OS error number', () => {
     expect(readableSyncError('error sending request (os error 111)')).toBe('error sending request');
   });
+
+  it('does not count a near expiry of a token that renews itself, and says to reconnect once expired', () => {
+    const soon = new Date(Date.now() + 30 * 60_000).toISOString();
+    expect(attentionReasons({ status: 'ACTIVE', tokenExpiresAt: soon, renews: true })).toEqual([]);
+    expect(attentionReasons({ status: 'ACTIVE', tokenExpiresAt: soon }).map((r) => r.kind)).toEqual([
+      'expiring',
+    ]);
+    expect(attentionReasons({ status: 'EXPIRED', renews: true })[0].label).toBe(
+      'Expired: reconnect the account',
+    );
+  });
 });

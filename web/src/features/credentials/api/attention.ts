@@ -7,6 +7,8 @@ export interface AttentionInput {
   tokenExpiresAt?: string | null;
   syncStatus?: SyncStatus | null;
   syncError?: string | null;
+  /** Its token is renewed automatically (OAuth): a near expiry is routine, not a concern. */
+  renews?: boolean;
 }
 
 export interface AttentionReason {
@@ -26,8 +28,13 @@ export function attentionReasons(c: AttentionInput, now = Date.now()): Attention
       label: c.validationError ? `Invalid: ${c.validationError}` : 'Invalid: the provider refused it',
     });
   }
-  if (c.status === 'EXPIRED') reasons.push({ kind: 'expired', label: 'Expired: replace the token' });
-  if (c.status === 'ACTIVE' && c.tokenExpiresAt) {
+  if (c.status === 'EXPIRED') {
+    reasons.push({
+      kind: 'expired',
+      label: c.renews ? 'Expired: reconnect the account' : 'Expired: replace the token',
+    });
+  }
+  if (c.status === 'ACTIVE' && c.tokenExpiresAt && !c.renews) {
     const left = Date.parse(c.tokenExpiresAt) - now;
     if (left <= EXPIRING_WINDOW_MS) {
       const days = Math.max(0, Math.ceil(left / (24 * 3600 * 1000)));

@@ -4,6 +4,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { makeFragmentData } from '@/gql';
 import { deferred, mockClient, type Answer, type Responder } from '@/test/mock-client';
 import { renderWithClient } from '@/test/render';
+import { browser } from '../api/oauth';
 import { AddCredentialDialog, AddCredentialDialogServiceFragment } from './add-credential-dialog';
 
 const services = [
@@ -13,6 +14,9 @@ const services = [
       key: 'notion',
       displayName: 'Notion',
       enabled: true,
+      oauthAvailable: false,
+      oauthProvider: null,
+      oauthScopes: [],
       fields: [
         {
           __typename: 'ServiceField',
@@ -32,6 +36,9 @@ const services = [
       key: 'jira',
       displayName: 'Jira',
       enabled: true,
+      oauthAvailable: false,
+      oauthProvider: null,
+      oauthScopes: [],
       fields: [
         {
           __typename: 'ServiceField',
@@ -53,6 +60,28 @@ const services = [
           __typename: 'ServiceField',
           name: 'api_token',
           label: 'API token',
+          required: true,
+          secret: true,
+          format: null,
+        },
+      ],
+    },
+    AddCredentialDialogServiceFragment,
+  ),
+  makeFragmentData(
+    {
+      __typename: 'Service',
+      key: 'gmail',
+      displayName: 'Gmail',
+      enabled: true,
+      oauthAvailable: true,
+      oauthProvider: 'google',
+      oauthScopes: ['openid', 'https://www.googleapis.com/auth/gmail.readonly'],
+      fields: [
+        {
+          __typename: 'ServiceField',
+          name: 'access_token',
+          label: 'Access token',
           required: true,
           secret: true,
           format: null,
@@ -295,5 +324,54 @@ describe('AddCredentialDialog', () => {
     expect(screen.getByLabelText(/site url/i)).toHaveAttribute('type', 'url');
     expect(screen.getByLabelText(/account email/i)).toHaveAttribute('type', 'email');
     expect(screen.getByLabelText(/api token/i)).toHaveAttribute('type', 'password');
+  });
+
+  it('connects a service that uses OAuth through the provider, without asking for a token', async () => {
+    const go = vi.spyOn(browser, 'go').mockImplementation(() => {});
+    const { client, calls } = mockClient({
+      StartOAuthConnection: () => ({
+        data: {
+          startOAuthConnection: {
+            __typename: 'StartOAuthConnectionPayload',
+            authorizationUrl: 'https://accounts.example/consent?state=s1',
+          },
+        },
+      }),
+    });
+    const user = userEvent.setup();
+    renderWithClient(
+      <AddCredentialDialog open onOpenChange={() => {}} services={services} preselectedService="gmail" />,
+      client,
+    );
+    expect(screen.queryByLabelText(/access token/i)).not.toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: /^add$/i })).not.toBeInTheDocument();
+    expect(screen.getByTestId('oauth-connect')).toHaveTextContent('openid, gmail.readonly');
+    await user.type(screen.getByLabelText(/name/i), 'Mail');
+    await user.click(screen.getByRole('button', { name: 'Connect with Google' }));
+    await waitFor(() => expect(go).toHaveBeenCalledWith('https://accounts.example/consent?state=s1'));
+    expect(calls.find((c) => c.name === 'StartOAuthConnection')?.variables).toEqual({
+      service: 'gmail',
+      name: 'Mail',
+      reconnect: null,
+    });
+    go.mockRestore();
+  });
+
+  it('says why a connection could not be started, and stays on the page', async () => {
+    const go = vi.spyOn(browser, 'go').mockImplementation(() => {});
+    const { client } = mockClient({
+      StartOAuthConnection: () => ({
+        errors: [{ message: 'Gmail cannot be connected on this server', extensions: { code: 'VALIDATION' } }],
+      }),
+    });
+    const user = userEvent.setup();
+    renderWithClient(
+      <AddCredentialDialog open onOpenChange={() => {}} services={services} preselectedService="gmail" />,
+      client,
+    );
+    await user.click(screen.getByRole('button', { name: 'Connect with Google' }));
+    expect(await screen.findByRole('alert')).toHaveTextContent('Gmail cannot be connected on this server');
+    expect(go).not.toHaveBeenCalled();
+    go.mockRestore();
   });
 });

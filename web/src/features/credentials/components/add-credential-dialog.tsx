@@ -1,4 +1,4 @@
-import { FlaskConical, Plus } from 'lucide-react';
+import { FlaskConical, LogIn, Plus } from 'lucide-react';
 import { useId, useMemo, useState, type FormEvent } from 'react';
 import { useMutation } from 'urql';
 import { Alert } from '@/components/ui/alert';
@@ -20,6 +20,7 @@ import { getFragmentData, graphql, type FragmentType } from '@/gql';
 import { apiFailure, describeFailure } from '@/lib/errors';
 import { AddCredentialMutation } from '../api/mutations';
 import { credentialContext } from '../api/context';
+import { providerName, useStartOAuth } from '../api/oauth';
 import { useCredentialTest, valuesKey, filledFields } from '../hooks/use-credential-test';
 import { SecretFields, missingFields } from './secret-fields';
 import { TestOutcome } from './test-outcome';
@@ -29,6 +30,9 @@ export const AddCredentialDialogServiceFragment = graphql(`
     key
     displayName
     enabled
+    oauthAvailable
+    oauthProvider
+    oauthScopes
     fields {
       name
       label
@@ -89,6 +93,9 @@ function AddCredentialForm({
   const [addError, setAddError] = useState<string | null>(null);
   const test = useCredentialTest();
   const [{ fetching: adding }, add] = useMutation(AddCredentialMutation);
+  const oauth = useStartOAuth();
+  const viaOAuth = !!service?.oauthAvailable;
+  const provider = providerName(service?.oauthProvider);
 
   const currentKey = useMemo(() => valuesKey(serviceKey, values), [serviceKey, values]);
   const testing = test.state.phase === 'testing';
@@ -178,7 +185,47 @@ function AddCredentialForm({
         {errors.has('service') && <p className="text-xs text-destructive">Choose a service.</p>}
       </div>
 
-      {service && (
+      {service && viaOAuth && (
+        <div className="space-y-3" data-testid="oauth-connect">
+          <div className="space-y-2">
+            <Label htmlFor={nameId}>Name (optional)</Label>
+            <Input
+              id={nameId}
+              value={name}
+              maxLength={100}
+              placeholder="e.g. Work, Personal"
+              autoComplete="off"
+              aria-describedby={`${nameId}-hint`}
+              onChange={(e) => setName(e.target.value)}
+            />
+            <p id={`${nameId}-hint`} className="text-xs text-muted-foreground">
+              Without one, the account's email address names it.
+            </p>
+          </div>
+          <p className="text-sm text-muted-foreground">
+            {service.displayName} is connected through {provider}: you sign in there and allow access; no
+            token is pasted here. {provider} is asked for:{' '}
+            {service.oauthScopes.map((scope) => scope.split('/').filter(Boolean).pop() ?? scope).join(', ')}.
+          </p>
+          <Button
+            type="button"
+            className="w-full"
+            disabled={oauth.starting}
+            aria-busy={oauth.starting || undefined}
+            onClick={() => void oauth.connect(service.key, { name })}
+          >
+            {oauth.starting ? <Spinner /> : <LogIn aria-hidden="true" />}
+            Connect with {provider}
+          </Button>
+          {oauth.error && (
+            <Alert variant="destructive" role="alert">
+              {oauth.error}
+            </Alert>
+          )}
+        </div>
+      )}
+
+      {service && !viaOAuth && (
         <>
           <div className="space-y-2">
             <Label htmlFor={nameId}>
@@ -252,12 +299,14 @@ function AddCredentialForm({
         <Button type="button" variant="ghost" onClick={onDone} disabled={adding}>
           Cancel
         </Button>
-        <Button type="submit" disabled={!canAdd} aria-describedby={`${ids}-add-hint`}>
-          {adding ? <Spinner /> : <Plus aria-hidden="true" />}
-          {adding ? 'Adding…' : 'Add'}
-        </Button>
+        {!viaOAuth && (
+          <Button type="submit" disabled={!canAdd} aria-describedby={`${ids}-add-hint`}>
+            {adding ? <Spinner /> : <Plus aria-hidden="true" />}
+            {adding ? 'Adding…' : 'Add'}
+          </Button>
+        )}
       </DialogFooter>
-      {!canAdd && service && !adding && (
+      {!canAdd && service && !viaOAuth && !adding && (
         <p id={`${ids}-add-hint`} className="sr-only">
           Test the credential successfully before adding it.
         </p>

@@ -5,6 +5,7 @@ import { makeFragmentData } from '@/gql';
 import type { CredentialCard_CredentialFragment as CardData } from '@/gql/graphql';
 import { mockClient, type Responder } from '@/test/mock-client';
 import { renderWithClient, testSession } from '@/test/render';
+import { browser } from '../api/oauth';
 import { CredentialCard, CredentialCardFragment, credentialActions } from './credential-card';
 
 function credential(overrides: Partial<CardData> = {}) {
@@ -23,6 +24,7 @@ function credential(overrides: Partial<CardData> = {}) {
     lastUsedAt: null,
     useCount: 0,
     tokenExpiresAt: null,
+    scopes: [],
     syncStatus: 'SYNCED',
     lastSyncedAt: null,
     syncError: null,
@@ -34,12 +36,19 @@ const fields = [
   { name: 'token', label: 'Internal integration token', required: true, secret: true, format: null },
 ];
 
-function setup(data = credential(), responders: Record<string, Responder> = {}, session = testSession) {
+function setup(
+  data = credential(),
+  responders: Record<string, Responder> = {},
+  session = testSession,
+  oauthProvider: string | null = null,
+) {
   const { client, calls } = mockClient(responders);
   const user = userEvent.setup();
-  renderWithClient(<CredentialCard credential={data} serviceName="Notion" fields={fields} />, client, {
-    session,
-  });
+  renderWithClient(
+    <CredentialCard credential={data} serviceName="Notion" fields={fields} oauthProvider={oauthProvider} />,
+    client,
+    { session },
+  );
   const card = screen.getByTestId('credential-card');
   const actions = () =>
     within(within(card).getByRole('group', { name: /actions for/i }))
@@ -208,5 +217,56 @@ describe('CredentialCard', () => {
     });
     expect(within(dialog).queryByText('ntn_canary_secret')).not.toBeInTheDocument();
     expect(within(dialog).getByTestId('secret-hidden')).toBeInTheDocument();
+  });
+
+  it('shows an OAuth credential’s account, granted scopes and token renewal', () => {
+    const { card } = setup(
+      credential({
+        service: 'gmail',
+        name: 'Mail',
+        account: { __typename: 'AccountIdentity', id: 'g-1', displayName: 'Ada', email: 'ada@gmail.example' },
+        scopes: ['openid', 'https://www.googleapis.com/auth/gmail.readonly'],
+        tokenExpiresAt: new Date(Date.now() + 50 * 60_000).toISOString(),
+      }),
+      {},
+      testSession,
+      'Google',
+    );
+    expect(card).toHaveTextContent('ada@gmail.example');
+    expect(within(card).getByTestId('granted-scopes')).toHaveTextContent('openid, gmail.readonly');
+    expect(within(card).getByTestId('token-renewal')).toHaveTextContent('renews automatically');
+    expect(within(card).queryByRole('button', { name: /reconnect/i })).not.toBeInTheDocument();
+  });
+
+  it('offers Reconnect on an expired OAuth credential and starts a reconnect of it', async () => {
+    const go = vi.spyOn(browser, 'go').mockImplementation(() => {});
+    const { user, calls, card } = setup(
+      credential({ service: 'gmail', status: 'EXPIRED', isPrimary: false }),
+      {
+        StartOAuthConnection: () => ({
+          data: {
+            startOAuthConnection: {
+              __typename: 'StartOAuthConnectionPayload',
+              authorizationUrl: 'https://accounts.example/consent?state=r1',
+            },
+          },
+        }),
+      },
+      testSession,
+      'Google',
+    );
+    await user.click(within(card).getByRole('button', { name: /reconnect/i }));
+    await waitFor(() => expect(go).toHaveBeenCalledWith('https://accounts.example/consent?state=r1'));
+    expect(calls.find((c) => c.name === 'StartOAuthConnection')?.variables).toEqual({
+      service: 'gmail',
+      name: null,
+      reconnect: 'cred-1',
+    });
+    go.mockRestore();
+  });
+
+  it('offers no Reconnect to a credential pasted by hand', () => {
+    setup(credential({ status: 'EXPIRED' }));
+    expect(screen.queryByRole('button', { name: /reconnect/i })).not.toBeInTheDocument();
   });
 });

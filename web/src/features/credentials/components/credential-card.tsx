@@ -1,4 +1,4 @@
-import { Ban, Eye, History, Pencil, RefreshCw, Star, Trash2 } from 'lucide-react';
+import { Ban, Eye, History, LogIn, Pencil, RefreshCw, Star, Trash2 } from 'lucide-react';
 import { useState, type ReactNode } from 'react';
 import { useMutation } from 'urql';
 import { Badge } from '@/components/ui/badge';
@@ -14,6 +14,8 @@ import { cn } from '@/lib/utils';
 import { attentionReasons } from '../api/attention';
 import { credentialContext } from '../api/context';
 import { RevalidateCredentialMutation, SetPrimaryCredentialMutation } from '../api/mutations';
+import { useStartOAuth } from '../api/oauth';
+import { Alert } from '@/components/ui/alert';
 import { CredentialHistoryDialog } from './credential-history-dialog';
 import { DeleteCredentialDialog } from './delete-credential-dialog';
 import { EditCredentialDialog } from './edit-credential-dialog';
@@ -41,6 +43,7 @@ export const CredentialCardFragment = graphql(`
     lastUsedAt
     useCount
     tokenExpiresAt
+    scopes
     syncStatus
     lastSyncedAt
     syncError
@@ -72,10 +75,13 @@ export function CredentialCard({
   credential: ref,
   serviceName,
   fields,
+  oauthProvider = null,
 }: {
   credential: FragmentType<typeof CredentialCardFragment>;
   serviceName: string;
   fields: FieldDef[];
+  /** The provider whose consent page connects this service ("Google"), when it uses OAuth. */
+  oauthProvider?: string | null;
 }) {
   const credential = getFragmentData(CredentialCardFragment, ref);
   const session = useSession();
@@ -90,7 +96,10 @@ export function CredentialCard({
     ? [account.displayName, account.email].filter(Boolean).join(' · ') || account.id
     : null;
   const headingId = `credential-${credential.id}`;
-  const reasons = attentionReasons(credential);
+  const reasons = attentionReasons({ ...credential, renews: !!oauthProvider });
+  const oauth = useStartOAuth();
+  const canReconnect =
+    !!oauthProvider && isOwner && (credential.status === 'EXPIRED' || credential.status === 'INVALID');
 
   async function makePrimary() {
     const result = await setPrimary({ id: credential.id }, credentialContext);
@@ -185,6 +194,41 @@ export function CredentialCard({
         </ul>
       )}
 
+      {oauthProvider && credential.scopes.length > 0 && (
+        <p className="mt-1 text-xs text-muted-foreground" data-testid="granted-scopes">
+          <span className="font-medium text-foreground/80">Granted:</span>{' '}
+          {credential.scopes.map((s) => s.split('/').filter(Boolean).pop() ?? s).join(', ')}
+        </p>
+      )}
+      {oauthProvider && credential.status === 'ACTIVE' && credential.tokenExpiresAt && (
+        <p className="mt-1 text-xs text-muted-foreground" data-testid="token-renewal">
+          Token renews automatically; this one expires {timeAgo(credential.tokenExpiresAt)}.
+        </p>
+      )}
+      {canReconnect && (
+        <div className="mt-2 space-y-2">
+          <Button
+            size="sm"
+            variant="outline"
+            onClick={() => void oauth.connect(credential.service, { reconnect: credential.id })}
+            disabled={oauth.starting}
+            aria-busy={oauth.starting || undefined}
+          >
+            {oauth.starting ? <Spinner /> : <LogIn aria-hidden="true" />}
+            Reconnect
+            <span className="sr-only">
+              {' '}
+              {credential.name} with {oauthProvider}
+            </span>
+          </Button>
+          {oauth.error && (
+            <Alert variant="destructive" role="alert">
+              {oauth.error}
+            </Alert>
+          )}
+        </div>
+      )}
+
       <dl className="mt-2 flex flex-wrap gap-x-3 gap-y-0.5 text-xs text-muted-foreground">
         <Meta label="Validated" title={dateTime(credential.lastValidatedAt)}>
           {timeAgo(credential.lastValidatedAt)}
@@ -197,7 +241,8 @@ export function CredentialCard({
             {syncLabel(credential.syncStatus)}
           </Meta>
         )}
-        {credential.tokenExpiresAt && (
+        {/* An ended authorization makes its last token's expiry meaningless. */}
+        {credential.tokenExpiresAt && !(oauthProvider && credential.status === 'EXPIRED') && (
           <Meta label="Expires" title={dateTime(credential.tokenExpiresAt)}>
             {timeAgo(credential.tokenExpiresAt)}
           </Meta>

@@ -9,6 +9,7 @@ import { apiFailure } from '@/lib/errors';
 import { attentionReasons } from '../api/attention';
 import { credentialContext } from '../api/context';
 import { AddCredentialDialog } from './add-credential-dialog';
+import { OAuthResult } from './oauth-result';
 import { ServiceCard } from './service-card';
 import { StatsCards } from './stats-cards';
 import { useDocumentTitle } from '@/lib/use-document-title';
@@ -22,12 +23,17 @@ const CredentialsPageQuery = graphql(`
     services {
       key
       enabled
+      oauthAvailable
       ...ServiceCard_Service
       ...AddCredentialDialog_Service
     }
     credentials {
       id
       service
+      name
+      account {
+        email
+      }
       status
       validationError
       tokenExpiresAt
@@ -81,7 +87,12 @@ export function CredentialsPage() {
     );
   }
 
-  const needing = new Set(data.credentials.filter((c) => attentionReasons(c).length > 0).map((c) => c.id));
+  const renewing = new Set(data.services.filter((s) => s.oauthAvailable).map((s) => s.key));
+  const needing = new Set(
+    data.credentials
+      .filter((c) => attentionReasons({ ...c, renews: renewing.has(c.service) }).length > 0)
+      .map((c) => c.id),
+  );
   const filtering = onlyAttention && needing.size > 0;
   const shown = filtering ? data.credentials.filter((c) => needing.has(c.id)) : data.credentials;
   const services = data.services.filter(
@@ -97,6 +108,7 @@ export function CredentialsPage() {
   return (
     <div className="space-y-6">
       {header}
+      <OAuthResult credentials={data.credentials} />
       <StatsCards
         dashboard={data.dashboard}
         attention={needing.size}

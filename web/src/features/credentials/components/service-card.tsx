@@ -1,9 +1,11 @@
-import { Plus } from 'lucide-react';
+import { LogIn, Plus } from 'lucide-react';
+import { Alert } from '@/components/ui/alert';
 import { Badge } from '@/components/ui/badge';
 import { Button } from '@/components/ui/button';
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from '@/components/ui/card';
 import { getFragmentData, graphql, type FragmentType } from '@/gql';
 import { authTypeLabel } from '@/lib/format';
+import { providerName, useStartOAuth } from '../api/oauth';
 import { CredentialCard, type CredentialCardFragment } from './credential-card';
 import { ServiceIcon } from './service-icon';
 
@@ -16,6 +18,9 @@ export const ServiceCardFragment = graphql(`
     authType
     multiAccount
     beta
+    oauthAvailable
+    oauthProvider
+    oauthScopes
     fields {
       name
       label
@@ -38,6 +43,10 @@ export function ServiceCard({
   const service = getFragmentData(ServiceCardFragment, ref);
   const headingId = `service-${service.key}`;
   const count = credentials.length;
+  const oauth = useStartOAuth();
+  const provider = providerName(service.oauthProvider);
+  // Services connected with OAuth are added through the provider's consent page.
+  const add = service.oauthAvailable ? () => void oauth.connect(service.key) : () => onAdd(service.key);
   return (
     <Card
       aria-labelledby={headingId}
@@ -70,6 +79,11 @@ export function ServiceCard({
       </CardHeader>
       <CardContent className="flex flex-1 flex-col gap-2">
         <p className="text-sm text-muted-foreground">{service.description}</p>
+        {service.oauthAvailable && service.oauthScopes.length > 0 && (
+          <p className="text-xs text-muted-foreground" data-testid="oauth-scopes">
+            Asks {provider} for: {service.oauthScopes.map(scopeLabel).join(', ')}
+          </p>
+        )}
         {count > 0 ? (
           <>
             <div className="space-y-2">
@@ -79,24 +93,43 @@ export function ServiceCard({
                   credential={c.ref}
                   serviceName={service.displayName}
                   fields={service.fields}
+                  oauthProvider={service.oauthAvailable ? provider : null}
                 />
               ))}
             </div>
             {service.multiAccount && (
-              <Button variant="ghost" size="sm" className="mt-auto w-full" onClick={() => onAdd(service.key)}>
-                <Plus aria-hidden="true" />
-                Add another account
+              <Button
+                variant="ghost"
+                size="sm"
+                className="mt-auto w-full"
+                onClick={add}
+                disabled={oauth.starting}
+              >
+                {service.oauthAvailable ? <LogIn aria-hidden="true" /> : <Plus aria-hidden="true" />}
+                {service.oauthAvailable ? `Connect another ${provider} account` : 'Add another account'}
                 <span className="sr-only"> to {service.displayName}</span>
               </Button>
             )}
           </>
         ) : (
-          <Button variant="outline" className="mt-auto w-full" onClick={() => onAdd(service.key)}>
-            <Plus aria-hidden="true" />
-            Connect {service.displayName}
+          <Button variant="outline" className="mt-auto w-full" onClick={add} disabled={oauth.starting}>
+            {service.oauthAvailable ? <LogIn aria-hidden="true" /> : <Plus aria-hidden="true" />}
+            {service.oauthAvailable ? `Connect with ${provider}` : `Connect ${service.displayName}`}
+            {service.oauthAvailable && <span className="sr-only"> ({service.displayName})</span>}
           </Button>
+        )}
+        {oauth.error && (
+          <Alert variant="destructive" role="alert">
+            {oauth.error}
+          </Alert>
         )}
       </CardContent>
     </Card>
   );
+}
+
+/** The last part of a scope URL (`gmail.readonly` for `https://…/auth/gmail.readonly`). */
+export function scopeLabel(scope: string): string {
+  const last = scope.split('/').filter(Boolean).pop();
+  return last ?? scope;
 }
