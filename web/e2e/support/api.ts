@@ -32,6 +32,15 @@ export class ApiSession {
     return body.data as T;
   }
 
+  /** A request with this session's cookie (no redirects followed), e.g. an OAuth callback. */
+  async send(url: string, init: RequestInit = {}): Promise<Response> {
+    return fetch(url, {
+      ...init,
+      redirect: 'manual',
+      headers: { ...(init.headers ?? {}), ...(this.cookie ? { cookie: this.cookie } : {}) },
+    });
+  }
+
   async signIn(login: string, password: string) {
     await this.request(
       'mutation ($login: String!, $password: String!) { login(login: $login, password: $password) { user { id } } }',

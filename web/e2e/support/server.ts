@@ -27,6 +27,8 @@ export interface StartOptions {
   bind?: string;
   /** An existing data directory (a restart); a fresh one when absent. */
   dataDir?: string;
+  /** Settings for this server only (`CREDLEDGER_…` variables). */
+  env?: Record<string, string>;
 }
 
 // Terminal colour codes in the server's log lines.
@@ -75,11 +77,12 @@ export async function startServer({
   timeoutMs = 120_000,
   bind = '127.0.0.1:0',
   dataDir = mkdtempSync(join(tmpdir(), 'credledger-e2e-')),
+  env = {},
 }: StartOptions = {}): Promise<RunningServer> {
   let output = '';
   const child: ChildProcess = spawn(binaryPath(), ['serve', '--dev', '--bind', bind, '--data-dir', dataDir], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1', RUST_LOG: process.env.RUST_LOG ?? 'info' },
+    env: { ...process.env, NO_COLOR: '1', RUST_LOG: process.env.RUST_LOG ?? 'info', ...env },
   });
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
