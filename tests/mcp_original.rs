@@ -538,6 +538,59 @@ on_both_backends!(
     drift_is_only_what_differs_and_orphans_are_removed
 );
 
+async fn the_drift_command_lists_orphans_and_changes_nothing_when_all_is_current(env: TestEnv) {
+    let s = stand(&env, patient(), &["notion"]).await;
+    s.alice
+        .add("notion", "one", json!({"token": token(&s.server, "one")}))
+        .await;
+    settles_quietly(&s).await;
+    let drift = || {
+        let mut cli = env.cli();
+        cli.args(["mcp", "drift", "--target", "gw"]);
+        async move {
+            let out = tokio::task::spawn_blocking(move || cli.output().unwrap())
+                .await
+                .unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned()
+                    + &String::from_utf8_lossy(&out.stderr),
+            )
+        }
+    };
+    let before = event_counts(&env).await;
+    let (code, out) = drift().await;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("gw: 0 drifted copies recorded"), "{out}");
+    assert!(out.contains("0 orphan(s)"), "{out}");
+
+    let orphan = s.recorder.seed(vec![json!({
+        "user_id": "alice", "service_type": "notion", "credential_name": "stray",
+        "credential_data": {"token": "ntn_stray"}, "is_primary": false,
+    })]);
+    let (code, out) = drift().await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains(&format!("1 orphan(s): {}", orphan[0])),
+        "{out}"
+    );
+    // Reported, not removed (that takes CREDLEDGER_MCP_REMOVE_ORPHANS), and nothing recorded.
+    assert!(s.recorder.credentials().contains_key(&orphan[0]));
+    assert_eq!(event_counts(&env).await, before);
+
+    let mut cli = env.cli();
+    cli.args(["mcp", "drift", "--target", "nowhere"]);
+    let out = tokio::task::spawn_blocking(move || cli.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no MCP server `nowhere` is registered"));
+}
+on_both_backends!(
+    the_drift_command_reports_orphans,
+    the_drift_command_lists_orphans_and_changes_nothing_when_all_is_current
+);
+
 /// `credledger mcp import` (the real binary), its catalog pointed at the simulator.
 async fn import(env: &TestEnv, server: &Server, args: &[&str]) -> (Option<i32>, String) {
     let config = env.dir.path().join("import.toml");

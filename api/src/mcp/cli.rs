@@ -55,6 +55,13 @@ pub enum McpCommand {
     },
     /// Credentials per sync status and MCP server.
     Status,
+    /// Compare a server's copies with the ledger now: drifted copies are recorded (a running
+    /// `serve` resends them) and copies the ledger does not know of (orphans) are listed.
+    /// Exit code 1 when anything was found.
+    Drift {
+        #[arg(long)]
+        target: String,
+    },
     /// Try the credentials in `error` again now (serve does it hourly).
     RetryFailed {
         /// Only this server's.
@@ -203,6 +210,7 @@ pub async fn run(
             println!("{n} failed credential(s) will be tried again now");
             ExitCode::SUCCESS
         }
+        McpCommand::Drift { target } => drift(&sync, &target).await?,
         McpCommand::Replay { target, from, all } => {
             replay(&servers, &sync, &target, if all { None } else { from }).await?
         }
@@ -275,6 +283,51 @@ async fn outstanding(servers: &McpServers, target: &str) -> anyhow::Result<u64> 
 
 /// Records the replay request, then sends (or, while a running `serve` holds the lease,
 /// watches it send) until the server's copy is complete.
+async fn drift(sync: &McpSync, target: &str) -> anyhow::Result<ExitCode> {
+    let held = take_lease(sync).await?;
+    let report = sync.check_drift(target).await;
+    sync.unlock().await;
+    drop(held);
+    let report = match report {
+        Ok(report) => report,
+        Err(e) => return Ok(refused(e)),
+    };
+    println!(
+        "{target}: {} drifted cop{} recorded (a running serve resends them), {} orphan(s){}",
+        report.drifted,
+        if report.drifted == 1 { "y" } else { "ies" },
+        report.orphans.len(),
+        if report.orphans.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", report.orphans.join(", "))
+        }
+    );
+    if report.removed_orphans > 0 {
+        println!("{target}: {} orphan(s) deleted", report.removed_orphans);
+    }
+    Ok(if report.drifted == 0 && report.orphans.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Waits (up to twice its time to live) for the sync lease, so the sender is not sending
+/// meanwhile.
+async fn take_lease(sync: &McpSync) -> anyhow::Result<crate::jobs::lease::Held> {
+    let deadline = tokio::time::Instant::now() + sync.settings().lease_ttl * 2;
+    loop {
+        if let Some(held) = sync.lock().await? {
+            return Ok(held);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            anyhow::bail!("the MCP sync lease ({LEASE}) is held elsewhere; try again later");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 async fn replay(
     servers: &McpServers,
     sync: &McpSync,
@@ -408,16 +461,7 @@ async fn import_command(
     }
     // Holding the lease keeps the sender from creating copies of what is being imported until
     // the read models show each import's adoption of the server's own copy.
-    let deadline = tokio::time::Instant::now() + sync.settings().lease_ttl * 2;
-    let held = loop {
-        if let Some(held) = sync.lock().await? {
-            break held;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            anyhow::bail!("the MCP sync lease ({LEASE}) is held elsewhere; try again later");
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    let held = take_lease(sync).await?;
     let progress = bar(found.len() as u64, "importing");
     let report = import::import(servers, &options.target, &found, &metadata(), &|done| {
         progress.set_position(done)

@@ -19,7 +19,9 @@ use credledger_adapters::db::timestamp;
 use credledger_adapters::mcp::client::{
     McpClient, RemoteCredential, RemoteItem, SyncBody, SyncError,
 };
-use credledger_domain::keyring::{CredentialStatus, KeyringCommand, McpSyncOutcome};
+use credledger_domain::keyring::{
+    CredentialState, CredentialStatus, Keyring, KeyringCommand, McpSyncOutcome,
+};
 use credledger_domain::{CredentialId, EventMetadata, KeyringId, ServiceKey, UserId};
 use credledger_projections::mcp_sync::{self, SyncRow};
 use credledger_projections::Consumer;
@@ -420,42 +422,55 @@ impl McpSync {
     /// What a copy of the row's credential would look like, from the keyring (an erased
     /// credential keeps its name, not its secret).
     async fn looks(&self, row: &SyncRow) -> Result<Looks, Failure> {
-        let keyring = KeyringId::new(
-            UserId::parse(&row.user_id).map_err(|e| Failure::internal(e.to_string()))?,
-            ServiceKey::parse(&row.service).map_err(|e| Failure::internal(e.to_string()))?,
-        );
-        let credential_id = CredentialId::parse(&row.credential_id)
-            .map_err(|e| Failure::internal(e.to_string()))?;
-        let state = self
-            .servers
-            .ledger()
-            .keyring(&keyring)
-            .await
-            .map_err(|e| Failure::internal(e.to_string()))?;
+        let (credential_id, state) = self.keyring_of(row).await?;
         let Some(c) = state.credential_even_erased(credential_id) else {
             return Ok(Looks::default());
         };
         let data = if c.erased {
             None
         } else {
-            let fields = self
-                .servers
-                .ledger()
-                .keys
-                .open(credential_id, c.secret_version, &c.secret)
-                .await
-                .map_err(|e| Failure::internal(e.to_string()))?;
-            Some(
-                fields
-                    .iter()
-                    .map(|(k, v)| (k.to_owned(), v.expose().to_owned()))
-                    .collect(),
-            )
+            Some(self.plaintext(credential_id, c).await?)
         };
         Ok(Looks {
             name: Some(c.name.to_string()),
             data,
         })
+    }
+
+    /// The row's credential id and its keyring's current state (read from its stream).
+    async fn keyring_of(&self, row: &SyncRow) -> Result<(CredentialId, Keyring), Failure> {
+        let bad = |e: credledger_domain::InputError| Failure::internal(e.to_string());
+        let keyring = KeyringId::new(
+            UserId::parse(&row.user_id).map_err(bad)?,
+            ServiceKey::parse(&row.service).map_err(bad)?,
+        );
+        let credential_id = CredentialId::parse(&row.credential_id).map_err(bad)?;
+        let state = self
+            .servers
+            .ledger()
+            .keyring(&keyring)
+            .await
+            .map_err(|e| Failure::internal(e.to_string()))?;
+        Ok((credential_id, state))
+    }
+
+    /// A credential's secret fields in plaintext, for a request body or a comparison.
+    async fn plaintext(
+        &self,
+        id: CredentialId,
+        c: &CredentialState,
+    ) -> Result<BTreeMap<String, String>, Failure> {
+        let fields = self
+            .servers
+            .ledger()
+            .keys
+            .open(id, c.secret_version, &c.secret)
+            .await
+            .map_err(|e| Failure::internal(e.to_string()))?;
+        Ok(fields
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.expose().to_owned()))
+            .collect())
     }
 
     /// A copy of the row's user and service on the server that no row claims and that looks
@@ -530,32 +545,14 @@ impl McpSync {
         event_id: String,
         version: u64,
     ) -> Result<SyncBody, Failure> {
-        let ledger = self.servers.ledger();
-        let keyring = KeyringId::new(
-            UserId::parse(&row.user_id).map_err(|e| Failure::internal(e.to_string()))?,
-            ServiceKey::parse(&row.service).map_err(|e| Failure::internal(e.to_string()))?,
-        );
-        let credential_id = CredentialId::parse(&row.credential_id)
-            .map_err(|e| Failure::internal(e.to_string()))?;
-        let state = ledger
-            .keyring(&keyring)
-            .await
-            .map_err(|e| Failure::internal(e.to_string()))?;
+        let (credential_id, state) = self.keyring_of(row).await?;
         let Some(c) = state.credential(credential_id) else {
             return Err(Failure::Skip);
         };
         if c.erased || c.status == CredentialStatus::Revoked {
             return Err(Failure::Skip);
         }
-        let fields = ledger
-            .keys
-            .open(credential_id, c.secret_version, &c.secret)
-            .await
-            .map_err(|e| Failure::internal(e.to_string()))?;
-        let credential_data = fields
-            .iter()
-            .map(|(k, v)| (k.to_owned(), v.expose().to_owned()))
-            .collect();
+        let credential_data = self.plaintext(credential_id, c).await?;
         Ok(SyncBody {
             user_id: row.user_id.clone(),
             service_type: row.service.clone(),
@@ -716,6 +713,14 @@ impl McpSync {
     /// does not know of (orphans) are reported, and deleted when `remove_orphans` is set.
     pub async fn check_drift(&self, server_id: &str) -> Result<DriftReport, ApiError> {
         let db = &self.servers.ledger().db;
+        if mcp_sync::server(&db.any, server_id)
+            .await?
+            .is_none_or(|s| s.removed)
+        {
+            return Err(ApiError::Validation(format!(
+                "no MCP server `{server_id}` is registered"
+            )));
+        }
         let rows = mcp_sync::rows_of_server(
             &db.any,
             server_id,
