@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { authTypeLabel, humanizeAction, timeAgo } from './format';
+import { authTypeLabel, eventLabel, humanizeAction, timeAgo } from './format';
 
 describe('format', () => {
   const now = new Date('2026-01-01T12:00:00Z');
@@ -15,5 +15,21 @@ describe('format', () => {
     expect(humanizeAction('PrimaryCredentialChanged')).toBe('Primary credential changed');
     expect(humanizeAction('OAuthTokenRefreshed')).toBe('OAuth token refreshed');
     expect(authTypeLabel('OAUTH_2')).toBe('OAuth 2');
+  });
+});
+
+describe('eventLabel', () => {
+  it('says what happened in a person’s words, a reveal as a reveal', () => {
+    expect(eventLabel('CredentialRegistered')).toBe('Added');
+    expect(eventLabel('OAuthTokenRefreshed')).toBe('Token renewed');
+    expect(eventLabel('CredentialUsed', { purpose: 'reveal', consumer: 'session' })).toBe('Secret revealed');
+    expect(eventLabel('CredentialUsed', { detail: { purpose: 'reveal' } })).toBe('Secret revealed');
+    expect(eventLabel('CredentialUsed', { purpose: 'resolve', tool: 'search_pages' })).toBe(
+      'Used by search_pages',
+    );
+    expect(eventLabel('CredentialUsed', {})).toBe('Used');
+    // Without a context (the audit filter's list), both kinds.
+    expect(eventLabel('CredentialUsed')).toBe('Used or revealed');
+    expect(eventLabel('SomethingNew')).toBe('Something new');
   });
 });

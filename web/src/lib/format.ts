@@ -43,6 +43,48 @@ export function humanizeAction(action: string) {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
+const EVENT_LABELS: Record<string, string> = {
+  CredentialRegistered: 'Added',
+  CredentialRenamed: 'Renamed',
+  CredentialMetadataChanged: 'Labels changed',
+  SecretReplaced: 'Secret replaced',
+  CredentialValidated: 'Checked: valid',
+  ValidationFailed: 'Checked: refused',
+  ValidationInconclusive: 'Check could not be made',
+  PrimaryCredentialChanged: 'Primary changed',
+  CredentialRevoked: 'Revoked',
+  CredentialExpired: 'Expired',
+  CredentialErased: 'Erased',
+  CredentialUsed: 'Used or revealed',
+  OAuthTokenRefreshed: 'Token renewed',
+  CredentialSyncedToMcp: 'Copied to an MCP server',
+  CredentialRemovedFromMcp: 'Removed from an MCP server',
+  CredentialSyncFailed: 'MCP sync failed',
+  CredentialDriftedOnMcp: "MCP server's copy out of date",
+};
+
+function field(context: unknown, name: string): string | null {
+  if (!context || typeof context !== 'object') return null;
+  const record = context as Record<string, unknown>;
+  const value = record[name] ?? (record.detail as Record<string, unknown> | undefined)?.[name];
+  return typeof value === 'string' && value ? value : null;
+}
+
+/**
+ * What an event is, in a person's words: "Secret revealed" for a reveal, "Used by search_pages"
+ * for a use reported by a tool. `context` is the event's context as the API gives it.
+ */
+export function eventLabel(action: string, context?: unknown): string {
+  if (action === 'CredentialUsed') {
+    if (field(context, 'purpose') === 'reveal') return 'Secret revealed';
+    if (context !== undefined) {
+      const tool = field(context, 'tool');
+      return tool ? `Used by ${tool}` : 'Used';
+    }
+  }
+  return EVENT_LABELS[action] ?? humanizeAction(action);
+}
+
 /** `API_TOKEN` → "API token", `OAUTH_2` → "OAuth 2". */
 export function authTypeLabel(authType: string) {
   switch (authType) {

@@ -12,7 +12,7 @@ import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from '@
 import { graphql } from '@/gql';
 import type { AuditFilter } from '@/gql/graphql';
 import { apiFailure } from '@/lib/errors';
-import { dateTime, humanizeAction } from '@/lib/format';
+import { dateTime, eventLabel } from '@/lib/format';
 import { AUDIT_ACTIONS, dayBoundary } from '../api/actions';
 import { useDocumentTitle } from '@/lib/use-document-title';
 import { useLastData, useRefetchOnRecovery } from '@/lib/use-last-data';
@@ -35,6 +35,7 @@ const AuditPageQuery = graphql(`
           actor
           credentialId
           service
+          context
           ip
           userAgent
           success
@@ -135,7 +136,7 @@ export function AuditPage() {
                 <option value="">All actions</option>
                 {AUDIT_ACTIONS.map((a) => (
                   <option key={a} value={a}>
-                    {humanizeAction(a)}
+                    {eventLabel(a)}
                   </option>
                 ))}
               </Select>
@@ -204,7 +205,7 @@ export function AuditPage() {
                     <time dateTime={node.occurredAt}>{dateTime(node.occurredAt)}</time>
                   </TableCell>
                   <TableCell className="whitespace-nowrap font-medium">
-                    {humanizeAction(node.action)}
+                    {eventLabel(node.action, node.context)}
                   </TableCell>
                   <TableCell>{serviceName(node.service)}</TableCell>
                   <TableCell

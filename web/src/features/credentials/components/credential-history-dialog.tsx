@@ -3,7 +3,7 @@ import { ErrorState, EmptyState, LoadingState } from '@/components/page-state';
 import { Dialog, DialogContent, DialogDescription, DialogHeader, DialogTitle } from '@/components/ui/dialog';
 import { graphql } from '@/gql';
 import { apiFailure } from '@/lib/errors';
-import { dateTime, humanizeAction } from '@/lib/format';
+import { dateTime, eventLabel } from '@/lib/format';
 import { credentialContext } from '../api/context';
 
 const CredentialHistoryQuery = graphql(`
@@ -102,16 +102,19 @@ function HistoryList({ credentialId }: { credentialId: string }) {
       />
     );
   }
-  const events = data?.credentialHistory ?? [];
+  // Newest first, as on the audit page.
+  const events = [...(data?.credentialHistory ?? [])].reverse();
   if (events.length === 0) return <EmptyState title="No events yet" />;
   return (
-    <ol className="max-h-[60vh] space-y-2 overflow-y-auto pr-1" aria-label="Events, oldest first">
+    <ol className="max-h-[60vh] space-y-2 overflow-y-auto pr-1" aria-label="Events, newest first">
       {events.map((event) => {
         const details = summary(event.payload);
         return (
           <li key={event.position} className="rounded-md border p-3 text-sm">
             <div className="flex flex-wrap items-baseline justify-between gap-x-3">
-              <span className="font-medium">{humanizeAction(event.type)}</span>
+              <span className="font-medium" data-testid="event-label">
+                {eventLabel(event.type, asRecord(event.payload).context ?? {})}
+              </span>
               <time className="text-xs text-muted-foreground" dateTime={event.occurredAt}>
                 {dateTime(event.occurredAt)}
               </time>
@@ -125,10 +128,14 @@ function HistoryList({ credentialId }: { credentialId: string }) {
                 </span>
               )}
             </p>
-            {details && <p className="mt-1 break-words text-xs">{details}</p>}
-            <p className="mt-1 truncate font-mono text-[10px] text-muted-foreground" title={event.hash}>
-              #{event.position} · {event.hash}
-            </p>
+            {/* Raw values, ids and the chain's bookkeeping, for those who want them. */}
+            <details className="mt-1 text-xs text-muted-foreground">
+              <summary className="cursor-pointer select-none">Details</summary>
+              {details && <p className="mt-1 break-words text-foreground/80">{details}</p>}
+              <p className="mt-1 truncate font-mono text-[10px]" title={event.hash}>
+                position {event.position} · hash {event.hash}
+              </p>
+            </details>
           </li>
         );
       })}
