@@ -126,6 +126,15 @@ pub struct CredentialName(String);
 
 impl CredentialName {
     pub const MAX: usize = 100;
+
+    /// `base`, or `base 2`, `base 3`… — the first that `taken` does not hold (a default name
+    /// that must not collide with a person's other credentials of the service).
+    pub fn first_free(base: &str, taken: impl Fn(&str) -> bool) -> String {
+        std::iter::once(base.to_owned())
+            .chain((2..).map(|n| format!("{base} {n}")))
+            .find(|name| !taken(name))
+            .unwrap_or_else(|| base.to_owned())
+    }
     pub fn parse(value: &str) -> Result<Self, InputError> {
         let value = value.trim();
         check_chars(

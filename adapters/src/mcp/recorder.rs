@@ -25,17 +25,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// The fields a list answer carries for each credential, besides `credential_id`.
-const LISTED_FIELDS: &[&str] = &[
-    "user_id",
-    "service_type",
-    "credential_name",
-    "credential_data",
-    "account_identifier",
-    "is_primary",
-    "ledger_version",
-];
-
 /// The fields a server of the original API lists for each credential, besides `id` and its
 /// own `version`.
 const ORIGINAL_FIELDS: &[&str] = &[
@@ -46,6 +35,9 @@ const ORIGINAL_FIELDS: &[&str] = &[
     "account_identifier",
     "is_primary",
 ];
+
+/// What ours lists besides `credential_id`: those and the `ledger_version` it was sent.
+const LEDGER_VERSION: &str = "ledger_version";
 
 /// A misbehaviour, applied to every request until [`RecordingMcpServer::set_fault`] clears it.
 /// Except for `Slow`, nothing is applied while a fault is set.
@@ -654,7 +646,8 @@ impl Data {
                 (Value::Object(fields), Dialect::Credledger) => {
                     let mut listed = Map::new();
                     listed.insert("credential_id".to_owned(), id.as_str().into());
-                    for name in std::iter::once(&"credential_id").chain(LISTED_FIELDS) {
+                    let names = ["credential_id"].iter().chain(ORIGINAL_FIELDS);
+                    for name in names.chain(&[LEDGER_VERSION]) {
                         if let Some(value) = fields.get(*name) {
                             listed.insert((*name).to_owned(), value.clone());
                         }

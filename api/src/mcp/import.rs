@@ -22,7 +22,8 @@ use credledger_adapters::mcp::client::{RemoteCredential, RemoteItem};
 use credledger_domain::keyring::{KeyringCommand, KeyringError, McpSyncOutcome, ValidationOutcome};
 use credledger_domain::ports::Validator;
 use credledger_domain::{
-    CredentialId, EventMetadata, KeyringId, SecretFields, SecretString, ServiceKey, UserId,
+    CredentialId, CredentialName, EventMetadata, KeyringId, SecretFields, SecretString, ServiceKey,
+    UserId,
 };
 use credledger_projections::{mcp_sync, principals};
 use std::collections::BTreeMap;
@@ -267,11 +268,7 @@ async fn decide(
     let given = c.credential_name.as_deref().map(str::trim).unwrap_or("");
     found.name = if given.is_empty() {
         // The original migration's default: the service's name.
-        let base = &definition.display_name;
-        std::iter::once(base.clone())
-            .chain((2..).map(|n| format!("{base} {n}")))
-            .find(|name| !taken.contains(name))
-            .unwrap_or_else(|| base.clone())
+        CredentialName::first_free(&definition.display_name, |name| taken.contains(name))
     } else {
         given.to_owned()
     };

@@ -326,10 +326,7 @@ fn name_after(
         .chars()
         .take(90)
         .collect();
-    std::iter::once(base.clone())
-        .chain((2..).map(|n| format!("{base} {n}")))
-        .find(|name| !taken.contains(name))
-        .unwrap_or(base)
+    credledger_domain::CredentialName::first_free(&base, |name| taken.iter().any(|t| t == name))
 }
 
 fn internal(e: impl std::fmt::Display) -> Failure {

@@ -292,6 +292,47 @@ impl Keyring {
         }
     }
 
+    /// Expires a live credential (`CredentialExpired`): at its token's expiry, which must have
+    /// passed by `now`, or — when the provider `ended` the authorization — at `now`, whatever
+    /// the expiry says.
+    async fn expire(
+        &mut self,
+        credential_id: CredentialId,
+        now: DateTime<Utc>,
+        ended: bool,
+        sink: &EventSink<Self>,
+    ) -> Result<(), KeyringError> {
+        let c = self.live(credential_id)?;
+        if matches!(
+            c.status,
+            CredentialStatus::Revoked | CredentialStatus::Expired
+        ) {
+            return Err(KeyringError::IllegalTransition {
+                from: c.status,
+                action: "expired",
+            });
+        }
+        let expired_at = if ended {
+            now
+        } else {
+            c.expires_at
+                .filter(|at| *at <= now)
+                .ok_or(KeyringError::NotExpired)?
+        };
+        let previous_status = c.status;
+        sink.write(
+            KeyringEvent::CredentialExpired {
+                credential_id,
+                expired_at,
+                previous_status,
+                status: CredentialStatus::Expired,
+            },
+            self,
+        )
+        .await;
+        Ok(())
+    }
+
     async fn handle_command(
         &mut self,
         command: KeyringCommand,
@@ -472,54 +513,10 @@ impl Keyring {
                 .await;
             }
             KeyringCommand::MarkExpired { credential_id, now } => {
-                let c = self.live(credential_id)?;
-                if matches!(
-                    c.status,
-                    CredentialStatus::Revoked | CredentialStatus::Expired
-                ) {
-                    return Err(KeyringError::IllegalTransition {
-                        from: c.status,
-                        action: "expired",
-                    });
-                }
-                let expired_at = c
-                    .expires_at
-                    .filter(|at| *at <= now)
-                    .ok_or(KeyringError::NotExpired)?;
-                let previous_status = c.status;
-                sink.write(
-                    KeyringEvent::CredentialExpired {
-                        credential_id,
-                        expired_at,
-                        previous_status,
-                        status: CredentialStatus::Expired,
-                    },
-                    self,
-                )
-                .await;
+                self.expire(credential_id, now, false, sink).await?;
             }
             KeyringCommand::EndAuthorization { credential_id, now } => {
-                let c = self.live(credential_id)?;
-                if matches!(
-                    c.status,
-                    CredentialStatus::Revoked | CredentialStatus::Expired
-                ) {
-                    return Err(KeyringError::IllegalTransition {
-                        from: c.status,
-                        action: "expired",
-                    });
-                }
-                let previous_status = c.status;
-                sink.write(
-                    KeyringEvent::CredentialExpired {
-                        credential_id,
-                        expired_at: now,
-                        previous_status,
-                        status: CredentialStatus::Expired,
-                    },
-                    self,
-                )
-                .await;
+                self.expire(credential_id, now, true, sink).await?;
             }
             KeyringCommand::RecordOAuthRefresh {
                 credential_id,

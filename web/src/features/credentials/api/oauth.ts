@@ -17,6 +17,11 @@ export function providerName(provider: string | null | undefined): string {
   return provider.charAt(0).toUpperCase() + provider.slice(1);
 }
 
+/** Scopes as people read them: the last part of each URL (`gmail.readonly`), comma-separated. */
+export function scopesLabel(scopes: readonly string[]): string {
+  return scopes.map((scope) => scope.split('/').filter(Boolean).pop() ?? scope).join(', ');
+}
+
 /** What each `?oauth_error=` reason the server's callback lands with means, for a person. */
 export function oauthErrorMessage(code: string, provider = 'the provider'): string {
   switch (code) {

@@ -20,7 +20,7 @@ import { getFragmentData, graphql, type FragmentType } from '@/gql';
 import { apiFailure, describeFailure } from '@/lib/errors';
 import { AddCredentialMutation } from '../api/mutations';
 import { credentialContext } from '../api/context';
-import { providerName, useStartOAuth } from '../api/oauth';
+import { providerName, scopesLabel, useStartOAuth } from '../api/oauth';
 import { useCredentialTest, valuesKey, filledFields } from '../hooks/use-credential-test';
 import { SecretFields, missingFields } from './secret-fields';
 import { TestOutcome } from './test-outcome';
@@ -204,8 +204,7 @@ function AddCredentialForm({
           </div>
           <p className="text-sm text-muted-foreground">
             {service.displayName} is connected through {provider}: you sign in there and allow access; no
-            token is pasted here. {provider} is asked for:{' '}
-            {service.oauthScopes.map((scope) => scope.split('/').filter(Boolean).pop() ?? scope).join(', ')}.
+            token is pasted here. {provider} is asked for: {scopesLabel(service.oauthScopes)}.
           </p>
           <Button
             type="button"

@@ -14,7 +14,7 @@ import { cn } from '@/lib/utils';
 import { attentionReasons } from '../api/attention';
 import { credentialContext } from '../api/context';
 import { RevalidateCredentialMutation, SetPrimaryCredentialMutation } from '../api/mutations';
-import { useStartOAuth } from '../api/oauth';
+import { scopesLabel, useStartOAuth } from '../api/oauth';
 import { Alert } from '@/components/ui/alert';
 import { CredentialHistoryDialog } from './credential-history-dialog';
 import { DeleteCredentialDialog } from './delete-credential-dialog';
@@ -196,8 +196,7 @@ export function CredentialCard({
 
       {oauthProvider && credential.scopes.length > 0 && (
         <p className="mt-1 text-xs text-muted-foreground" data-testid="granted-scopes">
-          <span className="font-medium text-foreground/80">Granted:</span>{' '}
-          {credential.scopes.map((s) => s.split('/').filter(Boolean).pop() ?? s).join(', ')}
+          <span className="font-medium text-foreground/80">Granted:</span> {scopesLabel(credential.scopes)}
         </p>
       )}
       {oauthProvider && credential.status === 'ACTIVE' && credential.tokenExpiresAt && (

@@ -5,7 +5,7 @@ import { Button } from '@/components/ui/button';
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from '@/components/ui/card';
 import { getFragmentData, graphql, type FragmentType } from '@/gql';
 import { authTypeLabel } from '@/lib/format';
-import { providerName, useStartOAuth } from '../api/oauth';
+import { providerName, scopesLabel, useStartOAuth } from '../api/oauth';
 import { CredentialCard, type CredentialCardFragment } from './credential-card';
 import { ServiceIcon } from './service-icon';
 
@@ -81,7 +81,7 @@ export function ServiceCard({
         <p className="text-sm text-muted-foreground">{service.description}</p>
         {service.oauthAvailable && service.oauthScopes.length > 0 && (
           <p className="text-xs text-muted-foreground" data-testid="oauth-scopes">
-            Asks {provider} for: {service.oauthScopes.map(scopeLabel).join(', ')}
+            Asks {provider} for: {scopesLabel(service.oauthScopes)}
           </p>
         )}
         {count > 0 ? (
@@ -126,10 +126,4 @@ export function ServiceCard({
       </CardContent>
     </Card>
   );
-}
-
-/** The last part of a scope URL (`gmail.readonly` for `https://…/auth/gmail.readonly`). */
-export function scopeLabel(scope: string): string {
-  const last = scope.split('/').filter(Boolean).pop();
-  return last ?? scope;
 }
