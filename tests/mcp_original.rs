@@ -304,6 +304,59 @@ on_both_backends!(
     each_change_ends_with_the_copy_right_and_one_outcome_event
 );
 
+/// A create whose answer was lost leaves a copy under the name it carried. The credential is
+/// renamed and erased before the sender hears from the server again: with the secret gone and
+/// the name changed, only the names the unanswered requests carried find that copy.
+async fn an_unanswered_copy_renamed_then_erased_is_deleted(env: TestEnv) {
+    let s = stand(&env, patient(), &["notion"]).await;
+    let before = event_counts(&env).await;
+    // Every request is applied and its answer lost until the ledger has moved on.
+    s.recorder.set_fault(Some(McpFault::LoseAnswer(503)));
+    let id = s
+        .alice
+        .add(
+            "notion",
+            "first-name",
+            json!({"token": token(&s.server, "renamed-erased")}),
+        )
+        .await;
+    eventually("the unanswered create", || async {
+        s.recorder
+            .requests()
+            .iter()
+            .any(|r| r.method == "POST" && r.status == 503)
+    })
+    .await;
+    s.alice
+        .ok(
+            "mutation($id: ID!, $i: UpdateCredentialInput!) { updateCredential(id: $id, input: $i) { credential { id } } }",
+            json!({"id": id, "i": {"name": "second-name"}}),
+        )
+        .await;
+    s.alice
+        .ok(
+            "mutation($id: ID!) { deleteCredential(id: $id) { deletedId } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(
+        s.recorder.credentials().len(),
+        1,
+        "the copy the create left"
+    );
+    s.recorder.set_fault(None);
+
+    settles_quietly(&s).await;
+    assert_eq!(copies(&s.recorder), []);
+    let after = event_counts(&env).await;
+    assert_eq!(delta(&before, &after, REMOVED), 1, "{after:?}");
+    assert_eq!(delta(&before, &after, SYNCED), 0, "{after:?}");
+}
+on_both_backends!(
+    unanswered_copy_renamed_then_erased,
+    an_unanswered_copy_renamed_then_erased_is_deleted
+);
+
 async fn under_random_failures_the_server_ends_with_one_equal_copy_each(env: TestEnv) {
     let s = stand(&env, patient(), &["notion"]).await;
     let bob = s.server.user("bob").await;

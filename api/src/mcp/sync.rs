@@ -8,8 +8,8 @@
 //! once per state change of a copy, never once per attempt: attempts and their reasons go to
 //! the logs and to `mcp_deliveries`. A create that may have reached the server without its
 //! answer coming back is never simply repeated: the server's copies are listed first and an
-//! unclaimed copy of the credential is adopted. One instance sends at a time (a database
-//! lease), so two processes never race on one server.
+//! unclaimed copy of the credential (a name it was sent under, else its secret) is adopted.
+//! One instance sends at a time (a database lease), so two processes never race on one server.
 
 use super::McpServers;
 use crate::error::ApiError;
@@ -273,20 +273,20 @@ impl McpSync {
         let deliveries = self.deliveries(server_id).await?;
         let now = Utc::now();
         for row in rows {
-            // An earlier attempt failed: a create may have reached the server.
-            let tried = deliveries.contains_key(&row.credential_id);
-            let attempts = match deliveries.get(&row.credential_id) {
-                Some((position, attempts, next)) if *position == row.wanted_position => {
-                    if *next > now {
+            // An earlier attempt was not answered: a create may have reached the server.
+            let earlier = deliveries.get(&row.credential_id);
+            let attempts = match earlier {
+                Some(d) if d.wanted_position == row.wanted_position => {
+                    if d.next_attempt_at > now {
                         report.waiting += 1;
                         continue;
                     }
-                    *attempts
+                    d.attempts
                 }
                 // A row in `error` whose delivery was reset by a newer change, or never tried.
                 _ => 0,
             };
-            match self.send(&client, &row, tried).await {
+            match self.send(&client, &row, earlier).await {
                 Ok((outcome, version)) => {
                     let position = self.record(&row, version, outcome).await?;
                     self.remember_answered(&row, position);
@@ -348,13 +348,14 @@ impl McpSync {
     }
 
     /// Mirrors one row: the credential's current state (upsert) or nothing (delete). Answers
-    /// the outcome and the version the request carried (what the outcome records). `tried`:
-    /// an earlier attempt failed, so a create may have reached the server unanswered.
+    /// the outcome and the version the request carried (what the outcome records). `earlier`:
+    /// the row's delivery when an earlier attempt was not answered (or not recorded), so a
+    /// create may have reached the server.
     async fn send(
         &self,
         client: &McpClient,
         row: &SyncRow,
-        tried: bool,
+        earlier: Option<&Delivery>,
     ) -> Result<(McpSyncOutcome, u64), Failure> {
         let key = event_id(row);
         let version = self.version(row).await?;
@@ -362,11 +363,13 @@ impl McpSync {
             let mcp_id = match &row.mcp_id {
                 Some(mcp_id) => Some(mcp_id.clone()),
                 // Never confirmed: only an unanswered create can have left a copy.
-                None if tried => {
-                    let looks = self.looks(row).await?;
-                    self.find_copy(client, row, &looks).await?
-                }
-                None => None,
+                None => match earlier {
+                    Some(earlier) => {
+                        let looks = self.looks(row, &earlier.sent_names).await?;
+                        self.find_copy(client, row, &looks).await?
+                    }
+                    None => None,
+                },
             };
             if let Some(mcp_id) = &mcp_id {
                 client.delete(mcp_id, &key, version).await?;
@@ -380,28 +383,34 @@ impl McpSync {
                 // The server lost it: create it again, under a key of its own.
                 Err(SyncError::NotFound) => {
                     body.event_id = format!("{}+create", body.event_id);
-                    self.create_or_adopt(client, row, &body, tried).await?
+                    self.create_or_adopt(client, row, &body, earlier).await?
                 }
                 Err(e) => return Err(e.into()),
             },
-            None => self.create_or_adopt(client, row, &body, tried).await?,
+            None => self.create_or_adopt(client, row, &body, earlier).await?,
         };
         Ok((McpSyncOutcome::Synced { mcp_id }, version))
     }
 
     /// Creates the copy, unless an earlier attempt may have created it already: then the
     /// server's copies of the user and service are listed first, and a copy no row claims that
-    /// matches this credential (same name, else same secret) is updated instead.
+    /// matches this credential (a name it was sent under, else the same secret) is updated
+    /// instead. The name is noted before the request, so a copy it leaves unanswered (even
+    /// across a restart) is found by it later.
     async fn create_or_adopt(
         &self,
         client: &McpClient,
         row: &SyncRow,
         body: &SyncBody,
-        tried: bool,
+        earlier: Option<&Delivery>,
     ) -> Result<String, Failure> {
-        if tried {
+        let sent_names = earlier.map_or(&[][..], |d| &d.sent_names[..]);
+        self.note_sending(row, earlier, &body.credential_name)
+            .await
+            .map_err(|e| Failure::internal(e.to_string()))?;
+        if earlier.is_some() {
             let looks = Looks {
-                name: Some(body.credential_name.clone()),
+                names: with_name(sent_names, &body.credential_name),
                 data: Some(body.credential_data.clone()),
             };
             if let Some(mcp_id) = self.find_copy(client, row, &looks).await? {
@@ -419,12 +428,16 @@ impl McpSync {
         Ok(client.create(body).await?)
     }
 
-    /// What a copy of the row's credential would look like, from the keyring (an erased
-    /// credential keeps its name, not its secret).
-    async fn looks(&self, row: &SyncRow) -> Result<Looks, Failure> {
+    /// What a copy of the row's credential would look like: one of the names unanswered
+    /// requests carried (`sent_names`) or its name now, else its secret, from the keyring (an
+    /// erased credential keeps its name, not its secret).
+    async fn looks(&self, row: &SyncRow, sent_names: &[String]) -> Result<Looks, Failure> {
         let (credential_id, state) = self.keyring_of(row).await?;
         let Some(c) = state.credential_even_erased(credential_id) else {
-            return Ok(Looks::default());
+            return Ok(Looks {
+                names: sent_names.to_vec(),
+                data: None,
+            });
         };
         let data = if c.erased {
             None
@@ -432,7 +445,7 @@ impl McpSync {
             Some(self.plaintext(credential_id, c).await?)
         };
         Ok(Looks {
-            name: Some(c.name.to_string()),
+            names: with_name(sent_names, c.name.as_str()),
             data,
         })
     }
@@ -474,7 +487,7 @@ impl McpSync {
     }
 
     /// A copy of the row's user and service on the server that no row claims and that looks
-    /// like `looks`: the same name, else the same secret.
+    /// like `looks`: one of its names, else the same secret.
     async fn find_copy(
         &self,
         client: &McpClient,
@@ -505,10 +518,12 @@ impl McpSync {
                 .map(|c| c.credential_id.clone())
         };
         // Not by account: one account may well hold several credentials.
-        Ok(
-            by(&|c| looks.name.is_some() && c.credential_name == looks.name)
-                .or_else(|| by(&|c| looks.data.as_ref().is_some_and(|data| same_data(c, data)))),
-        )
+        Ok(by(&|c| {
+            c.credential_name
+                .as_ref()
+                .is_some_and(|n| looks.names.contains(n))
+        })
+        .or_else(|| by(&|c| looks.data.as_ref().is_some_and(|data| same_data(c, data)))))
     }
 
     /// The server's ids the ledger knows as its copies.
@@ -597,12 +612,9 @@ impl McpSync {
         Ok(committed.position)
     }
 
-    async fn deliveries(
-        &self,
-        server_id: &str,
-    ) -> Result<HashMap<String, (i64, u32, DateTime<Utc>)>, ApiError> {
+    async fn deliveries(&self, server_id: &str) -> Result<HashMap<String, Delivery>, ApiError> {
         let rows = sqlx::query(
-            "SELECT credential_id, wanted_position, attempts, next_attempt_at \
+            "SELECT credential_id, wanted_position, attempts, next_attempt_at, sent_names \
              FROM mcp_deliveries WHERE server_id = $1",
         )
         .bind(server_id)
@@ -614,16 +626,53 @@ impl McpSync {
             let next = DateTime::parse_from_rfc3339(&next)
                 .map(|t| t.with_timezone(&Utc))
                 .unwrap_or_else(|_| Utc::now());
+            let sent_names: String = r.try_get("sent_names")?;
             map.insert(
                 r.try_get("credential_id")?,
-                (
-                    r.try_get("wanted_position")?,
-                    u32::try_from(r.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
-                    next,
-                ),
+                Delivery {
+                    wanted_position: r.try_get("wanted_position")?,
+                    attempts: u32::try_from(r.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
+                    next_attempt_at: next,
+                    sent_names: serde_json::from_str(&sent_names).unwrap_or_default(),
+                },
             );
         }
         Ok(map)
+    }
+
+    /// Notes, before a request that may create or change a copy the ledger has no id for, the
+    /// name it carries (the delivery is started if there is none; nothing is written when the
+    /// name is noted already). Keeps the newest [`SENT_NAMES`].
+    async fn note_sending(
+        &self,
+        row: &SyncRow,
+        earlier: Option<&Delivery>,
+        name: &str,
+    ) -> Result<(), ApiError> {
+        let known = earlier.map_or(&[][..], |d| &d.sent_names[..]);
+        if known.iter().any(|n| n == name) {
+            return Ok(());
+        }
+        let mut names = known.to_vec();
+        names.push(name.to_owned());
+        let drop = names.len().saturating_sub(SENT_NAMES);
+        names.drain(..drop);
+        let names = serde_json::to_string(&names).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let db = &self.servers.ledger().db;
+        let _writer = db.exclusive().await;
+        sqlx::query(
+            "INSERT INTO mcp_deliveries (server_id, credential_id, wanted_position, attempts, \
+               next_attempt_at, sent_names) VALUES ($1, $2, $3, 0, $4, $5) \
+             ON CONFLICT (server_id, credential_id) DO UPDATE SET sent_names = excluded.sent_names",
+        )
+        .bind(&row.server_id)
+        .bind(&row.credential_id)
+        .bind(row.wanted_position)
+        .bind(timestamp(Utc::now()))
+        .bind(names)
+        .execute(&db.any)
+        .await?;
+        Ok(())
     }
 
     async fn forget_delivery(&self, row: &SyncRow) -> Result<(), ApiError> {
@@ -836,10 +885,34 @@ fn same_data(copy: &RemoteCredential, fields: &BTreeMap<String, String>) -> bool
     })
 }
 
+/// The sender's attempts at a row's current change (`mcp_deliveries`), while it is not
+/// answered.
+struct Delivery {
+    wanted_position: i64,
+    attempts: u32,
+    next_attempt_at: DateTime<Utc>,
+    /// The names unanswered requests carried for a copy the ledger has no id for: what such a
+    /// copy can be called on the server, whatever the credential is called (or whether it
+    /// still has a secret) by now.
+    sent_names: Vec<String>,
+}
+
+/// How many of a delivery's sent names are kept (renames while a server does not answer).
+const SENT_NAMES: usize = 16;
+
+/// `names` and `name`, once each.
+fn with_name(names: &[String], name: &str) -> Vec<String> {
+    let mut all = names.to_vec();
+    if !all.iter().any(|n| n == name) {
+        all.push(name.to_owned());
+    }
+    all
+}
+
 /// What a copy of a credential looks like on a server, as far as the ledger knows it.
-#[derive(Default)]
 struct Looks {
-    name: Option<String>,
+    /// Any of these names.
+    names: Vec<String>,
     /// The plaintext fields (wiped on drop).
     data: Option<BTreeMap<String, String>>,
 }
