@@ -344,6 +344,17 @@ async fn an_unanswered_copy_renamed_then_erased_is_deleted(env: TestEnv) {
         1,
         "the copy the create left"
     );
+    // A pass that read the row before the erasure may still be under way: the second listing
+    // heard after it comes from a pass that knows the credential is erased.
+    let heard = s.recorder.requests().len();
+    eventually("two attempts after the erasure", || async {
+        s.recorder.requests()[heard..]
+            .iter()
+            .filter(|r| r.method == "GET")
+            .count()
+            >= 2
+    })
+    .await;
     s.recorder.set_fault(None);
 
     settles_quietly(&s).await;
