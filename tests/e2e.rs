@@ -38,3 +38,4 @@ mod mcp_sync;
 mod mcp_import;
 mod mcp_original;
 mod mcp_resolve;
+mod metrics;

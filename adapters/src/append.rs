@@ -258,6 +258,7 @@ async fn settle(db: &Database, mut pending: Vec<Request>) {
             let jitter = rand::random::<u64>() % (2 * round + 1);
             tokio::time::sleep(std::time::Duration::from_millis(jitter)).await;
         }
+        let started = std::time::Instant::now();
         let outcome = match write(db, &pending).await {
             Ok(outcome) => outcome,
             Err(DbError::Query(sqlx::Error::Database(e)))
@@ -284,14 +285,18 @@ async fn settle(db: &Database, mut pending: Vec<Request>) {
             }
         };
         if outcome.committed {
-            let mut newest = None;
+            let (mut newest, mut written) = (None, 0);
             for (r, fate) in pending.iter_mut().zip(&outcome.fates) {
                 if let Fate::Written(positions) = fate {
                     // Landed: no longer one the consumers wait for (before they are told).
                     r.in_flight = None;
                     newest = newest.max(positions.iter().copied().max());
+                    written += positions.len();
                 }
             }
+            metrics::histogram!(crate::metrics::COMMIT_EVENTS).record(written as f64);
+            metrics::histogram!(crate::metrics::COMMIT_DURATION)
+                .record(started.elapsed().as_secs_f64());
             if let Some(newest) = newest {
                 db.signal_appended(newest);
             }

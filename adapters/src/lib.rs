@@ -10,6 +10,7 @@ pub mod db;
 pub mod feed;
 pub mod keystore;
 pub mod mcp;
+pub mod metrics;
 pub mod oauth;
 pub mod outbound;
 pub mod simulator;

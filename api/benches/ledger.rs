@@ -255,6 +255,8 @@ fn settings(dir: &std::path::Path, url: Option<String>) -> Settings {
         },
         public_url: None,
         oauth_clients: Default::default(),
+        metrics_token: None,
+        metrics_listen: None,
     }
 }
 

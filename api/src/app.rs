@@ -100,6 +100,10 @@ pub struct Application {
     mcp_sync: Option<Arc<McpSync>>,
     /// The scheduled OAuth refresh pass and how often it runs, with the jobs.
     oauth_refresh: Option<(Arc<crate::oauth::TokenRefresher>, Duration)>,
+    /// `/metrics` on the main listener behind this token.
+    metrics_token: Option<String>,
+    /// `/metrics` alone on its own listener.
+    metrics_listener: Option<tokio::net::TcpListener>,
 }
 
 impl std::fmt::Debug for Application {
@@ -113,6 +117,8 @@ impl std::fmt::Debug for Application {
 /// A running server (for tests and `serve`).
 pub struct Running {
     pub address: SocketAddr,
+    /// Where `/metrics` is served alone, when configured.
+    pub metrics_address: Option<SocketAddr>,
     pub ledger: Arc<Ledger>,
     pub api: Arc<Api>,
     shutdown: watch::Sender<bool>,
@@ -153,6 +159,16 @@ impl Application {
             .await
             .with_context(|| format!("could not listen on {}", settings.bind))?;
         let address = listener.local_addr()?;
+        let metrics_listener = match &settings.metrics_listen {
+            Some(at) => Some(
+                tokio::net::TcpListener::bind(at)
+                    .await
+                    .with_context(|| format!("could not listen on {at} for /metrics"))?,
+            ),
+            None => None,
+        };
+        // Before anything records: the process's metrics recorder.
+        crate::metrics::handle();
         let mut catalog = settings.catalog()?;
         // The simulator answers with well-known demo secrets: only ever in dev mode.
         let simulator = if settings.dev {
@@ -254,6 +270,8 @@ impl Application {
             scheduler,
             mcp_sync,
             oauth_refresh,
+            metrics_token: settings.metrics_token.clone(),
+            metrics_listener,
         })
     }
 
@@ -279,12 +297,24 @@ impl Application {
             .with_state(graphql);
         // Probes ask by the instance's address, whatever its public names: health discloses
         // nothing, so only the API and the dashboard check `Host`.
-        let probes = Router::new()
+        let mut probes = Router::new()
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
             .with_state(AppState {
                 ledger: self.ledger.clone(),
             });
+        probes = match &self.metrics_token {
+            Some(token) => probes.merge(crate::metrics::routes(
+                self.ledger.clone(),
+                Some(token),
+                self.lease_holders(),
+            )),
+            // Not the dashboard's page either: a scraper pointed here learns that it is off.
+            None => probes.route(
+                "/metrics",
+                get(|| async { (StatusCode::NOT_FOUND, "/metrics is not enabled here\n") }),
+            ),
+        };
         let oauth_routes = Router::new()
             .route("/oauth/callback", get(crate::oauth::callback))
             .with_state(self.api.clone());
@@ -298,6 +328,13 @@ impl Application {
             ))
             .merge(probes)
             .layer(axum::middleware::from_fn(http::security_headers))
+    }
+
+    /// The ids this instance holds leases under (its scheduler's and its MCP sender's).
+    fn lease_holders(&self) -> Vec<String> {
+        let scheduler = self.scheduler.as_ref().map(|s| s.lease_holder().to_owned());
+        let sender = self.mcp_sync.as_ref().map(|s| s.lease_holder().to_owned());
+        scheduler.into_iter().chain(sender).collect()
     }
 
     /// Dev mode: the demo accounts exist, and the newcomer is told how to sign in and which
@@ -361,6 +398,12 @@ impl Application {
     pub async fn start(self) -> anyhow::Result<Running> {
         let address = self.address()?;
         let router = self.router();
+        let metrics_address = match &self.metrics_listener {
+            Some(l) => Some(l.local_addr()?),
+            None => None,
+        };
+        let metrics_router =
+            crate::metrics::routes(self.ledger.clone(), None, self.lease_holders());
         let (shutdown, rx) = watch::channel(false);
         let ledger = self.ledger.clone();
         // Destroy any data key an interrupted erasure left behind once the audit trail is current.
@@ -402,6 +445,16 @@ impl Application {
             let rx = rx.clone();
             tokio::spawn(async move { tokens.run(every, rx).await })
         });
+        let metrics_task = self.metrics_listener.map(|listener| {
+            let mut stop = rx.clone();
+            tokio::spawn(async move {
+                axum::serve(listener, metrics_router)
+                    .with_graceful_shutdown(async move {
+                        let _ = stop.wait_for(|stop| *stop).await;
+                    })
+                    .await
+            })
+        });
         let mut server_rx = rx;
         let listener = self.listener;
         let server = tokio::spawn(async move {
@@ -425,11 +478,17 @@ impl Application {
             if let Some(task) = refresh_task {
                 task.await.context("the OAuth refresh pass failed")?;
             }
+            if let Some(task) = metrics_task {
+                task.await
+                    .context("the metrics listener failed")?
+                    .context("the metrics listener failed")?;
+            }
             Ok(())
         });
         tracing::info!(%address, backend = ?ledger.db.backend(), "credledger is serving");
         Ok(Running {
             address,
+            metrics_address,
             ledger,
             api: self.api,
             shutdown,

@@ -52,6 +52,8 @@ pub struct FileConfig {
     pub public_url: Option<String>,
     /// `[oauth.<provider>]` tables: this deployment's OAuth clients (the secret only by file).
     pub oauth: Option<std::collections::BTreeMap<String, FileOAuthClient>>,
+    /// A separate address serving only `/metrics`, without a token.
+    pub metrics_listen: Option<String>,
 }
 
 /// One `[oauth.<provider>]` table. The client secret is never written here: it comes from
@@ -118,6 +120,11 @@ pub struct Settings {
     /// OAuth clients by provider (`google`); a service whose provider has none cannot be
     /// connected with OAuth. `serve --dev` adds the simulator's demo client.
     pub oauth_clients: std::collections::BTreeMap<String, credledger_adapters::oauth::OAuthClient>,
+    /// `/metrics` on the main listener, for requests bearing this token
+    /// (`CREDLEDGER_METRICS_TOKEN`, environment only).
+    pub metrics_token: Option<String>,
+    /// `/metrics` alone on this address, without a token (the operator's private network).
+    pub metrics_listen: Option<String>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -147,6 +154,11 @@ impl std::fmt::Debug for Settings {
             .field("outbound", &self.outbound)
             .field("public_url", &self.public_url)
             .field("oauth_clients", &self.oauth_clients)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("metrics_listen", &self.metrics_listen)
             .finish()
     }
 }
@@ -224,6 +236,14 @@ impl Settings {
                 .filter(|u| !u.trim().is_empty())
                 .or(file.public_url),
             oauth_clients: oauth_clients(file.oauth.unwrap_or_default())?,
+            // Environment only, like the master keys: a flag would show it in process listings.
+            metrics_token: std::env::var("CREDLEDGER_METRICS_TOKEN")
+                .ok()
+                .filter(|t| !t.trim().is_empty()),
+            metrics_listen: std::env::var("CREDLEDGER_METRICS_LISTEN")
+                .ok()
+                .filter(|a| !a.trim().is_empty())
+                .or(file.metrics_listen),
         };
         Ok((settings, jobs))
     }

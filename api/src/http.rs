@@ -280,6 +280,7 @@ pub async fn graphql_post(
     };
     if let Some((key, epoch)) = &memo {
         if let Some(body) = state.api.answers.get(key, *epoch, chrono::Utc::now()) {
+            metrics::counter!(crate::metrics::GRAPHQL_REUSED).increment(1);
             return answer(
                 StatusCode::OK,
                 media,

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod ledger;
 pub mod mcp;
 pub mod memo;
+pub mod metrics;
 pub mod oauth;
 pub mod web;
 

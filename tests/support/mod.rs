@@ -171,6 +171,8 @@ impl TestEnv {
             },
             public_url: None,
             oauth_clients: Default::default(),
+            metrics_token: None,
+            metrics_listen: None,
         }
     }
 

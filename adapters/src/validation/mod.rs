@@ -315,7 +315,18 @@ impl Validator for HttpValidator {
         fields: &SecretFields,
     ) -> ValidationOutcome {
         let redactor = Redactor::new(service, fields);
+        let started = std::time::Instant::now();
         let outcome = redactor.outcome(self.check(service, fields).await);
+        let label = match &outcome {
+            ValidationOutcome::Valid { .. } => "valid",
+            ValidationOutcome::Invalid { .. } => "invalid",
+            ValidationOutcome::CouldNotCheck { .. } => "could_not_check",
+        };
+        let service_key = service.key.to_string();
+        metrics::counter!(crate::metrics::PROVIDER_CHECKS, "service" => service_key.clone(), "outcome" => label)
+            .increment(1);
+        metrics::histogram!(crate::metrics::PROVIDER_CHECK_DURATION, "service" => service_key)
+            .record(started.elapsed().as_secs_f64());
         match &outcome {
             ValidationOutcome::Valid { .. } => {
                 tracing::info!(service = %service.key, outcome = "valid", "credential checked");

@@ -131,6 +131,8 @@ pub fn schema(api: Option<Arc<Api>>, dev: bool) -> ApiSchema {
         MAX_DEPTH
     };
     let mut builder = Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
+        // Outermost, so it sees the codes `Limits` gives refused documents.
+        .extension(crate::metrics::GraphqlMetrics)
         .extension(limits::Limits { dev })
         .limit_depth(depth)
         .limit_complexity(MAX_COMPLEXITY)

@@ -185,6 +185,11 @@ impl std::fmt::Debug for Scheduler {
 }
 
 impl Scheduler {
+    /// The id this instance holds the jobs' leases under.
+    pub fn lease_holder(&self) -> &str {
+        self.leases.holder()
+    }
+
     pub fn new(
         ledger: Arc<Ledger>,
         validator: Arc<dyn Validator>,
@@ -251,6 +256,9 @@ impl Scheduler {
                     let held = self.leases.keep(name, ttl);
                     let (stop, forwarder) = either(shutdown.clone(), held.lost.clone());
                     let completed = self.run(name, stop).await;
+                    let outcome = if completed { "completed" } else { "stopped" };
+                    metrics::counter!(crate::metrics::JOB_RUNS, "job" => name, "outcome" => outcome)
+                        .increment(1);
                     forwarder.abort();
                     drop(held);
                     let stamp = completed.then_some(now);

@@ -141,6 +141,11 @@ impl McpSync {
         }
     }
 
+    /// The id this instance holds the send lease under.
+    pub fn lease_holder(&self) -> &str {
+        self.leases.holder()
+    }
+
     pub fn settings(&self) -> &SyncSettings {
         &self.settings
     }
@@ -286,7 +291,18 @@ impl McpSync {
                 // A row in `error` whose delivery was reset by a newer change, or never tried.
                 _ => 0,
             };
-            match self.send(&client, &row, earlier).await {
+            let sent = self.send(&client, &row, earlier).await;
+            let label = match &sent {
+                Ok((McpSyncOutcome::Removed { .. }, _)) => Some("removed"),
+                Ok(_) => Some("synced"),
+                Err(Failure::Sync(_)) => Some("failed"),
+                Err(Failure::Skip) => None,
+            };
+            if let Some(outcome) = label {
+                metrics::counter!(crate::metrics::MCP_DELIVERIES, "server" => server_id.to_owned(), "outcome" => outcome)
+                    .increment(1);
+            }
+            match sent {
                 Ok((outcome, version)) => {
                     let position = self.record(&row, version, outcome).await?;
                     self.remember_answered(&row, position);
