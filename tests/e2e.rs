@@ -39,3 +39,4 @@ mod mcp_import;
 mod mcp_original;
 mod mcp_resolve;
 mod metrics;
+mod outage;

@@ -532,26 +532,41 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+/// How long `/readyz` waits for its checks: a database that does not answer makes the instance
+/// not ready, it does not hold up the probe.
+const READY_DEADLINE: Duration = Duration::from_secs(1);
+
+async fn readyz(State(state): State<AppState>) -> axum::response::Response {
     let ledger = &state.ledger;
-    match (ledger.db.ping().await, ledger.projections.status().await) {
-        (Ok(()), Ok(consumers)) => (
+    let checks = async { (ledger.db.ping().await, ledger.projections.status().await) };
+    let not_ready = |status: &str| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(
+                axum::http::header::RETRY_AFTER,
+                crate::error::RETRY_UNAVAILABLE.to_string(),
+            )],
+            Json(serde_json::json!({ "status": status })),
+        )
+            .into_response()
+    };
+    match tokio::time::timeout(READY_DEADLINE, checks).await {
+        Ok((Ok(()), Ok(consumers))) => (
             StatusCode::OK,
             Json(serde_json::json!({"status": "ready", "consumers": consumers})),
-        ),
-        (Err(e), _) => {
+        )
+            .into_response(),
+        Ok((Err(e), _)) => {
             tracing::error!(error = %e, "readiness: database unavailable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(serde_json::json!({"status": "database unavailable"})),
-            )
+            not_ready("database unavailable")
         }
-        (_, Err(e)) => {
+        Err(_) => {
+            tracing::error!("readiness: the database did not answer within a second");
+            not_ready("database unavailable")
+        }
+        Ok((_, Err(e))) => {
             tracing::error!(error = %e, "readiness: projections unavailable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(serde_json::json!({"status": "projections unavailable"})),
-            )
+            not_ready("projections unavailable")
         }
     }
 }

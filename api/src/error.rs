@@ -27,7 +27,14 @@ pub enum ApiError {
     /// Logged with the request id; the client sees only that something failed.
     #[error("internal error")]
     Internal(String),
+    /// The database (or a lease holder the answer waits for) could not be reached now; nothing
+    /// was changed. Logged with the request id; answered with `retryAfter` and HTTP 503.
+    #[error("the service is unavailable for a moment; try again in {RETRY_UNAVAILABLE} seconds")]
+    Unavailable(String),
 }
+
+/// The wait an `UNAVAILABLE` answer asks for.
+pub const RETRY_UNAVAILABLE: u64 = 2;
 
 impl ApiError {
     pub fn code(&self) -> &'static str {
@@ -41,6 +48,7 @@ impl ApiError {
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Conflict(_) => "CONFLICT",
             Self::Internal(_) => "INTERNAL",
+            Self::Unavailable(_) => "UNAVAILABLE",
         }
     }
 
@@ -56,11 +64,16 @@ impl ApiError {
                 tracing::error!(request_id, error = %detail, "request failed");
                 format!("internal error (request id {request_id})")
             }
+            Self::Unavailable(detail) => {
+                tracing::warn!(request_id, error = %detail, "request failed: unavailable");
+                format!("{self} (request id {request_id})")
+            }
             other => other.to_string(),
         };
         let code = self.code();
         let retry_after = match self {
             Self::RateLimited { retry_after } => Some(retry_after),
+            Self::Unavailable(_) => Some(RETRY_UNAVAILABLE),
             _ => None,
         };
         async_graphql::Error::new(message).extend_with(|_, e| {
@@ -78,6 +91,7 @@ impl From<LedgerError> for ApiError {
             "VALIDATION" => Self::Validation(e.to_string()),
             "NOT_FOUND" => Self::NotFound,
             "CONFLICT" => Self::Conflict(e.to_string()),
+            "UNAVAILABLE" => Self::Unavailable(format!("{e}: {e:?}")),
             _ => Self::Internal(format!("{e}: {e:?}")),
         }
     }
@@ -91,18 +105,25 @@ impl From<credledger_domain::InputError> for ApiError {
 
 impl From<credledger_projections::ProjectionError> for ApiError {
     fn from(e: credledger_projections::ProjectionError) -> Self {
-        Self::Internal(e.to_string())
+        match e {
+            credledger_projections::ProjectionError::Db(e) => e.into(),
+            other => Self::Internal(other.to_string()),
+        }
     }
 }
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        Self::Internal(e.to_string())
+        credledger_adapters::DbError::Query(e).into()
     }
 }
 
 impl From<credledger_adapters::DbError> for ApiError {
     fn from(e: credledger_adapters::DbError) -> Self {
-        Self::Internal(e.to_string())
+        if e.is_unavailable() {
+            Self::Unavailable(e.to_string())
+        } else {
+            Self::Internal(e.to_string())
+        }
     }
 }

@@ -70,12 +70,24 @@ type Caller = (Option<Principal>, Option<ServerPrincipal>);
 
 async fn principal(api: &Api, headers: &HeaderMap) -> Result<Caller, Response> {
     let failed = |e: crate::error::ApiError| {
-        tracing::error!(error = %e, "authentication lookup failed");
-        transport_error(
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let code = e.code();
+        tracing::error!(%request_id, error = ?e, "authentication lookup failed");
+        let mut out = transport_error(
             StatusCode::SERVICE_UNAVAILABLE,
-            "INTERNAL",
-            "authentication is unavailable",
-        )
+            code,
+            &format!("authentication is unavailable (request id {request_id})"),
+        );
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            out.headers_mut().insert("x-request-id", v);
+        }
+        if code == "UNAVAILABLE" {
+            out.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(crate::error::RETRY_UNAVAILABLE),
+            );
+        }
+        out
     };
     if let Some(auth) = header_str(headers, header::AUTHORIZATION) {
         let token = auth
@@ -317,9 +329,10 @@ pub async fn graphql_post(
     let request_error = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
-    let retry_after = rate_limited(&response.errors);
-    let status = if retry_after.is_some() {
-        StatusCode::TOO_MANY_REQUESTS
+    let retry = retry_after(&response.errors);
+    let retry_after = retry.map(|(_, seconds)| seconds);
+    let status = if let Some((status, _)) = retry {
+        status
     } else if request_error && media == Media::GraphqlResponse {
         StatusCode::BAD_REQUEST
     } else {
@@ -358,17 +371,23 @@ pub async fn graphql_post(
     out
 }
 
-/// The wait a `RATE_LIMITED` error asks for, if the answer has one.
-fn rate_limited(errors: &[async_graphql::ServerError]) -> Option<u64> {
+/// The status and the wait of an answer that asks to be tried again: 429 for `RATE_LIMITED`,
+/// 503 for `UNAVAILABLE`.
+fn retry_after(errors: &[async_graphql::ServerError]) -> Option<(StatusCode, u64)> {
     errors.iter().find_map(|e| {
         let ext = e.extensions.as_ref()?;
-        if ext.get("code")? != &async_graphql::Value::from("RATE_LIMITED") {
-            return None;
-        }
-        match ext.get("retryAfter") {
+        let status = match ext.get("code")? {
+            async_graphql::Value::String(c) if c == "RATE_LIMITED" => StatusCode::TOO_MANY_REQUESTS,
+            async_graphql::Value::String(c) if c == "UNAVAILABLE" => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            _ => return None,
+        };
+        let seconds = match ext.get("retryAfter") {
             Some(async_graphql::Value::Number(n)) => n.as_u64(),
-            _ => Some(1),
-        }
+            _ => None,
+        };
+        Some((status, seconds.unwrap_or(1)))
     })
 }
 

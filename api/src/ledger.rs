@@ -64,7 +64,8 @@ impl LedgerError {
             Self::Rule(KeyringError::Input(_)) => "VALIDATION",
             Self::Rule(KeyringError::Cipher(_)) => "INTERNAL",
             Self::Rule(_) | Self::Conflict => "CONFLICT",
-            Self::Unavailable(_) | Self::Internal(_) => "INTERNAL",
+            Self::Unavailable(_) => "UNAVAILABLE",
+            Self::Internal(_) => "INTERNAL",
         }
     }
 }
@@ -101,7 +102,17 @@ impl From<KeyStoreError> for LedgerError {
 
 impl From<credledger_adapters::DbError> for LedgerError {
     fn from(e: credledger_adapters::DbError) -> Self {
-        Self::Unavailable(e.to_string())
+        if e.is_unavailable() {
+            Self::Unavailable(e.to_string())
+        } else {
+            Self::Internal(e.to_string())
+        }
+    }
+}
+
+impl From<sqlx::Error> for LedgerError {
+    fn from(e: sqlx::Error) -> Self {
+        credledger_adapters::DbError::Query(e).into()
     }
 }
 
@@ -259,7 +270,7 @@ impl Ledger {
                 .bind(id.to_string())
                 .fetch_optional(&self.db.any)
                 .await
-                .map_err(|e| LedgerError::Unavailable(e.to_string()))?
+                .map_err(LedgerError::from)?
                 .ok_or(LedgerError::NotFound)?;
         let user: String = row
             .try_get("user_id")
@@ -483,7 +494,7 @@ impl Ledger {
         )
         .fetch_all(&self.db.any)
         .await
-        .map_err(|e| LedgerError::Unavailable(e.to_string()))?;
+        .map_err(LedgerError::from)?;
         let mut n = 0;
         for row in rows {
             let id: String = row
@@ -647,7 +658,7 @@ impl Ledger {
                     }
                     continue;
                 }
-                Err(e) => return Err(LedgerError::Unavailable(e.to_string())),
+                Err(e) => return Err(e.into()),
             };
             let fields = self
                 .keys

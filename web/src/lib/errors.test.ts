@@ -18,6 +18,17 @@ describe('apiFailure', () => {
     );
   });
 
+  it('knows an unavailable database, with its wait', () => {
+    const failure = apiFailure(
+      graphqlError('the service is unavailable for a moment', { code: 'UNAVAILABLE', retryAfter: 2 }),
+    );
+    expect(failure).toEqual({
+      code: 'UNAVAILABLE',
+      message: 'the service is unavailable for a moment',
+      retryAfter: 2,
+    });
+  });
+
   it('treats unknown codes as internal and a lost connection as a network failure', () => {
     expect(apiFailure(graphqlError('?', { code: 'TEAPOT' }))?.code).toBe('INTERNAL');
     expect(apiFailure(new CombinedError({ networkError: new Error('offline') }))?.code).toBe('NETWORK');

@@ -11,12 +11,13 @@ export type ErrorCode =
   | 'RATE_LIMITED'
   | 'CONFLICT'
   | 'INTERNAL'
+  | 'UNAVAILABLE'
   | 'NETWORK';
 
 export interface ApiFailure {
   code: ErrorCode;
   message: string;
-  /** Seconds to wait, for RATE_LIMITED. */
+  /** Seconds to wait, for RATE_LIMITED and UNAVAILABLE. */
   retryAfter?: number;
 }
 
@@ -30,6 +31,7 @@ const FALLBACK: Record<ErrorCode, string> = {
   RATE_LIMITED: 'Too many requests. Try again in a moment.',
   CONFLICT: 'This conflicts with an existing credential.',
   INTERNAL: 'Something went wrong on the server. Try again.',
+  UNAVAILABLE: 'The server cannot reach its database right now. Nothing was changed; try again in a moment.',
   NETWORK: 'The server could not be reached. Check your connection and try again.',
 };
 
