@@ -152,13 +152,16 @@ async fn mcp_backlog(ledger: &Ledger) -> Result<(), ApiError> {
     .fetch_all(pool)
     .await?;
     let now = Utc::now();
-    for server in servers.iter().filter(|s| !s.removed) {
+    for server in &servers {
         let row = waiting.iter().find(|r| {
             r.try_get::<String, _>("server_id").ok().as_deref() == Some(server.server_id.as_str())
         });
+        // A removed server is sent nothing more: nothing waits for it.
         let (count, oldest) = match row {
-            Some(r) => (r.try_get::<i64, _>("n")?, r.try_get::<i64, _>("oldest")?),
-            None => (0, 0),
+            Some(r) if !server.removed => {
+                (r.try_get::<i64, _>("n")?, r.try_get::<i64, _>("oldest")?)
+            }
+            _ => (0, 0),
         };
         let age = if count == 0 {
             0.0
