@@ -334,3 +334,47 @@ async fn postgres_stopped_for_ten_seconds_under_load() {
         .iter()
         .any(|(a, _)| a.started > back && a.status == Some(200)));
 }
+
+/// A lease this instance holds that ran out (its renewals stopped) makes it not ready, naming
+/// the job; let go, the instance is ready again.
+async fn a_stuck_job_makes_the_instance_not_ready(env: crate::support::TestEnv) {
+    let server = env.server().await;
+    let http = &server.http;
+    let readyz = format!("{}/readyz", server.base);
+    let ready = |http: &reqwest::Client| {
+        let readyz = readyz.clone();
+        let http = http.clone();
+        async move {
+            let answer = http.get(&readyz).send().await.unwrap();
+            (
+                answer.status().as_u16(),
+                answer.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    crate::support::eventually("the revalidation run at start", || async {
+        server.running.jobs().runs("revalidate") >= 1
+    })
+    .await;
+    assert_eq!(ready(http).await.0, 200);
+
+    let pool = env.any_pool().await;
+    let holder = server.running.jobs().holder().to_owned();
+    sqlx::query("UPDATE leases SET holder = $1, expires_at = $2 WHERE name = 'revalidate'")
+        .bind(&holder)
+        .bind("2000-01-01T00:00:00.000000Z")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (status, body) = ready(http).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body, json!({"status": "job stuck", "job": "revalidate"}));
+
+    sqlx::query("UPDATE leases SET holder = NULL WHERE name = 'revalidate'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(ready(http).await.0, 200);
+    pool.close().await;
+}
+crate::on_both_backends!(stuck_job, a_stuck_job_makes_the_instance_not_ready);

@@ -82,6 +82,10 @@ pub const DEV_USERS: &[(&str, &str, &str, &str, bool)] = &[
 #[derive(Clone)]
 struct AppState {
     ledger: Arc<Ledger>,
+    /// Not ready while a read model is further behind than this (events).
+    ready_max_lag: i64,
+    /// The ids this instance holds leases under: one of them lapsing is a stuck job.
+    lease_holders: Arc<Vec<String>>,
 }
 
 /// A built, bound, not yet running server.
@@ -104,6 +108,7 @@ pub struct Application {
     metrics_token: Option<String>,
     /// `/metrics` alone on its own listener.
     metrics_listener: Option<tokio::net::TcpListener>,
+    ready_max_lag: i64,
 }
 
 impl std::fmt::Debug for Application {
@@ -272,6 +277,7 @@ impl Application {
             oauth_refresh,
             metrics_token: settings.metrics_token.clone(),
             metrics_listener,
+            ready_max_lag: settings.ready_max_lag,
         })
     }
 
@@ -302,6 +308,8 @@ impl Application {
             .route("/readyz", get(readyz))
             .with_state(AppState {
                 ledger: self.ledger.clone(),
+                ready_max_lag: self.ready_max_lag,
+                lease_holders: Arc::new(self.lease_holders()),
             });
         probes = match &self.metrics_token {
             Some(token) => probes.merge(crate::metrics::routes(
@@ -538,35 +546,135 @@ const READY_DEADLINE: Duration = Duration::from_secs(1);
 
 async fn readyz(State(state): State<AppState>) -> axum::response::Response {
     let ledger = &state.ledger;
-    let checks = async { (ledger.db.ping().await, ledger.projections.status().await) };
-    let not_ready = |status: &str| {
+    let checks = async {
+        (
+            ledger.db.ping().await,
+            ledger.projections.status().await,
+            stuck_job(ledger, &state.lease_holders).await,
+        )
+    };
+    let not_ready = |body: serde_json::Value| {
         (
             StatusCode::SERVICE_UNAVAILABLE,
             [(
                 axum::http::header::RETRY_AFTER,
                 crate::error::RETRY_UNAVAILABLE.to_string(),
             )],
-            Json(serde_json::json!({ "status": status })),
+            Json(body),
         )
             .into_response()
     };
     match tokio::time::timeout(READY_DEADLINE, checks).await {
-        Ok((Ok(()), Ok(consumers))) => (
-            StatusCode::OK,
-            Json(serde_json::json!({"status": "ready", "consumers": consumers})),
-        )
-            .into_response(),
-        Ok((Err(e), _)) => {
+        Ok((Ok(()), Ok(consumers), Ok(stuck))) => {
+            match readiness(consumers, state.ready_max_lag, stuck) {
+                Ok(ready) => (StatusCode::OK, Json(ready)).into_response(),
+                Err(why) => not_ready(why),
+            }
+        }
+        Ok((Err(e), _, _)) => {
             tracing::error!(error = %e, "readiness: database unavailable");
-            not_ready("database unavailable")
+            not_ready(serde_json::json!({ "status": "database unavailable" }))
         }
         Err(_) => {
             tracing::error!("readiness: the database did not answer within a second");
-            not_ready("database unavailable")
+            not_ready(serde_json::json!({ "status": "database unavailable" }))
         }
-        Ok((_, Err(e))) => {
+        Ok((_, Err(e), _)) => {
             tracing::error!(error = %e, "readiness: projections unavailable");
-            not_ready("projections unavailable")
+            not_ready(serde_json::json!({ "status": "projections unavailable" }))
         }
+        Ok((_, _, Err(e))) => {
+            tracing::error!(error = %e, "readiness: leases unreadable");
+            not_ready(serde_json::json!({ "status": "database unavailable" }))
+        }
+    }
+}
+
+/// Ready, or why not, once the database has answered: no read model further behind than
+/// `max_lag`, no job of this instance stuck.
+fn readiness(
+    consumers: Vec<credledger_projections::ConsumerStatus>,
+    max_lag: i64,
+    stuck: Option<String>,
+) -> Result<serde_json::Value, serde_json::Value> {
+    if consumers.iter().any(|c| c.lag > max_lag) {
+        return Err(serde_json::json!({
+            "status": "read models behind",
+            "maxLag": max_lag,
+            "consumers": consumers,
+        }));
+    }
+    if let Some(job) = stuck {
+        return Err(serde_json::json!({ "status": "job stuck", "job": job }));
+    }
+    Ok(serde_json::json!({"status": "ready", "consumers": consumers}))
+}
+
+/// A lease this instance holds whose time ran out: its holder stopped renewing it (a job or the
+/// MCP sender stuck, or its renewals failing) and another instance may take it over.
+async fn stuck_job(ledger: &Ledger, holders: &[String]) -> Result<Option<String>, sqlx::Error> {
+    if holders.is_empty() {
+        return Ok(None);
+    }
+    let rows: Vec<(String, Option<String>, String)> =
+        sqlx::query_as("SELECT name, holder, expires_at FROM leases WHERE holder IS NOT NULL")
+            .fetch_all(&ledger.db.any)
+            .await?;
+    let now = chrono::Utc::now();
+    Ok(rows.into_iter().find_map(|(name, holder, expires)| {
+        let mine = holder.is_some_and(|h| holders.contains(&h));
+        let lapsed = chrono::DateTime::parse_from_rfc3339(&expires).is_ok_and(|t| t < now);
+        (mine && lapsed).then_some(name)
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use credledger_projections::ConsumerStatus;
+
+    fn consumer(name: &str, position: i64, head: i64) -> ConsumerStatus {
+        ConsumerStatus {
+            name: name.into(),
+            position,
+            head,
+            lag: head - position,
+        }
+    }
+
+    #[test]
+    fn ready_within_the_lag_bound_and_without_a_stuck_job() {
+        let ready = readiness(vec![consumer("audit_trail", 90, 100)], 10, None).expect("ready");
+        assert_eq!(ready["status"], "ready");
+    }
+
+    #[test]
+    fn a_read_model_past_the_bound_is_named() {
+        let why = readiness(
+            vec![
+                consumer("audit_trail", 100, 100),
+                consumer("credential_summary", 89, 100),
+            ],
+            10,
+            None,
+        )
+        .expect_err("behind");
+        assert_eq!(why["status"], "read models behind");
+        assert_eq!(why["maxLag"], 10);
+        assert_eq!(why["consumers"][1]["lag"], 11);
+    }
+
+    #[test]
+    fn a_stuck_job_is_named() {
+        let why = readiness(
+            vec![consumer("audit_trail", 5, 5)],
+            10,
+            Some("revalidate".into()),
+        )
+        .expect_err("stuck");
+        assert_eq!(
+            why,
+            serde_json::json!({"status": "job stuck", "job": "revalidate"})
+        );
     }
 }

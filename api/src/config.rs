@@ -88,6 +88,10 @@ impl FileConfig {
     }
 }
 
+/// How far behind the ledger's head (events) a read model may be while `/readyz` says ready:
+/// far above a healthy instance's lag (a batch or two), well below a stalled one's.
+pub const DEFAULT_READY_MAX_LAG: i64 = 10_000;
+
 /// The settings every command resolves to.
 #[derive(Clone)]
 pub struct Settings {
@@ -125,6 +129,8 @@ pub struct Settings {
     pub metrics_token: Option<String>,
     /// `/metrics` alone on this address, without a token (the operator's private network).
     pub metrics_listen: Option<String>,
+    /// `/readyz` is not ready while a read model is more than this many events behind.
+    pub ready_max_lag: i64,
 }
 
 impl std::fmt::Debug for Settings {
@@ -159,6 +165,7 @@ impl std::fmt::Debug for Settings {
                 &self.metrics_token.as_ref().map(|_| "<redacted>"),
             )
             .field("metrics_listen", &self.metrics_listen)
+            .field("ready_max_lag", &self.ready_max_lag)
             .finish()
     }
 }
@@ -244,6 +251,8 @@ impl Settings {
                 .ok()
                 .filter(|a| !a.trim().is_empty())
                 .or(file.metrics_listen),
+            ready_max_lag: env_value::<i64>("CREDLEDGER_READY_MAX_LAG", "a whole number")?
+                .unwrap_or(DEFAULT_READY_MAX_LAG),
         };
         Ok((settings, jobs))
     }

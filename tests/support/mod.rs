@@ -173,6 +173,7 @@ impl TestEnv {
             oauth_clients: Default::default(),
             metrics_token: None,
             metrics_listen: None,
+            ready_max_lag: credledger::config::DEFAULT_READY_MAX_LAG,
         }
     }
 
