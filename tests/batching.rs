@@ -124,6 +124,7 @@ async fn a_server_registered_by_another_process_is_seen_by_the_next_batch(env: T
 
     // Elsewhere: a server for everyone's Notion credentials, applied by that process.
     McpServers::new(elsewhere.clone())
+        .with_outbound(env.settings().outbound)
         .register(
             NewMcpServer {
                 server_id: "gw".into(),

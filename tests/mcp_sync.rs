@@ -519,7 +519,7 @@ async fn a_kill_9_mid_sync_resumes_and_each_change_is_applied_exactly_once(env: 
     use crate::support::{meta, register_with, valid};
     use credledger::mcp::{McpServers, NewMcpServer};
     let ledger = env.ledger().await;
-    let servers = McpServers::new(ledger.clone());
+    let servers = McpServers::new(ledger.clone()).with_outbound(env.settings().outbound);
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
     let secret = servers
         .register(
@@ -628,7 +628,8 @@ async fn registrations_of_one_id_at_once_leave_the_winners_secret(env: TestEnv) 
     use crate::support::meta;
     use credledger::mcp::{McpServers, NewMcpServer};
     let ledger = env.ledger().await;
-    let servers = std::sync::Arc::new(McpServers::new(ledger.clone()));
+    let servers =
+        std::sync::Arc::new(McpServers::new(ledger.clone()).with_outbound(env.settings().outbound));
     for round in 0..10 {
         let id = format!("gw-{round}");
         let attempt = |servers: std::sync::Arc<McpServers>, id: String| async move {

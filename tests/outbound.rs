@@ -138,3 +138,84 @@ on_both_backends!(
     jira_urls_pointing_at_private_addresses_are_refused_before_any_connection,
     private_addresses_are_refused
 );
+
+/// An MCP server's address is an admin's choice like a Jira site: the same policy decides where
+/// credentials may be sent. Refused addresses name the rule and register nothing; a private
+/// origin an admin allowed is registered, and the sender delivers to it.
+async fn mcp_server_addresses_follow_the_outbound_policy(env: TestEnv) {
+    use credledger_adapters::mcp::recorder::RecordingMcpServer;
+    let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
+    let origin = recorder.base_url();
+    let allowed = origin.clone();
+    let server = env
+        .server_with(move |s| {
+            s.outbound = OutboundPolicy {
+                allow_loopback: false,
+                allowed_hosts: vec![allowed],
+            }
+        })
+        .await;
+    let admin = server.admin("root").await;
+    let register = |url: &str, id: &str| {
+        admin.gql(
+            crate::mcp_sync::REGISTER,
+            json!({"i": {"id": id, "name": "gateway", "baseUrl": url,
+                         "allowedServices": ["notion"], "servesAllUsers": true}}),
+        )
+    };
+    for (url, rule) in [
+        ("http://127.0.0.1:9", "only https://"),
+        ("https://127.0.0.1:9", "loopback"),
+        ("https://10.0.0.1", "private"),
+        ("https://169.254.169.254", "link-local"),
+        ("https://[::1]", "loopback"),
+        ("https://[::ffff:7f00:1]", "loopback"),
+        ("https://localhost:9", "resolves to"),
+        ("http://mcp.example.com", "only https://"),
+    ] {
+        let answer = register(url, "refused").await;
+        assert_eq!(answer.code(), "VALIDATION", "{url}: {}", answer.body);
+        assert!(
+            answer.message().contains(rule),
+            "{url}: {}",
+            answer.message()
+        );
+    }
+    let listed = admin.ok("{ mcpServers { id } }", json!({})).await;
+    assert_eq!(listed["mcpServers"], json!([]));
+
+    // The allowed origin: registered, and the copy arrives.
+    let answer = register(&origin, "gw").await;
+    let secret = answer.data()["registerMcpServer"]["signingSecret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    recorder.set_secrets(vec![secret.into_bytes()]);
+    crate::support::register_with(
+        &server.running.ledger,
+        "root",
+        "notion",
+        "Work",
+        r#"{"token": "ntn_outbound_policy"}"#,
+        Some(crate::support::valid("acct")),
+        &crate::support::meta("root"),
+    )
+    .await
+    .unwrap();
+    crate::support::eventually("the copy at the allowed origin", || async {
+        recorder.credentials().len() == 1
+    })
+    .await;
+    // Changing the address to a refused one is refused too.
+    let changed = admin
+        .gql(
+            "mutation { changeMcpServer(id: \"gw\", baseUrl: \"https://10.1.2.3\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(changed.code(), "VALIDATION", "{}", changed.body);
+}
+on_both_backends!(
+    mcp_server_addresses,
+    mcp_server_addresses_follow_the_outbound_policy
+);

@@ -211,7 +211,7 @@ impl Application {
         let accounts = Arc::new(Accounts::new(ledger.clone()));
         let mcp_sync = jobs.enabled.then(|| {
             Arc::new(McpSync::new(
-                Arc::new(McpServers::new(quiet)),
+                Arc::new(McpServers::new(quiet).with_outbound(settings.outbound.clone())),
                 jobs.mcp.clone(),
                 Leases::new(ledger.db.clone()),
             ))
@@ -249,7 +249,7 @@ impl Application {
         let api = Arc::new(Api {
             ledger: ledger.clone(),
             accounts,
-            mcp: Arc::new(McpServers::new(ledger.clone())),
+            mcp: Arc::new(McpServers::new(ledger.clone()).with_outbound(settings.outbound.clone())),
             validator: Arc::new(validator),
             expiry_warning: jobs.warning_window,
             validation_budget: WindowLimiter::new(

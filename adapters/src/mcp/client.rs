@@ -6,6 +6,7 @@
 //! is wiped once sent. The client does not retry; its caller decides with [`SyncError`].
 
 use super::signing;
+use crate::outbound::OutboundPolicy;
 use axum::body::Bytes; // the `bytes` crate's type, which reqwest's bodies are built from
 use reqwest::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Method, Response, Url};
@@ -196,6 +197,7 @@ impl McpClient {
         base_url: &str,
         signing_secret: Zeroizing<Vec<u8>>,
         timeout: Duration,
+        outbound: &OutboundPolicy,
     ) -> Result<Self, SyncError> {
         let config = |why: &str| SyncError::Config(why.to_owned());
         let base = Url::parse(base_url).map_err(|_| config("the base URL is not a URL"))?;
@@ -211,7 +213,13 @@ impl McpClient {
                 "the base URL must not carry a user name or password",
             ));
         }
+        // Where the server may be (an address an admin typed): checked here, and names are
+        // resolved only to checked addresses when connecting.
+        outbound
+            .check_url(&base)
+            .map_err(|refused| SyncError::Config(format!("the base URL is refused: {refused}")))?;
         let http = reqwest::Client::builder()
+            .dns_resolver(outbound.resolver())
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .connect_timeout(timeout)
@@ -551,6 +559,14 @@ mod tests {
     use crate::mcp::recorder::{McpFault, Op, RecordingMcpServer};
 
     const SECRET: &[u8] = b"whsec_client_tests";
+
+    /// The recording server listens on loopback.
+    fn loopback() -> OutboundPolicy {
+        OutboundPolicy {
+            allow_loopback: true,
+            ..Default::default()
+        }
+    }
     const CANARY: &str = "sk-canary-3f9a1c77d2";
 
     async fn server() -> RecordingMcpServer {
@@ -560,7 +576,13 @@ mod tests {
     }
 
     fn client_at(base_url: &str, timeout: Duration) -> McpClient {
-        McpClient::new(base_url, Zeroizing::new(SECRET.to_vec()), timeout).expect("a client")
+        McpClient::new(
+            base_url,
+            Zeroizing::new(SECRET.to_vec()),
+            timeout,
+            &loopback(),
+        )
+        .expect("a client")
     }
 
     fn client(server: &RecordingMcpServer) -> McpClient {
@@ -665,6 +687,7 @@ mod tests {
             &server.base_url(),
             Zeroizing::new(b"not the secret".to_vec()),
             Duration::from_secs(5),
+            &loopback(),
         )
         .expect("a client");
 
@@ -921,6 +944,7 @@ mod tests {
             &server.base_url(),
             Zeroizing::new(CANARY.as_bytes().to_vec()),
             Duration::from_secs(5),
+            &loopback(),
         )
         .expect("a client");
         errors.push(wrong.create(&body).await.expect_err("refused"));
@@ -948,11 +972,39 @@ mod tests {
             "http://user:pw@h/",
         ] {
             assert!(matches!(
-                McpClient::new(bad, secret(), t),
+                McpClient::new(bad, secret(), t, &loopback()),
                 Err(SyncError::Config(_))
             ));
         }
-        assert!(McpClient::new("https://mcp.example/api", secret(), t).is_ok());
+        assert!(McpClient::new("https://mcp.example/api", secret(), t, &loopback()).is_ok());
+    }
+
+    #[test]
+    fn a_base_url_the_outbound_policy_refuses_makes_no_client() {
+        let secret = || Zeroizing::new(SECRET.to_vec());
+        let t = Duration::from_secs(1);
+        let strict = OutboundPolicy::default();
+        for refused in [
+            "http://127.0.0.1:9/",
+            "https://10.0.0.1/",
+            "https://169.254.169.254/",
+            "https://[::ffff:127.0.0.1]/",
+            "http://mcp.example/",
+        ] {
+            assert!(
+                matches!(
+                    McpClient::new(refused, secret(), t, &strict),
+                    Err(SyncError::Config(_))
+                ),
+                "{refused}"
+            );
+        }
+        assert!(McpClient::new("https://mcp.example/api", secret(), t, &strict).is_ok());
+        let allowed = OutboundPolicy {
+            allowed_hosts: vec!["http://10.0.0.5:8080".into()],
+            ..Default::default()
+        };
+        assert!(McpClient::new("http://10.0.0.5:8080/api", secret(), t, &allowed).is_ok());
     }
 
     #[test]

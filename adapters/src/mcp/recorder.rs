@@ -692,6 +692,10 @@ mod tests {
             &server.base_url(),
             Zeroizing::new(secret.to_vec()),
             Duration::from_secs(5),
+            &crate::outbound::OutboundPolicy {
+                allow_loopback: true,
+                ..Default::default()
+            },
         )
         .expect("a client")
     }

@@ -9,6 +9,7 @@ use crate::error::ApiError;
 use crate::ledger::Ledger;
 use crate::memo::AccessMemo;
 use credledger_adapters::db::timestamp;
+use credledger_adapters::outbound::OutboundPolicy;
 use credledger_adapters::{CommandBus, CommandError, Committed};
 use credledger_domain::mcp_server::{
     BaseUrl, McpServer, McpServerCommand, McpServerError, McpServerId, McpServerName,
@@ -82,6 +83,9 @@ pub struct McpServers {
     /// user's credentials for a service: asked on every resolve, changed rarely.
     tokens: AccessMemo<String, Option<ServerTokenRow>>,
     grants: AccessMemo<(String, String, String), bool>,
+    /// Where servers may be: their addresses are checked when registered or changed, and the
+    /// sender connects only to checked addresses.
+    outbound: OutboundPolicy,
 }
 
 impl std::fmt::Debug for McpServers {
@@ -110,11 +114,35 @@ impl McpServers {
             servers,
             tokens: AccessMemo::default(),
             grants: AccessMemo::default(),
+            outbound: OutboundPolicy::default(),
         }
+    }
+
+    /// The same, with this deployment's outbound address policy (the default refuses every
+    /// loopback and private address).
+    pub fn with_outbound(mut self, outbound: OutboundPolicy) -> Self {
+        self.outbound = outbound;
+        self
     }
 
     pub fn ledger(&self) -> &Arc<Ledger> {
         &self.ledger
+    }
+
+    pub fn outbound(&self) -> &OutboundPolicy {
+        &self.outbound
+    }
+
+    /// A server's address, parsed and checked against the outbound policy (a refusal names
+    /// the rule; nothing is connected to).
+    async fn checked_url(&self, url: &str) -> Result<BaseUrl, ApiError> {
+        let base = BaseUrl::parse(url)?;
+        let parsed = reqwest::Url::parse(base.as_str())
+            .map_err(|_| ApiError::Validation("the MCP server's address is not a URL".into()))?;
+        self.outbound.check(&parsed).await.map_err(|refused| {
+            ApiError::Validation(format!("the MCP server's address is refused: {refused}"))
+        })?;
+        Ok(base)
     }
 
     /// Runs a command and waits until the read models show it (a withdrawn grant is refused
@@ -152,7 +180,7 @@ impl McpServers {
         let command = McpServerCommand::RegisterMcpServer {
             server_id: server_id.clone(),
             name: McpServerName::parse(&new.name)?,
-            base_url: BaseUrl::parse(&new.base_url)?,
+            base_url: self.checked_url(&new.base_url).await?,
             allowed_services: services(&new.allowed_services)?,
             serves_all_users: new.serves_all_users,
         };
@@ -254,10 +282,14 @@ impl McpServers {
         base_url: Option<String>,
         meta: &EventMetadata,
     ) -> Result<(), ApiError> {
+        let base_url = match base_url.as_deref() {
+            Some(url) => Some(self.checked_url(url).await?),
+            None => None,
+        };
         let command = McpServerCommand::ChangeMcpServer {
             allowed_services: allowed_services.as_deref().map(services).transpose()?,
             serves_all_users,
-            base_url: base_url.as_deref().map(BaseUrl::parse).transpose()?,
+            base_url,
         };
         self.run(&McpServerId::parse(server)?, command, meta)
             .await?;

@@ -251,8 +251,13 @@ impl McpSync {
             }
         }
         let secret = self.servers.signing_secret(server_id).await?;
-        let client = McpClient::new(&server.base_url, secret, self.settings.timeout)
-            .map_err(|e| ApiError::Internal(format!("MCP server {server_id}: {e}")))?;
+        let client = McpClient::new(
+            &server.base_url,
+            secret,
+            self.settings.timeout,
+            self.servers.outbound(),
+        )
+        .map_err(|e| ApiError::Internal(format!("MCP server {server_id}: {e}")))?;
         clients.insert(server_id.to_owned(), (server.base_url, client.clone()));
         Ok(client)
     }
