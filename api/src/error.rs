@@ -37,6 +37,21 @@ pub enum ApiError {
 pub const RETRY_UNAVAILABLE: u64 = 2;
 
 impl ApiError {
+    /// Every code [`ApiError::code`] answers with: the closed list clients (and metric labels)
+    /// may rely on.
+    pub const CODES: [&'static str; 10] = [
+        "UNAUTHENTICATED",
+        "FORBIDDEN",
+        "NOT_FOUND",
+        "VALIDATION",
+        "INVALID_CREDENTIAL",
+        "PROVIDER_UNREACHABLE",
+        "RATE_LIMITED",
+        "CONFLICT",
+        "INTERNAL",
+        "UNAVAILABLE",
+    ];
+
     pub fn code(&self) -> &'static str {
         match self {
             Self::Unauthenticated => "UNAUTHENTICATED",
@@ -124,6 +139,29 @@ impl From<credledger_adapters::DbError> for ApiError {
             Self::Unavailable(e.to_string())
         } else {
             Self::Internal(e.to_string())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ApiError;
+
+    #[test]
+    fn every_code_is_in_the_list() {
+        for e in [
+            ApiError::Unauthenticated,
+            ApiError::Forbidden(String::new()),
+            ApiError::NotFound,
+            ApiError::Validation(String::new()),
+            ApiError::InvalidCredential(String::new()),
+            ApiError::ProviderUnreachable(String::new()),
+            ApiError::RateLimited { retry_after: 1 },
+            ApiError::Conflict(String::new()),
+            ApiError::Internal(String::new()),
+            ApiError::Unavailable(String::new()),
+        ] {
+            assert!(ApiError::CODES.contains(&e.code()), "{}", e.code());
         }
     }
 }

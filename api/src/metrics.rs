@@ -22,22 +22,6 @@ use sqlx::Row;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-/// Error codes a GraphQL outcome may be labelled with; anything else is `OTHER`.
-const CODES: [&str; 12] = [
-    "UNAUTHENTICATED",
-    "FORBIDDEN",
-    "NOT_FOUND",
-    "VALIDATION",
-    "INVALID_CREDENTIAL",
-    "PROVIDER_UNREACHABLE",
-    "RATE_LIMITED",
-    "CONFLICT",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "BAD_USER_INPUT",
-    "GRAPHQL_VALIDATION_FAILED",
-];
-
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 static PROCESS: OnceLock<metrics_process::Collector> = OnceLock::new();
 
@@ -105,11 +89,11 @@ fn describe() {
         .describe();
 }
 
-/// A GraphQL outcome label: `ok`, a known error code, or `OTHER`.
+/// A GraphQL outcome label: `ok`, one of [`ApiError::CODES`], or `OTHER`.
 pub fn outcome_code(code: Option<&str>) -> &'static str {
     match code {
         None => "ok",
-        Some(code) => CODES
+        Some(code) => ApiError::CODES
             .iter()
             .find(|c| **c == code)
             .copied()
