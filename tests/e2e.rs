@@ -30,6 +30,7 @@ mod graphql_cost;
 mod graphql_memo;
 mod graphql_scenarios;
 mod graphql_transport;
+mod limits;
 mod oauth;
 mod outbound;
 // MCP servers: the replay adapter, resolution at call time, import.

@@ -217,10 +217,6 @@ async fn live_checks_share_a_budget(env: TestEnv) {
         let data = answer.data();
         assert_eq!(data["testCredential"]["result"], "VALID");
         assert_eq!(data["testCredential"]["rateLimitRemaining"], expected);
-        assert_eq!(
-            answer.header("x-ratelimit-remaining"),
-            Some(expected.to_string().as_str())
-        );
     }
     let eleventh = alice.gql(test, json!({"f": fields})).await;
     assert_eq!(eleventh.code(), "RATE_LIMITED", "{}", eleventh.body);
@@ -230,7 +226,7 @@ async fn live_checks_share_a_budget(env: TestEnv) {
             .unwrap()
             > 0
     );
-    assert_eq!(eleventh.header("x-ratelimit-remaining"), Some("0"));
+    assert_eq!(eleventh.status, 429);
     // Adding with a new secret draws on the same budget; nothing is stored.
     let add = alice
         .gql(

@@ -245,6 +245,7 @@ fn settings(dir: &std::path::Path, url: Option<String>) -> Settings {
         dev: false,
         read_your_writes_ms: 5_000,
         validations_per_minute: 10,
+        api_requests_per_minute: 0,
         provider_urls: Default::default(),
         catalog_file: None,
         public_names: Vec::new(),

@@ -1,9 +1,10 @@
 //! People and their ways in: users on the ledger (the `User` aggregate), passwords, sessions and
 //! API tokens. Admin actions are ledger events, so they are audited like everything else.
 
-use crate::auth::{new_secret, secret_hash, Password, Principal, SignInThrottle, Via};
+use crate::auth::{new_secret, secret_hash, Password, Principal, Via};
 use crate::error::ApiError;
 use crate::ledger::Ledger;
+use crate::limits::Limits;
 use credledger_adapters::db::timestamp;
 use credledger_adapters::{CommandBus, CommandError, Committed};
 use credledger_domain::user::{
@@ -64,7 +65,8 @@ impl std::fmt::Debug for IssuedToken {
 pub struct Accounts {
     ledger: Arc<Ledger>,
     users: CommandBus<User>,
-    pub throttle: SignInThrottle,
+    /// The sign-in throttle lives here (shared with every instance on PostgreSQL).
+    limits: Arc<Limits>,
     /// Verified against when the account does not exist, so a sign-in takes as long either way.
     decoy_hash: String,
 }
@@ -84,7 +86,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 impl Accounts {
-    pub fn new(ledger: Arc<Ledger>) -> Self {
+    pub fn new(ledger: Arc<Ledger>, limits: Arc<Limits>) -> Self {
         let users = CommandBus::new(&ledger.db, ledger.appender(), ());
         let decoy_hash = Password::offered(new_secret("decoy").to_string())
             .hash()
@@ -92,7 +94,7 @@ impl Accounts {
         Self {
             ledger,
             users,
-            throttle: SignInThrottle::default(),
+            limits,
             decoy_hash,
         }
     }
@@ -163,7 +165,7 @@ impl Accounts {
     }
 
     /// Checks a password and opens a session. Failures are counted per (account, client) and
-    /// per client (see [`SignInThrottle`]); while either must wait, the answer is
+    /// per client (see [`Limits::sign_in_attempt`]); while either must wait, the answer is
     /// `RATE_LIMITED` without checking anything. Unknown accounts, wrong passwords and locked
     /// users all answer the same.
     pub async fn login(
@@ -175,9 +177,9 @@ impl Accounts {
         let login = login.trim().chars().take(254).collect::<String>();
         let account_key = login.to_lowercase();
         let client = ip.unwrap_or("unknown");
-        if let Some(wait) = self.throttle.attempt(&account_key, client) {
+        if let Some(wait) = self.limits.sign_in_attempt(&account_key, client).await? {
             return Err(ApiError::RateLimited {
-                retry_after: wait.as_secs_f64().ceil().max(1.0) as u64,
+                retry_after: crate::limits::whole_seconds(wait),
             });
         }
         let by_email = login.contains('@');
@@ -201,7 +203,7 @@ impl Accounts {
                 ));
             }
         };
-        self.throttle.succeeded(&account_key, client);
+        self.limits.sign_in_succeeded(&account_key, client).await?;
         let secret = new_secret("cls");
         let now = chrono::Utc::now();
         let expires = now

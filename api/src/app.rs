@@ -2,7 +2,7 @@
 //! (port 0 allowed) and exposes its address; `run` serves until a shutdown signal.
 
 use crate::accounts::{Accounts, NewUser};
-use crate::auth::{Password, WindowLimiter};
+use crate::auth::Password;
 use crate::config::{JobSettings, Settings};
 use crate::graphql::{Api, LiveFeed};
 use crate::http;
@@ -204,11 +204,16 @@ impl Application {
                 quiet.clone(),
                 Arc::new(validator.clone()),
                 jobs.clone(),
+                &settings.outbound,
             )?)
         } else {
             None
         };
-        let accounts = Arc::new(Accounts::new(ledger.clone()));
+        let limits = Arc::new(crate::limits::Limits::for_database(
+            &ledger.db,
+            crate::limits::Quotas::of(&settings),
+        ));
+        let accounts = Arc::new(Accounts::new(ledger.clone(), limits.clone()));
         let mcp_sync = jobs.enabled.then(|| {
             Arc::new(McpSync::new(
                 Arc::new(McpServers::new(quiet).with_outbound(settings.outbound.clone())),
@@ -252,10 +257,7 @@ impl Application {
             mcp: Arc::new(McpServers::new(ledger.clone()).with_outbound(settings.outbound.clone())),
             validator: Arc::new(validator),
             expiry_warning: jobs.warning_window,
-            validation_budget: WindowLimiter::new(
-                settings.validations_per_minute,
-                Duration::from_secs(60),
-            ),
+            limits,
             live: LiveFeed::new(),
             answers: Default::default(),
             // Browsers keep `Secure` cookies off plain HTTP except on loopback; dev mode on

@@ -309,7 +309,9 @@ async fn users(settings: Settings, command: UsersCommand) -> anyhow::Result<Exit
     let password = crate::auth::Password::new_for_storage(password).map_err(anyhow::Error::msg)?;
     let ledger = open_ledger(&settings, IfMissing::Generate).await?;
     ledger.projections.catch_up().await?;
-    let accounts = crate::accounts::Accounts::new(ledger.clone());
+    let limits =
+        crate::limits::Limits::for_database(&ledger.db, crate::limits::Quotas::of(&settings));
+    let accounts = crate::accounts::Accounts::new(ledger.clone(), std::sync::Arc::new(limits));
     let result = accounts
         .create_user(
             crate::accounts::NewUser {
@@ -567,7 +569,8 @@ async fn credentials(
             warning_days,
             dry_run,
         } => {
-            let mut options = crate::jobs::ExpiryOptions::from_settings(&jobs, "cli")?;
+            let mut options =
+                crate::jobs::ExpiryOptions::from_settings(&jobs, "cli", &settings.outbound)?;
             options.dry_run = dry_run;
             if let Some(days) = warning_days {
                 options.warning_window = chrono::Duration::days(i64::from(days));

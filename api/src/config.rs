@@ -36,6 +36,8 @@ pub struct FileConfig {
     pub bind: Option<String>,
     pub db_connections: Option<u32>,
     pub validations_per_minute: Option<u32>,
+    /// API requests per person and per token per minute; 0 turns the limit off.
+    pub api_requests_per_minute: Option<u32>,
     /// `service = "https://base.url"` overrides (self-hosted Sentry and the like).
     pub provider_urls: Option<std::collections::BTreeMap<String, String>>,
     pub catalog_file: Option<PathBuf>,
@@ -92,6 +94,10 @@ impl FileConfig {
 /// far above a healthy instance's lag (a batch or two), well below a stalled one's.
 pub const DEFAULT_READY_MAX_LAG: i64 = 10_000;
 
+/// API requests per minute per person and per token unless configured: ten a second on
+/// average, with a burst of a whole minute's worth.
+pub const DEFAULT_API_REQUESTS_PER_MINUTE: u32 = 600;
+
 /// The settings every command resolves to.
 #[derive(Clone)]
 pub struct Settings {
@@ -107,6 +113,9 @@ pub struct Settings {
     /// Live checks with providers per person per minute (testCredential, addCredential with a
     /// secret, revalidateCredential share it).
     pub validations_per_minute: u32,
+    /// API requests per minute per person (all their sessions) and per token (each API and
+    /// MCP server token); 0 turns the limit off.
+    pub api_requests_per_minute: u32,
     /// Base URL overrides per service (self-hosted Sentry, tests, `--dev`'s simulator).
     pub provider_urls: std::collections::BTreeMap<String, String>,
     /// Optional catalog file replacing the built-in one (services.json's format).
@@ -153,6 +162,7 @@ impl std::fmt::Debug for Settings {
             .field("db_connections", &self.db_connections)
             .field("dev", &self.dev)
             .field("validations_per_minute", &self.validations_per_minute)
+            .field("api_requests_per_minute", &self.api_requests_per_minute)
             .field("provider_urls", &self.provider_urls)
             .field("catalog_file", &self.catalog_file)
             .field("public_names", &self.public_names)
@@ -216,6 +226,14 @@ impl Settings {
                     anyhow::anyhow!("CREDLEDGER_VALIDATIONS_PER_MINUTE must be a whole number")
                 })?,
                 Err(_) => file.validations_per_minute.unwrap_or(10),
+            },
+            api_requests_per_minute: match std::env::var("CREDLEDGER_API_RATE_LIMIT") {
+                Ok(v) => v.trim().parse().map_err(|_| {
+                    anyhow::anyhow!("CREDLEDGER_API_RATE_LIMIT must be a whole number")
+                })?,
+                Err(_) => file
+                    .api_requests_per_minute
+                    .unwrap_or(DEFAULT_API_REQUESTS_PER_MINUTE),
             },
             provider_urls: file.provider_urls.unwrap_or_default(),
             catalog_file: std::env::var_os("CREDLEDGER_CATALOG")

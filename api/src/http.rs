@@ -65,30 +65,107 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// The answer when a lookup every request needs (who is asking, their rate limit) failed:
+/// `UNAVAILABLE` with `Retry-After` while the database is unreachable, else `INTERNAL`; the
+/// detail is logged under the request id, never returned.
+fn lookup_failed(what: &str, e: crate::error::ApiError) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let code = e.code();
+    tracing::error!(%request_id, error = ?e, "{what} lookup failed");
+    let mut out = transport_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        code,
+        &format!("{what} is unavailable (request id {request_id})"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        out.headers_mut().insert("x-request-id", v);
+    }
+    if code == "UNAVAILABLE" {
+        out.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(crate::error::RETRY_UNAVAILABLE),
+        );
+    }
+    out
+}
+
+/// Whose API rate limit a caller draws on: a person's (all their sessions share it) or a
+/// token's (each API or MCP server token has its own). Anonymous callers have none (sign-in
+/// has its own throttle).
+fn rate_subject(caller: &Caller) -> Option<String> {
+    match caller {
+        (Some(p), _) => Some(match &p.via {
+            crate::auth::Via::Session { .. } => format!("person:{}", p.user_id),
+            crate::auth::Via::Token { token_id, .. } => format!("token:{token_id}"),
+        }),
+        (None, Some(server)) => Some(format!("token:{}", server.token_id)),
+        (None, None) => None,
+    }
+}
+
+/// The API rate limit's verdict on one request.
+enum RateVerdict {
+    /// The limit is off, or the caller is anonymous.
+    Unlimited,
+    Allowed {
+        limit: u32,
+        remaining: u32,
+    },
+    /// The answer to send instead (429, or 503 if the count could not be taken).
+    Refused(Response),
+}
+
+/// Takes one request from the caller's API rate limit.
+async fn rate_limit(api: &Api, caller: &Caller) -> RateVerdict {
+    let (Some(subject), Some(limit)) = (rate_subject(caller), api.limits.api_quota()) else {
+        return RateVerdict::Unlimited;
+    };
+    match api.limits.api_request(&subject).await {
+        Ok(None) => RateVerdict::Unlimited,
+        Ok(Some(crate::limits::Budget::Allowed { remaining })) => RateVerdict::Allowed {
+            limit: limit.get(),
+            remaining,
+        },
+        Ok(Some(crate::limits::Budget::Exhausted { retry_after })) => {
+            let seconds = crate::limits::whole_seconds(retry_after);
+            let body = serde_json::json!({"errors": [{
+                "message": format!(
+                    "too many requests: at most {limit} a minute; try again in {seconds} s"
+                ),
+                "extensions": {"code": "RATE_LIMITED", "retryAfter": seconds},
+            }]});
+            let mut out = (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::CONTENT_TYPE, "application/json")],
+                body.to_string(),
+            )
+                .into_response();
+            let headers = out.headers_mut();
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            headers.insert("x-ratelimit-limit", HeaderValue::from(limit.get()));
+            headers.insert("x-ratelimit-remaining", HeaderValue::from(0u32));
+            RateVerdict::Refused(out)
+        }
+        Err(e) => RateVerdict::Refused(lookup_failed("the rate limit", e)),
+    }
+}
+
+impl RateVerdict {
+    /// Says what is left on an answer.
+    fn label(&self, out: &mut Response) {
+        if let Self::Allowed { limit, remaining } = self {
+            let headers = out.headers_mut();
+            headers.insert("x-ratelimit-limit", HeaderValue::from(*limit));
+            headers.insert("x-ratelimit-remaining", HeaderValue::from(*remaining));
+        }
+    }
+}
+
 /// Who is asking: a person (bearer API token or session cookie) or an MCP server (its token).
 type Caller = (Option<Principal>, Option<ServerPrincipal>);
 
 async fn principal(api: &Api, headers: &HeaderMap) -> Result<Caller, Response> {
-    let failed = |e: crate::error::ApiError| {
-        let request_id = uuid::Uuid::new_v4().to_string();
-        let code = e.code();
-        tracing::error!(%request_id, error = ?e, "authentication lookup failed");
-        let mut out = transport_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            code,
-            &format!("authentication is unavailable (request id {request_id})"),
-        );
-        if let Ok(v) = HeaderValue::from_str(&request_id) {
-            out.headers_mut().insert("x-request-id", v);
-        }
-        if code == "UNAVAILABLE" {
-            out.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(crate::error::RETRY_UNAVAILABLE),
-            );
-        }
-        out
-    };
+    let failed = |e| lookup_failed("authentication", e);
     if let Some(auth) = header_str(headers, header::AUTHORIZATION) {
         let token = auth
             .strip_prefix("Bearer ")
@@ -278,6 +355,13 @@ pub async fn graphql_post(
     // Who asks is read first: a remembered answer needs nothing else (its request, byte for
     // byte, passed every check when it was first answered).
     let caller = principal(&state.api, &headers).await;
+    let rate = match &caller {
+        Ok(c) => rate_limit(&state.api, c).await,
+        Err(_) => RateVerdict::Unlimited,
+    };
+    if let RateVerdict::Refused(out) = rate {
+        return out;
+    }
     // The key, and the epoch of the caller's rows taken before anything is read.
     let memo = match &caller {
         Ok((Some(p), None)) => Some((
@@ -293,12 +377,14 @@ pub async fn graphql_post(
     if let Some((key, epoch)) = &memo {
         if let Some(body) = state.api.answers.get(key, *epoch, chrono::Utc::now()) {
             metrics::counter!(crate::metrics::GRAPHQL_REUSED).increment(1);
-            return answer(
+            let mut out = answer(
                 StatusCode::OK,
                 media,
                 body,
                 &uuid::Uuid::new_v4().to_string(),
             );
+            rate.label(&mut out);
+            return out;
         }
     }
     // serde_json refuses nesting past 128 levels by itself; the schema bounds it further.
@@ -368,6 +454,7 @@ pub async fn graphql_post(
         out.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
+    rate.label(&mut out);
     out
 }
 
@@ -491,9 +578,12 @@ pub async fn graphql_get(
         Err(response) => return response,
     };
     let base = request_context(&state.api, &headers, peer, cookie_principal);
+    let subject = Arc::new(std::sync::OnceLock::new());
     let schema = SocketExecutor {
         schema: state.schema.clone(),
         open: Default::default(),
+        api: state.api.clone(),
+        subject: subject.clone(),
     };
     let api = state.api.clone();
     upgrade
@@ -539,6 +629,7 @@ pub async fn graphql_get(
                             ctx.server = None;
                         }
                     }
+                    let _ = subject.set(rate_subject(&(ctx.principal.clone(), ctx.server.clone())));
                     let mut data = async_graphql::Data::default();
                     data.insert(ctx);
                     Ok(data)
@@ -552,11 +643,36 @@ pub async fn graphql_get(
 pub const MAX_OPEN_PER_SOCKET: usize = 16;
 
 /// The schema as one WebSocket connection sees it: at most [`MAX_OPEN_PER_SOCKET`] operations
-/// open at once, so a client cannot pile up subscriptions on one socket.
+/// open at once, so a client cannot pile up subscriptions on one socket, and each operation
+/// started draws on the caller's API rate limit like an HTTP request.
 #[derive(Clone)]
 struct SocketExecutor {
     schema: ApiSchema,
     open: Arc<std::sync::atomic::AtomicUsize>,
+    api: Arc<Api>,
+    /// Whose rate limit the operations draw on, known once the connection is initialised.
+    subject: Arc<std::sync::OnceLock<Option<String>>>,
+}
+
+impl SocketExecutor {
+    /// Takes one request from the connection's rate limit: the error to answer, if refused.
+    async fn refused(api: &Api, subject: Option<&str>) -> Option<async_graphql::ServerError> {
+        let error = match api.limits.api_request(subject?).await {
+            Ok(Some(crate::limits::Budget::Exhausted { retry_after })) => {
+                crate::error::ApiError::RateLimited {
+                    retry_after: crate::limits::whole_seconds(retry_after),
+                }
+            }
+            Ok(_) => return None,
+            Err(e) => e,
+        };
+        let request_id = uuid::Uuid::new_v4().to_string();
+        Some(
+            error
+                .into_graphql(&request_id)
+                .into_server_error(Default::default()),
+        )
+    }
 }
 
 /// Counts one open operation until dropped (when its stream ends or is stopped).
@@ -598,13 +714,25 @@ impl async_graphql::Executor for SocketExecutor {
             })
             .boxed();
         }
-        self.schema
-            .execute_stream_with_session_data(request, session_data.unwrap_or_default())
-            .map(move |response| {
-                let _open = &open;
-                response
-            })
-            .boxed()
+        let (schema, api) = (self.schema.clone(), self.api.clone());
+        let subject = self.subject.get().cloned().flatten();
+        futures::stream::once(async move {
+            match Self::refused(&api, subject.as_deref()).await {
+                Some(error) => futures::stream::once(async move {
+                    async_graphql::Response::from_errors(vec![error])
+                })
+                .boxed(),
+                None => schema
+                    .execute_stream_with_session_data(request, session_data.unwrap_or_default())
+                    .boxed(),
+            }
+        })
+        .flatten()
+        .map(move |response| {
+            let _open = &open;
+            response
+        })
+        .boxed()
     }
 }
 

@@ -13,6 +13,7 @@ pub mod http;
 pub mod jobs;
 pub mod keys;
 pub mod ledger;
+pub mod limits;
 pub mod mcp;
 pub mod memo;
 pub mod metrics;

@@ -161,6 +161,8 @@ impl TestEnv {
             dev: false,
             read_your_writes_ms: 5_000,
             validations_per_minute: 10,
+            // Off: tests of the limit turn it on (tests/limits.rs).
+            api_requests_per_minute: 0,
             provider_urls: Default::default(),
             catalog_file: None,
             public_names: Vec::new(),

@@ -11,9 +11,10 @@ pub mod types;
 pub use live::LiveFeed;
 
 use crate::accounts::Accounts;
-use crate::auth::{Budget, Principal, WindowLimiter};
+use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::ledger::Ledger;
+use crate::limits::{Budget, Limits};
 use async_graphql::{Context, Schema};
 use credledger_domain::ports::Validator;
 use credledger_domain::user::{Permission, Scope};
@@ -29,8 +30,8 @@ pub struct Api {
     pub accounts: Arc<Accounts>,
     pub mcp: Arc<crate::mcp::McpServers>,
     pub validator: Arc<dyn Validator>,
-    /// Live checks with providers per person (testCredential, addCredential, revalidate).
-    pub validation_budget: WindowLimiter,
+    /// The API rate limit, the live-check budget and the sign-in throttle.
+    pub limits: Arc<Limits>,
     /// Credentials expiring within this window count as expiring soon (the expiry job's).
     pub expiry_warning: chrono::Duration,
     pub live: LiveFeed,
@@ -257,21 +258,14 @@ pub(crate) async fn credential_for(
     }
 }
 
-/// Takes one live check from the person's budget, or answers `RATE_LIMITED`. The remaining
-/// count goes into the `X-RateLimit-Remaining` header as well as the result.
-pub(crate) fn spend_validation(ctx: &Context<'_>, p: &Principal) -> Result<i32, ApiError> {
-    match api(ctx).validation_budget.take(p.user_id.as_str()) {
-        Budget::Allowed { remaining } => {
-            ctx.insert_http_header("x-ratelimit-remaining", remaining.to_string());
-            Ok(remaining as i32)
-        }
-        Budget::Exhausted { retry_after } => {
-            let seconds = retry_after.as_secs().max(1);
-            ctx.insert_http_header("x-ratelimit-remaining", "0");
-            ctx.insert_http_header("retry-after", seconds.to_string());
-            Err(ApiError::RateLimited {
-                retry_after: seconds,
-            })
-        }
+/// Takes one live check from the person's budget, or answers `RATE_LIMITED`; the count left
+/// is the result's `rateLimitRemaining` (the `X-RateLimit-*` headers are the API rate
+/// limit's).
+pub(crate) async fn spend_validation(ctx: &Context<'_>, p: &Principal) -> Result<i32, ApiError> {
+    match api(ctx).limits.live_check(p.user_id.as_str()).await? {
+        Budget::Allowed { remaining } => Ok(i32::try_from(remaining).unwrap_or(i32::MAX)),
+        Budget::Exhausted { retry_after } => Err(ApiError::RateLimited {
+            retry_after: crate::limits::whole_seconds(retry_after),
+        }),
     }
 }

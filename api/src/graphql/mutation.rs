@@ -321,7 +321,7 @@ impl Mutation {
             let a = api(ctx);
             let definition = a.ledger.catalog.enabled_service(&service)?;
             let fields = checked_fields(a, definition, &fields).await?;
-            let remaining = spend_validation(ctx, p)?;
+            let remaining = spend_validation(ctx, p).await?;
             let outcome = a.validator.validate(definition, &fields).await;
             let (result, message, account, scopes) = outcome_parts(&outcome);
             Ok(TestCredentialResult {
@@ -349,7 +349,7 @@ impl Mutation {
             let metadata = input.metadata.map(|m| m.0).unwrap_or_default();
             credledger_domain::keyring::check_metadata(&metadata)?;
             let fields = checked_fields(a, definition, &input.fields).await?;
-            let remaining = spend_validation(ctx, p)?;
+            let remaining = spend_validation(ctx, p).await?;
             let outcome = a.validator.validate(definition, &fields).await;
             require_valid(&outcome)?;
             let bytes = fields.to_json_bytes();
@@ -473,7 +473,7 @@ impl Mutation {
             if let Some(fields) = &input.fields {
                 let definition = a.ledger.catalog.enabled_service(&row.service)?;
                 let fields = checked_fields(a, definition, fields).await?;
-                remaining = Some(spend_validation(ctx, p)?);
+                remaining = Some(spend_validation(ctx, p).await?);
                 let outcome = a.validator.validate(definition, &fields).await;
                 require_valid(&outcome)?;
                 new_secret = Some((fields, outcome));
@@ -564,7 +564,7 @@ impl Mutation {
             let definition = a.ledger.catalog.enabled_service(&row.service)?;
             let (_, version, fields) = a.ledger.secret_for_check(&id).await?;
             refuse_destination(a, definition, &fields).await?;
-            let remaining = spend_validation(ctx, p)?;
+            let remaining = spend_validation(ctx, p).await?;
             let outcome = a.validator.validate(definition, &fields).await;
             drop(fields);
             let (result, message, _, _) = outcome_parts(&outcome);

@@ -8,6 +8,7 @@ use super::{is_set, JobError};
 use crate::ledger::{Ledger, LedgerError};
 use chrono::{DateTime, Utc};
 use credledger_adapters::db::{timestamp, tuples};
+use credledger_adapters::outbound::OutboundPolicy;
 use credledger_domain::EventMetadata;
 use credledger_projections::credential_summary::{self, Summary};
 use futures::StreamExt as _;
@@ -61,7 +62,10 @@ pub struct ExpiryReport {
     pub stopped: bool,
 }
 
-/// An HTTP endpoint receiving expiry warnings as JSON POSTs. Redirects are not followed.
+/// An HTTP endpoint receiving expiry warnings as JSON POSTs. Redirects are not followed, and
+/// the address follows the outbound address policy like every address the server is given:
+/// https only, no loopback or private address unless the operator allowed the host
+/// (`CREDLEDGER_OUTBOUND_ALLOW_HOSTS`), the connection made only to the addresses checked.
 #[derive(Clone)]
 pub struct Webhook {
     url: reqwest::Url,
@@ -78,11 +82,15 @@ impl std::fmt::Debug for Webhook {
 }
 
 impl Webhook {
-    pub fn new(url: &str) -> anyhow::Result<Self> {
+    pub fn new(url: &str, outbound: &OutboundPolicy) -> anyhow::Result<Self> {
         crate::config::check_webhook_url(url)?;
         let url = reqwest::Url::parse(url)?;
+        outbound
+            .check_url(&url)
+            .map_err(|refused| anyhow::anyhow!("the expiry webhook URL is refused: {refused}"))?;
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(outbound.resolver())
             .timeout(Duration::from_secs(10))
             .user_agent(concat!("credledger/", env!("CARGO_PKG_VERSION")))
             .build()?;
@@ -308,4 +316,57 @@ async fn record_notice(
     .await
     .map_err(JobError::db)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_addresses_follow_the_outbound_policy() {
+        let strict = OutboundPolicy::default();
+        for url in [
+            "http://hooks.example.com/x",
+            "https://127.0.0.1/x",
+            "https://10.0.0.1/x",
+            "https://169.254.169.254/latest",
+            "https://[::1]/x",
+            "https://[::ffff:127.0.0.1]/x",
+        ] {
+            let error = Webhook::new(url, &strict).expect_err(url).to_string();
+            assert!(
+                error.starts_with("the expiry webhook URL is refused: "),
+                "{error}"
+            );
+        }
+        assert!(Webhook::new("https://hooks.example.com/x", &strict).is_ok());
+        let allowed = OutboundPolicy {
+            allowed_hosts: vec!["http://10.0.0.1:8080".into()],
+            ..Default::default()
+        };
+        assert!(Webhook::new("http://10.0.0.1:8080/hook", &allowed).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_webhook_name_that_resolves_to_loopback_is_never_connected() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            while listener.accept().await.is_ok() {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        let hook = Webhook::new(
+            &format!("https://localhost:{port}/hook"),
+            &OutboundPolicy::default(),
+        )
+        .expect("a name is checked when it resolves");
+        let sent = hook.post(&serde_json::json!({}), "key").await;
+        assert_eq!(sent, Err("could not reach the webhook".to_owned()));
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
 }

@@ -15,6 +15,7 @@ pub use revalidate::{revalidate, Progress, RevalidateOptions, RevalidateReport, 
 use crate::config::JobSettings;
 use crate::ledger::Ledger;
 use chrono::Utc;
+use credledger_adapters::outbound::OutboundPolicy;
 use credledger_domain::ports::Validator;
 use credledger_domain::InputError;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -102,13 +103,17 @@ impl RevalidateOptions {
 }
 
 impl ExpiryOptions {
-    pub fn from_settings(settings: &JobSettings, actor: &str) -> anyhow::Result<Self> {
+    pub fn from_settings(
+        settings: &JobSettings,
+        actor: &str,
+        outbound: &OutboundPolicy,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
             warning_window: settings.warning_window,
             webhook: settings
                 .webhook_url
                 .as_deref()
-                .map(Webhook::new)
+                .map(|url| Webhook::new(url, outbound))
                 .transpose()?,
             dry_run: false,
             actor: actor.to_owned(),
@@ -194,10 +199,11 @@ impl Scheduler {
         ledger: Arc<Ledger>,
         validator: Arc<dyn Validator>,
         settings: JobSettings,
+        outbound: &OutboundPolicy,
     ) -> anyhow::Result<Self> {
         Ok(Self {
             leases: Leases::new(ledger.db.clone()),
-            expiry: ExpiryOptions::from_settings(&settings, "scheduler")?,
+            expiry: ExpiryOptions::from_settings(&settings, "scheduler", outbound)?,
             ledger,
             validator,
             settings,
