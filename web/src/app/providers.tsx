@@ -2,6 +2,7 @@ import { createContext, useCallback, useContext, useEffect, useRef, useState, ty
 import { Provider } from 'urql';
 import { clearToasts } from '@/components/ui/use-toast';
 import { createGraphqlClient, type GraphqlClient } from '@/lib/graphql-client';
+import { startLandingQueries } from './landing';
 
 interface ClientControl {
   /** Drops the client (its cache and its socket) and starts a fresh one: on sign-in and sign-out. */
@@ -20,7 +21,6 @@ export function useClientControl(): ClientControl {
 
 export function GraphqlProvider({ children }: { children: ReactNode }) {
   const signedIn = useRef(false);
-  const [current, setCurrent] = useState<GraphqlClient | null>(null);
 
   const make = useCallback(
     (): GraphqlClient =>
@@ -30,7 +30,7 @@ export function GraphqlProvider({ children }: { children: ReactNode }) {
           if (signedIn.current) {
             signedIn.current = false;
             setCurrent((old) => {
-              old?.dispose();
+              old.dispose();
               return make();
             });
           }
@@ -39,16 +39,16 @@ export function GraphqlProvider({ children }: { children: ReactNode }) {
     [],
   );
 
-  useEffect(() => {
-    const client = make();
-    setCurrent(client);
-    return () => client.dispose();
-  }, [make]);
+  // The first client is made during the first render, and the landing page's queries start at
+  // once: they travel while React renders instead of after it.
+  const [current, setCurrent] = useState<GraphqlClient>(() => startLandingQueries(make()));
+
+  useEffect(() => () => current.dispose(), [current]);
 
   const reset = useCallback(() => {
     clearToasts();
     setCurrent((old) => {
-      old?.dispose();
+      old.dispose();
       return make();
     });
   }, [make]);
@@ -57,7 +57,6 @@ export function GraphqlProvider({ children }: { children: ReactNode }) {
     signedIn.current = value;
   }, []);
 
-  if (!current) return null;
   return (
     <ClientControlContext.Provider value={{ reset, setSignedIn }}>
       <Provider value={current.client}>{children}</Provider>

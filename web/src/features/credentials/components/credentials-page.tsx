@@ -15,7 +15,7 @@ import { StatsCards } from './stats-cards';
 import { useDocumentTitle } from '@/lib/use-document-title';
 import { useLastData, useRefetchOnRecovery } from '@/lib/use-last-data';
 
-const CredentialsPageQuery = graphql(`
+export const CredentialsPageQuery = graphql(`
   query CredentialsPage {
     dashboard {
       ...StatsCards_Dashboard
