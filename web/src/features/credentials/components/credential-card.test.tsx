@@ -269,4 +269,16 @@ describe('CredentialCard', () => {
     setup(credential({ status: 'EXPIRED' }));
     expect(screen.queryByRole('button', { name: /reconnect/i })).not.toBeInTheDocument();
   });
+
+  it('offers to replace an expired key, opening the edit dialog that checks the new one first', async () => {
+    const { user } = setup(credential({ status: 'EXPIRED' }));
+    await user.click(screen.getByRole('button', { name: 'Replace the expired key of Work' }));
+    expect(await screen.findByRole('dialog', { name: 'Edit Work' })).toBeInTheDocument();
+  });
+
+  it('offers no key replacement on an expired OAuth connection (it is reconnected)', () => {
+    setup(credential({ status: 'EXPIRED' }), {}, testSession, 'Google');
+    expect(screen.queryByRole('button', { name: /replace the expired key/i })).not.toBeInTheDocument();
+    expect(screen.getByRole('button', { name: /reconnect/i })).toBeInTheDocument();
+  });
 });

@@ -1,4 +1,4 @@
-import { Ban, Eye, History, LogIn, Pencil, RefreshCw, Star, Trash2 } from 'lucide-react';
+import { Ban, Eye, History, KeyRound, LogIn, Pencil, RefreshCw, Star, Trash2 } from 'lucide-react';
 import { useState, type ReactNode } from 'react';
 import { useMutation } from 'urql';
 import { Badge } from '@/components/ui/badge';
@@ -100,6 +100,8 @@ export function CredentialCard({
   const oauth = useStartOAuth();
   const canReconnect =
     !!oauthProvider && isOwner && (credential.status === 'EXPIRED' || credential.status === 'INVALID');
+  // A key (not an OAuth connection) that expired is brought back by a new secret, checked first.
+  const canReplaceExpired = !oauthProvider && credential.status === 'EXPIRED' && actions.has('edit');
 
   async function makePrimary() {
     const result = await setPrimary({ id: credential.id }, credentialContext);
@@ -203,6 +205,15 @@ export function CredentialCard({
         <p className="mt-1 text-xs text-muted-foreground" data-testid="token-renewal">
           Token renews automatically; this one expires {timeAgo(credential.tokenExpiresAt)}.
         </p>
+      )}
+      {canReplaceExpired && (
+        <div className="mt-2">
+          <Button size="sm" variant="outline" onClick={() => setDialog('edit')}>
+            <KeyRound aria-hidden="true" />
+            Replace the expired key
+            <span className="sr-only"> of {credential.name}</span>
+          </Button>
+        </div>
       )}
       {canReconnect && (
         <div className="mt-2 space-y-2">

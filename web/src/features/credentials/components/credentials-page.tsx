@@ -126,7 +126,11 @@ export function CredentialsPage() {
             <ServiceCard
               key={service.key}
               service={service}
-              credentials={(byService.get(service.key) ?? []).map((c) => ({ id: c.id, ref: c }))}
+              credentials={(byService.get(service.key) ?? []).map((c) => ({
+                id: c.id,
+                status: c.status,
+                ref: c,
+              }))}
               onAdd={openAdd}
             />
           ))}

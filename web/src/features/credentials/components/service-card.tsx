@@ -4,6 +4,7 @@ import { Badge } from '@/components/ui/badge';
 import { Button } from '@/components/ui/button';
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from '@/components/ui/card';
 import { getFragmentData, graphql, type FragmentType } from '@/gql';
+import type { CredentialStatus } from '@/gql/graphql';
 import { authTypeLabel } from '@/lib/format';
 import { providerName, scopesLabel, useStartOAuth } from '../api/oauth';
 import { CredentialCard, type CredentialCardFragment } from './credential-card';
@@ -37,7 +38,7 @@ export function ServiceCard({
   onAdd,
 }: {
   service: FragmentType<typeof ServiceCardFragment>;
-  credentials: { id: string; ref: FragmentType<typeof CredentialCardFragment> }[];
+  credentials: { id: string; status: CredentialStatus; ref: FragmentType<typeof CredentialCardFragment> }[];
   onAdd: (service: string) => void;
 }) {
   const service = getFragmentData(ServiceCardFragment, ref);
@@ -47,6 +48,8 @@ export function ServiceCard({
   const provider = providerName(service.oauthProvider);
   // Services connected with OAuth are added through the provider's consent page.
   const add = service.oauthAvailable ? () => void oauth.connect(service.key) : () => onAdd(service.key);
+  // A single-account service takes a new credential once every one it holds is revoked.
+  const allRevoked = count > 0 && credentials.every((c) => c.status === 'REVOKED');
   return (
     <Card
       aria-labelledby={headingId}
@@ -97,6 +100,13 @@ export function ServiceCard({
                 />
               ))}
             </div>
+            {!service.multiAccount && allRevoked && (
+              <Button variant="outline" className="mt-auto w-full" onClick={add} disabled={oauth.starting}>
+                {service.oauthAvailable ? <LogIn aria-hidden="true" /> : <Plus aria-hidden="true" />}
+                Connect new
+                <span className="sr-only"> {service.displayName} credential</span>
+              </Button>
+            )}
             {service.multiAccount && (
               <Button
                 variant="ghost"
