@@ -225,13 +225,13 @@ async fn single_account_refusal(env: TestEnv) {
         .iter()
         .find(|s| !s.multi_account && s.enabled)
         .map(|s| s.key.to_string());
-    if let Some(service) = single {
-        bob.add(&service, "One", server.good_fields(&service, 0))
+    if let Some(service) = &single {
+        bob.add(service, "One", server.good_fields(service, 0))
             .await;
         let again = bob
             .gql(
                 "mutation($i: AddCredentialInput!) { addCredential(input: $i) { credential { id } } }",
-                json!({"i": {"service": service, "name": "Two", "fields": server.good_fields(&service, 0)}}),
+                json!({"i": {"service": service, "name": "Two", "fields": server.good_fields(service, 0)}}),
             )
             .await;
         assert_eq!(again.code(), "CONFLICT", "{}", again.body);
@@ -246,6 +246,31 @@ async fn single_account_refusal(env: TestEnv) {
         )
         .await;
     assert_eq!(twice.code(), "CONFLICT", "{}", twice.body);
+    // A taken name is refused before any live check, like a second single-account credential
+    // above; the duplicate account needed its check (the account is what the check finds).
+    let taken = bob
+        .gql(
+            "mutation($i: AddCredentialInput!) { addCredential(input: $i) { credential { id } } }",
+            json!({"i": {"service": "todoist", "name": "Tasks", "fields": server.good_fields("todoist", 1)}}),
+        )
+        .await;
+    assert_eq!(taken.code(), "CONFLICT", "{}", taken.body);
+    assert!(
+        taken.message().contains("`Tasks` already exists"),
+        "{}",
+        taken.body
+    );
+    let checks_spent = if single.is_some() { 3 } else { 2 };
+    let left = bob
+        .ok(
+            "mutation($f: JSON!) { testCredential(service: \"todoist\", fields: $f) { rateLimitRemaining } }",
+            json!({"f": server.good_fields("todoist", 1)}),
+        )
+        .await;
+    assert_eq!(
+        left["testCredential"]["rateLimitRemaining"],
+        10 - checks_spent - 1
+    );
     server.running.stop().await.unwrap();
 }
 on_both_backends!(

@@ -33,7 +33,13 @@ pub struct FieldSpec {
     pub secret: bool,
     #[serde(default)]
     pub format: Option<FieldFormat>,
+    /// What the value looks like, shown in an empty input (never a real value).
+    #[serde(default)]
+    pub placeholder: Option<String>,
 }
+
+/// The longest placeholder a catalog field may have.
+pub const MAX_PLACEHOLDER: usize = 120;
 
 /// One service of the catalog.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -256,6 +262,17 @@ impl Catalog {
         for s in &file.services {
             if !seen.insert(s.key.clone()) {
                 return Err(CatalogError::Invalid(format!("service `{}` twice", s.key)));
+            }
+            if let Some(f) = s.fields.iter().find(|f| {
+                f.placeholder.as_deref().is_some_and(|p| {
+                    p.chars().count() > MAX_PLACEHOLDER || p.chars().any(char::is_control)
+                })
+            }) {
+                return Err(CatalogError::Invalid(format!(
+                    "service `{}`: the placeholder of `{}` is longer than {MAX_PLACEHOLDER} \
+                     characters or holds a control character",
+                    s.key, f.name
+                )));
             }
             if !s.fields.iter().any(|f| f.required && f.secret) {
                 return Err(CatalogError::Invalid(format!(

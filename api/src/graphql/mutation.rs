@@ -345,10 +345,11 @@ impl Mutation {
             let p = session(ctx)?;
             let a = api(ctx);
             let definition = a.ledger.catalog.enabled_service(&input.service)?;
-            credledger_domain::CredentialName::parse(&input.name)?;
+            let name = credledger_domain::CredentialName::parse(&input.name)?;
             let metadata = input.metadata.map(|m| m.0).unwrap_or_default();
             credledger_domain::keyring::check_metadata(&metadata)?;
             let fields = checked_fields(a, definition, &input.fields).await?;
+            refuse_known_conflicts(a, p.user_id.as_str(), definition, &name).await?;
             let remaining = spend_validation(ctx, p).await?;
             let outcome = a.validator.validate(definition, &fields).await;
             require_valid(&outcome)?;
@@ -1017,4 +1018,39 @@ async fn mcp_server(a: &super::Api, id: &str) -> Result<McpServer, ApiError> {
         .await?
         .map(McpServer::from)
         .ok_or(ApiError::NotFound)
+}
+
+/// The keyring's rules that no live check can change — a name already taken, a second
+/// credential of a single-account service — checked on the read model before a live check is
+/// spent. The command checks them again on the keyring itself; a read model that is behind
+/// only lets through what the command then refuses, as before.
+async fn refuse_known_conflicts(
+    a: &super::Api,
+    user: &str,
+    definition: &credledger_domain::catalog::ServiceDefinition,
+    name: &credledger_domain::CredentialName,
+) -> Result<(), ApiError> {
+    use credledger_domain::keyring::KeyringError;
+    let existing = credential_summary::list(
+        &a.ledger.db,
+        credential_summary::Filter {
+            user_id: Some(user),
+            service: Some(definition.key.as_str()),
+            status: None,
+        },
+        10_000,
+    )
+    .await?;
+    let rule = if existing.iter().any(|c| c.name == name.as_str()) {
+        KeyringError::NameTaken(name.to_string())
+    } else if !definition.multi_account
+        && existing
+            .iter()
+            .any(|c| c.status != CredentialStatus::Revoked.as_str())
+    {
+        KeyringError::MultiAccountNotSupported(definition.display_name.clone())
+    } else {
+        return Ok(());
+    };
+    Err(crate::ledger::LedgerError::Rule(rule).into())
 }

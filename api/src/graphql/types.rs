@@ -178,6 +178,8 @@ pub struct ServiceField {
     /// Secret fields are typed as passwords and never shown back.
     pub secret: bool,
     pub format: Option<FieldFormat>,
+    /// What the value looks like (for an empty input); never a real value.
+    pub placeholder: Option<String>,
 }
 
 /// A service of the catalog.
@@ -235,6 +237,7 @@ impl From<&credledger_domain::ServiceDefinition> for Service {
                         F::Email => FieldFormat::Email,
                         F::Slug => FieldFormat::Slug,
                     }),
+                    placeholder: f.placeholder.clone(),
                 })
                 .collect(),
             multi_account: s.multi_account,

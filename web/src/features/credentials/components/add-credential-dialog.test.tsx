@@ -13,6 +13,7 @@ const services = [
       __typename: 'Service',
       key: 'notion',
       displayName: 'Notion',
+      docsUrl: 'https://developers.notion.com/docs/authorization',
       enabled: true,
       oauthAvailable: false,
       oauthProvider: null,
@@ -25,6 +26,7 @@ const services = [
           required: true,
           secret: true,
           format: null,
+          placeholder: 'Starts with ntn_ or secret_',
         },
       ],
     },
@@ -35,6 +37,7 @@ const services = [
       __typename: 'Service',
       key: 'jira',
       displayName: 'Jira',
+      docsUrl: 'javascript:alert(1)',
       enabled: true,
       oauthAvailable: false,
       oauthProvider: null,
@@ -73,6 +76,7 @@ const services = [
       __typename: 'Service',
       key: 'gmail',
       displayName: 'Gmail',
+      docsUrl: 'https://developers.google.com/gmail/api/auth/about-auth',
       enabled: true,
       oauthAvailable: true,
       oauthProvider: 'google',
@@ -140,7 +144,11 @@ const added: Answer = {
   },
 };
 
-function setup(responders: Record<string, Responder>, preselected: string | null = 'notion') {
+function setup(
+  responders: Record<string, Responder>,
+  preselected: string | null = 'notion',
+  taken: string[] = [],
+) {
   const { client, calls } = mockClient(responders);
   const onOpenChange = vi.fn();
   const user = userEvent.setup();
@@ -150,6 +158,7 @@ function setup(responders: Record<string, Responder>, preselected: string | null
       onOpenChange={onOpenChange}
       services={services}
       preselectedService={preselected}
+      takenNames={(service) => (service === 'notion' ? taken : [])}
     />,
     client,
   );
@@ -158,6 +167,8 @@ function setup(responders: Record<string, Responder>, preselected: string | null
 }
 
 const addButton = () => screen.getByRole('button', { name: /^add$/i });
+/** Add stays focusable and submits (Enter tests first); it only says it cannot add yet. */
+const addable = () => addButton().getAttribute('aria-disabled') !== 'true';
 const testButton = () => screen.getByRole('button', { name: /test(ing)? credential/i });
 
 describe('AddCredentialDialog', () => {
@@ -167,7 +178,7 @@ describe('AddCredentialDialog', () => {
     const token = screen.getByLabelText(/internal integration token/i);
     expect(token).toHaveAttribute('type', 'password');
     expect(token).toBeRequired();
-    expect(addButton()).toBeDisabled();
+    expect(addable()).toBe(false);
   });
 
   it('checks required fields before sending anything', async () => {
@@ -176,7 +187,7 @@ describe('AddCredentialDialog', () => {
     expect(await screen.findByText('Internal integration token is required.')).toBeInTheDocument();
     expect(screen.getByLabelText(/internal integration token/i)).toHaveAttribute('aria-invalid', 'true');
     expect(calls.filter((c) => c.name === 'TestCredential')).toHaveLength(0);
-    expect(addButton()).toBeDisabled();
+    expect(addable()).toBe(false);
   });
 
   it('shows a spinner while the provider is asked', async () => {
@@ -187,7 +198,7 @@ describe('AddCredentialDialog', () => {
     expect(await screen.findByText(/testing with notion/i)).toBeInTheDocument();
     expect(testButton()).toBeDisabled();
     expect(testButton()).toHaveTextContent('Testing credential…');
-    expect(addButton()).toBeDisabled();
+    expect(addable()).toBe(false);
     answer.resolve(valid);
     expect(await screen.findByText('The credential is valid.')).toBeInTheDocument();
     expect(screen.queryByText(/testing with notion/i)).not.toBeInTheDocument();
@@ -200,7 +211,7 @@ describe('AddCredentialDialog', () => {
     await user.click(testButton());
     expect(await screen.findByText(/account found: acme hq · ada@acme.example/i)).toBeInTheDocument();
     expect(screen.getByText('9 live checks left this minute.')).toBeInTheDocument();
-    expect(addButton()).toBeEnabled();
+    expect(addable()).toBe(true);
     expect(calls.find((c) => c.name === 'TestCredential')?.variables).toEqual({
       service: 'notion',
       fields: { token: 'ntn_good' },
@@ -221,7 +232,7 @@ describe('AddCredentialDialog', () => {
     const alert = await screen.findByRole('alert');
     expect(alert).toHaveTextContent('The provider refused this credential.');
     expect(alert).toHaveTextContent('API token is invalid.');
-    expect(addButton()).toBeDisabled();
+    expect(addable()).toBe(false);
     await user.click(addButton());
     expect(calls.filter((c) => c.name === 'AddCredential')).toHaveLength(0);
   });
@@ -233,15 +244,15 @@ describe('AddCredentialDialog', () => {
     await user.type(token, 'ntn_good');
     await user.click(testButton());
     await screen.findByText('The credential is valid.');
-    expect(addButton()).toBeEnabled();
+    expect(addable()).toBe(true);
 
     await user.type(token, 'X');
-    expect(addButton()).toBeDisabled();
+    expect(addable()).toBe(false);
     expect(screen.getByText(/values changed since the last test/i)).toBeInTheDocument();
 
     // Back to the tested value: the test applies again.
     await user.type(token, '{Backspace}');
-    expect(addButton()).toBeEnabled();
+    expect(addable()).toBe(true);
   });
 
   it('renaming after the test keeps the test valid (only the secret is tested)', async () => {
@@ -250,7 +261,7 @@ describe('AddCredentialDialog', () => {
     await user.click(testButton());
     await screen.findByText('The credential is valid.');
     await user.type(screen.getByLabelText(/^name/i), 'Personal');
-    expect(addButton()).toBeEnabled();
+    expect(addable()).toBe(true);
   });
 
   it('asks for a name before adding', async () => {
@@ -272,7 +283,7 @@ describe('AddCredentialDialog', () => {
     await user.type(screen.getByLabelText(/internal integration token/i), 'ntn_good');
     await user.click(testButton());
     expect(await screen.findByRole('alert')).toHaveTextContent('Too many live checks. Try again in 42 s.');
-    expect(addButton()).toBeDisabled();
+    expect(addable()).toBe(false);
   });
 
   it('says the provider could not be asked without calling the credential invalid', async () => {
@@ -295,7 +306,7 @@ describe('AddCredentialDialog', () => {
     const alert = await screen.findByRole('alert');
     expect(alert).toHaveTextContent('The provider could not be asked.');
     expect(alert).toHaveTextContent('Notion did not answer in time.');
-    expect(addButton()).toBeDisabled();
+    expect(addable()).toBe(false);
   });
 
   it('shows the refusal when adding fails, and stays open', async () => {
@@ -373,5 +384,85 @@ describe('AddCredentialDialog', () => {
     expect(await screen.findByRole('alert')).toHaveTextContent('Gmail cannot be connected on this server');
     expect(go).not.toHaveBeenCalled();
     go.mockRestore();
+  });
+
+  it('puts the cursor in Name, shows what each value looks like and where to find it', () => {
+    setup({});
+    expect(screen.getByLabelText(/^name/i)).toHaveFocus();
+    expect(screen.getByLabelText(/internal integration token/i)).toHaveAttribute(
+      'placeholder',
+      'Starts with ntn_ or secret_',
+    );
+    const link = screen.getByRole('link', { name: /where do i find this/i });
+    expect(link).toHaveAttribute('href', 'https://developers.notion.com/docs/authorization');
+    expect(link).toHaveAttribute('target', '_blank');
+    expect(link).toHaveAttribute('rel', 'noopener noreferrer');
+  });
+
+  it('links no documentation address that is not https', async () => {
+    const { user } = setup({}, null);
+    await user.selectOptions(screen.getByLabelText('Service'), 'jira');
+    expect(screen.queryByRole('link', { name: /where do i find this/i })).not.toBeInTheDocument();
+  });
+
+  it('says visibly why Add cannot add yet', () => {
+    setup({});
+    expect(screen.getByText(/added once a test passes/i)).toBeVisible();
+  });
+
+  it('tests on Enter, then adds on Enter once the test passed', async () => {
+    const { user, calls, onOpenChange } = setup({ TestCredential: () => valid, AddCredential: () => added });
+    await user.type(screen.getByLabelText(/^name/i), 'Work');
+    await user.type(screen.getByLabelText(/internal integration token/i), 'ntn_good{Enter}');
+    expect(await screen.findByText('The credential is valid.')).toBeInTheDocument();
+    expect(calls.filter((c) => c.name === 'AddCredential')).toHaveLength(0);
+    await user.type(screen.getByLabelText(/internal integration token/i), '{Enter}');
+    await waitFor(() => expect(onOpenChange).toHaveBeenCalledWith(false));
+    expect(calls.filter((c) => c.name === 'TestCredential')).toHaveLength(1);
+    expect(calls.find((c) => c.name === 'AddCredential')?.variables).toEqual({
+      input: { service: 'notion', name: 'Work', fields: { token: 'ntn_good' } },
+    });
+  });
+
+  it('does not test the same refused values again on Enter', async () => {
+    const { user, calls } = setup({ TestCredential: () => invalid });
+    await user.type(screen.getByLabelText(/^name/i), 'Work');
+    await user.type(screen.getByLabelText(/internal integration token/i), 'ntn_bad{Enter}');
+    await screen.findByRole('alert');
+    await user.type(screen.getByLabelText(/internal integration token/i), '{Enter}');
+    expect(calls.filter((c) => c.name === 'TestCredential')).toHaveLength(1);
+  });
+
+  it('tells a taken name before any live check is spent', async () => {
+    const { user, calls } = setup({ TestCredential: () => valid }, 'notion', ['Work']);
+    await user.type(screen.getByLabelText(/^name/i), 'Work');
+    expect(screen.getByLabelText(/^name/i)).toHaveAttribute('aria-invalid', 'true');
+    expect(screen.getByText(/already have a notion credential named “work”/i)).toBeInTheDocument();
+    expect(testButton()).toBeDisabled();
+    await user.type(screen.getByLabelText(/internal integration token/i), 'ntn_good{Enter}');
+    expect(calls.filter((c) => c.name === 'TestCredential')).toHaveLength(0);
+  });
+
+  it('marks the name when the server says it is taken', async () => {
+    const { user, onOpenChange } = setup({
+      TestCredential: () => valid,
+      AddCredential: () => ({
+        errors: [
+          {
+            message: 'a credential named `Work` already exists for this service',
+            extensions: { code: 'CONFLICT' },
+          },
+        ],
+      }),
+    });
+    await user.type(screen.getByLabelText(/^name/i), 'Work');
+    await user.type(screen.getByLabelText(/internal integration token/i), 'ntn_good');
+    await user.click(testButton());
+    await screen.findByText('The credential is valid.');
+    await user.click(addButton());
+    expect(await screen.findByText(/already have a notion credential named “work”/i)).toBeInTheDocument();
+    expect(screen.getByLabelText(/^name/i)).toHaveAttribute('aria-invalid', 'true');
+    expect(screen.queryByText(/`Work`/)).not.toBeInTheDocument();
+    expect(onOpenChange).not.toHaveBeenCalledWith(false);
   });
 });

@@ -18,6 +18,7 @@ import { Spinner } from '@/components/ui/spinner';
 import { toast } from '@/components/ui/use-toast';
 import { getFragmentData, graphql, type FragmentType } from '@/gql';
 import { apiFailure, describeFailure } from '@/lib/errors';
+import { cn } from '@/lib/utils';
 import { AddCredentialMutation } from '../api/mutations';
 import { credentialContext } from '../api/context';
 import { providerName, scopesLabel, useStartOAuth } from '../api/oauth';
@@ -29,6 +30,7 @@ export const AddCredentialDialogServiceFragment = graphql(`
   fragment AddCredentialDialog_Service on Service {
     key
     displayName
+    docsUrl
     enabled
     oauthAvailable
     oauthProvider
@@ -39,6 +41,7 @@ export const AddCredentialDialogServiceFragment = graphql(`
       required
       secret
       format
+      placeholder
     }
   }
 `);
@@ -49,9 +52,17 @@ interface Props {
   services: FragmentType<typeof AddCredentialDialogServiceFragment>[];
   /** The service chosen from its card, if any. */
   preselectedService?: string | null;
+  /** The names of the person's credentials of a service (a name is unique per service). */
+  takenNames?: (service: string) => string[];
 }
 
-export function AddCredentialDialog({ open, onOpenChange, services, preselectedService }: Props) {
+export function AddCredentialDialog({
+  open,
+  onOpenChange,
+  services,
+  preselectedService,
+  takenNames = () => [],
+}: Props) {
   return (
     <Dialog open={open} onOpenChange={onOpenChange}>
       <DialogContent>
@@ -65,6 +76,7 @@ export function AddCredentialDialog({ open, onOpenChange, services, preselectedS
         <AddCredentialForm
           services={services}
           preselectedService={preselectedService ?? null}
+          takenNames={takenNames}
           onDone={() => onOpenChange(false)}
         />
       </DialogContent>
@@ -72,13 +84,25 @@ export function AddCredentialDialog({ open, onOpenChange, services, preselectedS
   );
 }
 
+/** A link to the provider's page that says where the secret is found (https only). */
+function safeDocsUrl(url: string | undefined): string | null {
+  if (!url) return null;
+  try {
+    return new URL(url).protocol === 'https:' ? url : null;
+  } catch {
+    return null;
+  }
+}
+
 function AddCredentialForm({
   services: serviceRefs,
   preselectedService,
+  takenNames,
   onDone,
 }: {
   services: Props['services'];
   preselectedService: string | null;
+  takenNames: (service: string) => string[];
   onDone: () => void;
 }) {
   const ids = useId();
@@ -91,6 +115,8 @@ function AddCredentialForm({
   const [values, setValues] = useState<Record<string, string>>({});
   const [errors, setErrors] = useState<Set<string>>(new Set());
   const [addError, setAddError] = useState<string | null>(null);
+  // A name the server said is taken (it knows of credentials this page may not show yet).
+  const [refusedName, setRefusedName] = useState<string | null>(null);
   const test = useCredentialTest();
   const [{ fetching: adding }, add] = useMutation(AddCredentialMutation);
   const oauth = useStartOAuth();
@@ -99,7 +125,14 @@ function AddCredentialForm({
 
   const currentKey = useMemo(() => valuesKey(serviceKey, values), [serviceKey, values]);
   const testing = test.state.phase === 'testing';
-  const canAdd = !!service && test.passedFor(currentKey) && !adding && !testing;
+  const passed = test.passedFor(currentKey);
+  const canAdd = !!service && passed && !adding && !testing;
+  const trimmedName = name.trim();
+  const nameTaken =
+    !!service &&
+    trimmedName !== '' &&
+    (trimmedName === refusedName || takenNames(service.key).includes(trimmedName));
+  const docsUrl = safeDocsUrl(service?.docsUrl);
 
   function chooseService(key: string) {
     setServiceKey(key);
@@ -136,19 +169,32 @@ function AddCredentialForm({
 
   async function runTest() {
     setAddError(null);
-    if (!service || !checkRequired(false)) return;
+    // A taken name is told before a live check is spent on a credential that cannot be added.
+    if (!service || !checkRequired(false) || nameTaken) return;
     await test.run(service.key, values);
   }
 
+  // Enter (or "Add") tests the values first when they have not passed a test yet.
   async function submit(e: FormEvent) {
     e.preventDefault();
-    if (!service || !checkRequired(true) || !canAdd) return;
+    if (!service || adding || testing) return;
+    if (!passed) {
+      // These exact values were tested and did not pass: the outcome says why; no new check.
+      if (test.state.phase !== 'idle' && test.state.key === currentKey) return;
+      await runTest();
+      return;
+    }
+    if (!checkRequired(true) || nameTaken) return;
     setAddError(null);
     const result = await add(
       { input: { service: service.key, name: name.trim(), fields: filledFields(values) } },
       credentialContext,
     );
     const failure = apiFailure(result.error);
+    if (failure?.code === 'CONFLICT' && failure.message.includes('already exists for this service')) {
+      setRefusedName(trimmedName);
+      return;
+    }
     if (failure || !result.data) {
       setAddError(failure ? describeFailure(failure) : 'The credential was not added.');
       return;
@@ -240,23 +286,44 @@ function AddCredentialForm({
               maxLength={100}
               required
               aria-required
-              aria-invalid={errors.has('name')}
+              aria-invalid={errors.has('name') || nameTaken}
               aria-describedby={`${nameId}-hint`}
               placeholder="e.g. Work, Personal"
               autoComplete="off"
+              // A service chosen from its card: the name is the first thing to type.
+              autoFocus={!!preselectedService}
               onChange={(e) => {
                 setName(e.target.value);
                 clearError('name');
               }}
             />
             <p id={`${nameId}-hint`} className="text-xs text-muted-foreground">
-              {errors.has('name') ? (
+              {nameTaken ? (
+                <span className="text-destructive">
+                  You already have a {service.displayName} credential named “{trimmedName}”. Choose another
+                  name.
+                </span>
+              ) : errors.has('name') ? (
                 <span className="text-destructive">Name is required.</span>
               ) : (
                 'A name to tell this account from your others.'
               )}
             </p>
           </div>
+
+          {docsUrl && (
+            <p className="text-xs">
+              <a
+                href={docsUrl}
+                target="_blank"
+                rel="noopener noreferrer"
+                className="font-medium text-primary underline-offset-4 hover:underline"
+              >
+                Where do I find this?
+                <span className="sr-only"> ({service.displayName}'s documentation, opens in a new tab)</span>
+              </a>
+            </p>
+          )}
 
           <SecretFields
             idPrefix={ids}
@@ -279,7 +346,7 @@ function AddCredentialForm({
             type="button"
             variant="outline"
             className="w-full"
-            disabled={testing || adding}
+            disabled={testing || adding || nameTaken}
             onClick={runTest}
           >
             {testing ? <Spinner /> : <FlaskConical aria-hidden="true" />}
@@ -299,15 +366,25 @@ function AddCredentialForm({
           Cancel
         </Button>
         {!viaOAuth && (
-          <Button type="submit" disabled={!canAdd} aria-describedby={`${ids}-add-hint`}>
+          <Button
+            type="submit"
+            // Not `disabled`: a disabled submit button would stop Enter from testing the values.
+            aria-disabled={!canAdd || nameTaken}
+            aria-describedby={`${ids}-add-hint`}
+            className={cn((!canAdd || nameTaken) && 'opacity-50')}
+          >
             {adding ? <Spinner /> : <Plus aria-hidden="true" />}
             {adding ? 'Adding…' : 'Add'}
           </Button>
         )}
       </DialogFooter>
-      {!canAdd && service && !viaOAuth && !adding && (
-        <p id={`${ids}-add-hint`} className="sr-only">
-          Test the credential successfully before adding it.
+      {service && !viaOAuth && !adding && (!canAdd || nameTaken) && (
+        <p id={`${ids}-add-hint`} className="text-right text-xs text-muted-foreground">
+          {nameTaken
+            ? 'Choose a name you have not used for this service.'
+            : testing
+              ? 'Adding waits for the test.'
+              : 'The credential is added once a test passes: press Enter or “Test credential”.'}
         </p>
       )}
     </form>

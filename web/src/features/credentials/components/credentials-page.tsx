@@ -141,6 +141,7 @@ export function CredentialsPage() {
         onOpenChange={(open) => setAdding((a) => ({ ...a, open }))}
         services={services}
         preselectedService={adding.service}
+        takenNames={(service) => data.credentials.filter((c) => c.service === service).map((c) => c.name)}
       />
     </div>
   );

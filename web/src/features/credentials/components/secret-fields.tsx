@@ -8,6 +8,8 @@ export interface FieldDef {
   required: boolean;
   secret: boolean;
   format?: FieldFormat | null;
+  /** What the value looks like, from the catalog; never a real value. */
+  placeholder?: string | null;
 }
 
 /** The names of required fields left empty. */
@@ -65,6 +67,7 @@ export function SecretFields({
               aria-required={field.required}
               aria-invalid={invalid}
               aria-describedby={invalid ? `${id}-error` : undefined}
+              placeholder={field.placeholder ?? undefined}
               autoComplete={field.secret ? 'new-password' : 'off'}
               spellCheck={false}
               disabled={disabled}

@@ -28,6 +28,7 @@ export const ServiceCardFragment = graphql(`
       required
       secret
       format
+      placeholder
     }
   }
 `);

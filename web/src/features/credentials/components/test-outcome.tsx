@@ -18,7 +18,8 @@ export function TestOutcome({ state, currentKey }: { state: TestState; currentKe
   const { outcome } = state;
   const remaining = (
     <span className="block text-xs text-muted-foreground">
-      {outcome.rateLimitRemaining} live checks left this minute.
+      {outcome.rateLimitRemaining} live {outcome.rateLimitRemaining === 1 ? 'check' : 'checks'} left this
+      minute.
     </span>
   );
   if (stale) {
