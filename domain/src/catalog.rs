@@ -925,6 +925,36 @@ mod tests {
         );
     }
 
+    #[test]
+    fn placeholders_are_short_single_lines() {
+        let with = |placeholder: &str| {
+            Catalog::from_json(&format!(
+                r#"{{"services": [{{
+                    "key": "acme", "display_name": "Acme", "description": "", "docs_url": "",
+                    "icon": "acme", "auth_type": "api_key", "multi_account": false,
+                    "token_refresh": false, "revocation": false, "rate_limit_per_minute": null,
+                    "rate_limit_per_hour": null, "enabled": true, "beta": false,
+                    "fields": [{{"name": "api_key", "label": "Key", "required": true,
+                                 "secret": true, "placeholder": {placeholder}}}]
+                }}]}}"#
+            ))
+        };
+        let catalog = with("\"Starts with ak_\"").expect("a short placeholder");
+        assert_eq!(
+            catalog.services()[0].fields[0].placeholder.as_deref(),
+            Some("Starts with ak_")
+        );
+        let long = serde_json::to_string(&"x".repeat(MAX_PLACEHOLDER + 1)).expect("json");
+        assert!(matches!(with(&long), Err(CatalogError::Invalid(m)) if m.contains("placeholder")));
+        assert!(
+            matches!(with("\"two\\nlines\""), Err(CatalogError::Invalid(m)) if m.contains("placeholder"))
+        );
+        assert!(Catalog::builtin()
+            .services()
+            .iter()
+            .all(|s| s.fields.iter().any(|f| f.placeholder.is_some())));
+    }
+
     fn one_service(probe: &str) -> Result<Catalog, CatalogError> {
         Catalog::from_json(&format!(
             r#"{{"services": [{{
