@@ -473,15 +473,39 @@ fn transport_error(e: reqwest::Error) -> SyncError {
     } else {
         "the request failed"
     };
+    // The innermost cause says most, but an operating system's error ("Connection refused (os
+    // error 111)") reaches the credential's owner in the sync error: say its kind in words, and
+    // drop any other text that carries an OS error number.
     let mut cause = std::error::Error::source(&e);
     let mut detail = None;
     while let Some(c) = cause {
-        detail = Some(c.to_string());
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            detail = io_words(io.kind()).map(str::to_owned);
+            break;
+        }
+        let text = c.to_string();
+        detail = (!text.contains("os error")).then_some(text);
         cause = c.source();
     }
     SyncError::Unreachable(match detail {
         Some(detail) => format!("{what} ({detail})"),
         None => what.to_owned(),
+    })
+}
+
+/// An operating system's connection error in words, without its number.
+fn io_words(kind: std::io::ErrorKind) -> Option<&'static str> {
+    use std::io::ErrorKind as K;
+    Some(match kind {
+        K::ConnectionRefused => "connection refused",
+        K::ConnectionReset => "connection reset",
+        K::ConnectionAborted => "connection aborted",
+        K::TimedOut => "timed out",
+        K::HostUnreachable => "host unreachable",
+        K::NetworkUnreachable => "network unreachable",
+        K::AddrNotAvailable => "address not available",
+        K::UnexpectedEof => "connection closed early",
+        _ => return None,
     })
 }
 
@@ -763,6 +787,23 @@ mod tests {
             client.list(None, None).await,
             Err(SyncError::Unreachable(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_told_in_words_without_an_os_error_number() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("address")
+            .port();
+        // Nothing listens there any more.
+        let client = client_at(&format!("http://127.0.0.1:{port}"), Duration::from_secs(2));
+        let error = client.list(None, None).await.expect_err("refused");
+        assert_eq!(
+            error,
+            SyncError::Unreachable("could not connect (connection refused)".into())
+        );
+        assert!(!error.to_string().contains("os error"), "{error}");
     }
 
     #[tokio::test]
