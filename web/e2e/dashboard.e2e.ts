@@ -49,6 +49,20 @@ const credentialCard = (scope: Locator, name: string) =>
     .getByTestId('credential-card')
     .filter({ has: scope.page().getByRole('heading', { name, exact: true }) });
 
+/** Runs a card's action: the one in view, or the same-named item of its "More actions" menu. */
+async function cardAction(card: Locator, name: string) {
+  const inView = card.getByRole('button', { name, exact: true });
+  if ((await inView.count()) > 0) {
+    await inView.click();
+    return;
+  }
+  await card.getByRole('button', { name: /^More actions for/ }).click();
+  await card
+    .page()
+    .getByRole('menuitem', { name: new RegExp(`^${name}`) })
+    .click();
+}
+
 async function signIn(p: Page, login: string, password: string) {
   await p.getByLabel('Email or user id').fill(login);
   await p.getByLabel('Password').fill(password);
@@ -208,7 +222,7 @@ describe('the credentials dashboard in Chromium against credledger serve --dev',
     await expect.poll(() => side.getByText('Active').isVisible()).toBe(true);
     expect(await side.getByTestId('primary-badge').count()).toBe(0);
 
-    await side.getByRole('button', { name: 'Set as primary' }).click();
+    await cardAction(side, 'Set as primary');
     await expect.poll(() => side.getByTestId('primary-badge').count()).toBe(1);
     await expect.poll(() => acme.getByTestId('primary-badge').count()).toBe(0);
     await shot(page, '05-two-accounts');
@@ -216,7 +230,7 @@ describe('the credentials dashboard in Chromium against credledger serve --dev',
 
   it('revalidates a credential', async () => {
     const acme = credentialCard(serviceCard(page, 'notion'), 'Acme workspace');
-    await acme.getByRole('button', { name: 'Revalidate' }).click();
+    await cardAction(acme, 'Revalidate');
     await expect.poll(() => page.getByText('Acme workspace is valid').first().isVisible()).toBe(true);
     await expect.poll(() => acme.getByText('just now').count()).toBeGreaterThan(0);
   });
@@ -252,7 +266,7 @@ describe('the credentials dashboard in Chromium against credledger serve --dev',
   it('deletes the primary credential after its name is typed, and promotes the other', async () => {
     const notion = serviceCard(page, 'notion');
     const side = credentialCard(notion, 'Side project');
-    await side.getByRole('button', { name: 'Delete' }).click();
+    await cardAction(side, 'Delete');
     const dialog = page.getByRole('dialog', { name: 'Delete Side project?' });
     const confirm = dialog.getByRole('button', { name: 'Delete credential' });
     expect(await confirm.isDisabled()).toBe(true);
@@ -290,7 +304,7 @@ describe('the credentials dashboard in Chromium against credledger serve --dev',
 
   it('reveals a secret to its owner, says it is recorded, and hides it after 30 seconds', async () => {
     const acme = credentialCard(serviceCard(page, 'notion'), 'Acme workspace');
-    await acme.getByRole('button', { name: 'Reveal secret' }).click();
+    await cardAction(acme, 'Reveal secret');
     const dialog = page.getByRole('dialog', { name: 'Reveal Acme workspace' });
     await expect.poll(() => dialog.getByText(/recorded in the ledger/).isVisible()).toBe(true);
     await dialog.getByRole('button', { name: 'Reveal secret' }).click();
@@ -307,11 +321,19 @@ describe('the credentials dashboard in Chromium against credledger serve --dev',
     await page.getByRole('link', { name: 'Audit', exact: true }).click();
     const table = page.getByTestId('audit-table');
     await expect.poll(() => table.isVisible()).toBe(true);
-    const text = async () => (await table.textContent()) ?? '';
-    await expect.poll(text).toContain('Added');
-    for (const action of ['Primary changed', 'Checked: valid', 'Erased', 'Revoked', 'Secret revealed']) {
-      expect(await text()).toContain(action);
+    const sentences = async () => (await table.getByTestId('audit-sentence').allTextContents()).join('\n');
+    await expect.poll(sentences).toContain('You added it');
+    for (const sentence of [
+      'You changed the primary account',
+      'You checked it: valid',
+      'You erased it',
+      'You revoked it',
+      'You revealed the secret',
+    ]) {
+      expect(await sentences()).toContain(sentence);
     }
+    expect(await table.textContent()).toContain('Chrome on Linux');
+    expect(await table.textContent()).toContain('Acme workspace');
     await shot(page, '08-audit');
 
     await page.getByLabel('Action').selectOption('CredentialErased');
@@ -329,15 +351,15 @@ describe('the credentials dashboard in Chromium against credledger serve --dev',
   it('shows a credential’s history: who, when, what and from where', async () => {
     await page.getByRole('link', { name: 'Credentials', exact: true }).click();
     const acme = credentialCard(serviceCard(page, 'notion'), 'Acme workspace');
-    await acme.getByRole('button', { name: 'History' }).click();
+    await cardAction(acme, 'History');
     const dialog = page.getByRole('dialog', { name: 'History of Acme workspace' });
-    const labels = dialog.getByTestId('event-label');
-    await expect.poll(() => labels.count()).toBeGreaterThan(1);
-    const order = (await labels.allTextContents()).map((l) => l.trim());
+    const sentences = dialog.getByTestId('event-sentence');
+    await expect.poll(() => sentences.count()).toBeGreaterThan(1);
+    const order = (await sentences.allTextContents()).map((l) => l.trim());
     // Newest first: the reveal of a moment ago on top, the registration last.
-    expect(order[0]).toBe('Secret revealed');
-    expect(order[order.length - 1]).toBe('Added');
-    expect(await dialog.textContent()).toMatch(/by \S+/);
+    expect(order[0]).toBe('You revealed the secret');
+    expect(order[order.length - 1]).toBe('You added it');
+    expect(await dialog.getByText('from Chrome on Linux').count()).toBeGreaterThan(0);
     await shot(page, '09-history');
     await page.keyboard.press('Escape');
   });
@@ -476,9 +498,14 @@ describe('the credentials dashboard in Chromium against credledger serve --dev',
     await expect.poll(() => grace.count()).toBe(1);
     const viewAll = grace.getByRole('checkbox', { name: 'View all' });
     await viewAll.click();
+    // A permission changes only once confirmed.
+    const granting = page.getByRole('dialog', { name: 'Grant “View all” to Grace Hopper?' });
+    await granting.getByRole('button', { name: 'Grant' }).click();
     await expect.poll(() => viewAll.isChecked()).toBe(true);
     await expect.poll(() => viewAll.isEnabled()).toBe(true);
     await viewAll.click();
+    const taking = page.getByRole('dialog', { name: 'Take away “View all” from Grace Hopper?' });
+    await taking.getByRole('button', { name: 'Take away' }).click();
     await expect.poll(() => viewAll.isChecked()).toBe(false);
     await grace.getByRole('button', { name: 'Lock Grace Hopper' }).click();
     const lock = page.getByRole('dialog', { name: 'Lock Grace Hopper?' });

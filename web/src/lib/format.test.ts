@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { authTypeLabel, eventLabel, humanizeAction, timeAgo } from './format';
+import {
+  actorLabel,
+  authTypeLabel,
+  clientLabel,
+  eventLabel,
+  eventSentence,
+  humanizeAction,
+  timeAgo,
+} from './format';
 
 describe('format', () => {
   const now = new Date('2026-01-01T12:00:00Z');
@@ -31,5 +39,55 @@ describe('eventLabel', () => {
     // Without a context (the audit filter's list), both kinds.
     expect(eventLabel('CredentialUsed')).toBe('Used or revealed');
     expect(eventLabel('SomethingNew')).toBe('Something new');
+  });
+});
+
+describe('sentences', () => {
+  it('names who acted in words', () => {
+    expect(actorLabel('ada', 'ada')).toBe('You');
+    expect(actorLabel('ada', 'bob')).toBe('ada');
+    expect(actorLabel('scheduler')).toBe('The scheduler');
+    expect(actorLabel('mcp:gw')).toBe('MCP server gw');
+    expect(actorLabel('oauth-refresh')).toBe('Automatic token renewal');
+  });
+
+  it('names the browser and system, or the program', () => {
+    expect(
+      clientLabel(
+        'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36',
+      ),
+    ).toBe('Chrome on Linux');
+    expect(
+      clientLabel('Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0'),
+    ).toBe('Firefox on Windows');
+    expect(
+      clientLabel(
+        'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15',
+      ),
+    ).toBe('Safari on macOS');
+    expect(
+      clientLabel(
+        'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0',
+      ),
+    ).toBe('Edge on Windows');
+    expect(clientLabel('Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/126.0.0.0 Safari/537.36')).toBe(
+      'Chrome on Linux',
+    );
+    expect(clientLabel('python-httpx/0.27.0')).toBe('python-httpx');
+    expect(clientLabel('credledger/0.1.0 (scheduler)')).toBe('credledger');
+    expect(clientLabel('')).toBeNull();
+    expect(clientLabel(null)).toBeNull();
+  });
+
+  it('says what happened as a sentence', () => {
+    expect(eventSentence('SecretReplaced', {}, 'ada', 'ada')).toBe('You replaced the secret');
+    expect(eventSentence('CredentialUsed', { purpose: 'reveal' }, 'ada', 'ada')).toBe(
+      'You revealed the secret',
+    );
+    expect(eventSentence('CredentialUsed', { tool: 'search_pages' }, 'mcp:gw')).toBe(
+      'MCP server gw used it for search_pages',
+    );
+    expect(eventSentence('CredentialValidated', {}, 'scheduler')).toBe('The scheduler checked it: valid');
+    expect(eventSentence('SomethingNew', {}, 'bob')).toBe('bob something new');
   });
 });

@@ -100,3 +100,104 @@ export function authTypeLabel(authType: string) {
       return authType;
   }
 }
+
+/** Who did something, in words: "You", "The scheduler", "MCP server gw", or the person's id. */
+export function actorLabel(actor: string, you?: string): string {
+  if (you && actor === you) return 'You';
+  if (actor.startsWith('mcp:')) return `MCP server ${actor.slice(4)}`;
+  switch (actor) {
+    case 'scheduler':
+      return 'The scheduler';
+    case 'cli':
+      return 'An operator (command line)';
+    case 'oauth-refresh':
+      return 'Automatic token renewal';
+    case 'mcp-sync':
+      return 'The MCP sender';
+    case 'dev':
+      return 'The demo setup';
+    case 'anonymous':
+      return 'Someone not signed in';
+    default:
+      return actor;
+  }
+}
+
+const BROWSERS: [RegExp, string][] = [
+  [/\bEdg(e|A|iOS)?\//, 'Edge'],
+  [/\bOPR\//, 'Opera'],
+  [/\bFirefox\//, 'Firefox'],
+  [/\bChromium\//, 'Chromium'],
+  [/\b(Headless)?(Chrome|CriOS)\//, 'Chrome'],
+  [/\bVersion\/[\d.]+.*\bSafari\//, 'Safari'],
+];
+
+const SYSTEMS: [RegExp, string][] = [
+  [/\bWindows\b/, 'Windows'],
+  [/\b(iPhone|iPad|iPod)\b/, 'iOS'],
+  [/\bMac OS X\b|\bMacintosh\b/, 'macOS'],
+  [/\bAndroid\b/, 'Android'],
+  [/\bCrOS\b/, 'ChromeOS'],
+  [/\bLinux\b/, 'Linux'],
+];
+
+/**
+ * Where a request came from, from its User-Agent: "Chrome on Linux" for a browser, the
+ * product's name ("credledger", "python-httpx") for a program; null when there is none.
+ */
+export function clientLabel(userAgent: string | null | undefined): string | null {
+  const ua = (userAgent ?? '').slice(0, 512).trim();
+  if (!ua) return null;
+  const browser = BROWSERS.find(([re]) => re.test(ua))?.[1];
+  if (browser) {
+    const system = SYSTEMS.find(([re]) => re.test(ua))?.[1];
+    return system ? `${browser} on ${system}` : browser;
+  }
+  const product = /^[A-Za-z][\w.-]{0,40}/.exec(ua)?.[0];
+  return product ?? null;
+}
+
+const EVENT_PREDICATES: Record<string, string> = {
+  CredentialRegistered: 'added it',
+  CredentialRenamed: 'renamed it',
+  CredentialMetadataChanged: 'changed its labels',
+  SecretReplaced: 'replaced the secret',
+  CredentialValidated: 'checked it: valid',
+  ValidationFailed: 'checked it: refused by the provider',
+  ValidationInconclusive: 'could not check it with the provider',
+  PrimaryCredentialChanged: 'changed the primary account',
+  CredentialRevoked: 'revoked it',
+  CredentialExpired: 'marked it expired',
+  CredentialErased: 'erased it',
+  OAuthTokenRefreshed: 'renewed the token',
+  CredentialSyncedToMcp: 'copied it to an MCP server',
+  CredentialRemovedFromMcp: 'removed it from an MCP server',
+  CredentialSyncFailed: 'could not copy it to an MCP server',
+  CredentialDriftedOnMcp: "found an MCP server's copy out of date",
+};
+
+/**
+ * An event as a sentence a person reads: "You revealed the secret", "The scheduler checked it:
+ * valid", "MCP server gw used it for search_pages".
+ */
+export function eventSentence(action: string, context: unknown, actor: string, you?: string): string {
+  let predicate = EVENT_PREDICATES[action];
+  if (action === 'CredentialUsed') {
+    const tool = field(context, 'tool');
+    predicate =
+      field(context, 'purpose') === 'reveal'
+        ? 'revealed the secret'
+        : tool
+          ? `used it for ${tool}`
+          : 'used it';
+  }
+  return `${actorLabel(actor, you)} ${predicate ?? humanizeAction(action).toLowerCase()}`;
+}
+
+/**
+ * A sync error as a person reads it: without an operating system's error number ("(os error
+ * 111)"), which older events may still carry.
+ */
+export function readableSyncError(message: string): string {
+  return message.replace(/\s*\(os error \d+\)/g, '').trim();
+}

@@ -5,11 +5,15 @@ import { Card, CardContent, CardHeader, CardTitle } from '@/components/ui/card';
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from '@/components/ui/table';
 import { graphql } from '@/gql';
 import { apiFailure } from '@/lib/errors';
-import { dateTime, humanizeAction, timeAgo } from '@/lib/format';
+import { dateTime, humanizeAction, readableSyncError, timeAgo } from '@/lib/format';
 import { useLastData, useRefetchOnRecovery } from '@/lib/use-last-data';
 
 const SystemMetricsQuery = graphql(`
   query AdminSystemMetrics {
+    allCredentials {
+      id
+      name
+    }
     services {
       key
       displayName
@@ -66,6 +70,7 @@ const SystemMetricsQuery = graphql(`
         service
         credentialId
         error
+        context
       }
     }
   }
@@ -87,6 +92,7 @@ export function MetricsPanel() {
     );
   }
   const m = data.systemMetrics;
+  const credentialNames = new Map(data.allCredentials.map((c) => [c.id, c.name]));
   const name = (key: string | null | undefined) =>
     data.services.find((s) => s.key === key)?.displayName ?? key ?? '—';
 
@@ -215,19 +221,31 @@ export function MetricsPanel() {
               <EmptyState title="No failed syncs" />
             ) : (
               <ul className="divide-y text-sm">
-                {m.failedSyncs.map((f) => (
-                  <li key={f.position} className="py-2">
-                    <div className="flex flex-wrap items-baseline justify-between gap-x-3">
-                      <span>
-                        {name(f.service)} · <span className="font-mono text-xs">{f.userId ?? '—'}</span>
-                      </span>
-                      <time className="text-xs text-muted-foreground" dateTime={f.occurredAt}>
-                        {dateTime(f.occurredAt)}
-                      </time>
-                    </div>
-                    {f.error && <p className="text-xs text-destructive">{f.error}</p>}
-                  </li>
-                ))}
+                {m.failedSyncs.map((f) => {
+                  const server = (f.context as Record<string, unknown> | null)?.target;
+                  return (
+                    <li key={f.position} className="py-2" data-testid="failed-sync">
+                      <div className="flex flex-wrap items-baseline justify-between gap-x-3">
+                        <span>
+                          <span className="font-medium">
+                            {(f.credentialId && credentialNames.get(String(f.credentialId))) ??
+                              'An erased credential'}
+                          </span>{' '}
+                          ({name(f.service)}, {f.userId ?? '—'})
+                          {typeof server === 'string' && <> → MCP server {server}</>}
+                        </span>
+                        <time
+                          className="text-xs text-muted-foreground"
+                          dateTime={f.occurredAt}
+                          title={dateTime(f.occurredAt)}
+                        >
+                          {timeAgo(f.occurredAt)}
+                        </time>
+                      </div>
+                      {f.error && <p className="text-xs text-destructive">{readableSyncError(f.error)}</p>}
+                    </li>
+                  );
+                })}
               </ul>
             )}
           </CardContent>

@@ -48,10 +48,22 @@ const UsersQuery = graphql(`
   }
 `);
 
-const PERMISSIONS: { value: Permission; label: string }[] = [
-  { value: 'CREDENTIALS_VIEW_ALL', label: 'View all' },
-  { value: 'CREDENTIALS_EDIT_ALL', label: 'Edit all' },
-  { value: 'CREDENTIALS_DELETE_ALL', label: 'Delete all' },
+const PERMISSIONS: { value: Permission; label: string; effect: string }[] = [
+  {
+    value: 'CREDENTIALS_VIEW_ALL',
+    label: 'View all',
+    effect: "see everyone's credentials (never their secrets)",
+  },
+  {
+    value: 'CREDENTIALS_EDIT_ALL',
+    label: 'Edit all',
+    effect: "change (names, labels, secrets) and recheck everyone's credentials",
+  },
+  {
+    value: 'CREDENTIALS_DELETE_ALL',
+    label: 'Delete all',
+    effect: "revoke and delete everyone's credentials",
+  },
 ];
 
 export function UsersPanel() {
@@ -65,6 +77,13 @@ export function UsersPanel() {
   useRefetchOnRecovery(refetch);
   const [creating, setCreating] = useState(false);
   const [locking, setLocking] = useState<{ id: string; name: string } | null>(null);
+  // A permission change waits for a confirmation that says what it does.
+  const [changing, setChanging] = useState<{
+    userId: string;
+    name: string;
+    permission: (typeof PERMISSIONS)[number];
+    grant: boolean;
+  } | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
   const [, unlock] = useMutation(UnlockUserMutation);
   const [, grant] = useMutation(GrantPermissionMutation);
@@ -153,15 +172,12 @@ export function UsersPanel() {
                                 className="h-4 w-4"
                                 checked={held}
                                 onChange={(e) =>
-                                  run(
-                                    `${user.id}:${p.value}`,
-                                    `${e.target.checked ? 'grant' : 'revoke'} “${p.label}” for ${user.displayName}`,
-                                    () =>
-                                      (e.target.checked ? grant : revoke)(
-                                        { userId: user.id, permission: p.value },
-                                        userContext,
-                                      ),
-                                  )
+                                  setChanging({
+                                    userId: user.id,
+                                    name: user.displayName,
+                                    permission: p,
+                                    grant: e.target.checked,
+                                  })
                                 }
                               />
                               {p.label}
@@ -209,6 +225,50 @@ export function UsersPanel() {
       <Dialog open={creating} onOpenChange={setCreating}>
         <DialogContent>
           <CreateUserForm onDone={() => setCreating(false)} />
+        </DialogContent>
+      </Dialog>
+      <Dialog open={changing !== null} onOpenChange={(o) => !o && setChanging(null)}>
+        <DialogContent>
+          {changing && (
+            <>
+              <DialogHeader>
+                <DialogTitle>
+                  {changing.grant ? 'Grant' : 'Take away'} “{changing.permission.label}”
+                  {changing.grant ? ' to ' : ' from '}
+                  {changing.name}?
+                </DialogTitle>
+                <DialogDescription>
+                  {changing.grant
+                    ? `${changing.name} will be able to ${changing.permission.effect}.`
+                    : `${changing.name} will no longer be able to ${changing.permission.effect}.`}{' '}
+                  The change is recorded in the ledger.
+                </DialogDescription>
+              </DialogHeader>
+              <DialogFooter>
+                <Button variant="ghost" onClick={() => setChanging(null)}>
+                  Cancel
+                </Button>
+                <Button
+                  variant={changing.grant ? 'default' : 'destructive'}
+                  onClick={() => {
+                    const c = changing;
+                    setChanging(null);
+                    void run(
+                      `${c.userId}:${c.permission.value}`,
+                      `${c.grant ? 'grant' : 'take away'} “${c.permission.label}” for ${c.name}`,
+                      () =>
+                        (c.grant ? grant : revoke)(
+                          { userId: c.userId, permission: c.permission.value },
+                          userContext,
+                        ),
+                    );
+                  }}
+                >
+                  {changing.grant ? 'Grant' : 'Take away'}
+                </Button>
+              </DialogFooter>
+            </>
+          )}
         </DialogContent>
       </Dialog>
       <Dialog open={locking !== null} onOpenChange={(o) => !o && setLocking(null)}>
@@ -296,8 +356,12 @@ function CreateUserForm({ onDone }: { onDone: () => void }) {
             type="password"
             autoComplete="new-password"
             value={password}
+            aria-describedby={`${ids}-password-rule`}
             onChange={(e) => setPassword(e.target.value)}
           />
+          <p id={`${ids}-password-rule`} className="text-xs text-muted-foreground">
+            At least 12 characters. They can change it after signing in.
+          </p>
         </div>
         <label className="flex items-center gap-2 text-sm">
           <input

@@ -12,7 +12,8 @@ import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from '@
 import { graphql } from '@/gql';
 import type { AuditFilter } from '@/gql/graphql';
 import { apiFailure } from '@/lib/errors';
-import { dateTime, eventLabel } from '@/lib/format';
+import { clientLabel, dateTime, eventLabel, eventSentence, timeAgo } from '@/lib/format';
+import { useSession } from '@/lib/session';
 import { AUDIT_ACTIONS, dayBoundary } from '../api/actions';
 import { useDocumentTitle } from '@/lib/use-document-title';
 import { useLastData, useRefetchOnRecovery } from '@/lib/use-last-data';
@@ -24,6 +25,10 @@ const AuditPageQuery = graphql(`
     services {
       key
       displayName
+    }
+    credentials {
+      id
+      name
     }
     auditTrail(filter: $filter, first: $first, after: $after) {
       edges {
@@ -92,7 +97,9 @@ export function AuditPage() {
     setCursors([null]);
   }
 
+  const { userId } = useSession();
   const services = data?.services ?? [];
+  const credentialNames = new Map((data?.credentials ?? []).map((c) => [c.id, c.name]));
   const serviceName = (key: string | null | undefined) =>
     services.find((s) => s.key === key)?.displayName ?? key ?? '—';
   const edges = data?.auditTrail.edges ?? [];
@@ -190,10 +197,8 @@ export function AuditPage() {
             <TableHeader>
               <TableRow>
                 <TableHead>When</TableHead>
-                <TableHead>Action</TableHead>
-                <TableHead>Service</TableHead>
+                <TableHead>What happened</TableHead>
                 <TableHead>Credential</TableHead>
-                <TableHead>Who</TableHead>
                 <TableHead>From</TableHead>
                 <TableHead>Result</TableHead>
               </TableRow>
@@ -202,30 +207,38 @@ export function AuditPage() {
               {edges.map(({ node }) => (
                 <TableRow key={node.position}>
                   <TableCell className="whitespace-nowrap">
-                    <time dateTime={node.occurredAt}>{dateTime(node.occurredAt)}</time>
+                    <time dateTime={node.occurredAt} title={dateTime(node.occurredAt)}>
+                      {timeAgo(node.occurredAt)}
+                    </time>
                   </TableCell>
-                  <TableCell className="whitespace-nowrap font-medium">
-                    {eventLabel(node.action, node.context)}
+                  <TableCell>
+                    <span className="font-medium" data-testid="audit-sentence">
+                      {eventSentence(node.action, node.context, node.actor, userId)}
+                    </span>
+                    {/* The raw values, for those who want them. */}
+                    <details className="text-xs text-muted-foreground">
+                      <summary className="cursor-pointer select-none">Details</summary>
+                      <p>
+                        {eventLabel(node.action, node.context)} · {dateTime(node.occurredAt)} · by{' '}
+                        {node.actor}
+                        {node.ip && <> · {node.ip}</>}
+                      </p>
+                      {node.credentialId && <p className="font-mono">credential {node.credentialId}</p>}
+                      {node.userAgent && <p className="break-all">{node.userAgent}</p>}
+                      <p className="font-mono">position {node.position}</p>
+                    </details>
                   </TableCell>
-                  <TableCell>{serviceName(node.service)}</TableCell>
-                  <TableCell
-                    className="max-w-[10rem] truncate font-mono text-xs"
-                    title={node.credentialId ?? undefined}
-                  >
-                    {node.credentialId ?? '—'}
+                  <TableCell>
+                    <span className="block">
+                      {node.credentialId
+                        ? (credentialNames.get(String(node.credentialId)) ?? (
+                            <span className="text-muted-foreground">not in your list</span>
+                          ))
+                        : '—'}
+                    </span>
+                    <span className="block text-xs text-muted-foreground">{serviceName(node.service)}</span>
                   </TableCell>
-                  <TableCell>{node.actor}</TableCell>
-                  <TableCell className="text-xs">
-                    {node.ip ?? '—'}
-                    {node.userAgent && (
-                      <span
-                        className="block max-w-[12rem] truncate text-muted-foreground"
-                        title={node.userAgent}
-                      >
-                        {node.userAgent}
-                      </span>
-                    )}
-                  </TableCell>
+                  <TableCell className="text-xs">{clientLabel(node.userAgent) ?? '—'}</TableCell>
                   <TableCell>
                     {node.success ? (
                       <span className="inline-flex items-center gap-1 text-success">

@@ -1,3 +1,4 @@
+import { readableSyncError } from '@/lib/format';
 import type { CredentialStatus, SyncStatus } from '@/gql/graphql';
 
 /** The part of a credential that says whether it needs the person's attention. */
@@ -53,7 +54,4 @@ export function attentionReasons(c: AttentionInput, now = Date.now()): Attention
   return reasons;
 }
 
-/** Strips the operating system's error numbers from a sync error ("(os error 111)"). */
-export function readableSyncError(message: string): string {
-  return message.replace(/\s*\(os error \d+\)/g, '').trim();
-}
+export { readableSyncError } from '@/lib/format';

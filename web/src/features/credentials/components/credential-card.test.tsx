@@ -50,16 +50,27 @@ function setup(
     { session },
   );
   const card = screen.getByTestId('credential-card');
-  const actions = () =>
-    within(within(card).getByRole('group', { name: /actions for/i }))
-      .getAllByRole('button')
-      .map((b) => b.textContent?.trim());
+  /** The action in view, then the menu's items, by name. */
+  const actions = async () => {
+    const group = within(card).getByRole('group', { name: /actions for/i });
+    const main = within(group).getAllByRole('button')[0].textContent?.trim();
+    await user.click(within(group).getByRole('button', { name: /more actions for/i }));
+    const items = (await screen.findAllByRole('menuitem')).map((i) => i.textContent?.trim());
+    await user.keyboard('{Escape}');
+    return [main, ...items];
+  };
   return { user, calls, card, actions };
 }
 
 afterEach(() => {
   vi.useRealTimers();
 });
+
+/** Opens the card's menu and picks `name`. */
+async function choose(user: ReturnType<typeof userEvent.setup>, name: string) {
+  await user.click(screen.getByRole('button', { name: /more actions for/i }));
+  await user.click(await screen.findByRole('menuitem', { name }));
+}
 
 describe('CredentialCard', () => {
   it('shows status, account, primary marker, last validated, last used and sync status', () => {
@@ -73,33 +84,42 @@ describe('CredentialCard', () => {
     expect(within(card).getByText('Synced')).toBeInTheDocument();
   });
 
-  it('offers "Set as primary" only on an active credential that is not primary', () => {
+  it('offers "Set as primary" only on an active credential that is not primary, the rest in a menu', async () => {
     const { actions } = setup(credential({ isPrimary: false }));
     expect(screen.queryByTestId('primary-badge')).not.toBeInTheDocument();
-    expect(actions()).toEqual([
+    expect(await actions()).toEqual([
       'Set as primary',
       'Revalidate',
       'Edit',
       'Reveal secret',
       'History',
-      'Revoke',
-      'Delete',
+      'Revoke…',
+      'Delete…',
     ]);
   });
 
-  it('does not offer "Set as primary" on the primary credential', () => {
+  it('does not offer "Set as primary" on the primary credential', async () => {
     const { actions } = setup();
-    expect(actions()).toEqual(['Revalidate', 'Edit', 'Reveal secret', 'History', 'Revoke', 'Delete']);
+    expect(await actions()).toEqual(['Revalidate', 'Edit', 'Reveal secret', 'History', 'Revoke…', 'Delete…']);
   });
 
-  it('shows an invalid credential with its reason and no "Set as primary"', () => {
+  it('keeps the destructive actions apart, after a separator', async () => {
+    const { user } = setup();
+    await user.click(screen.getByRole('button', { name: /more actions for/i }));
+    const menu = await screen.findByRole('menu');
+    const children = Array.from(menu.children).map((c) => c.getAttribute('role') ?? '');
+    expect(children.slice(-3)).toEqual(['separator', 'menuitem', 'menuitem']);
+  });
+
+  it('shows an invalid credential with its reason and no "Set as primary"', async () => {
     const { card, actions } = setup(
       credential({ status: 'INVALID', isPrimary: false, validationError: 'API token is invalid.' }),
     );
     expect(within(card).getByText('Invalid')).toBeInTheDocument();
     expect(within(card).getByTestId('attention-badge')).toHaveTextContent('Invalid: API token is invalid.');
-    expect(actions()).not.toContain('Set as primary');
-    expect(actions()).toContain('Revalidate');
+    const offered = await actions();
+    expect(offered).not.toContain('Set as primary');
+    expect(offered).toContain('Revalidate');
   });
 
   it('shows a failed sync as a badge with its reason, not a tooltip', () => {
@@ -116,15 +136,15 @@ describe('CredentialCard', () => {
     expect(within(card).getByTestId('attention-badge')).toHaveAttribute('data-reason', 'expired');
   });
 
-  it('leaves only history and delete on a revoked credential', () => {
+  it('leaves only history and delete on a revoked credential', async () => {
     const { card, actions } = setup(credential({ status: 'REVOKED', isPrimary: false }));
     expect(within(card).getByText('Revoked')).toBeInTheDocument();
-    expect(actions()).toEqual(['History', 'Delete']);
+    expect(await actions()).toEqual(['History', 'Delete…']);
   });
 
-  it('never offers to reveal somebody else’s secret', () => {
+  it('never offers to reveal somebody else’s secret', async () => {
     const { actions } = setup(credential({ owner: 'grace' }));
-    expect(actions()).not.toContain('Reveal secret');
+    expect(await actions()).not.toContain('Reveal secret');
     expect(credentialActions('ACTIVE', false, false)).not.toContain('reveal');
   });
 
@@ -158,7 +178,7 @@ describe('CredentialCard', () => {
         },
       }),
     });
-    await user.click(screen.getByRole('button', { name: 'Delete' }));
+    await choose(user, 'Delete…');
     const dialog = await screen.findByRole('dialog', { name: 'Delete Work?' });
     expect(within(dialog).getByText(/becomes primary/)).toBeInTheDocument();
     const confirm = within(dialog).getByRole('button', { name: 'Delete credential' });
@@ -172,10 +192,10 @@ describe('CredentialCard', () => {
     expect(calls.find((c) => c.name === 'DeleteCredential')?.variables).toEqual({ id: 'cred-1' });
   });
 
-  it('traps focus in a dialog and gives it back to the button that opened it', async () => {
+  it('traps focus in a dialog and gives it back to the menu that opened it', async () => {
     const { user } = setup();
-    const trigger = screen.getByRole('button', { name: 'Delete' });
-    await user.click(trigger);
+    const trigger = screen.getByRole('button', { name: /more actions for/i });
+    await choose(user, 'Delete…');
     const dialog = await screen.findByRole('dialog', { name: 'Delete Work?' });
     expect(dialog).toContainElement(document.activeElement as HTMLElement);
     for (let i = 0; i < 6; i++) {
@@ -206,7 +226,7 @@ describe('CredentialCard', () => {
       <CredentialCard credential={credential()} serviceName="Notion" fields={fields} />,
       client,
     );
-    await user.click(screen.getByRole('button', { name: 'Reveal secret' }));
+    await choose(user, 'Reveal secret');
     const dialog = await screen.findByRole('dialog', { name: 'Reveal Work' });
     expect(within(dialog).getByText(/recorded in the ledger/)).toBeInTheDocument();
     expect(within(dialog).queryByText('ntn_canary_secret')).not.toBeInTheDocument();

@@ -1,5 +1,23 @@
-import { Ban, Eye, History, KeyRound, LogIn, Pencil, RefreshCw, Star, Trash2 } from 'lucide-react';
-import { useState, type ReactNode } from 'react';
+import {
+  Ban,
+  Eye,
+  History,
+  KeyRound,
+  LogIn,
+  MoreHorizontal,
+  Pencil,
+  RefreshCw,
+  Star,
+  Trash2,
+} from 'lucide-react';
+import {
+  DropdownMenu,
+  DropdownMenuContent,
+  DropdownMenuItem,
+  DropdownMenuSeparator,
+  DropdownMenuTrigger,
+} from '@/components/ui/dropdown-menu';
+import { useRef, useState, type ReactNode } from 'react';
 import { useMutation } from 'urql';
 import { Badge } from '@/components/ui/badge';
 import { Button } from '@/components/ui/button';
@@ -10,7 +28,6 @@ import type { CredentialStatus } from '@/gql/graphql';
 import { apiFailure, describeFailure } from '@/lib/errors';
 import { dateTime, timeAgo } from '@/lib/format';
 import { useSession } from '@/lib/session';
-import { cn } from '@/lib/utils';
 import { attentionReasons } from '../api/attention';
 import { credentialContext } from '../api/context';
 import { RevalidateCredentialMutation, SetPrimaryCredentialMutation } from '../api/mutations';
@@ -103,6 +120,14 @@ export function CredentialCard({
   // A key (not an OAuth connection) that expired is brought back by a new secret, checked first.
   const canReplaceExpired = !oauthProvider && credential.status === 'EXPIRED' && actions.has('edit');
 
+  // A dialog gives focus back to what had it when it opened: the menu's button, not its item
+  // (gone once the menu closes).
+  const menuTrigger = useRef<HTMLButtonElement>(null);
+  function openFromMenu(which: NonNullable<OpenDialog>) {
+    menuTrigger.current?.focus();
+    setDialog(which);
+  }
+
   async function makePrimary() {
     const result = await setPrimary({ id: credential.id }, credentialContext);
     const failure = apiFailure(result.error);
@@ -155,7 +180,7 @@ export function CredentialCard({
       data-testid="credential-card"
       data-credential-id={credential.id}
       data-attention={reasons.length > 0 || undefined}
-      className="rounded-md border bg-background p-3"
+      className="flex flex-col rounded-md border bg-background p-3"
     >
       <div className="flex items-start justify-between gap-2">
         <div className="flex min-w-0 items-center gap-2">
@@ -259,46 +284,76 @@ export function CredentialCard({
         )}
       </dl>
 
+      {/* One action in view (the one this state calls for), the rest by name in a menu; the
+          destructive ones apart at its end, each confirmed in its own dialog. */}
       <div
-        className="mt-2 flex flex-wrap items-center gap-1"
+        className="mt-auto flex items-center justify-between gap-2 pt-2"
         role="group"
         aria-label={`Actions for ${credential.name}`}
       >
-        {actions.has('setPrimary') && (
-          <ActionButton label="Set as primary" onClick={makePrimary} busy={settingPrimary} showLabel>
-            <Star aria-hidden="true" />
-          </ActionButton>
-        )}
-        {actions.has('revalidate') && (
-          <ActionButton label="Revalidate" onClick={recheck} busy={revalidating}>
-            <RefreshCw aria-hidden="true" />
-          </ActionButton>
-        )}
-        {actions.has('edit') && (
-          <ActionButton label="Edit" onClick={() => setDialog('edit')}>
-            <Pencil aria-hidden="true" />
-          </ActionButton>
-        )}
-        {actions.has('reveal') && (
-          <ActionButton label="Reveal secret" onClick={() => setDialog('reveal')}>
-            <Eye aria-hidden="true" />
-          </ActionButton>
-        )}
-        {actions.has('history') && (
-          <ActionButton label="History" onClick={() => setDialog('history')}>
+        {actions.has('setPrimary') ? (
+          <Button variant="outline" size="sm" className="h-8" onClick={makePrimary} disabled={settingPrimary}>
+            {settingPrimary ? <Spinner /> : <Star aria-hidden="true" />}
+            Set as primary
+          </Button>
+        ) : actions.has('revalidate') ? (
+          <Button variant="outline" size="sm" className="h-8" onClick={recheck} disabled={revalidating}>
+            {revalidating ? <Spinner /> : <RefreshCw aria-hidden="true" />}
+            Revalidate
+          </Button>
+        ) : (
+          <Button variant="outline" size="sm" className="h-8" onClick={() => setDialog('history')}>
             <History aria-hidden="true" />
-          </ActionButton>
+            History
+          </Button>
         )}
-        {actions.has('revoke') && (
-          <ActionButton label="Revoke" onClick={() => setDialog('revoke')}>
-            <Ban aria-hidden="true" />
-          </ActionButton>
-        )}
-        {actions.has('delete') && (
-          <ActionButton label="Delete" onClick={() => setDialog('delete')} destructive>
-            <Trash2 aria-hidden="true" />
-          </ActionButton>
-        )}
+        <DropdownMenu modal={false}>
+          <DropdownMenuTrigger asChild>
+            <Button ref={menuTrigger} variant="ghost" size="sm" className="h-8 px-2">
+              <MoreHorizontal aria-hidden="true" />
+              <span className="sr-only">More actions for {credential.name}</span>
+            </Button>
+          </DropdownMenuTrigger>
+          <DropdownMenuContent align="end">
+            {actions.has('setPrimary') && actions.has('revalidate') && (
+              <DropdownMenuItem onSelect={() => void recheck()} disabled={revalidating}>
+                <RefreshCw aria-hidden="true" />
+                Revalidate
+              </DropdownMenuItem>
+            )}
+            {actions.has('edit') && (
+              <DropdownMenuItem onSelect={() => openFromMenu('edit')}>
+                <Pencil aria-hidden="true" />
+                Edit
+              </DropdownMenuItem>
+            )}
+            {actions.has('reveal') && (
+              <DropdownMenuItem onSelect={() => openFromMenu('reveal')}>
+                <Eye aria-hidden="true" />
+                Reveal secret
+              </DropdownMenuItem>
+            )}
+            {actions.has('history') && (actions.has('setPrimary') || actions.has('revalidate')) && (
+              <DropdownMenuItem onSelect={() => openFromMenu('history')}>
+                <History aria-hidden="true" />
+                History
+              </DropdownMenuItem>
+            )}
+            {(actions.has('edit') || actions.has('reveal')) && <DropdownMenuSeparator />}
+            {actions.has('revoke') && (
+              <DropdownMenuItem destructive onSelect={() => openFromMenu('revoke')}>
+                <Ban aria-hidden="true" />
+                Revoke…
+              </DropdownMenuItem>
+            )}
+            {actions.has('delete') && (
+              <DropdownMenuItem destructive onSelect={() => openFromMenu('delete')}>
+                <Trash2 aria-hidden="true" />
+                Delete…
+              </DropdownMenuItem>
+            )}
+          </DropdownMenuContent>
+        </DropdownMenu>
       </div>
 
       <EditCredentialDialog
@@ -349,33 +404,3 @@ function Meta({ label, title, children }: { label: string; title?: string; child
 }
 
 /** An icon button whose label is its accessible name and tooltip (shown for `showLabel`). */
-function ActionButton({
-  label,
-  onClick,
-  busy,
-  destructive,
-  showLabel,
-  children,
-}: {
-  label: string;
-  onClick: () => void;
-  busy?: boolean;
-  destructive?: boolean;
-  showLabel?: boolean;
-  children: ReactNode;
-}) {
-  return (
-    <Button
-      variant={showLabel ? 'outline' : 'ghost'}
-      size="sm"
-      className={cn('h-8 px-2', destructive && 'text-destructive hover:text-destructive')}
-      onClick={onClick}
-      disabled={busy}
-      aria-busy={busy || undefined}
-      title={label}
-    >
-      {busy ? <Spinner /> : children}
-      <span className={showLabel ? 'text-xs' : 'sr-only'}>{label}</span>
-    </Button>
-  );
-}

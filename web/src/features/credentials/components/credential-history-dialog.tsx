@@ -3,7 +3,8 @@ import { ErrorState, EmptyState, LoadingState } from '@/components/page-state';
 import { Dialog, DialogContent, DialogDescription, DialogHeader, DialogTitle } from '@/components/ui/dialog';
 import { graphql } from '@/gql';
 import { apiFailure } from '@/lib/errors';
-import { dateTime, eventLabel } from '@/lib/format';
+import { clientLabel, dateTime, eventLabel, eventSentence, timeAgo } from '@/lib/format';
+import { useSession } from '@/lib/session';
 import { credentialContext } from '../api/context';
 
 const CredentialHistoryQuery = graphql(`
@@ -85,6 +86,7 @@ export function summary(payload: Record<string, unknown>): string {
 }
 
 function HistoryList({ credentialId }: { credentialId: string }) {
+  const { userId } = useSession();
   const [{ data, fetching, error }, refetch] = useQuery({
     query: CredentialHistoryQuery,
     variables: { id: credentialId },
@@ -109,29 +111,33 @@ function HistoryList({ credentialId }: { credentialId: string }) {
     <ol className="max-h-[60vh] space-y-2 overflow-y-auto pr-1" aria-label="Events, newest first">
       {events.map((event) => {
         const details = summary(event.payload);
+        const context = asRecord(event.payload).context ?? {};
+        const from = clientLabel(event.userAgent);
         return (
           <li key={event.position} className="rounded-md border p-3 text-sm">
             <div className="flex flex-wrap items-baseline justify-between gap-x-3">
-              <span className="font-medium" data-testid="event-label">
-                {eventLabel(event.type, asRecord(event.payload).context ?? {})}
+              <span className="font-medium" data-testid="event-sentence">
+                {eventSentence(event.type, context, event.actor, userId)}
               </span>
-              <time className="text-xs text-muted-foreground" dateTime={event.occurredAt}>
-                {dateTime(event.occurredAt)}
+              <time
+                className="text-xs text-muted-foreground"
+                dateTime={event.occurredAt}
+                title={dateTime(event.occurredAt)}
+              >
+                {timeAgo(event.occurredAt)}
               </time>
             </div>
-            <p className="text-xs text-muted-foreground">
-              by <span className="font-medium text-foreground/80">{event.actor}</span>
-              {event.ip && <> from {event.ip}</>}
-              {event.userAgent && (
-                <span className="block truncate" title={event.userAgent}>
-                  {event.userAgent}
-                </span>
-              )}
-            </p>
+            {from && <p className="text-xs text-muted-foreground">from {from}</p>}
             {/* Raw values, ids and the chain's bookkeeping, for those who want them. */}
             <details className="mt-1 text-xs text-muted-foreground">
               <summary className="cursor-pointer select-none">Details</summary>
+              <p className="mt-1 text-foreground/80">
+                <span data-testid="event-label">{eventLabel(event.type, context)}</span> ·{' '}
+                {dateTime(event.occurredAt)} · by {event.actor}
+                {event.ip && <> · {event.ip}</>}
+              </p>
               {details && <p className="mt-1 break-words text-foreground/80">{details}</p>}
+              {event.userAgent && <p className="mt-1 break-words">{event.userAgent}</p>}
               <p className="mt-1 truncate font-mono text-[10px]" title={event.hash}>
                 position {event.position} · hash {event.hash}
               </p>

@@ -121,7 +121,7 @@ export function CredentialsPage() {
           description="An administrator can enable services in the catalog."
         />
       ) : (
-        <section aria-label="Services" className="grid items-start gap-4 md:grid-cols-2 xl:grid-cols-3">
+        <section aria-label="Services" className="grid gap-4 md:grid-cols-2 xl:grid-cols-3">
           {services.map((service) => (
             <ServiceCard
               key={service.key}

@@ -1,0 +1,68 @@
+import { screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { describe, expect, it } from 'vitest';
+import { mockClient } from '@/test/mock-client';
+import { renderWithClient, testSession } from '@/test/render';
+import { UsersPanel } from './users-panel';
+
+const users = {
+  data: {
+    users: [
+      {
+        __typename: 'User',
+        id: 'grace',
+        email: 'grace@example.test',
+        displayName: 'Grace Hopper',
+        role: 'MEMBER',
+        permissions: [],
+        locked: false,
+        createdAt: '2026-12-01T10:00:00Z',
+      },
+    ],
+  },
+};
+
+function setup() {
+  const { client, calls } = mockClient({
+    AdminUsers: () => users,
+    GrantPermission: () => ({
+      data: { grantPermission: { __typename: 'User', id: 'grace', permissions: ['CREDENTIALS_VIEW_ALL'] } },
+    }),
+  });
+  renderWithClient(<UsersPanel />, client, { session: { ...testSession, isAdmin: true } });
+  return { calls, user: userEvent.setup() };
+}
+
+describe('UsersPanel', () => {
+  it('asks before granting a permission, saying what it allows', async () => {
+    const { calls, user } = setup();
+    await user.click(await screen.findByRole('checkbox', { name: 'View all' }));
+    const dialog = await screen.findByRole('dialog', { name: 'Grant “View all” to Grace Hopper?' });
+    expect(dialog).toHaveTextContent("see everyone's credentials (never their secrets)");
+    expect(calls.filter((c) => c.name === 'GrantPermission')).toHaveLength(0);
+    await user.click(within(dialog).getByRole('button', { name: 'Grant' }));
+    await waitFor(() =>
+      expect(calls.find((c) => c.name === 'GrantPermission')?.variables).toEqual({
+        userId: 'grace',
+        permission: 'CREDENTIALS_VIEW_ALL',
+      }),
+    );
+  });
+
+  it('changes nothing when the confirmation is cancelled', async () => {
+    const { calls, user } = setup();
+    await user.click(await screen.findByRole('checkbox', { name: 'Edit all' }));
+    const dialog = await screen.findByRole('dialog', { name: /grant “edit all”/i });
+    await user.click(within(dialog).getByRole('button', { name: 'Cancel' }));
+    expect(screen.getByRole('checkbox', { name: 'Edit all' })).not.toBeChecked();
+    expect(calls.filter((c) => c.name === 'GrantPermission')).toHaveLength(0);
+  });
+
+  it('states the password rule when creating a user', async () => {
+    const { user } = setup();
+    await user.click(screen.getByRole('button', { name: 'New user' }));
+    expect(await screen.findByLabelText('Initial password')).toHaveAccessibleDescription(
+      'At least 12 characters. They can change it after signing in.',
+    );
+  });
+});

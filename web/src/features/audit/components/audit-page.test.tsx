@@ -1,0 +1,71 @@
+import { screen, within } from '@testing-library/react';
+import { describe, expect, it } from 'vitest';
+import { mockClient } from '@/test/mock-client';
+import { renderWithClient } from '@/test/render';
+import { AuditPage } from './audit-page';
+
+const CHROME =
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
+
+function node(position: number, action: string, actor: string, credentialId: string, context = {}) {
+  return {
+    __typename: 'AuditEvent',
+    position,
+    occurredAt: new Date(Date.now() - 120_000).toISOString(),
+    action,
+    actor,
+    credentialId,
+    service: 'notion',
+    context,
+    ip: '203.0.113.7',
+    userAgent: actor === 'ada' ? CHROME : null,
+    success: true,
+    error: null,
+  };
+}
+
+describe('AuditPage', () => {
+  it('reads as sentences with credential names and browsers, raw values behind Details', async () => {
+    const { client } = mockClient({
+      AuditPage: () => ({
+        data: {
+          services: [{ __typename: 'Service', key: 'notion', displayName: 'Notion' }],
+          credentials: [{ __typename: 'Credential', id: 'c1', name: 'Work' }],
+          auditTrail: {
+            __typename: 'AuditConnection',
+            edges: [
+              {
+                __typename: 'AuditEdge',
+                cursor: '3',
+                node: node(3, 'CredentialUsed', 'ada', 'c1', { purpose: 'reveal' }),
+              },
+              { __typename: 'AuditEdge', cursor: '2', node: node(2, 'CredentialErased', 'ada', 'c9') },
+              {
+                __typename: 'AuditEdge',
+                cursor: '1',
+                node: node(1, 'CredentialUsed', 'mcp:gw', 'c1', { tool: 'search' }),
+              },
+            ],
+            pageInfo: { __typename: 'PageInfo', hasNextPage: false, endCursor: '1' },
+          },
+        },
+      }),
+    });
+    renderWithClient(<AuditPage />, client);
+    const sentences = await screen.findAllByTestId('audit-sentence');
+    expect(sentences.map((s) => s.textContent)).toEqual([
+      'You revealed the secret',
+      'You erased it',
+      'MCP server gw used it for search',
+    ]);
+    const rows = within(screen.getByTestId('audit-table')).getAllByRole('row').slice(1);
+    expect(within(rows[0]).getByText('Work')).toBeInTheDocument();
+    expect(within(rows[0]).getByText('Chrome on Linux')).toBeInTheDocument();
+    expect(within(rows[0]).getByText('2 minutes ago')).toBeInTheDocument();
+    expect(within(rows[1]).getByText('not in your list')).toBeInTheDocument();
+    // Ids, addresses and user agents only in the disclosure.
+    const details = within(rows[0]).getByText('Details').closest('details') as HTMLElement;
+    expect(within(details).getByText(/203\.0\.113\.7/)).toBeInTheDocument();
+    expect(within(details).getByText('credential c1')).toBeInTheDocument();
+  });
+});
