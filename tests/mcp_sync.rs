@@ -347,6 +347,50 @@ on_both_backends!(
     while_the_mcp_server_is_down_changes_queue_and_arrive_once_it_is_back
 );
 
+const RETRY: &str = "mutation($id: ID!) { retrySync(id: $id) }";
+
+async fn a_person_retries_a_failed_copy_now(env: TestEnv) {
+    let server = server(&env, fast_sync()).await;
+    let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
+    let admin = server.admin("root").await;
+    register(&admin, &recorder, "gw", &["notion"], true).await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+
+    recorder.go_down().await;
+    let work = alice
+        .add("notion", "Work", server.good_fields("notion", 0))
+        .await;
+    eventually("the error to show", || async {
+        sync_status(&alice, &work).await["syncStatus"] == "ERROR"
+    })
+    .await;
+    recorder.come_back().await.unwrap();
+    // Someone else's credential is not there for them.
+    assert_eq!(
+        bob.gql(RETRY, json!({"id": work})).await.code(),
+        "NOT_FOUND"
+    );
+    // The sender would try again in an hour (fast_sync's `retry_failed_every`); asked, now.
+    let retried = alice.ok(RETRY, json!({"id": work})).await;
+    assert_eq!(retried["retrySync"], 1);
+    eventually("the copy to arrive", || async {
+        copies(&recorder).contains_key("Work")
+    })
+    .await;
+    eventually("synced", || async {
+        sync_status(&alice, &work).await["syncStatus"] == "SYNCED"
+    })
+    .await;
+    // Nothing failed any more: nothing to retry.
+    assert_eq!(alice.ok(RETRY, json!({"id": work})).await["retrySync"], 0);
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(
+    a_failed_copy_is_retried_on_request,
+    a_person_retries_a_failed_copy_now
+);
+
 async fn a_copy_whose_version_drifted_is_marked_and_resent(env: TestEnv) {
     let server = server(
         &env,

@@ -882,6 +882,20 @@ impl Mutation {
         .await
     }
 
+    /// Asks the MCP servers again, now, for a credential whose copies failed (its owner, or
+    /// whoever may edit it), instead of at the sender's hourly retry. Answers how many copies
+    /// were made due (0 when none had failed).
+    async fn retry_sync(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<i32> {
+        answer(ctx, async {
+            let p = session(ctx)?;
+            let a = api(ctx);
+            credential_for(a, p, &id, Access::Edit).await?;
+            let n = a.mcp.retry_failed(None, Some(id.as_str())).await?;
+            Ok(i32::try_from(n).unwrap_or(i32::MAX))
+        })
+        .await
+    }
+
     /// Resends an MCP server's copy (administrators): everything it may hold (after it lost
     /// its data), or what changed at or after `fromPosition`. Answers the request's position.
     async fn replay_mcp_server(

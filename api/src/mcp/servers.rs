@@ -389,6 +389,31 @@ impl McpServers {
         Ok(())
     }
 
+    /// Makes the copies in `error` due now — of one server or all, of one credential or all —
+    /// instead of at the sender's hourly retry. Returns how many. Nothing is written to the
+    /// ledger: the sender records the outcome, once per change of state, as always.
+    pub async fn retry_failed(
+        &self,
+        server: Option<&str>,
+        credential: Option<&str>,
+    ) -> Result<u64, ApiError> {
+        let db = &self.ledger.db;
+        let _writer = db.exclusive().await;
+        let done = sqlx::query(
+            "UPDATE mcp_deliveries SET attempts = 0, next_attempt_at = $1 \
+             WHERE ($2 = '' OR server_id = $2) AND ($3 = '' OR credential_id = $3) \
+               AND EXISTS (SELECT 1 FROM mcp_sync m \
+                 WHERE m.server_id = mcp_deliveries.server_id \
+                   AND m.credential_id = mcp_deliveries.credential_id AND m.status = 'error')",
+        )
+        .bind(timestamp(chrono::Utc::now()))
+        .bind(server.unwrap_or(""))
+        .bind(credential.unwrap_or(""))
+        .execute(&db.any)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Asks the replay adapter to resend a server's copy (`None`: everything, forgetting the
     /// server's ids) and returns the request's global position.
     pub async fn request_replay(

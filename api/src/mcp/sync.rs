@@ -761,19 +761,7 @@ impl McpSync {
 
     /// Makes every credential in `error` (of one server, or all) due now. Returns how many.
     pub async fn retry_failed(&self, server: Option<&str>) -> Result<u64, ApiError> {
-        let db = &self.servers.ledger().db;
-        let _writer = db.exclusive().await;
-        let done = sqlx::query(
-            "UPDATE mcp_deliveries SET attempts = 0, next_attempt_at = $1 \
-             WHERE ($2 = '' OR server_id = $2) AND EXISTS (SELECT 1 FROM mcp_sync m \
-               WHERE m.server_id = mcp_deliveries.server_id \
-                 AND m.credential_id = mcp_deliveries.credential_id AND m.status = 'error')",
-        )
-        .bind(timestamp(Utc::now()))
-        .bind(server.unwrap_or(""))
-        .execute(&db.any)
-        .await?;
-        Ok(done.rows_affected())
+        self.servers.retry_failed(server, None).await
     }
 
     /// Compares what the server reports (`GET /credentials`, the original API's records or

@@ -1,4 +1,5 @@
-import { screen } from '@testing-library/react';
+import { screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import { mockClient } from '@/test/mock-client';
 import { renderWithClient, testSession } from '@/test/render';
@@ -17,7 +18,8 @@ const counts = {
 
 describe('MetricsPanel', () => {
   it('names the credential and the MCP server of a failed sync, without OS error numbers', async () => {
-    const { client } = mockClient({
+    const { client, calls } = mockClient({
+      AdminRetrySync: () => ({ data: { retrySync: 1 } }),
       AdminSystemMetrics: () => ({
         data: {
           allCredentials: [{ __typename: 'Credential', id: 'c1', name: 'Acme workspace' }],
@@ -53,5 +55,9 @@ describe('MetricsPanel', () => {
     expect(row).toHaveTextContent('Acme workspace (Notion, ada) → MCP server gw');
     expect(row).toHaveTextContent('could not connect (Connection refused)');
     expect(row).not.toHaveTextContent('os error');
+    await userEvent.setup().click(within(row).getByRole('button', { name: 'Retry Acme workspace' }));
+    await waitFor(() =>
+      expect(calls.find((c) => c.name === 'AdminRetrySync')?.variables).toEqual({ id: 'c1' }),
+    );
   });
 });

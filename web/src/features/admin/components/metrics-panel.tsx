@@ -1,12 +1,20 @@
-import { useQuery } from 'urql';
+import { useMutation, useQuery } from 'urql';
 import { EmptyState, ErrorState, LoadingState } from '@/components/page-state';
 import { StatCard } from '@/components/stat-card';
 import { Card, CardContent, CardHeader, CardTitle } from '@/components/ui/card';
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from '@/components/ui/table';
 import { graphql } from '@/gql';
-import { apiFailure } from '@/lib/errors';
+import { apiFailure, describeFailure } from '@/lib/errors';
+import { Button } from '@/components/ui/button';
+import { toast } from '@/components/ui/use-toast';
 import { dateTime, humanizeAction, readableSyncError, timeAgo } from '@/lib/format';
 import { useLastData, useRefetchOnRecovery } from '@/lib/use-last-data';
+
+const AdminRetrySyncMutation = graphql(`
+  mutation AdminRetrySync($id: ID!) {
+    retrySync(id: $id)
+  }
+`);
 
 const SystemMetricsQuery = graphql(`
   query AdminSystemMetrics {
@@ -83,6 +91,23 @@ export function MetricsPanel() {
   });
   const data = useLastData(fresh);
   useRefetchOnRecovery(refetch);
+  const [{ fetching: retrying }, retrySync] = useMutation(AdminRetrySyncMutation);
+
+  async function retry(credentialId: string, label: string) {
+    const result = await retrySync({ id: credentialId }, { additionalTypenames: ['Credential'] });
+    const failure = apiFailure(result.error);
+    toast(
+      failure
+        ? { title: `Could not retry ${label}`, description: describeFailure(failure), variant: 'destructive' }
+        : result.data?.retrySync
+          ? {
+              title: `Retried ${label}`,
+              description: 'Its MCP servers are asked again now.',
+              variant: 'success',
+            }
+          : { title: `Nothing to retry for ${label}`, description: 'Its copies are not failing now.' },
+    );
+  }
   const failure = apiFailure(error);
   if (!data) {
     return fetching || !failure ? (
@@ -243,6 +268,23 @@ export function MetricsPanel() {
                         </time>
                       </div>
                       {f.error && <p className="text-xs text-destructive">{readableSyncError(f.error)}</p>}
+                      {f.credentialId && credentialNames.has(String(f.credentialId)) && (
+                        <Button
+                          size="sm"
+                          variant="outline"
+                          className="mt-1 h-7"
+                          disabled={retrying}
+                          onClick={() =>
+                            void retry(
+                              String(f.credentialId),
+                              credentialNames.get(String(f.credentialId)) ?? '',
+                            )
+                          }
+                        >
+                          Retry
+                          <span className="sr-only"> {credentialNames.get(String(f.credentialId))}</span>
+                        </Button>
+                      )}
                     </li>
                   );
                 })}

@@ -103,3 +103,9 @@ export const RevealCredentialMutation = graphql(`
     }
   }
 `);
+
+export const RetrySyncMutation = graphql(`
+  mutation RetrySync($id: ID!) {
+    retrySync(id: $id)
+  }
+`);

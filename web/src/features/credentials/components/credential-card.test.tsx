@@ -301,4 +301,20 @@ describe('CredentialCard', () => {
     expect(screen.queryByRole('button', { name: /replace the expired key/i })).not.toBeInTheDocument();
     expect(screen.getByRole('button', { name: /reconnect/i })).toBeInTheDocument();
   });
+
+  it('offers to retry a failed sync now, and asks the server to', async () => {
+    const { user, calls } = setup(
+      credential({ syncStatus: 'ERROR', syncError: 'could not connect (connection refused)' }),
+      { RetrySync: () => ({ data: { retrySync: 1 } }) },
+    );
+    await user.click(screen.getByRole('button', { name: 'Retry sync of Work' }));
+    await waitFor(() =>
+      expect(calls.find((c) => c.name === 'RetrySync')?.variables).toEqual({ id: 'cred-1' }),
+    );
+  });
+
+  it('offers no retry while the sync is not failing', () => {
+    setup(credential({ syncStatus: 'PENDING' }));
+    expect(screen.queryByRole('button', { name: /retry sync/i })).not.toBeInTheDocument();
+  });
 });

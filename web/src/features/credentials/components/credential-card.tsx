@@ -30,7 +30,11 @@ import { dateTime, timeAgo } from '@/lib/format';
 import { useSession } from '@/lib/session';
 import { attentionReasons } from '../api/attention';
 import { credentialContext } from '../api/context';
-import { RevalidateCredentialMutation, SetPrimaryCredentialMutation } from '../api/mutations';
+import {
+  RetrySyncMutation,
+  RevalidateCredentialMutation,
+  SetPrimaryCredentialMutation,
+} from '../api/mutations';
 import { scopesLabel, useStartOAuth } from '../api/oauth';
 import { Alert } from '@/components/ui/alert';
 import { CredentialHistoryDialog } from './credential-history-dialog';
@@ -105,6 +109,7 @@ export function CredentialCard({
   const [dialog, setDialog] = useState<OpenDialog>(null);
   const [{ fetching: settingPrimary }, setPrimary] = useMutation(SetPrimaryCredentialMutation);
   const [{ fetching: revalidating }, revalidate] = useMutation(RevalidateCredentialMutation);
+  const [{ fetching: retrying }, retrySync] = useMutation(RetrySyncMutation);
 
   const isOwner = credential.owner === session.userId;
   const actions = new Set(credentialActions(credential.status, credential.isPrimary, isOwner));
@@ -139,6 +144,18 @@ export function CredentialCard({
             variant: 'destructive',
           }
         : { title: `${credential.name} is now the primary ${serviceName} account`, variant: 'success' },
+    );
+  }
+
+  async function retry() {
+    const result = await retrySync({ id: credential.id }, credentialContext);
+    const failure = apiFailure(result.error);
+    toast(
+      failure
+        ? { title: 'Could not retry the sync', description: describeFailure(failure), variant: 'destructive' }
+        : result.data?.retrySync
+          ? { title: 'Sync retried', description: 'The MCP servers are asked again now.', variant: 'success' }
+          : { title: 'Nothing to retry', description: 'No copy of this credential is failing now.' },
     );
   }
 
@@ -221,6 +238,15 @@ export function CredentialCard({
         </ul>
       )}
 
+      {credential.syncStatus === 'ERROR' && actions.has('edit') && (
+        <div className="mt-2">
+          <Button size="sm" variant="outline" onClick={() => void retry()} disabled={retrying}>
+            {retrying ? <Spinner /> : <RefreshCw aria-hidden="true" />}
+            Retry sync
+            <span className="sr-only"> of {credential.name}</span>
+          </Button>
+        </div>
+      )}
       {oauthProvider && credential.scopes.length > 0 && (
         <p className="mt-1 text-xs text-muted-foreground" data-testid="granted-scopes">
           <span className="font-medium text-foreground/80">Granted:</span> {scopesLabel(credential.scopes)}
