@@ -188,6 +188,13 @@ describe('credentials that need attention', () => {
       await expect.poll(() => page.getByTestId('credential-card').count()).toBe(3);
       expect(await count.getAttribute('aria-pressed')).toBe('true');
       await page.screenshot({ path: `${SHOTS}41-attention-filtered-${width}px.png`, fullPage: true });
+
+      // The failed sync can be retried now rather than at the sender's hourly retry.
+      if (width > 400) {
+        const failing = page.getByTestId('credential-card').filter({ hasText: 'Sync failed: ' });
+        await failing.getByRole('button', { name: /^Retry sync/ }).click();
+        await expect.poll(() => page.getByText('Sync retried').isVisible()).toBe(true);
+      }
       await page.close();
     });
   }
