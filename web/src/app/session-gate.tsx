@@ -1,6 +1,6 @@
 import { useEffect, useMemo } from 'react';
 import { useClient, useQuery } from 'urql';
-import { ErrorState, LoadingState } from '@/components/page-state';
+import { ErrorState, SkeletonState } from '@/components/page-state';
 import { MeQuery, LogoutMutation } from '@/features/auth/api/session';
 import { SignInPage } from '@/features/auth/components/sign-in-page';
 import { apiFailure } from '@/lib/errors';
@@ -52,7 +52,17 @@ export function SessionGate() {
     );
   }
   if (failure?.code === 'UNAUTHENTICATED') return <SignInPage onSignedIn={reset} />;
-  if (fetching || !failure) return <LoadingState label="Loading credledger…" className="min-h-screen" />;
+  // The shell's outline while the server says who is signed in: no full-screen spinner.
+  if (fetching || !failure) {
+    return (
+      <div className="min-h-screen">
+        <div className="h-14 border-b bg-background" aria-hidden="true" />
+        <main className="mx-auto max-w-7xl px-4 py-6">
+          <SkeletonState label="Loading credledger…" />
+        </main>
+      </div>
+    );
+  }
   return (
     <main className="mx-auto max-w-md px-4 py-20">
       <ErrorState

@@ -17,6 +17,36 @@ export function LoadingState({ label = 'Loading…', className }: { label?: stri
   );
 }
 
+/**
+ * Grey blocks where a page's stat cards and cards will be, while it loads: the layout holds
+ * still when the data arrives. Screen readers hear the label.
+ */
+export function SkeletonState({
+  label = 'Loading…',
+  stats = 4,
+  cards = 6,
+}: {
+  label?: string;
+  stats?: number;
+  cards?: number;
+}) {
+  return (
+    <div role="status" aria-live="polite" aria-busy="true" data-testid="skeleton" className="space-y-6">
+      <span className="sr-only">{label}</span>
+      <div className="grid grid-cols-2 gap-3 lg:grid-cols-4" aria-hidden="true">
+        {Array.from({ length: stats }, (_, i) => (
+          <div key={i} className="h-20 animate-pulse rounded-lg bg-muted" />
+        ))}
+      </div>
+      <div className="grid gap-4 md:grid-cols-2 xl:grid-cols-3" aria-hidden="true">
+        {Array.from({ length: cards }, (_, i) => (
+          <div key={i} className="h-44 animate-pulse rounded-lg bg-muted" />
+        ))}
+      </div>
+    </div>
+  );
+}
+
 export function ErrorState({
   title = 'Could not load this page',
   message,

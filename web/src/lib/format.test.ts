@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  accountLabel,
   actorLabel,
   authTypeLabel,
   clientLabel,
@@ -89,5 +90,17 @@ describe('sentences', () => {
     );
     expect(eventSentence('CredentialValidated', {}, 'scheduler')).toBe('The scheduler checked it: valid');
     expect(eventSentence('SomethingNew', {}, 'bob')).toBe('bob something new');
+  });
+});
+
+describe('accountLabel', () => {
+  it('names an account, or an API key by its fingerprint', () => {
+    expect(accountLabel({ id: 'ws-1', displayName: 'Acme HQ', email: 'ada@acme.example' })).toBe(
+      'Acme HQ · ada@acme.example',
+    );
+    expect(accountLabel({ id: 'key:67268320407f', displayName: null, email: null })).toBe(
+      'Key fingerprint 6726 8320',
+    );
+    expect(accountLabel({ id: 'user-42' })).toBe('user-42');
   });
 });

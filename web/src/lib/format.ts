@@ -201,3 +201,18 @@ export function eventSentence(action: string, context: unknown, actor: string, y
 export function readableSyncError(message: string): string {
   return message.replace(/\s*\(os error \d+\)/g, '').trim();
 }
+
+/**
+ * The upstream account in words: its name and email, or, for an API key whose provider names no
+ * account (the catalog's `key:<fingerprint>` identity), "Key fingerprint 6726 8320".
+ */
+export function accountLabel(account: {
+  id: string;
+  displayName?: string | null;
+  email?: string | null;
+}): string {
+  const named = [account.displayName, account.email].filter(Boolean).join(' · ');
+  if (named) return named;
+  const fingerprint = /^key:([0-9a-f]{8})/i.exec(account.id)?.[1];
+  return fingerprint ? `Key fingerprint ${fingerprint.slice(0, 4)} ${fingerprint.slice(4)}` : account.id;
+}

@@ -11,7 +11,7 @@ import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from '@
 import { graphql } from '@/gql';
 import type { CredentialStatus } from '@/gql/graphql';
 import { apiFailure } from '@/lib/errors';
-import { dateTime, timeAgo } from '@/lib/format';
+import { accountLabel, dateTime, timeAgo } from '@/lib/format';
 import { useLastData, useRefetchOnRecovery } from '@/lib/use-last-data';
 
 // Metadata only: this page never offers to reveal a secret, whoever looks at it.
@@ -146,7 +146,7 @@ export function AllCredentialsPanel() {
                     <StatusBadge status={c.status} />
                   </TableCell>
                   <TableCell className="max-w-[14rem] truncate text-xs">
-                    {c.account ? c.account.displayName || c.account.email || c.account.id : '—'}
+                    {c.account ? accountLabel(c.account) : '—'}
                   </TableCell>
                   <TableCell className="whitespace-nowrap text-xs" title={dateTime(c.lastValidatedAt)}>
                     {timeAgo(c.lastValidatedAt)}

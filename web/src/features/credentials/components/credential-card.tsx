@@ -26,7 +26,7 @@ import { toast } from '@/components/ui/use-toast';
 import { getFragmentData, graphql, type FragmentType } from '@/gql';
 import type { CredentialStatus } from '@/gql/graphql';
 import { apiFailure, describeFailure } from '@/lib/errors';
-import { dateTime, timeAgo } from '@/lib/format';
+import { accountLabel, dateTime, timeAgo } from '@/lib/format';
 import { useSession } from '@/lib/session';
 import { attentionReasons } from '../api/attention';
 import { credentialContext } from '../api/context';
@@ -114,9 +114,7 @@ export function CredentialCard({
   const isOwner = credential.owner === session.userId;
   const actions = new Set(credentialActions(credential.status, credential.isPrimary, isOwner));
   const account = credential.account;
-  const accountLabel = account
-    ? [account.displayName, account.email].filter(Boolean).join(' · ') || account.id
-    : null;
+  const accountText = account ? accountLabel(account) : null;
   const headingId = `credential-${credential.id}`;
   const reasons = attentionReasons({ ...credential, renews: !!oauthProvider });
   const oauth = useStartOAuth();
@@ -215,10 +213,10 @@ export function CredentialCard({
         <StatusBadge status={credential.status} />
       </div>
 
-      {accountLabel && (
-        <p className="mt-1 truncate text-xs text-muted-foreground" title={accountLabel}>
+      {accountText && (
+        <p className="mt-1 truncate text-xs text-muted-foreground" title={accountText}>
           <span className="sr-only">Account: </span>
-          {accountLabel}
+          {accountText}
         </p>
       )}
       {reasons.length > 0 && (

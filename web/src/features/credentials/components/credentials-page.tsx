@@ -1,7 +1,7 @@
 import { Plus } from 'lucide-react';
 import { useState } from 'react';
 import { useQuery } from 'urql';
-import { EmptyState, ErrorState, LoadingState } from '@/components/page-state';
+import { EmptyState, ErrorState, SkeletonState } from '@/components/page-state';
 import { PageHeader } from '@/components/page-header';
 import { Button } from '@/components/ui/button';
 import { graphql } from '@/gql';
@@ -79,7 +79,7 @@ export function CredentialsPage() {
       <div className="space-y-6">
         {header}
         {fetching || !failure ? (
-          <LoadingState label="Loading credentials…" />
+          <SkeletonState label="Loading credentials…" />
         ) : (
           <ErrorState message={failure.message} onRetry={() => refetch({ requestPolicy: 'network-only' })} />
         )}

@@ -1,6 +1,7 @@
 import { AlertTriangle, CheckCircle2, XCircle } from 'lucide-react';
 import { Alert } from '@/components/ui/alert';
 import { describeFailure } from '@/lib/errors';
+import { accountLabel } from '@/lib/format';
 import type { TestState } from '../hooks/use-credential-test';
 
 /** What the last "Test credential" found, and whether it still applies to the values shown. */
@@ -31,9 +32,7 @@ export function TestOutcome({ state, currentKey }: { state: TestState; currentKe
     );
   }
   if (outcome.result === 'VALID') {
-    const who = outcome.account
-      ? [outcome.account.displayName, outcome.account.email].filter(Boolean).join(' · ') || outcome.account.id
-      : null;
+    const who = outcome.account ? accountLabel(outcome.account) : null;
     return (
       <Alert variant="success">
         <CheckCircle2 aria-hidden="true" />
