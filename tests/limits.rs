@@ -16,7 +16,13 @@ const LOGIN: &str =
     "mutation($l: String!, $p: String!) { login(login: $l, password: $p) { user { id } } }";
 
 async fn api_rate_limit_answers_429_with_headers(env: TestEnv) {
-    let server = env.server_with(|s| s.api_requests_per_minute = 5).await;
+    let server = env
+        .server_with(|s| {
+            s.api_requests_per_minute = 5;
+            s.metrics_token = Some(METRICS.into());
+        })
+        .await;
+    let refused_before = refusals(&server).await;
     let alice = server.user("alice").await;
     let created = alice
         .gql(
@@ -69,6 +75,8 @@ async fn api_rate_limit_answers_429_with_headers(env: TestEnv) {
         Received::Message(m) => assert!(m.to_string().contains("RATE_LIMITED"), "{m}"),
         other => panic!("{other:?}"),
     }
+    // Operators see each refusal (two over HTTP, one over the socket), never who was refused.
+    assert_eq!(refusals(&server).await - refused_before, 3.0);
     // A token has its own budget, and so has another person.
     let machine = alice.with_auth(Auth::Bearer(token));
     let answer = machine.gql(LIST, json!({})).await;
@@ -100,6 +108,28 @@ async fn api_rate_limit_answers_429_with_headers(env: TestEnv) {
     server.running.stop().await.unwrap();
 }
 on_both_backends!(api_rate_limit, api_rate_limit_answers_429_with_headers);
+
+const METRICS: &str = "limits-test-metrics-token";
+
+/// `credledger_api_rate_limited_total` as `/metrics` serves it now.
+async fn refusals(server: &Server) -> f64 {
+    let text = server
+        .http
+        .get(format!("{}/metrics", server.base))
+        .bearer_auth(METRICS)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("credledger_api_rate_limited_total "))
+        .unwrap_or_else(|| panic!("no credledger_api_rate_limited_total in\n{text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
 
 /// `client`, pointed at `server` (a session or token works on every instance).
 fn at(server: &Server, client: &Client) -> Client {

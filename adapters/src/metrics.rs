@@ -7,6 +7,8 @@ pub const GRAPHQL_OPERATIONS: &str = "credledger_graphql_operations_total";
 pub const GRAPHQL_DURATION: &str = "credledger_graphql_operation_duration_seconds";
 /// Answers to plain queries served again from the answer memo (not executed).
 pub const GRAPHQL_REUSED: &str = "credledger_graphql_answers_reused_total";
+/// Requests refused by the API rate limit (HTTP 429, and WebSocket operations), all callers.
+pub const API_RATE_LIMITED: &str = "credledger_api_rate_limited_total";
 /// Live checks with providers, by service and outcome (`valid`, `invalid`, `could_not_check`).
 pub const PROVIDER_CHECKS: &str = "credledger_provider_checks_total";
 pub const PROVIDER_CHECK_DURATION: &str = "credledger_provider_check_duration_seconds";

@@ -127,6 +127,7 @@ async fn rate_limit(api: &Api, caller: &Caller) -> RateVerdict {
             remaining,
         },
         Ok(Some(crate::limits::Budget::Exhausted { retry_after })) => {
+            metrics::counter!(crate::metrics::API_RATE_LIMITED).increment(1);
             let seconds = crate::limits::whole_seconds(retry_after);
             let body = serde_json::json!({"errors": [{
                 "message": format!(
@@ -659,6 +660,7 @@ impl SocketExecutor {
     async fn refused(api: &Api, subject: Option<&str>) -> Option<async_graphql::ServerError> {
         let error = match api.limits.api_request(subject?).await {
             Ok(Some(crate::limits::Budget::Exhausted { retry_after })) => {
+                metrics::counter!(crate::metrics::API_RATE_LIMITED).increment(1);
                 crate::error::ApiError::RateLimited {
                     retry_after: crate::limits::whole_seconds(retry_after),
                 }

@@ -62,6 +62,12 @@ fn describe() {
         GRAPHQL_REUSED,
         "plain query answers served from the answer memo"
     );
+    describe_counter!(
+        API_RATE_LIMITED,
+        "requests refused by the API rate limit (per person and per token)"
+    );
+    // Served from the start, at 0: an alert on its rate needs the series before a refusal.
+    counter!(API_RATE_LIMITED).absolute(0);
     describe_counter!(PROVIDER_CHECKS, "live checks with providers");
     describe_histogram!(PROVIDER_CHECK_DURATION, Unit::Seconds, "live check latency");
     describe_counter!(MCP_DELIVERIES, "MCP sync attempts");
