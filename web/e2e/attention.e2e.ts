@@ -193,7 +193,7 @@ describe('credentials that need attention', () => {
       if (width > 400) {
         const failing = page.getByTestId('credential-card').filter({ hasText: 'Sync failed: ' });
         await failing.getByRole('button', { name: /^Retry sync/ }).click();
-        await expect.poll(() => page.getByText('Sync retried').isVisible()).toBe(true);
+        await expect.poll(() => page.getByText('Sync retried', { exact: true }).isVisible()).toBe(true);
       }
       await page.close();
     });
