@@ -113,22 +113,12 @@ const METRICS: &str = "limits-test-metrics-token";
 
 /// `credledger_api_rate_limited_total` as `/metrics` serves it now.
 async fn refusals(server: &Server) -> f64 {
-    let text = server
-        .http
-        .get(format!("{}/metrics", server.base))
-        .bearer_auth(METRICS)
-        .send()
+    let url = format!("{}/metrics", server.base);
+    let text = crate::metrics::scrape(&server.http, &url, Some(METRICS))
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("credledger_api_rate_limited_total "))
+        .1;
+    crate::metrics::sample(&text, "credledger_api_rate_limited_total", &[])
         .unwrap_or_else(|| panic!("no credledger_api_rate_limited_total in\n{text}"))
-        .trim()
-        .parse()
-        .unwrap()
 }
 
 /// `client`, pointed at `server` (a session or token works on every instance).

@@ -22,7 +22,7 @@ const ISSUE: &str = "mutation($s: String!) { \
     createMcpServerToken(serverId: $s, name: \"resolver\", scopes: [CREDENTIALS_RESOLVE]) { token } }";
 
 /// The sum of the samples of `name` whose labels include `labels` (`None`: no such sample).
-fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub(crate) fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     let mut found = None;
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let Some((series, value)) = line.rsplit_once(' ') else {
@@ -51,7 +51,11 @@ fn count(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
     sample(text, name, labels).unwrap_or_else(|| panic!("no {name} {labels:?} in\n{text}"))
 }
 
-async fn scrape(http: &reqwest::Client, url: &str, token: Option<&str>) -> (u16, String) {
+pub(crate) async fn scrape(
+    http: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+) -> (u16, String) {
     let mut request = http.get(url);
     if let Some(token) = token {
         request = request.bearer_auth(token);

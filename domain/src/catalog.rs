@@ -928,16 +928,13 @@ mod tests {
     #[test]
     fn placeholders_are_short_single_lines() {
         let with = |placeholder: &str| {
-            Catalog::from_json(&format!(
-                r#"{{"services": [{{
-                    "key": "acme", "display_name": "Acme", "description": "", "docs_url": "",
-                    "icon": "acme", "auth_type": "api_key", "multi_account": false,
-                    "token_refresh": false, "revocation": false, "rate_limit_per_minute": null,
-                    "rate_limit_per_hour": null, "enabled": true, "beta": false,
-                    "fields": [{{"name": "api_key", "label": "Key", "required": true,
-                                 "secret": true, "placeholder": {placeholder}}}]
-                }}]}}"#
-            ))
+            acme(
+                &format!(
+                    r#"[{{"name": "api_key", "label": "Key", "required": true,
+                          "secret": true, "placeholder": {placeholder}}}]"#
+                ),
+                "null",
+            )
         };
         let catalog = with("\"Starts with ak_\"").expect("a short placeholder");
         assert_eq!(
@@ -956,16 +953,24 @@ mod tests {
     }
 
     fn one_service(probe: &str) -> Result<Catalog, CatalogError> {
+        acme(
+            r#"[
+                {"name": "api_key", "label": "Key", "required": true, "secret": true},
+                {"name": "region", "label": "Region", "required": false, "secret": false}
+            ]"#,
+            probe,
+        )
+    }
+
+    /// A catalog of one service, `acme`, with these fields and this probe (JSON).
+    fn acme(fields: &str, probe: &str) -> Result<Catalog, CatalogError> {
         Catalog::from_json(&format!(
             r#"{{"services": [{{
                 "key": "acme", "display_name": "Acme", "description": "", "docs_url": "",
                 "icon": "acme", "auth_type": "api_key", "multi_account": false,
                 "token_refresh": false, "revocation": false, "rate_limit_per_minute": null,
                 "rate_limit_per_hour": null, "enabled": true, "beta": false,
-                "fields": [
-                    {{"name": "api_key", "label": "Key", "required": true, "secret": true}},
-                    {{"name": "region", "label": "Region", "required": false, "secret": false}}
-                ],
+                "fields": {fields},
                 "probe": {probe}
             }}]}}"#
         ))

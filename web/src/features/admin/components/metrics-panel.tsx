@@ -5,6 +5,7 @@ import { Card, CardContent, CardHeader, CardTitle } from '@/components/ui/card';
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from '@/components/ui/table';
 import { graphql } from '@/gql';
 import { apiFailure, describeFailure } from '@/lib/errors';
+import { RelativeTime } from '@/components/relative-time';
 import { Button } from '@/components/ui/button';
 import { toast } from '@/components/ui/use-toast';
 import { dateTime, humanizeAction, readableSyncError, timeAgo } from '@/lib/format';
@@ -259,13 +260,7 @@ export function MetricsPanel() {
                           ({name(f.service)}, {f.userId ?? '—'})
                           {typeof server === 'string' && <> → MCP server {server}</>}
                         </span>
-                        <time
-                          className="text-xs text-muted-foreground"
-                          dateTime={f.occurredAt}
-                          title={dateTime(f.occurredAt)}
-                        >
-                          {timeAgo(f.occurredAt)}
-                        </time>
+                        <RelativeTime iso={f.occurredAt} className="text-xs text-muted-foreground" />
                       </div>
                       {f.error && <p className="text-xs text-destructive">{readableSyncError(f.error)}</p>}
                       {f.credentialId && credentialNames.has(String(f.credentialId)) && (

@@ -12,7 +12,8 @@ import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from '@
 import { graphql } from '@/gql';
 import type { AuditFilter } from '@/gql/graphql';
 import { apiFailure } from '@/lib/errors';
-import { clientLabel, dateTime, eventLabel, eventSentence, timeAgo } from '@/lib/format';
+import { RelativeTime } from '@/components/relative-time';
+import { clientLabel, dateTime, eventLabel, eventSentence } from '@/lib/format';
 import { useSession } from '@/lib/session';
 import { AUDIT_ACTIONS, dayBoundary } from '../api/actions';
 import { useDocumentTitle } from '@/lib/use-document-title';
@@ -207,9 +208,7 @@ export function AuditPage() {
               {edges.map(({ node }) => (
                 <TableRow key={node.position}>
                   <TableCell className="whitespace-nowrap">
-                    <time dateTime={node.occurredAt} title={dateTime(node.occurredAt)}>
-                      {timeAgo(node.occurredAt)}
-                    </time>
+                    <RelativeTime iso={node.occurredAt} />
                   </TableCell>
                   <TableCell>
                     <span className="font-medium" data-testid="audit-sentence">

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { attentionReasons, readableSyncError } from './attention';
+import { readableSyncError } from '@/lib/format';
+import { attentionReasons } from './attention';
 
 const NOW = Date.parse('2026-12-03T10:00:00Z');
 

@@ -53,5 +53,3 @@ export function attentionReasons(c: AttentionInput, now = Date.now()): Attention
   }
   return reasons;
 }
-
-export { readableSyncError } from '@/lib/format';

@@ -3,7 +3,8 @@ import { ErrorState, EmptyState, LoadingState } from '@/components/page-state';
 import { Dialog, DialogContent, DialogDescription, DialogHeader, DialogTitle } from '@/components/ui/dialog';
 import { graphql } from '@/gql';
 import { apiFailure } from '@/lib/errors';
-import { clientLabel, dateTime, eventLabel, eventSentence, timeAgo } from '@/lib/format';
+import { RelativeTime } from '@/components/relative-time';
+import { clientLabel, dateTime, eventLabel, eventSentence } from '@/lib/format';
 import { useSession } from '@/lib/session';
 import { credentialContext } from '../api/context';
 
@@ -119,13 +120,7 @@ function HistoryList({ credentialId }: { credentialId: string }) {
               <span className="font-medium" data-testid="event-sentence">
                 {eventSentence(event.type, context, event.actor, userId)}
               </span>
-              <time
-                className="text-xs text-muted-foreground"
-                dateTime={event.occurredAt}
-                title={dateTime(event.occurredAt)}
-              >
-                {timeAgo(event.occurredAt)}
-              </time>
+              <RelativeTime iso={event.occurredAt} className="text-xs text-muted-foreground" />
             </div>
             {from && <p className="text-xs text-muted-foreground">from {from}</p>}
             {/* Raw values, ids and the chain's bookkeeping, for those who want them. */}
