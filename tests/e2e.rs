@@ -23,6 +23,7 @@ mod dev_mode;
 // Scheduled work: leases, revalidation, expiry.
 mod jobs;
 // The GraphQL API.
+mod answers;
 mod edge;
 mod fuzz_edge;
 mod graphql_access;

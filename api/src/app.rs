@@ -190,14 +190,8 @@ impl Application {
         // scheduled checks together stay within them.
         let validator = HttpValidator::new(settings.validator_config())?;
         // Nobody reads the scheduled jobs' or the MCP sender's writes back at once: they use
-        // the ledger without the read-your-writes wait.
-        let quiet = Arc::new(Ledger::new(
-            ledger.db.clone(),
-            ledger.keys.clone(),
-            ledger.catalog.clone(),
-            ledger.projections.clone(),
-            Duration::ZERO,
-        ));
+        // the ledger without the read-your-writes wait (the same writer and memories).
+        let quiet = Arc::new(ledger.without_read_your_writes());
         let quiet_for_tokens = quiet.clone();
         let scheduler = if jobs.enabled {
             Some(Scheduler::new(

@@ -160,20 +160,23 @@ impl std::fmt::Debug for Resolved {
     }
 }
 
-/// The ledger's use cases, shared by the server, the CLI and tests.
+/// The ledger's use cases, shared by the server, the CLI and tests. One is built per process
+/// ([`Ledger::new`] starts the process's group writer); [`Ledger::without_read_your_writes`]
+/// gives a handle on the same writer and memories for callers nobody waits on.
+#[derive(Clone)]
 pub struct Ledger {
     pub db: Database,
     pub keys: KeyStore,
     pub catalog: Arc<Catalog>,
     pub projections: Arc<Projections>,
-    keyrings: CommandBus<Keyring>,
+    keyrings: Arc<CommandBus<Keyring>>,
     /// This process's group writer: commands' events and `CredentialUsed` records.
     appender: GroupAppender,
     /// How long a command waits for the read models (0 = don't wait).
     read_your_writes: Duration,
     /// Which keyring each credential seen lives in. A credential never moves, so what is
     /// remembered stays true; only an unknown id asks the read model.
-    located: std::sync::Mutex<HashMap<CredentialId, KeyringId>>,
+    located: Arc<std::sync::Mutex<HashMap<CredentialId, KeyringId>>>,
 }
 
 /// Credentials whose keyring is remembered at most; past it the memory is cleared and refilled.
@@ -194,14 +197,14 @@ impl Ledger {
         read_your_writes: Duration,
     ) -> Self {
         let appender = GroupAppender::start(db.clone());
-        let keyrings = CommandBus::new(
+        let keyrings = Arc::new(CommandBus::new(
             &db,
             &appender,
             KeyringServices {
                 cipher: Arc::new(keys.clone()),
                 catalog: catalog.clone(),
             },
-        );
+        ));
         Self {
             db,
             keys,
@@ -211,6 +214,15 @@ impl Ledger {
             appender,
             read_your_writes,
             located: Default::default(),
+        }
+    }
+
+    /// This ledger for callers whose writes nobody reads back at once (the scheduled jobs, the
+    /// MCP sender): the same writer and memories, without the read-your-writes wait.
+    pub fn without_read_your_writes(&self) -> Self {
+        Self {
+            read_your_writes: Duration::ZERO,
+            ..self.clone()
         }
     }
 
@@ -237,21 +249,27 @@ impl Ledger {
     }
 
     /// Waits (bounded) until `consumers` show the commit, so the answer reads its own writes.
+    /// Past the wait the command stays committed: an answer built afterwards asks
+    /// [`Ledger::shows`] whether the read models have it, and builds from the stream if not.
     pub(crate) async fn settle_for(
         &self,
         committed: Committed,
         consumers: &[Consumer],
     ) -> Result<Committed, LedgerError> {
         if !self.read_your_writes.is_zero() {
-            if let Err(e) = self
+            let _ = self
                 .projections
                 .wait_for_some(committed.position, consumers, self.read_your_writes)
-                .await
-            {
-                tracing::warn!(error = %e, "read models are behind; answering anyway");
-            }
+                .await;
         }
         Ok(committed)
+    }
+
+    /// Whether `consumer` has applied the ledger up to `committed` in this process.
+    pub fn shows(&self, consumer: Consumer, committed: Committed) -> bool {
+        self.projections
+            .progress(consumer)
+            .is_some_and(|p| *p.borrow() >= committed.position)
     }
 
     /// Where a credential lives (user and service), from the read model.

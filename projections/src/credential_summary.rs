@@ -431,6 +431,48 @@ fn fold(
     }
 }
 
+/// A keyring's credentials as its own stream says, folded by the code that builds the read
+/// model: what a command's answer shows when the read model has not reached the command yet.
+/// `stored` are the read model's rows of the keyring, however far behind; a row at least as new
+/// as the stream's (by `ledger_version`) is kept as it is, and the others take from theirs what
+/// other streams set (uses, MCP copies). Erased credentials are left out.
+pub fn as_committed(
+    keyring: &KeyringId,
+    stream: &[FeedEvent],
+    stored: Vec<Summary>,
+) -> Result<Vec<Summary>, ProjectionError> {
+    let mut rows = HashMap::new();
+    for feed in stream {
+        let envelope = decode(feed)?;
+        if let Decoded::Keyring(_, event) = &envelope.event {
+            fold(&mut rows, &envelope, keyring, event);
+        }
+    }
+    let mut stored: HashMap<String, Summary> = stored
+        .into_iter()
+        .map(|s| (s.credential_id.clone(), s))
+        .collect();
+    let mut answer: Vec<Summary> = rows
+        .into_values()
+        .flatten()
+        .map(|folded| match stored.remove(&folded.credential_id) {
+            Some(s) if s.ledger_version >= folded.ledger_version => s,
+            Some(s) => Summary {
+                use_count: s.use_count,
+                last_used_at: s.last_used_at,
+                sync_status: s.sync_status,
+                last_synced_at: s.last_synced_at,
+                sync_error: s.sync_error,
+                ..folded
+            },
+            None => folded,
+        })
+        .collect();
+    answer
+        .sort_by(|a, b| (&a.created_at, &a.credential_id).cmp(&(&b.created_at, &b.credential_id)));
+    Ok(answer)
+}
+
 /// Which credentials to list. Every filter is optional; no filter lists everyone's.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Filter<'a> {

@@ -19,7 +19,6 @@ use async_graphql::{Context, Schema};
 use credledger_domain::ports::Validator;
 use credledger_domain::user::{Permission, Scope};
 use credledger_domain::EventMetadata;
-use credledger_projections::credential_summary::{self, Summary};
 use std::sync::Arc;
 
 pub type ApiSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
@@ -218,19 +217,19 @@ pub(crate) enum Access {
     Owner,
 }
 
-/// Loads a credential's row if `p` may `access` it. Someone who may not even see another
+/// Where a credential lives (owner and service) if `p` may `access` it. Someone who may not even see another
 /// person's credential gets `NOT_FOUND`, exactly as for an id that does not exist.
 pub(crate) async fn credential_for(
     api: &Api,
     p: &Principal,
     id: &str,
     access: Access,
-) -> Result<Summary, ApiError> {
+) -> Result<credledger_domain::KeyringId, ApiError> {
     credledger_domain::CredentialId::parse(id).map_err(|_| ApiError::NotFound)?;
-    let row = credential_summary::get(&api.ledger.db.any, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if row.user_id == p.user_id.as_str() {
+    // Where it lives, as this process remembers it or the read model says: a credential never
+    // moves, and one just added is remembered before the read model shows it.
+    let (_, row) = api.ledger.locate(id).await?;
+    if row.user_id == p.user_id {
         return Ok(row);
     }
     let may_see = p.has(Permission::CredentialsViewAll)

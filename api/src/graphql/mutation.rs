@@ -11,10 +11,14 @@ use crate::error::ApiError;
 use crate::ledger::NewCredential;
 use crate::mcp::NewMcpServer;
 use async_graphql::{Context, Json, Object, ID};
+use cqrs_es::Aggregate as _;
+use credledger_adapters::feed::read_stream;
+use credledger_adapters::Committed;
+use credledger_domain::keyring::Keyring;
 use credledger_domain::keyring::ValidationOutcome;
 use credledger_domain::user as domain;
-use credledger_domain::{CredentialId, SecretFields};
-use credledger_projections::{credential_summary, mcp_sync, principals};
+use credledger_domain::{CredentialId, KeyringId, SecretFields};
+use credledger_projections::{credential_summary, mcp_sync, principals, Consumer};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -177,11 +181,51 @@ fn revoke_at_provider(
     });
 }
 
-async fn reload(ctx: &Context<'_>, id: &str) -> Result<Credential, ApiError> {
-    credential_summary::get(&api(ctx).ledger.db.any, id)
+/// A credential as the command that produced `committed` left it (or newer): from the read
+/// model once it shows the command, else from its keyring's stream (see
+/// [`keyring_as_committed`]). Never the state before the command.
+async fn reload(ctx: &Context<'_>, id: &str, committed: Committed) -> Result<Credential, ApiError> {
+    let a = api(ctx);
+    if a.ledger.shows(Consumer::CredentialSummary, committed) {
+        return credential_summary::get(&a.ledger.db.any, id)
+            .await?
+            .map(Credential::from)
+            .ok_or(ApiError::NotFound);
+    }
+    let (_, keyring) = a.ledger.locate(id).await?;
+    keyring_as_committed(a, &keyring, committed)
         .await?
+        .into_iter()
+        .find(|s| s.credential_id == id)
         .map(Credential::from)
         .ok_or(ApiError::NotFound)
+}
+
+/// A keyring's credentials as they stand after `committed`: the read model's rows once it
+/// shows the command; while it lags, its rows brought up to the keyring's stream by the read
+/// model's own fold, so a committed command is never answered with the state before it.
+async fn keyring_as_committed(
+    a: &super::Api,
+    keyring: &KeyringId,
+    committed: Committed,
+) -> Result<Vec<credential_summary::Summary>, ApiError> {
+    let shown = a.ledger.shows(Consumer::CredentialSummary, committed);
+    let stored = credential_summary::list(
+        &a.ledger.db,
+        credential_summary::Filter {
+            user_id: Some(keyring.user_id.as_str()),
+            service: Some(keyring.service.as_str()),
+            status: None,
+        },
+        1_000,
+    )
+    .await?;
+    if shown {
+        return Ok(stored);
+    }
+    tracing::info!("read models are behind a committed command; answering from its stream");
+    let stream = read_stream(&a.ledger.db, Keyring::TYPE, &keyring.to_string()).await?;
+    Ok(credential_summary::as_committed(keyring, &stream, stored)?)
 }
 
 async fn user_row(ctx: &Context<'_>, id: &str) -> Result<User, ApiError> {
@@ -355,7 +399,8 @@ impl Mutation {
             require_valid(&outcome)?;
             let bytes = fields.to_json_bytes();
             let id = CredentialId::from_uuid(uuid::Uuid::new_v4());
-            a.ledger
+            let committed = a
+                .ledger
                 .register(
                     NewCredential {
                         user_id: p.user_id.as_str(),
@@ -370,7 +415,7 @@ impl Mutation {
                 )
                 .await?;
             Ok(AddCredentialPayload {
-                credential: reload(ctx, &id.to_string()).await?,
+                credential: reload(ctx, &id.to_string(), committed).await?,
                 rate_limit_remaining: remaining,
             })
         })
@@ -401,7 +446,7 @@ impl Mutation {
             let target = match (reconnect, name) {
                 (Some(id), _) => {
                     let row = credential_for(a, p, &id, Access::Edit).await?;
-                    if row.service != definition.key.as_str() {
+                    if row.service != definition.key {
                         return Err(ApiError::Validation(format!(
                             "that credential is not a {} credential",
                             definition.display_name
@@ -472,7 +517,7 @@ impl Mutation {
             let mut remaining = None;
             let mut new_secret = None;
             if let Some(fields) = &input.fields {
-                let definition = a.ledger.catalog.enabled_service(&row.service)?;
+                let definition = a.ledger.catalog.enabled_service(row.service.as_str())?;
                 let fields = checked_fields(a, definition, fields).await?;
                 remaining = Some(spend_validation(ctx, p).await?);
                 let outcome = a.validator.validate(definition, &fields).await;
@@ -482,18 +527,21 @@ impl Mutation {
             let meta = request(ctx).metadata();
             // Renaming can be refused by a rule (a taken name), so it goes first: a refusal then
             // leaves the secret untouched.
+            let mut committed = Committed { position: 0 };
             if name.is_some() || metadata.is_some() {
-                a.ledger
+                committed = a
+                    .ledger
                     .update(&id, name.as_ref().map(|n| n.as_str()), metadata, &meta)
                     .await?;
             }
             if let Some((fields, outcome)) = new_secret {
-                a.ledger
+                committed = a
+                    .ledger
                     .replace_secret(&id, &fields.to_json_bytes(), Some(outcome), &meta)
                     .await?;
             }
             Ok(UpdateCredentialPayload {
-                credential: reload(ctx, &id).await?,
+                credential: reload(ctx, &id, committed).await?,
                 rate_limit_remaining: remaining,
             })
         })
@@ -511,19 +559,11 @@ impl Mutation {
             let p = session(ctx)?;
             let a = api(ctx);
             let row = credential_for(a, p, &id, Access::Delete).await?;
-            let grant = oauth_grant(a, &row.service, &id).await;
-            a.ledger.erase(&id, &request(ctx).metadata()).await?;
+            let grant = oauth_grant(a, row.service.as_str(), &id).await;
+            let (_, keyring) = a.ledger.locate(&id).await?;
+            let committed = a.ledger.erase(&id, &request(ctx).metadata()).await?;
             revoke_at_provider(a, grant);
-            let siblings = credential_summary::list(
-                &a.ledger.db,
-                credential_summary::Filter {
-                    user_id: Some(&row.user_id),
-                    service: Some(&row.service),
-                    status: None,
-                },
-                1_000,
-            )
-            .await?;
+            let siblings = keyring_as_committed(a, &keyring, committed).await?;
             Ok(DeleteCredentialPayload {
                 deleted_id: id,
                 new_primary: siblings
@@ -545,8 +585,8 @@ impl Mutation {
             let p = session(ctx)?;
             let a = api(ctx);
             credential_for(a, p, &id, Access::Edit).await?;
-            a.ledger.set_primary(&id, &request(ctx).metadata()).await?;
-            reload(ctx, &id).await
+            let committed = a.ledger.set_primary(&id, &request(ctx).metadata()).await?;
+            reload(ctx, &id, committed).await
         })
         .await
     }
@@ -562,18 +602,19 @@ impl Mutation {
             let p = session(ctx)?;
             let a = api(ctx);
             let row = credential_for(a, p, &id, Access::Edit).await?;
-            let definition = a.ledger.catalog.enabled_service(&row.service)?;
+            let definition = a.ledger.catalog.enabled_service(row.service.as_str())?;
             let (_, version, fields) = a.ledger.secret_for_check(&id).await?;
             refuse_destination(a, definition, &fields).await?;
             let remaining = spend_validation(ctx, p).await?;
             let outcome = a.validator.validate(definition, &fields).await;
             drop(fields);
             let (result, message, _, _) = outcome_parts(&outcome);
-            a.ledger
+            let committed = a
+                .ledger
                 .record_validation(&id, version, outcome, &request(ctx).metadata())
                 .await?;
             Ok(RevalidateCredentialPayload {
-                credential: reload(ctx, &id).await?,
+                credential: reload(ctx, &id, committed).await?,
                 result,
                 message,
                 rate_limit_remaining: remaining,
@@ -601,12 +642,13 @@ impl Mutation {
                     ));
                 }
             }
-            let grant = oauth_grant(a, &row.service, &id).await;
-            a.ledger
+            let grant = oauth_grant(a, row.service.as_str(), &id).await;
+            let committed = a
+                .ledger
                 .revoke(&id, reason, &request(ctx).metadata())
                 .await?;
             revoke_at_provider(a, grant);
-            reload(ctx, &id).await
+            reload(ctx, &id, committed).await
         })
         .await
     }
@@ -622,7 +664,7 @@ impl Mutation {
             let p = session(ctx)?;
             let a = api(ctx);
             let row = credential_for(a, p, &id, Access::Owner).await?;
-            refresh_if_oauth(a, &row.user_id, &row.service).await;
+            refresh_if_oauth(a, row.user_id.as_str(), row.service.as_str()).await;
             let meta = request(ctx).metadata();
             let fields = a.ledger.reveal(p.user_id.as_str(), &id, &meta).await?;
             Ok(RevealedCredential {

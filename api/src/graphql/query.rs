@@ -87,7 +87,11 @@ impl Query {
     async fn credential(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Credential> {
         answer(ctx, async {
             let p = with_scope(ctx, domain::Scope::CredentialsRead)?;
-            Ok(credential_for(api(ctx), p, &id, Access::View).await?.into())
+            credential_for(api(ctx), p, &id, Access::View).await?;
+            credledger_projections::credential_summary::get(&api(ctx).ledger.db.any, &id)
+                .await?
+                .map(Credential::from)
+                .ok_or(ApiError::NotFound)
         })
         .await
     }
