@@ -28,21 +28,19 @@ on_both_backends!(
 );
 async fn commands_and_appends_are_counted_only_until_they_are_written(env: TestEnv) {
     let ledger = env.ledger().await;
-    let db = &ledger.db;
-    let preparing = db.preparing();
-    assert_eq!((*preparing.borrow(), db.appending()), (0, 0));
+    let writer = ledger.appender();
+    assert_eq!(writer.counts(), (0, 0));
 
     // A command counted as deciding its events stops counting once the writer has them, and
     // its append stops counting once it is committed.
-    let deciding = db.start_preparing();
-    assert_eq!(*preparing.borrow(), 1);
-    let positions = ledger
-        .appender()
-        .append_prepared(0, vec![record("probe-1")], Some(deciding))
+    let deciding = writer.deciding();
+    assert_eq!(writer.counts(), (1, 0));
+    let positions = writer
+        .append_decided(0, vec![record("probe-1")], Some(deciding))
         .await
         .unwrap();
     assert_eq!(positions.len(), 1);
-    assert_eq!((*preparing.borrow(), db.appending()), (0, 0));
+    assert_eq!(writer.counts(), (0, 0));
 
     // Commands that commit, that the domain refuses, and that lose a race leave no count
     // behind (a count left behind would make every later group wait for nothing).
@@ -63,7 +61,7 @@ async fn commands_and_appends_are_counted_only_until_they_are_written(env: TestE
     });
     let outcomes = futures::future::join_all(renames).await;
     assert!(outcomes.iter().any(|o| o.is_ok()), "{outcomes:?}");
-    assert_eq!((*preparing.borrow(), db.appending()), (0, 0));
+    assert_eq!(writer.counts(), (0, 0));
 }
 
 on_both_backends!(wake_ups, a_wake_up_about_events_already_read_is_skipped);

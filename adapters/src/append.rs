@@ -18,10 +18,13 @@
 //! When the database refuses a group for another reason, the group is written again one
 //! request at a time, so a request the database refuses fails alone and its neighbours go in.
 
-use crate::db::{is_sqlite, tuples, AppendInFlight, Backend, Database, DbError, Preparing};
+use crate::db::{is_sqlite, tuples, Backend, Database, DbError};
 use sqlx::Row;
 use std::collections::HashMap;
-use tokio::sync::{mpsc, oneshot};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// One event to append. `payload` and `metadata` are the JSON texts stored as they are.
 #[derive(Debug, Clone)]
@@ -59,10 +62,10 @@ struct Request {
     guard: Option<Guard>,
     /// The command's count among those deciding their events, ended when the writer takes
     /// the request.
-    prepared: Option<Preparing>,
+    deciding: Option<Deciding>,
     /// Counts the request among the appends on their way until its events are committed (or
     /// it is answered otherwise).
-    in_flight: Option<AppendInFlight>,
+    in_flight: Option<InFlight>,
     reply: oneshot::Sender<Result<Vec<i64>, DbError>>,
 }
 
@@ -71,6 +74,39 @@ struct Request {
 pub struct GroupAppender {
     tx: mpsc::Sender<Request>,
     db: Database,
+    activity: Arc<Activity>,
+}
+
+/// The work on its way to this writer, which it alone reads: commands of this process deciding
+/// their events (the writer lets them join the group it is about to write) and appends submitted
+/// and not yet answered (a feed reader lets them land first, [`GroupAppender::let_land`]).
+struct Activity {
+    deciding: watch::Sender<usize>,
+    appending: AtomicUsize,
+}
+
+/// A command deciding its events, counted until dropped (see [`GroupAppender::deciding`]).
+pub struct Deciding(Arc<Activity>);
+
+impl std::fmt::Debug for Deciding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Deciding")
+    }
+}
+
+impl Drop for Deciding {
+    fn drop(&mut self) {
+        self.0.deciding.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// An append on its way to a commit, counted until dropped.
+struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.appending.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl std::fmt::Debug for GroupAppender {
@@ -93,8 +129,46 @@ impl GroupAppender {
     /// Starts the writer task (it ends when the last handle is dropped).
     pub fn start(db: Database) -> Self {
         let (tx, rx) = mpsc::channel(MAX_GROUP * 8);
-        tokio::spawn(write_groups(db.clone(), rx));
-        Self { tx, db }
+        let activity = Arc::new(Activity {
+            deciding: watch::channel(0).0,
+            appending: AtomicUsize::new(0),
+        });
+        tokio::spawn(write_groups(db.clone(), activity.deciding.subscribe(), rx));
+        Self { tx, db, activity }
+    }
+
+    /// Counts a command as deciding its events until the guard is dropped or handed to
+    /// [`append_decided`](Self::append_decided) with its events: the writer lets such commands
+    /// join the group it is about to write.
+    pub fn deciding(&self) -> Deciding {
+        self.activity.deciding.send_modify(|n| *n += 1);
+        Deciding(self.activity.clone())
+    }
+
+    /// How many commands are deciding their events and how many appends are on their way
+    /// (for tests: both go back to 0 once everything is answered).
+    pub fn counts(&self) -> (usize, usize) {
+        (
+            *self.activity.deciding.borrow(),
+            self.activity.appending.load(Ordering::Acquire),
+        )
+    }
+
+    /// Waits (at most [`LAND`]) until the appends of this process on their way have landed and
+    /// no command is deciding its events: a feed reader about to read a batch lets them in
+    /// first, so their callers do not wait a whole batch more.
+    pub async fn let_land(&self) {
+        let deadline = tokio::time::Instant::now() + LAND;
+        let (mut landed, mut deciding) = (self.db.appended(), self.activity.deciding.subscribe());
+        while self.activity.appending.load(Ordering::Acquire) > 0
+            || *deciding.borrow_and_update() > 0
+        {
+            tokio::select! {
+                _ = landed.changed() => {}
+                _ = deciding.changed() => {}
+                _ = tokio::time::sleep_until(deadline) => break,
+            }
+        }
     }
 
     /// Appends `event` with the next sequence of its stream; answers its global position once
@@ -124,16 +198,16 @@ impl GroupAppender {
         after: i64,
         events: Vec<NewEvent>,
     ) -> Result<Vec<i64>, DbError> {
-        self.append_prepared(after, events, None).await
+        self.append_decided(after, events, None).await
     }
 
     /// [`append_after`](Self::append_after) for a command counted as deciding its events
-    /// ([`Database::start_preparing`]): the count ends when the writer takes the events.
-    pub async fn append_prepared(
+    /// ([`GroupAppender::deciding`]): the count ends when the writer takes the events.
+    pub async fn append_decided(
         &self,
         after: i64,
         events: Vec<NewEvent>,
-        prepared: Option<Preparing>,
+        deciding: Option<Deciding>,
     ) -> Result<Vec<i64>, DbError> {
         let Some(first) = events.first() else {
             return Ok(Vec::new());
@@ -145,7 +219,7 @@ impl GroupAppender {
                 "the events of one append must belong to one stream".into(),
             ));
         }
-        self.submit(events, Place::After(after), None, prepared)
+        self.submit(events, Place::After(after), None, deciding)
             .await
     }
 
@@ -154,16 +228,17 @@ impl GroupAppender {
         events: Vec<NewEvent>,
         place: Place,
         guard: Option<Guard>,
-        prepared: Option<Preparing>,
+        deciding: Option<Deciding>,
     ) -> Result<Vec<i64>, DbError> {
         let (reply, answer) = oneshot::channel();
-        let in_flight = Some(self.db.start_append());
+        self.activity.appending.fetch_add(1, Ordering::AcqRel);
+        let in_flight = Some(InFlight(self.activity.clone()));
         self.tx
             .send(Request {
                 events,
                 place,
                 guard,
-                prepared,
+                deciding,
                 in_flight,
                 reply,
             })
@@ -175,19 +250,25 @@ impl GroupAppender {
 
 /// How long the writer waits at most, before writing a group, for the commands still deciding
 /// their events to join it.
-const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
+const LINGER: Duration = Duration::from_millis(2);
 
-async fn write_groups(db: Database, mut rx: mpsc::Receiver<Request>) {
-    let mut preparing = db.preparing();
+/// How long a feed reader waits at most for the appends on their way ([`GroupAppender::let_land`]).
+const LAND: Duration = Duration::from_millis(3);
+
+async fn write_groups(
+    db: Database,
+    mut preparing: watch::Receiver<usize>,
+    mut rx: mpsc::Receiver<Request>,
+) {
     while let Some(first) = rx.recv().await {
         let mut rows = first.events.len();
         let mut group = vec![first];
         let take = |mut r: Request, rows: &mut usize, group: &mut Vec<Request>| {
-            r.prepared = None;
+            r.deciding = None;
             *rows += r.events.len();
             group.push(r);
         };
-        group[0].prepared = None;
+        group[0].deciding = None;
         // Callers woken together (by the read models they waited for) are runnable now but
         // may not have started their next command yet: let them run first.
         for _ in 0..2 {

@@ -95,10 +95,6 @@ pub struct Database {
     /// Signalled after this process commits events; consumers also poll and (on PostgreSQL)
     /// LISTEN, so events written by other processes are seen too.
     appended: Arc<watch::Sender<i64>>,
-    /// Appends of this process submitted and not yet answered (see [`Database::appending`]).
-    appending: Arc<std::sync::atomic::AtomicUsize>,
-    /// Commands of this process deciding their events right now (see [`Database::preparing`]).
-    preparing: Arc<watch::Sender<usize>>,
     /// SQLite has one writer: this process's writers queue here instead of in SQLite's sleeping
     /// busy handler. (Other processes still meet the busy timeout.)
     sqlite_writer: Arc<tokio::sync::Mutex<()>>,
@@ -110,30 +106,6 @@ impl std::fmt::Debug for Database {
         f.debug_struct("Database")
             .field("backend", &self.backend())
             .finish_non_exhaustive()
-    }
-}
-
-/// An append on its way to a commit (see [`Database::start_append`]).
-pub struct AppendInFlight(Arc<std::sync::atomic::AtomicUsize>);
-
-impl Drop for AppendInFlight {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
-    }
-}
-
-/// A command deciding its events (see [`Database::start_preparing`]).
-pub struct Preparing(Arc<watch::Sender<usize>>);
-
-impl Drop for Preparing {
-    fn drop(&mut self) {
-        self.0.send_modify(|n| *n = n.saturating_sub(1));
-    }
-}
-
-impl std::fmt::Debug for Preparing {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Preparing")
     }
 }
 
@@ -228,8 +200,6 @@ impl Database {
             any,
             pools: Pools::Postgres(pool),
             appended: Arc::new(watch::channel(0).0),
-            appending: Default::default(),
-            preparing: Arc::new(watch::channel(0).0),
             sqlite_writer: Arc::new(tokio::sync::Mutex::new(())),
             url: url.to_owned(),
         })
@@ -277,8 +247,6 @@ impl Database {
             any,
             pools: Pools::Sqlite(pool),
             appended: Arc::new(watch::channel(0).0),
-            appending: Default::default(),
-            preparing: Arc::new(watch::channel(0).0),
             sqlite_writer: Arc::new(tokio::sync::Mutex::new(())),
             url,
         })
@@ -296,32 +264,6 @@ impl Database {
     /// Tells this process's feed consumers that events up to `position` were committed.
     pub fn signal_appended(&self, position: i64) {
         self.appended.send_modify(|p| *p = (*p).max(position));
-    }
-
-    /// How many appends of this process are on their way to a commit (queued for or inside
-    /// the group being written): a consumer about to read the feed can let them land first.
-    pub fn appending(&self) -> usize {
-        self.appending.load(std::sync::atomic::Ordering::Acquire)
-    }
-
-    /// Counts an append as on its way until the returned guard is dropped.
-    pub fn start_append(&self) -> AppendInFlight {
-        self.appending
-            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        AppendInFlight(self.appending.clone())
-    }
-
-    /// Follows how many commands of this process are deciding their events right now (from
-    /// the start of an attempt until the group writer receives its events, or the attempt
-    /// ends without any): the group writer lets them join the group it is about to write.
-    pub fn preparing(&self) -> watch::Receiver<usize> {
-        self.preparing.subscribe()
-    }
-
-    /// Counts a command as deciding its events until the returned guard is dropped.
-    pub fn start_preparing(&self) -> Preparing {
-        self.preparing.send_modify(|n| *n += 1);
-        Preparing(self.preparing.clone())
     }
 
     /// A receiver that changes whenever [`Database::signal_appended`] is called; it holds the

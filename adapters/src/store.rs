@@ -1,7 +1,7 @@
 //! Executing commands against the event store chosen at run time (postgres-es or sqlite-es),
 //! with bounded retries on conflict, typed errors, and the resulting ledger position.
 
-use crate::append::{GroupAppender, NewEvent};
+use crate::append::{Deciding, GroupAppender, NewEvent};
 use crate::db::{Database, DbError, Pools};
 use cqrs_es::persist::{
     EventStoreAggregateContext, PersistedEventRepository, PersistedEventStore, PersistenceError,
@@ -17,9 +17,6 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-type PgStore<A> = CachingStore<GroupCommitRepository<PostgresEventRepository>, A>;
-type LiteStore<A> = CachingStore<GroupCommitRepository<SqliteEventRepository>, A>;
-
 /// postgres-es's or sqlite-es's repository for reading streams, and this process's group
 /// writer for committing them: a command's events join whatever else is being appended at that
 /// moment, in one transaction, instead of taking the position lock for a commit of their own.
@@ -28,6 +25,7 @@ type LiteStore<A> = CachingStore<GroupCommitRepository<SqliteEventRepository>, A
 pub struct GroupCommitRepository<R> {
     reads: R,
     appender: GroupAppender,
+    attempt: Arc<Attempt>,
 }
 
 impl<R: PersistedEventRepository> PersistedEventRepository for GroupCommitRepository<R> {
@@ -81,14 +79,11 @@ impl<R: PersistedEventRepository> PersistedEventRepository for GroupCommitReposi
                 metadata: e.metadata.to_string(),
             })
             .collect();
-        let prepared = ATTEMPT
-            .try_with(|a| a.prepared.lock().ok().and_then(|mut p| p.take()))
-            .ok()
-            .flatten();
-        match self.appender.append_prepared(after, events, prepared).await {
+        let deciding = self.attempt.deciding.lock().ok().and_then(|mut d| d.take());
+        match self.appender.append_decided(after, events, deciding).await {
             Ok(positions) => {
                 if let Some(&last) = positions.last() {
-                    let _ = ATTEMPT.try_with(|a| a.position.store(last, Ordering::Relaxed));
+                    self.attempt.position.store(last, Ordering::Relaxed);
                 }
                 Ok(())
             }
@@ -112,8 +107,8 @@ impl<R: PersistedEventRepository> PersistedEventRepository for GroupCommitReposi
 /// Streams whose state is remembered at most; past it the memory is cleared and refilled.
 const CACHE_CAPACITY: usize = 20_000;
 
-/// What one attempt at a command tells the store (and the store tells it back), carried with
-/// the attempt's task through the framework, which has no room for it.
+/// What one attempt at a command tells the store (and the store tells it back). The framework
+/// has no room for it, so each attempt gets a store of its own holding it.
 #[derive(Default)]
 struct Attempt {
     /// Decide on the remembered state without reading the stream first. Safe: the commit is
@@ -125,11 +120,7 @@ struct Attempt {
     position: AtomicI64,
     /// Counts the attempt among the commands deciding their events until the group writer
     /// takes them (or the attempt ends without any).
-    prepared: Mutex<Option<crate::db::Preparing>>,
-}
-
-tokio::task_local! {
-    static ATTEMPT: Arc<Attempt>;
+    deciding: Mutex<Option<Deciding>>,
 }
 
 /// cqrs-es's event store (in its event-store mode: no snapshots) that remembers each stream's
@@ -143,14 +134,21 @@ pub struct CachingStore<R: PersistedEventRepository, A: Aggregate + Clone> {
     inner: PersistedEventStore<R, A>,
     db: Database,
     cache: Arc<Mutex<HashMap<String, (usize, A)>>>,
+    attempt: Arc<Attempt>,
 }
 
 impl<R: PersistedEventRepository, A: Aggregate + Clone> CachingStore<R, A> {
-    fn new(inner: R, db: Database, cache: Arc<Mutex<HashMap<String, (usize, A)>>>) -> Self {
+    fn new(
+        inner: R,
+        db: Database,
+        cache: Arc<Mutex<HashMap<String, (usize, A)>>>,
+        attempt: Arc<Attempt>,
+    ) -> Self {
         Self {
             inner: PersistedEventStore::new_event_store(inner),
             db,
             cache,
+            attempt,
         }
     }
 
@@ -229,13 +227,8 @@ where
     ) -> Result<EventStoreAggregateContext<A>, AggregateError<A::Error>> {
         let cached = self.cache.lock().ok().and_then(|c| c.get(id).cloned());
         if let Some((sequence, aggregate)) = &cached {
-            let trusted = ATTEMPT
-                .try_with(|a| {
-                    a.from_memory.store(a.trust_memory, Ordering::Relaxed);
-                    a.trust_memory
-                })
-                .unwrap_or(false);
-            if trusted {
+            if self.attempt.trust_memory {
+                self.attempt.from_memory.store(true, Ordering::Relaxed);
                 return Ok(EventStoreAggregateContext {
                     aggregate_id: id.to_owned(),
                     aggregate: aggregate.clone(),
@@ -282,13 +275,6 @@ where
     }
 }
 
-/// One aggregate type's command handler on the chosen backend. The repositories' futures are not
-/// object-safe, so the choice is an enum that delegates.
-enum Framework<A: Aggregate + Clone> {
-    Postgres(CqrsFramework<A, PgStore<A>>, PgStore<A>),
-    Sqlite(CqrsFramework<A, LiteStore<A>>, LiteStore<A>),
-}
-
 /// Why a command did not take effect. `Domain` is the aggregate's refusal; the others are the
 /// store's. Nothing was written in any case.
 #[derive(Debug, thiserror::Error)]
@@ -318,9 +304,10 @@ pub struct Committed {
 
 /// Commands of one aggregate type.
 pub struct CommandBus<A: Aggregate + Clone> {
-    framework: Framework<A>,
+    services: A::Services,
     memory: Arc<Mutex<HashMap<String, (usize, A)>>>,
     db: Database,
+    appender: GroupAppender,
     max_attempts: u32,
 }
 
@@ -328,48 +315,56 @@ pub(crate) fn is_sqlite_busy(message: &str) -> bool {
     message.contains("database is locked") || message.contains("database is busy")
 }
 
+/// The framework on the chosen backend, for one attempt. The repositories' futures are not
+/// object-safe, so the choice is a macro over the two stores.
+macro_rules! on_backend {
+    ($bus:expr, $attempt:expr, |$store:ident| $body:expr) => {{
+        let bus = $bus;
+        match &bus.db.pools {
+            Pools::Postgres(pool) => {
+                let $store = CachingStore::new(
+                    GroupCommitRepository {
+                        reads: PostgresEventRepository::new(pool.clone()),
+                        appender: bus.appender.clone(),
+                        attempt: $attempt.clone(),
+                    },
+                    bus.db.clone(),
+                    bus.memory.clone(),
+                    $attempt,
+                );
+                $body
+            }
+            Pools::Sqlite(pool) => {
+                let $store = CachingStore::new(
+                    GroupCommitRepository {
+                        reads: SqliteEventRepository::new(pool.clone()),
+                        appender: bus.appender.clone(),
+                        attempt: $attempt.clone(),
+                    },
+                    bus.db.clone(),
+                    bus.memory.clone(),
+                    $attempt,
+                );
+                $body
+            }
+        }
+    }};
+}
+
 impl<A> CommandBus<A>
 where
     A: Aggregate + Clone + 'static,
     A::Command: Clone,
     A::Error: Send + Sync + 'static,
+    A::Services: Clone,
 {
-    /// A bus whose commits go through `appender` (share one per process: one group commit).
+    /// A bus whose commits go through `appender` (the process's one group writer).
     pub fn new(db: &Database, appender: &GroupAppender, services: A::Services) -> Self {
-        let cache = Arc::new(Mutex::new(HashMap::new()));
-        let framework = match &db.pools {
-            // The framework executes commands; a second store, sharing the memory, serves loads.
-            Pools::Postgres(pool) => {
-                let store = || {
-                    CachingStore::new(
-                        GroupCommitRepository {
-                            reads: PostgresEventRepository::new(pool.clone()),
-                            appender: appender.clone(),
-                        },
-                        db.clone(),
-                        cache.clone(),
-                    )
-                };
-                Framework::Postgres(CqrsFramework::new(store(), vec![], services), store())
-            }
-            Pools::Sqlite(pool) => {
-                let store = || {
-                    CachingStore::new(
-                        GroupCommitRepository {
-                            reads: SqliteEventRepository::new(pool.clone()),
-                            appender: appender.clone(),
-                        },
-                        db.clone(),
-                        cache.clone(),
-                    )
-                };
-                Framework::Sqlite(CqrsFramework::new(store(), vec![], services), store())
-            }
-        };
         Self {
-            framework,
-            memory: cache,
+            services,
+            memory: Default::default(),
             db: db.clone(),
+            appender: appender.clone(),
             max_attempts: 16,
         }
     }
@@ -378,12 +373,14 @@ where
         &self,
         id: &str,
         command: A::Command,
-        metadata: std::collections::HashMap<String, String>,
+        metadata: HashMap<String, String>,
+        attempt: Arc<Attempt>,
     ) -> Result<(), AggregateError<A::Error>> {
-        match &self.framework {
-            Framework::Postgres(f, _) => f.execute_with_metadata(id, command, metadata).await,
-            Framework::Sqlite(f, _) => f.execute_with_metadata(id, command, metadata).await,
-        }
+        on_backend!(self, attempt, |store| {
+            CqrsFramework::new(store, vec![], self.services.clone())
+                .execute_with_metadata(id, command, metadata)
+                .await
+        })
     }
 
     /// Runs a command, retrying a bounded number of times when another writer committed to the
@@ -400,19 +397,16 @@ where
             attempt += 1;
             let state = Arc::new(Attempt {
                 trust_memory,
-                prepared: Mutex::new(Some(self.db.start_preparing())),
+                deciding: Mutex::new(Some(self.appender.deciding())),
                 ..Attempt::default()
             });
             // No writer lock here: the group writer takes it for its transaction.
-            let outcome = ATTEMPT
-                .scope(
-                    state.clone(),
-                    self.execute_once(id, command.clone(), map.clone()),
-                )
+            let outcome = self
+                .execute_once(id, command.clone(), map.clone(), state.clone())
                 .await;
             // Decided (and handed over, or refused): no longer one the writer waits for.
-            if let Ok(mut prepared) = state.prepared.lock() {
-                prepared.take();
+            if let Ok(mut deciding) = state.deciding.lock() {
+                deciding.take();
             }
             trust_memory = false;
             let retry = match outcome {
@@ -470,10 +464,8 @@ where
     /// The aggregate's current state and its stream's length (the sequence of its newest
     /// event, 0 for an empty stream), read from the stream.
     pub async fn load_sequenced(&self, id: &str) -> Result<(i64, A), CommandError<A::Error>> {
-        let result = match &self.framework {
-            Framework::Postgres(_, store) => store.load_aggregate(id).await,
-            Framework::Sqlite(_, store) => store.load_aggregate(id).await,
-        };
+        let attempt = Arc::new(Attempt::default());
+        let result = on_backend!(self, attempt, |store| store.load_aggregate(id).await);
         result
             .map(|c| (c.current_sequence as i64, c.aggregate))
             .map_err(|e| match e {

@@ -18,6 +18,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use credledger_adapters::append::GroupAppender;
 use credledger_adapters::keystore::KeyStore;
 use credledger_adapters::simulator::ProviderSimulator;
 use credledger_adapters::validation::HttpValidator;
@@ -51,9 +52,13 @@ async fn open_ledger_with(
         .context("could not migrate the ledger database")?;
     let master = keys::load(settings, if_missing)?;
     let keys = KeyStore::new(db.clone(), Arc::new(master));
-    let projections = Arc::new(Projections::new(&db));
+    // The process's one group writer: the ledger's commands and uses go through it, and the
+    // read models let what is on its way land before a batch.
+    let writer = GroupAppender::start(db.clone());
+    let projections = Arc::new(Projections::new(&db, Some(&writer)));
     Ok(Arc::new(Ledger::new(
         db,
+        writer,
         keys,
         Arc::new(catalog),
         projections,

@@ -423,7 +423,7 @@ async fn keys(settings: Settings, command: KeysCommand) -> anyhow::Result<ExitCo
 async fn projections(settings: Settings, command: ProjectionsCommand) -> anyhow::Result<ExitCode> {
     let db = Database::connect(&settings.database()).await?;
     db.migrate().await?;
-    let projections = credledger_projections::Projections::new(&db);
+    let projections = credledger_projections::Projections::new(&db, None);
     match command {
         ProjectionsCommand::Rebuild { name } => {
             let consumers = match name {

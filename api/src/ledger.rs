@@ -189,14 +189,16 @@ impl std::fmt::Debug for Ledger {
 }
 
 impl Ledger {
+    /// The ledger over `db`, committing through `appender` (the process's one group writer,
+    /// [`GroupAppender::start`]).
     pub fn new(
         db: Database,
+        appender: GroupAppender,
         keys: KeyStore,
         catalog: Arc<Catalog>,
         projections: Arc<Projections>,
         read_your_writes: Duration,
     ) -> Self {
-        let appender = GroupAppender::start(db.clone());
         let keyrings = Arc::new(CommandBus::new(
             &db,
             &appender,

@@ -4,6 +4,7 @@
 use crate::{
     audit_trail, credential_summary, principals, CheckpointMove, Consumer, ProjectionError, Tables,
 };
+use credledger_adapters::append::GroupAppender;
 use credledger_adapters::db::{is_sqlite, timestamp, Backend};
 use credledger_adapters::feed::{self, FeedEvent, FeedWaker};
 use credledger_adapters::Database;
@@ -33,6 +34,9 @@ pub struct RebuildReport {
 /// The read-model consumers of one database.
 pub struct Projections {
     db: Database,
+    /// This process's group writer, whose appends on their way a batch lets land first (none
+    /// in a process that only rebuilds).
+    writer: Option<GroupAppender>,
     progress: HashMap<Consumer, watch::Sender<i64>>,
     access: AtomicU64,
     /// How many times anyone's `credential_summary` rows may have changed at once (events
@@ -55,10 +59,6 @@ pub struct Projections {
 /// read models (a resolve's use needs no read model; a command's answer does, and cuts it
 /// short): one transaction per consumer then applies several groups' events.
 const GATHER: Duration = Duration::from_millis(5);
-
-/// How long the consumers wait at most, before a batch, for the commands this process is
-/// deciding or committing right now to land (so that one batch shows them all).
-const LAND: Duration = Duration::from_millis(3);
 
 /// Counts a waiter out when its wait ends, however it ends.
 struct Waiting<'a>(&'a AtomicUsize);
@@ -213,9 +213,10 @@ async fn set_checkpoint(
 }
 
 impl Projections {
-    pub fn new(db: &Database) -> Self {
+    pub fn new(db: &Database, writer: Option<&GroupAppender>) -> Self {
         Self {
             db: db.clone(),
+            writer: writer.cloned(),
             progress: Consumer::ALL
                 .into_iter()
                 .map(|c| (c, watch::channel(0).0))
@@ -404,15 +405,9 @@ impl Projections {
             }
             // Commands of this process deciding their events or being committed right now land
             // in a moment: a batch started before them would leave their callers waiting for
-            // a whole batch more. Bounded: they may keep coming.
-            let deadline = tokio::time::Instant::now() + LAND;
-            let (mut landed, mut preparing) = (self.db.appended(), self.db.preparing());
-            while self.db.appending() > 0 || *preparing.borrow_and_update() > 0 {
-                tokio::select! {
-                    _ = landed.changed() => {}
-                    _ = preparing.changed() => {}
-                    _ = tokio::time::sleep_until(deadline) => break,
-                }
+            // a whole batch more.
+            if let Some(writer) = &self.writer {
+                writer.let_land().await;
             }
         }
     }

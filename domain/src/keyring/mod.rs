@@ -80,6 +80,7 @@ pub struct CredentialState {
 }
 
 /// What a keyring needs from outside: the cipher that seals secrets and the service catalog.
+#[derive(Clone)]
 pub struct KeyringServices {
     pub cipher: Arc<dyn Cipher>,
     pub catalog: Arc<Catalog>,

@@ -31,6 +31,7 @@ pub struct McpGrant {
 }
 
 /// What an MCP server needs from outside: the catalog its allowed services must come from.
+#[derive(Clone)]
 pub struct McpServerServices {
     pub catalog: Arc<Catalog>,
 }
