@@ -9,7 +9,8 @@ describe('apiFailure', () => {
   it('reads the code and the retry delay', () => {
     const failure = apiFailure(graphqlError('slow down', { code: 'RATE_LIMITED', retryAfter: 12 }));
     expect(failure).toEqual({ code: 'RATE_LIMITED', message: 'slow down', retryAfter: 12 });
-    expect(describeFailure(failure!)).toBe('Too many live checks. Try again in 12 s.');
+    expect(describeFailure(failure!)).toBe('Too many requests. Try again in 12 s.');
+    expect(describeFailure(failure!, 'live checks')).toBe('Too many live checks. Try again in 12 s.');
   });
 
   it('never shows an internal error’s detail', () => {

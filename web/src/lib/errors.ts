@@ -58,13 +58,19 @@ export function apiFailure(error: CombinedError | undefined | null): ApiFailure 
   };
 }
 
-/** A sentence for a person: the server's message, with the wait spelled out when rate limited. */
-export function describeFailure(failure: ApiFailure): string {
+/** What a refusal for RATE_LIMITED counted: the API's requests, live checks or sign-ins. */
+export type Limited = 'requests' | 'live checks' | 'sign-in attempts';
+
+/**
+ * A sentence for a person: the server's message, with the wait spelled out when rate limited
+ * (`limited` names what the action spends, so a refused sign-in does not speak of live checks).
+ */
+export function describeFailure(failure: ApiFailure, limited: Limited = 'requests'): string {
   if (failure.code === 'RATE_LIMITED') {
     const wait = failure.retryAfter;
     return wait !== undefined
-      ? `Too many live checks. Try again in ${Math.max(1, Math.ceil(wait))} s.`
-      : 'Too many live checks. Try again in a moment.';
+      ? `Too many ${limited}. Try again in ${Math.max(1, Math.ceil(wait))} s.`
+      : `Too many ${limited}. Try again in a moment.`;
   }
   return failure.message;
 }

@@ -33,7 +33,7 @@ export function SignInPage({ onSignedIn }: { onSignedIn: () => void }) {
       setError(
         ['UNAUTHENTICATED', 'INVALID_CREDENTIAL', 'VALIDATION', 'FORBIDDEN'].includes(failure.code)
           ? 'The email, user id or password is wrong, or the account is locked.'
-          : describeFailure(failure),
+          : describeFailure(failure, 'sign-in attempts'),
       );
       return;
     }

@@ -196,7 +196,7 @@ function AddCredentialForm({
       return;
     }
     if (failure || !result.data) {
-      setAddError(failure ? describeFailure(failure) : 'The credential was not added.');
+      setAddError(failure ? describeFailure(failure, 'live checks') : 'The credential was not added.');
       return;
     }
     const added = result.data.addCredential.credential;

@@ -163,7 +163,7 @@ export function CredentialCard({
     if (failure || !result.data) {
       toast({
         title: `Could not revalidate ${credential.name}`,
-        description: failure ? describeFailure(failure) : undefined,
+        description: failure ? describeFailure(failure, 'live checks') : undefined,
         variant: 'destructive',
       });
       return;

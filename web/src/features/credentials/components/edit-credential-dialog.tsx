@@ -120,7 +120,7 @@ function EditCredentialForm({
     const result = await update({ id: credential.id, input }, credentialContext);
     const failure = apiFailure(result.error);
     if (failure) {
-      setSaveError(describeFailure(failure));
+      setSaveError(describeFailure(failure, 'live checks'));
       return;
     }
     toast({ title: `${name.trim()} saved`, variant: 'success' });

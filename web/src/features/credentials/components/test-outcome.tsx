@@ -12,7 +12,7 @@ export function TestOutcome({ state, currentKey }: { state: TestState; currentKe
     return (
       <Alert variant="destructive" role="alert">
         <XCircle aria-hidden="true" />
-        <span>{describeFailure(state.failure)}</span>
+        <span>{describeFailure(state.failure, 'live checks')}</span>
       </Alert>
     );
   }

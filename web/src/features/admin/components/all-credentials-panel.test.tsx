@@ -1,0 +1,162 @@
+import { screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { describe, expect, it } from 'vitest';
+import type { AdminAllCredentialsQuery } from '@/gql/graphql';
+import { deferred, mockClient, type Answer, type Responder } from '@/test/mock-client';
+import { renderWithClient, testSession } from '@/test/render';
+import { AllCredentialsPanel } from './all-credentials-panel';
+
+type Row = AdminAllCredentialsQuery['allCredentials'][number];
+
+const services = [
+  { __typename: 'Service', key: 'notion', displayName: 'Notion' },
+  { __typename: 'Service', key: 'jira', displayName: 'Jira' },
+];
+
+function credential(overrides: Partial<Row> = {}): Row {
+  return {
+    __typename: 'Credential',
+    id: 'c1',
+    owner: 'ada',
+    service: 'notion',
+    name: 'Work',
+    status: 'ACTIVE',
+    isPrimary: true,
+    account: { __typename: 'AccountIdentity', id: 'ws-1', displayName: 'Acme HQ', email: 'ada@acme.example' },
+    lastValidatedAt: new Date(Date.now() - 5 * 60_000).toISOString(),
+    lastUsedAt: null,
+    useCount: 0,
+    syncStatus: 'SYNCED',
+    createdAt: '2026-10-01T08:00:00Z',
+    ...overrides,
+  };
+}
+
+const answer = (rows: Row[]): Answer => ({ data: { services, allCredentials: rows } });
+
+function setup(responders: Record<string, Responder>) {
+  const { client, calls } = mockClient(responders);
+  renderWithClient(<AllCredentialsPanel />, client, { session: { ...testSession, isAdmin: true } });
+  const panel = screen.getByRole('region', { name: 'All credentials' });
+  return { user: userEvent.setup(), calls, panel };
+}
+
+const queried = (calls: { name: string; variables: Record<string, unknown> }[]) =>
+  calls.filter((c) => c.name === 'AdminAllCredentials').map((c) => c.variables);
+
+describe('AllCredentialsPanel', () => {
+  it('shows a loading state, then everyone’s credentials in words, with no way to reveal a secret', async () => {
+    const held = deferred<Answer>();
+    const { panel, calls } = setup({ AdminAllCredentials: () => held.promise });
+    expect(within(panel).getByRole('status')).toHaveTextContent('Loading credentials…');
+    expect(queried(calls)[0]).toEqual({ userId: null, service: null, status: null });
+
+    held.resolve(
+      answer([
+        credential(),
+        credential({
+          id: 'c2',
+          owner: 'grace',
+          service: 'jira',
+          name: 'Ops',
+          status: 'INVALID',
+          isPrimary: false,
+          account: null,
+          lastValidatedAt: null,
+          lastUsedAt: new Date(Date.now() - 2 * 3600_000).toISOString(),
+          useCount: 14,
+          syncStatus: 'ERROR',
+        }),
+        credential({ id: 'c3', service: 'gitlab', name: 'Lab', syncStatus: null, status: 'REVOKED' }),
+      ]),
+    );
+    const table = await within(panel).findByRole('table', { name: 'All credentials' });
+    expect(within(panel).queryByRole('status')).not.toBeInTheDocument();
+    const cells = within(table)
+      .getAllByRole('row')
+      .slice(1)
+      .map((r) =>
+        within(r)
+          .getAllByRole('cell')
+          .map((c) => c.textContent),
+      );
+    expect(cells).toEqual([
+      [
+        'ada',
+        'Notion',
+        'Work',
+        'Status: Active',
+        'Acme HQ · ada@acme.example',
+        '5 minutes ago',
+        'Never (0)',
+        'Synced',
+      ],
+      ['grace', 'Jira', 'Ops', 'Status: Invalid', '—', 'Never', '2 hours ago (14)', 'Sync failed'],
+      [
+        'ada',
+        'gitlab',
+        'Lab',
+        'Status: Revoked',
+        'Acme HQ · ada@acme.example',
+        '5 minutes ago',
+        'Never (0)',
+        'Not synced',
+      ],
+    ]);
+    const [work, ops] = within(table).getAllByRole('row').slice(1);
+    expect(within(work).getByLabelText('Primary')).toBeInTheDocument();
+    expect(within(ops).queryByLabelText('Primary')).not.toBeInTheDocument();
+    expect(within(panel).queryByRole('button')).not.toBeInTheDocument();
+    expect(screen.queryByText(/reveal/i)).not.toBeInTheDocument();
+  });
+
+  it('asks the server again for each filter, the owner trimmed', async () => {
+    const { user, calls, panel } = setup({
+      AdminAllCredentials: () => answer([credential()]),
+    });
+    await within(panel).findByRole('table', { name: 'All credentials' });
+    const service = within(panel).getByLabelText('Service');
+    expect(
+      within(service)
+        .getAllByRole('option')
+        .map((o) => o.textContent),
+    ).toEqual(['All services', 'Notion', 'Jira']);
+
+    await user.selectOptions(service, 'jira');
+    await user.selectOptions(within(panel).getByLabelText('Status'), 'Expired');
+    await user.type(within(panel).getByLabelText('Owner (user id)'), ' grace ');
+    await waitFor(() =>
+      expect(queried(calls).at(-1)).toEqual({ userId: 'grace', service: 'jira', status: 'EXPIRED' }),
+    );
+    expect(queried(calls)).toContainEqual({ userId: null, service: 'jira', status: null });
+    expect(queried(calls)).toContainEqual({ userId: null, service: 'jira', status: 'EXPIRED' });
+  });
+
+  it('says when no credential matches the filters', async () => {
+    const { user, panel } = setup({
+      AdminAllCredentials: (v) => answer(v.status === 'REVOKED' ? [] : [credential()]),
+    });
+    await within(panel).findByRole('table', { name: 'All credentials' });
+    await user.selectOptions(within(panel).getByLabelText('Status'), 'REVOKED');
+    expect(await within(panel).findByText('No credentials')).toBeInTheDocument();
+    expect(within(panel).getByText('No credential matches these filters.')).toBeInTheDocument();
+    expect(within(panel).queryByRole('table')).not.toBeInTheDocument();
+  });
+
+  it('says why the list could not load, and asks again on request', async () => {
+    let refused = true;
+    const { user, panel } = setup({
+      AdminAllCredentials: () =>
+        refused
+          ? { errors: [{ message: 'You are not allowed to do this.', extensions: { code: 'FORBIDDEN' } }] }
+          : answer([credential()]),
+    });
+    const alert = await within(panel).findByRole('alert');
+    expect(alert).toHaveTextContent('Could not load this page');
+    expect(alert).toHaveTextContent('You are not allowed to do this.');
+    refused = false;
+    await user.click(within(alert).getByRole('button', { name: 'Try again' }));
+    expect(await within(panel).findByRole('table', { name: 'All credentials' })).toHaveTextContent('Work');
+    expect(within(panel).queryByRole('alert')).not.toBeInTheDocument();
+  });
+});
