@@ -640,7 +640,6 @@ on_both_backends!(
 /// row of zeros, not the old counts), live as after a rebuild.
 async fn erasing_a_keyrings_last_credentials_drops_its_counts(env: TestEnv) {
     use credledger_projections::dashboard_stats::dashboard;
-    use credledger_projections::Consumer;
     let ledger = env.ledger().await;
     let pool = env.any_pool().await;
     let mut notion = Vec::new();
@@ -677,7 +676,10 @@ async fn erasing_a_keyrings_last_credentials_drops_its_counts(env: TestEnv) {
 
     ledger
         .projections
-        .rebuild(Consumer::CredentialSummary, &|_, _| {})
+        .rebuild(
+            &credledger_projections::credential_summary::CredentialSummary,
+            &|_, _| {},
+        )
         .await
         .unwrap();
     assert_eq!(dashboard(&pool, Some("fay")).await.unwrap(), live);

@@ -8,7 +8,7 @@ use crate::support::{dump_table, meta, new_id, valid, TestEnv};
 use credledger::{Ledger, NewCredential};
 use credledger_adapters::Backend;
 use credledger_domain::keyring::ValidationOutcome;
-use credledger_projections::Consumer;
+use credledger_projections::READ_MODELS as ALL_READ_MODELS;
 use futures::StreamExt as _;
 use sqlx::{AnyPool, Row};
 use std::collections::BTreeMap;
@@ -23,10 +23,11 @@ type Dump = Vec<Vec<Option<String>>>;
 type UserCredentials = Vec<(String, [String; 4])>;
 
 /// The read models, each ordered by its key.
-const READ_MODELS: [(&str, &str); 3] = [
+const READ_MODELS: [(&str, &str); 4] = [
     ("credential_summary", "credential_id"),
     ("dashboard_stats", "user_id, service"),
     ("audit_trail", "position"),
+    ("usage_by_service", "service, day"),
 ];
 
 async fn dump_read_models(pool: &AnyPool) -> BTreeMap<&'static str, Dump> {
@@ -368,6 +369,7 @@ async fn a_rebuild_of_more_than_ten_thousand_events_equals_the_incremental_read_
             ("audit_trail".to_string(), (reached, reached)),
             ("credential_summary".to_string(), (reached, reached)),
             ("principals".to_string(), (reached, reached)),
+            ("usage_by_service".to_string(), (reached, reached)),
         ])
     );
 
@@ -383,6 +385,7 @@ async fn a_rebuild_of_more_than_ten_thousand_events_equals_the_incremental_read_
             ("audit_trail".to_string(), (reached, reached, 0)),
             ("credential_summary".to_string(), (reached, reached, 0)),
             ("principals".to_string(), (reached, reached, 0)),
+            ("usage_by_service".to_string(), (reached, reached, 0)),
         ])
     );
     // The swapped-in tables keep being maintained by the running server.
@@ -487,7 +490,7 @@ async fn events_written_during_a_rebuild_are_in_the_swapped_tables_which_equal_a
         }
         assert_success(&out, &format!("projections rebuild (round {round})"));
         let report = rebuild_report(&out);
-        assert_eq!(report.len(), Consumer::ALL.len(), "{report:?}");
+        assert_eq!(report.len(), ALL_READ_MODELS.len(), "{report:?}");
         for (consumer, (_, position)) in &report {
             assert!(
                 *position >= head_at_start && *position <= head_at_end,
@@ -550,7 +553,7 @@ async fn events_written_during_a_rebuild_are_in_the_swapped_tables_which_equal_a
     );
     let status = projections_status(&env).await;
     assert!(
-        status.values().all(|(_, _, lag)| *lag == 0) && status.len() == Consumer::ALL.len(),
+        status.values().all(|(_, _, lag)| *lag == 0) && status.len() == ALL_READ_MODELS.len(),
         "{status:?}"
     );
     running.stop().await.unwrap();
@@ -667,6 +670,7 @@ async fn rebuilding_one_read_model_by_name_restores_it_and_leaves_the_others_alo
             ("audit_trail".to_string(), (reached, reached, 0)),
             ("credential_summary".to_string(), (reached, reached, 0)),
             ("principals".to_string(), (reached, reached, 0)),
+            ("usage_by_service".to_string(), (reached, reached, 0)),
         ])
     );
     // The rebuilt tables keep working for the ordinary consumer.
@@ -706,8 +710,15 @@ async fn an_unknown_read_model_name_is_refused_with_a_clear_message_and_changes_
             "panicked on `{name}`: {stderr}"
         );
         assert!(
-            stderr.contains("unknown projection")
-                && stderr.contains("credential_summary, dashboard_stats, audit_trail"),
+            stderr.contains("unknown read model")
+                && [
+                    "audit_trail",
+                    "credential_summary",
+                    "principals",
+                    "usage_by_service"
+                ]
+                .iter()
+                .all(|known| stderr.contains(known)),
             "unclear message for `{name}`: {stderr}"
         );
         assert!(

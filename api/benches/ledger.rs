@@ -14,7 +14,7 @@ use credledger_adapters::crypto::MasterKeyring;
 use credledger_adapters::feed;
 use credledger_adapters::keystore::KeyStore;
 use credledger_domain::{CredentialId, EventMetadata};
-use credledger_projections::Consumer;
+use credledger_projections::READ_MODELS;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -175,7 +175,7 @@ async fn run(label: &str, settings: Settings) {
         n as f64 / elapsed
     );
 
-    for consumer in Consumer::ALL {
+    for consumer in READ_MODELS {
         // When each replayed batch committed: the replay's own rate, apart from the fixed
         // cost of creating the shadow tables before it and swapping them in after it.
         let batches = std::sync::Mutex::new(Vec::new());

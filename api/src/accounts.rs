@@ -11,8 +11,9 @@ use credledger_domain::user::{
     DisplayName, Email, Permission, Role, Scope, User, UserCommand, UserError,
 };
 use credledger_domain::{EventMetadata, UserId};
+use credledger_projections::audit_trail::AuditTrail;
+use credledger_projections::principals::Principals;
 use credledger_projections::principals::{self, UserRow};
-use credledger_projections::Consumer;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -107,7 +108,7 @@ impl Accounts {
     ) -> Result<Committed, ApiError> {
         let committed = self.users.execute(user.as_str(), command, meta).await?;
         self.ledger
-            .settle_for(committed, &[Consumer::Principals, Consumer::AuditTrail])
+            .settle_for(committed, &[&Principals, &AuditTrail])
             .await?;
         Ok(committed)
     }

@@ -10,7 +10,7 @@ use credledger_adapters::chain::ChainVerifier;
 use credledger_adapters::crypto::MasterKeyring;
 use credledger_adapters::{feed, Database};
 use credledger_domain::{CredentialId, EventMetadata};
-use credledger_projections::Consumer;
+use credledger_projections::{read_model, READ_MODELS};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{Read as _, Write as _};
 use std::process::ExitCode;
@@ -427,8 +427,8 @@ async fn projections(settings: Settings, command: ProjectionsCommand) -> anyhow:
     match command {
         ProjectionsCommand::Rebuild { name } => {
             let consumers = match name {
-                Some(name) => vec![Consumer::owning(&name)?],
-                None => Consumer::ALL.to_vec(),
+                Some(name) => vec![read_model(&name)?],
+                None => READ_MODELS.to_vec(),
             };
             for consumer in consumers {
                 let head = db.head().await?;

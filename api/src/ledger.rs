@@ -15,7 +15,9 @@ use credledger_domain::{
     Catalog, CredentialId, CredentialName, EventMetadata, InputError, KeyringId, SecretFields,
     ServiceKey, UserId,
 };
-use credledger_projections::{Consumer, Projections};
+use credledger_projections::{
+    audit_trail::AuditTrail, credential_summary::CredentialSummary, Model, Projections,
+};
 use sqlx::Row;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -243,11 +245,8 @@ impl Ledger {
     }
 
     pub(crate) async fn settle(&self, committed: Committed) -> Result<Committed, LedgerError> {
-        self.settle_for(
-            committed,
-            &[Consumer::CredentialSummary, Consumer::AuditTrail],
-        )
-        .await
+        self.settle_for(committed, &[&CredentialSummary, &AuditTrail])
+            .await
     }
 
     /// Waits (bounded) until `consumers` show the commit, so the answer reads its own writes.
@@ -256,7 +255,7 @@ impl Ledger {
     pub(crate) async fn settle_for(
         &self,
         committed: Committed,
-        consumers: &[Consumer],
+        consumers: &[Model],
     ) -> Result<Committed, LedgerError> {
         if !self.read_your_writes.is_zero() {
             let _ = self
@@ -268,7 +267,7 @@ impl Ledger {
     }
 
     /// Whether `consumer` has applied the ledger up to `committed` in this process.
-    pub fn shows(&self, consumer: Consumer, committed: Committed) -> bool {
+    pub fn shows(&self, consumer: Model, committed: Committed) -> bool {
         self.projections
             .progress(consumer)
             .is_some_and(|p| *p.borrow() >= committed.position)

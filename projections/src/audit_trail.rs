@@ -3,8 +3,8 @@
 //! where". Sealed secrets are never copied; a secret change shows only its new version.
 
 use crate::event::{decode, Decoded};
-use crate::{CheckpointMove, ProjectionError, Tables};
-use credledger_adapters::db::{is_sqlite, timestamp, tuples};
+use crate::{Prepared as PreparedBatch, ProjectionError, ReadModel, Tables};
+use credledger_adapters::db::{is_sqlite, timestamp, tuples, Backend};
 use credledger_adapters::feed::FeedEvent;
 use credledger_domain::keyring::KeyringEvent;
 use credledger_domain::mcp_server::McpServerEvent;
@@ -13,6 +13,7 @@ use credledger_domain::user::UserEvent;
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
+use std::collections::BTreeSet;
 
 struct Row_ {
     credential_id: Option<String>,
@@ -437,20 +438,50 @@ fn audit_row(feed: &FeedEvent) -> Result<AuditRow, ProjectionError> {
     })
 }
 
-/// Appends one row per event.
-pub(crate) async fn apply(
-    conn: &mut AnyConnection,
-    tables: Tables,
-    events: &[FeedEvent],
-    checkpoint: &mut CheckpointMove,
-) -> Result<(), ProjectionError> {
-    let prepared = prepare(events, !is_sqlite(conn))?;
-    insert(conn, tables, &prepared, checkpoint).await
+/// The read model: one row per event, for the History and Audit screens and auditors.
+pub struct AuditTrail;
+
+#[async_trait::async_trait]
+impl ReadModel for AuditTrail {
+    fn name(&self) -> &'static str {
+        "audit_trail"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["audit_trail"]
+    }
+
+    fn prepare(
+        &self,
+        events: &[FeedEvent],
+        backend: Backend,
+    ) -> Result<Option<PreparedBatch>, ProjectionError> {
+        Ok(Some(Box::new(prepare(
+            events,
+            backend == Backend::Postgres,
+        )?)))
+    }
+
+    /// Appends one row per event.
+    async fn apply(
+        &self,
+        conn: &mut AnyConnection,
+        tables: Tables,
+        events: &[FeedEvent],
+        prepared: Option<PreparedBatch>,
+    ) -> Result<BTreeSet<String>, ProjectionError> {
+        let rows = match prepared.and_then(|p| p.downcast::<Prepared>().ok()) {
+            Some(rows) => *rows,
+            None => prepare(events, !is_sqlite(conn))?,
+        };
+        insert(conn, tables, &rows).await?;
+        Ok(BTreeSet::new())
+    }
 }
 
 /// Audit rows ready to insert, decided without the database (a rebuild prepares the next
 /// batch's rows while the current one is inserted).
-pub(crate) enum Prepared {
+enum Prepared {
     /// PostgreSQL: the rows as JSON arrays of records, at most [`JSON_CHUNK`] each, turned
     /// into rows by the server. A `VALUES` list of 17 parameters a row costs more to parse
     /// and plan than the rows cost to insert.
@@ -462,7 +493,7 @@ pub(crate) enum Prepared {
 const JSON_CHUNK: usize = 5000;
 
 /// The rows of `events`, serialized for PostgreSQL when `postgres`.
-pub(crate) fn prepare(events: &[FeedEvent], postgres: bool) -> Result<Prepared, ProjectionError> {
+fn prepare(events: &[FeedEvent], postgres: bool) -> Result<Prepared, ProjectionError> {
     let rows = events
         .iter()
         .map(audit_row)
@@ -481,32 +512,24 @@ pub(crate) fn prepare(events: &[FeedEvent], postgres: bool) -> Result<Prepared, 
         .map(Prepared::Json)
 }
 
-/// Inserts prepared rows. On PostgreSQL the last statement also moves `checkpoint`.
-pub(crate) async fn insert(
+/// Inserts prepared rows.
+async fn insert(
     conn: &mut AnyConnection,
     tables: Tables,
     prepared: &Prepared,
-    checkpoint: &mut CheckpointMove,
 ) -> Result<(), ProjectionError> {
     let table = tables.name("audit_trail");
     let rows = match prepared {
         Prepared::Json(chunks) => {
-            for (i, records) in chunks.iter().enumerate() {
-                let last = i + 1 == chunks.len();
-                let moved = if last {
-                    format!("WITH {} ", checkpoint.with_item(2))
-                } else {
-                    String::new()
-                };
+            for records in chunks {
                 let sql = format!(
-                    "{moved}INSERT INTO {table} ({COLUMNS}) SELECT {COLUMNS} \
+                    "INSERT INTO {table} ({COLUMNS}) SELECT {COLUMNS} \
                      FROM json_populate_recordset(NULL::{table}, CAST($1 AS json))"
                 );
-                let mut q = sqlx::query(&sql).bind(records.as_str());
-                if last {
-                    q = checkpoint.bind(q);
-                }
-                q.execute(&mut *conn).await?;
+                sqlx::query(&sql)
+                    .bind(records.as_str())
+                    .execute(&mut *conn)
+                    .await?;
             }
             return Ok(());
         }

@@ -7,7 +7,7 @@
 //! cost a handful of statements per thousand events.
 
 use crate::event::{decode, Decoded, Envelope};
-use crate::{dashboard_stats, mcp_sync, CheckpointMove, ProjectionError, Tables};
+use crate::{dashboard_stats, mcp_sync, Prepared, ProjectionError, ReadModel, Tables};
 use credledger_adapters::db::{is_sqlite, timestamp, tuples};
 use credledger_adapters::feed::FeedEvent;
 use credledger_domain::keyring::KeyringEvent;
@@ -165,21 +165,48 @@ fn touched_ids(events: &[Envelope<'_>]) -> (BTreeSet<String>, BTreeSet<String>) 
     (ids, fresh)
 }
 
-/// What a batch did: whose rows it may have changed, and whether any MCP server exists after it.
-pub(crate) struct Applied {
-    pub users: BTreeSet<String>,
-    pub mcp_servers: bool,
+/// The read model: every credential's summary, with what is derived from the summaries in the
+/// same transaction — the dashboard's counts (`dashboard_stats`) and the MCP servers, grants and
+/// copies (`mcp_sync`), whose state the summaries' sync columns show.
+pub struct CredentialSummary;
+
+#[async_trait::async_trait]
+impl ReadModel for CredentialSummary {
+    fn name(&self) -> &'static str {
+        "credential_summary"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &[
+            "credential_summary",
+            "dashboard_stats",
+            "mcp_servers",
+            "mcp_grants",
+            "mcp_sync",
+        ]
+    }
+
+    fn remembered(&self) -> bool {
+        true
+    }
+
+    async fn apply(
+        &self,
+        conn: &mut AnyConnection,
+        tables: Tables,
+        events: &[FeedEvent],
+        _prepared: Option<Prepared>,
+    ) -> Result<BTreeSet<String>, ProjectionError> {
+        apply(conn, tables, events).await
+    }
 }
 
-/// Applies a batch. `no_mcp_servers`: the caller knows that no MCP server exists before it
-/// (nothing to read to find out). On PostgreSQL the last write also moves `checkpoint`.
-pub(crate) async fn apply(
+/// Applies a batch; returns the people whose rows it changed.
+async fn apply(
     conn: &mut AnyConnection,
     tables: Tables,
     events: &[FeedEvent],
-    no_mcp_servers: bool,
-    checkpoint: &mut CheckpointMove,
-) -> Result<Applied, ProjectionError> {
+) -> Result<BTreeSet<String>, ProjectionError> {
     let table = tables.name("credential_summary");
     let sqlite = is_sqlite(conn);
     // A list of n parameters, `($1, …, $n)` or `(?, …, ?)`.
@@ -258,15 +285,11 @@ pub(crate) async fn apply(
         }
         q.execute(&mut *conn).await?;
     }
-    let mcp = mcp_sync::apply(conn, tables, &envelopes, no_mcp_servers).await?;
-    keyrings.extend(mcp.keyrings);
+    keyrings.extend(mcp_sync::apply(conn, tables, &envelopes).await?);
     users.extend(keyrings.iter().map(|(user, _)| user.clone()));
     let keyrings: Vec<(String, String)> = keyrings.into_iter().collect();
-    dashboard_stats::refresh(conn, tables, &keyrings, checkpoint).await?;
-    Ok(Applied {
-        users,
-        mcp_servers: mcp.servers,
-    })
+    dashboard_stats::refresh(conn, tables, &keyrings).await?;
+    Ok(users)
 }
 
 /// `column = excluded.column` for every column but the key.

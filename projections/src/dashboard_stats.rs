@@ -3,7 +3,7 @@
 //! rows, so a dashboard costs the same few statements whatever the number of credentials.
 //! Refreshed from `credential_summary` in the same transaction that changes it.
 
-use crate::{CheckpointMove, ProjectionError, Tables};
+use crate::{ProjectionError, Tables};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 use std::collections::BTreeMap;
@@ -34,18 +34,16 @@ const STATS_COLUMNS: &str =
     "user_id, service, total, active, inactive, invalid, expired, revoked, pending_sync, sync_errors";
 
 /// Recomputes the counts of the given (user, service) keyrings from `credential_summary`, a few
-/// hundred keyrings per statement. On PostgreSQL the last statement also moves `checkpoint`.
+/// hundred keyrings per statement.
 pub(crate) async fn refresh(
     conn: &mut AnyConnection,
     tables: Tables,
     keyrings: &[(String, String)],
-    checkpoint: &mut CheckpointMove,
 ) -> Result<(), ProjectionError> {
     let stats = tables.name("dashboard_stats");
     let summary = tables.name("credential_summary");
     let sqlite = credledger_adapters::db::is_sqlite(conn);
-    let chunks: Vec<&[(String, String)]> = keyrings.chunks(400).collect();
-    for (i, chunk) in chunks.iter().enumerate() {
+    for chunk in keyrings.chunks(400) {
         let pairs = credledger_adapters::db::tuples(sqlite, 1, chunk.len(), 2);
         if sqlite {
             let delete =
@@ -79,11 +77,6 @@ pub(crate) async fn refresh(
                 COUNTS.trim_start_matches("SELECT ")
             )
         };
-        let moved = if i + 1 == chunks.len() {
-            format!(", {}", checkpoint.with_item(2 * chunk.len() + 1))
-        } else {
-            String::new()
-        };
         let sql = format!(
             "WITH fresh AS ({fresh}), \
              written AS (INSERT INTO {stats} ({STATS_COLUMNS}) SELECT {STATS_COLUMNS} \
@@ -92,17 +85,13 @@ pub(crate) async fn refresh(
                active = excluded.active, inactive = excluded.inactive, \
                invalid = excluded.invalid, expired = excluded.expired, \
                revoked = excluded.revoked, pending_sync = excluded.pending_sync, \
-               sync_errors = excluded.sync_errors){moved} \
+               sync_errors = excluded.sync_errors) \
              DELETE FROM {stats} s USING (VALUES {pairs}) AS k(user_id, service) \
              WHERE s.user_id = k.user_id AND s.service = k.service AND NOT EXISTS \
                (SELECT 1 FROM fresh f WHERE f.user_id = k.user_id AND f.service = k.service \
                 AND f.total > 0)"
         );
-        let mut q = bind_pairs(&sql, chunk);
-        if !moved.is_empty() {
-            q = checkpoint.bind(q);
-        }
-        q.execute(&mut *conn).await?;
+        bind_pairs(&sql, chunk).execute(&mut *conn).await?;
     }
     Ok(())
 }

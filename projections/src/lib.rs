@@ -11,10 +11,15 @@ mod event;
 pub mod mcp_sync;
 pub mod principals;
 pub mod runner;
+pub mod usage_by_service;
 
 pub use runner::{ConsumerStatus, Projections, RebuildReport};
 
+use credledger_adapters::db::Backend;
+use credledger_adapters::feed::FeedEvent;
 use credledger_adapters::DbError;
+use sqlx::AnyConnection;
+use std::collections::BTreeSet;
 
 /// Why a projection could not advance. The consumer retries; nothing is half-written.
 #[derive(Debug, thiserror::Error)]
@@ -23,7 +28,7 @@ pub enum ProjectionError {
     Db(#[from] DbError),
     #[error("event at position {position} could not be read: {detail}")]
     BadEvent { position: i64, detail: String },
-    #[error("unknown projection `{0}` (known: credential_summary, dashboard_stats, audit_trail, users, api_tokens, mcp_servers, mcp_grants, mcp_sync, mcp_server_tokens)")]
+    #[error("unknown read model `{0}` (known: {known})", known = known_names())]
     Unknown(String),
     #[error("timed out waiting for the projections to reach position {0}")]
     Timeout(i64),
@@ -35,53 +40,79 @@ impl From<sqlx::Error> for ProjectionError {
     }
 }
 
-/// The feed consumers that build read models, and the tables each owns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Consumer {
-    /// `credential_summary` and what is derived from it in the same transaction:
-    /// `dashboard_stats`, and the MCP servers, grants and the replay adapter's `mcp_sync`.
-    CredentialSummary,
-    AuditTrail,
-    /// `users` and `api_tokens`, from the `User` aggregate.
-    Principals,
+/// A read model: tables built from the ledger's feed, answering one question. It is one module
+/// that declares its tables (their migrations create them) and turns a batch of feed events into
+/// writes. The runner ([`Projections`]) owns everything else: the checkpoint (moved in the same
+/// transaction as the writes), batching and waits, wake-ups, the epochs that tell remembered
+/// answers they are stale, and rebuild-and-swap. Adding one: its module, its migrations, and a
+/// line in [`READ_MODELS`].
+#[async_trait::async_trait]
+pub trait ReadModel: Send + Sync {
+    /// Its name: its checkpoint's, and what `projections rebuild` takes (as do its tables').
+    fn name(&self) -> &'static str;
+
+    /// The tables it alone writes, rebuilt and swapped together.
+    fn tables(&self) -> &'static [&'static str];
+
+    /// Whether answers read from its rows are remembered per person (the GraphQL answers of
+    /// `api/src/memo.rs`): then [`ReadModel::apply`] names the people whose rows it changed.
+    fn remembered(&self) -> bool {
+        false
+    }
+
+    /// Work on a batch that needs no database (decoding, building rows), which a rebuild does
+    /// in its feed reader while the previous batch is written. `None`: nothing to do ahead.
+    fn prepare(
+        &self,
+        _events: &[FeedEvent],
+        _backend: Backend,
+    ) -> Result<Option<Prepared>, ProjectionError> {
+        Ok(None)
+    }
+
+    /// Applies a batch of feed events to its tables (live or shadow, `tables`) in the runner's
+    /// transaction; `prepared` is what [`ReadModel::prepare`] made of the same events, if it
+    /// ran. Returns the people whose rows it changed (empty unless [`ReadModel::remembered`]).
+    async fn apply(
+        &self,
+        conn: &mut AnyConnection,
+        tables: Tables,
+        events: &[FeedEvent],
+        prepared: Option<Prepared>,
+    ) -> Result<BTreeSet<String>, ProjectionError>;
 }
 
-impl Consumer {
-    pub const ALL: [Consumer; 3] = [
-        Consumer::CredentialSummary,
-        Consumer::AuditTrail,
-        Consumer::Principals,
-    ];
+/// What [`ReadModel::prepare`] made of a batch, for the same read model's `apply`.
+pub type Prepared = Box<dyn std::any::Any + Send>;
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::CredentialSummary => "credential_summary",
-            Self::AuditTrail => "audit_trail",
-            Self::Principals => "principals",
-        }
-    }
+/// A registered read model.
+pub type Model = &'static dyn ReadModel;
 
-    pub fn tables(self) -> &'static [&'static str] {
-        match self {
-            Self::CredentialSummary => &[
-                "credential_summary",
-                "dashboard_stats",
-                "mcp_servers",
-                "mcp_grants",
-                "mcp_sync",
-            ],
-            Self::AuditTrail => &["audit_trail"],
-            Self::Principals => &["users", "api_tokens", "mcp_server_tokens"],
-        }
-    }
+/// Every read model the runner builds.
+pub static READ_MODELS: [Model; 4] = [
+    &credential_summary::CredentialSummary,
+    &audit_trail::AuditTrail,
+    &principals::Principals,
+    &usage_by_service::UsageByService,
+];
 
-    /// The consumer that owns a read model, by the read model's name.
-    pub fn owning(read_model: &str) -> Result<Self, ProjectionError> {
-        Self::ALL
-            .into_iter()
-            .find(|c| c.tables().contains(&read_model))
-            .ok_or_else(|| ProjectionError::Unknown(read_model.chars().take(64).collect()))
-    }
+/// The read models' names and their tables', for a person who named none of them.
+fn known_names() -> String {
+    READ_MODELS
+        .iter()
+        .flat_map(|m| std::iter::once(m.name()).chain(m.tables().iter().copied()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The read model called `name`, or owning the table `name`.
+pub fn read_model(name: &str) -> Result<Model, ProjectionError> {
+    READ_MODELS
+        .into_iter()
+        .find(|m| m.name() == name || m.tables().contains(&name))
+        .ok_or_else(|| ProjectionError::Unknown(name.chars().take(64).collect()))
 }
 
 /// The table names a consumer writes: the live ones, or the shadow ones of a rebuild.
@@ -96,49 +127,5 @@ impl Tables {
 
     pub fn name(self, table: &str) -> String {
         format!("{table}{}", self.suffix)
-    }
-}
-
-/// A batch's move of its consumer's checkpoint, in the batch's transaction. On PostgreSQL the
-/// consumer's last write may carry it as one more `WITH` item (one statement fewer per batch);
-/// when none did, the runner writes it on its own.
-#[derive(Debug)]
-pub(crate) struct CheckpointMove {
-    name: String,
-    position: i64,
-    carried: bool,
-}
-
-impl CheckpointMove {
-    pub(crate) fn new(name: &str, position: i64) -> Self {
-        Self {
-            name: name.to_owned(),
-            position,
-            carried: false,
-        }
-    }
-
-    /// The `WITH` item that moves the checkpoint, its two parameters numbered from `first`
-    /// (bind them with [`CheckpointMove::bind`]). PostgreSQL only. Counts as carried: the
-    /// statement's failure fails the whole transaction.
-    pub(crate) fn with_item(&mut self, first: usize) -> String {
-        self.carried = true;
-        format!(
-            "checkpoint_moved AS (UPDATE projection_checkpoints SET position = ${} \
-             WHERE name = ${})",
-            first,
-            first + 1
-        )
-    }
-
-    pub(crate) fn bind<'q>(
-        &self,
-        q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-        q.bind(self.position).bind(self.name.clone())
-    }
-
-    pub(crate) fn carried(&self) -> bool {
-        self.carried
     }
 }

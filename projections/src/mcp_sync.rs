@@ -154,23 +154,13 @@ struct Batch {
     touched: BTreeSet<Key>,
 }
 
-/// What a batch did to the MCP sync tables.
-pub(crate) struct McpApplied {
-    /// The (user, service) keyrings whose sync counts may have changed.
-    pub keyrings: BTreeSet<(String, String)>,
-    /// Whether any MCP server exists after the batch (servers are never deleted, only marked
-    /// removed: once one exists, this stays true).
-    pub servers: bool,
-}
-
-/// Applies a batch (after `credential_summary` has been written in the same transaction).
-/// `no_servers`: the caller knows that no MCP server exists before the batch.
+/// Applies a batch (after `credential_summary` has been written in the same transaction);
+/// returns the keyrings whose sync columns it changed.
 pub(crate) async fn apply(
     conn: &mut AnyConnection,
     tables: Tables,
     envelopes: &[Envelope<'_>],
-    no_servers: bool,
-) -> Result<McpApplied, ProjectionError> {
+) -> Result<BTreeSet<(String, String)>, ProjectionError> {
     let servers_table = tables.name("mcp_servers");
     let mut servers: BTreeMap<String, ServerRow> = BTreeMap::new();
     let has_mcp_events = envelopes.iter().any(|e| match &e.event {
@@ -178,22 +168,16 @@ pub(crate) async fn apply(
         Decoded::Keyring(_, event) => event.is_mcp_sync_outcome(),
         _ => false,
     });
-    if !no_servers || has_mcp_events {
-        for r in sqlx::query(&format!("SELECT * FROM {servers_table}"))
-            .fetch_all(&mut *conn)
-            .await?
-        {
-            let s = ServerRow::from_row(&r)?;
-            servers.insert(s.server_id.clone(), s);
-        }
+    for r in sqlx::query(&format!("SELECT * FROM {servers_table}"))
+        .fetch_all(&mut *conn)
+        .await?
+    {
+        let s = ServerRow::from_row(&r)?;
+        servers.insert(s.server_id.clone(), s);
     }
-    // No server has ever been registered: nothing to mirror (the common case costs one read,
-    // or none when the caller knew).
+    // No server has ever been registered: nothing to mirror.
     if servers.is_empty() && !has_mcp_events {
-        return Ok(McpApplied {
-            keyrings: BTreeSet::new(),
-            servers: false,
-        });
+        return Ok(BTreeSet::new());
     }
 
     let mut batch = Batch {
@@ -210,11 +194,7 @@ pub(crate) async fn apply(
     for op in &ops {
         batch.replay(op);
     }
-    let servers = !batch.servers.is_empty();
-    Ok(McpApplied {
-        keyrings: batch.write(conn).await?,
-        servers,
-    })
+    batch.write(conn).await
 }
 
 impl Batch {

@@ -3,20 +3,46 @@
 //! tables; password hashes and sessions live in mutable tables of their own (not here).
 
 use crate::event::{decode, Decoded};
-use crate::{ProjectionError, Tables};
+use crate::{Prepared, ProjectionError, ReadModel, Tables};
 use credledger_adapters::db::timestamp;
 use credledger_adapters::feed::FeedEvent;
 use credledger_domain::mcp_server::{McpServer, McpServerEvent};
 use credledger_domain::user::UserEvent;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
+use std::collections::BTreeSet;
 
 fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
 }
 
+/// The read model: who may do what — users and their API tokens, MCP servers' tokens.
+pub struct Principals;
+
+#[async_trait::async_trait]
+impl ReadModel for Principals {
+    fn name(&self) -> &'static str {
+        "principals"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["users", "api_tokens", "mcp_server_tokens"]
+    }
+
+    async fn apply(
+        &self,
+        conn: &mut AnyConnection,
+        tables: Tables,
+        events: &[FeedEvent],
+        _prepared: Option<Prepared>,
+    ) -> Result<BTreeSet<String>, ProjectionError> {
+        apply(conn, tables, events).await?;
+        Ok(BTreeSet::new())
+    }
+}
+
 /// Applies a batch's user events. Users change rarely: one or two statements per event.
-pub(crate) async fn apply(
+async fn apply(
     conn: &mut AnyConnection,
     tables: Tables,
     events: &[FeedEvent],

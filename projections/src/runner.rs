@@ -1,9 +1,9 @@
-//! Running the consumers: one transaction per batch (rows and checkpoint together), waking on
-//! new events, read-your-writes waits, status, and rebuild-and-swap.
+//! Running the read models: one transaction per batch (rows and checkpoint together), waking on
+//! new events, read-your-writes waits, the epochs of remembered answers, status, and
+//! rebuild-and-swap. The read models themselves only turn batches into writes
+//! ([`crate::ReadModel`]).
 
-use crate::{
-    audit_trail, credential_summary, principals, CheckpointMove, Consumer, ProjectionError, Tables,
-};
+use crate::{Model, Prepared, ProjectionError, Tables, READ_MODELS};
 use credledger_adapters::append::GroupAppender;
 use credledger_adapters::db::{is_sqlite, timestamp, Backend};
 use credledger_adapters::feed::{self, FeedEvent, FeedWaker};
@@ -37,7 +37,8 @@ pub struct Projections {
     /// This process's group writer, whose appends on their way a batch lets land first (none
     /// in a process that only rebuilds).
     writer: Option<GroupAppender>,
-    progress: HashMap<Consumer, watch::Sender<i64>>,
+    /// Each read model's checkpoint as this process last saw it, by name.
+    progress: HashMap<&'static str, watch::Sender<i64>>,
     access: AtomicU64,
     /// How many times anyone's `credential_summary` rows may have changed at once (events
     /// another process applied, a rebuild), and per user how many times this process applied
@@ -49,10 +50,6 @@ pub struct Projections {
     waiting: AtomicUsize,
     asked: tokio::sync::Notify,
     batch: i64,
-    /// The `credential_summary` checkpoint at which this process last saw that no MCP server
-    /// exists (-1: not known). Servers are only ever added, so a batch starting from that same
-    /// checkpoint need not read the servers table to know it is empty.
-    no_mcp_servers_at: std::sync::atomic::AtomicI64,
 }
 
 /// How long the consumers let new commits gather after a wake-up when nobody waits for the
@@ -79,62 +76,21 @@ impl std::fmt::Debug for Projections {
     }
 }
 
-/// What applying a batch tells the runner.
-struct BatchApplied {
-    /// The users whose rows it may have changed, for the consumers that tell (`None`: anyone's).
-    users: Option<BTreeSet<String>>,
-    /// The batch showed that no MCP server exists after it (only `credential_summary` looks).
-    no_mcp_servers: bool,
-}
-
-/// Applies `events` to `consumer`'s tables and moves its checkpoint to `checkpoint`'s position,
-/// in the caller's transaction. `no_mcp_servers`: the caller knows no MCP server exists yet.
+/// Applies `events` to `model`'s tables and moves its checkpoint (`checkpoint`, to the last
+/// event's position), in the caller's transaction. Returns the people whose rows it changed.
 async fn apply(
-    consumer: Consumer,
+    model: Model,
     conn: &mut AnyConnection,
     tables: Tables,
     events: &[FeedEvent],
-    no_mcp_servers: bool,
-    mut checkpoint: CheckpointMove,
-) -> Result<BatchApplied, ProjectionError> {
-    let applied = match consumer {
-        Consumer::CredentialSummary => {
-            let applied =
-                credential_summary::apply(conn, tables, events, no_mcp_servers, &mut checkpoint)
-                    .await?;
-            BatchApplied {
-                users: Some(applied.users),
-                no_mcp_servers: !applied.mcp_servers,
-            }
-        }
-        Consumer::AuditTrail => {
-            audit_trail::apply(conn, tables, events, &mut checkpoint).await?;
-            BatchApplied {
-                users: None,
-                no_mcp_servers: false,
-            }
-        }
-        Consumer::Principals => {
-            principals::apply(conn, tables, events).await?;
-            BatchApplied {
-                users: None,
-                no_mcp_servers: false,
-            }
-        }
-    };
-    finish_move(conn, &checkpoint).await?;
-    Ok(applied)
-}
-
-/// Writes the checkpoint's move unless the batch's last write carried it.
-async fn finish_move(
-    conn: &mut AnyConnection,
-    checkpoint: &CheckpointMove,
-) -> Result<(), ProjectionError> {
-    if !checkpoint.carried() {
-        set_checkpoint(conn, &checkpoint.name, checkpoint.position).await?;
+    prepared: Option<Prepared>,
+    checkpoint: &str,
+) -> Result<BTreeSet<String>, ProjectionError> {
+    let people = model.apply(conn, tables, events, prepared).await?;
+    if let Some(last) = events.last() {
+        set_checkpoint(conn, checkpoint, last.position).await?;
     }
-    Ok(())
+    Ok(people)
 }
 
 /// Takes the checkpoint row's lock (the first statement of the transaction is a write, so
@@ -217,9 +173,9 @@ impl Projections {
         Self {
             db: db.clone(),
             writer: writer.cloned(),
-            progress: Consumer::ALL
+            progress: READ_MODELS
                 .into_iter()
-                .map(|c| (c, watch::channel(0).0))
+                .map(|m| (m.name(), watch::channel(0).0))
                 .collect(),
             access: AtomicU64::new(0),
             summary_all: AtomicU64::new(0),
@@ -227,12 +183,11 @@ impl Projections {
             waiting: AtomicUsize::new(0),
             asked: tokio::sync::Notify::new(),
             batch: 1000,
-            no_mcp_servers_at: std::sync::atomic::AtomicI64::new(-1),
         }
     }
 
-    fn publish(&self, consumer: Consumer, position: i64) {
-        if let Some(tx) = self.progress.get(&consumer) {
+    fn publish(&self, model: Model, position: i64) {
+        if let Some(tx) = self.progress.get(model.name()) {
             tx.send_if_modified(|p| {
                 let changed = *p != position;
                 *p = position;
@@ -272,10 +227,10 @@ impl Projections {
         all + own
     }
 
-    /// Moves [`Projections::summary_epoch`] after `consumer` committed: for `users`, or for
-    /// everyone when `None`. Other consumers' commits leave it as it is.
-    fn summary_changed(&self, consumer: Consumer, users: Option<BTreeSet<String>>) {
-        if consumer != Consumer::CredentialSummary {
+    /// Moves [`Projections::summary_epoch`] after `model` committed: for `users`, or for
+    /// everyone when `None`. Read models whose answers are not remembered leave it as it is.
+    fn summary_changed(&self, model: Model, users: Option<BTreeSet<String>>) {
+        if !model.remembered() {
             return;
         }
         match users {
@@ -292,61 +247,52 @@ impl Projections {
         }
     }
 
-    /// Applies batches until `consumer` has seen every committed event.
-    async fn drain(&self, consumer: Consumer) -> Result<(), ProjectionError> {
-        while self.step(consumer).await? as i64 >= self.batch {}
+    /// Applies batches until `model` has seen every committed event.
+    async fn drain(&self, model: Model) -> Result<(), ProjectionError> {
+        while self.step(model).await? as i64 >= self.batch {}
         Ok(())
     }
 
-    /// Applies one batch of new events to `consumer`'s live tables, rows and checkpoint in one
+    /// Applies one batch of new events to `model`'s live tables, rows and checkpoint in one
     /// transaction. Returns how many events it applied.
-    pub async fn step(&self, consumer: Consumer) -> Result<usize, ProjectionError> {
+    pub async fn step(&self, model: Model) -> Result<usize, ProjectionError> {
         let _writer = self.db.exclusive().await;
         let mut tx = self.db.any.begin().await?;
         let (position, events) = if is_sqlite(&tx) {
-            let position = lock_checkpoint(&mut tx, consumer.name()).await?;
+            let position = lock_checkpoint(&mut tx, model.name()).await?;
             (
                 position,
                 feed::read_after(&mut *tx, position, self.batch).await?,
             )
         } else {
-            lock_and_read(&mut tx, consumer.name(), self.batch).await?
+            lock_and_read(&mut tx, model.name(), self.batch).await?
         };
         // Events this process did not see were applied by another one: they may have changed
         // access.
         let unseen = self
             .progress
-            .get(&consumer)
+            .get(model.name())
             .is_none_or(|p| *p.borrow() != position);
         let Some(last) = events.last().map(|e| e.position) else {
             tx.rollback().await?;
             if unseen {
                 self.access_changed();
-                self.summary_changed(consumer, None);
+                self.summary_changed(model, None);
             }
-            self.publish(consumer, position);
+            self.publish(model, position);
             return Ok(0);
         };
-        // Nothing another process applied came between: what this process last knew of the
-        // MCP servers still holds.
-        let no_mcp_servers = self.no_mcp_servers_at.load(Ordering::Acquire) == position;
-        let applied = apply(
-            consumer,
+        let prepared = model.prepare(&events, self.db.backend())?;
+        let users = apply(
+            model,
             &mut tx,
             Tables::LIVE,
             &events,
-            no_mcp_servers,
-            CheckpointMove::new(consumer.name(), last),
+            prepared,
+            model.name(),
         )
         .await?;
         tx.commit().await?;
-        if consumer == Consumer::CredentialSummary {
-            self.no_mcp_servers_at.store(
-                if applied.no_mcp_servers { last } else { -1 },
-                Ordering::Release,
-            );
-        }
-        let users = applied.users;
         if unseen
             || events
                 .iter()
@@ -355,14 +301,14 @@ impl Projections {
             self.access_changed();
         }
         // Events another process applied before these touched rows this process cannot name.
-        self.summary_changed(consumer, users.filter(|_| !unseen));
-        self.publish(consumer, last);
+        self.summary_changed(model, Some(users).filter(|_| !unseen));
+        self.publish(model, last);
         Ok(events.len())
     }
 
-    /// Drains every consumer; they are independent, so they run side by side.
+    /// Drains every read model; they are independent, so they run side by side.
     async fn drain_all(&self) -> Result<(), ProjectionError> {
-        futures::future::try_join_all(Consumer::ALL.map(|c| self.drain(c))).await?;
+        futures::future::try_join_all(READ_MODELS.map(|m| self.drain(m))).await?;
         Ok(())
     }
 
@@ -415,20 +361,20 @@ impl Projections {
     /// Waits (bounded) until every consumer of this process has applied `position`, so a client
     /// reads its own writes.
     pub async fn wait_for(&self, position: i64, timeout: Duration) -> Result<(), ProjectionError> {
-        self.wait_for_some(position, &Consumer::ALL, timeout).await
+        self.wait_for_some(position, &READ_MODELS, timeout).await
     }
 
-    /// Waits (bounded) until the given consumers of this process have applied `position`: a
+    /// Waits (bounded) until the given read models of this process have applied `position`: a
     /// command waits only for the read models its answer shows.
     pub async fn wait_for_some(
         &self,
         position: i64,
-        consumers: &[Consumer],
+        models: &[Model],
         timeout: Duration,
     ) -> Result<(), ProjectionError> {
-        let behind = consumers
+        let behind = models
             .iter()
-            .filter_map(|c| self.progress.get(c))
+            .filter_map(|m| self.progress.get(m.name()))
             .any(|tx| *tx.borrow() < position);
         if !behind {
             return Ok(());
@@ -438,7 +384,7 @@ impl Projections {
         let _waiting = Waiting(&self.waiting);
         self.asked.notify_one();
         let deadline = tokio::time::Instant::now() + timeout;
-        for tx in consumers.iter().filter_map(|c| self.progress.get(c)) {
+        for tx in models.iter().filter_map(|m| self.progress.get(m.name())) {
             let mut rx = tx.subscribe();
             let reached = tokio::time::timeout_at(deadline, rx.wait_for(|p| *p >= position)).await;
             if !matches!(reached, Ok(Ok(_))) {
@@ -448,9 +394,11 @@ impl Projections {
         Ok(())
     }
 
-    /// Follows a consumer's position in this process (for work that reacts to new rows).
-    pub fn progress(&self, consumer: Consumer) -> Option<watch::Receiver<i64>> {
-        self.progress.get(&consumer).map(watch::Sender::subscribe)
+    /// Follows a read model's position in this process (for work that reacts to new rows).
+    pub fn progress(&self, model: Model) -> Option<watch::Receiver<i64>> {
+        self.progress
+            .get(model.name())
+            .map(watch::Sender::subscribe)
     }
 
     /// Each consumer's checkpoint and lag.
@@ -463,12 +411,12 @@ impl Projections {
         for row in rows {
             known.insert(row.try_get("name")?, row.try_get("position")?);
         }
-        Ok(Consumer::ALL
+        Ok(READ_MODELS
             .into_iter()
-            .map(|c| {
-                let position = known.get(c.name()).copied().unwrap_or(0);
+            .map(|m| {
+                let position = known.get(m.name()).copied().unwrap_or(0);
                 ConsumerStatus {
-                    name: c.name().to_string(),
+                    name: m.name().to_string(),
                     position,
                     head,
                     lag: head - position,
@@ -482,7 +430,7 @@ impl Projections {
     /// index insertion per row. (Unique ones stay: the replay's upserts need them.)
     async fn create_shadow_tables(
         &self,
-        consumer: Consumer,
+        model: Model,
         shadow_checkpoint: &str,
     ) -> Result<DeferredIndexes, ProjectionError> {
         let mut deferred = DeferredIndexes::default();
@@ -495,7 +443,7 @@ impl Projections {
             .bind(shadow_checkpoint)
             .execute(&mut *tx)
             .await?;
-        for table in consumer.tables() {
+        for table in model.tables() {
             let shadow = Tables::REBUILD.name(table);
             sqlx::query(&format!("DROP TABLE IF EXISTS {shadow}"))
                 .execute(&mut *tx)
@@ -552,21 +500,19 @@ impl Projections {
     /// `progress(applied, head)` is called after each batch.
     pub async fn rebuild(
         &self,
-        consumer: Consumer,
+        model: Model,
         progress: &(dyn Fn(i64, i64) + Sync),
     ) -> Result<RebuildReport, ProjectionError> {
-        let shadow_checkpoint = format!("{}#rebuild", consumer.name());
-        let deferred_indexes = self
-            .create_shadow_tables(consumer, &shadow_checkpoint)
-            .await?;
+        let shadow_checkpoint = format!("{}#rebuild", model.name());
+        let deferred_indexes = self.create_shadow_tables(model, &shadow_checkpoint).await?;
         // Replay: a reader fetches the next batch while the current one is written. Events are
         // immutable and read in position order, so reading outside the write transaction is
         // safe; each batch's rows and the shadow checkpoint still commit together.
-        // The audit trail's rows are prepared by the reader too, beside the inserts.
-        type Batch = (Vec<FeedEvent>, Option<audit_trail::Prepared>);
+        // What the read model prepares without the database, the reader prepares too.
+        type Batch = (Vec<FeedEvent>, Option<Prepared>);
         let (batches, mut incoming) = tokio::sync::mpsc::channel::<Batch>(2);
         let reader_db = self.db.clone();
-        let postgres = self.db.backend() == Backend::Postgres;
+        let backend = self.db.backend();
         let reader = tokio::spawn(async move {
             // A small first batch, so that the writer starts while the reader reads on.
             let (mut after, mut size) = (0, 1000);
@@ -577,33 +523,27 @@ impl Projections {
                     return Ok::<_, ProjectionError>(());
                 };
                 after = last;
-                let rows = match consumer {
-                    Consumer::AuditTrail => Some(audit_trail::prepare(&events, postgres)?),
-                    _ => None,
-                };
-                if batches.send((events, rows)).await.is_err() {
+                let prepared = model.prepare(&events, backend)?;
+                if batches.send((events, prepared)).await.is_err() {
                     return Ok(());
                 }
             }
         });
         let mut applied = 0i64;
-        while let Some((events, rows)) = incoming.recv().await {
-            let last = events.last().map_or(0, |e| e.position);
+        while let Some((events, prepared)) = incoming.recv().await {
             {
                 let _writer = self.db.exclusive().await;
                 let mut tx = self.db.any.begin().await?;
                 lock_checkpoint(&mut tx, &shadow_checkpoint).await?;
-                let moved = CheckpointMove::new(&shadow_checkpoint, last);
-                match &rows {
-                    Some(rows) => {
-                        let mut moved = moved;
-                        audit_trail::insert(&mut tx, Tables::REBUILD, rows, &mut moved).await?;
-                        finish_move(&mut tx, &moved).await?;
-                    }
-                    None => {
-                        apply(consumer, &mut tx, Tables::REBUILD, &events, false, moved).await?;
-                    }
-                }
+                apply(
+                    model,
+                    &mut tx,
+                    Tables::REBUILD,
+                    &events,
+                    prepared,
+                    &shadow_checkpoint,
+                )
+                .await?;
                 tx.commit().await?;
             }
             applied += events.len() as i64;
@@ -619,19 +559,27 @@ impl Projections {
         // The swap: hold the live consumer's checkpoint, apply what arrived meanwhile, swap.
         let _writer = self.db.exclusive().await;
         let mut tx = self.db.any.begin().await?;
-        lock_checkpoint(&mut tx, consumer.name()).await?;
+        lock_checkpoint(&mut tx, model.name()).await?;
         let mut position = lock_checkpoint(&mut tx, &shadow_checkpoint).await?;
         loop {
             let events = feed::read_after(&mut *tx, position, 5000).await?;
             let Some(last) = events.last().map(|e| e.position) else {
                 break;
             };
-            let moved = CheckpointMove::new(&shadow_checkpoint, last);
-            apply(consumer, &mut tx, Tables::REBUILD, &events, false, moved).await?;
+            let prepared = model.prepare(&events, self.db.backend())?;
+            apply(
+                model,
+                &mut tx,
+                Tables::REBUILD,
+                &events,
+                prepared,
+                &shadow_checkpoint,
+            )
+            .await?;
             applied += events.len() as i64;
             position = last;
         }
-        for table in consumer.tables() {
+        for table in model.tables() {
             let shadow = Tables::REBUILD.name(table);
             sqlx::query(&format!("DROP TABLE {table}"))
                 .execute(&mut *tx)
@@ -663,20 +611,17 @@ impl Projections {
         for index in &deferred_indexes.after_swap {
             sqlx::query(index).execute(&mut *tx).await?;
         }
-        set_checkpoint(&mut tx, consumer.name(), position).await?;
+        set_checkpoint(&mut tx, model.name(), position).await?;
         sqlx::query("DELETE FROM projection_checkpoints WHERE name = $1")
             .bind(&shadow_checkpoint)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        if consumer == Consumer::CredentialSummary {
-            self.no_mcp_servers_at.store(-1, Ordering::Release);
-        }
         self.access_changed();
-        self.summary_changed(consumer, None);
-        self.publish(consumer, position);
+        self.summary_changed(model, None);
+        self.publish(model, position);
         Ok(RebuildReport {
-            consumer: consumer.name(),
+            consumer: model.name(),
             events: applied,
             position,
         })

@@ -18,7 +18,8 @@ use credledger_domain::keyring::Keyring;
 use credledger_domain::keyring::ValidationOutcome;
 use credledger_domain::user as domain;
 use credledger_domain::{CredentialId, KeyringId, SecretFields};
-use credledger_projections::{credential_summary, mcp_sync, principals, Consumer};
+use credledger_projections::credential_summary::CredentialSummary;
+use credledger_projections::{credential_summary, mcp_sync, principals};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -186,7 +187,7 @@ fn revoke_at_provider(
 /// [`keyring_as_committed`]). Never the state before the command.
 async fn reload(ctx: &Context<'_>, id: &str, committed: Committed) -> Result<Credential, ApiError> {
     let a = api(ctx);
-    if a.ledger.shows(Consumer::CredentialSummary, committed) {
+    if a.ledger.shows(&CredentialSummary, committed) {
         return credential_summary::get(&a.ledger.db.any, id)
             .await?
             .map(Credential::from)
@@ -209,7 +210,7 @@ async fn keyring_as_committed(
     keyring: &KeyringId,
     committed: Committed,
 ) -> Result<Vec<credential_summary::Summary>, ApiError> {
-    let shown = a.ledger.shows(Consumer::CredentialSummary, committed);
+    let shown = a.ledger.shows(&CredentialSummary, committed);
     let stored = credential_summary::list(
         &a.ledger.db,
         credential_summary::Filter {

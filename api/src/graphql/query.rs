@@ -7,13 +7,17 @@ use async_graphql::{Context, Object, ID};
 use credledger_adapters::db::timestamp;
 use credledger_domain::user as domain;
 use credledger_projections::audit_trail::{self, AuditFilter as Filter};
-use credledger_projections::{credential_summary, dashboard_stats, mcp_sync, principals};
+use credledger_projections::{
+    credential_summary, dashboard_stats, mcp_sync, principals, usage_by_service,
+};
 
 /// The most rows a list answers.
 const LIST_LIMIT: i64 = 1_000;
 const PAGE_MAX: i32 = 100;
 /// The most soon-expiring credentials `systemMetrics` lists.
 const EXPIRING_LIST_LIMIT: i64 = 100;
+/// How many days of uses `systemMetrics.usageByService` covers (today included).
+const USAGE_DAYS: i64 = 14;
 
 /// The end of the expiry warning window, as the read models write times.
 fn expiry_horizon(ctx: &Context<'_>) -> String {
@@ -340,6 +344,10 @@ impl Query {
                 .count;
             let expiring =
                 credential_summary::expiring(pool, None, &horizon, EXPIRING_LIST_LIMIT).await?;
+            let first_day = (chrono::Utc::now() - chrono::TimeDelta::days(USAGE_DAYS - 1))
+                .date_naive()
+                .to_string();
+            let usage = usage_by_service::since(pool, &first_day).await?;
             Ok(SystemMetrics {
                 users,
                 totals: (&dashboard.totals).into(),
@@ -349,6 +357,14 @@ impl Query {
                 failed_syncs: failed.into_iter().map(AuditEvent::from).collect(),
                 expiring_soon,
                 expiring_credentials: expiring.into_iter().map(Credential::from).collect(),
+                usage_by_service: usage
+                    .into_iter()
+                    .map(|u| DailyServiceUses {
+                        service: u.service,
+                        day: u.day,
+                        uses: u.uses,
+                    })
+                    .collect(),
             })
         })
         .await

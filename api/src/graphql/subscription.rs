@@ -67,7 +67,7 @@ impl Subscription {
                     .projections
                     .wait_for_some(
                         event.position,
-                        &[credledger_projections::Consumer::CredentialSummary],
+                        &[&credledger_projections::credential_summary::CredentialSummary],
                         Duration::from_secs(2),
                     )
                     .await;

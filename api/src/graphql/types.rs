@@ -714,6 +714,18 @@ pub struct SystemMetrics {
     pub expiring_soon: i64,
     /// The first of them (at most 100), soonest first: metadata only.
     pub expiring_credentials: Vec<Credential>,
+    /// Uses of credentials (resolves and reveals) per service and UTC day, over the last 14
+    /// days (today included), by day then service; days without a use are absent.
+    pub usage_by_service: Vec<DailyServiceUses>,
+}
+
+/// How many times credentials of one service were used on one UTC day.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct DailyServiceUses {
+    pub service: String,
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    pub uses: i64,
 }
 
 /// A change to one of the signed-in person's credentials, as it happens.

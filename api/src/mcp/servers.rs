@@ -19,8 +19,11 @@ use credledger_domain::user::{Scope, UserError};
 use credledger_domain::{
     CredentialId, EventMetadata, SealedSecret, SecretFields, SecretString, ServiceKey, UserId,
 };
+use credledger_projections::audit_trail::AuditTrail;
+use credledger_projections::credential_summary::CredentialSummary;
+use credledger_projections::mcp_sync;
+use credledger_projections::principals::Principals;
 use credledger_projections::principals::ServerTokenRow;
-use credledger_projections::{mcp_sync, Consumer};
 use sqlx::Row;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -155,14 +158,7 @@ impl McpServers {
     ) -> Result<Committed, ApiError> {
         let committed = self.servers.execute(server.as_str(), command, meta).await?;
         self.ledger
-            .settle_for(
-                committed,
-                &[
-                    Consumer::CredentialSummary,
-                    Consumer::Principals,
-                    Consumer::AuditTrail,
-                ],
-            )
+            .settle_for(committed, &[&CredentialSummary, &Principals, &AuditTrail])
             .await?;
         Ok(committed)
     }

@@ -23,8 +23,9 @@ use credledger_domain::keyring::{
     CredentialState, CredentialStatus, Keyring, KeyringCommand, McpSyncOutcome,
 };
 use credledger_domain::{CredentialId, EventMetadata, KeyringId, ServiceKey, UserId};
+use credledger_projections::credential_summary::CredentialSummary;
 use credledger_projections::mcp_sync::{self, SyncRow};
-use credledger_projections::Consumer;
+use credledger_projections::ReadModel as _;
 use rand::Rng;
 use sqlx::Row;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -156,7 +157,7 @@ impl McpSync {
     /// checks on their own clock.
     pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
         let ledger = self.servers.ledger().clone();
-        let mut progress = ledger.projections.progress(Consumer::CredentialSummary);
+        let mut progress = ledger.projections.progress(&CredentialSummary);
         let mut last_drift = tokio::time::Instant::now();
         loop {
             if *shutdown.borrow() {
@@ -338,7 +339,7 @@ impl McpSync {
         }
         let applied: Option<i64> =
             sqlx::query_scalar("SELECT position FROM projection_checkpoints WHERE name = $1")
-                .bind(Consumer::CredentialSummary.name())
+                .bind(CredentialSummary.name())
                 .fetch_optional(&self.servers.ledger().db.any)
                 .await?;
         Ok(Some(applied.unwrap_or(0)))
