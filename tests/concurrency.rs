@@ -685,10 +685,7 @@ async fn thirty_two_concurrent_writers_keep_the_keyring_rules_and_lose_nothing(e
     assert!(refused(|e| matches!(e, KeyringError::NameTaken(_))));
 }
 
-on_both_backends!(
-    thirty_two_writers,
-    thirty_two_concurrent_writers_keep_the_keyring_rules_and_lose_nothing
-);
+on_both_backends!(thirty_two_concurrent_writers_keep_the_keyring_rules_and_lose_nothing);
 
 /// A secret replacement racing an erasure of the same credential: the replacement either lands
 /// before the erasure or is refused (the credential is gone) — never an internal error because
@@ -748,10 +745,7 @@ async fn a_secret_replaced_while_its_credential_is_erased_is_refused_never_inter
     assert!(internal.is_empty(), "{internal:#?}");
 }
 
-on_both_backends!(
-    replace_racing_erase,
-    a_secret_replaced_while_its_credential_is_erased_is_refused_never_internal
-);
+on_both_backends!(a_secret_replaced_while_its_credential_is_erased_is_refused_never_internal);
 
 /// Global positions run 1..n without a gap, and `ledger verify` accepts the chain.
 async fn assert_gap_free_and_verified(env: &TestEnv, pool: &AnyPool) {
@@ -832,10 +826,7 @@ async fn concurrent_uses_are_group_committed_each_once_in_a_verified_chain(env: 
     }
     assert_gap_free_and_verified(&env, &pool).await;
 }
-on_both_backends!(
-    concurrent_uses_group_committed,
-    concurrent_uses_are_group_committed_each_once_in_a_verified_chain
-);
+on_both_backends!(concurrent_uses_are_group_committed_each_once_in_a_verified_chain);
 
 fn raw_event(stream: &str, n: usize) -> credledger_adapters::append::NewEvent {
     credledger_adapters::append::NewEvent {
@@ -950,10 +941,7 @@ async fn commands_in_one_group_are_written_whole_or_not_at_all(env: TestEnv) {
     assert_eq!(claimed, expected, "each caller's positions are its rows'");
     assert_gap_free_and_verified(&env, &pool).await;
 }
-on_both_backends!(
-    commands_in_one_group,
-    commands_in_one_group_are_written_whole_or_not_at_all
-);
+on_both_backends!(commands_in_one_group_are_written_whole_or_not_at_all);
 
 /// A command's first attempt decides on the state this process remembers. Another process
 /// (here a second ledger on the same database, with its own memory) renames "Work" away;
@@ -1012,7 +1000,7 @@ async fn a_stale_memory_never_decides_a_command(env: TestEnv) {
         Err(_) => assert_eq!(c.name.as_str(), "Home"),
     }
 }
-on_both_backends!(stale_memory, a_stale_memory_never_decides_a_command);
+on_both_backends!(a_stale_memory_never_decides_a_command);
 
 /// A request the database refuses fails alone: the group it was gathered into is written
 /// again one request at a time, so its neighbours go in. (A trigger stands in for whatever
@@ -1071,7 +1059,7 @@ async fn a_refused_request_fails_alone_in_its_group(env: TestEnv) {
     .unwrap();
     assert_eq!(written, 40);
 }
-on_both_backends!(refused_request, a_refused_request_fails_alone_in_its_group);
+on_both_backends!(a_refused_request_fails_alone_in_its_group);
 
 /// A resolve chooses on the keyring as this process remembers it, and its use is recorded only
 /// if the keyring has not moved on since. Another process (a second ledger on the same
@@ -1152,10 +1140,7 @@ async fn a_resolve_never_discloses_what_another_process_withdrew(env: TestEnv) {
     }
     assert_gap_free_and_verified(&env, &pool).await;
 }
-on_both_backends!(
-    guarded_resolve,
-    a_resolve_never_discloses_what_another_process_withdrew
-);
+on_both_backends!(a_resolve_never_discloses_what_another_process_withdrew);
 
 /// A guarded append goes in only while the guarded stream ends where the caller saw it,
 /// checked when the group is written: in one burst of guarded records beside a command on the
@@ -1232,7 +1217,4 @@ async fn a_guarded_append_goes_in_only_before_its_stream_moves(env: TestEnv) {
     assert!(current.is_ok(), "{current:?}");
     assert_gap_free_and_verified(&env, &pool).await;
 }
-on_both_backends!(
-    guarded_append,
-    a_guarded_append_goes_in_only_before_its_stream_moves
-);
+on_both_backends!(a_guarded_append_goes_in_only_before_its_stream_moves);

@@ -285,23 +285,10 @@ async fn a_secret_stays_readable_after_a_restart(env: TestEnv) {
     assert_eq!(token(&fields), "secret_restart");
 }
 
+on_both_backends!(every_flipped_bit_of_a_ciphertext_gives_a_typed_error_naming_the_credential);
 on_both_backends!(
-    every_flipped_bit_of_a_ciphertext_gives_a_typed_error_naming_the_credential,
-    every_flipped_bit_of_a_ciphertext_gives_a_typed_error_naming_the_credential
-);
-on_both_backends!(
-    a_flipped_byte_of_a_ciphertext_in_the_database_makes_reveal_fail_naming_the_credential,
     a_flipped_byte_of_a_ciphertext_in_the_database_makes_reveal_fail_naming_the_credential
 );
-on_both_backends!(
-    a_ciphertext_moved_to_another_credential_or_version_does_not_decrypt,
-    a_ciphertext_moved_to_another_credential_or_version_does_not_decrypt
-);
-on_both_backends!(
-    a_wrapped_data_key_moved_to_another_credential_does_not_unwrap,
-    a_wrapped_data_key_moved_to_another_credential_does_not_unwrap
-);
-on_both_backends!(
-    a_secret_stays_readable_after_a_restart,
-    a_secret_stays_readable_after_a_restart
-);
+on_both_backends!(a_ciphertext_moved_to_another_credential_or_version_does_not_decrypt);
+on_both_backends!(a_wrapped_data_key_moved_to_another_credential_does_not_unwrap);
+on_both_backends!(a_secret_stays_readable_after_a_restart);

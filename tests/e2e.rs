@@ -1,5 +1,6 @@
 //! End-to-end tests: the real `credledger` binary and `Application`, on SQLite and on a real
-//! PostgreSQL (CREDLEDGER_TEST_DATABASE_URL; required in CI). One binary, one module per area.
+//! PostgreSQL (CREDLEDGER_TEST_DATABASE_URL; required in CI). One binary, one module per area;
+//! a test is named by the sentence it proves.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;

@@ -560,34 +560,13 @@ async fn a_data_key_restored_from_a_backup_after_erasure_is_destroyed_by_shred_e
     assert_eq!(other.get("token").unwrap().expose(), "secret_erin_other");
 }
 
-on_both_backends!(
-    an_erased_secret_cannot_be_recovered_from_the_database_and_every_master_key,
-    an_erased_secret_cannot_be_recovered_from_the_database_and_every_master_key
-);
-on_both_backends!(
-    an_erased_canary_is_in_no_table_and_the_destroyed_key_in_no_database_file,
-    an_erased_canary_is_in_no_table_and_the_destroyed_key_in_no_database_file
-);
-on_both_backends!(
-    an_erased_credential_keeps_its_audited_history_and_leaves_the_summary,
-    an_erased_credential_keeps_its_audited_history_and_leaves_the_summary
-);
-on_both_backends!(
-    the_ledger_still_verifies_after_an_erasure,
-    the_ledger_still_verifies_after_an_erasure
-);
-on_both_backends!(
-    revealing_an_erased_credential_answers_not_found,
-    revealing_an_erased_credential_answers_not_found
-);
-on_both_backends!(
-    erasing_the_primary_promotes_the_oldest_active_credential,
-    erasing_the_primary_promotes_the_oldest_active_credential
-);
-on_both_backends!(
-    a_data_key_restored_from_a_backup_after_erasure_is_destroyed_by_shred_erased,
-    a_data_key_restored_from_a_backup_after_erasure_is_destroyed_by_shred_erased
-);
+on_both_backends!(an_erased_secret_cannot_be_recovered_from_the_database_and_every_master_key);
+on_both_backends!(an_erased_canary_is_in_no_table_and_the_destroyed_key_in_no_database_file);
+on_both_backends!(an_erased_credential_keeps_its_audited_history_and_leaves_the_summary);
+on_both_backends!(the_ledger_still_verifies_after_an_erasure);
+on_both_backends!(revealing_an_erased_credential_answers_not_found);
+on_both_backends!(erasing_the_primary_promotes_the_oldest_active_credential);
+on_both_backends!(a_data_key_restored_from_a_backup_after_erasure_is_destroyed_by_shred_erased);
 
 /// Disclosures remember the wrapped data keys they read; erasing a credential destroys its key
 /// in memory as well as in the table, so even a direct attempt with its sealed secret finds no
@@ -631,10 +610,7 @@ async fn a_destroyed_key_is_not_opened_from_memory(env: TestEnv) {
         "{opened:?}"
     );
 }
-on_both_backends!(
-    a_destroyed_key_is_not_opened_from_memory,
-    a_destroyed_key_is_not_opened_from_memory
-);
+on_both_backends!(a_destroyed_key_is_not_opened_from_memory);
 
 /// Erasing a keyring's last credentials drops the keyring from the dashboard's counts (not a
 /// row of zeros, not the old counts), live as after a rebuild.
@@ -683,7 +659,4 @@ async fn erasing_a_keyrings_last_credentials_drops_its_counts(env: TestEnv) {
     assert_eq!(dashboard(&pool, Some("fay")).await.unwrap(), live);
 }
 
-on_both_backends!(
-    erasing_a_keyrings_last_credentials_drops_its_counts,
-    erasing_a_keyrings_last_credentials_drops_its_counts
-);
+on_both_backends!(erasing_a_keyrings_last_credentials_drops_its_counts);

@@ -107,7 +107,7 @@ async fn api_rate_limit_answers_429_with_headers(env: TestEnv) {
     );
     server.running.stop().await.unwrap();
 }
-on_both_backends!(api_rate_limit, api_rate_limit_answers_429_with_headers);
+on_both_backends!(api_rate_limit_answers_429_with_headers);
 
 const METRICS: &str = "limits-test-metrics-token";
 

@@ -303,10 +303,10 @@ async fn a_scripted_session_shows_in_every_family(env: TestEnv) {
         assert!(!text.contains(&canary), "{canary} in the metrics");
     }
 }
-on_both_backends!(scripted_session, a_scripted_session_shows_in_every_family);
+on_both_backends!(a_scripted_session_shows_in_every_family);
 
 /// On its own address `/metrics` needs no token, and the main listener then has none.
-async fn metrics_on_their_own_listener(env: TestEnv) {
+async fn on_its_own_listener_metrics_need_no_token_and_the_main_listener_has_none(env: TestEnv) {
     let server = env
         .server_with(|s| s.metrics_listen = Some("127.0.0.1:0".into()))
         .await;
@@ -327,4 +327,4 @@ async fn metrics_on_their_own_listener(env: TestEnv) {
         404
     );
 }
-on_both_backends!(own_listener, metrics_on_their_own_listener);
+on_both_backends!(on_its_own_listener_metrics_need_no_token_and_the_main_listener_has_none);

@@ -64,7 +64,7 @@ fn fields(url: &str) -> Value {
     json!({"url": url, "email": "ada@example.com", "api_token": "ATATT3xFfGF0-canary-token"})
 }
 
-async fn private_addresses_are_refused(env: TestEnv) {
+async fn jira_urls_pointing_at_private_addresses_are_refused_before_any_connection(env: TestEnv) {
     let (port, connections) = recording_listener("127.0.0.1").await;
     let (allowed_port, allowed_hits) = jira("127.0.0.2", None).await;
     let (redirecting_port, redirecting_hits) = jira(
@@ -134,10 +134,7 @@ async fn private_addresses_are_refused(env: TestEnv) {
     assert_eq!(allowed_hits.load(Ordering::SeqCst), 1);
     server.running.stop().await.unwrap();
 }
-on_both_backends!(
-    jira_urls_pointing_at_private_addresses_are_refused_before_any_connection,
-    private_addresses_are_refused
-);
+on_both_backends!(jira_urls_pointing_at_private_addresses_are_refused_before_any_connection);
 
 /// An MCP server's address is an admin's choice like a Jira site: the same policy decides where
 /// credentials may be sent. Refused addresses name the rule and register nothing; a private
@@ -215,7 +212,4 @@ async fn mcp_server_addresses_follow_the_outbound_policy(env: TestEnv) {
         .await;
     assert_eq!(changed.code(), "VALIDATION", "{}", changed.body);
 }
-on_both_backends!(
-    mcp_server_addresses,
-    mcp_server_addresses_follow_the_outbound_policy
-);
+on_both_backends!(mcp_server_addresses_follow_the_outbound_policy);

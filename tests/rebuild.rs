@@ -401,10 +401,7 @@ async fn a_rebuild_of_more_than_ten_thousand_events_equals_the_incremental_read_
     running.stop().await.unwrap();
 }
 
-on_both_backends!(
-    rebuild_equals_incremental,
-    a_rebuild_of_more_than_ten_thousand_events_equals_the_incremental_read_models_and_serve_keeps_answering
-);
+on_both_backends!(a_rebuild_of_more_than_ten_thousand_events_equals_the_incremental_read_models_and_serve_keeps_answering);
 
 async fn events_written_during_a_rebuild_are_in_the_swapped_tables_which_equal_a_fresh_full_replay(
     env: TestEnv,
@@ -557,7 +554,6 @@ async fn events_written_during_a_rebuild_are_in_the_swapped_tables_which_equal_a
 }
 
 on_both_backends!(
-    rebuild_during_writes,
     events_written_during_a_rebuild_are_in_the_swapped_tables_which_equal_a_fresh_full_replay
 );
 
@@ -679,10 +675,7 @@ async fn rebuilding_one_read_model_by_name_restores_it_and_leaves_the_others_alo
     );
 }
 
-on_both_backends!(
-    rebuild_by_name,
-    rebuilding_one_read_model_by_name_restores_it_and_leaves_the_others_alone
-);
+on_both_backends!(rebuilding_one_read_model_by_name_restores_it_and_leaves_the_others_alone);
 
 async fn an_unknown_read_model_name_is_refused_with_a_clear_message_and_changes_nothing(
     env: TestEnv,
@@ -729,7 +722,4 @@ async fn an_unknown_read_model_name_is_refused_with_a_clear_message_and_changes_
     assert_eq!(events, head(&pool).await);
 }
 
-on_both_backends!(
-    rebuild_unknown_name,
-    an_unknown_read_model_name_is_refused_with_a_clear_message_and_changes_nothing
-);
+on_both_backends!(an_unknown_read_model_name_is_refused_with_a_clear_message_and_changes_nothing);

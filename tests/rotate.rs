@@ -353,10 +353,7 @@ async fn rotation_killed_at_random_moments_and_rerun_leaves_every_key_under_the_
     }
 }
 
-on_both_backends!(
-    rotation_survives_sigkill_at_random_moments,
-    rotation_killed_at_random_moments_and_rerun_leaves_every_key_under_the_new_master_key_and_every_secret_readable
-);
+on_both_backends!(rotation_killed_at_random_moments_and_rerun_leaves_every_key_under_the_new_master_key_and_every_secret_readable);
 
 async fn rotation_is_online_new_credentials_get_the_new_master_key_and_reveals_work_while_it_runs(
     env: TestEnv,
@@ -480,6 +477,5 @@ async fn rotation_is_online_new_credentials_get_the_new_master_key_and_reveals_w
 }
 
 on_both_backends!(
-    rotation_is_online,
     rotation_is_online_new_credentials_get_the_new_master_key_and_reveals_work_while_it_runs
 );

@@ -30,10 +30,7 @@ async fn a_registered_credential_shows_in_the_summary_and_the_chain_verifies(env
         .is_empty());
 }
 
-on_both_backends!(
-    smoke,
-    a_registered_credential_shows_in_the_summary_and_the_chain_verifies
-);
+on_both_backends!(a_registered_credential_shows_in_the_summary_and_the_chain_verifies);
 
 #[test]
 fn a_data_directory_created_by_credledger_is_private_to_its_owner() {

@@ -17,11 +17,15 @@ pub mod ws;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_credledger");
 
-/// Runs a scenario `async fn(TestEnv)` on SQLite and on PostgreSQL, as two tests.
+/// Runs a scenario `async fn(TestEnv)` on SQLite and on PostgreSQL, as two tests named after
+/// it: `on_both_backends!(a_registered_credential_shows_in_the_summary)` makes
+/// `a_registered_credential_shows_in_the_summary::on_sqlite` and `…::on_postgres` (the module
+/// and the function share the name: one is a type-namespace item, the other a value). Name the
+/// scenario with a sentence that says what it proves.
 #[macro_export]
 macro_rules! on_both_backends {
-    ($name:ident, $scenario:ident) => {
-        mod $name {
+    ($scenario:ident) => {
+        mod $scenario {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn on_sqlite() {
                 super::$scenario($crate::support::TestEnv::sqlite().await).await
