@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `credledger` binary and `Application`, on SQLite and on a real
-//! PostgreSQL (CREDLEDGER_TEST_DATABASE_URL; required in CI). One binary, one module per area;
-//! a test is named by the sentence it proves.
+//! PostgreSQL (CREDLEDGER_TEST_DATABASE_URL; scripts/test always gives one and sets
+//! CREDLEDGER_REQUIRE_POSTGRES, so there they fail rather than skip). One binary, one module per
+//! area; a test is named by the sentence it proves.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;

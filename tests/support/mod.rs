@@ -22,6 +22,9 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_credledger");
 /// `a_registered_credential_shows_in_the_summary::on_sqlite` and `…::on_postgres` (the module
 /// and the function share the name: one is a type-namespace item, the other a value). Name the
 /// scenario with a sentence that says what it proves.
+///
+/// Without CREDLEDGER_TEST_DATABASE_URL `on_postgres` passes after printing that it was skipped,
+/// unless CREDLEDGER_REQUIRE_POSTGRES is set (scripts/test always sets it): then it fails.
 #[macro_export]
 macro_rules! on_both_backends {
     ($scenario:ident) => {
@@ -81,9 +84,25 @@ fn admin_url() -> Option<String> {
         .ok()
         .filter(|u| !u.is_empty());
     if url.is_none() && std::env::var("CREDLEDGER_REQUIRE_POSTGRES").is_ok() {
-        panic!("CREDLEDGER_REQUIRE_POSTGRES is set but CREDLEDGER_TEST_DATABASE_URL is not");
+        panic!(
+            "CREDLEDGER_REQUIRE_POSTGRES is set but CREDLEDGER_TEST_DATABASE_URL is not: a \
+             PostgreSQL test must not be skipped here (scripts/pg-test-cluster starts one)"
+        );
     }
     url
+}
+
+/// Tells on the terminal that a PostgreSQL test did not run. Written to stderr itself, not with
+/// `eprintln!`, which the test harness captures and shows only for failures; the test thread
+/// is named after the test.
+fn say_skipped() {
+    use std::io::Write;
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a PostgreSQL test");
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped {test}: CREDLEDGER_TEST_DATABASE_URL is not set (scripts/test sets it)"
+    );
 }
 
 /// `base` with its database name replaced.
@@ -123,11 +142,11 @@ impl TestEnv {
         Self::new(Backend::Sqlite, None, None)
     }
 
-    /// A fresh PostgreSQL database, or `None` (test skipped) when no test server is configured
-    /// and none is required.
+    /// A fresh PostgreSQL database, or `None` (the caller returns: the test is skipped, and says
+    /// so) when no test server is configured and none is required.
     pub async fn postgres() -> Option<Self> {
         let Some(admin) = admin_url() else {
-            eprintln!("skipping: CREDLEDGER_TEST_DATABASE_URL is not set");
+            say_skipped();
             return None;
         };
         let name = format!("cl_test_{}", uuid::Uuid::new_v4().simple());
