@@ -35,11 +35,12 @@ mod graphql_transport;
 mod limits;
 mod oauth;
 mod outbound;
-// MCP servers: the replay adapter, resolution at call time, import.
-mod mcp_sync;
-
+// MCP servers: the signed client and the recording server it is tested against, the replay
+// adapter, resolution at call time, import.
+mod mcp_client;
 mod mcp_import;
 mod mcp_original;
 mod mcp_resolve;
+mod mcp_sync;
 mod metrics;
 mod outage;

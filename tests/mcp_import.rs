@@ -8,8 +8,8 @@
 use crate::mcp_sync::{fast_sync, jobs_with, register};
 use crate::on_both_backends;
 use crate::support::api::{Client, Server};
+use crate::support::mcp_recorder::{Op, RecordingMcpServer};
 use crate::support::{dump_table, eventually, TestEnv};
-use credledger_adapters::mcp::recorder::{Op, RecordingMcpServer};
 use serde_json::{json, Value};
 use std::io::Write as _;
 use std::process::Stdio;

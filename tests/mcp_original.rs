@@ -7,11 +7,9 @@
 use crate::mcp_sync::{jobs_with, register};
 use crate::on_both_backends;
 use crate::support::api::{Client, Server};
+use crate::support::mcp_recorder::{Chaos, Dialect, McpFault, ReceivedRequest, RecordingMcpServer};
 use crate::support::{eventually, TestEnv};
 use credledger::mcp::sync::SyncSettings;
-use credledger_adapters::mcp::recorder::{
-    Chaos, Dialect, McpFault, ReceivedRequest, RecordingMcpServer,
-};
 use credledger_adapters::simulator::{Fault, SimAccount};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};

@@ -6,8 +6,8 @@
 use crate::mcp_sync::{fast_sync, grant, jobs_with, register};
 use crate::on_both_backends;
 use crate::support::api::{Answer, Auth, Client, Server};
+use crate::support::mcp_recorder::RecordingMcpServer;
 use crate::support::{eventually, TestEnv};
-use credledger_adapters::mcp::recorder::RecordingMcpServer;
 use credledger_adapters::Backend;
 use serde_json::{json, Value};
 

@@ -5,10 +5,10 @@
 
 use crate::on_both_backends;
 use crate::support::api::{Client, Server};
+use crate::support::mcp_recorder::{Op, RecordingMcpServer};
 use crate::support::{eventually, TestEnv};
 use credledger::config::JobSettings;
 use credledger::mcp::sync::SyncSettings;
-use credledger_adapters::mcp::recorder::{Op, RecordingMcpServer};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -565,7 +565,7 @@ async fn a_kill_9_mid_sync_resumes_and_each_change_is_applied_exactly_once(env: 
         .unwrap();
     recorder.set_secrets(vec![secret.0.as_bytes().to_vec()]);
     // Slow enough that the kill lands while requests are in flight.
-    recorder.set_fault(Some(credledger_adapters::mcp::recorder::McpFault::Slow(
+    recorder.set_fault(Some(crate::support::mcp_recorder::McpFault::Slow(
         Duration::from_millis(300),
     )));
     let mut child = serve_binary(&env);

@@ -5,9 +5,9 @@
 use crate::mcp_sync::{fast_sync, jobs_with, register};
 use crate::on_both_backends;
 use crate::support::api::{bad_token, Auth};
+use crate::support::mcp_recorder::RecordingMcpServer;
 use crate::support::{eventually, TestEnv};
 use base64::Engine as _;
-use credledger_adapters::mcp::recorder::RecordingMcpServer;
 use credledger_adapters::simulator::SimAccount;
 use serde_json::json;
 

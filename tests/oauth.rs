@@ -3,10 +3,10 @@
 
 use crate::on_both_backends;
 use crate::support::api::{Auth, Client, Server};
+use crate::support::mcp_recorder::RecordingMcpServer;
 use crate::support::{eventually, TestEnv};
 use credledger::config::JobSettings;
 use credledger::{Application, Settings};
-use credledger_adapters::mcp::recorder::RecordingMcpServer;
 use credledger_adapters::oauth::OAuthClient;
 use credledger_adapters::simulator::{
     OAuthBehaviour, ProviderSimulator, SimAccount, DEMO_OAUTH_CLIENT_ID, DEMO_OAUTH_CLIENT_SECRET,

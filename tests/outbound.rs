@@ -140,7 +140,7 @@ on_both_backends!(jira_urls_pointing_at_private_addresses_are_refused_before_any
 /// credentials may be sent. Refused addresses name the rule and register nothing; a private
 /// origin an admin allowed is registered, and the sender delivers to it.
 async fn mcp_server_addresses_follow_the_outbound_policy(env: TestEnv) {
-    use credledger_adapters::mcp::recorder::RecordingMcpServer;
+    use crate::support::mcp_recorder::RecordingMcpServer;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
     let origin = recorder.base_url();
     let allowed = origin.clone();

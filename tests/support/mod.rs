@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub mod api;
+pub mod mcp_recorder;
 pub mod ws;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_credledger");
