@@ -6,13 +6,13 @@
 //! and the tailer saw every position exactly once.
 
 use crate::on_both_backends;
-use crate::support::{meta, new_id, valid, TestEnv};
+use crate::support::{keyring_id, meta, new_id, valid, TestEnv};
 use credledger::{Ledger, LedgerError, NewCredential};
 use credledger_adapters::chain::ChainVerifier;
 use credledger_adapters::feed::{read_after, FeedEvent};
 use credledger_adapters::Backend;
 use credledger_domain::keyring::{CredentialStatus, KeyringError, KeyringEvent, ValidationOutcome};
-use credledger_domain::{CredentialId, KeyringId, ServiceKey, UserId};
+use credledger_domain::CredentialId;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sqlx::{AnyPool, Row};
@@ -396,14 +396,6 @@ fn check_stream_history(stream: &[&FeedEvent]) {
     }
 }
 
-fn keyring_id(s: &str) -> KeyringId {
-    let (user, service) = s.split_once(':').unwrap();
-    KeyringId::new(
-        UserId::parse(user).unwrap(),
-        ServiceKey::parse(service).unwrap(),
-    )
-}
-
 async fn thirty_two_concurrent_writers_keep_the_keyring_rules_and_lose_nothing(env: TestEnv) {
     let ledger = env.ledger().await;
     let reads = env.any_pool().await;
@@ -571,7 +563,8 @@ async fn thirty_two_concurrent_writers_keep_the_keyring_rules_and_lose_nothing(e
     }
     // …and hold in the final state of every keyring and in the read model, which agree.
     for keyring in &keyrings {
-        let state = ledger.keyring(&keyring_id(keyring)).await.unwrap();
+        let (user, service) = keyring.split_once(':').unwrap();
+        let state = ledger.keyring(&keyring_id(user, service)).await.unwrap();
         let live: Vec<_> = state.credentials().collect();
         let primaries: Vec<_> = live.iter().filter(|c| c.is_primary).collect();
         assert!(
@@ -988,10 +981,7 @@ async fn a_stale_memory_never_decides_a_command(env: TestEnv) {
     let renamed = here
         .update(&work.to_string(), Some("Old"), None, &meta("alice"))
         .await;
-    let keyring = KeyringId::new(
-        UserId::parse("alice").unwrap(),
-        ServiceKey::parse("notion").unwrap(),
-    );
+    let keyring = keyring_id("alice", "notion");
     let state = there.keyring(&keyring).await.unwrap();
     let c = state.credential(work).unwrap();
     assert_eq!(c.status, CredentialStatus::Revoked, "the revocation stands");

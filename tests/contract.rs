@@ -3,15 +3,13 @@
 //! feed reader and event metadata — the guarantees every consumer of the ledger relies on.
 
 use crate::on_both_backends;
-use crate::support::{meta, new_id, register, valid, TestEnv};
+use crate::support::{keyring_id, meta, new_id, register, valid, TestEnv};
 use credledger::{Ledger, LedgerError, NewCredential};
 use credledger_adapters::chain::{ChainVerifier, GENESIS};
 use credledger_adapters::feed::{read_after, read_stream, FeedEvent};
 use credledger_adapters::Backend;
 use credledger_domain::keyring::{KeyringError, KeyringEvent, ValidationOutcome};
-use credledger_domain::{
-    CredentialId, CredentialName, EventMetadata, KeyringId, ServiceKey, UserId,
-};
+use credledger_domain::{CredentialId, CredentialName, EventMetadata};
 use sqlx::error::ErrorKind;
 use sqlx::{AnyPool, Row};
 use std::collections::{BTreeMap, HashMap};
@@ -29,13 +27,6 @@ async fn all_events(pool: &AnyPool) -> Vec<FeedEvent> {
 
 async fn head(ledger: &Ledger) -> i64 {
     ledger.db.head().await.unwrap()
-}
-
-fn keyring_id(user: &str, service: &str) -> KeyringId {
-    KeyringId::new(
-        UserId::parse(user).unwrap(),
-        ServiceKey::parse(service).unwrap(),
-    )
 }
 
 fn types(events: &[FeedEvent]) -> Vec<&str> {

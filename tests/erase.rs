@@ -3,15 +3,15 @@
 //! or the master keys gives the canary back.
 
 use crate::on_both_backends;
-use crate::support::{meta, valid, TestEnv};
-use crate::tamper::{assert_verifies, verify_without_keys};
+use crate::support::chain::{assert_verifies, verify_without_keys};
+use crate::support::{keyring_id, meta, valid, TestEnv};
 use base64::Engine as _;
 use credledger::Ledger;
 use credledger_adapters::crypto::{open_secret, MasterKeyring};
 use credledger_adapters::keystore::KeyStoreError;
 use credledger_adapters::Backend;
 use credledger_domain::keyring::ValidationOutcome;
-use credledger_domain::{CredentialId, EventMetadata, KeyringId, SealedSecret, ServiceKey, UserId};
+use credledger_domain::{CredentialId, EventMetadata, SealedSecret};
 use sqlx::Row;
 use std::sync::Arc;
 
@@ -27,13 +27,6 @@ async fn register_with(
     crate::support::register_with(ledger, user, service, name, fields, validation, m)
         .await
         .unwrap()
-}
-
-fn keyring_id(user: &str, service: &str) -> KeyringId {
-    KeyringId::new(
-        UserId::parse(user).unwrap(),
-        ServiceKey::parse(service).unwrap(),
-    )
 }
 
 /// An erased credential whose secret held a canary, and what was known of it before erasure.
@@ -583,10 +576,7 @@ async fn a_destroyed_key_is_not_opened_from_memory(env: TestEnv) {
         &meta("gina"),
     )
     .await;
-    let keyring = KeyringId::new(
-        UserId::parse("gina").unwrap(),
-        ServiceKey::parse("notion").unwrap(),
-    );
+    let keyring = keyring_id("gina", "notion");
     let state = ledger.keyring(&keyring).await.unwrap();
     let c = state.credential(id).unwrap();
     let (sealed, version) = (c.secret.clone(), c.secret_version);

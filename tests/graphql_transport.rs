@@ -2,21 +2,11 @@
 //! the live-check budget, subscriptions, and SQL statements per request.
 
 use crate::on_both_backends;
-use crate::support::api::{Auth, Client};
+use crate::support::api::Auth;
 use crate::support::TestEnv;
 use futures::{SinkExt as _, StreamExt as _};
 use serde_json::json;
 use std::time::Duration;
-
-async fn status_of(alice: &Client, id: &str) -> serde_json::Value {
-    alice
-        .ok(
-            "query($id: ID!) { credential(id: $id) { status } }",
-            json!({"id": id}),
-        )
-        .await["credential"]["status"]
-        .clone()
-}
 
 async fn only_same_origin_json_posts_change_anything(env: TestEnv) {
     let server = env.server().await;
@@ -74,7 +64,7 @@ async fn only_same_origin_json_posts_change_anything(env: TestEnv) {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 405);
-    assert_eq!(status_of(&alice, &id).await, "ACTIVE", "nothing changed");
+    assert_eq!(alice.status(&id).await, "ACTIVE", "nothing changed");
 
     // Limits, each with a clear error.
     let big = alice

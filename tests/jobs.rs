@@ -153,18 +153,6 @@ const CHECKS: [&str; 3] = [
     "ValidationInconclusive",
 ];
 
-async fn status_of(client: &Client, id: &str) -> String {
-    client
-        .ok(
-            "query($id: ID!) { credential(id: $id) { status } }",
-            json!({"id": id}),
-        )
-        .await["credential"]["status"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 // ---------------------------------------------------------------------------------------------
 // Leases
 
@@ -422,14 +410,14 @@ async fn validate_all_counts_each_outcome_and_its_dry_run_changes_nothing(env: T
     );
     server.simulator.clear_fault("notion");
     eventually("the read models to show the run", || async {
-        status_of(&alice, &refused).await == "INVALID"
+        alice.status(&refused).await == "INVALID"
     })
     .await;
     for id in &valid_ids {
-        assert_eq!(status_of(&alice, id).await, "ACTIVE");
+        assert_eq!(alice.status(id).await, "ACTIVE");
     }
-    assert_eq!(status_of(&alice, &unreachable).await, "ACTIVE");
-    assert_eq!(status_of(&alice, &disabled).await, "ACTIVE");
+    assert_eq!(alice.status(&unreachable).await, "ACTIVE");
+    assert_eq!(alice.status(&disabled).await, "ACTIVE");
     let entries = audit(&env, &unreachable).await;
     let last = entries.last().unwrap();
     assert_eq!(
@@ -656,7 +644,7 @@ async fn an_expiring_credential_is_announced_once_per_window_and_a_failed_announ
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("1 marked expired"), "{out}");
     eventually("the credential to show as expired", || async {
-        status_of(&alice, &expired).await == "EXPIRED"
+        alice.status(&expired).await == "EXPIRED"
     })
     .await;
     let last = audit(&env, &expired).await.pop().unwrap();
@@ -665,7 +653,7 @@ async fn an_expiring_credential_is_announced_once_per_window_and_a_failed_announ
         ("CredentialExpired", "cli")
     );
     for id in [&soon, &later, &never, &tomorrow] {
-        assert_eq!(status_of(&alice, id).await, "ACTIVE");
+        assert_eq!(alice.status(id).await, "ACTIVE");
     }
     assert_eq!(
         receiver.calls().len(),
@@ -708,7 +696,7 @@ async fn the_server_marks_passed_expiries_and_warns_once_on_its_own_schedule(env
 
     let expired = add_todoist(&server, &alice, 2, Some(0)).await;
     eventually("the credential to expire", || async {
-        status_of(&alice, &expired).await == "EXPIRED"
+        alice.status(&expired).await == "EXPIRED"
     })
     .await;
     let last = audit(&env, &expired).await.pop().unwrap();
@@ -716,7 +704,7 @@ async fn the_server_marks_passed_expiries_and_warns_once_on_its_own_schedule(env
         (last.action.as_str(), last.actor.as_str()),
         ("CredentialExpired", "scheduler")
     );
-    assert_eq!(status_of(&alice, &soon).await, "ACTIVE");
+    assert_eq!(alice.status(&soon).await, "ACTIVE");
     server.running.stop().await.unwrap();
 }
 on_both_backends!(the_server_marks_passed_expiries_and_warns_once_on_its_own_schedule);

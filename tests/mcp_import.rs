@@ -5,11 +5,11 @@
 //! changes nothing, the imported copies are adopted rather than sent again, a declined
 //! confirmation imports nothing, and `--user`/`--service` narrow it.
 
-use crate::mcp_sync::{fast_sync, jobs_with, register};
 use crate::on_both_backends;
 use crate::support::api::{Client, Server};
+use crate::support::mcp::{fast_sync, jobs_with, register};
 use crate::support::mcp_recorder::{Op, RecordingMcpServer};
-use crate::support::{dump_table, eventually, TestEnv};
+use crate::support::{dump_table, eventually, output_text, TestEnv};
 use serde_json::{json, Value};
 use std::io::Write as _;
 use std::process::Stdio;
@@ -149,14 +149,7 @@ async fn import(env: &TestEnv, args: &[&str], stdin: &str) -> (Option<i32>, Stri
     })
     .await
     .unwrap();
-    (
-        out.status.code(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    (out.status.code(), output_text(&out))
 }
 
 async fn event_count(env: &TestEnv) -> i64 {

@@ -4,11 +4,11 @@
 //! delete, 503 bursts, answers lost after the change was applied, and all of them at random.
 //! Each test counts the requests the server received and the outcome events the ledger holds.
 
-use crate::mcp_sync::{jobs_with, register};
 use crate::on_both_backends;
 use crate::support::api::{Client, Server};
+use crate::support::mcp::{fast_sync, jobs_with, register};
 use crate::support::mcp_recorder::{Chaos, Dialect, McpFault, ReceivedRequest, RecordingMcpServer};
-use crate::support::{eventually, TestEnv};
+use crate::support::{eventually, output_text, TestEnv};
 use credledger::mcp::sync::SyncSettings;
 use credledger_adapters::simulator::{Fault, SimAccount};
 use rand::{Rng, SeedableRng};
@@ -29,12 +29,7 @@ fn patient() -> SyncSettings {
         attempts: 40,
         base_delay: Duration::from_millis(10),
         max_delay: Duration::from_millis(100),
-        retry_failed_every: Duration::from_secs(3600),
-        timeout: Duration::from_secs(2),
-        drift_every: Duration::ZERO,
-        poll: Duration::from_millis(50),
-        lease_ttl: Duration::from_secs(2),
-        remove_orphans: false,
+        ..fast_sync()
     }
 }
 
@@ -659,14 +654,7 @@ async fn import(env: &TestEnv, server: &Server, args: &[&str]) -> (Option<i32>, 
     let out = tokio::task::spawn_blocking(move || cli.output().unwrap())
         .await
         .unwrap();
-    (
-        out.status.code(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    (out.status.code(), output_text(&out))
 }
 
 fn original(user: &str, service: &str, name: Option<&str>, token: Option<&str>) -> Value {

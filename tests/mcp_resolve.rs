@@ -3,9 +3,9 @@
 //! once), never without a durable `CredentialUsed` first; removed servers' and revoked tokens
 //! are refused at the transport; a person's own token still resolves only their own.
 
-use crate::mcp_sync::{fast_sync, grant, jobs_with, register};
 use crate::on_both_backends;
 use crate::support::api::{Answer, Auth, Client, Server};
+use crate::support::mcp::{fast_sync, grant, jobs_with, register};
 use crate::support::mcp_recorder::RecordingMcpServer;
 use crate::support::{eventually, TestEnv};
 use credledger_adapters::Backend;

@@ -411,14 +411,14 @@ async fn a_credential_whose_tokens_live_seconds_stays_usable_through_refreshes(e
         ..OAuthBehaviour::default()
     };
     let jobs = JobSettings {
-        mcp: crate::mcp_sync::fast_sync(),
+        mcp: crate::support::mcp::fast_sync(),
         ..refreshing_jobs()
     };
     let server = oauth_server(&env, behaviour, jobs).await;
     // An MCP server holding everyone's Gmail credentials.
     let mcp = RecordingMcpServer::start(vec![]).await.unwrap();
     let admin = server.admin("root").await;
-    crate::mcp_sync::register(&admin, &mcp, "gw", &["gmail"], true).await;
+    crate::support::mcp::register(&admin, &mcp, "gw", &["gmail"], true).await;
     let alice = server.user("alice").await;
     let (_, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
     let id = connected_id(&landed);

@@ -155,7 +155,7 @@ async fn mcp_server_addresses_follow_the_outbound_policy(env: TestEnv) {
     let admin = server.admin("root").await;
     let register = |url: &str, id: &str| {
         admin.gql(
-            crate::mcp_sync::REGISTER,
+            crate::support::mcp::REGISTER,
             json!({"i": {"id": id, "name": "gateway", "baseUrl": url,
                          "allowedServices": ["notion"], "servesAllUsers": true}}),
         )

@@ -4,7 +4,7 @@
 //! name, and an unknown name is refused.
 
 use crate::on_both_backends;
-use crate::support::{dump_table, meta, new_id, valid, TestEnv};
+use crate::support::{assert_success, dump_table, meta, new_id, valid, TestEnv};
 use credledger::{Ledger, NewCredential};
 use credledger_adapters::Backend;
 use credledger_domain::keyring::ValidationOutcome;
@@ -64,16 +64,6 @@ async fn head(pool: &AnyPool) -> i64 {
         .unwrap()
         .try_get("h")
         .unwrap()
-}
-
-fn assert_success(out: &Output, what: &str) {
-    assert!(
-        out.status.success(),
-        "{what} failed ({:?}): {}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Runs the binary off the async workers (the server and the pollers keep running).

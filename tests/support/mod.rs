@@ -8,12 +8,16 @@ use credledger::keys::IfMissing;
 use credledger::{Application, Ledger, NewCredential, Running};
 use credledger_adapters::crypto::MasterKeyring;
 use credledger_adapters::Backend;
-use credledger_domain::{CredentialId, EventMetadata};
+use credledger_domain::{CredentialId, EventMetadata, KeyringId, ServiceKey, UserId};
 use std::path::PathBuf;
+use std::process::Output;
 use std::sync::Arc;
 
 pub mod api;
+pub mod chain;
+pub mod mcp;
 pub mod mcp_recorder;
+pub mod prometheus;
 pub mod ws;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_credledger");
@@ -298,6 +302,33 @@ pub fn meta(actor: &str) -> EventMetadata {
 
 pub fn new_id() -> CredentialId {
     CredentialId::from_uuid(uuid::Uuid::new_v4())
+}
+
+/// The keyring of `user` for `service`.
+pub fn keyring_id(user: &str, service: &str) -> KeyringId {
+    KeyringId::new(
+        UserId::parse(user).unwrap(),
+        ServiceKey::parse(service).unwrap(),
+    )
+}
+
+/// What a process wrote, standard output then standard error.
+pub fn output_text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Asserts that `what` (a command of the real binary) exited 0, showing what it wrote if not.
+pub fn assert_success(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({:?}): {}",
+        out.status,
+        output_text(out)
+    );
 }
 
 /// Registers a credential with the given fields (JSON text); returns its id.
