@@ -402,10 +402,7 @@ async fn bad_input_to_the_ledger_gives_a_typed_error_and_writes_nothing(env: Tes
         .unwrap();
 }
 
-on_both_backends!(
-    bad_input_to_the_ledger,
-    bad_input_to_the_ledger_gives_a_typed_error_and_writes_nothing
-);
+on_both_backends!(bad_input_to_the_ledger_gives_a_typed_error_and_writes_nothing);
 
 fn run_add(
     env: &TestEnv,
@@ -641,7 +638,6 @@ async fn bad_input_to_the_binary_exits_1_with_the_code_never_echoes_the_secret_a
 }
 
 on_both_backends!(
-    bad_input_to_the_binary,
     bad_input_to_the_binary_exits_1_with_the_code_never_echoes_the_secret_and_writes_nothing
 );
 
@@ -681,7 +677,4 @@ async fn pasted_secrets_are_trimmed_and_line_breaks_refused(env: TestEnv) {
     assert!(!answer.message().contains(&token), "{}", answer.body);
     server.running.stop().await.unwrap();
 }
-on_both_backends!(
-    a_pasted_secret_is_trimmed_and_one_with_a_line_break_is_refused,
-    pasted_secrets_are_trimmed_and_line_breaks_refused
-);
+on_both_backends!(pasted_secrets_are_trimmed_and_line_breaks_refused);

@@ -22,10 +22,7 @@ fn record(id: &str) -> NewEvent {
     }
 }
 
-on_both_backends!(
-    counts_end,
-    commands_and_appends_are_counted_only_until_they_are_written
-);
+on_both_backends!(commands_and_appends_are_counted_only_until_they_are_written);
 async fn commands_and_appends_are_counted_only_until_they_are_written(env: TestEnv) {
     let ledger = env.ledger().await;
     let writer = ledger.appender();
@@ -64,7 +61,7 @@ async fn commands_and_appends_are_counted_only_until_they_are_written(env: TestE
     assert_eq!(writer.counts(), (0, 0));
 }
 
-on_both_backends!(wake_ups, a_wake_up_about_events_already_read_is_skipped);
+on_both_backends!(a_wake_up_about_events_already_read_is_skipped);
 async fn a_wake_up_about_events_already_read_is_skipped(env: TestEnv) {
     let ledger = env.ledger().await;
     let db = &ledger.db;
@@ -105,10 +102,7 @@ async fn a_wake_up_about_events_already_read_is_skipped(env: TestEnv) {
         .expect("not woken by the notification of a newer position");
 }
 
-on_both_backends!(
-    mcp_servers_elsewhere,
-    a_server_registered_by_another_process_is_seen_by_the_next_batch
-);
+on_both_backends!(a_server_registered_by_another_process_is_seen_by_the_next_batch);
 async fn a_server_registered_by_another_process_is_seen_by_the_next_batch(env: TestEnv) {
     use credledger::mcp::{McpServers, NewMcpServer};
     let here = env.ledger().await;

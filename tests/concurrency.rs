@@ -6,13 +6,13 @@
 //! and the tailer saw every position exactly once.
 
 use crate::on_both_backends;
-use crate::support::{meta, new_id, valid, TestEnv};
+use crate::support::{keyring_id, meta, new_id, valid, TestEnv};
 use credledger::{Ledger, LedgerError, NewCredential};
 use credledger_adapters::chain::ChainVerifier;
 use credledger_adapters::feed::{read_after, FeedEvent};
 use credledger_adapters::Backend;
 use credledger_domain::keyring::{CredentialStatus, KeyringError, KeyringEvent, ValidationOutcome};
-use credledger_domain::{CredentialId, KeyringId, ServiceKey, UserId};
+use credledger_domain::CredentialId;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sqlx::{AnyPool, Row};
@@ -396,14 +396,6 @@ fn check_stream_history(stream: &[&FeedEvent]) {
     }
 }
 
-fn keyring_id(s: &str) -> KeyringId {
-    let (user, service) = s.split_once(':').unwrap();
-    KeyringId::new(
-        UserId::parse(user).unwrap(),
-        ServiceKey::parse(service).unwrap(),
-    )
-}
-
 async fn thirty_two_concurrent_writers_keep_the_keyring_rules_and_lose_nothing(env: TestEnv) {
     let ledger = env.ledger().await;
     let reads = env.any_pool().await;
@@ -571,7 +563,8 @@ async fn thirty_two_concurrent_writers_keep_the_keyring_rules_and_lose_nothing(e
     }
     // …and hold in the final state of every keyring and in the read model, which agree.
     for keyring in &keyrings {
-        let state = ledger.keyring(&keyring_id(keyring)).await.unwrap();
+        let (user, service) = keyring.split_once(':').unwrap();
+        let state = ledger.keyring(&keyring_id(user, service)).await.unwrap();
         let live: Vec<_> = state.credentials().collect();
         let primaries: Vec<_> = live.iter().filter(|c| c.is_primary).collect();
         assert!(
@@ -685,10 +678,7 @@ async fn thirty_two_concurrent_writers_keep_the_keyring_rules_and_lose_nothing(e
     assert!(refused(|e| matches!(e, KeyringError::NameTaken(_))));
 }
 
-on_both_backends!(
-    thirty_two_writers,
-    thirty_two_concurrent_writers_keep_the_keyring_rules_and_lose_nothing
-);
+on_both_backends!(thirty_two_concurrent_writers_keep_the_keyring_rules_and_lose_nothing);
 
 /// A secret replacement racing an erasure of the same credential: the replacement either lands
 /// before the erasure or is refused (the credential is gone) — never an internal error because
@@ -748,10 +738,7 @@ async fn a_secret_replaced_while_its_credential_is_erased_is_refused_never_inter
     assert!(internal.is_empty(), "{internal:#?}");
 }
 
-on_both_backends!(
-    replace_racing_erase,
-    a_secret_replaced_while_its_credential_is_erased_is_refused_never_internal
-);
+on_both_backends!(a_secret_replaced_while_its_credential_is_erased_is_refused_never_internal);
 
 /// Global positions run 1..n without a gap, and `ledger verify` accepts the chain.
 async fn assert_gap_free_and_verified(env: &TestEnv, pool: &AnyPool) {
@@ -832,10 +819,7 @@ async fn concurrent_uses_are_group_committed_each_once_in_a_verified_chain(env: 
     }
     assert_gap_free_and_verified(&env, &pool).await;
 }
-on_both_backends!(
-    concurrent_uses_group_committed,
-    concurrent_uses_are_group_committed_each_once_in_a_verified_chain
-);
+on_both_backends!(concurrent_uses_are_group_committed_each_once_in_a_verified_chain);
 
 fn raw_event(stream: &str, n: usize) -> credledger_adapters::append::NewEvent {
     credledger_adapters::append::NewEvent {
@@ -950,10 +934,7 @@ async fn commands_in_one_group_are_written_whole_or_not_at_all(env: TestEnv) {
     assert_eq!(claimed, expected, "each caller's positions are its rows'");
     assert_gap_free_and_verified(&env, &pool).await;
 }
-on_both_backends!(
-    commands_in_one_group,
-    commands_in_one_group_are_written_whole_or_not_at_all
-);
+on_both_backends!(commands_in_one_group_are_written_whole_or_not_at_all);
 
 /// A command's first attempt decides on the state this process remembers. Another process
 /// (here a second ledger on the same database, with its own memory) renames "Work" away;
@@ -1000,10 +981,7 @@ async fn a_stale_memory_never_decides_a_command(env: TestEnv) {
     let renamed = here
         .update(&work.to_string(), Some("Old"), None, &meta("alice"))
         .await;
-    let keyring = KeyringId::new(
-        UserId::parse("alice").unwrap(),
-        ServiceKey::parse("notion").unwrap(),
-    );
+    let keyring = keyring_id("alice", "notion");
     let state = there.keyring(&keyring).await.unwrap();
     let c = state.credential(work).unwrap();
     assert_eq!(c.status, CredentialStatus::Revoked, "the revocation stands");
@@ -1012,7 +990,7 @@ async fn a_stale_memory_never_decides_a_command(env: TestEnv) {
         Err(_) => assert_eq!(c.name.as_str(), "Home"),
     }
 }
-on_both_backends!(stale_memory, a_stale_memory_never_decides_a_command);
+on_both_backends!(a_stale_memory_never_decides_a_command);
 
 /// A request the database refuses fails alone: the group it was gathered into is written
 /// again one request at a time, so its neighbours go in. (A trigger stands in for whatever
@@ -1071,7 +1049,7 @@ async fn a_refused_request_fails_alone_in_its_group(env: TestEnv) {
     .unwrap();
     assert_eq!(written, 40);
 }
-on_both_backends!(refused_request, a_refused_request_fails_alone_in_its_group);
+on_both_backends!(a_refused_request_fails_alone_in_its_group);
 
 /// A resolve chooses on the keyring as this process remembers it, and its use is recorded only
 /// if the keyring has not moved on since. Another process (a second ledger on the same
@@ -1152,10 +1130,7 @@ async fn a_resolve_never_discloses_what_another_process_withdrew(env: TestEnv) {
     }
     assert_gap_free_and_verified(&env, &pool).await;
 }
-on_both_backends!(
-    guarded_resolve,
-    a_resolve_never_discloses_what_another_process_withdrew
-);
+on_both_backends!(a_resolve_never_discloses_what_another_process_withdrew);
 
 /// A guarded append goes in only while the guarded stream ends where the caller saw it,
 /// checked when the group is written: in one burst of guarded records beside a command on the
@@ -1232,7 +1207,4 @@ async fn a_guarded_append_goes_in_only_before_its_stream_moves(env: TestEnv) {
     assert!(current.is_ok(), "{current:?}");
     assert_gap_free_and_verified(&env, &pool).await;
 }
-on_both_backends!(
-    guarded_append,
-    a_guarded_append_goes_in_only_before_its_stream_moves
-);
+on_both_backends!(a_guarded_append_goes_in_only_before_its_stream_moves);

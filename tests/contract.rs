@@ -3,15 +3,13 @@
 //! feed reader and event metadata — the guarantees every consumer of the ledger relies on.
 
 use crate::on_both_backends;
-use crate::support::{meta, new_id, register, valid, TestEnv};
+use crate::support::{keyring_id, meta, new_id, register, valid, TestEnv};
 use credledger::{Ledger, LedgerError, NewCredential};
 use credledger_adapters::chain::{ChainVerifier, GENESIS};
 use credledger_adapters::feed::{read_after, read_stream, FeedEvent};
 use credledger_adapters::Backend;
 use credledger_domain::keyring::{KeyringError, KeyringEvent, ValidationOutcome};
-use credledger_domain::{
-    CredentialId, CredentialName, EventMetadata, KeyringId, ServiceKey, UserId,
-};
+use credledger_domain::{CredentialId, CredentialName, EventMetadata};
 use sqlx::error::ErrorKind;
 use sqlx::{AnyPool, Row};
 use std::collections::{BTreeMap, HashMap};
@@ -29,13 +27,6 @@ async fn all_events(pool: &AnyPool) -> Vec<FeedEvent> {
 
 async fn head(ledger: &Ledger) -> i64 {
     ledger.db.head().await.unwrap()
-}
-
-fn keyring_id(user: &str, service: &str) -> KeyringId {
-    KeyringId::new(
-        UserId::parse(user).unwrap(),
-        ServiceKey::parse(service).unwrap(),
-    )
 }
 
 fn types(events: &[FeedEvent]) -> Vec<&str> {
@@ -185,10 +176,7 @@ async fn appended_events_read_back_in_order_from_their_stream_and_from_the_gaple
     assert_eq!(from_feed, stream.iter().collect::<Vec<_>>());
 }
 
-on_both_backends!(
-    ordering,
-    appended_events_read_back_in_order_from_their_stream_and_from_the_gapless_feed
-);
+on_both_backends!(appended_events_read_back_in_order_from_their_stream_and_from_the_gapless_feed);
 
 // ---------------------------------------------------------------------------------------------
 // (b) racing commands on one keyring
@@ -278,10 +266,7 @@ async fn concurrent_renames_of_different_credentials_in_one_keyring_all_land(env
     }
 }
 
-on_both_backends!(
-    concurrent_renames,
-    concurrent_renames_of_different_credentials_in_one_keyring_all_land
-);
+on_both_backends!(concurrent_renames_of_different_credentials_in_one_keyring_all_land);
 
 async fn concurrent_registrations_of_one_name_leave_exactly_one_credential_and_conflicts(
     env: TestEnv,
@@ -336,10 +321,7 @@ async fn concurrent_registrations_of_one_name_leave_exactly_one_credential_and_c
     assert_eq!(types(&stream), ["CredentialRegistered"; 3]);
 }
 
-on_both_backends!(
-    concurrent_same_name_registrations,
-    concurrent_registrations_of_one_name_leave_exactly_one_credential_and_conflicts
-);
+on_both_backends!(concurrent_registrations_of_one_name_leave_exactly_one_credential_and_conflicts);
 
 async fn concurrent_registrations_on_a_single_account_service_leave_exactly_one(env: TestEnv) {
     const RACERS: usize = 8;
@@ -382,10 +364,7 @@ async fn concurrent_registrations_on_a_single_account_service_leave_exactly_one(
     assert_eq!(state.credentials().count(), 1);
 }
 
-on_both_backends!(
-    concurrent_single_account_registrations,
-    concurrent_registrations_on_a_single_account_service_leave_exactly_one
-);
+on_both_backends!(concurrent_registrations_on_a_single_account_service_leave_exactly_one);
 
 // ---------------------------------------------------------------------------------------------
 // (c) the database refuses a second event at a stream position
@@ -442,7 +421,6 @@ async fn an_insert_reusing_a_stream_sequence_is_refused_by_the_database_and_chan
 }
 
 on_both_backends!(
-    duplicate_sequence_insert,
     an_insert_reusing_a_stream_sequence_is_refused_by_the_database_and_changes_nothing
 );
 
@@ -530,10 +508,7 @@ async fn a_command_that_loses_the_race_for_a_sequence_is_retried_against_the_new
     pool.close().await;
 }
 
-on_both_backends!(
-    sequence_race_retry,
-    a_command_that_loses_the_race_for_a_sequence_is_retried_against_the_new_state
-);
+on_both_backends!(a_command_that_loses_the_race_for_a_sequence_is_retried_against_the_new_state);
 
 // ---------------------------------------------------------------------------------------------
 // (d) append-only
@@ -586,10 +561,7 @@ async fn updates_deletes_and_truncates_of_events_are_refused_and_change_nothing(
     pool.close().await;
 }
 
-on_both_backends!(
-    append_only,
-    updates_deletes_and_truncates_of_events_are_refused_and_change_nothing
-);
+on_both_backends!(updates_deletes_and_truncates_of_events_are_refused_and_change_nothing);
 
 // ---------------------------------------------------------------------------------------------
 // (e) hash chain
@@ -680,10 +652,7 @@ async fn an_untouched_ledger_verifies_and_each_event_links_to_the_one_before(env
     assert_eq!(first_bad.map(|e| e.position()), Some(forged[3].position));
 }
 
-on_both_backends!(
-    hash_chain,
-    an_untouched_ledger_verifies_and_each_event_links_to_the_one_before
-);
+on_both_backends!(an_untouched_ledger_verifies_and_each_event_links_to_the_one_before);
 
 // ---------------------------------------------------------------------------------------------
 // (f) paging
@@ -730,10 +699,7 @@ async fn the_feed_reader_returns_every_event_exactly_once_in_order_at_any_page_s
         .is_empty());
 }
 
-on_both_backends!(
-    feed_paging,
-    the_feed_reader_returns_every_event_exactly_once_in_order_at_any_page_size
-);
+on_both_backends!(the_feed_reader_returns_every_event_exactly_once_in_order_at_any_page_size);
 
 // ---------------------------------------------------------------------------------------------
 // (g) rollback
@@ -788,10 +754,7 @@ async fn a_rolled_back_event_insert_leaves_no_gap_in_global_positions(env: TestE
     pool.close().await;
 }
 
-on_both_backends!(
-    rollback_leaves_no_gap,
-    a_rolled_back_event_insert_leaves_no_gap_in_global_positions
-);
+on_both_backends!(a_rolled_back_event_insert_leaves_no_gap_in_global_positions);
 
 // ---------------------------------------------------------------------------------------------
 // (h) metadata
@@ -877,7 +840,4 @@ async fn every_event_records_actor_time_request_id_ip_and_user_agent(env: TestEn
     assert_eq!(requests_seen.len(), issued.len());
 }
 
-on_both_backends!(
-    event_metadata,
-    every_event_records_actor_time_request_id_ip_and_user_agent
-);
+on_both_backends!(every_event_records_actor_time_request_id_ip_and_user_agent);

@@ -3,13 +3,13 @@
 //! a typed error naming the credential — never a panic, never someone else's secret.
 
 use crate::on_both_backends;
-use crate::support::{meta, register, TestEnv};
-use crate::tamper::Tamper;
+use crate::support::chain::Tamper;
+use crate::support::{keyring_id, meta, register, TestEnv};
 use base64::Engine as _;
 use credledger::{Ledger, LedgerError};
 use credledger_adapters::crypto::KeyError;
 use credledger_adapters::keystore::KeyStoreError;
-use credledger_domain::{CredentialId, KeyringId, SealedSecret, ServiceKey, UserId};
+use credledger_domain::{CredentialId, SealedSecret};
 use sqlx::Row;
 
 const B64: base64::engine::general_purpose::GeneralPurpose =
@@ -26,13 +26,7 @@ async fn sealed(
     service: &str,
     id: CredentialId,
 ) -> (SealedSecret, u32) {
-    let keyring = ledger
-        .keyring(&KeyringId::new(
-            UserId::parse(user).unwrap(),
-            ServiceKey::parse(service).unwrap(),
-        ))
-        .await
-        .unwrap();
+    let keyring = ledger.keyring(&keyring_id(user, service)).await.unwrap();
     let c = keyring.credential(id).expect("the credential is live");
     (c.secret.clone(), c.secret_version)
 }
@@ -285,23 +279,10 @@ async fn a_secret_stays_readable_after_a_restart(env: TestEnv) {
     assert_eq!(token(&fields), "secret_restart");
 }
 
+on_both_backends!(every_flipped_bit_of_a_ciphertext_gives_a_typed_error_naming_the_credential);
 on_both_backends!(
-    every_flipped_bit_of_a_ciphertext_gives_a_typed_error_naming_the_credential,
-    every_flipped_bit_of_a_ciphertext_gives_a_typed_error_naming_the_credential
-);
-on_both_backends!(
-    a_flipped_byte_of_a_ciphertext_in_the_database_makes_reveal_fail_naming_the_credential,
     a_flipped_byte_of_a_ciphertext_in_the_database_makes_reveal_fail_naming_the_credential
 );
-on_both_backends!(
-    a_ciphertext_moved_to_another_credential_or_version_does_not_decrypt,
-    a_ciphertext_moved_to_another_credential_or_version_does_not_decrypt
-);
-on_both_backends!(
-    a_wrapped_data_key_moved_to_another_credential_does_not_unwrap,
-    a_wrapped_data_key_moved_to_another_credential_does_not_unwrap
-);
-on_both_backends!(
-    a_secret_stays_readable_after_a_restart,
-    a_secret_stays_readable_after_a_restart
-);
+on_both_backends!(a_ciphertext_moved_to_another_credential_or_version_does_not_decrypt);
+on_both_backends!(a_wrapped_data_key_moved_to_another_credential_does_not_unwrap);
+on_both_backends!(a_secret_stays_readable_after_a_restart);

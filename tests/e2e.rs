@@ -1,5 +1,7 @@
 //! End-to-end tests: the real `credledger` binary and `Application`, on SQLite and on a real
-//! PostgreSQL (CREDLEDGER_TEST_DATABASE_URL; required in CI). One binary, one module per area.
+//! PostgreSQL (CREDLEDGER_TEST_DATABASE_URL; scripts/test always gives one and sets
+//! CREDLEDGER_REQUIRE_POSTGRES, so there they fail rather than skip). One binary, one module per
+//! area; a test is named by the sentence it proves.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -34,11 +36,12 @@ mod graphql_transport;
 mod limits;
 mod oauth;
 mod outbound;
-// MCP servers: the replay adapter, resolution at call time, import.
-mod mcp_sync;
-
+// MCP servers: the signed client and the recording server it is tested against, the replay
+// adapter, resolution at call time, import.
+mod mcp_client;
 mod mcp_import;
 mod mcp_original;
 mod mcp_resolve;
+mod mcp_sync;
 mod metrics;
 mod outage;

@@ -3,15 +3,15 @@
 //! or the master keys gives the canary back.
 
 use crate::on_both_backends;
-use crate::support::{meta, valid, TestEnv};
-use crate::tamper::{assert_verifies, verify_without_keys};
+use crate::support::chain::{assert_verifies, verify_without_keys};
+use crate::support::{keyring_id, meta, valid, TestEnv};
 use base64::Engine as _;
 use credledger::Ledger;
 use credledger_adapters::crypto::{open_secret, MasterKeyring};
 use credledger_adapters::keystore::KeyStoreError;
 use credledger_adapters::Backend;
 use credledger_domain::keyring::ValidationOutcome;
-use credledger_domain::{CredentialId, EventMetadata, KeyringId, SealedSecret, ServiceKey, UserId};
+use credledger_domain::{CredentialId, EventMetadata, SealedSecret};
 use sqlx::Row;
 use std::sync::Arc;
 
@@ -27,13 +27,6 @@ async fn register_with(
     crate::support::register_with(ledger, user, service, name, fields, validation, m)
         .await
         .unwrap()
-}
-
-fn keyring_id(user: &str, service: &str) -> KeyringId {
-    KeyringId::new(
-        UserId::parse(user).unwrap(),
-        ServiceKey::parse(service).unwrap(),
-    )
 }
 
 /// An erased credential whose secret held a canary, and what was known of it before erasure.
@@ -560,34 +553,13 @@ async fn a_data_key_restored_from_a_backup_after_erasure_is_destroyed_by_shred_e
     assert_eq!(other.get("token").unwrap().expose(), "secret_erin_other");
 }
 
-on_both_backends!(
-    an_erased_secret_cannot_be_recovered_from_the_database_and_every_master_key,
-    an_erased_secret_cannot_be_recovered_from_the_database_and_every_master_key
-);
-on_both_backends!(
-    an_erased_canary_is_in_no_table_and_the_destroyed_key_in_no_database_file,
-    an_erased_canary_is_in_no_table_and_the_destroyed_key_in_no_database_file
-);
-on_both_backends!(
-    an_erased_credential_keeps_its_audited_history_and_leaves_the_summary,
-    an_erased_credential_keeps_its_audited_history_and_leaves_the_summary
-);
-on_both_backends!(
-    the_ledger_still_verifies_after_an_erasure,
-    the_ledger_still_verifies_after_an_erasure
-);
-on_both_backends!(
-    revealing_an_erased_credential_answers_not_found,
-    revealing_an_erased_credential_answers_not_found
-);
-on_both_backends!(
-    erasing_the_primary_promotes_the_oldest_active_credential,
-    erasing_the_primary_promotes_the_oldest_active_credential
-);
-on_both_backends!(
-    a_data_key_restored_from_a_backup_after_erasure_is_destroyed_by_shred_erased,
-    a_data_key_restored_from_a_backup_after_erasure_is_destroyed_by_shred_erased
-);
+on_both_backends!(an_erased_secret_cannot_be_recovered_from_the_database_and_every_master_key);
+on_both_backends!(an_erased_canary_is_in_no_table_and_the_destroyed_key_in_no_database_file);
+on_both_backends!(an_erased_credential_keeps_its_audited_history_and_leaves_the_summary);
+on_both_backends!(the_ledger_still_verifies_after_an_erasure);
+on_both_backends!(revealing_an_erased_credential_answers_not_found);
+on_both_backends!(erasing_the_primary_promotes_the_oldest_active_credential);
+on_both_backends!(a_data_key_restored_from_a_backup_after_erasure_is_destroyed_by_shred_erased);
 
 /// Disclosures remember the wrapped data keys they read; erasing a credential destroys its key
 /// in memory as well as in the table, so even a direct attempt with its sealed secret finds no
@@ -604,10 +576,7 @@ async fn a_destroyed_key_is_not_opened_from_memory(env: TestEnv) {
         &meta("gina"),
     )
     .await;
-    let keyring = KeyringId::new(
-        UserId::parse("gina").unwrap(),
-        ServiceKey::parse("notion").unwrap(),
-    );
+    let keyring = keyring_id("gina", "notion");
     let state = ledger.keyring(&keyring).await.unwrap();
     let c = state.credential(id).unwrap();
     let (sealed, version) = (c.secret.clone(), c.secret_version);
@@ -631,10 +600,7 @@ async fn a_destroyed_key_is_not_opened_from_memory(env: TestEnv) {
         "{opened:?}"
     );
 }
-on_both_backends!(
-    a_destroyed_key_is_not_opened_from_memory,
-    a_destroyed_key_is_not_opened_from_memory
-);
+on_both_backends!(a_destroyed_key_is_not_opened_from_memory);
 
 /// Erasing a keyring's last credentials drops the keyring from the dashboard's counts (not a
 /// row of zeros, not the old counts), live as after a rebuild.
@@ -685,7 +651,4 @@ async fn erasing_a_keyrings_last_credentials_drops_its_counts(env: TestEnv) {
     assert_eq!(dashboard(&pool, Some("fay")).await.unwrap(), live);
 }
 
-on_both_backends!(
-    erasing_a_keyrings_last_credentials_drops_its_counts,
-    erasing_a_keyrings_last_credentials_drops_its_counts
-);
+on_both_backends!(erasing_a_keyrings_last_credentials_drops_its_counts);

@@ -38,7 +38,7 @@ async fn rename(client: &Client, id: &str, name: &str) {
         .await;
 }
 
-async fn answers_follow_changes(env: TestEnv) {
+async fn a_remembered_answer_is_given_only_while_a_fresh_read_would_say_the_same(env: TestEnv) {
     let here = env.server().await;
     let alice = here.user("alice").await;
     let work = alice
@@ -128,16 +128,13 @@ async fn answers_follow_changes(env: TestEnv) {
     there.running.stop().await.unwrap();
     here.running.stop().await.unwrap();
 }
-on_both_backends!(
-    a_remembered_answer_is_given_only_while_a_fresh_read_would_say_the_same,
-    answers_follow_changes
-);
+on_both_backends!(a_remembered_answer_is_given_only_while_a_fresh_read_would_say_the_same);
 
 /// A copy's delivery to an MCP server changes the credential's sync state in the owner's
 /// remembered answers as soon as the read models record it.
-async fn sync_states_reach_answers(env: TestEnv) {
-    use crate::mcp_sync::{fast_sync, jobs_with, register};
-    use credledger_adapters::mcp::recorder::RecordingMcpServer;
+async fn a_delivery_to_an_mcp_server_reaches_the_remembered_sync_state(env: TestEnv) {
+    use crate::support::mcp::{fast_sync, jobs_with, register};
+    use crate::support::mcp_recorder::RecordingMcpServer;
     let server = env.server_with_jobs(|_| {}, jobs_with(fast_sync())).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
     let admin = server.admin("root").await;
@@ -156,7 +153,4 @@ async fn sync_states_reach_answers(env: TestEnv) {
     .await;
     server.running.stop().await.unwrap();
 }
-on_both_backends!(
-    a_delivery_to_an_mcp_server_reaches_the_remembered_sync_state,
-    sync_states_reach_answers
-);
+on_both_backends!(a_delivery_to_an_mcp_server_reaches_the_remembered_sync_state);

@@ -19,7 +19,7 @@ async fn credentials(c: &crate::support::api::Client, service: &str) -> Vec<serd
     data["credentials"].as_array().unwrap().clone()
 }
 
-async fn the_seed_scenarios(env: TestEnv) {
+async fn the_seed_scenarios_run_through_graphql(env: TestEnv) {
     let server = env.server().await;
     let alice = server.user("alice").await;
 
@@ -214,9 +214,9 @@ async fn the_seed_scenarios(env: TestEnv) {
     assert_eq!(dashboard["dashboard"]["servicesConnected"], 1);
     server.running.stop().await.unwrap();
 }
-on_both_backends!(the_seed_scenarios_run_through_graphql, the_seed_scenarios);
+on_both_backends!(the_seed_scenarios_run_through_graphql);
 
-async fn single_account_refusal(env: TestEnv) {
+async fn single_account_services_and_duplicate_accounts_are_refused(env: TestEnv) {
     let server = env.server().await;
     let bob = server.user("bob").await;
     let catalog = server.running.ledger.catalog.clone();
@@ -273,12 +273,9 @@ async fn single_account_refusal(env: TestEnv) {
     );
     server.running.stop().await.unwrap();
 }
-on_both_backends!(
-    single_account_services_and_duplicate_accounts_are_refused,
-    single_account_refusal
-);
+on_both_backends!(single_account_services_and_duplicate_accounts_are_refused);
 
-async fn canary_never_leaves(env: TestEnv) {
+async fn a_planted_canary_secret_never_leaves_through_the_api(env: TestEnv) {
     const CANARY: &str = "ntn_canary_7f3e9b1c5d";
     let server = env.server().await;
     server.simulator.accept(
@@ -348,7 +345,4 @@ async fn canary_never_leaves(env: TestEnv) {
     }
     server.running.stop().await.unwrap();
 }
-on_both_backends!(
-    a_planted_canary_secret_never_leaves_through_the_api,
-    canary_never_leaves
-);
+on_both_backends!(a_planted_canary_secret_never_leaves_through_the_api);

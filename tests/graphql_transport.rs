@@ -2,23 +2,13 @@
 //! the live-check budget, subscriptions, and SQL statements per request.
 
 use crate::on_both_backends;
-use crate::support::api::{Auth, Client};
+use crate::support::api::Auth;
 use crate::support::TestEnv;
 use futures::{SinkExt as _, StreamExt as _};
 use serde_json::json;
 use std::time::Duration;
 
-async fn status_of(alice: &Client, id: &str) -> serde_json::Value {
-    alice
-        .ok(
-            "query($id: ID!) { credential(id: $id) { status } }",
-            json!({"id": id}),
-        )
-        .await["credential"]["status"]
-        .clone()
-}
-
-async fn only_json_posts(env: TestEnv) {
+async fn only_same_origin_json_posts_change_anything(env: TestEnv) {
     let server = env.server().await;
     let alice = server.user("alice").await;
     let id = alice
@@ -74,7 +64,7 @@ async fn only_json_posts(env: TestEnv) {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 405);
-    assert_eq!(status_of(&alice, &id).await, "ACTIVE", "nothing changed");
+    assert_eq!(alice.status(&id).await, "ACTIVE", "nothing changed");
 
     // Limits, each with a clear error.
     let big = alice
@@ -163,7 +153,7 @@ async fn only_json_posts(env: TestEnv) {
     assert!(set_cookie.starts_with("__Host-"), "{set_cookie}");
     server.running.stop().await.unwrap();
 }
-on_both_backends!(only_same_origin_json_posts_change_anything, only_json_posts);
+on_both_backends!(only_same_origin_json_posts_change_anything);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn introspection_and_graphiql_are_served_in_dev_mode_only() {
@@ -207,7 +197,7 @@ async fn introspection_and_graphiql_are_served_in_dev_mode_only() {
     server.running.stop().await.unwrap();
 }
 
-async fn live_checks_share_a_budget(env: TestEnv) {
+async fn the_eleventh_live_check_in_a_minute_is_rate_limited(env: TestEnv) {
     let server = env.server().await;
     let alice = server.user("alice").await;
     let fields = server.good_fields("notion", 0);
@@ -247,12 +237,9 @@ async fn live_checks_share_a_budget(env: TestEnv) {
     );
     server.running.stop().await.unwrap();
 }
-on_both_backends!(
-    the_eleventh_live_check_in_a_minute_is_rate_limited,
-    live_checks_share_a_budget
-);
+on_both_backends!(the_eleventh_live_check_in_a_minute_is_rate_limited);
 
-async fn subscribers_see_changes(env: TestEnv) {
+async fn a_subscriber_sees_a_revalidation_within_a_second(env: TestEnv) {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
     use tokio_tungstenite::tungstenite::Message;
     let server = env.server().await;
@@ -346,10 +333,7 @@ async fn subscribers_see_changes(env: TestEnv) {
     assert_eq!(change["credential"]["status"], "ACTIVE");
     server.running.stop().await.unwrap();
 }
-on_both_backends!(
-    a_subscriber_sees_a_revalidation_within_a_second,
-    subscribers_see_changes
-);
+on_both_backends!(a_subscriber_sees_a_revalidation_within_a_second);
 
 #[test]
 fn the_committed_schema_matches_the_code() {

@@ -153,22 +153,10 @@ const CHECKS: [&str; 3] = [
     "ValidationInconclusive",
 ];
 
-async fn status_of(client: &Client, id: &str) -> String {
-    client
-        .ok(
-            "query($id: ID!) { credential(id: $id) { status } }",
-            json!({"id": id}),
-        )
-        .await["credential"]["status"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 // ---------------------------------------------------------------------------------------------
 // Leases
 
-async fn lease_rules(env: TestEnv) {
+async fn a_lease_is_held_by_one_instance_until_released_or_lapsed(env: TestEnv) {
     let ledger = env.ledger().await;
     let (a, b) = (
         Leases::with_holder(ledger.db.clone(), "instance-a"),
@@ -212,12 +200,9 @@ async fn lease_rules(env: TestEnv) {
     );
     ledger.db.close().await;
 }
-on_both_backends!(
-    a_lease_is_held_by_one_instance_until_released_or_lapsed,
-    lease_rules
-);
+on_both_backends!(a_lease_is_held_by_one_instance_until_released_or_lapsed);
 
-async fn lease_race(env: TestEnv) {
+async fn of_sixteen_instances_racing_for_a_lease_exactly_one_gets_it(env: TestEnv) {
     let ledger = env.ledger().await;
     let now = chrono::Utc::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -237,15 +222,12 @@ async fn lease_race(env: TestEnv) {
     assert_eq!(winners, 1);
     ledger.db.close().await;
 }
-on_both_backends!(
-    of_sixteen_instances_racing_for_a_lease_exactly_one_gets_it,
-    lease_race
-);
+on_both_backends!(of_sixteen_instances_racing_for_a_lease_exactly_one_gets_it);
 
 // ---------------------------------------------------------------------------------------------
 // Scheduled revalidation with two instances
 
-async fn two_instances(env: TestEnv) {
+async fn two_instances_on_one_database_revalidate_each_stale_credential_once(env: TestEnv) {
     let simulator = ProviderSimulator::start().await.unwrap();
     let settings = settings_for(&env, &simulator, None);
     let setup = server(start(settings.clone(), jobs_off()).await, simulator);
@@ -310,10 +292,7 @@ async fn two_instances(env: TestEnv) {
     .await;
     setup.running.stop().await.unwrap();
 }
-on_both_backends!(
-    two_instances_on_one_database_revalidate_each_stale_credential_once,
-    two_instances
-);
+on_both_backends!(two_instances_on_one_database_revalidate_each_stale_credential_once);
 
 // ---------------------------------------------------------------------------------------------
 // validate-all from the command line
@@ -325,7 +304,7 @@ fn summary_line(stdout: &str) -> &str {
         .unwrap_or_else(|| panic!("no summary in {stdout}"))
 }
 
-async fn validate_all(env: TestEnv) {
+async fn validate_all_counts_each_outcome_and_its_dry_run_changes_nothing(env: TestEnv) {
     let simulator = ProviderSimulator::start().await.unwrap();
     let catalog = test_catalog(&env, "catalog.json", &[]);
     let settings = settings_for(&env, &simulator, Some(catalog));
@@ -431,14 +410,14 @@ async fn validate_all(env: TestEnv) {
     );
     server.simulator.clear_fault("notion");
     eventually("the read models to show the run", || async {
-        status_of(&alice, &refused).await == "INVALID"
+        alice.status(&refused).await == "INVALID"
     })
     .await;
     for id in &valid_ids {
-        assert_eq!(status_of(&alice, id).await, "ACTIVE");
+        assert_eq!(alice.status(id).await, "ACTIVE");
     }
-    assert_eq!(status_of(&alice, &unreachable).await, "ACTIVE");
-    assert_eq!(status_of(&alice, &disabled).await, "ACTIVE");
+    assert_eq!(alice.status(&unreachable).await, "ACTIVE");
+    assert_eq!(alice.status(&disabled).await, "ACTIVE");
     let entries = audit(&env, &unreachable).await;
     let last = entries.last().unwrap();
     assert_eq!(
@@ -469,10 +448,7 @@ async fn validate_all(env: TestEnv) {
     assert!(err.contains("unknown service"), "{err}");
     server.running.stop().await.unwrap();
 }
-on_both_backends!(
-    validate_all_counts_each_outcome_and_its_dry_run_changes_nothing,
-    validate_all
-);
+on_both_backends!(validate_all_counts_each_outcome_and_its_dry_run_changes_nothing);
 
 // ---------------------------------------------------------------------------------------------
 // Expiry
@@ -537,7 +513,7 @@ const DAY: u64 = 86_400;
 /// The dashboard's answer is remembered while the read models stay as they were, but the
 /// expiring count also grows with time alone, when the warning window (7 days) reaches a
 /// credential's expiry: the remembered answer ends then, well before its ten-second cap.
-async fn expiry_window_ends_remembered_dashboard(env: TestEnv) {
+async fn a_remembered_dashboard_ends_when_the_expiry_window_reaches_a_credential(env: TestEnv) {
     let simulator = ProviderSimulator::start().await.unwrap();
     let catalog = test_catalog(&env, "catalog.json", &[]);
     let settings = settings_for(&env, &simulator, Some(catalog));
@@ -571,12 +547,11 @@ async fn expiry_window_ends_remembered_dashboard(env: TestEnv) {
     );
     server.running.stop().await.unwrap();
 }
-on_both_backends!(
-    a_remembered_dashboard_ends_when_the_expiry_window_reaches_a_credential,
-    expiry_window_ends_remembered_dashboard
-);
+on_both_backends!(a_remembered_dashboard_ends_when_the_expiry_window_reaches_a_credential);
 
-async fn expiry_by_cli(env: TestEnv) {
+async fn an_expiring_credential_is_announced_once_per_window_and_a_failed_announcement_is_retried(
+    env: TestEnv,
+) {
     let simulator = ProviderSimulator::start().await.unwrap();
     let catalog = test_catalog(&env, "catalog.json", &[]);
     let settings = settings_for(&env, &simulator, Some(catalog));
@@ -669,7 +644,7 @@ async fn expiry_by_cli(env: TestEnv) {
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("1 marked expired"), "{out}");
     eventually("the credential to show as expired", || async {
-        status_of(&alice, &expired).await == "EXPIRED"
+        alice.status(&expired).await == "EXPIRED"
     })
     .await;
     let last = audit(&env, &expired).await.pop().unwrap();
@@ -678,7 +653,7 @@ async fn expiry_by_cli(env: TestEnv) {
         ("CredentialExpired", "cli")
     );
     for id in [&soon, &later, &never, &tomorrow] {
-        assert_eq!(status_of(&alice, id).await, "ACTIVE");
+        assert_eq!(alice.status(id).await, "ACTIVE");
     }
     assert_eq!(
         receiver.calls().len(),
@@ -693,11 +668,10 @@ async fn expiry_by_cli(env: TestEnv) {
     server.running.stop().await.unwrap();
 }
 on_both_backends!(
-    an_expiring_credential_is_announced_once_per_window_and_a_failed_announcement_is_retried,
-    expiry_by_cli
+    an_expiring_credential_is_announced_once_per_window_and_a_failed_announcement_is_retried
 );
 
-async fn expiry_in_serve(env: TestEnv) {
+async fn the_server_marks_passed_expiries_and_warns_once_on_its_own_schedule(env: TestEnv) {
     let simulator = ProviderSimulator::start().await.unwrap();
     let catalog = test_catalog(&env, "catalog.json", &[]);
     let settings = settings_for(&env, &simulator, Some(catalog));
@@ -722,7 +696,7 @@ async fn expiry_in_serve(env: TestEnv) {
 
     let expired = add_todoist(&server, &alice, 2, Some(0)).await;
     eventually("the credential to expire", || async {
-        status_of(&alice, &expired).await == "EXPIRED"
+        alice.status(&expired).await == "EXPIRED"
     })
     .await;
     let last = audit(&env, &expired).await.pop().unwrap();
@@ -730,10 +704,7 @@ async fn expiry_in_serve(env: TestEnv) {
         (last.action.as_str(), last.actor.as_str()),
         ("CredentialExpired", "scheduler")
     );
-    assert_eq!(status_of(&alice, &soon).await, "ACTIVE");
+    assert_eq!(alice.status(&soon).await, "ACTIVE");
     server.running.stop().await.unwrap();
 }
-on_both_backends!(
-    the_server_marks_passed_expiries_and_warns_once_on_its_own_schedule,
-    expiry_in_serve
-);
+on_both_backends!(the_server_marks_passed_expiries_and_warns_once_on_its_own_schedule);

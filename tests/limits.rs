@@ -5,6 +5,7 @@
 
 use crate::on_both_backends;
 use crate::support::api::{bad_token, Auth, Client, Server};
+use crate::support::prometheus::{count, scrape};
 use crate::support::ws::{Received, Ws};
 use crate::support::TestEnv;
 use serde_json::json;
@@ -107,18 +108,15 @@ async fn api_rate_limit_answers_429_with_headers(env: TestEnv) {
     );
     server.running.stop().await.unwrap();
 }
-on_both_backends!(api_rate_limit, api_rate_limit_answers_429_with_headers);
+on_both_backends!(api_rate_limit_answers_429_with_headers);
 
 const METRICS: &str = "limits-test-metrics-token";
 
 /// `credledger_api_rate_limited_total` as `/metrics` serves it now.
 async fn refusals(server: &Server) -> f64 {
     let url = format!("{}/metrics", server.base);
-    let text = crate::metrics::scrape(&server.http, &url, Some(METRICS))
-        .await
-        .1;
-    crate::metrics::sample(&text, "credledger_api_rate_limited_total", &[])
-        .unwrap_or_else(|| panic!("no credledger_api_rate_limited_total in\n{text}"))
+    let text = scrape(&server.http, &url, Some(METRICS)).await.1;
+    count(&text, "credledger_api_rate_limited_total", &[])
 }
 
 /// `client`, pointed at `server` (a session or token works on every instance).

@@ -5,11 +5,11 @@
 //! changes nothing, the imported copies are adopted rather than sent again, a declined
 //! confirmation imports nothing, and `--user`/`--service` narrow it.
 
-use crate::mcp_sync::{fast_sync, jobs_with, register};
 use crate::on_both_backends;
 use crate::support::api::{Client, Server};
-use crate::support::{dump_table, eventually, TestEnv};
-use credledger_adapters::mcp::recorder::{Op, RecordingMcpServer};
+use crate::support::mcp::{fast_sync, jobs_with, register};
+use crate::support::mcp_recorder::{Op, RecordingMcpServer};
+use crate::support::{dump_table, eventually, output_text, TestEnv};
 use serde_json::{json, Value};
 use std::io::Write as _;
 use std::process::Stdio;
@@ -149,14 +149,7 @@ async fn import(env: &TestEnv, args: &[&str], stdin: &str) -> (Option<i32>, Stri
     })
     .await
     .unwrap();
-    (
-        out.status.code(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    (out.status.code(), output_text(&out))
 }
 
 async fn event_count(env: &TestEnv) -> i64 {
@@ -259,10 +252,7 @@ async fn a_dry_run_shows_the_plan_and_changes_nothing(env: TestEnv) {
     assert!(s.recorder.applied().is_empty());
     assert!(names(&s.alice, "notion").await.is_empty());
 }
-on_both_backends!(
-    a_dry_run_import_shows_the_plan_and_changes_nothing,
-    a_dry_run_shows_the_plan_and_changes_nothing
-);
+on_both_backends!(a_dry_run_shows_the_plan_and_changes_nothing);
 
 async fn a_forced_import_migrates_the_good_and_explains_the_bad(env: TestEnv) {
     let s = setup(&env).await;
@@ -334,10 +324,7 @@ async fn a_forced_import_migrates_the_good_and_explains_the_bad(env: TestEnv) {
     assert!(creates.is_empty(), "copies created again: {creates:?}");
     assert_eq!(s.recorder.credentials().len(), GOOD + BAD);
 }
-on_both_backends!(
-    a_forced_import_migrates_every_good_record_and_reports_each_failure,
-    a_forced_import_migrates_the_good_and_explains_the_bad
-);
+on_both_backends!(a_forced_import_migrates_the_good_and_explains_the_bad);
 
 async fn a_second_import_changes_nothing(env: TestEnv) {
     let s = setup(&env).await;
@@ -358,10 +345,7 @@ async fn a_second_import_changes_nothing(env: TestEnv) {
     assert_eq!(event_count(&env).await, events);
     assert_all_imported(&s).await;
 }
-on_both_backends!(
-    importing_the_same_credentials_twice_is_idempotent,
-    a_second_import_changes_nothing
-);
+on_both_backends!(a_second_import_changes_nothing);
 
 async fn a_declined_import_imports_nothing(env: TestEnv) {
     let s = setup(&env).await;
@@ -376,10 +360,7 @@ async fn a_declined_import_imports_nothing(env: TestEnv) {
     assert!(names(&s.alice, "notion").await.is_empty());
     assert!(s.recorder.applied().is_empty());
 }
-on_both_backends!(
-    an_import_declined_at_the_prompt_imports_nothing,
-    a_declined_import_imports_nothing
-);
+on_both_backends!(a_declined_import_imports_nothing);
 
 async fn user_and_service_narrow_the_import(env: TestEnv) {
     let s = setup(&env).await;
@@ -398,10 +379,7 @@ async fn user_and_service_narrow_the_import(env: TestEnv) {
     assert!(names(&s.alice, "notion").await.is_empty());
     assert_all_adopted(&s, 50).await;
 }
-on_both_backends!(
-    an_import_for_one_user_and_service_imports_only_those,
-    user_and_service_narrow_the_import
-);
+on_both_backends!(user_and_service_narrow_the_import);
 
 async fn copies_the_ledger_sent_are_not_imported_back(env: TestEnv) {
     let server = env.server_with_jobs(|_| {}, jobs_with(fast_sync())).await;
@@ -424,7 +402,4 @@ async fn copies_the_ledger_sent_are_not_imported_back(env: TestEnv) {
     assert_eq!(event_count(&env).await, before);
     assert_eq!(names(&alice, "notion").await, ["Work"]);
 }
-on_both_backends!(
-    copies_the_ledger_sent_are_skipped,
-    copies_the_ledger_sent_are_not_imported_back
-);
+on_both_backends!(copies_the_ledger_sent_are_not_imported_back);

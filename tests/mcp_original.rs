@@ -4,14 +4,12 @@
 //! delete, 503 bursts, answers lost after the change was applied, and all of them at random.
 //! Each test counts the requests the server received and the outcome events the ledger holds.
 
-use crate::mcp_sync::{jobs_with, register};
 use crate::on_both_backends;
 use crate::support::api::{Client, Server};
-use crate::support::{eventually, TestEnv};
+use crate::support::mcp::{fast_sync, jobs_with, register};
+use crate::support::mcp_recorder::{Chaos, Dialect, McpFault, ReceivedRequest, RecordingMcpServer};
+use crate::support::{eventually, output_text, TestEnv};
 use credledger::mcp::sync::SyncSettings;
-use credledger_adapters::mcp::recorder::{
-    Chaos, Dialect, McpFault, ReceivedRequest, RecordingMcpServer,
-};
 use credledger_adapters::simulator::{Fault, SimAccount};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -31,12 +29,7 @@ fn patient() -> SyncSettings {
         attempts: 40,
         base_delay: Duration::from_millis(10),
         max_delay: Duration::from_millis(100),
-        retry_failed_every: Duration::from_secs(3600),
-        timeout: Duration::from_secs(2),
-        drift_every: Duration::ZERO,
-        poll: Duration::from_millis(50),
-        lease_ttl: Duration::from_secs(2),
-        remove_orphans: false,
+        ..fast_sync()
     }
 }
 
@@ -299,10 +292,7 @@ async fn each_change_ends_with_the_copy_right_and_one_outcome_event(env: TestEnv
         )]
     );
 }
-on_both_backends!(
-    each_change_ends_settled_with_one_outcome_event,
-    each_change_ends_with_the_copy_right_and_one_outcome_event
-);
+on_both_backends!(each_change_ends_with_the_copy_right_and_one_outcome_event);
 
 /// A create whose answer was lost leaves a copy under the name it carried. The credential is
 /// renamed and erased before the sender hears from the server again: with the secret gone and
@@ -363,10 +353,7 @@ async fn an_unanswered_copy_renamed_then_erased_is_deleted(env: TestEnv) {
     assert_eq!(delta(&before, &after, REMOVED), 1, "{after:?}");
     assert_eq!(delta(&before, &after, SYNCED), 0, "{after:?}");
 }
-on_both_backends!(
-    unanswered_copy_renamed_then_erased,
-    an_unanswered_copy_renamed_then_erased_is_deleted
-);
+on_both_backends!(an_unanswered_copy_renamed_then_erased_is_deleted);
 
 async fn under_random_failures_the_server_ends_with_one_equal_copy_each(env: TestEnv) {
     let s = stand(&env, patient(), &["notion"]).await;
@@ -519,10 +506,7 @@ async fn under_random_failures_the_server_ends_with_one_equal_copy_each(env: Tes
     let faulted = requests.iter().filter(|r| r.status == 503).count();
     assert!(faulted > 50, "the faults happened: {faulted}");
 }
-on_both_backends!(
-    random_failures_and_lost_answers_leave_one_equal_copy,
-    under_random_failures_the_server_ends_with_one_equal_copy_each
-);
+on_both_backends!(under_random_failures_the_server_ends_with_one_equal_copy_each);
 
 async fn drift_is_only_what_differs_and_orphans_are_removed(env: TestEnv) {
     let s = stand(
@@ -597,10 +581,7 @@ async fn drift_is_only_what_differs_and_orphans_are_removed(env: TestEnv) {
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(event_counts(&env).await, before);
 }
-on_both_backends!(
-    drift_means_drift,
-    drift_is_only_what_differs_and_orphans_are_removed
-);
+on_both_backends!(drift_is_only_what_differs_and_orphans_are_removed);
 
 async fn the_drift_command_lists_orphans_and_changes_nothing_when_all_is_current(env: TestEnv) {
     let s = stand(&env, patient(), &["notion"]).await;
@@ -650,10 +631,7 @@ async fn the_drift_command_lists_orphans_and_changes_nothing_when_all_is_current
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no MCP server `nowhere` is registered"));
 }
-on_both_backends!(
-    the_drift_command_reports_orphans,
-    the_drift_command_lists_orphans_and_changes_nothing_when_all_is_current
-);
+on_both_backends!(the_drift_command_lists_orphans_and_changes_nothing_when_all_is_current);
 
 /// `credledger mcp import` (the real binary), its catalog pointed at the simulator.
 async fn import(env: &TestEnv, server: &Server, args: &[&str]) -> (Option<i32>, String) {
@@ -676,14 +654,7 @@ async fn import(env: &TestEnv, server: &Server, args: &[&str]) -> (Option<i32>, 
     let out = tokio::task::spawn_blocking(move || cli.output().unwrap())
         .await
         .unwrap();
-    (
-        out.status.code(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    (out.status.code(), output_text(&out))
 }
 
 fn original(user: &str, service: &str, name: Option<&str>, token: Option<&str>) -> Value {
@@ -864,10 +835,7 @@ async fn importing_the_original_format_imports_the_good_and_explains_the_rest(en
         "{after:?}"
     );
 }
-on_both_backends!(
-    import_speaks_the_original_api,
-    importing_the_original_format_imports_the_good_and_explains_the_rest
-);
+on_both_backends!(importing_the_original_format_imports_the_good_and_explains_the_rest);
 
 async fn credentials_imported_without_a_check_are_checked_by_the_revalidation(env: TestEnv) {
     let s = stand(&env, patient(), &["notion"]).await;
@@ -905,7 +873,4 @@ async fn credentials_imported_without_a_check_are_checked_by_the_revalidation(en
     })
     .await;
 }
-on_both_backends!(
-    never_checked_imports_are_revalidated,
-    credentials_imported_without_a_check_are_checked_by_the_revalidation
-);
+on_both_backends!(credentials_imported_without_a_check_are_checked_by_the_revalidation);

@@ -3,11 +3,11 @@
 //! once), never without a durable `CredentialUsed` first; removed servers' and revoked tokens
 //! are refused at the transport; a person's own token still resolves only their own.
 
-use crate::mcp_sync::{fast_sync, grant, jobs_with, register};
 use crate::on_both_backends;
 use crate::support::api::{Answer, Auth, Client, Server};
+use crate::support::mcp::{fast_sync, grant, jobs_with, register};
+use crate::support::mcp_recorder::RecordingMcpServer;
 use crate::support::{eventually, TestEnv};
-use credledger_adapters::mcp::recorder::RecordingMcpServer;
 use credledger_adapters::Backend;
 use serde_json::{json, Value};
 
@@ -129,10 +129,7 @@ async fn a_token_without_the_resolve_scope_is_refused(env: TestEnv) {
     assert_refused(&answer, "FORBIDDEN", &[&secret]);
     assert_eq!(stored_uses(&env).await, 0);
 }
-on_both_backends!(
-    a_server_token_without_the_resolve_scope_is_refused,
-    a_token_without_the_resolve_scope_is_refused
-);
+on_both_backends!(a_token_without_the_resolve_scope_is_refused);
 
 async fn a_server_resolves_only_what_it_was_granted(env: TestEnv) {
     let server = server(&env).await;
@@ -171,10 +168,7 @@ async fn a_server_resolves_only_what_it_was_granted(env: TestEnv) {
     let jira = resolve(&gw, "alice", "jira", None).await;
     assert_refused(&jira, "FORBIDDEN", &[&jira_secret]);
 }
-on_both_backends!(
-    a_server_resolves_a_users_credential_only_once_granted,
-    a_server_resolves_only_what_it_was_granted
-);
+on_both_backends!(a_server_resolves_only_what_it_was_granted);
 
 async fn a_withdrawn_grant_is_refused_at_once(env: TestEnv) {
     let server = server(&env).await;
@@ -202,10 +196,7 @@ async fn a_withdrawn_grant_is_refused_at_once(env: TestEnv) {
         assert_refused(&after, "FORBIDDEN", &[&secret]);
     }
 }
-on_both_backends!(
-    a_withdrawn_grant_is_refused_by_the_very_next_resolve,
-    a_withdrawn_grant_is_refused_at_once
-);
+on_both_backends!(a_withdrawn_grant_is_refused_at_once);
 
 /// The server remembers tokens and grants between requests; a change made through another
 /// process (a second server on the same database) still reaches it: once its consumers see
@@ -261,10 +252,7 @@ async fn changes_made_elsewhere_reach_the_remembered_access(env: TestEnv) {
     let refused = resolve(&gw, "alice", "notion", None).await;
     assert_refused(&refused, "UNAUTHENTICATED", &[&secret]);
 }
-on_both_backends!(
-    access_changed_by_another_process_reaches_the_resolve,
-    changes_made_elsewhere_reach_the_remembered_access
-);
+on_both_backends!(changes_made_elsewhere_reach_the_remembered_access);
 
 async fn a_server_for_all_users_needs_no_grants_for_its_services(env: TestEnv) {
     let server = server(&env).await;
@@ -294,10 +282,7 @@ async fn a_server_for_all_users_needs_no_grants_for_its_services(env: TestEnv) {
     let jira = resolve(&gw, "alice", "jira", None).await;
     assert_refused(&jira, "FORBIDDEN", &[&jira_secret]);
 }
-on_both_backends!(
-    a_server_for_all_users_resolves_anyones_credentials_for_its_services_only,
-    a_server_for_all_users_needs_no_grants_for_its_services
-);
+on_both_backends!(a_server_for_all_users_needs_no_grants_for_its_services);
 
 async fn each_resolve_is_recorded_as_a_use_first(env: TestEnv) {
     let server = server(&env).await;
@@ -362,10 +347,7 @@ async fn each_resolve_is_recorded_as_a_use_first(env: TestEnv) {
         "{history:?}"
     );
 }
-on_both_backends!(
-    each_resolve_by_a_server_is_recorded_as_a_credential_use,
-    each_resolve_is_recorded_as_a_use_first
-);
+on_both_backends!(each_resolve_is_recorded_as_a_use_first);
 
 /// Makes the event store refuse every insert (`true`), or lifts that (`false`).
 async fn freeze_events(env: &TestEnv, frozen: bool) {
@@ -391,7 +373,7 @@ async fn freeze_events(env: &TestEnv, frozen: bool) {
     pool.close().await;
 }
 
-async fn no_secret_without_a_recorded_use(env: TestEnv) {
+async fn an_unwritable_event_store_gives_out_no_secret(env: TestEnv) {
     let server = server(&env).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
     let admin = server.admin("root").await;
@@ -418,10 +400,7 @@ async fn no_secret_without_a_recorded_use(env: TestEnv) {
     })
     .await;
 }
-on_both_backends!(
-    an_unwritable_event_store_gives_out_no_secret,
-    no_secret_without_a_recorded_use
-);
+on_both_backends!(an_unwritable_event_store_gives_out_no_secret);
 
 async fn removed_servers_and_revoked_tokens_are_unauthenticated(env: TestEnv) {
     let server = server(&env).await;
@@ -455,10 +434,7 @@ async fn removed_servers_and_revoked_tokens_are_unauthenticated(env: TestEnv) {
     assert_eq!(removed.status, 401, "{}", removed.body);
     assert_refused(&removed, "UNAUTHENTICATED", &[&secret]);
 }
-on_both_backends!(
-    a_removed_servers_or_revoked_token_is_refused_at_the_transport,
-    removed_servers_and_revoked_tokens_are_unauthenticated
-);
+on_both_backends!(removed_servers_and_revoked_tokens_are_unauthenticated);
 
 async fn a_users_own_token_resolves_only_their_own(env: TestEnv) {
     let server = server(&env).await;
@@ -491,7 +467,4 @@ async fn a_users_own_token_resolves_only_their_own(env: TestEnv) {
     let others = resolve(&machine, "bob", "notion", None).await;
     assert_refused(&others, "NOT_FOUND", &[&bob_secret]);
 }
-on_both_backends!(
-    a_users_own_token_still_resolves_only_their_own_credentials,
-    a_users_own_token_resolves_only_their_own
-);
+on_both_backends!(a_users_own_token_resolves_only_their_own);

@@ -5,68 +5,13 @@
 
 use crate::on_both_backends;
 use crate::support::api::{Client, Server};
+use crate::support::mcp::{fast_sync, grant, jobs_with, register};
+use crate::support::mcp_recorder::{Op, RecordingMcpServer};
 use crate::support::{eventually, TestEnv};
-use credledger::config::JobSettings;
 use credledger::mcp::sync::SyncSettings;
-use credledger_adapters::mcp::recorder::{Op, RecordingMcpServer};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-/// A sender that retries fast and gives up after three attempts.
-pub fn fast_sync() -> SyncSettings {
-    SyncSettings {
-        attempts: 3,
-        base_delay: Duration::from_millis(20),
-        max_delay: Duration::from_millis(200),
-        retry_failed_every: Duration::from_secs(3600),
-        timeout: Duration::from_secs(2),
-        drift_every: Duration::ZERO,
-        poll: Duration::from_millis(50),
-        lease_ttl: Duration::from_secs(2),
-        remove_orphans: false,
-    }
-}
-
-pub fn jobs_with(sync: SyncSettings) -> JobSettings {
-    JobSettings {
-        mcp: sync,
-        ..JobSettings::default()
-    }
-}
-
-pub const REGISTER: &str = "mutation($i: RegisterMcpServerInput!) { registerMcpServer(input: $i) { server { id } signingSecret } }";
-
-/// Registers `id` at the recorder's address and teaches the recorder its signing secret.
-pub async fn register(
-    admin: &Client,
-    recorder: &RecordingMcpServer,
-    id: &str,
-    services: &[&str],
-    all_users: bool,
-) {
-    let answer = admin
-        .ok(
-            REGISTER,
-            json!({"i": {"id": id, "name": format!("MCP {id}"), "baseUrl": recorder.base_url(),
-                         "allowedServices": services, "servesAllUsers": all_users}}),
-        )
-        .await;
-    let secret = answer["registerMcpServer"]["signingSecret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert!(secret.starts_with("whsec_"), "{secret}");
-    recorder.set_secrets(vec![secret.into_bytes()]);
-}
-
-pub async fn grant(user: &Client, server: &str, service: &str) {
-    user.ok(
-        "mutation($s: String!, $v: String!) { grantMcpAccess(serverId: $s, service: $v) { service } }",
-        json!({"s": server, "v": service}),
-    )
-    .await;
-}
 
 /// The recorder's copies by credential name: (user, primary, data, version).
 fn copies(recorder: &RecordingMcpServer) -> BTreeMap<String, (String, bool, Value, Option<u64>)> {
@@ -241,10 +186,7 @@ async fn changes_reach_the_mcp_server_in_order_with_valid_signatures(env: TestEn
     assert!(actions.contains(&"CredentialSyncedToMcp"), "{actions:?}");
     assert!(actions.contains(&"CredentialRemovedFromMcp"), "{actions:?}");
 }
-on_both_backends!(
-    changes_reach_the_mcp_server_in_order_signed,
-    changes_reach_the_mcp_server_in_order_with_valid_signatures
-);
+on_both_backends!(changes_reach_the_mcp_server_in_order_with_valid_signatures);
 
 async fn while_the_mcp_server_is_down_changes_queue_and_arrive_once_it_is_back(env: TestEnv) {
     let server = server(&env, fast_sync()).await;
@@ -342,10 +284,7 @@ async fn while_the_mcp_server_is_down_changes_queue_and_arrive_once_it_is_back(e
         "{text}"
     );
 }
-on_both_backends!(
-    changes_queue_while_the_mcp_server_is_down,
-    while_the_mcp_server_is_down_changes_queue_and_arrive_once_it_is_back
-);
+on_both_backends!(while_the_mcp_server_is_down_changes_queue_and_arrive_once_it_is_back);
 
 const RETRY: &str = "mutation($id: ID!) { retrySync(id: $id) }";
 
@@ -386,10 +325,7 @@ async fn a_person_retries_a_failed_copy_now(env: TestEnv) {
     assert_eq!(alice.ok(RETRY, json!({"id": work})).await["retrySync"], 0);
     server.running.stop().await.unwrap();
 }
-on_both_backends!(
-    a_failed_copy_is_retried_on_request,
-    a_person_retries_a_failed_copy_now
-);
+on_both_backends!(a_person_retries_a_failed_copy_now);
 
 async fn a_copy_whose_version_drifted_is_marked_and_resent(env: TestEnv) {
     let server = server(
@@ -451,10 +387,7 @@ async fn a_copy_whose_version_drifted_is_marked_and_resent(env: TestEnv) {
     })
     .await;
 }
-on_both_backends!(
-    drift_is_detected_and_repaired,
-    a_copy_whose_version_drifted_is_marked_and_resent
-);
+on_both_backends!(a_copy_whose_version_drifted_is_marked_and_resent);
 
 async fn replay_all_rebuilds_an_emptied_mcp_server_to_the_same_state(env: TestEnv) {
     let server = server(&env, fast_sync()).await;
@@ -537,10 +470,7 @@ async fn replay_all_rebuilds_an_emptied_mcp_server_to_the_same_state(env: TestEn
         .unwrap();
     assert_eq!(neither.status.code(), Some(2));
 }
-on_both_backends!(
-    replay_all_rebuilds_an_emptied_mcp_server,
-    replay_all_rebuilds_an_emptied_mcp_server_to_the_same_state
-);
+on_both_backends!(replay_all_rebuilds_an_emptied_mcp_server_to_the_same_state);
 
 /// `credledger serve` (the real binary) on `env`'s ledger with a fast sender and a short lease.
 fn serve_binary(env: &TestEnv) -> std::process::Child {
@@ -580,7 +510,7 @@ async fn a_kill_9_mid_sync_resumes_and_each_change_is_applied_exactly_once(env: 
         .unwrap();
     recorder.set_secrets(vec![secret.0.as_bytes().to_vec()]);
     // Slow enough that the kill lands while requests are in flight.
-    recorder.set_fault(Some(credledger_adapters::mcp::recorder::McpFault::Slow(
+    recorder.set_fault(Some(crate::support::mcp_recorder::McpFault::Slow(
         Duration::from_millis(300),
     )));
     let mut child = serve_binary(&env);
@@ -663,10 +593,7 @@ async fn a_kill_9_mid_sync_resumes_and_each_change_is_applied_exactly_once(env: 
     // Bob's revoked credential was created (maybe) and in any case is not held.
     assert!(c.values().all(|(user, ..)| user != "bob"));
 }
-on_both_backends!(
-    a_kill_9_mid_sync_resumes_exactly_once,
-    a_kill_9_mid_sync_resumes_and_each_change_is_applied_exactly_once
-);
+on_both_backends!(a_kill_9_mid_sync_resumes_and_each_change_is_applied_exactly_once);
 
 async fn registrations_of_one_id_at_once_leave_the_winners_secret(env: TestEnv) {
     use crate::support::meta;
@@ -704,7 +631,4 @@ async fn registrations_of_one_id_at_once_leave_the_winners_secret(env: TestEnv) 
         assert_eq!(stored.as_slice(), winners[0].0.as_bytes(), "round {round}");
     }
 }
-on_both_backends!(
-    concurrent_registrations_keep_the_winners_secret,
-    registrations_of_one_id_at_once_leave_the_winners_secret
-);
+on_both_backends!(registrations_of_one_id_at_once_leave_the_winners_secret);

@@ -2,12 +2,13 @@
 //! operator reads is there with the counts the session left, behind its token on the main
 //! listener or alone on its own; and no planted secret, credential name or email is in it.
 
-use crate::mcp_sync::{fast_sync, jobs_with, register};
 use crate::on_both_backends;
 use crate::support::api::{bad_token, Auth};
+use crate::support::mcp::{fast_sync, jobs_with, register};
+use crate::support::mcp_recorder::RecordingMcpServer;
+use crate::support::prometheus::{count, sample, scrape};
 use crate::support::{eventually, TestEnv};
 use base64::Engine as _;
-use credledger_adapters::mcp::recorder::RecordingMcpServer;
 use credledger_adapters::simulator::SimAccount;
 use serde_json::json;
 
@@ -20,49 +21,6 @@ const RESOLVE: &str = "mutation($u: String!, $s: String!) { \
     resolveCredential(userId: $u, service: $s, tool: \"search_pages\") { credentialId fields } }";
 const ISSUE: &str = "mutation($s: String!) { \
     createMcpServerToken(serverId: $s, name: \"resolver\", scopes: [CREDENTIALS_RESOLVE]) { token } }";
-
-/// The sum of the samples of `name` whose labels include `labels` (`None`: no such sample).
-pub(crate) fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    let mut found = None;
-    for line in text.lines().filter(|l| !l.starts_with('#')) {
-        let Some((series, value)) = line.rsplit_once(' ') else {
-            continue;
-        };
-        let (series_name, series_labels) = match series.split_once('{') {
-            Some((n, rest)) => (n, rest.trim_end_matches('}')),
-            None => (series, ""),
-        };
-        if series_name != name {
-            continue;
-        }
-        let all = labels.iter().all(|(k, v)| {
-            series_labels
-                .split(',')
-                .any(|l| l == format!("{k}=\"{v}\""))
-        });
-        if all {
-            *found.get_or_insert(0.0) += value.parse::<f64>().unwrap();
-        }
-    }
-    found
-}
-
-fn count(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    sample(text, name, labels).unwrap_or_else(|| panic!("no {name} {labels:?} in\n{text}"))
-}
-
-pub(crate) async fn scrape(
-    http: &reqwest::Client,
-    url: &str,
-    token: Option<&str>,
-) -> (u16, String) {
-    let mut request = http.get(url);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let answer = request.send().await.unwrap();
-    (answer.status().as_u16(), answer.text().await.unwrap())
-}
 
 async fn a_scripted_session_shows_in_every_family(env: TestEnv) {
     let server = env
@@ -303,10 +261,10 @@ async fn a_scripted_session_shows_in_every_family(env: TestEnv) {
         assert!(!text.contains(&canary), "{canary} in the metrics");
     }
 }
-on_both_backends!(scripted_session, a_scripted_session_shows_in_every_family);
+on_both_backends!(a_scripted_session_shows_in_every_family);
 
 /// On its own address `/metrics` needs no token, and the main listener then has none.
-async fn metrics_on_their_own_listener(env: TestEnv) {
+async fn on_its_own_listener_metrics_need_no_token_and_the_main_listener_has_none(env: TestEnv) {
     let server = env
         .server_with(|s| s.metrics_listen = Some("127.0.0.1:0".into()))
         .await;
@@ -327,4 +285,4 @@ async fn metrics_on_their_own_listener(env: TestEnv) {
         404
     );
 }
-on_both_backends!(own_listener, metrics_on_their_own_listener);
+on_both_backends!(on_its_own_listener_metrics_need_no_token_and_the_main_listener_has_none);

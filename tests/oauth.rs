@@ -3,10 +3,10 @@
 
 use crate::on_both_backends;
 use crate::support::api::{Auth, Client, Server};
+use crate::support::mcp_recorder::RecordingMcpServer;
 use crate::support::{eventually, TestEnv};
 use credledger::config::JobSettings;
 use credledger::{Application, Settings};
-use credledger_adapters::mcp::recorder::RecordingMcpServer;
 use credledger_adapters::oauth::OAuthClient;
 use credledger_adapters::simulator::{
     OAuthBehaviour, ProviderSimulator, SimAccount, DEMO_OAUTH_CLIENT_ID, DEMO_OAUTH_CLIENT_SECRET,
@@ -280,12 +280,9 @@ async fn connecting_a_google_account_stores_an_active_primary_credential(env: Te
     assert_eq!(credential(&alice, &id).await["secretVersion"], 2);
     server.running.stop().await.unwrap();
 }
-on_both_backends!(
-    connecting_a_google_account_with_oauth_stores_an_active_primary_credential_with_its_expiry_and_scopes,
-    connecting_a_google_account_stores_an_active_primary_credential
-);
+on_both_backends!(connecting_a_google_account_stores_an_active_primary_credential);
 
-async fn unnamed_connections(env: TestEnv) {
+async fn a_connection_without_a_name_is_named_after_the_account(env: TestEnv) {
     let server = oauth_server(&env, OAuthBehaviour::default(), JobSettings::default()).await;
     let alice = server.user("alice").await;
     // Another credential already has the account's email as its name.
@@ -306,10 +303,7 @@ async fn unnamed_connections(env: TestEnv) {
     let second = credential(&alice, &connected_id(&landed)).await;
     assert_eq!(second["name"], format!("{email} 2"));
 }
-on_both_backends!(
-    a_connection_without_a_name_is_named_after_the_account,
-    unnamed_connections
-);
+on_both_backends!(a_connection_without_a_name_is_named_after_the_account);
 
 async fn failed_flows_store_nothing(env: TestEnv) {
     let server = oauth_server(&env, OAuthBehaviour::default(), JobSettings::default()).await;
@@ -376,12 +370,9 @@ async fn failed_flows_store_nothing(env: TestEnv) {
     assert_eq!(credential_count(&mallory).await, 0);
     server.running.stop().await.unwrap();
 }
-on_both_backends!(
-    a_refused_consent_a_tampered_state_another_session_and_a_replay_store_nothing,
-    failed_flows_store_nothing
-);
+on_both_backends!(failed_flows_store_nothing);
 
-async fn unconfigured_client(env: TestEnv) {
+async fn a_service_without_an_oauth_client_says_so_and_starts_no_flow(env: TestEnv) {
     // No OAuth client configured: the service says so and no flow starts.
     let server = env.server().await;
     let alice = server.user("alice").await;
@@ -412,25 +403,22 @@ async fn unconfigured_client(env: TestEnv) {
     assert_eq!(notion.code(), "VALIDATION");
     server.running.stop().await.unwrap();
 }
-on_both_backends!(
-    a_service_without_an_oauth_client_says_so_and_starts_no_flow,
-    unconfigured_client
-);
+on_both_backends!(a_service_without_an_oauth_client_says_so_and_starts_no_flow);
 
-async fn short_lived_tokens(env: TestEnv) {
+async fn a_credential_whose_tokens_live_seconds_stays_usable_through_refreshes(env: TestEnv) {
     let behaviour = OAuthBehaviour {
         token_lifetime: Duration::from_secs(5),
         ..OAuthBehaviour::default()
     };
     let jobs = JobSettings {
-        mcp: crate::mcp_sync::fast_sync(),
+        mcp: crate::support::mcp::fast_sync(),
         ..refreshing_jobs()
     };
     let server = oauth_server(&env, behaviour, jobs).await;
     // An MCP server holding everyone's Gmail credentials.
     let mcp = RecordingMcpServer::start(vec![]).await.unwrap();
     let admin = server.admin("root").await;
-    crate::mcp_sync::register(&admin, &mcp, "gw", &["gmail"], true).await;
+    crate::support::mcp::register(&admin, &mcp, "gw", &["gmail"], true).await;
     let alice = server.user("alice").await;
     let (_, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
     let id = connected_id(&landed);
@@ -492,10 +480,7 @@ async fn short_lived_tokens(env: TestEnv) {
     );
     server.running.stop().await.unwrap();
 }
-on_both_backends!(
-    a_credential_whose_tokens_live_seconds_stays_usable_through_refreshes,
-    short_lived_tokens
-);
+on_both_backends!(a_credential_whose_tokens_live_seconds_stays_usable_through_refreshes);
 
 /// Two instances on one PostgreSQL, rotating refresh tokens with reuse detection: each refresh
 /// token is redeemed once, so no family is revoked, and every refresh is recorded once.
@@ -604,7 +589,7 @@ async fn two_instances_refreshing_rotating_tokens_redeem_each_refresh_token_once
     server.running.stop().await.unwrap();
 }
 
-async fn deleting_revokes(env: TestEnv) {
+async fn deleting_a_google_credential_revokes_its_grant_at_google(env: TestEnv) {
     let server = oauth_server(&env, OAuthBehaviour::default(), JobSettings::default()).await;
     let alice = server.user("alice").await;
     let (_, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
@@ -624,14 +609,13 @@ async fn deleting_revokes(env: TestEnv) {
     assert_eq!(userinfo_status(&server, &token).await, 401);
     server.running.stop().await.unwrap();
 }
-on_both_backends!(
-    deleting_a_google_credential_revokes_its_grant_at_google,
-    deleting_revokes
-);
+on_both_backends!(deleting_a_google_credential_revokes_its_grant_at_google);
 
 /// A second OAuth provider is a catalog entry and a client, no code: an Atlassian-style flow
 /// whose refresh tokens rotate, against the simulator.
-async fn second_provider(env: TestEnv) {
+async fn a_second_oauth_provider_with_rotating_refresh_tokens_is_a_catalog_entry_and_a_client(
+    env: TestEnv,
+) {
     let behaviour = OAuthBehaviour {
         token_lifetime: Duration::from_secs(4),
         rotate_refresh_tokens: true,
@@ -710,6 +694,5 @@ async fn second_provider(env: TestEnv) {
     server.running.stop().await.unwrap();
 }
 on_both_backends!(
-    a_second_oauth_provider_with_rotating_refresh_tokens_is_a_catalog_entry_and_a_client,
-    second_provider
+    a_second_oauth_provider_with_rotating_refresh_tokens_is_a_catalog_entry_and_a_client
 );

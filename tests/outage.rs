@@ -380,4 +380,4 @@ async fn a_stuck_job_makes_the_instance_not_ready(env: crate::support::TestEnv) 
     assert_eq!(ready(http).await.0, 200);
     pool.close().await;
 }
-crate::on_both_backends!(stuck_job, a_stuck_job_makes_the_instance_not_ready);
+crate::on_both_backends!(a_stuck_job_makes_the_instance_not_ready);

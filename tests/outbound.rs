@@ -64,7 +64,7 @@ fn fields(url: &str) -> Value {
     json!({"url": url, "email": "ada@example.com", "api_token": "ATATT3xFfGF0-canary-token"})
 }
 
-async fn private_addresses_are_refused(env: TestEnv) {
+async fn jira_urls_pointing_at_private_addresses_are_refused_before_any_connection(env: TestEnv) {
     let (port, connections) = recording_listener("127.0.0.1").await;
     let (allowed_port, allowed_hits) = jira("127.0.0.2", None).await;
     let (redirecting_port, redirecting_hits) = jira(
@@ -134,16 +134,13 @@ async fn private_addresses_are_refused(env: TestEnv) {
     assert_eq!(allowed_hits.load(Ordering::SeqCst), 1);
     server.running.stop().await.unwrap();
 }
-on_both_backends!(
-    jira_urls_pointing_at_private_addresses_are_refused_before_any_connection,
-    private_addresses_are_refused
-);
+on_both_backends!(jira_urls_pointing_at_private_addresses_are_refused_before_any_connection);
 
 /// An MCP server's address is an admin's choice like a Jira site: the same policy decides where
 /// credentials may be sent. Refused addresses name the rule and register nothing; a private
 /// origin an admin allowed is registered, and the sender delivers to it.
 async fn mcp_server_addresses_follow_the_outbound_policy(env: TestEnv) {
-    use credledger_adapters::mcp::recorder::RecordingMcpServer;
+    use crate::support::mcp_recorder::RecordingMcpServer;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
     let origin = recorder.base_url();
     let allowed = origin.clone();
@@ -158,7 +155,7 @@ async fn mcp_server_addresses_follow_the_outbound_policy(env: TestEnv) {
     let admin = server.admin("root").await;
     let register = |url: &str, id: &str| {
         admin.gql(
-            crate::mcp_sync::REGISTER,
+            crate::support::mcp::REGISTER,
             json!({"i": {"id": id, "name": "gateway", "baseUrl": url,
                          "allowedServices": ["notion"], "servesAllUsers": true}}),
         )
@@ -215,7 +212,4 @@ async fn mcp_server_addresses_follow_the_outbound_policy(env: TestEnv) {
         .await;
     assert_eq!(changed.code(), "VALIDATION", "{}", changed.body);
 }
-on_both_backends!(
-    mcp_server_addresses,
-    mcp_server_addresses_follow_the_outbound_policy
-);
+on_both_backends!(mcp_server_addresses_follow_the_outbound_policy);

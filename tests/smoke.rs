@@ -1,5 +1,11 @@
+//! The smallest whole-system checks: a credential goes in and the chain verifies, `migrate`
+//! applies exactly the migrations in the tree, and a new data directory is private.
+
 use crate::on_both_backends;
-use crate::support::{dump_table, register, TestEnv};
+use crate::support::{assert_success, dump_table, register, TestEnv};
+use credledger_adapters::Backend;
+use sqlx::Row;
+use std::path::Path;
 
 async fn a_registered_credential_shows_in_the_summary_and_the_chain_verifies(env: TestEnv) {
     let ledger = env.ledger().await;
@@ -8,11 +14,7 @@ async fn a_registered_credential_shows_in_the_summary_and_the_chain_verifies(env
         .unwrap();
     ledger.projections.catch_up().await.unwrap();
     let out = env.cli().args(["ledger", "verify"]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out, "ledger verify");
 
     // The dump helper reads every table of either backend, whatever its column types.
     let pool = env.any_pool().await;
@@ -25,15 +27,73 @@ async fn a_registered_credential_shows_in_the_summary_and_the_chain_verifies(env
         .iter()
         .flatten()
         .any(|v| v.len() == 64 && v.chars().all(|c| c.is_ascii_hexdigit())));
-    assert!(!dump_table(&pool, "_sqlx_migrations", "version")
-        .await
-        .is_empty());
 }
 
-on_both_backends!(
-    smoke,
-    a_registered_credential_shows_in_the_summary_and_the_chain_verifies
-);
+on_both_backends!(a_registered_credential_shows_in_the_summary_and_the_chain_verifies);
+
+/// The migrations in `migrations/<backend>`, read from the directory now, as sqlx names them
+/// from their files `<version>_<description>.sql`: (version, description with spaces).
+fn migration_files(backend: Backend) -> Vec<(i64, String)> {
+    let folder = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../migrations")
+        .join(folder);
+    let mut files: Vec<(i64, String)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .map(|name| {
+            let stem = name
+                .strip_suffix(".sql")
+                .unwrap_or_else(|| panic!("{name} in {} is not a .sql file", dir.display()));
+            let (version, description) = stem
+                .split_once('_')
+                .unwrap_or_else(|| panic!("{name} is not <version>_<description>.sql"));
+            (version.parse().unwrap(), description.replace('_', " "))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// `credledger migrate` applies exactly the backend's migration files, no more, none left out,
+/// each marked successful; run again, it changes nothing.
+async fn migrate_applies_exactly_the_backends_migration_files_each_successfully(env: TestEnv) {
+    let files = migration_files(env.backend);
+    assert!(!files.is_empty());
+    let applied = || async {
+        let pool = env.any_pool().await;
+        let rows = sqlx::query(
+            "SELECT version, description, CAST(CASE WHEN success THEN 1 ELSE 0 END AS BIGINT) AS ok \
+             FROM _sqlx_migrations ORDER BY version",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        rows.iter()
+            .map(|r| {
+                let ok: i64 = r.try_get("ok").unwrap();
+                (
+                    r.try_get("version").unwrap(),
+                    r.try_get("description").unwrap(),
+                    ok == 1,
+                )
+            })
+            .collect::<Vec<(i64, String, bool)>>()
+    };
+    let expected: Vec<(i64, String, bool)> = files.into_iter().map(|(v, d)| (v, d, true)).collect();
+
+    for run in ["first", "second"] {
+        let out = env.cli().arg("migrate").output().unwrap();
+        assert_success(&out, &format!("the {run} `credledger migrate`"));
+        assert_eq!(applied().await, expected, "after the {run} run");
+    }
+}
+
+on_both_backends!(migrate_applies_exactly_the_backends_migration_files_each_successfully);
 
 #[test]
 fn a_data_directory_created_by_credledger_is_private_to_its_owner() {

@@ -188,6 +188,18 @@ impl Client {
             .to_owned()
     }
 
+    /// A credential's `status` (`ACTIVE`, `INVALID`, `EXPIRED`, …) as this client reads it.
+    pub async fn status(&self, id: &str) -> String {
+        self.ok(
+            "query($id: ID!) { credential(id: $id) { status } }",
+            json!({"id": id}),
+        )
+        .await["credential"]["status"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     pub fn with_auth(&self, auth: Auth) -> Client {
         Client {
             auth,

@@ -8,20 +8,32 @@ use credledger::keys::IfMissing;
 use credledger::{Application, Ledger, NewCredential, Running};
 use credledger_adapters::crypto::MasterKeyring;
 use credledger_adapters::Backend;
-use credledger_domain::{CredentialId, EventMetadata};
+use credledger_domain::{CredentialId, EventMetadata, KeyringId, ServiceKey, UserId};
 use std::path::PathBuf;
+use std::process::Output;
 use std::sync::Arc;
 
 pub mod api;
+pub mod chain;
+pub mod mcp;
+pub mod mcp_recorder;
+pub mod prometheus;
 pub mod ws;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_credledger");
 
-/// Runs a scenario `async fn(TestEnv)` on SQLite and on PostgreSQL, as two tests.
+/// Runs a scenario `async fn(TestEnv)` on SQLite and on PostgreSQL, as two tests named after
+/// it: `on_both_backends!(a_registered_credential_shows_in_the_summary)` makes
+/// `a_registered_credential_shows_in_the_summary::on_sqlite` and `…::on_postgres` (the module
+/// and the function share the name: one is a type-namespace item, the other a value). Name the
+/// scenario with a sentence that says what it proves.
+///
+/// Without CREDLEDGER_TEST_DATABASE_URL `on_postgres` passes after printing that it was skipped,
+/// unless CREDLEDGER_REQUIRE_POSTGRES is set (scripts/test always sets it): then it fails.
 #[macro_export]
 macro_rules! on_both_backends {
-    ($name:ident, $scenario:ident) => {
-        mod $name {
+    ($scenario:ident) => {
+        mod $scenario {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn on_sqlite() {
                 super::$scenario($crate::support::TestEnv::sqlite().await).await
@@ -77,9 +89,25 @@ fn admin_url() -> Option<String> {
         .ok()
         .filter(|u| !u.is_empty());
     if url.is_none() && std::env::var("CREDLEDGER_REQUIRE_POSTGRES").is_ok() {
-        panic!("CREDLEDGER_REQUIRE_POSTGRES is set but CREDLEDGER_TEST_DATABASE_URL is not");
+        panic!(
+            "CREDLEDGER_REQUIRE_POSTGRES is set but CREDLEDGER_TEST_DATABASE_URL is not: a \
+             PostgreSQL test must not be skipped here (scripts/pg-test-cluster starts one)"
+        );
     }
     url
+}
+
+/// Tells on the terminal that a PostgreSQL test did not run. Written to stderr itself, not with
+/// `eprintln!`, which the test harness captures and shows only for failures; the test thread
+/// is named after the test.
+fn say_skipped() {
+    use std::io::Write;
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a PostgreSQL test");
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped {test}: CREDLEDGER_TEST_DATABASE_URL is not set (scripts/test sets it)"
+    );
 }
 
 /// `base` with its database name replaced.
@@ -119,11 +147,11 @@ impl TestEnv {
         Self::new(Backend::Sqlite, None, None)
     }
 
-    /// A fresh PostgreSQL database, or `None` (test skipped) when no test server is configured
-    /// and none is required.
+    /// A fresh PostgreSQL database, or `None` (the caller returns: the test is skipped, and says
+    /// so) when no test server is configured and none is required.
     pub async fn postgres() -> Option<Self> {
         let Some(admin) = admin_url() else {
-            eprintln!("skipping: CREDLEDGER_TEST_DATABASE_URL is not set");
+            say_skipped();
             return None;
         };
         let name = format!("cl_test_{}", uuid::Uuid::new_v4().simple());
@@ -274,6 +302,33 @@ pub fn meta(actor: &str) -> EventMetadata {
 
 pub fn new_id() -> CredentialId {
     CredentialId::from_uuid(uuid::Uuid::new_v4())
+}
+
+/// The keyring of `user` for `service`.
+pub fn keyring_id(user: &str, service: &str) -> KeyringId {
+    KeyringId::new(
+        UserId::parse(user).unwrap(),
+        ServiceKey::parse(service).unwrap(),
+    )
+}
+
+/// What a process wrote, standard output then standard error.
+pub fn output_text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Asserts that `what` (a command of the real binary) exited 0, showing what it wrote if not.
+pub fn assert_success(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({:?}): {}",
+        out.status,
+        output_text(out)
+    );
 }
 
 /// Registers a credential with the given fields (JSON text); returns its id.

@@ -10,15 +10,17 @@
 //! records listed with `id` and the server's own `version`, and no memory of idempotency
 //! keys, so every request is applied as it comes. [`Chaos`] fails or loses the answers of a
 //! share of the requests, at random from a seed.
+//!
+//! Only the test binary compiles it; its own tests are in tests/mcp_client.rs.
 
-use super::client::{
-    IDEMPOTENCY_KEY_HEADER, LEDGER_VERSION_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
-};
-use super::signing;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use credledger_adapters::mcp::client::{
+    IDEMPOTENCY_KEY_HEADER, LEDGER_VERSION_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+};
+use credledger_adapters::mcp::signing;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -670,177 +672,5 @@ impl Data {
             })
             .collect();
         Answer::json(StatusCode::OK, json!({ "credentials": credentials }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::mcp::client::{McpClient, RemoteItem, SyncBody, SyncError};
-    use zeroize::Zeroizing;
-
-    const SECRET: &[u8] = b"whsec_recorder_tests";
-
-    async fn server() -> RecordingMcpServer {
-        RecordingMcpServer::start(vec![SECRET.to_vec()])
-            .await
-            .expect("the recorder starts")
-    }
-
-    fn client_with(server: &RecordingMcpServer, secret: &[u8]) -> McpClient {
-        McpClient::new(
-            &server.base_url(),
-            Zeroizing::new(secret.to_vec()),
-            Duration::from_secs(5),
-            &crate::outbound::OutboundPolicy {
-                allow_loopback: true,
-                ..Default::default()
-            },
-        )
-        .expect("a client")
-    }
-
-    fn body(version: u64) -> SyncBody {
-        SyncBody {
-            user_id: "alice".to_owned(),
-            service_type: "notion".to_owned(),
-            credential_name: "Work".to_owned(),
-            credential_data: BTreeMap::from([("token".to_owned(), "secret_1".to_owned())]),
-            account_identifier: None,
-            is_primary: true,
-            ledger_version: version,
-            event_id: format!("keyring/alice:notion/{version}"),
-        }
-    }
-
-    /// A POST signed by hand, `age` seconds ago, with or without an `Idempotency-Key`.
-    async fn post(server: &RecordingMcpServer, age: i64, key: Option<&str>) -> u16 {
-        let body = br#"{"user_id":"alice","service_type":"notion"}"#;
-        let timestamp = chrono::Utc::now().timestamp() - age;
-        let signature = signing::sign(SECRET, timestamp, body, "POST", "/credentials");
-        let mut request = reqwest::Client::new()
-            .post(format!("{}/credentials", server.base_url()))
-            .header(TIMESTAMP_HEADER, timestamp)
-            .header(SIGNATURE_HEADER, signature)
-            .body(body.to_vec());
-        if let Some(key) = key {
-            request = request.header(IDEMPOTENCY_KEY_HEADER, key);
-        }
-        request.send().await.expect("answered").status().as_u16()
-    }
-
-    #[tokio::test]
-    async fn unsigned_or_stale_requests_are_refused_unread() {
-        let server = server().await;
-        let unsigned = reqwest::Client::new()
-            .post(format!("{}/credentials", server.base_url()))
-            .header(IDEMPOTENCY_KEY_HEADER, "k1")
-            .body("{}")
-            .send()
-            .await
-            .expect("answered");
-
-        assert_eq!(unsigned.status().as_u16(), 401);
-        assert_eq!(
-            post(&server, signing::TOLERANCE_SECS + 5, Some("k2")).await,
-            401
-        );
-        assert_eq!(post(&server, 0, Some("k3")).await, 201);
-        let requests = server.requests();
-        assert_eq!(
-            requests
-                .iter()
-                .map(|r| (r.signature_valid, r.body.is_some()))
-                .collect::<Vec<_>>(),
-            [(false, false), (false, false), (true, true)]
-        );
-        assert_eq!(server.applied().len(), 1);
-    }
-
-    #[tokio::test]
-    async fn a_change_without_an_idempotency_key_is_refused() {
-        let server = server().await;
-
-        assert_eq!(post(&server, 0, None).await, 400);
-        assert!(server.applied().is_empty());
-        assert!(server.credentials().is_empty());
-    }
-
-    #[tokio::test]
-    async fn during_a_rotation_either_secret_is_accepted() {
-        let server = RecordingMcpServer::start(vec![b"old".to_vec(), b"new".to_vec()])
-            .await
-            .expect("the recorder starts");
-
-        client_with(&server, b"old")
-            .create(&body(1))
-            .await
-            .expect("created");
-        client_with(&server, b"new")
-            .create(&body(2))
-            .await
-            .expect("created");
-        assert!(matches!(
-            client_with(&server, b"other").create(&body(3)).await,
-            Err(SyncError::Status { status: 401, .. })
-        ));
-    }
-
-    #[tokio::test]
-    async fn a_server_that_went_down_comes_back_on_the_same_port_with_its_state() {
-        let server = server().await;
-        let client = client_with(&server, SECRET);
-        let id = client.create(&body(1)).await.expect("created");
-        let addr = server.addr();
-
-        server.go_down().await;
-        assert!(matches!(
-            client.list(None, None).await,
-            Err(SyncError::Unreachable(_))
-        ));
-        server.come_back().await.expect("listening again");
-
-        assert_eq!(server.addr(), addr);
-        let items = client.list(None, None).await.expect("listed");
-        assert!(matches!(&items[..], [RemoteItem::Ok(c)] if c.credential_id == id));
-        assert_eq!(client.create(&body(1)).await, Ok(id));
-        assert_eq!(server.duplicates(), 1);
-    }
-
-    #[tokio::test]
-    async fn a_cleared_server_forgets_its_credentials_and_the_keys_it_applied() {
-        let server = server().await;
-        let client = client_with(&server, SECRET);
-        let first = client.create(&body(1)).await.expect("created");
-
-        server.clear();
-        let second = client.create(&body(1)).await.expect("created again");
-
-        assert_eq!((first.as_str(), second.as_str()), ("mcp-1", "mcp-2"));
-        assert_eq!(server.duplicates(), 0);
-        assert_eq!(server.applied().len(), 2);
-        assert_eq!(server.credentials().keys().collect::<Vec<_>>(), ["mcp-2"]);
-    }
-
-    #[tokio::test]
-    async fn seeded_records_are_listed_as_given_and_can_drift() {
-        let server = server().await;
-        let client = client_with(&server, SECRET);
-        let ids = server.seed(vec![
-            json!({"user_id": "alice", "service_type": "notion", "ledger_version": 3}),
-            json!({"user_id": "bob", "service_type": "jira"}),
-        ]);
-
-        server.set_reported_version(&ids[0], 9);
-        let items = client.list(Some("alice"), None).await.expect("listed");
-
-        assert!(matches!(
-            &items[..],
-            [RemoteItem::Ok(c)] if c.credential_id == ids[0] && c.ledger_version == Some(9)
-        ));
-        assert_eq!(
-            server.credentials()[&ids[1]],
-            json!({"user_id": "bob", "service_type": "jira"})
-        );
     }
 }
