@@ -346,3 +346,54 @@ async fn a_planted_canary_secret_never_leaves_through_the_api(env: TestEnv) {
     server.running.stop().await.unwrap();
 }
 on_both_backends!(a_planted_canary_secret_never_leaves_through_the_api);
+
+async fn the_admin_metrics_count_uses_per_service_and_day(env: TestEnv) {
+    let server = env.server().await;
+    let alice = server.user("alice").await;
+    let admin = server.admin("root").await;
+    let notion = alice
+        .add("notion", "Work", server.good_fields("notion", 0))
+        .await;
+    let jira = alice
+        .add("jira", "Tracker", server.good_fields("jira", 0))
+        .await;
+    for id in [&notion, &notion, &jira] {
+        alice
+            .ok(
+                "mutation($id: ID!) { revealCredential(id: $id) { fields } }",
+                json!({"id": id}),
+            )
+            .await;
+    }
+    let today = chrono::Utc::now().date_naive().to_string();
+    let expected = json!([
+        {"service": "jira", "day": today, "uses": 1},
+        {"service": "notion", "day": today, "uses": 2},
+    ]);
+    crate::support::eventually("the uses are counted", || async {
+        let seen = admin
+            .ok(
+                "{ systemMetrics { usageByService { service day uses } } }",
+                json!({}),
+            )
+            .await;
+        seen["systemMetrics"]["usageByService"] == expected
+    })
+    .await;
+    // Counts only: nobody's name, no credential.
+    let seen = admin
+        .ok(
+            "{ systemMetrics { usageByService { service day uses } } }",
+            json!({}),
+        )
+        .await;
+    assert!(!seen.to_string().contains("alice"), "{seen}");
+    assert!(!seen.to_string().contains(&notion), "{seen}");
+    // Not for people who are not administrators.
+    let refused = alice
+        .gql("{ systemMetrics { usageByService { uses } } }", json!({}))
+        .await;
+    assert_eq!(refused.code(), "FORBIDDEN");
+}
+
+on_both_backends!(the_admin_metrics_count_uses_per_service_and_day);
