@@ -3,7 +3,7 @@ import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import { mockClient } from '@/test/mock-client';
 import { renderWithClient, testSession } from '@/test/render';
-import { MetricsPanel } from './metrics-panel';
+import { MetricsPanel, usageTotals } from './metrics-panel';
 
 const counts = {
   total: 1,
@@ -33,6 +33,7 @@ describe('MetricsPanel', () => {
             recentValidations: [],
             expiringSoon: 0,
             expiringCredentials: [],
+            usageByService: [],
             failedSyncs: [
               {
                 __typename: 'AuditEvent',
@@ -59,5 +60,47 @@ describe('MetricsPanel', () => {
     await waitFor(() =>
       expect(calls.find((c) => c.name === 'AdminRetrySync')?.variables).toEqual({ id: 'c1' }),
     );
+  });
+
+  it('totals uses per service for today, the week and the fortnight', async () => {
+    const now = new Date();
+    const day = (ago: number) => new Date(now.getTime() - ago * 86_400_000).toISOString().slice(0, 10);
+    const usage = [
+      { __typename: 'DailyServiceUses', service: 'jira', day: day(10), uses: 4 },
+      { __typename: 'DailyServiceUses', service: 'notion', day: day(3), uses: 2 },
+      { __typename: 'DailyServiceUses', service: 'jira', day: day(0), uses: 1 },
+      { __typename: 'DailyServiceUses', service: 'notion', day: day(0), uses: 5 },
+    ];
+    expect(usageTotals(usage, now)).toEqual([
+      { service: 'notion', today: 5, week: 7, fortnight: 7 },
+      { service: 'jira', today: 1, week: 1, fortnight: 5 },
+    ]);
+    const { client } = mockClient({
+      AdminSystemMetrics: () => ({
+        data: {
+          allCredentials: [],
+          services: [
+            { __typename: 'Service', key: 'notion', displayName: 'Notion' },
+            { __typename: 'Service', key: 'jira', displayName: 'Jira' },
+          ],
+          systemMetrics: {
+            __typename: 'SystemMetrics',
+            users: 1,
+            servicesConnected: 2,
+            totals: { __typename: 'StatusCounts', ...counts },
+            byService: [],
+            recentValidations: [],
+            expiringSoon: 0,
+            expiringCredentials: [],
+            usageByService: usage,
+            failedSyncs: [],
+          },
+        },
+      }),
+    });
+    renderWithClient(<MetricsPanel />, client, { session: { ...testSession, isAdmin: true } });
+    const table = await screen.findByRole('table', { name: 'Uses by service' });
+    const rows = within(table).getAllByRole('row').slice(1);
+    expect(rows.map((r) => r.textContent)).toEqual(['Notion577', 'Jira115']);
   });
 });

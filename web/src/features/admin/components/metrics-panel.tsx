@@ -81,9 +81,44 @@ const SystemMetricsQuery = graphql(`
         error
         context
       }
+      usageByService {
+        service
+        day
+        uses
+      }
     }
   }
 `);
+
+/** A `YYYY-MM-DD` UTC day, `daysAgo` days before `now`. */
+function utcDay(now: Date, daysAgo: number): string {
+  return new Date(now.getTime() - daysAgo * 86_400_000).toISOString().slice(0, 10);
+}
+
+interface ServiceUses {
+  service: string;
+  today: number;
+  week: number;
+  fortnight: number;
+}
+
+/** Each service's uses today, over the last 7 days and over the 14 the server sends, busiest first. */
+export function usageTotals(
+  rows: readonly { service: string; day: string; uses: number }[],
+  now: Date,
+): ServiceUses[] {
+  const today = utcDay(now, 0);
+  const weekStart = utcDay(now, 6);
+  const totals = new Map<string, ServiceUses>();
+  for (const { service, day, uses } of rows) {
+    const t = totals.get(service) ?? { service, today: 0, week: 0, fortnight: 0 };
+    t.fortnight += uses;
+    if (day >= weekStart) t.week += uses;
+    if (day === today) t.today += uses;
+    totals.set(service, t);
+  }
+  return [...totals.values()].sort((a, b) => b.fortnight - a.fortnight || a.service.localeCompare(b.service));
+}
 
 export function MetricsPanel() {
   const [{ data: fresh, fetching, error }, refetch] = useQuery({
@@ -166,6 +201,38 @@ export function MetricsPanel() {
                     <TableCell className="text-right tabular-nums">{s.counts.revoked}</TableCell>
                     <TableCell className="text-right tabular-nums">{s.counts.pendingSync}</TableCell>
                     <TableCell className="text-right tabular-nums">{s.counts.syncErrors}</TableCell>
+                  </TableRow>
+                ))}
+              </TableBody>
+            </Table>
+          )}
+        </CardContent>
+      </Card>
+
+      <Card>
+        <CardHeader>
+          <CardTitle className="text-base">Uses (resolves and reveals)</CardTitle>
+        </CardHeader>
+        <CardContent>
+          {m.usageByService.length === 0 ? (
+            <EmptyState title="No credential was used in the last 14 days" />
+          ) : (
+            <Table aria-label="Uses by service">
+              <TableHeader>
+                <TableRow>
+                  <TableHead>Service</TableHead>
+                  <TableHead className="text-right">Today (UTC)</TableHead>
+                  <TableHead className="text-right">Last 7 days</TableHead>
+                  <TableHead className="text-right">Last 14 days</TableHead>
+                </TableRow>
+              </TableHeader>
+              <TableBody>
+                {usageTotals(m.usageByService, new Date()).map((u) => (
+                  <TableRow key={u.service}>
+                    <TableCell className="font-medium">{name(u.service)}</TableCell>
+                    <TableCell className="text-right tabular-nums">{u.today}</TableCell>
+                    <TableCell className="text-right tabular-nums">{u.week}</TableCell>
+                    <TableCell className="text-right tabular-nums">{u.fortnight}</TableCell>
                   </TableRow>
                 ))}
               </TableBody>
