@@ -4,12 +4,14 @@
 
 use crate::crypto::{self, DataKey, KeyError, MasterKeyring};
 use crate::db::{timestamp, Database, DbError};
+use crate::remembered::Remembered;
 use base64::Engine as _;
 use credledger_domain::ports::{Cipher, CipherError};
 use credledger_domain::{CredentialId, SealedSecret, SecretFields};
 use sqlx::Row;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// Why a key or a secret could not be used. Every variant names the credential; none carries
@@ -57,18 +59,15 @@ pub struct KeyStore {
     /// destroyed by this process is forgotten at once; one destroyed by another process is
     /// never asked for, because disclosures choose only credentials their keyring's stream
     /// still holds, and their use is recorded only while the stream has not moved on.
-    wrapped: Arc<Mutex<WrappedKeys>>,
+    /// Remembered at the epoch of [`KeyStore::destroyed`]: a destruction by this process
+    /// makes every key read before it stale.
+    wrapped: Arc<Remembered<CredentialId, StoredKey>>,
+    /// How many keys this process destroyed (the epoch of `wrapped`).
+    destroyed: Arc<AtomicU64>,
 }
 
-#[derive(Default)]
-struct WrappedKeys {
-    keys: HashMap<CredentialId, StoredKey>,
-    /// How many keys this process destroyed: a key read before a destruction is not kept.
-    destroyed: u64,
-}
-
-/// Wrapped data keys remembered at most; past it the memory is cleared and refilled.
-const WRAPPED_CAPACITY: usize = 20_000;
+/// Wrapped data keys remembered at most.
+const WRAPPED_REMEMBERED: u64 = 20_000;
 
 impl std::fmt::Debug for KeyStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -89,39 +88,8 @@ impl KeyStore {
         Self {
             db,
             keys,
-            wrapped: Arc::default(),
-        }
-    }
-
-    fn remembered(&self, credential: CredentialId) -> Option<StoredKey> {
-        self.wrapped.lock().ok()?.keys.get(&credential).cloned()
-    }
-
-    /// How many keys were destroyed so far (taken before reading a key to remember it).
-    fn destructions(&self) -> u64 {
-        self.wrapped.lock().map(|w| w.destroyed).unwrap_or(u64::MAX)
-    }
-
-    /// Keeps a key read after `destructions` was taken, unless a key was destroyed since.
-    fn remember(&self, credential: CredentialId, key: &StoredKey, destructions: u64) {
-        if key.wrapped.is_none() {
-            return;
-        }
-        if let Ok(mut w) = self.wrapped.lock() {
-            if w.destroyed != destructions {
-                return;
-            }
-            if w.keys.len() >= WRAPPED_CAPACITY {
-                w.keys.clear();
-            }
-            w.keys.insert(credential, key.clone());
-        }
-    }
-
-    fn forget(&self, credential: CredentialId) {
-        if let Ok(mut w) = self.wrapped.lock() {
-            w.destroyed += 1;
-            w.keys.remove(&credential);
+            wrapped: Arc::new(Remembered::new(WRAPPED_REMEMBERED)),
+            destroyed: Arc::default(),
         }
     }
 
@@ -232,15 +200,18 @@ impl KeyStore {
     ) -> Result<SecretFields, KeyStoreError> {
         // A remembered key that no longer opens (its master key was retired since) is read
         // again.
+        let epoch = self.destroyed.load(Ordering::Acquire);
         let remembered = self
-            .remembered(credential)
+            .wrapped
+            .get(&credential, epoch)
             .and_then(|key| self.unwrap_key(credential, &key).ok());
         let dek = match remembered {
             Some(dek) => dek,
             None => {
-                let destructions = self.destructions();
                 let (key, dek) = self.current(credential).await?;
-                self.remember(credential, &key, destructions);
+                if key.wrapped.is_some() {
+                    self.wrapped.insert(credential, epoch, key);
+                }
                 dek
             }
         };
@@ -258,7 +229,7 @@ impl KeyStore {
         .bind(timestamp(chrono::Utc::now()))
         .execute(&self.db.any)
         .await?;
-        self.forget(credential);
+        self.destroyed.fetch_add(1, Ordering::AcqRel);
         if self.db.backend() == crate::db::Backend::Sqlite {
             // secure_delete zeroes the page in the database file; the write-ahead log still
             // holds the old page until a checkpoint copies it back and truncates the log.

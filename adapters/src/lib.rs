@@ -13,6 +13,7 @@ pub mod mcp;
 pub mod metrics;
 pub mod oauth;
 pub mod outbound;
+pub mod remembered;
 pub mod simulator;
 pub mod sqlite_functions;
 pub mod store;

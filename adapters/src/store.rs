@@ -3,6 +3,7 @@
 
 use crate::append::{Deciding, GroupAppender, NewEvent};
 use crate::db::{Database, DbError, Pools};
+use crate::remembered::Remembered;
 use cqrs_es::persist::{
     EventStoreAggregateContext, PersistedEventRepository, PersistedEventStore, PersistenceError,
     ReplayStream, SerializedEvent, SerializedSnapshot,
@@ -104,8 +105,12 @@ impl<R: PersistedEventRepository> PersistedEventRepository for GroupCommitReposi
     }
 }
 
-/// Streams whose state is remembered at most; past it the memory is cleared and refilled.
-const CACHE_CAPACITY: usize = 20_000;
+/// Streams whose state is remembered at most.
+const STREAMS_REMEMBERED: u64 = 20_000;
+
+/// Each stream's last known length and state. A stream only grows, so a remembered state is
+/// always a true prefix of it: one epoch serves forever.
+type States<A> = Arc<Remembered<String, (usize, A)>>;
 
 /// What one attempt at a command tells the store (and the store tells it back). The framework
 /// has no room for it, so each attempt gets a store of its own holding it.
@@ -133,17 +138,12 @@ struct Attempt {
 pub struct CachingStore<R: PersistedEventRepository, A: Aggregate + Clone> {
     inner: PersistedEventStore<R, A>,
     db: Database,
-    cache: Arc<Mutex<HashMap<String, (usize, A)>>>,
+    cache: States<A>,
     attempt: Arc<Attempt>,
 }
 
-impl<R: PersistedEventRepository, A: Aggregate + Clone> CachingStore<R, A> {
-    fn new(
-        inner: R,
-        db: Database,
-        cache: Arc<Mutex<HashMap<String, (usize, A)>>>,
-        attempt: Arc<Attempt>,
-    ) -> Self {
+impl<R: PersistedEventRepository, A: Aggregate + Clone + 'static> CachingStore<R, A> {
+    fn new(inner: R, db: Database, cache: States<A>, attempt: Arc<Attempt>) -> Self {
         Self {
             inner: PersistedEventStore::new_event_store(inner),
             db,
@@ -194,23 +194,18 @@ impl<R: PersistedEventRepository, A: Aggregate + Clone> CachingStore<R, A> {
     }
 
     fn remember(&self, id: &str, sequence: usize, state: A) {
-        if let Ok(mut cache) = self.cache.lock() {
-            match cache.get(id) {
-                // A concurrent load or commit already remembered a later state.
-                Some((known, _)) if *known >= sequence => return,
-                Some(_) => {}
-                None if cache.len() >= CACHE_CAPACITY => cache.clear(),
-                None => {}
-            }
-            cache.insert(id.to_owned(), (sequence, state));
-        }
+        // A concurrent load or commit may already have remembered a later state.
+        self.cache
+            .insert_unless(id.to_owned(), 0, (sequence, state), |known, new| {
+                known.0 >= new.0
+            });
     }
 }
 
 impl<R, A> EventStore<A> for CachingStore<R, A>
 where
     R: PersistedEventRepository,
-    A: Aggregate + Clone + Send + Sync,
+    A: Aggregate + Clone + Send + Sync + 'static,
 {
     type AC = EventStoreAggregateContext<A>;
 
@@ -225,7 +220,7 @@ where
         &self,
         id: &str,
     ) -> Result<EventStoreAggregateContext<A>, AggregateError<A::Error>> {
-        let cached = self.cache.lock().ok().and_then(|c| c.get(id).cloned());
+        let cached = self.cache.get(id, 0);
         if let Some((sequence, aggregate)) = &cached {
             if self.attempt.trust_memory {
                 self.attempt.from_memory.store(true, Ordering::Relaxed);
@@ -305,7 +300,7 @@ pub struct Committed {
 /// Commands of one aggregate type.
 pub struct CommandBus<A: Aggregate + Clone> {
     services: A::Services,
-    memory: Arc<Mutex<HashMap<String, (usize, A)>>>,
+    memory: States<A>,
     db: Database,
     appender: GroupAppender,
     max_attempts: u32,
@@ -362,7 +357,7 @@ where
     pub fn new(db: &Database, appender: &GroupAppender, services: A::Services) -> Self {
         Self {
             services,
-            memory: Default::default(),
+            memory: Arc::new(Remembered::new(STREAMS_REMEMBERED)),
             db: db.clone(),
             appender: appender.clone(),
             max_attempts: 16,
@@ -452,8 +447,7 @@ where
     /// the stream: possibly behind it. Only for a decision whose write is refused unless the
     /// stream still has that length (a command's commit, a guarded append).
     pub fn remembered(&self, id: &str) -> Option<(i64, A)> {
-        let memory = self.memory.lock().ok()?;
-        memory.get(id).map(|(s, a)| (*s as i64, a.clone()))
+        self.memory.get(id, 0).map(|(s, a)| (s as i64, a))
     }
 
     /// The aggregate's current state, replayed from its stream.

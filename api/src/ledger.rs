@@ -4,6 +4,7 @@
 use cqrs_es::{Aggregate as _, DomainEvent as _};
 use credledger_adapters::append::{GroupAppender, Guard, NewEvent};
 use credledger_adapters::keystore::{KeyStore, KeyStoreError};
+use credledger_adapters::remembered::Remembered;
 use credledger_adapters::{CommandBus, CommandError, Committed, Database, DbError};
 use credledger_domain::keyring::{
     CredentialState, Keyring, KeyringCommand, KeyringError, KeyringServices, ValidationOutcome,
@@ -19,7 +20,7 @@ use credledger_projections::{
     audit_trail::AuditTrail, credential_summary::CredentialSummary, Model, Projections,
 };
 use sqlx::Row;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -177,12 +178,12 @@ pub struct Ledger {
     /// How long a command waits for the read models (0 = don't wait).
     read_your_writes: Duration,
     /// Which keyring each credential seen lives in. A credential never moves, so what is
-    /// remembered stays true; only an unknown id asks the read model.
-    located: Arc<std::sync::Mutex<HashMap<CredentialId, KeyringId>>>,
+    /// remembered stays true (one epoch forever); only an unknown id asks the read model.
+    located: Arc<Remembered<CredentialId, KeyringId>>,
 }
 
-/// Credentials whose keyring is remembered at most; past it the memory is cleared and refilled.
-const LOCATED_CAPACITY: usize = 100_000;
+/// Credentials whose keyring is remembered at most.
+const LOCATED_REMEMBERED: u64 = 100_000;
 
 impl std::fmt::Debug for Ledger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -217,7 +218,7 @@ impl Ledger {
             keyrings,
             appender,
             read_your_writes,
-            located: Default::default(),
+            located: Arc::new(Remembered::new(LOCATED_REMEMBERED)),
         }
     }
 
@@ -231,12 +232,7 @@ impl Ledger {
     }
 
     fn remember_location(&self, credential: CredentialId, keyring: &KeyringId) {
-        if let Ok(mut located) = self.located.lock() {
-            if located.len() >= LOCATED_CAPACITY {
-                located.clear();
-            }
-            located.insert(credential, keyring.clone());
-        }
+        self.located.insert(credential, 0, keyring.clone());
     }
 
     /// The group writer every command bus of this ledger commits through.
@@ -276,12 +272,7 @@ impl Ledger {
     /// Where a credential lives (user and service), from the read model.
     pub async fn locate(&self, credential: &str) -> Result<(CredentialId, KeyringId), LedgerError> {
         let id = CredentialId::parse(credential)?;
-        let known = self
-            .located
-            .lock()
-            .ok()
-            .and_then(|located| located.get(&id).cloned());
-        if let Some(keyring) = known {
+        if let Some(keyring) = self.located.get(&id, 0) {
             return Ok((id, keyring));
         }
         let row =

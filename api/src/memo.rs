@@ -1,64 +1,8 @@
-//! Answers read from the read models of access (users, tokens, MCP servers and grants),
-//! remembered for as long as those read models cannot have changed: each answer is kept with
-//! the projections' access epoch taken before it was read, and is used again only while the
-//! epoch is the same (it changes, after the commit, whenever this process applies an event of
-//! those aggregates, rebuilds a read model, or finds that another process applied events). So
-//! a remembered answer is never older than what a fresh read of the same tables would say,
-//! except, for a change made by another process, until this process's consumers notice it
-//! (they are woken by the commit's notification).
+//! Whole GraphQL answers remembered (ADR 0016), in the process's one cache type
+//! ([`Remembered`]). The access read models' answers (MCP servers' tokens and grants) are
+//! remembered the same way, at the projections' access epoch, in `api/src/mcp/servers.rs`.
 
-use std::collections::HashMap;
-use std::future::Future;
-use std::hash::Hash;
-use std::sync::Mutex;
-
-/// Answers remembered at most; past it the memory is cleared and refilled.
-const CAPACITY: usize = 10_000;
-
-pub struct AccessMemo<K, V> {
-    entries: Mutex<HashMap<K, (u64, V)>>,
-}
-
-impl<K, V> Default for AccessMemo<K, V> {
-    fn default() -> Self {
-        Self {
-            entries: Mutex::new(HashMap::new()),
-        }
-    }
-}
-
-impl<K, V> std::fmt::Debug for AccessMemo<K, V> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AccessMemo").finish_non_exhaustive()
-    }
-}
-
-impl<K: Hash + Eq, V: Clone> AccessMemo<K, V> {
-    /// The answer for `key`: remembered if it was read at the current `epoch`, else read by
-    /// `load` (after the epoch was taken) and remembered. Errors are not remembered.
-    pub async fn get<E, F, Fut>(&self, key: K, epoch: u64, load: F) -> Result<V, E>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<V, E>>,
-    {
-        let known = self.entries.lock().ok().and_then(|m| {
-            m.get(&key)
-                .filter(|(at, _)| *at == epoch)
-                .map(|(_, v)| v.clone())
-        });
-        if let Some(value) = known {
-            return Ok(value);
-        }
-        let value = load().await?;
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= CAPACITY && !entries.contains_key(&key) {
-                entries.clear();
-            }
-            entries.insert(key, (epoch, value.clone()));
-        }
-        Ok(value)
-    }
-}
+use credledger_adapters::remembered::Remembered;
 
 /// Whole GraphQL answers of read-only queries, remembered per caller and request while the
 /// read models they were read from cannot have changed (see [`AnswerMemo`]).
@@ -73,29 +17,32 @@ impl<K: Hash + Eq, V: Clone> AccessMemo<K, V> {
 /// [`ANSWER_MAX_AGE`] (a bound on anything the epoch could miss, such as a rebuild by another
 /// process that ended at the position this one had seen). Answers never hold secrets: the
 /// vouching resolvers answer metadata only.
-#[derive(Default)]
 pub struct AnswerMemo {
-    entries: Mutex<Answers>,
+    answers: Remembered<Vec<u8>, Answer>,
 }
 
-#[derive(Default)]
-struct Answers {
-    map: HashMap<Vec<u8>, Answer>,
-    bytes: usize,
-}
-
+#[derive(Clone)]
 struct Answer {
-    epoch: u64,
     until: chrono::DateTime<chrono::Utc>,
     body: axum::body::Bytes,
+}
+
+impl Default for AnswerMemo {
+    fn default() -> Self {
+        Self {
+            answers: Remembered::weighed(ANSWERS_BUDGET, |key: &Vec<u8>, answer: &Answer| {
+                u32::try_from(key.len() + answer.body.len()).unwrap_or(u32::MAX)
+            }),
+        }
+    }
 }
 
 /// The longest any answer is given again, whatever the epoch says.
 pub const ANSWER_MAX_AGE: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
 /// Answers larger than this are not remembered.
 const ANSWER_MAX_BYTES: usize = 256 * 1024;
-/// The memory all remembered answers may take; past it they are all forgotten and refilled.
-const ANSWERS_BUDGET: usize = 32 * 1024 * 1024;
+/// The memory all remembered answers may take (keys and bodies, in bytes).
+const ANSWERS_BUDGET: u64 = 32 * 1024 * 1024;
 
 impl std::fmt::Debug for AnswerMemo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -120,12 +67,10 @@ impl AnswerMemo {
         epoch: u64,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Option<axum::body::Bytes> {
-        let entries = self.entries.lock().ok()?;
-        entries
-            .map
-            .get(key)
-            .filter(|a| a.epoch == epoch && now < a.until)
-            .map(|a| a.body.clone())
+        self.answers
+            .get(key, epoch)
+            .filter(|a| now < a.until)
+            .map(|a| a.body)
     }
 
     /// Remembers `body`, read at `epoch` (taken before the read), until `until` at the latest.
@@ -136,46 +81,15 @@ impl AnswerMemo {
         until: chrono::DateTime<chrono::Utc>,
         body: axum::body::Bytes,
     ) {
-        let key_len = key.len();
-        let size = key_len + body.len();
         if body.len() > ANSWER_MAX_BYTES {
             return;
         }
-        let Ok(mut entries) = self.entries.lock() else {
-            return;
-        };
-        if entries.bytes + size > ANSWERS_BUDGET {
-            entries.map.clear();
-            entries.bytes = 0;
-        }
-        let old = entries.map.insert(key, Answer { epoch, until, body });
-        entries.bytes += size;
-        if let Some(old) = old {
-            entries.bytes -= key_len + old.body.len();
-        }
+        self.answers.insert(key, epoch, Answer { until, body });
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::AccessMemo;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    #[tokio::test]
-    async fn an_answer_is_read_again_once_the_epoch_moves() {
-        let memo: AccessMemo<&str, usize> = AccessMemo::default();
-        let reads = AtomicUsize::new(0);
-        let read = || async { Ok::<_, ()>(reads.fetch_add(1, Ordering::SeqCst) + 1) };
-        assert_eq!(memo.get("k", 1, read).await, Ok(1));
-        assert_eq!(memo.get("k", 1, read).await, Ok(1), "remembered");
-        assert_eq!(memo.get("k", 2, read).await, Ok(2), "read again");
-        assert_eq!(memo.get("k", 2, read).await, Ok(2));
-        assert_eq!(reads.load(Ordering::SeqCst), 2);
-        let failed = memo.get("e", 2, || async { Err::<usize, _>("down") }).await;
-        assert_eq!(failed, Err("down"));
-        assert_eq!(memo.get("e", 2, read).await, Ok(3), "errors are not kept");
-    }
-
     #[test]
     fn an_answer_is_given_again_only_at_its_epoch_and_before_its_time() {
         use super::AnswerMemo;

@@ -7,9 +7,9 @@
 use crate::auth::{new_secret, secret_hash, ServerPrincipal};
 use crate::error::ApiError;
 use crate::ledger::Ledger;
-use crate::memo::AccessMemo;
 use credledger_adapters::db::timestamp;
 use credledger_adapters::outbound::OutboundPolicy;
+use credledger_adapters::remembered::Remembered;
 use credledger_adapters::{CommandBus, CommandError, Committed};
 use credledger_domain::mcp_server::{
     BaseUrl, McpServer, McpServerCommand, McpServerError, McpServerId, McpServerName,
@@ -76,6 +76,8 @@ impl std::fmt::Debug for SigningSecret {
 }
 
 /// The field name the signing secret is sealed under.
+/// MCP server tokens and grants remembered at most (each).
+const ACCESS_REMEMBERED: u64 = 10_000;
 const SIGNING_FIELD: &str = "signing_secret";
 
 /// The MCP server use cases.
@@ -84,8 +86,9 @@ pub struct McpServers {
     servers: CommandBus<McpServer>,
     /// Server tokens by their hash (`None`: no such token), and whether a server may hold a
     /// user's credentials for a service: asked on every resolve, changed rarely.
-    tokens: AccessMemo<String, Option<ServerTokenRow>>,
-    grants: AccessMemo<(String, String, String), bool>,
+    /// Answers of the access read models, remembered at the projections' access epoch.
+    tokens: Remembered<String, Option<ServerTokenRow>>,
+    grants: Remembered<(String, String, String), bool>,
     /// Where servers may be: their addresses are checked when registered or changed, and the
     /// sender connects only to checked addresses.
     outbound: OutboundPolicy,
@@ -115,8 +118,8 @@ impl McpServers {
         Self {
             ledger,
             servers,
-            tokens: AccessMemo::default(),
-            grants: AccessMemo::default(),
+            tokens: Remembered::new(ACCESS_REMEMBERED),
+            grants: Remembered::new(ACCESS_REMEMBERED),
             outbound: OutboundPolicy::default(),
         }
     }
@@ -446,7 +449,7 @@ impl McpServers {
         let pool = &self.ledger.db.any;
         let Some(token) = self
             .tokens
-            .get(hash.clone(), epoch, || {
+            .get_or_load(hash.clone(), epoch, || {
                 credledger_projections::principals::server_token_by_hash(pool, &hash)
             })
             .await?
@@ -481,7 +484,7 @@ impl McpServers {
         let key = (server.to_owned(), user.to_owned(), service.to_owned());
         Ok(self
             .grants
-            .get(key, epoch, || {
+            .get_or_load(key, epoch, || {
                 mcp_sync::may_hold(pool, server, user, service)
             })
             .await?)
