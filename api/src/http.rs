@@ -251,7 +251,6 @@ fn request_context(
         ip: Some(client_ip(headers, peer.ip(), &api.trusted_proxies).to_string()),
         user_agent: header_str(headers, header::USER_AGENT)
             .map(|ua| ua.chars().take(512).collect()),
-        terms: Default::default(),
     }
 }
 
@@ -372,10 +371,11 @@ pub async fn graphql_post(
                 .ledger
                 .projections
                 .summary_epoch(p.user_id.as_str()),
+            p.user_id.clone(),
         )),
         _ => None,
     };
-    if let Some((key, epoch)) = &memo {
+    if let Some((key, epoch, _)) = &memo {
         if let Some(body) = state.api.answers.get(key, *epoch, chrono::Utc::now()) {
             metrics::counter!(crate::metrics::GRAPHQL_REUSED).increment(1);
             let mut out = answer(
@@ -406,9 +406,9 @@ pub async fn graphql_post(
     };
     let ctx = request_context(&state.api, &headers, peer, caller);
     let request_id = ctx.request_id.clone();
-    let terms = ctx.terms.clone();
     let query = (memo.is_some()).then(|| request.query.clone());
     let operation_name = request.operation_name.clone();
+    let read_from = chrono::Utc::now();
     let span = tracing::info_span!("graphql", request_id = %request_id);
     let response =
         tracing::Instrument::instrument(state.schema.execute(request.data(ctx)), span).await;
@@ -431,20 +431,21 @@ pub async fn graphql_post(
         serde_json::to_vec(&response)
     };
     let body = Bytes::from(body.unwrap_or_else(|_| b"{}".to_vec()));
-    let vouched = terms.get();
-    if let (Some((key, epoch)), Some(query)) = (memo, query) {
+    if let (Some((key, epoch, user)), Some(query)) = (memo, query) {
         // The document passed every limit: parsing it again here is bounded.
         let fields = async_graphql::parser::parse_query(&query)
             .ok()
             .and_then(|doc| plain_query_fields(&doc, operation_name.as_deref()));
-        if fields.is_some_and(|f| f > 0 && vouched.vouched == f)
+        if fields.as_deref().is_some_and(crate::memo::may_remember)
             && response.errors.is_empty()
             && response.http_headers.is_empty()
         {
-            let now = chrono::Utc::now();
-            let oldest = now + crate::memo::ANSWER_MAX_AGE;
-            let until = vouched.until.map_or(oldest, |u| u.min(oldest));
-            state.api.answers.put(key, epoch, until, body.clone());
+            let fields = fields.unwrap_or_default();
+            if let Ok(until) =
+                crate::memo::holds_until(&state.api, user.as_str(), &fields, read_from).await
+            {
+                state.api.answers.put(key, epoch, until, body.clone());
+            }
         }
     }
     let mut out = answer(status, media, body, &request_id);
@@ -501,9 +502,9 @@ fn facet(p: &Principal) -> String {
     )
 }
 
-/// The number of root fields of the operation `name` chooses, if it is a query whose root
+/// The names of the root fields of the operation `name` chooses, if it is a query whose root
 /// selections are all plain fields (no fragment, no directive); `None` otherwise.
-fn plain_query_fields(doc: &ExecutableDocument, name: Option<&str>) -> Option<usize> {
+fn plain_query_fields(doc: &ExecutableDocument, name: Option<&str>) -> Option<Vec<String>> {
     use async_graphql::parser::types::DocumentOperations;
     let op = match (&doc.operations, name) {
         (DocumentOperations::Single(op), None) => op,
@@ -521,11 +522,12 @@ fn plain_query_fields(doc: &ExecutableDocument, name: Option<&str>) -> Option<us
         .items
         .iter()
         .map(|item| match &item.node {
-            Selection::Field(f) if f.node.directives.is_empty() => Some(()),
+            Selection::Field(f) if f.node.directives.is_empty() => {
+                Some(f.node.name.node.to_string())
+            }
             _ => None,
         })
-        .collect::<Option<Vec<()>>>()
-        .map(|fields| fields.len())
+        .collect()
 }
 
 /// `GET /graphql`: a WebSocket upgrade for subscriptions (same origin only); GraphiQL in dev

@@ -5,18 +5,16 @@
 use credledger_adapters::remembered::Remembered;
 
 /// Whole GraphQL answers of read-only queries, remembered per caller and request while the
-/// read models they were read from cannot have changed (see [`AnswerMemo`]).
+/// read models they were read from cannot have changed.
 ///
-/// An answer goes in only when every root field of the query vouched for it (their resolvers
-/// read only the caller's own rows of the `credential_summary` consumer's tables, and say until
-/// when, if ever, the passing of time alone changes what they answered), nothing failed and no
-/// header was set. It is kept with the caller's `Projections::summary_epoch` taken before the
-/// query ran (other people's changes leave it as it is), and is given again only
-/// to the same caller facet (person, role, permissions, token scopes) for the byte-identical
-/// request while the epoch is the same, its time has not come, and it is younger than
-/// [`ANSWER_MAX_AGE`] (a bound on anything the epoch could miss, such as a rebuild by another
-/// process that ended at the position this one had seen). Answers never hold secrets: the
-/// vouching resolvers answer metadata only.
+/// Which answers may be remembered is decided here alone, never by a resolver: a query whose
+/// root fields are all [`REMEMBERED_FIELDS`], that failed nowhere and set no header. It is kept
+/// with the caller's `Projections::summary_epoch` taken before the query ran (other people's
+/// changes leave it as it is), and is given again only to the same caller facet (person, role,
+/// permissions, token scopes) for the byte-identical request while the epoch is the same, the
+/// time given by [`holds_until`] has not come, and it is younger than [`ANSWER_MAX_AGE`] (a
+/// bound on anything the epoch could miss, such as a rebuild by another process that ended at
+/// the position this one had seen). Answers never hold secrets: those fields answer metadata.
 pub struct AnswerMemo {
     answers: Remembered<Vec<u8>, Answer>,
 }
@@ -35,6 +33,51 @@ impl Default for AnswerMemo {
             }),
         }
     }
+}
+
+/// The root fields whose answers are remembered. Each answers from the caller's own rows of
+/// the tables behind `Projections::summary_epoch` (`credential_summary`, `dashboard_stats`, the
+/// MCP sync states) and from the clock only as [`holds_until`] says. A field added here that
+/// reads anything else would be answered stale for up to [`ANSWER_MAX_AGE`].
+pub const REMEMBERED_FIELDS: &[&str] = &["credentials", "dashboard"];
+
+/// Whether an answer to a query with these root fields may be remembered.
+pub fn may_remember(fields: &[String]) -> bool {
+    !fields.is_empty()
+        && fields
+            .iter()
+            .all(|f| REMEMBERED_FIELDS.contains(&f.as_str()))
+}
+
+/// Until when an answer to `fields` read for `user` from `read_from` on holds with no event:
+/// at most [`ANSWER_MAX_AGE`], and for `dashboard` no later than when the expiry warning
+/// window, which counts `expiringSoon`, reaches the user's next expiring credential. Read after
+/// the answer, from the time taken before it, so the window can only be found to arrive early.
+pub async fn holds_until(
+    api: &crate::graphql::Api,
+    user: &str,
+    fields: &[String],
+    read_from: chrono::DateTime<chrono::Utc>,
+) -> Result<chrono::DateTime<chrono::Utc>, credledger_projections::ProjectionError> {
+    let oldest = chrono::Utc::now() + ANSWER_MAX_AGE;
+    if !fields.iter().any(|f| f == "dashboard") {
+        return Ok(oldest);
+    }
+    let window = credledger_adapters::db::timestamp(read_from + api.expiry_warning);
+    let expiring = credledger_projections::credential_summary::expiring_count(
+        &api.ledger.db.any,
+        Some(user),
+        &window,
+    )
+    .await?;
+    Ok(match expiring.next.as_deref() {
+        None => oldest,
+        Some(next) => chrono::DateTime::parse_from_rfc3339(next)
+            .map_or(read_from, |t| {
+                t.with_timezone(&chrono::Utc) - api.expiry_warning
+            })
+            .min(oldest),
+    })
 }
 
 /// The longest any answer is given again, whatever the epoch says.
@@ -103,5 +146,23 @@ mod tests {
         assert_eq!(memo.get(&key, 7, later), None, "its time came");
         let bob = AnswerMemo::key("bob|User", b"{\"query\":\"{ dashboard { total } }\"}");
         assert_eq!(memo.get(&bob, 7, now), None, "another caller");
+    }
+
+    #[test]
+    fn only_queries_of_remembered_root_fields_are_remembered() {
+        use super::may_remember;
+        let fields = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        assert!(may_remember(&fields(&["dashboard", "credentials"])));
+        assert!(may_remember(&fields(&["credentials", "credentials"])));
+        assert!(!may_remember(&fields(&[])), "nothing asked");
+        assert!(
+            !may_remember(&fields(&["dashboard", "auditTrail"])),
+            "one other field"
+        );
+        assert!(
+            !may_remember(&fields(&["credential"])),
+            "anyone's row, by id"
+        );
+        assert!(!may_remember(&fields(&["__typename"])));
     }
 }

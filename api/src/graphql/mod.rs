@@ -61,43 +61,6 @@ pub struct RequestContext {
     pub request_id: String,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
-    /// What this request's root fields said of how long their answers hold.
-    pub terms: AnswerTerms,
-}
-
-/// Root fields that vouched for their answers being a function of the caller and of their rows
-/// in the `credential_summary` consumer's read models, and the soonest time at which the passing of
-/// time alone would change one of them. See [`crate::memo::AnswerMemo`].
-#[derive(Debug, Clone, Default)]
-pub struct AnswerTerms(Arc<std::sync::Mutex<Terms>>);
-
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Terms {
-    pub vouched: usize,
-    pub until: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-impl AnswerTerms {
-    pub fn get(&self) -> Terms {
-        self.0.lock().map(|t| *t).unwrap_or_default()
-    }
-
-    fn vouch(&self, until: Option<chrono::DateTime<chrono::Utc>>) {
-        if let Ok(mut t) = self.0.lock() {
-            t.vouched += 1;
-            t.until = match (t.until, until) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-        }
-    }
-}
-
-/// Called by a root field's resolver once it has answered from the caller's own rows of the
-/// `credential_summary` consumer's tables alone: its answer holds while those rows do not
-/// change, until `until` if given.
-pub(crate) fn vouch(ctx: &Context<'_>, until: Option<chrono::DateTime<chrono::Utc>>) {
-    request(ctx).terms.vouch(until);
 }
 
 impl RequestContext {

@@ -1,7 +1,7 @@
 //! Queries. Each reads one or two read-model statements, whatever the number of credentials.
 
 use super::types::*;
-use super::{admin, answer, api, credential_for, signed_in, vouch, with_scope, Access};
+use super::{admin, answer, api, credential_for, signed_in, with_scope, Access};
 use crate::error::ApiError;
 use async_graphql::{Context, Object, ID};
 use credledger_adapters::db::timestamp;
@@ -81,7 +81,6 @@ impl Query {
                 LIST_LIMIT,
             )
             .await?;
-            vouch(ctx, None);
             Ok(rows.into_iter().map(Credential::from).collect())
         })
         .await
@@ -112,12 +111,6 @@ impl Query {
             let expiring =
                 credential_summary::expiring_count(pool, user, &timestamp(now + warning)).await?;
             dashboard.expiring_soon = expiring.count;
-            // The count grows, with no event, when the window reaches the next expiry.
-            let grows = expiring.next.as_deref().map(|next| {
-                chrono::DateTime::parse_from_rfc3339(next)
-                    .map_or(now, |t| t.with_timezone(&chrono::Utc) - warning)
-            });
-            vouch(ctx, grows);
             Ok(dashboard)
         })
         .await
