@@ -100,15 +100,39 @@ impl ApiError {
     }
 }
 
+/// The one mapping from the ledger's errors to the API's, by variant (the CLI's codes come
+/// from it too, `LedgerError::code`).
+impl From<&LedgerError> for ApiError {
+    fn from(e: &LedgerError) -> Self {
+        use credledger_domain::keyring::KeyringError as Rule;
+        match e {
+            LedgerError::Input(_) | LedgerError::Rule(Rule::Input(_)) => {
+                Self::Validation(e.to_string())
+            }
+            LedgerError::NotFound | LedgerError::Rule(Rule::NotFound(_)) => Self::NotFound,
+            LedgerError::Conflict
+            | LedgerError::Rule(
+                Rule::WrongKeyring
+                | Rule::AlreadyExists(_)
+                | Rule::NameTaken(_)
+                | Rule::MultiAccountNotSupported(_)
+                | Rule::DuplicateAccount(..)
+                | Rule::IllegalTransition { .. }
+                | Rule::NotActive
+                | Rule::StaleValidation { .. }
+                | Rule::NotExpired,
+            ) => Self::Conflict(e.to_string()),
+            LedgerError::Unavailable(_) => Self::Unavailable(format!("{e}: {e:?}")),
+            LedgerError::Rule(Rule::Cipher(_)) | LedgerError::Internal(_) => {
+                Self::Internal(format!("{e}: {e:?}"))
+            }
+        }
+    }
+}
+
 impl From<LedgerError> for ApiError {
     fn from(e: LedgerError) -> Self {
-        match e.code() {
-            "VALIDATION" => Self::Validation(e.to_string()),
-            "NOT_FOUND" => Self::NotFound,
-            "CONFLICT" => Self::Conflict(e.to_string()),
-            "UNAVAILABLE" => Self::Unavailable(format!("{e}: {e:?}")),
-            _ => Self::Internal(format!("{e}: {e:?}")),
-        }
+        (&e).into()
     }
 }
 
@@ -162,6 +186,33 @@ mod tests {
             ApiError::Unavailable(String::new()),
         ] {
             assert!(ApiError::CODES.contains(&e.code()), "{}", e.code());
+        }
+    }
+
+    #[test]
+    fn ledger_errors_map_by_variant() {
+        use crate::ledger::LedgerError;
+        use credledger_domain::keyring::KeyringError as Rule;
+        let id = credledger_domain::CredentialId::parse("8e5b2a9c-0f8e-4c4b-9a51-2f6f0c8a1d3e")
+            .expect("a valid id");
+        let input = credledger_domain::InputError::Empty { what: "name" };
+        for (e, code) in [
+            (LedgerError::Input(input.clone()), "VALIDATION"),
+            (LedgerError::Rule(Rule::Input(input)), "VALIDATION"),
+            (LedgerError::NotFound, "NOT_FOUND"),
+            (LedgerError::Rule(Rule::NotFound(id)), "NOT_FOUND"),
+            (LedgerError::Conflict, "CONFLICT"),
+            (
+                LedgerError::Rule(Rule::NameTaken("work".into())),
+                "CONFLICT",
+            ),
+            (LedgerError::Rule(Rule::NotActive), "CONFLICT"),
+            (LedgerError::Rule(Rule::Cipher("sealed".into())), "INTERNAL"),
+            (LedgerError::Unavailable("down".into()), "UNAVAILABLE"),
+            (LedgerError::Internal("bug".into()), "INTERNAL"),
+        ] {
+            assert_eq!(ApiError::from(&e).code(), code, "{e:?}");
+            assert_eq!(e.code(), code, "the CLI's code is the API's");
         }
     }
 }

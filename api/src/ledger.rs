@@ -60,16 +60,9 @@ struct Disclosure<'a> {
 const DISCLOSURE_ATTEMPTS: u32 = 8;
 
 impl LedgerError {
+    /// The API's code for this error (`VALIDATION`, `NOT_FOUND`, …; see `crate::error`).
     pub fn code(&self) -> &'static str {
-        match self {
-            Self::Input(_) => "VALIDATION",
-            Self::Rule(KeyringError::NotFound(_)) | Self::NotFound => "NOT_FOUND",
-            Self::Rule(KeyringError::Input(_)) => "VALIDATION",
-            Self::Rule(KeyringError::Cipher(_)) => "INTERNAL",
-            Self::Rule(_) | Self::Conflict => "CONFLICT",
-            Self::Unavailable(_) => "UNAVAILABLE",
-            Self::Internal(_) => "INTERNAL",
-        }
+        crate::error::ApiError::from(self).code()
     }
 }
 
