@@ -8,48 +8,71 @@
 
 use crate::event::{decode, Decoded, Envelope};
 use crate::{dashboard_stats, mcp_sync, Prepared, ProjectionError, ReadModel, Tables};
+use chrono::{DateTime, Utc};
 use credledger_adapters::db::{is_sqlite, timestamp, tuples};
 use credledger_adapters::feed::FeedEvent;
+use credledger_domain::keyring::CredentialStatus;
 use credledger_domain::keyring::KeyringEvent;
 use credledger_domain::usage::UsageEvent;
 use credledger_domain::KeyringId;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".into())
 }
 
-/// One row of the read model.
+/// One row of the read model, typed: decoding a row the code did not write is an error.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
     pub credential_id: String,
     pub user_id: String,
     pub service: String,
     pub name: String,
-    pub status: String,
-    pub is_primary: i64,
+    pub status: CredentialStatus,
+    pub is_primary: bool,
     pub account_id: Option<String>,
     pub account_name: Option<String>,
     pub account_email: Option<String>,
-    pub metadata: String,
-    pub provider_metadata: String,
-    pub scopes: String,
+    pub metadata: BTreeMap<String, String>,
+    pub provider_metadata: BTreeMap<String, String>,
+    pub scopes: Vec<String>,
     pub secret_version: i64,
-    pub last_validated_at: Option<String>,
+    pub last_validated_at: Option<DateTime<Utc>>,
     pub validation_error: Option<String>,
-    pub last_used_at: Option<String>,
+    pub last_used_at: Option<DateTime<Utc>>,
     pub use_count: i64,
-    pub token_expires_at: Option<String>,
-    pub sync_status: Option<String>,
-    pub last_synced_at: Option<String>,
+    pub token_expires_at: Option<DateTime<Utc>>,
+    pub sync_status: Option<SyncStatus>,
+    pub last_synced_at: Option<DateTime<Utc>>,
     pub sync_error: Option<String>,
     pub ledger_version: i64,
-    pub created_at: String,
+    pub created_at: DateTime<Utc>,
     pub created_by: String,
-    pub updated_at: String,
+    pub updated_at: DateTime<Utc>,
     pub updated_by: String,
+}
+
+/// Where a credential stands with the MCP servers holding a copy: the worst of their states
+/// (`mcp_sync` writes it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncStatus {
+    Pending,
+    Synced,
+    Error,
+    OutOfSync,
+}
+
+impl SyncStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Synced => "synced",
+            Self::Error => "error",
+            Self::OutOfSync => "out_of_sync",
+        }
+    }
 }
 
 const COLUMNS: &str = "credential_id, user_id, service, name, status, is_primary, account_id, \
@@ -57,6 +80,62 @@ const COLUMNS: &str = "credential_id, user_id, service, name, status, is_primary
     last_validated_at, validation_error, last_used_at, use_count, token_expires_at, sync_status, \
     last_synced_at, sync_error, ledger_version, created_at, created_by, updated_at, updated_by";
 const COLUMN_COUNT: usize = 26;
+
+/// A column whose stored text is not what the code writes.
+fn bad(column: &'static str, value: &str) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: column.into(),
+        source: format!("unexpected value `{value}`").into(),
+    }
+}
+
+fn status(text: String) -> Result<CredentialStatus, sqlx::Error> {
+    serde_json::from_value(serde_json::Value::String(text.clone()))
+        .map_err(|_| bad("status", &text))
+}
+
+fn flag(value: i64) -> Result<bool, sqlx::Error> {
+    match value {
+        0 => Ok(false),
+        1 => Ok(true),
+        other => Err(bad("is_primary", &other.to_string())),
+    }
+}
+
+fn time(column: &'static str, text: String) -> Result<DateTime<Utc>, sqlx::Error> {
+    DateTime::parse_from_rfc3339(&text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| bad(column, &text))
+}
+
+fn maybe_time(
+    column: &'static str,
+    text: Option<String>,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    text.map(|t| time(column, t)).transpose()
+}
+
+fn sync_status(text: Option<String>) -> Result<Option<SyncStatus>, sqlx::Error> {
+    text.map(|t| {
+        [
+            SyncStatus::Pending,
+            SyncStatus::Synced,
+            SyncStatus::Error,
+            SyncStatus::OutOfSync,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == t)
+        .ok_or_else(|| bad("sync_status", &t))
+    })
+    .transpose()
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(
+    column: &'static str,
+    text: String,
+) -> Result<T, sqlx::Error> {
+    serde_json::from_str(&text).map_err(|_| bad(column, "(not the JSON written)"))
+}
 
 /// Builds a [`Summary`] from a row of any backend (the same column getters for each).
 macro_rules! summary_from_row {
@@ -67,27 +146,27 @@ macro_rules! summary_from_row {
             user_id: r.try_get("user_id")?,
             service: r.try_get("service")?,
             name: r.try_get("name")?,
-            status: r.try_get("status")?,
-            is_primary: r.try_get("is_primary")?,
+            status: status(r.try_get("status")?)?,
+            is_primary: flag(r.try_get("is_primary")?)?,
             account_id: r.try_get("account_id")?,
             account_name: r.try_get("account_name")?,
             account_email: r.try_get("account_email")?,
-            metadata: r.try_get("metadata")?,
-            provider_metadata: r.try_get("provider_metadata")?,
-            scopes: r.try_get("scopes")?,
+            metadata: from_json("metadata", r.try_get("metadata")?)?,
+            provider_metadata: from_json("provider_metadata", r.try_get("provider_metadata")?)?,
+            scopes: from_json("scopes", r.try_get("scopes")?)?,
             secret_version: r.try_get("secret_version")?,
-            last_validated_at: r.try_get("last_validated_at")?,
+            last_validated_at: maybe_time("last_validated_at", r.try_get("last_validated_at")?)?,
             validation_error: r.try_get("validation_error")?,
-            last_used_at: r.try_get("last_used_at")?,
+            last_used_at: maybe_time("last_used_at", r.try_get("last_used_at")?)?,
             use_count: r.try_get("use_count")?,
-            token_expires_at: r.try_get("token_expires_at")?,
-            sync_status: r.try_get("sync_status")?,
-            last_synced_at: r.try_get("last_synced_at")?,
+            token_expires_at: maybe_time("token_expires_at", r.try_get("token_expires_at")?)?,
+            sync_status: sync_status(r.try_get("sync_status")?)?,
+            last_synced_at: maybe_time("last_synced_at", r.try_get("last_synced_at")?)?,
             sync_error: r.try_get("sync_error")?,
             ledger_version: r.try_get("ledger_version")?,
-            created_at: r.try_get("created_at")?,
+            created_at: time("created_at", r.try_get("created_at")?)?,
             created_by: r.try_get("created_by")?,
-            updated_at: r.try_get("updated_at")?,
+            updated_at: time("updated_at", r.try_get("updated_at")?)?,
             updated_by: r.try_get("updated_by")?,
         })
     }};
@@ -106,27 +185,27 @@ impl Summary {
             .bind(self.user_id)
             .bind(self.service)
             .bind(self.name)
-            .bind(self.status)
-            .bind(self.is_primary)
+            .bind(self.status.as_str())
+            .bind(i64::from(self.is_primary))
             .bind(self.account_id)
             .bind(self.account_name)
             .bind(self.account_email)
-            .bind(self.metadata)
-            .bind(self.provider_metadata)
-            .bind(self.scopes)
+            .bind(json(&self.metadata))
+            .bind(json(&self.provider_metadata))
+            .bind(json(&self.scopes))
             .bind(self.secret_version)
-            .bind(self.last_validated_at)
+            .bind(self.last_validated_at.map(timestamp))
             .bind(self.validation_error)
-            .bind(self.last_used_at)
+            .bind(self.last_used_at.map(timestamp))
             .bind(self.use_count)
-            .bind(self.token_expires_at)
-            .bind(self.sync_status)
-            .bind(self.last_synced_at)
+            .bind(self.token_expires_at.map(timestamp))
+            .bind(self.sync_status.map(SyncStatus::as_str))
+            .bind(self.last_synced_at.map(timestamp))
             .bind(self.sync_error)
             .bind(self.ledger_version)
-            .bind(self.created_at)
+            .bind(timestamp(self.created_at))
             .bind(self.created_by)
-            .bind(self.updated_at)
+            .bind(timestamp(self.updated_at))
             .bind(self.updated_by)
     }
 }
@@ -243,7 +322,7 @@ async fn apply(
             Decoded::Usage(UsageEvent::CredentialUsed { credential_id, .. }) => {
                 if let Some(Some(s)) = rows.get_mut(&credential_id.to_string()) {
                     s.use_count += 1;
-                    s.last_used_at = Some(timestamp(e.metadata.occurred_at));
+                    s.last_used_at = Some(e.metadata.occurred_at);
                 }
             }
             Decoded::User(..) | Decoded::McpServer(..) | Decoded::Other => {}
@@ -310,14 +389,14 @@ fn fold(
     event: &KeyringEvent,
 ) {
     use KeyringEvent::*;
-    let at = timestamp(envelope.metadata.occurred_at);
+    let at = envelope.metadata.occurred_at;
     let actor = envelope.metadata.actor.clone();
     let version = envelope.feed.sequence;
     // Every change stamps who, when and the stream version.
     let mut change = |id: &credledger_domain::CredentialId, f: &mut dyn FnMut(&mut Summary)| {
         if let Some(Some(s)) = rows.get_mut(&id.to_string()) {
             f(s);
-            s.updated_at = at.clone();
+            s.updated_at = at;
             s.updated_by = actor.clone();
             s.ledger_version = version;
         }
@@ -338,14 +417,14 @@ fn fold(
                     user_id: keyring.user_id.to_string(),
                     service: keyring.service.to_string(),
                     name: name.to_string(),
-                    status: status.as_str().into(),
-                    is_primary: 0,
+                    status: *status,
+                    is_primary: false,
                     account_id: None,
                     account_name: None,
                     account_email: None,
-                    metadata: json(metadata),
-                    provider_metadata: "{}".into(),
-                    scopes: "[]".into(),
+                    metadata: metadata.clone(),
+                    provider_metadata: BTreeMap::new(),
+                    scopes: Vec::new(),
                     secret_version: i64::from(*secret_version),
                     last_validated_at: None,
                     validation_error: None,
@@ -356,9 +435,9 @@ fn fold(
                     last_synced_at: None,
                     sync_error: None,
                     ledger_version: version,
-                    created_at: at.clone(),
+                    created_at: at,
                     created_by: actor.clone(),
-                    updated_at: at.clone(),
+                    updated_at: at,
                     updated_by: actor.clone(),
                 }),
             );
@@ -372,14 +451,14 @@ fn fold(
             credential_id,
             new_metadata,
             ..
-        } => change(credential_id, &mut |s| s.metadata = json(new_metadata)),
+        } => change(credential_id, &mut |s| s.metadata = new_metadata.clone()),
         SecretReplaced {
             credential_id,
             secret_version,
             status,
             ..
         } => change(credential_id, &mut |s| {
-            s.status = status.as_str().into();
+            s.status = *status;
             s.secret_version = i64::from(*secret_version);
             s.token_expires_at = None;
         }),
@@ -392,14 +471,14 @@ fn fold(
             status,
             ..
         } => change(credential_id, &mut |s| {
-            s.status = status.as_str().into();
+            s.status = *status;
             s.account_id = Some(account.id.clone());
             s.account_name = account.display_name.clone();
             s.account_email = account.email.clone();
-            s.provider_metadata = json(provider_metadata);
-            s.scopes = json(scopes);
-            s.token_expires_at = expires_at.map(timestamp);
-            s.last_validated_at = Some(at.clone());
+            s.provider_metadata = provider_metadata.clone();
+            s.scopes = scopes.clone();
+            s.token_expires_at = *expires_at;
+            s.last_validated_at = Some(at);
             s.validation_error = None;
         }),
         ValidationFailed {
@@ -408,19 +487,19 @@ fn fold(
             status,
             ..
         } => change(credential_id, &mut |s| {
-            s.status = status.as_str().into();
+            s.status = *status;
             s.validation_error = Some(message.clone());
-            s.last_validated_at = Some(at.clone());
+            s.last_validated_at = Some(at);
         }),
         ValidationInconclusive { credential_id, .. } => change(credential_id, &mut |_| {}),
         PrimaryCredentialChanged {
             previous, current, ..
         } => {
             if let Some(previous) = previous {
-                change(previous, &mut |s| s.is_primary = 0);
+                change(previous, &mut |s| s.is_primary = false);
             }
             if let Some(current) = current {
-                change(current, &mut |s| s.is_primary = 1);
+                change(current, &mut |s| s.is_primary = true);
             }
         }
         CredentialRevoked {
@@ -432,7 +511,7 @@ fn fold(
             credential_id,
             status,
             ..
-        } => change(credential_id, &mut |s| s.status = status.as_str().into()),
+        } => change(credential_id, &mut |s| s.status = *status),
         CredentialErased { credential_id, .. } => {
             rows.insert(credential_id.to_string(), None);
         }
@@ -443,7 +522,7 @@ fn fold(
             ..
         } => change(credential_id, &mut |s| {
             s.secret_version = i64::from(*secret_version);
-            s.token_expires_at = expires_at.map(timestamp);
+            s.token_expires_at = *expires_at;
         }),
         // About an MCP server's copy, not the credential: `mcp_sync` keeps them, and the sync
         // columns are refreshed from it (so the credential's version does not move either).

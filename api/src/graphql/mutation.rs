@@ -569,7 +569,7 @@ impl Mutation {
                 deleted_id: id,
                 new_primary: siblings
                     .into_iter()
-                    .find(|s| s.is_primary != 0)
+                    .find(|s| s.is_primary)
                     .map(Credential::from),
             })
         })
@@ -1103,7 +1103,7 @@ async fn refuse_known_conflicts(
     } else if !definition.multi_account
         && existing
             .iter()
-            .any(|c| c.status != CredentialStatus::Revoked.as_str())
+            .any(|c| c.status != credledger_domain::keyring::CredentialStatus::Revoked)
     {
         KeyringError::MultiAccountNotSupported(definition.display_name.clone())
     } else {

@@ -44,14 +44,17 @@ impl CredentialStatus {
             Self::Revoked => "revoked",
         }
     }
+}
 
-    fn parse(s: &str) -> Self {
-        match s {
-            "active" => Self::Active,
-            "invalid" => Self::Invalid,
-            "expired" => Self::Expired,
-            "revoked" => Self::Revoked,
-            _ => Self::Inactive,
+impl From<credledger_domain::keyring::CredentialStatus> for CredentialStatus {
+    fn from(status: credledger_domain::keyring::CredentialStatus) -> Self {
+        use credledger_domain::keyring::CredentialStatus as Stored;
+        match status {
+            Stored::Active => Self::Active,
+            Stored::Inactive => Self::Inactive,
+            Stored::Invalid => Self::Invalid,
+            Stored::Expired => Self::Expired,
+            Stored::Revoked => Self::Revoked,
         }
     }
 }
@@ -73,6 +76,18 @@ impl SyncStatus {
             "error" => Some(Self::Error),
             "out_of_sync" => Some(Self::OutOfSync),
             _ => None,
+        }
+    }
+}
+
+impl From<credledger_projections::credential_summary::SyncStatus> for SyncStatus {
+    fn from(status: credledger_projections::credential_summary::SyncStatus) -> Self {
+        use credledger_projections::credential_summary::SyncStatus as Stored;
+        match status {
+            Stored::Pending => Self::Pending,
+            Stored::Synced => Self::Synced,
+            Stored::Error => Self::Error,
+            Stored::OutOfSync => Self::OutOfSync,
         }
     }
 }
@@ -130,25 +145,25 @@ impl From<Summary> for Credential {
             owner: s.user_id,
             service: s.service,
             name: s.name,
-            status: CredentialStatus::parse(&s.status),
-            is_primary: s.is_primary != 0,
+            status: s.status.into(),
+            is_primary: s.is_primary,
             account,
-            metadata: json_text(&s.metadata),
-            provider_metadata: json_text(&s.provider_metadata),
-            scopes: serde_json::from_str(&s.scopes).unwrap_or_default(),
+            metadata: Json(serde_json::json!(s.metadata)),
+            provider_metadata: Json(serde_json::json!(s.provider_metadata)),
+            scopes: s.scopes,
             secret_version: s.secret_version,
-            last_validated_at: time(&s.last_validated_at),
+            last_validated_at: s.last_validated_at,
             validation_error: s.validation_error,
-            last_used_at: time(&s.last_used_at),
+            last_used_at: s.last_used_at,
             use_count: s.use_count,
-            token_expires_at: time(&s.token_expires_at),
-            sync_status: s.sync_status.as_deref().and_then(SyncStatus::parse),
-            last_synced_at: time(&s.last_synced_at),
+            token_expires_at: s.token_expires_at,
+            sync_status: s.sync_status.map(SyncStatus::from),
+            last_synced_at: s.last_synced_at,
             sync_error: s.sync_error,
             ledger_version: s.ledger_version,
-            created_at: time_or_epoch(&s.created_at),
+            created_at: s.created_at,
             created_by: s.created_by,
-            updated_at: time_or_epoch(&s.updated_at),
+            updated_at: s.updated_at,
             updated_by: s.updated_by,
         }
     }

@@ -203,7 +203,7 @@ pub async fn expire(
             .await?
             .into_iter()
             .filter_map(|s| {
-                let at = s.token_expires_at.as_deref().and_then(parse_time)?;
+                let at = s.token_expires_at?;
                 (at > now).then_some((s, at))
             })
             .collect();

@@ -1,0 +1,74 @@
+//! Read-model rows are typed (projections/src/credential_summary.rs `Summary`): a row holding
+//! what the code never writes is answered as an error, never as a default (an unknown status
+//! as `INACTIVE`, a bad time as 1970).
+
+use crate::on_both_backends;
+use crate::support::TestEnv;
+use serde_json::json;
+
+async fn a_read_model_row_the_code_did_not_write_is_answered_as_an_error(env: TestEnv) {
+    let here = env.server().await;
+    let alice = here.user("alice").await;
+    let pool = env.any_pool().await;
+    let tampered = [
+        ("status", "'archived'"),
+        ("is_primary", "7"),
+        ("created_at", "'last tuesday'"),
+        ("token_expires_at", "'soon'"),
+        ("sync_status", "'lost'"),
+        ("scopes", "'not json'"),
+    ];
+    let id = alice
+        .add("notion", "Work", here.good_fields("notion", 0))
+        .await;
+    let one = "query($id: ID!) { credential(id: $id) { status isPrimary createdAt } }";
+    assert_eq!(
+        alice.gql(one, json!({"id": id})).await.data()["credential"]["status"],
+        "ACTIVE"
+    );
+    for (n, (column, value)) in tampered.iter().enumerate() {
+        use sqlx::Row as _;
+        let written: Option<String> = sqlx::query(&format!(
+            "SELECT CAST({column} AS TEXT) AS v FROM credential_summary WHERE credential_id = $1"
+        ))
+        .bind(&id)
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        .get("v");
+        let set = |value: &str| {
+            format!("UPDATE credential_summary SET {column} = {value} WHERE credential_id = $1")
+        };
+        sqlx::query(&set(value))
+            .bind(&id)
+            .execute(&pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            alice.gql(one, json!({"id": id})).await.code(),
+            "INTERNAL",
+            "{column} = {value}, read by id"
+        );
+        // A query not asked before, so no remembered answer stands in for the read.
+        let list = alice
+            .gql(
+                &format!("{{ credentials {{ id status }} # {n}\n}}"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(list.code(), "INTERNAL", "{column} = {value}, listed");
+        // Put back what the code wrote.
+        let written = written.map_or("NULL".to_owned(), |w| format!("'{w}'"));
+        sqlx::query(&set(&written))
+            .bind(&id)
+            .execute(&pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            alice.gql(one, json!({"id": id})).await.data()["credential"]["status"],
+            "ACTIVE",
+            "{column} put back"
+        );
+    }
+}
+on_both_backends!(a_read_model_row_the_code_did_not_write_is_answered_as_an_error);
