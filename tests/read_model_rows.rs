@@ -72,3 +72,36 @@ async fn a_read_model_row_the_code_did_not_write_is_answered_as_an_error(env: Te
     }
 }
 on_both_backends!(a_read_model_row_the_code_did_not_write_is_answered_as_an_error);
+
+/// The same for the other read models the API answers from: the audit trail, people.
+async fn an_audit_entry_or_a_person_the_code_did_not_write_is_answered_as_an_error(env: TestEnv) {
+    let here = env.server().await;
+    let alice = here.user("alice").await;
+    alice
+        .add("notion", "Work", here.good_fields("notion", 0))
+        .await;
+    let pool = env.any_pool().await;
+    let trail = "{ auditTrail(first: 10) { edges { node { occurredAt action } } } }";
+    assert!(alice.gql(trail, json!({})).await.data()["auditTrail"]["edges"][0].is_object());
+    sqlx::query("UPDATE audit_trail SET occurred_at = 'long ago' WHERE user_id = 'alice'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(alice.gql(trail, json!({})).await.code(), "INTERNAL");
+
+    let me = "{ me { id role } }";
+    assert_eq!(
+        alice.gql(me, json!({})).await.data()["me"]["role"],
+        "MEMBER"
+    );
+    sqlx::query("UPDATE users SET role = 'owner' WHERE user_id = 'alice'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        alice.gql(me, json!({})).await.code(),
+        "INTERNAL",
+        "an unknown role is not read as a member"
+    );
+}
+on_both_backends!(an_audit_entry_or_a_person_the_code_did_not_write_is_answered_as_an_error);

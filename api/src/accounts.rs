@@ -270,16 +270,16 @@ impl Accounts {
         let scopes = token
             .scopes
             .iter()
-            .filter_map(|s| Scope::parse(s).ok())
-            .collect();
+            .map(|s| Scope::parse(s).map_err(|_| unreadable("token scope")))
+            .collect::<Result<_, _>>()?;
         Ok(Some(Principal {
-            user_id: UserId::parse(&user.user_id)?,
-            role: Role::parse(&user.role)?,
+            user_id: UserId::parse(&user.user_id).map_err(|_| unreadable("user id"))?,
+            role: Role::parse(&user.role).map_err(|_| unreadable("role"))?,
             permissions: user
                 .permissions
                 .iter()
-                .filter_map(|p| Permission::parse(p).ok())
-                .collect(),
+                .map(|p| Permission::parse(p).map_err(|_| unreadable("permission")))
+                .collect::<Result<_, _>>()?,
             via: Via::Token {
                 token_id: token.token_id,
                 scopes,
@@ -457,14 +457,21 @@ fn principal_from_row(row: PrincipalRow, via: Via) -> Result<Option<Principal>, 
     if locked != 0 {
         return Ok(None);
     }
-    let permissions: Vec<String> = serde_json::from_str(&permissions).unwrap_or_default();
+    let permissions: Vec<String> =
+        serde_json::from_str(&permissions).map_err(|_| unreadable("permissions"))?;
     Ok(Some(Principal {
-        user_id: UserId::parse(&user_id)?,
-        role: Role::parse(&role)?,
+        user_id: UserId::parse(&user_id).map_err(|_| unreadable("user id"))?,
+        role: Role::parse(&role).map_err(|_| unreadable("role"))?,
         permissions: permissions
             .iter()
-            .filter_map(|p| Permission::parse(p).ok())
-            .collect(),
+            .map(|p| Permission::parse(p).map_err(|_| unreadable("permission")))
+            .collect::<Result<_, _>>()?,
         via,
     }))
+}
+
+/// A read-model row holding what the code never writes: an internal error (never the caller's
+/// fault, never read as a default).
+fn unreadable(what: &str) -> ApiError {
+    ApiError::Internal(format!("a read-model row holds an unreadable {what}"))
 }

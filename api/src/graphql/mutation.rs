@@ -232,8 +232,8 @@ async fn keyring_as_committed(
 async fn user_row(ctx: &Context<'_>, id: &str) -> Result<User, ApiError> {
     principals::user(&api(ctx).ledger.db.any, id, false)
         .await?
-        .map(User::from)
-        .ok_or(ApiError::NotFound)
+        .ok_or(ApiError::NotFound)?
+        .try_into()
 }
 
 fn set_cookie(ctx: &Context<'_>, value: &str, max_age: u64) {
@@ -265,7 +265,9 @@ impl Mutation {
                 .await?;
             set_cookie(ctx, &secret, SESSION_LIFETIME.as_secs());
             tracing::info!(user = %user.user_id, request_id = %req.request_id, "signed in");
-            Ok(LoginPayload { user: user.into() })
+            Ok(LoginPayload {
+                user: user.try_into()?,
+            })
         })
         .await
     }
@@ -335,7 +337,7 @@ impl Mutation {
                 .ok_or_else(|| ApiError::internal("the new token is not in the read model"))?;
             Ok(CreatedApiToken {
                 token: issued.secret.to_string(),
-                api_token: token.into(),
+                api_token: token.try_into()?,
             })
         })
         .await
@@ -780,7 +782,7 @@ impl Mutation {
                 .await?
                 .ok_or_else(|| ApiError::internal("the new server is not in the read model"))?;
             Ok(RegisteredMcpServer {
-                server: server.into(),
+                server: server.try_into()?,
                 signing_secret: secret.0.to_string(),
             })
         })
@@ -859,7 +861,7 @@ impl Mutation {
                 .ok_or_else(|| ApiError::internal("the new token is not in the read model"))?;
             Ok(CreatedApiToken {
                 token: issued.secret.to_string(),
-                api_token: ApiToken::from(token),
+                api_token: ApiToken::try_from(token)?,
             })
         })
         .await
@@ -900,8 +902,8 @@ impl Mutation {
                 .await?
                 .into_iter()
                 .find(|g| g.service == service)
-                .map(McpGrant::from)
-                .ok_or_else(|| ApiError::internal("the new grant is not in the read model"))
+                .ok_or_else(|| ApiError::internal("the new grant is not in the read model"))?
+                .try_into()
         })
         .await
     }
@@ -1073,8 +1075,8 @@ fn exposed(fields: &SecretFields) -> BTreeMap<String, String> {
 async fn mcp_server(a: &super::Api, id: &str) -> Result<McpServer, ApiError> {
     mcp_sync::server(&a.ledger.db.any, id)
         .await?
-        .map(McpServer::from)
-        .ok_or(ApiError::NotFound)
+        .ok_or(ApiError::NotFound)?
+        .try_into()
 }
 
 /// The keyring's rules that no live check can change — a name already taken, a second

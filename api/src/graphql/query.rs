@@ -39,7 +39,9 @@ impl Query {
             let user = principals::user(&api(ctx).ledger.db.any, p.user_id.as_str(), false)
                 .await?
                 .ok_or(ApiError::Unauthenticated)?;
-            Ok(Me { user: user.into() })
+            Ok(Me {
+                user: user.try_into()?,
+            })
         })
         .await
     }
@@ -158,13 +160,15 @@ impl Query {
             let (entries, more) =
                 audit_trail::search(&api(ctx).ledger.db.any, &query, i64::from(first), before)
                     .await?;
-            let edges: Vec<AuditEdge> = entries
+            let edges = entries
                 .into_iter()
-                .map(|e| AuditEdge {
-                    cursor: e.position.to_string(),
-                    node: e.into(),
+                .map(|e| {
+                    Ok(AuditEdge {
+                        cursor: e.position.to_string(),
+                        node: e.try_into()?,
+                    })
                 })
-                .collect();
+                .collect::<Result<Vec<_>, ApiError>>()?;
             Ok(AuditConnection {
                 page_info: PageInfo {
                     has_next_page: more,
@@ -194,10 +198,10 @@ impl Query {
             if owner != p.user_id.as_str() && !p.has(domain::Permission::CredentialsViewAll) {
                 return Err(ApiError::NotFound);
             }
-            Ok(events
+            events
                 .into_iter()
                 .map(|(e, hash)| HistoryEvent::new(e, hash))
-                .collect())
+                .collect()
         })
         .await
     }
@@ -208,18 +212,18 @@ impl Query {
     async fn mcp_servers(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<McpServer>> {
         answer(ctx, async {
             let p = super::session(ctx)?;
-            Ok(mcp_sync::servers(&api(ctx).ledger.db.any)
+            mcp_sync::servers(&api(ctx).ledger.db.any)
                 .await?
                 .into_iter()
                 .filter(|s| p.is_admin() || !s.removed)
                 .map(|s| {
-                    let mut server = McpServer::from(s);
+                    let mut server = McpServer::try_from(s)?;
                     if !p.is_admin() {
                         server.base_url = None;
                     }
-                    server
+                    Ok(server)
                 })
-                .collect())
+                .collect()
         })
         .await
     }
@@ -233,13 +237,11 @@ impl Query {
         answer(ctx, async {
             let p = super::session(ctx)?;
             let user = (!p.is_admin() || server_id.is_none()).then_some(p.user_id.as_str());
-            Ok(
-                mcp_sync::grants(&api(ctx).ledger.db.any, user, server_id.as_deref())
-                    .await?
-                    .into_iter()
-                    .map(McpGrant::from)
-                    .collect(),
-            )
+            mcp_sync::grants(&api(ctx).ledger.db.any, user, server_id.as_deref())
+                .await?
+                .into_iter()
+                .map(McpGrant::try_from)
+                .collect()
         })
         .await
     }
@@ -248,17 +250,19 @@ impl Query {
     async fn mcp_sync_status(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<McpSyncCount>> {
         answer(ctx, async {
             admin(ctx)?;
-            Ok(mcp_sync::status_counts(&api(ctx).ledger.db.any)
+            mcp_sync::status_counts(&api(ctx).ledger.db.any)
                 .await?
                 .into_iter()
-                .filter_map(|(server_id, status, count)| {
-                    Some(McpSyncCount {
+                .map(|(server_id, status, count)| {
+                    Ok(McpSyncCount {
                         server_id,
-                        status: SyncStatus::parse(&status)?,
+                        status: SyncStatus::parse(&status).ok_or_else(|| {
+                            ApiError::internal("a read-model row holds an unreadable sync status")
+                        })?,
                         count,
                     })
                 })
-                .collect())
+                .collect()
         })
         .await
     }
@@ -266,11 +270,11 @@ impl Query {
     async fn users(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<User>> {
         answer(ctx, async {
             admin(ctx)?;
-            Ok(principals::users(&api(ctx).ledger.db.any)
+            principals::users(&api(ctx).ledger.db.any)
                 .await?
                 .into_iter()
-                .map(User::from)
-                .collect())
+                .map(User::try_from)
+                .collect()
         })
         .await
     }
@@ -346,8 +350,14 @@ impl Query {
                 totals: (&dashboard.totals).into(),
                 services_connected: dashboard.services_connected,
                 by_service: by_service(&dashboard.by_service),
-                recent_validations: validations.into_iter().map(AuditEvent::from).collect(),
-                failed_syncs: failed.into_iter().map(AuditEvent::from).collect(),
+                recent_validations: validations
+                    .into_iter()
+                    .map(AuditEvent::try_from)
+                    .collect::<Result<_, _>>()?,
+                failed_syncs: failed
+                    .into_iter()
+                    .map(AuditEvent::try_from)
+                    .collect::<Result<_, _>>()?,
                 expiring_soon,
                 expiring_credentials: expiring.into_iter().map(Credential::from).collect(),
                 usage_by_service: usage
@@ -390,13 +400,11 @@ impl Me {
     async fn api_tokens(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ApiToken>> {
         answer(ctx, async {
             super::session(ctx)?;
-            Ok(
-                principals::tokens_of(&api(ctx).ledger.db.any, &self.user.id)
-                    .await?
-                    .into_iter()
-                    .map(ApiToken::from)
-                    .collect(),
-            )
+            principals::tokens_of(&api(ctx).ledger.db.any, &self.user.id)
+                .await?
+                .into_iter()
+                .map(ApiToken::try_from)
+                .collect()
         })
         .await
     }

@@ -2,6 +2,7 @@
 //! secret except `RevealedCredential` and `ResolvedCredential`, which exist only in answers to
 //! audited disclosures.
 
+use crate::error::ApiError;
 use async_graphql::{Enum, InputObject, Json, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use credledger_projections::audit_trail::AuditEntry;
@@ -11,18 +12,25 @@ use credledger_projections::principals::{TokenRow, UserRow};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-fn time(text: &Option<String>) -> Option<DateTime<Utc>> {
-    text.as_deref()
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+/// What a read-model row held that the code never writes: an error, never a default.
+fn unreadable(what: &str) -> ApiError {
+    ApiError::Internal(format!("a read-model row holds an unreadable {what}"))
+}
+
+fn time(what: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| unreadable(what))
 }
 
-fn time_or_epoch(text: &str) -> DateTime<Utc> {
-    time(&Some(text.to_owned())).unwrap_or_default()
+fn maybe_time(what: &str, text: &Option<String>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    text.as_deref().map(|t| time(what, t)).transpose()
 }
 
-fn json_text(text: &str) -> Json<Value> {
-    Json(serde_json::from_str(text).unwrap_or(Value::Null))
+fn json_text(what: &str, text: &str) -> Result<Json<Value>, ApiError> {
+    serde_json::from_str(text)
+        .map(Json)
+        .map_err(|_| unreadable(what))
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -375,11 +383,13 @@ pub struct AuditEvent {
     pub context: Json<Value>,
 }
 
-impl From<AuditEntry> for AuditEvent {
-    fn from(a: AuditEntry) -> Self {
-        Self {
+impl TryFrom<AuditEntry> for AuditEvent {
+    type Error = ApiError;
+
+    fn try_from(a: AuditEntry) -> Result<Self, ApiError> {
+        Ok(Self {
             position: a.position,
-            occurred_at: time_or_epoch(&a.occurred_at),
+            occurred_at: time("audit time", &a.occurred_at)?,
             action: a.action,
             actor: a.actor,
             credential_id: a.credential_id.map(ID),
@@ -390,10 +400,10 @@ impl From<AuditEntry> for AuditEvent {
             request_id: a.request_id,
             success: a.success,
             error: a.error,
-            old_values: json_text(&a.old_values),
-            new_values: json_text(&a.new_values),
-            context: json_text(&a.context),
-        }
+            old_values: json_text("audit old values", &a.old_values)?,
+            new_values: json_text("audit new values", &a.new_values)?,
+            context: json_text("audit context", &a.context)?,
+        })
     }
 }
 
@@ -446,25 +456,25 @@ pub struct HistoryEvent {
 }
 
 impl HistoryEvent {
-    pub fn new(a: AuditEntry, hash: String) -> Self {
+    pub fn new(a: AuditEntry, hash: String) -> Result<Self, ApiError> {
         let payload = serde_json::json!({
-            "old": json_text(&a.old_values).0,
-            "new": json_text(&a.new_values).0,
-            "context": json_text(&a.context).0,
+            "old": json_text("audit old values", &a.old_values)?.0,
+            "new": json_text("audit new values", &a.new_values)?.0,
+            "context": json_text("audit context", &a.context)?.0,
             "success": a.success,
             "error": a.error,
         });
-        Self {
+        Ok(Self {
             position: a.position,
             event_type: a.action,
-            occurred_at: time_or_epoch(&a.occurred_at),
+            occurred_at: time("audit time", &a.occurred_at)?,
             actor: a.actor,
             ip: a.ip,
             user_agent: a.user_agent,
             request_id: a.request_id,
             payload: Json(payload),
             hash,
-        }
+        })
     }
 }
 
@@ -494,12 +504,12 @@ impl From<Permission> for credledger_domain::Permission {
     }
 }
 
-fn permission(name: &str) -> Option<Permission> {
+fn permission(name: &str) -> Result<Permission, ApiError> {
     match name {
-        "credentials.view_all" => Some(Permission::CredentialsViewAll),
-        "credentials.edit_all" => Some(Permission::CredentialsEditAll),
-        "credentials.delete_all" => Some(Permission::CredentialsDeleteAll),
-        _ => None,
+        "credentials.view_all" => Ok(Permission::CredentialsViewAll),
+        "credentials.edit_all" => Ok(Permission::CredentialsEditAll),
+        "credentials.delete_all" => Ok(Permission::CredentialsDeleteAll),
+        _ => Err(unreadable("permission")),
     }
 }
 
@@ -523,12 +533,12 @@ impl From<Scope> for credledger_domain::Scope {
     }
 }
 
-fn scope(name: &str) -> Option<Scope> {
+fn scope(name: &str) -> Result<Scope, ApiError> {
     match name {
-        "credentials:read" => Some(Scope::CredentialsRead),
-        "credentials:resolve" => Some(Scope::CredentialsResolve),
-        "ledger:read" => Some(Scope::LedgerRead),
-        _ => None,
+        "credentials:read" => Ok(Scope::CredentialsRead),
+        "credentials:resolve" => Ok(Scope::CredentialsResolve),
+        "ledger:read" => Ok(Scope::LedgerRead),
+        _ => Err(unreadable("token scope")),
     }
 }
 
@@ -545,21 +555,27 @@ pub struct User {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<UserRow> for User {
-    fn from(u: UserRow) -> Self {
-        Self {
+impl TryFrom<UserRow> for User {
+    type Error = ApiError;
+
+    fn try_from(u: UserRow) -> Result<Self, ApiError> {
+        Ok(Self {
             id: u.user_id,
             email: u.email,
             display_name: u.display_name,
-            role: if u.role == "admin" {
-                Role::Admin
-            } else {
-                Role::Member
+            role: match u.role.as_str() {
+                "admin" => Role::Admin,
+                "member" => Role::Member,
+                _ => return Err(unreadable("role")),
             },
-            permissions: u.permissions.iter().filter_map(|p| permission(p)).collect(),
+            permissions: u
+                .permissions
+                .iter()
+                .map(|p| permission(p))
+                .collect::<Result<_, _>>()?,
             locked: u.locked,
-            created_at: time_or_epoch(&u.created_at),
-        }
+            created_at: time("user's creation time", &u.created_at)?,
+        })
     }
 }
 
@@ -574,29 +590,41 @@ pub struct ApiToken {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<TokenRow> for ApiToken {
-    fn from(t: TokenRow) -> Self {
-        Self {
+impl TryFrom<TokenRow> for ApiToken {
+    type Error = ApiError;
+
+    fn try_from(t: TokenRow) -> Result<Self, ApiError> {
+        Ok(Self {
             id: ID(t.token_id),
             name: t.name,
-            scopes: t.scopes.iter().filter_map(|s| scope(s)).collect(),
-            expires_at: time(&t.expires_at),
+            scopes: t
+                .scopes
+                .iter()
+                .map(|s| scope(s))
+                .collect::<Result<_, _>>()?,
+            expires_at: maybe_time("token's expiry", &t.expires_at)?,
             revoked: t.revoked,
-            created_at: time_or_epoch(&t.created_at),
-        }
+            created_at: time("token's creation time", &t.created_at)?,
+        })
     }
 }
 
-impl From<credledger_projections::principals::ServerTokenRow> for ApiToken {
-    fn from(t: credledger_projections::principals::ServerTokenRow) -> Self {
-        Self {
+impl TryFrom<credledger_projections::principals::ServerTokenRow> for ApiToken {
+    type Error = ApiError;
+
+    fn try_from(t: credledger_projections::principals::ServerTokenRow) -> Result<Self, ApiError> {
+        Ok(Self {
             id: ID(t.token_id),
             name: t.name,
-            scopes: t.scopes.iter().filter_map(|s| scope(s)).collect(),
-            expires_at: time(&t.expires_at),
+            scopes: t
+                .scopes
+                .iter()
+                .map(|s| scope(s))
+                .collect::<Result<_, _>>()?,
+            expires_at: maybe_time("token's expiry", &t.expires_at)?,
             revoked: t.revoked,
-            created_at: time_or_epoch(&t.created_at),
-        }
+            created_at: time("token's creation time", &t.created_at)?,
+        })
     }
 }
 
@@ -859,17 +887,19 @@ pub struct McpServer {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<credledger_projections::mcp_sync::ServerRow> for McpServer {
-    fn from(s: credledger_projections::mcp_sync::ServerRow) -> Self {
-        Self {
+impl TryFrom<credledger_projections::mcp_sync::ServerRow> for McpServer {
+    type Error = ApiError;
+
+    fn try_from(s: credledger_projections::mcp_sync::ServerRow) -> Result<Self, ApiError> {
+        Ok(Self {
             id: s.server_id,
             name: s.name,
             base_url: Some(s.base_url),
             allowed_services: s.allowed_services.into_iter().collect(),
             serves_all_users: s.serves_all_users,
             removed: s.removed,
-            created_at: time_or_epoch(&s.created_at),
-        }
+            created_at: time("MCP server's creation time", &s.created_at)?,
+        })
     }
 }
 
@@ -882,14 +912,16 @@ pub struct McpGrant {
     pub granted_at: DateTime<Utc>,
 }
 
-impl From<credledger_projections::mcp_sync::GrantRow> for McpGrant {
-    fn from(g: credledger_projections::mcp_sync::GrantRow) -> Self {
-        Self {
+impl TryFrom<credledger_projections::mcp_sync::GrantRow> for McpGrant {
+    type Error = ApiError;
+
+    fn try_from(g: credledger_projections::mcp_sync::GrantRow) -> Result<Self, ApiError> {
+        Ok(Self {
             server_id: g.server_id,
             user_id: g.user_id,
             service: g.service,
-            granted_at: time_or_epoch(&g.granted_at),
-        }
+            granted_at: time("grant time", &g.granted_at)?,
+        })
     }
 }
 
