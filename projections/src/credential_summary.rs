@@ -73,6 +73,13 @@ impl SyncStatus {
             Self::OutOfSync => "out_of_sync",
         }
     }
+
+    /// The status `as_str` wrote, or `None` for any other text.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Pending, Self::Synced, Self::Error, Self::OutOfSync]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
 }
 
 const COLUMNS: &str = "credential_id, user_id, service, name, status, is_primary, account_id, \
@@ -116,18 +123,8 @@ fn maybe_time(
 }
 
 fn sync_status(text: Option<String>) -> Result<Option<SyncStatus>, sqlx::Error> {
-    text.map(|t| {
-        [
-            SyncStatus::Pending,
-            SyncStatus::Synced,
-            SyncStatus::Error,
-            SyncStatus::OutOfSync,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == t)
-        .ok_or_else(|| bad("sync_status", &t))
-    })
-    .transpose()
+    text.map(|t| SyncStatus::parse(&t).ok_or_else(|| bad("sync_status", &t)))
+        .transpose()
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(

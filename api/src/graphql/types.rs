@@ -76,18 +76,6 @@ pub enum SyncStatus {
     OutOfSync,
 }
 
-impl SyncStatus {
-    pub(crate) fn parse(s: &str) -> Option<Self> {
-        match s {
-            "pending" => Some(Self::Pending),
-            "synced" => Some(Self::Synced),
-            "error" => Some(Self::Error),
-            "out_of_sync" => Some(Self::OutOfSync),
-            _ => None,
-        }
-    }
-}
-
 impl From<credledger_projections::credential_summary::SyncStatus> for SyncStatus {
     fn from(status: credledger_projections::credential_summary::SyncStatus) -> Self {
         use credledger_projections::credential_summary::SyncStatus as Stored;
