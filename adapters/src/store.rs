@@ -310,36 +310,18 @@ pub(crate) fn is_sqlite_busy(message: &str) -> bool {
     message.contains("database is locked") || message.contains("database is busy")
 }
 
-/// The framework on the chosen backend, for one attempt. The repositories' futures are not
-/// object-safe, so the choice is a macro over the two stores.
+/// The store of one attempt on the chosen backend. The repositories' futures are not
+/// object-safe, so the choice is a macro over the two.
 macro_rules! on_backend {
     ($bus:expr, $attempt:expr, |$store:ident| $body:expr) => {{
         let bus = $bus;
         match &bus.db.pools {
             Pools::Postgres(pool) => {
-                let $store = CachingStore::new(
-                    GroupCommitRepository {
-                        reads: PostgresEventRepository::new(pool.clone()),
-                        appender: bus.appender.clone(),
-                        attempt: $attempt.clone(),
-                    },
-                    bus.db.clone(),
-                    bus.memory.clone(),
-                    $attempt,
-                );
+                let $store = bus.store(PostgresEventRepository::new(pool.clone()), $attempt);
                 $body
             }
             Pools::Sqlite(pool) => {
-                let $store = CachingStore::new(
-                    GroupCommitRepository {
-                        reads: SqliteEventRepository::new(pool.clone()),
-                        appender: bus.appender.clone(),
-                        attempt: $attempt.clone(),
-                    },
-                    bus.db.clone(),
-                    bus.memory.clone(),
-                    $attempt,
-                );
+                let $store = bus.store(SqliteEventRepository::new(pool.clone()), $attempt);
                 $body
             }
         }
@@ -362,6 +344,25 @@ where
             appender: appender.clone(),
             max_attempts: 16,
         }
+    }
+
+    /// One attempt's store: reads through `reads`, commits through the group writer, decides
+    /// on this bus's remembered states.
+    fn store<R: PersistedEventRepository>(
+        &self,
+        reads: R,
+        attempt: Arc<Attempt>,
+    ) -> CachingStore<GroupCommitRepository<R>, A> {
+        CachingStore::new(
+            GroupCommitRepository {
+                reads,
+                appender: self.appender.clone(),
+                attempt: attempt.clone(),
+            },
+            self.db.clone(),
+            self.memory.clone(),
+            attempt,
+        )
     }
 
     async fn execute_once(

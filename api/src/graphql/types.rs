@@ -582,18 +582,14 @@ impl TryFrom<TokenRow> for ApiToken {
     type Error = ApiError;
 
     fn try_from(t: TokenRow) -> Result<Self, ApiError> {
-        Ok(Self {
-            id: ID(t.token_id),
-            name: t.name,
-            scopes: t
-                .scopes
-                .iter()
-                .map(|s| scope(s))
-                .collect::<Result<_, _>>()?,
-            expires_at: maybe_time("token's expiry", &t.expires_at)?,
-            revoked: t.revoked,
-            created_at: time("token's creation time", &t.created_at)?,
-        })
+        api_token(
+            t.token_id,
+            t.name,
+            &t.scopes,
+            &t.expires_at,
+            t.revoked,
+            &t.created_at,
+        )
     }
 }
 
@@ -601,19 +597,34 @@ impl TryFrom<credledger_projections::principals::ServerTokenRow> for ApiToken {
     type Error = ApiError;
 
     fn try_from(t: credledger_projections::principals::ServerTokenRow) -> Result<Self, ApiError> {
-        Ok(Self {
-            id: ID(t.token_id),
-            name: t.name,
-            scopes: t
-                .scopes
-                .iter()
-                .map(|s| scope(s))
-                .collect::<Result<_, _>>()?,
-            expires_at: maybe_time("token's expiry", &t.expires_at)?,
-            revoked: t.revoked,
-            created_at: time("token's creation time", &t.created_at)?,
-        })
+        api_token(
+            t.token_id,
+            t.name,
+            &t.scopes,
+            &t.expires_at,
+            t.revoked,
+            &t.created_at,
+        )
     }
+}
+
+/// A person's or an MCP server's token, as the API describes both.
+fn api_token(
+    id: String,
+    name: String,
+    scopes: &[String],
+    expires_at: &Option<String>,
+    revoked: bool,
+    created_at: &str,
+) -> Result<ApiToken, ApiError> {
+    Ok(ApiToken {
+        id: ID(id),
+        name,
+        scopes: scopes.iter().map(|s| scope(s)).collect::<Result<_, _>>()?,
+        expires_at: maybe_time("token's expiry", expires_at)?,
+        revoked,
+        created_at: time("token's creation time", created_at)?,
+    })
 }
 
 /// The outcome of a live check with the provider.
