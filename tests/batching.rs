@@ -155,3 +155,92 @@ async fn a_server_registered_by_another_process_is_seen_by_the_next_batch(env: T
         "the second credential has no copy queued for gw"
     );
 }
+
+on_both_backends!(two_processes_applying_the_same_read_models_apply_each_event_once);
+/// Two processes apply the same read models over one database while uses are recorded in
+/// both: each batch is applied by one of them, once (a batch applied twice would count its
+/// uses twice; a batch skipped would leave them uncounted).
+async fn two_processes_applying_the_same_read_models_apply_each_event_once(env: TestEnv) {
+    let here = env.ledger().await;
+    let elsewhere = env.ledger().await;
+    let id = crate::support::register_with(
+        &here,
+        "alice",
+        "notion",
+        "work",
+        NOTION,
+        Some(crate::support::valid("acct-work")),
+        &meta("alice"),
+    )
+    .await
+    .unwrap();
+    here.projections.catch_up().await.unwrap();
+
+    const USES: usize = 120;
+    let uses = (0..USES).map(|i| {
+        let ledger = if i % 2 == 0 { &here } else { &elsewhere };
+        async move {
+            ledger
+                .resolve(
+                    "alice",
+                    "notion",
+                    Some("work"),
+                    "mcp:test",
+                    Some(format!("tool-{i}")),
+                    &meta("mcp:test"),
+                )
+                .await
+                .map(|_| ())
+        }
+    });
+    // Both processes keep applying batches while the uses come in.
+    let (done, finished) = tokio::sync::watch::channel(false);
+    let apply = |ledger: std::sync::Arc<credledger::Ledger>| {
+        let mut finished = finished.clone();
+        async move {
+            while !*finished.borrow_and_update() {
+                ledger.projections.catch_up().await.unwrap();
+                tokio::select! {
+                    _ = finished.changed() => {}
+                    _ = tokio::time::sleep(Duration::from_millis(1)) => {}
+                }
+            }
+        }
+    };
+    let appliers = futures::future::join(apply(here.clone()), apply(elsewhere.clone()));
+    let recorded = async {
+        let outcomes = futures::future::join_all(uses).await;
+        done.send(true).unwrap();
+        outcomes
+    };
+    let (_, outcomes) = futures::future::join(appliers, recorded).await;
+    for outcome in outcomes {
+        outcome.unwrap();
+    }
+    here.projections.catch_up().await.unwrap();
+    elsewhere.projections.catch_up().await.unwrap();
+
+    let pool = env.any_pool().await;
+    let counted: i64 = sqlx::query_scalar(
+        "SELECT CAST(use_count AS BIGINT) FROM credential_summary WHERE credential_id = $1",
+    )
+    .bind(id.to_string())
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(counted, USES as i64, "uses counted in credential_summary");
+    let per_day: i64 = sqlx::query_scalar(
+        "SELECT CAST(SUM(uses) AS BIGINT) FROM usage_by_service WHERE service = 'notion'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(per_day, USES as i64, "uses counted in usage_by_service");
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_trail WHERE aggregate_type = 'credential_usage'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, USES as i64, "uses in the audit trail");
+}

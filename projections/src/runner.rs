@@ -119,22 +119,31 @@ async fn lock_checkpoint(conn: &mut AnyConnection, name: &str) -> Result<i64, Pr
     Ok(row.try_get("position")?)
 }
 
-/// PostgreSQL: [`lock_checkpoint`] and the feed's next `limit` events after the checkpoint, in
-/// one statement (one round trip less per batch). The events are read under the statement's
-/// snapshot, which may predate the lock when another process held it: they are then fewer (a
-/// prefix of what is committed, as position order is commit order), never wrong.
-async fn lock_and_read(
+/// PostgreSQL: takes the checkpoint row's lock, reads the feed's next `limit` events after it
+/// and moves the checkpoint past them, in one statement: one round trip a batch where three
+/// statements would take three (a command waits for the batch that applies it). The row's lock
+/// is taken first (`FOR UPDATE` waits for another process's batch and then sees its
+/// checkpoint); the events are read under the statement's snapshot, which may predate that
+/// lock: they are then fewer (a prefix of what is committed, as position order is commit
+/// order), never wrong, and the checkpoint moves only past what was read. The move is undone
+/// with the batch if applying it fails. `None` when the checkpoint has no row yet.
+async fn lock_read_and_move(
     conn: &mut AnyConnection,
     name: &str,
     limit: i64,
-) -> Result<(i64, Vec<FeedEvent>), ProjectionError> {
+) -> Result<Option<(i64, Vec<FeedEvent>)>, ProjectionError> {
     let rows = sqlx::query(&format!(
-        "WITH cp AS (INSERT INTO projection_checkpoints (name, position, updated_at) \
-           VALUES ($1, 0, $2) ON CONFLICT (name) DO UPDATE SET updated_at = excluded.updated_at \
-           RETURNING position, set_config('synchronous_commit', 'off', true) AS relaxed) \
-         SELECT cp.position AS checkpoint, e.* FROM cp LEFT JOIN LATERAL \
-           (SELECT {} FROM events WHERE global_position > cp.position \
-            ORDER BY global_position LIMIT $3) e ON true",
+        "WITH cp AS (UPDATE projection_checkpoints c \
+           SET position = COALESCE((SELECT MAX(n.global_position) FROM (SELECT global_position \
+             FROM events WHERE global_position > o.position ORDER BY global_position LIMIT $3) n), \
+             o.position), updated_at = $2 \
+           FROM (SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE) o \
+           WHERE c.name = $1 \
+           RETURNING o.position AS checkpoint, c.position AS last, \
+             set_config('synchronous_commit', 'off', true) AS relaxed) \
+         SELECT cp.checkpoint, e.* FROM cp LEFT JOIN LATERAL \
+           (SELECT {} FROM events WHERE global_position > cp.checkpoint \
+            AND global_position <= cp.last ORDER BY global_position) e ON true",
         feed::COLUMNS
     ))
     .bind(name)
@@ -142,17 +151,17 @@ async fn lock_and_read(
     .bind(limit)
     .fetch_all(&mut *conn)
     .await?;
-    let position = match rows.first() {
-        Some(row) => row.try_get("checkpoint")?,
-        None => return Err(sqlx::Error::RowNotFound.into()),
+    let Some(first) = rows.first() else {
+        return Ok(None);
     };
+    let position = first.try_get("checkpoint")?;
     let mut events = Vec::with_capacity(rows.len());
     for row in &rows {
         if row.try_get::<Option<i64>, _>("global_position")?.is_some() {
             events.push(FeedEvent::from_row(row)?);
         }
     }
-    Ok((position, events))
+    Ok(Some((position, events)))
 }
 
 async fn set_checkpoint(
@@ -258,14 +267,24 @@ impl Projections {
     pub async fn step(&self, model: Model) -> Result<usize, ProjectionError> {
         let _writer = self.db.exclusive().await;
         let mut tx = self.db.any.begin().await?;
-        let (position, events) = if is_sqlite(&tx) {
+        let sqlite = is_sqlite(&tx);
+        let (position, events) = if sqlite {
             let position = lock_checkpoint(&mut tx, model.name()).await?;
             (
                 position,
                 feed::read_after(&mut *tx, position, self.batch).await?,
             )
         } else {
-            lock_and_read(&mut tx, model.name(), self.batch).await?
+            match lock_read_and_move(&mut tx, model.name(), self.batch).await? {
+                Some(read) => read,
+                None => {
+                    // The read model's first batch in this database: create its checkpoint.
+                    lock_checkpoint(&mut tx, model.name()).await?;
+                    lock_read_and_move(&mut tx, model.name(), self.batch)
+                        .await?
+                        .ok_or(sqlx::Error::RowNotFound)?
+                }
+            }
         };
         // Events this process did not see were applied by another one: they may have changed
         // access.
@@ -283,15 +302,12 @@ impl Projections {
             return Ok(0);
         };
         let prepared = model.prepare(&events, self.db.backend())?;
-        let users = apply(
-            model,
-            &mut tx,
-            Tables::LIVE,
-            &events,
-            prepared,
-            model.name(),
-        )
-        .await?;
+        let users = model
+            .apply(&mut tx, Tables::LIVE, &events, prepared)
+            .await?;
+        if sqlite {
+            set_checkpoint(&mut tx, model.name(), last).await?;
+        }
         tx.commit().await?;
         if unseen
             || events
