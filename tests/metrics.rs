@@ -286,3 +286,44 @@ async fn on_its_own_listener_metrics_need_no_token_and_the_main_listener_has_non
     );
 }
 on_both_backends!(on_its_own_listener_metrics_need_no_token_and_the_main_listener_has_none);
+
+/// This process's resident memory, in bytes (Linux).
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .expect("resident pages");
+    pages * 4096
+}
+
+/// The recorder keeps every histogram sample until something folds it into its buckets: with
+/// nobody scraping `/metrics`, the upkeep must, or an instance grows by every request it
+/// answers (4 million samples keep about 33 MB when nothing folds them). Measured on the
+/// process's resident memory: nextest runs each test in a process of its own.
+#[tokio::test]
+async fn histogram_samples_are_folded_while_nobody_scrapes() {
+    credledger::metrics::handle();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let upkeep = tokio::spawn(credledger::metrics::keep_up(
+        std::time::Duration::from_millis(5),
+        stopped,
+    ));
+    let before = resident_bytes();
+    for _ in 0..40 {
+        for _ in 0..100_000 {
+            metrics::histogram!(credledger::metrics::GRAPHQL_DURATION, "field" => "probe", "type" => "query")
+                .record(0.001);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let grown = resident_bytes().saturating_sub(before);
+    stop.send(true).unwrap();
+    upkeep.await.unwrap();
+    assert!(
+        grown < 12 << 20,
+        "4 million histogram samples grew the process by {} MB",
+        grown >> 20
+    );
+}

@@ -464,6 +464,7 @@ impl Application {
                     .await
             })
         });
+        let upkeep = tokio::spawn(crate::metrics::keep_up(crate::metrics::UPKEEP, rx.clone()));
         let mut server_rx = rx;
         let listener = self.listener;
         let server = tokio::spawn(async move {
@@ -487,6 +488,7 @@ impl Application {
             if let Some(task) = refresh_task {
                 task.await.context("the OAuth refresh pass failed")?;
             }
+            upkeep.await.context("the metrics upkeep failed")?;
             if let Some(task) = metrics_task {
                 task.await
                     .context("the metrics listener failed")?

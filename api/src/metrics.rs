@@ -50,6 +50,23 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
+/// How often the recorder's histogram samples are folded into their buckets when nobody scrapes.
+pub const UPKEEP: Duration = Duration::from_secs(5);
+
+/// Folds the histogram samples recorded since the last scrape into their buckets every `every`,
+/// until `stop` turns true. The recorder keeps each sample until then (`build_recorder` leaves
+/// this to its caller), so without it an instance nobody scrapes grows by every request it
+/// answers.
+pub async fn keep_up(every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let handle = handle();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => handle.run_upkeep(),
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+    }
+}
+
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
     describe_counter!(GRAPHQL_OPERATIONS, "GraphQL root fields answered");
