@@ -120,8 +120,8 @@ async fn lock_checkpoint(conn: &mut AnyConnection, name: &str) -> Result<i64, Pr
 }
 
 /// PostgreSQL: takes the checkpoint row's lock, reads the feed's next `limit` events after it
-/// and moves the checkpoint past them, in one statement: one round trip a batch where three
-/// statements would take three (a command waits for the batch that applies it). The row's lock
+/// and moves the checkpoint past them, in one statement: one round trip a batch instead of
+/// three (a command waits for the batch that applies it). The row's lock
 /// is taken first (`FOR UPDATE` waits for another process's batch and then sees its
 /// checkpoint); the events are read under the statement's snapshot, which may predate that
 /// lock: they are then fewer (a prefix of what is committed, as position order is commit
