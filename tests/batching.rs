@@ -221,26 +221,22 @@ async fn two_processes_applying_the_same_read_models_apply_each_event_once(env: 
     elsewhere.projections.catch_up().await.unwrap();
 
     let pool = env.any_pool().await;
-    let counted: i64 = sqlx::query_scalar(
-        "SELECT CAST(use_count AS BIGINT) FROM credential_summary WHERE credential_id = $1",
+    // The uses as each read model counts them: the credential's use count, the uses per
+    // service and day, the audit trail's entries.
+    let counted: (i64, i64, i64) = sqlx::query_as(
+        "SELECT \
+           (SELECT CAST(use_count AS BIGINT) FROM credential_summary WHERE credential_id = $1), \
+           (SELECT CAST(SUM(uses) AS BIGINT) FROM usage_by_service WHERE service = 'notion'), \
+           (SELECT COUNT(*) FROM audit_trail WHERE aggregate_type = 'credential_usage')",
     )
     .bind(id.to_string())
     .fetch_one(&pool)
     .await
     .unwrap();
-    assert_eq!(counted, USES as i64, "uses counted in credential_summary");
-    let per_day: i64 = sqlx::query_scalar(
-        "SELECT CAST(SUM(uses) AS BIGINT) FROM usage_by_service WHERE service = 'notion'",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    assert_eq!(per_day, USES as i64, "uses counted in usage_by_service");
-    let audited: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM audit_trail WHERE aggregate_type = 'credential_usage'",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    assert_eq!(audited, USES as i64, "uses in the audit trail");
+    let uses = USES as i64;
+    assert_eq!(
+        counted,
+        (uses, uses, uses),
+        "uses in credential_summary, usage_by_service and the audit trail"
+    );
 }
