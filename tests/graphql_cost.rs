@@ -168,3 +168,62 @@ async fn a_repeated_dashboard_runs_no_statement_until_something_changes(env: Tes
     server.running.stop().await.unwrap();
 }
 on_both_backends!(a_repeated_dashboard_runs_no_statement_until_something_changes);
+
+/// Identical requests arriving together after a change are answered by reading once: the
+/// first reads and remembers, the others wait for its answer instead of reading beside it.
+/// PostgreSQL only: there a transaction can hold the reads back (`LOCK TABLE`) until every
+/// request has arrived; SQLite's readers never wait for a lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn identical_dashboards_asked_together_after_a_change_are_read_once() {
+    use sqlx::{Connection as _, Executor as _};
+    let Some(env) = TestEnv::postgres().await else {
+        return;
+    };
+    install();
+    let server = env.server().await;
+    let alice = server.user("alice").await;
+    let id = alice
+        .add("notion", "Work", server.good_fields("notion", 0))
+        .await;
+    assert!(statements_for(&alice).await > 0, "the first answer is read");
+    alice
+        .ok(
+            "mutation($id: ID!) { updateCredential(id: $id, input: {name: \"Renamed\"}) \
+             { credential { id } } }",
+            json!({"id": id}),
+        )
+        .await;
+
+    let url = env.database_url.as_deref().unwrap();
+    let mut hold = sqlx::PgConnection::connect(url).await.unwrap();
+    hold.execute("BEGIN").await.unwrap();
+    hold.execute("LOCK TABLE credential_summary, dashboard_stats IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let together = tokio::spawn({
+        let alice = alice.clone();
+        async move { futures::future::join_all((0..16).map(|_| statements_for(&alice))).await }
+    });
+    let watch = sqlx::PgPool::connect(url).await.unwrap();
+    crate::support::eventually("a request waits for the held tables", || {
+        let watch = watch.clone();
+        async move {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM pg_locks WHERE NOT granted AND relation IS NOT NULL",
+            )
+            .fetch_one(&watch)
+            .await
+            .unwrap();
+            waiting > 0
+        }
+    })
+    .await;
+    // Time for the other fifteen to arrive (each is either reading, held by the lock, or
+    // waiting for the first one's answer); one arriving later is answered from memory anyway.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    hold.execute("COMMIT").await.unwrap();
+    let together = together.await.unwrap();
+    let read = together.iter().filter(|&&n| n > 0).count();
+    assert_eq!(read, 1, "requests that read: {together:?}");
+    server.running.stop().await.unwrap();
+}

@@ -12,6 +12,17 @@
 use std::future::Future;
 use std::hash::Hash;
 
+/// What a reader at some epoch finds remembered for a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup<V> {
+    /// Read at the reader's epoch: it may be given.
+    Current(V),
+    /// Read at another epoch: what it says must be read again. Only its being there, and
+    /// what it says of itself, may be used (an answer that was remembered once will be again).
+    Outdated(V),
+    Missing,
+}
+
 /// Values remembered by key, each with the epoch it was read at (see the module).
 pub struct Remembered<K, V> {
     cache: moka::sync::Cache<K, (u64, V)>,
@@ -51,10 +62,24 @@ where
         K: std::borrow::Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.cache
-            .get(key)
-            .filter(|(at, _)| *at == epoch)
-            .map(|(_, v)| v)
+        match self.look_up(key, epoch) {
+            Lookup::Current(v) => Some(v),
+            Lookup::Outdated(_) | Lookup::Missing => None,
+        }
+    }
+
+    /// What is remembered for `key`, as seen by a reader at `epoch`: a value read at that
+    /// epoch, one read at another (to be read again, never given), or nothing.
+    pub fn look_up<Q>(&self, key: &Q, epoch: u64) -> Lookup<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        match self.cache.get(key) {
+            Some((at, v)) if at == epoch => Lookup::Current(v),
+            Some((_, v)) => Lookup::Outdated(v),
+            None => Lookup::Missing,
+        }
     }
 
     /// Remembers `value`, read at `epoch` (taken before the read).
@@ -96,7 +121,7 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::Remembered;
+    use super::{Lookup, Remembered};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[tokio::test]
@@ -107,6 +132,8 @@ mod tests {
         assert_eq!(memory.get_or_load("k", 1, read).await, Ok(1));
         assert_eq!(memory.get_or_load("k", 1, read).await, Ok(1), "remembered");
         assert_eq!(memory.get(&"k", 2), None, "another epoch");
+        assert_eq!(memory.look_up(&"k", 2), Lookup::Outdated(1));
+        assert_eq!(memory.look_up(&"j", 2), Lookup::Missing);
         assert_eq!(memory.get_or_load("k", 2, read).await, Ok(2), "read again");
         assert_eq!(reads.load(Ordering::SeqCst), 2);
         let failed = memory

@@ -375,19 +375,24 @@ pub async fn graphql_post(
         )),
         _ => None,
     };
-    if let Some((key, epoch, _)) = &memo {
-        if let Some(body) = state.api.answers.get(key, *epoch, chrono::Utc::now()) {
-            metrics::counter!(crate::metrics::GRAPHQL_REUSED).increment(1);
-            let mut out = answer(
-                StatusCode::OK,
-                media,
-                body,
-                &uuid::Uuid::new_v4().to_string(),
-            );
-            rate.label(&mut out);
-            return out;
-        }
-    }
+    // Held until this answer is remembered: callers of the same request wait for it.
+    let _computing = match &memo {
+        Some((key, epoch, _)) => match state.api.answers.get_or_wait(key, *epoch).await {
+            Ok(body) => {
+                metrics::counter!(crate::metrics::GRAPHQL_REUSED).increment(1);
+                let mut out = answer(
+                    StatusCode::OK,
+                    media,
+                    body,
+                    &uuid::Uuid::new_v4().to_string(),
+                );
+                rate.label(&mut out);
+                return out;
+            }
+            Err(computing) => Some(computing),
+        },
+        None => None,
+    };
     // serde_json refuses nesting past 128 levels by itself; the schema bounds it further.
     let request = match serde_json::from_slice::<async_graphql::Request>(&bytes) {
         Ok(r) if !r.query.trim().is_empty() => r,

@@ -2,7 +2,8 @@
 //! ([`Remembered`]). The access read models' answers (MCP servers' tokens and grants) are
 //! remembered the same way, at the projections' access epoch, in `api/src/mcp/servers.rs`.
 
-use credledger_adapters::remembered::Remembered;
+use credledger_adapters::remembered::{Lookup, Remembered};
+use std::sync::Arc;
 
 /// Whole GraphQL answers of read-only queries, remembered per caller and request while the
 /// read models they were read from cannot have changed.
@@ -17,6 +18,15 @@ use credledger_adapters::remembered::Remembered;
 /// the position this one had seen). Answers never hold secrets: those fields answer metadata.
 pub struct AnswerMemo {
     answers: Remembered<Vec<u8>, Answer>,
+    /// One lock per request whose answer is being computed again (see [`AnswerMemo::get_or_wait`]).
+    computing: moka::sync::Cache<Vec<u8>, Arc<tokio::sync::Mutex<()>>>,
+}
+
+/// The caller computes the answer (and remembers it, if it may be); callers of the same request
+/// wait until this is dropped, then look again.
+#[must_use]
+pub struct Computing {
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 #[derive(Clone)]
@@ -31,6 +41,10 @@ impl Default for AnswerMemo {
             answers: Remembered::weighed(ANSWERS_BUDGET, |key: &Vec<u8>, answer: &Answer| {
                 u32::try_from(key.len() + answer.body.len()).unwrap_or(u32::MAX)
             }),
+            computing: moka::sync::Cache::builder()
+                .max_capacity(COMPUTING_LOCKS)
+                .time_to_idle(std::time::Duration::from_secs(60))
+                .build(),
         }
     }
 }
@@ -86,6 +100,9 @@ pub const ANSWER_MAX_AGE: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
 const ANSWER_MAX_BYTES: usize = 256 * 1024;
 /// The memory all remembered answers may take (keys and bodies, in bytes).
 const ANSWERS_BUDGET: u64 = 32 * 1024 * 1024;
+/// Requests whose answers are being computed again, with a lock each, at most. A lock evicted
+/// while held costs at most one more computation of that answer, never a wrong one.
+const COMPUTING_LOCKS: u64 = 10_000;
 
 impl std::fmt::Debug for AnswerMemo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -114,6 +131,35 @@ impl AnswerMemo {
             .get(key, epoch)
             .filter(|a| now < a.until)
             .map(|a| a.body)
+    }
+
+    /// The answer remembered for `key` if it still holds at `epoch`, or the caller's turn to
+    /// compute it. When an answer to this request was remembered before and no longer holds
+    /// (something changed, or its time came), it will be remembered again: the first caller
+    /// of the same request computes it, and callers arriving meanwhile wait for it and are
+    /// given its answer. Thirty-two identical requests arriving at once after a change run
+    /// the query once, not thirty-two times side by side. A caller waits for one computation
+    /// at most: if that one remembered nothing (it failed), the waiters compute their own
+    /// answers at once, not one after another. A request never remembered before (it may be a
+    /// mutation) never waits.
+    pub async fn get_or_wait(
+        &self,
+        key: &[u8],
+        epoch: u64,
+    ) -> Result<axum::body::Bytes, Computing> {
+        match self.answers.look_up(key, epoch) {
+            Lookup::Current(a) if chrono::Utc::now() < a.until => Ok(a.body),
+            Lookup::Current(_) | Lookup::Outdated(_) => {
+                let lock = self.computing.get_with_by_ref(key, Default::default);
+                if let Ok(first) = lock.clone().try_lock_owned() {
+                    return Err(Computing { _turn: Some(first) });
+                }
+                drop(lock.lock_owned().await);
+                self.get(key, epoch, chrono::Utc::now())
+                    .ok_or(Computing { _turn: None })
+            }
+            Lookup::Missing => Err(Computing { _turn: None }),
+        }
     }
 
     /// Remembers `body`, read at `epoch` (taken before the read), until `until` at the latest.
@@ -146,6 +192,57 @@ mod tests {
         assert_eq!(memo.get(&key, 7, later), None, "its time came");
         let bob = AnswerMemo::key("bob|User", b"{\"query\":\"{ dashboard { total } }\"}");
         assert_eq!(memo.get(&bob, 7, now), None, "another caller");
+    }
+
+    #[tokio::test]
+    async fn callers_of_a_request_being_computed_again_wait_for_that_one_computation() {
+        use super::AnswerMemo;
+        use axum::body::Bytes;
+        let memo = std::sync::Arc::new(AnswerMemo::default());
+        let key = AnswerMemo::key("alice|User", b"{\"query\":\"{ dashboard { total } }\"}");
+        let later = chrono::Utc::now() + chrono::TimeDelta::seconds(5);
+        assert!(
+            memo.get_or_wait(&key, 1)
+                .await
+                .is_err_and(|c| c._turn.is_none()),
+            "never remembered: computed without a turn"
+        );
+        memo.put(key.clone(), 1, later, Bytes::from_static(b"one"));
+        assert_eq!(
+            memo.get_or_wait(&key, 1).await.ok().as_deref(),
+            Some(&b"one"[..])
+        );
+
+        // The epoch moved: the first caller computes, the second waits and is given its answer.
+        let first = memo.get_or_wait(&key, 2).await.expect_err("to compute");
+        assert!(first._turn.is_some());
+        let second = tokio::spawn({
+            let (memo, key) = (memo.clone(), key.clone());
+            async move { memo.get_or_wait(&key, 2).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!second.is_finished(), "the second caller waits");
+        memo.put(key.clone(), 2, later, Bytes::from_static(b"two"));
+        drop(first);
+        assert_eq!(
+            second.await.expect("joined").ok().as_deref(),
+            Some(&b"two"[..])
+        );
+
+        // A first caller that remembers nothing lets each waiter compute at once.
+        let first = memo.get_or_wait(&key, 3).await.expect_err("to compute");
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let (memo, key) = (memo.clone(), key.clone());
+                tokio::spawn(async move { memo.get_or_wait(&key, 3).await })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        drop(first);
+        for waiter in waiters {
+            let computing = waiter.await.expect("joined").expect_err("to compute");
+            assert!(computing._turn.is_none(), "no waiter holds the others back");
+        }
     }
 
     #[test]
