@@ -17,9 +17,8 @@ use std::hash::Hash;
 pub enum Lookup<V> {
     /// Read at the reader's epoch: it may be given.
     Current(V),
-    /// Read at another epoch: what it says must be read again. Only its being there, and
-    /// what it says of itself, may be used (an answer that was remembered once will be again).
-    Outdated(V),
+    /// Read at another epoch: never to be given, but it says the key was remembered once.
+    Outdated,
     Missing,
 }
 
@@ -64,7 +63,7 @@ where
     {
         match self.look_up(key, epoch) {
             Lookup::Current(v) => Some(v),
-            Lookup::Outdated(_) | Lookup::Missing => None,
+            Lookup::Outdated | Lookup::Missing => None,
         }
     }
 
@@ -77,7 +76,7 @@ where
     {
         match self.cache.get(key) {
             Some((at, v)) if at == epoch => Lookup::Current(v),
-            Some((_, v)) => Lookup::Outdated(v),
+            Some(_) => Lookup::Outdated,
             None => Lookup::Missing,
         }
     }
@@ -132,7 +131,7 @@ mod tests {
         assert_eq!(memory.get_or_load("k", 1, read).await, Ok(1));
         assert_eq!(memory.get_or_load("k", 1, read).await, Ok(1), "remembered");
         assert_eq!(memory.get(&"k", 2), None, "another epoch");
-        assert_eq!(memory.look_up(&"k", 2), Lookup::Outdated(1));
+        assert_eq!(memory.look_up(&"k", 2), Lookup::Outdated);
         assert_eq!(memory.look_up(&"j", 2), Lookup::Missing);
         assert_eq!(memory.get_or_load("k", 2, read).await, Ok(2), "read again");
         assert_eq!(reads.load(Ordering::SeqCst), 2);

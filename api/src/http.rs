@@ -375,7 +375,7 @@ pub async fn graphql_post(
         )),
         _ => None,
     };
-    // Held until this answer is remembered: callers of the same request wait for it.
+    // Held while this request computes its answer: callers of the same request wait for it.
     let _computing = match &memo {
         Some((key, epoch, _)) => match state.api.answers.get_or_wait(key, *epoch).await {
             Ok(body) => {

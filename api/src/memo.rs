@@ -149,7 +149,7 @@ impl AnswerMemo {
     ) -> Result<axum::body::Bytes, Computing> {
         match self.answers.look_up(key, epoch) {
             Lookup::Current(a) if chrono::Utc::now() < a.until => Ok(a.body),
-            Lookup::Current(_) | Lookup::Outdated(_) => {
+            Lookup::Current(_) | Lookup::Outdated => {
                 let lock = self.computing.get_with_by_ref(key, Default::default);
                 if let Ok(first) = lock.clone().try_lock_owned() {
                     return Err(Computing { _turn: Some(first) });
