@@ -209,7 +209,9 @@ async fn identical_dashboards_asked_together_after_a_change_are_read_once() {
         let watch = watch.clone();
         async move {
             let waiting: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM pg_locks WHERE NOT granted AND relation IS NOT NULL",
+                "SELECT COUNT(*) FROM pg_locks WHERE NOT granted AND relation IN \
+                 ('credential_summary'::regclass, 'dashboard_stats'::regclass) AND database = \
+                 (SELECT oid FROM pg_database WHERE datname = current_database())",
             )
             .fetch_one(&watch)
             .await
