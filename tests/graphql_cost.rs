@@ -137,6 +137,17 @@ async fn the_dashboard_costs_the_same_statements_for_5_and_50_credentials(env: T
 }
 on_both_backends!(the_dashboard_costs_the_same_statements_for_5_and_50_credentials);
 
+/// A change to one of the client's credentials.
+async fn rename(client: &crate::support::api::Client, id: &str) {
+    client
+        .ok(
+            "mutation($id: ID!) { updateCredential(id: $id, input: {name: \"Renamed\"}) \
+             { credential { id } } }",
+            json!({"id": id}),
+        )
+        .await;
+}
+
 /// Asked again with nothing changed, the same request is answered from memory: no statement
 /// runs for it. A change makes the next one read again.
 async fn a_repeated_dashboard_runs_no_statement_until_something_changes(env: TestEnv) {
@@ -148,13 +159,7 @@ async fn a_repeated_dashboard_runs_no_statement_until_something_changes(env: Tes
         .await;
     assert!(statements_for(&alice).await > 0, "the first answer is read");
     assert_eq!(statements_for(&alice).await, 0, "the same answer again");
-    alice
-        .ok(
-            "mutation($id: ID!) { updateCredential(id: $id, input: {name: \"Renamed\"}) \
-             { credential { id } } }",
-            json!({"id": id}),
-        )
-        .await;
+    rename(&alice, &id).await;
     assert!(
         statements_for(&alice).await > 0,
         "read again after a change"
@@ -186,13 +191,7 @@ async fn identical_dashboards_asked_together_after_a_change_are_read_once() {
         .add("notion", "Work", server.good_fields("notion", 0))
         .await;
     assert!(statements_for(&alice).await > 0, "the first answer is read");
-    alice
-        .ok(
-            "mutation($id: ID!) { updateCredential(id: $id, input: {name: \"Renamed\"}) \
-             { credential { id } } }",
-            json!({"id": id}),
-        )
-        .await;
+    rename(&alice, &id).await;
 
     let url = env.database_url.as_deref().unwrap();
     let mut hold = sqlx::PgConnection::connect(url).await.unwrap();
