@@ -119,16 +119,6 @@ impl OAuthState {
         self.revocations
     }
 
-    /// Revokes every token of the family `refresh_token` belongs to, as when the person
-    /// removes the app's access in their Google account.
-    pub(super) fn revoke_grant_of(&mut self, refresh_token: &str) -> bool {
-        let Some(family) = self.refresh.get(refresh_token).map(|r| r.family) else {
-            return false;
-        };
-        self.families[family as usize].revoked = true;
-        true
-    }
-
     /// Revokes every token issued so far.
     pub(super) fn revoke_all(&mut self) {
         for family in &mut self.families {

@@ -224,14 +224,6 @@ impl ProviderSimulator {
         format!("http://{}/{service}", self.addr)
     }
 
-    /// [`Self::base_url`] of every simulated service.
-    pub fn base_urls(&self) -> BTreeMap<&'static str, String> {
-        SIMULATED_SERVICES
-            .iter()
-            .map(|s| (*s, self.base_url(s)))
-            .collect()
-    }
-
     /// Points every catalog service that the simulator answers for and that takes a base URL
     /// at the simulator (all but Jira and Confluence, which use the credential's `url`).
     pub fn point_catalog(&self, catalog: &mut Catalog) -> Result<(), CatalogError> {
@@ -275,12 +267,6 @@ impl ProviderSimulator {
     /// How many revocation requests revoked a grant.
     pub fn oauth_revocations(&self) -> u32 {
         lock(&self.shared.oauth).revocations()
-    }
-
-    /// Revokes the grant a refresh token belongs to, as a person removing the app's access in
-    /// their Google account would; false if the token is unknown.
-    pub fn revoke_oauth_grant(&self, refresh_token: &str) -> bool {
-        lock(&self.shared.oauth).revoke_grant_of(refresh_token)
     }
 
     /// Revokes every grant issued so far.
