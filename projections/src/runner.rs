@@ -121,12 +121,12 @@ async fn lock_checkpoint(conn: &mut AnyConnection, name: &str) -> Result<i64, Pr
 
 /// PostgreSQL: takes the checkpoint row's lock, reads the feed's next `limit` events after it
 /// and moves the checkpoint past them, in one statement: one round trip a batch instead of
-/// three (a command waits for the batch that applies it). The row's lock
-/// is taken first (`FOR UPDATE` waits for another process's batch and then sees its
-/// checkpoint); the events are read under the statement's snapshot, which may predate that
-/// lock: they are then fewer (a prefix of what is committed, as position order is commit
-/// order), never wrong, and the checkpoint moves only past what was read. The move is undone
-/// with the batch if applying it fails. `None` when the checkpoint has no row yet.
+/// three (a command waits for the batch that applies it). The row's lock is taken first
+/// (`FOR UPDATE` waits for another process's batch and then sees its checkpoint); the events
+/// are read under the statement's snapshot, which may predate that lock: they are then fewer
+/// (a prefix of what is committed, as position order is commit order), never wrong, and the
+/// checkpoint moves only past what was read. The move is undone with the batch if applying it
+/// fails. `None` when the checkpoint has no row yet.
 async fn lock_read_and_move(
     conn: &mut AnyConnection,
     name: &str,
