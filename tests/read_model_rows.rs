@@ -1,6 +1,7 @@
-//! Read-model rows are typed (projections/src/credential_summary.rs `Summary`): a row holding
-//! what the code never writes is answered as an error, never as a default (an unknown status
-//! as `INACTIVE`, a bad time as 1970).
+//! Read-model rows are typed (projections/src/credential_summary.rs `Summary`, the MCP and
+//! people rows, decoded with projections/src/row.rs): a row holding what the code never writes
+//! is answered as an error, never as a default (an unknown status as `INACTIVE`, a bad time as
+//! 1970, unreadable permissions as none).
 
 use crate::on_both_backends;
 use crate::support::TestEnv;
@@ -103,5 +104,67 @@ async fn an_audit_entry_or_a_person_the_code_did_not_write_is_answered_as_an_err
         "INTERNAL",
         "an unknown role is not read as a member"
     );
+    sqlx::query("UPDATE users SET role = 'member', permissions = 'all' WHERE user_id = 'alice'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        alice.gql(me, json!({})).await.code(),
+        "INTERNAL",
+        "permissions that are not the JSON written are not read as none"
+    );
 }
 on_both_backends!(an_audit_entry_or_a_person_the_code_did_not_write_is_answered_as_an_error);
+
+/// The same for the MCP servers and their copies: a server's services that are not the JSON
+/// written, a flag that is neither 0 nor 1, a copy's unknown status.
+async fn an_mcp_server_or_copy_the_code_did_not_write_is_answered_as_an_error(env: TestEnv) {
+    use crate::support::mcp::register;
+    use crate::support::mcp_recorder::RecordingMcpServer;
+    let here = env.server().await;
+    let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
+    let root = here.admin("root").await;
+    register(&root, &recorder, "gw", &["notion"], true).await;
+    let alice = here.user("alice").await;
+    alice
+        .add("notion", "Work", here.good_fields("notion", 0))
+        .await;
+    let pool = env.any_pool().await;
+    let servers = "{ mcpServers { id allowedServices servesAllUsers } }";
+    let copies = "{ mcpSyncStatus { serverId status count } }";
+    assert_eq!(
+        root.ok(servers, json!({})).await["mcpServers"][0]["allowedServices"],
+        json!(["notion"])
+    );
+    assert_eq!(
+        root.ok(copies, json!({})).await["mcpSyncStatus"][0]["status"],
+        "PENDING"
+    );
+    let tampered = [
+        ("mcp_servers", "allowed_services", "'notion'", servers),
+        ("mcp_servers", "serves_all_users", "7", servers),
+        ("mcp_sync", "status", "'lost'", copies),
+    ];
+    for (table, column, value, query) in tampered {
+        use sqlx::Row as _;
+        let written: String =
+            sqlx::query(&format!("SELECT CAST({column} AS TEXT) AS v FROM {table}"))
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+                .get("v");
+        let set = |value: &str| format!("UPDATE {table} SET {column} = {value}");
+        sqlx::query(&set(value)).execute(&pool).await.unwrap();
+        assert_eq!(
+            root.gql(query, json!({})).await.code(),
+            "INTERNAL",
+            "{table}.{column} = {value}"
+        );
+        sqlx::query(&set(&format!("'{written}'")))
+            .execute(&pool)
+            .await
+            .unwrap();
+        root.ok(query, json!({})).await;
+    }
+}
+on_both_backends!(an_mcp_server_or_copy_the_code_did_not_write_is_answered_as_an_error);

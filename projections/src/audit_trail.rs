@@ -598,7 +598,7 @@ fn entry(row: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
         ip: row.try_get("ip")?,
         user_agent: row.try_get("user_agent")?,
         request_id: row.try_get("request_id")?,
-        success: row.try_get::<i64, _>("success")? != 0,
+        success: crate::row::flag("success", row.try_get("success")?)?,
         error: row.try_get("error")?,
         old_values: row.try_get("old_values")?,
         new_values: row.try_get("new_values")?,

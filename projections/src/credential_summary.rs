@@ -7,6 +7,8 @@
 //! cost a handful of statements per thousand events.
 
 use crate::event::{decode, Decoded, Envelope};
+pub use crate::mcp_sync::SyncStatus;
+use crate::row::{bad, flag, from_json};
 use crate::{dashboard_stats, mcp_sync, Prepared, ProjectionError, ReadModel, Tables};
 use chrono::{DateTime, Utc};
 use credledger_adapters::db::{is_sqlite, timestamp, tuples};
@@ -54,59 +56,15 @@ pub struct Summary {
     pub updated_by: String,
 }
 
-/// Where a credential stands with the MCP servers holding a copy: the worst of their states
-/// (`mcp_sync` writes it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SyncStatus {
-    Pending,
-    Synced,
-    Error,
-    OutOfSync,
-}
-
-impl SyncStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Synced => "synced",
-            Self::Error => "error",
-            Self::OutOfSync => "out_of_sync",
-        }
-    }
-
-    /// The status `as_str` wrote, or `None` for any other text.
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::Pending, Self::Synced, Self::Error, Self::OutOfSync]
-            .into_iter()
-            .find(|s| s.as_str() == text)
-    }
-}
-
 const COLUMNS: &str = "credential_id, user_id, service, name, status, is_primary, account_id, \
     account_name, account_email, metadata, provider_metadata, scopes, secret_version, \
     last_validated_at, validation_error, last_used_at, use_count, token_expires_at, sync_status, \
     last_synced_at, sync_error, ledger_version, created_at, created_by, updated_at, updated_by";
 const COLUMN_COUNT: usize = 26;
 
-/// A column whose stored text is not what the code writes.
-fn bad(column: &'static str, value: &str) -> sqlx::Error {
-    sqlx::Error::ColumnDecode {
-        index: column.into(),
-        source: format!("unexpected value `{value}`").into(),
-    }
-}
-
 fn status(text: String) -> Result<CredentialStatus, sqlx::Error> {
     serde_json::from_value(serde_json::Value::String(text.clone()))
         .map_err(|_| bad("status", &text))
-}
-
-fn flag(value: i64) -> Result<bool, sqlx::Error> {
-    match value {
-        0 => Ok(false),
-        1 => Ok(true),
-        other => Err(bad("is_primary", &other.to_string())),
-    }
 }
 
 fn time(column: &'static str, text: String) -> Result<DateTime<Utc>, sqlx::Error> {
@@ -123,15 +81,8 @@ fn maybe_time(
 }
 
 fn sync_status(text: Option<String>) -> Result<Option<SyncStatus>, sqlx::Error> {
-    text.map(|t| SyncStatus::parse(&t).ok_or_else(|| bad("sync_status", &t)))
+    text.map(|t| SyncStatus::decode("sync_status", t))
         .transpose()
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(
-    column: &'static str,
-    text: String,
-) -> Result<T, sqlx::Error> {
-    serde_json::from_str(&text).map_err(|_| bad(column, "(not the JSON written)"))
 }
 
 /// Builds a [`Summary`] from a row of any backend (the same column getters for each).
@@ -144,7 +95,7 @@ macro_rules! summary_from_row {
             service: r.try_get("service")?,
             name: r.try_get("name")?,
             status: status(r.try_get("status")?)?,
-            is_primary: flag(r.try_get("is_primary")?)?,
+            is_primary: flag("is_primary", r.try_get("is_primary")?)?,
             account_id: r.try_get("account_id")?,
             account_name: r.try_get("account_name")?,
             account_email: r.try_get("account_email")?,

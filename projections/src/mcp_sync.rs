@@ -13,6 +13,7 @@
 //! revoked nor erased. Everything else it held is deleted.
 
 use crate::event::{Decoded, Envelope};
+use crate::row::{bad, flag, from_json};
 use crate::{ProjectionError, Tables};
 use credledger_adapters::db::{is_sqlite, timestamp, tuples};
 use credledger_domain::keyring::KeyringEvent;
@@ -36,17 +37,79 @@ pub struct ServerRow {
 
 impl ServerRow {
     fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
-        let allowed: String = r.try_get("allowed_services")?;
         Ok(Self {
             server_id: r.try_get("server_id")?,
             name: r.try_get("name")?,
             base_url: r.try_get("base_url")?,
-            allowed_services: serde_json::from_str(&allowed).unwrap_or_default(),
-            serves_all_users: r.try_get::<i64, _>("serves_all_users")? != 0,
-            removed: r.try_get::<i64, _>("removed")? != 0,
+            allowed_services: services(r.try_get("allowed_services")?)?,
+            serves_all_users: flag("serves_all_users", r.try_get("serves_all_users")?)?,
+            removed: flag("removed", r.try_get("removed")?)?,
             created_at: r.try_get("created_at")?,
             updated_at: r.try_get("updated_at")?,
         })
+    }
+}
+
+/// A server's allowed services, as [`json`] wrote them.
+fn services(text: String) -> Result<BTreeSet<String>, sqlx::Error> {
+    from_json("allowed_services", text)
+}
+
+/// Where one server's copy of a credential stands; a credential's sync status is the worst of
+/// its copies'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SyncStatus {
+    Synced,
+    Pending,
+    OutOfSync,
+    Error,
+}
+
+impl SyncStatus {
+    pub const ALL: [Self; 4] = [Self::Pending, Self::Synced, Self::Error, Self::OutOfSync];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Synced => "synced",
+            Self::Error => "error",
+            Self::OutOfSync => "out_of_sync",
+        }
+    }
+
+    /// The status `as_str` wrote, or `None` for any other text.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// The status `as_str` wrote in `column`, or an error.
+    pub fn decode(column: &'static str, text: String) -> Result<Self, sqlx::Error> {
+        Self::parse(&text).ok_or_else(|| bad(column, &text))
+    }
+}
+
+/// What a server should do with its copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncAction {
+    /// Hold the credential's current state.
+    Upsert,
+    /// Hold nothing of it.
+    Delete,
+}
+
+impl SyncAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Upsert => "upsert",
+            Self::Delete => "delete",
+        }
+    }
+
+    fn decode(text: String) -> Result<Self, sqlx::Error> {
+        [Self::Upsert, Self::Delete]
+            .into_iter()
+            .find(|a| a.as_str() == text)
+            .ok_or_else(|| bad("action", &text))
     }
 }
 
@@ -57,14 +120,12 @@ pub struct SyncRow {
     pub credential_id: String,
     pub user_id: String,
     pub service: String,
-    /// `upsert` or `delete`.
-    pub action: String,
+    pub action: SyncAction,
     pub wanted_position: i64,
     pub changed_position: i64,
     pub mcp_id: Option<String>,
     pub synced_version: Option<i64>,
-    /// `pending`, `synced`, `error` or `out_of_sync`.
-    pub status: String,
+    pub status: SyncStatus,
     pub error: Option<String>,
     pub last_synced_at: Option<String>,
 }
@@ -80,12 +141,12 @@ impl SyncRow {
             credential_id: r.try_get("credential_id")?,
             user_id: r.try_get("user_id")?,
             service: r.try_get("service")?,
-            action: r.try_get("action")?,
+            action: SyncAction::decode(r.try_get("action")?)?,
             wanted_position: r.try_get("wanted_position")?,
             changed_position: r.try_get("changed_position")?,
             mcp_id: r.try_get("mcp_id")?,
             synced_version: r.try_get("synced_version")?,
-            status: r.try_get("status")?,
+            status: SyncStatus::decode("status", r.try_get("status")?)?,
             error: r.try_get("error")?,
             last_synced_at: r.try_get("last_synced_at")?,
         })
@@ -610,12 +671,12 @@ impl Batch {
                 credential_id: credential_id.to_owned(),
                 user_id: c.user_id.clone(),
                 service: c.service.clone(),
-                action: "upsert".into(),
+                action: SyncAction::Upsert,
                 wanted_position: position,
                 changed_position: position,
                 mcp_id: None,
                 synced_version: None,
-                status: "pending".into(),
+                status: SyncStatus::Pending,
                 error: None,
                 last_synced_at: None,
             }),
@@ -624,9 +685,9 @@ impl Batch {
                     row.mcp_id = None;
                     row.synced_version = None;
                 }
-                if force || forget || row.action != "upsert" {
-                    row.action = "upsert".into();
-                    row.status = "pending".into();
+                if force || forget || row.action != SyncAction::Upsert {
+                    row.action = SyncAction::Upsert;
+                    row.status = SyncStatus::Pending;
                     row.wanted_position = position;
                     row.error = None;
                 }
@@ -640,15 +701,15 @@ impl Batch {
                 if forget {
                     row.mcp_id = None;
                 }
-                if row.mcp_id.is_none() && (forget || row.status == "synced") {
+                if row.mcp_id.is_none() && (forget || row.status == SyncStatus::Synced) {
                     // The server holds nothing of it (its data is gone, or it was told so).
                     None
                 } else {
                     // A create may have reached the server unanswered: the sender looks for
                     // that copy before it settles the row.
-                    if force || row.action != "delete" {
-                        row.action = "delete".into();
-                        row.status = "pending".into();
+                    if force || row.action != SyncAction::Delete {
+                        row.action = SyncAction::Delete;
+                        row.status = SyncStatus::Pending;
                         row.wanted_position = position;
                         row.error = None;
                     }
@@ -789,12 +850,12 @@ impl Batch {
                         credential_id: credential_id.clone(),
                         user_id: c.map(|c| c.user_id.clone()).unwrap_or_default(),
                         service: c.map(|c| c.service.clone()).unwrap_or_default(),
-                        action: "upsert".into(),
+                        action: SyncAction::Upsert,
                         wanted_position: sync_position,
                         changed_position: sync_position,
                         mcp_id: None,
                         synced_version: None,
-                        status: "pending".into(),
+                        status: SyncStatus::Pending,
                         error: None,
                         last_synced_at: None,
                     }
@@ -802,8 +863,8 @@ impl Batch {
                 row.mcp_id = Some(mcp_id.clone());
                 row.synced_version = Some(i64::try_from(*ledger_version).unwrap_or(i64::MAX));
                 row.last_synced_at = Some(at.to_owned());
-                if current(&row) && row.action == "upsert" {
-                    row.status = "synced".into();
+                if current(&row) && row.action == SyncAction::Upsert {
+                    row.status = SyncStatus::Synced;
                     row.error = None;
                 }
                 Some(row)
@@ -817,11 +878,11 @@ impl Batch {
                 if row.mcp_id.is_some() && *removed != row.mcp_id {
                     // Another copy than the one removed was confirmed meanwhile: it is still
                     // there, and is deleted next (under a key of its own).
-                    if current(&row) && row.action == "delete" {
+                    if current(&row) && row.action == SyncAction::Delete {
                         row.wanted_position = position;
                     }
                     Some(row)
-                } else if current(&row) && row.action == "delete" {
+                } else if current(&row) && row.action == SyncAction::Delete {
                     None
                 } else {
                     row.mcp_id = None;
@@ -831,15 +892,15 @@ impl Batch {
             }
             (CredentialSyncFailed { error, .. }, Some(mut row)) => {
                 if current(&row) {
-                    row.status = "error".into();
+                    row.status = SyncStatus::Error;
                     row.error = Some(error.clone());
                 }
                 Some(row)
             }
             (CredentialDriftedOnMcp { .. }, Some(mut row)) => {
-                if current(&row) && row.status == "synced" {
+                if current(&row) && row.status == SyncStatus::Synced {
                     // Resent under a key of its own: the server has applied the old one.
-                    row.status = "out_of_sync".into();
+                    row.status = SyncStatus::OutOfSync;
                     row.wanted_position = position;
                 }
                 Some(row)
@@ -895,12 +956,12 @@ impl Batch {
                     .bind(r.credential_id.clone())
                     .bind(r.user_id.clone())
                     .bind(r.service.clone())
-                    .bind(r.action.clone())
+                    .bind(r.action.as_str())
                     .bind(r.wanted_position)
                     .bind(r.changed_position)
                     .bind(r.mcp_id.clone())
                     .bind(r.synced_version)
-                    .bind(r.status.clone())
+                    .bind(r.status.as_str())
                     .bind(r.error.clone())
                     .bind(r.last_synced_at.clone());
             }
@@ -1020,10 +1081,10 @@ pub async fn may_hold(
     .bind(service)
     .fetch_optional(pool)
     .await?;
-    Ok(row.is_some_and(|(allowed, all, granted)| {
-        let allowed: BTreeSet<String> = serde_json::from_str(&allowed).unwrap_or_default();
-        allowed.contains(service) && (all != 0 || granted > 0)
-    }))
+    let Some((allowed, all, granted)) = row else {
+        return Ok(false);
+    };
+    Ok(services(allowed)?.contains(service) && (flag("serves_all_users", all)? || granted > 0))
 }
 
 /// Whether any copy is due to be sent at `now`: pending, out of sync or failed, and not backing
@@ -1044,20 +1105,27 @@ pub async fn has_work(pool: &AnyPool, now: &str) -> Result<bool, ProjectionError
 }
 
 /// Counts of `mcp_sync` rows per server and status.
-pub async fn status_counts(pool: &AnyPool) -> Result<Vec<(String, String, i64)>, ProjectionError> {
-    Ok(sqlx::query_as::<_, (String, String, i64)>(
+pub async fn status_counts(
+    pool: &AnyPool,
+) -> Result<Vec<(String, SyncStatus, i64)>, ProjectionError> {
+    let rows = sqlx::query_as::<_, (String, String, i64)>(
         "SELECT server_id, status, COUNT(*) FROM mcp_sync GROUP BY server_id, status \
          ORDER BY server_id, status",
     )
     .fetch_all(pool)
-    .await?)
+    .await?;
+    let mut counts = Vec::with_capacity(rows.len());
+    for (server, status, n) in rows {
+        counts.push((server, SyncStatus::decode("status", status)?, n));
+    }
+    Ok(counts)
 }
 
 /// A server's rows in the given statuses, oldest wanted change first.
 pub async fn rows_of_server(
     pool: &AnyPool,
     server_id: &str,
-    statuses: &[&str],
+    statuses: &[SyncStatus],
     limit: i64,
 ) -> Result<Vec<SyncRow>, ProjectionError> {
     let mut sql = format!("SELECT {SYNC_COLUMNS} FROM mcp_sync WHERE server_id = $1");
@@ -1071,7 +1139,7 @@ pub async fn rows_of_server(
     ));
     let mut q = sqlx::query(&sql).bind(server_id);
     for s in statuses {
-        q = q.bind(*s);
+        q = q.bind(s.as_str());
     }
     let rows = q.bind(limit).fetch_all(pool).await?;
     Ok(rows

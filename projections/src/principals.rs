@@ -3,6 +3,7 @@
 //! tables; password hashes and sessions live in mutable tables of their own (not here).
 
 use crate::event::{decode, Decoded};
+use crate::row::{flag, from_json};
 use crate::{Prepared, ProjectionError, ReadModel, Tables};
 use credledger_adapters::db::timestamp;
 use credledger_adapters::feed::FeedEvent;
@@ -116,7 +117,7 @@ async fn apply(
                     None => "[]".into(),
                 };
                 let mut set: std::collections::BTreeSet<String> =
-                    serde_json::from_str(&current).unwrap_or_default();
+                    from_json("permissions", current)?;
                 if matches!(event.as_ref(), UserEvent::PermissionGranted { .. }) {
                     set.insert(permission.as_str().to_owned());
                 } else {
@@ -233,14 +234,13 @@ pub struct ServerTokenRow {
 }
 
 fn server_token_row(r: &AnyRow) -> Result<ServerTokenRow, sqlx::Error> {
-    let scopes: String = r.try_get("scopes")?;
     Ok(ServerTokenRow {
         token_id: r.try_get("token_id")?,
         server_id: r.try_get("server_id")?,
         name: r.try_get("name")?,
-        scopes: serde_json::from_str(&scopes).unwrap_or_default(),
+        scopes: from_json("scopes", r.try_get("scopes")?)?,
         expires_at: r.try_get("expires_at")?,
-        revoked: r.try_get::<i64, _>("revoked")? != 0,
+        revoked: flag("revoked", r.try_get("revoked")?)?,
         created_at: r.try_get("created_at")?,
     })
 }
@@ -294,14 +294,13 @@ pub struct UserRow {
 }
 
 fn user_row(r: &AnyRow) -> Result<UserRow, sqlx::Error> {
-    let permissions: String = r.try_get("permissions")?;
     Ok(UserRow {
         user_id: r.try_get("user_id")?,
         email: r.try_get("email")?,
         display_name: r.try_get("display_name")?,
         role: r.try_get("role")?,
-        locked: r.try_get::<i64, _>("locked")? != 0,
-        permissions: serde_json::from_str(&permissions).unwrap_or_default(),
+        locked: flag("locked", r.try_get("locked")?)?,
+        permissions: from_json("permissions", r.try_get("permissions")?)?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })
@@ -349,14 +348,13 @@ pub struct TokenRow {
 }
 
 fn token_row(r: &AnyRow) -> Result<TokenRow, sqlx::Error> {
-    let scopes: String = r.try_get("scopes")?;
     Ok(TokenRow {
         token_id: r.try_get("token_id")?,
         user_id: r.try_get("user_id")?,
         name: r.try_get("name")?,
-        scopes: serde_json::from_str(&scopes).unwrap_or_default(),
+        scopes: from_json("scopes", r.try_get("scopes")?)?,
         expires_at: r.try_get("expires_at")?,
-        revoked: r.try_get::<i64, _>("revoked")? != 0,
+        revoked: flag("revoked", r.try_get("revoked")?)?,
         created_at: r.try_get("created_at")?,
     })
 }
@@ -389,14 +387,13 @@ pub async fn token_by_hash(
     .fetch_optional(pool)
     .await?;
     let Some(r) = row else { return Ok(None) };
-    let scopes: String = r.try_get("scopes")?;
     let token = TokenRow {
         token_id: r.try_get("token_id")?,
         user_id: r.try_get("user_id")?,
         name: r.try_get("name")?,
-        scopes: serde_json::from_str(&scopes).unwrap_or_default(),
+        scopes: from_json("scopes", r.try_get("scopes")?)?,
         expires_at: r.try_get("expires_at")?,
-        revoked: r.try_get::<i64, _>("revoked")? != 0,
+        revoked: flag("revoked", r.try_get("revoked")?)?,
         created_at: r.try_get("token_created_at")?,
     };
     Ok(Some((token, user_row(&r)?)))

@@ -256,9 +256,7 @@ impl Query {
                 .map(|(server_id, status, count)| {
                     Ok(McpSyncCount {
                         server_id,
-                        status: mcp_sync_state(&status).ok_or_else(|| {
-                            ApiError::internal("a read-model row holds an unreadable sync status")
-                        })?,
+                        status: SyncStatus::from(status),
                         count,
                     })
                 })
@@ -408,9 +406,4 @@ impl Me {
         })
         .await
     }
-}
-
-/// A sync state as `mcp_sync` stores it.
-fn mcp_sync_state(text: &str) -> Option<SyncStatus> {
-    credledger_projections::credential_summary::SyncStatus::parse(text).map(SyncStatus::from)
 }

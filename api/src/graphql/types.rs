@@ -76,9 +76,9 @@ pub enum SyncStatus {
     OutOfSync,
 }
 
-impl From<credledger_projections::credential_summary::SyncStatus> for SyncStatus {
-    fn from(status: credledger_projections::credential_summary::SyncStatus) -> Self {
-        use credledger_projections::credential_summary::SyncStatus as Stored;
+impl From<credledger_projections::mcp_sync::SyncStatus> for SyncStatus {
+    fn from(status: credledger_projections::mcp_sync::SyncStatus) -> Self {
+        use credledger_projections::mcp_sync::SyncStatus as Stored;
         match status {
             Stored::Pending => Self::Pending,
             Stored::Synced => Self::Synced,

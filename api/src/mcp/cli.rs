@@ -12,6 +12,7 @@ use anyhow::Context as _;
 use clap::Subcommand;
 use credledger_domain::{EventMetadata, Scope, UserId};
 use credledger_projections::mcp_sync;
+use credledger_projections::mcp_sync::SyncStatus;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -240,7 +241,7 @@ pub async fn run(
 
 async fn status(servers: &McpServers) -> anyhow::Result<()> {
     let pool = &servers.ledger().db.any;
-    let mut counts: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+    let mut counts: BTreeMap<String, BTreeMap<SyncStatus, i64>> = BTreeMap::new();
     for (server, status, n) in mcp_sync::status_counts(pool).await? {
         counts.entry(server).or_default().insert(status, n);
     }
@@ -249,21 +250,25 @@ async fn status(servers: &McpServers) -> anyhow::Result<()> {
         println!("no MCP server is registered");
         return Ok(());
     }
-    let statuses = ["pending", "synced", "error", "out_of_sync"];
+    let [pending, synced, error, out_of_sync] = SyncStatus::ALL;
     println!(
         "{:<24} {:>8} {:>8} {:>8} {:>12}",
-        "server", statuses[0], statuses[1], statuses[2], statuses[3]
+        "server",
+        pending.as_str(),
+        synced.as_str(),
+        error.as_str(),
+        out_of_sync.as_str()
     );
     for s in all {
         let c = counts.get(&s.server_id);
-        let n = |k: &str| c.and_then(|c| c.get(k)).copied().unwrap_or(0);
+        let n = |k: SyncStatus| c.and_then(|c| c.get(&k)).copied().unwrap_or(0);
         println!(
             "{:<24} {:>8} {:>8} {:>8} {:>12}{}",
             s.server_id,
-            n("pending"),
-            n("synced"),
-            n("error"),
-            n("out_of_sync"),
+            n(pending),
+            n(synced),
+            n(error),
+            n(out_of_sync),
             if s.removed { "  (removed)" } else { "" }
         );
     }
@@ -275,7 +280,7 @@ async fn outstanding(servers: &McpServers, target: &str) -> anyhow::Result<u64> 
     let rows = mcp_sync::rows_of_server(
         &servers.ledger().db.any,
         target,
-        &["pending", "out_of_sync"],
+        &[SyncStatus::Pending, SyncStatus::OutOfSync],
         i64::MAX,
     )
     .await?;

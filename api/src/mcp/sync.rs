@@ -24,7 +24,7 @@ use credledger_domain::keyring::{
 };
 use credledger_domain::{CredentialId, EventMetadata, KeyringId, ServiceKey, UserId};
 use credledger_projections::credential_summary::CredentialSummary;
-use credledger_projections::mcp_sync::{self, SyncRow};
+use credledger_projections::mcp_sync::{self, SyncAction, SyncRow, SyncStatus};
 use credledger_projections::ReadModel as _;
 use rand::Rng;
 use sqlx::Row;
@@ -271,7 +271,11 @@ impl McpSync {
         let rows = mcp_sync::rows_of_server(
             &db.any,
             server_id,
-            &["pending", "out_of_sync", "error"],
+            &[
+                SyncStatus::Pending,
+                SyncStatus::OutOfSync,
+                SyncStatus::Error,
+            ],
             500,
         )
         .await?;
@@ -381,7 +385,7 @@ impl McpSync {
     ) -> Result<(McpSyncOutcome, u64), Failure> {
         let key = event_id(row);
         let version = self.version(row).await?;
-        if row.action == "delete" {
+        if row.action == SyncAction::Delete {
             let mcp_id = match &row.mcp_id {
                 Some(mcp_id) => Some(mcp_id.clone()),
                 // Never confirmed: only an unanswered create can have left a copy.
@@ -553,7 +557,7 @@ impl McpSync {
         let rows = mcp_sync::rows_of_server(
             &self.servers.ledger().db.any,
             server_id,
-            &["pending", "out_of_sync", "error", "synced"],
+            &SyncStatus::ALL,
             i64::MAX,
         )
         .await?;
@@ -722,7 +726,7 @@ impl McpSync {
         );
         let exhausted = attempts >= self.settings.attempts;
         // Once per change: a credential already shown failed is not recorded again.
-        if exhausted && row.status != "error" {
+        if exhausted && row.status != SyncStatus::Error {
             let version = self.version(row).await.map_err(Failure::into_api)?;
             self.record(
                 row,
@@ -780,13 +784,7 @@ impl McpSync {
                 "no MCP server `{server_id}` is registered"
             )));
         }
-        let rows = mcp_sync::rows_of_server(
-            &db.any,
-            server_id,
-            &["pending", "out_of_sync", "error", "synced"],
-            i64::MAX,
-        )
-        .await?;
+        let rows = mcp_sync::rows_of_server(&db.any, server_id, &SyncStatus::ALL, i64::MAX).await?;
         let mut report = DriftReport::default();
         let client = self.client_for(server_id).await?;
         let remote = client.list(None, None).await.map_err(|e| {
@@ -813,7 +811,7 @@ impl McpSync {
         let claimed: HashSet<&str> = rows.iter().filter_map(|r| r.mcp_id.as_deref()).collect();
         for row in rows
             .iter()
-            .filter(|r| r.status == "synced" && r.action == "upsert")
+            .filter(|r| r.status == SyncStatus::Synced && r.action == SyncAction::Upsert)
         {
             let Some(mcp_id) = &row.mcp_id else { continue };
             let sent = row.synced_version.map(|v| v.max(0) as u64);
