@@ -15,12 +15,13 @@ mod smoke;
 mod crypto;
 mod erase;
 mod tamper;
-// Operations: key rotation, projection rebuilds, secrets in logs, bad input.
+// Operations: key rotation, projection rebuilds, upgrades, secrets in logs, bad input.
 mod bad_input;
 mod canary;
 mod read_model_rows;
 mod rebuild;
 mod rotate;
+mod upgrade;
 // `serve --dev`.
 mod dev_mode;
 // Scheduled work: leases, revalidation, expiry.

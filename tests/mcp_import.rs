@@ -390,8 +390,12 @@ async fn copies_the_ledger_sent_are_not_imported_back(env: TestEnv) {
     alice
         .add("notion", "Work", server.good_fields("notion", 0))
         .await;
+    // The copy made and its outcome recorded, so nothing more is written meanwhile.
     eventually("the sender's copy", || async {
         recorder.credentials().len() == 1
+            && alice.ok("{ credentials { syncStatus } }", json!({})).await["credentials"][0]
+                ["syncStatus"]
+                == "SYNCED"
     })
     .await;
     let before = event_count(&env).await;

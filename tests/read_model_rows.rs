@@ -16,7 +16,6 @@ async fn a_read_model_row_the_code_did_not_write_is_answered_as_an_error(env: Te
         ("is_primary", "7"),
         ("created_at", "'last tuesday'"),
         ("token_expires_at", "'soon'"),
-        ("sync_status", "'lost'"),
         ("scopes", "'not json'"),
     ];
     let id = alice
@@ -121,7 +120,12 @@ on_both_backends!(an_audit_entry_or_a_person_the_code_did_not_write_is_answered_
 async fn an_mcp_server_or_copy_the_code_did_not_write_is_answered_as_an_error(env: TestEnv) {
     use crate::support::mcp::register;
     use crate::support::mcp_recorder::RecordingMcpServer;
-    let here = env.server().await;
+    // No sender: the copy stays pending.
+    let jobs = credledger::config::JobSettings {
+        enabled: false,
+        ..Default::default()
+    };
+    let here = env.server_with_jobs(|_| {}, jobs).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
     let root = here.admin("root").await;
     register(&root, &recorder, "gw", &["notion"], true).await;

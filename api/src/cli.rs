@@ -117,7 +117,7 @@ pub enum KeysCommand {
 #[derive(Subcommand, Debug)]
 pub enum ProjectionsCommand {
     /// Replay the ledger into fresh read-model tables and swap them in (all, or one by name:
-    /// credential_summary, dashboard_stats, audit_trail).
+    /// credential_summary, mcp_sync, audit_trail, principals, usage_by_service, or a table's).
     Rebuild { name: Option<String> },
     /// Each consumer's checkpoint and lag.
     Status,

@@ -17,7 +17,8 @@ use credledger_domain::{
     ServiceKey, UserId,
 };
 use credledger_projections::{
-    audit_trail::AuditTrail, credential_summary::CredentialSummary, Model, Projections,
+    audit_trail::AuditTrail, credential_summary::CredentialSummary, mcp_sync::McpSync, Model,
+    Projections,
 };
 use sqlx::Row;
 use std::collections::BTreeMap;
@@ -234,7 +235,7 @@ impl Ledger {
     }
 
     pub(crate) async fn settle(&self, committed: Committed) -> Result<Committed, LedgerError> {
-        self.settle_for(committed, &[&CredentialSummary, &AuditTrail])
+        self.settle_for(committed, &[&CredentialSummary, &McpSync, &AuditTrail])
             .await
     }
 

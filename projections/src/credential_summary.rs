@@ -1,6 +1,8 @@
 //! `credential_summary`: everything the dashboard shows about one credential — service, name,
-//! status, primary, account identity, metadata, validation, use, expiry, MCP sync, who created
-//! and changed it and when. Never a secret: sealed secrets in the events are not copied.
+//! status, primary, account identity, metadata, validation, use, expiry, who created and
+//! changed it and when — and the dashboard's counts (`dashboard_stats`). Never a secret: sealed
+//! secrets in the events are not copied. Its MCP sync columns are read with the rows from the
+//! `mcp_sync` read model ([`crate::mcp_sync::CREDENTIAL_SYNC_COLUMNS`]).
 //!
 //! A batch is folded in memory: the rows it touches are read once, every event is applied to
 //! them, and the results are written back with a few multi-row statements. Rebuilds therefore
@@ -58,9 +60,13 @@ pub struct Summary {
 
 const COLUMNS: &str = "credential_id, user_id, service, name, status, is_primary, account_id, \
     account_name, account_email, metadata, provider_metadata, scopes, secret_version, \
-    last_validated_at, validation_error, last_used_at, use_count, token_expires_at, sync_status, \
-    last_synced_at, sync_error, ledger_version, created_at, created_by, updated_at, updated_by";
-const COLUMN_COUNT: usize = 26;
+    last_validated_at, validation_error, last_used_at, use_count, token_expires_at, \
+    ledger_version, created_at, created_by, updated_at, updated_by";
+const COLUMN_COUNT: usize = 23;
+
+/// What the queries read: the stored columns and the sync columns from `mcp_sync`.
+static READ: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("{COLUMNS}, {}", mcp_sync::CREDENTIAL_SYNC_COLUMNS));
 
 fn status(text: String) -> Result<CredentialStatus, sqlx::Error> {
     serde_json::from_value(serde_json::Value::String(text.clone()))
@@ -147,9 +153,6 @@ impl Summary {
             .bind(self.last_used_at.map(timestamp))
             .bind(self.use_count)
             .bind(self.token_expires_at.map(timestamp))
-            .bind(self.sync_status.map(SyncStatus::as_str))
-            .bind(self.last_synced_at.map(timestamp))
-            .bind(self.sync_error)
             .bind(self.ledger_version)
             .bind(timestamp(self.created_at))
             .bind(self.created_by)
@@ -192,9 +195,8 @@ fn touched_ids(events: &[Envelope<'_>]) -> (BTreeSet<String>, BTreeSet<String>) 
     (ids, fresh)
 }
 
-/// The read model: every credential's summary, with what is derived from the summaries in the
-/// same transaction — the dashboard's counts (`dashboard_stats`) and the MCP servers, grants and
-/// copies (`mcp_sync`), whose state the summaries' sync columns show.
+/// The read model: every credential's summary, with the dashboard's counts (`dashboard_stats`)
+/// derived from the summaries in the same transaction.
 pub struct CredentialSummary;
 
 #[async_trait::async_trait]
@@ -204,13 +206,7 @@ impl ReadModel for CredentialSummary {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &[
-            "credential_summary",
-            "dashboard_stats",
-            "mcp_servers",
-            "mcp_grants",
-            "mcp_sync",
-        ]
+        &["credential_summary", "dashboard_stats"]
     }
 
     fn remembered(&self) -> bool {
@@ -246,7 +242,7 @@ async fn apply(
     let mut rows: HashMap<String, Option<Summary>> = HashMap::new();
     for chunk in stored.chunks(500) {
         let sql = format!(
-            "SELECT {COLUMNS} FROM {table} WHERE credential_id IN {}",
+            "SELECT {COLUMNS}, {NO_SYNC} FROM {table} WHERE credential_id IN {}",
             list(chunk.len())
         );
         let mut q = sqlx::query(&sql);
@@ -263,6 +259,8 @@ async fn apply(
     let mut keyrings = BTreeSet::new();
     for e in &envelopes {
         match &e.event {
+            // A copy's outcome is the `mcp_sync` read model's, not the credential's.
+            Decoded::Keyring(_, event) if event.is_mcp_sync_outcome() => {}
             Decoded::Keyring(id, event) => {
                 keyrings.insert((id.user_id.to_string(), id.service.to_string()));
                 fold(&mut rows, e, id, event);
@@ -312,12 +310,14 @@ async fn apply(
         }
         q.execute(&mut *conn).await?;
     }
-    keyrings.extend(mcp_sync::apply(conn, tables, &envelopes).await?);
     users.extend(keyrings.iter().map(|(user, _)| user.clone()));
     let keyrings: Vec<(String, String)> = keyrings.into_iter().collect();
     dashboard_stats::refresh(conn, tables, &keyrings).await?;
     Ok(users)
 }
+
+/// The sync columns, when the read model folds its own rows (they are not stored).
+const NO_SYNC: &str = "NULL AS sync_status, NULL AS last_synced_at, NULL AS sync_error";
 
 /// `column = excluded.column` for every column but the key.
 static UPDATE_ALL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
@@ -540,9 +540,10 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<Summary>, ProjectionError> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM credential_summary WHERE ($1 = '' OR user_id = $1) \
+        "SELECT {} FROM credential_summary WHERE ($1 = '' OR user_id = $1) \
          AND ($2 = '' OR service = $2) AND ($3 = '' OR status = $3) \
-         ORDER BY service, created_at, credential_id LIMIT $4"
+         ORDER BY service, created_at, credential_id LIMIT $4",
+        *READ
     );
     let (user, service, status) = (
         filter.user_id.unwrap_or(""),
@@ -575,7 +576,10 @@ pub async fn get(
     pool: &sqlx::AnyPool,
     credential_id: &str,
 ) -> Result<Option<Summary>, ProjectionError> {
-    let sql = format!("SELECT {COLUMNS} FROM credential_summary WHERE credential_id = $1");
+    let sql = format!(
+        "SELECT {} FROM credential_summary WHERE credential_id = $1",
+        *READ
+    );
     let row = sqlx::query(&sql)
         .bind(credential_id)
         .fetch_optional(pool)
@@ -593,11 +597,12 @@ pub async fn stale(
     checked_before: &str,
 ) -> Result<Vec<Summary>, ProjectionError> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM credential_summary \
+        "SELECT {} FROM credential_summary \
          WHERE (status = 'active' OR (status = 'inactive' AND last_validated_at IS NULL)) \
          AND (last_validated_at IS NULL OR last_validated_at < $1) \
          AND ($2 = '' OR user_id = $2) AND ($3 = '' OR service = $3) \
-         ORDER BY last_validated_at, credential_id"
+         ORDER BY last_validated_at, credential_id",
+        *READ
     );
     let rows = sqlx::query(&sql)
         .bind(checked_before)
@@ -615,9 +620,10 @@ pub async fn stale(
 /// nor revoked yet: what the expiry job marks expired.
 pub async fn past_expiry(pool: &sqlx::AnyPool, now: &str) -> Result<Vec<Summary>, ProjectionError> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM credential_summary WHERE token_expires_at IS NOT NULL \
+        "SELECT {} FROM credential_summary WHERE token_expires_at IS NOT NULL \
          AND token_expires_at <= $1 AND status NOT IN ('expired', 'revoked') \
-         ORDER BY token_expires_at, credential_id"
+         ORDER BY token_expires_at, credential_id",
+        *READ
     );
     let rows = sqlx::query(&sql).bind(now).fetch_all(pool).await?;
     Ok(rows
@@ -636,9 +642,10 @@ pub async fn expiring(
     limit: i64,
 ) -> Result<Vec<Summary>, ProjectionError> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM credential_summary WHERE status = 'active' \
+        "SELECT {} FROM credential_summary WHERE status = 'active' \
          AND token_expires_at IS NOT NULL AND token_expires_at <= $1 \
-         AND ($2 = '' OR user_id = $2) ORDER BY token_expires_at, credential_id LIMIT $3"
+         AND ($2 = '' OR user_id = $2) ORDER BY token_expires_at, credential_id LIMIT $3",
+        *READ
     );
     let rows = sqlx::query(&sql)
         .bind(until)
@@ -660,9 +667,10 @@ pub async fn expiring_or_expired(
     limit: i64,
 ) -> Result<Vec<Summary>, ProjectionError> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM credential_summary WHERE status IN ('active', 'expired') \
+        "SELECT {} FROM credential_summary WHERE status IN ('active', 'expired') \
          AND token_expires_at IS NOT NULL AND token_expires_at <= $1 \
-         ORDER BY token_expires_at, credential_id LIMIT $2"
+         ORDER BY token_expires_at, credential_id LIMIT $2",
+        *READ
     );
     let rows = sqlx::query(&sql)
         .bind(until)

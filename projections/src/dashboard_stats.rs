@@ -1,7 +1,8 @@
 //! `dashboard_stats`: credential counts per user and service (total, active, inactive, invalid,
-//! expired, revoked, pending sync, sync errors). Per-user and overall figures are sums over these
-//! rows, so a dashboard costs the same few statements whatever the number of credentials.
-//! Refreshed from `credential_summary` in the same transaction that changes it.
+//! expired, revoked). Per-user and overall figures are sums over these rows, so a dashboard
+//! costs the same few statements whatever the number of credentials. Refreshed from
+//! `credential_summary` in the same transaction that changes it. The pending and failed MCP
+//! copies are counted from the `mcp_sync` read model when a dashboard is read.
 
 use crate::{ProjectionError, Tables};
 use sqlx::any::AnyRow;
@@ -25,13 +26,9 @@ const COUNTS: &str = "SELECT COUNT(*) AS total, \
     COALESCE(SUM(CASE WHEN status = 'inactive' THEN 1 ELSE 0 END), 0) AS inactive, \
     COALESCE(SUM(CASE WHEN status = 'invalid' THEN 1 ELSE 0 END), 0) AS invalid, \
     COALESCE(SUM(CASE WHEN status = 'expired' THEN 1 ELSE 0 END), 0) AS expired, \
-    COALESCE(SUM(CASE WHEN status = 'revoked' THEN 1 ELSE 0 END), 0) AS revoked, \
-    COALESCE(SUM(CASE WHEN sync_status IN ('pending', 'out_of_sync') THEN 1 ELSE 0 END), 0) \
-      AS pending_sync, \
-    COALESCE(SUM(CASE WHEN sync_status = 'error' THEN 1 ELSE 0 END), 0) AS sync_errors";
+    COALESCE(SUM(CASE WHEN status = 'revoked' THEN 1 ELSE 0 END), 0) AS revoked";
 
-const STATS_COLUMNS: &str =
-    "user_id, service, total, active, inactive, invalid, expired, revoked, pending_sync, sync_errors";
+const STATS_COLUMNS: &str = "user_id, service, total, active, inactive, invalid, expired, revoked";
 
 /// Recomputes the counts of the given (user, service) keyrings from `credential_summary`, a few
 /// hundred keyrings per statement.
@@ -84,8 +81,7 @@ pub(crate) async fn refresh(
                ON CONFLICT (user_id, service) DO UPDATE SET total = excluded.total, \
                active = excluded.active, inactive = excluded.inactive, \
                invalid = excluded.invalid, expired = excluded.expired, \
-               revoked = excluded.revoked, pending_sync = excluded.pending_sync, \
-               sync_errors = excluded.sync_errors) \
+               revoked = excluded.revoked) \
              DELETE FROM {stats} s USING (VALUES {pairs}) AS k(user_id, service) \
              WHERE s.user_id = k.user_id AND s.service = k.service AND NOT EXISTS \
                (SELECT 1 FROM fresh f WHERE f.user_id = k.user_id AND f.service = k.service \
@@ -132,13 +128,24 @@ fn counts(row: &AnyRow) -> Result<Counts, sqlx::Error> {
 
 /// One user's dashboard (`Some(user)`) or everyone's (`None`), in one statement.
 pub async fn dashboard(pool: &AnyPool, user: Option<&str>) -> Result<Dashboard, ProjectionError> {
+    // A credential counts as pending or failed by the worst of its copies (as its sync status
+    // does); copies of a credential no longer in `credential_summary` do not count.
     let rows = sqlx::query(
-        "SELECT service, CAST(SUM(total) AS BIGINT) AS total, CAST(SUM(active) AS BIGINT) AS active, \
-         CAST(SUM(inactive) AS BIGINT) AS inactive, CAST(SUM(invalid) AS BIGINT) AS invalid, \
-         CAST(SUM(expired) AS BIGINT) AS expired, CAST(SUM(revoked) AS BIGINT) AS revoked, \
-         CAST(SUM(pending_sync) AS BIGINT) AS pending_sync, \
-         CAST(SUM(sync_errors) AS BIGINT) AS sync_errors \
-         FROM dashboard_stats WHERE ($1 = '' OR user_id = $1) GROUP BY service ORDER BY service",
+        "WITH copies AS (SELECT m.service, MAX(CASE m.status WHEN 'error' THEN 2 \
+           WHEN 'pending' THEN 1 WHEN 'out_of_sync' THEN 1 ELSE 0 END) AS worst \
+           FROM mcp_sync m JOIN credential_summary c ON c.credential_id = m.credential_id \
+           WHERE ($1 = '' OR m.user_id = $1) GROUP BY m.service, m.credential_id), \
+         sync AS (SELECT service, SUM(CASE WHEN worst = 1 THEN 1 ELSE 0 END) AS pending_sync, \
+           SUM(CASE WHEN worst = 2 THEN 1 ELSE 0 END) AS sync_errors FROM copies \
+           GROUP BY service) \
+         SELECT d.service, CAST(SUM(d.total) AS BIGINT) AS total, \
+         CAST(SUM(d.active) AS BIGINT) AS active, CAST(SUM(d.inactive) AS BIGINT) AS inactive, \
+         CAST(SUM(d.invalid) AS BIGINT) AS invalid, CAST(SUM(d.expired) AS BIGINT) AS expired, \
+         CAST(SUM(d.revoked) AS BIGINT) AS revoked, \
+         CAST(COALESCE(MAX(y.pending_sync), 0) AS BIGINT) AS pending_sync, \
+         CAST(COALESCE(MAX(y.sync_errors), 0) AS BIGINT) AS sync_errors \
+         FROM dashboard_stats d LEFT JOIN sync y ON y.service = d.service \
+         WHERE ($1 = '' OR d.user_id = $1) GROUP BY d.service ORDER BY d.service",
     )
     .bind(user.unwrap_or(""))
     .fetch_all(pool)

@@ -90,8 +90,9 @@ pub type Prepared = Box<dyn std::any::Any + Send>;
 pub type Model = &'static dyn ReadModel;
 
 /// Every read model the runner builds.
-pub static READ_MODELS: [Model; 4] = [
+pub static READ_MODELS: [Model; 5] = [
     &credential_summary::CredentialSummary,
+    &mcp_sync::McpSync,
     &audit_trail::AuditTrail,
     &principals::Principals,
     &usage_by_service::UsageByService,

@@ -1,24 +1,29 @@
-//! `mcp_servers`, `mcp_grants` and `mcp_sync`: the registered MCP servers, the users' grants,
-//! and per server and credential what the server should hold and what it holds. `mcp_sync` is
-//! the replay adapter's outbox: a row that is not `synced` is work for the sender, and the
-//! sender's answers come back as events (`CredentialSyncedToMcp`, `CredentialSyncFailed`,
-//! `CredentialRemovedFromMcp`, `CredentialDriftedOnMcp`) that settle the row but never make new
-//! work. Part of the credential_summary consumer, in its transaction: the credential's sync
-//! columns in `credential_summary` (and the dashboard's pending/error counts) are derived from
-//! these rows, so they can never disagree.
+//! The `mcp_sync` read model: the registered MCP servers (`mcp_servers`), the users' grants
+//! (`mcp_grants`), the credentials as far as a copy needs them (`mcp_credentials`: whose, which
+//! service, status), and per server and credential what the server should hold and what it
+//! holds (`mcp_sync`). `mcp_sync` is the replay adapter's outbox: a row that is not `synced` is
+//! work for the sender, and the sender's answers come back as events (`CredentialSyncedToMcp`,
+//! `CredentialSyncFailed`, `CredentialRemovedFromMcp`, `CredentialDriftedOnMcp`) that settle
+//! the row but never make new work. A credential's sync status and the dashboard's pending and
+//! failed counts are read from these rows when they are asked for ([`CREDENTIAL_SYNC_COLUMNS`]).
 //!
 //! What a server should hold is decided from the batch's final state (the sender mirrors the
 //! current state, not each intermediate one): a live server holds a credential when it is
 //! allowed the service, serves all users or has the user's grant, and the credential is neither
-//! revoked nor erased. Everything else it held is deleted.
+//! revoked nor erased. Everything else it held is deleted. A copy the server may have been sent
+//! without confirming is kept, to be deleted, when its credential stops being held in a later
+//! batch; a batch that sees the credential both arrive and leave never makes the copy. So a
+//! rebuild, which batches differently, can leave out such never-confirmed deletions.
 
-use crate::event::{Decoded, Envelope};
+use crate::event::{decode, Decoded, Envelope};
 use crate::row::{bad, flag, from_json};
-use crate::{ProjectionError, Tables};
+use crate::{Prepared, ProjectionError, ReadModel, Tables};
 use credledger_adapters::db::{is_sqlite, timestamp, tuples};
-use credledger_domain::keyring::KeyringEvent;
+use credledger_adapters::feed::FeedEvent;
+use credledger_domain::keyring::{CredentialStatus, KeyringEvent};
 use credledger_domain::mcp_server::McpServerEvent;
 use sqlx::any::AnyRow;
+use sqlx::AnyPool;
 use sqlx::{AnyConnection, Row};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -215,13 +220,234 @@ struct Batch {
     touched: BTreeSet<Key>,
 }
 
-/// Applies a batch (after `credential_summary` has been written in the same transaction);
-/// returns the keyrings whose sync columns it changed.
-pub(crate) async fn apply(
+/// A credential's sync columns, as `credential_summary`'s rows are read: the worst status of
+/// the servers' copies (none when no server holds or held one), the last time one was
+/// confirmed, and a failed copy's error. Correlated on `credential_summary.credential_id`; a
+/// copy's status the code did not write makes the credential's status unreadable.
+pub const CREDENTIAL_SYNC_COLUMNS: &str = "\
+    (SELECT CASE MAX(CASE m.status WHEN 'synced' THEN 1 WHEN 'pending' THEN 2 \
+       WHEN 'out_of_sync' THEN 3 WHEN 'error' THEN 4 ELSE 5 END) \
+       WHEN 1 THEN 'synced' WHEN 2 THEN 'pending' WHEN 3 THEN 'out_of_sync' \
+       WHEN 4 THEN 'error' WHEN 5 THEN 'unreadable' END \
+     FROM mcp_sync m WHERE m.credential_id = credential_summary.credential_id) AS sync_status, \
+    (SELECT MAX(m.last_synced_at) FROM mcp_sync m \
+     WHERE m.credential_id = credential_summary.credential_id) AS last_synced_at, \
+    (SELECT MIN(m.error) FROM mcp_sync m \
+     WHERE m.credential_id = credential_summary.credential_id AND m.status = 'error') \
+     AS sync_error";
+
+/// The read model: see the module's documentation.
+pub struct McpSync;
+
+#[async_trait::async_trait]
+impl ReadModel for McpSync {
+    fn name(&self) -> &'static str {
+        "mcp_sync"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["mcp_servers", "mcp_grants", "mcp_credentials", "mcp_sync"]
+    }
+
+    /// A credential's sync status is part of the remembered dashboard answers.
+    fn remembered(&self) -> bool {
+        true
+    }
+
+    async fn apply(
+        &self,
+        conn: &mut AnyConnection,
+        tables: Tables,
+        events: &[FeedEvent],
+        _prepared: Option<Prepared>,
+    ) -> Result<BTreeSet<String>, ProjectionError> {
+        let envelopes = events.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+        // Uses and people's events say nothing about copies.
+        if !envelopes
+            .iter()
+            .any(|e| matches!(e.event, Decoded::Keyring(..) | Decoded::McpServer(..)))
+        {
+            return Ok(BTreeSet::new());
+        }
+        keep_credentials(conn, tables, &envelopes).await?;
+        apply(conn, tables, &envelopes).await
+    }
+}
+
+/// A credential as `mcp_credentials` keeps it.
+struct Kept {
+    user_id: String,
+    service: String,
+    status: CredentialStatus,
+    /// Its keyring's sequence number at its latest change: the version a copy carries (the
+    /// same number `credential_summary` shows).
+    ledger_version: i64,
+}
+
+fn credential_status(text: String) -> Result<CredentialStatus, sqlx::Error> {
+    serde_json::from_value(serde_json::Value::String(text.clone()))
+        .map_err(|_| bad("status", &text))
+}
+
+/// Keeps `mcp_credentials` at the batch's final state: a credential's owner, service, status
+/// and version from its registration on, gone once erased. The touched rows are read once,
+/// every event is folded into them, and they are written back.
+async fn keep_credentials(
     conn: &mut AnyConnection,
     tables: Tables,
     envelopes: &[Envelope<'_>],
-) -> Result<BTreeSet<(String, String)>, ProjectionError> {
+) -> Result<(), ProjectionError> {
+    use KeyringEvent::*;
+    let table = tables.name("mcp_credentials");
+    let sqlite = is_sqlite(conn);
+    let changes = |event: &KeyringEvent| -> Vec<String> {
+        match event {
+            _ if event.is_mcp_sync_outcome() => vec![],
+            PrimaryCredentialChanged {
+                previous, current, ..
+            } => previous
+                .iter()
+                .chain(current)
+                .map(|c| c.to_string())
+                .collect(),
+            other => other
+                .credential_id()
+                .map(|c| c.to_string())
+                .into_iter()
+                .collect(),
+        }
+    };
+    let touched: BTreeSet<String> = envelopes
+        .iter()
+        .filter_map(|e| match &e.event {
+            Decoded::Keyring(_, event) => Some(changes(event)),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let mut rows: BTreeMap<String, Option<Kept>> = BTreeMap::new();
+    let ids: Vec<&String> = touched.iter().collect();
+    for chunk in ids.chunks(400) {
+        let sql = format!(
+            "SELECT credential_id, user_id, service, status, ledger_version FROM {table} \
+             WHERE credential_id IN {}",
+            tuples(sqlite, 1, 1, chunk.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind((*id).clone());
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            let kept = Kept {
+                user_id: r.try_get("user_id")?,
+                service: r.try_get("service")?,
+                status: credential_status(r.try_get("status")?)?,
+                ledger_version: r.try_get("ledger_version")?,
+            };
+            rows.insert(r.try_get("credential_id")?, Some(kept));
+        }
+    }
+    for e in envelopes {
+        let Decoded::Keyring(keyring, event) = &e.event else {
+            continue;
+        };
+        let version = e.feed.sequence;
+        if let CredentialRegistered {
+            credential_id,
+            status,
+            ..
+        } = event.as_ref()
+        {
+            let kept = Kept {
+                user_id: keyring.user_id.to_string(),
+                service: keyring.service.to_string(),
+                status: *status,
+                ledger_version: version,
+            };
+            rows.insert(credential_id.to_string(), Some(kept));
+            continue;
+        }
+        if let CredentialErased { credential_id, .. } = event.as_ref() {
+            rows.insert(credential_id.to_string(), None);
+            continue;
+        }
+        let status = match event.as_ref() {
+            SecretReplaced { status, .. }
+            | CredentialValidated { status, .. }
+            | ValidationFailed { status, .. }
+            | CredentialRevoked { status, .. }
+            | CredentialExpired { status, .. } => Some(*status),
+            _ => None,
+        };
+        for id in changes(event) {
+            if let Some(Some(kept)) = rows.get_mut(&id) {
+                kept.ledger_version = version;
+                if let Some(status) = status {
+                    kept.status = status;
+                }
+            }
+        }
+    }
+    let (mut kept, mut erased) = (Vec::new(), Vec::new());
+    for (id, row) in rows {
+        match row {
+            Some(row) => kept.push((id, row)),
+            None => erased.push(id),
+        }
+    }
+    for chunk in erased.chunks(400) {
+        let sql = format!(
+            "DELETE FROM {table} WHERE credential_id IN {}",
+            tuples(sqlite, 1, 1, chunk.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(id.clone());
+        }
+        q.execute(&mut *conn).await?;
+    }
+    for chunk in kept.chunks(200) {
+        let sql = format!(
+            "INSERT INTO {table} (credential_id, user_id, service, status, ledger_version) \
+             VALUES {} ON CONFLICT (credential_id) DO UPDATE SET status = excluded.status, \
+             ledger_version = excluded.ledger_version",
+            tuples(sqlite, 1, chunk.len(), 5)
+        );
+        let mut q = sqlx::query(&sql);
+        for (id, row) in chunk {
+            q = q
+                .bind(id.clone())
+                .bind(row.user_id.clone())
+                .bind(row.service.clone())
+                .bind(row.status.as_str())
+                .bind(row.ledger_version);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// A credential's version as its copies carry it, `None` while this read model has not seen it
+/// (or once it is erased).
+pub async fn credential_version(
+    pool: &AnyPool,
+    credential_id: &str,
+) -> Result<Option<i64>, ProjectionError> {
+    Ok(
+        sqlx::query_scalar("SELECT ledger_version FROM mcp_credentials WHERE credential_id = $1")
+            .bind(credential_id)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+/// Applies a batch (after `mcp_credentials` has been brought to its final state); returns the
+/// people whose copies changed.
+async fn apply(
+    conn: &mut AnyConnection,
+    tables: Tables,
+    envelopes: &[Envelope<'_>],
+) -> Result<BTreeSet<String>, ProjectionError> {
     let servers_table = tables.name("mcp_servers");
     let mut servers: BTreeMap<String, ServerRow> = BTreeMap::new();
     let has_mcp_events = envelopes.iter().any(|e| match &e.event {
@@ -451,7 +677,7 @@ impl Batch {
         conn: &mut AnyConnection,
         ops: &[Op<'_>],
     ) -> Result<(), ProjectionError> {
-        let summary = self.tables.name("credential_summary");
+        let summary = self.tables.name("mcp_credentials");
         let grants_table = self.tables.name("mcp_grants");
         let sync = self.tables.name("mcp_sync");
         let mut credential_ids = BTreeSet::new();
@@ -467,7 +693,7 @@ impl Batch {
                 } => {
                     credential_ids.insert(credential_id.clone());
                     keyrings.insert((user_id.clone(), service.clone()));
-                    // An erased credential has no summary row any more; it is not alive.
+                    // An erased credential has no row any more; it is not alive.
                     self.credentials
                         .entry(credential_id.clone())
                         .or_insert(Credential {
@@ -494,7 +720,7 @@ impl Batch {
                     keyrings.insert((user_id.clone(), service.clone()));
                     if let Some(c) = event.credential_id() {
                         credential_ids.insert(c.to_string());
-                        // An erased credential has no summary row, but its rows must still be
+                        // An erased credential has no row, but its copies' rows must still be
                         // read to be settled (else a deletion stays pending and is resent).
                         self.credentials.entry(c.to_string()).or_insert(Credential {
                             user_id: user_id.clone(),
@@ -580,13 +806,13 @@ impl Batch {
             }
         }
         for r in &state_rows {
-            let status: String = r.try_get("status")?;
+            let status = credential_status(r.try_get("status")?)?;
             self.credentials.insert(
                 r.try_get("credential_id")?,
                 Credential {
                     user_id: r.try_get("user_id")?,
                     service: r.try_get("service")?,
-                    alive: status != "revoked",
+                    alive: status != CredentialStatus::Revoked,
                 },
             );
         }
@@ -921,13 +1147,9 @@ impl Batch {
         }
     }
 
-    /// Writes the touched rows back, then the credentials' sync columns in `credential_summary`.
-    async fn write(
-        self,
-        conn: &mut AnyConnection,
-    ) -> Result<BTreeSet<(String, String)>, ProjectionError> {
+    /// Writes the touched rows back; returns the people whose copies changed.
+    async fn write(self, conn: &mut AnyConnection) -> Result<BTreeSet<String>, ProjectionError> {
         let sync = self.tables.name("mcp_sync");
-        let summary = self.tables.name("credential_summary");
         let keys: Vec<&Key> = self.touched.iter().collect();
         for chunk in keys.chunks(400) {
             let list = tuples(self.sqlite, 1, chunk.len(), 2);
@@ -967,34 +1189,15 @@ impl Batch {
             }
             q.execute(&mut *conn).await?;
         }
-        let credentials: BTreeSet<&String> = self.touched.iter().map(|(_, c)| c).collect();
-        let credentials: Vec<&String> = credentials.into_iter().collect();
-        let mut keyrings = BTreeSet::new();
-        for chunk in credentials.chunks(400) {
-            let list = tuples(self.sqlite, 1, 1, chunk.len());
-            let of = format!("FROM {sync} m WHERE m.credential_id = {summary}.credential_id");
-            let sql = format!(
-                "UPDATE {summary} SET \
-                 sync_status = (SELECT CASE MAX(CASE m.status WHEN 'error' THEN 4 \
-                   WHEN 'out_of_sync' THEN 3 WHEN 'pending' THEN 2 ELSE 1 END) \
-                   WHEN 4 THEN 'error' WHEN 3 THEN 'out_of_sync' WHEN 2 THEN 'pending' \
-                   WHEN 1 THEN 'synced' END {of}), \
-                 last_synced_at = (SELECT MAX(m.last_synced_at) {of}), \
-                 sync_error = (SELECT MIN(m.error) {of} AND m.status = 'error') \
-                 WHERE credential_id IN {list}"
-            );
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind((*id).clone());
-            }
-            q.execute(&mut *conn).await?;
-            for id in chunk {
-                if let Some(c) = self.credentials.get(*id) {
-                    keyrings.insert((c.user_id.clone(), c.service.clone()));
-                }
-            }
-        }
-        Ok(keyrings)
+        // The people whose copies changed, as far as the batch knows them (a copy given up
+        // on before its credential was known has no person).
+        Ok(self
+            .touched
+            .iter()
+            .filter_map(|(_, c)| self.credentials.get(c))
+            .map(|c| c.user_id.clone())
+            .filter(|u| !u.is_empty())
+            .collect())
     }
 }
 
@@ -1005,8 +1208,6 @@ fn json<T: serde::Serialize>(value: &T) -> String {
 // ---------------------------------------------------------------------------------------------
 // Queries
 // ---------------------------------------------------------------------------------------------
-
-use sqlx::AnyPool;
 
 /// Every registered server (removed ones included), by id.
 pub async fn servers(pool: &AnyPool) -> Result<Vec<ServerRow>, ProjectionError> {

@@ -40,9 +40,9 @@ pub struct Projections {
     /// Each read model's checkpoint as this process last saw it, by name.
     progress: HashMap<&'static str, watch::Sender<i64>>,
     access: AtomicU64,
-    /// How many times anyone's `credential_summary` rows may have changed at once (events
-    /// another process applied, a rebuild), and per user how many times this process applied
-    /// events that touched theirs: see [`Projections::summary_epoch`].
+    /// How many times anyone's rows of the remembered read models may have changed at once
+    /// (events another process applied, a rebuild), and per user how many times this process
+    /// applied events that touched theirs: see [`Projections::summary_epoch`].
     summary_all: AtomicU64,
     summary_users: std::sync::Mutex<HashMap<String, u64>>,
     /// Callers waiting for a position (read-your-writes), and the runner's cue to stop letting
@@ -218,9 +218,9 @@ impl Projections {
         self.access.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// A number that changes (after the commit) whenever one user's rows of the
-    /// `credential_summary` consumer's tables (with `dashboard_stats` and the MCP sync tables)
-    /// may have changed in this database: this process applied events that touched them, or
+    /// A number that changes (after the commit) whenever one user's rows of the remembered read
+    /// models (`credential_summary` with `dashboard_stats`, `mcp_sync`; see
+    /// [`crate::ReadModel::remembered`]) may have changed in this database: this process applied events that touched them, or
     /// rebuilt those tables, or found that another process had applied events it did not see
     /// (those last two count for everyone). An answer read from those rows after taking this
     /// number stays true for as long as the number does not change (a change made by another

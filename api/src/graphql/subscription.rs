@@ -67,7 +67,10 @@ impl Subscription {
                     .projections
                     .wait_for_some(
                         event.position,
-                        &[&credledger_projections::credential_summary::CredentialSummary],
+                        &[
+                            &credledger_projections::credential_summary::CredentialSummary,
+                            &credledger_projections::mcp_sync::McpSync,
+                        ],
                         Duration::from_secs(2),
                     )
                     .await;

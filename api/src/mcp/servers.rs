@@ -20,7 +20,6 @@ use credledger_domain::{
     CredentialId, EventMetadata, SealedSecret, SecretFields, SecretString, ServiceKey, UserId,
 };
 use credledger_projections::audit_trail::AuditTrail;
-use credledger_projections::credential_summary::CredentialSummary;
 use credledger_projections::mcp_sync;
 use credledger_projections::principals::Principals;
 use credledger_projections::principals::ServerTokenRow;
@@ -161,7 +160,7 @@ impl McpServers {
     ) -> Result<Committed, ApiError> {
         let committed = self.servers.execute(server.as_str(), command, meta).await?;
         self.ledger
-            .settle_for(committed, &[&CredentialSummary, &Principals, &AuditTrail])
+            .settle_for(committed, &[&mcp_sync::McpSync, &Principals, &AuditTrail])
             .await?;
         Ok(committed)
     }

@@ -1,5 +1,5 @@
-//! The replay adapter's sender: works through `mcp_sync` (the outbox the credential_summary
-//! consumer keeps from the feed) and mirrors each credential's current state to each MCP server
+//! The replay adapter's sender: works through `mcp_sync` (the outbox the `mcp_sync` read model
+//! keeps from the feed) and mirrors each credential's current state to each MCP server
 //! with signed requests (docs/mcp-sync.md). Per (server, credential) one row, so changes reach a
 //! server in ledger order; each row is retried on its own with exponential backoff and full
 //! jitter, so a failing credential never blocks the others; after `attempts` failures it is
@@ -23,7 +23,6 @@ use credledger_domain::keyring::{
     CredentialState, CredentialStatus, Keyring, KeyringCommand, McpSyncOutcome,
 };
 use credledger_domain::{CredentialId, EventMetadata, KeyringId, ServiceKey, UserId};
-use credledger_projections::credential_summary::CredentialSummary;
 use credledger_projections::mcp_sync::{self, SyncAction, SyncRow, SyncStatus};
 use credledger_projections::ReadModel as _;
 use rand::Rng;
@@ -157,7 +156,7 @@ impl McpSync {
     /// checks on their own clock.
     pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
         let ledger = self.servers.ledger().clone();
-        let mut progress = ledger.projections.progress(&CredentialSummary);
+        let mut progress = ledger.projections.progress(&mcp_sync::McpSync);
         let mut last_drift = tokio::time::Instant::now();
         loop {
             if *shutdown.borrow() {
@@ -343,7 +342,7 @@ impl McpSync {
         }
         let applied: Option<i64> =
             sqlx::query_scalar("SELECT position FROM projection_checkpoints WHERE name = $1")
-                .bind(CredentialSummary.name())
+                .bind(mcp_sync::McpSync.name())
                 .fetch_optional(&self.servers.ledger().db.any)
                 .await?;
         Ok(Some(applied.unwrap_or(0)))
@@ -565,15 +564,11 @@ impl McpSync {
     }
 
     /// The credential's version as the dashboard shows it (its keyring's sequence number at
-    /// its latest change).
+    /// its latest change), as the read model the row comes from has it.
     async fn version(&self, row: &SyncRow) -> Result<u64, Failure> {
-        let v: Option<i64> = sqlx::query_scalar(
-            "SELECT ledger_version FROM credential_summary WHERE credential_id = $1",
-        )
-        .bind(&row.credential_id)
-        .fetch_optional(&self.servers.ledger().db.any)
-        .await
-        .map_err(|e| Failure::internal(e.to_string()))?;
+        let v = mcp_sync::credential_version(&self.servers.ledger().db.any, &row.credential_id)
+            .await
+            .map_err(|e| Failure::internal(e.to_string()))?;
         Ok(v.or(row.synced_version).unwrap_or(0).max(0) as u64)
     }
 
