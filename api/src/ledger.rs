@@ -17,8 +17,8 @@ use credledger_domain::{
     ServiceKey, UserId,
 };
 use credledger_projections::{
-    audit_trail::AuditTrail, credential_summary::CredentialSummary, mcp_sync::McpSync, Model,
-    Projections,
+    audit_trail::AuditTrail, credential_summary, credential_summary::CredentialSummary,
+    mcp_sync::McpSync, Model, Projections,
 };
 use sqlx::Row;
 use std::collections::BTreeMap;
@@ -110,6 +110,15 @@ impl From<credledger_adapters::DbError> for LedgerError {
 impl From<sqlx::Error> for LedgerError {
     fn from(e: sqlx::Error) -> Self {
         credledger_adapters::DbError::Query(e).into()
+    }
+}
+
+impl From<credledger_projections::ProjectionError> for LedgerError {
+    fn from(e: credledger_projections::ProjectionError) -> Self {
+        match e {
+            credledger_projections::ProjectionError::Db(e) => e.into(),
+            other => Self::Internal(other.to_string()),
+        }
     }
 }
 
@@ -269,19 +278,9 @@ impl Ledger {
         if let Some(keyring) = self.located.get(&id, 0) {
             return Ok((id, keyring));
         }
-        let row =
-            sqlx::query("SELECT user_id, service FROM credential_summary WHERE credential_id = $1")
-                .bind(id.to_string())
-                .fetch_optional(&self.db.any)
-                .await
-                .map_err(LedgerError::from)?
-                .ok_or(LedgerError::NotFound)?;
-        let user: String = row
-            .try_get("user_id")
-            .map_err(|e| LedgerError::Internal(e.to_string()))?;
-        let service: String = row
-            .try_get("service")
-            .map_err(|e| LedgerError::Internal(e.to_string()))?;
+        let (user, service) = credential_summary::keyring_of(&self.db.any, &id.to_string())
+            .await?
+            .ok_or(LedgerError::NotFound)?;
         let keyring = KeyringId::new(UserId::parse(&user)?, ServiceKey::parse(&service)?);
         self.remember_location(id, &keyring);
         Ok((id, keyring))

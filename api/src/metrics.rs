@@ -152,22 +152,12 @@ pub async fn render(ledger: &Ledger, lease_holders: &[String]) -> Result<String,
 async fn mcp_backlog(ledger: &Ledger) -> Result<(), ApiError> {
     let pool = &ledger.db.any;
     let servers = credledger_projections::mcp_sync::servers(pool).await?;
-    let waiting = sqlx::query(
-        "SELECT server_id, COUNT(*) AS n, MIN(wanted_position) AS oldest FROM mcp_sync \
-         WHERE status IN ('pending', 'out_of_sync', 'error') GROUP BY server_id",
-    )
-    .fetch_all(pool)
-    .await?;
+    let waiting = credledger_projections::mcp_sync::backlog(pool).await?;
     let now = Utc::now();
     for server in &servers {
-        let row = waiting.iter().find(|r| {
-            r.try_get::<String, _>("server_id").ok().as_deref() == Some(server.server_id.as_str())
-        });
         // A removed server is sent nothing more: nothing waits for it.
-        let (count, oldest) = match row {
-            Some(r) if !server.removed => {
-                (r.try_get::<i64, _>("n")?, r.try_get::<i64, _>("oldest")?)
-            }
+        let (count, oldest) = match waiting.get(&server.server_id) {
+            Some(&(count, oldest)) if !server.removed => (count, oldest),
             _ => (0, 0),
         };
         let age = if count == 0 {

@@ -587,6 +587,20 @@ pub async fn get(
     Ok(row.as_ref().map(Summary::from_row).transpose()?)
 }
 
+/// Whose credential `credential_id` is and which service it is for (its keyring), in one
+/// statement: `None` if the read model does not know it (or no longer: erased).
+pub async fn keyring_of(
+    pool: &sqlx::AnyPool,
+    credential_id: &str,
+) -> Result<Option<(String, String)>, ProjectionError> {
+    Ok(
+        sqlx::query_as("SELECT user_id, service FROM credential_summary WHERE credential_id = $1")
+            .bind(credential_id)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
 /// Active credentials matching `filter` (its status ignored) whose last completed check is
 /// older than `checked_before` (RFC 3339), or that were never checked, and inactive ones that
 /// were never checked (imported or registered without a check); oldest check first. A check

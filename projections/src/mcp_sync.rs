@@ -1305,6 +1305,21 @@ pub async fn has_work(pool: &AnyPool, now: &str) -> Result<bool, ProjectionError
     Ok(row.is_some())
 }
 
+/// Per server, the copies waiting to be sent (pending, out of sync or failed) and the oldest
+/// wanted change among them (a global position).
+pub async fn backlog(pool: &AnyPool) -> Result<BTreeMap<String, (i64, i64)>, ProjectionError> {
+    let rows = sqlx::query_as::<_, (String, i64, i64)>(
+        "SELECT server_id, COUNT(*), MIN(wanted_position) FROM mcp_sync \
+         WHERE status IN ('pending', 'out_of_sync', 'error') GROUP BY server_id",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(server, n, oldest)| (server, (n, oldest)))
+        .collect())
+}
+
 /// Counts of `mcp_sync` rows per server and status.
 pub async fn status_counts(
     pool: &AnyPool,

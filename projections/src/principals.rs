@@ -310,6 +310,13 @@ const USER_COLUMNS: &str =
     "user_id, email, display_name, role, locked, permissions, created_at, updated_at";
 
 /// Every user, by id.
+/// How many people have an account.
+pub async fn user_count(pool: &AnyPool) -> Result<i64, ProjectionError> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(pool)
+        .await?)
+}
+
 pub async fn users(pool: &AnyPool) -> Result<Vec<UserRow>, ProjectionError> {
     let rows = sqlx::query(&format!(
         "SELECT {USER_COLUMNS} FROM users ORDER BY user_id"

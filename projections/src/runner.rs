@@ -417,6 +417,17 @@ impl Projections {
             .map(watch::Sender::subscribe)
     }
 
+    /// Where `model`'s checkpoint stands in the database (moved by any process), 0 before its
+    /// first batch.
+    pub async fn checkpoint(&self, model: Model) -> Result<i64, ProjectionError> {
+        let position: Option<i64> =
+            sqlx::query_scalar("SELECT position FROM projection_checkpoints WHERE name = $1")
+                .bind(model.name())
+                .fetch_optional(&self.db.any)
+                .await?;
+        Ok(position.unwrap_or(0))
+    }
+
     /// Each consumer's checkpoint and lag.
     pub async fn status(&self) -> Result<Vec<ConsumerStatus>, ProjectionError> {
         let head = self.db.head().await?;

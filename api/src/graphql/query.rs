@@ -313,9 +313,7 @@ impl Query {
             admin(ctx)?;
             let pool = &api(ctx).ledger.db.any;
             let dashboard = dashboard_stats::dashboard(pool, None).await?;
-            let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-                .fetch_one(pool)
-                .await?;
+            let users = principals::user_count(pool).await?;
             let recent = |actions: &[&str]| Filter {
                 actions: actions.iter().map(|a| a.to_string()).collect(),
                 ..Filter::default()

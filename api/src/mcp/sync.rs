@@ -24,7 +24,6 @@ use credledger_domain::keyring::{
 };
 use credledger_domain::{CredentialId, EventMetadata, KeyringId, ServiceKey, UserId};
 use credledger_projections::mcp_sync::{self, SyncAction, SyncRow, SyncStatus};
-use credledger_projections::ReadModel as _;
 use rand::Rng;
 use sqlx::Row;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -340,12 +339,8 @@ impl McpSync {
         if self.lock_answered().is_empty() {
             return Ok(None);
         }
-        let applied: Option<i64> =
-            sqlx::query_scalar("SELECT position FROM projection_checkpoints WHERE name = $1")
-                .bind(mcp_sync::McpSync.name())
-                .fetch_optional(&self.servers.ledger().db.any)
-                .await?;
-        Ok(Some(applied.unwrap_or(0)))
+        let projections = &self.servers.ledger().projections;
+        Ok(Some(projections.checkpoint(&mcp_sync::McpSync).await?))
     }
 
     /// The rows whose last outcome from this sender the read model has applied by `applied`
