@@ -18,10 +18,11 @@
 use crate::event::{decode, Decoded, Envelope};
 use crate::row::{bad, flag, from_json};
 use crate::{Prepared, ProjectionError, ReadModel, Tables};
+use cqrs_es::Aggregate as _;
 use credledger_adapters::db::{is_sqlite, timestamp, tuples};
 use credledger_adapters::feed::FeedEvent;
-use credledger_domain::keyring::{CredentialStatus, KeyringEvent};
-use credledger_domain::mcp_server::McpServerEvent;
+use credledger_domain::keyring::{CredentialStatus, Keyring, KeyringEvent};
+use credledger_domain::mcp_server::{McpServer, McpServerEvent};
 use sqlx::any::AnyRow;
 use sqlx::AnyPool;
 use sqlx::{AnyConnection, Row};
@@ -261,12 +262,13 @@ impl ReadModel for McpSync {
         events: &[FeedEvent],
         _prepared: Option<Prepared>,
     ) -> Result<BTreeSet<String>, ProjectionError> {
-        let envelopes = events.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
-        // Uses and people's events say nothing about copies.
-        if !envelopes
+        // Uses and people's events say nothing about copies: they are not even decoded.
+        let envelopes = events
             .iter()
-            .any(|e| matches!(e.event, Decoded::Keyring(..) | Decoded::McpServer(..)))
-        {
+            .filter(|e| e.aggregate_type == Keyring::TYPE || e.aggregate_type == McpServer::TYPE)
+            .map(decode)
+            .collect::<Result<Vec<_>, _>>()?;
+        if envelopes.is_empty() {
             return Ok(BTreeSet::new());
         }
         keep_credentials(conn, tables, &envelopes).await?;

@@ -3,9 +3,10 @@
 
 use crate::event::{decode, Decoded};
 use crate::{Prepared, ProjectionError, ReadModel, Tables};
+use cqrs_es::Aggregate as _;
 use credledger_adapters::db::{is_sqlite, tuples};
 use credledger_adapters::feed::FeedEvent;
-use credledger_domain::usage::UsageEvent;
+use credledger_domain::usage::{CredentialUsage, UsageEvent};
 use sqlx::{AnyConnection, AnyPool, Row};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -30,7 +31,11 @@ impl ReadModel for UsageByService {
         _prepared: Option<Prepared>,
     ) -> Result<BTreeSet<String>, ProjectionError> {
         let mut counts: BTreeMap<(String, String), i64> = BTreeMap::new();
-        for feed in events {
+        // Only uses count: other events are not even decoded.
+        for feed in events
+            .iter()
+            .filter(|e| e.aggregate_type == CredentialUsage::TYPE)
+        {
             let envelope = decode(feed)?;
             if let Decoded::Usage(UsageEvent::CredentialUsed { service, .. }) = &envelope.event {
                 let day = envelope.metadata.occurred_at.date_naive().to_string();
