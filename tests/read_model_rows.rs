@@ -170,5 +170,17 @@ async fn an_mcp_server_or_copy_the_code_did_not_write_is_answered_as_an_error(en
             .unwrap();
         root.ok(query, json!({})).await;
     }
+    // A credential's sync status is read from its copies: an unknown one is not read as any.
+    let mine = "{ credentials { name syncStatus } }";
+    assert_eq!(
+        alice.ok(mine, json!({})).await["credentials"][0]["syncStatus"],
+        "PENDING"
+    );
+    sqlx::query("UPDATE mcp_sync SET status = 'lost'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let again = "{ credentials { name syncStatus } # after the change\n}";
+    assert_eq!(alice.gql(again, json!({})).await.code(), "INTERNAL");
 }
 on_both_backends!(an_mcp_server_or_copy_the_code_did_not_write_is_answered_as_an_error);
