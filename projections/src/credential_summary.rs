@@ -10,7 +10,7 @@
 
 use crate::event::{decode, Decoded, Envelope};
 pub use crate::mcp_sync::SyncStatus;
-use crate::row::{bad, flag, from_json};
+use crate::row::{bad, credential_status, delete_credentials, flag, from_json};
 use crate::{dashboard_stats, mcp_sync, Prepared, ProjectionError, ReadModel, Tables};
 use chrono::{DateTime, Utc};
 use credledger_adapters::db::{is_sqlite, timestamp, tuples};
@@ -68,11 +68,6 @@ const COLUMN_COUNT: usize = 23;
 static READ: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| format!("{COLUMNS}, {}", mcp_sync::CREDENTIAL_SYNC_COLUMNS));
 
-fn status(text: String) -> Result<CredentialStatus, sqlx::Error> {
-    serde_json::from_value(serde_json::Value::String(text.clone()))
-        .map_err(|_| bad("status", &text))
-}
-
 fn time(column: &'static str, text: String) -> Result<DateTime<Utc>, sqlx::Error> {
     DateTime::parse_from_rfc3339(&text)
         .map(|t| t.with_timezone(&Utc))
@@ -100,7 +95,7 @@ macro_rules! summary_from_row {
             user_id: r.try_get("user_id")?,
             service: r.try_get("service")?,
             name: r.try_get("name")?,
-            status: status(r.try_get("status")?)?,
+            status: credential_status(r.try_get("status")?)?,
             is_primary: flag("is_primary", r.try_get("is_primary")?)?,
             account_id: r.try_get("account_id")?,
             account_name: r.try_get("account_name")?,
@@ -284,17 +279,7 @@ async fn apply(
             None => erased.push(id),
         }
     }
-    for chunk in erased.chunks(500) {
-        let sql = format!(
-            "DELETE FROM {table} WHERE credential_id IN {}",
-            list(chunk.len())
-        );
-        let mut q = sqlx::query(&sql);
-        for id in chunk {
-            q = q.bind(id.clone());
-        }
-        q.execute(&mut *conn).await?;
-    }
+    delete_credentials(conn, &table, &erased).await?;
     // A credential's row is touched by its keyring's events or by its uses.
     let mut users: BTreeSet<String> = survivors.iter().map(|s| s.user_id.clone()).collect();
     for chunk in survivors.chunks(500) {

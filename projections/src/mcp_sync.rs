@@ -16,7 +16,7 @@
 //! rebuild, which batches differently, can leave out such never-confirmed deletions.
 
 use crate::event::{decode, Decoded, Envelope};
-use crate::row::{bad, flag, from_json};
+use crate::row::{bad, credential_status, delete_credentials, flag, from_json};
 use crate::{Prepared, ProjectionError, ReadModel, Tables};
 use cqrs_es::Aggregate as _;
 use credledger_adapters::db::{is_sqlite, timestamp, tuples};
@@ -83,14 +83,12 @@ impl SyncStatus {
         }
     }
 
-    /// The status `as_str` wrote, or `None` for any other text.
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-
     /// The status `as_str` wrote in `column`, or an error.
     pub fn decode(column: &'static str, text: String) -> Result<Self, sqlx::Error> {
-        Self::parse(&text).ok_or_else(|| bad(column, &text))
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| bad(column, &text))
     }
 }
 
@@ -286,11 +284,6 @@ struct Kept {
     ledger_version: i64,
 }
 
-fn credential_status(text: String) -> Result<CredentialStatus, sqlx::Error> {
-    serde_json::from_value(serde_json::Value::String(text.clone()))
-        .map_err(|_| bad("status", &text))
-}
-
 /// Keeps `mcp_credentials` at the batch's final state: a credential's owner, service, status
 /// and version from its registration on, gone once erased. The touched rows are read once,
 /// every event is folded into them, and they are written back.
@@ -397,17 +390,7 @@ async fn keep_credentials(
             None => erased.push(id),
         }
     }
-    for chunk in erased.chunks(400) {
-        let sql = format!(
-            "DELETE FROM {table} WHERE credential_id IN {}",
-            tuples(sqlite, 1, 1, chunk.len())
-        );
-        let mut q = sqlx::query(&sql);
-        for id in chunk {
-            q = q.bind(id.clone());
-        }
-        q.execute(&mut *conn).await?;
-    }
+    delete_credentials(conn, &table, &erased).await?;
     for chunk in kept.chunks(200) {
         let sql = format!(
             "INSERT INTO {table} (credential_id, user_id, service, status, ledger_version) \

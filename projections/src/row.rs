@@ -25,3 +25,33 @@ pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
 ) -> Result<T, sqlx::Error> {
     serde_json::from_str(&text).map_err(|_| bad(column, "(not the JSON written)"))
 }
+
+/// A credential's status, as `CredentialStatus::as_str` wrote it.
+pub(crate) fn credential_status(
+    text: String,
+) -> Result<credledger_domain::keyring::CredentialStatus, sqlx::Error> {
+    serde_json::from_value(serde_json::Value::String(text.clone()))
+        .map_err(|_| bad("status", &text))
+}
+
+/// Deletes the rows of `table` whose `credential_id` is one of `ids`, a few hundred per
+/// statement.
+pub(crate) async fn delete_credentials(
+    conn: &mut sqlx::AnyConnection,
+    table: &str,
+    ids: &[String],
+) -> Result<(), sqlx::Error> {
+    let sqlite = credledger_adapters::db::is_sqlite(conn);
+    for chunk in ids.chunks(400) {
+        let sql = format!(
+            "DELETE FROM {table} WHERE credential_id IN {}",
+            credledger_adapters::db::tuples(sqlite, 1, 1, chunk.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(id.clone());
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
