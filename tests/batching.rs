@@ -1,6 +1,6 @@
 //! What lets commands share commits and read-model batches: the counts of commands deciding
 //! their events and of appends on their way, feed wake-ups that say which position they are
-//! about, and what a consumer may remember between its batches.
+//! about, what a consumer may remember between its batches, and how its batches are planned.
 
 use crate::on_both_backends;
 use crate::support::{meta, register, TestEnv};
@@ -239,4 +239,56 @@ async fn two_processes_applying_the_same_read_models_apply_each_event_once(env: 
         (uses, uses, uses),
         "uses in credential_summary, usage_by_service and the audit trail"
     );
+}
+
+/// A read model's batch looks its rows up by the ids its events name, in tables that grow from
+/// empty while a connection lives. PostgreSQL would keep the plan it made for a statement's
+/// first runs (a whole-table scan while the table was small) for as long as the connection
+/// lives; each batch's statements are planned for the table as it is instead (see
+/// `BATCH_SETTINGS` in `projections/src/runner.rs`). What is checked is each connection's own
+/// count of the plans it used for `mcp_sync`'s lookup of the batch's credentials.
+#[tokio::test]
+async fn a_read_models_batches_are_planned_for_their_tables_as_they_are() {
+    let Some(env) = TestEnv::postgres().await else {
+        return;
+    };
+    let mut settings = env.settings();
+    settings.read_your_writes_ms = 0;
+    // The fewest connections a ledger opens for its read models (two): both are looked at below.
+    settings.db_connections = 1;
+    let ledger = credledger::app::open_ledger(&settings, credledger::keys::IfMissing::Fail)
+        .await
+        .unwrap();
+    // One credential a batch: the lookup is the same statement (one id) every time.
+    for i in 0..20 {
+        register(&ledger, "alice", "notion", &format!("Account {i}"), NOTION)
+            .await
+            .unwrap();
+        ledger.projections.catch_up().await.unwrap();
+    }
+
+    let (mut generic, mut custom) = (0i64, 0i64);
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut conn = ledger.db.any.acquire().await.unwrap();
+        let (g, c): (i64, i64) = sqlx::query_as(
+            "SELECT CAST(COALESCE(SUM(generic_plans), 0) AS BIGINT), \
+               CAST(COALESCE(SUM(custom_plans), 0) AS BIGINT) \
+             FROM pg_prepared_statements \
+             WHERE statement LIKE '%FROM mcp_credentials WHERE credential_id IN%' \
+               AND statement NOT LIKE '%pg_prepared_statements%'",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        (generic, custom) = (generic + g, custom + c);
+        // Held, so that the next one is the other connection.
+        held.push(conn);
+    }
+    assert!(
+        generic + custom >= 20,
+        "every batch looked its credential up ({} lookups found)",
+        generic + custom
+    );
+    assert_eq!(generic, 0, "no batch used a plan kept from an earlier one");
 }

@@ -93,24 +93,33 @@ async fn apply(
     Ok(people)
 }
 
+/// How a read model's batch transaction runs on PostgreSQL, set (for that transaction only) by
+/// its first statement:
+/// - Read models are derived data with their checkpoint in the same transaction: losing the
+///   last few commits in a crash only means replaying them. So the commit skips the WAL flush
+///   wait (`synchronous_commit` off); the ledger's own events stay fully synchronous.
+/// - A batch looks its rows up by the ids its events name, in tables that grow from empty
+///   while a connection lives. A plan PostgreSQL kept from when a table was small scans the
+///   whole table for every batch (`mcp_credentials` took 4–12 ms a batch by the ledger
+///   benchmark's second round), so each statement is planned for the table as it is now
+///   (`plan_cache_mode`); ADR 0018.
+const BATCH_SETTINGS: &str = "set_config('synchronous_commit', 'off', true) AS relaxed, \
+     set_config('plan_cache_mode', 'force_custom_plan', true) AS planned";
+
 /// Takes the checkpoint row's lock (the first statement of the transaction is a write, so
 /// SQLite takes its write lock up front) and returns the position. One upsert, so two
-/// processes starting the same consumer at once never both try to create its row.
-///
-/// Read models are derived data with their checkpoint in the same transaction: losing the last
-/// few commits in a crash only means replaying them. So on PostgreSQL the same statement makes
-/// the transaction's commit skip the WAL flush wait (`synchronous_commit` off, for this
-/// transaction only); the ledger's own events stay fully synchronous.
+/// processes starting the same consumer at once never both try to create its row. On
+/// PostgreSQL it also applies [`BATCH_SETTINGS`].
 async fn lock_checkpoint(conn: &mut AnyConnection, name: &str) -> Result<i64, ProjectionError> {
-    let relax = if is_sqlite(conn) {
-        ""
+    let settings = if is_sqlite(conn) {
+        String::new()
     } else {
-        ", set_config('synchronous_commit', 'off', true) AS relaxed"
+        format!(", {BATCH_SETTINGS}")
     };
     let row = sqlx::query(&format!(
         "INSERT INTO projection_checkpoints (name, position, updated_at) VALUES ($1, 0, $2) \
          ON CONFLICT (name) DO UPDATE SET updated_at = excluded.updated_at \
-         RETURNING position{relax}"
+         RETURNING position{settings}"
     ))
     .bind(name)
     .bind(timestamp(chrono::Utc::now()))
@@ -126,7 +135,7 @@ async fn lock_checkpoint(conn: &mut AnyConnection, name: &str) -> Result<i64, Pr
 /// are read under the statement's snapshot, which may predate that lock: they are then fewer
 /// (a prefix of what is committed, as position order is commit order), never wrong, and the
 /// checkpoint moves only past what was read. The move is undone with the batch if applying it
-/// fails. `None` when the checkpoint has no row yet.
+/// fails. It also applies [`BATCH_SETTINGS`]. `None` when the checkpoint has no row yet.
 async fn lock_read_and_move(
     conn: &mut AnyConnection,
     name: &str,
@@ -139,12 +148,11 @@ async fn lock_read_and_move(
              o.position), updated_at = $2 \
            FROM (SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE) o \
            WHERE c.name = $1 \
-           RETURNING o.position AS checkpoint, c.position AS last, \
-             set_config('synchronous_commit', 'off', true) AS relaxed) \
+           RETURNING o.position AS checkpoint, c.position AS last, {BATCH_SETTINGS}) \
          SELECT cp.checkpoint, e.* FROM cp LEFT JOIN LATERAL \
-           (SELECT {} FROM events WHERE global_position > cp.checkpoint \
+           (SELECT {columns} FROM events WHERE global_position > cp.checkpoint \
             AND global_position <= cp.last ORDER BY global_position) e ON true",
-        feed::COLUMNS
+        columns = feed::COLUMNS
     ))
     .bind(name)
     .bind(timestamp(chrono::Utc::now()))
