@@ -42,6 +42,11 @@ impl LiveFeed {
     }
 
     /// Follows the feed from its current head until `shutdown`, publishing keyring changes.
+    ///
+    /// While nobody subscribes it reads no events (under a stream of resolves that would be
+    /// every use, payload and all): it only moves past the head. The head is read before
+    /// subscribers are counted, so whatever it covers was committed before anyone who
+    /// subscribes after the count, and nothing committed after a subscription is skipped.
     pub async fn follow(&self, db: Database, mut shutdown: watch::Receiver<bool>) {
         let mut after = match db.head().await {
             Ok(head) => head,
@@ -52,15 +57,27 @@ impl LiveFeed {
         };
         let mut waker = FeedWaker::new(&db, Duration::from_millis(500)).await;
         loop {
-            match feed::read_after(&db.any, after, 500).await {
-                Ok(events) if !events.is_empty() => {
+            // Whether to look again at once (more events may be there, or someone subscribed).
+            let again = if self.sender.receiver_count() == 0 {
+                db.head().await.map(|head| {
+                    let subscribed = self.sender.receiver_count() > 0;
+                    if !subscribed {
+                        after = after.max(head);
+                    }
+                    subscribed
+                })
+            } else {
+                feed::read_after(&db.any, after, 500).await.map(|events| {
                     for e in &events {
                         after = e.position;
                         self.publish(e);
                     }
-                    continue;
-                }
-                Ok(_) => {}
+                    !events.is_empty()
+                })
+            };
+            match again {
+                Ok(true) => continue,
+                Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, "live feed: read failed; retrying"),
             }
             tokio::select! {
