@@ -375,7 +375,10 @@ async fn a_rebuild_of_more_than_ten_thousand_events_equals_the_incremental_read_
     let reached = generate_history(&env, &ledger, "hist", 105).await;
     assert!(reached >= 10_000, "only {reached} events");
     eprintln!("{reached} events written in {:?}", started.elapsed());
-    let running = env.serve().await;
+    // No scheduled work: revalidating the history's unchecked credentials or sending copies
+    // to its unreachable MCP servers would add events at any time, and the comparisons need
+    // a ledger that stands still once the test's own writers stop.
+    let running = env.serve_without_jobs().await;
     wait_caught_up(&env, &pool).await;
     let incremental = dump_read_models(&pool).await;
     assert!(incremental["audit_trail"].len() as i64 == reached);
@@ -448,7 +451,10 @@ async fn events_written_during_a_rebuild_are_in_the_swapped_tables_which_equal_a
     let ledger = env.ledger().await;
     let pool = env.any_pool().await;
     let reached = generate_history(&env, &ledger, "busy", 40).await;
-    let running = env.serve().await;
+    // No scheduled work: revalidating the history's unchecked credentials or sending copies
+    // to its unreachable MCP servers would add events at any time, and the comparisons need
+    // a ledger that stands still once the test's own writers stop.
+    let running = env.serve_without_jobs().await;
     wait_caught_up(&env, &pool).await;
     let existing: Vec<(String, String)> =
         sqlx::query("SELECT credential_id, user_id FROM credential_summary ORDER BY credential_id")

@@ -185,11 +185,6 @@ impl FeedWaker {
         }
     }
 
-    /// Returns when new events may have been committed.
-    pub async fn wait(&mut self) {
-        self.wait_beyond(0).await
-    }
-
     /// Returns when events after position `seen` may have been committed: on this process's
     /// signal of a position after `seen`, on a notification of one (one at or before it is about
     /// events the caller has already read, and is skipped), or after the poll interval.

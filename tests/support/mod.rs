@@ -225,6 +225,21 @@ impl TestEnv {
             .unwrap()
     }
 
+    /// The real server without its scheduled work (revalidation, expiry, the MCP sender), for
+    /// tests that need the ledger to stand still once their own writers stop.
+    pub async fn serve_without_jobs(&self) -> Running {
+        let jobs = credledger::config::JobSettings {
+            enabled: false,
+            ..Default::default()
+        };
+        Application::build_with_jobs(self.settings(), jobs)
+            .await
+            .unwrap()
+            .start()
+            .await
+            .unwrap()
+    }
+
     /// The real binary, configured for this ledger.
     pub fn cli(&self) -> std::process::Command {
         let mut cmd = std::process::Command::new(BIN);

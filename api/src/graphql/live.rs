@@ -80,8 +80,10 @@ impl LiveFeed {
                 Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, "live feed: read failed; retrying"),
             }
+            // A commit of this process is heard twice (its signal, then its notification): the
+            // second says nothing beyond `after` and is skipped.
             tokio::select! {
-                _ = waker.wait() => {}
+                _ = waker.wait_beyond(after) => {}
                 _ = shutdown.changed() => {}
             }
             if *shutdown.borrow() {
