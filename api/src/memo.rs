@@ -51,8 +51,9 @@ impl Default for AnswerMemo {
 
 /// The root fields whose answers are remembered. Each answers from the caller's own rows of
 /// the tables behind `Projections::summary_epoch` (the remembered read models':
-/// `credential_summary` with `dashboard_stats`, and `mcp_sync` for the sync states) and from the clock only as [`holds_until`] says. A field added here that
-/// reads anything else would be answered stale for up to [`ANSWER_MAX_AGE`].
+/// `credential_summary` with `dashboard_stats`, and `mcp_sync` for the sync states) and from
+/// the clock only as [`holds_until`] says. A field added here that reads anything else would
+/// be answered stale for up to [`ANSWER_MAX_AGE`].
 pub const REMEMBERED_FIELDS: &[&str] = &["credentials", "dashboard"];
 
 /// Whether an answer to a query with these root fields may be remembered.

@@ -228,11 +228,11 @@ impl Projections {
 
     /// A number that changes (after the commit) whenever one user's rows of the remembered read
     /// models (`credential_summary` with `dashboard_stats`, `mcp_sync`; see
-    /// [`crate::ReadModel::remembered`]) may have changed in this database: this process applied events that touched them, or
-    /// rebuilt those tables, or found that another process had applied events it did not see
-    /// (those last two count for everyone). An answer read from those rows after taking this
-    /// number stays true for as long as the number does not change (a change made by another
-    /// process counts from when this process's consumer notices it; it is woken by the
+    /// [`crate::ReadModel::remembered`]) may have changed in this database: this process applied
+    /// events that touched them, or rebuilt those tables, or found that another process had applied
+    /// events it did not see (those last two count for everyone). An answer read from those rows
+    /// after taking this number stays true for as long as the number does not change (a change made
+    /// by another process counts from when this process's consumer notices it; it is woken by the
     /// commit's notification). Other people's changes leave it as it is.
     pub fn summary_epoch(&self, user: &str) -> u64 {
         // Both numbers only grow, so the sum changes whenever either does.
