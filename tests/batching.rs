@@ -79,9 +79,10 @@ async fn a_wake_up_about_events_already_read_is_skipped(env: TestEnv) {
     );
     let q = ledger.appender().append(record("probe-2")).await.unwrap();
     assert!(q > p);
-    tokio::time::timeout(Duration::from_secs(10), waker.wait_beyond(p))
+    let told = tokio::time::timeout(Duration::from_secs(10), waker.wait_beyond(p))
         .await
         .expect("not woken for a newer position");
+    assert_eq!(told, Some(q), "the wake-up tells the position committed");
 
     if db.backend() != Backend::Postgres {
         return;
@@ -96,10 +97,15 @@ async fn a_wake_up_about_events_already_read_is_skipped(env: TestEnv) {
             .is_err(),
         "woken by a notification of position {r}, already read"
     );
-    other.appender().append(record("probe-4")).await.unwrap();
-    tokio::time::timeout(Duration::from_secs(10), waker.wait_beyond(r))
+    let s = other.appender().append(record("probe-4")).await.unwrap();
+    let told = tokio::time::timeout(Duration::from_secs(10), waker.wait_beyond(r))
         .await
         .expect("not woken by the notification of a newer position");
+    assert_eq!(
+        told,
+        Some(s),
+        "the notification tells the position committed"
+    );
 }
 
 on_both_backends!(a_server_registered_by_another_process_is_seen_by_the_next_batch);

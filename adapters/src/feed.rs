@@ -187,8 +187,11 @@ impl FeedWaker {
 
     /// Returns when events after position `seen` may have been committed: on this process's
     /// signal of a position after `seen`, on a notification of one (one at or before it is about
-    /// events the caller has already read, and is skipped), or after the poll interval.
-    pub async fn wait_beyond(&mut self, seen: i64) {
+    /// events the caller has already read, and is skipped), or after the poll interval. Answers
+    /// the committed position it was told of, or `None` when it woke without one (the poll
+    /// interval passed, the connection was lost, a notification said no position); every
+    /// position up to an answered one is committed, since positions are given in commit order.
+    pub async fn wait_beyond(&mut self, seen: i64) -> Option<i64> {
         let deadline = tokio::time::Instant::now() + self.poll;
         loop {
             let local = self.local.changed();
@@ -196,35 +199,42 @@ impl FeedWaker {
                 Some(listener) => {
                     tokio::select! {
                         r = local => match r {
-                            Ok(()) if *self.local.borrow_and_update() <= seen => continue,
-                            _ => return,
+                            Ok(()) => match *self.local.borrow_and_update() {
+                                position if position <= seen => continue,
+                                position => return Some(position),
+                            },
+                            Err(_) => return None,
                         },
                         r = listener.try_recv() => match r {
                             Ok(Some(n)) => {
                                 // A payload that says no position (an older trigger) wakes.
                                 match n.payload().parse::<i64>() {
                                     Ok(position) if position <= seen => continue,
-                                    _ => return,
+                                    Ok(position) => return Some(position),
+                                    Err(_) => return None,
                                 }
                             }
                             // The connection was lost (notifications may have been missed
                             // meanwhile; the next call connects again): look now.
-                            Ok(None) => return,
+                            Ok(None) => return None,
                             Err(_) => {
                                 tokio::time::sleep_until(deadline).await;
-                                return;
+                                return None;
                             }
                         },
-                        _ = tokio::time::sleep_until(deadline) => return,
+                        _ = tokio::time::sleep_until(deadline) => return None,
                     }
                 }
                 None => {
                     tokio::select! {
                         r = local => match r {
-                            Ok(()) if *self.local.borrow_and_update() <= seen => continue,
-                            _ => return,
+                            Ok(()) => match *self.local.borrow_and_update() {
+                                position if position <= seen => continue,
+                                position => return Some(position),
+                            },
+                            Err(_) => return None,
                         },
-                        _ = tokio::time::sleep_until(deadline) => return,
+                        _ = tokio::time::sleep_until(deadline) => return None,
                     }
                 }
             }

@@ -44,9 +44,11 @@ impl LiveFeed {
     /// Follows the feed from its current head until `shutdown`, publishing keyring changes.
     ///
     /// While nobody subscribes it reads no events (under a stream of resolves that would be
-    /// every use, payload and all): it only moves past the head. The head is read before
-    /// subscribers are counted, so whatever it covers was committed before anyone who
-    /// subscribes after the count, and nothing committed after a subscription is skipped.
+    /// every use, payload and all): it only moves past what was committed, to the position a
+    /// wake-up told of, or to the head it reads when a wake-up told none. Subscribers are
+    /// counted after that position was committed, so whatever it covers was committed before
+    /// anyone who subscribes after the count, and nothing committed after a subscription is
+    /// skipped.
     pub async fn follow(&self, db: Database, mut shutdown: watch::Receiver<bool>) {
         let mut after = match db.head().await {
             Ok(head) => head,
@@ -56,10 +58,16 @@ impl LiveFeed {
             }
         };
         let mut waker = FeedWaker::new(&db, Duration::from_millis(500)).await;
+        // The committed position the last wake-up told of.
+        let mut told = None;
         loop {
             // Whether to look again at once (more events may be there, or someone subscribed).
             let again = if self.sender.receiver_count() == 0 {
-                db.head().await.map(|head| {
+                let committed = match told.take() {
+                    Some(position) => Ok(position),
+                    None => db.head().await,
+                };
+                committed.map(|head| {
                     let subscribed = self.sender.receiver_count() > 0;
                     if !subscribed {
                         after = after.max(head);
@@ -67,6 +75,7 @@ impl LiveFeed {
                     subscribed
                 })
             } else {
+                told = None;
                 feed::read_after(&db.any, after, 500).await.map(|events| {
                     for e in &events {
                         after = e.position;
@@ -83,7 +92,7 @@ impl LiveFeed {
             // A commit of this process is heard twice (its signal, then its notification): the
             // second says nothing beyond `after` and is skipped.
             tokio::select! {
-                _ = waker.wait_beyond(after) => {}
+                position = waker.wait_beyond(after) => told = position,
                 _ = shutdown.changed() => {}
             }
             if *shutdown.borrow() {
