@@ -5,9 +5,9 @@
 //! SHA-256(payload))`, where `lp(x)` is the UTF-8 bytes of `x` preceded by their length as a u32
 //! big-endian. `metadata` and `payload` are the stored JSON text. The PostgreSQL trigger
 //! (`migrations/postgres/0001_events.sql`, redefined by `0015_events_chain_fields_once.sql`)
-//! computes the same bytes; SQLite calls [`event_hash`]
-//! through a registered SQL function. Hashing the payload's ciphertext (not plaintext) keeps the
-//! chain verifiable after a credential's data key is destroyed.
+//! computes the same bytes; SQLite calls [`event_hash`] through a registered SQL function.
+//! Hashing the payload's ciphertext (not plaintext) keeps the chain verifiable after a
+//! credential's data key is destroyed.
 
 use sha2::{Digest, Sha256};
 
