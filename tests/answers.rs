@@ -1,6 +1,8 @@
 //! A committed command is answered with what it committed, even while the read models lag.
 
+use crate::on_both_backends;
 use crate::support::{eventually, TestEnv};
+use credledger_adapters::Backend;
 use serde_json::{json, Value};
 
 const FIELDS: &str = "id owner service name status isPrimary account { id displayName email } \
@@ -17,30 +19,82 @@ async fn listed(c: &crate::support::api::Client) -> Vec<Value> {
     data["credentials"].as_array().unwrap().clone()
 }
 
-/// On PostgreSQL a transaction holds the `credential_summary` checkpoint row, so that read model
-/// cannot apply anything while commands go on committing. (SQLite has one writer: holding the
-/// read model's transaction would hold the commands too.)
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn commands_are_answered_with_what_they_committed_while_the_read_models_are_held_back() {
-    let Some(env) = TestEnv::postgres().await else {
-        return;
-    };
+/// Holds the `credential_summary` read model back until released. On PostgreSQL a transaction
+/// holds its checkpoint row, so it cannot apply anything while commands go on committing. SQLite
+/// has one writer, so holding the read model's transaction would hold the commands too: there
+/// triggers refuse every write to its table, so each of its batches fails, is rolled back and is
+/// tried again (the runner never skips one) until the triggers are dropped.
+enum Hold {
+    Postgres(sqlx::PgConnection),
+    Sqlite(sqlx::AnyPool),
+}
+
+const HELD_WRITES: [&str; 3] = ["INSERT", "UPDATE", "DELETE"];
+
+impl Hold {
+    async fn start(env: &TestEnv) -> Self {
+        use sqlx::{Connection as _, Executor as _};
+        match env.backend {
+            Backend::Postgres => {
+                let mut hold = sqlx::PgConnection::connect(env.database_url.as_deref().unwrap())
+                    .await
+                    .unwrap();
+                hold.execute("BEGIN").await.unwrap();
+                hold.execute(
+                    "SELECT position FROM projection_checkpoints \
+                     WHERE name = 'credential_summary' FOR UPDATE",
+                )
+                .await
+                .unwrap();
+                Hold::Postgres(hold)
+            }
+            Backend::Sqlite => {
+                let pool = env.any_pool().await;
+                for write in HELD_WRITES {
+                    sqlx::query(&format!(
+                        "CREATE TRIGGER held_{write} BEFORE {write} ON credential_summary \
+                         BEGIN SELECT RAISE(ABORT, 'held back by the test'); END"
+                    ))
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+                }
+                Hold::Sqlite(pool)
+            }
+        }
+    }
+
+    async fn release(self) {
+        use sqlx::Executor as _;
+        match self {
+            Hold::Postgres(mut hold) => {
+                hold.execute("ROLLBACK").await.unwrap();
+            }
+            Hold::Sqlite(pool) => {
+                for write in HELD_WRITES {
+                    sqlx::query(&format!("DROP TRIGGER held_{write}"))
+                        .execute(&pool)
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+    }
+}
+
+on_both_backends!(
+    commands_are_answered_with_what_they_committed_while_the_read_models_are_held_back
+);
+async fn commands_are_answered_with_what_they_committed_while_the_read_models_are_held_back(
+    env: TestEnv,
+) {
     let server = env.server_with(|s| s.read_your_writes_ms = 500).await;
     let alice = server.user("alice").await;
     let work = alice
         .add("notion", "Work", server.good_fields("notion", 0))
         .await;
 
-    let mut hold = sqlx::PgConnection::connect(env.database_url.as_deref().unwrap())
-        .await
-        .unwrap();
-    use sqlx::{Connection as _, Executor as _};
-    hold.execute("BEGIN").await.unwrap();
-    hold.execute(
-        "SELECT position FROM projection_checkpoints WHERE name = 'credential_summary' FOR UPDATE",
-    )
-    .await
-    .unwrap();
+    let hold = Hold::start(&env).await;
 
     let added = alice
         .ok(
@@ -102,7 +156,7 @@ async fn commands_are_answered_with_what_they_committed_while_the_read_models_ar
     assert_eq!(stale[0]["name"], "Work");
     assert_eq!(stale[0]["status"], "ACTIVE");
 
-    hold.execute("ROLLBACK").await.unwrap();
+    hold.release().await;
     eventually("the read model catches up", || async {
         listed(&alice)
             .await
