@@ -10,7 +10,7 @@ use credledger_adapters::feed::{self, FeedEvent, FeedWaker};
 use credledger_adapters::Database;
 use sqlx::{AnyConnection, Row};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -45,25 +45,7 @@ pub struct Projections {
     /// applied events that touched theirs: see [`Projections::summary_epoch`].
     summary_all: AtomicU64,
     summary_users: std::sync::Mutex<HashMap<String, u64>>,
-    /// Callers waiting for a position (read-your-writes), and the runner's cue to stop letting
-    /// events gather when one arrives.
-    waiting: AtomicUsize,
-    asked: tokio::sync::Notify,
     batch: i64,
-}
-
-/// How long the consumers let new commits gather after a wake-up when nobody waits for the
-/// read models (a resolve's use needs no read model; a command's answer does, and cuts it
-/// short): one transaction per consumer then applies several groups' events.
-const GATHER: Duration = Duration::from_millis(5);
-
-/// Counts a waiter out when its wait ends, however it ends.
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
 }
 
 /// The aggregates whose events change who may do what (users and their API tokens, MCP
@@ -197,8 +179,6 @@ impl Projections {
             access: AtomicU64::new(0),
             summary_all: AtomicU64::new(0),
             summary_users: Default::default(),
-            waiting: AtomicUsize::new(0),
-            asked: tokio::sync::Notify::new(),
             batch: 1000,
         }
     }
@@ -366,13 +346,6 @@ impl Projections {
             if *shutdown.borrow() {
                 return;
             }
-            if self.waiting.load(Ordering::Acquire) == 0 {
-                tokio::select! {
-                    _ = tokio::time::sleep(GATHER) => {}
-                    _ = self.asked.notified() => {}
-                    _ = shutdown.changed() => {}
-                }
-            }
             // Commands of this process deciding their events or being committed right now land
             // in a moment: a batch started before them would leave their callers waiting for
             // a whole batch more.
@@ -403,10 +376,6 @@ impl Projections {
         if !behind {
             return Ok(());
         }
-        // Someone waits: the runner stops letting events gather.
-        self.waiting.fetch_add(1, Ordering::AcqRel);
-        let _waiting = Waiting(&self.waiting);
-        self.asked.notify_one();
         let deadline = tokio::time::Instant::now() + timeout;
         for tx in models.iter().filter_map(|m| self.progress.get(m.name())) {
             let mut rx = tx.subscribe();
