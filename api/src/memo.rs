@@ -42,7 +42,8 @@ impl Default for AnswerMemo {
                 u32::try_from(key.len() + answer.body.len()).unwrap_or(u32::MAX)
             }),
             computing: moka::sync::Cache::builder()
-                .max_capacity(COMPUTING_LOCKS)
+                .max_capacity(COMPUTING_BUDGET)
+                .weigher(|key: &Vec<u8>, _| u32::try_from(key.len()).unwrap_or(u32::MAX))
                 .time_to_idle(std::time::Duration::from_secs(60))
                 .build(),
         }
@@ -101,9 +102,10 @@ pub const ANSWER_MAX_AGE: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
 const ANSWER_MAX_BYTES: usize = 256 * 1024;
 /// The memory all remembered answers may take (keys and bodies, in bytes).
 const ANSWERS_BUDGET: u64 = 32 * 1024 * 1024;
-/// Requests whose answers are being computed again, with a lock each, at most. A lock evicted
-/// while held costs at most one more computation of that answer, never a wrong one.
-const COMPUTING_LOCKS: u64 = 10_000;
+/// The memory the keys of requests whose answers are being computed again may take (in bytes:
+/// a key holds the whole request body, up to the body limit). A lock evicted while held costs
+/// at most one more computation of that answer, never a wrong one.
+const COMPUTING_BUDGET: u64 = 4 * 1024 * 1024;
 
 impl std::fmt::Debug for AnswerMemo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -244,6 +246,27 @@ mod tests {
             let computing = waiter.await.expect("joined").expect_err("to compute");
             assert!(computing._turn.is_none(), "no waiter holds the others back");
         }
+    }
+
+    #[tokio::test]
+    async fn the_locks_of_answers_being_computed_again_are_bounded_by_their_keys_bytes() {
+        use super::{AnswerMemo, COMPUTING_BUDGET};
+        let memo = AnswerMemo::default();
+        let later = chrono::Utc::now() + chrono::TimeDelta::seconds(5);
+        // Requests padded to the body limit, each remembered and then outdated by a change:
+        // each asks for a lock while its answer is computed again.
+        for i in 0..200 {
+            let mut request =
+                format!("{{\"query\":\"{{ dashboard {{ total }} }}\"}}{i}").into_bytes();
+            request.resize(64 * 1024, b' ');
+            let key = AnswerMemo::key("mallory|User", &request);
+            memo.put(key.clone(), 1, later, axum::body::Bytes::from_static(b"{}"));
+            drop(memo.get_or_wait(&key, 2).await);
+        }
+        memo.computing.run_pending_tasks();
+        let held: u64 = memo.computing.iter().map(|(k, _)| k.len() as u64).sum();
+        assert!(held > 0, "locks were taken");
+        assert!(held <= COMPUTING_BUDGET, "{held} bytes of keys held");
     }
 
     #[test]
