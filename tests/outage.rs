@@ -8,19 +8,24 @@
 //! database is stopped and started, without stopping the cluster other tests share.
 
 use crate::support::TestEnv;
+use credledger_adapters::append::{GroupAppender, NewEvent};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 
-/// A relay to PostgreSQL that can be cut and restored on the same port.
+/// A relay to PostgreSQL that can be cut and restored on the same port, or armed to fail the
+/// next commit it passes on ([`Relay::fail_next_commit`]).
 struct Relay {
     port: u16,
     upstream: SocketAddr,
     task: Mutex<Option<JoinHandle<()>>>,
+    commit_trap: Arc<AtomicBool>,
 }
 
 impl Relay {
@@ -30,20 +35,22 @@ impl Relay {
             port: listener.local_addr().unwrap().port(),
             upstream,
             task: Mutex::new(None),
+            commit_trap: Arc::default(),
         };
         relay.serve(listener);
         relay
     }
 
     fn serve(&self, listener: TcpListener) {
-        let upstream = self.upstream;
+        let (upstream, trap) = (self.upstream, self.commit_trap.clone());
         let task = tokio::spawn(async move {
             // Dropped with the task when it is aborted: every relayed connection closes.
             let mut connections = JoinSet::new();
-            while let Ok((mut inbound, _)) = listener.accept().await {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let trap = trap.clone();
                 connections.spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    if let Ok(outbound) = TcpStream::connect(upstream).await {
+                        relay_connection(inbound, outbound, trap).await;
                     }
                 });
             }
@@ -63,6 +70,60 @@ impl Relay {
         let listener = TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
         self.serve(listener);
     }
+
+    /// The next `COMMIT` a client sends reaches PostgreSQL, which commits, but its answer never
+    /// comes back: the client's connection closes instead.
+    fn fail_next_commit(&self) {
+        self.commit_trap.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Passes bytes both ways until either side closes; when `trap` is armed and a `COMMIT` goes
+/// up, the client's side is closed before anything more comes down, while PostgreSQL's side
+/// stays open long enough for the commit to be done.
+async fn relay_connection(inbound: TcpStream, outbound: TcpStream, trap: Arc<AtomicBool>) {
+    let (mut from_client, mut to_client) = inbound.into_split();
+    let (mut from_server, mut to_server) = outbound.into_split();
+    let (tripped, mut tripped_rx) = tokio::sync::watch::channel(false);
+    let up = async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match from_client.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            let commit = trap.load(Ordering::SeqCst)
+                && buf[..n].windows(6).any(|w| w == b"COMMIT")
+                && trap.swap(false, Ordering::SeqCst);
+            if commit {
+                let _ = tripped.send(true);
+            }
+            if to_server.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+            if commit {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                return;
+            }
+        }
+    };
+    let down = async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            tokio::select! {
+                _ = tripped_rx.changed() => return,
+                read = from_server.read(&mut buf) => match read {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        if to_client.write_all(&buf[..n]).await.is_err() {
+                            return;
+                        }
+                    }
+                },
+            }
+        }
+    };
+    tokio::join!(up, down);
 }
 
 struct Server(Child);
@@ -83,6 +144,7 @@ struct Answered {
     code: Option<String>,
     retry_after: Option<String>,
     request_id: Option<String>,
+    body: Value,
 }
 
 async fn ask(request: reqwest::RequestBuilder) -> Answered {
@@ -97,6 +159,7 @@ async fn ask(request: reqwest::RequestBuilder) -> Answered {
             code: None,
             retry_after: None,
             request_id: None,
+            body: Value::Null,
         };
     };
     let header = |name: &str| {
@@ -120,6 +183,7 @@ async fn ask(request: reqwest::RequestBuilder) -> Answered {
         code,
         retry_after,
         request_id,
+        body,
     }
 }
 
@@ -226,6 +290,39 @@ async fn postgres_stopped_for_ten_seconds_under_load() {
             }
         });
     }
+    // And four writers, each issuing an API token and revoking it: commands reach the one
+    // group writer side by side, so it meets the outage with groups of several.
+    let writes: Arc<Mutex<Vec<Answered>>> = Arc::default();
+    for writer in 0..4 {
+        let (http, answers, stop) = (http.clone(), writes.clone(), stop.clone());
+        let (base, cookie) = (base.clone(), cookie.clone());
+        load.spawn(async move {
+            let mut issued: Option<String> = None;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let query = match &issued {
+                    Some(id) => format!("mutation {{ revokeApiToken(id: \"{id}\") }}"),
+                    None => format!(
+                        "mutation {{ createApiToken(name: \"writer {writer}\", \
+                         scopes: [CREDENTIALS_READ]) {{ apiToken {{ id }} }} }}"
+                    ),
+                };
+                let answered = ask(http
+                    .post(format!("{base}/graphql"))
+                    .header("cookie", cookie.clone())
+                    .json(&json!({ "query": query })))
+                .await;
+                if answered.status == Some(200) && answered.code.is_none() {
+                    issued = answered
+                        .body
+                        .pointer("/data/createApiToken/apiToken/id")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned);
+                }
+                answers.lock().unwrap().push(answered);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+    }
     {
         let (http, readiness, stop) = (http.clone(), readiness.clone(), stop.clone());
         let url = format!("{base}/readyz");
@@ -290,35 +387,45 @@ async fn postgres_stopped_for_ten_seconds_under_load() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     while load.join_next().await.is_some() {}
 
-    let answers = answers.lock().unwrap().clone();
-    // Nothing hung: every request of the run got an answer, within two seconds.
-    let unanswered: Vec<_> = answers.iter().filter(|a| a.status.is_none()).collect();
-    assert!(unanswered.is_empty(), "{unanswered:#?}");
-    let slow: Vec<_> = answers
-        .iter()
-        .filter(|a| a.took > Duration::from_secs(2))
-        .collect();
-    assert!(slow.is_empty(), "{slow:#?}");
-    // While it was gone (after the connections already open had failed): 503, UNAVAILABLE,
-    // Retry-After and the request id, every time.
-    let during: Vec<_> = answers
-        .iter()
-        .filter(|a| a.started > cut + Duration::from_millis(500) && a.started + a.took < restored)
-        .collect();
-    assert!(during.len() > 20, "{}", during.len());
-    for a in &during {
-        assert_eq!(a.status, Some(503), "{a:?}");
-        assert_eq!(a.code.as_deref(), Some("UNAVAILABLE"), "{a:?}");
-        assert!(a.retry_after.is_some(), "{a:?}");
-        assert!(a.request_id.is_some(), "{a:?}");
+    for (what, answers) in [("reads", answers), ("writes", writes)] {
+        let answers = answers.lock().unwrap().clone();
+        // Nothing hung: every request of the run got an answer, within two seconds.
+        let unanswered: Vec<_> = answers.iter().filter(|a| a.status.is_none()).collect();
+        assert!(unanswered.is_empty(), "{what}: {unanswered:#?}");
+        let slow: Vec<_> = answers
+            .iter()
+            .filter(|a| a.took > Duration::from_secs(2))
+            .collect();
+        assert!(slow.is_empty(), "{what}: {slow:#?}");
+        // While it was gone (after the connections already open had failed): 503, UNAVAILABLE,
+        // Retry-After and the request id, every time.
+        let during: Vec<_> = answers
+            .iter()
+            .filter(|a| {
+                a.started > cut + Duration::from_millis(500) && a.started + a.took < restored
+            })
+            .collect();
+        assert!(during.len() > 20, "{what}: {}", during.len());
+        for a in &during {
+            assert_eq!(a.status, Some(503), "{what}: {a:?}");
+            assert_eq!(a.code.as_deref(), Some("UNAVAILABLE"), "{what}: {a:?}");
+            assert!(a.retry_after.is_some(), "{what}: {a:?}");
+            assert!(a.request_id.is_some(), "{what}: {a:?}");
+        }
+        // And before and after it, answers.
+        assert!(
+            answers
+                .iter()
+                .any(|a| a.started < cut && a.status == Some(200) && a.code.is_none()),
+            "{what}"
+        );
+        assert!(
+            answers
+                .iter()
+                .any(|a| a.started > back && a.status == Some(200) && a.code.is_none()),
+            "{what}"
+        );
     }
-    // And before and after it, answers.
-    assert!(answers
-        .iter()
-        .any(|a| a.started < cut && a.status == Some(200)));
-    assert!(answers
-        .iter()
-        .any(|a| a.started > back && a.status == Some(200) && a.code.is_none()));
     // Readiness said so, in time.
     let readiness = readiness.lock().unwrap().clone();
     let not_ready: Vec<_> = readiness
@@ -336,6 +443,107 @@ async fn postgres_stopped_for_ten_seconds_under_load() {
     assert!(readiness
         .iter()
         .any(|(a, _)| a.started > back && a.status == Some(200)));
+}
+
+/// A group writer of its own whose connections go through a [`Relay`].
+async fn relayed_writer(env: &TestEnv) -> (Relay, GroupAppender) {
+    let url = reqwest::Url::parse(env.database_url.as_deref().unwrap()).unwrap();
+    let upstream: SocketAddr =
+        format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432))
+            .parse()
+            .unwrap();
+    let relay = Relay::start(upstream).await;
+    let mut relayed = url.clone();
+    relayed.set_port(Some(relay.port)).unwrap();
+    let db = credledger_adapters::Database::connect(&credledger_adapters::DatabaseConfig {
+        url: Some(relayed.to_string()),
+        data_dir: env.data_dir(),
+        max_connections: 4,
+    })
+    .await
+    .unwrap();
+    db.migrate().await.unwrap();
+    (relay, GroupAppender::start(db))
+}
+
+fn probe(id: &str) -> NewEvent {
+    NewEvent {
+        aggregate_type: "usage",
+        aggregate_id: id.to_owned(),
+        event_type: "CommitProbe".into(),
+        event_version: "1".into(),
+        payload: "{}".into(),
+        metadata: "{}".into(),
+    }
+}
+
+/// A group of appends whose commit PostgreSQL received and did, but whose answer never came
+/// (the connection failed at the commit), is answered `UNAVAILABLE` saying the events may have
+/// been written, and is not written again: each event is in the ledger once, not twice.
+#[tokio::test]
+async fn a_group_whose_commit_was_not_confirmed_is_not_written_again() {
+    let Some(env) = TestEnv::postgres().await else {
+        return;
+    };
+    let (relay, writer) = relayed_writer(&env).await;
+
+    relay.fail_next_commit();
+    let (first, second) = tokio::join!(
+        writer.append(probe("first")),
+        writer.append(probe("second"))
+    );
+    for answer in [first, second] {
+        let e = answer.expect_err("the commit was not confirmed");
+        assert!(e.is_unavailable(), "{e}");
+        assert!(e.to_string().contains("may have been written"), "{e}");
+    }
+    let pool = env.any_pool().await;
+    let written = || async {
+        sqlx::query_as::<_, (String, i64)>(
+            "SELECT aggregate_id, COUNT(*) FROM events WHERE event_type = 'CommitProbe' \
+             GROUP BY aggregate_id ORDER BY aggregate_id",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+    };
+    // PostgreSQL may still be doing the commit whose answer was lost.
+    crate::support::eventually("the commit to be done", || async {
+        written().await.len() == 2
+    })
+    .await;
+    assert_eq!(
+        written().await,
+        [("first".to_owned(), 1), ("second".to_owned(), 1)],
+        "written once by the commit that was not confirmed"
+    );
+    // The writer goes on with a new connection.
+    writer.append(probe("third")).await.unwrap();
+}
+
+/// A group of appends that meets the database gone is answered `UNAVAILABLE` as a group, in the
+/// time one connection attempt takes, not split to wait for a connection once per append; and
+/// nothing is written.
+#[tokio::test]
+async fn a_group_that_meets_the_database_gone_is_answered_unavailable_as_a_group() {
+    let Some(env) = TestEnv::postgres().await else {
+        return;
+    };
+    let (relay, writer) = relayed_writer(&env).await;
+    relay.cut();
+    let answers =
+        futures::future::join_all(["a", "b", "c", "d"].map(|id| writer.append(probe(id)))).await;
+    for answer in answers {
+        let e = answer.expect_err("the database is gone");
+        assert!(e.is_unavailable(), "{e}");
+    }
+    relay.restore().await;
+    let written: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE event_type = 'CommitProbe'")
+            .fetch_one(&env.any_pool().await)
+            .await
+            .unwrap();
+    assert_eq!(written, 0);
 }
 
 /// A lease this instance holds that ran out (its renewals stopped) makes it not ready, naming

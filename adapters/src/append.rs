@@ -17,8 +17,11 @@
 //!
 //! When the database refuses a group for another reason, the group is written again one
 //! request at a time, so a request the database refuses fails alone and its neighbours go in.
+//! Not when it could not be reached: the whole group is answered [`DbError::Unavailable`] at
+//! once. If the connection failed at the commit itself, the group may have been written; it is
+//! never written again (a record would be written twice), and the answer says so.
 
-use crate::db::{is_sqlite, tuples, Backend, Database, DbError};
+use crate::db::{is_sqlite, tuples, unreachable, Backend, Database, DbError};
 use sqlx::Row;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -172,7 +175,8 @@ impl GroupAppender {
     }
 
     /// Appends `event` with the next sequence of its stream; answers its global position once
-    /// it is committed. An error means it was not written.
+    /// it is committed. An error means it was not written, except a [`DbError::Unavailable`]
+    /// that says the connection failed at the commit: then it may have been.
     pub async fn append(&self, event: NewEvent) -> Result<i64, DbError> {
         let positions = self.submit(vec![event], Place::Next, None, None).await?;
         positions.first().copied().ok_or(DbError::Closed)
@@ -348,9 +352,11 @@ async fn settle(db: &Database, mut pending: Vec<Request>) {
                 contended = true;
                 continue;
             }
-            Err(_) if pending.len() > 1 => {
-                // One request may be what the database refuses: write each alone, so that it
-                // fails by itself and its neighbours go in.
+            // One request may be what the database refuses: write each alone, so that it fails
+            // by itself and its neighbours go in. Not when the database could not be reached
+            // (each alone would wait for a connection in turn, and a group whose commit was
+            // not confirmed may have been written).
+            Err(e) if pending.len() > 1 && !e.is_unavailable() => {
                 for r in pending {
                     Box::pin(settle(db, vec![r])).await;
                 }
@@ -358,9 +364,14 @@ async fn settle(db: &Database, mut pending: Vec<Request>) {
             }
             Err(e) => {
                 let message = e.to_string();
-                tracing::error!(error = %message, "append failed");
+                let unavailable = e.is_unavailable();
+                tracing::error!(error = %message, requests = pending.len(), "append failed");
                 for r in pending {
-                    let _ = r.reply.send(Err(DbError::Append(message.clone())));
+                    let _ = r.reply.send(Err(if unavailable {
+                        DbError::Unavailable(message.clone())
+                    } else {
+                        DbError::Append(message.clone())
+                    }));
                 }
                 return;
             }
@@ -511,7 +522,15 @@ async fn write(db: &Database, requests: &[Request]) -> Result<Round, DbError> {
             }
         }
     }
-    tx.commit().await?;
+    tx.commit().await.map_err(|e| {
+        if unreachable(&e) {
+            DbError::Unavailable(format!(
+                "the connection failed at the commit, so the events may have been written: {e}"
+            ))
+        } else {
+            e.into()
+        }
+    })?;
     Ok(Round {
         committed: true,
         fates,

@@ -33,6 +33,11 @@ pub enum DbError {
     /// The group appender stopped (the process is shutting down).
     #[error("the event writer has stopped")]
     Closed,
+    /// The database could not be reached while a group of events was written. When the
+    /// connection failed at the commit itself, the events may have been written: the message
+    /// says so, and the group is not written again.
+    #[error("the database could not be reached: {0}")]
+    Unavailable(String),
     /// Events decided on a stream of a given length were not written: another writer appended
     /// to that stream first. Nothing was written; decide again on the new state.
     #[error("another writer appended to the stream first")]
@@ -46,7 +51,7 @@ impl DbError {
     pub fn is_unavailable(&self) -> bool {
         match self {
             Self::Connect(e) | Self::Query(e) => unreachable(e),
-            Self::Closed => true,
+            Self::Closed | Self::Unavailable(_) => true,
             _ => false,
         }
     }

@@ -28,7 +28,8 @@ pub enum ApiError {
     #[error("internal error")]
     Internal(String),
     /// The database (or a lease holder the answer waits for) could not be reached now; nothing
-    /// was changed. Logged with the request id; answered with `retryAfter` and HTTP 503.
+    /// was changed, unless the connection failed at the commit itself (the logged detail says
+    /// so; ADR 0013). Logged with the request id; answered with `retryAfter` and HTTP 503.
     #[error("the service is unavailable for a moment; try again in {RETRY_UNAVAILABLE} seconds")]
     Unavailable(String),
 }
