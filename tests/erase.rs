@@ -553,7 +553,41 @@ async fn a_data_key_restored_from_a_backup_after_erasure_is_destroyed_by_shred_e
     assert_eq!(other.get("token").unwrap().expose(), "secret_erin_other");
 }
 
+/// An erasure whose key destruction did not happen (the database failed between the event and
+/// the key's destruction, as a restored key stands for here) is finished by the next expiry
+/// run, as `serve` schedules it, with no restart.
+async fn a_data_key_an_interrupted_erasure_left_is_destroyed_by_the_next_expiry_run(env: TestEnv) {
+    let e = erase_a_canary(&env).await;
+    sqlx::query("UPDATE data_keys SET wrapped = $1, destroyed_at = NULL WHERE credential_id = $2")
+        .bind(e.wrapped_before.clone())
+        .bind(e.id.to_string())
+        .execute(&e.pool)
+        .await
+        .unwrap();
+    let options = credledger::jobs::ExpiryOptions {
+        warning_window: chrono::Duration::days(7),
+        webhook: None,
+        dry_run: false,
+        actor: "scheduler".into(),
+        user_agent: None,
+    };
+    let (_stop, stop) = tokio::sync::watch::channel(false);
+    let report = credledger::jobs::expire(e.ledger.clone(), &options, stop.clone())
+        .await
+        .unwrap();
+    assert_eq!(report.shredded, 1);
+    match e.ledger.keys.open(e.id, e.version, &e.sealed).await {
+        Err(KeyStoreError::Destroyed(id)) => assert_eq!(id, e.id),
+        other => panic!("expected Destroyed, got {other:?}"),
+    }
+    let again = credledger::jobs::expire(e.ledger.clone(), &options, stop)
+        .await
+        .unwrap();
+    assert_eq!(again.shredded, 0, "nothing left to destroy");
+}
+
 on_both_backends!(an_erased_secret_cannot_be_recovered_from_the_database_and_every_master_key);
+on_both_backends!(a_data_key_an_interrupted_erasure_left_is_destroyed_by_the_next_expiry_run);
 on_both_backends!(an_erased_canary_is_in_no_table_and_the_destroyed_key_in_no_database_file);
 on_both_backends!(an_erased_credential_keeps_its_audited_history_and_leaves_the_summary);
 on_both_backends!(the_ledger_still_verifies_after_an_erasure);

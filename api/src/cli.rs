@@ -173,7 +173,8 @@ pub enum CredentialsCommand {
         #[arg(long)]
         concurrency: Option<usize>,
     },
-    /// Mark credentials whose token expiry has passed as expired, and send the expiry webhook
+    /// Mark credentials whose token expiry has passed as expired, destroy the data keys that
+    /// interrupted erasures left behind, and send the expiry webhook
     /// (CREDLEDGER_EXPIRY_WEBHOOK_URL) a warning for each credential expiring soon, once per
     /// credential and expiry.
     Expire {
@@ -918,6 +919,12 @@ async fn expire(
         "expire: {} marked expired ({} skipped), {} expiring within {days} day(s)",
         report.expired, report.skipped, report.expiring
     );
+    if report.shredded > 0 {
+        println!(
+            "  destroyed {} data key(s) left by interrupted erasures",
+            report.shredded
+        );
+    }
     if options.webhook.is_some() {
         println!(
             "  webhook: {} warning(s) sent, {} already sent, {} failed (retried on the next run)",

@@ -467,8 +467,11 @@ impl Ledger {
     }
 
     /// Erases a credential: appends `CredentialErased`, then destroys its data key. The event
-    /// comes first so a failure can never leave a live credential without its key; a key left
-    /// behind by a crash in between is destroyed by [`Ledger::shred_erased`].
+    /// comes first so a failure can never leave a live credential without its key. The key is
+    /// destroyed in a task of its own, so a caller that goes away does not stop it; once the
+    /// event is committed the answer says the credential is erased, and a key left behind (the
+    /// database failed in between, a crash) is destroyed by [`Ledger::shred_erased`], which
+    /// `serve` runs at start and every expiry run runs.
     pub async fn erase(
         &self,
         credential: &str,
@@ -483,7 +486,14 @@ impl Ledger {
                 meta,
             )
             .await?;
-        self.keys.destroy(credential_id).await?;
+        let keys = self.keys.clone();
+        let destroyed = tokio::spawn(async move { keys.destroy(credential_id).await }).await;
+        if let Err(error) = destroyed
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()))
+        {
+            tracing::error!(credential = %credential_id, %error, "the erased credential's data key is not destroyed yet; the next sweep destroys it");
+        }
         self.settle(committed).await
     }
 

@@ -2,7 +2,8 @@
 //! those expiring within the warning window are announced to a webhook once per credential and
 //! expiry. A notice is recorded only after the webhook answered 2xx, so a failed delivery is
 //! retried on a later run; a crash between the answer and the record sends it again, which the
-//! `Idempotency-Key` header lets the receiver recognise.
+//! `Idempotency-Key` header lets the receiver recognise. Each run also destroys the data keys
+//! that erasures left behind ([`Ledger::shred_erased`]).
 
 use super::{is_set, JobError};
 use crate::ledger::{Ledger, LedgerError};
@@ -57,6 +58,9 @@ pub struct ExpiryReport {
     pub already_notified: u64,
     /// Deliveries that failed; retried on a later run.
     pub webhook_failures: u64,
+    /// Data keys of erased credentials that were still there (an erasure the database failed
+    /// in the middle of), destroyed by this run.
+    pub shredded: u64,
     /// Could not be marked or recorded (database trouble); logged.
     pub errors: u64,
     pub stopped: bool,
@@ -152,7 +156,8 @@ pub fn notice(
     })
 }
 
-/// Marks past expiries and announces coming ones, until done or `stop` turns true.
+/// Destroys the data keys erasures left behind, marks past expiries and announces coming ones,
+/// until done or `stop` turns true.
 pub async fn expire(
     ledger: Arc<Ledger>,
     options: &ExpiryOptions,
@@ -172,6 +177,18 @@ pub async fn expire(
         ip: None,
         user_agent: options.user_agent.clone(),
     };
+    if !options.dry_run {
+        report.shredded = ledger
+            .shred_erased()
+            .await
+            .map_err(|e| JobError::Unavailable(e.to_string()))?;
+        if report.shredded > 0 {
+            tracing::warn!(
+                count = report.shredded,
+                "destroyed data keys left by interrupted erasures"
+            );
+        }
+    }
     let past = credential_summary::past_expiry(&ledger.db.any, &timestamp(now)).await?;
     report.past_expiry = past.len() as u64;
     let mut outcomes = Vec::new();
