@@ -157,13 +157,11 @@ async fn commands_are_answered_with_what_they_committed_while_the_read_models_ar
     assert_eq!(stale[0]["status"], "ACTIVE");
 
     hold.release().await;
-    eventually("the read model catches up", || async {
-        listed(&alice)
-            .await
-            .iter()
-            .any(|c| c["id"] == home.as_str())
-    })
+    // What the last answer said of the new primary is what the read model comes to say (it
+    // may apply the held-back events in more than one batch).
+    eventually(
+        "the read model to show what the last answer said",
+        || async { listed(&alice).await == [new_primary.clone()] },
+    )
     .await;
-    // What the last answer said of the new primary is what the read model now says.
-    assert_eq!(listed(&alice).await, [new_primary]);
 }
