@@ -275,6 +275,36 @@ async fn single_account_services_and_duplicate_accounts_are_refused(env: TestEnv
 }
 on_both_backends!(single_account_services_and_duplicate_accounts_are_refused);
 
+/// A new name and a new secret asked for together are kept together or not at all: a revoked
+/// credential, which may not be given a new secret, keeps its name too.
+async fn a_rename_with_a_new_secret_is_kept_whole_or_not_at_all(env: TestEnv) {
+    let server = env.server().await;
+    let alice = server.user("alice").await;
+    let id = alice
+        .add("notion", "Work", server.good_fields("notion", 0))
+        .await;
+    alice
+        .ok(
+            "mutation($id: ID!) { revokeCredential(id: $id) { id } }",
+            json!({"id": id}),
+        )
+        .await;
+    let refused = alice
+        .gql(
+            "mutation($id: ID!, $i: UpdateCredentialInput!) { updateCredential(id: $id, input: $i) { credential { id } } }",
+            json!({"id": id, "i": {"name": "Renamed", "fields": server.good_fields("notion", 1)}}),
+        )
+        .await;
+    assert_eq!(refused.code(), "CONFLICT", "{}", refused.message());
+    let listed = credentials(&alice, "notion").await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["name"], "Work", "the name stays with the secret");
+    assert_eq!(listed[0]["secretVersion"], 1);
+    assert_eq!(listed[0]["status"], "REVOKED");
+}
+
+on_both_backends!(a_rename_with_a_new_secret_is_kept_whole_or_not_at_all);
+
 async fn a_planted_canary_secret_never_leaves_through_the_api(env: TestEnv) {
     const CANARY: &str = "ntn_canary_7f3e9b1c5d";
     let server = env.server().await;

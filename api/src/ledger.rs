@@ -348,7 +348,25 @@ impl Ledger {
         metadata: Option<BTreeMap<String, String>>,
         meta: &EventMetadata,
     ) -> Result<Committed, LedgerError> {
+        self.update_with_secret(credential, name, metadata, None, meta)
+            .await
+    }
+
+    /// Renames, relabels and gives a new secret (with its live check, `fields_json` and the
+    /// outcome) to a credential in one command: all of it is kept, or none of it (a taken name
+    /// leaves the secret as it was; a revoked credential keeps its name).
+    pub async fn update_with_secret(
+        &self,
+        credential: &str,
+        name: Option<&str>,
+        metadata: Option<BTreeMap<String, String>>,
+        secret: Option<(&[u8], Option<ValidationOutcome>)>,
+        meta: &EventMetadata,
+    ) -> Result<Committed, LedgerError> {
         let name = name.map(CredentialName::parse).transpose()?;
+        let secret = secret
+            .map(|(json, outcome)| SecretFields::from_json_bytes(json).map(|f| (f, outcome)))
+            .transpose()?;
         let (credential_id, keyring) = self.locate(credential).await?;
         self.run(
             &keyring,
@@ -356,6 +374,7 @@ impl Ledger {
                 credential_id,
                 name,
                 metadata,
+                secret,
             },
             meta,
         )

@@ -527,22 +527,21 @@ impl Mutation {
                 require_valid(&outcome)?;
                 new_secret = Some((fields, outcome));
             }
-            let meta = request(ctx).metadata();
-            // Renaming can be refused by a rule (a taken name), so it goes first: a refusal then
-            // leaves the secret untouched.
-            let mut committed = Committed { position: 0 };
-            if name.is_some() || metadata.is_some() {
-                committed = a
-                    .ledger
-                    .update(&id, name.as_ref().map(|n| n.as_str()), metadata, &meta)
-                    .await?;
-            }
-            if let Some((fields, outcome)) = new_secret {
-                committed = a
-                    .ledger
-                    .replace_secret(&id, &fields.to_json_bytes(), Some(outcome), &meta)
-                    .await?;
-            }
+            // One command: a refusal of any part (a taken name, a revoked credential) leaves
+            // every part as it was.
+            let secret = new_secret.map(|(fields, outcome)| (fields.to_json_bytes(), outcome));
+            let committed = a
+                .ledger
+                .update_with_secret(
+                    &id,
+                    name.as_ref().map(|n| n.as_str()),
+                    metadata,
+                    secret
+                        .as_ref()
+                        .map(|(json, outcome)| (&json[..], Some(outcome.clone()))),
+                    &request(ctx).metadata(),
+                )
+                .await?;
             Ok(UpdateCredentialPayload {
                 credential: reload(ctx, &id, committed).await?,
                 rate_limit_remaining: remaining,

@@ -46,10 +46,14 @@ pub enum KeyringCommand {
         /// A live check done just before registering, recorded with it.
         validation: Option<ValidationOutcome>,
     },
+    /// A new name, new labels and a new secret, any of them: decided together and kept
+    /// together (one append), so a refusal of one leaves all three as they were.
     UpdateCredential {
         credential_id: CredentialId,
         name: Option<CredentialName>,
         metadata: Option<BTreeMap<String, String>>,
+        /// A new secret, with the live check done just before (recorded with it).
+        secret: Option<(SecretFields, Option<ValidationOutcome>)>,
     },
     ReplaceSecret {
         credential_id: CredentialId,

@@ -199,6 +199,39 @@ impl Keyring {
             })
     }
 
+    /// Seals a new secret for one credential (not revoked) and emits its replacement, with
+    /// the live check done just before, if any.
+    async fn replace_secret(
+        &mut self,
+        services: &KeyringServices,
+        credential_id: CredentialId,
+        fields: SecretFields,
+        validation: Option<ValidationOutcome>,
+        sink: &EventSink<Self>,
+    ) -> Result<(), KeyringError> {
+        let c = self.not_revoked(credential_id, "given a new secret")?;
+        let (previous_status, version) = (c.status, c.secret_version + 1);
+        let service = self.owner.as_ref().map(|(_, s)| s.clone());
+        let service = service.ok_or(KeyringError::NotFound(credential_id))?;
+        Self::service_definition(services, &service)?.check_fields(&fields)?;
+        let secret = Self::seal(services, credential_id, version, &fields).await?;
+        sink.write(
+            KeyringEvent::SecretReplaced {
+                credential_id,
+                secret,
+                secret_version: version,
+                previous_status,
+                status: CredentialStatus::Inactive,
+            },
+            self,
+        )
+        .await;
+        if let Some(outcome) = validation {
+            self.record_validation(credential_id, outcome, sink).await?;
+        }
+        Ok(())
+    }
+
     /// Emits the events a validation answer means for one credential.
     async fn record_validation(
         &mut self,
@@ -396,6 +429,7 @@ impl Keyring {
                 credential_id,
                 name,
                 metadata,
+                secret,
             } => {
                 let c = self.live(credential_id)?;
                 let (old_name, old_metadata) = (c.name.clone(), c.metadata.clone());
@@ -425,32 +459,18 @@ impl Keyring {
                     )
                     .await;
                 }
+                if let Some((fields, validation)) = secret {
+                    self.replace_secret(services, credential_id, fields, validation, sink)
+                        .await?;
+                }
             }
             KeyringCommand::ReplaceSecret {
                 credential_id,
                 fields,
                 validation,
             } => {
-                let c = self.not_revoked(credential_id, "given a new secret")?;
-                let (previous_status, version) = (c.status, c.secret_version + 1);
-                let service = self.owner.as_ref().map(|(_, s)| s.clone());
-                let service = service.ok_or(KeyringError::NotFound(credential_id))?;
-                Self::service_definition(services, &service)?.check_fields(&fields)?;
-                let secret = Self::seal(services, credential_id, version, &fields).await?;
-                sink.write(
-                    KeyringEvent::SecretReplaced {
-                        credential_id,
-                        secret,
-                        secret_version: version,
-                        previous_status,
-                        status: CredentialStatus::Inactive,
-                    },
-                    self,
-                )
-                .await;
-                if let Some(outcome) = validation {
-                    self.record_validation(credential_id, outcome, sink).await?;
-                }
+                self.replace_secret(services, credential_id, fields, validation, sink)
+                    .await?;
             }
             KeyringCommand::RecordValidation {
                 credential_id,

@@ -252,6 +252,7 @@ fn rename(n: u128, new_name: &str) -> KeyringCommand {
         credential_id: id(n),
         name: Some(name(new_name)),
         metadata: None,
+        secret: None,
     }
 }
 
@@ -1508,6 +1509,7 @@ fn metadata_that_is_too_long_is_refused_on_update() {
             credential_id: id(1),
             name: Some(name("renamed")),
             metadata: Some(BTreeMap::from([("note".to_string(), "x".repeat(1025))])),
+            secret: None,
         })
         .then_expect_error(KeyringError::Input(InputError::TooLong {
             what: "metadata value",
