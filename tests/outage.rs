@@ -553,6 +553,44 @@ async fn a_group_that_meets_the_database_gone_is_answered_unavailable_as_a_group
     assert_eq!(written, 0);
 }
 
+/// A process that stops in the middle of a write (its session idle in a transaction that holds
+/// the ledger's position lock, as when its link goes quiet) holds every other writer back only
+/// until PostgreSQL ends that session, ten seconds on, not for as long as the session lives.
+#[tokio::test]
+async fn a_writer_stopped_inside_its_transaction_holds_the_others_back_only_for_a_while() {
+    let Some(env) = TestEnv::postgres().await else {
+        return;
+    };
+    let config = credledger_adapters::DatabaseConfig {
+        url: env.database_url.clone(),
+        data_dir: env.data_dir(),
+        max_connections: 4,
+    };
+    let stopped = credledger_adapters::Database::connect(&config)
+        .await
+        .unwrap();
+    stopped.migrate().await.unwrap();
+    let mut tx = stopped.any.begin().await.unwrap();
+    // The lock every insert into the events table takes (migrations/postgres/0001_events.sql).
+    sqlx::query("SELECT pg_advisory_xact_lock(4857321190876543210)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+
+    let other = credledger_adapters::Database::connect(&config)
+        .await
+        .unwrap();
+    let writer = GroupAppender::start(other);
+    let appended = tokio::time::timeout(Duration::from_secs(60), writer.append(probe("after")))
+        .await
+        .expect("still held back after a minute");
+    appended.unwrap();
+    assert!(
+        tx.commit().await.is_err(),
+        "the stopped session was ended by PostgreSQL"
+    );
+}
+
 /// A lease this instance holds that ran out (its renewals stopped) makes it not ready, naming
 /// the job; let go, the instance is ready again.
 async fn a_stuck_job_makes_the_instance_not_ready(env: crate::support::TestEnv) {

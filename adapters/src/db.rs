@@ -78,6 +78,12 @@ pub fn unreachable(e: &sqlx::Error) -> bool {
 /// driver's 30 s default. Far above any wait under load (statements take milliseconds).
 const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// How long PostgreSQL lets one of this process's sessions sit idle inside a transaction
+/// before it ends the session. Every transaction here runs its statements back to back
+/// (milliseconds apart); one that stops (its process frozen, its link gone quiet) may hold the
+/// ledger's position lock, which every writer of every process waits for: this bounds that wait.
+const IDLE_IN_TRANSACTION: &str = "10s";
+
 /// Which database holds the ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -183,8 +189,9 @@ impl Database {
     }
 
     async fn connect_postgres(url: &str, max: u32) -> Result<Self, DbError> {
-        let options =
-            PgConnectOptions::from_str(url).map_err(|e| DbError::BadUrl(e.to_string()))?;
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| DbError::BadUrl(e.to_string()))?
+            .options([("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION)]);
         // No ping before each checkout: it doubled the round trips of every statement. A
         // connection the server dropped fails its next statement and is discarded.
         let pool = PgPoolOptions::new()
@@ -198,6 +205,16 @@ impl Database {
             .max_connections(max.clamp(2, 16))
             .test_before_acquire(false)
             .acquire_timeout(PG_ACQUIRE_TIMEOUT)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query(&format!(
+                        "SET idle_in_transaction_session_timeout = '{IDLE_IN_TRANSACTION}'"
+                    ))
+                    .execute(&mut *conn)
+                    .await?;
+                    Ok(())
+                })
+            })
             .connect(url)
             .await
             .map_err(DbError::Connect)?;
