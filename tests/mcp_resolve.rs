@@ -254,6 +254,42 @@ async fn changes_made_elsewhere_reach_the_remembered_access(env: TestEnv) {
 }
 on_both_backends!(changes_made_elsewhere_reach_the_remembered_access);
 
+/// A change to the access read models that moves no epoch here (another process's rebuild of
+/// `principals`, after a fix, that ended at the position this one had seen; stood in for by
+/// writing the rebuilt row) is honoured within the remembered access's age bound (10 s), not
+/// only at the next event of a user or MCP server.
+async fn a_token_a_rebuild_elsewhere_shows_revoked_is_refused_within_ten_seconds(env: TestEnv) {
+    let here = server(&env).await;
+    let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
+    let admin = here.admin("root").await;
+    register(&admin, &recorder, "gw", &["notion"], false).await;
+    let alice = here.user("alice").await;
+    grant(&alice, "gw", "notion").await;
+    let secret = here.good_fields("notion", 0);
+    alice.add("notion", "Work", secret.clone()).await;
+    let (gw, token_id) = server_token(&admin, "gw", json!(["CREDENTIALS_RESOLVE"])).await;
+    assert_eq!(
+        resolved(&resolve(&gw, "alice", "notion", None).await)["fields"],
+        secret
+    );
+
+    let rebuilt = sqlx::query("UPDATE mcp_server_tokens SET revoked = 1 WHERE token_id = $1")
+        .bind(token_id.as_str())
+        .execute(&env.any_pool().await)
+        .await
+        .unwrap();
+    assert_eq!(rebuilt.rows_affected(), 1);
+    let since = std::time::Instant::now();
+    crate::support::within(
+        since,
+        std::time::Duration::from_secs(15),
+        "the token the rebuilt read model shows revoked to be refused",
+        || async { resolve(&gw, "alice", "notion", None).await.status == 401 },
+    )
+    .await;
+}
+on_both_backends!(a_token_a_rebuild_elsewhere_shows_revoked_is_refused_within_ten_seconds);
+
 async fn a_server_for_all_users_needs_no_grants_for_its_services(env: TestEnv) {
     let server = server(&env).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();

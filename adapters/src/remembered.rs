@@ -45,6 +45,17 @@ where
         }
     }
 
+    /// At most `entries` values, none given once it is older than `max_age`: a bound on what
+    /// the epoch could miss (another process's rebuild that ended where this one had read).
+    pub fn for_at_most(entries: u64, max_age: std::time::Duration) -> Self {
+        Self {
+            cache: moka::sync::Cache::builder()
+                .max_capacity(entries)
+                .time_to_live(max_age)
+                .build(),
+        }
+    }
+
     /// At most `budget` in total, each value weighing what `weigh` says (bytes, say).
     pub fn weighed(budget: u64, weigh: impl Fn(&K, &V) -> u32 + Send + Sync + 'static) -> Self {
         Self {
@@ -151,6 +162,16 @@ mod tests {
         assert_eq!(memory.get(&"stream", 0), Some((5, "five")));
         memory.insert_unless("stream", 0, (6, "six"), newer);
         assert_eq!(memory.get(&"stream", 0), Some((6, "six")));
+    }
+
+    #[test]
+    fn a_value_past_its_age_is_not_given_even_at_its_epoch() {
+        let memory: Remembered<&str, usize> =
+            Remembered::for_at_most(100, std::time::Duration::from_millis(50));
+        memory.insert("k", 1, 7);
+        assert_eq!(memory.get(&"k", 1), Some(7));
+        std::thread::sleep(std::time::Duration::from_millis(120));
+        assert_eq!(memory.look_up(&"k", 1), Lookup::Missing);
     }
 
     #[test]

@@ -74,9 +74,13 @@ impl std::fmt::Debug for SigningSecret {
     }
 }
 
-/// The field name the signing secret is sealed under.
 /// MCP server tokens and grants remembered at most (each).
 const ACCESS_REMEMBERED: u64 = 10_000;
+/// The longest a remembered token or grant is used, whatever the access epoch says: a bound on
+/// what the epoch could miss, such as another process's rebuild of `principals` or `mcp_sync`
+/// that ended at the position this one had seen (as `memo::ANSWER_MAX_AGE` is for answers).
+const ACCESS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(10);
+/// The field name the signing secret is sealed under.
 const SIGNING_FIELD: &str = "signing_secret";
 
 /// The MCP server use cases.
@@ -117,8 +121,8 @@ impl McpServers {
         Self {
             ledger,
             servers,
-            tokens: Remembered::new(ACCESS_REMEMBERED),
-            grants: Remembered::new(ACCESS_REMEMBERED),
+            tokens: Remembered::for_at_most(ACCESS_REMEMBERED, ACCESS_MAX_AGE),
+            grants: Remembered::for_at_most(ACCESS_REMEMBERED, ACCESS_MAX_AGE),
             outbound: OutboundPolicy::default(),
         }
     }
