@@ -352,8 +352,8 @@ impl Ledger {
             .await
     }
 
-    /// Renames, relabels and gives a new secret (with its live check, `fields_json` and the
-    /// outcome) to a credential in one command: all of it is kept, or none of it (a taken name
+    /// Renames, relabels and gives a new secret (its fields as JSON, with the outcome of the
+    /// live check done just before) to a credential in one command: all of it is kept, or none of it (a taken name
     /// leaves the secret as it was; a revoked credential keeps its name).
     pub async fn update_with_secret(
         &self,

@@ -61,7 +61,8 @@ pub struct ExpiryReport {
     /// Data keys of erased credentials that were still there (an erasure the database failed
     /// in the middle of), destroyed by this run.
     pub shredded: u64,
-    /// Could not be marked or recorded (database trouble); logged.
+    /// Could not be marked or recorded, or the data keys erasures left could not be destroyed
+    /// (database trouble); logged.
     pub errors: u64,
     pub stopped: bool,
 }
@@ -178,15 +179,20 @@ pub async fn expire(
         user_agent: options.user_agent.clone(),
     };
     if !options.dry_run {
-        report.shredded = ledger
-            .shred_erased()
-            .await
-            .map_err(|e| JobError::Unavailable(e.to_string()))?;
-        if report.shredded > 0 {
-            tracing::warn!(
-                count = report.shredded,
-                "destroyed data keys left by interrupted erasures"
-            );
+        // A failure here is counted and logged; the expiries are still marked.
+        match ledger.shred_erased().await {
+            Ok(0) => {}
+            Ok(n) => {
+                report.shredded = n;
+                tracing::warn!(
+                    count = n,
+                    "destroyed data keys left by interrupted erasures"
+                );
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not destroy the data keys erasures left");
+                report.errors += 1;
+            }
         }
     }
     let past = credential_summary::past_expiry(&ledger.db.any, &timestamp(now)).await?;
