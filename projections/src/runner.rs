@@ -183,13 +183,12 @@ impl Projections {
         }
     }
 
+    /// Tells this process's waiters that `model` has reached `position`. Two batches of one
+    /// read model in this process (the runner's and a job's `catch_up` on PostgreSQL) may
+    /// finish in either order: the progress only ever moves forward.
     fn publish(&self, model: Model, position: i64) {
         if let Some(tx) = self.progress.get(model.name()) {
-            tx.send_if_modified(|p| {
-                let changed = *p != position;
-                *p = position;
-                changed
-            });
+            tx.send_if_modified(|p| move_forward(p, position));
         }
     }
 
@@ -656,4 +655,30 @@ async fn sqlite_ddl(
     rows.iter()
         .map(|r| Ok((r.try_get("type")?, r.try_get("name")?, r.try_get("sql")?)))
         .collect()
+}
+
+/// Moves `progress` to `position` if that is further on; whether it moved.
+fn move_forward(progress: &mut i64, position: i64) -> bool {
+    let further = position > *progress;
+    if further {
+        *progress = position;
+    }
+    further
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn progress_published_late_by_an_earlier_batch_does_not_move_it_back() {
+        let mut progress = 0;
+        assert!(super::move_forward(&mut progress, 160));
+        assert!(
+            !super::move_forward(&mut progress, 150),
+            "an earlier batch, late"
+        );
+        assert_eq!(progress, 160);
+        assert!(!super::move_forward(&mut progress, 160));
+        assert!(super::move_forward(&mut progress, 161));
+        assert_eq!(progress, 161);
+    }
 }
