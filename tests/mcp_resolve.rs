@@ -202,8 +202,18 @@ on_both_backends!(a_withdrawn_grant_is_refused_at_once);
 /// process (a second server on the same database) still reaches it: once its consumers see
 /// the withdrawal, the grant is refused; once they see the re-grant, it resolves again; and
 /// once they see the token's revocation, the token is refused at the transport.
-async fn changes_made_elsewhere_reach_the_remembered_access(env: TestEnv) {
-    let here = server(&env).await;
+/// A server `gw` of the service `notion`, which alice granted and whose resolver token has
+/// resolved her credential once.
+struct Resolving {
+    here: Server,
+    _recorder: RecordingMcpServer,
+    gw: Client,
+    token_id: String,
+    secret: Value,
+}
+
+async fn resolving(env: &TestEnv) -> Resolving {
+    let here = server(env).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
     let admin = here.admin("root").await;
     register(&admin, &recorder, "gw", &["notion"], false).await;
@@ -216,6 +226,24 @@ async fn changes_made_elsewhere_reach_the_remembered_access(env: TestEnv) {
         resolved(&resolve(&gw, "alice", "notion", None).await)["fields"],
         secret
     );
+    Resolving {
+        here,
+        _recorder: recorder,
+        gw,
+        token_id,
+        secret,
+    }
+}
+
+async fn changes_made_elsewhere_reach_the_remembered_access(env: TestEnv) {
+    let Resolving {
+        here: _here,
+        _recorder,
+        gw,
+        token_id,
+        secret,
+        ..
+    } = resolving(&env).await;
 
     let there = server(&env).await;
     let alice_there = there.sign_in("alice").await;
@@ -259,19 +287,13 @@ on_both_backends!(changes_made_elsewhere_reach_the_remembered_access);
 /// writing the rebuilt row) is honoured within the remembered access's age bound (10 s), not
 /// only at the next event of a user or MCP server.
 async fn a_token_a_rebuild_elsewhere_shows_revoked_is_refused_within_ten_seconds(env: TestEnv) {
-    let here = server(&env).await;
-    let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
-    let admin = here.admin("root").await;
-    register(&admin, &recorder, "gw", &["notion"], false).await;
-    let alice = here.user("alice").await;
-    grant(&alice, "gw", "notion").await;
-    let secret = here.good_fields("notion", 0);
-    alice.add("notion", "Work", secret.clone()).await;
-    let (gw, token_id) = server_token(&admin, "gw", json!(["CREDENTIALS_RESOLVE"])).await;
-    assert_eq!(
-        resolved(&resolve(&gw, "alice", "notion", None).await)["fields"],
-        secret
-    );
+    let Resolving {
+        here: _here,
+        _recorder,
+        gw,
+        token_id,
+        ..
+    } = resolving(&env).await;
 
     let rebuilt = sqlx::query("UPDATE mcp_server_tokens SET revoked = 1 WHERE token_id = $1")
         .bind(token_id.as_str())

@@ -58,6 +58,19 @@ impl Relay {
         *self.task.lock().unwrap() = Some(task);
     }
 
+    /// A relay in front of the test's PostgreSQL, and the database's URL through it.
+    async fn in_front_of(env: &TestEnv) -> (Relay, reqwest::Url) {
+        let url = reqwest::Url::parse(env.database_url.as_deref().unwrap()).unwrap();
+        let upstream: SocketAddr =
+            format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432))
+                .parse()
+                .unwrap();
+        let relay = Relay::start(upstream).await;
+        let mut relayed = url;
+        relayed.set_port(Some(relay.port)).unwrap();
+        (relay, relayed)
+    }
+
     /// The database is gone: open connections drop, new ones are refused.
     fn cut(&self) {
         if let Some(task) = self.task.lock().unwrap().take() {
@@ -192,14 +205,7 @@ async fn postgres_stopped_for_ten_seconds_under_load() {
     let Some(env) = TestEnv::postgres().await else {
         return;
     };
-    let url = reqwest::Url::parse(env.database_url.as_deref().unwrap()).unwrap();
-    let upstream: SocketAddr =
-        format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432))
-            .parse()
-            .unwrap();
-    let relay = Relay::start(upstream).await;
-    let mut relayed = url.clone();
-    relayed.set_port(Some(relay.port)).unwrap();
+    let (relay, relayed) = Relay::in_front_of(&env).await;
 
     let created = env
         .cli()
@@ -454,14 +460,7 @@ async fn postgres_stopped_for_ten_seconds_under_load() {
 
 /// A group writer of its own whose connections go through a [`Relay`].
 async fn relayed_writer(env: &TestEnv) -> (Relay, GroupAppender) {
-    let url = reqwest::Url::parse(env.database_url.as_deref().unwrap()).unwrap();
-    let upstream: SocketAddr =
-        format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432))
-            .parse()
-            .unwrap();
-    let relay = Relay::start(upstream).await;
-    let mut relayed = url.clone();
-    relayed.set_port(Some(relay.port)).unwrap();
+    let (relay, relayed) = Relay::in_front_of(env).await;
     let db = credledger_adapters::Database::connect(&credledger_adapters::DatabaseConfig {
         url: Some(relayed.to_string()),
         data_dir: env.data_dir(),
