@@ -18,6 +18,7 @@ mod tamper;
 // Operations: key rotation, projection rebuilds, upgrades, secrets in logs, bad input.
 mod bad_input;
 mod canary;
+mod read_model_failure;
 mod read_model_rows;
 mod rebuild;
 mod rotate;

@@ -416,7 +416,11 @@ impl Application {
         let (shutdown, rx) = watch::channel(false);
         let ledger = self.ledger.clone();
         // Destroy any data key an interrupted erasure left behind once the audit trail is current.
-        ledger.projections.catch_up().await?;
+        // A read model that cannot go on (an event this binary cannot read) stops only itself:
+        // the service starts, the runner tries it again, and its lag shows in the metrics.
+        if let Err(e) = ledger.projections.catch_up().await {
+            tracing::error!(error = %e, "a read model could not catch up; starting without it");
+        }
         let shredded = ledger.shred_erased().await?;
         if shredded > 0 {
             tracing::warn!(

@@ -13,11 +13,13 @@ pub use crate::mcp_sync::SyncStatus;
 use crate::row::{bad, credential_status, delete_credentials, flag, from_json};
 use crate::{dashboard_stats, mcp_sync, Prepared, ProjectionError, ReadModel, Tables};
 use chrono::{DateTime, Utc};
+use cqrs_es::Aggregate as _;
 use credledger_adapters::db::{is_sqlite, timestamp, tuples};
 use credledger_adapters::feed::FeedEvent;
 use credledger_domain::keyring::CredentialStatus;
+use credledger_domain::keyring::Keyring;
 use credledger_domain::keyring::KeyringEvent;
-use credledger_domain::usage::UsageEvent;
+use credledger_domain::usage::{CredentialUsage, UsageEvent};
 use credledger_domain::KeyringId;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -229,7 +231,13 @@ async fn apply(
     let sqlite = is_sqlite(conn);
     // A list of n parameters, `($1, …, $n)` or `(?, …, ?)`.
     let list = |n: usize| tuples(sqlite, 1, 1, n);
-    let envelopes = events.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+    // Only credentials' and uses' events change these rows: others are not even decoded (one
+    // this binary cannot read stops the read models that need it, not this one).
+    let envelopes = events
+        .iter()
+        .filter(|e| e.aggregate_type == Keyring::TYPE || e.aggregate_type == CredentialUsage::TYPE)
+        .map(decode)
+        .collect::<Result<Vec<_>, _>>()?;
     let (ids, fresh) = touched_ids(&envelopes);
     let stored: Vec<&String> = ids.difference(&fresh).collect();
 

@@ -48,6 +48,22 @@ pub struct Projections {
     batch: i64,
 }
 
+/// How long a read model that failed waits before it is tried again, at first.
+const RETRY_FIRST: Duration = Duration::from_millis(250);
+/// The longest wait between two tries of a read model stopped by an event it cannot read.
+const RETRY_AT_MOST: Duration = Duration::from_secs(30);
+
+/// How long a read model that failed with `error` waits before it is tried again, `before`
+/// being its last wait if it failed then too. The database gone or failing: 250 ms each time,
+/// so the read model goes on as soon as it can. An event it cannot read stays so until a new
+/// binary is deployed: twice as long each time, up to 30 s (and a log line as often).
+fn retry_wait(error: &ProjectionError, before: Option<Duration>) -> Duration {
+    match (error, before) {
+        (ProjectionError::BadEvent { .. }, Some(before)) => (before * 2).min(RETRY_AT_MOST),
+        _ => RETRY_FIRST,
+    }
+}
+
 /// The aggregates whose events change who may do what (users and their API tokens, MCP
 /// servers, their tokens and grants).
 const ACCESS_AGGREGATES: [&str; 2] = ["user", "mcp_server"];
@@ -309,37 +325,76 @@ impl Projections {
         Ok(events.len())
     }
 
-    /// Drains every read model; they are independent, so they run side by side.
-    async fn drain_all(&self) -> Result<(), ProjectionError> {
-        futures::future::try_join_all(READ_MODELS.map(|m| self.drain(m))).await?;
-        Ok(())
+    /// Drains the given read models side by side. They are independent: one that fails (an
+    /// event it cannot read, say) stops only itself, and the others are drained to the end.
+    /// Returns the ones that failed, with their errors.
+    async fn drain_each(&self, models: &[Model]) -> Vec<(Model, ProjectionError)> {
+        let drained = futures::future::join_all(
+            models
+                .iter()
+                .map(|&m| async move { self.drain(m).await.err().map(|e| (m, e)) }),
+        )
+        .await;
+        drained.into_iter().flatten().collect()
     }
 
-    /// Applies every committed event to every consumer; returns the position reached.
+    /// Applies every committed event to every consumer; returns the position reached. The
+    /// first read model's error, if any failed (the others are caught up all the same).
     pub async fn catch_up(&self) -> Result<i64, ProjectionError> {
-        self.drain_all().await?;
+        if let Some((_, e)) = self.drain_each(&READ_MODELS).await.into_iter().next() {
+            return Err(e);
+        }
         Ok(self.db.head().await?)
     }
 
-    /// Runs every consumer until `shutdown` turns true: catch up, then wait for new events.
+    /// Runs every consumer until `shutdown` turns true: catch up, then wait for new events. A
+    /// read model that fails is tried again on its own ([`retry_wait`]) while the others go on
+    /// (ADR 0005).
     pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
         let mut waker = FeedWaker::new(&self.db, Duration::from_millis(500)).await;
+        // The read models that failed: when each is tried next, and the wait before that.
+        let mut failing: HashMap<&'static str, (tokio::time::Instant, Duration)> = HashMap::new();
         loop {
-            if let Err(e) = self.drain_all().await {
-                tracing::error!(error = %e, "projection step failed; retrying");
-                tokio::time::sleep(Duration::from_millis(250)).await;
-                continue;
+            let now = tokio::time::Instant::now();
+            let due: Vec<Model> = READ_MODELS
+                .into_iter()
+                .filter(|m| failing.get(m.name()).is_none_or(|(at, _)| *at <= now))
+                .collect();
+            let failed = self.drain_each(&due).await;
+            for model in &due {
+                let error = failed.iter().find(|(m, _)| m.name() == model.name());
+                match (error, failing.get(model.name()).copied()) {
+                    (Some((_, e)), before) => {
+                        let wait = retry_wait(e, before.map(|(_, wait)| wait));
+                        tracing::error!(
+                            read_model = model.name(),
+                            error = %e,
+                            retry_in_ms = wait.as_millis() as u64,
+                            "read model stopped; the others go on"
+                        );
+                        failing.insert(model.name(), (now + wait, wait));
+                    }
+                    (None, Some(_)) => {
+                        failing.remove(model.name());
+                        tracing::info!(read_model = model.name(), "read model going again");
+                    }
+                    (None, None) => {}
+                }
             }
-            // What every consumer has applied: a notification of nothing newer (this process's
-            // own commit, already applied on its in-process signal) is no reason to look again.
+            // What every running consumer has applied: a notification of nothing newer (this
+            // process's own commit, already applied on its in-process signal) is no reason to
+            // look again.
             let seen = self
                 .progress
-                .values()
-                .map(|p| *p.borrow())
+                .iter()
+                .filter(|(name, _)| !failing.contains_key(*name))
+                .map(|(_, p)| *p.borrow())
                 .min()
-                .unwrap_or(0);
+                .unwrap_or(i64::MAX);
+            let retry = failing.values().map(|(at, _)| *at).min();
             tokio::select! {
                 _ = waker.wait_beyond(seen) => {}
+                _ = tokio::time::sleep_until(retry.unwrap_or(now)), if retry.is_some() => {}
                 _ = shutdown.changed() => {}
             }
             if *shutdown.borrow() {
@@ -668,6 +723,37 @@ fn move_forward(progress: &mut i64, position: i64) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::{retry_wait, ProjectionError};
+    use std::time::Duration;
+
+    #[test]
+    fn a_read_model_stopped_by_an_unreadable_event_is_tried_less_often_and_one_stopped_by_the_database_is_not(
+    ) {
+        let bad = ProjectionError::BadEvent {
+            position: 7,
+            detail: "unknown variant".into(),
+        };
+        let mut wait = None;
+        let waits: Vec<u64> = (0..10)
+            .map(|_| {
+                let next = retry_wait(&bad, wait);
+                wait = Some(next);
+                next.as_millis() as u64
+            })
+            .collect();
+        assert_eq!(
+            waits,
+            [250, 500, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000]
+        );
+        let gone = ProjectionError::Db(credledger_adapters::DbError::Query(
+            sqlx::Error::PoolTimedOut,
+        ));
+        assert_eq!(
+            retry_wait(&gone, Some(Duration::from_secs(30))),
+            Duration::from_millis(250)
+        );
+    }
+
     #[test]
     fn progress_published_late_by_an_earlier_batch_does_not_move_it_back() {
         let mut progress = 0;

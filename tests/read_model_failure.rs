@@ -1,0 +1,125 @@
+//! A read model that cannot go on (an event this binary cannot read, as a newer instance may
+//! write in a rolling upgrade) stops only itself: the others keep applying the feed, commands
+//! are answered, and the service starts (ADR 0005).
+
+use crate::on_both_backends;
+use crate::support::{meta, register, TestEnv};
+use credledger_adapters::Backend;
+use credledger_projections::{ProjectionError, READ_MODELS};
+use serde_json::json;
+use sqlx::AnyPool;
+use std::time::Duration;
+
+/// Appends a `user` event whose payload no version of the domain can read; returns its
+/// position. (Written as a newer binary would: straight into the table, the chain's trigger
+/// filling in its hash.)
+async fn append_unreadable_user_event(pool: &AnyPool, backend: Backend) -> i64 {
+    let sql = match backend {
+        Backend::Postgres => {
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+             event_version, payload, metadata) VALUES ('user', 'mallory', 1, 'UserRegistered', \
+             '1', CAST($1 AS json), CAST($2 AS json))"
+        }
+        Backend::Sqlite => {
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+             event_version, payload, metadata) VALUES ('user', 'mallory', 1, 'UserRegistered', \
+             '1', $1, $2)"
+        }
+    };
+    sqlx::query(sql)
+        .bind(json!({"UserRegisteredInAFutureVersion": {"email": 42}}).to_string())
+        .bind(serde_json::to_string(&meta("mallory")).unwrap())
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query_scalar("SELECT MAX(global_position) FROM events")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+async fn a_read_model_that_cannot_read_an_event_stops_only_itself(env: TestEnv) {
+    let ledger = env.ledger().await;
+    register(&ledger, "alice", "notion", "Work", r#"{"token":"t-work"}"#)
+        .await
+        .unwrap();
+    ledger.projections.catch_up().await.unwrap();
+    let unreadable = append_unreadable_user_event(&ledger.db.any, env.backend).await;
+    register(&ledger, "alice", "todoist", "Home", r#"{"token":"t-home"}"#)
+        .await
+        .unwrap();
+    let head = ledger.db.head().await.unwrap();
+
+    let error = ledger.projections.catch_up().await.unwrap_err();
+    assert!(
+        matches!(error, ProjectionError::BadEvent { position, .. } if position == unreadable),
+        "{error}"
+    );
+    // The read models that read users' events stop just before it; every other one applied
+    // the whole feed, the event after it included.
+    for model in READ_MODELS {
+        let checkpoint = ledger.projections.checkpoint(model).await.unwrap();
+        let expected = match model.name() {
+            "principals" | "audit_trail" => unreadable - 1,
+            _ => head,
+        };
+        assert_eq!(checkpoint, expected, "{}", model.name());
+    }
+}
+on_both_backends!(a_read_model_that_cannot_read_an_event_stops_only_itself);
+
+async fn the_service_starts_and_answers_with_a_read_model_stopped_by_an_event_it_cannot_read(
+    env: TestEnv,
+) {
+    let first = env.server().await;
+    let alice = first.user("alice").await;
+    alice
+        .add("notion", "Work", first.good_fields("notion", 0))
+        .await;
+    first.running.stop().await.unwrap();
+    let ledger = env.ledger().await;
+    append_unreadable_user_event(&ledger.db.any, env.backend).await;
+
+    // Before, `serve` refused to start (its first catch-up failed) and, once running, the
+    // first failing read model dropped the others' batches.
+    let server = env.server().await;
+    let alice = server.anonymous().with_auth(alice.auth.clone());
+    let home = alice
+        .add("todoist", "Home", server.good_fields("todoist", 0))
+        .await;
+    let data = alice.ok("{ credentials { id name } }", json!({})).await;
+    let mut names: Vec<&str> = data["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["Home", "Work"]);
+    assert!(!home.is_empty());
+    // The runner keeps every other read model going: each reaches the head.
+    let projections = &server.running.ledger.projections;
+    let head = server.running.ledger.db.head().await.unwrap();
+    for model in READ_MODELS {
+        if matches!(model.name(), "principals" | "audit_trail") {
+            continue;
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while projections.checkpoint(model).await.unwrap() < head {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} stayed behind",
+                model.name()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    // And it stops when asked, though one read model keeps failing.
+    tokio::time::timeout(Duration::from_secs(10), server.running.stop())
+        .await
+        .expect("the server stops within 10 s")
+        .unwrap();
+}
+on_both_backends!(
+    the_service_starts_and_answers_with_a_read_model_stopped_by_an_event_it_cannot_read
+);
