@@ -10,7 +10,7 @@ use credledger::{Ledger, NewCredential};
 use credledger_adapters::Backend;
 use credledger_domain::keyring::ValidationOutcome;
 use credledger_domain::UserId;
-use credledger_projections::READ_MODELS as ALL_READ_MODELS;
+use credledger_projections::{ProjectionError, READ_MODELS as ALL_READ_MODELS};
 use futures::StreamExt as _;
 use sqlx::{AnyPool, Row};
 use std::collections::BTreeMap;
@@ -777,3 +777,148 @@ async fn an_unknown_read_model_name_is_refused_with_a_clear_message_and_changes_
 }
 
 on_both_backends!(an_unknown_read_model_name_is_refused_with_a_clear_message_and_changes_nothing);
+
+type Ended = Result<credledger_projections::RebuildReport, ProjectionError>;
+
+/// A rebuild of `credential_summary` by another ledger on its own thread (as another process
+/// would run it) that stops after its first batch, holding its lease before the swap, until
+/// `go` turns true; `paused` turns true once it has stopped. (Its thread alone is held.)
+fn paused_rebuild(
+    env: &TestEnv,
+) -> (
+    std::thread::JoinHandle<Ended>,
+    Arc<AtomicBool>,
+    Arc<AtomicBool>,
+) {
+    let (paused, go) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let (paused_here, go_here) = (paused.clone(), go.clone());
+    let mut settings = env.settings();
+    settings.read_your_writes_ms = 0;
+    let rebuild = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let ledger = credledger::app::open_ledger(&settings, credledger::keys::IfMissing::Fail)
+                .await
+                .unwrap();
+            let pause = move |_: i64, _: i64| {
+                paused_here.store(true, Ordering::SeqCst);
+                while !go_here.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            };
+            ledger
+                .projections
+                .rebuild(
+                    &credledger_projections::credential_summary::CredentialSummary,
+                    &pause,
+                )
+                .await
+        })
+    });
+    (rebuild, paused, go)
+}
+
+async fn ended(rebuild: std::thread::JoinHandle<Ended>) -> Ended {
+    tokio::task::spawn_blocking(move || rebuild.join().unwrap())
+        .await
+        .unwrap()
+}
+
+async fn until(flag: &AtomicBool) {
+    for _ in 0..1_000 {
+        if flag.load(Ordering::SeqCst) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the rebuild did not reach its first batch in 10 s");
+}
+
+async fn a_second_rebuild_of_a_read_model_is_refused_while_the_first_runs(env: TestEnv) {
+    let ledger = env.ledger().await;
+    let pool = env.any_pool().await;
+    generate_history(&env, &ledger, "twice", 1).await;
+    let reference = dump_read_models(&pool).await;
+
+    let (first, paused, go) = paused_rebuild(&env);
+    until(&paused).await;
+    let second = ledger
+        .projections
+        .rebuild(
+            &credledger_projections::credential_summary::CredentialSummary,
+            &|_, _| {},
+        )
+        .await;
+    assert!(
+        matches!(
+            second,
+            Err(ProjectionError::RebuildRunning("credential_summary"))
+        ),
+        "{second:?}"
+    );
+    // Another read model's rebuild is not held back by it.
+    ledger
+        .projections
+        .rebuild(&credledger_projections::audit_trail::AuditTrail, &|_, _| {})
+        .await
+        .unwrap();
+    go.store(true, Ordering::SeqCst);
+    ended(first).await.unwrap();
+    assert_same_read_models(
+        "after a refused second rebuild",
+        &reference,
+        &dump_read_models(&pool).await,
+    );
+    // Once the first has ended, the read model can be rebuilt again.
+    ledger
+        .projections
+        .rebuild(
+            &credledger_projections::credential_summary::CredentialSummary,
+            &|_, _| {},
+        )
+        .await
+        .unwrap();
+}
+on_both_backends!(a_second_rebuild_of_a_read_model_is_refused_while_the_first_runs);
+
+async fn a_rebuild_whose_lease_another_took_swaps_nothing_in(env: TestEnv) {
+    let ledger = env.ledger().await;
+    let pool = env.any_pool().await;
+    generate_history(&env, &ledger, "taken", 1).await;
+    sqlx::query("UPDATE credential_summary SET name = 'kept as it was'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let before = dump_read_models(&pool).await;
+
+    let (first, paused, go) = paused_rebuild(&env);
+    until(&paused).await;
+    // As another rebuild does once this one has stopped renewing for a minute.
+    let taken = sqlx::query("UPDATE leases SET holder = 'another' WHERE name = $1")
+        .bind("rebuild:credential_summary")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(taken.rows_affected(), 1);
+    go.store(true, Ordering::SeqCst);
+    let taken_over = ended(first).await;
+    assert!(
+        matches!(
+            taken_over,
+            Err(ProjectionError::RebuildTakenOver("credential_summary"))
+        ),
+        "{taken_over:?}"
+    );
+    assert_same_read_models(
+        "after a rebuild that lost its lease",
+        &before,
+        &dump_read_models(&pool).await,
+    );
+}
+on_both_backends!(a_rebuild_whose_lease_another_took_swaps_nothing_in);

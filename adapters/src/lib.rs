@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod db;
 pub mod feed;
 pub mod keystore;
+pub mod lease;
 pub mod mcp;
 pub mod metrics;
 pub mod oauth;

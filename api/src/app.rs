@@ -6,7 +6,7 @@ use crate::auth::Password;
 use crate::config::{JobSettings, Settings};
 use crate::graphql::{Api, LiveFeed};
 use crate::http;
-use crate::jobs::lease::Leases;
+use crate::jobs::Leases;
 use crate::jobs::{Scheduler, SchedulerHandle};
 use crate::keys::{self, IfMissing};
 use crate::ledger::Ledger;

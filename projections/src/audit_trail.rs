@@ -71,7 +71,7 @@ fn describe_keyring(event: &KeyringEvent) -> (bool, Option<String>, Value, Value
         } => (
             true,
             None,
-            json!({"status": previous_status, "secret_version": secret_version - 1}),
+            json!({"status": previous_status, "secret_version": secret_version.saturating_sub(1)}),
             json!({"status": status, "secret_version": secret_version}),
             empty(),
         ),
@@ -167,7 +167,7 @@ fn describe_keyring(event: &KeyringEvent) -> (bool, Option<String>, Value, Value
         } => (
             true,
             None,
-            json!({"secret_version": secret_version - 1}),
+            json!({"secret_version": secret_version.saturating_sub(1)}),
             json!({"secret_version": secret_version, "expires_at": expires_at}),
             empty(),
         ),

@@ -33,6 +33,13 @@ pub enum ProjectionError {
     Unknown(String),
     #[error("timed out waiting for the projections to reach position {0}")]
     Timeout(i64),
+    #[error(
+        "another rebuild of `{0}` is running; run this one when it has ended (one that stopped \
+         without ending holds the read model for at most a minute)"
+    )]
+    RebuildRunning(&'static str),
+    #[error("another rebuild of `{0}` took this one's place: this one swapped nothing in")]
+    RebuildTakenOver(&'static str),
 }
 
 impl From<sqlx::Error> for ProjectionError {

@@ -7,6 +7,7 @@ use crate::{Model, Prepared, ProjectionError, Tables, READ_MODELS};
 use credledger_adapters::append::GroupAppender;
 use credledger_adapters::db::{is_sqlite, timestamp, Backend};
 use credledger_adapters::feed::{self, FeedEvent, FeedWaker};
+use credledger_adapters::lease::Leases;
 use credledger_adapters::Database;
 use sqlx::{AnyConnection, Row};
 use std::collections::{BTreeSet, HashMap};
@@ -490,6 +491,7 @@ impl Projections {
         &self,
         model: Model,
         shadow_checkpoint: &str,
+        lease: &RebuildLease,
     ) -> Result<DeferredIndexes, ProjectionError> {
         let mut deferred = DeferredIndexes::default();
         let _writer = self.db.exclusive().await;
@@ -497,6 +499,7 @@ impl Projections {
         // The first statement writes, so SQLite takes its write lock here (waiting up to the
         // busy timeout) instead of failing with SQLITE_BUSY_SNAPSHOT when the read of
         // sqlite_master below is upgraded to a write after another process committed.
+        lease.hold(&mut tx).await?;
         sqlx::query("DELETE FROM projection_checkpoints WHERE name = $1")
             .bind(shadow_checkpoint)
             .execute(&mut *tx)
@@ -556,13 +559,52 @@ impl Projections {
     /// Replays the whole ledger into fresh tables and swaps them in; the live tables keep
     /// serving (and the live consumer keeps running) until the swap's short transaction.
     /// `progress(applied, head)` is called after each batch.
+    ///
+    /// One rebuild of a read model runs at a time across every process sharing the database:
+    /// it holds the lease `rebuild:<name>` (renewed in the background), and each of its
+    /// transactions commits only while the lease is still its own. A second one is refused
+    /// ([`ProjectionError::RebuildRunning`]); one whose lease another took after it stopped
+    /// renewing ends without swapping ([`ProjectionError::RebuildTakenOver`]).
     pub async fn rebuild(
         &self,
         model: Model,
         progress: &(dyn Fn(i64, i64) + Sync),
     ) -> Result<RebuildReport, ProjectionError> {
+        let lease = RebuildLease {
+            leases: Leases::new(self.db.clone()),
+            name: format!("rebuild:{}", model.name()),
+            model: model.name(),
+        };
+        if !lease
+            .leases
+            .acquire(&lease.name, chrono::Utc::now(), REBUILD_LEASE, None)
+            .await?
+        {
+            return Err(ProjectionError::RebuildRunning(model.name()));
+        }
+        let renewed = lease.leases.keep(&lease.name, REBUILD_LEASE);
+        let rebuilt = self.rebuild_holding(model, progress, &lease).await;
+        drop(renewed);
+        if let Err(e) = lease
+            .leases
+            .release(&lease.name, chrono::Utc::now(), None)
+            .await
+        {
+            tracing::warn!(read_model = model.name(), error = %e, "could not release the rebuild's lease");
+        }
+        rebuilt
+    }
+
+    async fn rebuild_holding(
+        &self,
+        model: Model,
+        progress: &(dyn Fn(i64, i64) + Sync),
+        lease: &RebuildLease,
+    ) -> Result<RebuildReport, ProjectionError> {
         let shadow_checkpoint = format!("{}#rebuild", model.name());
-        let deferred_indexes = self.create_shadow_tables(model, &shadow_checkpoint).await?;
+        let deferred_indexes = self
+            .create_shadow_tables(model, &shadow_checkpoint, lease)
+            .await?;
         // Replay: a reader fetches the next batch while the current one is written. Events are
         // immutable and read in position order, so reading outside the write transaction is
         // safe; each batch's rows and the shadow checkpoint still commit together.
@@ -592,6 +634,7 @@ impl Projections {
             {
                 let _writer = self.db.exclusive().await;
                 let mut tx = self.db.any.begin().await?;
+                lease.hold(&mut tx).await?;
                 lock_checkpoint(&mut tx, &shadow_checkpoint).await?;
                 apply(
                     model,
@@ -617,8 +660,16 @@ impl Projections {
         // The swap: hold the live consumer's checkpoint, apply what arrived meanwhile, swap.
         let _writer = self.db.exclusive().await;
         let mut tx = self.db.any.begin().await?;
+        lease.hold(&mut tx).await?;
         lock_checkpoint(&mut tx, model.name()).await?;
         let mut position = lock_checkpoint(&mut tx, &shadow_checkpoint).await?;
+        if !is_sqlite(&tx) {
+            // The swap is reported done once committed: unlike a batch's, its commit waits for
+            // the WAL (lock_checkpoint relaxed that for this transaction).
+            sqlx::query("SELECT set_config('synchronous_commit', 'on', true)")
+                .execute(&mut *tx)
+                .await?;
+        }
         loop {
             let events = feed::read_after(&mut *tx, position, 5000).await?;
             let Some(last) = events.last().map(|e| e.position) else {
@@ -686,7 +737,32 @@ impl Projections {
     }
 }
 
-/// SQLite's stored DDL for a table and its explicit indexes: (type, name, sql).
+/// How long a rebuild's lease lasts without being renewed (it is renewed every third of that
+/// while the rebuild runs): how long one that stopped without ending keeps others out.
+const REBUILD_LEASE: Duration = Duration::from_secs(60);
+
+/// The lease a rebuild of one read model holds.
+struct RebuildLease {
+    leases: Leases,
+    name: String,
+    model: &'static str,
+}
+
+impl RebuildLease {
+    /// Makes the caller's transaction commit only while the lease is still this rebuild's.
+    async fn hold(&self, tx: &mut AnyConnection) -> Result<(), ProjectionError> {
+        let held = self
+            .leases
+            .renew_in(tx, &self.name, chrono::Utc::now(), REBUILD_LEASE)
+            .await?;
+        if held {
+            Ok(())
+        } else {
+            Err(ProjectionError::RebuildTakenOver(self.model))
+        }
+    }
+}
+
 /// Indexes a rebuild builds once its tables are filled.
 #[derive(Default)]
 struct DeferredIndexes {
@@ -696,6 +772,7 @@ struct DeferredIndexes {
     after_swap: Vec<String>,
 }
 
+/// SQLite's stored DDL for a table and its explicit indexes: (type, name, sql).
 async fn sqlite_ddl(
     conn: &mut AnyConnection,
     table: &str,

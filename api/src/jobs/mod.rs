@@ -5,11 +5,10 @@
 //! expiry is a ledger event attributed to `scheduler` (or `cli`) with the run's request id.
 
 mod expiry;
-pub mod lease;
 mod revalidate;
 
+pub use credledger_adapters::lease::{Held, LeaseState, Leases};
 pub use expiry::{expire, notice, ExpiryOptions, ExpiryReport, Webhook};
-pub use lease::{Held, LeaseState, Leases};
 pub use revalidate::{revalidate, Progress, RevalidateOptions, RevalidateReport, SCHEDULED_SHARE};
 
 use crate::config::JobSettings;

@@ -321,7 +321,7 @@ async fn drift(sync: &McpSync, target: &str) -> anyhow::Result<ExitCode> {
 
 /// Waits (up to twice its time to live) for the sync lease, so the sender is not sending
 /// meanwhile.
-async fn take_lease(sync: &McpSync) -> anyhow::Result<crate::jobs::lease::Held> {
+async fn take_lease(sync: &McpSync) -> anyhow::Result<crate::jobs::Held> {
     let deadline = tokio::time::Instant::now() + sync.settings().lease_ttl * 2;
     loop {
         if let Some(held) = sync.lock().await? {

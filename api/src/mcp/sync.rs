@@ -13,7 +13,7 @@
 
 use super::McpServers;
 use crate::error::ApiError;
-use crate::jobs::lease::Leases;
+use crate::jobs::Leases;
 use chrono::{DateTime, Utc};
 use credledger_adapters::db::timestamp;
 use credledger_adapters::mcp::client::{
@@ -205,7 +205,7 @@ impl McpSync {
     }
 
     /// Takes the send lease (renewed while the guard lives); `None` when another holds it.
-    pub async fn lock(&self) -> Result<Option<crate::jobs::lease::Held>, ApiError> {
+    pub async fn lock(&self) -> Result<Option<crate::jobs::Held>, ApiError> {
         let ttl = self.settings.lease_ttl;
         if self.leases.acquire(LEASE, Utc::now(), ttl, None).await? {
             Ok(Some(self.leases.keep(LEASE, ttl)))

@@ -1,11 +1,12 @@
-//! Leases in the database: a job runs only on the instance holding its lease. Taking, renewing
+//! Leases in the database: a job runs only on the instance holding its lease (and a read
+//! model's rebuild only in the process holding its own). Taking, renewing
 //! and releasing are one atomic statement each, so two instances (or processes, on SQLite)
 //! never both hold one. A holder that stops renewing loses the lease when its TTL passes.
 //! Times come from the instances' clocks, which must agree to well within a TTL (NTP does).
 
+use crate::db::timestamp;
+use crate::{Database, DbError};
 use chrono::{DateTime, Utc};
-use credledger_adapters::db::timestamp;
-use credledger_adapters::{Database, DbError};
 use sqlx::Row;
 use std::sync::Arc;
 use std::time::Duration;
@@ -94,13 +95,36 @@ impl Leases {
         ttl: Duration,
     ) -> Result<bool, DbError> {
         let _writer = self.db.exclusive().await;
+        self.renew_on(&self.db.any, name, now, ttl).await
+    }
+
+    /// [`Leases::renew`] in the caller's transaction, so that what the transaction writes is
+    /// committed only while the lease is ours: the lease's row stays locked until the commit
+    /// (on SQLite the whole database does), so nobody takes the lease in between.
+    pub async fn renew_in(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        name: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<bool, DbError> {
+        self.renew_on(tx, name, now, ttl).await
+    }
+
+    async fn renew_on<'c>(
+        &self,
+        executor: impl sqlx::Executor<'c, Database = sqlx::Any>,
+        name: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<bool, DbError> {
         let row = sqlx::query(
             "UPDATE leases SET expires_at = $3 WHERE name = $1 AND holder = $2 RETURNING holder",
         )
         .bind(name)
         .bind(self.holder.as_ref())
         .bind(timestamp(now + chrono_ttl(ttl)))
-        .fetch_optional(&self.db.any)
+        .fetch_optional(executor)
         .await?;
         Ok(row.is_some())
     }
