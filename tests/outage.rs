@@ -26,6 +26,8 @@ struct Relay {
     upstream: SocketAddr,
     task: Mutex<Option<JoinHandle<()>>>,
     commit_trap: Arc<AtomicBool>,
+    /// Connections accepted before this are passed on only then (a stalled server).
+    stalled_until: Arc<Mutex<Option<tokio::time::Instant>>>,
 }
 
 impl Relay {
@@ -36,6 +38,7 @@ impl Relay {
             upstream,
             task: Mutex::new(None),
             commit_trap: Arc::default(),
+            stalled_until: Arc::default(),
         };
         relay.serve(listener);
         relay
@@ -43,12 +46,17 @@ impl Relay {
 
     fn serve(&self, listener: TcpListener) {
         let (upstream, trap) = (self.upstream, self.commit_trap.clone());
+        let stalled_until = self.stalled_until.clone();
         let task = tokio::spawn(async move {
             // Dropped with the task when it is aborted: every relayed connection closes.
             let mut connections = JoinSet::new();
             while let Ok((inbound, _)) = listener.accept().await {
                 let trap = trap.clone();
+                let stalled = *stalled_until.lock().unwrap();
                 connections.spawn(async move {
+                    if let Some(until) = stalled {
+                        tokio::time::sleep_until(until).await;
+                    }
                     if let Ok(outbound) = TcpStream::connect(upstream).await {
                         relay_connection(inbound, outbound, trap).await;
                     }
@@ -82,6 +90,11 @@ impl Relay {
     async fn restore(&self) {
         let listener = TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
         self.serve(listener);
+    }
+
+    /// Connections made in the next `stall` reach PostgreSQL only once it has passed.
+    fn stall_for(&self, stall: Duration) {
+        *self.stalled_until.lock().unwrap() = Some(tokio::time::Instant::now() + stall);
     }
 
     /// The next `COMMIT` a client sends reaches PostgreSQL, which commits, but its answer never
@@ -633,3 +646,25 @@ async fn a_stuck_job_makes_the_instance_not_ready(env: crate::support::TestEnv) 
     pool.close().await;
 }
 crate::on_both_backends!(a_stuck_job_makes_the_instance_not_ready);
+
+/// Opening the database while PostgreSQL is slow to give a first connection (slower than the
+/// one second a statement waits for one) waits it out instead of failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opening_the_database_waits_out_a_first_connection_slower_than_a_statement_would() {
+    let Some(env) = TestEnv::postgres().await else {
+        return;
+    };
+    let (relay, relayed) = Relay::in_front_of(&env).await;
+    relay.stall_for(Duration::from_millis(2_500));
+    let started = Instant::now();
+    let opened = credledger_adapters::Database::connect(&credledger_adapters::db::DatabaseConfig {
+        url: Some(relayed.to_string()),
+        data_dir: env.data_dir(),
+        max_connections: 4,
+    })
+    .await;
+    let waited = started.elapsed();
+    let db = opened.unwrap_or_else(|e| panic!("after {waited:?}: {e}"));
+    assert!(waited >= Duration::from_secs(2), "{waited:?}");
+    db.ping().await.unwrap();
+}

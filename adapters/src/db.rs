@@ -78,6 +78,28 @@ pub fn unreachable(e: &sqlx::Error) -> bool {
 /// driver's 30 s default. Far above any wait under load (statements take milliseconds).
 const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// How long opening the database waits for PostgreSQL's first connection: one slower than
+/// [`PG_ACQUIRE_TIMEOUT`] (a server briefly stalled, by a checkpoint on a busy machine say) is
+/// tried again until this has passed. A refused connection still fails at once.
+const PG_OPEN_WAIT: Duration = Duration::from_secs(10);
+
+/// Opens a pool, trying again while its first connection is only slow (`PoolTimedOut`), up
+/// to [`PG_OPEN_WAIT`].
+async fn patiently<P, F>(open: impl Fn() -> F) -> Result<P, DbError>
+where
+    F: std::future::Future<Output = Result<P, sqlx::Error>>,
+{
+    let deadline = tokio::time::Instant::now() + PG_OPEN_WAIT;
+    loop {
+        match open().await {
+            Err(sqlx::Error::PoolTimedOut) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!("PostgreSQL's first connection is slow; trying again");
+            }
+            opened => return opened.map_err(DbError::Connect),
+        }
+    }
+}
+
 /// How long PostgreSQL lets one of this process's sessions sit idle inside a transaction
 /// before it ends the session. Every transaction here runs its statements back to back
 /// (milliseconds apart); one that stops (its process frozen, its link gone quiet) may hold the
@@ -194,30 +216,32 @@ impl Database {
             .options([("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION)]);
         // No ping before each checkout: it doubled the round trips of every statement. A
         // connection the server dropped fails its next statement and is discarded.
-        let pool = PgPoolOptions::new()
-            .max_connections(max)
-            .test_before_acquire(false)
-            .acquire_timeout(PG_ACQUIRE_TIMEOUT)
-            .connect_with(options)
-            .await
-            .map_err(DbError::Connect)?;
-        let any = AnyPoolOptions::new()
-            .max_connections(max.clamp(2, 16))
-            .test_before_acquire(false)
-            .acquire_timeout(PG_ACQUIRE_TIMEOUT)
-            .after_connect(|conn, _| {
-                Box::pin(async move {
-                    sqlx::query(&format!(
-                        "SET idle_in_transaction_session_timeout = '{IDLE_IN_TRANSACTION}'"
-                    ))
-                    .execute(&mut *conn)
-                    .await?;
-                    Ok(())
+        let pool = patiently(|| {
+            PgPoolOptions::new()
+                .max_connections(max)
+                .test_before_acquire(false)
+                .acquire_timeout(PG_ACQUIRE_TIMEOUT)
+                .connect_with(options.clone())
+        })
+        .await?;
+        let any = patiently(|| {
+            AnyPoolOptions::new()
+                .max_connections(max.clamp(2, 16))
+                .test_before_acquire(false)
+                .acquire_timeout(PG_ACQUIRE_TIMEOUT)
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        sqlx::query(&format!(
+                            "SET idle_in_transaction_session_timeout = '{IDLE_IN_TRANSACTION}'"
+                        ))
+                        .execute(&mut *conn)
+                        .await?;
+                        Ok(())
+                    })
                 })
-            })
-            .connect(url)
-            .await
-            .map_err(DbError::Connect)?;
+                .connect(url)
+        })
+        .await?;
         Ok(Self {
             any,
             pools: Pools::Postgres(pool),
