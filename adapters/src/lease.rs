@@ -95,7 +95,8 @@ impl Leases {
         ttl: Duration,
     ) -> Result<bool, DbError> {
         let _writer = self.db.exclusive().await;
-        self.renew_on(&self.db.any, name, now, ttl).await
+        let mut conn = self.db.any.acquire().await?;
+        self.renew_in(&mut conn, name, now, ttl).await
     }
 
     /// [`Leases::renew`] in the caller's transaction, so that what the transaction writes is
@@ -108,23 +109,13 @@ impl Leases {
         now: DateTime<Utc>,
         ttl: Duration,
     ) -> Result<bool, DbError> {
-        self.renew_on(tx, name, now, ttl).await
-    }
-
-    async fn renew_on<'c>(
-        &self,
-        executor: impl sqlx::Executor<'c, Database = sqlx::Any>,
-        name: &str,
-        now: DateTime<Utc>,
-        ttl: Duration,
-    ) -> Result<bool, DbError> {
         let row = sqlx::query(
             "UPDATE leases SET expires_at = $3 WHERE name = $1 AND holder = $2 RETURNING holder",
         )
         .bind(name)
         .bind(self.holder.as_ref())
         .bind(timestamp(now + chrono_ttl(ttl)))
-        .fetch_optional(executor)
+        .fetch_optional(tx)
         .await?;
         Ok(row.is_some())
     }

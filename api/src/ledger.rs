@@ -353,8 +353,8 @@ impl Ledger {
     }
 
     /// Renames, relabels and gives a new secret (its fields as JSON, with the outcome of the
-    /// live check done just before) to a credential in one command: all of it is kept, or none of it (a taken name
-    /// leaves the secret as it was; a revoked credential keeps its name).
+    /// live check done just before) to a credential in one command: all of it is kept, or none
+    /// of it (a taken name leaves the secret as it was; a revoked credential keeps its name).
     pub async fn update_with_secret(
         &self,
         credential: &str,
