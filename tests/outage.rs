@@ -28,6 +28,9 @@ struct Relay {
     commit_trap: Arc<AtomicBool>,
     /// Connections accepted before this are passed on only then (a stalled server).
     stalled_until: Arc<Mutex<Option<tokio::time::Instant>>>,
+    /// Every connection is passed on only this long after it was made (a server slow to take
+    /// connections).
+    slow_by: Arc<Mutex<Duration>>,
 }
 
 impl Relay {
@@ -39,6 +42,7 @@ impl Relay {
             task: Mutex::new(None),
             commit_trap: Arc::default(),
             stalled_until: Arc::default(),
+            slow_by: Arc::default(),
         };
         relay.serve(listener);
         relay
@@ -46,17 +50,19 @@ impl Relay {
 
     fn serve(&self, listener: TcpListener) {
         let (upstream, trap) = (self.upstream, self.commit_trap.clone());
-        let stalled_until = self.stalled_until.clone();
+        let (stalled_until, slow_by) = (self.stalled_until.clone(), self.slow_by.clone());
         let task = tokio::spawn(async move {
             // Dropped with the task when it is aborted: every relayed connection closes.
             let mut connections = JoinSet::new();
             while let Ok((inbound, _)) = listener.accept().await {
                 let trap = trap.clone();
                 let stalled = *stalled_until.lock().unwrap();
+                let slow_by = *slow_by.lock().unwrap();
                 connections.spawn(async move {
                     if let Some(until) = stalled {
                         tokio::time::sleep_until(until).await;
                     }
+                    tokio::time::sleep(slow_by).await;
                     if let Ok(outbound) = TcpStream::connect(upstream).await {
                         relay_connection(inbound, outbound, trap).await;
                     }
@@ -95,6 +101,11 @@ impl Relay {
     /// Connections made in the next `stall` reach PostgreSQL only once it has passed.
     fn stall_for(&self, stall: Duration) {
         *self.stalled_until.lock().unwrap() = Some(tokio::time::Instant::now() + stall);
+    }
+
+    /// Every connection made from now on reaches PostgreSQL only `by` after it was made.
+    fn slow_connections_by(&self, by: Duration) {
+        *self.slow_by.lock().unwrap() = by;
     }
 
     /// The next `COMMIT` a client sends reaches PostgreSQL, which commits, but its answer never
@@ -244,6 +255,8 @@ async fn postgres_stopped_for_ten_seconds_under_load() {
         env.cli()
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
             .env("DATABASE_URL", relayed.as_str())
+            // The service's own wait for a connection: its answer in an outage is the test.
+            .env_remove("CREDLEDGER_DB_CONNECTION_WAIT_MS")
             .env("CREDLEDGER_JOBS", "off")
             // Four clients asking as fast as they can would meet the API rate limit, which is
             // not what this test is about (tests/limits.rs is).
@@ -478,6 +491,7 @@ async fn relayed_writer(env: &TestEnv) -> (Relay, GroupAppender) {
         url: Some(relayed.to_string()),
         data_dir: env.data_dir(),
         max_connections: 4,
+        connection_wait: credledger_adapters::db::DEFAULT_CONNECTION_WAIT,
     })
     .await
     .unwrap();
@@ -577,6 +591,7 @@ async fn a_writer_stopped_inside_its_transaction_holds_the_others_back_only_for_
         url: env.database_url.clone(),
         data_dir: env.data_dir(),
         max_connections: 4,
+        connection_wait: credledger_adapters::db::DEFAULT_CONNECTION_WAIT,
     };
     let stopped = credledger_adapters::Database::connect(&config)
         .await
@@ -661,10 +676,36 @@ async fn opening_the_database_waits_out_a_first_connection_slower_than_a_stateme
         url: Some(relayed.to_string()),
         data_dir: env.data_dir(),
         max_connections: 4,
+        connection_wait: credledger_adapters::db::DEFAULT_CONNECTION_WAIT,
     })
     .await;
     let waited = started.elapsed();
     let db = opened.unwrap_or_else(|e| panic!("after {waited:?}: {e}"));
     assert!(waited >= Duration::from_secs(2), "{waited:?}");
     db.ping().await.unwrap();
+}
+
+/// A one-shot command waits for connections slower than the second a request of the service
+/// waits (a database busy taking connections): it has no client to answer quickly, and failing
+/// would only make its operator run it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_waits_for_connections_slower_than_a_request_would() {
+    let Some(env) = TestEnv::postgres().await else {
+        return;
+    };
+    env.ledger().await;
+    let (relay, relayed) = Relay::in_front_of(&env).await;
+    relay.slow_connections_by(Duration::from_millis(1_500));
+    let mut cli = env.cli();
+    cli.env("DATABASE_URL", relayed.as_str())
+        .env_remove("CREDLEDGER_DB_CONNECTION_WAIT_MS")
+        .args(["ledger", "verify"]);
+
+    let out = tokio::task::spawn_blocking(move || cli.output().unwrap())
+        .await
+        .unwrap();
+
+    let text = crate::support::output_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("ledger verify: OK"), "{text}");
 }

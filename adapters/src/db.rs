@@ -73,13 +73,15 @@ pub fn unreachable(e: &sqlx::Error) -> bool {
     }
 }
 
-/// How long a statement waits for a PostgreSQL connection before the request fails as
-/// unavailable: an outage is answered in about a second (`UNAVAILABLE`, 503), not after the
-/// driver's 30 s default. Far above any wait under load (statements take milliseconds).
-const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a statement of the service waits for a PostgreSQL connection (a free one, or a new
+/// one being opened) before its request fails as unavailable, unless configured otherwise
+/// ([`DatabaseConfig::connection_wait`]): an outage is answered in about a second
+/// (`UNAVAILABLE`, 503), not after the driver's 30 s default. Far above any wait under load on
+/// a database with cores of its own (statements take milliseconds).
+pub const DEFAULT_CONNECTION_WAIT: Duration = Duration::from_secs(1);
 
 /// How long opening the database waits for PostgreSQL's first connection: one slower than
-/// [`PG_ACQUIRE_TIMEOUT`] (a server briefly stalled, by a checkpoint on a busy machine say) is
+/// the statements' wait (a server briefly stalled, by a checkpoint on a busy machine say) is
 /// tried again until this has passed. A refused connection still fails at once.
 const PG_OPEN_WAIT: Duration = Duration::from_secs(10);
 
@@ -149,6 +151,10 @@ pub struct DatabaseConfig {
     pub url: Option<String>,
     pub data_dir: PathBuf,
     pub max_connections: u32,
+    /// How long a statement waits for a PostgreSQL connection before it fails as unavailable
+    /// ([`DEFAULT_CONNECTION_WAIT`] for the service; one-shot commands wait longer). SQLite
+    /// keeps its own long waits.
+    pub connection_wait: Duration,
 }
 
 impl std::fmt::Debug for DatabaseConfig {
@@ -157,6 +163,7 @@ impl std::fmt::Debug for DatabaseConfig {
             .field("url", &self.url.as_deref().map(redact_url))
             .field("data_dir", &self.data_dir)
             .field("max_connections", &self.max_connections)
+            .field("connection_wait", &self.connection_wait)
             .finish()
     }
 }
@@ -180,7 +187,7 @@ impl Database {
         sqlx::any::install_default_drivers();
         match config.url.as_deref() {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                Self::connect_postgres(url, config.max_connections).await
+                Self::connect_postgres(url, config.max_connections, config.connection_wait).await
             }
             Some(url) => {
                 let path = url.strip_prefix("sqlite://").unwrap_or(url);
@@ -210,7 +217,7 @@ impl Database {
         }
     }
 
-    async fn connect_postgres(url: &str, max: u32) -> Result<Self, DbError> {
+    async fn connect_postgres(url: &str, max: u32, wait: Duration) -> Result<Self, DbError> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| DbError::BadUrl(e.to_string()))?
             .options([("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION)]);
@@ -220,7 +227,7 @@ impl Database {
             PgPoolOptions::new()
                 .max_connections(max)
                 .test_before_acquire(false)
-                .acquire_timeout(PG_ACQUIRE_TIMEOUT)
+                .acquire_timeout(wait)
                 .connect_with(options.clone())
         })
         .await?;
@@ -228,7 +235,7 @@ impl Database {
             AnyPoolOptions::new()
                 .max_connections(max.clamp(2, 16))
                 .test_before_acquire(false)
-                .acquire_timeout(PG_ACQUIRE_TIMEOUT)
+                .acquire_timeout(wait)
                 .after_connect(|conn, _| {
                     Box::pin(async move {
                         sqlx::query(&format!(

@@ -242,6 +242,7 @@ fn settings(dir: &std::path::Path, url: Option<String>) -> Settings {
         master_key_file: dir.join("master.keys"),
         bind: "127.0.0.1:0".into(),
         db_connections: 40,
+        db_connection_wait: credledger_adapters::db::DEFAULT_CONNECTION_WAIT,
         dev: false,
         read_your_writes_ms: 5_000,
         validations_per_minute: 10,

@@ -257,8 +257,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     let (mut settings, jobs) = Settings::resolve_with_jobs(&cli.common, bind, dev)?;
     if !matches!(cli.command, Command::Serve { .. }) {
-        // One-shot commands run no projection consumer to wait for; they catch up instead.
-        settings.read_your_writes_ms = 0;
+        settings = settings.for_one_shot_command();
     }
     tracing::debug!(?settings, "configuration");
     match cli.command {

@@ -35,6 +35,8 @@ pub struct FileConfig {
     pub master_key_file: Option<PathBuf>,
     pub bind: Option<String>,
     pub db_connections: Option<u32>,
+    /// Milliseconds a request waits for a PostgreSQL connection before answering unavailable.
+    pub db_connection_wait_ms: Option<u64>,
     pub validations_per_minute: Option<u32>,
     /// API requests per person and per token per minute; 0 turns the limit off.
     pub api_requests_per_minute: Option<u32>,
@@ -98,6 +100,11 @@ pub const DEFAULT_READY_MAX_LAG: i64 = 10_000;
 /// average, with a burst of a whole minute's worth.
 pub const DEFAULT_API_REQUESTS_PER_MINUTE: u32 = 600;
 
+/// How long a one-shot command waits for a PostgreSQL connection at least: nobody is waiting
+/// for a quick 503 from it (no client retrying, no load balancer), and failing after a second
+/// on a busy database would only make its operator run it again.
+pub const COMMAND_CONNECTION_WAIT: Duration = Duration::from_secs(10);
+
 /// The settings every command resolves to.
 #[derive(Clone)]
 pub struct Settings {
@@ -107,6 +114,9 @@ pub struct Settings {
     pub master_key_file: PathBuf,
     pub bind: String,
     pub db_connections: u32,
+    /// How long a statement waits for a PostgreSQL connection (a free one, or a new one being
+    /// opened) before its request is answered unavailable.
+    pub db_connection_wait: Duration,
     pub dev: bool,
     /// How long a command's answer waits for the read models to show it.
     pub read_your_writes_ms: u64,
@@ -160,6 +170,7 @@ impl std::fmt::Debug for Settings {
             .field("master_key_file", &self.master_key_file)
             .field("bind", &self.bind)
             .field("db_connections", &self.db_connections)
+            .field("db_connection_wait", &self.db_connection_wait)
             .field("dev", &self.dev)
             .field("validations_per_minute", &self.validations_per_minute)
             .field("api_requests_per_minute", &self.api_requests_per_minute)
@@ -219,6 +230,13 @@ impl Settings {
                 .or(file.bind)
                 .unwrap_or_else(|| "127.0.0.1:8080".into()),
             db_connections: common.db_connections.or(file.db_connections).unwrap_or(40),
+            db_connection_wait: env_value::<u64>(
+                "CREDLEDGER_DB_CONNECTION_WAIT_MS",
+                "milliseconds",
+            )?
+            .or(file.db_connection_wait_ms)
+            .map(Duration::from_millis)
+            .unwrap_or(credledger_adapters::db::DEFAULT_CONNECTION_WAIT),
             dev,
             read_your_writes_ms: 5_000,
             validations_per_minute: match std::env::var("CREDLEDGER_VALIDATIONS_PER_MINUTE") {
@@ -275,6 +293,15 @@ impl Settings {
         Ok((settings, jobs))
     }
 
+    /// These settings for a one-shot command (anything but `serve`): it runs no read-model
+    /// runner to wait for (it catches up instead), and it waits for a database connection at
+    /// least [`COMMAND_CONNECTION_WAIT`].
+    pub fn for_one_shot_command(mut self) -> Self {
+        self.read_your_writes_ms = 0;
+        self.db_connection_wait = self.db_connection_wait.max(COMMAND_CONNECTION_WAIT);
+        self
+    }
+
     /// The service catalog: the built-in one (or `catalog_file`), with base URL overrides.
     pub fn catalog(&self) -> anyhow::Result<credledger_domain::Catalog> {
         use anyhow::Context as _;
@@ -306,6 +333,7 @@ impl Settings {
             url: self.database_url.clone(),
             data_dir: self.data_dir.clone(),
             max_connections: self.db_connections,
+            connection_wait: self.db_connection_wait,
         }
     }
 }
@@ -607,4 +635,32 @@ pub fn check_webhook_url(url: &str) -> anyhow::Result<()> {
         "the expiry webhook URL must be an http:// or https:// URL"
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_one_shot_command_waits_for_a_connection_ten_seconds_unless_configured_longer() {
+        let service = Settings::resolve(&Common::default(), None, false)
+            .expect("the defaults resolve without a file or variables");
+        assert_eq!(
+            service.database().connection_wait,
+            credledger_adapters::db::DEFAULT_CONNECTION_WAIT
+        );
+
+        let command = service.clone().for_one_shot_command();
+        assert_eq!(command.database().connection_wait, COMMAND_CONNECTION_WAIT);
+        assert_eq!(command.read_your_writes_ms, 0);
+
+        let patient = Settings {
+            db_connection_wait: Duration::from_secs(30),
+            ..service
+        };
+        assert_eq!(
+            patient.for_one_shot_command().database().connection_wait,
+            Duration::from_secs(30)
+        );
+    }
 }

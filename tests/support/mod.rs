@@ -186,6 +186,12 @@ impl TestEnv {
             master_key_file: self.key_file.clone(),
             bind: "127.0.0.1:0".into(),
             db_connections: 40,
+            // Not the service's one second: two test processes, their servers, their command
+            // runs and PostgreSQL share two cores here, and a new connection sometimes takes
+            // longer than that (a second and a half seen). Answering those requests
+            // `UNAVAILABLE` is the service's designed backpressure, which `tests/outage.rs`
+            // checks on the real binary with its default; the other tests are not about it.
+            db_connection_wait: credledger::config::COMMAND_CONNECTION_WAIT,
             dev: false,
             read_your_writes_ms: 5_000,
             validations_per_minute: 10,
@@ -210,8 +216,7 @@ impl TestEnv {
     /// The ledger's use cases, opened in this process (no projection runner: call
     /// `ledger.projections.catch_up()` to bring read models up to date).
     pub async fn ledger(&self) -> Arc<Ledger> {
-        let mut settings = self.settings();
-        settings.read_your_writes_ms = 0;
+        let settings = self.settings().for_one_shot_command();
         open_ledger(&settings, IfMissing::Fail).await.unwrap()
     }
 
@@ -248,6 +253,13 @@ impl TestEnv {
             .env("CREDLEDGER_DATA_DIR", self.data_dir())
             .env("CREDLEDGER_MASTER_KEY_FILE", &self.key_file)
             .env("CREDLEDGER_LOG", "warn")
+            // As `settings` does, for the same reason; tests of the default remove it.
+            .env(
+                "CREDLEDGER_DB_CONNECTION_WAIT_MS",
+                credledger::config::COMMAND_CONNECTION_WAIT
+                    .as_millis()
+                    .to_string(),
+            )
             // Provider stand-ins listen on loopback.
             .env("CREDLEDGER_OUTBOUND_ALLOW_LOOPBACK", "1");
         if let Some(url) = &self.database_url {
