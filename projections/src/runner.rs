@@ -57,11 +57,60 @@ const RETRY_AT_MOST: Duration = Duration::from_secs(30);
 /// How long a read model that failed with `error` waits before it is tried again, `before`
 /// being its last wait if it failed then too. The database gone or failing: 250 ms each time,
 /// so the read model goes on as soon as it can. An event it cannot read stays so until a new
-/// binary is deployed: twice as long each time, up to 30 s (and a log line as often).
+/// binary is deployed: twice as long each time, up to 30 s.
 fn retry_wait(error: &ProjectionError, before: Option<Duration>) -> Duration {
     match (error, before) {
         (ProjectionError::BadEvent { .. }, Some(before)) => (before * 2).min(RETRY_AT_MOST),
         _ => RETRY_FIRST,
+    }
+}
+
+/// How often a read model that goes on failing is logged again: its first failure is logged,
+/// then one line at most this often (not one per try, four a second per read model while the
+/// database is gone), then one when it goes again.
+const LOG_AGAIN_AFTER: Duration = Duration::from_secs(30);
+
+/// A read model that failed and has not gone again since.
+#[derive(Debug, Clone, Copy)]
+struct Failing {
+    /// When it is tried next, and the wait before that.
+    next: tokio::time::Instant,
+    wait: Duration,
+    /// Its first failure in a row, and its failures since.
+    since: tokio::time::Instant,
+    failures: u32,
+    /// When a failure of it was last logged.
+    logged: tokio::time::Instant,
+}
+
+impl Failing {
+    /// The record of a read model that failed with `error` at `now` (`before`: its record if it
+    /// was failing already), and whether to log this failure.
+    fn after(
+        before: Option<Failing>,
+        error: &ProjectionError,
+        now: tokio::time::Instant,
+    ) -> (Self, bool) {
+        let wait = retry_wait(error, before.map(|f| f.wait));
+        let Some(before) = before else {
+            let first = Failing {
+                next: now + wait,
+                wait,
+                since: now,
+                failures: 1,
+                logged: now,
+            };
+            return (first, true);
+        };
+        let log = now.duration_since(before.logged) >= LOG_AGAIN_AFTER;
+        let again = Failing {
+            next: now + wait,
+            wait,
+            failures: before.failures + 1,
+            logged: if log { now } else { before.logged },
+            ..before
+        };
+        (again, log)
     }
 }
 
@@ -353,31 +402,40 @@ impl Projections {
     /// (ADR 0005).
     pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
         let mut waker = FeedWaker::new(&self.db, Duration::from_millis(500)).await;
-        // The read models that failed: when each is tried next, and the wait before that.
-        let mut failing: HashMap<&'static str, (tokio::time::Instant, Duration)> = HashMap::new();
+        // The read models that failed and have not gone again since.
+        let mut failing: HashMap<&'static str, Failing> = HashMap::new();
         loop {
             let now = tokio::time::Instant::now();
             let due: Vec<Model> = READ_MODELS
                 .into_iter()
-                .filter(|m| failing.get(m.name()).is_none_or(|(at, _)| *at <= now))
+                .filter(|m| failing.get(m.name()).is_none_or(|f| f.next <= now))
                 .collect();
             let failed = self.drain_each(&due).await;
             for model in &due {
                 let error = failed.iter().find(|(m, _)| m.name() == model.name());
                 match (error, failing.get(model.name()).copied()) {
                     (Some((_, e)), before) => {
-                        let wait = retry_wait(e, before.map(|(_, wait)| wait));
-                        tracing::error!(
-                            read_model = model.name(),
-                            error = %e,
-                            retry_in_ms = wait.as_millis() as u64,
-                            "read model stopped; the others go on"
-                        );
-                        failing.insert(model.name(), (now + wait, wait));
+                        let (record, log) = Failing::after(before, e, now);
+                        if log {
+                            tracing::error!(
+                                read_model = model.name(),
+                                error = %e,
+                                failures = record.failures,
+                                failing_for_s = now.duration_since(record.since).as_secs(),
+                                retry_in_ms = record.wait.as_millis() as u64,
+                                "read model stopped; the others go on"
+                            );
+                        }
+                        failing.insert(model.name(), record);
                     }
-                    (None, Some(_)) => {
+                    (None, Some(record)) => {
                         failing.remove(model.name());
-                        tracing::info!(read_model = model.name(), "read model going again");
+                        tracing::info!(
+                            read_model = model.name(),
+                            failures = record.failures,
+                            stopped_for_ms = now.duration_since(record.since).as_millis() as u64,
+                            "read model going again"
+                        );
                     }
                     (None, None) => {}
                 }
@@ -392,7 +450,7 @@ impl Projections {
                 .map(|(_, p)| *p.borrow())
                 .min()
                 .unwrap_or(i64::MAX);
-            let retry = failing.values().map(|(at, _)| *at).min();
+            let retry = failing.values().map(|f| f.next).min();
             tokio::select! {
                 _ = waker.wait_beyond(seen) => {}
                 _ = tokio::time::sleep_until(retry.unwrap_or(now)), if retry.is_some() => {}
@@ -800,7 +858,7 @@ fn move_forward(progress: &mut i64, position: i64) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{retry_wait, ProjectionError};
+    use super::{retry_wait, Failing, ProjectionError};
     use std::time::Duration;
 
     #[test]
@@ -829,6 +887,31 @@ mod tests {
             retry_wait(&gone, Some(Duration::from_secs(30))),
             Duration::from_millis(250)
         );
+    }
+
+    #[test]
+    fn a_read_model_failing_on_every_try_is_logged_when_it_first_fails_and_then_every_thirty_seconds(
+    ) {
+        let gone = ProjectionError::Db(credledger_adapters::DbError::Query(
+            sqlx::Error::PoolTimedOut,
+        ));
+        let start = tokio::time::Instant::now();
+        let mut record = None;
+        let mut logged = Vec::new();
+        // A minute of tries, each when the last one's wait has passed (250 ms).
+        let mut now = start;
+        while now < start + Duration::from_secs(61) {
+            let (next, log) = Failing::after(record, &gone, now);
+            if log {
+                logged.push(now.duration_since(start).as_millis());
+            }
+            now = next.next;
+            record = Some(next);
+        }
+        assert_eq!(logged, [0, 30_000, 60_000]);
+        let record = record.expect("it failed");
+        assert_eq!(record.failures, 244);
+        assert_eq!(record.since, start);
     }
 
     #[test]
