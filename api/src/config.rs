@@ -230,13 +230,20 @@ impl Settings {
                 .or(file.bind)
                 .unwrap_or_else(|| "127.0.0.1:8080".into()),
             db_connections: common.db_connections.or(file.db_connections).unwrap_or(40),
-            db_connection_wait: env_value::<u64>(
+            db_connection_wait: match env_value::<u64>(
                 "CREDLEDGER_DB_CONNECTION_WAIT_MS",
                 "milliseconds",
             )?
             .or(file.db_connection_wait_ms)
-            .map(Duration::from_millis)
-            .unwrap_or(credledger_adapters::db::DEFAULT_CONNECTION_WAIT),
+            {
+                // No wait at all would fail every statement that finds no idle connection.
+                Some(0) => anyhow::bail!(
+                    "the database connection wait (CREDLEDGER_DB_CONNECTION_WAIT_MS, \
+                     db_connection_wait_ms) must be at least 1 millisecond"
+                ),
+                Some(ms) => Duration::from_millis(ms),
+                None => credledger_adapters::db::DEFAULT_CONNECTION_WAIT,
+            },
             dev,
             read_your_writes_ms: 5_000,
             validations_per_minute: match std::env::var("CREDLEDGER_VALIDATIONS_PER_MINUTE") {
@@ -661,6 +668,29 @@ mod tests {
         assert_eq!(
             patient.for_one_shot_command().database().connection_wait,
             Duration::from_secs(30)
+        );
+    }
+
+    #[test]
+    fn a_database_connection_wait_of_nothing_is_refused() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let file = dir.path().join("credledger.toml");
+        std::fs::write(&file, "db_connection_wait_ms = 0\n").expect("the file is written");
+        let common = Common {
+            config: Some(file),
+            ..Common::default()
+        };
+
+        let refused = Settings::resolve(&common, None, false)
+            .err()
+            .map(|e| e.to_string());
+
+        assert_eq!(
+            refused.as_deref(),
+            Some(
+                "the database connection wait (CREDLEDGER_DB_CONNECTION_WAIT_MS, \
+                 db_connection_wait_ms) must be at least 1 millisecond"
+            )
         );
     }
 }

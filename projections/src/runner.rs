@@ -106,7 +106,7 @@ impl Failing {
         let again = Failing {
             next: now + wait,
             wait,
-            failures: before.failures + 1,
+            failures: before.failures.saturating_add(1),
             logged: if log { now } else { before.logged },
             ..before
         };
