@@ -3,7 +3,7 @@
 //! are answered, and the service starts (ADR 0005).
 
 use crate::on_both_backends;
-use crate::support::{meta, register, TestEnv};
+use crate::support::{eventually, meta, register, TestEnv};
 use credledger_adapters::Backend;
 use credledger_projections::{ProjectionError, READ_MODELS};
 use serde_json::json;
@@ -123,3 +123,42 @@ async fn the_service_starts_and_answers_with_a_read_model_stopped_by_an_event_it
 on_both_backends!(
     the_service_starts_and_answers_with_a_read_model_stopped_by_an_event_it_cannot_read
 );
+
+/// A command does not wait for a read model stopped by an event it cannot read, which will
+/// not move until a binary that reads it is deployed: each command would otherwise wait out
+/// the whole read-your-writes limit (five minutes here) before answering.
+async fn commands_do_not_wait_for_a_read_model_stopped_by_an_event_it_cannot_read(env: TestEnv) {
+    // Alice signs up before the event (who may sign in is a read model it stops too).
+    let first = env.server().await;
+    let alice = first.user("alice").await;
+    first.running.stop().await.unwrap();
+    let ledger = env.ledger().await;
+    append_unreadable_user_event(&ledger.db.any, env.backend).await;
+    let server = env.server_with(|s| s.read_your_writes_ms = 300_000).await;
+    let alice = server.anonymous().with_auth(alice.auth.clone());
+    let projections = server.running.ledger.projections.clone();
+    let audit_trail = READ_MODELS
+        .into_iter()
+        .find(|m| m.name() == "audit_trail")
+        .unwrap();
+    eventually("the runner finds audit_trail stopped", || {
+        let projections = projections.clone();
+        async move { projections.stopped(audit_trail) }
+    })
+    .await;
+
+    let answered = tokio::time::timeout(Duration::from_secs(60), async {
+        let home = alice
+            .add("todoist", "Home", server.good_fields("todoist", 0))
+            .await;
+        let data = alice.ok("{ credentials { id name } }", json!({})).await;
+        (home, data)
+    })
+    .await;
+
+    let (home, data) = answered.expect("answered without waiting for the stopped read model");
+    assert_eq!(data["credentials"][0]["id"], json!(home));
+    assert_eq!(data["credentials"][0]["name"], "Home");
+    assert!(projections.stopped(audit_trail));
+}
+on_both_backends!(commands_do_not_wait_for_a_read_model_stopped_by_an_event_it_cannot_read);

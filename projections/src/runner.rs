@@ -11,7 +11,7 @@ use credledger_adapters::lease::Leases;
 use credledger_adapters::Database;
 use sqlx::{AnyConnection, Row};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -40,6 +40,10 @@ pub struct Projections {
     writer: Option<GroupAppender>,
     /// Each read model's checkpoint as this process last saw it, by name.
     progress: HashMap<&'static str, watch::Sender<i64>>,
+    /// Each read model this process's runner found stopped by an event it cannot read, by
+    /// name: it will not move until a binary that reads the event is deployed, so a command
+    /// does not wait for it.
+    stopped: HashMap<&'static str, AtomicBool>,
     access: AtomicU64,
     /// How many times anyone's rows of the remembered read models may have changed at once
     /// (events another process applied, a rebuild), and per user how many times this process
@@ -242,6 +246,10 @@ impl Projections {
                 .into_iter()
                 .map(|m| (m.name(), watch::channel(0).0))
                 .collect(),
+            stopped: READ_MODELS
+                .into_iter()
+                .map(|m| (m.name(), AtomicBool::new(false)))
+                .collect(),
             access: AtomicU64::new(0),
             summary_all: AtomicU64::new(0),
             summary_users: Default::default(),
@@ -415,6 +423,7 @@ impl Projections {
                 let error = failed.iter().find(|(m, _)| m.name() == model.name());
                 match (error, failing.get(model.name()).copied()) {
                     (Some((_, e)), before) => {
+                        self.set_stopped(*model, matches!(e, ProjectionError::BadEvent { .. }));
                         let (record, log) = Failing::after(before, e, now);
                         if log {
                             tracing::error!(
@@ -430,6 +439,7 @@ impl Projections {
                     }
                     (None, Some(record)) => {
                         failing.remove(model.name());
+                        self.set_stopped(*model, false);
                         tracing::info!(
                             read_model = model.name(),
                             failures = record.failures,
@@ -475,22 +485,24 @@ impl Projections {
     }
 
     /// Waits (bounded) until the given read models of this process have applied `position`: a
-    /// command waits only for the read models its answer shows.
+    /// command waits only for the read models its answer shows, and not for one stopped by an
+    /// event it cannot read (its answer is then built from what it committed).
     pub async fn wait_for_some(
         &self,
         position: i64,
         models: &[Model],
         timeout: Duration,
     ) -> Result<(), ProjectionError> {
-        let behind = models
+        let waited: Vec<&watch::Sender<i64>> = models
             .iter()
+            .filter(|m| !self.stopped(**m))
             .filter_map(|m| self.progress.get(m.name()))
-            .any(|tx| *tx.borrow() < position);
-        if !behind {
+            .collect();
+        if waited.iter().all(|tx| *tx.borrow() >= position) {
             return Ok(());
         }
         let deadline = tokio::time::Instant::now() + timeout;
-        for tx in models.iter().filter_map(|m| self.progress.get(m.name())) {
+        for tx in waited {
             let mut rx = tx.subscribe();
             let reached = tokio::time::timeout_at(deadline, rx.wait_for(|p| *p >= position)).await;
             if !matches!(reached, Ok(Ok(_))) {
@@ -498,6 +510,20 @@ impl Projections {
             }
         }
         Ok(())
+    }
+
+    /// Whether this process's runner found `model` stopped by an event it cannot read (and has
+    /// not seen it go again since).
+    pub fn stopped(&self, model: Model) -> bool {
+        self.stopped
+            .get(model.name())
+            .is_some_and(|s| s.load(Ordering::Acquire))
+    }
+
+    fn set_stopped(&self, model: Model, stopped: bool) {
+        if let Some(s) = self.stopped.get(model.name()) {
+            s.store(stopped, Ordering::Release);
+        }
     }
 
     /// Follows a read model's position in this process (for work that reacts to new rows).
