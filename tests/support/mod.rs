@@ -188,7 +188,7 @@ impl TestEnv {
             db_connections: 40,
             // Not the service's one second: two test processes, their servers, their command
             // runs and PostgreSQL share two cores here, and a new connection sometimes takes
-            // longer than that (a second and a half seen). Answering those requests
+            // longer than that (over two seconds seen). Answering those requests
             // `UNAVAILABLE` is the service's designed backpressure, which `tests/outage.rs`
             // checks on the real binary with its default; the other tests are not about it.
             db_connection_wait: credledger::config::COMMAND_CONNECTION_WAIT,
