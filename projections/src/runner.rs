@@ -493,16 +493,17 @@ impl Projections {
         models: &[Model],
         timeout: Duration,
     ) -> Result<(), ProjectionError> {
-        let waited: Vec<&watch::Sender<i64>> = models
-            .iter()
-            .filter(|m| !self.stopped(**m))
-            .filter_map(|m| self.progress.get(m.name()))
-            .collect();
-        if waited.iter().all(|tx| *tx.borrow() >= position) {
+        let waited = || {
+            models
+                .iter()
+                .filter(|m| !self.stopped(**m))
+                .filter_map(|m| self.progress.get(m.name()))
+        };
+        if waited().all(|tx| *tx.borrow() >= position) {
             return Ok(());
         }
         let deadline = tokio::time::Instant::now() + timeout;
-        for tx in waited {
+        for tx in waited() {
             let mut rx = tx.subscribe();
             let reached = tokio::time::timeout_at(deadline, rx.wait_for(|p| *p >= position)).await;
             if !matches!(reached, Ok(Ok(_))) {
