@@ -12,15 +12,26 @@
 //!
 //! Every refusal, and every parse or validation error of the library, carries
 //! `extensions.code = "VALIDATION"`.
+//!
+//! A document that passed, whose every value comes from the variables (`true`, `false` and
+//! `null` aside) and whose text has no comment, is remembered by its text (in a [`Remembered`]
+//! bounded by the bytes of those texts) and not parsed again: such a text is the client's code,
+//! the same at each call, and holds nothing a person typed. A document with a string, number,
+//! enum, list or object written in it may hold a secret (a password, a credential's field) and
+//! is parsed at each request and forgotten with it. The variables are checked every time.
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextRequest, NextSubscribe,
     NextValidation,
 };
 use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
+    Directive, DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
 };
+use async_graphql::parser::Positioned;
+// A value as written in a document, where a variable may stand (`Value` is a variable's value).
 use async_graphql::{Name, Request, Response, ServerError, ServerResult, ValidationResult, Value};
+use async_graphql_value::Value as DocumentValue;
+use credledger_adapters::remembered::Remembered;
 use futures::stream::BoxStream;
 use futures::StreamExt as _;
 use std::collections::HashMap;
@@ -41,6 +52,9 @@ pub const MAX_ALIASES: usize = 30;
 pub const MAX_SELECTIONS: usize = 2_000;
 /// The most root fields a mutation may have (some, like `login`, are costly by design).
 pub const MAX_ROOT_MUTATIONS: usize = 5;
+
+/// The most bytes of document text remembered with their parsed documents.
+const PARSED_BUDGET: u64 = 1024 * 1024;
 
 /// The code every refused document, and every parse and validation error, carries.
 const CODE: &str = "VALIDATION";
@@ -65,19 +79,39 @@ fn coded_response(mut response: Response) -> Response {
     response
 }
 
+/// Documents that passed the limits and carry no value of their own, parsed, by their text.
+/// A document never changes, so each is remembered at epoch 0.
+type Parsed = Remembered<String, ExecutableDocument>;
+
 /// The extension that applies the limits; `dev` allows introspection.
 pub struct Limits {
-    pub dev: bool,
+    dev: bool,
+    parsed: Arc<Parsed>,
+}
+
+impl Limits {
+    pub fn new(dev: bool) -> Self {
+        let weigh =
+            |text: &String, _: &ExecutableDocument| u32::try_from(text.len()).unwrap_or(u32::MAX);
+        Self {
+            dev,
+            parsed: Arc::new(Remembered::weighed(PARSED_BUDGET, weigh)),
+        }
+    }
 }
 
 impl ExtensionFactory for Limits {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(LimitsExtension { dev: self.dev })
+        Arc::new(LimitsExtension {
+            dev: self.dev,
+            parsed: self.parsed.clone(),
+        })
     }
 }
 
 struct LimitsExtension {
     dev: bool,
+    parsed: Arc<Parsed>,
 }
 
 #[async_trait::async_trait]
@@ -102,7 +136,7 @@ impl Extension for LimitsExtension {
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
         // Parsed here, after the checks; the library uses this document.
-        let doc = check(&request, self.dev)?;
+        let doc = check_remembering(&request, self.dev, &self.parsed)?;
         request.set_parsed_query(doc);
         next.run(ctx, request).await
     }
@@ -118,9 +152,35 @@ impl Extension for LimitsExtension {
     }
 }
 
+/// [`check`], with the documents that may be remembered (see the module) parsed once.
+fn check_remembering(
+    request: &Request,
+    dev: bool,
+    parsed: &Parsed,
+) -> ServerResult<ExecutableDocument> {
+    if let Some(doc) = parsed.get(request.query.as_str(), 0) {
+        check_variables(request)?;
+        return Ok(doc);
+    }
+    let (doc, shape) = check(request, dev)?;
+    if !shape.writes_values && !request.query.contains('#') {
+        parsed.insert(request.query.clone(), 0, doc.clone());
+    }
+    Ok(doc)
+}
+
+fn check_variables(request: &Request) -> ServerResult<()> {
+    if value_nesting(&request.variables) > MAX_NESTING {
+        return Err(refuse(format!(
+            "the variables nest more than {MAX_NESTING} levels deep"
+        )));
+    }
+    Ok(())
+}
+
 /// Checks a request against every limit and parses its document. Linear in the request's size;
 /// recursion only on nesting already bounded by the scan.
-pub fn check(request: &Request, dev: bool) -> ServerResult<ExecutableDocument> {
+fn check(request: &Request, dev: bool) -> ServerResult<(ExecutableDocument, Shape)> {
     if request.query.trim().is_empty() {
         return Err(refuse("the request has no `query`"));
     }
@@ -130,11 +190,7 @@ pub fn check(request: &Request, dev: bool) -> ServerResult<ExecutableDocument> {
             "the query nests brackets more than {MAX_NESTING} levels deep"
         )));
     }
-    if value_nesting(&request.variables) > MAX_NESTING {
-        return Err(refuse(format!(
-            "the variables nest more than {MAX_NESTING} levels deep"
-        )));
-    }
+    check_variables(request)?;
     let doc = async_graphql::parser::parse_query(&request.query)
         .map_err(|e| coded(ServerError::from(e)))?;
     let shape = Shape::of(&doc)?;
@@ -173,7 +229,7 @@ pub fn check(request: &Request, dev: bool) -> ServerResult<ExecutableDocument> {
             shape.root_mutations
         )));
     }
-    Ok(doc)
+    Ok((doc, shape))
 }
 
 /// The deepest nesting of `{`, `[` and `(` outside strings and comments. Unbalanced text is left
@@ -247,6 +303,8 @@ struct Shape {
     top_fields: usize,
     root_mutations: usize,
     introspection: bool,
+    /// A value is written in the document rather than taken from the variables.
+    writes_values: bool,
 }
 
 impl Shape {
@@ -309,6 +367,12 @@ impl Shape {
         }
         let fragment = |n: &Name| index.get(n.as_str()).and_then(|&j| summaries[j]);
         let mut total = Shape::default();
+        // Every fragment's values count, spread or not (validation, which refuses an unused
+        // one, comes after the document is remembered).
+        for (i, name) in names.iter().enumerate() {
+            total.writes_values |= summaries[i].is_some_and(|s| s.writes_values)
+                || writes_values(&[], &doc.fragments[*name].node.directives);
+        }
         let operations: Vec<_> = match &doc.operations {
             DocumentOperations::Single(op) => vec![op],
             DocumentOperations::Multiple(ops) => ops.values().collect(),
@@ -319,6 +383,15 @@ impl Shape {
             total.aliases = total.aliases.saturating_add(s.aliases);
             total.selections = total.selections.saturating_add(s.selections);
             total.introspection |= s.introspection;
+            total.writes_values |= s.writes_values
+                || writes_values(&[], &op.node.directives)
+                || op.node.variable_definitions.iter().any(|v| {
+                    writes_values(&[], &v.node.directives)
+                        || v.node
+                            .default_value
+                            .as_ref()
+                            .is_some_and(|d| !matches!(d.node, Value::Boolean(_) | Value::Null))
+                });
             if op.node.ty == OperationType::Mutation {
                 total.root_mutations = total.root_mutations.max(s.top_fields);
             }
@@ -350,13 +423,18 @@ fn summarize(set: &SelectionSet, fragment: &dyn Fn(&Name) -> Option<Shape>) -> S
                 shape.introspection |= name == "__schema" || name == "__type";
                 shape.aliases += usize::from(f.node.alias.is_some());
                 shape.top_fields = shape.top_fields.saturating_add(1);
+                shape.writes_values |= writes_values(&f.node.arguments, &f.node.directives);
                 let mut inner = summarize(&f.node.selection_set.node, fragment);
                 inner.depth += 1;
                 inner.top_fields = 0;
                 inner
             }
-            Selection::InlineFragment(fr) => summarize(&fr.node.selection_set.node, fragment),
+            Selection::InlineFragment(fr) => {
+                shape.writes_values |= writes_values(&[], &fr.node.directives);
+                summarize(&fr.node.selection_set.node, fragment)
+            }
             Selection::FragmentSpread(s) => {
+                shape.writes_values |= writes_values(&[], &s.node.directives);
                 fragment(&s.node.fragment_name.node).unwrap_or_default()
             }
         };
@@ -365,8 +443,27 @@ fn summarize(set: &SelectionSet, fragment: &dyn Fn(&Name) -> Option<Shape>) -> S
         shape.selections = shape.selections.saturating_add(inner.selections);
         shape.top_fields = shape.top_fields.saturating_add(inner.top_fields);
         shape.introspection |= inner.introspection;
+        shape.writes_values |= inner.writes_values;
     }
     shape
+}
+
+/// Whether any of these arguments, or of these directives' arguments, is a value written in
+/// the document: anything but a variable, `true`, `false` or `null`.
+fn writes_values(
+    arguments: &[(Positioned<Name>, Positioned<DocumentValue>)],
+    directives: &[Positioned<Directive>],
+) -> bool {
+    let written = |(_, value): &(Positioned<Name>, Positioned<DocumentValue>)| {
+        !matches!(
+            value.node,
+            DocumentValue::Variable(_) | DocumentValue::Boolean(_) | DocumentValue::Null
+        )
+    };
+    arguments.iter().any(written)
+        || directives
+            .iter()
+            .any(|d| d.node.arguments.iter().any(written))
 }
 
 #[cfg(test)]
@@ -450,6 +547,74 @@ mod tests {
             async_graphql::Variables::from_json(serde_json::json!({ "v": value })),
         );
         let err = check(&request, false).expect_err("deep variables");
+        assert!(err.message.contains("variables nest"));
+    }
+
+    fn remembered(query: &str) -> bool {
+        let limits = Limits::new(false);
+        let request = Request::new(query);
+        let first = check_remembering(&request, false, &limits.parsed).expect(query);
+        match limits.parsed.get(query, 0) {
+            Some(doc) => {
+                // Given again, as parsed, without parsing.
+                let again = check_remembering(&request, false, &limits.parsed).expect(query);
+                assert_eq!(format!("{again:?}"), format!("{first:?}"));
+                assert_eq!(format!("{doc:?}"), format!("{first:?}"));
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[test]
+    fn a_document_whose_values_all_come_from_variables_is_parsed_once() {
+        assert!(remembered(
+            "mutation($u: String!, $s: String!) { resolveCredential(userId: $u, service: $s) \
+             { credentialId version fields } }"
+        ));
+        assert!(remembered(
+            "query($all: Boolean = true) { me { id } ...F @include(if: $all) } \
+             fragment F on Query { credentials { id name @skip(if: false) } }"
+        ));
+        assert!(remembered("{ dashboard { total } }"));
+    }
+
+    #[test]
+    fn a_document_with_a_value_written_in_it_is_parsed_at_each_request() {
+        const CANARY: &str = "canary-4f1e9c";
+        for query in [
+            format!("mutation {{ login(login: \"demo\", password: \"{CANARY}\") {{ user {{ id }} }} }}"),
+            format!("mutation {{ testCredential(service: \"notion\", fields: {{token: \"{CANARY}\"}}) {{ ok }} }}"),
+            format!("mutation {{ login(login: \"demo\", password: \"\"\"{CANARY}\"\"\") {{ user {{ id }} }} }}"),
+            "mutation { testCredential(service: $s, fields: [1234]) { ok } }".to_string(),
+            "{ credentials(service: 1234) { id } }".to_string(),
+            "{ credentials(service: 12.5) { id } }".to_string(),
+            "{ credentials(service: canary) { id } }".to_string(),
+            format!("query($p: String = \"{CANARY}\") {{ me {{ id }} }}"),
+            format!("{{ me {{ id @skip(if: \"{CANARY}\") }} }}"),
+            format!("{{ me {{ ... @include(if: \"{CANARY}\") {{ id }} }} }}"),
+            format!("{{ me {{ id }} }} fragment Unused on Query {{ credentials(service: \"{CANARY}\") {{ id }} }}"),
+            format!("{{ me {{ id }} }} fragment F on Query @skip(if: \"{CANARY}\") {{ __typename }}"),
+            format!("{{ me {{ id }} }} # {CANARY}"),
+        ] {
+            assert!(!remembered(&query), "remembered: {query}");
+        }
+    }
+
+    #[test]
+    fn the_variables_of_a_remembered_document_are_checked_at_each_request() {
+        let limits = Limits::new(false);
+        let query = "query($v: Int) { __typename }";
+        check_remembering(&Request::new(query), false, &limits.parsed).expect("shallow");
+        assert!(limits.parsed.get(query, 0).is_some());
+        let mut value = serde_json::json!(1);
+        for _ in 0..60 {
+            value = serde_json::json!([value]);
+        }
+        let request = Request::new(query).variables(async_graphql::Variables::from_json(
+            serde_json::json!({ "v": value }),
+        ));
+        let err = check_remembering(&request, false, &limits.parsed).expect_err("deep variables");
         assert!(err.message.contains("variables nest"));
     }
 

@@ -96,7 +96,7 @@ pub fn schema(api: Option<Arc<Api>>, dev: bool) -> ApiSchema {
     let mut builder = Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
         // Outermost, so it sees the codes `Limits` gives refused documents.
         .extension(crate::metrics::GraphqlMetrics)
-        .extension(limits::Limits { dev })
+        .extension(limits::Limits::new(dev))
         .limit_depth(depth)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(32)
