@@ -28,8 +28,8 @@ use async_graphql::parser::types::{
     Directive, DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
 };
 use async_graphql::parser::Positioned;
-// A value as written in a document, where a variable may stand (`Value` is a variable's value).
 use async_graphql::{Name, Request, Response, ServerError, ServerResult, ValidationResult, Value};
+// A value as written in a document, where a variable may stand (`Value` is a variable's value).
 use async_graphql_value::Value as DocumentValue;
 use credledger_adapters::remembered::Remembered;
 use futures::stream::BoxStream;
