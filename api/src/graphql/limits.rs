@@ -53,8 +53,8 @@ pub const MAX_SELECTIONS: usize = 2_000;
 /// The most root fields a mutation may have (some, like `login`, are costly by design).
 pub const MAX_ROOT_MUTATIONS: usize = 5;
 
-/// The most bytes of document text remembered with their parsed documents.
-const PARSED_BUDGET: u64 = 1024 * 1024;
+/// The most the remembered documents may weigh together, each as [`parsed_weight`] counts it.
+const PARSED_BUDGET: u64 = 16 * 1024 * 1024;
 
 /// The code every refused document, and every parse and validation error, carries.
 const CODE: &str = "VALIDATION";
@@ -91,13 +91,21 @@ pub struct Limits {
 
 impl Limits {
     pub fn new(dev: bool) -> Self {
-        let weigh =
-            |text: &String, _: &ExecutableDocument| u32::try_from(text.len()).unwrap_or(u32::MAX);
+        let weigh = |text: &String, _: &ExecutableDocument| parsed_weight(text);
         Self {
             dev,
             parsed: Arc::new(Remembered::weighed(PARSED_BUDGET, weigh)),
         }
     }
+}
+
+/// What a document of this text, parsed, holds in memory at most, about: a parsed document
+/// takes up to some 100 bytes for each byte of its text (2,000 one-letter fields: 93; a
+/// resolve: 13), so its text's length alone would let 1 MiB of texts hold 100 MiB. The unit
+/// test `a_remembered_documents_weight_is_at_least_what_it_holds` measures it.
+fn parsed_weight(text: &str) -> u32 {
+    let bytes = text.len().saturating_mul(128).saturating_add(1024);
+    u32::try_from(bytes).unwrap_or(u32::MAX)
 }
 
 impl ExtensionFactory for Limits {
@@ -616,6 +624,77 @@ mod tests {
         ));
         let err = check_remembering(&request, false, &limits.parsed).expect_err("deep variables");
         assert!(err.message.contains("variables nest"));
+    }
+
+    /// Counts what this thread allocates and frees, to weigh a parsed document.
+    struct Counting;
+    thread_local! {
+        static HELD: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
+    }
+    fn count(change: isize) {
+        let _ = HELD.try_with(|held| held.set(held.get() + change));
+    }
+    // SAFETY: every call goes to the system allocator unchanged; only a thread-local counter
+    // (no allocation, no destructor) is moved beside it. The one `unsafe` of this crate, in its
+    // unit tests' binary only: no maintained crate counts per thread without installing itself
+    // in every test and benchmark binary.
+    #[allow(unsafe_code)]
+    unsafe impl std::alloc::GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+            count(layout.size() as isize);
+            unsafe { std::alloc::System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+            count(-(layout.size() as isize));
+            unsafe { std::alloc::System.dealloc(ptr, layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, size: usize) -> *mut u8 {
+            count(size as isize - layout.size() as isize);
+            unsafe { std::alloc::System.realloc(ptr, layout, size) }
+        }
+    }
+    #[global_allocator]
+    static COUNTING: Counting = Counting;
+
+    #[test]
+    fn a_remembered_documents_weight_is_at_least_what_it_holds() {
+        let repeat = |n: usize, text: &str| text.repeat(n);
+        let documents = [
+            "mutation($u: String!, $s: String!) { resolveCredential(userId: $u, service: $s) \
+             { credentialId version fields } }"
+                .to_string(),
+            "{ a }".to_string(),
+            format!("{{ {} }}", repeat(1_999, "a ")),
+            format!("{{ {}a{} }}", repeat(11, "a{"), repeat(11, "}")),
+            format!("{{ f({}) }}", repeat(12_000, "a:$v,")),
+            format!("{{ f {} }}", repeat(6_000, "@a ")),
+            format!(
+                "query({}) {{ f }}",
+                (0..6_000).map(|i| format!("$v{i}:A ")).collect::<String>()
+            ),
+            format!(
+                "{{ a }} {}",
+                (0..1_000)
+                    .map(|i| format!("fragment F{i} on Q {{ a }} "))
+                    .collect::<String>()
+            ),
+            format!("{{ {} }} fragment F on Q {{ a }}", repeat(1_999, "...F ")),
+        ];
+        for text in documents {
+            let doc = async_graphql::parser::parse_query(&text).expect("parses");
+            let before = HELD.with(|held| held.get());
+            // What the memory holds: the key and a clone of the document.
+            let kept = (text.clone(), doc.clone());
+            let held = HELD.with(|held| held.get()) - before;
+            drop(kept);
+            assert!(
+                held > 0
+                    && u64::try_from(held).expect("positive") <= u64::from(parsed_weight(&text)),
+                "{} bytes of text hold {held} bytes, weighed {}",
+                text.len(),
+                parsed_weight(&text)
+            );
+        }
     }
 
     /// graphql-js's `getIntrospectionQuery()`, as GraphiQL sends it.
