@@ -636,8 +636,7 @@ mod tests {
     }
     // SAFETY: every call goes to the system allocator unchanged; only a thread-local counter
     // (no allocation, no destructor) is moved beside it. The one `unsafe` of this crate, in its
-    // unit tests' binary only: no maintained crate counts per thread without installing itself
-    // in every test and benchmark binary.
+    // unit tests' binary only (ADR 0007 says why it is not a crate's).
     #[allow(unsafe_code)]
     unsafe impl std::alloc::GlobalAlloc for Counting {
         unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
