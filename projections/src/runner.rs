@@ -430,7 +430,7 @@ impl Projections {
                                 read_model = model.name(),
                                 error = %e,
                                 failures = record.failures,
-                                failing_for_s = now.duration_since(record.since).as_secs(),
+                                failing_for_ms = now.duration_since(record.since).as_millis() as u64,
                                 retry_in_ms = record.wait.as_millis() as u64,
                                 "read model stopped; the others go on"
                             );
@@ -443,7 +443,7 @@ impl Projections {
                         tracing::info!(
                             read_model = model.name(),
                             failures = record.failures,
-                            stopped_for_ms = now.duration_since(record.since).as_millis() as u64,
+                            failing_for_ms = now.duration_since(record.since).as_millis() as u64,
                             "read model going again"
                         );
                     }
