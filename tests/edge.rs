@@ -1,7 +1,8 @@
 //! The edge against hostile clients, on the real binary: documents and variables built to
 //! overflow the stack or burn the CPU are refused with a typed error over HTTP and over
 //! WebSocket, each within 50 ms of the server's CPU time, while `/healthz` keeps answering;
-//! `Host` names that are not ours are refused.
+//! `Host` names that are not ours are refused; clients that send their request too slowly, or
+//! not at all, are disconnected.
 
 use crate::on_both_backends;
 use crate::support::ws::{Received, Ws};
@@ -440,6 +441,86 @@ async fn in_dev_mode_the_standard_introspection_query_loads_the_schema() {
     let answer = server.anonymous().gql(INTROSPECTION_QUERY, json!({})).await;
     assert_eq!(answer.code(), "VALIDATION");
     assert!(answer.message().contains("dev mode"), "{}", answer.body);
+}
+
+/// Connections whose request comes too slowly, or not at all, are closed: the headers must
+/// arrive within `HEADER_WAIT` of connecting or of the previous answer, a GraphQL body within
+/// `BODY_WAIT` after its headers, a WebSocket's `connection_init` within `SOCKET_INIT_WAIT` of
+/// the upgrade (10 s each), however the client dribbles them, while `/healthz` answers everyone
+/// else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn clients_that_send_their_request_too_slowly_are_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let env = TestEnv::sqlite().await;
+    let served = Served::start(&env, &[]).await;
+    let health = HealthWatch::start(&served.address);
+    let host = format!("Host: {}\r\n", served.address);
+    let headers = format!("POST /graphql HTTP/1.1\r\n{host}");
+    let body = format!(
+        "{headers}Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"query\":"
+    );
+    let answered = format!("GET /healthz HTTP/1.1\r\n{host}\r\n");
+    let upgraded = format!(
+        "GET /graphql HTTP/1.1\r\n{host}Connection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
+    );
+    // What each client sends at once, and whether it then sends one byte a second.
+    let kinds = [
+        ("nothing at all", String::new(), false),
+        ("half its headers", headers.clone(), false),
+        ("its headers a byte a second", headers, true),
+        ("nothing after an answer", answered, false),
+        ("half its body", body.clone(), false),
+        ("its body a byte a second", body, true),
+        ("no connection_init after an upgrade", upgraded, false),
+    ];
+    let mut clients = Vec::new();
+    for (kind, sent, drip) in kinds {
+        for _ in 0..20 {
+            let address = served.address.clone();
+            let sent = sent.clone();
+            clients.push(tokio::spawn(async move {
+                let stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+                let (mut read, mut write) = stream.into_split();
+                write.write_all(sent.as_bytes()).await.unwrap();
+                let dripping = tokio::spawn(async move {
+                    while drip && write.write_all(b"x").await.is_ok() {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    write
+                });
+                let mut received = Vec::new();
+                let ended =
+                    tokio::time::timeout(Duration::from_secs(25), read.read_to_end(&mut received))
+                        .await
+                        .is_ok();
+                dripping.abort();
+                (kind, ended, String::from_utf8_lossy(&received).into_owned())
+            }));
+        }
+    }
+    for client in clients {
+        let (kind, ended, received) = client.await.unwrap();
+        assert!(
+            ended,
+            "a client that sent {kind} was still connected after 25 s"
+        );
+        if kind.contains("body") {
+            assert!(received.starts_with("HTTP/1.1 408"), "{kind}: {received}");
+        }
+        if kind.contains("answer") {
+            assert!(received.starts_with("HTTP/1.1 200"), "{kind}: {received}");
+        }
+        if kind.contains("upgrade") {
+            assert!(received.starts_with("HTTP/1.1 101"), "{kind}: {received}");
+        }
+    }
+    let (answered, failed) = health.finish().await;
+    assert!(
+        answered > 0 && failed == 0,
+        "{answered} answered, {failed} failed"
+    );
 }
 
 /// graphql-js's `getIntrospectionQuery()`, as GraphiQL and schema tools send it.

@@ -114,6 +114,8 @@ pub struct Application {
     /// `/metrics` alone on its own listener.
     metrics_listener: Option<tokio::net::TcpListener>,
     ready_max_lag: i64,
+    /// How long a connection may go without sending a request's headers.
+    header_wait: Duration,
 }
 
 impl std::fmt::Debug for Application {
@@ -278,6 +280,7 @@ impl Application {
             oauth_refresh,
             metrics_token: settings.metrics_token.clone(),
             metrics_listener,
+            header_wait: settings.header_wait,
             ready_max_lag: settings.ready_max_lag,
         })
     }
@@ -458,29 +461,21 @@ impl Application {
             let rx = rx.clone();
             tokio::spawn(async move { tokens.run(every, rx).await })
         });
+        let header_wait = self.header_wait;
         let metrics_task = self.metrics_listener.map(|listener| {
-            let mut stop = rx.clone();
-            tokio::spawn(async move {
-                axum::serve(listener, metrics_router)
-                    .with_graceful_shutdown(async move {
-                        let _ = stop.wait_for(|stop| *stop).await;
-                    })
-                    .await
-            })
+            let stop = rx.clone();
+            tokio::spawn(crate::http::serve(
+                listener,
+                metrics_router,
+                header_wait,
+                stop,
+            ))
         });
         let upkeep = tokio::spawn(crate::metrics::keep_up(crate::metrics::UPKEEP, rx.clone()));
-        let mut server_rx = rx;
+        let server_rx = rx;
         let listener = self.listener;
         let server = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = server_rx.wait_for(|stop| *stop).await;
-            })
-            .await
-            .context("the HTTP server failed")?;
+            crate::http::serve(listener, router, header_wait, server_rx).await;
             consumers.await.context("the projections task failed")?;
             live_task.await.context("the live feed task failed")?;
             if let Some(scheduler) = scheduler {
@@ -494,9 +489,7 @@ impl Application {
             }
             upkeep.await.context("the metrics upkeep failed")?;
             if let Some(task) = metrics_task {
-                task.await
-                    .context("the metrics listener failed")?
-                    .context("the metrics listener failed")?;
+                task.await.context("the metrics listener failed")?;
             }
             Ok(())
         });

@@ -37,6 +37,8 @@ pub struct FileConfig {
     pub db_connections: Option<u32>,
     /// Milliseconds a request waits for a PostgreSQL connection before answering unavailable.
     pub db_connection_wait_ms: Option<u64>,
+    /// Seconds a connection may go without sending a request's headers.
+    pub header_wait_s: Option<u64>,
     pub validations_per_minute: Option<u32>,
     /// API requests per person and per token per minute; 0 turns the limit off.
     pub api_requests_per_minute: Option<u32>,
@@ -150,6 +152,9 @@ pub struct Settings {
     pub metrics_listen: Option<String>,
     /// `/readyz` is not ready while a read model is more than this many events behind.
     pub ready_max_lag: i64,
+    /// How long a client has to send a request's headers, once connected or once its previous
+    /// answer is sent: also how long an idle kept-alive connection stays open.
+    pub header_wait: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -187,6 +192,7 @@ impl std::fmt::Debug for Settings {
             )
             .field("metrics_listen", &self.metrics_listen)
             .field("ready_max_lag", &self.ready_max_lag)
+            .field("header_wait", &self.header_wait)
             .finish()
     }
 }
@@ -296,6 +302,16 @@ impl Settings {
                 .or(file.metrics_listen),
             ready_max_lag: env_value::<i64>("CREDLEDGER_READY_MAX_LAG", "a whole number")?
                 .unwrap_or(DEFAULT_READY_MAX_LAG),
+            header_wait: match env_value::<u64>("CREDLEDGER_HEADER_WAIT_S", "whole seconds")?
+                .or(file.header_wait_s)
+            {
+                Some(0) => anyhow::bail!(
+                    "the header wait (CREDLEDGER_HEADER_WAIT_S, header_wait_s) must be at least \
+                     1 second"
+                ),
+                Some(s) => Duration::from_secs(s),
+                None => crate::http::DEFAULT_HEADER_WAIT,
+            },
         };
         Ok((settings, jobs))
     }
@@ -690,6 +706,32 @@ mod tests {
             Some(
                 "the database connection wait (CREDLEDGER_DB_CONNECTION_WAIT_MS, \
                  db_connection_wait_ms) must be at least 1 millisecond"
+            )
+        );
+    }
+
+    #[test]
+    fn the_header_wait_is_read_from_the_file_and_none_is_refused() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let file = dir.path().join("credledger.toml");
+        let common = Common {
+            config: Some(file.clone()),
+            ..Common::default()
+        };
+
+        std::fs::write(&file, "header_wait_s = 75\n").expect("the file is written");
+        let settings = Settings::resolve(&common, None, false).expect("a wait of 75 s resolves");
+        assert_eq!(settings.header_wait, Duration::from_secs(75));
+
+        std::fs::write(&file, "header_wait_s = 0\n").expect("the file is written");
+        let refused = Settings::resolve(&common, None, false)
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            refused.as_deref(),
+            Some(
+                "the header wait (CREDLEDGER_HEADER_WAIT_S, header_wait_s) must be at least \
+                 1 second"
             )
         );
     }

@@ -14,9 +14,18 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The largest GraphQL request body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
+
+/// How long a client has to send a request's headers, once it has connected or once its
+/// previous answer was sent (so it is also how long a kept-alive connection may sit idle),
+/// unless configured (`CREDLEDGER_HEADER_WAIT_S`).
+pub const DEFAULT_HEADER_WAIT: Duration = Duration::from_secs(10);
+
+/// How long a client has to send the whole body of a GraphQL request, after its headers.
+pub const BODY_WAIT: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 pub struct GraphqlState {
@@ -335,13 +344,23 @@ pub async fn graphql_post(
         );
     }
     let media = Media::accepted(&headers);
-    let bytes: Bytes = match read_body(body).await {
-        Some(b) => b,
-        None => {
+    let bytes: Bytes = match tokio::time::timeout(BODY_WAIT, read_body(body)).await {
+        Ok(Some(b)) => b,
+        Ok(None) => {
             return transport_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "VALIDATION",
                 &format!("the request body is larger than {} KiB", MAX_BODY / 1024),
+            )
+        }
+        Err(_) => {
+            return transport_error(
+                StatusCode::REQUEST_TIMEOUT,
+                "VALIDATION",
+                &format!(
+                    "the request body did not arrive within {} seconds",
+                    BODY_WAIT.as_secs()
+                ),
             )
         }
     };
@@ -600,7 +619,8 @@ pub async fn graphql_get(
         .max_frame_size(MAX_BODY)
         .protocols(["graphql-transport-ws", "graphql-ws"])
         .on_upgrade(move |socket| async move {
-            GraphQLWebSocket::new(socket, schema, protocol)
+            let initialised = subject.clone();
+            let serving = GraphQLWebSocket::new(socket, schema, protocol)
                 .on_connection_init(move |payload| async move {
                     // A machine client may authenticate in the init payload instead of a cookie.
                     let mut ctx = base;
@@ -642,10 +662,22 @@ pub async fn graphql_get(
                     data.insert(ctx);
                     Ok(data)
                 })
-                .serve()
-                .await
+                .serve();
+            // A socket that has not initialised within SOCKET_INIT_WAIT is closed, as
+            // graphql-transport-ws asks: an upgrade is no way to hold a connection for free.
+            let mut serving = std::pin::pin!(serving);
+            tokio::select! {
+                _ = serving.as_mut() => return,
+                _ = tokio::time::sleep(SOCKET_INIT_WAIT) => {}
+            }
+            if initialised.get().is_some() {
+                serving.await;
+            }
         })
 }
+
+/// How long a WebSocket has to send its `connection_init` message after the upgrade.
+pub const SOCKET_INIT_WAIT: Duration = Duration::from_secs(10);
 
 /// The most operations (subscriptions, mostly) one WebSocket connection may have open at once.
 pub const MAX_OPEN_PER_SOCKET: usize = 16;
@@ -817,4 +849,63 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
+}
+
+/// Serves `router` on `listener` until `stop` turns true, then lets the open requests finish.
+///
+/// It is axum's `serve` loop with the bounds that one leaves unset: HTTP/1.1 only (no
+/// connection waits, unbounded, while its protocol is guessed), and hyper's header read
+/// timeout, `header_wait` ([`DEFAULT_HEADER_WAIT`] unless configured), so a connection left
+/// silent, or fed its headers a byte at a time, is closed rather than kept open for as long as
+/// its client likes. [`BODY_WAIT`] bounds the body where it is read (`graphql_post`), and
+/// [`SOCKET_INIT_WAIT`] a WebSocket's first message.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    header_wait: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_wait);
+    let connections = tokio_util::task::TaskTracker::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Mostly a connection reset before it was accepted; or the process is out of
+                    // file descriptors, and then a moment's pause lets some be freed.
+                    tracing::debug!(%error, "could not accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stopped(&mut stop) => break,
+        };
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut request: Request<_>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            tower::Service::call(&mut router.clone(), request)
+        });
+        let connection = http
+            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+            .with_upgrades();
+        let mut stop = stop.clone();
+        connections.spawn(async move {
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => return,
+                _ = stopped(&mut stop) => connection.as_mut().graceful_shutdown(),
+            }
+            let _ = connection.await;
+        });
+    }
+    connections.close();
+    connections.wait().await;
+}
+
+/// Waits until `stop` turns true (or its sender is gone).
+async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
 }
