@@ -873,11 +873,15 @@ pub async fn serve(
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
+                // A connection its client gave up on before it was accepted: nothing to do.
+                Err(error) if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::ConnectionAborted | std::io::ErrorKind::ConnectionReset
+                ) => continue,
+                // Out of file descriptors, mostly: a pause lets some be freed (as axum's loop).
                 Err(error) => {
-                    // Mostly a connection reset before it was accepted; or the process is out of
-                    // file descriptors, and then a moment's pause lets some be freed.
-                    tracing::debug!(%error, "could not accept a connection");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    tracing::error!(%error, "could not accept a connection; trying again in 1 s");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }
             },
@@ -901,6 +905,8 @@ pub async fn serve(
             let _ = connection.await;
         });
     }
+    // New connections are refused from here on; the open ones finish what they are answering.
+    drop(listener);
     connections.close();
     connections.wait().await;
 }
