@@ -733,6 +733,49 @@ async fn a_subscription_delivers_nothing_after_its_token_is_revoked_or_its_perso
 }
 on_both_backends!(a_subscription_delivers_nothing_after_its_token_is_revoked_or_its_person_locked);
 
+/// A WebSocket with no operation open and none started for `SOCKET_IDLE_WAIT` (30 s, counted
+/// from the end of `SOCKET_INIT_WAIT`) is closed; one with a subscription open, or one that
+/// keeps starting operations, stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_websocket_with_nothing_open_is_closed_and_one_in_use_stays() {
+    use crate::support::api::Auth;
+    let env = TestEnv::sqlite().await;
+    let server = env.server().await;
+    let alice = server.user("alice").await;
+    let Auth::Cookie(cookie) = alice.auth.clone() else {
+        unreachable!()
+    };
+    let address = server.running.address.to_string();
+    let mut idle = Ws::connect(&address, None, json!({})).await;
+    let mut watching = Ws::connect(&address, Some(&cookie), json!({})).await;
+    watching.subscribe("s", CHANGES, json!({})).await;
+    let mut busy = Ws::connect(&address, None, json!({})).await;
+    // Past the first idle check (at about 40 s): a query every 5 s on `busy`.
+    for i in 0..10 {
+        busy.subscribe(&format!("q{i}"), "{ __typename }", json!({}))
+            .await;
+        match busy.answer(Duration::from_secs(5)).await {
+            Received::Message(m) if m["type"] == "next" => {}
+            other => panic!("query {i} on the busy socket: {other:?}"),
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    assert!(
+        matches!(
+            idle.recv(Duration::from_secs(30)).await,
+            Received::Closed(_)
+        ),
+        "the idle socket is still open"
+    );
+    for (name, ws) in [("watching", &mut watching), ("busy", &mut busy)] {
+        let next = ws.answer(Duration::from_millis(500)).await;
+        assert!(
+            matches!(next, Received::Nothing),
+            "the {name} socket: {next:?}"
+        );
+    }
+}
+
 async fn one_socket_holds_a_bounded_number_of_operations(env: TestEnv) {
     use crate::support::api::Auth;
     let server = env.server().await;

@@ -609,9 +609,11 @@ pub async fn graphql_get(
     let schema = SocketExecutor {
         schema: state.schema.clone(),
         open: Default::default(),
+        started: Default::default(),
         api: state.api.clone(),
         subject: subject.clone(),
     };
+    let (open, started) = (schema.open.clone(), schema.started.clone());
     let api = state.api.clone();
     upgrade
         // The same bound on a message as on an HTTP body; the schema's limits do the rest.
@@ -670,14 +672,31 @@ pub async fn graphql_get(
                 _ = serving.as_mut() => return,
                 _ = tokio::time::sleep(SOCKET_INIT_WAIT) => {}
             }
-            if initialised.get().is_some() {
-                serving.await;
+            if initialised.get().is_none() {
+                return;
+            }
+            // Then one with no operation open, and none started, for a whole SOCKET_IDLE_WAIT
+            // is closed: graphql-ws clients open a new one when they need it.
+            let mut seen = started.load(std::sync::atomic::Ordering::SeqCst);
+            loop {
+                tokio::select! {
+                    _ = serving.as_mut() => return,
+                    _ = tokio::time::sleep(SOCKET_IDLE_WAIT) => {}
+                }
+                let now = started.load(std::sync::atomic::Ordering::SeqCst);
+                if now == seen && open.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                    return;
+                }
+                seen = now;
             }
         })
 }
 
 /// How long a WebSocket has to send its `connection_init` message after the upgrade.
 pub const SOCKET_INIT_WAIT: Duration = Duration::from_secs(10);
+
+/// How long an initialised WebSocket may stay with no operation open and none started.
+pub const SOCKET_IDLE_WAIT: Duration = Duration::from_secs(30);
 
 /// The most operations (subscriptions, mostly) one WebSocket connection may have open at once.
 pub const MAX_OPEN_PER_SOCKET: usize = 16;
@@ -689,6 +708,8 @@ pub const MAX_OPEN_PER_SOCKET: usize = 16;
 struct SocketExecutor {
     schema: ApiSchema,
     open: Arc<std::sync::atomic::AtomicUsize>,
+    /// Operations started on this connection so far (the idle check reads it).
+    started: Arc<std::sync::atomic::AtomicU64>,
     api: Arc<Api>,
     /// Whose rate limit the operations draw on, known once the connection is initialised.
     subject: Arc<std::sync::OnceLock<Option<String>>>,
@@ -739,6 +760,8 @@ impl async_graphql::Executor for SocketExecutor {
         session_data: Option<Arc<async_graphql::Data>>,
     ) -> futures::stream::BoxStream<'static, async_graphql::Response> {
         use futures::StreamExt as _;
+        self.started
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let open = Open(self.open.clone());
         if self.open.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= MAX_OPEN_PER_SOCKET {
             let mut error = async_graphql::ServerError::new(
@@ -857,8 +880,8 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
 /// connection waits, unbounded, while its protocol is guessed), and hyper's header read
 /// timeout, `header_wait` ([`DEFAULT_HEADER_WAIT`] unless configured), so a connection left
 /// silent, or fed its headers a byte at a time, is closed rather than kept open for as long as
-/// its client likes. [`BODY_WAIT`] bounds the body where it is read (`graphql_post`), and
-/// [`SOCKET_INIT_WAIT`] a WebSocket's first message.
+/// its client likes. [`BODY_WAIT`] bounds the body where it is read (`graphql_post`),
+/// [`SOCKET_INIT_WAIT`] a WebSocket's first message and [`SOCKET_IDLE_WAIT`] its idleness.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: axum::Router,
