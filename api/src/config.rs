@@ -687,19 +687,21 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_database_connection_wait_of_nothing_is_refused() {
+    /// The settings a configuration file holding `text` resolves to (no flags, no variables).
+    fn resolved_from_file(text: &str) -> Result<Settings, String> {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let file = dir.path().join("credledger.toml");
-        std::fs::write(&file, "db_connection_wait_ms = 0\n").expect("the file is written");
+        std::fs::write(&file, text).expect("the file is written");
         let common = Common {
             config: Some(file),
             ..Common::default()
         };
+        Settings::resolve(&common, None, false).map_err(|e| e.to_string())
+    }
 
-        let refused = Settings::resolve(&common, None, false)
-            .err()
-            .map(|e| e.to_string());
+    #[test]
+    fn a_database_connection_wait_of_nothing_is_refused() {
+        let refused = resolved_from_file("db_connection_wait_ms = 0\n").err();
 
         assert_eq!(
             refused.as_deref(),
@@ -712,21 +714,10 @@ mod tests {
 
     #[test]
     fn the_header_wait_is_read_from_the_file_and_none_is_refused() {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let file = dir.path().join("credledger.toml");
-        let common = Common {
-            config: Some(file.clone()),
-            ..Common::default()
-        };
-
-        std::fs::write(&file, "header_wait_s = 75\n").expect("the file is written");
-        let settings = Settings::resolve(&common, None, false).expect("a wait of 75 s resolves");
+        let settings = resolved_from_file("header_wait_s = 75\n").expect("a wait of 75 s resolves");
         assert_eq!(settings.header_wait, Duration::from_secs(75));
 
-        std::fs::write(&file, "header_wait_s = 0\n").expect("the file is written");
-        let refused = Settings::resolve(&common, None, false)
-            .err()
-            .map(|e| e.to_string());
+        let refused = resolved_from_file("header_wait_s = 0\n").err();
         assert_eq!(
             refused.as_deref(),
             Some(
