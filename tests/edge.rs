@@ -444,7 +444,7 @@ async fn in_dev_mode_the_standard_introspection_query_loads_the_schema() {
 }
 
 /// Connections whose request comes too slowly, or not at all, are closed: the headers must
-/// arrive within `HEADER_WAIT` of connecting or of the previous answer, a GraphQL body within
+/// arrive within `DEFAULT_HEADER_WAIT` of connecting or of the previous answer, a GraphQL body within
 /// `BODY_WAIT` after its headers, a WebSocket's `connection_init` within `SOCKET_INIT_WAIT` of
 /// the upgrade (10 s each), however the client dribbles them, while `/healthz` answers everyone
 /// else.
