@@ -15,10 +15,11 @@
 //!
 //! A document that passed, whose every value comes from the variables (`true`, `false` and
 //! `null` aside) and whose text has no comment, is remembered by its text (in a [`Remembered`]
-//! bounded by the bytes of those texts) and not parsed again: such a text is the client's code,
-//! the same at each call, and holds nothing a person typed. A document with a string, number,
-//! enum, list or object written in it may hold a secret (a password, a credential's field) and
-//! is parsed at each request and forgotten with it. The variables are checked every time.
+//! bounded by what the parsed documents hold, [`parsed_weight`]) and not parsed again: such a
+//! text is the client's code, the same at each call, and holds nothing a person typed. A
+//! document with a string, number, enum, list or object written in it may hold a secret (a
+//! password, a credential's field) and is parsed at each request and forgotten with it. The
+//! variables are checked every time.
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextRequest, NextSubscribe,
