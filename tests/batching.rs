@@ -247,6 +247,75 @@ async fn two_processes_applying_the_same_read_models_apply_each_event_once(env: 
     );
 }
 
+on_both_backends!(a_process_that_saw_none_of_the_feed_catches_up_on_more_than_a_batch_once);
+/// The runner reads the feed a batch (1,000 events) at a time, once for all the read models.
+/// Here one process applied the first uses and another, which saw none of them, catches up on
+/// them and on more than a batch more: what the first applied is not applied again, the rest
+/// is applied to the end, once.
+async fn a_process_that_saw_none_of_the_feed_catches_up_on_more_than_a_batch_once(env: TestEnv) {
+    let here = env.ledger().await;
+    let elsewhere = env.ledger().await;
+    let id = crate::support::register_with(
+        &here,
+        "alice",
+        "notion",
+        "work",
+        NOTION,
+        Some(crate::support::valid("acct-work")),
+        &meta("alice"),
+    )
+    .await
+    .unwrap();
+    here.projections.catch_up().await.unwrap();
+    let resolve = |from: usize, to: usize| {
+        let here = here.clone();
+        async move {
+            let uses = (from..to).map(|i| {
+                let here = here.clone();
+                async move {
+                    here.resolve(
+                        "alice",
+                        "notion",
+                        Some("work"),
+                        "mcp:test",
+                        Some(format!("tool-{i}")),
+                        &meta("mcp:test"),
+                    )
+                    .await
+                    .map(|_| ())
+                }
+            });
+            for outcome in futures::future::join_all(uses).await {
+                outcome.unwrap();
+            }
+        }
+    };
+    resolve(0, 1_200).await;
+    here.projections.catch_up().await.unwrap();
+    resolve(1_200, 2_500).await;
+    let head = elsewhere.projections.catch_up().await.unwrap();
+
+    for status in elsewhere.projections.status().await.unwrap() {
+        assert_eq!(status.position, head, "{} is not at the head", status.name);
+    }
+    let pool = env.any_pool().await;
+    let counted: (i64, i64, i64) = sqlx::query_as(
+        "SELECT \
+           (SELECT CAST(use_count AS BIGINT) FROM credential_summary WHERE credential_id = $1), \
+           (SELECT CAST(SUM(uses) AS BIGINT) FROM usage_by_service WHERE service = 'notion'), \
+           (SELECT COUNT(*) FROM audit_trail WHERE aggregate_type = 'credential_usage')",
+    )
+    .bind(id.to_string())
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        counted,
+        (2_500, 2_500, 2_500),
+        "uses in credential_summary, usage_by_service and the audit trail"
+    );
+}
+
 /// A read model's batch looks its rows up by the ids its events name, in tables that grow from
 /// empty while a connection lives. PostgreSQL would keep the plan it made for a statement's
 /// first runs (a whole-table scan while the table was small) for as long as the connection

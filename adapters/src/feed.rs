@@ -53,7 +53,7 @@ impl FeedEvent {
         )
     }
 
-    /// An event from a row of [`COLUMNS`], read through `Any` or through a backend's own
+    /// An event from a row of the feed's `SELECT`, read through `Any` or through a backend's own
     /// driver.
     pub fn from_row<R>(row: &R) -> Result<Self, sqlx::Error>
     where
@@ -78,17 +78,10 @@ impl FeedEvent {
     }
 }
 
-macro_rules! columns {
-    () => {
-        "global_position, aggregate_type, aggregate_id, sequence, event_type, event_version, \
-         CAST(payload AS TEXT) AS payload, CAST(metadata AS TEXT) AS metadata, prev_hash, hash"
-    };
-}
-
 /// The columns [`FeedEvent::from_row`] reads, selected from `events`.
-pub const COLUMNS: &str = columns!();
-
-const SELECT: &str = concat!("SELECT ", columns!(), " FROM events");
+const SELECT: &str = "SELECT global_position, aggregate_type, aggregate_id, sequence, event_type, \
+     event_version, CAST(payload AS TEXT) AS payload, CAST(metadata AS TEXT) AS metadata, \
+     prev_hash, hash FROM events";
 
 /// Reads up to `limit` events after position `after`, in order.
 pub async fn read_after<'e>(

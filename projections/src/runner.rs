@@ -1,7 +1,7 @@
-//! Running the read models: one transaction per batch (rows and checkpoint together), waking on
-//! new events, read-your-writes waits, the epochs of remembered answers, status, and
-//! rebuild-and-swap. The read models themselves only turn batches into writes
-//! ([`crate::ReadModel`]).
+//! Running the read models: each batch of the feed read once for all of them, one transaction
+//! per read model and batch (rows and checkpoint together), waking on new events,
+//! read-your-writes waits, the epochs of remembered answers, status, and rebuild-and-swap. The
+//! read models themselves only turn batches into writes ([`crate::ReadModel`]).
 
 use crate::{Model, Prepared, ProjectionError, Tables, READ_MODELS};
 use credledger_adapters::append::GroupAppender;
@@ -180,48 +180,53 @@ async fn lock_checkpoint(conn: &mut AnyConnection, name: &str) -> Result<i64, Pr
     Ok(row.try_get("position")?)
 }
 
-/// PostgreSQL: takes the checkpoint row's lock, reads the feed's next `limit` events after it
-/// and moves the checkpoint past them, in one statement: one round trip a batch instead of
-/// three (a command waits for the batch that applies it). The row's lock is taken first
-/// (`FOR UPDATE` waits for another process's batch and then sees its checkpoint); the events
-/// are read under the statement's snapshot, which may predate that lock: they are then fewer
-/// (a prefix of what is committed, as position order is commit order), never wrong, and the
-/// checkpoint moves only past what was read. The move is undone with the batch if applying it
-/// fails. It also applies [`BATCH_SETTINGS`]. `None` when the checkpoint has no row yet.
-async fn lock_read_and_move(
+/// The feed's next events after `after`, read once for every read model drained together
+/// (through the backend's own driver: no conversion of each value of each row to `Any`'s).
+struct Read {
+    after: i64,
+    events: Vec<FeedEvent>,
+}
+
+impl Read {
+    /// The last position read (`after` when nothing was).
+    fn last(&self) -> i64 {
+        self.events.last().map_or(self.after, |e| e.position)
+    }
+
+    /// The events after `position`, or `None` when some of those were not read (`position`
+    /// is before `after`).
+    fn events_after(&self, position: i64) -> Option<&[FeedEvent]> {
+        (position >= self.after)
+            .then(|| &self.events[self.events.partition_point(|e| e.position <= position)..])
+    }
+}
+
+/// PostgreSQL: takes the checkpoint row's lock and, if `read` starts at or before it (so holds
+/// every event after it that was read), moves it past them, in one statement: one round trip a batch instead of two (a command waits for
+/// the batch that applies it). Returns the position before the move; `None` when the
+/// checkpoint has no row yet. The row's lock is taken first (`FOR UPDATE` waits for another
+/// process's batch and then sees its checkpoint). The move is undone with the batch if applying
+/// it fails. It also applies [`BATCH_SETTINGS`].
+async fn lock_and_move(
     conn: &mut AnyConnection,
     name: &str,
-    limit: i64,
-) -> Result<Option<(i64, Vec<FeedEvent>)>, ProjectionError> {
-    let rows = sqlx::query(&format!(
-        "WITH cp AS (UPDATE projection_checkpoints c \
-           SET position = COALESCE((SELECT MAX(n.global_position) FROM (SELECT global_position \
-             FROM events WHERE global_position > o.position ORDER BY global_position LIMIT $3) n), \
-             o.position), updated_at = $2 \
-           FROM (SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE) o \
-           WHERE c.name = $1 \
-           RETURNING o.position AS checkpoint, c.position AS last, {BATCH_SETTINGS}) \
-         SELECT cp.checkpoint, e.* FROM cp LEFT JOIN LATERAL \
-           (SELECT {columns} FROM events WHERE global_position > cp.checkpoint \
-            AND global_position <= cp.last ORDER BY global_position) e ON true",
-        columns = feed::COLUMNS
+    read: Option<&Read>,
+) -> Result<Option<i64>, ProjectionError> {
+    let (after, last) = read.map_or((i64::MAX, 0), |r| (r.after, r.last()));
+    let row = sqlx::query(&format!(
+        "UPDATE projection_checkpoints c \
+         SET position = CASE WHEN o.position >= $3 THEN GREATEST(o.position, $4) \
+           ELSE o.position END, updated_at = $2 \
+         FROM (SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE) o \
+         WHERE c.name = $1 RETURNING o.position AS checkpoint, {BATCH_SETTINGS}"
     ))
     .bind(name)
     .bind(timestamp(chrono::Utc::now()))
-    .bind(limit)
-    .fetch_all(&mut *conn)
+    .bind(after)
+    .bind(last)
+    .fetch_optional(&mut *conn)
     .await?;
-    let Some(first) = rows.first() else {
-        return Ok(None);
-    };
-    let position = first.try_get("checkpoint")?;
-    let mut events = Vec::with_capacity(rows.len());
-    for row in &rows {
-        if row.try_get::<Option<i64>, _>("global_position")?.is_some() {
-            events.push(FeedEvent::from_row(row)?);
-        }
-    }
-    Ok(Some((position, events)))
+    Ok(row.map(|r| r.try_get("checkpoint")).transpose()?)
 }
 
 async fn set_checkpoint(
@@ -317,34 +322,34 @@ impl Projections {
         }
     }
 
-    /// Applies batches until `model` has seen every committed event.
-    async fn drain(&self, model: Model) -> Result<(), ProjectionError> {
-        while self.step(model).await? as i64 >= self.batch {}
-        Ok(())
-    }
-
     /// Applies one batch of new events to `model`'s live tables, rows and checkpoint in one
-    /// transaction. Returns how many events it applied.
-    pub async fn step(&self, model: Model) -> Result<usize, ProjectionError> {
+    /// transaction: the events of `read` after its checkpoint, or, if `read` lacks some of them
+    /// (or is `None`), the next batch read on its own. Returns how many events it applied.
+    async fn step(&self, model: Model, read: Option<&Read>) -> Result<usize, ProjectionError> {
         let _writer = self.db.exclusive().await;
         let mut tx = self.db.any.begin().await?;
         let sqlite = is_sqlite(&tx);
-        let (position, events) = if sqlite {
-            let position = lock_checkpoint(&mut tx, model.name()).await?;
-            (
-                position,
-                feed::read_after(&mut *tx, position, self.batch).await?,
-            )
+        let position = if sqlite {
+            lock_checkpoint(&mut tx, model.name()).await?
         } else {
-            match lock_read_and_move(&mut tx, model.name(), self.batch).await? {
-                Some(read) => read,
+            match lock_and_move(&mut tx, model.name(), read).await? {
+                Some(position) => position,
                 None => {
                     // The read model's first batch in this database: create its checkpoint.
                     lock_checkpoint(&mut tx, model.name()).await?;
-                    lock_read_and_move(&mut tx, model.name(), self.batch)
+                    lock_and_move(&mut tx, model.name(), read)
                         .await?
                         .ok_or(sqlx::Error::RowNotFound)?
                 }
+            }
+        };
+        let shared = read.and_then(|r| r.events_after(position));
+        let own;
+        let events = match shared {
+            Some(events) => events,
+            None => {
+                own = feed::read_after(&mut *tx, position, self.batch).await?;
+                &own[..]
             }
         };
         // Events this process did not see were applied by another one: they may have changed
@@ -362,11 +367,10 @@ impl Projections {
             self.publish(model, position);
             return Ok(0);
         };
-        let prepared = model.prepare(&events, self.db.backend())?;
-        let users = model
-            .apply(&mut tx, Tables::LIVE, &events, prepared)
-            .await?;
-        if sqlite {
+        let prepared = model.prepare(events, self.db.backend())?;
+        let users = model.apply(&mut tx, Tables::LIVE, events, prepared).await?;
+        // On PostgreSQL `lock_and_move` moved it past what was read together.
+        if sqlite || shared.is_none() {
             set_checkpoint(&mut tx, model.name(), last).await?;
         }
         tx.commit().await?;
@@ -383,17 +387,51 @@ impl Projections {
         Ok(events.len())
     }
 
-    /// Drains the given read models side by side. They are independent: one that fails (an
-    /// event it cannot read, say) stops only itself, and the others are drained to the end.
-    /// Returns the ones that failed, with their errors.
+    /// Where this process last saw `model`'s checkpoint.
+    fn seen(&self, model: Model) -> i64 {
+        self.progress.get(model.name()).map_or(0, |p| *p.borrow())
+    }
+
+    /// Drains the given read models side by side until each has seen every committed event.
+    /// Each batch of the feed is read once for all of them; a read model whose checkpoint
+    /// another process moved further than this one saw reads what it lacks on its own. They
+    /// are independent: one that fails (an event it cannot read, say) stops only itself, and
+    /// the others are drained to the end. Returns the ones that failed, with their errors.
     async fn drain_each(&self, models: &[Model]) -> Vec<(Model, ProjectionError)> {
-        let drained = futures::future::join_all(
-            models
+        let mut failed = Vec::new();
+        let mut going = models.to_vec();
+        while let Some(after) = going.iter().map(|m| self.seen(*m)).min() {
+            // Unread (the database failing): each reads on its own, and fails with its own error.
+            let read = feed::read_batch(&self.db, after, self.batch)
+                .await
+                .ok()
+                .map(|events| Read { after, events });
+            // A read model this process saw past everything read has nothing in it to apply.
+            let due = going
                 .iter()
-                .map(|&m| async move { self.drain(m).await.err().map(|e| (m, e)) }),
-        )
-        .await;
-        drained.into_iter().flatten().collect()
+                .filter(|m| read.as_ref().is_none_or(|r| self.seen(**m) < r.last()));
+            let stepped = futures::future::join_all(due.map(|&m| {
+                let read = read.as_ref();
+                async move { (m, self.step(m, read).await) }
+            }))
+            .await;
+            let mut more = read
+                .as_ref()
+                .is_some_and(|r| r.events.len() as i64 >= self.batch);
+            for (model, stepped) in stepped {
+                match stepped {
+                    Ok(applied) => more |= applied as i64 >= self.batch,
+                    Err(e) => {
+                        going.retain(|m| m.name() != model.name());
+                        failed.push((model, e));
+                    }
+                }
+            }
+            if !more {
+                break;
+            }
+        }
+        failed
     }
 
     /// Applies every committed event to every consumer; returns the position reached. The
