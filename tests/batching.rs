@@ -4,6 +4,7 @@
 
 use crate::on_both_backends;
 use crate::support::{meta, register, TestEnv};
+use credledger::Ledger;
 use credledger_adapters::append::NewEvent;
 use credledger_adapters::db::Backend;
 use credledger_adapters::feed::FeedWaker;
@@ -162,15 +163,10 @@ async fn a_server_registered_by_another_process_is_seen_by_the_next_batch(env: T
     );
 }
 
-on_both_backends!(two_processes_applying_the_same_read_models_apply_each_event_once);
-/// Two processes apply the same read models over one database while uses are recorded in
-/// both: each batch is applied by one of them, once (a batch applied twice would count its
-/// uses twice; a batch skipped would leave them uncounted).
-async fn two_processes_applying_the_same_read_models_apply_each_event_once(env: TestEnv) {
-    let here = env.ledger().await;
-    let elsewhere = env.ledger().await;
+/// Registers alice's Notion credential "work", checked valid, and applies it to the read models.
+async fn register_work(ledger: &Ledger) -> String {
     let id = crate::support::register_with(
-        &here,
+        ledger,
         "alice",
         "notion",
         "work",
@@ -180,28 +176,54 @@ async fn two_processes_applying_the_same_read_models_apply_each_event_once(env: 
     )
     .await
     .unwrap();
-    here.projections.catch_up().await.unwrap();
+    ledger.projections.catch_up().await.unwrap();
+    id.to_string()
+}
+
+/// Records use `i` of alice's "work" credential by an MCP server's tool.
+async fn use_work(ledger: &Ledger, i: usize) {
+    ledger
+        .resolve(
+            "alice",
+            "notion",
+            Some("work"),
+            "mcp:test",
+            Some(format!("tool-{i}")),
+            &meta("mcp:test"),
+        )
+        .await
+        .unwrap();
+}
+
+/// The uses of the credential `id` as each read model counts them: its use count, the uses per
+/// service and day, the audit trail's entries.
+async fn uses_counted(env: &TestEnv, id: &str) -> (i64, i64, i64) {
+    sqlx::query_as(
+        "SELECT \
+           (SELECT CAST(use_count AS BIGINT) FROM credential_summary WHERE credential_id = $1), \
+           (SELECT CAST(SUM(uses) AS BIGINT) FROM usage_by_service WHERE service = 'notion'), \
+           (SELECT COUNT(*) FROM audit_trail WHERE aggregate_type = 'credential_usage')",
+    )
+    .bind(id)
+    .fetch_one(&env.any_pool().await)
+    .await
+    .unwrap()
+}
+
+on_both_backends!(two_processes_applying_the_same_read_models_apply_each_event_once);
+/// Two processes apply the same read models over one database while uses are recorded in
+/// both: each batch is applied by one of them, once (a batch applied twice would count its
+/// uses twice; a batch skipped would leave them uncounted).
+async fn two_processes_applying_the_same_read_models_apply_each_event_once(env: TestEnv) {
+    let here = env.ledger().await;
+    let elsewhere = env.ledger().await;
+    let id = register_work(&here).await;
 
     const USES: usize = 120;
-    let uses = (0..USES).map(|i| {
-        let ledger = if i % 2 == 0 { &here } else { &elsewhere };
-        async move {
-            ledger
-                .resolve(
-                    "alice",
-                    "notion",
-                    Some("work"),
-                    "mcp:test",
-                    Some(format!("tool-{i}")),
-                    &meta("mcp:test"),
-                )
-                .await
-                .map(|_| ())
-        }
-    });
+    let uses = (0..USES).map(|i| use_work(if i % 2 == 0 { &here } else { &elsewhere }, i));
     // Both processes keep applying batches while the uses come in.
     let (done, finished) = tokio::sync::watch::channel(false);
-    let apply = |ledger: std::sync::Arc<credledger::Ledger>| {
+    let apply = |ledger: std::sync::Arc<Ledger>| {
         let mut finished = finished.clone();
         async move {
             while !*finished.borrow_and_update() {
@@ -215,33 +237,16 @@ async fn two_processes_applying_the_same_read_models_apply_each_event_once(env: 
     };
     let appliers = futures::future::join(apply(here.clone()), apply(elsewhere.clone()));
     let recorded = async {
-        let outcomes = futures::future::join_all(uses).await;
+        futures::future::join_all(uses).await;
         done.send(true).unwrap();
-        outcomes
     };
-    let (_, outcomes) = futures::future::join(appliers, recorded).await;
-    for outcome in outcomes {
-        outcome.unwrap();
-    }
+    futures::future::join(appliers, recorded).await;
     here.projections.catch_up().await.unwrap();
     elsewhere.projections.catch_up().await.unwrap();
 
-    let pool = env.any_pool().await;
-    // The uses as each read model counts them: the credential's use count, the uses per
-    // service and day, the audit trail's entries.
-    let counted: (i64, i64, i64) = sqlx::query_as(
-        "SELECT \
-           (SELECT CAST(use_count AS BIGINT) FROM credential_summary WHERE credential_id = $1), \
-           (SELECT CAST(SUM(uses) AS BIGINT) FROM usage_by_service WHERE service = 'notion'), \
-           (SELECT COUNT(*) FROM audit_trail WHERE aggregate_type = 'credential_usage')",
-    )
-    .bind(id.to_string())
-    .fetch_one(&pool)
-    .await
-    .unwrap();
     let uses = USES as i64;
     assert_eq!(
-        counted,
+        uses_counted(&env, &id).await,
         (uses, uses, uses),
         "uses in credential_summary, usage_by_service and the audit trail"
     );
@@ -255,62 +260,17 @@ on_both_backends!(a_process_that_saw_none_of_the_feed_catches_up_on_more_than_a_
 async fn a_process_that_saw_none_of_the_feed_catches_up_on_more_than_a_batch_once(env: TestEnv) {
     let here = env.ledger().await;
     let elsewhere = env.ledger().await;
-    let id = crate::support::register_with(
-        &here,
-        "alice",
-        "notion",
-        "work",
-        NOTION,
-        Some(crate::support::valid("acct-work")),
-        &meta("alice"),
-    )
-    .await
-    .unwrap();
+    let id = register_work(&here).await;
+    futures::future::join_all((0..1_200).map(|i| use_work(&here, i))).await;
     here.projections.catch_up().await.unwrap();
-    let resolve = |from: usize, to: usize| {
-        let here = here.clone();
-        async move {
-            let uses = (from..to).map(|i| {
-                let here = here.clone();
-                async move {
-                    here.resolve(
-                        "alice",
-                        "notion",
-                        Some("work"),
-                        "mcp:test",
-                        Some(format!("tool-{i}")),
-                        &meta("mcp:test"),
-                    )
-                    .await
-                    .map(|_| ())
-                }
-            });
-            for outcome in futures::future::join_all(uses).await {
-                outcome.unwrap();
-            }
-        }
-    };
-    resolve(0, 1_200).await;
-    here.projections.catch_up().await.unwrap();
-    resolve(1_200, 2_500).await;
+    futures::future::join_all((1_200..2_500).map(|i| use_work(&here, i))).await;
     let head = elsewhere.projections.catch_up().await.unwrap();
 
     for status in elsewhere.projections.status().await.unwrap() {
         assert_eq!(status.position, head, "{} is not at the head", status.name);
     }
-    let pool = env.any_pool().await;
-    let counted: (i64, i64, i64) = sqlx::query_as(
-        "SELECT \
-           (SELECT CAST(use_count AS BIGINT) FROM credential_summary WHERE credential_id = $1), \
-           (SELECT CAST(SUM(uses) AS BIGINT) FROM usage_by_service WHERE service = 'notion'), \
-           (SELECT COUNT(*) FROM audit_trail WHERE aggregate_type = 'credential_usage')",
-    )
-    .bind(id.to_string())
-    .fetch_one(&pool)
-    .await
-    .unwrap();
     assert_eq!(
-        counted,
+        uses_counted(&env, &id).await,
         (2_500, 2_500, 2_500),
         "uses in credential_summary, usage_by_service and the audit trail"
     );

@@ -393,10 +393,11 @@ impl Projections {
     }
 
     /// Drains the given read models side by side until each has seen every committed event.
-    /// Each batch of the feed is read once for all of them; a read model whose checkpoint
-    /// another process moved further than this one saw reads what it lacks on its own. They
-    /// are independent: one that fails (an event it cannot read, say) stops only itself, and
-    /// the others are drained to the end. Returns the ones that failed, with their errors.
+    /// Each batch of the feed is read once for all of them, from the checkpoint furthest
+    /// behind as this process saw it; each takes the events after its own checkpoint (none, if
+    /// another process applied them first). They are independent: one that fails (an event it
+    /// cannot read, say) stops only itself, and the others are drained to the end. Returns the
+    /// ones that failed, with their errors.
     async fn drain_each(&self, models: &[Model]) -> Vec<(Model, ProjectionError)> {
         let mut failed = Vec::new();
         let mut going = models.to_vec();
