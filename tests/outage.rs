@@ -251,6 +251,7 @@ async fn postgres_stopped_for_ten_seconds_under_load() {
         .local_addr()
         .unwrap()
         .port();
+    let server_log = env.dir.path().join("serve.log");
     let _server = Server(
         env.cli()
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
@@ -262,7 +263,8 @@ async fn postgres_stopped_for_ten_seconds_under_load() {
             // not what this test is about (tests/limits.rs is).
             .env("CREDLEDGER_API_RATE_LIMIT", "0")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            // Its log says why an answer was what it was (by request id).
+            .stderr(std::fs::File::create(&server_log).unwrap())
             .spawn()
             .unwrap(),
     );
@@ -445,9 +447,23 @@ async fn postgres_stopped_for_ten_seconds_under_load() {
             })
             .collect();
         assert!(during.len() > 20, "{what}: {}", during.len());
+        // What the server logged of a request.
+        let logged = |a: &Answered| {
+            let log = std::fs::read_to_string(&server_log).unwrap_or_default();
+            let id = a.request_id.as_deref().unwrap_or("(no request id)");
+            log.lines()
+                .filter(|l| l.contains(id))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
         for a in &during {
             assert_eq!(a.status, Some(503), "{what}: {a:?}");
-            assert_eq!(a.code.as_deref(), Some("UNAVAILABLE"), "{what}: {a:?}");
+            assert_eq!(
+                a.code.as_deref(),
+                Some("UNAVAILABLE"),
+                "{what}: {a:?}; the server logged: {}",
+                logged(a)
+            );
             assert!(a.retry_after.is_some(), "{what}: {a:?}");
             assert!(a.request_id.is_some(), "{what}: {a:?}");
         }
