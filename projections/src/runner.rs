@@ -182,6 +182,9 @@ async fn lock_checkpoint(conn: &mut AnyConnection, name: &str) -> Result<i64, Pr
 
 /// The feed's next events after `after`, read once for every read model drained together
 /// (through the backend's own driver: no conversion of each value of each row to `Any`'s).
+/// Read outside the read models' transactions, they are a prefix of what is committed, as
+/// position order is commit order (ADR 0002): a read model that takes them after its
+/// checkpoint, under its row's lock, skips nothing.
 struct Read {
     after: i64,
     events: Vec<FeedEvent>,
@@ -202,11 +205,11 @@ impl Read {
 }
 
 /// PostgreSQL: takes the checkpoint row's lock and, if `read` starts at or before it (so holds
-/// every event after it that was read), moves it past them, in one statement: one round trip a batch instead of two (a command waits for
-/// the batch that applies it). Returns the position before the move; `None` when the
-/// checkpoint has no row yet. The row's lock is taken first (`FOR UPDATE` waits for another
-/// process's batch and then sees its checkpoint). The move is undone with the batch if applying
-/// it fails. It also applies [`BATCH_SETTINGS`].
+/// every event after it that was read), moves it past them, in one statement: one round trip a
+/// batch instead of two (a command waits for the batch that applies it). Returns the position
+/// before the move; `None` when the checkpoint has no row yet. The row's lock is taken first
+/// (`FOR UPDATE` waits for another process's batch and then sees its checkpoint). The move is
+/// undone with the batch if applying it fails. It also applies [`BATCH_SETTINGS`].
 async fn lock_and_move(
     conn: &mut AnyConnection,
     name: &str,
