@@ -463,19 +463,17 @@ impl Application {
         });
         let header_wait = self.header_wait;
         let metrics_task = self.metrics_listener.map(|listener| {
-            let stop = rx.clone();
             tokio::spawn(crate::http::serve(
                 listener,
                 metrics_router,
                 header_wait,
-                stop,
+                rx.clone(),
             ))
         });
         let upkeep = tokio::spawn(crate::metrics::keep_up(crate::metrics::UPKEEP, rx.clone()));
-        let server_rx = rx;
         let listener = self.listener;
         let server = tokio::spawn(async move {
-            crate::http::serve(listener, router, header_wait, server_rx).await;
+            crate::http::serve(listener, router, header_wait, rx).await;
             consumers.await.context("the projections task failed")?;
             live_task.await.context("the live feed task failed")?;
             if let Some(scheduler) = scheduler {

@@ -495,11 +495,10 @@ impl Projections {
             // What every running consumer has applied: a notification of nothing newer (this
             // process's own commit, already applied on its in-process signal) is no reason to
             // look again.
-            let seen = self
-                .progress
-                .iter()
-                .filter(|(name, _)| !failing.contains_key(*name))
-                .map(|(_, p)| *p.borrow())
+            let seen = READ_MODELS
+                .into_iter()
+                .filter(|m| !failing.contains_key(m.name()))
+                .map(|m| self.seen(m))
                 .min()
                 .unwrap_or(i64::MAX);
             let retry = failing.values().map(|f| f.next).min();
