@@ -157,7 +157,7 @@ impl GroupAppender {
         )
     }
 
-    /// Waits (at most [`LAND`]) until the appends of this process on their way have landed and
+    /// Waits (at most `LAND`) until the appends of this process on their way have landed and
     /// no command is deciding its events: a feed reader about to read a batch lets them in
     /// first, so their callers do not wait a whole batch more.
     pub async fn let_land(&self) {

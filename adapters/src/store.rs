@@ -131,7 +131,7 @@ struct Attempt {
 /// cqrs-es's event store (in its event-store mode: no snapshots) that remembers each stream's
 /// last known state and sequence, and reads only the events after it. Loading a stream costs
 /// its new events, not its whole history. A command's first attempt decides on the remembered
-/// state without reading at all (see [`Attempt`]): the commit goes in only if the stream is
+/// state without reading at all (see `Attempt`): the commit goes in only if the stream is
 /// still exactly that long, so a stale memory costs a conflict and a fresh read, never a wrong
 /// commit, and a refusal decided on memory is decided again on the stream before it is
 /// answered. Plain loads (what a disclosure checks) always read the newer events.

@@ -15,7 +15,8 @@ pub struct Common {
     /// Directory for the SQLite file and the development master key file.
     #[arg(long, env = "CREDLEDGER_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
-    /// File holding master keys, one `VERSION:BASE64` per line (default: <data-dir>/master.keys).
+    /// File holding master keys, one `VERSION:BASE64` per line (default: master.keys in the
+    /// data directory).
     #[arg(long, env = "CREDLEDGER_MASTER_KEY_FILE", global = true)]
     pub master_key_file: Option<PathBuf>,
     /// Optional TOML configuration file (keys: database_url, data_dir, master_key_file, bind).

@@ -26,8 +26,9 @@ pub trait Cipher: Send + Sync {
 }
 
 /// Asks a service's provider whether a credential's fields are good, live. Never fails: a
-/// provider that cannot be asked answers [`ValidationOutcome::CouldNotCheck`], which says nothing
-/// about the credential. Implementations never put the secret in a log line or a message.
+/// provider that cannot be asked answers
+/// [`CouldNotCheck`](crate::keyring::ValidationOutcome::CouldNotCheck), which says nothing about
+/// the credential. Implementations never put the secret in a log line or a message.
 #[async_trait::async_trait]
 pub trait Validator: Send + Sync {
     async fn validate(

@@ -448,7 +448,7 @@ impl Projections {
     }
 
     /// Runs every consumer until `shutdown` turns true: catch up, then wait for new events. A
-    /// read model that fails is tried again on its own ([`retry_wait`]) while the others go on
+    /// read model that fails is tried again on its own (`retry_wait`) while the others go on
     /// (ADR 0005).
     pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
         let mut waker = FeedWaker::new(&self.db, Duration::from_millis(500)).await;
