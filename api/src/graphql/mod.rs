@@ -85,8 +85,8 @@ pub use limits::{MAX_ALIASES, MAX_DEPTH};
 /// The library's own limit on a query's complexity (fields, weighted).
 pub const MAX_COMPLEXITY: usize = 2_000;
 
-/// Builds the schema: the document limits of the `limits` module first, then the library's own (depth,
-/// complexity, recursion, directives). Introspection and suggestions only in dev mode.
+/// Builds the schema: the document limits of the `limits` module first, then the library's own
+/// (depth, complexity, recursion, directives). Introspection and suggestions only in dev mode.
 pub fn schema(api: Option<Arc<Api>>, dev: bool) -> ApiSchema {
     let depth = if dev {
         limits::MAX_INTROSPECTION_DEPTH
