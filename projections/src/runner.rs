@@ -357,10 +357,7 @@ impl Projections {
         };
         // Events this process did not see were applied by another one: they may have changed
         // access.
-        let unseen = self
-            .progress
-            .get(model.name())
-            .is_none_or(|p| *p.borrow() != position);
+        let unseen = self.seen(model) != position;
         let Some(last) = events.last().map(|e| e.position) else {
             tx.rollback().await?;
             if unseen {
