@@ -206,6 +206,10 @@ impl ReadModel for CredentialSummary {
         &["credential_summary", "dashboard_stats"]
     }
 
+    fn reads(&self) -> Option<&'static [&'static str]> {
+        Some(&[Keyring::TYPE, CredentialUsage::TYPE])
+    }
+
     fn remembered(&self) -> bool {
         true
     }
@@ -235,7 +239,7 @@ async fn apply(
     // this binary cannot read stops the read models that need it, not this one).
     let envelopes = events
         .iter()
-        .filter(|e| e.aggregate_type == Keyring::TYPE || e.aggregate_type == CredentialUsage::TYPE)
+        .filter(|e| crate::reads(&CredentialSummary, e))
         .map(decode)
         .collect::<Result<Vec<_>, _>>()?;
     let (ids, fresh) = touched_ids(&envelopes);

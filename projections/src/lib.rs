@@ -68,6 +68,13 @@ pub trait ReadModel: Send + Sync {
         false
     }
 
+    /// The aggregates whose events it reads, by type; `None`: every event. Its `apply` reads no
+    /// others (it filters with [`reads`]). A batch with none of them costs it no transaction of
+    /// its own: the runner moves its checkpoint past the batch in one statement.
+    fn reads(&self) -> Option<&'static [&'static str]> {
+        None
+    }
+
     /// Work on a batch that needs no database (decoding, building rows), which a rebuild does
     /// in its feed reader while the previous batch is written. `None`: nothing to do ahead.
     fn prepare(
@@ -88,6 +95,13 @@ pub trait ReadModel: Send + Sync {
         events: &[FeedEvent],
         prepared: Option<Prepared>,
     ) -> Result<BTreeSet<String>, ProjectionError>;
+}
+
+/// Whether `model` reads `event` ([`ReadModel::reads`]).
+pub fn reads(model: &dyn ReadModel, event: &FeedEvent) -> bool {
+    model
+        .reads()
+        .is_none_or(|types| types.contains(&event.aggregate_type.as_str()))
 }
 
 /// What [`ReadModel::prepare`] made of a batch, for the same read model's `apply`.

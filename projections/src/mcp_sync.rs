@@ -248,6 +248,10 @@ impl ReadModel for McpSync {
         &["mcp_servers", "mcp_grants", "mcp_credentials", "mcp_sync"]
     }
 
+    fn reads(&self) -> Option<&'static [&'static str]> {
+        Some(&[Keyring::TYPE, McpServer::TYPE])
+    }
+
     /// A credential's sync status is part of the remembered dashboard answers.
     fn remembered(&self) -> bool {
         true
@@ -263,7 +267,7 @@ impl ReadModel for McpSync {
         // Uses and people's events say nothing about copies: they are not even decoded.
         let envelopes = events
             .iter()
-            .filter(|e| e.aggregate_type == Keyring::TYPE || e.aggregate_type == McpServer::TYPE)
+            .filter(|e| crate::reads(self, e))
             .map(decode)
             .collect::<Result<Vec<_>, _>>()?;
         if envelopes.is_empty() {

@@ -5,10 +5,11 @@
 use crate::event::{decode, Decoded};
 use crate::row::{flag, from_json};
 use crate::{Prepared, ProjectionError, ReadModel, Tables};
+use cqrs_es::Aggregate as _;
 use credledger_adapters::db::timestamp;
 use credledger_adapters::feed::FeedEvent;
 use credledger_domain::mcp_server::{McpServer, McpServerEvent};
-use credledger_domain::user::UserEvent;
+use credledger_domain::user::{User, UserEvent};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 use std::collections::BTreeSet;
@@ -28,6 +29,10 @@ impl ReadModel for Principals {
 
     fn tables(&self) -> &'static [&'static str] {
         &["users", "api_tokens", "mcp_server_tokens"]
+    }
+
+    fn reads(&self) -> Option<&'static [&'static str]> {
+        Some(&[User::TYPE, McpServer::TYPE])
     }
 
     async fn apply(
@@ -50,12 +55,9 @@ async fn apply(
 ) -> Result<(), ProjectionError> {
     let users = tables.name("users");
     let tokens = tables.name("api_tokens");
-    for feed in events {
-        if feed.aggregate_type == <McpServer as cqrs_es::Aggregate>::TYPE {
+    for feed in events.iter().filter(|e| crate::reads(&Principals, e)) {
+        if feed.aggregate_type == McpServer::TYPE {
             apply_server_tokens(conn, tables, feed).await?;
-            continue;
-        }
-        if feed.aggregate_type != <credledger_domain::user::User as cqrs_es::Aggregate>::TYPE {
             continue;
         }
         let envelope = decode(feed)?;

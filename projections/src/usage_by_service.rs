@@ -23,6 +23,10 @@ impl ReadModel for UsageByService {
         &["usage_by_service"]
     }
 
+    fn reads(&self) -> Option<&'static [&'static str]> {
+        Some(&[CredentialUsage::TYPE])
+    }
+
     async fn apply(
         &self,
         conn: &mut AnyConnection,
@@ -32,10 +36,7 @@ impl ReadModel for UsageByService {
     ) -> Result<BTreeSet<String>, ProjectionError> {
         let mut counts: BTreeMap<(String, String), i64> = BTreeMap::new();
         // Only uses count: other events are not even decoded.
-        for feed in events
-            .iter()
-            .filter(|e| e.aggregate_type == CredentialUsage::TYPE)
-        {
+        for feed in events.iter().filter(|e| crate::reads(self, e)) {
             let envelope = decode(feed)?;
             if let Decoded::Usage(UsageEvent::CredentialUsed { service, .. }) = &envelope.event {
                 let day = envelope.metadata.occurred_at.date_naive().to_string();
