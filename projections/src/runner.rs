@@ -1,5 +1,6 @@
 //! Running the read models: each batch of the feed read once for all of them, one transaction
-//! per read model and batch (rows and checkpoint together), waking on new events,
+//! per read model and batch (rows and checkpoint together; on PostgreSQL, one statement for a
+//! read model with nothing to read in the batch), waking on new events,
 //! read-your-writes waits, the epochs of remembered answers, status, and rebuild-and-swap. The
 //! read models themselves only turn batches into writes ([`crate::ReadModel`]).
 
