@@ -17,10 +17,9 @@ use credledger_domain::{
     ServiceKey, UserId,
 };
 use credledger_projections::{
-    audit_trail::AuditTrail, credential_summary, credential_summary::CredentialSummary,
-    mcp_sync::McpSync, Model, Projections,
+    audit_trail, audit_trail::AuditTrail, credential_summary,
+    credential_summary::CredentialSummary, mcp_sync::McpSync, Model, Projections,
 };
-use sqlx::Row;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -519,19 +518,8 @@ impl Ledger {
     /// Destroys the data keys of every erased credential that still has one (after a crash
     /// between the erasure event and the key's destruction). Returns how many were destroyed.
     pub async fn shred_erased(&self) -> Result<u64, LedgerError> {
-        let rows = sqlx::query(
-            "SELECT d.credential_id FROM data_keys d WHERE d.wrapped IS NOT NULL AND EXISTS \
-             (SELECT 1 FROM audit_trail a WHERE a.credential_id = d.credential_id \
-              AND a.action = 'CredentialErased')",
-        )
-        .fetch_all(&self.db.any)
-        .await
-        .map_err(LedgerError::from)?;
         let mut n = 0;
-        for row in rows {
-            let id: String = row
-                .try_get("credential_id")
-                .map_err(|e| LedgerError::Internal(e.to_string()))?;
+        for id in audit_trail::erased_with_keys(&self.db.any).await? {
             self.keys.destroy(CredentialId::parse(&id)?).await?;
             n += 1;
         }

@@ -709,6 +709,18 @@ pub async fn history_with_hashes(
 }
 
 /// Whose credential this is, from its first event (erased credentials keep their history).
+/// The credentials the trail shows erased whose data key the key store still holds wrapped
+/// (a crash came between the erasure and the key's destruction).
+pub async fn erased_with_keys(pool: &AnyPool) -> Result<Vec<String>, ProjectionError> {
+    Ok(sqlx::query_scalar(
+        "SELECT d.credential_id FROM data_keys d WHERE d.wrapped IS NOT NULL AND EXISTS \
+         (SELECT 1 FROM audit_trail a WHERE a.credential_id = d.credential_id \
+          AND a.action = 'CredentialErased')",
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
 pub async fn owner_of(
     pool: &AnyPool,
     credential_id: &str,
