@@ -708,7 +708,6 @@ pub async fn history_with_hashes(
         .map_err(Into::into)
 }
 
-/// Whose credential this is, from its first event (erased credentials keep their history).
 /// The credentials the trail shows erased whose data key the key store still holds wrapped
 /// (a crash came between the erasure and the key's destruction).
 pub async fn erased_with_keys(pool: &AnyPool) -> Result<Vec<String>, ProjectionError> {
@@ -721,6 +720,7 @@ pub async fn erased_with_keys(pool: &AnyPool) -> Result<Vec<String>, ProjectionE
     .await?)
 }
 
+/// Whose credential this is, from its first event (erased credentials keep their history).
 pub async fn owner_of(
     pool: &AnyPool,
     credential_id: &str,
