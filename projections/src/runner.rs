@@ -364,11 +364,7 @@ impl Projections {
         let unseen = self.seen(model) != position;
         let Some(last) = events.last().map(|e| e.position) else {
             tx.rollback().await?;
-            if unseen {
-                self.access_changed();
-                self.summary_changed(model, None);
-            }
-            self.publish(model, position);
+            self.moved_applying_nothing(model, position, position);
             return Ok(0);
         };
         let prepared = model.prepare(events, self.db.backend())?;
@@ -402,12 +398,12 @@ impl Projections {
         model: Model,
         read: Option<&Read>,
     ) -> Result<Option<usize>, ProjectionError> {
-        let Some(read) = read.filter(|r| !r.events.iter().any(|e| crate::reads(model, e))) else {
-            return Ok(None);
-        };
         if self.db.backend() == Backend::Sqlite {
             return Ok(None);
         }
+        let Some(read) = read.filter(|r| !r.events.iter().any(|e| crate::reads(model, e))) else {
+            return Ok(None);
+        };
         let mut conn = self.db.any.acquire().await?;
         let Some(position) = lock_and_move(&mut conn, model.name(), Some(read)).await? else {
             return Ok(None);
@@ -415,13 +411,19 @@ impl Projections {
         if position < read.after {
             return Ok(None);
         }
-        if self.seen(model) != position {
-            // Another process applied events this one did not see.
+        self.moved_applying_nothing(model, position, position.max(read.last()));
+        Ok(Some(0))
+    }
+
+    /// Records that `model`'s checkpoint, found at `found`, is now at `reached` with nothing
+    /// applied by this process: if `found` is not where this process last saw it, another
+    /// process applied events this one did not see, which may have changed anyone's rows.
+    fn moved_applying_nothing(&self, model: Model, found: i64, reached: i64) {
+        if self.seen(model) != found {
             self.access_changed();
             self.summary_changed(model, None);
         }
-        self.publish(model, position.max(read.last()));
-        Ok(Some(0))
+        self.publish(model, reached);
     }
 
     /// Where this process last saw `model`'s checkpoint.
