@@ -1,8 +1,14 @@
 //! A committed command is answered with what it committed, even while the read models lag.
 
 use crate::on_both_backends;
+use crate::support::api::PASSWORD;
 use crate::support::{eventually, TestEnv};
-use credledger_adapters::Backend;
+use cqrs_es::Aggregate as _;
+use credledger_adapters::feed::read_stream;
+use credledger_adapters::{Backend, Database};
+use credledger_domain::mcp_server::McpServer;
+use credledger_domain::user::User;
+use credledger_projections::{mcp_sync, principals};
 use serde_json::{json, Value};
 
 const FIELDS: &str = "id owner service name status isPrimary account { id displayName email } \
@@ -19,20 +25,43 @@ async fn listed(c: &crate::support::api::Client) -> Vec<Value> {
     data["credentials"].as_array().unwrap().clone()
 }
 
-/// Holds the `credential_summary` read model back until released. On PostgreSQL a transaction
-/// holds its checkpoint row, so it cannot apply anything while commands go on committing. SQLite
-/// has one writer, so holding the read model's transaction would hold the commands too: there
-/// triggers refuse every write to its table, so each of its batches fails, is rolled back and is
-/// tried again (the runner never skips one) until the triggers are dropped.
+/// Read models a test holds back: their names (their checkpoint rows, on PostgreSQL) and their
+/// tables (on SQLite).
+struct Held {
+    models: &'static [&'static str],
+    tables: &'static [&'static str],
+}
+
+const CREDENTIAL_SUMMARY: Held = Held {
+    models: &["credential_summary"],
+    tables: &["credential_summary"],
+};
+
+const PRINCIPALS_AND_MCP_SYNC: Held = Held {
+    models: &["principals", "mcp_sync"],
+    tables: &[
+        "users",
+        "api_tokens",
+        "mcp_server_tokens",
+        "mcp_servers",
+        "mcp_grants",
+    ],
+};
+
+/// Holds read models back until released. On PostgreSQL a transaction holds their checkpoint
+/// rows, so they cannot apply anything while commands go on committing. SQLite has one writer,
+/// so holding a read model's transaction would hold the commands too: there triggers refuse
+/// every write to their tables, so each of their batches fails, is rolled back and is tried
+/// again (the runner never skips one) until the triggers are dropped.
 enum Hold {
     Postgres(sqlx::PgConnection),
-    Sqlite(sqlx::AnyPool),
+    Sqlite(sqlx::AnyPool, &'static [&'static str]),
 }
 
 const HELD_WRITES: [&str; 3] = ["INSERT", "UPDATE", "DELETE"];
 
 impl Hold {
-    async fn start(env: &TestEnv) -> Self {
+    async fn start(env: &TestEnv, held: Held) -> Self {
         use sqlx::{Connection as _, Executor as _};
         match env.backend {
             Backend::Postgres => {
@@ -40,26 +69,40 @@ impl Hold {
                     .await
                     .unwrap();
                 hold.execute("BEGIN").await.unwrap();
-                hold.execute(
-                    "SELECT position FROM projection_checkpoints \
-                     WHERE name = 'credential_summary' FOR UPDATE",
-                )
-                .await
-                .unwrap();
+                let names = held
+                    .models
+                    .iter()
+                    .map(|m| format!("'{m}'"))
+                    .collect::<Vec<_>>();
+                let rows = hold
+                    .fetch_all(&*format!(
+                        "SELECT position FROM projection_checkpoints \
+                         WHERE name IN ({}) FOR UPDATE",
+                        names.join(", ")
+                    ))
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    rows.len(),
+                    held.models.len(),
+                    "a checkpoint row to hold is missing"
+                );
                 Hold::Postgres(hold)
             }
             Backend::Sqlite => {
                 let pool = env.any_pool().await;
-                for write in HELD_WRITES {
-                    sqlx::query(&format!(
-                        "CREATE TRIGGER held_{write} BEFORE {write} ON credential_summary \
-                         BEGIN SELECT RAISE(ABORT, 'held back by the test'); END"
-                    ))
-                    .execute(&pool)
-                    .await
-                    .unwrap();
+                for table in held.tables {
+                    for write in HELD_WRITES {
+                        sqlx::query(&format!(
+                            "CREATE TRIGGER held_{table}_{write} BEFORE {write} ON {table} \
+                             BEGIN SELECT RAISE(ABORT, 'held back by the test'); END"
+                        ))
+                        .execute(&pool)
+                        .await
+                        .unwrap();
+                    }
                 }
-                Hold::Sqlite(pool)
+                Hold::Sqlite(pool, held.tables)
             }
         }
     }
@@ -70,12 +113,14 @@ impl Hold {
             Hold::Postgres(mut hold) => {
                 hold.execute("ROLLBACK").await.unwrap();
             }
-            Hold::Sqlite(pool) => {
-                for write in HELD_WRITES {
-                    sqlx::query(&format!("DROP TRIGGER held_{write}"))
-                        .execute(&pool)
-                        .await
-                        .unwrap();
+            Hold::Sqlite(pool, tables) => {
+                for table in tables {
+                    for write in HELD_WRITES {
+                        sqlx::query(&format!("DROP TRIGGER held_{table}_{write}"))
+                            .execute(&pool)
+                            .await
+                            .unwrap();
+                    }
                 }
             }
         }
@@ -94,7 +139,7 @@ async fn commands_are_answered_with_what_they_committed_while_the_read_models_ar
         .add("notion", "Work", server.good_fields("notion", 0))
         .await;
 
-    let hold = Hold::start(&env).await;
+    let hold = Hold::start(&env, CREDENTIAL_SUMMARY).await;
 
     let added = alice
         .ok(
@@ -164,4 +209,202 @@ async fn commands_are_answered_with_what_they_committed_while_the_read_models_ar
         || async { listed(&alice).await == [new_primary.clone()] },
     )
     .await;
+}
+
+const USER: &str = "id email displayName role permissions locked createdAt";
+const TOKEN: &str = "id name scopes expiresAt revoked createdAt";
+const SERVER: &str = "id name baseUrl allowedServices servesAllUsers removed createdAt";
+const GRANT: &str = "serverId userId service grantedAt";
+
+on_both_backends!(
+    account_and_mcp_server_commands_are_answered_with_what_they_committed_while_the_read_models_are_held_back
+);
+async fn account_and_mcp_server_commands_are_answered_with_what_they_committed_while_the_read_models_are_held_back(
+    env: TestEnv,
+) {
+    let server = env.server_with(|s| s.read_your_writes_ms = 500).await;
+    let admin = server.admin("root").await;
+    let alice = server.user("alice").await;
+
+    let hold = Hold::start(&env, PRINCIPALS_AND_MCP_SYNC).await;
+
+    let created = admin
+        .ok(
+            &format!("mutation($i: CreateUserInput!) {{ createUser(input: $i) {{ {USER} }} }}"),
+            json!({"i": {"userId": "bob", "email": "bob@example.com", "displayName": "Bob",
+                         "password": PASSWORD, "admin": false}}),
+        )
+        .await["createUser"]
+        .clone();
+    assert_eq!(created["id"], "bob");
+    assert_eq!(created["email"], "bob@example.com");
+    assert_eq!(created["displayName"], "Bob");
+    assert_eq!(created["role"], "MEMBER");
+    assert_eq!(created["permissions"], json!([]));
+    assert_eq!(created["locked"], false);
+
+    let change_user = |mutation: &'static str| {
+        let admin = &admin;
+        async move {
+            let answer = admin
+                .ok(
+                    &format!("mutation {{ answer: {mutation} {{ {USER} }} }}"),
+                    json!({}),
+                )
+                .await;
+            answer["answer"].clone()
+        }
+    };
+    let granted =
+        change_user("grantPermission(userId: \"bob\", permission: CREDENTIALS_VIEW_ALL)").await;
+    assert_eq!(granted["permissions"], json!(["CREDENTIALS_VIEW_ALL"]));
+    let locked = change_user("lockUser(userId: \"bob\", reason: \"left the team\")").await;
+    assert_eq!(locked["locked"], true);
+    assert_eq!(locked["permissions"], json!(["CREDENTIALS_VIEW_ALL"]));
+    let unlocked = change_user("unlockUser(userId: \"bob\")").await;
+    assert_eq!(unlocked["locked"], false);
+    let bob =
+        change_user("revokePermission(userId: \"bob\", permission: CREDENTIALS_VIEW_ALL)").await;
+    assert_eq!(bob["permissions"], json!([]));
+    assert_eq!(bob["locked"], false);
+    assert_eq!(bob["createdAt"], created["createdAt"]);
+
+    // An answer holding a secret shown once must not be lost to a lagging read model.
+    let issued = alice
+        .ok(
+            &format!("mutation {{ createApiToken(name: \"ci\", scopes: [CREDENTIALS_READ]) {{ token apiToken {{ {TOKEN} }} }} }}"),
+            json!({}),
+        )
+        .await["createApiToken"]
+        .clone();
+    assert!(
+        issued["token"].as_str().unwrap().starts_with("clt"),
+        "{issued}"
+    );
+    let token = issued["apiToken"].clone();
+    assert_eq!(token["name"], "ci");
+    assert_eq!(token["scopes"], json!(["CREDENTIALS_READ"]));
+    assert_eq!(token["revoked"], false);
+
+    let registered = admin
+        .ok(
+            &format!("mutation($i: RegisterMcpServerInput!) {{ registerMcpServer(input: $i) {{ server {{ {SERVER} }} signingSecret }} }}"),
+            json!({"i": {"id": "gw", "name": "Gateway", "baseUrl": "http://127.0.0.1:9/mcp",
+                         "allowedServices": ["notion"], "servesAllUsers": false}}),
+        )
+        .await["registerMcpServer"]
+        .clone();
+    assert!(registered["signingSecret"]
+        .as_str()
+        .unwrap()
+        .starts_with("whsec_"));
+    assert_eq!(registered["server"]["id"], "gw");
+    assert_eq!(registered["server"]["name"], "Gateway");
+    assert_eq!(registered["server"]["allowedServices"], json!(["notion"]));
+    assert_eq!(registered["server"]["removed"], false);
+
+    let changed = admin
+        .ok(
+            &format!("mutation {{ changeMcpServer(id: \"gw\", allowedServices: [\"notion\", \"jira\"], servesAllUsers: true) {{ {SERVER} }} }}"),
+            json!({}),
+        )
+        .await["changeMcpServer"]
+        .clone();
+    assert_eq!(changed["allowedServices"], json!(["jira", "notion"]));
+    assert_eq!(changed["servesAllUsers"], true);
+    assert_eq!(changed["name"], "Gateway");
+    assert_eq!(changed["createdAt"], registered["server"]["createdAt"]);
+
+    let server_token = admin
+        .ok(
+            &format!("mutation {{ createMcpServerToken(serverId: \"gw\", name: \"resolver\", scopes: [CREDENTIALS_RESOLVE]) {{ token apiToken {{ {TOKEN} }} }} }}"),
+            json!({}),
+        )
+        .await["createMcpServerToken"]
+        .clone();
+    assert!(
+        server_token["token"].as_str().unwrap().starts_with("clm"),
+        "{server_token}"
+    );
+    assert_eq!(server_token["apiToken"]["name"], "resolver");
+    assert_eq!(server_token["apiToken"]["revoked"], false);
+
+    let grant = alice
+        .ok(
+            &format!("mutation {{ grantMcpAccess(serverId: \"gw\", service: \"notion\") {{ {GRANT} }} }}"),
+            json!({}),
+        )
+        .await["grantMcpAccess"]
+        .clone();
+    assert_eq!(grant["serverId"], "gw");
+    assert_eq!(grant["userId"], "alice");
+    assert_eq!(grant["service"], "notion");
+
+    // The read models really were held back: they show none of it yet.
+    let users = admin.ok("{ users { id } }", json!({})).await;
+    assert!(!users["users"].to_string().contains("bob"), "{users}");
+    let servers = admin.ok("{ mcpServers { id } }", json!({})).await;
+    assert_eq!(servers["mcpServers"], json!([]));
+
+    hold.release().await;
+    // What the answers said is what the read models come to say.
+    eventually("the read models to show what the answers said", || async {
+        let users = admin
+            .ok(&format!("{{ users {{ {USER} }} }}"), json!({}))
+            .await;
+        let tokens = alice
+            .ok(
+                &format!("{{ me {{ apiTokens {{ {TOKEN} }} }} }}"),
+                json!({}),
+            )
+            .await;
+        let servers = admin
+            .ok(&format!("{{ mcpServers {{ {SERVER} }} }}"), json!({}))
+            .await;
+        let grants = alice
+            .ok(&format!("{{ mcpGrants {{ {GRANT} }} }}"), json!({}))
+            .await;
+        users["users"].as_array().unwrap().contains(&bob)
+            && tokens["me"]["apiTokens"] == json!([token])
+            && servers["mcpServers"] == json!([changed])
+            && grants["mcpGrants"] == json!([grant])
+    })
+    .await;
+    // Row for row, after more of what the folds read: a password change (`updatedAt` only) and
+    // the server's removal (its tokens revoked with it).
+    let bob_signed_in = server.sign_in("bob").await;
+    bob_signed_in
+        .ok(
+            "mutation($c: String!) { changePassword(currentPassword: $c, newPassword: \"another long password\") }",
+            json!({"c": PASSWORD}),
+        )
+        .await;
+    admin
+        .ok("mutation { removeMcpServer(id: \"gw\") }", json!({}))
+        .await;
+    let db = &server.running.ledger.db;
+    eventually(
+        "the streams folded to give the read models' rows",
+        || async { folds_match(db).await },
+    )
+    .await;
+}
+
+/// Whether bob's, alice's and server `gw`'s streams, folded as commands' answers fold them,
+/// give the rows the read models hold (every column, `updatedAt` and the servers' tokens too).
+async fn folds_match(db: &Database) -> bool {
+    let stream = |kind: &'static str, id: &'static str| read_stream(db, kind, id);
+    let bob = stream(User::TYPE, "bob").await.unwrap();
+    let (bob, bob_tokens) = principals::user_as_committed(&bob).unwrap().unwrap();
+    let alice = stream(User::TYPE, "alice").await.unwrap();
+    let (_, alice_tokens) = principals::user_as_committed(&alice).unwrap().unwrap();
+    let gw = stream(McpServer::TYPE, "gw").await.unwrap();
+    let gw_row = mcp_sync::server_as_committed(&gw).unwrap().unwrap();
+    assert!(gw_row.removed && bob_tokens.is_empty() && alice_tokens.len() == 1);
+    let gw_tokens = principals::server_tokens_as_committed(&gw).unwrap();
+    assert!(gw_tokens.len() == 1 && gw_tokens[0].revoked);
+    principals::user(&db.any, "bob", false).await.unwrap() == Some(bob)
+        && principals::tokens_of(&db.any, "alice").await.unwrap() == alice_tokens
+        && mcp_sync::server(&db.any, "gw").await.unwrap() == Some(gw_row)
+        && principals::server_tokens_of(&db.any, "gw").await.unwrap() == gw_tokens
 }

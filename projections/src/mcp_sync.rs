@@ -1217,6 +1217,61 @@ pub async fn server(pool: &AnyPool, server_id: &str) -> Result<Option<ServerRow>
     Ok(row.as_ref().map(ServerRow::from_row).transpose()?)
 }
 
+/// An MCP server as its own stream has it: the row `mcp_servers` holds once this read model
+/// has applied all of `stream` (`None` before it is registered). A command's answer is built
+/// from it, so it shows what the command committed however far behind the read model is.
+pub fn server_as_committed(stream: &[FeedEvent]) -> Result<Option<ServerRow>, ProjectionError> {
+    let mut server: Option<ServerRow> = None;
+    for feed in stream {
+        let envelope = decode(feed)?;
+        let Decoded::McpServer(server_id, event) = &envelope.event else {
+            continue;
+        };
+        let at = timestamp(envelope.metadata.occurred_at);
+        match event.as_ref() {
+            McpServerEvent::McpServerRegistered {
+                name,
+                base_url,
+                allowed_services,
+                serves_all_users,
+                ..
+            } => {
+                server = Some(ServerRow {
+                    server_id: server_id.clone(),
+                    name: name.to_string(),
+                    base_url: base_url.to_string(),
+                    allowed_services: allowed_services.iter().map(|s| s.to_string()).collect(),
+                    serves_all_users: *serves_all_users,
+                    removed: false,
+                    created_at: at.clone(),
+                    updated_at: at,
+                })
+            }
+            McpServerEvent::McpServerChanged {
+                allowed_services,
+                serves_all_users,
+                base_url,
+                ..
+            } => {
+                if let Some(row) = server.as_mut() {
+                    row.allowed_services = allowed_services.iter().map(|s| s.to_string()).collect();
+                    row.serves_all_users = *serves_all_users;
+                    row.base_url = base_url.to_string();
+                    row.updated_at = at;
+                }
+            }
+            McpServerEvent::McpServerRemoved {} => {
+                if let Some(row) = server.as_mut() {
+                    row.removed = true;
+                    row.updated_at = at;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(server)
+}
+
 /// One user's grant to a server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrantRow {

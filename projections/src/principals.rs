@@ -407,3 +407,136 @@ pub async fn token_by_hash(
     };
     Ok(Some((token, user_row(&r)?)))
 }
+
+/// A user and their API tokens (newest first) as the user's own stream has them: the rows this
+/// read model holds once it has applied all of `stream`. A command's answer is built from it,
+/// so it shows what the command committed however far behind the read model is. `None` before
+/// the user is registered. The drift test `answers::…` checks it against the read model.
+pub fn user_as_committed(
+    stream: &[FeedEvent],
+) -> Result<Option<(UserRow, Vec<TokenRow>)>, ProjectionError> {
+    let mut user: Option<UserRow> = None;
+    let mut tokens: Vec<TokenRow> = Vec::new();
+    for feed in stream {
+        let envelope = decode(feed)?;
+        let Decoded::User(user_id, event) = &envelope.event else {
+            continue;
+        };
+        let at = timestamp(envelope.metadata.occurred_at);
+        if let UserEvent::UserRegistered {
+            email,
+            display_name,
+            role,
+            permissions,
+            ..
+        } = event.as_ref()
+        {
+            user = Some(UserRow {
+                user_id: user_id.clone(),
+                email: email.to_string(),
+                display_name: display_name.to_string(),
+                role: role.as_str().to_owned(),
+                locked: false,
+                permissions: from_json("permissions", json(permissions))?,
+                created_at: at.clone(),
+                updated_at: at,
+            });
+            continue;
+        }
+        match event.as_ref() {
+            UserEvent::ApiTokenIssued {
+                token_id,
+                name,
+                scopes,
+                expires_at,
+                ..
+            } => tokens.push(TokenRow {
+                token_id: token_id.to_string(),
+                user_id: user_id.clone(),
+                name: name.clone(),
+                scopes: from_json("scopes", json(scopes))?,
+                expires_at: expires_at.map(timestamp),
+                revoked: false,
+                created_at: at,
+            }),
+            UserEvent::ApiTokenRevoked { token_id } => {
+                let id = token_id.to_string();
+                tokens
+                    .iter_mut()
+                    .filter(|t| t.token_id == id)
+                    .for_each(|t| t.revoked = true);
+            }
+            other => {
+                let Some(row) = user.as_mut() else { continue };
+                match other {
+                    UserEvent::UserLocked { .. } => row.locked = true,
+                    UserEvent::UserUnlocked {} => row.locked = false,
+                    UserEvent::PermissionGranted { permission }
+                    | UserEvent::PermissionRevoked { permission } => {
+                        let mut set: BTreeSet<String> = row.permissions.drain(..).collect();
+                        if matches!(other, UserEvent::PermissionGranted { .. }) {
+                            set.insert(permission.as_str().to_owned());
+                        } else {
+                            set.remove(permission.as_str());
+                        }
+                        row.permissions = set.into_iter().collect();
+                    }
+                    _ => {}
+                }
+                row.updated_at = at;
+            }
+        }
+    }
+    tokens.sort_by(|a, b| {
+        b.created_at
+            .cmp(&a.created_at)
+            .then_with(|| a.token_id.cmp(&b.token_id))
+    });
+    Ok(user.map(|u| (u, tokens)))
+}
+
+/// An MCP server's tokens (newest first) as the server's own stream has them, as
+/// [`user_as_committed`] does for a user's.
+pub fn server_tokens_as_committed(
+    stream: &[FeedEvent],
+) -> Result<Vec<ServerTokenRow>, ProjectionError> {
+    let mut tokens: Vec<ServerTokenRow> = Vec::new();
+    for feed in stream {
+        let envelope = decode(feed)?;
+        let Decoded::McpServer(server_id, event) = &envelope.event else {
+            continue;
+        };
+        match event.as_ref() {
+            McpServerEvent::McpServerTokenIssued {
+                token_id,
+                name,
+                scopes,
+                expires_at,
+                ..
+            } => tokens.push(ServerTokenRow {
+                token_id: token_id.to_string(),
+                server_id: server_id.clone(),
+                name: name.clone(),
+                scopes: from_json("scopes", json(scopes))?,
+                expires_at: expires_at.map(timestamp),
+                revoked: false,
+                created_at: timestamp(envelope.metadata.occurred_at),
+            }),
+            McpServerEvent::McpServerTokenRevoked { token_id } => {
+                let id = token_id.to_string();
+                tokens
+                    .iter_mut()
+                    .filter(|t| t.token_id == id)
+                    .for_each(|t| t.revoked = true);
+            }
+            McpServerEvent::McpServerRemoved {} => tokens.iter_mut().for_each(|t| t.revoked = true),
+            _ => {}
+        }
+    }
+    tokens.sort_by(|a, b| {
+        b.created_at
+            .cmp(&a.created_at)
+            .then_with(|| a.token_id.cmp(&b.token_id))
+    });
+    Ok(tokens)
+}

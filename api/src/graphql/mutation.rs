@@ -1,5 +1,8 @@
 //! Mutations. Each one that changes the ledger appends its events with the request's actor,
-//! request id, IP and user agent, and answers once the read models show the change.
+//! request id, IP and user agent, waits (bounded) until the read models show the change, and
+//! answers with what it committed, never with a read model that has not caught up: a
+//! credential from the read model once it shows the command, else from its keyring's stream; a
+//! user, an MCP server and their tokens from their own streams.
 
 use super::types::*;
 use super::{
@@ -229,11 +232,28 @@ async fn keyring_as_committed(
     Ok(credential_summary::as_committed(keyring, &stream, stored)?)
 }
 
+/// A user and their API tokens as their own stream has them after a command: what the command
+/// committed, however far behind the `principals` read model is
+/// ([`principals::user_as_committed`]).
+async fn user_as_committed(
+    a: &super::Api,
+    id: &str,
+) -> Result<(principals::UserRow, Vec<principals::TokenRow>), ApiError> {
+    let stream = read_stream(&a.ledger.db, domain::User::TYPE, id).await?;
+    principals::user_as_committed(&stream)?.ok_or(ApiError::NotFound)
+}
+
 async fn user_row(ctx: &Context<'_>, id: &str) -> Result<User, ApiError> {
-    principals::user(&api(ctx).ledger.db.any, id, false)
-        .await?
-        .ok_or(ApiError::NotFound)?
-        .try_into()
+    user_as_committed(api(ctx), id).await?.0.try_into()
+}
+
+/// An MCP server's stream, for answers built from what a command committed.
+async fn server_stream(
+    a: &super::Api,
+    id: &str,
+) -> Result<Vec<credledger_adapters::feed::FeedEvent>, ApiError> {
+    let kind = credledger_domain::mcp_server::McpServer::TYPE;
+    Ok(read_stream(&a.ledger.db, kind, id).await?)
 }
 
 fn set_cookie(ctx: &Context<'_>, value: &str, max_age: u64) {
@@ -330,11 +350,11 @@ impl Mutation {
                     &request(ctx).metadata(),
                 )
                 .await?;
-            let token = principals::tokens_of(&api(ctx).ledger.db.any, p.user_id.as_str())
-                .await?
+            let (_, tokens) = user_as_committed(api(ctx), p.user_id.as_str()).await?;
+            let token = tokens
                 .into_iter()
                 .find(|t| t.token_id == issued.token_id.to_string())
-                .ok_or_else(|| ApiError::internal("the new token is not in the read model"))?;
+                .ok_or_else(|| ApiError::internal("the new token is not in the user's stream"))?;
             Ok(CreatedApiToken {
                 token: issued.secret.to_string(),
                 api_token: token.try_into()?,
@@ -777,11 +797,8 @@ impl Mutation {
                     &request(ctx).metadata(),
                 )
                 .await?;
-            let server = mcp_sync::server(&a.ledger.db.any, input.id.trim())
-                .await?
-                .ok_or_else(|| ApiError::internal("the new server is not in the read model"))?;
             Ok(RegisteredMcpServer {
-                server: server.try_into()?,
+                server: mcp_server(a, input.id.trim()).await?,
                 signing_secret: secret.0.to_string(),
             })
         })
@@ -853,11 +870,11 @@ impl Mutation {
                     &request(ctx).metadata(),
                 )
                 .await?;
-            let token = principals::server_tokens_of(&a.ledger.db.any, &server_id)
-                .await?
+            let stream = server_stream(a, &server_id).await?;
+            let token = principals::server_tokens_as_committed(&stream)?
                 .into_iter()
                 .find(|t| t.token_id == issued.token_id.to_string())
-                .ok_or_else(|| ApiError::internal("the new token is not in the read model"))?;
+                .ok_or_else(|| ApiError::internal("the new token is not in the server's stream"))?;
             Ok(CreatedApiToken {
                 token: issued.secret.to_string(),
                 api_token: ApiToken::try_from(token)?,
@@ -893,16 +910,19 @@ impl Mutation {
     ) -> async_graphql::Result<McpGrant> {
         answer(ctx, async {
             let p = session(ctx)?;
-            let a = api(ctx);
-            a.mcp
-                .grant(&p.user_id, &server_id, &service, &request(ctx).metadata())
+            let meta = request(ctx).metadata();
+            api(ctx)
+                .mcp
+                .grant(&p.user_id, &server_id, &service, &meta)
                 .await?;
-            mcp_sync::grants(&a.ledger.db.any, Some(p.user_id.as_str()), Some(&server_id))
-                .await?
-                .into_iter()
-                .find(|g| g.service == service)
-                .ok_or_else(|| ApiError::internal("the new grant is not in the read model"))?
-                .try_into()
+            // The grant is the command's one event (a grant that was there already is refused).
+            mcp_sync::GrantRow {
+                server_id,
+                user_id: p.user_id.as_str().to_owned(),
+                service,
+                granted_at: credledger_adapters::db::timestamp(meta.occurred_at),
+            }
+            .try_into()
         })
         .await
     }
@@ -1070,10 +1090,10 @@ fn exposed(fields: &SecretFields) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// One server as the read model has it now.
+/// One server as its own stream has it after a command: what the command committed, however
+/// far behind the `mcp_sync` read model is ([`mcp_sync::server_as_committed`]).
 async fn mcp_server(a: &super::Api, id: &str) -> Result<McpServer, ApiError> {
-    mcp_sync::server(&a.ledger.db.any, id)
-        .await?
+    mcp_sync::server_as_committed(&server_stream(a, id).await?)?
         .ok_or(ApiError::NotFound)?
         .try_into()
 }
