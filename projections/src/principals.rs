@@ -410,8 +410,9 @@ pub async fn token_by_hash(
 
 /// A user and their API tokens (newest first) as the user's own stream has them: the rows this
 /// read model holds once it has applied all of `stream`. A command's answer is built from it,
-/// so it shows what the command committed however far behind the read model is. `None` before
-/// the user is registered. The drift test `answers::…` checks it against the read model.
+/// so it shows what the command committed however far behind the read model is (ADR 0021; a
+/// test in `tests/answers.rs` checks it against the read model row for row). `None` before the
+/// user is registered.
 pub fn user_as_committed(
     stream: &[FeedEvent],
 ) -> Result<Option<(UserRow, Vec<TokenRow>)>, ProjectionError> {
@@ -423,27 +424,25 @@ pub fn user_as_committed(
             continue;
         };
         let at = timestamp(envelope.metadata.occurred_at);
-        if let UserEvent::UserRegistered {
-            email,
-            display_name,
-            role,
-            permissions,
-            ..
-        } = event.as_ref()
-        {
-            user = Some(UserRow {
-                user_id: user_id.clone(),
-                email: email.to_string(),
-                display_name: display_name.to_string(),
-                role: role.as_str().to_owned(),
-                locked: false,
-                permissions: from_json("permissions", json(permissions))?,
-                created_at: at.clone(),
-                updated_at: at,
-            });
-            continue;
-        }
         match event.as_ref() {
+            UserEvent::UserRegistered {
+                email,
+                display_name,
+                role,
+                permissions,
+                ..
+            } => {
+                user = Some(UserRow {
+                    user_id: user_id.clone(),
+                    email: email.to_string(),
+                    display_name: display_name.to_string(),
+                    role: role.as_str().to_owned(),
+                    locked: false,
+                    permissions: from_json("permissions", json(permissions))?,
+                    created_at: at.clone(),
+                    updated_at: at,
+                })
+            }
             UserEvent::ApiTokenIssued {
                 token_id,
                 name,
