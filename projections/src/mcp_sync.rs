@@ -54,6 +54,50 @@ impl ServerRow {
             updated_at: r.try_get("updated_at")?,
         })
     }
+
+    /// The row a registration makes (`None` for any other event). With [`ServerRow::change`],
+    /// what the batch writes and what [`server_as_committed`] folds.
+    fn registered(server_id: &str, event: &McpServerEvent, at: &str) -> Option<Self> {
+        let McpServerEvent::McpServerRegistered {
+            name,
+            base_url,
+            allowed_services,
+            serves_all_users,
+            ..
+        } = event
+        else {
+            return None;
+        };
+        Some(Self {
+            server_id: server_id.to_owned(),
+            name: name.to_string(),
+            base_url: base_url.to_string(),
+            allowed_services: allowed_services.iter().map(|s| s.to_string()).collect(),
+            serves_all_users: *serves_all_users,
+            removed: false,
+            created_at: at.to_owned(),
+            updated_at: at.to_owned(),
+        })
+    }
+
+    /// A change of settings or the removal, applied to the row; other events leave it.
+    fn change(&mut self, event: &McpServerEvent, at: &str) {
+        match event {
+            McpServerEvent::McpServerChanged {
+                allowed_services,
+                serves_all_users,
+                base_url,
+                ..
+            } => {
+                self.allowed_services = allowed_services.iter().map(|s| s.to_string()).collect();
+                self.serves_all_users = *serves_all_users;
+                self.base_url = base_url.to_string();
+            }
+            McpServerEvent::McpServerRemoved {} => self.removed = true,
+            _ => return,
+        }
+        self.updated_at = at.to_owned();
+    }
 }
 
 /// A server's allowed services, as [`json`] wrote them.
@@ -524,25 +568,9 @@ impl Batch {
                         sweep,
                     };
                     match event.as_ref() {
-                        McpServerEvent::McpServerRegistered {
-                            name,
-                            base_url,
-                            allowed_services,
-                            serves_all_users,
-                            ..
-                        } => {
-                            let row = ServerRow {
-                                server_id: server_id.clone(),
-                                name: name.to_string(),
-                                base_url: base_url.to_string(),
-                                allowed_services: allowed_services
-                                    .iter()
-                                    .map(|s| s.to_string())
-                                    .collect(),
-                                serves_all_users: *serves_all_users,
-                                removed: false,
-                                created_at: at.clone(),
-                                updated_at: at.clone(),
+                        McpServerEvent::McpServerRegistered { .. } => {
+                            let Some(row) = ServerRow::registered(server_id, event, &at) else {
+                                continue;
                             };
                             sqlx::query(&format!(
                                 "INSERT INTO {servers_table} (server_id, name, base_url, \
@@ -561,20 +589,15 @@ impl Batch {
                             ops.push(sweep(Sweep::Settle));
                         }
                         McpServerEvent::McpServerChanged {
-                            allowed_services,
-                            serves_all_users,
                             base_url,
                             dropped_grants,
+                            ..
                         } => {
                             let Some(row) = self.servers.get_mut(server_id) else {
                                 continue;
                             };
                             let moved = row.base_url != base_url.as_str();
-                            row.allowed_services =
-                                allowed_services.iter().map(|s| s.to_string()).collect();
-                            row.serves_all_users = *serves_all_users;
-                            row.base_url = base_url.to_string();
-                            row.updated_at = at.clone();
+                            row.change(event, &at);
                             sqlx::query(&format!(
                                 "UPDATE {servers_table} SET base_url = $2, allowed_services = $3, \
                                  serves_all_users = $4, updated_at = $5 WHERE server_id = $1"
@@ -601,8 +624,7 @@ impl Batch {
                         }
                         McpServerEvent::McpServerRemoved {} => {
                             if let Some(row) = self.servers.get_mut(server_id) {
-                                row.removed = true;
-                                row.updated_at = at.clone();
+                                row.change(event, &at);
                             }
                             sqlx::query(&format!(
                                 "UPDATE {servers_table} SET removed = 1, updated_at = $2 \
@@ -1228,45 +1250,10 @@ pub fn server_as_committed(stream: &[FeedEvent]) -> Result<Option<ServerRow>, Pr
             continue;
         };
         let at = timestamp(envelope.metadata.occurred_at);
-        match event.as_ref() {
-            McpServerEvent::McpServerRegistered {
-                name,
-                base_url,
-                allowed_services,
-                serves_all_users,
-                ..
-            } => {
-                server = Some(ServerRow {
-                    server_id: server_id.clone(),
-                    name: name.to_string(),
-                    base_url: base_url.to_string(),
-                    allowed_services: allowed_services.iter().map(|s| s.to_string()).collect(),
-                    serves_all_users: *serves_all_users,
-                    removed: false,
-                    created_at: at.clone(),
-                    updated_at: at,
-                })
-            }
-            McpServerEvent::McpServerChanged {
-                allowed_services,
-                serves_all_users,
-                base_url,
-                ..
-            } => {
-                if let Some(row) = server.as_mut() {
-                    row.allowed_services = allowed_services.iter().map(|s| s.to_string()).collect();
-                    row.serves_all_users = *serves_all_users;
-                    row.base_url = base_url.to_string();
-                    row.updated_at = at;
-                }
-            }
-            McpServerEvent::McpServerRemoved {} => {
-                if let Some(row) = server.as_mut() {
-                    row.removed = true;
-                    row.updated_at = at;
-                }
-            }
-            _ => {}
+        if let Some(registered) = ServerRow::registered(server_id, event, &at) {
+            server = Some(registered);
+        } else if let Some(row) = server.as_mut() {
+            row.change(event, &at);
         }
     }
     Ok(server)
