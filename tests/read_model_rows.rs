@@ -1,9 +1,11 @@
 //! Read-model rows are typed (projections/src/credential_summary.rs `Summary`, the MCP and
 //! people rows, decoded with projections/src/row.rs): a row holding what the code never writes
 //! is answered as an error, never as a default (an unknown status as `INACTIVE`, a bad time as
-//! 1970, unreadable permissions as none).
+//! 1970, unreadable permissions as none, an unreadable token expiry as none, a scope it cannot
+//! read left out).
 
 use crate::on_both_backends;
+use crate::support::api::Auth;
 use crate::support::TestEnv;
 use serde_json::json;
 
@@ -112,6 +114,29 @@ async fn an_audit_entry_or_a_person_the_code_did_not_write_is_answered_as_an_err
         "INTERNAL",
         "permissions that are not the JSON written are not read as none"
     );
+
+    // A token whose expiry the code did not write is refused, not taken for one that never
+    // expires ('soon' sorts after every time written as text).
+    sqlx::query("UPDATE users SET permissions = '[]' WHERE user_id = 'alice'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let issue = "mutation { createApiToken(name: \"ci\", scopes: [CREDENTIALS_READ]) { token } }";
+    let token = alice.ok(issue, json!({})).await["createApiToken"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bearer = alice.with_auth(Auth::Bearer(token));
+    assert_eq!(bearer.ok(me, json!({})).await["me"]["id"], "alice");
+    sqlx::query("UPDATE api_tokens SET expires_at = 'soon' WHERE user_id = 'alice'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        bearer.gql(me, json!({})).await.code(),
+        "INTERNAL",
+        "an expiry that is not a time is not read as none"
+    );
 }
 on_both_backends!(an_audit_entry_or_a_person_the_code_did_not_write_is_answered_as_an_error);
 
@@ -147,6 +172,7 @@ async fn an_mcp_server_or_copy_the_code_did_not_write_is_answered_as_an_error(en
     let tampered = [
         ("mcp_servers", "allowed_services", "'notion'", servers),
         ("mcp_servers", "serves_all_users", "7", servers),
+        ("mcp_servers", "created_at", "'yesterday'", servers),
         ("mcp_sync", "status", "'lost'", copies),
     ];
     for (table, column, value, query) in tampered {
@@ -182,5 +208,29 @@ async fn an_mcp_server_or_copy_the_code_did_not_write_is_answered_as_an_error(en
         .unwrap();
     let again = "{ credentials { name syncStatus } # after the change\n}";
     assert_eq!(alice.gql(again, json!({})).await.code(), "INTERNAL");
+
+    // A server token holding a scope the code never writes is refused, not read with the
+    // scopes that could be read.
+    let issue = "mutation { createMcpServerToken(serverId: \"gw\", name: \"resolver\", \
+                 scopes: [CREDENTIALS_RESOLVE]) { token } }";
+    let token = root.ok(issue, json!({})).await["createMcpServerToken"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sqlx::query("UPDATE mcp_server_tokens SET scopes = '[\"credentials:resolve\",\"everything\"]'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let gw = root.with_auth(Auth::Bearer(token));
+    let resolve = "mutation { resolveCredential(userId: \"alice\", service: \"notion\") { name } }";
+    assert_eq!(gw.gql(resolve, json!({})).await.code(), "INTERNAL");
+    sqlx::query("UPDATE mcp_server_tokens SET scopes = '[\"credentials:resolve\"]'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        gw.ok(resolve, json!({})).await["resolveCredential"]["name"],
+        "Work"
+    );
 }
 on_both_backends!(an_mcp_server_or_copy_the_code_did_not_write_is_answered_as_an_error);

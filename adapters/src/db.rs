@@ -375,6 +375,12 @@ pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
+/// A time as [`timestamp`] keeps it: to the microsecond. What a row holds once stored and read
+/// back; answers and folds built without the store use it, so they equal what is read later.
+pub fn as_stored(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    chrono::SubsecRound::trunc_subsecs(t, 6)
+}
+
 /// Placeholders for `rows` tuples of `width` parameters, numbered from `$first`: numbered on
 /// PostgreSQL, plain `?` on SQLite — there a named parameter (`$n`) costs a scan of every name
 /// when binding, which makes statements with thousands of parameters quadratic (measured: a

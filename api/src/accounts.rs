@@ -263,26 +263,17 @@ impl Accounts {
         else {
             return Ok(None);
         };
-        let now = timestamp(chrono::Utc::now());
-        if token.revoked || user.locked || token.expires_at.as_ref().is_some_and(|e| *e <= now) {
+        let now = chrono::Utc::now();
+        if token.revoked || user.locked || token.expires_at.is_some_and(|e| e <= now) {
             return Ok(None);
         }
-        let scopes = token
-            .scopes
-            .iter()
-            .map(|s| Scope::parse(s).map_err(|_| unreadable("token scope")))
-            .collect::<Result<_, _>>()?;
         Ok(Some(Principal {
             user_id: UserId::parse(&user.user_id).map_err(|_| unreadable("user id"))?,
-            role: Role::parse(&user.role).map_err(|_| unreadable("role"))?,
-            permissions: user
-                .permissions
-                .iter()
-                .map(|p| Permission::parse(p).map_err(|_| unreadable("permission")))
-                .collect::<Result<_, _>>()?,
+            role: user.role,
+            permissions: user.permissions,
             via: Via::Token {
                 token_id: token.token_id,
-                scopes,
+                scopes: token.scopes,
             },
         }))
     }
@@ -457,15 +448,10 @@ fn principal_from_row(row: PrincipalRow, via: Via) -> Result<Option<Principal>, 
     if locked != 0 {
         return Ok(None);
     }
-    let permissions: Vec<String> =
-        serde_json::from_str(&permissions).map_err(|_| unreadable("permissions"))?;
     Ok(Some(Principal {
         user_id: UserId::parse(&user_id).map_err(|_| unreadable("user id"))?,
         role: Role::parse(&role).map_err(|_| unreadable("role"))?,
-        permissions: permissions
-            .iter()
-            .map(|p| Permission::parse(p).map_err(|_| unreadable("permission")))
-            .collect::<Result<_, _>>()?,
+        permissions: serde_json::from_str(&permissions).map_err(|_| unreadable("permissions"))?,
         via,
     }))
 }

@@ -10,7 +10,7 @@
 
 use crate::event::{decode, Decoded, Envelope};
 pub use crate::mcp_sync::SyncStatus;
-use crate::row::{bad, credential_status, delete_credentials, flag, from_json};
+use crate::row::{credential_status, delete_credentials, flag, from_json, maybe_time, time};
 use crate::{dashboard_stats, mcp_sync, Prepared, ProjectionError, ReadModel, Tables};
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate as _;
@@ -69,19 +69,6 @@ const COLUMN_COUNT: usize = 23;
 /// What the queries read: the stored columns and the sync columns from `mcp_sync`.
 static READ: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| format!("{COLUMNS}, {}", mcp_sync::CREDENTIAL_SYNC_COLUMNS));
-
-fn time(column: &'static str, text: String) -> Result<DateTime<Utc>, sqlx::Error> {
-    DateTime::parse_from_rfc3339(&text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| bad(column, &text))
-}
-
-fn maybe_time(
-    column: &'static str,
-    text: Option<String>,
-) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    text.map(|t| time(column, t)).transpose()
-}
 
 fn sync_status(text: Option<String>) -> Result<Option<SyncStatus>, sqlx::Error> {
     text.map(|t| SyncStatus::decode("sync_status", t))

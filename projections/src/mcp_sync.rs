@@ -16,10 +16,11 @@
 //! rebuild, which batches differently, can leave out such never-confirmed deletions.
 
 use crate::event::{decode, Decoded, Envelope};
-use crate::row::{bad, credential_status, delete_credentials, flag, from_json};
+use crate::row::{bad, credential_status, delete_credentials, flag, from_json, maybe_time, time};
 use crate::{Prepared, ProjectionError, ReadModel, Tables};
+use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate as _;
-use credledger_adapters::db::{is_sqlite, timestamp, tuples};
+use credledger_adapters::db::{as_stored, is_sqlite, timestamp, tuples};
 use credledger_adapters::feed::FeedEvent;
 use credledger_domain::keyring::{CredentialStatus, Keyring, KeyringEvent};
 use credledger_domain::mcp_server::{McpServer, McpServerEvent};
@@ -37,8 +38,8 @@ pub struct ServerRow {
     pub allowed_services: BTreeSet<String>,
     pub serves_all_users: bool,
     pub removed: bool,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 impl ServerRow {
@@ -50,14 +51,14 @@ impl ServerRow {
             allowed_services: services(r.try_get("allowed_services")?)?,
             serves_all_users: flag("serves_all_users", r.try_get("serves_all_users")?)?,
             removed: flag("removed", r.try_get("removed")?)?,
-            created_at: r.try_get("created_at")?,
-            updated_at: r.try_get("updated_at")?,
+            created_at: time("created_at", r.try_get("created_at")?)?,
+            updated_at: time("updated_at", r.try_get("updated_at")?)?,
         })
     }
 
     /// The row a registration makes (`None` for any other event). With [`ServerRow::change`],
     /// what the batch writes and what [`server_as_committed`] folds.
-    fn registered(server_id: &str, event: &McpServerEvent, at: &str) -> Option<Self> {
+    fn registered(server_id: &str, event: &McpServerEvent, at: DateTime<Utc>) -> Option<Self> {
         let McpServerEvent::McpServerRegistered {
             name,
             base_url,
@@ -75,13 +76,13 @@ impl ServerRow {
             allowed_services: allowed_services.iter().map(|s| s.to_string()).collect(),
             serves_all_users: *serves_all_users,
             removed: false,
-            created_at: at.to_owned(),
-            updated_at: at.to_owned(),
+            created_at: at,
+            updated_at: at,
         })
     }
 
     /// A change of settings or the removal, applied to the row; other events leave it.
-    fn change(&mut self, event: &McpServerEvent, at: &str) {
+    fn change(&mut self, event: &McpServerEvent, at: DateTime<Utc>) {
         match event {
             McpServerEvent::McpServerChanged {
                 allowed_services,
@@ -96,7 +97,7 @@ impl ServerRow {
             McpServerEvent::McpServerRemoved {} => self.removed = true,
             _ => return,
         }
-        self.updated_at = at.to_owned();
+        self.updated_at = at;
     }
 }
 
@@ -175,7 +176,7 @@ pub struct SyncRow {
     pub synced_version: Option<i64>,
     pub status: SyncStatus,
     pub error: Option<String>,
-    pub last_synced_at: Option<String>,
+    pub last_synced_at: Option<DateTime<Utc>>,
 }
 
 pub const SYNC_COLUMNS: &str = "server_id, credential_id, user_id, service, action, \
@@ -196,7 +197,7 @@ impl SyncRow {
             synced_version: r.try_get("synced_version")?,
             status: SyncStatus::decode("status", r.try_get("status")?)?,
             error: r.try_get("error")?,
-            last_synced_at: r.try_get("last_synced_at")?,
+            last_synced_at: maybe_time("last_synced_at", r.try_get("last_synced_at")?)?,
         })
     }
 
@@ -239,7 +240,7 @@ enum Op<'e> {
     },
     Outcome {
         position: i64,
-        at: String,
+        at: DateTime<Utc>,
         user_id: String,
         service: String,
         event: &'e KeyringEvent,
@@ -530,7 +531,7 @@ impl Batch {
         let mut ops = Vec::new();
         for e in envelopes {
             let position = e.feed.position;
-            let at = timestamp(e.metadata.occurred_at);
+            let at = e.metadata.occurred_at;
             match &e.event {
                 Decoded::Keyring(id, event) => {
                     let (user_id, service) = (id.user_id.to_string(), id.service.to_string());
@@ -569,7 +570,7 @@ impl Batch {
                     };
                     match event.as_ref() {
                         McpServerEvent::McpServerRegistered { .. } => {
-                            let Some(row) = ServerRow::registered(server_id, event, &at) else {
+                            let Some(row) = ServerRow::registered(server_id, event, at) else {
                                 continue;
                             };
                             sqlx::query(&format!(
@@ -582,7 +583,7 @@ impl Batch {
                             .bind(row.base_url.clone())
                             .bind(json(&row.allowed_services))
                             .bind(i64::from(row.serves_all_users))
-                            .bind(at.clone())
+                            .bind(timestamp(at))
                             .execute(&mut *conn)
                             .await?;
                             self.servers.insert(server_id.clone(), row);
@@ -597,7 +598,7 @@ impl Batch {
                                 continue;
                             };
                             let moved = row.base_url != base_url.as_str();
-                            row.change(event, &at);
+                            row.change(event, at);
                             sqlx::query(&format!(
                                 "UPDATE {servers_table} SET base_url = $2, allowed_services = $3, \
                                  serves_all_users = $4, updated_at = $5 WHERE server_id = $1"
@@ -606,7 +607,7 @@ impl Batch {
                             .bind(row.base_url.clone())
                             .bind(json(&row.allowed_services))
                             .bind(i64::from(row.serves_all_users))
-                            .bind(at.clone())
+                            .bind(timestamp(at))
                             .execute(&mut *conn)
                             .await?;
                             for g in dropped_grants {
@@ -624,14 +625,14 @@ impl Batch {
                         }
                         McpServerEvent::McpServerRemoved {} => {
                             if let Some(row) = self.servers.get_mut(server_id) {
-                                row.change(event, &at);
+                                row.change(event, at);
                             }
                             sqlx::query(&format!(
                                 "UPDATE {servers_table} SET removed = 1, updated_at = $2 \
                                  WHERE server_id = $1"
                             ))
                             .bind(server_id.clone())
-                            .bind(at.clone())
+                            .bind(timestamp(at))
                             .execute(&mut *conn)
                             .await?;
                             ops.push(sweep(Sweep::Settle));
@@ -657,7 +658,7 @@ impl Batch {
                                 .bind(server_id.clone())
                                 .bind(user_id.to_string())
                                 .bind(service.to_string())
-                                .bind(at.clone())
+                                .bind(timestamp(at))
                                 .execute(&mut *conn)
                                 .await?;
                             ops.push(Op::Grant {
@@ -1030,13 +1031,13 @@ impl Batch {
                 at,
                 event,
                 ..
-            } => self.outcome(*position, at, event),
+            } => self.outcome(*position, *at, event),
         }
     }
 
     /// Settles a row with the sender's answer. An answer for an older position than the row
     /// wants only records what the server holds; the row stays pending.
-    fn outcome(&mut self, position: i64, at: &str, event: &KeyringEvent) {
+    fn outcome(&mut self, position: i64, at: DateTime<Utc>, event: &KeyringEvent) {
         use KeyringEvent::*;
         let (credential_id, target, sync_position) = match event {
             CredentialSyncedToMcp {
@@ -1099,7 +1100,7 @@ impl Batch {
                 });
                 row.mcp_id = Some(mcp_id.clone());
                 row.synced_version = Some(i64::try_from(*ledger_version).unwrap_or(i64::MAX));
-                row.last_synced_at = Some(at.to_owned());
+                row.last_synced_at = Some(at);
                 if current(&row) && row.action == SyncAction::Upsert {
                     row.status = SyncStatus::Synced;
                     row.error = None;
@@ -1196,7 +1197,7 @@ impl Batch {
                     .bind(r.synced_version)
                     .bind(r.status.as_str())
                     .bind(r.error.clone())
-                    .bind(r.last_synced_at.clone());
+                    .bind(r.last_synced_at.map(timestamp));
             }
             q.execute(&mut *conn).await?;
         }
@@ -1249,11 +1250,11 @@ pub fn server_as_committed(stream: &[FeedEvent]) -> Result<Option<ServerRow>, Pr
         let Decoded::McpServer(server_id, event) = &envelope.event else {
             continue;
         };
-        let at = timestamp(envelope.metadata.occurred_at);
-        if let Some(registered) = ServerRow::registered(server_id, event, &at) {
+        let at = as_stored(envelope.metadata.occurred_at);
+        if let Some(registered) = ServerRow::registered(server_id, event, at) {
             server = Some(registered);
         } else if let Some(row) = server.as_mut() {
-            row.change(event, &at);
+            row.change(event, at);
         }
     }
     Ok(server)
@@ -1265,7 +1266,7 @@ pub struct GrantRow {
     pub server_id: String,
     pub user_id: String,
     pub service: String,
-    pub granted_at: String,
+    pub granted_at: DateTime<Utc>,
 }
 
 /// The grants of a user (`user_id`) or to a server (`server_id`), or all.
@@ -1283,15 +1284,16 @@ pub async fn grants(
     .bind(server_id.unwrap_or(""))
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(server_id, user_id, service, granted_at)| GrantRow {
-            server_id,
-            user_id,
-            service,
-            granted_at,
+    rows.into_iter()
+        .map(|(server_id, user_id, service, granted_at)| {
+            Ok(GrantRow {
+                server_id,
+                user_id,
+                service,
+                granted_at: time("granted_at", granted_at)?,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Whether a server may hold a user's credentials for a service now: it is registered, not

@@ -3,13 +3,15 @@
 //! tables; password hashes and sessions live in mutable tables of their own (not here).
 
 use crate::event::{decode, Decoded};
-use crate::row::{flag, from_json};
+use crate::row::{bad, flag, from_json, maybe_time, time};
 use crate::{Prepared, ProjectionError, ReadModel, Tables};
+use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate as _;
-use credledger_adapters::db::timestamp;
+use credledger_adapters::db::{as_stored, timestamp};
 use credledger_adapters::feed::FeedEvent;
 use credledger_domain::mcp_server::{McpServer, McpServerEvent};
 use credledger_domain::user::{User, UserEvent};
+use credledger_domain::{Permission, Role, Scope};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 use std::collections::BTreeSet;
@@ -118,12 +120,11 @@ async fn apply(
                     Some(r) => r.try_get("permissions")?,
                     None => "[]".into(),
                 };
-                let mut set: std::collections::BTreeSet<String> =
-                    from_json("permissions", current)?;
+                let mut set: BTreeSet<Permission> = from_json("permissions", current)?;
                 if matches!(event.as_ref(), UserEvent::PermissionGranted { .. }) {
-                    set.insert(permission.as_str().to_owned());
+                    set.insert(*permission);
                 } else {
-                    set.remove(permission.as_str());
+                    set.remove(permission);
                 }
                 sqlx::query(&format!(
                     "UPDATE {users} SET permissions = $2, updated_at = $3 WHERE user_id = $1"
@@ -229,10 +230,10 @@ pub struct ServerTokenRow {
     pub token_id: String,
     pub server_id: String,
     pub name: String,
-    pub scopes: Vec<String>,
-    pub expires_at: Option<String>,
+    pub scopes: BTreeSet<Scope>,
+    pub expires_at: Option<DateTime<Utc>>,
     pub revoked: bool,
-    pub created_at: String,
+    pub created_at: DateTime<Utc>,
 }
 
 fn server_token_row(r: &AnyRow) -> Result<ServerTokenRow, sqlx::Error> {
@@ -241,9 +242,9 @@ fn server_token_row(r: &AnyRow) -> Result<ServerTokenRow, sqlx::Error> {
         server_id: r.try_get("server_id")?,
         name: r.try_get("name")?,
         scopes: from_json("scopes", r.try_get("scopes")?)?,
-        expires_at: r.try_get("expires_at")?,
+        expires_at: maybe_time("expires_at", r.try_get("expires_at")?)?,
         revoked: flag("revoked", r.try_get("revoked")?)?,
-        created_at: r.try_get("created_at")?,
+        created_at: time("created_at", r.try_get("created_at")?)?,
     })
 }
 
@@ -288,11 +289,11 @@ pub struct UserRow {
     pub user_id: String,
     pub email: String,
     pub display_name: String,
-    pub role: String,
+    pub role: Role,
     pub locked: bool,
-    pub permissions: Vec<String>,
-    pub created_at: String,
-    pub updated_at: String,
+    pub permissions: BTreeSet<Permission>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 fn user_row(r: &AnyRow) -> Result<UserRow, sqlx::Error> {
@@ -300,12 +301,17 @@ fn user_row(r: &AnyRow) -> Result<UserRow, sqlx::Error> {
         user_id: r.try_get("user_id")?,
         email: r.try_get("email")?,
         display_name: r.try_get("display_name")?,
-        role: r.try_get("role")?,
+        role: role(r.try_get("role")?)?,
         locked: flag("locked", r.try_get("locked")?)?,
         permissions: from_json("permissions", r.try_get("permissions")?)?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
+        created_at: time("created_at", r.try_get("created_at")?)?,
+        updated_at: time("updated_at", r.try_get("updated_at")?)?,
     })
+}
+
+/// A user's role, as `Role::as_str` wrote it.
+fn role(text: String) -> Result<Role, sqlx::Error> {
+    Role::parse(&text).map_err(|_| bad("role", &text))
 }
 
 const USER_COLUMNS: &str =
@@ -350,21 +356,22 @@ pub struct TokenRow {
     pub token_id: String,
     pub user_id: String,
     pub name: String,
-    pub scopes: Vec<String>,
-    pub expires_at: Option<String>,
+    pub scopes: BTreeSet<Scope>,
+    pub expires_at: Option<DateTime<Utc>>,
     pub revoked: bool,
-    pub created_at: String,
+    pub created_at: DateTime<Utc>,
 }
 
-fn token_row(r: &AnyRow) -> Result<TokenRow, sqlx::Error> {
+/// A token row; `created_at` names the column its creation time is read from.
+fn token_row(r: &AnyRow, created_at: &'static str) -> Result<TokenRow, sqlx::Error> {
     Ok(TokenRow {
         token_id: r.try_get("token_id")?,
         user_id: r.try_get("user_id")?,
         name: r.try_get("name")?,
         scopes: from_json("scopes", r.try_get("scopes")?)?,
-        expires_at: r.try_get("expires_at")?,
+        expires_at: maybe_time("expires_at", r.try_get("expires_at")?)?,
         revoked: flag("revoked", r.try_get("revoked")?)?,
-        created_at: r.try_get("created_at")?,
+        created_at: time(created_at, r.try_get(created_at)?)?,
     })
 }
 
@@ -378,7 +385,10 @@ pub async fn tokens_of(pool: &AnyPool, user_id: &str) -> Result<Vec<TokenRow>, P
     .bind(user_id)
     .fetch_all(pool)
     .await?;
-    Ok(rows.iter().map(token_row).collect::<Result<_, _>>()?)
+    Ok(rows
+        .iter()
+        .map(|r| token_row(r, "created_at"))
+        .collect::<Result<_, _>>()?)
 }
 
 /// The token with this hash and its owner, in one statement.
@@ -396,16 +406,7 @@ pub async fn token_by_hash(
     .fetch_optional(pool)
     .await?;
     let Some(r) = row else { return Ok(None) };
-    let token = TokenRow {
-        token_id: r.try_get("token_id")?,
-        user_id: r.try_get("user_id")?,
-        name: r.try_get("name")?,
-        scopes: from_json("scopes", r.try_get("scopes")?)?,
-        expires_at: r.try_get("expires_at")?,
-        revoked: flag("revoked", r.try_get("revoked")?)?,
-        created_at: r.try_get("token_created_at")?,
-    };
-    Ok(Some((token, user_row(&r)?)))
+    Ok(Some((token_row(&r, "token_created_at")?, user_row(&r)?)))
 }
 
 /// A user and their API tokens (newest first) as the user's own stream has them: the rows this
@@ -423,7 +424,7 @@ pub fn user_as_committed(
         let Decoded::User(user_id, event) = &envelope.event else {
             continue;
         };
-        let at = timestamp(envelope.metadata.occurred_at);
+        let at = as_stored(envelope.metadata.occurred_at);
         match event.as_ref() {
             UserEvent::UserRegistered {
                 email,
@@ -436,10 +437,10 @@ pub fn user_as_committed(
                     user_id: user_id.clone(),
                     email: email.to_string(),
                     display_name: display_name.to_string(),
-                    role: role.as_str().to_owned(),
+                    role: *role,
                     locked: false,
-                    permissions: from_json("permissions", json(permissions))?,
-                    created_at: at.clone(),
+                    permissions: permissions.clone(),
+                    created_at: at,
                     updated_at: at,
                 })
             }
@@ -453,8 +454,8 @@ pub fn user_as_committed(
                 token_id: token_id.to_string(),
                 user_id: user_id.clone(),
                 name: name.clone(),
-                scopes: from_json("scopes", json(scopes))?,
-                expires_at: expires_at.map(timestamp),
+                scopes: scopes.clone(),
+                expires_at: expires_at.map(as_stored),
                 revoked: false,
                 created_at: at,
             }),
@@ -470,15 +471,11 @@ pub fn user_as_committed(
                 match other {
                     UserEvent::UserLocked { .. } => row.locked = true,
                     UserEvent::UserUnlocked {} => row.locked = false,
-                    UserEvent::PermissionGranted { permission }
-                    | UserEvent::PermissionRevoked { permission } => {
-                        let mut set: BTreeSet<String> = row.permissions.drain(..).collect();
-                        if matches!(other, UserEvent::PermissionGranted { .. }) {
-                            set.insert(permission.as_str().to_owned());
-                        } else {
-                            set.remove(permission.as_str());
-                        }
-                        row.permissions = set.into_iter().collect();
+                    UserEvent::PermissionGranted { permission } => {
+                        row.permissions.insert(*permission);
+                    }
+                    UserEvent::PermissionRevoked { permission } => {
+                        row.permissions.remove(permission);
                     }
                     _ => {}
                 }
@@ -516,10 +513,10 @@ pub fn server_tokens_as_committed(
                 token_id: token_id.to_string(),
                 server_id: server_id.clone(),
                 name: name.clone(),
-                scopes: from_json("scopes", json(scopes))?,
-                expires_at: expires_at.map(timestamp),
+                scopes: scopes.clone(),
+                expires_at: expires_at.map(as_stored),
                 revoked: false,
-                created_at: timestamp(envelope.metadata.occurred_at),
+                created_at: as_stored(envelope.metadata.occurred_at),
             }),
             McpServerEvent::McpServerTokenRevoked { token_id } => {
                 let id = token_id.to_string();

@@ -1,6 +1,8 @@
 //! Decoding read-model columns strictly: a value the code never writes is an error naming the
 //! column, never a default.
 
+use chrono::{DateTime, Utc};
+
 /// A column whose stored text is not what the code writes.
 pub(crate) fn bad(column: &'static str, value: &str) -> sqlx::Error {
     sqlx::Error::ColumnDecode {
@@ -16,6 +18,21 @@ pub(crate) fn flag(column: &'static str, value: i64) -> Result<bool, sqlx::Error
         1 => Ok(true),
         other => Err(bad(column, &other.to_string())),
     }
+}
+
+/// A time, stored as [`credledger_adapters::db::timestamp`] wrote it.
+pub(crate) fn time(column: &'static str, text: String) -> Result<DateTime<Utc>, sqlx::Error> {
+    DateTime::parse_from_rfc3339(&text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| bad(column, &text))
+}
+
+/// A time that may be absent.
+pub(crate) fn maybe_time(
+    column: &'static str,
+    text: Option<String>,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    text.map(|t| time(column, t)).transpose()
 }
 
 /// A value stored as JSON.

@@ -244,7 +244,7 @@ async fn user_as_committed(
 }
 
 async fn user_row(ctx: &Context<'_>, id: &str) -> Result<User, ApiError> {
-    user_as_committed(api(ctx), id).await?.0.try_into()
+    Ok(user_as_committed(api(ctx), id).await?.0.into())
 }
 
 /// An MCP server's stream, for answers built from what a command committed.
@@ -285,9 +285,7 @@ impl Mutation {
                 .await?;
             set_cookie(ctx, &secret, SESSION_LIFETIME.as_secs());
             tracing::info!(user = %user.user_id, request_id = %req.request_id, "signed in");
-            Ok(LoginPayload {
-                user: user.try_into()?,
-            })
+            Ok(LoginPayload { user: user.into() })
         })
         .await
     }
@@ -357,7 +355,7 @@ impl Mutation {
                 .ok_or_else(|| ApiError::internal("the new token is not in the user's stream"))?;
             Ok(CreatedApiToken {
                 token: issued.secret.to_string(),
-                api_token: token.try_into()?,
+                api_token: token.into(),
             })
         })
         .await
@@ -877,7 +875,7 @@ impl Mutation {
                 .ok_or_else(|| ApiError::internal("the new token is not in the server's stream"))?;
             Ok(CreatedApiToken {
                 token: issued.secret.to_string(),
-                api_token: ApiToken::try_from(token)?,
+                api_token: token.into(),
             })
         })
         .await
@@ -916,13 +914,13 @@ impl Mutation {
                 .grant(&p.user_id, &server_id, &service, &meta)
                 .await?;
             // The grant is the command's one event (a grant that was there already is refused).
-            mcp_sync::GrantRow {
+            Ok(mcp_sync::GrantRow {
                 server_id,
                 user_id: p.user_id.as_str().to_owned(),
                 service,
-                granted_at: credledger_adapters::db::timestamp(meta.occurred_at),
+                granted_at: credledger_adapters::db::as_stored(meta.occurred_at),
             }
-            .try_into()
+            .into())
         })
         .await
     }
@@ -1093,9 +1091,9 @@ fn exposed(fields: &SecretFields) -> BTreeMap<String, String> {
 /// One server as its own stream has it after a command: what the command committed, however
 /// far behind the `mcp_sync` read model is ([`mcp_sync::server_as_committed`]).
 async fn mcp_server(a: &super::Api, id: &str) -> Result<McpServer, ApiError> {
-    mcp_sync::server_as_committed(&server_stream(a, id).await?)?
+    Ok(mcp_sync::server_as_committed(&server_stream(a, id).await?)?
         .ok_or(ApiError::NotFound)?
-        .try_into()
+        .into())
 }
 
 /// The keyring's rules that no live check can change — a name already taken, a second

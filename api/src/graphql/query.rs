@@ -39,9 +39,7 @@ impl Query {
             let user = principals::user(&api(ctx).ledger.db.any, p.user_id.as_str(), false)
                 .await?
                 .ok_or(ApiError::Unauthenticated)?;
-            Ok(Me {
-                user: user.try_into()?,
-            })
+            Ok(Me { user: user.into() })
         })
         .await
     }
@@ -212,18 +210,18 @@ impl Query {
     async fn mcp_servers(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<McpServer>> {
         answer(ctx, async {
             let p = super::session(ctx)?;
-            mcp_sync::servers(&api(ctx).ledger.db.any)
-                .await?
+            let servers = mcp_sync::servers(&api(ctx).ledger.db.any).await?;
+            Ok(servers
                 .into_iter()
                 .filter(|s| p.is_admin() || !s.removed)
                 .map(|s| {
-                    let mut server = McpServer::try_from(s)?;
+                    let mut server = McpServer::from(s);
                     if !p.is_admin() {
                         server.base_url = None;
                     }
-                    Ok(server)
+                    server
                 })
-                .collect()
+                .collect())
         })
         .await
     }
@@ -237,11 +235,9 @@ impl Query {
         answer(ctx, async {
             let p = super::session(ctx)?;
             let user = (!p.is_admin() || server_id.is_none()).then_some(p.user_id.as_str());
-            mcp_sync::grants(&api(ctx).ledger.db.any, user, server_id.as_deref())
-                .await?
-                .into_iter()
-                .map(McpGrant::try_from)
-                .collect()
+            let grants =
+                mcp_sync::grants(&api(ctx).ledger.db.any, user, server_id.as_deref()).await?;
+            Ok(grants.into_iter().map(McpGrant::from).collect())
         })
         .await
     }
@@ -268,11 +264,8 @@ impl Query {
     async fn users(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<User>> {
         answer(ctx, async {
             admin(ctx)?;
-            principals::users(&api(ctx).ledger.db.any)
-                .await?
-                .into_iter()
-                .map(User::try_from)
-                .collect()
+            let users = principals::users(&api(ctx).ledger.db.any).await?;
+            Ok(users.into_iter().map(User::from).collect())
         })
         .await
     }
@@ -396,11 +389,8 @@ impl Me {
     async fn api_tokens(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ApiToken>> {
         answer(ctx, async {
             super::session(ctx)?;
-            principals::tokens_of(&api(ctx).ledger.db.any, &self.user.id)
-                .await?
-                .into_iter()
-                .map(ApiToken::try_from)
-                .collect()
+            let tokens = principals::tokens_of(&api(ctx).ledger.db.any, &self.user.id).await?;
+            Ok(tokens.into_iter().map(ApiToken::from).collect())
         })
         .await
     }

@@ -8,9 +8,10 @@ use chrono::{DateTime, Utc};
 use credledger_projections::audit_trail::AuditEntry;
 use credledger_projections::credential_summary::Summary;
 use credledger_projections::dashboard_stats::{Counts, Dashboard as DashboardModel};
-use credledger_projections::principals::{TokenRow, UserRow};
+use credledger_projections::mcp_sync::{GrantRow, ServerRow};
+use credledger_projections::principals::{ServerTokenRow, TokenRow, UserRow};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What a read-model row held that the code never writes: an error, never a default.
 fn unreadable(what: &str) -> ApiError {
@@ -21,10 +22,6 @@ fn time(what: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| unreadable(what))
-}
-
-fn maybe_time(what: &str, text: &Option<String>) -> Result<Option<DateTime<Utc>>, ApiError> {
-    text.as_deref().map(|t| time(what, t)).transpose()
 }
 
 fn json_text(what: &str, text: &str) -> Result<Json<Value>, ApiError> {
@@ -472,6 +469,15 @@ pub enum Role {
     Member,
 }
 
+impl From<credledger_domain::Role> for Role {
+    fn from(r: credledger_domain::Role) -> Self {
+        match r {
+            credledger_domain::Role::Admin => Self::Admin,
+            credledger_domain::Role::Member => Self::Member,
+        }
+    }
+}
+
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum Permission {
     /// `credentials.view_all`: see everyone's credential metadata.
@@ -492,12 +498,13 @@ impl From<Permission> for credledger_domain::Permission {
     }
 }
 
-fn permission(name: &str) -> Result<Permission, ApiError> {
-    match name {
-        "credentials.view_all" => Ok(Permission::CredentialsViewAll),
-        "credentials.edit_all" => Ok(Permission::CredentialsEditAll),
-        "credentials.delete_all" => Ok(Permission::CredentialsDeleteAll),
-        _ => Err(unreadable("permission")),
+impl From<credledger_domain::Permission> for Permission {
+    fn from(p: credledger_domain::Permission) -> Self {
+        match p {
+            credledger_domain::Permission::CredentialsViewAll => Self::CredentialsViewAll,
+            credledger_domain::Permission::CredentialsEditAll => Self::CredentialsEditAll,
+            credledger_domain::Permission::CredentialsDeleteAll => Self::CredentialsDeleteAll,
+        }
     }
 }
 
@@ -521,12 +528,13 @@ impl From<Scope> for credledger_domain::Scope {
     }
 }
 
-fn scope(name: &str) -> Result<Scope, ApiError> {
-    match name {
-        "credentials:read" => Ok(Scope::CredentialsRead),
-        "credentials:resolve" => Ok(Scope::CredentialsResolve),
-        "ledger:read" => Ok(Scope::LedgerRead),
-        _ => Err(unreadable("token scope")),
+impl From<credledger_domain::Scope> for Scope {
+    fn from(s: credledger_domain::Scope) -> Self {
+        match s {
+            credledger_domain::Scope::CredentialsRead => Self::CredentialsRead,
+            credledger_domain::Scope::CredentialsResolve => Self::CredentialsResolve,
+            credledger_domain::Scope::LedgerRead => Self::LedgerRead,
+        }
     }
 }
 
@@ -543,27 +551,17 @@ pub struct User {
     pub created_at: DateTime<Utc>,
 }
 
-impl TryFrom<UserRow> for User {
-    type Error = ApiError;
-
-    fn try_from(u: UserRow) -> Result<Self, ApiError> {
-        Ok(Self {
+impl From<UserRow> for User {
+    fn from(u: UserRow) -> Self {
+        Self {
             id: u.user_id,
             email: u.email,
             display_name: u.display_name,
-            role: match u.role.as_str() {
-                "admin" => Role::Admin,
-                "member" => Role::Member,
-                _ => return Err(unreadable("role")),
-            },
-            permissions: u
-                .permissions
-                .iter()
-                .map(|p| permission(p))
-                .collect::<Result<_, _>>()?,
+            role: u.role.into(),
+            permissions: u.permissions.into_iter().map(Permission::from).collect(),
             locked: u.locked,
-            created_at: time("user's creation time", &u.created_at)?,
-        })
+            created_at: u.created_at,
+        }
     }
 }
 
@@ -578,32 +576,28 @@ pub struct ApiToken {
     pub created_at: DateTime<Utc>,
 }
 
-impl TryFrom<TokenRow> for ApiToken {
-    type Error = ApiError;
-
-    fn try_from(t: TokenRow) -> Result<Self, ApiError> {
+impl From<TokenRow> for ApiToken {
+    fn from(t: TokenRow) -> Self {
         api_token(
             t.token_id,
             t.name,
-            &t.scopes,
-            &t.expires_at,
+            t.scopes,
+            t.expires_at,
             t.revoked,
-            &t.created_at,
+            t.created_at,
         )
     }
 }
 
-impl TryFrom<credledger_projections::principals::ServerTokenRow> for ApiToken {
-    type Error = ApiError;
-
-    fn try_from(t: credledger_projections::principals::ServerTokenRow) -> Result<Self, ApiError> {
+impl From<ServerTokenRow> for ApiToken {
+    fn from(t: ServerTokenRow) -> Self {
         api_token(
             t.token_id,
             t.name,
-            &t.scopes,
-            &t.expires_at,
+            t.scopes,
+            t.expires_at,
             t.revoked,
-            &t.created_at,
+            t.created_at,
         )
     }
 }
@@ -612,19 +606,19 @@ impl TryFrom<credledger_projections::principals::ServerTokenRow> for ApiToken {
 fn api_token(
     id: String,
     name: String,
-    scopes: &[String],
-    expires_at: &Option<String>,
+    scopes: BTreeSet<credledger_domain::Scope>,
+    expires_at: Option<DateTime<Utc>>,
     revoked: bool,
-    created_at: &str,
-) -> Result<ApiToken, ApiError> {
-    Ok(ApiToken {
+    created_at: DateTime<Utc>,
+) -> ApiToken {
+    ApiToken {
         id: ID(id),
         name,
-        scopes: scopes.iter().map(|s| scope(s)).collect::<Result<_, _>>()?,
-        expires_at: maybe_time("token's expiry", expires_at)?,
+        scopes: scopes.into_iter().map(Scope::from).collect(),
+        expires_at,
         revoked,
-        created_at: time("token's creation time", created_at)?,
-    })
+        created_at,
+    }
 }
 
 /// The outcome of a live check with the provider.
@@ -886,19 +880,17 @@ pub struct McpServer {
     pub created_at: DateTime<Utc>,
 }
 
-impl TryFrom<credledger_projections::mcp_sync::ServerRow> for McpServer {
-    type Error = ApiError;
-
-    fn try_from(s: credledger_projections::mcp_sync::ServerRow) -> Result<Self, ApiError> {
-        Ok(Self {
+impl From<ServerRow> for McpServer {
+    fn from(s: ServerRow) -> Self {
+        Self {
             id: s.server_id,
             name: s.name,
             base_url: Some(s.base_url),
             allowed_services: s.allowed_services.into_iter().collect(),
             serves_all_users: s.serves_all_users,
             removed: s.removed,
-            created_at: time("MCP server's creation time", &s.created_at)?,
-        })
+            created_at: s.created_at,
+        }
     }
 }
 
@@ -911,16 +903,14 @@ pub struct McpGrant {
     pub granted_at: DateTime<Utc>,
 }
 
-impl TryFrom<credledger_projections::mcp_sync::GrantRow> for McpGrant {
-    type Error = ApiError;
-
-    fn try_from(g: credledger_projections::mcp_sync::GrantRow) -> Result<Self, ApiError> {
-        Ok(Self {
+impl From<GrantRow> for McpGrant {
+    fn from(g: GrantRow) -> Self {
+        Self {
             server_id: g.server_id,
             user_id: g.user_id,
             service: g.service,
-            granted_at: time("grant time", &g.granted_at)?,
-        })
+            granted_at: g.granted_at,
+        }
     }
 }
 

@@ -459,18 +459,13 @@ impl McpServers {
         else {
             return Ok(None);
         };
-        let now = timestamp(chrono::Utc::now());
-        if token.revoked || token.expires_at.as_ref().is_some_and(|e| *e <= now) {
+        if token.revoked || token.expires_at.is_some_and(|e| e <= chrono::Utc::now()) {
             return Ok(None);
         }
         Ok(Some(ServerPrincipal {
             server_id: token.server_id,
             token_id: token.token_id,
-            scopes: token
-                .scopes
-                .iter()
-                .filter_map(|s| Scope::parse(s).ok())
-                .collect(),
+            scopes: token.scopes,
         }))
     }
 
