@@ -464,21 +464,14 @@ impl HistoryEvent {
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "credledger_domain::Role")]
 pub enum Role {
     Admin,
     Member,
 }
 
-impl From<credledger_domain::Role> for Role {
-    fn from(r: credledger_domain::Role) -> Self {
-        match r {
-            credledger_domain::Role::Admin => Self::Admin,
-            credledger_domain::Role::Member => Self::Member,
-        }
-    }
-}
-
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "credledger_domain::Permission")]
 pub enum Permission {
     /// `credentials.view_all`: see everyone's credential metadata.
     CredentialsViewAll,
@@ -488,27 +481,8 @@ pub enum Permission {
     CredentialsDeleteAll,
 }
 
-impl From<Permission> for credledger_domain::Permission {
-    fn from(p: Permission) -> Self {
-        match p {
-            Permission::CredentialsViewAll => Self::CredentialsViewAll,
-            Permission::CredentialsEditAll => Self::CredentialsEditAll,
-            Permission::CredentialsDeleteAll => Self::CredentialsDeleteAll,
-        }
-    }
-}
-
-impl From<credledger_domain::Permission> for Permission {
-    fn from(p: credledger_domain::Permission) -> Self {
-        match p {
-            credledger_domain::Permission::CredentialsViewAll => Self::CredentialsViewAll,
-            credledger_domain::Permission::CredentialsEditAll => Self::CredentialsEditAll,
-            credledger_domain::Permission::CredentialsDeleteAll => Self::CredentialsDeleteAll,
-        }
-    }
-}
-
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "credledger_domain::Scope")]
 pub enum Scope {
     /// `credentials:read`
     CredentialsRead,
@@ -516,26 +490,6 @@ pub enum Scope {
     CredentialsResolve,
     /// `ledger:read`
     LedgerRead,
-}
-
-impl From<Scope> for credledger_domain::Scope {
-    fn from(s: Scope) -> Self {
-        match s {
-            Scope::CredentialsRead => Self::CredentialsRead,
-            Scope::CredentialsResolve => Self::CredentialsResolve,
-            Scope::LedgerRead => Self::LedgerRead,
-        }
-    }
-}
-
-impl From<credledger_domain::Scope> for Scope {
-    fn from(s: credledger_domain::Scope) -> Self {
-        match s {
-            credledger_domain::Scope::CredentialsRead => Self::CredentialsRead,
-            credledger_domain::Scope::CredentialsResolve => Self::CredentialsResolve,
-            credledger_domain::Scope::LedgerRead => Self::LedgerRead,
-        }
-    }
 }
 
 /// A person who can sign in.
