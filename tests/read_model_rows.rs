@@ -1,5 +1,5 @@
-//! Read-model rows are typed (projections/src/credential_summary.rs `Summary`, the MCP and
-//! people rows, decoded with projections/src/row.rs): a row holding what the code never writes
+//! Read-model rows are typed (projections/src/credential_summary.rs `Summary`, the MCP, people
+//! and audit rows, decoded with projections/src/row.rs): a row holding what the code never writes
 //! is answered as an error, never as a default (an unknown status as `INACTIVE`, a bad time as
 //! 1970, unreadable permissions as none, an unreadable token expiry as none, a scope it cannot
 //! read left out).
@@ -79,12 +79,35 @@ on_both_backends!(a_read_model_row_the_code_did_not_write_is_answered_as_an_erro
 async fn an_audit_entry_or_a_person_the_code_did_not_write_is_answered_as_an_error(env: TestEnv) {
     let here = env.server().await;
     let alice = here.user("alice").await;
-    alice
+    let id = alice
         .add("notion", "Work", here.good_fields("notion", 0))
         .await;
     let pool = env.any_pool().await;
     let trail = "{ auditTrail(first: 10) { edges { node { occurredAt action } } } }";
     assert!(alice.gql(trail, json!({})).await.data()["auditTrail"]["edges"][0].is_object());
+
+    // The audit trail's JSON columns are decoded by the read model itself, for every reader
+    // (the API, the jobs, an auditor's tool), not only at the GraphQL edge.
+    use credledger_projections::audit_trail::for_credential;
+    let entries = for_credential(&pool, &id).await.unwrap();
+    assert_eq!(entries[0].new_values["name"], "Work");
+    for column in ["old_values", "new_values", "context"] {
+        let set = |value: &str| format!("UPDATE audit_trail SET {column} = {value}");
+        sqlx::query(&set("'not json'"))
+            .execute(&pool)
+            .await
+            .unwrap();
+        let refused = for_credential(&pool, &id).await;
+        assert!(refused.is_err(), "{column} that is not JSON: {refused:?}");
+        let history = "query($id: ID!) { credentialHistory(id: $id) { type payload } }";
+        assert_eq!(
+            alice.gql(history, json!({"id": id})).await.code(),
+            "INTERNAL",
+            "{column}"
+        );
+        sqlx::query(&set("'{}'")).execute(&pool).await.unwrap();
+    }
+    assert!(for_credential(&pool, &id).await.is_ok());
     sqlx::query("UPDATE audit_trail SET occurred_at = 'long ago' WHERE user_id = 'alice'")
         .execute(&pool)
         .await

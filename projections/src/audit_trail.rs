@@ -3,7 +3,9 @@
 //! where". Sealed secrets are never copied; a secret change shows only its new version.
 
 use crate::event::{decode, Decoded};
+use crate::row::{flag, from_json, time};
 use crate::{Prepared as PreparedBatch, ProjectionError, ReadModel, Tables};
+use chrono::{DateTime, Utc};
 use credledger_adapters::db::{is_sqlite, timestamp, tuples, Backend};
 use credledger_adapters::feed::FeedEvent;
 use credledger_domain::keyring::KeyringEvent;
@@ -566,11 +568,12 @@ async fn insert(
     Ok(())
 }
 
-/// One audit row as read back.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// One audit row as read back, decoded strictly: a time or JSON value the code never writes is
+/// an error naming its column.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
     pub position: i64,
-    pub occurred_at: String,
+    pub occurred_at: DateTime<Utc>,
     pub credential_id: Option<String>,
     pub user_id: Option<String>,
     pub service: Option<String>,
@@ -581,15 +584,15 @@ pub struct AuditEntry {
     pub request_id: Option<String>,
     pub success: bool,
     pub error: Option<String>,
-    pub old_values: String,
-    pub new_values: String,
-    pub context: String,
+    pub old_values: Value,
+    pub new_values: Value,
+    pub context: Value,
 }
 
 fn entry(row: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
     Ok(AuditEntry {
         position: row.try_get("position")?,
-        occurred_at: row.try_get("occurred_at")?,
+        occurred_at: time("occurred_at", row.try_get("occurred_at")?)?,
         credential_id: row.try_get("credential_id")?,
         user_id: row.try_get("user_id")?,
         service: row.try_get("service")?,
@@ -598,11 +601,11 @@ fn entry(row: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
         ip: row.try_get("ip")?,
         user_agent: row.try_get("user_agent")?,
         request_id: row.try_get("request_id")?,
-        success: crate::row::flag("success", row.try_get("success")?)?,
+        success: flag("success", row.try_get("success")?)?,
         error: row.try_get("error")?,
-        old_values: row.try_get("old_values")?,
-        new_values: row.try_get("new_values")?,
-        context: row.try_get("context")?,
+        old_values: from_json("old_values", row.try_get("old_values")?)?,
+        new_values: from_json("new_values", row.try_get("new_values")?)?,
+        context: from_json("context", row.try_get("context")?)?,
     })
 }
 

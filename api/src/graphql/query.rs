@@ -160,13 +160,11 @@ impl Query {
                     .await?;
             let edges = entries
                 .into_iter()
-                .map(|e| {
-                    Ok(AuditEdge {
-                        cursor: e.position.to_string(),
-                        node: e.try_into()?,
-                    })
+                .map(|e| AuditEdge {
+                    cursor: e.position.to_string(),
+                    node: e.into(),
                 })
-                .collect::<Result<Vec<_>, ApiError>>()?;
+                .collect::<Vec<_>>();
             Ok(AuditConnection {
                 page_info: PageInfo {
                     has_next_page: more,
@@ -196,10 +194,10 @@ impl Query {
             if owner != p.user_id.as_str() && !p.has(domain::Permission::CredentialsViewAll) {
                 return Err(ApiError::NotFound);
             }
-            events
+            Ok(events
                 .into_iter()
                 .map(|(e, hash)| HistoryEvent::new(e, hash))
-                .collect()
+                .collect())
         })
         .await
     }
@@ -339,14 +337,8 @@ impl Query {
                 totals: (&dashboard.totals).into(),
                 services_connected: dashboard.services_connected,
                 by_service: by_service(&dashboard.by_service),
-                recent_validations: validations
-                    .into_iter()
-                    .map(AuditEvent::try_from)
-                    .collect::<Result<_, _>>()?,
-                failed_syncs: failed
-                    .into_iter()
-                    .map(AuditEvent::try_from)
-                    .collect::<Result<_, _>>()?,
+                recent_validations: validations.into_iter().map(AuditEvent::from).collect(),
+                failed_syncs: failed.into_iter().map(AuditEvent::from).collect(),
                 expiring_soon,
                 expiring_credentials: expiring.into_iter().map(Credential::from).collect(),
                 usage_by_service: usage

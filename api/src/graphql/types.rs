@@ -2,7 +2,6 @@
 //! secret except `RevealedCredential` and `ResolvedCredential`, which exist only in answers to
 //! audited disclosures.
 
-use crate::error::ApiError;
 use async_graphql::{Enum, InputObject, Json, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use credledger_projections::audit_trail::AuditEntry;
@@ -12,23 +11,6 @@ use credledger_projections::mcp_sync::{GrantRow, ServerRow};
 use credledger_projections::principals::{ServerTokenRow, TokenRow, UserRow};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-
-/// What a read-model row held that the code never writes: an error, never a default.
-fn unreadable(what: &str) -> ApiError {
-    ApiError::Internal(format!("a read-model row holds an unreadable {what}"))
-}
-
-fn time(what: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| unreadable(what))
-}
-
-fn json_text(what: &str, text: &str) -> Result<Json<Value>, ApiError> {
-    serde_json::from_str(text)
-        .map(Json)
-        .map_err(|_| unreadable(what))
-}
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum CredentialStatus {
@@ -368,13 +350,11 @@ pub struct AuditEvent {
     pub context: Json<Value>,
 }
 
-impl TryFrom<AuditEntry> for AuditEvent {
-    type Error = ApiError;
-
-    fn try_from(a: AuditEntry) -> Result<Self, ApiError> {
-        Ok(Self {
+impl From<AuditEntry> for AuditEvent {
+    fn from(a: AuditEntry) -> Self {
+        Self {
             position: a.position,
-            occurred_at: time("audit time", &a.occurred_at)?,
+            occurred_at: a.occurred_at,
             action: a.action,
             actor: a.actor,
             credential_id: a.credential_id.map(ID),
@@ -385,10 +365,10 @@ impl TryFrom<AuditEntry> for AuditEvent {
             request_id: a.request_id,
             success: a.success,
             error: a.error,
-            old_values: json_text("audit old values", &a.old_values)?,
-            new_values: json_text("audit new values", &a.new_values)?,
-            context: json_text("audit context", &a.context)?,
-        })
+            old_values: Json(a.old_values),
+            new_values: Json(a.new_values),
+            context: Json(a.context),
+        }
     }
 }
 
@@ -441,25 +421,25 @@ pub struct HistoryEvent {
 }
 
 impl HistoryEvent {
-    pub fn new(a: AuditEntry, hash: String) -> Result<Self, ApiError> {
+    pub fn new(a: AuditEntry, hash: String) -> Self {
         let payload = serde_json::json!({
-            "old": json_text("audit old values", &a.old_values)?.0,
-            "new": json_text("audit new values", &a.new_values)?.0,
-            "context": json_text("audit context", &a.context)?.0,
+            "old": a.old_values,
+            "new": a.new_values,
+            "context": a.context,
             "success": a.success,
             "error": a.error,
         });
-        Ok(Self {
+        Self {
             position: a.position,
             event_type: a.action,
-            occurred_at: time("audit time", &a.occurred_at)?,
+            occurred_at: a.occurred_at,
             actor: a.actor,
             ip: a.ip,
             user_agent: a.user_agent,
             request_id: a.request_id,
             payload: Json(payload),
             hash,
-        })
+        }
     }
 }
 
