@@ -219,7 +219,12 @@ fn refused(body: &Value) -> bool {
     body["errors"][0]["extensions"]["code"] == "VALIDATION"
 }
 
-const CPU_BOUND: Duration = Duration::from_millis(50);
+/// What refusing one document may cost the server. The figure is the whole process's CPU while
+/// the request is in flight, counted in 10 ms ticks: it includes the `/healthz` answers and the
+/// read models' work that land in that window, which grow when other tests share the cores
+/// (10–40 ms alone, 60 ms once with four tests on two cores). What it must catch costs far more:
+/// a document expanded to millions of fields, or 300 sign-ins each checking a password hash.
+const CPU_BOUND: Duration = Duration::from_millis(200);
 
 async fn hostile_documents_are_refused_cheaply(env: TestEnv) {
     let mut served = Served::start(&env, &[]).await;
