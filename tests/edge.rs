@@ -738,6 +738,64 @@ async fn a_subscription_delivers_nothing_after_its_token_is_revoked_or_its_perso
 }
 on_both_backends!(a_subscription_delivers_nothing_after_its_token_is_revoked_or_its_person_locked);
 
+/// The same when the token's stored expiry is not a time the code wrote: the check before each
+/// delivery decodes it strictly (it compared the text with the clock, so `'soon'`, which sorts
+/// after every time written, kept the subscription delivering).
+async fn a_subscription_by_a_token_whose_stored_expiry_is_unreadable_delivers_nothing_more(
+    env: TestEnv,
+) {
+    let server = env.server().await;
+    let alice = server.user("alice").await;
+    let id = alice
+        .add("notion", "Work", server.good_fields("notion", 0))
+        .await;
+    let token = alice
+        .ok(
+            "mutation { createApiToken(name: \"watch\", scopes: [CREDENTIALS_READ]) { token } }",
+            json!({}),
+        )
+        .await["createApiToken"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let address = server.running.address.to_string();
+    let mut ws = Ws::connect(
+        &address,
+        None,
+        json!({"authorization": format!("Bearer {token}")}),
+    )
+    .await;
+    ws.subscribe("t", CHANGES, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rename = |name: &'static str| {
+        let alice = alice.clone();
+        let id = id.clone();
+        async move {
+            alice
+                .ok(
+                    "mutation($id: ID!, $n: String!) { updateCredential(id: $id, input: {name: $n}) { credential { id } } }",
+                    json!({"id": id, "n": name}),
+                )
+                .await;
+        }
+    };
+    rename("First").await;
+    let Received::Message(m) = ws.recv(Duration::from_secs(5)).await else {
+        panic!("no change delivered")
+    };
+    assert_eq!(m["type"], "next", "{m}");
+    sqlx::query("UPDATE api_tokens SET expires_at = 'soon' WHERE user_id = 'alice'")
+        .execute(&env.any_pool().await)
+        .await
+        .unwrap();
+    rename("Second").await;
+    assert!(delivers_nothing_more(&mut ws).await);
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(
+    a_subscription_by_a_token_whose_stored_expiry_is_unreadable_delivers_nothing_more
+);
+
 /// A WebSocket with no operation open and none started for `SOCKET_IDLE_WAIT` (30 s, counted
 /// from the end of `SOCKET_INIT_WAIT`) is closed; one with a subscription open, or one that
 /// keeps starting operations, stays.

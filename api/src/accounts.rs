@@ -13,7 +13,7 @@ use credledger_domain::user::{
 use credledger_domain::{EventMetadata, UserId};
 use credledger_projections::audit_trail::AuditTrail;
 use credledger_projections::principals::Principals;
-use credledger_projections::principals::{self, UserRow};
+use credledger_projections::principals::{self, TokenRow, UserRow};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -263,8 +263,7 @@ impl Accounts {
         else {
             return Ok(None);
         };
-        let now = chrono::Utc::now();
-        if token.revoked || user.locked || token.expires_at.is_some_and(|e| e <= now) {
+        if !token_is_live(&token, &user) {
             return Ok(None);
         }
         Ok(Some(Principal {
@@ -282,31 +281,24 @@ impl Accounts {
     /// neither revoked nor expired, and its person is not locked. Live connections ask it before
     /// each delivery, so a sign-out, a revocation or a lock ends them.
     pub async fn still_signed_in(&self, p: &Principal) -> Result<bool, ApiError> {
-        let now = timestamp(chrono::Utc::now());
-        let locked: Option<i64> = match &p.via {
+        match &p.via {
             Via::Session { session_hash } => {
-                sqlx::query_scalar(
+                let locked: Option<i64> = sqlx::query_scalar(
                     "SELECT u.locked FROM sessions s JOIN users u ON u.user_id = s.user_id \
                      WHERE s.session_hash = $1 AND s.expires_at > $2",
                 )
                 .bind(session_hash)
-                .bind(&now)
+                .bind(timestamp(chrono::Utc::now()))
                 .fetch_optional(&self.ledger.db.any)
-                .await?
+                .await?;
+                Ok(locked == Some(0))
             }
             Via::Token { token_id, .. } => {
-                sqlx::query_scalar(
-                    "SELECT u.locked FROM api_tokens t JOIN users u ON u.user_id = t.user_id \
-                     WHERE t.token_id = $1 AND t.revoked = 0 \
-                     AND (t.expires_at IS NULL OR t.expires_at > $2)",
-                )
-                .bind(token_id)
-                .bind(&now)
-                .fetch_optional(&self.ledger.db.any)
-                .await?
+                Ok(principals::token_by_id(&self.ledger.db.any, token_id)
+                    .await?
+                    .is_some_and(|(token, user)| token_is_live(&token, &user)))
             }
-        };
-        Ok(locked == Some(0))
+        }
     }
 
     /// Ends one session.
@@ -438,6 +430,11 @@ impl Accounts {
             .await?;
         Ok(())
     }
+}
+
+/// Whether a token may act now: not revoked, not expired, its person not locked.
+fn token_is_live(token: &TokenRow, user: &UserRow) -> bool {
+    !token.revoked && !user.locked && token.expires_at.is_none_or(|e| e > chrono::Utc::now())
 }
 
 /// A signed-in person's row: user id, role, locked, permissions (a JSON list).

@@ -396,13 +396,29 @@ pub async fn token_by_hash(
     pool: &AnyPool,
     token_hash: &str,
 ) -> Result<Option<(TokenRow, UserRow)>, ProjectionError> {
-    let row = sqlx::query(
+    token_where(pool, "t.token_hash", token_hash).await
+}
+
+/// The token with this id and its owner, in one statement.
+pub async fn token_by_id(
+    pool: &AnyPool,
+    token_id: &str,
+) -> Result<Option<(TokenRow, UserRow)>, ProjectionError> {
+    token_where(pool, "t.token_id", token_id).await
+}
+
+async fn token_where(
+    pool: &AnyPool,
+    column: &'static str,
+    value: &str,
+) -> Result<Option<(TokenRow, UserRow)>, ProjectionError> {
+    let row = sqlx::query(&format!(
         "SELECT t.token_id, t.user_id, t.name, t.scopes, t.expires_at, t.revoked, \
          t.created_at AS token_created_at, u.email, u.display_name, u.role, u.locked, \
          u.permissions, u.created_at, u.updated_at \
-         FROM api_tokens t JOIN users u ON u.user_id = t.user_id WHERE t.token_hash = $1",
-    )
-    .bind(token_hash)
+         FROM api_tokens t JOIN users u ON u.user_id = t.user_id WHERE {column} = $1"
+    ))
+    .bind(value)
     .fetch_optional(pool)
     .await?;
     let Some(r) = row else { return Ok(None) };
