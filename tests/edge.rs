@@ -661,6 +661,15 @@ async fn delivers_nothing_more(ws: &mut Ws) -> bool {
     }
 }
 
+/// Renames credential `id` as `by`: a change its owner's subscriptions are told of.
+async fn rename(by: &crate::support::api::Client, id: &str, name: &str) {
+    by.ok(
+        "mutation($id: ID!, $n: String!) { updateCredential(id: $id, input: {name: $n}) { credential { id } } }",
+        json!({"id": id, "n": name}),
+    )
+    .await;
+}
+
 async fn a_subscription_delivers_nothing_after_its_token_is_revoked_or_its_person_locked(
     env: TestEnv,
 ) {
@@ -692,20 +701,8 @@ async fn a_subscription_delivers_nothing_after_its_token_is_revoked_or_its_perso
     .await;
     by_token.subscribe("t", CHANGES, json!({})).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let rename = |name: &'static str| {
-        let admin = admin.clone();
-        let id = id.clone();
-        async move {
-            admin
-                .ok(
-                    "mutation($id: ID!, $n: String!) { updateCredential(id: $id, input: {name: $n}) { credential { id } } }",
-                    json!({"id": id, "n": name}),
-                )
-                .await;
-        }
-    };
     // Both deliver while their principals may act.
-    rename("First").await;
+    rename(&admin, &id, "First").await;
     for ws in [&mut by_session, &mut by_token] {
         let Received::Message(m) = ws.recv(Duration::from_secs(5)).await else {
             panic!("no change delivered")
@@ -719,7 +716,7 @@ async fn a_subscription_delivers_nothing_after_its_token_is_revoked_or_its_perso
             json!({"id": token["apiToken"]["id"]}),
         )
         .await;
-    rename("Second").await;
+    rename(&admin, &id, "Second").await;
     let Received::Message(m) = by_session.recv(Duration::from_secs(5)).await else {
         panic!("the session's subscription stopped")
     };
@@ -732,7 +729,7 @@ async fn a_subscription_delivers_nothing_after_its_token_is_revoked_or_its_perso
             json!({}),
         )
         .await;
-    rename("Third").await;
+    rename(&admin, &id, "Third").await;
     assert!(delivers_nothing_more(&mut by_session).await);
     server.running.stop().await.unwrap();
 }
@@ -767,19 +764,7 @@ async fn a_subscription_by_a_token_whose_stored_expiry_is_unreadable_delivers_no
     .await;
     ws.subscribe("t", CHANGES, json!({})).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let rename = |name: &'static str| {
-        let alice = alice.clone();
-        let id = id.clone();
-        async move {
-            alice
-                .ok(
-                    "mutation($id: ID!, $n: String!) { updateCredential(id: $id, input: {name: $n}) { credential { id } } }",
-                    json!({"id": id, "n": name}),
-                )
-                .await;
-        }
-    };
-    rename("First").await;
+    rename(&alice, &id, "First").await;
     let Received::Message(m) = ws.recv(Duration::from_secs(5)).await else {
         panic!("no change delivered")
     };
@@ -788,7 +773,7 @@ async fn a_subscription_by_a_token_whose_stored_expiry_is_unreadable_delivers_no
         .execute(&env.any_pool().await)
         .await
         .unwrap();
-    rename("Second").await;
+    rename(&alice, &id, "Second").await;
     assert!(delivers_nothing_more(&mut ws).await);
     server.running.stop().await.unwrap();
 }
