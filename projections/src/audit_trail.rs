@@ -14,7 +14,7 @@ use credledger_domain::usage::UsageEvent;
 use credledger_domain::user::UserEvent;
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool, FromRow as _, Row};
 use std::collections::BTreeSet;
 
 struct Row_ {
@@ -589,24 +589,26 @@ pub struct AuditEntry {
     pub context: Value,
 }
 
-fn entry(row: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
-    Ok(AuditEntry {
-        position: row.try_get("position")?,
-        occurred_at: time("occurred_at", row.try_get("occurred_at")?)?,
-        credential_id: row.try_get("credential_id")?,
-        user_id: row.try_get("user_id")?,
-        service: row.try_get("service")?,
-        action: row.try_get("action")?,
-        actor: row.try_get("actor")?,
-        ip: row.try_get("ip")?,
-        user_agent: row.try_get("user_agent")?,
-        request_id: row.try_get("request_id")?,
-        success: flag("success", row.try_get("success")?)?,
-        error: row.try_get("error")?,
-        old_values: from_json("old_values", row.try_get("old_values")?)?,
-        new_values: from_json("new_values", row.try_get("new_values")?)?,
-        context: from_json("context", row.try_get("context")?)?,
-    })
+impl sqlx::FromRow<'_, AnyRow> for AuditEntry {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            position: row.try_get("position")?,
+            occurred_at: time("occurred_at", row.try_get("occurred_at")?)?,
+            credential_id: row.try_get("credential_id")?,
+            user_id: row.try_get("user_id")?,
+            service: row.try_get("service")?,
+            action: row.try_get("action")?,
+            actor: row.try_get("actor")?,
+            ip: row.try_get("ip")?,
+            user_agent: row.try_get("user_agent")?,
+            request_id: row.try_get("request_id")?,
+            success: flag("success", row.try_get("success")?)?,
+            error: row.try_get("error")?,
+            old_values: from_json("old_values", row.try_get("old_values")?)?,
+            new_values: from_json("new_values", row.try_get("new_values")?)?,
+            context: from_json("context", row.try_get("context")?)?,
+        })
+    }
 }
 
 /// A credential's audit entries, oldest first.
@@ -614,11 +616,12 @@ pub async fn for_credential(
     pool: &AnyPool,
     credential_id: &str,
 ) -> Result<Vec<AuditEntry>, ProjectionError> {
-    let rows = sqlx::query("SELECT * FROM audit_trail WHERE credential_id = $1 ORDER BY position")
-        .bind(credential_id)
-        .fetch_all(pool)
-        .await?;
-    Ok(rows.iter().map(entry).collect::<Result<_, _>>()?)
+    Ok(
+        sqlx::query_as("SELECT * FROM audit_trail WHERE credential_id = $1 ORDER BY position")
+            .bind(credential_id)
+            .fetch_all(pool)
+            .await?,
+    )
 }
 
 /// Which audit entries to list. Every filter is optional. `user_id` scopes to one person's
@@ -676,14 +679,13 @@ pub async fn search(
         binds.extend(filter.actions.iter().cloned());
     }
     sql.push_str(" ORDER BY position DESC LIMIT $2");
-    let mut q = sqlx::query(&sql)
+    let mut q = sqlx::query_as(&sql)
         .bind(before.unwrap_or(i64::MAX))
         .bind(first + 1);
     for b in binds {
         q = q.bind(b);
     }
-    let rows = q.fetch_all(pool).await?;
-    let mut entries: Vec<AuditEntry> = rows.iter().map(entry).collect::<Result<_, _>>()?;
+    let mut entries: Vec<AuditEntry> = q.fetch_all(pool).await?;
     let more = entries.len() as i64 > first;
     entries.truncate(first.max(0) as usize);
     Ok((entries, more))
@@ -705,7 +707,7 @@ pub async fn history_with_hashes(
     rows.iter()
         .map(|r| {
             let hash: Vec<u8> = r.try_get("event_hash")?;
-            Ok((entry(r)?, hex::encode(hash)))
+            Ok((AuditEntry::from_row(r)?, hex::encode(hash)))
         })
         .collect::<Result<_, sqlx::Error>>()
         .map_err(Into::into)

@@ -110,11 +110,19 @@ macro_rules! summary_from_row {
     }};
 }
 
-impl Summary {
+impl sqlx::FromRow<'_, AnyRow> for Summary {
     fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
         summary_from_row!(r)
     }
+}
 
+impl sqlx::FromRow<'_, sqlx::postgres::PgRow> for Summary {
+    fn from_row(r: &sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
+        summary_from_row!(r)
+    }
+}
+
+impl Summary {
     fn bind<'q>(
         self,
         q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
@@ -239,12 +247,11 @@ async fn apply(
             "SELECT {COLUMNS}, {NO_SYNC} FROM {table} WHERE credential_id IN {}",
             list(chunk.len())
         );
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query_as::<_, Summary>(&sql);
         for id in chunk {
             q = q.bind((*id).clone());
         }
-        for row in q.fetch_all(&mut *conn).await? {
-            let s = Summary::from_row(&row)?;
+        for s in q.fetch_all(&mut *conn).await? {
             rows.insert(s.credential_id.clone(), Some(s));
         }
     }
@@ -537,16 +544,13 @@ pub async fn list(
     // The same statement and row mapping on either driver.
     macro_rules! fetch {
         ($executor:expr) => {
-            sqlx::query(&sql)
+            sqlx::query_as(&sql)
                 .bind(user)
                 .bind(service)
                 .bind(status)
                 .bind(limit)
                 .fetch_all($executor)
                 .await?
-                .iter()
-                .map(|r| summary_from_row!(r))
-                .collect::<Result<_, _>>()?
         };
     }
     Ok(match &db.pools {
@@ -564,11 +568,10 @@ pub async fn get(
         "SELECT {} FROM credential_summary WHERE credential_id = $1",
         *READ
     );
-    let row = sqlx::query(&sql)
+    Ok(sqlx::query_as(&sql)
         .bind(credential_id)
         .fetch_optional(pool)
-        .await?;
-    Ok(row.as_ref().map(Summary::from_row).transpose()?)
+        .await?)
 }
 
 /// Whose credential `credential_id` is and which service it is for (its keyring), in one
@@ -602,16 +605,12 @@ pub async fn stale(
          ORDER BY last_validated_at, credential_id",
         *READ
     );
-    let rows = sqlx::query(&sql)
+    Ok(sqlx::query_as(&sql)
         .bind(checked_before)
         .bind(filter.user_id.unwrap_or(""))
         .bind(filter.service.unwrap_or(""))
         .fetch_all(pool)
-        .await?;
-    Ok(rows
-        .iter()
-        .map(Summary::from_row)
-        .collect::<Result<_, _>>()?)
+        .await?)
 }
 
 /// Credentials whose token expiry is at or before `now` (RFC 3339) and that are neither expired
@@ -623,11 +622,7 @@ pub async fn past_expiry(pool: &sqlx::AnyPool, now: &str) -> Result<Vec<Summary>
          ORDER BY token_expires_at, credential_id",
         *READ
     );
-    let rows = sqlx::query(&sql).bind(now).fetch_all(pool).await?;
-    Ok(rows
-        .iter()
-        .map(Summary::from_row)
-        .collect::<Result<_, _>>()?)
+    Ok(sqlx::query_as(&sql).bind(now).fetch_all(pool).await?)
 }
 
 /// Active credentials whose token expires at or before `until` (RFC 3339) — one person's
@@ -645,16 +640,12 @@ pub async fn expiring(
          AND ($2 = '' OR user_id = $2) ORDER BY token_expires_at, credential_id LIMIT $3",
         *READ
     );
-    let rows = sqlx::query(&sql)
+    Ok(sqlx::query_as(&sql)
         .bind(until)
         .bind(user.unwrap_or(""))
         .bind(limit)
         .fetch_all(pool)
-        .await?;
-    Ok(rows
-        .iter()
-        .map(Summary::from_row)
-        .collect::<Result<_, _>>()?)
+        .await?)
 }
 
 /// Active and expired credentials whose token expires at or before `until` (what an OAuth
@@ -670,15 +661,11 @@ pub async fn expiring_or_expired(
          ORDER BY token_expires_at, credential_id LIMIT $2",
         *READ
     );
-    let rows = sqlx::query(&sql)
+    Ok(sqlx::query_as(&sql)
         .bind(until)
         .bind(limit)
         .fetch_all(pool)
-        .await?;
-    Ok(rows
-        .iter()
-        .map(Summary::from_row)
-        .collect::<Result<_, _>>()?)
+        .await?)
 }
 
 /// How many credentials [`expiring`] would list without a limit, and the soonest expiry still

@@ -5,8 +5,7 @@
 //! copies are counted from the `mcp_sync` read model when a dashboard is read.
 
 use crate::{ProjectionError, Tables};
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool, FromRow as _, Row};
 use std::collections::BTreeMap;
 
 fn bind_pairs<'q>(
@@ -93,7 +92,7 @@ pub(crate) async fn refresh(
 }
 
 /// Counts for one scope (a user, or everyone).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct Counts {
     pub total: i64,
     pub active: i64,
@@ -111,19 +110,6 @@ pub struct Dashboard {
     pub totals: Counts,
     pub services_connected: i64,
     pub by_service: BTreeMap<String, Counts>,
-}
-
-fn counts(row: &AnyRow) -> Result<Counts, sqlx::Error> {
-    Ok(Counts {
-        total: row.try_get("total")?,
-        active: row.try_get("active")?,
-        inactive: row.try_get("inactive")?,
-        invalid: row.try_get("invalid")?,
-        expired: row.try_get("expired")?,
-        revoked: row.try_get("revoked")?,
-        pending_sync: row.try_get("pending_sync")?,
-        sync_errors: row.try_get("sync_errors")?,
-    })
 }
 
 /// One user's dashboard (`Some(user)`) or everyone's (`None`), in one statement.
@@ -153,7 +139,7 @@ pub async fn dashboard(pool: &AnyPool, user: Option<&str>) -> Result<Dashboard, 
     let mut dashboard = Dashboard::default();
     for row in &rows {
         let service: String = row.try_get("service")?;
-        let c = counts(row)?;
+        let c = Counts::from_row(row)?;
         let t = &mut dashboard.totals;
         t.total += c.total;
         t.active += c.active;

@@ -42,7 +42,7 @@ pub struct ServerRow {
     pub updated_at: DateTime<Utc>,
 }
 
-impl ServerRow {
+impl sqlx::FromRow<'_, AnyRow> for ServerRow {
     fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
         Ok(Self {
             server_id: r.try_get("server_id")?,
@@ -55,7 +55,9 @@ impl ServerRow {
             updated_at: time("updated_at", r.try_get("updated_at")?)?,
         })
     }
+}
 
+impl ServerRow {
     /// The row a registration makes (`None` for any other event). With [`ServerRow::change`],
     /// what the batch writes and what [`server_as_committed`] folds.
     fn registered(server_id: &str, event: &McpServerEvent, at: DateTime<Utc>) -> Option<Self> {
@@ -183,8 +185,8 @@ pub const SYNC_COLUMNS: &str = "server_id, credential_id, user_id, service, acti
     wanted_position, changed_position, mcp_id, synced_version, status, error, last_synced_at";
 const SYNC_COLUMN_COUNT: usize = 12;
 
-impl SyncRow {
-    pub fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+impl sqlx::FromRow<'_, AnyRow> for SyncRow {
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
         Ok(Self {
             server_id: r.try_get("server_id")?,
             credential_id: r.try_get("credential_id")?,
@@ -200,7 +202,9 @@ impl SyncRow {
             last_synced_at: maybe_time("last_synced_at", r.try_get("last_synced_at")?)?,
         })
     }
+}
 
+impl SyncRow {
     fn key(&self) -> Key {
         (self.server_id.clone(), self.credential_id.clone())
     }
@@ -489,11 +493,10 @@ async fn apply(
         Decoded::Keyring(_, event) => event.is_mcp_sync_outcome(),
         _ => false,
     });
-    for r in sqlx::query(&format!("SELECT * FROM {servers_table}"))
+    for s in sqlx::query_as::<_, ServerRow>(&format!("SELECT * FROM {servers_table}"))
         .fetch_all(&mut *conn)
         .await?
     {
-        let s = ServerRow::from_row(&r)?;
         servers.insert(s.server_id.clone(), s);
     }
     // No server has ever been registered: nothing to mirror.
@@ -830,14 +833,14 @@ impl Batch {
         }
 
         // The rows: every row of the credentials involved, and every row of swept servers.
-        let mut sync_rows = Vec::new();
+        let mut sync_rows: Vec<SyncRow> = Vec::new();
         let ids: Vec<String> = self.credentials.keys().cloned().collect();
         for chunk in ids.chunks(400) {
             let sql = format!(
                 "SELECT {SYNC_COLUMNS} FROM {sync} WHERE credential_id IN {}",
                 tuples(self.sqlite, 1, 1, chunk.len())
             );
-            let mut q = sqlx::query(&sql);
+            let mut q = sqlx::query_as(&sql);
             for id in chunk {
                 q = q.bind(id.clone());
             }
@@ -845,7 +848,7 @@ impl Batch {
         }
         for server_id in &swept {
             sync_rows.extend(
-                sqlx::query(&format!(
+                sqlx::query_as::<_, SyncRow>(&format!(
                     "SELECT {SYNC_COLUMNS} FROM {sync} WHERE server_id = $1"
                 ))
                 .bind(server_id.clone())
@@ -853,8 +856,7 @@ impl Batch {
                 .await?,
             );
         }
-        for r in &sync_rows {
-            let row = SyncRow::from_row(r)?;
+        for row in sync_rows {
             self.credentials
                 .entry(row.credential_id.clone())
                 .or_insert(Credential {
@@ -1223,21 +1225,20 @@ fn json<T: serde::Serialize>(value: &T) -> String {
 
 /// Every registered server (removed ones included), by id.
 pub async fn servers(pool: &AnyPool) -> Result<Vec<ServerRow>, ProjectionError> {
-    let rows = sqlx::query("SELECT * FROM mcp_servers ORDER BY server_id")
-        .fetch_all(pool)
-        .await?;
-    Ok(rows
-        .iter()
-        .map(ServerRow::from_row)
-        .collect::<Result<_, _>>()?)
+    Ok(
+        sqlx::query_as("SELECT * FROM mcp_servers ORDER BY server_id")
+            .fetch_all(pool)
+            .await?,
+    )
 }
 
 pub async fn server(pool: &AnyPool, server_id: &str) -> Result<Option<ServerRow>, ProjectionError> {
-    let row = sqlx::query("SELECT * FROM mcp_servers WHERE server_id = $1")
-        .bind(server_id)
-        .fetch_optional(pool)
-        .await?;
-    Ok(row.as_ref().map(ServerRow::from_row).transpose()?)
+    Ok(
+        sqlx::query_as("SELECT * FROM mcp_servers WHERE server_id = $1")
+            .bind(server_id)
+            .fetch_optional(pool)
+            .await?,
+    )
 }
 
 /// An MCP server as its own stream has it: the row `mcp_servers` holds once this read model
@@ -1269,13 +1270,24 @@ pub struct GrantRow {
     pub granted_at: DateTime<Utc>,
 }
 
+impl sqlx::FromRow<'_, AnyRow> for GrantRow {
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            server_id: r.try_get("server_id")?,
+            user_id: r.try_get("user_id")?,
+            service: r.try_get("service")?,
+            granted_at: time("granted_at", r.try_get("granted_at")?)?,
+        })
+    }
+}
+
 /// The grants of a user (`user_id`) or to a server (`server_id`), or all.
 pub async fn grants(
     pool: &AnyPool,
     user_id: Option<&str>,
     server_id: Option<&str>,
 ) -> Result<Vec<GrantRow>, ProjectionError> {
-    let rows = sqlx::query_as::<_, (String, String, String, String)>(
+    Ok(sqlx::query_as(
         "SELECT server_id, user_id, service, granted_at FROM mcp_grants \
          WHERE ($1 = '' OR user_id = $1) AND ($2 = '' OR server_id = $2) \
          ORDER BY server_id, user_id, service",
@@ -1283,17 +1295,7 @@ pub async fn grants(
     .bind(user_id.unwrap_or(""))
     .bind(server_id.unwrap_or(""))
     .fetch_all(pool)
-    .await?;
-    rows.into_iter()
-        .map(|(server_id, user_id, service, granted_at)| {
-            Ok(GrantRow {
-                server_id,
-                user_id,
-                service,
-                granted_at: time("granted_at", granted_at)?,
-            })
-        })
-        .collect()
+    .await?)
 }
 
 /// Whether a server may hold a user's credentials for a service now: it is registered, not
@@ -1386,15 +1388,11 @@ pub async fn rows_of_server(
         " ORDER BY wanted_position, credential_id LIMIT ${}",
         statuses.len() + 2
     ));
-    let mut q = sqlx::query(&sql).bind(server_id);
+    let mut q = sqlx::query_as(&sql).bind(server_id);
     for s in statuses {
         q = q.bind(s.as_str());
     }
-    let rows = q.bind(limit).fetch_all(pool).await?;
-    Ok(rows
-        .iter()
-        .map(SyncRow::from_row)
-        .collect::<Result<_, _>>()?)
+    Ok(q.bind(limit).fetch_all(pool).await?)
 }
 
 /// The row of a server's copy, by the server's own id for it.
@@ -1403,14 +1401,13 @@ pub async fn row_by_mcp_id(
     server_id: &str,
     mcp_id: &str,
 ) -> Result<Option<SyncRow>, ProjectionError> {
-    let row = sqlx::query(&format!(
+    Ok(sqlx::query_as(&format!(
         "SELECT {SYNC_COLUMNS} FROM mcp_sync WHERE server_id = $1 AND mcp_id = $2 LIMIT 1"
     ))
     .bind(server_id)
     .bind(mcp_id)
     .fetch_optional(pool)
-    .await?;
-    Ok(row.as_ref().map(SyncRow::from_row).transpose()?)
+    .await?)
 }
 
 /// One server's row for a credential.
@@ -1419,12 +1416,11 @@ pub async fn row(
     server_id: &str,
     credential_id: &str,
 ) -> Result<Option<SyncRow>, ProjectionError> {
-    let row = sqlx::query(&format!(
+    Ok(sqlx::query_as(&format!(
         "SELECT {SYNC_COLUMNS} FROM mcp_sync WHERE server_id = $1 AND credential_id = $2"
     ))
     .bind(server_id)
     .bind(credential_id)
     .fetch_optional(pool)
-    .await?;
-    Ok(row.as_ref().map(SyncRow::from_row).transpose()?)
+    .await?)
 }

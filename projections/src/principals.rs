@@ -13,7 +13,7 @@ use credledger_domain::mcp_server::{McpServer, McpServerEvent};
 use credledger_domain::user::{User, UserEvent};
 use credledger_domain::{Permission, Role, Scope};
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool, FromRow as _, Row};
 use std::collections::BTreeSet;
 
 fn json<T: serde::Serialize>(value: &T) -> String {
@@ -236,16 +236,18 @@ pub struct ServerTokenRow {
     pub created_at: DateTime<Utc>,
 }
 
-fn server_token_row(r: &AnyRow) -> Result<ServerTokenRow, sqlx::Error> {
-    Ok(ServerTokenRow {
-        token_id: r.try_get("token_id")?,
-        server_id: r.try_get("server_id")?,
-        name: r.try_get("name")?,
-        scopes: from_json("scopes", r.try_get("scopes")?)?,
-        expires_at: maybe_time("expires_at", r.try_get("expires_at")?)?,
-        revoked: flag("revoked", r.try_get("revoked")?)?,
-        created_at: time("created_at", r.try_get("created_at")?)?,
-    })
+impl sqlx::FromRow<'_, AnyRow> for ServerTokenRow {
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            token_id: r.try_get("token_id")?,
+            server_id: r.try_get("server_id")?,
+            name: r.try_get("name")?,
+            scopes: from_json("scopes", r.try_get("scopes")?)?,
+            expires_at: maybe_time("expires_at", r.try_get("expires_at")?)?,
+            revoked: flag("revoked", r.try_get("revoked")?)?,
+            created_at: time("created_at", r.try_get("created_at")?)?,
+        })
+    }
 }
 
 const SERVER_TOKEN_COLUMNS: &str =
@@ -256,13 +258,12 @@ pub async fn server_token_by_hash(
     pool: &AnyPool,
     token_hash: &str,
 ) -> Result<Option<ServerTokenRow>, ProjectionError> {
-    let row = sqlx::query(&format!(
+    Ok(sqlx::query_as(&format!(
         "SELECT {SERVER_TOKEN_COLUMNS} FROM mcp_server_tokens WHERE token_hash = $1"
     ))
     .bind(token_hash)
     .fetch_optional(pool)
-    .await?;
-    Ok(row.as_ref().map(server_token_row).transpose()?)
+    .await?)
 }
 
 /// An MCP server's tokens, newest first.
@@ -270,17 +271,13 @@ pub async fn server_tokens_of(
     pool: &AnyPool,
     server_id: &str,
 ) -> Result<Vec<ServerTokenRow>, ProjectionError> {
-    let rows = sqlx::query(&format!(
+    Ok(sqlx::query_as(&format!(
         "SELECT {SERVER_TOKEN_COLUMNS} FROM mcp_server_tokens WHERE server_id = $1 \
          ORDER BY created_at DESC, token_id"
     ))
     .bind(server_id)
     .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .iter()
-        .map(server_token_row)
-        .collect::<Result<_, _>>()?)
+    .await?)
 }
 
 /// One user as the read model has it.
@@ -296,17 +293,19 @@ pub struct UserRow {
     pub updated_at: DateTime<Utc>,
 }
 
-fn user_row(r: &AnyRow) -> Result<UserRow, sqlx::Error> {
-    Ok(UserRow {
-        user_id: r.try_get("user_id")?,
-        email: r.try_get("email")?,
-        display_name: r.try_get("display_name")?,
-        role: role(r.try_get("role")?)?,
-        locked: flag("locked", r.try_get("locked")?)?,
-        permissions: from_json("permissions", r.try_get("permissions")?)?,
-        created_at: time("created_at", r.try_get("created_at")?)?,
-        updated_at: time("updated_at", r.try_get("updated_at")?)?,
-    })
+impl sqlx::FromRow<'_, AnyRow> for UserRow {
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            user_id: r.try_get("user_id")?,
+            email: r.try_get("email")?,
+            display_name: r.try_get("display_name")?,
+            role: role(r.try_get("role")?)?,
+            locked: flag("locked", r.try_get("locked")?)?,
+            permissions: from_json("permissions", r.try_get("permissions")?)?,
+            created_at: time("created_at", r.try_get("created_at")?)?,
+            updated_at: time("updated_at", r.try_get("updated_at")?)?,
+        })
+    }
 }
 
 /// A user's role, as `Role::as_str` wrote it.
@@ -317,7 +316,6 @@ fn role(text: String) -> Result<Role, sqlx::Error> {
 const USER_COLUMNS: &str =
     "user_id, email, display_name, role, locked, permissions, created_at, updated_at";
 
-/// Every user, by id.
 /// How many people have an account.
 pub async fn user_count(pool: &AnyPool) -> Result<i64, ProjectionError> {
     Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
@@ -325,13 +323,13 @@ pub async fn user_count(pool: &AnyPool) -> Result<i64, ProjectionError> {
         .await?)
 }
 
+/// Every user, by id.
 pub async fn users(pool: &AnyPool) -> Result<Vec<UserRow>, ProjectionError> {
-    let rows = sqlx::query(&format!(
+    Ok(sqlx::query_as(&format!(
         "SELECT {USER_COLUMNS} FROM users ORDER BY user_id"
     ))
     .fetch_all(pool)
-    .await?;
-    Ok(rows.iter().map(user_row).collect::<Result<_, _>>()?)
+    .await?)
 }
 
 /// One user by id, or by email when `by_email`.
@@ -341,13 +339,12 @@ pub async fn user(
     by_email: bool,
 ) -> Result<Option<UserRow>, ProjectionError> {
     let column = if by_email { "email" } else { "user_id" };
-    let row = sqlx::query(&format!(
+    Ok(sqlx::query_as(&format!(
         "SELECT {USER_COLUMNS} FROM users WHERE {column} = $1 ORDER BY created_at, user_id LIMIT 1"
     ))
     .bind(key)
     .fetch_optional(pool)
-    .await?;
-    Ok(row.as_ref().map(user_row).transpose()?)
+    .await?)
 }
 
 /// One API token as the read model has it (its hash only).
@@ -360,6 +357,12 @@ pub struct TokenRow {
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked: bool,
     pub created_at: DateTime<Utc>,
+}
+
+impl sqlx::FromRow<'_, AnyRow> for TokenRow {
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        token_row(r, "created_at")
+    }
 }
 
 /// A token row; `created_at` names the column its creation time is read from.
@@ -379,16 +382,12 @@ const TOKEN_COLUMNS: &str = "token_id, user_id, name, scopes, expires_at, revoke
 
 /// A user's tokens, newest first.
 pub async fn tokens_of(pool: &AnyPool, user_id: &str) -> Result<Vec<TokenRow>, ProjectionError> {
-    let rows = sqlx::query(&format!(
+    Ok(sqlx::query_as(&format!(
         "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC, token_id"
     ))
     .bind(user_id)
     .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| token_row(r, "created_at"))
-        .collect::<Result<_, _>>()?)
+    .await?)
 }
 
 /// The token with this hash and its owner, in one statement.
@@ -422,7 +421,10 @@ async fn token_where(
     .fetch_optional(pool)
     .await?;
     let Some(r) = row else { return Ok(None) };
-    Ok(Some((token_row(&r, "token_created_at")?, user_row(&r)?)))
+    Ok(Some((
+        token_row(&r, "token_created_at")?,
+        UserRow::from_row(&r)?,
+    )))
 }
 
 /// A user and their API tokens (newest first) as the user's own stream has them: the rows this
