@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 
 #[derive(rust_embed::RustEmbed)]
-#[folder = "../web/dist"]
+#[folder = "$CREDLEDGER_WEB_DIST"]
 #[allow_missing = true]
 struct Assets;
 
