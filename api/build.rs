@@ -12,10 +12,11 @@ use std::path::Path;
 
 fn main() {
     let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
-    let web = Path::new(&manifest)
-        .join("../web")
-        .canonicalize()
-        .expect("the dashboard's folder web/ is beside api/");
+    let workspace = Path::new(&manifest)
+        .parent()
+        .and_then(|p| p.canonicalize().ok())
+        .expect("api/ is a folder of the workspace");
+    let web = workspace.join("web");
     let dist = web.join("dist");
     println!("cargo:rustc-env=CREDLEDGER_WEB_DIST={}", dist.display());
     if std::env::var_os("CARGO_CFG_DEBUG_ASSERTIONS").is_none() {
