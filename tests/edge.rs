@@ -746,15 +746,7 @@ async fn a_subscription_by_a_token_whose_stored_expiry_is_unreadable_delivers_no
     let id = alice
         .add("notion", "Work", server.good_fields("notion", 0))
         .await;
-    let token = alice
-        .ok(
-            "mutation { createApiToken(name: \"watch\", scopes: [CREDENTIALS_READ]) { token } }",
-            json!({}),
-        )
-        .await["createApiToken"]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = alice.api_token("watch", "CREDENTIALS_READ").await;
     let address = server.running.address.to_string();
     let mut ws = Ws::connect(
         &address,

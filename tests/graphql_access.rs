@@ -147,15 +147,7 @@ async fn admins_see_metadata_never_secrets(env: TestEnv) {
         .await;
     assert_eq!(reveal.code(), "FORBIDDEN", "{}", reveal.body);
     assert!(reveal.body["data"].is_null());
-    let token = root
-        .ok(
-            "mutation { createApiToken(name: \"resolver\", scopes: [CREDENTIALS_RESOLVE]) { token } }",
-            json!({}),
-        )
-        .await["createApiToken"]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = root.api_token("resolver", "CREDENTIALS_RESOLVE").await;
     let machine = root.with_auth(Auth::Bearer(token));
     let resolve = machine
         .gql(

@@ -94,16 +94,7 @@ async fn a_remembered_answer_is_given_only_while_a_fresh_read_would_say_the_same
     assert_eq!(names(&bobs), Vec::<String>::new());
 
     // A token without `credentials.read` is refused, though the person's answer is remembered.
-    let token = alice
-        .ok(
-            "mutation { createApiToken(name: \"resolver\", scopes: [CREDENTIALS_RESOLVE]) \
-             { token } }",
-            json!({}),
-        )
-        .await["createApiToken"]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = alice.api_token("resolver", "CREDENTIALS_RESOLVE").await;
     dashboard(&alice).await;
     let machine = alice.with_auth(Auth::Bearer(token));
     let refused = machine.gql(DASHBOARD, json!({})).await;

@@ -507,15 +507,7 @@ async fn a_users_own_token_resolves_only_their_own(env: TestEnv) {
     );
     alice.add("notion", "Work", alice_secret.clone()).await;
     bob.add("notion", "Work", bob_secret.clone()).await;
-    let token = alice
-        .ok(
-            "mutation { createApiToken(name: \"resolver\", scopes: [CREDENTIALS_RESOLVE]) { token } }",
-            json!({}),
-        )
-        .await["createApiToken"]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = alice.api_token("resolver", "CREDENTIALS_RESOLVE").await;
     let machine = alice.with_auth(Auth::Bearer(token));
 
     assert_eq!(

@@ -172,15 +172,8 @@ async fn userinfo_status(server: &Server, token: &str) -> u16 {
 }
 
 async fn resolver_token(person: &Client) -> Client {
-    let data = person
-        .ok(
-            "mutation { createApiToken(name: \"resolver\", scopes: [CREDENTIALS_RESOLVE]) { token } }",
-            json!({}),
-        )
-        .await;
-    person.with_auth(Auth::Bearer(
-        data["createApiToken"]["token"].as_str().unwrap().to_owned(),
-    ))
+    let token = person.api_token("resolver", "CREDENTIALS_RESOLVE").await;
+    person.with_auth(Auth::Bearer(token))
 }
 
 async fn resolve_access_token(machine: &Client, user: &str) -> String {

@@ -144,11 +144,7 @@ async fn an_audit_entry_or_a_person_the_code_did_not_write_is_answered_as_an_err
         .execute(&pool)
         .await
         .unwrap();
-    let issue = "mutation { createApiToken(name: \"ci\", scopes: [CREDENTIALS_READ]) { token } }";
-    let token = alice.ok(issue, json!({})).await["createApiToken"]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = alice.api_token("ci", "CREDENTIALS_READ").await;
     let bearer = alice.with_auth(Auth::Bearer(token));
     assert_eq!(bearer.ok(me, json!({})).await["me"]["id"], "alice");
     sqlx::query("UPDATE api_tokens SET expires_at = 'soon' WHERE user_id = 'alice'")

@@ -188,6 +188,21 @@ impl Client {
             .to_owned()
     }
 
+    /// Issues this person an API token named `name` with one scope (a GraphQL `Scope` such as
+    /// `CREDENTIALS_READ`) through `createApiToken`; returns the token.
+    pub async fn api_token(&self, name: &str, scope: &str) -> String {
+        self.ok(
+            &format!(
+                "mutation {{ createApiToken(name: \"{name}\", scopes: [{scope}]) {{ token }} }}"
+            ),
+            json!({}),
+        )
+        .await["createApiToken"]["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     /// A credential's `status` (`ACTIVE`, `INVALID`, `EXPIRED`, …) as this client reads it.
     pub async fn status(&self, id: &str) -> String {
         self.ok(
