@@ -992,6 +992,60 @@ async fn a_stale_memory_never_decides_a_command(env: TestEnv) {
 }
 on_both_backends!(a_stale_memory_never_decides_a_command);
 
+/// A command that this process's memory says would change nothing (a rename to the name it
+/// remembers, a primary it remembers) is decided again on the stream, not answered as done with
+/// nothing written: another process (a second ledger on the same database) has renamed "Work"
+/// to "Home" and made "Other" primary; renaming back to "Work" and choosing "Work" as primary
+/// here take effect.
+async fn a_change_a_stale_memory_finds_already_made_is_decided_again_on_the_stream(env: TestEnv) {
+    let here = env.ledger().await;
+    let there = env.ledger().await;
+    let mut ids = Vec::new();
+    for (name, token) in [
+        ("Work", "ntn_stale_noop_work_000000000000000"),
+        ("Other", "ntn_stale_noop_other_00000000000000"),
+    ] {
+        let fields = format!(r#"{{"token":"{token}"}}"#);
+        let id = crate::support::register_with(
+            &here,
+            "alice",
+            "notion",
+            name,
+            &fields,
+            Some(valid(name)),
+            &meta("alice"),
+        )
+        .await
+        .unwrap();
+        ids.push(id);
+    }
+    let (work, other) = (ids[0], ids[1]);
+    let keyring = keyring_id("alice", "notion");
+    let remembered = here.keyring(&keyring).await.unwrap();
+    assert!(remembered.credential(work).unwrap().is_primary);
+    here.projections.catch_up().await.unwrap();
+    there
+        .update(&work.to_string(), Some("Home"), None, &meta("alice"))
+        .await
+        .unwrap();
+    there
+        .set_primary(&other.to_string(), &meta("alice"))
+        .await
+        .unwrap();
+    here.update(&work.to_string(), Some("Work"), None, &meta("alice"))
+        .await
+        .unwrap();
+    here.set_primary(&work.to_string(), &meta("alice"))
+        .await
+        .unwrap();
+    let state = there.keyring(&keyring).await.unwrap();
+    let c = state.credential(work).unwrap();
+    assert_eq!(c.name.as_str(), "Work", "the rename went in");
+    assert!(c.is_primary, "the choice of primary went in");
+    assert!(!state.credential(other).unwrap().is_primary);
+}
+on_both_backends!(a_change_a_stale_memory_finds_already_made_is_decided_again_on_the_stream);
+
 /// A request the database refuses fails alone: the group it was gathered into is written
 /// again one request at a time, so its neighbours go in. (A trigger stands in for whatever
 /// the database may refuse in one row.)

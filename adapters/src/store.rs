@@ -116,10 +116,12 @@ type States<A> = Arc<Remembered<String, (usize, A)>>;
 /// has no room for it, so each attempt gets a store of its own holding it.
 #[derive(Default)]
 struct Attempt {
-    /// Decide on the remembered state without reading the stream first. Safe: the commit is
-    /// refused (a conflict) unless the stream is still exactly as long as the state remembered.
+    /// Decide on the remembered state without reading the stream first. Safe: a commit is
+    /// refused (a conflict) unless the stream is still exactly as long as the state remembered,
+    /// and a decision that commits nothing is made again on the stream.
     trust_memory: bool,
-    /// The state came from memory, unread: a refusal must be checked against the stream.
+    /// The state came from memory, unread: a refusal, or a decision to record nothing, must be
+    /// checked against the stream.
     from_memory: AtomicBool,
     /// The global position of the attempt's last committed event (0: none committed).
     position: AtomicI64,
@@ -133,8 +135,9 @@ struct Attempt {
 /// its new events, not its whole history. A command's first attempt decides on the remembered
 /// state without reading at all (see `Attempt`): the commit goes in only if the stream is
 /// still exactly that long, so a stale memory costs a conflict and a fresh read, never a wrong
-/// commit, and a refusal decided on memory is decided again on the stream before it is
-/// answered. Plain loads (what a disclosure checks) always read the newer events.
+/// commit; a refusal, or a decision that there is nothing to record (a rename to the name the
+/// memory has), is decided again on the stream before it is answered. Plain loads (what a
+/// disclosure checks) always read the newer events.
 pub struct CachingStore<R: PersistedEventRepository, A: Aggregate + Clone> {
     inner: PersistedEventStore<R, A>,
     db: Database,
@@ -405,13 +408,18 @@ where
                 deciding.take();
             }
             trust_memory = false;
+            let from_memory = state.from_memory.load(Ordering::Relaxed);
+            let last_committed = state.position.load(Ordering::Relaxed);
             let retry = match outcome {
-                Ok(()) => break state.position.load(Ordering::Relaxed),
-                // Refused on the remembered state: another process may have changed the stream
-                // since; decide again on what the stream holds.
-                Err(AggregateError::UserError(_)) if state.from_memory.load(Ordering::Relaxed) => {
+                // Refused, or nothing to record, on the remembered state: another process may
+                // have changed the stream since, and with nothing committed no conflict says
+                // so; decide again on what the stream holds.
+                Ok(()) | Err(AggregateError::UserError(_))
+                    if from_memory && last_committed == 0 =>
+                {
                     continue
                 }
+                Ok(()) => break last_committed,
                 Err(AggregateError::UserError(e)) => return Err(CommandError::Domain(e)),
                 Err(AggregateError::AggregateConflict) => true,
                 Err(AggregateError::DatabaseConnectionError(e)) => {
