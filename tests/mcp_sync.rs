@@ -327,6 +327,59 @@ async fn a_person_retries_a_failed_copy_now(env: TestEnv) {
 }
 on_both_backends!(a_person_retries_a_failed_copy_now);
 
+/// An MCP server may ask for any wait in `Retry-After`, even more seconds than any date holds:
+/// it is honoured up to the failed copies' retry interval (an hour here), and the sender goes
+/// on with the other servers (it panicked, and nothing more was sent anywhere).
+async fn a_retry_after_longer_than_any_date_waits_the_retry_interval_and_the_sender_goes_on(
+    env: TestEnv,
+) {
+    use crate::support::mcp_recorder::McpFault;
+    let server = server(&env, fast_sync()).await;
+    let asking = RecordingMcpServer::start(vec![]).await.unwrap();
+    let healthy = RecordingMcpServer::start(vec![]).await.unwrap();
+    let admin = server.admin("root").await;
+    register(&admin, &asking, "asking", &["notion"], true).await;
+    register(&admin, &healthy, "healthy", &["notion"], true).await;
+    asking.set_fault(Some(McpFault::StatusWithRetryAfter(503, u64::MAX)));
+    let alice = server.user("alice").await;
+    let work = alice
+        .add("notion", "Work", server.good_fields("notion", 0))
+        .await;
+    let pool = env.any_pool().await;
+    let next_attempt = || async {
+        sqlx::query_scalar::<_, String>(
+            "SELECT next_attempt_at FROM mcp_deliveries WHERE server_id = 'asking' \
+             AND credential_id = $1 AND attempts >= 1",
+        )
+        .bind(work.clone())
+        .fetch_optional(&pool)
+        .await
+        .unwrap()
+    };
+    eventually("the refused attempt to be counted", || async {
+        next_attempt().await.is_some()
+    })
+    .await;
+    let at = chrono::DateTime::parse_from_rfc3339(&next_attempt().await.unwrap()).unwrap();
+    let wait = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    assert!(
+        wait > chrono::Duration::minutes(50) && wait <= chrono::Duration::hours(1),
+        "the server's wait, bounded by the retry interval: {wait}"
+    );
+    // The sender is still at work: a later credential reaches the healthy server.
+    alice
+        .add("notion", "Personal", server.good_fields("notion", 1))
+        .await;
+    eventually("the later credential to arrive", || async {
+        copies(&healthy).contains_key("Personal")
+    })
+    .await;
+    assert!(asking.credentials().is_empty());
+}
+on_both_backends!(
+    a_retry_after_longer_than_any_date_waits_the_retry_interval_and_the_sender_goes_on
+);
+
 async fn a_copy_whose_version_drifted_is_marked_and_resent(env: TestEnv) {
     let server = server(
         &env,

@@ -519,6 +519,21 @@ fn oauth_clients(
     Ok(clients)
 }
 
+/// The longest interval, delay or lease a job or the MCP sender may be given: a schedule, not
+/// "never" (and far from where adding it to the clock would overflow a date).
+pub const LONGEST_INTERVAL: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// The longest staleness or warning window, in days.
+const LONGEST_WINDOW_DAYS: u32 = 3650;
+
+fn longest_interval(env: &str, interval: Duration) -> anyhow::Result<Duration> {
+    anyhow::ensure!(
+        interval <= LONGEST_INTERVAL,
+        "{env} must be at most 30 days"
+    );
+    Ok(interval)
+}
+
 fn env_value<T: std::str::FromStr>(name: &str, what: &str) -> anyhow::Result<Option<T>> {
     match std::env::var(name) {
         Ok(v) => v
@@ -546,15 +561,20 @@ impl JobSettings {
             let s = env_value::<u64>(env, "a whole number of seconds")?.or(file);
             match s {
                 Some(0) => anyhow::bail!("{env} must be at least 1 second"),
-                Some(s) => Ok(Duration::from_secs(s)),
+                Some(s) => longest_interval(env, Duration::from_secs(s)),
                 None => Ok(default),
             }
         };
-        let days = |env: &str, file: Option<u32>, default: chrono::Duration| {
-            env_value::<u32>(env, "a whole number of days").map(|v| {
-                v.or(file)
-                    .map_or(default, |n| chrono::Duration::days(i64::from(n)))
-            })
+        let days = |env: &str, file: Option<u32>, default: chrono::Duration| match env_value::<u32>(
+            env,
+            "a whole number of days",
+        )?
+        .or(file)
+        {
+            Some(n) if n > LONGEST_WINDOW_DAYS => {
+                anyhow::bail!("{env} must be at most {LONGEST_WINDOW_DAYS} days")
+            }
+            n => anyhow::Ok(n.map_or(default, |n| chrono::Duration::days(i64::from(n)))),
         };
         let concurrency = env_value::<usize>("CREDLEDGER_REVALIDATE_CONCURRENCY", "a number")?
             .or(file.concurrency)
@@ -618,8 +638,9 @@ fn mcp_sync_settings(
     d: crate::mcp::sync::SyncSettings,
 ) -> anyhow::Result<crate::mcp::sync::SyncSettings> {
     let ms = |env: &str, default: Duration| -> anyhow::Result<Duration> {
-        Ok(env_value::<u64>(env, "a whole number of milliseconds")?
-            .map_or(default, Duration::from_millis))
+        env_value::<u64>(env, "a whole number of milliseconds")?.map_or(Ok(default), |ms| {
+            longest_interval(env, Duration::from_millis(ms))
+        })
     };
     let attempts =
         env_value::<u32>("CREDLEDGER_MCP_SYNC_ATTEMPTS", "a number")?.unwrap_or(d.attempts);
@@ -690,6 +711,10 @@ mod tests {
 
     /// The settings a configuration file holding `text` resolves to (no flags, no variables).
     fn resolved_from_file(text: &str) -> Result<Settings, String> {
+        Ok(resolved_with_jobs(text)?.0)
+    }
+
+    fn resolved_with_jobs(text: &str) -> Result<(Settings, JobSettings), String> {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let file = dir.path().join("credledger.toml");
         std::fs::write(&file, text).expect("the file is written");
@@ -697,7 +722,7 @@ mod tests {
             config: Some(file),
             ..Common::default()
         };
-        Settings::resolve(&common, None, false).map_err(|e| e.to_string())
+        Settings::resolve_with_jobs(&common, None, false).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -711,6 +736,33 @@ mod tests {
                  db_connection_wait_ms) must be at least 1 millisecond"
             )
         );
+    }
+
+    #[test]
+    fn a_job_interval_or_window_past_any_schedule_is_refused_not_added_to_the_clock() {
+        let (_, month) = resolved_with_jobs("[jobs]\nrevalidate_interval_secs = 2592000\n")
+            .expect("30 days resolves");
+        assert_eq!(month.revalidate_interval, LONGEST_INTERVAL);
+        for (text, message) in [
+            (
+                "[jobs]\nrevalidate_interval_secs = 9223372036854775807\n",
+                "CREDLEDGER_REVALIDATE_INTERVAL_SECS must be at most 30 days",
+            ),
+            (
+                "[jobs]\nexpiry_interval_secs = 2592001\n",
+                "CREDLEDGER_EXPIRY_INTERVAL_SECS must be at most 30 days",
+            ),
+            (
+                "[jobs]\nstale_days = 4294967295\n",
+                "CREDLEDGER_REVALIDATE_STALE_DAYS must be at most 3650 days",
+            ),
+            (
+                "[jobs]\nexpiry_warning_days = 3651\n",
+                "CREDLEDGER_EXPIRY_WARNING_DAYS must be at most 3650 days",
+            ),
+        ] {
+            assert_eq!(resolved_with_jobs(text).err().as_deref(), Some(message));
+        }
     }
 
     #[test]

@@ -730,9 +730,14 @@ impl McpSync {
         let delay = if exhausted {
             self.settings.retry_failed_every
         } else {
+            // The server's `Retry-After` is honoured up to the failed copies' retry interval
+            // (a server may ask for more seconds than any date holds).
             let backoff = backoff(&self.settings, attempts);
-            error.retry_after().map_or(backoff, |r| r.max(backoff))
+            error.retry_after().map_or(backoff, |r| {
+                r.min(self.settings.retry_failed_every).max(backoff)
+            })
         };
+        // Every setting is at most `config::LONGEST_INTERVAL`: the date cannot overflow.
         let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
         let db = &self.servers.ledger().db;
         let _writer = db.exclusive().await;
