@@ -708,3 +708,33 @@ async fn the_server_marks_passed_expiries_and_warns_once_on_its_own_schedule(env
     server.running.stop().await.unwrap();
 }
 on_both_backends!(the_server_marks_passed_expiries_and_warns_once_on_its_own_schedule);
+
+/// The server's loops in the background (the read models' runner, the live feed, the MCP
+/// sender) end once nobody can stop them: their shutdown sender gone, as when `serve` fails to
+/// start after spawning them. (They spun on the closed channel, reading the database each time.)
+async fn the_background_loops_end_when_their_shutdown_sender_is_gone(env: TestEnv) {
+    use credledger::graphql::LiveFeed;
+    use credledger::mcp::{sync::McpSync, McpServers};
+    let ledger = env.ledger().await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut loops = tokio::task::JoinSet::new();
+    let (projections, rx) = (ledger.projections.clone(), stopped.clone());
+    loops.spawn(async move { projections.run(rx).await });
+    let (db, rx) = (ledger.db.clone(), stopped.clone());
+    loops.spawn(async move { LiveFeed::new().follow(db, rx).await });
+    let sync = McpSync::new(
+        Arc::new(McpServers::new(ledger.clone())),
+        crate::support::mcp::fast_sync(),
+        Leases::new(ledger.db.clone()),
+    );
+    loops.spawn(async move { sync.run(stopped).await });
+    drop(stop);
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(ended) = loops.join_next().await {
+            ended.unwrap();
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "every loop ended");
+}
+on_both_backends!(the_background_loops_end_when_their_shutdown_sender_is_gone);

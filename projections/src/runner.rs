@@ -541,7 +541,8 @@ impl Projections {
             tokio::select! {
                 _ = waker.wait_beyond(seen) => {}
                 _ = tokio::time::sleep_until(retry.unwrap_or(now)), if retry.is_some() => {}
-                _ = shutdown.changed() => {}
+                // Its sender gone, nobody can stop this any more (nor keep it waiting).
+                changed = shutdown.changed() => if changed.is_err() { return },
             }
             if *shutdown.borrow() {
                 return;

@@ -93,7 +93,7 @@ impl LiveFeed {
             // second says nothing beyond `after` and is skipped.
             tokio::select! {
                 position = waker.wait_beyond(after) => told = position,
-                _ = shutdown.changed() => {}
+                changed = shutdown.changed() => if changed.is_err() { return },
             }
             if *shutdown.borrow() {
                 return;

@@ -181,7 +181,7 @@ impl McpSync {
             tokio::select! {
                 _ = tokio::time::sleep(self.settings.poll) => {}
                 _ = moved => {}
-                _ = shutdown.changed() => {}
+                changed = shutdown.changed() => if changed.is_err() { return },
             }
         }
     }
