@@ -66,18 +66,15 @@ pub fn may_remember(fields: &[String]) -> bool {
 }
 
 /// Until when an answer to `fields` read for `user` from `read_from` on holds with no event:
-/// at most [`ANSWER_MAX_AGE`], and for `dashboard` no later than when the expiry warning
-/// window, which counts `expiringSoon`, reaches the user's next expiring credential. Read after
-/// the answer, from the time taken before it, so the window can only be found to arrive early.
+/// [`until`], with the user's next expiring credential read after the answer for `dashboard`.
 pub async fn holds_until(
     api: &crate::graphql::Api,
     user: &str,
     fields: &[String],
     read_from: chrono::DateTime<chrono::Utc>,
 ) -> Result<chrono::DateTime<chrono::Utc>, credledger_projections::ProjectionError> {
-    let oldest = chrono::Utc::now() + ANSWER_MAX_AGE;
     if !fields.iter().any(|f| f == "dashboard") {
-        return Ok(oldest);
+        return Ok(until(read_from, None, api.expiry_warning));
     }
     let window = credledger_adapters::db::timestamp(read_from + api.expiry_warning);
     let expiring = credledger_projections::credential_summary::expiring_count(
@@ -86,14 +83,30 @@ pub async fn holds_until(
         &window,
     )
     .await?;
-    Ok(match expiring.next.as_deref() {
+    Ok(until(
+        read_from,
+        Some(expiring.next.as_deref()),
+        api.expiry_warning,
+    ))
+}
+
+/// Until when an answer read from `read_from` on holds: at most [`ANSWER_MAX_AGE`] after that
+/// read, and for `dashboard` (`next_expiry` given) no later than when the expiry warning window,
+/// which counts `expiringSoon`, reaches the next expiring credential after it (as stored: one
+/// that is not a time ends the answer's hold at once). The window is found from the time taken
+/// before the read, so it can only be found to arrive early.
+fn until(
+    read_from: chrono::DateTime<chrono::Utc>,
+    next_expiry: Option<Option<&str>>,
+    warning: chrono::TimeDelta,
+) -> chrono::DateTime<chrono::Utc> {
+    let oldest = read_from + ANSWER_MAX_AGE;
+    match next_expiry.flatten() {
         None => oldest,
         Some(next) => chrono::DateTime::parse_from_rfc3339(next)
-            .map_or(read_from, |t| {
-                t.with_timezone(&chrono::Utc) - api.expiry_warning
-            })
+            .map_or(read_from, |t| t.with_timezone(&chrono::Utc) - warning)
             .min(oldest),
-    })
+    }
 }
 
 /// The longest any answer is given again, whatever the epoch says.
@@ -182,6 +195,30 @@ impl AnswerMemo {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_answer_holds_from_its_read_not_from_when_it_was_done() {
+        let read_from =
+            credledger_adapters::db::as_stored(chrono::Utc::now() - chrono::TimeDelta::seconds(3));
+        let week = chrono::TimeDelta::days(7);
+        assert_eq!(
+            super::until(read_from, None, week),
+            read_from + super::ANSWER_MAX_AGE,
+            "a slow query is remembered 10 s from its read, not from its end"
+        );
+        let soon = read_from + week + chrono::TimeDelta::seconds(2);
+        let stored = credledger_adapters::db::timestamp(soon);
+        assert_eq!(
+            super::until(read_from, Some(Some(&stored)), week),
+            read_from + chrono::TimeDelta::seconds(2),
+            "the dashboard's answer ends when the warning window reaches the next expiry"
+        );
+        assert_eq!(
+            super::until(read_from, Some(None), week),
+            read_from + super::ANSWER_MAX_AGE
+        );
+        assert_eq!(super::until(read_from, Some(Some("soon")), week), read_from);
+    }
+
     #[test]
     fn an_answer_is_given_again_only_at_its_epoch_and_before_its_time() {
         use super::AnswerMemo;
