@@ -19,7 +19,7 @@ fn record(id: &str) -> NewEvent {
         event_type: "BatchingProbe".into(),
         event_version: "1".into(),
         payload: "{}".into(),
-        metadata: "{}".into(),
+        metadata: crate::support::EVENT_METADATA.into(),
     }
 }
 

@@ -254,7 +254,8 @@ async fn probe(
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     const INSERT: &str = "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
-         event_version, payload, metadata) VALUES ('test_probe', 'probe', 1, 'Probe', '1', '{}', '{}')";
+         event_version, payload, metadata) VALUES ('test_probe', 'probe', 1, 'Probe', '1', '{}', \
+         '{\"actor\":\"test\",\"occurred_at\":\"2026-01-01T00:00:00.000000Z\",\"request_id\":\"test\"}')";
     const SELECT: &str = "SELECT global_position FROM events WHERE aggregate_type = 'test_probe'";
     match env_backend {
         Backend::Postgres => {
@@ -301,8 +302,8 @@ fn check_stream_history(stream: &[&FeedEvent]) {
     let id = &stream[0].aggregate_id;
     let mut i = 0;
     while i < stream.len() {
-        let request = stream[i].metadata().request_id;
-        while i < stream.len() && stream[i].metadata().request_id == request {
+        let request = stream[i].metadata().unwrap().request_id;
+        while i < stream.len() && stream[i].metadata().unwrap().request_id == request {
             let event: KeyringEvent = serde_json::from_str(&stream[i].payload).unwrap();
             use KeyringEvent::*;
             match event {
@@ -828,7 +829,7 @@ fn raw_event(stream: &str, n: usize) -> credledger_adapters::append::NewEvent {
         event_type: "Noted".to_owned(),
         event_version: "1".to_owned(),
         payload: format!(r#"{{"n":{n}}}"#),
-        metadata: "{}".to_owned(),
+        metadata: crate::support::EVENT_METADATA.to_owned(),
     }
 }
 

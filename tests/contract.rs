@@ -830,7 +830,7 @@ async fn every_event_records_actor_time_request_id_ip_and_user_agent(env: TestEn
                 e.position
             );
         }
-        let stored = e.metadata();
+        let stored = e.metadata().unwrap();
         let expected = issued
             .get(&stored.request_id)
             .unwrap_or_else(|| panic!("unknown request id at {}", e.position));

@@ -522,7 +522,7 @@ fn probe(id: &str) -> NewEvent {
         event_type: "CommitProbe".into(),
         event_version: "1".into(),
         payload: "{}".into(),
-        metadata: "{}".into(),
+        metadata: crate::support::EVENT_METADATA.into(),
     }
 }
 

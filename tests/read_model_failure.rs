@@ -68,6 +68,75 @@ async fn a_read_model_that_cannot_read_an_event_stops_only_itself(env: TestEnv) 
 }
 on_both_backends!(a_read_model_that_cannot_read_an_event_stops_only_itself);
 
+/// An event whose metadata has no time is one the read models that read it cannot read: they
+/// stop before it, saying what is missing, rather than recording a use on 1 January 1970 (as
+/// they did); the others go on.
+async fn an_event_whose_metadata_has_no_time_stops_its_readers_rather_than_dating_it_1970(
+    env: TestEnv,
+) {
+    let ledger = env.ledger().await;
+    let id = register(&ledger, "alice", "notion", "Work", r#"{"token":"t-work"}"#)
+        .await
+        .unwrap();
+    ledger
+        .reveal("alice", &id.to_string(), &meta("alice"))
+        .await
+        .unwrap();
+    ledger.projections.catch_up().await.unwrap();
+    let pool = &ledger.db.any;
+    let (stream, payload): (String, String) = sqlx::query_as(
+        "SELECT aggregate_id, CAST(payload AS TEXT) FROM events \
+         WHERE aggregate_type = 'credential_usage' ORDER BY global_position DESC LIMIT 1",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let sql = match env.backend {
+        Backend::Postgres => {
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+             event_version, payload, metadata) VALUES ('credential_usage', $1, 1, 'CredentialUsed', '1', \
+             CAST($2 AS json), CAST($3 AS json))"
+        }
+        Backend::Sqlite => {
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+             event_version, payload, metadata) VALUES ('credential_usage', $1, 1, 'CredentialUsed', '1', \
+             $2, $3)"
+        }
+    };
+    sqlx::query(sql)
+        .bind(format!("{stream}-copy"))
+        .bind(payload)
+        .bind(r#"{"actor":"alice","request_id":"r-1"}"#)
+        .execute(pool)
+        .await
+        .unwrap();
+    let undated: i64 = sqlx::query_scalar("SELECT MAX(global_position) FROM events")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+
+    let error = ledger.projections.catch_up().await.unwrap_err();
+    assert!(
+        matches!(&error, ProjectionError::BadEvent { position, detail }
+            if *position == undated && detail.contains("occurred_at")),
+        "{error}"
+    );
+    for model in READ_MODELS {
+        let checkpoint = ledger.projections.checkpoint(model).await.unwrap();
+        let expected = match model.name() {
+            "credential_summary" | "usage_by_service" | "audit_trail" => undated - 1,
+            _ => undated,
+        };
+        assert_eq!(checkpoint, expected, "{}", model.name());
+    }
+    let days: Vec<String> = sqlx::query_scalar("SELECT day FROM usage_by_service")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    assert!(!days.iter().any(|d| d.starts_with("1970")), "{days:?}");
+}
+on_both_backends!(an_event_whose_metadata_has_no_time_stops_its_readers_rather_than_dating_it_1970);
+
 async fn the_service_starts_and_answers_with_a_read_model_stopped_by_an_event_it_cannot_read(
     env: TestEnv,
 ) {

@@ -25,8 +25,10 @@ pub struct FeedEvent {
 }
 
 impl FeedEvent {
-    pub fn metadata(&self) -> EventMetadata {
-        let map: HashMap<String, String> = serde_json::from_str(&self.metadata).unwrap_or_default();
+    /// The stored metadata, read strictly ([`EventMetadata::from_map`]); an error says why not.
+    pub fn metadata(&self) -> Result<EventMetadata, String> {
+        let map: HashMap<String, String> = serde_json::from_str(&self.metadata)
+            .map_err(|_| "the event's metadata is not a map of texts".to_owned())?;
         EventMetadata::from_map(&map)
     }
 

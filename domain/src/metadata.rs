@@ -45,18 +45,25 @@ impl EventMetadata {
         map
     }
 
-    /// Reads the metadata back from a stored map; missing fields become empty.
-    pub fn from_map(map: &HashMap<String, String>) -> Self {
-        Self {
-            actor: map.get("actor").cloned().unwrap_or_default(),
-            occurred_at: map
-                .get("occurred_at")
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.with_timezone(&Utc))
-                .unwrap_or_default(),
-            request_id: map.get("request_id").cloned().unwrap_or_default(),
+    /// Reads the metadata back from a stored map: `actor`, `occurred_at` and `request_id` as
+    /// [`EventMetadata::to_map`] always writes them (a map without one, or with a time that is
+    /// not RFC 3339, is an error naming the field, never an empty actor or 1970), `ip` and
+    /// `user_agent` when present.
+    pub fn from_map(map: &HashMap<String, String>) -> Result<Self, String> {
+        let field = |name: &str| {
+            map.get(name)
+                .cloned()
+                .ok_or_else(|| format!("the event's metadata has no {name}"))
+        };
+        let occurred_at = DateTime::parse_from_rfc3339(&field("occurred_at")?)
+            .map_err(|_| "the event's metadata has an occurred_at that is not a time".to_owned())?
+            .with_timezone(&Utc);
+        Ok(Self {
+            actor: field("actor")?,
+            occurred_at,
+            request_id: field("request_id")?,
             ip: map.get("ip").cloned(),
             user_agent: map.get("user_agent").cloned(),
-        }
+        })
     }
 }

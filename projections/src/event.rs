@@ -49,7 +49,7 @@ pub(crate) fn decode(feed: &FeedEvent) -> Result<Envelope<'_>, ProjectionError> 
     };
     Ok(Envelope {
         feed,
-        metadata: feed.metadata(),
+        metadata: feed.metadata().map_err(bad)?,
         event,
     })
 }

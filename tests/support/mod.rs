@@ -398,6 +398,11 @@ pub async fn register_with(
     Ok(id)
 }
 
+/// Metadata as the ledger writes it (`EventMetadata::to_map`), for events a test writes
+/// straight into the store.
+pub const EVENT_METADATA: &str =
+    r#"{"actor":"test","occurred_at":"2026-01-01T00:00:00.000000Z","request_id":"test"}"#;
+
 /// A valid validation outcome for an account id.
 pub fn valid(account: &str) -> credledger_domain::keyring::ValidationOutcome {
     credledger_domain::keyring::ValidationOutcome::Valid {
