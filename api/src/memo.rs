@@ -65,8 +65,9 @@ pub fn may_remember(fields: &[String]) -> bool {
             .all(|f| REMEMBERED_FIELDS.contains(&f.as_str()))
 }
 
-/// Until when an answer to `fields` read for `user` from `read_from` on holds with no event:
-/// [`until`], with the user's next expiring credential read after the answer for `dashboard`.
+/// Until when an answer to `fields` read for `user` from `read_from` on holds with no event: at
+/// most [`ANSWER_MAX_AGE`] after the read, and for `dashboard` no later than the expiry warning
+/// window reaches the user's next expiring credential, read after the answer (`until`).
 pub async fn holds_until(
     api: &crate::graphql::Api,
     user: &str,

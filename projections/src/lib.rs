@@ -10,7 +10,7 @@ pub mod dashboard_stats;
 mod event;
 pub mod mcp_sync;
 pub mod principals;
-mod row;
+pub mod row;
 pub mod runner;
 pub mod usage_by_service;
 

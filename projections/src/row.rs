@@ -1,10 +1,10 @@
-//! Decoding read-model columns strictly: a value the code never writes is an error naming the
-//! column, never a default.
+//! Decoding stored columns strictly (the read models', and the MCP sender's own table): a value
+//! the code never writes is an error naming the column, never a default.
 
 use chrono::{DateTime, Utc};
 
 /// A column whose stored text is not what the code writes.
-pub(crate) fn bad(column: &'static str, value: &str) -> sqlx::Error {
+pub fn bad(column: &'static str, value: &str) -> sqlx::Error {
     sqlx::Error::ColumnDecode {
         index: column.into(),
         source: format!("unexpected value `{value}`").into(),
@@ -21,7 +21,7 @@ pub(crate) fn flag(column: &'static str, value: i64) -> Result<bool, sqlx::Error
 }
 
 /// A time, stored as [`credledger_adapters::db::timestamp`] wrote it.
-pub(crate) fn time(column: &'static str, text: String) -> Result<DateTime<Utc>, sqlx::Error> {
+pub fn time(column: &'static str, text: String) -> Result<DateTime<Utc>, sqlx::Error> {
     DateTime::parse_from_rfc3339(&text)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| bad(column, &text))
@@ -36,7 +36,7 @@ pub(crate) fn maybe_time(
 }
 
 /// A value stored as JSON.
-pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
+pub fn from_json<T: serde::de::DeserializeOwned>(
     column: &'static str,
     text: String,
 ) -> Result<T, sqlx::Error> {

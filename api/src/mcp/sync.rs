@@ -24,6 +24,7 @@ use credledger_domain::keyring::{
 };
 use credledger_domain::{CredentialId, EventMetadata, KeyringId, ServiceKey, UserId};
 use credledger_projections::mcp_sync::{self, SyncAction, SyncRow, SyncStatus};
+use credledger_projections::row;
 use rand::Rng;
 use sqlx::Row;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -321,7 +322,7 @@ impl McpSync {
                 Err(Failure::Sync(e)) => {
                     report.failed += 1;
                     let unreachable = matches!(e, SyncError::Unreachable(_) | SyncError::Timeout);
-                    self.failed(&row, attempts + 1, &e).await?;
+                    self.failed(&row, attempts.saturating_add(1), &e).await?;
                     if unreachable {
                         // The server is down: the other rows would fail the same way.
                         report.unreachable = true;
@@ -629,31 +630,17 @@ impl McpSync {
     }
 
     async fn deliveries(&self, server_id: &str) -> Result<HashMap<String, Delivery>, ApiError> {
-        let rows = sqlx::query(
+        let rows: Vec<Delivery> = sqlx::query_as(
             "SELECT credential_id, wanted_position, attempts, next_attempt_at, sent_names \
              FROM mcp_deliveries WHERE server_id = $1",
         )
         .bind(server_id)
         .fetch_all(&self.servers.ledger().db.any)
         .await?;
-        let mut map = HashMap::new();
-        for r in rows {
-            let next: String = r.try_get("next_attempt_at")?;
-            let next = DateTime::parse_from_rfc3339(&next)
-                .map(|t| t.with_timezone(&Utc))
-                .unwrap_or_else(|_| Utc::now());
-            let sent_names: String = r.try_get("sent_names")?;
-            map.insert(
-                r.try_get("credential_id")?,
-                Delivery {
-                    wanted_position: r.try_get("wanted_position")?,
-                    attempts: u32::try_from(r.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
-                    next_attempt_at: next,
-                    sent_names: serde_json::from_str(&sent_names).unwrap_or_default(),
-                },
-            );
-        }
-        Ok(map)
+        Ok(rows
+            .into_iter()
+            .map(|d| (d.credential_id.clone(), d))
+            .collect())
     }
 
     /// Notes, before a request that may create or change a copy the ledger has no id for, the
@@ -891,6 +878,7 @@ fn same_data(copy: &RemoteCredential, fields: &BTreeMap<String, String>) -> bool
 /// The sender's attempts at a row's current change (`mcp_deliveries`), while it is not
 /// answered.
 struct Delivery {
+    credential_id: String,
     wanted_position: i64,
     attempts: u32,
     next_attempt_at: DateTime<Utc>,
@@ -898,6 +886,23 @@ struct Delivery {
     /// copy can be called on the server, whatever the credential is called (or whether it
     /// still has a secret) by now.
     sent_names: Vec<String>,
+}
+
+/// Decoded strictly: a row this code did not write is an error naming its column, never a
+/// default (a backoff dropped, a count that overflows, a name forgotten that would have found a
+/// lost copy).
+impl sqlx::FromRow<'_, sqlx::any::AnyRow> for Delivery {
+    fn from_row(r: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+        let attempts: i64 = r.try_get("attempts")?;
+        Ok(Self {
+            credential_id: r.try_get("credential_id")?,
+            wanted_position: r.try_get("wanted_position")?,
+            attempts: u32::try_from(attempts)
+                .map_err(|_| row::bad("attempts", &attempts.to_string()))?,
+            next_attempt_at: row::time("next_attempt_at", r.try_get("next_attempt_at")?)?,
+            sent_names: row::from_json("sent_names", r.try_get("sent_names")?)?,
+        })
+    }
 }
 
 /// How many of a delivery's sent names are kept (renames while a server does not answer).
@@ -975,6 +980,43 @@ impl From<SyncError> for Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_delivery_row_the_sender_did_not_write_is_an_error_naming_its_column() {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect("sqlite::memory:")
+            .await
+            .expect("an in-memory SQLite");
+        let read = |attempts: &str, next: &str, names: &str| {
+            let sql = format!(
+                "SELECT 'c' AS credential_id, 7 AS wanted_position, {attempts} AS attempts, \
+                 '{next}' AS next_attempt_at, '{names}' AS sent_names"
+            );
+            let pool = pool.clone();
+            async move { sqlx::query_as::<_, Delivery>(&sql).fetch_one(&pool).await }
+        };
+        let written = "2026-12-06T10:00:00.000000Z";
+        let good = read("2", written, r#"["Work"]"#)
+            .await
+            .expect("a row as the sender writes it");
+        assert_eq!(good.attempts, 2);
+        assert_eq!(
+            good.next_attempt_at.to_rfc3339(),
+            "2026-12-06T10:00:00+00:00"
+        );
+        assert_eq!(good.sent_names, ["Work"]);
+        for (attempts, next, names, column) in [
+            ("-1", written, "[]", "attempts"),
+            ("4294967296", written, "[]", "attempts"),
+            ("2", "soon", "[]", "next_attempt_at"),
+            ("2", written, "Work", "sent_names"),
+        ] {
+            match read(attempts, next, names).await {
+                Err(sqlx::Error::ColumnDecode { index, .. }) => assert_eq!(index, column),
+                other => panic!("{column}: {:?}", other.map(|d| d.attempts)),
+            }
+        }
+    }
 
     #[test]
     fn backoff_doubles_within_full_jitter_and_stays_under_the_cap() {
