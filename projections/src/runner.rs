@@ -817,8 +817,15 @@ impl Projections {
             position: applied,
             detail: format!("the feed reader stopped: {e}"),
         })??;
-        for index in &deferred_indexes.on_shadow {
-            sqlx::query(index).execute(&self.db.any).await?;
+        if !deferred_indexes.on_shadow.is_empty() {
+            // Under the lease, as every write of the rebuild: one that lost it (paused past
+            // its time) builds nothing on the tables of the rebuild that took its place.
+            let mut tx = self.db.any.begin().await?;
+            lease.hold(&mut tx).await?;
+            for index in &deferred_indexes.on_shadow {
+                sqlx::query(index).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
         }
         // The swap: hold the live consumer's checkpoint, apply what arrived meanwhile, swap.
         let _writer = self.db.exclusive().await;
