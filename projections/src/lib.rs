@@ -69,8 +69,9 @@ pub trait ReadModel: Send + Sync {
     }
 
     /// The aggregates whose events it reads, by type; `None`: every event. Its `apply` reads no
-    /// others (it filters with [`reads`]). A batch with none of them costs it no transaction of
-    /// its own: the runner moves its checkpoint past the batch in one statement.
+    /// others (it filters with [`reads`]). On PostgreSQL a batch with none of them costs it no
+    /// transaction of its own when its checkpoint is not behind the batch: the runner moves the
+    /// checkpoint past the batch in one statement (ADR 0020).
     fn reads(&self) -> Option<&'static [&'static str]> {
         None
     }

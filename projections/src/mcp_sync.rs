@@ -4,7 +4,9 @@
 //! holds (`mcp_sync`). `mcp_sync` is the replay adapter's outbox: a row that is not `synced` is
 //! work for the sender, and the sender's answers come back as events (`CredentialSyncedToMcp`,
 //! `CredentialSyncFailed`, `CredentialRemovedFromMcp`, `CredentialDriftedOnMcp`) that settle
-//! the row but never make new work. A credential's sync status and the dashboard's pending and
+//! the row. The only new work an answer makes is what it reveals: a drifted copy is sent again,
+//! a copy confirmed that the server should no longer hold (or another copy than the one
+//! removed) is deleted. A credential's sync status and the dashboard's pending and
 //! failed counts are read from these rows when they are asked for ([`CREDENTIAL_SYNC_COLUMNS`]).
 //!
 //! What a server should hold is decided from the batch's final state (the sender mirrors the
