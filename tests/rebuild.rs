@@ -934,3 +934,45 @@ async fn a_rebuild_whose_lease_another_took_swaps_nothing_in(env: TestEnv) {
     }
 }
 on_both_backends!(a_rebuild_whose_lease_another_took_swaps_nothing_in);
+
+/// Readers of several of a read model's tables at once (the dashboard reads
+/// `credential_summary` and `dashboard_stats` in one statement) go on through its rebuilds'
+/// swaps: the swap takes all its tables' locks together or waits its turn, so neither a reader
+/// nor the swap is ended by a deadlock.
+async fn readers_of_several_tables_and_the_swap_never_deadlock(env: TestEnv) {
+    let ledger = env.ledger().await;
+    let pool = env.any_pool().await;
+    generate_history(&env, &ledger, "locks", 3).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut readers = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let (pool, stop) = (pool.clone(), stop.clone());
+        readers.spawn(async move {
+            let (mut reads, mut failures) = (0u64, Vec::new());
+            while !stop.load(Ordering::SeqCst) {
+                match credledger_projections::dashboard_stats::dashboard(&pool, None).await {
+                    Ok(_) => reads += 1,
+                    Err(e) => failures.push(e.to_string()),
+                }
+            }
+            (reads, failures)
+        });
+    }
+    for _ in 0..10 {
+        ledger
+            .projections
+            .rebuild(
+                &credledger_projections::credential_summary::CredentialSummary,
+                &|_, _| {},
+            )
+            .await
+            .unwrap();
+    }
+    stop.store(true, Ordering::SeqCst);
+    while let Some(ended) = readers.join_next().await {
+        let (reads, failures) = ended.unwrap();
+        assert!(reads > 0);
+        assert!(failures.is_empty(), "{failures:?}");
+    }
+}
+on_both_backends!(readers_of_several_tables_and_the_swap_never_deadlock);

@@ -233,6 +233,46 @@ async fn lock_and_move(
     Ok(row.map(|r| r.try_get("checkpoint")).transpose()?)
 }
 
+/// The longest a rebuild's swap tries for its tables' locks ([`lock_for_swap`]).
+const SWAP_LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// PostgreSQL: takes the swap's locks on every one of `tables` in one statement, waiting at most
+/// 50 ms each try. A reader of several of them (the dashboard reads `credential_summary` and
+/// `dashboard_stats` in one statement, taking their locks in either order) that holds one while
+/// it waits for another the swap holds would deadlock with the swap, and PostgreSQL would end
+/// one of the two (a reader, answered with an error, or the swap, after a whole replay). Instead
+/// the swap lets go (back to a savepoint) and tries again, for at most [`SWAP_LOCK_WAIT`].
+async fn lock_for_swap(conn: &mut AnyConnection, tables: &[&str]) -> Result<(), ProjectionError> {
+    sqlx::query("SELECT set_config('lock_timeout', '50ms', true)")
+        .execute(&mut *conn)
+        .await?;
+    let lock = format!("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE", tables.join(", "));
+    let deadline = tokio::time::Instant::now() + SWAP_LOCK_WAIT;
+    loop {
+        sqlx::query("SAVEPOINT swap_locks")
+            .execute(&mut *conn)
+            .await?;
+        match sqlx::query(&lock).execute(&mut *conn).await {
+            Ok(_) => break,
+            // lock_not_available: the 50 ms passed.
+            Err(sqlx::Error::Database(e))
+                if e.code().as_deref() == Some("55P03")
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                sqlx::query("ROLLBACK TO SAVEPOINT swap_locks")
+                    .execute(&mut *conn)
+                    .await?;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    sqlx::query("SET LOCAL lock_timeout TO DEFAULT")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 async fn set_checkpoint(
     conn: &mut AnyConnection,
     name: &str,
@@ -857,6 +897,9 @@ impl Projections {
             .await?;
             applied += events.len() as i64;
             position = last;
+        }
+        if !is_sqlite(&tx) {
+            lock_for_swap(&mut tx, model.tables()).await?;
         }
         for table in model.tables() {
             let shadow = Tables::REBUILD.name(table);
