@@ -241,6 +241,10 @@ impl Keyring {
     ) -> Result<(), KeyringError> {
         let c = self.not_revoked(id, "validated")?;
         let (previous_status, secret_version) = (c.status, c.secret_version);
+        // The same secret's known expiry stands when a check does not say one (a provider's
+        // probe does not, for an OAuth access token: its token endpoint did, and its refresh
+        // needs it); a secret replaced has none until checked.
+        let known_expiry = c.expires_at;
         let event = match outcome {
             ValidationOutcome::Valid {
                 account,
@@ -264,7 +268,7 @@ impl Keyring {
                     account,
                     provider_metadata,
                     scopes,
-                    expires_at,
+                    expires_at: expires_at.or(known_expiry),
                     previous_status,
                     status: CredentialStatus::Active,
                 }

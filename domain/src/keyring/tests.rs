@@ -1268,6 +1268,25 @@ fn expiring_personal() -> Vec<KeyringEvent> {
 }
 
 #[test]
+fn a_check_that_says_no_expiry_keeps_the_same_secrets_known_one() {
+    // An OAuth access token's expiry comes from its token endpoint; the provider's probe, run
+    // again by revalidation, says none. Clearing it stopped its refresh for good.
+    given(expiring_personal())
+        .when(KeyringCommand::RecordValidation {
+            credential_id: id(2),
+            secret_version: 1,
+            outcome: valid("acct-2"),
+        })
+        .then_expect_events(vec![validated_until(
+            2,
+            1,
+            "acct-2",
+            Some(at(2030, 6, 1)),
+            Active,
+        )]);
+}
+
+#[test]
 fn marking_a_credential_expired_before_its_expiry_is_refused() {
     given(expiring_personal())
         .when(mark_expired(2, at(2030, 5, 31)))
