@@ -57,6 +57,22 @@ pub struct TokenGrant {
     pub scopes: Option<Vec<String>>,
 }
 
+/// The longest an access token is taken to live, whatever its provider says (a lifetime past
+/// any date would overflow the expiry's).
+const LONGEST_TOKEN_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
+
+impl TokenGrant {
+    /// When the access token expires, counted from `now`: as the provider said, at most
+    /// [`LONGEST_TOKEN_LIFETIME`] away; `None` when it did not say.
+    pub fn expires_at(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        let lifetime = self.expires_in?.min(LONGEST_TOKEN_LIFETIME);
+        chrono::TimeDelta::from_std(lifetime).ok().map(|d| now + d)
+    }
+}
+
 impl std::fmt::Debug for TokenGrant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenGrant")
@@ -336,4 +352,31 @@ fn grant<E: std::error::Error>(
 /// RFC 6749 §2.3.1: client credentials in Basic auth are form-encoded first.
 fn form_encoded(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_token_lifetime_past_any_date_is_taken_as_a_year() {
+        let now = chrono::Utc::now();
+        let grant = |expires_in| super::TokenGrant {
+            access_token: "ya29.t".into(),
+            refresh_token: None,
+            expires_in,
+            scopes: None,
+        };
+        let hour = std::time::Duration::from_secs(3600);
+        assert_eq!(
+            grant(Some(hour)).expires_at(now),
+            Some(now + chrono::TimeDelta::hours(1))
+        );
+        // 10^15 s fits a TimeDelta but no date: added to now, it panicked.
+        for secs in [1_000_000_000_000_000, u64::MAX] {
+            assert_eq!(
+                grant(Some(std::time::Duration::from_secs(secs))).expires_at(now),
+                Some(now + chrono::TimeDelta::days(366))
+            );
+        }
+        assert_eq!(grant(None).expires_at(now), None);
+    }
 }

@@ -356,11 +356,7 @@ pub fn with_grant(outcome: ValidationOutcome, grant: &TokenGrant) -> ValidationO
             account,
             provider_metadata,
             scopes: grant.scopes.clone().unwrap_or(scopes),
-            expires_at: grant
-                .expires_in
-                .and_then(|d| chrono::Duration::from_std(d).ok())
-                .map(|d| chrono::Utc::now() + d)
-                .or(expires_at),
+            expires_at: grant.expires_at(chrono::Utc::now()).or(expires_at),
         },
         other => other,
     }

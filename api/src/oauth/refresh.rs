@@ -197,10 +197,7 @@ impl TokenRefresher {
                 let fields = token_fields(&grant.access_token, &kept).map_err(|_| {
                     LedgerError::Internal("the provider's token is not usable".into())
                 })?;
-                let expires_at = grant
-                    .expires_in
-                    .and_then(|d| chrono::Duration::from_std(d).ok())
-                    .map(|d| Utc::now() + d);
+                let expires_at = grant.expires_at(Utc::now());
                 self.ledger
                     .command(
                         keyring,
