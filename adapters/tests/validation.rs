@@ -446,6 +446,22 @@ async fn an_oversize_answer_is_cut_off_without_being_read() {
     assert!(report.bytes_produced < total / 4, "{report:?}");
 }
 
+/// A provider may ask for more seconds than any clock holds: the check could not be made, and
+/// the checker goes on (adding the wait to the clock panicked).
+#[tokio::test]
+async fn a_retry_after_longer_than_any_clock_could_not_be_checked() {
+    let env = env().await;
+    env.sim.set_fault(
+        "notion",
+        Fault::RateLimited {
+            retry_after_secs: u64::MAX,
+        },
+    );
+    let outcome = env.check("notion", &env.good("notion")).await;
+    assert!(reason(&outcome).contains("HTTP 429"), "{outcome:?}");
+    assert_eq!(env.sim.requests("notion"), 1);
+}
+
 #[tokio::test]
 async fn retry_after_is_waited_for_before_the_retry() {
     let env = env().await;

@@ -206,7 +206,11 @@ impl HttpValidator {
                     if attempt >= config.max_retries {
                         return could_not(format!("{busy}; gave up after {} retries", attempt));
                     }
-                    if Instant::now() + wait > deadline {
+                    // A wait past any instant (`Retry-After: 18446744073709551615`) is past it.
+                    if Instant::now()
+                        .checked_add(wait)
+                        .is_none_or(|at| at > deadline)
+                    {
                         let when = if retry_after.is_some() {
                             "it asks to retry in"
                         } else {
