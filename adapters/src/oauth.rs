@@ -119,9 +119,9 @@ pub struct OAuthHttp {
 
 impl OAuthHttp {
     pub fn new(policy: OutboundPolicy) -> Result<Self, OAuthError> {
-        let http = reqwest::Client::builder()
+        let http = policy
+            .client_builder()
             .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(policy.resolver())
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(15))
             .build()

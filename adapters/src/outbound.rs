@@ -6,9 +6,11 @@
 //! - the addresses a name resolves to are checked, every one of them: no loopback, private,
 //!   link-local, shared (CGNAT), multicast, broadcast, reserved or unspecified address, IPv4 or
 //!   IPv6, IPv4-mapped and NAT64 forms included;
-//! - the connection uses the addresses that were checked (the HTTP client resolves through
-//!   [`OutboundPolicy::resolver`]), so a name that changes its answer between the check and
-//!   the connection (DNS rebinding) cannot reach a refused address;
+//! - the connection uses the addresses that were checked (every outbound HTTP client is built
+//!   by [`OutboundPolicy::client_builder`], which resolves through [`OutboundPolicy::resolver`]
+//!   and takes no proxy from the environment, where a proxy would resolve the name itself), so
+//!   a name that changes its answer between the check and the connection (DNS rebinding)
+//!   cannot reach a refused address;
 //! - admins allow hosts of their private network (self-hosted Jira, Confluence, Sentry) by name.
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -139,6 +141,15 @@ impl OutboundPolicy {
     pub fn resolver(&self) -> Arc<CheckedResolver> {
         Arc::new(CheckedResolver(self.clone()))
     }
+
+    /// The start of every outbound HTTP client: names resolved through [`Self::resolver`], and
+    /// no proxy from the environment (`HTTPS_PROXY`, `ALL_PROXY`): a proxy resolves the name
+    /// itself, where no address is checked.
+    pub fn client_builder(&self) -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
+            .dns_resolver(self.resolver())
+            .no_proxy()
+    }
 }
 
 /// Resolves names for the HTTP client, refusing any whose addresses the policy refuses.
@@ -192,7 +203,11 @@ fn v6_rule(ip: Ipv6Addr) -> Option<&'static str> {
         "a loopback address"
     } else if ip.is_unspecified() {
         "an unspecified address"
-    } else if ip.is_unique_local() {
+    } else if ip.is_unique_local()
+        // Site-local (fec0::/10, deprecated) and the local-use NAT64 prefix (64:ff9b:1::/48).
+        || segments[0] & 0xffc0 == 0xfec0
+        || segments[..3] == [0x64, 0xff9b, 1]
+    {
         "a private address"
     } else if ip.is_unicast_link_local() {
         "a link-local address"
@@ -239,6 +254,8 @@ mod tests {
             "https://100.64.0.1/",
             "https://[fd00::1]/",
             "https://[fe80::1]/",
+            "https://[fec0::1]/",
+            "https://[64:ff9b:1::a00:1]/",
             "https://224.0.0.1/",
             "https://255.255.255.255/",
             "http://jira.example.com/",

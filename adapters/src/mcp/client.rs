@@ -218,8 +218,8 @@ impl McpClient {
         outbound
             .check_url(&base)
             .map_err(|refused| SyncError::Config(format!("the base URL is refused: {refused}")))?;
-        let http = reqwest::Client::builder()
-            .dns_resolver(outbound.resolver())
+        let http = outbound
+            .client_builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .connect_timeout(timeout)

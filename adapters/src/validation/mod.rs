@@ -102,11 +102,12 @@ impl HttpValidator {
                 attempt.follow()
             }
         });
-        let client = reqwest::Client::builder()
+        let client = config
+            .outbound
+            .client_builder()
             .redirect(policy)
             .user_agent(config.user_agent.clone())
             .connect_timeout(config.timeout)
-            .dns_resolver(config.outbound.resolver())
             .build()
             .map_err(|e| ValidatorBuildError(e.to_string()))?;
         Ok(Self {

@@ -93,9 +93,9 @@ impl Webhook {
         outbound
             .check_url(&url)
             .map_err(|refused| anyhow::anyhow!("the expiry webhook URL is refused: {refused}"))?;
-        let client = reqwest::Client::builder()
+        let client = outbound
+            .client_builder()
             .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(outbound.resolver())
             .timeout(Duration::from_secs(10))
             .user_agent(concat!("credledger/", env!("CARGO_PKG_VERSION")))
             .build()?;
