@@ -54,7 +54,9 @@ pub fn verify(
     method: &str,
     path: &str,
 ) -> Result<(), SignatureError> {
-    if (now - timestamp).abs() > TOLERANCE_SECS {
+    // A difference, not `(now - timestamp).abs()`: a timestamp an attacker picks (i64::MIN)
+    // overflows the subtraction.
+    if now.abs_diff(timestamp) > TOLERANCE_SECS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     let offered: Vec<Vec<u8>> = header
@@ -132,6 +134,22 @@ mod tests {
             ),
             Err(SignatureError::Stale)
         );
+        // A timestamp at either end of the clock is stale, whatever the signature (it overflowed).
+        for far in [i64::MIN, i64::MAX] {
+            let header = sign(SECRET, far, BODY, "PUT", "/credentials/mcp-42");
+            assert_eq!(
+                verify(
+                    &[SECRET],
+                    &header,
+                    far,
+                    t,
+                    BODY,
+                    "PUT",
+                    "/credentials/mcp-42"
+                ),
+                Err(SignatureError::Stale)
+            );
+        }
         // During a rotation either secret is accepted, and several signatures may be sent.
         let both = format!(
             "{sig},{}",
