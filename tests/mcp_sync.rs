@@ -286,6 +286,55 @@ async fn while_the_mcp_server_is_down_changes_queue_and_arrive_once_it_is_back(e
 }
 on_both_backends!(while_the_mcp_server_is_down_changes_queue_and_arrive_once_it_is_back);
 
+/// Rows backing off are left out before the sender's limit is applied: however many there are
+/// (here two failed changes, with a limit of one), a newer change is still work, and none is
+/// once every row backs off. (The 500 oldest rows failing again and again held back every newer
+/// change of their server, deletes included.)
+async fn rows_backing_off_never_hold_back_a_newer_change(env: TestEnv) {
+    use credledger_adapters::db::timestamp;
+    use credledger_projections::mcp_sync::{due_rows, has_work};
+    let _ledger = env.ledger().await;
+    let pool = env.any_pool().await;
+    for (credential, position) in [("c1", 1i64), ("c2", 2), ("c3", 3)] {
+        sqlx::query(
+            "INSERT INTO mcp_sync (server_id, credential_id, user_id, service, action, \
+             wanted_position, changed_position, status, error) \
+             VALUES ('gw', $1, 'alice', 'notion', 'upsert', $2, $2, 'error', 'HTTP 422')",
+        )
+        .bind(credential)
+        .bind(position)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let backing_off = |credential: &'static str, position: i64| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query(
+                "INSERT INTO mcp_deliveries (server_id, credential_id, wanted_position, \
+                 attempts, next_attempt_at, last_error) VALUES ('gw', $1, $2, 8, $3, 'HTTP 422')",
+            )
+            .bind(credential)
+            .bind(position)
+            .bind(timestamp(chrono::Utc::now() + chrono::Duration::hours(1)))
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    };
+    backing_off("c1", 1).await;
+    backing_off("c2", 2).await;
+    let now = timestamp(chrono::Utc::now());
+    let due = due_rows(&pool, "gw", &now, 1).await.unwrap();
+    let ids: Vec<&str> = due.iter().map(|r| r.credential_id.as_str()).collect();
+    assert_eq!(ids, ["c3"]);
+    assert!(has_work(&pool, &now).await.unwrap());
+    backing_off("c3", 3).await;
+    assert!(due_rows(&pool, "gw", &now, 500).await.unwrap().is_empty());
+    assert!(!has_work(&pool, &now).await.unwrap());
+}
+on_both_backends!(rows_backing_off_never_hold_back_a_newer_change);
+
 const RETRY: &str = "mutation($id: ID!) { retrySync(id: $id) }";
 
 async fn a_person_retries_a_failed_copy_now(env: TestEnv) {

@@ -1329,17 +1329,39 @@ pub async fn may_hold(
 /// off (a copy whose delivery of the same change waits past `now` is not due; one never
 /// tried, or whose delivery was for an older change, is), as the sender's pass decides.
 pub async fn has_work(pool: &AnyPool, now: &str) -> Result<bool, ProjectionError> {
-    let row: Option<(i64,)> = sqlx::query_as(
-        "SELECT 1 FROM mcp_sync s WHERE s.status IN ('pending', 'out_of_sync', 'error') \
-         AND NOT EXISTS (SELECT 1 FROM mcp_deliveries d \
-             WHERE d.server_id = s.server_id AND d.credential_id = s.credential_id \
-             AND d.wanted_position = s.wanted_position AND d.next_attempt_at > $1) \
-         LIMIT 1",
-    )
-    .bind(now)
-    .fetch_optional(pool)
-    .await?;
+    let row: Option<(i64,)> =
+        sqlx::query_as(&format!("SELECT 1 FROM mcp_sync s WHERE {DUE} LIMIT 1"))
+            .bind(now)
+            .fetch_optional(pool)
+            .await?;
     Ok(row.is_some())
+}
+
+/// A row `s` of `mcp_sync` that is work for the sender at `$1`: waiting to be sent, and no
+/// delivery of its current change backing off past then (`mcp_deliveries`, the sender's).
+const DUE: &str = "s.status IN ('pending', 'out_of_sync', 'error') \
+     AND NOT EXISTS (SELECT 1 FROM mcp_deliveries d \
+         WHERE d.server_id = s.server_id AND d.credential_id = s.credential_id \
+         AND d.wanted_position = s.wanted_position AND d.next_attempt_at > $1)";
+
+/// A server's rows that are work at `now` ([`has_work`]'s), oldest change first, at most
+/// `limit`: rows backing off are left out before the limit, so however many of them there are,
+/// they never hold back a newer change (a delete among them).
+pub async fn due_rows(
+    pool: &AnyPool,
+    server_id: &str,
+    now: &str,
+    limit: i64,
+) -> Result<Vec<SyncRow>, ProjectionError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {SYNC_COLUMNS} FROM mcp_sync s WHERE s.server_id = $2 AND {DUE} \
+         ORDER BY s.wanted_position, s.credential_id LIMIT $3"
+    ))
+    .bind(now)
+    .bind(server_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
 }
 
 /// Per server, the copies waiting to be sent (pending, out of sync or failed) and the oldest

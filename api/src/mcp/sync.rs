@@ -76,8 +76,6 @@ impl Default for SyncSettings {
 pub struct StepReport {
     pub sent: u64,
     pub failed: u64,
-    /// Rows not due yet (backing off).
-    pub waiting: u64,
     /// The server could not be reached: the pass stopped early, nothing was counted against
     /// the rows not tried.
     pub unreachable: bool,
@@ -267,17 +265,7 @@ impl McpSync {
         let db = &self.servers.ledger().db;
         // Read before the rows: they are then at least as recent as this position.
         let applied = self.applied_position().await?;
-        let rows = mcp_sync::rows_of_server(
-            &db.any,
-            server_id,
-            &[
-                SyncStatus::Pending,
-                SyncStatus::OutOfSync,
-                SyncStatus::Error,
-            ],
-            500,
-        )
-        .await?;
+        let rows = mcp_sync::due_rows(&db.any, server_id, &timestamp(Utc::now()), 500).await?;
         let mut report = StepReport::default();
         let rows = self.not_awaiting_outcome(rows, applied);
         if rows.is_empty() {
@@ -291,8 +279,8 @@ impl McpSync {
             let earlier = deliveries.get(&row.credential_id);
             let attempts = match earlier {
                 Some(d) if d.wanted_position == row.wanted_position => {
+                    // Due when read; an attempt since (another instance's) may have put it off.
                     if d.next_attempt_at > now {
-                        report.waiting += 1;
                         continue;
                     }
                     d.attempts
