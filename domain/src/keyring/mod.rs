@@ -77,6 +77,10 @@ pub struct CredentialState {
     pub secret_version: u32,
     pub expires_at: Option<DateTime<Utc>>,
     pub erased: bool,
+    /// Why the last check of this secret could not be made, until a check is made or the
+    /// secret changes: the same reason again is no new state, and records nothing.
+    #[serde(default)]
+    pub could_not_check: Option<String>,
 }
 
 /// What a keyring needs from outside: the cipher that seals secrets and the service catalog.
@@ -280,6 +284,13 @@ impl Keyring {
                 previous_status,
                 status: CredentialStatus::Invalid,
             },
+            // Once per state change: a scheduled revalidation of a provider that stays down
+            // would otherwise record the same "could not check" every run.
+            ValidationOutcome::CouldNotCheck { reason }
+                if c.could_not_check.as_deref() == Some(reason.as_str()) =>
+            {
+                return Ok(());
+            }
             ValidationOutcome::CouldNotCheck { reason } => KeyringEvent::ValidationInconclusive {
                 credential_id: id,
                 secret_version,
@@ -661,6 +672,7 @@ impl Aggregate for Keyring {
                     secret_version,
                     expires_at: None,
                     erased: false,
+                    could_not_check: None,
                 });
             }
             CredentialRenamed {
@@ -685,6 +697,7 @@ impl Aggregate for Keyring {
                 c.status = status;
                 // The old token's expiry says nothing about the new secret.
                 c.expires_at = None;
+                c.could_not_check = None;
             }),
             CredentialValidated {
                 credential_id,
@@ -696,13 +709,17 @@ impl Aggregate for Keyring {
                 c.account = Some(account);
                 c.expires_at = expires_at;
                 c.status = status;
+                c.could_not_check = None;
             }),
             ValidationFailed {
                 credential_id,
                 status,
                 ..
-            }
-            | CredentialRevoked {
+            } => self.with_credential(credential_id, |c| {
+                c.status = status;
+                c.could_not_check = None;
+            }),
+            CredentialRevoked {
                 credential_id,
                 status,
                 ..
@@ -712,8 +729,12 @@ impl Aggregate for Keyring {
                 status,
                 ..
             } => self.with_credential(credential_id, |c| c.status = status),
-            ValidationInconclusive { .. }
-            | CredentialSyncedToMcp { .. }
+            ValidationInconclusive {
+                credential_id,
+                reason,
+                ..
+            } => self.with_credential(credential_id, |c| c.could_not_check = Some(reason)),
+            CredentialSyncedToMcp { .. }
             | CredentialSyncFailed { .. }
             | CredentialRemovedFromMcp { .. }
             | CredentialDriftedOnMcp { .. } => {}
@@ -734,6 +755,7 @@ impl Aggregate for Keyring {
                 c.secret = secret;
                 c.secret_version = secret_version;
                 c.expires_at = expires_at;
+                c.could_not_check = None;
             }),
         }
     }

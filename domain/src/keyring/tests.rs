@@ -1268,6 +1268,33 @@ fn expiring_personal() -> Vec<KeyringEvent> {
 }
 
 #[test]
+fn a_check_that_could_not_be_made_for_the_same_reason_again_records_nothing() {
+    let record = |outcome| KeyringCommand::RecordValidation {
+        credential_id: id(1),
+        secret_version: 1,
+        outcome,
+    };
+    let once = concat(vec![primary_work(), vec![inconclusive(1, 1)]]);
+    given(once.clone())
+        .when(record(could_not_check()))
+        .then_expect_events(vec![]);
+    // Another reason is another state.
+    given(once.clone())
+        .when(record(ValidationOutcome::CouldNotCheck {
+            reason: "HTTP 503".into(),
+        }))
+        .then_expect_events(vec![KeyringEvent::ValidationInconclusive {
+            credential_id: id(1),
+            secret_version: 1,
+            reason: "HTTP 503".into(),
+        }]);
+    // A check made in between: the same reason is new again.
+    given(concat(vec![once, vec![validated(1, 1, "acct-1", Active)]]))
+        .when(record(could_not_check()))
+        .then_expect_events(vec![inconclusive(1, 1)]);
+}
+
+#[test]
 fn a_check_that_says_no_expiry_keeps_the_same_secrets_known_one() {
     // An OAuth access token's expiry comes from its token endpoint; the provider's probe, run
     // again by revalidation, says none. Clearing it stopped its refresh for good.
