@@ -491,6 +491,61 @@ async fn a_copy_whose_version_drifted_is_marked_and_resent(env: TestEnv) {
 }
 on_both_backends!(a_copy_whose_version_drifted_is_marked_and_resent);
 
+/// A copy the server lists in a shape the ledger cannot read (here `is_primary: 1`) is neither
+/// missing nor drifted: the drift checks record nothing and resend nothing (each check recorded
+/// a drift and resent the secret while the server kept listing it so).
+async fn a_copy_listed_unreadably_is_not_recorded_as_drifted(env: TestEnv) {
+    let server = server(
+        &env,
+        SyncSettings {
+            drift_every: Duration::from_millis(100),
+            ..fast_sync()
+        },
+    )
+    .await;
+    let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
+    let admin = server.admin("root").await;
+    register(&admin, &recorder, "gw", &["notion"], true).await;
+    let alice = server.user("alice").await;
+    let work = alice
+        .add("notion", "Work", server.good_fields("notion", 0))
+        .await;
+    eventually("synced", || async {
+        sync_status(&alice, &work).await["syncStatus"] == "SYNCED"
+    })
+    .await;
+    let (mcp_id, _) = recorder.credentials().into_iter().next().unwrap();
+    let lists = |recorder: &RecordingMcpServer| {
+        recorder
+            .requests()
+            .iter()
+            .filter(|r| r.method == "GET")
+            .count()
+    };
+    recorder.set_field(&mcp_id, "is_primary", json!(1));
+    let before = lists(&recorder);
+    eventually("three drift checks", || async {
+        lists(&recorder) >= before + 3
+    })
+    .await;
+    let history = alice
+        .ok(
+            "query($id: ID!) { credentialHistory(id: $id) { type } }",
+            json!({"id": work}),
+        )
+        .await;
+    assert!(
+        !history["credentialHistory"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "CredentialDriftedOnMcp"),
+        "{history}"
+    );
+    assert!(recorder.applied().iter().all(|a| a.op == Op::Create));
+}
+on_both_backends!(a_copy_listed_unreadably_is_not_recorded_as_drifted);
+
 async fn replay_all_rebuilds_an_emptied_mcp_server_to_the_same_state(env: TestEnv) {
     let server = server(&env, fast_sync()).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();

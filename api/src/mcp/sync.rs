@@ -763,6 +763,9 @@ impl McpSync {
             ))
         })?;
         let mut reported: HashMap<String, RemoteCredential> = HashMap::new();
+        // What cannot be read says nothing of its copy: by id, or (no readable id) of any copy
+        // the list does not show readably.
+        let (mut unreadable, mut unreadable_without_id) = (HashSet::new(), false);
         for item in remote {
             match item {
                 RemoteItem::Ok(c) => {
@@ -772,10 +775,18 @@ impl McpSync {
                     index,
                     credential_id,
                     reason,
-                } => tracing::warn!(
-                    server = %server_id, index, id = ?credential_id, %reason,
-                    "MCP server lists a credential that cannot be read"
-                ),
+                } => {
+                    tracing::warn!(
+                        server = %server_id, index, id = ?credential_id, %reason,
+                        "MCP server lists a credential that cannot be read"
+                    );
+                    match credential_id {
+                        Some(id) => {
+                            unreadable.insert(id);
+                        }
+                        None => unreadable_without_id = true,
+                    }
+                }
             }
         }
         let claimed: HashSet<&str> = rows.iter().filter_map(|r| r.mcp_id.as_deref()).collect();
@@ -786,6 +797,8 @@ impl McpSync {
             let Some(mcp_id) = &row.mcp_id else { continue };
             let sent = row.synced_version.map(|v| v.max(0) as u64);
             let differs = match reported.get(mcp_id) {
+                // Listed, unreadably: not a drift to record at every check, and resend for ever.
+                None if unreadable.contains(mcp_id) || unreadable_without_id => false,
                 None => true,
                 Some(copy) => {
                     copy.ledger_version.is_some_and(|v| Some(v) != sent)
