@@ -335,6 +335,58 @@ async fn rows_backing_off_never_hold_back_a_newer_change(env: TestEnv) {
 }
 on_both_backends!(rows_backing_off_never_hold_back_a_newer_change);
 
+/// A copy made again after the server lost the confirmed one, whose create's answer was lost,
+/// is deleted with the confirmed one when the credential is revoked: no copy of a revoked
+/// secret stays on the server (the delete of the lost copy answered 404, counted as gone, and
+/// the unconfirmed copy kept the secret).
+async fn a_revoked_credential_leaves_no_copy_made_again_unconfirmed(env: TestEnv) {
+    use crate::support::mcp_recorder::McpFault;
+    // Retries wait long enough for the revocation to come first.
+    let slow_retries = SyncSettings {
+        base_delay: Duration::from_secs(30),
+        max_delay: Duration::from_secs(30),
+        ..fast_sync()
+    };
+    let server = server(&env, slow_retries).await;
+    let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
+    let admin = server.admin("root").await;
+    register(&admin, &recorder, "gw", &["notion"], true).await;
+    let alice = server.user("alice").await;
+    let work = alice
+        .add("notion", "Work", server.good_fields("notion", 0))
+        .await;
+    eventually("synced", || async {
+        sync_status(&alice, &work).await["syncStatus"] == "SYNCED"
+    })
+    .await;
+    let (confirmed, _) = recorder.credentials().into_iter().next().unwrap();
+    recorder.forget(&confirmed);
+    recorder.set_fault(Some(McpFault::LoseCreateAnswer(503)));
+    alice
+        .ok(
+            "mutation($id: ID!, $i: UpdateCredentialInput!) { updateCredential(id: $id, input: $i) { credential { id } } }",
+            json!({"id": work, "i": {"name": "Work (renamed)"}}),
+        )
+        .await;
+    // The update finds the copy gone and creates it again; the answer is lost.
+    eventually("the copy made again", || async {
+        copies(&recorder).contains_key("Work (renamed)")
+    })
+    .await;
+    recorder.set_fault(None);
+    alice
+        .ok(
+            "mutation($id: ID!) { revokeCredential(id: $id) { status } }",
+            json!({"id": work}),
+        )
+        .await;
+    eventually("no copy left", || async {
+        recorder.credentials().is_empty()
+    })
+    .await;
+}
+on_both_backends!(a_revoked_credential_leaves_no_copy_made_again_unconfirmed);
+
 const RETRY: &str = "mutation($id: ID!) { retrySync(id: $id) }";
 
 async fn a_person_retries_a_failed_copy_now(env: TestEnv) {

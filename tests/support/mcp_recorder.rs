@@ -59,6 +59,8 @@ pub enum McpFault {
     Oversize(usize),
     /// Applies the request as usual, then answers this status instead (the answer was lost).
     LoseAnswer(u16),
+    /// As `LoseAnswer`, for creates (`POST`) only; every other request is answered as usual.
+    LoseCreateAnswer(u16),
 }
 
 /// Which API the server speaks.
@@ -431,6 +433,10 @@ async fn handle(
             data.answer(&request);
             lost(code)
         }
+        (Some(McpFault::LoseCreateAnswer(code)), _) if method == axum::http::Method::POST => {
+            data.answer(&request);
+            lost(code)
+        }
         (_, Some(Drawn::Fail)) => {
             Answer::error(StatusCode::SERVICE_UNAVAILABLE, "fault").into_response()
         }
@@ -489,7 +495,7 @@ fn faulty(fault: McpFault, path: &str) -> Option<Response> {
             )
                 .into_response()
         }
-        McpFault::Slow(_) | McpFault::LoseAnswer(_) => return None,
+        McpFault::Slow(_) | McpFault::LoseAnswer(_) | McpFault::LoseCreateAnswer(_) => return None,
     };
     Some(response)
 }

@@ -369,20 +369,26 @@ impl McpSync {
         let key = event_id(row);
         let version = self.version(row).await?;
         if row.action == SyncAction::Delete {
-            let mcp_id = match &row.mcp_id {
-                Some(mcp_id) => Some(mcp_id.clone()),
-                // Never confirmed: only an unanswered create can have left a copy.
-                None => match earlier {
-                    Some(earlier) => {
-                        let looks = self.looks(row, &earlier.sent_names).await?;
-                        self.find_copy(client, row, &looks).await?
-                    }
-                    None => None,
-                },
-            };
-            if let Some(mcp_id) = &mcp_id {
+            if let Some(mcp_id) = &row.mcp_id {
                 client.delete(mcp_id, &key, version).await?;
             }
+            // An unanswered create (before any was confirmed, or again after the server lost
+            // the confirmed copy) may have left a copy of its own: found by what it looks like,
+            // and deleted too.
+            let mut found = None;
+            if let Some(earlier) = earlier {
+                let looks = self.looks(row, &earlier.sent_names).await?;
+                found = self.find_copy(client, row, &looks).await?;
+                if let Some(found) = &found {
+                    // Under a key of its own when the confirmed copy's delete used the row's.
+                    let key = match &row.mcp_id {
+                        Some(_) => format!("{key}+found"),
+                        None => key.clone(),
+                    };
+                    client.delete(found, &key, version).await?;
+                }
+            }
+            let mcp_id = row.mcp_id.clone().or(found);
             return Ok((McpSyncOutcome::Removed { mcp_id }, version));
         }
         let mut body = self.body(row, key, version).await?;
