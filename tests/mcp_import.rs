@@ -326,6 +326,45 @@ async fn a_forced_import_migrates_the_good_and_explains_the_bad(env: TestEnv) {
 }
 on_both_backends!(a_forced_import_migrates_the_good_and_explains_the_bad);
 
+/// A server that lists one id twice (here under two people) has the first imported and the
+/// second refused: one credential id never lands in two keyrings.
+async fn an_id_listed_twice_is_imported_once(env: TestEnv) {
+    let s = setup(&env).await;
+    for user in ["alice", "bob"] {
+        let mut twice = record(user, "notion", "Twice", fields(user, "notion", 500));
+        twice["credential_id"] = json!("listed-twice");
+        s.recorder.seed(vec![twice]);
+    }
+
+    let (code, out) = import(&env, &["--force"], "").await;
+
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("failed listed-twice: the server lists this id more than once"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "migrated {}, skipped 0, failed {}",
+            GOOD + 1,
+            BAD + 1
+        )),
+        "{out}"
+    );
+    let twice = |client: &Client| {
+        let client = client.clone();
+        async move {
+            names(&client, "notion")
+                .await
+                .iter()
+                .filter(|n| *n == "Twice")
+                .count()
+        }
+    };
+    assert_eq!(twice(&s.alice).await + twice(&s.bob).await, 1);
+}
+on_both_backends!(an_id_listed_twice_is_imported_once);
+
 async fn a_second_import_changes_nothing(env: TestEnv) {
     let s = setup(&env).await;
     let (code, out) = import(&env, &["--force"], "").await;

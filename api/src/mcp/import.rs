@@ -136,6 +136,9 @@ pub async fn plan(
     let mut found = Vec::with_capacity(items.len());
     // Names given in this run, per (user, service): defaults must not collide with them.
     let mut names: NamesInUse = BTreeMap::new();
+    // Ids listed so far: a second listing of one is not imported (its credential id, derived
+    // from the server's id, would land in two keyrings).
+    let mut listed = std::collections::HashSet::new();
     for item in items {
         let entry = match item {
             RemoteItem::Unreadable {
@@ -162,6 +165,21 @@ pub async fn plan(
                         .as_ref()
                         .is_some_and(|s| *s != c.service_type)
                 {
+                    continue;
+                }
+                if !listed.insert(c.credential_id.clone()) {
+                    found.push(Found {
+                        plan: Plan::Fail("the server lists this id more than once".into()),
+                        mcp_id: c.credential_id,
+                        user_id: c.user_id,
+                        service: c.service_type,
+                        name: String::new(),
+                        field_names: vec![],
+                        is_primary: false,
+                        account_identifier: None,
+                        validation: None,
+                        fields: None,
+                    });
                     continue;
                 }
                 let mut entry = decide(servers, &options.target, c, &mut names).await?;
