@@ -485,8 +485,9 @@ impl Ledger {
     }
 
     /// Erases a credential: appends `CredentialErased`, then destroys its data key. The event
-    /// comes first so a failure can never leave a live credential without its key. The key is
-    /// destroyed in a task of its own, so a caller that goes away does not stop it; once the
+    /// comes first so a failure can never leave a live credential without its key. The command
+    /// and the destruction run in a task of their own, so a caller that goes away, even once
+    /// the event is committed, does not stop the destruction; once the
     /// event is committed the answer says the credential is erased, and a key left behind (the
     /// database failed in between, a crash) is destroyed by [`Ledger::shred_erased`], which
     /// `serve` runs at start and every expiry run runs.
@@ -496,23 +497,25 @@ impl Ledger {
         meta: &EventMetadata,
     ) -> Result<Committed, LedgerError> {
         let (credential_id, keyring) = self.locate(credential).await?;
-        let committed = self
-            .keyrings
-            .execute(
-                &keyring.to_string(),
-                KeyringCommand::EraseCredential { credential_id },
-                meta,
-            )
-            .await?;
-        let keys = self.keys.clone();
-        let destroyed = tokio::spawn(async move { keys.destroy(credential_id).await }).await;
-        if let Err(error) = destroyed
-            .map_err(|e| e.to_string())
-            .and_then(|r| r.map_err(|e| e.to_string()))
-        {
-            tracing::error!(credential = %credential_id, %error, "the erased credential's data key is not destroyed yet; the next sweep destroys it");
-        }
-        self.settle(committed).await
+        // The command and the key's destruction in one task: a caller that goes away once the
+        // erasure is committed (a client hanging up) does not leave the key until the sweep.
+        let (keyrings, keys, meta) = (self.keyrings.clone(), self.keys.clone(), meta.clone());
+        let erased = tokio::spawn(async move {
+            let committed = keyrings
+                .execute(
+                    &keyring.to_string(),
+                    KeyringCommand::EraseCredential { credential_id },
+                    &meta,
+                )
+                .await?;
+            if let Err(error) = keys.destroy(credential_id).await {
+                tracing::error!(credential = %credential_id, %error, "the erased credential's data key is not destroyed yet; the next sweep destroys it");
+            }
+            Ok::<_, LedgerError>(committed)
+        })
+        .await
+        .map_err(|e| LedgerError::Internal(format!("the erasure's task ended: {e}")))??;
+        self.settle(erased).await
     }
 
     /// Destroys the data keys of every erased credential that still has one (after a crash
