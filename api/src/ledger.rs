@@ -92,7 +92,12 @@ impl From<CommandError<UsageError>> for LedgerError {
 
 impl From<KeyStoreError> for LedgerError {
     fn from(e: KeyStoreError) -> Self {
-        Self::Internal(e.to_string())
+        match e {
+            // The database could not be reached to read or store a key: unavailable, as any
+            // other statement would be (a disclosure answered INTERNAL, with no Retry-After).
+            KeyStoreError::Db(e) => e.into(),
+            other => Self::Internal(other.to_string()),
+        }
     }
 }
 
@@ -719,6 +724,23 @@ impl Ledger {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_key_store_that_cannot_reach_the_database_is_unavailable_not_internal() {
+        use super::LedgerError;
+        use credledger_adapters::keystore::KeyStoreError;
+        use credledger_adapters::DbError;
+        let unreachable = KeyStoreError::Db(DbError::Query(sqlx::Error::PoolTimedOut));
+        assert!(matches!(
+            LedgerError::from(unreachable),
+            LedgerError::Unavailable(_)
+        ));
+        let refused = KeyStoreError::Db(DbError::Query(sqlx::Error::RowNotFound));
+        assert!(matches!(
+            LedgerError::from(refused),
+            LedgerError::Internal(_)
+        ));
+    }
+
     #[test]
     fn a_new_credential_never_prints_its_secret() {
         let new = super::NewCredential {
