@@ -1106,6 +1106,48 @@ async fn a_refused_request_fails_alone_in_its_group(env: TestEnv) {
 }
 on_both_backends!(a_refused_request_fails_alone_in_its_group);
 
+/// A command whose events the database refuses (a trigger stands in for whatever it may refuse)
+/// is an internal error, not "unavailable": retrying would be refused again. Nothing is kept.
+async fn a_command_the_database_refuses_is_internal_not_unavailable(env: TestEnv) {
+    let ledger = env.ledger().await;
+    let pool = env.any_pool().await;
+    let statements: &[&str] = match env.backend {
+        Backend::Postgres => &[
+            "CREATE FUNCTION refuse_keyrings() RETURNS trigger LANGUAGE plpgsql \
+             AS $$ BEGIN RAISE EXCEPTION 'keyrings refused'; END $$",
+            "CREATE TRIGGER events_refuse_keyrings BEFORE INSERT ON events FOR EACH ROW \
+             WHEN (NEW.aggregate_type = 'keyring') EXECUTE FUNCTION refuse_keyrings()",
+        ],
+        Backend::Sqlite => &[
+            "CREATE TRIGGER events_refuse_keyrings BEFORE INSERT ON events \
+             WHEN NEW.aggregate_type = 'keyring' BEGIN SELECT RAISE(ABORT, 'keyrings refused'); END",
+        ],
+    };
+    for sql in statements {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    let refused = crate::support::register(
+        &ledger,
+        "alice",
+        "notion",
+        "Work",
+        r#"{"token":"ntn_refused_by_a_trigger_000000000"}"#,
+    )
+    .await;
+    assert!(
+        matches!(refused, Err(LedgerError::Internal(_))),
+        "{refused:?}"
+    );
+    let kept: i64 = sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM events WHERE aggregate_type = 'keyring'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(kept, 0);
+}
+on_both_backends!(a_command_the_database_refuses_is_internal_not_unavailable);
+
 /// A resolve chooses on the keyring as this process remembers it, and its use is recorded only
 /// if the keyring has not moved on since. Another process (a second ledger on the same
 /// database, with its own memory) revokes the primary credential and then erases its successor:

@@ -89,7 +89,9 @@ impl<R: PersistedEventRepository> PersistedEventRepository for GroupCommitReposi
                 Ok(())
             }
             Err(DbError::Conflict) => Err(PersistenceError::OptimisticLockError),
-            Err(e) => Err(PersistenceError::ConnectionError(Box::new(e))),
+            Err(e) if e.is_unavailable() => Err(PersistenceError::ConnectionError(Box::new(e))),
+            // Refused by the database (a constraint, a trigger): retrying would not help.
+            Err(e) => Err(PersistenceError::UnknownError(Box::new(e))),
         }
     }
 
