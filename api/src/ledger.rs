@@ -611,8 +611,10 @@ impl Ledger {
     /// Records a disclosure durably (group-committed with other uses), then decrypts. No event,
     /// no secret. The use is written only if the keyring's stream still ends where the state the
     /// credential was chosen from ended (a guarded append, checked under the position lock), so
-    /// a secret is never disclosed after its revocation, replacement or erasure was recorded;
-    /// when the keyring moved on, the choice is made again on its new state.
+    /// the choice is never made on a state older than the stream: what `choose` refuses (a
+    /// resolve refuses revoked credentials; a reveal shows its owner a revoked one, never an
+    /// erased one or a replaced secret) stays refused whatever another process recorded; when
+    /// the keyring moved on, the choice is made again on its new state.
     async fn disclose(
         &self,
         keyring: &KeyringId,
