@@ -63,7 +63,7 @@ const LONGEST_TOKEN_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
 
 impl TokenGrant {
     /// When the access token expires, counted from `now`: as the provider said, at most
-    /// [`LONGEST_TOKEN_LIFETIME`] away; `None` when it did not say.
+    /// 366 days away; `None` when it did not say.
     pub fn expires_at(
         &self,
         now: chrono::DateTime<chrono::Utc>,
