@@ -689,3 +689,60 @@ async fn a_second_oauth_provider_with_rotating_refresh_tokens_is_a_catalog_entry
 on_both_backends!(
     a_second_oauth_provider_with_rotating_refresh_tokens_is_a_catalog_entry_and_a_client
 );
+
+/// What an OAuth refresh pass lists comes active first: an expired credential with an older
+/// expiry (as those nobody reconnects keep) never takes an active one's place within the limit.
+async fn the_refresh_list_puts_active_tokens_before_expired_ones(env: TestEnv) {
+    use credledger_domain::keyring::{AccountIdentity, ValidationOutcome};
+    let ledger = env.ledger().await;
+    let now = chrono::Utc::now();
+    let valid_until = |account: &str, at: chrono::DateTime<chrono::Utc>| ValidationOutcome::Valid {
+        account: AccountIdentity {
+            id: account.into(),
+            display_name: None,
+            email: None,
+        },
+        provider_metadata: Default::default(),
+        scopes: vec![],
+        expires_at: Some(at),
+    };
+    let old = crate::support::register_with(
+        &ledger,
+        "alice",
+        "notion",
+        "Lapsed",
+        r#"{"token":"ntn_refresh_order_lapsed_000000000"}"#,
+        Some(valid_until("acct-old", now - chrono::Duration::days(30))),
+        &crate::support::meta("alice"),
+    )
+    .await
+    .unwrap();
+    ledger
+        .mark_expired(&old.to_string(), now, &crate::support::meta("scheduler"))
+        .await
+        .unwrap();
+    let active = crate::support::register_with(
+        &ledger,
+        "alice",
+        "notion",
+        "Live",
+        r#"{"token":"ntn_refresh_order_live_00000000000"}"#,
+        Some(valid_until("acct-live", now + chrono::Duration::minutes(2))),
+        &crate::support::meta("alice"),
+    )
+    .await
+    .unwrap();
+    ledger.projections.catch_up().await.unwrap();
+    let until = credledger_adapters::db::timestamp(now + chrono::Duration::minutes(5));
+    let pool = env.any_pool().await;
+    let listed = credledger_projections::credential_summary::expiring_or_expired(&pool, &until, 1)
+        .await
+        .unwrap();
+    let ids: Vec<&str> = listed.iter().map(|s| s.credential_id.as_str()).collect();
+    assert_eq!(ids, [active.to_string().as_str()]);
+    let both = credledger_projections::credential_summary::expiring_or_expired(&pool, &until, 10)
+        .await
+        .unwrap();
+    assert_eq!(both.len(), 2);
+}
+on_both_backends!(the_refresh_list_puts_active_tokens_before_expired_ones);

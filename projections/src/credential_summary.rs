@@ -649,7 +649,9 @@ pub async fn expiring(
 }
 
 /// Active and expired credentials whose token expires at or before `until` (what an OAuth
-/// refresh pass looks at), soonest first.
+/// refresh pass looks at): the active ones first, then the expired, soonest first within each.
+/// Expired ones nobody reconnects keep their old expiries; listed first, enough of them would
+/// fill every pass's limit and leave the active tokens to lapse.
 pub async fn expiring_or_expired(
     pool: &sqlx::AnyPool,
     until: &str,
@@ -658,7 +660,8 @@ pub async fn expiring_or_expired(
     let sql = format!(
         "SELECT {} FROM credential_summary WHERE status IN ('active', 'expired') \
          AND token_expires_at IS NOT NULL AND token_expires_at <= $1 \
-         ORDER BY token_expires_at, credential_id LIMIT $2",
+         ORDER BY CASE status WHEN 'active' THEN 0 ELSE 1 END, token_expires_at, credential_id \
+         LIMIT $2",
         *READ
     );
     Ok(sqlx::query_as(&sql)
