@@ -442,8 +442,9 @@ fn retry_after(response: &Response) -> Option<Duration> {
     )
 }
 
-/// The answer body, refused past [`MAX_ANSWER_BYTES`]. Kept in a wiped buffer: a list
-/// answer holds secrets.
+/// The answer body, refused past [`MAX_ANSWER_BYTES`]. Kept in a buffer wiped when dropped,
+/// grown by copying into a new one so no unwiped copy is left behind: a list answer holds
+/// secrets. (The HTTP stack's own buffers are not ours to wipe.)
 async fn read_capped(mut response: Response) -> Result<Zeroizing<Vec<u8>>, SyncError> {
     let too_large = || SyncError::BadAnswer(format!("larger than {MAX_ANSWER_BYTES} bytes"));
     let declared = response.content_length().unwrap_or(0);
@@ -455,6 +456,13 @@ async fn read_capped(mut response: Response) -> Result<Zeroizing<Vec<u8>>, SyncE
         if body.len() + chunk.len() > MAX_ANSWER_BYTES {
             // Dropping the response closes the connection: the rest is never read.
             return Err(too_large());
+        }
+        if body.len() + chunk.len() > body.capacity() {
+            let wanted = (body.len() + chunk.len()).max(2 * body.capacity());
+            let mut grown = Zeroizing::new(Vec::with_capacity(wanted.min(MAX_ANSWER_BYTES)));
+            grown.extend_from_slice(&body);
+            // The old buffer is wiped as it is dropped here.
+            body = grown;
         }
         body.extend_from_slice(&chunk);
     }
