@@ -738,3 +738,63 @@ async fn the_background_loops_end_when_their_shutdown_sender_is_gone(env: TestEn
     assert!(ended.is_ok(), "every loop ended");
 }
 on_both_backends!(the_background_loops_end_when_their_shutdown_sender_is_gone);
+
+/// An OAuth access token, which renews itself, is not announced as expiring (it would be at
+/// every other refresh, for nothing anyone must do); a token that does not renew is.
+async fn a_token_that_renews_itself_is_not_announced_as_expiring(env: TestEnv) {
+    use credledger_adapters::outbound::OutboundPolicy;
+    use credledger_domain::keyring::{AccountIdentity, ValidationOutcome};
+    let ledger = env.ledger().await;
+    let (receiver, url) = Receiver::start().await;
+    let now = chrono::Utc::now();
+    let valid_until = |account: &str, at: chrono::DateTime<chrono::Utc>| ValidationOutcome::Valid {
+        account: AccountIdentity {
+            id: account.into(),
+            display_name: None,
+            email: None,
+        },
+        provider_metadata: Default::default(),
+        scopes: vec![],
+        expires_at: Some(at),
+    };
+    register_with(
+        &ledger,
+        "alice",
+        "gmail",
+        "Mail",
+        r#"{"access_token":"ya29.renews-itself","refresh_token":"1//renews-itself"}"#,
+        Some(valid_until("acct-mail", now + chrono::Duration::hours(1))),
+        &meta("alice"),
+    )
+    .await
+    .unwrap();
+    let notion = register_with(
+        &ledger,
+        "alice",
+        "notion",
+        "Work",
+        r#"{"token":"ntn_expires_in_two_days_0000000000"}"#,
+        Some(valid_until("acct-work", now + chrono::Duration::days(2))),
+        &meta("alice"),
+    )
+    .await
+    .unwrap();
+    ledger.projections.catch_up().await.unwrap();
+    let loopback = OutboundPolicy {
+        allow_loopback: true,
+        ..OutboundPolicy::default()
+    };
+    let options = credledger::jobs::ExpiryOptions {
+        warning_window: chrono::Duration::days(7),
+        webhook: Some(credledger::jobs::Webhook::new(&url, &loopback).unwrap()),
+        dry_run: false,
+        actor: "scheduler".into(),
+        user_agent: None,
+    };
+    let (_stop, stop) = tokio::sync::watch::channel(false);
+    credledger::jobs::expire(ledger.clone(), &options, stop)
+        .await
+        .unwrap();
+    assert_eq!(receiver.calls(), vec![(notion.to_string(), 200)]);
+}
+on_both_backends!(a_token_that_renews_itself_is_not_announced_as_expiring);

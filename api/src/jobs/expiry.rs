@@ -240,8 +240,17 @@ pub async fn expire(
         expiring.iter().map(|(s, _)| s.credential_id.as_str()),
     )
     .await?;
+    // An access token that renews itself (an OAuth service's, docs/oauth.md) needs nobody's
+    // attention: announced, it would be every other refresh.
+    let renews_itself = |s: &Summary| {
+        credledger_domain::ServiceKey::parse(&s.service)
+            .ok()
+            .and_then(|key| ledger.catalog.get(&key))
+            .is_some_and(|d| d.oauth.is_some())
+    };
     let due: Vec<(Summary, DateTime<Utc>)> = expiring
         .into_iter()
+        .filter(|(s, _)| !renews_itself(s))
         .filter(|(s, at)| {
             let known = sent
                 .get(&s.credential_id)
