@@ -1047,6 +1047,30 @@ async fn a_change_a_stale_memory_finds_already_made_is_decided_again_on_the_stre
 }
 on_both_backends!(a_change_a_stale_memory_finds_already_made_is_decided_again_on_the_stream);
 
+/// Makes the database refuse every event row `condition` (on `NEW`) holds for, with `message`:
+/// a trigger stands in for whatever the database may refuse.
+async fn refuse_events_where(pool: &AnyPool, backend: Backend, condition: &str, message: &str) {
+    let statements = match backend {
+        Backend::Postgres => vec![
+            format!(
+                "CREATE FUNCTION refuse_event() RETURNS trigger LANGUAGE plpgsql \
+                 AS $$ BEGIN RAISE EXCEPTION '{message}'; END $$"
+            ),
+            format!(
+                "CREATE TRIGGER events_refused BEFORE INSERT ON events FOR EACH ROW \
+                 WHEN ({condition}) EXECUTE FUNCTION refuse_event()"
+            ),
+        ],
+        Backend::Sqlite => vec![format!(
+            "CREATE TRIGGER events_refused BEFORE INSERT ON events \
+             WHEN {condition} BEGIN SELECT RAISE(ABORT, '{message}'); END"
+        )],
+    };
+    for sql in statements {
+        sqlx::query(&sql).execute(pool).await.unwrap();
+    }
+}
+
 /// A request the database refuses fails alone: the group it was gathered into is written
 /// again one request at a time, so its neighbours go in. (A trigger stands in for whatever
 /// the database may refuse in one row.)
@@ -1054,21 +1078,13 @@ async fn a_refused_request_fails_alone_in_its_group(env: TestEnv) {
     use credledger_adapters::DbError;
     let ledger = env.ledger().await;
     let pool = env.any_pool().await;
-    let statements: &[&str] = match env.backend {
-        Backend::Postgres => &[
-            "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql \
-             AS $$ BEGIN RAISE EXCEPTION 'poison refused'; END $$",
-            "CREATE TRIGGER events_refuse_poison BEFORE INSERT ON events FOR EACH ROW \
-             WHEN (NEW.aggregate_id = 'poison') EXECUTE FUNCTION refuse_poison()",
-        ],
-        Backend::Sqlite => &[
-            "CREATE TRIGGER events_refuse_poison BEFORE INSERT ON events \
-             WHEN NEW.aggregate_id = 'poison' BEGIN SELECT RAISE(ABORT, 'poison refused'); END",
-        ],
-    };
-    for sql in statements {
-        sqlx::query(sql).execute(&pool).await.unwrap();
-    }
+    refuse_events_where(
+        &pool,
+        env.backend,
+        "NEW.aggregate_id = 'poison'",
+        "poison refused",
+    )
+    .await;
     let appender = ledger.appender().clone();
     let mut tasks = tokio::task::JoinSet::new();
     for n in 0..41 {
@@ -1111,21 +1127,13 @@ on_both_backends!(a_refused_request_fails_alone_in_its_group);
 async fn a_command_the_database_refuses_is_internal_not_unavailable(env: TestEnv) {
     let ledger = env.ledger().await;
     let pool = env.any_pool().await;
-    let statements: &[&str] = match env.backend {
-        Backend::Postgres => &[
-            "CREATE FUNCTION refuse_keyrings() RETURNS trigger LANGUAGE plpgsql \
-             AS $$ BEGIN RAISE EXCEPTION 'keyrings refused'; END $$",
-            "CREATE TRIGGER events_refuse_keyrings BEFORE INSERT ON events FOR EACH ROW \
-             WHEN (NEW.aggregate_type = 'keyring') EXECUTE FUNCTION refuse_keyrings()",
-        ],
-        Backend::Sqlite => &[
-            "CREATE TRIGGER events_refuse_keyrings BEFORE INSERT ON events \
-             WHEN NEW.aggregate_type = 'keyring' BEGIN SELECT RAISE(ABORT, 'keyrings refused'); END",
-        ],
-    };
-    for sql in statements {
-        sqlx::query(sql).execute(&pool).await.unwrap();
-    }
+    refuse_events_where(
+        &pool,
+        env.backend,
+        "NEW.aggregate_type = 'keyring'",
+        "refused",
+    )
+    .await;
     let refused = crate::support::register(
         &ledger,
         "alice",

@@ -4,7 +4,7 @@
 
 use crate::on_both_backends;
 use crate::support::api::{Client, Server};
-use crate::support::{eventually, meta, register_with, valid, TestEnv};
+use crate::support::{eventually, meta, register_with, valid, valid_until, TestEnv};
 use credledger::config::{JobSettings, Settings};
 use credledger::jobs::{Leases, EXPIRY, REVALIDATE};
 use credledger::{Application, Running};
@@ -743,20 +743,9 @@ on_both_backends!(the_background_loops_end_when_their_shutdown_sender_is_gone);
 /// every other refresh, for nothing anyone must do); a token that does not renew is.
 async fn a_token_that_renews_itself_is_not_announced_as_expiring(env: TestEnv) {
     use credledger_adapters::outbound::OutboundPolicy;
-    use credledger_domain::keyring::{AccountIdentity, ValidationOutcome};
     let ledger = env.ledger().await;
     let (receiver, url) = Receiver::start().await;
     let now = chrono::Utc::now();
-    let valid_until = |account: &str, at: chrono::DateTime<chrono::Utc>| ValidationOutcome::Valid {
-        account: AccountIdentity {
-            id: account.into(),
-            display_name: None,
-            email: None,
-        },
-        provider_metadata: Default::default(),
-        scopes: vec![],
-        expires_at: Some(at),
-    };
     register_with(
         &ledger,
         "alice",

@@ -46,6 +46,28 @@ async fn server(env: &TestEnv, sync: SyncSettings) -> Server {
     env.server_with_jobs(|_| {}, jobs_with(sync)).await
 }
 
+/// A server whose sender has `sync` as its settings, a recording MCP server `gw` allowed notion
+/// for everyone, and alice's notion credential "Work" synced to it: (server, recording
+/// server, alice, Work's id).
+async fn one_synced_copy(
+    env: &TestEnv,
+    sync: SyncSettings,
+) -> (Server, RecordingMcpServer, Client, String) {
+    let server = server(env, sync).await;
+    let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
+    let admin = server.admin("root").await;
+    register(&admin, &recorder, "gw", &["notion"], true).await;
+    let alice = server.user("alice").await;
+    let work = alice
+        .add("notion", "Work", server.good_fields("notion", 0))
+        .await;
+    eventually("synced", || async {
+        sync_status(&alice, &work).await["syncStatus"] == "SYNCED"
+    })
+    .await;
+    (server, recorder, alice, work)
+}
+
 async fn changes_reach_the_mcp_server_in_order_with_valid_signatures(env: TestEnv) {
     let server = server(&env, fast_sync()).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
@@ -347,18 +369,7 @@ async fn a_revoked_credential_leaves_no_copy_made_again_unconfirmed(env: TestEnv
         max_delay: Duration::from_secs(30),
         ..fast_sync()
     };
-    let server = server(&env, slow_retries).await;
-    let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
-    let admin = server.admin("root").await;
-    register(&admin, &recorder, "gw", &["notion"], true).await;
-    let alice = server.user("alice").await;
-    let work = alice
-        .add("notion", "Work", server.good_fields("notion", 0))
-        .await;
-    eventually("synced", || async {
-        sync_status(&alice, &work).await["syncStatus"] == "SYNCED"
-    })
-    .await;
+    let (_server, recorder, alice, work) = one_synced_copy(&env, slow_retries).await;
     let (confirmed, _) = recorder.credentials().into_iter().next().unwrap();
     recorder.forget(&confirmed);
     recorder.set_fault(Some(McpFault::LoseCreateAnswer(503)));
@@ -482,26 +493,11 @@ on_both_backends!(
 );
 
 async fn a_copy_whose_version_drifted_is_marked_and_resent(env: TestEnv) {
-    let server = server(
-        &env,
-        SyncSettings {
-            drift_every: Duration::from_millis(200),
-            ..fast_sync()
-        },
-    )
-    .await;
-    let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
-    let admin = server.admin("root").await;
-    register(&admin, &recorder, "gw", &["notion"], true).await;
-    let alice = server.user("alice").await;
-    let work = alice
-        .add("notion", "Work", server.good_fields("notion", 0))
-        .await;
-    eventually("the copy", || async { !recorder.credentials().is_empty() }).await;
-    eventually("synced", || async {
-        sync_status(&alice, &work).await["syncStatus"] == "SYNCED"
-    })
-    .await;
+    let drift = SyncSettings {
+        drift_every: Duration::from_millis(200),
+        ..fast_sync()
+    };
+    let (_server, recorder, alice, work) = one_synced_copy(&env, drift).await;
     let (mcp_id, copy) = recorder.credentials().into_iter().next().unwrap();
     let version = copy["ledger_version"].as_u64().unwrap();
     let updates_before = recorder
@@ -547,25 +543,11 @@ on_both_backends!(a_copy_whose_version_drifted_is_marked_and_resent);
 /// missing nor drifted: the drift checks record nothing and resend nothing (each check recorded
 /// a drift and resent the secret while the server kept listing it so).
 async fn a_copy_listed_unreadably_is_not_recorded_as_drifted(env: TestEnv) {
-    let server = server(
-        &env,
-        SyncSettings {
-            drift_every: Duration::from_millis(100),
-            ..fast_sync()
-        },
-    )
-    .await;
-    let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
-    let admin = server.admin("root").await;
-    register(&admin, &recorder, "gw", &["notion"], true).await;
-    let alice = server.user("alice").await;
-    let work = alice
-        .add("notion", "Work", server.good_fields("notion", 0))
-        .await;
-    eventually("synced", || async {
-        sync_status(&alice, &work).await["syncStatus"] == "SYNCED"
-    })
-    .await;
+    let drift = SyncSettings {
+        drift_every: Duration::from_millis(100),
+        ..fast_sync()
+    };
+    let (_server, recorder, alice, work) = one_synced_copy(&env, drift).await;
     let (mcp_id, _) = recorder.credentials().into_iter().next().unwrap();
     let lists = |recorder: &RecordingMcpServer| {
         recorder

@@ -4,7 +4,7 @@
 use crate::on_both_backends;
 use crate::support::api::{Auth, Client, Server};
 use crate::support::mcp_recorder::RecordingMcpServer;
-use crate::support::{eventually, TestEnv};
+use crate::support::{eventually, valid_until, TestEnv};
 use credledger::config::JobSettings;
 use credledger::{Application, Settings};
 use credledger_adapters::oauth::OAuthClient;
@@ -693,19 +693,8 @@ on_both_backends!(
 /// What an OAuth refresh pass lists comes active first: an expired credential with an older
 /// expiry (as those nobody reconnects keep) never takes an active one's place within the limit.
 async fn the_refresh_list_puts_active_tokens_before_expired_ones(env: TestEnv) {
-    use credledger_domain::keyring::{AccountIdentity, ValidationOutcome};
     let ledger = env.ledger().await;
     let now = chrono::Utc::now();
-    let valid_until = |account: &str, at: chrono::DateTime<chrono::Utc>| ValidationOutcome::Valid {
-        account: AccountIdentity {
-            id: account.into(),
-            display_name: None,
-            email: None,
-        },
-        provider_metadata: Default::default(),
-        scopes: vec![],
-        expires_at: Some(at),
-    };
     let old = crate::support::register_with(
         &ledger,
         "alice",

@@ -417,6 +417,27 @@ pub fn valid(account: &str) -> credledger_domain::keyring::ValidationOutcome {
     }
 }
 
+/// A valid validation outcome for an account id, the token expiring at `at`.
+pub fn valid_until(
+    account: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> credledger_domain::keyring::ValidationOutcome {
+    match valid(account) {
+        credledger_domain::keyring::ValidationOutcome::Valid {
+            account,
+            provider_metadata,
+            scopes,
+            ..
+        } => credledger_domain::keyring::ValidationOutcome::Valid {
+            account,
+            provider_metadata,
+            scopes,
+            expires_at: Some(at),
+        },
+        other => other,
+    }
+}
+
 /// Rows of a table with every column cast to text in SQL (binary as hex), ordered, for
 /// comparisons and canary searches. Works for any column type on both backends.
 pub async fn dump_table(
