@@ -357,6 +357,9 @@ impl Cipher for KeyStore {
             .await
             .map_err(|e| match e {
                 KeyStoreError::Destroyed(_) => CipherError::KeyDestroyed,
+                KeyStoreError::Db(e) if e.is_unavailable() => {
+                    CipherError::Unavailable(e.to_string())
+                }
                 other => CipherError::Failed(other.to_string()),
             })?;
         let blob = crypto::seal_secret(

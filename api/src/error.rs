@@ -123,7 +123,9 @@ impl From<&LedgerError> for ApiError {
                 | Rule::StaleValidation { .. }
                 | Rule::NotExpired,
             ) => Self::Conflict(e.to_string()),
-            LedgerError::Unavailable(_) => Self::Unavailable(format!("{e}: {e:?}")),
+            LedgerError::Unavailable(_) | LedgerError::Rule(Rule::KeysUnavailable(_)) => {
+                Self::Unavailable(format!("{e}: {e:?}"))
+            }
             LedgerError::Rule(Rule::Cipher(_)) | LedgerError::Internal(_) => {
                 Self::Internal(format!("{e}: {e:?}"))
             }
@@ -210,6 +212,10 @@ mod tests {
             (LedgerError::Rule(Rule::NotActive), "CONFLICT"),
             (LedgerError::Rule(Rule::Cipher("sealed".into())), "INTERNAL"),
             (LedgerError::Unavailable("down".into()), "UNAVAILABLE"),
+            (
+                LedgerError::Rule(Rule::KeysUnavailable("down".into())),
+                "UNAVAILABLE",
+            ),
             (LedgerError::Internal("bug".into()), "INTERNAL"),
         ] {
             assert_eq!(ApiError::from(&e).code(), code, "{e:?}");

@@ -71,6 +71,7 @@ impl From<CommandError<KeyringError>> for LedgerError {
         match e {
             CommandError::Domain(KeyringError::Input(i)) => Self::Input(i),
             CommandError::Domain(KeyringError::NotFound(_)) => Self::NotFound,
+            CommandError::Domain(KeyringError::KeysUnavailable(d)) => Self::Unavailable(d),
             CommandError::Domain(d) => Self::Rule(d),
             CommandError::Conflict => Self::Conflict,
             CommandError::Unavailable(d) => Self::Unavailable(d),
@@ -740,6 +741,14 @@ mod tests {
         assert!(matches!(
             LedgerError::from(refused),
             LedgerError::Internal(_)
+        ));
+        // A command that could not seal its secret for the same reason.
+        let sealing = credledger_adapters::store::CommandError::Domain(
+            credledger_domain::keyring::KeyringError::KeysUnavailable("pool timed out".into()),
+        );
+        assert!(matches!(
+            LedgerError::from(sealing),
+            LedgerError::Unavailable(_)
         ));
     }
 

@@ -11,6 +11,9 @@ pub enum CipherError {
     KeyDestroyed,
     #[error("{0}")]
     Failed(String),
+    /// The key store could not be reached (its database): worth trying again.
+    #[error("the key store is unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// Encrypts a credential's fields under the credential's own data key. The ciphertext is bound

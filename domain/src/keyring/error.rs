@@ -34,4 +34,7 @@ pub enum KeyringError {
     NotExpired,
     #[error("the secret could not be encrypted: {0}")]
     Cipher(String),
+    /// The key store could not be reached: nothing was decided against the credential.
+    #[error("the key store is unavailable: {0}")]
+    KeysUnavailable(String),
 }

@@ -200,6 +200,7 @@ impl Keyring {
                 // Erased by a concurrent command after this one loaded the keyring.
                 CipherError::KeyDestroyed => KeyringError::NotFound(id),
                 CipherError::Failed(detail) => KeyringError::Cipher(detail),
+                CipherError::Unavailable(detail) => KeyringError::KeysUnavailable(detail),
             })
     }
 

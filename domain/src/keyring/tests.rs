@@ -43,6 +43,21 @@ impl Cipher for TestCipher {
 /// A cipher whose key store is down.
 struct BrokenCipher;
 
+/// A cipher whose key store's database cannot be reached.
+struct UnreachableCipher;
+
+#[async_trait::async_trait]
+impl Cipher for UnreachableCipher {
+    async fn seal(
+        &self,
+        _credential: CredentialId,
+        _secret_version: u32,
+        _fields: &SecretFields,
+    ) -> Result<SealedSecret, CipherError> {
+        Err(CipherError::Unavailable("pool timed out".into()))
+    }
+}
+
 #[async_trait::async_trait]
 impl Cipher for BrokenCipher {
     async fn seal(
@@ -546,6 +561,17 @@ fn a_cipher_failure_writes_nothing() {
     .given_no_previous_events()
     .when(register(1, "work", Some(valid("acct-1"))))
     .then_expect_error(KeyringError::Cipher("key store unavailable".into()));
+}
+
+#[test]
+fn a_key_store_out_of_reach_is_unavailable_and_writes_nothing() {
+    TestFramework::<Keyring>::with(KeyringServices {
+        cipher: Arc::new(UnreachableCipher),
+        catalog: Arc::new(Catalog::builtin()),
+    })
+    .given_no_previous_events()
+    .when(register(1, "work", Some(valid("acct-1"))))
+    .then_expect_error(KeyringError::KeysUnavailable("pool timed out".into()));
 }
 
 // ---------------------------------------------------------------------------------------------
