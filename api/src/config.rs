@@ -521,7 +521,7 @@ fn oauth_clients(
 
 /// The longest interval, delay or lease a job or the MCP sender may be given: a schedule, not
 /// "never" (and far from where adding it to the clock would overflow a date).
-pub const LONGEST_INTERVAL: Duration = Duration::from_secs(30 * 24 * 3600);
+const LONGEST_INTERVAL: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// The longest staleness or warning window, in days.
 const LONGEST_WINDOW_DAYS: u32 = 3650;

@@ -86,23 +86,23 @@ pub async fn holds_until(
     .await?;
     Ok(until(
         read_from,
-        Some(expiring.next.as_deref()),
+        expiring.next.as_deref(),
         api.expiry_warning,
     ))
 }
 
 /// Until when an answer read from `read_from` on holds: at most [`ANSWER_MAX_AGE`] after that
-/// read, and for `dashboard` (`next_expiry` given) no later than when the expiry warning window,
-/// which counts `expiringSoon`, reaches the next expiring credential after it (as stored: one
+/// read, and no later than when the expiry warning window, which counts the dashboard's
+/// `expiringSoon`, reaches `next_expiry`, the next expiring credential after it (as stored: one
 /// that is not a time ends the answer's hold at once). The window is found from the time taken
 /// before the read, so it can only be found to arrive early.
 fn until(
     read_from: chrono::DateTime<chrono::Utc>,
-    next_expiry: Option<Option<&str>>,
+    next_expiry: Option<&str>,
     warning: chrono::TimeDelta,
 ) -> chrono::DateTime<chrono::Utc> {
     let oldest = read_from + ANSWER_MAX_AGE;
-    match next_expiry.flatten() {
+    match next_expiry {
         None => oldest,
         Some(next) => chrono::DateTime::parse_from_rfc3339(next)
             .map_or(read_from, |t| t.with_timezone(&chrono::Utc) - warning)
@@ -209,15 +209,16 @@ mod tests {
         let soon = read_from + week + chrono::TimeDelta::seconds(2);
         let stored = credledger_adapters::db::timestamp(soon);
         assert_eq!(
-            super::until(read_from, Some(Some(&stored)), week),
+            super::until(read_from, Some(&stored), week),
             read_from + chrono::TimeDelta::seconds(2),
             "the dashboard's answer ends when the warning window reaches the next expiry"
         );
         assert_eq!(
-            super::until(read_from, Some(None), week),
-            read_from + super::ANSWER_MAX_AGE
+            super::until(read_from, None, week),
+            read_from + super::ANSWER_MAX_AGE,
+            "a dashboard with no credential expiring holds its ten seconds"
         );
-        assert_eq!(super::until(read_from, Some(Some("soon")), week), read_from);
+        assert_eq!(super::until(read_from, Some("soon"), week), read_from);
     }
 
     #[test]

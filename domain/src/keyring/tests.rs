@@ -40,34 +40,28 @@ impl Cipher for TestCipher {
     }
 }
 
-/// A cipher whose key store is down.
-struct BrokenCipher;
-
-/// A cipher whose key store's database cannot be reached.
-struct UnreachableCipher;
+/// A cipher whose key store fails with this error.
+struct FailingCipher(CipherError);
 
 #[async_trait::async_trait]
-impl Cipher for UnreachableCipher {
+impl Cipher for FailingCipher {
     async fn seal(
         &self,
         _credential: CredentialId,
         _secret_version: u32,
         _fields: &SecretFields,
     ) -> Result<SealedSecret, CipherError> {
-        Err(CipherError::Unavailable("pool timed out".into()))
+        Err(self.0.clone())
     }
 }
 
-#[async_trait::async_trait]
-impl Cipher for BrokenCipher {
-    async fn seal(
-        &self,
-        _credential: CredentialId,
-        _secret_version: u32,
-        _fields: &SecretFields,
-    ) -> Result<SealedSecret, CipherError> {
-        Err(CipherError::Failed("key store unavailable".into()))
-    }
+/// A keyring whose cipher fails with `error`, before any event.
+fn with_failing_cipher(error: CipherError) -> AggregateTestExecutor<Keyring> {
+    TestFramework::<Keyring>::with(KeyringServices {
+        cipher: Arc::new(FailingCipher(error)),
+        catalog: Arc::new(Catalog::builtin()),
+    })
+    .given_no_previous_events()
 }
 
 fn sealed_for(credential: CredentialId, secret_version: u32) -> SealedSecret {
@@ -554,24 +548,16 @@ fn a_secret_replaced_after_a_concurrent_erasure_destroyed_its_key_answers_not_fo
 
 #[test]
 fn a_cipher_failure_writes_nothing() {
-    TestFramework::<Keyring>::with(KeyringServices {
-        cipher: Arc::new(BrokenCipher),
-        catalog: Arc::new(Catalog::builtin()),
-    })
-    .given_no_previous_events()
-    .when(register(1, "work", Some(valid("acct-1"))))
-    .then_expect_error(KeyringError::Cipher("key store unavailable".into()));
+    with_failing_cipher(CipherError::Failed("key store unavailable".into()))
+        .when(register(1, "work", Some(valid("acct-1"))))
+        .then_expect_error(KeyringError::Cipher("key store unavailable".into()));
 }
 
 #[test]
 fn a_key_store_out_of_reach_is_unavailable_and_writes_nothing() {
-    TestFramework::<Keyring>::with(KeyringServices {
-        cipher: Arc::new(UnreachableCipher),
-        catalog: Arc::new(Catalog::builtin()),
-    })
-    .given_no_previous_events()
-    .when(register(1, "work", Some(valid("acct-1"))))
-    .then_expect_error(KeyringError::KeysUnavailable("pool timed out".into()));
+    with_failing_cipher(CipherError::Unavailable("pool timed out".into()))
+        .when(register(1, "work", Some(valid("acct-1"))))
+        .then_expect_error(KeyringError::KeysUnavailable("pool timed out".into()));
 }
 
 // ---------------------------------------------------------------------------------------------
