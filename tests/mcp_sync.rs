@@ -42,6 +42,16 @@ async fn sync_status(client: &Client, id: &str) -> Value {
         .clone()
 }
 
+/// Renames the credential `id` as `client`.
+async fn rename(client: &Client, id: &str, name: &str) {
+    client
+        .ok(
+            "mutation($id: ID!, $i: UpdateCredentialInput!) { updateCredential(id: $id, input: $i) { credential { id } } }",
+            json!({"id": id, "i": {"name": name}}),
+        )
+        .await;
+}
+
 async fn server(env: &TestEnv, sync: SyncSettings) -> Server {
     env.server_with_jobs(|_| {}, jobs_with(sync)).await
 }
@@ -94,12 +104,7 @@ async fn changes_reach_the_mcp_server_in_order_with_valid_signatures(env: TestEn
     .await;
 
     // Update (rename), second account, primary change.
-    alice
-        .ok(
-            "mutation($id: ID!, $i: UpdateCredentialInput!) { updateCredential(id: $id, input: $i) { credential { id } } }",
-            json!({"id": work, "i": {"name": "Work account"}}),
-        )
-        .await;
+    rename(&alice, &work, "Work account").await;
     eventually("the rename", || async {
         copies(&recorder).contains_key("Work account")
     })
@@ -221,12 +226,7 @@ async fn while_the_mcp_server_is_down_changes_queue_and_arrive_once_it_is_back(e
     let work = alice
         .add("notion", "Work", server.good_fields("notion", 0))
         .await;
-    alice
-        .ok(
-            "mutation($id: ID!, $i: UpdateCredentialInput!) { updateCredential(id: $id, input: $i) { credential { id } } }",
-            json!({"id": work, "i": {"name": "Work (renamed while down)"}}),
-        )
-        .await;
+    rename(&alice, &work, "Work (renamed while down)").await;
     // After three failed attempts the credential shows the error, with the reason.
     eventually("the error to show", || async {
         sync_status(&alice, &work).await["syncStatus"] == "ERROR"
@@ -373,12 +373,7 @@ async fn a_revoked_credential_leaves_no_copy_made_again_unconfirmed(env: TestEnv
     let (confirmed, _) = recorder.credentials().into_iter().next().unwrap();
     recorder.forget(&confirmed);
     recorder.set_fault(Some(McpFault::LoseCreateAnswer(503)));
-    alice
-        .ok(
-            "mutation($id: ID!, $i: UpdateCredentialInput!) { updateCredential(id: $id, input: $i) { credential { id } } }",
-            json!({"id": work, "i": {"name": "Work (renamed)"}}),
-        )
-        .await;
+    rename(&alice, &work, "Work (renamed)").await;
     // The update finds the copy gone and creates it again; the answer is lost.
     eventually("the copy made again", || async {
         copies(&recorder).contains_key("Work (renamed)")
