@@ -3,16 +3,17 @@
 //! revocation (RFC 7009). Built on the `oauth2` crate; every request goes through the
 //! deployment's [`OutboundPolicy`] (checked and pinned addresses) and no redirect is followed.
 //!
-//! What a provider answers reaches callers only as its OAuth error code and a length-capped
-//! `error_description` (the two fields RFC 6749 §5.2 defines), never a raw body.
+//! What a provider answers is read up to [`MAX_ANSWER_BYTES`] (a longer answer is not read
+//! on), and reaches callers only as its OAuth error code and `error_description` (the two
+//! fields RFC 6749 §5.2 defines), both length-capped, never a raw body.
 
 use crate::outbound::OutboundPolicy;
 use credledger_domain::catalog::OAuthFlow;
 use oauth2::basic::{BasicClient, BasicErrorResponseType, BasicRevocationErrorResponse};
 use oauth2::{
-    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope, StandardRevocableToken,
-    TokenResponse, TokenUrl,
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, HttpRequest, HttpResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope,
+    StandardRevocableToken, TokenResponse, TokenUrl,
 };
 use std::time::Duration;
 
@@ -109,6 +110,11 @@ impl OAuthError {
 
 /// Longest provider `error_description` passed on.
 const DESCRIPTION_MAX: usize = 200;
+/// Longest provider `error` code passed on.
+const CODE_MAX: usize = 64;
+/// The longest answer read from a token or revocation endpoint (a token answer is a few
+/// kilobytes at most).
+pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 /// Talks OAuth to providers through the outbound policy.
 #[derive(Clone, Debug)]
@@ -171,7 +177,7 @@ impl OAuthHttp {
         let answer = oauth
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
-            .request_async(&self.http)
+            .request_async(&Capped(&self.http))
             .await;
         grant(answer)
     }
@@ -190,7 +196,7 @@ impl OAuthHttp {
         let token = RefreshToken::new(refresh_token.to_owned());
         let answer = oauth
             .exchange_refresh_token(&token)
-            .request_async(&self.http)
+            .request_async(&Capped(&self.http))
             .await;
         grant(answer)
     }
@@ -233,15 +239,18 @@ impl OAuthHttp {
             .send()
             .await
             .map_err(|_| OAuthError::Unreachable("no answer".into()))?;
-        if answer.status().is_success() {
+        let status = answer.status();
+        if status.is_success() {
             return Ok(());
         }
-        let status = answer.status();
-        let body: serde_json::Value = answer.json().await.unwrap_or_default();
+        let body = read_capped(answer)
+            .await
+            .map_err(|e| OAuthError::Unreachable(e.to_string()))?;
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
         Err(OAuthError::Refused {
             code: body["error"]
                 .as_str()
-                .map(|c| c.chars().take(64).collect())
+                .map(|c| c.chars().take(CODE_MAX).collect())
                 .unwrap_or_else(|| format!("HTTP {}", status.as_u16())),
             description: body["error_description"]
                 .as_str()
@@ -297,6 +306,62 @@ where
     }
 }
 
+/// Why a request to a provider's endpoint had no usable answer. Its words never name the
+/// address or carry the answer.
+#[derive(Debug, thiserror::Error)]
+enum Transport {
+    #[error("no answer")]
+    NoAnswer,
+    #[error("an answer larger than {MAX_ANSWER_BYTES} bytes")]
+    TooLarge,
+}
+
+/// The `oauth2` crate's requests sent through our client, reading at most
+/// [`MAX_ANSWER_BYTES`] of an answer (the crate's own `reqwest` client reads answers whole).
+struct Capped<'a>(&'a reqwest::Client);
+
+impl<'c> oauth2::AsyncHttpClient<'c> for Capped<'_> {
+    type Error = Transport;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<HttpResponse, Transport>> + Send + 'c>,
+    >;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(send(self.0, request))
+    }
+}
+
+async fn send(http: &reqwest::Client, request: HttpRequest) -> Result<HttpResponse, Transport> {
+    let request = reqwest::Request::try_from(request).map_err(|_| Transport::NoAnswer)?;
+    let answer = http
+        .execute(request)
+        .await
+        .map_err(|_| Transport::NoAnswer)?;
+    let mut response = HttpResponse::new(Vec::new());
+    *response.status_mut() = answer.status();
+    *response.headers_mut() = answer.headers().clone();
+    *response.body_mut() = read_capped(answer).await?;
+    Ok(response)
+}
+
+async fn read_capped(mut answer: reqwest::Response) -> Result<Vec<u8>, Transport> {
+    if answer
+        .content_length()
+        .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
+    {
+        return Err(Transport::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = answer.chunk().await.map_err(|_| Transport::NoAnswer)? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            // Dropping the answer closes the connection: the rest is never read.
+            return Err(Transport::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 fn parse<T, E: std::fmt::Display>(
     url: &str,
     make: impl FnOnce(String) -> Result<T, E>,
@@ -312,24 +377,18 @@ fn capped(description: Option<&String>) -> Option<String> {
     description.map(|d| d.chars().take(DESCRIPTION_MAX).collect())
 }
 
-fn unreachable<E: std::error::Error>(
-    e: &RequestTokenError<E, impl oauth2::ErrorResponse>,
-) -> OAuthError {
-    // The transport's own text can name addresses and OS errors: say only which kind it was.
-    OAuthError::Unreachable(
-        match e {
-            RequestTokenError::Request(_) => "no answer",
-            RequestTokenError::Parse(..) => "an answer that is not an OAuth token response",
-            _ => "an unexpected answer",
-        }
-        .into(),
-    )
+fn unreachable(e: &RequestTokenError<Transport, impl oauth2::ErrorResponse>) -> OAuthError {
+    OAuthError::Unreachable(match e {
+        RequestTokenError::Request(transport) => transport.to_string(),
+        RequestTokenError::Parse(..) => "an answer that is not an OAuth token response".into(),
+        _ => "an unexpected answer".into(),
+    })
 }
 
-fn grant<E: std::error::Error>(
+fn grant(
     answer: Result<
         oauth2::basic::BasicTokenResponse,
-        RequestTokenError<E, oauth2::StandardErrorResponse<BasicErrorResponseType>>,
+        RequestTokenError<Transport, oauth2::StandardErrorResponse<BasicErrorResponseType>>,
     >,
 ) -> Result<TokenGrant, OAuthError> {
     match answer {
@@ -342,7 +401,7 @@ fn grant<E: std::error::Error>(
                 .map(|scopes| scopes.iter().map(|s| s.to_string()).collect()),
         }),
         Err(RequestTokenError::ServerResponse(e)) => Err(OAuthError::Refused {
-            code: e.error().as_ref().to_owned(),
+            code: e.error().as_ref().chars().take(CODE_MAX).collect(),
             description: capped(e.error_description()),
         }),
         Err(e) => Err(unreachable(&e)),
@@ -356,6 +415,93 @@ fn form_encoded(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use axum::routing::post;
+
+    /// A token and revocation endpoint on loopback answering `status` with `body`.
+    async fn endpoint(status: u16, body: String) -> OAuthFlow {
+        let answer = move || {
+            let body = body.clone();
+            async move {
+                let status = axum::http::StatusCode::from_u16(status).expect("a status");
+                (status, [("content-type", "application/json")], body)
+            }
+        };
+        let app = axum::Router::new()
+            .route("/token", post(answer.clone()))
+            .route("/revoke", post(answer));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let at = format!("http://{}", listener.local_addr().expect("an address"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        OAuthFlow {
+            provider: "test".into(),
+            authorization_url: format!("{at}/auth"),
+            token_url: format!("{at}/token"),
+            revocation_url: Some(format!("{at}/revoke")),
+            scopes: vec![],
+            authorization_params: Default::default(),
+            refresh_tokens_rotate: false,
+        }
+    }
+
+    fn http() -> OAuthHttp {
+        OAuthHttp::new(OutboundPolicy {
+            allow_loopback: true,
+            allowed_hosts: vec![],
+        })
+        .expect("a client")
+    }
+
+    fn client() -> OAuthClient {
+        OAuthClient {
+            id: "client".into(),
+            secret: Some("secret".into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_answer_past_the_cap_is_not_read_and_a_refusals_code_is_capped() {
+        let huge = "a".repeat(MAX_ANSWER_BYTES);
+        let granted = endpoint(
+            200,
+            format!(r#"{{"access_token":"{huge}","token_type":"Bearer"}}"#),
+        )
+        .await;
+        let too_large = Err(OAuthError::Unreachable(format!(
+            "an answer larger than {MAX_ANSWER_BYTES} bytes"
+        )));
+        assert_eq!(
+            http().refresh(&granted, &client(), "1//r").await.map(drop),
+            too_large
+        );
+        let code = "x".repeat(10_000);
+        let refused = endpoint(400, format!(r#"{{"error":"{code}"}}"#)).await;
+        let Err(OAuthError::Refused { code, .. }) =
+            http().refresh(&refused, &client(), "1//r").await
+        else {
+            panic!("a refusal");
+        };
+        assert_eq!(code, "x".repeat(CODE_MAX));
+        let revoked = endpoint(400, format!(r#"{{"error":"{huge}"}}"#)).await;
+        assert_eq!(
+            http().revoke(&revoked, &client(), "1//r", true).await,
+            too_large.map(drop)
+        );
+        // Within the cap, a token answer is a grant.
+        let fine = endpoint(
+            200,
+            r#"{"access_token":"ya29.a","token_type":"Bearer","expires_in":3600}"#.into(),
+        )
+        .await;
+        let grant = http()
+            .refresh(&fine, &client(), "1//r")
+            .await
+            .expect("a grant");
+        assert_eq!(grant.access_token, "ya29.a");
+    }
+
     #[test]
     fn a_token_lifetime_past_any_date_is_taken_as_a_year() {
         let now = chrono::Utc::now();
