@@ -120,19 +120,39 @@ async fn connect_with(
     (callback, landed)
 }
 
+/// The way back as a browser makes it: the provider's redirect to the callback, a navigation
+/// from another site, carries no session cookie (it is `SameSite=Strict`); the callback's page
+/// goes on to `/oauth/finish`, a navigation of this site, which does.
 async fn callback_as(server: &Server, person: &Client, callback: &str) -> String {
     let Auth::Cookie(cookie) = &person.auth else {
         panic!("a person with a session")
     };
+    let finish = format!("{}{}", server.base, way_on(server, callback).await);
     let back = server
         .http
-        .get(callback)
+        .get(finish)
         .header("cookie", cookie)
         .send()
         .await
         .unwrap();
     assert_eq!(back.status(), 303);
     location(&back)
+}
+
+/// Where the callback's page goes on to (its `<meta http-equiv="refresh">`), asked without
+/// a cookie.
+async fn way_on(server: &Server, callback: &str) -> String {
+    let page = server.http.get(callback).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    let html = page.text().await.unwrap();
+    let to = html
+        .split_once("content=\"0;url=")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(to, _)| to.replace("&amp;", "&"))
+        .unwrap_or_else(|| panic!("no way on in {html}"));
+    assert!(to.starts_with("/oauth/finish?"), "{to}");
+    to
 }
 
 const CREDENTIAL: &str = "query($id: ID!) { credential(id: $id) { id name status isPrimary scopes tokenExpiresAt secretVersion account { id email } } }";
@@ -335,6 +355,20 @@ async fn failed_flows_store_nothing(env: TestEnv) {
         .await
         .unwrap();
     let callback = location(&answered);
+    // The callback itself reads nothing and changes nothing: asked again and again, by anyone,
+    // it only points on to the finish with the provider's answer and nothing else.
+    let with_more = format!("{callback}&next=https://evil.example/&x=%22%3E%3Cscript%3E");
+    let to = way_on(&server, &with_more).await;
+    assert_eq!(to, way_on(&server, &callback).await);
+    let passed: Vec<String> = url::Url::parse(&format!("{}{to}", server.base))
+        .unwrap()
+        .query_pairs()
+        .map(|(k, _)| k.into_owned())
+        .collect();
+    assert_eq!(passed, ["state", "code"]);
+    let too_long = format!("{}/oauth/callback?state={}", server.base, "s".repeat(3000));
+    let refused = server.http.get(too_long).send().await.unwrap();
+    assert_eq!(location(&refused), "/?oauth_error=flow");
     let tampered = callback.replacen("state=", "state=x", 1);
     assert_eq!(
         callback_as(&server, &alice, &tampered).await,

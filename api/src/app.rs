@@ -329,6 +329,7 @@ impl Application {
         };
         let oauth_routes = Router::new()
             .route("/oauth/callback", get(crate::oauth::callback))
+            .route("/oauth/finish", get(crate::oauth::finish_flow))
             .with_state(self.api.clone());
         Router::new()
             .merge(graphql_routes)

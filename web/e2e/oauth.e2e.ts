@@ -4,15 +4,19 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiSession } from './support/api';
 import { launchBrowser } from './support/browser';
-import { startServer, type RunningServer } from './support/server';
+import { freePort, startServer, type RunningServer } from './support/server';
 
 // Connecting Gmail with OAuth on `serve --dev`: the dashboard sends the person to the
 // simulated Google consent page, and the server's callback brings them back. Real flows only:
-// nothing is intercepted.
+// nothing is intercepted. The dashboard is reached as `localhost` and the simulated Google as
+// `127.0.0.1`: two sites, as the dashboard and Google are, so the way back is a cross-site
+// navigation, with which a browser sends no `SameSite=Strict` cookie.
 
 const SHOTS = fileURLToPath(new URL('../e2e-artifacts/screenshots/', import.meta.url));
 
 let server: RunningServer;
+/** The dashboard as the person reaches it: another site than the simulated Google. */
+let site: string;
 let browser: Awaited<ReturnType<typeof launchBrowser>>;
 let page: Page;
 let api: ApiSession;
@@ -34,7 +38,9 @@ async function resultText(p: Page): Promise<string> {
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  server = await startServer();
+  const port = await freePort();
+  site = `http://localhost:${port}`;
+  server = await startServer({ bind: `127.0.0.1:${port}`, env: { CREDLEDGER_PUBLIC_URL: site } });
   api = new ApiSession(server.url);
   await api.signIn(server.dev.user.login, server.dev.user.password);
   browser = await launchBrowser();
@@ -48,7 +54,7 @@ afterAll(async () => {
 
 describe('connecting Gmail with Google in Chromium against credledger serve --dev', () => {
   it('signs in and shows Gmail connected through Google', async () => {
-    await page.goto(`${server.url}/`);
+    await page.goto(`${site}/`);
     await page.getByLabel('Email or user id').fill(server.dev.user.login);
     await page.getByLabel('Password').fill(server.dev.user.password);
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -104,7 +110,7 @@ describe('connecting Gmail with Google in Chromium against credledger serve --de
   });
 
   it('Allow at Google connects an active primary Gmail credential with its email, scopes and expiry', async () => {
-    await page.goto(`${server.url}/credentials`);
+    await page.goto(`${site}/credentials`);
     const scopes = await gmail(page).getByTestId('oauth-scopes').textContent();
     expect(scopes).toContain('gmail.readonly');
     await gmail(page)

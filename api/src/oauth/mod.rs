@@ -1,7 +1,13 @@
 //! Connecting an account with OAuth 2.0 (services whose catalog entry has an `oauth` flow):
 //! `startOAuthConnection` opens a flow and answers the provider's authorization URL;
-//! `GET /oauth/callback` finishes it and registers the credential through the same keyring
-//! rules as a pasted one (unique name, one primary, one credential per account).
+//! `GET /oauth/callback` is where the provider sends the person back, and `GET /oauth/finish`
+//! finishes the flow and registers the credential through the same keyring rules as a pasted
+//! one (unique name, one primary, one credential per account).
+//!
+//! Two steps, because the way back from the provider is a navigation from another site, with
+//! which browsers send no `SameSite=Strict` cookie (the session's): the callback reads nothing
+//! and changes nothing, and answers a page of this site that goes on to `/oauth/finish` with
+//! the same answer, a navigation of this site that carries the session.
 //!
 //! A flow is single use, bound to the session that opened it and forgotten after ten minutes.
 //! Every way a flow can fail (consent refused, unknown or replayed `state`, another session,
@@ -190,8 +196,44 @@ impl OAuthConnections {
     }
 }
 
-/// `GET /oauth/callback?code=…&state=…` (or `error=…`): where the provider sends the person back.
-pub async fn callback(
+/// The longest `state`, `code` or `error` passed on from the callback to the finish (Google's
+/// codes are about 75 characters).
+const MAX_ANSWER_FIELD: usize = 2048;
+
+/// `GET /oauth/callback?code=…&state=…` (or `error=…`): where the provider sends the person
+/// back, without the session cookie. Answers a page that goes on at once to `/oauth/finish`
+/// with the answer's `state`, `code` and `error` (nothing else), as a navigation of this site.
+pub async fn callback(Query(query): Query<HashMap<String, String>>) -> Response {
+    let mut finish = url::form_urlencoded::Serializer::new(String::new());
+    for name in ["state", "code", "error"] {
+        if let Some(value) = query.get(name) {
+            if value.len() > MAX_ANSWER_FIELD {
+                return Redirect::to(&format!("/?oauth_error={}", Failure::Flow.code()))
+                    .into_response();
+            }
+            finish.append_pair(name, value);
+        }
+    }
+    // Form encoding leaves only letters, digits, `*-._+%=&`: with `&` escaped, the address
+    // can stand in an HTML attribute as it is.
+    let to = format!("/oauth/finish?{}", finish.finish()).replace('&', "&amp;");
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"refresh\" content=\"0;url={to}\"><title>Connecting…</title></head>\
+         <body><p>Connecting… <a href=\"{to}\">Continue</a></p></body></html>"
+    );
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+        ],
+        page,
+    )
+        .into_response()
+}
+
+/// `GET /oauth/finish?code=…&state=…` (or `error=…`), reached from the callback's page.
+pub async fn finish_flow(
     State(api): State<Arc<Api>>,
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,

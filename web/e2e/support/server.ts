@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,6 +71,19 @@ export function parseDevInfo(text: string): DevInfo {
     (secrets[m[1]] ??= []).push(fields);
   }
   return { user: signIn('user'), admin: signIn('admin'), secrets };
+}
+
+/** A loopback port free now, for a server that must know its address before it starts. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 /** Starts `credledger serve --dev` on a free loopback port with a fresh SQLite data directory. */
