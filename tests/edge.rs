@@ -735,6 +735,86 @@ async fn a_subscription_delivers_nothing_after_its_token_is_revoked_or_its_perso
 }
 on_both_backends!(a_subscription_delivers_nothing_after_its_token_is_revoked_or_its_person_locked);
 
+/// The first answer to one operation on an open socket: its data, or its first error's code.
+async fn operate(ws: &mut Ws, id: &str, query: &str, variables: Value) -> Result<Value, String> {
+    ws.subscribe(id, query, variables).await;
+    let Received::Message(m) = ws.answer(Duration::from_secs(5)).await else {
+        panic!("no answer to {query}")
+    };
+    // `next` carries `{data, errors}`; `error` carries the errors alone.
+    let errors = m["payload"]["errors"]
+        .as_array()
+        .or(m["payload"].as_array());
+    match errors.and_then(|e| e.first()) {
+        Some(e) => Err(e["extensions"]["code"].as_str().unwrap_or("?").to_owned()),
+        None => Ok(m["payload"]["data"].clone()),
+    }
+}
+
+/// Queries and mutations on a socket opened earlier answer to who is asking now: after the
+/// token is revoked or the person locked, a reveal on the old socket is refused (it ran with
+/// the principal the socket was opened with).
+async fn an_operation_on_an_open_socket_is_refused_once_its_token_is_revoked_or_its_person_locked(
+    env: TestEnv,
+) {
+    use crate::support::api::Auth;
+    let server = env.server().await;
+    let admin = server.admin("root").await;
+    let alice = server.user("alice").await;
+    let id = alice
+        .add("notion", "Work", server.good_fields("notion", 0))
+        .await;
+    let Auth::Cookie(cookie) = alice.auth.clone() else {
+        unreachable!()
+    };
+    let token = alice.api_token("watch", "CREDENTIALS_READ").await;
+    let address = server.running.address.to_string();
+    let mut by_session = Ws::connect(&address, Some(&cookie), json!({})).await;
+    let mut by_token = Ws::connect(
+        &address,
+        None,
+        json!({"authorization": format!("Bearer {token}")}),
+    )
+    .await;
+    const REVEAL: &str = "mutation($id: ID!) { revealCredential(id: $id) { fields } }";
+    const LIST: &str = "{ credentials { id } }";
+    let listed = operate(&mut by_token, "t1", LIST, json!({})).await.unwrap();
+    assert_eq!(listed["credentials"][0]["id"], id.as_str());
+    operate(&mut by_session, "s1", REVEAL, json!({"id": id}))
+        .await
+        .unwrap();
+
+    let ids = alice.ok("{ me { apiTokens { id } } }", json!({})).await["me"]["apiTokens"].clone();
+    alice
+        .ok(
+            "mutation($id: ID!) { revokeApiToken(id: $id) }",
+            json!({"id": ids[0]["id"]}),
+        )
+        .await;
+    assert_eq!(
+        operate(&mut by_token, "t2", LIST, json!({})).await,
+        Err("UNAUTHENTICATED".to_owned())
+    );
+    operate(&mut by_session, "s2", REVEAL, json!({"id": id}))
+        .await
+        .unwrap();
+
+    admin
+        .ok(
+            "mutation { lockUser(userId: \"alice\", reason: \"left\") { locked } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        operate(&mut by_session, "s3", REVEAL, json!({"id": id})).await,
+        Err("UNAUTHENTICATED".to_owned())
+    );
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(
+    an_operation_on_an_open_socket_is_refused_once_its_token_is_revoked_or_its_person_locked
+);
+
 /// The same when the token's stored expiry is not a time the code wrote: the check before each
 /// delivery decodes it strictly (it compared the text with the clock, so `'soon'`, which sorts
 /// after every time written, kept the subscription delivering).

@@ -600,18 +600,19 @@ pub async fn graphql_get(
             Ok(p) => p,
             Err(e) => return e.into_response(),
         };
-    let cookie_principal = match principal(&state.api, &headers).await {
-        Ok(p) => p,
-        Err(response) => return response,
-    };
-    let base = request_context(&state.api, &headers, peer, cookie_principal);
+    // As over HTTP: a token in the upgrade's headers that is not live refuses the upgrade.
+    if let Err(response) = principal(&state.api, &headers).await {
+        return response;
+    }
     let subject = Arc::new(std::sync::OnceLock::new());
+    let caller = Arc::new(std::sync::OnceLock::new());
     let schema = SocketExecutor {
         schema: state.schema.clone(),
         open: Default::default(),
         started: Default::default(),
         api: state.api.clone(),
         subject: subject.clone(),
+        caller: caller.clone(),
     };
     let (open, started) = (schema.open.clone(), schema.started.clone());
     let api = state.api.clone();
@@ -625,40 +626,22 @@ pub async fn graphql_get(
             let serving = GraphQLWebSocket::new(socket, schema, protocol)
                 .on_connection_init(move |payload| async move {
                     // A machine client may authenticate in the init payload instead of a cookie.
-                    let mut ctx = base;
-                    if let Some(token) = payload
+                    let token = payload
                         .get("authorization")
                         .and_then(|v| v.as_str())
                         .and_then(|v| v.strip_prefix("Bearer "))
-                    {
-                        // As over HTTP: a token that is not live refuses the connection.
-                        let refused = || {
-                            async_graphql::Error::new(
-                                "the API token is unknown, expired or revoked",
-                            )
-                        };
-                        if token.starts_with(SERVER_TOKEN_PREFIX) {
-                            ctx.principal = None;
-                            ctx.server = Some(
-                                api.mcp
-                                    .token(token)
-                                    .await
-                                    .ok()
-                                    .flatten()
-                                    .ok_or_else(refused)?,
-                            );
-                        } else {
-                            ctx.principal = Some(
-                                api.accounts
-                                    .token(token)
-                                    .await
-                                    .ok()
-                                    .flatten()
-                                    .ok_or_else(refused)?,
-                            );
-                            ctx.server = None;
-                        }
-                    }
+                        .map(str::to_owned);
+                    let who = SocketCaller {
+                        headers,
+                        peer,
+                        token,
+                    };
+                    // As over HTTP: a token that is not live refuses the connection.
+                    let ctx = who
+                        .context(&api)
+                        .await
+                        .map_err(|e| async_graphql::Error::new(e.message))?;
+                    let _ = caller.set(who);
                     let _ = subject.set(rate_subject(&(ctx.principal.clone(), ctx.server.clone())));
                     let mut data = async_graphql::Data::default();
                     data.insert(ctx);
@@ -713,6 +696,71 @@ struct SocketExecutor {
     api: Arc<Api>,
     /// Whose rate limit the operations draw on, known once the connection is initialised.
     subject: Arc<std::sync::OnceLock<Option<String>>>,
+    /// Who is asking, looked up again for each operation, known once initialised.
+    caller: Arc<std::sync::OnceLock<SocketCaller>>,
+}
+
+/// What a WebSocket was opened with: the upgrade's headers (its session cookie, or a bearer
+/// token) or the token its `connection_init` carried. Each operation looks the caller up
+/// again from it, so a sign-out, a lock, a revoked token or a changed permission holds from
+/// the next operation on, as over HTTP.
+#[derive(Clone)]
+struct SocketCaller {
+    headers: HeaderMap,
+    peer: SocketAddr,
+    token: Option<String>,
+}
+
+impl SocketCaller {
+    /// A fresh context (and request id) for one operation; `UNAUTHENTICATED` when the token is
+    /// no longer live, `UNAVAILABLE` when it cannot be looked up.
+    async fn context(&self, api: &Api) -> Result<RequestContext, async_graphql::ServerError> {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let error = |e: crate::error::ApiError| {
+            e.into_graphql(&request_id)
+                .into_server_error(Default::default())
+        };
+        let revoked = || {
+            use async_graphql::ErrorExtensions as _;
+            async_graphql::Error::new("the API token is unknown, expired or revoked")
+                .extend_with(|_, e| e.set("code", "UNAUTHENTICATED"))
+                .into_server_error(Default::default())
+        };
+        let caller = match &self.token {
+            Some(token) if token.starts_with(SERVER_TOKEN_PREFIX) => (
+                None,
+                Some(
+                    api.mcp
+                        .token(token)
+                        .await
+                        .map_err(error)?
+                        .ok_or_else(revoked)?,
+                ),
+            ),
+            Some(token) => (
+                Some(
+                    api.accounts
+                        .token(token)
+                        .await
+                        .map_err(error)?
+                        .ok_or_else(revoked)?,
+                ),
+                None,
+            ),
+            None => match principal(api, &self.headers).await {
+                Ok(caller) => caller,
+                Err(refused) if refused.status() == StatusCode::UNAUTHORIZED => {
+                    return Err(revoked())
+                }
+                Err(_) => {
+                    return Err(error(crate::error::ApiError::Unavailable(
+                        "who is asking could not be looked up; try again".into(),
+                    )))
+                }
+            },
+        };
+        Ok(request_context(api, &self.headers, self.peer, caller))
+    }
 }
 
 impl SocketExecutor {
@@ -780,16 +828,29 @@ impl async_graphql::Executor for SocketExecutor {
         }
         let (schema, api) = (self.schema.clone(), self.api.clone());
         let subject = self.subject.get().cloned().flatten();
+        let caller = self.caller.get().cloned();
         futures::stream::once(async move {
-            match Self::refused(&api, subject.as_deref()).await {
-                Some(error) => futures::stream::once(async move {
-                    async_graphql::Response::from_errors(vec![error])
-                })
-                .boxed(),
-                None => schema
-                    .execute_stream_with_session_data(request, session_data.unwrap_or_default())
-                    .boxed(),
+            let refused = |error| {
+                futures::stream::once(
+                    async move { async_graphql::Response::from_errors(vec![error]) },
+                )
+                .boxed()
+            };
+            if let Some(error) = Self::refused(&api, subject.as_deref()).await {
+                return refused(error);
             }
+            // The caller as of now (its context in the request's data comes before the
+            // connection's).
+            let request = match &caller {
+                Some(caller) => match caller.context(&api).await {
+                    Ok(ctx) => request.data(ctx),
+                    Err(error) => return refused(error),
+                },
+                None => request,
+            };
+            schema
+                .execute_stream_with_session_data(request, session_data.unwrap_or_default())
+                .boxed()
         })
         .flatten()
         .map(move |response| {

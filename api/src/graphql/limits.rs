@@ -232,6 +232,14 @@ fn check(request: &Request, dev: bool) -> ServerResult<(ExecutableDocument, Shap
             shape.selections
         )));
     }
+    // GraphQL §5.2.3.1; each root field of a subscription would be a stream of its own, past
+    // the count of operations one socket may have open.
+    if shape.root_subscriptions > 1 {
+        return Err(refuse(format!(
+            "the subscription has {} root fields; a subscription has exactly one",
+            shape.root_subscriptions
+        )));
+    }
     if shape.root_mutations > MAX_ROOT_MUTATIONS {
         return Err(refuse(format!(
             "the mutation has {} root fields; at most {MAX_ROOT_MUTATIONS} are allowed",
@@ -308,9 +316,10 @@ struct Shape {
     depth: usize,
     aliases: usize,
     selections: usize,
-    /// Fields selected at the top of a selection set (for mutations' root fields).
+    /// Fields selected at the top of a selection set (for operations' root fields).
     top_fields: usize,
     root_mutations: usize,
+    root_subscriptions: usize,
     introspection: bool,
     /// A value is written in the document rather than taken from the variables.
     writes_values: bool,
@@ -401,8 +410,14 @@ impl Shape {
                             .as_ref()
                             .is_some_and(|d| !matches!(d.node, Value::Boolean(_) | Value::Null))
                 });
-            if op.node.ty == OperationType::Mutation {
-                total.root_mutations = total.root_mutations.max(s.top_fields);
+            match op.node.ty {
+                OperationType::Mutation => {
+                    total.root_mutations = total.root_mutations.max(s.top_fields)
+                }
+                OperationType::Subscription => {
+                    total.root_subscriptions = total.root_subscriptions.max(s.top_fields)
+                }
+                OperationType::Query => {}
             }
         }
         Ok(total)
@@ -544,6 +559,14 @@ mod tests {
         assert!(refused(&query).contains("32 aliases"));
         let logins: String = (0..6).map(|i| format!("l{i}: logout ")).collect::<String>();
         assert!(refused(&format!("mutation {{ {logins} }}")).contains("6 root fields"));
+        let twice = "subscription { ...S } fragment S on Subscription { \
+                     a: credentialChanged { position } b: credentialChanged { position } }";
+        assert!(refused(twice).contains("2 root fields; a subscription has exactly one"));
+        assert!(check(
+            &Request::new("subscription { credentialChanged { position } }"),
+            false
+        )
+        .is_ok());
     }
 
     #[test]
