@@ -408,3 +408,99 @@ async fn folds_match(db: &Database) -> bool {
         && mcp_sync::server(&db.any, "gw").await.unwrap() == Some(gw_row)
         && principals::server_tokens_of(&db.any, "gw").await.unwrap() == gw_tokens
 }
+
+/// A withdrawn grant, a revoked server token and a removed server are refused by
+/// `resolveCredential` from the command's answer on, while the access read models are held
+/// back and still show the grant and the tokens (they were decided on those read models alone,
+/// so the server went on receiving secrets until they caught up, or for good if one stopped).
+async fn access_taken_away_is_refused_at_once_while_the_read_models_are_held_back(env: TestEnv) {
+    use crate::support::api::Auth;
+    const RESOLVE: &str =
+        "mutation { resolveCredential(userId: \"alice\", service: \"notion\") { fields } }";
+    let server = env.server_with(|s| s.read_your_writes_ms = 500).await;
+    let admin = server.admin("root").await;
+    let alice = server.user("alice").await;
+    alice
+        .add("notion", "Work", server.good_fields("notion", 0))
+        .await;
+    admin
+        .ok(
+            "mutation($i: RegisterMcpServerInput!) { registerMcpServer(input: $i) { signingSecret } }",
+            json!({"i": {"id": "gw", "name": "Gateway", "baseUrl": "http://127.0.0.1:9/mcp",
+                         "allowedServices": ["notion"], "servesAllUsers": false}}),
+        )
+        .await;
+    let token = |name: &'static str| {
+        let admin = &admin;
+        async move {
+            let issued = admin
+                .ok(
+                    "mutation($n: String!) { createMcpServerToken(serverId: \"gw\", name: $n, scopes: [CREDENTIALS_RESOLVE]) { token apiToken { id } } }",
+                    json!({"n": name}),
+                )
+                .await["createMcpServerToken"]
+                .clone();
+            let id = issued["apiToken"]["id"].as_str().unwrap().to_owned();
+            let client = admin.with_auth(Auth::Bearer(issued["token"].as_str().unwrap().into()));
+            (client, id)
+        }
+    };
+    let (first, first_id) = token("first").await;
+    let (second, _) = token("second").await;
+    // `withdrawMcpAccess` answers a Boolean, `grantMcpAccess` the grant.
+    let access = |mutation: &'static str| {
+        let alice = &alice;
+        let selection = if mutation == "grantMcpAccess" {
+            " { service }"
+        } else {
+            ""
+        };
+        async move {
+            alice
+                .ok(
+                    &format!("mutation {{ {mutation}(serverId: \"gw\", service: \"notion\"){selection} }}"),
+                    json!({}),
+                )
+                .await
+        }
+    };
+    access("grantMcpAccess").await;
+    eventually("the grant to resolve", || async {
+        first.gql(RESOLVE, json!({})).await.body["errors"].is_null()
+    })
+    .await;
+
+    let hold = Hold::start(&env, PRINCIPALS_AND_MCP_SYNC).await;
+    access("withdrawMcpAccess").await;
+    assert_eq!(first.gql(RESOLVE, json!({})).await.code(), "FORBIDDEN");
+    // Granted again: allowed again (the stream says so; not every answer refused).
+    access("grantMcpAccess").await;
+    first.gql(RESOLVE, json!({})).await.data();
+    admin
+        .ok(
+            "mutation($id: ID!) { revokeMcpServerToken(serverId: \"gw\", id: $id) }",
+            json!({"id": first_id}),
+        )
+        .await;
+    assert_eq!(
+        first.gql(RESOLVE, json!({})).await.code(),
+        "UNAUTHENTICATED"
+    );
+    second.gql(RESOLVE, json!({})).await.data();
+    admin
+        .ok("mutation { removeMcpServer(id: \"gw\") }", json!({}))
+        .await;
+    assert_eq!(
+        second.gql(RESOLVE, json!({})).await.code(),
+        "UNAUTHENTICATED"
+    );
+    // The read models really were held back: they still show the server.
+    let servers = admin.ok("{ mcpServers { id removed } }", json!({})).await;
+    assert_eq!(
+        servers["mcpServers"],
+        json!([{"id": "gw", "removed": false}])
+    );
+    hold.release().await;
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(access_taken_away_is_refused_at_once_while_the_read_models_are_held_back);

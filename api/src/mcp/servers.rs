@@ -23,6 +23,7 @@ use credledger_projections::audit_trail::AuditTrail;
 use credledger_projections::mcp_sync;
 use credledger_projections::principals::Principals;
 use credledger_projections::principals::ServerTokenRow;
+use credledger_projections::Model;
 use sqlx::Row;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -50,7 +51,8 @@ impl From<CommandError<McpServerError>> for ApiError {
             CommandError::Conflict => {
                 Self::Conflict("the MCP server was changed at the same time; try again".into())
             }
-            CommandError::Unavailable(d) | CommandError::Internal(d) => Self::Internal(d),
+            CommandError::Unavailable(d) => Self::Unavailable(d),
+            CommandError::Internal(d) => Self::Internal(d),
         }
     }
 }
@@ -95,6 +97,9 @@ pub struct McpServers {
     /// Where servers may be: their addresses are checked when registered or changed, and the
     /// sender connects only to checked addresses.
     outbound: OutboundPolicy,
+    /// The position of the newest server command this process committed: until the access
+    /// read models show it, a token or grant they allow is checked on the server's stream.
+    newest_command: std::sync::atomic::AtomicI64,
 }
 
 impl std::fmt::Debug for McpServers {
@@ -124,6 +129,7 @@ impl McpServers {
             tokens: Remembered::for_at_most(ACCESS_REMEMBERED, ACCESS_MAX_AGE),
             grants: Remembered::for_at_most(ACCESS_REMEMBERED, ACCESS_MAX_AGE),
             outbound: OutboundPolicy::default(),
+            newest_command: Default::default(),
         }
     }
 
@@ -154,8 +160,10 @@ impl McpServers {
         Ok(base)
     }
 
-    /// Runs a command and waits until the read models show it (a withdrawn grant is refused
-    /// by `resolveCredential` as soon as this returns).
+    /// Runs a command and waits (bounded) until the read models show it. A withdrawn grant, a
+    /// removed server or a revoked token is refused by `resolveCredential` as soon as this
+    /// returns, even when the wait ran out: until the read models show the command, what they
+    /// allow is checked on the server's stream ([`McpServers::access_shown`]).
     async fn run(
         &self,
         server: &McpServerId,
@@ -163,6 +171,8 @@ impl McpServers {
         meta: &EventMetadata,
     ) -> Result<Committed, ApiError> {
         let committed = self.servers.execute(server.as_str(), command, meta).await?;
+        self.newest_command
+            .fetch_max(committed.position, std::sync::atomic::Ordering::AcqRel);
         self.ledger
             .settle_for(committed, &[&mcp_sync::McpSync, &Principals, &AuditTrail])
             .await?;
@@ -462,6 +472,17 @@ impl McpServers {
         if token.revoked || token.expires_at.is_some_and(|e| e <= chrono::Utc::now()) {
             return Ok(None);
         }
+        if !self.access_shown() {
+            let server = self.servers.load(&token.server_id).await?;
+            let live = !server.is_removed()
+                && server
+                    .tokens()
+                    .iter()
+                    .any(|t| t.id.to_string() == token.token_id && !t.revoked);
+            if !live {
+                return Ok(None);
+            }
+        }
         Ok(Some(ServerPrincipal {
             server_id: token.server_id,
             token_id: token.token_id,
@@ -480,12 +501,38 @@ impl McpServers {
         let epoch = self.ledger.projections.access_epoch();
         let pool = &self.ledger.db.any;
         let key = (server.to_owned(), user.to_owned(), service.to_owned());
-        Ok(self
+        let allowed = self
             .grants
             .get_or_load(key, epoch, || {
                 mcp_sync::may_hold(pool, server, user, service)
             })
-            .await?)
+            .await?;
+        if !allowed || self.access_shown() {
+            return Ok(allowed);
+        }
+        let (Ok(user), Ok(service)) = (UserId::parse(user), ServiceKey::parse(service)) else {
+            return Ok(false);
+        };
+        Ok(self.servers.load(server).await?.may_hold(&user, &service))
+    }
+
+    /// Whether the access read models (`mcp_sync` for grants, `principals` for tokens) can be
+    /// trusted to allow: they run in this process, show its newest server command, and are not
+    /// stopped by an event they cannot read. Otherwise what they allow is checked on the
+    /// server's stream (one read), so a withdrawal, removal or revocation made here holds at
+    /// once, and a stopped read model never allows what its stream no longer does.
+    fn access_shown(&self) -> bool {
+        let projections = &self.ledger.projections;
+        let newest = self
+            .newest_command
+            .load(std::sync::atomic::Ordering::Acquire);
+        let models: [Model; 2] = [&mcp_sync::McpSync, &Principals];
+        models.into_iter().all(|model| {
+            !projections.stopped(model)
+                && projections
+                    .progress(model)
+                    .is_some_and(|p| *p.borrow() >= newest)
+        })
     }
 
     /// The server's aggregate (for the CLI and the sender).
