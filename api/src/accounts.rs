@@ -33,7 +33,8 @@ impl From<CommandError<UserError>> for ApiError {
             CommandError::Conflict => {
                 Self::Conflict("the user was changed at the same time; try again".into())
             }
-            CommandError::Unavailable(d) | CommandError::Internal(d) => Self::Internal(d),
+            CommandError::Unavailable(d) => Self::Unavailable(d),
+            CommandError::Internal(d) => Self::Internal(d),
         }
     }
 }

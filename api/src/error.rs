@@ -222,4 +222,17 @@ mod tests {
             assert_eq!(e.code(), code, "the CLI's code is the API's");
         }
     }
+
+    #[test]
+    fn account_and_mcp_server_commands_that_cannot_reach_the_database_are_unavailable() {
+        use credledger_adapters::CommandError;
+        use credledger_domain::mcp_server::McpServerError;
+        use credledger_domain::user::UserError;
+        let user = ApiError::from(CommandError::<UserError>::Unavailable("down".into()));
+        let server = ApiError::from(CommandError::<McpServerError>::Unavailable("down".into()));
+        assert_eq!((user.code(), server.code()), ("UNAVAILABLE", "UNAVAILABLE"));
+        let user = ApiError::from(CommandError::<UserError>::Internal("bug".into()));
+        let server = ApiError::from(CommandError::<McpServerError>::Internal("bug".into()));
+        assert_eq!((user.code(), server.code()), ("INTERNAL", "INTERNAL"));
+    }
 }
