@@ -466,3 +466,80 @@ async fn rotation_is_online_new_credentials_get_the_new_master_key_and_reveals_w
 on_both_backends!(
     rotation_is_online_new_credentials_get_the_new_master_key_and_reveals_work_while_it_runs
 );
+
+/// A command given no master keys, against a database that already holds data keys, stops
+/// and generates none: it made a new key file, which opened none of the stored data keys, and
+/// wrapped what it added under a key the deployment never configured.
+async fn no_master_keys_against_stored_data_keys_stops_and_generates_none(env: TestEnv) {
+    let ledger = env.ledger().await;
+    register(
+        &ledger,
+        "alice",
+        "notion",
+        "Work",
+        r#"{"token":"secret_a"}"#,
+    )
+    .await
+    .unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let missing = elsewhere.path().join("master.keys");
+    let fields = elsewhere.path().join("fields.json");
+    std::fs::write(&fields, r#"{"token":"secret_b"}"#).unwrap();
+    let out = env
+        .cli()
+        .env("CREDLEDGER_MASTER_KEY_FILE", &missing)
+        .args([
+            "credentials",
+            "add",
+            "--user",
+            "alice",
+            "--service",
+            "notion",
+        ])
+        .args(["--name", "Other", "--fields-file"])
+        .arg(&fields)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("already holds data keys"), "{said}");
+    assert!(!missing.exists(), "a key file was generated");
+    // With the ledger's own keys, the same command goes on.
+    let out = env
+        .cli()
+        .args([
+            "credentials",
+            "add",
+            "--user",
+            "alice",
+            "--service",
+            "notion",
+        ])
+        .args(["--name", "Other", "--fields-file"])
+        .arg(&fields)
+        .output()
+        .unwrap();
+    assert_success(&out, "credentials add");
+}
+on_both_backends!(no_master_keys_against_stored_data_keys_stops_and_generates_none);
+
+/// `keys generate` refuses while `CREDLEDGER_MASTER_KEYS` is set: the key file it would add
+/// to is not read then, so the key it called active would wrap nothing.
+async fn keys_generate_refuses_while_the_master_keys_come_from_the_environment(env: TestEnv) {
+    let before = std::fs::read(&env.key_file).ok();
+    let spec = credledger_adapters::crypto::generate_key_spec_line(1);
+    let out = env
+        .cli()
+        .env("CREDLEDGER_MASTER_KEYS", spec.trim())
+        .args(["keys", "generate"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CREDLEDGER_MASTER_KEYS is set"));
+    assert_eq!(
+        std::fs::read(&env.key_file).ok(),
+        before,
+        "the key file changed"
+    );
+}
+on_both_backends!(keys_generate_refuses_while_the_master_keys_come_from_the_environment);

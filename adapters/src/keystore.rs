@@ -93,6 +93,15 @@ impl KeyStore {
         }
     }
 
+    /// Whether the database holds any data key (so a master key generated now could not open
+    /// what is already stored).
+    pub async fn any_stored(db: &Database) -> Result<bool, KeyStoreError> {
+        let row = sqlx::query("SELECT 1 FROM data_keys LIMIT 1")
+            .fetch_optional(&db.any)
+            .await?;
+        Ok(row.is_some())
+    }
+
     pub fn master_keys(&self) -> &MasterKeyring {
         &self.keys
     }

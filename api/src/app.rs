@@ -50,6 +50,19 @@ async fn open_ledger_with(
     db.migrate()
         .await
         .context("could not migrate the ledger database")?;
+    // A key generated now would open none of the data keys already stored, and everything
+    // added under it would need a key nobody configured.
+    if if_missing == IfMissing::Generate
+        && !keys::given(settings)
+        && KeyStore::any_stored(&db).await?
+    {
+        anyhow::bail!(
+            "no master keys are given, but the database already holds data keys wrapped by \
+             master keys: set CREDLEDGER_MASTER_KEYS, or CREDLEDGER_MASTER_KEY_FILE \
+             (--master-key-file), to the keys they were written with (nothing was generated; \
+             a new key would open none of them)"
+        );
+    }
     let master = keys::load(settings, if_missing)?;
     let keys = KeyStore::new(db.clone(), Arc::new(master));
     // The process's one group writer: the ledger's commands and uses go through it, and the

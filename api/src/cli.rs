@@ -349,6 +349,13 @@ async fn keys(settings: Settings, command: KeysCommand) -> anyhow::Result<ExitCo
             );
         }
         KeysCommand::Generate { print: false, .. } => {
+            // The variable wins over the file: a key added to the file would be used by
+            // nothing, though said to be active.
+            anyhow::ensure!(
+                settings.master_keys.is_none(),
+                "CREDLEDGER_MASTER_KEYS is set, so the key file is not read: add a key to the \
+                 variable instead (`credledger keys generate --print --version N` prints one)"
+            );
             let path = &settings.master_key_file;
             if path.exists() {
                 let version = MasterKeyring::append_new_version(path)?;

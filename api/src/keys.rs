@@ -12,6 +12,11 @@ pub enum IfMissing {
     Fail,
 }
 
+/// Whether master keys are given at all (the variable, or a key file that exists).
+pub fn given(settings: &Settings) -> bool {
+    settings.master_keys.is_some() || settings.master_key_file.exists()
+}
+
 pub fn load(settings: &Settings, if_missing: IfMissing) -> anyhow::Result<MasterKeyring> {
     if let Some(spec) = &settings.master_keys {
         return MasterKeyring::parse(spec).context("CREDLEDGER_MASTER_KEYS is not valid");
