@@ -375,3 +375,28 @@ async fn sign_in_is_throttled_per_account(env: TestEnv) {
     server.running.stop().await.unwrap();
 }
 on_both_backends!(sign_in_is_throttled_per_account);
+
+/// A wrong current password to `changePassword` counts as a failed sign-in of the account from
+/// the client: a stolen session cannot guess the password faster than signing in could.
+async fn changing_the_password_is_throttled_like_signing_in(env: TestEnv) {
+    let server = env.server().await;
+    let alice = server.user("alice").await;
+    let attempt = |current: &'static str| {
+        let alice = alice.clone();
+        async move {
+            alice
+                .gql(
+                    "mutation($c: String!) { changePassword(currentPassword: $c, newPassword: \"a new long password\") }",
+                    json!({"c": current}),
+                )
+                .await
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(attempt("wrong password!!").await.code(), "VALIDATION");
+    }
+    let blocked = attempt(PASSWORD).await;
+    assert_eq!(blocked.code(), "RATE_LIMITED", "{}", blocked.body);
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(changing_the_password_is_throttled_like_signing_in);

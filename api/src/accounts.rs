@@ -79,12 +79,33 @@ impl std::fmt::Debug for Accounts {
     }
 }
 
-async fn blocking<T: Send + 'static>(
+/// Password hashes computed or checked at once in this process. Each takes argon2id's 19 MiB
+/// and a blocking thread for tens of milliseconds: unbounded, a flood of sign-ins took every
+/// blocking thread and gigabytes of memory.
+fn password_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        tokio::sync::Semaphore::new(2 * cores)
+    })
+}
+
+/// How long a password check waits for its turn before it is answered `RATE_LIMITED`.
+const PASSWORD_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Hashes or checks a password on a blocking thread, one of at most [`password_permits`].
+async fn password_work<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
+    let permit = tokio::time::timeout(PASSWORD_WAIT, password_permits().acquire())
         .await
-        .map_err(|e| ApiError::internal(format!("a blocking task failed: {e}")))
+        .map_err(|_| ApiError::RateLimited { retry_after: 1 })?
+        .map_err(|e| ApiError::internal(format!("the password permits are closed: {e}")))?;
+    let done = tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("a blocking task failed: {e}")));
+    drop(permit);
+    done
 }
 
 impl Accounts {
@@ -129,7 +150,7 @@ impl Accounts {
             ));
         }
         let password = new.password;
-        let hash = blocking(move || password.hash())
+        let hash = password_work(move || password.hash())
             .await?
             .map_err(ApiError::internal)?;
         self.run(
@@ -196,7 +217,7 @@ impl Accounts {
             None => None,
         };
         let phc = stored.clone().unwrap_or_else(|| self.decoy_hash.clone());
-        let matches = blocking(move || password.verify(&phc)).await?;
+        let matches = password_work(move || password.verify(&phc)).await?;
         let user = match user {
             Some(u) if matches && stored.is_some() && !u.locked => u,
             _ => {
@@ -329,16 +350,28 @@ impl Accounts {
         new: Password,
         meta: &EventMetadata,
     ) -> Result<(), ApiError> {
+        // Under the sign-in throttle, as signing in is: a stolen session must not make this a
+        // way to guess the password without delay.
+        let (account, client) = (
+            who.user_id.as_str(),
+            meta.ip.as_deref().unwrap_or("unknown"),
+        );
+        if let Some(wait) = self.limits.sign_in_attempt(account, client).await? {
+            return Err(ApiError::RateLimited {
+                retry_after: crate::limits::whole_seconds(wait),
+            });
+        }
         let stored =
             sqlx::query_scalar::<_, String>("SELECT hash FROM passwords WHERE user_id = $1")
                 .bind(who.user_id.as_str())
                 .fetch_optional(&self.ledger.db.any)
                 .await?
                 .unwrap_or_else(|| self.decoy_hash.clone());
-        if !blocking(move || current.verify(&stored)).await? {
+        if !password_work(move || current.verify(&stored)).await? {
             return Err(ApiError::Validation("the current password is wrong".into()));
         }
-        let hash = blocking(move || new.hash())
+        self.limits.sign_in_succeeded(account, client).await?;
+        let hash = password_work(move || new.hash())
             .await?
             .map_err(ApiError::internal)?;
         self.run(
@@ -458,4 +491,36 @@ fn principal_from_row(row: PrincipalRow, via: Via) -> Result<Option<Principal>, 
 /// fault, never read as a default).
 fn unreadable(what: &str) -> ApiError {
     ApiError::Internal(format!("a read-model row holds an unreadable {what}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{password_permits, password_work};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn password_work_runs_at_most_its_permits_at_once() {
+        let permits = password_permits().available_permits();
+        let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let tasks: Vec<_> = (0..4 * permits)
+            .map(|_| {
+                let (running, most) = (running.clone(), most.clone());
+                tokio::spawn(password_work(move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                }))
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("joined").expect("ran");
+        }
+        assert!(
+            most.load(Ordering::SeqCst) <= permits,
+            "{most:?} > {permits}"
+        );
+        assert_eq!(password_permits().available_permits(), permits);
+    }
 }
