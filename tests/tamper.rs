@@ -8,7 +8,7 @@ use crate::on_both_backends;
 use crate::support::chain::{assert_fails_at, assert_verifies, verify_without_keys, Tamper};
 use crate::support::{meta, valid, TestEnv};
 use credledger::Ledger;
-use credledger_adapters::chain::{event_hash, ChainInput};
+use credledger_adapters::chain::{event_hash, ChainInput, GENESIS};
 use credledger_domain::keyring::ValidationOutcome;
 use credledger_domain::CredentialId;
 use sqlx::Row;
@@ -446,3 +446,39 @@ on_both_backends!(a_forged_event_with_a_made_up_hash_is_named_at_its_position);
 on_both_backends!(a_forged_event_hashed_over_the_wrong_predecessor_is_named_at_its_position);
 on_both_backends!(an_edited_event_with_a_recomputed_hash_is_named_at_the_broken_link_after_it);
 on_both_backends!(removing_the_newest_event_passes_verify_but_changes_the_printed_head_hash);
+
+/// An event hashed and linked correctly at the end of the ledger, but numbered past its
+/// stream's end: a stream replays its events in their numbering, so it must have no gap.
+async fn an_event_numbered_out_of_its_stream_is_named_at_its_position(env: TestEnv) {
+    let built = build(&env).await;
+    let mut t = Tamper::open(&env, &built.pool).await;
+    let newest = t.event(built.head).await;
+    let row = ChainInput {
+        sequence: 3,
+        ..forged(built.head + 1, &newest.hash)
+    };
+    t.insert(&row, &event_hash(&row)).await;
+    t.finish().await;
+    assert_fails_at(&verify_without_keys(&env), built.head + 1);
+}
+on_both_backends!(an_event_numbered_out_of_its_stream_is_named_at_its_position);
+
+/// An event stored with no place in the chain (position 0) is read by no feed, so the chain
+/// and the read models never see it, while its stream replays it; verify fails on it, and the
+/// head hash it would print is unchanged (which is why a kept head hash alone cannot tell).
+async fn an_event_stored_outside_the_chain_fails_verify(env: TestEnv) {
+    let built = build(&env).await;
+    let mut t = Tamper::open(&env, &built.pool).await;
+    let row = forged(0, &GENESIS);
+    t.insert(&row, &[0; 32]).await;
+    t.finish().await;
+    let verdict = verify_without_keys(&env);
+    assert_eq!(verdict.code, Some(1), "{verdict:?}");
+    assert!(
+        verdict
+            .stderr
+            .contains("1 stored event(s) have no position in the chain"),
+        "{verdict:?}"
+    );
+}
+on_both_backends!(an_event_stored_outside_the_chain_fails_verify);

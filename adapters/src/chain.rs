@@ -58,6 +58,12 @@ pub enum ChainError {
     BrokenLink { position: i64 },
     #[error("position {position}: the stored hash does not match the event's content")]
     BadHash { position: i64 },
+    #[error("position {position}: its stream's events are not numbered 1, 2, 3… in the order of the ledger (expected sequence {expected}, found {sequence})")]
+    OutOfSequence {
+        position: i64,
+        sequence: i64,
+        expected: i64,
+    },
 }
 
 impl ChainError {
@@ -65,16 +71,23 @@ impl ChainError {
         match self {
             // A gap is first wrong where the expected event is missing.
             Self::Gap { position, expected } => (*position).min(*expected),
-            Self::BrokenLink { position } | Self::BadHash { position } => *position,
+            Self::BrokenLink { position }
+            | Self::BadHash { position }
+            | Self::OutOfSequence { position, .. } => *position,
         }
     }
 }
 
-/// Checks events one by one, in position order, from the start of the ledger.
+/// Checks events one by one, in position order, from the start of the ledger: each links to
+/// the one before and hashes as stored, and each stream's events come numbered 1, 2, 3… (the
+/// streams are what commands replay: an event a stream holds outside that order would change
+/// state without the chain showing it).
 #[derive(Debug)]
 pub struct ChainVerifier {
     expected_position: i64,
     prev_hash: [u8; 32],
+    /// Each stream's last sequence so far.
+    streams: std::collections::HashMap<(String, String), i64>,
 }
 
 impl Default for ChainVerifier {
@@ -82,6 +95,7 @@ impl Default for ChainVerifier {
         Self {
             expected_position: 1,
             prev_hash: GENESIS,
+            streams: Default::default(),
         }
     }
 }
@@ -106,6 +120,19 @@ impl ChainVerifier {
                 position: event.position,
             });
         }
+        let stream = (
+            event.aggregate_type.to_owned(),
+            event.aggregate_id.to_owned(),
+        );
+        let last = self.streams.get(&stream).copied().unwrap_or(0);
+        if event.sequence != last + 1 {
+            return Err(ChainError::OutOfSequence {
+                position: event.position,
+                sequence: event.sequence,
+                expected: last + 1,
+            });
+        }
+        self.streams.insert(stream, event.sequence);
         self.prev_hash = computed;
         self.expected_position += 1;
         Ok(())
