@@ -678,3 +678,32 @@ async fn pasted_secrets_are_trimmed_and_line_breaks_refused(env: TestEnv) {
     server.running.stop().await.unwrap();
 }
 on_both_backends!(pasted_secrets_are_trimmed_and_line_breaks_refused);
+
+/// A credential id in another spelling of the same UUID (uppercase, braces) is `NOT_FOUND`
+/// and changes nothing: it found the credential to rename, then not the row to answer with,
+/// so a committed rename was answered `NOT_FOUND`.
+async fn a_credential_id_in_another_spelling_is_not_found_and_changes_nothing(env: TestEnv) {
+    let server = env.server().await;
+    let alice = server.user("alice").await;
+    let id = alice
+        .add("notion", "Work", server.good_fields("notion", 0))
+        .await;
+    for spelled in [id.to_uppercase(), format!("{{{id}}}")] {
+        let answer = alice
+            .gql(
+                "mutation($id: ID!) { updateCredential(id: $id, input: {name: \"Other\"}) { credential { name } } }",
+                serde_json::json!({"id": spelled}),
+            )
+            .await;
+        assert_eq!(answer.code(), "NOT_FOUND", "{}", answer.body);
+    }
+    let shown = alice
+        .ok(
+            "query($id: ID!) { credential(id: $id) { name } }",
+            serde_json::json!({"id": id}),
+        )
+        .await;
+    assert_eq!(shown["credential"]["name"], "Work");
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(a_credential_id_in_another_spelling_is_not_found_and_changes_nothing);

@@ -131,6 +131,23 @@ async fn a_token_without_the_resolve_scope_is_refused(env: TestEnv) {
 }
 on_both_backends!(a_token_without_the_resolve_scope_is_refused);
 
+/// A user id or service past its bounds is `VALIDATION`, with a short message, before it keys
+/// a remembered answer or a query (it was echoed whole in the refusal).
+async fn an_over_long_user_or_service_is_refused_before_any_lookup(env: TestEnv) {
+    let server = server(&env).await;
+    let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
+    let admin = server.admin("root").await;
+    register(&admin, &recorder, "gw", &["notion"], false).await;
+    let (gw, _) = server_token(&admin, "gw", json!(["CREDENTIALS_RESOLVE"])).await;
+    let long = "a".repeat(60_000);
+    for (user, service) in [(long.as_str(), "notion"), ("alice", long.as_str())] {
+        let answer = resolve(&gw, user, service, None).await;
+        assert_eq!(answer.code(), "VALIDATION", "{}", answer.body);
+        assert!(answer.message().len() < 200, "{}", answer.message());
+    }
+}
+on_both_backends!(an_over_long_user_or_service_is_refused_before_any_lookup);
+
 async fn a_server_resolves_only_what_it_was_granted(env: TestEnv) {
     let server = server(&env).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();

@@ -103,13 +103,22 @@ impl ServiceKey {
 pub struct CredentialId(uuid::Uuid);
 
 impl CredentialId {
+    /// A credential id as the ledger writes it: a UUID in lowercase with hyphens. Other
+    /// spellings of the same UUID (uppercase, braces, `urn:uuid:`, no hyphens) are refused:
+    /// read models and answers match ids as text, so such a spelling found the credential to
+    /// change and then not the row to answer with.
     pub fn parse(value: &str) -> Result<Self, InputError> {
-        uuid::Uuid::parse_str(value)
-            .map(Self)
-            .map_err(|e| InputError::Malformed {
-                what: "credential id",
-                detail: e.to_string(),
-            })
+        let malformed = |detail: String| InputError::Malformed {
+            what: "credential id",
+            detail,
+        };
+        let id = uuid::Uuid::parse_str(value).map_err(|e| malformed(e.to_string()))?;
+        if id.hyphenated().to_string() != value {
+            return Err(malformed(
+                "write it in lowercase with hyphens, as the ledger gives it".into(),
+            ));
+        }
+        Ok(Self(id))
     }
     pub fn from_uuid(id: uuid::Uuid) -> Self {
         Self(id)
@@ -230,6 +239,19 @@ mod tests {
         assert!(ServiceKey::parse("Notion").is_err());
         assert!(CredentialName::parse("a\u{0}b").is_err());
         assert!(CredentialId::parse("not-a-uuid").is_err());
+        let id = "8e5b2a9c-0f8e-4c4b-9a51-2f6f0c8a1d3e";
+        assert_eq!(
+            CredentialId::parse(id).map(|c| c.to_string()),
+            Ok(id.to_owned())
+        );
+        for other in [
+            id.to_uppercase(),
+            format!("{{{id}}}"),
+            format!("urn:uuid:{id}"),
+            id.replace('-', ""),
+        ] {
+            assert!(CredentialId::parse(&other).is_err(), "{other}");
+        }
         assert_eq!(
             KeyringId::parse("alice:notion").map(|k| k.to_string()),
             Ok("alice:notion".to_string())
