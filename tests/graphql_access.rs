@@ -376,6 +376,24 @@ async fn sign_in_is_throttled_per_account(env: TestEnv) {
 }
 on_both_backends!(sign_in_is_throttled_per_account);
 
+/// A sign-in whose login holds a control character is a wrong sign-in, not an internal
+/// error (PostgreSQL refuses NUL in text, and the throttle's key held it).
+async fn a_login_with_a_control_character_is_a_wrong_sign_in(env: TestEnv) {
+    let server = env.server().await;
+    let anon = server.anonymous();
+    for login in ["a\u{0}b@example.com", "carol\u{7}@example.com"] {
+        let answer = anon
+            .gql(
+                "mutation($l: String!) { login(login: $l, password: \"wrong password!!\") { user { id } } }",
+                json!({"l": login}),
+            )
+            .await;
+        assert_eq!(answer.code(), "VALIDATION", "{}", answer.body);
+    }
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(a_login_with_a_control_character_is_a_wrong_sign_in);
+
 /// A wrong current password to `changePassword` counts as a failed sign-in of the account from
 /// the client: a stolen session cannot guess the password faster than signing in could.
 async fn changing_the_password_is_throttled_like_signing_in(env: TestEnv) {

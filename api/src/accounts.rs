@@ -198,6 +198,13 @@ impl Accounts {
         ip: Option<&str>,
     ) -> Result<(Zeroizing<String>, UserRow), ApiError> {
         let login = login.trim().chars().take(254).collect::<String>();
+        // No account has a control character in its email or id (and PostgreSQL refuses NUL
+        // in text): refused before anything is looked up or counted.
+        if login.chars().any(char::is_control) {
+            return Err(ApiError::Validation(
+                "the email or password is wrong, or the account is locked".into(),
+            ));
+        }
         let account_key = login.to_lowercase();
         let client = ip.unwrap_or("unknown");
         if let Some(wait) = self.limits.sign_in_attempt(&account_key, client).await? {
