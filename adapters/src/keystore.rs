@@ -55,12 +55,14 @@ pub struct KeyStore {
     db: Database,
     keys: Arc<MasterKeyring>,
     /// Wrapped data keys read recently, so a disclosure does not read its key again: as safe
-    /// in memory as in the table (only the master keys, already in memory, open them). A key
-    /// destroyed by this process is forgotten at once; one destroyed by another process is
-    /// never asked for, because disclosures choose only credentials their keyring's stream
-    /// still holds, and their use is recorded only while the stream has not moved on.
-    /// Remembered at the epoch of [`KeyStore::destroyed`]: a destruction by this process
-    /// makes every key read before it stale.
+    /// in memory as in the table while the key lives (only the master keys, already in
+    /// memory, open them). A key destroyed by this process is forgotten at once (its bytes
+    /// wiped); one destroyed by another process is never asked for, because disclosures choose
+    /// only credentials their keyring's stream still holds, and their use is recorded only
+    /// while the stream has not moved on, and is dropped within [`WRAPPED_MAX_AGE`], so an
+    /// erased secret's key does not stay in this process's memory. Remembered at the epoch of
+    /// [`KeyStore::destroyed`]: a destruction by this process makes every key read before it
+    /// stale.
     wrapped: Arc<Remembered<CredentialId, StoredKey>>,
     /// How many keys this process destroyed (the epoch of `wrapped`).
     destroyed: Arc<AtomicU64>,
@@ -68,6 +70,8 @@ pub struct KeyStore {
 
 /// Wrapped data keys remembered at most.
 const WRAPPED_REMEMBERED: u64 = 20_000;
+/// The longest a wrapped data key stays remembered (then it is read again).
+const WRAPPED_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl std::fmt::Debug for KeyStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -80,7 +84,8 @@ impl std::fmt::Debug for KeyStore {
 #[derive(Clone)]
 struct StoredKey {
     dek_id: Uuid,
-    wrapped: Option<Vec<u8>>,
+    /// Wiped when dropped (a destroyed key's last copy in memory included).
+    wrapped: Option<zeroize::Zeroizing<Vec<u8>>>,
 }
 
 impl KeyStore {
@@ -88,7 +93,7 @@ impl KeyStore {
         Self {
             db,
             keys,
-            wrapped: Arc::new(Remembered::new(WRAPPED_REMEMBERED)),
+            wrapped: Arc::new(Remembered::for_at_most(WRAPPED_REMEMBERED, WRAPPED_MAX_AGE)),
             destroyed: Arc::default(),
         }
     }
@@ -118,7 +123,9 @@ impl KeyStore {
                 credential,
                 detail: format!("bad data key id: {e}"),
             })?,
-            wrapped: row.try_get("wrapped")?,
+            wrapped: row
+                .try_get::<Option<Vec<u8>>, _>("wrapped")?
+                .map(zeroize::Zeroizing::new),
         }))
     }
 
@@ -239,6 +246,7 @@ impl KeyStore {
         .execute(&self.db.any)
         .await?;
         self.destroyed.fetch_add(1, Ordering::AcqRel);
+        self.wrapped.forget(&credential);
         if self.db.backend() == crate::db::Backend::Sqlite {
             // secure_delete zeroes the page in the database file; the write-ahead log still
             // holds the old page until a checkpoint copies it back and truncates the log.
@@ -301,7 +309,9 @@ impl KeyStore {
                     credential,
                     detail: format!("bad data key id: {e}"),
                 })?,
-                wrapped: row.try_get("wrapped")?,
+                wrapped: row
+                    .try_get::<Option<Vec<u8>>, _>("wrapped")?
+                    .map(zeroize::Zeroizing::new),
             };
             let dek = self.unwrap_key(credential, &key)?;
             let wrapped = self
@@ -382,5 +392,40 @@ impl Cipher for KeyStore {
             dek_id: dek.id(),
             ciphertext: base64::engine::general_purpose::STANDARD.encode(blob),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{DatabaseConfig, DEFAULT_CONNECTION_WAIT};
+    use crate::remembered::Lookup;
+
+    #[tokio::test]
+    async fn a_destroyed_key_is_forgotten_at_once() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let db = Database::connect(&DatabaseConfig {
+            url: None,
+            data_dir: dir.path().into(),
+            max_connections: 2,
+            connection_wait: DEFAULT_CONNECTION_WAIT,
+        })
+        .await
+        .expect("a database");
+        db.migrate().await.expect("migrated");
+        let spec = crypto::generate_key_spec_line(1);
+        let keys = MasterKeyring::parse(spec.trim()).expect("a master key");
+        let store = KeyStore::new(db, Arc::new(keys));
+        let id = CredentialId::from_uuid(Uuid::new_v4());
+        let fields = SecretFields::from_json_bytes(br#"{"token":"t"}"#).expect("fields");
+        let sealed = store.seal(id, 1, &fields).await.expect("sealed");
+        store.open_remembered(id, 1, &sealed).await.expect("opened");
+        let remembered = |epoch| store.wrapped.look_up(&id, epoch);
+        assert!(matches!(remembered(0), Lookup::Current(_)));
+        store.destroy(id).await.expect("destroyed");
+        // Not merely outdated: gone, its bytes wiped as they were dropped.
+        for epoch in [0, 1] {
+            assert!(matches!(remembered(epoch), Lookup::Missing));
+        }
     }
 }

@@ -92,6 +92,15 @@ where
         }
     }
 
+    /// Forgets what is remembered for `key` (dropped now, not when evicted).
+    pub fn forget<Q>(&self, key: &Q)
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.cache.invalidate(key);
+    }
+
     /// Remembers `value`, read at `epoch` (taken before the read).
     pub fn insert(&self, key: K, epoch: u64, value: V) {
         self.cache.insert(key, (epoch, value));
