@@ -769,3 +769,64 @@ async fn the_refresh_list_puts_active_tokens_before_expired_ones(env: TestEnv) {
     assert_eq!(both.len(), 2);
 }
 on_both_backends!(the_refresh_list_puts_active_tokens_before_expired_ones);
+
+/// A refresh the database cannot record for a while (PostgreSQL answering "cannot connect
+/// now" to its event): the rotated tokens the provider gave are kept and recorded once the
+/// database takes them, and the spent refresh token is never redeemed again (with reuse
+/// detection that would revoke the grant, and the credential would end expired).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refresh_the_database_could_not_record_is_recorded_later_without_redeeming_again() {
+    let Some(env) = TestEnv::postgres().await else {
+        return;
+    };
+    let behaviour = OAuthBehaviour {
+        token_lifetime: Duration::from_secs(4),
+        rotate_refresh_tokens: true,
+        ..OAuthBehaviour::default()
+    };
+    // Refreshed on demand only (at resolve), not by the pass.
+    let jobs = JobSettings {
+        oauth_refresh_interval: Duration::from_secs(3600),
+        oauth_refresh_margin: chrono::Duration::seconds(3),
+        ..JobSettings::default()
+    };
+    let server = oauth_server(&env, behaviour, jobs).await;
+    let alice = server.user("alice").await;
+    let (_, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
+    let id = connected_id(&landed);
+    let machine = resolver_token(&alice).await;
+    let pool = env.any_pool().await;
+    for sql in [
+        "CREATE FUNCTION refuse_refresh() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+         RAISE EXCEPTION 'the database is away' USING ERRCODE = '57P03'; END $$",
+        "CREATE TRIGGER refresh_refused BEFORE INSERT ON events FOR EACH ROW \
+         WHEN (NEW.event_type = 'OAuthTokenRefreshed') EXECUTE FUNCTION refuse_refresh()",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    // Due now: the resolve redeems the refresh token, and its record is refused throughout.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    resolve_access_token(&machine, "alice").await;
+    let redeemed = server.simulator.oauth_redemptions();
+    assert_eq!(redeemed.values().copied().collect::<Vec<_>>(), [1]);
+    sqlx::query("DROP TRIGGER refresh_refused ON events")
+        .execute(&pool)
+        .await
+        .unwrap();
+    // The database is back: the next need records the kept tokens (their access token has
+    // expired meanwhile, so it then redeems the rotated refresh token they hold, once).
+    let token = resolve_access_token(&machine, "alice").await;
+    let after = server.simulator.oauth_redemptions();
+    for (spent, n) in &redeemed {
+        assert_eq!(
+            after.get(spent),
+            Some(n),
+            "the spent token was redeemed again"
+        );
+    }
+    assert!(after.values().all(|n| *n == 1), "{after:?}");
+    assert_eq!(userinfo_status(&server, &token).await, 200);
+    let c = credential(&alice, &id).await;
+    assert_eq!(c["status"], "ACTIVE", "{c}");
+    server.running.stop().await.unwrap();
+}

@@ -16,6 +16,7 @@ use super::{token_fields, with_grant, OAuthConnections};
 use crate::jobs::Leases;
 use crate::ledger::{Ledger, LedgerError};
 use chrono::{DateTime, Utc};
+use credledger_adapters::oauth::TokenGrant;
 use credledger_domain::catalog::OAuthFlow;
 use credledger_domain::keyring::{CredentialState, CredentialStatus, KeyringCommand, KeyringError};
 use credledger_domain::ports::Validator;
@@ -28,6 +29,13 @@ use std::time::Duration;
 const LEASE_TTL: Duration = Duration::from_secs(30);
 /// How long a need waits for another instance's refresh before giving up.
 const WAIT_FOR_OTHER: Duration = Duration::from_secs(20);
+/// The waits between tries to record a refresh the database could not take (then the grant
+/// is kept in memory for the next refresh of the same secret).
+const RECORD_RETRIES: [Duration; 3] = [
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+];
 
 /// What became of one credential's refresh.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +59,10 @@ pub struct TokenRefresher {
     /// Credentials (at a secret version) whose refresh token the provider refused: not tried
     /// again until reconnected (a new secret version).
     refused: moka::sync::Cache<(CredentialId, u32), ()>,
+    /// Grants the provider gave that could not be recorded (the database was away), by the
+    /// secret version whose refresh token they answered: that token may be spent (rotation),
+    /// so the next refresh of the same version records the grant instead of redeeming again.
+    unrecorded: moka::sync::Cache<(CredentialId, u32), (TokenGrant, DateTime<Utc>)>,
     /// Tokens expiring within this margin are refreshed.
     pub margin: chrono::Duration,
 }
@@ -88,6 +100,10 @@ impl TokenRefresher {
                 .time_to_idle(Duration::from_secs(600))
                 .build(),
             refused: moka::sync::Cache::builder().max_capacity(100_000).build(),
+            unrecorded: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Duration::from_secs(24 * 3600))
+                .build(),
             margin,
         }
     }
@@ -131,6 +147,8 @@ impl TokenRefresher {
         let _one_in_this_process = lock.lock().await;
         let lease = format!("oauth-refresh:{id}");
         let waited_since = tokio::time::Instant::now();
+        // A grant kept from an earlier redemption was recorded: its token may be due already.
+        let mut recorded_kept = false;
         loop {
             // Read from the stream, not a read model: another instance's commit shows at once.
             let state = self.ledger.keyring(keyring).await?;
@@ -140,18 +158,34 @@ impl TokenRefresher {
             if !due(&c, Utc::now(), self.margin)
                 || self.refused.contains_key(&(id, c.secret_version))
             {
-                return Ok(Refreshed::NotDue);
+                return Ok(match recorded_kept {
+                    true => Refreshed::Refreshed,
+                    false => Refreshed::NotDue,
+                });
             }
+            let kept = self.unrecorded.contains_key(&(id, c.secret_version));
             let now = Utc::now();
-            if self
-                .leases
+            // A holder of its own for each redemption: the lease is never taken again by the
+            // process that holds it (if its in-process lock was evicted meanwhile, say).
+            let holder = Leases::with_holder(
+                self.ledger.db.clone(),
+                &format!("{}-{}", self.leases.holder(), uuid::Uuid::new_v4().simple()),
+            );
+            if holder
                 .acquire(&lease, now, LEASE_TTL, None)
                 .await
                 .map_err(LedgerError::from)?
             {
-                let result = self.redeem(keyring, &c).await;
-                if let Err(e) = self.leases.release(&lease, Utc::now(), None).await {
+                // Renewed while the redemption and its record take their time.
+                let held = holder.keep(&lease, LEASE_TTL);
+                let result = self.redeem(keyring, &c, &held.lost).await;
+                drop(held);
+                if let Err(e) = holder.release(&lease, Utc::now(), None).await {
                     tracing::warn!(error = %e, "could not release a refresh lease; it lapses");
+                }
+                if kept && !recorded_kept && matches!(result, Ok(Refreshed::Refreshed)) {
+                    recorded_kept = true;
+                    continue;
                 }
                 return result;
             }
@@ -164,11 +198,13 @@ impl TokenRefresher {
         }
     }
 
-    /// Holding the lease: redeems the refresh token and records what the provider answered.
+    /// Holding the lease: redeems the refresh token and records what the provider answered
+    /// (or records a grant an earlier redemption could not).
     async fn redeem(
         &self,
         keyring: &KeyringId,
         seen: &CredentialState,
+        lost: &tokio::sync::watch::Receiver<bool>,
     ) -> Result<Refreshed, LedgerError> {
         let definition = self
             .ledger
@@ -191,24 +227,36 @@ impl TokenRefresher {
             Utc::now(),
             format!("oauth-refresh-{}", uuid::Uuid::new_v4()),
         );
-        match self.connections.refresh(definition, &refresh_token).await {
-            Ok(grant) => {
+        let unrecorded = self.unrecorded.get(&(seen.id, version));
+        if unrecorded.is_none() && *lost.borrow() {
+            return Err(LedgerError::Unavailable(
+                "the refresh lease was lost before the token was redeemed".into(),
+            ));
+        }
+        let answer = match unrecorded {
+            Some(kept) => Ok(kept),
+            None => self
+                .connections
+                .refresh(definition, &refresh_token)
+                .await
+                .map(|grant| (grant, Utc::now())),
+        };
+        match answer {
+            Ok((mut grant, received_at)) => {
                 let kept = grant.refresh_token.clone().unwrap_or(refresh_token);
+                grant.refresh_token = Some(kept.clone());
                 let fields = token_fields(&grant.access_token, &kept).map_err(|_| {
                     LedgerError::Internal("the provider's token is not usable".into())
                 })?;
-                let expires_at = grant.expires_at(Utc::now());
-                self.ledger
-                    .command(
-                        keyring,
-                        KeyringCommand::RecordOAuthRefresh {
-                            credential_id: seen.id,
-                            fields: fields.clone(),
-                            expires_at,
-                        },
-                        &meta,
-                    )
-                    .await?;
+                self.record(
+                    keyring,
+                    seen.id,
+                    version,
+                    (&grant, received_at),
+                    fields.clone(),
+                    &meta,
+                )
+                .await?;
                 if seen.status != CredentialStatus::Active {
                     // An expired credential is usable again once its new token checks out.
                     let outcome =
@@ -240,6 +288,49 @@ impl TokenRefresher {
                 Ok(Refreshed::Revoked)
             }
             Err(e) => Err(LedgerError::Unavailable(e.to_string())),
+        }
+    }
+
+    /// Records a grant, trying again for a while when the database cannot take it; past
+    /// that, the grant is kept for the next refresh of the same secret version (its refresh
+    /// token may be spent: redeeming it again could revoke the whole grant).
+    async fn record(
+        &self,
+        keyring: &KeyringId,
+        credential_id: CredentialId,
+        version: u32,
+        (grant, received_at): (&TokenGrant, DateTime<Utc>),
+        fields: credledger_domain::SecretFields,
+        meta: &EventMetadata,
+    ) -> Result<(), LedgerError> {
+        // Its lifetime counts from when the provider gave it, however late it is recorded.
+        let command = KeyringCommand::RecordOAuthRefresh {
+            credential_id,
+            secret_version: version,
+            fields,
+            expires_at: grant.expires_at(received_at),
+        };
+        let mut waits = RECORD_RETRIES.iter();
+        loop {
+            match self.ledger.command(keyring, command.clone(), meta).await {
+                Ok(_) => {
+                    self.unrecorded.invalidate(&(credential_id, version));
+                    return Ok(());
+                }
+                Err(e) if could_not_record(&e) => match waits.next() {
+                    Some(wait) => tokio::time::sleep(*wait).await,
+                    None => {
+                        tracing::warn!(credential = %credential_id, error = %e, "a refresh could not be recorded; its tokens are kept for the next try");
+                        self.unrecorded
+                            .insert((credential_id, version), (grant.clone(), received_at));
+                        return Err(e);
+                    }
+                },
+                Err(e) => {
+                    self.unrecorded.invalidate(&(credential_id, version));
+                    return Err(e);
+                }
+            }
         }
     }
 
@@ -309,4 +400,15 @@ impl TokenRefresher {
         }
         refreshed
     }
+}
+
+/// Whether a refresh's record failed for a moment (the database away, a conflict, the keys
+/// out of reach), not because the ledger refuses it.
+fn could_not_record(e: &LedgerError) -> bool {
+    matches!(
+        e,
+        LedgerError::Unavailable(_)
+            | LedgerError::Conflict
+            | LedgerError::Rule(KeyringError::KeysUnavailable(_))
+    )
 }

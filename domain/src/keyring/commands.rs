@@ -88,6 +88,9 @@ pub enum KeyringCommand {
     },
     RecordOAuthRefresh {
         credential_id: CredentialId,
+        /// The secret version whose refresh token was redeemed: a secret replaced since (a
+        /// reconnect, a pasted token) is not overwritten by the older grant's tokens.
+        secret_version: u32,
         fields: SecretFields,
         expires_at: Option<DateTime<Utc>>,
     },

@@ -557,10 +557,18 @@ impl Keyring {
             }
             KeyringCommand::RecordOAuthRefresh {
                 credential_id,
+                secret_version,
                 fields,
                 expires_at,
             } => {
-                let version = self.not_revoked(credential_id, "refreshed")?.secret_version + 1;
+                let current = self.not_revoked(credential_id, "refreshed")?.secret_version;
+                if current != secret_version {
+                    return Err(KeyringError::StaleValidation {
+                        checked: secret_version,
+                        current,
+                    });
+                }
+                let version = current + 1;
                 let service = self.owner.as_ref().map(|(_, s)| s.clone());
                 let service = service.ok_or(KeyringError::NotFound(credential_id))?;
                 Self::service_definition(services, &service)?.check_fields(&fields)?;

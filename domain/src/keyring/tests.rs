@@ -1204,6 +1204,27 @@ fn a_validation_of_a_replaced_secret_is_stale() {
 }
 
 #[test]
+fn a_refresh_of_a_replaced_secret_is_refused_and_does_not_overwrite_it() {
+    let history = concat(vec![
+        primary_work(),
+        active(2, "personal", "acct-2"),
+        vec![secret_replaced(2, 2, Active)],
+    ]);
+    let fields = SecretFields::from_json_bytes(br#"{"token":"refreshed"}"#).expect("fields");
+    given(history)
+        .when(KeyringCommand::RecordOAuthRefresh {
+            credential_id: id(2),
+            secret_version: 1,
+            fields,
+            expires_at: None,
+        })
+        .then_expect_error(KeyringError::StaleValidation {
+            checked: 1,
+            current: 2,
+        });
+}
+
+#[test]
 fn a_validation_of_a_future_secret_version_is_refused_too() {
     given(primary_work())
         .when(record_validation(1, 2, invalid()))
