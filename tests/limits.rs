@@ -202,3 +202,38 @@ async fn two_instances_on_one_postgresql_share_the_limits() {
     one.running.stop().await.unwrap();
     two.running.stop().await.unwrap();
 }
+
+/// A mutation whose first root field committed and whose second ran out of live checks is
+/// answered 200 with both (its data and the second's `RATE_LIMITED`): a 429 says nothing was
+/// done, and a client honouring it would send the committed mutation again.
+async fn a_partly_done_mutation_is_not_answered_429(env: TestEnv) {
+    let server = env.server_with(|s| s.validations_per_minute = 1).await;
+    let alice = server.user("alice").await;
+    let fields = server.good_fields("notion", 0);
+    let answer = alice
+        .gql(
+            "mutation($i: AddCredentialInput!, $f: JSON!) { \
+             a: addCredential(input: $i) { credential { id } } \
+             b: testCredential(service: \"notion\", fields: $f) { result } }",
+            json!({"i": {"service": "notion", "name": "Work", "fields": fields}, "f": fields}),
+        )
+        .await;
+    assert!(
+        answer.body["data"]["a"]["credential"]["id"].is_string(),
+        "{}",
+        answer.body
+    );
+    assert_eq!(answer.code(), "RATE_LIMITED", "{}", answer.body);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.header("retry-after"), None);
+    // Refused whole, it is still 429.
+    let refused = alice
+        .gql(
+            "mutation($f: JSON!) { testCredential(service: \"notion\", fields: $f) { result } }",
+            json!({"f": fields}),
+        )
+        .await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(a_partly_done_mutation_is_not_answered_429);

@@ -440,7 +440,9 @@ pub async fn graphql_post(
     let request_error = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
-    let retry = retry_after(&response.errors);
+    // 429 and 503 say "nothing was done; send it again": not when a root field was answered
+    // (a mutation committed), which a client or proxy honouring them would send again.
+    let retry = retry_after(&response.errors).filter(|_| no_field_answered(&response.data));
     let retry_after = retry.map(|(_, seconds)| seconds);
     let status = if let Some((status, _)) = retry {
         status
@@ -482,6 +484,17 @@ pub async fn graphql_post(
     }
     rate.label(&mut out);
     out
+}
+
+/// Whether no root field has a value: nothing, or every root field null (failed).
+fn no_field_answered(data: &async_graphql::Value) -> bool {
+    match data {
+        async_graphql::Value::Null => true,
+        async_graphql::Value::Object(fields) => fields
+            .values()
+            .all(|v| matches!(v, async_graphql::Value::Null)),
+        _ => false,
+    }
 }
 
 /// The status and the wait of an answer that asks to be tried again: 429 for `RATE_LIMITED`,
