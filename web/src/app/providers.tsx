@@ -26,9 +26,11 @@ export function GraphqlProvider({ children }: { children: ReactNode }) {
     (): GraphqlClient =>
       createGraphqlClient({
         onUnauthenticated: () => {
-          // The session ended while the app was open: start over at the sign-in page.
+          // The session ended while the app was open: start over at the sign-in page, with
+          // none of the last person's messages on it.
           if (signedIn.current) {
             signedIn.current = false;
+            clearToasts();
             setCurrent((old) => {
               old.dispose();
               return make();

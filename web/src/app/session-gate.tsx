@@ -1,5 +1,5 @@
 import { useEffect, useMemo } from 'react';
-import { useClient, useQuery } from 'urql';
+import { useClient, useQuery, type Client } from 'urql';
 import { ErrorState, SkeletonState } from '@/components/page-state';
 import { MeQuery, LogoutMutation } from '@/features/auth/api/session';
 import { SignInPage } from '@/features/auth/components/sign-in-page';
@@ -8,6 +8,28 @@ import { useLastData, useRefetchOnRecovery } from '@/lib/use-last-data';
 import { SessionContext, type Session } from '@/lib/session';
 import { useClientControl } from './providers';
 import { AppRouter } from './router';
+
+/**
+ * Ends the session on the server, then starts over at the sign-in page. When the server did
+ * not take the sign-out (unreachable, rate-limited, failing) the session may still be live:
+ * nothing is reset, and the answer says why, so the person knows they are still signed in.
+ */
+export async function signOutWith(
+  client: Client,
+  setSignedIn: (signedIn: boolean) => void,
+  reset: () => void,
+): Promise<string | null> {
+  setSignedIn(false);
+  const { error } = await client.mutation(LogoutMutation, {}).toPromise();
+  const failure = apiFailure(error);
+  // UNAUTHENTICATED: the session had ended already, which is what was asked.
+  if (failure && failure.code !== 'UNAUTHENTICATED') {
+    setSignedIn(true);
+    return failure.message;
+  }
+  reset();
+  return null;
+}
 
 /** Asks the server who is signed in: the sign-in page if nobody, the app otherwise. */
 export function SessionGate() {
@@ -34,11 +56,7 @@ export function SessionGate() {
             displayName: me.displayName,
             email: me.email,
             isAdmin: me.role === 'ADMIN',
-            signOut: async () => {
-              setSignedIn(false);
-              await client.mutation(LogoutMutation, {}).toPromise();
-              reset();
-            },
+            signOut: () => signOutWith(client, setSignedIn, reset),
           }
         : null,
     [me, client, reset, setSignedIn],

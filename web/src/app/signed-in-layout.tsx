@@ -5,6 +5,7 @@ import { ConnectionBanner, LiveIndicator } from '@/components/connection-banner'
 import { RouteErrorBoundary } from '@/components/route-error-boundary';
 import { Button } from '@/components/ui/button';
 import { Spinner } from '@/components/ui/spinner';
+import { toast } from '@/components/ui/use-toast';
 import { useCredentialChanges } from '@/features/credentials/hooks/use-credential-changes';
 import { useSession } from '@/lib/session';
 import { cn } from '@/lib/utils';
@@ -69,7 +70,15 @@ export function SignedInLayout() {
               disabled={leaving}
               onClick={async () => {
                 setLeaving(true);
-                await session.signOut();
+                const failed = await session.signOut();
+                if (failed) {
+                  setLeaving(false);
+                  toast({
+                    title: 'You are still signed in',
+                    description: `Signing out did not reach the server: ${failed} Try again.`,
+                    variant: 'destructive',
+                  });
+                }
               }}
             >
               {leaving ? <Spinner /> : <LogOut aria-hidden="true" />}

@@ -6,8 +6,11 @@ export interface Session {
   displayName: string;
   email: string;
   isAdmin: boolean;
-  /** Ends the session on the server and returns to the sign-in page. */
-  signOut: () => Promise<void>;
+  /**
+   * Ends the session on the server and returns to the sign-in page: `null`. When the server
+   * did not take it, the person is still signed in: why, in words.
+   */
+  signOut: () => Promise<string | null>;
 }
 
 export const SessionContext = createContext<Session | null>(null);

@@ -8,7 +8,7 @@ export const testSession: Session = {
   displayName: 'Ada Lovelace',
   email: 'ada@example.test',
   isAdmin: false,
-  signOut: async () => {},
+  signOut: async () => null,
 };
 
 /** Renders inside a GraphQL client and a signed-in session, as the app does. */
