@@ -41,8 +41,9 @@ unsafe extern "C" fn init(
     }
 }
 
-/// Reads argument `i` as text (NULL and non-text read as empty).
-unsafe fn text<'a>(argv: *mut *mut ffi::sqlite3_value, i: usize) -> &'a str {
+/// Reads argument `i` as text (NULL reads as empty); `None` when it is not UTF-8 (SQLite
+/// stores text unchecked): hashed as if empty, two different rows would share a hash.
+unsafe fn text<'a>(argv: *mut *mut ffi::sqlite3_value, i: usize) -> Option<&'a str> {
     // SAFETY: SQLite guarantees `argv` has the declared 9 entries; the text pointer stays valid
     // until the function returns, and we copy nothing past `bytes`.
     unsafe {
@@ -50,9 +51,9 @@ unsafe fn text<'a>(argv: *mut *mut ffi::sqlite3_value, i: usize) -> &'a str {
         let p = ffi::sqlite3_value_text(v);
         let n = ffi::sqlite3_value_bytes(v);
         if p.is_null() || n <= 0 {
-            return "";
+            return Some("");
         }
-        std::str::from_utf8(std::slice::from_raw_parts(p, n as usize)).unwrap_or("")
+        std::str::from_utf8(std::slice::from_raw_parts(p, n as usize)).ok()
     }
 }
 
@@ -83,28 +84,62 @@ unsafe extern "C" fn hash_function(
     }
     // SAFETY: argc == 9 was checked; values are read as SQLite documents.
     let hash = std::panic::catch_unwind(|| unsafe {
-        event_hash(&ChainInput {
+        Some(event_hash(&ChainInput {
             position: ffi::sqlite3_value_int64(*argv),
             prev_hash: blob(argv, 1),
-            aggregate_type: text(argv, 2),
-            aggregate_id: text(argv, 3),
+            aggregate_type: text(argv, 2)?,
+            aggregate_id: text(argv, 3)?,
             sequence: ffi::sqlite3_value_int64(*argv.add(4)),
-            event_type: text(argv, 5),
-            event_version: text(argv, 6),
-            metadata: text(argv, 7),
-            payload: text(argv, 8),
-        })
+            event_type: text(argv, 5)?,
+            event_version: text(argv, 6)?,
+            metadata: text(argv, 7)?,
+            payload: text(argv, 8)?,
+        }))
     });
     // SAFETY: SQLITE_TRANSIENT makes SQLite copy the 32 bytes before we return.
     unsafe {
         match hash {
-            Ok(hash) => ffi::sqlite3_result_blob(
+            Ok(Some(hash)) => ffi::sqlite3_result_blob(
                 ctx,
                 hash.as_ptr().cast(),
                 hash.len() as c_int,
                 ffi::SQLITE_TRANSIENT(),
             ),
+            Ok(None) => ffi::sqlite3_result_error(
+                ctx,
+                c"credledger_event_hash: a text field is not UTF-8".as_ptr(),
+                -1,
+            ),
             Err(_) => ffi::sqlite3_result_error(ctx, c"credledger_event_hash failed".as_ptr(), -1),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Connection as _;
+
+    #[tokio::test]
+    async fn text_that_is_not_utf8_is_an_error_not_an_empty_field() {
+        super::register();
+        let mut db = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .expect("a database");
+        let hash = |payload: &str| {
+            format!(
+                "SELECT credledger_event_hash(1, zeroblob(32), 'keyring', 'a:b', 1, 'T', '1', \
+                 '{{}}', {payload})"
+            )
+        };
+        let empty: Vec<u8> = sqlx::query_scalar(&hash("''"))
+            .fetch_one(&mut db)
+            .await
+            .expect("hashed");
+        assert_eq!(empty.len(), 32);
+        let refused = sqlx::query_scalar::<_, Vec<u8>>(&hash("CAST(X'80' AS TEXT)"))
+            .fetch_one(&mut db)
+            .await
+            .expect_err("not UTF-8");
+        assert!(refused.to_string().contains("not UTF-8"), "{refused}");
     }
 }
