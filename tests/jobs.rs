@@ -450,6 +450,47 @@ async fn validate_all_counts_each_outcome_and_its_dry_run_changes_nothing(env: T
 }
 on_both_backends!(validate_all_counts_each_outcome_and_its_dry_run_changes_nothing);
 
+/// A credential the provider says is an account another credential of the keyring holds
+/// cannot be validated: each run counts it as an error and says so, rather than as "changed
+/// meanwhile" (skipped, and silently probed again at every run).
+async fn validate_all_counts_a_second_credential_of_one_account_as_an_error(env: TestEnv) {
+    let simulator = ProviderSimulator::start().await.unwrap();
+    let catalog = test_catalog(&env, "catalog.json", &[]);
+    let settings = settings_for(&env, &simulator, Some(catalog));
+    let server = server(start(settings.clone(), jobs_off()).await, simulator);
+    let alice = server.user("alice").await;
+    add_todoist(&server, &alice, 0, None).await;
+    // The same account's token, stored without a check (as an import without one is).
+    let second = register_with(
+        &server.running.ledger,
+        "alice",
+        "todoist",
+        "Same account",
+        &format!(r#"{{"token":"{:040x}"}}"#, 0),
+        None,
+        &meta("alice"),
+    )
+    .await
+    .unwrap()
+    .to_string();
+    let config = config_file(&env, &settings);
+    let out = env
+        .cli()
+        .env("CREDLEDGER_CONFIG", &config)
+        .args(["credentials", "validate-all", "--stale-days", "0"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        summary_line(&stdout)
+            .contains("valid 1, invalid 0, could not check 0, skipped 0, errors 1"),
+        "{stdout}"
+    );
+    assert_eq!(alice.status(&second).await, "INACTIVE");
+}
+on_both_backends!(validate_all_counts_a_second_credential_of_one_account_as_an_error);
+
 // ---------------------------------------------------------------------------------------------
 // Expiry
 

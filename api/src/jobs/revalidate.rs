@@ -272,6 +272,12 @@ impl ServiceRun {
     /// A credential that changed under the check is skipped; anything else is an error.
     fn refused(&self, id: &str, e: LedgerError) {
         match e {
+            // Not a change under the check: it will be refused at every run until one of the
+            // two credentials of the account is removed.
+            LedgerError::Rule(credledger_domain::keyring::KeyringError::DuplicateAccount(..)) => {
+                tracing::warn!(credential = %id, reason = %e, "the provider says this credential is an account another credential holds; it cannot be validated until one of them is removed");
+                self.counters.errors.fetch_add(1, Ordering::Relaxed);
+            }
             LedgerError::NotFound | LedgerError::Rule(_) => {
                 tracing::debug!(credential = %id, reason = %e, "credential changed meanwhile; skipped");
                 self.counters.skipped.fetch_add(1, Ordering::Relaxed);

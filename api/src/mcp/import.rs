@@ -256,9 +256,15 @@ async fn decide(
         }
     }
     let id = imported_id(target, &c.credential_id);
-    if ledger.locate(&id.to_string()).await.is_ok() {
-        found.plan = Plan::Skip("already imported".into());
-        return Ok(found);
+    // Only "no such credential" means not imported yet: a lookup that failed must not let the
+    // same id be registered in another keyring.
+    match ledger.locate(&id.to_string()).await {
+        Ok(_) => {
+            found.plan = Plan::Skip("already imported".into());
+            return Ok(found);
+        }
+        Err(LedgerError::NotFound) => {}
+        Err(e) => return Err(e.into()),
     }
     // A copy the sender made of a ledger credential is that credential, not a new one.
     if let Some(own) = mcp_sync::row_by_mcp_id(&ledger.db.any, target, &c.credential_id).await? {
