@@ -283,24 +283,33 @@ impl KeyStore {
 
     /// Rewraps up to `limit` data keys that are not under the active master key, in one
     /// statement (so a crash leaves each key either wholly old or wholly new). Returns how many
-    /// were rewrapped; 0 means every live key is under the active version.
+    /// it found under another version; 0 means every live key is under the active version.
+    /// A key another run rewrapped meanwhile is left as that run wrote it (never taken back
+    /// to an older version) and found again by the next batch if it still needs it.
     pub async fn rewrap_batch(&self, limit: usize) -> Result<usize, KeyStoreError> {
+        let plan = self.plan_rewrap(limit).await?;
+        let found = plan.keys.len();
+        self.apply_rewrap(plan).await?;
+        Ok(found)
+    }
+
+    /// Reads up to `limit` keys under another version than the active one and wraps each
+    /// under the active one (in memory).
+    async fn plan_rewrap(&self, limit: usize) -> Result<RewrapPlan, KeyStoreError> {
         let active = i64::from(self.keys.active_version());
         let rows = sqlx::query(
-            "SELECT dek_id, credential_id, wrapped FROM data_keys \
+            "SELECT dek_id, credential_id, kek_version, wrapped FROM data_keys \
              WHERE kek_version <> $1 AND wrapped IS NOT NULL ORDER BY dek_id LIMIT $2",
         )
         .bind(active)
         .bind(limit as i64)
         .fetch_all(&self.db.any)
         .await?;
-        if rows.is_empty() {
-            return Ok(0);
-        }
-        let mut rewrapped = Vec::with_capacity(rows.len());
+        let mut keys = Vec::with_capacity(rows.len());
         for row in &rows {
             let dek_id: String = row.try_get("dek_id")?;
             let credential_id: String = row.try_get("credential_id")?;
+            let read_version: i64 = row.try_get("kek_version")?;
             let credential = CredentialId::parse(&credential_id).map_err(|e| {
                 KeyStoreError::Db(DbError::Query(sqlx::Error::Decode(e.to_string().into())))
             })?;
@@ -318,29 +327,44 @@ impl KeyStore {
                 .keys
                 .wrap_dek(&credential_id, &dek)
                 .map_err(|source| KeyStoreError::Crypto { credential, source })?;
-            rewrapped.push((dek_id, wrapped.bytes));
+            keys.push((dek_id, wrapped.bytes, read_version));
+        }
+        Ok(RewrapPlan { active, keys })
+    }
+
+    /// Writes a plan's keys, each only if it is still under the version the plan read.
+    async fn apply_rewrap(&self, plan: RewrapPlan) -> Result<usize, KeyStoreError> {
+        if plan.keys.is_empty() {
+            return Ok(0);
         }
         // Every parameter appears once, in text order (the new version and time as a one-row
         // `p`), so the same statement serves numbered and `?` placeholders.
         let sqlite = self.db.backend() == crate::db::Backend::Sqlite;
         let sql = format!(
-            "WITH p(version, at) AS (VALUES {}), v(dek_id, wrapped) AS (VALUES {}) \
+            "WITH p(version, at) AS (VALUES {}), v(dek_id, wrapped, was) AS (VALUES {}) \
              UPDATE data_keys SET wrapped = v.wrapped, kek_version = p.version, rotated_at = p.at \
-             FROM v, p WHERE data_keys.dek_id = v.dek_id AND data_keys.kek_version <> p.version \
+             FROM v, p WHERE data_keys.dek_id = v.dek_id AND data_keys.kek_version = v.was \
              AND data_keys.wrapped IS NOT NULL",
             crate::db::tuples(sqlite, 1, 1, 2),
-            crate::db::tuples(sqlite, 3, rewrapped.len(), 2)
+            crate::db::tuples(sqlite, 3, plan.keys.len(), 3)
         );
         let mut query = sqlx::query(&sql)
-            .bind(active)
+            .bind(plan.active)
             .bind(timestamp(chrono::Utc::now()));
-        for (dek_id, wrapped) in rewrapped {
-            query = query.bind(dek_id).bind(wrapped);
+        for (dek_id, wrapped, was) in plan.keys {
+            query = query.bind(dek_id).bind(wrapped).bind(was);
         }
         let _writer = self.db.exclusive().await;
         let done = query.execute(&self.db.any).await?.rows_affected();
         Ok(done as usize)
     }
+}
+
+/// Keys read under another version and wrapped anew under `active`, not yet written.
+struct RewrapPlan {
+    active: i64,
+    /// (data key id, the key wrapped under `active`, the version it was read under).
+    keys: Vec<(String, Vec<u8>, i64)>,
 }
 
 fn open_sealed(
@@ -401,9 +425,7 @@ mod tests {
     use crate::db::{DatabaseConfig, DEFAULT_CONNECTION_WAIT};
     use crate::remembered::Lookup;
 
-    #[tokio::test]
-    async fn a_destroyed_key_is_forgotten_at_once() {
-        let dir = tempfile::tempdir().expect("a directory");
+    async fn database(dir: &tempfile::TempDir) -> Database {
         let db = Database::connect(&DatabaseConfig {
             url: None,
             data_dir: dir.path().into(),
@@ -413,9 +435,55 @@ mod tests {
         .await
         .expect("a database");
         db.migrate().await.expect("migrated");
-        let spec = crypto::generate_key_spec_line(1);
-        let keys = MasterKeyring::parse(spec.trim()).expect("a master key");
-        let store = KeyStore::new(db, Arc::new(keys));
+        db
+    }
+
+    /// A store with master key versions 1..=`versions` (the lines given, then new ones).
+    fn store(db: &Database, lines: &mut Vec<String>, versions: u32) -> KeyStore {
+        while lines.len() < versions as usize {
+            let next = lines.len() as u32 + 1;
+            lines.push(crypto::generate_key_spec_line(next).trim().to_owned());
+        }
+        let spec = lines[..versions as usize].join("\n");
+        KeyStore::new(
+            db.clone(),
+            Arc::new(MasterKeyring::parse(&spec).expect("keys")),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_stale_rewrap_never_takes_a_key_back_to_an_older_version() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let db = database(&dir).await;
+        let mut lines = Vec::new();
+        let id = CredentialId::from_uuid(Uuid::new_v4());
+        let fields = SecretFields::from_json_bytes(br#"{"token":"t"}"#).expect("fields");
+        let sealed = store(&db, &mut lines, 1)
+            .seal(id, 1, &fields)
+            .await
+            .expect("sealed");
+        // Run A (keys 1–2) reads the key under version 1; run B (keys 1–3) rewraps it to 3.
+        let (a, b) = (store(&db, &mut lines, 2), store(&db, &mut lines, 3));
+        let stale = a.plan_rewrap(10).await.expect("planned");
+        assert_eq!(b.rewrap_batch(10).await.expect("rewrapped"), 1);
+        // A's write finds the key no longer under the version it read: it writes nothing.
+        assert_eq!(a.apply_rewrap(stale).await.expect("applied"), 0);
+        let coverage = b.coverage().await.expect("coverage");
+        assert_eq!(
+            coverage.by_version.get(&3),
+            Some(&1),
+            "{:?}",
+            coverage.by_version
+        );
+        assert_eq!(b.rewrap_batch(10).await.expect("nothing left"), 0);
+        b.open(id, 1, &sealed).await.expect("still opens");
+    }
+
+    #[tokio::test]
+    async fn a_destroyed_key_is_forgotten_at_once() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let db = database(&dir).await;
+        let store = store(&db, &mut Vec::new(), 1);
         let id = CredentialId::from_uuid(Uuid::new_v4());
         let fields = SecretFields::from_json_bytes(br#"{"token":"t"}"#).expect("fields");
         let sealed = store.seal(id, 1, &fields).await.expect("sealed");
