@@ -223,9 +223,22 @@ impl MasterKeyring {
     /// `max + 1` and returns that version, which becomes the active one.
     ///
     /// The file must already hold a valid keyring. Its mode is (re)set to
-    /// 0600. Concurrent appends to the same file are not coordinated.
+    /// 0600. The file is locked (exclusively, advisory) from before it is read until the new
+    /// line is on disk, so two appends at once give two versions, never one twice.
     pub fn append_new_version(path: impl AsRef<Path>) -> Result<u32, KeyError> {
         let path = path.as_ref();
+        let io_err = |what: &str, e: std::io::Error| {
+            KeyError::Io(format!(
+                "the master key file {} could not be {what}: {e}",
+                path.display()
+            ))
+        };
+        let mut file = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(|e| io_err("opened for writing", e))?;
+        // Released when `file` is closed.
+        file.lock().map_err(|e| io_err("locked", e))?;
         let text = read_key_file(path)?;
         let keyring = Self::parse_file_contents(path, &text)?;
         let version = keyring.active.checked_add(1).ok_or_else(|| {
@@ -242,16 +255,6 @@ impl MasterKeyring {
         line.push_str(&spec_line(version, &key));
         line.push('\n');
 
-        let io_err = |what: &str, e: std::io::Error| {
-            KeyError::Io(format!(
-                "the master key file {} could not be {what}: {e}",
-                path.display()
-            ))
-        };
-        let mut file = OpenOptions::new()
-            .append(true)
-            .open(path)
-            .map_err(|e| io_err("opened for writing", e))?;
         file.set_permissions(fs::Permissions::from_mode(0o600))
             .map_err(|e| io_err("restricted to mode 0600", e))?;
         file.write_all(line.as_bytes())
@@ -1051,6 +1054,21 @@ mod tests {
         assert_eq!(
             MasterKeyring::load_file(&other).unwrap().versions(),
             vec![1, 5, 6]
+        );
+
+        // Sixteen appends at once: sixteen new versions, none written twice.
+        let racing: Vec<u32> = std::thread::scope(|scope| {
+            let appends: Vec<_> = (0..16)
+                .map(|_| scope.spawn(|| MasterKeyring::append_new_version(&path).unwrap()))
+                .collect();
+            appends.into_iter().map(|a| a.join().unwrap()).collect()
+        });
+        let mut sorted = racing.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (4..=19).collect::<Vec<u32>>(), "{racing:?}");
+        assert_eq!(
+            MasterKeyring::load_file(&path).unwrap().versions(),
+            (1..=19).collect::<Vec<u32>>()
         );
     }
 
