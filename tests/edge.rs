@@ -670,8 +670,16 @@ async fn rename(by: &crate::support::api::Client, id: &str, name: &str) {
     .await;
 }
 
-async fn a_subscription_delivers_nothing_after_its_token_is_revoked_or_its_person_locked(
-    env: TestEnv,
+/// A server with an admin and alice, who holds one Notion credential: the server, the two,
+/// the credential's id and alice's session cookie.
+async fn alice_with_a_credential(
+    env: &TestEnv,
+) -> (
+    crate::support::api::Server,
+    crate::support::api::Client,
+    crate::support::api::Client,
+    String,
+    String,
 ) {
     use crate::support::api::Auth;
     let server = env.server().await;
@@ -683,6 +691,13 @@ async fn a_subscription_delivers_nothing_after_its_token_is_revoked_or_its_perso
     let Auth::Cookie(cookie) = alice.auth.clone() else {
         unreachable!()
     };
+    (server, admin, alice, id, cookie)
+}
+
+async fn a_subscription_delivers_nothing_after_its_token_is_revoked_or_its_person_locked(
+    env: TestEnv,
+) {
+    let (server, admin, alice, id, cookie) = alice_with_a_credential(&env).await;
     let token = alice
         .ok(
             "mutation { createApiToken(name: \"watch\", scopes: [CREDENTIALS_READ]) { token apiToken { id } } }",
@@ -757,16 +772,7 @@ async fn operate(ws: &mut Ws, id: &str, query: &str, variables: Value) -> Result
 async fn an_operation_on_an_open_socket_is_refused_once_its_token_is_revoked_or_its_person_locked(
     env: TestEnv,
 ) {
-    use crate::support::api::Auth;
-    let server = env.server().await;
-    let admin = server.admin("root").await;
-    let alice = server.user("alice").await;
-    let id = alice
-        .add("notion", "Work", server.good_fields("notion", 0))
-        .await;
-    let Auth::Cookie(cookie) = alice.auth.clone() else {
-        unreachable!()
-    };
+    let (server, admin, alice, id, cookie) = alice_with_a_credential(&env).await;
     let token = alice.api_token("watch", "CREDENTIALS_READ").await;
     let address = server.running.address.to_string();
     let mut by_session = Ws::connect(&address, Some(&cookie), json!({})).await;

@@ -485,10 +485,13 @@ async fn no_master_keys_against_stored_data_keys_stops_and_generates_none(env: T
     let missing = elsewhere.path().join("master.keys");
     let fields = elsewhere.path().join("fields.json");
     std::fs::write(&fields, r#"{"token":"secret_b"}"#).unwrap();
-    let out = env
-        .cli()
-        .env("CREDLEDGER_MASTER_KEY_FILE", &missing)
-        .args([
+    // `credentials add`, with the key file given (or the ledger's own).
+    let add = |key_file: Option<&std::path::Path>| {
+        let mut cli = env.cli();
+        if let Some(file) = key_file {
+            cli.env("CREDLEDGER_MASTER_KEY_FILE", file);
+        }
+        cli.args([
             "credentials",
             "add",
             "--user",
@@ -499,26 +502,15 @@ async fn no_master_keys_against_stored_data_keys_stops_and_generates_none(env: T
         .args(["--name", "Other", "--fields-file"])
         .arg(&fields)
         .output()
-        .unwrap();
+        .unwrap()
+    };
+    let out = add(Some(&missing));
     assert!(!out.status.success(), "{out:?}");
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("already holds data keys"), "{said}");
     assert!(!missing.exists(), "a key file was generated");
     // With the ledger's own keys, the same command goes on.
-    let out = env
-        .cli()
-        .args([
-            "credentials",
-            "add",
-            "--user",
-            "alice",
-            "--service",
-            "notion",
-        ])
-        .args(["--name", "Other", "--fields-file"])
-        .arg(&fields)
-        .output()
-        .unwrap();
+    let out = add(None);
     assert_success(&out, "credentials add");
 }
 on_both_backends!(no_master_keys_against_stored_data_keys_stops_and_generates_none);

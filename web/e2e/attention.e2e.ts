@@ -65,7 +65,11 @@ async function connectGoogle(service: string, name: string): Promise<{ id: strin
     redirect: 'manual',
   });
   const callback = consented.headers.get('location') ?? '';
-  const landed = await api.send(callback);
+  // The callback's page goes on to /oauth/finish (a navigation of this site, which carries the
+  // session); the finish sends the person to the dashboard.
+  const page = await (await fetch(callback)).text();
+  const finish = unescapeHtml(/content="0;url=([^"]+)"/.exec(page)?.[1] ?? '');
+  const landed = await api.send(new URL(finish, server.url).toString());
   const back = new URL(landed.headers.get('location') ?? '', server.url);
   const id = back.searchParams.get('credential');
   if (!id) throw new Error(`the connection failed: ${back.search}`);
