@@ -713,7 +713,7 @@ impl Mutation {
             let a = api(ctx);
             // Bounded before they key a remembered answer, a query or a message.
             credledger_domain::UserId::parse(&user_id)?;
-            credledger_domain::ServiceKey::parse(&service)?;
+            a.ledger.catalog.enabled_service(&service)?;
             // Who is asking: an MCP server (only for users and services it may hold), or a
             // person's own token (only their own credentials).
             let consumer = if let Some(server) = &request(ctx).server {
