@@ -35,6 +35,9 @@ use std::time::Duration;
 pub const FLOW_LIFETIME: Duration = Duration::from_secs(600);
 /// Flows open at once, across everyone; the oldest are forgotten past it.
 const MAX_OPEN_FLOWS: u64 = 10_000;
+/// Flows one session may have open at once: a new one past it forgets that session's oldest,
+/// so one person cannot push everyone else's flows out of the shared bound.
+const MAX_OPEN_FLOWS_PER_SESSION: usize = 5;
 
 /// This deployment's OAuth clients (by the catalog flows' `provider`) and the flows in progress.
 pub struct OAuthConnections {
@@ -58,6 +61,8 @@ impl std::fmt::Debug for OAuthConnections {
 struct OpenFlow {
     user_id: UserId,
     session_hash: String,
+    /// When it was opened (the session's oldest is forgotten first).
+    opened: std::time::Instant,
     service: String,
     /// What to do when the person comes back.
     target: Target,
@@ -162,17 +167,38 @@ impl OAuthConnections {
             .http
             .authorize(flow, client, &self.redirect_uri)
             .map_err(ApiError::internal)?;
+        self.forget_past_session_bound(session_hash);
         self.open.insert(
             authorization.state.clone(),
             OpenFlow {
                 user_id: user_id.clone(),
                 session_hash: session_hash.to_owned(),
+                opened: std::time::Instant::now(),
                 service: service.key.to_string(),
                 target,
                 pkce_verifier: authorization.pkce_verifier,
             },
         );
         Ok(authorization.url.to_string())
+    }
+
+    /// Makes room for one more flow of `session_hash`: past
+    /// [`MAX_OPEN_FLOWS_PER_SESSION`], the session's oldest flows are forgotten. Looks through
+    /// the open flows (at most [`MAX_OPEN_FLOWS`]) once.
+    fn forget_past_session_bound(&self, session_hash: &str) {
+        let mut own: Vec<(std::time::Instant, Arc<String>)> = self
+            .open
+            .iter()
+            .filter(|(_, flow)| flow.session_hash == session_hash)
+            .map(|(state, flow)| (flow.opened, state))
+            .collect();
+        if own.len() < MAX_OPEN_FLOWS_PER_SESSION {
+            return;
+        }
+        own.sort_unstable_by_key(|(opened, _)| *opened);
+        for (_, state) in &own[..=own.len() - MAX_OPEN_FLOWS_PER_SESSION] {
+            self.open.invalidate(state.as_str());
+        }
     }
 
     /// Refreshes an access token with the service's client.
@@ -401,5 +427,58 @@ pub fn with_grant(outcome: ValidationOutcome, grant: &TokenGrant) -> ValidationO
             expires_at: grant.expires_at(chrono::Utc::now()).or(expires_at),
         },
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use credledger_adapters::outbound::OutboundPolicy;
+
+    #[test]
+    fn one_session_keeps_at_most_its_bound_of_open_flows_and_never_pushes_out_anothers() {
+        let clients = BTreeMap::from([(
+            "google".to_owned(),
+            OAuthClient {
+                id: "client".into(),
+                secret: None,
+            },
+        )]);
+        let http = OAuthHttp::new(OutboundPolicy::default()).expect("a client");
+        let connections = OAuthConnections::new(http, clients, "https://ledger.example");
+        let catalog = credledger_domain::Catalog::builtin();
+        let gmail = catalog.enabled_service("gmail").expect("gmail");
+        let start = |user: &str, session: &str| {
+            let url = connections
+                .start(
+                    gmail,
+                    Target::New { name: None },
+                    &UserId::parse(user).expect("a user id"),
+                    session,
+                )
+                .expect("started");
+            url::Url::parse(&url)
+                .expect("a URL")
+                .query_pairs()
+                .find(|(k, _)| k == "state")
+                .map(|(_, v)| v.into_owned())
+                .expect("a state")
+        };
+        let others = start("bob", "bob-session");
+        let first: Vec<String> = (0..MAX_OPEN_FLOWS_PER_SESSION)
+            .map(|_| start("mallory", "mallory-session"))
+            .collect();
+        let later: Vec<String> = (0..20)
+            .map(|_| start("mallory", "mallory-session"))
+            .collect();
+        connections.open.run_pending_tasks();
+        let open = |state: &String| connections.open.contains_key(state.as_str());
+        assert!(open(&others), "another session's flow was pushed out");
+        assert!(first.iter().all(|s| !open(s)), "the oldest were kept");
+        let kept = later.iter().filter(|s| open(s)).count();
+        assert_eq!(kept, MAX_OPEN_FLOWS_PER_SESSION);
+        assert!(later[later.len() - MAX_OPEN_FLOWS_PER_SESSION..]
+            .iter()
+            .all(open));
     }
 }
