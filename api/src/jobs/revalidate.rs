@@ -275,7 +275,9 @@ impl ServiceRun {
             // Not a change under the check: it will be refused at every run until one of the
             // two credentials of the account is removed.
             LedgerError::Rule(credledger_domain::keyring::KeyringError::DuplicateAccount(..)) => {
-                tracing::warn!(credential = %id, reason = %e, "the provider says this credential is an account another credential holds; it cannot be validated until one of them is removed");
+                // Not the error's words: they name the account, which for an API key is
+                // derived from the key.
+                tracing::warn!(credential = %id, "the provider says this credential is an account another credential holds; it cannot be validated until one of them is removed");
                 self.counters.errors.fetch_add(1, Ordering::Relaxed);
             }
             LedgerError::NotFound | LedgerError::Rule(_) => {
