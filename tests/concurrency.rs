@@ -6,7 +6,7 @@
 //! and the tailer saw every position exactly once.
 
 use crate::on_both_backends;
-use crate::support::{keyring_id, meta, new_id, valid, TestEnv};
+use crate::support::{keyring_id, meta, new_id, refuse_events_where, valid, TestEnv};
 use credledger::{Ledger, LedgerError, NewCredential};
 use credledger_adapters::chain::ChainVerifier;
 use credledger_adapters::feed::{read_after, FeedEvent};
@@ -1047,30 +1047,6 @@ async fn a_change_a_stale_memory_finds_already_made_is_decided_again_on_the_stre
 }
 on_both_backends!(a_change_a_stale_memory_finds_already_made_is_decided_again_on_the_stream);
 
-/// Makes the database refuse every event row `condition` (on `NEW`) holds for, with `message`:
-/// a trigger stands in for whatever the database may refuse.
-async fn refuse_events_where(pool: &AnyPool, backend: Backend, condition: &str, message: &str) {
-    let statements = match backend {
-        Backend::Postgres => vec![
-            format!(
-                "CREATE FUNCTION refuse_event() RETURNS trigger LANGUAGE plpgsql \
-                 AS $$ BEGIN RAISE EXCEPTION '{message}'; END $$"
-            ),
-            format!(
-                "CREATE TRIGGER events_refused BEFORE INSERT ON events FOR EACH ROW \
-                 WHEN ({condition}) EXECUTE FUNCTION refuse_event()"
-            ),
-        ],
-        Backend::Sqlite => vec![format!(
-            "CREATE TRIGGER events_refused BEFORE INSERT ON events \
-             WHEN {condition} BEGIN SELECT RAISE(ABORT, '{message}'); END"
-        )],
-    };
-    for sql in statements {
-        sqlx::query(&sql).execute(pool).await.unwrap();
-    }
-}
-
 /// A request the database refuses fails alone: the group it was gathered into is written
 /// again one request at a time, so its neighbours go in. (A trigger stands in for whatever
 /// the database may refuse in one row.)
@@ -1083,6 +1059,7 @@ async fn a_refused_request_fails_alone_in_its_group(env: TestEnv) {
         env.backend,
         "NEW.aggregate_id = 'poison'",
         "poison refused",
+        None,
     )
     .await;
     let appender = ledger.appender().clone();
@@ -1132,6 +1109,7 @@ async fn a_command_the_database_refuses_is_internal_not_unavailable(env: TestEnv
         env.backend,
         "NEW.aggregate_type = 'keyring'",
         "refused",
+        None,
     )
     .await;
     let refused = crate::support::register(

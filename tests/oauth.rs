@@ -796,23 +796,20 @@ async fn a_refresh_the_database_could_not_record_is_recorded_later_without_redee
     let id = connected_id(&landed);
     let machine = resolver_token(&alice).await;
     let pool = env.any_pool().await;
-    for sql in [
-        "CREATE FUNCTION refuse_refresh() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
-         RAISE EXCEPTION 'the database is away' USING ERRCODE = '57P03'; END $$",
-        "CREATE TRIGGER refresh_refused BEFORE INSERT ON events FOR EACH ROW \
-         WHEN (NEW.event_type = 'OAuthTokenRefreshed') EXECUTE FUNCTION refuse_refresh()",
-    ] {
-        sqlx::query(sql).execute(&pool).await.unwrap();
-    }
+    crate::support::refuse_events_where(
+        &pool,
+        env.backend,
+        "NEW.event_type = 'OAuthTokenRefreshed'",
+        "the database is away",
+        Some("57P03"),
+    )
+    .await;
     // Due now: the resolve redeems the refresh token, and its record is refused throughout.
     tokio::time::sleep(Duration::from_secs(2)).await;
     resolve_access_token(&machine, "alice").await;
     let redeemed = server.simulator.oauth_redemptions();
     assert_eq!(redeemed.values().copied().collect::<Vec<_>>(), [1]);
-    sqlx::query("DROP TRIGGER refresh_refused ON events")
-        .execute(&pool)
-        .await
-        .unwrap();
+    crate::support::accept_events_again(&pool, env.backend).await;
     // The database is back: the next need records the kept tokens (their access token has
     // expired meanwhile, so it then redeems the rotated refresh token they hold, once).
     let token = resolve_access_token(&machine, "alice").await;

@@ -499,3 +499,49 @@ pub async fn dump_table(
         })
         .collect()
 }
+
+/// Makes the database refuse every event row `condition` (on `NEW`) holds for, with `message`
+/// (on PostgreSQL with the SQLSTATE `code` when given: `57P03` reads as the database being
+/// away): a trigger stands in for whatever the database may refuse. Undone by
+/// [`accept_events_again`].
+pub async fn refuse_events_where(
+    pool: &sqlx::AnyPool,
+    backend: Backend,
+    condition: &str,
+    message: &str,
+    code: Option<&str>,
+) {
+    let statements = match backend {
+        Backend::Postgres => {
+            let code = code
+                .map(|c| format!(" USING ERRCODE = '{c}'"))
+                .unwrap_or_default();
+            vec![
+                format!(
+                    "CREATE FUNCTION refuse_event() RETURNS trigger LANGUAGE plpgsql \
+                     AS $$ BEGIN RAISE EXCEPTION '{message}'{code}; END $$"
+                ),
+                format!(
+                    "CREATE TRIGGER events_refused BEFORE INSERT ON events FOR EACH ROW \
+                     WHEN ({condition}) EXECUTE FUNCTION refuse_event()"
+                ),
+            ]
+        }
+        Backend::Sqlite => vec![format!(
+            "CREATE TRIGGER events_refused BEFORE INSERT ON events \
+             WHEN {condition} BEGIN SELECT RAISE(ABORT, '{message}'); END"
+        )],
+    };
+    for sql in statements {
+        sqlx::query(&sql).execute(pool).await.unwrap();
+    }
+}
+
+/// Drops what [`refuse_events_where`] made.
+pub async fn accept_events_again(pool: &sqlx::AnyPool, backend: Backend) {
+    let sql = match backend {
+        Backend::Postgres => "DROP TRIGGER events_refused ON events",
+        Backend::Sqlite => "DROP TRIGGER events_refused",
+    };
+    sqlx::query(sql).execute(pool).await.unwrap();
+}
