@@ -528,6 +528,45 @@ async fn clients_that_send_their_request_too_slowly_are_disconnected() {
     );
 }
 
+/// A client that sends requests and never reads their answers is disconnected once an answer
+/// has waited `client_waits.write` for it to take any, and does not hold up the server's
+/// graceful shutdown, which waits for the open requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_client_that_never_reads_its_answers_is_disconnected_and_holds_up_no_shutdown() {
+    use tokio::io::AsyncWriteExt;
+    let env = TestEnv::sqlite().await;
+    let server = env
+        .server_with(|s| s.client_waits.write = Duration::from_secs(2))
+        .await;
+    let address: std::net::SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let (unread, mut write) = socket.connect(address).await.unwrap().into_split();
+    // A hundred thousand pipelined requests: their answers (megabytes) fill the buffers between
+    // the two long before the last is asked, and then the server's writes wait on this client.
+    let requests = format!("GET /healthz HTTP/1.1\r\nHost: {address}\r\n\r\n").repeat(1_000);
+    let sending = tokio::spawn(async move {
+        for _ in 0..100 {
+            if write.write_all(requests.as_bytes()).await.is_err() {
+                return true;
+            }
+        }
+        false
+    });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!sending.is_finished(), "the server took every request");
+    tokio::time::timeout(Duration::from_secs(15), server.running.stop())
+        .await
+        .expect("the shutdown waited on a client that does not read")
+        .unwrap();
+    let cut_off = tokio::time::timeout(Duration::from_secs(5), sending)
+        .await
+        .expect("the connection stayed open")
+        .unwrap();
+    assert!(cut_off, "every request was answered");
+    drop(unread);
+}
+
 /// graphql-js's `getIntrospectionQuery()`, as GraphiQL and schema tools send it.
 const INTROSPECTION_QUERY: &str = "query IntrospectionQuery { __schema { queryType { name } \
     mutationType { name } subscriptionType { name } types { ...FullType } \

@@ -259,7 +259,7 @@ fn settings(dir: &std::path::Path, url: Option<String>) -> Settings {
         oauth_clients: Default::default(),
         metrics_token: None,
         metrics_listen: None,
-        header_wait: credledger::http::DEFAULT_HEADER_WAIT,
+        client_waits: Default::default(),
         ready_max_lag: credledger::config::DEFAULT_READY_MAX_LAG,
     }
 }

@@ -127,8 +127,8 @@ pub struct Application {
     /// `/metrics` alone on its own listener.
     metrics_listener: Option<tokio::net::TcpListener>,
     ready_max_lag: i64,
-    /// How long a connection may go without sending a request's headers.
-    header_wait: Duration,
+    /// How long a connection may go without sending a request's headers or taking its answer.
+    client_waits: crate::http::ClientWaits,
 }
 
 impl std::fmt::Debug for Application {
@@ -293,7 +293,7 @@ impl Application {
             oauth_refresh,
             metrics_token: settings.metrics_token.clone(),
             metrics_listener,
-            header_wait: settings.header_wait,
+            client_waits: settings.client_waits,
             ready_max_lag: settings.ready_max_lag,
         })
     }
@@ -475,19 +475,19 @@ impl Application {
             let rx = rx.clone();
             tokio::spawn(async move { tokens.run(every, rx).await })
         });
-        let header_wait = self.header_wait;
+        let client_waits = self.client_waits;
         let metrics_task = self.metrics_listener.map(|listener| {
             tokio::spawn(crate::http::serve(
                 listener,
                 metrics_router,
-                header_wait,
+                client_waits,
                 rx.clone(),
             ))
         });
         let upkeep = tokio::spawn(crate::metrics::keep_up(crate::metrics::UPKEEP, rx.clone()));
         let listener = self.listener;
         let server = tokio::spawn(async move {
-            crate::http::serve(listener, router, header_wait, rx).await;
+            crate::http::serve(listener, router, client_waits, rx).await;
             consumers.await.context("the projections task failed")?;
             live_task.await.context("the live feed task failed")?;
             if let Some(scheduler) = scheduler {

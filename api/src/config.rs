@@ -40,6 +40,8 @@ pub struct FileConfig {
     pub db_connection_wait_ms: Option<u64>,
     /// Seconds a connection may go without sending a request's headers.
     pub header_wait_s: Option<u64>,
+    /// Seconds an answer may wait for its client to take any of it.
+    pub write_wait_s: Option<u64>,
     pub validations_per_minute: Option<u32>,
     /// API requests per person and per token per minute; 0 turns the limit off.
     pub api_requests_per_minute: Option<u32>,
@@ -154,8 +156,9 @@ pub struct Settings {
     /// `/readyz` is not ready while a read model is more than this many events behind.
     pub ready_max_lag: i64,
     /// How long a client has to send a request's headers, once connected or once its previous
-    /// answer is sent: also how long an idle kept-alive connection stays open.
-    pub header_wait: Duration,
+    /// answer is sent (also how long an idle kept-alive connection stays open), and to take
+    /// any of an answer being written to it.
+    pub client_waits: crate::http::ClientWaits,
 }
 
 impl std::fmt::Debug for Settings {
@@ -193,7 +196,7 @@ impl std::fmt::Debug for Settings {
             )
             .field("metrics_listen", &self.metrics_listen)
             .field("ready_max_lag", &self.ready_max_lag)
-            .field("header_wait", &self.header_wait)
+            .field("client_waits", &self.client_waits)
             .finish()
     }
 }
@@ -303,15 +306,19 @@ impl Settings {
                 .or(file.metrics_listen),
             ready_max_lag: env_value::<i64>("CREDLEDGER_READY_MAX_LAG", "a whole number")?
                 .unwrap_or(DEFAULT_READY_MAX_LAG),
-            header_wait: match env_value::<u64>("CREDLEDGER_HEADER_WAIT_S", "whole seconds")?
-                .or(file.header_wait_s)
-            {
-                Some(0) => anyhow::bail!(
-                    "the header wait (CREDLEDGER_HEADER_WAIT_S, header_wait_s) must be at least \
-                     1 second"
-                ),
-                Some(s) => Duration::from_secs(s),
-                None => crate::http::DEFAULT_HEADER_WAIT,
+            client_waits: crate::http::ClientWaits {
+                header: wait_seconds(
+                    "the header wait (CREDLEDGER_HEADER_WAIT_S, header_wait_s)",
+                    "CREDLEDGER_HEADER_WAIT_S",
+                    file.header_wait_s,
+                )?
+                .unwrap_or(crate::http::DEFAULT_HEADER_WAIT),
+                write: wait_seconds(
+                    "the write wait (CREDLEDGER_WRITE_WAIT_S, write_wait_s)",
+                    "CREDLEDGER_WRITE_WAIT_S",
+                    file.write_wait_s,
+                )?
+                .unwrap_or(crate::http::DEFAULT_WRITE_WAIT),
             },
         };
         Ok((settings, jobs))
@@ -532,6 +539,14 @@ fn longest_interval(env: &str, interval: Duration) -> anyhow::Result<Duration> {
         "{env} must be at most 30 days"
     );
     Ok(interval)
+}
+
+/// A wait of whole seconds from `env` over the file's value, if either gives one: at least 1.
+fn wait_seconds(what: &str, env: &str, file: Option<u64>) -> anyhow::Result<Option<Duration>> {
+    match env_value::<u64>(env, "whole seconds")?.or(file) {
+        Some(0) => anyhow::bail!("{what} must be at least 1 second"),
+        s => Ok(s.map(Duration::from_secs)),
+    }
 }
 
 fn env_value<T: std::str::FromStr>(name: &str, what: &str) -> anyhow::Result<Option<T>> {
@@ -766,9 +781,13 @@ mod tests {
     }
 
     #[test]
-    fn the_header_wait_is_read_from_the_file_and_none_is_refused() {
-        let settings = resolved_from_file("header_wait_s = 75\n").expect("a wait of 75 s resolves");
-        assert_eq!(settings.header_wait, Duration::from_secs(75));
+    fn the_client_waits_are_read_from_the_file_and_none_is_refused() {
+        let settings = resolved_from_file("header_wait_s = 75\nwrite_wait_s = 45\n")
+            .expect("waits of 75 and 45 s resolve");
+        assert_eq!(settings.client_waits.header, Duration::from_secs(75));
+        assert_eq!(settings.client_waits.write, Duration::from_secs(45));
+        let defaults = resolved_from_file("").expect("no waits resolve");
+        assert_eq!(defaults.client_waits, crate::http::ClientWaits::default());
 
         let refused = resolved_from_file("header_wait_s = 0\n").err();
         assert_eq!(
@@ -776,6 +795,14 @@ mod tests {
             Some(
                 "the header wait (CREDLEDGER_HEADER_WAIT_S, header_wait_s) must be at least \
                  1 second"
+            )
+        );
+        let refused = resolved_from_file("write_wait_s = 0\n").err();
+        assert_eq!(
+            refused.as_deref(),
+            Some(
+                "the write wait (CREDLEDGER_WRITE_WAIT_S, write_wait_s) must be at least 1 \
+                 second"
             )
         );
     }

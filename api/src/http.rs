@@ -24,6 +24,11 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// unless configured (`CREDLEDGER_HEADER_WAIT_S`).
 pub const DEFAULT_HEADER_WAIT: Duration = Duration::from_secs(10);
 
+/// How long an answer may wait for its client to take any of it before the connection is
+/// closed (a client that never reads would otherwise hold its connection, and a graceful
+/// shutdown, for as long as it likes), unless configured (`CREDLEDGER_WRITE_WAIT_S`).
+pub const DEFAULT_WRITE_WAIT: Duration = Duration::from_secs(30);
+
 /// How long a client has to send the whole body of a GraphQL request, after its headers.
 pub const BODY_WAIT: Duration = Duration::from_secs(10);
 
@@ -952,19 +957,22 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
 ///
 /// It is axum's `serve` loop with the bounds that one leaves unset: HTTP/1.1 only (no
 /// connection waits, unbounded, while its protocol is guessed), and hyper's header read
-/// timeout, `header_wait` ([`DEFAULT_HEADER_WAIT`] unless configured), so a connection left
+/// timeout, `waits.header` ([`DEFAULT_HEADER_WAIT`] unless configured), so a connection left
 /// silent, or fed its headers a byte at a time, is closed rather than kept open for as long as
-/// its client likes. [`BODY_WAIT`] bounds the body where it is read (`graphql_post`),
+/// its client likes. A write that makes no progress for `waits.write` ([`DEFAULT_WRITE_WAIT`])
+/// ends its connection, WebSockets included: a client that never reads its answers holds
+/// neither the connection nor the shutdown, which waits for the open requests to finish.
+/// [`BODY_WAIT`] bounds the body where it is read (`graphql_post`),
 /// [`SOCKET_INIT_WAIT`] a WebSocket's first message and [`SOCKET_IDLE_WAIT`] its idleness.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: axum::Router,
-    header_wait: Duration,
+    waits: ClientWaits,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(header_wait);
+        .header_read_timeout(waits.header);
     let connections = tokio_util::task::TaskTracker::new();
     loop {
         let (stream, peer) = tokio::select! {
@@ -989,8 +997,10 @@ pub async fn serve(
             request.extensions_mut().insert(ConnectInfo(peer));
             tower::Service::call(&mut router.clone(), request)
         });
+        let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+        stream.set_write_timeout(Some(waits.write));
         let connection = http
-            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+            .serve_connection(hyper_util::rt::TokioIo::new(Box::pin(stream)), service)
             .with_upgrades();
         let mut stop = stop.clone();
         connections.spawn(async move {
@@ -1006,6 +1016,24 @@ pub async fn serve(
     drop(listener);
     connections.close();
     connections.wait().await;
+}
+
+/// How long the listener waits on a client (`serve`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientWaits {
+    /// For a request's headers, once connected or once the previous answer is sent.
+    pub header: Duration,
+    /// For a write to make progress: the client must take its answer.
+    pub write: Duration,
+}
+
+impl Default for ClientWaits {
+    fn default() -> Self {
+        Self {
+            header: DEFAULT_HEADER_WAIT,
+            write: DEFAULT_WRITE_WAIT,
+        }
+    }
 }
 
 /// Waits until `stop` turns true (or its sender is gone).

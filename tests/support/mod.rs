@@ -210,7 +210,7 @@ impl TestEnv {
             metrics_token: None,
             metrics_listen: None,
             ready_max_lag: credledger::config::DEFAULT_READY_MAX_LAG,
-            header_wait: credledger::http::DEFAULT_HEADER_WAIT,
+            client_waits: Default::default(),
         }
     }
 
