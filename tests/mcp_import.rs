@@ -304,10 +304,13 @@ async fn a_forced_import_migrates_the_good_and_explains_the_bad(env: TestEnv) {
         )
         .await;
     eventually("the rename to reach the server's copy", || async {
-        s.recorder
-            .applied()
-            .iter()
-            .any(|a| a.op == Op::Update && a.mcp_id == *canary_mcp_id)
+        s.recorder.applied().iter().any(|a| {
+            a.op == Op::Update
+                && a.mcp_id == *canary_mcp_id
+                && a.body
+                    .as_ref()
+                    .is_some_and(|b| b["credential_name"] == "Canary renamed")
+        })
     })
     .await;
     assert_eq!(
@@ -446,3 +449,64 @@ async fn copies_the_ledger_sent_are_not_imported_back(env: TestEnv) {
     assert_eq!(names(&alice, "notion").await, ["Work"]);
 }
 on_both_backends!(copies_the_ledger_sent_are_not_imported_back);
+
+/// An import whose copies' adoption cannot be recorded (here the database refuses the event
+/// that records it) keeps none of the credentials it could not adopt: run again, it imports
+/// them, and the sender never creates a second copy of one on the server.
+async fn an_import_that_could_not_adopt_the_servers_copies_keeps_nothing_that_would_be_copied_again(
+    env: TestEnv,
+) {
+    let server = env.server_with_jobs(|_| {}, jobs_with(fast_sync())).await;
+    let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
+    let admin = server.admin("root").await;
+    register(&admin, &recorder, "gw", &["notion"], true).await;
+    let alice = server.user("alice").await;
+    for i in 0..3 {
+        recorder.seed(vec![record(
+            "alice",
+            "notion",
+            &format!("Held {i}"),
+            fields("alice", "notion", i),
+        )]);
+    }
+    let pool = env.any_pool().await;
+    crate::support::refuse_events_where(
+        &pool,
+        env.backend,
+        "NEW.event_type = 'CredentialSyncedToMcp'",
+        "the database is away",
+        None,
+    )
+    .await;
+
+    let (code, out) = import(&env, &["--force"], "").await;
+
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("migrated 0, skipped 0, failed 3"), "{out}");
+    crate::support::accept_events_again(&pool, env.backend).await;
+    let (code, out) = import(&env, &["--force"], "").await;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("migrated 3, skipped 0, failed 0"), "{out}");
+    eventually("every imported credential to show synced", || async {
+        admin
+            .ok("{ mcpSyncStatus { serverId status count } }", json!({}))
+            .await["mcpSyncStatus"]
+            == json!([{"serverId": "gw", "status": "SYNCED", "count": 3}])
+    })
+    .await;
+    let creates: Vec<_> = recorder
+        .applied()
+        .into_iter()
+        .filter(|a| a.op == Op::Create)
+        .collect();
+    assert!(
+        creates.is_empty(),
+        "copies created again: {}",
+        creates.len()
+    );
+    assert_eq!(recorder.credentials().len(), 3);
+    assert_eq!(names(&alice, "notion").await.len(), 3);
+}
+on_both_backends!(
+    an_import_that_could_not_adopt_the_servers_copies_keeps_nothing_that_would_be_copied_again
+);

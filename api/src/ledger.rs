@@ -7,7 +7,8 @@ use credledger_adapters::keystore::{KeyStore, KeyStoreError};
 use credledger_adapters::remembered::Remembered;
 use credledger_adapters::{CommandBus, CommandError, Committed, Database, DbError};
 use credledger_domain::keyring::{
-    CredentialState, Keyring, KeyringCommand, KeyringError, KeyringServices, ValidationOutcome,
+    CredentialState, HeldCopy, Keyring, KeyringCommand, KeyringError, KeyringServices,
+    ValidationOutcome,
 };
 use credledger_domain::usage::{
     usage_stream_id, CredentialUsage, RecordUse, UsageError, UsePurpose,
@@ -321,6 +322,18 @@ impl Ledger {
         credential_id: CredentialId,
         meta: &EventMetadata,
     ) -> Result<Committed, LedgerError> {
+        self.register_held(new, credential_id, None, meta).await
+    }
+
+    /// [`Ledger::register`], with the copy an MCP server holds already (an imported credential)
+    /// recorded as synced in the same append.
+    pub async fn register_held(
+        &self,
+        new: NewCredential<'_>,
+        credential_id: CredentialId,
+        held_by: Option<HeldCopy>,
+        meta: &EventMetadata,
+    ) -> Result<Committed, LedgerError> {
         let user_id = UserId::parse(new.user_id)?;
         let definition = self.catalog.enabled_service(new.service)?;
         let name = CredentialName::parse(new.name)?;
@@ -338,6 +351,7 @@ impl Ledger {
                     metadata: new.metadata,
                     fields,
                     validation: new.validation,
+                    held_by,
                 },
                 meta,
             )

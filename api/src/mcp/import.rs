@@ -11,15 +11,15 @@
 //! A credential imported from server T with the server's id X always gets the same ledger id (a
 //! UUIDv5 of `T/X`), so a second run, or a run after a crash, finds it and skips it. The server
 //! already holds what it sent, so each imported credential the server may hold is recorded as
-//! synced under the server's id (the sender updates that copy rather than creating a second
-//! one).
+//! synced under the server's id, in the registration's own append (the sender brings that copy
+//! to the ledger's state with an update rather than creating a second one).
 
 use super::sync::McpSync;
 use super::McpServers;
 use crate::error::ApiError;
 use crate::ledger::{LedgerError, NewCredential};
 use credledger_adapters::mcp::client::{RemoteCredential, RemoteItem};
-use credledger_domain::keyring::{KeyringCommand, KeyringError, McpSyncOutcome, ValidationOutcome};
+use credledger_domain::keyring::{HeldCopy, KeyringCommand, KeyringError, ValidationOutcome};
 use credledger_domain::ports::Validator;
 use credledger_domain::{
     CredentialId, CredentialName, EventMetadata, KeyringId, SecretFields, SecretString, ServiceKey,
@@ -385,8 +385,18 @@ async fn import_one(
     let note = validation
         .is_none()
         .then(|| "not checked (--no-validate); the scheduled revalidation checks it".to_owned());
-    let committed = match ledger
-        .register(
+    // The server holds this credential already, under its own id: that copy is adopted in
+    // the registration's own append (kept apart, an interruption between the two left a
+    // credential the sender then copied to the server a second time).
+    let held_by = mcp_sync::may_hold(&ledger.db.any, target, &f.user_id, &f.service)
+        .await
+        .map_err(|e| e.to_string())?
+        .then(|| HeldCopy {
+            target: target.to_owned(),
+            mcp_id: f.mcp_id.clone(),
+        });
+    match ledger
+        .register_held(
             NewCredential {
                 user_id: &f.user_id,
                 service: &f.service,
@@ -396,14 +406,15 @@ async fn import_one(
                 validation,
             },
             id,
+            held_by,
             meta,
         )
         .await
     {
-        Ok(c) => c,
+        Ok(_) => {}
         Err(LedgerError::Rule(KeyringError::AlreadyExists(_))) => return Ok(None),
         Err(e) => return Err(e.to_string()),
-    };
+    }
     let keyring = KeyringId::new(
         UserId::parse(&f.user_id).map_err(|e| e.to_string())?,
         ServiceKey::parse(&f.service).map_err(|e| e.to_string())?,
@@ -436,29 +447,5 @@ async fn import_one(
         primary: credential.is_some_and(|c| c.is_primary),
         note: if active(&state) { None } else { note },
     };
-    // The server holds this credential already, under its own id: adopt that copy.
-    let may_hold = mcp_sync::may_hold(&ledger.db.any, target, &f.user_id, &f.service)
-        .await
-        .map_err(|e| e.to_string())?;
-    if may_hold {
-        ledger
-            .command(
-                &keyring,
-                KeyringCommand::RecordMcpSync {
-                    credential_id: id,
-                    target: target.to_owned(),
-                    // What the server reported is its own number; the drift check brings
-                    // the copy to the ledger's version.
-                    ledger_version: 0,
-                    sync_position: committed.position.max(0) as u64,
-                    outcome: McpSyncOutcome::Synced {
-                        mcp_id: f.mcp_id.clone(),
-                    },
-                },
-                meta,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-    }
     Ok(Some(imported))
 }

@@ -19,6 +19,15 @@ pub enum McpSyncOutcome {
     Drifted { reported_version: Option<u64> },
 }
 
+/// A copy of a credential an MCP server already holds, under its own id (an imported one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldCopy {
+    /// The MCP server's id.
+    pub target: String,
+    /// The server's id for its copy.
+    pub mcp_id: String,
+}
+
 /// A validation answer from the provider, as the validator saw it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ValidationOutcome {
@@ -45,6 +54,9 @@ pub enum KeyringCommand {
         fields: SecretFields,
         /// A live check done just before registering, recorded with it.
         validation: Option<ValidationOutcome>,
+        /// The MCP server's copy it was imported from, recorded as synced in the same append:
+        /// the registration is never kept without it, so the sender cannot make a second copy.
+        held_by: Option<HeldCopy>,
     },
     /// A new name, new labels and a new secret, any of them: decided together and kept
     /// together (one append), so a refusal of one leaves all three as they were.

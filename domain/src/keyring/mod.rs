@@ -8,7 +8,7 @@ mod events;
 #[cfg(test)]
 mod tests;
 
-pub use commands::{KeyringCommand, McpSyncOutcome, ValidationOutcome};
+pub use commands::{HeldCopy, KeyringCommand, McpSyncOutcome, ValidationOutcome};
 pub use error::KeyringError;
 pub use events::{KeyringEvent, PrimaryChangeReason};
 
@@ -398,6 +398,7 @@ impl Keyring {
                 metadata,
                 fields,
                 validation,
+                held_by,
             } => {
                 if let Some((u, s)) = &self.owner {
                     if u != &user_id || s != &service {
@@ -439,6 +440,22 @@ impl Keyring {
                 .await;
                 if let Some(outcome) = validation {
                     self.record_validation(credential_id, outcome, sink).await?;
+                }
+                if let Some(HeldCopy { target, mcp_id }) = held_by {
+                    // The server's own copy, at its own version (0: not the ledger's) and at
+                    // no change of the ledger's: the sender then brings it to the ledger's
+                    // state with an update of that copy.
+                    sink.write(
+                        KeyringEvent::CredentialSyncedToMcp {
+                            credential_id,
+                            target,
+                            ledger_version: 0,
+                            mcp_id,
+                            sync_position: 0,
+                        },
+                        self,
+                    )
+                    .await;
                 }
             }
             KeyringCommand::UpdateCredential {

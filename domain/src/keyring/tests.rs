@@ -2,8 +2,9 @@
 //! that checks the primary and naming invariants after every step.
 
 use super::{
-    AccountIdentity, CredentialState, CredentialStatus, Keyring, KeyringCommand, KeyringError,
-    KeyringEvent, KeyringServices, McpSyncOutcome, PrimaryChangeReason, ValidationOutcome,
+    AccountIdentity, CredentialState, CredentialStatus, HeldCopy, Keyring, KeyringCommand,
+    KeyringError, KeyringEvent, KeyringServices, McpSyncOutcome, PrimaryChangeReason,
+    ValidationOutcome,
 };
 use crate::ports::{Cipher, CipherError};
 use crate::{
@@ -203,6 +204,7 @@ fn register_for(
         metadata: metadata(),
         fields: fields_for(service_key, &format!("secret-{n}")),
         validation,
+        held_by: None,
     }
 }
 
@@ -476,6 +478,29 @@ fn a_registration_that_could_not_be_checked_stays_inactive() {
 }
 
 #[test]
+fn an_imported_registration_records_the_servers_copy_in_the_same_append() {
+    let mut command = register(1, "work", Some(valid("acct-1")));
+    if let KeyringCommand::RegisterCredential { held_by, .. } = &mut command {
+        *held_by = Some(HeldCopy {
+            target: "gw".into(),
+            mcp_id: "cred-7".into(),
+        });
+    }
+    let events = events_of(given_nothing().when(command));
+    assert!(matches!(
+        events.first(),
+        Some(KeyringEvent::CredentialRegistered { .. })
+    ));
+    assert!(events.contains(&KeyringEvent::CredentialSyncedToMcp {
+        credential_id: id(1),
+        target: "gw".into(),
+        ledger_version: 0,
+        mcp_id: "cred-7".into(),
+        sync_position: 0,
+    }));
+}
+
+#[test]
 fn registered_events_never_contain_the_plaintext_secret() {
     const CANARY: &str = "canary-3f9c2e7d-do-not-log";
     let command = KeyringCommand::RegisterCredential {
@@ -490,6 +515,7 @@ fn registered_events_never_contain_the_plaintext_secret() {
             ("api_token", CANARY),
         ]),
         validation: Some(valid("acct-1")),
+        held_by: None,
     };
     assert!(!format!("{command:?}").contains(CANARY));
 
@@ -1454,6 +1480,7 @@ fn an_unknown_service_is_refused() {
             metadata: metadata(),
             fields: fields(&[("token", "t")]),
             validation: Some(valid("acct-1")),
+            held_by: None,
         })
         .then_expect_error(KeyringError::Input(InputError::UnknownService(
             "myspace".into(),
@@ -1474,6 +1501,7 @@ fn a_missing_required_field_is_refused() {
                 ("email", "ops@acme.io"),
             ]),
             validation: Some(valid("acct-1")),
+            held_by: None,
         })
         .then_expect_error(KeyringError::Input(InputError::MissingField {
             service: "jira".into(),
@@ -1496,6 +1524,7 @@ fn a_blank_required_field_is_refused() {
                 ("api_token", "   "),
             ]),
             validation: None,
+            held_by: None,
         })
         .then_expect_error(KeyringError::Input(InputError::MissingField {
             service: "jira".into(),
@@ -1514,6 +1543,7 @@ fn an_unknown_field_is_refused() {
             metadata: metadata(),
             fields: fields(&[("token", "t"), ("password", "hunter2")]),
             validation: None,
+            held_by: None,
         })
         .then_expect_error(KeyringError::Input(InputError::UnknownField {
             service: "notion".into(),
@@ -1531,6 +1561,7 @@ fn metadata_that_is_too_long_is_refused() {
         metadata,
         fields: fields(&[("token", "t")]),
         validation: None,
+        held_by: None,
     };
     given_nothing()
         .when(with_metadata(BTreeMap::from([(
@@ -1646,6 +1677,7 @@ fn a_registration_for_another_user_or_service_is_refused_by_an_existing_keyring(
             metadata: metadata(),
             fields: fields_for("notion", "secret-2"),
             validation: None,
+            held_by: None,
         })
         .then_expect_error(KeyringError::WrongKeyring);
     given(primary_work())
