@@ -724,6 +724,55 @@ on_both_backends!(
     a_second_oauth_provider_with_rotating_refresh_tokens_is_a_catalog_entry_and_a_client
 );
 
+/// A refresh the provider answers only after the token it replaces has expired: the expiry job
+/// marks the credential expired meanwhile, and the recorded refresh makes it active again at
+/// once (its new token checked), not an hour later when the new token is due in its turn.
+async fn a_refresh_answered_after_the_old_token_expired_leaves_the_credential_active(env: TestEnv) {
+    let behaviour = OAuthBehaviour {
+        token_lifetime: Duration::from_secs(3),
+        ..OAuthBehaviour::default()
+    };
+    let jobs = JobSettings {
+        poll: Duration::from_millis(50),
+        expiry_interval: Duration::from_secs(1),
+        ..refreshing_jobs()
+    };
+    let server = oauth_server(&env, behaviour, jobs).await;
+    let alice = server.user("alice").await;
+    let (_, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
+    let id = connected_id(&landed);
+    // From now on the provider takes 5 s to answer a refresh, with a token that lives an hour.
+    server.simulator.set_oauth_behaviour(OAuthBehaviour {
+        refresh_delay: Duration::from_secs(5),
+        ..OAuthBehaviour::default()
+    });
+    eventually(
+        "the credential to expire while its refresh waits",
+        || async { credential(&alice, &id).await["status"] == "EXPIRED" },
+    )
+    .await;
+    eventually("the refresh to be recorded", || async {
+        let history = alice
+            .ok(
+                "query($id: ID!) { credentialHistory(id: $id) { type } }",
+                json!({"id": id}),
+            )
+            .await;
+        history["credentialHistory"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "OAuthTokenRefreshed")
+    })
+    .await;
+    eventually("the refreshed credential to be active", || async {
+        credential(&alice, &id).await["status"] == "ACTIVE"
+    })
+    .await;
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(a_refresh_answered_after_the_old_token_expired_leaves_the_credential_active);
+
 /// What an OAuth refresh pass lists comes active first: an expired credential with an older
 /// expiry (as those nobody reconnects keep) never takes an active one's place within the limit.
 async fn the_refresh_list_puts_active_tokens_before_expired_ones(env: TestEnv) {

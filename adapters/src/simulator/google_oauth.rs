@@ -37,6 +37,8 @@ pub struct OAuthBehaviour {
     pub rotate_refresh_tokens: bool,
     /// The Google account that signs in on the consent page.
     pub account: SimAccount,
+    /// How long the token endpoint takes to answer a refresh (a slow provider).
+    pub refresh_delay: Duration,
 }
 
 impl Default for OAuthBehaviour {
@@ -49,6 +51,7 @@ impl Default for OAuthBehaviour {
                 "Katherine Johnson",
                 "katherine.johnson@gmail.com",
             ),
+            refresh_delay: Duration::ZERO,
         }
     }
 }
@@ -324,6 +327,10 @@ async fn token(
 ) -> Response {
     let get = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
     let (client_id, client_secret) = client_credentials(&headers, &form);
+    if get("grant_type") == "refresh_token" {
+        let delay = lock(&shared.oauth).behaviour.refresh_delay;
+        tokio::time::sleep(delay).await;
+    }
     let mut oauth = lock(&shared.oauth);
     if oauth.clients.get(&client_id) != Some(&client_secret) {
         return oauth_error(

@@ -257,7 +257,16 @@ impl TokenRefresher {
                     &meta,
                 )
                 .await?;
-                if seen.status != CredentialStatus::Active {
+                // Its status now, not as read before the redemption: the expiry job may have
+                // expired it meanwhile (a slow provider), and a recorded refresh cannot expire
+                // again until its new token does.
+                let status = self
+                    .ledger
+                    .keyring(keyring)
+                    .await?
+                    .credential(seen.id)
+                    .map(|c| c.status);
+                if status != Some(CredentialStatus::Active) {
                     // An expired credential is usable again once its new token checks out.
                     let outcome =
                         with_grant(self.validator.validate(definition, &fields).await, &grant);
