@@ -773,6 +773,59 @@ async fn a_refresh_answered_after_the_old_token_expired_leaves_the_credential_ac
 }
 on_both_backends!(a_refresh_answered_after_the_old_token_expired_leaves_the_credential_active);
 
+/// Tokens that live no longer than the refresh margin (3 s against 10 s) are refreshed at half
+/// their lifetime, not at every need: each refresh is a redemption at the provider and an event
+/// in the ledger.
+async fn tokens_living_less_than_the_margin_are_refreshed_at_half_their_lifetime_not_at_every_need(
+    env: TestEnv,
+) {
+    let behaviour = OAuthBehaviour {
+        token_lifetime: Duration::from_secs(3),
+        ..OAuthBehaviour::default()
+    };
+    // Refreshed on demand only (at resolve), not by the pass.
+    let jobs = JobSettings {
+        oauth_refresh_interval: Duration::from_secs(3600),
+        oauth_refresh_margin: chrono::Duration::seconds(10),
+        ..JobSettings::default()
+    };
+    let server = oauth_server(&env, behaviour, jobs).await;
+    let alice = server.user("alice").await;
+    let (_, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
+    let id = connected_id(&landed);
+    let machine = resolver_token(&alice).await;
+    let mut resolved = 0;
+    let until = tokio::time::Instant::now() + Duration::from_secs(6);
+    while tokio::time::Instant::now() < until {
+        let token = resolve_access_token(&machine, "alice").await;
+        assert_eq!(userinfo_status(&server, &token).await, 200);
+        resolved += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let history = alice
+        .ok(
+            "query($id: ID!) { credentialHistory(id: $id) { type } }",
+            json!({"id": id}),
+        )
+        .await;
+    let refreshes = history["credentialHistory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "OAuthTokenRefreshed")
+        .count();
+    // The first need refreshes (the connection's token says nothing of its lifetime), then one
+    // every 1.5 s: about five in 6 s.
+    assert!(
+        (2..=8).contains(&refreshes),
+        "{refreshes} refreshes for {resolved} resolves"
+    );
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(
+    tokens_living_less_than_the_margin_are_refreshed_at_half_their_lifetime_not_at_every_need
+);
+
 /// What an OAuth refresh pass lists comes active first: an expired credential with an older
 /// expiry (as those nobody reconnects keep) never takes an active one's place within the limit.
 async fn the_refresh_list_puts_active_tokens_before_expired_ones(env: TestEnv) {

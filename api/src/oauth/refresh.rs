@@ -75,12 +75,22 @@ impl std::fmt::Debug for TokenRefresher {
     }
 }
 
+/// Whether `c`'s access token is to be refreshed: it expires within `margin`, or within half
+/// its lifetime when that is shorter (a token living no longer than the margin would otherwise
+/// be due as soon as it was given, and every need would redeem and record a new one).
 fn due(c: &CredentialState, now: DateTime<Utc>, margin: chrono::Duration) -> bool {
+    let Some(at) = c.expires_at else {
+        return false;
+    };
+    let margin = match c.token_issued_at {
+        Some(issued) => margin.min((at - issued) / 2),
+        None => margin,
+    };
     matches!(
         c.status,
         CredentialStatus::Active | CredentialStatus::Expired
     ) && !c.erased
-        && c.expires_at.is_some_and(|at| at <= now + margin)
+        && at <= now + margin
 }
 
 impl TokenRefresher {
@@ -318,6 +328,7 @@ impl TokenRefresher {
             secret_version: version,
             fields,
             expires_at: grant.expires_at(received_at),
+            issued_at: received_at,
         };
         let mut waits = RECORD_RETRIES.iter();
         loop {

@@ -105,6 +105,8 @@ pub enum KeyringCommand {
         secret_version: u32,
         fields: SecretFields,
         expires_at: Option<DateTime<Utc>>,
+        /// When the provider gave the token.
+        issued_at: DateTime<Utc>,
     },
     /// What an MCP server answered when the replay adapter mirrored the credential to it.
     RecordMcpSync {

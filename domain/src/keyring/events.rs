@@ -102,6 +102,10 @@ pub enum KeyringEvent {
         secret: SealedSecret,
         secret_version: u32,
         expires_at: Option<DateTime<Utc>>,
+        /// When the provider gave the token (none in events written before it was recorded):
+        /// with `expires_at`, its lifetime.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        issued_at: Option<DateTime<Utc>>,
     },
     /// An MCP server (`target`) holds the credential at `ledger_version` under `mcp_id`.
     CredentialSyncedToMcp {

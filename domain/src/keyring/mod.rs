@@ -81,6 +81,9 @@ pub struct CredentialState {
     /// secret changes: the same reason again is no new state, and records nothing.
     #[serde(default)]
     pub could_not_check: Option<String>,
+    /// When the provider gave the current OAuth access token, if a recorded refresh says so.
+    #[serde(default)]
+    pub token_issued_at: Option<DateTime<Utc>>,
 }
 
 /// What a keyring needs from outside: the cipher that seals secrets and the service catalog.
@@ -577,6 +580,7 @@ impl Keyring {
                 secret_version,
                 fields,
                 expires_at,
+                issued_at,
             } => {
                 let current = self.not_revoked(credential_id, "refreshed")?.secret_version;
                 if current != secret_version {
@@ -596,6 +600,7 @@ impl Keyring {
                         secret,
                         secret_version: version,
                         expires_at,
+                        issued_at: Some(issued_at),
                     },
                     self,
                 )
@@ -699,6 +704,7 @@ impl Aggregate for Keyring {
                     expires_at: None,
                     erased: false,
                     could_not_check: None,
+                    token_issued_at: None,
                 });
             }
             CredentialRenamed {
@@ -723,6 +729,7 @@ impl Aggregate for Keyring {
                 c.status = status;
                 // The old token's expiry says nothing about the new secret.
                 c.expires_at = None;
+                c.token_issued_at = None;
                 c.could_not_check = None;
             }),
             CredentialValidated {
@@ -777,10 +784,12 @@ impl Aggregate for Keyring {
                 secret,
                 secret_version,
                 expires_at,
+                issued_at,
             } => self.with_credential(credential_id, |c| {
                 c.secret = secret;
                 c.secret_version = secret_version;
                 c.expires_at = expires_at;
+                c.token_issued_at = issued_at;
                 c.could_not_check = None;
             }),
         }
