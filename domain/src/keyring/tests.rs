@@ -1243,7 +1243,7 @@ fn a_refresh_of_a_replaced_secret_is_refused_and_does_not_overwrite_it() {
             secret_version: 1,
             fields,
             expires_at: None,
-            issued_at: Utc::now(),
+            issued_at: at(2026, 1, 1),
         })
         .then_expect_error(KeyringError::StaleValidation {
             checked: 1,
