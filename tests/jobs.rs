@@ -202,6 +202,37 @@ async fn a_lease_is_held_by_one_instance_until_released_or_lapsed(env: TestEnv) 
 }
 on_both_backends!(a_lease_is_held_by_one_instance_until_released_or_lapsed);
 
+/// A holder whose renewal goes unanswered (the lease's row locked by another transaction on
+/// PostgreSQL, this process's writer held on SQLite) is told it lost the lease by the time the
+/// lease lapses, not never: its job stops rather than run on beside the next holder's.
+async fn a_lease_whose_renewal_goes_unanswered_is_reported_lost(env: TestEnv) {
+    let ledger = env.ledger().await;
+    let leases = Leases::with_holder(ledger.db.clone(), "instance-a");
+    let ttl = Duration::from_millis(900);
+    assert!(leases
+        .acquire("job", chrono::Utc::now(), ttl, None)
+        .await
+        .unwrap());
+    let pool = env.any_pool().await;
+    let mut locked = pool.begin().await.unwrap();
+    if env.backend == credledger_adapters::Backend::Postgres {
+        sqlx::query("SELECT name FROM leases WHERE name = $1 FOR UPDATE")
+            .bind("job")
+            .execute(&mut *locked)
+            .await
+            .unwrap();
+    }
+    let writer = ledger.db.exclusive().await;
+    let mut held = leases.keep("job", ttl);
+    tokio::time::timeout(Duration::from_secs(5), held.lost.wait_for(|lost| *lost))
+        .await
+        .expect("the lost lease was never reported")
+        .unwrap();
+    drop((writer, locked));
+    ledger.db.close().await;
+}
+on_both_backends!(a_lease_whose_renewal_goes_unanswered_is_reported_lost);
+
 async fn of_sixteen_instances_racing_for_a_lease_exactly_one_gets_it(env: TestEnv) {
     let ledger = env.ledger().await;
     let now = chrono::Utc::now();

@@ -161,27 +161,37 @@ impl Leases {
     }
 
     /// Renews `name` every third of `ttl` until the returned guard is dropped. The guard's
-    /// `lost` signal turns true when the lease is taken by another instance or could not be
-    /// renewed before its TTL passed: the job must stop then.
+    /// `lost` signal turns true when the lease is taken by another instance, when a renewal
+    /// has failed and the next one would come after the hold ends, or when a renewal is still
+    /// unanswered as the hold ends (a database that does not answer): the job must stop then.
     pub fn keep(&self, name: &str, ttl: Duration) -> Held {
         let (lost_tx, lost) = watch::channel(false);
         let (leases, name) = (self.clone(), name.to_owned());
         let renewer = tokio::spawn(async move {
-            let mut renewed = tokio::time::Instant::now();
+            // Until when the lease is surely ours: the database's expiry counts from a clock
+            // read after this one.
+            let mut held_until = tokio::time::Instant::now() + ttl;
             loop {
                 tokio::time::sleep(ttl / 3).await;
-                match leases.renew(&name, Utc::now(), ttl).await {
-                    Ok(true) => renewed = tokio::time::Instant::now(),
-                    Ok(false) => {
+                let asked = tokio::time::Instant::now();
+                let renewal = leases.renew(&name, Utc::now(), ttl);
+                match tokio::time::timeout_at(held_until, renewal).await {
+                    Ok(Ok(true)) => held_until = asked + ttl,
+                    Ok(Ok(false)) => {
                         tracing::warn!(job = %name, "lease taken by another instance; stopping");
                         break;
                     }
-                    Err(e) => {
+                    Ok(Err(e)) => {
                         tracing::warn!(job = %name, error = %e, "could not renew the lease");
-                        if renewed.elapsed() >= ttl {
-                            break;
-                        }
                     }
+                    Err(_) => {
+                        tracing::warn!(job = %name, "renewing the lease went unanswered until it lapsed; stopping");
+                        break;
+                    }
+                }
+                if tokio::time::Instant::now() + ttl / 3 >= held_until {
+                    tracing::warn!(job = %name, "the lease could not be renewed in time; stopping");
+                    break;
                 }
             }
             let _ = lost_tx.send(true);
