@@ -2,10 +2,11 @@
 
 use crate::on_both_backends;
 use crate::support::api::PASSWORD;
+use crate::support::hold::{Hold, CREDENTIAL_SUMMARY, PRINCIPALS_AND_MCP_SYNC};
 use crate::support::{eventually, TestEnv};
 use cqrs_es::Aggregate as _;
 use credledger_adapters::feed::read_stream;
-use credledger_adapters::{Backend, Database};
+use credledger_adapters::Database;
 use credledger_domain::mcp_server::McpServer;
 use credledger_domain::user::User;
 use credledger_projections::{mcp_sync, principals};
@@ -23,108 +24,6 @@ async fn listed(c: &crate::support::api::Client) -> Vec<Value> {
         )
         .await;
     data["credentials"].as_array().unwrap().clone()
-}
-
-/// Read models a test holds back: their names (their checkpoint rows, on PostgreSQL) and their
-/// tables (on SQLite).
-struct Held {
-    models: &'static [&'static str],
-    tables: &'static [&'static str],
-}
-
-const CREDENTIAL_SUMMARY: Held = Held {
-    models: &["credential_summary"],
-    tables: &["credential_summary"],
-};
-
-const PRINCIPALS_AND_MCP_SYNC: Held = Held {
-    models: &["principals", "mcp_sync"],
-    tables: &[
-        "users",
-        "api_tokens",
-        "mcp_server_tokens",
-        "mcp_servers",
-        "mcp_grants",
-    ],
-};
-
-/// Holds read models back until released. On PostgreSQL a transaction holds their checkpoint
-/// rows, so they cannot apply anything while commands go on committing. SQLite has one writer,
-/// so holding a read model's transaction would hold the commands too: there triggers refuse
-/// every write to their tables, so each of their batches fails, is rolled back and is tried
-/// again (the runner never skips one) until the triggers are dropped.
-enum Hold {
-    Postgres(sqlx::PgConnection),
-    Sqlite(sqlx::AnyPool, &'static [&'static str]),
-}
-
-const HELD_WRITES: [&str; 3] = ["INSERT", "UPDATE", "DELETE"];
-
-impl Hold {
-    async fn start(env: &TestEnv, held: Held) -> Self {
-        use sqlx::{Connection as _, Executor as _};
-        match env.backend {
-            Backend::Postgres => {
-                let mut hold = sqlx::PgConnection::connect(env.database_url.as_deref().unwrap())
-                    .await
-                    .unwrap();
-                hold.execute("BEGIN").await.unwrap();
-                let names = held
-                    .models
-                    .iter()
-                    .map(|m| format!("'{m}'"))
-                    .collect::<Vec<_>>();
-                let rows = hold
-                    .fetch_all(&*format!(
-                        "SELECT position FROM projection_checkpoints \
-                         WHERE name IN ({}) FOR UPDATE",
-                        names.join(", ")
-                    ))
-                    .await
-                    .unwrap();
-                assert_eq!(
-                    rows.len(),
-                    held.models.len(),
-                    "a checkpoint row to hold is missing"
-                );
-                Hold::Postgres(hold)
-            }
-            Backend::Sqlite => {
-                let pool = env.any_pool().await;
-                for table in held.tables {
-                    for write in HELD_WRITES {
-                        sqlx::query(&format!(
-                            "CREATE TRIGGER held_{table}_{write} BEFORE {write} ON {table} \
-                             BEGIN SELECT RAISE(ABORT, 'held back by the test'); END"
-                        ))
-                        .execute(&pool)
-                        .await
-                        .unwrap();
-                    }
-                }
-                Hold::Sqlite(pool, held.tables)
-            }
-        }
-    }
-
-    async fn release(self) {
-        use sqlx::Executor as _;
-        match self {
-            Hold::Postgres(mut hold) => {
-                hold.execute("ROLLBACK").await.unwrap();
-            }
-            Hold::Sqlite(pool, tables) => {
-                for table in tables {
-                    for write in HELD_WRITES {
-                        sqlx::query(&format!("DROP TRIGGER held_{table}_{write}"))
-                            .execute(&pool)
-                            .await
-                            .unwrap();
-                    }
-                }
-            }
-        }
-    }
 }
 
 on_both_backends!(

@@ -583,6 +583,85 @@ async fn drift_is_only_what_differs_and_orphans_are_removed(env: TestEnv) {
 }
 on_both_backends!(drift_is_only_what_differs_and_orphans_are_removed);
 
+/// A drift check while the MCP sync read model lags behind an outcome already recorded (here
+/// the test records the copy, as a sender would, with the read model held back) does not take
+/// that copy for an orphan and delete it: it checks nothing until the read model has caught up.
+async fn a_drift_check_while_the_read_model_lags_deletes_no_copy_the_ledger_recorded(env: TestEnv) {
+    use credledger::mcp::{sync::McpSync, McpServers};
+    use credledger_domain::keyring::{KeyringCommand, McpSyncOutcome};
+    use std::sync::Arc;
+    let jobs = credledger::config::JobSettings {
+        enabled: false,
+        ..Default::default()
+    };
+    let server = env.server_with_jobs(|_| {}, jobs).await;
+    let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
+    recorder.set_dialect(Dialect::Original);
+    let admin = server.admin("root").await;
+    register(&admin, &recorder, "gw", &["notion"], true).await;
+    let alice = server.user("alice").await;
+    let id = alice
+        .add("notion", "one", json!({"token": token(&server, "one")}))
+        .await;
+    let hold = crate::support::hold::Hold::start(&env, crate::support::hold::MCP_SYNC).await;
+    let copy = recorder.seed(vec![json!({
+        "user_id": "alice", "service_type": "notion", "credential_name": "one",
+        "credential_data": {"token": token(&server, "one")}, "is_primary": true,
+    })]);
+    let ledger = server.running.ledger.clone();
+    let keyring = credledger_domain::KeyringId::new(
+        credledger_domain::UserId::parse("alice").unwrap(),
+        credledger_domain::ServiceKey::parse("notion").unwrap(),
+    );
+    let credential_id = credledger_domain::CredentialId::parse(&id).unwrap();
+    ledger
+        .command(
+            &keyring,
+            KeyringCommand::RecordMcpSync {
+                credential_id,
+                target: "gw".into(),
+                ledger_version: 1,
+                sync_position: 0,
+                outcome: McpSyncOutcome::Synced {
+                    mcp_id: copy[0].clone(),
+                },
+            },
+            &crate::support::meta("sender"),
+        )
+        .await
+        .unwrap();
+    let sync = McpSync::new(
+        Arc::new(McpServers::new(ledger.clone()).with_outbound(
+            credledger_adapters::outbound::OutboundPolicy {
+                allow_loopback: true,
+                ..Default::default()
+            },
+        )),
+        SyncSettings {
+            remove_orphans: true,
+            ..fast_sync()
+        },
+        credledger::jobs::Leases::new(ledger.db.clone()),
+    );
+
+    let lagging = sync.check_drift("gw").await;
+
+    assert_eq!(
+        lagging.as_ref().err().map(|e| e.code()),
+        Some("UNAVAILABLE"),
+        "{lagging:?}"
+    );
+    assert!(
+        recorder.credentials().contains_key(&copy[0]),
+        "the copy was deleted"
+    );
+    hold.release().await;
+    let report = sync.check_drift("gw").await.unwrap();
+    assert!(report.orphans.is_empty(), "{report:?}");
+    assert!(recorder.credentials().contains_key(&copy[0]));
+}
+on_both_backends!(a_drift_check_while_the_read_model_lags_deletes_no_copy_the_ledger_recorded);
+
 async fn the_drift_command_lists_orphans_and_changes_nothing_when_all_is_current(env: TestEnv) {
     let s = stand(&env, patient(), &["notion"]).await;
     s.alice

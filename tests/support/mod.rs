@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 pub mod api;
 pub mod chain;
+pub mod hold;
 pub mod mcp;
 pub mod mcp_recorder;
 pub mod prometheus;

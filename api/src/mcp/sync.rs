@@ -760,6 +760,23 @@ impl McpSync {
                 "no MCP server `{server_id}` is registered"
             )));
         }
+        // The rows must show every outcome recorded before the check (the last pass's, this
+        // instance's or another's): a copy made since would look missing (a drift, resent) or
+        // unknown (an orphan, deleted with `remove_orphans`).
+        // Read from the read model's checkpoint, whichever process moves it (a one-shot
+        // `mcp drift` runs no read models of its own).
+        let head = db.head().await?;
+        let deadline = tokio::time::Instant::now() + DRIFT_READ_WAIT;
+        let projections = &self.servers.ledger().projections;
+        while projections.checkpoint(&mcp_sync::McpSync).await? < head {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ApiError::Unavailable(format!(
+                    "the MCP sync read model has not caught up with position {head}; no drift \
+                     check of `{server_id}` until it has"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let rows = mcp_sync::rows_of_server(&db.any, server_id, &SyncStatus::ALL, i64::MAX).await?;
         let mut report = DriftReport::default();
         let client = self.client_for(server_id).await?;
@@ -854,6 +871,10 @@ impl McpSync {
         Ok(report)
     }
 }
+
+/// How long a drift check waits for the MCP sync read model to show what was committed before
+/// it; past that it checks nothing.
+const DRIFT_READ_WAIT: Duration = Duration::from_secs(5);
 
 /// Whether the server's copy says what the ledger would send. Only what the server reports is
 /// compared: a field it leaves out is not a difference, extra fields are ignored.
