@@ -160,41 +160,47 @@ impl Leases {
         .map_err(DbError::Query)
     }
 
-    /// Renews `name` every third of `ttl` until the returned guard is dropped. The guard's
-    /// `lost` signal turns true when the lease is taken by another instance, when a renewal
-    /// has failed and the next one would come after the hold ends, or when a renewal is still
-    /// unanswered as the hold ends (a database that does not answer): the job must stop then.
-    pub fn keep(&self, name: &str, ttl: Duration) -> Held {
+    /// Renews `name`, taken at `taken_at` (the time given to [`Leases::acquire`]), every third
+    /// of `ttl` until the returned guard is dropped. The guard's `lost` signal turns true as
+    /// soon as the hold may have lapsed: the lease was taken by another instance, a renewal
+    /// failed and the next one would come too late, or a renewal was still unanswered when the
+    /// hold ran out (a database that does not answer). A job must stop then. Renewing goes on
+    /// (but for a lease another instance took), so a holder that does not watch `lost` keeps
+    /// the lease whenever nobody took it meanwhile.
+    pub fn keep(&self, name: &str, taken_at: DateTime<Utc>, ttl: Duration) -> Held {
         let (lost_tx, lost) = watch::channel(false);
         let (leases, name) = (self.clone(), name.to_owned());
+        // Until when the lease is surely ours: the database's expiry counts from `taken_at`, and
+        // each renewal's from a clock read after `asked`.
+        let left = taken_at
+            .checked_add_signed(chrono_ttl(ttl))
+            .and_then(|end| (end - Utc::now()).to_std().ok())
+            .unwrap_or_default();
         let renewer = tokio::spawn(async move {
-            // Until when the lease is surely ours: the database's expiry counts from a clock
-            // read after this one.
-            let mut held_until = tokio::time::Instant::now() + ttl;
+            let mut held_until = tokio::time::Instant::now() + left;
             loop {
                 tokio::time::sleep(ttl / 3).await;
                 let asked = tokio::time::Instant::now();
                 let renewal = leases.renew(&name, Utc::now(), ttl);
-                match tokio::time::timeout_at(held_until, renewal).await {
+                match tokio::time::timeout_at(held_until.max(asked), renewal).await {
                     Ok(Ok(true)) => held_until = asked + ttl,
                     Ok(Ok(false)) => {
                         tracing::warn!(job = %name, "lease taken by another instance; stopping");
-                        break;
+                        let _ = lost_tx.send(true);
+                        return;
                     }
                     Ok(Err(e)) => {
                         tracing::warn!(job = %name, error = %e, "could not renew the lease");
                     }
                     Err(_) => {
-                        tracing::warn!(job = %name, "renewing the lease went unanswered until it lapsed; stopping");
-                        break;
+                        tracing::warn!(job = %name, "renewing the lease went unanswered until it may have lapsed");
                     }
                 }
-                if tokio::time::Instant::now() + ttl / 3 >= held_until {
-                    tracing::warn!(job = %name, "the lease could not be renewed in time; stopping");
-                    break;
+                if tokio::time::Instant::now() + ttl / 3 >= held_until && !*lost_tx.borrow() {
+                    tracing::warn!(job = %name, "the lease may lapse before it is renewed; stopping");
+                    let _ = lost_tx.send(true);
                 }
             }
-            let _ = lost_tx.send(true);
         });
         Held { lost, renewer }
     }

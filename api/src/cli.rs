@@ -766,11 +766,9 @@ async fn take_lease(
     job: &str,
     jobs: &JobSettings,
 ) -> anyhow::Result<Option<crate::jobs::Held>> {
-    if leases
-        .acquire(job, chrono::Utc::now(), jobs.lease_ttl, None)
-        .await?
-    {
-        return Ok(Some(leases.keep(job, jobs.lease_ttl)));
+    let now = chrono::Utc::now();
+    if leases.acquire(job, now, jobs.lease_ttl, None).await? {
+        return Ok(Some(leases.keep(job, now, jobs.lease_ttl)));
     }
     let state = leases.state(job).await?;
     eprintln!(

@@ -541,10 +541,18 @@ fn longest_interval(env: &str, interval: Duration) -> anyhow::Result<Duration> {
     Ok(interval)
 }
 
-/// A wait of whole seconds from `env` over the file's value, if either gives one: at least 1.
+/// The longest wait on a client, in seconds (a day): longer ones are a mistake, and one near
+/// `u64::MAX` would overflow the timers that count it.
+const LONGEST_CLIENT_WAIT_S: u64 = 86_400;
+
+/// A wait of whole seconds from `env` over the file's value, if either gives one: at least 1,
+/// at most a day.
 fn wait_seconds(what: &str, env: &str, file: Option<u64>) -> anyhow::Result<Option<Duration>> {
     match env_value::<u64>(env, "whole seconds")?.or(file) {
         Some(0) => anyhow::bail!("{what} must be at least 1 second"),
+        Some(s) if s > LONGEST_CLIENT_WAIT_S => {
+            anyhow::bail!("{what} must be at most {LONGEST_CLIENT_WAIT_S} seconds (a day)")
+        }
         s => Ok(s.map(Duration::from_secs)),
     }
 }
@@ -803,6 +811,14 @@ mod tests {
             Some(
                 "the write wait (CREDLEDGER_WRITE_WAIT_S, write_wait_s) must be at least 1 \
                  second"
+            )
+        );
+        let refused = resolved_from_file("write_wait_s = 86401\n").err();
+        assert_eq!(
+            refused.as_deref(),
+            Some(
+                "the write wait (CREDLEDGER_WRITE_WAIT_S, write_wait_s) must be at most 86400 \
+                 seconds (a day)"
             )
         );
     }

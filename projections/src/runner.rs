@@ -778,14 +778,15 @@ impl Projections {
             name: format!("rebuild:{}", model.name()),
             model: model.name(),
         };
+        let taken = chrono::Utc::now();
         if !lease
             .leases
-            .acquire(&lease.name, chrono::Utc::now(), REBUILD_LEASE, None)
+            .acquire(&lease.name, taken, REBUILD_LEASE, None)
             .await?
         {
             return Err(ProjectionError::RebuildRunning(model.name()));
         }
-        let renewed = lease.leases.keep(&lease.name, REBUILD_LEASE);
+        let renewed = lease.leases.keep(&lease.name, taken, REBUILD_LEASE);
         let rebuilt = self.rebuild_holding(model, progress, &lease).await;
         drop(renewed);
         if let Err(e) = lease

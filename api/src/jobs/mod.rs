@@ -258,7 +258,7 @@ impl Scheduler {
                 .await
             {
                 Ok(true) => {
-                    let held = self.leases.keep(name, ttl);
+                    let held = self.leases.keep(name, now, ttl);
                     let (stop, forwarder) = either(shutdown.clone(), held.lost.clone());
                     let completed = self.run(name, stop).await;
                     let outcome = if completed { "completed" } else { "stopped" };

@@ -205,9 +205,9 @@ impl McpSync {
 
     /// Takes the send lease (renewed while the guard lives); `None` when another holds it.
     pub async fn lock(&self) -> Result<Option<crate::jobs::Held>, ApiError> {
-        let ttl = self.settings.lease_ttl;
-        if self.leases.acquire(LEASE, Utc::now(), ttl, None).await? {
-            Ok(Some(self.leases.keep(LEASE, ttl)))
+        let (now, ttl) = (Utc::now(), self.settings.lease_ttl);
+        if self.leases.acquire(LEASE, now, ttl, None).await? {
+            Ok(Some(self.leases.keep(LEASE, now, ttl)))
         } else {
             Ok(None)
         }

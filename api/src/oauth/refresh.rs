@@ -187,7 +187,7 @@ impl TokenRefresher {
                 .map_err(LedgerError::from)?
             {
                 // Renewed while the redemption and its record take their time.
-                let held = holder.keep(&lease, LEASE_TTL);
+                let held = holder.keep(&lease, now, LEASE_TTL);
                 let result = self.redeem(keyring, &c, &held.lost).await;
                 drop(held);
                 if let Err(e) = holder.release(&lease, Utc::now(), None).await {
