@@ -762,8 +762,8 @@ impl McpSync {
         }
         // The rows must show every outcome recorded before the check (the last pass's, this
         // instance's or another's): a copy made since would look missing (a drift, resent) or
-        // unknown (an orphan, deleted with `remove_orphans`).
-        // Read from the read model's checkpoint, whichever process moves it (a one-shot
+        // unknown (an orphan, deleted with `remove_orphans`). Hence the wait on the read
+        // model's checkpoint in the database, whichever process moves it (a one-shot
         // `mcp drift` runs no read models of its own).
         let head = db.head().await?;
         let deadline = tokio::time::Instant::now() + DRIFT_READ_WAIT;
