@@ -191,6 +191,22 @@ async fn userinfo_status(server: &Server, token: &str) -> u16 {
         .as_u16()
 }
 
+/// How many refreshes `id`'s history records.
+async fn refreshes(person: &Client, id: &str) -> usize {
+    let history = person
+        .ok(
+            "query($id: ID!) { credentialHistory(id: $id) { type } }",
+            json!({"id": id}),
+        )
+        .await;
+    history["credentialHistory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "OAuthTokenRefreshed")
+        .count()
+}
+
 async fn resolver_token(person: &Client) -> Client {
     let token = person.api_token("resolver", "CREDENTIALS_RESOLVE").await;
     person.with_auth(Auth::Bearer(token))
@@ -464,18 +480,7 @@ async fn a_credential_whose_tokens_live_seconds_stays_usable_through_refreshes(e
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert!(tokens.len() >= 12, "refreshed {} times", tokens.len() - 1);
-    let history = alice
-        .ok(
-            "query($id: ID!) { credentialHistory(id: $id) { type } }",
-            json!({"id": id}),
-        )
-        .await;
-    let refreshes = history["credentialHistory"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["type"] == "OAuthTokenRefreshed")
-        .count();
+    let refreshes = refreshes(&alice, &id).await;
     // One refresh per new token: every token resolved came from one recorded refresh.
     assert!(
         refreshes >= tokens.len() - 1,
@@ -575,25 +580,14 @@ async fn two_instances_refreshing_rotating_tokens_redeem_each_refresh_token_once
         redemptions.values().all(|n| *n == 1),
         "a refresh token was redeemed twice: {redemptions:?}"
     );
-    let mut refreshes = 0;
+    let mut recorded = 0;
     for id in &ids {
         let c = credential(&alice, id).await;
         assert_eq!(c["status"], "ACTIVE", "{c}");
-        let history = alice
-            .ok(
-                "query($id: ID!) { credentialHistory(id: $id) { type } }",
-                json!({"id": id}),
-            )
-            .await;
-        refreshes += history["credentialHistory"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["type"] == "OAuthTokenRefreshed")
-            .count();
+        recorded += refreshes(&alice, id).await;
     }
     assert_eq!(
-        refreshes,
+        recorded,
         redemptions.len(),
         "one recorded refresh per redemption"
     );
@@ -752,17 +746,7 @@ async fn a_refresh_answered_after_the_old_token_expired_leaves_the_credential_ac
     )
     .await;
     eventually("the refresh to be recorded", || async {
-        let history = alice
-            .ok(
-                "query($id: ID!) { credentialHistory(id: $id) { type } }",
-                json!({"id": id}),
-            )
-            .await;
-        history["credentialHistory"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["type"] == "OAuthTokenRefreshed")
+        refreshes(&alice, &id).await > 0
     })
     .await;
     eventually("the refreshed credential to be active", || async {
@@ -802,18 +786,7 @@ async fn tokens_living_less_than_the_margin_are_refreshed_at_half_their_lifetime
         resolved += 1;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let history = alice
-        .ok(
-            "query($id: ID!) { credentialHistory(id: $id) { type } }",
-            json!({"id": id}),
-        )
-        .await;
-    let refreshes = history["credentialHistory"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["type"] == "OAuthTokenRefreshed")
-        .count();
+    let refreshes = refreshes(&alice, &id).await;
     // The first need refreshes (the connection's token says nothing of its lifetime), then one
     // every 1.5 s: about five in 6 s.
     assert!(
