@@ -47,6 +47,16 @@ fn refreshing_jobs() -> JobSettings {
     }
 }
 
+/// Tokens refreshed on demand only (at resolve), not by the pass, within `margin_s` seconds of
+/// their expiry.
+fn refreshing_on_demand_only(margin_s: i64) -> JobSettings {
+    JobSettings {
+        oauth_refresh_interval: Duration::from_secs(3600),
+        oauth_refresh_margin: chrono::Duration::seconds(margin_s),
+        ..JobSettings::default()
+    }
+}
+
 async fn oauth_server(env: &TestEnv, behaviour: OAuthBehaviour, jobs: JobSettings) -> Server {
     let simulator = ProviderSimulator::start().await.unwrap();
     simulator.set_oauth_behaviour(behaviour);
@@ -767,12 +777,7 @@ async fn tokens_living_less_than_the_margin_are_refreshed_at_half_their_lifetime
         token_lifetime: Duration::from_secs(3),
         ..OAuthBehaviour::default()
     };
-    // Refreshed on demand only (at resolve), not by the pass.
-    let jobs = JobSettings {
-        oauth_refresh_interval: Duration::from_secs(3600),
-        oauth_refresh_margin: chrono::Duration::seconds(10),
-        ..JobSettings::default()
-    };
+    let jobs = refreshing_on_demand_only(10);
     let server = oauth_server(&env, behaviour, jobs).await;
     let alice = server.user("alice").await;
     let (_, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
@@ -859,12 +864,7 @@ async fn a_refresh_the_database_could_not_record_is_recorded_later_without_redee
         rotate_refresh_tokens: true,
         ..OAuthBehaviour::default()
     };
-    // Refreshed on demand only (at resolve), not by the pass.
-    let jobs = JobSettings {
-        oauth_refresh_interval: Duration::from_secs(3600),
-        oauth_refresh_margin: chrono::Duration::seconds(3),
-        ..JobSettings::default()
-    };
+    let jobs = refreshing_on_demand_only(3);
     let server = oauth_server(&env, behaviour, jobs).await;
     let alice = server.user("alice").await;
     let (_, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
