@@ -644,7 +644,8 @@ async fn a_drift_check_while_the_read_model_lags_deletes_no_copy_the_ledger_reco
         credledger::jobs::Leases::new(ledger.db.clone()),
     );
 
-    let lagging = sync.check_drift("gw").await;
+    let held = sync.lock().await.unwrap().expect("the sync lease");
+    let lagging = sync.check_drift(&held, "gw").await;
 
     assert_eq!(
         lagging.as_ref().err().map(|e| e.code()),
@@ -656,7 +657,7 @@ async fn a_drift_check_while_the_read_model_lags_deletes_no_copy_the_ledger_reco
         "the copy was deleted"
     );
     hold.release().await;
-    let report = sync.check_drift("gw").await.unwrap();
+    let report = sync.check_drift(&held, "gw").await.unwrap();
     assert!(report.orphans.is_empty(), "{report:?}");
     assert!(recorder.credentials().contains_key(&copy[0]));
 }

@@ -781,6 +781,100 @@ async fn a_kill_9_mid_sync_resumes_and_each_change_is_applied_exactly_once(env: 
 }
 on_both_backends!(a_kill_9_mid_sync_resumes_and_each_change_is_applied_exactly_once);
 
+/// A sender whose lease's renewal goes unanswered (its row locked by another transaction on
+/// PostgreSQL, this process's writer held on SQLite) stops its pass once the lease may have
+/// lapsed, rather than send on beside the next holder: the rows it did not begin wait.
+async fn a_sender_whose_lease_may_have_lapsed_stops_its_pass(env: TestEnv) {
+    use crate::support::{meta, register_with, valid};
+    use credledger::mcp::{sync::McpSync, McpServers, NewMcpServer};
+    use std::sync::Arc;
+    let ledger = env.ledger().await;
+    let servers = Arc::new(McpServers::new(ledger.clone()).with_outbound(env.settings().outbound));
+    let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
+    let secret = servers
+        .register(
+            NewMcpServer {
+                server_id: "gw".into(),
+                name: "gateway".into(),
+                base_url: recorder.base_url(),
+                allowed_services: vec!["notion".into()],
+                serves_all_users: true,
+            },
+            &meta("root"),
+        )
+        .await
+        .unwrap();
+    recorder.set_secrets(vec![secret.0.as_bytes().to_vec()]);
+    const COPIES: usize = 30;
+    for n in 0..COPIES {
+        let fields = format!(r#"{{"token":"ntn_alice_{n:02}_000000000000000000000"}}"#);
+        register_with(
+            &ledger,
+            "alice",
+            "notion",
+            &format!("n{n:02}"),
+            &fields,
+            Some(valid(&format!("acct-{n}"))),
+            &meta("alice"),
+        )
+        .await
+        .unwrap();
+    }
+    ledger.projections.catch_up().await.unwrap();
+    // 30 creates of 200 ms each: 6 s, far longer than the lease's 900 ms.
+    recorder.set_fault(Some(crate::support::mcp_recorder::McpFault::Slow(
+        Duration::from_millis(200),
+    )));
+    let sync = Arc::new(McpSync::new(
+        servers,
+        SyncSettings {
+            lease_ttl: Duration::from_millis(900),
+            ..fast_sync()
+        },
+        credledger::jobs::Leases::with_holder(ledger.db.clone(), "instance-a"),
+    ));
+    let pass = tokio::spawn({
+        let sync = sync.clone();
+        async move { sync.locked_pass(false).await }
+    });
+    eventually("the first create", || async {
+        !recorder.requests().is_empty()
+    })
+    .await;
+
+    let pool = env.any_pool().await;
+    let mut locked = pool.begin().await.unwrap();
+    if env.backend == credledger_adapters::Backend::Postgres {
+        sqlx::query("SELECT name FROM leases WHERE name = 'mcp_sync' FOR UPDATE")
+            .execute(&mut *locked)
+            .await
+            .unwrap();
+    }
+    let writer = ledger.db.exclusive().await;
+    // Past the lease's end, whatever renewal came just before the lock.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    drop(writer);
+    locked.rollback().await.unwrap();
+    let at_release = recorder.requests().len();
+    let report = tokio::time::timeout(Duration::from_secs(10), pass)
+        .await
+        .expect("the pass did not end")
+        .unwrap()
+        .unwrap()
+        .expect("the lease was taken");
+    // At most the create in flight when the hold lapsed is answered after it.
+    assert!(
+        recorder.requests().len() <= at_release + 1,
+        "{} requests at the release, {} at the end",
+        at_release,
+        recorder.requests().len()
+    );
+    assert!(report["gw"].lease_lost, "{report:?}");
+    assert!(report["gw"].sent < COPIES as u64, "{report:?}");
+    ledger.db.close().await;
+}
+on_both_backends!(a_sender_whose_lease_may_have_lapsed_stops_its_pass);
+
 async fn registrations_of_one_id_at_once_leave_the_winners_secret(env: TestEnv) {
     use crate::support::meta;
     use credledger::mcp::{McpServers, NewMcpServer};

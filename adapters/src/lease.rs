@@ -212,6 +212,13 @@ pub struct Held {
     renewer: tokio::task::JoinHandle<()>,
 }
 
+impl Held {
+    /// Whether the hold may have lapsed: stop before the next piece of work.
+    pub fn is_lost(&self) -> bool {
+        *self.lost.borrow()
+    }
+}
+
 impl Drop for Held {
     fn drop(&mut self) {
         self.renewer.abort();

@@ -291,7 +291,7 @@ async fn outstanding(servers: &McpServers, target: &str) -> anyhow::Result<u64> 
 /// watches it send) until the server's copy is complete.
 async fn drift(sync: &McpSync, target: &str) -> anyhow::Result<ExitCode> {
     let held = take_lease(sync).await?;
-    let report = sync.check_drift(target).await;
+    let report = sync.check_drift(&held, target).await;
     sync.unlock().await;
     drop(held);
     let report = match report {
@@ -356,8 +356,8 @@ async fn replay(
             break;
         }
         let sent = match sync.lock().await? {
-            Some(_held) => {
-                let report = sync.step(target).await;
+            Some(held) => {
+                let report = sync.step(&held, target).await;
                 sync.unlock().await;
                 let report = report?;
                 if report.unreachable {

@@ -13,7 +13,7 @@
 
 use super::McpServers;
 use crate::error::ApiError;
-use crate::jobs::Leases;
+use crate::jobs::{Held, Leases};
 use chrono::{DateTime, Utc};
 use credledger_adapters::db::timestamp;
 use credledger_adapters::mcp::client::{
@@ -79,6 +79,9 @@ pub struct StepReport {
     /// The server could not be reached: the pass stopped early, nothing was counted against
     /// the rows not tried.
     pub unreachable: bool,
+    /// The lease may have lapsed: the pass stopped early, the rows not tried are the next
+    /// holder's.
+    pub lease_lost: bool,
 }
 
 /// What a drift check found on one server.
@@ -195,16 +198,16 @@ impl McpSync {
         if !drift && !mcp_sync::has_work(&self.servers.ledger().db.any, &now).await? {
             return Ok(Some(BTreeMap::new()));
         }
-        let Some(_held) = self.lock().await? else {
+        let Some(held) = self.lock().await? else {
             return Ok(None);
         };
-        let result = self.pass(drift).await;
+        let result = self.pass(&held, drift).await;
         self.unlock().await;
         result.map(Some)
     }
 
     /// Takes the send lease (renewed while the guard lives); `None` when another holds it.
-    pub async fn lock(&self) -> Result<Option<crate::jobs::Held>, ApiError> {
+    pub async fn lock(&self) -> Result<Option<Held>, ApiError> {
         let (now, ttl) = (Utc::now(), self.settings.lease_ttl);
         if self.leases.acquire(LEASE, now, ttl, None).await? {
             Ok(Some(self.leases.keep(LEASE, now, ttl)))
@@ -219,16 +222,21 @@ impl McpSync {
         }
     }
 
-    /// One pass over every server, side by side (a slow server does not hold up the others).
-    pub async fn pass(&self, drift: bool) -> Result<BTreeMap<String, StepReport>, ApiError> {
+    /// One pass over every server, side by side (a slow server does not hold up the others),
+    /// under the lease `held`.
+    pub async fn pass(
+        &self,
+        held: &Held,
+        drift: bool,
+    ) -> Result<BTreeMap<String, StepReport>, ApiError> {
         let servers = mcp_sync::servers(&self.servers.ledger().db.any).await?;
         let steps = servers.iter().map(|s| async move {
             if drift && !s.removed {
-                if let Err(e) = self.check_drift(&s.server_id).await {
+                if let Err(e) = self.check_drift(held, &s.server_id).await {
                     tracing::warn!(server = %s.server_id, error = %e, "drift check failed");
                 }
             }
-            (s.server_id.clone(), self.step(&s.server_id).await)
+            (s.server_id.clone(), self.step(held, &s.server_id).await)
         });
         let mut reports = BTreeMap::new();
         for (server, report) in futures::future::join_all(steps).await {
@@ -260,8 +268,9 @@ impl McpSync {
         Ok(client)
     }
 
-    /// Works through a server's due rows in order, up to a few hundred per pass.
-    pub async fn step(&self, server_id: &str) -> Result<StepReport, ApiError> {
+    /// Works through a server's due rows in order, up to a few hundred per pass, under the
+    /// lease `held`: once it may have lapsed, the rows not begun are left to the next holder.
+    pub async fn step(&self, held: &Held, server_id: &str) -> Result<StepReport, ApiError> {
         let db = &self.servers.ledger().db;
         // Read before the rows: they are then at least as recent as this position.
         let applied = self.applied_position().await?;
@@ -275,6 +284,10 @@ impl McpSync {
         let deliveries = self.deliveries(server_id).await?;
         let now = Utc::now();
         for row in rows {
+            if held.is_lost() {
+                report.lease_lost = true;
+                break;
+            }
             // An earlier attempt was not answered: a create may have reached the server.
             let earlier = deliveries.get(&row.credential_id);
             let attempts = match earlier {
@@ -750,7 +763,14 @@ impl McpSync {
     /// was sent, or whose reported fields differ from the credential's current state is
     /// recorded as drifted and resent; a copy that is equal costs nothing. Copies the ledger
     /// does not know of (orphans) are reported, and deleted when `remove_orphans` is set.
-    pub async fn check_drift(&self, server_id: &str) -> Result<DriftReport, ApiError> {
+    ///
+    /// Under the lease `held`: once it may have lapsed, nothing more is recorded or deleted.
+    pub async fn check_drift(&self, held: &Held, server_id: &str) -> Result<DriftReport, ApiError> {
+        let lapsed = || {
+            ApiError::Unavailable(format!(
+                "the MCP sync lease may have lapsed; the drift check of `{server_id}` stopped"
+            ))
+        };
         let db = &self.servers.ledger().db;
         if mcp_sync::server(&db.any, server_id)
             .await?
@@ -834,6 +854,9 @@ impl McpSync {
                 }
             };
             if differs {
+                if held.is_lost() {
+                    return Err(lapsed());
+                }
                 report.drifted += 1;
                 // About the copy it was sent: the version it should have reported.
                 self.record(
@@ -858,6 +881,9 @@ impl McpSync {
                 "MCP server holds a copy the ledger does not know of"
             );
             if self.settings.remove_orphans {
+                if held.is_lost() {
+                    return Err(lapsed());
+                }
                 match client.delete(id, &format!("orphan:{id}"), 0).await {
                     Ok(()) => report.removed_orphans += 1,
                     Err(e) => tracing::warn!(
