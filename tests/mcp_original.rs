@@ -954,3 +954,109 @@ async fn credentials_imported_without_a_check_are_checked_by_the_revalidation(en
     .await;
 }
 on_both_backends!(credentials_imported_without_a_check_are_checked_by_the_revalidation);
+
+/// One credential's copy as the dashboard shows it: `syncStatus` and `syncError`.
+async fn sync_of(client: &Client, id: &str) -> Value {
+    client
+        .ok(
+            "query($id: ID!) { credential(id: $id) { syncStatus syncError } }",
+            json!({"id": id}),
+        )
+        .await["credential"]
+        .clone()
+}
+
+/// How many creates the server received.
+fn creates(recorder: &RecordingMcpServer) -> usize {
+    recorder
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count()
+}
+
+/// A server whose ids are longer than the ledger keeps (256 characters), in its answers and
+/// lists alike, gets one create per change, not one per attempt: each attempt's create would
+/// leave one more copy no id of the ledger's reaches. The credential is shown failed at once.
+async fn a_server_whose_ids_the_ledger_cannot_keep_gets_one_create_per_change(env: TestEnv) {
+    let s = stand(&env, fast_sync(), &["notion"]).await;
+    s.recorder.set_id_length(300);
+    let id = s
+        .alice
+        .add("notion", "one", json!({"token": token(&s.server, "one")}))
+        .await;
+    eventually("the copy shown failed", || async {
+        sync_of(&s.alice, &id).await["syncStatus"] == "ERROR"
+    })
+    .await;
+    // Three attempts 20 to 200 ms apart would all have been made by now.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(creates(&s.recorder), 1, "{:#?}", s.recorder.requests());
+    assert_eq!(s.recorder.credentials().len(), 1);
+    let error = sync_of(&s.alice, &id).await["syncError"].clone();
+    assert!(
+        error.as_str().is_some_and(|e| e.contains("unusable")),
+        "{error}"
+    );
+    // A change is sent (and created) once more.
+    s.alice
+        .ok(
+            "mutation($id: ID!, $i: UpdateCredentialInput!) { updateCredential(id: $id, input: $i) { credential { id } } }",
+            json!({"id": id, "i": {"name": "one renamed"}}),
+        )
+        .await;
+    eventually("the change's create", || async {
+        creates(&s.recorder) == 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(creates(&s.recorder), 2, "{:#?}", s.recorder.requests());
+}
+on_both_backends!(a_server_whose_ids_the_ledger_cannot_keep_gets_one_create_per_change);
+
+/// A create answered with the id of another credential's copy is not taken for this one's
+/// (a later delete of it would remove the other's): the copy the create made is found by its
+/// name and kept as this credential's, so revoking it deletes that copy, not the other.
+async fn a_create_answered_with_another_credentials_copy_is_not_taken_for_its_own(env: TestEnv) {
+    let s = stand(&env, fast_sync(), &["notion"]).await;
+    let first = s
+        .alice
+        .add(
+            "notion",
+            "first",
+            json!({"token": token(&s.server, "first")}),
+        )
+        .await;
+    eventually("the first copy", || async { settled(&s.admin).await }).await;
+    let (first_copy, _) = s.recorder.credentials().into_iter().next().unwrap();
+    s.recorder.set_fault(Some(McpFault::CreateAnsweredWith(
+        json!({"id": first_copy, "version": 1, "credential_id": first_copy}).to_string(),
+    )));
+    let second = s
+        .alice
+        .add(
+            "notion",
+            "second",
+            json!({"token": token(&s.server, "second")}),
+        )
+        .await;
+    eventually("both copies synced", || async { settled(&s.admin).await }).await;
+    s.recorder.set_fault(None);
+    assert_eq!(creates(&s.recorder), 2);
+    assert_eq!(s.recorder.credentials().len(), 2);
+
+    s.alice
+        .ok(
+            "mutation($id: ID!) { revokeCredential(id: $id) { status } }",
+            json!({"id": second}),
+        )
+        .await;
+    eventually("only the first copy left", || async {
+        s.recorder.credentials().len() == 1
+    })
+    .await;
+    assert!(s.recorder.credentials().contains_key(&first_copy));
+    assert_eq!(copies(&s.recorder)[0].0, "first");
+    assert_eq!(sync_of(&s.alice, &first).await["syncStatus"], "SYNCED");
+}
+on_both_backends!(a_create_answered_with_another_credentials_copy_is_not_taken_for_its_own);

@@ -61,6 +61,9 @@ pub enum McpFault {
     LoseAnswer(u16),
     /// As `LoseAnswer`, for creates (`POST`) only; every other request is answered as usual.
     LoseCreateAnswer(u16),
+    /// Applies a create (`POST`) as usual, then answers `201` with this raw body instead of its
+    /// own; every other request is answered as usual.
+    CreateAnsweredWith(String),
 }
 
 /// Which API the server speaks.
@@ -157,6 +160,8 @@ struct Data {
     dialect: Dialect,
     chaos: Option<(Chaos, rand::rngs::StdRng)>,
     last_id: u64,
+    /// The length new ids are padded to (with `0`s after `mcp-`), when set.
+    id_length: Option<usize>,
     answered: HashMap<String, Answer>,
     duplicates: usize,
     applied: Vec<AppliedChange>,
@@ -254,6 +259,11 @@ impl RecordingMcpServer {
     /// Switches to `fault`, or back to normal with `None`.
     pub fn set_fault(&self, fault: Option<McpFault>) {
         self.shared.data().fault = fault;
+    }
+
+    /// Gives the copies it creates from now on ids of `length` characters.
+    pub fn set_id_length(&self, length: usize) {
+        self.shared.data().id_length = Some(length);
     }
 
     /// Speaks `dialect` from the next request on.
@@ -437,6 +447,15 @@ async fn handle(
             data.answer(&request);
             lost(code)
         }
+        (Some(McpFault::CreateAnsweredWith(body)), _) if method == axum::http::Method::POST => {
+            data.answer(&request);
+            (
+                StatusCode::CREATED,
+                [("content-type", "application/json")],
+                body,
+            )
+                .into_response()
+        }
         (_, Some(Drawn::Fail)) => {
             Answer::error(StatusCode::SERVICE_UNAVAILABLE, "fault").into_response()
         }
@@ -495,7 +514,10 @@ fn faulty(fault: McpFault, path: &str) -> Option<Response> {
             )
                 .into_response()
         }
-        McpFault::Slow(_) | McpFault::LoseAnswer(_) | McpFault::LoseCreateAnswer(_) => return None,
+        McpFault::Slow(_)
+        | McpFault::LoseAnswer(_)
+        | McpFault::LoseCreateAnswer(_)
+        | McpFault::CreateAnsweredWith(_) => return None,
     };
     Some(response)
 }
@@ -542,7 +564,8 @@ enum Drawn {
 impl Data {
     fn insert_new(&mut self, record: Value) -> String {
         self.last_id += 1;
-        let id = format!("mcp-{}", self.last_id);
+        let width = self.id_length.unwrap_or(0).saturating_sub(4);
+        let id = format!("mcp-{:0width$}", self.last_id);
         self.credentials.insert(id.clone(), record);
         self.versions.insert(id.clone(), 1);
         id

@@ -305,7 +305,7 @@ impl McpSync {
             let label = match &sent {
                 Ok((McpSyncOutcome::Removed { .. }, _)) => Some("removed"),
                 Ok(_) => Some("synced"),
-                Err(Failure::Sync(_)) => Some("failed"),
+                Err(Failure::Sync(_) | Failure::Untracked(_)) => Some("failed"),
                 Err(Failure::Skip) => None,
             };
             if let Some(outcome) = label {
@@ -320,10 +320,15 @@ impl McpSync {
                     report.sent += 1;
                 }
                 Err(Failure::Skip) => {}
+                Err(Failure::Untracked(e)) => {
+                    report.failed += 1;
+                    self.failed(&row, None, &e).await?;
+                }
                 Err(Failure::Sync(e)) => {
                     report.failed += 1;
                     let unreachable = matches!(e, SyncError::Unreachable(_) | SyncError::Timeout);
-                    self.failed(&row, attempts.saturating_add(1), &e).await?;
+                    self.failed(&row, Some(attempts.saturating_add(1)), &e)
+                        .await?;
                     if unreachable {
                         // The server is down: the other rows would fail the same way.
                         report.unreachable = true;
@@ -424,7 +429,8 @@ impl McpSync {
     /// server's copies of the user and service are listed first, and a copy no row claims that
     /// matches this credential (a name it was sent under, else the same secret) is updated
     /// instead. The name is noted before the request, so a copy it leaves unanswered (even
-    /// across a restart) is found by it later.
+    /// across a restart) is found by it later; a create answered with nothing the ledger can
+    /// keep (no usable id, or another credential's copy's) is looked for the same way at once.
     async fn create_or_adopt(
         &self,
         client: &McpClient,
@@ -436,24 +442,59 @@ impl McpSync {
         self.note_sending(row, earlier, &body.credential_name)
             .await
             .map_err(|e| Failure::internal(e.to_string()))?;
+        let looks = Looks {
+            names: with_name(sent_names, &body.credential_name),
+            data: Some(body.credential_data.clone()),
+        };
         if earlier.is_some() {
-            let looks = Looks {
-                names: with_name(sent_names, &body.credential_name),
-                data: Some(body.credential_data.clone()),
-            };
-            if let Some(mcp_id) = self.find_copy(client, row, &looks).await? {
-                tracing::info!(
-                    server = %row.server_id, credential = %row.credential_id, %mcp_id,
-                    "MCP sync adopts the copy an unanswered create made"
-                );
-                match client.update(&mcp_id, body).await {
-                    Ok(()) => return Ok(mcp_id),
-                    Err(SyncError::NotFound) => {}
-                    Err(e) => return Err(e.into()),
-                }
+            if let Some(mcp_id) = self.adopt(client, row, body, &looks).await? {
+                return Ok(mcp_id);
             }
         }
-        Ok(client.create(body).await?)
+        let unusable = match client.create(body).await {
+            Ok(mcp_id) => {
+                let db = &self.servers.ledger().db;
+                let claimed = mcp_sync::row_by_mcp_id(&db.any, &row.server_id, &mcp_id)
+                    .await
+                    .map_err(|e| Failure::internal(e.to_string()))?;
+                if claimed.is_none_or(|other| other.credential_id == row.credential_id) {
+                    return Ok(mcp_id);
+                }
+                SyncError::BadAnswer("its `credential_id` is another credential's copy".into())
+            }
+            Err(e @ SyncError::BadAnswer(_)) => e,
+            Err(e) => return Err(e.into()),
+        };
+        // Applied (a 2xx) but answered with nothing the ledger can keep: the copy it made is
+        // looked for as after an unanswered create. Not found, it is not created again, since
+        // each create would leave one more copy no id of the ledger's reaches.
+        match self.adopt(client, row, body, &looks).await? {
+            Some(mcp_id) => Ok(mcp_id),
+            None => Err(Failure::Untracked(unusable)),
+        }
+    }
+
+    /// Updates the copy the server lists that no row claims and that looks like `looks` (a
+    /// create's whose answer never came or could not be kept), if there is one: its id.
+    async fn adopt(
+        &self,
+        client: &McpClient,
+        row: &SyncRow,
+        body: &SyncBody,
+        looks: &Looks,
+    ) -> Result<Option<String>, Failure> {
+        let Some(mcp_id) = self.find_copy(client, row, looks).await? else {
+            return Ok(None);
+        };
+        tracing::info!(
+            server = %row.server_id, credential = %row.credential_id, %mcp_id,
+            "MCP sync adopts the copy a create made"
+        );
+        match client.update(&mcp_id, body).await {
+            Ok(()) => Ok(Some(mcp_id)),
+            Err(SyncError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// What a copy of the row's credential would look like: one of the names unanswered
@@ -696,19 +737,21 @@ impl McpSync {
         Ok(())
     }
 
-    /// Counts a failed attempt; at the limit, records the failure as an event and waits for
-    /// the hourly retry.
+    /// Counts a failed attempt (`attempts`, this one included); at the limit, records the
+    /// failure as an event and waits for the hourly retry. `None`: an attempt that must not be
+    /// repeated ([`Failure::Untracked`]): recorded at once, and tried again only for a newer
+    /// change or at an operator's retry.
     async fn failed(
         &self,
         row: &SyncRow,
-        attempts: u32,
+        attempts: Option<u32>,
         error: &SyncError,
     ) -> Result<(), ApiError> {
         tracing::info!(
-            server = %row.server_id, credential = %row.credential_id, attempts, error = %error,
+            server = %row.server_id, credential = %row.credential_id, ?attempts, error = %error,
             "MCP sync attempt failed"
         );
-        let exhausted = attempts >= self.settings.attempts;
+        let exhausted = attempts.is_none_or(|a| a >= self.settings.attempts);
         // Once per change: a credential already shown failed is not recorded again.
         if exhausted && row.status != SyncStatus::Error {
             let version = self.version(row).await.map_err(Failure::into_api)?;
@@ -721,18 +764,18 @@ impl McpSync {
             )
             .await?;
         }
-        let delay = if exhausted {
-            self.settings.retry_failed_every
-        } else {
+        let next = match attempts {
+            None => not_by_itself(),
+            Some(_) if exhausted => later(self.settings.retry_failed_every),
             // The server's `Retry-After` is honoured up to the failed copies' retry interval
             // (a server may ask for more seconds than any date holds).
-            let backoff = backoff(&self.settings, attempts);
-            error.retry_after().map_or(backoff, |r| {
-                r.min(self.settings.retry_failed_every).max(backoff)
-            })
+            Some(attempts) => {
+                let backoff = backoff(&self.settings, attempts);
+                later(error.retry_after().map_or(backoff, |r| {
+                    r.min(self.settings.retry_failed_every).max(backoff)
+                }))
+            }
         };
-        // Every setting is at most `config::LONGEST_INTERVAL`: the date cannot overflow.
-        let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
         let db = &self.servers.ledger().db;
         let _writer = db.exclusive().await;
         sqlx::query(
@@ -745,7 +788,7 @@ impl McpSync {
         .bind(&row.server_id)
         .bind(&row.credential_id)
         .bind(row.wanted_position)
-        .bind(i64::from(if exhausted { 0 } else { attempts }))
+        .bind(i64::from(attempts.filter(|_| !exhausted).unwrap_or(0)))
         .bind(timestamp(next))
         .bind(error.to_string())
         .execute(&db.any)
@@ -849,7 +892,7 @@ impl McpSync {
                             Ok(body) => !same_copy(copy, &body),
                             // Being revoked or erased: the row is about to become a delete.
                             Err(Failure::Skip) => false,
-                            Err(Failure::Sync(e)) => return Err(ApiError::Internal(e.to_string())),
+                            Err(e) => return Err(e.into_api()),
                         }
                 }
             };
@@ -987,6 +1030,18 @@ impl Drop for Looks {
     }
 }
 
+/// `delay` from now. Every setting is at most `config::LONGEST_INTERVAL`: the date cannot
+/// overflow.
+fn later(delay: Duration) -> DateTime<Utc> {
+    Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX)
+}
+
+/// The next attempt of a change the sender does not try again by itself: the last second of
+/// year 9999 (a newer change or an operator's retry makes the row due before).
+fn not_by_itself() -> DateTime<Utc> {
+    DateTime::from_timestamp(253_402_300_799, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// Full jitter: a random delay between 0 and `base · 2^(attempt−1)`, capped at `max`, and at
 /// least a tenth of the base so retries never spin.
 fn backoff(settings: &SyncSettings, attempt: u32) -> Duration {
@@ -1007,6 +1062,11 @@ enum Failure {
     /// Nothing to send now (the projection is behind the aggregate); not an attempt.
     Skip,
     Sync(SyncError),
+    /// A create the server applied (2xx) but answered with nothing the ledger can keep, and
+    /// whose copy it does not list readably: a copy stands there that no row tracks, and each
+    /// new create would add one. Recorded as failed at once and not tried again until the
+    /// credential changes or a person retries it.
+    Untracked(SyncError),
 }
 
 impl Failure {
@@ -1020,7 +1080,7 @@ impl Failure {
     fn into_api(self) -> ApiError {
         match self {
             Failure::Skip => ApiError::Internal("skipped".into()),
-            Failure::Sync(e) => ApiError::Internal(e.to_string()),
+            Failure::Sync(e) | Failure::Untracked(e) => ApiError::Internal(e.to_string()),
         }
     }
 }
