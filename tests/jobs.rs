@@ -489,6 +489,58 @@ async fn validate_all_counts_each_outcome_and_its_dry_run_changes_nothing(env: T
 }
 on_both_backends!(validate_all_counts_each_outcome_and_its_dry_run_changes_nothing);
 
+/// A provider that keeps asking for a different wait (`Retry-After` past the check's budget)
+/// gives a different "could not check" reason at each run: it is recorded once, not once per
+/// run, until a check is made again.
+async fn checks_that_cannot_be_made_for_changing_reasons_are_recorded_once(env: TestEnv) {
+    let simulator = ProviderSimulator::start().await.unwrap();
+    let settings = settings_for(&env, &simulator, None);
+    let config = config_file(&env, &settings);
+    let server = server(start(settings, jobs_off()).await, simulator);
+    let alice = server.user("alice").await;
+    let id = alice
+        .add("notion", "Work", server.good_fields("notion", 0))
+        .await;
+    let revalidate = || {
+        let out = env
+            .cli()
+            .env("CREDLEDGER_CONFIG", &config)
+            .args(["credentials", "validate-all", "--stale-days", "0"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+    };
+    let inconclusive = || async {
+        audit(&env, &id)
+            .await
+            .into_iter()
+            .filter(|e| e.action == "ValidationInconclusive")
+            .count()
+    };
+    for secs in [3_600, 7_200, 10_800] {
+        server.simulator.set_fault(
+            "notion",
+            Fault::RateLimited {
+                retry_after_secs: secs,
+            },
+        );
+        revalidate();
+    }
+    assert_eq!(inconclusive().await, 1);
+    // A check made in between: the next one that cannot be made is recorded again.
+    server.simulator.clear_fault("notion");
+    revalidate();
+    server.simulator.set_fault(
+        "notion",
+        Fault::RateLimited {
+            retry_after_secs: 3_600,
+        },
+    );
+    revalidate();
+    assert_eq!(inconclusive().await, 2);
+}
+on_both_backends!(checks_that_cannot_be_made_for_changing_reasons_are_recorded_once);
+
 /// A credential the provider says is an account another credential of the keyring holds
 /// cannot be validated: each run counts it as an error and says so, rather than as "changed
 /// meanwhile" (skipped, and silently probed again at every run).

@@ -289,10 +289,10 @@ impl Keyring {
                 status: CredentialStatus::Invalid,
             },
             // Once per state change: a scheduled revalidation of a provider that stays down
-            // would otherwise record the same "could not check" every run.
-            ValidationOutcome::CouldNotCheck { reason }
-                if c.could_not_check.as_deref() == Some(reason.as_str()) =>
-            {
+            // would otherwise record "could not check" every run, and a reason that varies
+            // (a provider's changing `Retry-After`, request ids in its messages) each time.
+            // The first reason of a run of them stays recorded; the later ones go to the logs.
+            ValidationOutcome::CouldNotCheck { .. } if c.could_not_check.is_some() => {
                 return Ok(());
             }
             ValidationOutcome::CouldNotCheck { reason } => KeyringEvent::ValidationInconclusive {
