@@ -26,6 +26,8 @@ export async function launchBrowser(viewport = { width: 1280, height: 900 }) {
   });
   return {
     context,
+    /** The profile directory, e.g. to read what Chromium kept on disk once the context is closed. */
+    profile,
     close: async () => {
       await context.close();
       rmSync(profile, { recursive: true, force: true });

@@ -176,7 +176,8 @@ describe('AddCredentialDialog', () => {
     setup({});
     expect(screen.getByLabelText('Service')).toHaveValue('notion');
     const token = screen.getByLabelText(/internal integration token/i);
-    expect(token).toHaveAttribute('type', 'password');
+    expect(token).toHaveAttribute('type', 'text');
+    expect(token).toHaveClass('[-webkit-text-security:disc]');
     expect(token).toBeRequired();
     expect(addable()).toBe(false);
   });
@@ -334,7 +335,7 @@ describe('AddCredentialDialog', () => {
     await user.selectOptions(screen.getByLabelText('Service'), 'jira');
     expect(screen.getByLabelText(/site url/i)).toHaveAttribute('type', 'url');
     expect(screen.getByLabelText(/account email/i)).toHaveAttribute('type', 'email');
-    expect(screen.getByLabelText(/api token/i)).toHaveAttribute('type', 'password');
+    expect(screen.getByLabelText(/api token/i)).toHaveClass('[-webkit-text-security:disc]');
   });
 
   it('connects a service that uses OAuth through the provider, without asking for a token', async () => {

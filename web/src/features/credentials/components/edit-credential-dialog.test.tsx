@@ -81,7 +81,8 @@ describe('EditCredentialDialog', () => {
     });
     await user.click(screen.getByLabelText('Replace the secret'));
     const token = screen.getByLabelText(/internal integration token/i);
-    expect(token).toHaveAttribute('type', 'password');
+    expect(token).toHaveAttribute('type', 'text');
+    expect(token).toHaveClass('[-webkit-text-security:disc]');
     await user.type(token, 'ntn_bad');
     await user.click(screen.getByRole('button', { name: 'Test credential' }));
     expect(await screen.findByText('API token is invalid.')).toBeInTheDocument();

@@ -18,13 +18,30 @@ export function missingFields(fields: FieldDef[], values: Record<string, string>
 }
 
 function inputType(field: FieldDef) {
-  if (field.secret) return 'password';
   if (field.format === 'URL') return 'url';
   if (field.format === 'EMAIL') return 'email';
   return 'text';
 }
 
-/** One input per catalog field: secret fields are password inputs and never autocompleted. */
+/**
+ * A secret field holds a third party's key, not this site's password. Browsers save whatever is
+ * typed into a `type=password` field as the site's password (Chromium offers to, whatever its
+ * `autocomplete` says), so a secret is a text field masked by CSS (`-webkit-text-security`:
+ * Chromium, Safari, Firefox 114+). Every field here has `autocomplete=off`, which keeps a secret
+ * out of the browser's form history (Chromium stores a text field's value on disk without it);
+ * the data attributes are the ignore hints 1Password, LastPass, Bitwarden and Dashlane document.
+ */
+const secretFieldProps = {
+  autoCorrect: 'off',
+  autoCapitalize: 'off',
+  'data-1p-ignore': 'true',
+  'data-lpignore': 'true',
+  'data-bwignore': 'true',
+  'data-form-type': 'other',
+  className: '[-webkit-text-security:disc]',
+} as const;
+
+/** One input per catalog field: secret fields are masked, and no browser keeps or offers them. */
 export function SecretFields({
   idPrefix,
   fields,
@@ -68,10 +85,11 @@ export function SecretFields({
               aria-invalid={invalid}
               aria-describedby={invalid ? `${id}-error` : undefined}
               placeholder={field.placeholder ?? undefined}
-              autoComplete={field.secret ? 'new-password' : 'off'}
+              autoComplete="off"
               spellCheck={false}
               disabled={disabled}
               onChange={(e) => onChange(field.name, e.target.value)}
+              {...(field.secret ? secretFieldProps : {})}
             />
             {invalid && (
               <p id={`${id}-error`} className="text-xs text-destructive">
