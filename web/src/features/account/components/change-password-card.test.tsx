@@ -5,11 +5,12 @@ import { Toaster } from '@/components/ui/toaster';
 import { clearToasts } from '@/components/ui/use-toast';
 import { mockClient, type Responder } from '@/test/mock-client';
 import { renderWithClient } from '@/test/render';
+import { retainedIn } from '@/test/retained';
 import { ChangePasswordCard } from './change-password-card';
 
 function setup(responders: Record<string, Responder> = {}) {
   const { client, calls } = mockClient(responders);
-  renderWithClient(
+  const { container } = renderWithClient(
     <>
       <ChangePasswordCard />
       <Toaster />
@@ -17,7 +18,7 @@ function setup(responders: Record<string, Responder> = {}) {
     client,
   );
   const form = screen.getByRole('form', { name: 'Change password' });
-  return { user: userEvent.setup(), calls, form };
+  return { user: userEvent.setup(), calls, form, container };
 }
 
 beforeEach(() => clearToasts());
@@ -98,6 +99,32 @@ describe('ChangePasswordCard', () => {
     expect(next()).toHaveValue('twelve-chars');
     expect(again()).toHaveValue('twelve-chars');
     expect(screen.queryByText('Password changed')).not.toBeInTheDocument();
+  });
+
+  it('keeps neither password in any component’s state once the change is answered', async () => {
+    const { user, container } = setup({ ChangePassword: () => ({ data: { changePassword: true } }) });
+    await fill(user, 'old password', 'twelve-chars', 'twelve-chars');
+    // While typed, the fields' state holds them: the search sees state.
+    expect(retainedIn(container, 'old password')).not.toEqual([]);
+    expect(retainedIn(container, 'twelve-chars')).not.toEqual([]);
+    await user.click(submit());
+    expect(await screen.findByText('Password changed')).toBeInTheDocument();
+    expect(retainedIn(container, 'old password')).toEqual([]);
+    expect(retainedIn(container, 'twelve-chars')).toEqual([]);
+  });
+
+  it('keeps a refused current password in no component’s state', async () => {
+    const { user, form, container } = setup({
+      ChangePassword: () => ({
+        errors: [{ message: 'invalid password', extensions: { code: 'INVALID_CREDENTIAL' } }],
+      }),
+    });
+    await fill(user, 'not my password', 'twelve-chars', 'twelve-chars');
+    await user.click(submit());
+    await waitFor(() =>
+      expect(within(form).getByRole('alert')).toHaveTextContent('The current password is wrong.'),
+    );
+    expect(retainedIn(container, 'not my password')).toEqual([]);
   });
 
   it("shows the server's reason for any other refusal", async () => {

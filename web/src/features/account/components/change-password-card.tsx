@@ -1,5 +1,4 @@
 import { useId, useState, type FormEvent } from 'react';
-import { useMutation } from 'urql';
 import { Alert } from '@/components/ui/alert';
 import { Button } from '@/components/ui/button';
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from '@/components/ui/card';
@@ -8,6 +7,7 @@ import { Label } from '@/components/ui/label';
 import { Spinner } from '@/components/ui/spinner';
 import { toast } from '@/components/ui/use-toast';
 import { apiFailure, describeFailure } from '@/lib/errors';
+import { useSecretMutation } from '@/lib/use-secret-mutation';
 import { ChangePasswordMutation } from '../api/account';
 
 export const MIN_PASSWORD = 12;
@@ -18,7 +18,9 @@ export function ChangePasswordCard() {
   const [next, setNext] = useState('');
   const [confirm, setConfirm] = useState('');
   const [error, setError] = useState<string | null>(null);
-  const [{ fetching }, change] = useMutation(ChangePasswordMutation);
+  // Not useMutation: its state would keep both passwords (the operation's variables) for as long
+  // as the page is open.
+  const [fetching, change] = useSecretMutation(ChangePasswordMutation);
 
   async function submit(e: FormEvent) {
     e.preventDefault();

@@ -1,0 +1,61 @@
+/**
+ * Where a rendered tree still holds `needle`: the path to every string containing it in the
+ * current tree's component state (hooks: state, refs, memos, effect dependencies) and props.
+ * It reads React's fibers from the container (`__reactContainer$…`, internal but unchanged since
+ * React 17); the previous render's copies (`alternate`), which React overwrites on its next
+ * render, are not looked at. Closures cannot be looked into.
+ */
+export function retainedIn(container: HTMLElement, needle: string): string[] {
+  const key = Object.keys(container).find((k) => k.startsWith('__reactContainer$'));
+  if (!key) throw new Error('no React root in this container');
+  const hostRoot = (container as unknown as Record<string, Fiber>)[key];
+  const found: string[] = [];
+  const seen = new WeakSet<object>();
+
+  const search = (value: unknown, path: string, depth: number) => {
+    if (typeof value === 'string') {
+      if (value.includes(needle)) found.push(path);
+      return;
+    }
+    if (!value || typeof value !== 'object' || depth > 12 || seen.has(value)) return;
+    if (value instanceof Node) return;
+    seen.add(value);
+    if (value instanceof Map) {
+      for (const [k, v] of value) {
+        search(k, `${path}<key>`, depth + 1);
+        search(v, `${path}.get(…)`, depth + 1);
+      }
+      return;
+    }
+    if (value instanceof Set) {
+      for (const v of value) search(v, `${path}<item>`, depth + 1);
+      return;
+    }
+    for (const [k, v] of Object.entries(value)) {
+      // React elements point back at fibers; fibers are walked below, one by one.
+      if (k === '_owner' || k.startsWith('_debug')) continue;
+      search(v, `${path}.${k}`, depth + 1);
+    }
+  };
+
+  const fibers: Fiber[] = [hostRoot.stateNode.current];
+  while (fibers.length) {
+    const fiber = fibers.pop() as Fiber;
+    const name =
+      typeof fiber.type === 'string' ? fiber.type : (fiber.type?.displayName ?? fiber.type?.name ?? '?');
+    search(fiber.memoizedState, `${name}.state`, 0);
+    search(fiber.memoizedProps, `${name}.props`, 0);
+    if (fiber.sibling) fibers.push(fiber.sibling);
+    if (fiber.child) fibers.push(fiber.child);
+  }
+  return found;
+}
+
+interface Fiber {
+  type: string | { displayName?: string; name?: string } | null;
+  memoizedState: unknown;
+  memoizedProps: unknown;
+  child: Fiber | null;
+  sibling: Fiber | null;
+  stateNode: { current: Fiber };
+}
