@@ -3,6 +3,7 @@ import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
 import { deferred, mockClient, type Answer, type Responder } from '@/test/mock-client';
 import { renderWithClient } from '@/test/render';
+import { retainedIn } from '@/test/retained';
 import { SignInPage } from './sign-in-page';
 
 const signedIn: Answer = {
@@ -14,8 +15,8 @@ const signedIn: Answer = {
 function setup(responders: Record<string, Responder> = {}) {
   const { client, calls } = mockClient(responders);
   const onSignedIn = vi.fn();
-  renderWithClient(<SignInPage onSignedIn={onSignedIn} />, client);
-  return { user: userEvent.setup(), calls, onSignedIn };
+  const { container } = renderWithClient(<SignInPage onSignedIn={onSignedIn} />, client);
+  return { user: userEvent.setup(), calls, onSignedIn, container };
 }
 
 const loginField = () => screen.getByLabelText('Email or user id');
@@ -81,6 +82,18 @@ describe('SignInPage', () => {
     expect(passwordField()).toHaveValue('');
     expect(loginField()).toHaveValue('ada');
     expect(onSignedIn).not.toHaveBeenCalled();
+  });
+
+  it('keeps a refused password in no component’s state', async () => {
+    const { user, container } = setup({
+      Login: () => ({ errors: [{ message: 'no', extensions: { code: 'UNAUTHENTICATED' } }] }),
+    });
+    await user.type(loginField(), 'ada');
+    await user.type(passwordField(), 'almost my password');
+    expect(retainedIn(container, 'almost my password')).not.toEqual([]);
+    await user.click(signInButton());
+    await screen.findByRole('alert');
+    expect(retainedIn(container, 'almost my password')).toEqual([]);
   });
 
   it('says so when the server cannot be reached', async () => {

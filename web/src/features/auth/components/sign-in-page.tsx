@@ -1,6 +1,5 @@
 import { KeyRound } from 'lucide-react';
 import { useState, type FormEvent } from 'react';
-import { useMutation } from 'urql';
 import { Alert } from '@/components/ui/alert';
 import { Button } from '@/components/ui/button';
 import { Card, CardContent, CardDescription, CardHeader } from '@/components/ui/card';
@@ -8,6 +7,7 @@ import { Input } from '@/components/ui/input';
 import { Label } from '@/components/ui/label';
 import { Spinner } from '@/components/ui/spinner';
 import { apiFailure, describeFailure } from '@/lib/errors';
+import { useSecretMutation } from '@/lib/use-secret-mutation';
 import { LoginMutation } from '../api/session';
 import { useDocumentTitle } from '@/lib/use-document-title';
 
@@ -16,7 +16,8 @@ export function SignInPage({ onSignedIn }: { onSignedIn: () => void }) {
   const [login, setLogin] = useState('');
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string | null>(null);
-  const [{ fetching }, signIn] = useMutation(LoginMutation);
+  // Not useMutation: its state would keep a refused password (the operation's variables).
+  const [fetching, signIn] = useSecretMutation(LoginMutation);
 
   async function submit(e: FormEvent) {
     e.preventDefault();
