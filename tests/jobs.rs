@@ -343,6 +343,16 @@ fn summary_line(stdout: &str) -> &str {
         .unwrap_or_else(|| panic!("no summary in {stdout}"))
 }
 
+/// `credledger credentials validate-all <args>` with the configuration file `config`.
+fn validate_all(env: &TestEnv, config: &std::path::Path, args: &[&str]) -> std::process::Output {
+    env.cli()
+        .env("CREDLEDGER_CONFIG", config)
+        .args(["credentials", "validate-all"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 async fn validate_all_counts_each_outcome_and_its_dry_run_changes_nothing(env: TestEnv) {
     let simulator = ProviderSimulator::start().await.unwrap();
     let catalog = test_catalog(&env, "catalog.json", &[]);
@@ -376,13 +386,7 @@ async fn validate_all_counts_each_outcome_and_its_dry_run_changes_nothing(env: T
     cli_settings.catalog_file = Some(test_catalog(&env, "cli-catalog.json", &["mistral"]));
     let config = config_file(&env, &cli_settings);
     let cli = |args: &[&str]| {
-        let out = env
-            .cli()
-            .env("CREDLEDGER_CONFIG", &config)
-            .args(["credentials", "validate-all"])
-            .args(args)
-            .output()
-            .unwrap();
+        let out = validate_all(&env, &config, args);
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -502,12 +506,7 @@ async fn checks_that_cannot_be_made_for_changing_reasons_are_recorded_once(env: 
         .add("notion", "Work", server.good_fields("notion", 0))
         .await;
     let revalidate = || {
-        let out = env
-            .cli()
-            .env("CREDLEDGER_CONFIG", &config)
-            .args(["credentials", "validate-all", "--stale-days", "0"])
-            .output()
-            .unwrap();
+        let out = validate_all(&env, &config, &["--stale-days", "0"]);
         assert_eq!(out.status.code(), Some(0), "{out:?}");
     };
     let inconclusive = || async {
@@ -565,12 +564,7 @@ async fn validate_all_counts_a_second_credential_of_one_account_as_an_error(env:
     .unwrap()
     .to_string();
     let config = config_file(&env, &settings);
-    let out = env
-        .cli()
-        .env("CREDLEDGER_CONFIG", &config)
-        .args(["credentials", "validate-all", "--stale-days", "0"])
-        .output()
-        .unwrap();
+    let out = validate_all(&env, &config, &["--stale-days", "0"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(

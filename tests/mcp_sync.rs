@@ -675,26 +675,32 @@ fn serve_binary(env: &TestEnv) -> std::process::Child {
         .unwrap()
 }
 
-async fn a_kill_9_mid_sync_resumes_and_each_change_is_applied_exactly_once(env: TestEnv) {
-    use crate::support::{meta, register_with, valid};
-    use credledger::mcp::{McpServers, NewMcpServer};
-    let ledger = env.ledger().await;
-    let servers = McpServers::new(ledger.clone()).with_outbound(env.settings().outbound);
+/// A recording MCP server registered through `servers` as `gw`, allowed notion for everyone.
+async fn gateway(servers: &credledger::mcp::McpServers) -> RecordingMcpServer {
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
     let secret = servers
         .register(
-            NewMcpServer {
+            credledger::mcp::NewMcpServer {
                 server_id: "gw".into(),
                 name: "gateway".into(),
                 base_url: recorder.base_url(),
                 allowed_services: vec!["notion".into()],
                 serves_all_users: true,
             },
-            &meta("root"),
+            &crate::support::meta("root"),
         )
         .await
         .unwrap();
     recorder.set_secrets(vec![secret.0.as_bytes().to_vec()]);
+    recorder
+}
+
+async fn a_kill_9_mid_sync_resumes_and_each_change_is_applied_exactly_once(env: TestEnv) {
+    use crate::support::{meta, register_with, valid};
+    use credledger::mcp::McpServers;
+    let ledger = env.ledger().await;
+    let servers = McpServers::new(ledger.clone()).with_outbound(env.settings().outbound);
+    let recorder = gateway(&servers).await;
     // Slow enough that the kill lands while requests are in flight.
     recorder.set_fault(Some(crate::support::mcp_recorder::McpFault::Slow(
         Duration::from_millis(300),
@@ -786,25 +792,11 @@ on_both_backends!(a_kill_9_mid_sync_resumes_and_each_change_is_applied_exactly_o
 /// lapsed, rather than send on beside the next holder: the rows it did not begin wait.
 async fn a_sender_whose_lease_may_have_lapsed_stops_its_pass(env: TestEnv) {
     use crate::support::{meta, register_with, valid};
-    use credledger::mcp::{sync::McpSync, McpServers, NewMcpServer};
+    use credledger::mcp::{sync::McpSync, McpServers};
     use std::sync::Arc;
     let ledger = env.ledger().await;
     let servers = Arc::new(McpServers::new(ledger.clone()).with_outbound(env.settings().outbound));
-    let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
-    let secret = servers
-        .register(
-            NewMcpServer {
-                server_id: "gw".into(),
-                name: "gateway".into(),
-                base_url: recorder.base_url(),
-                allowed_services: vec!["notion".into()],
-                serves_all_users: true,
-            },
-            &meta("root"),
-        )
-        .await
-        .unwrap();
-    recorder.set_secrets(vec![secret.0.as_bytes().to_vec()]);
+    let recorder = gateway(&servers).await;
     const COPIES: usize = 30;
     for n in 0..COPIES {
         let fields = format!(r#"{{"token":"ntn_alice_{n:02}_000000000000000000000"}}"#);
