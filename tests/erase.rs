@@ -570,6 +570,7 @@ async fn a_data_key_an_interrupted_erasure_left_is_destroyed_by_the_next_expiry_
         dry_run: false,
         actor: "scheduler".into(),
         user_agent: None,
+        refreshed_providers: Default::default(),
     };
     let (_stop, stop) = tokio::sync::watch::channel(false);
     let report = credledger::jobs::expire(e.ledger.clone(), &options, stop.clone())

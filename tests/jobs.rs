@@ -866,13 +866,14 @@ async fn the_background_loops_end_when_their_shutdown_sender_is_gone(env: TestEn
 on_both_backends!(the_background_loops_end_when_their_shutdown_sender_is_gone);
 
 /// An OAuth access token, which renews itself, is not announced as expiring (it would be at
-/// every other refresh, for nothing anyone must do); a token that does not renew is.
+/// every other refresh, for nothing anyone must do); a token that does not renew is, and so is
+/// an OAuth service's when the deployment has no client to refresh it with.
 async fn a_token_that_renews_itself_is_not_announced_as_expiring(env: TestEnv) {
     use credledger_adapters::outbound::OutboundPolicy;
     let ledger = env.ledger().await;
     let (receiver, url) = Receiver::start().await;
     let now = chrono::Utc::now();
-    register_with(
+    let gmail = register_with(
         &ledger,
         "alice",
         "gmail",
@@ -905,11 +906,24 @@ async fn a_token_that_renews_itself_is_not_announced_as_expiring(env: TestEnv) {
         dry_run: false,
         actor: "scheduler".into(),
         user_agent: None,
+        refreshed_providers: ["google".to_owned()].into(),
     };
     let (_stop, stop) = tokio::sync::watch::channel(false);
-    credledger::jobs::expire(ledger.clone(), &options, stop)
+    credledger::jobs::expire(ledger.clone(), &options, stop.clone())
         .await
         .unwrap();
     assert_eq!(receiver.calls(), vec![(notion.to_string(), 200)]);
+
+    let without_a_client = credledger::jobs::ExpiryOptions {
+        refreshed_providers: Default::default(),
+        ..options
+    };
+    credledger::jobs::expire(ledger.clone(), &without_a_client, stop)
+        .await
+        .unwrap();
+    assert_eq!(
+        receiver.calls(),
+        vec![(notion.to_string(), 200), (gmail.to_string(), 200)]
+    );
 }
 on_both_backends!(a_token_that_renews_itself_is_not_announced_as_expiring);

@@ -206,6 +206,18 @@ impl Application {
             None
         };
         let ledger = open_ledger_with(&settings, IfMissing::Generate, catalog).await?;
+        let mut oauth_clients = settings.oauth_clients.clone();
+        if simulator.is_some() {
+            // Dev mode: the simulated Google signs people in with its demo client.
+            oauth_clients.entry("google".to_owned()).or_insert_with(|| {
+                credledger_adapters::oauth::OAuthClient {
+                    id: credledger_adapters::simulator::DEMO_OAUTH_CLIENT_ID.to_owned(),
+                    secret: Some(
+                        credledger_adapters::simulator::DEMO_OAUTH_CLIENT_SECRET.to_owned(),
+                    ),
+                }
+            });
+        }
         // One validator: its clones share the per-service outbound limits, so interactive and
         // scheduled checks together stay within them.
         let validator = HttpValidator::new(settings.validator_config())?;
@@ -219,6 +231,7 @@ impl Application {
                 Arc::new(validator.clone()),
                 jobs.clone(),
                 &settings.outbound,
+                oauth_clients.keys().cloned().collect(),
             )?)
         } else {
             None
@@ -235,18 +248,6 @@ impl Application {
                 Leases::new(ledger.db.clone()),
             ))
         });
-        let mut oauth_clients = settings.oauth_clients.clone();
-        if simulator.is_some() {
-            // Dev mode: the simulated Google signs people in with its demo client.
-            oauth_clients.entry("google".to_owned()).or_insert_with(|| {
-                credledger_adapters::oauth::OAuthClient {
-                    id: credledger_adapters::simulator::DEMO_OAUTH_CLIENT_ID.to_owned(),
-                    secret: Some(
-                        credledger_adapters::simulator::DEMO_OAUTH_CLIENT_SECRET.to_owned(),
-                    ),
-                }
-            });
-        }
         let public_url = settings
             .public_url
             .clone()

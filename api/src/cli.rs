@@ -588,8 +588,12 @@ async fn credentials(
             warning_days,
             dry_run,
         } => {
-            let mut options =
-                crate::jobs::ExpiryOptions::from_settings(&jobs, "cli", &settings.outbound)?;
+            let mut options = crate::jobs::ExpiryOptions::from_settings(
+                &jobs,
+                "cli",
+                &settings.outbound,
+                settings.oauth_clients.keys().cloned().collect(),
+            )?;
             options.dry_run = dry_run;
             if let Some(days) = warning_days {
                 options.warning_window = chrono::Duration::days(i64::from(days));

@@ -14,7 +14,7 @@ use credledger_domain::EventMetadata;
 use credledger_projections::credential_summary::{self, Summary};
 use futures::StreamExt as _;
 use sqlx::Row;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -38,6 +38,9 @@ pub struct ExpiryOptions {
     /// The events' actor (`scheduler`, `cli`).
     pub actor: String,
     pub user_agent: Option<String>,
+    /// The OAuth providers this deployment has a client for: its services' access tokens are
+    /// refreshed, so they are not announced. Another OAuth service's tokens are, as any.
+    pub refreshed_providers: BTreeSet<String>,
 }
 
 /// What a run did.
@@ -240,13 +243,13 @@ pub async fn expire(
         expiring.iter().map(|(s, _)| s.credential_id.as_str()),
     )
     .await?;
-    // An access token that renews itself (an OAuth service's, docs/oauth.md) needs nobody's
-    // attention: announced, it would be every other refresh.
+    // An access token that renews itself (an OAuth service's with a client, docs/oauth.md)
+    // needs nobody's attention: announced, it would be every other refresh.
     let renews_itself = |s: &Summary| {
         credledger_domain::ServiceKey::parse(&s.service)
             .ok()
-            .and_then(|key| ledger.catalog.get(&key))
-            .is_some_and(|d| d.oauth.is_some())
+            .and_then(|key| ledger.catalog.get(&key)?.oauth.as_ref())
+            .is_some_and(|flow| options.refreshed_providers.contains(&flow.provider))
     };
     let due: Vec<(Summary, DateTime<Utc>)> = expiring
         .into_iter()

@@ -102,12 +102,15 @@ impl RevalidateOptions {
 }
 
 impl ExpiryOptions {
+    /// `refreshed_providers`: the OAuth providers a client is configured for.
     pub fn from_settings(
         settings: &JobSettings,
         actor: &str,
         outbound: &OutboundPolicy,
+        refreshed_providers: std::collections::BTreeSet<String>,
     ) -> anyhow::Result<Self> {
         Ok(Self {
+            refreshed_providers,
             warning_window: settings.warning_window,
             webhook: settings
                 .webhook_url
@@ -194,15 +197,22 @@ impl Scheduler {
         self.leases.holder()
     }
 
+    /// `refreshed_providers`: the OAuth providers a client is configured for.
     pub fn new(
         ledger: Arc<Ledger>,
         validator: Arc<dyn Validator>,
         settings: JobSettings,
         outbound: &OutboundPolicy,
+        refreshed_providers: std::collections::BTreeSet<String>,
     ) -> anyhow::Result<Self> {
         Ok(Self {
             leases: Leases::new(ledger.db.clone()),
-            expiry: ExpiryOptions::from_settings(&settings, "scheduler", outbound)?,
+            expiry: ExpiryOptions::from_settings(
+                &settings,
+                "scheduler",
+                outbound,
+                refreshed_providers,
+            )?,
             ledger,
             validator,
             settings,
