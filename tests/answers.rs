@@ -403,3 +403,90 @@ async fn access_taken_away_is_refused_at_once_while_the_read_models_are_held_bac
     server.running.stop().await.unwrap();
 }
 on_both_backends!(access_taken_away_is_refused_at_once_while_the_read_models_are_held_back);
+
+/// A person's lock, a revoked API token and a withdrawn permission hold at once while
+/// `principals` is held back: until it shows the command, whom it lets in is checked on their
+/// stream (a token that `principals` still shows live, a permission it still lists).
+async fn a_lock_a_revoked_token_and_a_withdrawn_permission_hold_at_once_while_the_read_models_are_held_back(
+    env: TestEnv,
+) {
+    use crate::support::api::Auth;
+    const MINE: &str = "{ credentials { id } }";
+    let server = env.server_with(|s| s.read_your_writes_ms = 500).await;
+    let admin = server.admin("root").await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let work = alice
+        .add("notion", "Work", server.good_fields("notion", 0))
+        .await;
+    let history = || {
+        let bob = &bob;
+        let work = &work;
+        async move {
+            bob.gql(
+                "query($id: ID!) { credentialHistory(id: $id) { type } }",
+                json!({"id": work}),
+            )
+            .await
+        }
+    };
+    admin
+        .ok(
+            "mutation { grantPermission(userId: \"bob\", permission: CREDENTIALS_VIEW_ALL) { permissions } }",
+            json!({}),
+        )
+        .await;
+    history().await.data();
+    let revoked = alice.with_auth(Auth::Bearer(
+        alice.api_token("revoked", "CREDENTIALS_READ").await,
+    ));
+    let locked = alice.with_auth(Auth::Bearer(
+        alice.api_token("locked", "CREDENTIALS_READ").await,
+    ));
+    revoked.ok(MINE, json!({})).await;
+    locked.ok(MINE, json!({})).await;
+    let revoked_id = alice
+        .ok("{ me { apiTokens { id name } } }", json!({}))
+        .await["me"]["apiTokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "revoked")
+        .unwrap()["id"]
+        .clone();
+
+    let hold = Hold::start(&env, PRINCIPALS_AND_MCP_SYNC).await;
+    admin
+        .ok(
+            "mutation { revokePermission(userId: \"bob\", permission: CREDENTIALS_VIEW_ALL) { permissions } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(history().await.code(), "NOT_FOUND");
+    alice
+        .ok(
+            "mutation($id: ID!) { revokeApiToken(id: $id) }",
+            json!({"id": revoked_id}),
+        )
+        .await;
+    assert_eq!(revoked.gql(MINE, json!({})).await.code(), "UNAUTHENTICATED");
+    locked.ok(MINE, json!({})).await;
+    admin
+        .ok(
+            "mutation { lockUser(userId: \"alice\", reason: \"left\") { locked } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(locked.gql(MINE, json!({})).await.code(), "UNAUTHENTICATED");
+    // The read models really were held back: they still show bob's permission.
+    let bob_row = principals::user(&env.any_pool().await, "bob", false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bob_row.permissions.len(), 1, "{bob_row:?}");
+    hold.release().await;
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(
+    a_lock_a_revoked_token_and_a_withdrawn_permission_hold_at_once_while_the_read_models_are_held_back
+);

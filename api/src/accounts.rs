@@ -71,6 +71,10 @@ pub struct Accounts {
     limits: Arc<Limits>,
     /// Verified against when the account does not exist, so a sign-in takes as long either way.
     decoy_hash: String,
+    /// The position of the newest person command this process committed: until `principals`
+    /// shows it, a person it lets in is checked on their stream, so a lock, a revoked token or
+    /// a withdrawn permission made here holds at once.
+    newest_command: std::sync::atomic::AtomicI64,
 }
 
 impl std::fmt::Debug for Accounts {
@@ -119,6 +123,7 @@ impl Accounts {
             users,
             limits,
             decoy_hash,
+            newest_command: Default::default(),
         }
     }
 
@@ -129,6 +134,8 @@ impl Accounts {
         meta: &EventMetadata,
     ) -> Result<Committed, ApiError> {
         let committed = self.users.execute(user.as_str(), command, meta).await?;
+        self.newest_command
+            .fetch_max(committed.position, std::sync::atomic::Ordering::AcqRel);
         self.ledger
             .settle_for(committed, &[&Principals, &AuditTrail])
             .await?;
@@ -282,7 +289,10 @@ impl Accounts {
             }
         };
         let Some(row) = row else { return Ok(None) };
-        principal_from_row(row, Via::Session { session_hash: hash })
+        match principal_from_row(row, Via::Session { session_hash: hash })? {
+            Some(p) => self.as_the_stream_has_it(p).await,
+            None => Ok(None),
+        }
     }
 
     /// The person behind an API token, if it is live and they may act.
@@ -295,7 +305,7 @@ impl Accounts {
         if !token_is_live(&token, &user) {
             return Ok(None);
         }
-        Ok(Some(Principal {
+        self.as_the_stream_has_it(Principal {
             user_id: UserId::parse(&user.user_id).map_err(|_| unreadable("user id"))?,
             role: user.role,
             permissions: user.permissions,
@@ -303,6 +313,42 @@ impl Accounts {
                 token_id: token.token_id,
                 scopes: token.scopes,
             },
+        })
+        .await
+    }
+
+    /// `p`, found in `principals`, as the person's stream has them when `principals` may not
+    /// show this process's newest person command (it lags or is stopped): `None` when they are
+    /// locked or their token is revoked or expired; their permissions as the stream has them.
+    /// Otherwise `p` as it is, with no read.
+    async fn as_the_stream_has_it(&self, p: Principal) -> Result<Option<Principal>, ApiError> {
+        let projections = &self.ledger.projections;
+        let newest = self
+            .newest_command
+            .load(std::sync::atomic::Ordering::Acquire);
+        let shown = !projections.stopped(&Principals)
+            && projections
+                .progress(&Principals)
+                .is_some_and(|at| *at.borrow() >= newest);
+        if shown {
+            return Ok(Some(p));
+        }
+        let user = self.users.load(p.user_id.as_str()).await?;
+        if !user.exists() || user.is_locked() {
+            return Ok(None);
+        }
+        if let Via::Token { token_id, .. } = &p.via {
+            let live = uuid::Uuid::parse_str(token_id)
+                .ok()
+                .and_then(|id| user.token(id))
+                .is_some_and(|t| t.is_active(chrono::Utc::now()));
+            if !live {
+                return Ok(None);
+            }
+        }
+        Ok(Some(Principal {
+            permissions: user.permissions().clone(),
+            ..p
         }))
     }
 
@@ -320,14 +366,20 @@ impl Accounts {
                 .bind(timestamp(chrono::Utc::now()))
                 .fetch_optional(&self.ledger.db.any)
                 .await?;
-                Ok(locked == Some(0))
+                if locked != Some(0) {
+                    return Ok(false);
+                }
             }
             Via::Token { token_id, .. } => {
-                Ok(principals::token_by_id(&self.ledger.db.any, token_id)
+                let live = principals::token_by_id(&self.ledger.db.any, token_id)
                     .await?
-                    .is_some_and(|(token, user)| token_is_live(&token, &user)))
+                    .is_some_and(|(token, user)| token_is_live(&token, &user));
+                if !live {
+                    return Ok(false);
+                }
             }
         }
+        Ok(self.as_the_stream_has_it(p.clone()).await?.is_some())
     }
 
     /// Ends one session.
