@@ -1,6 +1,7 @@
 import { Input } from '@/components/ui/input';
 import { Label } from '@/components/ui/label';
 import type { FieldFormat } from '@/gql/graphql';
+import { maskedFieldProps } from '@/lib/masked-field';
 
 export interface FieldDef {
   name: string;
@@ -24,24 +25,10 @@ function inputType(field: FieldDef) {
 }
 
 /**
- * A secret field holds a third party's key, not this site's password. Browsers save whatever is
- * typed into a `type=password` field as the site's password (Chromium offers to, whatever its
- * `autocomplete` says), so a secret is a text field masked by CSS (`-webkit-text-security`:
- * Chromium, Safari, Firefox 114+). Every field here has `autocomplete=off`, which keeps a secret
- * out of the browser's form history (Chromium stores a text field's value on disk without it);
- * the data attributes are the ignore hints 1Password, LastPass, Bitwarden and Dashlane document.
+ * One input per catalog field: a secret field holds a third party's key, not this site's password,
+ * so it is masked without being a password field (`maskedFieldProps`). Every field has
+ * `autocomplete=off`: a browser keeps none of them in its form history.
  */
-const secretFieldProps = {
-  autoCorrect: 'off',
-  autoCapitalize: 'off',
-  'data-1p-ignore': 'true',
-  'data-lpignore': 'true',
-  'data-bwignore': 'true',
-  'data-form-type': 'other',
-  className: '[-webkit-text-security:disc]',
-} as const;
-
-/** One input per catalog field: secret fields are masked, and no browser keeps or offers them. */
 export function SecretFields({
   idPrefix,
   fields,
@@ -79,6 +66,7 @@ export function SecretFields({
               id={id}
               name={field.name}
               type={inputType(field)}
+              {...(field.secret ? maskedFieldProps : {})}
               value={values[field.name] ?? ''}
               required={field.required}
               aria-required={field.required}
@@ -89,7 +77,6 @@ export function SecretFields({
               spellCheck={false}
               disabled={disabled}
               onChange={(e) => onChange(field.name, e.target.value)}
-              {...(field.secret ? secretFieldProps : {})}
             />
             {invalid && (
               <p id={`${id}-error`} className="text-xs text-destructive">
