@@ -7,8 +7,9 @@ import { startServer, type RunningServer } from './support/server';
 
 // Chromium's own password manager, read through chrome://password-manager-internals (the log it
 // keeps while that page is open): it should offer to save this site's password after a sign-in,
-// and never take a third party's key typed into the add dialog for one. Afterwards the profile
-// on disk is searched for the key (Chromium keeps its form history in the "Web Data" database).
+// and never take a third party's key typed into the add dialog, nor the password an administrator
+// sets for a new user, for one. Afterwards the profile on disk is searched for the key (Chromium
+// keeps its form history in the "Web Data" database).
 
 let server: RunningServer;
 let browser: Awaited<ReturnType<typeof launchBrowser>>;
@@ -67,6 +68,45 @@ describe("Chromium's password manager and the dashboard", () => {
       .toBe(1);
     // The form left the page after the answer: Chromium takes that as a submission. Give its
     // password manager time to decide (it offered within a second for the sign-in).
+    await page.waitForTimeout(3_000);
+    const since = (await log()).slice(before);
+    expect(since).not.toMatch(/PENDING_PASSWORD_STATE/);
+    expect(since).not.toMatch(/type=password/);
+  });
+
+  it('does not offer to save the password an administrator sets for a new user', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await expect
+      .poll(() => page.getByRole('heading', { name: 'Sign in to credledger' }).isVisible())
+      .toBe(true);
+    const signingIn = (await log()).length;
+    await page.getByLabel('Email or user id').fill(server.dev.admin.login);
+    await page.getByLabel('Password').pressSequentially(server.dev.admin.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByRole('link', { name: 'Admin', exact: true }).isVisible()).toBe(true);
+    // The administrator's own password is offered, as the person's was.
+    await expect
+      .poll(async () => (await log()).slice(signingIn), { timeout: 10_000 })
+      .toMatch(/PENDING_PASSWORD_STATE/);
+
+    await page.getByRole('link', { name: 'Admin', exact: true }).click();
+    await page.getByRole('button', { name: 'New user' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New user' });
+    const before = (await log()).length;
+    await dialog.getByLabel('User id').fill('grace');
+    await dialog.getByLabel('Email').fill('grace@example.test');
+    await dialog.getByLabel('Name').fill('Grace Hopper');
+    const field = dialog.getByLabel('Initial password');
+    await field.pressSequentially('grace-initial-Pw-4417');
+    expect(await field.getAttribute('type')).toBe('text');
+    expect(await field.evaluate((el) => getComputedStyle(el).getPropertyValue('-webkit-text-security'))).toBe(
+      'disc',
+    );
+    await dialog.getByRole('button', { name: 'Create user' }).click();
+    await expect.poll(() => dialog.isVisible()).toBe(false);
+    await expect.poll(() => page.getByTestId('user-grace').count()).toBe(1);
+    // A password field here was taken, with the name typed above it as the user name, on the
+    // answer to the request (XHR_SUCCEEDED), and the save offered within a second.
     await page.waitForTimeout(3_000);
     const since = (await log()).slice(before);
     expect(since).not.toMatch(/PENDING_PASSWORD_STATE/);

@@ -65,4 +65,24 @@ describe('UsersPanel', () => {
       'At least 12 characters. They can change it after signing in.',
     );
   });
+
+  it('masks the initial password without making it a password field a browser would save', async () => {
+    const { user } = setup();
+    await user.click(screen.getByRole('button', { name: 'New user' }));
+    const field = await screen.findByLabelText('Initial password');
+    await user.type(field, 'grace-password-123');
+    expect(field).toHaveValue('grace-password-123');
+    expect(field).toHaveAttribute('type', 'text');
+    expect(field).toHaveClass('[-webkit-text-security:disc]');
+    expect(field).toHaveAttribute('autocomplete', 'off');
+    expect(field).toHaveAttribute('spellcheck', 'false');
+    expect(field).toHaveAttribute('autocorrect', 'off');
+    expect(field).toHaveAttribute('autocapitalize', 'off');
+    expect(field).toHaveAttribute('data-1p-ignore');
+    expect(field).toHaveAttribute('data-lpignore', 'true');
+    expect(field).toHaveAttribute('data-bwignore');
+    expect(field).toHaveAttribute('data-form-type', 'other');
+    const form = screen.getByRole('form', { name: 'New user' });
+    expect(form.querySelectorAll('input[type="password"]')).toHaveLength(0);
+  });
 });

@@ -23,6 +23,7 @@ import { graphql } from '@/gql';
 import type { Permission } from '@/gql/graphql';
 import { apiFailure, describeFailure } from '@/lib/errors';
 import { dateTime } from '@/lib/format';
+import { maskedFieldProps } from '@/lib/masked-field';
 import { useSession } from '@/lib/session';
 import {
   CreateUserMutation,
@@ -351,10 +352,12 @@ function CreateUserForm({ onDone }: { onDone: () => void }) {
         </div>
         <div className="space-y-1.5">
           <Label htmlFor={`${ids}-password`}>Initial password</Label>
+          {/* Someone else's password: in a password field the administrator's browser offers to
+              save it as a login for this site. */}
           <Input
             id={`${ids}-password`}
-            type="password"
-            autoComplete="new-password"
+            type="text"
+            {...maskedFieldProps}
             value={password}
             aria-describedby={`${ids}-password-rule`}
             onChange={(e) => setPassword(e.target.value)}
