@@ -1014,6 +1014,29 @@ async fn a_server_whose_ids_the_ledger_cannot_keep_gets_one_create_per_change(en
 }
 on_both_backends!(a_server_whose_ids_the_ledger_cannot_keep_gets_one_create_per_change);
 
+/// A create answered `2xx` with no id while the server made nothing (a proxy's page, say) and
+/// lists every copy readably is a failed attempt as any: retried, it heals once the server
+/// answers, with one copy.
+async fn a_create_answered_without_an_id_and_not_made_is_retried_until_it_is(env: TestEnv) {
+    let s = stand(&env, patient(), &["notion"]).await;
+    s.recorder
+        .set_fault(Some(McpFault::CreateNotMadeAnsweredWith(
+            "<html>down for maintenance</html>".into(),
+        )));
+    let id = s
+        .alice
+        .add("notion", "one", json!({"token": token(&s.server, "one")}))
+        .await;
+    eventually("a retried create", || async { creates(&s.recorder) >= 2 }).await;
+    s.recorder.set_fault(None);
+    eventually("the copy synced", || async {
+        sync_of(&s.alice, &id).await["syncStatus"] == "SYNCED"
+    })
+    .await;
+    assert_eq!(s.recorder.credentials().len(), 1);
+}
+on_both_backends!(a_create_answered_without_an_id_and_not_made_is_retried_until_it_is);
+
 /// A create answered with the id of another credential's copy is not taken for this one's
 /// (a later delete of it would remove the other's): the copy the create made is found by its
 /// name and kept as this credential's, so revoking it deletes that copy, not the other.

@@ -64,6 +64,9 @@ pub enum McpFault {
     /// Applies a create (`POST`) as usual, then answers `201` with this raw body instead of its
     /// own; every other request is answered as usual.
     CreateAnsweredWith(String),
+    /// Answers a create (`POST`) `200` with this raw body without applying it (a proxy's page);
+    /// every other request is answered as usual.
+    CreateNotMadeAnsweredWith(String),
 }
 
 /// Which API the server speaks.
@@ -456,6 +459,11 @@ async fn handle(
             )
                 .into_response()
         }
+        (Some(McpFault::CreateNotMadeAnsweredWith(body)), _)
+            if method == axum::http::Method::POST =>
+        {
+            (StatusCode::OK, [("content-type", "text/html")], body).into_response()
+        }
         (_, Some(Drawn::Fail)) => {
             Answer::error(StatusCode::SERVICE_UNAVAILABLE, "fault").into_response()
         }
@@ -517,7 +525,8 @@ fn faulty(fault: McpFault, path: &str) -> Option<Response> {
         McpFault::Slow(_)
         | McpFault::LoseAnswer(_)
         | McpFault::LoseCreateAnswer(_)
-        | McpFault::CreateAnsweredWith(_) => return None,
+        | McpFault::CreateAnsweredWith(_)
+        | McpFault::CreateNotMadeAnsweredWith(_) => return None,
     };
     Some(response)
 }

@@ -465,12 +465,24 @@ impl McpSync {
             Err(e @ SyncError::BadAnswer(_)) => e,
             Err(e) => return Err(e.into()),
         };
-        // Applied (a 2xx) but answered with nothing the ledger can keep: the copy it made is
-        // looked for as after an unanswered create. Not found, it is not created again, since
-        // each create would leave one more copy no id of the ledger's reaches.
-        match self.adopt(client, row, body, &looks).await? {
-            Some(mcp_id) => Ok(mcp_id),
-            None => Err(Failure::Untracked(unusable)),
+        // Answered (a 2xx) with nothing the ledger can keep: the copy the create may have made
+        // is looked for as after an unanswered create, and adopted. Not found, and the server
+        // lists a copy of this user and service that cannot be read (no usable id), the create
+        // is not made again: each would leave one more copy no id of the ledger's reaches.
+        // Otherwise it is a failed attempt as any (the server may have made nothing, or the
+        // read model not show yet that another credential's copy went), the next one looking
+        // first.
+        if let Some(mcp_id) = self.adopt(client, row, body, &looks).await? {
+            return Ok(mcp_id);
+        }
+        let listed = client.list(Some(&row.user_id), Some(&row.service)).await?;
+        if listed
+            .iter()
+            .any(|item| matches!(item, RemoteItem::Unreadable { .. }))
+        {
+            Err(Failure::Untracked(unusable))
+        } else {
+            Err(Failure::Sync(unusable))
         }
     }
 
@@ -1062,10 +1074,10 @@ enum Failure {
     /// Nothing to send now (the projection is behind the aggregate); not an attempt.
     Skip,
     Sync(SyncError),
-    /// A create the server applied (2xx) but answered with nothing the ledger can keep, and
-    /// whose copy it does not list readably: a copy stands there that no row tracks, and each
-    /// new create would add one. Recorded as failed at once and not tried again until the
-    /// credential changes or a person retries it.
+    /// A create the server answered (2xx) with nothing the ledger can keep, whose copy is not
+    /// found while the server lists one of the user and service it cannot read: a copy stands
+    /// there that no row tracks, and each new create would add one. Recorded as failed at once
+    /// and not tried again until the credential changes or a person retries it.
     Untracked(SyncError),
 }
 
