@@ -266,6 +266,7 @@ impl Accounts {
 
     /// The person behind a session cookie's value, if the session is live and they may sign in.
     pub async fn session(&self, secret: &str) -> Result<Option<Principal>, ApiError> {
+        let shown = self.principals_shown();
         let hash = secret_hash(secret);
         let sql = "SELECT u.user_id, u.role, u.locked, u.permissions FROM sessions s \
                    JOIN users u ON u.user_id = s.user_id \
@@ -290,13 +291,14 @@ impl Accounts {
         };
         let Some(row) = row else { return Ok(None) };
         match principal_from_row(row, Via::Session { session_hash: hash })? {
-            Some(p) => self.as_the_stream_has_it(p).await,
+            Some(p) => self.as_the_stream_has_it(p, shown).await,
             None => Ok(None),
         }
     }
 
     /// The person behind an API token, if it is live and they may act.
     pub async fn token(&self, secret: &str) -> Result<Option<Principal>, ApiError> {
+        let shown = self.principals_shown();
         let Some((token, user)) =
             principals::token_by_hash(&self.ledger.db.any, &secret_hash(secret)).await?
         else {
@@ -305,31 +307,43 @@ impl Accounts {
         if !token_is_live(&token, &user) {
             return Ok(None);
         }
-        self.as_the_stream_has_it(Principal {
-            user_id: UserId::parse(&user.user_id).map_err(|_| unreadable("user id"))?,
-            role: user.role,
-            permissions: user.permissions,
-            via: Via::Token {
-                token_id: token.token_id,
-                scopes: token.scopes,
+        self.as_the_stream_has_it(
+            Principal {
+                user_id: UserId::parse(&user.user_id).map_err(|_| unreadable("user id"))?,
+                role: user.role,
+                permissions: user.permissions,
+                via: Via::Token {
+                    token_id: token.token_id,
+                    scopes: token.scopes,
+                },
             },
-        })
+            shown,
+        )
         .await
     }
 
-    /// `p`, found in `principals`, as the person's stream has them when `principals` may not
-    /// show this process's newest person command (it lags or is stopped): `None` when they are
-    /// locked or their token is revoked or expired; their permissions as the stream has them.
-    /// Otherwise `p` as it is, with no read.
-    async fn as_the_stream_has_it(&self, p: Principal) -> Result<Option<Principal>, ApiError> {
+    /// Whether `principals` shows this process's newest person command and is not stopped.
+    /// Asked before the row is read: a row read after it then shows that command too.
+    fn principals_shown(&self) -> bool {
         let projections = &self.ledger.projections;
         let newest = self
             .newest_command
             .load(std::sync::atomic::Ordering::Acquire);
-        let shown = !projections.stopped(&Principals)
+        !projections.stopped(&Principals)
             && projections
                 .progress(&Principals)
-                .is_some_and(|at| *at.borrow() >= newest);
+                .is_some_and(|at| *at.borrow() >= newest)
+    }
+
+    /// `p`, found in `principals`, as the person's stream has them when `principals` did not
+    /// show this process's newest person command before the row was read (`shown`): `None`
+    /// when they are locked or their token is revoked or expired; their permissions as the
+    /// stream has them. Otherwise `p` as it is, with no read.
+    async fn as_the_stream_has_it(
+        &self,
+        p: Principal,
+        shown: bool,
+    ) -> Result<Option<Principal>, ApiError> {
         if shown {
             return Ok(Some(p));
         }
@@ -356,6 +370,7 @@ impl Accounts {
     /// neither revoked nor expired, and its person is not locked. Live connections ask it before
     /// each delivery, so a sign-out, a revocation or a lock ends them.
     pub async fn still_signed_in(&self, p: &Principal) -> Result<bool, ApiError> {
+        let shown = self.principals_shown();
         match &p.via {
             Via::Session { session_hash } => {
                 let locked: Option<i64> = sqlx::query_scalar(
@@ -379,7 +394,7 @@ impl Accounts {
                 }
             }
         }
-        Ok(self.as_the_stream_has_it(p.clone()).await?.is_some())
+        Ok(self.as_the_stream_has_it(p.clone(), shown).await?.is_some())
     }
 
     /// Ends one session.
