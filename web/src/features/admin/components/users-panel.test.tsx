@@ -1,6 +1,7 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
+import { expectMaskedField } from '@/test/masked';
 import { mockClient } from '@/test/mock-client';
 import { renderWithClient, testSession } from '@/test/render';
 import { UsersPanel } from './users-panel';
@@ -72,16 +73,7 @@ describe('UsersPanel', () => {
     const field = await screen.findByLabelText('Initial password');
     await user.type(field, 'grace-password-123');
     expect(field).toHaveValue('grace-password-123');
-    expect(field).toHaveAttribute('type', 'text');
-    expect(field).toHaveClass('[-webkit-text-security:disc]');
-    expect(field).toHaveAttribute('autocomplete', 'off');
-    expect(field).toHaveAttribute('spellcheck', 'false');
-    expect(field).toHaveAttribute('autocorrect', 'off');
-    expect(field).toHaveAttribute('autocapitalize', 'off');
-    expect(field).toHaveAttribute('data-1p-ignore');
-    expect(field).toHaveAttribute('data-lpignore', 'true');
-    expect(field).toHaveAttribute('data-bwignore');
-    expect(field).toHaveAttribute('data-form-type', 'other');
+    expectMaskedField(field);
     const form = screen.getByRole('form', { name: 'New user' });
     expect(form.querySelectorAll('input[type="password"]')).toHaveLength(0);
   });

@@ -1,5 +1,6 @@
 import { render, screen } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
+import { expectMaskedField } from '@/test/masked';
 import { SecretFields, type FieldDef } from './secret-fields';
 
 const fields: FieldDef[] = [
@@ -33,15 +34,7 @@ describe('SecretFields', () => {
 
   it('keeps a secret out of form history, spelling and the password managers that can be told', () => {
     setup();
-    const token = screen.getByLabelText(/API token/);
-    expect(token).toHaveAttribute('autocomplete', 'off');
-    expect(token).toHaveAttribute('spellcheck', 'false');
-    expect(token).toHaveAttribute('autocorrect', 'off');
-    expect(token).toHaveAttribute('autocapitalize', 'off');
-    expect(token).toHaveAttribute('data-1p-ignore');
-    expect(token).toHaveAttribute('data-lpignore', 'true');
-    expect(token).toHaveAttribute('data-bwignore');
-    expect(token).toHaveAttribute('data-form-type', 'other');
+    expectMaskedField(screen.getByLabelText(/API token/));
   });
 
   it('leaves the other fields readable and typed for what they hold', () => {
