@@ -6,7 +6,7 @@
 
 use crate::on_both_backends;
 use crate::support::api::{Client, Server};
-use crate::support::mcp::{fast_sync, jobs_with, register};
+use crate::support::mcp::{fast_sync, jobs_with, register, sync_status};
 use crate::support::mcp_recorder::{Chaos, Dialect, McpFault, ReceivedRequest, RecordingMcpServer};
 use crate::support::{eventually, output_text, TestEnv};
 use credledger::mcp::sync::SyncSettings;
@@ -955,17 +955,6 @@ async fn credentials_imported_without_a_check_are_checked_by_the_revalidation(en
 }
 on_both_backends!(credentials_imported_without_a_check_are_checked_by_the_revalidation);
 
-/// One credential's copy as the dashboard shows it: `syncStatus` and `syncError`.
-async fn sync_of(client: &Client, id: &str) -> Value {
-    client
-        .ok(
-            "query($id: ID!) { credential(id: $id) { syncStatus syncError } }",
-            json!({"id": id}),
-        )
-        .await["credential"]
-        .clone()
-}
-
 /// How many creates the server received.
 fn creates(recorder: &RecordingMcpServer) -> usize {
     recorder
@@ -986,14 +975,14 @@ async fn a_server_whose_ids_the_ledger_cannot_keep_gets_one_create_per_change(en
         .add("notion", "one", json!({"token": token(&s.server, "one")}))
         .await;
     eventually("the copy shown failed", || async {
-        sync_of(&s.alice, &id).await["syncStatus"] == "ERROR"
+        sync_status(&s.alice, &id).await["syncStatus"] == "ERROR"
     })
     .await;
     // Three attempts 20 to 200 ms apart would all have been made by now.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(creates(&s.recorder), 1, "{:#?}", s.recorder.requests());
     assert_eq!(s.recorder.credentials().len(), 1);
-    let error = sync_of(&s.alice, &id).await["syncError"].clone();
+    let error = sync_status(&s.alice, &id).await["syncError"].clone();
     assert!(
         error.as_str().is_some_and(|e| e.contains("unusable")),
         "{error}"
@@ -1030,7 +1019,7 @@ async fn a_create_answered_without_an_id_and_not_made_is_retried_until_it_is(env
     eventually("a retried create", || async { creates(&s.recorder) >= 2 }).await;
     s.recorder.set_fault(None);
     eventually("the copy synced", || async {
-        sync_of(&s.alice, &id).await["syncStatus"] == "SYNCED"
+        sync_status(&s.alice, &id).await["syncStatus"] == "SYNCED"
     })
     .await;
     assert_eq!(s.recorder.credentials().len(), 1);
@@ -1080,6 +1069,6 @@ async fn a_create_answered_with_another_credentials_copy_is_not_taken_for_its_ow
     .await;
     assert!(s.recorder.credentials().contains_key(&first_copy));
     assert_eq!(copies(&s.recorder)[0].0, "first");
-    assert_eq!(sync_of(&s.alice, &first).await["syncStatus"], "SYNCED");
+    assert_eq!(sync_status(&s.alice, &first).await["syncStatus"], "SYNCED");
 }
 on_both_backends!(a_create_answered_with_another_credentials_copy_is_not_taken_for_its_own);

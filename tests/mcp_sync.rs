@@ -5,7 +5,7 @@
 
 use crate::on_both_backends;
 use crate::support::api::{Client, Server};
-use crate::support::mcp::{fast_sync, grant, jobs_with, register};
+use crate::support::mcp::{fast_sync, grant, jobs_with, register, sync_status};
 use crate::support::mcp_recorder::{Op, RecordingMcpServer};
 use crate::support::{eventually, TestEnv};
 use credledger::mcp::sync::SyncSettings;
@@ -30,16 +30,6 @@ fn copies(recorder: &RecordingMcpServer) -> BTreeMap<String, (String, bool, Valu
             )
         })
         .collect()
-}
-
-async fn sync_status(client: &Client, id: &str) -> Value {
-    client
-        .ok(
-            "query($id: ID!) { credential(id: $id) { syncStatus syncError lastSyncedAt } }",
-            json!({"id": id}),
-        )
-        .await["credential"]
-        .clone()
 }
 
 /// Renames the credential `id` as `client`.

@@ -6,7 +6,7 @@ use super::api::Client;
 use super::mcp_recorder::RecordingMcpServer;
 use credledger::config::JobSettings;
 use credledger::mcp::sync::SyncSettings;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::time::Duration;
 
 /// A sender that retries fast and gives up after three attempts.
@@ -65,4 +65,16 @@ pub async fn grant(user: &Client, server: &str, service: &str) {
         json!({"s": server, "v": service}),
     )
     .await;
+}
+
+/// One credential's copies as the dashboard shows them: `syncStatus`, `syncError` and
+/// `lastSyncedAt`.
+pub async fn sync_status(client: &Client, id: &str) -> Value {
+    client
+        .ok(
+            "query($id: ID!) { credential(id: $id) { syncStatus syncError lastSyncedAt } }",
+            json!({"id": id}),
+        )
+        .await["credential"]
+        .clone()
 }
