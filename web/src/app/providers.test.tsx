@@ -32,6 +32,14 @@ function serve(answer: () => object) {
 
 const meCalls = (fetch: ReturnType<typeof serve>) => fetch.mock.calls.length;
 
+/**
+ * Waits until the line that matches `who` also reads `rest`. A page's messages are posted by an
+ * effect after the render that shows who is signed in, so the two can be seen one render apart.
+ */
+async function expectLine(who: RegExp, rest: string | RegExp) {
+  await waitFor(() => expect(screen.getByText(who)).toHaveTextContent(rest));
+}
+
 /** A page as the session gate makes it: who is signed in, a message, and some state of its own. */
 function Probe() {
   const { reset, setSignedIn } = useClientControl();
@@ -75,10 +83,10 @@ describe('GraphqlProvider', () => {
     let answer: object = signedIn('Ada');
     serve(() => answer);
     const user = setup();
-    expect(await screen.findByText(/signed in: Ada/)).toHaveTextContent("Notion refused Ada's Work");
+    await expectLine(/signed in: Ada/, "Notion refused Ada's Work");
     answer = unauthenticated;
     await user.click(screen.getByRole('button', { name: 'Refetch' }));
-    expect(await screen.findByText(/signed out/)).toHaveTextContent(/messages: none$/);
+    await expectLine(/signed out/, /messages: none$/);
   });
 
   it('drops its cache, its pages’ state and its messages when another tab signs in or out', async () => {
@@ -97,15 +105,13 @@ describe('GraphqlProvider', () => {
     const otherTab = openSessionChannel(() => {});
     try {
       otherTab.announce();
-      expect(await screen.findByText(/signed in: Grace/)).toHaveTextContent(
-        "notes: 0; messages: Notion refused Grace's Work",
-      );
+      await expectLine(/signed in: Grace/, "notes: 0; messages: Notion refused Grace's Work");
       expect(meCalls(fetch)).toBe(asked + 1);
 
       // Signed out there: this tab shows the sign-in, not Grace's page.
       answer = unauthenticated;
       otherTab.announce();
-      expect(await screen.findByText(/signed out/)).toHaveTextContent('notes: 0; messages: none');
+      await expectLine(/signed out/, 'notes: 0; messages: none');
     } finally {
       otherTab.close();
     }
