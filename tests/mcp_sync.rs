@@ -857,6 +857,65 @@ async fn a_sender_whose_lease_may_have_lapsed_stops_its_pass(env: TestEnv) {
 }
 on_both_backends!(a_sender_whose_lease_may_have_lapsed_stops_its_pass);
 
+/// Two creates of one pass answered with the same copy id (a server that answers every create
+/// with its first copy's id), while the read model has not applied the first outcome: the
+/// second is not taken for its credential's copy too (revoking either would delete the
+/// other's), since the outcomes this sender recorded count as claimed before the read model
+/// shows them. Its own copy is found by its name and kept.
+async fn a_copy_id_recorded_in_this_pass_is_claimed_before_the_read_model_shows_it(env: TestEnv) {
+    use crate::support::mcp_recorder::McpFault;
+    use crate::support::{meta, register_with, valid};
+    use credledger::mcp::{sync::McpSync, McpServers};
+    use credledger_projections::mcp_sync::{rows_of_server, SyncStatus};
+    use std::sync::Arc;
+    let ledger = env.ledger().await;
+    let servers = Arc::new(McpServers::new(ledger.clone()).with_outbound(env.settings().outbound));
+    let recorder = gateway(&servers).await;
+    for name in ["first", "second"] {
+        let fields = format!(r#"{{"token":"ntn_alice_{name}_0000000000000000000000"}}"#);
+        register_with(
+            &ledger,
+            "alice",
+            "notion",
+            name,
+            &fields,
+            Some(valid(&format!("acct-{name}"))),
+            &meta("alice"),
+        )
+        .await
+        .unwrap();
+    }
+    ledger.projections.catch_up().await.unwrap();
+    recorder.set_fault(Some(McpFault::CreateAnsweredWith(
+        json!({"id": "copy-x", "version": 1, "credential_id": "copy-x"}).to_string(),
+    )));
+    let hold = crate::support::hold::Hold::start(&env, crate::support::hold::MCP_SYNC).await;
+    let sync = McpSync::new(
+        servers,
+        fast_sync(),
+        credledger::jobs::Leases::new(ledger.db.clone()),
+    );
+    let held = sync.lock().await.unwrap().expect("the sync lease");
+
+    let report = sync.step(&held, "gw").await.unwrap();
+
+    hold.release().await;
+    ledger.projections.catch_up().await.unwrap();
+    assert_eq!(report.sent, 2, "{report:?}");
+    let rows = rows_of_server(&ledger.db.any, "gw", &SyncStatus::ALL, 10)
+        .await
+        .unwrap();
+    let ids: Vec<_> = rows.iter().filter_map(|r| r.mcp_id.clone()).collect();
+    assert_eq!(ids.len(), 2, "{rows:?}");
+    assert_ne!(ids[0], ids[1], "two credentials recorded one copy");
+    // The one not recorded as `copy-x` is its own copy, found by its name.
+    let copies = recorder.credentials();
+    assert_eq!(copies.len(), 2);
+    assert!(ids.iter().any(|id| copies.contains_key(id)), "{ids:?}");
+    ledger.db.close().await;
+}
+on_both_backends!(a_copy_id_recorded_in_this_pass_is_claimed_before_the_read_model_shows_it);
+
 async fn registrations_of_one_id_at_once_leave_the_winners_secret(env: TestEnv) {
     use crate::support::meta;
     use credledger::mcp::{McpServers, NewMcpServer};

@@ -107,10 +107,19 @@ pub struct McpSync {
     settings: SyncSettings,
     leases: Leases,
     clients: Mutex<HashMap<String, (String, McpClient)>>,
-    /// Rows this sender answered, with the global position of the outcome event it wrote: the
-    /// row is not sent again until the read model has applied that event (it would still show
-    /// the state before the answer, e.g. no copy id yet).
-    answered: std::sync::Mutex<HashMap<RowKey, i64>>,
+    /// Rows this sender answered and the read model may not show yet: the row is not sent
+    /// again until the read model has applied the outcome (it would still show the state
+    /// before the answer, e.g. no copy id yet), and the copy id recorded counts as claimed.
+    answered: std::sync::Mutex<HashMap<RowKey, Answered>>,
+}
+
+/// An outcome this sender recorded for a row.
+#[derive(Debug)]
+struct Answered {
+    /// The global position of the outcome's event.
+    position: i64,
+    /// The server's id of the copy it recorded (`None` for a removal).
+    mcp_id: Option<String>,
 }
 
 impl std::fmt::Debug for McpSync {
@@ -314,8 +323,12 @@ impl McpSync {
             }
             match sent {
                 Ok((outcome, version)) => {
+                    let mcp_id = match &outcome {
+                        McpSyncOutcome::Synced { mcp_id } => Some(mcp_id.clone()),
+                        _ => None,
+                    };
                     let position = self.record(&row, version, outcome).await?;
-                    self.remember_answered(&row, position);
+                    self.remember_answered(&row, Answered { position, mcp_id });
                     self.forget_delivery(&row).await?;
                     report.sent += 1;
                 }
@@ -357,21 +370,29 @@ impl McpSync {
             return rows;
         };
         let mut answered = self.lock_answered();
-        answered.retain(|_, outcome| *outcome > applied);
+        answered.retain(|_, outcome| outcome.position > applied);
         rows.into_iter()
             .filter(|r| !answered.contains_key(&(r.server_id.clone(), r.credential_id.clone())))
             .collect()
     }
 
-    fn lock_answered(&self) -> std::sync::MutexGuard<'_, HashMap<RowKey, i64>> {
+    fn lock_answered(&self) -> std::sync::MutexGuard<'_, HashMap<RowKey, Answered>> {
         self.answered.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn remember_answered(&self, row: &SyncRow, outcome_position: i64) {
-        self.lock_answered().insert(
-            (row.server_id.clone(), row.credential_id.clone()),
-            outcome_position,
-        );
+    fn remember_answered(&self, row: &SyncRow, outcome: Answered) {
+        self.lock_answered()
+            .insert((row.server_id.clone(), row.credential_id.clone()), outcome);
+    }
+
+    /// The copy ids this sender recorded on `server_id` that the read model may not show yet,
+    /// with their credentials.
+    fn answered_copies(&self, server_id: &str) -> Vec<(String, String)> {
+        self.lock_answered()
+            .iter()
+            .filter(|((server, _), _)| server == server_id)
+            .filter_map(|((_, credential), a)| Some((a.mcp_id.clone()?, credential.clone())))
+            .collect()
     }
 
     /// Mirrors one row: the credential's current state (upsert) or nothing (delete). Answers
@@ -453,11 +474,11 @@ impl McpSync {
         }
         let unusable = match client.create(body).await {
             Ok(mcp_id) => {
-                let db = &self.servers.ledger().db;
-                let claimed = mcp_sync::row_by_mcp_id(&db.any, &row.server_id, &mcp_id)
+                if !self
+                    .claimed_by_another(row, &mcp_id)
                     .await
-                    .map_err(|e| Failure::internal(e.to_string()))?;
-                if claimed.is_none_or(|other| other.credential_id == row.credential_id) {
+                    .map_err(|e| Failure::internal(e.to_string()))?
+                {
                     return Ok(mcp_id);
                 }
                 SyncError::BadAnswer("its `credential_id` is another credential's copy".into())
@@ -607,7 +628,8 @@ impl McpSync {
         .or_else(|| by(&|c| looks.data.as_ref().is_some_and(|data| same_data(c, data)))))
     }
 
-    /// The server's ids the ledger knows as its copies.
+    /// The server's ids the ledger knows as its copies (the read model's, and those this
+    /// sender recorded that it may not show yet).
     async fn claimed(&self, server_id: &str) -> Result<HashSet<String>, ApiError> {
         let rows = mcp_sync::rows_of_server(
             &self.servers.ledger().db.any,
@@ -616,7 +638,31 @@ impl McpSync {
             i64::MAX,
         )
         .await?;
-        Ok(rows.into_iter().filter_map(|r| r.mcp_id).collect())
+        let answered = self
+            .answered_copies(server_id)
+            .into_iter()
+            .map(|(id, _)| id);
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| r.mcp_id)
+            .chain(answered)
+            .collect())
+    }
+
+    /// Whether the ledger knows `mcp_id` as another credential's copy on the row's server (the
+    /// read model, or an outcome this sender recorded that it may not show yet).
+    async fn claimed_by_another(&self, row: &SyncRow, mcp_id: &str) -> Result<bool, ApiError> {
+        let another = |credential: &str| credential != row.credential_id;
+        if self
+            .answered_copies(&row.server_id)
+            .iter()
+            .any(|(id, credential)| id == mcp_id && another(credential))
+        {
+            return Ok(true);
+        }
+        let db = &self.servers.ledger().db;
+        let claimed = mcp_sync::row_by_mcp_id(&db.any, &row.server_id, mcp_id).await?;
+        Ok(claimed.is_some_and(|other| another(&other.credential_id)))
     }
 
     /// The credential's version as the dashboard shows it (its keyring's sequence number at
