@@ -948,8 +948,9 @@ impl Mutation {
     }
 
     /// Asks the MCP servers again, now, for a credential whose copies failed (its owner, or
-    /// whoever may edit it), instead of at the sender's hourly retry. Answers how many copies
-    /// were made due (0 when none had failed).
+    /// whoever may edit it), instead of at the sender's hourly retry (or, for a change the
+    /// sender does not send again by itself, its next change). Answers how many copies were
+    /// made due (0 when none had failed).
     async fn retry_sync(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<i32> {
         answer(ctx, async {
             let p = session(ctx)?;

@@ -342,8 +342,9 @@ export type Mutation = {
   resolveCredential: ResolvedCredential;
   /**
    * Asks the MCP servers again, now, for a credential whose copies failed (its owner, or
-   * whoever may edit it), instead of at the sender's hourly retry. Answers how many copies
-   * were made due (0 when none had failed).
+   * whoever may edit it), instead of at the sender's hourly retry (or, for a change the
+   * sender does not send again by itself, its next change). Answers how many copies were
+   * made due (0 when none had failed).
    */
   retrySync: Scalars['Int']['output'];
   /**
