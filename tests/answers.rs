@@ -478,6 +478,16 @@ async fn a_lock_a_revoked_token_and_a_withdrawn_permission_hold_at_once_while_th
         )
         .await;
     assert_eq!(locked.gql(MINE, json!({})).await.code(), "UNAUTHENTICATED");
+    // Nor can she sign in again, with the right password, to a session of no use.
+    let sign_in = server
+        .anonymous()
+        .gql(
+            "mutation($l: String!, $p: String!) { login(login: $l, password: $p) { user { id } } }",
+            json!({"l": "alice@example.com", "p": crate::support::api::PASSWORD}),
+        )
+        .await;
+    assert_eq!(sign_in.code(), "VALIDATION", "{:?}", sign_in.body);
+    assert!(sign_in.headers.get("set-cookie").is_none());
     // The read models really were held back: they still show bob's permission.
     let bob_row = principals::user(&env.any_pool().await, "bob", false)
         .await

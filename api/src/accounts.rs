@@ -220,6 +220,7 @@ impl Accounts {
             });
         }
         let by_email = login.contains('@');
+        let shown = self.principals_shown();
         let user = principals::user(&self.ledger.db.any, &login, by_email).await?;
         let stored = match &user {
             Some(u) => {
@@ -232,14 +233,17 @@ impl Accounts {
         };
         let phc = stored.clone().unwrap_or_else(|| self.decoy_hash.clone());
         let matches = password_work(move || password.verify(&phc)).await?;
+        let refused = || {
+            ApiError::Validation("the email or password is wrong, or the account is locked".into())
+        };
         let user = match user {
             Some(u) if matches && stored.is_some() && !u.locked => u,
-            _ => {
-                return Err(ApiError::Validation(
-                    "the email or password is wrong, or the account is locked".into(),
-                ));
-            }
+            _ => return Err(refused()),
         };
+        // While `principals` may not show a lock this process committed, the stream decides.
+        if !shown && self.users.load(&user.user_id).await?.is_locked() {
+            return Err(refused());
+        }
         self.limits.sign_in_succeeded(&account_key, client).await?;
         let secret = new_secret("cls");
         let now = chrono::Utc::now();
