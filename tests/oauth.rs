@@ -524,6 +524,54 @@ async fn a_credential_whose_tokens_live_seconds_stays_usable_through_refreshes(e
 }
 on_both_backends!(a_credential_whose_tokens_live_seconds_stays_usable_through_refreshes);
 
+/// The refresh token stays in the ledger: a resolve and an MCP server's copy get the access
+/// token (kept fresh by the ledger), never the refresh token, with which a consumer could mint
+/// tokens after its access is withdrawn.
+async fn a_google_credentials_refresh_token_is_given_to_no_resolver_and_no_mcp_server(
+    env: TestEnv,
+) {
+    let jobs = JobSettings {
+        mcp: crate::support::mcp::fast_sync(),
+        ..JobSettings::default()
+    };
+    let server = oauth_server(&env, OAuthBehaviour::default(), jobs).await;
+    let mcp = RecordingMcpServer::start(vec![]).await.unwrap();
+    let admin = server.admin("root").await;
+    crate::support::mcp::register(&admin, &mcp, "gw", &["gmail"], true).await;
+    let alice = server.user("alice").await;
+    connect(&server, &alice, "gmail", "Mail", "allow").await;
+    let machine = resolver_token(&alice).await;
+
+    let data = machine
+        .ok(
+            "mutation { resolveCredential(userId: \"alice\", service: \"gmail\") { fields } }",
+            json!({}),
+        )
+        .await;
+    let fields = data["resolveCredential"]["fields"].as_object().unwrap();
+    assert_eq!(fields.keys().collect::<Vec<_>>(), ["access_token"]);
+    eventually("the MCP server's copy", || async {
+        !mcp.credentials().is_empty()
+    })
+    .await;
+    for applied in mcp.applied() {
+        let Some(data) = applied.body.as_ref().map(|b| &b["credential_data"]) else {
+            continue;
+        };
+        assert!(
+            data.get("access_token").is_some(),
+            "{:?}",
+            data.as_object().map(|o| o.keys().collect::<Vec<_>>())
+        );
+        assert!(
+            data.get("refresh_token").is_none(),
+            "the MCP server was given the refresh token"
+        );
+    }
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(a_google_credentials_refresh_token_is_given_to_no_resolver_and_no_mcp_server);
+
 /// Two instances on one PostgreSQL, rotating refresh tokens with reuse detection: each refresh
 /// token is redeemed once, so no family is revoked, and every refresh is recorded once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -70,6 +70,14 @@ pub struct ServiceDefinition {
 }
 
 impl ServiceDefinition {
+    /// Whether a secret field is given to those the credential is disclosed to (a resolve, an
+    /// MCP server's copy). An OAuth service's refresh token is not: the ledger keeps the access
+    /// token fresh itself, and a consumer holding the refresh token could mint tokens after its
+    /// access is withdrawn, or spend a rotating one and have the provider revoke the grant.
+    pub fn given_to_consumers(&self, field: &str) -> bool {
+        self.oauth.is_none() || field != OAuthFlow::REFRESH_TOKEN
+    }
+
     /// Checks a credential's fields against this service: every required field present and
     /// non-empty, no unknown field, formats respected, 64 KiB at most.
     pub fn check_fields(&self, fields: &SecretFields) -> Result<(), InputError> {

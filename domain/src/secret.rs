@@ -58,6 +58,10 @@ impl SecretFields {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+    /// Keeps only the fields whose name `keep` accepts.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        self.0.retain(|name, _| keep(name));
+    }
 
     /// Parses a JSON object of strings from raw bytes (invalid UTF-8 and non-string values are
     /// refused). Errors never contain the input.

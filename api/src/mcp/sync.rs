@@ -544,7 +544,7 @@ impl McpSync {
         let data = if c.erased {
             None
         } else {
-            Some(self.plaintext(credential_id, c).await?)
+            Some(self.plaintext(row, credential_id, c).await?)
         };
         Ok(Looks {
             names: with_name(sent_names, c.name.as_str()),
@@ -569,21 +569,26 @@ impl McpSync {
         Ok((credential_id, state))
     }
 
-    /// A credential's secret fields in plaintext, for a request body or a comparison.
+    /// The secret fields of the row's credential a server is given, in plaintext, for a
+    /// request body or a comparison (not an OAuth service's refresh token).
     async fn plaintext(
         &self,
+        row: &SyncRow,
         id: CredentialId,
         c: &CredentialState,
     ) -> Result<BTreeMap<String, String>, Failure> {
-        let fields = self
-            .servers
-            .ledger()
+        let ledger = self.servers.ledger();
+        let service =
+            ServiceKey::parse(&row.service).map_err(|e| Failure::internal(e.to_string()))?;
+        let definition = ledger.catalog.get(&service);
+        let fields = ledger
             .keys
             .open(id, c.secret_version, &c.secret)
             .await
             .map_err(|e| Failure::internal(e.to_string()))?;
         Ok(fields
             .iter()
+            .filter(|(k, _)| definition.is_none_or(|d| d.given_to_consumers(k)))
             .map(|(k, v)| (k.to_owned(), v.expose().to_owned()))
             .collect())
     }
@@ -690,7 +695,7 @@ impl McpSync {
         if c.erased || c.status == CredentialStatus::Revoked {
             return Err(Failure::Skip);
         }
-        let credential_data = self.plaintext(credential_id, c).await?;
+        let credential_data = self.plaintext(row, credential_id, c).await?;
         Ok(SyncBody {
             user_id: row.user_id.clone(),
             service_type: row.service.clone(),
