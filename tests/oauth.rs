@@ -524,6 +524,38 @@ async fn a_credential_whose_tokens_live_seconds_stays_usable_through_refreshes(e
 }
 on_both_backends!(a_credential_whose_tokens_live_seconds_stays_usable_through_refreshes);
 
+/// One Google account connected for Gmail and then for Calendar: the Calendar credential's
+/// token covers the Calendar scopes only, not the mail scopes granted before (Google's
+/// `include_granted_scopes` would join them), so what resolves Calendar cannot read mail.
+async fn a_google_account_connected_for_two_services_gets_each_only_its_own_scopes(env: TestEnv) {
+    let server = oauth_server(&env, OAuthBehaviour::default(), JobSettings::default()).await;
+    let alice = server.user("alice").await;
+    let (_, mail) = connect(&server, &alice, "gmail", "Mail", "allow").await;
+    let (_, calendar) = connect(&server, &alice, "google_calendar", "Calendar", "allow").await;
+
+    let scopes = |c: Value| -> Vec<String> {
+        c["scopes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let calendar = scopes(credential(&alice, &connected_id(&calendar)).await);
+    assert!(
+        calendar.iter().any(|s| s.ends_with("/auth/calendar")),
+        "{calendar:?}"
+    );
+    assert!(
+        !calendar.iter().any(|s| s.contains("gmail")),
+        "{calendar:?}"
+    );
+    let mail = scopes(credential(&alice, &connected_id(&mail)).await);
+    assert!(!mail.iter().any(|s| s.contains("calendar")), "{mail:?}");
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(a_google_account_connected_for_two_services_gets_each_only_its_own_scopes);
+
 /// The refresh token stays in the ledger: a resolve and an MCP server's copy get the access
 /// token (kept fresh by the ledger), never the refresh token, with which a consumer could mint
 /// tokens after its access is withdrawn.

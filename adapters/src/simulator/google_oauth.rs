@@ -77,6 +77,7 @@ struct RefreshToken {
 }
 
 struct Family {
+    client_id: String,
     account: SimAccount,
     scopes: Vec<String>,
     revoked: bool,
@@ -227,6 +228,7 @@ async fn authorize(
         "state",
         "scope",
         "code_challenge",
+        "include_granted_scopes",
     ]
     .iter()
     .map(|name| {
@@ -270,10 +272,27 @@ async fn consent(
         return Redirect::to(redirect.as_str()).into_response();
     }
     let code = format!("4/sim-{}", random_token());
-    let scopes: Vec<String> = get("scope").split(' ').map(str::to_owned).collect();
+    let mut scopes: Vec<String> = get("scope").split(' ').map(str::to_owned).collect();
     {
         let mut oauth = lock(&shared.oauth);
         let account = oauth.behaviour.account.clone();
+        // As Google: the new grant also covers every scope this account granted this client
+        // before and has not revoked.
+        if get("include_granted_scopes") == "true" {
+            let client_id = get("client_id");
+            for family in &oauth.families {
+                if family.client_id == client_id
+                    && family.account.id == account.id
+                    && !family.revoked
+                {
+                    for scope in &family.scopes {
+                        if !scopes.contains(scope) {
+                            scopes.push(scope.clone());
+                        }
+                    }
+                }
+            }
+        }
         oauth.codes.insert(
             code.clone(),
             Grant {
@@ -365,6 +384,7 @@ async fn token(
                 );
             }
             oauth.families.push(Family {
+                client_id: grant.client_id,
                 account: grant.account,
                 scopes: grant.scopes,
                 revoked: false,
