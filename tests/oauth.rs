@@ -524,6 +524,56 @@ async fn a_credential_whose_tokens_live_seconds_stays_usable_through_refreshes(e
 }
 on_both_backends!(a_credential_whose_tokens_live_seconds_stays_usable_through_refreshes);
 
+/// Google refuses the refresh token (the grant was revoked there) while the database cannot
+/// record the expiry: the next need tries again, and the credential shows expired then, rather
+/// than this instance never offering the token again and keeping the credential active.
+async fn a_revocation_the_database_could_not_record_is_recorded_at_the_next_need(env: TestEnv) {
+    let behaviour = OAuthBehaviour {
+        token_lifetime: Duration::from_secs(4),
+        ..OAuthBehaviour::default()
+    };
+    let server = oauth_server(&env, behaviour, refreshing_on_demand_only(3)).await;
+    let alice = server.user("alice").await;
+    let (_, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
+    let id = connected_id(&landed);
+    let machine = resolver_token(&alice).await;
+    server.simulator.revoke_all_oauth_grants();
+    let pool = env.any_pool().await;
+    crate::support::refuse_events_where(
+        &pool,
+        env.backend,
+        "NEW.event_type = 'CredentialExpired'",
+        "the database is away",
+        Some("57P03"),
+    )
+    .await;
+    // Due now: the resolve's refresh is refused by Google, and the expiry by the database.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let resolve =
+        "mutation { resolveCredential(userId: \"alice\", service: \"gmail\") { version } }";
+    machine.gql(resolve, json!({})).await;
+    assert_eq!(credential(&alice, &id).await["status"], "ACTIVE");
+    crate::support::accept_events_again(&pool, env.backend).await;
+
+    machine.gql(resolve, json!({})).await;
+
+    // As the stream has it (the dashboard's read model may not show it yet).
+    let keyring = credledger_domain::KeyringId::new(
+        credledger_domain::UserId::parse("alice").unwrap(),
+        credledger_domain::ServiceKey::parse("gmail").unwrap(),
+    );
+    let state = server.running.ledger.keyring(&keyring).await.unwrap();
+    let c = state
+        .credential(credledger_domain::CredentialId::parse(&id).unwrap())
+        .unwrap();
+    assert_eq!(
+        c.status,
+        credledger_domain::keyring::CredentialStatus::Expired
+    );
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(a_revocation_the_database_could_not_record_is_recorded_at_the_next_need);
+
 /// One Google account connected for Gmail and then for Calendar: the Calendar credential's
 /// token covers the Calendar scopes only, not the mail scopes granted before (Google's
 /// `include_granted_scopes` would join them), so what resolves Calendar cannot read mail.

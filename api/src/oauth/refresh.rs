@@ -294,7 +294,6 @@ impl TokenRefresher {
                     return Ok(Refreshed::NotDue);
                 }
                 tracing::warn!(credential = %seen.id, "the provider refused the refresh token; access was revoked");
-                self.refused.insert((seen.id, version), ());
                 match self
                     .ledger
                     .end_authorization(&seen.id.to_string(), Utc::now(), &meta)
@@ -302,8 +301,11 @@ impl TokenRefresher {
                 {
                     // Expired already (by the expiry job): nothing more to record.
                     Ok(_) | Err(LedgerError::Rule(KeyringError::IllegalTransition { .. })) => {}
+                    // Not recorded: the next need asks the provider again (a refused token
+                    // cannot be spent) and tries to record it again.
                     Err(e) => return Err(e),
                 }
+                self.refused.insert((seen.id, version), ());
                 Ok(Refreshed::Revoked)
             }
             Err(e) => Err(LedgerError::Unavailable(e.to_string())),
