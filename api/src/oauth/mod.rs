@@ -45,6 +45,8 @@ pub struct OAuthConnections {
     clients: BTreeMap<String, OAuthClient>,
     redirect_uri: String,
     open: moka::sync::Cache<String, OpenFlow>,
+    /// How long a flow stays open ([`FLOW_LIFETIME`]).
+    flow_lifetime: Duration,
 }
 
 impl std::fmt::Debug for OAuthConnections {
@@ -121,15 +123,33 @@ impl Failure {
 impl OAuthConnections {
     /// `public_url` is where people reach this server (the callback is `{public_url}/oauth/callback`).
     pub fn new(http: OAuthHttp, clients: BTreeMap<String, OAuthClient>, public_url: &str) -> Self {
+        Self::with_flow_lifetime(http, clients, public_url, FLOW_LIFETIME)
+    }
+
+    fn with_flow_lifetime(
+        http: OAuthHttp,
+        clients: BTreeMap<String, OAuthClient>,
+        public_url: &str,
+        flow_lifetime: Duration,
+    ) -> Self {
         Self {
             http,
             clients,
             redirect_uri: format!("{}/oauth/callback", public_url.trim_end_matches('/')),
             open: moka::sync::Cache::builder()
                 .max_capacity(MAX_OPEN_FLOWS)
-                .time_to_live(FLOW_LIFETIME)
+                .time_to_live(flow_lifetime)
                 .build(),
+            flow_lifetime,
         }
+    }
+
+    /// Takes the flow `state` names out, if it is open: good for one answer, and not past its
+    /// lifetime (the cache may still hold an entry past it until its housekeeping runs).
+    fn take(&self, state: &str) -> Option<OpenFlow> {
+        self.open
+            .remove(state)
+            .filter(|flow| flow.opened.elapsed() <= self.flow_lifetime)
     }
 
     /// The service's flow and this deployment's client for it, when both exist.
@@ -284,7 +304,7 @@ async fn finish(
     let connections = &api.oauth;
     let state = query.get("state").map(String::as_str).unwrap_or_default();
     // Taken out at once: a state is good for one answer, whatever that answer is.
-    let flow = connections.open.remove(state).ok_or(Failure::Flow)?;
+    let flow = connections.take(state).ok_or(Failure::Flow)?;
     let same_session = context.principal.as_ref().is_some_and(|p| {
         p.user_id == flow.user_id
             && matches!(&p.via, crate::auth::Via::Session { session_hash } if *session_hash == flow.session_hash)
@@ -435,8 +455,8 @@ mod tests {
     use super::*;
     use credledger_adapters::outbound::OutboundPolicy;
 
-    #[test]
-    fn one_session_keeps_at_most_its_bound_of_open_flows_and_never_pushes_out_anothers() {
+    /// Connections with a Google client whose flows live `lifetime`.
+    fn connections(lifetime: Duration) -> OAuthConnections {
         let clients = BTreeMap::from([(
             "google".to_owned(),
             OAuthClient {
@@ -445,25 +465,45 @@ mod tests {
             },
         )]);
         let http = OAuthHttp::new(OutboundPolicy::default()).expect("a client");
-        let connections = OAuthConnections::new(http, clients, "https://ledger.example");
+        OAuthConnections::with_flow_lifetime(http, clients, "https://ledger.example", lifetime)
+    }
+
+    /// Opens a Gmail flow for `user` in `session`: its state.
+    fn start(connections: &OAuthConnections, user: &str, session: &str) -> String {
         let catalog = credledger_domain::Catalog::builtin();
         let gmail = catalog.enabled_service("gmail").expect("gmail");
-        let start = |user: &str, session: &str| {
-            let url = connections
-                .start(
-                    gmail,
-                    Target::New { name: None },
-                    &UserId::parse(user).expect("a user id"),
-                    session,
-                )
-                .expect("started");
-            url::Url::parse(&url)
-                .expect("a URL")
-                .query_pairs()
-                .find(|(k, _)| k == "state")
-                .map(|(_, v)| v.into_owned())
-                .expect("a state")
-        };
+        let url = connections
+            .start(
+                gmail,
+                Target::New { name: None },
+                &UserId::parse(user).expect("a user id"),
+                session,
+            )
+            .expect("started");
+        url::Url::parse(&url)
+            .expect("a URL")
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.into_owned())
+            .expect("a state")
+    }
+
+    #[test]
+    fn a_flow_past_its_lifetime_cannot_be_taken_whatever_the_cache_still_holds() {
+        let lifetime = Duration::from_millis(50);
+        let connections = connections(lifetime);
+        let fresh = start(&connections, "alice", "alice-session");
+        assert!(connections.take(&fresh).is_some());
+        assert!(connections.take(&fresh).is_none(), "taken twice");
+        let old = start(&connections, "alice", "alice-session");
+        std::thread::sleep(lifetime * 3);
+        assert!(connections.take(&old).is_none(), "a flow past its lifetime");
+    }
+
+    #[test]
+    fn one_session_keeps_at_most_its_bound_of_open_flows_and_never_pushes_out_anothers() {
+        let connections = connections(FLOW_LIFETIME);
+        let start = |user: &str, session: &str| start(&connections, user, session);
         let others = start("bob", "bob-session");
         let first: Vec<String> = (0..MAX_OPEN_FLOWS_PER_SESSION)
             .map(|_| start("mallory", "mallory-session"))
