@@ -574,6 +574,34 @@ async fn a_revocation_the_database_could_not_record_is_recorded_at_the_next_need
 }
 on_both_backends!(a_revocation_the_database_could_not_record_is_recorded_at_the_next_need);
 
+/// A provider whose token answers leave out `expires_in`: the access token is taken to live an
+/// hour, so it is refreshed before then like any other, rather than never (and resolved after
+/// it died).
+async fn a_token_answered_without_its_lifetime_is_taken_to_live_an_hour(env: TestEnv) {
+    let behaviour = OAuthBehaviour {
+        omit_expires_in: true,
+        ..OAuthBehaviour::default()
+    };
+    let server = oauth_server(&env, behaviour, JobSettings::default()).await;
+    let alice = server.user("alice").await;
+    let before = chrono::Utc::now();
+    let (_, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
+
+    let c = credential(&alice, &connected_id(&landed)).await;
+    let expires: chrono::DateTime<chrono::Utc> = c["tokenExpiresAt"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no expiry: {c}"))
+        .parse()
+        .unwrap();
+    let hour = chrono::TimeDelta::hours(1);
+    assert!(
+        expires >= before + hour && expires <= chrono::Utc::now() + hour,
+        "{c}"
+    );
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(a_token_answered_without_its_lifetime_is_taken_to_live_an_hour);
+
 /// One Google account connected for Gmail and then for Calendar: the Calendar credential's
 /// token covers the Calendar scopes only, not the mail scopes granted before (Google's
 /// `include_granted_scopes` would join them), so what resolves Calendar cannot read mail.

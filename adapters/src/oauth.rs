@@ -53,7 +53,9 @@ pub struct TokenGrant {
     pub access_token: String,
     /// A new refresh token; on a refresh without rotation, providers send none.
     pub refresh_token: Option<String>,
-    pub expires_in: Option<Duration>,
+    /// How long the access token lives, as the provider said ([`ASSUMED_TOKEN_LIFETIME`] when
+    /// it did not).
+    pub expires_in: Duration,
     /// The scopes granted, when the provider says (it may grant fewer than asked).
     pub scopes: Option<Vec<String>>,
 }
@@ -62,15 +64,16 @@ pub struct TokenGrant {
 /// any date would overflow the expiry's).
 const LONGEST_TOKEN_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
 
+/// How long an access token is taken to live when its provider does not say (`expires_in` is
+/// only recommended by RFC 6749 §5.1): Google's lifetime. Without one, the token would never be
+/// refreshed, and would stop working unnoticed.
+pub const ASSUMED_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+
 impl TokenGrant {
-    /// When the access token expires, counted from `now`: as the provider said, at most
-    /// 366 days away; `None` when it did not say.
-    pub fn expires_at(
-        &self,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Option<chrono::DateTime<chrono::Utc>> {
-        let lifetime = self.expires_in?.min(LONGEST_TOKEN_LIFETIME);
-        chrono::TimeDelta::from_std(lifetime).ok().map(|d| now + d)
+    /// When the access token expires, counted from `now`: at most 366 days away.
+    pub fn expires_at(&self, now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+        let lifetime = self.expires_in.min(LONGEST_TOKEN_LIFETIME);
+        now + chrono::TimeDelta::from_std(lifetime).unwrap_or(chrono::TimeDelta::days(366))
     }
 }
 
@@ -395,7 +398,7 @@ fn grant(
         Ok(token) => Ok(TokenGrant {
             access_token: token.access_token().secret().clone(),
             refresh_token: token.refresh_token().map(|t| t.secret().clone()),
-            expires_in: token.expires_in(),
+            expires_in: token.expires_in().unwrap_or(ASSUMED_TOKEN_LIFETIME),
             scopes: token
                 .scopes()
                 .map(|scopes| scopes.iter().map(|s| s.to_string()).collect()),
@@ -513,16 +516,15 @@ mod tests {
         };
         let hour = std::time::Duration::from_secs(3600);
         assert_eq!(
-            grant(Some(hour)).expires_at(now),
-            Some(now + chrono::TimeDelta::hours(1))
+            grant(hour).expires_at(now),
+            now + chrono::TimeDelta::hours(1)
         );
         // 10^15 s fits a TimeDelta but no date: added to now, it panicked.
         for secs in [1_000_000_000_000_000, u64::MAX] {
             assert_eq!(
-                grant(Some(std::time::Duration::from_secs(secs))).expires_at(now),
-                Some(now + chrono::TimeDelta::days(366))
+                grant(std::time::Duration::from_secs(secs)).expires_at(now),
+                now + chrono::TimeDelta::days(366)
             );
         }
-        assert_eq!(grant(None).expires_at(now), None);
     }
 }

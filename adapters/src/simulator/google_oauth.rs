@@ -39,6 +39,8 @@ pub struct OAuthBehaviour {
     pub account: SimAccount,
     /// How long the token endpoint takes to answer a refresh (a slow provider).
     pub refresh_delay: Duration,
+    /// Whether token answers leave out `expires_in` (RFC 6749 only recommends it).
+    pub omit_expires_in: bool,
 }
 
 impl Default for OAuthBehaviour {
@@ -52,6 +54,7 @@ impl Default for OAuthBehaviour {
                 "katherine.johnson@gmail.com",
             ),
             refresh_delay: Duration::ZERO,
+            omit_expires_in: false,
         }
     }
 }
@@ -147,6 +150,9 @@ impl OAuthState {
             "scope": scope,
             "token_type": "Bearer",
         });
+        if self.behaviour.omit_expires_in {
+            answer.as_object_mut().map(|a| a.remove("expires_in"));
+        }
         if with_refresh {
             let refresh = format!("1//sim-{}", random_token());
             self.refresh.insert(

@@ -439,12 +439,12 @@ pub fn with_grant(outcome: ValidationOutcome, grant: &TokenGrant) -> ValidationO
             account,
             provider_metadata,
             scopes,
-            expires_at,
+            expires_at: _,
         } => ValidationOutcome::Valid {
             account,
             provider_metadata,
             scopes: grant.scopes.clone().unwrap_or(scopes),
-            expires_at: grant.expires_at(chrono::Utc::now()).or(expires_at),
+            expires_at: Some(grant.expires_at(chrono::Utc::now())),
         },
         other => other,
     }

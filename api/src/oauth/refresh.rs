@@ -329,7 +329,7 @@ impl TokenRefresher {
             credential_id,
             secret_version: version,
             fields,
-            expires_at: grant.expires_at(received_at),
+            expires_at: Some(grant.expires_at(received_at)),
             issued_at: received_at,
         };
         let mut waits = RECORD_RETRIES.iter();
