@@ -1,6 +1,7 @@
 import { act, render, screen, waitFor } from '@testing-library/react';
-import { gql, Provider } from 'urql';
+import { Client, gql, makeResult, Provider, type Exchange, type OperationContext } from 'urql';
 import { describe, expect, it } from 'vitest';
+import { filter, map, pipe } from 'wonka';
 import { deferred, mockClient, type Answer } from '@/test/mock-client';
 import { retainedIn } from '@/test/retained';
 import { useSecretMutation, type SecretMutationAnswer } from './use-secret-mutation';
@@ -42,5 +43,31 @@ describe('useSecretMutation', () => {
     expect(Object.keys(answered).sort()).toEqual(['data', 'error']);
     expect(answered.error?.graphQLErrors[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     expect(retainedIn(container, 'correct horse battery')).toEqual([]);
+  });
+
+  it('sends with the context it is given, as useMutation does', async () => {
+    const contexts: OperationContext[] = [];
+    const answer: Exchange = () => (ops$) =>
+      pipe(
+        ops$,
+        filter((op) => op.kind === 'mutation'),
+        map((op) => {
+          contexts.push(op.context);
+          return makeResult(op, { data: { login: null } });
+        }),
+      );
+    const client = new Client({ url: '/graphql', exchanges: [answer] });
+    let send!: ReturnType<typeof useSecretMutation<unknown, { login: string; password: string }>>[1];
+    function Probe() {
+      send = useSecretMutation(LoginMutation)[1];
+      return null;
+    }
+    render(
+      <Provider value={client}>
+        <Probe />
+      </Provider>,
+    );
+    await act(() => send({ login: 'ada', password: 'pw' }, { additionalTypenames: ['Credential'] }));
+    expect(contexts.map((c) => c.additionalTypenames)).toEqual([['Credential']]);
   });
 });
