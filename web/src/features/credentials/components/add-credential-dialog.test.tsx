@@ -1,9 +1,11 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
+import { useState } from 'react';
 import { describe, expect, it, vi } from 'vitest';
 import { makeFragmentData } from '@/gql';
 import { deferred, mockClient, type Answer, type Responder } from '@/test/mock-client';
 import { renderWithClient } from '@/test/render';
+import { retainedIn } from '@/test/retained';
 import { browser } from '../api/oauth';
 import { AddCredentialDialog, AddCredentialDialogServiceFragment } from './add-credential-dialog';
 
@@ -465,5 +467,55 @@ describe('AddCredentialDialog', () => {
     expect(screen.getByLabelText(/^name/i)).toHaveAttribute('aria-invalid', 'true');
     expect(screen.queryByText(/`Work`/)).not.toBeInTheDocument();
     expect(onOpenChange).not.toHaveBeenCalledWith(false);
+  });
+
+  it('keeps a sent secret in no component’s state once the form has let go of it', async () => {
+    let adds = 0;
+    const second = deferred<Answer>();
+    const { client } = mockClient({
+      TestCredential: () => valid,
+      AddCredential: () =>
+        ++adds === 1
+          ? { errors: [{ message: 'The ledger could not keep it.', extensions: { code: 'INTERNAL' } }] }
+          : second.promise,
+    });
+    function Page() {
+      const [open, setOpen] = useState(true);
+      return (
+        <AddCredentialDialog
+          open={open}
+          onOpenChange={setOpen}
+          services={services}
+          preselectedService="notion"
+        />
+      );
+    }
+    const user = userEvent.setup();
+    const { container } = renderWithClient(<Page />, client);
+    const token = screen.getByLabelText(/internal integration token/i);
+    await user.type(screen.getByLabelText(/^name/i), 'Work');
+    await user.type(token, 'ntn_canary_refused');
+    await user.click(testButton());
+    await screen.findByText('The credential is valid.');
+    await user.click(addButton());
+    expect(await screen.findByRole('alert')).toBeInTheDocument();
+    // The form holds what was typed while it is open: the search sees it.
+    expect(retainedIn(container, 'ntn_canary_refused')).not.toEqual([]);
+
+    // Another secret in its place, tested: nothing keeps the one that was sent before.
+    await user.clear(token);
+    await user.type(token, 'ntn_canary_added');
+    await user.click(testButton());
+    await screen.findByText('The credential is valid.');
+    expect(retainedIn(container, 'ntn_canary_refused')).toEqual([]);
+
+    await user.click(addButton());
+    expect(await screen.findByRole('button', { name: 'Adding…' })).toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'Cancel' })).toBeDisabled();
+    second.resolve(added);
+    await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument());
+    expect(adds).toBe(2);
+    expect(retainedIn(container, 'ntn_canary_added')).toEqual([]);
+    expect(retainedIn(container, 'ntn_canary_refused')).toEqual([]);
   });
 });

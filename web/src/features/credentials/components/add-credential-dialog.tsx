@@ -1,6 +1,5 @@
 import { FlaskConical, LogIn, Plus } from 'lucide-react';
 import { useId, useMemo, useState, type FormEvent } from 'react';
-import { useMutation } from 'urql';
 import { Alert } from '@/components/ui/alert';
 import { Button } from '@/components/ui/button';
 import {
@@ -18,6 +17,7 @@ import { Spinner } from '@/components/ui/spinner';
 import { toast } from '@/components/ui/use-toast';
 import { getFragmentData, graphql, type FragmentType } from '@/gql';
 import { apiFailure, describeFailure } from '@/lib/errors';
+import { useSecretMutation } from '@/lib/use-secret-mutation';
 import { cn } from '@/lib/utils';
 import { AddCredentialMutation } from '../api/mutations';
 import { credentialContext } from '../api/context';
@@ -118,7 +118,9 @@ function AddCredentialForm({
   // A name the server said is taken (it knows of credentials this page may not show yet).
   const [refusedName, setRefusedName] = useState<string | null>(null);
   const test = useCredentialTest();
-  const [{ fetching: adding }, add] = useMutation(AddCredentialMutation);
+  // Not useMutation: its state would keep the secret sent (the operation's variables) after the
+  // user replaced or cleared it, for as long as the dialog is open.
+  const [adding, add] = useSecretMutation(AddCredentialMutation);
   const oauth = useStartOAuth();
   const viaOAuth = !!service?.oauthAvailable;
   const provider = providerName(service?.oauthProvider);
