@@ -1,8 +1,10 @@
 import { screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
+import { useState } from 'react';
 import { describe, expect, it, vi } from 'vitest';
-import { mockClient, type Answer, type Responder } from '@/test/mock-client';
+import { deferred, mockClient, type Answer, type Responder } from '@/test/mock-client';
 import { renderWithClient } from '@/test/render';
+import { retainedIn } from '@/test/retained';
 import { EditCredentialDialog } from './edit-credential-dialog';
 
 const fields = [
@@ -120,5 +122,64 @@ describe('EditCredentialDialog', () => {
     await user.click(save());
     expect(await screen.findByText(/refused the new secret/)).toBeInTheDocument();
     expect(onOpenChange).not.toHaveBeenCalledWith(false);
+  });
+
+  it('keeps a sent secret in no component’s state once the form has let go of it', async () => {
+    let saves = 0;
+    const second = deferred<Answer>();
+    const { client } = mockClient({
+      TestCredential: () => testAnswer('VALID'),
+      UpdateCredential: () =>
+        ++saves === 1
+          ? {
+              errors: [
+                {
+                  message: 'The provider refused the new secret: API token is invalid.',
+                  extensions: { code: 'INVALID_CREDENTIAL' },
+                },
+              ],
+            }
+          : second.promise,
+    });
+    function Card() {
+      const [open, setOpen] = useState(true);
+      return (
+        <EditCredentialDialog
+          open={open}
+          onOpenChange={setOpen}
+          credential={{ id: 'c1', service: 'notion', name: 'Work', metadata: {} }}
+          serviceName="Notion"
+          fields={fields}
+        />
+      );
+    }
+    const user = userEvent.setup();
+    const { container } = renderWithClient(<Card />, client);
+    const replace = screen.getByLabelText('Replace the secret');
+    await user.click(replace);
+    await user.type(screen.getByLabelText(/internal integration token/i), 'ntn_canary_refused');
+    await user.click(screen.getByRole('button', { name: 'Test credential' }));
+    await screen.findByText('The credential is valid.');
+    await user.click(save());
+    expect(await screen.findByText(/refused the new secret/)).toBeInTheDocument();
+    // The form holds what was typed while it is open: the search sees it.
+    expect(retainedIn(container, 'ntn_canary_refused')).not.toEqual([]);
+
+    // Not replacing the secret after all drops what was typed: nothing keeps what was sent.
+    await user.click(replace);
+    expect(retainedIn(container, 'ntn_canary_refused')).toEqual([]);
+
+    await user.click(replace);
+    await user.type(screen.getByLabelText(/internal integration token/i), 'ntn_canary_saved');
+    await user.click(screen.getByRole('button', { name: 'Test credential' }));
+    await screen.findByText('The credential is valid.');
+    await user.click(save());
+    await waitFor(() => expect(save()).toBeDisabled());
+    expect(screen.getByRole('button', { name: 'Cancel' })).toBeDisabled();
+    second.resolve(updated);
+    await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument());
+    expect(saves).toBe(2);
+    expect(retainedIn(container, 'ntn_canary_saved')).toEqual([]);
+    expect(retainedIn(container, 'ntn_canary_refused')).toEqual([]);
   });
 });

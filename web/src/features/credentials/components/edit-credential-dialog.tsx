@@ -1,6 +1,5 @@
 import { FlaskConical, Plus, Save, X } from 'lucide-react';
 import { useId, useMemo, useState, type FormEvent } from 'react';
-import { useMutation } from 'urql';
 import { Alert } from '@/components/ui/alert';
 import { Button } from '@/components/ui/button';
 import {
@@ -17,6 +16,7 @@ import { Spinner } from '@/components/ui/spinner';
 import { toast } from '@/components/ui/use-toast';
 import type { UpdateCredentialInput } from '@/gql/graphql';
 import { apiFailure, describeFailure } from '@/lib/errors';
+import { useSecretMutation } from '@/lib/use-secret-mutation';
 import { credentialContext } from '../api/context';
 import { UpdateCredentialMutation } from '../api/mutations';
 import { filledFields, useCredentialTest, valuesKey } from '../hooks/use-credential-test';
@@ -83,7 +83,9 @@ function EditCredentialForm({
   const [errors, setErrors] = useState<Set<string>>(new Set());
   const [saveError, setSaveError] = useState<string | null>(null);
   const test = useCredentialTest();
-  const [{ fetching: saving }, update] = useMutation(UpdateCredentialMutation);
+  // Not useMutation: its state would keep a new secret sent (the operation's variables) after the
+  // user replaced it or stopped replacing the secret, for as long as the dialog is open.
+  const [saving, update] = useSecretMutation(UpdateCredentialMutation);
 
   const currentKey = valuesKey(credential.service, values);
   const testing = test.state.phase === 'testing';
