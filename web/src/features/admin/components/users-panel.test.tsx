@@ -2,8 +2,9 @@ import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import { expectMaskedField } from '@/test/masked';
-import { mockClient } from '@/test/mock-client';
+import { deferred, mockClient, type Answer } from '@/test/mock-client';
 import { renderWithClient, testSession } from '@/test/render';
+import { retainedIn } from '@/test/retained';
 import { UsersPanel } from './users-panel';
 
 const users = {
@@ -76,5 +77,65 @@ describe('UsersPanel', () => {
     expectMaskedField(field);
     const form = screen.getByRole('form', { name: 'New user' });
     expect(form.querySelectorAll('input[type="password"]')).toHaveLength(0);
+  });
+
+  it('keeps an initial password sent in no component’s state once the form has let go of it', async () => {
+    let creates = 0;
+    const second = deferred<Answer>();
+    const { client, calls } = mockClient({
+      AdminUsers: () => users,
+      CreateUser: () =>
+        ++creates === 1
+          ? { errors: [{ message: 'That password is too common.', extensions: { code: 'VALIDATION' } }] }
+          : second.promise,
+    });
+    const { container } = renderWithClient(<UsersPanel />, client, {
+      session: { ...testSession, isAdmin: true },
+    });
+    const user = userEvent.setup();
+    await user.click(screen.getByRole('button', { name: 'New user' }));
+    const dialog = await screen.findByRole('dialog', { name: 'New user' });
+    await user.type(within(dialog).getByLabelText('User id'), 'ada2');
+    await user.type(within(dialog).getByLabelText('Email'), 'ada2@example.test');
+    await user.type(within(dialog).getByLabelText('Name'), 'Ada Two');
+    const password = within(dialog).getByLabelText('Initial password');
+    await user.type(password, 'canary-refused-pw');
+    await user.click(within(dialog).getByRole('button', { name: 'Create user' }));
+    expect(await within(dialog).findByRole('alert')).toHaveTextContent('That password is too common.');
+    // The form holds what was typed while it is open: the search sees it.
+    expect(retainedIn(container, 'canary-refused-pw')).not.toEqual([]);
+
+    // Another password in its place: nothing keeps the one that was sent.
+    await user.clear(password);
+    await user.type(password, 'canary-created-pw');
+    expect(retainedIn(container, 'canary-refused-pw')).toEqual([]);
+
+    await user.click(within(dialog).getByRole('button', { name: 'Create user' }));
+    await waitFor(() => expect(within(dialog).getByRole('button', { name: 'Create user' })).toBeDisabled());
+    expect(within(dialog).getByRole('button', { name: 'Cancel' })).toBeDisabled();
+    second.resolve({ data: { createUser: { __typename: 'User', id: 'ada2', displayName: 'Ada Two' } } });
+    await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument());
+    expect(calls.filter((c) => c.name === 'CreateUser').map((c) => c.variables)).toEqual([
+      {
+        input: {
+          userId: 'ada2',
+          email: 'ada2@example.test',
+          displayName: 'Ada Two',
+          password: 'canary-refused-pw',
+          admin: false,
+        },
+      },
+      {
+        input: {
+          userId: 'ada2',
+          email: 'ada2@example.test',
+          displayName: 'Ada Two',
+          password: 'canary-created-pw',
+          admin: false,
+        },
+      },
+    ]);
+    expect(retainedIn(container, 'canary-created-pw')).toEqual([]);
+    expect(retainedIn(container, 'canary-refused-pw')).toEqual([]);
   });
 });

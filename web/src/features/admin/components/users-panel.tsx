@@ -25,6 +25,7 @@ import { apiFailure, describeFailure } from '@/lib/errors';
 import { dateTime } from '@/lib/format';
 import { maskedFieldProps } from '@/lib/masked-field';
 import { useSession } from '@/lib/session';
+import { useSecretMutation } from '@/lib/use-secret-mutation';
 import {
   CreateUserMutation,
   GrantPermissionMutation,
@@ -289,7 +290,9 @@ function CreateUserForm({ onDone }: { onDone: () => void }) {
   const [password, setPassword] = useState('');
   const [admin, setAdmin] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const [{ fetching }, create] = useMutation(CreateUserMutation);
+  // Not useMutation: its state would keep the initial password sent (the operation's variables)
+  // after a refusal, once the administrator had typed another, for as long as the dialog is open.
+  const [fetching, create] = useSecretMutation(CreateUserMutation);
 
   async function submit(e: FormEvent) {
     e.preventDefault();
