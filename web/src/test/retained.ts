@@ -88,3 +88,11 @@ function isHook(value: unknown): value is Hook {
     !!value && typeof value === 'object' && 'memoizedState' in value && 'queue' in value && 'next' in value
   );
 }
+
+/** The hooks (`Name.hooks[i]`) and states (`Name.state`) among `retainedIn`'s paths, each once. */
+export function statesIn(paths: string[]): string[] {
+  const states = paths
+    .map((p) => p.match(/^[^.]+\.(hooks\[\d+\]|state)/)?.[0])
+    .filter((s) => s !== undefined);
+  return [...new Set(states)];
+}

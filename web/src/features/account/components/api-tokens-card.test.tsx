@@ -8,6 +8,7 @@ import type { ApiTokensCard_MeFragment as TokensData } from '@/gql/graphql';
 import { dateTime } from '@/lib/format';
 import { deferred, mockClient, type Answer, type Responder } from '@/test/mock-client';
 import { renderWithClient } from '@/test/render';
+import { retainedIn, statesIn } from '@/test/retained';
 import { ApiTokensCard, ApiTokensCardFragment } from './api-tokens-card';
 
 type Token = TokensData['apiTokens'][number];
@@ -39,14 +40,14 @@ function setup(tokens: Token[], responders: Record<string, Responder> = {}) {
   const { client, calls } = mockClient(responders);
   const me = makeFragmentData({ __typename: 'Me', apiTokens: tokens }, ApiTokensCardFragment);
   const user = userEvent.setup();
-  renderWithClient(
+  const { container } = renderWithClient(
     <>
       <ApiTokensCard me={me} />
       <Toaster />
     </>,
     client,
   );
-  return { user, calls };
+  return { user, calls, container };
 }
 
 beforeEach(() => clearToasts());
@@ -198,5 +199,27 @@ describe('ApiTokensCard', () => {
     );
     expect(within(dialog).getByLabelText('Name')).toHaveValue('gateway');
     expect(screen.queryByTestId('new-token')).not.toBeInTheDocument();
+  });
+
+  it('keeps a new token only where it is shown, and nowhere once the dialog closes', async () => {
+    const answer = deferred<Answer>();
+    const { user, container } = setup([], { CreateApiToken: () => answer.promise });
+    const dialog = await openCreate(user);
+    await user.type(within(dialog).getByLabelText('Name'), 'gateway');
+    await user.click(within(dialog).getByRole('button', { name: 'Create token' }));
+    await waitFor(() => expect(within(dialog).getByRole('button', { name: 'Create token' })).toBeDisabled());
+    expect(within(dialog).getByRole('button', { name: 'Cancel' })).toBeDisabled();
+    answer.resolve(created);
+    const shown = await screen.findByRole('dialog', { name: 'Your new token' });
+    expect(within(shown).getByTestId('new-token')).toHaveTextContent('cl_live_0123456789abcdef');
+    // Kept in the state that shows it, and in the element it is shown in.
+    const where = retainedIn(container, 'cl_live_0123456789abcdef');
+    expect(where).toContain('code.props.children');
+    expect(statesIn(where)).toEqual([expect.stringMatching(/^CreateTokenFlow\.hooks\[\d+\]$/)]);
+    expect(where.filter((p) => p.includes('.props.') && !p.endsWith('.props.children'))).toEqual([]);
+
+    await user.click(within(shown).getByRole('button', { name: 'Done' }));
+    await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument());
+    expect(retainedIn(container, 'cl_live_0123456789abcdef')).toEqual([]);
   });
 });

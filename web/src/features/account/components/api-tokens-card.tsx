@@ -1,6 +1,6 @@
 import { Check, Copy, KeyRound, Plus, Trash2 } from 'lucide-react';
 import { useId, useState, type FormEvent } from 'react';
-import { useClient, useMutation } from 'urql';
+import { useMutation } from 'urql';
 import { EmptyState } from '@/components/page-state';
 import { Alert } from '@/components/ui/alert';
 import { Badge } from '@/components/ui/badge';
@@ -23,6 +23,7 @@ import { getFragmentData, graphql, type FragmentType } from '@/gql';
 import type { Scope } from '@/gql/graphql';
 import { apiFailure, describeFailure } from '@/lib/errors';
 import { dateTime } from '@/lib/format';
+import { useSecretMutation } from '@/lib/use-secret-mutation';
 import { CreateApiTokenMutation, RevokeApiTokenMutation, tokenContext } from '../api/account';
 
 export const ApiTokensCardFragment = graphql(`
@@ -148,12 +149,12 @@ export function ApiTokensCard({ me }: { me: FragmentType<typeof ApiTokensCardFra
 
 function CreateTokenFlow({ onDone }: { onDone: () => void }) {
   const ids = useId();
-  const client = useClient();
   const [name, setName] = useState('');
   const [scopes, setScopes] = useState<Set<Scope>>(new Set(['CREDENTIALS_READ']));
   const [expires, setExpires] = useState('');
   const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  // Not useMutation: its state would keep the answer, the new token in it, beside this one.
+  const [busy, create] = useSecretMutation(CreateApiTokenMutation);
   // The new token lives only here, until the dialog closes.
   const [token, setToken] = useState<string | null>(null);
   const [copied, setCopied] = useState(false);
@@ -163,12 +164,8 @@ function CreateTokenFlow({ onDone }: { onDone: () => void }) {
     if (!name.trim()) return setError('Give the token a name.');
     if (scopes.size === 0) return setError('Choose at least one scope.');
     setError(null);
-    setBusy(true);
     const expiresAt = expires ? new Date(`${expires}T23:59:59`).toISOString() : null;
-    const result = await client
-      .mutation(CreateApiTokenMutation, { name: name.trim(), scopes: [...scopes], expiresAt }, tokenContext)
-      .toPromise();
-    setBusy(false);
+    const result = await create({ name: name.trim(), scopes: [...scopes], expiresAt }, tokenContext);
     const failure = apiFailure(result.error);
     if (failure || !result.data) {
       setError(failure ? describeFailure(failure) : 'The token was not created.');

@@ -1,6 +1,5 @@
 import { Copy, Eye, EyeOff, ShieldAlert } from 'lucide-react';
 import { useEffect, useState } from 'react';
-import { useClient } from 'urql';
 import { Alert } from '@/components/ui/alert';
 import { Button } from '@/components/ui/button';
 import {
@@ -13,6 +12,7 @@ import {
 } from '@/components/ui/dialog';
 import { Spinner } from '@/components/ui/spinner';
 import { apiFailure, describeFailure } from '@/lib/errors';
+import { useSecretMutation } from '@/lib/use-secret-mutation';
 import { RevealCredentialMutation } from '../api/mutations';
 
 /** How long a revealed secret stays on screen. */
@@ -44,10 +44,10 @@ export function RevealCredentialDialog({ open, onOpenChange, ...rest }: Props) {
 }
 
 function RevealPanel({ credentialId, onDone }: { credentialId: string; onDone: () => void }) {
-  const client = useClient();
+  // Not useMutation: its state would keep the answer, the secret in it, after it is hidden.
+  const [busy, send] = useSecretMutation(RevealCredentialMutation);
   const [secret, setSecret] = useState<[string, string][] | null>(null);
   const [left, setLeft] = useState(REVEAL_SECONDS);
-  const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [copied, setCopied] = useState<string | null>(null);
 
@@ -68,10 +68,8 @@ function RevealPanel({ credentialId, onDone }: { credentialId: string; onDone: (
   }, [secret]);
 
   async function reveal() {
-    setBusy(true);
     setError(null);
-    const result = await client.mutation(RevealCredentialMutation, { id: credentialId }).toPromise();
-    setBusy(false);
+    const result = await send({ id: credentialId });
     const failure = apiFailure(result.error);
     if (failure || !result.data) {
       setError(failure ? describeFailure(failure) : 'The secret could not be shown.');

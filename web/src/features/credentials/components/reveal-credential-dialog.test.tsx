@@ -1,0 +1,73 @@
+import { screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { useState } from 'react';
+import { describe, expect, it } from 'vitest';
+import { deferred, mockClient, type Answer } from '@/test/mock-client';
+import { renderWithClient } from '@/test/render';
+import { retainedIn, statesIn } from '@/test/retained';
+import { RevealCredentialDialog } from './reveal-credential-dialog';
+
+const revealed: Answer = {
+  data: {
+    revealCredential: {
+      __typename: 'RevealedCredential',
+      credentialId: 'cred-1',
+      fields: { token: 'ntn_canary_revealed' },
+      revealedAt: '2026-12-07T10:00:00Z',
+    },
+  },
+};
+
+describe('RevealCredentialDialog', () => {
+  it('keeps a revealed secret only where it is shown, and nowhere once hidden or closed', async () => {
+    let answer = deferred<Answer>();
+    const { client } = mockClient({ RevealCredential: () => answer.promise });
+    function Card() {
+      const [open, setOpen] = useState(false);
+      return (
+        <>
+          <button onClick={() => setOpen(true)}>Reveal</button>
+          <RevealCredentialDialog
+            open={open}
+            onOpenChange={setOpen}
+            credentialId="cred-1"
+            name="Work"
+            serviceName="Notion"
+          />
+        </>
+      );
+    }
+    const user = userEvent.setup();
+    const { container } = renderWithClient(<Card />, client);
+    const open = async () => {
+      await user.click(screen.getByRole('button', { name: 'Reveal' }));
+      return screen.findByRole('dialog', { name: 'Reveal Work' });
+    };
+
+    let dialog = await open();
+    await user.click(within(dialog).getByRole('button', { name: 'Reveal secret' }));
+    await waitFor(() => expect(within(dialog).getByRole('button', { name: 'Reveal secret' })).toBeDisabled());
+    answer.resolve(revealed);
+    expect(await within(dialog).findByText('ntn_canary_revealed')).toBeInTheDocument();
+    // Kept in the panel's state that shows it, and in the elements it is shown in.
+    const where = retainedIn(container, 'ntn_canary_revealed');
+    expect(where).toContain('code.props.children');
+    expect(statesIn(where)).toEqual([expect.stringMatching(/^RevealPanel\.hooks\[\d+\]$/)]);
+    expect(where.filter((p) => p.includes('.props.') && !p.endsWith('.props.children'))).toEqual([]);
+
+    await user.click(within(dialog).getByRole('button', { name: 'Hide now' }));
+    expect(retainedIn(container, 'ntn_canary_revealed')).toEqual([]);
+
+    answer = deferred<Answer>();
+    await user.click(within(dialog).getByRole('button', { name: 'Reveal secret' }));
+    answer.resolve(revealed);
+    expect(await within(dialog).findByText('ntn_canary_revealed')).toBeInTheDocument();
+    // The panel's Close (the corner's ✕ is named Close too).
+    await user.click(within(dialog).getAllByRole('button', { name: 'Close' })[0]);
+    await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument());
+    expect(retainedIn(container, 'ntn_canary_revealed')).toEqual([]);
+
+    dialog = await open();
+    expect(within(dialog).getByTestId('secret-hidden')).toBeInTheDocument();
+  });
+});
