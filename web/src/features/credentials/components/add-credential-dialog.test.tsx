@@ -154,7 +154,7 @@ function setup(
   const { client, calls } = mockClient(responders);
   const onOpenChange = vi.fn();
   const user = userEvent.setup();
-  renderWithClient(
+  const { container } = renderWithClient(
     <AddCredentialDialog
       open
       onOpenChange={onOpenChange}
@@ -165,7 +165,7 @@ function setup(
     client,
   );
   const dialog = screen.getByRole('dialog', { name: 'Add credential' });
-  return { user, calls, onOpenChange, dialog };
+  return { user, calls, onOpenChange, dialog, container };
 }
 
 const addButton = () => screen.getByRole('button', { name: /^add$/i });
@@ -517,5 +517,16 @@ describe('AddCredentialDialog', () => {
     expect(adds).toBe(2);
     expect(retainedIn(container, 'ntn_canary_added')).toEqual([]);
     expect(retainedIn(container, 'ntn_canary_refused')).toEqual([]);
+  });
+
+  it('keeps a tested secret in no component’s state once the form has let go of it', async () => {
+    const { user, container } = setup({ TestCredential: () => invalid });
+    await user.type(screen.getByLabelText(/internal integration token/i), 'ntn_canary_tested');
+    await user.click(testButton());
+    expect(await screen.findByText('API token is invalid.')).toBeInTheDocument();
+    expect(retainedIn(container, 'ntn_canary_tested')).not.toEqual([]);
+    // Another service: the values typed for this one, and its test, are dropped.
+    await user.selectOptions(screen.getByLabelText('Service'), 'jira');
+    expect(retainedIn(container, 'ntn_canary_tested')).toEqual([]);
   });
 });

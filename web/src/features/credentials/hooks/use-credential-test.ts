@@ -1,7 +1,7 @@
 import { useCallback, useRef, useState } from 'react';
-import { useClient } from 'urql';
 import type { TestCredentialMutation as TestCredentialResult } from '@/gql/graphql';
 import { apiFailure, type ApiFailure } from '@/lib/errors';
+import { useSecretMutation } from '@/lib/use-secret-mutation';
 import { TestCredentialMutation } from '../api/mutations';
 
 export type TestOutcome = TestCredentialResult['testCredential'];
@@ -25,10 +25,12 @@ export function valuesKey(service: string, values: Record<string, string>): stri
 
 /**
  * Runs `testCredential` and remembers which values it tested: `passedFor(key)` is true only when
- * the last test of exactly these values came back VALID.
+ * the last test of exactly these values came back VALID. The key holds the values tested, as the
+ * form does, until the form is closed, another service is chosen or other values are tested; the
+ * mutation keeps nothing of them (`useSecretMutation`; its "sending" is `phase: 'testing'` here).
  */
 export function useCredentialTest() {
-  const client = useClient();
+  const [, send] = useSecretMutation(TestCredentialMutation);
   const [state, setState] = useState<TestState>({ phase: 'idle' });
   const latest = useRef(0);
 
@@ -37,9 +39,7 @@ export function useCredentialTest() {
       const key = valuesKey(service, values);
       const ticket = ++latest.current;
       setState({ phase: 'testing', key });
-      const result = await client
-        .mutation(TestCredentialMutation, { service, fields: filledFields(values) })
-        .toPromise();
+      const result = await send({ service, fields: filledFields(values) });
       if (ticket !== latest.current) return;
       const failure = apiFailure(result.error);
       if (failure || !result.data) {
@@ -52,7 +52,7 @@ export function useCredentialTest() {
       }
       setState({ phase: 'done', key, outcome: result.data.testCredential });
     },
-    [client],
+    [send],
   );
 
   const reset = useCallback(() => {
