@@ -19,6 +19,20 @@ let token = '';
 
 const log = () => internals.locator('body').innerText();
 
+/**
+ * The log since `from`, once Chromium has handled the submission of a form that left the page
+ * after its request succeeded. It handles one in PasswordManager::OnDynamicFormSubmission, which
+ * logs this line first and then, in the same call, either has no password it would save and
+ * logs nothing more, or asks to save one: AskUserOrSavePassword, "Decision: ASK the user",
+ * PENDING_PASSWORD_STATE, the lines the sign-in's log shows right after it.
+ */
+async function afterSubmission(from: number) {
+  await expect
+    .poll(async () => (await log()).slice(from), { timeout: 10_000 })
+    .toMatch(/PasswordManager::OnDynamicFormSubmission/);
+  return (await log()).slice(from);
+}
+
 beforeAll(async () => {
   server = await startServer();
   token = server.dev.secrets.notion?.[0]?.token ?? '';
@@ -66,10 +80,8 @@ describe("Chromium's password manager and the dashboard", () => {
     await expect
       .poll(() => page.getByTestId('credential-card').filter({ hasText: 'Acme workspace' }).count())
       .toBe(1);
-    // The form left the page after the answer: Chromium takes that as a submission. Give its
-    // password manager time to decide (it offered within a second for the sign-in).
-    await page.waitForTimeout(3_000);
-    const since = (await log()).slice(before);
+    // The form left the page after the answer: Chromium takes that as a submission.
+    const since = await afterSubmission(before);
     expect(since).not.toMatch(/PENDING_PASSWORD_STATE/);
     expect(since).not.toMatch(/type=password/);
   });
@@ -106,9 +118,8 @@ describe("Chromium's password manager and the dashboard", () => {
     await expect.poll(() => dialog.isVisible()).toBe(false);
     await expect.poll(() => page.getByTestId('user-grace').count()).toBe(1);
     // A password field here was taken, with the name typed above it as the user name, on the
-    // answer to the request (XHR_SUCCEEDED), and the save offered within a second.
-    await page.waitForTimeout(3_000);
-    const since = (await log()).slice(before);
+    // answer to the request (XHR_SUCCEEDED), and the save offered.
+    const since = await afterSubmission(before);
     expect(since).not.toMatch(/PENDING_PASSWORD_STATE/);
     expect(since).not.toMatch(/type=password/);
   });
