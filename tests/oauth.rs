@@ -962,6 +962,35 @@ on_both_backends!(
     tokens_living_less_than_the_margin_are_refreshed_at_half_their_lifetime_not_at_every_need
 );
 
+/// A provider whose tokens say they live no time at all (`expires_in: 0`): each need does not
+/// redeem and record a new token; refreshes are spaced a second apart at the least.
+async fn tokens_said_to_live_no_time_are_refreshed_at_most_once_a_second(env: TestEnv) {
+    let behaviour = OAuthBehaviour {
+        // Said as `expires_in: 0` (whole seconds).
+        token_lifetime: Duration::from_millis(900),
+        ..OAuthBehaviour::default()
+    };
+    let server = oauth_server(&env, behaviour, refreshing_on_demand_only(1)).await;
+    let alice = server.user("alice").await;
+    let (_, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
+    let id = connected_id(&landed);
+    let machine = resolver_token(&alice).await;
+    let started = tokio::time::Instant::now();
+    let mut resolved = 0;
+    while started.elapsed() < Duration::from_secs(2) {
+        resolve_access_token(&machine, "alice").await;
+        resolved += 1;
+    }
+    let seconds = started.elapsed().as_secs_f64().ceil() as usize;
+    let refreshes = refreshes(&alice, &id).await;
+    assert!(
+        refreshes <= seconds + 1,
+        "{refreshes} refreshes for {resolved} resolves in {seconds} s"
+    );
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(tokens_said_to_live_no_time_are_refreshed_at_most_once_a_second);
+
 /// What an OAuth refresh pass lists comes active first: an expired credential with an older
 /// expiry (as those nobody reconnects keep) never takes an active one's place within the limit.
 async fn the_refresh_list_puts_active_tokens_before_expired_ones(env: TestEnv) {

@@ -75,13 +75,24 @@ impl std::fmt::Debug for TokenRefresher {
     }
 }
 
+/// The least time between two refreshes of one credential's token, whatever its provider says
+/// of its lifetime: a provider answering `expires_in: 0` would otherwise have every need redeem
+/// and record a new token.
+const LEAST_REFRESH_SPACING: chrono::Duration = chrono::Duration::seconds(1);
+
 /// Whether `c`'s access token is to be refreshed: it expires within `margin`, or within half
 /// its lifetime when that is shorter (a token living no longer than the margin would otherwise
-/// be due as soon as it was given, and every need would redeem and record a new one).
+/// be due as soon as it was given, and every need would redeem and record a new one), and it
+/// was not given by a refresh less than [`LEAST_REFRESH_SPACING`] ago.
 fn due(c: &CredentialState, now: DateTime<Utc>, margin: chrono::Duration) -> bool {
     let Some(at) = c.expires_at else {
         return false;
     };
+    if c.token_issued_at
+        .is_some_and(|issued| now - issued < LEAST_REFRESH_SPACING)
+    {
+        return false;
+    }
     let margin = match c.token_issued_at {
         Some(issued) => margin.min((at - issued) / 2),
         None => margin,
