@@ -229,13 +229,15 @@ async fn a_lease_whose_renewal_goes_unanswered_is_reported_lost(env: TestEnv) {
         .unwrap();
     drop(writer);
     locked.rollback().await.unwrap();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let state = leases.state("job").await.unwrap().unwrap();
-    assert_eq!(state.holder.as_deref(), Some("instance-a"));
-    assert!(
-        state.expires_at > credledger_adapters::db::timestamp(chrono::Utc::now()),
-        "no longer renewed: {state:?}"
-    );
+    // Renewing goes on: past the hold, the lease is ours and live again (polled, not read once
+    // at a fixed time: a loaded machine may delay one renewal past its 900 ms).
+    let released = chrono::Utc::now();
+    eventually("the lease renewed after the hold", || async {
+        let state = leases.state("job").await.unwrap().unwrap();
+        assert_eq!(state.holder.as_deref(), Some("instance-a"));
+        state.expires_at > credledger_adapters::db::timestamp(released + ttl)
+    })
+    .await;
     drop(held);
     ledger.db.close().await;
 }
