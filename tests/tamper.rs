@@ -5,7 +5,9 @@
 //! connection, SQLite by dropping the triggers.
 
 use crate::on_both_backends;
-use crate::support::chain::{assert_fails_at, assert_verifies, verify_without_keys, Tamper};
+use crate::support::chain::{
+    assert_fails_at, assert_verifies, verify_without_keys, verify_without_keys_expecting, Tamper,
+};
 use crate::support::{meta, valid, TestEnv};
 use credledger::Ledger;
 use credledger_adapters::chain::{event_hash, ChainInput, GENESIS};
@@ -437,7 +439,34 @@ async fn removing_the_newest_event_passes_verify_but_changes_the_printed_head_ha
     assert!(!after.stdout.contains(&hex::encode(&newest.hash)));
 }
 
+/// A head hash kept outside the database catches what the chain alone cannot: with it,
+/// verify fails where the kept event is gone or hashed otherwise, and passes where it is there.
+async fn a_kept_head_hash_catches_the_newest_event_removed(env: TestEnv) {
+    let built = build(&env).await;
+    let mut t = Tamper::open(&env, &built.pool).await;
+    let newest = t.event(built.head).await;
+    let middle = t.event(built.k).await;
+    let kept = [(built.head, &newest.hash[..]), (built.k, &middle.hash[..])];
+    let verdict = verify_without_keys_expecting(&env, &kept);
+    assert_verifies(&verdict, built.head);
+    assert!(
+        verdict.stdout.contains("2 kept hash(es) match"),
+        "{verdict:?}"
+    );
+    // Another hash kept for the middle: not the one the chain holds there.
+    let wrong = verify_without_keys_expecting(&env, &[(built.k, &newest.hash[..])]);
+    assert_fails_at(&wrong, built.k);
+
+    t.exec("DELETE FROM events WHERE global_position = $1", built.head)
+        .await;
+
+    // The chain alone still verifies; the kept head hash does not.
+    assert_verifies(&verify_without_keys(&env), built.head - 1);
+    assert_fails_at(&verify_without_keys_expecting(&env, &kept), built.head);
+}
+
 on_both_backends!(an_untouched_ledger_of_a_few_dozen_events_verifies_without_any_master_key);
+on_both_backends!(a_kept_head_hash_catches_the_newest_event_removed);
 on_both_backends!(an_edited_payload_is_named_at_its_position);
 on_both_backends!(edited_metadata_alone_is_named_at_its_position);
 on_both_backends!(a_deleted_event_is_named_at_the_missing_position);

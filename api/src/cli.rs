@@ -126,7 +126,13 @@ pub enum ProjectionsCommand {
 #[derive(Subcommand, Debug)]
 pub enum LedgerCommand {
     /// Recompute the hash chain; exit 1 naming the first bad position. Needs no key.
-    Verify,
+    Verify {
+        /// A hash kept outside the database for a position, `POSITION:HEX` (as an earlier
+        /// verify printed its head): exit 1 unless the chain holds that event with that hash.
+        /// Repeatable.
+        #[arg(long = "expect", value_name = "POSITION:HEX", value_parser = parse_anchor)]
+        anchors: Vec<(i64, String)>,
+    },
     /// Events as JSON lines (position, hashes, metadata, stored payload — ciphertext only).
     Export {
         /// First position to export.
@@ -473,7 +479,7 @@ async fn ledger(settings: Settings, command: LedgerCommand) -> anyhow::Result<Ex
     // Read-only work: no migration, so an auditor's read-only role is enough.
     let db = Database::connect(&settings.database()).await?;
     match command {
-        LedgerCommand::Verify => {
+        LedgerCommand::Verify { anchors } => {
             // Rows without a place in the chain are read by no feed, but a stream replays them.
             let outside: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM events WHERE global_position IS NULL OR global_position < 1",
@@ -490,6 +496,9 @@ async fn ledger(settings: Settings, command: LedgerCommand) -> anyhow::Result<Ex
             let progress = bar(head.max(0) as u64, "verifying");
             let mut verifier = ChainVerifier::default();
             let mut head_hash = String::new();
+            // The anchors' positions, with the hash the chain holds there once read.
+            let mut held: std::collections::BTreeMap<i64, Option<String>> =
+                anchors.iter().map(|(at, _)| (*at, None)).collect();
             let mut after = 0;
             loop {
                 let events = feed::read_after(&db.any, after, 5000).await?;
@@ -497,6 +506,9 @@ async fn ledger(settings: Settings, command: LedgerCommand) -> anyhow::Result<Ex
                 after = last.position;
                 for event in &events {
                     head_hash = hex::encode(&event.hash);
+                    if let Some(at) = held.get_mut(&event.position) {
+                        *at = Some(head_hash.clone());
+                    }
                     if let Err(e) = verifier.check(&event.chain_input(), &event.hash) {
                         progress.finish_and_clear();
                         eprintln!("ledger verify: FAILED at position {}: {e}", e.position());
@@ -514,6 +526,22 @@ async fn ledger(settings: Settings, command: LedgerCommand) -> anyhow::Result<Ex
                     verifier.verified() + 1
                 );
                 return Ok(ExitCode::from(1));
+            }
+            for (at, expected) in &anchors {
+                let found = held.get(at).cloned().flatten();
+                if found.as_deref() != Some(expected.as_str()) {
+                    eprintln!(
+                        "ledger verify: FAILED at position {at}: {}, not the hash kept for it",
+                        match found {
+                            Some(hash) => format!("the chain holds {hash}"),
+                            None => "the chain has no event there".into(),
+                        }
+                    );
+                    return Ok(ExitCode::from(1));
+                }
+            }
+            if !anchors.is_empty() {
+                println!("ledger verify: {} kept hash(es) match", anchors.len());
             }
             println!(
                 "ledger verify: OK, {} events, chain intact, head hash {}",
@@ -958,4 +986,21 @@ async fn expire(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `POSITION:HEX`, a hash kept for a position of the chain (64 hexadecimal digits).
+fn parse_anchor(text: &str) -> Result<(i64, String), String> {
+    let (at, hash) = text
+        .split_once(':')
+        .ok_or("expected POSITION:HEX, as `ledger verify` prints its head")?;
+    let at: i64 = at
+        .parse()
+        .ok()
+        .filter(|at| *at >= 1)
+        .ok_or("the position must be a whole number from 1")?;
+    let hash = hash.to_ascii_lowercase();
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err("the hash must be 64 hexadecimal digits".into());
+    }
+    Ok((at, hash))
 }

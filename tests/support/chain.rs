@@ -21,6 +21,11 @@ pub struct Verdict {
 /// Runs `credledger ledger verify` with no master key anywhere: the key file is moved away and
 /// CREDLEDGER_MASTER_KEY_FILE points at a path that does not exist (and must not be created).
 pub fn verify_without_keys(env: &TestEnv) -> Verdict {
+    verify_without_keys_expecting(env, &[])
+}
+
+/// [`verify_without_keys`] with hashes kept for positions (`--expect POSITION:HEX`).
+pub fn verify_without_keys_expecting(env: &TestEnv, kept: &[(i64, &[u8])]) -> Verdict {
     let away = env.key_file.with_extension("moved-away");
     std::fs::rename(&env.key_file, &away).unwrap();
     let nowhere = env.dir.path().join("nowhere").join("master.keys");
@@ -28,6 +33,10 @@ pub fn verify_without_keys(env: &TestEnv) -> Verdict {
         .cli()
         .env("CREDLEDGER_MASTER_KEY_FILE", &nowhere)
         .args(["ledger", "verify"])
+        .args(
+            kept.iter()
+                .flat_map(|(at, hash)| ["--expect".into(), format!("{at}:{}", hex::encode(hash))]),
+        )
         .output()
         .unwrap();
     std::fs::rename(&away, &env.key_file).unwrap();

@@ -177,7 +177,9 @@ impl Query {
     }
 
     /// A credential's events in ledger order, each with its hash in the chain. Erased
-    /// credentials keep their history.
+    /// credentials keep their history. Read from the `audit_trail` read model, which is not
+    /// chained: evidence for an auditor is the chain itself (`ledger export`, checked by
+    /// `ledger verify`).
     async fn credential_history(
         &self,
         ctx: &Context<'_>,

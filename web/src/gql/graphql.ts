@@ -578,7 +578,9 @@ export type Query = {
   credential: Credential;
   /**
    * A credential's events in ledger order, each with its hash in the chain. Erased
-   * credentials keep their history.
+   * credentials keep their history. Read from the `audit_trail` read model, which is not
+   * chained: evidence for an auditor is the chain itself (`ledger export`, checked by
+   * `ledger verify`).
    */
   credentialHistory: Array<HistoryEvent>;
   /** Your credentials, optionally for one service or in one status. */
