@@ -682,6 +682,56 @@ async fn a_google_credentials_refresh_token_is_given_to_no_resolver_and_no_mcp_s
 }
 on_both_backends!(a_google_credentials_refresh_token_is_given_to_no_resolver_and_no_mcp_server);
 
+/// A Google credential nothing here refreshes (this deployment has no Google client; the
+/// credential was pasted or imported) goes to its consumers with its refresh token, for them
+/// to refresh with a client of their own: without it they would hold a dead token within the
+/// hour.
+async fn a_refresh_token_nothing_here_renews_is_given_to_consumers(env: TestEnv) {
+    let jobs = JobSettings {
+        mcp: crate::support::mcp::fast_sync(),
+        ..JobSettings::default()
+    };
+    let server = env.server_with_jobs(|_| {}, jobs).await;
+    let mcp = RecordingMcpServer::start(vec![]).await.unwrap();
+    let admin = server.admin("root").await;
+    crate::support::mcp::register(&admin, &mcp, "gw", &["gmail"], true).await;
+    let alice = server.user("alice").await;
+    crate::support::register_with(
+        &server.running.ledger,
+        "alice",
+        "gmail",
+        "Mail",
+        r#"{"access_token":"ya29.pasted","refresh_token":"1//pasted"}"#,
+        Some(valid_until(
+            "acct-mail",
+            chrono::Utc::now() + chrono::Duration::hours(1),
+        )),
+        &crate::support::meta("alice"),
+    )
+    .await
+    .unwrap();
+    let machine = resolver_token(&alice).await;
+
+    let data = machine
+        .ok(
+            "mutation { resolveCredential(userId: \"alice\", service: \"gmail\") { fields } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        data["resolveCredential"]["fields"]["refresh_token"],
+        "1//pasted"
+    );
+    eventually("the MCP server's copy, with its refresh token", || async {
+        mcp.credentials()
+            .values()
+            .any(|c| c["credential_data"]["refresh_token"] == "1//pasted")
+    })
+    .await;
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(a_refresh_token_nothing_here_renews_is_given_to_consumers);
+
 /// Two instances on one PostgreSQL, rotating refresh tokens with reuse detection: each refresh
 /// token is redeemed once, so no family is revoked, and every refresh is recorded once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -243,7 +243,11 @@ impl Application {
         let accounts = Arc::new(Accounts::new(ledger.clone(), limits.clone()));
         let mcp_sync = jobs.enabled.then(|| {
             Arc::new(McpSync::new(
-                Arc::new(McpServers::new(quiet).with_outbound(settings.outbound.clone())),
+                Arc::new(
+                    McpServers::new(quiet)
+                        .with_outbound(settings.outbound.clone())
+                        .with_refreshed_providers(oauth_clients.keys().cloned()),
+                ),
                 jobs.mcp.clone(),
                 Leases::new(ledger.db.clone()),
             ))

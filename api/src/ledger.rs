@@ -614,8 +614,6 @@ impl Ledger {
                     })
             })
             .await?;
-        let mut fields = fields;
-        fields.retain(|field| definition.given_to_consumers(field));
         Ok(Resolved {
             credential_id: chosen.id,
             name: chosen.name,

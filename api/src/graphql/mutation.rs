@@ -764,11 +764,17 @@ impl Mutation {
                     &request(ctx).metadata(),
                 )
                 .await?;
+            let mut fields = resolved.fields;
+            if let Ok(definition) = a.ledger.catalog.enabled_service(&service) {
+                let refreshed_here =
+                    a.oauth.client_for(definition).is_some() && resolved.expires_at.is_some();
+                fields.retain(|field| definition.given_to_consumers(field, refreshed_here));
+            }
             Ok(ResolvedCredential {
                 credential_id: ID(resolved.credential_id.to_string()),
                 service,
                 name: resolved.name.to_string(),
-                fields: Json(exposed(&resolved.fields)),
+                fields: Json(exposed(&fields)),
                 version: resolved.secret_version.min(i32::MAX as u32) as i32,
                 expires_at: resolved.expires_at,
             })

@@ -636,10 +636,13 @@ pub struct ResolvedCredential {
     pub credential_id: ID,
     pub service: String,
     pub name: String,
+    /// The secret's fields, named as in the catalog; an OAuth credential the ledger refreshes
+    /// comes without its refresh token.
     pub fields: Json<BTreeMap<String, String>>,
     /// The secret's version: it changes when the secret is replaced or refreshed.
     pub version: i32,
-    /// When the provider says the secret expires, if it does.
+    /// When the secret expires, if it does: as the provider says (an OAuth access token
+    /// whose provider did not say is taken to live an hour).
     pub expires_at: Option<DateTime<Utc>>,
 }
 

@@ -138,8 +138,11 @@ pub async fn run(
 ) -> anyhow::Result<ExitCode> {
     let ledger = open_ledger(&settings, IfMissing::Fail).await?;
     ledger.projections.catch_up().await?;
-    let servers =
-        Arc::new(McpServers::new(ledger.clone()).with_outbound(settings.outbound.clone()));
+    let servers = Arc::new(
+        McpServers::new(ledger.clone())
+            .with_outbound(settings.outbound.clone())
+            .with_refreshed_providers(settings.oauth_clients.keys().cloned()),
+    );
     let sync = McpSync::new(
         servers.clone(),
         jobs.mcp.clone(),

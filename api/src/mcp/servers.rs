@@ -97,6 +97,10 @@ pub struct McpServers {
     /// Where servers may be: their addresses are checked when registered or changed, and the
     /// sender connects only to checked addresses.
     outbound: OutboundPolicy,
+    /// The OAuth providers this deployment has a client for (it refreshes their tokens): the
+    /// refresh tokens of their credentials stay here
+    /// ([`credledger_domain::ServiceDefinition::given_to_consumers`]).
+    refreshed_providers: BTreeSet<String>,
     /// The position of the newest server command this process committed: until the access
     /// read models show it, a token or grant they allow is checked on the server's stream.
     newest_command: std::sync::atomic::AtomicI64,
@@ -129,6 +133,7 @@ impl McpServers {
             tokens: Remembered::for_at_most(ACCESS_REMEMBERED, ACCESS_MAX_AGE),
             grants: Remembered::for_at_most(ACCESS_REMEMBERED, ACCESS_MAX_AGE),
             outbound: OutboundPolicy::default(),
+            refreshed_providers: BTreeSet::new(),
             newest_command: Default::default(),
         }
     }
@@ -138,6 +143,20 @@ impl McpServers {
     pub fn with_outbound(mut self, outbound: OutboundPolicy) -> Self {
         self.outbound = outbound;
         self
+    }
+
+    /// The OAuth providers this deployment has a client for.
+    pub fn with_refreshed_providers(mut self, providers: impl IntoIterator<Item = String>) -> Self {
+        self.refreshed_providers = providers.into_iter().collect();
+        self
+    }
+
+    /// Whether this deployment refreshes the tokens of `service`'s OAuth provider.
+    pub fn refreshes(&self, service: &credledger_domain::ServiceDefinition) -> bool {
+        service
+            .oauth
+            .as_ref()
+            .is_some_and(|flow| self.refreshed_providers.contains(&flow.provider))
     }
 
     pub fn ledger(&self) -> &Arc<Ledger> {

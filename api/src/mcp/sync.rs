@@ -570,7 +570,8 @@ impl McpSync {
     }
 
     /// The secret fields of the row's credential a server is given, in plaintext, for a
-    /// request body or a comparison (not an OAuth service's refresh token).
+    /// request body or a comparison (not the refresh token of an OAuth credential this
+    /// deployment refreshes).
     async fn plaintext(
         &self,
         row: &SyncRow,
@@ -588,7 +589,12 @@ impl McpSync {
             .map_err(|e| Failure::internal(e.to_string()))?;
         Ok(fields
             .iter()
-            .filter(|(k, _)| definition.is_none_or(|d| d.given_to_consumers(k)))
+            .filter(|(k, _)| {
+                definition.is_none_or(|d| {
+                    let refreshed_here = self.servers.refreshes(d) && c.expires_at.is_some();
+                    d.given_to_consumers(k, refreshed_here)
+                })
+            })
             .map(|(k, v)| (k.to_owned(), v.expose().to_owned()))
             .collect())
     }

@@ -662,8 +662,15 @@ export type RegisteredMcpServer = {
 export type ResolvedCredential = {
   __typename?: 'ResolvedCredential';
   credentialId: Scalars['ID']['output'];
-  /** When the provider says the secret expires, if it does. */
+  /**
+   * When the secret expires, if it does: as the provider says (an OAuth access token
+   * whose provider did not say is taken to live an hour).
+   */
   expiresAt?: Maybe<Scalars['DateTime']['output']>;
+  /**
+   * The secret's fields, named as in the catalog; an OAuth credential the ledger refreshes
+   * comes without its refresh token.
+   */
   fields: Scalars['JSON']['output'];
   name: Scalars['String']['output'];
   service: Scalars['String']['output'];
