@@ -231,19 +231,22 @@ impl Accounts {
             }
             None => None,
         };
+        // While `principals` may not show a lock this process committed, the stream decides;
+        // read whatever the password turns out to be, so the answer's time does not tell a
+        // locked account's right password from a wrong one.
+        let locked_on_stream = match &user {
+            Some(u) if !shown => self.users.load(&u.user_id).await?.is_locked(),
+            _ => false,
+        };
         let phc = stored.clone().unwrap_or_else(|| self.decoy_hash.clone());
         let matches = password_work(move || password.verify(&phc)).await?;
         let refused = || {
             ApiError::Validation("the email or password is wrong, or the account is locked".into())
         };
         let user = match user {
-            Some(u) if matches && stored.is_some() && !u.locked => u,
+            Some(u) if matches && stored.is_some() && !u.locked && !locked_on_stream => u,
             _ => return Err(refused()),
         };
-        // While `principals` may not show a lock this process committed, the stream decides.
-        if !shown && self.users.load(&user.user_id).await?.is_locked() {
-            return Err(refused());
-        }
         self.limits.sign_in_succeeded(&account_key, client).await?;
         let secret = new_secret("cls");
         let now = chrono::Utc::now();
