@@ -463,6 +463,9 @@ async fn a_kept_head_hash_catches_the_newest_event_removed(env: TestEnv) {
     // The chain alone still verifies; the kept head hash does not.
     assert_verifies(&verify_without_keys(&env), built.head - 1);
     assert_fails_at(&verify_without_keys_expecting(&env, &kept), built.head);
+    // Kept hashes are checked by position, whatever their order: the lowest bad one is named.
+    let both_bad = [(built.head, &newest.hash[..]), (built.k, &newest.hash[..])];
+    assert_fails_at(&verify_without_keys_expecting(&env, &both_bad), built.k);
 }
 
 on_both_backends!(an_untouched_ledger_of_a_few_dozen_events_verifies_without_any_master_key);

@@ -131,7 +131,7 @@ pub enum LedgerCommand {
         /// verify printed its head): exit 1 unless the chain holds that event with that hash.
         /// Repeatable.
         #[arg(long = "expect", value_name = "POSITION:HEX", value_parser = parse_anchor)]
-        anchors: Vec<(i64, String)>,
+        expect: Vec<(i64, String)>,
     },
     /// Events as JSON lines (position, hashes, metadata, stored payload — ciphertext only).
     Export {
@@ -479,7 +479,15 @@ async fn ledger(settings: Settings, command: LedgerCommand) -> anyhow::Result<Ex
     // Read-only work: no migration, so an auditor's read-only role is enough.
     let db = Database::connect(&settings.database()).await?;
     match command {
-        LedgerCommand::Verify { anchors } => {
+        LedgerCommand::Verify { expect } => {
+            // By position, so a failure names the lowest; one hash kept per position.
+            let mut anchors: Vec<(i64, String)> = expect;
+            anchors.sort();
+            anchors.dedup();
+            if anchors.windows(2).any(|w| w[0].0 == w[1].0) {
+                eprintln!("ledger verify: two different hashes kept for one position");
+                return Ok(ExitCode::from(2));
+            }
             // Rows without a place in the chain are read by no feed, but a stream replays them.
             let outside: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM events WHERE global_position IS NULL OR global_position < 1",

@@ -489,15 +489,16 @@ mod tests {
     }
 
     #[test]
-    fn a_flow_past_its_lifetime_cannot_be_taken_whatever_the_cache_still_holds() {
+    fn a_flow_is_taken_once_and_not_past_its_lifetime_whatever_the_cache_still_holds() {
+        let connections_for_long = connections(FLOW_LIFETIME);
+        let fresh = start(&connections_for_long, "alice", "alice-session");
+        assert!(connections_for_long.take(&fresh).is_some());
+        assert!(connections_for_long.take(&fresh).is_none(), "taken twice");
         let lifetime = Duration::from_millis(50);
-        let connections = connections(lifetime);
-        let fresh = start(&connections, "alice", "alice-session");
-        assert!(connections.take(&fresh).is_some());
-        assert!(connections.take(&fresh).is_none(), "taken twice");
-        let old = start(&connections, "alice", "alice-session");
+        let short_lived = connections(lifetime);
+        let old = start(&short_lived, "alice", "alice-session");
         std::thread::sleep(lifetime * 3);
-        assert!(connections.take(&old).is_none(), "a flow past its lifetime");
+        assert!(short_lived.take(&old).is_none(), "a flow past its lifetime");
     }
 
     #[test]
