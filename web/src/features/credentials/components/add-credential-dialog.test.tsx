@@ -1,4 +1,4 @@
-import { screen, waitFor, within } from '@testing-library/react';
+import { act, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { useState } from 'react';
 import { describe, expect, it, vi } from 'vitest';
@@ -253,9 +253,32 @@ describe('AddCredentialDialog', () => {
     expect(addable()).toBe(false);
     expect(screen.getByText(/values changed since the last test/i)).toBeInTheDocument();
 
-    // Back to the tested value: the test applies again.
+    // Back to the tested value: nothing kept it to compare with, so it is tested again.
     await user.type(token, '{Backspace}');
+    expect(addable()).toBe(false);
+    await user.click(testButton());
+    await screen.findByText('The credential is valid.');
     expect(addable()).toBe(true);
+  });
+
+  it('does not take a test answered after the values changed for the values shown', async () => {
+    const answer = deferred<Answer>();
+    const { user } = setup({ TestCredential: () => answer.promise });
+    await user.type(screen.getByLabelText(/^name/i), 'Work');
+    const token = screen.getByLabelText(/internal integration token/i);
+    await user.type(token, 'ntn_good');
+    await user.click(testButton());
+    await screen.findByText(/testing with notion/i);
+    await user.type(token, 'X');
+    expect(testButton()).toHaveTextContent('Test credential');
+    // The answer for ntn_good arrives, and every promise it settles has run (the next task).
+    await act(async () => {
+      answer.resolve(valid);
+      await new Promise((r) => setTimeout(r, 0));
+    });
+    expect(screen.queryByText('The credential is valid.')).not.toBeInTheDocument();
+    expect(screen.getByText(/values changed since the last test/i)).toBeInTheDocument();
+    expect(addable()).toBe(false);
   });
 
   it('renaming after the test keeps the test valid (only the secret is tested)', async () => {
@@ -502,9 +525,12 @@ describe('AddCredentialDialog', () => {
     // The form holds what was typed while it is open: the search sees it.
     expect(retainedIn(container, 'ntn_canary_refused')).not.toEqual([]);
 
-    // Another secret in its place, tested: nothing keeps the one that was sent before.
+    // Another secret in its place: nothing keeps the one that was sent before, not even the
+    // test that passed it, before the new one is tested; Add waits for that test.
     await user.clear(token);
     await user.type(token, 'ntn_canary_added');
+    expect(retainedIn(container, 'ntn_canary_refused')).toEqual([]);
+    expect(addable()).toBe(false);
     await user.click(testButton());
     await screen.findByText('The credential is valid.');
     expect(retainedIn(container, 'ntn_canary_refused')).toEqual([]);
@@ -525,8 +551,13 @@ describe('AddCredentialDialog', () => {
     await user.click(testButton());
     expect(await screen.findByText('API token is invalid.')).toBeInTheDocument();
     expect(retainedIn(container, 'ntn_canary_tested')).not.toEqual([]);
+    // Another value typed in its place, not tested yet: the test of the first is dropped.
+    const token = screen.getByLabelText(/internal integration token/i);
+    await user.clear(token);
+    await user.type(token, 'ntn_canary_retyped');
+    expect(retainedIn(container, 'ntn_canary_tested')).toEqual([]);
     // Another service: the values typed for this one, and its test, are dropped.
     await user.selectOptions(screen.getByLabelText('Service'), 'jira');
-    expect(retainedIn(container, 'ntn_canary_tested')).toEqual([]);
+    expect(retainedIn(container, 'ntn_canary_retyped')).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { FlaskConical, LogIn, Plus } from 'lucide-react';
-import { useId, useMemo, useState, type FormEvent } from 'react';
+import { useId, useState, type FormEvent } from 'react';
 import { Alert } from '@/components/ui/alert';
 import { Button } from '@/components/ui/button';
 import {
@@ -22,7 +22,7 @@ import { cn } from '@/lib/utils';
 import { AddCredentialMutation } from '../api/mutations';
 import { credentialContext } from '../api/context';
 import { providerName, scopesLabel, useStartOAuth } from '../api/oauth';
-import { useCredentialTest, valuesKey, filledFields } from '../hooks/use-credential-test';
+import { useCredentialTest, filledFields } from '../hooks/use-credential-test';
 import { SecretFields, missingFields } from './secret-fields';
 import { TestOutcome } from './test-outcome';
 
@@ -125,9 +125,8 @@ function AddCredentialForm({
   const viaOAuth = !!service?.oauthAvailable;
   const provider = providerName(service?.oauthProvider);
 
-  const currentKey = useMemo(() => valuesKey(serviceKey, values), [serviceKey, values]);
   const testing = test.state.phase === 'testing';
-  const passed = test.passedFor(currentKey);
+  const passed = test.passed;
   const canAdd = !!service && passed && !adding && !testing;
   const trimmedName = name.trim();
   const nameTaken =
@@ -156,6 +155,8 @@ function AddCredentialForm({
   function change(field: string, value: string) {
     setValues((v) => ({ ...v, [field]: value }));
     clearError(field);
+    // The test was of other values: forgotten, so nothing holds them once they are typed over.
+    test.changed();
   }
 
   function checkRequired(withName: boolean): boolean {
@@ -182,7 +183,7 @@ function AddCredentialForm({
     if (!service || adding || testing) return;
     if (!passed) {
       // These exact values were tested and did not pass: the outcome says why; no new check.
-      if (test.state.phase !== 'idle' && test.state.key === currentKey) return;
+      if (test.state.phase === 'done' || test.state.phase === 'failed') return;
       await runTest();
       return;
     }
@@ -341,7 +342,7 @@ function AddCredentialForm({
                 <Spinner /> Testing with {service.displayName}…
               </p>
             )}
-            <TestOutcome state={test.state} currentKey={currentKey} />
+            <TestOutcome state={test.state} />
           </div>
 
           <Button

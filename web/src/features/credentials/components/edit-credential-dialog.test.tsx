@@ -165,9 +165,17 @@ describe('EditCredentialDialog', () => {
     // The form holds what was typed while it is open: the search sees it.
     expect(retainedIn(container, 'ntn_canary_refused')).not.toEqual([]);
 
+    // Another secret typed in its place: nothing keeps the one sent, not even the test that passed
+    // it, before the new one is tested; Save waits for that test.
+    const token = screen.getByLabelText(/internal integration token/i);
+    await user.clear(token);
+    await user.type(token, 'ntn_canary_retyped');
+    expect(retainedIn(container, 'ntn_canary_refused')).toEqual([]);
+    expect(save()).toBeDisabled();
+
     // Not replacing the secret after all drops what was typed: nothing keeps what was sent.
     await user.click(replace);
-    expect(retainedIn(container, 'ntn_canary_refused')).toEqual([]);
+    expect(retainedIn(container, 'ntn_canary_retyped')).toEqual([]);
 
     await user.click(replace);
     await user.type(screen.getByLabelText(/internal integration token/i), 'ntn_canary_saved');

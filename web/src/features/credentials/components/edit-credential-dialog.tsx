@@ -19,7 +19,7 @@ import { apiFailure, describeFailure } from '@/lib/errors';
 import { useSecretMutation } from '@/lib/use-secret-mutation';
 import { credentialContext } from '../api/context';
 import { UpdateCredentialMutation } from '../api/mutations';
-import { filledFields, useCredentialTest, valuesKey } from '../hooks/use-credential-test';
+import { filledFields, useCredentialTest } from '../hooks/use-credential-test';
 import { SecretFields, missingFields, type FieldDef } from './secret-fields';
 import { TestOutcome } from './test-outcome';
 
@@ -87,11 +87,10 @@ function EditCredentialForm({
   // user replaced it or stopped replacing the secret, for as long as the dialog is open.
   const [saving, update] = useSecretMutation(UpdateCredentialMutation);
 
-  const currentKey = valuesKey(credential.service, values);
   const testing = test.state.phase === 'testing';
   const renamed = name.trim() !== credential.name;
   const metadataChanged = JSON.stringify(fromRows(rows)) !== JSON.stringify(fromRows(initialRows));
-  const secretReady = replacing && test.passedFor(currentKey);
+  const secretReady = replacing && test.passed;
   const canSave =
     !saving && !testing && name.trim() !== '' && (replacing ? secretReady : renamed || metadataChanged);
 
@@ -102,6 +101,8 @@ function EditCredentialForm({
       next.delete(field);
       return next;
     });
+    // The test was of other values: forgotten, so nothing holds them once they are typed over.
+    test.changed();
   }
 
   async function runTest() {
@@ -204,7 +205,7 @@ function EditCredentialForm({
                   <Spinner /> Testing with {serviceName}…
                 </p>
               )}
-              <TestOutcome state={test.state} currentKey={currentKey} />
+              <TestOutcome state={test.state} />
             </div>
             <Button variant="outline" className="w-full" disabled={testing || saving} onClick={runTest}>
               {testing ? <Spinner /> : <FlaskConical aria-hidden="true" />}

@@ -4,10 +4,17 @@ import { describeFailure } from '@/lib/errors';
 import { accountLabel } from '@/lib/format';
 import type { TestState } from '../hooks/use-credential-test';
 
-/** What the last "Test credential" found, and whether it still applies to the values shown. */
-export function TestOutcome({ state, currentKey }: { state: TestState; currentKey: string }) {
+/** What the last "Test credential" found, or that the values changed since. */
+export function TestOutcome({ state }: { state: TestState }) {
   if (state.phase === 'idle' || state.phase === 'testing') return null;
-  const stale = state.key !== currentKey;
+  if (state.phase === 'changed') {
+    return (
+      <Alert variant="warning">
+        <AlertTriangle aria-hidden="true" />
+        <span>The values changed since the last test. Test the credential again before adding it.</span>
+      </Alert>
+    );
+  }
   if (state.phase === 'failed') {
     return (
       <Alert variant="destructive" role="alert">
@@ -23,14 +30,6 @@ export function TestOutcome({ state, currentKey }: { state: TestState; currentKe
       minute.
     </span>
   );
-  if (stale) {
-    return (
-      <Alert variant="warning">
-        <AlertTriangle aria-hidden="true" />
-        <span>The values changed since the last test. Test the credential again before adding it.</span>
-      </Alert>
-    );
-  }
   if (outcome.result === 'VALID') {
     const who = outcome.account ? accountLabel(outcome.account) : null;
     return (

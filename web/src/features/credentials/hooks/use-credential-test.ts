@@ -6,28 +6,26 @@ import { TestCredentialMutation } from '../api/mutations';
 
 export type TestOutcome = TestCredentialResult['testCredential'];
 
+/** The last test of the values shown; `changed`: they were changed after a test, so it is gone. */
 export type TestState =
   | { phase: 'idle' }
-  | { phase: 'testing'; key: string }
-  | { phase: 'done'; key: string; outcome: TestOutcome }
-  | { phase: 'failed'; key: string; failure: ApiFailure };
+  | { phase: 'changed' }
+  | { phase: 'testing' }
+  | { phase: 'done'; outcome: TestOutcome }
+  | { phase: 'failed'; failure: ApiFailure };
 
 /** The non-empty fields, trimmed of nothing: what is tested is exactly what is sent. */
 export function filledFields(values: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== ''));
 }
 
-/** Identifies one service and one set of values, so a test result can be matched to them. */
-export function valuesKey(service: string, values: Record<string, string>): string {
-  const entries = Object.entries(filledFields(values)).sort(([a], [b]) => a.localeCompare(b));
-  return JSON.stringify([service, entries]);
-}
-
 /**
- * Runs `testCredential` and remembers which values it tested: `passedFor(key)` is true only when
- * the last test of exactly these values came back VALID. The key holds the values tested, as the
- * form does, until the form is closed, another service is chosen or other values are tested; the
- * mutation keeps nothing of them (`useSecretMutation`; its "sending" is `phase: 'testing'` here).
+ * Runs `testCredential` on the values the form shows; `passed` is true only when that test came
+ * back VALID. The form calls `changed()` whenever a value changes and `reset()` when it drops its
+ * values: the test is then forgotten (an answer still on its way is ignored), so a changed value
+ * is tested again before it is used. Nothing here holds the values tested, which may have been
+ * typed over (a secret sent, refused and replaced); the mutation keeps nothing of them either
+ * (`useSecretMutation`; its "sending" is `phase: 'testing'` here).
  */
 export function useCredentialTest() {
   const [, send] = useSecretMutation(TestCredentialMutation);
@@ -36,21 +34,19 @@ export function useCredentialTest() {
 
   const run = useCallback(
     async (service: string, values: Record<string, string>) => {
-      const key = valuesKey(service, values);
       const ticket = ++latest.current;
-      setState({ phase: 'testing', key });
+      setState({ phase: 'testing' });
       const result = await send({ service, fields: filledFields(values) });
       if (ticket !== latest.current) return;
       const failure = apiFailure(result.error);
       if (failure || !result.data) {
         setState({
           phase: 'failed',
-          key,
           failure: failure ?? { code: 'INTERNAL', message: 'The test gave no answer.' },
         });
         return;
       }
-      setState({ phase: 'done', key, outcome: result.data.testCredential });
+      setState({ phase: 'done', outcome: result.data.testCredential });
     },
     [send],
   );
@@ -60,10 +56,12 @@ export function useCredentialTest() {
     setState({ phase: 'idle' });
   }, []);
 
-  const passedFor = useCallback(
-    (key: string) => state.phase === 'done' && state.key === key && state.outcome.result === 'VALID',
-    [state],
-  );
+  const changed = useCallback(() => {
+    latest.current++;
+    setState((s) => (s.phase === 'idle' ? s : { phase: 'changed' }));
+  }, []);
 
-  return { state, run, reset, passedFor };
+  const passed = state.phase === 'done' && state.outcome.result === 'VALID';
+
+  return { state, run, reset, changed, passed };
 }
