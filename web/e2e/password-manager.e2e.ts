@@ -25,12 +25,27 @@ const log = () => internals.locator('body').innerText();
  * logs this line first and then, in the same call, either has no password it would save and
  * logs nothing more, or asks to save one: AskUserOrSavePassword, "Decision: ASK the user",
  * PENDING_PASSWORD_STATE, the lines the sign-in's log shows right after it.
+ *
+ * Each line reaches the internals page as a message of its own, so the page may show the first
+ * and not yet the ones after it: the log is read again until it has not grown for 500 ms (for
+ * 10 s at most; a log still growing then is taken as it is, with more lines, not fewer).
  */
 async function afterSubmission(from: number) {
   await expect
     .poll(async () => (await log()).slice(from), { timeout: 10_000 })
     .toMatch(/PasswordManager::OnDynamicFormSubmission/);
-  return (await log()).slice(from);
+  let text = await log();
+  let grewAt = Date.now();
+  const until = grewAt + 10_000;
+  while (Date.now() - grewAt < 500 && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = await log();
+    if (now.length !== text.length) {
+      text = now;
+      grewAt = Date.now();
+    }
+  }
+  return text.slice(from);
 }
 
 beforeAll(async () => {
