@@ -468,6 +468,22 @@ async fn a_kept_head_hash_catches_the_newest_event_removed(env: TestEnv) {
     assert_fails_at(&verify_without_keys_expecting(&env, &both_bad), built.k);
 }
 
+/// An event whose hash is set to NULL (SQLite's columns allow it, around the triggers;
+/// PostgreSQL's do not) is named at its position, a failed check (exit 1), not a database
+/// error (exit 2) an auditor's script could take for an outage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_stored_without_its_hash_is_named_at_its_position_on_sqlite() {
+    let env = TestEnv::sqlite().await;
+    let built = build(&env).await;
+    let mut t = Tamper::open(&env, &built.pool).await;
+    t.exec(
+        "UPDATE events SET hash = NULL WHERE global_position = $1",
+        built.k,
+    )
+    .await;
+    assert_fails_at(&verify_without_keys(&env), built.k);
+}
+
 on_both_backends!(an_untouched_ledger_of_a_few_dozen_events_verifies_without_any_master_key);
 on_both_backends!(a_kept_head_hash_catches_the_newest_event_removed);
 on_both_backends!(an_edited_payload_is_named_at_its_position);
