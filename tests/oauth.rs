@@ -217,6 +217,21 @@ async fn refreshes(person: &Client, id: &str) -> usize {
         .count()
 }
 
+/// Makes the database refuse every event of `event_type` as if it were away (SQLSTATE 57P03 on
+/// PostgreSQL); undone by `accept_events_again` on the pool answered.
+async fn database_away_for(env: &TestEnv, event_type: &str) -> sqlx::AnyPool {
+    let pool = env.any_pool().await;
+    crate::support::refuse_events_where(
+        &pool,
+        env.backend,
+        &format!("NEW.event_type = '{event_type}'"),
+        "the database is away",
+        Some("57P03"),
+    )
+    .await;
+    pool
+}
+
 async fn resolver_token(person: &Client) -> Client {
     let token = person.api_token("resolver", "CREDENTIALS_RESOLVE").await;
     person.with_auth(Auth::Bearer(token))
@@ -538,15 +553,7 @@ async fn a_revocation_the_database_could_not_record_is_recorded_at_the_next_need
     let id = connected_id(&landed);
     let machine = resolver_token(&alice).await;
     server.simulator.revoke_all_oauth_grants();
-    let pool = env.any_pool().await;
-    crate::support::refuse_events_where(
-        &pool,
-        env.backend,
-        "NEW.event_type = 'CredentialExpired'",
-        "the database is away",
-        Some("57P03"),
-    )
-    .await;
+    let pool = database_away_for(&env, "CredentialExpired").await;
     // Due now: the resolve's refresh is refused by Google, and the expiry by the database.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let resolve =
@@ -1107,15 +1114,7 @@ async fn a_refresh_the_database_could_not_record_is_recorded_later_without_redee
     let (_, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
     let id = connected_id(&landed);
     let machine = resolver_token(&alice).await;
-    let pool = env.any_pool().await;
-    crate::support::refuse_events_where(
-        &pool,
-        env.backend,
-        "NEW.event_type = 'OAuthTokenRefreshed'",
-        "the database is away",
-        Some("57P03"),
-    )
-    .await;
+    let pool = database_away_for(&env, "OAuthTokenRefreshed").await;
     // Due now: the resolve redeems the refresh token, and its record is refused throughout.
     tokio::time::sleep(Duration::from_secs(2)).await;
     resolve_access_token(&machine, "alice").await;
