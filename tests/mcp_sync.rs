@@ -916,6 +916,73 @@ async fn a_copy_id_recorded_in_this_pass_is_claimed_before_the_read_model_shows_
 }
 on_both_backends!(a_copy_id_recorded_in_this_pass_is_claimed_before_the_read_model_shows_it);
 
+/// A drift check whose lease may have lapsed while it listed the server's copies stops, and
+/// the pass says so (the sender then makes the check again at its next pass, rather than after
+/// `drift_every`), even with no row to send.
+async fn a_drift_check_cut_short_by_a_lapsed_lease_is_reported(env: TestEnv) {
+    use crate::support::mcp_recorder::McpFault;
+    use crate::support::{meta, register_with, valid};
+    use credledger::mcp::{sync::McpSync, McpServers};
+    use std::sync::Arc;
+    let ledger = env.ledger().await;
+    let servers = Arc::new(McpServers::new(ledger.clone()).with_outbound(env.settings().outbound));
+    let recorder = gateway(&servers).await;
+    register_with(
+        &ledger,
+        "alice",
+        "notion",
+        "Work",
+        r#"{"token":"ntn_alice_drift_0000000000000000000"}"#,
+        Some(valid("acct-work")),
+        &meta("alice"),
+    )
+    .await
+    .unwrap();
+    ledger.projections.catch_up().await.unwrap();
+    let sync = Arc::new(McpSync::new(
+        servers,
+        SyncSettings {
+            lease_ttl: Duration::from_millis(900),
+            ..fast_sync()
+        },
+        credledger::jobs::Leases::with_holder(ledger.db.clone(), "instance-a"),
+    ));
+    let first = sync.locked_pass(false).await.unwrap().unwrap();
+    assert_eq!(first["gw"].sent, 1, "{first:?}");
+    ledger.projections.catch_up().await.unwrap();
+    // The listing takes longer than the lease lives unrenewed.
+    recorder.set_fault(Some(McpFault::Slow(Duration::from_millis(2_500))));
+    let pass = tokio::spawn({
+        let sync = sync.clone();
+        async move { sync.locked_pass(true).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let pool = env.any_pool().await;
+    let mut locked = pool.begin().await.unwrap();
+    if env.backend == credledger_adapters::Backend::Postgres {
+        sqlx::query("SELECT name FROM leases WHERE name = 'mcp_sync' FOR UPDATE")
+            .execute(&mut *locked)
+            .await
+            .unwrap();
+    }
+    let writer = ledger.db.exclusive().await;
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    drop(writer);
+    locked.rollback().await.unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(10), pass)
+        .await
+        .expect("the pass did not end")
+        .unwrap()
+        .unwrap()
+        .expect("the lease was taken");
+
+    assert!(report["gw"].lease_lost, "{report:?}");
+    recorder.set_fault(None);
+    ledger.db.close().await;
+}
+on_both_backends!(a_drift_check_cut_short_by_a_lapsed_lease_is_reported);
+
 async fn registrations_of_one_id_at_once_leave_the_winners_secret(env: TestEnv) {
     use crate::support::meta;
     use credledger::mcp::{McpServers, NewMcpServer};

@@ -79,8 +79,8 @@ pub struct StepReport {
     /// The server could not be reached: the pass stopped early, nothing was counted against
     /// the rows not tried.
     pub unreachable: bool,
-    /// The lease may have lapsed: the pass stopped early, the rows not tried are the next
-    /// holder's.
+    /// The lease may have lapsed: the pass (or its drift check) stopped early, the rows not
+    /// tried are the next holder's, and the drift check is not counted as made.
     pub lease_lost: bool,
 }
 
@@ -175,7 +175,10 @@ impl McpSync {
             let drift = !self.settings.drift_every.is_zero()
                 && last_drift.elapsed() >= self.settings.drift_every;
             match self.locked_pass(drift).await {
-                Ok(Some(_)) if drift => last_drift = tokio::time::Instant::now(),
+                // A drift check cut short by a lapsed lease is made again at the next pass.
+                Ok(Some(reports)) if drift && !reports.values().any(|r| r.lease_lost) => {
+                    last_drift = tokio::time::Instant::now()
+                }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "MCP sync pass failed"),
             }
@@ -250,6 +253,12 @@ impl McpSync {
         let mut reports = BTreeMap::new();
         for (server, report) in futures::future::join_all(steps).await {
             reports.insert(server, report?);
+        }
+        if held.is_lost() {
+            // Whatever each step saw: a drift check may have stopped short too.
+            for report in reports.values_mut() {
+                report.lease_lost = true;
+            }
         }
         Ok(reports)
     }
