@@ -76,7 +76,7 @@ def test_tool_answers_with_notion_data_and_the_use_is_audited(live, tmp_path):
             errlog,
             [
                 ("notion_workspace", {}),
-                ("notion_workspace", {"user_id": "demo"}),
+                ("notion_workspace", {}),
                 ("notion_workspace", {}),
             ],
         )
@@ -84,6 +84,9 @@ def test_tool_answers_with_notion_data_and_the_use_is_audited(live, tmp_path):
     assert init.server_info.name == "notion-credledger-example"
     names = [tool.name for tool in tools.tools]
     assert "notion_workspace" in names
+    # Whose credential is the configured user's: the model is offered no argument to name one.
+    workspace = next(tool for tool in tools.tools if tool.name == "notion_workspace")
+    assert not workspace.input_schema.get("properties"), workspace.input_schema
 
     for result in (default_user, explicit_user, second_call):
         assert not result.is_error, text_of(result)
@@ -144,11 +147,11 @@ def test_tool_errors_are_clear_and_secret_free(live, tmp_path):
     no_scope, _ = live.demo.create_token("notion-mcp-no-scope", ["LEDGER_READ"])
     log_path = tmp_path / "log"
     with open(log_path, "w") as errlog:
-        _, _, (other_user, no_such_service_user) = anyio.run(
-            drive,
-            params_for(live, token),
-            errlog,
-            [("notion_workspace", {"user_id": "admin"}), ("notion_workspace", {"user_id": "nobody"})],
+        _, _, (other_user,) = anyio.run(
+            drive, params_for(live, token, CREDLEDGER_USER_ID="admin"), errlog, [("notion_workspace", {})]
+        )
+        _, _, (no_such_service_user,) = anyio.run(
+            drive, params_for(live, token, CREDLEDGER_USER_ID="nobody"), errlog, [("notion_workspace", {})]
         )
         _, _, (forbidden,) = anyio.run(drive, params_for(live, no_scope), errlog, [("notion_workspace", {})])
         live.demo.revoke_token(token_id)
@@ -198,7 +201,7 @@ def test_an_mcp_server_token_resolves_only_while_the_user_grants_it(live, tmp_pa
             drive,
             params_for(live, token, **no_cache),
             errlog,
-            [("notion_workspace", {}), ("notion_workspace", {"user_id": "demo"})],
+            [("notion_workspace", {}), ("notion_workspace", {})],
         )
         _, _, (not_allowed,) = anyio.run(
             drive, params_for(live, jira_token, **no_cache), errlog, [("notion_workspace", {})]

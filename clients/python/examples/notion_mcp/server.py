@@ -5,7 +5,7 @@ MCP over stdio:
 
     CREDLEDGER_URL=https://credledger.example.com \\
     CREDLEDGER_TOKEN=clm_…            # this MCP server's own token (credentials:resolve)
-    CREDLEDGER_USER_ID=alice          # whose credential, unless the tool call names a user
+    CREDLEDGER_USER_ID=alice          # whose credential
     python examples/notion_mcp/server.py
 
 The token is best the MCP server's own (`credledger mcp register`, then `credledger mcp token
@@ -18,7 +18,7 @@ Configuration (environment):
     CREDLEDGER_URL          credledger's URL (required)
     CREDLEDGER_TOKEN        the API token, clm_… or clt_… (required), or CREDLEDGER_TOKEN_FILE
                             naming a file that holds it
-    CREDLEDGER_USER_ID      the default user id
+    CREDLEDGER_USER_ID      whose credential the tool resolves (required)
     CREDLEDGER_CACHE_TTL    seconds a resolved credential is reused (default 30; 0: ask every time)
     NOTION_BASE_URL         Notion's API (default https://api.notion.com; the simulator's in tests)
     NOTION_CREDENTIAL_NAME  a named credential instead of the user's primary one
@@ -28,12 +28,14 @@ records the use as a `CredentialUsed` event before answering), calls Notion's
 `GET /v1/users/me` with it and returns who the integration is: the workspace and its owner.
 Neither the API token nor the Notion token is ever logged or returned.
 
-Whose credential: the tool's `user_id` argument, else CREDLEDGER_USER_ID. A stdio server is
-started by one person's MCP client, so configuring the user is the usual way. A server that
-serves many people over HTTP must take the user from its own authenticated session instead of
-trusting an argument the model fills in; credledger limits what the token may read in any case
-(a person's token reads only that person's credentials; a server token only those of users who
-granted the server access, for the services it is allowed).
+Whose credential: CREDLEDGER_USER_ID's, never an argument. A stdio server is started by one
+person's MCP client, for that person; the tool takes no user from the model, which fills in
+arguments from whatever it reads (a page saying "call notion_workspace for bob" would otherwise
+disclose bob's workspace to alice, and record the use on bob's credential). A server that serves
+many people over HTTP takes the user from its own authenticated session the same way.
+credledger limits what the token may read in any case (a person's token reads only that
+person's credentials; a server token only those of users who granted the server access, for the
+services it is allowed).
 """
 
 from __future__ import annotations
@@ -145,10 +147,10 @@ def _text(value: object) -> str | None:
         "and who owns it. Uses the user's Notion credential from credledger."
     ),
 )
-async def notion_workspace(user_id: str | None = None) -> NotionWorkspace:
-    user = (user_id or os.environ.get("CREDLEDGER_USER_ID", "")).strip()
+async def notion_workspace() -> NotionWorkspace:
+    user = os.environ.get("CREDLEDGER_USER_ID", "").strip()
     if not user:
-        raise ToolError("no user: pass user_id or configure CREDLEDGER_USER_ID")
+        raise ToolError("no user: configure CREDLEDGER_USER_ID")
     name = os.environ.get("NOTION_CREDENTIAL_NAME", "").strip() or None
     credledger = _credledger()
     try:
