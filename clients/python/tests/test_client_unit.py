@@ -176,6 +176,42 @@ def test_repr_never_shows_the_token():
     assert TOKEN not in repr(AsyncCredledgerClient(BASE, TOKEN))
 
 
+@pytest.mark.parametrize("bad", [TOKEN + "\t", TOKEN + "\x0b", TOKEN + "é", "\u201c" + TOKEN])
+def test_a_token_with_characters_no_token_has_is_refused(bad):
+    # Such a token would reach the HTTP library's error message escaped, past the redaction.
+    with pytest.raises(ValueError):
+        CredledgerClient(BASE, bad)
+    with pytest.raises(ValueError):
+        AsyncCredledgerClient(BASE, bad)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"cache_ttl": float("nan")},
+        {"cache_ttl": float("inf")},
+        {"max_cache_entries": -1},
+        {"max_cache_entries": 0},
+        {"timeout": None},
+        {"timeout": 0},
+        {"timeout": float("inf")},
+    ],
+)
+def test_settings_that_bound_nothing_are_refused(settings):
+    with pytest.raises(ValueError):
+        CredledgerClient(BASE, TOKEN, **settings)
+
+
+def test_no_proxy_is_taken_from_the_environment(monkeypatch):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "all_proxy"):
+        monkeypatch.setenv(name, "http://proxy.invalid:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    for client in (CredledgerClient(BASE, TOKEN), AsyncCredledgerClient(BASE, TOKEN)):
+        url = httpx.URL(client.endpoint)
+        assert client._http._transport_for_url(url) is client._http._transport
+
+
 def test_resolved_credential_repr_hides_secret_values():
     got = make(Script(ok())).resolve("demo", "notion")
     assert SECRET not in repr(got)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import email.utils
 import ipaddress
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -328,10 +329,16 @@ class _Base:
     ) -> None:
         if not isinstance(token, str) or not token.strip():
             raise ValueError("token must be a credledger API token (clt_…, or an MCP server's clm_…)")
-        if any(c in token for c in "\r\n\x00 "):
+        # Visible ASCII only: a tab or a non-ASCII character would reach the HTTP library's own
+        # error message in a form the redaction does not recognise.
+        if not all("!" <= c <= "~" for c in token):
             raise ValueError("token contains characters no API token has")
-        if cache_ttl < 0:
-            raise ValueError("cache_ttl must be >= 0 (0 disables the cache)")
+        if not isinstance(cache_ttl, (int, float)) or not 0 <= cache_ttl < math.inf:
+            raise ValueError("cache_ttl must be a number of seconds >= 0 (0 disables the cache)")
+        if not isinstance(max_cache_entries, int) or max_cache_entries < 1:
+            raise ValueError("max_cache_entries must be a whole number >= 1")
+        if not isinstance(timeout, (int, float)) or not 0 < timeout < math.inf:
+            raise ValueError("timeout must be a number of seconds > 0")
         self.base_url = base_url.rstrip("/")
         self.endpoint = _endpoint(base_url, allow_insecure_http)
         self.timeout = timeout
@@ -403,7 +410,8 @@ class CredledgerClient(_Base):
         user_agent: prepended to the User-Agent, which the audit trail shows (name the MCP
             server, e.g. `notion-mcp/1.2`).
         http_client: an `httpx.Client` to send with (for proxies, custom CAs or tests); it is
-            not closed by `close()`.
+            not closed by `close()`. Without one, no proxy and no CA bundle is taken from the
+            environment (`HTTP_PROXY`, `SSL_CERT_FILE`, …).
     """
 
     def __init__(
@@ -430,7 +438,8 @@ class CredledgerClient(_Base):
             clock=clock,
         )
         self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(timeout=timeout, follow_redirects=False)
+        # No proxy or CA from the environment: the token and the secrets go where base_url says.
+        self._http = http_client or httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False)
 
     def resolve(
         self, user_id: str, service: str, name: str | None = None, *, tool: str | None = None
@@ -500,7 +509,9 @@ class AsyncCredledgerClient(_Base):
             clock=clock,
         )
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+        self._http = http_client or httpx.AsyncClient(
+            timeout=timeout, follow_redirects=False, trust_env=False
+        )
 
     async def resolve(
         self, user_id: str, service: str, name: str | None = None, *, tool: str | None = None
