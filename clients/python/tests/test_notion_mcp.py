@@ -154,6 +154,12 @@ def test_tool_errors_are_clear_and_secret_free(live, tmp_path):
             drive, params_for(live, token, CREDLEDGER_USER_ID="nobody"), errlog, [("notion_workspace", {})]
         )
         _, _, (forbidden,) = anyio.run(drive, params_for(live, no_scope), errlog, [("notion_workspace", {})])
+        _, _, (plain_http,) = anyio.run(
+            drive,
+            params_for(live, token, NOTION_BASE_URL="http://notion.invalid"),
+            errlog,
+            [("notion_workspace", {})],
+        )
         live.demo.revoke_token(token_id)
         _, _, (revoked,) = anyio.run(drive, params_for(live, token), errlog, [("notion_workspace", {})])
 
@@ -161,6 +167,8 @@ def test_tool_errors_are_clear_and_secret_free(live, tmp_path):
     assert no_such_service_user.is_error
     assert forbidden.is_error and "may not resolve" in text_of(forbidden)
     assert revoked.is_error and "refused this server's API token" in text_of(revoked)
+    # The Notion token is not sent in plain text off this machine.
+    assert plain_http.is_error and "NOTION_BASE_URL must be https" in text_of(plain_http)
     log = log_path.read_text()
     for secret in (token, no_scope, live.notion_secret):
         assert secret not in log

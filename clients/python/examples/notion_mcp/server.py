@@ -127,12 +127,19 @@ def _credledger() -> AsyncCredledgerClient:
 
 def _notion() -> httpx.AsyncClient:
     if _state.notion is None:
-        _state.notion = httpx.AsyncClient(timeout=10, follow_redirects=False)
+        # No proxy from the environment: the Notion token goes where NOTION_BASE_URL says.
+        _state.notion = httpx.AsyncClient(timeout=10, follow_redirects=False, trust_env=False)
     return _state.notion
 
 
 def _notion_base() -> str:
-    return os.environ.get("NOTION_BASE_URL", "https://api.notion.com").strip().rstrip("/")
+    base = os.environ.get("NOTION_BASE_URL", "https://api.notion.com").strip().rstrip("/")
+    url = httpx.URL(base)
+    loopback = url.host in ("127.0.0.1", "::1", "localhost")
+    if url.scheme != "https" and not (url.scheme == "http" and loopback):
+        # The Notion token goes in the request: never in plain text off this machine.
+        raise ToolError("NOTION_BASE_URL must be https (plain http only to loopback)")
+    return base
 
 
 def _text(value: object) -> str | None:
@@ -151,6 +158,7 @@ async def notion_workspace() -> NotionWorkspace:
     user = os.environ.get("CREDLEDGER_USER_ID", "").strip()
     if not user:
         raise ToolError("no user: configure CREDLEDGER_USER_ID")
+    base = _notion_base()  # checked before anything is resolved
     name = os.environ.get("NOTION_CREDENTIAL_NAME", "").strip() or None
     credledger = _credledger()
     try:
@@ -183,7 +191,7 @@ async def notion_workspace() -> NotionWorkspace:
         raise ToolError("the Notion credential in credledger has no token field")
     try:
         response = await _notion().get(
-            f"{_notion_base()}/v1/users/me",
+            f"{base}/v1/users/me",
             headers={
                 "Authorization": f"Bearer {secret}",
                 "Notion-Version": NOTION_VERSION,
