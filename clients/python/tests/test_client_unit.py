@@ -258,7 +258,18 @@ def test_connection_errors_never_contain_the_token():
     with pytest.raises(ConnectionFailed) as info:
         make(script).resolve("demo", "notion")
     assert TOKEN not in str(info.value)
-    assert info.value.__cause__ is None and info.value.__suppress_context__
+    # Not even as its context: httpx's error holds the request, the token in its headers.
+    assert info.value.__cause__ is None and info.value.__context__ is None
+
+
+def test_a_traceback_that_shows_locals_shows_no_token():
+    import traceback
+
+    with pytest.raises(CredentialNotFound) as info:
+        make(Script(gql_error("NOT_FOUND"))).resolve("demo", "notion")
+    shown = "".join(traceback.TracebackException.from_exception(info.value, capture_locals=True).format())
+    assert "_parse_resolve" in shown  # the frames are there, with their locals
+    assert TOKEN not in shown
 
 
 def test_timeouts_are_connection_failures():
@@ -332,6 +343,16 @@ def test_second_call_within_ttl_makes_no_request():
     clock.now += 0.1
     client.resolve("demo", "notion")
     assert len(script.requests) == 2
+
+
+def test_an_expired_answer_is_forgotten_whatever_is_asked_next():
+    clock = Clock()
+    client = make(Script(ok()), cache_ttl=30, clock=clock)
+    client.resolve("demo", "notion")
+    clock.now += 31
+    client.resolve("ada", "notion")
+    # demo's secret is no longer held, though nobody asked for it again.
+    assert list(client._cache._items) == [("ada", "notion", None)]
 
 
 def test_cache_key_is_user_service_and_name():

@@ -119,10 +119,21 @@ class _TTLCache:
         self._items: OrderedDict[Hashable, tuple[float, ResolvedCredential]] = OrderedDict()
         self._lock = threading.Lock()
 
+    def _forget_expired(self) -> None:
+        """Drops every expired answer (oldest first: entries are kept in the order they were
+        put, each for `ttl`), so no secret stays in memory past its time. Under the lock."""
+        now = self.clock()
+        while self._items:
+            oldest = next(iter(self._items))
+            if self._items[oldest][0] > now:
+                break
+            del self._items[oldest]
+
     def get(self, key: Hashable) -> ResolvedCredential | None:
         if self.ttl <= 0:
             return None
         with self._lock:
+            self._forget_expired()
             item = self._items.get(key)
             if item is None:
                 return None
@@ -136,6 +147,7 @@ class _TTLCache:
         if self.ttl <= 0:
             return
         with self._lock:
+            self._forget_expired()
             self._items.pop(key, None)
             self._items[key] = (self.clock() + self.ttl, value._copy())
             while len(self._items) > self.max_entries:
@@ -257,7 +269,7 @@ def _error(
     return cls(message, **kwargs)
 
 
-def _parse_resolve(response: httpx.Response, token: str) -> ResolvedCredential:
+def _parse_resolve(response: httpx.Response, token: _Secret) -> ResolvedCredential:
     """The answer to `resolveCredential`, or the exception its error stands for."""
     try:
         body = response.json()
@@ -276,8 +288,8 @@ def _parse_resolve(response: httpx.Response, token: str) -> ResolvedCredential:
                 cls = ServerError
             else:
                 cls = CredledgerError
-        message = _scrub(first.get("message") or "credledger refused the request", token)
-        if cls is Forbidden and token.startswith(SERVER_TOKEN_PREFIX):
+        message = _scrub(first.get("message") or "credledger refused the request", token.reveal())
+        if cls is Forbidden and token.reveal().startswith(SERVER_TOKEN_PREFIX):
             # credledger gives one reason for a missing grant, a withdrawn grant and a service
             # the server is not allowed; say what lets a server resolve, so the fix is clear.
             message = f"{message.rstrip('.')}. {_SERVER_FORBIDDEN_HINT}"
@@ -379,7 +391,8 @@ class _Base:
 
     def _settle(self, key: tuple, response: httpx.Response) -> ResolvedCredential:
         try:
-            resolved = _parse_resolve(response, self._token.reveal())
+            # The token itself is in no frame's locals: a traceback that shows them shows none.
+            resolved = _parse_resolve(response, self._token)
         except (Unauthenticated, Forbidden):
             # What this token obtained before may no longer be its to use.
             self._cache.drop()
@@ -467,8 +480,12 @@ class CredledgerClient(_Base):
                 follow_redirects=False,
             )
         except httpx.HTTPError as exc:
-            raise self._transport_error(exc) from None
-        return self._settle(key, response)
+            failed = self._transport_error(exc)
+        else:
+            return self._settle(key, response)
+        # Raised outside the handler: httpx's error, whose request carries the token, is not
+        # kept as its context.
+        raise failed
 
     def close(self) -> None:
         if self._owns_http:
@@ -531,8 +548,10 @@ class AsyncCredledgerClient(_Base):
                 follow_redirects=False,
             )
         except httpx.HTTPError as exc:
-            raise self._transport_error(exc) from None
-        return self._settle(key, response)
+            failed = self._transport_error(exc)
+        else:
+            return self._settle(key, response)
+        raise failed
 
     async def aclose(self) -> None:
         if self._owns_http:
