@@ -355,6 +355,20 @@ def test_an_expired_answer_is_forgotten_whatever_is_asked_next():
     assert list(client._cache._items) == [("ada", "notion", None)]
 
 
+def test_an_answer_asked_for_before_an_invalidation_is_not_kept_after_it():
+    client = None
+
+    def answered_after_an_invalidation(request):
+        # Another task, told by Notion that the token is refused, invalidates meanwhile.
+        client.invalidate(user_id="demo")
+        return ok()
+
+    script = Script(answered_after_an_invalidation)
+    client = make(script, cache_ttl=30)
+    client.resolve("demo", "notion")
+    assert len(client._cache) == 0
+
+
 def test_cache_key_is_user_service_and_name():
     script = Script(ok())
     client = make(script)

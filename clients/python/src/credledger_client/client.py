@@ -118,6 +118,8 @@ class _TTLCache:
         self.clock = clock
         self._items: OrderedDict[Hashable, tuple[float, ResolvedCredential]] = OrderedDict()
         self._lock = threading.Lock()
+        # One more at every drop: an answer asked for before a drop is not kept after it.
+        self.drops = 0
 
     def _forget_expired(self) -> None:
         """Drops every expired answer (oldest first: entries are kept in the order they were
@@ -143,10 +145,14 @@ class _TTLCache:
                 return None
             return value._copy()
 
-    def put(self, key: Hashable, value: ResolvedCredential) -> None:
+    def put(self, key: Hashable, value: ResolvedCredential, asked_at_drops: int) -> None:
+        """Keeps `value`, unless the cache was dropped from since it was asked for
+        (`asked_at_drops`, the `drops` read then): a refusal or an `invalidate()` meanwhile."""
         if self.ttl <= 0:
             return
         with self._lock:
+            if self.drops != asked_at_drops:
+                return
             self._forget_expired()
             self._items.pop(key, None)
             self._items[key] = (self.clock() + self.ttl, value._copy())
@@ -155,6 +161,7 @@ class _TTLCache:
 
     def drop(self, user_id: Any = _ANY, service: Any = _ANY, name: Any = _ANY) -> int:
         with self._lock:
+            self.drops += 1
             doomed = [
                 key
                 for key in self._items
@@ -389,7 +396,7 @@ class _Base:
         detail = _scrub(exc, self._token.reveal())
         return ConnectionFailed(f"the request to credledger {kind}: {type(exc).__name__}: {detail}")
 
-    def _settle(self, key: tuple, response: httpx.Response) -> ResolvedCredential:
+    def _settle(self, key: tuple, response: httpx.Response, asked_at_drops: int) -> ResolvedCredential:
         try:
             # The token itself is in no frame's locals: a traceback that shows them shows none.
             resolved = _parse_resolve(response, self._token)
@@ -400,7 +407,7 @@ class _Base:
         except CredentialNotFound:
             self._cache.drop(*key)
             raise
-        self._cache.put(key, resolved)
+        self._cache.put(key, resolved, asked_at_drops)
         return resolved._copy()
 
     def __repr__(self) -> str:
@@ -471,6 +478,7 @@ class CredledgerClient(_Base):
         cached = self._cache.get(key)
         if cached is not None:
             return cached
+        asked_at_drops = self._cache.drops
         try:
             response = self._http.post(
                 self.endpoint,
@@ -482,7 +490,7 @@ class CredledgerClient(_Base):
         except httpx.HTTPError as exc:
             failed = self._transport_error(exc)
         else:
-            return self._settle(key, response)
+            return self._settle(key, response, asked_at_drops)
         # Raised outside the handler: httpx's error, whose request carries the token, is not
         # kept as its context.
         raise failed
@@ -539,6 +547,7 @@ class AsyncCredledgerClient(_Base):
         cached = self._cache.get(key)
         if cached is not None:
             return cached
+        asked_at_drops = self._cache.drops
         try:
             response = await self._http.post(
                 self.endpoint,
@@ -550,7 +559,7 @@ class AsyncCredledgerClient(_Base):
         except httpx.HTTPError as exc:
             failed = self._transport_error(exc)
         else:
-            return self._settle(key, response)
+            return self._settle(key, response, asked_at_drops)
         raise failed
 
     async def aclose(self) -> None:
