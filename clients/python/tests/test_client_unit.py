@@ -272,6 +272,36 @@ def test_a_traceback_that_shows_locals_shows_no_token():
     assert TOKEN not in shown
 
 
+def test_an_answer_past_the_size_bound_is_not_read_to_its_end():
+    sent = []
+
+    def endless():
+        for _ in range(10_000):
+            sent.append(1)
+            yield b" " * 65536
+
+    script = Script(lambda request: httpx.Response(200, content=endless()))
+    with pytest.raises(ServerError, match="larger than"):
+        make(script).resolve("demo", "notion")
+    assert len(sent) <= 17  # 1 MiB of 64 KiB chunks, and the one past it
+
+
+def test_an_answer_that_trickles_in_past_the_timeout_is_given_up():
+    clock = Clock()
+    sent = []
+
+    def trickle():
+        for _ in range(1_000):
+            sent.append(1)
+            clock.now += 0.4  # each byte within httpx's read timeout, the whole past it
+            yield b" "
+
+    script = Script(lambda request: httpx.Response(200, content=trickle()))
+    with pytest.raises(ConnectionFailed, match="timed out"):
+        make(script, timeout=1, clock=clock).resolve("demo", "notion")
+    assert len(sent) <= 3
+
+
 def test_timeouts_are_connection_failures():
     with pytest.raises(ConnectionFailed, match="timed out"):
         make(Script(httpx.ReadTimeout("slow"))).resolve("demo", "notion")
@@ -475,3 +505,24 @@ def test_async_client_resolves_caches_and_maps_errors():
         await http.aclose()
 
     anyio.run(main)
+
+
+def test_the_async_client_bounds_an_answer_as_the_sync_one_does():
+    sent = []
+
+    async def endless():
+        for _ in range(10_000):
+            sent.append(1)
+            yield b" " * 65536
+
+    script = Script(lambda request: httpx.Response(200, content=endless()))
+
+    async def main():
+        http = httpx.AsyncClient(transport=httpx.MockTransport(script))
+        async with AsyncCredledgerClient(BASE, TOKEN, http_client=http) as client:
+            with pytest.raises(ServerError, match="larger than"):
+                await client.resolve("demo", "notion")
+        await http.aclose()
+
+    anyio.run(main)
+    assert len(sent) <= 17

@@ -333,6 +333,42 @@ def _parse_resolve(response: httpx.Response, token: _Secret) -> ResolvedCredenti
     )
 
 
+#: The largest answer read from credledger: a resolved credential's secret is at most 64 KiB.
+MAX_ANSWER_BYTES = 1024 * 1024
+
+
+class _Reading:
+    """An answer's body read as it comes: at most `MAX_ANSWER_BYTES`, and no longer in all than
+    `timeout` seconds (httpx bounds each read, not the whole: a byte every few seconds would
+    keep it going)."""
+
+    def __init__(self, response: httpx.Response, timeout: float, clock: Callable[[], float]) -> None:
+        self.response = response
+        self.deadline = clock() + timeout
+        self.clock = clock
+        self.body = bytearray()
+
+    def add(self, chunk: bytes) -> None:
+        self.body += chunk
+        if len(self.body) > MAX_ANSWER_BYTES:
+            raise _error(
+                ServerError,
+                f"credledger's answer is larger than {MAX_ANSWER_BYTES} bytes",
+                code=None,
+                response=self.response,
+            )
+        if self.clock() > self.deadline:
+            raise httpx.ReadTimeout("the answer took longer than the timeout in all")
+
+    def answer(self) -> httpx.Response:
+        return httpx.Response(
+            self.response.status_code,
+            headers=self.response.headers,
+            content=bytes(self.body),
+            request=self.response.request,
+        )
+
+
 class _Base:
     def __init__(
         self,
@@ -361,6 +397,7 @@ class _Base:
         self.base_url = base_url.rstrip("/")
         self.endpoint = _endpoint(base_url, allow_insecure_http)
         self.timeout = timeout
+        self._clock = clock
         self._token = _Secret(token)
         self._cache = _TTLCache(cache_ttl, max_cache_entries, clock)
         agent = f"credledger-client-python/{__version__}"
@@ -424,7 +461,7 @@ class CredledgerClient(_Base):
         base_url: credledger's URL (`https://credledger.example.com`; plain http only to
             loopback unless `allow_insecure_http`). `/graphql` is appended unless present.
         token: an API token with the scope `credentials:resolve` (`clt_…`).
-        timeout: seconds for each request to credledger.
+        timeout: seconds for each request to credledger (each read, and the answer in all).
         cache_ttl: seconds an answer is reused (0 disables the cache).
         max_cache_entries: the cache's bound; the oldest entry goes first.
         user_agent: prepended to the User-Agent, which the audit trail shows (name the MCP
@@ -480,13 +517,18 @@ class CredledgerClient(_Base):
             return cached
         asked_at_drops = self._cache.drops
         try:
-            response = self._http.post(
+            with self._http.stream(
+                "POST",
                 self.endpoint,
                 json=self._payload(user_id, service, name, tool),
                 headers=self._headers(),
                 timeout=self.timeout,
                 follow_redirects=False,
-            )
+            ) as streamed:
+                reading = _Reading(streamed, self.timeout, self._clock)
+                for chunk in streamed.iter_bytes():
+                    reading.add(chunk)
+                response = reading.answer()
         except httpx.HTTPError as exc:
             failed = self._transport_error(exc)
         else:
@@ -549,13 +591,18 @@ class AsyncCredledgerClient(_Base):
             return cached
         asked_at_drops = self._cache.drops
         try:
-            response = await self._http.post(
+            async with self._http.stream(
+                "POST",
                 self.endpoint,
                 json=self._payload(user_id, service, name, tool),
                 headers=self._headers(),
                 timeout=self.timeout,
                 follow_redirects=False,
-            )
+            ) as streamed:
+                reading = _Reading(streamed, self.timeout, self._clock)
+                async for chunk in streamed.aiter_bytes():
+                    reading.add(chunk)
+                response = reading.answer()
         except httpx.HTTPError as exc:
             failed = self._transport_error(exc)
         else:
