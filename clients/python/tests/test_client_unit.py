@@ -142,6 +142,8 @@ def test_base_url_forms():
 def test_refuses_plain_http_to_other_hosts():
     with pytest.raises(ValueError, match="plain http"):
         CredledgerClient("http://credledger.example.com", TOKEN)
+    with pytest.raises(ValueError, match="plain http"):
+        CredledgerClient("http://credledger.localhost:8080", TOKEN)
     CredledgerClient("http://credledger.example.com", TOKEN, allow_insecure_http=True)
     with pytest.raises(ValueError):
         CredledgerClient("ftp://127.0.0.1", TOKEN)

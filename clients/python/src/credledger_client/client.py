@@ -180,7 +180,9 @@ class _TTLCache:
 
 def _is_loopback(host: str) -> bool:
     host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
+    # `localhost` itself only: a name under it may be looked up in a search domain, off the
+    # machine, when the resolver does not keep it local.
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
