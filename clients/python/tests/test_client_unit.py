@@ -304,6 +304,14 @@ def test_an_answer_that_trickles_in_past_the_timeout_is_given_up():
     assert len(sent) <= 3
 
 
+def test_unavailable_says_when_to_try_again():
+    answer = gql_error("UNAVAILABLE", "the database is away", status=503, extra={"retryAfter": 2})
+    with pytest.raises(ServerError) as info:
+        make(Script(answer)).resolve("demo", "notion")
+    assert info.value.code == "UNAVAILABLE"
+    assert info.value.retry_after == 2
+
+
 def test_timeouts_are_connection_failures():
     with pytest.raises(ConnectionFailed, match="timed out"):
         make(Script(httpx.ReadTimeout("slow"))).resolve("demo", "notion")

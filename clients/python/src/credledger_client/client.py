@@ -251,6 +251,7 @@ _BY_CODE: dict[str, type[CredledgerError]] = {
     "VALIDATION": InvalidRequest,
     "RATE_LIMITED": RateLimited,
     "INTERNAL": ServerError,
+    "UNAVAILABLE": ServerError,
 }
 
 _BY_STATUS: dict[int, tuple[type[CredledgerError], str]] = {
@@ -273,7 +274,7 @@ def _error(
         "status": response.status_code,
         "request_id": response.headers.get("x-request-id"),
     }
-    if cls is RateLimited:
+    if cls in (RateLimited, ServerError):
         kwargs["retry_after"] = _retry_after(retry_after, response.headers.get("retry-after"))
     return cls(message, **kwargs)
 

@@ -77,8 +77,13 @@ class RateLimited(CredledgerError):
 
 
 class ServerError(CredledgerError):
-    """credledger failed (`INTERNAL`, HTTP 5xx) or answered something that is not a GraphQL
-    answer (e.g. a proxy's error page)."""
+    """credledger failed (`INTERNAL`, `UNAVAILABLE`, HTTP 5xx) or answered something that is
+    not a GraphQL answer (e.g. a proxy's error page). `retry_after` is in seconds when the
+    server said when to try again (`UNAVAILABLE`: its database is away), else `None`."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
 
 
 class ConnectionFailed(CredledgerError):
