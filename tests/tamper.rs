@@ -478,9 +478,13 @@ async fn an_event_stored_without_its_hash_is_named_at_its_position_on_sqlite() {
     let mut t = Tamper::open(&env, &built.pool).await;
     t.exec(
         "UPDATE events SET hash = NULL WHERE global_position = $1",
-        built.k,
+        built.head,
     )
     .await;
+    assert_fails_at(&verify_without_keys(&env), built.head);
+    // An earlier event deleted as well: that one is named, the first bad position.
+    t.exec("DELETE FROM events WHERE global_position = $1", built.k)
+        .await;
     assert_fails_at(&verify_without_keys(&env), built.k);
 }
 

@@ -91,10 +91,22 @@ pub async fn read_after<'e>(
     after: i64,
     limit: i64,
 ) -> Result<Vec<FeedEvent>, DbError> {
+    read_between(executor, after, i64::MAX, limit).await
+}
+
+/// Reads up to `limit` events after position `after` and before position `before`, in order.
+pub async fn read_between<'e>(
+    executor: impl Executor<'e, Database = Any>,
+    after: i64,
+    before: i64,
+    limit: i64,
+) -> Result<Vec<FeedEvent>, DbError> {
     let rows = sqlx::query(&format!(
-        "{SELECT} WHERE global_position > $1 ORDER BY global_position LIMIT $2"
+        "{SELECT} WHERE global_position > $1 AND global_position < $2 \
+         ORDER BY global_position LIMIT $3"
     ))
     .bind(after)
+    .bind(before)
     .bind(limit)
     .fetch_all(executor)
     .await?;

@@ -514,16 +514,10 @@ async fn ledger(settings: Settings, command: LedgerCommand) -> anyhow::Result<Ex
             // The anchors' positions, with the hash the chain holds there once read.
             let mut held: std::collections::BTreeMap<i64, Option<String>> =
                 anchors.iter().map(|(at, _)| (*at, None)).collect();
+            let before = unhashed.unwrap_or(i64::MAX);
             let mut after = 0;
             loop {
-                let batch = match unhashed {
-                    Some(at) if at - 1 - after < 5000 => at - 1 - after,
-                    _ => 5000,
-                };
-                if batch < 1 {
-                    break;
-                }
-                let events = feed::read_after(&db.any, after, batch).await?;
+                let events = feed::read_between(&db.any, after, before, 5000).await?;
                 let Some(last) = events.last() else { break };
                 after = last.position;
                 for event in &events {
