@@ -916,9 +916,9 @@ async fn a_copy_id_recorded_in_this_pass_is_claimed_before_the_read_model_shows_
 }
 on_both_backends!(a_copy_id_recorded_in_this_pass_is_claimed_before_the_read_model_shows_it);
 
-/// A drift check whose lease may have lapsed while it listed the server's copies stops, and
-/// the pass says so (the sender then makes the check again at its next pass, rather than after
-/// `drift_every`), even with no row to send.
+/// A drift check whose lease may have lapsed while it listed the server's copies stops before
+/// recording the drift it found, and the pass says so (the sender then makes the check again
+/// at its next pass, rather than after `drift_every`), even with no row to send.
 async fn a_drift_check_cut_short_by_a_lapsed_lease_is_reported(env: TestEnv) {
     use crate::support::mcp_recorder::McpFault;
     use crate::support::{meta, register_with, valid};
@@ -950,6 +950,9 @@ async fn a_drift_check_cut_short_by_a_lapsed_lease_is_reported(env: TestEnv) {
     let first = sync.locked_pass(false).await.unwrap().unwrap();
     assert_eq!(first["gw"].sent, 1, "{first:?}");
     ledger.projections.catch_up().await.unwrap();
+    // The server lost the copy: the drift check has a drift to record once it has listed.
+    let copy = recorder.credentials().into_keys().next().unwrap();
+    recorder.forget(&copy);
     // The listing takes longer than the lease lives unrenewed.
     recorder.set_fault(Some(McpFault::Slow(Duration::from_millis(2_500))));
     let pass = tokio::spawn({

@@ -243,22 +243,22 @@ impl McpSync {
     ) -> Result<BTreeMap<String, StepReport>, ApiError> {
         let servers = mcp_sync::servers(&self.servers.ledger().db.any).await?;
         let steps = servers.iter().map(|s| async move {
+            let mut drift_cut_short = false;
             if drift && !s.removed {
                 if let Err(e) = self.check_drift(held, &s.server_id).await {
                     tracing::warn!(server = %s.server_id, error = %e, "drift check failed");
+                    drift_cut_short = held.is_lost();
                 }
             }
-            (s.server_id.clone(), self.step(held, &s.server_id).await)
+            let report = self.step(held, &s.server_id).await.map(|mut r| {
+                r.lease_lost |= drift_cut_short;
+                r
+            });
+            (s.server_id.clone(), report)
         });
         let mut reports = BTreeMap::new();
         for (server, report) in futures::future::join_all(steps).await {
             reports.insert(server, report?);
-        }
-        if held.is_lost() {
-            // Whatever each step saw: a drift check may have stopped short too.
-            for report in reports.values_mut() {
-                report.lease_lost = true;
-            }
         }
         Ok(reports)
     }
