@@ -204,7 +204,18 @@ def test_settings_that_bound_nothing_are_refused(settings):
         CredledgerClient(BASE, TOKEN, **settings)
 
 
-def test_no_proxy_is_taken_from_the_environment(monkeypatch):
+def test_a_compressed_answer_is_read_once_decoded():
+    import gzip
+
+    answer = ok()
+    compressed = httpx.Response(
+        200, headers={"content-encoding": "gzip"}, content=gzip.compress(answer.read())
+    )
+    got = make(Script(compressed)).resolve("demo", "notion")
+    assert got.fields == {"token": SECRET}
+
+
+def test_no_proxy_is_taken_from_the_environment_for_plain_http(monkeypatch):
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "all_proxy"):
         monkeypatch.setenv(name, "http://proxy.invalid:3128")
     monkeypatch.delenv("NO_PROXY", raising=False)
@@ -212,6 +223,10 @@ def test_no_proxy_is_taken_from_the_environment(monkeypatch):
     for client in (CredledgerClient(BASE, TOKEN), AsyncCredledgerClient(BASE, TOKEN)):
         url = httpx.URL(client.endpoint)
         assert client._http._transport_for_url(url) is client._http._transport
+    # Over https a proxy only tunnels: the environment's is taken, as is its CA bundle.
+    secure = CredledgerClient("https://credledger.example.com", TOKEN)
+    url = httpx.URL(secure.endpoint)
+    assert secure._http._transport_for_url(url) is not secure._http._transport
 
 
 def test_resolved_credential_repr_hides_secret_values():

@@ -364,9 +364,15 @@ class _Reading:
             raise httpx.ReadTimeout("the answer took longer than the timeout in all")
 
     def answer(self) -> httpx.Response:
+        # The body as read is decoded already: its encoding and length headers no longer hold.
+        headers = [
+            (name, value)
+            for name, value in self.response.headers.multi_items()
+            if name.lower() not in ("content-encoding", "content-length")
+        ]
         return httpx.Response(
             self.response.status_code,
-            headers=self.response.headers,
+            headers=headers,
             content=bytes(self.body),
             request=self.response.request,
         )
@@ -405,6 +411,12 @@ class _Base:
         self._cache = _TTLCache(cache_ttl, max_cache_entries, clock)
         agent = f"credledger-client-python/{__version__}"
         self._user_agent = f"{user_agent} {agent}" if user_agent else agent
+
+    def _trusts_env(self) -> bool:
+        """Whether proxies and CA bundles are taken from the environment (`HTTP_PROXY`,
+        `SSL_CERT_FILE`, …): over https only, where a proxy tunnels what it cannot read; over
+        plain http (loopback) a proxy would read the token and the secrets."""
+        return self.endpoint.startswith("https://")
 
     @property
     def cache_ttl(self) -> float:
@@ -470,8 +482,9 @@ class CredledgerClient(_Base):
         user_agent: prepended to the User-Agent, which the audit trail shows (name the MCP
             server, e.g. `notion-mcp/1.2`).
         http_client: an `httpx.Client` to send with (for proxies, custom CAs or tests); it is
-            not closed by `close()`. Without one, no proxy and no CA bundle is taken from the
-            environment (`HTTP_PROXY`, `SSL_CERT_FILE`, …).
+            not closed by `close()`. Without one, proxies and CA bundles are taken from the
+            environment (`HTTPS_PROXY`, `SSL_CERT_FILE`, …) for https only, never for plain
+            http.
     """
 
     def __init__(
@@ -498,8 +511,9 @@ class CredledgerClient(_Base):
             clock=clock,
         )
         self._owns_http = http_client is None
-        # No proxy or CA from the environment: the token and the secrets go where base_url says.
-        self._http = http_client or httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False)
+        self._http = http_client or httpx.Client(
+            timeout=timeout, follow_redirects=False, trust_env=self._trusts_env()
+        )
 
     def resolve(
         self, user_id: str, service: str, name: str | None = None, *, tool: str | None = None
@@ -580,7 +594,7 @@ class AsyncCredledgerClient(_Base):
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
-            timeout=timeout, follow_redirects=False, trust_env=False
+            timeout=timeout, follow_redirects=False, trust_env=self._trusts_env()
         )
 
     async def resolve(
