@@ -70,7 +70,7 @@ def test_tool_answers_with_notion_data_and_the_use_is_audited(live, tmp_path):
     log_path = tmp_path / "mcp-server.log"
 
     with open(log_path, "w") as errlog:
-        init, tools, (default_user, explicit_user, second_call) = anyio.run(
+        init, tools, (default_user, again, second_call) = anyio.run(
             drive,
             params_for(live, token),
             errlog,
@@ -88,7 +88,7 @@ def test_tool_answers_with_notion_data_and_the_use_is_audited(live, tmp_path):
     workspace = next(tool for tool in tools.tools if tool.name == "notion_workspace")
     assert not workspace.input_schema.get("properties"), workspace.input_schema
 
-    for result in (default_user, explicit_user, second_call):
+    for result in (default_user, again, second_call):
         assert not result.is_error, text_of(result)
         data = result.structured_content
         # Data that only Notion's answer (for this token) holds.
@@ -98,6 +98,7 @@ def test_tool_answers_with_notion_data_and_the_use_is_audited(live, tmp_path):
         assert data["owner_email"] == expected["bot"]["owner"]["user"]["person"]["email"]
         assert data["credential_id"] == live.work_id
         assert data["credential_name"] == "Work"
+        assert data["user_id"] == "demo"
         assert expected["bot"]["workspace_name"] in text_of(result)
 
     # The example keeps resolved credentials 30 s: three calls, one resolve, one recorded use
@@ -117,7 +118,7 @@ def test_tool_answers_with_notion_data_and_the_use_is_audited(live, tmp_path):
     assert "resolved Notion credential" in log  # the log is there and was written
     for secret in (token, live.notion_secret, live.notion_secret_2):
         assert secret not in log
-        for result in (default_user, explicit_user, second_call):
+        for result in (default_user, again, second_call):
             assert secret not in text_of(result)
             assert secret not in repr(result.structured_content)
 
@@ -167,8 +168,9 @@ def test_tool_errors_are_clear_and_secret_free(live, tmp_path):
     assert no_such_service_user.is_error
     assert forbidden.is_error and "may not resolve" in text_of(forbidden)
     assert revoked.is_error and "refused this server's API token" in text_of(revoked)
-    # The Notion token is not sent in plain text off this machine.
+    # The Notion token is not sent in plain text off this machine, nor anything resolved for it.
     assert plain_http.is_error and "NOTION_BASE_URL must be https" in text_of(plain_http)
+    assert not any(use["context"]["detail"]["consumer"] == f"token:{token_id}" for use in live.demo.uses(live.work_id))
     log = log_path.read_text()
     for secret in (token, no_scope, live.notion_secret):
         assert secret not in log

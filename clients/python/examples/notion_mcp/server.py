@@ -79,6 +79,7 @@ server = MCPServer(
 class NotionWorkspace(BaseModel):
     """Who the user's Notion integration is, as Notion answers `GET /v1/users/me`."""
 
+    user_id: str  # whose credential (CREDLEDGER_USER_ID), whatever the model asked
     workspace_name: str | None
     workspace_id: str | None
     bot_id: str | None
@@ -127,8 +128,10 @@ def _credledger() -> AsyncCredledgerClient:
 
 def _notion() -> httpx.AsyncClient:
     if _state.notion is None:
-        # No proxy from the environment: the Notion token goes where NOTION_BASE_URL says.
-        _state.notion = httpx.AsyncClient(timeout=10, follow_redirects=False, trust_env=False)
+        # A proxy from the environment over https only (it tunnels what it cannot read): over
+        # plain http (loopback) it would read the Notion token.
+        secure = _notion_base().startswith("https://")
+        _state.notion = httpx.AsyncClient(timeout=10, follow_redirects=False, trust_env=secure)
     return _state.notion
 
 
@@ -224,6 +227,7 @@ async def notion_workspace() -> NotionWorkspace:
     owner_user = owner.get("user") if isinstance(owner.get("user"), dict) else {}
     person = owner_user.get("person") if isinstance(owner_user.get("person"), dict) else {}
     answer = NotionWorkspace(
+        user_id=user,
         workspace_name=_text(bot.get("workspace_name")),
         workspace_id=_text(bot.get("workspace_id")),
         bot_id=_text(body.get("id")),
