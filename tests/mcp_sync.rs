@@ -777,6 +777,23 @@ async fn a_kill_9_mid_sync_resumes_and_each_change_is_applied_exactly_once(env: 
 }
 on_both_backends!(a_kill_9_mid_sync_resumes_and_each_change_is_applied_exactly_once);
 
+/// Holds back every renewal of the MCP sync lease for `how_long`: its row locked by another
+/// transaction on PostgreSQL, this process's writer held on SQLite.
+async fn hold_lease_renewals(env: &TestEnv, ledger: &credledger::Ledger, how_long: Duration) {
+    let pool = env.any_pool().await;
+    let mut locked = pool.begin().await.unwrap();
+    if env.backend == credledger_adapters::Backend::Postgres {
+        sqlx::query("SELECT name FROM leases WHERE name = 'mcp_sync' FOR UPDATE")
+            .execute(&mut *locked)
+            .await
+            .unwrap();
+    }
+    let writer = ledger.db.exclusive().await;
+    tokio::time::sleep(how_long).await;
+    drop(writer);
+    locked.rollback().await.unwrap();
+}
+
 /// A sender whose lease's renewal goes unanswered (its row locked by another transaction on
 /// PostgreSQL, this process's writer held on SQLite) stops its pass once the lease may have
 /// lapsed, rather than send on beside the next holder: the rows it did not begin wait.
@@ -824,19 +841,8 @@ async fn a_sender_whose_lease_may_have_lapsed_stops_its_pass(env: TestEnv) {
     })
     .await;
 
-    let pool = env.any_pool().await;
-    let mut locked = pool.begin().await.unwrap();
-    if env.backend == credledger_adapters::Backend::Postgres {
-        sqlx::query("SELECT name FROM leases WHERE name = 'mcp_sync' FOR UPDATE")
-            .execute(&mut *locked)
-            .await
-            .unwrap();
-    }
-    let writer = ledger.db.exclusive().await;
     // Past the lease's end, whatever renewal came just before the lock.
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
-    drop(writer);
-    locked.rollback().await.unwrap();
+    hold_lease_renewals(&env, &ledger, Duration::from_millis(2_500)).await;
     let at_release = recorder.requests().len();
     let report = tokio::time::timeout(Duration::from_secs(10), pass)
         .await
@@ -961,18 +967,7 @@ async fn a_drift_check_cut_short_by_a_lapsed_lease_is_reported(env: TestEnv) {
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let pool = env.any_pool().await;
-    let mut locked = pool.begin().await.unwrap();
-    if env.backend == credledger_adapters::Backend::Postgres {
-        sqlx::query("SELECT name FROM leases WHERE name = 'mcp_sync' FOR UPDATE")
-            .execute(&mut *locked)
-            .await
-            .unwrap();
-    }
-    let writer = ledger.db.exclusive().await;
-    tokio::time::sleep(Duration::from_millis(2_000)).await;
-    drop(writer);
-    locked.rollback().await.unwrap();
+    hold_lease_renewals(&env, &ledger, Duration::from_millis(2_000)).await;
     let report = tokio::time::timeout(Duration::from_secs(10), pass)
         .await
         .expect("the pass did not end")
