@@ -72,13 +72,14 @@ pub struct ServiceDefinition {
 impl ServiceDefinition {
     /// Whether a secret field is given to those the credential is disclosed to (a resolve, an
     /// MCP server's copy). An OAuth service's refresh token is not when the ledger refreshes
-    /// the credential itself (`refreshed_here`: this deployment has a client for its provider
-    /// and the token has an expiry): a consumer holding it could mint tokens after its access
-    /// is withdrawn, or spend a rotating one and have the provider revoke the grant. A token
-    /// nothing here refreshes (no client, or pasted without an expiry) goes with its refresh
-    /// token, for the consumer to refresh with a client of its own.
-    pub fn given_to_consumers(&self, field: &str, refreshed_here: bool) -> bool {
-        !(refreshed_here && self.oauth.is_some() && field == OAuthFlow::REFRESH_TOKEN)
+    /// the credential itself (`client_here`: this deployment has a client for its provider;
+    /// and its token has an expiry, `token_expires`): a consumer holding it could mint tokens
+    /// after its access is withdrawn, or spend a rotating one and have the provider revoke the
+    /// grant. A token nothing here refreshes (no client, or pasted without an expiry) goes with
+    /// its refresh token, for the consumer to refresh with a client of its own.
+    pub fn given_to_consumers(&self, field: &str, client_here: bool, token_expires: bool) -> bool {
+        let refreshed_here = client_here && token_expires && self.oauth.is_some();
+        !(refreshed_here && field == OAuthFlow::REFRESH_TOKEN)
     }
 
     /// Checks a credential's fields against this service: every required field present and

@@ -766,9 +766,9 @@ impl Mutation {
                 .await?;
             let mut fields = resolved.fields;
             if let Ok(definition) = a.ledger.catalog.enabled_service(&service) {
-                let refreshed_here =
-                    a.oauth.client_for(definition).is_some() && resolved.expires_at.is_some();
-                fields.retain(|field| definition.given_to_consumers(field, refreshed_here));
+                let client_here = a.oauth.client_for(definition).is_some();
+                let token_expires = resolved.expires_at.is_some();
+                fields.retain(|f| definition.given_to_consumers(f, client_here, token_expires));
             }
             Ok(ResolvedCredential {
                 credential_id: ID(resolved.credential_id.to_string()),

@@ -600,8 +600,7 @@ impl McpSync {
             .iter()
             .filter(|(k, _)| {
                 definition.is_none_or(|d| {
-                    let refreshed_here = self.servers.refreshes(d) && c.expires_at.is_some();
-                    d.given_to_consumers(k, refreshed_here)
+                    d.given_to_consumers(k, self.servers.refreshes(d), c.expires_at.is_some())
                 })
             })
             .map(|(k, v)| (k.to_owned(), v.expose().to_owned()))
