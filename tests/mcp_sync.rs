@@ -685,6 +685,40 @@ async fn gateway(servers: &credledger::mcp::McpServers) -> RecordingMcpServer {
     recorder
 }
 
+/// A ledger with alice's Notion credentials named `names` (checked, not yet sent anywhere),
+/// the read models caught up, and the recording server registered as `gw` for them.
+async fn gateway_with_credentials(
+    env: &TestEnv,
+    names: &[String],
+) -> (
+    std::sync::Arc<credledger::Ledger>,
+    std::sync::Arc<credledger::mcp::McpServers>,
+    RecordingMcpServer,
+) {
+    use crate::support::{meta, register_with, valid};
+    let ledger = env.ledger().await;
+    let servers = std::sync::Arc::new(
+        credledger::mcp::McpServers::new(ledger.clone()).with_outbound(env.settings().outbound),
+    );
+    let recorder = gateway(&servers).await;
+    for name in names {
+        let fields = format!(r#"{{"token":"ntn_alice_{name}_0000000000000000000000"}}"#);
+        register_with(
+            &ledger,
+            "alice",
+            "notion",
+            name,
+            &fields,
+            Some(valid(&format!("acct-{name}"))),
+            &meta("alice"),
+        )
+        .await
+        .unwrap();
+    }
+    ledger.projections.catch_up().await.unwrap();
+    (ledger, servers, recorder)
+}
+
 async fn a_kill_9_mid_sync_resumes_and_each_change_is_applied_exactly_once(env: TestEnv) {
     use crate::support::{meta, register_with, valid};
     use credledger::mcp::McpServers;
@@ -798,28 +832,11 @@ async fn hold_lease_renewals(env: &TestEnv, ledger: &credledger::Ledger, how_lon
 /// PostgreSQL, this process's writer held on SQLite) stops its pass once the lease may have
 /// lapsed, rather than send on beside the next holder: the rows it did not begin wait.
 async fn a_sender_whose_lease_may_have_lapsed_stops_its_pass(env: TestEnv) {
-    use crate::support::{meta, register_with, valid};
-    use credledger::mcp::{sync::McpSync, McpServers};
+    use credledger::mcp::sync::McpSync;
     use std::sync::Arc;
-    let ledger = env.ledger().await;
-    let servers = Arc::new(McpServers::new(ledger.clone()).with_outbound(env.settings().outbound));
-    let recorder = gateway(&servers).await;
     const COPIES: usize = 30;
-    for n in 0..COPIES {
-        let fields = format!(r#"{{"token":"ntn_alice_{n:02}_000000000000000000000"}}"#);
-        register_with(
-            &ledger,
-            "alice",
-            "notion",
-            &format!("n{n:02}"),
-            &fields,
-            Some(valid(&format!("acct-{n}"))),
-            &meta("alice"),
-        )
-        .await
-        .unwrap();
-    }
-    ledger.projections.catch_up().await.unwrap();
+    let names: Vec<String> = (0..COPIES).map(|n| format!("n{n:02}")).collect();
+    let (ledger, servers, recorder) = gateway_with_credentials(&env, &names).await;
     // 30 creates of 200 ms each: 6 s, far longer than the lease's 900 ms.
     recorder.set_fault(Some(crate::support::mcp_recorder::McpFault::Slow(
         Duration::from_millis(200),
@@ -870,28 +887,10 @@ on_both_backends!(a_sender_whose_lease_may_have_lapsed_stops_its_pass);
 /// shows them. Its own copy is found by its name and kept.
 async fn a_copy_id_recorded_in_this_pass_is_claimed_before_the_read_model_shows_it(env: TestEnv) {
     use crate::support::mcp_recorder::McpFault;
-    use crate::support::{meta, register_with, valid};
-    use credledger::mcp::{sync::McpSync, McpServers};
+    use credledger::mcp::sync::McpSync;
     use credledger_projections::mcp_sync::{rows_of_server, SyncStatus};
-    use std::sync::Arc;
-    let ledger = env.ledger().await;
-    let servers = Arc::new(McpServers::new(ledger.clone()).with_outbound(env.settings().outbound));
-    let recorder = gateway(&servers).await;
-    for name in ["first", "second"] {
-        let fields = format!(r#"{{"token":"ntn_alice_{name}_0000000000000000000000"}}"#);
-        register_with(
-            &ledger,
-            "alice",
-            "notion",
-            name,
-            &fields,
-            Some(valid(&format!("acct-{name}"))),
-            &meta("alice"),
-        )
-        .await
-        .unwrap();
-    }
-    ledger.projections.catch_up().await.unwrap();
+    let names = ["first".to_owned(), "second".to_owned()];
+    let (ledger, servers, recorder) = gateway_with_credentials(&env, &names).await;
     recorder.set_fault(Some(McpFault::CreateAnsweredWith(
         json!({"id": "copy-x", "version": 1, "credential_id": "copy-x"}).to_string(),
     )));
@@ -927,24 +926,9 @@ on_both_backends!(a_copy_id_recorded_in_this_pass_is_claimed_before_the_read_mod
 /// at its next pass, rather than after `drift_every`), even with no row to send.
 async fn a_drift_check_cut_short_by_a_lapsed_lease_is_reported(env: TestEnv) {
     use crate::support::mcp_recorder::McpFault;
-    use crate::support::{meta, register_with, valid};
-    use credledger::mcp::{sync::McpSync, McpServers};
+    use credledger::mcp::sync::McpSync;
     use std::sync::Arc;
-    let ledger = env.ledger().await;
-    let servers = Arc::new(McpServers::new(ledger.clone()).with_outbound(env.settings().outbound));
-    let recorder = gateway(&servers).await;
-    register_with(
-        &ledger,
-        "alice",
-        "notion",
-        "Work",
-        r#"{"token":"ntn_alice_drift_0000000000000000000"}"#,
-        Some(valid("acct-work")),
-        &meta("alice"),
-    )
-    .await
-    .unwrap();
-    ledger.projections.catch_up().await.unwrap();
+    let (ledger, servers, recorder) = gateway_with_credentials(&env, &["Work".to_owned()]).await;
     let sync = Arc::new(McpSync::new(
         servers,
         SyncSettings {
