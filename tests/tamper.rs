@@ -488,6 +488,33 @@ async fn an_event_stored_without_its_hash_is_named_at_its_position_on_sqlite() {
     assert_fails_at(&verify_without_keys(&env), built.k);
 }
 
+/// An event whose payload is stored as bytes that are not text (SQLite keeps whatever it is
+/// given, around the triggers; PostgreSQL's `json` column refuses it) is named at its
+/// position, a failed check (exit 1), not a database error (exit 2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_stored_with_a_payload_that_is_not_text_is_named_at_its_position_on_sqlite() {
+    let env = TestEnv::sqlite().await;
+    let built = build(&env).await;
+    let mut t = Tamper::open(&env, &built.pool).await;
+    t.exec(
+        "UPDATE events SET payload = CAST(X'7BFF7D' AS TEXT) WHERE global_position = $1",
+        built.k,
+    )
+    .await;
+    assert_fails_at(&verify_without_keys(&env), built.k);
+    // Its metadata too, on a later event: the earlier is still the one named.
+    t.exec(
+        "UPDATE events SET metadata = CAST(X'7BFE7D' AS TEXT) WHERE global_position = $1",
+        built.head,
+    )
+    .await;
+    assert_fails_at(&verify_without_keys(&env), built.k);
+    // An event before it edited as text: the chain is checked up to the row that is not, so
+    // that one is named first.
+    t.edit_json("payload", 1, "notion", "jira").await;
+    assert_fails_at(&verify_without_keys(&env), 1);
+}
+
 on_both_backends!(an_untouched_ledger_of_a_few_dozen_events_verifies_without_any_master_key);
 on_both_backends!(a_kept_head_hash_catches_the_newest_event_removed);
 on_both_backends!(an_edited_payload_is_named_at_its_position);
