@@ -172,6 +172,9 @@ describe('EditCredentialDialog', () => {
     await user.type(token, 'ntn_canary_retyped');
     expect(retainedIn(container, 'ntn_canary_refused')).toEqual([]);
     expect(save()).toBeDisabled();
+    expect(
+      screen.getByText('The values changed since the last test. Test the credential again before saving it.'),
+    ).toBeInTheDocument();
 
     // Not replacing the secret after all drops what was typed: nothing keeps what was sent.
     await user.click(replace);

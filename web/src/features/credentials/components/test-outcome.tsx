@@ -11,7 +11,7 @@ export function TestOutcome({ state }: { state: TestState }) {
     return (
       <Alert variant="warning">
         <AlertTriangle aria-hidden="true" />
-        <span>The values changed since the last test. Test the credential again before adding it.</span>
+        <span>The values changed since the last test. Test the credential again before saving it.</span>
       </Alert>
     );
   }
