@@ -767,3 +767,41 @@ async fn echoing_providers_leave_no_canary_and_no_foreign_page(env: TestEnv) {
     check("the logs", &logs);
 }
 on_both_backends!(echoing_providers_leave_no_canary_and_no_foreign_page);
+
+/// An environment variable that is not UTF-8, whatever its name, neither stops a command nor
+/// reaches its output (`std::env::vars` panics printing it); one of ours that is not is refused
+/// by name, never taken as unset (an unreadable `CREDLEDGER_MASTER_KEYS` must not fall back to
+/// the key file).
+#[tokio::test]
+async fn an_environment_value_that_is_not_text_is_never_printed() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let env = TestEnv::sqlite().await;
+    let canary = canary();
+    let mut value = canary.clone().into_bytes();
+    value.push(0xff);
+    let value = std::ffi::OsStr::from_bytes(&value);
+
+    let out = env
+        .cli()
+        .env("SOME_DATABASE_PASSWORD", value)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    let said = output_text(&out);
+    assert_absent("migrate's output", &said, std::slice::from_ref(&canary));
+    assert_success(&out, "migrate beside a variable that is not text");
+
+    for ours in [
+        "CREDLEDGER_MASTER_KEYS",
+        "CREDLEDGER_OAUTH_GOOGLE_CLIENT_ID",
+    ] {
+        let out = env.cli().env(ours, value).arg("migrate").output().unwrap();
+        let said = output_text(&out);
+        assert_absent("migrate's output", &said, std::slice::from_ref(&canary));
+        assert_eq!(out.status.code(), Some(2), "{said}");
+        assert!(
+            said.contains(&format!("{ours} is not valid UTF-8")),
+            "{said}"
+        );
+    }
+}

@@ -303,9 +303,9 @@ async fn users(settings: Settings, command: UsersCommand) -> anyhow::Result<Exit
         name,
         admin,
     } = command;
-    let password = match std::env::var("CREDLEDGER_NEW_PASSWORD") {
-        Ok(p) => p,
-        Err(_) => {
+    let password = match crate::config::env_text("CREDLEDGER_NEW_PASSWORD")? {
+        Some(p) => p,
+        None => {
             eprintln!("password (one line, at least 12 characters):");
             let mut line = String::new();
             std::io::stdin().read_line(&mut line)?;

@@ -231,9 +231,7 @@ impl Settings {
         let settings = Self {
             database_url: common.database_url.clone().or(file.database_url),
             // Environment only: a command-line flag would show the keys in process listings.
-            master_keys: std::env::var("CREDLEDGER_MASTER_KEYS")
-                .ok()
-                .filter(|k| !k.trim().is_empty()),
+            master_keys: env_text("CREDLEDGER_MASTER_KEYS")?.filter(|k| !k.trim().is_empty()),
             master_key_file,
             data_dir,
             bind: bind
@@ -256,29 +254,24 @@ impl Settings {
             },
             dev,
             read_your_writes_ms: 5_000,
-            validations_per_minute: match std::env::var("CREDLEDGER_VALIDATIONS_PER_MINUTE") {
-                Ok(v) => v.trim().parse().map_err(|_| {
-                    anyhow::anyhow!("CREDLEDGER_VALIDATIONS_PER_MINUTE must be a whole number")
-                })?,
-                Err(_) => file.validations_per_minute.unwrap_or(10),
-            },
-            api_requests_per_minute: match std::env::var("CREDLEDGER_API_RATE_LIMIT") {
-                Ok(v) => v.trim().parse().map_err(|_| {
-                    anyhow::anyhow!("CREDLEDGER_API_RATE_LIMIT must be a whole number")
-                })?,
-                Err(_) => file
-                    .api_requests_per_minute
-                    .unwrap_or(DEFAULT_API_REQUESTS_PER_MINUTE),
-            },
+            validations_per_minute: env_value(
+                "CREDLEDGER_VALIDATIONS_PER_MINUTE",
+                "a whole number",
+            )?
+            .or(file.validations_per_minute)
+            .unwrap_or(10),
+            api_requests_per_minute: env_value("CREDLEDGER_API_RATE_LIMIT", "a whole number")?
+                .or(file.api_requests_per_minute)
+                .unwrap_or(DEFAULT_API_REQUESTS_PER_MINUTE),
             provider_urls: file.provider_urls.unwrap_or_default(),
             catalog_file: std::env::var_os("CREDLEDGER_CATALOG")
                 .map(PathBuf::from)
                 .or(file.catalog_file),
-            public_names: list("CREDLEDGER_PUBLIC_NAMES", file.public_names)
+            public_names: list("CREDLEDGER_PUBLIC_NAMES", file.public_names)?
                 .into_iter()
                 .map(|name| host_name(&name))
                 .collect(),
-            trusted_proxies: list("CREDLEDGER_TRUSTED_PROXIES", file.trusted_proxies)
+            trusted_proxies: list("CREDLEDGER_TRUSTED_PROXIES", file.trusted_proxies)?
                 .into_iter()
                 .map(|ip| {
                     ip.parse()
@@ -289,19 +282,15 @@ impl Settings {
                 // Loopback stand-ins (the simulator, local test servers): never in production.
                 allow_loopback: dev
                     || env_value::<u8>("CREDLEDGER_OUTBOUND_ALLOW_LOOPBACK", "0 or 1")? == Some(1),
-                allowed_hosts: list("CREDLEDGER_OUTBOUND_ALLOW_HOSTS", file.outbound_allow_hosts),
+                allowed_hosts: list("CREDLEDGER_OUTBOUND_ALLOW_HOSTS", file.outbound_allow_hosts)?,
             },
-            public_url: std::env::var("CREDLEDGER_PUBLIC_URL")
-                .ok()
+            public_url: env_text("CREDLEDGER_PUBLIC_URL")?
                 .filter(|u| !u.trim().is_empty())
                 .or(file.public_url),
             oauth_clients: oauth_clients(file.oauth.unwrap_or_default())?,
             // Environment only, like the master keys: a flag would show it in process listings.
-            metrics_token: std::env::var("CREDLEDGER_METRICS_TOKEN")
-                .ok()
-                .filter(|t| !t.trim().is_empty()),
-            metrics_listen: std::env::var("CREDLEDGER_METRICS_LISTEN")
-                .ok()
+            metrics_token: env_text("CREDLEDGER_METRICS_TOKEN")?.filter(|t| !t.trim().is_empty()),
+            metrics_listen: env_text("CREDLEDGER_METRICS_LISTEN")?
                 .filter(|a| !a.trim().is_empty())
                 .or(file.metrics_listen),
             ready_max_lag: env_value::<i64>("CREDLEDGER_READY_MAX_LAG", "a whole number")?
@@ -452,16 +441,15 @@ impl std::fmt::Debug for JobSettings {
 }
 
 /// A comma-separated environment list over the file's list.
-fn list(env: &str, file: Option<Vec<String>>) -> Vec<String> {
-    std::env::var(env)
-        .ok()
+fn list(env: &str, file: Option<Vec<String>>) -> anyhow::Result<Vec<String>> {
+    Ok(env_text(env)?
         .map(|v| v.split(',').map(str::to_owned).collect())
         .or(file)
         .unwrap_or_default()
         .into_iter()
         .map(|item| item.trim().to_owned())
         .filter(|item| !item.is_empty())
-        .collect()
+        .collect())
 }
 
 /// The name part of a `Host` value (`Example.com:443` → `example.com`, `[::1]:80` → `[::1]`).
@@ -476,20 +464,20 @@ pub fn host_name(host: &str) -> String {
     name.trim_end_matches('.').to_owned()
 }
 
-/// `CREDLEDGER_<name>` parsed, if set.
 /// OAuth clients from `CREDLEDGER_OAUTH_<PROVIDER>_CLIENT_ID` / `_CLIENT_SECRET` /
 /// `_CLIENT_SECRET_FILE` over the file's `[oauth.<provider>]` tables.
 fn oauth_clients(
     mut file: std::collections::BTreeMap<String, FileOAuthClient>,
 ) -> anyhow::Result<std::collections::BTreeMap<String, credledger_adapters::oauth::OAuthClient>> {
-    for (name, value) in std::env::vars() {
+    // `vars_os`: `vars` panics, printing the value, on any variable that is not UTF-8.
+    for name in std::env::vars_os().filter_map(|(name, _)| name.into_string().ok()) {
         let provider = name
             .strip_prefix("CREDLEDGER_OAUTH_")
             .and_then(|rest| rest.strip_suffix("_CLIENT_ID"));
         if let Some(provider) = provider {
             file.entry(provider.to_ascii_lowercase())
                 .or_default()
-                .client_id = Some(value);
+                .client_id = env_text(&name)?;
         }
     }
     let mut clients = std::collections::BTreeMap::new();
@@ -498,9 +486,9 @@ fn oauth_clients(
             continue;
         };
         let upper = provider.to_ascii_uppercase();
-        let secret = match std::env::var(format!("CREDLEDGER_OAUTH_{upper}_CLIENT_SECRET")) {
-            Ok(secret) => Some(secret),
-            Err(_) => std::env::var_os(format!("CREDLEDGER_OAUTH_{upper}_CLIENT_SECRET_FILE"))
+        let secret = match env_text(&format!("CREDLEDGER_OAUTH_{upper}_CLIENT_SECRET"))? {
+            Some(secret) => Some(secret),
+            None => std::env::var_os(format!("CREDLEDGER_OAUTH_{upper}_CLIENT_SECRET_FILE"))
                 .map(PathBuf::from)
                 .or(table.client_secret_file)
                 .map(|path| {
@@ -558,13 +546,23 @@ fn wait_seconds(what: &str, env: &str, file: Option<u64>) -> anyhow::Result<Opti
 }
 
 fn env_value<T: std::str::FromStr>(name: &str, what: &str) -> anyhow::Result<Option<T>> {
+    env_text(name)?
+        .map(|v| {
+            v.trim()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("{name} must be {what}"))
+        })
+        .transpose()
+}
+
+/// An environment variable's text, if set. One that is not UTF-8 is refused, naming it and not
+/// its value (which may be a secret), rather than taken as unset: an unreadable
+/// `CREDLEDGER_MASTER_KEYS` must not fall back to the key file.
+pub fn env_text(name: &str) -> anyhow::Result<Option<String>> {
     match std::env::var(name) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| anyhow::anyhow!("{name} must be {what}")),
-        Err(_) => Ok(None),
+        Ok(v) => Ok(Some(v)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => anyhow::bail!("{name} is not valid UTF-8"),
     }
 }
 
@@ -572,13 +570,13 @@ impl JobSettings {
     /// Environment over the file's `[jobs]` table over defaults.
     pub fn resolve(file: FileJobs) -> anyhow::Result<Self> {
         let d = Self::default();
-        let enabled = match std::env::var("CREDLEDGER_JOBS") {
-            Ok(v) => match v.trim().to_ascii_lowercase().as_str() {
+        let enabled = match env_text("CREDLEDGER_JOBS")? {
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
                 "on" | "true" | "1" => true,
                 "off" | "false" | "0" => false,
                 _ => anyhow::bail!("CREDLEDGER_JOBS must be `on` or `off`"),
             },
-            Err(_) => file.enabled.unwrap_or(d.enabled),
+            None => file.enabled.unwrap_or(d.enabled),
         };
         let secs = |env: &str, file: Option<u64>, default: Duration| -> anyhow::Result<Duration> {
             let s = env_value::<u64>(env, "a whole number of seconds")?.or(file);
@@ -606,8 +604,7 @@ impl JobSettings {
             (1..=1024).contains(&concurrency),
             "the revalidation concurrency must be between 1 and 1024"
         );
-        let webhook_url = std::env::var("CREDLEDGER_EXPIRY_WEBHOOK_URL")
-            .ok()
+        let webhook_url = env_text("CREDLEDGER_EXPIRY_WEBHOOK_URL")?
             .or(file.expiry_webhook_url)
             .filter(|u| !u.trim().is_empty());
         if let Some(url) = &webhook_url {
