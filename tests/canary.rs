@@ -587,7 +587,9 @@ on_both_backends!(planted_canary_secrets_appear_in_no_log_column_projection_expo
 /// A Jira stand-in that misbehaves as providers and the proxies in front of them do: in mode
 /// `401` it echoes the request's `Authorization` (raw, and the token decoded, and the token
 /// percent-encoded) in Jira's error format; in `403` it answers an internal HTML page; in
-/// `500` it puts the token, split across lines, in the `message` field. Mode `200` accepts.
+/// `500` it puts the token, split across lines, in the `message` field; in `402` it answers 401
+/// with the token after 262 characters of text, where a message cut at 300 characters before
+/// the redaction would keep all of it but its end. Mode `200` accepts.
 async fn echoing_jira(mode: Arc<std::sync::atomic::AtomicU16>) -> String {
     use axum::http::{header, HeaderMap, StatusCode};
     use axum::response::IntoResponse;
@@ -626,6 +628,13 @@ async fn echoing_jira(mode: Arc<std::sync::atomic::AtomicU16>) -> String {
                         StatusCode::UNAUTHORIZED,
                         axum::Json(serde_json::json!({"errorMessages": [format!(
                             "Authorization: {authorization} refused; token {token}, {encoded}"
+                        )], "errors": {}})),
+                    )
+                        .into_response(),
+                    402 => (
+                        StatusCode::UNAUTHORIZED,
+                        axum::Json(serde_json::json!({"errorMessages": [format!(
+                            "{} {token}", "a".repeat(261)
                         )], "errors": {}})),
                     )
                         .into_response(),
@@ -686,6 +695,8 @@ async fn echoing_providers_leave_no_canary_and_no_foreign_page(env: TestEnv) {
         .collect();
     let forbidden = [
         token.clone(),
+        // Most of it, cut short.
+        token[..24].to_owned(),
         basic,
         percent,
         "FOREIGN-PAGE-MARKER".to_owned(),
@@ -700,7 +711,7 @@ async fn echoing_providers_leave_no_canary_and_no_foreign_page(env: TestEnv) {
         }
     };
     let mut answers = String::new();
-    for status in [401u16, 403, 500] {
+    for status in [401u16, 402, 403, 500] {
         mode.store(status, Ordering::SeqCst);
         let tested = alice
             .gql(

@@ -322,7 +322,9 @@ pub(crate) fn read_valid(
 }
 
 /// The provider's own words from an error answer: the first of the probe's JSON pointers that
-/// holds a text, or the first line of a plain-text body. HTML pages say nothing useful.
+/// holds a text. HTML pages say nothing useful. Whole: the redaction cuts it to length once the
+/// secrets are out (a text cut first could end in part of one, which it would not recognise);
+/// the answer's size bounds it.
 pub(crate) fn provider_message(probe: &Probe, answer: &Answer) -> Option<String> {
     // Only the fields of the provider's error format the catalog names: never a raw body (an
     // HTML page, a proxy's or an internal service's text), whatever it says.
@@ -330,7 +332,7 @@ pub(crate) fn provider_message(probe: &Probe, answer: &Answer) -> Option<String>
     probe.error_message.iter().find_map(|p| {
         json.pointer(p)
             .and_then(|v| match v {
-                Value::String(s) => Some(s.chars().take(300).collect::<String>()),
+                Value::String(s) => Some(s.clone()),
                 Value::Number(n) => Some(n.to_string()),
                 _ => None,
             })
