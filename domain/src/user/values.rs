@@ -17,7 +17,13 @@ impl Email {
     const LABEL_MAX: usize = 63;
 
     pub fn parse(value: &str) -> Result<Self, InputError> {
-        let value = value.trim();
+        // The domain is lowercased before anything is checked, so what is kept reads back as
+        // itself: lowercasing can add characters (`İ` becomes `i` and a combining dot).
+        let value = match value.trim().split_once('@') {
+            Some((local, domain)) => format!("{local}@{}", domain.to_lowercase()),
+            None => value.trim().to_owned(),
+        };
+        let value = value.as_str();
         let malformed = |detail: &str| InputError::Malformed {
             what: "email",
             detail: detail.to_owned(),
@@ -59,7 +65,7 @@ impl Email {
         if labels.len() < 2 || !labels.iter().all(label_ok) {
             return Err(malformed("the domain is not a valid host name"));
         }
-        Ok(Self(format!("{local}@{}", domain.to_lowercase())))
+        Ok(Self(value.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
