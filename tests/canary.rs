@@ -734,7 +734,7 @@ async fn echoing_providers_leave_no_canary_and_no_foreign_page(env: TestEnv) {
         );
     }
     // The HTML page says nothing but its status; the echoes are cut out or withheld.
-    assert!(answers.contains("(HTTP 403)"), "{answers}");
+    assert!(answers.contains("Jira answered HTTP 403\""), "{answers}");
     assert!(answers.contains("<withheld"), "{answers}");
     let Auth::Cookie(_) = &alice.auth else {
         unreachable!()

@@ -148,6 +148,18 @@ async fn the_seed_scenarios_run_through_graphql(env: TestEnv) {
     let r = alice.ok(revalidate, json!({"id": first})).await;
     assert_eq!(r["revalidateCredential"]["result"], "COULD_NOT_CHECK");
     assert_eq!(r["revalidateCredential"]["credential"]["status"], "ACTIVE");
+    // A 403 (a CDN's block page, a region refused, a scope missing) says nothing about the key
+    // either: only a 401 says it is refused.
+    server
+        .simulator
+        .set_fault("notion", credledger_adapters::simulator::Fault::Forbidden);
+    let r = alice.ok(revalidate, json!({"id": first})).await;
+    assert_eq!(r["revalidateCredential"]["result"], "COULD_NOT_CHECK");
+    assert_eq!(
+        r["revalidateCredential"]["message"],
+        "Notion answered HTTP 403"
+    );
+    assert_eq!(r["revalidateCredential"]["credential"]["status"], "ACTIVE");
     server.simulator.clear_fault("notion");
 
     // Revoke.

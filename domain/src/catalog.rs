@@ -511,8 +511,12 @@ impl Probe {
     fn default_valid_statuses() -> Vec<u16> {
         vec![200]
     }
+    /// Only a 401 says the provider does not take the secret: a 403 also comes from a CDN
+    /// that distrusts the caller's address, a region a provider does not serve, a scope the
+    /// probe's endpoint needs and the key lacks, or a sign-in CAPTCHA, none of which is about
+    /// the key (they are "could not check").
     fn default_invalid_statuses() -> Vec<u16> {
-        vec![401, 403]
+        vec![401]
     }
 
     /// Whether the URL starts with `{base_url}`.
@@ -1024,7 +1028,7 @@ mod tests {
             ])]
         );
         assert_eq!(probe.valid_statuses, [200]);
-        assert_eq!(probe.invalid_statuses, [401, 403]);
+        assert_eq!(probe.invalid_statuses, [401]);
     }
 
     #[test]

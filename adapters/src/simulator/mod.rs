@@ -75,6 +75,9 @@ pub enum Fault {
     Slow(Duration),
     /// `500 Internal Server Error`.
     ServerError,
+    /// `403 Forbidden` with an HTML page, as the CDN in front of an API answers a caller's
+    /// address it distrusts (or OpenAI a region it does not serve): nothing about the key.
+    Forbidden,
     /// `429 Too Many Requests` with `Retry-After: <secs>`.
     RateLimited { retry_after_secs: u64 },
     /// `503 Service Unavailable`, with `Retry-After` when given.
@@ -390,6 +393,15 @@ async fn handle(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 serde_json::json!({"message": "Internal server error"}),
             )
+        }
+        Some(Fault::Forbidden) => {
+            return (
+                StatusCode::FORBIDDEN,
+                [(header::CONTENT_TYPE, "text/html; charset=UTF-8")],
+                "<!DOCTYPE html><html><head><title>Attention Required!</title></head>\
+                 <body><h1>Sorry, you have been blocked</h1></body></html>",
+            )
+                .into_response()
         }
         Some(Fault::RateLimited { retry_after_secs }) => {
             let mut response = providers::rate_limited(service);
