@@ -103,7 +103,29 @@ async fn a_scripted_session_shows_in_every_family(env: TestEnv) {
     for _ in 0..3 {
         alice.ok(dashboard, json!({})).await;
     }
+    // A lease of one credential's refresh (one row each, kept once released), beside the MCP
+    // server's registration lease: neither is a series.
+    let pool = env.any_pool().await;
+    sqlx::query(
+        "INSERT INTO leases (name, holder, expires_at) \
+         VALUES ('oauth-refresh:planted', 'someone', '2999-01-01T00:00:00Z')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
     let text = scrape(http, &url, Some(TOKEN)).await.1;
+    let leases: Vec<&str> = text
+        .lines()
+        .filter(|line| line.starts_with("credledger_lease_held{"))
+        .collect();
+    assert_eq!(leases.len(), 3, "{leases:?}");
+    for lease in ["revalidate", "expiry", "mcp_sync"] {
+        assert!(
+            sample(&text, "credledger_lease_held", &[("lease", lease)]).is_some(),
+            "{leases:?}"
+        );
+    }
     let delta = |name: &str, labels: &[(&str, &str)]| {
         count(&text, name, labels) - sample(&before, name, labels).unwrap_or(0.0)
     };

@@ -182,18 +182,31 @@ async fn mcp_backlog(ledger: &Ledger) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Which leases this instance holds now (none without a scheduler).
+/// The leases shown: the scheduled jobs' and the MCP sender's. Not a refresh's (one per
+/// credential) or a registration's (one per server), which would add a series each.
+const SHOWN_LEASES: [&str; 3] = [
+    crate::jobs::REVALIDATE,
+    crate::jobs::EXPIRY,
+    crate::mcp::sync::LEASE,
+];
+
+/// Which of [`SHOWN_LEASES`] this instance holds now (none without a scheduler).
 async fn leases(ledger: &Ledger, holders: &[String]) -> Result<(), ApiError> {
-    let rows = sqlx::query("SELECT name, holder, expires_at FROM leases")
-        .fetch_all(&ledger.db.any)
-        .await?;
     let now = Utc::now();
-    for r in rows {
-        let name: String = r.try_get("name")?;
-        let held_by: Option<String> = r.try_get("holder")?;
-        let expires: String = r.try_get("expires_at")?;
-        let live = DateTime::parse_from_rfc3339(&expires).is_ok_and(|t| t > now);
-        let mine = live && held_by.is_some_and(|h| holders.contains(&h));
+    for name in SHOWN_LEASES {
+        let row = sqlx::query("SELECT holder, expires_at FROM leases WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&ledger.db.any)
+            .await?;
+        let mine = match row {
+            Some(r) => {
+                let held_by: Option<String> = r.try_get("holder")?;
+                let expires: String = r.try_get("expires_at")?;
+                DateTime::parse_from_rfc3339(&expires).is_ok_and(|t| t > now)
+                    && held_by.is_some_and(|h| holders.contains(&h))
+            }
+            None => false,
+        };
         gauge!(LEASE_HELD, "lease" => name).set(if mine { 1.0 } else { 0.0 });
     }
     Ok(())
