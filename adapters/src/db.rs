@@ -168,18 +168,38 @@ impl std::fmt::Debug for DatabaseConfig {
     }
 }
 
-/// A URL with its password replaced by `***`, for logs.
+/// A URL with its password replaced by `***`, for logs: the user-info's and any query
+/// parameter's whose name holds `password` (PostgreSQL takes `?password=` and `?sslpassword=`).
+/// Text that is not a URL but holds `@` or `password` is not shown at all.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
+    const HIDDEN: &str = "***";
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        let lower = url.to_ascii_lowercase();
+        return if lower.contains('@') || lower.contains("password") {
+            "<a database URL that does not parse>".to_owned()
+        } else {
+            url.to_owned()
+        };
+    };
+    if parsed.password().is_some() && parsed.set_password(Some(HIDDEN)).is_err() {
+        return "<a database URL that does not parse>".to_owned();
     }
+    if parsed.query().is_some() {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(name, value)| {
+                let hidden = name.to_ascii_lowercase().contains("password");
+                let value = if hidden {
+                    HIDDEN.into()
+                } else {
+                    value.into_owned()
+                };
+                (name.into_owned(), value)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
 }
 
 impl Database {
@@ -407,4 +427,29 @@ pub fn tuples(sqlite: bool, first: usize, rows: usize, width: usize) -> String {
 /// Whether a connection is SQLite's (for [`tuples`]).
 pub fn is_sqlite(conn: &sqlx::AnyConnection) -> bool {
     conn.backend_name().eq_ignore_ascii_case("sqlite")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn a_database_urls_passwords_are_hidden_wherever_they_are_written() {
+        for url in [
+            "postgres://app:hunter2@db.internal:5432/cl",
+            "postgres://app@db.internal/cl?password=hunter2",
+            "postgresql://app@db.internal/cl?sslmode=require&sslpassword=hunter2",
+            "postgres://app:hunter2@db.internal:99999/cl",
+            "postgres://app:p%40ss@db/cl?PassWord=hunter2",
+        ] {
+            let shown = redact_url(url);
+            assert!(!shown.contains("hunter2"), "{url} → {shown}");
+            assert!(!shown.contains("p%40ss"), "{url} → {shown}");
+        }
+        assert_eq!(
+            redact_url("postgres://app:hunter2@db/cl?sslmode=require"),
+            "postgres://app:***@db/cl?sslmode=require"
+        );
+        assert_eq!(redact_url("data/ledger.db"), "data/ledger.db");
+    }
 }
