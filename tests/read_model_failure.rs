@@ -231,3 +231,45 @@ async fn commands_do_not_wait_for_a_read_model_stopped_by_an_event_it_cannot_rea
     assert!(projections.stopped(audit_trail));
 }
 on_both_backends!(commands_do_not_wait_for_a_read_model_stopped_by_an_event_it_cannot_read);
+
+/// A command committed while a read model cannot go on succeeds, and says the view is behind:
+/// `mcp register` prints the signing secret it shows once and exits 0 (a script that took
+/// exit 2 for a failure would throw the secret away, and registering again is refused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_shown_once_is_kept_when_the_read_models_cannot_catch_up_after_the_command() {
+    let env = TestEnv::sqlite().await;
+    let migrated = env.cli().arg("migrate").output().unwrap();
+    assert!(migrated.status.success(), "{migrated:?}");
+    let pool = env.any_pool().await;
+    sqlx::query(
+        "CREATE TRIGGER planted_failure BEFORE INSERT ON audit_trail \
+         BEGIN SELECT RAISE(ABORT, 'the read model cannot go on'); END",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let out = env
+        .cli()
+        .args([
+            "mcp",
+            "register",
+            "--id",
+            "gw",
+            "--name",
+            "Gateway",
+            "--url",
+            "http://127.0.0.1:9",
+            "--services",
+            "notion",
+        ])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.trim().starts_with("whsec_"), "the secret: {stdout}");
+    assert!(stderr.contains("the change is committed"), "{stderr}");
+}

@@ -330,7 +330,7 @@ async fn users(settings: Settings, command: UsersCommand) -> anyhow::Result<Exit
             &cli_metadata("cli"),
         )
         .await;
-    ledger.projections.catch_up().await?;
+    catch_up_after_commit(&ledger).await;
     match result {
         Ok(()) => {
             println!("created {}{id}", if admin { "administrator " } else { "" });
@@ -628,6 +628,20 @@ async fn ledger(settings: Settings, command: LedgerCommand) -> anyhow::Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
+/// Brings the read models up to what a command committed before it prints from them. Their
+/// failing does not undo the change: stderr says so and the command still succeeds (a script
+/// taking exit 2 for a failure would throw away a secret shown once, or add again what was
+/// stored).
+pub(crate) async fn catch_up_after_commit(ledger: &Ledger) {
+    if let Err(e) = ledger.projections.catch_up().await {
+        tracing::warn!(error = %e, "the read models could not catch up");
+        eprintln!(
+            "credledger: the change is committed; the read models are behind and show it once \
+             they catch up (`credledger projections status`)"
+        );
+    }
+}
+
 /// Whether a read failed on a stored row that cannot be read as an event, not on the database.
 fn is_not_an_event(e: &DbError) -> bool {
     matches!(
@@ -732,7 +746,7 @@ async fn credentials(
     };
     match result {
         Ok(()) => {
-            ledger.projections.catch_up().await?;
+            catch_up_after_commit(&ledger).await;
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
@@ -821,7 +835,7 @@ async fn demo_seed(ledger: &Arc<Ledger>, users: usize, per_user: usize) -> anyho
         result.context("a seeding task failed")??;
     }
     progress.finish_and_clear();
-    ledger.projections.catch_up().await?;
+    catch_up_after_commit(ledger).await;
     println!("seeded {users} users with up to {per_user} credentials each");
     Ok(())
 }
@@ -939,7 +953,7 @@ async fn validate_all(
         }
         Err(e) => return Err(e.into()),
     };
-    ledger.projections.catch_up().await?;
+    catch_up_after_commit(&ledger).await;
     if options.dry_run {
         println!(
             "validate-all (dry run): {} stale credential(s) would be checked; nothing was sent or recorded",
@@ -1006,7 +1020,7 @@ async fn expire(
             .await?;
     }
     let report = result?;
-    ledger.projections.catch_up().await?;
+    catch_up_after_commit(&ledger).await;
     let days = options.warning_window.num_days();
     if options.dry_run {
         println!(

@@ -238,7 +238,7 @@ pub async fn run(
             import_command(&servers, &sync, &options, validator, dry_run, force).await?
         }
     };
-    ledger.projections.catch_up().await?;
+    crate::cli::catch_up_after_commit(&ledger).await;
     Ok(code)
 }
 
@@ -347,7 +347,7 @@ async fn replay(
         Ok(p) => p,
         Err(e) => return Ok(refused(e)),
     };
-    servers.ledger().projections.catch_up().await?;
+    crate::cli::catch_up_after_commit(servers.ledger()).await;
     let total = outstanding(servers, target).await?;
     eprintln!("replay of {target} requested at position {position}: {total} credential(s) to send");
     let progress = bar(total, "replaying");
@@ -476,11 +476,10 @@ async fn import_command(
         progress.set_position(done)
     })
     .await;
-    let caught_up = servers.ledger().projections.catch_up().await;
+    crate::cli::catch_up_after_commit(servers.ledger()).await;
     sync.unlock().await;
     drop(held);
     let report = report?;
-    caught_up?;
     progress.finish();
     println!(
         "migrated {}, skipped {}, failed {}",
