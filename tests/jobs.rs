@@ -400,6 +400,11 @@ async fn validate_all_counts_each_outcome_and_its_dry_run_changes_nothing(env: T
     let (code, out, err) = cli(&[]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(summary_line(&out).contains("0 stale"), "{out}");
+    // A window past ten years is refused before anything is done (far past it, the date
+    // arithmetic panicked once the lease was taken).
+    let (code, out, err) = cli(&["--stale-days", "4294967295"]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(err.contains("--stale-days"), "{err}");
 
     // A dry run lists what it would check and changes nothing: no request, no event.
     let head = server.running.ledger.db.head().await.unwrap();
@@ -717,6 +722,17 @@ async fn an_expiring_credential_is_announced_once_per_window_and_a_failed_announ
         metrics["systemMetrics"]["expiringCredentials"][0]["id"],
         soon.as_str()
     );
+
+    // A warning window past ten years is refused before anything is marked or sent.
+    let refused = env
+        .cli()
+        .env("CREDLEDGER_CONFIG", &config)
+        .env("CREDLEDGER_EXPIRY_WEBHOOK_URL", &url)
+        .args(["credentials", "expire", "--warning-days", "4294967295"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert!(receiver.calls().is_empty());
 
     // One warning per credential and expiry, however often the job runs.
     for _ in 0..2 {

@@ -172,8 +172,9 @@ pub enum CredentialsCommand {
         #[arg(long)]
         dry_run: bool,
         /// Check credentials not checked for this many days (default: the configured
-        /// CREDLEDGER_REVALIDATE_STALE_DAYS, 1 unless set; 0 checks every active credential).
-        #[arg(long)]
+        /// CREDLEDGER_REVALIDATE_STALE_DAYS, 1 unless set; 0 checks every active credential; at
+        /// most 3650).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(0..=i64::from(crate::config::LONGEST_WINDOW_DAYS)))]
         stale_days: Option<u32>,
         /// Checks in flight at once (default: CREDLEDGER_REVALIDATE_CONCURRENCY, 64).
         #[arg(long)]
@@ -185,8 +186,8 @@ pub enum CredentialsCommand {
     /// credential and expiry.
     Expire {
         /// Warn about credentials expiring within this many days (default: the configured
-        /// CREDLEDGER_EXPIRY_WARNING_DAYS, 7 unless set).
-        #[arg(long)]
+        /// CREDLEDGER_EXPIRY_WARNING_DAYS, 7 unless set; at most 3650).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(0..=i64::from(crate::config::LONGEST_WINDOW_DAYS)))]
         warning_days: Option<u32>,
         /// Show what would happen; mark nothing, send nothing.
         #[arg(long)]

@@ -519,7 +519,7 @@ fn oauth_clients(
 const LONGEST_INTERVAL: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// The longest staleness or warning window, in days.
-const LONGEST_WINDOW_DAYS: u32 = 3650;
+pub const LONGEST_WINDOW_DAYS: u32 = 3650;
 
 fn longest_interval(env: &str, interval: Duration) -> anyhow::Result<Duration> {
     anyhow::ensure!(
