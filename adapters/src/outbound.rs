@@ -28,6 +28,9 @@ pub struct OutboundPolicy {
     pub allowed_hosts: Vec<String>,
 }
 
+const PUBLIC_ONLY: &str = "credentials are only sent to public addresses (an admin can allow a \
+     host of the private network)";
+
 /// Why an address is refused: the rule, in words a person can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -42,6 +45,16 @@ impl OutboundPolicy {
             .ok_or_else(|| Refused("the URL has no host".into()))?;
         if self.allowed(url) {
             return Ok(());
+        }
+        // A name allowed only as one origin is called at that origin alone: the resolver lets
+        // its private addresses through whatever the port, so any other is refused here. (An
+        // address is checked below as it is, resolver or not.)
+        let name = matches!(url.host(), Some(url::Host::Domain(_)));
+        if name && !self.allowed_bare_name(host) && self.allowed_name(host) {
+            return Err(Refused(format!(
+                "`{host}` is allowed only at the origin an admin named; {} is not it",
+                url.origin().ascii_serialization()
+            )));
         }
         let ip = match url.host() {
             Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
@@ -93,6 +106,15 @@ impl OutboundPolicy {
         })
     }
 
+    /// Whether an admin allowed this name as a bare name (https, any port).
+    fn allowed_bare_name(&self, name: &str) -> bool {
+        self.allowed_hosts.iter().any(|entry| {
+            let entry = entry.trim().trim_end_matches('/').to_ascii_lowercase();
+            !entry.contains("://") && entry == name.to_ascii_lowercase()
+        })
+    }
+
+    /// Whether an admin allowed this name, bare or in an origin: its addresses are not checked.
     fn allowed_name(&self, name: &str) -> bool {
         self.allowed_hosts
             .iter()
@@ -108,17 +130,20 @@ impl OutboundPolicy {
 
     /// The rule an address breaks, if it breaks one.
     pub fn check_ip(&self, ip: IpAddr) -> Result<(), Refused> {
+        match self.rule_broken(ip) {
+            Some(why) => Err(Refused(format!("{ip} is {why}; {PUBLIC_ONLY}"))),
+            None => Ok(()),
+        }
+    }
+
+    fn rule_broken(&self, ip: IpAddr) -> Option<&'static str> {
         let why = match ip {
             IpAddr::V4(v4) => v4_rule(v4),
             IpAddr::V6(v6) => v6_rule(v6),
         };
         match why {
-            Some("a loopback address") if self.allow_loopback => Ok(()),
-            Some(why) => Err(Refused(format!(
-                "{ip} is {why}; credentials are only sent to public addresses (an admin can \
-                 allow a host of the private network)"
-            ))),
-            None => Ok(()),
+            Some("a loopback address") if self.allow_loopback => None,
+            why => why,
         }
     }
 
@@ -130,8 +155,14 @@ impl OutboundPolicy {
             .collect();
         if !self.allowed_name(name) {
             for addr in &addrs {
-                self.check_ip(addr.ip())
-                    .map_err(|Refused(why)| Refused(format!("`{name}` resolves to {why}")))?;
+                // The rule, not the address: a person could otherwise map the names of the
+                // private network one refusal at a time.
+                if let Some(why) = self.rule_broken(addr.ip()) {
+                    tracing::debug!(name, address = %addr.ip(), "outbound name refused");
+                    return Err(Refused(format!(
+                        "`{name}` resolves to {why}; {PUBLIC_ONLY}"
+                    )));
+                }
             }
         }
         Ok(addrs)
@@ -291,6 +322,15 @@ mod tests {
         assert!(!refused(&admin, "http://10.1.2.3:8080/"));
         assert!(refused(&admin, "http://10.1.2.3:8081/"));
         assert!(refused(&admin, "https://10.1.2.4/"));
+        // A name allowed as one origin: that origin only, not its other ports over https
+        // (whose private addresses the resolver would let through).
+        let origin = OutboundPolicy {
+            allow_loopback: false,
+            allowed_hosts: vec!["http://jira.corp.internal:8080".into()],
+        };
+        assert!(!refused(&origin, "http://jira.corp.internal:8080/rest"));
+        assert!(refused(&origin, "https://jira.corp.internal:6379/"));
+        assert!(refused(&origin, "https://jira.corp.internal/"));
     }
 
     #[tokio::test]
@@ -300,7 +340,12 @@ mod tests {
             .check(&Url::parse("https://localhost:9/").expect("url"))
             .await
             .expect_err("localhost resolves to loopback");
-        assert!(err.0.contains("resolves to"), "{err}");
+        assert!(err.0.contains("resolves to a loopback address"), "{err}");
+        // The rule, never the address (names of the private network are not mapped this way).
+        assert!(
+            !err.0.contains("127.0.0.1") && !err.0.contains("::1"),
+            "{err}"
+        );
         let allowed = OutboundPolicy {
             allowed_hosts: vec!["localhost".into()],
             ..Default::default()
