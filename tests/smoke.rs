@@ -114,3 +114,55 @@ fn a_data_directory_created_by_credledger_is_private_to_its_owner() {
     let mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700);
 }
+
+/// Settings no one could mean are refused by name before anything is done (each was taken
+/// silently: `/readyz` never ready, loopback left off for `2`, every OAuth token refreshed at
+/// every pass, a key line the keyring refuses).
+#[test]
+fn settings_no_one_could_mean_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |vars: &[(&str, &str)], args: &[&str]| {
+        let mut cmd = std::process::Command::new(crate::support::BIN);
+        cmd.args(args)
+            .env_clear()
+            .env("CREDLEDGER_DATA_DIR", dir.path().join("data"));
+        for (name, value) in vars {
+            cmd.env(name, value);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for (name, value, says) in [
+        (
+            "CREDLEDGER_READY_MAX_LAG",
+            "-1",
+            "CREDLEDGER_READY_MAX_LAG must be 0 or more",
+        ),
+        (
+            "CREDLEDGER_OUTBOUND_ALLOW_LOOPBACK",
+            "2",
+            "CREDLEDGER_OUTBOUND_ALLOW_LOOPBACK must be 0 or 1",
+        ),
+        (
+            "CREDLEDGER_OAUTH_REFRESH_MARGIN_SECS",
+            "3600",
+            "CREDLEDGER_OAUTH_REFRESH_MARGIN_SECS must be at most 1800 seconds",
+        ),
+        ("CREDLEDGER_DB_CONNECTIONS", "0", "must be at least 1"),
+        (
+            "CREDLEDGER_VALIDATIONS_PER_MINUTE",
+            "0",
+            "must be at least 1",
+        ),
+    ] {
+        let (code, stderr) = run(&[(name, value)], &["migrate"]);
+        assert_eq!(code, Some(2), "{name}={value}: {stderr}");
+        assert!(stderr.contains(says), "{name}={value}: {stderr}");
+    }
+    let (code, stderr) = run(&[], &["keys", "generate", "--print", "--version", "0"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--version"), "{stderr}");
+}

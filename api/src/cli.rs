@@ -100,8 +100,8 @@ pub enum KeysCommand {
         /// Print `VERSION:BASE64` for a new key instead of writing the key file.
         #[arg(long)]
         print: bool,
-        /// The version to print with --print.
-        #[arg(long, default_value_t = 1, requires = "print")]
+        /// The version to print with --print (1 or more: the keyring has no version 0).
+        #[arg(long, default_value_t = 1, requires = "print", value_parser = clap::value_parser!(u32).range(1..))]
         version: u32,
     },
     /// Rewrap every data key under the newest master key. Online and resumable.

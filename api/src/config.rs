@@ -237,7 +237,14 @@ impl Settings {
             bind: bind
                 .or(file.bind)
                 .unwrap_or_else(|| "127.0.0.1:8080".into()),
-            db_connections: common.db_connections.or(file.db_connections).unwrap_or(40),
+            db_connections: match common.db_connections.or(file.db_connections) {
+                // A pool of none would fail every statement once its wait ran out.
+                Some(0) => anyhow::bail!(
+                    "the database connections per pool (--db-connections, \
+                     CREDLEDGER_DB_CONNECTIONS, db_connections) must be at least 1"
+                ),
+                n => n.unwrap_or(40),
+            },
             db_connection_wait: match env_value::<u64>(
                 "CREDLEDGER_DB_CONNECTION_WAIT_MS",
                 "milliseconds",
@@ -254,12 +261,19 @@ impl Settings {
             },
             dev,
             read_your_writes_ms: 5_000,
-            validations_per_minute: env_value(
+            validations_per_minute: match env_value(
                 "CREDLEDGER_VALIDATIONS_PER_MINUTE",
                 "a whole number",
             )?
             .or(file.validations_per_minute)
-            .unwrap_or(10),
+            {
+                // Not "off" (as 0 is for the API's limit): live checks have no unlimited mode.
+                Some(0) => anyhow::bail!(
+                    "the live checks a minute (CREDLEDGER_VALIDATIONS_PER_MINUTE, \
+                     validations_per_minute) must be at least 1"
+                ),
+                n => n.unwrap_or(10),
+            },
             api_requests_per_minute: env_value("CREDLEDGER_API_RATE_LIMIT", "a whole number")?
                 .or(file.api_requests_per_minute)
                 .unwrap_or(DEFAULT_API_REQUESTS_PER_MINUTE),
@@ -281,7 +295,13 @@ impl Settings {
             outbound: credledger_adapters::outbound::OutboundPolicy {
                 // Loopback stand-ins (the simulator, local test servers): never in production.
                 allow_loopback: dev
-                    || env_value::<u8>("CREDLEDGER_OUTBOUND_ALLOW_LOOPBACK", "0 or 1")? == Some(1),
+                    || match env_value::<u8>("CREDLEDGER_OUTBOUND_ALLOW_LOOPBACK", "0 or 1")? {
+                        None | Some(0) => false,
+                        Some(1) => true,
+                        Some(_) => {
+                            anyhow::bail!("CREDLEDGER_OUTBOUND_ALLOW_LOOPBACK must be 0 or 1")
+                        }
+                    },
                 allowed_hosts: list("CREDLEDGER_OUTBOUND_ALLOW_HOSTS", file.outbound_allow_hosts)?,
             },
             public_url: env_text("CREDLEDGER_PUBLIC_URL")?
@@ -289,12 +309,18 @@ impl Settings {
                 .or(file.public_url),
             oauth_clients: oauth_clients(file.oauth.unwrap_or_default())?,
             // Environment only, like the master keys: a flag would show it in process listings.
-            metrics_token: env_text("CREDLEDGER_METRICS_TOKEN")?.filter(|t| !t.trim().is_empty()),
+            // Trimmed as the presented token is: a token read from a file ends in a newline.
+            metrics_token: env_text("CREDLEDGER_METRICS_TOKEN")?
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty()),
             metrics_listen: env_text("CREDLEDGER_METRICS_LISTEN")?
                 .filter(|a| !a.trim().is_empty())
                 .or(file.metrics_listen),
-            ready_max_lag: env_value::<i64>("CREDLEDGER_READY_MAX_LAG", "a whole number")?
-                .unwrap_or(DEFAULT_READY_MAX_LAG),
+            ready_max_lag: match env_value::<i64>("CREDLEDGER_READY_MAX_LAG", "a whole number")? {
+                // A lag below 0 is never reached: /readyz would answer 503 for good.
+                Some(lag) if lag < 0 => anyhow::bail!("CREDLEDGER_READY_MAX_LAG must be 0 or more"),
+                lag => lag.unwrap_or(DEFAULT_READY_MAX_LAG),
+            },
             client_waits: crate::http::ClientWaits {
                 header: wait_seconds(
                     "the header wait (CREDLEDGER_HEADER_WAIT_S, header_wait_s)",
@@ -518,6 +544,9 @@ fn oauth_clients(
 /// "never" (and far from where adding it to the clock would overflow a date).
 const LONGEST_INTERVAL: Duration = Duration::from_secs(30 * 24 * 3600);
 
+/// The longest time before an OAuth token's expiry at which it is refreshed.
+const LONGEST_REFRESH_MARGIN_S: u32 = 1800;
+
 /// The longest staleness or warning window, in days.
 pub const LONGEST_WINDOW_DAYS: u32 = 3650;
 
@@ -640,13 +669,20 @@ impl JobSettings {
                 None,
                 d.oauth_refresh_interval,
             )?,
-            oauth_refresh_margin: env_value::<u32>(
+            oauth_refresh_margin: match env_value::<u32>(
                 "CREDLEDGER_OAUTH_REFRESH_MARGIN_SECS",
                 "a whole number of seconds",
-            )?
-            .map_or(d.oauth_refresh_margin, |s| {
-                chrono::Duration::seconds(i64::from(s))
-            }),
+            )? {
+                // At or past a token's lifetime (Google's: an hour) every token would be
+                // refreshed, and an event recorded, at every pass.
+                Some(s) if s > LONGEST_REFRESH_MARGIN_S => anyhow::bail!(
+                    "CREDLEDGER_OAUTH_REFRESH_MARGIN_SECS must be at most \
+                     {LONGEST_REFRESH_MARGIN_S} seconds (half an hour)"
+                ),
+                s => s.map_or(d.oauth_refresh_margin, |s| {
+                    chrono::Duration::seconds(i64::from(s))
+                }),
+            },
             ..d
         })
     }
@@ -743,6 +779,34 @@ mod tests {
             ..Common::default()
         };
         Settings::resolve_with_jobs(&common, None, false).map_err(|e| e.to_string())
+    }
+
+    /// Trimmed as the token presented is (a token kept in a file ends in a newline). Sets a
+    /// variable of this process: nextest runs each test in a process of its own.
+    #[test]
+    fn the_metrics_token_is_taken_without_surrounding_whitespace() {
+        std::env::set_var("CREDLEDGER_METRICS_TOKEN", "scrape-token\n");
+        let settings = resolved_from_file("").expect("the token resolves");
+        std::env::remove_var("CREDLEDGER_METRICS_TOKEN");
+        assert_eq!(settings.metrics_token.as_deref(), Some("scrape-token"));
+    }
+
+    #[test]
+    fn a_pool_of_no_connections_or_no_live_checks_is_refused() {
+        for (text, message) in [
+            (
+                "db_connections = 0\n",
+                "the database connections per pool (--db-connections, \
+                 CREDLEDGER_DB_CONNECTIONS, db_connections) must be at least 1",
+            ),
+            (
+                "validations_per_minute = 0\n",
+                "the live checks a minute (CREDLEDGER_VALIDATIONS_PER_MINUTE, \
+                 validations_per_minute) must be at least 1",
+            ),
+        ] {
+            assert_eq!(resolved_from_file(text).err().as_deref(), Some(message));
+        }
     }
 
     #[test]
