@@ -703,6 +703,20 @@ async fn the_drift_command_lists_orphans_and_changes_nothing_when_all_is_current
     assert!(s.recorder.credentials().contains_key(&orphan[0]));
     assert_eq!(event_counts(&env).await, before);
 
+    // An id holding an escape sequence (listed as the record's own `credential_id`, which this
+    // dialect keeps) is not used: it is reported unreadable, and reaches neither the terminal
+    // nor the log as it is.
+    s.recorder.set_dialect(Dialect::Credledger);
+    s.recorder.seed(vec![json!({
+        "credential_id": "\u{1b}]52;c;aGk=\u{7}\u{1b}[2Jevil",
+        "user_id": "alice", "service_type": "notion", "credential_name": "stray",
+        "credential_data": {"token": "ntn_stray"}, "is_primary": false,
+    })]);
+    let (code, out) = drift().await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out:?}");
+    assert!(out.contains("cannot be read"), "{out}");
+
     let mut cli = env.cli();
     cli.args(["mcp", "drift", "--target", "nowhere"]);
     let out = tokio::task::spawn_blocking(move || cli.output().unwrap())

@@ -216,8 +216,10 @@ pub fn init_tracing() {
         .unwrap_or_else(|| {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"))
         });
+    // Colours only on a terminal: a log file or journal would hold their escape sequences.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if std::env::var("CREDLEDGER_LOG_FORMAT").as_deref() == Ok("json") {
         builder.json().init();

@@ -413,8 +413,15 @@ fn id_text(value: &Value) -> Option<String> {
     }
 }
 
+/// An id this side can use: in a path segment, a log line and an operator's terminal, so not
+/// empty, bounded, not `.` or `..`, and without control characters (a newline would forge log
+/// lines, an escape sequence drive a terminal).
 fn usable_id(id: &str) -> bool {
-    !id.is_empty() && id.chars().count() <= MAX_CREDENTIAL_ID_CHARS && id != "." && id != ".."
+    !id.is_empty()
+        && id.chars().count() <= MAX_CREDENTIAL_ID_CHARS
+        && id != "."
+        && id != ".."
+        && !id.chars().any(char::is_control)
 }
 
 /// The answer if it is a 2xx, else its status (and `Retry-After`) as an error.

@@ -309,7 +309,7 @@ async fn drift(sync: &McpSync, target: &str) -> anyhow::Result<ExitCode> {
         if report.orphans.is_empty() {
             String::new()
         } else {
-            format!(": {}", report.orphans.join(", "))
+            format!(": {}", listed(&report.orphans))
         }
     );
     if report.removed_orphans > 0 {
@@ -429,8 +429,8 @@ async fn import_command(
     for f in &found {
         let plan = match &f.plan {
             Plan::Import => "import".to_owned(),
-            Plan::Skip(why) => format!("skip: {why}"),
-            Plan::Fail(why) => format!("fail: {why}"),
+            Plan::Skip(why) => format!("skip: {}", printable(why)),
+            Plan::Fail(why) => format!("fail: {}", printable(why)),
         };
         println!(
             "{:<20} {:<16} {:<12} {:<24} {:<20} {plan}",
@@ -490,21 +490,21 @@ async fn import_command(
     for i in &report.imported {
         println!(
             "  imported {} as {}: {}{}{}",
-            i.mcp_id,
+            printable(&i.mcp_id),
             i.credential_id,
             i.status,
             if i.primary { ", primary" } else { "" },
             i.note
                 .as_deref()
-                .map(|n| format!(" — {n}"))
+                .map(|n| format!(" — {}", printable(n)))
                 .unwrap_or_default()
         );
     }
     for (id, why) in &report.skipped {
-        println!("  skipped {id}: {why}");
+        println!("  skipped {}: {}", printable(id), printable(why));
     }
     for (id, why) in &report.failed {
-        println!("  failed {id}: {why}");
+        println!("  failed {}: {}", printable(id), printable(why));
     }
     Ok(if report.failed.is_empty() {
         ExitCode::SUCCESS
@@ -513,12 +513,51 @@ async fn import_command(
     })
 }
 
+/// At most `n` characters of a text the MCP server gave, [`printable`].
 fn clip(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
-        s.to_owned()
+        printable(s)
     } else {
         let mut out: String = s.chars().take(n.saturating_sub(1)).collect();
         out.push('…');
-        out
+        printable(&out)
+    }
+}
+
+/// A text the MCP server gave, as it may be printed: control characters escaped (`\u{1b}`),
+/// since an escape sequence would drive the operator's terminal (hide lines, set the
+/// clipboard).
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// The first ids of a list the MCP server gave, [`printable`], and how many more there are.
+fn listed(ids: &[String]) -> String {
+    const SHOWN: usize = 20;
+    let mut out: Vec<String> = ids.iter().take(SHOWN).map(|id| clip(id, 64)).collect();
+    if ids.len() > SHOWN {
+        out.push(format!("and {} more", ids.len() - SHOWN));
+    }
+    out.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{clip, listed, printable};
+
+    #[test]
+    fn what_an_mcp_server_gave_is_printed_without_control_characters() {
+        assert_eq!(printable("a\u{1b}[2Jb\n"), "a\\u{1b}[2Jb\\n");
+        assert_eq!(clip("\u{7}abcdef", 4), "\\u{7}ab…");
+        let many: Vec<String> = (0..25).map(|n| format!("id-{n}")).collect();
+        assert!(listed(&many).ends_with("id-19, and 5 more"));
     }
 }
