@@ -137,6 +137,8 @@ async fn only_same_origin_json_posts_change_anything(env: TestEnv) {
             .contains("frame-ancestors 'none'"));
         assert_eq!(h["x-content-type-options"], "nosniff");
         assert_eq!(h["x-frame-options"], "DENY");
+        // The API's answers are kept by no cache (docs/security.md).
+        assert_eq!(h["cache-control"], "no-store");
     }
     // The session cookie is HttpOnly and SameSite=Strict (and Secure outside dev mode).
     let login = server
