@@ -166,3 +166,51 @@ fn settings_no_one_could_mean_are_refused_by_name() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("--version"), "{stderr}");
 }
+
+/// Input a person hands the CLI is bounded before it is read whole: a fields file past a
+/// megabyte is refused as such (it was read into memory whatever its size, `/dev/zero` until
+/// none was left), and `demo seed` over a catalog of no services says so (it divided by zero).
+#[test]
+fn the_cli_bounds_what_it_is_handed() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |vars: &[(&str, &std::path::Path)], args: &[&str]| {
+        let mut cmd = std::process::Command::new(crate::support::BIN);
+        cmd.args(args)
+            .env_clear()
+            .env("CREDLEDGER_DATA_DIR", dir.path().join("data"))
+            .env("CREDLEDGER_LOG", "error");
+        for (name, value) in vars {
+            cmd.env(name, value);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let big = dir.path().join("fields.json");
+    std::fs::write(&big, format!("{{\"token\":\"{}\"}}", "a".repeat(2 << 20))).unwrap();
+    let (code, stderr) = run(
+        &[],
+        &[
+            "credentials",
+            "add",
+            "--user",
+            "alice",
+            "--service",
+            "notion",
+            "--name",
+            "Work",
+            "--fields-file",
+            big.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("larger than a megabyte"), "{stderr}");
+
+    let empty = dir.path().join("catalog.json");
+    std::fs::write(&empty, r#"{"services": []}"#).unwrap();
+    let (code, stderr) = run(&[("CREDLEDGER_CATALOG", &empty)], &["demo", "seed"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("no service"), "{stderr}");
+}

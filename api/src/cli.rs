@@ -709,16 +709,20 @@ async fn credentials(
             name,
             fields_file,
         } => {
+            // A megabyte at most, from either (the secret fields themselves are far smaller);
+            // more is refused, not cut short.
+            const MOST: u64 = 1 << 20;
             let mut bytes = Vec::new();
-            match fields_file {
-                Some(path) => {
-                    bytes = std::fs::read(&path)
-                        .with_context(|| format!("could not read {}", path.display()))?
-                }
-                None => {
-                    std::io::stdin().take(1 << 20).read_to_end(&mut bytes)?;
-                }
-            }
+            match &fields_file {
+                Some(path) => std::fs::File::open(path)
+                    .and_then(|file| file.take(MOST + 1).read_to_end(&mut bytes))
+                    .with_context(|| format!("could not read {}", path.display()))?,
+                None => std::io::stdin().take(MOST + 1).read_to_end(&mut bytes)?,
+            };
+            anyhow::ensure!(
+                bytes.len() as u64 <= MOST,
+                "the credential's fields are larger than a megabyte"
+            );
             let id = CredentialId::from_uuid(uuid::Uuid::new_v4());
             let result = ledger
                 .register(
@@ -795,7 +799,13 @@ async fn demo_seed(ledger: &Arc<Ledger>, users: usize, per_user: usize) -> anyho
         .iter()
         .map(|s| (s.key.to_string(), s.multi_account))
         .collect();
-    let progress = bar((users * per_user) as u64, "seeding");
+    anyhow::ensure!(!services.is_empty(), "the catalog has no service to seed");
+    let total = users
+        .checked_mul(per_user)
+        .context("--users times --credentials-per-user is too large")?;
+    let progress = bar(total as u64, "seeding");
+    // Eight at a time, and no more started than run: a task waits for its permit before it is
+    // spawned.
     let semaphore = Arc::new(tokio::sync::Semaphore::new(8));
     let mut tasks = tokio::task::JoinSet::new();
     for u in 0..users {
@@ -809,10 +819,14 @@ async fn demo_seed(ledger: &Arc<Ledger>, users: usize, per_user: usize) -> anyho
                 continue;
             }
             let (ledger, user, service) = (ledger.clone(), user.clone(), service.clone());
-            let semaphore = semaphore.clone();
+            let permit = semaphore.clone().acquire_owned().await?;
+            // The finished ones' answers are taken as they come, not kept until the end.
+            while let Some(result) = tasks.try_join_next() {
+                result.context("a seeding task failed")??;
+            }
             let progress = progress.clone();
             tasks.spawn(async move {
-                let _permit = semaphore.acquire().await;
+                let _permit = permit;
                 let fields = demo_fields(&ledger, &service, c).to_string();
                 let name = format!("{service} #{}", round + 1);
                 let result = ledger
