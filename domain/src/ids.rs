@@ -34,6 +34,8 @@ pub enum InputError {
     },
     #[error("the secret is larger than {max} bytes")]
     SecretTooLarge { max: usize },
+    #[error("at most {max} {what} are kept")]
+    TooMany { what: &'static str, max: usize },
 }
 
 fn check_chars(

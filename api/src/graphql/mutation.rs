@@ -654,14 +654,6 @@ impl Mutation {
             let p = session(ctx)?;
             let a = api(ctx);
             let row = credential_for(a, p, &id, Access::Edit).await?;
-            if let Some(r) = &reason {
-                if r.chars().count() > 500 || r.chars().any(char::is_control) {
-                    return Err(ApiError::Validation(
-                        "the reason must be at most 500 characters, without control characters"
-                            .into(),
-                    ));
-                }
-            }
             let grant = oauth_grant(a, row.service.as_str(), &id).await;
             let committed = a
                 .ledger

@@ -99,6 +99,12 @@ pub struct Keyring {
     credentials: Vec<CredentialState>,
 }
 
+/// The most credentials a person keeps for one service (erased ones aside): every command on
+/// them replays the keyring's stream, which nothing shortens.
+pub const MAX_CREDENTIALS_PER_SERVICE: usize = 100;
+/// The longest reason a revocation records.
+pub const REVOKE_REASON_MAX: usize = 500;
+
 const METADATA_MAX_ENTRIES: usize = 32;
 const METADATA_MAX_KEY: usize = 64;
 const METADATA_MAX_VALUE: usize = 1024;
@@ -417,6 +423,13 @@ impl Keyring {
                 if self.credentials().any(|c| c.name == name) {
                     return Err(KeyringError::NameTaken(name.to_string()));
                 }
+                if self.credentials().count() >= MAX_CREDENTIALS_PER_SERVICE {
+                    return Err(InputError::TooMany {
+                        what: "credentials for one service",
+                        max: MAX_CREDENTIALS_PER_SERVICE,
+                    }
+                    .into());
+                }
                 if !definition.multi_account
                     && self
                         .credentials()
@@ -545,6 +558,12 @@ impl Keyring {
                 reason,
             } => {
                 let previous_status = self.not_revoked(credential_id, "revoked")?.status;
+                let reason = reason
+                    .map(|r| r.trim().to_owned())
+                    .filter(|r| !r.is_empty());
+                if let Some(r) = &reason {
+                    crate::user::check_text(r, "the revocation's reason", REVOKE_REASON_MAX)?;
+                }
                 sink.write(
                     KeyringEvent::CredentialRevoked {
                         credential_id,
@@ -592,7 +611,15 @@ impl Keyring {
                 let version = current + 1;
                 let service = self.owner.as_ref().map(|(_, s)| s.clone());
                 let service = service.ok_or(KeyringError::NotFound(credential_id))?;
-                Self::service_definition(services, &service)?.check_fields(&fields)?;
+                let definition = Self::service_definition(services, &service)?;
+                if definition.oauth.is_none() {
+                    return Err(InputError::Malformed {
+                        what: "OAuth refresh",
+                        detail: format!("{} does not use OAuth", definition.display_name),
+                    }
+                    .into());
+                }
+                definition.check_fields(&fields)?;
                 let secret = Self::seal(services, credential_id, version, &fields).await?;
                 sink.write(
                     KeyringEvent::OAuthTokenRefreshed {

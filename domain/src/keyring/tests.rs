@@ -4,7 +4,7 @@
 use super::{
     AccountIdentity, CredentialState, CredentialStatus, HeldCopy, Keyring, KeyringCommand,
     KeyringError, KeyringEvent, KeyringServices, McpSyncOutcome, PrimaryChangeReason,
-    ValidationOutcome,
+    ValidationOutcome, MAX_CREDENTIALS_PER_SERVICE, REVOKE_REASON_MAX,
 };
 use crate::ports::{Cipher, CipherError};
 use crate::{
@@ -2044,4 +2044,65 @@ async fn random_command_sequences_keep_the_keyring_invariants() {
     ] {
         assert!(errors.contains_key(kind), "never saw {kind}: {errors:?}");
     }
+}
+
+#[test]
+fn a_refresh_is_refused_for_a_service_that_does_not_use_oauth() {
+    let fields = SecretFields::from_json_bytes(br#"{"token":"refreshed"}"#).expect("fields");
+    given(primary_work())
+        .when(KeyringCommand::RecordOAuthRefresh {
+            credential_id: id(1),
+            secret_version: 1,
+            fields,
+            expires_at: None,
+            issued_at: at(2026, 1, 1),
+        })
+        .then_expect_error(KeyringError::Input(InputError::Malformed {
+            what: "OAuth refresh",
+            detail: "Notion does not use OAuth".into(),
+        }));
+}
+
+#[test]
+fn a_revocations_reason_is_trimmed_and_bounded_here_whoever_sends_it() {
+    let revoke_because = |reason: String| KeyringCommand::RevokeCredential {
+        credential_id: id(1),
+        reason: Some(reason),
+    };
+    given(primary_work())
+        .when(revoke_because("x".repeat(REVOKE_REASON_MAX + 1)))
+        .then_expect_error(KeyringError::Input(InputError::TooLong {
+            what: "the revocation's reason",
+            max: REVOKE_REASON_MAX,
+        }));
+    given(primary_work())
+        .when(revoke_because("leaked\u{1b}[2J".into()))
+        .then_expect_error(KeyringError::Input(InputError::BadCharacters {
+            what: "the revocation's reason",
+            allowed: "no control characters",
+        }));
+    let events = events_of(given(primary_work()).when(revoke_because("  leaked ".into())));
+    assert!(
+        matches!(&events[0], KeyringEvent::CredentialRevoked { reason, .. } if reason.as_deref() == Some("leaked")),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn a_person_keeps_at_most_a_hundred_credentials_of_one_service_erased_ones_aside() {
+    let hundred: Vec<KeyringEvent> = (1..=100)
+        .map(|n| registered(n, &format!("account {n}")))
+        .collect();
+    given(hundred.clone())
+        .when(register(101, "one more", None))
+        .then_expect_error(KeyringError::Input(InputError::TooMany {
+            what: "credentials for one service",
+            max: MAX_CREDENTIALS_PER_SERVICE,
+        }));
+    let one_erased = concat(vec![hundred, vec![erased(7, "account 7", Inactive)]]);
+    let events = events_of(given(one_erased).when(register(101, "one more", None)));
+    assert!(
+        matches!(events[0], KeyringEvent::CredentialRegistered { .. }),
+        "{events:?}"
+    );
 }

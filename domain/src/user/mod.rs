@@ -13,6 +13,7 @@ mod values;
 pub use commands::UserCommand;
 pub use error::UserError;
 pub use events::UserEvent;
+pub(crate) use values::check_text;
 pub use values::{DisplayName, Email, Permission, Role, Scope};
 
 use crate::{InputError, UserId};

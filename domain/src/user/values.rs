@@ -93,7 +93,7 @@ impl DisplayName {
 }
 
 /// Checks free text: 1–`max` characters, none of them control characters.
-pub(super) fn check_text(value: &str, what: &'static str, max: usize) -> Result<(), InputError> {
+pub(crate) fn check_text(value: &str, what: &'static str, max: usize) -> Result<(), InputError> {
     if value.is_empty() {
         return Err(InputError::Empty { what });
     }
