@@ -101,7 +101,7 @@ pub struct Keyring {
 
 /// The most credentials a person keeps for one service (erased ones aside): every command on
 /// them replays the keyring's stream, which nothing shortens.
-pub const MAX_CREDENTIALS_PER_SERVICE: usize = 100;
+pub const MAX_CREDENTIALS_PER_SERVICE: usize = 200;
 /// The longest reason a revocation records.
 pub const REVOKE_REASON_MAX: usize = 500;
 

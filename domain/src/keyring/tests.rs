@@ -2089,18 +2089,19 @@ fn a_revocations_reason_is_trimmed_and_bounded_here_whoever_sends_it() {
 }
 
 #[test]
-fn a_person_keeps_at_most_a_hundred_credentials_of_one_service_erased_ones_aside() {
-    let hundred: Vec<KeyringEvent> = (1..=100)
+fn a_person_keeps_at_most_two_hundred_credentials_of_one_service_erased_ones_aside() {
+    let most = MAX_CREDENTIALS_PER_SERVICE as u128;
+    let full: Vec<KeyringEvent> = (1..=most)
         .map(|n| registered(n, &format!("account {n}")))
         .collect();
-    given(hundred.clone())
-        .when(register(101, "one more", None))
+    given(full.clone())
+        .when(register(most + 1, "one more", None))
         .then_expect_error(KeyringError::Input(InputError::TooMany {
             what: "credentials for one service",
             max: MAX_CREDENTIALS_PER_SERVICE,
         }));
-    let one_erased = concat(vec![hundred, vec![erased(7, "account 7", Inactive)]]);
-    let events = events_of(given(one_erased).when(register(101, "one more", None)));
+    let one_erased = concat(vec![full, vec![erased(7, "account 7", Inactive)]]);
+    let events = events_of(given(one_erased).when(register(most + 1, "one more", None)));
     assert!(
         matches!(events[0], KeyringEvent::CredentialRegistered { .. }),
         "{events:?}"
