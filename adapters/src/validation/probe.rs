@@ -183,9 +183,10 @@ impl Context<'_> {
             match part {
                 TemplatePart::Literal(text) => out.push_str(text),
                 TemplatePart::Field(name) => out.push_str(
-                    self.fields
+                    &self
+                        .fields
                         .get(name)
-                        .map(|v| v.expose().trim().trim_end_matches('/'))
+                        .map(|v| same_site(v.expose()))
                         .filter(|v| !v.is_empty())?,
                 ),
                 TemplatePart::Pointer(steps) => out.push_str(&pointer(steps, self.json)?),
@@ -340,9 +341,43 @@ pub(crate) fn provider_message(probe: &Probe, answer: &Answer) -> Option<String>
     })
 }
 
+/// A field's value as an identity holds it: a site URL in one spelling (`https://ACME.atlassian.net/`
+/// and `https://acme.atlassian.net` are one site, so one account on it is one account), any
+/// other value trimmed.
+fn same_site(value: &str) -> String {
+    let value = value.trim().trim_end_matches('/');
+    let lower = value.to_ascii_lowercase();
+    if lower.starts_with("https://") || lower.starts_with("http://") {
+        if let Ok(url) = url::Url::parse(value) {
+            return url.as_str().trim_end_matches('/').to_owned();
+        }
+    }
+    value.to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_site_is_one_identity_however_its_address_is_spelled() {
+        for spelling in [
+            "https://acme.atlassian.net",
+            "https://ACME.Atlassian.net/",
+            " HTTPS://acme.atlassian.NET:443 ",
+        ] {
+            assert_eq!(
+                same_site(spelling),
+                "https://acme.atlassian.net",
+                "{spelling}"
+            );
+        }
+        assert_eq!(
+            same_site("https://jira.corp/wiki/"),
+            "https://jira.corp/wiki"
+        );
+        assert_eq!(same_site(" Ada@Example.com "), "Ada@Example.com");
+    }
     use credledger_domain::catalog::Template;
 
     #[test]
