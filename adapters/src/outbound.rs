@@ -11,7 +11,7 @@
 //!   and takes no proxy from the environment, where a proxy would resolve the name itself), so
 //!   a name that changes its answer between the check and the connection (DNS rebinding)
 //!   cannot reach a refused address;
-//! - admins allow hosts of their private network (self-hosted Jira, Confluence, Sentry) by name.
+//! - admins allow hosts of their private network (self-hosted Sentry, an MCP server) by name.
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::Url;

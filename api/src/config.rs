@@ -53,7 +53,7 @@ pub struct FileConfig {
     /// Addresses of reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Option<Vec<String>>,
     /// Hosts (or `http://host:port` origins) of the private network that provider checks may
-    /// call: self-hosted Jira, Confluence, Sentry.
+    /// call: self-hosted Sentry, an MCP server inside the network.
     pub outbound_allow_hosts: Option<Vec<String>>,
     /// The `[jobs]` table: scheduled work.
     pub jobs: Option<FileJobs>,
