@@ -511,10 +511,11 @@ impl Probe {
     fn default_valid_statuses() -> Vec<u16> {
         vec![200]
     }
-    /// Only a 401 says the provider does not take the secret: a 403 also comes from a CDN
-    /// that distrusts the caller's address, a region a provider does not serve, a scope the
-    /// probe's endpoint needs and the key lacks, or a sign-in CAPTCHA, none of which is about
-    /// the key (they are "could not check").
+    /// Unless a probe says otherwise, only a 401 says the provider does not take the secret: a
+    /// 403 also comes from a CDN that distrusts the caller's address, a region a provider does
+    /// not serve or a sign-in CAPTCHA, none of which is about the key (they are "could not
+    /// check"). Sentry's probe names 403 too: its 403 says the token cannot read that
+    /// organization, which is what the credential is for.
     fn default_invalid_statuses() -> Vec<u16> {
         vec![401]
     }
