@@ -28,6 +28,29 @@ pub struct OutboundPolicy {
     pub allowed_hosts: Vec<String>,
 }
 
+/// The origin an allow-list entry names, if it is one (`scheme://host[:port][/…]`).
+fn allowed_origin(entry: &str) -> Option<url::Origin> {
+    let entry = entry.trim();
+    entry
+        .contains("://")
+        .then(|| Url::parse(entry).ok())
+        .flatten()
+        .filter(|url| matches!(url.scheme(), "http" | "https"))
+        .map(|url| url.origin())
+}
+
+/// Refuses an allow-list entry that looks like an origin and is not one (it would allow
+/// nothing, silently).
+pub fn check_allowed_entry(entry: &str) -> Result<(), Refused> {
+    if entry.contains("://") && !allowed_origin(entry).is_some_and(|o| o.is_tuple()) {
+        return Err(Refused(format!(
+            "`{}` is neither a host name nor an http(s) origin",
+            entry.trim()
+        )));
+    }
+    Ok(())
+}
+
 const PUBLIC_ONLY: &str = "credentials are only sent to public addresses (an admin can allow a \
      host of the private network)";
 
@@ -46,9 +69,9 @@ impl OutboundPolicy {
         if self.allowed(url) {
             return Ok(());
         }
-        // A name allowed only as one origin is called at that origin alone: the resolver lets
-        // its private addresses through whatever the port, so any other is refused here. (An
-        // address is checked below as it is, resolver or not.)
+        // A name allowed only as one origin is called at that origin alone: the resolver, which
+        // sees names and not ports, lets its private addresses through, so any other origin is
+        // refused here, before any connection. (An address is checked below as it is.)
         let name = matches!(url.host(), Some(url::Host::Domain(_)));
         if name && !self.allowed_bare_name(host) && self.allowed_name(host) {
             return Err(Refused(format!(
@@ -90,20 +113,24 @@ impl OutboundPolicy {
         }
     }
 
-    /// Whether an admin allowed this URL's host (or origin).
+    /// Whether an admin allowed this URL's host (or origin: compared as origins, so
+    /// `https://jira.corp:443/path` names `https://jira.corp`).
     fn allowed(&self, url: &Url) -> bool {
         let Some(host) = url.host_str() else {
             return false;
         };
-        let origin = url.origin().ascii_serialization();
-        self.allowed_hosts.iter().any(|entry| {
-            let entry = entry.trim().trim_end_matches('/').to_ascii_lowercase();
-            if entry.contains("://") {
-                entry == origin
-            } else {
-                url.scheme() == "https" && entry == host.to_ascii_lowercase()
-            }
-        })
+        self.allowed_hosts
+            .iter()
+            .any(|entry| match allowed_origin(entry) {
+                Some(origin) => origin == url.origin(),
+                None => {
+                    url.scheme() == "https"
+                        && entry
+                            .trim()
+                            .trim_end_matches('/')
+                            .eq_ignore_ascii_case(host)
+                }
+            })
     }
 
     /// Whether an admin allowed this name as a bare name (https, any port).
@@ -118,12 +145,10 @@ impl OutboundPolicy {
     fn allowed_name(&self, name: &str) -> bool {
         self.allowed_hosts
             .iter()
-            .filter_map(|entry| {
-                let entry = entry.trim().to_ascii_lowercase();
-                match entry.split_once("://") {
-                    Some((_, rest)) => rest.split([':', '/']).next().map(str::to_owned),
-                    None => Some(entry),
-                }
+            .filter_map(|entry| match allowed_origin(entry) {
+                Some(url::Origin::Tuple(_, host, _)) => Some(host.to_string()),
+                Some(url::Origin::Opaque(_)) => None,
+                None => Some(entry.trim().trim_end_matches('/').to_ascii_lowercase()),
             })
             .any(|host| host == name.to_ascii_lowercase())
     }
@@ -331,6 +356,21 @@ mod tests {
         assert!(!refused(&origin, "http://jira.corp.internal:8080/rest"));
         assert!(refused(&origin, "https://jira.corp.internal:6379/"));
         assert!(refused(&origin, "https://jira.corp.internal/"));
+        // Origins compare as origins: a default port written out, a path, a case.
+        let spelled = OutboundPolicy {
+            allow_loopback: false,
+            allowed_hosts: vec![
+                "https://Jira.Corp.Internal:443".into(),
+                "https://sentry.corp.internal/sentry/".into(),
+            ],
+        };
+        assert!(!refused(&spelled, "https://jira.corp.internal/rest/api"));
+        assert!(!refused(&spelled, "https://sentry.corp.internal/api/0/"));
+        assert!(refused(&spelled, "https://jira.corp.internal:8443/"));
+        assert!(check_allowed_entry("https://jira.corp.internal:443").is_ok());
+        assert!(check_allowed_entry("jira.corp.internal").is_ok());
+        assert!(check_allowed_entry("https://").is_err());
+        assert!(check_allowed_entry("ftp:/x://y").is_err());
     }
 
     #[tokio::test]

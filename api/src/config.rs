@@ -302,7 +302,16 @@ impl Settings {
                             anyhow::bail!("CREDLEDGER_OUTBOUND_ALLOW_LOOPBACK must be 0 or 1")
                         }
                     },
-                allowed_hosts: list("CREDLEDGER_OUTBOUND_ALLOW_HOSTS", file.outbound_allow_hosts)?,
+                allowed_hosts: list("CREDLEDGER_OUTBOUND_ALLOW_HOSTS", file.outbound_allow_hosts)?
+                    .into_iter()
+                    .map(|entry| {
+                        credledger_adapters::outbound::check_allowed_entry(&entry)
+                            .map(|()| entry)
+                            .map_err(|refused| {
+                                anyhow::anyhow!("CREDLEDGER_OUTBOUND_ALLOW_HOSTS: {refused}")
+                            })
+                    })
+                    .collect::<anyhow::Result<_>>()?,
             },
             public_url: env_text("CREDLEDGER_PUBLIC_URL")?
                 .filter(|u| !u.trim().is_empty())
