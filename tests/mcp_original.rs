@@ -704,8 +704,8 @@ async fn the_drift_command_lists_orphans_and_changes_nothing_when_all_is_current
     assert_eq!(event_counts(&env).await, before);
 
     // An id holding an escape sequence (listed as the record's own `credential_id`, which this
-    // dialect keeps) is not used: it is reported unreadable, and reaches neither the terminal
-    // nor the log as it is.
+    // dialect keeps) is reported as the orphan it is, and reaches neither the terminal nor the
+    // log as an escape sequence.
     s.recorder.set_dialect(Dialect::Credledger);
     s.recorder.seed(vec![json!({
         "credential_id": "\u{1b}]52;c;aGk=\u{7}\u{1b}[2Jevil",
@@ -715,7 +715,10 @@ async fn the_drift_command_lists_orphans_and_changes_nothing_when_all_is_current
     let (code, out) = drift().await;
     assert_eq!(code, Some(1), "{out}");
     assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out:?}");
-    assert!(out.contains("cannot be read"), "{out}");
+    assert!(
+        out.contains("2 orphan(s): \\u{1b}]52;c;aGk=\\u{7}\\u{1b}[2Jevil, mcp-2"),
+        "{out}"
+    );
 
     let mut cli = env.cli();
     cli.args(["mcp", "drift", "--target", "nowhere"]);

@@ -413,15 +413,12 @@ fn id_text(value: &Value) -> Option<String> {
     }
 }
 
-/// An id this side can use: in a path segment, a log line and an operator's terminal, so not
-/// empty, bounded, not `.` or `..`, and without control characters (a newline would forge log
-/// lines, an escape sequence drive a terminal).
+/// An id this side can use in a path segment (which percent-encodes what it holds): not empty,
+/// bounded, not `.` or `..`. Control characters are kept, so a copy under such an id can still
+/// be found and deleted; where an id is shown it is escaped (logged with `?`, printed by the
+/// CLI's `printable`).
 fn usable_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.chars().count() <= MAX_CREDENTIAL_ID_CHARS
-        && id != "."
-        && id != ".."
-        && !id.chars().any(char::is_control)
+    !id.is_empty() && id.chars().count() <= MAX_CREDENTIAL_ID_CHARS && id != "." && id != ".."
 }
 
 /// The answer if it is a 2xx, else its status (and `Retry-After`) as an error.

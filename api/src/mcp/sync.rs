@@ -529,7 +529,8 @@ impl McpSync {
             return Ok(None);
         };
         tracing::info!(
-            server = %row.server_id, credential = %row.credential_id, %mcp_id,
+            // Ids an MCP server gave are logged with `?`, control characters escaped.
+            server = %row.server_id, credential = %row.credential_id, ?mcp_id,
             "MCP sync adopts the copy a create made"
         );
         match client.update(&mcp_id, body).await {
@@ -997,7 +998,7 @@ impl McpSync {
         orphans.sort();
         for id in &orphans {
             tracing::warn!(
-                server = %server_id, mcp_id = %id, remove = self.settings.remove_orphans,
+                server = %server_id, mcp_id = ?id, remove = self.settings.remove_orphans,
                 "MCP server holds a copy the ledger does not know of"
             );
             if self.settings.remove_orphans {
@@ -1007,7 +1008,7 @@ impl McpSync {
                 match client.delete(id, &format!("orphan:{id}"), 0).await {
                     Ok(()) => report.removed_orphans += 1,
                     Err(e) => tracing::warn!(
-                        server = %server_id, mcp_id = %id, error = %e,
+                        server = %server_id, mcp_id = ?id, error = %e,
                         "could not delete an orphan copy"
                     ),
                 }
