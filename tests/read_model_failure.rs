@@ -271,5 +271,8 @@ async fn a_secret_shown_once_is_kept_when_the_read_models_cannot_catch_up_after_
     );
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     assert!(stdout.trim().starts_with("whsec_"), "the secret: {stdout}");
-    assert!(stderr.contains("the change is committed"), "{stderr}");
+    assert!(
+        stderr.contains("what this command committed is kept"),
+        "{stderr}"
+    );
 }

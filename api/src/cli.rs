@@ -333,9 +333,9 @@ async fn users(settings: Settings, command: UsersCommand) -> anyhow::Result<Exit
             &cli_metadata("cli"),
         )
         .await;
-    catch_up_after_commit(&ledger).await;
     match result {
         Ok(()) => {
+            catch_up_after_commit(&ledger).await;
             println!("created {}{id}", if admin { "administrator " } else { "" });
             Ok(ExitCode::SUCCESS)
         }
@@ -639,8 +639,8 @@ pub(crate) async fn catch_up_after_commit(ledger: &Ledger) {
     if let Err(e) = ledger.projections.catch_up().await {
         tracing::warn!(error = %e, "the read models could not catch up");
         eprintln!(
-            "credledger: the change is committed; the read models are behind and show it once \
-             they catch up (`credledger projections status`)"
+            "credledger: the read models could not catch up (see the log); what this command \
+             committed is kept and shows once they do (`credledger projections status`)"
         );
     }
 }

@@ -148,6 +148,9 @@ pub async fn run(
         jobs.mcp.clone(),
         Leases::new(ledger.db.clone()),
     );
+    // Whether a success of this command committed something: after one, read models that cannot
+    // catch up are a warning, not a failure (its secret, shown once, must not be thrown away).
+    let changes = !matches!(command, McpCommand::Status | McpCommand::Drift { .. });
     let code = match command {
         McpCommand::Register {
             id,
@@ -238,7 +241,11 @@ pub async fn run(
             import_command(&servers, &sync, &options, validator, dry_run, force).await?
         }
     };
-    crate::cli::catch_up_after_commit(&ledger).await;
+    if changes && code == ExitCode::SUCCESS {
+        crate::cli::catch_up_after_commit(&ledger).await;
+    } else {
+        ledger.projections.catch_up().await?;
+    }
     Ok(code)
 }
 
@@ -347,7 +354,8 @@ async fn replay(
         Ok(p) => p,
         Err(e) => return Ok(refused(e)),
     };
-    crate::cli::catch_up_after_commit(servers.ledger()).await;
+    // What is outstanding is read from `mcp_sync`: it must show the replay first.
+    servers.ledger().projections.catch_up().await?;
     let total = outstanding(servers, target).await?;
     eprintln!("replay of {target} requested at position {position}: {total} credential(s) to send");
     let progress = bar(total, "replaying");
