@@ -181,6 +181,14 @@ pub fn redact_url(url: &str) -> String {
             url.to_owned()
         };
     };
+    // An `@` the parse did not read as the end of a user and password (`user:2024?secret@db`
+    // parses as host `user`, port 2024): the password may be anywhere in what it read.
+    let at_sign = url
+        .split_once("://")
+        .is_some_and(|(_, rest)| rest.contains('@'));
+    if at_sign && parsed.username().is_empty() && parsed.password().is_none() {
+        return "<a database URL that does not parse as one>".to_owned();
+    }
     if parsed.password().is_some() && parsed.set_password(Some(HIDDEN)).is_err() {
         return "<a database URL that does not parse>".to_owned();
     }
@@ -441,6 +449,8 @@ mod tests {
             "postgresql://app@db.internal/cl?sslmode=require&sslpassword=hunter2",
             "postgres://app:hunter2@db.internal:99999/cl",
             "postgres://app:p%40ss@db/cl?PassWord=hunter2",
+            "postgres://app:2024?hunter2@db/cl",
+            "postgres://app:2024/hunter2@db/cl",
         ] {
             let shown = redact_url(url);
             assert!(!shown.contains("hunter2"), "{url} → {shown}");
