@@ -392,16 +392,18 @@ async fn rotation_is_online_new_credentials_get_the_new_master_key_and_reveals_w
         let left_before = before.get(&1).copied().unwrap_or(0);
 
         let token = format!("online-{i}-{}", uuid::Uuid::new_v4());
+        // A user per hundred, under the most credentials one person keeps for a service.
+        let user = format!("online-user-{}", i / 100);
         let id = register(
             &ledger,
-            "online-user",
+            &user,
             "notion",
             &format!("Online {i}"),
             &format!(r#"{{"token":"{token}"}}"#),
         )
         .await
         .unwrap_or_else(|e| panic!("register during rotation: {e} ({})", e.code()));
-        registered.push((id, token));
+        registered.push((user, id, token));
 
         let (owner, credential, fields) = &sample[i % sample.len()];
         let revealed = ledger
@@ -430,7 +432,7 @@ async fn rotation_is_online_new_credentials_get_the_new_master_key_and_reveals_w
     );
 
     // New credentials were wrapped by the active key when created, not rewrapped afterwards.
-    for (id, _) in &registered {
+    for (_, id, _) in &registered {
         let row =
             sqlx::query("SELECT kek_version, rotated_at FROM data_keys WHERE credential_id = $1")
                 .bind(id.to_string())
@@ -451,9 +453,9 @@ async fn rotation_is_online_new_credentials_get_the_new_master_key_and_reveals_w
 
     // Everything registered during the rotation reads back.
     ledger.projections.catch_up().await.unwrap();
-    for (id, token) in &registered {
+    for (user, id, token) in &registered {
         let fields = ledger
-            .reveal("online-user", &id.to_string(), &meta("online-user"))
+            .reveal(user, &id.to_string(), &meta(user))
             .await
             .unwrap();
         assert_eq!(
