@@ -228,7 +228,7 @@ async fn run(label: &str, mut settings: Settings) {
     })
     .unwrap();
     // The configured defaults (CREDLEDGER_REVALIDATE_CONCURRENCY changes the concurrency).
-    let defaults = JobSettings::resolve(Default::default()).unwrap();
+    let defaults = JobSettings::resolve(Default::default(), false).unwrap();
     let options = RevalidateOptions {
         // Every credential was checked before this run: all are stale.
         stale_after: chrono::Duration::zero(),
