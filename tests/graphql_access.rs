@@ -292,11 +292,38 @@ async fn tokens_carry_scopes_and_expire_and_locked_users_stay_out(env: TestEnv) 
     // A locked person is signed out, cannot sign in, and their tokens stop working.
     let (kept, _) = issue("kept", json!(["CREDENTIALS_READ"]), None).await;
     let root = server.admin("root").await;
+    let racing = server.sign_in("alice").await;
+    let pool = env.any_pool().await;
+    let session_rows = "SELECT session_hash, user_id, created_at, expires_at FROM sessions";
+    let before_lock: Vec<(String, String, String, String)> =
+        sqlx::query_as(&format!("{session_rows} WHERE user_id = 'alice'"))
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     root.ok(
         "mutation { lockUser(userId: \"alice\", reason: \"left the company\") { locked } }",
         json!({}),
     )
     .await;
+    // A sign-in that checked the password before the lock and wrote its session after the lock
+    // ended the others (as `racing`'s would have): of no use while she is locked.
+    for (hash, user, created, expires) in &before_lock {
+        sqlx::query(
+            "INSERT INTO sessions (session_hash, user_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(hash)
+        .bind(user)
+        .bind(created)
+        .bind(expires)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    assert_eq!(
+        racing.gql("{ me { id } }", json!({})).await.code(),
+        "UNAUTHENTICATED"
+    );
     assert_eq!(
         alice.gql("{ me { id } }", json!({})).await.code(),
         "UNAUTHENTICATED"
@@ -318,12 +345,17 @@ async fn tokens_carry_scopes_and_expire_and_locked_users_stay_out(env: TestEnv) 
         .await;
     assert_eq!(login.code(), "VALIDATION", "{}", login.body);
     assert!(login.headers.get("set-cookie").is_none());
-    // Unlocked, she can again.
+    // Unlocked, she can again; a session written while she was locked does not come back.
     root.ok(
         "mutation { unlockUser(userId: \"alice\") { locked } }",
         json!({}),
     )
     .await;
+    assert_eq!(
+        racing.gql("{ me { id } }", json!({})).await.code(),
+        "UNAUTHENTICATED"
+    );
+    pool.close().await;
     server.sign_in("alice").await;
     // The admin actions are on the ledger, attributed.
     let trail = root
@@ -418,3 +450,46 @@ async fn changing_the_password_is_throttled_like_signing_in(env: TestEnv) {
     server.running.stop().await.unwrap();
 }
 on_both_backends!(changing_the_password_is_throttled_like_signing_in);
+
+/// A sign-in whose password check raced a change of the password opens no session: the session
+/// is written only while the password checked is still the one stored (PostgreSQL, where a
+/// sign-in and a change run at once; the change's end of the other sessions may already have
+/// run). The change is held at its row while the sign-in checks the old password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_racing_a_password_change_opens_no_session() {
+    let Some(env) = TestEnv::postgres().await else {
+        return;
+    };
+    let server = env.server().await;
+    server.create_user("alice", false).await;
+    let pool = env.any_pool().await;
+    let mut change = pool.begin().await.unwrap();
+    sqlx::query("SELECT hash FROM passwords WHERE user_id = 'alice' FOR UPDATE")
+        .execute(&mut *change)
+        .await
+        .unwrap();
+    let anon = server.anonymous();
+    let sign_in = tokio::spawn(async move {
+        anon.gql(
+            "mutation($p: String!) { login(login: \"alice@example.com\", password: $p) { user { id } } }",
+            json!({"p": PASSWORD}),
+        )
+        .await
+    });
+    // The sign-in reads the old password (a plain read: not held) and checks it meanwhile.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    sqlx::query("UPDATE passwords SET hash = 'a new password''s hash' WHERE user_id = 'alice'")
+        .execute(&mut *change)
+        .await
+        .unwrap();
+    change.commit().await.unwrap();
+    let answer = sign_in.await.unwrap();
+    assert_eq!(answer.code(), "VALIDATION", "{}", answer.body);
+    let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE user_id = 'alice'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(sessions, 0);
+    pool.close().await;
+    server.running.stop().await.unwrap();
+}

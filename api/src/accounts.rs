@@ -243,8 +243,8 @@ impl Accounts {
         let refused = || {
             ApiError::Validation("the email or password is wrong, or the account is locked".into())
         };
-        let user = match user {
-            Some(u) if matches && stored.is_some() && !u.locked && !locked_on_stream => u,
+        let (user, verified) = match (user, stored) {
+            (Some(u), Some(hash)) if matches && !u.locked && !locked_on_stream => (u, hash),
             _ => return Err(refused()),
         };
         self.limits.sign_in_succeeded(&account_key, client).await?;
@@ -258,16 +258,29 @@ impl Accounts {
             .bind(timestamp(now))
             .execute(&self.ledger.db.any)
             .await?;
-        sqlx::query(
+        // Opened only while the password checked is still the one stored: a change committed
+        // since (whose end of the other sessions may already have run) leaves this sign-in
+        // refused, not holding a session the new password never allowed. On PostgreSQL the
+        // row is locked while the session is written, so a change waits for it and its end of
+        // the sessions then sees it; SQLite writes one statement at a time.
+        let opened = sqlx::query(&format!(
             "INSERT INTO sessions (session_hash, user_id, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4)",
-        )
+             SELECT $1, $2, $3, $4 FROM passwords WHERE user_id = $2 AND hash = $5{}",
+            match self.ledger.db.backend() {
+                credledger_adapters::Backend::Postgres => " FOR SHARE",
+                credledger_adapters::Backend::Sqlite => "",
+            }
+        ))
         .bind(secret_hash(&secret))
         .bind(&user.user_id)
         .bind(timestamp(now))
         .bind(timestamp(expires))
+        .bind(&verified)
         .execute(&self.ledger.db.any)
         .await?;
+        if opened.rows_affected() != 1 {
+            return Err(refused());
+        }
         Ok((secret, user))
     }
 
@@ -484,10 +497,12 @@ impl Accounts {
         self.end_sessions(&target, None).await
     }
 
+    /// Unlocks a user. Sessions opened by a sign-in that raced the lock end here: they were
+    /// of no use while the person was locked, and must not become of use again.
     pub async fn unlock(&self, target: &str, meta: &EventMetadata) -> Result<(), ApiError> {
         let target = UserId::parse(target)?;
         self.run(&target, UserCommand::UnlockUser, meta).await?;
-        Ok(())
+        self.end_sessions(&target, None).await
     }
 
     pub async fn set_permission(
