@@ -163,6 +163,7 @@ impl Limits {
         account: &str,
         client: &str,
     ) -> Result<Option<Duration>, ApiError> {
+        let client = &counted_as(client);
         match &self.store {
             Store::Memory(memory) => Ok(memory.sign_in.attempt(account, client)),
             Store::Postgres(pool) => sign_in_attempt_shared(pool, account, client).await,
@@ -173,6 +174,7 @@ impl Limits {
     /// count for this attempt (only this one: signing in to one's own account must not reset a
     /// guesser's count).
     pub async fn sign_in_succeeded(&self, account: &str, client: &str) -> Result<(), ApiError> {
+        let client = &counted_as(client);
         match &self.store {
             Store::Memory(memory) => {
                 memory.sign_in.succeeded(account, client);
@@ -180,6 +182,23 @@ impl Limits {
             }
             Store::Postgres(pool) => sign_in_succeeded_shared(pool, account, client).await,
         }
+    }
+}
+
+/// The client a sign-in attempt is counted against: an IPv6 address by its /64, which one host
+/// is commonly given whole (each of its 2^64 addresses would otherwise have its own free
+/// attempts); an IPv4-mapped one as the IPv4 address it is; anything else as it is.
+fn counted_as(client: &str) -> String {
+    match client.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let prefix = u128::from(v6) & !(u128::MAX >> 64);
+                format!("{}/64", std::net::Ipv6Addr::from(prefix))
+            }
+        },
+        Ok(ip) => ip.to_string(),
+        Err(_) => client.to_owned(),
     }
 }
 
@@ -487,6 +506,28 @@ mod tests {
         let limits = Limits::in_memory(quotas(0, 10));
         assert_eq!(limits.api_quota(), None);
         assert_eq!(limits.api_request("a").await.expect("memory"), None);
+    }
+
+    #[tokio::test]
+    async fn the_addresses_of_one_ipv6_64_are_one_client_for_sign_ins() {
+        assert_eq!(counted_as("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(counted_as("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(counted_as("192.0.2.7"), "192.0.2.7");
+        assert_eq!(counted_as("unknown"), "unknown");
+        // Each attempt from another address of the /64, each at another account: past the
+        // client's free failures they wait as one client's would.
+        let limits = Limits::in_memory(quotas(0, 10));
+        let mut waited = false;
+        for n in 0..=FREE_PER_CLIENT {
+            let client = format!("2001:db8:1:2::{:x}", n + 1);
+            let account = format!("account-{n}@example.com");
+            waited |= limits
+                .sign_in_attempt(&account, &client)
+                .await
+                .expect("memory")
+                .is_some();
+        }
+        assert!(waited);
     }
 
     #[test]
