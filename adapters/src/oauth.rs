@@ -104,6 +104,19 @@ pub enum OAuthError {
 }
 
 impl OAuthError {
+    /// This error with what was sent (the client secret, the code, verifier or token) cut out
+    /// of the provider's words and those cut to length: an answer echoing them must not put
+    /// them in a log.
+    fn told_without(self, sent: &[&str]) -> Self {
+        match self {
+            Self::Refused { code, description } => Self::Refused {
+                code: told(&code, sent, CODE_MAX),
+                description: description.map(|d| told(&d, sent, DESCRIPTION_MAX)),
+            },
+            other => other,
+        }
+    }
+
     /// `invalid_grant`: the refresh token (or code) is no longer good — revoked, expired or
     /// already redeemed.
     pub fn is_invalid_grant(&self) -> bool {
@@ -182,7 +195,7 @@ impl OAuthHttp {
             .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
             .request_async(&Capped(&self.http))
             .await;
-        grant(answer)
+        grant(answer).map_err(|e| e.told_without(&[secret_of(client), code, pkce_verifier]))
     }
 
     /// Redeems a refresh token for a new access token (and, where tokens rotate, a new
@@ -201,7 +214,7 @@ impl OAuthHttp {
             .exchange_refresh_token(&token)
             .request_async(&Capped(&self.http))
             .await;
-        grant(answer)
+        grant(answer).map_err(|e| e.told_without(&[secret_of(client), refresh_token]))
     }
 
     /// Revokes a token at the provider (RFC 7009); a provider without a revocation endpoint
@@ -253,12 +266,11 @@ impl OAuthHttp {
         Err(OAuthError::Refused {
             code: body["error"]
                 .as_str()
-                .map(|c| c.chars().take(CODE_MAX).collect())
+                .map(str::to_owned)
                 .unwrap_or_else(|| format!("HTTP {}", status.as_u16())),
-            description: body["error_description"]
-                .as_str()
-                .map(|d| d.chars().take(DESCRIPTION_MAX).collect()),
-        })
+            description: body["error_description"].as_str().map(str::to_owned),
+        }
+        .told_without(&[secret_of(client), token]))
     }
 
     async fn check(&self, url: &str) -> Result<(), OAuthError> {
@@ -376,8 +388,24 @@ fn configuration(e: impl std::fmt::Display) -> OAuthError {
     OAuthError::Configuration(e.to_string())
 }
 
-fn capped(description: Option<&String>) -> Option<String> {
-    description.map(|d| d.chars().take(DESCRIPTION_MAX).collect())
+fn secret_of(client: &OAuthClient) -> &str {
+    client.secret.as_deref().unwrap_or_default()
+}
+
+/// A provider's words with each of `sent` (at least 8 characters), as is or form-encoded, cut
+/// out, control characters blanked, then cut to `max` characters: cut first, part of a value
+/// would not be recognised.
+fn told(text: &str, sent: &[&str], max: usize) -> String {
+    let mut out = text.to_owned();
+    for value in sent.iter().filter(|v| v.chars().count() >= 8) {
+        for form in [value.to_string(), form_encoded(value)] {
+            out = out.replace(&form, "<redacted>");
+        }
+    }
+    out.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(max)
+        .collect()
 }
 
 fn unreachable(e: &RequestTokenError<Transport, impl oauth2::ErrorResponse>) -> OAuthError {
@@ -404,8 +432,8 @@ fn grant(
                 .map(|scopes| scopes.iter().map(|s| s.to_string()).collect()),
         }),
         Err(RequestTokenError::ServerResponse(e)) => Err(OAuthError::Refused {
-            code: e.error().as_ref().chars().take(CODE_MAX).collect(),
-            description: capped(e.error_description()),
+            code: e.error().as_ref().to_owned(),
+            description: e.error_description().cloned(),
         }),
         Err(e) => Err(unreachable(&e)),
     }
@@ -414,6 +442,36 @@ fn grant(
 /// RFC 6749 §2.3.1: client credentials in Basic auth are form-encoded first.
 fn form_encoded(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+#[cfg(test)]
+mod told_tests {
+    use super::*;
+
+    #[test]
+    fn what_was_sent_is_cut_out_of_a_providers_words_before_they_are_cut_to_length() {
+        let token = "1//0refresh-token-canary/with+slash";
+        let refused = OAuthError::Refused {
+            code: "invalid_grant".into(),
+            description: Some(format!(
+                "{} {token} and {}",
+                "x".repeat(180),
+                form_encoded(token)
+            )),
+        }
+        .told_without(&["", token]);
+        let OAuthError::Refused { description, .. } = &refused else {
+            unreachable!()
+        };
+        let description = description.as_deref().unwrap_or_default();
+        assert!(!description.contains("1//0refresh"), "{description}");
+        assert!(
+            !description.contains("refresh-token-canary"),
+            "{description}"
+        );
+        assert_eq!(description.chars().count(), DESCRIPTION_MAX);
+        assert!(refused.is_invalid_grant());
+    }
 }
 
 #[cfg(test)]
