@@ -104,16 +104,20 @@ pub enum OAuthError {
 }
 
 impl OAuthError {
-    /// This error with what was sent (the client secret, the code, verifier or token) cut out
-    /// of the provider's words and those cut to length: an answer echoing them must not put
-    /// them in a log.
-    fn told_without(self, sent: &[&str]) -> Self {
-        match self {
-            Self::Refused { code, description } => Self::Refused {
-                code: told(&code, sent, CODE_MAX),
-                description: description.map(|d| told(&d, sent, DESCRIPTION_MAX)),
-            },
-            other => other,
+    /// This error with what was sent (the client's secret, alone or in its Basic credentials,
+    /// and the code, verifier or token) taken out of the provider's words by the redaction the
+    /// provider checks use, in every encoding it knows, before they are cut to length: an
+    /// answer echoing them must not put them in a log.
+    fn told_without(self, client: &OAuthClient, sent: &[&str]) -> Self {
+        let Self::Refused { code, description } = self else {
+            return self;
+        };
+        let mut secrets = sent.to_vec();
+        secrets.extend(client.secret.as_deref());
+        let redactor = crate::validation::redact::Redactor::of(&secrets, &[client.id.as_str()]);
+        Self::Refused {
+            code: redactor.clean(&code, CODE_MAX),
+            description: description.map(|d| redactor.clean(&d, DESCRIPTION_MAX)),
         }
     }
 
@@ -195,7 +199,7 @@ impl OAuthHttp {
             .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
             .request_async(&Capped(&self.http))
             .await;
-        grant(answer).map_err(|e| e.told_without(&[secret_of(client), code, pkce_verifier]))
+        grant(answer).map_err(|e| e.told_without(client, &[code, pkce_verifier]))
     }
 
     /// Redeems a refresh token for a new access token (and, where tokens rotate, a new
@@ -214,7 +218,7 @@ impl OAuthHttp {
             .exchange_refresh_token(&token)
             .request_async(&Capped(&self.http))
             .await;
-        grant(answer).map_err(|e| e.told_without(&[secret_of(client), refresh_token]))
+        grant(answer).map_err(|e| e.told_without(client, &[refresh_token]))
     }
 
     /// Revokes a token at the provider (RFC 7009); a provider without a revocation endpoint
@@ -270,7 +274,7 @@ impl OAuthHttp {
                 .unwrap_or_else(|| format!("HTTP {}", status.as_u16())),
             description: body["error_description"].as_str().map(str::to_owned),
         }
-        .told_without(&[secret_of(client), token]))
+        .told_without(client, &[token]))
     }
 
     async fn check(&self, url: &str) -> Result<(), OAuthError> {
@@ -388,26 +392,6 @@ fn configuration(e: impl std::fmt::Display) -> OAuthError {
     OAuthError::Configuration(e.to_string())
 }
 
-fn secret_of(client: &OAuthClient) -> &str {
-    client.secret.as_deref().unwrap_or_default()
-}
-
-/// A provider's words with each of `sent` (at least 8 characters), as is or form-encoded, cut
-/// out, control characters blanked, then cut to `max` characters: cut first, part of a value
-/// would not be recognised.
-fn told(text: &str, sent: &[&str], max: usize) -> String {
-    let mut out = text.to_owned();
-    for value in sent.iter().filter(|v| v.chars().count() >= 8) {
-        for form in [value.to_string(), form_encoded(value)] {
-            out = out.replace(&form, "<redacted>");
-        }
-    }
-    out.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(max)
-        .collect()
-}
-
 fn unreachable(e: &RequestTokenError<Transport, impl oauth2::ErrorResponse>) -> OAuthError {
     OAuthError::Unreachable(match e {
         RequestTokenError::Request(transport) => transport.to_string(),
@@ -450,16 +434,23 @@ mod told_tests {
 
     #[test]
     fn what_was_sent_is_cut_out_of_a_providers_words_before_they_are_cut_to_length() {
+        use base64::Engine as _;
         let token = "1//0refresh-token-canary/with+slash";
+        let client = OAuthClient {
+            id: "client-id.apps.example".into(),
+            secret: Some("client-secret-canary".into()),
+        };
+        let basic = base64::engine::general_purpose::STANDARD
+            .encode("client-id.apps.example:client-secret-canary");
         let refused = OAuthError::Refused {
             code: "invalid_grant".into(),
             description: Some(format!(
-                "{} {token} and {}",
-                "x".repeat(180),
+                "{} {token} and {} with Basic {basic}",
+                "x".repeat(170),
                 form_encoded(token)
             )),
         }
-        .told_without(&["", token]);
+        .told_without(&client, &[token]);
         let OAuthError::Refused { description, .. } = &refused else {
             unreachable!()
         };
@@ -469,7 +460,11 @@ mod told_tests {
             !description.contains("refresh-token-canary"),
             "{description}"
         );
-        assert_eq!(description.chars().count(), DESCRIPTION_MAX);
+        assert!(!description.contains(&basic[..16]), "{description}");
+        assert!(
+            description.chars().count() <= DESCRIPTION_MAX + 1,
+            "{description}"
+        );
         assert!(refused.is_invalid_grant());
     }
 }
@@ -544,7 +539,7 @@ mod tests {
         else {
             panic!("a refusal");
         };
-        assert_eq!(code, "x".repeat(CODE_MAX));
+        assert_eq!(code, format!("{}…", "x".repeat(CODE_MAX)));
         let revoked = endpoint(400, format!(r#"{{"error":"{huge}"}}"#)).await;
         assert_eq!(
             http().revoke(&revoked, &client(), "1//r", true).await,

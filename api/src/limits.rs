@@ -282,7 +282,7 @@ fn sign_in_wait(failures: u32, free: u32, since: Duration) -> Option<Duration> {
 }
 
 fn pair_key(account: &str, client: &str) -> String {
-    // A client is an address or "unknown": it never holds a `|`.
+    // A client is an address, a /64 prefix or "unknown": it never holds a `|`.
     format!("pair:{client}|{account}")
 }
 

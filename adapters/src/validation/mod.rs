@@ -14,7 +14,7 @@
 
 mod limits;
 mod probe;
-mod redact;
+pub(crate) mod redact;
 
 use crate::outbound::OutboundPolicy;
 use credledger_domain::catalog::Probe;

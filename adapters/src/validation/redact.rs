@@ -102,6 +102,22 @@ impl Redactor {
                 secrets.extend(encodings(value.expose(), &values));
             }
         }
+        Self::sorted(secrets)
+    }
+
+    /// Each of `secrets` in every encoding `encodings` knows, `others` being the values a
+    /// secret may be paired with in HTTP Basic credentials (a client id).
+    pub(crate) fn of(secrets: &[&str], others: &[&str]) -> Self {
+        Self::sorted(
+            secrets
+                .iter()
+                .filter(|s| !s.is_empty())
+                .flat_map(|s| encodings(s, others))
+                .collect(),
+        )
+    }
+
+    fn sorted(mut secrets: Vec<Zeroizing<String>>) -> Self {
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         secrets.dedup();
         Self { secrets }
