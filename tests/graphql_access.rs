@@ -476,8 +476,20 @@ async fn a_sign_in_racing_a_password_change_opens_no_session() {
         )
         .await
     });
-    // The sign-in reads the old password (a plain read: not held) and checks it meanwhile.
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // The sign-in reads the old password (a plain read: not held), checks it, and then waits
+    // for the row to write its session.
+    crate::support::eventually("the sign-in waiting for the password's row", || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock' \
+             AND query LIKE 'INSERT INTO sessions%'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+            == 1
+    })
+    .await;
     sqlx::query("UPDATE passwords SET hash = 'a new password''s hash' WHERE user_id = 'alice'")
         .execute(&mut *change)
         .await

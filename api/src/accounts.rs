@@ -247,7 +247,6 @@ impl Accounts {
             (Some(u), Some(hash)) if matches && !u.locked && !locked_on_stream => (u, hash),
             _ => return Err(refused()),
         };
-        self.limits.sign_in_succeeded(&account_key, client).await?;
         let secret = new_secret("cls");
         let now = chrono::Utc::now();
         let expires = now
@@ -281,6 +280,8 @@ impl Accounts {
         if opened.rows_affected() != 1 {
             return Err(refused());
         }
+        // Only a sign-in that opened its session takes its attempt back.
+        self.limits.sign_in_succeeded(&account_key, client).await?;
         Ok((secret, user))
     }
 
