@@ -811,6 +811,21 @@ async fn a_kill_9_mid_sync_resumes_and_each_change_is_applied_exactly_once(env: 
 }
 on_both_backends!(a_kill_9_mid_sync_resumes_and_each_change_is_applied_exactly_once);
 
+/// A sender of `servers` holding its lease, as `instance-a`, for 900 ms at a time.
+fn sender_with_a_short_lease(
+    ledger: &credledger::Ledger,
+    servers: std::sync::Arc<credledger::mcp::servers::McpServers>,
+) -> credledger::mcp::sync::McpSync {
+    credledger::mcp::sync::McpSync::new(
+        servers,
+        SyncSettings {
+            lease_ttl: Duration::from_millis(900),
+            ..fast_sync()
+        },
+        credledger::jobs::Leases::with_holder(ledger.db.clone(), "instance-a"),
+    )
+}
+
 /// Holds back every renewal of the MCP sync lease for `how_long`: its row locked by another
 /// transaction on PostgreSQL, this process's writer held on SQLite.
 async fn hold_lease_renewals(env: &TestEnv, ledger: &credledger::Ledger, how_long: Duration) {
@@ -832,7 +847,6 @@ async fn hold_lease_renewals(env: &TestEnv, ledger: &credledger::Ledger, how_lon
 /// PostgreSQL, this process's writer held on SQLite) stops its pass once the lease may have
 /// lapsed, rather than send on beside the next holder: the rows it did not begin wait.
 async fn a_sender_whose_lease_may_have_lapsed_stops_its_pass(env: TestEnv) {
-    use credledger::mcp::sync::McpSync;
     use std::sync::Arc;
     const COPIES: usize = 30;
     let names: Vec<String> = (0..COPIES).map(|n| format!("n{n:02}")).collect();
@@ -841,14 +855,7 @@ async fn a_sender_whose_lease_may_have_lapsed_stops_its_pass(env: TestEnv) {
     recorder.set_fault(Some(crate::support::mcp_recorder::McpFault::Slow(
         Duration::from_millis(200),
     )));
-    let sync = Arc::new(McpSync::new(
-        servers,
-        SyncSettings {
-            lease_ttl: Duration::from_millis(900),
-            ..fast_sync()
-        },
-        credledger::jobs::Leases::with_holder(ledger.db.clone(), "instance-a"),
-    ));
+    let sync = Arc::new(sender_with_a_short_lease(&ledger, servers));
     let pass = tokio::spawn({
         let sync = sync.clone();
         async move { sync.locked_pass(false).await }
@@ -926,17 +933,9 @@ on_both_backends!(a_copy_id_recorded_in_this_pass_is_claimed_before_the_read_mod
 /// at its next pass, rather than after `drift_every`), even with no row to send.
 async fn a_drift_check_cut_short_by_a_lapsed_lease_is_reported(env: TestEnv) {
     use crate::support::mcp_recorder::McpFault;
-    use credledger::mcp::sync::McpSync;
     use std::sync::Arc;
     let (ledger, servers, recorder) = gateway_with_credentials(&env, &["Work".to_owned()]).await;
-    let sync = Arc::new(McpSync::new(
-        servers,
-        SyncSettings {
-            lease_ttl: Duration::from_millis(900),
-            ..fast_sync()
-        },
-        credledger::jobs::Leases::with_holder(ledger.db.clone(), "instance-a"),
-    ));
+    let sync = Arc::new(sender_with_a_short_lease(&ledger, servers));
     let first = sync.locked_pass(false).await.unwrap().unwrap();
     assert_eq!(first["gw"].sent, 1, "{first:?}");
     ledger.projections.catch_up().await.unwrap();

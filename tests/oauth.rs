@@ -232,6 +232,16 @@ async fn database_away_for(env: &TestEnv, event_type: &str) -> sqlx::AnyPool {
     pool
 }
 
+/// A new user, alice, with her Gmail account connected ("Mail") and a resolver token of hers:
+/// (alice, the credential's id, the resolver).
+async fn alice_with_gmail(server: &Server) -> (Client, String, Client) {
+    let alice = server.user("alice").await;
+    let (_, landed) = connect(server, &alice, "gmail", "Mail", "allow").await;
+    let id = connected_id(&landed);
+    let machine = resolver_token(&alice).await;
+    (alice, id, machine)
+}
+
 async fn resolver_token(person: &Client) -> Client {
     let token = person.api_token("resolver", "CREDENTIALS_RESOLVE").await;
     person.with_auth(Auth::Bearer(token))
@@ -487,10 +497,7 @@ async fn a_credential_whose_tokens_live_seconds_stays_usable_through_refreshes(e
     let mcp = RecordingMcpServer::start(vec![]).await.unwrap();
     let admin = server.admin("root").await;
     crate::support::mcp::register(&admin, &mcp, "gw", &["gmail"], true).await;
-    let alice = server.user("alice").await;
-    let (_, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
-    let id = connected_id(&landed);
-    let machine = resolver_token(&alice).await;
+    let (alice, id, machine) = alice_with_gmail(&server).await;
     // For 60 seconds (twelve lifetimes), every token resolved is one Google accepts.
     let until = tokio::time::Instant::now() + Duration::from_secs(60);
     let mut tokens = std::collections::BTreeSet::new();
@@ -548,10 +555,7 @@ async fn a_revocation_the_database_could_not_record_is_recorded_at_the_next_need
         ..OAuthBehaviour::default()
     };
     let server = oauth_server(&env, behaviour, refreshing_on_demand_only(3)).await;
-    let alice = server.user("alice").await;
-    let (_, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
-    let id = connected_id(&landed);
-    let machine = resolver_token(&alice).await;
+    let (alice, id, machine) = alice_with_gmail(&server).await;
     server.simulator.revoke_all_oauth_grants();
     let pool = database_away_for(&env, "CredentialExpired").await;
     // Due now: the resolve's refresh is refused by Google, and the expiry by the database.
@@ -837,10 +841,7 @@ async fn two_instances_refreshing_rotating_tokens_redeem_each_refresh_token_once
 
 async fn deleting_a_google_credential_revokes_its_grant_at_google(env: TestEnv) {
     let server = oauth_server(&env, OAuthBehaviour::default(), JobSettings::default()).await;
-    let alice = server.user("alice").await;
-    let (_, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
-    let id = connected_id(&landed);
-    let machine = resolver_token(&alice).await;
+    let (alice, id, machine) = alice_with_gmail(&server).await;
     let token = resolve_access_token(&machine, "alice").await;
     alice
         .ok(
@@ -994,10 +995,7 @@ async fn tokens_living_less_than_the_margin_are_refreshed_at_half_their_lifetime
     };
     let jobs = refreshing_on_demand_only(10);
     let server = oauth_server(&env, behaviour, jobs).await;
-    let alice = server.user("alice").await;
-    let (_, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
-    let id = connected_id(&landed);
-    let machine = resolver_token(&alice).await;
+    let (alice, id, machine) = alice_with_gmail(&server).await;
     let mut resolved = 0;
     let until = tokio::time::Instant::now() + Duration::from_secs(6);
     while tokio::time::Instant::now() < until {
@@ -1028,10 +1026,7 @@ async fn tokens_said_to_live_no_time_are_refreshed_at_most_once_a_second(env: Te
         ..OAuthBehaviour::default()
     };
     let server = oauth_server(&env, behaviour, refreshing_on_demand_only(1)).await;
-    let alice = server.user("alice").await;
-    let (_, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
-    let id = connected_id(&landed);
-    let machine = resolver_token(&alice).await;
+    let (alice, id, machine) = alice_with_gmail(&server).await;
     let started = tokio::time::Instant::now();
     let mut resolved = 0;
     while started.elapsed() < Duration::from_secs(2) {
@@ -1110,10 +1105,7 @@ async fn a_refresh_the_database_could_not_record_is_recorded_later_without_redee
     };
     let jobs = refreshing_on_demand_only(3);
     let server = oauth_server(&env, behaviour, jobs).await;
-    let alice = server.user("alice").await;
-    let (_, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
-    let id = connected_id(&landed);
-    let machine = resolver_token(&alice).await;
+    let (alice, id, machine) = alice_with_gmail(&server).await;
     let pool = database_away_for(&env, "OAuthTokenRefreshed").await;
     // Due now: the resolve redeems the refresh token, and its record is refused throughout.
     tokio::time::sleep(Duration::from_secs(2)).await;
