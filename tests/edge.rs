@@ -542,11 +542,13 @@ async fn a_client_that_never_reads_its_answers_is_disconnected_and_holds_up_no_s
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let (unread, mut write) = socket.connect(address).await.unwrap().into_split();
-    // A hundred thousand pipelined requests: their answers (megabytes) fill the buffers between
-    // the two long before the last is asked, and then the server's writes wait on this client.
+    // Up to two million pipelined requests (90 MB): their answers fill the buffers between the
+    // two, then the server's writes wait on this client and it reads no more, and the requests
+    // fill what is left. Kernels grow a loopback socket's receive buffer to `tcp_rmem`'s
+    // maximum (32 MiB on some machines): a hundred thousand (5 MB) all fit in it there.
     let requests = format!("GET /healthz HTTP/1.1\r\nHost: {address}\r\n\r\n").repeat(1_000);
     let sending = tokio::spawn(async move {
-        for _ in 0..100 {
+        for _ in 0..2_000 {
             if write.write_all(requests.as_bytes()).await.is_err() {
                 return true;
             }
