@@ -470,6 +470,13 @@ async fn postgres_stopped_for_ten_seconds_under_load() {
                 logged(a)
             );
             assert!(a.retry_after.is_some(), "{what}: {a:?}");
+            // The body says when too, whichever step met the outage (the caller's lookup, the
+            // rate limit, a resolver).
+            assert_eq!(
+                a.body.pointer("/errors/0/extensions/retryAfter"),
+                Some(&serde_json::json!(2)),
+                "{what}: {a:?}"
+            );
             assert!(a.request_id.is_some(), "{what}: {a:?}");
         }
         // And before and after it, answers.

@@ -80,21 +80,34 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// The answer when a lookup every request needs (who is asking, their rate limit) failed:
-/// `UNAVAILABLE` with `Retry-After` while the database is unreachable, else `INTERNAL`; the
-/// detail is logged under the request id, never returned.
+/// `UNAVAILABLE` (HTTP 503) with `Retry-After` and `retryAfter`, as a resolver's answer has
+/// them, while the database is unreachable, else `INTERNAL` (HTTP 500); the detail is logged
+/// under the request id, never returned.
 fn lookup_failed(what: &str, e: crate::error::ApiError) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let code = e.code();
     tracing::error!(%request_id, error = ?e, "{what} lookup failed");
-    let mut out = transport_error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        code,
-        &format!("{what} is unavailable (request id {request_id})"),
-    );
+    let unavailable = code == "UNAVAILABLE";
+    let mut extensions = serde_json::json!({"code": code});
+    if unavailable {
+        extensions["retryAfter"] = crate::error::RETRY_UNAVAILABLE.into();
+    }
+    let status = if unavailable {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    let message = format!("{what} is unavailable (request id {request_id})");
+    let mut out = (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::json!({"errors": [{"message": message, "extensions": extensions}]}).to_string(),
+    )
+        .into_response();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         out.headers_mut().insert("x-request-id", v);
     }
-    if code == "UNAVAILABLE" {
+    if unavailable {
         out.headers_mut().insert(
             header::RETRY_AFTER,
             HeaderValue::from(crate::error::RETRY_UNAVAILABLE),
