@@ -204,13 +204,14 @@ async fn account_and_mcp_server_commands_are_answered_with_what_they_committed_w
 
     let changed = admin
         .ok(
-            &format!("mutation {{ changeMcpServer(id: \"gw\", allowedServices: [\"notion\", \"jira\"], servesAllUsers: true) {{ {SERVER} }} }}"),
+            &format!("mutation {{ changeMcpServer(id: \"gw\", allowedServices: [\"notion\", \"jira\"], baseUrl: \"http://127.0.0.1:9/mcp2\") {{ {SERVER} }} }}"),
             json!({}),
         )
         .await["changeMcpServer"]
         .clone();
     assert_eq!(changed["allowedServices"], json!(["jira", "notion"]));
-    assert_eq!(changed["servesAllUsers"], true);
+    assert_eq!(changed["baseUrl"], "http://127.0.0.1:9/mcp2");
+    assert_eq!(changed["servesAllUsers"], false);
     assert_eq!(changed["name"], "Gateway");
     assert_eq!(changed["createdAt"], registered["server"]["createdAt"]);
 

@@ -132,6 +132,7 @@ async fn a_server_registered_by_another_process_is_seen_by_the_next_batch(env: T
                 allowed_services: vec!["notion".into()],
                 serves_all_users: true,
             },
+            credledger::mcp::Authority::Operator,
             &meta("root"),
         )
         .await

@@ -124,12 +124,11 @@ on_both_backends!(a_remembered_answer_is_given_only_while_a_fresh_read_would_say
 /// A copy's delivery to an MCP server changes the credential's sync state in the owner's
 /// remembered answers as soon as the read models record it.
 async fn a_delivery_to_an_mcp_server_reaches_the_remembered_sync_state(env: TestEnv) {
-    use crate::support::mcp::{fast_sync, jobs_with, register};
+    use crate::support::mcp::{fast_sync, jobs_with, register_for_everyone};
     use crate::support::mcp_recorder::RecordingMcpServer;
     let server = env.server_with_jobs(|_| {}, jobs_with(fast_sync())).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
-    let admin = server.admin("root").await;
-    register(&admin, &recorder, "gw", &["notion"], true).await;
+    register_for_everyone(&server, &recorder, "gw", &["notion"]).await;
     let alice = server.user("alice").await;
     let query = "{ credentials { id syncStatus } }";
     alice

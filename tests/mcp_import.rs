@@ -7,7 +7,7 @@
 
 use crate::on_both_backends;
 use crate::support::api::{Client, Server};
-use crate::support::mcp::{fast_sync, jobs_with, register};
+use crate::support::mcp::{fast_sync, jobs_with, register_for_everyone};
 use crate::support::mcp_recorder::{Op, RecordingMcpServer};
 use crate::support::{dump_table, eventually, output_text, TestEnv};
 use serde_json::{json, Value};
@@ -67,7 +67,7 @@ async fn setup(env: &TestEnv) -> Setup {
     let server = env.server_with_jobs(|_| {}, jobs_with(fast_sync())).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
     let admin = server.admin("root").await;
-    register(&admin, &recorder, "gw", &["notion", "jira"], true).await;
+    register_for_everyone(&server, &recorder, "gw", &["notion", "jira"]).await;
     let alice = server.user("alice").await;
     let bob = server.user("bob").await;
 
@@ -426,8 +426,7 @@ on_both_backends!(user_and_service_narrow_the_import);
 async fn copies_the_ledger_sent_are_not_imported_back(env: TestEnv) {
     let server = env.server_with_jobs(|_| {}, jobs_with(fast_sync())).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
-    let admin = server.admin("root").await;
-    register(&admin, &recorder, "gw", &["notion"], true).await;
+    register_for_everyone(&server, &recorder, "gw", &["notion"]).await;
     let alice = server.user("alice").await;
     alice
         .add("notion", "Work", server.good_fields("notion", 0))
@@ -459,7 +458,7 @@ async fn an_import_that_could_not_adopt_the_servers_copies_keeps_nothing_that_wo
     let server = env.server_with_jobs(|_| {}, jobs_with(fast_sync())).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
     let admin = server.admin("root").await;
-    register(&admin, &recorder, "gw", &["notion"], true).await;
+    register_for_everyone(&server, &recorder, "gw", &["notion"]).await;
     let alice = server.user("alice").await;
     for i in 0..3 {
         recorder.seed(vec![record(

@@ -6,7 +6,7 @@
 
 use crate::on_both_backends;
 use crate::support::api::{Client, Server};
-use crate::support::mcp::{fast_sync, jobs_with, register, sync_status};
+use crate::support::mcp::{fast_sync, jobs_with, register_for_everyone, sync_status};
 use crate::support::mcp_recorder::{Chaos, Dialect, McpFault, ReceivedRequest, RecordingMcpServer};
 use crate::support::{eventually, output_text, TestEnv};
 use credledger::mcp::sync::SyncSettings;
@@ -48,7 +48,7 @@ async fn stand(env: &TestEnv, sync: SyncSettings, services: &[&str]) -> Stand {
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
     recorder.set_dialect(Dialect::Original);
     let admin = server.admin("root").await;
-    register(&admin, &recorder, "gw", services, true).await;
+    register_for_everyone(&server, &recorder, "gw", services).await;
     let alice = server.user("alice").await;
     Stand {
         server,
@@ -597,8 +597,7 @@ async fn a_drift_check_while_the_read_model_lags_deletes_no_copy_the_ledger_reco
     let server = env.server_with_jobs(|_| {}, jobs).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
     recorder.set_dialect(Dialect::Original);
-    let admin = server.admin("root").await;
-    register(&admin, &recorder, "gw", &["notion"], true).await;
+    register_for_everyone(&server, &recorder, "gw", &["notion"]).await;
     let alice = server.user("alice").await;
     let id = alice
         .add("notion", "one", json!({"token": token(&server, "one")}))

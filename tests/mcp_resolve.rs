@@ -5,7 +5,9 @@
 
 use crate::on_both_backends;
 use crate::support::api::{Answer, Auth, Client, Server};
-use crate::support::mcp::{fast_sync, grant, jobs_with, register};
+use crate::support::mcp::{
+    fast_sync, grant, jobs_with, operator_token, register, register_for_everyone,
+};
 use crate::support::mcp_recorder::RecordingMcpServer;
 use crate::support::{eventually, TestEnv};
 use credledger_adapters::Backend;
@@ -117,7 +119,7 @@ async fn a_token_without_the_resolve_scope_is_refused(env: TestEnv) {
     let server = server(&env).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
     let admin = server.admin("root").await;
-    register(&admin, &recorder, "gw", &["notion"], false).await;
+    register(&admin, &recorder, "gw", &["notion"]).await;
     let alice = server.user("alice").await;
     grant(&alice, "gw", "notion").await;
     let secret = server.good_fields("notion", 0);
@@ -137,7 +139,7 @@ async fn an_over_long_user_or_service_is_refused_before_any_lookup(env: TestEnv)
     let server = server(&env).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
     let admin = server.admin("root").await;
-    register(&admin, &recorder, "gw", &["notion"], false).await;
+    register(&admin, &recorder, "gw", &["notion"]).await;
     let (gw, _) = server_token(&admin, "gw", json!(["CREDENTIALS_RESOLVE"])).await;
     let long = "a".repeat(60_000);
     for (user, service) in [(long.as_str(), "notion"), ("alice", long.as_str())] {
@@ -152,7 +154,7 @@ async fn a_server_resolves_only_what_it_was_granted(env: TestEnv) {
     let server = server(&env).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
     let admin = server.admin("root").await;
-    register(&admin, &recorder, "gw", &["notion", "jira"], false).await;
+    register(&admin, &recorder, "gw", &["notion", "jira"]).await;
     let alice = server.user("alice").await;
     let (work_secret, personal_secret, jira_secret) = (
         server.good_fields("notion", 0),
@@ -191,7 +193,7 @@ async fn a_withdrawn_grant_is_refused_at_once(env: TestEnv) {
     let server = server(&env).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
     let admin = server.admin("root").await;
-    register(&admin, &recorder, "gw", &["notion"], false).await;
+    register(&admin, &recorder, "gw", &["notion"]).await;
     let alice = server.user("alice").await;
     let secret = server.good_fields("notion", 0);
     alice.add("notion", "Work", secret.clone()).await;
@@ -233,7 +235,7 @@ async fn resolving(env: &TestEnv) -> Resolving {
     let here = server(env).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
     let admin = here.admin("root").await;
-    register(&admin, &recorder, "gw", &["notion"], false).await;
+    register(&admin, &recorder, "gw", &["notion"]).await;
     let alice = here.user("alice").await;
     grant(&alice, "gw", "notion").await;
     let secret = here.good_fields("notion", 0);
@@ -333,7 +335,7 @@ async fn a_server_for_all_users_needs_no_grants_for_its_services(env: TestEnv) {
     let server = server(&env).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
     let admin = server.admin("root").await;
-    register(&admin, &recorder, "gw", &["notion"], true).await;
+    register_for_everyone(&server, &recorder, "gw", &["notion"]).await;
     let alice = server.user("alice").await;
     let bob = server.user("bob").await;
     let (alice_secret, bob_secret, jira_secret) = (
@@ -344,7 +346,7 @@ async fn a_server_for_all_users_needs_no_grants_for_its_services(env: TestEnv) {
     alice.add("notion", "Work", alice_secret.clone()).await;
     bob.add("notion", "Work", bob_secret.clone()).await;
     alice.add("jira", "Jira", jira_secret.clone()).await;
-    let (gw, _) = server_token(&admin, "gw", json!(["CREDENTIALS_RESOLVE"])).await;
+    let gw = admin.with_auth(Auth::Bearer(operator_token(&server, "gw").await));
 
     assert_eq!(
         resolved(&resolve(&gw, "alice", "notion", None).await)["fields"],
@@ -359,11 +361,116 @@ async fn a_server_for_all_users_needs_no_grants_for_its_services(env: TestEnv) {
 }
 on_both_backends!(a_server_for_all_users_needs_no_grants_for_its_services);
 
+/// A server that holds every user's credentials without their grants is the operator's: an
+/// administrator can neither set one up, nor make a server one, nor point one elsewhere, widen
+/// its services or take a token for it (each would give them, or an address of their choice,
+/// other people's secrets), and a refusal changes nothing. They may narrow it.
+async fn an_administrator_cannot_take_a_server_for_everyones_credentials(env: TestEnv) {
+    let server = server(&env).await;
+    let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
+    let admin = server.admin("root").await;
+    register_for_everyone(&server, &recorder, "gw", &["notion", "jira"]).await;
+    register(&admin, &recorder, "granted", &["notion"]).await;
+    const SERVERS: &str = "{ mcpServers { id baseUrl allowedServices servesAllUsers } }";
+    let before = admin.ok(SERVERS, json!({})).await;
+    let head = server.running.ledger.db.head().await.unwrap();
+
+    for (asked, variables) in [
+        (
+            crate::support::mcp::REGISTER,
+            json!({"i": {"id": "mine", "name": "Mine", "baseUrl": recorder.base_url(),
+                         "allowedServices": ["notion"], "servesAllUsers": true}}),
+        ),
+        (
+            "mutation { changeMcpServer(id: \"granted\", servesAllUsers: true) { id } }",
+            json!({}),
+        ),
+        (
+            "mutation($u: String!) { changeMcpServer(id: \"gw\", baseUrl: $u) { id } }",
+            json!({"u": format!("{}/elsewhere", recorder.base_url())}),
+        ),
+        (
+            "mutation { changeMcpServer(id: \"gw\", \
+             allowedServices: [\"notion\", \"jira\", \"todoist\"]) { id } }",
+            json!({}),
+        ),
+        (
+            ISSUE,
+            json!({"s": "gw", "n": "mine", "sc": ["CREDENTIALS_RESOLVE"]}),
+        ),
+    ] {
+        let answer = admin.gql(asked, variables).await;
+        assert_eq!(answer.code(), "FORBIDDEN", "{asked}: {:?}", answer.body);
+        assert!(
+            answer.message().contains("only the operator"),
+            "{:?}",
+            answer.body
+        );
+    }
+    assert_eq!(admin.ok(SERVERS, json!({})).await, before);
+    assert_eq!(
+        server.running.ledger.db.head().await.unwrap(),
+        head,
+        "a refusal records nothing"
+    );
+
+    // Narrowing it is the administrator's to do.
+    let narrowed = admin
+        .ok(
+            "mutation { changeMcpServer(id: \"gw\", allowedServices: [\"notion\"]) \
+             { allowedServices servesAllUsers } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        narrowed["changeMcpServer"],
+        json!({"allowedServices": ["notion"], "servesAllUsers": true})
+    );
+
+    // The operator does the rest, with the CLI.
+    let elsewhere = format!("{}/elsewhere", recorder.base_url());
+    let changed = env
+        .cli()
+        .args([
+            "mcp",
+            "change",
+            "--server",
+            "gw",
+            "--services",
+            "notion,todoist",
+            "--url",
+            &elsewhere,
+        ])
+        .output()
+        .unwrap();
+    assert!(changed.status.success(), "{changed:?}");
+    let token = env
+        .cli()
+        .args(["mcp", "token", "--server", "gw"])
+        .output()
+        .unwrap();
+    assert!(token.status.success(), "{token:?}");
+    assert!(String::from_utf8_lossy(&token.stdout).starts_with("clm_"));
+    crate::support::eventually("the operator's change shown", || async {
+        admin.ok(SERVERS, json!({})).await["mcpServers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| {
+                s["id"] == "gw"
+                    && s["baseUrl"] == elsewhere.as_str()
+                    && s["allowedServices"] == json!(["notion", "todoist"])
+            })
+    })
+    .await;
+}
+on_both_backends!(an_administrator_cannot_take_a_server_for_everyones_credentials);
+
 async fn each_resolve_is_recorded_as_a_use_first(env: TestEnv) {
     let server = server(&env).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
     let admin = server.admin("root").await;
-    register(&admin, &recorder, "gw", &["notion"], false).await;
+    register(&admin, &recorder, "gw", &["notion"]).await;
     let alice = server.user("alice").await;
     grant(&alice, "gw", "notion").await;
     let work = alice
@@ -452,7 +559,7 @@ async fn an_unwritable_event_store_gives_out_no_secret(env: TestEnv) {
     let server = server(&env).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
     let admin = server.admin("root").await;
-    register(&admin, &recorder, "gw", &["notion"], false).await;
+    register(&admin, &recorder, "gw", &["notion"]).await;
     let alice = server.user("alice").await;
     grant(&alice, "gw", "notion").await;
     let secret = server.good_fields("notion", 0);
@@ -481,7 +588,7 @@ async fn removed_servers_and_revoked_tokens_are_unauthenticated(env: TestEnv) {
     let server = server(&env).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
     let admin = server.admin("root").await;
-    register(&admin, &recorder, "gw", &["notion"], false).await;
+    register(&admin, &recorder, "gw", &["notion"]).await;
     let alice = server.user("alice").await;
     grant(&alice, "gw", "notion").await;
     let secret = server.good_fields("notion", 0);
@@ -514,8 +621,7 @@ on_both_backends!(removed_servers_and_revoked_tokens_are_unauthenticated);
 async fn a_users_own_token_resolves_only_their_own(env: TestEnv) {
     let server = server(&env).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
-    let admin = server.admin("root").await;
-    register(&admin, &recorder, "gw", &["notion"], true).await;
+    register_for_everyone(&server, &recorder, "gw", &["notion"]).await;
     let alice = server.user("alice").await;
     let bob = server.user("bob").await;
     let (alice_secret, bob_secret) = (

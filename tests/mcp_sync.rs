@@ -5,7 +5,9 @@
 
 use crate::on_both_backends;
 use crate::support::api::{Client, Server};
-use crate::support::mcp::{fast_sync, grant, jobs_with, register, sync_status};
+use crate::support::mcp::{
+    fast_sync, grant, jobs_with, register, register_for_everyone, sync_status,
+};
 use crate::support::mcp_recorder::{Op, RecordingMcpServer};
 use crate::support::{eventually, TestEnv};
 use credledger::mcp::sync::SyncSettings;
@@ -55,8 +57,7 @@ async fn one_synced_copy(
 ) -> (Server, RecordingMcpServer, Client, String) {
     let server = server(env, sync).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
-    let admin = server.admin("root").await;
-    register(&admin, &recorder, "gw", &["notion"], true).await;
+    register_for_everyone(&server, &recorder, "gw", &["notion"]).await;
     let alice = server.user("alice").await;
     let work = alice
         .add("notion", "Work", server.good_fields("notion", 0))
@@ -72,7 +73,7 @@ async fn changes_reach_the_mcp_server_in_order_with_valid_signatures(env: TestEn
     let server = server(&env, fast_sync()).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
     let admin = server.admin("root").await;
-    register(&admin, &recorder, "gw", &["notion", "jira"], false).await;
+    register(&admin, &recorder, "gw", &["notion", "jira"]).await;
     let alice = server.user("alice").await;
     grant(&alice, "gw", "notion").await;
 
@@ -208,8 +209,7 @@ on_both_backends!(changes_reach_the_mcp_server_in_order_with_valid_signatures);
 async fn while_the_mcp_server_is_down_changes_queue_and_arrive_once_it_is_back(env: TestEnv) {
     let server = server(&env, fast_sync()).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
-    let admin = server.admin("root").await;
-    register(&admin, &recorder, "gw", &["notion"], true).await;
+    register_for_everyone(&server, &recorder, "gw", &["notion"]).await;
     let alice = server.user("alice").await;
 
     recorder.go_down().await;
@@ -388,8 +388,7 @@ const RETRY: &str = "mutation($id: ID!) { retrySync(id: $id) }";
 async fn a_person_retries_a_failed_copy_now(env: TestEnv) {
     let server = server(&env, fast_sync()).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
-    let admin = server.admin("root").await;
-    register(&admin, &recorder, "gw", &["notion"], true).await;
+    register_for_everyone(&server, &recorder, "gw", &["notion"]).await;
     let alice = server.user("alice").await;
     let bob = server.user("bob").await;
 
@@ -434,9 +433,8 @@ async fn a_retry_after_longer_than_any_date_waits_the_retry_interval_and_the_sen
     let server = server(&env, fast_sync()).await;
     let asking = RecordingMcpServer::start(vec![]).await.unwrap();
     let healthy = RecordingMcpServer::start(vec![]).await.unwrap();
-    let admin = server.admin("root").await;
-    register(&admin, &asking, "asking", &["notion"], true).await;
-    register(&admin, &healthy, "healthy", &["notion"], true).await;
+    register_for_everyone(&server, &asking, "asking", &["notion"]).await;
+    register_for_everyone(&server, &healthy, "healthy", &["notion"]).await;
     asking.set_fault(Some(McpFault::StatusWithRetryAfter(503, u64::MAX)));
     let alice = server.user("alice").await;
     let work = alice
@@ -569,7 +567,7 @@ async fn replay_all_rebuilds_an_emptied_mcp_server_to_the_same_state(env: TestEn
     let server = server(&env, fast_sync()).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
     let admin = server.admin("root").await;
-    register(&admin, &recorder, "gw", &["notion", "jira"], false).await;
+    register(&admin, &recorder, "gw", &["notion", "jira"]).await;
     let alice = server.user("alice").await;
     let bob = server.user("bob").await;
     grant(&alice, "gw", "notion").await;
@@ -677,6 +675,7 @@ async fn gateway(servers: &credledger::mcp::McpServers) -> RecordingMcpServer {
                 allowed_services: vec!["notion".into()],
                 serves_all_users: true,
             },
+            credledger::mcp::Authority::Operator,
             &crate::support::meta("root"),
         )
         .await
@@ -982,6 +981,7 @@ async fn registrations_of_one_id_at_once_leave_the_winners_secret(env: TestEnv) 
                         allowed_services: vec!["notion".into()],
                         serves_all_users: true,
                     },
+                    credledger::mcp::Authority::Operator,
                     &meta("root"),
                 )
                 .await

@@ -4,7 +4,7 @@
 
 use crate::on_both_backends;
 use crate::support::api::{bad_token, Auth};
-use crate::support::mcp::{fast_sync, jobs_with, register};
+use crate::support::mcp::{fast_sync, jobs_with, register_for_everyone};
 use crate::support::mcp_recorder::RecordingMcpServer;
 use crate::support::prometheus::{count, sample, scrape};
 use crate::support::{eventually, TestEnv};
@@ -19,8 +19,6 @@ const ACCOUNT_EMAIL: &str = "canary-account-9b2c@example.org";
 
 const RESOLVE: &str = "mutation($u: String!, $s: String!) { \
     resolveCredential(userId: $u, service: $s, tool: \"search_pages\") { credentialId fields } }";
-const ISSUE: &str = "mutation($s: String!) { \
-    createMcpServerToken(serverId: $s, name: \"resolver\", scopes: [CREDENTIALS_RESOLVE]) { token } }";
 
 async fn a_scripted_session_shows_in_every_family(env: TestEnv) {
     let server = env
@@ -39,7 +37,7 @@ async fn a_scripted_session_shows_in_every_family(env: TestEnv) {
 
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
     let admin = server.admin("root").await;
-    register(&admin, &recorder, "gw", &["notion"], true).await;
+    register_for_everyone(&server, &recorder, "gw", &["notion"]).await;
     let alice = server.user("alice").await;
     server.simulator.accept(
         "notion",
@@ -69,10 +67,7 @@ async fn a_scripted_session_shows_in_every_family(env: TestEnv) {
         alice.gql("{ credentials(", json!({})).await.code(),
         "VALIDATION"
     );
-    let token = admin.ok(ISSUE, json!({ "s": "gw" })).await["createMcpServerToken"]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = crate::support::mcp::operator_token(&server, "gw").await;
     let gateway = admin.with_auth(Auth::Bearer(token));
     let resolved = gateway
         .ok(RESOLVE, json!({ "u": "alice", "s": "notion" }))

@@ -202,6 +202,7 @@ async fn userinfo_status(server: &Server, token: &str) -> u16 {
 }
 
 /// How many refreshes `id`'s history records.
+/// The refreshes among the credential's newest thousand events (a test's whole history).
 async fn refreshes(person: &Client, id: &str) -> usize {
     let history = person
         .ok(
@@ -495,8 +496,7 @@ async fn a_credential_whose_tokens_live_seconds_stays_usable_through_refreshes(e
     let server = oauth_server(&env, behaviour, jobs).await;
     // An MCP server holding everyone's Gmail credentials.
     let mcp = RecordingMcpServer::start(vec![]).await.unwrap();
-    let admin = server.admin("root").await;
-    crate::support::mcp::register(&admin, &mcp, "gw", &["gmail"], true).await;
+    crate::support::mcp::register_for_everyone(&server, &mcp, "gw", &["gmail"]).await;
     let (alice, id, machine) = alice_with_gmail(&server).await;
     // For 60 seconds (twelve lifetimes), every token resolved is one Google accepts.
     let until = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -657,8 +657,7 @@ async fn a_google_credentials_refresh_token_is_given_to_no_resolver_and_no_mcp_s
     };
     let server = oauth_server(&env, OAuthBehaviour::default(), jobs).await;
     let mcp = RecordingMcpServer::start(vec![]).await.unwrap();
-    let admin = server.admin("root").await;
-    crate::support::mcp::register(&admin, &mcp, "gw", &["gmail"], true).await;
+    crate::support::mcp::register_for_everyone(&server, &mcp, "gw", &["gmail"]).await;
     let alice = server.user("alice").await;
     connect(&server, &alice, "gmail", "Mail", "allow").await;
     let machine = resolver_token(&alice).await;
@@ -704,8 +703,7 @@ async fn a_refresh_token_nothing_here_renews_is_given_to_consumers(env: TestEnv)
     };
     let server = env.server_with_jobs(|_| {}, jobs).await;
     let mcp = RecordingMcpServer::start(vec![]).await.unwrap();
-    let admin = server.admin("root").await;
-    crate::support::mcp::register(&admin, &mcp, "gw", &["gmail"], true).await;
+    crate::support::mcp::register_for_everyone(&server, &mcp, "gw", &["gmail"]).await;
     let alice = server.user("alice").await;
     crate::support::register_with(
         &server.running.ledger,

@@ -157,7 +157,7 @@ async fn mcp_server_addresses_follow_the_outbound_policy(env: TestEnv) {
         admin.gql(
             crate::support::mcp::REGISTER,
             json!({"i": {"id": id, "name": "gateway", "baseUrl": url,
-                         "allowedServices": ["notion"], "servesAllUsers": true}}),
+                         "allowedServices": ["notion"]}}),
         )
     };
     for (url, rule) in [
@@ -188,6 +188,7 @@ async fn mcp_server_addresses_follow_the_outbound_policy(env: TestEnv) {
         .unwrap()
         .to_owned();
     recorder.set_secrets(vec![secret.into_bytes()]);
+    crate::support::mcp::grant(&admin, "gw", "notion").await;
     crate::support::register_with(
         &server.running.ledger,
         "root",

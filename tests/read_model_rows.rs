@@ -162,7 +162,7 @@ on_both_backends!(an_audit_entry_or_a_person_the_code_did_not_write_is_answered_
 /// The same for the MCP servers and their copies: a server's services that are not the JSON
 /// written, a flag that is neither 0 nor 1, a copy's unknown status.
 async fn an_mcp_server_or_copy_the_code_did_not_write_is_answered_as_an_error(env: TestEnv) {
-    use crate::support::mcp::register;
+    use crate::support::mcp::register_for_everyone;
     use crate::support::mcp_recorder::RecordingMcpServer;
     // No sender: the copy stays pending.
     let jobs = credledger::config::JobSettings {
@@ -172,7 +172,7 @@ async fn an_mcp_server_or_copy_the_code_did_not_write_is_answered_as_an_error(en
     let here = env.server_with_jobs(|_| {}, jobs).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
     let root = here.admin("root").await;
-    register(&root, &recorder, "gw", &["notion"], true).await;
+    register_for_everyone(&here, &recorder, "gw", &["notion"]).await;
     let alice = here.user("alice").await;
     alice
         .add("notion", "Work", here.good_fields("notion", 0))
@@ -230,12 +230,7 @@ async fn an_mcp_server_or_copy_the_code_did_not_write_is_answered_as_an_error(en
 
     // A server token holding a scope the code never writes is refused, not read with the
     // scopes that could be read.
-    let issue = "mutation { createMcpServerToken(serverId: \"gw\", name: \"resolver\", \
-                 scopes: [CREDENTIALS_RESOLVE]) { token } }";
-    let token = root.ok(issue, json!({})).await["createMcpServerToken"]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = crate::support::mcp::operator_token(&here, "gw").await;
     sqlx::query("UPDATE mcp_server_tokens SET scopes = '[\"credentials:resolve\",\"everything\"]'")
         .execute(&pool)
         .await

@@ -297,7 +297,10 @@ async fn generate_history(env: &TestEnv, ledger: &Arc<Ledger>, prefix: &str, use
             allowed_services: services,
             serves_all_users: everyone,
         };
-        servers.register(new, &meta("root")).await.unwrap();
+        servers
+            .register(new, credledger::mcp::Authority::Operator, &meta("root"))
+            .await
+            .unwrap();
     }
     let names: Vec<String> = (0..users).map(|u| format!("{prefix}-{u:04}")).collect();
     let registered: Vec<(String, UserCredentials)> = futures::stream::iter(&names)

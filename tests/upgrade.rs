@@ -2,7 +2,7 @@
 //! another keeps what the old shape held, and both read models go on from where they were.
 
 use crate::on_both_backends;
-use crate::support::mcp::register;
+use crate::support::mcp::register_for_everyone;
 use crate::support::mcp_recorder::RecordingMcpServer;
 use crate::support::{assert_success, dump_table, TestEnv};
 use serde_json::{json, Value};
@@ -27,8 +27,7 @@ const SEEN: &str = "{ credentials { name status syncStatus } \
 async fn an_upgrade_gives_the_mcp_copies_their_own_read_model_where_they_were(env: TestEnv) {
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
     let here = without_jobs(&env).await;
-    let root = here.admin("root").await;
-    register(&root, &recorder, "gw", &["notion", "jira"], true).await;
+    register_for_everyone(&here, &recorder, "gw", &["notion", "jira"]).await;
     let alice = here.user("alice").await;
     for (n, name) in ["Work", "Home"].into_iter().enumerate() {
         alice

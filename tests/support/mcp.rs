@@ -1,11 +1,13 @@
 //! MCP servers in end-to-end tests: a sender that retries fast, jobs that run it, and an MCP
-//! server registered through the API at a recording server's address (with its signing secret
-//! taught to the recording server), and grants.
+//! server registered at a recording server's address (with its signing secret taught to the
+//! recording server): by an administrator through the API, or by the operator when it serves
+//! every user; and grants.
 
-use super::api::Client;
+use super::api::{Client, Server};
 use super::mcp_recorder::RecordingMcpServer;
 use credledger::config::JobSettings;
 use credledger::mcp::sync::SyncSettings;
+use credledger::mcp::{Authority, NewMcpServer};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -35,25 +37,70 @@ pub fn jobs_with(sync: SyncSettings) -> JobSettings {
 /// The `registerMcpServer` mutation, answering the id and the signing secret.
 pub const REGISTER: &str = "mutation($i: RegisterMcpServerInput!) { registerMcpServer(input: $i) { server { id } signingSecret } }";
 
-/// Registers `id` at the recorder's address and teaches the recorder its signing secret.
-pub async fn register(
-    admin: &Client,
-    recorder: &RecordingMcpServer,
-    id: &str,
-    services: &[&str],
-    all_users: bool,
-) {
+/// An administrator registers `id` at the recorder's address, serving the users who grant it
+/// access, and teaches the recorder its signing secret.
+pub async fn register(admin: &Client, recorder: &RecordingMcpServer, id: &str, services: &[&str]) {
     let answer = admin
         .ok(
             REGISTER,
             json!({"i": {"id": id, "name": format!("MCP {id}"), "baseUrl": recorder.base_url(),
-                         "allowedServices": services, "servesAllUsers": all_users}}),
+                         "allowedServices": services}}),
         )
         .await;
-    let secret = answer["registerMcpServer"]["signingSecret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    learn_secret(recorder, &answer["registerMcpServer"]["signingSecret"]);
+}
+
+/// The operator registers `id` at the recorder's address, holding every user's credentials for
+/// `services` (as `credledger mcp register --all-users` does), and teaches the recorder its
+/// signing secret.
+pub async fn register_for_everyone(
+    server: &Server,
+    recorder: &RecordingMcpServer,
+    id: &str,
+    services: &[&str],
+) {
+    let secret = server
+        .running
+        .api
+        .mcp
+        .register(
+            NewMcpServer {
+                server_id: id.to_owned(),
+                name: format!("MCP {id}"),
+                base_url: recorder.base_url(),
+                allowed_services: services.iter().map(|s| s.to_string()).collect(),
+                serves_all_users: true,
+            },
+            Authority::Operator,
+            &super::meta("cli"),
+        )
+        .await
+        .unwrap();
+    learn_secret(recorder, &Value::from(secret.0.as_str()));
+}
+
+/// The operator issues MCP server `id` a `credentials:resolve` token (as `credledger mcp token`
+/// does): a server that serves every user gets its tokens from the operator only.
+pub async fn operator_token(server: &Server, id: &str) -> String {
+    let issued = server
+        .running
+        .api
+        .mcp
+        .issue_token(
+            id,
+            "resolver",
+            std::collections::BTreeSet::from([credledger_domain::Scope::CredentialsResolve]),
+            None,
+            Authority::Operator,
+            &super::meta("cli"),
+        )
+        .await
+        .unwrap();
+    issued.secret.to_string()
+}
+
+fn learn_secret(recorder: &RecordingMcpServer, secret: &Value) {
+    let secret = secret.as_str().unwrap().to_owned();
     assert!(secret.starts_with("whsec_"), "{secret}");
     recorder.set_secrets(vec![secret.into_bytes()]);
 }

@@ -122,10 +122,10 @@ beforeAll(async () => {
         name: 'Ops MCP',
         baseUrl: 'http://127.0.0.1:9',
         allowedServices: ['todoist'],
-        servesAllUsers: true,
       },
     },
   );
+  await api.request('mutation { grantMcpAccess(serverId: "ops-mcp", service: "todoist") { service } }');
 
   // Invalid: access removed at Google, then checked again (before the refresh would notice).
   const calendar = await connectGoogle('google_calendar', 'Calendar');

@@ -12,7 +12,7 @@ use crate::accounts::NewUser;
 use crate::auth::{session_cookie_name, Password, Via, SESSION_LIFETIME};
 use crate::error::ApiError;
 use crate::ledger::NewCredential;
-use crate::mcp::NewMcpServer;
+use crate::mcp::{Authority, NewMcpServer};
 use async_graphql::{Context, Json, Object, ID};
 use cqrs_es::Aggregate as _;
 use credledger_adapters::feed::read_stream;
@@ -774,7 +774,9 @@ impl Mutation {
         .await
     }
 
-    /// Registers an MCP server (administrators). Its signing secret is in this answer only.
+    /// Registers an MCP server (administrators). Its signing secret is in this answer only. A
+    /// server that serves every user without their grants is registered by the operator
+    /// (`credledger mcp register --all-users`); asked for here, the answer is `FORBIDDEN`.
     async fn register_mcp_server(
         &self,
         ctx: &Context<'_>,
@@ -793,6 +795,7 @@ impl Mutation {
                         allowed_services: input.allowed_services,
                         serves_all_users: input.serves_all_users,
                     },
+                    Authority::Administrator,
                     &request(ctx).metadata(),
                 )
                 .await?;
@@ -805,7 +808,9 @@ impl Mutation {
     }
 
     /// Changes an MCP server's services, audience or address (administrators); omitted
-    /// arguments keep their value.
+    /// arguments keep their value. A server that serves every user without their grants can
+    /// only be narrowed or made to serve only those who grant it access here (`FORBIDDEN`
+    /// otherwise); the operator changes the rest with `credledger mcp change`.
     async fn change_mcp_server(
         &self,
         ctx: &Context<'_>,
@@ -823,6 +828,7 @@ impl Mutation {
                     allowed_services,
                     serves_all_users,
                     base_url,
+                    Authority::Administrator,
                     &request(ctx).metadata(),
                 )
                 .await?;
@@ -847,6 +853,8 @@ impl Mutation {
     }
 
     /// Issues an MCP server an API token (administrators). The token is in this answer only.
+    /// A server that serves every user without their grants gets its tokens from the operator
+    /// (`credledger mcp token`); asked for here, the answer is `FORBIDDEN`.
     async fn create_mcp_server_token(
         &self,
         ctx: &Context<'_>,
@@ -866,6 +874,7 @@ impl Mutation {
                     &name,
                     scopes,
                     expires_at,
+                    Authority::Administrator,
                     &request(ctx).metadata(),
                 )
                 .await?;

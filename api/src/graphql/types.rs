@@ -882,6 +882,8 @@ pub struct RegisterMcpServerInput {
     /// Where its credential API is (`POST {baseUrl}/credentials`, …).
     pub base_url: String,
     pub allowed_services: Vec<String>,
+    /// Whether it holds every user's credentials without their grants: `true` is refused
+    /// (`FORBIDDEN`), such a server is the operator's (`credledger mcp register --all-users`).
     #[graphql(default = false)]
     pub serves_all_users: bool,
 }

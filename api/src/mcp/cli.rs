@@ -3,7 +3,7 @@
 
 use super::import::{self, ImportOptions, Plan};
 use super::sync::{McpSync, LEASE};
-use super::{McpServers, NewMcpServer};
+use super::{Authority, McpServers, NewMcpServer};
 use crate::app::open_ledger;
 use crate::config::{JobSettings, Settings};
 use crate::jobs::Leases;
@@ -35,8 +35,25 @@ pub enum McpCommand {
         #[arg(long, value_delimiter = ',', required = true)]
         services: Vec<String>,
         /// It holds every user's credentials for these services, without per-user grants.
+        /// Only the operator sets up such a server: the GraphQL API refuses it to
+        /// administrators, as it refuses them its address, more services and its tokens.
         #[arg(long)]
         all_users: bool,
+    },
+    /// Change a registered server: its services, whether it serves every user, its address.
+    /// What is not given is kept.
+    Change {
+        #[arg(long)]
+        server: String,
+        /// The services whose credentials it may hold, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        services: Option<Vec<String>>,
+        /// Whether it holds every user's credentials without per-user grants.
+        #[arg(long)]
+        all_users: Option<bool>,
+        /// Where its credential API is: its copies are sent there again.
+        #[arg(long)]
+        url: Option<String>,
     },
     /// Issue an MCP server an API token with the scope credentials:resolve. Prints it once.
     Token {
@@ -167,6 +184,7 @@ pub async fn run(
                     allowed_services: services,
                     serves_all_users: all_users,
                 },
+                Authority::Operator,
                 &metadata(),
             )
             .await
@@ -184,6 +202,7 @@ pub async fn run(
                 &name,
                 BTreeSet::from([Scope::CredentialsResolve]),
                 None,
+                Authority::Operator,
                 &metadata(),
             )
             .await
@@ -191,6 +210,28 @@ pub async fn run(
             Ok(token) => {
                 eprintln!("token {} for {server} (shown once):", token.token_id);
                 println!("{}", token.secret.as_str());
+                ExitCode::SUCCESS
+            }
+            Err(e) => refused(e),
+        },
+        McpCommand::Change {
+            server,
+            services,
+            all_users,
+            url,
+        } => match servers
+            .change(
+                &server,
+                services,
+                all_users,
+                url,
+                Authority::Operator,
+                &metadata(),
+            )
+            .await
+        {
+            Ok(()) => {
+                println!("changed {}", printable(&server));
                 ExitCode::SUCCESS
             }
             Err(e) => refused(e),

@@ -6,4 +6,5 @@ pub mod import;
 pub mod servers;
 pub mod sync;
 
+pub use credledger_domain::mcp_server::Authority;
 pub use servers::{McpServers, NewMcpServer, SigningSecret};

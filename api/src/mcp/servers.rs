@@ -12,7 +12,7 @@ use credledger_adapters::outbound::OutboundPolicy;
 use credledger_adapters::remembered::Remembered;
 use credledger_adapters::{CommandBus, CommandError, Committed};
 use credledger_domain::mcp_server::{
-    BaseUrl, McpServer, McpServerCommand, McpServerError, McpServerId, McpServerName,
+    Authority, BaseUrl, McpServer, McpServerCommand, McpServerError, McpServerId, McpServerName,
     McpServerServices,
 };
 use credledger_domain::user::{Scope, UserError};
@@ -33,6 +33,9 @@ impl From<CommandError<McpServerError>> for ApiError {
     fn from(e: CommandError<McpServerError>) -> Self {
         match e {
             CommandError::Domain(McpServerError::NotFound) => Self::NotFound,
+            CommandError::Domain(d @ McpServerError::OperatorOnly(_)) => {
+                Self::Forbidden(d.to_string())
+            }
             CommandError::Domain(McpServerError::Input(i)) => Self::Validation(i.to_string()),
             CommandError::Domain(McpServerError::Token(UserError::TokenNotFound(_))) => {
                 Self::NotFound
@@ -205,10 +208,12 @@ impl McpServers {
     pub async fn register(
         &self,
         new: NewMcpServer,
+        by: Authority,
         meta: &EventMetadata,
     ) -> Result<SigningSecret, ApiError> {
         let server_id = McpServerId::parse(new.server_id.trim())?;
         let command = McpServerCommand::RegisterMcpServer {
+            by,
             server_id: server_id.clone(),
             name: McpServerName::parse(&new.name)?,
             base_url: self.checked_url(&new.base_url).await?,
@@ -305,12 +310,14 @@ impl McpServers {
     }
 
     /// Changes a server's services, audience or address.
+    #[allow(clippy::too_many_arguments)]
     pub async fn change(
         &self,
         server: &str,
         allowed_services: Option<Vec<String>>,
         serves_all_users: Option<bool>,
         base_url: Option<String>,
+        by: Authority,
         meta: &EventMetadata,
     ) -> Result<(), ApiError> {
         let base_url = match base_url.as_deref() {
@@ -318,6 +325,7 @@ impl McpServers {
             None => None,
         };
         let command = McpServerCommand::ChangeMcpServer {
+            by,
             allowed_services: allowed_services.as_deref().map(services).transpose()?,
             serves_all_users,
             base_url,
@@ -344,6 +352,7 @@ impl McpServers {
         name: &str,
         scopes: BTreeSet<Scope>,
         expires_at: Option<chrono::DateTime<chrono::Utc>>,
+        by: Authority,
         meta: &EventMetadata,
     ) -> Result<crate::accounts::IssuedToken, ApiError> {
         let secret = new_secret("clm");
@@ -351,6 +360,7 @@ impl McpServers {
         self.run(
             &McpServerId::parse(server)?,
             McpServerCommand::IssueApiToken {
+                by,
                 token_id,
                 name: name.to_owned(),
                 scopes,

@@ -13,6 +13,13 @@ pub enum McpServerError {
     NotFound,
     #[error("the MCP server already exists")]
     AlreadyExists,
+    /// An administrator asked what only the operator may do ([`super::Authority`]); names
+    /// what was asked.
+    #[error(
+        "only the operator may {0} an MCP server that holds every user's credentials without \
+         their grants (`credledger mcp`)"
+    )]
+    OperatorOnly(&'static str),
     #[error("the MCP server has been removed")]
     Removed,
     #[error("an MCP server must be allowed at least one service")]

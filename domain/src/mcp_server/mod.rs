@@ -10,7 +10,7 @@ mod events;
 mod tests;
 mod values;
 
-pub use commands::McpServerCommand;
+pub use commands::{Authority, McpServerCommand};
 pub use error::McpServerError;
 pub use events::McpServerEvent;
 pub use values::{BaseUrl, McpServerId, McpServerName};
@@ -146,6 +146,7 @@ impl McpServer {
     ) -> Result<Option<McpServerEvent>, McpServerError> {
         let event = match command {
             McpServerCommand::RegisterMcpServer {
+                by,
                 server_id,
                 name,
                 base_url,
@@ -154,6 +155,9 @@ impl McpServer {
             } => {
                 if self.exists() {
                     return Err(McpServerError::AlreadyExists);
+                }
+                if serves_all_users && by == Authority::Administrator {
+                    return Err(McpServerError::OperatorOnly("register"));
                 }
                 Self::check_services(services, &allowed_services)?;
                 McpServerEvent::McpServerRegistered {
@@ -165,6 +169,7 @@ impl McpServer {
                 }
             }
             McpServerCommand::ChangeMcpServer {
+                by,
                 allowed_services,
                 serves_all_users,
                 base_url,
@@ -182,6 +187,17 @@ impl McpServer {
                     && base_url == current.base_url
                 {
                     return Ok(None);
+                }
+                if by == Authority::Administrator {
+                    if serves_all_users && !current.serves_all_users {
+                        return Err(McpServerError::OperatorOnly("make"));
+                    }
+                    if current.serves_all_users && base_url != current.base_url {
+                        return Err(McpServerError::OperatorOnly("move"));
+                    }
+                    if serves_all_users && !allowed_services.is_subset(&current.allowed_services) {
+                        return Err(McpServerError::OperatorOnly("widen"));
+                    }
                 }
                 let dropped_grants = self
                     .grants
@@ -217,6 +233,7 @@ impl McpServer {
                 McpServerEvent::McpAccessWithdrawn { user_id, service }
             }
             McpServerCommand::IssueApiToken {
+                by,
                 token_id,
                 name,
                 scopes,
@@ -224,7 +241,9 @@ impl McpServer {
                 token_hash,
                 now,
             } => {
-                self.live()?;
+                if self.live()?.serves_all_users && by == Authority::Administrator {
+                    return Err(McpServerError::OperatorOnly("give a token to"));
+                }
                 let name = check_new_token(
                     &self.tokens,
                     Self::MAX_ACTIVE_TOKENS,

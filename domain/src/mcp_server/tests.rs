@@ -1,8 +1,8 @@
 //! Given/when/then tests of the `McpServer` aggregate and its value types.
 
 use super::{
-    BaseUrl, McpGrant, McpServer, McpServerCommand, McpServerError, McpServerEvent, McpServerId,
-    McpServerName, McpServerServices,
+    Authority, BaseUrl, McpGrant, McpServer, McpServerCommand, McpServerError, McpServerEvent,
+    McpServerId, McpServerName, McpServerServices,
 };
 use crate::{Catalog, InputError, ServiceKey, UserId};
 use cqrs_es::test::{AggregateResultValidator, AggregateTestExecutor, TestFramework};
@@ -76,6 +76,7 @@ fn service_set(keys: &[&str]) -> BTreeSet<ServiceKey> {
 
 fn register(allowed: &[&str], serves_all_users: bool) -> McpServerCommand {
     McpServerCommand::RegisterMcpServer {
+        by: Authority::Operator,
         server_id: server_id(),
         name: server_name(),
         base_url: url("https://mcp.acme.io"),
@@ -86,6 +87,7 @@ fn register(allowed: &[&str], serves_all_users: bool) -> McpServerCommand {
 
 fn change_services(allowed: &[&str]) -> McpServerCommand {
     McpServerCommand::ChangeMcpServer {
+        by: Authority::Operator,
         allowed_services: Some(service_set(allowed)),
         serves_all_users: None,
         base_url: None,
@@ -338,6 +340,7 @@ fn every_command_on_a_removed_server_answers_removed() {
 fn changing_a_server_records_all_its_settings_after_the_change() {
     let events = events_of(
         given(per_user_server()).when(McpServerCommand::ChangeMcpServer {
+            by: Authority::Operator,
             allowed_services: None,
             serves_all_users: Some(true),
             base_url: Some(url("https://mcp-2.acme.io")),
@@ -358,10 +361,133 @@ fn changing_a_server_records_all_its_settings_after_the_change() {
     assert_eq!(server.name(), Some(&server_name()));
 }
 
+// ---------------------------------------------------------------------------------------------
+// What only the operator may do
+// ---------------------------------------------------------------------------------------------
+
+fn change_by(
+    by: Authority,
+    allowed: Option<&[&str]>,
+    serves_all_users: Option<bool>,
+    address: Option<&str>,
+) -> McpServerCommand {
+    McpServerCommand::ChangeMcpServer {
+        by,
+        allowed_services: allowed.map(service_set),
+        serves_all_users,
+        base_url: address.map(url),
+    }
+}
+
+#[test]
+fn an_administrator_cannot_set_up_a_server_that_holds_everyones_credentials() {
+    let mut by_admin = register(&["notion"], true);
+    if let McpServerCommand::RegisterMcpServer { by, .. } = &mut by_admin {
+        *by = Authority::Administrator;
+    }
+    given_nothing()
+        .when(by_admin)
+        .then_expect_error(McpServerError::OperatorOnly("register"));
+    given(per_user_server())
+        .when(change_by(Authority::Administrator, None, Some(true), None))
+        .then_expect_error(McpServerError::OperatorOnly("make"));
+    given(shared_server())
+        .when(change_by(
+            Authority::Administrator,
+            None,
+            None,
+            Some("https://elsewhere.example"),
+        ))
+        .then_expect_error(McpServerError::OperatorOnly("move"));
+    given(shared_server())
+        .when(change_by(
+            Authority::Administrator,
+            Some(&["notion", "jira", "todoist"]),
+            None,
+            None,
+        ))
+        .then_expect_error(McpServerError::OperatorOnly("widen"));
+    let mut token = issue(1, "resolver", &[crate::Scope::CredentialsResolve]);
+    if let McpServerCommand::IssueApiToken { by, .. } = &mut token {
+        *by = Authority::Administrator;
+    }
+    given(shared_server())
+        .when(token.clone())
+        .then_expect_error(McpServerError::OperatorOnly("give a token to"));
+    // The operator may do each of these.
+    given(shared_server())
+        .when(change_by(
+            Authority::Operator,
+            Some(&["notion", "jira", "todoist"]),
+            None,
+            Some("https://elsewhere.example"),
+        ))
+        .then_expect_events(vec![McpServerEvent::McpServerChanged {
+            allowed_services: service_set(&["notion", "jira", "todoist"]),
+            serves_all_users: true,
+            base_url: url("https://elsewhere.example"),
+            dropped_grants: vec![],
+        }]);
+}
+
+#[test]
+fn an_administrator_may_narrow_a_server_that_holds_everyones_credentials_or_end_that() {
+    given(shared_server())
+        .when(change_by(
+            Authority::Administrator,
+            Some(&["notion"]),
+            None,
+            None,
+        ))
+        .then_expect_events(vec![McpServerEvent::McpServerChanged {
+            allowed_services: service_set(&["notion"]),
+            serves_all_users: true,
+            base_url: url("https://mcp.acme.io"),
+            dropped_grants: vec![],
+        }]);
+    given(shared_server())
+        .when(change_by(
+            Authority::Administrator,
+            Some(&["notion", "jira", "todoist"]),
+            Some(false),
+            None,
+        ))
+        .then_expect_events(vec![McpServerEvent::McpServerChanged {
+            allowed_services: service_set(&["notion", "jira", "todoist"]),
+            serves_all_users: false,
+            base_url: url("https://mcp.acme.io"),
+            dropped_grants: vec![],
+        }]);
+    // Moved only once it serves no one without their grant.
+    given(shared_server())
+        .when(change_by(
+            Authority::Administrator,
+            None,
+            Some(false),
+            Some("https://elsewhere.example"),
+        ))
+        .then_expect_error(McpServerError::OperatorOnly("move"));
+    // A server that serves only those who grant it access is the administrator's to run.
+    given(per_user_server())
+        .when(change_by(
+            Authority::Administrator,
+            Some(&["notion", "jira", "todoist"]),
+            None,
+            Some("https://elsewhere.example"),
+        ))
+        .then_expect_events(vec![McpServerEvent::McpServerChanged {
+            allowed_services: service_set(&["notion", "jira", "todoist"]),
+            serves_all_users: false,
+            base_url: url("https://elsewhere.example"),
+            dropped_grants: vec![],
+        }]);
+}
+
 #[test]
 fn a_change_that_changes_nothing_records_nothing() {
     given(per_user_server())
         .when(McpServerCommand::ChangeMcpServer {
+            by: Authority::Operator,
             allowed_services: None,
             serves_all_users: None,
             base_url: None,
@@ -369,6 +495,7 @@ fn a_change_that_changes_nothing_records_nothing() {
         .then_expect_events(vec![]);
     given(per_user_server())
         .when(McpServerCommand::ChangeMcpServer {
+            by: Authority::Operator,
             allowed_services: Some(service_set(&["jira", "notion"])),
             serves_all_users: Some(false),
             base_url: Some(url("https://mcp.acme.io")),
@@ -600,6 +727,7 @@ const HASH: &str = "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d15
 
 fn issue(n: u128, name: &str, scopes: &[crate::Scope]) -> McpServerCommand {
     McpServerCommand::IssueApiToken {
+        by: Authority::Operator,
         token_id: token_id(n),
         name: name.into(),
         scopes: scopes.iter().copied().collect(),

@@ -298,14 +298,20 @@ export type Mutation = {
   addCredential: AddCredentialPayload;
   /**
    * Changes an MCP server's services, audience or address (administrators); omitted
-   * arguments keep their value.
+   * arguments keep their value. A server that serves every user without their grants can
+   * only be narrowed or made to serve only those who grant it access here (`FORBIDDEN`
+   * otherwise); the operator changes the rest with `credledger mcp change`.
    */
   changeMcpServer: McpServer;
   /** Changes your password (at least 12 characters); your other sessions end. */
   changePassword: Scalars['Boolean']['output'];
   /** Issues an API token for a machine client. The token is in this answer only. */
   createApiToken: CreatedApiToken;
-  /** Issues an MCP server an API token (administrators). The token is in this answer only. */
+  /**
+   * Issues an MCP server an API token (administrators). The token is in this answer only.
+   * A server that serves every user without their grants gets its tokens from the operator
+   * (`credledger mcp token`); asked for here, the answer is `FORBIDDEN`.
+   */
   createMcpServerToken: CreatedApiToken;
   /** Creates a person who can sign in (administrators). */
   createUser: User;
@@ -323,7 +329,11 @@ export type Mutation = {
   login: LoginPayload;
   /** Ends this session and clears its cookie. */
   logout: Scalars['Boolean']['output'];
-  /** Registers an MCP server (administrators). Its signing secret is in this answer only. */
+  /**
+   * Registers an MCP server (administrators). Its signing secret is in this answer only. A
+   * server that serves every user without their grants is registered by the operator
+   * (`credledger mcp register --all-users`); asked for here, the answer is `FORBIDDEN`.
+   */
   registerMcpServer: RegisteredMcpServer;
   /**
    * Removes an MCP server (administrators): its tokens stop working and its copies are
@@ -648,6 +658,10 @@ export type RegisterMcpServerInput = {
   /** 1–64 of `A-Z a-z 0-9 . _ -`. */
   id: Scalars['String']['input'];
   name: Scalars['String']['input'];
+  /**
+   * Whether it holds every user's credentials without their grants: `true` is refused
+   * (`FORBIDDEN`), such a server is the operator's (`credledger mcp register --all-users`).
+   */
   servesAllUsers?: Scalars['Boolean']['input'];
 };
 
