@@ -4,7 +4,7 @@
 use crate::on_both_backends;
 use crate::support::api::{Auth, Client, Server, PASSWORD};
 use crate::support::TestEnv;
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// Every query and mutation that takes a credential id, as (operation, variables).
 fn operations_on(id: &str) -> Vec<(&'static str, serde_json::Value)> {
@@ -425,6 +425,48 @@ async fn a_login_with_a_control_character_is_a_wrong_sign_in(env: TestEnv) {
     server.running.stop().await.unwrap();
 }
 on_both_backends!(a_login_with_a_control_character_is_a_wrong_sign_in);
+
+/// A credential's history comes a page at a time, newest last: a credential an MCP server
+/// resolves all day has hundreds of thousands of events, and one answer read them all.
+async fn a_credentials_history_comes_a_page_at_a_time(env: TestEnv) {
+    let server = env.server().await;
+    let (alice, id) = setup(&server).await;
+    for name in ["One", "Two", "Three"] {
+        alice
+            .ok(
+                "mutation($id: ID!, $n: String!) { updateCredential(id: $id, input: {name: $n}) { credential { name } } }",
+                json!({"id": id, "n": name}),
+            )
+            .await;
+    }
+    let history = |last: Value, before: Value| {
+        alice.gql(
+            "query($id: ID!, $l: Int!, $b: Int) { credentialHistory(id: $id, last: $l, before: $b) { position type payload } }",
+            json!({"id": id, "l": last, "b": before}),
+        )
+    };
+    let whole = history(json!(1000), Value::Null).await;
+    let whole = whole.data()["credentialHistory"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(whole.len() >= 4, "{whole:?}");
+    let newest = history(json!(2), Value::Null).await;
+    assert_eq!(
+        newest.data()["credentialHistory"].as_array().unwrap(),
+        &whole[whole.len() - 2..]
+    );
+    let before = history(json!(2), whole[whole.len() - 2]["position"].clone()).await;
+    assert_eq!(
+        before.data()["credentialHistory"].as_array().unwrap(),
+        &whole[whole.len() - 4..whole.len() - 2]
+    );
+    for last in [0, 1001] {
+        assert_eq!(history(json!(last), Value::Null).await.code(), "VALIDATION");
+    }
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(a_credentials_history_comes_a_page_at_a_time);
 
 /// A wrong current password to `changePassword` counts as a failed sign-in of the account from
 /// the client: a stolen session cannot guess the password faster than signing in could.

@@ -206,7 +206,7 @@ async fn userinfo_status(server: &Server, token: &str) -> u16 {
 async fn refreshes(person: &Client, id: &str) -> usize {
     let history = person
         .ok(
-            "query($id: ID!) { credentialHistory(id: $id) { type } }",
+            "query($id: ID!) { credentialHistory(id: $id, last: 1000) { type } }",
             json!({"id": id}),
         )
         .await;

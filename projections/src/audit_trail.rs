@@ -691,20 +691,26 @@ pub async fn search(
     Ok((entries, more))
 }
 
-/// A credential's events, oldest first, each with its hash from the ledger (hex).
+/// A credential's newest `last` events before position `before` (a cursor), oldest first,
+/// each with its hash from the ledger (hex).
 pub async fn history_with_hashes(
     pool: &AnyPool,
     credential_id: &str,
+    before: Option<i64>,
+    last: i64,
 ) -> Result<Vec<(AuditEntry, String)>, ProjectionError> {
     let rows = sqlx::query(
         "SELECT a.*, e.hash AS event_hash FROM audit_trail a \
          JOIN events e ON e.global_position = a.position \
-         WHERE a.credential_id = $1 ORDER BY a.position",
+         WHERE a.credential_id = $1 AND a.position < $2 ORDER BY a.position DESC LIMIT $3",
     )
     .bind(credential_id)
+    .bind(before.unwrap_or(i64::MAX))
+    .bind(last)
     .fetch_all(pool)
     .await?;
     rows.iter()
+        .rev()
         .map(|r| {
             let hash: Vec<u8> = r.try_get("event_hash")?;
             Ok((AuditEntry::from_row(r)?, hex::encode(hash)))

@@ -14,6 +14,8 @@ use credledger_projections::{
 /// The most rows a list answers.
 const LIST_LIMIT: i64 = 1_000;
 const PAGE_MAX: i32 = 100;
+/// The most events of one credential's history in one answer.
+const HISTORY_MAX: i32 = 1_000;
 /// The most soon-expiring credentials `systemMetrics` lists.
 const EXPIRING_LIST_LIMIT: i64 = 100;
 /// How many days of uses `systemMetrics.usageByService` covers (today included).
@@ -176,26 +178,36 @@ impl Query {
         .await
     }
 
-    /// A credential's events in ledger order, each with its hash in the chain. Erased
-    /// credentials keep their history. Read from the `audit_trail` read model, which is not
-    /// chained: evidence for an auditor is the chain itself (`ledger export`, checked by
-    /// `ledger verify`).
+    /// A credential's newest `last` events (1–1,000) before position `before`, in ledger
+    /// order, each with its hash in the chain: ask again with the first one's position as
+    /// `before` for the ones before it. Erased credentials keep their history. Read from the
+    /// `audit_trail` read model, which is not chained: evidence for an auditor is the chain
+    /// itself (`ledger export`, checked by `ledger verify`).
     async fn credential_history(
         &self,
         ctx: &Context<'_>,
         id: ID,
+        #[graphql(default = 200)] last: i32,
+        before: Option<i64>,
     ) -> async_graphql::Result<Vec<HistoryEvent>> {
         answer(ctx, async {
             let p = with_scope(ctx, domain::Scope::LedgerRead)?;
+            if !(1..=HISTORY_MAX).contains(&last) {
+                return Err(ApiError::Validation(format!(
+                    "`last` must be between 1 and {HISTORY_MAX}"
+                )));
+            }
             credledger_domain::CredentialId::parse(&id).map_err(|_| ApiError::NotFound)?;
-            let events = audit_trail::history_with_hashes(&api(ctx).ledger.db.any, &id).await?;
-            let owner = events
-                .first()
-                .and_then(|(e, _)| e.user_id.clone())
+            let pool = &api(ctx).ledger.db.any;
+            // Whose it is, before anything of it is read.
+            let owner = audit_trail::owner_of(pool, &id)
+                .await?
                 .ok_or(ApiError::NotFound)?;
             if owner != p.user_id.as_str() && !p.has(domain::Permission::CredentialsViewAll) {
                 return Err(ApiError::NotFound);
             }
+            let events =
+                audit_trail::history_with_hashes(pool, &id, before, i64::from(last)).await?;
             Ok(events
                 .into_iter()
                 .map(|(e, hash)| HistoryEvent::new(e, hash))

@@ -2,7 +2,7 @@ import { screen, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import { mockClient } from '@/test/mock-client';
 import { renderWithClient } from '@/test/render';
-import { CredentialHistoryDialog, summary } from './credential-history-dialog';
+import { CredentialHistoryDialog, HISTORY_SHOWN, summary } from './credential-history-dialog';
 
 describe('history summary', () => {
   it('shows what changed, not the bookkeeping', () => {
@@ -64,5 +64,28 @@ describe('CredentialHistoryDialog', () => {
     expect(details).not.toHaveAttribute('open');
     expect(within(details as HTMLElement).getByText(/203\.0\.113\.7/)).toBeInTheDocument();
     expect(within(details as HTMLElement).getByText(CHROME)).toBeInTheDocument();
+    expect(screen.queryByText(/the audit page has the ones before them/)).not.toBeInTheDocument();
+  });
+
+  it('asks for the newest events only, and says where the older ones are', async () => {
+    let asked: Record<string, unknown> | undefined;
+    const { client } = mockClient({
+      CredentialHistory: (variables) => {
+        asked = variables;
+        return {
+          data: {
+            credentialHistory: Array.from({ length: HISTORY_SHOWN }, (_, i) =>
+              event(i + 1, 'CredentialUsed', 'ada', { context: { purpose: 'reveal' } }),
+            ),
+          },
+        };
+      },
+    });
+    renderWithClient(
+      <CredentialHistoryDialog open onOpenChange={() => {}} credentialId="c1" name="Work" />,
+      client,
+    );
+    expect(await screen.findByText(/the audit page has the ones before them/)).toBeInTheDocument();
+    expect(asked).toEqual({ id: 'c1', last: HISTORY_SHOWN });
   });
 });

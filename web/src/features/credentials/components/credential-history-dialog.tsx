@@ -8,9 +8,12 @@ import { clientLabel, dateTime, eventLabel, eventSentence } from '@/lib/format';
 import { useSession } from '@/lib/session';
 import { credentialContext } from '../api/context';
 
+/** The newest events the dialog shows; the audit page pages through the rest. */
+export const HISTORY_SHOWN = 200;
+
 const CredentialHistoryQuery = graphql(`
-  query CredentialHistory($id: ID!) {
-    credentialHistory(id: $id) {
+  query CredentialHistory($id: ID!, $last: Int!) {
+    credentialHistory(id: $id, last: $last) {
       position
       type
       occurredAt
@@ -90,7 +93,7 @@ function HistoryList({ credentialId }: { credentialId: string }) {
   const { userId } = useSession();
   const [{ data, fetching, error }, refetch] = useQuery({
     query: CredentialHistoryQuery,
-    variables: { id: credentialId },
+    variables: { id: credentialId, last: HISTORY_SHOWN },
     requestPolicy: 'cache-and-network',
     context: credentialContext,
   });
@@ -109,37 +112,44 @@ function HistoryList({ credentialId }: { credentialId: string }) {
   const events = [...(data?.credentialHistory ?? [])].reverse();
   if (events.length === 0) return <EmptyState title="No events yet" />;
   return (
-    <ol className="max-h-[60vh] space-y-2 overflow-y-auto pr-1" aria-label="Events, newest first">
-      {events.map((event) => {
-        const details = summary(event.payload);
-        const context = asRecord(event.payload).context ?? {};
-        const from = clientLabel(event.userAgent);
-        return (
-          <li key={event.position} className="rounded-md border p-3 text-sm">
-            <div className="flex flex-wrap items-baseline justify-between gap-x-3">
-              <span className="font-medium" data-testid="event-sentence">
-                {eventSentence(event.type, context, event.actor, userId)}
-              </span>
-              <RelativeTime iso={event.occurredAt} className="text-xs text-muted-foreground" />
-            </div>
-            {from && <p className="text-xs text-muted-foreground">from {from}</p>}
-            {/* Raw values, ids and the chain's bookkeeping, for those who want them. */}
-            <details className="mt-1 text-xs text-muted-foreground">
-              <summary className="cursor-pointer select-none">Details</summary>
-              <p className="mt-1 text-foreground/80">
-                <span data-testid="event-label">{eventLabel(event.type, context)}</span> ·{' '}
-                {dateTime(event.occurredAt)} · by {event.actor}
-                {event.ip && <> · {event.ip}</>}
-              </p>
-              {details && <p className="mt-1 break-words text-foreground/80">{details}</p>}
-              {event.userAgent && <p className="mt-1 break-words">{event.userAgent}</p>}
-              <p className="mt-1 truncate font-mono text-[10px]" title={event.hash}>
-                position {event.position} · hash {event.hash}
-              </p>
-            </details>
-          </li>
-        );
-      })}
-    </ol>
+    <>
+      {events.length === HISTORY_SHOWN && (
+        <p className="text-xs text-muted-foreground">
+          The newest {HISTORY_SHOWN} events; the audit page has the ones before them.
+        </p>
+      )}
+      <ol className="max-h-[60vh] space-y-2 overflow-y-auto pr-1" aria-label="Events, newest first">
+        {events.map((event) => {
+          const details = summary(event.payload);
+          const context = asRecord(event.payload).context ?? {};
+          const from = clientLabel(event.userAgent);
+          return (
+            <li key={event.position} className="rounded-md border p-3 text-sm">
+              <div className="flex flex-wrap items-baseline justify-between gap-x-3">
+                <span className="font-medium" data-testid="event-sentence">
+                  {eventSentence(event.type, context, event.actor, userId)}
+                </span>
+                <RelativeTime iso={event.occurredAt} className="text-xs text-muted-foreground" />
+              </div>
+              {from && <p className="text-xs text-muted-foreground">from {from}</p>}
+              {/* Raw values, ids and the chain's bookkeeping, for those who want them. */}
+              <details className="mt-1 text-xs text-muted-foreground">
+                <summary className="cursor-pointer select-none">Details</summary>
+                <p className="mt-1 text-foreground/80">
+                  <span data-testid="event-label">{eventLabel(event.type, context)}</span> ·{' '}
+                  {dateTime(event.occurredAt)} · by {event.actor}
+                  {event.ip && <> · {event.ip}</>}
+                </p>
+                {details && <p className="mt-1 break-words text-foreground/80">{details}</p>}
+                {event.userAgent && <p className="mt-1 break-words">{event.userAgent}</p>}
+                <p className="mt-1 truncate font-mono text-[10px]" title={event.hash}>
+                  position {event.position} · hash {event.hash}
+                </p>
+              </details>
+            </li>
+          );
+        })}
+      </ol>
+    </>
   );
 }
