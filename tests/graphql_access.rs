@@ -468,6 +468,34 @@ async fn a_credentials_history_comes_a_page_at_a_time(env: TestEnv) {
 }
 on_both_backends!(a_credentials_history_comes_a_page_at_a_time);
 
+/// An email is kept with its domain lowercased: the person signs in with the address as they
+/// gave it, or with the domain in any case; the part before `@` stays theirs as given.
+async fn a_person_signs_in_with_their_email_as_they_gave_it(env: TestEnv) {
+    let server = env.server().await;
+    let admin = server.admin("root").await;
+    admin
+        .ok(
+            "mutation($i: CreateUserInput!) { createUser(input: $i) { id email } }",
+            json!({"i": {"userId": "ada", "email": "Ada@Example.COM", "displayName": "Ada",
+                         "password": crate::support::api::PASSWORD}}),
+        )
+        .await;
+    let anon = server.anonymous();
+    let login = |login: &'static str| {
+        anon.gql(
+            "mutation($l: String!, $p: String!) { login(login: $l, password: $p) { user { id } } }",
+            json!({"l": login, "p": crate::support::api::PASSWORD}),
+        )
+    };
+    for given in ["Ada@Example.COM", "Ada@example.com", " Ada@EXAMPLE.com "] {
+        let answer = login(given).await;
+        assert_eq!(answer.data()["login"]["user"]["id"], "ada", "{given}");
+    }
+    assert_eq!(login("ada@example.com").await.code(), "VALIDATION");
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(a_person_signs_in_with_their_email_as_they_gave_it);
+
 /// A wrong current password to `changePassword` counts as a failed sign-in of the account from
 /// the client: a stolen session cannot guess the password faster than signing in could.
 async fn changing_the_password_is_throttled_like_signing_in(env: TestEnv) {

@@ -220,6 +220,12 @@ impl Accounts {
             });
         }
         let by_email = login.contains('@');
+        // An email is looked up as it was stored: its domain lowercased (one that cannot be
+        // an account's is looked up as typed, and found by no one).
+        let login = match by_email.then(|| Email::parse(&login)) {
+            Some(Ok(email)) => email.as_str().to_owned(),
+            _ => login,
+        };
         let shown = self.principals_shown();
         let user = principals::user(&self.ledger.db.any, &login, by_email).await?;
         let stored = match &user {
