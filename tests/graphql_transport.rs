@@ -333,6 +333,38 @@ async fn a_subscriber_sees_a_revalidation_within_a_second(env: TestEnv) {
     assert_eq!(change["credentialId"], json!(id), "{event}");
     assert_eq!(change["action"], "CredentialValidated");
     assert_eq!(change["credential"]["status"], "ACTIVE");
+
+    // A change whose credential cannot be read comes as an error, not as `credential: null`
+    // (which says the credential is gone): the read model's table is away when it is read.
+    let ledger = server.running.ledger.clone();
+    ledger.locate(&id).await.unwrap();
+    sqlx::query("ALTER TABLE credential_summary RENAME TO credential_summary_away")
+        .execute(&ledger.db.any)
+        .await
+        .unwrap();
+    let revoking = tokio::spawn({
+        let (ledger, id) = (ledger.clone(), id.clone());
+        async move {
+            let _ = ledger
+                .revoke(&id, None, &crate::support::meta("alice"))
+                .await;
+        }
+    });
+    let event = recv(&mut ws, Duration::from_secs(10)).await;
+    assert_eq!(event["type"], "next", "{event}");
+    assert!(
+        event["payload"]["data"].is_null(),
+        "no change without its credential: {event}"
+    );
+    assert_eq!(
+        event["payload"]["errors"][0]["extensions"]["code"], "INTERNAL",
+        "{event}"
+    );
+    revoking.abort();
+    sqlx::query("ALTER TABLE credential_summary_away RENAME TO credential_summary")
+        .execute(&ledger.db.any)
+        .await
+        .unwrap();
     server.running.stop().await.unwrap();
 }
 on_both_backends!(a_subscriber_sees_a_revalidation_within_a_second);

@@ -786,7 +786,11 @@ export type StartOAuthConnectionPayload = {
 
 export type Subscription = {
   __typename?: 'Subscription';
-  /** Changes to your credentials as they happen: status, validation, primary, sync. */
+  /**
+   * Changes to your credentials as they happen: status, validation, primary, sync. A change
+   * whose credential cannot be read now comes as an error (`UNAVAILABLE`, `INTERNAL`), never
+   * as `credential: null`, which says the credential is gone.
+   */
   credentialChanged: CredentialChange;
 };
 
