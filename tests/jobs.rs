@@ -355,6 +355,47 @@ fn validate_all(env: &TestEnv, config: &std::path::Path, args: &[&str]) -> std::
         .unwrap()
 }
 
+/// The credentials a revalidation checks come never checked first, then oldest check first,
+/// on both backends (PostgreSQL sorts NULL last unless told): a run stopped partway has checked
+/// the ones never checked.
+async fn a_revalidation_takes_the_never_checked_credentials_first(env: TestEnv) {
+    use credledger_projections::credential_summary::{stale, Filter};
+    let ledger = env.ledger().await;
+    let checked = register_with(
+        &ledger,
+        "alice",
+        "notion",
+        "Checked",
+        r#"{"token": "ntn_checked"}"#,
+        Some(valid("acct-1")),
+        &meta("alice"),
+    )
+    .await
+    .unwrap();
+    let never = register_with(
+        &ledger,
+        "alice",
+        "notion",
+        "Never checked",
+        r#"{"token": "ntn_never"}"#,
+        None,
+        &meta("alice"),
+    )
+    .await
+    .unwrap();
+    ledger.projections.catch_up().await.unwrap();
+    let in_a_year =
+        credledger_adapters::db::timestamp(chrono::Utc::now() + chrono::TimeDelta::days(365));
+    let order: Vec<String> = stale(&ledger.db.any, Filter::default(), &in_a_year)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.credential_id)
+        .collect();
+    assert_eq!(order, vec![never.to_string(), checked.to_string()]);
+}
+on_both_backends!(a_revalidation_takes_the_never_checked_credentials_first);
+
 async fn validate_all_counts_each_outcome_and_its_dry_run_changes_nothing(env: TestEnv) {
     let simulator = ProviderSimulator::start().await.unwrap();
     let catalog = test_catalog(&env, "catalog.json", &[]);

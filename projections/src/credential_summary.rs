@@ -590,8 +590,10 @@ pub async fn keyring_of(
 
 /// Active credentials matching `filter` (its status ignored) whose last completed check is
 /// older than `checked_before` (RFC 3339), or that were never checked, and inactive ones that
-/// were never checked (imported or registered without a check); oldest check first. A check
-/// that could not be made does not count: those credentials stay stale.
+/// were never checked (imported or registered without a check); never checked first, then
+/// oldest check first, on both backends (they sort NULL apart otherwise: a run stopped partway
+/// would skip the never-checked ones on PostgreSQL only). A check that could not be made does
+/// not count: those credentials stay stale.
 pub async fn stale(
     pool: &sqlx::AnyPool,
     filter: Filter<'_>,
@@ -602,7 +604,7 @@ pub async fn stale(
          WHERE (status = 'active' OR (status = 'inactive' AND last_validated_at IS NULL)) \
          AND (last_validated_at IS NULL OR last_validated_at < $1) \
          AND ($2 = '' OR user_id = $2) AND ($3 = '' OR service = $3) \
-         ORDER BY last_validated_at, credential_id",
+         ORDER BY last_validated_at NULLS FIRST, credential_id",
         *READ
     );
     Ok(sqlx::query_as(&sql)
