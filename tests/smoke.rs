@@ -165,6 +165,31 @@ fn settings_no_one_could_mean_are_refused_by_name() {
     let (code, stderr) = run(&[], &["keys", "generate", "--print", "--version", "0"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("--version"), "{stderr}");
+
+    // Dev mode's administrator has a published password: it is never served beyond loopback.
+    let mut dev = std::process::Command::new(crate::support::BIN)
+        .args(["serve", "--dev", "--bind", "0.0.0.0:0"])
+        .env_clear()
+        .env("CREDLEDGER_DATA_DIR", dir.path().join("dev"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = dev.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            dev.kill().unwrap();
+            panic!("`serve --dev` is serving on every address");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut dev.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("listens on loopback only"), "{stderr}");
 }
 
 /// Input a person hands the CLI is bounded before it is read whole: a fields file past a

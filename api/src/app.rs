@@ -184,6 +184,14 @@ impl Application {
             .await
             .with_context(|| format!("could not listen on {}", settings.bind))?;
         let address = listener.local_addr()?;
+        // Dev mode creates an administrator whose password is published, answers with demo
+        // secrets and lets outbound calls reach loopback: for this machine only.
+        if settings.dev && !address.ip().is_loopback() {
+            anyhow::bail!(
+                "`serve --dev` listens on loopback only (it creates accounts whose passwords are \
+                 published): {address} is not a loopback address"
+            );
+        }
         let metrics_listener = match &settings.metrics_listen {
             Some(at) => Some(
                 tokio::net::TcpListener::bind(at)
