@@ -92,7 +92,10 @@ async fn jira_urls_pointing_at_private_addresses_are_refused_before_any_connecti
         ("https://169.254.169.254".to_owned(), "link-local"),
         (format!("https://[::1]:{port}"), "loopback"),
         (format!("https://[::ffff:127.0.0.1]:{port}"), "loopback"),
-        (format!("https://localhost:{port}"), "resolves to"),
+        (
+            format!("https://localhost:{port}"),
+            "does not resolve to public addresses only",
+        ),
         ("http://jira.example.com".to_owned(), "https://"),
     ] {
         let answer = alice.gql(test, json!({"f": fields(&url)})).await;
@@ -167,7 +170,10 @@ async fn mcp_server_addresses_follow_the_outbound_policy(env: TestEnv) {
         ("https://169.254.169.254", "link-local"),
         ("https://[::1]", "loopback"),
         ("https://[::ffff:7f00:1]", "loopback"),
-        ("https://localhost:9", "resolves to"),
+        (
+            "https://localhost:9",
+            "does not resolve to public addresses only",
+        ),
         ("http://mcp.example.com", "only https://"),
     ] {
         let answer = register(url, "refused").await;

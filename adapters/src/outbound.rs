@@ -51,6 +51,10 @@ pub fn check_allowed_entry(entry: &str) -> Result<(), Refused> {
     Ok(())
 }
 
+/// How long a name's lookup may take: a name server that never answers holds no request (nor a
+/// blocking thread's caller) longer.
+const LOOKUP_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 const PUBLIC_ONLY: &str = "credentials are only sent to public addresses (an admin can allow a \
      host of the private network)";
 
@@ -172,21 +176,32 @@ impl OutboundPolicy {
         }
     }
 
-    /// Resolves `name` and checks every address; all or nothing.
+    /// Resolves `name` and checks every address; all or nothing. A name that cannot be resolved
+    /// (in time) and one that resolves to a refused address get the same words: which names of
+    /// the private network exist, and what they are, is not told one refusal at a time.
     async fn resolve(&self, name: &str) -> Result<Vec<SocketAddr>, Refused> {
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name, 0))
-            .await
-            .map_err(|_| Refused(format!("`{name}` could not be resolved")))?
-            .collect();
+        let refused = || {
+            Refused(format!(
+                "`{name}` does not resolve to public addresses only; {PUBLIC_ONLY}"
+            ))
+        };
+        let addrs: Vec<SocketAddr> =
+            match tokio::time::timeout(LOOKUP_WAIT, tokio::net::lookup_host((name, 0))).await {
+                Ok(Ok(addrs)) => addrs.collect(),
+                Ok(Err(e)) => {
+                    tracing::debug!(name, error = %e, "outbound name not resolved");
+                    return Err(refused());
+                }
+                Err(_) => {
+                    tracing::debug!(name, "outbound name not resolved in time");
+                    return Err(refused());
+                }
+            };
         if !self.allowed_name(name) {
             for addr in &addrs {
-                // The rule, not the address: a person could otherwise map the names of the
-                // private network one refusal at a time.
                 if let Some(why) = self.rule_broken(addr.ip()) {
-                    tracing::debug!(name, address = %addr.ip(), "outbound name refused");
-                    return Err(Refused(format!(
-                        "`{name}` resolves to {why}; {PUBLIC_ONLY}"
-                    )));
+                    tracing::debug!(name, address = %addr.ip(), why, "outbound name refused");
+                    return Err(refused());
                 }
             }
         }
@@ -380,11 +395,24 @@ mod tests {
             .check(&Url::parse("https://localhost:9/").expect("url"))
             .await
             .expect_err("localhost resolves to loopback");
-        assert!(err.0.contains("resolves to a loopback address"), "{err}");
-        // The rule, never the address (names of the private network are not mapped this way).
         assert!(
-            !err.0.contains("127.0.0.1") && !err.0.contains("::1"),
+            err.0.contains("does not resolve to public addresses only"),
             "{err}"
+        );
+        // Never the address, nor which rule it broke, nor whether the name exists: the names
+        // of the private network are not mapped one refusal at a time.
+        assert!(
+            !err.0.contains("127.0.0.1") && !err.0.contains("::1") && !err.0.contains("loopback"),
+            "{err}"
+        );
+        let unknown = p
+            .check(&Url::parse("https://no-such-name.invalid/").expect("url"))
+            .await
+            .expect_err("no such name");
+        assert_eq!(
+            unknown.0.replace("no-such-name.invalid", "localhost"),
+            err.0,
+            "a name that does not exist reads as one that resolves to a refused address"
         );
         let allowed = OutboundPolicy {
             allowed_hosts: vec!["localhost".into()],
