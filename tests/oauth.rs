@@ -343,6 +343,27 @@ async fn connecting_a_google_account_stores_an_active_primary_credential(env: Te
     let (_, other) = connect_with(&server, &alice, json!({"s": "gmail", "r": id}), "allow").await;
     assert_eq!(other, "/?oauth_error=other_account");
     assert_eq!(credential(&alice, &id).await["secretVersion"], 2);
+    // Someone who may edit every credential cannot reconnect Alice's: the account consented
+    // to would be theirs (the flow was started, and consent asked, only to fail at the end).
+    let root = server.admin("root").await;
+    let carol = server.user("carol").await;
+    root.ok(
+        "mutation { grantPermission(userId: \"carol\", permission: CREDENTIALS_EDIT_ALL) { permissions } }",
+        json!({}),
+    )
+    .await;
+    let started = carol
+        .gql(
+            "mutation($r: ID) { startOAuthConnection(service: \"gmail\", reconnect: $r) { authorizationUrl } }",
+            json!({"r": id}),
+        )
+        .await;
+    assert_eq!(started.code(), "FORBIDDEN", "{:?}", started.body);
+    assert!(
+        started.message().contains("only its owner"),
+        "{:?}",
+        started.body
+    );
     server.running.stop().await.unwrap();
 }
 on_both_backends!(connecting_a_google_account_stores_an_active_primary_credential);

@@ -733,6 +733,24 @@ impl Ledger {
         Ok((keyring, version, fields))
     }
 
+    /// Refuses, as the command would, a credential revoked on its stream: before its secret is
+    /// sent to its provider for a check whose outcome could not be recorded (`action`:
+    /// "validated", "given a new secret").
+    pub async fn refuse_if_revoked(
+        &self,
+        credential: &str,
+        action: &'static str,
+    ) -> Result<(), LedgerError> {
+        let (credential_id, keyring) = self.locate(credential).await?;
+        let state = self.keyrings.load(&keyring.to_string()).await?;
+        state
+            .check_not_revoked(credential_id, action)
+            .map_err(|e| match e {
+                KeyringError::NotFound(_) => LedgerError::NotFound,
+                e => LedgerError::Rule(e),
+            })
+    }
+
     /// The keyring's state (sealed secrets only).
     pub async fn keyring(&self, keyring: &KeyringId) -> Result<Keyring, LedgerError> {
         Ok(self.keyrings.load(&keyring.to_string()).await?)

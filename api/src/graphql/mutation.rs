@@ -466,7 +466,17 @@ impl Mutation {
             let definition = a.ledger.catalog.enabled_service(&service)?;
             let target = match (reconnect, name) {
                 (Some(id), _) => {
+                    // The account consented to is the one signed in at Google: only the owner
+                    // reconnects their credential (the flow finishes in the keyring of the one
+                    // who started it, so anyone else's consent was asked for nothing).
                     let row = credential_for(a, p, &id, Access::Edit).await?;
+                    if row.user_id != p.user_id {
+                        return Err(ApiError::Forbidden(
+                            "only its owner can reconnect a credential: the account they \
+                             consent with at the provider is the one it is for"
+                                .into(),
+                        ));
+                    }
                     if row.service != definition.key {
                         return Err(ApiError::Validation(format!(
                             "that credential is not a {} credential",
@@ -539,6 +549,9 @@ impl Mutation {
             let mut new_secret = None;
             if let Some(fields) = &input.fields {
                 let definition = a.ledger.catalog.enabled_service(row.service.as_str())?;
+                a.ledger
+                    .refuse_if_revoked(&id, "given a new secret")
+                    .await?;
                 let fields = checked_fields(a, definition, fields).await?;
                 remaining = Some(spend_validation(ctx, p).await?);
                 let outcome = a.validator.validate(definition, &fields).await;
@@ -623,6 +636,8 @@ impl Mutation {
             let a = api(ctx);
             let row = credential_for(a, p, &id, Access::Edit).await?;
             let definition = a.ledger.catalog.enabled_service(row.service.as_str())?;
+            // Refused before anything is sent to the provider or spent of the budget.
+            a.ledger.refuse_if_revoked(&id, "validated").await?;
             let (_, version, fields) = a.ledger.secret_for_check(&id).await?;
             refuse_destination(a, definition, &fields).await?;
             let remaining = spend_validation(ctx, p).await?;

@@ -173,6 +173,16 @@ impl Keyring {
         self.credential(id).ok_or(KeyringError::NotFound(id))
     }
 
+    /// Refuses what a revoked credential cannot be (`action`: "validated", "given a new
+    /// secret"), as the command would: for callers that must not contact its provider first.
+    pub fn check_not_revoked(
+        &self,
+        id: CredentialId,
+        action: &'static str,
+    ) -> Result<(), KeyringError> {
+        self.not_revoked(id, action).map(|_| ())
+    }
+
     fn not_revoked(
         &self,
         id: CredentialId,
