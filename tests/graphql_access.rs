@@ -468,6 +468,96 @@ async fn a_credentials_history_comes_a_page_at_a_time(env: TestEnv) {
 }
 on_both_backends!(a_credentials_history_comes_a_page_at_a_time);
 
+/// A person's list of credentials holds every one of them: it was cut at a thousand, without a
+/// word, though one person may keep 200 of each service.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persons_list_holds_every_one_of_their_credentials() {
+    let env = TestEnv::sqlite().await;
+    let server = env.server().await;
+    let alice = server.user("alice").await;
+    let ledger = server.running.ledger.clone();
+    let mut wanted: Vec<(&str, usize)> = ["notion", "todoist", "jira", "sentry", "confluence"]
+        .into_iter()
+        .map(|service| (service, 200))
+        .collect();
+    wanted.extend(["openai", "anthropic", "mistral"].map(|service| (service, 1)));
+    // One task per service (a keyring's commands one after another), the services at once.
+    let registering = wanted.iter().map(|&(service, count)| {
+        let (ledger, fields) = (ledger.clone(), server.good_fields(service, 0).to_string());
+        async move {
+            for n in 0..count {
+                crate::support::register(
+                    &ledger,
+                    "alice",
+                    service,
+                    &format!("{service} {n}"),
+                    &fields,
+                )
+                .await
+                .unwrap();
+            }
+        }
+    });
+    futures::future::join_all(registering).await;
+    let total: usize = wanted.iter().map(|(_, count)| count).sum();
+    let listed = alice.ok("{ credentials { id } }", json!({})).await;
+    assert_eq!(
+        listed["credentials"].as_array().unwrap().len(),
+        total,
+        "every credential listed"
+    );
+    server.running.stop().await.unwrap();
+}
+
+/// Everyone's credentials come a page at a time, each page after the last one's id, in one
+/// order; a page's last credential erased since, or a page size out of bounds, is refused.
+async fn everyones_credentials_come_a_page_at_a_time(env: TestEnv) {
+    let server = env.server().await;
+    let root = server.admin("root").await;
+    let alice = server.user("alice").await;
+    for (service, n, name) in [
+        ("notion", 0, "One"),
+        ("notion", 1, "Two"),
+        ("todoist", 0, "Three"),
+    ] {
+        alice
+            .add(service, name, server.good_fields(service, n))
+            .await;
+    }
+    let page = |first: i64, after: Value| {
+        root.gql(
+            "query($f: Int!, $a: ID) { allCredentials(first: $f, after: $a) { id name } }",
+            json!({"f": first, "a": after}),
+        )
+    };
+    let ids = |answer: &crate::support::api::Answer| -> Vec<String> {
+        answer.data()["allCredentials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let whole = ids(&page(1000, Value::Null).await);
+    assert_eq!(whole.len(), 3);
+    let first = ids(&page(2, Value::Null).await);
+    assert_eq!(first, whole[..2]);
+    let rest = ids(&page(2, json!(first[1])).await);
+    assert_eq!(rest, whole[2..]);
+    for first in [0, 1001] {
+        assert_eq!(page(first, Value::Null).await.code(), "VALIDATION");
+    }
+    alice
+        .ok(
+            "mutation($id: ID!) { deleteCredential(id: $id) { deletedId } }",
+            json!({"id": whole[1]}),
+        )
+        .await;
+    assert_eq!(page(2, json!(whole[1])).await.code(), "VALIDATION");
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(everyones_credentials_come_a_page_at_a_time);
+
 /// An email is kept with its domain lowercased: the person signs in with the address as they
 /// gave it, or with the domain in any case; the part before `@` stays theirs as given.
 async fn a_person_signs_in_with_their_email_as_they_gave_it(env: TestEnv) {

@@ -691,6 +691,47 @@ pub async fn search(
     Ok((entries, more))
 }
 
+/// What the admins' metrics list the newest of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recent {
+    /// Checks with an outcome: valid, refused, could not check.
+    Checks,
+    /// Copies an MCP server could not be given.
+    SyncFailures,
+}
+
+impl Recent {
+    /// The rows' condition, as the partial index over them has it (migration 0017): written
+    /// out, not bound, or neither database could use the index.
+    fn condition(self) -> &'static str {
+        match self {
+            Self::Checks => {
+                "action IN ('CredentialValidated', 'ValidationFailed', 'ValidationInconclusive')"
+            }
+            Self::SyncFailures => "action = 'CredentialSyncFailed'",
+        }
+    }
+
+    pub(crate) fn sql(self) -> String {
+        format!(
+            "SELECT * FROM audit_trail WHERE {} ORDER BY position DESC LIMIT $1",
+            self.condition()
+        )
+    }
+}
+
+/// The newest `first` entries of a kind, newest first, through that kind's own index.
+pub async fn recent(
+    pool: &AnyPool,
+    kind: Recent,
+    first: i64,
+) -> Result<Vec<AuditEntry>, ProjectionError> {
+    Ok(sqlx::query_as(&kind.sql())
+        .bind(first)
+        .fetch_all(pool)
+        .await?)
+}
+
 /// A credential's newest `last` events before position `before` (a cursor), oldest first,
 /// each with its hash from the ledger (hex).
 pub async fn history_with_hashes(

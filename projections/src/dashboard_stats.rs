@@ -4,6 +4,7 @@
 //! `credential_summary` in the same transaction that changes it. The pending and failed MCP
 //! copies are counted from the `mcp_sync` read model when a dashboard is read.
 
+use crate::row::filter_term;
 use crate::{ProjectionError, Tables};
 use sqlx::{AnyConnection, AnyPool, FromRow as _, Row};
 use std::collections::BTreeMap;
@@ -112,15 +113,12 @@ pub struct Dashboard {
     pub by_service: BTreeMap<String, Counts>,
 }
 
-/// One user's dashboard (`Some(user)`) or everyone's (`None`), in one statement.
-pub async fn dashboard(pool: &AnyPool, user: Option<&str>) -> Result<Dashboard, ProjectionError> {
-    // A credential counts as pending or failed by the worst of its copies (as its sync status
-    // does); copies of a credential no longer in `credential_summary` do not count.
-    let rows = sqlx::query(
+pub(crate) fn dashboard_sql(one_person: bool) -> String {
+    format!(
         "WITH copies AS (SELECT m.service, MAX(CASE m.status WHEN 'error' THEN 2 \
            WHEN 'pending' THEN 1 WHEN 'out_of_sync' THEN 1 ELSE 0 END) AS worst \
            FROM mcp_sync m JOIN credential_summary c ON c.credential_id = m.credential_id \
-           WHERE ($1 = '' OR m.user_id = $1) GROUP BY m.service, m.credential_id), \
+           WHERE {} GROUP BY m.service, m.credential_id), \
          sync AS (SELECT service, SUM(CASE WHEN worst = 1 THEN 1 ELSE 0 END) AS pending_sync, \
            SUM(CASE WHEN worst = 2 THEN 1 ELSE 0 END) AS sync_errors FROM copies \
            GROUP BY service) \
@@ -131,11 +129,20 @@ pub async fn dashboard(pool: &AnyPool, user: Option<&str>) -> Result<Dashboard, 
          CAST(COALESCE(MAX(y.pending_sync), 0) AS BIGINT) AS pending_sync, \
          CAST(COALESCE(MAX(y.sync_errors), 0) AS BIGINT) AS sync_errors \
          FROM dashboard_stats d LEFT JOIN sync y ON y.service = d.service \
-         WHERE ($1 = '' OR d.user_id = $1) GROUP BY d.service ORDER BY d.service",
+         WHERE {} GROUP BY d.service ORDER BY d.service",
+        filter_term(one_person, "m.user_id", "$1"),
+        filter_term(one_person, "d.user_id", "$1"),
     )
-    .bind(user.unwrap_or(""))
-    .fetch_all(pool)
-    .await?;
+}
+
+/// One user's dashboard (`Some(user)`) or everyone's (`None`), in one statement.
+pub async fn dashboard(pool: &AnyPool, user: Option<&str>) -> Result<Dashboard, ProjectionError> {
+    // A credential counts as pending or failed by the worst of its copies (as its sync status
+    // does); copies of a credential no longer in `credential_summary` do not count.
+    let rows = sqlx::query(&dashboard_sql(user.is_some()))
+        .bind(user.unwrap_or(""))
+        .fetch_all(pool)
+        .await?;
     let mut dashboard = Dashboard::default();
     for row in &rows {
         let service: String = row.try_get("service")?;

@@ -18,7 +18,9 @@
 //! rebuild, which batches differently, can leave out such never-confirmed deletions.
 
 use crate::event::{decode, Decoded, Envelope};
-use crate::row::{bad, credential_status, delete_credentials, flag, from_json, maybe_time, time};
+use crate::row::{
+    bad, credential_status, delete_credentials, filter_term, flag, from_json, maybe_time, time,
+};
 use crate::{Prepared, ProjectionError, ReadModel, Tables};
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate as _;
@@ -1289,11 +1291,12 @@ pub async fn grants(
     user_id: Option<&str>,
     server_id: Option<&str>,
 ) -> Result<Vec<GrantRow>, ProjectionError> {
-    Ok(sqlx::query_as(
+    Ok(sqlx::query_as(&format!(
         "SELECT server_id, user_id, service, granted_at FROM mcp_grants \
-         WHERE ($1 = '' OR user_id = $1) AND ($2 = '' OR server_id = $2) \
-         ORDER BY server_id, user_id, service",
-    )
+         WHERE {} AND {} ORDER BY server_id, user_id, service",
+        filter_term(user_id.is_some(), "user_id", "$1"),
+        filter_term(server_id.is_some(), "server_id", "$2"),
+    ))
     .bind(user_id.unwrap_or(""))
     .bind(server_id.unwrap_or(""))
     .fetch_all(pool)

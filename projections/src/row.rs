@@ -72,3 +72,15 @@ pub(crate) async fn delete_credentials(
     }
     Ok(())
 }
+
+/// A filter term on `column` by parameter `param` (`$2`): `column = $2` when the filter is
+/// given, else `$2 = ''`, which holds for the empty text bound in its place. One statement text
+/// with `($2 = '' OR column = $2)` for both cases kept SQLite off the column's index (it plans
+/// once, for either value): every person's read was a scan of everyone's rows.
+pub(crate) fn filter_term(given: bool, column: &str, param: &str) -> String {
+    if given {
+        format!("{column} = {param}")
+    } else {
+        format!("{param} = ''")
+    }
+}

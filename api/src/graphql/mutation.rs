@@ -221,6 +221,7 @@ async fn keyring_as_committed(
             service: Some(keyring.service.as_str()),
             status: None,
         },
+        None,
         1_000,
     )
     .await?;
@@ -1140,6 +1141,7 @@ async fn refuse_known_conflicts(
             service: Some(definition.key.as_str()),
             status: None,
         },
+        None,
         10_000,
     )
     .await?;

@@ -6,13 +6,13 @@ use crate::error::ApiError;
 use async_graphql::{Context, Object, ID};
 use credledger_adapters::db::timestamp;
 use credledger_domain::user as domain;
-use credledger_projections::audit_trail::{self, AuditFilter as Filter};
+use credledger_projections::audit_trail::{self, AuditFilter as Filter, Recent};
 use credledger_projections::{
     credential_summary, dashboard_stats, mcp_sync, principals, usage_by_service,
 };
 
-/// The most rows a list answers.
-const LIST_LIMIT: i64 = 1_000;
+/// The most credentials one page of `allCredentials` answers.
+const LIST_MAX: i32 = 1_000;
 const PAGE_MAX: i32 = 100;
 /// The most events of one credential's history in one answer.
 const HISTORY_MAX: i32 = 1_000;
@@ -64,7 +64,8 @@ impl Query {
         .await
     }
 
-    /// Your credentials, optionally for one service or in one status.
+    /// Your credentials, optionally for one service or in one status: all of them (at most
+    /// 200 of each service are kept).
     async fn credentials(
         &self,
         ctx: &Context<'_>,
@@ -73,14 +74,19 @@ impl Query {
     ) -> async_graphql::Result<Vec<Credential>> {
         answer(ctx, async {
             let p = with_scope(ctx, domain::Scope::CredentialsRead)?;
+            let a = api(ctx);
+            // As many as one person can hold: the list is never cut.
+            let most = credledger_domain::keyring::MAX_CREDENTIALS_PER_SERVICE
+                * a.ledger.catalog.services().len().max(1);
             let rows = credential_summary::list(
-                &api(ctx).ledger.db,
+                &a.ledger.db,
                 credential_summary::Filter {
                     user_id: Some(p.user_id.as_str()),
                     service: service.as_deref(),
                     status: status_filter(status),
                 },
-                LIST_LIMIT,
+                None,
+                i64::try_from(most).unwrap_or(i64::MAX),
             )
             .await?;
             Ok(rows.into_iter().map(Credential::from).collect())
@@ -282,13 +288,17 @@ impl Query {
         .await
     }
 
-    /// Everyone's credentials, metadata only (administrators and `credentials.view_all`).
+    /// Everyone's credentials, metadata only (administrators and `credentials.view_all`), by
+    /// service then age, `first` (1–1,000) at a time: ask again with the last one's id as
+    /// `after` for the next ones; fewer than `first` is the end.
     async fn all_credentials(
         &self,
         ctx: &Context<'_>,
         user_id: Option<String>,
         service: Option<String>,
         status: Option<CredentialStatus>,
+        #[graphql(default = 1000)] first: i32,
+        after: Option<ID>,
     ) -> async_graphql::Result<Vec<Credential>> {
         answer(ctx, async {
             let p = super::session(ctx)?;
@@ -297,14 +307,29 @@ impl Query {
                     "this needs the permission credentials.view_all".into(),
                 ));
             }
+            if !(1..=LIST_MAX).contains(&first) {
+                return Err(ApiError::Validation(format!(
+                    "`first` must be between 1 and {LIST_MAX}"
+                )));
+            }
+            let pool = &api(ctx).ledger.db;
+            if let Some(after) = &after {
+                // A page's last credential erased meanwhile: the list cannot go on from it.
+                if credential_summary::get(&pool.any, after).await?.is_none() {
+                    return Err(ApiError::Validation(
+                        "`after` names no credential (erased since?): start again".into(),
+                    ));
+                }
+            }
             let rows = credential_summary::list(
-                &api(ctx).ledger.db,
+                pool,
                 credential_summary::Filter {
                     user_id: user_id.as_deref(),
                     service: service.as_deref(),
                     status: status_filter(status),
                 },
-                LIST_LIMIT,
+                after.as_ref().map(|a| a.as_str()),
+                i64::from(first),
             )
             .await?;
             Ok(rows.into_iter().map(Credential::from).collect())
@@ -319,23 +344,8 @@ impl Query {
             let pool = &api(ctx).ledger.db.any;
             let dashboard = dashboard_stats::dashboard(pool, None).await?;
             let users = principals::user_count(pool).await?;
-            let recent = |actions: &[&str]| Filter {
-                actions: actions.iter().map(|a| a.to_string()).collect(),
-                ..Filter::default()
-            };
-            let (validations, _) = audit_trail::search(
-                pool,
-                &recent(&[
-                    "CredentialValidated",
-                    "ValidationFailed",
-                    "ValidationInconclusive",
-                ]),
-                20,
-                None,
-            )
-            .await?;
-            let (failed, _) =
-                audit_trail::search(pool, &recent(&["CredentialSyncFailed"]), 20, None).await?;
+            let validations = audit_trail::recent(pool, Recent::Checks, 20).await?;
+            let failed = audit_trail::recent(pool, Recent::SyncFailures, 20).await?;
             let horizon = expiry_horizon(ctx);
             let expiring_soon = credential_summary::expiring_count(pool, None, &horizon)
                 .await?

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { AdminAllCredentialsQuery } from '@/gql/graphql';
 import { deferred, mockClient, type Answer, type Responder } from '@/test/mock-client';
 import { renderWithClient, testSession } from '@/test/render';
-import { AllCredentialsPanel } from './all-credentials-panel';
+import { AllCredentialsPanel, PAGE } from './all-credentials-panel';
 
 type Row = AdminAllCredentialsQuery['allCredentials'][number];
 
@@ -49,7 +49,13 @@ describe('AllCredentialsPanel', () => {
     const held = deferred<Answer>();
     const { panel, calls } = setup({ AdminAllCredentials: () => held.promise });
     expect(within(panel).getByRole('status')).toHaveTextContent('Loading credentials…');
-    expect(queried(calls)[0]).toEqual({ userId: null, service: null, status: null });
+    expect(queried(calls)[0]).toEqual({
+      userId: null,
+      service: null,
+      status: null,
+      first: PAGE,
+      after: null,
+    });
 
     held.resolve(
       answer([
@@ -126,10 +132,17 @@ describe('AllCredentialsPanel', () => {
     await user.selectOptions(within(panel).getByLabelText('Status'), 'Expired');
     await user.type(within(panel).getByLabelText('Owner (user id)'), ' grace ');
     await waitFor(() =>
-      expect(queried(calls).at(-1)).toEqual({ userId: 'grace', service: 'jira', status: 'EXPIRED' }),
+      expect(queried(calls).at(-1)).toEqual({
+        userId: 'grace',
+        service: 'jira',
+        status: 'EXPIRED',
+        first: PAGE,
+        after: null,
+      }),
     );
-    expect(queried(calls)).toContainEqual({ userId: null, service: 'jira', status: null });
-    expect(queried(calls)).toContainEqual({ userId: null, service: 'jira', status: 'EXPIRED' });
+    const first = { first: PAGE, after: null };
+    expect(queried(calls)).toContainEqual({ userId: null, service: 'jira', status: null, ...first });
+    expect(queried(calls)).toContainEqual({ userId: null, service: 'jira', status: 'EXPIRED', ...first });
   });
 
   it('says when no credential matches the filters', async () => {
@@ -158,5 +171,22 @@ describe('AllCredentialsPanel', () => {
     await user.click(within(alert).getByRole('button', { name: 'Try again' }));
     expect(await within(panel).findByRole('table', { name: 'All credentials' })).toHaveTextContent('Work');
     expect(within(panel).queryByRole('alert')).not.toBeInTheDocument();
+  });
+  it('goes through everyone’s credentials a page at a time, each after the last one shown', async () => {
+    const page = (from: number, count: number) =>
+      Array.from({ length: count }, (_, i) => credential({ id: `c${from + i}`, name: `Cred ${from + i}` }));
+    const { user, calls, panel } = setup({
+      AdminAllCredentials: (variables) => answer(variables.after === null ? page(0, PAGE) : page(PAGE, 3)),
+    });
+    await within(panel).findByText('Cred 0');
+    expect(within(panel).getByRole('button', { name: 'Previous' })).toBeDisabled();
+    await user.click(within(panel).getByRole('button', { name: 'Next' }));
+    await within(panel).findByText(`Cred ${PAGE}`);
+    expect(queried(calls).at(-1)).toMatchObject({ first: PAGE, after: `c${PAGE - 1}` });
+    expect(within(panel).getByText('Page 2')).toBeInTheDocument();
+    expect(within(panel).getByRole('button', { name: 'Next' })).toBeDisabled();
+    await user.click(within(panel).getByRole('button', { name: 'Previous' }));
+    await within(panel).findByText('Cred 0');
+    expect(queried(calls).at(-1)).toMatchObject({ after: null });
   });
 });

@@ -1,5 +1,6 @@
 import { Star } from 'lucide-react';
 import { useId, useMemo, useState } from 'react';
+import { Button } from '@/components/ui/button';
 import { useQuery } from 'urql';
 import { StatusBadge, syncLabel } from '@/components/credential-status';
 import { EmptyState, ErrorState, LoadingState } from '@/components/page-state';
@@ -16,12 +17,18 @@ import { useLastData, useRefetchOnRecovery } from '@/lib/use-last-data';
 
 // Metadata only: this page never offers to reveal a secret, whoever looks at it.
 const AllCredentialsQuery = graphql(`
-  query AdminAllCredentials($userId: String, $service: String, $status: CredentialStatus) {
+  query AdminAllCredentials(
+    $userId: String
+    $service: String
+    $status: CredentialStatus
+    $first: Int!
+    $after: ID
+  ) {
     services {
       key
       displayName
     }
-    allCredentials(userId: $userId, service: $service, status: $status) {
+    allCredentials(userId: $userId, service: $service, status: $status, first: $first, after: $after) {
       id
       owner
       service
@@ -44,18 +51,31 @@ const AllCredentialsQuery = graphql(`
 
 const STATUSES: CredentialStatus[] = ['ACTIVE', 'INACTIVE', 'INVALID', 'EXPIRED', 'REVOKED'];
 
+/** Credentials on one page: the next page starts after this page's last. */
+export const PAGE = 100;
+
 export function AllCredentialsPanel() {
   const ids = useId();
   const [owner, setOwner] = useState('');
   const [service, setService] = useState('');
   const [status, setStatus] = useState('');
+  // The last credential of each page before this one (none: the first page).
+  const [pages, setPages] = useState<string[]>([]);
+  const filtered =
+    <T,>(set: (value: T) => void) =>
+    (value: T) => {
+      set(value);
+      setPages([]);
+    };
   const variables = useMemo(
     () => ({
       userId: owner.trim() || null,
       service: service || null,
       status: (status || null) as CredentialStatus | null,
+      first: PAGE,
+      after: pages.at(-1) ?? null,
     }),
-    [owner, service, status],
+    [owner, service, status, pages],
   );
   const [{ data: fresh, fetching, error }, refetch] = useQuery({
     query: AllCredentialsQuery,
@@ -77,12 +97,16 @@ export function AllCredentialsPanel() {
             id={`${ids}-owner`}
             value={owner}
             autoComplete="off"
-            onChange={(e) => setOwner(e.target.value)}
+            onChange={(e) => filtered(setOwner)(e.target.value)}
           />
         </div>
         <div className="space-y-1.5">
           <Label htmlFor={`${ids}-service`}>Service</Label>
-          <Select id={`${ids}-service`} value={service} onChange={(e) => setService(e.target.value)}>
+          <Select
+            id={`${ids}-service`}
+            value={service}
+            onChange={(e) => filtered(setService)(e.target.value)}
+          >
             <option value="">All services</option>
             {data?.services.map((s) => (
               <option key={s.key} value={s.key}>
@@ -93,7 +117,7 @@ export function AllCredentialsPanel() {
         </div>
         <div className="space-y-1.5">
           <Label htmlFor={`${ids}-status`}>Status</Label>
-          <Select id={`${ids}-status`} value={status} onChange={(e) => setStatus(e.target.value)}>
+          <Select id={`${ids}-status`} value={status} onChange={(e) => filtered(setStatus)(e.target.value)}>
             <option value="">All statuses</option>
             {STATUSES.map((s) => (
               <option key={s} value={s}>
@@ -160,6 +184,30 @@ export function AllCredentialsPanel() {
             </TableBody>
           </Table>
         </Card>
+      )}
+      {data && (pages.length > 0 || data.allCredentials.length === PAGE) && (
+        <nav className="flex items-center justify-end gap-2" aria-label="Pages">
+          <span className="text-xs text-muted-foreground">Page {pages.length + 1}</span>
+          <Button
+            variant="outline"
+            size="sm"
+            disabled={pages.length === 0}
+            onClick={() => setPages((p) => p.slice(0, -1))}
+          >
+            Previous
+          </Button>
+          <Button
+            variant="outline"
+            size="sm"
+            disabled={data.allCredentials.length < PAGE}
+            onClick={() => {
+              const last = data.allCredentials.at(-1);
+              if (last) setPages((p) => [...p, last.id]);
+            }}
+          >
+            Next
+          </Button>
+        </nav>
       )}
     </section>
   );
