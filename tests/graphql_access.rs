@@ -468,6 +468,41 @@ async fn a_credentials_history_comes_a_page_at_a_time(env: TestEnv) {
 }
 on_both_backends!(a_credentials_history_comes_a_page_at_a_time);
 
+/// A revoked credential is refused a check or a new secret before its provider hears of it or
+/// anything of the person's live-check budget is spent (the refusal came after both).
+async fn a_revoked_credential_is_refused_before_its_provider_is_asked(env: TestEnv) {
+    let server = env.server().await;
+    let (alice, id) = setup(&server).await;
+    alice
+        .ok(
+            "mutation($id: ID!) { revokeCredential(id: $id, reason: \"left\") { id } }",
+            json!({"id": id}),
+        )
+        .await;
+    let asked = server.simulator.requests("notion");
+    let checked = alice
+        .gql(
+            "mutation($id: ID!) { revalidateCredential(id: $id) { result rateLimitRemaining } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(checked.code(), "CONFLICT", "{:?}", checked.body);
+    let replaced = alice
+        .gql(
+            "mutation($id: ID!, $f: JSON!) { updateCredential(id: $id, input: {fields: $f}) { credential { id } } }",
+            json!({"id": id, "f": server.good_fields("notion", 1)}),
+        )
+        .await;
+    assert_eq!(replaced.code(), "CONFLICT", "{:?}", replaced.body);
+    assert_eq!(
+        server.simulator.requests("notion"),
+        asked,
+        "the provider was asked"
+    );
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(a_revoked_credential_is_refused_before_its_provider_is_asked);
+
 /// A person's list of credentials holds every one of them: it was cut at a thousand, without a
 /// word, though one person may keep 200 of each service.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -506,6 +541,106 @@ async fn a_persons_list_holds_every_one_of_their_credentials() {
         total,
         "every credential listed"
     );
+    server.running.stop().await.unwrap();
+}
+
+/// `credentials.view_all` shows every credential's entries in the audit trail, and of people
+/// only its holder: not others' accounts (emails, roles, lock reasons) nor the MCP servers'
+/// configuration (their addresses), which only administrators see (`users`, `mcpServers`).
+async fn viewing_all_credentials_shows_no_one_elses_account_in_the_audit_trail(env: TestEnv) {
+    let server = env.server().await;
+    let root = server.admin("root").await;
+    let alice = server.user("alice").await;
+    alice
+        .add("notion", "Work", server.good_fields("notion", 0))
+        .await;
+    let bob = server.user("bob").await;
+    root.ok(
+        "mutation { grantPermission(userId: \"bob\", permission: CREDENTIALS_VIEW_ALL) { permissions } }",
+        json!({}),
+    )
+    .await;
+    root.ok(
+        crate::support::mcp::REGISTER,
+        json!({"i": {"id": "gw", "name": "Gateway", "baseUrl": "http://127.0.0.1:9/internal",
+                     "allowedServices": ["notion"]}}),
+    )
+    .await;
+    let trail = |client: &Client| {
+        let client = client.clone();
+        async move {
+            client
+                .ok(
+                    "{ auditTrail(first: 100) { edges { node { action userId credentialId } } } }",
+                    json!({}),
+                )
+                .await["auditTrail"]["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["node"].clone())
+                .collect::<Vec<Value>>()
+        }
+    };
+    let seen = trail(&bob).await;
+    assert!(
+        seen.iter()
+            .any(|n| n["action"] == "CredentialRegistered" && n["userId"] == "alice"),
+        "{seen:?}"
+    );
+    for n in &seen {
+        assert!(
+            !n["credentialId"].is_null() || n["userId"] == "bob",
+            "someone else's account or a server's configuration: {n}"
+        );
+    }
+    let everything = trail(&root).await;
+    for action in ["McpServerRegistered", "UserRegistered"] {
+        assert!(
+            everything.iter().any(|n| n["action"] == action),
+            "{action}: {everything:?}"
+        );
+    }
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(viewing_all_credentials_shows_no_one_elses_account_in_the_audit_trail);
+
+/// A registration whose password could not be stored after its event left an account no one
+/// could ever sign in to, and asking again answered `CONFLICT`: asking again with the same id
+/// and email now completes it. Anything else about the account stays refused.
+#[tokio::test]
+async fn a_registration_stopped_before_its_password_is_completed_by_asking_again() {
+    let env = TestEnv::sqlite().await;
+    let server = env.server().await;
+    let root = server.admin("root").await;
+    let pool = env.any_pool().await;
+    sqlx::query(
+        "CREATE TRIGGER planted_failure BEFORE INSERT ON passwords \
+         WHEN NEW.user_id = 'ada' BEGIN SELECT RAISE(ABORT, 'the disk is full'); END",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let create = |email: &'static str| {
+        root.gql(
+            "mutation($i: CreateUserInput!) { createUser(input: $i) { id } }",
+            json!({"i": {"userId": "ada", "email": email, "displayName": "Ada",
+                         "password": PASSWORD}}),
+        )
+    };
+    assert_eq!(create("ada@example.com").await.code(), "INTERNAL");
+    sqlx::query("DROP TRIGGER planted_failure")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        create("other@example.com").await.code(),
+        "CONFLICT",
+        "only the same account is completed"
+    );
+    create("ada@example.com").await.data();
+    server.sign_in("ada").await;
+    assert_eq!(create("ada@example.com").await.code(), "CONFLICT");
     server.running.stop().await.unwrap();
 }
 

@@ -143,11 +143,26 @@ impl Accounts {
     }
 
     /// Registers a user and stores their password hash. The event comes first: a user cannot
-    /// be registered twice, so a failed registration never overwrites someone's password.
+    /// be registered twice, so a failed registration never overwrites someone's password. A
+    /// registration whose password could not be stored after its event (the database went
+    /// away between the two) is completed by asking again with the same id and email: the
+    /// account, which no one could sign in to, gets this password.
     pub async fn create_user(&self, new: NewUser, meta: &EventMetadata) -> Result<(), ApiError> {
         let user_id = UserId::parse(new.user_id.trim())?;
         let email = Email::parse(&new.email)?;
         let display_name = DisplayName::parse(&new.display_name)?;
+        let registered = self.users.load(user_id.as_str()).await?;
+        if registered.exists() {
+            if registered.email() == Some(&email) && !self.has_password(&user_id).await? {
+                let password = new.password;
+                let hash = password_work(move || password.hash())
+                    .await?
+                    .map_err(ApiError::internal)?;
+                tracing::warn!(user = %user_id, "completing a registration whose password was not stored");
+                return self.store_password_once(&user_id, &hash).await;
+            }
+            return Err(ApiError::Conflict("the user already exists".into()));
+        }
         if principals::user(&self.ledger.db.any, email.as_str(), true)
             .await?
             .is_some()
@@ -173,6 +188,34 @@ impl Accounts {
         )
         .await?;
         self.store_password(&user_id, &hash).await
+    }
+
+    async fn has_password(&self, user: &UserId) -> Result<bool, ApiError> {
+        Ok(
+            sqlx::query_scalar::<_, String>("SELECT user_id FROM passwords WHERE user_id = $1")
+                .bind(user.as_str())
+                .fetch_optional(&self.ledger.db.any)
+                .await?
+                .is_some(),
+        )
+    }
+
+    /// Stores the first password of a registered user; refused when one was stored meanwhile
+    /// (two completions racing: the first one's stands).
+    async fn store_password_once(&self, user: &UserId, hash: &str) -> Result<(), ApiError> {
+        let stored = sqlx::query(
+            "INSERT INTO passwords (user_id, hash, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_id) DO NOTHING",
+        )
+        .bind(user.as_str())
+        .bind(hash)
+        .bind(timestamp(chrono::Utc::now()))
+        .execute(&self.ledger.db.any)
+        .await?;
+        if stored.rows_affected() == 0 {
+            return Err(ApiError::Conflict("the user already exists".into()));
+        }
+        Ok(())
     }
 
     async fn store_password(&self, user: &UserId, hash: &str) -> Result<(), ApiError> {

@@ -629,6 +629,10 @@ pub async fn for_credential(
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     pub user_id: Option<String>,
+    /// Only entries of a credential (anyone's), or of this person: what `credentials.view_all`
+    /// shows someone who is not an administrator (no one else's account, no MCP server's
+    /// configuration).
+    pub credentials_or_person: Option<String>,
     pub credential_id: Option<String>,
     pub service: Option<String>,
     pub actions: Vec<String>,
@@ -654,6 +658,13 @@ pub async fn search(
     };
     if let Some(v) = &filter.user_id {
         push(&mut sql, " AND user_id = ?", v);
+    }
+    if let Some(v) = &filter.credentials_or_person {
+        push(
+            &mut sql,
+            " AND (credential_id IS NOT NULL OR user_id = ?)",
+            v,
+        );
     }
     if let Some(v) = &filter.credential_id {
         push(&mut sql, " AND credential_id = ?", v);

@@ -1038,7 +1038,9 @@ impl Mutation {
         .await
     }
 
-    /// Locks a person out: no sign-in, sessions ended, tokens refused (administrators).
+    /// Locks a person out: no sign-in, sessions ended, tokens refused (administrators). Their
+    /// credentials are untouched: MCP servers that hold them, or may resolve them, go on
+    /// doing so until the credentials are revoked or erased or the grants withdrawn.
     async fn lock_user(
         &self,
         ctx: &Context<'_>,

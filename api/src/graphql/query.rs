@@ -124,7 +124,8 @@ impl Query {
         .await
     }
 
-    /// The audit trail, newest first: yours, or everyone's with `credentials.view_all`.
+    /// The audit trail, newest first: yours; with `credentials.view_all` every credential's
+    /// too; an administrator's, all of it (people's accounts and MCP servers among it).
     async fn audit_trail(
         &self,
         ctx: &Context<'_>,
@@ -156,6 +157,7 @@ impl Query {
             }
             let query = Filter {
                 user_id: (!everyone).then(|| p.user_id.to_string()),
+                credentials_or_person: (everyone && !p.is_admin()).then(|| p.user_id.to_string()),
                 credential_id: f.credential_id.map(|id| id.to_string()),
                 service: f.service,
                 actions: f.action.into_iter().collect(),

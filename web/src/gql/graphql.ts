@@ -323,7 +323,11 @@ export type Mutation = {
   /** Lets an MCP server hold your credentials for one service (and resolve them). */
   grantMcpAccess: McpGrant;
   grantPermission: User;
-  /** Locks a person out: no sign-in, sessions ended, tokens refused (administrators). */
+  /**
+   * Locks a person out: no sign-in, sessions ended, tokens refused (administrators). Their
+   * credentials are untouched: MCP servers that hold them, or may resolve them, go on
+   * doing so until the credentials are revoked or erased or the grants withdrawn.
+   */
   lockUser: User;
   /** Signs in with an email (or user id) and password; sets the session cookie. */
   login: LoginPayload;
@@ -586,7 +590,10 @@ export type Query = {
    * `after` for the next ones; fewer than `first` is the end.
    */
   allCredentials: Array<Credential>;
-  /** The audit trail, newest first: yours, or everyone's with `credentials.view_all`. */
+  /**
+   * The audit trail, newest first: yours; with `credentials.view_all` every credential's
+   * too; an administrator's, all of it (people's accounts and MCP servers among it).
+   */
   auditTrail: AuditConnection;
   /** One credential (yours, or anyone's metadata with `credentials.view_all`). */
   credential: Credential;
