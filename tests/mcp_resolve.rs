@@ -427,6 +427,42 @@ async fn an_administrator_cannot_take_a_server_for_everyones_credentials(env: Te
         json!({"allowedServices": ["notion"], "servesAllUsers": true})
     );
 
+    // A token an administrator takes while a server serves only those who grant it access
+    // stops working when the operator makes it serve everyone (it would resolve anyone's).
+    let bob = server.user("bob").await;
+    let bobs = server.good_fields("notion", 1);
+    bob.add("notion", "Work", bobs.clone()).await;
+    let (taken, _) = server_token(&admin, "granted", json!(["CREDENTIALS_RESOLVE"])).await;
+    assert_refused(
+        &resolve(&taken, "bob", "notion", None).await,
+        "FORBIDDEN",
+        &[&bobs],
+    );
+    let everyone = env
+        .cli()
+        .args([
+            "mcp",
+            "change",
+            "--server",
+            "granted",
+            "--all-users",
+            "true",
+        ])
+        .output()
+        .unwrap();
+    assert!(everyone.status.success(), "{everyone:?}");
+    // (Until this server's read models show the operator's change, the answer may be either.)
+    crate::support::eventually("the administrator's token refused", || async {
+        resolve(&taken, "bob", "notion", None).await.body["errors"][0]["extensions"]["code"]
+            == "UNAUTHENTICATED"
+    })
+    .await;
+    assert_refused(
+        &resolve(&taken, "bob", "notion", None).await,
+        "UNAUTHENTICATED",
+        &[&bobs],
+    );
+
     // The operator does the rest, with the CLI.
     let elsewhere = format!("{}/elsewhere", recorder.base_url());
     let changed = env

@@ -143,7 +143,7 @@ impl McpServer {
         &self,
         command: McpServerCommand,
         services: &McpServerServices,
-    ) -> Result<Option<McpServerEvent>, McpServerError> {
+    ) -> Result<Vec<McpServerEvent>, McpServerError> {
         let event = match command {
             McpServerCommand::RegisterMcpServer {
                 by,
@@ -186,7 +186,7 @@ impl McpServer {
                     && serves_all_users == current.serves_all_users
                     && base_url == current.base_url
                 {
-                    return Ok(None);
+                    return Ok(vec![]);
                 }
                 if by == Authority::Administrator {
                     if serves_all_users && !current.serves_all_users {
@@ -205,12 +205,25 @@ impl McpServer {
                     .filter(|g| !allowed_services.contains(&g.service))
                     .cloned()
                     .collect();
-                McpServerEvent::McpServerChanged {
+                let becomes_everyones = serves_all_users && !current.serves_all_users;
+                let changed = McpServerEvent::McpServerChanged {
                     allowed_services,
                     serves_all_users,
                     base_url,
                     dropped_grants,
+                };
+                if becomes_everyones {
+                    // Its tokens were given while it served only those who grant it access,
+                    // perhaps by an administrator: they would now resolve everyone's
+                    // credentials. Revoked with the change; the operator gives new ones.
+                    let revoked = self
+                        .tokens
+                        .iter()
+                        .filter(|t| !t.revoked)
+                        .map(|t| McpServerEvent::McpServerTokenRevoked { token_id: t.id });
+                    return Ok(std::iter::once(changed).chain(revoked).collect());
                 }
+                changed
             }
             McpServerCommand::RemoveMcpServer => {
                 self.live()?;
@@ -274,7 +287,7 @@ impl McpServer {
                 McpServerEvent::McpReplayRequested { from_position }
             }
         };
-        Ok(Some(event))
+        Ok(vec![event])
     }
 }
 
@@ -298,7 +311,7 @@ impl Aggregate for McpServer {
         services: &Self::Services,
         sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
-        if let Some(event) = self.decide(command, services)? {
+        for event in self.decide(command, services)? {
             sink.write(event, self).await;
         }
         Ok(())

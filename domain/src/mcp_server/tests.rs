@@ -430,6 +430,32 @@ fn an_administrator_cannot_set_up_a_server_that_holds_everyones_credentials() {
         }]);
 }
 
+/// Tokens given while a server served only those who grant it access (by an administrator,
+/// perhaps) would resolve everyone's credentials once it serves everyone: the change revokes
+/// them.
+#[test]
+fn a_server_made_to_serve_everyone_loses_the_tokens_it_had() {
+    given(concat(vec![
+        per_user_server(),
+        vec![issued(1, "first"), issued(2, "second")],
+        vec![McpServerEvent::McpServerTokenRevoked {
+            token_id: token_id(2),
+        }],
+    ]))
+    .when(change_by(Authority::Operator, None, Some(true), None))
+    .then_expect_events(vec![
+        McpServerEvent::McpServerChanged {
+            allowed_services: service_set(&["notion", "jira"]),
+            serves_all_users: true,
+            base_url: url("https://mcp.acme.io"),
+            dropped_grants: vec![],
+        },
+        McpServerEvent::McpServerTokenRevoked {
+            token_id: token_id(1),
+        },
+    ]);
+}
+
 #[test]
 fn an_administrator_may_narrow_a_server_that_holds_everyones_credentials_or_end_that() {
     given(shared_server())
