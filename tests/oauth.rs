@@ -364,6 +364,20 @@ async fn connecting_a_google_account_stores_an_active_primary_credential(env: Te
         "{:?}",
         started.body
     );
+    // A revoked credential is not reconnected: refused before anyone consents at Google.
+    alice
+        .ok(
+            "mutation($id: ID!) { revokeCredential(id: $id) { id } }",
+            json!({"id": id}),
+        )
+        .await;
+    let again = alice
+        .gql(
+            "mutation($r: ID) { startOAuthConnection(service: \"gmail\", reconnect: $r) { authorizationUrl } }",
+            json!({"r": id}),
+        )
+        .await;
+    assert_eq!(again.code(), "CONFLICT", "{:?}", again.body);
     server.running.stop().await.unwrap();
 }
 on_both_backends!(connecting_a_google_account_stores_an_active_primary_credential);

@@ -478,6 +478,10 @@ impl Mutation {
                                 .into(),
                         ));
                     }
+                    // Before anyone is sent to consent for tokens that could not be kept.
+                    a.ledger
+                        .refuse_if_revoked(&id, "given a new secret")
+                        .await?;
                     if row.service != definition.key {
                         return Err(ApiError::Validation(format!(
                             "that credential is not a {} credential",

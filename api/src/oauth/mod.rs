@@ -322,6 +322,13 @@ async fn finish(
         .enabled_service(&flow.service)
         .map_err(|_| Failure::Flow)?;
     let (oauth_flow, client) = connections.client_for(definition).ok_or(Failure::Flow)?;
+    if let Target::Reconnect(id) = &flow.target {
+        // Revoked while its person was at the consent screen: no code is redeemed for it.
+        api.ledger
+            .refuse_if_revoked(&id.to_string(), "given a new secret")
+            .await
+            .map_err(|_| Failure::Flow)?;
+    }
     let grant = connections
         .http
         .exchange_code(
