@@ -94,7 +94,7 @@ async fn jira_urls_pointing_at_private_addresses_are_refused_before_any_connecti
         (format!("https://[::ffff:127.0.0.1]:{port}"), "loopback"),
         (
             format!("https://localhost:{port}"),
-            "does not resolve to public addresses only",
+            "could not be resolved, or not to public addresses only",
         ),
         ("http://jira.example.com".to_owned(), "https://"),
     ] {
@@ -172,7 +172,7 @@ async fn mcp_server_addresses_follow_the_outbound_policy(env: TestEnv) {
         ("https://[::ffff:7f00:1]", "loopback"),
         (
             "https://localhost:9",
-            "does not resolve to public addresses only",
+            "could not be resolved, or not to public addresses only",
         ),
         ("http://mcp.example.com", "only https://"),
     ] {

@@ -51,9 +51,15 @@ pub fn check_allowed_entry(entry: &str) -> Result<(), Refused> {
     Ok(())
 }
 
-/// How long a name's lookup may take: a name server that never answers holds no request (nor a
-/// blocking thread's caller) longer.
+/// How long a name's lookup may take, waiting for a turn included: a name server that never
+/// answers holds no request longer (the system's lookup goes on in its blocking thread until
+/// it gives up itself).
 const LOOKUP_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// At most this many lookups in the system's resolver at once, each in a blocking thread of
+/// the runtime's pool (which password hashing shares): slow names asked for as fast as the API
+/// allows do not fill it.
+static LOOKUPS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(32);
 
 const PUBLIC_ONLY: &str = "credentials are only sent to public addresses (an admin can allow a \
      host of the private network)";
@@ -178,30 +184,40 @@ impl OutboundPolicy {
 
     /// Resolves `name` and checks every address; all or nothing. A name that cannot be resolved
     /// (in time) and one that resolves to a refused address get the same words: which names of
-    /// the private network exist, and what they are, is not told one refusal at a time.
+    /// the private network exist, and what they are, is not told one refusal at a time. A name
+    /// an admin allowed is told as it is (they chose it).
     async fn resolve(&self, name: &str) -> Result<Vec<SocketAddr>, Refused> {
-        let refused = || {
-            Refused(format!(
-                "`{name}` does not resolve to public addresses only; {PUBLIC_ONLY}"
-            ))
+        let allowed = self.allowed_name(name);
+        let refused = |unresolved: bool| {
+            Refused(if allowed && unresolved {
+                format!("`{name}` could not be resolved")
+            } else {
+                format!(
+                    "`{name}` could not be resolved, or not to public addresses only; \
+                     {PUBLIC_ONLY}"
+                )
+            })
         };
-        let addrs: Vec<SocketAddr> =
-            match tokio::time::timeout(LOOKUP_WAIT, tokio::net::lookup_host((name, 0))).await {
-                Ok(Ok(addrs)) => addrs.collect(),
-                Ok(Err(e)) => {
-                    tracing::debug!(name, error = %e, "outbound name not resolved");
-                    return Err(refused());
-                }
-                Err(_) => {
-                    tracing::debug!(name, "outbound name not resolved in time");
-                    return Err(refused());
-                }
-            };
-        if !self.allowed_name(name) {
+        let lookup = async {
+            let _turn = LOOKUPS.acquire().await;
+            tokio::net::lookup_host((name, 0)).await
+        };
+        let addrs: Vec<SocketAddr> = match tokio::time::timeout(LOOKUP_WAIT, lookup).await {
+            Ok(Ok(addrs)) => addrs.collect(),
+            Ok(Err(e)) => {
+                tracing::info!(name, error = %e, "outbound name not resolved");
+                return Err(refused(true));
+            }
+            Err(_) => {
+                tracing::info!(name, "outbound name not resolved in time");
+                return Err(refused(true));
+            }
+        };
+        if !allowed {
             for addr in &addrs {
                 if let Some(why) = self.rule_broken(addr.ip()) {
                     tracing::debug!(name, address = %addr.ip(), why, "outbound name refused");
-                    return Err(refused());
+                    return Err(refused(false));
                 }
             }
         }
@@ -396,7 +412,8 @@ mod tests {
             .await
             .expect_err("localhost resolves to loopback");
         assert!(
-            err.0.contains("does not resolve to public addresses only"),
+            err.0
+                .contains("could not be resolved, or not to public addresses only"),
             "{err}"
         );
         // Never the address, nor which rule it broke, nor whether the name exists: the names
@@ -415,12 +432,18 @@ mod tests {
             "a name that does not exist reads as one that resolves to a refused address"
         );
         let allowed = OutboundPolicy {
-            allowed_hosts: vec!["localhost".into()],
+            allowed_hosts: vec!["localhost".into(), "no-such-name.invalid".into()],
             ..Default::default()
         };
         assert!(allowed
             .check(&Url::parse("https://localhost:9/").expect("url"))
             .await
             .is_ok());
+        // A name an admin allowed is told as it is when it is connected to: they chose it.
+        let unresolved = allowed
+            .resolve("no-such-name.invalid")
+            .await
+            .expect_err("no such name");
+        assert_eq!(unresolved.0, "`no-such-name.invalid` could not be resolved");
     }
 }
