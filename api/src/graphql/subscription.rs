@@ -1,11 +1,10 @@
 //! Subscriptions over WebSocket (graphql-transport-ws).
 
-use super::types::{Credential, CredentialChange};
+use super::types::CredentialChange;
 use super::{api, request, with_scope};
 use crate::error::ApiError;
 use async_graphql::{Context, Subscription, ID};
 use credledger_domain::user::Scope;
-use credledger_projections::credential_summary;
 use futures::Stream;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
@@ -22,19 +21,16 @@ async fn still_signed_in(api: &crate::graphql::Api, p: &crate::auth::Principal) 
 
 #[Subscription]
 impl Subscription {
-    /// Changes to your credentials as they happen: status, validation, primary, sync. A change
-    /// whose credential cannot be read now comes as an error (`UNAVAILABLE`, `INTERNAL`), never
-    /// as `credential: null`, which says the credential is gone.
+    /// Changes to your credentials as they happen: status, validation, primary, sync.
     async fn credential_changed(
         &self,
         ctx: &Context<'_>,
-    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<CredentialChange>>> {
+    ) -> async_graphql::Result<impl Stream<Item = CredentialChange>> {
         let p = with_scope(ctx, Scope::CredentialsRead)
             .map_err(|e: ApiError| e.into_graphql(&request(ctx).request_id))?;
         let principal = p.clone();
         let user = p.user_id.to_string();
         let api = api(ctx).clone();
-        let request_id = request(ctx).request_id.clone();
         let mut events = api.live.subscribe();
         Ok(async_stream::stream! {
             let mut recheck = tokio::time::interval(RECHECK);
@@ -77,17 +73,10 @@ impl Subscription {
                         Duration::from_secs(2),
                     )
                     .await;
-                let credential = credential_summary::get(&api.ledger.db.any, &event.credential_id)
-                    .await
-                    .map_err(ApiError::from);
-                yield match credential {
-                    Ok(credential) => Ok(CredentialChange {
-                        credential_id: ID(event.credential_id),
-                        action: event.action,
-                        position: event.position,
-                        credential: credential.map(Credential::from),
-                    }),
-                    Err(e) => Err(e.into_graphql(&request_id)),
+                yield CredentialChange {
+                    credential_id: ID(event.credential_id),
+                    action: event.action,
+                    position: event.position,
                 };
             }
         })

@@ -2,7 +2,7 @@
 //! secret except `RevealedCredential` and `ResolvedCredential`, which exist only in answers to
 //! audited disclosures.
 
-use async_graphql::{Enum, InputObject, Json, SimpleObject, ID};
+use async_graphql::{Context, Enum, InputObject, Json, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use credledger_projections::audit_trail::AuditEntry;
 use credledger_projections::credential_summary::Summary;
@@ -703,13 +703,29 @@ pub struct DailyServiceUses {
 
 /// A change to one of the signed-in person's credentials, as it happens.
 #[derive(SimpleObject, Clone, Debug)]
+#[graphql(complex)]
 pub struct CredentialChange {
     pub credential_id: ID,
     /// The event's type (`CredentialValidated`, `PrimaryCredentialChanged`, …).
     pub action: String,
     pub position: i64,
-    /// The credential as it is now (absent once erased).
-    pub credential: Option<Credential>,
+}
+
+#[async_graphql::ComplexObject]
+impl CredentialChange {
+    /// The credential as it is now (absent once erased). Read only when asked for: one that
+    /// cannot be read now is an error on this field (`UNAVAILABLE`, `INTERNAL`), never absent.
+    async fn credential(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Credential>> {
+        super::answer(ctx, async {
+            Ok(credledger_projections::credential_summary::get(
+                &super::api(ctx).ledger.db.any,
+                &self.credential_id,
+            )
+            .await?
+            .map(Credential::from))
+        })
+        .await
+    }
 }
 
 #[derive(InputObject)]

@@ -162,7 +162,10 @@ export type CredentialChange = {
   __typename?: 'CredentialChange';
   /** The event's type (`CredentialValidated`, `PrimaryCredentialChanged`, …). */
   action: Scalars['String']['output'];
-  /** The credential as it is now (absent once erased). */
+  /**
+   * The credential as it is now (absent once erased). Read only when asked for: one that
+   * cannot be read now is an error on this field (`UNAVAILABLE`, `INTERNAL`), never absent.
+   */
   credential?: Maybe<Credential>;
   credentialId: Scalars['ID']['output'];
   position: Scalars['Int']['output'];
@@ -802,11 +805,7 @@ export type StartOAuthConnectionPayload = {
 
 export type Subscription = {
   __typename?: 'Subscription';
-  /**
-   * Changes to your credentials as they happen: status, validation, primary, sync. A change
-   * whose credential cannot be read now comes as an error (`UNAVAILABLE`, `INTERNAL`), never
-   * as `credential: null`, which says the credential is gone.
-   */
+  /** Changes to your credentials as they happen: status, validation, primary, sync. */
   credentialChanged: CredentialChange;
 };
 
