@@ -187,7 +187,9 @@ impl Accounts {
             meta,
         )
         .await?;
-        self.store_password(&user_id, &hash).await
+        // Once: a completion racing this registration (the same id and email, asked again
+        // while it waited for the read models) has stored its password, which stands.
+        self.store_password_once(&user_id, &hash).await
     }
 
     async fn has_password(&self, user: &UserId) -> Result<bool, ApiError> {
