@@ -712,7 +712,7 @@ pub enum Recent {
 }
 
 impl Recent {
-    /// The rows' condition, as the partial index over them has it (migration 0017): written
+    /// The rows' condition, as the partial index over them has it (migrations 0017, 0018): written
     /// out, not bound, or neither database could use the index.
     fn condition(self) -> &'static str {
         match self {
