@@ -191,7 +191,7 @@ export function AllCredentialsPanel() {
           <Button
             variant="outline"
             size="sm"
-            disabled={pages.length === 0}
+            disabled={fetching || pages.length === 0}
             onClick={() => setPages((p) => p.slice(0, -1))}
           >
             Previous
@@ -199,7 +199,7 @@ export function AllCredentialsPanel() {
           <Button
             variant="outline"
             size="sm"
-            disabled={data.allCredentials.length < PAGE}
+            disabled={fetching || data.allCredentials.length < PAGE}
             onClick={() => {
               const last = data.allCredentials.at(-1);
               if (last) setPages((p) => [...p, last.id]);
