@@ -76,6 +76,10 @@ impl TestEnv {
             http: reqwest::Client::builder()
                 .user_agent("credledger-tests/1")
                 .redirect(reqwest::redirect::Policy::none())
+                // Idle connections are let go before the server closes them (after its header
+                // wait, 10 s): a request sent on one as it closed failed with `IncompleteMessage`
+                // (seen after a CLI command that took about that long).
+                .pool_idle_timeout(std::time::Duration::from_secs(5))
                 .build()
                 .unwrap(),
         }
