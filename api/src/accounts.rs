@@ -152,20 +152,15 @@ impl Accounts {
         let email = Email::parse(&new.email)?;
         let display_name = DisplayName::parse(&new.display_name)?;
         let registered = self.users.load(user_id.as_str()).await?;
-        if registered.exists() {
-            if registered.email() == Some(&email) && !self.has_password(&user_id).await? {
-                let password = new.password;
-                let hash = password_work(move || password.hash())
-                    .await?
-                    .map_err(ApiError::internal)?;
-                tracing::warn!(user = %user_id, "completing a registration whose password was not stored");
-                return self.store_password_once(&user_id, &hash).await;
-            }
+        let completing = registered.exists();
+        if completing && (registered.email() != Some(&email) || self.has_password(&user_id).await?)
+        {
             return Err(ApiError::Conflict("the user already exists".into()));
         }
-        if principals::user(&self.ledger.db.any, email.as_str(), true)
-            .await?
-            .is_some()
+        if !completing
+            && principals::user(&self.ledger.db.any, email.as_str(), true)
+                .await?
+                .is_some()
         {
             return Err(ApiError::Conflict(
                 "a user with this email already exists".into(),
@@ -175,6 +170,10 @@ impl Accounts {
         let hash = password_work(move || password.hash())
             .await?
             .map_err(ApiError::internal)?;
+        if completing {
+            tracing::warn!(user = %user_id, "completing a registration whose password was not stored");
+            return self.store_password_once(&user_id, &hash).await;
+        }
         self.run(
             &user_id,
             UserCommand::RegisterUser {
