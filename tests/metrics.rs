@@ -224,6 +224,16 @@ async fn a_scripted_session_shows_in_every_family(env: TestEnv) {
             1.0,
             "{job}"
         );
+        // Served at 0 before any run ended so: an alert on a rate needs the series first.
+        assert_eq!(
+            sample(
+                &text,
+                "credledger_job_runs_total",
+                &[("job", job), ("outcome", "stopped")]
+            ),
+            Some(0.0),
+            "{job}"
+        );
         assert_eq!(
             count(&text, "credledger_lease_held", &[("lease", job)]),
             0.0

@@ -238,6 +238,15 @@ impl Scheduler {
             ),
             (EXPIRY, this.settings.expiry_interval, handle.expiry.clone()),
         ];
+        // Each job's runs are served from the start, at 0 for both outcomes: an alert on no
+        // completed run needs the series before the first one (Prometheus's `increase` takes a
+        // series' first sample as its start, so a first run from nothing counts for nothing).
+        for (name, _, _) in &jobs {
+            for outcome in ["completed", "stopped"] {
+                metrics::counter!(crate::metrics::JOB_RUNS, "job" => *name, "outcome" => outcome)
+                    .increment(0);
+            }
+        }
         let task = tokio::spawn(async move {
             let loops = jobs.map(|(name, interval, counters)| {
                 this.clone()
