@@ -400,6 +400,16 @@ async fn a_person_retries_a_failed_copy_now(env: TestEnv) {
         sync_status(&alice, &work).await["syncStatus"] == "ERROR"
     })
     .await;
+    // The administrators' metrics name the credential that failed, to offer its retry.
+    let admin = server.admin("root").await;
+    eventually("the failure named", || async {
+        failed_syncs(&admin).await
+            == json!({
+                "failedSyncs": [{ "credentialId": work }],
+                "failedSyncCredentials": [{ "id": work, "name": "Work" }],
+            })
+    })
+    .await;
     recorder.come_back().await.unwrap();
     // Someone else's credential is not there for them.
     assert_eq!(
@@ -419,7 +429,29 @@ async fn a_person_retries_a_failed_copy_now(env: TestEnv) {
     .await;
     // Nothing failed any more: nothing to retry.
     assert_eq!(alice.ok(RETRY, json!({"id": work})).await["retrySync"], 0);
+    // Erased, it is no longer named: the failure stays in the trail.
+    alice
+        .ok(
+            "mutation($id: ID!) { deleteCredential(id: $id) { deletedId } }",
+            json!({"id": work}),
+        )
+        .await;
+    eventually("the failure unnamed", || async {
+        failed_syncs(&admin).await
+            == json!({ "failedSyncs": [{ "credentialId": work }], "failedSyncCredentials": [] })
+    })
+    .await;
     server.running.stop().await.unwrap();
+}
+
+async fn failed_syncs(admin: &Client) -> Value {
+    admin
+        .ok(
+            "{ systemMetrics { failedSyncs { credentialId } failedSyncCredentials { id name } } }",
+            json!({}),
+        )
+        .await["systemMetrics"]
+        .clone()
 }
 on_both_backends!(a_person_retries_a_failed_copy_now);
 

@@ -348,6 +348,15 @@ impl Query {
             let users = principals::user_count(pool).await?;
             let validations = audit_trail::recent(pool, Recent::Checks, 20).await?;
             let failed = audit_trail::recent(pool, Recent::SyncFailures, 20).await?;
+            let mut named = std::collections::BTreeSet::new();
+            let mut failed_sync_credentials = Vec::new();
+            for id in failed.iter().filter_map(|f| f.credential_id.as_deref()) {
+                if named.insert(id) {
+                    if let Some(c) = credential_summary::get(pool, id).await? {
+                        failed_sync_credentials.push(Credential::from(c));
+                    }
+                }
+            }
             let horizon = expiry_horizon(ctx);
             let expiring_soon = credential_summary::expiring_count(pool, None, &horizon)
                 .await?
@@ -365,6 +374,7 @@ impl Query {
                 by_service: by_service(&dashboard.by_service),
                 recent_validations: validations.into_iter().map(AuditEvent::from).collect(),
                 failed_syncs: failed.into_iter().map(AuditEvent::from).collect(),
+                failed_sync_credentials,
                 expiring_soon,
                 expiring_credentials: expiring.into_iter().map(Credential::from).collect(),
                 usage_by_service: usage

@@ -683,6 +683,9 @@ pub struct SystemMetrics {
     pub by_service: Vec<ServiceCounts>,
     pub recent_validations: Vec<AuditEvent>,
     pub failed_syncs: Vec<AuditEvent>,
+    /// The credentials `failed_syncs` names that still exist (metadata only), to name them and
+    /// offer their retry; one erased since is absent.
+    pub failed_sync_credentials: Vec<Credential>,
     /// Active credentials expiring within the warning window, everyone's.
     pub expiring_soon: i64,
     /// The first of them (at most 100), soonest first: metadata only.

@@ -22,7 +22,6 @@ describe('MetricsPanel', () => {
       AdminRetrySync: () => ({ data: { retrySync: 1 } }),
       AdminSystemMetrics: () => ({
         data: {
-          allCredentials: [{ __typename: 'Credential', id: 'c1', name: 'Acme workspace' }],
           services: [{ __typename: 'Service', key: 'notion', displayName: 'Notion' }],
           systemMetrics: {
             __typename: 'SystemMetrics',
@@ -46,13 +45,27 @@ describe('MetricsPanel', () => {
                 error: 'could not connect (Connection refused (os error 111))',
                 context: { target: 'gw' },
               },
+              {
+                __typename: 'AuditEvent',
+                position: 5,
+                occurredAt: new Date(Date.now() - 120_000).toISOString(),
+                action: 'CredentialSyncFailed',
+                userId: 'ada',
+                service: 'notion',
+                credentialId: 'c0',
+                error: 'refused',
+                context: { target: 'gw' },
+              },
             ],
+            failedSyncCredentials: [{ __typename: 'Credential', id: 'c1', name: 'Acme workspace' }],
           },
         },
       }),
     });
     renderWithClient(<MetricsPanel />, client, { session: { ...testSession, isAdmin: true } });
-    const row = await screen.findByTestId('failed-sync');
+    const [row, erased] = await screen.findAllByTestId('failed-sync');
+    expect(erased).toHaveTextContent('An erased credential (Notion, ada)');
+    expect(within(erased).queryByRole('button')).toBeNull();
     expect(row).toHaveTextContent('Acme workspace (Notion, ada) → MCP server gw');
     expect(row).toHaveTextContent('could not connect (Connection refused)');
     expect(row).not.toHaveTextContent('os error');
@@ -78,7 +91,6 @@ describe('MetricsPanel', () => {
     const { client } = mockClient({
       AdminSystemMetrics: () => ({
         data: {
-          allCredentials: [],
           services: [
             { __typename: 'Service', key: 'notion', displayName: 'Notion' },
             { __typename: 'Service', key: 'jira', displayName: 'Jira' },
@@ -94,6 +106,7 @@ describe('MetricsPanel', () => {
             expiringCredentials: [],
             usageByService: usage,
             failedSyncs: [],
+            failedSyncCredentials: [],
           },
         },
       }),

@@ -19,10 +19,6 @@ const AdminRetrySyncMutation = graphql(`
 
 const SystemMetricsQuery = graphql(`
   query AdminSystemMetrics {
-    allCredentials {
-      id
-      name
-    }
     services {
       key
       displayName
@@ -80,6 +76,10 @@ const SystemMetricsQuery = graphql(`
         credentialId
         error
         context
+      }
+      failedSyncCredentials {
+        id
+        name
       }
       usageByService {
         service
@@ -153,7 +153,7 @@ export function MetricsPanel() {
     );
   }
   const m = data.systemMetrics;
-  const credentialNames = new Map(data.allCredentials.map((c) => [c.id, c.name]));
+  const credentialNames = new Map(data.systemMetrics.failedSyncCredentials.map((c) => [c.id, c.name]));
   const name = (key: string | null | undefined) =>
     data.services.find((s) => s.key === key)?.displayName ?? key ?? '—';
 
