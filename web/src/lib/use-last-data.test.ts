@@ -25,4 +25,30 @@ describe('useLastData', () => {
     rerender({ data: undefined, scope: {} });
     expect(result.current).toBeUndefined();
   });
+
+  it('shows the old scope’s answer while the new one loads, but does not keep it for the new scope', () => {
+    type Props = { data?: { n: number }; scope: string };
+    const { result, rerender } = renderHook(({ data, scope }: Props) => useLastData(data, scope), {
+      initialProps: { data: { n: 1 }, scope: 'page 1' } as Props,
+    });
+    const first = result.current;
+    // urql gives the old answer while the new variables load…
+    rerender({ data: first, scope: 'page 2' });
+    expect(result.current).toBe(first);
+    rerender({ data: first, scope: 'page 2' });
+    expect(result.current).toBe(first);
+    // …and nothing when they fail: nothing is left to show for them.
+    rerender({ data: undefined, scope: 'page 2' });
+    expect(result.current).toBeUndefined();
+  });
+
+  it('keeps an answer the new scope had at once (from the cache) while its refetch fails', () => {
+    type Props = { data?: { n: number }; scope: string };
+    const { result, rerender } = renderHook(({ data, scope }: Props) => useLastData(data, scope), {
+      initialProps: { data: { n: 1 }, scope: 'page 1' } as Props,
+    });
+    rerender({ data: { n: 2 }, scope: 'page 2' });
+    rerender({ data: undefined, scope: 'page 2' });
+    expect(result.current).toEqual({ n: 2 });
+  });
 });

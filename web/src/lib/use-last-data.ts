@@ -4,15 +4,19 @@ import { useOnRecovered } from './connection';
 /**
  * The last data a query answered, kept while a refetch fails (the server went away), so a page
  * keeps showing what it had under the offline banner instead of an error. A new `scope` (e.g. a
- * new GraphQL client after sign-out) forgets it.
+ * new GraphQL client after sign-out, or the variables: another page, other filters) forgets it.
+ * The old scope's answer, which urql still gives while the new scope's loads, is passed through
+ * meanwhile but never kept: when the new scope's request fails there is no data, and the page
+ * says why instead of showing the old answer as the new one.
  */
 export function useLastData<T>(data: T | undefined, scope?: unknown): T | undefined {
-  const [last, setLast] = useState({ data, scope });
+  const [last, setLast] = useState<{ data: T | undefined; scope: unknown; carried?: T }>({ data, scope });
   if (scope !== last.scope) {
-    setLast({ data, scope });
+    const carried = data !== undefined && (data === last.data || data === last.carried);
+    setLast(carried ? { data: undefined, scope, carried: data } : { data, scope });
     return data;
   }
-  if (data !== undefined && data !== last.data) setLast({ data, scope });
+  if (data !== undefined && data !== last.data && data !== last.carried) setLast({ ...last, data });
   return data ?? last.data;
 }
 

@@ -8,10 +8,14 @@ import {
 } from 'urql';
 import { filter, fromPromise, fromValue, map, mergeMap, never, pipe, type Source } from 'wonka';
 
-/** What a fake operation answers with. */
+/**
+ * What a fake operation answers with. Errors come with `data: null`, as when a field failed,
+ * unless the answer says `data: undefined`: no data at all, as when the server refused the
+ * request before running it (rate limited: HTTP 429).
+ */
 export type Answer =
   | { data: unknown }
-  | { errors: { message: string; extensions?: Record<string, unknown> }[] }
+  | { errors: { message: string; extensions?: Record<string, unknown> }[]; data?: null }
   | { networkError: Error };
 
 /** Answers one operation: at once, or later through a promise the test resolves. */
@@ -19,7 +23,9 @@ export type Responder = (variables: Record<string, unknown>) => Answer | Promise
 
 function toResult(operation: Operation, answer: Answer): OperationResult {
   if ('networkError' in answer) return makeErrorResult(operation, answer.networkError);
-  if ('errors' in answer) return makeResult(operation, { data: null, errors: answer.errors });
+  if ('errors' in answer) {
+    return makeResult(operation, { data: 'data' in answer ? answer.data : null, errors: answer.errors });
+  }
   return makeResult(operation, { data: answer.data as Record<string, unknown> });
 }
 

@@ -189,4 +189,45 @@ describe('AllCredentialsPanel', () => {
     await within(panel).findByText('Cred 0');
     expect(queried(calls).at(-1)).toMatchObject({ after: null });
   });
+
+  it.each<[string, Answer, string]>([
+    [
+      'a field error',
+      {
+        errors: [
+          {
+            message: '`after` names no credential (erased since?): start again',
+            extensions: { code: 'VALIDATION' },
+          },
+        ],
+      },
+      '`after` names no credential (erased since?): start again',
+    ],
+    [
+      'rate limited, no data',
+      {
+        data: undefined,
+        errors: [{ message: 'Too many requests.', extensions: { code: 'RATE_LIMITED' } }],
+      },
+      'Too many requests.',
+    ],
+  ])(
+    'says why a page was refused (%s), with no row of the page before as its answer',
+    async (_, refusal, said) => {
+      const page = Array.from({ length: PAGE }, (_, i) => credential({ id: `c${i}`, name: `Cred ${i}` }));
+      const { user, panel } = setup({
+        AdminAllCredentials: (variables) => (variables.after === null ? answer(page) : refusal),
+      });
+      await within(panel).findByText('Cred 0');
+      await user.click(within(panel).getByRole('button', { name: 'Next' }));
+      expect(await within(panel).findByRole('alert')).toHaveTextContent(said);
+      expect(within(panel).queryByText('Cred 0')).not.toBeInTheDocument();
+      expect(within(panel).getByText('Page 2')).toBeInTheDocument();
+      expect(within(panel).getByRole('button', { name: 'Next' })).toBeDisabled();
+      // The way back is still there.
+      await user.click(within(panel).getByRole('button', { name: 'Previous' }));
+      expect(await within(panel).findByText('Cred 0')).toBeInTheDocument();
+      expect(within(panel).queryByRole('alert')).not.toBeInTheDocument();
+    },
+  );
 });

@@ -83,7 +83,8 @@ export function AllCredentialsPanel() {
     requestPolicy: 'cache-and-network',
     context: useMemo(() => ({ additionalTypenames: ['Credential'] }), []),
   });
-  const data = useLastData(fresh);
+  // Kept for these variables only: a page or filter the server refused shows why, not the last rows.
+  const data = useLastData(fresh, variables);
   useRefetchOnRecovery(refetch);
   const failure = apiFailure(error);
   const serviceName = (key: string) => data?.services.find((s) => s.key === key)?.displayName ?? key;
@@ -185,7 +186,7 @@ export function AllCredentialsPanel() {
           </Table>
         </Card>
       )}
-      {data && (pages.length > 0 || data.allCredentials.length === PAGE) && (
+      {(pages.length > 0 || data?.allCredentials.length === PAGE) && (
         <nav className="flex items-center justify-end gap-2" aria-label="Pages">
           <span className="text-xs text-muted-foreground">Page {pages.length + 1}</span>
           <Button
@@ -199,9 +200,9 @@ export function AllCredentialsPanel() {
           <Button
             variant="outline"
             size="sm"
-            disabled={fetching || data.allCredentials.length < PAGE}
+            disabled={fetching || !data || data.allCredentials.length < PAGE}
             onClick={() => {
-              const last = data.allCredentials.at(-1);
+              const last = data?.allCredentials.at(-1);
               if (last) setPages((p) => [...p, last.id]);
             }}
           >

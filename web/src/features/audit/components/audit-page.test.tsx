@@ -1,4 +1,5 @@
 import { screen, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import { mockClient } from '@/test/mock-client';
 import { renderWithClient } from '@/test/render';
@@ -67,5 +68,35 @@ describe('AuditPage', () => {
     const details = within(rows[0]).getByText('Details').closest('details') as HTMLElement;
     expect(within(details).getByText(/203\.0\.113\.7/)).toBeInTheDocument();
     expect(within(details).getByText('credential c1')).toBeInTheDocument();
+  });
+
+  it('says why the events for new filters could not load, and shows none of the old filters’', async () => {
+    const { client } = mockClient({
+      AuditPage: (variables) =>
+        (variables.filter as { action?: string }).action
+          ? {
+              data: undefined,
+              errors: [{ message: 'Too many requests.', extensions: { code: 'RATE_LIMITED' } }],
+            }
+          : {
+              data: {
+                services: [],
+                credentials: [],
+                auditTrail: {
+                  __typename: 'AuditConnection',
+                  edges: [
+                    { __typename: 'AuditEdge', cursor: '1', node: node(1, 'CredentialErased', 'ada', 'c1') },
+                  ],
+                  pageInfo: { __typename: 'PageInfo', hasNextPage: false, endCursor: '1' },
+                },
+              },
+            },
+    });
+    renderWithClient(<AuditPage />, client);
+    expect(await screen.findByText('You erased it')).toBeInTheDocument();
+    await userEvent.setup().selectOptions(screen.getByLabelText('Action'), 'CredentialRevoked');
+    expect(await screen.findByRole('alert')).toHaveTextContent('Too many requests.');
+    expect(screen.queryByText('You erased it')).not.toBeInTheDocument();
+    expect(screen.queryByTestId('audit-table')).not.toBeInTheDocument();
   });
 });

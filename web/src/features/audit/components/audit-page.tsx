@@ -84,13 +84,15 @@ export function AuditPage() {
     return f;
   }, [filters]);
 
+  const variables = useMemo(() => ({ filter, first: PAGE_SIZE, after }), [filter, after]);
   const [{ data: fresh, fetching, error }, refetch] = useQuery({
     query: AuditPageQuery,
-    variables: { filter, first: PAGE_SIZE, after },
+    variables,
     requestPolicy: 'cache-and-network',
     context: useMemo(() => ({ additionalTypenames: ['Credential', 'AuditEvent'] }), []),
   });
-  const data = useLastData(fresh);
+  // Kept for these variables only: a page or filter the server refused shows why, not the last rows.
+  const data = useLastData(fresh, variables);
   useRefetchOnRecovery(refetch);
 
   function setFilter<K extends keyof Filters>(key: K, value: Filters[K]) {
