@@ -30,5 +30,8 @@ export default defineConfig({
     include: ['src/**/*.test.{ts,tsx}'],
     css: false,
     restoreMocks: true,
+    // Far from UTC (and a day ahead of it most hours): a date taken in UTC where the person's
+    // own is meant is a day off here, so its test fails wherever the tests run.
+    env: { TZ: 'Pacific/Kiritimati' },
   },
 });

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   accountLabel,
   actorLabel,
@@ -7,6 +7,7 @@ import {
   eventLabel,
   eventSentence,
   humanizeAction,
+  localDay,
   timeAgo,
 } from './format';
 
@@ -102,5 +103,22 @@ describe('accountLabel', () => {
       'Key fingerprint 6726 8320',
     );
     expect(accountLabel({ id: 'user-42' })).toBe('user-42');
+  });
+});
+
+describe('localDay', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('is today where the person is, also just after and just before midnight', () => {
+    vi.useFakeTimers();
+    // Built from local components, so the test holds in any time zone; away from UTC, one of
+    // the two instants falls on another day in UTC (east of it the first, west the second).
+    vi.setSystemTime(new Date(2026, 0, 2, 0, 30));
+    expect(localDay()).toBe('2026-01-02');
+    vi.setSystemTime(new Date(2026, 0, 2, 23, 30));
+    expect(localDay()).toBe('2026-01-02');
+    expect(localDay(new Date(2026, 11, 31, 23, 59))).toBe('2026-12-31');
   });
 });

@@ -33,6 +33,15 @@ export function dateTime(iso: string | null | undefined, never = '—') {
   return Number.isNaN(d.getTime()) ? never : absolute.format(d);
 }
 
+/**
+ * A date's calendar day where the person is, as a date input takes it ("2026-01-02"): not
+ * `toISOString()`'s, which is UTC's and a day off either side of midnight away from Greenwich.
+ */
+export function localDay(date: Date = new Date()): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
+}
+
 /** `CredentialValidated` → "Credential validated". */
 export function humanizeAction(action: string) {
   const words = action

@@ -27,10 +27,14 @@ const DialogOverlay = forwardRef<
 ));
 DialogOverlay.displayName = 'DialogOverlay';
 
+/**
+ * `dismissible={false}` while the dialog's work is on its way (its Cancel disabled too): Escape, a
+ * click outside and the X (hidden) do not close it, so the answer is not lost with the dialog.
+ */
 export const DialogContent = forwardRef<
   ElementRef<typeof DialogPrimitive.Content>,
-  ComponentPropsWithoutRef<typeof DialogPrimitive.Content>
->(({ className, children, onOpenAutoFocus, onCloseAutoFocus, ...props }, ref) => {
+  ComponentPropsWithoutRef<typeof DialogPrimitive.Content> & { dismissible?: boolean }
+>(({ className, children, dismissible = true, onOpenAutoFocus, onCloseAutoFocus, ...props }, ref) => {
   // Dialogs here are opened from buttons that are not Radix triggers: remember what had focus
   // when the dialog opened and give it back on close, if it is still on the page.
   const returnTo = useRef<HTMLElement | null>(null);
@@ -57,12 +61,22 @@ export const DialogContent = forwardRef<
           className,
         )}
         {...props}
+        onEscapeKeyDown={(event) => {
+          props.onEscapeKeyDown?.(event);
+          if (!dismissible) event.preventDefault();
+        }}
+        onInteractOutside={(event) => {
+          props.onInteractOutside?.(event);
+          if (!dismissible) event.preventDefault();
+        }}
       >
         {children}
-        <DialogPrimitive.Close className="absolute right-3 top-3 rounded-sm opacity-70 transition-opacity hover:opacity-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-ring">
-          <X className="h-4 w-4" aria-hidden="true" />
-          <span className="sr-only">Close</span>
-        </DialogPrimitive.Close>
+        {dismissible && (
+          <DialogPrimitive.Close className="absolute right-3 top-3 rounded-sm opacity-70 transition-opacity hover:opacity-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-ring">
+            <X className="h-4 w-4" aria-hidden="true" />
+            <span className="sr-only">Close</span>
+          </DialogPrimitive.Close>
+        )}
       </DialogPrimitive.Content>
     </DialogPrimitive.Portal>
   );

@@ -1,6 +1,6 @@
 import { fireEvent, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { Toaster } from '@/components/ui/toaster';
 import { clearToasts } from '@/components/ui/use-toast';
 import { makeFragmentData } from '@/gql';
@@ -110,6 +110,25 @@ describe('ApiTokensCard', () => {
     expect(screen.getByRole('button', { name: 'Revoke backup' })).toBeEnabled();
   });
 
+  it('keeps each revoke button disabled until its own answer, whatever the others do', async () => {
+    const answers = { t1: deferred<Answer>(), t2: deferred<Answer>() };
+    const { user, calls } = setup([token({ id: 't1', name: 'ci' }), token({ id: 't2', name: 'backup' })], {
+      RevokeApiToken: (v) => answers[v.id as 't1' | 't2'].promise,
+    });
+    await user.click(screen.getByRole('button', { name: 'Revoke ci' }));
+    await user.click(screen.getByRole('button', { name: 'Revoke backup' }));
+    await waitFor(() => expect(screen.getByRole('button', { name: 'Revoke backup' })).toBeDisabled());
+    expect(screen.getByRole('button', { name: 'Revoke ci' })).toBeDisabled();
+
+    answers.t1.resolve({ data: { revokeApiToken: true } });
+    expect(await screen.findByText('ci revoked')).toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'Revoke backup' })).toBeDisabled();
+
+    answers.t2.resolve({ data: { revokeApiToken: true } });
+    expect(await screen.findByText('backup revoked')).toBeInTheDocument();
+    expect(named(calls, 'RevokeApiToken').map((c) => c.variables)).toEqual([{ id: 't1' }, { id: 't2' }]);
+  });
+
   it('says why a token could not be revoked', async () => {
     const { user } = setup([token({ id: 't1', name: 'ci' })], {
       RevokeApiToken: () => ({
@@ -172,6 +191,19 @@ describe('ApiTokensCard', () => {
     expect(screen.queryByTestId('new-token')).not.toBeInTheDocument();
   });
 
+  it('offers expiry days from today where the person is, not in UTC', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      // Half past midnight, local time: still yesterday in UTC east of Greenwich.
+      vi.setSystemTime(new Date(2026, 0, 2, 0, 30));
+      const { user } = setup([]);
+      const dialog = await openCreate(user);
+      expect(within(dialog).getByLabelText(/expires/i)).toHaveAttribute('min', '2026-01-02');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('sends no expiry when none is chosen', async () => {
     const { user, calls } = setup([], { CreateApiToken: () => created });
     const dialog = await openCreate(user);
@@ -199,6 +231,25 @@ describe('ApiTokensCard', () => {
     );
     expect(within(dialog).getByLabelText('Name')).toHaveValue('gateway');
     expect(screen.queryByTestId('new-token')).not.toBeInTheDocument();
+  });
+
+  it('cannot be closed while the token is on its way, and then shows it', async () => {
+    const answer = deferred<Answer>();
+    const { user } = setup([], { CreateApiToken: () => answer.promise });
+    const dialog = await openCreate(user);
+    await user.type(within(dialog).getByLabelText('Name'), 'gateway');
+    await user.click(within(dialog).getByRole('button', { name: 'Create token' }));
+    await waitFor(() => expect(within(dialog).getByRole('button', { name: 'Create token' })).toBeDisabled());
+    expect(within(dialog).queryByRole('button', { name: 'Close' })).not.toBeInTheDocument();
+    await user.keyboard('{Escape}');
+    expect(screen.getByRole('dialog', { name: 'New API token' })).toBeInTheDocument();
+
+    answer.resolve(created);
+    const shown = await screen.findByRole('dialog', { name: 'Your new token' });
+    expect(within(shown).getByTestId('new-token')).toHaveTextContent('cl_live_0123456789abcdef');
+    // Closable again once it is shown.
+    await user.keyboard('{Escape}');
+    await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument());
   });
 
   it('keeps a new token only where it is shown, and nowhere once the dialog closes', async () => {

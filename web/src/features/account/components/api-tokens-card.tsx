@@ -22,7 +22,7 @@ import { toast } from '@/components/ui/use-toast';
 import { getFragmentData, graphql, type FragmentType } from '@/gql';
 import type { Scope } from '@/gql/graphql';
 import { apiFailure, describeFailure } from '@/lib/errors';
-import { dateTime } from '@/lib/format';
+import { dateTime, localDay } from '@/lib/format';
 import { useSecretMutation } from '@/lib/use-secret-mutation';
 import { CreateApiTokenMutation, RevokeApiTokenMutation, tokenContext } from '../api/account';
 
@@ -52,13 +52,18 @@ const SCOPES: { value: Scope; label: string; hint: string }[] = [
 export function ApiTokensCard({ me }: { me: FragmentType<typeof ApiTokensCardFragment> }) {
   const { apiTokens } = getFragmentData(ApiTokensCardFragment, me);
   const [creating, setCreating] = useState(false);
-  const [revoking, setRevoking] = useState<string | null>(null);
+  // Every token whose revocation is on its way: each button waits for its own answer.
+  const [revoking, setRevoking] = useState<ReadonlySet<string>>(new Set());
   const [, revoke] = useMutation(RevokeApiTokenMutation);
 
   async function revokeToken(id: string, name: string) {
-    setRevoking(id);
+    setRevoking((ids) => new Set(ids).add(id));
     const result = await revoke({ id }, tokenContext);
-    setRevoking(null);
+    setRevoking((ids) => {
+      const rest = new Set(ids);
+      rest.delete(id);
+      return rest;
+    });
     const failure = apiFailure(result.error);
     toast(
       failure
@@ -124,10 +129,10 @@ export function ApiTokensCard({ me }: { me: FragmentType<typeof ApiTokensCardFra
                         variant="ghost"
                         size="sm"
                         className="text-destructive"
-                        disabled={revoking === t.id}
+                        disabled={revoking.has(t.id)}
                         onClick={() => revokeToken(t.id, t.name)}
                       >
-                        {revoking === t.id ? <Spinner /> : <Trash2 aria-hidden="true" />}
+                        {revoking.has(t.id) ? <Spinner /> : <Trash2 aria-hidden="true" />}
                         Revoke<span className="sr-only"> {t.name}</span>
                       </Button>
                     )}
@@ -139,9 +144,7 @@ export function ApiTokensCard({ me }: { me: FragmentType<typeof ApiTokensCardFra
         )}
       </CardContent>
       <Dialog open={creating} onOpenChange={setCreating}>
-        <DialogContent>
-          <CreateTokenFlow onDone={() => setCreating(false)} />
-        </DialogContent>
+        {creating && <CreateTokenFlow onDone={() => setCreating(false)} />}
       </Dialog>
     </Card>
   );
@@ -176,7 +179,7 @@ function CreateTokenFlow({ onDone }: { onDone: () => void }) {
 
   if (token) {
     return (
-      <>
+      <DialogContent>
         <DialogHeader>
           <DialogTitle>Your new token</DialogTitle>
           <DialogDescription>Copy it now: it is not shown again.</DialogDescription>
@@ -210,12 +213,13 @@ function CreateTokenFlow({ onDone }: { onDone: () => void }) {
         <DialogFooter>
           <Button onClick={onDone}>Done</Button>
         </DialogFooter>
-      </>
+      </DialogContent>
     );
   }
 
+  // Not closed while the token is on its way: it is shown once, here, or never.
   return (
-    <>
+    <DialogContent dismissible={!busy}>
       <DialogHeader>
         <DialogTitle>New API token</DialogTitle>
         <DialogDescription>Give it only the scopes it needs.</DialogDescription>
@@ -263,7 +267,7 @@ function CreateTokenFlow({ onDone }: { onDone: () => void }) {
             id={`${ids}-expires`}
             type="date"
             value={expires}
-            min={new Date().toISOString().slice(0, 10)}
+            min={localDay()}
             onChange={(e) => setExpires(e.target.value)}
           />
         </div>
@@ -282,6 +286,6 @@ function CreateTokenFlow({ onDone }: { onDone: () => void }) {
           </Button>
         </DialogFooter>
       </form>
-    </>
+    </DialogContent>
   );
 }

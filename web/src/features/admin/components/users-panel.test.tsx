@@ -138,4 +138,60 @@ describe('UsersPanel', () => {
     expect(retainedIn(container, 'canary-created-pw')).toEqual([]);
     expect(retainedIn(container, 'canary-refused-pw')).toEqual([]);
   });
+
+  it('keeps each unlock button disabled until its own answer, whatever the others do', async () => {
+    const locked = (id: string, displayName: string) => ({
+      ...users.data.users[0],
+      id,
+      email: `${id}@example.test`,
+      displayName,
+      locked: true,
+    });
+    const answers = { grace: deferred<Answer>(), alan: deferred<Answer>() };
+    const { client, calls } = mockClient({
+      AdminUsers: () => ({
+        data: { users: [locked('grace', 'Grace Hopper'), locked('alan', 'Alan Turing')] },
+      }),
+      UnlockUser: (v) => answers[v.userId as 'grace' | 'alan'].promise,
+    });
+    renderWithClient(<UsersPanel />, client, { session: { ...testSession, isAdmin: true } });
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole('button', { name: 'Unlock Grace Hopper' }));
+    await user.click(screen.getByRole('button', { name: 'Unlock Alan Turing' }));
+    await waitFor(() => expect(screen.getByRole('button', { name: 'Unlock Alan Turing' })).toBeDisabled());
+    expect(screen.getByRole('button', { name: 'Unlock Grace Hopper' })).toBeDisabled();
+
+    answers.grace.resolve({
+      data: { unlockUser: { __typename: 'User', id: 'grace', locked: false } },
+    });
+    await waitFor(() => expect(screen.getByRole('button', { name: 'Unlock Grace Hopper' })).toBeEnabled());
+    expect(screen.getByRole('button', { name: 'Unlock Alan Turing' })).toBeDisabled();
+    expect(calls.filter((c) => c.name === 'UnlockUser').map((c) => c.variables)).toEqual([
+      { userId: 'grace' },
+      { userId: 'alan' },
+    ]);
+  });
+
+  it('cannot be closed while a user is being created, so a refusal is seen', async () => {
+    const answer = deferred<Answer>();
+    const { client } = mockClient({ AdminUsers: () => users, CreateUser: () => answer.promise });
+    renderWithClient(<UsersPanel />, client, { session: { ...testSession, isAdmin: true } });
+    const user = userEvent.setup();
+    await user.click(screen.getByRole('button', { name: 'New user' }));
+    const dialog = await screen.findByRole('dialog', { name: 'New user' });
+    await user.type(within(dialog).getByLabelText('User id'), 'ada2');
+    await user.type(within(dialog).getByLabelText('Email'), 'ada2@example.test');
+    await user.type(within(dialog).getByLabelText('Name'), 'Ada Two');
+    await user.type(within(dialog).getByLabelText('Initial password'), 'a-long-enough-password');
+    await user.click(within(dialog).getByRole('button', { name: 'Create user' }));
+    await waitFor(() => expect(within(dialog).getByRole('button', { name: 'Create user' })).toBeDisabled());
+    expect(within(dialog).queryByRole('button', { name: 'Close' })).not.toBeInTheDocument();
+    await user.keyboard('{Escape}');
+
+    answer.resolve({
+      errors: [{ message: 'A user with this email exists.', extensions: { code: 'CONFLICT' } }],
+    });
+    expect(await within(dialog).findByRole('alert')).toHaveTextContent('A user with this email exists.');
+    expect(screen.getByRole('dialog', { name: 'New user' })).toBeInTheDocument();
+  });
 });

@@ -86,7 +86,8 @@ export function UsersPanel() {
     permission: (typeof PERMISSIONS)[number];
     grant: boolean;
   } | null>(null);
-  const [busy, setBusy] = useState<string | null>(null);
+  // Every action on its way, by key: each control waits for its own answer.
+  const [busy, setBusy] = useState<ReadonlySet<string>>(new Set());
   const [, unlock] = useMutation(UnlockUserMutation);
   const [, grant] = useMutation(GrantPermissionMutation);
   const [, revoke] = useMutation(RevokePermissionMutation);
@@ -96,9 +97,13 @@ export function UsersPanel() {
     label: string,
     op: () => Promise<{ error?: Parameters<typeof apiFailure>[0] }>,
   ) {
-    setBusy(key);
+    setBusy((keys) => new Set(keys).add(key));
     const result = await op();
-    setBusy(null);
+    setBusy((keys) => {
+      const rest = new Set(keys);
+      rest.delete(key);
+      return rest;
+    });
     const failure = apiFailure(result.error);
     toast(
       failure
@@ -160,7 +165,7 @@ export function UsersPanel() {
                       {admin ? <Badge>Admin</Badge> : <Badge variant="secondary">Member</Badge>}
                     </TableCell>
                     <TableCell>
-                      <fieldset className="flex flex-wrap gap-x-3 gap-y-1" disabled={admin || busy !== null}>
+                      <fieldset className="flex flex-wrap gap-x-3 gap-y-1" disabled={admin || busy.size > 0}>
                         <legend className="sr-only">Permissions of {user.displayName}</legend>
                         {PERMISSIONS.map((p) => {
                           const held = admin || user.permissions.includes(p.value);
@@ -194,7 +199,7 @@ export function UsersPanel() {
                         <Button
                           variant="outline"
                           size="sm"
-                          disabled={busy === `${user.id}:lock`}
+                          disabled={busy.has(`${user.id}:lock`)}
                           onClick={() =>
                             run(`${user.id}:lock`, `unlock ${user.displayName}`, () =>
                               unlock({ userId: user.id }, userContext),
@@ -225,9 +230,7 @@ export function UsersPanel() {
         </Card>
       )}
       <Dialog open={creating} onOpenChange={setCreating}>
-        <DialogContent>
-          <CreateUserForm onDone={() => setCreating(false)} />
-        </DialogContent>
+        {creating && <CreateUserForm onDone={() => setCreating(false)} />}
       </Dialog>
       <Dialog open={changing !== null} onOpenChange={(o) => !o && setChanging(null)}>
         <DialogContent>
@@ -318,8 +321,9 @@ function CreateUserForm({ onDone }: { onDone: () => void }) {
     onDone();
   }
 
+  // Not closed while the user is being created: the answer, a refusal included, is shown here.
   return (
-    <>
+    <DialogContent dismissible={!fetching}>
       <DialogHeader>
         <DialogTitle>New user</DialogTitle>
         <DialogDescription>They sign in with their email or user id and this password.</DialogDescription>
@@ -393,7 +397,7 @@ function CreateUserForm({ onDone }: { onDone: () => void }) {
           </Button>
         </DialogFooter>
       </form>
-    </>
+    </DialogContent>
   );
 }
 
