@@ -201,9 +201,16 @@ impl MasterKeyring {
                     path.display()
                 ))
             })?;
+        // The directory too: a new file's name is on disk only once its directory is, and data
+        // keys wrapped under this key may be committed right after.
+        let directory = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
         let written = file
             .write_all(contents.as_bytes())
-            .and_then(|()| file.sync_all());
+            .and_then(|()| file.sync_all())
+            .and_then(|()| fs::File::open(directory)?.sync_all());
         if let Err(e) = written {
             drop(file);
             // Leave no half-written key file behind; the write error is what matters.
@@ -446,14 +453,20 @@ pub fn secret_dek_id(blob: &[u8]) -> Result<Uuid, KeyError> {
 
 /// Produces `"{version}:{base64}"` with a fresh random 256-bit key, ready to
 /// be put into `CREDLEDGER_MASTER_KEYS` or a key file.
-pub fn generate_key_spec_line(version: u32) -> String {
+pub fn generate_key_spec_line(version: u32) -> Zeroizing<String> {
     let mut key = Zeroizing::new([0u8; KEY_LEN]);
     OsRng.fill_bytes(&mut key[..]);
     spec_line(version, &key)
 }
 
-fn spec_line(version: u32, key: &[u8; KEY_LEN]) -> String {
-    format!("{version}:{}", STANDARD.encode(key))
+/// `"{version}:{base64}"`, written straight into a buffer wiped on drop (made big enough that
+/// it is never moved, which would leave a copy behind).
+fn spec_line(version: u32, key: &[u8; KEY_LEN]) -> Zeroizing<String> {
+    let mut line = Zeroizing::new(String::with_capacity(64));
+    line.push_str(&version.to_string());
+    line.push(':');
+    STANDARD.encode_string(key, &mut line);
+    line
 }
 
 fn random_key() -> Result<Zeroizing<[u8; KEY_LEN]>, KeyError> {
@@ -1111,9 +1124,22 @@ mod tests {
         let (version, key) = line.split_once(':').unwrap();
         assert_eq!(version, "4");
         assert_eq!(STANDARD.decode(key).unwrap().len(), KEY_LEN);
+        assert!(line.capacity() >= line.len(), "{}", line.capacity());
         let ring = MasterKeyring::parse(&line).unwrap();
         assert_eq!(ring.versions(), vec![4]);
-        assert_ne!(generate_key_spec_line(4), line);
+        assert_ne!(*generate_key_spec_line(4), *line);
+        let longest = generate_key_spec_line(u32::MAX);
+        assert_eq!(longest.capacity(), 64, "the buffer was moved");
+    }
+
+    /// The cipher's key schedule (its first round keys are the key itself) is wiped when
+    /// dropped, as the keys are: built without the `aes` crate's `zeroize` feature, it stays in
+    /// freed memory after every seal and open. (GHASH's key, wiped with the same feature on
+    /// `ghash` and `polyval`, has no marker trait to check.)
+    #[test]
+    fn the_ciphers_wipe_their_key_schedules() {
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        wiped_on_drop::<aes_gcm::aes::Aes256>();
     }
 
     #[test]

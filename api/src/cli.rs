@@ -354,7 +354,7 @@ async fn keys(settings: Settings, command: KeysCommand) -> anyhow::Result<ExitCo
         } => {
             println!(
                 "{}",
-                credledger_adapters::crypto::generate_key_spec_line(version)
+                credledger_adapters::crypto::generate_key_spec_line(version).as_str()
             );
         }
         KeysCommand::Generate { print: false, .. } => {
