@@ -517,6 +517,72 @@ async fn no_master_keys_against_stored_data_keys_stops_and_generates_none(env: T
 }
 on_both_backends!(no_master_keys_against_stored_data_keys_stops_and_generates_none);
 
+/// Master keys that open none of the data keys stored under their version are refused before
+/// anything is written: a key file made anew (from the wrong directory, say), or a wrong line
+/// in `CREDLEDGER_MASTER_KEYS`, under a version the table holds was taken; every stored
+/// credential failed to open, and what was added was wrapped under a key nothing else opens.
+async fn master_keys_that_open_none_of_their_versions_data_keys_are_refused(env: TestEnv) {
+    let ledger = env.ledger().await;
+    register(
+        &ledger,
+        "alice",
+        "notion",
+        "Work",
+        r#"{"token":"secret_a"}"#,
+    )
+    .await
+    .unwrap();
+    let pool = env.any_pool().await;
+    let before = key_counts(&pool).await;
+    let elsewhere = tempfile::tempdir().unwrap();
+    let fields = elsewhere.path().join("fields.json");
+    std::fs::write(&fields, r#"{"token":"secret_b"}"#).unwrap();
+    let add = |configure: &dyn Fn(&mut std::process::Command)| {
+        let mut cli = env.cli();
+        configure(&mut cli);
+        cli.args([
+            "credentials",
+            "add",
+            "--user",
+            "alice",
+            "--service",
+            "notion",
+        ])
+        .args(["--name", "Other", "--fields-file"])
+        .arg(&fields)
+        .output()
+        .unwrap()
+    };
+    let refused = |out: std::process::Output| {
+        assert!(!out.status.success(), "{out:?}");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            said.contains("master key version 1 opens none of the data keys"),
+            "{said}"
+        );
+    };
+    let wrong = credledger_adapters::crypto::generate_key_spec_line(1);
+    refused(add(&|cli| {
+        cli.env("CREDLEDGER_MASTER_KEYS", wrong.trim());
+    }));
+    let new_file = elsewhere.path().join("master.keys");
+    let made = env
+        .cli()
+        .env("CREDLEDGER_MASTER_KEY_FILE", &new_file)
+        .args(["keys", "generate"])
+        .output()
+        .unwrap();
+    assert_success(&made, "keys generate");
+    refused(add(&|cli| {
+        cli.env("CREDLEDGER_MASTER_KEY_FILE", &new_file);
+    }));
+    assert_eq!(key_counts(&pool).await, before, "a data key was stored");
+    // With the ledger's own keys, the same command goes on.
+    assert_success(&add(&|_| {}), "credentials add");
+    pool.close().await;
+}
+on_both_backends!(master_keys_that_open_none_of_their_versions_data_keys_are_refused);
+
 /// `keys generate` refuses while `CREDLEDGER_MASTER_KEYS` is set: the key file it would add
 /// to is not read then, so the key it called active would wrap nothing.
 async fn keys_generate_refuses_while_the_master_keys_come_from_the_environment(env: TestEnv) {

@@ -33,6 +33,12 @@ pub enum KeyStoreError {
         credential: CredentialId,
         detail: String,
     },
+    #[error(
+        "master key version {0} opens none of the data keys stored under that version: it is \
+         not the key they were wrapped with (set CREDLEDGER_MASTER_KEYS, or \
+         CREDLEDGER_MASTER_KEY_FILE, to the keys they were written with)"
+    )]
+    WrongMasterKey(u32),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -105,6 +111,41 @@ impl KeyStore {
             .fetch_optional(&db.any)
             .await?;
         Ok(row.is_some())
+    }
+
+    /// Refuses master keys that open none of the data keys stored under their version (the
+    /// first few of each are tried). A key file made anew, or a wrong line in
+    /// `CREDLEDGER_MASTER_KEYS`, under a version the table already holds would otherwise be
+    /// taken: every credential under it would fail to open, and what is added would be wrapped
+    /// under a key the deployment never meant to keep, beside keys of the same version it
+    /// cannot open.
+    pub async fn check_master_keys(&self) -> Result<(), KeyStoreError> {
+        for version in self.keys.versions() {
+            let rows = sqlx::query(
+                "SELECT credential_id, dek_id, wrapped FROM data_keys \
+                 WHERE kek_version = $1 AND wrapped IS NOT NULL LIMIT 3",
+            )
+            .bind(i64::from(version))
+            .fetch_all(&self.db.any)
+            .await?;
+            let opens = |row: &sqlx::any::AnyRow| -> Result<bool, sqlx::Error> {
+                let credential: String = row.try_get("credential_id")?;
+                let dek_id: String = row.try_get("dek_id")?;
+                let wrapped: zeroize::Zeroizing<Vec<u8>> =
+                    zeroize::Zeroizing::new(row.try_get("wrapped")?);
+                Ok(Uuid::parse_str(&dek_id).is_ok_and(|dek_id| {
+                    self.keys.unwrap_dek(&credential, dek_id, &wrapped).is_ok()
+                }))
+            };
+            let mut opened_one = rows.is_empty();
+            for row in &rows {
+                opened_one |= opens(row)?;
+            }
+            if !opened_one {
+                return Err(KeyStoreError::WrongMasterKey(version));
+            }
+        }
+        Ok(())
     }
 
     pub fn master_keys(&self) -> &MasterKeyring {

@@ -65,6 +65,7 @@ async fn open_ledger_with(
     }
     let master = keys::load(settings, if_missing)?;
     let keys = KeyStore::new(db.clone(), Arc::new(master));
+    keys.check_master_keys().await?;
     // The process's one group writer: the ledger's commands and uses go through it, and the
     // read models let what is on its way land before a batch.
     let writer = GroupAppender::start(db.clone());
