@@ -243,6 +243,32 @@ async fn a_lease_whose_renewal_goes_unanswered_is_reported_lost(env: TestEnv) {
 }
 on_both_backends!(a_lease_whose_renewal_goes_unanswered_is_reported_lost);
 
+/// A process paused past its hold (a frozen VM, a starved runtime) is told its lease may be
+/// lost by the clock as soon as it asks, before its renewer has run again to say so: a job
+/// (an OAuth refresh about to redeem a rotating token) would otherwise go on beside the
+/// instance that took the lease meanwhile. One thread, blocked: the renewer cannot run.
+#[test]
+fn a_lease_held_past_its_time_is_lost_before_its_renewer_runs() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let env = TestEnv::sqlite().await;
+        let ledger = env.ledger().await;
+        let leases = Leases::with_holder(ledger.db.clone(), "instance-a");
+        let ttl = Duration::from_millis(600);
+        let taken = chrono::Utc::now();
+        assert!(leases.acquire("job", taken, ttl, None).await.unwrap());
+        let held = leases.keep("job", taken, ttl);
+        assert!(!held.is_lost());
+        std::thread::sleep(ttl);
+        assert!(held.is_lost());
+        drop(held);
+        ledger.db.close().await;
+    });
+}
+
 async fn of_sixteen_instances_racing_for_a_lease_exactly_one_gets_it(env: TestEnv) {
     let ledger = env.ledger().await;
     let now = chrono::Utc::now();

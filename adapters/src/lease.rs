@@ -8,7 +8,7 @@ use crate::db::timestamp;
 use crate::{Database, DbError};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -176,14 +176,18 @@ impl Leases {
             .checked_add_signed(chrono_ttl(ttl))
             .and_then(|end| (end - Utc::now()).to_std().ok())
             .unwrap_or_default();
+        let held_until = Arc::new(Mutex::new(tokio::time::Instant::now() + left));
+        let shared_until = held_until.clone();
         let renewer = tokio::spawn(async move {
-            let mut held_until = tokio::time::Instant::now() + left;
+            let held_until = || *shared_until.lock().unwrap_or_else(PoisonError::into_inner);
             loop {
                 tokio::time::sleep(ttl / 3).await;
                 let asked = tokio::time::Instant::now();
                 let renewal = leases.renew(&name, Utc::now(), ttl);
-                match tokio::time::timeout_at(held_until.max(asked), renewal).await {
-                    Ok(Ok(true)) => held_until = asked + ttl,
+                match tokio::time::timeout_at(held_until().max(asked), renewal).await {
+                    Ok(Ok(true)) => {
+                        *shared_until.lock().unwrap_or_else(PoisonError::into_inner) = asked + ttl
+                    }
                     Ok(Ok(false)) => {
                         tracing::warn!(job = %name, "lease taken by another instance; stopping");
                         let _ = lost_tx.send(true);
@@ -196,13 +200,18 @@ impl Leases {
                         tracing::warn!(job = %name, "renewing the lease went unanswered until it may have lapsed");
                     }
                 }
-                if tokio::time::Instant::now() + ttl / 3 >= held_until && !*lost_tx.borrow() {
+                if tokio::time::Instant::now() + ttl / 3 >= held_until() && !*lost_tx.borrow() {
                     tracing::warn!(job = %name, "the lease may lapse before it is renewed; stopping");
                     let _ = lost_tx.send(true);
                 }
             }
         });
-        Held { lost, renewer }
+        Held {
+            lost,
+            renewer,
+            held_until,
+            margin: ttl / 3,
+        }
     }
 }
 
@@ -210,12 +219,22 @@ impl Leases {
 pub struct Held {
     pub lost: watch::Receiver<bool>,
     renewer: tokio::task::JoinHandle<()>,
+    /// Until when the lease is surely ours, as the renewer last learned.
+    held_until: Arc<Mutex<tokio::time::Instant>>,
+    /// How long before `held_until` the hold counts as lost (the renewer's own margin).
+    margin: Duration,
 }
 
 impl Held {
-    /// Whether the hold may have lapsed: stop before the next piece of work.
+    /// Whether the hold may have lapsed: stop before the next piece of work. Read from the
+    /// clock too, not only from `lost`: a process paused past its hold (a frozen VM, a starved
+    /// runtime) may ask before its renewer has run to say so.
     pub fn is_lost(&self) -> bool {
-        *self.lost.borrow()
+        let held_until = *self
+            .held_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *self.lost.borrow() || tokio::time::Instant::now() + self.margin >= held_until
     }
 }
 

@@ -199,7 +199,7 @@ impl TokenRefresher {
             {
                 // Renewed while the redemption and its record take their time.
                 let held = holder.keep(&lease, now, LEASE_TTL);
-                let result = self.redeem(keyring, &c, &held.lost).await;
+                let result = self.redeem(keyring, &c, &held).await;
                 drop(held);
                 if let Err(e) = holder.release(&lease, Utc::now(), None).await {
                     tracing::warn!(error = %e, "could not release a refresh lease; it lapses");
@@ -225,7 +225,7 @@ impl TokenRefresher {
         &self,
         keyring: &KeyringId,
         seen: &CredentialState,
-        lost: &tokio::sync::watch::Receiver<bool>,
+        held: &credledger_adapters::lease::Held,
     ) -> Result<Refreshed, LedgerError> {
         let definition = self
             .ledger
@@ -249,7 +249,7 @@ impl TokenRefresher {
             format!("oauth-refresh-{}", uuid::Uuid::new_v4()),
         );
         let unrecorded = self.unrecorded.get(&(seen.id, version));
-        if unrecorded.is_none() && *lost.borrow() {
+        if unrecorded.is_none() && held.is_lost() {
             return Err(LedgerError::Unavailable(
                 "the refresh lease was lost before the token was redeemed".into(),
             ));
