@@ -287,6 +287,15 @@ impl Database {
     }
 
     async fn connect_sqlite(path: &Path) -> Result<Self, DbError> {
+        // The second pool below is opened by URL, where `?` starts parameters and `%` an
+        // escape: the two pools would open different files (`ledger.db?mode=rwc` and
+        // `ledger.db`), one written, the other read.
+        if path.to_string_lossy().contains(['?', '%', '#']) {
+            return Err(DbError::BadUrl(format!(
+                "a SQLite database is named by its path alone, without `?`, `%` or `#`: {}",
+                path.display()
+            )));
+        }
         crate::sqlite_functions::register();
         let options = SqliteConnectOptions::new()
             .filename(path)
@@ -439,7 +448,29 @@ pub fn is_sqlite(conn: &sqlx::AnyConnection) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use super::{redact_url, Database, DatabaseConfig, DbError};
+
+    /// `sqlite://ledger.db?mode=rwc` (an idiom of sqlx's) opened the file `ledger.db?mode=rwc`
+    /// for one pool and `ledger.db` for the other: appends went to one file, reads came from
+    /// the other.
+    #[tokio::test]
+    async fn a_sqlite_url_with_parameters_or_escapes_is_refused() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        for name in ["l.db?mode=rwc", "l%41.db", "l.db#x"] {
+            let config = DatabaseConfig {
+                url: Some(format!("sqlite://{}/{name}", dir.path().display())),
+                data_dir: dir.path().into(),
+                max_connections: 4,
+                connection_wait: std::time::Duration::from_secs(1),
+            };
+            let refused = Database::connect(&config).await.err();
+            assert!(
+                matches!(&refused, Some(DbError::BadUrl(m)) if m.contains("path alone")),
+                "{name}: {refused:?}"
+            );
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).expect("listed").count(), 0);
+    }
 
     #[test]
     fn a_database_urls_passwords_are_hidden_wherever_they_are_written() {
