@@ -131,3 +131,101 @@ async fn an_upgrade_gives_the_mcp_copies_their_own_read_model_where_they_were(en
     );
 }
 on_both_backends!(an_upgrade_gives_the_mcp_copies_their_own_read_model_where_they_were);
+
+/// Migrations 0017 and 0018 build their indexes concurrently. Two processes migrating at once
+/// both finish: the second waited for the first in `pg_advisory_lock`, a statement whose
+/// snapshot the first's `CREATE INDEX CONCURRENTLY` waits for, and the server aborted one of
+/// them as a deadlock (leaving the index invalid when it was the build). An index a build left
+/// invalid is rebuilt by the next migration, not taken as built by `IF NOT EXISTS`.
+#[tokio::test]
+async fn migrations_at_once_both_finish_and_an_index_left_invalid_is_rebuilt() {
+    let Some(env) = TestEnv::postgres().await else {
+        return;
+    };
+    let migrate = || {
+        env.cli()
+            .arg("migrate")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    assert_success(&migrate().wait_with_output().unwrap(), "credledger migrate");
+    let pool = env.any_pool().await;
+    let indexes = "SELECT c.relname::text AS name, i.indisvalid AS valid FROM pg_index i \
+         JOIN pg_class c ON c.oid = i.indexrelid \
+         WHERE c.relname IN ('audit_trail_checks', 'audit_trail_sync_failures') ORDER BY 1";
+    let valid = |pool: sqlx::AnyPool| async move {
+        sqlx::query(indexes)
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get::<String, _>("name"), r.get::<bool, _>("valid")))
+            .collect::<Vec<_>>()
+    };
+    let built = vec![
+        ("audit_trail_checks".to_owned(), true),
+        ("audit_trail_sync_failures".to_owned(), true),
+    ];
+    assert_eq!(valid(pool.clone()).await, built);
+    for sql in [
+        "DROP INDEX audit_trail_checks",
+        "DROP INDEX audit_trail_sync_failures",
+        "DELETE FROM _sqlx_migrations WHERE version IN (17, 18)",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+
+    // Both start while the lock is held (as by a third migrating), then go at once.
+    let mut holder = pool.acquire().await.unwrap();
+    let database: String = sqlx::query_scalar("SELECT current_database()::text")
+        .fetch_one(&mut *holder)
+        .await
+        .unwrap();
+    let lock = credledger_adapters::db::migration_lock_id(&database);
+    let holder_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *holder)
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(lock)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let (first, second) = (migrate(), migrate());
+    crate::support::eventually("both asking for the lock", || async {
+        let asking: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND pid NOT IN (pg_backend_pid(), $1) AND query LIKE '%advisory_lock($1)%'",
+        )
+        .bind(holder_pid)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        asking >= 2
+    })
+    .await;
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(lock)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    drop(holder);
+    for process in [first, second] {
+        assert_success(&process.wait_with_output().unwrap(), "credledger migrate");
+    }
+    assert_eq!(valid(pool.clone()).await, built);
+
+    // A build stopped midway leaves its index invalid, and the migration recorded as run.
+    sqlx::query(
+        "UPDATE pg_index SET indisvalid = false \
+         WHERE indexrelid = 'audit_trail_checks'::regclass",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_success(&migrate().wait_with_output().unwrap(), "credledger migrate");
+    assert_eq!(valid(pool.clone()).await, built);
+    pool.close().await;
+}

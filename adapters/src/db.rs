@@ -20,6 +20,13 @@ pub enum DbError {
     Connect(#[source] sqlx::Error),
     #[error("could not migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Another process held the migrations' lock for longer than a migration waits.
+    #[error(
+        "another process has been migrating the database for over {} minutes; nothing was \
+         migrated (start again once it is done)",
+        MIGRATION_WAIT.as_secs() / 60
+    )]
+    MigrationBusy,
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
     #[error("could not create the data directory {path}: {source}")]
@@ -376,7 +383,14 @@ impl Database {
 
     pub async fn migrate(&self) -> Result<(), DbError> {
         match &self.pools {
-            Pools::Postgres(pool) => sqlx::migrate!("../migrations/postgres").run(pool).await?,
+            Pools::Postgres(pool) => {
+                // A connection of its own, closed after: its session holds the lock, which
+                // ends with it whatever happened (a pooled one would keep the lock).
+                let mut conn = pool.acquire().await?.detach();
+                let migrated = migrate_postgres(&mut conn).await;
+                let _ = sqlx::Connection::close(conn).await;
+                migrated?
+            }
             Pools::Sqlite(pool) => sqlx::migrate!("../migrations/sqlite").run(pool).await?,
         }
         Ok(())
@@ -405,6 +419,60 @@ impl Database {
             Pools::Sqlite(p) => p.close().await,
         }
     }
+}
+
+/// How long a migration waits for another process's to end.
+pub const MIGRATION_WAIT: Duration = Duration::from_secs(15 * 60);
+
+/// The advisory lock sqlx's migrator takes on PostgreSQL (its `generate_lock_id`), so this
+/// process and one migrating with sqlx's own locking exclude each other.
+pub fn migration_lock_id(database: &str) -> i64 {
+    const CRC_IEEE: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+    0x3d32ad9e * i64::from(CRC_IEEE.checksum(database.as_bytes()))
+}
+
+/// PostgreSQL's migrations, under sqlx's lock taken by asking again, not by waiting in
+/// `pg_advisory_lock` as sqlx does: a statement waiting there holds a snapshot, which a
+/// `CREATE INDEX CONCURRENTLY` of the holder's migration (0017, 0018) waits for in turn; the
+/// server aborted one of the two as a deadlock, and an aborted build leaves its index invalid,
+/// which `IF NOT EXISTS` then takes as built. An index left invalid (by that, or a build
+/// killed midway) is rebuilt here, under the lock: only migrations build indexes concurrently.
+async fn migrate_postgres(conn: &mut sqlx::PgConnection) -> Result<(), DbError> {
+    let database: String = sqlx::query_scalar("SELECT current_database()::text")
+        .fetch_one(&mut *conn)
+        .await?;
+    let lock = migration_lock_id(&database);
+    let deadline = tokio::time::Instant::now() + MIGRATION_WAIT;
+    while !sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1)")
+        .bind(lock)
+        .fetch_one(&mut *conn)
+        .await?
+    {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(DbError::MigrationBusy);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let mut migrator = sqlx::migrate!("../migrations/postgres");
+    migrator.set_locking(false);
+    migrator.run_direct(&mut *conn).await?;
+    let invalid: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+         WHERE NOT i.indisvalid AND c.relnamespace = current_schema()::text::regnamespace",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for index in invalid {
+        tracing::warn!(
+            index,
+            "rebuilding an index a build stopped midway left invalid"
+        );
+        let name = index.replace('"', "\"\"");
+        sqlx::query(&format!("REINDEX INDEX CONCURRENTLY \"{name}\""))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Timestamps in read models and key tables: RFC 3339, UTC, microseconds — sortable as text.
@@ -449,6 +517,40 @@ pub fn is_sqlite(conn: &sqlx::AnyConnection) -> bool {
 #[cfg(test)]
 mod tests {
     use super::{redact_url, Database, DatabaseConfig, DbError};
+
+    /// Each migration is as it was first put on main (`migrations/checksums`): one edited after
+    /// a database ran it stops that database's every start (sqlx's `VersionMismatch`), as 0017
+    /// did for a development ledger when it was rewritten in place.
+    #[test]
+    fn no_migration_is_edited_once_it_may_have_run() {
+        let recorded = include_str!("../../migrations/checksums");
+        let mut computed = Vec::new();
+        for (backend, migrator) in [
+            ("postgres", sqlx::migrate!("../migrations/postgres")),
+            ("sqlite", sqlx::migrate!("../migrations/sqlite")),
+        ] {
+            for m in migrator.iter() {
+                computed.push(format!(
+                    "{backend} {} {}",
+                    m.version,
+                    hex::encode(&m.checksum)
+                ));
+            }
+        }
+        let recorded: Vec<&str> = recorded.lines().filter(|l| !l.starts_with('#')).collect();
+        for line in &recorded {
+            assert!(
+                computed.contains(&(*line).to_owned()),
+                "a migration was edited, or removed: {line} (write a new migration instead)"
+            );
+        }
+        for line in &computed {
+            assert!(
+                recorded.contains(&line.as_str()),
+                "a new migration: add `{line}` to migrations/checksums"
+            );
+        }
+    }
 
     /// `sqlite://ledger.db?mode=rwc` (an idiom of sqlx's) opened the file `ledger.db?mode=rwc`
     /// for one pool and `ledger.db` for the other: appends went to one file, reads came from
