@@ -12,7 +12,7 @@ use credledger_adapters::append::{GroupAppender, NewEvent};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::process::{Child, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -31,6 +31,9 @@ struct Relay {
     /// Every connection is passed on only this long after it was made (a server slow to take
     /// connections).
     slow_by: Arc<Mutex<Duration>>,
+    /// Connections made before the latest [`Relay::go_silent`] pass nothing more, either way,
+    /// and stay open.
+    silenced: Arc<AtomicU64>,
 }
 
 impl Relay {
@@ -43,6 +46,7 @@ impl Relay {
             commit_trap: Arc::default(),
             stalled_until: Arc::default(),
             slow_by: Arc::default(),
+            silenced: Arc::default(),
         };
         relay.serve(listener);
         relay
@@ -51,6 +55,7 @@ impl Relay {
     fn serve(&self, listener: TcpListener) {
         let (upstream, trap) = (self.upstream, self.commit_trap.clone());
         let (stalled_until, slow_by) = (self.stalled_until.clone(), self.slow_by.clone());
+        let silenced = self.silenced.clone();
         let task = tokio::spawn(async move {
             // Dropped with the task when it is aborted: every relayed connection closes.
             let mut connections = JoinSet::new();
@@ -58,13 +63,17 @@ impl Relay {
                 let trap = trap.clone();
                 let stalled = *stalled_until.lock().unwrap();
                 let slow_by = *slow_by.lock().unwrap();
+                let silent = Silent {
+                    since: silenced.load(Ordering::SeqCst),
+                    now: silenced.clone(),
+                };
                 connections.spawn(async move {
                     if let Some(until) = stalled {
                         tokio::time::sleep_until(until).await;
                     }
                     tokio::time::sleep(slow_by).await;
                     if let Ok(outbound) = TcpStream::connect(upstream).await {
-                        relay_connection(inbound, outbound, trap).await;
+                        relay_connection(inbound, outbound, trap, silent).await;
                     }
                 });
             }
@@ -113,15 +122,42 @@ impl Relay {
     fn fail_next_commit(&self) {
         self.commit_trap.store(true, Ordering::SeqCst);
     }
+
+    /// The connections open now stop passing anything on, without closing (a server gone
+    /// behind a link that drops packets); new ones work.
+    fn go_silent(&self) {
+        self.silenced.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Whether a connection was silenced: made before the relay last went silent.
+#[derive(Clone)]
+struct Silent {
+    since: u64,
+    now: Arc<AtomicU64>,
+}
+
+impl Silent {
+    async fn unless_silenced(&self) {
+        if self.now.load(Ordering::SeqCst) != self.since {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// Passes bytes both ways until either side closes; when `trap` is armed and a `COMMIT` goes
 /// up, the client's side is closed before anything more comes down, while PostgreSQL's side
 /// stays open long enough for the commit to be done.
-async fn relay_connection(inbound: TcpStream, outbound: TcpStream, trap: Arc<AtomicBool>) {
+async fn relay_connection(
+    inbound: TcpStream,
+    outbound: TcpStream,
+    trap: Arc<AtomicBool>,
+    silent: Silent,
+) {
     let (mut from_client, mut to_client) = inbound.into_split();
     let (mut from_server, mut to_server) = outbound.into_split();
     let (tripped, mut tripped_rx) = tokio::sync::watch::channel(false);
+    let silent_down = silent.clone();
     let up = async move {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -129,6 +165,7 @@ async fn relay_connection(inbound: TcpStream, outbound: TcpStream, trap: Arc<Ato
                 Ok(0) | Err(_) => return,
                 Ok(n) => n,
             };
+            silent.unless_silenced().await;
             let commit = trap.load(Ordering::SeqCst)
                 && buf[..n].windows(6).any(|w| w == b"COMMIT")
                 && trap.swap(false, Ordering::SeqCst);
@@ -152,6 +189,7 @@ async fn relay_connection(inbound: TcpStream, outbound: TcpStream, trap: Arc<Ato
                 read = from_server.read(&mut buf) => match read {
                     Ok(0) | Err(_) => return,
                     Ok(n) => {
+                        silent_down.unless_silenced().await;
                         if to_client.write_all(&buf[..n]).await.is_err() {
                             return;
                         }
@@ -580,6 +618,41 @@ async fn a_group_whose_commit_was_not_confirmed_is_not_written_again() {
     );
     // The writer goes on with a new connection.
     writer.append(probe("third")).await.unwrap();
+}
+
+/// A write whose connection stops answering without closing (a failover whose old server
+/// vanished, a link cut by a firewall that drops packets) is answered `UNAVAILABLE` once the
+/// round's deadline has passed, not when the kernel gives up on the connection (some 15
+/// minutes, every command of the process waiting behind it).
+#[tokio::test]
+async fn a_write_on_a_connection_that_stopped_answering_ends_at_its_deadline() {
+    let Some(env) = TestEnv::postgres().await else {
+        return;
+    };
+    let (relay, relayed) = Relay::in_front_of(&env).await;
+    let db = credledger_adapters::Database::connect(&credledger_adapters::DatabaseConfig {
+        url: Some(relayed.to_string()),
+        data_dir: env.data_dir(),
+        max_connections: 2,
+        connection_wait: credledger_adapters::db::DEFAULT_CONNECTION_WAIT,
+    })
+    .await
+    .unwrap();
+    db.migrate().await.unwrap();
+    // Every connection the pool may hold is open, so the write takes one that goes silent.
+    let open = (0..2).map(|_| sqlx::query("SELECT pg_sleep(0.2)").execute(&db.any));
+    for opened in futures::future::join_all(open).await {
+        opened.unwrap();
+    }
+    let writer = GroupAppender::start(db);
+    relay.go_silent();
+    let deadline = credledger_adapters::append::ROUND_DEADLINE;
+    let answer = tokio::time::timeout(deadline * 2, writer.append(probe("unanswered")))
+        .await
+        .expect("still waiting on a connection that does not answer");
+    let e = answer.expect_err("the database did not answer");
+    assert!(e.is_unavailable(), "{e}");
+    assert!(e.to_string().contains("may have been written"), "{e}");
 }
 
 /// A group of appends that meets the database gone is answered `UNAVAILABLE` as a group, in the

@@ -443,18 +443,47 @@ type Inserted = (Key, Option<i64>);
 /// back when a request went in only in part (its fate says so, the others are tried again).
 async fn write(db: &Database, requests: &[Request]) -> Result<Round, DbError> {
     let _writer = db.exclusive().await;
-    let mut tx = match db.backend() {
+    let mut conn = db.any.acquire().await?;
+    if db.backend() == Backend::Sqlite {
+        // SQLite's waits are its busy timeout's.
+        return write_on(&mut conn, db.backend(), requests).await;
+    }
+    match tokio::time::timeout(ROUND_DEADLINE, write_on(&mut conn, db.backend(), requests)).await {
+        Ok(round) => round,
+        Err(_) => {
+            // A connection that stopped answering without closing (a failover whose old
+            // server vanished, a link cut by a firewall) is not given back to the pool: the
+            // next round would wait on it again, until the kernel gives up, some 15 minutes.
+            conn.close_on_drop();
+            Err(DbError::Unavailable(format!(
+                "the database did not answer for {} s, so the events may have been written",
+                ROUND_DEADLINE.as_secs()
+            )))
+        }
+    }
+}
+
+/// The longest one round may take on PostgreSQL: past the server's own bound on a session
+/// left idle in a transaction (10 s), which may hold the position lock a round waits for.
+pub const ROUND_DEADLINE: Duration = Duration::from_secs(20);
+
+async fn write_on(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    requests: &[Request],
+) -> Result<Round, DbError> {
+    use sqlx::Connection as _;
+    let mut tx = match backend {
         // Guards are checked under the position lock (the one every insert takes, see the
         // events migration), so no stream can move between the check and this commit. Taken
         // with the transaction's start, in the same round trip.
         Backend::Postgres if requests.iter().any(|r| r.guard.is_some()) => {
-            db.any
-                .begin_with(format!(
-                    "BEGIN; SELECT pg_advisory_xact_lock({POSITION_LOCK})"
-                ))
-                .await?
+            conn.begin_with(format!(
+                "BEGIN; SELECT pg_advisory_xact_lock({POSITION_LOCK})"
+            ))
+            .await?
         }
-        _ => db.any.begin().await?,
+        _ => conn.begin().await?,
     };
     let mut fates = vec![Fate::Missed; requests.len()];
     let mut inserted: Vec<Vec<Inserted>> = vec![Vec::new(); requests.len()];
