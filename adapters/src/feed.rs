@@ -118,7 +118,7 @@ pub async fn read_between<'e>(
 
 /// [`read_after`] through the backend's own driver rather than `Any` (no conversion of every
 /// value of every row): for bulk reads, like a rebuild's replay and the runner's batches. On
-/// SQLite that is the event store's one connection, which the group writer shares.
+/// SQLite that is the event store's one connection (the group writer writes through `Any`).
 pub async fn read_batch(db: &Database, after: i64, limit: i64) -> Result<Vec<FeedEvent>, DbError> {
     let sql = format!("{SELECT} WHERE global_position > $1 ORDER BY global_position LIMIT $2");
     // The same statement on either pool; each gives its own row type.
