@@ -32,8 +32,9 @@ struct Relay {
     /// connections).
     slow_by: Arc<Mutex<Duration>>,
     /// Connections made before the latest [`Relay::go_silent`] pass nothing more, either way,
-    /// and stay open.
+    /// and stay open, until [`Relay::speak_again`].
     silenced: Arc<AtomicU64>,
+    quiet: Arc<AtomicBool>,
 }
 
 impl Relay {
@@ -47,6 +48,7 @@ impl Relay {
             stalled_until: Arc::default(),
             slow_by: Arc::default(),
             silenced: Arc::default(),
+            quiet: Arc::default(),
         };
         relay.serve(listener);
         relay
@@ -55,7 +57,7 @@ impl Relay {
     fn serve(&self, listener: TcpListener) {
         let (upstream, trap) = (self.upstream, self.commit_trap.clone());
         let (stalled_until, slow_by) = (self.stalled_until.clone(), self.slow_by.clone());
-        let silenced = self.silenced.clone();
+        let (silenced, quiet) = (self.silenced.clone(), self.quiet.clone());
         let task = tokio::spawn(async move {
             // Dropped with the task when it is aborted: every relayed connection closes.
             let mut connections = JoinSet::new();
@@ -66,6 +68,7 @@ impl Relay {
                 let silent = Silent {
                     since: silenced.load(Ordering::SeqCst),
                     now: silenced.clone(),
+                    quiet: quiet.clone(),
                 };
                 connections.spawn(async move {
                     if let Some(until) = stalled {
@@ -127,20 +130,28 @@ impl Relay {
     /// behind a link that drops packets); new ones work.
     fn go_silent(&self) {
         self.silenced.fetch_add(1, Ordering::SeqCst);
+        self.quiet.store(true, Ordering::SeqCst);
+    }
+
+    /// The silenced connections pass on what they hold, and more.
+    fn speak_again(&self) {
+        self.quiet.store(false, Ordering::SeqCst);
     }
 }
 
-/// Whether a connection was silenced: made before the relay last went silent.
+/// Whether a connection is silenced: made before the relay last went silent, and not spoken
+/// again since.
 #[derive(Clone)]
 struct Silent {
     since: u64,
     now: Arc<AtomicU64>,
+    quiet: Arc<AtomicBool>,
 }
 
 impl Silent {
     async fn unless_silenced(&self) {
-        if self.now.load(Ordering::SeqCst) != self.since {
-            std::future::pending::<()>().await;
+        while self.quiet.load(Ordering::SeqCst) && self.now.load(Ordering::SeqCst) != self.since {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 }
@@ -552,17 +563,26 @@ async fn postgres_stopped_for_ten_seconds_under_load() {
 
 /// A group writer of its own whose connections go through a [`Relay`].
 async fn relayed_writer(env: &TestEnv) -> (Relay, GroupAppender) {
+    let (relay, db) = relayed_database(env, 4).await;
+    (relay, GroupAppender::start(db))
+}
+
+/// The test's database, migrated, through a relay.
+async fn relayed_database(
+    env: &TestEnv,
+    max_connections: u32,
+) -> (Relay, credledger_adapters::Database) {
     let (relay, relayed) = Relay::in_front_of(env).await;
     let db = credledger_adapters::Database::connect(&credledger_adapters::DatabaseConfig {
         url: Some(relayed.to_string()),
         data_dir: env.data_dir(),
-        max_connections: 4,
+        max_connections,
         connection_wait: credledger_adapters::db::DEFAULT_CONNECTION_WAIT,
     })
     .await
     .unwrap();
     db.migrate().await.unwrap();
-    (relay, GroupAppender::start(db))
+    (relay, db)
 }
 
 fn probe(id: &str) -> NewEvent {
@@ -623,28 +643,19 @@ async fn a_group_whose_commit_was_not_confirmed_is_not_written_again() {
 /// A write whose connection stops answering without closing (a failover whose old server
 /// vanished, a link cut by a firewall that drops packets) is answered `UNAVAILABLE` once the
 /// round's deadline has passed, not when the kernel gives up on the connection (some 15
-/// minutes, every command of the process waiting behind it).
+/// minutes, every command of the process waiting behind it); the writer goes on.
 #[tokio::test]
 async fn a_write_on_a_connection_that_stopped_answering_ends_at_its_deadline() {
     let Some(env) = TestEnv::postgres().await else {
         return;
     };
-    let (relay, relayed) = Relay::in_front_of(&env).await;
-    let db = credledger_adapters::Database::connect(&credledger_adapters::DatabaseConfig {
-        url: Some(relayed.to_string()),
-        data_dir: env.data_dir(),
-        max_connections: 2,
-        connection_wait: credledger_adapters::db::DEFAULT_CONNECTION_WAIT,
-    })
-    .await
-    .unwrap();
-    db.migrate().await.unwrap();
+    let (relay, db) = relayed_database(&env, 2).await;
     // Every connection the pool may hold is open, so the write takes one that goes silent.
     let open = (0..2).map(|_| sqlx::query("SELECT pg_sleep(0.2)").execute(&db.any));
     for opened in futures::future::join_all(open).await {
         opened.unwrap();
     }
-    let writer = GroupAppender::start(db);
+    let writer = GroupAppender::start(db.clone());
     relay.go_silent();
     let deadline = credledger_adapters::append::ROUND_DEADLINE;
     let answer = tokio::time::timeout(deadline * 2, writer.append(probe("unanswered")))
@@ -652,7 +663,19 @@ async fn a_write_on_a_connection_that_stopped_answering_ends_at_its_deadline() {
         .expect("still waiting on a connection that does not answer");
     let e = answer.expect_err("the database did not answer");
     assert!(e.is_unavailable(), "{e}");
-    assert!(e.to_string().contains("may have been written"), "{e}");
+    // Stopped before its commit was sent: nothing written, so asking again is safe.
+    assert!(e.to_string().contains("nothing was written"), "{e}");
+    // The silent connection is no longer the pool's (closing it would wait on the server).
+    assert_eq!(db.any.size(), 1);
+    relay.speak_again();
+    writer.append(probe("after")).await.unwrap();
+    let written: Vec<String> = sqlx::query_scalar(
+        "SELECT aggregate_id FROM events WHERE event_type = 'CommitProbe' ORDER BY 1",
+    )
+    .fetch_all(&env.any_pool().await)
+    .await
+    .unwrap();
+    assert_eq!(written, ["after"]);
 }
 
 /// A group of appends that meets the database gone is answered `UNAVAILABLE` as a group, in the

@@ -24,7 +24,7 @@
 use crate::db::{is_sqlite, tuples, unreachable, Backend, Database, DbError};
 use sqlx::Row;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -444,19 +444,30 @@ type Inserted = (Key, Option<i64>);
 async fn write(db: &Database, requests: &[Request]) -> Result<Round, DbError> {
     let _writer = db.exclusive().await;
     let mut conn = db.any.acquire().await?;
+    let committing = AtomicBool::new(false);
+    let round = write_on(&mut conn, db.backend(), requests, &committing);
     if db.backend() == Backend::Sqlite {
         // SQLite's waits are its busy timeout's.
-        return write_on(&mut conn, db.backend(), requests).await;
+        return round.await;
     }
-    match tokio::time::timeout(ROUND_DEADLINE, write_on(&mut conn, db.backend(), requests)).await {
+    match tokio::time::timeout(ROUND_DEADLINE, round).await {
         Ok(round) => round,
         Err(_) => {
             // A connection that stopped answering without closing (a failover whose old
             // server vanished, a link cut by a firewall) is not given back to the pool: the
             // next round would wait on it again, until the kernel gives up, some 15 minutes.
-            conn.close_on_drop();
+            // Detached and dropped, not closed: closing says goodbye to a server that does not
+            // answer, and the pool would count the connection until it did.
+            drop(conn.detach());
+            // Before its commit was sent, the transaction ends with the connection: nothing
+            // was written, and asking again is safe.
+            let outcome = if committing.load(Ordering::SeqCst) {
+                "the commit was sent, so the events may have been written"
+            } else {
+                "nothing was written"
+            };
             Err(DbError::Unavailable(format!(
-                "the database did not answer for {} s, so the events may have been written",
+                "the database did not answer for {} s; {outcome}",
                 ROUND_DEADLINE.as_secs()
             )))
         }
@@ -467,10 +478,12 @@ async fn write(db: &Database, requests: &[Request]) -> Result<Round, DbError> {
 /// left idle in a transaction (10 s), which may hold the position lock a round waits for.
 pub const ROUND_DEADLINE: Duration = Duration::from_secs(20);
 
+/// `committing` turns true as the commit is sent.
 async fn write_on(
     conn: &mut sqlx::AnyConnection,
     backend: Backend,
     requests: &[Request],
+    committing: &AtomicBool,
 ) -> Result<Round, DbError> {
     use sqlx::Connection as _;
     let mut tx = match backend {
@@ -551,6 +564,7 @@ async fn write_on(
             }
         }
     }
+    committing.store(true, Ordering::SeqCst);
     tx.commit().await.map_err(|e| {
         if unreachable(&e) {
             DbError::Unavailable(format!(
