@@ -197,7 +197,8 @@ async fn migrations_at_once_both_finish_and_an_index_left_invalid_is_rebuilt() {
     crate::support::eventually("both asking for the lock", || async {
         let asking: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
-             AND pid NOT IN (pg_backend_pid(), $1) AND query LIKE '%advisory_lock($1)%'",
+             AND pid NOT IN (pg_backend_pid(), $1) AND query LIKE '%advisory_lock($1)%' \
+             AND query NOT LIKE '%pg_stat_activity%'",
         )
         .bind(holder_pid)
         .fetch_one(&pool)

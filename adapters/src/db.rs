@@ -435,8 +435,8 @@ pub fn migration_lock_id(database: &str) -> i64 {
 /// `pg_advisory_lock` as sqlx does: a statement waiting there holds a snapshot, which a
 /// `CREATE INDEX CONCURRENTLY` of the holder's migration (0017, 0018) waits for in turn; the
 /// server aborted one of the two as a deadlock, and an aborted build leaves its index invalid,
-/// which `IF NOT EXISTS` then takes as built. An index left invalid (by that, or a build
-/// killed midway) is rebuilt here, under the lock: only migrations build indexes concurrently.
+/// which `IF NOT EXISTS` then takes as built. Those indexes, left invalid by that or by a build
+/// killed midway, are mended here, under the lock.
 async fn migrate_postgres(conn: &mut sqlx::PgConnection) -> Result<(), DbError> {
     let database: String = sqlx::query_scalar("SELECT current_database()::text")
         .fetch_one(&mut *conn)
@@ -455,24 +455,60 @@ async fn migrate_postgres(conn: &mut sqlx::PgConnection) -> Result<(), DbError> 
     }
     let mut migrator = sqlx::migrate!("../migrations/postgres");
     migrator.set_locking(false);
-    migrator.run_direct(&mut *conn).await?;
-    let invalid: Vec<String> = sqlx::query_scalar(
-        "SELECT c.relname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
-         WHERE NOT i.indisvalid AND c.relnamespace = current_schema()::text::regnamespace",
+    migrator.run(&mut *conn).await?;
+    mend_concurrent_indexes(conn).await;
+    Ok(())
+}
+
+/// The indexes migrations build concurrently (0017, 0018).
+const CONCURRENT_INDEXES: &[&str] = &["audit_trail_checks", "audit_trail_sync_failures"];
+
+/// Rebuilds the migrations' concurrently built indexes that a stopped build left invalid, and
+/// drops what a stopped rebuild left beside them (`…_ccnew`, `…_ccold`: invalid, and still
+/// written at every insert). No one else's index is touched. A failure is logged, not fatal:
+/// the indexes only speed up the admins' metrics, and the next start tries again.
+async fn mend_concurrent_indexes(conn: &mut sqlx::PgConnection) {
+    let found: Result<Vec<(String, String)>, sqlx::Error> = sqlx::query_as(
+        "SELECT c.relname::text, quote_ident(n.nspname) || '.' || quote_ident(c.relname) \
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE NOT i.indisvalid AND n.nspname = current_schema()",
     )
     .fetch_all(&mut *conn)
-    .await?;
-    for index in invalid {
-        tracing::warn!(
-            index,
-            "rebuilding an index a build stopped midway left invalid"
-        );
-        let name = index.replace('"', "\"\"");
-        sqlx::query(&format!("REINDEX INDEX CONCURRENTLY \"{name}\""))
-            .execute(&mut *conn)
-            .await?;
+    .await;
+    let invalid = match found {
+        Ok(invalid) => invalid,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not look for invalid indexes");
+            return;
+        }
+    };
+    for (name, qualified) in invalid {
+        let leftover = CONCURRENT_INDEXES.iter().any(|ours| {
+            name.strip_prefix(ours)
+                .and_then(|rest| rest.strip_prefix("_cc"))
+                .is_some_and(|rest| rest.starts_with("new") || rest.starts_with("old"))
+        });
+        let statement = if leftover {
+            format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified}")
+        } else if CONCURRENT_INDEXES.contains(&name.as_str()) {
+            format!("REINDEX INDEX CONCURRENTLY {qualified}")
+        } else {
+            continue;
+        };
+        tracing::warn!(index = %name, "mending an index a build stopped midway left invalid");
+        // Not waiting long behind another session's lock on the table.
+        let mended = async {
+            sqlx::query("SET lock_timeout = '10s'")
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query(&statement).execute(&mut *conn).await?;
+            sqlx::query("RESET lock_timeout").execute(&mut *conn).await
+        };
+        if let Err(e) = mended.await {
+            tracing::warn!(index = %name, error = %e, "could not mend the index; the next start tries again");
+        }
     }
-    Ok(())
 }
 
 /// Timestamps in read models and key tables: RFC 3339, UTC, microseconds — sortable as text.
