@@ -294,15 +294,6 @@ impl Database {
     }
 
     async fn connect_sqlite(path: &Path) -> Result<Self, DbError> {
-        // The second pool below is opened by URL, where `?` starts parameters and `%` an
-        // escape: the two pools would open different files (`ledger.db?mode=rwc` and
-        // `ledger.db`), one written, the other read.
-        if path.to_string_lossy().contains(['?', '%', '#']) {
-            return Err(DbError::BadUrl(format!(
-                "a SQLite database is named by its path alone, without `?`, `%` or `#`: {}",
-                path.display()
-            )));
-        }
         crate::sqlite_functions::register();
         let options = SqliteConnectOptions::new()
             .filename(path)
@@ -319,7 +310,21 @@ impl Database {
             .connect_with(options)
             .await
             .map_err(DbError::Connect)?;
-        let url = format!("sqlite://{}", path.display());
+        // The second pool is opened by URL, where `?` starts parameters and `%` an escape: the
+        // path is escaped, or the two pools would open different files (`ledger.db?mode=rwc`
+        // and `ledger.db`), one written, the other read.
+        let Some(text) = path.to_str() else {
+            return Err(DbError::BadUrl(format!(
+                "the SQLite database path is not UTF-8: {}",
+                path.display()
+            )));
+        };
+        const ESCAPED: &percent_encoding::AsciiSet =
+            &percent_encoding::CONTROLS.add(b'%').add(b'?').add(b'#');
+        let url = format!(
+            "sqlite://{}",
+            percent_encoding::utf8_percent_encode(text, ESCAPED)
+        );
         let any = AnyPoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(60))
@@ -552,7 +557,7 @@ pub fn is_sqlite(conn: &sqlx::AnyConnection) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{redact_url, Database, DatabaseConfig, DbError};
+    use super::{redact_url, Database, DatabaseConfig};
 
     /// Each migration is as it was first put on main (`migrations/checksums`): one edited after
     /// a database ran it stops that database's every start (sqlx's `VersionMismatch`), as 0017
@@ -590,9 +595,9 @@ mod tests {
 
     /// `sqlite://ledger.db?mode=rwc` (an idiom of sqlx's) opened the file `ledger.db?mode=rwc`
     /// for one pool and `ledger.db` for the other: appends went to one file, reads came from
-    /// the other.
+    /// the other. Both pools open the one file the path names, whatever it holds.
     #[tokio::test]
-    async fn a_sqlite_url_with_parameters_or_escapes_is_refused() {
+    async fn both_pools_open_the_file_the_path_names() {
         let dir = tempfile::tempdir().expect("a temporary directory");
         for name in ["l.db?mode=rwc", "l%41.db", "l.db#x"] {
             let config = DatabaseConfig {
@@ -601,13 +606,23 @@ mod tests {
                 max_connections: 4,
                 connection_wait: std::time::Duration::from_secs(1),
             };
-            let refused = Database::connect(&config).await.err();
-            assert!(
-                matches!(&refused, Some(DbError::BadUrl(m)) if m.contains("path alone")),
-                "{name}: {refused:?}"
-            );
+            let db = Database::connect(&config).await.expect("opened");
+            db.migrate().await.expect("migrated");
+            // The tables the migrations made, through the other pool.
+            let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events")
+                .fetch_one(&db.any)
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(events, 0);
+            db.close().await;
+            assert!(dir.path().join(name).exists(), "{name}");
         }
-        assert_eq!(std::fs::read_dir(dir.path()).expect("listed").count(), 0);
+        let files: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("listed")
+            .filter_map(|f| f.ok()?.file_name().into_string().ok())
+            .filter(|f| !f.ends_with("-wal") && !f.ends_with("-shm"))
+            .collect();
+        assert_eq!(files.len(), 3, "{files:?}");
     }
 
     #[test]
