@@ -180,9 +180,11 @@ impl Leases {
         let shared_until = held_until.clone();
         let renewer = tokio::spawn(async move {
             let held_until = || *shared_until.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut asked = tokio::time::Instant::now();
             loop {
-                tokio::time::sleep(ttl / 3).await;
-                let asked = tokio::time::Instant::now();
+                // A third of the TTL after the last renewal was asked, however long it took.
+                tokio::time::sleep_until(asked + ttl / 3).await;
+                asked = tokio::time::Instant::now();
                 let renewal = leases.renew(&name, Utc::now(), ttl);
                 match tokio::time::timeout_at(held_until().max(asked), renewal).await {
                     Ok(Ok(true)) => {
@@ -210,7 +212,7 @@ impl Leases {
             lost,
             renewer,
             held_until,
-            margin: ttl / 3,
+            margin: ttl / 6,
         }
     }
 }
@@ -221,7 +223,9 @@ pub struct Held {
     renewer: tokio::task::JoinHandle<()>,
     /// Until when the lease is surely ours, as the renewer last learned.
     held_until: Arc<Mutex<tokio::time::Instant>>,
-    /// How long before `held_until` the hold counts as lost (the renewer's own margin).
+    /// How long before `held_until` the hold counts as lost: half the renewer's own margin, so
+    /// that a renewal answered within half the TTL (they are asked every third) never makes it
+    /// seem lost meanwhile.
     margin: Duration,
 }
 
