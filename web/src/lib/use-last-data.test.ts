@@ -42,6 +42,22 @@ describe('useLastData', () => {
     expect(result.current).toBeUndefined();
   });
 
+  it('keeps a page’s answer from the cache when going back to it, though it was carried over before', () => {
+    type Props = { data?: { n: number }; scope: string };
+    const { result, rerender } = renderHook(({ data, scope }: Props) => useLastData(data, scope), {
+      initialProps: { data: { n: 1 }, scope: 'page 1' } as Props,
+    });
+    const first = result.current;
+    rerender({ data: first, scope: 'page 2' });
+    rerender({ data: { n: 2 }, scope: 'page 2' });
+    // Back to page 1: the cache gives its answer, the same object carried over before…
+    rerender({ data: first, scope: 'page 1' });
+    rerender({ data: first, scope: 'page 1' });
+    // …and it is kept while the refetch fails.
+    rerender({ data: undefined, scope: 'page 1' });
+    expect(result.current).toBe(first);
+  });
+
   it('keeps an answer the new scope had at once (from the cache) while its refetch fails', () => {
     type Props = { data?: { n: number }; scope: string };
     const { result, rerender } = renderHook(({ data, scope }: Props) => useLastData(data, scope), {

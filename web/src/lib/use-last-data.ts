@@ -16,7 +16,9 @@ export function useLastData<T>(data: T | undefined, scope?: unknown): T | undefi
     setLast(carried ? { data: undefined, scope, carried: data } : { data, scope });
     return data;
   }
-  if (data !== undefined && data !== last.data && data !== last.carried) setLast({ ...last, data });
+  // The scope's own answer: kept, and the one carried over forgotten (going back to the page it
+  // came from, the cache gives that same answer as that page's own).
+  if (data !== undefined && data !== last.data && data !== last.carried) setLast({ data, scope });
   return data ?? last.data;
 }
 
