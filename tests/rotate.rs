@@ -487,35 +487,40 @@ async fn no_master_keys_against_stored_data_keys_stops_and_generates_none(env: T
     let missing = elsewhere.path().join("master.keys");
     let fields = elsewhere.path().join("fields.json");
     std::fs::write(&fields, r#"{"token":"secret_b"}"#).unwrap();
-    // `credentials add`, with the key file given (or the ledger's own).
-    let add = |key_file: Option<&std::path::Path>| {
-        let mut cli = env.cli();
-        if let Some(file) = key_file {
-            cli.env("CREDLEDGER_MASTER_KEY_FILE", file);
-        }
-        cli.args([
-            "credentials",
-            "add",
-            "--user",
-            "alice",
-            "--service",
-            "notion",
-        ])
-        .args(["--name", "Other", "--fields-file"])
-        .arg(&fields)
-        .output()
-        .unwrap()
-    };
-    let out = add(Some(&missing));
+    let out = add_for_alice(&env, &fields, |cli| {
+        cli.env("CREDLEDGER_MASTER_KEY_FILE", &missing);
+    });
     assert!(!out.status.success(), "{out:?}");
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("already holds data keys"), "{said}");
     assert!(!missing.exists(), "a key file was generated");
     // With the ledger's own keys, the same command goes on.
-    let out = add(None);
-    assert_success(&out, "credentials add");
+    assert_success(&add_for_alice(&env, &fields, |_| {}), "credentials add");
 }
 on_both_backends!(no_master_keys_against_stored_data_keys_stops_and_generates_none);
+
+/// `credentials add` of Alice's Notion credential "Other" from `fields`, the command set up by
+/// `configure` first (its keys).
+fn add_for_alice(
+    env: &TestEnv,
+    fields: &std::path::Path,
+    configure: impl Fn(&mut std::process::Command),
+) -> std::process::Output {
+    let mut cli = env.cli();
+    configure(&mut cli);
+    cli.args([
+        "credentials",
+        "add",
+        "--user",
+        "alice",
+        "--service",
+        "notion",
+    ])
+    .args(["--name", "Other", "--fields-file"])
+    .arg(fields)
+    .output()
+    .unwrap()
+}
 
 /// Master keys that open none of the data keys stored under their version are refused before
 /// anything is written: a key file made anew (from the wrong directory, say), or a wrong line
@@ -537,22 +542,8 @@ async fn master_keys_that_open_none_of_their_versions_data_keys_are_refused(env:
     let elsewhere = tempfile::tempdir().unwrap();
     let fields = elsewhere.path().join("fields.json");
     std::fs::write(&fields, r#"{"token":"secret_b"}"#).unwrap();
-    let add = |configure: &dyn Fn(&mut std::process::Command)| {
-        let mut cli = env.cli();
-        configure(&mut cli);
-        cli.args([
-            "credentials",
-            "add",
-            "--user",
-            "alice",
-            "--service",
-            "notion",
-        ])
-        .args(["--name", "Other", "--fields-file"])
-        .arg(&fields)
-        .output()
-        .unwrap()
-    };
+    let add =
+        |configure: &dyn Fn(&mut std::process::Command)| add_for_alice(&env, &fields, configure);
     let refused = |out: std::process::Output| {
         assert!(!out.status.success(), "{out:?}");
         let said = String::from_utf8_lossy(&out.stderr);
