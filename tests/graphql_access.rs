@@ -569,17 +569,13 @@ async fn viewing_all_credentials_shows_no_one_elses_account_in_the_audit_trail(e
     let trail = |client: &Client| {
         let client = client.clone();
         async move {
-            client
+            let answer = client
                 .ok(
                     "{ auditTrail(first: 100) { edges { node { action userId credentialId } } } }",
                     json!({}),
                 )
-                .await["auditTrail"]["edges"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|e| e["node"].clone())
-                .collect::<Vec<Value>>()
+                .await;
+            crate::support::api::nodes(&answer["auditTrail"])
         }
     };
     let seen = trail(&bob).await;

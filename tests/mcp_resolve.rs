@@ -536,17 +536,10 @@ async fn each_resolve_is_recorded_as_a_use_first(env: TestEnv) {
     }
 
     let trail = || async {
-        alice
-            .ok(
-                "{ auditTrail(filter: {action: \"CredentialUsed\"}) { edges { node { credentialId context } } } }",
-                json!({}),
-            )
-            .await["auditTrail"]["edges"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["node"].clone())
-            .collect::<Vec<_>>()
+        let uses = "{ auditTrail(filter: {action: \"CredentialUsed\"}) \
+                    { edges { node { credentialId context } } } }";
+        let answer = alice.ok(uses, json!({})).await;
+        crate::support::api::nodes(&answer["auditTrail"])
     };
     eventually("both uses in the audit trail", || async {
         trail().await.len() == 2

@@ -11,6 +11,7 @@ use rand::{Rng as _, SeedableRng as _};
 use sqlx::{AnyPool, Row};
 use std::collections::BTreeMap;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Seeds ~1,500 credentials through the real command path (`demo seed`: 40 users, 38 each).
@@ -473,20 +474,8 @@ on_both_backends!(
 /// and generates none: it made a new key file, which opened none of the stored data keys, and
 /// wrapped what it added under a key the deployment never configured.
 async fn no_master_keys_against_stored_data_keys_stops_and_generates_none(env: TestEnv) {
-    let ledger = env.ledger().await;
-    register(
-        &ledger,
-        "alice",
-        "notion",
-        "Work",
-        r#"{"token":"secret_a"}"#,
-    )
-    .await
-    .unwrap();
-    let elsewhere = tempfile::tempdir().unwrap();
+    let (_ledger, elsewhere, fields) = alice_with_one_credential(&env).await;
     let missing = elsewhere.path().join("master.keys");
-    let fields = elsewhere.path().join("fields.json");
-    std::fs::write(&fields, r#"{"token":"secret_b"}"#).unwrap();
     let out = add_for_alice(&env, &fields, |cli| {
         cli.env("CREDLEDGER_MASTER_KEY_FILE", &missing);
     });
@@ -498,6 +487,27 @@ async fn no_master_keys_against_stored_data_keys_stops_and_generates_none(env: T
     assert_success(&add_for_alice(&env, &fields, |_| {}), "credentials add");
 }
 on_both_backends!(no_master_keys_against_stored_data_keys_stops_and_generates_none);
+
+/// Alice's Notion credential "Work" in the ledger (kept open), and the fields of another in a
+/// directory of the test's own (where a key file may be put).
+async fn alice_with_one_credential(
+    env: &TestEnv,
+) -> (Arc<Ledger>, tempfile::TempDir, std::path::PathBuf) {
+    let ledger = env.ledger().await;
+    register(
+        &ledger,
+        "alice",
+        "notion",
+        "Work",
+        r#"{"token":"secret_a"}"#,
+    )
+    .await
+    .unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let fields = elsewhere.path().join("fields.json");
+    std::fs::write(&fields, r#"{"token":"secret_b"}"#).unwrap();
+    (ledger, elsewhere, fields)
+}
 
 /// `credentials add` of Alice's Notion credential "Other" from `fields`, the command set up by
 /// `configure` first (its keys).
@@ -527,21 +537,9 @@ fn add_for_alice(
 /// in `CREDLEDGER_MASTER_KEYS`, under a version the table holds was taken; every stored
 /// credential failed to open, and what was added was wrapped under a key nothing else opens.
 async fn master_keys_that_open_none_of_their_versions_data_keys_are_refused(env: TestEnv) {
-    let ledger = env.ledger().await;
-    register(
-        &ledger,
-        "alice",
-        "notion",
-        "Work",
-        r#"{"token":"secret_a"}"#,
-    )
-    .await
-    .unwrap();
+    let (_ledger, elsewhere, fields) = alice_with_one_credential(&env).await;
     let pool = env.any_pool().await;
     let before = key_counts(&pool).await;
-    let elsewhere = tempfile::tempdir().unwrap();
-    let fields = elsewhere.path().join("fields.json");
-    std::fs::write(&fields, r#"{"token":"secret_b"}"#).unwrap();
     let add =
         |configure: &dyn Fn(&mut std::process::Command)| add_for_alice(&env, &fields, configure);
     let refused = |out: std::process::Output| {

@@ -305,6 +305,16 @@ impl Server {
 }
 
 /// A `token` value the simulator refuses for services with a single `token` field.
+/// The nodes of a connection (`{ edges { node } }`) in an answer, in order.
+pub fn nodes(connection: &Value) -> Vec<Value> {
+    connection["edges"]
+        .as_array()
+        .expect("a connection's edges")
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect()
+}
+
 pub fn bad_token() -> Value {
     json!({"token": "ntn_this_token_is_wrong"})
 }
