@@ -959,6 +959,61 @@ async fn a_copy_id_recorded_in_this_pass_is_claimed_before_the_read_model_shows_
 }
 on_both_backends!(a_copy_id_recorded_in_this_pass_is_claimed_before_the_read_model_shows_it);
 
+/// The send lease taken over by another process while the read model has not applied the last
+/// holder's outcomes (`mcp replay` beside `serve`, or two instances handing the lease over
+/// between passes): the new holder sends nothing until the rows show them. Without that wait
+/// it knew nothing of the create just answered and, the row still showing no copy id, created
+/// a second copy on a server that ignores `Idempotency-Key` (the original API), whose id then
+/// replaced the first's: a copy no revocation would reach.
+async fn a_sender_taking_over_the_lease_sends_nothing_until_the_read_model_shows_the_last_holders_outcomes(
+    env: TestEnv,
+) {
+    use crate::support::hold::{Hold, MCP_SYNC};
+    use crate::support::mcp_recorder::Dialect;
+    use credledger::jobs::Leases;
+    use credledger::mcp::sync::McpSync;
+    let (ledger, servers, recorder) = gateway_with_credentials(&env, &["Work".to_owned()]).await;
+    recorder.set_dialect(Dialect::Original);
+    let sender = |holder: &str| {
+        McpSync::new(
+            servers.clone(),
+            fast_sync(),
+            Leases::with_holder(ledger.db.clone(), holder),
+        )
+    };
+    let (a, b) = (sender("instance-a"), sender("instance-b"));
+    let hold = Hold::start(&env, MCP_SYNC).await;
+
+    let held = a.lock().await.unwrap().expect("the lease, for instance-a");
+    assert_eq!(a.step(&held, "gw").await.unwrap().sent, 1);
+    drop(held);
+    a.unlock().await;
+    let held = b.lock().await.unwrap().expect("the lease, for instance-b");
+    let behind = b.step(&held, "gw").await;
+
+    assert_eq!(
+        behind.as_ref().err().map(|e| e.code()),
+        Some("UNAVAILABLE"),
+        "{behind:?}"
+    );
+    assert_eq!(recorder.credentials().len(), 1, "a second copy was made");
+    hold.release().await;
+    ledger.projections.catch_up().await.unwrap();
+    assert_eq!(b.step(&held, "gw").await.unwrap().sent, 0);
+    assert_eq!(recorder.credentials().len(), 1);
+    let synced: i64 = sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM events WHERE event_type = 'CredentialSyncedToMcp'",
+    )
+    .fetch_one(&ledger.db.any)
+    .await
+    .unwrap();
+    assert_eq!(synced, 1, "one create, one outcome");
+    ledger.db.close().await;
+}
+on_both_backends!(
+    a_sender_taking_over_the_lease_sends_nothing_until_the_read_model_shows_the_last_holders_outcomes
+);
+
 /// A drift check whose lease may have lapsed while it listed the server's copies stops before
 /// recording the drift it found, and the pass says so (the sender then makes the check again
 /// at its next pass, rather than after `drift_every`), even with no row to send.

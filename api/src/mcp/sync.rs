@@ -107,19 +107,11 @@ pub struct McpSync {
     settings: SyncSettings,
     leases: Leases,
     clients: Mutex<HashMap<String, (String, McpClient)>>,
-    /// Rows this sender answered and the read model may not show yet: the row is not sent
-    /// again until the read model has applied the outcome (it would still show the state
-    /// before the answer, e.g. no copy id yet), and the copy id recorded counts as claimed.
-    answered: std::sync::Mutex<HashMap<RowKey, Answered>>,
-}
-
-/// An outcome this sender recorded for a row.
-#[derive(Debug)]
-struct Answered {
-    /// The global position of the outcome's event.
-    position: i64,
-    /// The server's id of the copy it recorded (`None` for a removal).
-    mcp_id: Option<String>,
+    /// The copy ids this sender recorded in a server's current step, which the read model may
+    /// not show yet: they count as claimed (a second create answered with one of them is not
+    /// taken for its credential's copy too). Emptied for a server when its next step starts,
+    /// once the read model shows everything recorded before it.
+    recorded_copies: std::sync::Mutex<HashMap<RowKey, String>>,
 }
 
 impl std::fmt::Debug for McpSync {
@@ -147,7 +139,7 @@ impl McpSync {
             settings,
             leases,
             clients: Mutex::new(HashMap::new()),
-            answered: std::sync::Mutex::new(HashMap::new()),
+            recorded_copies: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -290,11 +282,16 @@ impl McpSync {
     /// lease `held`: once it may have lapsed, the rows not begun are left to the next holder.
     pub async fn step(&self, held: &Held, server_id: &str) -> Result<StepReport, ApiError> {
         let db = &self.servers.ledger().db;
-        // Read before the rows: they are then at least as recent as this position.
-        let applied = self.applied_position().await?;
+        // The rows must show every outcome recorded before this step, by this instance or by
+        // the one that held the lease before it (another process, whose memory of what it sent
+        // is not ours): a row still showing the state before its answer (no copy id yet) would
+        // be sent again, making a second copy on a server that ignores `Idempotency-Key`.
+        self.wait_for_read_model(server_id, "nothing is sent to")
+            .await?;
+        self.lock_recorded_copies()
+            .retain(|(server, _), _| server != server_id);
         let rows = mcp_sync::due_rows(&db.any, server_id, &timestamp(Utc::now()), 500).await?;
         let mut report = StepReport::default();
-        let rows = self.not_awaiting_outcome(rows, applied);
         if rows.is_empty() {
             return Ok(report);
         }
@@ -336,8 +333,11 @@ impl McpSync {
                         McpSyncOutcome::Synced { mcp_id } => Some(mcp_id.clone()),
                         _ => None,
                     };
-                    let position = self.record(&row, version, outcome).await?;
-                    self.remember_answered(&row, Answered { position, mcp_id });
+                    self.record(&row, version, outcome).await?;
+                    if let Some(mcp_id) = mcp_id {
+                        self.lock_recorded_copies()
+                            .insert((row.server_id.clone(), row.credential_id.clone()), mcp_id);
+                    }
                     self.forget_delivery(&row).await?;
                     report.sent += 1;
                 }
@@ -362,45 +362,19 @@ impl McpSync {
         Ok(report)
     }
 
-    /// How far the read model the rows come from has applied the feed, when this sender is
-    /// waiting for one of its outcomes to show (`None` otherwise: no read needed).
-    async fn applied_position(&self) -> Result<Option<i64>, ApiError> {
-        if self.lock_answered().is_empty() {
-            return Ok(None);
-        }
-        let projections = &self.servers.ledger().projections;
-        Ok(Some(projections.checkpoint(&mcp_sync::McpSync).await?))
-    }
-
-    /// The rows whose last outcome from this sender the read model has applied by `applied`
-    /// (forgetting the outcomes it has).
-    fn not_awaiting_outcome(&self, rows: Vec<SyncRow>, applied: Option<i64>) -> Vec<SyncRow> {
-        let Some(applied) = applied else {
-            return rows;
-        };
-        let mut answered = self.lock_answered();
-        answered.retain(|_, outcome| outcome.position > applied);
-        rows.into_iter()
-            .filter(|r| !answered.contains_key(&(r.server_id.clone(), r.credential_id.clone())))
-            .collect()
-    }
-
-    fn lock_answered(&self) -> std::sync::MutexGuard<'_, HashMap<RowKey, Answered>> {
-        self.answered.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn remember_answered(&self, row: &SyncRow, outcome: Answered) {
-        self.lock_answered()
-            .insert((row.server_id.clone(), row.credential_id.clone()), outcome);
+    fn lock_recorded_copies(&self) -> std::sync::MutexGuard<'_, HashMap<RowKey, String>> {
+        self.recorded_copies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// The copy ids this sender recorded on `server_id` that the read model may not show yet,
     /// with their credentials.
-    fn answered_copies(&self, server_id: &str) -> Vec<(String, String)> {
-        self.lock_answered()
+    fn recorded_copies(&self, server_id: &str) -> Vec<(String, String)> {
+        self.lock_recorded_copies()
             .iter()
             .filter(|((server, _), _)| server == server_id)
-            .filter_map(|((_, credential), a)| Some((a.mcp_id.clone()?, credential.clone())))
+            .map(|((_, credential), mcp_id)| (mcp_id.clone(), credential.clone()))
             .collect()
     }
 
@@ -658,14 +632,14 @@ impl McpSync {
             i64::MAX,
         )
         .await?;
-        let answered = self
-            .answered_copies(server_id)
+        let recorded = self
+            .recorded_copies(server_id)
             .into_iter()
             .map(|(id, _)| id);
         Ok(rows
             .into_iter()
             .filter_map(|r| r.mcp_id)
-            .chain(answered)
+            .chain(recorded)
             .collect())
     }
 
@@ -674,7 +648,7 @@ impl McpSync {
     async fn claimed_by_another(&self, row: &SyncRow, mcp_id: &str) -> Result<bool, ApiError> {
         let another = |credential: &str| credential != row.credential_id;
         if self
-            .answered_copies(&row.server_id)
+            .recorded_copies(&row.server_id)
             .iter()
             .any(|(id, credential)| id == mcp_id && another(credential))
         {
@@ -726,20 +700,19 @@ impl McpSync {
         })
     }
 
-    /// Writes an outcome back as a keyring event, with the version it is about. Answers the
-    /// event's global position.
+    /// Writes an outcome back as a keyring event, with the version it is about.
     async fn record(
         &self,
         row: &SyncRow,
         version: u64,
         outcome: McpSyncOutcome,
-    ) -> Result<i64, ApiError> {
+    ) -> Result<(), ApiError> {
         let ledger = self.servers.ledger();
         let keyring = KeyringId::new(
             UserId::parse(&row.user_id)?,
             ServiceKey::parse(&row.service)?,
         );
-        let committed = ledger
+        ledger
             .command(
                 &keyring,
                 KeyringCommand::RecordMcpSync {
@@ -752,7 +725,7 @@ impl McpSync {
                 &meta(),
             )
             .await?;
-        Ok(committed.position)
+        Ok(())
     }
 
     async fn deliveries(&self, server_id: &str) -> Result<HashMap<String, Delivery>, ApiError> {
@@ -879,6 +852,26 @@ impl McpSync {
         self.servers.retry_failed(server, None).await
     }
 
+    /// Waits, up to [`READ_MODEL_WAIT`], until the MCP sync read model has applied everything
+    /// committed before the call (its checkpoint in the database, whichever process moves it);
+    /// past that, `UNAVAILABLE`: "the read model has not caught up …; {what} `{server_id}` until
+    /// it has".
+    async fn wait_for_read_model(&self, server_id: &str, what: &str) -> Result<(), ApiError> {
+        let head = self.servers.ledger().db.head().await?;
+        let deadline = tokio::time::Instant::now() + READ_MODEL_WAIT;
+        let projections = &self.servers.ledger().projections;
+        while projections.checkpoint(&mcp_sync::McpSync).await? < head {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ApiError::Unavailable(format!(
+                    "the MCP sync read model has not caught up with position {head}; {what} \
+                     `{server_id}` until it has"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
     /// Compares what the server reports (`GET /credentials`, the original API's records or
     /// ours) with the ledger. A copy that is missing, reports another `ledger_version` than it
     /// was sent, or whose reported fields differ from the credential's current state is
@@ -906,18 +899,8 @@ impl McpSync {
         // unknown (an orphan, deleted with `remove_orphans`). Hence the wait on the read
         // model's checkpoint in the database, whichever process moves it (a one-shot
         // `mcp drift` runs no read models of its own).
-        let head = db.head().await?;
-        let deadline = tokio::time::Instant::now() + DRIFT_READ_WAIT;
-        let projections = &self.servers.ledger().projections;
-        while projections.checkpoint(&mcp_sync::McpSync).await? < head {
-            if tokio::time::Instant::now() >= deadline {
-                return Err(ApiError::Unavailable(format!(
-                    "the MCP sync read model has not caught up with position {head}; no drift \
-                     check of `{server_id}` until it has"
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        self.wait_for_read_model(server_id, "no drift check of")
+            .await?;
         let rows = mcp_sync::rows_of_server(&db.any, server_id, &SyncStatus::ALL, i64::MAX).await?;
         let mut report = DriftReport::default();
         let client = self.client_for(server_id).await?;
@@ -1019,9 +1002,9 @@ impl McpSync {
     }
 }
 
-/// How long a drift check waits for the MCP sync read model to show what was committed before
-/// it; past that it checks nothing.
-const DRIFT_READ_WAIT: Duration = Duration::from_secs(5);
+/// How long a step or a drift check waits for the MCP sync read model to show what was
+/// committed before it; past that it sends or checks nothing.
+const READ_MODEL_WAIT: Duration = Duration::from_secs(5);
 
 /// Whether the server's copy says what the ledger would send. Only what the server reports is
 /// compared: a field it leaves out is not a difference, extra fields are ignored.
