@@ -283,6 +283,23 @@ def test_receiver_mistakes_are_not_refusals():
         verify(headers, path="https://mcp.example/credentials")
 
 
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"tolerance": float("nan")},
+        {"tolerance": float("inf")},
+        {"now": float("nan")},
+        {"now": float("inf")},
+        {"now": float("-inf")},
+    ],
+)
+def test_a_window_that_bounds_nothing_is_a_receiver_mistake(settings):
+    # A request signed a day ago: with NaN or infinity in the comparison it would pass.
+    headers = signed(ts=NOW - 86400)
+    with pytest.raises(ValueError):
+        verify(headers, **{"now": NOW, **settings})
+
+
 def test_the_error_never_contains_the_secret():
     with pytest.raises(InvalidSignature) as info:
         verify(signed("wrong"), secrets=SECRET)

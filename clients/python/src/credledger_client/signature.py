@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
 import threading
 import time
@@ -207,14 +208,19 @@ def verify_signature(
         InvalidSignature: a header is missing or malformed, or no `v1=` value matches any
             secret (compared in constant time).
         TypeError, ValueError: the receiver's own arguments are wrong (no secret, a `str` body,
-            a path without a leading `/`): a bug to fix, not a request to refuse.
+            a path without a leading `/`, a `now` or `tolerance` that is NaN or infinite): a bug
+            to fix, not a request to refuse.
     """
     keys = _keys(secret_or_secrets)
     raw_body = _body_bytes(body)
     verb = _method(method)
     target = _path(path)
-    if tolerance < 0:
-        raise ValueError("tolerance must be >= 0")
+    # NaN compares false with everything and infinity is never exceeded: either would accept
+    # any timestamp.
+    if not isinstance(tolerance, (int, float)) or not 0 <= tolerance < math.inf:
+        raise ValueError("tolerance must be a finite number of seconds >= 0")
+    if now is not None and (not isinstance(now, (int, float)) or not math.isfinite(now)):
+        raise ValueError("now must be a finite Unix time in seconds")
     ts = _parse_timestamp(timestamp)
     clock = time.time() if now is None else now
     if abs(clock - int(ts)) > tolerance:
