@@ -359,6 +359,44 @@ def test_guard_forgets_after_ttl():
     assert guard.claim("a")
 
 
+def test_guard_lets_a_claim_go_after_its_lease():
+    # A claim whose process hung, or lost the request without releasing it: a redelivery may
+    # apply it after the lease (10 minutes by default), not only after the day the answers are
+    # kept.
+    clock = Clock()
+    guard = IdempotencyGuard(clock=clock)
+    assert guard.claim("k")
+    clock.now += 599
+    assert guard.in_flight("k") and not guard.claim("k")
+    clock.now += 2
+    assert not guard.in_flight("k") and not guard.seen("k")
+    assert guard.claim("k")
+    guard.complete("k", {"credential_id": "m-1"})
+    clock.now += 3600  # an answer is kept for the ttl, not the lease
+    assert not guard.claim("k") and guard.response("k") == {"credential_id": "m-1"}
+
+    short = IdempotencyGuard(lease=5, clock=clock)
+    assert short.claim("k")
+    clock.now += 6
+    assert short.claim("k")
+    for lease in (0, -1, float("nan"), float("inf")):
+        with pytest.raises(ValueError):
+            IdempotencyGuard(lease=lease)
+
+
+@pytest.mark.parametrize("answer", [None, {}, b"", 0])
+def test_guard_a_request_applied_with_an_empty_answer_is_not_in_flight(answer):
+    # A DELETE answered with nothing: its redelivery is answered as applied, not 409 for a day.
+    guard = IdempotencyGuard(clock=Clock())
+    assert guard.claim("del-1")
+    guard.complete("del-1", answer)
+    assert not guard.claim("del-1")
+    assert not guard.in_flight("del-1") and guard.seen("del-1")
+    assert guard.response("del-1") == answer
+    guard.release("del-1")  # a late release does not undo what was applied
+    assert guard.seen("del-1")
+
+
 def test_guard_is_bounded():
     guard = IdempotencyGuard(max_keys=3, clock=Clock())
     for key in "abcd":

@@ -241,44 +241,54 @@ def verify_signature(
 
 
 class IdempotencyGuard:
-    """Remembers the `Idempotency-Key` of requests a receiver applied, for `ttl` seconds.
+    """Remembers, in this process, the requests a receiver applied (for `ttl` seconds) and the
+    ones it is applying (for `lease` seconds at most).
 
     credledger delivers at least once and re-signs each retry with a fresh timestamp, so the
     signature window alone does not stop a redelivery: keep keys at least as long as credledger
-    may retry (a day by default). In memory only: a receiver that restarts forgets them, so one
-    that must survive restarts stores the applied key (or the credential's `ledger_version`)
-    with the data it changes.
+    may retry (a day by default). A claim not completed or released within `lease` (the
+    process that made it hung, or lost the request without releasing it) is let go, so a
+    redelivery may claim the key again rather than be answered "in progress" for a day. In
+    memory only, per process: a receiver with several processes, or one that restarts, stores
+    the applied key (or the credential's `ledger_version`) with the data it changes.
 
     Use::
 
         if not guard.claim(key):
-            return guard.response(key) or (409, "being applied")  # already applied / in flight
+            if guard.in_flight(key) or not guard.seen(key):
+                return 409, "being applied"       # credledger retries later
+            return 200, guard.response(key)       # applied: answered as the first time
         try:
             answer = apply(request)
-        except Exception:
-            guard.release(key)     # not applied: a redelivery must be applied
+        except BaseException:      # cancelled included: not applied, a redelivery must be
+            guard.release(key)
             raise
-        guard.complete(key, answer)  # a redelivery is answered with this
-        return answer
+        guard.complete(key, answer)  # a redelivery is answered with this (None and {} too)
+        return 200, answer
     """
-
-    _IN_FLIGHT = object()
 
     def __init__(
         self,
         ttl: float = 24 * 3600,
         *,
+        lease: float = 600,
         max_keys: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if ttl <= 0:
-            raise ValueError("ttl must be > 0")
+        if not isinstance(ttl, (int, float)) or not 0 < ttl < math.inf:
+            raise ValueError("ttl must be a finite number of seconds > 0")
+        if not isinstance(lease, (int, float)) or not 0 < lease < math.inf:
+            raise ValueError("lease must be a finite number of seconds > 0")
         if max_keys <= 0:
             raise ValueError("max_keys must be > 0")
         self.ttl = ttl
+        self.lease = lease
         self.max_keys = max_keys
         self._clock = clock
-        self._entries: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        # Key -> when it is forgotten; each kept in the order it was put, so the oldest is first
+        # and expires first (every entry of one map lives as long as the others).
+        self._claimed: OrderedDict[str, float] = OrderedDict()
+        self._done: OrderedDict[str, tuple[float, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
     @staticmethod
@@ -287,75 +297,76 @@ class IdempotencyGuard:
             raise ValueError("an Idempotency-Key is a non-empty string of at most 512 characters")
         return key
 
-    def _expire(self, now: float) -> None:
-        while self._entries:
-            key, (expires, _) = next(iter(self._entries.items()))
-            if expires > now:
-                break
-            del self._entries[key]
-
-    def _live(self, key: str) -> tuple[float, Any] | None:
+    def _expire(self) -> None:
+        """Forgets expired claims and answers. Under the lock."""
         now = self._clock()
-        self._expire(now)
-        entry = self._entries.get(key)
-        if entry is not None and entry[0] <= now:
-            del self._entries[key]
-            return None
-        return entry
+        while self._claimed and next(iter(self._claimed.values())) <= now:
+            self._claimed.popitem(last=False)
+        while self._done and next(iter(self._done.values()))[0] <= now:
+            self._done.popitem(last=False)
+
+    def _bound(self) -> None:
+        """Forgets the oldest answers, then the oldest claims, past `max_keys`. Under the lock."""
+        while len(self._claimed) + len(self._done) > self.max_keys:
+            (self._done or self._claimed).popitem(last=False)
 
     def claim(self, key: str) -> bool:
-        """`True` the first time a key is seen (apply the request), `False` while it is
-        remembered (applied, or being applied by another worker)."""
+        """`True` when the key is neither applied nor being applied (apply the request now),
+        `False` while it is remembered: applied, or claimed by another request of this process
+        within its lease."""
         self._check(key)
         with self._lock:
-            if self._live(key) is not None:
+            self._expire()
+            if key in self._claimed or key in self._done:
                 return False
-            self._entries[key] = (self._clock() + self.ttl, self._IN_FLIGHT)
-            while len(self._entries) > self.max_keys:
-                self._entries.popitem(last=False)
+            self._claimed[key] = self._clock() + self.lease
+            self._bound()
             return True
 
     def complete(self, key: str, response: Any = None) -> None:
         """Marks a claimed key applied, with the answer a redelivery should get."""
         self._check(key)
         with self._lock:
-            self._entries.pop(key, None)
-            self._entries[key] = (self._clock() + self.ttl, response)
-            while len(self._entries) > self.max_keys:
-                self._entries.popitem(last=False)
+            self._claimed.pop(key, None)
+            self._done.pop(key, None)
+            self._done[key] = (self._clock() + self.ttl, response)
+            self._expire()
+            self._bound()
 
     def release(self, key: str) -> None:
-        """Forgets a claimed key whose request was not applied, so a redelivery is."""
+        """Forgets a claim whose request was not applied, so a redelivery is. A key already
+        completed stays applied."""
         self._check(key)
         with self._lock:
-            self._entries.pop(key, None)
+            self._claimed.pop(key, None)
 
     def seen(self, key: str) -> bool:
-        """Whether the key is remembered (applied or in flight)."""
+        """Whether the key is remembered (applied, or claimed within its lease)."""
         self._check(key)
         with self._lock:
-            return self._live(key) is not None
+            self._expire()
+            return key in self._claimed or key in self._done
 
     def in_flight(self, key: str) -> bool:
-        """Whether the key was claimed and is neither completed nor released."""
+        """Whether the key is claimed, within its lease, and neither completed nor released."""
         self._check(key)
         with self._lock:
-            entry = self._live(key)
-            return entry is not None and entry[1] is self._IN_FLIGHT
+            self._expire()
+            return key in self._claimed
 
     def response(self, key: str) -> Any:
-        """The answer stored by `complete`, or `None` (unknown key, in flight, or none stored)."""
+        """The answer stored by `complete`, or `None` (unknown key, in flight, or none stored:
+        tell these apart with `in_flight` and `seen`, not by this answer)."""
         self._check(key)
         with self._lock:
-            entry = self._live(key)
-            if entry is None or entry[1] is self._IN_FLIGHT:
-                return None
-            return entry[1]
+            self._expire()
+            entry = self._done.get(key)
+            return None if entry is None else entry[1]
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and bool(key) and self.seen(key)
 
     def __len__(self) -> int:
         with self._lock:
-            self._expire(self._clock())
-            return len(self._entries)
+            self._expire()
+            return len(self._claimed) + len(self._done)
