@@ -14,6 +14,7 @@ from credledger_client import (
     InvalidSignature,
     StaleTimestamp,
     compute_signature,
+    dedupe_key,
     sign_request,
     verify_signature,
 )
@@ -311,6 +312,49 @@ def test_exports():
     assert issubclass(StaleTimestamp, InvalidSignature)
 
 
+# --- dedupe_key -------------------------------------------------------------------------------
+
+EVENT_ID = json.loads(BODY)["event_id"]
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "put"])
+def test_dedupe_key_of_a_write_is_its_signed_event_id(method):
+    assert dedupe_key(method, BODY, EVENT_ID) == EVENT_ID
+    assert dedupe_key(method, memoryview(BODY), EVENT_ID.encode()) == EVENT_ID
+
+
+@pytest.mark.parametrize("header", ["keyring/alice:notion/8", "fresh-key", "", None, EVENT_ID + " "])
+def test_dedupe_key_refuses_a_header_that_is_not_the_signed_event_id(header):
+    # A captured PUT resent within the window under a fresh key: the signature still holds
+    # (the header is not signed), so the header must not be what deduplicates it.
+    headers = signed(method="PUT", path="/credentials/m-1")
+    verify(headers, method="PUT", path="/credentials/m-1")
+    with pytest.raises(InvalidSignature):
+        dedupe_key("PUT", BODY, header)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"not json", b"[]", b'{"event_id": 7}', b'{"event_id": ""}', b'{"user_id": "alice"}',
+     json.dumps({"event_id": "x" * 513}).encode()],
+)
+def test_dedupe_key_refuses_a_write_without_a_usable_event_id(body):
+    with pytest.raises(InvalidSignature):
+        dedupe_key("POST", body, "x")
+
+
+def test_dedupe_key_of_a_delete_is_its_header_and_a_get_has_none():
+    assert dedupe_key("DELETE", b"", "cred-1@1042") == "cred-1@1042"
+    assert dedupe_key("DELETE", b"", b"cred-1@1042") == "cred-1@1042"
+    for header in (None, "", "x" * 513):
+        with pytest.raises(InvalidSignature):
+            dedupe_key("DELETE", b"", header)
+    # credledger's listing sends no key; a GET is a read, nothing to deduplicate.
+    assert dedupe_key("GET", b"", None) is None
+    assert dedupe_key("GET", b"", "anything") is None
+    assert credledger_client.dedupe_key is dedupe_key
+
+
 # --- IdempotencyGuard -------------------------------------------------------------------------
 
 
@@ -420,18 +464,26 @@ def test_guard_rejects_silly_keys():
 
 
 def test_a_receiver_over_http_verifies_and_deduplicates():
-    """A stdlib HTTP receiver on loopback, as an MCP server would verify: raw body, raw path."""
+    """A stdlib HTTP receiver on loopback, as an MCP server would verify: raw body, raw path,
+    writes deduplicated by `dedupe_key`, requests sent as credledger sends them (no
+    Idempotency-Key on a GET)."""
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     import httpx
 
     guard = IdempotencyGuard()
-    applied: list[bytes] = []
+    applied: list[tuple[str, bytes]] = []
 
     class Receiver(BaseHTTPRequestHandler):
         def log_message(self, *args):
             pass
+
+        def answer(self, status, body):
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
         def handle_one(self):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -444,18 +496,15 @@ def test_a_receiver_over_http_verifies_and_deduplicates():
                     method=self.command,
                     path=self.path,  # the request target as sent: path and query, undecoded
                 )
+                key = dedupe_key(self.command, body, self.headers.get("Idempotency-Key"))
             except InvalidSignature as exc:
-                self.send_response(401)
-                self.end_headers()
-                self.wfile.write(str(exc).encode())
-                return
-            key = self.headers["Idempotency-Key"]
+                return self.answer(401, str(exc).encode())
+            if key is None:
+                return self.answer(200, b"[]")  # a listing: nothing applied
             if guard.claim(key):
-                applied.append(body)
+                applied.append((self.command, body))
                 guard.complete(key, b'{"credential_id":"m-1"}')
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(guard.response(key))
+            self.answer(200, guard.response(key))
 
         do_POST = do_GET = do_DELETE = do_PUT = handle_one
 
@@ -468,22 +517,28 @@ def test_a_receiver_over_http_verifies_and_deduplicates():
 
             def send(method, path, body=b"", secret=SECRET, key="keyring/alice:notion/7", **kw):
                 headers = sign_request(secret, body=body, method=method, path=path, **kw)
-                headers["Idempotency-Key"] = key
+                if key is not None:
+                    headers["Idempotency-Key"] = key
                 return http.request(method, path, content=body, headers=headers)
 
             assert send("POST", "/credentials", BODY).status_code == 200
             assert send("POST", "/credentials", BODY).status_code == 200  # redelivered
-            assert applied == [BODY]
+            assert applied == [("POST", BODY)]
+            # Resent under a fresh key: the same signed event, not applied again; a key that
+            # is not the body's event_id is refused.
+            assert send("POST", "/credentials", BODY, key="fresh").status_code == 401
+            assert applied == [("POST", BODY)]
             path = "/credentials?user_id=al%20ice&service_type=notion"
-            assert send("GET", path, key="list-1").status_code == 200
+            assert send("GET", path, key=None).status_code == 200  # credledger sends no key
             assert send("DELETE", "/credentials/m-1", secret=OLD_SECRET, key="del-1").status_code == 200
+            assert send("DELETE", "/credentials/m-1", key="del-1").status_code == 200
             assert send("POST", "/credentials", BODY, secret="wrong", key="k2").status_code == 401
             assert send("POST", "/credentials", BODY, key="k3", timestamp=1).status_code == 401
             headers = sign_request(SECRET, body=BODY, method="POST", path="/credentials")
-            headers["Idempotency-Key"] = "k4"
+            headers["Idempotency-Key"] = "keyring/alice:notion/7"
             tampered = http.post("/credentials", content=BODY.replace(b"alice", b"mallory"), headers=headers)
             assert tampered.status_code == 401
-            assert len(applied) == 3
+            assert applied == [("POST", BODY), ("DELETE", b"")]
     finally:
         server.shutdown()
         server.server_close()

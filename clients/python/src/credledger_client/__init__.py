@@ -2,8 +2,8 @@
 
 - `CredledgerClient` / `AsyncCredledgerClient`: `resolve(user_id, service, name=None)` returns
   the user's current credential (`ResolvedCredential`) with a short TTL cache.
-- `verify_signature(...)` and `IdempotencyGuard`: check the signed sync requests credledger
-  sends to an MCP server (docs/mcp-sync.md).
+- `verify_signature(...)`, `dedupe_key(...)` and `IdempotencyGuard`: check the signed sync
+  requests credledger sends to an MCP server and apply each write once (docs/mcp-sync.md).
 """
 
 from ._version import __version__
@@ -28,6 +28,7 @@ from .signature import (
     TIMESTAMP_HEADER,
     IdempotencyGuard,
     compute_signature,
+    dedupe_key,
     sign_request,
     signing_message,
     verify_signature,
@@ -55,6 +56,7 @@ __all__ = [
     "Unauthenticated",
     "__version__",
     "compute_signature",
+    "dedupe_key",
     "sign_request",
     "signing_message",
     "verify_signature",

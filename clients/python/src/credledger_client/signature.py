@@ -5,7 +5,9 @@ Each request carries:
 - `Credledger-Timestamp`: Unix seconds when it was signed;
 - `Credledger-Signature`: `v1=<hex>`, or several comma-separated `v1=` values while the shared
   secret is being rotated;
-- `Idempotency-Key`: the ledger event id; credledger delivers at least once.
+- `Idempotency-Key` (`POST`, `PUT`, `DELETE`): the ledger event id, the body's `event_id` for
+  `POST` and `PUT`; credledger delivers at least once. Not signed, nor is
+  `Credledger-Ledger-Version`: the body's `event_id` and `ledger_version` are.
 
 `<hex>` is the lowercase hex HMAC-SHA256, keyed with the shared secret's UTF-8 bytes, of::
 
@@ -14,14 +16,18 @@ Each request carries:
 where `body` is the raw request body exactly as received (empty for GET and DELETE).
 
 A receiver reads the raw body, calls `verify_signature` with every secret it accepts, answers 401
-on `InvalidSignature` (which `StaleTimestamp` subclasses), deduplicates by `Idempotency-Key`
-(`IdempotencyGuard`) and only then parses the JSON.
+on `InvalidSignature` (which `StaleTimestamp` subclasses), deduplicates writes by `dedupe_key`
+(the signed `event_id` of a `POST` or `PUT`; `IdempotencyGuard`), and refuses a `PUT` whose
+`ledger_version` is lower than the one it holds for that record: the signature and the time
+window prove the request is credledger's and recent, not that it is not a resend of a request
+captured within the window.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import math
 import re
 import threading
@@ -240,9 +246,62 @@ def verify_signature(
         raise InvalidSignature("no Credledger-Signature value matches an accepted secret")
 
 
+_MAX_KEY_CHARS = 512
+
+
+def dedupe_key(method: str, body: bytes, idempotency_key: str | bytes | None) -> str | None:
+    """The key to deduplicate a verified request by (`IdempotencyGuard.claim`), or `None` for
+    a request that needs none. Call it after `verify_signature`, with the same raw body.
+
+    - `POST`, `PUT`: the signed body's `event_id`. The `Idempotency-Key` header is not signed
+      (nor is `Credledger-Ledger-Version`): deduplicated by the header, a captured request
+      resent within the time window under a fresh key would be applied again. credledger sends
+      the same value in both, so a header that differs from the body's `event_id` (or is
+      missing), or a body without one, is refused.
+    - `DELETE`: the `Idempotency-Key` header as sent; there is no body to sign it. Repeating a
+      delete is harmless (the record is gone already), so an unsigned key does no harm here.
+    - `GET` (credledger's listing sends no key) and any other method: `None`, nothing to
+      deduplicate.
+
+    Raises:
+        InvalidSignature: the key is missing, too long (over 512 characters), or differs from
+            the signed body's `event_id`; or a `POST`/`PUT` body is not a JSON object with a
+            string `event_id`. Answer 401, as for a bad signature.
+    """
+    verb = _method(method)
+    header = idempotency_key
+    if isinstance(header, (bytes, bytearray)):
+        try:
+            header = bytes(header).decode("ascii")
+        except UnicodeDecodeError:
+            raise InvalidSignature("Idempotency-Key is malformed") from None
+    if header is not None and not isinstance(header, str):
+        raise TypeError("idempotency_key must be the header as received: str, bytes or None")
+    if verb in ("POST", "PUT"):
+        try:
+            payload = json.loads(_body_bytes(body))
+        except ValueError:
+            payload = None
+        event_id = payload.get("event_id") if isinstance(payload, dict) else None
+        if not isinstance(event_id, str) or not 0 < len(event_id) <= _MAX_KEY_CHARS:
+            raise InvalidSignature("the signed body has no usable event_id")
+        if header != event_id:
+            raise InvalidSignature("Idempotency-Key is not the signed body's event_id")
+        return event_id
+    if verb == "DELETE":
+        if not header:
+            raise InvalidSignature("Idempotency-Key is missing")
+        if len(header) > _MAX_KEY_CHARS:
+            raise InvalidSignature("Idempotency-Key is too long")
+        return header
+    return None
+
+
 class IdempotencyGuard:
     """Remembers, in this process, the requests a receiver applied (for `ttl` seconds) and the
-    ones it is applying (for `lease` seconds at most).
+    ones it is applying (for `lease` seconds at most), by the key `dedupe_key` gives: the
+    signed body's `event_id` for a `POST` or `PUT` (never the unsigned `Idempotency-Key` header
+    alone, which a resent request may change), the header for a `DELETE`.
 
     credledger delivers at least once and re-signs each retry with a fresh timestamp, so the
     signature window alone does not stop a redelivery: keep keys at least as long as credledger
@@ -254,6 +313,9 @@ class IdempotencyGuard:
 
     Use::
 
+        key = dedupe_key(method, body, headers.get("Idempotency-Key"))  # after verify_signature
+        if key is None:
+            return 200, read(request)             # GET: nothing to deduplicate
         if not guard.claim(key):
             if guard.in_flight(key) or not guard.seen(key):
                 return 409, "being applied"       # credledger retries later
@@ -293,7 +355,7 @@ class IdempotencyGuard:
 
     @staticmethod
     def _check(key: str) -> str:
-        if not isinstance(key, str) or not key or len(key) > 512:
+        if not isinstance(key, str) or not key or len(key) > _MAX_KEY_CHARS:
             raise ValueError("an Idempotency-Key is a non-empty string of at most 512 characters")
         return key
 
