@@ -1,0 +1,237 @@
+"""The receiver in README.md ("Verifying signed sync requests"), taken from the README as
+written and run with Starlette, driven by requests built as credledger builds them
+(adapters/src/mcp/client.rs): a GET with no Idempotency-Key, a DELETE with no body, a POST or
+PUT whose body carries the signed `event_id` and `ledger_version`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from credledger_client import sign_request
+
+pytest.importorskip("starlette")
+from starlette.exceptions import HTTPException  # noqa: E402
+from starlette.requests import Request  # noqa: E402
+from starlette.testclient import TestClient  # noqa: E402
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+SECRET = "whsec_readme_receiver"
+
+
+def readme_receiver() -> str:
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## Verifying signed sync requests") :]
+    match = re.search(r"```python\n(.*?)```", section, re.S)
+    assert match, "the README's receiver sample is gone"
+    return match.group(1)
+
+
+class Store:
+    """What the README leaves to the MCP server: its copies, by id."""
+
+    def __init__(self) -> None:
+        self.copies: dict[str, dict] = {}
+        self.writes: list[tuple[str, str | None, int | None]] = []
+        self.fail_with: BaseException | None = None
+
+    def list_copies(self, query):
+        return [
+            {"credential_id": id, **copy}
+            for id, copy in self.copies.items()
+            if copy["user_id"] == query.get("user_id") and copy["service_type"] == query.get("service_type")
+        ]
+
+    def held_version(self, record):
+        copy = self.copies.get(record)
+        return copy["ledger_version"] if copy else 0
+
+    def apply(self, method, record, change):
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.writes.append((method, record, change and change["ledger_version"]))
+        if method == "POST":
+            record = f"m-{len(self.copies) + 1}"
+            self.copies[record] = change
+            return {"credential_id": record}
+        if record not in self.copies:
+            raise HTTPException(404)
+        if method == "PUT":
+            self.copies[record] = change
+            return {"credential_id": record}
+        del self.copies[record]
+        return None  # a DELETE answers nothing
+
+
+def receiver(monkeypatch, store):
+    """A fresh process running the README's receiver: its own guard."""
+    monkeypatch.setenv("SYNC_SECRET", SECRET)
+    monkeypatch.delenv("SYNC_SECRET_OLD", raising=False)
+    namespace = {
+        "list_copies": store.list_copies,
+        "held_version": store.held_version,
+        "apply": store.apply,
+    }
+    exec(compile(readme_receiver(), str(README), "exec"), namespace)
+    return namespace
+
+
+def change(version, event_id=None, *, name="Work", token=None):
+    return {
+        "user_id": "alice",
+        "service_type": "notion",
+        "credential_name": name,
+        "credential_data": {"token": token or f"ntn_secret_v{version}"},
+        "account_identifier": "ada@acme.example",
+        "is_primary": True,
+        "ledger_version": version,
+        "event_id": event_id or f"cred-1@{1000 + version}",
+    }
+
+
+def as_credledger(method, path, body=None):
+    """The headers and body credledger sends (adapters/src/mcp/client.rs `send`)."""
+    raw = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
+    headers = sign_request(SECRET, body=raw, method=method, path=path)
+    if method != "GET":  # a change: POST, PUT, DELETE
+        headers["Idempotency-Key"] = body["event_id"] if body else f"cred-1@del-{path}"
+        headers["Credledger-Ledger-Version"] = str(body["ledger_version"] if body else 9)
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    return raw, headers
+
+
+def send(client, method, path, body=None, **override):
+    raw, headers = as_credledger(method, path, body)
+    headers.update(override)
+    return client.request(method, path, content=raw, headers=headers)
+
+
+@pytest.fixture
+def store():
+    return Store()
+
+
+@pytest.fixture
+def client(monkeypatch, store):
+    with TestClient(receiver(monkeypatch, store)["app"], base_url="http://mcp.test") as client:
+        yield client
+
+
+def test_the_readme_receiver_applies_a_create_once_and_answers_its_redelivery_as_before(client, store):
+    first = send(client, "POST", "/credentials", change(7))
+    assert first.status_code == 200 and first.json() == {"credential_id": "m-1"}
+    again = send(client, "POST", "/credentials", change(7))
+    assert again.status_code == 200 and again.json() == {"credential_id": "m-1"}
+    assert store.writes == [("POST", None, 7)]
+
+
+def test_the_readme_receiver_answers_a_listing_and_a_delete_as_credledger_sends_them(client, store):
+    send(client, "POST", "/credentials", change(7))
+    # credledger's listing: a GET with a query, no body, no Idempotency-Key.
+    listed = send(client, "GET", "/credentials?user_id=alice&service_type=notion")
+    assert listed.status_code == 200, listed.text
+    assert [copy["credential_id"] for copy in listed.json()] == ["m-1"]
+    # A DELETE: no body, an Idempotency-Key.
+    deleted = send(client, "DELETE", "/credentials/m-1")
+    assert deleted.status_code == 200, deleted.text
+    # Redelivered (its answer was lost): answered as applied, not "in progress".
+    assert send(client, "DELETE", "/credentials/m-1").status_code == 200
+    assert store.copies == {}
+    assert store.writes == [("POST", None, 7), ("DELETE", "m-1", None)]
+
+
+def test_the_readme_receiver_does_not_apply_a_put_resent_under_a_fresh_key(monkeypatch, client, store):
+    send(client, "POST", "/credentials", change(6))
+    old = change(7)
+    assert send(client, "PUT", "/credentials/m-1", old).status_code == 200
+    assert send(client, "PUT", "/credentials/m-1", change(8)).status_code == 200
+    # An attacker who captured the PUT of version 7 resends it within the window: the
+    # signature holds; only the unsigned Idempotency-Key is new.
+    resent = send(client, "PUT", "/credentials/m-1", old, **{"Idempotency-Key": "fresh-key"})
+    assert resent.status_code == 401
+    # Resent with its own key: older than the copy held, refused.
+    assert send(client, "PUT", "/credentials/m-1", old).status_code == 409
+    # The latest one redelivered: answered as before, not applied again.
+    assert send(client, "PUT", "/credentials/m-1", change(8)).status_code == 200
+    assert store.copies["m-1"]["ledger_version"] == 8
+    # A process that does not remember the keys (restarted) still refuses the older version,
+    # and applies the latest again (the same version: a redelivery it cannot tell).
+    with TestClient(receiver(monkeypatch, store)["app"], base_url="http://mcp.test") as restarted:
+        assert send(restarted, "PUT", "/credentials/m-1", old).status_code == 409
+        assert send(restarted, "PUT", "/credentials/m-1", change(8)).status_code == 200
+    assert store.copies["m-1"]["credential_data"] == {"token": "ntn_secret_v8"}
+    assert [w for w in store.writes if w[0] == "PUT"] == [("PUT", "m-1", 7), ("PUT", "m-1", 8), ("PUT", "m-1", 8)]
+
+
+def http_request(method, path, body=b"", headers=(), chunks=None, path_params=None):
+    """A Starlette request for the handler itself, and the count of body reads it made."""
+    reads = []
+    parts = list(chunks if chunks is not None else [body])
+
+    async def receive():
+        reads.append(1)
+        chunk = parts.pop(0) if parts else b""
+        return {"type": "http.request", "body": chunk, "more_body": bool(parts)}
+
+    raw_path, _, query = path.partition("?")
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": raw_path,
+        "raw_path": raw_path.encode(),
+        "query_string": query.encode(),
+        "headers": [(k.lower().encode(), str(v).encode()) for k, v in dict(headers).items()],
+        "path_params": path_params or {},
+    }
+    return Request(scope, receive), reads
+
+
+def test_the_readme_receiver_releases_a_key_whose_apply_was_cancelled(monkeypatch, store):
+    namespace = receiver(monkeypatch, store)
+    body = change(7)
+    raw, headers = as_credledger("POST", "/credentials", body)
+    headers["Content-Length"] = str(len(raw))
+    store.fail_with = asyncio.CancelledError()
+    request, _ = http_request("POST", "/credentials", raw, headers)
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(namespace["credentials"](request))
+    guard = namespace["guard"]
+    assert not guard.in_flight(body["event_id"]) and not guard.seen(body["event_id"])
+    # credledger's retry is applied, not answered "in progress".
+    store.fail_with = None
+    raw, headers = as_credledger("POST", "/credentials", body)
+    headers["Content-Length"] = str(len(raw))
+    request, _ = http_request("POST", "/credentials", raw, headers)
+    answer = asyncio.run(namespace["credentials"](request))
+    assert answer.status_code == 200 and json.loads(answer.body) == {"credential_id": "m-1"}
+
+
+def test_the_readme_receiver_reads_no_body_before_the_cheap_checks(monkeypatch, store):
+    handler = receiver(monkeypatch, store)["credentials"]
+    raw, headers = as_credledger("POST", "/credentials", change(7))
+
+    # No timestamp: not signed, nothing read.
+    unsigned = {k: v for k, v in headers.items() if k != "Credledger-Timestamp"}
+    request, reads = http_request("POST", "/credentials", raw, {**unsigned, "Content-Length": len(raw)})
+    assert asyncio.run(handler(request)).status_code == 401
+    assert reads == []
+
+    # A declared length past 1 MiB: refused unread.
+    request, reads = http_request("POST", "/credentials", raw, {**headers, "Content-Length": 2**30})
+    assert asyncio.run(handler(request)).status_code == 413
+    assert reads == []
+    request, reads = http_request("POST", "/credentials", raw, {**headers, "Content-Length": "-1"})
+    assert asyncio.run(handler(request)).status_code == 413
+    assert reads == []
+
+    # No length declared (chunked): read up to the cap, and no further.
+    endless = [b" " * 65536] * 64  # 4 MiB
+    request, reads = http_request("POST", "/credentials", headers=headers, chunks=endless)
+    assert asyncio.run(handler(request)).status_code == 413
+    assert len(reads) <= 17
+    assert store.writes == []
