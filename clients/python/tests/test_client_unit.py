@@ -289,6 +289,66 @@ def test_a_traceback_that_shows_locals_shows_no_token():
     assert TOKEN not in shown
 
 
+@pytest.mark.parametrize("agent", ["notion-mcp/1.0 é", "notion-mcp\u2028", "mcp\ud800", "a\tb", "a\r\nX-Evil: 1"])
+def test_a_user_agent_that_is_not_visible_ascii_is_refused(agent):
+    # It goes in the headers beside the token; httpx would fail to encode it in a frame whose
+    # locals hold the Authorization header.
+    with pytest.raises(ValueError):
+        CredledgerClient(BASE, TOKEN, user_agent=agent)
+    with pytest.raises(ValueError):
+        AsyncCredledgerClient(BASE, TOKEN, user_agent=agent)
+    CredledgerClient(BASE, TOKEN, user_agent="notion-mcp/1.0 (linux; +https://example.com)")
+
+
+@pytest.mark.parametrize("field", ["user_id", "service", "name", "tool"])
+def test_a_lone_surrogate_in_an_argument_is_escaped_not_raised_beside_the_token(field):
+    args = {"user_id": "demo", "service": "notion", "name": None, "tool": None, field: "x\ud800y"}
+    script = Script(ok())
+    make(script).resolve(args["user_id"], args["service"], args["name"], tool=args["tool"])
+    (request,) = script.requests
+    assert request.headers["content-type"] == "application/json"
+    assert request.content.isascii()
+    variables = json.loads(request.content)["variables"]
+    assert variables[{"user_id": "userId"}.get(field, field)] == "x\ud800y"
+
+    async def main():
+        script = Script(ok())
+        http = httpx.AsyncClient(transport=httpx.MockTransport(script))
+        async with AsyncCredledgerClient(BASE, TOKEN, http_client=http) as client:
+            await client.resolve(args["user_id"], args["service"], args["name"], tool=args["tool"])
+        await http.aclose()
+        assert script.requests[0].content.isascii()
+
+    anyio.run(main)
+
+
+def test_an_encoding_error_is_an_invalid_request_whose_traceback_shows_no_token():
+    import traceback
+
+    client = make(Script(ok()))
+    client._user_agent = "notion-mcp é"  # past the constructor's check: whatever else fails
+    with pytest.raises(InvalidRequest) as info:
+        client.resolve("demo", "notion")
+    assert isinstance(info.value, CredledgerError)
+    assert info.value.__context__ is None and info.value.__cause__ is None
+    shown = "".join(traceback.TracebackException.from_exception(info.value, capture_locals=True).format())
+    assert "resolve" in shown
+    assert TOKEN not in shown
+
+    async def main():
+        http = httpx.AsyncClient(transport=httpx.MockTransport(Script(ok())))
+        async with AsyncCredledgerClient(BASE, TOKEN, http_client=http) as client:
+            client._user_agent = "notion-mcp é"
+            with pytest.raises(InvalidRequest) as info:
+                await client.resolve("demo", "notion")
+        await http.aclose()
+        assert info.value.__context__ is None
+        shown = "".join(traceback.TracebackException.from_exception(info.value, capture_locals=True).format())
+        assert TOKEN not in shown
+
+    anyio.run(main)
+
+
 def test_an_answer_past_the_size_bound_is_not_read_to_its_end():
     sent = []
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import email.utils
 import ipaddress
+import json
 import math
 import threading
 import time
@@ -397,6 +398,13 @@ class _Base:
         # error message in a form the redaction does not recognise.
         if not all("!" <= c <= "~" for c in token):
             raise ValueError("token contains characters no API token has")
+        # The same for the User-Agent, which goes in the headers beside the token (spaces
+        # allowed): anything else fails to encode inside the HTTP library, whose frames hold
+        # the Authorization header.
+        if user_agent is not None and (
+            not isinstance(user_agent, str) or not all(" " <= c <= "~" for c in user_agent)
+        ):
+            raise ValueError("user_agent must be visible ASCII (spaces allowed)")
         if not isinstance(cache_ttl, (int, float)) or not 0 <= cache_ttl < math.inf:
             raise ValueError("cache_ttl must be a number of seconds >= 0 (0 disables the cache)")
         if not isinstance(max_cache_entries, int) or max_cache_entries < 1:
@@ -436,12 +444,23 @@ class _Base:
         }
 
     @staticmethod
-    def _payload(user_id: str, service: str, name: str | None, tool: str | None) -> dict[str, Any]:
-        return {
-            "query": RESOLVE_MUTATION,
-            "operationName": "ResolveCredential",
-            "variables": {"userId": user_id, "service": service, "name": name, "tool": tool},
-        }
+    def _payload(user_id: str, service: str, name: str | None, tool: str | None) -> bytes:
+        # Encoded here, as ASCII (a lone surrogate in an argument is escaped, not an error raised
+        # inside the HTTP library, whose frames hold the Authorization header).
+        return json.dumps(
+            {
+                "query": RESOLVE_MUTATION,
+                "operationName": "ResolveCredential",
+                "variables": {"userId": user_id, "service": service, "name": name, "tool": tool},
+            },
+            ensure_ascii=True,
+        ).encode("ascii")
+
+    @staticmethod
+    def _unencodable() -> InvalidRequest:
+        # Raised by the caller outside its handler, so the encoding error (and the frames it
+        # passed through, which held the Authorization header) is not kept as its context.
+        return InvalidRequest("the request to credledger could not be encoded (a value that is not ASCII?)")
 
     def _transport_error(self, exc: httpx.HTTPError) -> ConnectionFailed:
         kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
@@ -537,7 +556,7 @@ class CredledgerClient(_Base):
             with self._http.stream(
                 "POST",
                 self.endpoint,
-                json=self._payload(user_id, service, name, tool),
+                content=self._payload(user_id, service, name, tool),
                 headers=self._headers(),
                 timeout=self.timeout,
                 follow_redirects=False,
@@ -548,6 +567,8 @@ class CredledgerClient(_Base):
                 response = reading.answer()
         except httpx.HTTPError as exc:
             failed = self._transport_error(exc)
+        except UnicodeError:
+            failed = self._unencodable()
         else:
             return self._settle(key, response, asked_at_drops)
         # Raised outside the handler: httpx's error, whose request carries the token, is not
@@ -611,7 +632,7 @@ class AsyncCredledgerClient(_Base):
             async with self._http.stream(
                 "POST",
                 self.endpoint,
-                json=self._payload(user_id, service, name, tool),
+                content=self._payload(user_id, service, name, tool),
                 headers=self._headers(),
                 timeout=self.timeout,
                 follow_redirects=False,
@@ -622,6 +643,8 @@ class AsyncCredledgerClient(_Base):
                 response = reading.answer()
         except httpx.HTTPError as exc:
             failed = self._transport_error(exc)
+        except UnicodeError:
+            failed = self._unencodable()
         else:
             return self._settle(key, response, asked_at_drops)
         raise failed
