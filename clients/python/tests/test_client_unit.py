@@ -204,15 +204,48 @@ def test_settings_that_bound_nothing_are_refused(settings):
         CredledgerClient(BASE, TOKEN, **settings)
 
 
-def test_a_compressed_answer_is_read_once_decoded():
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", "GZIP", "gzip, identity"])
+def test_a_compressed_answer_is_refused_unread(encoding):
+    # httpx would inflate it before the size bound saw a byte: a few KiB of gzip hold gigabytes.
     import gzip
 
+    inflated = []
+
+    def bomb():
+        inflated.append(1)
+        yield gzip.compress(b" " * (8 * 1024 * 1024))  # 8 MiB in some 8 KiB
+
+    script = Script(lambda request: httpx.Response(200, headers={"content-encoding": encoding}, content=bomb()))
+    with pytest.raises(ServerError, match="compressed"):
+        make(script).resolve("demo", "notion")
+    assert script.requests[0].headers["accept-encoding"] == "identity"
+    assert inflated == []  # not even read
+
+    # A well-formed answer compressed all the same is refused too: identity was asked for.
+    answer = gzip.compress(ok().read())
+    compressed = httpx.Response(200, headers={"content-encoding": encoding}, content=iter([answer]))
+    with pytest.raises(ServerError, match="compressed"):
+        make(Script(compressed)).resolve("demo", "notion")
+
+    async def chunks():
+        yield answer
+
+    async def main():
+        script = Script(lambda request: httpx.Response(200, headers={"content-encoding": encoding}, content=chunks()))
+        http = httpx.AsyncClient(transport=httpx.MockTransport(script))
+        async with AsyncCredledgerClient(BASE, TOKEN, http_client=http) as client:
+            with pytest.raises(ServerError, match="compressed"):
+                await client.resolve("demo", "notion")
+        await http.aclose()
+        assert script.requests[0].headers["accept-encoding"] == "identity"
+
+    anyio.run(main)
+
+
+def test_an_answer_marked_identity_is_read():
     answer = ok()
-    compressed = httpx.Response(
-        200, headers={"content-encoding": "gzip"}, content=gzip.compress(answer.read())
-    )
-    got = make(Script(compressed)).resolve("demo", "notion")
-    assert got.fields == {"token": SECRET}
+    plain = httpx.Response(200, headers={"content-encoding": "identity"}, content=answer.read())
+    assert make(Script(plain)).resolve("demo", "notion").fields == {"token": SECRET}
 
 
 def test_no_proxy_is_taken_from_the_environment_for_plain_http(monkeypatch):

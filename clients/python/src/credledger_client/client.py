@@ -344,9 +344,19 @@ MAX_ANSWER_BYTES = 1024 * 1024
 class _Reading:
     """An answer's body read as it comes: at most `MAX_ANSWER_BYTES`, and no longer in all than
     `timeout` seconds (httpx bounds each read, not the whole: a byte every few seconds would
-    keep it going)."""
+    keep it going). Read as sent, never decompressed: the client asks for `identity` (credledger
+    does not compress its answers), and refuses a compressed one, which would be inflated
+    before any bound could see it (a few KiB can hold gigabytes)."""
 
     def __init__(self, response: httpx.Response, timeout: float, clock: Callable[[], float]) -> None:
+        encoding = response.headers.get("content-encoding", "").strip().lower()
+        if encoding not in ("", "identity"):
+            raise _error(
+                ServerError,
+                "credledger's answer is compressed (a Content-Encoding other than the identity asked for)",
+                code=None,
+                response=response,
+            )
         self.response = response
         self.deadline = clock() + timeout
         self.clock = clock
@@ -365,7 +375,7 @@ class _Reading:
             raise httpx.ReadTimeout("the answer took longer than the timeout in all")
 
     def answer(self) -> httpx.Response:
-        # The body as read is decoded already: its encoding and length headers no longer hold.
+        # The body as read: no encoding (refused above); its length is what was read.
         headers = [
             (name, value)
             for name, value in self.response.headers.multi_items()
@@ -440,6 +450,9 @@ class _Base:
             "Authorization": f"Bearer {self._token.reveal()}",
             "Content-Type": "application/json",
             "Accept": "application/json",
+            # httpx asks for gzip, deflate (and br, zstd when installed) and inflates before the
+            # size bound sees a byte.
+            "Accept-Encoding": "identity",
             "User-Agent": self._user_agent,
         }
 
