@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from datetime import datetime, timedelta, timezone
 
 import anyio
 import httpx
@@ -28,7 +29,7 @@ SECRET = "ntn_secret_value_that_must_not_leak"
 BASE = "http://127.0.0.1:9"
 
 
-def ok(name="Work", secret=SECRET):
+def ok(name="Work", secret=SECRET, **more):
     return httpx.Response(
         200,
         json={
@@ -38,6 +39,7 @@ def ok(name="Work", secret=SECRET):
                     "service": "notion",
                     "name": name,
                     "fields": {"token": secret},
+                    **more,
                 }
             }
         },
@@ -515,6 +517,56 @@ def test_an_answer_asked_for_before_an_invalidation_is_not_kept_after_it():
     client = make(script, cache_ttl=30)
     client.resolve("demo", "notion")
     assert len(client._cache) == 0
+
+
+def expiring_in(seconds):
+    """An `expiresAt` as credledger writes it (RFC 3339, UTC, `Z`)."""
+    when = datetime.now(timezone.utc) + timedelta(seconds=seconds)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def test_the_expiry_is_asked_for_and_kept():
+    script = Script(ok(expiresAt="2031-05-06T07:08:09.123Z"))
+    got = make(script).resolve("demo", "notion")
+    assert "expiresAt" in json.loads(script.requests[0].content)["query"]
+    assert got.expires_at == datetime(2031, 5, 6, 7, 8, 9, 123000, tzinfo=timezone.utc)
+    assert make(Script(ok())).resolve("demo", "notion").expires_at is None
+    for bad in (17, "tomorrow", ["2031-05-06T07:08:09Z"]):
+        with pytest.raises(ServerError, match="malformed"):
+            make(Script(ok(expiresAt=bad))).resolve("demo", "notion")
+
+
+def test_an_expiring_token_is_kept_until_30_s_before_it_expires():
+    clock = Clock()
+    script = Script(ok(expiresAt=expiring_in(45)))
+    client = make(script, cache_ttl=300, clock=clock)
+    client.resolve("demo", "notion")
+    clock.now += 14
+    client.resolve("demo", "notion")
+    assert len(script.requests) == 1
+    clock.now += 2  # past 45 - 30 s
+    client.resolve("demo", "notion")
+    assert len(script.requests) == 2
+
+
+@pytest.mark.parametrize("seconds", [29, 0, -3600])
+def test_a_token_about_to_expire_or_expired_is_not_cached(seconds):
+    script = Script(ok(expiresAt=expiring_in(seconds)))
+    client = make(script, cache_ttl=300)
+    client.resolve("demo", "notion")
+    client.resolve("demo", "notion")
+    assert len(script.requests) == 2
+    assert len(client._cache) == 0
+
+
+def test_a_token_past_its_expiry_by_the_wall_clock_is_not_served():
+    # The monotonic clock stood still (a suspended machine); the token expired meanwhile.
+    script = Script(ok(expiresAt=expiring_in(3600)))
+    client = make(script, cache_ttl=7200, clock=Clock())
+    client.resolve("demo", "notion")
+    client._cache.wall = lambda: datetime.now(timezone.utc).timestamp() + 3600
+    client.resolve("demo", "notion")
+    assert len(script.requests) == 2
 
 
 def test_cache_key_is_user_service_and_name():

@@ -45,11 +45,15 @@ from .errors import (
 RESOLVE_MUTATION = (
     "mutation ResolveCredential($userId: String!, $service: String!, $name: String, $tool: String) {"
     " resolveCredential(userId: $userId, service: $service, name: $name, tool: $tool)"
-    " { credentialId service name fields } }"
+    " { credentialId service name fields expiresAt } }"
 )
 
 #: The longest tool name credledger records with a use.
 MAX_TOOL_CHARS = 128
+
+#: A credential that expires (an OAuth access token) is kept in the cache until this many
+#: seconds before it does, at most: a tool given it has that long to use it.
+EXPIRY_MARGIN = 30
 
 _MAX_MESSAGE = 300
 _ANY: Any = object()
@@ -69,14 +73,16 @@ class ResolvedCredential:
     """A credential's current secret, as credledger answered it.
 
     `fields` holds the secret's fields named as in the catalog (`token`, `api_key`, `url`, …).
-    The `repr` shows the field names only, never their values, so logging the object is safe;
-    logging `fields` itself is not.
+    `expires_at` is when the secret expires (an OAuth access token), as an aware UTC datetime,
+    or `None`. The `repr` shows the field names only, never their values, so logging the
+    object is safe; logging `fields` itself is not.
     """
 
     credential_id: str
     service: str
     name: str
     fields: dict[str, str] = field(default_factory=dict)
+    expires_at: datetime | None = None
 
     def __repr__(self) -> str:
         names = ", ".join(sorted(self.fields))
@@ -111,26 +117,40 @@ class _Secret:
 
 
 class _TTLCache:
-    """Answers by (user, service, name), each kept `ttl` seconds; at most `max_entries`."""
+    """Answers by (user, service, name), each kept `ttl` seconds, or until `EXPIRY_MARGIN`
+    seconds before its secret expires when that is sooner; at most `max_entries`."""
 
-    def __init__(self, ttl: float, max_entries: int, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, ttl: float, max_entries: int, clock: Callable[[], float], wall: Callable[[], float] = time.time
+    ) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
         self.clock = clock
+        # Unix time, to compare with a secret's expiry (`clock` may be monotonic).
+        self.wall = wall
         self._items: OrderedDict[Hashable, tuple[float, ResolvedCredential]] = OrderedDict()
         self._lock = threading.Lock()
         # One more at every drop: an answer asked for before a drop is not kept after it.
         self.drops = 0
 
     def _forget_expired(self) -> None:
-        """Drops every expired answer (oldest first: entries are kept in the order they were
-        put, each for `ttl`), so no secret stays in memory past its time. Under the lock."""
+        """Drops expired answers, oldest first (entries are kept in the order they were put,
+        each for `ttl` at most), so no secret stays in memory longer than `ttl`. An answer
+        kept for less, its secret expiring, may stay until the answers before it go, but is
+        never served past its time (`get`). Under the lock."""
         now = self.clock()
         while self._items:
             oldest = next(iter(self._items))
             if self._items[oldest][0] > now:
                 break
             del self._items[oldest]
+
+    def _lifetime(self, value: ResolvedCredential) -> float:
+        """How long `value` may be kept: `ttl`, or until `EXPIRY_MARGIN` seconds before its
+        secret expires when that is sooner (0 or less: not at all)."""
+        if value.expires_at is None:
+            return self.ttl
+        return min(self.ttl, value.expires_at.timestamp() - self.wall() - EXPIRY_MARGIN)
 
     def get(self, key: Hashable) -> ResolvedCredential | None:
         if self.ttl <= 0:
@@ -141,7 +161,9 @@ class _TTLCache:
             if item is None:
                 return None
             expires, value = item
-            if self.clock() >= expires:
+            # By the wall clock too: a token past its expiry is never served, whatever the
+            # monotonic clock says (a suspended machine, a clock set forward).
+            if self.clock() >= expires or self._lifetime(value) <= 0:
                 del self._items[key]
                 return None
             return value._copy()
@@ -156,7 +178,10 @@ class _TTLCache:
                 return
             self._forget_expired()
             self._items.pop(key, None)
-            self._items[key] = (self.clock() + self.ttl, value._copy())
+            lifetime = self._lifetime(value)
+            if lifetime <= 0:
+                return  # expires too soon to be kept
+            self._items[key] = (self.clock() + lifetime, value._copy())
             while len(self._items) > self.max_entries:
                 self._items.popitem(last=False)
 
@@ -320,12 +345,14 @@ def _parse_resolve(response: httpx.Response, token: _Secret) -> ResolvedCredenti
     if not isinstance(resolved, dict):
         raise _error(ServerError, "credledger's answer has no resolveCredential", code=None, response=response)
     fields = resolved.get("fields")
+    expires_at = _expiry(resolved.get("expiresAt"))
     ok = (
         isinstance(resolved.get("credentialId"), str)
         and isinstance(resolved.get("service"), str)
         and isinstance(resolved.get("name"), str)
         and isinstance(fields, dict)
         and all(isinstance(k, str) and isinstance(v, str) for k, v in fields.items())
+        and expires_at is not _ANY
     )
     if not ok:
         raise _error(ServerError, "credledger's resolveCredential answer is malformed", code=None, response=response)
@@ -334,7 +361,21 @@ def _parse_resolve(response: httpx.Response, token: _Secret) -> ResolvedCredenti
         service=resolved["service"],
         name=resolved["name"],
         fields=dict(fields),
+        expires_at=expires_at,
     )
+
+
+def _expiry(value: Any) -> Any:
+    """`expiresAt` (RFC 3339) as an aware datetime, `None` when absent, `_ANY` when malformed."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return _ANY
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return _ANY
+    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
 
 
 #: The largest answer read from credledger: a resolved credential's secret is at most 64 KiB.
