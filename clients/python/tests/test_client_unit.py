@@ -457,6 +457,19 @@ def test_maps_errors(answer, expected, code):
     assert isinstance(info.value, CredledgerError)
 
 
+def test_every_code_resolve_may_answer_is_documented():
+    # CONFLICT (a busy keyring, api/src/ledger.rs) reaches callers as the base CredledgerError.
+    from pathlib import Path
+
+    from credledger_client import client as client_module
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("| exception | when |") :].split("\n\n")[0]
+    for code in [*client_module._BY_CODE, "CONFLICT"]:
+        assert f"`{code}`" in table, code
+    assert "CONFLICT" in CredledgerClient.resolve.__doc__
+
+
 def test_rate_limited_carries_retry_after():
     answer = gql_error("RATE_LIMITED", "too many", extra={"retryAfter": 7}, headers={"retry-after": "9"})
     with pytest.raises(RateLimited) as info:

@@ -126,14 +126,15 @@ def test_accepts_bytes_headers_and_int_timestamp():
     )
 
 
-def test_rotation_sender_signs_with_both_receiver_knows_only_the_new_one():
+def test_several_values_each_secret_verifies_its_own():
+    # credledger sends one value; a tool acting as it may sign with several secrets.
     headers = signed([SECRET, OLD_SECRET])
     assert headers["Credledger-Signature"].count("v1=") == 2
     verify(headers, secrets=SECRET)
     verify(headers, secrets=[OLD_SECRET])
 
 
-def test_rotation_receiver_accepts_a_list_of_secrets():
+def test_a_receiver_moving_to_a_new_registration_accepts_both_secrets():
     verify(signed(OLD_SECRET), secrets=[SECRET, OLD_SECRET])
     verify(signed(SECRET), secrets=(s for s in [OLD_SECRET, SECRET]))
 

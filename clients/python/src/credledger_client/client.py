@@ -598,7 +598,10 @@ class CredledgerClient(_Base):
         records no use.
 
         Raises `CredentialNotFound`, `Forbidden`, `Unauthenticated`, `RateLimited`,
-        `InvalidRequest`, `ServerError` or `ConnectionFailed` (all `CredledgerError`).
+        `InvalidRequest`, `ServerError` or `ConnectionFailed` (all `CredledgerError`), or
+        `CredledgerError` itself with `code == "CONFLICT"`: the keyring was busy (changed by
+        other writers at each attempt to record the use), nothing was answered; transient,
+        try again.
         """
         _check_args(user_id, service, name, tool)
         key = (user_id, service, name)

@@ -3,8 +3,10 @@
 Each request carries:
 
 - `Credledger-Timestamp`: Unix seconds when it was signed;
-- `Credledger-Signature`: `v1=<hex>`, or several comma-separated `v1=` values while the shared
-  secret is being rotated;
+- `Credledger-Signature`: `v1=<hex>`, one value: credledger keeps one signing secret per
+  server and no command replaces it (a leaked secret is replaced by registering the server
+  anew, under a new id and secret). The verifier also takes several comma-separated values,
+  and values of other schemes, which it ignores;
 - `Idempotency-Key` (`POST`, `PUT`, `DELETE`): the ledger event id, the body's `event_id` for
   `POST` and `PUT`; credledger delivers at least once. Not signed, nor is
   `Credledger-Ledger-Version`: the body's `event_id` and `ledger_version` are.
@@ -126,8 +128,9 @@ def sign_request(
     timestamp: int | None = None,
 ) -> dict[str, str]:
     """The `Credledger-Timestamp` and `Credledger-Signature` headers for a request, signed with
-    each secret given (as credledger does during a rotation). For tests and tools that must act
-    as credledger; a receiver only needs `verify_signature`."""
+    each secret given (credledger signs with its one secret per server; several give several
+    comma-separated values). For tests and tools that must act as credledger; a receiver only
+    needs `verify_signature`."""
     ts = str(int(time.time()) if timestamp is None else int(timestamp))
     values = [
         f"{SCHEME}=" + hmac.new(key, signing_message(ts, body, method, path), hashlib.sha256).hexdigest()
@@ -196,8 +199,10 @@ def verify_signature(
     """Checks a signed sync request; returns `None` when it is authentic and fresh.
 
     Args:
-        secret_or_secrets: the shared signing secret, or every secret accepted (during a
-            rotation, the new and the old one).
+        secret_or_secrets: the shared signing secret, or every secret accepted (while a
+            receiver moves from one registration's secret to a new one's, both).
+            credledger sends one `v1=` value, signed with the secret of the registration
+            sending it.
         timestamp: the `Credledger-Timestamp` header exactly as received.
         signature: the `Credledger-Signature` header exactly as received.
         body: the raw request body bytes, read before any parsing (`b""` for GET and DELETE).
