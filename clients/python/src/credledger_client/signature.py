@@ -326,7 +326,7 @@ class IdempotencyGuard:
                 return 409, "being applied"       # credledger retries later
             return 200, guard.response(key)       # applied: answered as the first time
         try:
-            answer = apply(request)
+            answer = apply(request)  # a PUT older than the copy held changes nothing: 409
         except BaseException:      # cancelled included: not applied, a redelivery must be
             guard.release(key)
             raise
