@@ -353,6 +353,42 @@ describe('AddCredentialDialog', () => {
     expect(onOpenChange).not.toHaveBeenCalledWith(false);
   });
 
+  it('cannot be closed while the credential is being added, and then shows the refusal', async () => {
+    const answer = deferred<Answer>();
+    const { client } = mockClient({ TestCredential: () => valid, AddCredential: () => answer.promise });
+    function Page() {
+      const [open, setOpen] = useState(true);
+      return (
+        <AddCredentialDialog
+          open={open}
+          onOpenChange={setOpen}
+          services={services}
+          preselectedService="notion"
+        />
+      );
+    }
+    const user = userEvent.setup();
+    renderWithClient(<Page />, client);
+    await user.type(screen.getByLabelText(/^name/i), 'Work');
+    await user.type(screen.getByLabelText(/internal integration token/i), 'ntn_good');
+    await user.click(testButton());
+    await screen.findByText('The credential is valid.');
+    await user.click(addButton());
+    await waitFor(() => expect(screen.getByRole('button', { name: 'Cancel' })).toBeDisabled());
+    expect(screen.queryByRole('button', { name: 'Close' })).not.toBeInTheDocument();
+    await user.keyboard('{Escape}');
+    expect(screen.getByRole('dialog', { name: 'Add credential' })).toBeInTheDocument();
+
+    answer.resolve({
+      errors: [
+        { message: 'The server cannot reach its database right now.', extensions: { code: 'UNAVAILABLE' } },
+      ],
+    });
+    expect(await screen.findByText('The server cannot reach its database right now.')).toBeInTheDocument();
+    await user.keyboard('{Escape}');
+    await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument());
+  });
+
   it('lets a service be chosen, with that service’s fields', async () => {
     const { user, dialog } = setup({}, null);
     expect(screen.getByLabelText('Service')).toHaveValue('');

@@ -65,21 +65,15 @@ export function AddCredentialDialog({
 }: Props) {
   return (
     <Dialog open={open} onOpenChange={onOpenChange}>
-      <DialogContent>
-        <DialogHeader>
-          <DialogTitle>Add credential</DialogTitle>
-          <DialogDescription>
-            The provider checks the credential before it is kept; it is stored encrypted.
-          </DialogDescription>
-        </DialogHeader>
-        {/* Mounted only while open, so every opening starts from empty values. */}
+      {/* Mounted only while open, so every opening starts from empty values. */}
+      {open && (
         <AddCredentialForm
           services={services}
           preselectedService={preselectedService ?? null}
           takenNames={takenNames}
           onDone={() => onOpenChange(false)}
         />
-      </DialogContent>
+      )}
     </Dialog>
   );
 }
@@ -212,184 +206,198 @@ function AddCredentialForm({
   }
 
   const nameId = `${ids}-name`;
+  // Not closed while the credential is being added (or the provider's page asked for): its
+  // answer, an error to read or the credential added, would be lost with the form.
+  const busy = adding || oauth.starting;
   return (
-    <form className="space-y-4" onSubmit={submit} noValidate aria-label="Add credential">
-      <div className="space-y-2">
-        <Label htmlFor={`${ids}-service`}>Service</Label>
-        <Select
-          id={`${ids}-service`}
-          value={serviceKey}
-          aria-invalid={errors.has('service')}
-          onChange={(e) => chooseService(e.target.value)}
-        >
-          <option value="" disabled>
-            Choose a service
-          </option>
-          {services.map((s) => (
-            <option key={s.key} value={s.key}>
-              {s.displayName}
-            </option>
-          ))}
-        </Select>
-        {errors.has('service') && <p className="text-xs text-destructive">Choose a service.</p>}
-      </div>
-
-      {service && viaOAuth && (
-        <div className="space-y-3" data-testid="oauth-connect">
-          <div className="space-y-2">
-            <Label htmlFor={nameId}>Name (optional)</Label>
-            <Input
-              id={nameId}
-              value={name}
-              maxLength={100}
-              placeholder="e.g. Work, Personal"
-              autoComplete="off"
-              aria-describedby={`${nameId}-hint`}
-              onChange={(e) => setName(e.target.value)}
-            />
-            <p id={`${nameId}-hint`} className="text-xs text-muted-foreground">
-              Without one, the account's email address names it.
-            </p>
-          </div>
-          <p className="text-sm text-muted-foreground">
-            {service.displayName} is connected through {provider}: you sign in there and allow access; no
-            token is pasted here. {provider} is asked for: {scopesLabel(service.oauthScopes)}.
-          </p>
-          <Button
-            type="button"
-            className="w-full"
-            disabled={oauth.starting}
-            aria-busy={oauth.starting || undefined}
-            onClick={() => void oauth.connect(service.key, { name })}
+    <DialogContent dismissible={!busy}>
+      <DialogHeader>
+        <DialogTitle>Add credential</DialogTitle>
+        <DialogDescription>
+          The provider checks the credential before it is kept; it is stored encrypted.
+        </DialogDescription>
+      </DialogHeader>
+      <form className="space-y-4" onSubmit={submit} noValidate aria-label="Add credential">
+        <div className="space-y-2">
+          <Label htmlFor={`${ids}-service`}>Service</Label>
+          <Select
+            id={`${ids}-service`}
+            value={serviceKey}
+            aria-invalid={errors.has('service')}
+            onChange={(e) => chooseService(e.target.value)}
           >
-            {oauth.starting ? <Spinner /> : <LogIn aria-hidden="true" />}
-            Connect with {provider}
-          </Button>
-          {oauth.error && (
-            <Alert variant="destructive" role="alert">
-              {oauth.error}
-            </Alert>
-          )}
+            <option value="" disabled>
+              Choose a service
+            </option>
+            {services.map((s) => (
+              <option key={s.key} value={s.key}>
+                {s.displayName}
+              </option>
+            ))}
+          </Select>
+          {errors.has('service') && <p className="text-xs text-destructive">Choose a service.</p>}
         </div>
-      )}
 
-      {service && !viaOAuth && (
-        <>
-          <div className="space-y-2">
-            <Label htmlFor={nameId}>
-              Name
-              <span className="text-destructive" aria-hidden="true">
-                {' '}
-                *
-              </span>
-            </Label>
-            <Input
-              id={nameId}
-              value={name}
-              maxLength={100}
-              required
-              aria-required
-              aria-invalid={errors.has('name') || nameTaken}
-              aria-describedby={`${nameId}-hint`}
-              placeholder="e.g. Work, Personal"
-              autoComplete="off"
-              // A service chosen from its card: the name is the first thing to type.
-              autoFocus={!!preselectedService}
-              onChange={(e) => {
-                setName(e.target.value);
-                clearError('name');
-              }}
-            />
-            <p id={`${nameId}-hint`} className="text-xs text-muted-foreground">
-              {nameTaken ? (
-                <span className="text-destructive">
-                  You already have a {service.displayName} credential named “{trimmedName}”. Choose another
-                  name.
-                </span>
-              ) : errors.has('name') ? (
-                <span className="text-destructive">Name is required.</span>
-              ) : (
-                'A name to tell this account from your others.'
-              )}
+        {service && viaOAuth && (
+          <div className="space-y-3" data-testid="oauth-connect">
+            <div className="space-y-2">
+              <Label htmlFor={nameId}>Name (optional)</Label>
+              <Input
+                id={nameId}
+                value={name}
+                maxLength={100}
+                placeholder="e.g. Work, Personal"
+                autoComplete="off"
+                aria-describedby={`${nameId}-hint`}
+                onChange={(e) => setName(e.target.value)}
+              />
+              <p id={`${nameId}-hint`} className="text-xs text-muted-foreground">
+                Without one, the account's email address names it.
+              </p>
+            </div>
+            <p className="text-sm text-muted-foreground">
+              {service.displayName} is connected through {provider}: you sign in there and allow access; no
+              token is pasted here. {provider} is asked for: {scopesLabel(service.oauthScopes)}.
             </p>
+            <Button
+              type="button"
+              className="w-full"
+              disabled={oauth.starting}
+              aria-busy={oauth.starting || undefined}
+              onClick={() => void oauth.connect(service.key, { name })}
+            >
+              {oauth.starting ? <Spinner /> : <LogIn aria-hidden="true" />}
+              Connect with {provider}
+            </Button>
+            {oauth.error && (
+              <Alert variant="destructive" role="alert">
+                {oauth.error}
+              </Alert>
+            )}
           </div>
+        )}
 
-          {docsUrl && (
-            <p className="text-xs">
-              <a
-                href={docsUrl}
-                target="_blank"
-                rel="noopener noreferrer"
-                className="font-medium text-primary underline-offset-4 hover:underline"
-              >
-                Where do I find this?
-                <span className="sr-only"> ({service.displayName}'s documentation, opens in a new tab)</span>
-              </a>
-            </p>
-          )}
+        {service && !viaOAuth && (
+          <>
+            <div className="space-y-2">
+              <Label htmlFor={nameId}>
+                Name
+                <span className="text-destructive" aria-hidden="true">
+                  {' '}
+                  *
+                </span>
+              </Label>
+              <Input
+                id={nameId}
+                value={name}
+                maxLength={100}
+                required
+                aria-required
+                aria-invalid={errors.has('name') || nameTaken}
+                aria-describedby={`${nameId}-hint`}
+                placeholder="e.g. Work, Personal"
+                autoComplete="off"
+                // A service chosen from its card: the name is the first thing to type.
+                autoFocus={!!preselectedService}
+                onChange={(e) => {
+                  setName(e.target.value);
+                  clearError('name');
+                }}
+              />
+              <p id={`${nameId}-hint`} className="text-xs text-muted-foreground">
+                {nameTaken ? (
+                  <span className="text-destructive">
+                    You already have a {service.displayName} credential named “{trimmedName}”. Choose another
+                    name.
+                  </span>
+                ) : errors.has('name') ? (
+                  <span className="text-destructive">Name is required.</span>
+                ) : (
+                  'A name to tell this account from your others.'
+                )}
+              </p>
+            </div>
 
-          <SecretFields
-            idPrefix={ids}
-            fields={service.fields}
-            values={values}
-            errors={errors}
-            onChange={change}
-          />
-
-          <div aria-live="polite" className="space-y-2">
-            {testing && (
-              <p className="flex items-center gap-2 text-sm text-muted-foreground" role="status">
-                <Spinner /> Testing with {service.displayName}…
+            {docsUrl && (
+              <p className="text-xs">
+                <a
+                  href={docsUrl}
+                  target="_blank"
+                  rel="noopener noreferrer"
+                  className="font-medium text-primary underline-offset-4 hover:underline"
+                >
+                  Where do I find this?
+                  <span className="sr-only">
+                    {' '}
+                    ({service.displayName}'s documentation, opens in a new tab)
+                  </span>
+                </a>
               </p>
             )}
-            <TestOutcome state={test.state} />
-          </div>
 
-          <Button
-            type="button"
-            variant="outline"
-            className="w-full"
-            disabled={testing || adding || nameTaken}
-            onClick={runTest}
-          >
-            {testing ? <Spinner /> : <FlaskConical aria-hidden="true" />}
-            {testing ? 'Testing credential…' : 'Test credential'}
-          </Button>
-        </>
-      )}
+            <SecretFields
+              idPrefix={ids}
+              fields={service.fields}
+              values={values}
+              errors={errors}
+              onChange={change}
+            />
 
-      {addError && (
-        <Alert variant="destructive" role="alert">
-          {addError}
-        </Alert>
-      )}
+            <div aria-live="polite" className="space-y-2">
+              {testing && (
+                <p className="flex items-center gap-2 text-sm text-muted-foreground" role="status">
+                  <Spinner /> Testing with {service.displayName}…
+                </p>
+              )}
+              <TestOutcome state={test.state} />
+            </div>
 
-      <DialogFooter>
-        <Button type="button" variant="ghost" onClick={onDone} disabled={adding}>
-          Cancel
-        </Button>
-        {!viaOAuth && (
-          <Button
-            type="submit"
-            // Not `disabled`: a disabled submit button would stop Enter from testing the values.
-            aria-disabled={!canAdd || nameTaken}
-            aria-describedby={`${ids}-add-hint`}
-            className={cn((!canAdd || nameTaken) && 'opacity-50')}
-          >
-            {adding ? <Spinner /> : <Plus aria-hidden="true" />}
-            {adding ? 'Adding…' : 'Add'}
-          </Button>
+            <Button
+              type="button"
+              variant="outline"
+              className="w-full"
+              disabled={testing || adding || nameTaken}
+              onClick={runTest}
+            >
+              {testing ? <Spinner /> : <FlaskConical aria-hidden="true" />}
+              {testing ? 'Testing credential…' : 'Test credential'}
+            </Button>
+          </>
         )}
-      </DialogFooter>
-      {service && !viaOAuth && !adding && (!canAdd || nameTaken) && (
-        <p id={`${ids}-add-hint`} className="text-right text-xs text-muted-foreground">
-          {nameTaken
-            ? 'Choose a name you have not used for this service.'
-            : testing
-              ? 'Adding waits for the test.'
-              : 'The credential is added once a test passes: press Enter or “Test credential”.'}
-        </p>
-      )}
-    </form>
+
+        {addError && (
+          <Alert variant="destructive" role="alert">
+            {addError}
+          </Alert>
+        )}
+
+        <DialogFooter>
+          <Button type="button" variant="ghost" onClick={onDone} disabled={busy}>
+            Cancel
+          </Button>
+          {!viaOAuth && (
+            <Button
+              type="submit"
+              // Not `disabled`: a disabled submit button would stop Enter from testing the values.
+              aria-disabled={!canAdd || nameTaken}
+              aria-describedby={`${ids}-add-hint`}
+              className={cn((!canAdd || nameTaken) && 'opacity-50')}
+            >
+              {adding ? <Spinner /> : <Plus aria-hidden="true" />}
+              {adding ? 'Adding…' : 'Add'}
+            </Button>
+          )}
+        </DialogFooter>
+        {service && !viaOAuth && !adding && (!canAdd || nameTaken) && (
+          <p id={`${ids}-add-hint`} className="text-right text-xs text-muted-foreground">
+            {nameTaken
+              ? 'Choose a name you have not used for this service.'
+              : testing
+                ? 'Adding waits for the test.'
+                : 'The credential is added once a test passes: press Enter or “Test credential”.'}
+          </p>
+        )}
+      </form>
+    </DialogContent>
   );
 }

@@ -31,16 +31,7 @@ interface Props {
 export function DeleteCredentialDialog({ open, onOpenChange, ...rest }: Props) {
   return (
     <Dialog open={open} onOpenChange={onOpenChange}>
-      <DialogContent>
-        <DialogHeader>
-          <DialogTitle>Delete {rest.name}?</DialogTitle>
-          <DialogDescription>
-            Its encryption key is destroyed: the secret is gone for good. Its history stays in the ledger.
-            {rest.isPrimary && ` The oldest other active ${rest.serviceName} account becomes primary.`}
-          </DialogDescription>
-        </DialogHeader>
-        <DeleteForm {...rest} onDone={() => onOpenChange(false)} />
-      </DialogContent>
+      {open && <DeleteForm {...rest} onDone={() => onOpenChange(false)} />}
     </Dialog>
   );
 }
@@ -48,6 +39,7 @@ export function DeleteCredentialDialog({ open, onOpenChange, ...rest }: Props) {
 function DeleteForm({
   credentialId,
   name,
+  isPrimary,
   serviceName,
   onDone,
 }: Omit<Props, 'open' | 'onOpenChange'> & { onDone: () => void }) {
@@ -75,34 +67,44 @@ function DeleteForm({
     onDone();
   }
 
+  // Not closed while the deletion is on its way: its answer (a refusal to read) would be lost.
   return (
-    <form className="space-y-4" onSubmit={submit} noValidate>
-      <div className="space-y-2">
-        <Label htmlFor={id}>
-          Type <span className="break-all font-mono font-semibold">{name}</span> to confirm
-        </Label>
-        <Input
-          id={id}
-          value={typed}
-          autoComplete="off"
-          spellCheck={false}
-          onChange={(e) => setTyped(e.target.value)}
-        />
-      </div>
-      {error && (
-        <Alert variant="destructive" role="alert">
-          {error}
-        </Alert>
-      )}
-      <DialogFooter>
-        <Button variant="ghost" onClick={onDone} disabled={fetching}>
-          Cancel
-        </Button>
-        <Button type="submit" variant="destructive" disabled={!confirmed || fetching}>
-          {fetching ? <Spinner /> : <Trash2 aria-hidden="true" />}
-          Delete credential
-        </Button>
-      </DialogFooter>
-    </form>
+    <DialogContent dismissible={!fetching}>
+      <DialogHeader>
+        <DialogTitle>Delete {name}?</DialogTitle>
+        <DialogDescription>
+          Its encryption key is destroyed: the secret is gone for good. Its history stays in the ledger.
+          {isPrimary && ` The oldest other active ${serviceName} account becomes primary.`}
+        </DialogDescription>
+      </DialogHeader>
+      <form className="space-y-4" onSubmit={submit} noValidate>
+        <div className="space-y-2">
+          <Label htmlFor={id}>
+            Type <span className="break-all font-mono font-semibold">{name}</span> to confirm
+          </Label>
+          <Input
+            id={id}
+            value={typed}
+            autoComplete="off"
+            spellCheck={false}
+            onChange={(e) => setTyped(e.target.value)}
+          />
+        </div>
+        {error && (
+          <Alert variant="destructive" role="alert">
+            {error}
+          </Alert>
+        )}
+        <DialogFooter>
+          <Button variant="ghost" onClick={onDone} disabled={fetching}>
+            Cancel
+          </Button>
+          <Button type="submit" variant="destructive" disabled={!confirmed || fetching}>
+            {fetching ? <Spinner /> : <Trash2 aria-hidden="true" />}
+            Delete credential
+          </Button>
+        </DialogFooter>
+      </form>
+    </DialogContent>
   );
 }

@@ -193,4 +193,39 @@ describe('EditCredentialDialog', () => {
     expect(retainedIn(container, 'ntn_canary_saved')).toEqual([]);
     expect(retainedIn(container, 'ntn_canary_refused')).toEqual([]);
   });
+
+  it('cannot be closed while the change is on its way, and then shows the refusal', async () => {
+    const answer = deferred<Answer>();
+    const { client } = mockClient({ UpdateCredential: () => answer.promise });
+    function Card() {
+      const [open, setOpen] = useState(true);
+      return (
+        <EditCredentialDialog
+          open={open}
+          onOpenChange={setOpen}
+          credential={{ id: 'c1', service: 'notion', name: 'Work', metadata: {} }}
+          serviceName="Notion"
+          fields={fields}
+        />
+      );
+    }
+    const user = userEvent.setup();
+    renderWithClient(<Card />, client);
+    await user.clear(screen.getByLabelText('Name'));
+    await user.type(screen.getByLabelText('Name'), 'Office');
+    await user.click(save());
+    await waitFor(() => expect(screen.getByRole('button', { name: 'Cancel' })).toBeDisabled());
+    expect(screen.queryByRole('button', { name: 'Close' })).not.toBeInTheDocument();
+    await user.keyboard('{Escape}');
+    expect(screen.getByRole('dialog', { name: 'Edit Work' })).toBeInTheDocument();
+
+    answer.resolve({
+      errors: [
+        { message: 'A Notion credential named "Office" already exists.', extensions: { code: 'CONFLICT' } },
+      ],
+    });
+    expect(await screen.findByRole('alert')).toHaveTextContent('named "Office" already exists');
+    await user.keyboard('{Escape}');
+    await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument());
+  });
 });

@@ -41,16 +41,7 @@ interface Props {
 export function EditCredentialDialog({ open, onOpenChange, ...rest }: Props) {
   return (
     <Dialog open={open} onOpenChange={onOpenChange}>
-      <DialogContent>
-        <DialogHeader>
-          <DialogTitle>Edit {rest.credential.name}</DialogTitle>
-          <DialogDescription>
-            Rename it, change its labels, or replace its secret. A new secret is checked with{' '}
-            {rest.serviceName} first.
-          </DialogDescription>
-        </DialogHeader>
-        <EditCredentialForm {...rest} onDone={() => onOpenChange(false)} />
-      </DialogContent>
+      {open && <EditCredentialForm {...rest} onDone={() => onOpenChange(false)} />}
     </Dialog>
   );
 }
@@ -130,106 +121,124 @@ function EditCredentialForm({
     onDone();
   }
 
+  // Not closed while the change is on its way: its answer (a refusal to read) would be lost.
   return (
-    <form className="space-y-4" onSubmit={submit} noValidate aria-label={`Edit ${credential.name}`}>
-      <div className="space-y-2">
-        <Label htmlFor={`${ids}-name`}>Name</Label>
-        <Input
-          id={`${ids}-name`}
-          value={name}
-          maxLength={100}
-          required
-          aria-invalid={name.trim() === ''}
-          autoComplete="off"
-          onChange={(e) => setName(e.target.value)}
-        />
-      </div>
-
-      <fieldset className="space-y-2">
-        <legend className="text-sm font-medium">Labels</legend>
-        {rows.length === 0 && <p className="text-xs text-muted-foreground">No labels yet.</p>}
-        {rows.map((row, i) => (
-          <div key={i} className="flex gap-2">
-            <Input
-              aria-label={`Label ${i + 1} name`}
-              placeholder="name"
-              value={row.key}
-              onChange={(e) => setRows((r) => r.map((x, j) => (j === i ? { ...x, key: e.target.value } : x)))}
-            />
-            <Input
-              aria-label={`Label ${i + 1} value`}
-              placeholder="value"
-              value={row.value}
-              onChange={(e) =>
-                setRows((r) => r.map((x, j) => (j === i ? { ...x, value: e.target.value } : x)))
-              }
-            />
-            <Button
-              variant="ghost"
-              size="icon"
-              className="shrink-0"
-              aria-label={`Remove label ${i + 1}`}
-              onClick={() => setRows((r) => r.filter((_, j) => j !== i))}
-            >
-              <X aria-hidden="true" />
-            </Button>
-          </div>
-        ))}
-        <Button variant="outline" size="sm" onClick={() => setRows((r) => [...r, { key: '', value: '' }])}>
-          <Plus aria-hidden="true" /> Add label
-        </Button>
-      </fieldset>
-
-      <fieldset className="space-y-3 rounded-md border p-3">
-        <legend className="px-1 text-sm font-medium">Secret</legend>
-        <label className="flex items-center gap-2 text-sm">
-          <input
-            type="checkbox"
-            className="h-4 w-4"
-            checked={replacing}
-            onChange={(e) => {
-              setReplacing(e.target.checked);
-              setValues({});
-              setErrors(new Set());
-              test.reset();
-            }}
+    <DialogContent dismissible={!saving}>
+      <DialogHeader>
+        <DialogTitle>Edit {credential.name}</DialogTitle>
+        <DialogDescription>
+          Rename it, change its labels, or replace its secret. A new secret is checked with {serviceName}{' '}
+          first.
+        </DialogDescription>
+      </DialogHeader>
+      <form className="space-y-4" onSubmit={submit} noValidate aria-label={`Edit ${credential.name}`}>
+        <div className="space-y-2">
+          <Label htmlFor={`${ids}-name`}>Name</Label>
+          <Input
+            id={`${ids}-name`}
+            value={name}
+            maxLength={100}
+            required
+            aria-invalid={name.trim() === ''}
+            autoComplete="off"
+            onChange={(e) => setName(e.target.value)}
           />
-          Replace the secret
-        </label>
-        {replacing && (
-          <>
-            <SecretFields idPrefix={ids} fields={fields} values={values} errors={errors} onChange={change} />
-            <div aria-live="polite" className="space-y-2">
-              {testing && (
-                <p className="flex items-center gap-2 text-sm text-muted-foreground" role="status">
-                  <Spinner /> Testing with {serviceName}…
-                </p>
-              )}
-              <TestOutcome state={test.state} />
+        </div>
+
+        <fieldset className="space-y-2">
+          <legend className="text-sm font-medium">Labels</legend>
+          {rows.length === 0 && <p className="text-xs text-muted-foreground">No labels yet.</p>}
+          {rows.map((row, i) => (
+            <div key={i} className="flex gap-2">
+              <Input
+                aria-label={`Label ${i + 1} name`}
+                placeholder="name"
+                value={row.key}
+                onChange={(e) =>
+                  setRows((r) => r.map((x, j) => (j === i ? { ...x, key: e.target.value } : x)))
+                }
+              />
+              <Input
+                aria-label={`Label ${i + 1} value`}
+                placeholder="value"
+                value={row.value}
+                onChange={(e) =>
+                  setRows((r) => r.map((x, j) => (j === i ? { ...x, value: e.target.value } : x)))
+                }
+              />
+              <Button
+                variant="ghost"
+                size="icon"
+                className="shrink-0"
+                aria-label={`Remove label ${i + 1}`}
+                onClick={() => setRows((r) => r.filter((_, j) => j !== i))}
+              >
+                <X aria-hidden="true" />
+              </Button>
             </div>
-            <Button variant="outline" className="w-full" disabled={testing || saving} onClick={runTest}>
-              {testing ? <Spinner /> : <FlaskConical aria-hidden="true" />}
-              {testing ? 'Testing credential…' : 'Test credential'}
-            </Button>
-          </>
+          ))}
+          <Button variant="outline" size="sm" onClick={() => setRows((r) => [...r, { key: '', value: '' }])}>
+            <Plus aria-hidden="true" /> Add label
+          </Button>
+        </fieldset>
+
+        <fieldset className="space-y-3 rounded-md border p-3">
+          <legend className="px-1 text-sm font-medium">Secret</legend>
+          <label className="flex items-center gap-2 text-sm">
+            <input
+              type="checkbox"
+              className="h-4 w-4"
+              checked={replacing}
+              onChange={(e) => {
+                setReplacing(e.target.checked);
+                setValues({});
+                setErrors(new Set());
+                test.reset();
+              }}
+            />
+            Replace the secret
+          </label>
+          {replacing && (
+            <>
+              <SecretFields
+                idPrefix={ids}
+                fields={fields}
+                values={values}
+                errors={errors}
+                onChange={change}
+              />
+              <div aria-live="polite" className="space-y-2">
+                {testing && (
+                  <p className="flex items-center gap-2 text-sm text-muted-foreground" role="status">
+                    <Spinner /> Testing with {serviceName}…
+                  </p>
+                )}
+                <TestOutcome state={test.state} />
+              </div>
+              <Button variant="outline" className="w-full" disabled={testing || saving} onClick={runTest}>
+                {testing ? <Spinner /> : <FlaskConical aria-hidden="true" />}
+                {testing ? 'Testing credential…' : 'Test credential'}
+              </Button>
+            </>
+          )}
+        </fieldset>
+
+        {saveError && (
+          <Alert variant="destructive" role="alert">
+            {saveError}
+          </Alert>
         )}
-      </fieldset>
 
-      {saveError && (
-        <Alert variant="destructive" role="alert">
-          {saveError}
-        </Alert>
-      )}
-
-      <DialogFooter>
-        <Button variant="ghost" onClick={onDone} disabled={saving}>
-          Cancel
-        </Button>
-        <Button type="submit" disabled={!canSave}>
-          {saving ? <Spinner /> : <Save aria-hidden="true" />}
-          Save
-        </Button>
-      </DialogFooter>
-    </form>
+        <DialogFooter>
+          <Button variant="ghost" onClick={onDone} disabled={saving}>
+            Cancel
+          </Button>
+          <Button type="submit" disabled={!canSave}>
+            {saving ? <Spinner /> : <Save aria-hidden="true" />}
+            Save
+          </Button>
+        </DialogFooter>
+      </form>
+    </DialogContent>
   );
 }

@@ -70,4 +70,37 @@ describe('RevealCredentialDialog', () => {
     dialog = await open();
     expect(within(dialog).getByTestId('secret-hidden')).toBeInTheDocument();
   });
+
+  it('cannot be closed while the secret is on its way, and then shows it', async () => {
+    const answer = deferred<Answer>();
+    const { client } = mockClient({ RevealCredential: () => answer.promise });
+    function Card() {
+      const [open, setOpen] = useState(true);
+      return (
+        <RevealCredentialDialog
+          open={open}
+          onOpenChange={setOpen}
+          credentialId="cred-1"
+          name="Work"
+          serviceName="Notion"
+        />
+      );
+    }
+    const user = userEvent.setup();
+    renderWithClient(<Card />, client);
+    const dialog = screen.getByRole('dialog', { name: 'Reveal Work' });
+    await user.click(within(dialog).getByRole('button', { name: 'Reveal secret' }));
+    await waitFor(() => expect(within(dialog).getByRole('button', { name: 'Reveal secret' })).toBeDisabled());
+    // The corner's ✕ is gone; the panel's Close waits too.
+    expect(within(dialog).getAllByRole('button', { name: 'Close' })).toHaveLength(1);
+    expect(within(dialog).getByRole('button', { name: 'Close' })).toBeDisabled();
+    await user.keyboard('{Escape}');
+    expect(screen.getByRole('dialog', { name: 'Reveal Work' })).toBeInTheDocument();
+
+    // The server recorded the disclosure: its secret is shown, not lost with a closed dialog.
+    answer.resolve(revealed);
+    expect(await within(dialog).findByText('ntn_canary_revealed')).toBeInTheDocument();
+    await user.keyboard('{Escape}');
+    await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument());
+  });
 });

@@ -29,21 +29,18 @@ interface Props {
 export function RevealCredentialDialog({ open, onOpenChange, ...rest }: Props) {
   return (
     <Dialog open={open} onOpenChange={onOpenChange}>
-      <DialogContent>
-        <DialogHeader>
-          <DialogTitle>Reveal {rest.name}</DialogTitle>
-          <DialogDescription>
-            Shows the secret of this {rest.serviceName} credential to you only.
-          </DialogDescription>
-        </DialogHeader>
-        {/* Unmounted on close: the secret lives only in this component's state. */}
-        <RevealPanel credentialId={rest.credentialId} onDone={() => onOpenChange(false)} />
-      </DialogContent>
+      {/* Mounted only while open: the secret lives only in the panel's state. */}
+      {open && <RevealPanel {...rest} onDone={() => onOpenChange(false)} />}
     </Dialog>
   );
 }
 
-function RevealPanel({ credentialId, onDone }: { credentialId: string; onDone: () => void }) {
+function RevealPanel({
+  credentialId,
+  name,
+  serviceName,
+  onDone,
+}: Omit<Props, 'open' | 'onOpenChange'> & { onDone: () => void }) {
   // Not useMutation: its state would keep the answer, the secret in it, after it is hidden.
   const [busy, send] = useSecretMutation(RevealCredentialMutation);
   const [secret, setSecret] = useState<[string, string][] | null>(null);
@@ -89,73 +86,82 @@ function RevealPanel({ credentialId, onDone }: { credentialId: string; onDone: (
     }
   }
 
+  // Not closed while the secret is on its way: the server records the disclosure before it answers.
   return (
-    <div className="space-y-4">
-      <Alert variant="warning">
-        <ShieldAlert aria-hidden="true" />
-        <span>
-          Revealing is recorded in the ledger with your name, the time and your address. The secret hides
-          again after {REVEAL_SECONDS} seconds.
-        </span>
-      </Alert>
-
-      {secret ? (
-        <div className="space-y-3" data-testid="revealed-secret">
-          <dl className="space-y-2">
-            {secret.map(([field, value]) => (
-              <div key={field} className="space-y-1">
-                <dt className="text-xs font-medium text-muted-foreground">{field}</dt>
-                <dd className="flex items-center gap-2">
-                  <code className="min-w-0 flex-1 break-all rounded bg-muted px-2 py-1 text-sm">{value}</code>
-                  <Button
-                    variant="outline"
-                    size="icon"
-                    aria-label={`Copy ${field}`}
-                    onClick={() => copy(field, value)}
-                  >
-                    <Copy aria-hidden="true" />
-                  </Button>
-                </dd>
-              </div>
-            ))}
-          </dl>
-          <p className="text-xs text-muted-foreground" aria-live="polite">
-            {copied ? `${copied} copied. ` : ''}Hides in {left} s.
-          </p>
-        </div>
-      ) : (
-        <p className="text-sm text-muted-foreground" data-testid="secret-hidden">
-          The secret is hidden.
-        </p>
-      )}
-
-      {error && (
-        <Alert variant="destructive" role="alert">
-          {error}
+    <DialogContent dismissible={!busy}>
+      <DialogHeader>
+        <DialogTitle>Reveal {name}</DialogTitle>
+        <DialogDescription>Shows the secret of this {serviceName} credential to you only.</DialogDescription>
+      </DialogHeader>
+      <div className="space-y-4">
+        <Alert variant="warning">
+          <ShieldAlert aria-hidden="true" />
+          <span>
+            Revealing is recorded in the ledger with your name, the time and your address. The secret hides
+            again after {REVEAL_SECONDS} seconds.
+          </span>
         </Alert>
-      )}
 
-      <DialogFooter>
-        <Button variant="ghost" onClick={onDone}>
-          Close
-        </Button>
         {secret ? (
-          <Button
-            variant="outline"
-            onClick={() => {
-              setSecret(null);
-              setCopied(null);
-            }}
-          >
-            <EyeOff aria-hidden="true" /> Hide now
-          </Button>
+          <div className="space-y-3" data-testid="revealed-secret">
+            <dl className="space-y-2">
+              {secret.map(([field, value]) => (
+                <div key={field} className="space-y-1">
+                  <dt className="text-xs font-medium text-muted-foreground">{field}</dt>
+                  <dd className="flex items-center gap-2">
+                    <code className="min-w-0 flex-1 break-all rounded bg-muted px-2 py-1 text-sm">
+                      {value}
+                    </code>
+                    <Button
+                      variant="outline"
+                      size="icon"
+                      aria-label={`Copy ${field}`}
+                      onClick={() => copy(field, value)}
+                    >
+                      <Copy aria-hidden="true" />
+                    </Button>
+                  </dd>
+                </div>
+              ))}
+            </dl>
+            <p className="text-xs text-muted-foreground" aria-live="polite">
+              {copied ? `${copied} copied. ` : ''}Hides in {left} s.
+            </p>
+          </div>
         ) : (
-          <Button onClick={reveal} disabled={busy}>
-            {busy ? <Spinner /> : <Eye aria-hidden="true" />}
-            Reveal secret
-          </Button>
+          <p className="text-sm text-muted-foreground" data-testid="secret-hidden">
+            The secret is hidden.
+          </p>
         )}
-      </DialogFooter>
-    </div>
+
+        {error && (
+          <Alert variant="destructive" role="alert">
+            {error}
+          </Alert>
+        )}
+
+        <DialogFooter>
+          <Button variant="ghost" onClick={onDone} disabled={busy}>
+            Close
+          </Button>
+          {secret ? (
+            <Button
+              variant="outline"
+              onClick={() => {
+                setSecret(null);
+                setCopied(null);
+              }}
+            >
+              <EyeOff aria-hidden="true" /> Hide now
+            </Button>
+          ) : (
+            <Button onClick={reveal} disabled={busy}>
+              {busy ? <Spinner /> : <Eye aria-hidden="true" />}
+              Reveal secret
+            </Button>
+          )}
+        </DialogFooter>
+      </div>
+    </DialogContent>
   );
 }

@@ -29,15 +29,7 @@ interface Props {
 export function RevokeCredentialDialog({ open, onOpenChange, credentialId, name }: Props) {
   return (
     <Dialog open={open} onOpenChange={onOpenChange}>
-      <DialogContent>
-        <DialogHeader>
-          <DialogTitle>Revoke {name}?</DialogTitle>
-          <DialogDescription>
-            It stays in the ledger but is no longer given to MCP servers. Delete it to destroy the secret.
-          </DialogDescription>
-        </DialogHeader>
-        <RevokeForm credentialId={credentialId} name={name} onDone={() => onOpenChange(false)} />
-      </DialogContent>
+      {open && <RevokeForm credentialId={credentialId} name={name} onDone={() => onOpenChange(false)} />}
     </Dialog>
   );
 }
@@ -68,28 +60,37 @@ function RevokeForm({
     onDone();
   }
 
+  // Not closed while the revocation is on its way: its answer (a refusal to read) would be lost.
   return (
-    <form className="space-y-4" onSubmit={submit} noValidate>
-      <div className="space-y-2">
-        <Label htmlFor={id}>
-          Reason <span className="font-normal text-muted-foreground">(optional)</span>
-        </Label>
-        <Input id={id} value={reason} maxLength={500} onChange={(e) => setReason(e.target.value)} />
-      </div>
-      {error && (
-        <Alert variant="destructive" role="alert">
-          {error}
-        </Alert>
-      )}
-      <DialogFooter>
-        <Button variant="ghost" onClick={onDone} disabled={fetching}>
-          Cancel
-        </Button>
-        <Button type="submit" variant="destructive" disabled={fetching}>
-          {fetching ? <Spinner /> : <Ban aria-hidden="true" />}
-          Revoke
-        </Button>
-      </DialogFooter>
-    </form>
+    <DialogContent dismissible={!fetching}>
+      <DialogHeader>
+        <DialogTitle>Revoke {name}?</DialogTitle>
+        <DialogDescription>
+          It stays in the ledger but is no longer given to MCP servers. Delete it to destroy the secret.
+        </DialogDescription>
+      </DialogHeader>
+      <form className="space-y-4" onSubmit={submit} noValidate>
+        <div className="space-y-2">
+          <Label htmlFor={id}>
+            Reason <span className="font-normal text-muted-foreground">(optional)</span>
+          </Label>
+          <Input id={id} value={reason} maxLength={500} onChange={(e) => setReason(e.target.value)} />
+        </div>
+        {error && (
+          <Alert variant="destructive" role="alert">
+            {error}
+          </Alert>
+        )}
+        <DialogFooter>
+          <Button variant="ghost" onClick={onDone} disabled={fetching}>
+            Cancel
+          </Button>
+          <Button type="submit" variant="destructive" disabled={fetching}>
+            {fetching ? <Spinner /> : <Ban aria-hidden="true" />}
+            Revoke
+          </Button>
+        </DialogFooter>
+      </form>
+    </DialogContent>
   );
 }
