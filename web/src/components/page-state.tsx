@@ -1,7 +1,9 @@
 import { AlertTriangle, Inbox } from 'lucide-react';
 import type { ReactNode } from 'react';
+import { Alert } from '@/components/ui/alert';
 import { Button } from '@/components/ui/button';
 import { Spinner } from '@/components/ui/spinner';
+import type { ApiFailure } from '@/lib/errors';
 import { cn } from '@/lib/utils';
 
 export function LoadingState({ label = 'Loading…', className }: { label?: string; className?: string }) {
@@ -103,5 +105,31 @@ export function EmptyState({
       {description && <p className="text-sm text-muted-foreground">{description}</p>}
       {action}
     </div>
+  );
+}
+
+/**
+ * Above a page's last answer when a refetch failed with an error from the server: the page stays
+ * as it was, its open dialogs with it, and says why it may be out of date. Nothing when there is
+ * no failure, or when the server could not be reached (the offline banner says so).
+ */
+export function RefreshFailed({
+  failure,
+  onRetry,
+  retrying = false,
+}: {
+  failure: ApiFailure | null;
+  onRetry: () => void;
+  retrying?: boolean;
+}) {
+  if (!failure || failure.code === 'NETWORK') return null;
+  return (
+    <Alert variant="destructive" role="alert" data-testid="refresh-failed">
+      <AlertTriangle aria-hidden="true" />
+      <span className="flex-1">Could not refresh: {failure.message} What you see is the last answer.</span>
+      <Button variant="outline" size="sm" onClick={onRetry} disabled={retrying}>
+        Try again
+      </Button>
+    </Alert>
   );
 }

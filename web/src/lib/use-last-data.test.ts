@@ -16,6 +16,20 @@ describe('useLastData', () => {
     expect(result.current).toEqual({ n: 2 });
   });
 
+  it('keeps the last answer when a refetch failed as a whole (data: null)', () => {
+    type Props = { data?: { n: number } | null; scope: string };
+    const { result, rerender } = renderHook(({ data, scope }: Props) => useLastData(data, scope), {
+      initialProps: { data: { n: 1 }, scope: 'page 1' } as Props,
+    });
+    rerender({ data: null, scope: 'page 1' });
+    expect(result.current).toEqual({ n: 1 });
+    rerender({ data: null, scope: 'page 1' });
+    expect(result.current).toEqual({ n: 1 });
+    // A new scope that fails so has nothing to show.
+    rerender({ data: null, scope: 'page 2' });
+    expect(result.current).toBeUndefined();
+  });
+
   it('forgets the last answer when its scope changes (a new client after sign-out)', () => {
     const { result, rerender } = renderHook(
       ({ data, scope }: { data?: { n: number }; scope: object }) => useLastData(data, scope),

@@ -7,9 +7,11 @@ import { useOnRecovered } from './connection';
  * new GraphQL client after sign-out, or the variables: another page, other filters) forgets it.
  * The old scope's answer, which urql still gives while the new scope's loads, is passed through
  * meanwhile but never kept: when the new scope's request fails there is no data, and the page
- * says why instead of showing the old answer as the new one.
+ * says why instead of showing the old answer as the new one. A query that failed as a whole
+ * answers `{"data": null, "errors": [...]}`: `null` is no answer, and the last one is kept.
  */
-export function useLastData<T>(data: T | undefined, scope?: unknown): T | undefined {
+export function useLastData<T>(given: T | null | undefined, scope?: unknown): T | undefined {
+  const data = given ?? undefined;
   const [last, setLast] = useState<{ data: T | undefined; scope: unknown; carried?: T }>({ data, scope });
   if (scope !== last.scope) {
     const carried = data !== undefined && (data === last.data || data === last.carried);

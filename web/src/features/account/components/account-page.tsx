@@ -1,5 +1,5 @@
 import { useQuery } from 'urql';
-import { ErrorState, LoadingState } from '@/components/page-state';
+import { ErrorState, LoadingState, RefreshFailed } from '@/components/page-state';
 import { PageHeader } from '@/components/page-header';
 import { Card, CardContent, CardHeader, CardTitle } from '@/components/ui/card';
 import { graphql } from '@/gql';
@@ -36,6 +36,13 @@ export function AccountPage() {
   return (
     <div className="space-y-6">
       <PageHeader title="Account" description="Your password and API tokens." />
+      {data && (
+        <RefreshFailed
+          failure={failure}
+          onRetry={() => refetch({ requestPolicy: 'network-only' })}
+          retrying={fetching}
+        />
+      )}
       {!data ? (
         fetching || !failure ? (
           <LoadingState />

@@ -3,7 +3,7 @@ import { useId, useMemo, useState } from 'react';
 import { Button } from '@/components/ui/button';
 import { useQuery } from 'urql';
 import { StatusBadge, syncLabel } from '@/components/credential-status';
-import { EmptyState, ErrorState, LoadingState } from '@/components/page-state';
+import { EmptyState, ErrorState, LoadingState, RefreshFailed } from '@/components/page-state';
 import { Card } from '@/components/ui/card';
 import { Input } from '@/components/ui/input';
 import { Label } from '@/components/ui/label';
@@ -128,6 +128,13 @@ export function AllCredentialsPanel() {
           </Select>
         </div>
       </form>
+      {data && (
+        <RefreshFailed
+          failure={failure}
+          onRetry={() => refetch({ requestPolicy: 'network-only' })}
+          retrying={fetching}
+        />
+      )}
       {!data ? (
         fetching || !failure ? (
           <LoadingState label="Loading credentials…" />

@@ -1,5 +1,5 @@
 import { useMutation, useQuery } from 'urql';
-import { EmptyState, ErrorState, LoadingState } from '@/components/page-state';
+import { EmptyState, ErrorState, LoadingState, RefreshFailed } from '@/components/page-state';
 import { StatCard } from '@/components/stat-card';
 import { Card, CardContent, CardHeader, CardTitle } from '@/components/ui/card';
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from '@/components/ui/table';
@@ -159,6 +159,11 @@ export function MetricsPanel() {
 
   return (
     <section className="space-y-6" aria-label="System metrics">
+      <RefreshFailed
+        failure={failure}
+        onRetry={() => refetch({ requestPolicy: 'network-only' })}
+        retrying={fetching}
+      />
       <div className="grid grid-cols-2 gap-3 md:grid-cols-4 xl:grid-cols-7">
         <StatCard label="Credentials" value={m.totals.total} />
         <StatCard label="Active" value={m.totals.active} tone="success" />

@@ -1,7 +1,7 @@
 import { Lock, LockOpen, Plus, UserPlus } from 'lucide-react';
 import { useId, useState, type FormEvent } from 'react';
 import { useMutation, useQuery } from 'urql';
-import { EmptyState, ErrorState, LoadingState } from '@/components/page-state';
+import { EmptyState, ErrorState, LoadingState, RefreshFailed } from '@/components/page-state';
 import { Alert } from '@/components/ui/alert';
 import { Badge } from '@/components/ui/badge';
 import { Button } from '@/components/ui/button';
@@ -120,6 +120,13 @@ export function UsersPanel() {
           <UserPlus aria-hidden="true" /> New user
         </Button>
       </div>
+      {data && (
+        <RefreshFailed
+          failure={failure}
+          onRetry={() => refetch({ requestPolicy: 'network-only' })}
+          retrying={fetching}
+        />
+      )}
       {!data ? (
         fetching || !failure ? (
           <LoadingState label="Loading users…" />

@@ -1,7 +1,7 @@
 import { ChevronLeft, ChevronRight, CheckCircle2, XCircle } from 'lucide-react';
 import { useId, useMemo, useState } from 'react';
 import { useQuery } from 'urql';
-import { EmptyState, ErrorState, LoadingState } from '@/components/page-state';
+import { EmptyState, ErrorState, LoadingState, RefreshFailed } from '@/components/page-state';
 import { PageHeader } from '@/components/page-header';
 import { Button } from '@/components/ui/button';
 import { Card, CardContent } from '@/components/ui/card';
@@ -185,6 +185,13 @@ export function AuditPage() {
         </CardContent>
       </Card>
 
+      {data && (
+        <RefreshFailed
+          failure={failure}
+          onRetry={() => refetch({ requestPolicy: 'network-only' })}
+          retrying={fetching}
+        />
+      )}
       {!data && fetching ? (
         <LoadingState label="Loading the audit trail…" />
       ) : failure && !data ? (

@@ -1,7 +1,7 @@
 import { Plus } from 'lucide-react';
 import { useState } from 'react';
 import { useQuery } from 'urql';
-import { EmptyState, ErrorState, SkeletonState } from '@/components/page-state';
+import { EmptyState, ErrorState, RefreshFailed, SkeletonState } from '@/components/page-state';
 import { PageHeader } from '@/components/page-header';
 import { Button } from '@/components/ui/button';
 import { graphql } from '@/gql';
@@ -59,6 +59,8 @@ export function CredentialsPage() {
 
   const [onlyAttention, setOnlyAttention] = useState(false);
   const openAdd = (service: string | null) => setAdding({ open: true, service });
+  const failure = apiFailure(error);
+  const retry = () => refetch({ requestPolicy: 'network-only' });
 
   const header = (
     <PageHeader
@@ -74,14 +76,13 @@ export function CredentialsPage() {
   );
 
   if (!data) {
-    const failure = apiFailure(error);
     return (
       <div className="space-y-6">
         {header}
         {fetching || !failure ? (
           <SkeletonState label="Loading credentials…" />
         ) : (
-          <ErrorState message={failure.message} onRetry={() => refetch({ requestPolicy: 'network-only' })} />
+          <ErrorState message={failure.message} onRetry={retry} />
         )}
       </div>
     );
@@ -108,6 +109,8 @@ export function CredentialsPage() {
   return (
     <div className="space-y-6">
       {header}
+      {/* A refetch that failed: the last answer stays on screen, and its open dialogs with it. */}
+      <RefreshFailed failure={failure} onRetry={retry} retrying={fetching} />
       <OAuthResult credentials={data.credentials} />
       <StatsCards
         dashboard={data.dashboard}

@@ -1,0 +1,133 @@
+import { act, screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { MemoryRouter } from 'react-router-dom';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { CredentialStatus } from '@/gql/graphql';
+import { markOffline, markOnline, resetConnectionForTests } from '@/lib/connection';
+import { mockClient, type Answer } from '@/test/mock-client';
+import { renderWithClient } from '@/test/render';
+import { CredentialsPage } from './credentials-page';
+
+function service(key: string, displayName: string, enabled = true) {
+  return {
+    __typename: 'Service',
+    key,
+    displayName,
+    description: `${displayName}'s API`,
+    icon: key,
+    authType: 'API_TOKEN',
+    multiAccount: true,
+    beta: false,
+    enabled,
+    docsUrl: null,
+    oauthAvailable: false,
+    oauthProvider: null,
+    oauthScopes: [],
+    fields: [
+      {
+        __typename: 'ServiceField',
+        name: 'token',
+        label: 'Token',
+        required: true,
+        secret: true,
+        format: null,
+        placeholder: null,
+      },
+    ],
+  };
+}
+
+function credential(id: string, serviceKey: string, name: string, status: CredentialStatus = 'ACTIVE') {
+  return {
+    __typename: 'Credential',
+    id,
+    owner: 'ada',
+    service: serviceKey,
+    name,
+    status,
+    isPrimary: true,
+    account: null,
+    metadata: {},
+    lastValidatedAt: null,
+    validationError: status === 'INVALID' ? 'token revoked' : null,
+    lastUsedAt: null,
+    useCount: 0,
+    tokenExpiresAt: null,
+    scopes: [],
+    syncStatus: 'SYNCED',
+    lastSyncedAt: null,
+    syncError: null,
+  };
+}
+
+function page(credentials: ReturnType<typeof credential>[]): Answer {
+  return {
+    data: {
+      dashboard: {
+        __typename: 'Dashboard',
+        total: credentials.length,
+        active: credentials.filter((c) => c.status === 'ACTIVE').length,
+        expired: 0,
+        expiringSoon: 0,
+        servicesConnected: 2,
+      },
+      services: [service('notion', 'Notion'), service('jira', 'Jira'), service('myspace', 'MySpace', false)],
+      credentials,
+    },
+  };
+}
+
+function setup(answers: () => Answer) {
+  const { client, calls } = mockClient({ CredentialsPage: answers });
+  const user = userEvent.setup();
+  renderWithClient(
+    <MemoryRouter>
+      <CredentialsPage />
+    </MemoryRouter>,
+    client,
+  );
+  return { user, calls };
+}
+
+afterEach(() => {
+  resetConnectionForTests();
+});
+
+describe('CredentialsPage', () => {
+  it('keeps what it showed, and an open dialog, when a refetch fails as a whole', async () => {
+    let answer = page([credential('c1', 'notion', 'Work')]);
+    const { user } = setup(() => answer);
+    const card = await screen.findByRole('article', { name: 'Work' });
+    await user.click(within(card).getByRole('button', { name: /more actions for work/i }));
+    await user.click(await screen.findByRole('menuitem', { name: 'Edit' }));
+    await user.type(await screen.findByLabelText('Name'), ' laptop');
+
+    // The server answers again and the page refetches; the answer is an error without data.
+    answer = {
+      errors: [
+        {
+          message: 'The server cannot reach its database right now.',
+          extensions: { code: 'UNAVAILABLE' },
+        },
+      ],
+    };
+    act(() => {
+      markOffline();
+      markOnline();
+    });
+    expect(await screen.findByTestId('refresh-failed')).toHaveTextContent(
+      'Could not refresh: The server cannot reach its database right now.',
+    );
+    expect(screen.getByTestId('stats')).toBeInTheDocument();
+    // The page under the open dialog is hidden from the accessibility tree, not gone.
+    expect(screen.getByRole('article', { name: 'Work', hidden: true })).toBeInTheDocument();
+    expect(screen.getByRole('dialog', { name: 'Edit Work' })).toBeInTheDocument();
+    expect(screen.getByLabelText('Name')).toHaveValue('Work laptop');
+
+    // Its Try again asks again; the answer clears the alert.
+    await user.keyboard('{Escape}');
+    answer = page([credential('c1', 'notion', 'Work')]);
+    await user.click(within(screen.getByTestId('refresh-failed')).getByRole('button', { name: 'Try again' }));
+    await waitFor(() => expect(screen.queryByTestId('refresh-failed')).not.toBeInTheDocument());
+  });
+});
