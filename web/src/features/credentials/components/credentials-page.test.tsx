@@ -130,4 +130,21 @@ describe('CredentialsPage', () => {
     await user.click(within(screen.getByTestId('refresh-failed')).getByRole('button', { name: 'Try again' }));
     await waitFor(() => expect(screen.queryByTestId('refresh-failed')).not.toBeInTheDocument());
   });
+
+  it('offers every enabled service in the Add dialog while only the credentials needing attention are shown', async () => {
+    const { user } = setup(() =>
+      page([credential('c1', 'notion', 'Work'), credential('c2', 'jira', 'Board', 'INVALID')]),
+    );
+    await user.click(await screen.findByTestId('attention-count'));
+    expect(screen.getByTestId('attention-count')).toHaveAttribute('aria-pressed', 'true');
+    expect(screen.queryByRole('region', { name: 'Notion' })).not.toBeInTheDocument();
+    expect(screen.getByRole('region', { name: 'Jira' })).toBeInTheDocument();
+
+    await user.click(screen.getByRole('button', { name: 'Add credential' }));
+    const dialog = await screen.findByRole('dialog', { name: 'Add credential' });
+    const options = within(within(dialog).getByLabelText('Service'))
+      .getAllByRole('option')
+      .map((o) => o.textContent);
+    expect(options).toEqual(['Choose a service', 'Notion', 'Jira']);
+  });
 });

@@ -96,9 +96,8 @@ export function CredentialsPage() {
   );
   const filtering = onlyAttention && needing.size > 0;
   const shown = filtering ? data.credentials.filter((c) => needing.has(c.id)) : data.credentials;
-  const services = data.services.filter(
-    (s) => s.enabled && (!filtering || shown.some((c) => c.service === s.key)),
-  );
+  const enabled = data.services.filter((s) => s.enabled);
+  const services = filtering ? enabled.filter((s) => shown.some((c) => c.service === s.key)) : enabled;
   const byService = new Map<string, typeof data.credentials>();
   for (const c of shown) {
     const list = byService.get(c.service) ?? [];
@@ -142,7 +141,8 @@ export function CredentialsPage() {
       <AddCredentialDialog
         open={adding.open}
         onOpenChange={(open) => setAdding((a) => ({ ...a, open }))}
-        services={services}
+        // Every service a credential can be added to, whatever the page is filtered to.
+        services={enabled}
         preselectedService={adding.service}
         takenNames={(service) => data.credentials.filter((c) => c.service === service).map((c) => c.name)}
       />
