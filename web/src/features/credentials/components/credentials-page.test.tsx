@@ -147,4 +147,15 @@ describe('CredentialsPage', () => {
       .map((o) => o.textContent);
     expect(options).toEqual(['Choose a service', 'Notion', 'Jira']);
   });
+
+  it('counts as needing attention only the credentials it draws a card for', async () => {
+    // MySpace is disabled in the catalog: no card is drawn for its credential.
+    setup(() => page([credential('c1', 'notion', 'Work'), credential('c2', 'myspace', 'Old', 'INVALID')]));
+    await screen.findByRole('article', { name: 'Work' });
+    expect(screen.queryByRole('article', { name: 'Old' })).not.toBeInTheDocument();
+    const attention = screen.getByTestId('attention-count');
+    expect(attention).toHaveTextContent('Needs attention0');
+    expect(attention).toHaveTextContent('All good');
+    expect(attention).toBeDisabled();
+  });
 });

@@ -89,14 +89,19 @@ export function CredentialsPage() {
   }
 
   const renewing = new Set(data.services.filter((s) => s.oauthAvailable).map((s) => s.key));
+  // Cards are drawn under enabled services only: a credential of a service disabled in the
+  // catalog is not counted as needing attention, which the page could not show.
+  const enabled = data.services.filter((s) => s.enabled);
+  const drawn = new Set(enabled.map((s) => s.key));
   const needing = new Set(
     data.credentials
-      .filter((c) => attentionReasons({ ...c, renews: renewing.has(c.service) }).length > 0)
+      .filter(
+        (c) => drawn.has(c.service) && attentionReasons({ ...c, renews: renewing.has(c.service) }).length > 0,
+      )
       .map((c) => c.id),
   );
   const filtering = onlyAttention && needing.size > 0;
   const shown = filtering ? data.credentials.filter((c) => needing.has(c.id)) : data.credentials;
-  const enabled = data.services.filter((s) => s.enabled);
   const services = filtering ? enabled.filter((s) => shown.some((c) => c.service === s.key)) : enabled;
   const byService = new Map<string, typeof data.credentials>();
   for (const c of shown) {
