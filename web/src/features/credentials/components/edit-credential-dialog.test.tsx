@@ -75,6 +75,54 @@ describe('EditCredentialDialog', () => {
     });
   });
 
+  it('sends only what the person changed, though the credential changed elsewhere meanwhile', async () => {
+    const { client, calls } = mockClient({ UpdateCredential: () => updated });
+    const dialog = (credential: { name: string; metadata: Record<string, unknown> }) => (
+      <EditCredentialDialog
+        open
+        onOpenChange={() => {}}
+        credential={{ id: 'c1', service: 'notion', ...credential }}
+        serviceName="Notion"
+        fields={fields}
+      />
+    );
+    const user = userEvent.setup();
+    const { rerender } = renderWithClient(dialog({ name: 'Work', metadata: { team: 'core' } }), client);
+    await user.type(screen.getByLabelText('Label 1 value'), '-infra');
+    // Another tab renames it and labels it anew; the live update brings that here.
+    rerender(dialog({ name: 'Office', metadata: { team: 'platform' } }));
+    await user.click(save());
+    await waitFor(() => expect(calls.map((c) => c.name)).toContain('UpdateCredential'));
+    expect(calls.find((c) => c.name === 'UpdateCredential')?.variables).toEqual({
+      id: 'c1',
+      input: { metadata: { team: 'core-infra' } },
+    });
+  });
+
+  it('does not send back labels changed elsewhere when only the name was changed', async () => {
+    const { client, calls } = mockClient({ UpdateCredential: () => updated });
+    const dialog = (metadata: Record<string, unknown>) => (
+      <EditCredentialDialog
+        open
+        onOpenChange={() => {}}
+        credential={{ id: 'c1', service: 'notion', name: 'Work', metadata }}
+        serviceName="Notion"
+        fields={fields}
+      />
+    );
+    const user = userEvent.setup();
+    const { rerender } = renderWithClient(dialog({ team: 'core' }), client);
+    await user.clear(screen.getByLabelText('Name'));
+    await user.type(screen.getByLabelText('Name'), 'Personal');
+    rerender(dialog({ team: 'platform' }));
+    await user.click(save());
+    await waitFor(() => expect(calls.map((c) => c.name)).toContain('UpdateCredential'));
+    expect(calls.find((c) => c.name === 'UpdateCredential')?.variables).toEqual({
+      id: 'c1',
+      input: { name: 'Personal' },
+    });
+  });
+
   it('replaces the secret only after a successful test of the new value', async () => {
     const { user, calls } = setup({
       TestCredential: (v) =>

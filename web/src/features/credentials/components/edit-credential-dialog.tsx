@@ -1,5 +1,5 @@
 import { FlaskConical, Plus, Save, X } from 'lucide-react';
-import { useId, useMemo, useState, type FormEvent } from 'react';
+import { useId, useState, type FormEvent } from 'react';
 import { Alert } from '@/components/ui/alert';
 import { Button } from '@/components/ui/button';
 import {
@@ -66,9 +66,11 @@ function EditCredentialForm({
   onDone,
 }: Omit<Props, 'open' | 'onOpenChange'> & { onDone: () => void }) {
   const ids = useId();
-  const [name, setName] = useState(credential.name);
-  const initialRows = useMemo(() => toRows(credential.metadata), [credential.metadata]);
-  const [rows, setRows] = useState<Row[]>(initialRows);
+  // The values as the dialog opened. What the person changed is told from these, not from the
+  // credential as live updates bring it: a rename made in another tab meanwhile is not sent back.
+  const [start] = useState(() => ({ name: credential.name, rows: toRows(credential.metadata) }));
+  const [name, setName] = useState(start.name);
+  const [rows, setRows] = useState<Row[]>(start.rows);
   const [replacing, setReplacing] = useState(false);
   const [values, setValues] = useState<Record<string, string>>({});
   const [errors, setErrors] = useState<Set<string>>(new Set());
@@ -79,8 +81,8 @@ function EditCredentialForm({
   const [saving, update] = useSecretMutation(UpdateCredentialMutation);
 
   const testing = test.state.phase === 'testing';
-  const renamed = name.trim() !== credential.name;
-  const metadataChanged = JSON.stringify(fromRows(rows)) !== JSON.stringify(fromRows(initialRows));
+  const renamed = name.trim() !== start.name;
+  const metadataChanged = JSON.stringify(fromRows(rows)) !== JSON.stringify(fromRows(start.rows));
   const secretReady = replacing && test.passed;
   const canSave =
     !saving && !testing && name.trim() !== '' && (replacing ? secretReady : renamed || metadataChanged);
