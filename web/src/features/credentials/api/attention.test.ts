@@ -27,6 +27,30 @@ describe('attentionReasons', () => {
     expect(attentionReasons({ status: 'REVOKED', syncStatus: 'ERROR' }, NOW)).toEqual([]);
   });
 
+  it('says an active token whose expiry has passed is expired', () => {
+    expect(attentionReasons({ status: 'ACTIVE', tokenExpiresAt: '2026-12-03T09:59:00Z' }, NOW)).toEqual([
+      { kind: 'expired', label: 'Expired: replace the token' },
+    ]);
+    expect(
+      attentionReasons({ status: 'ACTIVE', tokenExpiresAt: '2026-12-03T10:00:00Z' }, NOW).map((r) => r.kind),
+    ).toEqual(['expired']);
+  });
+
+  it('counts the whole days left: within a day under 24 hours, 1 day at 25 hours', () => {
+    const label = (hours: number) =>
+      attentionReasons(
+        { status: 'ACTIVE', tokenExpiresAt: new Date(NOW + hours * 3600_000).toISOString() },
+        NOW,
+      )[0]?.label;
+    expect(label(1)).toBe('Expires within a day');
+    expect(label(23.9)).toBe('Expires within a day');
+    expect(label(24)).toBe('Expires in 1 day');
+    expect(label(25)).toBe('Expires in 1 day');
+    expect(label(47)).toBe('Expires in 1 day');
+    expect(label(48)).toBe('Expires in 2 days');
+    expect(label(7 * 24)).toBe('Expires in 7 days');
+  });
+
   it('keeps the words of a sync error and drops the OS error number', () => {
     expect(readableSyncError('error sending request (os error 111)')).toBe('error sending request');
   });

@@ -18,7 +18,8 @@ export interface AttentionReason {
   label: string;
 }
 
-const EXPIRING_WINDOW_MS = 7 * 24 * 3600 * 1000;
+const DAY_MS = 24 * 3600 * 1000;
+const EXPIRING_WINDOW_MS = 7 * DAY_MS;
 
 /** Why a credential needs attention, most serious first; empty when it does not. */
 export function attentionReasons(c: AttentionInput, now = Date.now()): AttentionReason[] {
@@ -37,11 +38,15 @@ export function attentionReasons(c: AttentionInput, now = Date.now()): Attention
   }
   if (c.status === 'ACTIVE' && c.tokenExpiresAt && !c.renews) {
     const left = Date.parse(c.tokenExpiresAt) - now;
-    if (left <= EXPIRING_WINDOW_MS) {
-      const days = Math.max(0, Math.ceil(left / (24 * 3600 * 1000)));
+    if (left <= 0) {
+      // Past its expiry before the server's expiry job marked it EXPIRED.
+      reasons.push({ kind: 'expired', label: 'Expired: replace the token' });
+    } else if (left <= EXPIRING_WINDOW_MS) {
+      // Whole days left, as a person counts them: 25 hours is one day, under 24 hours none.
+      const days = Math.floor(left / DAY_MS);
       reasons.push({
         kind: 'expiring',
-        label: days <= 1 ? 'Expires within a day' : `Expires in ${days} days`,
+        label: days < 1 ? 'Expires within a day' : `Expires in ${days} ${days === 1 ? 'day' : 'days'}`,
       });
     }
   }
