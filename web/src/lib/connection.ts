@@ -43,8 +43,16 @@ export function markOnline() {
   }
   if (state.server === 'offline') {
     set({ server: 'online' });
-    for (const l of recoveryListeners) l();
+    refetchPages();
   }
+}
+
+/**
+ * Tells every page on screen to refetch from the network (`useOnRecovered`): what it shows may
+ * have changed unseen, while the server was away or while live updates were not listened to.
+ */
+export function refetchPages() {
+  for (const l of recoveryListeners) l();
 }
 
 export function markOffline() {
@@ -88,7 +96,10 @@ export function useConnection(): ConnectionState {
   );
 }
 
-/** Calls `onRecovered` each time the server answers again after being unreachable. */
+/**
+ * Calls `onRecovered` each time the server answers again after being unreachable, and each time
+ * live updates resume after a gap (`refetchPages`).
+ */
 export function useOnRecovered(onRecovered: () => void) {
   useEffect(() => {
     recoveryListeners.add(onRecovered);

@@ -24,7 +24,10 @@ export function useLastData<T>(given: T | null | undefined, scope?: unknown): T 
   return data ?? last.data;
 }
 
-/** Refetches from the network each time the server answers again after being unreachable. */
+/**
+ * Refetches from the network each time the server answers again after being unreachable, or live
+ * updates resume after a gap.
+ */
 export function useRefetchOnRecovery(refetch: (opts: { requestPolicy: 'network-only' }) => void) {
   const onRecovered = useCallback(() => refetch({ requestPolicy: 'network-only' }), [refetch]);
   useOnRecovered(onRecovered);

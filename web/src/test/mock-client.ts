@@ -2,9 +2,11 @@ import {
   Client,
   makeErrorResult,
   makeResult,
+  subscriptionExchange,
   type Exchange,
   type Operation,
   type OperationResult,
+  type SubscriptionForwarder,
 } from 'urql';
 import { filter, fromPromise, fromValue, map, mergeMap, never, pipe, type Source } from 'wonka';
 
@@ -39,9 +41,10 @@ function operationName(operation: Operation): string {
 
 /**
  * A real urql client whose only exchange answers from fixtures keyed by operation name (no
- * network). Every operation sent is recorded with its variables.
+ * network). Every operation sent is recorded with its variables. `exchanges` come first (e.g.
+ * `fakeSubscriptions().exchange`).
  */
-export function mockClient(responders: Record<string, Responder>) {
+export function mockClient(responders: Record<string, Responder>, { exchanges = [] as Exchange[] } = {}) {
   const calls: { name: string; variables: Record<string, unknown> }[] = [];
   const fixtures: Exchange = () => (ops$) =>
     pipe(
@@ -67,7 +70,7 @@ export function mockClient(responders: Record<string, Responder>) {
         );
       }),
     );
-  const client = new Client({ url: '/graphql', exchanges: [fixtures] });
+  const client = new Client({ url: '/graphql', exchanges: [...exchanges, fixtures] });
   return { client, calls };
 }
 
@@ -78,4 +81,43 @@ export function deferred<T>() {
     resolve = r;
   });
   return { promise, resolve };
+}
+
+type SubscriptionSink = Parameters<ReturnType<SubscriptionForwarder>['subscribe']>[0];
+
+/**
+ * The server's end of subscriptions, driven by the test: urql's own `subscriptionExchange`, as the
+ * app's client has, over a transport that sends every open subscription an event, ends them with
+ * the server's Complete, or with an error. Give `exchange` to `mockClient`.
+ */
+export function fakeSubscriptions() {
+  const open = new Set<SubscriptionSink>();
+  let started = 0;
+  const exchange = subscriptionExchange({
+    forwardSubscription: () => ({
+      subscribe(sink) {
+        started++;
+        open.add(sink);
+        return { unsubscribe: () => void open.delete(sink) };
+      },
+    }),
+  });
+  const end = (how: (sink: SubscriptionSink) => void) => {
+    const ending = [...open];
+    open.clear();
+    for (const sink of ending) how(sink);
+  };
+  return {
+    exchange,
+    /** How many subscriptions were started so far. */
+    started: () => started,
+    /** How many are open now. */
+    open: () => open.size,
+    next: (data: Record<string, unknown>) => {
+      for (const sink of open) sink.next({ data });
+    },
+    complete: () => end((sink) => sink.complete()),
+    error: (errors: { message: string; extensions?: Record<string, unknown> }[]) =>
+      end((sink) => sink.error(errors)),
+  };
 }
