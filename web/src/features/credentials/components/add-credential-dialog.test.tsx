@@ -491,8 +491,47 @@ describe('AddCredentialDialog', () => {
     await user.type(screen.getByLabelText(/^name/i), 'Work');
     await user.type(screen.getByLabelText(/internal integration token/i), 'ntn_bad{Enter}');
     await screen.findByRole('alert');
+    expect(screen.getByText('These values were refused: change them, then test again.')).toBeVisible();
     await user.type(screen.getByLabelText(/internal integration token/i), '{Enter}');
     expect(calls.filter((c) => c.name === 'TestCredential')).toHaveLength(1);
+  });
+
+  it('tests again on Enter after a test that could not be made', async () => {
+    const answers: Answer[] = [
+      { networkError: new Error('Failed to fetch') },
+      { errors: [{ message: 'rate limited', extensions: { code: 'RATE_LIMITED', retryAfter: 1 } }] },
+      { errors: [{ message: 'The database is away.', extensions: { code: 'UNAVAILABLE' } }] },
+      {
+        data: {
+          testCredential: {
+            __typename: 'TestCredentialResult',
+            result: 'COULD_NOT_CHECK',
+            message: 'Notion did not answer in time.',
+            account: null,
+            scopes: [],
+            rateLimitRemaining: 5,
+          },
+        },
+      },
+      valid,
+    ];
+    const { user, calls } = setup({ TestCredential: () => answers.shift() as Answer });
+    const tests = () => calls.filter((c) => c.name === 'TestCredential').length;
+    await user.type(screen.getByLabelText(/^name/i), 'Work');
+    const token = screen.getByLabelText(/internal integration token/i);
+    await user.type(token, 'ntn_good{Enter}');
+    expect(await screen.findByText(/server could not be reached/i)).toBeInTheDocument();
+    expect(screen.getByText(/press enter or “test credential”/i)).toBeInTheDocument();
+    await user.type(token, '{Enter}');
+    expect(await screen.findByText(/too many live checks/i)).toBeInTheDocument();
+    await user.type(token, '{Enter}');
+    expect(await screen.findByText('The database is away.')).toBeInTheDocument();
+    await user.type(token, '{Enter}');
+    expect(await screen.findByText('The provider could not be asked.')).toBeInTheDocument();
+    await user.type(token, '{Enter}');
+    expect(await screen.findByText('The credential is valid.')).toBeInTheDocument();
+    expect(tests()).toBe(5);
+    expect(addable()).toBe(true);
   });
 
   it('tells a taken name before any live check is spent', async () => {

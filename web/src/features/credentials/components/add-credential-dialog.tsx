@@ -176,8 +176,9 @@ function AddCredentialForm({
     e.preventDefault();
     if (!service || adding || testing) return;
     if (!passed) {
-      // These exact values were tested and did not pass: the outcome says why; no new check.
-      if (test.state.phase === 'done' || test.state.phase === 'failed') return;
+      // These exact values were refused: the outcome says why; no new check until they change.
+      // A test that could not be made is tried again.
+      if (test.refused) return;
       await runTest();
       return;
     }
@@ -394,7 +395,9 @@ function AddCredentialForm({
               ? 'Choose a name you have not used for this service.'
               : testing
                 ? 'Adding waits for the test.'
-                : 'The credential is added once a test passes: press Enter or “Test credential”.'}
+                : test.refused
+                  ? 'These values were refused: change them, then test again.'
+                  : 'The credential is added once a test passes: press Enter or “Test credential”.'}
           </p>
         )}
       </form>

@@ -21,7 +21,7 @@ export function filledFields(values: Record<string, string>): Record<string, str
 
 /**
  * Runs `testCredential` on the values the form shows; `passed` is true only when that test came
- * back VALID. The form calls `changed()` whenever a value changes and `reset()` when it drops its
+ * back VALID, `refused` when it judged them not to be (INVALID, or values the server refused). The form calls `changed()` whenever a value changes and `reset()` when it drops its
  * values: the test is then forgotten (an answer still on its way is ignored), so a changed value
  * is tested again before it is used. Nothing here holds the values tested, which may have been
  * typed over (a secret sent, refused and replaced); the mutation keeps nothing of them either
@@ -62,6 +62,12 @@ export function useCredentialTest() {
   }, []);
 
   const passed = state.phase === 'done' && state.outcome.result === 'VALID';
+  // The last test judged these very values and refused them: testing them again says the same.
+  // A test that could not be made (unreachable, rate limited, unavailable, the provider not
+  // asked) said nothing about them.
+  const refused =
+    (state.phase === 'done' && state.outcome.result === 'INVALID') ||
+    (state.phase === 'failed' && state.failure.code === 'VALIDATION');
 
-  return { state, run, reset, changed, passed };
+  return { state, run, reset, changed, passed, refused };
 }
