@@ -123,6 +123,27 @@ describe('EditCredentialDialog', () => {
     });
   });
 
+  it('says a label with a value needs a name, and sends nothing until it has one', async () => {
+    const { user, calls, onOpenChange } = setup({ UpdateCredential: () => updated });
+    await user.clear(screen.getByLabelText('Name'));
+    await user.type(screen.getByLabelText('Name'), 'Office');
+    await user.click(screen.getByRole('button', { name: 'Add label' }));
+    await user.type(screen.getByLabelText('Label 2 value'), 'prod');
+    await user.click(save());
+    expect(await screen.findByText('Give label 2 a name, or remove it.')).toBeInTheDocument();
+    expect(screen.getByLabelText('Label 2 name')).toHaveAttribute('aria-invalid', 'true');
+    expect(calls.filter((c) => c.name === 'UpdateCredential')).toHaveLength(0);
+
+    await user.type(screen.getByLabelText('Label 2 name'), 'env');
+    expect(screen.queryByText('Give label 2 a name, or remove it.')).not.toBeInTheDocument();
+    await user.click(save());
+    await waitFor(() => expect(onOpenChange).toHaveBeenCalledWith(false));
+    expect(calls.find((c) => c.name === 'UpdateCredential')?.variables).toEqual({
+      id: 'c1',
+      input: { name: 'Office', metadata: { team: 'core', env: 'prod' } },
+    });
+  });
+
   it('replaces the secret only after a successful test of the new value', async () => {
     const { user, calls } = setup({
       TestCredential: (v) =>

@@ -75,6 +75,7 @@ function EditCredentialForm({
   const [values, setValues] = useState<Record<string, string>>({});
   const [errors, setErrors] = useState<Set<string>>(new Set());
   const [saveError, setSaveError] = useState<string | null>(null);
+  const [showUnnamed, setShowUnnamed] = useState(false);
   const test = useCredentialTest();
   // Not useMutation: its state would keep a new secret sent (the operation's variables) after the
   // user replaced it or stopped replacing the secret, for as long as the dialog is open.
@@ -82,7 +83,10 @@ function EditCredentialForm({
 
   const testing = test.state.phase === 'testing';
   const renamed = name.trim() !== start.name;
-  const metadataChanged = JSON.stringify(fromRows(rows)) !== JSON.stringify(fromRows(start.rows));
+  // Labels given a value but no name: told when Save is pressed, not dropped from what is sent.
+  const unnamed = new Set(rows.flatMap((r, i) => (!r.key.trim() && r.value.trim() ? [i] : [])));
+  const metadataChanged =
+    unnamed.size > 0 || JSON.stringify(fromRows(rows)) !== JSON.stringify(fromRows(start.rows));
   const secretReady = replacing && test.passed;
   const canSave =
     !saving && !testing && name.trim() !== '' && (replacing ? secretReady : renamed || metadataChanged);
@@ -108,6 +112,10 @@ function EditCredentialForm({
   async function submit(e: FormEvent) {
     e.preventDefault();
     if (!canSave) return;
+    if (unnamed.size > 0) {
+      setShowUnnamed(true);
+      return;
+    }
     const input: UpdateCredentialInput = {};
     if (renamed) input.name = name.trim();
     if (metadataChanged) input.metadata = fromRows(rows);
@@ -151,32 +159,41 @@ function EditCredentialForm({
           <legend className="text-sm font-medium">Labels</legend>
           {rows.length === 0 && <p className="text-xs text-muted-foreground">No labels yet.</p>}
           {rows.map((row, i) => (
-            <div key={i} className="flex gap-2">
-              <Input
-                aria-label={`Label ${i + 1} name`}
-                placeholder="name"
-                value={row.key}
-                onChange={(e) =>
-                  setRows((r) => r.map((x, j) => (j === i ? { ...x, key: e.target.value } : x)))
-                }
-              />
-              <Input
-                aria-label={`Label ${i + 1} value`}
-                placeholder="value"
-                value={row.value}
-                onChange={(e) =>
-                  setRows((r) => r.map((x, j) => (j === i ? { ...x, value: e.target.value } : x)))
-                }
-              />
-              <Button
-                variant="ghost"
-                size="icon"
-                className="shrink-0"
-                aria-label={`Remove label ${i + 1}`}
-                onClick={() => setRows((r) => r.filter((_, j) => j !== i))}
-              >
-                <X aria-hidden="true" />
-              </Button>
+            <div key={i} className="space-y-1">
+              <div className="flex gap-2">
+                <Input
+                  aria-label={`Label ${i + 1} name`}
+                  placeholder="name"
+                  value={row.key}
+                  aria-invalid={showUnnamed && unnamed.has(i)}
+                  aria-describedby={showUnnamed && unnamed.has(i) ? `${ids}-label-${i}-error` : undefined}
+                  onChange={(e) =>
+                    setRows((r) => r.map((x, j) => (j === i ? { ...x, key: e.target.value } : x)))
+                  }
+                />
+                <Input
+                  aria-label={`Label ${i + 1} value`}
+                  placeholder="value"
+                  value={row.value}
+                  onChange={(e) =>
+                    setRows((r) => r.map((x, j) => (j === i ? { ...x, value: e.target.value } : x)))
+                  }
+                />
+                <Button
+                  variant="ghost"
+                  size="icon"
+                  className="shrink-0"
+                  aria-label={`Remove label ${i + 1}`}
+                  onClick={() => setRows((r) => r.filter((_, j) => j !== i))}
+                >
+                  <X aria-hidden="true" />
+                </Button>
+              </div>
+              {showUnnamed && unnamed.has(i) && (
+                <p id={`${ids}-label-${i}-error`} className="text-xs text-destructive">
+                  Give label {i + 1} a name, or remove it.
+                </p>
+              )}
             </div>
           ))}
           <Button variant="outline" size="sm" onClick={() => setRows((r) => [...r, { key: '', value: '' }])}>
