@@ -385,6 +385,52 @@ on_both_backends!(a_revoked_credential_leaves_no_copy_made_again_unconfirmed);
 
 const RETRY: &str = "mutation($id: ID!) { retrySync(id: $id) }";
 
+/// A removal answered `200` with a page that is not JSON (a sign-in or maintenance proxy in
+/// front of the server answers every request so) is a failed attempt, not a removal: the copy,
+/// which the server still holds with the revoked secret, stays known to the ledger, and is
+/// deleted once the server itself answers. It was recorded removed, its id forgotten.
+async fn a_removal_answered_with_a_proxys_page_is_not_taken_for_done(env: TestEnv) {
+    use crate::support::mcp_recorder::McpFault;
+    let (_server, recorder, alice, work) = one_synced_copy(&env, fast_sync()).await;
+    recorder.set_fault(Some(McpFault::Answer(
+        200,
+        "<html><body>Sign in to continue</body></html>".into(),
+    )));
+    alice
+        .ok(
+            "mutation($id: ID!) { revokeCredential(id: $id) { status } }",
+            json!({"id": work}),
+        )
+        .await;
+    let pool = env.any_pool().await;
+    let rows = || async {
+        sqlx::query_as::<_, (String, Option<String>)>("SELECT status, mcp_id FROM mcp_sync")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+    };
+    eventually(
+        "the removal's attempts to run out, or the row to go",
+        || async {
+            let rows = rows().await;
+            rows.is_empty() || rows[0].0 == "error"
+        },
+    )
+    .await;
+    let left = rows().await;
+    assert_eq!(left.len(), 1, "the copy was taken for removed");
+    assert!(left[0].1.is_some(), "{left:?}");
+    assert_eq!(recorder.credentials().len(), 1);
+
+    recorder.set_fault(None);
+    assert_eq!(alice.ok(RETRY, json!({"id": work})).await["retrySync"], 1);
+    eventually("the revoked copy to go", || async {
+        recorder.credentials().is_empty()
+    })
+    .await;
+}
+on_both_backends!(a_removal_answered_with_a_proxys_page_is_not_taken_for_done);
+
 async fn a_person_retries_a_failed_copy_now(env: TestEnv) {
     let server = server(&env, fast_sync()).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();

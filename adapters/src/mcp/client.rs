@@ -21,7 +21,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 /// Unix time in seconds when the request was signed.
 pub const TIMESTAMP_HEADER: &str = "credledger-timestamp";
-/// `v1=<hex>`, one or several comma-separated.
+/// `v1=<hex>`: one value, signed with the server's one secret.
 pub const SIGNATURE_HEADER: &str = "credledger-signature";
 /// The ledger event id a change carries; the receiver applies each key once.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
@@ -256,7 +256,7 @@ impl McpClient {
         if response.status() == reqwest::StatusCode::NOT_FOUND {
             return Err(SyncError::NotFound);
         }
-        success(response).map(drop)
+        applied(response).await
     }
 
     /// `DELETE /credentials/{mcp_id}`; a credential the server does not hold is already gone.
@@ -273,7 +273,7 @@ impl McpClient {
         if response.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(());
         }
-        success(response).map(drop)
+        applied(response).await
     }
 
     /// `GET /credentials`, filtered by the parameters given. The answer may be a JSON array or
@@ -430,6 +430,23 @@ fn success(response: Response) -> Result<Response, SyncError> {
         status: response.status().as_u16(),
         retry_after: retry_after(&response),
     })
+}
+
+/// A change (`PUT`, `DELETE`) answered `2xx` counts as applied only when the answer is empty or
+/// JSON: a proxy in front of the server (a sign-in or maintenance page answered `200` to every
+/// request) applied nothing, and taking its page for a removal would forget a copy the server
+/// still holds.
+async fn applied(response: Response) -> Result<(), SyncError> {
+    let answer = read_capped(success(response)?).await?;
+    let empty = answer.iter().all(u8::is_ascii_whitespace);
+    // `IgnoredAny` reads without keeping anything; serde_json bounds the nesting (128 levels).
+    if empty || serde_json::from_slice::<serde::de::IgnoredAny>(&answer).is_ok() {
+        Ok(())
+    } else {
+        Err(SyncError::BadAnswer(
+            "not JSON (a change is answered with JSON or nothing)".to_owned(),
+        ))
+    }
 }
 
 /// `Retry-After` as delay-seconds or an HTTP date.
