@@ -1060,6 +1060,134 @@ on_both_backends!(
     a_sender_taking_over_the_lease_sends_nothing_until_the_read_model_shows_the_last_holders_outcomes
 );
 
+/// A server whose address is refused now (registered under `--dev` or through an allow-list
+/// entry since removed): each of its rows shows why, once, rather than wait as pending for
+/// ever with nothing said (the step stopped before any row, recording nothing).
+async fn a_server_whose_address_is_now_refused_shows_why_on_its_rows(env: TestEnv) {
+    use credledger::mcp::{sync::McpSync, McpServers};
+    use credledger_adapters::outbound::OutboundPolicy;
+    use credledger_projections::mcp_sync::{rows_of_server, SyncStatus};
+    let (ledger, _, recorder) =
+        gateway_with_credentials(&env, &["Work".to_owned(), "Home".to_owned()]).await;
+    // Served now without loopback allowed, where the recording server listens.
+    let servers = McpServers::new(ledger.clone()).with_outbound(OutboundPolicy::default());
+    let sync = McpSync::new(
+        std::sync::Arc::new(servers),
+        fast_sync(),
+        credledger::jobs::Leases::new(ledger.db.clone()),
+    );
+    let held = sync.lock().await.unwrap().expect("the sync lease");
+
+    let report = sync.step(&held, "gw").await.unwrap();
+    ledger.projections.catch_up().await.unwrap();
+    let again = sync.step(&held, "gw").await.unwrap();
+
+    assert_eq!((report.sent, report.failed), (0, 2), "{report:?}");
+    assert_eq!((again.sent, again.failed), (0, 0), "tried again: {again:?}");
+    let rows = rows_of_server(&ledger.db.any, "gw", &SyncStatus::ALL, 10)
+        .await
+        .unwrap();
+    assert!(
+        rows.iter().all(|r| r.status == SyncStatus::Error),
+        "{rows:?}"
+    );
+    let failures: Vec<String> = sqlx::query_scalar(
+        "SELECT last_error FROM mcp_deliveries WHERE server_id = 'gw' ORDER BY credential_id",
+    )
+    .fetch_all(&ledger.db.any)
+    .await
+    .unwrap();
+    assert_eq!(failures.len(), 2);
+    assert!(
+        failures.iter().all(|f| f.contains("refused")),
+        "{failures:?}"
+    );
+    let recorded: i64 = sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM events WHERE event_type = 'CredentialSyncFailed'",
+    )
+    .fetch_one(&ledger.db.any)
+    .await
+    .unwrap();
+    assert_eq!(recorded, 2, "once per credential");
+    assert!(recorder.requests().is_empty());
+    ledger.db.close().await;
+}
+on_both_backends!(a_server_whose_address_is_now_refused_shows_why_on_its_rows);
+
+/// One server whose step fails at every pass (here its signing secret is gone) holds up
+/// neither another server's sends nor the drift clock: the failed pass left the drift check
+/// due, so it ran at every pass, listing every other server's copies about as often as the
+/// sender woke rather than every `drift_every`.
+async fn one_servers_failing_step_holds_up_neither_the_others_nor_the_drift_clock(env: TestEnv) {
+    use credledger::mcp::{sync::McpSync, Authority, NewMcpServer};
+    let (ledger, servers, _broken) = gateway_with_credentials(&env, &["Work".to_owned()]).await;
+    let healthy = RecordingMcpServer::start(vec![]).await.unwrap();
+    let secret = servers
+        .register(
+            NewMcpServer {
+                server_id: "gw2".into(),
+                name: "second gateway".into(),
+                base_url: healthy.base_url(),
+                allowed_services: vec!["notion".into()],
+                serves_all_users: true,
+            },
+            Authority::Operator,
+            &crate::support::meta("root"),
+        )
+        .await
+        .unwrap();
+    healthy.set_secrets(vec![secret.0.as_bytes().to_vec()]);
+    sqlx::query("DELETE FROM mcp_signing_secrets WHERE server_id = 'gw'")
+        .execute(&ledger.db.any)
+        .await
+        .unwrap();
+    ledger.projections.catch_up().await.unwrap();
+    let sync = std::sync::Arc::new(McpSync::new(
+        servers,
+        SyncSettings {
+            drift_every: Duration::from_millis(1_000),
+            poll: Duration::from_millis(50),
+            ..fast_sync()
+        },
+        credledger::jobs::Leases::new(ledger.db.clone()),
+    ));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn({
+        let sync = sync.clone();
+        async move { sync.run(stopped).await }
+    });
+    // The read models, as `serve` runs them (the sender waits for them to show its outcomes).
+    let read_models = tokio::spawn({
+        let ledger = ledger.clone();
+        async move {
+            loop {
+                ledger.projections.catch_up().await.unwrap();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    });
+
+    tokio::time::sleep(Duration::from_millis(3_000)).await;
+    stop.send(true).unwrap();
+    running.await.unwrap();
+    read_models.abort();
+
+    assert_eq!(
+        healthy.credentials().len(),
+        1,
+        "the other server got nothing"
+    );
+    let lists = healthy
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET")
+        .count();
+    // About one drift check a second (three, or four with the first pass's), not one a pass.
+    assert!((1..=5).contains(&lists), "{lists} drift checks in 3 s");
+    ledger.db.close().await;
+}
+on_both_backends!(one_servers_failing_step_holds_up_neither_the_others_nor_the_drift_clock);
+
 /// A drift check whose lease may have lapsed while it listed the server's copies stops before
 /// recording the drift it found, and the pass says so (the sender then makes the check again
 /// at its next pass, rather than after `drift_every`), even with no row to send.

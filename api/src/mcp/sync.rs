@@ -250,32 +250,49 @@ impl McpSync {
         });
         let mut reports = BTreeMap::new();
         for (server, report) in futures::future::join_all(steps).await {
-            reports.insert(server, report?);
+            match report {
+                Ok(report) => {
+                    reports.insert(server, report);
+                }
+                // One server's failure holds up neither the others' reports nor, through a
+                // failed pass, the drift clock (left due, the drift check ran at every pass).
+                Err(e) => tracing::warn!(server = %server, error = %e, "MCP sync step failed"),
+            }
         }
         Ok(reports)
     }
 
     /// A signed client for a registered server (cached per base URL).
     pub async fn client_for(&self, server_id: &str) -> Result<McpClient, ApiError> {
+        self.try_client(server_id)
+            .await?
+            .map_err(|e| ApiError::Internal(format!("MCP server {server_id}: {e}")))
+    }
+
+    /// [`McpSync::client_for`], with a client that cannot be made apart (`Ok(Err(_))`: the
+    /// server's address is refused now, e.g. its allow-list entry was removed).
+    async fn try_client(&self, server_id: &str) -> Result<Result<McpClient, SyncError>, ApiError> {
         let server = mcp_sync::server(&self.servers.ledger().db.any, server_id)
             .await?
             .ok_or(ApiError::NotFound)?;
         let mut clients = self.clients.lock().await;
         if let Some((url, client)) = clients.get(server_id) {
             if *url == server.base_url {
-                return Ok(client.clone());
+                return Ok(Ok(client.clone()));
             }
         }
         let secret = self.servers.signing_secret(server_id).await?;
-        let client = McpClient::new(
+        let client = match McpClient::new(
             &server.base_url,
             secret,
             self.settings.timeout,
             self.servers.outbound(),
-        )
-        .map_err(|e| ApiError::Internal(format!("MCP server {server_id}: {e}")))?;
+        ) {
+            Ok(client) => client,
+            Err(refused) => return Ok(Err(refused)),
+        };
         clients.insert(server_id.to_owned(), (server.base_url, client.clone()));
-        Ok(client)
+        Ok(Ok(client))
     }
 
     /// Works through a server's due rows in order, up to a few hundred per pass, under the
@@ -295,7 +312,18 @@ impl McpSync {
         if rows.is_empty() {
             return Ok(report);
         }
-        let client = self.client_for(server_id).await?;
+        let client = match self.try_client(server_id).await? {
+            Ok(client) => client,
+            // No request can be made (the address is refused now): each row shows why, once,
+            // and waits for a newer change or a person's retry, as no attempt would do better.
+            Err(refused) => {
+                for row in &rows {
+                    self.failed(row, None, &refused).await?;
+                    report.failed += 1;
+                }
+                return Ok(report);
+            }
+        };
         let deliveries = self.deliveries(server_id).await?;
         let now = Utc::now();
         for row in rows {
