@@ -1,7 +1,8 @@
 //! Rebuilding read models (`projections rebuild`): the rebuilt tables equal the incrementally
 //! built ones over a history of more than ten thousand events, the server keeps answering while
 //! it runs, events that arrive during the rebuild are not lost, one read model can be rebuilt by
-//! name, and an unknown name is refused. The history includes MCP servers, grants and copies.
+//! name, an unknown name is refused, and a migration that lands during a rebuild is not undone
+//! by its swap. The history includes MCP servers, grants and copies.
 
 use crate::on_both_backends;
 use crate::support::{assert_success, dump_table, meta, new_id, valid, TestEnv};
@@ -937,6 +938,98 @@ async fn a_rebuild_whose_lease_another_took_swaps_nothing_in(env: TestEnv) {
     }
 }
 on_both_backends!(a_rebuild_whose_lease_another_took_swaps_nothing_in);
+
+/// Runs `migration` on the live `credential_summary` while a rebuild of it waits before its
+/// swap (as an instance of the next version migrating meanwhile would): the rebuild ends
+/// without swapping anything in, the live rows as they were.
+async fn migrated_during_a_rebuild(env: &TestEnv, migration: &str) -> (Arc<Ledger>, AnyPool) {
+    let ledger = env.ledger().await;
+    let pool = env.any_pool().await;
+    generate_history(env, &ledger, "migrated", 1).await;
+    sqlx::query("UPDATE credential_summary SET name = 'kept as it was'")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let (rebuild, paused, go) = paused_rebuild(env);
+    until(&paused).await;
+    sqlx::query(migration).execute(&pool).await.unwrap();
+    go.store(true, Ordering::SeqCst);
+    let refused = ended(rebuild).await;
+    assert!(
+        matches!(
+            refused,
+            Err(ProjectionError::RebuildLayoutChanged("credential_summary"))
+        ),
+        "{refused:?}"
+    );
+    let message = refused.unwrap_err().to_string();
+    assert!(
+        message.contains("changed while it was rebuilt") && message.contains("rebuild again"),
+        "{message}"
+    );
+    let replaced: i64 = sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM credential_summary WHERE name <> 'kept as it was'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(replaced, 0, "live rows replaced");
+    (ledger, pool)
+}
+
+/// The indexes of the live `credential_summary` on its `name` column.
+async fn indexes_on_name(env: &TestEnv, pool: &AnyPool) -> Vec<String> {
+    let sql = match env.backend {
+        Backend::Postgres => {
+            "SELECT CAST(indexname AS text) FROM pg_indexes WHERE schemaname = current_schema() \
+             AND tablename = 'credential_summary' AND indexdef LIKE '%(name)'"
+        }
+        Backend::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'index' \
+             AND tbl_name = 'credential_summary' AND sql LIKE '%(name)'"
+        }
+    };
+    sqlx::query_scalar(sql).fetch_all(pool).await.unwrap()
+}
+
+async fn an_index_created_during_a_rebuild_is_not_dropped_by_its_swap(env: TestEnv) {
+    let (ledger, pool) =
+        migrated_during_a_rebuild(&env, "CREATE INDEX probe ON credential_summary (name)").await;
+    assert_eq!(indexes_on_name(&env, &pool).await, ["probe"]);
+    // Rebuilt again, as the error says, it keeps the index (PostgreSQL names it anew).
+    ledger
+        .projections
+        .rebuild(
+            &credledger_projections::credential_summary::CredentialSummary,
+            &|_, _| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(indexes_on_name(&env, &pool).await.len(), 1);
+}
+on_both_backends!(an_index_created_during_a_rebuild_is_not_dropped_by_its_swap);
+
+async fn a_column_added_during_a_rebuild_is_not_dropped_by_its_swap(env: TestEnv) {
+    let (ledger, pool) =
+        migrated_during_a_rebuild(&env, "ALTER TABLE credential_summary ADD COLUMN probe TEXT")
+            .await;
+    let probe = "SELECT CAST(COUNT(probe) AS BIGINT) FROM credential_summary";
+    let filled: i64 = sqlx::query_scalar(probe).fetch_one(&pool).await.unwrap();
+    assert_eq!(filled, 0);
+    // Rebuilt again, as the error says, it keeps the column.
+    ledger
+        .projections
+        .rebuild(
+            &credledger_projections::credential_summary::CredentialSummary,
+            &|_, _| {},
+        )
+        .await
+        .unwrap();
+    let filled: i64 = sqlx::query_scalar(probe).fetch_one(&pool).await.unwrap();
+    assert_eq!(filled, 0);
+}
+on_both_backends!(a_column_added_during_a_rebuild_is_not_dropped_by_its_swap);
 
 /// Readers of several of a read model's tables at once (the dashboard reads
 /// `credential_summary` and `dashboard_stats` in one statement) go on through its rebuilds'

@@ -40,6 +40,11 @@ pub enum ProjectionError {
     RebuildRunning(&'static str),
     #[error("another rebuild of `{0}` took this one's place: this one swapped nothing in")]
     RebuildTakenOver(&'static str),
+    #[error(
+        "the layout of `{0}` changed while it was rebuilt (a migration ran?); nothing was \
+         swapped in: rebuild again"
+    )]
+    RebuildLayoutChanged(&'static str),
 }
 
 impl From<sqlx::Error> for ProjectionError {

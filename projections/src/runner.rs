@@ -689,14 +689,16 @@ impl Projections {
 
     /// Creates the consumer's empty shadow tables. Their non-unique indexes are left out and
     /// returned, to be built once the replay has filled the tables: one sort instead of an
-    /// index insertion per row. (Unique ones stay: the replay's upserts need them.)
+    /// index insertion per row. (Unique ones stay: the replay's upserts need them.) Returned
+    /// too: the layout of each live table copied, which the swap checks is still the same.
     async fn create_shadow_tables(
         &self,
         model: Model,
         shadow_checkpoint: &str,
         lease: &RebuildLease,
-    ) -> Result<DeferredIndexes, ProjectionError> {
+    ) -> Result<(DeferredIndexes, Vec<Vec<String>>), ProjectionError> {
         let mut deferred = DeferredIndexes::default();
+        let mut layouts = Vec::new();
         let _writer = self.db.exclusive().await;
         let mut tx = self.db.any.begin().await?;
         // The first statement writes, so SQLite takes its write lock here (waiting up to the
@@ -712,6 +714,9 @@ impl Projections {
             sqlx::query(&format!("DROP TABLE IF EXISTS {shadow}"))
                 .execute(&mut *tx)
                 .await?;
+            // Read before the copy: a change that lands in between makes the swap refuse
+            // needlessly, never swap in a layout older than the live one.
+            layouts.push(layout(&mut tx, table).await?);
             match self.db.backend() {
                 Backend::Postgres => {
                     sqlx::query(&format!(
@@ -756,7 +761,7 @@ impl Projections {
             }
         }
         tx.commit().await?;
-        Ok(deferred)
+        Ok((deferred, layouts))
     }
 
     /// Replays the whole ledger into fresh tables and swaps them in; the live tables keep
@@ -806,7 +811,7 @@ impl Projections {
         lease: &RebuildLease,
     ) -> Result<RebuildReport, ProjectionError> {
         let shadow_checkpoint = format!("{}#rebuild", model.name());
-        let deferred_indexes = self
+        let (deferred_indexes, layouts) = self
             .create_shadow_tables(model, &shadow_checkpoint, lease)
             .await?;
         // Replay: a reader fetches the next batch while the current one is written. Events are
@@ -902,6 +907,16 @@ impl Projections {
         if !is_sqlite(&tx) {
             lock_for_swap(&mut tx, model.tables()).await?;
         }
+        // A migration that ran since the copy (an index, a column) would be undone by the
+        // swap. Checked with the live tables locked (PostgreSQL; SQLite holds its write lock
+        // since the lease's write), so none can change until this transaction ends; a
+        // migration waiting for them goes on with the swapped-in tables. The shadow tables
+        // are left for the next rebuild to drop.
+        for (&table, copied) in model.tables().iter().zip(&layouts) {
+            if layout(&mut tx, table).await? != *copied {
+                return Err(ProjectionError::RebuildLayoutChanged(table));
+            }
+        }
         for table in model.tables() {
             let shadow = Tables::REBUILD.name(table);
             sqlx::query(&format!("DROP TABLE {table}"))
@@ -984,6 +999,38 @@ struct DeferredIndexes {
     on_shadow: Vec<String>,
     /// SQLite: under their usual names, in the swap, after the rename.
     after_swap: Vec<String>,
+}
+
+/// What a migration may change of a live table, to compare: PostgreSQL, its columns (with their
+/// types, nullability and defaults), constraints and index definitions (named); SQLite, the
+/// stored DDL of the table and its indexes.
+async fn layout(conn: &mut AnyConnection, table: &str) -> Result<Vec<String>, ProjectionError> {
+    if is_sqlite(conn) {
+        let ddl = sqlite_ddl(conn, table).await?;
+        return Ok(ddl.into_iter().map(|(_, _, sql)| sql).collect());
+    }
+    let rows = sqlx::query(
+        "SELECT part FROM ( \
+           SELECT 0 AS kind, CAST(a.attnum AS integer) AS n, CAST(a.attname AS text) || ' ' \
+             || format_type(a.atttypid, a.atttypmod) \
+             || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END \
+             || COALESCE(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '') || ' ' \
+             || CAST(a.attidentity AS text) || CAST(a.attgenerated AS text) AS part \
+           FROM pg_attribute a \
+           LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+           WHERE a.attrelid = CAST($1 AS regclass) AND a.attnum > 0 AND NOT a.attisdropped \
+           UNION ALL \
+           SELECT 1, 0, CAST(conname AS text) || ' ' || pg_get_constraintdef(oid) \
+           FROM pg_constraint WHERE conrelid = CAST($1 AS regclass) \
+           UNION ALL \
+           SELECT 2, 0, pg_get_indexdef(indexrelid) \
+           FROM pg_index WHERE indrelid = CAST($1 AS regclass) \
+         ) AS layout ORDER BY kind, n, part",
+    )
+    .bind(table)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(|r| Ok(r.try_get("part")?)).collect()
 }
 
 /// SQLite's stored DDL for a table and its explicit indexes: (type, name, sql).
