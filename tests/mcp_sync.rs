@@ -392,6 +392,20 @@ const RETRY: &str = "mutation($id: ID!) { retrySync(id: $id) }";
 async fn a_removal_answered_with_a_proxys_page_is_not_taken_for_done(env: TestEnv) {
     use crate::support::mcp_recorder::McpFault;
     let (_server, recorder, alice, work) = one_synced_copy(&env, fast_sync()).await;
+    let pool = env.any_pool().await;
+    // A server's own answer, if only a word of text, is taken.
+    recorder.set_fault(Some(McpFault::Answer(200, "OK".into())));
+    rename(&alice, &work, "Work renamed").await;
+    eventually("the rename taken as applied", || async {
+        let synced: i64 = sqlx::query_scalar(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM events WHERE event_type = 'CredentialSyncedToMcp'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        synced == 2
+    })
+    .await;
     recorder.set_fault(Some(McpFault::Answer(
         200,
         "<html><body>Sign in to continue</body></html>".into(),
@@ -402,7 +416,6 @@ async fn a_removal_answered_with_a_proxys_page_is_not_taken_for_done(env: TestEn
             json!({"id": work}),
         )
         .await;
-    let pool = env.any_pool().await;
     let rows = || async {
         sqlx::query_as::<_, (String, Option<String>)>("SELECT status, mcp_id FROM mcp_sync")
             .fetch_all(&pool)
@@ -1062,7 +1075,8 @@ on_both_backends!(
 
 /// A server whose address is refused now (registered under `--dev` or through an allow-list
 /// entry since removed): each of its rows shows why, once, rather than wait as pending for
-/// ever with nothing said (the step stopped before any row, recording nothing).
+/// ever with nothing said (the step stopped before any row, recording nothing), and `mcp
+/// replay` says so and fails (it said the copy was complete).
 async fn a_server_whose_address_is_now_refused_shows_why_on_its_rows(env: TestEnv) {
     use credledger::mcp::{sync::McpSync, McpServers};
     use credledger_adapters::outbound::OutboundPolicy;
@@ -1083,6 +1097,14 @@ async fn a_server_whose_address_is_now_refused_shows_why_on_its_rows(env: TestEn
     let again = sync.step(&held, "gw").await.unwrap();
 
     assert_eq!((report.sent, report.failed), (0, 2), "{report:?}");
+    assert!(
+        report
+            .refused
+            .as_deref()
+            .is_some_and(|why| why.contains("refused")),
+        "{report:?}"
+    );
+    // Tried again at the failed copies' hourly retry, not at every pass.
     assert_eq!((again.sent, again.failed), (0, 0), "tried again: {again:?}");
     let rows = rows_of_server(&ledger.db.any, "gw", &SyncStatus::ALL, 10)
         .await
@@ -1110,7 +1132,20 @@ async fn a_server_whose_address_is_now_refused_shows_why_on_its_rows(env: TestEn
     .unwrap();
     assert_eq!(recorded, 2, "once per credential");
     assert!(recorder.requests().is_empty());
+    sync.unlock().await;
     ledger.db.close().await;
+
+    // The command line, where loopback is not allowed either.
+    let replay = env
+        .cli()
+        .env_remove("CREDLEDGER_OUTBOUND_ALLOW_LOOPBACK")
+        .args(["mcp", "replay", "--target", "gw", "--all"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&replay.stderr);
+    assert_eq!(replay.status.code(), Some(1), "{said}");
+    assert!(said.contains("nothing can be sent to gw"), "{said}");
+    assert!(recorder.requests().is_empty());
 }
 on_both_backends!(a_server_whose_address_is_now_refused_shows_why_on_its_rows);
 

@@ -432,21 +432,24 @@ fn success(response: Response) -> Result<Response, SyncError> {
     })
 }
 
-/// A change (`PUT`, `DELETE`) answered `2xx` counts as applied only when the answer is empty or
-/// JSON: a proxy in front of the server (a sign-in or maintenance page answered `200` to every
+/// A change (`PUT`, `DELETE`) answered `2xx` counts as applied unless the answer is an HTML page:
+/// a proxy in front of the server (a sign-in or maintenance page answered `200` to every
 /// request) applied nothing, and taking its page for a removal would forget a copy the server
-/// still holds.
+/// still holds. Any other answer (nothing, JSON, a word of text) is the server's.
 async fn applied(response: Response) -> Result<(), SyncError> {
+    let html = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/html"));
     let answer = read_capped(success(response)?).await?;
-    let empty = answer.iter().all(u8::is_ascii_whitespace);
-    // `IgnoredAny` reads without keeping anything; serde_json bounds the nesting (128 levels).
-    if empty || serde_json::from_slice::<serde::de::IgnoredAny>(&answer).is_ok() {
-        Ok(())
-    } else {
-        Err(SyncError::BadAnswer(
-            "not JSON (a change is answered with JSON or nothing)".to_owned(),
-        ))
+    let markup = answer.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<');
+    if html || markup {
+        return Err(SyncError::BadAnswer(
+            "an HTML page (a proxy's?), not the MCP server's answer".to_owned(),
+        ));
     }
+    Ok(())
 }
 
 /// `Retry-After` as delay-seconds or an HTTP date.

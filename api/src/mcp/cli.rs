@@ -417,6 +417,14 @@ async fn replay(
                     eprintln!("credledger: {target} cannot be reached; the rest stays queued");
                     return Ok(ExitCode::from(1));
                 }
+                if let Some(why) = report.refused {
+                    progress.abandon();
+                    eprintln!(
+                        "credledger: nothing can be sent to {target}: {why}; its credentials show \
+                         the failure (`credledger mcp retry-failed` once it is allowed)"
+                    );
+                    return Ok(ExitCode::from(1));
+                }
                 report.sent
             }
             // `serve` is sending: watch it.

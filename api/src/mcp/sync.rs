@@ -82,6 +82,8 @@ pub struct StepReport {
     /// The lease may have lapsed: the pass (or its drift check) stopped early, the rows not
     /// tried are the next holder's, and the drift check is not counted as made.
     pub lease_lost: bool,
+    /// The server's address is refused now (why): nothing was sent, its rows show it.
+    pub refused: Option<String>,
 }
 
 /// What a drift check found on one server.
@@ -242,24 +244,25 @@ impl McpSync {
                     drift_cut_short = held.is_lost();
                 }
             }
-            let report = self.step(held, &s.server_id).await.map(|mut r| {
-                r.lease_lost |= drift_cut_short;
-                r
-            });
-            (s.server_id.clone(), report)
-        });
-        let mut reports = BTreeMap::new();
-        for (server, report) in futures::future::join_all(steps).await {
-            match report {
-                Ok(report) => {
-                    reports.insert(server, report);
-                }
+            let report = match self.step(held, &s.server_id).await {
+                Ok(report) => report,
                 // One server's failure holds up neither the others' reports nor, through a
                 // failed pass, the drift clock (left due, the drift check ran at every pass).
-                Err(e) => tracing::warn!(server = %server, error = %e, "MCP sync step failed"),
-            }
-        }
-        Ok(reports)
+                Err(e) => {
+                    tracing::warn!(server = %s.server_id, error = %e, "MCP sync step failed");
+                    StepReport {
+                        lease_lost: held.is_lost(),
+                        ..StepReport::default()
+                    }
+                }
+            };
+            let report = StepReport {
+                lease_lost: report.lease_lost || drift_cut_short,
+                ..report
+            };
+            (s.server_id.clone(), report)
+        });
+        Ok(futures::future::join_all(steps).await.into_iter().collect())
     }
 
     /// A signed client for a registered server (cached per base URL).
@@ -314,13 +317,20 @@ impl McpSync {
         }
         let client = match self.try_client(server_id).await? {
             Ok(client) => client,
-            // No request can be made (the address is refused now): each row shows why, once,
-            // and waits for a newer change or a person's retry, as no attempt would do better.
+            // No request can be made (the address is refused now): each row shows why, once, as
+            // after its last attempt, and is tried again at the failed copies' hourly retry (the
+            // address may be allowed again by then), or at once when a person asks.
             Err(refused) => {
                 for row in &rows {
-                    self.failed(row, None, &refused).await?;
+                    if held.is_lost() {
+                        report.lease_lost = true;
+                        break;
+                    }
+                    self.failed(row, Some(self.settings.attempts), &refused)
+                        .await?;
                     report.failed += 1;
                 }
+                report.refused = Some(refused.to_string());
                 return Ok(report);
             }
         };
