@@ -38,6 +38,7 @@ class Store:
         self.copies: dict[str, dict] = {}
         self.writes: list[tuple[str, str | None, int | None]] = []
         self.fail_with: BaseException | None = None
+        self.delete_gone_answers_2xx = False  # what the README advises against
 
     def list_copies(self, query):
         return [
@@ -59,6 +60,8 @@ class Store:
             self.copies[record] = change
             return {"credential_id": record}
         if record not in self.copies:
+            if method == "DELETE" and self.delete_gone_answers_2xx:
+                return None
             raise HTTPException(404)
         if method == "PUT":
             self.copies[record] = change
@@ -166,6 +169,24 @@ def test_the_readme_receiver_does_not_apply_a_put_resent_under_a_fresh_key(monke
         assert send(restarted, "PUT", "/credentials/m-1", change(8)).status_code == 200
     assert store.copies["m-1"]["credential_data"] == {"token": "ntn_secret_v8"}
     assert [w for w in store.writes if w[0] == "PUT"] == [("PUT", "m-1", 7), ("PUT", "m-1", 8), ("PUT", "m-1", 8)]
+
+
+def test_a_delete_resent_under_a_put_s_event_id_does_not_stop_that_put(client, store):
+    # A receiver that answers a repeated delete 2xx (the README advises 404).
+    store.delete_gone_answers_2xx = True
+    send(client, "POST", "/credentials", change(6))
+    send(client, "POST", "/credentials", change(6, "cred-2@1006"))
+    captured = as_credledger("DELETE", "/credentials/m-2")
+    assert client.request("DELETE", "/credentials/m-2", content=captured[0], headers=captured[1]).status_code == 200
+    # Resent within the window with the Idempotency-Key (not signed) set to cred-1's coming
+    # event ids: each is answered 2xx, a delete of a copy gone already.
+    for future in ("cred-1@1007", "cred-1@1008"):
+        raw, headers = captured
+        resent = client.request("DELETE", "/credentials/m-2", content=raw, headers={**headers, "Idempotency-Key": future})
+        assert resent.status_code == 200
+    # The rotation credledger sends next is applied, not answered "applied" from the guard.
+    assert send(client, "PUT", "/credentials/m-1", change(8)).status_code == 200
+    assert store.copies["m-1"]["credential_data"] == {"token": "ntn_secret_v8"}
 
 
 def http_request(method, path, body=b"", headers=(), chunks=None, path_params=None):

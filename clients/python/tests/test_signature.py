@@ -344,16 +344,36 @@ def test_dedupe_key_refuses_a_write_without_a_usable_event_id(body):
         dedupe_key("POST", body, "x")
 
 
-def test_dedupe_key_of_a_delete_is_its_header_and_a_get_has_none():
-    assert dedupe_key("DELETE", b"", "cred-1@1042") == "cred-1@1042"
-    assert dedupe_key("DELETE", b"", b"cred-1@1042") == "cred-1@1042"
-    for header in (None, "", "x" * 513):
+def test_dedupe_key_of_a_delete_is_its_header_apart_from_writes_and_a_get_has_none():
+    assert dedupe_key("DELETE", b"", "cred-1@1042") == "DELETE cred-1@1042"
+    assert dedupe_key("DELETE", b"", b"cred-1@1042") == "DELETE cred-1@1042"
+    assert len(dedupe_key("DELETE", b"", "x" * 505)) == 512  # what the guard takes
+    for header in (None, "", "x" * 506, "x" * 513):
         with pytest.raises(InvalidSignature):
             dedupe_key("DELETE", b"", header)
     # credledger's listing sends no key; a GET is a read, nothing to deduplicate.
     assert dedupe_key("GET", b"", None) is None
     assert dedupe_key("GET", b"", "anything") is None
     assert credledger_client.dedupe_key is dedupe_key
+
+
+def test_a_delete_resent_under_a_write_s_event_id_does_not_take_that_write_s_key():
+    # A captured DELETE, resent within the window with Idempotency-Key set to future event ids
+    # (the header is not signed, the path and empty body are): were its key the header alone,
+    # a receiver answering the repeated delete 2xx would complete each one, and the real PUT
+    # carrying that event_id (a secret rotation) would be answered "applied", never applied.
+    guard = IdempotencyGuard(clock=Clock())
+    future = "keyring/alice:notion/8"
+    verify(signed(body=b"", method="DELETE", path="/credentials/m-2"), body=b"", method="DELETE",
+           path="/credentials/m-2")
+    forged = dedupe_key("DELETE", b"", future)
+    assert guard.claim(forged)
+    guard.complete(forged, None)
+    rotation = BODY.replace(b'"ledger_version":7', b'"ledger_version":8').replace(
+        b"keyring/alice:notion/7", future.encode()
+    )
+    assert dedupe_key("PUT", rotation, future) == future
+    assert guard.claim(dedupe_key("PUT", rotation, future))
 
 
 # --- IdempotencyGuard -------------------------------------------------------------------------

@@ -252,6 +252,7 @@ def verify_signature(
 
 
 _MAX_KEY_CHARS = 512
+_DELETE_PREFIX = "DELETE "
 
 
 def dedupe_key(method: str, body: bytes, idempotency_key: str | bytes | None) -> str | None:
@@ -263,13 +264,19 @@ def dedupe_key(method: str, body: bytes, idempotency_key: str | bytes | None) ->
       resent within the time window under a fresh key would be applied again. credledger sends
       the same value in both, so a header that differs from the body's `event_id` (or is
       missing), or a body without one, is refused.
-    - `DELETE`: the `Idempotency-Key` header as sent; there is no body to sign it. Repeating a
-      delete is harmless (the record is gone already), so an unsigned key does no harm here.
+    - `DELETE`: `"DELETE "` and the `Idempotency-Key` header as sent; there is no body to sign
+      it. The header is credledger's `<credential id>@<position>`, like a write's `event_id`,
+      and a captured delete can be resent within the window under any header: the prefix keeps
+      such a key from ever equalling a write's (credledger's event ids hold no space), so the
+      resend cannot mark a coming `PUT` (a secret rotation) applied. Answer `404` to a delete
+      of a record not held (credledger takes it as gone): a resent delete then completes no
+      key at all.
     - `GET` (credledger's listing sends no key) and any other method: `None`, nothing to
       deduplicate.
 
     Raises:
-        InvalidSignature: the key is missing, too long (over 512 characters), or differs from
+        InvalidSignature: the key is missing, too long (over 512 characters; a `DELETE`'s
+            header over 505, the key with its prefix over 512), or differs from
             the signed body's `event_id`; or a `POST`/`PUT` body is not a JSON object with a
             string `event_id`. Answer 401, as for a bad signature.
     """
@@ -296,9 +303,10 @@ def dedupe_key(method: str, body: bytes, idempotency_key: str | bytes | None) ->
     if verb == "DELETE":
         if not header:
             raise InvalidSignature("Idempotency-Key is missing")
-        if len(header) > _MAX_KEY_CHARS:
+        key = _DELETE_PREFIX + header  # never a write's key: see above
+        if len(key) > _MAX_KEY_CHARS:
             raise InvalidSignature("Idempotency-Key is too long")
-        return header
+        return key
     return None
 
 
@@ -306,7 +314,7 @@ class IdempotencyGuard:
     """Remembers, in this process, the requests a receiver applied (for `ttl` seconds) and the
     ones it is applying (for `lease` seconds at most), by the key `dedupe_key` gives: the
     signed body's `event_id` for a `POST` or `PUT` (never the unsigned `Idempotency-Key` header
-    alone, which a resent request may change), the header for a `DELETE`.
+    alone, which a resent request may change), `"DELETE "` and the header for a `DELETE`.
 
     credledger delivers at least once and re-signs each retry with a fresh timestamp, so the
     signature window alone does not stop a redelivery: keep keys at least as long as credledger
