@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from credledger_client import sign_request
+from credledger_client import IdempotencyGuard, sign_request
 
 pytest.importorskip("starlette")
 from starlette.exceptions import HTTPException  # noqa: E402
@@ -39,6 +39,7 @@ class Store:
         self.writes: list[tuple[str, str | None, int | None]] = []
         self.fail_with: BaseException | None = None
         self.delete_gone_answers_2xx = False  # what the README advises against
+        self.while_writing = None  # called as a write begins
 
     def list_copies(self, query):
         return [
@@ -52,6 +53,8 @@ class Store:
         return copy["ledger_version"] if copy else 0
 
     def apply(self, method, record, change):
+        if self.while_writing is not None:
+            self.while_writing()
         if self.fail_with is not None:
             raise self.fail_with
         self.writes.append((method, record, change and change["ledger_version"]))
@@ -230,6 +233,27 @@ def test_the_readme_receiver_releases_a_key_whose_apply_was_cancelled(monkeypatc
     request, _ = http_request("POST", "/credentials", raw, headers)
     answer = asyncio.run(namespace["credentials"](request))
     assert answer.status_code == 200 and json.loads(answer.body) == {"credential_id": "m-1"}
+
+
+def test_the_readme_receiver_releases_its_own_claim_only(monkeypatch, store):
+    namespace = receiver(monkeypatch, store)
+    clock = [1000.0]
+    guard = namespace["guard"] = IdempotencyGuard(clock=lambda: clock[0])
+    body = change(7)
+    redelivery = []
+
+    def slow():
+        clock[0] += 601  # this request's lease lapses while it writes...
+        redelivery.append(guard.claim(body["event_id"]))  # ...and a redelivery claims the key
+
+    store.while_writing, store.fail_with = slow, RuntimeError("the store went away")
+    raw, headers = as_credledger("POST", "/credentials", body)
+    request, _ = http_request("POST", "/credentials", raw, {**headers, "Content-Length": len(raw)})
+    with pytest.raises(RuntimeError):
+        asyncio.run(namespace["credentials"](request))
+    # The failed request's late release left the redelivery's claim: a third is not applied.
+    assert redelivery[0] and guard.in_flight(body["event_id"])
+    assert not guard.claim(body["event_id"])
 
 
 def test_the_readme_receiver_reads_no_body_before_the_cheap_checks(monkeypatch, store):

@@ -449,6 +449,28 @@ def test_guard_lets_a_claim_go_after_its_lease():
             IdempotencyGuard(lease=lease)
 
 
+def test_guard_a_late_release_or_complete_leaves_another_request_s_claim():
+    # A claims, its lease lapses, B claims again; A then fails (or ends) late. Only B's token
+    # releases or completes B's claim: a third delivery is not applied while B applies.
+    clock = Clock()
+    guard = IdempotencyGuard(clock=clock)
+    first = guard.claim("k")
+    assert first
+    clock.now += 601
+    second = guard.claim("k")
+    assert second and second != first
+    guard.release("k", first)
+    assert guard.in_flight("k") and not guard.claim("k")
+    guard.complete("k", {"credential_id": "from-a"}, token=first)
+    assert guard.in_flight("k") and not guard.claim("k")
+    guard.complete("k", {"credential_id": "from-b"}, token=second)
+    assert not guard.in_flight("k") and guard.response("k") == {"credential_id": "from-b"}
+    # A release with B's own token lets a redelivery apply.
+    third = guard.claim("j")
+    guard.release("j", third)
+    assert not guard.seen("j") and guard.claim("j")
+
+
 @pytest.mark.parametrize("answer", [None, {}, b"", 0])
 def test_guard_a_request_applied_with_an_empty_answer_is_not_in_flight(answer):
     # A DELETE answered with nothing: its redelivery is answered as applied, not 409 for a day.

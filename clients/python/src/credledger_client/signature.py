@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import math
 import re
@@ -329,16 +330,17 @@ class IdempotencyGuard:
         key = dedupe_key(method, body, headers.get("Idempotency-Key"))  # after verify_signature
         if key is None:
             return 200, read(request)             # GET: nothing to deduplicate
-        if not guard.claim(key):
+        token = guard.claim(key)
+        if not token:
             if guard.in_flight(key) or not guard.seen(key):
                 return 409, "being applied"       # credledger retries later
             return 200, guard.response(key)       # applied: answered as the first time
         try:
             answer = apply(request)  # a PUT older than the copy held changes nothing: 409
         except BaseException:      # cancelled included: not applied, a redelivery must be
-            guard.release(key)
+            guard.release(key, token)  # this claim only, not one made after its lease
             raise
-        guard.complete(key, answer)  # a redelivery is answered with this (None and {} too)
+        guard.complete(key, answer, token=token)  # a redelivery gets this (None and {} too)
         return 200, answer
     """
 
@@ -360,9 +362,11 @@ class IdempotencyGuard:
         self.lease = lease
         self.max_keys = max_keys
         self._clock = clock
-        # Key -> when it is forgotten; each kept in the order it was put, so the oldest is first
-        # and expires first (every entry of one map lives as long as the others).
-        self._claimed: OrderedDict[str, float] = OrderedDict()
+        # Key -> when it is forgotten (and a claim's token); each kept in the order it was put,
+        # so the oldest is first and expires first (every entry of one map lives as long as the
+        # others).
+        self._claimed: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        self._tokens = itertools.count(1)
         self._done: OrderedDict[str, tuple[float, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -375,7 +379,7 @@ class IdempotencyGuard:
     def _expire(self) -> None:
         """Forgets expired claims and answers. Under the lock."""
         now = self._clock()
-        while self._claimed and next(iter(self._claimed.values())) <= now:
+        while self._claimed and next(iter(self._claimed.values()))[0] <= now:
             self._claimed.popitem(last=False)
         while self._done and next(iter(self._done.values()))[0] <= now:
             self._done.popitem(last=False)
@@ -385,35 +389,50 @@ class IdempotencyGuard:
         while len(self._claimed) + len(self._done) > self.max_keys:
             (self._done or self._claimed).popitem(last=False)
 
-    def claim(self, key: str) -> bool:
-        """`True` when the key is neither applied nor being applied (apply the request now),
-        `False` while it is remembered: applied, or claimed by another request of this process
+    def claim(self, key: str) -> int | None:
+        """A claim token (a positive `int`, truthy) when the key is neither applied nor being
+        applied: apply the request now, then pass the token to `complete` or `release`.
+        `None` while it is remembered: applied, or claimed by another request of this process
         within its lease."""
         self._check(key)
         with self._lock:
             self._expire()
             if key in self._claimed or key in self._done:
-                return False
-            self._claimed[key] = self._clock() + self.lease
+                return None
+            token = next(self._tokens)
+            self._claimed[key] = (self._clock() + self.lease, token)
             self._bound()
-            return True
+            return token
 
-    def complete(self, key: str, response: Any = None) -> None:
-        """Marks a claimed key applied, with the answer a redelivery should get."""
+    def _owned(self, key: str, token: int | None) -> bool:
+        """Whether `token` may end the key's claim: no token (the caller's claim is assumed),
+        no claim held, or its own. Under the lock."""
+        held = self._claimed.get(key)
+        return token is None or held is None or held[1] == token
+
+    def complete(self, key: str, response: Any = None, *, token: int | None = None) -> None:
+        """Marks a claimed key applied, with the answer a redelivery should get. With the
+        `token` `claim` gave: when the claim lapsed (`lease`) and another request has claimed
+        the key since, that claim stays, and its owner completes or releases it."""
         self._check(key)
         with self._lock:
+            if not self._owned(key, token):
+                return
             self._claimed.pop(key, None)
             self._done.pop(key, None)
             self._done[key] = (self._clock() + self.ttl, response)
             self._expire()
             self._bound()
 
-    def release(self, key: str) -> None:
+    def release(self, key: str, token: int | None = None) -> None:
         """Forgets a claim whose request was not applied, so a redelivery is. A key already
-        completed stays applied."""
+        completed stays applied. Pass the `token` `claim` gave: a release after the claim's
+        lease lapsed then leaves the claim another request made since (without a token, any
+        claim on the key is forgotten)."""
         self._check(key)
         with self._lock:
-            self._claimed.pop(key, None)
+            if self._owned(key, token):
+                self._claimed.pop(key, None)
 
     def seen(self, key: str) -> bool:
         """Whether the key is remembered (applied, or claimed within its lease)."""
