@@ -6,8 +6,10 @@ PUT whose body carries the signed `event_id` and `ledger_version`."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,16 @@ def readme_receiver() -> str:
     return match.group(1)
 
 
+class Race:
+    """Two PUTs handled at once, the worst way a store allows: outside a transaction each reads
+    the version held before either writes, and the older one writes last."""
+
+    def __init__(self, newest: int) -> None:
+        self.newest = newest
+        self.both_read = threading.Barrier(2, timeout=5)
+        self.newest_written = threading.Event()
+
+
 class Store:
     """What the README leaves to the MCP server: its copies, by id."""
 
@@ -40,6 +52,21 @@ class Store:
         self.fail_with: BaseException | None = None
         self.delete_gone_answers_2xx = False  # what the README advises against
         self.while_writing = None  # called as a write begins
+        self.race: Race | None = None
+        self._lock = threading.Lock()
+        self._inside = threading.local()
+
+    @contextlib.contextmanager
+    def transaction(self):
+        with self._lock:
+            self._inside.yes = True
+            try:
+                yield
+            finally:
+                self._inside.yes = False
+
+    def _racing(self) -> bool:
+        return self.race is not None and not getattr(self._inside, "yes", False)
 
     def list_copies(self, query):
         return [
@@ -50,9 +77,15 @@ class Store:
 
     def held_version(self, record):
         copy = self.copies.get(record)
-        return copy["ledger_version"] if copy else 0
+        held = copy["ledger_version"] if copy else 0
+        if self._racing():
+            with contextlib.suppress(threading.BrokenBarrierError):
+                self.race.both_read.wait()
+        return held
 
-    def apply(self, method, record, change):
+    def write(self, method, record, change):
+        if self._racing() and method == "PUT" and change["ledger_version"] < self.race.newest:
+            self.race.newest_written.wait(timeout=5)
         if self.while_writing is not None:
             self.while_writing()
         if self.fail_with is not None:
@@ -68,6 +101,8 @@ class Store:
             raise HTTPException(404)
         if method == "PUT":
             self.copies[record] = change
+            if self.race is not None and change["ledger_version"] == self.race.newest:
+                self.race.newest_written.set()
             return {"credential_id": record}
         del self.copies[record]
         return None  # a DELETE answers nothing
@@ -80,7 +115,8 @@ def receiver(monkeypatch, store):
     namespace = {
         "list_copies": store.list_copies,
         "held_version": store.held_version,
-        "apply": store.apply,
+        "write": store.write,
+        "transaction": store.transaction,
     }
     exec(compile(readme_receiver(), str(README), "exec"), namespace)
     return namespace
@@ -160,15 +196,19 @@ def test_the_readme_receiver_does_not_apply_a_put_resent_under_a_fresh_key(monke
     # signature holds; only the unsigned Idempotency-Key is new.
     resent = send(client, "PUT", "/credentials/m-1", old, **{"Idempotency-Key": "fresh-key"})
     assert resent.status_code == 401
-    # Resent with its own key: older than the copy held, refused.
-    assert send(client, "PUT", "/credentials/m-1", old).status_code == 409
+    # Resent with its own key: applied once already, answered as the first time, not applied.
+    assert send(client, "PUT", "/credentials/m-1", old).status_code == 200
     # The latest one redelivered: answered as before, not applied again.
     assert send(client, "PUT", "/credentials/m-1", change(8)).status_code == 200
     assert store.copies["m-1"]["ledger_version"] == 8
     # A process that does not remember the keys (restarted) still refuses the older version,
     # and applies the latest again (the same version: a redelivery it cannot tell).
-    with TestClient(receiver(monkeypatch, store)["app"], base_url="http://mcp.test") as restarted:
-        assert send(restarted, "PUT", "/credentials/m-1", old).status_code == 409
+    restart = receiver(monkeypatch, store)
+    with TestClient(restart["app"], base_url="http://mcp.test") as restarted:
+        for _ in range(2):  # its key released: refused again, not "in progress"
+            refused = send(restarted, "PUT", "/credentials/m-1", old)
+            assert refused.status_code == 409 and refused.json() == {"error": "older than the copy held"}
+        assert not restart["guard"].seen(old["event_id"])
         assert send(restarted, "PUT", "/credentials/m-1", change(8)).status_code == 200
     assert store.copies["m-1"]["credential_data"] == {"token": "ntn_secret_v8"}
     assert [w for w in store.writes if w[0] == "PUT"] == [("PUT", "m-1", 7), ("PUT", "m-1", 8), ("PUT", "m-1", 8)]
@@ -254,6 +294,31 @@ def test_the_readme_receiver_releases_its_own_claim_only(monkeypatch, store):
     # The failed request's late release left the redelivery's claim: a third is not applied.
     assert redelivery[0] and guard.in_flight(body["event_id"])
     assert not guard.claim(body["event_id"])
+
+
+@pytest.mark.parametrize("first", [7, 8])
+def test_the_readme_receiver_never_leaves_an_older_put_applied_over_a_newer_one(monkeypatch, store, first):
+    # Two PUTs of one copy at once, older and newer (under their own keys: a late redelivery,
+    # or a resend), each in its own worker thread: the older one is never written last.
+    handler = receiver(monkeypatch, store)["credentials"]
+    store.copies["m-1"] = change(6)
+    store.race = Race(newest=8)
+    answers = {}
+
+    def put(version):
+        raw, headers = as_credledger("PUT", "/credentials/m-1", change(version))
+        headers["Content-Length"] = str(len(raw))
+        request, _ = http_request("PUT", "/credentials/m-1", raw, headers, path_params={"id": "m-1"})
+        answers[version] = asyncio.run(handler(request)).status_code
+
+    workers = [threading.Thread(target=put, args=(version,)) for version in (first, 15 - first)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+    assert answers[8] == 200 and answers[7] in (200, 409)
+    assert store.copies["m-1"]["credential_data"] == {"token": "ntn_secret_v8"}
+    assert store.writes[-1] == ("PUT", "m-1", 8)
 
 
 def test_the_readme_receiver_reads_no_body_before_the_cheap_checks(monkeypatch, store):

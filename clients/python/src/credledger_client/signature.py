@@ -20,9 +20,10 @@ where `body` is the raw request body exactly as received (empty for GET and DELE
 A receiver reads the raw body, calls `verify_signature` with every secret it accepts, answers 401
 on `InvalidSignature` (which `StaleTimestamp` subclasses), deduplicates writes by `dedupe_key`
 (the signed `event_id` of a `POST` or `PUT`; `IdempotencyGuard`), and refuses a `PUT` whose
-`ledger_version` is lower than the one it holds for that record: the signature and the time
-window prove the request is credledger's and recent, not that it is not a resend of a request
-captured within the window.
+`ledger_version` is lower than the one it holds for that record, checked in one transaction
+with the write (checked apart, two `PUT`s at once could both pass, the older written last):
+the signature and the time window prove the request is credledger's and recent, not that it
+is not a resend of a request captured within the window.
 """
 
 from __future__ import annotations
@@ -336,7 +337,10 @@ class IdempotencyGuard:
                 return 409, "being applied"       # credledger retries later
             return 200, guard.response(key)       # applied: answered as the first time
         try:
-            answer = apply(request)  # a PUT older than the copy held changes nothing: 409
+            answer = apply(request)  # checks ledger_version and writes, in one transaction
+        except OlderThanHeld:      # apply's own: a PUT older than the copy held, unchanged
+            guard.release(key, token)
+            return 409, "older than the copy held"  # never cached as applied
         except BaseException:      # cancelled included: not applied, a redelivery must be
             guard.release(key, token)  # this claim only, not one made after its lease
             raise
