@@ -87,8 +87,9 @@ type SubscriptionSink = Parameters<ReturnType<SubscriptionForwarder>['subscribe'
 
 /**
  * The server's end of subscriptions, driven by the test: urql's own `subscriptionExchange`, as the
- * app's client has, over a transport that sends every open subscription an event, ends them with
- * the server's Complete, or with an error. Give `exchange` to `mockClient`.
+ * app's client has, over a transport that sends every open subscription an event (with errors too
+ * if given, as a field that failed; `data: null` as a refusal answered in an event), ends them
+ * with the server's Complete, or with an error. Give `exchange` to `mockClient`.
  */
 export function fakeSubscriptions() {
   const open = new Set<SubscriptionSink>();
@@ -113,8 +114,11 @@ export function fakeSubscriptions() {
     started: () => started,
     /** How many are open now. */
     open: () => open.size,
-    next: (data: Record<string, unknown>) => {
-      for (const sink of open) sink.next({ data });
+    next: (
+      data: Record<string, unknown> | null,
+      errors?: { message: string; extensions?: Record<string, unknown> }[],
+    ) => {
+      for (const sink of open) sink.next(errors ? { data, errors } : { data });
     },
     complete: () => end((sink) => sink.complete()),
     error: (errors: { message: string; extensions?: Record<string, unknown> }[]) =>

@@ -37,6 +37,9 @@ function setup() {
   return { server, pageQueries, view };
 }
 
+type Server = ReturnType<typeof fakeSubscriptions>;
+type Errors = Parameters<Server['error']>[0];
+
 const advance = (ms: number) => act(() => vi.advanceTimersByTimeAsync(ms));
 
 beforeEach(() => {
@@ -80,6 +83,77 @@ describe('useCredentialChanges', () => {
     expect(server.started()).toBe(2);
     expect(server.open()).toBe(1);
     expect(pageQueries()).toBe(asked + 1);
+  });
+
+  it.each([
+    ['an error', 'VALIDATION', (server: Server, errors: Errors) => server.error(errors)],
+    // As the server answers a refusal of the subscription's resolver: an event with no data, then Complete.
+    [
+      'an event with no data',
+      'FORBIDDEN',
+      (server: Server, errors: Errors) => {
+        server.next(null, errors);
+        server.complete();
+      },
+    ],
+  ])(
+    'does not subscribe again when refused with %s another try would not change (%s)',
+    async (_, code, refuse) => {
+      const { server, pageQueries } = setup();
+      await advance(0);
+      const asked = pageQueries();
+      await act(async () => refuse(server, [{ message: 'Not for this token.', extensions: { code } }]));
+      await advance(120_000);
+      expect(server.started()).toBe(1);
+      expect(server.open()).toBe(0);
+      expect(pageQueries()).toBe(asked);
+    },
+  );
+
+  it('subscribes again after an event with no data that another try may change', async () => {
+    const { server } = setup();
+    await advance(0);
+    await act(async () => server.next(null, [{ message: 'Busy.', extensions: { code: 'UNAVAILABLE' } }]));
+    expect(server.open()).toBe(0);
+    await advance(1_000);
+    expect(server.started()).toBe(2);
+  });
+
+  it('keeps the subscription, and its wait, through an event that carries data and an error', async () => {
+    const { server, pageQueries } = setup();
+    await advance(0);
+    const asked = pageQueries();
+    // A field of the event failed; the event and the subscription are still good.
+    await act(async () =>
+      server.next(event, [{ message: 'Could not read the credential.', extensions: { code: 'INTERNAL' } }]),
+    );
+    await act(async () => server.next(event));
+    await advance(60_000);
+    expect(server.started()).toBe(1);
+    expect(server.open()).toBe(1);
+    expect(pageQueries()).toBe(asked);
+
+    // Its end waits the first second, not a doubled one.
+    await act(async () => server.complete());
+    await advance(1_000);
+    expect(server.started()).toBe(2);
+  });
+
+  it('ends the subscription at an error after events: again if another try may change it, else for good', async () => {
+    const { server } = setup();
+    await advance(0);
+    await act(async () => server.next(event));
+    await act(async () => server.error([{ message: 'Busy.', extensions: { code: 'UNAVAILABLE' } }]));
+    expect(server.open()).toBe(0);
+    await advance(1_000);
+    expect(server.started()).toBe(2);
+
+    await act(async () => server.next(event));
+    await act(async () =>
+      server.error([{ message: 'Not for this token.', extensions: { code: 'FORBIDDEN' } }]),
+    );
+    await advance(120_000);
+    expect(server.started()).toBe(2);
   });
 
   it('waits twice as long each time, up to 30 s, and a second again once an event arrived', async () => {
