@@ -110,24 +110,33 @@ export function EmptyState({
 
 /**
  * Above a page's last answer when a refetch failed with an error from the server: the page stays
- * as it was, its open dialogs with it, and says why it may be out of date. Nothing when there is
- * no failure, or when the server could not be reached (the offline banner says so).
+ * as it was, its open dialogs with it, and says why it may be out of date; Try again refetches
+ * from the network. Nothing before the page has an answer (its error state says why), when there
+ * is no failure, or when the server could not be reached (the offline banner says so). Takes the
+ * page's query as it is: its last answer (`useLastData`), failure, `fetching` and `refetch`.
  */
 export function RefreshFailed({
+  data,
   failure,
-  onRetry,
-  retrying = false,
+  fetching,
+  refetch,
 }: {
+  data: unknown;
   failure: ApiFailure | null;
-  onRetry: () => void;
-  retrying?: boolean;
+  fetching: boolean;
+  refetch: (opts: { requestPolicy: 'network-only' }) => void;
 }) {
-  if (!failure || failure.code === 'NETWORK') return null;
+  if (!data || !failure || failure.code === 'NETWORK') return null;
   return (
     <Alert variant="destructive" role="alert" data-testid="refresh-failed">
       <AlertTriangle aria-hidden="true" />
       <span className="flex-1">Could not refresh: {failure.message} What you see is the last answer.</span>
-      <Button variant="outline" size="sm" onClick={onRetry} disabled={retrying}>
+      <Button
+        variant="outline"
+        size="sm"
+        onClick={() => refetch({ requestPolicy: 'network-only' })}
+        disabled={fetching}
+      >
         Try again
       </Button>
     </Alert>

@@ -36,13 +36,7 @@ export function AccountPage() {
   return (
     <div className="space-y-6">
       <PageHeader title="Account" description="Your password and API tokens." />
-      {data && (
-        <RefreshFailed
-          failure={failure}
-          onRetry={() => refetch({ requestPolicy: 'network-only' })}
-          retrying={fetching}
-        />
-      )}
+      <RefreshFailed data={data} failure={failure} fetching={fetching} refetch={refetch} />
       {!data ? (
         fetching || !failure ? (
           <LoadingState />

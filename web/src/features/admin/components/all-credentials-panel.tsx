@@ -128,13 +128,7 @@ export function AllCredentialsPanel() {
           </Select>
         </div>
       </form>
-      {data && (
-        <RefreshFailed
-          failure={failure}
-          onRetry={() => refetch({ requestPolicy: 'network-only' })}
-          retrying={fetching}
-        />
-      )}
+      <RefreshFailed data={data} failure={failure} fetching={fetching} refetch={refetch} />
       {!data ? (
         fetching || !failure ? (
           <LoadingState label="Loading credentials…" />

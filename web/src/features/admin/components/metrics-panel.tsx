@@ -159,11 +159,7 @@ export function MetricsPanel() {
 
   return (
     <section className="space-y-6" aria-label="System metrics">
-      <RefreshFailed
-        failure={failure}
-        onRetry={() => refetch({ requestPolicy: 'network-only' })}
-        retrying={fetching}
-      />
+      <RefreshFailed data={data} failure={failure} fetching={fetching} refetch={refetch} />
       <div className="grid grid-cols-2 gap-3 md:grid-cols-4 xl:grid-cols-7">
         <StatCard label="Credentials" value={m.totals.total} />
         <StatCard label="Active" value={m.totals.active} tone="success" />

@@ -120,13 +120,7 @@ export function UsersPanel() {
           <UserPlus aria-hidden="true" /> New user
         </Button>
       </div>
-      {data && (
-        <RefreshFailed
-          failure={failure}
-          onRetry={() => refetch({ requestPolicy: 'network-only' })}
-          retrying={fetching}
-        />
-      )}
+      <RefreshFailed data={data} failure={failure} fetching={fetching} refetch={refetch} />
       {!data ? (
         fetching || !failure ? (
           <LoadingState label="Loading users…" />

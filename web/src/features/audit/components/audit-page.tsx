@@ -185,13 +185,7 @@ export function AuditPage() {
         </CardContent>
       </Card>
 
-      {data && (
-        <RefreshFailed
-          failure={failure}
-          onRetry={() => refetch({ requestPolicy: 'network-only' })}
-          retrying={fetching}
-        />
-      )}
+      <RefreshFailed data={data} failure={failure} fetching={fetching} refetch={refetch} />
       {!data && fetching ? (
         <LoadingState label="Loading the audit trail…" />
       ) : failure && !data ? (

@@ -114,7 +114,7 @@ export function CredentialsPage() {
     <div className="space-y-6">
       {header}
       {/* A refetch that failed: the last answer stays on screen, and its open dialogs with it. */}
-      <RefreshFailed failure={failure} onRetry={retry} retrying={fetching} />
+      <RefreshFailed data={data} failure={failure} fetching={fetching} refetch={refetch} />
       <OAuthResult credentials={data.credentials} />
       <StatsCards
         dashboard={data.dashboard}
