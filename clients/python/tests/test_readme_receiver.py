@@ -232,6 +232,24 @@ def test_a_delete_resent_under_a_put_s_event_id_does_not_stop_that_put(client, s
     assert store.copies["m-1"]["credential_data"] == {"token": "ntn_secret_v8"}
 
 
+def test_a_delete_resent_under_another_records_delete_key_does_not_stop_that_delete(client, store):
+    # A receiver that answers a repeated delete 2xx (the README advises 404).
+    store.delete_gone_answers_2xx = True
+    send(client, "POST", "/credentials", change(6))
+    send(client, "POST", "/credentials", change(6, "cred-2@1006"))
+    captured = as_credledger("DELETE", "/credentials/m-2")
+    assert client.request("DELETE", "/credentials/m-2", content=captured[0], headers=captured[1]).status_code == 200
+    # Resent within the window under the key credledger will give m-1's delete (a revocation):
+    # answered 2xx, a delete of a copy gone already.
+    revocation = "cred-1@1009"
+    raw, headers = captured
+    resent = client.request("DELETE", "/credentials/m-2", content=raw, headers={**headers, "Idempotency-Key": revocation})
+    assert resent.status_code == 200
+    # credledger's delete of m-1 under that key deletes it, not answered "applied" from the guard.
+    assert send(client, "DELETE", "/credentials/m-1", **{"Idempotency-Key": revocation}).status_code == 200
+    assert "m-1" not in store.copies
+
+
 def http_request(method, path, body=b"", headers=(), chunks=None, path_params=None):
     """A Starlette request for the handler itself, and the count of body reads it made."""
     reads = []

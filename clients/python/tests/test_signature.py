@@ -345,12 +345,18 @@ def test_dedupe_key_refuses_a_write_without_a_usable_event_id(body):
 
 
 def test_dedupe_key_of_a_delete_is_its_header_apart_from_writes_and_a_get_has_none():
-    assert dedupe_key("DELETE", b"", "cred-1@1042") == "DELETE cred-1@1042"
-    assert dedupe_key("DELETE", b"", b"cred-1@1042") == "DELETE cred-1@1042"
-    assert len(dedupe_key("DELETE", b"", "x" * 505)) == 512  # what the guard takes
-    for header in (None, "", "x" * 506, "x" * 513):
+    path = "/credentials/m-1"
+    key = dedupe_key("DELETE", b"", "cred-1@1042", path)
+    assert key.startswith("DELETE ") and key.endswith(" cred-1@1042")
+    assert dedupe_key("DELETE", b"", b"cred-1@1042", path) == key
+    # Another record's delete under the same (unsigned) header has another key.
+    assert dedupe_key("DELETE", b"", "cred-1@1042", "/credentials/m-2") != key
+    with pytest.raises(TypeError):
+        dedupe_key("DELETE", b"", "cred-1@1042")
+    assert len(dedupe_key("DELETE", b"", "x" * 472, path)) == 512  # what the guard takes
+    for header in (None, "", "x" * 473, "x" * 513):
         with pytest.raises(InvalidSignature):
-            dedupe_key("DELETE", b"", header)
+            dedupe_key("DELETE", b"", header, path)
     # credledger's listing sends no key; a GET is a read, nothing to deduplicate.
     assert dedupe_key("GET", b"", None) is None
     assert dedupe_key("GET", b"", "anything") is None
@@ -366,7 +372,7 @@ def test_a_delete_resent_under_a_write_s_event_id_does_not_take_that_write_s_key
     future = "keyring/alice:notion/8"
     verify(signed(body=b"", method="DELETE", path="/credentials/m-2"), body=b"", method="DELETE",
            path="/credentials/m-2")
-    forged = dedupe_key("DELETE", b"", future)
+    forged = dedupe_key("DELETE", b"", future, "/credentials/m-2")
     assert guard.claim(forged)
     guard.complete(forged, None)
     rotation = BODY.replace(b'"ledger_version":7', b'"ledger_version":8').replace(
@@ -539,7 +545,7 @@ def test_a_receiver_over_http_verifies_and_deduplicates():
                     method=self.command,
                     path=self.path,  # the request target as sent: path and query, undecoded
                 )
-                key = dedupe_key(self.command, body, self.headers.get("Idempotency-Key"))
+                key = dedupe_key(self.command, body, self.headers.get("Idempotency-Key"), self.path)
             except InvalidSignature as exc:
                 return self.answer(401, str(exc).encode())
             if key is None:

@@ -257,30 +257,39 @@ _MAX_KEY_CHARS = 512
 _DELETE_PREFIX = "DELETE "
 
 
-def dedupe_key(method: str, body: bytes, idempotency_key: str | bytes | None) -> str | None:
+def dedupe_key(
+    method: str,
+    body: bytes,
+    idempotency_key: str | bytes | None,
+    path: str | None = None,
+) -> str | None:
     """The key to deduplicate a verified request by (`IdempotencyGuard.claim`), or `None` for
-    a request that needs none. Call it after `verify_signature`, with the same raw body.
+    a request that needs none. Call it after `verify_signature`, with the same raw body and
+    path (the path is needed for a `DELETE`).
 
     - `POST`, `PUT`: the signed body's `event_id`. The `Idempotency-Key` header is not signed
       (nor is `Credledger-Ledger-Version`): deduplicated by the header, a captured request
       resent within the time window under a fresh key would be applied again. credledger sends
       the same value in both, so a header that differs from the body's `event_id` (or is
       missing), or a body without one, is refused.
-    - `DELETE`: `"DELETE "` and the `Idempotency-Key` header as sent; there is no body to sign
-      it. The header is credledger's `<credential id>@<position>`, like a write's `event_id`,
-      and a captured delete can be resent within the window under any header: the prefix keeps
-      such a key from ever equalling a write's (credledger's event ids hold no space), so the
-      resend cannot mark a coming `PUT` (a secret rotation) applied. Answer `404` to a delete
-      of a record not held (credledger takes it as gone): a resent delete then completes no
-      key at all.
+    - `DELETE`: `"DELETE "`, a digest of the signed path (the record deleted) and the
+      `Idempotency-Key` header as sent; there is no body to sign the header. It is
+      credledger's `<credential id>@<position>`, like a write's `event_id`, and a captured
+      delete can be resent within the window under any header: the prefix keeps such a key
+      from ever equalling a write's (credledger's event ids hold no space), so the resend cannot
+      mark a coming `PUT` (a secret rotation) applied, and the path from equalling another
+      record's delete, so it cannot mark a coming revocation's delete applied either. Answer
+      `404` to a delete of a record not held (credledger takes it as gone): a resent delete
+      then completes no key at all.
     - `GET` (credledger's listing sends no key) and any other method: `None`, nothing to
       deduplicate.
 
     Raises:
         InvalidSignature: the key is missing, too long (over 512 characters; a `DELETE`'s
-            header over 505, the key with its prefix over 512), or differs from
+            header over 472, the key with its prefix and path digest over 512), or differs from
             the signed body's `event_id`; or a `POST`/`PUT` body is not a JSON object with a
             string `event_id`. Answer 401, as for a bad signature.
+        TypeError: a `DELETE` without its `path` (a bug to fix, not a request to refuse).
     """
     verb = _method(method)
     header = idempotency_key
@@ -303,9 +312,12 @@ def dedupe_key(method: str, body: bytes, idempotency_key: str | bytes | None) ->
             raise InvalidSignature("Idempotency-Key is not the signed body's event_id")
         return event_id
     if verb == "DELETE":
+        if path is None:
+            raise TypeError("a DELETE's key needs its path, as verified")
         if not header:
             raise InvalidSignature("Idempotency-Key is missing")
-        key = _DELETE_PREFIX + header  # never a write's key: see above
+        record = hashlib.sha256(_path(path).encode()).hexdigest()[:32]
+        key = f"{_DELETE_PREFIX}{record} {header}"  # never a write's, nor another record's
         if len(key) > _MAX_KEY_CHARS:
             raise InvalidSignature("Idempotency-Key is too long")
         return key
@@ -316,7 +328,8 @@ class IdempotencyGuard:
     """Remembers, in this process, the requests a receiver applied (for `ttl` seconds) and the
     ones it is applying (for `lease` seconds at most), by the key `dedupe_key` gives: the
     signed body's `event_id` for a `POST` or `PUT` (never the unsigned `Idempotency-Key` header
-    alone, which a resent request may change), `"DELETE "` and the header for a `DELETE`.
+    alone, which a resent request may change), `"DELETE "`, the path's digest and the header for
+    a `DELETE`.
 
     credledger delivers at least once and re-signs each retry with a fresh timestamp, so the
     signature window alone does not stop a redelivery: keep keys at least as long as credledger
@@ -328,7 +341,7 @@ class IdempotencyGuard:
 
     Use::
 
-        key = dedupe_key(method, body, headers.get("Idempotency-Key"))  # after verify_signature
+        key = dedupe_key(method, body, headers.get("Idempotency-Key"), path)  # after verify_signature
         if key is None:
             return 200, read(request)             # GET: nothing to deduplicate
         token = guard.claim(key)
