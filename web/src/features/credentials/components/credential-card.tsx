@@ -97,12 +97,16 @@ export function CredentialCard({
   serviceName,
   fields,
   oauthProvider = null,
+  offered = true,
 }: {
   credential: FragmentType<typeof CredentialCardFragment>;
   serviceName: string;
   fields: FieldDef[];
   /** The provider whose consent page connects this service ("Google"), when it uses OAuth. */
   oauthProvider?: string | null;
+  /** False when its service is disabled in or gone from the catalog: the server still revokes,
+   *  deletes, reveals and renames it, but refuses to check it or take a new secret for it. */
+  offered?: boolean;
 }) {
   const credential = getFragmentData(CredentialCardFragment, ref);
   const session = useSession();
@@ -113,15 +117,20 @@ export function CredentialCard({
 
   const isOwner = credential.owner === session.userId;
   const actions = new Set(credentialActions(credential.status, credential.isPrimary, isOwner));
+  if (!offered) actions.delete('revalidate');
   const account = credential.account;
   const accountText = account ? accountLabel(account) : null;
   const headingId = `credential-${credential.id}`;
   const reasons = attentionReasons({ ...credential, renews: !!oauthProvider });
   const oauth = useStartOAuth();
   const canReconnect =
-    !!oauthProvider && isOwner && (credential.status === 'EXPIRED' || credential.status === 'INVALID');
+    offered &&
+    !!oauthProvider &&
+    isOwner &&
+    (credential.status === 'EXPIRED' || credential.status === 'INVALID');
   // A key (not an OAuth connection) that expired is brought back by a new secret, checked first.
-  const canReplaceExpired = !oauthProvider && credential.status === 'EXPIRED' && actions.has('edit');
+  const canReplaceExpired =
+    offered && !oauthProvider && credential.status === 'EXPIRED' && actions.has('edit');
 
   // A dialog gives focus back to what had it when it opened: the menu's button, not its item
   // (gone once the menu closes).
@@ -385,7 +394,7 @@ export function CredentialCard({
         onOpenChange={(o) => setDialog(o ? 'edit' : null)}
         credential={credential}
         serviceName={serviceName}
-        fields={fields}
+        fields={offered ? fields : null}
       />
       <RevealCredentialDialog
         open={dialog === 'reveal'}

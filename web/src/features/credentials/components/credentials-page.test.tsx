@@ -148,14 +148,35 @@ describe('CredentialsPage', () => {
     expect(options).toEqual(['Choose a service', 'Notion', 'Jira']);
   });
 
-  it('counts as needing attention only the credentials it draws a card for', async () => {
-    // MySpace is disabled in the catalog: no card is drawn for its credential.
-    setup(() => page([credential('c1', 'notion', 'Work'), credential('c2', 'myspace', 'Old', 'INVALID')]));
-    await screen.findByRole('article', { name: 'Work' });
-    expect(screen.queryByRole('article', { name: 'Old' })).not.toBeInTheDocument();
-    const attention = screen.getByTestId('attention-count');
-    expect(attention).toHaveTextContent('Needs attention0');
-    expect(attention).toHaveTextContent('All good');
-    expect(attention).toBeDisabled();
+  it('draws the credentials of services no longer offered apart, counted, with revoke and delete but no check', async () => {
+    // MySpace is disabled in the catalog; Orkut is gone from it.
+    const { user } = setup(() =>
+      page([
+        credential('c1', 'notion', 'Work'),
+        credential('c2', 'myspace', 'Old', 'INVALID'),
+        credential('c3', 'orkut', 'Older'),
+      ]),
+    );
+    const group = await screen.findByRole('region', { name: 'Services no longer offered' });
+    const old = within(group).getByRole('article', { name: 'Old' });
+    expect(within(group).getByRole('article', { name: 'Older' })).toBeInTheDocument();
+    expect(within(screen.getByRole('region', { name: 'Services' })).getAllByRole('article')).toHaveLength(1);
+    expect(screen.getByTestId('attention-count')).toHaveTextContent('Needs attention1');
+
+    // Only what the server still allows for a disabled service: no Revalidate.
+    expect(within(old).queryByRole('button', { name: 'Revalidate' })).not.toBeInTheDocument();
+    await user.click(within(old).getByRole('button', { name: /more actions for old/i }));
+    const items = (await screen.findAllByRole('menuitem')).map((m) => m.textContent);
+    expect(items).toEqual(['Edit', 'Reveal secret', 'Revoke…', 'Delete…']);
+    await user.click(screen.getByRole('menuitem', { name: 'Edit' }));
+    const edit = await screen.findByRole('dialog', { name: 'Edit Old' });
+    expect(within(edit).queryByLabelText('Replace the secret')).not.toBeInTheDocument();
+    await user.keyboard('{Escape}');
+
+    // The filter shows it, apart from the enabled services.
+    await user.click(screen.getByTestId('attention-count'));
+    expect(screen.queryByRole('region', { name: 'Services' })).not.toBeInTheDocument();
+    expect(screen.getByRole('article', { name: 'Old' })).toBeInTheDocument();
+    expect(screen.queryByRole('article', { name: 'Older' })).not.toBeInTheDocument();
   });
 });

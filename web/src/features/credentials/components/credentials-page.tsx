@@ -9,6 +9,7 @@ import { apiFailure } from '@/lib/errors';
 import { attentionReasons } from '../api/attention';
 import { credentialContext } from '../api/context';
 import { AddCredentialDialog } from './add-credential-dialog';
+import { CredentialCard } from './credential-card';
 import { OAuthResult } from './oauth-result';
 import { ServiceCard } from './service-card';
 import { StatsCards } from './stats-cards';
@@ -22,6 +23,7 @@ export const CredentialsPageQuery = graphql(`
     }
     services {
       key
+      displayName
       enabled
       oauthAvailable
       ...ServiceCard_Service
@@ -88,21 +90,22 @@ export function CredentialsPage() {
     );
   }
 
-  const renewing = new Set(data.services.filter((s) => s.oauthAvailable).map((s) => s.key));
-  // Cards are drawn under enabled services only: a credential of a service disabled in the
-  // catalog is not counted as needing attention, which the page could not show.
   const enabled = data.services.filter((s) => s.enabled);
-  const drawn = new Set(enabled.map((s) => s.key));
+  const offered = new Set(enabled.map((s) => s.key));
+  // The server renews the tokens of enabled services only.
+  const renewing = new Set(enabled.filter((s) => s.oauthAvailable).map((s) => s.key));
   const needing = new Set(
     data.credentials
-      .filter(
-        (c) => drawn.has(c.service) && attentionReasons({ ...c, renews: renewing.has(c.service) }).length > 0,
-      )
+      .filter((c) => attentionReasons({ ...c, renews: renewing.has(c.service) }).length > 0)
       .map((c) => c.id),
   );
   const filtering = onlyAttention && needing.size > 0;
   const shown = filtering ? data.credentials.filter((c) => needing.has(c.id)) : data.credentials;
   const services = filtering ? enabled.filter((s) => shown.some((c) => c.service === s.key)) : enabled;
+  // Credentials of a service disabled in or gone from the catalog: drawn apart, with what the
+  // server still allows for them (revoke, delete, reveal, rename), so they can be cleared away.
+  const retired = shown.filter((c) => !offered.has(c.service));
+  const serviceName = (key: string) => data.services.find((s) => s.key === key)?.displayName ?? key;
   const byService = new Map<string, typeof data.credentials>();
   for (const c of shown) {
     const list = byService.get(c.service) ?? [];
@@ -122,25 +125,49 @@ export function CredentialsPage() {
         filtering={filtering}
         onToggleAttention={() => setOnlyAttention((v) => !v)}
       />
-      {services.length === 0 ? (
+      {enabled.length === 0 ? (
         <EmptyState
           title="No services are enabled"
           description="An administrator can enable services in the catalog."
         />
       ) : (
-        <section aria-label="Services" className="grid gap-4 md:grid-cols-2 xl:grid-cols-3">
-          {services.map((service) => (
-            <ServiceCard
-              key={service.key}
-              service={service}
-              credentials={(byService.get(service.key) ?? []).map((c) => ({
-                id: c.id,
-                status: c.status,
-                ref: c,
-              }))}
-              onAdd={openAdd}
-            />
-          ))}
+        services.length > 0 && (
+          <section aria-label="Services" className="grid gap-4 md:grid-cols-2 xl:grid-cols-3">
+            {services.map((service) => (
+              <ServiceCard
+                key={service.key}
+                service={service}
+                credentials={(byService.get(service.key) ?? []).map((c) => ({
+                  id: c.id,
+                  status: c.status,
+                  ref: c,
+                }))}
+                onAdd={openAdd}
+              />
+            ))}
+          </section>
+        )
+      )}
+      {retired.length > 0 && (
+        <section aria-labelledby="services-no-longer-offered" className="space-y-2">
+          <h2 id="services-no-longer-offered" className="text-lg font-semibold">
+            Services no longer offered
+          </h2>
+          <p className="text-sm text-muted-foreground">
+            These services were disabled in the catalog. Their credentials can still be revoked or deleted,
+            but not checked or given a new secret.
+          </p>
+          <div className="grid gap-4 md:grid-cols-2 xl:grid-cols-3">
+            {retired.map((c) => (
+              <CredentialCard
+                key={c.id}
+                credential={c}
+                serviceName={serviceName(c.service)}
+                fields={[]}
+                offered={false}
+              />
+            ))}
+          </div>
         </section>
       )}
       <AddCredentialDialog

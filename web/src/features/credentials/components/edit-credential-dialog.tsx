@@ -35,7 +35,8 @@ interface Props {
   onOpenChange: (open: boolean) => void;
   credential: EditableCredential;
   serviceName: string;
-  fields: FieldDef[];
+  /** Null when its service is no longer offered: the server refuses a new secret for it. */
+  fields: FieldDef[] | null;
 }
 
 export function EditCredentialDialog({ open, onOpenChange, ...rest }: Props) {
@@ -103,6 +104,7 @@ function EditCredentialForm({
   }
 
   async function runTest() {
+    if (!fields) return;
     const missing = missingFields(fields, values);
     setErrors(new Set(missing));
     if (missing.length > 0) return;
@@ -137,8 +139,9 @@ function EditCredentialForm({
       <DialogHeader>
         <DialogTitle>Edit {credential.name}</DialogTitle>
         <DialogDescription>
-          Rename it, change its labels, or replace its secret. A new secret is checked with {serviceName}{' '}
-          first.
+          {fields
+            ? `Rename it, change its labels, or replace its secret. A new secret is checked with ${serviceName} first.`
+            : `Rename it or change its labels. ${serviceName} is no longer offered: its secret cannot be replaced.`}
         </DialogDescription>
       </DialogHeader>
       <form className="space-y-4" onSubmit={submit} noValidate aria-label={`Edit ${credential.name}`}>
@@ -201,46 +204,48 @@ function EditCredentialForm({
           </Button>
         </fieldset>
 
-        <fieldset className="space-y-3 rounded-md border p-3">
-          <legend className="px-1 text-sm font-medium">Secret</legend>
-          <label className="flex items-center gap-2 text-sm">
-            <input
-              type="checkbox"
-              className="h-4 w-4"
-              checked={replacing}
-              onChange={(e) => {
-                setReplacing(e.target.checked);
-                setValues({});
-                setErrors(new Set());
-                test.reset();
-              }}
-            />
-            Replace the secret
-          </label>
-          {replacing && (
-            <>
-              <SecretFields
-                idPrefix={ids}
-                fields={fields}
-                values={values}
-                errors={errors}
-                onChange={change}
+        {fields && (
+          <fieldset className="space-y-3 rounded-md border p-3">
+            <legend className="px-1 text-sm font-medium">Secret</legend>
+            <label className="flex items-center gap-2 text-sm">
+              <input
+                type="checkbox"
+                className="h-4 w-4"
+                checked={replacing}
+                onChange={(e) => {
+                  setReplacing(e.target.checked);
+                  setValues({});
+                  setErrors(new Set());
+                  test.reset();
+                }}
               />
-              <div aria-live="polite" className="space-y-2">
-                {testing && (
-                  <p className="flex items-center gap-2 text-sm text-muted-foreground" role="status">
-                    <Spinner /> Testing with {serviceName}…
-                  </p>
-                )}
-                <TestOutcome state={test.state} />
-              </div>
-              <Button variant="outline" className="w-full" disabled={testing || saving} onClick={runTest}>
-                {testing ? <Spinner /> : <FlaskConical aria-hidden="true" />}
-                {testing ? 'Testing credential…' : 'Test credential'}
-              </Button>
-            </>
-          )}
-        </fieldset>
+              Replace the secret
+            </label>
+            {replacing && (
+              <>
+                <SecretFields
+                  idPrefix={ids}
+                  fields={fields}
+                  values={values}
+                  errors={errors}
+                  onChange={change}
+                />
+                <div aria-live="polite" className="space-y-2">
+                  {testing && (
+                    <p className="flex items-center gap-2 text-sm text-muted-foreground" role="status">
+                      <Spinner /> Testing with {serviceName}…
+                    </p>
+                  )}
+                  <TestOutcome state={test.state} />
+                </div>
+                <Button variant="outline" className="w-full" disabled={testing || saving} onClick={runTest}>
+                  {testing ? <Spinner /> : <FlaskConical aria-hidden="true" />}
+                  {testing ? 'Testing credential…' : 'Test credential'}
+                </Button>
+              </>
+            )}
+          </fieldset>
+        )}
 
         {saveError && (
           <Alert variant="destructive" role="alert">
