@@ -1,7 +1,7 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { useState } from 'react';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { deferred, mockClient, type Answer } from '@/test/mock-client';
 import { renderWithClient } from '@/test/render';
 import { retainedIn, statesIn } from '@/test/retained';
@@ -102,5 +102,70 @@ describe('RevealCredentialDialog', () => {
     expect(await within(dialog).findByText('ntn_canary_revealed')).toBeInTheDocument();
     await user.keyboard('{Escape}');
     await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument());
+  });
+
+  it('empties the clipboard it copied the secret to when the secret hides or the dialog closes', async () => {
+    const { client } = mockClient({ RevealCredential: () => revealed });
+    function Card() {
+      const [open, setOpen] = useState(false);
+      return (
+        <>
+          <button onClick={() => setOpen(true)}>Reveal</button>
+          <RevealCredentialDialog
+            open={open}
+            onOpenChange={setOpen}
+            credentialId="cred-1"
+            name="Work"
+            serviceName="Notion"
+          />
+        </>
+      );
+    }
+    const user = userEvent.setup();
+    // A stubbed clipboard that keeps what was last written.
+    let clipboard = 'something of the person’s';
+    const writeText = vi.fn(async (text: string) => {
+      clipboard = text;
+    });
+    const before = Object.getOwnPropertyDescriptor(navigator, 'clipboard');
+    Object.defineProperty(navigator, 'clipboard', { value: { writeText }, configurable: true });
+    try {
+      renderWithClient(<Card />, client);
+      const reveal = async () => {
+        await user.click(screen.getByRole('button', { name: 'Reveal' }));
+        const dialog = await screen.findByRole('dialog', { name: 'Reveal Work' });
+        await user.click(within(dialog).getByRole('button', { name: 'Reveal secret' }));
+        await within(dialog).findByText('ntn_canary_revealed');
+        return dialog;
+      };
+
+      // Hidden without a copy: the clipboard is not this panel's to clear.
+      let dialog = await reveal();
+      expect(within(dialog).getByTestId('revealed-secret')).toHaveTextContent(
+        'a copied value is then cleared from the clipboard',
+      );
+      await user.click(within(dialog).getByRole('button', { name: 'Hide now' }));
+      expect(clipboard).toBe('something of the person’s');
+
+      // Copied, then hidden.
+      await user.click(within(dialog).getByRole('button', { name: 'Reveal secret' }));
+      await user.click(await within(dialog).findByRole('button', { name: 'Copy token' }));
+      expect(clipboard).toBe('ntn_canary_revealed');
+      await user.click(within(dialog).getByRole('button', { name: 'Hide now' }));
+      expect(clipboard).toBe('');
+
+      // Copied, then the dialog closed.
+      await user.click(within(dialog).getAllByRole('button', { name: 'Close' })[0]);
+      await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument());
+      dialog = await reveal();
+      await user.click(within(dialog).getByRole('button', { name: 'Copy token' }));
+      expect(clipboard).toBe('ntn_canary_revealed');
+      await user.click(within(dialog).getAllByRole('button', { name: 'Close' })[0]);
+      await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument());
+      expect(clipboard).toBe('');
+    } finally {
+      if (before) Object.defineProperty(navigator, 'clipboard', before);
+      else delete (navigator as { clipboard?: Clipboard }).clipboard;
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { Copy, Eye, EyeOff, ShieldAlert } from 'lucide-react';
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { Alert } from '@/components/ui/alert';
 import { Button } from '@/components/ui/button';
 import {
@@ -47,6 +47,25 @@ function RevealPanel({
   const [left, setLeft] = useState(REVEAL_SECONDS);
   const [error, setError] = useState<string | null>(null);
   const [copied, setCopied] = useState<string | null>(null);
+  // Whether this panel put the secret in the clipboard: emptied when the secret hides or the
+  // panel goes, so the copy does not outlive what is shown (anything else there is left alone).
+  const inClipboard = useRef(false);
+  const clearClipboard = useCallback(() => {
+    if (!inClipboard.current) return;
+    inClipboard.current = false;
+    try {
+      navigator.clipboard.writeText('').catch(() => {});
+    } catch {
+      // No clipboard to clear.
+    }
+  }, []);
+  useEffect(() => clearClipboard, [clearClipboard]);
+
+  const hide = useCallback(() => {
+    setSecret(null);
+    setCopied(null);
+    clearClipboard();
+  }, [clearClipboard]);
 
   useEffect(() => {
     if (!secret) return;
@@ -54,15 +73,14 @@ function RevealPanel({
     const timer = window.setInterval(() => {
       const remaining = REVEAL_SECONDS - Math.floor((Date.now() - started) / 1000);
       if (remaining <= 0) {
-        setSecret(null);
-        setCopied(null);
+        hide();
         setLeft(REVEAL_SECONDS);
       } else {
         setLeft(remaining);
       }
     }, 250);
     return () => window.clearInterval(timer);
-  }, [secret]);
+  }, [secret, hide]);
 
   async function reveal() {
     setError(null);
@@ -80,6 +98,7 @@ function RevealPanel({
   async function copy(field: string, value: string) {
     try {
       await navigator.clipboard.writeText(value);
+      inClipboard.current = true;
       setCopied(field);
     } catch {
       setCopied(null);
@@ -125,7 +144,8 @@ function RevealPanel({
               ))}
             </dl>
             <p className="text-xs text-muted-foreground" aria-live="polite">
-              {copied ? `${copied} copied. ` : ''}Hides in {left} s.
+              {copied ? `${copied} copied. ` : ''}Hides in {left} s; a copied value is then cleared from the
+              clipboard.
             </p>
           </div>
         ) : (
@@ -145,13 +165,7 @@ function RevealPanel({
             Close
           </Button>
           {secret ? (
-            <Button
-              variant="outline"
-              onClick={() => {
-                setSecret(null);
-                setCopied(null);
-              }}
-            >
+            <Button variant="outline" onClick={hide}>
               <EyeOff aria-hidden="true" /> Hide now
             </Button>
           ) : (
