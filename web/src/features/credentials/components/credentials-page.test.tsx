@@ -179,4 +179,30 @@ describe('CredentialsPage', () => {
     expect(screen.getByRole('article', { name: 'Old' })).toBeInTheDocument();
     expect(screen.queryByRole('article', { name: 'Older' })).not.toBeInTheDocument();
   });
+
+  it('turns the attention filter off once nothing needs attention', async () => {
+    let answer = page([credential('c1', 'notion', 'Work'), credential('c2', 'jira', 'Board', 'INVALID')]);
+    const { user } = setup(() => answer);
+    await user.click(await screen.findByTestId('attention-count'));
+    expect(screen.queryByRole('region', { name: 'Notion' })).not.toBeInTheDocument();
+
+    // Board is fixed elsewhere; the page refetches.
+    answer = page([credential('c1', 'notion', 'Work'), credential('c2', 'jira', 'Board')]);
+    act(() => {
+      markOffline();
+      markOnline();
+    });
+    await waitFor(() => expect(screen.getByTestId('attention-count')).toHaveTextContent('Needs attention0'));
+    expect(screen.getByTestId('attention-count')).toHaveAttribute('aria-pressed', 'false');
+
+    // Work needs attention later: the page is not filtered to it unasked.
+    answer = page([credential('c1', 'notion', 'Work', 'INVALID'), credential('c2', 'jira', 'Board')]);
+    act(() => {
+      markOffline();
+      markOnline();
+    });
+    await waitFor(() => expect(screen.getByTestId('attention-count')).toHaveTextContent('Needs attention1'));
+    expect(screen.getByTestId('attention-count')).toHaveAttribute('aria-pressed', 'false');
+    expect(screen.getByRole('region', { name: 'Jira' })).toBeInTheDocument();
+  });
 });

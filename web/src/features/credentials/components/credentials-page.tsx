@@ -99,6 +99,9 @@ export function CredentialsPage() {
       .filter((c) => attentionReasons({ ...c, renews: renewing.has(c.service) }).length > 0)
       .map((c) => c.id),
   );
+  // Off once nothing needs attention: the next credential that does must not filter the page
+  // without the person asking.
+  if (onlyAttention && needing.size === 0) setOnlyAttention(false);
   const filtering = onlyAttention && needing.size > 0;
   const shown = filtering ? data.credentials.filter((c) => needing.has(c.id)) : data.credentials;
   const services = filtering ? enabled.filter((s) => shown.some((c) => c.service === s.key)) : enabled;
