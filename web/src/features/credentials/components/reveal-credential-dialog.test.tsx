@@ -18,25 +18,27 @@ const revealed: Answer = {
   },
 };
 
+/** The dialog as a credential's card holds it: opened by its Reveal button, or open from the start. */
+function Card({ startOpen = false }: { startOpen?: boolean }) {
+  const [open, setOpen] = useState(startOpen);
+  return (
+    <>
+      <button onClick={() => setOpen(true)}>Reveal</button>
+      <RevealCredentialDialog
+        open={open}
+        onOpenChange={setOpen}
+        credentialId="cred-1"
+        name="Work"
+        serviceName="Notion"
+      />
+    </>
+  );
+}
+
 describe('RevealCredentialDialog', () => {
   it('keeps a revealed secret only where it is shown, and nowhere once hidden or closed', async () => {
     let answer = deferred<Answer>();
     const { client } = mockClient({ RevealCredential: () => answer.promise });
-    function Card() {
-      const [open, setOpen] = useState(false);
-      return (
-        <>
-          <button onClick={() => setOpen(true)}>Reveal</button>
-          <RevealCredentialDialog
-            open={open}
-            onOpenChange={setOpen}
-            credentialId="cred-1"
-            name="Work"
-            serviceName="Notion"
-          />
-        </>
-      );
-    }
     const user = userEvent.setup();
     const { container } = renderWithClient(<Card />, client);
     const open = async () => {
@@ -74,20 +76,8 @@ describe('RevealCredentialDialog', () => {
   it('cannot be closed while the secret is on its way, and then shows it', async () => {
     const answer = deferred<Answer>();
     const { client } = mockClient({ RevealCredential: () => answer.promise });
-    function Card() {
-      const [open, setOpen] = useState(true);
-      return (
-        <RevealCredentialDialog
-          open={open}
-          onOpenChange={setOpen}
-          credentialId="cred-1"
-          name="Work"
-          serviceName="Notion"
-        />
-      );
-    }
     const user = userEvent.setup();
-    renderWithClient(<Card />, client);
+    renderWithClient(<Card startOpen />, client);
     const dialog = screen.getByRole('dialog', { name: 'Reveal Work' });
     await user.click(within(dialog).getByRole('button', { name: 'Reveal secret' }));
     await waitFor(() => expect(within(dialog).getByRole('button', { name: 'Reveal secret' })).toBeDisabled());
@@ -106,21 +96,6 @@ describe('RevealCredentialDialog', () => {
 
   it('empties the clipboard it copied the secret to when the secret hides or the dialog closes', async () => {
     const { client } = mockClient({ RevealCredential: () => revealed });
-    function Card() {
-      const [open, setOpen] = useState(false);
-      return (
-        <>
-          <button onClick={() => setOpen(true)}>Reveal</button>
-          <RevealCredentialDialog
-            open={open}
-            onOpenChange={setOpen}
-            credentialId="cred-1"
-            name="Work"
-            serviceName="Notion"
-          />
-        </>
-      );
-    }
     const user = userEvent.setup();
     // A stubbed clipboard that keeps what was last written.
     let clipboard = 'something of the person’s';
