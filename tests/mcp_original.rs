@@ -160,14 +160,20 @@ async fn under<T>(
             }
         }
         Behaviour::Unavailable => s.recorder.set_fault(Some(McpFault::Status(503))),
+        // A create is preceded by a listing (the copies there before it), answered.
+        Behaviour::AnswerLost if method == "POST" => {
+            s.recorder.set_fault(Some(McpFault::LoseCreateAnswer(503)))
+        }
         Behaviour::AnswerLost => s.recorder.set_fault(Some(McpFault::LoseAnswer(503))),
     }
     let done = action.await;
     if matches!(behaviour, Behaviour::Unavailable | Behaviour::AnswerLost) {
+        // The first request the change causes (for a create, the listing before it when the
+        // server is unavailable).
         eventually("the request the fault answers", || async {
             s.recorder.requests()[heard..]
                 .iter()
-                .any(|r| r.method == method && r.status == 503)
+                .any(|r| r.status == 503)
         })
         .await;
         s.recorder.set_fault(None);
@@ -236,12 +242,13 @@ async fn each_change_ends_with_the_copy_right_and_one_outcome_event(env: TestEnv
             );
         }
         if behaviour == Behaviour::Fine {
-            // No fault: one request per change, none repeated.
+            // No fault: one create per change, none repeated, each after a listing of the
+            // copies there before it.
             let sent: Vec<_> = s.recorder.requests()[heard..]
                 .iter()
                 .map(|r| r.method.clone())
                 .collect();
-            assert_eq!(sent, ["POST", "POST"]);
+            assert_eq!(sent, ["GET", "POST", "GET", "POST"]);
         }
 
         // Revoke, then erase.
@@ -300,8 +307,10 @@ on_both_backends!(each_change_ends_with_the_copy_right_and_one_outcome_event);
 async fn an_unanswered_copy_renamed_then_erased_is_deleted(env: TestEnv) {
     let s = stand(&env, patient(), &["notion"]).await;
     let before = event_counts(&env).await;
-    // Every request is applied and its answer lost until the ledger has moved on.
-    s.recorder.set_fault(Some(McpFault::LoseAnswer(503)));
+    // The create is applied and its answer lost; every request after it fails until the
+    // ledger has moved on.
+    s.recorder
+        .set_fault(Some(McpFault::LoseCreateAnswerThenFail(503)));
     let id = s
         .alice
         .add(
@@ -354,6 +363,153 @@ async fn an_unanswered_copy_renamed_then_erased_is_deleted(env: TestEnv) {
     assert_eq!(delta(&before, &after, SYNCED), 0, "{after:?}");
 }
 on_both_backends!(an_unanswered_copy_renamed_then_erased_is_deleted);
+
+/// A copy alice made on the server before credledger, named as her new credential is. The
+/// credential's first create loses its answer: looking for the copy that create left, the
+/// sender takes its own, never hers, which keeps her secret.
+async fn a_copy_made_before_under_the_same_name_is_not_taken_for_a_lost_creates(env: TestEnv) {
+    let s = stand(&env, patient(), &["notion"]).await;
+    let user = s.alice.user_id.clone();
+    let hers = s
+        .recorder
+        .seed(vec![original(
+            &user,
+            "notion",
+            Some("Notion"),
+            Some("ntn_hers"),
+        )])
+        .remove(0);
+    s.recorder.set_fault(Some(McpFault::LoseCreateAnswer(503)));
+    s.alice
+        .add(
+            "notion",
+            "Notion",
+            json!({"token": token(&s.server, "lost-create")}),
+        )
+        .await;
+    eventually("the unanswered create", || async {
+        s.recorder
+            .requests()
+            .iter()
+            .any(|r| r.method == "POST" && r.status == 503)
+    })
+    .await;
+    s.recorder.set_fault(None);
+
+    settles_quietly(&s).await;
+    assert_eq!(
+        copies(&s.recorder),
+        [
+            ("Notion".into(), user.clone(), false, "ntn_hers".into()),
+            (
+                "Notion".into(),
+                user,
+                true,
+                "ntn_original_lost-create".into()
+            ),
+        ]
+    );
+    assert_eq!(
+        s.recorder.credentials()[&hers]["credential_data"]["token"],
+        "ntn_hers"
+    );
+}
+on_both_backends!(a_copy_made_before_under_the_same_name_is_not_taken_for_a_lost_creates);
+
+/// As above, and the credential is revoked before the sender hears from the server again:
+/// the copy its create left is deleted, hers stays.
+async fn a_copy_made_before_under_the_same_name_outlives_a_revoked_lost_create(env: TestEnv) {
+    let s = stand(&env, patient(), &["notion"]).await;
+    let user = s.alice.user_id.clone();
+    let hers = s
+        .recorder
+        .seed(vec![original(
+            &user,
+            "notion",
+            Some("Notion"),
+            Some("ntn_hers"),
+        )])
+        .remove(0);
+    // The create is applied and its answer lost; every request after it fails until the
+    // ledger has moved on.
+    s.recorder
+        .set_fault(Some(McpFault::LoseCreateAnswerThenFail(503)));
+    let id = s
+        .alice
+        .add(
+            "notion",
+            "Notion",
+            json!({"token": token(&s.server, "revoked")}),
+        )
+        .await;
+    eventually("the unanswered create", || async {
+        s.recorder
+            .requests()
+            .iter()
+            .any(|r| r.method == "POST" && r.status == 503)
+    })
+    .await;
+    s.alice
+        .ok(
+            "mutation($id: ID!) { revokeCredential(id: $id) { status } }",
+            json!({"id": id}),
+        )
+        .await;
+    // The second listing heard after the revocation comes from a pass that knows of it.
+    let heard = s.recorder.requests().len();
+    eventually("two attempts after the revocation", || async {
+        s.recorder.requests()[heard..]
+            .iter()
+            .filter(|r| r.method == "GET")
+            .count()
+            >= 2
+    })
+    .await;
+    s.recorder.set_fault(None);
+
+    settles_quietly(&s).await;
+    assert_eq!(
+        copies(&s.recorder),
+        [("Notion".into(), user, false, "ntn_hers".into())]
+    );
+    assert!(s.recorder.credentials().contains_key(&hers));
+}
+on_both_backends!(a_copy_made_before_under_the_same_name_outlives_a_revoked_lost_create);
+
+/// A copy alice made before credledger and the credential's own, confirmed copy, both named
+/// `Notion`. The credential is revoked and the server fails the first delete: the retry
+/// deletes the credential's copy and looks for no other, so hers stays.
+async fn a_copy_made_before_under_the_same_name_outlives_a_retried_removal(env: TestEnv) {
+    let s = stand(&env, patient(), &["notion"]).await;
+    let user = s.alice.user_id.clone();
+    s.recorder.seed(vec![original(
+        &user,
+        "notion",
+        Some("Notion"),
+        Some("ntn_hers"),
+    )]);
+    let id = s
+        .alice
+        .add(
+            "notion",
+            "Notion",
+            json!({"token": token(&s.server, "removed")}),
+        )
+        .await;
+    settles_quietly(&s).await;
+    let revoke = s.alice.ok(
+        "mutation($id: ID!) { revokeCredential(id: $id) { status } }",
+        json!({"id": id}),
+    );
+    under(&s, Behaviour::Unavailable, "DELETE", None, revoke).await;
+
+    settles_quietly(&s).await;
+    assert_eq!(
+        copies(&s.recorder),
+        [("Notion".into(), user, false, "ntn_hers".into())]
+    );
+}
+on_both_backends!(a_copy_made_before_under_the_same_name_outlives_a_retried_removal);
 
 async fn under_random_failures_the_server_ends_with_one_equal_copy_each(env: TestEnv) {
     let s = stand(&env, patient(), &["notion"]).await;

@@ -61,6 +61,9 @@ pub enum McpFault {
     LoseAnswer(u16),
     /// As `LoseAnswer`, for creates (`POST`) only; every other request is answered as usual.
     LoseCreateAnswer(u16),
+    /// As `LoseCreateAnswer` for the next create, after which the fault becomes `Status` with
+    /// the same code: the server made the copy and then stopped answering.
+    LoseCreateAnswerThenFail(u16),
     /// Applies a create (`POST`) as usual, then answers `201` with this raw body instead of its
     /// own; every other request is answered as usual.
     CreateAnsweredWith(String),
@@ -450,6 +453,13 @@ async fn handle(
             data.answer(&request);
             lost(code)
         }
+        (Some(McpFault::LoseCreateAnswerThenFail(code)), _)
+            if method == axum::http::Method::POST =>
+        {
+            data.answer(&request);
+            data.fault = Some(McpFault::Status(code));
+            lost(code)
+        }
         (Some(McpFault::CreateAnsweredWith(body)), _) if method == axum::http::Method::POST => {
             data.answer(&request);
             (
@@ -525,6 +535,7 @@ fn faulty(fault: McpFault, path: &str) -> Option<Response> {
         McpFault::Slow(_)
         | McpFault::LoseAnswer(_)
         | McpFault::LoseCreateAnswer(_)
+        | McpFault::LoseCreateAnswerThenFail(_)
         | McpFault::CreateAnsweredWith(_)
         | McpFault::CreateNotMadeAnsweredWith(_) => return None,
     };

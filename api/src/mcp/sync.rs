@@ -434,10 +434,11 @@ impl McpSync {
             }
             // An unanswered create (before any was confirmed, or again after the server lost
             // the confirmed copy) may have left a copy of its own: found by what it looks like,
-            // and deleted too.
+            // and deleted too. Only after a create was sent: otherwise a copy that looks like
+            // this one is someone else's (a person's own, under the same name).
             let mut found = None;
-            if let Some(earlier) = earlier {
-                let looks = self.looks(row, &earlier.sent_names).await?;
+            if let Some(earlier) = earlier.filter(|d| !d.sent_names.is_empty()) {
+                let looks = self.looks(row, earlier).await?;
                 found = self.find_copy(client, row, &looks).await?;
                 if let Some(found) = &found {
                     // Under a key of its own when the confirmed copy's delete used the row's.
@@ -481,14 +482,22 @@ impl McpSync {
         earlier: Option<&Delivery>,
     ) -> Result<String, Failure> {
         let sent_names = earlier.map_or(&[][..], |d| &d.sent_names[..]);
-        self.note_sending(row, earlier, &body.credential_name)
+        // Before the first create of this change, the copies of the user and service already
+        // there (a person's own made without credledger, named as this one may be) are noted,
+        // so no later look for a copy this create left takes one of them for it.
+        let listed_before = match earlier {
+            Some(d) if !d.sent_names.is_empty() => d.listed_before.clone(),
+            _ => self.unclaimed(client, row).await?,
+        };
+        self.note_sending(row, earlier, &body.credential_name, &listed_before)
             .await
             .map_err(|e| Failure::internal(e.to_string()))?;
         let looks = Looks {
             names: with_name(sent_names, &body.credential_name),
             data: Some(body.credential_data.clone()),
+            listed_before,
         };
-        if earlier.is_some() {
+        if !sent_names.is_empty() {
             if let Some(mcp_id) = self.adopt(client, row, body, &looks).await? {
                 return Ok(mcp_id);
             }
@@ -553,14 +562,17 @@ impl McpSync {
     }
 
     /// What a copy of the row's credential would look like: one of the names unanswered
-    /// requests carried (`sent_names`) or its name now, else its secret, from the keyring (an
-    /// erased credential keeps its name, not its secret).
-    async fn looks(&self, row: &SyncRow, sent_names: &[String]) -> Result<Looks, Failure> {
+    /// requests of `earlier` carried or its name now, else its secret, from the keyring (an
+    /// erased credential keeps its name, not its secret); never a copy listed before them.
+    async fn looks(&self, row: &SyncRow, earlier: &Delivery) -> Result<Looks, Failure> {
         let (credential_id, state) = self.keyring_of(row).await?;
+        let sent_names = &earlier.sent_names;
+        let listed_before = earlier.listed_before.clone();
         let Some(c) = state.credential_even_erased(credential_id) else {
             return Ok(Looks {
                 names: sent_names.to_vec(),
                 data: None,
+                listed_before,
             });
         };
         let data = if c.erased {
@@ -571,6 +583,7 @@ impl McpSync {
         Ok(Looks {
             names: with_name(sent_names, c.name.as_str()),
             data,
+            listed_before,
         })
     }
 
@@ -620,30 +633,20 @@ impl McpSync {
             .collect())
     }
 
-    /// A copy of the row's user and service on the server that no row claims and that looks
-    /// like `looks`: one of its names, else the same secret.
+    /// A copy of the row's user and service on the server that no row claims, that was not
+    /// there before the first create, and that looks like `looks`: one of its names, else the
+    /// same secret.
     async fn find_copy(
         &self,
         client: &McpClient,
         row: &SyncRow,
         looks: &Looks,
     ) -> Result<Option<String>, Failure> {
-        let listed = client.list(Some(&row.user_id), Some(&row.service)).await?;
-        let claimed = self
-            .claimed(&row.server_id)
-            .await
-            .map_err(|e| Failure::internal(e.to_string()))?;
-        let candidates: Vec<RemoteCredential> = listed
+        let candidates: Vec<RemoteCredential> = self
+            .unclaimed_copies(client, row)
+            .await?
             .into_iter()
-            .filter_map(|item| match item {
-                RemoteItem::Ok(c) => Some(c),
-                RemoteItem::Unreadable { .. } => None,
-            })
-            .filter(|c| {
-                c.user_id == row.user_id
-                    && c.service_type == row.service
-                    && !claimed.contains(&c.credential_id)
-            })
+            .filter(|c| !looks.listed_before.contains(&c.credential_id))
             .collect();
         let by = |same: &dyn Fn(&RemoteCredential) -> bool| {
             candidates
@@ -658,6 +661,41 @@ impl McpSync {
                 .is_some_and(|n| looks.names.contains(n))
         })
         .or_else(|| by(&|c| looks.data.as_ref().is_some_and(|data| same_data(c, data)))))
+    }
+
+    /// The copies of the row's user and service the server lists that no row claims.
+    async fn unclaimed_copies(
+        &self,
+        client: &McpClient,
+        row: &SyncRow,
+    ) -> Result<Vec<RemoteCredential>, Failure> {
+        let listed = client.list(Some(&row.user_id), Some(&row.service)).await?;
+        let claimed = self
+            .claimed(&row.server_id)
+            .await
+            .map_err(|e| Failure::internal(e.to_string()))?;
+        Ok(listed
+            .into_iter()
+            .filter_map(|item| match item {
+                RemoteItem::Ok(c) => Some(c),
+                RemoteItem::Unreadable { .. } => None,
+            })
+            .filter(|c| {
+                c.user_id == row.user_id
+                    && c.service_type == row.service
+                    && !claimed.contains(&c.credential_id)
+            })
+            .collect())
+    }
+
+    /// The ids of [`Self::unclaimed_copies`].
+    async fn unclaimed(&self, client: &McpClient, row: &SyncRow) -> Result<Vec<String>, Failure> {
+        Ok(self
+            .unclaimed_copies(client, row)
+            .await?
+            .into_iter()
+            .map(|c| c.credential_id)
+            .collect())
     }
 
     /// The server's ids the ledger knows as its copies (the read model's, and those this
@@ -768,8 +806,8 @@ impl McpSync {
 
     async fn deliveries(&self, server_id: &str) -> Result<HashMap<String, Delivery>, ApiError> {
         let rows: Vec<Delivery> = sqlx::query_as(
-            "SELECT credential_id, wanted_position, attempts, next_attempt_at, sent_names \
-             FROM mcp_deliveries WHERE server_id = $1",
+            "SELECT credential_id, wanted_position, attempts, next_attempt_at, sent_names, \
+               listed_before FROM mcp_deliveries WHERE server_id = $1",
         )
         .bind(server_id)
         .fetch_all(&self.servers.ledger().db.any)
@@ -781,13 +819,15 @@ impl McpSync {
     }
 
     /// Notes, before a request that may create or change a copy the ledger has no id for, the
-    /// name it carries (the delivery is started if there is none; nothing is written when the
-    /// name is noted already). Keeps the newest [`SENT_NAMES`].
+    /// name it carries and the unclaimed copies listed before the first such request (the
+    /// delivery is started if there is none; nothing is written when the name is noted
+    /// already). Keeps the newest [`SENT_NAMES`].
     async fn note_sending(
         &self,
         row: &SyncRow,
         earlier: Option<&Delivery>,
         name: &str,
+        listed_before: &[String],
     ) -> Result<(), ApiError> {
         let known = earlier.map_or(&[][..], |d| &d.sent_names[..]);
         if known.iter().any(|n| n == name) {
@@ -797,19 +837,23 @@ impl McpSync {
         names.push(name.to_owned());
         let drop = names.len().saturating_sub(SENT_NAMES);
         names.drain(..drop);
-        let names = serde_json::to_string(&names).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let json =
+            |v: &[String]| serde_json::to_string(v).map_err(|e| ApiError::Internal(e.to_string()));
+        let (names, listed_before) = (json(&names)?, json(listed_before)?);
         let db = &self.servers.ledger().db;
         let _writer = db.exclusive().await;
         sqlx::query(
             "INSERT INTO mcp_deliveries (server_id, credential_id, wanted_position, attempts, \
-               next_attempt_at, sent_names) VALUES ($1, $2, $3, 0, $4, $5) \
-             ON CONFLICT (server_id, credential_id) DO UPDATE SET sent_names = excluded.sent_names",
+               next_attempt_at, sent_names, listed_before) VALUES ($1, $2, $3, 0, $4, $5, $6) \
+             ON CONFLICT (server_id, credential_id) DO UPDATE SET \
+               sent_names = excluded.sent_names, listed_before = excluded.listed_before",
         )
         .bind(&row.server_id)
         .bind(&row.credential_id)
         .bind(row.wanted_position)
         .bind(timestamp(Utc::now()))
         .bind(names)
+        .bind(listed_before)
         .execute(&db.any)
         .await?;
         Ok(())
@@ -1082,6 +1126,11 @@ struct Delivery {
     /// copy can be called on the server, whatever the credential is called (or whether it
     /// still has a secret) by now.
     sent_names: Vec<String>,
+    /// The ids of the unclaimed copies of the user and service the server listed before the
+    /// first of those requests: copies that were there before (a person's own, made without
+    /// credledger), never taken for one a request left. Empty in a delivery an older version
+    /// started (its names alone decide then).
+    listed_before: Vec<String>,
 }
 
 /// Decoded strictly: a row this code did not write is an error naming its column, never a
@@ -1097,6 +1146,7 @@ impl sqlx::FromRow<'_, sqlx::any::AnyRow> for Delivery {
                 .map_err(|_| row::bad("attempts", &attempts.to_string()))?,
             next_attempt_at: row::time("next_attempt_at", r.try_get("next_attempt_at")?)?,
             sent_names: row::from_json("sent_names", r.try_get("sent_names")?)?,
+            listed_before: row::from_json("listed_before", r.try_get("listed_before")?)?,
         })
     }
 }
@@ -1119,6 +1169,8 @@ struct Looks {
     names: Vec<String>,
     /// The plaintext fields (wiped on drop).
     data: Option<BTreeMap<String, String>>,
+    /// Never one of these ids: copies that were there before the first create.
+    listed_before: Vec<String>,
 }
 
 impl Drop for Looks {
