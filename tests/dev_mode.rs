@@ -24,20 +24,54 @@ impl Drop for Child {
     }
 }
 
+/// `credledger ARGS` on the data directory `dir`, with nothing else from the environment.
+fn credledger(dir: &std::path::Path, args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CREDLEDGER_DATA_DIR", dir)
+        .env("CREDLEDGER_LOG", "warn");
+    command
+}
+
 /// `credledger serve --dev` on `dir`, listening on `port`.
 fn serve_dev(dir: &std::path::Path, port: u16, stderr: Stdio) -> Child {
     Child(
-        Command::new(BIN)
-            .args(["serve", "--dev", "--bind", &format!("127.0.0.1:{port}")])
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("CREDLEDGER_DATA_DIR", dir)
-            .env("CREDLEDGER_LOG", "warn")
-            .stderr(stderr)
+        credledger(
+            dir,
+            &["serve", "--dev", "--bind", &format!("127.0.0.1:{port}")],
+        )
+        .stderr(stderr)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap(),
+    )
+}
+
+/// Runs `serve ARGS` on `dir`, which must refuse to start: what it printed. One still running
+/// after 30 s is stopped, and the test fails.
+async fn refused_start(dir: &std::path::Path, args: &[&str]) -> String {
+    let args = [&["serve", "--bind", "127.0.0.1:0"][..], args].concat();
+    let mut child = Child(
+        credledger(dir, &args)
             .stdout(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap(),
-    )
+    );
+    for _ in 0..300 {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            let mut stderr = String::new();
+            std::io::Read::read_to_string(&mut child.0.stderr.take().unwrap(), &mut stderr)
+                .unwrap();
+            assert!(!status.success(), "serve {args:?} exited 0: {stderr}");
+            return stderr;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("serve {args:?} started on a ledger it should refuse");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -160,4 +194,67 @@ async fn serve_dev_from_a_fresh_directory_gives_a_working_demo() {
         "serve --dev did not come back on the same data directory"
     );
     drop(restarted);
+    // Without --dev the demo ledger is refused: its administrator's password is published.
+    let refused = refused_start(dir.path(), &[]).await;
+    assert!(
+        refused.contains("made by `serve --dev`") && refused.contains("admin@credledger.dev"),
+        "{refused}"
+    );
+}
+
+/// A ledger with a history of its own (here its first administrator, created from the CLI) is
+/// never opened by `serve --dev`, which would add an administrator whose password is published
+/// and check its credentials against the simulator; `serve` opens it as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_dev_refuses_a_ledger_it_did_not_make() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = credledger(
+        dir.path(),
+        &[
+            "users",
+            "create",
+            "--admin",
+            "--id",
+            "admin",
+            "--email",
+            "ops@example.com",
+        ],
+    )
+    .env("CREDLEDGER_NEW_PASSWORD", "a long enough password 1")
+    .output()
+    .unwrap();
+    assert!(created.status.success(), "{created:?}");
+
+    let refused = refused_start(dir.path(), &["--dev"]).await;
+    assert!(
+        refused.contains("runs only on a new ledger or one it made"),
+        "{refused}"
+    );
+    // Nothing was added: the ledger still starts without --dev.
+    let port = free_port();
+    let _serving = Child(
+        credledger(
+            dir.path(),
+            &["serve", "--bind", &format!("127.0.0.1:{port}")],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
+    let http = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..200 {
+        if http
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "serve did not start on the ledger --dev refused");
 }

@@ -91,12 +91,43 @@ pub const DEV_USERS: &[(&str, &str, &str, &str, bool)] = &[
     ),
     (
         "admin",
-        "admin@credledger.dev",
+        DEMO_ADMIN_EMAIL,
         "Demo Admin",
         "admin-password-123",
         true,
     ),
 ];
+
+/// The administrator `serve --dev` creates, whose password is published.
+const DEMO_ADMIN_EMAIL: &str = "admin@credledger.dev";
+
+/// `serve --dev` and a real deployment never share a ledger: dev mode adds an administrator
+/// whose password is published, and checks every credential against the simulator (which
+/// would record real ones invalid). So it runs only on a new ledger or one it made (holding its
+/// demo administrator), and `serve` without it refuses a ledger holding that administrator.
+async fn keep_dev_ledgers_apart(ledger: &Ledger, dev: bool) -> anyhow::Result<()> {
+    let demo_admin =
+        credledger_projections::principals::user(&ledger.db.any, DEMO_ADMIN_EMAIL, true)
+            .await?
+            .is_some();
+    if dev && !demo_admin && ledger.db.head().await? > 0 {
+        anyhow::bail!(
+            "`serve --dev` runs only on a new ledger or one it made, and this one already holds \
+             a history without its demo accounts: dev mode would add an administrator whose \
+             password is published and check its credentials against the simulator. Give it \
+             another data directory (--data-dir) or database (DATABASE_URL)"
+        );
+    }
+    if !dev && demo_admin {
+        anyhow::bail!(
+            "this ledger was made by `serve --dev`: it holds the demo administrator \
+             {DEMO_ADMIN_EMAIL}, whose password is published, and demo credentials the \
+             simulator passed. Run it with --dev, or start on a new ledger (another data \
+             directory or DATABASE_URL)"
+        );
+    }
+    Ok(())
+}
 
 #[derive(Clone)]
 struct AppState {
@@ -215,6 +246,7 @@ impl Application {
             None
         };
         let ledger = open_ledger_with(&settings, IfMissing::Generate, catalog).await?;
+        keep_dev_ledgers_apart(&ledger, settings.dev).await?;
         let mut oauth_clients = settings.oauth_clients.clone();
         if simulator.is_some() {
             // Dev mode: the simulated Google signs people in with its demo client.
