@@ -327,13 +327,13 @@ async fn foreign_host_names_are_refused(env: TestEnv) {
     let served = Served::start(&env, &[("CREDLEDGER_PUBLIC_NAMES", "ledger.example")]).await;
     let port = served.address.rsplit(':').next().unwrap().to_owned();
     let http = reqwest::Client::new();
-    let ask = |host: String| {
+    let ask_from = |scheme: &'static str, host: String| {
         let http = http.clone();
         let url = format!("http://{}/graphql", served.address);
         async move {
             http.post(url)
                 .header("host", &host)
-                .header("origin", format!("http://{host}"))
+                .header("origin", format!("{scheme}://{host}"))
                 .header("content-type", "application/json")
                 .body(r#"{"query":"{ __typename }"}"#)
                 .send()
@@ -341,6 +341,7 @@ async fn foreign_host_names_are_refused(env: TestEnv) {
                 .unwrap()
         }
     };
+    let ask = |host: String| ask_from("https", host);
     // DNS rebinding: a page on another name that resolves to us, with a matching Origin.
     let rebound = ask(format!("evil.example:{port}")).await;
     assert_eq!(rebound.status().as_u16(), 421);
@@ -353,6 +354,16 @@ async fn foreign_host_names_are_refused(env: TestEnv) {
         "LEDGER.example.:443".to_owned(),
     ] {
         let resp = ask(host.clone()).await;
+        assert_eq!(resp.status().as_u16(), 200, "{host}");
+    }
+    // A plain-HTTP page under our public name is anyone's on the network path (the dashboard
+    // is served behind TLS): refused. On a loopback name nobody else answers: ours.
+    let plain = ask_from("http", "ledger.example".to_owned()).await;
+    assert_eq!(plain.status().as_u16(), 403);
+    let body: Value = plain.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}")] {
+        let resp = ask_from("http", host.clone()).await;
         assert_eq!(resp.status().as_u16(), 200, "{host}");
     }
     // The dashboard too; the probes answer whatever the name.

@@ -241,6 +241,56 @@ async fn the_eleventh_live_check_in_a_minute_is_rate_limited(env: TestEnv) {
 }
 on_both_backends!(the_eleventh_live_check_in_a_minute_is_rate_limited);
 
+/// A page served over plain HTTP under the dashboard's public name is anyone's on the network
+/// path (the dashboard is served behind TLS): the WebSocket it opens with the person's cookie
+/// is refused, where a page over HTTPS under that name is answered; and every answer asks
+/// browsers for HTTPS only (HSTS).
+async fn a_plain_http_page_under_our_name_cannot_open_a_socket_as_the_person(env: TestEnv) {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    use tokio_tungstenite::tungstenite::Error;
+    let server = env
+        .server_with(|s| s.public_names = vec!["ledger.example".to_owned()])
+        .await;
+    let alice = server.user("alice").await;
+    let Auth::Cookie(cookie) = &alice.auth else {
+        unreachable!()
+    };
+    let socket = |origin: &str| {
+        let mut request = format!("ws://{}/graphql", server.running.address)
+            .into_client_request()
+            .unwrap();
+        let headers = request.headers_mut();
+        headers.insert("host", "ledger.example".parse().unwrap());
+        headers.insert("origin", origin.parse().unwrap());
+        headers.insert("cookie", cookie.parse().unwrap());
+        headers.insert(
+            "sec-websocket-protocol",
+            "graphql-transport-ws".parse().unwrap(),
+        );
+        request
+    };
+    match tokio_tungstenite::connect_async(socket("http://ledger.example")).await {
+        Err(Error::Http(refused)) => assert_eq!(refused.status().as_u16(), 403),
+        other => panic!("a plain-HTTP page's socket was not refused: {other:?}"),
+    }
+    assert!(
+        tokio_tungstenite::connect_async(socket("https://ledger.example"))
+            .await
+            .is_ok()
+    );
+    let answer = server
+        .http
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+}
+on_both_backends!(a_plain_http_page_under_our_name_cannot_open_a_socket_as_the_person);
+
 async fn a_subscriber_sees_a_revalidation_within_a_second(env: TestEnv) {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
     use tokio_tungstenite::tungstenite::Message;

@@ -399,7 +399,10 @@ impl Application {
                 http::known_host,
             ))
             .merge(probes)
-            .layer(axum::middleware::from_fn(http::security_headers))
+            .layer(axum::middleware::from_fn_with_state(
+                self.api.secure_cookies,
+                http::security_headers,
+            ))
     }
 
     /// The ids this instance holds leases under (its scheduler's and its MCP sender's).

@@ -53,19 +53,34 @@ fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// A cross-site request announces itself with an `Origin` that is not ours. (Browsers send
-/// `Origin` on every POST and WebSocket handshake; non-browser clients may omit it.)
-fn foreign_origin(headers: &HeaderMap) -> bool {
+/// A cross-site request announces itself with an `Origin` that is not ours: another host, or,
+/// where the dashboard is served over TLS (`tls`: all but dev mode on loopback), a plain-HTTP
+/// page under our name, which anyone on the network path can answer for (a WebSocket opened
+/// from it would carry the session). Plain HTTP stays ours on a loopback name, which nobody on
+/// the network answers for. (Browsers send `Origin` on every POST and WebSocket handshake;
+/// non-browser clients may omit it.)
+fn foreign_origin(headers: &HeaderMap, tls: bool) -> bool {
     let Some(origin) = header_str(headers, header::ORIGIN) else {
         return false;
     };
     let Some(host) = header_str(headers, header::HOST) else {
         return true;
     };
-    let origin_host = origin
-        .strip_prefix("https://")
-        .or_else(|| origin.strip_prefix("http://"));
-    origin_host != Some(host)
+    if origin.strip_prefix("https://") == Some(host) {
+        return false;
+    }
+    origin.strip_prefix("http://") != Some(host) || (tls && !loopback_name(host))
+}
+
+/// Whether `host` (a `Host` header's value) names this machine's loopback.
+fn loopback_name(host: &str) -> bool {
+    let name = crate::config::host_name(host);
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name == "[::1]"
+        || name
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -354,7 +369,7 @@ pub async fn graphql_post(
             "GraphQL requests must be POSTed as application/json",
         );
     }
-    if foreign_origin(&headers) {
+    if foreign_origin(&headers, state.api.secure_cookies) {
         return transport_error(
             StatusCode::FORBIDDEN,
             "FORBIDDEN",
@@ -614,7 +629,7 @@ pub async fn graphql_get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return refused;
     };
-    if foreign_origin(&headers) {
+    if foreign_origin(&headers, state.api.secure_cookies) {
         return transport_error(
             StatusCode::FORBIDDEN,
             "FORBIDDEN",
@@ -898,14 +913,7 @@ pub struct HostNames(pub Arc<[String]>);
 
 impl HostNames {
     fn allows(&self, host: &str) -> bool {
-        let name = crate::config::host_name(host);
-        let loopback = name == "localhost"
-            || name.ends_with(".localhost")
-            || name == "[::1]"
-            || name
-                .parse::<std::net::Ipv4Addr>()
-                .is_ok_and(|ip| ip.is_loopback());
-        loopback || self.0.contains(&name)
+        loopback_name(host) || self.0.contains(&crate::config::host_name(host))
     }
 }
 
@@ -927,8 +935,9 @@ pub async fn known_host(State(names): State<HostNames>, request: Request, next: 
     }
 }
 
-/// Security headers on every response; `no-store` on everything but static assets.
-pub async fn security_headers(request: Request, next: Next) -> Response {
+/// Security headers on every response (HSTS when served behind TLS: `tls`); `no-store` on
+/// everything but static assets.
+pub async fn security_headers(State(tls): State<bool>, request: Request, next: Next) -> Response {
     let is_asset = request.method() == Method::GET && request.uri().path().starts_with("/assets/");
     let graphiql = request.method() == Method::GET && request.uri().path() == "/graphql";
     let mut response = next.run(request).await;
@@ -960,6 +969,14 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
         "cross-origin-opener-policy",
         HeaderValue::from_static("same-origin"),
     );
+    // Behind TLS: browsers that saw it once never load a plain-HTTP page under this name
+    // again, where anyone on the path could serve a forged sign-in (ignored over plain HTTP).
+    if tls {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     if !is_asset && !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
