@@ -8,8 +8,11 @@ tool's answer or the server's log.
 
 from __future__ import annotations
 
+import json
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import anyio
@@ -35,14 +38,114 @@ def notion_me(live, secret: str) -> dict:
     return response.json()
 
 
-async def drive(params: StdioServerParameters, errlog, calls):
-    """initialize, list_tools, then each (tool, arguments) of `calls`."""
+async def drive(params: StdioServerParameters, errlog, calls, seconds: list[float] | None = None):
+    """initialize, list_tools, then each (tool, arguments) of `calls`; how long each call took
+    is appended to `seconds` when given."""
     async with stdio_client(params, errlog=errlog) as (read, write):
         async with ClientSession(read, write) as session:
             init = await session.initialize()
             tools = await session.list_tools()
-            results = [await session.call_tool(name, args) for name, args in calls]
+            results = []
+            for name, args in calls:
+                started = time.monotonic()
+                results.append(await session.call_tool(name, args))
+                if seconds is not None:
+                    seconds.append(time.monotonic() - started)
     return init, tools, results
+
+
+async def drive_each(*runs):
+    """`drive` for each of `runs` (its arguments) at once, so their waits overlap; results in order."""
+    results: list = [None] * len(runs)
+
+    async def one(i, run):
+        results[i] = await drive(*run)
+
+    async with anyio.create_task_group() as group:
+        for i, run in enumerate(runs):
+            group.start_soon(one, i, run)
+    return results
+
+
+class Stub:
+    """A loopback HTTP server standing in for Notion. The first segment of the request's path
+    says how it misbehaves, so one stub serves every case (point NOTION_BASE_URL at `url(case)`):
+
+    - `/trickle/v1/users/me`: Notion's answer, one byte a second (status line and headers too),
+      for `TRICKLE_FOR` seconds at most, then the connection closes;
+    - `/huge/v1/users/me`: 200 with a JSON body of 2 MiB.
+
+    `hits[case]` counts the requests of each case.
+    """
+
+    TRICKLE_FOR = 40.0
+    HUGE_BYTES = 2 * 1024 * 1024
+
+    def __init__(self) -> None:
+        self.hits: dict[str, int] = {}
+        self.closing = threading.Event()
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                stub.answer(self)
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.http.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self.http.server_address[1]}"
+        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, case: str) -> str:
+        return f"{self.base_url}/{case}"
+
+    def answer(self, handler: BaseHTTPRequestHandler) -> None:
+        case = handler.path.strip("/").split("/")[0]
+        self.hits[case] = self.hits.get(case, 0) + 1
+        try:
+            getattr(self, f"_{case}")(handler)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up: what the test wants
+
+    @staticmethod
+    def _response(status: str, body: bytes, extra: str = "") -> bytes:
+        head = (
+            f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n{extra}Connection: close\r\n\r\n"
+        )
+        return head.encode() + body
+
+    def _trickle(self, handler) -> None:
+        body = json.dumps({"object": "user", "id": "trickled", "type": "bot", "bot": {}}).encode()
+        deadline = time.monotonic() + self.TRICKLE_FOR
+        for byte in self._response("200 OK", body):
+            if time.monotonic() > deadline or self.closing.wait(1):
+                break
+            handler.wfile.write(bytes([byte]))
+        handler.close_connection = True
+
+    def _huge(self, handler) -> None:
+        pad = "x" * self.HUGE_BYTES
+        body = json.dumps({"object": "user", "id": "huge", "type": "bot", "name": pad, "bot": {}}).encode()
+        handler.wfile.write(self._response("200 OK", body))
+        handler.close_connection = True
+
+    def close(self) -> None:
+        self.closing.set()
+        self.http.shutdown()
+        self.http.server_close()
+
+
+@pytest.fixture
+def stub():
+    server = Stub()
+    yield server
+    server.close()
 
 
 def params_for(live, token: str, **extra: str) -> StdioServerParameters:
@@ -177,6 +280,43 @@ def test_tool_errors_are_clear_and_secret_free(live, tmp_path):
         for result in (other_user, no_such_service_user, forbidden, revoked):
             assert secret not in text_of(result)
 
+
+# The example's bounds on Notion's answer (examples/notion_mcp/server.py).
+NOTION_DEADLINE = 15.0
+NOTION_MAX_BYTES = 1024 * 1024
+
+
+def test_a_notion_that_trickles_or_floods_its_answer_ends_the_call_in_time_with_a_clear_error(
+    live, stub, tmp_path
+):
+    """httpx's timeout bounds each read: a Notion (or proxy) sending a byte a second never trips
+    it, and a body is read whole. The tool gives up after its deadline, and past its size cap."""
+    token, _ = live.demo.create_token("notion-mcp-bad-notion", ["CREDENTIALS_RESOLVE"])
+    log_path = tmp_path / "log"
+    seconds: list[float] = []
+    with open(log_path, "w") as errlog:
+        (_, _, (trickled,)), (_, _, (flooded,)) = anyio.run(
+            drive_each,
+            (
+                params_for(live, token, NOTION_BASE_URL=stub.url("trickle")),
+                errlog,
+                [("notion_workspace", {})],
+                seconds,
+            ),
+            (params_for(live, token, NOTION_BASE_URL=stub.url("huge")), errlog, [("notion_workspace", {})]),
+        )
+
+    assert stub.hits == {"trickle": 1, "huge": 1}
+    assert trickled.is_error and "Notion did not answer in time" in text_of(trickled), text_of(trickled)
+    # The deadline, plus a margin for the resolve; the stub trickles for Stub.TRICKLE_FOR (40 s).
+    assert seconds[0] < NOTION_DEADLINE + 5, seconds
+    assert flooded.is_error, text_of(flooded)
+    assert f"Notion's answer is larger than {NOTION_MAX_BYTES} bytes" in text_of(flooded)
+    log = log_path.read_text()
+    for secret in (token, live.notion_secret):
+        assert secret not in log
+        for result in (trickled, flooded):
+            assert secret not in text_of(result)
 
 
 def test_an_mcp_server_token_resolves_only_while_the_user_grants_it(live, tmp_path):

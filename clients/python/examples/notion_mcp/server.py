@@ -25,7 +25,8 @@ Configuration (environment):
 
 The tool `notion_workspace` resolves the user's Notion credential at call time (credledger
 records the use as a `CredentialUsed` event before answering), calls Notion's
-`GET /v1/users/me` with it and returns who the integration is: the workspace and its owner.
+`GET /v1/users/me` with it (an answer within 15 s in all and of 1 MiB at most) and returns who
+the integration is: the workspace and its owner.
 Neither the API token nor the Notion token is ever logged or returned.
 
 Whose credential: CREDLEDGER_USER_ID's, never an argument. A stdio server is started by one
@@ -40,11 +41,13 @@ services it is allowed).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
 from pathlib import Path
 
+import anyio
 import httpx
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -61,6 +64,11 @@ from credledger_client import (
 )
 
 NOTION_VERSION = "2022-06-28"
+#: The longest Notion's answer may take in all, and the most of it that is read: httpx's timeout
+#: bounds each read, not the whole, so a peer sending a byte every few seconds would hold the
+#: tool for as long as it liked, and a body is otherwise read whole into memory.
+NOTION_DEADLINE = 15.0
+NOTION_MAX_BYTES = 1024 * 1024
 SERVICE = "notion"
 VERSION = "0.1.0"
 
@@ -145,6 +153,31 @@ def _notion_base() -> str:
     return base
 
 
+async def _ask_notion(url: str, secret: str) -> tuple[int, httpx.Headers, bytes]:
+    """Notion's answer to a GET: within `NOTION_DEADLINE` in all (TimeoutError), and at most
+    `NOTION_MAX_BYTES` of it, read as sent (identity asked for, a compressed answer refused: a
+    few KiB of gzip can inflate to gigabytes before a bound could see them)."""
+    with anyio.fail_after(NOTION_DEADLINE):
+        async with _notion().stream(
+            "GET",
+            url,
+            headers={
+                "Authorization": f"Bearer {secret}",
+                "Notion-Version": NOTION_VERSION,
+                "Accept": "application/json",
+                "Accept-Encoding": "identity",
+            },
+        ) as response:
+            if response.headers.get("content-encoding", "").strip().lower() not in ("", "identity"):
+                raise ToolError("Notion's answer is compressed, though it was asked not to be")
+            body = bytearray()
+            async for chunk in response.aiter_raw():
+                body += chunk
+                if len(body) > NOTION_MAX_BYTES:
+                    raise ToolError(f"Notion's answer is larger than {NOTION_MAX_BYTES} bytes; not read on")
+            return response.status_code, response.headers, bytes(body)
+
+
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
@@ -193,34 +226,29 @@ async def notion_workspace() -> NotionWorkspace:
     if not secret:
         raise ToolError("the Notion credential in credledger has no token field")
     try:
-        response = await _notion().get(
-            f"{base}/v1/users/me",
-            headers={
-                "Authorization": f"Bearer {secret}",
-                "Notion-Version": NOTION_VERSION,
-                "Accept": "application/json",
-            },
-        )
+        status, headers, raw = await _ask_notion(f"{base}/v1/users/me", secret)
+    except (TimeoutError, httpx.TimeoutException):
+        raise ToolError(f"Notion did not answer in time (within {NOTION_DEADLINE:g} s)") from None
     except httpx.HTTPError as exc:
         raise ToolError(f"Notion cannot be reached ({type(exc).__name__})") from None
 
     try:
-        body = response.json()
+        body = json.loads(raw)
     except ValueError:
         body = None
-    if response.status_code != 200 or not isinstance(body, dict):
+    if status != 200 or not isinstance(body, dict):
         code = body.get("code") if isinstance(body, dict) else None
-        if response.status_code == 401:
+        if status == 401:
             # The stored token no longer works (rotated or revoked at Notion): ask credledger
             # again next time rather than reusing the cached copy.
             credledger.invalidate(user_id=user, service=SERVICE)
             raise ToolError(
                 f"Notion refused the credential {credential.name!r}; update it in credledger"
             )
-        if response.status_code == 429:
-            raise ToolError(f"Notion is rate limiting; retry in {response.headers.get('retry-after', 'a few')} s")
+        if status == 429:
+            raise ToolError(f"Notion is rate limiting; retry in {headers.get('retry-after', 'a few')} s")
         detail = f" ({code})" if isinstance(code, str) else ""
-        raise ToolError(f"Notion answered HTTP {response.status_code}{detail}")
+        raise ToolError(f"Notion answered HTTP {status}{detail}")
 
     bot = body.get("bot") if isinstance(body.get("bot"), dict) else {}
     owner = bot.get("owner") if isinstance(bot.get("owner"), dict) else {}
