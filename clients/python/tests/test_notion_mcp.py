@@ -9,6 +9,7 @@ tool's answer or the server's log.
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import threading
 import time
@@ -68,12 +69,16 @@ async def drive_each(*runs):
 
 
 class Stub:
-    """A loopback HTTP server standing in for Notion. The first segment of the request's path
-    says how it misbehaves, so one stub serves every case (point NOTION_BASE_URL at `url(case)`):
+    """A loopback HTTP server standing in for Notion or for credledger. The first segment of the
+    request's path says how it misbehaves, so one stub serves every case (point NOTION_BASE_URL
+    or CREDLEDGER_URL at `url(case)`):
 
     - `/trickle/v1/users/me`: Notion's answer, one byte a second (status line and headers too),
       for `TRICKLE_FOR` seconds at most, then the connection closes;
-    - `/huge/v1/users/me`: 200 with a JSON body of 2 MiB.
+    - `/huge/v1/users/me`: 200 with a JSON body of 2 MiB;
+    - `POST /unavailable/graphql`: credledger's answer while its database is away (503,
+      `UNAVAILABLE`, `retryAfter`, `Retry-After`);
+    - `POST /silent/graphql`: the request is read and never answered.
 
     `hits[case]` counts the requests of each case.
     """
@@ -93,6 +98,10 @@ class Stub:
                 pass
 
             def do_GET(self) -> None:
+                stub.answer(self)
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length", "0")))
                 stub.answer(self)
 
         self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -135,6 +144,27 @@ class Stub:
         handler.wfile.write(self._response("200 OK", body))
         handler.close_connection = True
 
+    def _unavailable(self, handler) -> None:
+        # What credledger answers when a lookup every request needs fails (api/src/http.rs,
+        # lookup_failed): the message does not say how long to wait, retryAfter and Retry-After do.
+        body = json.dumps(
+            {
+                "errors": [
+                    {
+                        "message": "authentication is unavailable (request id 7d3c0f6e)",
+                        "extensions": {"code": "UNAVAILABLE", "retryAfter": 2},
+                    }
+                ]
+            }
+        ).encode()
+        extra = "x-request-id: 7d3c0f6e\r\nRetry-After: 2\r\n"
+        handler.wfile.write(self._response("503 Service Unavailable", body, extra))
+        handler.close_connection = True
+
+    def _silent(self, handler) -> None:
+        self.closing.wait()
+        handler.close_connection = True
+
     def close(self) -> None:
         self.closing.set()
         self.http.shutdown()
@@ -146,6 +176,12 @@ def stub():
     server = Stub()
     yield server
     server.close()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def params_for(live, token: str, **extra: str) -> StdioServerParameters:
@@ -317,6 +353,39 @@ def test_a_notion_that_trickles_or_floods_its_answer_ends_the_call_in_time_with_
         assert secret not in log
         for result in (trickled, flooded):
             assert secret not in text_of(result)
+
+
+def test_credledger_failures_say_whether_it_was_reached_and_when_to_retry(live, stub, tmp_path):
+    """Nothing listening (credledger stopped): cannot be reached. A peer that takes the request
+    and never answers: timed out, and credledger may have recorded the use. credledger's own
+    UNAVAILABLE answer (503, retryAfter, Retry-After): the tool says when to retry."""
+    token, _ = live.demo.create_token("notion-mcp-credledger-away", ["CREDENTIALS_RESOLVE"])
+    log_path = tmp_path / "log"
+    with open(log_path, "w") as errlog:
+        (_, _, (stopped,)), (_, _, (silent,)), (_, _, (unavailable,)) = anyio.run(
+            drive_each,
+            (
+                params_for(live, token, CREDLEDGER_URL=f"http://127.0.0.1:{free_port()}"),
+                errlog,
+                [("notion_workspace", {})],
+            ),
+            (params_for(live, token, CREDLEDGER_URL=stub.url("silent")), errlog, [("notion_workspace", {})]),
+            (params_for(live, token, CREDLEDGER_URL=stub.url("unavailable")), errlog, [("notion_workspace", {})]),
+        )
+
+    assert stub.hits == {"silent": 1, "unavailable": 1}
+    assert stopped.is_error and "credledger cannot be reached" in text_of(stopped), text_of(stopped)
+    assert "may have recorded" not in text_of(stopped)
+    assert silent.is_error, text_of(silent)
+    assert "credledger did not answer in time" in text_of(silent)
+    assert "may have recorded the use" in text_of(silent)
+    assert unavailable.is_error, text_of(unavailable)
+    assert "authentication is unavailable" in text_of(unavailable)  # credledger's message
+    assert "retry in 2 s" in text_of(unavailable)
+    log = log_path.read_text()
+    for result in (stopped, silent, unavailable):
+        assert token not in text_of(result)
+    assert token not in log
 
 
 def test_an_mcp_server_token_resolves_only_while_the_user_grants_it(live, tmp_path):

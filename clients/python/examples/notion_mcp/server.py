@@ -60,6 +60,7 @@ from credledger_client import (
     CredledgerError,
     Forbidden,
     RateLimited,
+    ServerError,
     Unauthenticated,
 )
 
@@ -178,6 +179,10 @@ async def _ask_notion(url: str, secret: str) -> tuple[int, httpx.Headers, bytes]
             return response.status_code, response.headers, bytes(body)
 
 
+def _seconds(value: float | None) -> str:
+    return f"{value:g} s" if value is not None else "a few seconds"
+
+
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
@@ -213,9 +218,24 @@ async def notion_workspace() -> NotionWorkspace:
     except Unauthenticated:
         raise ToolError("credledger refused this server's API token (unknown, expired or revoked)") from None
     except RateLimited as exc:
-        raise ToolError(f"credledger is rate limiting this server; retry in {exc.retry_after or 'a few'} s") from None
-    except ConnectionFailed:
-        raise ToolError("credledger cannot be reached") from None
+        raise ToolError(f"credledger is rate limiting this server; retry in {_seconds(exc.retry_after)}") from None
+    except ServerError as exc:
+        # UNAVAILABLE (its database is away) says when to try again.
+        wait = f"; retry in {_seconds(exc.retry_after)}" if exc.retry_after is not None else ""
+        raise ToolError(f"credledger could not resolve the credential: {exc}{wait}") from None
+    except ConnectionFailed as exc:
+        # The client's message names what failed (httpx's error; never a token). Only a failed
+        # connect sent nothing: a request that timed out, or lost its answer, reached credledger,
+        # which may have recorded the use before answering.
+        if ": Connect" in exc.message:
+            raise ToolError(f"credledger cannot be reached ({exc.message})") from None
+        if "timed out" in exc.message:
+            raise ToolError(
+                f"credledger did not answer in time; it may have recorded the use all the same ({exc.message})"
+            ) from None
+        raise ToolError(
+            f"credledger's answer was lost; it may have recorded the use all the same ({exc.message})"
+        ) from None
     except CredledgerError as exc:
         raise ToolError(f"credledger could not resolve the credential: {exc}") from None
     log.info(
