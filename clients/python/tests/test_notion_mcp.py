@@ -76,6 +76,7 @@ class Stub:
     - `/trickle/v1/users/me`: Notion's answer, one byte a second (status line and headers too),
       for `TRICKLE_FOR` seconds at most, then the connection closes;
     - `/huge/v1/users/me`: 200 with a JSON body of 2 MiB;
+    - `/refusing/v1/users/me`: 401 with Notion's error for a token it does not accept;
     - `POST /unavailable/graphql`: credledger's answer while its database is away (503,
       `UNAVAILABLE`, `retryAfter`, `Retry-After`);
     - `POST /silent/graphql`: the request is read and never answered.
@@ -142,6 +143,13 @@ class Stub:
         pad = "x" * self.HUGE_BYTES
         body = json.dumps({"object": "user", "id": "huge", "type": "bot", "name": pad, "bot": {}}).encode()
         handler.wfile.write(self._response("200 OK", body))
+        handler.close_connection = True
+
+    def _refusing(self, handler) -> None:
+        body = json.dumps(
+            {"object": "error", "status": 401, "code": "unauthorized", "message": "API token is invalid."}
+        ).encode()
+        handler.wfile.write(self._response("401 Unauthorized", body))
         handler.close_connection = True
 
     def _unavailable(self, handler) -> None:
@@ -304,7 +312,9 @@ def test_tool_errors_are_clear_and_secret_free(live, tmp_path):
         _, _, (revoked,) = anyio.run(drive, params_for(live, token), errlog, [("notion_workspace", {})])
 
     assert other_user.is_error and "no active Notion credential" in text_of(other_user)
+    # No such user: credledger answers it as it answers another user's credential (NOT_FOUND).
     assert no_such_service_user.is_error
+    assert "user 'nobody' has no active Notion credential" in text_of(no_such_service_user)
     assert forbidden.is_error and "may not resolve" in text_of(forbidden)
     assert revoked.is_error and "refused this server's API token" in text_of(revoked)
     # The Notion token is not sent in plain text off this machine, nor anything resolved for it.
@@ -388,6 +398,28 @@ def test_credledger_failures_say_whether_it_was_reached_and_when_to_retry(live, 
     assert token not in log
 
 
+def test_a_credential_notion_refuses_is_resolved_afresh_at_the_next_call(live, stub, tmp_path):
+    """A 401 from Notion drops the cached answer: with the cache on (30 s), the second call asks
+    credledger again (a second recorded use) rather than resending the refused token."""
+    token, token_id = live.demo.create_token("notion-mcp-refused", ["CREDENTIALS_RESOLVE"])
+    with open(tmp_path / "log", "w") as errlog:
+        _, _, results = anyio.run(
+            drive,
+            params_for(live, token, NOTION_BASE_URL=stub.url("refusing")),
+            errlog,
+            [("notion_workspace", {}), ("notion_workspace", {})],
+        )
+    for result in results:
+        assert result.is_error and "Notion refused the credential 'Work'" in text_of(result), text_of(result)
+    assert stub.hits == {"refusing": 2}
+
+    def mine(use):
+        return use["context"]["detail"]["consumer"] == f"token:{token_id}"
+
+    uses = live.demo.wait_for_uses_where(live.work_id, mine, count=2)
+    assert sum(1 for use in uses if mine(use)) == 2
+
+
 def test_an_mcp_server_token_resolves_only_while_the_user_grants_it(live, tmp_path):
     """The recommended deployment: the example holds its MCP server's own token (`clm_…`).
 
@@ -416,11 +448,10 @@ def test_an_mcp_server_token_resolves_only_while_the_user_grants_it(live, tmp_pa
         uses = live.demo.wait_for_uses_where(live.work_id, mine)
 
         live.demo.withdraw(server_id, "notion")  # effective when it answers: no waiting
-        _, _, (withdrawn, withdrawn_named) = anyio.run(
-            drive,
-            params_for(live, token, **no_cache),
-            errlog,
-            [("notion_workspace", {}), ("notion_workspace", {})],
+        (_, _, (withdrawn,)), (_, _, (withdrawn_named,)) = anyio.run(
+            drive_each,
+            (params_for(live, token, **no_cache), errlog, [("notion_workspace", {})]),
+            (params_for(live, token, NOTION_CREDENTIAL_NAME="Side", **no_cache), errlog, [("notion_workspace", {})]),
         )
         _, _, (not_allowed,) = anyio.run(
             drive, params_for(live, jira_token, **no_cache), errlog, [("notion_workspace", {})]
@@ -465,6 +496,7 @@ def test_an_mcp_server_token_resolves_only_while_the_user_grants_it(live, tmp_pa
     # Refusals are not uses: still the one use by this server.
     time.sleep(0.5)
     assert sum(1 for use in live.demo.uses(live.work_id) if mine(use)) == 1
+    assert not any(mine(use) for use in live.demo.uses(live.side_id))  # the named one, refused
 
     # No token and no secret anywhere: not in the answers, not in the server's log.
     log = log_path.read_text()
