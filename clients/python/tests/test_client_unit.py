@@ -314,6 +314,24 @@ def test_connection_errors_never_contain_the_token():
     assert info.value.__cause__ is None and info.value.__context__ is None
 
 
+@pytest.mark.parametrize(
+    "failure, reached, timed_out",
+    [
+        (httpx.ConnectError("connection refused"), False, False),
+        (httpx.ConnectTimeout("connect timed out"), False, True),
+        (httpx.ReadTimeout("no answer"), True, True),
+        (httpx.RemoteProtocolError("server disconnected without sending a response"), True, False),
+    ],
+)
+def test_a_connection_failure_says_whether_the_request_went_out_and_whether_it_timed_out(
+    failure, reached, timed_out
+):
+    # Only a failed connect sent nothing; after that, credledger may have recorded the use.
+    with pytest.raises(ConnectionFailed) as info:
+        make(Script(failure)).resolve("demo", "notion")
+    assert (info.value.reached, info.value.timed_out) == (reached, timed_out)
+
+
 def test_a_traceback_that_shows_locals_shows_no_token():
     import traceback
 

@@ -227,9 +227,9 @@ async def notion_workspace() -> NotionWorkspace:
         # The client's message names what failed (httpx's error; never a token). Only a failed
         # connect sent nothing: a request that timed out, or lost its answer, reached credledger,
         # which may have recorded the use before answering.
-        if ": Connect" in exc.message:
+        if not exc.reached:
             raise ToolError(f"credledger cannot be reached ({exc.message})") from None
-        if "timed out" in exc.message:
+        if exc.timed_out:
             raise ToolError(
                 f"credledger did not answer in time; it may have recorded the use all the same ({exc.message})"
             ) from None

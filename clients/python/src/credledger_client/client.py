@@ -517,9 +517,14 @@ class _Base:
         return InvalidRequest("the request to credledger could not be encoded (a value that is not ASCII?)")
 
     def _transport_error(self, exc: httpx.HTTPError) -> ConnectionFailed:
-        kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
+        timed_out = isinstance(exc, httpx.TimeoutException)
+        kind = "timed out" if timed_out else "failed"
         detail = _scrub(exc, self._token.reveal())
-        return ConnectionFailed(f"the request to credledger {kind}: {type(exc).__name__}: {detail}")
+        return ConnectionFailed(
+            f"the request to credledger {kind}: {type(exc).__name__}: {detail}",
+            reached=not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)),
+            timed_out=timed_out,
+        )
 
     def _settle(self, key: tuple, response: httpx.Response, asked_at_drops: int) -> ResolvedCredential:
         try:

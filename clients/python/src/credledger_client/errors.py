@@ -87,7 +87,19 @@ class ServerError(CredledgerError):
 
 
 class ConnectionFailed(CredledgerError):
-    """credledger could not be reached, or did not answer in time."""
+    """credledger could not be reached, or did not answer in time.
+
+    Attributes (besides `CredledgerError`'s):
+        reached: whether a connection was made, so the request may have reached credledger
+            and been carried out (a resolve recorded as a use) though no answer came back;
+            `False` only when nothing was sent.
+        timed_out: whether it ended because credledger did not answer in time.
+    """
+
+    def __init__(self, message: str, *, reached: bool = True, timed_out: bool = False, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.reached = reached
+        self.timed_out = timed_out
 
 
 # --- the sync-request verifier -------------------------------------------------------------
