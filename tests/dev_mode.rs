@@ -50,6 +50,22 @@ fn serve_dev(dir: &std::path::Path, port: u16, stderr: Stdio) -> Child {
     )
 }
 
+/// Whether a server on loopback `port` answers `/readyz` within 20 s.
+async fn ready_within_20_s(http: &reqwest::Client, port: u16) -> bool {
+    for _ in 0..200 {
+        if http
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
 /// Runs `serve ARGS` on `dir`, which must refuse to start: what it printed. One still running
 /// after 30 s is stopped, and the test fails.
 async fn refused_start(dir: &std::path::Path, args: &[&str]) -> String {
@@ -176,19 +192,7 @@ async fn serve_dev_from_a_fresh_directory_gives_a_working_demo() {
     drop(child);
     let port = free_port();
     let restarted = serve_dev(dir.path(), port, Stdio::null());
-    let mut ready = false;
-    for _ in 0..200 {
-        if http
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let ready = ready_within_20_s(&http, port).await;
     assert!(
         ready,
         "serve --dev did not come back on the same data directory"
@@ -243,18 +247,6 @@ async fn serve_dev_refuses_a_ledger_it_did_not_make() {
         .unwrap(),
     );
     let http = reqwest::Client::new();
-    let mut ready = false;
-    for _ in 0..200 {
-        if http
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let ready = ready_within_20_s(&http, port).await;
     assert!(ready, "serve did not start on the ledger --dev refused");
 }

@@ -131,6 +131,51 @@ async fn settles_quietly(s: &Stand) {
     assert!(after.is_empty(), "requests after settling: {after:#?}");
 }
 
+/// Adds alice's Notion credential `name` (a token of its own, `tag`) with `fault` set on the
+/// server, and waits until the server has answered a create `503`: the credential's id.
+async fn add_with_create_unanswered(s: &Stand, fault: McpFault, name: &str, tag: &str) -> String {
+    s.recorder.set_fault(Some(fault));
+    let id = s
+        .alice
+        .add("notion", name, json!({"token": token(&s.server, tag)}))
+        .await;
+    eventually("the unanswered create", || async {
+        s.recorder
+            .requests()
+            .iter()
+            .any(|r| r.method == "POST" && r.status == 503)
+    })
+    .await;
+    id
+}
+
+/// Waits for two more listings: a pass that read the rows before `what` may still be under
+/// way, the second listing comes from one that knows of it.
+async fn two_more_listings(s: &Stand, what: &str) {
+    let heard = s.recorder.requests().len();
+    eventually(&format!("two attempts after {what}"), || async {
+        s.recorder.requests()[heard..]
+            .iter()
+            .filter(|r| r.method == "GET")
+            .count()
+            >= 2
+    })
+    .await;
+}
+
+/// A copy alice made on the server before credledger, named `Notion` as her credentials
+/// below are, holding `ntn_hers`: its id.
+fn her_copy_made_before(s: &Stand) -> String {
+    s.recorder
+        .seed(vec![original(
+            &s.alice.user_id,
+            "notion",
+            Some("Notion"),
+            Some("ntn_hers"),
+        )])
+        .remove(0)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Behaviour {
     /// Answers 2xx.
@@ -309,23 +354,8 @@ async fn an_unanswered_copy_renamed_then_erased_is_deleted(env: TestEnv) {
     let before = event_counts(&env).await;
     // The create is applied and its answer lost; every request after it fails until the
     // ledger has moved on.
-    s.recorder
-        .set_fault(Some(McpFault::LoseCreateAnswerThenFail(503)));
-    let id = s
-        .alice
-        .add(
-            "notion",
-            "first-name",
-            json!({"token": token(&s.server, "renamed-erased")}),
-        )
-        .await;
-    eventually("the unanswered create", || async {
-        s.recorder
-            .requests()
-            .iter()
-            .any(|r| r.method == "POST" && r.status == 503)
-    })
-    .await;
+    let fault = McpFault::LoseCreateAnswerThenFail(503);
+    let id = add_with_create_unanswered(&s, fault, "first-name", "renamed-erased").await;
     s.alice
         .ok(
             "mutation($id: ID!, $i: UpdateCredentialInput!) { updateCredential(id: $id, input: $i) { credential { id } } }",
@@ -343,17 +373,7 @@ async fn an_unanswered_copy_renamed_then_erased_is_deleted(env: TestEnv) {
         1,
         "the copy the create left"
     );
-    // A pass that read the row before the erasure may still be under way: the second listing
-    // heard after it comes from a pass that knows the credential is erased.
-    let heard = s.recorder.requests().len();
-    eventually("two attempts after the erasure", || async {
-        s.recorder.requests()[heard..]
-            .iter()
-            .filter(|r| r.method == "GET")
-            .count()
-            >= 2
-    })
-    .await;
+    two_more_listings(&s, "the erasure").await;
     s.recorder.set_fault(None);
 
     settles_quietly(&s).await;
@@ -369,34 +389,13 @@ on_both_backends!(an_unanswered_copy_renamed_then_erased_is_deleted);
 /// sender takes its own, never hers, which keeps her secret.
 async fn a_copy_made_before_under_the_same_name_is_not_taken_for_a_lost_creates(env: TestEnv) {
     let s = stand(&env, patient(), &["notion"]).await;
-    let user = s.alice.user_id.clone();
-    let hers = s
-        .recorder
-        .seed(vec![original(
-            &user,
-            "notion",
-            Some("Notion"),
-            Some("ntn_hers"),
-        )])
-        .remove(0);
-    s.recorder.set_fault(Some(McpFault::LoseCreateAnswer(503)));
-    s.alice
-        .add(
-            "notion",
-            "Notion",
-            json!({"token": token(&s.server, "lost-create")}),
-        )
-        .await;
-    eventually("the unanswered create", || async {
-        s.recorder
-            .requests()
-            .iter()
-            .any(|r| r.method == "POST" && r.status == 503)
-    })
-    .await;
+    let hers = her_copy_made_before(&s);
+    let fault = McpFault::LoseCreateAnswer(503);
+    add_with_create_unanswered(&s, fault, "Notion", "lost-create").await;
     s.recorder.set_fault(None);
 
     settles_quietly(&s).await;
+    let user = s.alice.user_id.clone();
     assert_eq!(
         copies(&s.recorder),
         [
@@ -420,57 +419,29 @@ on_both_backends!(a_copy_made_before_under_the_same_name_is_not_taken_for_a_lost
 /// the copy its create left is deleted, hers stays.
 async fn a_copy_made_before_under_the_same_name_outlives_a_revoked_lost_create(env: TestEnv) {
     let s = stand(&env, patient(), &["notion"]).await;
-    let user = s.alice.user_id.clone();
-    let hers = s
-        .recorder
-        .seed(vec![original(
-            &user,
-            "notion",
-            Some("Notion"),
-            Some("ntn_hers"),
-        )])
-        .remove(0);
+    let hers = her_copy_made_before(&s);
     // The create is applied and its answer lost; every request after it fails until the
     // ledger has moved on.
-    s.recorder
-        .set_fault(Some(McpFault::LoseCreateAnswerThenFail(503)));
-    let id = s
-        .alice
-        .add(
-            "notion",
-            "Notion",
-            json!({"token": token(&s.server, "revoked")}),
-        )
-        .await;
-    eventually("the unanswered create", || async {
-        s.recorder
-            .requests()
-            .iter()
-            .any(|r| r.method == "POST" && r.status == 503)
-    })
-    .await;
+    let fault = McpFault::LoseCreateAnswerThenFail(503);
+    let id = add_with_create_unanswered(&s, fault, "Notion", "revoked").await;
     s.alice
         .ok(
             "mutation($id: ID!) { revokeCredential(id: $id) { status } }",
             json!({"id": id}),
         )
         .await;
-    // The second listing heard after the revocation comes from a pass that knows of it.
-    let heard = s.recorder.requests().len();
-    eventually("two attempts after the revocation", || async {
-        s.recorder.requests()[heard..]
-            .iter()
-            .filter(|r| r.method == "GET")
-            .count()
-            >= 2
-    })
-    .await;
+    two_more_listings(&s, "the revocation").await;
     s.recorder.set_fault(None);
 
     settles_quietly(&s).await;
     assert_eq!(
         copies(&s.recorder),
-        [("Notion".into(), user, false, "ntn_hers".into())]
+        [(
+            "Notion".into(),
+            s.alice.user_id.clone(),
+            false,
+            "ntn_hers".into()
+        )]
     );
     assert!(s.recorder.credentials().contains_key(&hers));
 }
@@ -481,13 +452,7 @@ on_both_backends!(a_copy_made_before_under_the_same_name_outlives_a_revoked_lost
 /// deletes the credential's copy and looks for no other, so hers stays.
 async fn a_copy_made_before_under_the_same_name_outlives_a_retried_removal(env: TestEnv) {
     let s = stand(&env, patient(), &["notion"]).await;
-    let user = s.alice.user_id.clone();
-    s.recorder.seed(vec![original(
-        &user,
-        "notion",
-        Some("Notion"),
-        Some("ntn_hers"),
-    )]);
+    her_copy_made_before(&s);
     let id = s
         .alice
         .add(
@@ -506,7 +471,12 @@ async fn a_copy_made_before_under_the_same_name_outlives_a_retried_removal(env: 
     settles_quietly(&s).await;
     assert_eq!(
         copies(&s.recorder),
-        [("Notion".into(), user, false, "ntn_hers".into())]
+        [(
+            "Notion".into(),
+            s.alice.user_id.clone(),
+            false,
+            "ntn_hers".into()
+        )]
     );
 }
 on_both_backends!(a_copy_made_before_under_the_same_name_outlives_a_retried_removal);
