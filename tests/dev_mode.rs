@@ -182,12 +182,32 @@ async fn serve_dev_from_a_fresh_directory_gives_a_working_demo() {
     assert_eq!(credential["isPrimary"], true);
     assert_eq!(credential["account"]["displayName"], "Acme HQ");
     let (_, dashboard) = gql(
-        Some(cookie),
+        Some(cookie.clone()),
         "{ dashboard { total servicesConnected } }",
         json!({}),
     )
     .await;
     assert_eq!(dashboard["data"]["dashboard"]["servicesConnected"], 1);
+    // Connecting Gmail reaches the simulated Google's consent page: the server registered its
+    // own callback with the demo client, whose redirect URIs Google checks exactly.
+    let (_, started) = gql(
+        Some(cookie),
+        "mutation { startOAuthConnection(service: \"gmail\") { authorizationUrl } }",
+        json!({}),
+    )
+    .await;
+    let url = started["data"]["startOAuthConnection"]["authorizationUrl"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{started}"));
+    assert!(
+        url.contains(&format!(
+            "redirect_uri=http%3A%2F%2F127.0.0.1%3A{port}%2Foauth%2Fcallback"
+        )),
+        "{url}"
+    );
+    let consent = http.get(url).send().await.unwrap();
+    assert_eq!(consent.status(), 200);
+    assert!(consent.text().await.unwrap().contains("Allow"));
     // Starting again on the same directory keeps the demo accounts (no duplicate, no error).
     drop(child);
     let port = free_port();

@@ -39,6 +39,20 @@ fn point_oauth(env: &TestEnv, settings: &mut Settings, simulator: &ProviderSimul
     );
 }
 
+/// Changes the `oauth` flow of the catalog file's `service` entry (written by [`point_oauth`]).
+fn change_oauth_flow(settings: &Settings, service: &str, change: impl FnOnce(&mut Value)) {
+    let path = settings.catalog_file.clone().unwrap();
+    let mut file: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let entry = file["services"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|s| s["key"] == service)
+        .unwrap();
+    change(&mut entry["oauth"]);
+    std::fs::write(&path, file.to_string()).unwrap();
+}
+
 fn refreshing_jobs() -> JobSettings {
     JobSettings {
         oauth_refresh_interval: Duration::from_millis(300),
@@ -872,6 +886,165 @@ async fn two_instances_refreshing_rotating_tokens_redeem_each_refresh_token_once
     server.running.stop().await.unwrap();
 }
 
+/// The authorization URL a connection of alice's to Gmail starts with.
+async fn authorization_url(person: &Client) -> url::Url {
+    let started = person
+        .ok(
+            "mutation { startOAuthConnection(service: \"gmail\", name: \"Mail\") { authorizationUrl } }",
+            json!({}),
+        )
+        .await;
+    url::Url::parse(
+        started["startOAuthConnection"]["authorizationUrl"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// `url` with its query parameter `name` set to `value`, or left out when `None`.
+fn with_parameter(url: &url::Url, name: &str, value: Option<&str>) -> url::Url {
+    let mut changed = url.clone();
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .into_owned()
+        .filter(|(k, _)| k != name)
+        .collect();
+    {
+        let mut query = changed.query_pairs_mut();
+        query.clear().extend_pairs(pairs);
+        if let Some(value) = value {
+            query.append_pair(name, value);
+        }
+    }
+    changed
+}
+
+async fn google_refuses_a_redirect_uri_its_client_did_not_register(env: TestEnv) {
+    let server = oauth_server(&env, OAuthBehaviour::default(), JobSettings::default()).await;
+    let alice = server.user("alice").await;
+    let url = authorization_url(&alice).await;
+    // The server's own callback is the one registered: Google shows its consent page.
+    let page = server.http.get(url.clone()).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    // Any other, even the same path with a slash more, is refused on Google's page.
+    let callback = format!("{}/oauth/callback", server.base);
+    for other in [
+        format!("{callback}/"),
+        "http://127.0.0.1:1/oauth/callback".into(),
+    ] {
+        let refused = with_parameter(&url, "redirect_uri", Some(&other));
+        let page = server.http.get(refused).send().await.unwrap();
+        assert_eq!(page.status(), 400, "{other}");
+        let html = page.text().await.unwrap();
+        assert!(html.contains("Error 400: redirect_uri_mismatch"), "{html}");
+    }
+    // A code is redeemed only with the redirect URI it was given for.
+    let html = server
+        .http
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut form = hidden_fields(&html);
+    form.push(("decision".into(), "allow".into()));
+    let answered = server
+        .http
+        .post(format!("{}/consent", server.simulator.oauth_origin()))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let code = url::Url::parse(&location(&answered))
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let exchanged = server
+        .http
+        .post(format!("{}/token", server.simulator.oauth_origin()))
+        .basic_auth(DEMO_OAUTH_CLIENT_ID, Some(DEMO_OAUTH_CLIENT_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &format!("{callback}/")),
+            ("code_verifier", &"v".repeat(43)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(exchanged.status(), 400);
+    let answer: Value = exchanged.json().await.unwrap();
+    assert_eq!(answer["error"], "redirect_uri_mismatch", "{answer}");
+    assert_eq!(credential_count(&alice).await, 0);
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(google_refuses_a_redirect_uri_its_client_did_not_register);
+
+async fn an_authorization_without_a_scope_is_refused_on_googles_page(env: TestEnv) {
+    let server = oauth_server(&env, OAuthBehaviour::default(), JobSettings::default()).await;
+    let alice = server.user("alice").await;
+    let url = authorization_url(&alice).await;
+    for scope in [None, Some(""), Some(" ")] {
+        let page = server
+            .http
+            .get(with_parameter(&url, "scope", scope))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 400, "scope {scope:?}");
+        let html = page.text().await.unwrap();
+        assert!(html.contains("Missing required parameter: scope"), "{html}");
+    }
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(an_authorization_without_a_scope_is_refused_on_googles_page);
+
+/// Google gives a refresh token at the code exchange only to an authorization that asked
+/// `access_type=offline`: a catalog entry without it ends the connection with
+/// `no_refresh_token`, and nothing is recorded.
+async fn a_flow_without_offline_access_ends_with_no_refresh_token_and_records_nothing(
+    env: TestEnv,
+) {
+    let simulator = ProviderSimulator::start().await.unwrap();
+    let server = env
+        .server_with_simulator(
+            simulator,
+            |settings, sim| {
+                point_oauth(&env, settings, sim);
+                change_oauth_flow(settings, "gmail", |flow| {
+                    flow["authorization_params"]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("access_type");
+                });
+            },
+            JobSettings::default(),
+        )
+        .await;
+    let alice = server.user("alice").await;
+    let url = authorization_url(&alice).await;
+    assert!(url.query_pairs().all(|(k, _)| k != "access_type"), "{url}");
+    let pool = env.any_pool().await;
+    let events = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM events")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    let before = events().await;
+    let (_, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
+    assert_eq!(landed, "/?oauth_error=no_refresh_token");
+    assert_eq!(credential_count(&alice).await, 0);
+    assert_eq!(events().await, before, "an event was recorded");
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(a_flow_without_offline_access_ends_with_no_refresh_token_and_records_nothing);
+
 async fn deleting_a_google_credential_revokes_its_grant_at_google(env: TestEnv) {
     let server = oauth_server(&env, OAuthBehaviour::default(), JobSettings::default()).await;
     let (alice, id, machine) = alice_with_gmail(&server).await;
@@ -923,8 +1096,13 @@ async fn a_second_oauth_provider_with_rotating_refresh_tokens_is_a_catalog_entry
                 entry["display_name"] = json!("Jira Cloud");
                 entry["oauth"]["provider"] = json!("atlassian");
                 entry["oauth"]["scopes"] = json!(["read:jira-user", "offline_access"]);
-                entry["oauth"]["authorization_params"] =
-                    json!({"audience": "api.atlassian.com", "prompt": "consent"});
+                // `access_type=offline` for the simulator, which is Google's and gives a
+                // refresh token only then (Atlassian's own asks with the `offline_access` scope).
+                entry["oauth"]["authorization_params"] = json!({
+                    "audience": "api.atlassian.com",
+                    "prompt": "consent",
+                    "access_type": "offline",
+                });
                 entry["oauth"]["refresh_tokens_rotate"] = json!(true);
                 services.push(entry);
                 std::fs::write(&path, file.to_string()).unwrap();

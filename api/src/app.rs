@@ -302,6 +302,10 @@ impl Application {
             oauth_clients,
             &public_url,
         ));
+        if let Some(simulator) = &simulator {
+            // As an operator registers it in the Cloud console for a real client.
+            simulator.register_oauth_redirect_uri(oauth.redirect_uri());
+        }
         let tokens = Arc::new(crate::oauth::TokenRefresher::new(
             quiet_for_tokens,
             oauth.clone(),
@@ -346,6 +350,11 @@ impl Application {
 
     pub fn address(&self) -> anyhow::Result<SocketAddr> {
         Ok(self.listener.local_addr()?)
+    }
+
+    /// Where OAuth providers send people back: the redirect URI their clients must register.
+    pub fn oauth_callback_url(&self) -> &str {
+        self.api.oauth.redirect_uri()
     }
 
     pub fn ledger(&self) -> Arc<Ledger> {

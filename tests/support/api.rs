@@ -44,7 +44,8 @@ impl TestEnv {
         .await
     }
 
-    /// The real server against this simulator, `adjust` seeing both (to point more at it).
+    /// The real server against this simulator, `adjust` seeing both (to point more at it); the
+    /// simulator's OAuth client has the server's callback registered.
     pub async fn server_with_simulator(
         &self,
         simulator: ProviderSimulator,
@@ -62,12 +63,11 @@ impl TestEnv {
             }
         }
         adjust(&mut settings, &simulator);
-        let running = Application::build_with_jobs(settings, jobs)
-            .await
-            .unwrap()
-            .start()
-            .await
-            .unwrap();
+        let application = Application::build_with_jobs(settings, jobs).await.unwrap();
+        // The simulated Google's demo client lets this server's callback in, as an operator
+        // registers it with a real client.
+        simulator.register_oauth_redirect_uri(application.oauth_callback_url());
+        let running = application.start().await.unwrap();
         let base = format!("http://{}", running.address);
         Server {
             running,

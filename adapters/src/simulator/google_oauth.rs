@@ -1,8 +1,11 @@
 //! Google's OAuth 2.0 endpoints as the simulator answers them, with their real request and
-//! answer shapes: the authorization page (a consent screen with Allow and Deny), the token
-//! endpoint for the `authorization_code` (PKCE S256 checked) and `refresh_token` grants with
-//! `invalid_grant`, `invalid_client` and `invalid_request` errors, and revocation. Tokens it
-//! issues are accepted by the simulated userinfo endpoint until they expire or are revoked.
+//! answer shapes and Google's rules: the authorization page (a consent screen with Allow and
+//! Deny) refuses a `redirect_uri` not registered for the client (`redirect_uri_mismatch`) and
+//! an authorization without `scope`; the token endpoint serves the `authorization_code` (PKCE
+//! S256 checked, the code's own `redirect_uri` required, a refresh token only when the
+//! authorization asked `access_type=offline`) and `refresh_token` grants with `invalid_grant`,
+//! `invalid_client` and `invalid_request` errors, and revocation. Tokens it issues are
+//! accepted by the simulated userinfo endpoint until they expire or are revoked.
 //!
 //! Served under `/oauth/google` (`/o/oauth2/v2/auth`, `/token`, `/revoke`: Google's own paths),
 //! so [`credledger_domain::Catalog::set_oauth_origin`] with that prefix points a catalog at it.
@@ -59,11 +62,22 @@ impl Default for OAuthBehaviour {
     }
 }
 
+/// A client registered with the simulated Google, as in the Cloud console.
+struct RegisteredClient {
+    secret: String,
+    /// Its authorized redirect URIs: an authorization's `redirect_uri` must be one of them,
+    /// exactly.
+    redirect_uris: Vec<String>,
+}
+
 struct Grant {
     client_id: String,
     redirect_uri: String,
     code_challenge: String,
     scopes: Vec<String>,
+    /// Whether the authorization asked `access_type=offline`: only then does the code's
+    /// exchange give a refresh token.
+    offline: bool,
     account: SimAccount,
     issued: Instant,
 }
@@ -90,7 +104,7 @@ struct Family {
 #[derive(Default)]
 pub(super) struct OAuthState {
     pub(super) behaviour: OAuthBehaviour,
-    clients: HashMap<String, String>,
+    clients: HashMap<String, RegisteredClient>,
     codes: HashMap<String, Grant>,
     access: HashMap<String, AccessToken>,
     refresh: HashMap<String, RefreshToken>,
@@ -104,9 +118,28 @@ impl OAuthState {
         let mut state = Self::default();
         state.clients.insert(
             DEMO_OAUTH_CLIENT_ID.to_owned(),
-            DEMO_OAUTH_CLIENT_SECRET.to_owned(),
+            RegisteredClient {
+                secret: DEMO_OAUTH_CLIENT_SECRET.to_owned(),
+                redirect_uris: Vec::new(),
+            },
         );
         state
+    }
+
+    /// Adds an authorized redirect URI to the demo client.
+    pub(super) fn register_demo_redirect_uri(&mut self, uri: &str) {
+        if let Some(client) = self.clients.get_mut(DEMO_OAUTH_CLIENT_ID) {
+            if !client.redirect_uris.iter().any(|known| known == uri) {
+                client.redirect_uris.push(uri.to_owned());
+            }
+        }
+    }
+
+    /// Whether `uri` is one of `client_id`'s authorized redirect URIs.
+    fn is_registered(&self, client_id: &str, uri: &str) -> bool {
+        self.clients
+            .get(client_id)
+            .is_some_and(|client| client.redirect_uris.iter().any(|known| known == uri))
     }
 
     /// Who an access token this server issued belongs to, while it is alive; `None` for a
@@ -193,6 +226,15 @@ fn error_page(message: &str) -> Response {
         .into_response()
 }
 
+/// Google's page for an authorization whose `redirect_uri` is not one the client registered.
+fn redirect_uri_mismatch(redirect_uri: &str) -> Response {
+    error_page(&format!(
+        "You can't sign in to this app because it doesn't comply with Google's OAuth 2.0 \
+         policy. If you're the app developer, register the redirect URI in the Google Cloud \
+         Console. Request details: redirect_uri={redirect_uri} Error 400: redirect_uri_mismatch"
+    ))
+}
+
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -218,11 +260,14 @@ async fn authorize(
     if !oauth.clients.contains_key(get("client_id")) {
         return error_page("The OAuth client was not found. Error 401: invalid_client");
     }
+    if !oauth.is_registered(get("client_id"), get("redirect_uri")) {
+        return redirect_uri_mismatch(get("redirect_uri"));
+    }
     if get("response_type") != "code" {
         return error_page("Error 400: unsupported_response_type");
     }
-    if get("redirect_uri").is_empty() || url::Url::parse(get("redirect_uri")).is_err() {
-        return error_page("Error 400: redirect_uri_mismatch");
+    if get("scope").trim().is_empty() {
+        return error_page("Missing required parameter: scope. Error 400: invalid_request");
     }
     if get("code_challenge_method") != "S256" || get("code_challenge").len() < 43 {
         return error_page("Error 400: invalid_request (PKCE S256 is required)");
@@ -235,6 +280,7 @@ async fn authorize(
         "scope",
         "code_challenge",
         "include_granted_scopes",
+        "access_type",
     ]
     .iter()
     .map(|name| {
@@ -266,8 +312,10 @@ async fn consent(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let get = |name: &str| form.get(name).cloned().unwrap_or_default();
-    let Ok(mut redirect) = url::Url::parse(&get("redirect_uri")) else {
-        return error_page("Error 400: redirect_uri_mismatch");
+    // The form is this server's own page, but what comes back from a browser is checked again.
+    let registered = lock(&shared.oauth).is_registered(&get("client_id"), &get("redirect_uri"));
+    let (true, Ok(mut redirect)) = (registered, url::Url::parse(&get("redirect_uri"))) else {
+        return redirect_uri_mismatch(&get("redirect_uri"));
     };
     let state = get("state");
     if get("decision") != "allow" {
@@ -306,6 +354,7 @@ async fn consent(
                 redirect_uri: get("redirect_uri"),
                 code_challenge: get("code_challenge"),
                 scopes: scopes.clone(),
+                offline: get("access_type") == "offline",
                 account,
                 issued: Instant::now(),
             },
@@ -357,7 +406,7 @@ async fn token(
         tokio::time::sleep(delay).await;
     }
     let mut oauth = lock(&shared.oauth);
-    if oauth.clients.get(&client_id) != Some(&client_secret) {
+    if oauth.clients.get(&client_id).map(|c| c.secret.as_str()) != Some(client_secret.as_str()) {
         return oauth_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
@@ -374,11 +423,15 @@ async fn token(
                     "Malformed auth code.",
                 );
             };
-            if grant.client_id != client_id
-                || grant.redirect_uri != get("redirect_uri")
-                || grant.issued.elapsed() > Duration::from_secs(600)
-            {
+            if grant.client_id != client_id || grant.issued.elapsed() > Duration::from_secs(600) {
                 return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "Bad Request");
+            }
+            if grant.redirect_uri != get("redirect_uri") {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "redirect_uri_mismatch",
+                    "Bad Request",
+                );
             }
             let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
                 .encode(sha2::Sha256::digest(get("code_verifier").as_bytes()));
@@ -396,7 +449,7 @@ async fn token(
                 revoked: false,
             });
             let family = oauth.families.len() as u64 - 1;
-            json_ok(oauth.issue(family, true))
+            json_ok(oauth.issue(family, grant.offline))
         }
         "refresh_token" => {
             let presented = get("refresh_token").to_owned();

@@ -267,6 +267,12 @@ impl ProviderSimulator {
         lock(&self.shared.oauth).redemptions()
     }
 
+    /// Registers `uri` as an authorized redirect URI of the demo client (Google's Cloud
+    /// console): an authorization naming any other is refused with `redirect_uri_mismatch`.
+    pub fn register_oauth_redirect_uri(&self, uri: &str) {
+        lock(&self.shared.oauth).register_demo_redirect_uri(uri);
+    }
+
     /// How many revocation requests revoked a grant.
     pub fn oauth_revocations(&self) -> u32 {
         lock(&self.shared.oauth).revocations()

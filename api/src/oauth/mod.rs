@@ -144,6 +144,12 @@ impl OAuthConnections {
         }
     }
 
+    /// Where providers send people back (`{public_url}/oauth/callback`): the redirect URI to
+    /// register with each provider's client.
+    pub fn redirect_uri(&self) -> &str {
+        &self.redirect_uri
+    }
+
     /// Takes the flow `state` names out, if it is open: good for one answer, and not past its
     /// lifetime (the cache may still hold an entry past it until its housekeeping runs).
     fn take(&self, state: &str) -> Option<OpenFlow> {
