@@ -1064,6 +1064,31 @@ async fn deleting_a_google_credential_revokes_its_grant_at_google(env: TestEnv) 
 }
 on_both_backends!(deleting_a_google_credential_revokes_its_grant_at_google);
 
+/// The person removed the app's access at Google first: Google answers the revocation
+/// `invalid_token`, which leaves nothing to revoke, so it is not tried again.
+async fn deleting_a_credential_whose_grant_google_already_revoked_asks_google_once(env: TestEnv) {
+    let server = oauth_server(&env, OAuthBehaviour::default(), JobSettings::default()).await;
+    let (alice, id, _) = alice_with_gmail(&server).await;
+    server.simulator.revoke_all_oauth_grants();
+    let deleted = alice
+        .ok(
+            "mutation($id: ID!) { deleteCredential(id: $id) { deletedId } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(deleted["deleteCredential"]["deletedId"], id.as_str());
+    eventually("the revocation is asked at Google", || async {
+        server.simulator.oauth_revocation_requests() == 1
+    })
+    .await;
+    // Past the first retry's wait (2 s): no second request came.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(server.simulator.oauth_revocation_requests(), 1);
+    assert_eq!(server.simulator.oauth_revocations(), 0);
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(deleting_a_credential_whose_grant_google_already_revoked_asks_google_once);
+
 /// A second OAuth provider is a catalog entry and a client, no code: an Atlassian-style flow
 /// whose refresh tokens rotate, against the simulator.
 async fn a_second_oauth_provider_with_rotating_refresh_tokens_is_a_catalog_entry_and_a_client(

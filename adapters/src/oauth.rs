@@ -222,9 +222,11 @@ impl OAuthHttp {
     }
 
     /// Revokes a token at the provider (RFC 7009); a provider without a revocation endpoint
-    /// has nothing to do. Sent by hand rather than through the `oauth2` crate, whose
-    /// revocation refuses plain-`http` endpoints even on loopback (the simulator, `--dev`);
-    /// the outbound policy decides that here as for every other call.
+    /// has nothing to do. `invalid_token` is success too: nothing is left to revoke (Google's
+    /// answer for a token already revoked or never issued, which RFC 7009 §2.2 answers with
+    /// 200). Sent by hand rather than through the `oauth2` crate, whose revocation refuses
+    /// plain-`http` endpoints even on loopback (the simulator, `--dev`); the outbound policy
+    /// decides that here as for every other call.
     pub async fn revoke(
         &self,
         flow: &OAuthFlow,
@@ -267,6 +269,9 @@ impl OAuthHttp {
             .await
             .map_err(|e| OAuthError::Unreachable(e.to_string()))?;
         let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        if body["error"] == "invalid_token" {
+            return Ok(());
+        }
         Err(OAuthError::Refused {
             code: body["error"]
                 .as_str()
@@ -556,6 +561,21 @@ mod tests {
             .await
             .expect("a grant");
         assert_eq!(grant.access_token, "ya29.a");
+    }
+
+    #[tokio::test]
+    async fn a_revocation_answered_invalid_token_has_nothing_left_to_revoke() {
+        let gone = endpoint(
+            400,
+            r#"{"error":"invalid_token","error_description":"Token expired or revoked"}"#.into(),
+        )
+        .await;
+        assert_eq!(http().revoke(&gone, &client(), "1//r", true).await, Ok(()));
+        let refused = endpoint(400, r#"{"error":"invalid_request"}"#.into()).await;
+        assert!(matches!(
+            http().revoke(&refused, &client(), "1//r", true).await,
+            Err(OAuthError::Refused { code, .. }) if code == "invalid_request"
+        ));
     }
 
     #[test]

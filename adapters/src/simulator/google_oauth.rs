@@ -4,8 +4,9 @@
 //! an authorization without `scope`; the token endpoint serves the `authorization_code` (PKCE
 //! S256 checked, the code's own `redirect_uri` required, a refresh token only when the
 //! authorization asked `access_type=offline`) and `refresh_token` grants with `invalid_grant`,
-//! `invalid_client` and `invalid_request` errors, and revocation. Tokens it issues are
-//! accepted by the simulated userinfo endpoint until they expire or are revoked.
+//! `invalid_client` and `invalid_request` errors; revocation answers `invalid_token` for a
+//! token already revoked or unknown. Tokens it issues are accepted by the simulated userinfo
+//! endpoint until they expire or are revoked.
 //!
 //! Served under `/oauth/google` (`/o/oauth2/v2/auth`, `/token`, `/revoke`: Google's own paths),
 //! so [`credledger_domain::Catalog::set_oauth_origin`] with that prefix points a catalog at it.
@@ -111,6 +112,7 @@ pub(super) struct OAuthState {
     families: Vec<Family>,
     redemptions: BTreeMap<String, u32>,
     revocations: u32,
+    revocation_requests: u32,
 }
 
 impl OAuthState {
@@ -157,6 +159,11 @@ impl OAuthState {
 
     pub(super) fn revocations(&self) -> u32 {
         self.revocations
+    }
+
+    /// How many revocation requests came, whatever they were answered.
+    pub(super) fn revocation_requests(&self) -> u32 {
+        self.revocation_requests
     }
 
     /// Revokes every token issued so far.
@@ -502,11 +509,13 @@ async fn revoke(
 ) -> Response {
     let token = form.get("token").map(String::as_str).unwrap_or_default();
     let mut oauth = lock(&shared.oauth);
+    oauth.revocation_requests += 1;
     let family = oauth
         .refresh
         .get(token)
         .map(|r| r.family)
-        .or_else(|| oauth.access.get(token).map(|a| a.family));
+        .or_else(|| oauth.access.get(token).map(|a| a.family))
+        .filter(|family| !oauth.families[*family as usize].revoked);
     match family {
         Some(family) => {
             // Google revokes the whole grant whichever of its tokens is presented.
@@ -514,7 +523,12 @@ async fn revoke(
             oauth.revocations += 1;
             StatusCode::OK.into_response()
         }
-        None => oauth_error(StatusCode::BAD_REQUEST, "invalid_token", "Bad Request"),
+        // Google's answer for a token of a grant already revoked, and for one it never issued.
+        None => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_token",
+            "Token expired or revoked",
+        ),
     }
 }
 

@@ -278,6 +278,11 @@ impl ProviderSimulator {
         lock(&self.shared.oauth).revocations()
     }
 
+    /// How many revocation requests came, including those refused (`invalid_token`).
+    pub fn oauth_revocation_requests(&self) -> u32 {
+        lock(&self.shared.oauth).revocation_requests()
+    }
+
     /// Revokes every grant issued so far.
     pub fn revoke_all_oauth_grants(&self) {
         lock(&self.shared.oauth).revoke_all();
