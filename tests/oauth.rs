@@ -1089,6 +1089,73 @@ async fn deleting_a_credential_whose_grant_google_already_revoked_asks_google_on
 }
 on_both_backends!(deleting_a_credential_whose_grant_google_already_revoked_asks_google_once);
 
+/// With an OAuth client, no public URL and a wildcard listen address, the callback would be
+/// `http://0.0.0.0:…/oauth/callback`, which no provider accepts: `serve` does not start, and
+/// names the setting that fixes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_refuses_a_wildcard_address_without_a_public_url_when_oauth_is_configured() {
+    let env = TestEnv::sqlite().await;
+    let mut serve = env
+        .cli()
+        .args(["serve", "--bind", "0.0.0.0:0"])
+        .env("CREDLEDGER_OAUTH_GOOGLE_CLIENT_ID", DEMO_OAUTH_CLIENT_ID)
+        .env(
+            "CREDLEDGER_OAUTH_GOOGLE_CLIENT_SECRET",
+            DEMO_OAUTH_CLIENT_SECRET,
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = serve.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            serve.kill().unwrap();
+            serve.wait().unwrap();
+            panic!("serve started on 0.0.0.0 without a public URL");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut serve.stderr.take().unwrap(), &mut said).unwrap();
+    assert!(!status.success(), "{said}");
+    assert!(said.contains("CREDLEDGER_PUBLIC_URL"), "{said}");
+    assert!(said.contains("http://0.0.0.0:"), "{said}");
+    // The same on IPv6's wildcard; with a public URL, or without an OAuth client, it starts.
+    let google = |settings: &mut Settings| {
+        settings.oauth_clients.insert(
+            "google".into(),
+            OAuthClient {
+                id: DEMO_OAUTH_CLIENT_ID.into(),
+                secret: Some(DEMO_OAUTH_CLIENT_SECRET.into()),
+            },
+        );
+    };
+    let mut settings = env.settings();
+    google(&mut settings);
+    settings.bind = "[::]:0".into();
+    match Application::build(settings.clone()).await {
+        Ok(_) => panic!("built on [::] without a public URL"),
+        // A machine without IPv6 has no [::] to refuse.
+        Err(e) if e.to_string().starts_with("could not listen") => {}
+        Err(e) => assert!(e.to_string().contains("CREDLEDGER_PUBLIC_URL"), "{e}"),
+    }
+    settings.bind = "0.0.0.0:0".into();
+    settings.public_url = Some("https://creds.example.com".into());
+    let built = Application::build(settings).await.unwrap();
+    assert_eq!(
+        built.oauth_callback_url(),
+        "https://creds.example.com/oauth/callback"
+    );
+    drop(built);
+    let mut settings = env.settings();
+    settings.bind = "0.0.0.0:0".into();
+    Application::build(settings).await.unwrap();
+}
+
 /// A second OAuth provider is a catalog entry and a client, no code: an Atlassian-style flow
 /// whose refresh tokens rotate, against the simulator.
 async fn a_second_oauth_provider_with_rotating_refresh_tokens_is_a_catalog_entry_and_a_client(

@@ -224,6 +224,21 @@ impl Application {
                  published): {address} is not a loopback address"
             );
         }
+        // Providers send people back to the public URL, which defaults to the listen address: a
+        // wildcard one is no address to come back to, and no provider registers it.
+        if !settings.oauth_clients.is_empty()
+            && settings.public_url.is_none()
+            && address.ip().is_unspecified()
+        {
+            let providers: Vec<&str> = settings.oauth_clients.keys().map(String::as_str).collect();
+            anyhow::bail!(
+                "an OAuth client is configured ({}) but no public URL: the callback would be \
+                 http://{address}/oauth/callback, which no provider accepts. Set \
+                 CREDLEDGER_PUBLIC_URL (`public_url` in the configuration file) to where people \
+                 reach this server, e.g. https://creds.example.com",
+                providers.join(", ")
+            );
+        }
         let metrics_listener = match &settings.metrics_listen {
             Some(at) => Some(
                 tokio::net::TcpListener::bind(at)
