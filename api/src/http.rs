@@ -3,8 +3,7 @@
 //! upgrade for subscriptions, who-is-asking, and the security headers on every response.
 
 use crate::auth::{session_cookie_name, Principal, ServerPrincipal, SERVER_TOKEN_PREFIX};
-use crate::graphql::{Api, ApiSchema, RequestContext};
-use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection};
+use crate::graphql::{Api, ApiSchema, PlainQueryFields, RequestContext};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::body::{Body, Bytes};
 use axum::extract::ws::WebSocketUpgrade;
@@ -463,12 +462,17 @@ pub async fn graphql_post(
     };
     let ctx = request_context(&state.api, &headers, peer, caller);
     let request_id = ctx.request_id.clone();
-    let query = (memo.is_some()).then(|| request.query.clone());
-    let operation_name = request.operation_name.clone();
+    // Filled by the document limits once the document passed them (see `PlainQueryFields`).
+    let plain_fields = memo
+        .is_some()
+        .then(|| Arc::new(PlainQueryFields::default()));
+    let mut request = request.data(ctx);
+    if let Some(fields) = &plain_fields {
+        request = request.data(Arc::clone(fields));
+    }
     let read_from = chrono::Utc::now();
     let span = tracing::info_span!("graphql", request_id = %request_id);
-    let response =
-        tracing::Instrument::instrument(state.schema.execute(request.data(ctx)), span).await;
+    let response = tracing::Instrument::instrument(state.schema.execute(request), span).await;
     // An error before execution (the document refused, unparsable or invalid): no `data`.
     let request_error = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
@@ -490,18 +494,16 @@ pub async fn graphql_post(
         serde_json::to_vec(&response)
     };
     let body = Bytes::from(body.unwrap_or_else(|_| b"{}".to_vec()));
-    if let (Some((key, epoch, user)), Some(query)) = (memo, query) {
-        // The document passed every limit: parsing it again here is bounded.
-        let fields = async_graphql::parser::parse_query(&query)
-            .ok()
-            .and_then(|doc| plain_query_fields(&doc, operation_name.as_deref()));
-        if fields.as_deref().is_some_and(crate::memo::may_remember)
-            && response.errors.is_empty()
-            && response.http_headers.is_empty()
-        {
-            let fields = fields.unwrap_or_default();
+    if let (Some((key, epoch, user)), Some(plain_fields)) = (memo, plain_fields) {
+        // The document is never parsed again here: the limits named its root fields as they
+        // passed it, and name none for a document they refused (which may be anything a
+        // client sent, e.g. 60,000 nested brackets that would overflow the parser's stack).
+        let fields = plain_fields
+            .get()
+            .filter(|_| response.errors.is_empty() && response.http_headers.is_empty());
+        if let Some(fields) = fields.filter(|f| crate::memo::may_remember(f)) {
             if let Ok(until) =
-                crate::memo::holds_until(&state.api, user.as_str(), &fields, read_from).await
+                crate::memo::holds_until(&state.api, user.as_str(), fields, read_from).await
             {
                 state.api.answers.put(key, epoch, until, body.clone());
             }
@@ -570,34 +572,6 @@ fn facet(p: &Principal) -> String {
         "{}|{:?}|{:?}|{:?}",
         p.user_id, p.role, p.permissions, scopes
     )
-}
-
-/// The names of the root fields of the operation `name` chooses, if it is a query whose root
-/// selections are all plain fields (no fragment, no directive); `None` otherwise.
-fn plain_query_fields(doc: &ExecutableDocument, name: Option<&str>) -> Option<Vec<String>> {
-    use async_graphql::parser::types::DocumentOperations;
-    let op = match (&doc.operations, name) {
-        (DocumentOperations::Single(op), None) => op,
-        (DocumentOperations::Single(_), Some(_)) => return None,
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
-        (DocumentOperations::Multiple(_), None) => return None,
-    };
-    if op.node.ty != OperationType::Query || !op.node.directives.is_empty() {
-        return None;
-    }
-    op.node
-        .selection_set
-        .node
-        .items
-        .iter()
-        .map(|item| match &item.node {
-            Selection::Field(f) if f.node.directives.is_empty() => {
-                Some(f.node.name.node.to_string())
-            }
-            _ => None,
-        })
-        .collect()
 }
 
 /// `GET /graphql`: a WebSocket upgrade for subscriptions (same origin only); GraphiQL in dev

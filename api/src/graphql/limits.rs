@@ -146,6 +146,16 @@ impl Extension for LimitsExtension {
     ) -> ServerResult<Request> {
         // Parsed here, after the checks; the library uses this document.
         let doc = check_remembering(&request, self.dev, &self.parsed)?;
+        let slot = std::any::TypeId::of::<Arc<PlainQueryFields>>();
+        if let Some(fields) = request
+            .data
+            .get(&slot)
+            .and_then(|d| d.downcast_ref::<Arc<PlainQueryFields>>())
+        {
+            if let Some(names) = plain_query_fields(&doc, request.operation_name.as_deref()) {
+                let _ = fields.0.set(names);
+            }
+        }
         request.set_parsed_query(doc);
         next.run(ctx, request).await
     }
@@ -159,6 +169,48 @@ impl Extension for LimitsExtension {
             .await
             .map_err(|errors| errors.into_iter().map(coded).collect())
     }
+}
+
+/// The names of the root fields of a request's operation when it is a query whose root
+/// selections are all plain fields (no fragment, no directive), as the limits found them in the
+/// document they passed. A request that wants them (the HTTP handler, for its memo of answers)
+/// carries an `Arc` of one in its data; it stays empty when the document was refused, or is
+/// not such a query, so nobody needs to parse the document again to learn them.
+#[derive(Debug, Default)]
+pub struct PlainQueryFields(std::sync::OnceLock<Vec<String>>);
+
+impl PlainQueryFields {
+    /// The root fields' names, if the document passed the limits and is a plain query.
+    pub fn get(&self) -> Option<&[String]> {
+        self.0.get().map(Vec::as_slice)
+    }
+}
+
+/// The names of the root fields of the operation `name` chooses, if it is a query whose root
+/// selections are all plain fields (no fragment, no directive); `None` otherwise.
+fn plain_query_fields(doc: &ExecutableDocument, name: Option<&str>) -> Option<Vec<String>> {
+    let op = match (&doc.operations, name) {
+        (DocumentOperations::Single(op), None) => op,
+        (DocumentOperations::Single(_), Some(_)) => return None,
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
+        (DocumentOperations::Multiple(_), None) => return None,
+    };
+    if op.node.ty != OperationType::Query || !op.node.directives.is_empty() {
+        return None;
+    }
+    op.node
+        .selection_set
+        .node
+        .items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(f) if f.node.directives.is_empty() => {
+                Some(f.node.name.node.to_string())
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// [`check`], with the documents that may be remembered (see the module) parsed once.

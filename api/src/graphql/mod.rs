@@ -80,7 +80,7 @@ impl RequestContext {
     }
 }
 
-pub use limits::{MAX_ALIASES, MAX_DEPTH};
+pub use limits::{PlainQueryFields, MAX_ALIASES, MAX_DEPTH};
 
 /// The library's own limit on a query's complexity (fields, weighted).
 pub const MAX_COMPLEXITY: usize = 2_000;
