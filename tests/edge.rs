@@ -643,6 +643,35 @@ async fn a_client_that_never_reads_its_answers_is_disconnected_and_holds_up_no_s
     drop(unread);
 }
 
+/// A syntax error is told by its line and column and what was expected there: the text around
+/// it, which pest's own message quoted, may be a password written in the document.
+async fn a_syntax_error_names_its_position_and_never_the_documents_text(env: TestEnv) {
+    const CANARY: &str = "canary-pw-123";
+    let server = env.server().await;
+    let query = format!(
+        "mutation {{ login(login: \"alice@example.com\", password: \"{CANARY}\" {{ user {{ id }} }} }}"
+    );
+    let answer = server.anonymous().gql(&query, json!({})).await;
+    assert_eq!(answer.code(), "VALIDATION", "{}", answer.body);
+    assert!(
+        answer
+            .message()
+            .starts_with("syntax error at line 1, column "),
+        "{}",
+        answer.body
+    );
+    assert!(!answer.body.to_string().contains(CANARY), "{}", answer.body);
+    let mut ws = Ws::connect(&server.running.address.to_string(), None, json!({})).await;
+    ws.subscribe("1", &query, json!({})).await;
+    let Received::Message(message) = ws.answer(Duration::from_secs(10)).await else {
+        panic!("no answer over WebSocket")
+    };
+    assert!(refused(&message["payload"]), "{message}");
+    assert!(!message.to_string().contains(CANARY), "{message}");
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(a_syntax_error_names_its_position_and_never_the_documents_text);
+
 /// graphql-js's `getIntrospectionQuery()`, as GraphiQL and schema tools send it.
 const INTROSPECTION_QUERY: &str = "query IntrospectionQuery { __schema { queryType { name } \
     mutationType { name } subscriptionType { name } types { ...FullType } \

@@ -65,6 +65,11 @@ fn refuse(message: impl Into<String>) -> ServerError {
     coded(ServerError::new(message, None))
 }
 
+/// A refused document, with where in it the reason is.
+fn refuse_at(message: impl Into<String>, at: async_graphql::Pos) -> ServerError {
+    coded(ServerError::new(message, Some(at)))
+}
+
 /// Gives an error the `VALIDATION` code when it has none (the library's parse, validation and
 /// input coercion errors). Our resolvers' errors always carry their own code.
 fn coded(mut error: ServerError) -> ServerError {
@@ -252,8 +257,7 @@ fn check(request: &Request, dev: bool) -> ServerResult<(ExecutableDocument, Shap
         )));
     }
     check_variables(request)?;
-    let doc = async_graphql::parser::parse_query(&request.query)
-        .map_err(|e| coded(ServerError::from(e)))?;
+    let doc = async_graphql::parser::parse_query(&request.query).map_err(parse_error)?;
     let shape = Shape::of(&doc)?;
     if shape.introspection && !dev {
         return Err(refuse(
@@ -299,6 +303,37 @@ fn check(request: &Request, dev: bool) -> ServerResult<(ExecutableDocument, Shap
         )));
     }
     Ok((doc, shape))
+}
+
+/// A parse error as the client is told it. A syntax error names where it is and what was
+/// expected there, never the text: pest's own message quotes the offending line, which may hold
+/// a password or a secret the client wrote in the document.
+fn parse_error(error: async_graphql::parser::Error) -> ServerError {
+    let async_graphql::parser::Error::Syntax { message, start, .. } = &error else {
+        // The other errors name operations and fragments, never a value.
+        return coded(ServerError::from(error));
+    };
+    let mut said = format!(
+        "syntax error at line {}, column {}",
+        start.line, start.column
+    );
+    if let Some(expected) = expected_rules(message) {
+        said.push_str(": ");
+        said.push_str(expected);
+    }
+    refuse_at(said, *start)
+}
+
+/// What pest's message says was expected or unexpected (its last line, `= expected name or
+/// variable`), when it holds only the grammar's rule names: nothing of the client's text.
+fn expected_rules(message: &str) -> Option<&str> {
+    let last = message.lines().last()?.trim_start();
+    let rules = last.strip_prefix("= ")?;
+    let names_only = rules
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b' ' | b',' | b';'));
+    (names_only && (rules.starts_with("expected ") || rules.starts_with("unexpected ")))
+        .then_some(rules)
 }
 
 /// The deepest nesting of `{`, `[` and `(` outside strings and comments. Unbalanced text is left
@@ -567,6 +602,20 @@ mod tests {
              fragment B on Query { ...C } fragment C on Query { ... on Query { ...A } }"
         )
         .contains("spread themselves"));
+    }
+
+    #[test]
+    fn a_syntax_error_says_where_it_is_and_never_quotes_the_document() {
+        let message = refused(
+            "mutation {\n  login(login: \"a\", password: \"canary-pw-123\" { user { id } }\n}",
+        );
+        assert!(!message.contains("canary"), "{message}");
+        assert!(
+            message.starts_with("syntax error at line 2, column "),
+            "{message}"
+        );
+        assert!(message.contains("expected"), "{message}");
+        assert!(!refused("{").contains('{'));
     }
 
     #[test]
