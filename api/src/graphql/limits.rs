@@ -46,6 +46,10 @@ pub const MAX_DEPTH: usize = 12;
 /// The most nested fields of an introspection query in dev mode (the standard introspection
 /// query nests type references eight levels deep).
 pub const MAX_INTROSPECTION_DEPTH: usize = 24;
+/// The deepest nesting of selection sets, each field's, inline fragment's and spread fragment's
+/// one level below the set holding it (the library's recursion limit, which it checks by
+/// recursing; a chain of fragments each spreading the next is bounded here first).
+pub const MAX_SELECTION_NESTING: usize = 32;
 /// The most aliased fields one document may have, counted at every use of a fragment.
 pub const MAX_ALIASES: usize = 30;
 /// The most selections (fields, spreads, inline fragments) a document may have once every
@@ -275,6 +279,13 @@ fn check(request: &Request, dev: bool) -> ServerResult<(ExecutableDocument, Shap
             shape.depth
         )));
     }
+    if shape.nesting > MAX_SELECTION_NESTING {
+        return Err(refuse(format!(
+            "the query nests fields and fragments {} levels deep; at most \
+             {MAX_SELECTION_NESTING} are allowed",
+            shape.nesting
+        )));
+    }
     if shape.aliases > MAX_ALIASES {
         return Err(refuse(format!(
             "the query has {} aliases; at most {MAX_ALIASES} are allowed",
@@ -401,6 +412,8 @@ fn value_nesting(variables: &async_graphql::Variables) -> usize {
 struct Shape {
     /// The deepest nesting of fields.
     depth: usize,
+    /// The deepest nesting of selection sets, fragments' included ([`MAX_SELECTION_NESTING`]).
+    nesting: usize,
     aliases: usize,
     selections: usize,
     /// Fields selected at the top of a selection set (for operations' root fields).
@@ -470,21 +483,47 @@ impl Shape {
                 cyclic.join(", ")
             )));
         }
-        let fragment = |n: &Name| index.get(n.as_str()).and_then(|&j| summaries[j]);
-        let mut total = Shape::default();
-        // Every fragment's values count, spread or not (validation, which refuses an unused
-        // one, comes after the document is remembered).
-        for (i, name) in names.iter().enumerate() {
-            total.writes_values |= summaries[i].is_some_and(|s| s.writes_values)
-                || writes_values(&[], &doc.fragments[*name].node.directives);
-        }
         let operations: Vec<_> = match &doc.operations {
             DocumentOperations::Single(op) => vec![op],
             DocumentOperations::Multiple(ops) => ops.values().collect(),
         };
+        // Every fragment must be spread by an operation, directly or through other fragments
+        // (GraphQL §5.5.1.4). The limits below are counted through the operations, so one that
+        // is not would reach the library's validation unbounded, which walks a fragment at
+        // each of its uses and compares fields pairwise.
+        let mut used = vec![false; names.len()];
+        let mut to_visit = Vec::new();
+        for op in &operations {
+            let mut found = Vec::new();
+            spread_names(&op.node.selection_set.node, &mut found);
+            to_visit.extend(found.into_iter().filter_map(|n| index.get(n).copied()));
+        }
+        while let Some(i) = to_visit.pop() {
+            if !std::mem::replace(&mut used[i], true) {
+                to_visit.extend(&spreads[i]);
+            }
+        }
+        if let Some(unused) = (0..names.len()).find(|&i| !used[i]) {
+            let definition = &doc.fragments[names[unused]];
+            return Err(refuse_at(
+                format!(
+                    "the fragment `{}` is never spread; a document may define only the \
+                     fragments its operations use",
+                    names[unused]
+                ),
+                definition.pos,
+            ));
+        }
+        let fragment = |n: &Name| index.get(n.as_str()).and_then(|&j| summaries[j]);
+        let mut total = Shape::default();
+        // A fragment definition's own directives are no part of its summary.
+        for name in &names {
+            total.writes_values |= writes_values(&[], &doc.fragments[*name].node.directives);
+        }
         for op in operations {
             let s = summarize(&op.node.selection_set.node, &fragment);
             total.depth = total.depth.max(s.depth);
+            total.nesting = total.nesting.max(s.nesting);
             total.aliases = total.aliases.saturating_add(s.aliases);
             total.selections = total.selections.saturating_add(s.selections);
             total.introspection |= s.introspection;
@@ -535,21 +574,32 @@ fn summarize(set: &SelectionSet, fragment: &dyn Fn(&Name) -> Option<Shape>) -> S
                 shape.aliases += usize::from(f.node.alias.is_some());
                 shape.top_fields = shape.top_fields.saturating_add(1);
                 shape.writes_values |= writes_values(&f.node.arguments, &f.node.directives);
-                let mut inner = summarize(&f.node.selection_set.node, fragment);
+                let set = &f.node.selection_set.node;
+                let mut inner = summarize(set, fragment);
                 inner.depth += 1;
                 inner.top_fields = 0;
+                inner.nesting = if set.items.is_empty() {
+                    0
+                } else {
+                    inner.nesting.saturating_add(1)
+                };
                 inner
             }
             Selection::InlineFragment(fr) => {
                 shape.writes_values |= writes_values(&[], &fr.node.directives);
-                summarize(&fr.node.selection_set.node, fragment)
+                let mut inner = summarize(&fr.node.selection_set.node, fragment);
+                inner.nesting = inner.nesting.saturating_add(1);
+                inner
             }
             Selection::FragmentSpread(s) => {
                 shape.writes_values |= writes_values(&[], &s.node.directives);
-                fragment(&s.node.fragment_name.node).unwrap_or_default()
+                let mut inner = fragment(&s.node.fragment_name.node).unwrap_or_default();
+                inner.nesting = inner.nesting.saturating_add(1);
+                inner
             }
         };
         shape.depth = shape.depth.max(inner.depth);
+        shape.nesting = shape.nesting.max(inner.nesting);
         shape.aliases = shape.aliases.saturating_add(inner.aliases);
         shape.selections = shape.selections.saturating_add(inner.selections);
         shape.top_fields = shape.top_fields.saturating_add(inner.top_fields);
@@ -619,15 +669,53 @@ mod tests {
     }
 
     #[test]
+    fn a_fragment_no_operation_spreads_is_refused() {
+        assert!(refused("{ __typename } fragment F on Query { __typename }")
+            .contains("`F` is never spread"));
+        // Used only by another unused fragment.
+        assert!(refused(
+            "{ ...A } fragment A on Query { __typename } fragment B on Query { ...C } \
+             fragment C on Query { __typename }"
+        )
+        .contains("never spread"));
+        // Used by one operation of several: fine.
+        assert!(check(
+            &Request::new(
+                "query A { ...F } query B { __typename } fragment F on Query { ...G } \
+                 fragment G on Query { __typename }"
+            ),
+            false
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn a_long_chain_of_fragments_is_refused() {
+        let chain = |n: usize| {
+            let mut query = String::from("{ ...C0 }");
+            for i in 0..n {
+                query.push_str(&format!(" fragment C{i} on Query {{ ...C{} }}", i + 1));
+            }
+            query.push_str(&format!(" fragment C{n} on Query {{ __typename }}"));
+            query
+        };
+        assert!(check(&Request::new(chain(MAX_SELECTION_NESTING - 1)), false).is_ok());
+        assert!(refused(&chain(MAX_SELECTION_NESTING))
+            .contains(&format!("{} levels deep", MAX_SELECTION_NESTING + 1)));
+        assert!(refused(&chain(900)).contains("901 levels deep"));
+    }
+
+    #[test]
     fn a_fragment_diamond_is_counted_without_expanding_it() {
+        // 2³⁰ selections expanded, within the nesting of fragments (31 levels of 32).
         let mut query = String::from("{ ...F0 }");
-        for i in 0..40 {
+        for i in 0..30 {
             query.push_str(&format!(
                 " fragment F{i} on Query {{ ...F{n} ...F{n} }}",
                 n = i + 1
             ));
         }
-        query.push_str(" fragment F40 on Query { __typename }");
+        query.push_str(" fragment F30 on Query { __typename }");
         assert!(refused(&query).contains("selects"));
     }
 
@@ -726,8 +814,8 @@ mod tests {
             format!("query($p: String = \"{CANARY}\") {{ me {{ id }} }}"),
             format!("{{ me {{ id @skip(if: \"{CANARY}\") }} }}"),
             format!("{{ me {{ ... @include(if: \"{CANARY}\") {{ id }} }} }}"),
-            format!("{{ me {{ id }} }} fragment Unused on Query {{ credentials(service: \"{CANARY}\") {{ id }} }}"),
-            format!("{{ me {{ id }} }} fragment F on Query @skip(if: \"{CANARY}\") {{ __typename }}"),
+            format!("{{ me {{ id }} ...F }} fragment F on Query {{ credentials(service: \"{CANARY}\") {{ id }} }}"),
+            format!("{{ me {{ id }} ...F }} fragment F on Query @skip(if: \"{CANARY}\") {{ __typename }}"),
             format!("{{ me {{ id }} }} # {CANARY}"),
         ] {
             assert!(!remembered(&query), "remembered: {query}");

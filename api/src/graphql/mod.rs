@@ -99,7 +99,7 @@ pub fn schema(api: Option<Arc<Api>>, dev: bool) -> ApiSchema {
         .extension(limits::Limits::new(dev))
         .limit_depth(depth)
         .limit_complexity(MAX_COMPLEXITY)
-        .limit_recursive_depth(32)
+        .limit_recursive_depth(limits::MAX_SELECTION_NESTING)
         .limit_directives(16);
     if !dev {
         builder = builder.disable_introspection().disable_suggestions();
