@@ -95,6 +95,25 @@ async fn only_same_origin_json_posts_change_anything(env: TestEnv) {
     assert_eq!(answer.status, 200);
     assert_eq!(answer.code(), "VALIDATION");
     assert!(answer.message().contains("aliases"), "{}", answer.body);
+    // The same field repeated without an alias is resolved as often as aliases would be.
+    let repeated = "me { id } ".repeat(900);
+    let answer = alice.gql(&format!("{{ {repeated} }}"), json!({})).await;
+    assert_eq!(answer.code(), "VALIDATION", "{}", answer.body);
+    assert!(
+        answer.message().contains("selects `me` 900 times"),
+        "{}",
+        answer.body
+    );
+    // A field merged from the operation and a fragment it spreads, as colocated fragments do,
+    // is answered.
+    let merged = alice
+        .ok(
+            "{ me { id } ...Contact } fragment Contact on Query { me { id email } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(merged["me"]["id"], "alice", "{merged}");
+    assert_eq!(merged["me"]["email"], "alice@example.com", "{merged}");
     let batch = alice
         .post_raw(
             "application/json",

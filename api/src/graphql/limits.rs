@@ -6,9 +6,10 @@
 //!    parser and everything after it recurse at most [`MAX_NESTING`] levels;
 //! 2. variables are bounded the same way, without recursion;
 //! 3. after parsing, the fragments are put in dependency order (cycles refused), and each one's
-//!    depth, aliases and expanded size are computed once, so a fragment used a million times
-//!    through a diamond costs one visit, and the library's own validation (which expands
-//!    fragments at every use) only ever sees a document whose expansion is small.
+//!    depth and expanded size are computed once, so a fragment used a million times through a
+//!    diamond costs one visit, and the library's own validation (which expands fragments at
+//!    every use) only ever sees a document whose expansion is small;
+//! 4. then, the expansion being small, aliases and repeated fields are counted by walking it.
 //!
 //! Every refusal, and every parse or validation error of the library, carries
 //! `extensions.code = "VALIDATION"`.
@@ -52,6 +53,11 @@ pub const MAX_INTROSPECTION_DEPTH: usize = 24;
 pub const MAX_SELECTION_NESTING: usize = 32;
 /// The most aliased fields one document may have, counted at every use of a fragment.
 pub const MAX_ALIASES: usize = 30;
+/// The most fields one selection set may select under one response key, the fragments it
+/// spreads merged in: the library resolves each of them (and merges the answers), so a repeat
+/// costs what an alias does. Colocated fragments that each select `id` repeat it a few times
+/// (the dashboard's credentials page: three).
+pub const MAX_SAME_KEY: usize = 10;
 /// The most selections (fields, spreads, inline fragments) a document may have once every
 /// fragment is expanded at each of its uses.
 pub const MAX_SELECTIONS: usize = 2_000;
@@ -286,17 +292,25 @@ fn check(request: &Request, dev: bool) -> ServerResult<(ExecutableDocument, Shap
             shape.nesting
         )));
     }
-    if shape.aliases > MAX_ALIASES {
-        return Err(refuse(format!(
-            "the query has {} aliases; at most {MAX_ALIASES} are allowed",
-            shape.aliases
-        )));
-    }
     if shape.selections > MAX_SELECTIONS {
         return Err(refuse(format!(
             "the query selects {} fields once its fragments are expanded; at most \
              {MAX_SELECTIONS} are allowed",
             shape.selections
+        )));
+    }
+    // Walks the expansion, which the checks above bound.
+    let repeats = aliases_and_repeats(&doc);
+    if repeats.aliases > MAX_ALIASES {
+        return Err(refuse(format!(
+            "the query has {} aliases; at most {MAX_ALIASES} are allowed",
+            repeats.aliases
+        )));
+    }
+    if let Some((key, times)) = repeats.most_selected.filter(|(_, t)| *t > MAX_SAME_KEY) {
+        return Err(refuse(format!(
+            "the query selects `{key}` {times} times in one selection set (with the fragments \
+             it spreads); at most {MAX_SAME_KEY} are allowed, as each is resolved again"
         )));
     }
     // GraphQL §5.2.3.1; each root field of a subscription would be a stream of its own, past
@@ -414,7 +428,6 @@ struct Shape {
     depth: usize,
     /// The deepest nesting of selection sets, fragments' included ([`MAX_SELECTION_NESTING`]).
     nesting: usize,
-    aliases: usize,
     selections: usize,
     /// Fields selected at the top of a selection set (for operations' root fields).
     top_fields: usize,
@@ -524,7 +537,6 @@ impl Shape {
             let s = summarize(&op.node.selection_set.node, &fragment);
             total.depth = total.depth.max(s.depth);
             total.nesting = total.nesting.max(s.nesting);
-            total.aliases = total.aliases.saturating_add(s.aliases);
             total.selections = total.selections.saturating_add(s.selections);
             total.introspection |= s.introspection;
             total.writes_values |= s.writes_values
@@ -550,6 +562,66 @@ impl Shape {
     }
 }
 
+/// What the walk of a document's expansion finds (see [`aliases_and_repeats`]).
+#[derive(Debug, Default)]
+struct Repeats<'a> {
+    /// Aliased fields, counted at every use of a fragment.
+    aliases: usize,
+    /// The response key selected most often in one selection set, and how often.
+    most_selected: Option<(&'a str, usize)>,
+}
+
+/// Counts the aliases of a document's operations, and finds the response key selected most
+/// often in one selection set, the fragments it spreads (and its inline fragments) merged in,
+/// at every use of a fragment. The library resolves every field so selected (it merges the
+/// answers afterwards), so `{ me { id } me { id } }` costs what `{ me { id } a: me { id } }`
+/// does.
+///
+/// Visits each selection once per use of its fragment: call it on a document whose expansion
+/// is bounded and whose fragments spread no cycle.
+fn aliases_and_repeats(doc: &ExecutableDocument) -> Repeats<'_> {
+    let mut found = Repeats::default();
+    // Selection sets whose fields are resolved together, each with its fragments merged in.
+    let mut sets: Vec<&SelectionSet> = doc
+        .operations
+        .iter()
+        .map(|(_, op)| &op.node.selection_set.node)
+        .collect();
+    let mut merged = Vec::new();
+    let mut selected: HashMap<&str, usize> = HashMap::new();
+    while let Some(set) = sets.pop() {
+        selected.clear();
+        merged.push(set);
+        while let Some(part) = merged.pop() {
+            for item in &part.items {
+                match &item.node {
+                    Selection::Field(f) => {
+                        found.aliases += usize::from(f.node.alias.is_some());
+                        *selected
+                            .entry(f.node.response_key().node.as_str())
+                            .or_default() += 1;
+                        if !f.node.selection_set.node.items.is_empty() {
+                            sets.push(&f.node.selection_set.node);
+                        }
+                    }
+                    Selection::InlineFragment(fr) => merged.push(&fr.node.selection_set.node),
+                    Selection::FragmentSpread(s) => {
+                        if let Some(definition) = doc.fragments.get(&s.node.fragment_name.node) {
+                            merged.push(&definition.node.selection_set.node);
+                        }
+                    }
+                }
+            }
+        }
+        for (&key, &times) in &selected {
+            if found.most_selected.is_none_or(|(_, most)| times > most) {
+                found.most_selected = Some((key, times));
+            }
+        }
+    }
+    found
+}
+
 /// The names of the fragments spread anywhere in `set` (recursion bounded by the bracket scan).
 fn spread_names<'a>(set: &'a SelectionSet, out: &mut Vec<&'a str>) {
     for item in &set.items {
@@ -571,7 +643,6 @@ fn summarize(set: &SelectionSet, fragment: &dyn Fn(&Name) -> Option<Shape>) -> S
             Selection::Field(f) => {
                 let name = f.node.name.node.as_str();
                 shape.introspection |= name == "__schema" || name == "__type";
-                shape.aliases += usize::from(f.node.alias.is_some());
                 shape.top_fields = shape.top_fields.saturating_add(1);
                 shape.writes_values |= writes_values(&f.node.arguments, &f.node.directives);
                 let set = &f.node.selection_set.node;
@@ -600,7 +671,6 @@ fn summarize(set: &SelectionSet, fragment: &dyn Fn(&Name) -> Option<Shape>) -> S
         };
         shape.depth = shape.depth.max(inner.depth);
         shape.nesting = shape.nesting.max(inner.nesting);
-        shape.aliases = shape.aliases.saturating_add(inner.aliases);
         shape.selections = shape.selections.saturating_add(inner.selections);
         shape.top_fields = shape.top_fields.saturating_add(inner.top_fields);
         shape.introspection |= inner.introspection;
@@ -735,6 +805,39 @@ mod tests {
             b = "[".repeat(200)
         );
         assert_eq!(bracket_nesting(&quiet), 2);
+    }
+
+    #[test]
+    fn a_field_selected_many_times_in_one_selection_set_is_refused() {
+        let times = |n: usize| format!("{{ {} }}", "me { id } ".repeat(n));
+        assert!(check(&Request::new(times(MAX_SAME_KEY)), false).is_ok());
+        assert!(refused(&times(MAX_SAME_KEY + 1)).contains("selects `me` 11 times"));
+        assert!(refused(&times(900)).contains("selects `me` 900 times"));
+        // Through fragments, each merged into the set that spreads it.
+        let fragments = (0..=MAX_SAME_KEY)
+            .map(|i| format!(" fragment F{i} on Query {{ me {{ id }} }}"))
+            .collect::<String>();
+        let spreads = (0..=MAX_SAME_KEY)
+            .map(|i| format!("...F{i} "))
+            .collect::<String>();
+        assert!(refused(&format!("{{ {spreads} }}{fragments}")).contains("`me` 11 times"));
+        assert!(refused(&format!(
+            "{{ {} }} fragment F on Query {{ me {{ id }} }}",
+            "...F ".repeat(11)
+        ))
+        .contains("`me` 11 times"));
+        // Under other fields too; an alias is a key of its own.
+        assert!(refused(&format!("{{ me {{ {} }} }}", "id ".repeat(11))).contains("`id` 11 times"));
+        assert!(refused(&format!("{{ {} }}", "a: me { id } ".repeat(11))).contains("`a` 11 times"));
+        // A few repeats, as colocated fragments make, pass.
+        for query in [
+            "{ me { id } ...F } fragment F on Query { me { email } }",
+            "{ me { id email } ...F ...G } fragment F on Query { me { id } } \
+             fragment G on Query { me { id email } ... on Query { me { id } } }",
+            "{ credentials { id } other: credentials { id name } }",
+        ] {
+            assert!(check(&Request::new(query), false).is_ok(), "{query}");
+        }
     }
 
     #[test]
