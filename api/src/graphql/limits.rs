@@ -61,6 +61,9 @@ pub const MAX_SAME_KEY: usize = 10;
 /// The most selections (fields, spreads, inline fragments) a document may have once every
 /// fragment is expanded at each of its uses.
 pub const MAX_SELECTIONS: usize = 2_000;
+/// The most directives a document may have, wherever written (operations, variables, fields,
+/// spreads, inline fragments, fragment definitions), counted at every use of a fragment.
+pub const MAX_DIRECTIVES: usize = 32;
 /// The most root fields a mutation may have (some, like `login`, are costly by design).
 pub const MAX_ROOT_MUTATIONS: usize = 5;
 
@@ -299,6 +302,13 @@ fn check(request: &Request, dev: bool) -> ServerResult<(ExecutableDocument, Shap
             shape.selections
         )));
     }
+    if shape.directives > MAX_DIRECTIVES {
+        return Err(refuse(format!(
+            "the query has {} directives once its fragments are expanded; at most \
+             {MAX_DIRECTIVES} are allowed",
+            shape.directives
+        )));
+    }
     // Walks the expansion, which the checks above bound.
     let repeats = aliases_and_repeats(&doc);
     if repeats.aliases > MAX_ALIASES {
@@ -429,6 +439,8 @@ struct Shape {
     /// The deepest nesting of selection sets, fragments' included ([`MAX_SELECTION_NESTING`]).
     nesting: usize,
     selections: usize,
+    /// Directives, wherever written ([`MAX_DIRECTIVES`]).
+    directives: usize,
     /// Fields selected at the top of a selection set (for operations' root fields).
     top_fields: usize,
     root_mutations: usize,
@@ -473,10 +485,15 @@ impl Shape {
         let mut summaries: Vec<Option<Shape>> = vec![None; names.len()];
         let mut done = 0;
         while let Some(i) = ready.pop() {
-            let set = &doc.fragments[names[i]].node.selection_set.node;
-            summaries[i] = Some(summarize(set, &|n| {
+            let definition = &doc.fragments[names[i]].node;
+            let mut summary = summarize(&definition.selection_set.node, &|n| {
                 index.get(n.as_str()).and_then(|&j| summaries[j])
-            }));
+            });
+            // Counted at each use of the fragment, as its selections are.
+            summary.directives = summary
+                .directives
+                .saturating_add(definition.directives.len());
+            summaries[i] = Some(summary);
             done += 1;
             for &parent in &spread_by[i] {
                 waiting[parent] -= 1;
@@ -538,6 +555,17 @@ impl Shape {
             total.depth = total.depth.max(s.depth);
             total.nesting = total.nesting.max(s.nesting);
             total.selections = total.selections.saturating_add(s.selections);
+            total.directives = total
+                .directives
+                .saturating_add(s.directives)
+                .saturating_add(op.node.directives.len())
+                .saturating_add(
+                    op.node
+                        .variable_definitions
+                        .iter()
+                        .map(|v| v.node.directives.len())
+                        .sum(),
+                );
             total.introspection |= s.introspection;
             total.writes_values |= s.writes_values
                 || writes_values(&[], &op.node.directives)
@@ -644,6 +672,7 @@ fn summarize(set: &SelectionSet, fragment: &dyn Fn(&Name) -> Option<Shape>) -> S
                 let name = f.node.name.node.as_str();
                 shape.introspection |= name == "__schema" || name == "__type";
                 shape.top_fields = shape.top_fields.saturating_add(1);
+                shape.directives = shape.directives.saturating_add(f.node.directives.len());
                 shape.writes_values |= writes_values(&f.node.arguments, &f.node.directives);
                 let set = &f.node.selection_set.node;
                 let mut inner = summarize(set, fragment);
@@ -658,12 +687,14 @@ fn summarize(set: &SelectionSet, fragment: &dyn Fn(&Name) -> Option<Shape>) -> S
             }
             Selection::InlineFragment(fr) => {
                 shape.writes_values |= writes_values(&[], &fr.node.directives);
+                shape.directives = shape.directives.saturating_add(fr.node.directives.len());
                 let mut inner = summarize(&fr.node.selection_set.node, fragment);
                 inner.nesting = inner.nesting.saturating_add(1);
                 inner
             }
             Selection::FragmentSpread(s) => {
                 shape.writes_values |= writes_values(&[], &s.node.directives);
+                shape.directives = shape.directives.saturating_add(s.node.directives.len());
                 let mut inner = fragment(&s.node.fragment_name.node).unwrap_or_default();
                 inner.nesting = inner.nesting.saturating_add(1);
                 inner
@@ -672,6 +703,7 @@ fn summarize(set: &SelectionSet, fragment: &dyn Fn(&Name) -> Option<Shape>) -> S
         shape.depth = shape.depth.max(inner.depth);
         shape.nesting = shape.nesting.max(inner.nesting);
         shape.selections = shape.selections.saturating_add(inner.selections);
+        shape.directives = shape.directives.saturating_add(inner.directives);
         shape.top_fields = shape.top_fields.saturating_add(inner.top_fields);
         shape.introspection |= inner.introspection;
         shape.writes_values |= inner.writes_values;
@@ -838,6 +870,32 @@ mod tests {
         ] {
             assert!(check(&Request::new(query), false).is_ok(), "{query}");
         }
+    }
+
+    #[test]
+    fn directives_count_wherever_they_are_written() {
+        let many = "@skip(if: false) ".repeat(MAX_DIRECTIVES + 1);
+        for query in [
+            format!("{{ ...{many} {{ __typename }} }}"),
+            format!("{{ ...F{many} }} fragment F on Query {{ __typename }}"),
+            format!("{{ ...F }} fragment F on Query {many} {{ __typename }}"),
+            format!("query {many} {{ __typename }}"),
+            format!("query($v: Int {many}) {{ __typename }}"),
+            format!("{{ __typename {many} }}"),
+        ] {
+            assert!(refused(&query).contains("33 directives"), "{query}");
+        }
+        // At every use of a fragment.
+        let query = format!(
+            "{{ ...F ...G }} fragment F on Query {{ __typename {} }} fragment G on Query {{ ...F }}",
+            "@skip(if: false) ".repeat(MAX_DIRECTIVES / 2 + 1)
+        );
+        assert!(refused(&query).contains("34 directives"), "{query}");
+        assert!(check(
+            &Request::new("query($a: Boolean!) { me @include(if: $a) { id @skip(if: $a) } }"),
+            false
+        )
+        .is_ok());
     }
 
     #[test]

@@ -100,6 +100,7 @@ pub fn schema(api: Option<Arc<Api>>, dev: bool) -> ApiSchema {
         .limit_depth(depth)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(limits::MAX_SELECTION_NESTING)
+        // Per field; `Limits` bounds them in the whole document first (`MAX_DIRECTIVES`).
         .limit_directives(16);
     if !dev {
         builder = builder.disable_introspection().disable_suggestions();
