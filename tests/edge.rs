@@ -643,6 +643,37 @@ async fn clients_that_send_their_request_too_slowly_are_disconnected() {
     );
 }
 
+/// A GraphQL body that does not arrive whole, here a chunk whose size line is not a number, is
+/// answered `400` and said so: it was answered `413`, "larger than 64 KiB".
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_request_body_that_does_not_arrive_whole_is_a_bad_request_not_a_large_one() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let env = TestEnv::sqlite().await;
+    let server = env.server().await;
+    let address = server.running.address.to_string();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let request = format!(
+        "POST /graphql HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\n\r\nzz\r\n{{\"query\":\"{{ __typename }}\"}}\r\n0\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Until the server closes the connection, or the answer has come and nothing more does.
+    while let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await
+    {
+        if n == 0 {
+            break;
+        }
+        received.extend_from_slice(&buf[..n]);
+    }
+    let received = String::from_utf8_lossy(&received);
+    assert!(received.starts_with("HTTP/1.1 400"), "{received}");
+    assert!(received.contains("did not arrive whole"), "{received}");
+    assert!(received.contains("VALIDATION"), "{received}");
+    server.running.stop().await.unwrap();
+}
+
 /// A client that sends requests and never reads their answers is disconnected once an answer
 /// has waited `client_waits.write` for it to take any, and does not hold up the server's
 /// graceful shutdown, which waits for the open requests.

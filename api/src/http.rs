@@ -295,24 +295,40 @@ fn request_context(
     }
 }
 
-/// Reads at most [`MAX_BODY`] bytes; `None` when the body is larger. An oversize body is
-/// still read (and dropped) up to [`DRAIN_MAX`], so a client that is still sending receives
-/// the 413 instead of a broken connection; beyond that the connection is simply closed.
-async fn read_body(body: Body) -> Option<Bytes> {
+/// Why a request body was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyRefused {
+    /// Larger than [`MAX_BODY`].
+    TooLarge,
+    /// It did not arrive whole: its chunked encoding is malformed, or the connection ended
+    /// before all of it came.
+    Broken,
+}
+
+/// Reads at most [`MAX_BODY`] bytes. An oversize body is still read (and dropped) up to
+/// [`DRAIN_MAX`], so a client that is still sending receives the 413 instead of a broken
+/// connection; beyond that the connection is simply closed.
+async fn read_body(body: Body) -> Result<Bytes, BodyRefused> {
     use futures::StreamExt as _;
     let mut stream = body.into_data_stream();
     let mut buf = Vec::new();
     let mut total = 0usize;
     while let Some(chunk) = stream.next().await {
-        let Ok(chunk) = chunk else { return None };
+        let Ok(chunk) = chunk else {
+            return Err(BodyRefused::Broken);
+        };
         total += chunk.len();
         if total <= MAX_BODY {
             buf.extend_from_slice(&chunk);
         } else if total > DRAIN_MAX {
-            return None;
+            return Err(BodyRefused::TooLarge);
         }
     }
-    (total <= MAX_BODY).then(|| Bytes::from(buf))
+    if total <= MAX_BODY {
+        Ok(Bytes::from(buf))
+    } else {
+        Err(BodyRefused::TooLarge)
+    }
 }
 
 /// How much of an oversize body is read before answering 413.
@@ -377,12 +393,22 @@ pub async fn graphql_post(
     }
     let media = Media::accepted(&headers);
     let bytes: Bytes = match tokio::time::timeout(BODY_WAIT, read_body(body)).await {
-        Ok(Some(b)) => b,
-        Ok(None) => {
+        Ok(Ok(b)) => b,
+        Ok(Err(BodyRefused::TooLarge)) => {
             return transport_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "VALIDATION",
                 &format!("the request body is larger than {} KiB", MAX_BODY / 1024),
+            )
+        }
+        // If the connection is gone, nobody reads this; if only the encoding is bad, the
+        // client learns it was not understood rather than that it was too large.
+        Ok(Err(BodyRefused::Broken)) => {
+            return transport_error(
+                StatusCode::BAD_REQUEST,
+                "VALIDATION",
+                "the request body did not arrive whole (malformed chunked encoding, or the \
+                 connection ended before its length)",
             )
         }
         Err(_) => {
