@@ -14,6 +14,7 @@ mod smoke;
 // Integrity: the hash chain, ciphertexts and keys, erasure.
 mod crypto;
 mod erase;
+mod export;
 mod tamper;
 // Operations: key rotation, projection rebuilds, upgrades, secrets in logs, bad input.
 mod bad_input;

@@ -367,7 +367,7 @@ async fn two_swapped_events_are_named_at_the_first_of_them(env: TestEnv) {
 }
 
 /// A plausible new event for the end of the ledger (a keyring nobody has).
-fn forged<'a>(position: i64, prev_hash: &'a [u8]) -> ChainInput<'a> {
+pub fn forged<'a>(position: i64, prev_hash: &'a [u8]) -> ChainInput<'a> {
     ChainInput {
         position,
         prev_hash,
@@ -513,6 +513,26 @@ async fn an_event_stored_with_a_payload_that_is_not_text_is_named_at_its_positio
     // that one is named first.
     t.edit_json("payload", 1, "notion", "jira").await;
     assert_fails_at(&verify_without_keys(&env), 1);
+}
+
+/// A stream id stored as bytes that are not text fails the row's read as a payload would; the
+/// message names the column (it said "its payload or metadata is not text" for any of them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_stored_with_a_stream_id_that_is_not_text_is_named_with_its_column_on_sqlite() {
+    let env = TestEnv::sqlite().await;
+    let built = build(&env).await;
+    let mut t = Tamper::open(&env, &built.pool).await;
+    t.exec(
+        "UPDATE events SET aggregate_id = CAST(X'61FF62' AS TEXT) WHERE global_position = $1",
+        built.k,
+    )
+    .await;
+    let verdict = verify_without_keys(&env);
+    assert_fails_at(&verdict, built.k);
+    assert!(
+        verdict.stderr.contains("(its aggregate_id is not text)"),
+        "{verdict:?}"
+    );
 }
 
 on_both_backends!(an_untouched_ledger_of_a_few_dozen_events_verifies_without_any_master_key);

@@ -4,7 +4,7 @@
 use crate::chain::ChainInput;
 use crate::db::{Backend, Database, DbError, Pools};
 use credledger_domain::EventMetadata;
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, AnyPool, Executor, Row};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -114,6 +114,138 @@ pub async fn read_between<'e>(
         .iter()
         .map(FeedEvent::from_row)
         .collect::<Result<_, _>>()?)
+}
+
+/// A stored row of `events` that cannot be read as an event: SQLite keeps whatever it is given
+/// around the triggers (a payload of bytes that are not text, a NULL hash); PostgreSQL's
+/// columns refuse most of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableRow {
+    pub position: i64,
+    /// What is wrong with it, naming the column ("its payload is not text").
+    pub why: String,
+}
+
+/// What [`EveryEvent::next`] read.
+#[derive(Debug)]
+pub enum Read {
+    /// The next events in order; none at the end of the feed.
+    Events(Vec<FeedEvent>),
+    /// The next stored row cannot be read as an event; every event before it was read.
+    Unreadable(UnreadableRow),
+}
+
+/// The whole feed from a position, for a reader that must account for every row (`ledger
+/// verify`, `ledger export`): read in batches, then, once a batch holds a row that cannot be
+/// read as an event, one event at a time up to that row, which is named.
+#[derive(Debug)]
+pub struct EveryEvent {
+    after: i64,
+    batch: i64,
+}
+
+impl EveryEvent {
+    /// Reads the events after position `after`.
+    pub fn after(after: i64) -> Self {
+        Self { after, batch: 5000 }
+    }
+
+    pub async fn next(&mut self, pool: &AnyPool) -> Result<Read, DbError> {
+        loop {
+            match read_after(pool, self.after, self.batch).await {
+                Ok(events) => {
+                    if let Some(last) = events.last() {
+                        self.after = last.position;
+                    }
+                    return Ok(Read::Events(events));
+                }
+                Err(e) if is_not_an_event(&e) && self.batch > 1 => self.batch = 1,
+                Err(e) if is_not_an_event(&e) => {
+                    let position: i64 = sqlx::query_scalar(
+                        "SELECT MIN(global_position) FROM events WHERE global_position > $1",
+                    )
+                    .bind(self.after)
+                    .fetch_one(pool)
+                    .await?;
+                    let why = why_unreadable(pool, position).await?;
+                    return Ok(Read::Unreadable(UnreadableRow { position, why }));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Whether a read failed on a stored row that cannot be read as an event, not on the database.
+fn is_not_an_event(e: &DbError) -> bool {
+    matches!(
+        e,
+        DbError::Query(sqlx::Error::Decode(_) | sqlx::Error::ColumnDecode { .. })
+    )
+}
+
+/// Which column of the row at `position` cannot be read, and why ("its hash is NULL"). Each
+/// column is read alone: through `Any`, a text column that is not UTF-8 fails the whole row
+/// without naming its column.
+async fn why_unreadable(pool: &AnyPool, position: i64) -> Result<String, DbError> {
+    const TEXT: &str = "text";
+    let faults = [
+        column_fault::<String>(pool, position, "aggregate_type", TEXT).await?,
+        column_fault::<String>(pool, position, "aggregate_id", TEXT).await?,
+        column_fault::<i64>(pool, position, "sequence", "a whole number").await?,
+        column_fault::<String>(pool, position, "event_type", TEXT).await?,
+        column_fault::<String>(pool, position, "event_version", TEXT).await?,
+        column_fault::<String>(pool, position, "payload", TEXT).await?,
+        column_fault::<String>(pool, position, "metadata", TEXT).await?,
+        column_fault::<Vec<u8>>(pool, position, "prev_hash", "bytes").await?,
+        column_fault::<Vec<u8>>(pool, position, "hash", "bytes").await?,
+    ];
+    Ok(faults
+        .into_iter()
+        .flatten()
+        .next()
+        .unwrap_or_else(|| "it cannot be read as an event".to_owned()))
+}
+
+/// What is wrong with one column of the row at `position`, read as the feed reads it; `None`
+/// when it reads.
+async fn column_fault<T>(
+    pool: &AnyPool,
+    position: i64,
+    column: &str,
+    kind: &str,
+) -> Result<Option<String>, DbError>
+where
+    T: for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any>,
+{
+    // As SELECT reads them: the JSON columns as text.
+    let read = match column {
+        "payload" | "metadata" => format!("CAST({column} AS TEXT)"),
+        _ => column.to_owned(),
+    };
+    let not_kind = Some(format!("its {column} is not {kind}"));
+    let fetched = sqlx::query(&format!(
+        "SELECT {read} AS v FROM events WHERE global_position = $1"
+    ))
+    .bind(position)
+    .fetch_one(pool)
+    .await;
+    let row = match fetched {
+        Ok(row) => row,
+        Err(e) => {
+            let e = DbError::from(e);
+            return if is_not_an_event(&e) {
+                Ok(not_kind)
+            } else {
+                Err(e)
+            };
+        }
+    };
+    Ok(match row.try_get::<Option<T>, _>("v") {
+        Ok(Some(_)) => None,
+        Ok(None) => Some(format!("its {column} is NULL")),
+        Err(_) => not_kind,
+    })
 }
 
 /// [`read_after`] through the backend's own driver rather than `Any` (no conversion of every

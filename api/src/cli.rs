@@ -8,10 +8,11 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use credledger_adapters::chain::ChainVerifier;
 use credledger_adapters::crypto::MasterKeyring;
-use credledger_adapters::{feed, Database, DbError};
+use credledger_adapters::{feed, Database};
 use credledger_domain::{CredentialId, EventMetadata};
 use credledger_projections::{read_model, READ_MODELS};
 use indicatif::{ProgressBar, ProgressStyle};
+use sqlx::Row as _;
 use std::io::{Read as _, Write as _};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -491,25 +492,10 @@ async fn ledger(settings: Settings, command: LedgerCommand) -> anyhow::Result<Ex
                 eprintln!("ledger verify: two different hashes kept for one position");
                 return Ok(ExitCode::from(2));
             }
-            // Rows without a place in the chain are read by no feed, but a stream replays them.
-            let outside: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM events WHERE global_position IS NULL OR global_position < 1",
-            )
-            .fetch_one(&db.any)
-            .await?;
-            if outside > 0 {
-                eprintln!(
-                    "ledger verify: FAILED: {outside} stored event(s) have no position in the chain"
-                );
+            if let Some(outside) = outside_the_chain(&db).await? {
+                eprintln!("ledger verify: FAILED: {outside}");
                 return Ok(ExitCode::from(1));
             }
-            // A row stored without its hashes (SQLite's columns allow it, around the triggers)
-            // cannot be read as an event: the chain is verified up to it, then it is named.
-            let unhashed: Option<i64> = sqlx::query_scalar(
-                "SELECT MIN(global_position) FROM events WHERE hash IS NULL OR prev_hash IS NULL",
-            )
-            .fetch_one(&db.any)
-            .await?;
             let head = db.head().await?;
             let progress = bar(head.max(0) as u64, "verifying");
             let mut verifier = ChainVerifier::default();
@@ -517,37 +503,23 @@ async fn ledger(settings: Settings, command: LedgerCommand) -> anyhow::Result<Ex
             // The anchors' positions, with the hash the chain holds there once read.
             let mut held: std::collections::BTreeMap<i64, Option<String>> =
                 anchors.iter().map(|(at, _)| (*at, None)).collect();
-            let before = unhashed.unwrap_or(i64::MAX);
-            let mut after = 0;
-            let mut batch = 5000;
+            // A row that cannot be read as an event is named once the chain before it is checked.
+            let mut feed = feed::EveryEvent::after(0);
             loop {
-                let events = match feed::read_between(&db.any, after, before, batch).await {
-                    Ok(events) => events,
-                    // A row that cannot be read as an event (SQLite keeps a payload or metadata
-                    // of bytes that are not text, around the triggers): read one at a time up
-                    // to it, checking the chain before it, then name it.
-                    Err(e) if is_not_an_event(&e) && batch > 1 => {
-                        batch = 1;
-                        continue;
-                    }
-                    Err(e) if is_not_an_event(&e) => {
-                        let at: i64 = sqlx::query_scalar(
-                            "SELECT MIN(global_position) FROM events WHERE global_position > $1",
-                        )
-                        .bind(after)
-                        .fetch_one(&db.any)
-                        .await?;
+                let events = match feed.next(&db.any).await? {
+                    feed::Read::Events(events) => events,
+                    feed::Read::Unreadable(row) => {
                         progress.finish_and_clear();
                         eprintln!(
-                            "ledger verify: FAILED at position {at}: stored in a form no event has \
-                             (its payload or metadata is not text)"
+                            "ledger verify: FAILED at position {}: stored in a form no event has \
+                             ({})",
+                            row.position, row.why
                         );
                         return Ok(ExitCode::from(1));
                     }
-                    Err(e) => return Err(e.into()),
                 };
                 let Some(last) = events.last() else { break };
-                after = last.position;
+                let after = last.position;
                 for event in &events {
                     head_hash = hex::encode(&event.hash);
                     if let Some(at) = held.get_mut(&event.position) {
@@ -562,10 +534,6 @@ async fn ledger(settings: Settings, command: LedgerCommand) -> anyhow::Result<Ex
                 progress.set_position(after as u64);
             }
             progress.finish_and_clear();
-            if let Some(at) = unhashed {
-                eprintln!("ledger verify: FAILED at position {at}: stored without its hashes");
-                return Ok(ExitCode::from(1));
-            }
             // Events appended while verifying are fine; fewer than the head seen at the start
             // means rows at the end were removed.
             if verifier.verified() < head {
@@ -602,14 +570,36 @@ async fn ledger(settings: Settings, command: LedgerCommand) -> anyhow::Result<Ex
             );
         }
         LedgerCommand::Export { from } => {
+            // The export would leave them out without a word, while verify fails on them.
+            if let Some(outside) = outside_the_chain(&db).await? {
+                eprintln!("ledger export: refused, nothing written: {outside}");
+                return Ok(ExitCode::from(1));
+            }
+            let from = from.max(1);
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            let mut after = from.max(1) - 1;
+            let mut feed = feed::EveryEvent::after(from - 1);
+            let mut written: i64 = 0;
+            let mut head: Option<(i64, String)> = None;
             loop {
-                let events = feed::read_after(&db.any, after, 5000).await?;
-                let Some(last) = events.last() else { break };
-                after = last.position;
+                let events = match feed.next(&db.any).await? {
+                    feed::Read::Events(events) => events,
+                    feed::Read::Unreadable(row) => {
+                        out.flush()?;
+                        eprintln!(
+                            "ledger export: FAILED at position {}: stored in a form no event has \
+                             ({}); the lines written before it have no closing line: the export \
+                             is not complete",
+                            row.position, row.why
+                        );
+                        return Ok(ExitCode::from(1));
+                    }
+                };
+                if events.is_empty() {
+                    break;
+                }
                 for e in &events {
+                    let hash = hex::encode(&e.hash);
                     let line = serde_json::json!({
                         "position": e.position,
                         "aggregate_type": e.aggregate_type,
@@ -620,15 +610,59 @@ async fn ledger(settings: Settings, command: LedgerCommand) -> anyhow::Result<Ex
                         "metadata": e.metadata,
                         "payload": e.payload,
                         "prev_hash": hex::encode(&e.prev_hash),
-                        "hash": hex::encode(&e.hash),
+                        "hash": hash,
                     });
                     writeln!(out, "{line}")?;
+                    written += 1;
+                    head = Some((e.position, hash));
                 }
             }
+            // Written only once every event is: a file without it was cut short.
+            let (head_position, head_hash) = head.unzip();
+            let end = serde_json::json!({
+                "end_of_export": true,
+                "from": from,
+                "events": written,
+                "head_position": head_position,
+                "head_hash": head_hash,
+            });
+            writeln!(out, "{end}")?;
             out.flush()?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Stored events with no position in the chain (none, or below 1): read by no feed, so absent
+/// from the chain and the export, yet replayed by their stream. Says how many and names the
+/// first; `None` when there are none.
+async fn outside_the_chain(db: &Database) -> anyhow::Result<Option<String>> {
+    let outside: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM events WHERE global_position IS NULL OR global_position < 1",
+    )
+    .fetch_one(&db.any)
+    .await?;
+    if outside == 0 {
+        return Ok(None);
+    }
+    let first = sqlx::query(
+        "SELECT aggregate_type, aggregate_id, sequence, global_position FROM events \
+         WHERE global_position IS NULL OR global_position < 1 \
+         ORDER BY aggregate_type, aggregate_id, sequence LIMIT 1",
+    )
+    .fetch_one(&db.any)
+    .await?;
+    let stored_at = match first.try_get::<Option<i64>, _>("global_position")? {
+        Some(position) => format!("position {position}"),
+        None => "no position".to_owned(),
+    };
+    Ok(Some(format!(
+        "{outside} stored event(s) have no position in the chain; the first is event {} of \
+         stream {}/{}, stored at {stored_at}",
+        first.try_get::<i64, _>("sequence")?,
+        first.try_get::<String, _>("aggregate_type")?,
+        first.try_get::<String, _>("aggregate_id")?,
+    )))
 }
 
 /// Brings the read models up to what a command committed before it prints from them. Their
@@ -643,14 +677,6 @@ pub(crate) async fn catch_up_after_commit(ledger: &Ledger) {
              committed is kept and shows once they do (`credledger projections status`)"
         );
     }
-}
-
-/// Whether a read failed on a stored row that cannot be read as an event, not on the database.
-fn is_not_an_event(e: &DbError) -> bool {
-    matches!(
-        e,
-        DbError::Query(sqlx::Error::Decode(_) | sqlx::Error::ColumnDecode { .. })
-    )
 }
 
 async fn credentials(

@@ -10,7 +10,7 @@ use credledger_adapters::Backend;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, Row};
 
-/// What `ledger verify` said.
+/// What `ledger verify` (or `ledger export`) said.
 #[derive(Debug)]
 pub struct Verdict {
     pub code: Option<i32>,
@@ -26,23 +26,41 @@ pub fn verify_without_keys(env: &TestEnv) -> Verdict {
 
 /// [`verify_without_keys`] with hashes kept for positions (`--expect POSITION:HEX`).
 pub fn verify_without_keys_expecting(env: &TestEnv, kept: &[(i64, &[u8])]) -> Verdict {
+    let mut args = vec!["ledger".to_owned(), "verify".to_owned()];
+    for (at, hash) in kept {
+        args.extend(["--expect".into(), format!("{at}:{}", hex::encode(hash))]);
+    }
+    without_keys(env, &args)
+}
+
+/// Runs `credledger ledger export --from FROM` with no master key anywhere, as
+/// [`verify_without_keys`] does.
+pub fn export_without_keys(env: &TestEnv, from: i64) -> Verdict {
+    without_keys(
+        env,
+        &[
+            "ledger".into(),
+            "export".into(),
+            "--from".into(),
+            from.to_string(),
+        ],
+    )
+}
+
+fn without_keys(env: &TestEnv, args: &[String]) -> Verdict {
     let away = env.key_file.with_extension("moved-away");
     std::fs::rename(&env.key_file, &away).unwrap();
     let nowhere = env.dir.path().join("nowhere").join("master.keys");
     let out = env
         .cli()
         .env("CREDLEDGER_MASTER_KEY_FILE", &nowhere)
-        .args(["ledger", "verify"])
-        .args(
-            kept.iter()
-                .flat_map(|(at, hash)| ["--expect".into(), format!("{at}:{}", hex::encode(hash))]),
-        )
+        .args(args)
         .output()
         .unwrap();
     std::fs::rename(&away, &env.key_file).unwrap();
     assert!(
         !nowhere.exists(),
-        "verify must not generate a master key file"
+        "{args:?} must not generate a master key file"
     );
     Verdict {
         code: out.status.code(),

@@ -1,0 +1,151 @@
+//! `credledger ledger export` as an auditor runs it: with no master key, a file of JSON lines
+//! that holds every event of the chain and ends with a closing line, or a failure that says
+//! where, never a file that looks complete without being so.
+
+use crate::on_both_backends;
+use crate::support::chain::{export_without_keys, verify_without_keys, Tamper, Verdict};
+use crate::support::TestEnv;
+use crate::tamper::{build, forged};
+use credledger_adapters::chain::GENESIS;
+use credledger_adapters::Backend;
+use serde_json::Value;
+
+/// The export's lines, each parsed as JSON.
+fn json_lines(verdict: &Verdict) -> Vec<Value> {
+    verdict
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+fn is_closing(line: &Value) -> bool {
+    line.get("end_of_export").is_some()
+}
+
+async fn an_export_ends_with_a_closing_line_naming_the_head_verify_prints(env: TestEnv) {
+    let built = build(&env).await;
+    let export = export_without_keys(&env, 1);
+    assert_eq!(export.code, Some(0), "{export:?}");
+    let lines = json_lines(&export);
+    let (closing, events) = lines.split_last().unwrap();
+    assert!(!events.iter().any(is_closing), "{export:?}");
+    let positions: Vec<i64> = events
+        .iter()
+        .map(|e| e["position"].as_i64().unwrap())
+        .collect();
+    assert_eq!(positions, (1..=built.head).collect::<Vec<_>>());
+    let head_hash = events.last().unwrap()["hash"].as_str().unwrap().to_owned();
+    assert_eq!(
+        closing,
+        &serde_json::json!({
+            "end_of_export": true,
+            "from": 1,
+            "events": built.head,
+            "head_position": built.head,
+            "head_hash": head_hash,
+        })
+    );
+    // The head an auditor keeps from the file is the one verify prints.
+    let verdict = verify_without_keys(&env);
+    assert!(
+        verdict.stdout.contains(&format!(
+            "{} events, chain intact, head hash {head_hash}",
+            built.head
+        )),
+        "{verdict:?}"
+    );
+
+    // From a later position: the count is of the lines written.
+    let tail = export_without_keys(&env, built.k);
+    assert_eq!(tail.code, Some(0), "{tail:?}");
+    let tail = json_lines(&tail);
+    assert_eq!(tail[0]["position"], built.k);
+    let closing = tail.last().unwrap();
+    assert_eq!(closing["from"], built.k);
+    assert_eq!(closing["events"], built.head - built.k + 1);
+    assert_eq!(closing["head_hash"].as_str(), Some(head_hash.as_str()));
+}
+on_both_backends!(an_export_ends_with_a_closing_line_naming_the_head_verify_prints);
+
+/// An event stored at position 0 is read by no feed, so an export that only read the feed left
+/// it out and looked clean while verify failed.
+async fn an_export_refuses_a_ledger_holding_an_event_outside_the_chain(env: TestEnv) {
+    let built = build(&env).await;
+    let mut t = Tamper::open(&env, &built.pool).await;
+    t.insert(&forged(0, &GENESIS), &[0; 32]).await;
+    let export = export_without_keys(&env, 1);
+    assert_eq!(export.code, Some(1), "{export:?}");
+    assert_eq!(export.stdout, "", "nothing may be written: {export:?}");
+    assert!(
+        export.stderr.contains(
+            "ledger export: refused, nothing written: 1 stored event(s) have no position in the \
+             chain; the first is event 1 of stream keyring/mallory:notion, stored at position 0"
+        ),
+        "{export:?}"
+    );
+    // SQLite's column also takes no position at all.
+    if env.backend == Backend::Sqlite {
+        t.exec(
+            "UPDATE events SET global_position = NULL WHERE global_position = $1",
+            0,
+        )
+        .await;
+        let export = export_without_keys(&env, 1);
+        assert_eq!(export.code, Some(1), "{export:?}");
+        assert_eq!(export.stdout, "", "{export:?}");
+        assert!(
+            export.stderr.contains("stored at no position"),
+            "{export:?}"
+        );
+    }
+    t.finish().await;
+}
+on_both_backends!(an_export_refuses_a_ledger_holding_an_event_outside_the_chain);
+
+/// A row SQLite keeps around the triggers that cannot be read as an event stopped the export
+/// with a driver's error naming no position, after the lines before it were written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_names_the_row_it_cannot_read_and_writes_no_closing_line_on_sqlite() {
+    let env = TestEnv::sqlite().await;
+    let built = build(&env).await;
+    let mut t = Tamper::open(&env, &built.pool).await;
+
+    t.exec(
+        "UPDATE events SET hash = NULL WHERE global_position = $1",
+        built.head,
+    )
+    .await;
+    let export = export_without_keys(&env, 1);
+    assert_eq!(export.code, Some(1), "{export:?}");
+    assert!(
+        export.stderr.contains(&format!(
+            "ledger export: FAILED at position {}: stored in a form no event has (its hash is \
+             NULL)",
+            built.head
+        )),
+        "{export:?}"
+    );
+    let written = json_lines(&export);
+    assert_eq!(written.len() as i64, built.head - 1, "{export:?}");
+    assert!(!written.iter().any(is_closing), "{export:?}");
+
+    t.exec(
+        "UPDATE events SET payload = CAST(X'7BFF7D' AS TEXT) WHERE global_position = $1",
+        built.k,
+    )
+    .await;
+    let export = export_without_keys(&env, 1);
+    assert_eq!(export.code, Some(1), "{export:?}");
+    assert!(
+        export.stderr.contains(&format!(
+            "ledger export: FAILED at position {}: stored in a form no event has (its payload \
+             is not text)",
+            built.k
+        )),
+        "{export:?}"
+    );
+    let written = json_lines(&export);
+    assert_eq!(written.len() as i64, built.k - 1, "{export:?}");
+    assert!(!written.iter().any(is_closing), "{export:?}");
+}
