@@ -149,3 +149,60 @@ async fn an_export_names_the_row_it_cannot_read_and_writes_no_closing_line_on_sq
     assert_eq!(written.len() as i64, built.k - 1, "{export:?}");
     assert!(!written.iter().any(is_closing), "{export:?}");
 }
+
+/// `ledger verify` and `ledger export` only read: pointed where no ledger is (a mistyped
+/// DATABASE_URL, a run from another directory) they say so and exit 2, creating nothing (they
+/// made an empty database there, then failed on its missing `events` table).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_and_export_where_no_ledger_is_say_so_and_create_nothing() {
+    let env = TestEnv::sqlite().await;
+    let absent = env.dir.path().join("absent.sqlite");
+    let no_dir = env.dir.path().join("no-data-dir");
+    let empty = env.dir.path().join("empty.sqlite");
+    std::fs::write(&empty, b"").unwrap();
+    for command in ["verify", "export"] {
+        let url = format!("sqlite:{}", absent.display());
+        let out = env
+            .cli()
+            .env("DATABASE_URL", &url)
+            .args(["ledger", command])
+            .output()
+            .unwrap();
+        let said = crate::support::output_text(&out);
+        assert_eq!(out.status.code(), Some(2), "{command}: {said}");
+        assert!(
+            said.contains(&format!(
+                "there is no ledger at {} (no such file); nothing was created",
+                absent.display()
+            )),
+            "{command}: {said}"
+        );
+        assert!(!absent.exists(), "{command} created {}", absent.display());
+
+        // No DATABASE_URL: the data directory's ledger; the directory is not made either.
+        let out = env
+            .cli()
+            .env("CREDLEDGER_DATA_DIR", &no_dir)
+            .args(["ledger", command])
+            .output()
+            .unwrap();
+        let said = crate::support::output_text(&out);
+        assert_eq!(out.status.code(), Some(2), "{command}: {said}");
+        assert!(said.contains("there is no ledger at"), "{command}: {said}");
+        assert!(!no_dir.exists(), "{command} created {}", no_dir.display());
+
+        // A file that is not a ledger (as an earlier run could leave).
+        let out = env
+            .cli()
+            .env("DATABASE_URL", format!("sqlite:{}", empty.display()))
+            .args(["ledger", command])
+            .output()
+            .unwrap();
+        let said = crate::support::output_text(&out);
+        assert_eq!(out.status.code(), Some(2), "{command}: {said}");
+        assert!(
+            said.contains("(the database holds no events table)"),
+            "{command}: {said}"
+        );
+    }
+}

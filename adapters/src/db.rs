@@ -29,6 +29,12 @@ pub enum DbError {
     MigrationBusy,
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
+    /// A command that only reads found no ledger where it was told to look, and created none.
+    #[error(
+        "there is no ledger at {at} ({why}); nothing was created (check DATABASE_URL, \
+         CREDLEDGER_DATA_DIR or the directory this runs in)"
+    )]
+    NoLedger { at: String, why: &'static str },
     #[error("could not create the data directory {path}: {source}")]
     DataDir {
         path: PathBuf,
@@ -217,6 +223,12 @@ pub fn redact_url(url: &str) -> String {
     parsed.to_string()
 }
 
+/// The file a `sqlite://path`, `sqlite:path` or plain path URL names.
+fn sqlite_path(url: &str) -> PathBuf {
+    let path = url.strip_prefix("sqlite://").unwrap_or(url);
+    PathBuf::from(path.strip_prefix("sqlite:").unwrap_or(path))
+}
+
 impl Database {
     pub async fn connect(config: &DatabaseConfig) -> Result<Self, DbError> {
         sqlx::any::install_default_drivers();
@@ -224,11 +236,7 @@ impl Database {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 Self::connect_postgres(url, config.max_connections, config.connection_wait).await
             }
-            Some(url) => {
-                let path = url.strip_prefix("sqlite://").unwrap_or(url);
-                let path = path.strip_prefix("sqlite:").unwrap_or(path);
-                Self::connect_sqlite(Path::new(path)).await
-            }
+            Some(url) => Self::connect_sqlite(&sqlite_path(url), true).await,
             None => {
                 let created = !config.data_dir.exists();
                 std::fs::create_dir_all(&config.data_dir).map_err(|source| DbError::DataDir {
@@ -247,9 +255,58 @@ impl Database {
                         source,
                     })?;
                 }
-                Self::connect_sqlite(&config.data_dir.join("credledger.sqlite")).await
+                Self::connect_sqlite(&config.data_dir.join("credledger.sqlite"), true).await
             }
         }
+    }
+
+    /// Opens a ledger that is already there and creates nothing, for commands that only read
+    /// (`ledger verify`, `ledger export`): a SQLite file or data directory that does not exist,
+    /// or a database without the `events` table, is [`DbError::NoLedger`] (a mistyped
+    /// `DATABASE_URL`, or a run from another directory, made an empty database, then failed on
+    /// its missing table).
+    pub async fn open_existing(config: &DatabaseConfig) -> Result<Self, DbError> {
+        sqlx::any::install_default_drivers();
+        let (db, at) = match config.url.as_deref() {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                let db =
+                    Self::connect_postgres(url, config.max_connections, config.connection_wait)
+                        .await?;
+                (db, redact_url(url))
+            }
+            url => {
+                let path = match url {
+                    Some(url) => sqlite_path(url),
+                    None => config.data_dir.join("credledger.sqlite"),
+                };
+                if !path.is_file() {
+                    return Err(DbError::NoLedger {
+                        at: path.display().to_string(),
+                        why: "no such file",
+                    });
+                }
+                (
+                    Self::connect_sqlite(&path, false).await?,
+                    path.display().to_string(),
+                )
+            }
+        };
+        let events_table: Option<String> = match db.backend() {
+            Backend::Postgres => sqlx::query_scalar("SELECT CAST(to_regclass('events') AS TEXT)"),
+            Backend::Sqlite => sqlx::query_scalar(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'events'",
+            ),
+        }
+        .fetch_optional(&db.any)
+        .await?
+        .flatten();
+        if events_table.is_none() {
+            return Err(DbError::NoLedger {
+                at,
+                why: "the database holds no events table",
+            });
+        }
+        Ok(db)
     }
 
     async fn connect_postgres(url: &str, max: u32, wait: Duration) -> Result<Self, DbError> {
@@ -293,11 +350,11 @@ impl Database {
         })
     }
 
-    async fn connect_sqlite(path: &Path) -> Result<Self, DbError> {
+    async fn connect_sqlite(path: &Path, create_if_missing: bool) -> Result<Self, DbError> {
         crate::sqlite_functions::register();
         let options = SqliteConnectOptions::new()
             .filename(path)
-            .create_if_missing(true)
+            .create_if_missing(create_if_missing)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(30))

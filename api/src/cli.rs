@@ -480,8 +480,9 @@ async fn projections(settings: Settings, command: ProjectionsCommand) -> anyhow:
 }
 
 async fn ledger(settings: Settings, command: LedgerCommand) -> anyhow::Result<ExitCode> {
-    // Read-only work: no migration, so an auditor's read-only role is enough.
-    let db = Database::connect(&settings.database()).await?;
+    // Read-only work: no migration, so an auditor's read-only role is enough, and nothing is
+    // created where no ledger is.
+    let db = Database::open_existing(&settings.database()).await?;
     match command {
         LedgerCommand::Verify { expect } => {
             // By position, so a failure names the lowest; one hash kept per position.
