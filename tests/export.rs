@@ -206,3 +206,40 @@ async fn verify_and_export_where_no_ledger_is_say_so_and_create_nothing() {
         );
     }
 }
+
+/// The export is personal data, not "ciphertext only" as its help said: what it holds in the
+/// clear is named in `ledger export --help` (and README.md, docs/security.md §6).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_help_names_the_personal_data_the_export_holds_in_the_clear() {
+    let env = TestEnv::sqlite().await;
+    build(&env).await;
+    let export = export_without_keys(&env, 1);
+    assert_eq!(export.code, Some(0), "{export:?}");
+    // An account identity, its display name, a provider's error, an IP address, a user agent.
+    for clear in [
+        "dave@example.test",
+        "Account dave-ant",
+        "401 Unauthorized",
+        "127.0.0.1",
+        "credledger-tests",
+    ] {
+        assert!(export.stdout.contains(clear), "{clear} not in the export");
+    }
+    let help = env
+        .cli()
+        .args(["ledger", "export", "--help"])
+        .output()
+        .unwrap();
+    let help = crate::support::output_text(&help);
+    assert!(!help.contains("ciphertext only"), "{help}");
+    for named in [
+        "emails",
+        "account identities",
+        "error texts",
+        "IP address",
+        "user agent",
+        "token hashes",
+    ] {
+        assert!(help.contains(named), "`{named}` not in {help}");
+    }
+}

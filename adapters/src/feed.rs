@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 /// One stored event as the feed returns it. `payload` and `metadata` are the stored JSON text
-/// (the bytes the hash chain covers); the payload holds ciphertext, never plaintext.
+/// (the bytes the hash chain covers); a secret in the payload is ciphertext, the rest of it is
+/// not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedEvent {
     pub position: i64,

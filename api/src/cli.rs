@@ -134,7 +134,11 @@ pub enum LedgerCommand {
         #[arg(long = "expect", value_name = "POSITION:HEX", value_parser = parse_anchor)]
         expect: Vec<(i64, String)>,
     },
-    /// Events as JSON lines (position, hashes, metadata, stored payload — ciphertext only).
+    /// Events as JSON lines (position, hashes, metadata, stored payload), then a closing line;
+    /// docs/security.md §6 describes the format. Secrets are ciphertext, but the file is
+    /// personal data to keep like a backup: payloads carry emails, display names, account
+    /// identities, credential names and metadata, provider and MCP error texts, MCP base URLs
+    /// and API token hashes; each event's metadata its actor, IP address and user agent.
     Export {
         /// First position to export.
         #[arg(long, default_value_t = 1)]
