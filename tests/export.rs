@@ -243,3 +243,70 @@ async fn export_help_names_the_personal_data_the_export_holds_in_the_clear() {
         assert!(help.contains(named), "`{named}` not in {help}");
     }
 }
+
+/// One line of an export, hashed from the layout docs/security.md §6 documents with SHA-256
+/// alone (none of credledger's chain code): the tag, the position and sequence as 8 bytes
+/// big-endian, the previous hash's 32 bytes, texts preceded by their UTF-8 length as 4 bytes
+/// big-endian, and the payload text's own SHA-256.
+fn documented_hash(line: &Value, prev_hash: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let text = |field: &str| line[field].as_str().unwrap().as_bytes().to_vec();
+    let with_length = |bytes: Vec<u8>| {
+        let mut out = (bytes.len() as u32).to_be_bytes().to_vec();
+        out.extend(bytes);
+        out
+    };
+    let mut e = b"credledger.event.v1".to_vec();
+    e.extend(line["position"].as_i64().unwrap().to_be_bytes());
+    e.extend(prev_hash);
+    e.extend(with_length(text("aggregate_type")));
+    e.extend(with_length(text("aggregate_id")));
+    e.extend(line["sequence"].as_i64().unwrap().to_be_bytes());
+    e.extend(with_length(text("event_type")));
+    e.extend(with_length(text("event_version")));
+    e.extend(with_length(text("metadata")));
+    e.extend(Sha256::digest(text("payload")));
+    format!("{:x}", Sha256::digest(&e))
+}
+
+async fn an_export_recomputes_with_sha256_alone_from_its_documented_layout(env: TestEnv) {
+    let built = build(&env).await;
+    // Text beyond ASCII: lengths are of UTF-8 bytes, not characters.
+    crate::support::register_with(
+        &built.ledger,
+        "erin",
+        "notion",
+        "Café ☕ «prod»",
+        r#"{"token":"secret_erin_cafe"}"#,
+        None,
+        &crate::support::meta("erin"),
+    )
+    .await
+    .unwrap();
+    let export = export_without_keys(&env, 1);
+    assert_eq!(export.code, Some(0), "{export:?}");
+    let lines = json_lines(&export);
+    let (closing, events) = lines.split_last().unwrap();
+    let mut prev_hash = vec![0u8; 32];
+    for (i, line) in events.iter().enumerate() {
+        assert_eq!(line["position"], i as i64 + 1, "{line}");
+        assert_eq!(
+            line["prev_hash"].as_str(),
+            Some(hex::encode(&prev_hash).as_str())
+        );
+        let hash = line["hash"].as_str().unwrap();
+        assert_eq!(hash, documented_hash(line, &prev_hash), "{line}");
+        prev_hash = hex::decode(hash).unwrap();
+    }
+    assert!(events
+        .iter()
+        .any(|line| line["payload"].as_str().unwrap().contains("Café ☕")));
+    assert_eq!(closing["end_of_export"], true);
+    assert_eq!(closing["events"], events.len());
+    assert_eq!(closing["head_position"], events.len());
+    assert_eq!(
+        closing["head_hash"].as_str(),
+        Some(hex::encode(&prev_hash).as_str())
+    );
+}
+on_both_backends!(an_export_recomputes_with_sha256_alone_from_its_documented_layout);

@@ -1,9 +1,11 @@
 //! The ledger's hash chain: the fixed binary encoding of an event and its SHA-256.
 //!
-//! `hash = SHA-256("credledger.event.v1" ‖ u64be(position) ‖ prev_hash ‖ lp(aggregate_type) ‖
-//! lp(aggregate_id) ‖ u64be(sequence) ‖ lp(event_type) ‖ lp(event_version) ‖ lp(metadata) ‖
-//! SHA-256(payload))`, where `lp(x)` is the UTF-8 bytes of `x` preceded by their length as a u32
-//! big-endian. `metadata` and `payload` are the stored JSON text. The PostgreSQL trigger
+//! `hash = SHA-256("credledger.event.v1" ‖ i64be(position) ‖ prev_hash ‖ lp(aggregate_type) ‖
+//! lp(aggregate_id) ‖ i64be(sequence) ‖ lp(event_type) ‖ lp(event_version) ‖ lp(metadata) ‖
+//! SHA-256(payload))`, where `i64be` is the 8 bytes of an `i64` big-endian (positions and
+//! sequences start at 1, so also their `u64` bytes) and `lp(x)` the UTF-8 bytes of `x` preceded
+//! by their length as a u32 big-endian. `metadata` and `payload` are the stored JSON text.
+//! docs/security.md §6 gives the same layout and the export file it can be checked from. The PostgreSQL trigger
 //! (`migrations/postgres/0001_events.sql`, redefined by `0015_events_chain_fields_once.sql`)
 //! computes the same bytes; SQLite calls [`event_hash`] through a registered SQL function.
 //! Hashing the payload's ciphertext (not plaintext) keeps the chain verifiable after a

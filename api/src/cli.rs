@@ -126,7 +126,9 @@ pub enum ProjectionsCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum LedgerCommand {
-    /// Recompute the hash chain; exit 1 naming the first bad position. Needs no key.
+    /// Recompute the hash chain; exit 1 naming the first bad position, 2 when it cannot check
+    /// (a database error, no ledger there, two different --expect hashes for one position).
+    /// Needs no key.
     Verify {
         /// A hash kept outside the database for a position, `POSITION:HEX` (as an earlier
         /// verify printed its head): exit 1 unless the chain holds that event with that hash.
