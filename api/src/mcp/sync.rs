@@ -1253,9 +1253,21 @@ mod tests {
             .await
             .expect("an in-memory SQLite");
         let read = |attempts: &str, next: &str, names: &str| {
+            // `listed_before` as stored, or (a marker value) not a JSON list.
+            let listed = if next == "listed" {
+                "mcp-1"
+            } else {
+                r#"["mcp-1"]"#
+            };
+            let next = if next == "listed" {
+                "2026-12-06T10:00:00.000000Z"
+            } else {
+                next
+            };
             let sql = format!(
                 "SELECT 'c' AS credential_id, 7 AS wanted_position, {attempts} AS attempts, \
-                 '{next}' AS next_attempt_at, '{names}' AS sent_names"
+                 '{next}' AS next_attempt_at, '{names}' AS sent_names, \
+                 '{listed}' AS listed_before"
             );
             let pool = pool.clone();
             async move { sqlx::query_as::<_, Delivery>(&sql).fetch_one(&pool).await }
@@ -1270,11 +1282,13 @@ mod tests {
             "2026-12-06T10:00:00+00:00"
         );
         assert_eq!(good.sent_names, ["Work"]);
+        assert_eq!(good.listed_before, ["mcp-1"]);
         for (attempts, next, names, column) in [
             ("-1", written, "[]", "attempts"),
             ("4294967296", written, "[]", "attempts"),
             ("2", "soon", "[]", "next_attempt_at"),
             ("2", written, "Work", "sent_names"),
+            ("2", "listed", "[]", "listed_before"),
         ] {
             match read(attempts, next, names).await {
                 Err(sqlx::Error::ColumnDecode { index, .. }) => assert_eq!(index, column),
