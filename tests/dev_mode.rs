@@ -270,3 +270,35 @@ async fn serve_dev_refuses_a_ledger_it_did_not_make() {
     let ready = ready_within_20_s(&http, port).await;
     assert!(ready, "serve did not start on the ledger --dev refused");
 }
+
+/// A first `serve --dev` stopped between its two demo accounts leaves only the demo user (made
+/// here from the CLI): the ledger is still one dev mode made, refused by `serve` and opened by
+/// `serve --dev`, which adds the administrator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ledger_holding_only_the_demo_user_is_still_one_dev_mode_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = credledger(
+        dir.path(),
+        &[
+            "users",
+            "create",
+            "--id",
+            "demo",
+            "--email",
+            "demo@credledger.dev",
+        ],
+    )
+    .env("CREDLEDGER_NEW_PASSWORD", "demo-password-123")
+    .output()
+    .unwrap();
+    assert!(created.status.success(), "{created:?}");
+
+    let refused = refused_start(dir.path(), &[]).await;
+    assert!(refused.contains("made by `serve --dev`"), "{refused}");
+    let port = free_port();
+    let _dev = serve_dev(dir.path(), port, Stdio::null());
+    assert!(
+        ready_within_20_s(&reqwest::Client::new(), port).await,
+        "serve --dev refused the ledger it began"
+    );
+}

@@ -101,16 +101,19 @@ pub const DEV_USERS: &[(&str, &str, &str, &str, bool)] = &[
 /// The administrator `serve --dev` creates, whose password is published.
 const DEMO_ADMIN_EMAIL: &str = "admin@credledger.dev";
 
-/// `serve --dev` and a real deployment never share a ledger: dev mode adds an administrator
-/// whose password is published, and checks every credential against the simulator (which
-/// would record real ones invalid). So it runs only on a new ledger or one it made (holding its
-/// demo administrator), and `serve` without it refuses a ledger holding that administrator.
+/// `serve --dev` and a real deployment never share a ledger: dev mode adds accounts whose
+/// passwords are published (an administrator's among them), and checks every credential
+/// against the simulator (which would record real ones invalid). So it runs only on a new
+/// ledger or one it made (holding one of its demo accounts: a first run stopped between them
+/// holds only the first), and `serve` without it refuses a ledger holding one.
 async fn keep_dev_ledgers_apart(ledger: &Ledger, dev: bool) -> anyhow::Result<()> {
-    let demo_admin =
-        credledger_projections::principals::user(&ledger.db.any, DEMO_ADMIN_EMAIL, true)
+    let mut demo_account = false;
+    for (_, email, ..) in DEV_USERS {
+        demo_account |= credledger_projections::principals::user(&ledger.db.any, email, true)
             .await?
             .is_some();
-    if dev && !demo_admin && ledger.db.head().await? > 0 {
+    }
+    if dev && !demo_account && ledger.db.head().await? > 0 {
         anyhow::bail!(
             "`serve --dev` runs only on a new ledger or one it made, and this one already holds \
              a history without its demo accounts: dev mode would add an administrator whose \
@@ -118,12 +121,12 @@ async fn keep_dev_ledgers_apart(ledger: &Ledger, dev: bool) -> anyhow::Result<()
              another data directory (--data-dir) or database (DATABASE_URL)"
         );
     }
-    if !dev && demo_admin {
+    if !dev && demo_account {
         anyhow::bail!(
-            "this ledger was made by `serve --dev`: it holds the demo administrator \
-             {DEMO_ADMIN_EMAIL}, whose password is published, and demo credentials the \
-             simulator passed. Run it with --dev, or start on a new ledger (another data \
-             directory or DATABASE_URL)"
+            "this ledger was made by `serve --dev`: it holds its demo accounts (the \
+             administrator {DEMO_ADMIN_EMAIL} among them), whose passwords are published, and \
+             demo credentials the simulator passed. Run it with --dev, or start on a new \
+             ledger (another data directory or DATABASE_URL)"
         );
     }
     Ok(())
