@@ -262,8 +262,8 @@ on_both_backends!(the_eleventh_live_check_in_a_minute_is_rate_limited);
 
 /// A page served over plain HTTP under the dashboard's public name is anyone's on the network
 /// path (the dashboard is served behind TLS): the WebSocket it opens with the person's cookie
-/// is refused, where a page over HTTPS under that name is answered; and every answer asks
-/// browsers for HTTPS only (HSTS).
+/// is refused, where a page over HTTPS under that name is answered; and every answer under
+/// that name asks browsers for HTTPS only (HSTS), none under a loopback name.
 async fn a_plain_http_page_under_our_name_cannot_open_a_socket_as_the_person(env: TestEnv) {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
     use tokio_tungstenite::tungstenite::Error;
@@ -300,6 +300,7 @@ async fn a_plain_http_page_under_our_name_cannot_open_a_socket_as_the_person(env
     let answer = server
         .http
         .get(format!("{}/healthz", server.base))
+        .header("host", "ledger.example")
         .send()
         .await
         .unwrap();
@@ -307,6 +308,14 @@ async fn a_plain_http_page_under_our_name_cannot_open_a_socket_as_the_person(env
         answer.headers()["strict-transport-security"],
         "max-age=31536000"
     );
+    // Not under a loopback name, which a browser would hold to HTTPS on every port.
+    let local = server
+        .http
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(!local.headers().contains_key("strict-transport-security"));
 }
 on_both_backends!(a_plain_http_page_under_our_name_cannot_open_a_socket_as_the_person);
 

@@ -935,11 +935,13 @@ pub async fn known_host(State(names): State<HostNames>, request: Request, next: 
     }
 }
 
-/// Security headers on every response (HSTS when served behind TLS: `tls`); `no-store` on
-/// everything but static assets.
+/// Security headers on every response (HSTS when served behind TLS, `tls`, under a name that
+/// is not loopback's); `no-store` on everything but static assets.
 pub async fn security_headers(State(tls): State<bool>, request: Request, next: Next) -> Response {
     let is_asset = request.method() == Method::GET && request.uri().path().starts_with("/assets/");
     let graphiql = request.method() == Method::GET && request.uri().path() == "/graphql";
+    // Not under a loopback name: a browser would hold `localhost` (every port) to HTTPS.
+    let loopback = header_str(request.headers(), header::HOST).is_some_and(loopback_name);
     let mut response = next.run(request).await;
     let h = response.headers_mut();
     let csp = if graphiql {
@@ -971,7 +973,7 @@ pub async fn security_headers(State(tls): State<bool>, request: Request, next: N
     );
     // Behind TLS: browsers that saw it once never load a plain-HTTP page under this name
     // again, where anyone on the path could serve a forged sign-in (ignored over plain HTTP).
-    if tls {
+    if tls && !loopback {
         h.insert(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static("max-age=31536000"),
