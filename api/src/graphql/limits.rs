@@ -546,7 +546,7 @@ impl Shape {
         }
         let fragment = |n: &Name| index.get(n.as_str()).and_then(|&j| summaries[j]);
         let mut total = Shape::default();
-        // A fragment definition's own directives are no part of its summary.
+        // A fragment definition's own directives are no part of its summary's `writes_values`.
         for name in &names {
             total.writes_values |= writes_values(&[], &doc.fragments[*name].node.directives);
         }
