@@ -130,7 +130,15 @@ async fn connect_with(
         .as_str()
         .unwrap()
         .to_owned();
-    let page = server.http.get(&url).send().await.unwrap();
+    let callback = answer_consent(server, &url, decision).await;
+    let landed = callback_as(server, person, &callback).await;
+    (callback, landed)
+}
+
+/// Opens the provider's consent page at `url` and answers it with `decision`: the provider's
+/// redirect to the callback.
+async fn answer_consent(server: &Server, url: &str, decision: &str) -> String {
+    let page = server.http.get(url).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("Allow"), "{html}");
@@ -139,9 +147,7 @@ async fn connect_with(
     let consent = format!("{}/consent", server.simulator.oauth_origin());
     let answered = server.http.post(consent).form(&form).send().await.unwrap();
     assert_eq!(answered.status(), 303);
-    let callback = location(&answered);
-    let landed = callback_as(server, person, &callback).await;
-    (callback, landed)
+    location(&answered)
 }
 
 /// The way back as a browser makes it: the provider's redirect to the callback, a navigation
@@ -437,25 +443,7 @@ async fn failed_flows_store_nothing(env: TestEnv) {
     let url = started["startOAuthConnection"]["authorizationUrl"]
         .as_str()
         .unwrap();
-    let html = server
-        .http
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let mut form = hidden_fields(&html);
-    form.push(("decision".into(), "allow".into()));
-    let answered = server
-        .http
-        .post(format!("{}/consent", server.simulator.oauth_origin()))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    let callback = location(&answered);
+    let callback = answer_consent(&server, url, "allow").await;
     // The callback itself reads nothing and changes nothing: asked again and again, by anyone,
     // it only points on to the finish with the provider's answer and nothing else.
     let with_more = format!("{callback}&next=https://evil.example/&x=%22%3E%3Cscript%3E");
@@ -940,25 +928,7 @@ async fn google_refuses_a_redirect_uri_its_client_did_not_register(env: TestEnv)
         assert!(html.contains("Error 400: redirect_uri_mismatch"), "{html}");
     }
     // A code is redeemed only with the redirect URI it was given for.
-    let html = server
-        .http
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let mut form = hidden_fields(&html);
-    form.push(("decision".into(), "allow".into()));
-    let answered = server
-        .http
-        .post(format!("{}/consent", server.simulator.oauth_origin()))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    let code = url::Url::parse(&location(&answered))
+    let code = url::Url::parse(&answer_consent(&server, url.as_str(), "allow").await)
         .unwrap()
         .query_pairs()
         .find(|(k, _)| k == "code")
