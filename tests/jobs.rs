@@ -614,6 +614,73 @@ async fn checks_that_cannot_be_made_for_changing_reasons_are_recorded_once(env: 
 }
 on_both_backends!(checks_that_cannot_be_made_for_changing_reasons_are_recorded_once);
 
+/// A credential revoked while a run is under way is not sent to its provider when the run
+/// reaches it (the run listed it while it was active; a run can last hours), and one whose
+/// token is past its expiry is left to the expiry and refresh jobs: its provider would refuse
+/// it and the run would record `invalid`, which nothing automatic undoes.
+async fn a_revalidation_sends_no_revoked_secret_and_no_token_past_its_expiry(env: TestEnv) {
+    let simulator = ProviderSimulator::start().await.unwrap();
+    let catalog = test_catalog(&env, "catalog.json", &[]);
+    let settings = settings_for(&env, &simulator, Some(catalog));
+    let config = config_file(&env, &settings);
+    let server = server(start(settings, jobs_off()).await, simulator);
+    let alice = server.user("alice").await;
+    // Checked in this order: oldest check first.
+    let first = add_todoist(&server, &alice, 0, None).await;
+    let revoked = add_todoist(&server, &alice, 1, None).await;
+    let past_expiry = add_todoist(&server, &alice, 2, Some(1)).await;
+    let past = chrono::Utc::now() + chrono::Duration::seconds(1);
+    while chrono::Utc::now() <= past {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let before = server.simulator.requests("todoist");
+    // The first check is slow: the revocation lands while it is under way.
+    server
+        .simulator
+        .set_fault_for("todoist", Fault::Slow(Duration::from_secs(2)), 1);
+    let run = env
+        .cli()
+        .env("CREDLEDGER_CONFIG", &config)
+        .args(["credentials", "validate-all", "--stale-days", "0"])
+        .args(["--concurrency", "1"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually("the first check under way", || async {
+        server.simulator.requests("todoist") > before
+    })
+    .await;
+    alice
+        .ok(
+            "mutation($id: ID!) { revokeCredential(id: $id) { status } }",
+            json!({ "id": revoked }),
+        )
+        .await;
+    let out = tokio::task::spawn_blocking(move || run.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        server.simulator.requests("todoist") - before,
+        1,
+        "only the first credential went to Todoist: {stdout}"
+    );
+    assert_eq!(alice.status(&past_expiry).await, "ACTIVE");
+    assert_eq!(alice.status(&revoked).await, "REVOKED");
+    for (id, checks) in [(&first, 1), (&revoked, 0), (&past_expiry, 0)] {
+        let by_cli = audit(&env, id)
+            .await
+            .into_iter()
+            .filter(|e| CHECKS.contains(&e.action.as_str()) && e.actor == "cli")
+            .count();
+        assert_eq!(by_cli, checks, "credential {id}");
+    }
+    assert!(summary_line(&stdout).contains("skipped 2"), "{stdout}");
+}
+on_both_backends!(a_revalidation_sends_no_revoked_secret_and_no_token_past_its_expiry);
+
 /// A credential the provider says is an account another credential of the keyring holds
 /// cannot be validated: each run counts it as an error and says so, rather than as "changed
 /// meanwhile" (skipped, and silently probed again at every run).

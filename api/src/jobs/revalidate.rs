@@ -54,8 +54,9 @@ pub struct RevalidateReport {
     pub invalid: u64,
     /// The provider could not be asked; recorded, status unchanged.
     pub could_not_check: u64,
-    /// Changed while being checked (secret replaced, revoked, erased) or not checkable (service
-    /// disabled, gone from the catalog, or without a live check): nothing recorded.
+    /// Changed while being checked (secret replaced, revoked, erased), not checkable (service
+    /// disabled, gone from the catalog, or without a live check), or holding a token past its
+    /// expiry (the expiry and refresh jobs' to handle): nothing recorded.
     pub skipped: u64,
     /// Could not be recorded (database trouble); logged.
     pub errors: u64,
@@ -235,6 +236,8 @@ impl ServiceRun {
                 drop(permit);
                 (run.progress)(run.counters.done(), run.total);
             });
+            // Finished checks are dropped as the run goes, not held until its end.
+            while checks.try_join_next().is_some() {}
         }
         while checks.join_next().await.is_some() {}
     }
@@ -242,6 +245,22 @@ impl ServiceRun {
     async fn check(&self, credential: Summary) {
         let id = credential.credential_id.as_str();
         let counters = &self.counters;
+        // A token past its expiry is the expiry and refresh jobs' to handle: checked, it would
+        // be refused by its provider and recorded `invalid`, which neither job ever undoes (an
+        // OAuth credential whose refreshes failed for a while would need reconnecting). The
+        // listed expiry is the earliest the token can have: a refresh since only moves it on.
+        if credential
+            .token_expires_at
+            .is_some_and(|at| at <= chrono::Utc::now())
+        {
+            tracing::debug!(credential = %id, "token past its expiry; not checked");
+            counters.skipped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        // Revoked since the list was read (a run can last hours): its secret goes nowhere.
+        if let Err(e) = self.ledger.refuse_if_revoked(id, "validated").await {
+            return self.refused(id, e);
+        }
         let (version, fields) = match self.ledger.secret_for_check(id).await {
             Ok((_, version, fields)) => (version, fields),
             Err(e) => return self.refused(id, e),
@@ -308,7 +327,11 @@ struct Pacer {
 
 impl Pacer {
     fn new(service: &ServiceDefinition) -> Self {
-        let share = |limit: u32| ((limit * SCHEDULED_SHARE / 100).max(1)) as usize;
+        // In u64: a catalog's limit times the share does not fit a u32 above 53 million.
+        let share = |limit: u32| {
+            usize::try_from((u64::from(limit) * u64::from(SCHEDULED_SHARE) / 100).max(1))
+                .unwrap_or(usize::MAX)
+        };
         let windows = [
             (MINUTE, service.rate_limit_per_minute),
             (HOUR, service.rate_limit_per_hour),
