@@ -827,7 +827,9 @@ impl Aggregate for Keyring {
                 c.secret_version = secret_version;
                 c.expires_at = expires_at;
                 c.token_issued_at = issued_at;
-                c.could_not_check = None;
+                // `could_not_check` stays: a refresh is the same grant, not a check, and an
+                // OAuth credential refreshed every hour while its provider's check stays down
+                // would otherwise record "could not check" at every scheduled run.
             }),
         }
     }

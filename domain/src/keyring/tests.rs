@@ -1352,6 +1352,29 @@ fn a_check_that_could_not_be_made_again_records_nothing_whatever_its_reason() {
 }
 
 #[test]
+fn a_check_that_could_not_be_made_after_a_refresh_records_nothing_either() {
+    // A refresh is the same grant, not a check: an OAuth credential refreshed every hour while
+    // its provider's check stays down recorded "could not check" at every scheduled run.
+    let refreshed = KeyringEvent::OAuthTokenRefreshed {
+        credential_id: id(1),
+        secret: sealed(1, 2),
+        secret_version: 2,
+        expires_at: Some(at(2030, 1, 1)),
+        issued_at: Some(at(2026, 1, 1)),
+    };
+    given(concat(vec![
+        primary_work(),
+        vec![inconclusive(1, 1), refreshed],
+    ]))
+    .when(KeyringCommand::RecordValidation {
+        credential_id: id(1),
+        secret_version: 2,
+        outcome: could_not_check(),
+    })
+    .then_expect_events(vec![]);
+}
+
+#[test]
 fn a_check_that_says_no_expiry_keeps_the_same_secrets_known_one() {
     // An OAuth access token's expiry comes from its token endpoint; the provider's probe, run
     // again by revalidation, says none. Clearing it stopped its refresh for good.
