@@ -187,6 +187,19 @@ async fn a_lease_is_held_by_one_instance_until_released_or_lapsed(env: TestEnv) 
         "due"
     );
 
+    // A run stamped by a clock a year ahead leaves the job due, not stopped for a year.
+    b.release("job", later, Some(later + chrono::Duration::days(365)))
+        .await
+        .unwrap();
+    assert!(
+        a.acquire("job", later, ttl, Some(later - hour))
+            .await
+            .unwrap(),
+        "a run from the future"
+    );
+    a.release("job", later, Some(t0)).await.unwrap();
+    assert!(b.acquire("job", later, ttl, None).await.unwrap());
+
     // A holder that stops renewing loses the lease once its TTL has passed.
     let lapsed = later + chrono::Duration::seconds(31);
     assert!(!a.acquire("job", later, ttl, None).await.unwrap());

@@ -59,7 +59,10 @@ impl Leases {
 
     /// Takes `name` until `now + ttl` if nobody holds it (or the holder's TTL has passed, or it
     /// is ours) and the job is due: its last completed run started at or before `due_before`
-    /// (`None`: always due). Answers whether this instance now holds it.
+    /// (`None`: always due), or later than `now + ttl`, which only a clock that was ahead of
+    /// ours by more than the clocks may differ can have stamped (one jump a year ahead would
+    /// otherwise stop the job on every instance for a year). Answers whether this instance now
+    /// holds it.
     pub async fn acquire(
         &self,
         name: &str,
@@ -74,7 +77,8 @@ impl Leases {
                expires_at = excluded.expires_at \
              WHERE leases.holder = excluded.holder \
                OR ((leases.holder IS NULL OR leases.expires_at < $4) \
-                   AND ($5 = '' OR leases.last_run_at IS NULL OR leases.last_run_at <= $5)) \
+                   AND ($5 = '' OR leases.last_run_at IS NULL OR leases.last_run_at <= $5 \
+                        OR leases.last_run_at > $3)) \
              RETURNING holder",
         )
         .bind(name)
