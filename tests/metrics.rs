@@ -238,6 +238,25 @@ async fn a_scripted_session_shows_in_every_family(env: TestEnv) {
             count(&text, "credledger_lease_held", &[("lease", job)]),
             0.0
         );
+        // When that run started, as the lease's row says: served at the first scrape though
+        // the run may have ended before it.
+        let pool = env.any_pool().await;
+        let stamp: String = sqlx::query_scalar("SELECT last_run_at FROM leases WHERE name = $1")
+            .bind(job)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        let started = chrono::DateTime::parse_from_rfc3339(&stamp).unwrap();
+        let shown = count(
+            &text,
+            "credledger_job_last_completed_timestamp_seconds",
+            &[("job", job)],
+        );
+        assert!(
+            (shown - started.timestamp_millis() as f64 / 1000.0).abs() < 0.001,
+            "{job}: {shown} against {stamp}"
+        );
     }
 
     // The process.

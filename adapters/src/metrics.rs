@@ -26,3 +26,6 @@ pub const COMMIT_DURATION: &str = "credledger_group_commit_duration_seconds";
 pub const JOB_RUNS: &str = "credledger_job_runs_total";
 /// 1 while this instance holds the job's (or the MCP sender's) lease.
 pub const LEASE_HELD: &str = "credledger_lease_held";
+/// When the job's last completed run, by any instance, started (its lease's `last_run_at`), in
+/// seconds since 1970; 0 before the first.
+pub const JOB_LAST_COMPLETED: &str = "credledger_job_last_completed_timestamp_seconds";

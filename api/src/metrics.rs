@@ -107,6 +107,11 @@ fn describe() {
     describe_histogram!(COMMIT_DURATION, Unit::Seconds, "group commit latency");
     describe_counter!(JOB_RUNS, "scheduled job runs");
     describe_gauge!(LEASE_HELD, "1 while this instance holds the lease");
+    describe_gauge!(
+        JOB_LAST_COMPLETED,
+        Unit::Seconds,
+        "when the last completed run of the job, by any instance, started (0: none yet)"
+    );
     PROCESS
         .get_or_init(metrics_process::Collector::default)
         .describe();
@@ -190,24 +195,34 @@ const SHOWN_LEASES: [&str; 3] = [
     crate::mcp::sync::LEASE,
 ];
 
-/// Which of [`SHOWN_LEASES`] this instance holds now (none without a scheduler).
+/// Which of [`SHOWN_LEASES`] this instance holds now (none without a scheduler), and when each
+/// job's last completed run started, whichever instance ran it: the lease's row says, so an
+/// instance started after the run shows it too (a counter of this instance's runs cannot tell
+/// an alert that the run it made before the first scrape happened).
 async fn leases(ledger: &Ledger, holders: &[String]) -> Result<(), ApiError> {
     let now = Utc::now();
     for name in SHOWN_LEASES {
-        let row = sqlx::query("SELECT holder, expires_at FROM leases WHERE name = $1")
+        let row = sqlx::query("SELECT holder, expires_at, last_run_at FROM leases WHERE name = $1")
             .bind(name)
             .fetch_optional(&ledger.db.any)
             .await?;
-        let mine = match row {
+        let (mine, last_run) = match row {
             Some(r) => {
                 let held_by: Option<String> = r.try_get("holder")?;
                 let expires: String = r.try_get("expires_at")?;
-                DateTime::parse_from_rfc3339(&expires).is_ok_and(|t| t > now)
-                    && held_by.is_some_and(|h| holders.contains(&h))
+                let last_run: Option<String> = r.try_get("last_run_at")?;
+                let mine = DateTime::parse_from_rfc3339(&expires).is_ok_and(|t| t > now)
+                    && held_by.is_some_and(|h| holders.contains(&h));
+                let last_run = last_run.as_deref().map(DateTime::parse_from_rfc3339);
+                (mine, last_run.transpose().ok().flatten())
             }
-            None => false,
+            None => (false, None),
         };
         gauge!(LEASE_HELD, "lease" => name).set(if mine { 1.0 } else { 0.0 });
+        if name != crate::mcp::sync::LEASE {
+            let started = last_run.map_or(0.0, |t| t.timestamp_millis() as f64 / 1000.0);
+            gauge!(JOB_LAST_COMPLETED, "job" => name).set(started);
+        }
     }
     Ok(())
 }

@@ -238,9 +238,10 @@ impl Scheduler {
             ),
             (EXPIRY, this.settings.expiry_interval, handle.expiry.clone()),
         ];
-        // Each job's runs are served from the start, at 0 for both outcomes: an alert on no
-        // completed run needs the series before the first one (Prometheus's `increase` takes a
-        // series' first sample as its start, so a first run from nothing counts for nothing).
+        // Each job's runs are served from the start, at 0 for both outcomes, so a rate over
+        // them has its series before the first run. (An alert on no completed run reads
+        // `credledger_job_last_completed_timestamp_seconds` instead: a run made before the
+        // first scrape is that series' first sample, which `increase` counts for nothing.)
         for (name, _, _) in &jobs {
             for outcome in ["completed", "stopped"] {
                 metrics::counter!(crate::metrics::JOB_RUNS, "job" => *name, "outcome" => outcome)
