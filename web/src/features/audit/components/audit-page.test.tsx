@@ -1,7 +1,7 @@
 import { screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
-import { mockClient } from '@/test/mock-client';
+import { mockClient, type Answer } from '@/test/mock-client';
 import { renderWithClient } from '@/test/render';
 import { AuditPage } from './audit-page';
 
@@ -24,6 +24,31 @@ function node(position: number, action: string, actor: string, credentialId: str
     error: null,
   };
 }
+
+/** A page of the trail: erasures by ada at these positions, newest first. */
+function page(positions: number[], hasNextPage: boolean, action = 'CredentialErased'): Answer {
+  return {
+    data: {
+      services: [],
+      credentials: [],
+      auditTrail: {
+        __typename: 'AuditConnection',
+        edges: positions.map((p) => ({
+          __typename: 'AuditEdge',
+          cursor: String(p),
+          node: node(p, action, 'ada', 'c1'),
+        })),
+        pageInfo: {
+          __typename: 'PageInfo',
+          hasNextPage,
+          endCursor: positions.length ? String(positions[positions.length - 1]) : null,
+        },
+      },
+    },
+  };
+}
+
+const filterOf = (variables: Record<string, unknown>) => variables.filter as Record<string, string>;
 
 describe('AuditPage', () => {
   it('reads as sentences with credential names and browsers, raw values behind Details', async () => {
@@ -98,5 +123,61 @@ describe('AuditPage', () => {
     expect(await screen.findByRole('alert')).toHaveTextContent('Too many requests.');
     expect(screen.queryByText('You erased it')).not.toBeInTheDocument();
     expect(screen.queryByTestId('audit-table')).not.toBeInTheDocument();
+  });
+
+  it('pages with the last cursor: Older after this page’s end, Newer back, a new filter from page 1', async () => {
+    const { client, calls } = mockClient({
+      AuditPage: (variables) => {
+        if (filterOf(variables).action) return page([7], false, 'CredentialRevoked');
+        if (variables.after === '41') return page([40, 39], true);
+        if (variables.after === '39') return page([38], false);
+        return page([42, 41], true);
+      },
+    });
+    const user = userEvent.setup();
+    const lastAfter = () => calls.filter((c) => c.name === 'AuditPage').at(-1)?.variables.after ?? null;
+    const older = () => screen.getByRole('button', { name: /Older/ });
+    const newer = () => screen.getByRole('button', { name: /Newer/ });
+    renderWithClient(<AuditPage />, client);
+    expect(await screen.findByText('position 42')).toBeInTheDocument();
+    expect(lastAfter()).toBeNull();
+    expect(newer()).toBeDisabled();
+
+    await user.click(older());
+    expect(await screen.findByText('position 40')).toBeInTheDocument();
+    expect(lastAfter()).toBe('41');
+    expect(screen.getByText('Page 2')).toBeInTheDocument();
+    await user.click(older());
+    expect(await screen.findByText('position 38')).toBeInTheDocument();
+    expect(lastAfter()).toBe('39');
+    expect(screen.getByText('Page 3')).toBeInTheDocument();
+    expect(older()).toBeDisabled();
+
+    await user.click(newer());
+    expect(await screen.findByText('position 40')).toBeInTheDocument();
+    expect(lastAfter()).toBe('41');
+    expect(screen.getByText('Page 2')).toBeInTheDocument();
+    await user.click(newer());
+    expect(await screen.findByText('position 42')).toBeInTheDocument();
+    expect(lastAfter()).toBeNull();
+    expect(screen.getByText('Page 1')).toBeInTheDocument();
+
+    await user.click(older());
+    expect(await screen.findByText('position 40')).toBeInTheDocument();
+    await user.selectOptions(screen.getByLabelText('Action'), 'CredentialRevoked');
+    expect(await screen.findByText('position 7')).toBeInTheDocument();
+    const last = calls.filter((c) => c.name === 'AuditPage').at(-1)?.variables;
+    expect(last).toMatchObject({ filter: { action: 'CredentialRevoked' }, after: null });
+    expect(screen.getByText('Page 1')).toBeInTheDocument();
+    expect(newer()).toBeDisabled();
+  });
+
+  it('says nothing has happened when there are no events, and that none matches under filters', async () => {
+    const { client } = mockClient({ AuditPage: () => page([], false) });
+    renderWithClient(<AuditPage />, client);
+    expect(await screen.findByText('Nothing has happened yet.')).toBeInTheDocument();
+    await userEvent.setup().selectOptions(screen.getByLabelText('Action'), 'CredentialRevoked');
+    expect(await screen.findByText('No event matches these filters.')).toBeInTheDocument();
+    expect(screen.queryByText('Nothing has happened yet.')).not.toBeInTheDocument();
   });
 });
