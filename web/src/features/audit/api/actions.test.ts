@@ -20,21 +20,21 @@ describe('dayBoundary', () => {
     expect(inZone('Asia/Kathmandu', '2024-06-15', false)).toBe('2024-06-14T18:15:00.000Z');
   });
 
-  it('ends a day at its last instant, in UTC', () => {
-    expect(dayBoundary('2024-06-15', true)).toBe('2024-06-15T09:59:59.999Z');
-    expect(inZone('UTC', '2024-06-15', true)).toBe('2024-06-15T23:59:59.999Z');
-    expect(inZone('Asia/Kathmandu', '2024-06-15', true)).toBe('2024-06-15T18:14:59.999Z');
+  it('ends a day at its last microsecond, in UTC (the server keeps microseconds, bounds inclusive)', () => {
+    expect(dayBoundary('2024-06-15', true)).toBe('2024-06-15T09:59:59.999999Z');
+    expect(inZone('UTC', '2024-06-15', true)).toBe('2024-06-15T23:59:59.999999Z');
+    expect(inZone('Asia/Kathmandu', '2024-06-15', true)).toBe('2024-06-15T18:14:59.999999Z');
   });
 
   it('follows a day that daylight saving time makes shorter or longer', () => {
     // New York springs forward on 10 March 2024 (23 hours) and falls back on 3 November (25).
     expect(inZone('America/New_York', '2024-03-10', false)).toBe('2024-03-10T05:00:00.000Z');
-    expect(inZone('America/New_York', '2024-03-10', true)).toBe('2024-03-11T03:59:59.999Z');
+    expect(inZone('America/New_York', '2024-03-10', true)).toBe('2024-03-11T03:59:59.999999Z');
     expect(inZone('America/New_York', '2024-11-03', false)).toBe('2024-11-03T04:00:00.000Z');
-    expect(inZone('America/New_York', '2024-11-03', true)).toBe('2024-11-04T04:59:59.999Z');
+    expect(inZone('America/New_York', '2024-11-03', true)).toBe('2024-11-04T04:59:59.999999Z');
     // São Paulo's clocks went from 00:00 to 01:00 on 4 November 2018: that day began at 01:00.
     expect(inZone('America/Sao_Paulo', '2018-11-04', false)).toBe('2018-11-04T03:00:00.000Z');
-    expect(inZone('America/Sao_Paulo', '2018-11-03', true)).toBe('2018-11-04T02:59:59.999Z');
+    expect(inZone('America/Sao_Paulo', '2018-11-03', true)).toBe('2018-11-04T02:59:59.999999Z');
   });
 
   it('answers null for what is not a day', () => {

@@ -17,10 +17,20 @@ export const AUDIT_ACTIONS = [
   'CredentialSyncFailed',
 ] as const;
 
-/** A local calendar day's first (or last) instant, as RFC 3339. */
+/**
+ * A local calendar day's first instant, or with `end` its last one, as RFC 3339 for the audit
+ * filter's `from` and `to`. The server compares both inclusively, with times kept to the
+ * microsecond: a day's last instant is the next local midnight less a microsecond (`.999999`;
+ * a millisecond less would leave out events in the day's last 999 µs). Midnight is taken by the
+ * calendar, not by adding 24 hours: a day daylight saving time shortens or lengthens ends at the
+ * next day's first instant.
+ */
 export function dayBoundary(day: string, end: boolean): string | null {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) return null;
   const [y, m, d] = day.split('-').map(Number);
-  const date = end ? new Date(y, m - 1, d, 23, 59, 59, 999) : new Date(y, m - 1, d, 0, 0, 0, 0);
-  return Number.isNaN(date.getTime()) ? null : date.toISOString();
+  const start = new Date(y, m - 1, end ? d + 1 : d);
+  if (Number.isNaN(start.getTime())) return null;
+  if (!end) return start.toISOString();
+  // A millisecond before the next day (`….999Z`), then the microseconds down to the last.
+  return new Date(start.getTime() - 1).toISOString().replace(/Z$/, '999Z');
 }
