@@ -1,7 +1,7 @@
 /// <reference types="vitest/config" />
 import { fileURLToPath, URL } from 'node:url';
 import react from '@vitejs/plugin-react';
-import { defineConfig } from 'vite';
+import { defineConfig, searchForWorkspaceRoot } from 'vite';
 import { precompress } from './scripts/precompress';
 
 // `npm run dev` proxies the API to a running `credledger serve --dev` (CREDLEDGER_URL). The Host
@@ -17,6 +17,19 @@ export default defineConfig({
     proxy: {
       '/graphql': { target: api, ws: true, changeOrigin: false },
     },
+    // Under Vitest only, the domain's sources too: a test reads the event types the ledger
+    // records from them (`?raw`), to check the audit page offers each. The dev server serves
+    // web/ alone, as by default.
+    ...(process.env.VITEST
+      ? {
+          fs: {
+            allow: [
+              searchForWorkspaceRoot(process.cwd()),
+              fileURLToPath(new URL('../domain/src', import.meta.url)),
+            ],
+          },
+        }
+      : {}),
   },
   build: {
     // The server's CSP allows no inline script; keep every asset a file of its own.

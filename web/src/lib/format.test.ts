@@ -32,6 +32,8 @@ describe('eventLabel', () => {
   it('says what happened in a person’s words, a reveal as a reveal', () => {
     expect(eventLabel('CredentialRegistered')).toBe('Added');
     expect(eventLabel('OAuthTokenRefreshed')).toBe('Token renewed');
+    expect(eventLabel('ApiTokenIssued')).toBe('API token created');
+    expect(eventLabel('McpServerRegistered')).toBe('MCP server added');
     expect(eventLabel('CredentialUsed', { purpose: 'reveal', consumer: 'session' })).toBe('Secret revealed');
     expect(eventLabel('CredentialUsed', { detail: { purpose: 'reveal' } })).toBe('Secret revealed');
     expect(eventLabel('CredentialUsed', { purpose: 'resolve', tool: 'search_pages' })).toBe(

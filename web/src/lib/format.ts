@@ -70,6 +70,22 @@ const EVENT_LABELS: Record<string, string> = {
   CredentialRemovedFromMcp: 'Removed from an MCP server',
   CredentialSyncFailed: 'MCP sync failed',
   CredentialDriftedOnMcp: "MCP server's copy out of date",
+  UserRegistered: 'User added',
+  PasswordChanged: 'Password changed',
+  UserLocked: 'User locked',
+  UserUnlocked: 'User unlocked',
+  PermissionGranted: 'Permission granted',
+  PermissionRevoked: 'Permission withdrawn',
+  ApiTokenIssued: 'API token created',
+  ApiTokenRevoked: 'API token revoked',
+  McpServerRegistered: 'MCP server added',
+  McpServerChanged: 'MCP server changed',
+  McpServerRemoved: 'MCP server removed',
+  McpAccessGranted: 'MCP server given access',
+  McpAccessWithdrawn: "MCP server's access withdrawn",
+  McpServerTokenIssued: 'MCP server token created',
+  McpServerTokenRevoked: 'MCP server token revoked',
+  McpReplayRequested: 'MCP server asked to resend',
 };
 
 function field(context: unknown, name: string): string | null {

@@ -1,5 +1,34 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { dayBoundary } from './actions';
+import { AUDIT_ACTIONS, dayBoundary } from './actions';
+
+// The domain's sources: each event family's `fn event_type` names what the ledger records.
+const DOMAIN = import.meta.glob<string>('../../../../../domain/src/**/*.rs', {
+  query: '?raw',
+  import: 'default',
+  eager: true,
+});
+
+/** Every `event_type` the domain writes: the string literals of each `fn event_type`. */
+function ledgerEventTypes(): string[] {
+  const names: string[] = [];
+  for (const source of Object.values(DOMAIN)) {
+    for (const [, body] of source.matchAll(/fn event_type\(&self\) -> String \{([\s\S]*?)\n {4}\}/g)) {
+      for (const [, name] of body.matchAll(/"(\w+)"/g)) names.push(name);
+    }
+  }
+  return names;
+}
+
+describe('AUDIT_ACTIONS', () => {
+  it('offers every event type the ledger records, each once', () => {
+    const recorded = ledgerEventTypes();
+    // The four families: keyring, credential usage, user, MCP server.
+    expect(recorded).toEqual(expect.arrayContaining(['CredentialRegistered', 'CredentialUsed']));
+    expect(recorded).toEqual(expect.arrayContaining(['UserRegistered', 'McpServerRegistered']));
+    expect([...AUDIT_ACTIONS].sort()).toEqual([...new Set(recorded)].sort());
+    expect(new Set(AUDIT_ACTIONS).size).toBe(AUDIT_ACTIONS.length);
+  });
+});
 
 /** `dayBoundary` in another time zone (the tests' own is Pacific/Kiritimati, UTC+14). */
 function inZone(zone: string, day: string, end: boolean) {

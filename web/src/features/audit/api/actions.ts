@@ -1,21 +1,62 @@
-/** The ledger's credential event types, for the audit page's action filter. */
-export const AUDIT_ACTIONS = [
-  'CredentialRegistered',
-  'CredentialRenamed',
-  'CredentialMetadataChanged',
-  'SecretReplaced',
-  'CredentialValidated',
-  'ValidationFailed',
-  'ValidationInconclusive',
-  'PrimaryCredentialChanged',
-  'CredentialRevoked',
-  'CredentialExpired',
-  'CredentialErased',
-  'CredentialUsed',
-  'OAuthTokenRefreshed',
-  'CredentialSyncedToMcp',
-  'CredentialSyncFailed',
+/**
+ * The event types the audit trail shows, for the audit page's action filter, grouped as the
+ * ledger's streams are: credentials (keyring and use), users and their API tokens, MCP servers.
+ * Each name is the ledger's `event_type` (docs/events.md); actions.test.ts checks the list
+ * against the domain's.
+ */
+export const AUDIT_ACTION_GROUPS = [
+  {
+    label: 'Credentials',
+    actions: [
+      'CredentialRegistered',
+      'CredentialRenamed',
+      'CredentialMetadataChanged',
+      'SecretReplaced',
+      'CredentialValidated',
+      'ValidationFailed',
+      'ValidationInconclusive',
+      'PrimaryCredentialChanged',
+      'CredentialRevoked',
+      'CredentialExpired',
+      'CredentialErased',
+      'CredentialUsed',
+      'OAuthTokenRefreshed',
+      'CredentialSyncedToMcp',
+      'CredentialSyncFailed',
+      'CredentialRemovedFromMcp',
+      'CredentialDriftedOnMcp',
+    ],
+  },
+  {
+    label: 'Users and API tokens',
+    actions: [
+      'UserRegistered',
+      'PasswordChanged',
+      'UserLocked',
+      'UserUnlocked',
+      'PermissionGranted',
+      'PermissionRevoked',
+      'ApiTokenIssued',
+      'ApiTokenRevoked',
+    ],
+  },
+  {
+    label: 'MCP servers',
+    actions: [
+      'McpServerRegistered',
+      'McpServerChanged',
+      'McpServerRemoved',
+      'McpAccessGranted',
+      'McpAccessWithdrawn',
+      'McpServerTokenIssued',
+      'McpServerTokenRevoked',
+      'McpReplayRequested',
+    ],
+  },
 ] as const;
+
+/** Every event type of the action filter, in its order. */
+export const AUDIT_ACTIONS = AUDIT_ACTION_GROUPS.flatMap((g) => g.actions);
 
 /**
  * A local calendar day's first instant, or with `end` its last one, as RFC 3339 for the audit

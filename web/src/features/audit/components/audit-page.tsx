@@ -15,7 +15,7 @@ import { apiFailure } from '@/lib/errors';
 import { RelativeTime } from '@/components/relative-time';
 import { clientLabel, dateTime, eventLabel, eventSentence } from '@/lib/format';
 import { useSession } from '@/lib/session';
-import { AUDIT_ACTIONS, dayBoundary } from '../api/actions';
+import { AUDIT_ACTION_GROUPS, dayBoundary } from '../api/actions';
 import { useDocumentTitle } from '@/lib/use-document-title';
 import { useLastData, useRefetchOnRecovery } from '@/lib/use-last-data';
 
@@ -144,10 +144,14 @@ export function AuditPage() {
                 onChange={(e) => setFilter('action', e.target.value)}
               >
                 <option value="">All actions</option>
-                {AUDIT_ACTIONS.map((a) => (
-                  <option key={a} value={a}>
-                    {eventLabel(a)}
-                  </option>
+                {AUDIT_ACTION_GROUPS.map((g) => (
+                  <optgroup key={g.label} label={g.label}>
+                    {g.actions.map((a) => (
+                      <option key={a} value={a}>
+                        {eventLabel(a)}
+                      </option>
+                    ))}
+                  </optgroup>
                 ))}
               </Select>
             </div>
