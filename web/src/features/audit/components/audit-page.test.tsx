@@ -183,4 +183,26 @@ describe('AuditPage', () => {
     expect(await screen.findByText('No event matches these filters.')).toBeInTheDocument();
     expect(screen.queryByText('Nothing has happened yet.')).not.toBeInTheDocument();
   });
+
+  it('says a later page is empty as a later page, not that nothing has happened', async () => {
+    const { client } = mockClient({
+      AuditPage: (variables) =>
+        variables.after === '41'
+          ? page([], false)
+          : filterOf(variables).action
+            ? page([42, 41], true, 'CredentialRevoked')
+            : page([42, 41], true),
+    });
+    const user = userEvent.setup();
+    renderWithClient(<AuditPage />, client);
+    expect(await screen.findByText('position 42')).toBeInTheDocument();
+    await user.click(screen.getByRole('button', { name: /Older/ }));
+    expect(await screen.findByText('No older events.')).toBeInTheDocument();
+    expect(screen.queryByText('Nothing has happened yet.')).not.toBeInTheDocument();
+
+    await user.selectOptions(screen.getByLabelText('Action'), 'CredentialRevoked');
+    expect(await screen.findByText('position 42')).toBeInTheDocument();
+    await user.click(screen.getByRole('button', { name: /Older/ }));
+    expect(await screen.findByText('No older event matches these filters.')).toBeInTheDocument();
+  });
 });

@@ -197,7 +197,15 @@ export function AuditPage() {
       ) : edges.length === 0 ? (
         <EmptyState
           title="No events"
-          description={unfiltered ? 'Nothing has happened yet.' : 'No event matches these filters.'}
+          description={
+            page > 1
+              ? unfiltered
+                ? 'No older events.'
+                : 'No older event matches these filters.'
+              : unfiltered
+                ? 'Nothing has happened yet.'
+                : 'No event matches these filters.'
+          }
         />
       ) : (
         <Card>
