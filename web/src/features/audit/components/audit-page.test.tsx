@@ -1,7 +1,7 @@
-import { screen, within } from '@testing-library/react';
+import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
-import { mockClient, type Answer } from '@/test/mock-client';
+import { deferred, mockClient, type Answer } from '@/test/mock-client';
 import { renderWithClient } from '@/test/render';
 import { AuditPage } from './audit-page';
 
@@ -204,5 +204,49 @@ describe('AuditPage', () => {
     expect(await screen.findByText('position 42')).toBeInTheDocument();
     await user.click(screen.getByRole('button', { name: /Older/ }));
     expect(await screen.findByText('No older event matches these filters.')).toBeInTheDocument();
+  });
+
+  it('marks the last filter’s rows as loading while the new filter’s load, not as its answer', async () => {
+    const revoked = deferred<Answer>();
+    const { client } = mockClient({
+      AuditPage: (variables) => (filterOf(variables).action ? revoked.promise : page([42, 41], false)),
+    });
+    renderWithClient(<AuditPage />, client);
+    expect(await screen.findByText('position 42')).toBeInTheDocument();
+    const table = screen.getByTestId('audit-table');
+    expect(table).not.toHaveAttribute('aria-busy');
+    expect(screen.queryByRole('status')).not.toBeInTheDocument();
+
+    await userEvent.setup().selectOptions(screen.getByLabelText('Action'), 'CredentialRevoked');
+    // The erasures are still there, but marked: busy, dimmed, and a note that says so.
+    await waitFor(() => expect(screen.getByTestId('audit-table')).toHaveAttribute('aria-busy', 'true'));
+    expect(screen.getByText('position 42')).toBeInTheDocument();
+    expect(screen.getByRole('status')).toHaveTextContent('Loading…');
+    expect(screen.getByTestId('audit-table').querySelector('tbody')).toHaveClass('opacity-50');
+
+    revoked.resolve(page([7], false, 'CredentialRevoked'));
+    expect(await screen.findByText('position 7')).toBeInTheDocument();
+    expect(screen.queryByText('position 42')).not.toBeInTheDocument();
+    expect(screen.getByTestId('audit-table')).not.toHaveAttribute('aria-busy');
+    expect(screen.getByTestId('audit-table').querySelector('tbody')).not.toHaveClass('opacity-50');
+    expect(screen.queryByRole('status')).not.toBeInTheDocument();
+  });
+
+  it('does not say the new filter matches nothing while its events load after an empty answer', async () => {
+    const revoked = deferred<Answer>();
+    const { client } = mockClient({
+      AuditPage: (variables) => (filterOf(variables).action ? revoked.promise : page([], false)),
+    });
+    renderWithClient(<AuditPage />, client);
+    expect(await screen.findByText('Nothing has happened yet.')).toBeInTheDocument();
+
+    await userEvent.setup().selectOptions(screen.getByLabelText('Action'), 'CredentialRevoked');
+    expect(await screen.findByRole('status')).toHaveTextContent('Loading the audit trail…');
+    expect(screen.queryByText('No event matches these filters.')).not.toBeInTheDocument();
+    expect(screen.queryByText('Nothing has happened yet.')).not.toBeInTheDocument();
+
+    revoked.resolve(page([], false, 'CredentialRevoked'));
+    expect(await screen.findByText('No event matches these filters.')).toBeInTheDocument();
+    expect(screen.queryByRole('status')).not.toBeInTheDocument();
   });
 });

@@ -1,6 +1,6 @@
 import { ChevronLeft, ChevronRight, CheckCircle2, XCircle } from 'lucide-react';
 import { useId, useMemo, useState } from 'react';
-import { useQuery } from 'urql';
+import { createRequest, useQuery } from 'urql';
 import { EmptyState, ErrorState, LoadingState, RefreshFailed } from '@/components/page-state';
 import { PageHeader } from '@/components/page-header';
 import { Button } from '@/components/ui/button';
@@ -18,6 +18,7 @@ import { useSession } from '@/lib/session';
 import { AUDIT_ACTION_GROUPS, dayBoundary } from '../api/actions';
 import { useDocumentTitle } from '@/lib/use-document-title';
 import { useLastData, useRefetchOnRecovery } from '@/lib/use-last-data';
+import { cn } from '@/lib/utils';
 
 const PAGE_SIZE = 20;
 
@@ -85,7 +86,7 @@ export function AuditPage() {
   }, [filters]);
 
   const variables = useMemo(() => ({ filter, first: PAGE_SIZE, after }), [filter, after]);
-  const [{ data: fresh, fetching, error }, refetch] = useQuery({
+  const [{ data: fresh, fetching, error, operation }, refetch] = useQuery({
     query: AuditPageQuery,
     variables,
     requestPolicy: 'cache-and-network',
@@ -94,6 +95,10 @@ export function AuditPage() {
   // Kept for these variables only: a page or filter the server refused shows why, not the last rows.
   const data = useLastData(fresh, variables);
   useRefetchOnRecovery(refetch);
+  // The rows on screen may be another page's or other filters' (urql gives the last answer while
+  // the answer to these variables loads): then they are dimmed and marked busy, not shown as it.
+  const requestKey = useMemo(() => createRequest(AuditPageQuery, variables).key, [variables]);
+  const stale = data !== undefined && operation?.key !== requestKey;
 
   function setFilter<K extends keyof Filters>(key: K, value: Filters[K]) {
     setFilters((f) => ({ ...f, [key]: value }));
@@ -190,7 +195,7 @@ export function AuditPage() {
       </Card>
 
       <RefreshFailed data={data} failure={failure} fetching={fetching} refetch={refetch} />
-      {!data && fetching ? (
+      {(!data && fetching) || (stale && edges.length === 0) ? (
         <LoadingState label="Loading the audit trail…" />
       ) : failure && !data ? (
         <ErrorState message={failure.message} onRetry={() => refetch({ requestPolicy: 'network-only' })} />
@@ -209,7 +214,8 @@ export function AuditPage() {
         />
       ) : (
         <Card>
-          <Table aria-label="Audit events" data-testid="audit-table">
+          {stale && <LoadingState className="justify-start border-b px-4 py-2" />}
+          <Table aria-label="Audit events" aria-busy={stale || undefined} data-testid="audit-table">
             <TableHeader>
               <TableRow>
                 <TableHead>When</TableHead>
@@ -219,7 +225,7 @@ export function AuditPage() {
                 <TableHead>Result</TableHead>
               </TableRow>
             </TableHeader>
-            <TableBody>
+            <TableBody className={cn('transition-opacity', stale && 'opacity-50')}>
               {edges.map(({ node }) => (
                 <TableRow key={node.position}>
                   <TableCell className="whitespace-nowrap">
