@@ -966,6 +966,52 @@ async fn a_subscription_delivers_nothing_after_its_token_is_revoked_or_its_perso
 }
 on_both_backends!(a_subscription_delivers_nothing_after_its_token_is_revoked_or_its_person_locked);
 
+/// A lock that lands while a change waits (up to 2 s) for the read models its answer shows
+/// stops that change: the principal is checked after the wait, just before the change is sent,
+/// not when it arrived. The read model is held back so the wait lasts its whole 2 s; the lock
+/// lands a moment after the change was committed (and reached the subscription).
+async fn a_change_waiting_for_the_read_models_is_not_sent_once_its_person_is_locked(env: TestEnv) {
+    use crate::support::hold::{Hold, CREDENTIAL_SUMMARY};
+    let (server, admin, _alice, id, cookie) = alice_with_a_credential(&env).await;
+    let address = server.running.address.to_string();
+    let mut ws = Ws::connect(&address, Some(&cookie), json!({})).await;
+    ws.subscribe("s", CHANGES, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let ledger = server.running.ledger.clone();
+    let before = ledger.db.head().await.unwrap();
+    let hold = Hold::start(&env, CREDENTIAL_SUMMARY).await;
+    // The command waits for the read model it is held from: it runs on its own.
+    let revoking = tokio::spawn({
+        let (ledger, id) = (ledger.clone(), id.clone());
+        async move {
+            let _ = ledger
+                .revoke(&id, None, &crate::support::meta("alice"))
+                .await;
+        }
+    });
+    crate::support::eventually("the revocation to be committed", || {
+        let ledger = ledger.clone();
+        async move { ledger.db.head().await.unwrap() > before }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    admin
+        .ok(
+            "mutation { lockUser(userId: \"alice\", reason: \"left\") { locked } }",
+            json!({}),
+        )
+        .await;
+    match ws.recv(Duration::from_secs(10)).await {
+        Received::Message(m) => assert_eq!(m["type"], "complete", "sent after the lock: {m}"),
+        Received::Closed(_) => {}
+        Received::Nothing => panic!("the subscription neither ended nor sent anything"),
+    }
+    hold.release().await;
+    revoking.abort();
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(a_change_waiting_for_the_read_models_is_not_sent_once_its_person_is_locked);
+
 /// The first answer to one operation on an open socket: its data, or its first error's code.
 async fn operate(ws: &mut Ws, id: &str, query: &str, variables: Value) -> Result<Value, String> {
     ws.subscribe(id, query, variables).await;

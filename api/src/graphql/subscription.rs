@@ -55,11 +55,6 @@ impl Subscription {
                 if event.user_id != user {
                     continue;
                 }
-                // The principal as of now, not as of the connection: a sign-out, a revoked
-                // token or a lock ends the subscription before anything more is sent.
-                if !still_signed_in(&api, &principal).await {
-                    break;
-                }
                 // Answer with the read model as of this change (bounded wait).
                 let _ = api
                     .ledger
@@ -73,6 +68,12 @@ impl Subscription {
                         Duration::from_secs(2),
                     )
                     .await;
+                // The principal as of now, after the wait, not as of the connection or of the
+                // change: a sign-out, a revoked token or a lock ends the subscription before
+                // anything more is sent.
+                if !still_signed_in(&api, &principal).await {
+                    break;
+                }
                 yield CredentialChange {
                     credential_id: ID(event.credential_id),
                     action: event.action,
