@@ -1,5 +1,9 @@
 //! Live changes for subscriptions: one follower of the ledger's feed per process, fanned out to
 //! every subscriber through a broadcast channel. Subscribers filter by owner.
+//!
+//! The channel is everyone's: a subscriber that falls more than [`LIVE_BUFFER`] changes behind
+//! (anyone's) has lost some of its own, and is told so ([`FellBehind`]) rather than left showing
+//! what it missed.
 
 use cqrs_es::Aggregate as _;
 use credledger_adapters::feed::{self, FeedWaker};
@@ -8,6 +12,9 @@ use credledger_domain::keyring::{Keyring, KeyringEvent};
 use credledger_domain::KeyringId;
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
+
+/// How many changes the broadcast holds for its slowest subscriber.
+pub const LIVE_BUFFER: usize = 4096;
 
 /// One change to one credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,13 +39,18 @@ impl std::fmt::Debug for LiveFeed {
 
 impl LiveFeed {
     pub fn new() -> Self {
+        Self::with_buffer(LIVE_BUFFER)
+    }
+
+    fn with_buffer(buffer: usize) -> Self {
         Self {
-            sender: broadcast::channel(4096).0,
+            sender: broadcast::channel(buffer).0,
         }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
-        self.sender.subscribe()
+    /// Every change published from now on, until the subscriber falls behind.
+    pub fn subscribe(&self) -> LiveChanges {
+        LiveChanges(self.sender.subscribe())
     }
 
     /// Follows the feed from its current head until `shutdown`, publishing keyring changes.
@@ -129,8 +141,83 @@ impl LiveFeed {
     }
 }
 
+/// One subscriber's changes (see [`LiveFeed::subscribe`]).
+pub struct LiveChanges(broadcast::Receiver<LiveEvent>);
+
+/// A subscriber fell behind: the broadcast dropped `skipped` changes it had not taken, some of
+/// which may have been its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FellBehind {
+    pub skipped: u64,
+}
+
+impl FellBehind {
+    /// What the client is told: `UNAVAILABLE`, and to subscribe again and read afresh what it
+    /// shows (the dashboard does both on an `UNAVAILABLE` end).
+    pub fn into_graphql(self) -> async_graphql::Error {
+        use async_graphql::ErrorExtensions as _;
+        async_graphql::Error::new(
+            "this subscription fell behind and missed changes: subscribe again and read the \
+             credentials afresh",
+        )
+        .extend_with(|_, e| e.set("code", "UNAVAILABLE"))
+    }
+}
+
+impl LiveChanges {
+    /// The next change; `Ok(None)` once the feed is gone. Falling behind ends the changes: a
+    /// change skipped silently would leave the subscriber showing a state that no longer holds.
+    pub async fn next(&mut self) -> Result<Option<LiveEvent>, FellBehind> {
+        match self.0.recv().await {
+            Ok(event) => Ok(Some(event)),
+            Err(broadcast::error::RecvError::Lagged(skipped)) => Err(FellBehind { skipped }),
+            Err(broadcast::error::RecvError::Closed) => Ok(None),
+        }
+    }
+}
+
 impl Default for LiveFeed {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(position: i64) -> LiveEvent {
+        LiveEvent {
+            position,
+            user_id: "alice".into(),
+            credential_id: "c1".into(),
+            action: "CredentialRenamed".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_that_falls_behind_is_told_so_not_handed_the_next_change() {
+        let feed = LiveFeed::with_buffer(2);
+        let mut changes = feed.subscribe();
+        for position in 1..=3 {
+            feed.sender.send(change(position)).expect("a subscriber");
+        }
+        let behind = changes
+            .next()
+            .await
+            .expect_err("told it fell behind, not handed the next change");
+        assert_eq!(behind, FellBehind { skipped: 1 });
+        let error = behind.into_graphql();
+        assert!(
+            error.message.contains("subscribe again"),
+            "{}",
+            error.message
+        );
+        let code = error.extensions.as_ref().and_then(|e| e.get("code"));
+        assert_eq!(
+            code,
+            Some(&async_graphql::Value::from("UNAVAILABLE")),
+            "{error:?}"
+        );
     }
 }

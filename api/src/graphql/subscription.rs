@@ -7,7 +7,6 @@ use async_graphql::{Context, Subscription, ID};
 use credledger_domain::user::Scope;
 use futures::Stream;
 use std::time::Duration;
-use tokio::sync::broadcast::error::RecvError;
 
 pub struct Subscription;
 
@@ -21,11 +20,13 @@ async fn still_signed_in(api: &crate::graphql::Api, p: &crate::auth::Principal) 
 
 #[Subscription]
 impl Subscription {
-    /// Changes to your credentials as they happen: status, validation, primary, sync.
+    /// Changes to your credentials as they happen: status, validation, primary, sync. It ends
+    /// with an `UNAVAILABLE` error when it fell behind and missed changes: subscribe again and
+    /// read the credentials afresh.
     async fn credential_changed(
         &self,
         ctx: &Context<'_>,
-    ) -> async_graphql::Result<impl Stream<Item = CredentialChange>> {
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<CredentialChange>>> {
         let p = with_scope(ctx, Scope::CredentialsRead)
             .map_err(|e: ApiError| e.into_graphql(&request(ctx).request_id))?;
         let principal = p.clone();
@@ -37,13 +38,16 @@ impl Subscription {
             recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 let event = tokio::select! {
-                    received = events.recv() => match received {
-                        Ok(e) => e,
-                        Err(RecvError::Lagged(n)) => {
-                            tracing::warn!(skipped = n, "a subscriber fell behind");
-                            continue;
+                    received = events.next() => match received {
+                        Ok(Some(e)) => e,
+                        Ok(None) => break,
+                        // Some of what it missed may be its owner's (a revocation): the client
+                        // is told, rather than left showing a state that no longer holds.
+                        Err(behind) => {
+                            tracing::warn!(skipped = behind.skipped, "a subscriber fell behind; ending it");
+                            yield Err(behind.into_graphql());
+                            break;
                         }
-                        Err(RecvError::Closed) => break,
                     },
                     _ = recheck.tick() => {
                         if !still_signed_in(&api, &principal).await {
@@ -74,11 +78,11 @@ impl Subscription {
                 if !still_signed_in(&api, &principal).await {
                     break;
                 }
-                yield CredentialChange {
+                yield Ok(CredentialChange {
                     credential_id: ID(event.credential_id),
                     action: event.action,
                     position: event.position,
-                };
+                });
             }
         })
     }

@@ -805,7 +805,11 @@ export type StartOAuthConnectionPayload = {
 
 export type Subscription = {
   __typename?: 'Subscription';
-  /** Changes to your credentials as they happen: status, validation, primary, sync. */
+  /**
+   * Changes to your credentials as they happen: status, validation, primary, sync. It ends
+   * with an `UNAVAILABLE` error when it fell behind and missed changes: subscribe again and
+   * read the credentials afresh.
+   */
   credentialChanged: CredentialChange;
 };
 
