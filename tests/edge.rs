@@ -1198,3 +1198,30 @@ async fn one_socket_holds_a_bounded_number_of_operations(env: TestEnv) {
     server.running.stop().await.unwrap();
 }
 on_both_backends!(one_socket_holds_a_bounded_number_of_operations);
+
+/// When the server stops, an open subscription completes and its socket closes, rather than
+/// going silent while it goes on asking the database about its principal every 15 s.
+async fn a_subscription_completes_and_its_socket_closes_when_the_server_stops(env: TestEnv) {
+    use crate::support::api::Auth;
+    let server = env.server().await;
+    let alice = server.user("alice").await;
+    let Auth::Cookie(cookie) = alice.auth.clone() else {
+        unreachable!()
+    };
+    let mut ws = Ws::connect(
+        &server.running.address.to_string(),
+        Some(&cookie),
+        json!({}),
+    )
+    .await;
+    ws.subscribe("s", CHANGES, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.running.stop().await.unwrap();
+    match ws.recv(Duration::from_secs(5)).await {
+        Received::Message(m) => assert_eq!(m, json!({"id": "s", "type": "complete"})),
+        other => panic!("the subscription did not complete: {other:?}"),
+    }
+    let closed = ws.recv(Duration::from_secs(5)).await;
+    assert!(matches!(closed, Received::Closed(_)), "{closed:?}");
+}
+on_both_backends!(a_subscription_completes_and_its_socket_closes_when_the_server_stops);

@@ -662,6 +662,7 @@ pub async fn graphql_get(
     };
     let (open, started) = (schema.open.clone(), schema.started.clone());
     let api = state.api.clone();
+    let live = state.api.live.clone();
     upgrade
         // The same bound on a message as on an HTTP body; the schema's limits do the rest.
         .max_message_size(MAX_BODY)
@@ -694,11 +695,23 @@ pub async fn graphql_get(
                     Ok(data)
                 })
                 .serve();
+            // Once the server stops, the live feed's end ends every subscription; the socket
+            // is closed when its operations are over (their `complete` sent), not left open
+            // to start more on a stopped server (sockets are not among the connections the
+            // shutdown waits for).
+            let stopped = async {
+                live.ended().await;
+                while open.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            };
+            let mut stopped = std::pin::pin!(stopped);
             // A socket that has not initialised within SOCKET_INIT_WAIT is closed, as
             // graphql-transport-ws asks: an upgrade is no way to hold a connection for free.
             let mut serving = std::pin::pin!(serving);
             tokio::select! {
                 _ = serving.as_mut() => return,
+                _ = stopped.as_mut() => return,
                 _ = tokio::time::sleep(SOCKET_INIT_WAIT) => {}
             }
             if initialised.get().is_none() {
@@ -710,6 +723,7 @@ pub async fn graphql_get(
             loop {
                 tokio::select! {
                     _ = serving.as_mut() => return,
+                    _ = stopped.as_mut() => return,
                     _ = tokio::time::sleep(SOCKET_IDLE_WAIT) => {}
                 }
                 let now = started.load(std::sync::atomic::Ordering::SeqCst);

@@ -3,7 +3,8 @@
 //!
 //! The channel is everyone's: a subscriber that falls more than [`LIVE_BUFFER`] changes behind
 //! (anyone's) has lost some of its own, and is told so ([`FellBehind`]) rather than left showing
-//! what it missed.
+//! what it missed. When the follower stops (the server's shutdown), [`LiveFeed::ended`]
+//! resolves, and every subscription ends with it.
 
 use cqrs_es::Aggregate as _;
 use credledger_adapters::feed::{self, FeedWaker};
@@ -12,6 +13,7 @@ use credledger_domain::keyring::{Keyring, KeyringEvent};
 use credledger_domain::KeyringId;
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 /// How many changes the broadcast holds for its slowest subscriber.
 pub const LIVE_BUFFER: usize = 4096;
@@ -29,6 +31,8 @@ pub struct LiveEvent {
 #[derive(Clone)]
 pub struct LiveFeed {
     sender: broadcast::Sender<LiveEvent>,
+    /// Cancelled when `follow` returns: nothing more will be published.
+    ended: CancellationToken,
 }
 
 impl std::fmt::Debug for LiveFeed {
@@ -45,12 +49,19 @@ impl LiveFeed {
     fn with_buffer(buffer: usize) -> Self {
         Self {
             sender: broadcast::channel(buffer).0,
+            ended: CancellationToken::new(),
         }
     }
 
     /// Every change published from now on, until the subscriber falls behind.
     pub fn subscribe(&self) -> LiveChanges {
         LiveChanges(self.sender.subscribe())
+    }
+
+    /// Resolves once the feed is no longer followed (the server is shutting down), at once if
+    /// it already is not: a subscription ends then, and its client is told it is complete.
+    pub fn ended(&self) -> WaitForCancellationFutureOwned {
+        self.ended.clone().cancelled_owned()
     }
 
     /// Follows the feed from its current head until `shutdown`, publishing keyring changes.
@@ -62,6 +73,9 @@ impl LiveFeed {
     /// anyone who subscribes after the count, and nothing committed after a subscription is
     /// skipped.
     pub async fn follow(&self, db: Database, mut shutdown: watch::Receiver<bool>) {
+        // However it returns: the sender lives on in the API's state, so subscribers would
+        // never hear that the feed is closed.
+        let _ended = self.ended.clone().drop_guard();
         let mut after = match db.head().await {
             Ok(head) => head,
             Err(e) => {

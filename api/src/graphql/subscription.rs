@@ -5,7 +5,7 @@ use super::{api, request, with_scope};
 use crate::error::ApiError;
 use async_graphql::{Context, Subscription, ID};
 use credledger_domain::user::Scope;
-use futures::Stream;
+use futures::{Stream, StreamExt as _};
 use std::time::Duration;
 
 pub struct Subscription;
@@ -33,6 +33,9 @@ impl Subscription {
         let user = p.user_id.to_string();
         let api = api(ctx).clone();
         let mut events = api.live.subscribe();
+        // The server's shutdown ends it wherever it waits (the sender lives on in the API's
+        // state: the changes alone would never end).
+        let ended = api.live.ended();
         Ok(async_stream::stream! {
             let mut recheck = tokio::time::interval(RECHECK);
             recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -84,6 +87,7 @@ impl Subscription {
                     position: event.position,
                 });
             }
-        })
+        }
+        .take_until(ended))
     }
 }
