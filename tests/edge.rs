@@ -1199,6 +1199,71 @@ async fn one_socket_holds_a_bounded_number_of_operations(env: TestEnv) {
 }
 on_both_backends!(one_socket_holds_a_bounded_number_of_operations);
 
+/// One person holds at most 32 operations open over all their sockets (one cookie, three
+/// sockets): the 33rd is refused `RATE_LIMITED`, and once a socket holding some closes, a new
+/// one is served.
+async fn one_person_holds_a_bounded_number_of_operations_over_all_their_sockets(env: TestEnv) {
+    use crate::support::api::Auth;
+    let server = env.server().await;
+    let alice = server.user("alice").await;
+    let Auth::Cookie(cookie) = alice.auth.clone() else {
+        unreachable!()
+    };
+    let address = server.running.address.to_string();
+    let mut full = Vec::new();
+    for socket in 0..2 {
+        let mut ws = Ws::connect(&address, Some(&cookie), json!({})).await;
+        for i in 0..16 {
+            ws.subscribe(&format!("{socket}-{i}"), CHANGES, json!({}))
+                .await;
+        }
+        // The socket's own bound answers the 17th: the 16 before it are open.
+        ws.subscribe("probe", CHANGES, json!({})).await;
+        let Received::Message(m) = ws.answer(Duration::from_secs(10)).await else {
+            panic!("no answer to the probe")
+        };
+        assert_eq!(m["id"], "probe", "{m}");
+        assert!(refused(&m["payload"]), "{m}");
+        full.push(ws);
+    }
+    let mut third = Ws::connect(&address, Some(&cookie), json!({})).await;
+    third.subscribe("33rd", CHANGES, json!({})).await;
+    let Received::Message(m) = third.answer(Duration::from_secs(10)).await else {
+        panic!("no answer to the 33rd subscription")
+    };
+    assert_eq!(m["id"], "33rd", "{m}");
+    assert_eq!(
+        m["payload"]["errors"][0]["extensions"]["code"], "RATE_LIMITED",
+        "{m}"
+    );
+    // A socket closes: its 16 are released, and a new subscription is served.
+    drop(full.pop());
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        third
+            .subscribe(&format!("again-{tries}"), CHANGES, json!({}))
+            .await;
+        match third.answer(Duration::from_millis(500)).await {
+            Received::Nothing => break,
+            Received::Message(m)
+                if m["payload"]["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+                    && tries < 20 => {}
+            other => panic!("after a socket closed, a subscription was answered {other:?}"),
+        }
+    }
+    alice
+        .add("notion", "Work", server.good_fields("notion", 0))
+        .await;
+    let Received::Message(m) = third.answer(Duration::from_secs(5)).await else {
+        panic!("the new subscription was not served")
+    };
+    assert_eq!(m["type"], "next", "{m}");
+    assert_eq!(m["id"], format!("again-{tries}"), "{m}");
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(one_person_holds_a_bounded_number_of_operations_over_all_their_sockets);
+
 /// When the server stops, an open subscription completes and its socket closes, rather than
 /// going silent while it goes on asking the database about its principal every 15 s.
 async fn a_subscription_completes_and_its_socket_closes_when_the_server_stops(env: TestEnv) {

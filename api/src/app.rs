@@ -341,6 +341,7 @@ impl Application {
             expiry_warning: jobs.warning_window,
             limits,
             live: LiveFeed::new(),
+            open_per_subject: Default::default(),
             answers: Default::default(),
             // Browsers keep `Secure` cookies off plain HTTP except on loopback; dev mode on
             // loopback serves plain HTTP, everything else is expected behind TLS.

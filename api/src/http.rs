@@ -744,8 +744,65 @@ pub const SOCKET_IDLE_WAIT: Duration = Duration::from_secs(30);
 /// The most operations (subscriptions, mostly) one WebSocket connection may have open at once.
 pub const MAX_OPEN_PER_SOCKET: usize = 16;
 
+/// The most operations (subscriptions, mostly) one person or token (the API rate limit's
+/// subject) may have open at once over all their WebSockets to this process. The rate limit
+/// bounds operations started, not those held: each open subscription asks the database whether
+/// its principal may still act every 15 s and before each delivery, so one cookie opening
+/// sockets at the rate limit's pace would pile up thousands within the hour. The dashboard
+/// holds one per tab; 32 leaves room for many tabs and a few machine clients per token.
+pub const MAX_OPEN_PER_SUBJECT: usize = 32;
+
+/// The operations open over WebSockets in this process, per rate subject (a person or a
+/// token): at most [`MAX_OPEN_PER_SUBJECT`] each.
+#[derive(Debug, Clone, Default)]
+pub struct OpenPerSubject(Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>);
+
+impl OpenPerSubject {
+    /// Counts one more open operation of `subject` until the guard is dropped; `None` when it
+    /// already holds [`MAX_OPEN_PER_SUBJECT`].
+    fn take(&self, subject: &str) -> Option<SubjectOpen> {
+        let mut counts = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = counts.entry(subject.to_owned()).or_default();
+        if *count >= MAX_OPEN_PER_SUBJECT {
+            return None;
+        }
+        *count += 1;
+        Some(SubjectOpen {
+            counts: self.clone(),
+            subject: subject.to_owned(),
+        })
+    }
+}
+
+/// One open operation of a subject, counted until dropped (when its stream ends or is stopped,
+/// or its socket closes).
+struct SubjectOpen {
+    counts: OpenPerSubject,
+    subject: String,
+}
+
+impl Drop for SubjectOpen {
+    fn drop(&mut self) {
+        let mut counts = self
+            .counts
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = counts.get_mut(&self.subject) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.subject);
+            }
+        }
+    }
+}
+
 /// The schema as one WebSocket connection sees it: at most [`MAX_OPEN_PER_SOCKET`] operations
-/// open at once, so a client cannot pile up subscriptions on one socket, and each operation
+/// open at once, so a client cannot pile up subscriptions on one socket, nor more than
+/// [`MAX_OPEN_PER_SUBJECT`] over all the sockets of its person or token, and each operation
 /// started draws on the caller's API rate limit like an HTTP request.
 #[derive(Clone)]
 struct SocketExecutor {
@@ -886,8 +943,36 @@ impl async_graphql::Executor for SocketExecutor {
             })
             .boxed();
         }
-        let (schema, api) = (self.schema.clone(), self.api.clone());
         let subject = self.subject.get().cloned().flatten();
+        // Held with `open`; none for an anonymous caller, who has no subscription to hold.
+        let held = match subject
+            .as_deref()
+            .map(|s| self.api.open_per_subject.take(s))
+        {
+            Some(None) => {
+                // Not VALIDATION, as one socket's bound is: room comes back when one of the
+                // others (another tab, another socket) ends, so another try may be answered.
+                let mut error = async_graphql::ServerError::new(
+                    format!(
+                        "at most {MAX_OPEN_PER_SUBJECT} operations may be open at once for one \
+                         person or token, over all their connections: end one first"
+                    ),
+                    None,
+                );
+                error
+                    .extensions
+                    .get_or_insert_with(Default::default)
+                    .set("code", "RATE_LIMITED");
+                drop(open);
+                return futures::stream::once(async move {
+                    async_graphql::Response::from_errors(vec![error])
+                })
+                .boxed();
+            }
+            Some(held) => held,
+            None => None,
+        };
+        let (schema, api) = (self.schema.clone(), self.api.clone());
         let caller = self.caller.get().cloned();
         futures::stream::once(async move {
             let refused = |error| {
@@ -914,7 +999,7 @@ impl async_graphql::Executor for SocketExecutor {
         })
         .flatten()
         .map(move |response| {
-            let _open = &open;
+            let _open = (&open, &held);
             response
         })
         .boxed()

@@ -34,6 +34,8 @@ pub struct Api {
     /// Credentials expiring within this window count as expiring soon (the expiry job's).
     pub expiry_warning: chrono::Duration,
     pub live: LiveFeed,
+    /// The operations each person or token holds open over WebSockets (`crate::http`).
+    pub open_per_subject: crate::http::OpenPerSubject,
     /// Answers of read-only queries, given again while they hold (see `crate::memo`).
     pub answers: crate::memo::AnswerMemo,
     /// `Secure` session cookies (off only in dev mode on loopback).
