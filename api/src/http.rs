@@ -800,6 +800,21 @@ impl Drop for SubjectOpen {
     }
 }
 
+/// An operation refused before it started: one answer carrying `message` and `code`, then the
+/// operation's end.
+fn refused_operation(
+    message: String,
+    code: &'static str,
+) -> futures::stream::BoxStream<'static, async_graphql::Response> {
+    let mut error = async_graphql::ServerError::new(message, None);
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code);
+    use futures::StreamExt as _;
+    futures::stream::once(async move { async_graphql::Response::from_errors(vec![error]) }).boxed()
+}
+
 /// The schema as one WebSocket connection sees it: at most [`MAX_OPEN_PER_SOCKET`] operations
 /// open at once, so a client cannot pile up subscriptions on one socket, nor more than
 /// [`MAX_OPEN_PER_SUBJECT`] over all the sockets of its person or token, and each operation
@@ -929,19 +944,11 @@ impl async_graphql::Executor for SocketExecutor {
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let open = Open(self.open.clone());
         if self.open.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= MAX_OPEN_PER_SOCKET {
-            let mut error = async_graphql::ServerError::new(
-                format!("at most {MAX_OPEN_PER_SOCKET} operations may be open on one connection"),
-                None,
-            );
-            error
-                .extensions
-                .get_or_insert_with(Default::default)
-                .set("code", "VALIDATION");
             drop(open);
-            return futures::stream::once(async move {
-                async_graphql::Response::from_errors(vec![error])
-            })
-            .boxed();
+            return refused_operation(
+                format!("at most {MAX_OPEN_PER_SOCKET} operations may be open on one connection"),
+                "VALIDATION",
+            );
         }
         let subject = self.subject.get().cloned().flatten();
         // Held with `open`; none for an anonymous caller, who has no subscription to hold.
@@ -952,22 +959,14 @@ impl async_graphql::Executor for SocketExecutor {
             Some(None) => {
                 // Not VALIDATION, as one socket's bound is: room comes back when one of the
                 // others (another tab, another socket) ends, so another try may be answered.
-                let mut error = async_graphql::ServerError::new(
+                drop(open);
+                return refused_operation(
                     format!(
                         "at most {MAX_OPEN_PER_SUBJECT} operations may be open at once for one \
                          person or token, over all their connections: end one first"
                     ),
-                    None,
+                    "RATE_LIMITED",
                 );
-                error
-                    .extensions
-                    .get_or_insert_with(Default::default)
-                    .set("code", "RATE_LIMITED");
-                drop(open);
-                return futures::stream::once(async move {
-                    async_graphql::Response::from_errors(vec![error])
-                })
-                .boxed();
             }
             Some(held) => held,
             None => None,
