@@ -1,4 +1,5 @@
-import { useCallback, useState } from 'react';
+import { useCallback, useMemo, useState } from 'react';
+import { createRequest, type AnyVariables, type DocumentInput, type Operation } from 'urql';
 import { useOnRecovered } from './connection';
 
 /**
@@ -31,4 +32,20 @@ export function useLastData<T>(given: T | null | undefined, scope?: unknown): T 
 export function useRefetchOnRecovery(refetch: (opts: { requestPolicy: 'network-only' }) => void) {
   const onRecovered = useCallback(() => refetch({ requestPolicy: 'network-only' }), [refetch]);
   useOnRecovered(onRecovered);
+}
+
+/**
+ * Whether the data on screen answers other variables than these: urql gives the last answer (of
+ * another page, other filters) while the answer to these loads. The page then marks it stale
+ * (busy, dimmed, a Loading… line) rather than showing it as the answer. `operation` is the one
+ * `useQuery` answered; `data` what the page shows (no data: nothing stale).
+ */
+export function useStale<Data, Variables extends AnyVariables>(
+  query: DocumentInput<Data, Variables>,
+  variables: Variables,
+  operation: Operation | undefined,
+  data: unknown,
+): boolean {
+  const key = useMemo(() => createRequest(query, variables).key, [query, variables]);
+  return data !== undefined && operation?.key !== key;
 }

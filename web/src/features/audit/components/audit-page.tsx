@@ -1,6 +1,6 @@
 import { ChevronLeft, ChevronRight, CheckCircle2, XCircle } from 'lucide-react';
 import { useId, useMemo, useState } from 'react';
-import { createRequest, useQuery } from 'urql';
+import { useQuery } from 'urql';
 import { EmptyState, ErrorState, LoadingState, RefreshFailed } from '@/components/page-state';
 import { PageHeader } from '@/components/page-header';
 import { Button } from '@/components/ui/button';
@@ -17,7 +17,7 @@ import { clientLabel, dateTime, eventLabel, eventSentence } from '@/lib/format';
 import { useSession } from '@/lib/session';
 import { AUDIT_ACTION_GROUPS, dayBoundary } from '../api/actions';
 import { useDocumentTitle } from '@/lib/use-document-title';
-import { useLastData, useRefetchOnRecovery } from '@/lib/use-last-data';
+import { useLastData, useRefetchOnRecovery, useStale } from '@/lib/use-last-data';
 import { cn } from '@/lib/utils';
 
 const PAGE_SIZE = 20;
@@ -95,10 +95,8 @@ export function AuditPage() {
   // Kept for these variables only: a page or filter the server refused shows why, not the last rows.
   const data = useLastData(fresh, variables);
   useRefetchOnRecovery(refetch);
-  // The rows on screen may be another page's or other filters' (urql gives the last answer while
-  // the answer to these variables loads): then they are dimmed and marked busy, not shown as it.
-  const requestKey = useMemo(() => createRequest(AuditPageQuery, variables).key, [variables]);
-  const stale = data !== undefined && operation?.key !== requestKey;
+  // The rows on screen may be another page's or other filters': then dimmed and marked busy.
+  const stale = useStale(AuditPageQuery, variables, operation, data);
 
   function setFilter<K extends keyof Filters>(key: K, value: Filters[K]) {
     setFilters((f) => ({ ...f, [key]: value }));
