@@ -230,4 +230,70 @@ describe('AllCredentialsPanel', () => {
       expect(within(panel).queryByRole('alert')).not.toBeInTheDocument();
     },
   );
+
+  it('marks the last filter’s rows as loading while the new filter’s load, not as its answer', async () => {
+    const expired = deferred<Answer>();
+    const { user, panel } = setup({
+      AdminAllCredentials: (v) => (v.status === 'EXPIRED' ? expired.promise : answer([credential()])),
+    });
+    const table = await within(panel).findByRole('table', { name: 'All credentials' });
+    expect(table).not.toHaveAttribute('aria-busy');
+    expect(within(panel).queryByRole('status')).not.toBeInTheDocument();
+
+    await user.selectOptions(within(panel).getByLabelText('Status'), 'EXPIRED');
+    // The active credential is still there, but marked: busy, dimmed, and a note that says so.
+    await waitFor(() =>
+      expect(within(panel).getByTestId('all-credentials')).toHaveAttribute('aria-busy', 'true'),
+    );
+    expect(within(panel).getByText('Work')).toBeInTheDocument();
+    expect(within(panel).getByRole('status')).toHaveTextContent('Loading…');
+    expect(within(panel).getByTestId('all-credentials').querySelector('tbody')).toHaveClass('opacity-50');
+
+    expired.resolve(answer([credential({ id: 'c9', name: 'Old', status: 'EXPIRED' })]));
+    expect(await within(panel).findByText('Old')).toBeInTheDocument();
+    expect(within(panel).queryByText('Work')).not.toBeInTheDocument();
+    expect(within(panel).getByTestId('all-credentials')).not.toHaveAttribute('aria-busy');
+    expect(within(panel).getByTestId('all-credentials').querySelector('tbody')).not.toHaveClass('opacity-50');
+    expect(within(panel).queryByRole('status')).not.toBeInTheDocument();
+  });
+
+  it('marks the last page’s rows as loading while the next page’s load', async () => {
+    const next = deferred<Answer>();
+    const first = Array.from({ length: PAGE }, (_, i) => credential({ id: `c${i}`, name: `Cred ${i}` }));
+    const { user, panel } = setup({
+      AdminAllCredentials: (v) => (v.after === null ? answer(first) : next.promise),
+    });
+    await within(panel).findByText('Cred 0');
+    await user.click(within(panel).getByRole('button', { name: 'Next' }));
+    await waitFor(() =>
+      expect(within(panel).getByTestId('all-credentials')).toHaveAttribute('aria-busy', 'true'),
+    );
+    expect(within(panel).getByText('Cred 0')).toBeInTheDocument();
+    expect(within(panel).getByRole('status')).toHaveTextContent('Loading…');
+    expect(within(panel).getByTestId('all-credentials').querySelector('tbody')).toHaveClass('opacity-50');
+
+    next.resolve(answer([credential({ id: `c${PAGE}`, name: `Cred ${PAGE}` })]));
+    expect(await within(panel).findByText(`Cred ${PAGE}`)).toBeInTheDocument();
+    expect(within(panel).queryByText('Cred 0')).not.toBeInTheDocument();
+    expect(within(panel).getByTestId('all-credentials')).not.toHaveAttribute('aria-busy');
+    expect(within(panel).getByTestId('all-credentials').querySelector('tbody')).not.toHaveClass('opacity-50');
+    expect(within(panel).queryByRole('status')).not.toBeInTheDocument();
+  });
+
+  it('does not say no credential matches while the new filter’s load after an empty answer', async () => {
+    const jira = deferred<Answer>();
+    const { user, panel } = setup({
+      AdminAllCredentials: (v) => (v.service === 'jira' ? jira.promise : answer([])),
+    });
+    expect(await within(panel).findByText('No credentials')).toBeInTheDocument();
+
+    await user.selectOptions(within(panel).getByLabelText('Service'), 'jira');
+    expect(await within(panel).findByRole('status')).toHaveTextContent('Loading credentials…');
+    expect(within(panel).queryByText('No credentials')).not.toBeInTheDocument();
+    expect(within(panel).queryByText('No credential matches these filters.')).not.toBeInTheDocument();
+
+    jira.resolve(answer([credential({ service: 'jira', name: 'Ops' })]));
+    expect(await within(panel).findByText('Ops')).toBeInTheDocument();
+    expect(within(panel).queryByRole('status')).not.toBeInTheDocument();
+  });
 });

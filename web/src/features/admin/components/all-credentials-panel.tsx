@@ -13,7 +13,8 @@ import { graphql } from '@/gql';
 import type { CredentialStatus } from '@/gql/graphql';
 import { apiFailure } from '@/lib/errors';
 import { accountLabel, dateTime, timeAgo } from '@/lib/format';
-import { useLastData, useRefetchOnRecovery } from '@/lib/use-last-data';
+import { useLastData, useRefetchOnRecovery, useStale } from '@/lib/use-last-data';
+import { cn } from '@/lib/utils';
 
 // Metadata only: this page never offers to reveal a secret, whoever looks at it.
 const AllCredentialsQuery = graphql(`
@@ -77,7 +78,7 @@ export function AllCredentialsPanel() {
     }),
     [owner, service, status, pages],
   );
-  const [{ data: fresh, fetching, error }, refetch] = useQuery({
+  const [{ data: fresh, fetching, error, operation }, refetch] = useQuery({
     query: AllCredentialsQuery,
     variables,
     requestPolicy: 'cache-and-network',
@@ -86,6 +87,8 @@ export function AllCredentialsPanel() {
   // Kept for these variables only: a page or filter the server refused shows why, not the last rows.
   const data = useLastData(fresh, variables);
   useRefetchOnRecovery(refetch);
+  // The rows on screen may be another page's or other filters': then dimmed and marked busy.
+  const stale = useStale(AllCredentialsQuery, variables, operation, data);
   const failure = apiFailure(error);
   const serviceName = (key: string) => data?.services.find((s) => s.key === key)?.displayName ?? key;
 
@@ -135,11 +138,15 @@ export function AllCredentialsPanel() {
         ) : (
           <ErrorState message={failure.message} onRetry={() => refetch({ requestPolicy: 'network-only' })} />
         )
+      ) : stale && data.allCredentials.length === 0 ? (
+        // Another page's or other filters' empty answer: these may match, so not "no credentials".
+        <LoadingState label="Loading credentials…" />
       ) : data.allCredentials.length === 0 ? (
         <EmptyState title="No credentials" description="No credential matches these filters." />
       ) : (
         <Card>
-          <Table aria-label="All credentials" data-testid="all-credentials">
+          {stale && <LoadingState className="justify-start border-b px-4 py-2" />}
+          <Table aria-label="All credentials" aria-busy={stale || undefined} data-testid="all-credentials">
             <TableHeader>
               <TableRow>
                 <TableHead>Owner</TableHead>
@@ -152,7 +159,7 @@ export function AllCredentialsPanel() {
                 <TableHead>Sync</TableHead>
               </TableRow>
             </TableHeader>
-            <TableBody>
+            <TableBody className={cn('transition-opacity', stale && 'opacity-50')}>
               {data.allCredentials.map((c) => (
                 <TableRow key={c.id} data-credential-id={c.id}>
                   <TableCell className="font-mono text-xs">{c.owner}</TableCell>
