@@ -733,9 +733,31 @@ impl Ledger {
         Ok((keyring, version, fields))
     }
 
+    /// A credential's current secret and its version, for a live check whose outcome is to be
+    /// recorded; refused, as recording it would be, when the credential is revoked on its
+    /// stream: its secret is then sent nowhere.
+    pub async fn secret_to_validate(
+        &self,
+        credential: &str,
+    ) -> Result<(u32, SecretFields), LedgerError> {
+        let (credential_id, keyring) = self.locate(credential).await?;
+        let state = self.keyrings.load(&keyring.to_string()).await?;
+        state
+            .check_not_revoked(credential_id, "validated")
+            .map_err(refused)?;
+        let c = state
+            .credential(credential_id)
+            .ok_or(LedgerError::NotFound)?;
+        let fields = self
+            .keys
+            .open(credential_id, c.secret_version, &c.secret)
+            .await?;
+        Ok((c.secret_version, fields))
+    }
+
     /// Refuses, as the command would, a credential revoked on its stream: before its secret is
     /// sent to its provider for a check whose outcome could not be recorded (`action`:
-    /// "validated", "given a new secret").
+    /// "given a new secret").
     pub async fn refuse_if_revoked(
         &self,
         credential: &str,
@@ -745,15 +767,20 @@ impl Ledger {
         let state = self.keyrings.load(&keyring.to_string()).await?;
         state
             .check_not_revoked(credential_id, action)
-            .map_err(|e| match e {
-                KeyringError::NotFound(_) => LedgerError::NotFound,
-                e => LedgerError::Rule(e),
-            })
+            .map_err(refused)
     }
 
     /// The keyring's state (sealed secrets only).
     pub async fn keyring(&self, keyring: &KeyringId) -> Result<Keyring, LedgerError> {
         Ok(self.keyrings.load(&keyring.to_string()).await?)
+    }
+}
+
+/// A keyring's refusal of a credential: one that does not exist is not found.
+fn refused(e: KeyringError) -> LedgerError {
+    match e {
+        KeyringError::NotFound(_) => LedgerError::NotFound,
+        e => LedgerError::Rule(e),
     }
 }
 

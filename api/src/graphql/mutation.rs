@@ -642,8 +642,7 @@ impl Mutation {
             let row = credential_for(a, p, &id, Access::Edit).await?;
             let definition = a.ledger.catalog.enabled_service(row.service.as_str())?;
             // Refused before anything is sent to the provider or spent of the budget.
-            a.ledger.refuse_if_revoked(&id, "validated").await?;
-            let (_, version, fields) = a.ledger.secret_for_check(&id).await?;
+            let (version, fields) = a.ledger.secret_to_validate(&id).await?;
             refuse_destination(a, definition, &fields).await?;
             let remaining = spend_validation(ctx, p).await?;
             let outcome = a.validator.validate(definition, &fields).await;

@@ -257,12 +257,9 @@ impl ServiceRun {
             counters.skipped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        // Revoked since the list was read (a run can last hours): its secret goes nowhere.
-        if let Err(e) = self.ledger.refuse_if_revoked(id, "validated").await {
-            return self.refused(id, e);
-        }
-        let (version, fields) = match self.ledger.secret_for_check(id).await {
-            Ok((_, version, fields)) => (version, fields),
+        // Refused if revoked since the list was read (a run can last hours).
+        let (version, fields) = match self.ledger.secret_to_validate(id).await {
+            Ok(secret) => secret,
             Err(e) => return self.refused(id, e),
         };
         let outcome = self.validator.validate(&self.definition, &fields).await;
