@@ -70,5 +70,15 @@ describe('dayBoundary', () => {
     expect(dayBoundary('', false)).toBeNull();
     expect(dayBoundary('15/06/2024', true)).toBeNull();
     expect(dayBoundary('2024-6-15', false)).toBeNull();
+    expect(dayBoundary('2024-02-30', false)).toBeNull();
+    expect(dayBoundary('2023-02-29', true)).toBeNull();
+    expect(dayBoundary('2024-13-01', false)).toBeNull();
+    expect(dayBoundary('2024-06-00', true)).toBeNull();
+  });
+
+  it('keeps a year below 100 as written, and a leap day', () => {
+    expect(inZone('UTC', '0024-06-15', false)).toBe('0024-06-15T00:00:00.000Z');
+    expect(inZone('UTC', '0099-12-31', true)).toBe('0099-12-31T23:59:59.999999Z');
+    expect(inZone('UTC', '2024-02-29', true)).toBe('2024-02-29T23:59:59.999999Z');
   });
 });

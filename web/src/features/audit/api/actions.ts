@@ -69,9 +69,17 @@ export const AUDIT_ACTIONS = AUDIT_ACTION_GROUPS.flatMap((g) => g.actions);
 export function dayBoundary(day: string, end: boolean): string | null {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) return null;
   const [y, m, d] = day.split('-').map(Number);
-  const start = new Date(y, m - 1, end ? d + 1 : d);
-  if (Number.isNaN(start.getTime())) return null;
+  // `setFullYear`, not `new Date(y, …)`: the constructor reads years 0–99 as 1900–1999.
+  const start = new Date(0);
+  start.setFullYear(y, m - 1, d);
+  start.setHours(0, 0, 0, 0);
+  // A day the calendar does not have (`2024-02-30`) is not rolled over into the next month.
+  if (start.getFullYear() !== y || start.getMonth() !== m - 1 || start.getDate() !== d) {
+    return null;
+  }
   if (!end) return start.toISOString();
+  start.setFullYear(y, m - 1, d + 1);
+  start.setHours(0, 0, 0, 0);
   // A millisecond before the next day (`….999Z`), then the microseconds down to the last.
   return new Date(start.getTime() - 1).toISOString().replace(/Z$/, '999Z');
 }
