@@ -236,6 +236,21 @@ impl OAuthFlow {
         {
             return Err("OAuth `provider` must be lowercase letters, digits or '_'".into());
         }
+        // RFC 6749 §3.3: at least one scope, each printable ASCII without space, `"` or `\`
+        // (an empty list would be refused on the provider's page, not here).
+        if self.scopes.is_empty() {
+            return Err("OAuth needs at least one scope".into());
+        }
+        if let Some(bad) = self.scopes.iter().find(|scope| {
+            scope.is_empty()
+                || !scope
+                    .bytes()
+                    .all(|b| (0x21..=0x7e).contains(&b) && b != b'"' && b != b'\\')
+        }) {
+            return Err(format!(
+                "OAuth scope {bad:?} is not one scope (RFC 6749 §3.3)"
+            ));
+        }
         Ok(())
     }
 }
@@ -1081,6 +1096,37 @@ mod tests {
             assert!(
                 matches!(one_service(probe), Err(CatalogError::Invalid(_))),
                 "{probe}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_oauth_flow_without_a_scope_or_with_a_malformed_one_is_refused_at_load() {
+        let builtin: serde_json::Value =
+            serde_json::from_str(include_str!("../catalog/services.json")).expect("json");
+        let with_gmail_scopes = |scopes: serde_json::Value| {
+            let mut file = builtin.clone();
+            let gmail = file["services"]
+                .as_array_mut()
+                .expect("services")
+                .iter_mut()
+                .find(|s| s["key"] == "gmail")
+                .expect("gmail");
+            gmail["oauth"]["scopes"] = scopes;
+            Catalog::from_json(&file.to_string())
+        };
+        assert!(with_gmail_scopes(serde_json::json!(["openid", "email"])).is_ok());
+        for scopes in [
+            serde_json::json!([]),
+            serde_json::json!([""]),
+            serde_json::json!(["openid email"]),
+            serde_json::json!(["openid", "a\"b"]),
+            serde_json::json!(["é"]),
+        ] {
+            let err = with_gmail_scopes(scopes.clone());
+            assert!(
+                matches!(&err, Err(CatalogError::Invalid(m)) if m.contains("gmail") && m.contains("scope")),
+                "{scopes}: {err:?}"
             );
         }
     }
