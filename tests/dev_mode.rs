@@ -36,12 +36,22 @@ fn credledger(dir: &std::path::Path, args: &[&str]) -> Command {
     command
 }
 
+/// A Google OAuth client configured beside `--dev` (as a developer's environment may hold one):
+/// dev mode must not send it to the simulator.
+const REAL_GOOGLE_CLIENT_ID: &str = "1234-real.apps.googleusercontent.com";
+const REAL_GOOGLE_CLIENT_SECRET: &str = "GOCSPX-canary-real-client-secret";
+
 /// `credledger serve --dev` on `dir`, listening on `port`.
 fn serve_dev(dir: &std::path::Path, port: u16, stderr: Stdio) -> Child {
     Child(
         credledger(
             dir,
             &["serve", "--dev", "--bind", &format!("127.0.0.1:{port}")],
+        )
+        .env("CREDLEDGER_OAUTH_GOOGLE_CLIENT_ID", REAL_GOOGLE_CLIENT_ID)
+        .env(
+            "CREDLEDGER_OAUTH_GOOGLE_CLIENT_SECRET",
+            REAL_GOOGLE_CLIENT_SECRET,
         )
         .stderr(stderr)
         .stdout(Stdio::null())
@@ -189,7 +199,9 @@ async fn serve_dev_from_a_fresh_directory_gives_a_working_demo() {
     .await;
     assert_eq!(dashboard["data"]["dashboard"]["servicesConnected"], 1);
     // Connecting Gmail reaches the simulated Google's consent page: the server registered its
-    // own callback with the demo client, whose redirect URIs Google checks exactly.
+    // own callback with the demo client, whose redirect URIs Google checks exactly. The real
+    // client in the environment is not the one used (the simulator does not know it, and would
+    // be sent its secret at the code exchange).
     let (_, started) = gql(
         Some(cookie),
         "mutation { startOAuthConnection(service: \"gmail\") { authorizationUrl } }",
@@ -203,6 +215,13 @@ async fn serve_dev_from_a_fresh_directory_gives_a_working_demo() {
         url.contains(&format!(
             "redirect_uri=http%3A%2F%2F127.0.0.1%3A{port}%2Foauth%2Fcallback"
         )),
+        "{url}"
+    );
+    assert!(
+        url.contains(&format!(
+            "client_id={}",
+            credledger_adapters::simulator::DEMO_OAUTH_CLIENT_ID
+        )) && !url.contains(REAL_GOOGLE_CLIENT_ID),
         "{url}"
     );
     let consent = http.get(url).send().await.unwrap();

@@ -267,15 +267,19 @@ impl Application {
         keep_dev_ledgers_apart(&ledger, settings.dev).await?;
         let mut oauth_clients = settings.oauth_clients.clone();
         if simulator.is_some() {
-            // Dev mode: the simulated Google signs people in with its demo client.
-            oauth_clients.entry("google".to_owned()).or_insert_with(|| {
-                credledger_adapters::oauth::OAuthClient {
-                    id: credledger_adapters::simulator::DEMO_OAUTH_CLIENT_ID.to_owned(),
-                    secret: Some(
-                        credledger_adapters::simulator::DEMO_OAUTH_CLIENT_SECRET.to_owned(),
-                    ),
-                }
-            });
+            // Dev mode: Google's flows go to the simulator, which signs people in with its demo
+            // client. A real client configured beside `--dev` is not used: its secret would be
+            // sent to the simulator with every code exchange and refresh.
+            let demo = credledger_adapters::oauth::OAuthClient {
+                id: credledger_adapters::simulator::DEMO_OAUTH_CLIENT_ID.to_owned(),
+                secret: Some(credledger_adapters::simulator::DEMO_OAUTH_CLIENT_SECRET.to_owned()),
+            };
+            if oauth_clients.insert("google".to_owned(), demo).is_some() {
+                tracing::warn!(
+                    "--dev: the configured Google OAuth client is not used; the simulator's demo \
+                     client connects Google accounts"
+                );
+            }
         }
         // One validator: its clones share the per-service outbound limits, so interactive and
         // scheduled checks together stay within them.
