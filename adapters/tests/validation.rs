@@ -105,6 +105,8 @@ struct Expected {
     account: AccountIdentity,
     metadata: Vec<(&'static str, String)>,
     refusal: &'static str,
+    /// What the provider says in its `500` answer, as the catalog's pointers find it.
+    server_error: &'static str,
 }
 
 /// What each provider says about its first demo account, written out by hand from the
@@ -121,6 +123,7 @@ fn expected(env: &Env, key: &str) -> Expected {
             account: account("8b0e5c7a-61f3-4d2e-9a1c-3f6e2b7d9a01".into(), Some("Acme HQ"), ada),
             metadata: vec![("workspace_name", "Acme HQ".into()), ("bot_name", "credledger".into())],
             refusal: "API token is invalid.",
+            server_error: "Unexpected error occurred.",
         },
         "jira" | "confluence" => Expected {
             account: account(
@@ -133,11 +136,13 @@ fn expected(env: &Env, key: &str) -> Expected {
                 ("site", env.sim.base_url(key)),
             ],
             refusal: "Client must be authenticated to access this resource.",
+            server_error: "Internal server error",
         },
         "todoist" => Expected {
             account: account("2671355".into(), Some("Ada Lovelace"), ada),
             metadata: vec![("time_zone", "Europe/Paris".into()), ("premium", "true".into())],
             refusal: "Invalid token",
+            server_error: "Internal server error",
         },
         "sentry" => Expected {
             account: account("acme".into(), Some("Acme Inc."), None),
@@ -146,6 +151,7 @@ fn expected(env: &Env, key: &str) -> Expected {
                 ("projects_count", "2".into()),
             ],
             refusal: "Invalid token",
+            server_error: "Internal Error",
         },
         "gmail" | "google_calendar" => Expected {
             account: account("108234567890123456789".into(), Some("Ada Lovelace"), ada),
@@ -154,6 +160,7 @@ fn expected(env: &Env, key: &str) -> Expected {
                 ("hosted_domain", "acme.example".into()),
             ],
             refusal: "Invalid Credentials",
+            server_error: "Internal error encountered.",
         },
         "openai" => Expected {
             account: account(
@@ -164,6 +171,7 @@ fn expected(env: &Env, key: &str) -> Expected {
             metadata: vec![("models_count", "4".into()), ("organization", "org-acmeDemo0001".into())],
             // The real message echoes a masked key; the echo is scrubbed.
             refusal: "Incorrect API key provided: <redacted>. You can find your API key at https://platform.openai.com/account/api-keys.",
+            server_error: "The server had an error while processing your request. Sorry about that!",
         },
         "anthropic" => Expected {
             account: account(fingerprint(demo_secret("anthropic")), None, None),
@@ -172,11 +180,13 @@ fn expected(env: &Env, key: &str) -> Expected {
                 ("organization_id", "4f5e6d7c-0001-4acb-9d8e-acme00000001".into()),
             ],
             refusal: "invalid x-api-key",
+            server_error: "Internal server error",
         },
         "mistral" => Expected {
             account: account(fingerprint(demo_secret("mistral")), None, None),
             metadata: vec![("models_count", "4".into())],
             refusal: "Unauthorized",
+            server_error: "Internal server error",
         },
         other => panic!("no expectation for {other}"),
     }
@@ -235,7 +245,16 @@ async fn a_server_error_could_not_be_checked(key: &str) {
     let env = env().await;
     env.sim.set_fault(key, Fault::ServerError);
     let outcome = env.check(key, &env.good(key)).await;
-    assert!(reason(&outcome).contains("HTTP 500"), "{outcome:?}");
+    // The provider's own words, found by the catalog's pointers in its own error format.
+    assert_eq!(
+        reason(&outcome),
+        format!(
+            "{} answered HTTP 500: {}",
+            env.service(key).display_name,
+            expected(&env, key).server_error
+        ),
+        "{key}"
+    );
     assert_eq!(env.sim.requests(key), 1, "a 500 is not retried");
 }
 

@@ -73,7 +73,7 @@ impl SimAccount {
 pub enum Fault {
     /// Waits this long, then answers normally.
     Slow(Duration),
-    /// `500 Internal Server Error`.
+    /// `500 Internal Server Error`, with the API's own error body.
     ServerError,
     /// `403 Forbidden` with an HTML page, as the CDN in front of an API answers a caller's
     /// address it distrusts (or OpenAI a region it does not serve): nothing about the key.
@@ -399,12 +399,7 @@ async fn handle(
     match fault {
         None => {}
         Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
-        Some(Fault::ServerError) => {
-            return json(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                serde_json::json!({"message": "Internal server error"}),
-            )
-        }
+        Some(Fault::ServerError) => return providers::server_error(service),
         Some(Fault::Forbidden) => {
             return (
                 StatusCode::FORBIDDEN,

@@ -214,6 +214,30 @@ pub(super) fn rate_limited(service: &str) -> Response {
     json(StatusCode::TOO_MANY_REQUESTS, body)
 }
 
+/// Each API's own `500` body, so the catalog's error-message pointers are tried on what the
+/// provider says during an outage.
+pub(super) fn server_error(service: &str) -> Response {
+    let body = match service {
+        "notion" => j!({"object": "error", "status": 500, "code": "internal_server_error",
+            "message": "Unexpected error occurred."}),
+        "jira" | "confluence" => j!({"errorMessages": ["Internal server error"], "errors": {}}),
+        "todoist" => j!({"error": "Internal server error", "error_code": 500, "error_extra": {},
+            "error_tag": "INTERNAL_SERVER_ERROR", "http_code": 500}),
+        "sentry" => j!({"detail": "Internal Error"}),
+        "gmail" | "google_calendar" => j!({"error": {"code": 500,
+            "message": "Internal error encountered.", "status": "INTERNAL"}}),
+        "openai" => j!({"error": {
+            "message": "The server had an error while processing your request. Sorry about that!",
+            "type": "server_error", "param": null, "code": null}}),
+        "anthropic" => j!({"type": "error", "error": {"type": "api_error",
+            "message": "Internal server error"}}),
+        "mistral" => j!({"object": "error", "message": "Internal server error",
+            "type": "internal_server_error", "param": null, "code": "3000"}),
+        _ => j!({"message": "Internal server error"}),
+    };
+    json(StatusCode::INTERNAL_SERVER_ERROR, body)
+}
+
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)?
