@@ -626,17 +626,26 @@ impl JobSettings {
                 None => Ok(default),
             }
         };
-        let days = |env: &str, file: Option<u32>, default: chrono::Duration| match env_value::<u32>(
-            env,
-            "a whole number of days",
-        )?
-        .or(file)
-        {
-            Some(n) if n > LONGEST_WINDOW_DAYS => {
-                anyhow::bail!("{env} must be at most {LONGEST_WINDOW_DAYS} days")
-            }
-            n => anyhow::Ok(n.map_or(default, |n| chrono::Duration::days(i64::from(n)))),
-        };
+        let days =
+            |env: &str, file: Option<u32>| match env_value::<u32>(env, "a whole number of days")?
+                .or(file)
+            {
+                Some(n) if n > LONGEST_WINDOW_DAYS => {
+                    anyhow::bail!("{env} must be at most {LONGEST_WINDOW_DAYS} days")
+                }
+                n => anyhow::Ok(n),
+            };
+        let in_days =
+            |n: Option<u32>, default| n.map_or(default, |n| chrono::Duration::days(i64::from(n)));
+        let stale_days = days("CREDLEDGER_REVALIDATE_STALE_DAYS", file.stale_days)?;
+        // Stale after no time at all, every credential is stale at every run: each run (hourly
+        // by default) would send every credential to its provider again and record a check
+        // for each. (`validate-all --stale-days 0` stays: a one-off that checks everything.)
+        anyhow::ensure!(
+            stale_days != Some(0),
+            "the staleness of a credential (CREDLEDGER_REVALIDATE_STALE_DAYS, stale_days) must \
+             be at least 1 day: with 0 every run checks every credential again"
+        );
         let concurrency = env_value::<usize>("CREDLEDGER_REVALIDATE_CONCURRENCY", "a number")?
             .or(file.concurrency)
             .unwrap_or(d.concurrency);
@@ -657,22 +666,17 @@ impl JobSettings {
                 file.revalidate_interval_secs,
                 d.revalidate_interval,
             )?,
-            stale_after: days(
-                "CREDLEDGER_REVALIDATE_STALE_DAYS",
-                file.stale_days,
-                d.stale_after,
-            )?,
+            stale_after: in_days(stale_days, d.stale_after),
             concurrency,
             expiry_interval: secs(
                 "CREDLEDGER_EXPIRY_INTERVAL_SECS",
                 file.expiry_interval_secs,
                 d.expiry_interval,
             )?,
-            warning_window: days(
-                "CREDLEDGER_EXPIRY_WARNING_DAYS",
-                file.expiry_warning_days,
+            warning_window: in_days(
+                days("CREDLEDGER_EXPIRY_WARNING_DAYS", file.expiry_warning_days)?,
                 d.warning_window,
-            )?,
+            ),
             webhook_url,
             mcp: mcp_sync_settings(d.mcp)?,
             oauth_refresh_interval: secs(
@@ -858,6 +862,26 @@ mod tests {
         ] {
             assert_eq!(resolved_with_jobs(text).err().as_deref(), Some(message));
         }
+    }
+
+    /// A staleness of no time makes every credential stale at every run: each run would check
+    /// (and record a check of) every credential again. A staleness shorter than the interval
+    /// is kept: it checks every credential once a run, which is what it says.
+    #[test]
+    fn a_staleness_of_zero_days_is_refused_by_name() {
+        let refused = resolved_with_jobs("[jobs]\nstale_days = 0\n").err();
+        assert_eq!(
+            refused.as_deref(),
+            Some(
+                "the staleness of a credential (CREDLEDGER_REVALIDATE_STALE_DAYS, stale_days) \
+                 must be at least 1 day: with 0 every run checks every credential again"
+            )
+        );
+        let (_, weekly) =
+            resolved_with_jobs("[jobs]\nstale_days = 1\nrevalidate_interval_secs = 604800\n")
+                .expect("a day's staleness with a weekly run resolves");
+        assert_eq!(weekly.stale_after, chrono::Duration::days(1));
+        assert_eq!(weekly.revalidate_interval, Duration::from_secs(604_800));
     }
 
     #[test]
