@@ -4,7 +4,10 @@
 
 use crate::on_both_backends;
 use crate::support::api::{Client, Server};
-use crate::support::{eventually, meta, register_with, valid, valid_until, TestEnv};
+use crate::support::{
+    accept_events_again, eventually, meta, refuse_events_where, register_with, valid, valid_until,
+    TestEnv,
+};
 use credledger::config::{JobSettings, Settings};
 use credledger::jobs::{Leases, EXPIRY, REVALIDATE};
 use credledger::{Application, Running};
@@ -373,6 +376,60 @@ async fn two_instances_on_one_database_revalidate_each_stale_credential_once(env
     setup.running.stop().await.unwrap();
 }
 on_both_backends!(two_instances_on_one_database_revalidate_each_stale_credential_once);
+
+/// A revalidation whose checks the database fails to record is not the job's run, as an
+/// expiry run's is not: its lease's row is not stamped and the next look runs it again, so the
+/// credential, still stale, is checked and recorded once the database takes writes again.
+async fn a_revalidation_whose_checks_were_not_recorded_is_not_completed(env: TestEnv) {
+    let simulator = ProviderSimulator::start().await.unwrap();
+    let settings = settings_for(&env, &simulator, None);
+    let setup = server(start(settings.clone(), jobs_off()).await, simulator);
+    let alice = setup.user("alice").await;
+    let id = add_todoist(&setup, &alice, 0, None).await;
+    let pool = env.any_pool().await;
+    refuse_events_where(
+        &pool,
+        env.backend,
+        "NEW.aggregate_type = 'keyring'",
+        "refused",
+        None,
+    )
+    .await;
+
+    let jobs = JobSettings {
+        stale_after: chrono::Duration::zero(),
+        ..jobs_on()
+    };
+    let scheduled = start(settings, jobs).await;
+    eventually("three looks at the revalidation", || async {
+        scheduled.jobs().polls(REVALIDATE) >= 3
+    })
+    .await;
+    assert_eq!(scheduled.jobs().runs(REVALIDATE), 0);
+    let leases = Leases::new(setup.running.ledger.db.clone());
+    let state = leases
+        .state(REVALIDATE)
+        .await
+        .unwrap()
+        .expect("the lease was taken");
+    assert_eq!(state.last_run_at, None);
+
+    accept_events_again(&pool, env.backend).await;
+    pool.close().await;
+    eventually("a completed revalidation", || async {
+        scheduled.jobs().runs(REVALIDATE) >= 1
+    })
+    .await;
+    scheduled.stop().await.unwrap();
+    let by_scheduler = audit(&env, &id)
+        .await
+        .into_iter()
+        .filter(|e| CHECKS.contains(&e.action.as_str()) && e.actor == "scheduler")
+        .count();
+    assert_eq!(by_scheduler, 1);
+    setup.running.stop().await.unwrap();
+}
+on_both_backends!(a_revalidation_whose_checks_were_not_recorded_is_not_completed);
 
 // ---------------------------------------------------------------------------------------------
 // validate-all from the command line
@@ -999,6 +1056,62 @@ async fn the_server_marks_passed_expiries_and_warns_once_on_its_own_schedule(env
     server.running.stop().await.unwrap();
 }
 on_both_backends!(the_server_marks_passed_expiries_and_warns_once_on_its_own_schedule);
+
+/// An expiry run whose writes the database refuses is not the job's run: its lease's row is
+/// not stamped (so `credledger_job_last_completed_timestamp_seconds` does not move), it counts
+/// no completed run, and the job stays due: once the database takes writes again the next look
+/// marks the credential expired, not one interval (an hour) later.
+async fn an_expiry_run_whose_writes_failed_is_not_completed_and_runs_again(env: TestEnv) {
+    let simulator = ProviderSimulator::start().await.unwrap();
+    let catalog = test_catalog(&env, "catalog.json", &[]);
+    let settings = settings_for(&env, &simulator, Some(catalog));
+    let setup = server(start(settings.clone(), jobs_off()).await, simulator);
+    let alice = setup.user("alice").await;
+    let expired = add_todoist(&setup, &alice, 1, Some(0)).await;
+    let pool = env.any_pool().await;
+    refuse_events_where(
+        &pool,
+        env.backend,
+        "NEW.aggregate_type = 'keyring'",
+        "refused",
+        None,
+    )
+    .await;
+
+    let scheduled = start(settings, jobs_on()).await;
+    eventually("three looks at the expiry job", || async {
+        scheduled.jobs().polls(EXPIRY) >= 3
+    })
+    .await;
+    assert_eq!(scheduled.jobs().runs(EXPIRY), 0);
+    let leases = Leases::new(setup.running.ledger.db.clone());
+    let state = leases
+        .state(EXPIRY)
+        .await
+        .unwrap()
+        .expect("the lease was taken");
+    assert_eq!(state.last_run_at, None);
+    assert_eq!(alice.status(&expired).await, "ACTIVE");
+
+    accept_events_again(&pool, env.backend).await;
+    pool.close().await;
+    eventually("the credential to expire", || async {
+        alice.status(&expired).await == "EXPIRED"
+    })
+    .await;
+    eventually("a completed expiry run", || async {
+        scheduled.jobs().runs(EXPIRY) >= 1
+    })
+    .await;
+    assert!(leases
+        .state(EXPIRY)
+        .await
+        .unwrap()
+        .is_some_and(|s| s.last_run_at.is_some()));
+    scheduled.stop().await.unwrap();
+    setup.running.stop().await.unwrap();
+}
+on_both_backends!(an_expiry_run_whose_writes_failed_is_not_completed_and_runs_again);
 
 /// The server's loops in the background (the read models' runner, the live feed, the MCP
 /// sender) end once nobody can stop them: their shutdown sender gone, as when `serve` fails to

@@ -990,7 +990,7 @@ async fn validate_all(
         drop(held);
         // Only a complete run over everything counts as the scheduled run.
         let full = options.service.is_none() && options.user.is_none();
-        let completed = matches!(&result, Ok(r) if !r.stopped) && full;
+        let completed = matches!(&result, Ok(r) if r.completed()) && full;
         leases
             .release(REVALIDATE, chrono::Utc::now(), completed.then_some(started))
             .await?;
@@ -1064,7 +1064,7 @@ async fn expire(
     let result = crate::jobs::expire(ledger.clone(), &options, stop).await;
     if let Some(held) = held {
         drop(held);
-        let completed = matches!(&result, Ok(r) if !r.stopped);
+        let completed = matches!(&result, Ok(r) if r.completed());
         leases
             .release(EXPIRY, chrono::Utc::now(), completed.then_some(started))
             .await?;

@@ -65,9 +65,18 @@ pub struct ExpiryReport {
     /// in the middle of), destroyed by this run.
     pub shredded: u64,
     /// Could not be marked or recorded, or the data keys erasures left could not be destroyed
-    /// (database trouble); logged.
+    /// (database trouble); logged. A run with any is not completed: the job is due again.
     pub errors: u64,
     pub stopped: bool,
+}
+
+impl ExpiryReport {
+    /// Whether the run counts as the job's run: it went through (not stopped) and every write
+    /// it made went in. A run whose writes failed leaves the job due, so the next look retries
+    /// it rather than one interval later.
+    pub fn completed(&self) -> bool {
+        !self.stopped && self.errors == 0
+    }
 }
 
 /// An HTTP endpoint receiving expiry warnings as JSON POSTs. Redirects are not followed, and

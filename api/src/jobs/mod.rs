@@ -305,7 +305,7 @@ impl Scheduler {
         }
     }
 
-    /// One run; whether it completed (neither stopped nor failed).
+    /// One run; whether it completed (neither stopped nor failed, none of its writes refused).
     async fn run(&self, name: &str, stop: watch::Receiver<bool>) -> bool {
         match name {
             REVALIDATE => {
@@ -320,7 +320,7 @@ impl Scheduler {
                 )
                 .await
                 {
-                    Ok(report) => !report.stopped,
+                    Ok(report) => report.completed(),
                     Err(e) => {
                         tracing::error!(job = name, error = %e, "scheduled revalidation failed");
                         false
@@ -328,7 +328,7 @@ impl Scheduler {
                 }
             }
             _ => match expire(self.ledger.clone(), &self.expiry, stop).await {
-                Ok(report) => !report.stopped,
+                Ok(report) => report.completed(),
                 Err(e) => {
                     tracing::error!(job = name, error = %e, "scheduled expiry run failed");
                     false

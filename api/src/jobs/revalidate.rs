@@ -58,8 +58,14 @@ pub struct RevalidateReport {
     /// disabled, gone from the catalog, or without a live check), or holding a token past its
     /// expiry (the expiry and refresh jobs' to handle): nothing recorded.
     pub skipped: u64,
-    /// Could not be recorded (database trouble); logged.
+    /// Could not be recorded (database trouble), or refused because another credential holds
+    /// the account; logged.
     pub errors: u64,
+    /// Of `errors`, the checks the database failed to make or record (database trouble): the
+    /// secret could not be read or the outcome not written. A run with any is not completed:
+    /// the job is due again, and those credentials, still stale, are checked at the next look
+    /// rather than one interval later.
+    pub unrecorded: u64,
     /// The run stopped before checking everything (shutdown, lease lost).
     pub stopped: bool,
 }
@@ -67,6 +73,12 @@ pub struct RevalidateReport {
 impl RevalidateReport {
     pub fn checked(&self) -> u64 {
         self.valid + self.invalid + self.could_not_check + self.skipped + self.errors
+    }
+
+    /// Whether the run counts as the job's run: it went through (not stopped) and the database
+    /// recorded every check it made.
+    pub fn completed(&self) -> bool {
+        !self.stopped && self.unrecorded == 0
     }
 }
 
@@ -77,6 +89,7 @@ struct Counters {
     could_not_check: AtomicU64,
     skipped: AtomicU64,
     errors: AtomicU64,
+    unrecorded: AtomicU64,
 }
 
 impl Counters {
@@ -182,6 +195,7 @@ pub async fn revalidate(
     report.could_not_check = c.could_not_check.load(Ordering::Relaxed);
     report.skipped = c.skipped.load(Ordering::Relaxed);
     report.errors = c.errors.load(Ordering::Relaxed);
+    report.unrecorded = c.unrecorded.load(Ordering::Relaxed);
     report.stopped = report.checked() < report.stale;
     tracing::info!(
         request_id = %report.request_id,
@@ -307,6 +321,7 @@ impl ServiceRun {
                 };
                 tracing::error!(credential = %id, %detail, "could not revalidate a credential");
                 self.counters.errors.fetch_add(1, Ordering::Relaxed);
+                self.counters.unrecorded.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
