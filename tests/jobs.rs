@@ -787,6 +787,65 @@ async fn validate_all_counts_a_second_credential_of_one_account_as_an_error(env:
 }
 on_both_backends!(validate_all_counts_a_second_credential_of_one_account_as_an_error);
 
+/// A provider answering 503 to every request: the job sends each credential's check once and
+/// records "could not check" (the next run tries again), rather than retrying it and spending
+/// requests of the service's limit its pacing does not count, which would leave people's own
+/// checks "rate limit reached" while the provider is down. A person's own check still retries.
+async fn a_scheduled_check_of_an_unavailable_provider_sends_one_request(env: TestEnv) {
+    let simulator = ProviderSimulator::start().await.unwrap();
+    let settings = settings_for(&env, &simulator, None);
+    let config = config_file(&env, &settings);
+    let server = server(start(settings, jobs_off()).await, simulator);
+    let alice = server.user("alice").await;
+    let ids = [
+        add_todoist(&server, &alice, 0, None).await,
+        add_todoist(&server, &alice, 1, None).await,
+    ];
+    // At once, every time: a retry would go out without a wait.
+    server.simulator.set_fault(
+        "todoist",
+        Fault::Unavailable {
+            retry_after_secs: Some(0),
+        },
+    );
+    let before = server.simulator.requests("todoist");
+    let out = validate_all(&env, &config, &["--stale-days", "0"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        summary_line(&stdout).contains("2 checked — valid 0, invalid 0, could not check 2"),
+        "{stdout}"
+    );
+    assert_eq!(
+        server.simulator.requests("todoist") - before,
+        2,
+        "one request per credential: {stdout}"
+    );
+    for id in &ids {
+        let last = audit(&env, id).await.pop().unwrap();
+        assert_eq!(
+            (last.action.as_str(), last.actor.as_str()),
+            ("ValidationInconclusive", "cli")
+        );
+    }
+
+    // An interactive check makes its retries (two after the first request), as before.
+    let before = server.simulator.requests("todoist");
+    let answer = alice
+        .ok(
+            "mutation($id: ID!) { revalidateCredential(id: $id) { result } }",
+            json!({ "id": ids[0] }),
+        )
+        .await;
+    assert_eq!(
+        answer["revalidateCredential"]["result"], "COULD_NOT_CHECK",
+        "{answer}"
+    );
+    assert_eq!(server.simulator.requests("todoist") - before, 3);
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(a_scheduled_check_of_an_unavailable_provider_sends_one_request);
+
 // ---------------------------------------------------------------------------------------------
 // Expiry
 

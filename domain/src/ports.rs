@@ -40,6 +40,18 @@ pub trait Validator: Send + Sync {
         fields: &SecretFields,
     ) -> crate::keyring::ValidationOutcome;
 
+    /// [`Validator::validate`] with a single request, no retry after a busy answer (429, 503):
+    /// for scheduled checks, which pace themselves to a share of each service's limit per
+    /// check, so a check must spend one request of it. A check that could not be made is
+    /// tried again by a later run. A validator that never retries keeps this default.
+    async fn validate_once(
+        &self,
+        service: &crate::ServiceDefinition,
+        fields: &SecretFields,
+    ) -> crate::keyring::ValidationOutcome {
+        self.validate(service, fields).await
+    }
+
     /// Why the address a check of these fields would call is refused by the deployment's
     /// outbound policy (a private or loopback address, plain `http`), if it is: a mistake in
     /// what the person typed, answered before anything is sent or stored.

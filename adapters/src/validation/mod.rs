@@ -136,7 +136,13 @@ impl HttpValidator {
         self.requests_sent().get(service).copied().unwrap_or(0)
     }
 
-    async fn check(&self, service: &ServiceDefinition, fields: &SecretFields) -> ValidationOutcome {
+    /// One check, retrying a busy answer up to `max_retries` times.
+    async fn check(
+        &self,
+        service: &ServiceDefinition,
+        fields: &SecretFields,
+        max_retries: u32,
+    ) -> ValidationOutcome {
         let config = &self.inner.config;
         let name = service.display_name.as_str();
         let deadline = Instant::now() + config.timeout;
@@ -204,8 +210,12 @@ impl HttpValidator {
                     } else {
                         format!("{name} is unavailable (HTTP {status})")
                     };
-                    if attempt >= config.max_retries {
-                        return could_not(format!("{busy}; gave up after {} retries", attempt));
+                    if attempt >= max_retries {
+                        return could_not(if attempt == 0 {
+                            busy
+                        } else {
+                            format!("{busy}; gave up after {attempt} retries")
+                        });
                     }
                     // A wait past any instant (`Retry-After: 18446744073709551615`) is past it.
                     if Instant::now()
@@ -312,16 +322,17 @@ enum Redirect {
     Nowhere,
 }
 
-#[async_trait::async_trait]
-impl Validator for HttpValidator {
-    async fn validate(
+impl HttpValidator {
+    /// A check, redacted, counted and logged.
+    async fn validate_with(
         &self,
         service: &ServiceDefinition,
         fields: &SecretFields,
+        max_retries: u32,
     ) -> ValidationOutcome {
         let redactor = Redactor::new(service, fields);
         let started = std::time::Instant::now();
-        let outcome = redactor.outcome(self.check(service, fields).await);
+        let outcome = redactor.outcome(self.check(service, fields, max_retries).await);
         let label = match &outcome {
             ValidationOutcome::Valid { .. } => "valid",
             ValidationOutcome::Invalid { .. } => "invalid",
@@ -354,6 +365,26 @@ impl Validator for HttpValidator {
             }
         }
         outcome
+    }
+}
+
+#[async_trait::async_trait]
+impl Validator for HttpValidator {
+    async fn validate(
+        &self,
+        service: &ServiceDefinition,
+        fields: &SecretFields,
+    ) -> ValidationOutcome {
+        self.validate_with(service, fields, self.inner.config.max_retries)
+            .await
+    }
+
+    async fn validate_once(
+        &self,
+        service: &ServiceDefinition,
+        fields: &SecretFields,
+    ) -> ValidationOutcome {
+        self.validate_with(service, fields, 0).await
     }
 
     async fn refused_destination(

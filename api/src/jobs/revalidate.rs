@@ -276,7 +276,14 @@ impl ServiceRun {
             Ok(secret) => secret,
             Err(e) => return self.refused(id, e),
         };
-        let outcome = self.validator.validate(&self.definition, &fields).await;
+        // One request per check: the pacing counts checks, and a retry would spend slots of
+        // the limit it does not count (a provider answering 503 to every request would let
+        // the job take the whole limit). A check that could not be made is recorded once
+        // and made again by the next run.
+        let outcome = self
+            .validator
+            .validate_once(&self.definition, &fields)
+            .await;
         drop(fields);
         let counter = match &outcome {
             ValidationOutcome::Valid { .. } => &counters.valid,
