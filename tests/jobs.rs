@@ -787,6 +787,71 @@ async fn validate_all_counts_a_second_credential_of_one_account_as_an_error(env:
 }
 on_both_backends!(validate_all_counts_a_second_credential_of_one_account_as_an_error);
 
+/// A credential someone checks (`revalidateCredential`) while a run is under way is not
+/// checked again when the run reaches it: the run listed it as stale at its start (a run can
+/// last hours), and its check is now newer than the run's cutoff.
+async fn a_revalidation_skips_a_credential_checked_since_it_listed_it(env: TestEnv) {
+    let simulator = ProviderSimulator::start().await.unwrap();
+    let settings = settings_for(&env, &simulator, None);
+    let config = config_file(&env, &settings);
+    let server = server(start(settings, jobs_off()).await, simulator);
+    let alice = server.user("alice").await;
+    // Checked in this order: oldest check first.
+    let first = add_todoist(&server, &alice, 0, None).await;
+    let checked_meanwhile = add_todoist(&server, &alice, 1, None).await;
+    let before = server.simulator.requests("todoist");
+    // The first check is slow: the person's own check lands while it is under way.
+    server
+        .simulator
+        .set_fault_for("todoist", Fault::Slow(Duration::from_secs(2)), 1);
+    let run = env
+        .cli()
+        .env("CREDLEDGER_CONFIG", &config)
+        .args(["credentials", "validate-all", "--stale-days", "0"])
+        .args(["--concurrency", "1"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually("the first check under way", || async {
+        server.simulator.requests("todoist") > before
+    })
+    .await;
+    let answer = alice
+        .ok(
+            "mutation($id: ID!) { revalidateCredential(id: $id) { result } }",
+            json!({ "id": checked_meanwhile }),
+        )
+        .await;
+    assert_eq!(
+        answer["revalidateCredential"]["result"], "VALID",
+        "{answer}"
+    );
+    let out = tokio::task::spawn_blocking(move || run.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        server.simulator.requests("todoist") - before,
+        2,
+        "the run's first check and the person's, no more: {stdout}"
+    );
+    for (id, by_cli) in [(&first, 1), (&checked_meanwhile, 0)] {
+        let checks = audit(&env, id)
+            .await
+            .into_iter()
+            .filter(|e| CHECKS.contains(&e.action.as_str()) && e.actor == "cli")
+            .count();
+        assert_eq!(checks, by_cli, "credential {id}");
+    }
+    assert!(
+        summary_line(&stdout).contains("valid 1, invalid 0, could not check 0, skipped 1"),
+        "{stdout}"
+    );
+}
+on_both_backends!(a_revalidation_skips_a_credential_checked_since_it_listed_it);
+
 /// A provider answering 503 to every request: the job sends each credential's check once and
 /// records "could not check" (the next run tries again), rather than retrying it and spending
 /// requests of the service's limit its pacing does not count, which would leave people's own

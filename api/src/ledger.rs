@@ -741,6 +741,45 @@ impl Ledger {
         credential: &str,
     ) -> Result<(u32, SecretFields), LedgerError> {
         let (credential_id, keyring) = self.locate(credential).await?;
+        self.open_to_validate(credential_id, &keyring).await
+    }
+
+    /// [`Ledger::secret_to_validate`] for a credential a scheduled run listed as stale (checked
+    /// before `checked_before`, or never) perhaps hours ago: `None`, opening no secret, when a
+    /// check at or after `checked_before` is recorded since (someone revalidated it meanwhile).
+    /// The credential's row, read for that, also says where it lives: one read of it in place
+    /// of the location lookup, then the keyring's load. A check whose answer is not in the read
+    /// model yet (an interactive one waits for it before answering) is not seen.
+    pub async fn stale_secret_to_validate(
+        &self,
+        credential: &str,
+        checked_before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<(u32, SecretFields)>, LedgerError> {
+        let credential_id = CredentialId::parse(credential)?;
+        let (user, service, checked) = credential_summary::keyring_and_check(
+            &self.db.any,
+            &credential_id.to_string(),
+            &credledger_adapters::db::timestamp(checked_before),
+        )
+        .await?
+        .ok_or(LedgerError::NotFound)?;
+        if checked {
+            return Ok(None);
+        }
+        let keyring = KeyringId::new(UserId::parse(&user)?, ServiceKey::parse(&service)?);
+        self.remember_location(credential_id, &keyring);
+        self.open_to_validate(credential_id, &keyring)
+            .await
+            .map(Some)
+    }
+
+    /// The credential's current secret and version, unless it is revoked: one load of its
+    /// keyring.
+    async fn open_to_validate(
+        &self,
+        credential_id: CredentialId,
+        keyring: &KeyringId,
+    ) -> Result<(u32, SecretFields), LedgerError> {
         let state = self.keyrings.load(&keyring.to_string()).await?;
         state
             .check_not_revoked(credential_id, "validated")

@@ -607,6 +607,25 @@ pub async fn keyring_of(
     )
 }
 
+/// Where a credential lives (user and service) and whether a check of it is recorded at or
+/// after `checked_since` (RFC 3339): one that [`stale`] listed before that check no longer is.
+pub async fn keyring_and_check(
+    pool: &sqlx::AnyPool,
+    credential_id: &str,
+    checked_since: &str,
+) -> Result<Option<(String, String, bool)>, ProjectionError> {
+    // Compared as `stale` compares: the same text, the same order.
+    let row: Option<(String, String, i64)> = sqlx::query_as(
+        "SELECT user_id, service, CAST(CASE WHEN last_validated_at >= $2 THEN 1 ELSE 0 END \
+         AS BIGINT) AS checked FROM credential_summary WHERE credential_id = $1",
+    )
+    .bind(credential_id)
+    .bind(checked_since)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(user, service, checked)| (user, service, checked != 0)))
+}
+
 fn stale_sql(filter: &Filter<'_>) -> String {
     format!(
         "SELECT {} FROM credential_summary \

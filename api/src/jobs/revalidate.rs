@@ -54,9 +54,10 @@ pub struct RevalidateReport {
     pub invalid: u64,
     /// The provider could not be asked; recorded, status unchanged.
     pub could_not_check: u64,
-    /// Changed while being checked (secret replaced, revoked, erased), not checkable (service
-    /// disabled, gone from the catalog, or without a live check), or holding a token past its
-    /// expiry (the expiry and refresh jobs' to handle): nothing recorded.
+    /// Changed while being checked (secret replaced, revoked, erased), checked by someone since
+    /// the run listed it, not checkable (service disabled, gone from the catalog, or without a
+    /// live check), or holding a token past its expiry (the expiry and refresh jobs' to
+    /// handle): nothing recorded.
     pub skipped: u64,
     /// Could not be recorded (database trouble), or refused because another credential holds
     /// the account; logged.
@@ -176,6 +177,7 @@ pub async fn revalidate(
             counters: counters.clone(),
             progress: progress.clone(),
             total: report.stale,
+            checked_before: now - options.stale_after,
             metadata: EventMetadata {
                 actor: options.actor.clone(),
                 occurred_at: now,
@@ -221,6 +223,9 @@ struct ServiceRun {
     counters: Arc<Counters>,
     progress: Progress,
     total: u64,
+    /// The run's staleness cutoff: a credential checked at or after it since the list was
+    /// read is no longer stale.
+    checked_before: chrono::DateTime<chrono::Utc>,
     metadata: EventMetadata,
 }
 
@@ -271,9 +276,19 @@ impl ServiceRun {
             counters.skipped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        // Refused if revoked since the list was read (a run can last hours).
-        let (version, fields) = match self.ledger.secret_to_validate(id).await {
-            Ok(secret) => secret,
+        // Refused if revoked since the list was read (a run can last hours); none if checked
+        // since (someone's own check while the run went through the others).
+        let secret = self
+            .ledger
+            .stale_secret_to_validate(id, self.checked_before)
+            .await;
+        let (version, fields) = match secret {
+            Ok(Some(secret)) => secret,
+            Ok(None) => {
+                tracing::debug!(credential = %id, "checked since the run listed it; skipped");
+                counters.skipped.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
             Err(e) => return self.refused(id, e),
         };
         // One request per check: the pacing counts checks, and a retry would spend slots of
