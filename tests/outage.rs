@@ -104,6 +104,15 @@ impl Relay {
         }
     }
 
+    /// Returns once the cut has taken effect: the relay's port refuses connections (the
+    /// aborted task lets go of it when next polled).
+    async fn is_cut(&self) {
+        crate::support::eventually("the relay to be cut", || async {
+            TcpStream::connect(("127.0.0.1", self.port)).await.is_err()
+        })
+        .await;
+    }
+
     /// The database is back, at the same address.
     async fn restore(&self) {
         let listener = TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
@@ -832,4 +841,84 @@ async fn a_command_waits_for_connections_slower_than_a_request_would() {
     let text = crate::support::output_text(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("ledger verify: OK"), "{text}");
+}
+
+/// A live feed that starts while the database is away reads the ledger's head again until it
+/// answers, and only then follows: a subscriber is refused (`UNAVAILABLE`) until then, so no
+/// one is sent the changes made before the start as if they were new (the feed followed from
+/// position 0 and sent every change since the ledger began); once it has started, a
+/// subscriber's first change is the first one made after it. It ends on shutdown while still
+/// waiting for the database.
+#[tokio::test]
+async fn a_live_feed_that_starts_while_the_database_is_away_sends_no_old_change() {
+    use credledger::graphql::{LiveFeed, NotStarted};
+    let Some(env) = TestEnv::postgres().await else {
+        return;
+    };
+    let ledger = env.ledger().await;
+    let token = r#"{"token":"ntn_made_before_the_start_00000000"}"#;
+    let old = crate::support::register(&ledger, "alice", "notion", "Old", token)
+        .await
+        .unwrap();
+    let (relay, relayed) = relayed_database(&env, 2).await;
+    relay.cut();
+    relay.is_cut().await;
+    let feed = LiveFeed::new();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let follower = {
+        let (feed, db) = (feed.clone(), relayed.clone());
+        tokio::spawn(async move { feed.follow(db, stopped).await })
+    };
+
+    let early = feed.subscribe();
+    relay.restore().await;
+    crate::support::eventually("the live feed to read the ledger's head", || async {
+        feed.subscribe().is_ok()
+    })
+    .await;
+    let mut changes = feed.subscribe().unwrap();
+    let token = r#"{"token":"ntn_made_after_the_start_000000000"}"#;
+    let new = crate::support::register(&ledger, "alice", "notion", "New", token)
+        .await
+        .unwrap();
+    let first = changes.next().await.unwrap().expect("a change");
+    assert_eq!(
+        first.credential_id,
+        new.to_string(),
+        "{first:?} (old: {old})"
+    );
+    // Whatever an early subscriber was answered, it was sent no old change either.
+    match early {
+        Err(refused) => assert_eq!(refused, NotStarted),
+        Ok(mut early) => {
+            let first = early.next().await.unwrap().expect("a change");
+            assert_eq!(
+                first.credential_id,
+                new.to_string(),
+                "an old change: {first:?}"
+            );
+        }
+    }
+    stop.send(true).unwrap();
+    follower.await.unwrap();
+
+    // A feed still waiting for the database ends on shutdown.
+    relay.cut();
+    relay.is_cut().await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let waiting = LiveFeed::new();
+    let follower = {
+        let (feed, db) = (waiting.clone(), relayed.clone());
+        tokio::spawn(async move { feed.follow(db, stopped).await })
+    };
+    assert!(
+        waiting.subscribe().is_err(),
+        "refused while it has no start"
+    );
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(20), follower)
+        .await
+        .expect("the feed ended on shutdown")
+        .unwrap();
+    waiting.ended().await;
 }

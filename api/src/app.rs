@@ -529,6 +529,12 @@ impl Application {
         let projections = ledger.projections.clone();
         let projections_rx = rx.clone();
         let consumers = tokio::spawn(async move { projections.run(projections_rx).await });
+        // Early, so that it has read the ledger's head before anyone can subscribe (until then
+        // subscribing is refused).
+        let live = self.api.live.clone();
+        let live_db = ledger.db.clone();
+        let live_rx = rx.clone();
+        let live_task = tokio::spawn(async move { live.follow(live_db, live_rx).await });
         // After the consumers start: creating the demo accounts waits for the read models.
         self.dev_setup().await?;
         if !self.api.accounts.any_user().await? {
@@ -537,10 +543,6 @@ impl Application {
                  `credledger users create --admin --id admin --email you@example.com`"
             );
         }
-        let live = self.api.live.clone();
-        let live_db = ledger.db.clone();
-        let live_rx = rx.clone();
-        let live_task = tokio::spawn(async move { live.follow(live_db, live_rx).await });
         let (scheduler, jobs) = match self.scheduler {
             Some(scheduler) => {
                 let (task, handle) = scheduler.spawn(rx.clone());

@@ -5,18 +5,30 @@
 //! (anyone's) has lost some of its own, and is told so ([`FellBehind`]) rather than left showing
 //! what it missed. When the follower stops (the server's shutdown), [`LiveFeed::ended`]
 //! resolves, and every subscription ends with it.
+//!
+//! The follower starts at the ledger's head, read again and again (a wait doubling up to
+//! [`START_RETRY_MAX`]) while the database cannot answer: starting anywhere else would send
+//! every change since that position as if it were new. Until it has read it, the feed delivers
+//! nothing and subscribing is refused ([`NotStarted`]).
 
 use cqrs_es::Aggregate as _;
 use credledger_adapters::feed::{self, FeedWaker};
 use credledger_adapters::Database;
 use credledger_domain::keyring::{Keyring, KeyringEvent};
 use credledger_domain::KeyringId;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 /// How many changes the broadcast holds for its slowest subscriber.
 pub const LIVE_BUFFER: usize = 4096;
+
+/// The first wait before the follower reads the ledger's head again, doubled after each
+/// failure up to [`START_RETRY_MAX`].
+const START_RETRY_FIRST: Duration = Duration::from_millis(100);
+/// The longest wait between two reads of the ledger's head at start.
+const START_RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// One change to one credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +45,8 @@ pub struct LiveFeed {
     sender: broadcast::Sender<LiveEvent>,
     /// Cancelled when `follow` returns: nothing more will be published.
     ended: CancellationToken,
+    /// The position the follower started from, once it has read the ledger's head; never unset.
+    start: Arc<watch::Sender<Option<i64>>>,
 }
 
 impl std::fmt::Debug for LiveFeed {
@@ -50,12 +64,18 @@ impl LiveFeed {
         Self {
             sender: broadcast::channel(buffer).0,
             ended: CancellationToken::new(),
+            start: Arc::new(watch::channel(None).0),
         }
     }
 
-    /// Every change published from now on, until the subscriber falls behind.
-    pub fn subscribe(&self) -> LiveChanges {
-        LiveChanges(self.sender.subscribe())
+    /// Every change published from now on, until the subscriber falls behind; refused while
+    /// the follower has not yet read the ledger's head (it would not know which changes are
+    /// new, and whatever is committed meanwhile would be missed).
+    pub fn subscribe(&self) -> Result<LiveChanges, NotStarted> {
+        if self.start.borrow().is_none() {
+            return Err(NotStarted);
+        }
+        Ok(LiveChanges(self.sender.subscribe()))
     }
 
     /// Resolves once the feed is no longer followed (the server is shutting down), at once if
@@ -65,6 +85,8 @@ impl LiveFeed {
     }
 
     /// Follows the feed from its current head until `shutdown`, publishing keyring changes.
+    /// While the head cannot be read it reads it again after a wait (0.1 s, doubled up to 5 s),
+    /// and publishes nothing.
     ///
     /// While nobody subscribes it reads no events (under a stream of resolves that would be
     /// every use, payload and all): it only moves past what was committed, to the position a
@@ -76,12 +98,8 @@ impl LiveFeed {
         // However it returns: the sender lives on in the API's state, so subscribers would
         // never hear that the feed is closed.
         let _ended = self.ended.clone().drop_guard();
-        let mut after = match db.head().await {
-            Ok(head) => head,
-            Err(e) => {
-                tracing::error!(error = %e, "live feed: could not read the ledger's head");
-                0
-            }
+        let Some(mut after) = self.read_start(&db, &mut shutdown).await else {
+            return;
         };
         let mut waker = FeedWaker::new(&db, Duration::from_millis(500)).await;
         // The committed position the last wake-up told of.
@@ -127,6 +145,34 @@ impl LiveFeed {
         }
     }
 
+    /// The ledger's head, read again after a wait while the database cannot answer, and kept
+    /// as the feed's start; `None` once `shutdown` says stop.
+    async fn read_start(&self, db: &Database, shutdown: &mut watch::Receiver<bool>) -> Option<i64> {
+        let mut wait = START_RETRY_FIRST;
+        loop {
+            if *shutdown.borrow() {
+                return None;
+            }
+            match db.head().await {
+                Ok(head) => {
+                    self.start.send_replace(Some(head));
+                    return Some(head);
+                }
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                    "live feed: could not read the ledger's head; subscriptions are refused \
+                     until it can"
+                ),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                changed = shutdown.changed() => if changed.is_err() { return None },
+            }
+            wait = (wait * 2).min(START_RETRY_MAX);
+        }
+    }
+
     fn publish(&self, e: &feed::FeedEvent) {
         if e.aggregate_type != Keyring::TYPE || self.sender.receiver_count() == 0 {
             return;
@@ -154,6 +200,13 @@ impl LiveFeed {
         }
     }
 }
+
+/// The follower has not read the ledger's head yet (the database could not answer): a
+/// subscription is refused with `UNAVAILABLE`, and the client subscribes again (the dashboard
+/// does, after a wait, and reads its pages afresh).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the live feed has not read the ledger's head yet")]
+pub struct NotStarted;
 
 /// One subscriber's changes (see [`LiveFeed::subscribe`]).
 pub struct LiveChanges(broadcast::Receiver<LiveEvent>);
@@ -212,7 +265,8 @@ mod tests {
     #[tokio::test]
     async fn a_subscriber_that_falls_behind_is_told_so_not_handed_the_next_change() {
         let feed = LiveFeed::with_buffer(2);
-        let mut changes = feed.subscribe();
+        feed.start.send_replace(Some(0));
+        let mut changes = feed.subscribe().expect("the feed has its start");
         for position in 1..=3 {
             feed.sender.send(change(position)).expect("a subscriber");
         }

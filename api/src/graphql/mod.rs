@@ -8,7 +8,7 @@ mod query;
 mod subscription;
 pub mod types;
 
-pub use live::LiveFeed;
+pub use live::{LiveFeed, NotStarted};
 
 use crate::accounts::Accounts;
 use crate::auth::Principal;

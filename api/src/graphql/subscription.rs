@@ -21,8 +21,9 @@ async fn still_signed_in(api: &crate::graphql::Api, p: &crate::auth::Principal) 
 #[Subscription]
 impl Subscription {
     /// Changes to your credentials as they happen: status, validation, primary, sync. It ends
-    /// with an `UNAVAILABLE` error when it fell behind and missed changes: subscribe again and
-    /// read the credentials afresh.
+    /// with an `UNAVAILABLE` error when it fell behind and missed changes, and is refused with
+    /// one while the server cannot yet read the ledger (just after it started): subscribe again
+    /// and read the credentials afresh.
     async fn credential_changed(
         &self,
         ctx: &Context<'_>,
@@ -32,7 +33,11 @@ impl Subscription {
         let principal = p.clone();
         let user = p.user_id.to_string();
         let api = api(ctx).clone();
-        let mut events = api.live.subscribe();
+        // Before the live feed has read the ledger's head it knows no start: `UNAVAILABLE`,
+        // and the client subscribes again (the dashboard then reads its pages afresh).
+        let mut events = api.live.subscribe().map_err(|e| {
+            ApiError::Unavailable(e.to_string()).into_graphql(&request(ctx).request_id)
+        })?;
         // The server's shutdown ends it wherever it waits (the sender lives on in the API's
         // state: the changes alone would never end).
         let ended = api.live.ended();

@@ -807,8 +807,9 @@ export type Subscription = {
   __typename?: 'Subscription';
   /**
    * Changes to your credentials as they happen: status, validation, primary, sync. It ends
-   * with an `UNAVAILABLE` error when it fell behind and missed changes: subscribe again and
-   * read the credentials afresh.
+   * with an `UNAVAILABLE` error when it fell behind and missed changes, and is refused with
+   * one while the server cannot yet read the ledger (just after it started): subscribe again
+   * and read the credentials afresh.
    */
   credentialChanged: CredentialChange;
 };
