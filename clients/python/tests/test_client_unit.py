@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import pickle
+import socket
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import anyio
@@ -727,3 +730,74 @@ def test_the_async_client_bounds_an_answer_as_the_sync_one_does():
 
     anyio.run(main)
     assert len(sent) <= 17
+
+
+# --- the timeout in all, against a loopback server that trickles its headers ------------------
+
+
+class TricklingServer:
+    """A loopback HTTP server that answers a resolve, sending its status line and headers one
+    byte every 0.2 s (each byte well within a read timeout, the whole some 20 s), then the body
+    at once. `finished` is set once it has sent it all; it stops when the client goes away."""
+
+    def __init__(self):
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self.finished = threading.Event()
+        self.cut_short = threading.Event()
+        body = json.dumps(ok().json()).encode()
+        self._head = (
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            f"X-Padding: {'.' * 40}\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        self._body = body
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        conn, _ = self._listener.accept()
+        with conn:
+            conn.settimeout(5)
+            received = b""
+            while b"\r\n\r\n" not in received:
+                received += conn.recv(65536)
+            try:
+                for i in range(len(self._head)):
+                    conn.sendall(self._head[i : i + 1])
+                    time.sleep(0.2)
+                conn.sendall(self._body)
+            except OSError:
+                self.cut_short.set()
+                return
+            self.finished.set()
+
+    def close(self):
+        self._listener.close()
+        self._thread.join(timeout=30)
+
+
+@pytest.fixture
+def trickling():
+    server = TricklingServer()
+    yield server
+    server.close()
+
+
+def test_a_server_trickling_its_headers_fails_the_resolve_at_its_timeout(trickling):
+    with CredledgerClient(trickling.url, TOKEN, timeout=1) as client:
+        with pytest.raises(ConnectionFailed) as info:
+            client.resolve("demo", "notion")
+    assert info.value.timed_out
+    assert not trickling.finished.is_set(), "the resolve waited for the whole answer"
+
+
+def test_the_async_client_fails_at_its_timeout_against_trickled_headers(trickling):
+    async def main():
+        async with AsyncCredledgerClient(trickling.url, TOKEN, timeout=1) as client:
+            with pytest.raises(ConnectionFailed) as info:
+                await client.resolve("demo", "notion")
+        assert info.value.timed_out
+        assert not trickling.finished.is_set(), "the resolve waited for the whole answer"
+
+    anyio.run(main)
+

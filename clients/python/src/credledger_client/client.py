@@ -16,18 +16,23 @@ obtained under a token that credledger now refuses are not served from memory.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import email.utils
 import ipaddress
 import json
 import math
 import threading
 import time
+import urllib.request
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
+import anyio
+import httpcore
 import httpx
 
 from ._version import __version__
@@ -381,15 +386,111 @@ def _expiry(value: Any) -> Any:
 #: The largest answer read from credledger: a resolved credential's secret is at most 64 KiB.
 MAX_ANSWER_BYTES = 1024 * 1024
 
+#: When the sync resolve under way must be over, by `time.monotonic()`; `None` outside one.
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("credledger_deadline", default=None)
+
+
+@contextlib.contextmanager
+def _deadline_in(seconds: float) -> Iterator[None]:
+    """Within it, the sync client's connections connect, write and read no later than
+    `seconds` from now (in this thread: the deadline is a context variable)."""
+    token = _DEADLINE.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def _until_deadline(timeout: float | None, late: type[Exception]) -> float | None:
+    """`timeout` (httpx's for one read, write or connect), shortened to what is left before the
+    deadline; `late` is raised once nothing is."""
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise late("credledger did not answer within the timeout in all")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read and write ends by the deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _until_deadline(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _until_deadline(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None):
+        tls = self._inner.start_tls(ssl_context, server_hostname, _until_deadline(timeout, httpcore.ConnectTimeout))
+        return _DeadlineStream(tls)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's sync network backend, its connections ending each step by the deadline."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        timeout = _until_deadline(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.connect_tcp(host, port, timeout, local_address, socket_options))
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        timeout = _until_deadline(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.connect_unix_socket(path, timeout, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class _DeadlineTransport(httpx.HTTPTransport):
+    """httpx's transport on httpcore's connection pool, whose connections end each step by the
+    resolve's deadline. httpx's timeouts bound each read, not the whole (encode/httpx#1450):
+    status line and headers sent a byte at a time would hold a resolve for as long as the
+    server likes. (The async client cancels instead, as httpx advises.)"""
+
+    def __init__(self, *, trust_env: bool) -> None:
+        super().__init__(trust_env=trust_env)
+        # httpx.HTTPTransport takes no network backend; its pool, built as it builds it (with
+        # httpx's default limits), is given ours.
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=trust_env),
+            max_connections=100,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+            network_backend=_DeadlineBackend(),
+        )
+
 
 class _Reading:
-    """An answer's body read as it comes: at most `MAX_ANSWER_BYTES`, and no longer in all than
-    `timeout` seconds (httpx bounds each read, not the whole: a byte every few seconds would
-    keep it going). Read as sent, never decompressed: the client asks for `identity` (credledger
+    """An answer's body read as it comes: at most `MAX_ANSWER_BYTES`, and not past `deadline`
+    (by `clock`; the resolve's, which began before connecting: httpx bounds each read, not the
+    whole, and an `http_client` of the caller's has no deadline of its own). Read as sent, never
+    decompressed: the client asks for `identity` (credledger
     does not compress its answers), and refuses a compressed one, which would be inflated
     before any bound could see it (a few KiB can hold gigabytes)."""
 
-    def __init__(self, response: httpx.Response, timeout: float, clock: Callable[[], float]) -> None:
+    def __init__(self, response: httpx.Response, deadline: float, clock: Callable[[], float]) -> None:
         encoding = response.headers.get("content-encoding", "").strip().lower()
         if encoding not in ("", "identity"):
             raise _error(
@@ -399,7 +500,7 @@ class _Reading:
                 response=response,
             )
         self.response = response
-        self.deadline = clock() + timeout
+        self.deadline = deadline
         self.clock = clock
         self.body = bytearray()
 
@@ -526,6 +627,14 @@ class _Base:
             timed_out=timed_out,
         )
 
+    def _out_of_time(self) -> ConnectionFailed:
+        # Cancelled wherever it was: it may have been sent.
+        return ConnectionFailed(
+            f"the request to credledger timed out: no complete answer within {self.timeout} s",
+            reached=True,
+            timed_out=True,
+        )
+
     def _settle(self, key: tuple, response: httpx.Response, asked_at_drops: int) -> ResolvedCredential:
         try:
             # The token itself is in no frame's locals: a traceback that shows them shows none.
@@ -554,7 +663,11 @@ class CredledgerClient(_Base):
         base_url: credledger's URL (`https://credledger.example.com`; plain http only to
             loopback unless `allow_insecure_http`). `/graphql` is appended unless present.
         token: an API token with the scope `credentials:resolve` (`clt_…`).
-        timeout: seconds for each request to credledger (each read, and the answer in all).
+        timeout: seconds a resolve may take in all, from connecting to the answer's last byte
+            (the async client cancels it then; the sync client's connections read and write no
+            later). With an `http_client` of your own, its own timeouts bound each step and
+            this one the answer's body only; through a proxy taken from the environment, the
+            same.
         cache_ttl: seconds an answer is reused (0 disables the cache).
         max_cache_entries: the cache's bound; the oldest entry goes first.
         user_agent: prepended to the User-Agent, which the audit trail shows (name the MCP
@@ -589,8 +702,15 @@ class CredledgerClient(_Base):
             clock=clock,
         )
         self._owns_http = http_client is None
+        trust_env = self._trusts_env()
+        # A transport given to httpx.Client turns off the environment's proxies: with one
+        # set (https only), httpx's own transports, whose timeouts bound each step only.
+        proxied = trust_env and bool(urllib.request.getproxies())
         self._http = http_client or httpx.Client(
-            timeout=timeout, follow_redirects=False, trust_env=self._trusts_env()
+            timeout=timeout,
+            follow_redirects=False,
+            trust_env=trust_env,
+            transport=None if proxied else _DeadlineTransport(trust_env=trust_env),
         )
 
     def resolve(
@@ -614,16 +734,20 @@ class CredledgerClient(_Base):
         if cached is not None:
             return cached
         asked_at_drops = self._cache.drops
+        deadline = self._clock() + self.timeout
         try:
-            with self._http.stream(
-                "POST",
-                self.endpoint,
-                content=self._payload(user_id, service, name, tool),
-                headers=self._headers(),
-                timeout=self.timeout,
-                follow_redirects=False,
-            ) as streamed:
-                reading = _Reading(streamed, self.timeout, self._clock)
+            with (
+                _deadline_in(self.timeout),
+                self._http.stream(
+                    "POST",
+                    self.endpoint,
+                    content=self._payload(user_id, service, name, tool),
+                    headers=self._headers(),
+                    timeout=self.timeout,
+                    follow_redirects=False,
+                ) as streamed,
+            ):
+                reading = _Reading(streamed, deadline, self._clock)
                 for chunk in streamed.iter_bytes():
                     reading.add(chunk)
                 response = reading.answer()
@@ -690,21 +814,27 @@ class AsyncCredledgerClient(_Base):
         if cached is not None:
             return cached
         asked_at_drops = self._cache.drops
+        deadline = self._clock() + self.timeout
         try:
-            async with self._http.stream(
-                "POST",
-                self.endpoint,
-                content=self._payload(user_id, service, name, tool),
-                headers=self._headers(),
-                timeout=self.timeout,
-                follow_redirects=False,
-            ) as streamed:
-                reading = _Reading(streamed, self.timeout, self._clock)
-                async for chunk in streamed.aiter_bytes():
-                    reading.add(chunk)
-                response = reading.answer()
+            # The whole resolve, connecting included, is cancelled at its timeout (httpx bounds
+            # each read, not the whole; under asyncio or trio alike).
+            with anyio.fail_after(self.timeout):
+                async with self._http.stream(
+                    "POST",
+                    self.endpoint,
+                    content=self._payload(user_id, service, name, tool),
+                    headers=self._headers(),
+                    timeout=self.timeout,
+                    follow_redirects=False,
+                ) as streamed:
+                    reading = _Reading(streamed, deadline, self._clock)
+                    async for chunk in streamed.aiter_bytes():
+                        reading.add(chunk)
+                    response = reading.answer()
         except httpx.HTTPError as exc:
             failed = self._transport_error(exc)
+        except TimeoutError:
+            failed = self._out_of_time()
         except UnicodeError:
             failed = self._unencodable()
         else:
