@@ -801,3 +801,12 @@ def test_the_async_client_fails_at_its_timeout_against_trickled_headers(tricklin
 
     anyio.run(main)
 
+
+def test_the_answer_says_whether_it_came_from_the_cache():
+    script = Script(ok())
+    client = make(script, clock=Clock())
+    first = client.resolve("demo", "notion")
+    second = client.resolve("demo", "notion")
+    assert (first.from_cache, second.from_cache) == (False, True)
+    assert len(script.requests) == 1
+    assert "from_cache=True" in repr(second) and SECRET not in repr(second)

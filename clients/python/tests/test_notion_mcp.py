@@ -263,6 +263,9 @@ def test_tool_answers_with_notion_data_and_the_use_is_audited(live, tmp_path):
     # No token anywhere: not in the answers, not in the server's log.
     log = log_path.read_text()
     assert "resolved Notion credential" in log  # the log is there and was written
+    # The one resolve, then the cache's two answers, each logged as such.
+    told = [line.rsplit(": ", 1)[-1] for line in log.splitlines() if "resolved Notion credential" in line]
+    assert told == ["fetched", "cached", "cached"], told
     for secret in (token, live.notion_secret, live.notion_secret_2):
         assert secret not in log
         for result in (default_user, again, second_call):

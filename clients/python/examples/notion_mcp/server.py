@@ -238,8 +238,13 @@ async def notion_workspace() -> NotionWorkspace:
         ) from None
     except CredledgerError as exc:
         raise ToolError(f"credledger could not resolve the credential: {exc}") from None
+    # Whether credledger was asked (and recorded the use) or the client's cache answered.
     log.info(
-        "resolved Notion credential %s (%s) for user %s", credential.credential_id, credential.name, user
+        "resolved Notion credential %s (%s) for user %s: %s",
+        credential.credential_id,
+        credential.name,
+        user,
+        "cached" if credential.from_cache else "fetched",
     )
 
     secret = credential.fields.get("token")

@@ -79,8 +79,10 @@ class ResolvedCredential:
 
     `fields` holds the secret's fields named as in the catalog (`token`, `api_key`, `url`, …).
     `expires_at` is when the secret expires (an OAuth access token), as an aware UTC datetime,
-    or `None`. The `repr` shows the field names only, never their values, so logging the
-    object is safe; logging `fields` itself is not.
+    or `None`. `from_cache` is `True` when the answer came from the client's cache (credledger
+    was not asked, and recorded no use), `False` when credledger was asked just now. The `repr`
+    shows the field names only, never their values, so logging the object is safe; logging
+    `fields` itself is not.
     """
 
     credential_id: str
@@ -88,17 +90,19 @@ class ResolvedCredential:
     name: str
     fields: dict[str, str] = field(default_factory=dict)
     expires_at: datetime | None = None
+    # Not part of what the credential is: a cached answer equals the one it was kept from.
+    from_cache: bool = field(default=False, compare=False)
 
     def __repr__(self) -> str:
         names = ", ".join(sorted(self.fields))
         return (
             f"ResolvedCredential(credential_id={self.credential_id!r}, service={self.service!r},"
-            f" name={self.name!r}, fields=<{names or 'none'}: hidden>)"
+            f" name={self.name!r}, fields=<{names or 'none'}: hidden>, from_cache={self.from_cache!r})"
         )
 
-    def _copy(self) -> ResolvedCredential:
+    def _copy(self, *, from_cache: bool) -> ResolvedCredential:
         # Each caller gets its own dict: changing it must not change what the cache holds.
-        return replace(self, fields=dict(self.fields))
+        return replace(self, fields=dict(self.fields), from_cache=from_cache)
 
 
 class _Secret:
@@ -171,7 +175,7 @@ class _TTLCache:
             if self.clock() >= expires or self._lifetime(value) <= 0:
                 del self._items[key]
                 return None
-            return value._copy()
+            return value._copy(from_cache=True)
 
     def put(self, key: Hashable, value: ResolvedCredential, asked_at_drops: int) -> None:
         """Keeps `value`, unless the cache was dropped from since it was asked for
@@ -186,7 +190,7 @@ class _TTLCache:
             lifetime = self._lifetime(value)
             if lifetime <= 0:
                 return  # expires too soon to be kept
-            self._items[key] = (self.clock() + lifetime, value._copy())
+            self._items[key] = (self.clock() + lifetime, value._copy(from_cache=False))
             while len(self._items) > self.max_entries:
                 self._items.popitem(last=False)
 
@@ -647,7 +651,7 @@ class _Base:
             self._cache.drop(*key)
             raise
         self._cache.put(key, resolved, asked_at_drops)
-        return resolved._copy()
+        return resolved._copy(from_cache=False)
 
     def __repr__(self) -> str:
         return (
