@@ -310,3 +310,28 @@ async fn an_export_recomputes_with_sha256_alone_from_its_documented_layout(env: 
     );
 }
 on_both_backends!(an_export_recomputes_with_sha256_alone_from_its_documented_layout);
+
+/// Rows near the largest an event may be, more of them than one batch's bytes hold: the
+/// export reads them in several batches and writes each exactly once, in order (the chain is not
+/// the export's to check: the rows were edited by hand).
+async fn an_export_of_rows_larger_than_one_batch_holds_writes_each_once(env: TestEnv) {
+    use credledger_adapters::feed::MAX_STORED_EVENT_BYTES;
+    let built = build(&env).await;
+    let mut t = Tamper::open(&env, &built.pool).await;
+    let near = crate::tamper::json_of_bytes(MAX_STORED_EVENT_BYTES as usize - 4096);
+    for position in 2..=7 {
+        t.set_json("payload", position, &near).await;
+    }
+    let export = export_without_keys(&env, 1);
+    assert_eq!(export.code, Some(0), "{}", export.stderr);
+    let lines = json_lines(&export);
+    let (closing, events) = lines.split_last().unwrap();
+    let positions: Vec<i64> = events
+        .iter()
+        .map(|e| e["position"].as_i64().unwrap())
+        .collect();
+    assert_eq!(positions, (1..=built.head).collect::<Vec<_>>());
+    assert!(events[1..7].iter().all(|e| e["payload"] == near.as_str()));
+    assert_eq!(closing["events"], built.head);
+}
+on_both_backends!(an_export_of_rows_larger_than_one_batch_holds_writes_each_once);

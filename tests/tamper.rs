@@ -581,3 +581,110 @@ async fn an_event_stored_outside_the_chain_fails_verify(env: TestEnv) {
     );
 }
 on_both_backends!(an_event_stored_outside_the_chain_fails_verify);
+
+/// A JSON object of `bytes` bytes, as a row written by hand could hold.
+pub fn json_of_bytes(bytes: usize) -> String {
+    let filler = bytes - r#"{"x":""}"#.len();
+    format!(r#"{{"x":"{}"}}"#, "a".repeat(filler))
+}
+
+/// A row larger than any event the ledger writes (written by hand into the database an auditor
+/// checks) is refused unread and named at its position, as every row before it is checked:
+/// verify and export read the ledger in batches, which a row of any size written around the
+/// triggers made as large as it was.
+async fn a_row_larger_than_any_event_the_ledger_writes_is_named_and_not_read(env: TestEnv) {
+    use credledger_adapters::feed::MAX_STORED_EVENT_BYTES;
+    let built = build(&env).await;
+    let mut t = Tamper::open(&env, &built.pool).await;
+    t.set_json(
+        "payload",
+        built.k,
+        &json_of_bytes(MAX_STORED_EVENT_BYTES as usize),
+    )
+    .await;
+    let verdict = verify_without_keys(&env);
+    assert_fails_at(&verdict, built.k);
+    let refused = format!(
+        "bytes, more than the {MAX_STORED_EVENT_BYTES} bytes any event the ledger writes \
+         takes; not read"
+    );
+    assert!(verdict.stderr.contains(&refused), "{verdict:?}");
+    let export = crate::support::chain::export_without_keys(&env, 1);
+    assert_eq!(export.code, Some(1), "{export:?}");
+    assert!(
+        export.stderr.contains(&format!(
+            "ledger export: FAILED at position {}: stored as ",
+            built.k
+        )) && export.stderr.contains(&refused),
+        "{export:?}"
+    );
+    // The lines before it, and no closing line.
+    assert_eq!(
+        export.stdout.lines().count() as i64,
+        built.k - 1,
+        "{export:?}"
+    );
+    assert!(!export.stdout.contains("end_of_export"), "{export:?}");
+
+    // Back under the bound, the row is read again: verify fails on its content, as on any edit.
+    t.set_json("payload", built.k, &json_of_bytes(64 * 1024))
+        .await;
+    let verdict = verify_without_keys(&env);
+    assert_fails_at(&verdict, built.k);
+    assert!(
+        verdict.stderr.contains("the stored hash does not match"),
+        "{verdict:?}"
+    );
+}
+on_both_backends!(a_row_larger_than_any_event_the_ledger_writes_is_named_and_not_read);
+
+/// The largest event of fixed size the ledger writes, a change of a credential's metadata from
+/// the most the domain allows to as much again (32 entries of a 64-character key and a
+/// 1,024-character value, in 4-byte characters), is well within the bound verify and export
+/// refuse rows beyond, and verifies and exports like any other.
+async fn the_largest_metadata_change_the_ledger_writes_verifies_and_exports(env: TestEnv) {
+    use credledger_adapters::feed::MAX_STORED_EVENT_BYTES;
+    let built = build(&env).await;
+    let most = |round: u32| -> BTreeMap<String, String> {
+        (0..32)
+            .map(|i| {
+                let key = format!("{round}{i:02}{}", "𝄞".repeat(61));
+                (key, "𝄞".repeat(1024))
+            })
+            .collect()
+    };
+    let id = crate::support::new_id();
+    built
+        .ledger
+        .register(
+            credledger::NewCredential {
+                user_id: "frank",
+                service: "notion",
+                name: "Largest",
+                fields_json: br#"{"token":"secret_frank_largest"}"#,
+                metadata: most(1),
+                validation: None,
+            },
+            id,
+            &meta("frank"),
+        )
+        .await
+        .unwrap();
+    let changed = built
+        .ledger
+        .update(&id.to_string(), None, Some(most(2)), &meta("frank"))
+        .await
+        .unwrap();
+    let mut t = Tamper::open(&env, &built.pool).await;
+    let stored = t.text("payload", changed.position).await.len();
+    assert!(stored > 270_000, "{stored} bytes");
+    assert!(
+        (stored as i64) < MAX_STORED_EVENT_BYTES / 4,
+        "{stored} bytes"
+    );
+    assert_verifies(&verify_without_keys(&env), changed.position);
+    let export = crate::support::chain::export_without_keys(&env, 1);
+    assert_eq!(export.code, Some(0), "{export:?}");
+    assert!(export.stdout.contains(&"𝄞".repeat(1024)));
+}
+on_both_backends!(the_largest_metadata_change_the_ledger_writes_verifies_and_exports);

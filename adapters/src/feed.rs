@@ -117,14 +117,69 @@ pub async fn read_between<'e>(
         .collect::<Result<_, _>>()?)
 }
 
-/// A stored row of `events` that cannot be read as an event: SQLite keeps whatever it is given
-/// around the triggers (a payload of bytes that are not text, a NULL hash); PostgreSQL's
-/// columns refuse most of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnreadableRow {
-    pub position: i64,
-    /// What is wrong with it, naming the column ("its payload is not text").
-    pub why: String,
+/// The most bytes one stored event may take, its texts and hashes together, as
+/// [`EveryEvent`] counts them: a larger row is refused unread. The events the ledger writes
+/// stay well under it: the largest of fixed size is a change of a credential's metadata (its
+/// old and new metadata, each at most 32 entries of a 64-character key and a 1,024-character
+/// value, at most 4 bytes a character: under 280 KB); the one without a fixed limit, an MCP
+/// server's change withdrawing its users' grants of a service, reaches it only past
+/// 30,000 grants (a grant takes under 140 bytes).
+pub const MAX_STORED_EVENT_BYTES: i64 = 4 * 1024 * 1024;
+
+/// The most bytes of stored events one batch of [`EveryEvent`] reads (a single event up to
+/// [`MAX_STORED_EVENT_BYTES`] always fits).
+const BATCH_BYTES: i64 = 16 * 1024 * 1024;
+
+/// The most events one batch of [`EveryEvent`] reads.
+const BATCH_EVENTS: i64 = 5000;
+
+/// The bytes a row takes, as the feed reads it: its texts (the JSON columns as text) and hashes,
+/// summed as 64-bit numbers. `octet_length` reads a stored length without loading the value
+/// (SQLite from 3.43, given the column itself; PostgreSQL's `json` is cast to `text` as it is),
+/// so a huge row is measured, not read.
+fn stored_bytes(backend: Backend) -> String {
+    let json = |column: &str| match backend {
+        Backend::Postgres => format!("CAST({column} AS TEXT)"),
+        Backend::Sqlite => column.to_owned(),
+    };
+    [
+        "aggregate_type".to_owned(),
+        "aggregate_id".to_owned(),
+        "event_type".to_owned(),
+        "event_version".to_owned(),
+        json("payload"),
+        json("metadata"),
+        "prev_hash".to_owned(),
+        "hash".to_owned(),
+    ]
+    .map(|column| format!("COALESCE(CAST(octet_length({column}) AS BIGINT), 0)"))
+    .join(" + ")
+}
+
+/// A stored row of `events` that [`EveryEvent`] refuses, naming its position: `ledger verify`
+/// fails on it, `ledger export` stops at it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RefusedRow {
+    /// It cannot be read as an event: SQLite keeps whatever it is given around the triggers (a
+    /// payload of bytes that are not text, a NULL hash); PostgreSQL's columns refuse most of it.
+    /// `why` names the column ("its payload is not text").
+    #[error("stored in a form no event has ({why})")]
+    Unreadable { position: i64, why: String },
+    /// It is larger than any event the ledger writes ([`MAX_STORED_EVENT_BYTES`]): written by
+    /// hand, and not read (it would have to be held in memory whole).
+    #[error(
+        "stored as {bytes} bytes, more than the {MAX_STORED_EVENT_BYTES} bytes any event the \
+         ledger writes takes; not read"
+    )]
+    TooLarge { position: i64, bytes: i64 },
+}
+
+impl RefusedRow {
+    pub fn position(&self) -> i64 {
+        match self {
+            Self::Unreadable { position, .. } | Self::TooLarge { position, .. } => *position,
+        }
+    }
 }
 
 /// What [`EveryEvent::next`] read.
@@ -132,13 +187,17 @@ pub struct UnreadableRow {
 pub enum Read {
     /// The next events in order; none at the end of the feed.
     Events(Vec<FeedEvent>),
-    /// The next stored row cannot be read as an event; every event before it was read.
-    Unreadable(UnreadableRow),
+    /// The next stored row is refused; every event before it was read.
+    Refused(RefusedRow),
 }
 
 /// The whole feed from a position, for a reader that must account for every row (`ledger
-/// verify`, `ledger export`): read in batches, then, once a batch holds a row that cannot be
-/// read as an event, one event at a time up to that row, which is named.
+/// verify`, `ledger export`), in batches bounded by count and by bytes: each batch first reads
+/// its rows' positions and sizes, then the rows that fit, in one read-only snapshot (so the
+/// rows read are the rows measured), and at most [`BATCH_BYTES`] at a time whatever the rows
+/// hold. A row larger than [`MAX_STORED_EVENT_BYTES`] is refused unread, and once a batch holds
+/// a row that cannot be read as an event, the rows are read one at a time up to that row, which
+/// is named; either is refused only once every event before it was read.
 #[derive(Debug)]
 pub struct EveryEvent {
     after: i64,
@@ -148,13 +207,52 @@ pub struct EveryEvent {
 impl EveryEvent {
     /// Reads the events after position `after`.
     pub fn after(after: i64) -> Self {
-        Self { after, batch: 5000 }
+        Self {
+            after,
+            batch: BATCH_EVENTS,
+        }
     }
 
-    pub async fn next(&mut self, pool: &AnyPool) -> Result<Read, DbError> {
+    pub async fn next(&mut self, db: &Database) -> Result<Read, DbError> {
         loop {
-            match read_after(pool, self.after, self.batch).await {
+            let mut tx = db.any.begin().await?;
+            if db.backend() == Backend::Postgres {
+                // Both statements below see the same rows. (SQLite's read transaction does.)
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let sizes: Vec<(i64, i64)> = sqlx::query_as(&format!(
+                "SELECT global_position, {} AS stored_bytes FROM events \
+                 WHERE global_position > $1 ORDER BY global_position LIMIT $2",
+                stored_bytes(db.backend())
+            ))
+            .bind(self.after)
+            .bind(self.batch)
+            .fetch_all(&mut *tx)
+            .await?;
+            let (mut upto, mut bytes) = (None, 0);
+            for &(position, size) in &sizes {
+                if size > MAX_STORED_EVENT_BYTES {
+                    if upto.is_none() {
+                        return Ok(Read::Refused(RefusedRow::TooLarge {
+                            position,
+                            bytes: size,
+                        }));
+                    }
+                    break;
+                }
+                if upto.is_some() && bytes + size > BATCH_BYTES {
+                    break;
+                }
+                (upto, bytes) = (Some(position), bytes + size);
+            }
+            let Some(upto) = upto else {
+                return Ok(Read::Events(Vec::new()));
+            };
+            match read_between(&mut *tx, self.after, upto + 1, self.batch).await {
                 Ok(events) => {
+                    tx.commit().await?;
                     if let Some(last) = events.last() {
                         self.after = last.position;
                     }
@@ -162,14 +260,11 @@ impl EveryEvent {
                 }
                 Err(e) if is_not_an_event(&e) && self.batch > 1 => self.batch = 1,
                 Err(e) if is_not_an_event(&e) => {
-                    let position: i64 = sqlx::query_scalar(
-                        "SELECT MIN(global_position) FROM events WHERE global_position > $1",
-                    )
-                    .bind(self.after)
-                    .fetch_one(pool)
-                    .await?;
-                    let why = why_unreadable(pool, position).await?;
-                    return Ok(Read::Unreadable(UnreadableRow { position, why }));
+                    // The one row measured, and found within the bound.
+                    let position = upto;
+                    drop(tx);
+                    let why = why_unreadable(&db.any, position).await?;
+                    return Ok(Read::Refused(RefusedRow::Unreadable { position, why }));
                 }
                 Err(e) => return Err(e),
             }

@@ -126,9 +126,10 @@ pub enum ProjectionsCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum LedgerCommand {
-    /// Recompute the hash chain; exit 1 naming the first bad position, 2 when it cannot check
-    /// (a database error, no ledger there, two different --expect hashes for one position).
-    /// Needs no key.
+    /// Recompute the hash chain; exit 1 naming the first bad position (a row that cannot be
+    /// read as an event, or larger than any event the ledger writes, included), 2 when it
+    /// cannot check (a database error, no ledger there, two different --expect hashes for one
+    /// position). Needs no key; reads the ledger in batches of bounded size.
     Verify {
         /// A hash kept outside the database for a position, `POSITION:HEX` (as an earlier
         /// verify printed its head): exit 1 unless the chain holds that event with that hash.
@@ -513,14 +514,13 @@ async fn ledger(settings: Settings, command: LedgerCommand) -> anyhow::Result<Ex
             // A row that cannot be read as an event is named once the chain before it is checked.
             let mut feed = feed::EveryEvent::after(0);
             loop {
-                let events = match feed.next(&db.any).await? {
+                let events = match feed.next(&db).await? {
                     feed::Read::Events(events) => events,
-                    feed::Read::Unreadable(row) => {
+                    feed::Read::Refused(row) => {
                         progress.finish_and_clear();
                         eprintln!(
-                            "ledger verify: FAILED at position {}: stored in a form no event has \
-                             ({})",
-                            row.position, row.why
+                            "ledger verify: FAILED at position {}: {row}",
+                            row.position()
                         );
                         return Ok(ExitCode::from(1));
                     }
@@ -585,59 +585,69 @@ async fn ledger(settings: Settings, command: LedgerCommand) -> anyhow::Result<Ex
             let from = from.max(1);
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            let mut feed = feed::EveryEvent::after(from - 1);
-            let mut written: i64 = 0;
-            let mut head: Option<(i64, String)> = None;
-            loop {
-                let events = match feed.next(&db.any).await? {
-                    feed::Read::Events(events) => events,
-                    feed::Read::Unreadable(row) => {
-                        out.flush()?;
-                        eprintln!(
-                            "ledger export: FAILED at position {}: stored in a form no event has \
-                             ({}); the lines written before it have no closing line: the export \
-                             is not complete",
-                            row.position, row.why
-                        );
-                        return Ok(ExitCode::from(1));
-                    }
-                };
-                if events.is_empty() {
-                    break;
-                }
-                for e in &events {
-                    let hash = hex::encode(&e.hash);
-                    let line = serde_json::json!({
-                        "position": e.position,
-                        "aggregate_type": e.aggregate_type,
-                        "aggregate_id": e.aggregate_id,
-                        "sequence": e.sequence,
-                        "event_type": e.event_type,
-                        "event_version": e.event_version,
-                        "metadata": e.metadata,
-                        "payload": e.payload,
-                        "prev_hash": hex::encode(&e.prev_hash),
-                        "hash": hash,
-                    });
-                    writeln!(out, "{line}")?;
-                    written += 1;
-                    head = Some((e.position, hash));
-                }
-            }
-            // Written only once every event is: a file without it was cut short.
-            let (head_position, head_hash) = head.unzip();
-            let end = serde_json::json!({
-                "end_of_export": true,
-                "from": from,
-                "events": written,
-                "head_position": head_position,
-                "head_hash": head_hash,
-            });
-            writeln!(out, "{end}")?;
+            let ended = export(&db, from, &mut out).await;
             out.flush()?;
+            if let Err(row) = ended? {
+                eprintln!(
+                    "ledger export: FAILED at position {}: {row}; the lines written before it \
+                     have no closing line: the export is not complete",
+                    row.position()
+                );
+                return Ok(ExitCode::from(1));
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the export from position `from` to `out`: every event's line, then the closing line.
+/// A refused row ends it before the closing line (the lines before it are written).
+async fn export(
+    db: &Database,
+    from: i64,
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<Result<(), feed::RefusedRow>> {
+    let mut feed = feed::EveryEvent::after(from - 1);
+    let mut written: i64 = 0;
+    let mut head: Option<(i64, String)> = None;
+    loop {
+        let events = match feed.next(db).await? {
+            feed::Read::Events(events) => events,
+            feed::Read::Refused(row) => return Ok(Err(row)),
+        };
+        if events.is_empty() {
+            break;
+        }
+        for e in &events {
+            let hash = hex::encode(&e.hash);
+            let line = serde_json::json!({
+                "position": e.position,
+                "aggregate_type": e.aggregate_type,
+                "aggregate_id": e.aggregate_id,
+                "sequence": e.sequence,
+                "event_type": e.event_type,
+                "event_version": e.event_version,
+                "metadata": e.metadata,
+                "payload": e.payload,
+                "prev_hash": hex::encode(&e.prev_hash),
+                "hash": hash,
+            });
+            writeln!(out, "{line}")?;
+            written += 1;
+            head = Some((e.position, hash));
+        }
+    }
+    // Written only once every event is: a file without it was cut short.
+    let (head_position, head_hash) = head.unzip();
+    let end = serde_json::json!({
+        "end_of_export": true,
+        "from": from,
+        "events": written,
+        "head_position": head_position,
+        "head_hash": head_hash,
+    });
+    writeln!(out, "{end}")?;
+    Ok(Ok(()))
 }
 
 /// Stored events with no position in the chain (none, or below 1): read by no feed, so absent

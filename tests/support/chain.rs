@@ -200,6 +200,21 @@ impl Tamper {
         assert_eq!(done.rows_affected(), 1);
     }
 
+    /// Stores `text` as the JSON text of `column` at `position` (nothing else in the row changes).
+    pub async fn set_json(&mut self, column: &str, position: i64, text: &str) {
+        let sql = format!(
+            "UPDATE events SET {column} = {} WHERE global_position = $2",
+            self.json_param(1)
+        );
+        let done = sqlx::query(&sql)
+            .bind(text.to_owned())
+            .bind(position)
+            .execute(&mut *self.conn)
+            .await
+            .unwrap();
+        assert_eq!(done.rows_affected(), 1);
+    }
+
     pub async fn exec(&mut self, sql: &str, position: i64) -> u64 {
         sqlx::query(sql)
             .bind(position)
