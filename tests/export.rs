@@ -311,6 +311,72 @@ async fn an_export_recomputes_with_sha256_alone_from_its_documented_layout(env: 
 }
 on_both_backends!(an_export_recomputes_with_sha256_alone_from_its_documented_layout);
 
+/// The names in a directory.
+fn names_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// `ledger export > file` leaves a partial file when the export fails (marked only by its
+/// missing closing line); `--output FILE` puts the file in place only once it is complete, the
+/// same bytes standard output gets, and on a failure leaves nothing there (nor its temporary
+/// file), and an earlier file as it was.
+async fn an_export_to_a_file_appears_only_complete(env: TestEnv) {
+    use crate::support::chain::export_without_keys_to;
+    let built = build(&env).await;
+    let dir = env.dir.path().join("exports");
+    std::fs::create_dir(&dir).unwrap();
+    let file = dir.join("ledger.jsonl");
+    let stdout = export_without_keys(&env, 1);
+    assert_eq!(stdout.code, Some(0), "{stdout:?}");
+    let to_file = export_without_keys_to(&env, &file);
+    assert_eq!(to_file.code, Some(0), "{to_file:?}");
+    assert_eq!(to_file.stdout, "", "{to_file:?}");
+    assert_eq!(std::fs::read(&file).unwrap(), stdout.stdout.as_bytes());
+    assert_eq!(names_in(&dir), ["ledger.jsonl"]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the export is personal data: {mode:o}");
+    }
+
+    // A row the export refuses, well inside the ledger: lines were written before it.
+    let mut t = Tamper::open(&env, &built.pool).await;
+    t.set_json(
+        "payload",
+        built.k,
+        &crate::tamper::json_of_bytes(
+            credledger_adapters::feed::MAX_STORED_EVENT_BYTES as usize + 1,
+        ),
+    )
+    .await;
+    let other = dir.join("other.jsonl");
+    let failed = export_without_keys_to(&env, &other);
+    assert_eq!(failed.code, Some(1), "{failed:?}");
+    assert!(
+        failed.stderr.contains(&format!(
+            "ledger export: FAILED at position {}: stored as ",
+            built.k
+        )) && failed
+            .stderr
+            .contains(&format!("nothing was written to {}", other.display())),
+        "{failed:?}"
+    );
+    assert!(!other.exists(), "{failed:?}");
+    assert_eq!(names_in(&dir), ["ledger.jsonl"], "{failed:?}");
+    // Over an earlier export: it stays as it was.
+    let failed = export_without_keys_to(&env, &file);
+    assert_eq!(failed.code, Some(1), "{failed:?}");
+    assert_eq!(std::fs::read(&file).unwrap(), stdout.stdout.as_bytes());
+    assert_eq!(names_in(&dir), ["ledger.jsonl"], "{failed:?}");
+}
+on_both_backends!(an_export_to_a_file_appears_only_complete);
+
 /// Rows near the largest an event may be, more of them than one batch's bytes hold: the
 /// export reads them in several batches and writes each exactly once, in order (the chain is not
 /// the export's to check: the rows were edited by hand).

@@ -137,8 +137,8 @@ pub enum LedgerCommand {
         #[arg(long = "expect", value_name = "POSITION:HEX", value_parser = parse_anchor)]
         expect: Vec<(i64, String)>,
     },
-    /// Events as JSON lines (position, hashes, metadata, stored payload), then a closing line;
-    /// docs/security.md §6 describes the format. Secrets are ciphertext, but the file is
+    /// Events as JSON lines (position, hashes, metadata, stored payload), then a closing line,
+    /// to standard output or --output FILE; docs/security.md §6 describes the format. Secrets are ciphertext, but the file is
     /// personal data to keep like a backup: payloads carry emails, display names, account
     /// identities, credential names and metadata, provider and MCP error texts, MCP base URLs
     /// and API token hashes; each event's metadata its actor, IP address and user agent.
@@ -146,6 +146,11 @@ pub enum LedgerCommand {
         /// First position to export.
         #[arg(long, default_value_t = 1)]
         from: i64,
+        /// Write the export to FILE instead of standard output: FILE appears only once the
+        /// export is complete (closing line written, synced to disk); on a failure nothing is
+        /// left at FILE, and an existing FILE is replaced only by a complete export.
+        #[arg(long, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
     },
 }
 
@@ -576,25 +581,33 @@ async fn ledger(settings: Settings, command: LedgerCommand) -> anyhow::Result<Ex
                 }
             );
         }
-        LedgerCommand::Export { from } => {
+        LedgerCommand::Export { from, output } => {
             // The export would leave them out without a word, while verify fails on them.
             if let Some(outside) = outside_the_chain(&db).await? {
                 eprintln!("ledger export: refused, nothing written: {outside}");
                 return Ok(ExitCode::from(1));
             }
             let from = from.max(1);
-            let stdout = std::io::stdout();
-            let mut out = std::io::BufWriter::new(stdout.lock());
-            let ended = export(&db, from, &mut out).await;
-            out.flush()?;
-            if let Err(row) = ended? {
-                eprintln!(
-                    "ledger export: FAILED at position {}: {row}; the lines written before it \
-                     have no closing line: the export is not complete",
-                    row.position()
-                );
-                return Ok(ExitCode::from(1));
-            }
+            return match output {
+                None => {
+                    let stdout = std::io::stdout();
+                    let mut out = std::io::BufWriter::new(stdout.lock());
+                    let ended = export(&db, from, &mut out).await;
+                    out.flush()?;
+                    match ended? {
+                        Ok(()) => Ok(ExitCode::SUCCESS),
+                        Err(row) => {
+                            eprintln!(
+                                "ledger export: FAILED at position {}: {row}; the lines written \
+                                 before it have no closing line: the export is not complete",
+                                row.position()
+                            );
+                            Ok(ExitCode::from(1))
+                        }
+                    }
+                }
+                Some(path) => export_to_file(&db, from, &path).await,
+            };
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -648,6 +661,54 @@ async fn export(
     });
     writeln!(out, "{end}")?;
     Ok(Ok(()))
+}
+
+/// `ledger export --output FILE`: the export goes to a new file beside FILE (readable by its
+/// owner only), synced to disk and renamed to FILE once its closing line is written; on any
+/// failure it is removed and FILE is left as it was (absent, or an earlier file).
+async fn export_to_file(
+    db: &Database,
+    from: i64,
+    path: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => std::path::Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .with_context(|| format!("--output {} names no file", path.display()))?;
+    let file = tempfile::Builder::new()
+        .prefix(&format!(".{}.", name.to_string_lossy()))
+        .suffix(".partial")
+        .tempfile_in(dir)
+        .with_context(|| format!("could not create a file in {}", dir.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    let ended = export(db, from, &mut out).await?;
+    if let Err(row) = ended {
+        // Dropping the temporary file removes it.
+        eprintln!(
+            "ledger export: FAILED at position {}: {row}; nothing was written to {}",
+            row.position(),
+            path.display()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    let file = out
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .with_context(|| format!("could not write the export to {}", dir.display()))?;
+    file.as_file()
+        .sync_all()
+        .with_context(|| format!("could not write the export to {}", dir.display()))?;
+    file.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("could not put the export at {}", path.display()))?;
+    // The rename itself lasts once the directory is synced (not possible everywhere: Windows).
+    if let Ok(dir) = std::fs::File::open(dir) {
+        let _ = dir.sync_all();
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Stored events with no position in the chain (none, or below 1): read by no feed, so absent

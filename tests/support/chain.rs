@@ -47,6 +47,20 @@ pub fn export_without_keys(env: &TestEnv, from: i64) -> Verdict {
     )
 }
 
+/// Runs `credledger ledger export --output FILE` with no master key anywhere, as
+/// [`verify_without_keys`] does.
+pub fn export_without_keys_to(env: &TestEnv, file: &std::path::Path) -> Verdict {
+    without_keys(
+        env,
+        &[
+            "ledger".into(),
+            "export".into(),
+            "--output".into(),
+            file.display().to_string(),
+        ],
+    )
+}
+
 fn without_keys(env: &TestEnv, args: &[String]) -> Verdict {
     let away = env.key_file.with_extension("moved-away");
     std::fs::rename(&env.key_file, &away).unwrap();
