@@ -377,6 +377,38 @@ async fn an_export_to_a_file_appears_only_complete(env: TestEnv) {
 }
 on_both_backends!(an_export_to_a_file_appears_only_complete);
 
+/// As `verify_and_export_where_no_ledger_is_say_so_and_create_nothing`, on PostgreSQL: a fresh
+/// database of the test server, without the `events` table, is said to hold no ledger (exit 2)
+/// and is left without a table (no migration ran).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_and_export_on_a_postgres_database_without_a_ledger_say_so_and_create_nothing() {
+    let Some(env) = TestEnv::postgres().await else {
+        return;
+    };
+    let url = env.database_url.clone().unwrap();
+    for command in ["verify", "export"] {
+        let out = env.cli().args(["ledger", command]).output().unwrap();
+        let said = crate::support::output_text(&out);
+        assert_eq!(out.status.code(), Some(2), "{command}: {said}");
+        assert!(
+            said.contains("there is no ledger at")
+                && said.contains("(the database holds no events table); nothing was created"),
+            "{command}: {said}"
+        );
+        assert_eq!(out.stdout, b"", "{command}: {said}");
+    }
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT schemaname || '.' || tablename FROM pg_tables \
+         WHERE schemaname NOT IN ('pg_catalog', 'information_schema')",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    assert_eq!(tables, Vec::<String>::new());
+}
+
 /// Rows near the largest an event may be, more of them than one batch's bytes hold: the
 /// export reads them in several batches and writes each exactly once, in order (the chain is not
 /// the export's to check: the rows were edited by hand).
