@@ -194,8 +194,8 @@ pub enum Read {
 /// The whole feed from a position, for a reader that must account for every row (`ledger
 /// verify`, `ledger export`), in batches bounded by count and by bytes: each batch first reads
 /// its rows' positions and sizes, then the rows that fit, in one read-only snapshot (so the
-/// rows read are the rows measured), and at most [`BATCH_BYTES`] at a time whatever the rows
-/// hold. A row larger than [`MAX_STORED_EVENT_BYTES`] is refused unread, and once a batch holds
+/// rows read are the rows measured), and at most 16 MiB (`BATCH_BYTES`) at a time whatever the
+/// rows hold. A row larger than [`MAX_STORED_EVENT_BYTES`] is refused unread, and once a batch holds
 /// a row that cannot be read as an event, the rows are read one at a time up to that row, which
 /// is named; either is refused only once every event before it was read.
 #[derive(Debug)]
