@@ -194,6 +194,46 @@ async fn updating_an_unknown_credential_is_not_found_and_deleting_one_is_fine() 
     assert!(server.applied().is_empty());
 }
 
+/// A `404` that is an HTML page is a proxy's (no route, its upstream down), not the server
+/// saying it does not hold the copy: neither an update's "not found" (which re-creates the
+/// copy) nor a delete's "already gone" (which forgets it), but a bad answer, retried.
+#[tokio::test]
+async fn a_proxys_html_404_is_neither_not_found_nor_gone() {
+    let server = server().await;
+    let client = client(&server);
+    // A body starting with `<` (the recorder labels it JSON), and a `text/html` one.
+    server.set_fault(Some(McpFault::Answer(
+        404,
+        "<html>404 Not Found</html>".into(),
+    )));
+    assert!(matches!(
+        client.update("mcp-1", &body("alice", 2)).await,
+        Err(SyncError::BadAnswer(_))
+    ));
+    assert!(matches!(
+        client.delete("mcp-1", "keyring/alice:notion/3", 3).await,
+        Err(SyncError::BadAnswer(_))
+    ));
+    server.set_fault(Some(McpFault::Html(404, "Not Found".into())));
+    assert!(matches!(
+        client.delete("mcp-1", "keyring/alice:notion/3", 3).await,
+        Err(SyncError::BadAnswer(_))
+    ));
+    // The server's own 404 (JSON) still is.
+    server.set_fault(Some(McpFault::Answer(
+        404,
+        r#"{"detail": "Not Found"}"#.into(),
+    )));
+    assert_eq!(
+        client.update("mcp-1", &body("alice", 2)).await,
+        Err(SyncError::NotFound)
+    );
+    assert_eq!(
+        client.delete("mcp-1", "keyring/alice:notion/3", 3).await,
+        Ok(())
+    );
+}
+
 #[tokio::test]
 async fn a_failing_server_answers_its_status_and_retry_after() {
     let server = server().await;

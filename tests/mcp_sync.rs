@@ -444,6 +444,58 @@ async fn a_removal_answered_with_a_proxys_page_is_not_taken_for_done(env: TestEn
 }
 on_both_backends!(a_removal_answered_with_a_proxys_page_is_not_taken_for_done);
 
+/// A removal answered `404` with a proxy's HTML page (its route to the server gone, the server
+/// behind it down) is a failed attempt, not "already gone": the server may still hold the
+/// revoked secret. It was recorded removed, its id forgotten.
+async fn a_removal_answered_with_a_proxys_404_page_is_not_taken_for_gone(env: TestEnv) {
+    use crate::support::mcp_recorder::McpFault;
+    let (_server, recorder, alice, work) = one_synced_copy(&env, fast_sync()).await;
+    let pool = env.any_pool().await;
+    recorder.set_fault(Some(McpFault::Answer(
+        404,
+        "<html>404 Not Found</html>".into(),
+    )));
+    alice
+        .ok(
+            "mutation($id: ID!) { revokeCredential(id: $id) { status } }",
+            json!({"id": work}),
+        )
+        .await;
+    let rows = || async {
+        sqlx::query_as::<_, (String, Option<String>)>("SELECT status, mcp_id FROM mcp_sync")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+    };
+    eventually(
+        "the removal's attempts to run out, or the row to go",
+        || async {
+            let rows = rows().await;
+            rows.is_empty() || rows[0].0 == "error"
+        },
+    )
+    .await;
+    let left = rows().await;
+    assert_eq!(left.len(), 1, "the copy was taken for gone");
+    assert!(left[0].1.is_some(), "{left:?}");
+    let removed: i64 = sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM events WHERE event_type = 'CredentialRemovedFromMcp'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(removed, 0);
+    assert_eq!(recorder.credentials().len(), 1);
+
+    recorder.set_fault(None);
+    assert_eq!(alice.ok(RETRY, json!({"id": work})).await["retrySync"], 1);
+    eventually("the revoked copy to go", || async {
+        recorder.credentials().is_empty()
+    })
+    .await;
+}
+on_both_backends!(a_removal_answered_with_a_proxys_404_page_is_not_taken_for_gone);
+
 async fn a_person_retries_a_failed_copy_now(env: TestEnv) {
     let server = server(&env, fast_sync()).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();

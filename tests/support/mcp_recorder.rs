@@ -55,6 +55,8 @@ pub enum McpFault {
     Redirect,
     /// This status with this raw body, as JSON.
     Answer(u16, String),
+    /// This status with this raw body, as `text/html` (a proxy's page).
+    Html(u16, String),
     /// `200` streaming a JSON body of this many bytes, without `Content-Length`.
     Oversize(usize),
     /// Applies the request as usual, then answers this status instead (the answer was lost).
@@ -520,6 +522,9 @@ fn faulty(fault: McpFault, path: &str) -> Option<Response> {
             body,
         )
             .into_response(),
+        McpFault::Html(code, body) => {
+            (status(code), [(header::CONTENT_TYPE, "text/html")], body).into_response()
+        }
         McpFault::Oversize(bytes) => {
             const CHUNK: usize = 64 * 1024;
             let chunks = (0..bytes.div_ceil(CHUNK)).map(move |i| {

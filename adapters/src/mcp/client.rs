@@ -48,7 +48,8 @@ pub enum SyncError {
         /// The answer's `Retry-After`, when it had a usable one.
         retry_after: Option<Duration>,
     },
-    /// `404` to an update: the server no longer holds the credential.
+    /// `404` to an update (not an HTML page, a proxy's): the server no longer holds the
+    /// credential.
     #[error("the MCP server does not hold this credential")]
     NotFound,
     /// A 2xx answer that cannot be used (not JSON, wrong shape, too large).
@@ -247,19 +248,22 @@ impl McpClient {
         id.ok_or_else(|| SyncError::BadAnswer("no usable `credential_id` in it".to_owned()))
     }
 
-    /// `PUT /credentials/{mcp_id}`; [`SyncError::NotFound`] when the server does not hold it.
+    /// `PUT /credentials/{mcp_id}`; [`SyncError::NotFound`] when the server does not hold it
+    /// (a `404` that is not an HTML page: see [`not_html`]).
     pub async fn update(&self, mcp_id: &str, body: &SyncBody) -> Result<(), SyncError> {
         let change = Change::new(&body.event_id, body.ledger_version, Some(encode(body)))?;
         let response = self
             .send(Method::PUT, self.url(Some(mcp_id))?, Some(change))
             .await?;
         if response.status() == reqwest::StatusCode::NOT_FOUND {
+            not_html(response).await?;
             return Err(SyncError::NotFound);
         }
         applied(response).await
     }
 
-    /// `DELETE /credentials/{mcp_id}`; a credential the server does not hold is already gone.
+    /// `DELETE /credentials/{mcp_id}`; a credential the server does not hold (a `404` that is
+    /// not an HTML page: see [`not_html`]) is already gone.
     pub async fn delete(
         &self,
         mcp_id: &str,
@@ -271,7 +275,7 @@ impl McpClient {
             .send(Method::DELETE, self.url(Some(mcp_id))?, Some(change))
             .await?;
         if response.status() == reqwest::StatusCode::NOT_FOUND {
-            return Ok(());
+            return not_html(response).await;
         }
         applied(response).await
     }
@@ -432,17 +436,26 @@ fn success(response: Response) -> Result<Response, SyncError> {
     })
 }
 
-/// A change (`PUT`, `DELETE`) answered `2xx` counts as applied unless the answer is an HTML page:
-/// a proxy in front of the server (a sign-in or maintenance page answered `200` to every
-/// request) applied nothing, and taking its page for a removal would forget a copy the server
-/// still holds. Any other answer (nothing, JSON, a word of text) is the server's.
+/// A change (`PUT`, `DELETE`) answered `2xx` counts as applied unless the answer is an HTML page
+/// ([`not_html`]): a proxy in front of the server (a sign-in or maintenance page answered `200`
+/// to every request) applied nothing, and taking its page for a removal would forget a copy the
+/// server still holds. Any other answer (nothing, JSON, a word of text) is the server's.
 async fn applied(response: Response) -> Result<(), SyncError> {
+    not_html(success(response)?).await
+}
+
+/// `Ok` unless the answer is an HTML page (`text/html`, or a body starting with `<`), which is a
+/// proxy's, not the MCP server's: its `2xx` applied nothing, and its `404` (no route, a
+/// server behind it that is not up) says nothing of whether the server holds the copy.
+/// Taken for the server's, a removal would be recorded done, or an update re-create the copy
+/// and leave the old one, while the server still holds the secret.
+async fn not_html(response: Response) -> Result<(), SyncError> {
     let html = response
         .headers()
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/html"));
-    let answer = read_capped(success(response)?).await?;
+    let answer = read_capped(response).await?;
     let markup = answer.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<');
     if html || markup {
         return Err(SyncError::BadAnswer(
