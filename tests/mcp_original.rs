@@ -1214,3 +1214,82 @@ async fn a_create_answered_with_another_credentials_copy_is_not_taken_for_its_ow
     assert_eq!(sync_status(&s.alice, &first).await["syncStatus"], "SYNCED");
 }
 on_both_backends!(a_create_answered_with_another_credentials_copy_is_not_taken_for_its_own);
+
+/// `replay --all` on a server that kept its data (here while a deletion is queued, the server
+/// answering 503) resends every copy to the copy the server holds and keeps the deletion: the
+/// server ends with exactly the live copies. It forgot every id: the queued deletion was
+/// dropped (the revoked secret stayed on the server for good) and each live copy was made a
+/// second time, the first left behind, never deleted, when its credential was revoked later.
+async fn replay_all_on_a_server_that_kept_its_data_leaves_no_second_copy_and_no_revoked_one(
+    env: TestEnv,
+) {
+    let s = stand(&env, patient(), &["notion"]).await;
+    let mut ids = Vec::new();
+    for tag in ["first", "second", "third"] {
+        let fields = json!({"token": token(&s.server, tag)});
+        ids.push(s.alice.add("notion", tag, fields).await);
+    }
+    settles_quietly(&s).await;
+    assert_eq!(s.recorder.credentials().len(), 3);
+    let alice = &s.alice;
+    let revoke = |id: String| async move {
+        alice
+            .ok(
+                "mutation($id: ID!) { revokeCredential(id: $id) { status } }",
+                json!({"id": id}),
+            )
+            .await;
+    };
+
+    s.recorder.set_fault(Some(McpFault::Status(503)));
+    revoke(ids[0].clone()).await;
+    eventually("the deletion answered 503", || async {
+        s.recorder
+            .requests()
+            .iter()
+            .any(|r| r.method == "DELETE" && r.status == 503)
+    })
+    .await;
+    let position = s
+        .admin
+        .ok("mutation { replayMcpServer(id: \"gw\") }", json!({}))
+        .await["replayMcpServer"]
+        .as_i64()
+        .unwrap();
+    let pool = env.any_pool().await;
+    eventually("the replay in the read model", || async {
+        let marked: i64 = sqlx::query_scalar(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM mcp_sync WHERE wanted_position >= $1",
+        )
+        .bind(position)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        marked >= 2
+    })
+    .await;
+    s.recorder.set_fault(None);
+    settles_quietly(&s).await;
+
+    let heard = s.recorder.requests().len();
+    revoke(ids[1].clone()).await;
+    eventually("the second revocation's deletion", || async {
+        s.recorder.requests()[heard..]
+            .iter()
+            .any(|r| r.method == "DELETE" && r.status < 300)
+    })
+    .await;
+    settles_quietly(&s).await;
+    assert_eq!(
+        copies(&s.recorder),
+        [(
+            "third".into(),
+            s.alice.user_id.clone(),
+            true,
+            "ntn_original_third".into()
+        )]
+    );
+}
+on_both_backends!(
+    replay_all_on_a_server_that_kept_its_data_leaves_no_second_copy_and_no_revoked_one
+);

@@ -223,8 +223,10 @@ enum Sweep {
     Settle,
     /// Its address changed: resend everything it holds.
     Resend,
-    /// An admin asked for a replay: everything (forgetting the server's ids, its data is
-    /// gone), or what changed at or after a position.
+    /// An admin asked for a replay: everything, or what changed at or after a position. The
+    /// server's ids are kept: a copy it still holds is updated (and one it lost, answering
+    /// `404`, made again), and a deletion still queued stays queued. Forgotten, each copy
+    /// would be made a second time beside the first, and a revoked one never deleted.
     Replay(Option<i64>),
 }
 
@@ -892,15 +894,13 @@ impl Batch {
     }
 
     /// Brings one (server, credential) row to what the server should hold. `force` marks it
-    /// pending even when the action does not change (the credential changed, a resend);
-    /// `forget` drops the server's id (its data is gone).
+    /// pending even when the action does not change (the credential changed, a resend).
     fn mark(
         &mut self,
         server_id: &str,
         credential_id: &str,
         position: i64,
         force: bool,
-        forget: bool,
         changed: bool,
     ) {
         let want = self.may_hold(server_id, credential_id);
@@ -925,11 +925,7 @@ impl Batch {
                 last_synced_at: None,
             }),
             (true, Some(mut row)) => {
-                if forget {
-                    row.mcp_id = None;
-                    row.synced_version = None;
-                }
-                if force || forget || row.action != SyncAction::Upsert {
+                if force || row.action != SyncAction::Upsert {
                     row.action = SyncAction::Upsert;
                     row.status = SyncStatus::Pending;
                     row.wanted_position = position;
@@ -942,11 +938,8 @@ impl Batch {
             }
             (false, None) => None,
             (false, Some(mut row)) => {
-                if forget {
-                    row.mcp_id = None;
-                }
-                if row.mcp_id.is_none() && (forget || row.status == SyncStatus::Synced) {
-                    // The server holds nothing of it (its data is gone, or it was told so).
+                if row.mcp_id.is_none() && row.status == SyncStatus::Synced {
+                    // The server holds nothing of it (it was told so).
                     None
                 } else {
                     // A create may have reached the server unanswered: the sender looks for
@@ -979,7 +972,7 @@ impl Batch {
             } => {
                 let servers: Vec<String> = self.servers.keys().cloned().collect();
                 for s in servers {
-                    self.mark(&s, credential_id, *position, true, false, true);
+                    self.mark(&s, credential_id, *position, true, true);
                 }
             }
             Op::Grant {
@@ -995,7 +988,7 @@ impl Batch {
                     .map(|(id, _)| id.clone())
                     .collect();
                 for id in ids {
-                    self.mark(server_id, &id, *position, false, false, false);
+                    self.mark(server_id, &id, *position, false, false);
                 }
             }
             Op::Sweep {
@@ -1023,13 +1016,12 @@ impl Batch {
                             .flatten()
                             .is_none_or(|r| r.changed_position >= from)
                     };
-                    let (force, forget) = match sweep {
-                        Sweep::Settle => (false, false),
-                        Sweep::Resend => (true, false),
-                        Sweep::Replay(None) => (true, true),
-                        Sweep::Replay(Some(from)) => (changed_since(*from), false),
+                    let force = match sweep {
+                        Sweep::Settle => false,
+                        Sweep::Resend | Sweep::Replay(None) => true,
+                        Sweep::Replay(Some(from)) => changed_since(*from),
                     };
-                    self.mark(server_id, &id, *position, force, forget, false);
+                    self.mark(server_id, &id, *position, force, false);
                 }
             }
             Op::Outcome {
@@ -1161,7 +1153,7 @@ impl Batch {
         }
         if matches!(event, CredentialSyncedToMcp { .. }) {
             // A copy the server should not hold (any more) is deleted.
-            self.mark(&target, &credential_id, position, false, false, false);
+            self.mark(&target, &credential_id, position, false, false);
         }
     }
 

@@ -455,8 +455,9 @@ impl McpServers {
         Ok(done.rows_affected())
     }
 
-    /// Asks the replay adapter to resend a server's copy (`None`: everything, forgetting the
-    /// server's ids) and returns the request's global position.
+    /// Asks the replay adapter to resend a server's copy (`None`: everything, the server's ids
+    /// kept; a copy it lost is made again on its `404`) and returns the request's global
+    /// position.
     pub async fn request_replay(
         &self,
         server: &str,
