@@ -496,6 +496,68 @@ async fn a_removal_answered_with_a_proxys_404_page_is_not_taken_for_gone(env: Te
 }
 on_both_backends!(a_removal_answered_with_a_proxys_404_page_is_not_taken_for_gone);
 
+/// A step reads its rows once; a grant withdrawn while it works through them (a slow server,
+/// here one holding the first request) stops the plaintext of the rows not begun: none of them
+/// is sent. Each was sent, the person's secrets going to a server they had just withdrawn.
+async fn a_grant_withdrawn_during_a_step_stops_the_secrets_of_the_rows_not_begun(env: TestEnv) {
+    let server = server(&env, fast_sync()).await;
+    let recorder = RecordingMcpServer::start(vec![]).await.unwrap();
+    let admin = server.admin("root").await;
+    register(&admin, &recorder, "gw", &["notion"]).await;
+    let alice = server.user("alice").await;
+    for name in ["One", "Two", "Three"] {
+        let token = format!("ntn_withdrawn_{name}");
+        let account = credledger_adapters::simulator::SimAccount::new(
+            format!("acct-{name}"),
+            name.to_owned(),
+            format!("{name}@example.com"),
+        );
+        server.simulator.accept("notion", &token, account);
+        alice.add("notion", name, json!({"token": token})).await;
+    }
+    // The grant makes three rows due at once; the first request (the listing before the first
+    // create) is held at the server while the grant is withdrawn.
+    recorder.hold_requests();
+    grant(&alice, "gw", "notion").await;
+    eventually("the first request", || async { recorder.arrived() >= 1 }).await;
+    alice
+        .ok(
+            "mutation { withdrawMcpAccess(serverId: \"gw\", service: \"notion\") }",
+            json!({}),
+        )
+        .await;
+    let pool = env.any_pool().await;
+    eventually("the withdrawal in the read model", || async {
+        let grants: i64 = sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM mcp_grants")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        grants == 0
+    })
+    .await;
+    recorder.release_requests();
+    eventually("nothing left to send", || async {
+        let rows: i64 = sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM mcp_sync")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        rows == 0
+    })
+    .await;
+    // The row begun before the withdrawal had its body made: its create went out (and its copy
+    // was deleted since). No other row's did.
+    let with_secrets: Vec<String> = recorder
+        .requests()
+        .iter()
+        .filter_map(|r| r.body.as_ref())
+        .filter(|b| b["user_id"] == alice.user_id.as_str())
+        .map(|b| b["credential_name"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(with_secrets.len(), 1, "{with_secrets:?}");
+    assert!(recorder.credentials().is_empty());
+}
+on_both_backends!(a_grant_withdrawn_during_a_step_stops_the_secrets_of_the_rows_not_begun);
+
 async fn a_person_retries_a_failed_copy_now(env: TestEnv) {
     let server = server(&env, fast_sync()).await;
     let recorder = RecordingMcpServer::start(vec![]).await.unwrap();

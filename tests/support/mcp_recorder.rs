@@ -180,6 +180,10 @@ struct Data {
 struct Shared {
     secrets: Mutex<Vec<Vec<u8>>>,
     data: Mutex<Data>,
+    /// Open (`true`) unless [`RecordingMcpServer::hold_requests`] closed it: requests wait at it
+    /// before anything else, counted in `arrived`.
+    gate: tokio::sync::watch::Sender<bool>,
+    arrived: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -221,6 +225,8 @@ impl RecordingMcpServer {
         let shared = Arc::new(Shared {
             secrets: Mutex::new(secrets),
             data: Mutex::default(),
+            gate: tokio::sync::watch::Sender::new(true),
+            arrived: std::sync::atomic::AtomicUsize::new(0),
         });
         Ok(Self {
             addr: listener.local_addr()?,
@@ -262,6 +268,23 @@ impl RecordingMcpServer {
     /// The credentials held now, by id, as they were sent or seeded.
     pub fn credentials(&self) -> BTreeMap<String, Value> {
         self.shared.data().credentials.clone()
+    }
+
+    /// Makes every request from now on wait, unanswered, until [`Self::release_requests`].
+    pub fn hold_requests(&self) {
+        self.shared.gate.send_replace(false);
+    }
+
+    /// Lets the held requests, and those to come, through.
+    pub fn release_requests(&self) {
+        self.shared.gate.send_replace(true);
+    }
+
+    /// How many requests have arrived (held ones included, before they are answered).
+    pub fn arrived(&self) -> usize {
+        self.shared
+            .arrived
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Switches to `fault`, or back to normal with `None`.
@@ -397,6 +420,11 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let received_at = Instant::now();
+    shared
+        .arrived
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    // `shared` holds the gate's sender: the wait ends when it opens.
+    let _ = shared.gate.subscribe().wait_for(|open| *open).await;
     let fault = shared.data().fault.clone();
     if let Some(McpFault::Slow(delay)) = fault {
         tokio::time::sleep(delay).await;

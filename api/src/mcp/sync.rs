@@ -452,6 +452,16 @@ impl McpSync {
             let mcp_id = row.mcp_id.clone().or(found);
             return Ok((McpSyncOutcome::Removed { mcp_id }, version));
         }
+        // The step read its rows once, and a row may wait behind slow ones: a grant withdrawn,
+        // services narrowed or the server removed since then must stop the plaintext here.
+        // (Once the read model shows it; the row is then turned into a delete.)
+        let db = &self.servers.ledger().db;
+        if !mcp_sync::may_hold(&db.any, &row.server_id, &row.user_id, &row.service)
+            .await
+            .map_err(|e| Failure::internal(e.to_string()))?
+        {
+            return Err(Failure::Skip);
+        }
         let mut body = self.body(row, key, version).await?;
         let mcp_id = match &row.mcp_id {
             Some(mcp_id) => match client.update(mcp_id, &body).await {
@@ -1210,7 +1220,8 @@ fn backoff(settings: &SyncSettings, attempt: u32) -> Duration {
 
 /// Why a row was not sent this time.
 enum Failure {
-    /// Nothing to send now (the projection is behind the aggregate); not an attempt.
+    /// Nothing to send now (the projection is behind the aggregate, or the server may no
+    /// longer hold the credential); not an attempt.
     Skip,
     Sync(SyncError),
     /// A create the server answered (2xx) with nothing the ledger can keep, whose copy is not
