@@ -1245,6 +1245,34 @@ async fn a_server_whose_address_is_now_refused_shows_why_on_its_rows(env: TestEn
     .await
     .unwrap();
     assert_eq!(recorded, 2, "once per credential");
+    // What the credentials' owner sees (the event, the row it settles) says the address is
+    // refused without naming it: members do not see where a server is (ADR 0024).
+    let shown: Vec<String> = sqlx::query_scalar(
+        "SELECT CAST(payload AS TEXT) FROM events WHERE event_type = 'CredentialSyncFailed'",
+    )
+    .fetch_all(&ledger.db.any)
+    .await
+    .unwrap()
+    .into_iter()
+    .chain(rows.iter().filter_map(|r| r.error.clone()))
+    .collect();
+    let (host, port) = (recorder.addr().ip().to_string(), recorder.addr().port());
+    assert_eq!(shown.len(), 4, "{shown:?}");
+    for text in &shown {
+        assert!(text.contains("refused"), "{text}");
+        assert!(!text.contains(&host), "the address shows: {text}");
+    }
+    // Nor the port.
+    for error in rows.iter().filter_map(|r| r.error.as_deref()) {
+        assert!(
+            !error.contains(&port.to_string()),
+            "the port shows: {error}"
+        );
+    }
+    assert!(
+        failures.iter().all(|f| f.contains(&host)),
+        "the operator's table keeps why: {failures:?}"
+    );
     assert!(recorder.requests().is_empty());
     sync.unlock().await;
     ledger.db.close().await;

@@ -58,6 +58,9 @@ pub enum SyncError {
     /// The request cannot be made: a bad base URL, an id or key that cannot go in a request.
     #[error("cannot send to the MCP server: {0}")]
     Config(String),
+    /// The outbound address policy refuses the server's address (why, naming the host).
+    #[error("the base URL is refused: {0}")]
+    Refused(String),
 }
 
 impl SyncError {
@@ -66,6 +69,24 @@ impl SyncError {
         match self {
             Self::Status { retry_after, .. } => *retry_after,
             _ => None,
+        }
+    }
+
+    /// The error in words that name no host, address or port, for what a credential's owner
+    /// is shown (ADR 0024: members do not see where a server is). The full text
+    /// ([`std::fmt::Display`]) is the operator's: logs and the sender's own tables.
+    pub fn without_address(&self) -> String {
+        match self {
+            Self::Unreachable(_) => "could not reach the MCP server".to_owned(),
+            Self::Refused(_) => {
+                "the MCP server's address is refused (the operator's logs say why)".to_owned()
+            }
+            // Fixed texts, or a status.
+            Self::Timeout
+            | Self::Status { .. }
+            | Self::NotFound
+            | Self::BadAnswer(_)
+            | Self::Config(_) => self.to_string(),
         }
     }
 }
@@ -218,7 +239,7 @@ impl McpClient {
         // resolved only to checked addresses when connecting.
         outbound
             .check_url(&base)
-            .map_err(|refused| SyncError::Config(format!("the base URL is refused: {refused}")))?;
+            .map_err(|refused| SyncError::Refused(refused.to_string()))?;
         let http = outbound
             .client_builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -685,7 +706,7 @@ mod tests {
             assert!(
                 matches!(
                     McpClient::new(refused, secret(), t, &strict),
-                    Err(SyncError::Config(_))
+                    Err(SyncError::Refused(_))
                 ),
                 "{refused}"
             );

@@ -901,8 +901,10 @@ impl McpSync {
             self.record(
                 row,
                 version,
+                // Shown to the credential's owner: no host, address or port (ADR 0024); the
+                // full text is logged above and kept in `mcp_deliveries`.
                 McpSyncOutcome::Failed {
-                    error: error.to_string(),
+                    error: error.without_address(),
                 },
             )
             .await?;
