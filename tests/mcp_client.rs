@@ -381,6 +381,46 @@ async fn a_malformed_list_item_is_reported_without_spoiling_the_others() {
     ));
 }
 
+/// One page of a paginated list is not taken for the whole: the copies on the other pages
+/// would look missing at every drift check (recorded drifted and resent for ever).
+#[tokio::test]
+async fn one_page_of_a_list_is_a_bad_answer() {
+    let server = server().await;
+    let client = client(&server);
+    let item = r#"{"credential_id": "a", "user_id": "alice", "service_type": "notion"}"#;
+    for more in [
+        r#""next": "/credentials?page=2""#,
+        r#""next_page": 2"#,
+        r#""next_cursor": "c2""#,
+        r#""has_more": true"#,
+    ] {
+        server.set_fault(Some(McpFault::Answer(
+            200,
+            format!(r#"{{"credentials": [{item}], {more}}}"#),
+        )));
+        assert!(
+            matches!(client.list(None, None).await, Err(SyncError::BadAnswer(_))),
+            "{more}"
+        );
+    }
+    // The last page says there is no more.
+    for last in [
+        r#""next": null"#,
+        r#""has_more": false"#,
+        r#""next_cursor": """#,
+    ] {
+        server.set_fault(Some(McpFault::Answer(
+            200,
+            format!(r#"{{"credentials": [{item}], {last}}}"#),
+        )));
+        assert_eq!(
+            client.list(None, None).await.map(|l| l.len()),
+            Ok(1),
+            "{last}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_list_may_be_a_bare_array() {
     let server = server().await;

@@ -727,6 +727,63 @@ async fn a_copy_whose_version_drifted_is_marked_and_resent(env: TestEnv) {
 }
 on_both_backends!(a_copy_whose_version_drifted_is_marked_and_resent);
 
+/// A server that changes what it is sent (it refreshes an OAuth token itself, replacing the
+/// secret after each write) is recorded drifted once for the version it was sent: resent, and
+/// differing still, it is not recorded and resent again at every check (two events per copy
+/// each time, for ever).
+async fn a_server_that_rewrites_what_it_is_sent_is_recorded_drifted_once_per_version(env: TestEnv) {
+    let drift = SyncSettings {
+        drift_every: Duration::from_millis(100),
+        ..fast_sync()
+    };
+    let (_server, recorder, _alice, _work) = one_synced_copy(&env, drift).await;
+    let (mcp_id, _) = recorder.credentials().into_iter().next().unwrap();
+    let pool = env.any_pool().await;
+    let count = |kind: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM events WHERE event_type = $1",
+            )
+            .bind(kind)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let puts = |recorder: &RecordingMcpServer| {
+        recorder
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PUT")
+            .count()
+    };
+    // The server refreshes the token now, and after every write from now on.
+    recorder.set_rewrites_data(true);
+    recorder.set_field(&mcp_id, "credential_data", json!({"token": "refreshed"}));
+    eventually("the drift recorded and the copy resent", || async {
+        count("CredentialDriftedOnMcp").await == 1 && puts(&recorder) >= 1
+    })
+    .await;
+    let lists = recorder
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET")
+        .count();
+    eventually("four more drift checks", || async {
+        recorder
+            .requests()
+            .iter()
+            .filter(|r| r.method == "GET")
+            .count()
+            >= lists + 4
+    })
+    .await;
+    assert_eq!(count("CredentialDriftedOnMcp").await, 1);
+    assert_eq!(puts(&recorder), 1);
+}
+on_both_backends!(a_server_that_rewrites_what_it_is_sent_is_recorded_drifted_once_per_version);
+
 /// A copy the server lists in a shape the ledger cannot read (here `is_primary: 1`) is neither
 /// missing nor drifted: the drift checks record nothing and resend nothing (each check recorded
 /// a drift and resent the secret while the server kept listing it so).

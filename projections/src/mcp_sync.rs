@@ -183,11 +183,15 @@ pub struct SyncRow {
     pub status: SyncStatus,
     pub error: Option<String>,
     pub last_synced_at: Option<DateTime<Utc>>,
+    /// The version of the copy a drift was last recorded for: once resent at that version, a
+    /// copy that still differs (a server that changes what it is sent) is not recorded again.
+    pub drifted_version: Option<i64>,
 }
 
 pub const SYNC_COLUMNS: &str = "server_id, credential_id, user_id, service, action, \
-    wanted_position, changed_position, mcp_id, synced_version, status, error, last_synced_at";
-const SYNC_COLUMN_COUNT: usize = 12;
+    wanted_position, changed_position, mcp_id, synced_version, status, error, last_synced_at, \
+    drifted_version";
+const SYNC_COLUMN_COUNT: usize = 13;
 
 impl sqlx::FromRow<'_, AnyRow> for SyncRow {
     fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
@@ -204,6 +208,7 @@ impl sqlx::FromRow<'_, AnyRow> for SyncRow {
             status: SyncStatus::decode("status", r.try_get("status")?)?,
             error: r.try_get("error")?,
             last_synced_at: maybe_time("last_synced_at", r.try_get("last_synced_at")?)?,
+            drifted_version: r.try_get("drifted_version")?,
         })
     }
 }
@@ -923,6 +928,7 @@ impl Batch {
                 status: SyncStatus::Pending,
                 error: None,
                 last_synced_at: None,
+                drifted_version: None,
             }),
             (true, Some(mut row)) => {
                 if force || row.action != SyncAction::Upsert {
@@ -1094,6 +1100,7 @@ impl Batch {
                         status: SyncStatus::Pending,
                         error: None,
                         last_synced_at: None,
+                        drifted_version: None,
                     }
                 });
                 row.mcp_id = Some(mcp_id.clone());
@@ -1133,7 +1140,8 @@ impl Batch {
                 }
                 Some(row)
             }
-            (CredentialDriftedOnMcp { .. }, Some(mut row)) => {
+            (CredentialDriftedOnMcp { ledger_version, .. }, Some(mut row)) => {
+                row.drifted_version = Some(i64::try_from(*ledger_version).unwrap_or(i64::MAX));
                 if current(&row) && row.status == SyncStatus::Synced {
                     // Resent under a key of its own: the server has applied the old one.
                     row.status = SyncStatus::OutOfSync;
@@ -1195,7 +1203,8 @@ impl Batch {
                     .bind(r.synced_version)
                     .bind(r.status.as_str())
                     .bind(r.error.clone())
-                    .bind(r.last_synced_at.map(timestamp));
+                    .bind(r.last_synced_at.map(timestamp))
+                    .bind(r.drifted_version);
             }
             q.execute(&mut *conn).await?;
         }

@@ -168,6 +168,9 @@ struct Data {
     dialect: Dialect,
     chaos: Option<(Chaos, rand::rngs::StdRng)>,
     last_id: u64,
+    /// Whether it replaces the `credential_data` of each copy it creates or updates, as a
+    /// server that refreshes an OAuth token itself does (seed §3.3).
+    rewrites_data: bool,
     /// The length new ids are padded to (with `0`s after `mcp-`), when set.
     id_length: Option<usize>,
     answered: HashMap<String, Answer>,
@@ -368,6 +371,13 @@ impl RecordingMcpServer {
             record.insert(name.to_owned(), value);
             *data.versions.entry(mcp_id.to_owned()).or_default() += 1;
         }
+    }
+
+    /// Makes it replace, or stop replacing, the `credential_data` of each copy it creates or
+    /// updates (`{"token": "refreshed-by-the-server-<its version>"}`), as a server that
+    /// refreshes an OAuth token itself does.
+    pub fn set_rewrites_data(&self, rewrites: bool) {
+        self.shared.data().rewrites_data = rewrites;
     }
 
     /// Makes the server report `version` as a credential's `ledger_version`.
@@ -690,6 +700,13 @@ impl Data {
             Ok(change) => change,
             Err(refusal) => return refusal,
         };
+        if self.rewrites_data && op != Op::Delete {
+            let version = self.versions.get(&mcp_id).copied().unwrap_or(1);
+            if let Some(Value::Object(record)) = self.credentials.get_mut(&mcp_id) {
+                let token = format!("refreshed-by-the-server-{version}");
+                record.insert("credential_data".to_owned(), json!({ "token": token }));
+            }
+        }
         let answer = match op {
             Op::Create => Answer::json(StatusCode::CREATED, json!({ "credential_id": mcp_id })),
             Op::Update => Answer::json(StatusCode::OK, json!({ "credential_id": mcp_id })),

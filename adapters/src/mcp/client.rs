@@ -302,7 +302,8 @@ impl McpClient {
     }
 
     /// `GET /credentials`, filtered by the parameters given. The answer may be a JSON array or
-    /// `{"credentials": [...]}`.
+    /// `{"credentials": [...]}`, not one page of several (`next`, `next_page`, `next_cursor`
+    /// or `has_more: true` beside it: a bad answer).
     pub async fn list(
         &self,
         user_id: Option<&str>,
@@ -579,10 +580,26 @@ fn read_list(answer: &[u8]) -> Result<Vec<RemoteItem>, SyncError> {
     let shape = || SyncError::BadAnswer("not a list of credentials".to_owned());
     let items = match serde_json::from_slice::<Value>(answer).map_err(|_| shape())? {
         Value::Array(items) => items,
-        Value::Object(mut answer) => match answer.remove("credentials") {
-            Some(Value::Array(items)) => items,
-            _ => return Err(shape()),
-        },
+        Value::Object(mut answer) => {
+            // One page of several: the copies on the others would look missing (drifted,
+            // resent) at every check, and an unanswered create's copy would not be found.
+            let more = ["next", "next_page", "next_cursor", "has_more"]
+                .iter()
+                .any(|name| match answer.get(*name) {
+                    None | Some(Value::Null | Value::Bool(false)) => false,
+                    Some(Value::String(cursor)) => !cursor.is_empty(),
+                    Some(_) => true,
+                });
+            if more {
+                return Err(SyncError::BadAnswer(
+                    "one page of a list (credledger reads whole lists only)".to_owned(),
+                ));
+            }
+            match answer.remove("credentials") {
+                Some(Value::Array(items)) => items,
+                _ => return Err(shape()),
+            }
+        }
         _ => return Err(shape()),
     };
     Ok(items.into_iter().enumerate().map(read_item).collect())
