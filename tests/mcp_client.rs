@@ -365,6 +365,8 @@ async fn a_malformed_list_item_is_reported_without_spoiling_the_others() {
         RemoteItem::Unreadable {
             index: 1,
             credential_id: Some(ids[1].clone()),
+            user_id: Some("alice".to_owned()),
+            service_type: Some("notion".to_owned()),
             reason: "`ledger_version` is not a whole number".to_owned()
         }
     );

@@ -1293,3 +1293,30 @@ async fn replay_all_on_a_server_that_kept_its_data_leaves_no_second_copy_and_no_
 on_both_backends!(
     replay_all_on_a_server_that_kept_its_data_leaves_no_second_copy_and_no_revoked_one
 );
+
+/// A create answered without an id and not made is retried even while the server, ignoring
+/// the list's filters, lists another person's record it cannot read: that record cannot be the
+/// copy the create may have left. It stopped the retries for good (as a copy no id reaches).
+async fn another_persons_unreadable_record_does_not_stop_a_create_from_being_retried(env: TestEnv) {
+    let s = stand(&env, patient(), &["notion"]).await;
+    s.recorder.set_ignores_filters(true);
+    let mut bobs = original("bob", "notion", Some("Bob's"), Some("ntn_bob"));
+    bobs["is_primary"] = json!(1);
+    s.recorder.seed(vec![bobs]);
+    s.recorder
+        .set_fault(Some(McpFault::CreateNotMadeAnsweredWith(
+            "<html>down for maintenance</html>".into(),
+        )));
+    let id = s
+        .alice
+        .add("notion", "one", json!({"token": token(&s.server, "one")}))
+        .await;
+    eventually("a retried create", || async { creates(&s.recorder) >= 2 }).await;
+    s.recorder.set_fault(None);
+    eventually("the copy synced", || async {
+        sync_status(&s.alice, &id).await["syncStatus"] == "SYNCED"
+    })
+    .await;
+    assert_eq!(s.recorder.credentials().len(), 2);
+}
+on_both_backends!(another_persons_unreadable_record_does_not_stop_a_create_from_being_retried);

@@ -171,6 +171,8 @@ struct Data {
     /// Whether it replaces the `credential_data` of each copy it creates or updates, as a
     /// server that refreshes an OAuth token itself does (seed §3.3).
     rewrites_data: bool,
+    /// Whether its list answers every record, whatever `user_id` and `service_type` ask for.
+    ignores_filters: bool,
     /// The length new ids are padded to (with `0`s after `mcp-`), when set.
     id_length: Option<usize>,
     answered: HashMap<String, Answer>,
@@ -378,6 +380,12 @@ impl RecordingMcpServer {
     /// refreshes an OAuth token itself does.
     pub fn set_rewrites_data(&self, rewrites: bool) {
         self.shared.data().rewrites_data = rewrites;
+    }
+
+    /// Makes its list answer every record, ignoring the `user_id` and `service_type` asked
+    /// for, or (`false`) honour them again.
+    pub fn set_ignores_filters(&self, ignores: bool) {
+        self.shared.data().ignores_filters = ignores;
     }
 
     /// Makes the server report `version` as a credential's `ledger_version`.
@@ -733,11 +741,12 @@ impl Data {
             return Answer::error(StatusCode::BAD_REQUEST, "bad query");
         };
         let matches = |record: &Value| {
-            ["user_id", "service_type"].iter().all(|name| {
-                filters
-                    .get(*name)
-                    .is_none_or(|want| record.get(name).and_then(Value::as_str) == Some(want))
-            })
+            self.ignores_filters
+                || ["user_id", "service_type"].iter().all(|name| {
+                    filters
+                        .get(*name)
+                        .is_none_or(|want| record.get(name).and_then(Value::as_str) == Some(want))
+                })
         };
         let credentials: Vec<Value> = self
             .credentials

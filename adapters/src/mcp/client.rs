@@ -190,6 +190,9 @@ pub enum RemoteItem {
         /// Its position in the server's list.
         index: usize,
         credential_id: Option<String>,
+        /// Whose and which service's it says it is, as far as it names them with a string.
+        user_id: Option<String>,
+        service_type: Option<String>,
         reason: String,
     },
 }
@@ -610,6 +613,8 @@ fn read_item((index, item): (usize, Value)) -> RemoteItem {
         return RemoteItem::Unreadable {
             index,
             credential_id: None,
+            user_id: None,
+            service_type: None,
             reason: "not a JSON object".to_owned(),
         };
     };
@@ -618,6 +623,10 @@ fn read_item((index, item): (usize, Value)) -> RemoteItem {
         .iter()
         .find_map(|name| fields.get(*name).and_then(id_text))
         .filter(|id| usable_id(id));
+    let named = |fields: &Map<String, Value>, name: &str| {
+        fields.get(name).and_then(Value::as_str).map(str::to_owned)
+    };
+    let (user_id, service_type) = (named(&fields, "user_id"), named(&fields, "service_type"));
     let read = |fields: &mut Map<String, Value>| -> Result<RemoteCredential, String> {
         Ok(RemoteCredential {
             credential_id: credential_id.clone().ok_or("`id` is missing or unusable")?,
@@ -636,6 +645,8 @@ fn read_item((index, item): (usize, Value)) -> RemoteItem {
         Err(reason) => RemoteItem::Unreadable {
             index,
             credential_id,
+            user_id,
+            service_type,
             reason,
         },
     }

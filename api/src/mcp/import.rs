@@ -145,6 +145,7 @@ pub async fn plan(
                 index,
                 credential_id,
                 reason,
+                ..
             } => Found {
                 mcp_id: credential_id.unwrap_or_else(|| format!("#{index}")),
                 user_id: String::new(),

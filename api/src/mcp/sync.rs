@@ -536,11 +536,21 @@ impl McpSync {
         if let Some(mcp_id) = self.adopt(client, row, body, &looks).await? {
             return Ok(mcp_id);
         }
+        // Only an item that may be this credential's copy counts: one that names another
+        // user or service (a server that ignores the list's filters) is someone else's.
         let listed = client.list(Some(&row.user_id), Some(&row.service)).await?;
-        if listed
-            .iter()
-            .any(|item| matches!(item, RemoteItem::Unreadable { .. }))
-        {
+        let maybe_ours = |item: &RemoteItem| match item {
+            RemoteItem::Unreadable {
+                user_id,
+                service_type,
+                ..
+            } => {
+                user_id.as_ref().is_none_or(|u| *u == row.user_id)
+                    && service_type.as_ref().is_none_or(|s| *s == row.service)
+            }
+            RemoteItem::Ok(_) => false,
+        };
+        if listed.iter().any(maybe_ours) {
             Err(Failure::Untracked(unusable))
         } else {
             Err(Failure::Sync(unusable))
@@ -1016,6 +1026,7 @@ impl McpSync {
                     index,
                     credential_id,
                     reason,
+                    ..
                 } => {
                     tracing::warn!(
                         server = %server_id, index, id = ?credential_id, %reason,
