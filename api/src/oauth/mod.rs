@@ -33,11 +33,12 @@ use std::time::Duration;
 
 /// How long a person has to consent before the flow is forgotten.
 pub const FLOW_LIFETIME: Duration = Duration::from_secs(600);
-/// Flows open at once, across everyone; the oldest are forgotten past it.
+/// Flows open at once, across everyone; the least recently opened are forgotten past it.
 const MAX_OPEN_FLOWS: u64 = 10_000;
-/// Flows one session may have open at once: a new one past it forgets that session's oldest,
-/// so one person cannot push everyone else's flows out of the shared bound.
-const MAX_OPEN_FLOWS_PER_SESSION: usize = 5;
+/// Flows one person may have open at once, over all their sessions: a new one past it
+/// forgets that person's oldest, so one person (signing in again and again) cannot fill the
+/// shared bound with flows of their own.
+const MAX_OPEN_FLOWS_PER_PERSON: usize = 5;
 
 /// This deployment's OAuth clients (by the catalog flows' `provider`) and the flows in progress.
 pub struct OAuthConnections {
@@ -123,22 +124,26 @@ impl Failure {
 impl OAuthConnections {
     /// `public_url` is where people reach this server (the callback is `{public_url}/oauth/callback`).
     pub fn new(http: OAuthHttp, clients: BTreeMap<String, OAuthClient>, public_url: &str) -> Self {
-        Self::with_flow_lifetime(http, clients, public_url, FLOW_LIFETIME)
+        Self::with_limits(http, clients, public_url, FLOW_LIFETIME, MAX_OPEN_FLOWS)
     }
 
-    fn with_flow_lifetime(
+    fn with_limits(
         http: OAuthHttp,
         clients: BTreeMap<String, OAuthClient>,
         public_url: &str,
         flow_lifetime: Duration,
+        max_open_flows: u64,
     ) -> Self {
         Self {
             http,
             clients,
             redirect_uri: format!("{}/oauth/callback", public_url.trim_end_matches('/')),
+            // Least recently used out, so a new flow always finds a place: moka's default
+            // (TinyLFU) may refuse a new entry into a full cache rather than evict an old one.
             open: moka::sync::Cache::builder()
-                .max_capacity(MAX_OPEN_FLOWS)
+                .max_capacity(max_open_flows)
                 .time_to_live(flow_lifetime)
+                .eviction_policy(moka::policy::EvictionPolicy::lru())
                 .build(),
             flow_lifetime,
         }
@@ -193,7 +198,7 @@ impl OAuthConnections {
             .http
             .authorize(flow, client, &self.redirect_uri)
             .map_err(ApiError::internal)?;
-        self.forget_past_session_bound(session_hash);
+        self.forget_past_person_bound(user_id);
         self.open.insert(
             authorization.state.clone(),
             OpenFlow {
@@ -208,21 +213,21 @@ impl OAuthConnections {
         Ok(authorization.url.to_string())
     }
 
-    /// Makes room for one more flow of `session_hash`: past
-    /// [`MAX_OPEN_FLOWS_PER_SESSION`], the session's oldest flows are forgotten. Looks through
-    /// the open flows (at most [`MAX_OPEN_FLOWS`]) once.
-    fn forget_past_session_bound(&self, session_hash: &str) {
+    /// Makes room for one more flow of `user_id`: past [`MAX_OPEN_FLOWS_PER_PERSON`], the
+    /// person's oldest flows (whichever session opened them) are forgotten. Looks through the
+    /// open flows (at most [`MAX_OPEN_FLOWS`]) once.
+    fn forget_past_person_bound(&self, user_id: &UserId) {
         let mut own: Vec<(std::time::Instant, Arc<String>)> = self
             .open
             .iter()
-            .filter(|(_, flow)| flow.session_hash == session_hash)
+            .filter(|(_, flow)| flow.user_id == *user_id)
             .map(|(state, flow)| (flow.opened, state))
             .collect();
-        if own.len() < MAX_OPEN_FLOWS_PER_SESSION {
+        if own.len() < MAX_OPEN_FLOWS_PER_PERSON {
             return;
         }
         own.sort_unstable_by_key(|(opened, _)| *opened);
-        for (_, state) in &own[..=own.len() - MAX_OPEN_FLOWS_PER_SESSION] {
+        for (_, state) in &own[..=own.len() - MAX_OPEN_FLOWS_PER_PERSON] {
             self.open.invalidate(state.as_str());
         }
     }
@@ -470,6 +475,11 @@ mod tests {
 
     /// Connections with a Google client whose flows live `lifetime`.
     fn connections(lifetime: Duration) -> OAuthConnections {
+        connections_holding(lifetime, MAX_OPEN_FLOWS)
+    }
+
+    /// Connections with a Google client whose flows live `lifetime`, at most `max_open` open.
+    fn connections_holding(lifetime: Duration, max_open: u64) -> OAuthConnections {
         let clients = BTreeMap::from([(
             "google".to_owned(),
             OAuthClient {
@@ -478,7 +488,7 @@ mod tests {
             },
         )]);
         let http = OAuthHttp::new(OutboundPolicy::default()).expect("a client");
-        OAuthConnections::with_flow_lifetime(http, clients, "https://ledger.example", lifetime)
+        OAuthConnections::with_limits(http, clients, "https://ledger.example", lifetime, max_open)
     }
 
     /// Opens a Gmail flow for `user` in `session`: its state.
@@ -515,11 +525,11 @@ mod tests {
     }
 
     #[test]
-    fn one_session_keeps_at_most_its_bound_of_open_flows_and_never_pushes_out_anothers() {
+    fn one_person_keeps_at_most_their_bound_of_open_flows_and_never_pushes_out_anothers() {
         let connections = connections(FLOW_LIFETIME);
         let start = |user: &str, session: &str| start(&connections, user, session);
         let others = start("bob", "bob-session");
-        let first: Vec<String> = (0..MAX_OPEN_FLOWS_PER_SESSION)
+        let first: Vec<String> = (0..MAX_OPEN_FLOWS_PER_PERSON)
             .map(|_| start("mallory", "mallory-session"))
             .collect();
         let later: Vec<String> = (0..20)
@@ -530,9 +540,63 @@ mod tests {
         assert!(open(&others), "another session's flow was pushed out");
         assert!(first.iter().all(|s| !open(s)), "the oldest were kept");
         let kept = later.iter().filter(|s| open(s)).count();
-        assert_eq!(kept, MAX_OPEN_FLOWS_PER_SESSION);
-        assert!(later[later.len() - MAX_OPEN_FLOWS_PER_SESSION..]
+        assert_eq!(kept, MAX_OPEN_FLOWS_PER_PERSON);
+        assert!(later[later.len() - MAX_OPEN_FLOWS_PER_PERSON..]
             .iter()
             .all(open));
+    }
+
+    #[test]
+    fn one_person_signed_in_many_times_cannot_keep_anothers_flow_out() {
+        let connections = connections_holding(FLOW_LIFETIME, 50);
+        // A session per sign-in, each opening flows, far past the instance's bound.
+        for session in 0..40 {
+            for _ in 0..MAX_OPEN_FLOWS_PER_PERSON {
+                start(
+                    &connections,
+                    "mallory",
+                    &format!("mallory-session-{session}"),
+                );
+            }
+        }
+        connections.open.run_pending_tasks();
+        let bob = start(&connections, "bob", "bob-session");
+        connections.open.run_pending_tasks();
+        assert!(
+            connections.open.contains_key(&bob),
+            "bob's flow was not kept"
+        );
+        let mallorys = connections
+            .open
+            .iter()
+            .filter(|(_, flow)| flow.user_id.as_str() == "mallory")
+            .count();
+        assert_eq!(mallorys, MAX_OPEN_FLOWS_PER_PERSON);
+    }
+
+    #[test]
+    fn a_new_flow_is_kept_when_the_instance_holds_its_bound_of_others() {
+        let connections = connections_holding(FLOW_LIFETIME, 50);
+        let everyone: Vec<String> = (0..60)
+            .map(|n| {
+                start(
+                    &connections,
+                    &format!("person-{n}"),
+                    &format!("session-{n}"),
+                )
+            })
+            .collect();
+        connections.open.run_pending_tasks();
+        let newest = start(&connections, "newcomer", "newcomer-session");
+        connections.open.run_pending_tasks();
+        assert!(
+            connections.open.contains_key(&newest),
+            "a full cache refused a new flow"
+        );
+        assert!(
+            !connections.open.contains_key(&everyone[0]),
+            "the oldest was kept"
+        );
+        assert!(connections.open.entry_count() <= 50);
     }
 }
