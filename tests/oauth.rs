@@ -1034,6 +1034,52 @@ async fn deleting_a_google_credential_revokes_its_grant_at_google(env: TestEnv) 
 }
 on_both_backends!(deleting_a_google_credential_revokes_its_grant_at_google);
 
+/// One Google account connected for Gmail and for Calendar shares one grant at Google, which
+/// revokes the client's whole grant for the account whichever token is sent: deleting Gmail
+/// leaves it alone (Calendar keeps refreshing), and deleting the last one revokes it.
+async fn deleting_one_of_two_credentials_of_a_google_account_leaves_the_other_connected(
+    env: TestEnv,
+) {
+    let behaviour = OAuthBehaviour {
+        token_lifetime: Duration::from_secs(4),
+        ..OAuthBehaviour::default()
+    };
+    let server = oauth_server(&env, behaviour, refreshing_jobs()).await;
+    let alice = server.user("alice").await;
+    let (_, mail) = connect(&server, &alice, "gmail", "Mail", "allow").await;
+    let (_, calendar) = connect(&server, &alice, "google_calendar", "Calendar", "allow").await;
+    let (mail, calendar) = (connected_id(&mail), connected_id(&calendar));
+    let delete = |id: String| {
+        let alice = alice.clone();
+        async move {
+            alice
+                .ok(
+                    "mutation($id: ID!) { deleteCredential(id: $id) { deletedId } }",
+                    json!({"id": id}),
+                )
+                .await;
+        }
+    };
+    delete(mail).await;
+    let before = refreshes(&alice, &calendar).await;
+    // Two refreshes after the deletion: the second redeemed after any revocation it sent.
+    eventually("Calendar to be refreshed twice more", || async {
+        refreshes(&alice, &calendar).await >= before + 2
+    })
+    .await;
+    let c = credential(&alice, &calendar).await;
+    assert_eq!(c["status"], "ACTIVE", "{c}");
+    assert_eq!(server.simulator.oauth_revocation_requests(), 0);
+
+    delete(calendar).await;
+    eventually("the grant is revoked at Google", || async {
+        server.simulator.oauth_revocations() == 1
+    })
+    .await;
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(deleting_one_of_two_credentials_of_a_google_account_leaves_the_other_connected);
+
 /// The person removed the app's access at Google first: Google answers the revocation
 /// `invalid_token`, which leaves nothing to revoke, so it is not tried again.
 async fn deleting_a_credential_whose_grant_google_already_revoked_asks_google_once(env: TestEnv) {

@@ -716,6 +716,36 @@ pub async fn expiring_or_expired(
         .await?)
 }
 
+/// Other credentials than `except`, of any person, for one of `services` and the upstream
+/// account `account_id`, that are neither revoked nor erased: their ids, at most `limit`.
+/// (One provider grant can serve several services: revoking it for one ends the others'.)
+pub async fn others_holding_account(
+    pool: &sqlx::AnyPool,
+    services: &[&str],
+    account_id: &str,
+    except: &str,
+    limit: i64,
+) -> Result<Vec<String>, ProjectionError> {
+    if services.is_empty() {
+        return Ok(Vec::new());
+    }
+    let listed: Vec<String> = (0..services.len()).map(|n| format!("${}", n + 4)).collect();
+    let sql = format!(
+        "SELECT credential_id FROM credential_summary WHERE account_id = $1 \
+         AND credential_id <> $2 AND status <> 'revoked' AND service IN ({}) \
+         ORDER BY credential_id LIMIT $3",
+        listed.join(", ")
+    );
+    let mut query = sqlx::query_scalar(&sql)
+        .bind(account_id)
+        .bind(except)
+        .bind(limit);
+    for service in services {
+        query = query.bind(*service);
+    }
+    Ok(query.fetch_all(pool).await?)
+}
+
 /// How many credentials [`expiring`] would list without a limit, and the soonest expiry still
 /// past `until` (the count grows when the warning window reaches it), in one statement.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,8 +4,9 @@
 //! an authorization without `scope`; the token endpoint serves the `authorization_code` (PKCE
 //! S256 checked, the code's own `redirect_uri` required, a refresh token only when the
 //! authorization asked `access_type=offline`) and `refresh_token` grants with `invalid_grant`,
-//! `invalid_client` and `invalid_request` errors; revocation answers `invalid_token` for a
-//! token already revoked or unknown. Tokens it issues are accepted by the simulated userinfo
+//! `invalid_client` and `invalid_request` errors; revocation ends every token the client holds
+//! for the account (every authorization of it, as Google does) and answers `invalid_token` for
+//! a token already revoked or unknown. Tokens it issues are accepted by the simulated userinfo
 //! endpoint until they expire or are revoked.
 //!
 //! Served under `/oauth/google` (`/o/oauth2/v2/auth`, `/token`, `/revoke`: Google's own paths),
@@ -518,8 +519,18 @@ async fn revoke(
         .filter(|family| !oauth.families[*family as usize].revoked);
     match family {
         Some(family) => {
-            // Google revokes the whole grant whichever of its tokens is presented.
-            oauth.families[family as usize].revoked = true;
+            // Google revokes the client's whole grant for the account, whichever of its tokens
+            // is presented: every token this client holds for the account, of any
+            // authorization (another service's too).
+            let (client_id, account) = {
+                let revoked = &oauth.families[family as usize];
+                (revoked.client_id.clone(), revoked.account.id.clone())
+            };
+            for family in &mut oauth.families {
+                if family.client_id == client_id && family.account.id == account {
+                    family.revoked = true;
+                }
+            }
             oauth.revocations += 1;
             StatusCode::OK.into_response()
         }

@@ -140,17 +140,66 @@ async fn refresh_if_oauth(api: &crate::graphql::Api, user: &str, service: &str) 
 }
 
 /// An OAuth credential's refresh token, read before the credential is revoked or erased so the
-/// grant can be revoked at the provider too.
+/// grant can be revoked at the provider too; `None` (nothing to revoke) when another credential
+/// that is neither revoked nor erased, of anyone, holds the same account at the same provider:
+/// a provider such as Google revokes the client's whole grant for the account, whichever token
+/// is sent, and the other credential's tokens with it.
 async fn oauth_grant(
     api: &crate::graphql::Api,
-    service: &str,
+    keyring: &KeyringId,
     id: &str,
 ) -> Option<(
     credledger_domain::ServiceDefinition,
     credledger_domain::SecretString,
 )> {
-    let definition = api.ledger.catalog.enabled_service(service).ok()?;
-    api.oauth.client_for(definition)?;
+    let definition = api
+        .ledger
+        .catalog
+        .enabled_service(keyring.service.as_str())
+        .ok()?;
+    let (flow, _) = api.oauth.client_for(definition)?;
+    let account = match api.ledger.keyring(keyring).await {
+        Ok(state) => CredentialId::parse(id)
+            .ok()
+            .and_then(|c| state.credential(c).and_then(|c| c.account.clone())),
+        Err(e) => {
+            tracing::warn!(credential = %id, error = %e, "could not read a credential's account; its grant is not revoked at the provider");
+            return None;
+        }
+    };
+    if let Some(account) = account {
+        let services: Vec<&str> = api
+            .ledger
+            .catalog
+            .services()
+            .iter()
+            .filter(|d| {
+                d.oauth
+                    .as_ref()
+                    .is_some_and(|f| f.provider == flow.provider)
+            })
+            .map(|d| d.key.as_str())
+            .collect();
+        match credential_summary::others_holding_account(
+            &api.ledger.db.any,
+            &services,
+            &account.id,
+            id,
+            5,
+        )
+        .await
+        {
+            Ok(others) if others.is_empty() => {}
+            Ok(others) => {
+                tracing::info!(credential = %id, provider = %flow.provider, others = ?others, "not revoking the grant at the provider: other credentials hold the same account, and the provider would end their grant too");
+                return None;
+            }
+            Err(e) => {
+                tracing::warn!(credential = %id, error = %e, "could not tell whether other credentials hold the same account; its grant is not revoked at the provider");
+                return None;
+            }
+        }
+    }
     let (_, _, fields) = api.ledger.secret_for_check(id).await.ok()?;
     let token = fields
         .get(credledger_domain::catalog::OAuthFlow::REFRESH_TOKEN)?
@@ -597,7 +646,7 @@ impl Mutation {
             let p = session(ctx)?;
             let a = api(ctx);
             let row = credential_for(a, p, &id, Access::Delete).await?;
-            let grant = oauth_grant(a, row.service.as_str(), &id).await;
+            let grant = oauth_grant(a, &row, &id).await;
             let (_, keyring) = a.ledger.locate(&id).await?;
             let committed = a.ledger.erase(&id, &request(ctx).metadata()).await?;
             revoke_at_provider(a, grant);
@@ -673,7 +722,7 @@ impl Mutation {
             let p = session(ctx)?;
             let a = api(ctx);
             let row = credential_for(a, p, &id, Access::Edit).await?;
-            let grant = oauth_grant(a, row.service.as_str(), &id).await;
+            let grant = oauth_grant(a, &row, &id).await;
             let committed = a
                 .ledger
                 .revoke(&id, reason, &request(ctx).metadata())
