@@ -1015,6 +1015,39 @@ async fn a_flow_without_offline_access_ends_with_no_refresh_token_and_records_no
 }
 on_both_backends!(a_flow_without_offline_access_ends_with_no_refresh_token_and_records_nothing);
 
+/// The person unticks a scope on Google's consent screen (granular consent): the grant lacks
+/// a scope the service needs, so the connection ends with `missing_scopes` and nothing is
+/// recorded. Google answers `email` and `profile` by their long names, which count as asked.
+async fn a_grant_without_a_scope_the_service_asks_for_is_refused_and_records_nothing(env: TestEnv) {
+    let behaviour = OAuthBehaviour {
+        unticked_scopes: vec!["https://www.googleapis.com/auth/gmail.send".into()],
+        ..OAuthBehaviour::default()
+    };
+    let server = oauth_server(&env, behaviour, JobSettings::default()).await;
+    let alice = server.user("alice").await;
+    let pool = env.any_pool().await;
+    let events = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM events")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    let before = events().await;
+    let (_, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
+    assert_eq!(landed, "/?oauth_error=missing_scopes");
+    assert_eq!(credential_count(&alice).await, 0);
+    assert_eq!(events().await, before, "an event was recorded");
+
+    // Every scope granted (`email` and `profile` answered by their long names): connected.
+    server
+        .simulator
+        .set_oauth_behaviour(OAuthBehaviour::default());
+    let (_, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
+    connected_id(&landed);
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(a_grant_without_a_scope_the_service_asks_for_is_refused_and_records_nothing);
+
 async fn deleting_a_google_credential_revokes_its_grant_at_google(env: TestEnv) {
     let server = oauth_server(&env, OAuthBehaviour::default(), JobSettings::default()).await;
     let (alice, id, machine) = alice_with_gmail(&server).await;

@@ -46,6 +46,9 @@ pub struct OAuthBehaviour {
     pub refresh_delay: Duration,
     /// Whether token answers leave out `expires_in` (RFC 6749 only recommends it).
     pub omit_expires_in: bool,
+    /// Scopes the person unticks on the consent page (Google's granular consent): granted
+    /// without them.
+    pub unticked_scopes: Vec<String>,
 }
 
 impl Default for OAuthBehaviour {
@@ -60,6 +63,7 @@ impl Default for OAuthBehaviour {
             ),
             refresh_delay: Duration::ZERO,
             omit_expires_in: false,
+            unticked_scopes: Vec::new(),
         }
     }
 }
@@ -334,9 +338,18 @@ async fn consent(
         return Redirect::to(redirect.as_str()).into_response();
     }
     let code = format!("4/sim-{}", random_token());
-    let mut scopes: Vec<String> = get("scope").split(' ').map(str::to_owned).collect();
+    let mut oauth = lock(&shared.oauth);
+    // As Google answers them: `email` and `profile` by their long names.
+    let mut scopes: Vec<String> = get("scope")
+        .split(' ')
+        .filter(|s| !oauth.behaviour.unticked_scopes.iter().any(|u| u == s))
+        .map(|s| match s {
+            "email" => "https://www.googleapis.com/auth/userinfo.email".to_owned(),
+            "profile" => "https://www.googleapis.com/auth/userinfo.profile".to_owned(),
+            other => other.to_owned(),
+        })
+        .collect();
     {
-        let mut oauth = lock(&shared.oauth);
         let account = oauth.behaviour.account.clone();
         // As Google: the new grant also covers every scope this account granted this client
         // before and has not revoked.
@@ -368,6 +381,7 @@ async fn consent(
             },
         );
     }
+    drop(oauth);
     redirect
         .query_pairs_mut()
         .append_pair("state", &state)

@@ -93,6 +93,8 @@ pub enum Failure {
     Exchange,
     /// The provider gave no refresh token, so the connection could not be kept fresh.
     NoRefreshToken,
+    /// The person granted fewer scopes than the service needs (unticked one at consent).
+    MissingScopes,
     /// The tokens did not pass the live check.
     Check,
     /// This account is already connected (reconnect that credential instead).
@@ -112,6 +114,7 @@ impl Failure {
             Self::Flow => "flow",
             Self::Exchange => "exchange",
             Self::NoRefreshToken => "no_refresh_token",
+            Self::MissingScopes => "missing_scopes",
             Self::Check => "check",
             Self::Duplicate => "duplicate",
             Self::OtherAccount => "other_account",
@@ -355,6 +358,13 @@ async fn finish(
             Failure::Exchange
         })?;
     let refresh_token = grant.refresh_token.clone().ok_or(Failure::NoRefreshToken)?;
+    if let Some(granted) = &grant.scopes {
+        let missing = missing_scopes(&oauth_flow.scopes, granted);
+        if !missing.is_empty() {
+            tracing::info!(service = %flow.service, missing = ?missing, "an OAuth grant lacks scopes the service asks for; nothing stored");
+            return Err(Failure::MissingScopes);
+        }
+    }
     let fields = token_fields(&grant.access_token, &refresh_token)?;
     let outcome = with_grant(api.validator.validate(definition, &fields).await, &grant);
     let ValidationOutcome::Valid { account, .. } = &outcome else {
@@ -414,6 +424,24 @@ async fn finish(
         LedgerError::Rule(KeyringError::NameTaken(_)) => Failure::NameTaken,
         other => internal(other),
     })
+}
+
+/// The scopes of `asked` that `granted` lacks (a consent screen may let the person untick
+/// some). Google answers `email` and `profile` by their long names
+/// (`https://www.googleapis.com/auth/userinfo.email`, `…userinfo.profile`): the same scopes.
+fn missing_scopes<'a>(asked: &'a [String], granted: &[String]) -> Vec<&'a str> {
+    fn canonical(scope: &str) -> &str {
+        match scope {
+            "https://www.googleapis.com/auth/userinfo.email" => "email",
+            "https://www.googleapis.com/auth/userinfo.profile" => "profile",
+            other => other,
+        }
+    }
+    asked
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !granted.iter().any(|g| canonical(g) == canonical(a)))
+        .collect()
 }
 
 /// A name for a connection made without one: the account's email (else its display name, else

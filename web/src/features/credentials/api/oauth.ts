@@ -33,6 +33,8 @@ export function oauthErrorMessage(code: string, provider = 'the provider'): stri
       return `${provider} did not hand over the account's tokens; nothing was stored. Try again.`;
     case 'no_refresh_token':
       return `${provider} granted access without a refresh token, so the account could not be kept connected; nothing was stored. Remove the app's access in your ${provider} account settings and connect again.`;
+    case 'missing_scopes':
+      return `You did not grant every permission the service needs at ${provider}; nothing was stored. Connect again and leave every permission ticked.`;
     case 'check':
       return `${provider} refused the new tokens when they were checked; nothing was stored.`;
     case 'duplicate':

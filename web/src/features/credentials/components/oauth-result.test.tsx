@@ -35,6 +35,7 @@ describe('OAuthResult', () => {
     ['denied', 'You cancelled the connection'],
     ['flow', 'expired, was already used or did not come from this browser session'],
     ['duplicate', 'already connected'],
+    ['missing_scopes', 'did not grant every permission the service needs'],
     ['something-else', 'could not be completed'],
   ])('explains the %s failure, says nothing was stored where so', async (code, words) => {
     show(`/?oauth_error=${code}`);
