@@ -1335,6 +1335,51 @@ async fn a_refresh_answered_after_the_old_token_expired_leaves_the_credential_ac
 }
 on_both_backends!(a_refresh_answered_after_the_old_token_expired_leaves_the_credential_active);
 
+/// A refresh the database could not record for a while, the credential marked expired
+/// meanwhile: the kept tokens are recorded once the database is back (their access token has
+/// expired by then), and the credential is refreshed again and becomes active, not checked
+/// with the dead access token and called invalid (which nothing would ever undo). PostgreSQL
+/// only (as `a_refresh_the_database_could_not_record_is_recorded_later_without_redeeming_again`):
+/// a refusal on SQLite is an abort, not the database away, and is not kept for later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kept_tokens_recorded_after_an_outage_leave_an_expired_credential_active_not_invalid() {
+    let Some(env) = TestEnv::postgres().await else {
+        return;
+    };
+    let behaviour = OAuthBehaviour {
+        token_lifetime: Duration::from_secs(3),
+        ..OAuthBehaviour::default()
+    };
+    let jobs = JobSettings {
+        poll: Duration::from_millis(50),
+        expiry_interval: Duration::from_secs(1),
+        ..refreshing_jobs()
+    };
+    let server = oauth_server(&env, behaviour, jobs).await;
+    let alice = server.user("alice").await;
+    let pool = database_away_for(&env, "OAuthTokenRefreshed").await;
+    let (_, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
+    let id = connected_id(&landed);
+    eventually("a refresh to be redeemed and not recorded", || async {
+        !server.simulator.oauth_redemptions().is_empty()
+    })
+    .await;
+    eventually("the credential to expire", || async {
+        credential(&alice, &id).await["status"] == "EXPIRED"
+    })
+    .await;
+    // Past the record's tries (1 + 2 + 4 s) and the kept access token's life (3 s).
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    crate::support::accept_events_again(&pool, env.backend).await;
+    eventually("the credential to leave EXPIRED", || async {
+        credential(&alice, &id).await["status"] != "EXPIRED"
+    })
+    .await;
+    let c = credential(&alice, &id).await;
+    assert_eq!(c["status"], "ACTIVE", "{c}");
+    server.running.stop().await.unwrap();
+}
+
 /// Tokens that live no longer than the refresh margin (3 s against 10 s) are refreshed at half
 /// their lifetime, not at every need: each refresh is a redemption at the provider and an event
 /// in the ledger.

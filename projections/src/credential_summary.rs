@@ -693,8 +693,10 @@ pub async fn expiring(
         .await?)
 }
 
-/// Active and expired credentials whose token expires at or before `until` (what an OAuth
-/// refresh pass looks at): the active ones first, then the expired, soonest first within each.
+/// Active credentials whose token expires at or before `until`, and expired ones with a token
+/// expiry whenever it is (an expired one may hold a token still good, to be checked again):
+/// what an OAuth refresh pass looks at, the active ones first, then the expired, soonest
+/// first within each.
 /// Expired ones nobody reconnects keep their old expiries; listed first, enough of them would
 /// fill every pass's limit and leave the active tokens to lapse.
 pub async fn expiring_or_expired(
@@ -703,8 +705,8 @@ pub async fn expiring_or_expired(
     limit: i64,
 ) -> Result<Vec<Summary>, ProjectionError> {
     let sql = format!(
-        "SELECT {} FROM credential_summary WHERE status IN ('active', 'expired') \
-         AND token_expires_at IS NOT NULL AND token_expires_at <= $1 \
+        "SELECT {} FROM credential_summary WHERE token_expires_at IS NOT NULL \
+         AND (status = 'expired' OR (status = 'active' AND token_expires_at <= $1)) \
          ORDER BY CASE status WHEN 'active' THEN 0 ELSE 1 END, token_expires_at, credential_id \
          LIMIT $2",
         *READ

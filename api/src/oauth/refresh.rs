@@ -80,28 +80,35 @@ impl std::fmt::Debug for TokenRefresher {
 /// and record a new token.
 const LEAST_REFRESH_SPACING: chrono::Duration = chrono::Duration::seconds(1);
 
-/// Whether `c`'s access token is to be refreshed: it expires within `margin`, or within half
-/// its lifetime when that is shorter (a token living no longer than the margin would otherwise
-/// be due as soon as it was given, and every need would redeem and record a new one), and it
-/// was not given by a refresh less than [`LEAST_REFRESH_SPACING`] ago.
+/// Whether `c` is to be refreshed: an active or expired credential whose access token expires
+/// within `margin`, or within half its lifetime when that is shorter (a token living no longer
+/// than the margin would otherwise be due as soon as it was given, and every need would redeem
+/// and record a new one), or any expired one (holding a token still good, it is checked again,
+/// not redeemed: see [`token_due`]); and not given a token by a refresh less than
+/// [`LEAST_REFRESH_SPACING`] ago.
 fn due(c: &CredentialState, now: DateTime<Utc>, margin: chrono::Duration) -> bool {
+    c.expires_at.is_some()
+        && (token_due(c, now, margin) || c.status == CredentialStatus::Expired)
+        && c.token_issued_at
+            .is_none_or(|issued| now - issued >= LEAST_REFRESH_SPACING)
+        && matches!(
+            c.status,
+            CredentialStatus::Active | CredentialStatus::Expired
+        )
+        && !c.erased
+}
+
+/// Whether `c`'s access token expires within `margin`, or within half its lifetime when that
+/// is shorter.
+fn token_due(c: &CredentialState, now: DateTime<Utc>, margin: chrono::Duration) -> bool {
     let Some(at) = c.expires_at else {
         return false;
     };
-    if c.token_issued_at
-        .is_some_and(|issued| now - issued < LEAST_REFRESH_SPACING)
-    {
-        return false;
-    }
     let margin = match c.token_issued_at {
         Some(issued) => margin.min((at - issued) / 2),
         None => margin,
     };
-    matches!(
-        c.status,
-        CredentialStatus::Active | CredentialStatus::Expired
-    ) && !c.erased
-        && at <= now + margin
+    at <= now + margin
 }
 
 impl TokenRefresher {
@@ -249,6 +256,20 @@ impl TokenRefresher {
             format!("oauth-refresh-{}", uuid::Uuid::new_v4()),
         );
         let unrecorded = self.unrecorded.get(&(seen.id, version));
+        if unrecorded.is_none()
+            && seen.status == CredentialStatus::Expired
+            && !token_due(seen, Utc::now(), self.margin)
+        {
+            // Expired, holding a token still good (the check after its refresh could not be
+            // made, or tokens kept through a database outage were recorded): checked again,
+            // not redeemed again.
+            let outcome = self.validator.validate(definition, &fields).await;
+            self.ledger
+                .record_validation(&seen.id.to_string(), version, outcome, &meta)
+                .await?;
+            return Ok(Refreshed::NotDue);
+        }
+        let from_kept = unrecorded.is_some();
         if unrecorded.is_none() && held.is_lost() {
             return Err(LedgerError::Unavailable(
                 "the refresh lease was lost before the token was redeemed".into(),
@@ -287,7 +308,10 @@ impl TokenRefresher {
                     .await?
                     .credential(seen.id)
                     .map(|c| c.status);
-                if status != Some(CredentialStatus::Active) {
+                // Not right after recording kept tokens: their access token may have expired
+                // meanwhile, and a check with it would call the credential invalid. The caller
+                // looks again, and an expired credential is refreshed or checked then.
+                if status != Some(CredentialStatus::Active) && !from_kept {
                     // An expired credential is usable again once its new token checks out.
                     let outcome =
                         with_grant(self.validator.validate(definition, &fields).await, &grant);
