@@ -1335,6 +1335,50 @@ async fn a_refresh_answered_after_the_old_token_expired_leaves_the_credential_ac
 }
 on_both_backends!(a_refresh_answered_after_the_old_token_expired_leaves_the_credential_active);
 
+/// A refresh answered after the credential expired, and the check of its new token cannot be
+/// made (Google's userinfo answers 500): the credential holds a good token while expired, so
+/// the pass checks it again (without redeeming again) until the check answers, and it becomes
+/// active, not left expired until its new token is due an hour later.
+async fn an_expired_credential_whose_check_after_its_refresh_could_not_be_made_is_checked_again(
+    env: TestEnv,
+) {
+    let behaviour = OAuthBehaviour {
+        token_lifetime: Duration::from_secs(3),
+        ..OAuthBehaviour::default()
+    };
+    let jobs = JobSettings {
+        poll: Duration::from_millis(50),
+        expiry_interval: Duration::from_secs(1),
+        ..refreshing_jobs()
+    };
+    let server = oauth_server(&env, behaviour, jobs).await;
+    let alice = server.user("alice").await;
+    let (_, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
+    let id = connected_id(&landed);
+    server.simulator.set_oauth_behaviour(OAuthBehaviour {
+        refresh_delay: Duration::from_secs(5),
+        ..OAuthBehaviour::default()
+    });
+    server
+        .simulator
+        .set_fault("gmail", credledger_adapters::simulator::Fault::ServerError);
+    eventually("the refresh to be recorded", || async {
+        refreshes(&alice, &id).await > 0
+    })
+    .await;
+    assert_eq!(credential(&alice, &id).await["status"], "EXPIRED");
+    server.simulator.clear_fault("gmail");
+    eventually("the credential to be active", || async {
+        credential(&alice, &id).await["status"] == "ACTIVE"
+    })
+    .await;
+    assert_eq!(refreshes(&alice, &id).await, 1, "redeemed again");
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(
+    an_expired_credential_whose_check_after_its_refresh_could_not_be_made_is_checked_again
+);
+
 /// A refresh the database could not record for a while, the credential marked expired
 /// meanwhile: the kept tokens are recorded once the database is back (their access token has
 /// expired by then), and the credential is refreshed again and becomes active, not checked
