@@ -315,7 +315,9 @@ impl Settings {
             },
             public_url: env_text("CREDLEDGER_PUBLIC_URL")?
                 .filter(|u| !u.trim().is_empty())
-                .or(file.public_url),
+                .or(file.public_url)
+                .map(|u| public_url(&u))
+                .transpose()?,
             oauth_clients: oauth_clients(file.oauth.unwrap_or_default())?,
             // Environment only, like the master keys: a flag would show it in process listings.
             // Trimmed as the presented token is: a token read from a file ends in a newline.
@@ -497,6 +499,40 @@ pub fn host_name(host: &str) -> String {
         _ => host.as_str(),
     };
     name.trim_end_matches('.').to_owned()
+}
+
+/// Where people reach this server, checked once at start (it was first used, and refused as
+/// an internal error, at each OAuth connection): an absolute `https` URL, or `http` on a
+/// loopback host (a developer's machine; anywhere else the authorization codes Google sends to
+/// `{public_url}/oauth/callback` would cross the network in clear), with no credentials, query
+/// or fragment (the callback's path is appended to it). Kept without a trailing `/`.
+fn public_url(text: &str) -> anyhow::Result<String> {
+    let refused = |why: &str| {
+        anyhow::anyhow!(
+            "CREDLEDGER_PUBLIC_URL (`public_url`) must be where people reach this server, as \
+             https://host[:port][/path]: {why}"
+        )
+    };
+    let url = url::Url::parse(text.trim()).map_err(|e| refused(&format!("{e}")))?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => return Err(refused("it names no host")),
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => return Err(refused("plain http is accepted for a loopback host only")),
+        other => return Err(refused(&format!("`{other}` is not http or https"))),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(refused("it holds credentials"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(refused("it has a query or a fragment"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 /// OAuth clients from `CREDLEDGER_OAUTH_<PROVIDER>_CLIENT_ID` / `_CLIENT_SECRET` /
@@ -882,6 +918,51 @@ mod tests {
                 .expect("a day's staleness with a weekly run resolves");
         assert_eq!(weekly.stale_after, chrono::Duration::days(1));
         assert_eq!(weekly.revalidate_interval, Duration::from_secs(604_800));
+    }
+
+    #[test]
+    fn a_public_url_is_an_https_address_or_http_on_loopback() {
+        for (given, kept) in [
+            ("https://creds.example.com", "https://creds.example.com"),
+            (
+                "https://creds.example.com:8443/ledger/",
+                "https://creds.example.com:8443/ledger",
+            ),
+            ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+            ("http://localhost:8080/", "http://localhost:8080"),
+            ("http://[::1]:8080", "http://[::1]:8080"),
+        ] {
+            let settings = resolved_from_file(&format!("public_url = \"{given}\"\n"))
+                .unwrap_or_else(|e| panic!("{given}: {e}"));
+            assert_eq!(settings.public_url.as_deref(), Some(kept), "{given}");
+        }
+        for (given, why) in [
+            ("creds.example.com", "relative URL without a base"),
+            (
+                "http://creds.example.com",
+                "plain http is accepted for a loopback host only",
+            ),
+            ("ftp://creds.example.com", "`ftp` is not http or https"),
+            ("https://admin:pw@creds.example.com", "it holds credentials"),
+            (
+                "https://creds.example.com/?next=x",
+                "it has a query or a fragment",
+            ),
+            (
+                "https://creds.example.com/#top",
+                "it has a query or a fragment",
+            ),
+        ] {
+            let refused = resolved_from_file(&format!("public_url = \"{given}\"\n"))
+                .err()
+                .unwrap_or_else(|| panic!("{given} was accepted"));
+            assert!(
+                refused.starts_with("CREDLEDGER_PUBLIC_URL (`public_url`) must be")
+                    && refused.contains(why),
+                "{given}: {refused}"
+            );
+            assert!(!refused.contains("pw"), "{refused}");
+        }
     }
 
     #[test]
