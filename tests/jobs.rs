@@ -684,6 +684,51 @@ async fn checks_that_cannot_be_made_for_changing_reasons_are_recorded_once(env: 
 }
 on_both_backends!(checks_that_cannot_be_made_for_changing_reasons_are_recorded_once);
 
+/// `credentials validate-all --stale-days 0` one check at a time, started once its first
+/// Todoist check (slow: two seconds) is under way; with the count of Todoist requests before.
+async fn validate_all_with_a_slow_first_check(
+    env: &TestEnv,
+    config: &std::path::Path,
+    server: &Server,
+) -> (std::process::Child, u64) {
+    let before = server.simulator.requests("todoist");
+    server
+        .simulator
+        .set_fault_for("todoist", Fault::Slow(Duration::from_secs(2)), 1);
+    let run = env
+        .cli()
+        .env("CREDLEDGER_CONFIG", config)
+        .args(["credentials", "validate-all", "--stale-days", "0"])
+        .args(["--concurrency", "1"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually("the first check under way", || async {
+        server.simulator.requests("todoist") > before
+    })
+    .await;
+    (run, before)
+}
+
+/// What a CLI run printed, once it has exited 0.
+async fn finished(run: std::process::Child) -> String {
+    let out = tokio::task::spawn_blocking(move || run.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The checks of a credential the CLI recorded.
+async fn checks_by_cli(env: &TestEnv, id: &str) -> usize {
+    audit(env, id)
+        .await
+        .into_iter()
+        .filter(|e| CHECKS.contains(&e.action.as_str()) && e.actor == "cli")
+        .count()
+}
+
 /// A credential revoked while a run is under way is not sent to its provider when the run
 /// reaches it (the run listed it while it was active; a run can last hours), and one whose
 /// token is past its expiry is left to the expiry and refresh jobs: its provider would refuse
@@ -703,35 +748,15 @@ async fn a_revalidation_sends_no_revoked_secret_and_no_token_past_its_expiry(env
     while chrono::Utc::now() <= past {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let before = server.simulator.requests("todoist");
     // The first check is slow: the revocation lands while it is under way.
-    server
-        .simulator
-        .set_fault_for("todoist", Fault::Slow(Duration::from_secs(2)), 1);
-    let run = env
-        .cli()
-        .env("CREDLEDGER_CONFIG", &config)
-        .args(["credentials", "validate-all", "--stale-days", "0"])
-        .args(["--concurrency", "1"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    eventually("the first check under way", || async {
-        server.simulator.requests("todoist") > before
-    })
-    .await;
+    let (run, before) = validate_all_with_a_slow_first_check(&env, &config, &server).await;
     alice
         .ok(
             "mutation($id: ID!) { revokeCredential(id: $id) { status } }",
             json!({ "id": revoked }),
         )
         .await;
-    let out = tokio::task::spawn_blocking(move || run.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = finished(run).await;
     assert_eq!(
         server.simulator.requests("todoist") - before,
         1,
@@ -740,12 +765,7 @@ async fn a_revalidation_sends_no_revoked_secret_and_no_token_past_its_expiry(env
     assert_eq!(alice.status(&past_expiry).await, "ACTIVE");
     assert_eq!(alice.status(&revoked).await, "REVOKED");
     for (id, checks) in [(&first, 1), (&revoked, 0), (&past_expiry, 0)] {
-        let by_cli = audit(&env, id)
-            .await
-            .into_iter()
-            .filter(|e| CHECKS.contains(&e.action.as_str()) && e.actor == "cli")
-            .count();
-        assert_eq!(by_cli, checks, "credential {id}");
+        assert_eq!(checks_by_cli(&env, id).await, checks, "credential {id}");
     }
     assert!(summary_line(&stdout).contains("skipped 2"), "{stdout}");
 }
@@ -799,23 +819,8 @@ async fn a_revalidation_skips_a_credential_checked_since_it_listed_it(env: TestE
     // Checked in this order: oldest check first.
     let first = add_todoist(&server, &alice, 0, None).await;
     let checked_meanwhile = add_todoist(&server, &alice, 1, None).await;
-    let before = server.simulator.requests("todoist");
     // The first check is slow: the person's own check lands while it is under way.
-    server
-        .simulator
-        .set_fault_for("todoist", Fault::Slow(Duration::from_secs(2)), 1);
-    let run = env
-        .cli()
-        .env("CREDLEDGER_CONFIG", &config)
-        .args(["credentials", "validate-all", "--stale-days", "0"])
-        .args(["--concurrency", "1"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    eventually("the first check under way", || async {
-        server.simulator.requests("todoist") > before
-    })
-    .await;
+    let (run, before) = validate_all_with_a_slow_first_check(&env, &config, &server).await;
     let answer = alice
         .ok(
             "mutation($id: ID!) { revalidateCredential(id: $id) { result } }",
@@ -826,24 +831,14 @@ async fn a_revalidation_skips_a_credential_checked_since_it_listed_it(env: TestE
         answer["revalidateCredential"]["result"], "VALID",
         "{answer}"
     );
-    let out = tokio::task::spawn_blocking(move || run.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = finished(run).await;
     assert_eq!(
         server.simulator.requests("todoist") - before,
         2,
         "the run's first check and the person's, no more: {stdout}"
     );
-    for (id, by_cli) in [(&first, 1), (&checked_meanwhile, 0)] {
-        let checks = audit(&env, id)
-            .await
-            .into_iter()
-            .filter(|e| CHECKS.contains(&e.action.as_str()) && e.actor == "cli")
-            .count();
-        assert_eq!(checks, by_cli, "credential {id}");
+    for (id, checks) in [(&first, 1), (&checked_meanwhile, 0)] {
+        assert_eq!(checks_by_cli(&env, id).await, checks, "credential {id}");
     }
     assert!(
         summary_line(&stdout).contains("valid 1, invalid 0, could not check 0, skipped 1"),
