@@ -273,7 +273,7 @@ impl McpClient {
     }
 
     /// `PUT /credentials/{mcp_id}`; [`SyncError::NotFound`] when the server does not hold it
-    /// (a `404` that is not an HTML page: see [`not_html`]).
+    /// (a `404` that is not an HTML page: see `not_html`).
     pub async fn update(&self, mcp_id: &str, body: &SyncBody) -> Result<(), SyncError> {
         let change = Change::new(&body.event_id, body.ledger_version, Some(encode(body)))?;
         let response = self
@@ -287,7 +287,7 @@ impl McpClient {
     }
 
     /// `DELETE /credentials/{mcp_id}`; a credential the server does not hold (a `404` that is
-    /// not an HTML page: see [`not_html`]) is already gone.
+    /// not an HTML page: see `not_html`) is already gone.
     pub async fn delete(
         &self,
         mcp_id: &str,
