@@ -409,14 +409,16 @@ async fn verify_and_export_on_a_postgres_database_without_a_ledger_say_so_and_cr
     assert_eq!(tables, Vec::<String>::new());
 }
 
-/// Rows near the largest an event may be, more of them than one batch's bytes hold: the
-/// export reads them in several batches and writes each exactly once, in order (the chain is not
-/// the export's to check: the rows were edited by hand).
+/// Rows of a third of a batch's bytes, more of them than one batch holds, and one larger than a
+/// batch (read alone): the export reads them in several batches and writes each exactly once, in
+/// order (the chain is not the export's to check: the rows were edited by hand).
 async fn an_export_of_rows_larger_than_one_batch_holds_writes_each_once(env: TestEnv) {
-    use credledger_adapters::feed::MAX_STORED_EVENT_BYTES;
+    use credledger_adapters::feed::BATCH_BYTES;
     let built = build(&env).await;
     let mut t = Tamper::open(&env, &built.pool).await;
-    let near = crate::tamper::json_of_bytes(MAX_STORED_EVENT_BYTES as usize - 4096);
+    let near = crate::tamper::json_of_bytes(BATCH_BYTES as usize / 3);
+    let over_a_batch = crate::tamper::json_of_bytes(BATCH_BYTES as usize + 4096);
+    t.set_json("payload", 8, &over_a_batch).await;
     for position in 2..=7 {
         t.set_json("payload", position, &near).await;
     }
@@ -430,6 +432,7 @@ async fn an_export_of_rows_larger_than_one_batch_holds_writes_each_once(env: Tes
         .collect();
     assert_eq!(positions, (1..=built.head).collect::<Vec<_>>());
     assert!(events[1..7].iter().all(|e| e["payload"] == near.as_str()));
+    assert_eq!(events[7]["payload"], over_a_batch.as_str());
     assert_eq!(closing["events"], built.head);
 }
 on_both_backends!(an_export_of_rows_larger_than_one_batch_holds_writes_each_once);

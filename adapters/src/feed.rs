@@ -122,13 +122,14 @@ pub async fn read_between<'e>(
 /// stay well under it: the largest of fixed size is a change of a credential's metadata (its
 /// old and new metadata, each at most 32 entries of a 64-character key and a 1,024-character
 /// value, at most 4 bytes a character: under 280 KB); the one without a fixed limit, an MCP
-/// server's change withdrawing its users' grants of a service, reaches it only past
-/// 30,000 grants (a grant takes under 140 bytes).
-pub const MAX_STORED_EVENT_BYTES: i64 = 4 * 1024 * 1024;
+/// server's change withdrawing its users' grants of a service, reaches it only past about
+/// 470,000 grants withdrawn at once (a grant takes under 140 bytes). A row over
+/// [`BATCH_BYTES`] is read alone.
+pub const MAX_STORED_EVENT_BYTES: i64 = 64 * 1024 * 1024;
 
-/// The most bytes of stored events one batch of [`EveryEvent`] reads (a single event up to
-/// [`MAX_STORED_EVENT_BYTES`] always fits).
-const BATCH_BYTES: i64 = 16 * 1024 * 1024;
+/// The most bytes of stored events one batch of [`EveryEvent`] reads, unless its first row
+/// alone is larger (up to [`MAX_STORED_EVENT_BYTES`]): then that row is the batch.
+pub const BATCH_BYTES: i64 = 16 * 1024 * 1024;
 
 /// The most events one batch of [`EveryEvent`] reads.
 const BATCH_EVENTS: i64 = 5000;
@@ -194,8 +195,8 @@ pub enum Read {
 /// The whole feed from a position, for a reader that must account for every row (`ledger
 /// verify`, `ledger export`), in batches bounded by count and by bytes: each batch first reads
 /// its rows' positions and sizes, then the rows that fit, in one read-only snapshot (so the
-/// rows read are the rows measured), and at most 16 MiB (`BATCH_BYTES`) at a time whatever the
-/// rows hold. A row larger than [`MAX_STORED_EVENT_BYTES`] is refused unread, and once a batch holds
+/// rows read are the rows measured), and at most [`BATCH_BYTES`] at a time (or one row up to
+/// [`MAX_STORED_EVENT_BYTES`]) whatever the rows hold. A row larger than [`MAX_STORED_EVENT_BYTES`] is refused unread, and once a batch holds
 /// a row that cannot be read as an event, the rows are read one at a time up to that row, which
 /// is named; either is refused only once every event before it was read.
 #[derive(Debug)]
