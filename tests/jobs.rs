@@ -377,9 +377,11 @@ async fn two_instances_on_one_database_revalidate_each_stale_credential_once(env
 }
 on_both_backends!(two_instances_on_one_database_revalidate_each_stale_credential_once);
 
-/// A revalidation whose checks the database fails to record is not the job's run, as an
-/// expiry run's is not: its lease's row is not stamped and the next look runs it again, so the
-/// credential, still stale, is checked and recorded once the database takes writes again.
+/// A revalidation whose checks the database fails to record because it is away is not the
+/// job's run, as such an expiry run is not: its lease's row is not stamped and the next look
+/// runs it again, so the credential, still stale, is checked and recorded once the database
+/// takes writes again. A lasting refusal (SQLite's, which has no "away" code) completes the
+/// run: a failure that will not pass must not run the job every minute.
 async fn a_revalidation_whose_checks_were_not_recorded_is_not_completed(env: TestEnv) {
     let simulator = ProviderSimulator::start().await.unwrap();
     let settings = settings_for(&env, &simulator, None);
@@ -387,26 +389,43 @@ async fn a_revalidation_whose_checks_were_not_recorded_is_not_completed(env: Tes
     let alice = setup.user("alice").await;
     let id = add_todoist(&setup, &alice, 0, None).await;
     let pool = env.any_pool().await;
+    let leases = Leases::new(setup.running.ledger.db.clone());
+    let jobs = JobSettings {
+        stale_after: chrono::Duration::zero(),
+        ..jobs_on()
+    };
+    // PostgreSQL refuses the checks as a database going away does (57P03); SQLite's refusal
+    // has no such code, so there it is a lasting failure, which must not run the job every
+    // minute: that run completes.
+    let away = env.backend == credledger_adapters::Backend::Postgres;
     refuse_events_where(
         &pool,
         env.backend,
         "NEW.aggregate_type = 'keyring'",
         "refused",
-        None,
+        away.then_some("57P03"),
     )
     .await;
-
-    let jobs = JobSettings {
-        stale_after: chrono::Duration::zero(),
-        ..jobs_on()
-    };
     let scheduled = start(settings, jobs).await;
+    if !away {
+        eventually("a completed revalidation", || async {
+            scheduled.jobs().runs(REVALIDATE) >= 1
+        })
+        .await;
+        assert!(leases
+            .state(REVALIDATE)
+            .await
+            .unwrap()
+            .is_some_and(|s| s.last_run_at.is_some()));
+        scheduled.stop().await.unwrap();
+        setup.running.stop().await.unwrap();
+        return;
+    }
     eventually("three looks at the revalidation", || async {
         scheduled.jobs().polls(REVALIDATE) >= 3
     })
     .await;
     assert_eq!(scheduled.jobs().runs(REVALIDATE), 0);
-    let leases = Leases::new(setup.running.ledger.db.clone());
     let state = leases
         .state(REVALIDATE)
         .await
@@ -1176,7 +1195,9 @@ async fn the_server_marks_passed_expiries_and_warns_once_on_its_own_schedule(env
 }
 on_both_backends!(the_server_marks_passed_expiries_and_warns_once_on_its_own_schedule);
 
-/// An expiry run whose writes the database refuses is not the job's run: its lease's row is
+/// An expiry run whose writes the database refuses because it is away (on PostgreSQL; SQLite's
+/// lasting refusal completes the run, as in the revalidation's test) is not the job's run: its
+/// lease's row is
 /// not stamped (so `credledger_job_last_completed_timestamp_seconds` does not move), it counts
 /// no completed run, and the job stays due: once the database takes writes again the next look
 /// marks the credential expired, not one interval (an hour) later.
@@ -1188,22 +1209,34 @@ async fn an_expiry_run_whose_writes_failed_is_not_completed_and_runs_again(env: 
     let alice = setup.user("alice").await;
     let expired = add_todoist(&setup, &alice, 1, Some(0)).await;
     let pool = env.any_pool().await;
+    let leases = Leases::new(setup.running.ledger.db.clone());
+    // As in the revalidation's test: the database away on PostgreSQL, a lasting refusal on
+    // SQLite (that run completes, the failure logged and counted).
+    let away = env.backend == credledger_adapters::Backend::Postgres;
     refuse_events_where(
         &pool,
         env.backend,
         "NEW.aggregate_type = 'keyring'",
         "refused",
-        None,
+        away.then_some("57P03"),
     )
     .await;
-
     let scheduled = start(settings, jobs_on()).await;
+    if !away {
+        eventually("a completed expiry run", || async {
+            scheduled.jobs().runs(EXPIRY) >= 1
+        })
+        .await;
+        assert_eq!(alice.status(&expired).await, "ACTIVE");
+        scheduled.stop().await.unwrap();
+        setup.running.stop().await.unwrap();
+        return;
+    }
     eventually("three looks at the expiry job", || async {
         scheduled.jobs().polls(EXPIRY) >= 3
     })
     .await;
     assert_eq!(scheduled.jobs().runs(EXPIRY), 0);
-    let leases = Leases::new(setup.running.ledger.db.clone());
     let state = leases
         .state(EXPIRY)
         .await

@@ -64,18 +64,22 @@ pub struct ExpiryReport {
     /// Data keys of erased credentials that were still there (an erasure the database failed
     /// in the middle of), destroyed by this run.
     pub shredded: u64,
-    /// Could not be marked or recorded, or the data keys erasures left could not be destroyed
-    /// (database trouble); logged. A run with any is not completed: the job is due again.
+    /// Could not be marked or recorded, or the data keys erasures left could not be destroyed;
+    /// logged.
     pub errors: u64,
+    /// Of `errors`, those the database's unavailability (or a race lost to another writer)
+    /// caused: a run with any is not completed, so the job stays due and the next look (a
+    /// minute later) runs it again. A lasting failure (a data key that cannot be opened) is
+    /// not counted here: it would run the job every minute for good.
+    pub unrecorded: u64,
     pub stopped: bool,
 }
 
 impl ExpiryReport {
-    /// Whether the run counts as the job's run: it went through (not stopped) and every write
-    /// it made went in. A run whose writes failed leaves the job due, so the next look retries
-    /// it rather than one interval later.
+    /// Whether the run counts as the job's run: it went through (not stopped) and the database
+    /// took every write it made.
     pub fn completed(&self) -> bool {
-        !self.stopped && self.errors == 0
+        !self.stopped && self.unrecorded == 0
     }
 }
 
@@ -204,6 +208,7 @@ pub async fn expire(
             Err(e) => {
                 tracing::error!(error = %e, "could not destroy the data keys erasures left");
                 report.errors += 1;
+                report.unrecorded += u64::from(super::for_a_while(&e));
             }
         }
     }
@@ -228,6 +233,7 @@ pub async fn expire(
             Err(e) => {
                 tracing::error!(credential = %id, error = %e, "could not mark a credential expired");
                 report.errors += 1;
+                report.unrecorded += u64::from(super::for_a_while(&e));
             }
         }
     }

@@ -55,6 +55,17 @@ impl From<credledger_adapters::DbError> for JobError {
     }
 }
 
+/// Whether a write failed for a while only (the database away, a race lost), so that running
+/// the job again at the next look may succeed: a run with such a failure is not completed. A
+/// lasting failure (a data key that cannot be opened) completes the run, logged and counted:
+/// it would otherwise run the job every minute for good.
+pub(crate) fn for_a_while(e: &crate::ledger::LedgerError) -> bool {
+    matches!(
+        e,
+        crate::ledger::LedgerError::Unavailable(_) | crate::ledger::LedgerError::Conflict
+    )
+}
+
 pub(crate) fn is_set(stop: &watch::Receiver<bool>) -> bool {
     *stop.borrow()
 }

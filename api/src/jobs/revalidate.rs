@@ -62,10 +62,10 @@ pub struct RevalidateReport {
     /// Could not be recorded (database trouble), or refused because another credential holds
     /// the account; logged.
     pub errors: u64,
-    /// Of `errors`, the checks the database failed to make or record (database trouble): the
-    /// secret could not be read or the outcome not written. A run with any is not completed:
-    /// the job is due again, and those credentials, still stale, are checked at the next look
-    /// rather than one interval later.
+    /// Of `errors`, the checks the database failed to make or record while it was away (or a
+    /// race was lost): the secret could not be read or the outcome not written. A run with any
+    /// is not completed: the job is due again, and those credentials, still stale, are checked
+    /// at the next look rather than one interval later. A lasting failure is not counted here.
     pub unrecorded: u64,
     /// The run stopped before checking everything (shutdown, lease lost).
     pub stopped: bool,
@@ -343,7 +343,9 @@ impl ServiceRun {
                 };
                 tracing::error!(credential = %id, %detail, "could not revalidate a credential");
                 self.counters.errors.fetch_add(1, Ordering::Relaxed);
-                self.counters.unrecorded.fetch_add(1, Ordering::Relaxed);
+                if super::for_a_while(&e) {
+                    self.counters.unrecorded.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
     }
