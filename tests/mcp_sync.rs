@@ -781,6 +781,14 @@ async fn a_server_that_rewrites_what_it_is_sent_is_recorded_drifted_once_per_ver
     .await;
     assert_eq!(count("CredentialDriftedOnMcp").await, 1);
     assert_eq!(puts(&recorder), 1);
+    // Restored from a backup, the server holds an older version of the copy: that drift is
+    // recorded and the copy resent, once-per-version or not.
+    recorder.set_reported_version(&mcp_id, 0);
+    eventually(
+        "the older version recorded as a drift and resent",
+        || async { count("CredentialDriftedOnMcp").await == 2 && puts(&recorder) == 2 },
+    )
+    .await;
 }
 on_both_backends!(a_server_that_rewrites_what_it_is_sent_is_recorded_drifted_once_per_version);
 

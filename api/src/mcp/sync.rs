@@ -1052,14 +1052,15 @@ impl McpSync {
                 // Listed, unreadably: not a drift to record at every check, and resend for ever.
                 None if unreadable.contains(mcp_id) || unreadable_without_id => false,
                 None => true,
-                // A drift already recorded for this version, resent, and differing still: the
-                // server changes what it is sent (refreshes an OAuth token itself). Recorded
-                // and resent at every check, it would write two events per copy for ever.
-                Some(_)
+                // A drift already recorded for this version, resent, and its data differing
+                // still: the server changes what it is sent (refreshes an OAuth token itself).
+                // Recorded and resent at every check, it would write two events per copy for
+                // ever. A copy at another version (a server restored from a backup) still is.
+                Some(copy)
                     if row.drifted_version.is_some()
                         && row.drifted_version == row.synced_version =>
                 {
-                    false
+                    copy.ledger_version.is_some_and(|v| Some(v) != sent)
                 }
                 Some(copy) => {
                     copy.ledger_version.is_some_and(|v| Some(v) != sent)
