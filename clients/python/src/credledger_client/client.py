@@ -467,6 +467,13 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
+def _environment_sets_a_proxy() -> bool:
+    """Whether the environment names a proxy (`HTTPS_PROXY`, `ALL_PROXY`, …). `NO_PROXY` alone,
+    common in containers and CI, lists exceptions and sets none: `getproxies()` still answers
+    it, as `no`."""
+    return any(scheme != "no" for scheme in urllib.request.getproxies())
+
+
 class _DeadlineTransport(httpx.HTTPTransport):
     """httpx's transport on httpcore's connection pool, whose connections end each step by the
     resolve's deadline. httpx's timeouts bound each read, not the whole (encode/httpx#1450):
@@ -709,7 +716,7 @@ class CredledgerClient(_Base):
         trust_env = self._trusts_env()
         # A transport given to httpx.Client turns off the environment's proxies: with one
         # set (https only), httpx's own transports, whose timeouts bound each step only.
-        proxied = trust_env and bool(urllib.request.getproxies())
+        proxied = trust_env and _environment_sets_a_proxy()
         self._http = http_client or httpx.Client(
             timeout=timeout,
             follow_redirects=False,
