@@ -1193,6 +1193,18 @@ async fn serve_refuses_a_wildcard_address_without_a_public_url_when_oauth_is_con
         Err(e) => assert!(e.to_string().contains("CREDLEDGER_PUBLIC_URL"), "{e}"),
     }
     settings.bind = "0.0.0.0:0".into();
+    // A public URL Google would send codes to in clear, or that is no URL, is refused at start.
+    for bad in ["http://creds.example.com", "creds.example.com"] {
+        settings.public_url = Some(bad.into());
+        match Application::build(settings.clone()).await {
+            Ok(_) => panic!("built with the public URL {bad}"),
+            Err(e) => assert!(
+                e.to_string()
+                    .starts_with("CREDLEDGER_PUBLIC_URL (`public_url`) must be"),
+                "{bad}: {e}"
+            ),
+        }
+    }
     settings.public_url = Some("https://creds.example.com".into());
     let built = Application::build(settings).await.unwrap();
     assert_eq!(

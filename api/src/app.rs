@@ -242,6 +242,10 @@ impl Application {
                 providers.join(", ")
             );
         }
+        // Where Google sends people back with their authorization codes.
+        if let (false, Some(url)) = (settings.oauth_clients.is_empty(), &settings.public_url) {
+            crate::config::check_public_url(url)?;
+        }
         let metrics_listener = match &settings.metrics_listen {
             Some(at) => Some(
                 tokio::net::TcpListener::bind(at)

@@ -316,8 +316,7 @@ impl Settings {
             public_url: env_text("CREDLEDGER_PUBLIC_URL")?
                 .filter(|u| !u.trim().is_empty())
                 .or(file.public_url)
-                .map(|u| public_url(&u))
-                .transpose()?,
+                .map(|u| u.trim().to_owned()),
             oauth_clients: oauth_clients(file.oauth.unwrap_or_default())?,
             // Environment only, like the master keys: a flag would show it in process listings.
             // Trimmed as the presented token is: a token read from a file ends in a newline.
@@ -501,12 +500,13 @@ pub fn host_name(host: &str) -> String {
     name.trim_end_matches('.').to_owned()
 }
 
-/// Where people reach this server, checked once at start (it was first used, and refused as
-/// an internal error, at each OAuth connection): an absolute `https` URL, or `http` on a
-/// loopback host (a developer's machine; anywhere else the authorization codes Google sends to
-/// `{public_url}/oauth/callback` would cross the network in clear), with no credentials, query
-/// or fragment (the callback's path is appended to it). Kept without a trailing `/`.
-fn public_url(text: &str) -> anyhow::Result<String> {
+/// Where people reach this server, checked by `serve` when an OAuth client is configured (it
+/// was first used, and refused as an internal error, at each OAuth connection): an absolute
+/// `https` URL, or `http` on a loopback host (a developer's machine; anywhere else the
+/// authorization codes Google sends to `{public_url}/oauth/callback` would cross the network in
+/// clear), with no credentials, query or fragment (the callback's path is appended to it). Only
+/// checked: the text is used as given, as the provider has it registered.
+pub(crate) fn check_public_url(text: &str) -> anyhow::Result<()> {
     let refused = |why: &str| {
         anyhow::anyhow!(
             "CREDLEDGER_PUBLIC_URL (`public_url`) must be where people reach this server, as \
@@ -532,7 +532,7 @@ fn public_url(text: &str) -> anyhow::Result<String> {
     if url.query().is_some() || url.fragment().is_some() {
         return Err(refused("it has a query or a fragment"));
     }
-    Ok(url.as_str().trim_end_matches('/').to_owned())
+    Ok(())
 }
 
 /// OAuth clients from `CREDLEDGER_OAUTH_<PROVIDER>_CLIENT_ID` / `_CLIENT_SECRET` /
@@ -922,19 +922,14 @@ mod tests {
 
     #[test]
     fn a_public_url_is_an_https_address_or_http_on_loopback() {
-        for (given, kept) in [
-            ("https://creds.example.com", "https://creds.example.com"),
-            (
-                "https://creds.example.com:8443/ledger/",
-                "https://creds.example.com:8443/ledger",
-            ),
-            ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
-            ("http://localhost:8080/", "http://localhost:8080"),
-            ("http://[::1]:8080", "http://[::1]:8080"),
+        for given in [
+            "https://creds.example.com",
+            "https://Creds.Example.com:443/ledger/",
+            "http://127.0.0.1:8080",
+            "http://localhost:8080/",
+            "http://[::1]:8080",
         ] {
-            let settings = resolved_from_file(&format!("public_url = \"{given}\"\n"))
-                .unwrap_or_else(|e| panic!("{given}: {e}"));
-            assert_eq!(settings.public_url.as_deref(), Some(kept), "{given}");
+            check_public_url(given).unwrap_or_else(|e| panic!("{given}: {e}"));
         }
         for (given, why) in [
             ("creds.example.com", "relative URL without a base"),
@@ -953,9 +948,10 @@ mod tests {
                 "it has a query or a fragment",
             ),
         ] {
-            let refused = resolved_from_file(&format!("public_url = \"{given}\"\n"))
+            let refused = check_public_url(given)
                 .err()
-                .unwrap_or_else(|| panic!("{given} was accepted"));
+                .unwrap_or_else(|| panic!("{given} was accepted"))
+                .to_string();
             assert!(
                 refused.starts_with("CREDLEDGER_PUBLIC_URL (`public_url`) must be")
                     && refused.contains(why),
@@ -963,6 +959,14 @@ mod tests {
             );
             assert!(!refused.contains("pw"), "{refused}");
         }
+        // Read as given, whatever it says: only `serve` with an OAuth client checks it (a
+        // `ledger verify` under an old configuration is not refused for it).
+        let settings =
+            resolved_from_file("public_url = \"http://creds.internal:8080/\"\n").expect("resolved");
+        assert_eq!(
+            settings.public_url.as_deref(),
+            Some("http://creds.internal:8080/")
+        );
     }
 
     #[test]
