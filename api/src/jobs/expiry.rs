@@ -76,8 +76,8 @@ pub struct ExpiryReport {
 }
 
 impl ExpiryReport {
-    /// Whether the run counts as the job's run: it went through (not stopped) and the database
-    /// took every write it made.
+    /// Whether the run counts as the job's run: it went through (not stopped) and no write failed
+    /// for a while only (the database away, a race lost), which the next look would retry.
     pub fn completed(&self) -> bool {
         !self.stopped && self.unrecorded == 0
     }
