@@ -377,6 +377,35 @@ async fn two_instances_on_one_database_revalidate_each_stale_credential_once(env
 }
 on_both_backends!(two_instances_on_one_database_revalidate_each_stale_credential_once);
 
+/// Waits for three looks at `job` and checks none of them made a completed run: none counted,
+/// the lease's row not stamped.
+async fn three_looks_and_no_completed_run(scheduled: &Running, leases: &Leases, job: &str) {
+    eventually("three looks at the job", || async {
+        scheduled.jobs().polls(job) >= 3
+    })
+    .await;
+    assert_eq!(scheduled.jobs().runs(job), 0);
+    let state = leases
+        .state(job)
+        .await
+        .unwrap()
+        .expect("the lease was taken");
+    assert_eq!(state.last_run_at, None);
+}
+
+/// Waits for a completed run of `job` and checks its lease's row is stamped.
+async fn a_completed_run(scheduled: &Running, leases: &Leases, job: &str) {
+    eventually("a completed run", || async {
+        scheduled.jobs().runs(job) >= 1
+    })
+    .await;
+    assert!(leases
+        .state(job)
+        .await
+        .unwrap()
+        .is_some_and(|s| s.last_run_at.is_some()));
+}
+
 /// A revalidation whose checks the database fails to record because it is away is not the
 /// job's run, as such an expiry run is not: its lease's row is not stamped and the next look
 /// runs it again, so the credential, still stale, is checked and recorded once the database
@@ -408,37 +437,16 @@ async fn a_revalidation_whose_checks_were_not_recorded_is_not_completed(env: Tes
     .await;
     let scheduled = start(settings, jobs).await;
     if !away {
-        eventually("a completed revalidation", || async {
-            scheduled.jobs().runs(REVALIDATE) >= 1
-        })
-        .await;
-        assert!(leases
-            .state(REVALIDATE)
-            .await
-            .unwrap()
-            .is_some_and(|s| s.last_run_at.is_some()));
+        a_completed_run(&scheduled, &leases, REVALIDATE).await;
         scheduled.stop().await.unwrap();
         setup.running.stop().await.unwrap();
         return;
     }
-    eventually("three looks at the revalidation", || async {
-        scheduled.jobs().polls(REVALIDATE) >= 3
-    })
-    .await;
-    assert_eq!(scheduled.jobs().runs(REVALIDATE), 0);
-    let state = leases
-        .state(REVALIDATE)
-        .await
-        .unwrap()
-        .expect("the lease was taken");
-    assert_eq!(state.last_run_at, None);
+    three_looks_and_no_completed_run(&scheduled, &leases, REVALIDATE).await;
 
     accept_events_again(&pool, env.backend).await;
     pool.close().await;
-    eventually("a completed revalidation", || async {
-        scheduled.jobs().runs(REVALIDATE) >= 1
-    })
-    .await;
+    a_completed_run(&scheduled, &leases, REVALIDATE).await;
     scheduled.stop().await.unwrap();
     let by_scheduler = audit(&env, &id)
         .await
@@ -1223,26 +1231,13 @@ async fn an_expiry_run_whose_writes_failed_is_not_completed_and_runs_again(env: 
     .await;
     let scheduled = start(settings, jobs_on()).await;
     if !away {
-        eventually("a completed expiry run", || async {
-            scheduled.jobs().runs(EXPIRY) >= 1
-        })
-        .await;
+        a_completed_run(&scheduled, &leases, EXPIRY).await;
         assert_eq!(alice.status(&expired).await, "ACTIVE");
         scheduled.stop().await.unwrap();
         setup.running.stop().await.unwrap();
         return;
     }
-    eventually("three looks at the expiry job", || async {
-        scheduled.jobs().polls(EXPIRY) >= 3
-    })
-    .await;
-    assert_eq!(scheduled.jobs().runs(EXPIRY), 0);
-    let state = leases
-        .state(EXPIRY)
-        .await
-        .unwrap()
-        .expect("the lease was taken");
-    assert_eq!(state.last_run_at, None);
+    three_looks_and_no_completed_run(&scheduled, &leases, EXPIRY).await;
     assert_eq!(alice.status(&expired).await, "ACTIVE");
 
     accept_events_again(&pool, env.backend).await;
@@ -1251,15 +1246,7 @@ async fn an_expiry_run_whose_writes_failed_is_not_completed_and_runs_again(env: 
         alice.status(&expired).await == "EXPIRED"
     })
     .await;
-    eventually("a completed expiry run", || async {
-        scheduled.jobs().runs(EXPIRY) >= 1
-    })
-    .await;
-    assert!(leases
-        .state(EXPIRY)
-        .await
-        .unwrap()
-        .is_some_and(|s| s.last_run_at.is_some()));
+    a_completed_run(&scheduled, &leases, EXPIRY).await;
     scheduled.stop().await.unwrap();
     setup.running.stop().await.unwrap();
 }
