@@ -406,31 +406,15 @@ async fn a_removal_answered_with_a_proxys_page_is_not_taken_for_done(env: TestEn
         synced == 2
     })
     .await;
-    recorder.set_fault(Some(McpFault::Answer(
+    let left = rows_left_after_a_revocation_answered(
+        &pool,
+        &recorder,
+        &alice,
+        &work,
         200,
-        "<html><body>Sign in to continue</body></html>".into(),
-    )));
-    alice
-        .ok(
-            "mutation($id: ID!) { revokeCredential(id: $id) { status } }",
-            json!({"id": work}),
-        )
-        .await;
-    let rows = || async {
-        sqlx::query_as::<_, (String, Option<String>)>("SELECT status, mcp_id FROM mcp_sync")
-            .fetch_all(&pool)
-            .await
-            .unwrap()
-    };
-    eventually(
-        "the removal's attempts to run out, or the row to go",
-        || async {
-            let rows = rows().await;
-            rows.is_empty() || rows[0].0 == "error"
-        },
+        "<html><body>Sign in to continue</body></html>",
     )
     .await;
-    let left = rows().await;
     assert_eq!(left.len(), 1, "the copy was taken for removed");
     assert!(left[0].1.is_some(), "{left:?}");
     assert_eq!(recorder.credentials().len(), 1);
@@ -444,16 +428,19 @@ async fn a_removal_answered_with_a_proxys_page_is_not_taken_for_done(env: TestEn
 }
 on_both_backends!(a_removal_answered_with_a_proxys_page_is_not_taken_for_done);
 
-/// A removal answered `404` with a proxy's HTML page (its route to the server gone, the server
-/// behind it down) is a failed attempt, not "already gone": the server may still hold the
-/// revoked secret. It was recorded removed, its id forgotten.
-async fn a_removal_answered_with_a_proxys_404_page_is_not_taken_for_gone(env: TestEnv) {
-    use crate::support::mcp_recorder::McpFault;
-    let (_server, recorder, alice, work) = one_synced_copy(&env, fast_sync()).await;
-    let pool = env.any_pool().await;
-    recorder.set_fault(Some(McpFault::Answer(
-        404,
-        "<html>404 Not Found</html>".into(),
+/// Revokes `work` while the MCP server answers every request `status` with `body`, and reads
+/// the sync rows (status, copy id) once the removal's attempts have run out or its row is gone.
+async fn rows_left_after_a_revocation_answered(
+    pool: &sqlx::AnyPool,
+    recorder: &RecordingMcpServer,
+    alice: &Client,
+    work: &str,
+    status: u16,
+    body: &str,
+) -> Vec<(String, Option<String>)> {
+    recorder.set_fault(Some(crate::support::mcp_recorder::McpFault::Answer(
+        status,
+        body.into(),
     )));
     alice
         .ok(
@@ -463,7 +450,7 @@ async fn a_removal_answered_with_a_proxys_404_page_is_not_taken_for_gone(env: Te
         .await;
     let rows = || async {
         sqlx::query_as::<_, (String, Option<String>)>("SELECT status, mcp_id FROM mcp_sync")
-            .fetch_all(&pool)
+            .fetch_all(pool)
             .await
             .unwrap()
     };
@@ -475,7 +462,24 @@ async fn a_removal_answered_with_a_proxys_404_page_is_not_taken_for_gone(env: Te
         },
     )
     .await;
-    let left = rows().await;
+    rows().await
+}
+
+/// A removal answered `404` with a proxy's HTML page (its route to the server gone, the server
+/// behind it down) is a failed attempt, not "already gone": the server may still hold the
+/// revoked secret. It was recorded removed, its id forgotten.
+async fn a_removal_answered_with_a_proxys_404_page_is_not_taken_for_gone(env: TestEnv) {
+    let (_server, recorder, alice, work) = one_synced_copy(&env, fast_sync()).await;
+    let pool = env.any_pool().await;
+    let left = rows_left_after_a_revocation_answered(
+        &pool,
+        &recorder,
+        &alice,
+        &work,
+        404,
+        "<html>404 Not Found</html>",
+    )
+    .await;
     assert_eq!(left.len(), 1, "the copy was taken for gone");
     assert!(left[0].1.is_some(), "{left:?}");
     let removed: i64 = sqlx::query_scalar(
