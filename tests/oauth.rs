@@ -1308,10 +1308,11 @@ on_both_backends!(
     a_second_oauth_provider_with_rotating_refresh_tokens_is_a_catalog_entry_and_a_client
 );
 
-/// A refresh the provider answers only after the token it replaces has expired: the expiry job
-/// marks the credential expired meanwhile, and the recorded refresh makes it active again at
-/// once (its new token checked), not an hour later when the new token is due in its turn.
-async fn a_refresh_answered_after_the_old_token_expired_leaves_the_credential_active(env: TestEnv) {
+/// Alice's Gmail, connected with a token living 3 s, the expiry job looking each second; from
+/// then on Google takes 5 s to answer a refresh, with a token that lives an hour.
+async fn gmail_whose_refresh_is_answered_after_it_expired(
+    env: &TestEnv,
+) -> (Server, Client, String) {
     let behaviour = OAuthBehaviour {
         token_lifetime: Duration::from_secs(3),
         ..OAuthBehaviour::default()
@@ -1321,15 +1322,22 @@ async fn a_refresh_answered_after_the_old_token_expired_leaves_the_credential_ac
         expiry_interval: Duration::from_secs(1),
         ..refreshing_jobs()
     };
-    let server = oauth_server(&env, behaviour, jobs).await;
+    let server = oauth_server(env, behaviour, jobs).await;
     let alice = server.user("alice").await;
     let (_, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
     let id = connected_id(&landed);
-    // From now on the provider takes 5 s to answer a refresh, with a token that lives an hour.
     server.simulator.set_oauth_behaviour(OAuthBehaviour {
         refresh_delay: Duration::from_secs(5),
         ..OAuthBehaviour::default()
     });
+    (server, alice, id)
+}
+
+/// A refresh the provider answers only after the token it replaces has expired: the expiry job
+/// marks the credential expired meanwhile, and the recorded refresh makes it active again at
+/// once (its new token checked), not an hour later when the new token is due in its turn.
+async fn a_refresh_answered_after_the_old_token_expired_leaves_the_credential_active(env: TestEnv) {
+    let (server, alice, id) = gmail_whose_refresh_is_answered_after_it_expired(&env).await;
     eventually(
         "the credential to expire while its refresh waits",
         || async { credential(&alice, &id).await["status"] == "EXPIRED" },
@@ -1354,23 +1362,7 @@ on_both_backends!(a_refresh_answered_after_the_old_token_expired_leaves_the_cred
 async fn an_expired_credential_whose_check_after_its_refresh_could_not_be_made_is_checked_again(
     env: TestEnv,
 ) {
-    let behaviour = OAuthBehaviour {
-        token_lifetime: Duration::from_secs(3),
-        ..OAuthBehaviour::default()
-    };
-    let jobs = JobSettings {
-        poll: Duration::from_millis(50),
-        expiry_interval: Duration::from_secs(1),
-        ..refreshing_jobs()
-    };
-    let server = oauth_server(&env, behaviour, jobs).await;
-    let alice = server.user("alice").await;
-    let (_, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
-    let id = connected_id(&landed);
-    server.simulator.set_oauth_behaviour(OAuthBehaviour {
-        refresh_delay: Duration::from_secs(5),
-        ..OAuthBehaviour::default()
-    });
+    let (server, alice, id) = gmail_whose_refresh_is_answered_after_it_expired(&env).await;
     server
         .simulator
         .set_fault("gmail", credledger_adapters::simulator::Fault::ServerError);
