@@ -256,6 +256,13 @@ impl TokenRefresher {
             format!("oauth-refresh-{}", uuid::Uuid::new_v4()),
         );
         let unrecorded = self.unrecorded.get(&(seen.id, version));
+        // Redeeming or checking again is the lease holder's (kept tokens are recorded by
+        // whoever redeemed them).
+        if unrecorded.is_none() && held.is_lost() {
+            return Err(LedgerError::Unavailable(
+                "the refresh lease was lost before the token was redeemed or checked".into(),
+            ));
+        }
         if unrecorded.is_none()
             && seen.status == CredentialStatus::Expired
             && !token_due(seen, Utc::now(), self.margin)
@@ -270,11 +277,6 @@ impl TokenRefresher {
             return Ok(Refreshed::NotDue);
         }
         let from_kept = unrecorded.is_some();
-        if unrecorded.is_none() && held.is_lost() {
-            return Err(LedgerError::Unavailable(
-                "the refresh lease was lost before the token was redeemed".into(),
-            ));
-        }
         let answer = match unrecorded {
             Some(kept) => Ok(kept),
             None => self
