@@ -51,16 +51,17 @@ pub fn event_hash(e: &ChainInput<'_>) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// Why a ledger does not verify, naming the first bad position.
+/// Why a ledger does not verify; [`ChainError::position`] is the first bad position, which the
+/// message leaves to its reader to name (`ledger verify: FAILED at position N: <message>`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChainError {
-    #[error("position {expected}: missing (the next stored event is at position {position}: an event was removed, duplicated or reordered)")]
+    #[error("missing (the next stored event is at position {position}: an event was removed, duplicated or reordered)")]
     Gap { position: i64, expected: i64 },
-    #[error("position {position}: prev_hash does not match the hash of position {}", position - 1)]
+    #[error("prev_hash does not match the hash of position {}", position - 1)]
     BrokenLink { position: i64 },
-    #[error("position {position}: the stored hash does not match the event's content")]
+    #[error("the stored hash does not match the event's content")]
     BadHash { position: i64 },
-    #[error("position {position}: its stream's events are not numbered 1, 2, 3… in the order of the ledger (expected sequence {expected}, found {sequence})")]
+    #[error("its stream's events are not numbered 1, 2, 3… in the order of the ledger (expected sequence {expected}, found {sequence})")]
     OutOfSequence {
         position: i64,
         sequence: i64,

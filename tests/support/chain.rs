@@ -103,6 +103,13 @@ pub fn assert_fails_at(verdict: &Verdict, position: i64) {
         verdict.stderr.contains(&expected),
         "expected `{expected}`, got {verdict:?}"
     );
+    // Named once: the reason that follows does not say the position again.
+    assert!(
+        !verdict
+            .stderr
+            .contains(&format!("{expected} position {position}:")),
+        "the position is repeated: {verdict:?}"
+    );
     assert!(
         !verdict.stdout.contains("OK"),
         "a failed verify must not say OK: {verdict:?}"
