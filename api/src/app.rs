@@ -227,25 +227,10 @@ impl Application {
                  published): {address} is not a loopback address"
             );
         }
-        // Providers send people back to the public URL, which defaults to the listen address: a
-        // wildcard one is no address to come back to, and no provider registers it.
-        if !settings.oauth_clients.is_empty()
-            && settings.public_url.is_none()
-            && address.ip().is_unspecified()
-        {
-            let providers: Vec<&str> = settings.oauth_clients.keys().map(String::as_str).collect();
-            anyhow::bail!(
-                "an OAuth client is configured ({}) but no public URL: the callback would be \
-                 http://{address}/oauth/callback, which no provider accepts. Set \
-                 CREDLEDGER_PUBLIC_URL (`public_url` in the configuration file) to where people \
-                 reach this server, e.g. https://creds.example.com",
-                providers.join(", ")
-            );
-        }
         // Where Google sends people back with their authorization codes.
-        if let (false, Some(url)) = (settings.oauth_clients.is_empty(), &settings.public_url) {
-            crate::config::check_public_url(url)?;
-        }
+        let providers: Vec<&str> = settings.oauth_clients.keys().map(String::as_str).collect();
+        let public_url =
+            crate::config::oauth_public_url(settings.public_url.as_deref(), address, &providers)?;
         let metrics_listener = match &settings.metrics_listen {
             Some(at) => Some(
                 tokio::net::TcpListener::bind(at)
@@ -319,10 +304,6 @@ impl Application {
                 Leases::new(ledger.db.clone()),
             ))
         });
-        let public_url = settings
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{address}"));
         let oauth = Arc::new(crate::oauth::OAuthConnections::new(
             credledger_adapters::oauth::OAuthHttp::new(settings.outbound.clone())?,
             oauth_clients,

@@ -535,6 +535,41 @@ pub(crate) fn check_public_url(text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where providers send people back (`{url}/oauth/callback`): the public URL given, or else
+/// `http://` and the listen address. With an OAuth client configured (`providers` names them),
+/// either is refused unless it passes [`check_public_url`]: a default on an address other than
+/// loopback would have Google send authorization codes across the network in clear, and a
+/// wildcard one is no address to come back to.
+pub(crate) fn oauth_public_url(
+    given: Option<&str>,
+    address: std::net::SocketAddr,
+    providers: &[&str],
+) -> anyhow::Result<String> {
+    if let Some(given) = given {
+        if !providers.is_empty() {
+            check_public_url(given)?;
+        }
+        return Ok(given.to_owned());
+    }
+    let default = format!("http://{address}");
+    if providers.is_empty() {
+        return Ok(default);
+    }
+    let why = if address.ip().is_unspecified() {
+        "which no provider accepts"
+    } else if check_public_url(&default).is_err() {
+        "where Google would send authorization codes in clear"
+    } else {
+        return Ok(default);
+    };
+    anyhow::bail!(
+        "an OAuth client is configured ({}) but no public URL: the callback would be \
+         {default}/oauth/callback, {why}. Set CREDLEDGER_PUBLIC_URL (`public_url` in the \
+         configuration file) to where people reach this server, e.g. https://creds.example.com",
+        providers.join(", ")
+    )
+}
+
 /// OAuth clients from `CREDLEDGER_OAUTH_<PROVIDER>_CLIENT_ID` / `_CLIENT_SECRET` /
 /// `_CLIENT_SECRET_FILE` over the file's `[oauth.<provider>]` tables.
 fn oauth_clients(
@@ -918,6 +953,57 @@ mod tests {
                 .expect("a day's staleness with a weekly run resolves");
         assert_eq!(weekly.stale_after, chrono::Duration::days(1));
         assert_eq!(weekly.revalidate_interval, Duration::from_secs(604_800));
+    }
+
+    #[test]
+    fn without_a_public_url_an_oauth_client_needs_a_loopback_listen_address() {
+        let at = |text: &str| text.parse::<std::net::SocketAddr>().expect("an address");
+        let google = ["google"];
+        for (bind, why) in [
+            ("10.0.0.5:8080", "in clear"),
+            ("[2001:db8::5]:8080", "in clear"),
+            ("0.0.0.0:8080", "which no provider accepts"),
+            ("[::]:8080", "which no provider accepts"),
+        ] {
+            let refused = oauth_public_url(None, at(bind), &google)
+                .err()
+                .unwrap_or_else(|| panic!("{bind} was accepted"))
+                .to_string();
+            assert!(
+                refused.contains("an OAuth client is configured (google) but no public URL")
+                    && refused.contains(why)
+                    && refused.contains("CREDLEDGER_PUBLIC_URL"),
+                "{bind}: {refused}"
+            );
+        }
+        for (bind, url) in [
+            ("127.0.0.1:8080", "http://127.0.0.1:8080"),
+            ("[::1]:8080", "http://[::1]:8080"),
+        ] {
+            assert_eq!(
+                oauth_public_url(None, at(bind), &google).expect("accepted"),
+                url
+            );
+        }
+        // A public URL given is checked, and used as given.
+        let given = Some("https://creds.example.com/");
+        assert_eq!(
+            oauth_public_url(given, at("10.0.0.5:8080"), &google).expect("accepted"),
+            "https://creds.example.com/"
+        );
+        assert!(
+            oauth_public_url(Some("http://creds.example.com"), at("127.0.0.1:1"), &google).is_err()
+        );
+        // Without an OAuth client nothing is sent back here: neither is checked.
+        assert_eq!(
+            oauth_public_url(None, at("10.0.0.5:8080"), &[]).expect("accepted"),
+            "http://10.0.0.5:8080"
+        );
+        assert_eq!(
+            oauth_public_url(Some("http://creds.internal"), at("10.0.0.5:8080"), &[])
+                .expect("accepted"),
+            "http://creds.internal"
+        );
     }
 
     #[test]
