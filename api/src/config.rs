@@ -19,7 +19,7 @@ pub struct Common {
     /// data directory).
     #[arg(long, env = "CREDLEDGER_MASTER_KEY_FILE", global = true)]
     pub master_key_file: Option<PathBuf>,
-    /// Optional TOML configuration file (keys: database_url, data_dir, master_key_file, bind).
+    /// Optional TOML configuration file (its keys: the README's "Configuration" section).
     #[arg(long, env = "CREDLEDGER_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// Database connections per pool.

@@ -70,6 +70,31 @@ def test_known_answer_matches_openssl():
     )
 
 
+def test_the_documented_test_vectors_hold():
+    """docs/mcp-sync.md's table, which the Rust signer checks too
+    (`credledger_adapters::mcp::signing`): both implementations agree on it."""
+    for method, path, body, expected in [
+        (
+            "PUT",
+            "/credentials/mcp-42",
+            b'{"user_id":"alice","service_type":"notion"}',
+            "b62212547d21b9af02eda35e7f9e9d92276d3e5b615b535a69dfa7c878607f46",
+        ),
+        ("DELETE", "/credentials/mcp-42", b"", "e6d8122ae0ef932a217243bcc0422f22e6850cf58af8c177fff8c7f9cb4b7385"),
+    ]:
+        signature = compute_signature("whsec_test_vector", timestamp="1795500000", body=body, method=method, path=path)
+        assert signature == expected, (method, path)
+        verify_signature(
+            "whsec_test_vector",
+            timestamp="1795500000",
+            signature=f"v1={expected}",
+            body=body,
+            method=method,
+            path=path,
+            now=1_795_500_000,
+        )
+
+
 def test_message_is_timestamp_dot_body_newline_method_path():
     body = b'{"a":1}'
     message = b"1795500000." + body + b"\nPUT /credentials/c1?x=1"
