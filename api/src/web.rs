@@ -22,16 +22,30 @@ fn compressed(path: &str, headers: &HeaderMap) -> Option<(rust_embed::EmbeddedFi
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let accepts = |coding: &str| {
-        accepted.split(',').any(|part| {
-            let mut fields = part.split(';').map(str::trim);
-            fields.next() == Some(coding) && !fields.any(|f| f.replace(' ', "") == "q=0")
-        })
-    };
     [("br", "br"), ("gzip", "gz")]
         .into_iter()
-        .filter(|(coding, _)| accepts(coding))
+        .filter(|(coding, _)| accepts(accepted, coding))
         .find_map(|(coding, ext)| Assets::get(&format!("{path}.{ext}")).map(|f| (f, coding)))
+}
+
+/// Whether an `Accept-Encoding` value lists `coding` without refusing it: a weight of zero
+/// (`q=0`, `q=0.0`, `Q=0.000`) refuses (RFC 9110 §12.4.2); codings and the parameter's name are
+/// case-insensitive.
+fn accepts(accepted: &str, coding: &str) -> bool {
+    let refuses = |field: &str| {
+        let field = field.replace(' ', "");
+        field
+            .get(..2)
+            .is_some_and(|name| name.eq_ignore_ascii_case("q="))
+            && field.get(2..).and_then(|q| q.parse::<f32>().ok()) == Some(0.0)
+    };
+    accepted.split(',').any(|part| {
+        let mut fields = part.split(';').map(str::trim);
+        fields
+            .next()
+            .is_some_and(|c| c.eq_ignore_ascii_case(coding))
+            && !fields.any(refuses)
+    })
 }
 
 fn with_encoding(
@@ -123,5 +137,29 @@ mod tests {
         // Whether or not web/dist is built, a coding with q=0 or one not listed never answers.
         assert!(compressed("index.html", &accepting("br;q=0, gzip;q=0")).is_none());
         assert!(compressed("index.html", &accepting("identity")).is_none());
+        assert!(compressed("index.html", &accepting("br;q=0.0, gzip;Q=0.000")).is_none());
+    }
+
+    #[test]
+    fn a_coding_is_accepted_whatever_its_case_and_refused_only_at_weight_zero() {
+        for accepted in [
+            "GZIP",
+            "gzip;q=0.5",
+            "gzip; Q=1",
+            "br;q=0, gzip;q=0.001",
+            "Gzip;q=1.0",
+        ] {
+            assert!(accepts(accepted, "gzip"), "{accepted}");
+        }
+        for refused in [
+            "gzip;q=0",
+            "gzip;q=0.0",
+            "gzip; Q=0.000",
+            "br",
+            "identity",
+            "",
+        ] {
+            assert!(!accepts(refused, "gzip"), "{refused}");
+        }
     }
 }
