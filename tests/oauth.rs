@@ -402,6 +402,54 @@ async fn connecting_a_google_account_stores_an_active_primary_credential(env: Te
 }
 on_both_backends!(connecting_a_google_account_stores_an_active_primary_credential);
 
+/// A Gmail credential added with `credledger credentials add` (tokens pasted, never checked)
+/// has no account recorded: reconnecting it is accepted, whichever Google account signs in,
+/// and records that account, rather than ending in `other_account` as if "no account" were
+/// another account.
+async fn reconnecting_a_credential_with_no_account_recorded_records_the_account(env: TestEnv) {
+    let server = oauth_server(&env, OAuthBehaviour::default(), JobSettings::default()).await;
+    let alice = server.user("alice").await;
+    let fields = env.dir.path().join("gmail-fields.json");
+    std::fs::write(
+        &fields,
+        r#"{"access_token":"ya29.pasted","refresh_token":"1//pasted"}"#,
+    )
+    .unwrap();
+    let out = env
+        .cli()
+        .args([
+            "credentials",
+            "add",
+            "--user",
+            "alice",
+            "--service",
+            "gmail",
+        ])
+        .args(["--name", "Pasted mail", "--fields-file"])
+        .arg(&fields)
+        .output()
+        .unwrap();
+    crate::support::assert_success(&out, "credentials add (gmail)");
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    eventually("the added credential to be listed", || async {
+        credential_count(&alice).await == 1
+    })
+    .await;
+    assert!(credential(&alice, &id).await["account"].is_null());
+
+    let (_, landed) = connect_with(&server, &alice, json!({"s": "gmail", "r": id}), "allow").await;
+    assert_eq!(connected_id(&landed), id);
+    let c = credential(&alice, &id).await;
+    assert_eq!(c["name"], "Pasted mail");
+    assert_eq!(c["status"], "ACTIVE", "{c}");
+    assert_eq!(c["secretVersion"], 2);
+    let account = OAuthBehaviour::default().account;
+    assert_eq!(c["account"]["id"], account.id.as_str());
+    assert_eq!(c["account"]["email"], account.email.as_str());
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(reconnecting_a_credential_with_no_account_recorded_records_the_account);
+
 async fn a_connection_without_a_name_is_named_after_the_account(env: TestEnv) {
     let server = oauth_server(&env, OAuthBehaviour::default(), JobSettings::default()).await;
     let alice = server.user("alice").await;

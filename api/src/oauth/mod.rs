@@ -381,7 +381,9 @@ async fn finish(
                 .credential(*id)
                 .filter(|c| !c.erased)
                 .ok_or(Failure::Flow)?;
-            if current.account.as_ref().map(|a| &a.id) != Some(&account.id) {
+            // A credential with no account recorded (pasted or imported, never checked) takes
+            // the account its reconnect signs in with; one with an account keeps it.
+            if current.account.as_ref().is_some_and(|a| a.id != account.id) {
                 return Err(Failure::OtherAccount);
             }
             api.ledger
