@@ -1063,15 +1063,23 @@ async fn a_flow_without_offline_access_ends_with_no_refresh_token_and_records_no
 }
 on_both_backends!(a_flow_without_offline_access_ends_with_no_refresh_token_and_records_nothing);
 
-/// The person unticks a scope on Google's consent screen (granular consent): the grant lacks
-/// a scope the service needs, so the connection ends with `missing_scopes` and nothing is
-/// recorded. Google answers `email` and `profile` by their long names, which count as asked.
-async fn a_grant_without_a_scope_the_service_asks_for_is_refused_and_records_nothing(env: TestEnv) {
-    let behaviour = OAuthBehaviour {
+/// Google's consent screen with a scope unticked (granular consent) for Gmail.
+fn gmail_send_unticked() -> OAuthBehaviour {
+    OAuthBehaviour {
         unticked_scopes: vec!["https://www.googleapis.com/auth/gmail.send".into()],
         ..OAuthBehaviour::default()
-    };
-    let server = oauth_server(&env, behaviour, JobSettings::default()).await;
+    }
+}
+
+/// The person unticks a scope on Google's consent screen (granular consent): the grant lacks
+/// a scope the service needs, so the connection ends with `missing_scopes`, nothing is
+/// recorded, and the grant Google issued is revoked there before the person is sent back (no
+/// account's credential holds it), rather than left good at Google with nothing here to end it.
+/// Google answers `email` and `profile` by their long names, which count as asked.
+async fn a_grant_without_a_scope_the_service_asks_for_is_refused_revoked_at_google_and_records_nothing(
+    env: TestEnv,
+) {
+    let server = oauth_server(&env, gmail_send_unticked(), JobSettings::default()).await;
     let alice = server.user("alice").await;
     let pool = env.any_pool().await;
     let events = || async {
@@ -1085,16 +1093,63 @@ async fn a_grant_without_a_scope_the_service_asks_for_is_refused_and_records_not
     assert_eq!(landed, "/?oauth_error=missing_scopes");
     assert_eq!(credential_count(&alice).await, 0);
     assert_eq!(events().await, before, "an event was recorded");
+    assert_eq!(server.simulator.oauth_revocation_requests(), 1);
+    assert_eq!(
+        server.simulator.oauth_revocations(),
+        1,
+        "the grant is good at Google"
+    );
 
-    // Every scope granted (`email` and `profile` answered by their long names): connected.
+    // Every scope granted (`email` and `profile` answered by their long names): connected,
+    // and the new grant is left alone.
     server
         .simulator
         .set_oauth_behaviour(OAuthBehaviour::default());
     let (_, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
     connected_id(&landed);
+    let machine = resolver_token(&alice).await;
+    let token = resolve_access_token(&machine, "alice").await;
+    assert_eq!(userinfo_status(&server, &token).await, 200);
+    assert_eq!(server.simulator.oauth_revocation_requests(), 1);
     server.running.stop().await.unwrap();
 }
-on_both_backends!(a_grant_without_a_scope_the_service_asks_for_is_refused_and_records_nothing);
+on_both_backends!(
+    a_grant_without_a_scope_the_service_asks_for_is_refused_revoked_at_google_and_records_nothing
+);
+
+/// A Gmail grant refused for an unticked scope, of a Google account already connected for
+/// Calendar: not revoked at Google, which would end the client's whole grant for the account
+/// and cut Calendar off with it.
+async fn a_refused_grant_of_an_account_connected_for_another_service_is_not_revoked_at_google(
+    env: TestEnv,
+) {
+    let server = oauth_server(&env, OAuthBehaviour::default(), JobSettings::default()).await;
+    let alice = server.user("alice").await;
+    let (_, calendar) = connect(&server, &alice, "google_calendar", "Calendar", "allow").await;
+    let calendar = connected_id(&calendar);
+    eventually("Calendar to be listed", || async {
+        credential_count(&alice).await == 1
+    })
+    .await;
+    server.simulator.set_oauth_behaviour(gmail_send_unticked());
+    let (_, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
+    assert_eq!(landed, "/?oauth_error=missing_scopes");
+    assert_eq!(server.simulator.oauth_revocation_requests(), 0);
+    let revealed = alice
+        .ok(
+            "mutation($id: ID!) { revealCredential(id: $id) { fields } }",
+            json!({"id": calendar}),
+        )
+        .await;
+    let token = revealed["revealCredential"]["fields"]["access_token"]
+        .as_str()
+        .unwrap();
+    assert_eq!(userinfo_status(&server, token).await, 200);
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(
+    a_refused_grant_of_an_account_connected_for_another_service_is_not_revoked_at_google
+);
 
 async fn deleting_a_google_credential_revokes_its_grant_at_google(env: TestEnv) {
     let server = oauth_server(&env, OAuthBehaviour::default(), JobSettings::default()).await;

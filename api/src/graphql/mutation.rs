@@ -168,27 +168,7 @@ async fn oauth_grant(
         }
     };
     if let Some(account) = account {
-        let services: Vec<&str> = api
-            .ledger
-            .catalog
-            .services()
-            .iter()
-            .filter(|d| {
-                d.oauth
-                    .as_ref()
-                    .is_some_and(|f| f.provider == flow.provider)
-            })
-            .map(|d| d.key.as_str())
-            .collect();
-        match credential_summary::others_holding_account(
-            &api.ledger.db.any,
-            &services,
-            &account.id,
-            id,
-            5,
-        )
-        .await
-        {
+        match crate::oauth::others_holding_account(api, &flow.provider, &account.id, id).await {
             Ok(others) if others.is_empty() => {}
             Ok(others) => {
                 tracing::info!(credential = %id, provider = %flow.provider, others = ?others, "not revoking the grant at the provider: other credentials hold the same account, and the provider would end their grant too");

@@ -12,7 +12,8 @@
 //! A flow is single use, bound to the session that opened it and forgotten after ten minutes.
 //! Every way a flow can fail (consent refused, unknown or replayed `state`, another session,
 //! a failed exchange or check) sends the person back to the dashboard with a reason code and
-//! stores nothing.
+//! stores nothing; a grant refused for a missing scope is revoked at the provider first, unless
+//! a credential holds its account.
 
 mod refresh;
 
@@ -358,14 +359,15 @@ async fn finish(
             Failure::Exchange
         })?;
     let refresh_token = grant.refresh_token.clone().ok_or(Failure::NoRefreshToken)?;
+    let fields = token_fields(&grant.access_token, &refresh_token)?;
     if let Some(granted) = &grant.scopes {
         let missing = missing_scopes(&oauth_flow.scopes, granted);
         if !missing.is_empty() {
             tracing::info!(service = %flow.service, missing = ?missing, "an OAuth grant lacks scopes the service asks for; nothing stored");
+            revoke_refused_grant(api, definition, &oauth_flow.provider, &fields).await;
             return Err(Failure::MissingScopes);
         }
     }
-    let fields = token_fields(&grant.access_token, &refresh_token)?;
     let outcome = with_grant(api.validator.validate(definition, &fields).await, &grant);
     let ValidationOutcome::Valid { account, .. } = &outcome else {
         return Err(Failure::Check);
@@ -426,6 +428,70 @@ async fn finish(
         LedgerError::Rule(KeyringError::NameTaken(_)) => Failure::NameTaken,
         other => internal(other),
     })
+}
+
+/// Revokes at the provider a grant the flow refused (it lacks a scope), whose tokens would
+/// otherwise stay good there with nothing here to use or end them: once, before the person is
+/// sent back (a later try could end the grant of a connection they made again meanwhile).
+/// Only when the grant's account is known (the live check with its access token) and no
+/// credential holds that account at the same provider: Google ends the client's whole grant for
+/// the account whichever token is sent, and would cut those credentials off too.
+async fn revoke_refused_grant(
+    api: &Api,
+    definition: &ServiceDefinition,
+    provider: &str,
+    fields: &SecretFields,
+) {
+    let ValidationOutcome::Valid { account, .. } = api.validator.validate(definition, fields).await
+    else {
+        tracing::warn!(service = %definition.key, "a refused OAuth grant's account could not be read; it is not revoked at the provider");
+        return;
+    };
+    match others_holding_account(api, provider, &account.id, "").await {
+        Ok(others) if others.is_empty() => {}
+        Ok(others) => {
+            tracing::info!(service = %definition.key, provider, others = ?others, "not revoking a refused OAuth grant at the provider: credentials hold the same account, and the provider would end their grant too");
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(service = %definition.key, error = %e, "could not tell whether credentials hold a refused OAuth grant's account; it is not revoked at the provider");
+            return;
+        }
+    }
+    let Some(refresh_token) = fields.get(OAuthFlow::REFRESH_TOKEN) else {
+        return;
+    };
+    if let Err(e) = api.oauth.revoke(definition, refresh_token.expose()).await {
+        tracing::warn!(service = %definition.key, error = %e, "could not revoke a refused OAuth grant at the provider");
+    }
+}
+
+/// The credentials other than `except` (of anyone, neither revoked nor erased, as the
+/// credential list shows them) holding `account_id` at a service of `provider`, five at most:
+/// while any does, a grant of that account is not revoked at the provider, since Google ends
+/// the client's whole grant for the account whichever token is sent.
+pub(crate) async fn others_holding_account(
+    api: &Api,
+    provider: &str,
+    account_id: &str,
+    except: &str,
+) -> Result<Vec<String>, credledger_projections::ProjectionError> {
+    let services: Vec<&str> = api
+        .ledger
+        .catalog
+        .services()
+        .iter()
+        .filter(|d| d.oauth.as_ref().is_some_and(|f| f.provider == provider))
+        .map(|d| d.key.as_str())
+        .collect();
+    credledger_projections::credential_summary::others_holding_account(
+        &api.ledger.db.any,
+        &services,
+        account_id,
+        except,
+        5,
+    )
+    .await
 }
 
 /// The scopes of `asked` that `granted` lacks (a consent screen may let the person untick
