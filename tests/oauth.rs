@@ -1486,6 +1486,56 @@ on_both_backends!(
     an_expired_credential_whose_check_after_its_refresh_could_not_be_made_is_checked_again
 );
 
+/// While Google's userinfo keeps failing, resolves of an expired credential holding a token
+/// still good do not each check it again: after a check that could not be made, a need waits
+/// for the pass's interval (an hour here) before the next, so ten resolves send Google's
+/// userinfo nothing more (the pass checks it again at each run).
+async fn resolves_during_a_userinfo_outage_do_not_each_check_an_expired_credential_again(
+    env: TestEnv,
+) {
+    let behaviour = OAuthBehaviour {
+        token_lifetime: Duration::from_secs(3),
+        ..OAuthBehaviour::default()
+    };
+    let jobs = JobSettings {
+        poll: Duration::from_millis(50),
+        expiry_interval: Duration::from_secs(1),
+        ..refreshing_on_demand_only(2)
+    };
+    let server = oauth_server(&env, behaviour, jobs).await;
+    let (alice, id, machine) = alice_with_gmail(&server).await;
+    // Tokens given from now on live an hour: the refresh below is not due again.
+    server
+        .simulator
+        .set_oauth_behaviour(OAuthBehaviour::default());
+    eventually("the credential to expire", || async {
+        credential(&alice, &id).await["status"] == "EXPIRED"
+    })
+    .await;
+    server
+        .simulator
+        .set_fault("gmail", credledger_adapters::simulator::Fault::ServerError);
+    const RESOLVE: &str = "mutation { resolveCredential(userId: \"alice\", service: \"gmail\", tool: \"gmail_search\") { fields } }";
+    // Redeemed and recorded; the check of the new token cannot be made.
+    machine.gql(RESOLVE, json!({})).await;
+    assert_eq!(refreshes(&alice, &id).await, 1);
+    assert_eq!(credential(&alice, &id).await["status"], "EXPIRED");
+    let checked = server.simulator.requests("gmail");
+    assert!(checked > 0, "the new token was not checked");
+    // Past the least spacing between two refreshes of one credential (a second), after which
+    // a need would check it again.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for _ in 0..10 {
+        let answer = machine.gql(RESOLVE, json!({})).await;
+        assert!(answer.body["errors"].is_array(), "{}", answer.body);
+    }
+    assert_eq!(server.simulator.requests("gmail"), checked);
+    assert_eq!(refreshes(&alice, &id).await, 1, "redeemed again");
+    assert_eq!(credential(&alice, &id).await["status"], "EXPIRED");
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(resolves_during_a_userinfo_outage_do_not_each_check_an_expired_credential_again);
+
 /// A refresh the database could not record for a while, the credential marked expired
 /// meanwhile: the kept tokens are recorded once the database is back (their access token has
 /// expired by then), and the credential is refreshed again and becomes active, not checked

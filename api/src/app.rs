@@ -318,6 +318,7 @@ impl Application {
             oauth.clone(),
             Arc::new(validator.clone()),
             jobs.oauth_refresh_margin,
+            jobs.oauth_refresh_interval,
         ));
         let oauth_refresh = jobs
             .enabled

@@ -11,14 +11,22 @@
 //! mid-refresh must not end in a false revocation); the credential is then expired
 //! (`CredentialExpired`, the dashboard offers "Reconnect") and its refresh token is not offered
 //! again by this process until the credential is reconnected.
+//!
+//! An expired credential holding a token still good is checked again (the provider's userinfo)
+//! rather than redeemed again. When that check cannot be made (the provider failing), a need
+//! does not check it again before the pass's interval has passed; the pass does at each run.
+//! Otherwise, while the provider fails, every resolve would send it a request of its own.
 
 use super::{token_fields, with_grant, OAuthConnections};
 use crate::jobs::Leases;
 use crate::ledger::{Ledger, LedgerError};
 use chrono::{DateTime, Utc};
 use credledger_adapters::oauth::TokenGrant;
+use credledger_adapters::remembered::Remembered;
 use credledger_domain::catalog::OAuthFlow;
-use credledger_domain::keyring::{CredentialState, CredentialStatus, KeyringCommand, KeyringError};
+use credledger_domain::keyring::{
+    CredentialState, CredentialStatus, KeyringCommand, KeyringError, ValidationOutcome,
+};
 use credledger_domain::ports::Validator;
 use credledger_domain::{CredentialId, EventMetadata, KeyringId};
 use std::sync::Arc;
@@ -36,6 +44,19 @@ const RECORD_RETRIES: [Duration; 3] = [
     Duration::from_secs(2),
     Duration::from_secs(4),
 ];
+
+/// The one epoch of [`TokenRefresher::could_not_check`]: a check that could not be made stays
+/// so (its memory only ages out).
+const CHECKS_EPOCH: u64 = 0;
+
+/// Who asks for a credential's refresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Asker {
+    /// The scheduled pass, once per interval.
+    Pass,
+    /// A disclosure (resolve, reveal), as often as they come.
+    Need,
+}
 
 /// What became of one credential's refresh.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +84,10 @@ pub struct TokenRefresher {
     /// secret version whose refresh token they answered: that token may be spent (rotation),
     /// so the next refresh of the same version records the grant instead of redeeming again.
     unrecorded: moka::sync::Cache<(CredentialId, u32), (TokenGrant, DateTime<Utc>)>,
+    /// Expired credentials (at a secret version) whose check could not be made (the provider's
+    /// userinfo failing), remembered for the pass's interval: a need does not check them again
+    /// meanwhile, the pass does.
+    could_not_check: Remembered<(CredentialId, u32), ()>,
     /// Tokens expiring within this margin are refreshed.
     pub margin: chrono::Duration,
 }
@@ -112,11 +137,15 @@ fn token_due(c: &CredentialState, now: DateTime<Utc>, margin: chrono::Duration) 
 }
 
 impl TokenRefresher {
+    /// `pass_interval` is how often the scheduled pass runs ([`TokenRefresher::run`]'s
+    /// `every`): how long a need waits to check again an expired credential whose check could
+    /// not be made.
     pub fn new(
         ledger: Arc<Ledger>,
         connections: Arc<OAuthConnections>,
         validator: Arc<dyn Validator>,
         margin: chrono::Duration,
+        pass_interval: Duration,
     ) -> Self {
         Self {
             leases: Leases::new(ledger.db.clone()),
@@ -132,6 +161,7 @@ impl TokenRefresher {
                 .max_capacity(10_000)
                 .time_to_live(Duration::from_secs(24 * 3600))
                 .build(),
+            could_not_check: Remembered::for_at_most(10_000, pass_interval),
             margin,
         }
     }
@@ -159,17 +189,18 @@ impl TokenRefresher {
             .map(|c| c.id)
             .collect();
         for id in ids {
-            if let Err(e) = self.credential(keyring, id).await {
+            if let Err(e) = self.credential(keyring, id, Asker::Need).await {
                 tracing::warn!(credential = %id, error = %e, "could not refresh an OAuth token");
             }
         }
     }
 
     /// Refreshes one credential's token if it is due, once across every caller and instance.
-    pub async fn credential(
+    async fn credential(
         &self,
         keyring: &KeyringId,
         id: CredentialId,
+        asker: Asker,
     ) -> Result<Refreshed, LedgerError> {
         let lock = self.in_process.get_with(id, Default::default);
         let _one_in_this_process = lock.lock().await;
@@ -185,6 +216,7 @@ impl TokenRefresher {
             };
             if !due(&c, Utc::now(), self.margin)
                 || self.refused.contains_key(&(id, c.secret_version))
+                || (asker == Asker::Need && self.check_waits(&c))
             {
                 return Ok(match recorded_kept {
                     true => Refreshed::Refreshed,
@@ -223,6 +255,24 @@ impl TokenRefresher {
                 ));
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Whether `c` is only to be checked again (expired, holding a token still good) and a check
+    /// of its secret version could not be made less than the pass's interval ago.
+    fn check_waits(&self, c: &CredentialState) -> bool {
+        c.status == CredentialStatus::Expired
+            && !token_due(c, Utc::now(), self.margin)
+            && self
+                .could_not_check
+                .get(&(c.id, c.secret_version), CHECKS_EPOCH)
+                .is_some()
+    }
+
+    /// Remembers that `outcome`, of a check of `id` at `version`, could not be made.
+    fn note_check(&self, id: CredentialId, version: u32, outcome: &ValidationOutcome) {
+        if matches!(outcome, ValidationOutcome::CouldNotCheck { .. }) {
+            self.could_not_check.insert((id, version), CHECKS_EPOCH, ());
         }
     }
 
@@ -271,6 +321,7 @@ impl TokenRefresher {
             // made, or tokens kept through a database outage were recorded): checked again,
             // not redeemed again.
             let outcome = self.validator.validate(definition, &fields).await;
+            self.note_check(seen.id, version, &outcome);
             self.ledger
                 .record_validation(&seen.id.to_string(), version, outcome, &meta)
                 .await?;
@@ -317,6 +368,7 @@ impl TokenRefresher {
                     // An expired credential is usable again once its new token checks out.
                     let outcome =
                         with_grant(self.validator.validate(definition, &fields).await, &grant);
+                    self.note_check(seen.id, version + 1, &outcome);
                     self.ledger
                         .record_validation(&seen.id.to_string(), version + 1, outcome, &meta)
                         .await?;
@@ -449,7 +501,7 @@ impl TokenRefresher {
                 continue;
             };
             let keyring = KeyringId::new(user, definition.key.clone());
-            match self.credential(&keyring, id).await {
+            match self.credential(&keyring, id, Asker::Pass).await {
                 Ok(Refreshed::Refreshed) => refreshed += 1,
                 Ok(_) => {}
                 Err(e) => {
