@@ -920,15 +920,17 @@ async fn replay_all_rebuilds_an_emptied_mcp_server_to_the_same_state(env: TestEn
 }
 on_both_backends!(replay_all_rebuilds_an_emptied_mcp_server_to_the_same_state);
 
-/// `credledger serve` (the real binary) on `env`'s ledger with a fast sender and a short lease.
+/// `credledger serve` (the real binary) on `env`'s ledger with a fast sender and a short lease
+/// (6 s, as short as the slow server's requests allow).
 fn serve_binary(env: &TestEnv) -> std::process::Child {
     env.cli()
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env("CREDLEDGER_MCP_POLL_MS", "50")
         .env("CREDLEDGER_MCP_RETRY_BASE_MS", "20")
         .env("CREDLEDGER_MCP_RETRY_MAX_MS", "200")
-        .env("CREDLEDGER_MCP_LEASE_TTL_MS", "1000")
-        .env("CREDLEDGER_MCP_TIMEOUT_MS", "5000")
+        // A request ends within a sixth of the lease (configuration refuses more).
+        .env("CREDLEDGER_MCP_LEASE_TTL_MS", "6000")
+        .env("CREDLEDGER_MCP_TIMEOUT_MS", "900")
         .env("CREDLEDGER_MCP_SYNC_ATTEMPTS", "50")
         .env("CREDLEDGER_REVALIDATE_INTERVAL_SECS", "86400")
         .stdout(std::process::Stdio::null())
@@ -1159,6 +1161,76 @@ async fn a_sender_whose_lease_may_have_lapsed_stops_its_pass(env: TestEnv) {
     ledger.db.close().await;
 }
 on_both_backends!(a_sender_whose_lease_may_have_lapsed_stops_its_pass);
+
+/// A row's requests are made only while the lease is held, not only its first: a lease that
+/// may have lapsed while the listing before a create was under way (held at the server, as a
+/// paused process would be) stops the row before its create, and nothing of it is recorded;
+/// the next holder makes the one copy. The create went out, beside whatever the next holder
+/// sent for the same row (a second copy on a server that ignores `Idempotency-Key`).
+async fn a_row_whose_lease_lapses_between_its_listing_and_its_create_makes_no_create(env: TestEnv) {
+    use credledger::jobs::Leases;
+    use credledger::mcp::sync::McpSync;
+    use std::sync::Arc;
+    let (ledger, servers, recorder) = gateway_with_credentials(&env, &["Work".to_owned()]).await;
+    // A request outliving the lease, which configuration refuses: here the listing is held
+    // at the server until the lease may have lapsed, and must not time out meanwhile.
+    let a = Arc::new(McpSync::new(
+        servers.clone(),
+        SyncSettings {
+            lease_ttl: Duration::from_millis(900),
+            timeout: Duration::from_secs(30),
+            ..fast_sync()
+        },
+        Leases::with_holder(ledger.db.clone(), "instance-a"),
+    ));
+    recorder.hold_requests();
+    let pass = tokio::spawn({
+        let a = a.clone();
+        async move { a.locked_pass(false).await }
+    });
+    eventually("the listing before the create", || async {
+        recorder.arrived() >= 1
+    })
+    .await;
+
+    hold_lease_renewals(&env, &ledger, Duration::from_millis(2_500)).await;
+    recorder.release_requests();
+    let report = tokio::time::timeout(Duration::from_secs(20), pass)
+        .await
+        .expect("the pass did not end")
+        .unwrap()
+        .unwrap()
+        .expect("the lease was taken");
+
+    assert!(report["gw"].lease_lost, "{report:?}");
+    assert_eq!(report["gw"].sent, 0, "{report:?}");
+    let methods: Vec<String> = recorder
+        .requests()
+        .iter()
+        .map(|r| r.method.clone())
+        .collect();
+    assert_eq!(
+        methods,
+        ["GET"],
+        "a request after the lease may have lapsed"
+    );
+    assert!(recorder.credentials().is_empty());
+    // Nothing recorded: the next holder sends the row, once.
+    let b = McpSync::new(
+        servers,
+        fast_sync(),
+        Leases::with_holder(ledger.db.clone(), "instance-b"),
+    );
+    let next = b
+        .locked_pass(false)
+        .await
+        .unwrap()
+        .expect("the lease, for instance-b");
+    assert_eq!(next["gw"].sent, 1, "{next:?}");
+    assert_eq!(recorder.credentials().len(), 1);
+    ledger.db.close().await;
+}
+on_both_backends!(a_row_whose_lease_lapses_between_its_listing_and_its_create_makes_no_create);
 
 /// Two creates of one pass answered with the same copy id (a server that answers every create
 /// with its first copy's id), while the read model has not applied the first outcome: the

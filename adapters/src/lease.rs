@@ -35,6 +35,15 @@ pub struct LeaseState {
     pub last_run_at: Option<String>,
 }
 
+/// How long before a hold of `ttl` is sure to end [`Held::is_lost`] counts it as lost: a sixth
+/// of the TTL, half the renewer's own margin, so that a renewal answered within half the TTL
+/// (they are asked every third) never makes it seem lost meanwhile. Work begun while the hold is
+/// not lost, and bounded by less than this, ends before another holder can take the lease
+/// (clocks agreeing).
+pub fn lost_margin(ttl: Duration) -> Duration {
+    ttl / 6
+}
+
 fn chrono_ttl(ttl: Duration) -> chrono::Duration {
     chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX)
 }
@@ -216,7 +225,7 @@ impl Leases {
             lost,
             renewer,
             held_until,
-            margin: ttl / 6,
+            margin: lost_margin(ttl),
         }
     }
 }
@@ -227,9 +236,7 @@ pub struct Held {
     renewer: tokio::task::JoinHandle<()>,
     /// Until when the lease is surely ours, as the renewer last learned.
     held_until: Arc<Mutex<tokio::time::Instant>>,
-    /// How long before `held_until` the hold counts as lost: half the renewer's own margin, so
-    /// that a renewal answered within half the TTL (they are asked every third) never makes it
-    /// seem lost meanwhile.
+    /// How long before `held_until` the hold counts as lost: [`lost_margin`].
     margin: Duration,
 }
 

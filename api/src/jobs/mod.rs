@@ -7,7 +7,7 @@
 mod expiry;
 mod revalidate;
 
-pub use credledger_adapters::lease::{Held, LeaseState, Leases};
+pub use credledger_adapters::lease::{lost_margin, Held, LeaseState, Leases};
 pub use expiry::{expire, notice, ExpiryOptions, ExpiryReport, Webhook};
 pub use revalidate::{revalidate, Progress, RevalidateOptions, RevalidateReport, SCHEDULED_SHARE};
 

@@ -42,7 +42,8 @@ pub struct SyncSettings {
     pub max_delay: Duration,
     /// How often credentials in `error` are tried again (`mcp retry-failed` does it at once).
     pub retry_failed_every: Duration,
-    /// Per request.
+    /// Per request, connecting and reading the answer included: below a sixth of `lease_ttl`
+    /// (`jobs::lost_margin`), so a request begun under the lease ends before it can lapse.
     pub timeout: Duration,
     /// How often each server's `GET /credentials` is compared with the ledger (0: never).
     pub drift_every: Duration,
@@ -65,7 +66,7 @@ impl Default for SyncSettings {
             timeout: Duration::from_secs(10),
             drift_every: Duration::from_secs(900),
             poll: Duration::from_secs(2),
-            lease_ttl: Duration::from_secs(30),
+            lease_ttl: Duration::from_secs(90),
             remove_orphans: false,
         }
     }
@@ -354,16 +355,26 @@ impl McpSync {
                 // A row in `error` whose delivery was reset by a newer change, or never tried.
                 _ => 0,
             };
-            let sent = self.send(&client, &row, earlier).await;
+            let leased = Leased {
+                client: &client,
+                held,
+            };
+            let sent = self.send(&leased, &row, earlier).await;
             let label = match &sent {
                 Ok((McpSyncOutcome::Removed { .. }, _)) => Some("removed"),
                 Ok(_) => Some("synced"),
                 Err(Failure::Sync(_) | Failure::Untracked(_)) => Some("failed"),
-                Err(Failure::Skip) => None,
+                Err(Failure::Skip | Failure::LeaseLost) => None,
             };
             if let Some(outcome) = label {
                 metrics::counter!(crate::metrics::MCP_DELIVERIES, "server" => server_id.to_owned(), "outcome" => outcome)
                     .increment(1);
+            }
+            // The lease may have lapsed during the row: nothing of it is recorded, the next
+            // holder does it again (finding by its name a copy a create of this row made).
+            if matches!(sent, Err(Failure::LeaseLost)) || held.is_lost() {
+                report.lease_lost = true;
+                break;
             }
             match sent {
                 Ok((outcome, version)) => {
@@ -379,7 +390,7 @@ impl McpSync {
                     self.forget_delivery(&row).await?;
                     report.sent += 1;
                 }
-                Err(Failure::Skip) => {}
+                Err(Failure::Skip | Failure::LeaseLost) => {}
                 Err(Failure::Untracked(e)) => {
                     report.failed += 1;
                     self.failed(&row, None, &e).await?;
@@ -419,10 +430,11 @@ impl McpSync {
     /// Mirrors one row: the credential's current state (upsert) or nothing (delete). Answers
     /// the outcome and the version the request carried (what the outcome records). `earlier`:
     /// the row's delivery when an earlier attempt was not answered (or not recorded), so a
-    /// create may have reached the server.
+    /// create may have reached the server. Each request is made only while the lease `client`
+    /// holds is surely held ([`Failure::LeaseLost`] once it may have lapsed).
     async fn send(
         &self,
-        client: &McpClient,
+        client: &Leased<'_>,
         row: &SyncRow,
         earlier: Option<&Delivery>,
     ) -> Result<(McpSyncOutcome, u64), Failure> {
@@ -467,11 +479,11 @@ impl McpSync {
             Some(mcp_id) => match client.update(mcp_id, &body).await {
                 Ok(()) => mcp_id.clone(),
                 // The server lost it: create it again, under a key of its own.
-                Err(SyncError::NotFound) => {
+                Err(Failure::Sync(SyncError::NotFound)) => {
                     body.event_id = format!("{}+create", body.event_id);
                     self.create_or_adopt(client, row, &body, earlier).await?
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(e),
             },
             None => self.create_or_adopt(client, row, &body, earlier).await?,
         };
@@ -486,7 +498,7 @@ impl McpSync {
     /// keep (no usable id, or another credential's copy's) is looked for the same way at once.
     async fn create_or_adopt(
         &self,
-        client: &McpClient,
+        client: &Leased<'_>,
         row: &SyncRow,
         body: &SyncBody,
         earlier: Option<&Delivery>,
@@ -499,6 +511,7 @@ impl McpSync {
             Some(d) if !d.sent_names.is_empty() => d.listed_before.clone(),
             _ => self.unclaimed(client, row).await?,
         };
+        client.check()?;
         self.note_sending(row, earlier, &body.credential_name, &listed_before)
             .await
             .map_err(|e| Failure::internal(e.to_string()))?;
@@ -523,8 +536,8 @@ impl McpSync {
                 }
                 SyncError::BadAnswer("its `credential_id` is another credential's copy".into())
             }
-            Err(e @ SyncError::BadAnswer(_)) => e,
-            Err(e) => return Err(e.into()),
+            Err(Failure::Sync(e @ SyncError::BadAnswer(_))) => e,
+            Err(e) => return Err(e),
         };
         // Answered (a 2xx) with nothing the ledger can keep: the copy the create may have made
         // is looked for as after an unanswered create, and adopted. Not found, and the server
@@ -538,7 +551,7 @@ impl McpSync {
         }
         // Only an item that may be this credential's copy counts: one that names another
         // user or service (a server that ignores the list's filters) is someone else's.
-        let listed = client.list(Some(&row.user_id), Some(&row.service)).await?;
+        let listed = client.list(&row.user_id, &row.service).await?;
         let maybe_ours = |item: &RemoteItem| match item {
             RemoteItem::Unreadable {
                 user_id,
@@ -561,7 +574,7 @@ impl McpSync {
     /// create's whose answer never came or could not be kept), if there is one: its id.
     async fn adopt(
         &self,
-        client: &McpClient,
+        client: &Leased<'_>,
         row: &SyncRow,
         body: &SyncBody,
         looks: &Looks,
@@ -576,8 +589,8 @@ impl McpSync {
         );
         match client.update(&mcp_id, body).await {
             Ok(()) => Ok(Some(mcp_id)),
-            Err(SyncError::NotFound) => Ok(None),
-            Err(e) => Err(e.into()),
+            Err(Failure::Sync(SyncError::NotFound)) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
@@ -658,7 +671,7 @@ impl McpSync {
     /// same secret.
     async fn find_copy(
         &self,
-        client: &McpClient,
+        client: &Leased<'_>,
         row: &SyncRow,
         looks: &Looks,
     ) -> Result<Option<String>, Failure> {
@@ -686,10 +699,10 @@ impl McpSync {
     /// The copies of the row's user and service the server lists that no row claims.
     async fn unclaimed_copies(
         &self,
-        client: &McpClient,
+        client: &Leased<'_>,
         row: &SyncRow,
     ) -> Result<Vec<RemoteCredential>, Failure> {
-        let listed = client.list(Some(&row.user_id), Some(&row.service)).await?;
+        let listed = client.list(&row.user_id, &row.service).await?;
         let claimed = self
             .claimed(&row.server_id)
             .await
@@ -709,7 +722,7 @@ impl McpSync {
     }
 
     /// The ids of [`Self::unclaimed_copies`].
-    async fn unclaimed(&self, client: &McpClient, row: &SyncRow) -> Result<Vec<String>, Failure> {
+    async fn unclaimed(&self, client: &Leased<'_>, row: &SyncRow) -> Result<Vec<String>, Failure> {
         Ok(self
             .unclaimed_copies(client, row)
             .await?
@@ -1241,6 +1254,45 @@ fn backoff(settings: &SyncSettings, attempt: u32) -> Duration {
     jittered.max(floor)
 }
 
+/// A server's client under the send lease: each request of a row is made only while the lease
+/// is surely held. A request begun then ends before the lease can lapse (configuration refuses
+/// a request timeout not below the lease's margin, [`Held::is_lost`]), so no other holder's
+/// request of the row overlaps it: one holder's create is listed before the next holder's.
+struct Leased<'a> {
+    client: &'a McpClient,
+    held: &'a Held,
+}
+
+impl Leased<'_> {
+    /// [`Failure::LeaseLost`] once the lease may have lapsed.
+    fn check(&self) -> Result<(), Failure> {
+        if self.held.is_lost() {
+            return Err(Failure::LeaseLost);
+        }
+        Ok(())
+    }
+
+    async fn create(&self, body: &SyncBody) -> Result<String, Failure> {
+        self.check()?;
+        Ok(self.client.create(body).await?)
+    }
+
+    async fn update(&self, mcp_id: &str, body: &SyncBody) -> Result<(), Failure> {
+        self.check()?;
+        Ok(self.client.update(mcp_id, body).await?)
+    }
+
+    async fn delete(&self, mcp_id: &str, key: &str, version: u64) -> Result<(), Failure> {
+        self.check()?;
+        Ok(self.client.delete(mcp_id, key, version).await?)
+    }
+
+    async fn list(&self, user_id: &str, service: &str) -> Result<Vec<RemoteItem>, Failure> {
+        self.check()?;
+        Ok(self.client.list(Some(user_id), Some(service)).await?)
+    }
+}
+
 /// Why a row was not sent this time.
 enum Failure {
     /// Nothing to send now (the projection is behind the aggregate, or the server may no
@@ -1252,6 +1304,9 @@ enum Failure {
     /// there that no row tracks, and each new create would add one. Recorded as failed at once
     /// and not tried again until the credential changes or a person retries it.
     Untracked(SyncError),
+    /// The send lease may have lapsed before a request of the row: nothing more of it is sent
+    /// or recorded, the next holder does it again.
+    LeaseLost,
 }
 
 impl Failure {
@@ -1265,6 +1320,9 @@ impl Failure {
     fn into_api(self) -> ApiError {
         match self {
             Failure::Skip => ApiError::Internal("skipped".into()),
+            Failure::LeaseLost => {
+                ApiError::Unavailable("the MCP sync lease may have lapsed".into())
+            }
             Failure::Sync(e) | Failure::Untracked(e) => ApiError::Internal(e.to_string()),
         }
     }
