@@ -1438,6 +1438,33 @@ pub async fn row_by_mcp_id(
     .await?)
 }
 
+/// Which of `mcp_ids` the server's rows (any status) hold as their copies' ids: one indexed
+/// read per 500 ids, whatever the number of the server's rows.
+pub async fn claimed_among(
+    pool: &AnyPool,
+    server_id: &str,
+    mcp_ids: &[String],
+) -> Result<HashSet<String>, ProjectionError> {
+    let mut claimed = HashSet::new();
+    for chunk in mcp_ids.chunks(CLAIMED_PER_READ) {
+        let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT mcp_id FROM mcp_sync WHERE server_id = $1 AND mcp_id IN ({})",
+            list.join(", ")
+        );
+        let mut q = sqlx::query_scalar::<_, String>(&sql).bind(server_id);
+        for id in chunk {
+            q = q.bind(id.as_str());
+        }
+        claimed.extend(q.fetch_all(pool).await?);
+    }
+    Ok(claimed)
+}
+
+/// How many ids [`claimed_among`] asks about in one statement (well within either database's
+/// limit on parameters).
+const CLAIMED_PER_READ: usize = 500;
+
 /// One server's row for a credential.
 pub async fn row(
     pool: &AnyPool,

@@ -702,22 +702,24 @@ impl McpSync {
         client: &Leased<'_>,
         row: &SyncRow,
     ) -> Result<Vec<RemoteCredential>, Failure> {
-        let listed = client.list(&row.user_id, &row.service).await?;
-        let claimed = self
-            .claimed(&row.server_id)
-            .await
-            .map_err(|e| Failure::internal(e.to_string()))?;
-        Ok(listed
+        let copies: Vec<RemoteCredential> = client
+            .list(&row.user_id, &row.service)
+            .await?
             .into_iter()
             .filter_map(|item| match item {
                 RemoteItem::Ok(c) => Some(c),
                 RemoteItem::Unreadable { .. } => None,
             })
-            .filter(|c| {
-                c.user_id == row.user_id
-                    && c.service_type == row.service
-                    && !claimed.contains(&c.credential_id)
-            })
+            .filter(|c| c.user_id == row.user_id && c.service_type == row.service)
+            .collect();
+        let ids: Vec<String> = copies.iter().map(|c| c.credential_id.clone()).collect();
+        let claimed = self
+            .claimed_among(&row.server_id, &ids)
+            .await
+            .map_err(|e| Failure::internal(e.to_string()))?;
+        Ok(copies
+            .into_iter()
+            .filter(|c| !claimed.contains(&c.credential_id))
             .collect())
     }
 
@@ -731,25 +733,23 @@ impl McpSync {
             .collect())
     }
 
-    /// The server's ids the ledger knows as its copies (the read model's, and those this
-    /// sender recorded that it may not show yet).
-    async fn claimed(&self, server_id: &str) -> Result<HashSet<String>, ApiError> {
-        let rows = mcp_sync::rows_of_server(
-            &self.servers.ledger().db.any,
-            server_id,
-            &SyncStatus::ALL,
-            i64::MAX,
-        )
-        .await?;
-        let recorded = self
-            .recorded_copies(server_id)
-            .into_iter()
-            .map(|(id, _)| id);
-        Ok(rows
-            .into_iter()
-            .filter_map(|r| r.mcp_id)
-            .chain(recorded)
-            .collect())
+    /// Which of `mcp_ids`, copies the server listed, the ledger knows as its copies (the read
+    /// model's rows), with every copy this sender recorded on the server that the read model
+    /// may not show yet. Only the listed ids are looked up: a create costs reads in what the
+    /// listing of one user and service answered, not in every copy the server holds.
+    async fn claimed_among(
+        &self,
+        server_id: &str,
+        mcp_ids: &[String],
+    ) -> Result<HashSet<String>, ApiError> {
+        let mut claimed =
+            mcp_sync::claimed_among(&self.servers.ledger().db.any, server_id, mcp_ids).await?;
+        claimed.extend(
+            self.recorded_copies(server_id)
+                .into_iter()
+                .map(|(id, _)| id),
+        );
+        Ok(claimed)
     }
 
     /// Whether the ledger knows `mcp_id` as another credential's copy on the row's server (the
