@@ -194,4 +194,21 @@ describe('UsersPanel', () => {
     expect(await within(dialog).findByRole('alert')).toHaveTextContent('A user with this email exists.');
     expect(screen.getByRole('dialog', { name: 'New user' })).toBeInTheDocument();
   });
+
+  it('says, before a lock, that MCP servers go on using the person’s credentials and how to stop them', async () => {
+    const { user } = setup();
+    await user.click(await screen.findByRole('button', { name: 'Lock Grace Hopper' }));
+    const dialog = await screen.findByRole('dialog', { name: 'Lock Grace Hopper?' });
+    expect(dialog).toHaveAccessibleDescription(
+      expect.stringContaining(
+        'Their credentials are not locked: MCP servers that hold copies of them, or resolve them through a grant, go on using them.',
+      ),
+    );
+    expect(dialog).toHaveAccessibleDescription(
+      expect.stringContaining('To stop that, revoke or delete their credentials through the API'),
+    );
+    expect(dialog).toHaveTextContent(
+      'through the API (revokeCredential, deleteCredential), or narrow or remove the MCP servers',
+    );
+  });
 });

@@ -421,8 +421,19 @@ function LockUserForm({ user, onDone }: { user: { id: string; name: string }; on
     <>
       <DialogHeader>
         <DialogTitle>Lock {user.name}?</DialogTitle>
-        <DialogDescription>
-          They cannot sign in, their sessions end and their API tokens are refused.
+        {/* docs/security.md: a lock is about the person, not their credentials. The grants are
+            the person's own to withdraw (withdrawMcpAccess), which a locked person cannot. */}
+        <DialogDescription asChild>
+          <div className="space-y-2">
+            <p>They cannot sign in, their sessions end and their API tokens are refused.</p>
+            <p className="text-foreground">
+              Their credentials are not locked: MCP servers that hold copies of them, or resolve them through
+              a grant, go on using them. To stop that, revoke or delete their credentials through the API (
+              <code>revokeCredential</code>, <code>deleteCredential</code>), or narrow or remove the MCP
+              servers (<code>changeMcpServer</code>, <code>removeMcpServer</code>, or{' '}
+              <code>credledger mcp change</code>).
+            </p>
+          </div>
         </DialogDescription>
       </DialogHeader>
       <form className="space-y-3" onSubmit={submit} noValidate>
