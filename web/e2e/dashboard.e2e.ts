@@ -513,6 +513,9 @@ describe('the credentials dashboard in Chromium against credledger serve --dev',
     await lock.getByRole('button', { name: 'Lock user' }).click();
     await expect.poll(() => grace.getByText('Locked').isVisible()).toBe(true);
     await grace.getByRole('button', { name: 'Unlock Grace Hopper' }).click();
+    // An unlock gives their API tokens back: it asks first.
+    const unlock = page.getByRole('dialog', { name: 'Unlock Grace Hopper?' });
+    await unlock.getByRole('button', { name: 'Unlock' }).click();
     await expect.poll(() => grace.getByText('Locked').count()).toBe(0);
 
     await page.getByRole('link', { name: 'All credentials' }).click();

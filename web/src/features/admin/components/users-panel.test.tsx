@@ -156,8 +156,15 @@ describe('UsersPanel', () => {
     });
     renderWithClient(<UsersPanel />, client, { session: { ...testSession, isAdmin: true } });
     const user = userEvent.setup();
-    await user.click(await screen.findByRole('button', { name: 'Unlock Grace Hopper' }));
-    await user.click(screen.getByRole('button', { name: 'Unlock Alan Turing' }));
+    const unlock = async (name: string) => {
+      await user.click(screen.getByRole('button', { name: `Unlock ${name}` }));
+      const dialog = await screen.findByRole('dialog', { name: `Unlock ${name}?` });
+      await user.click(within(dialog).getByRole('button', { name: 'Unlock' }));
+      await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument());
+    };
+    await screen.findByRole('button', { name: 'Unlock Grace Hopper' });
+    await unlock('Grace Hopper');
+    await unlock('Alan Turing');
     await waitFor(() => expect(screen.getByRole('button', { name: 'Unlock Alan Turing' })).toBeDisabled());
     expect(screen.getByRole('button', { name: 'Unlock Grace Hopper' })).toBeDisabled();
 
@@ -209,6 +216,37 @@ describe('UsersPanel', () => {
     );
     expect(dialog).toHaveTextContent(
       'through the API (revokeCredential, deleteCredential), or narrow or remove the MCP servers',
+    );
+  });
+
+  it('asks before an unlock, saying their API tokens work again', async () => {
+    const { client, calls } = mockClient({
+      AdminUsers: () => ({ data: { users: [{ ...users.data.users[0], locked: true }] } }),
+      UnlockUser: () => ({ data: { unlockUser: { __typename: 'User', id: 'grace', locked: false } } }),
+    });
+    renderWithClient(<UsersPanel />, client, { session: { ...testSession, isAdmin: true } });
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole('button', { name: 'Unlock Grace Hopper' }));
+    const dialog = await screen.findByRole('dialog', { name: 'Unlock Grace Hopper?' });
+    expect(dialog).toHaveAccessibleDescription(
+      expect.stringContaining(
+        'every API token of theirs that was not revoked and has not expired works again at once',
+      ),
+    );
+    expect(calls.filter((c) => c.name === 'UnlockUser')).toHaveLength(0);
+    await user.click(within(dialog).getByRole('button', { name: 'Cancel' }));
+    expect(calls.filter((c) => c.name === 'UnlockUser')).toHaveLength(0);
+
+    await user.click(screen.getByRole('button', { name: 'Unlock Grace Hopper' }));
+    await user.click(
+      within(await screen.findByRole('dialog', { name: 'Unlock Grace Hopper?' })).getByRole('button', {
+        name: 'Unlock',
+      }),
+    );
+    await waitFor(() =>
+      expect(calls.filter((c) => c.name === 'UnlockUser').map((c) => c.variables)).toEqual([
+        { userId: 'grace' },
+      ]),
     );
   });
 });

@@ -79,6 +79,8 @@ export function UsersPanel() {
   useRefetchOnRecovery(refetch);
   const [creating, setCreating] = useState(false);
   const [locking, setLocking] = useState<{ id: string; name: string } | null>(null);
+  // An unlock gives back every API token of an account that may have been compromised: confirmed.
+  const [unlocking, setUnlocking] = useState<{ id: string; name: string } | null>(null);
   // A permission change waits for a confirmation that says what it does.
   const [changing, setChanging] = useState<{
     userId: string;
@@ -201,11 +203,7 @@ export function UsersPanel() {
                           variant="outline"
                           size="sm"
                           disabled={busy.has(`${user.id}:lock`)}
-                          onClick={() =>
-                            run(`${user.id}:lock`, `unlock ${user.displayName}`, () =>
-                              unlock({ userId: user.id }, userContext),
-                            )
-                          }
+                          onClick={() => setUnlocking({ id: user.id, name: user.displayName })}
                         >
                           <LockOpen aria-hidden="true" /> Unlock
                           <span className="sr-only"> {user.displayName}</span>
@@ -271,6 +269,36 @@ export function UsersPanel() {
                   }}
                 >
                   {changing.grant ? 'Grant' : 'Take away'}
+                </Button>
+              </DialogFooter>
+            </>
+          )}
+        </DialogContent>
+      </Dialog>
+      <Dialog open={unlocking !== null} onOpenChange={(o) => !o && setUnlocking(null)}>
+        <DialogContent>
+          {unlocking && (
+            <>
+              <DialogHeader>
+                <DialogTitle>Unlock {unlocking.name}?</DialogTitle>
+                <DialogDescription>
+                  They can sign in again with their password, and every API token of theirs that was not
+                  revoked and has not expired works again at once, whoever holds it now. Only they can revoke
+                  their tokens, once signed in.
+                </DialogDescription>
+              </DialogHeader>
+              <DialogFooter>
+                <Button variant="ghost" onClick={() => setUnlocking(null)}>
+                  Cancel
+                </Button>
+                <Button
+                  onClick={() => {
+                    const u = unlocking;
+                    setUnlocking(null);
+                    void run(`${u.id}:lock`, `unlock ${u.name}`, () => unlock({ userId: u.id }, userContext));
+                  }}
+                >
+                  <LockOpen aria-hidden="true" /> Unlock
                 </Button>
               </DialogFooter>
             </>
