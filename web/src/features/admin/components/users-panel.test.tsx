@@ -249,4 +249,24 @@ describe('UsersPanel', () => {
       ]),
     );
   });
+
+  it('cannot be closed while a lock is on its way, so a refusal is seen', async () => {
+    const answer = deferred<Answer>();
+    const { client } = mockClient({ AdminUsers: () => users, LockUser: () => answer.promise });
+    renderWithClient(<UsersPanel />, client, { session: { ...testSession, isAdmin: true } });
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole('button', { name: 'Lock Grace Hopper' }));
+    const dialog = await screen.findByRole('dialog', { name: 'Lock Grace Hopper?' });
+    expect(within(dialog).getByRole('button', { name: 'Close' })).toBeInTheDocument();
+    await user.click(within(dialog).getByRole('button', { name: 'Lock user' }));
+    await waitFor(() => expect(within(dialog).getByRole('button', { name: 'Lock user' })).toBeDisabled());
+    expect(within(dialog).queryByRole('button', { name: 'Close' })).not.toBeInTheDocument();
+    await user.keyboard('{Escape}');
+
+    answer.resolve({
+      errors: [{ message: 'Too many requests: try again in 30 s.', extensions: { code: 'RATE_LIMITED' } }],
+    });
+    expect(await within(dialog).findByRole('alert')).toHaveTextContent('Too many requests');
+    expect(screen.getByRole('dialog', { name: 'Lock Grace Hopper?' })).toBeInTheDocument();
+  });
 });

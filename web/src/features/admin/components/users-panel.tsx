@@ -306,9 +306,7 @@ export function UsersPanel() {
         </DialogContent>
       </Dialog>
       <Dialog open={locking !== null} onOpenChange={(o) => !o && setLocking(null)}>
-        <DialogContent>
-          {locking && <LockUserForm user={locking} onDone={() => setLocking(null)} />}
-        </DialogContent>
+        {locking && <LockUserForm user={locking} onDone={() => setLocking(null)} />}
       </Dialog>
     </section>
   );
@@ -445,8 +443,9 @@ function LockUserForm({ user, onDone }: { user: { id: string; name: string }; on
     onDone();
   }
 
+  // Not closed while the lock is on its way: the answer, a refusal included, is shown here.
   return (
-    <>
+    <DialogContent dismissible={!fetching}>
       <DialogHeader>
         <DialogTitle>Lock {user.name}?</DialogTitle>
         {/* docs/security.md: a lock is about the person, not their credentials. The grants are
@@ -486,6 +485,6 @@ function LockUserForm({ user, onDone }: { user: { id: string; name: string }; on
           </Button>
         </DialogFooter>
       </form>
-    </>
+    </DialogContent>
   );
 }
