@@ -2,7 +2,7 @@ import { lazy, Suspense, type ReactNode } from 'react';
 import { BrowserRouter, Navigate, Route, Routes, useLocation } from 'react-router-dom';
 import { ErrorState, LoadingState } from '@/components/page-state';
 import { CredentialsPage } from '@/features/credentials/components/credentials-page';
-import { useSession } from '@/lib/session';
+import { useSession, type Session } from '@/lib/session';
 import { SignedInLayout } from './signed-in-layout';
 
 // The credentials page is the landing page and ships in the main bundle; the others load on
@@ -32,12 +32,22 @@ function Page({ children }: { children: ReactNode }) {
   return <Suspense fallback={<LoadingState />}>{children}</Suspense>;
 }
 
-function AdminOnly({ children }: { children: ReactNode }) {
-  const { isAdmin } = useSession();
-  if (!isAdmin) {
+/** A page only some may open: the API refuses the others its data anyway. */
+function Only({ allow, children }: { allow: (session: Session) => boolean; children: ReactNode }) {
+  if (!allow(useSession())) {
     return <ErrorState title="Administrators only" message="Your account cannot open this page." />;
   }
   return <Page>{children}</Page>;
+}
+
+const admins = (s: Session) => s.isAdmin;
+// `allCredentials` answers administrators and holders of credentials.view_all.
+const viewersOfAll = (s: Session) => s.canViewAllCredentials;
+
+/** Administration's first page: Users for an administrator, else the one page a member may open. */
+function AdminIndex() {
+  const { isAdmin } = useSession();
+  return <Navigate to={isAdmin ? 'users' : 'credentials'} replace />;
 }
 
 /** The landing page, keeping the query (the OAuth callback lands on `/?oauth=…`). */
@@ -72,34 +82,34 @@ export function AppRouter() {
           <Route
             path="admin"
             element={
-              <AdminOnly>
+              <Only allow={viewersOfAll}>
                 <AdminLayout />
-              </AdminOnly>
+              </Only>
             }
           >
-            <Route index element={<Navigate to="users" replace />} />
+            <Route index element={<AdminIndex />} />
             <Route
               path="users"
               element={
-                <Page>
+                <Only allow={admins}>
                   <UsersPanel />
-                </Page>
+                </Only>
               }
             />
             <Route
               path="credentials"
               element={
-                <Page>
+                <Only allow={viewersOfAll}>
                   <AllCredentialsPanel />
-                </Page>
+                </Only>
               }
             />
             <Route
               path="metrics"
               element={
-                <Page>
+                <Only allow={admins}>
                   <MetricsPanel />
-                </Page>
+                </Only>
               }
             />
           </Route>

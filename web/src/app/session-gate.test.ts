@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { mockClient } from '@/test/mock-client';
-import { signOutWith } from './session-gate';
+import { mayViewAllCredentials, signOutWith } from './session-gate';
 
 describe('signOutWith', () => {
   it('starts over when the server ended the session', async () => {
@@ -34,5 +34,19 @@ describe('signOutWith', () => {
     const reset = vi.fn();
     expect(await signOutWith(client, vi.fn(), reset)).toBeNull();
     expect(reset).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('mayViewAllCredentials', () => {
+  it('is an administrator’s, and a member’s holding View all, as allCredentials answers them', () => {
+    expect(mayViewAllCredentials({ role: 'ADMIN', permissions: [] })).toBe(true);
+    expect(mayViewAllCredentials({ role: 'MEMBER', permissions: ['CREDENTIALS_VIEW_ALL'] })).toBe(true);
+    expect(
+      mayViewAllCredentials({
+        role: 'MEMBER',
+        permissions: ['CREDENTIALS_EDIT_ALL', 'CREDENTIALS_DELETE_ALL'],
+      }),
+    ).toBe(false);
+    expect(mayViewAllCredentials({ role: 'MEMBER', permissions: [] })).toBe(false);
   });
 });

@@ -3,6 +3,7 @@ import { useClient, useQuery, type Client } from 'urql';
 import { ErrorState, SkeletonState } from '@/components/page-state';
 import { MeQuery, LogoutMutation } from '@/features/auth/api/session';
 import { SignInPage } from '@/features/auth/components/sign-in-page';
+import type { Permission, Role } from '@/gql/graphql';
 import { apiFailure } from '@/lib/errors';
 import { useLastData, useRefetchOnRecovery } from '@/lib/use-last-data';
 import { SessionContext, type Session } from '@/lib/session';
@@ -31,6 +32,14 @@ export async function signOutWith(
   return null;
 }
 
+/**
+ * Whether the signed-in person may list everyone's credentials: as the API's `allCredentials`
+ * decides, an administrator (who holds every permission) or a holder of credentials.view_all.
+ */
+export function mayViewAllCredentials(me: { role: Role; permissions: readonly Permission[] }): boolean {
+  return me.role === 'ADMIN' || me.permissions.includes('CREDENTIALS_VIEW_ALL');
+}
+
 /** Asks the server who is signed in: the sign-in page if nobody, the app otherwise. */
 export function SessionGate() {
   const client = useClient();
@@ -56,6 +65,7 @@ export function SessionGate() {
             displayName: me.displayName,
             email: me.email,
             isAdmin: me.role === 'ADMIN',
+            canViewAllCredentials: mayViewAllCredentials(me),
             signOut: () => signOutWith(client, setSignedIn, reset),
           }
         : null,

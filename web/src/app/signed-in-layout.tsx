@@ -21,7 +21,12 @@ export function SignedInLayout() {
     { to: '/credentials', label: 'Credentials' },
     { to: '/audit', label: 'Audit' },
     { to: '/account', label: 'Account' },
-    ...(session.isAdmin ? [{ to: '/admin', label: 'Admin' }] : []),
+    // A member holding credentials.view_all opens Admin's one page they may: All credentials.
+    ...(session.isAdmin
+      ? [{ to: '/admin', label: 'Admin' }]
+      : session.canViewAllCredentials
+        ? [{ to: '/admin/credentials', label: 'All credentials' }]
+        : []),
   ];
 
   return (

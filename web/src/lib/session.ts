@@ -7,6 +7,11 @@ export interface Session {
   email: string;
   isAdmin: boolean;
   /**
+   * May list everyone's credentials (metadata): administrators and holders of
+   * `credentials.view_all`, as the API's `allCredentials` allows.
+   */
+  canViewAllCredentials: boolean;
+  /**
    * Ends the session on the server and returns to the sign-in page: `null`. When the server
    * did not take it, the person is still signed in: why, in words.
    */

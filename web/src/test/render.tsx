@@ -8,6 +8,7 @@ export const testSession: Session = {
   displayName: 'Ada Lovelace',
   email: 'ada@example.test',
   isAdmin: false,
+  canViewAllCredentials: false,
   signOut: async () => null,
 };
 

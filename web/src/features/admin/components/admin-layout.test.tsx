@@ -2,19 +2,25 @@ import { render, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { MemoryRouter, Route, Routes } from 'react-router-dom';
 import { describe, expect, it } from 'vitest';
+import { SessionContext, type Session } from '@/lib/session';
+import { testSession } from '@/test/render';
 import { AdminLayout } from './admin-layout';
 
-function show(url: string) {
+const admin: Session = { ...testSession, isAdmin: true, canViewAllCredentials: true };
+
+function show(url: string, session = admin) {
   render(
-    <MemoryRouter initialEntries={[url]}>
-      <Routes>
-        <Route path="admin" element={<AdminLayout />}>
-          <Route path="users" element={<p>users panel</p>} />
-          <Route path="credentials" element={<p>credentials panel</p>} />
-          <Route path="metrics" element={<p>metrics panel</p>} />
-        </Route>
-      </Routes>
-    </MemoryRouter>,
+    <SessionContext.Provider value={session}>
+      <MemoryRouter initialEntries={[url]}>
+        <Routes>
+          <Route path="admin" element={<AdminLayout />}>
+            <Route path="users" element={<p>users panel</p>} />
+            <Route path="credentials" element={<p>credentials panel</p>} />
+            <Route path="metrics" element={<p>metrics panel</p>} />
+          </Route>
+        </Routes>
+      </MemoryRouter>
+    </SessionContext.Provider>,
   );
   return within(screen.getByRole('navigation', { name: 'Administration' }));
 }
@@ -43,5 +49,13 @@ describe('AdminLayout', () => {
     expect(screen.queryByText('users panel')).not.toBeInTheDocument();
     expect(nav.getByRole('link', { name: 'System metrics' })).toHaveAttribute('aria-current', 'page');
     expect(nav.getByRole('link', { name: 'Users' })).not.toHaveAttribute('aria-current');
+  });
+
+  it('offers a member holding View all only the All credentials tab', () => {
+    const nav = show('/admin/credentials', { ...testSession, canViewAllCredentials: true });
+    expect(nav.getAllByRole('link').map((l) => [l.textContent, l.getAttribute('href')])).toEqual([
+      ['All credentials', '/admin/credentials'],
+    ]);
+    expect(screen.getByText('credentials panel')).toBeInTheDocument();
   });
 });

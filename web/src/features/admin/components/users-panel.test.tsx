@@ -40,7 +40,9 @@ describe('UsersPanel', () => {
     const { calls, user } = setup();
     await user.click(await screen.findByRole('checkbox', { name: 'View all' }));
     const dialog = await screen.findByRole('dialog', { name: 'Grant “View all” to Grace Hopper?' });
-    expect(dialog).toHaveTextContent("see everyone's credentials (never their secrets)");
+    expect(dialog).toHaveTextContent(
+      "Grace Hopper will be able to see everyone's credentials, never their secrets: the All credentials page",
+    );
     expect(calls.filter((c) => c.name === 'GrantPermission')).toHaveLength(0);
     await user.click(within(dialog).getByRole('button', { name: 'Grant' }));
     await waitFor(() =>
@@ -268,5 +270,16 @@ describe('UsersPanel', () => {
     });
     expect(await within(dialog).findByRole('alert')).toHaveTextContent('Too many requests');
     expect(screen.getByRole('dialog', { name: 'Lock Grace Hopper?' })).toBeInTheDocument();
+  });
+
+  // As the API has it: deleteCredential needs Delete all, revokeCredential Edit all
+  // (api/src/graphql/mutation.rs), and either acts on a credential given by its id.
+  it('says that Delete all deletes through the API and does not revoke', async () => {
+    const { user } = setup();
+    await user.click(await screen.findByRole('checkbox', { name: 'Delete all' }));
+    const dialog = await screen.findByRole('dialog', { name: 'Grant “Delete all” to Grace Hopper?' });
+    expect(dialog).toHaveAccessibleDescription(
+      "Grace Hopper will be able to delete anyone's credential through the API, given its id (revoking one needs Edit all, listing everyone's View all). The change is recorded in the ledger.",
+    );
   });
 });

@@ -50,21 +50,28 @@ const UsersQuery = graphql(`
   }
 `);
 
+// What each permission gives, as the API has it (api/src/graphql/mod.rs `credential_for`,
+// query.rs `allCredentials`): listing everyone's credentials needs View all; Edit all and
+// Delete all act on a credential named by its id, through the API (the dashboard's pages act on
+// the person's own credentials only, and All credentials is read-only).
 const PERMISSIONS: { value: Permission; label: string; effect: string }[] = [
   {
     value: 'CREDENTIALS_VIEW_ALL',
     label: 'View all',
-    effect: "see everyone's credentials (never their secrets)",
+    effect:
+      "see everyone's credentials, never their secrets: the All credentials page, and each credential's history and audit entries",
   },
   {
     value: 'CREDENTIALS_EDIT_ALL',
     label: 'Edit all',
-    effect: "change (names, labels, secrets) and recheck everyone's credentials",
+    effect:
+      "change (name, labels, secret), set as primary, recheck, revoke and retry the sync of anyone's credential through the API, given its id (listing everyone's needs View all)",
   },
   {
     value: 'CREDENTIALS_DELETE_ALL',
     label: 'Delete all',
-    effect: "revoke and delete everyone's credentials",
+    effect:
+      "delete anyone's credential through the API, given its id (revoking one needs Edit all, listing everyone's View all)",
   },
 ];
 

@@ -7,6 +7,7 @@ export const MeQuery = graphql(`
       email
       displayName
       role
+      permissions
     }
   }
 `);
