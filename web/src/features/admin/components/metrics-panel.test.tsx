@@ -57,7 +57,9 @@ describe('MetricsPanel', () => {
                 context: { target: 'gw' },
               },
             ],
-            failedSyncCredentials: [{ __typename: 'Credential', id: 'c1', name: 'Acme workspace' }],
+            failedSyncCredentials: [
+              { __typename: 'Credential', id: 'c1', name: 'Acme workspace', syncStatus: 'ERROR' },
+            ],
           },
         },
       }),
@@ -73,6 +75,52 @@ describe('MetricsPanel', () => {
     await waitFor(() =>
       expect(calls.find((c) => c.name === 'AdminRetrySync')?.variables).toEqual({ id: 'c1' }),
     );
+  });
+
+  it('marks a failed sync whose credential has synced since as resolved, without Retry', async () => {
+    const failed = (position: number, credentialId: string) => ({
+      __typename: 'AuditEvent',
+      position,
+      occurredAt: new Date(Date.now() - position * 60_000).toISOString(),
+      action: 'CredentialSyncFailed',
+      userId: 'ada',
+      service: 'notion',
+      credentialId,
+      error: 'could not reach the MCP server',
+      context: { target: 'gw' },
+    });
+    const { client } = mockClient({
+      AdminSystemMetrics: () => ({
+        data: {
+          services: [{ __typename: 'Service', key: 'notion', displayName: 'Notion' }],
+          systemMetrics: {
+            __typename: 'SystemMetrics',
+            users: 1,
+            servicesConnected: 1,
+            totals: { __typename: 'StatusCounts', ...counts },
+            byService: [],
+            recentValidations: [],
+            expiringSoon: 0,
+            expiringCredentials: [],
+            usageByService: [],
+            failedSyncs: [failed(1, 'c1'), failed(2, 'c2'), failed(3, 'c3')],
+            failedSyncCredentials: [
+              { __typename: 'Credential', id: 'c1', name: 'Synced since', syncStatus: 'SYNCED' },
+              { __typename: 'Credential', id: 'c2', name: 'Still failing', syncStatus: 'ERROR' },
+              { __typename: 'Credential', id: 'c3', name: 'Pending again', syncStatus: 'PENDING' },
+            ],
+          },
+        },
+      }),
+    });
+    renderWithClient(<MetricsPanel />, client, { session: { ...testSession, isAdmin: true } });
+    const [synced, failing, pending] = await screen.findAllByTestId('failed-sync');
+    expect(synced).toHaveTextContent('Resolved: Synced since');
+    expect(within(synced).queryByRole('button')).toBeNull();
+    expect(pending).toHaveTextContent('Resolved: Being sent again');
+    expect(within(pending).queryByRole('button')).toBeNull();
+    expect(failing).not.toHaveTextContent('Resolved');
+    expect(within(failing).getByRole('button', { name: 'Retry Still failing' })).toBeEnabled();
   });
 
   it('totals uses per service for today, the week and the fortnight', async () => {

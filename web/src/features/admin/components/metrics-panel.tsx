@@ -1,6 +1,7 @@
 import { useMutation, useQuery } from 'urql';
 import { EmptyState, ErrorState, LoadingState, RefreshFailed } from '@/components/page-state';
 import { StatCard } from '@/components/stat-card';
+import { Badge } from '@/components/ui/badge';
 import { Card, CardContent, CardHeader, CardTitle } from '@/components/ui/card';
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from '@/components/ui/table';
 import { graphql } from '@/gql';
@@ -10,6 +11,7 @@ import { Button } from '@/components/ui/button';
 import { toast } from '@/components/ui/use-toast';
 import { dateTime, humanizeAction, readableSyncError, timeAgo } from '@/lib/format';
 import { useLastData, useRefetchOnRecovery } from '@/lib/use-last-data';
+import type { SyncStatus } from '@/gql/graphql';
 
 const AdminRetrySyncMutation = graphql(`
   mutation AdminRetrySync($id: ID!) {
@@ -80,6 +82,7 @@ const SystemMetricsQuery = graphql(`
       failedSyncCredentials {
         id
         name
+        syncStatus
       }
       usageByService {
         service
@@ -89,6 +92,23 @@ const SystemMetricsQuery = graphql(`
     }
   }
 `);
+
+/**
+ * Where a credential whose sync failed stands now, when none of its copies is failing (its
+ * `syncStatus` is the worst of its copies'): then Retry would find nothing to ask again.
+ */
+function sinceFailure(sync: SyncStatus | null | undefined): string {
+  switch (sync) {
+    case 'SYNCED':
+      return 'Synced since';
+    case 'PENDING':
+      return 'Being sent again';
+    case 'OUT_OF_SYNC':
+      return 'Out of sync, being sent again';
+    default:
+      return 'No MCP server holds it now';
+  }
+}
 
 /** A `YYYY-MM-DD` UTC day, `daysAgo` days before `now`. */
 function utcDay(now: Date, daysAgo: number): string {
@@ -153,7 +173,9 @@ export function MetricsPanel() {
     );
   }
   const m = data.systemMetrics;
-  const credentialNames = new Map(data.systemMetrics.failedSyncCredentials.map((c) => [c.id, c.name]));
+  // The credentials the failures name that still exist, with their sync status now: a failure
+  // listed here may have been overcome since (the list is the last failures, not the failing).
+  const failedCredentials = new Map(data.systemMetrics.failedSyncCredentials.map((c) => [c.id, c]));
   const name = (key: string | null | undefined) =>
     data.services.find((s) => s.key === key)?.displayName ?? key ?? '—';
 
@@ -317,35 +339,44 @@ export function MetricsPanel() {
               <ul className="divide-y text-sm">
                 {m.failedSyncs.map((f) => {
                   const server = (f.context as Record<string, unknown> | null)?.target;
+                  const credential = f.credentialId
+                    ? failedCredentials.get(String(f.credentialId))
+                    : undefined;
+                  const failingNow = credential?.syncStatus === 'ERROR';
                   return (
                     <li key={f.position} className="py-2" data-testid="failed-sync">
                       <div className="flex flex-wrap items-baseline justify-between gap-x-3">
                         <span>
-                          <span className="font-medium">
-                            {(f.credentialId && credentialNames.get(String(f.credentialId))) ??
-                              'An erased credential'}
-                          </span>{' '}
-                          ({name(f.service)}, {f.userId ?? '—'})
+                          <span className="font-medium">{credential?.name ?? 'An erased credential'}</span> (
+                          {name(f.service)}, {f.userId ?? '—'})
                           {typeof server === 'string' && <> → MCP server {server}</>}
                         </span>
                         <RelativeTime iso={f.occurredAt} className="text-xs text-muted-foreground" />
                       </div>
-                      {f.error && <p className="text-xs text-destructive">{readableSyncError(f.error)}</p>}
-                      {f.credentialId && credentialNames.has(String(f.credentialId)) && (
+                      {f.error && (
+                        <p
+                          className={
+                            failingNow ? 'text-xs text-destructive' : 'text-xs text-muted-foreground'
+                          }
+                        >
+                          {readableSyncError(f.error)}
+                        </p>
+                      )}
+                      {credential && !failingNow && (
+                        <Badge variant="success" className="mt-1">
+                          Resolved: {sinceFailure(credential.syncStatus)}
+                        </Badge>
+                      )}
+                      {credential && failingNow && (
                         <Button
                           size="sm"
                           variant="outline"
                           className="mt-1 h-7"
                           disabled={retrying}
-                          onClick={() =>
-                            void retry(
-                              String(f.credentialId),
-                              credentialNames.get(String(f.credentialId)) ?? '',
-                            )
-                          }
+                          onClick={() => void retry(credential.id, credential.name)}
                         >
                           Retry
-                          <span className="sr-only"> {credentialNames.get(String(f.credentialId))}</span>
+                          <span className="sr-only"> {credential.name}</span>
                         </Button>
                       )}
                     </li>
