@@ -45,5 +45,10 @@ export const RevokePermissionMutation = graphql(`
   }
 `);
 
-/** Queries listing users refetch after any change to one. */
+/**
+ * Queries listing users are read again (network-only) after any answer to a change of one, a
+ * refusal included: urql's document cache invalidates a mutation's `additionalTypenames`
+ * whatever it answered, so after a CONFLICT or NOT_FOUND (another administrator got there
+ * first) the row shows what the server has now.
+ */
 export const userContext = { additionalTypenames: ['User'] };

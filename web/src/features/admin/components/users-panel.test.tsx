@@ -1,5 +1,6 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
+import { cacheExchange } from 'urql';
 import { describe, expect, it } from 'vitest';
 import { expectMaskedField } from '@/test/masked';
 import { deferred, mockClient, type Answer } from '@/test/mock-client';
@@ -281,5 +282,54 @@ describe('UsersPanel', () => {
     expect(dialog).toHaveAccessibleDescription(
       "Grace Hopper will be able to delete anyone's credential through the API, given its id (revoking one needs Edit all, listing everyone's View all). The change is recorded in the ledger.",
     );
+  });
+
+  // Another administrator got there first: the row is read again (the app's document cache,
+  // as here, refetches every list of users after any answer to a mutation given userContext).
+  describe('reads the users again after a refusal, so the row is not stale', () => {
+    const refused = (code: string) => ({
+      errors: [{ message: 'Someone changed this user meanwhile.', extensions: { code } }],
+    });
+    // The list as it is before the refused change, and as the other administrator left it after.
+    function withCache(name: string, answer: Answer) {
+      let changed = false;
+      const { client, calls } = mockClient(
+        {
+          AdminUsers: () =>
+            changed ? { data: { users: [{ ...users.data.users[0], locked: true }] } } : users,
+          [name]: () => {
+            changed = true;
+            return answer;
+          },
+        },
+        { exchanges: [cacheExchange] },
+      );
+      renderWithClient(<UsersPanel />, client, { session: { ...testSession, isAdmin: true } });
+      const readsAfterChange = () =>
+        calls.slice(calls.findIndex((c) => c.name === name)).filter((c) => c.name === 'AdminUsers');
+      return { readsAfterChange, user: userEvent.setup() };
+    }
+
+    it('after a lock refused with CONFLICT', async () => {
+      const { readsAfterChange, user } = withCache('LockUser', refused('CONFLICT'));
+      await user.click(await screen.findByRole('button', { name: 'Lock Grace Hopper' }));
+      const dialog = await screen.findByRole('dialog', { name: 'Lock Grace Hopper?' });
+      await user.click(within(dialog).getByRole('button', { name: 'Lock user' }));
+      expect(await within(dialog).findByRole('alert')).toHaveTextContent(
+        'Someone changed this user meanwhile.',
+      );
+      // Behind the dialog, which stays open with the refusal: the row now says Locked.
+      await waitFor(() => expect(screen.getByTestId('user-grace')).toHaveTextContent('Locked'));
+      expect(readsAfterChange()).toHaveLength(1);
+    });
+
+    it('after a permission change refused with NOT_FOUND', async () => {
+      const { readsAfterChange, user } = withCache('GrantPermission', refused('NOT_FOUND'));
+      await user.click(await screen.findByRole('checkbox', { name: 'View all' }));
+      const dialog = await screen.findByRole('dialog', { name: 'Grant “View all” to Grace Hopper?' });
+      await user.click(within(dialog).getByRole('button', { name: 'Grant' }));
+      expect(await screen.findByRole('button', { name: 'Unlock Grace Hopper' })).toBeInTheDocument();
+      expect(readsAfterChange()).toHaveLength(1);
+    });
   });
 });
