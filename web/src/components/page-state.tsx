@@ -53,11 +53,14 @@ export function ErrorState({
   title = 'Could not load this page',
   message,
   onRetry,
+  retryLabel = 'Try again',
   className,
 }: {
   title?: string;
   message: string;
   onRetry?: () => void;
+  /** What the retry button does, when it does not ask the same again. */
+  retryLabel?: string;
   className?: string;
 }) {
   return (
@@ -75,7 +78,7 @@ export function ErrorState({
       </div>
       {onRetry && (
         <Button variant="outline" size="sm" onClick={onRetry}>
-          Try again
+          {retryLabel}
         </Button>
       )}
     </div>

@@ -53,7 +53,7 @@ describe('AllCredentialsPanel', () => {
       userId: null,
       service: null,
       status: null,
-      first: PAGE,
+      first: PAGE + 1,
       after: null,
     });
 
@@ -136,11 +136,11 @@ describe('AllCredentialsPanel', () => {
         userId: 'grace',
         service: 'jira',
         status: 'EXPIRED',
-        first: PAGE,
+        first: PAGE + 1,
         after: null,
       }),
     );
-    const first = { first: PAGE, after: null };
+    const first = { first: PAGE + 1, after: null };
     expect(queried(calls)).toContainEqual({ userId: null, service: 'jira', status: null, ...first });
     expect(queried(calls)).toContainEqual({ userId: null, service: 'jira', status: 'EXPIRED', ...first });
   });
@@ -176,13 +176,17 @@ describe('AllCredentialsPanel', () => {
     const page = (from: number, count: number) =>
       Array.from({ length: count }, (_, i) => credential({ id: `c${from + i}`, name: `Cred ${from + i}` }));
     const { user, calls, panel } = setup({
-      AdminAllCredentials: (variables) => answer(variables.after === null ? page(0, PAGE) : page(PAGE, 3)),
+      // One more than a page: there is a next page, and that one is not shown on this one.
+      AdminAllCredentials: (variables) =>
+        answer(variables.after === null ? page(0, PAGE + 1) : page(PAGE, 3)),
     });
     await within(panel).findByText('Cred 0');
+    expect(within(panel).getByText(`Cred ${PAGE - 1}`)).toBeInTheDocument();
+    expect(within(panel).queryByText(`Cred ${PAGE}`)).not.toBeInTheDocument();
     expect(within(panel).getByRole('button', { name: 'Previous' })).toBeDisabled();
     await user.click(within(panel).getByRole('button', { name: 'Next' }));
     await within(panel).findByText(`Cred ${PAGE}`);
-    expect(queried(calls).at(-1)).toMatchObject({ first: PAGE, after: `c${PAGE - 1}` });
+    expect(queried(calls).at(-1)).toMatchObject({ first: PAGE + 1, after: `c${PAGE - 1}` });
     expect(within(panel).getByText('Page 2')).toBeInTheDocument();
     expect(within(panel).getByRole('button', { name: 'Next' })).toBeDisabled();
     await user.click(within(panel).getByRole('button', { name: 'Previous' }));
@@ -214,7 +218,7 @@ describe('AllCredentialsPanel', () => {
   ])(
     'says why a page was refused (%s), with no row of the page before as its answer',
     async (_, refusal, said) => {
-      const page = Array.from({ length: PAGE }, (_, i) => credential({ id: `c${i}`, name: `Cred ${i}` }));
+      const page = Array.from({ length: PAGE + 1 }, (_, i) => credential({ id: `c${i}`, name: `Cred ${i}` }));
       const { user, panel } = setup({
         AdminAllCredentials: (variables) => (variables.after === null ? answer(page) : refusal),
       });
@@ -259,7 +263,7 @@ describe('AllCredentialsPanel', () => {
 
   it('marks the last page’s rows as loading while the next page’s load', async () => {
     const next = deferred<Answer>();
-    const first = Array.from({ length: PAGE }, (_, i) => credential({ id: `c${i}`, name: `Cred ${i}` }));
+    const first = Array.from({ length: PAGE + 1 }, (_, i) => credential({ id: `c${i}`, name: `Cred ${i}` }));
     const { user, panel } = setup({
       AdminAllCredentials: (v) => (v.after === null ? answer(first) : next.promise),
     });
@@ -295,5 +299,39 @@ describe('AllCredentialsPanel', () => {
     jira.resolve(answer([credential({ service: 'jira', name: 'Ops' })]));
     expect(await within(panel).findByText('Ops')).toBeInTheDocument();
     expect(within(panel).queryByRole('status')).not.toBeInTheDocument();
+  });
+
+  it('offers page 1 when a page was refused because the credential it starts after was erased', async () => {
+    const page = Array.from({ length: PAGE + 1 }, (_, i) => credential({ id: `c${i}`, name: `Cred ${i}` }));
+    const { user, calls, panel } = setup({
+      AdminAllCredentials: (variables) =>
+        variables.after === null
+          ? answer(page)
+          : {
+              errors: [
+                {
+                  message: '`after` names no credential (erased since?): start again',
+                  extensions: { code: 'VALIDATION' },
+                },
+              ],
+            },
+    });
+    await within(panel).findByText('Cred 0');
+    await user.click(within(panel).getByRole('button', { name: 'Next' }));
+    const alert = await within(panel).findByRole('alert');
+    expect(within(alert).queryByRole('button', { name: 'Try again' })).not.toBeInTheDocument();
+    await user.click(within(alert).getByRole('button', { name: 'Back to page 1' }));
+    expect(await within(panel).findByText('Cred 0')).toBeInTheDocument();
+    expect(within(panel).queryByRole('alert')).not.toBeInTheDocument();
+    expect(queried(calls).at(-1)).toMatchObject({ after: null });
+    expect(within(panel).queryByText('Page 2')).not.toBeInTheDocument();
+  });
+
+  it('offers no next page when the last page is exactly full', async () => {
+    const full = Array.from({ length: PAGE }, (_, i) => credential({ id: `c${i}`, name: `Cred ${i}` }));
+    const { panel } = setup({ AdminAllCredentials: () => answer(full) });
+    await within(panel).findByText(`Cred ${PAGE - 1}`);
+    expect(within(panel).queryByRole('button', { name: 'Next' })).not.toBeInTheDocument();
+    expect(within(panel).queryByRole('navigation', { name: 'Pages' })).not.toBeInTheDocument();
   });
 });

@@ -52,7 +52,11 @@ const AllCredentialsQuery = graphql(`
 
 const STATUSES: CredentialStatus[] = ['ACTIVE', 'INACTIVE', 'INVALID', 'EXPIRED', 'REVOKED'];
 
-/** Credentials on one page: the next page starts after this page's last. */
+/**
+ * Credentials on one page: the next page starts after this page's last. One more is asked for,
+ * and not shown, to know whether there is a next page (the API has no page info; fewer than
+ * asked for is the end).
+ */
 export const PAGE = 100;
 
 export function AllCredentialsPanel() {
@@ -73,7 +77,7 @@ export function AllCredentialsPanel() {
       userId: owner.trim() || null,
       service: service || null,
       status: (status || null) as CredentialStatus | null,
-      first: PAGE,
+      first: PAGE + 1,
       after: pages.at(-1) ?? null,
     }),
     [owner, service, status, pages],
@@ -90,6 +94,11 @@ export function AllCredentialsPanel() {
   // The rows on screen may be another page's or other filters': then dimmed and marked busy.
   const stale = useStale(AllCredentialsQuery, variables, operation, data);
   const failure = apiFailure(error);
+  const rows = data?.allCredentials.slice(0, PAGE);
+  const hasNext = (data?.allCredentials.length ?? 0) > PAGE;
+  // The page's `after` credential was erased meanwhile: the server cannot go on from it, and asks
+  // to start again (VALIDATION); asking the same again would be refused the same.
+  const startAgain = failure?.code === 'VALIDATION' && pages.length > 0;
   const serviceName = (key: string) => data?.services.find((s) => s.key === key)?.displayName ?? key;
 
   return (
@@ -136,12 +145,17 @@ export function AllCredentialsPanel() {
         fetching || !failure ? (
           <LoadingState label="Loading credentials…" />
         ) : (
-          <ErrorState message={failure.message} onRetry={() => refetch({ requestPolicy: 'network-only' })} />
+          <ErrorState
+            message={failure.message}
+            {...(startAgain
+              ? { onRetry: () => setPages([]), retryLabel: 'Back to page 1' }
+              : { onRetry: () => refetch({ requestPolicy: 'network-only' }) })}
+          />
         )
-      ) : stale && data.allCredentials.length === 0 ? (
+      ) : !rows || (stale && rows.length === 0) ? (
         // Another page's or other filters' empty answer: these may match, so not "no credentials".
         <LoadingState label="Loading credentials…" />
-      ) : data.allCredentials.length === 0 ? (
+      ) : rows.length === 0 ? (
         <EmptyState title="No credentials" description="No credential matches these filters." />
       ) : (
         <Card>
@@ -160,7 +174,7 @@ export function AllCredentialsPanel() {
               </TableRow>
             </TableHeader>
             <TableBody className={cn('transition-opacity', stale && 'opacity-50')}>
-              {data.allCredentials.map((c) => (
+              {rows.map((c) => (
                 <TableRow key={c.id} data-credential-id={c.id}>
                   <TableCell className="font-mono text-xs">{c.owner}</TableCell>
                   <TableCell>{serviceName(c.service)}</TableCell>
@@ -194,7 +208,7 @@ export function AllCredentialsPanel() {
           </Table>
         </Card>
       )}
-      {(pages.length > 0 || data?.allCredentials.length === PAGE) && (
+      {(pages.length > 0 || hasNext) && (
         <nav className="flex items-center justify-end gap-2" aria-label="Pages">
           <span className="text-xs text-muted-foreground">Page {pages.length + 1}</span>
           <Button
@@ -208,9 +222,9 @@ export function AllCredentialsPanel() {
           <Button
             variant="outline"
             size="sm"
-            disabled={fetching || !data || data.allCredentials.length < PAGE}
+            disabled={fetching || !hasNext}
             onClick={() => {
-              const last = data?.allCredentials.at(-1);
+              const last = rows?.at(-1);
               if (last) setPages((p) => [...p, last.id]);
             }}
           >
