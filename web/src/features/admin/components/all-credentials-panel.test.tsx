@@ -1,10 +1,10 @@
-import { screen, waitFor, within } from '@testing-library/react';
+import { act, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { AdminAllCredentialsQuery } from '@/gql/graphql';
 import { deferred, mockClient, type Answer, type Responder } from '@/test/mock-client';
 import { renderWithClient, testSession } from '@/test/render';
-import { AllCredentialsPanel, PAGE } from './all-credentials-panel';
+import { AllCredentialsPanel, OWNER_DEBOUNCE_MS, PAGE } from './all-credentials-panel';
 
 type Row = AdminAllCredentialsQuery['allCredentials'][number];
 
@@ -333,5 +333,30 @@ describe('AllCredentialsPanel', () => {
     await within(panel).findByText(`Cred ${PAGE - 1}`);
     expect(within(panel).queryByRole('button', { name: 'Next' })).not.toBeInTheDocument();
     expect(within(panel).queryByRole('navigation', { name: 'Pages' })).not.toBeInTheDocument();
+  });
+
+  describe('the owner filter', () => {
+    afterEach(() => vi.useRealTimers());
+
+    it('asks once typing has paused, not at every keystroke', async () => {
+      const { calls, panel } = setup({ AdminAllCredentials: () => answer([credential()]) });
+      await within(panel).findByRole('table', { name: 'All credentials' });
+      const before = queried(calls).length;
+      // The clock stands still while the name is typed: no keystroke's wait can run out.
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+      const field = within(panel).getByLabelText('Owner (user id)');
+      for (const typed of ['g', 'gr', 'gra', 'grac', 'grace'])
+        fireEvent.change(field, { target: { value: typed } });
+      await act(() => vi.advanceTimersByTimeAsync(OWNER_DEBOUNCE_MS - 1));
+      expect(queried(calls).slice(before)).toEqual([]);
+      await act(() => vi.advanceTimersByTimeAsync(1));
+      vi.useRealTimers();
+      await waitFor(() => expect(queried(calls).slice(before)).not.toEqual([]));
+      // Every query since asks for the whole id: none for 'g', 'gr', …
+      const owners = queried(calls)
+        .slice(before)
+        .map((v) => v.userId);
+      expect([...new Set(owners)]).toEqual(['grace']);
+    });
   });
 });

@@ -1,5 +1,5 @@
 import { Star } from 'lucide-react';
-import { useId, useMemo, useState } from 'react';
+import { useEffect, useId, useMemo, useState } from 'react';
 import { Button } from '@/components/ui/button';
 import { useQuery } from 'urql';
 import { StatusBadge, syncLabel } from '@/components/credential-status';
@@ -59,9 +59,14 @@ const STATUSES: CredentialStatus[] = ['ACTIVE', 'INACTIVE', 'INVALID', 'EXPIRED'
  */
 export const PAGE = 100;
 
+/** How long the owner filter waits after the last keystroke before it asks the server. */
+export const OWNER_DEBOUNCE_MS = 300;
+
 export function AllCredentialsPanel() {
   const ids = useId();
+  // What is typed, and the owner asked for once typing has paused (not one query a keystroke).
   const [owner, setOwner] = useState('');
+  const [ownerFilter, setOwnerFilter] = useState('');
   const [service, setService] = useState('');
   const [status, setStatus] = useState('');
   // The last credential of each page before this one (none: the first page).
@@ -72,15 +77,24 @@ export function AllCredentialsPanel() {
       set(value);
       setPages([]);
     };
+  useEffect(() => {
+    const next = owner.trim();
+    if (next === ownerFilter) return;
+    const timer = setTimeout(() => {
+      setOwnerFilter(next);
+      setPages([]);
+    }, OWNER_DEBOUNCE_MS);
+    return () => clearTimeout(timer);
+  }, [owner, ownerFilter]);
   const variables = useMemo(
     () => ({
-      userId: owner.trim() || null,
+      userId: ownerFilter || null,
       service: service || null,
       status: (status || null) as CredentialStatus | null,
       first: PAGE + 1,
       after: pages.at(-1) ?? null,
     }),
-    [owner, service, status, pages],
+    [ownerFilter, service, status, pages],
   );
   const [{ data: fresh, fetching, error, operation }, refetch] = useQuery({
     query: AllCredentialsQuery,
@@ -110,7 +124,7 @@ export function AllCredentialsPanel() {
             id={`${ids}-owner`}
             value={owner}
             autoComplete="off"
-            onChange={(e) => filtered(setOwner)(e.target.value)}
+            onChange={(e) => setOwner(e.target.value)}
           />
         </div>
         <div className="space-y-1.5">
