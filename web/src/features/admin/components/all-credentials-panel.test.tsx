@@ -110,8 +110,9 @@ describe('AllCredentialsPanel', () => {
       ],
     ]);
     const [work, ops] = within(table).getAllByRole('row').slice(1);
-    expect(within(work).getByLabelText('Primary')).toBeInTheDocument();
-    expect(within(ops).queryByLabelText('Primary')).not.toBeInTheDocument();
+    // An image named Primary, which a screen reader announces (an svg's aria-label alone is not).
+    expect(within(work).getByRole('img', { name: 'Primary' })).toBeInTheDocument();
+    expect(within(ops).queryByRole('img', { name: 'Primary' })).not.toBeInTheDocument();
     expect(within(panel).queryByRole('button')).not.toBeInTheDocument();
     expect(screen.queryByText(/reveal/i)).not.toBeInTheDocument();
   });

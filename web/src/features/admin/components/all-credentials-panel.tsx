@@ -198,6 +198,7 @@ export function AllCredentialsPanel() {
                       {c.isPrimary && (
                         <Star
                           className="h-3.5 w-3.5 fill-current text-muted-foreground"
+                          role="img"
                           aria-label="Primary"
                         />
                       )}
