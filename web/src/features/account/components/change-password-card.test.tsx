@@ -130,4 +130,15 @@ describe('ChangePasswordCard', () => {
       ),
     );
   });
+
+  it('counts the new password in characters, as the server does, not UTF-16 units', async () => {
+    const { user, calls, form } = setup();
+    // 11 characters, 12 UTF-16 units: the emoji is one character, two units.
+    await fill(user, 'the-current-one', 'password-1😀', 'password-1😀');
+    await user.click(submit());
+    expect(within(form).getByRole('alert')).toHaveTextContent(
+      'The new password needs at least 12 characters.',
+    );
+    expect(sent(calls)).toEqual([]);
+  });
 });

@@ -7,10 +7,9 @@ import { Label } from '@/components/ui/label';
 import { Spinner } from '@/components/ui/spinner';
 import { toast } from '@/components/ui/use-toast';
 import { apiFailure, describeFailure } from '@/lib/errors';
+import { MIN_PASSWORD, passwordLength } from '@/lib/password';
 import { useSecretMutation } from '@/lib/use-secret-mutation';
 import { ChangePasswordMutation } from '../api/account';
-
-export const MIN_PASSWORD = 12;
 
 export function ChangePasswordCard() {
   const ids = useId();
@@ -25,7 +24,7 @@ export function ChangePasswordCard() {
   async function submit(e: FormEvent) {
     e.preventDefault();
     if (!current) return setError('Enter your current password.');
-    if (next.length < MIN_PASSWORD)
+    if (passwordLength(next) < MIN_PASSWORD)
       return setError(`The new password needs at least ${MIN_PASSWORD} characters.`);
     if (next !== confirm) return setError('The two new passwords differ.');
     setError(null);

@@ -332,4 +332,20 @@ describe('UsersPanel', () => {
       expect(readsAfterChange()).toHaveLength(1);
     });
   });
+
+  it('counts the initial password in characters, as the server does, not UTF-16 units', async () => {
+    const { calls, user } = setup();
+    await user.click(screen.getByRole('button', { name: 'New user' }));
+    const dialog = await screen.findByRole('dialog', { name: 'New user' });
+    await user.type(within(dialog).getByLabelText('User id'), 'ada2');
+    await user.type(within(dialog).getByLabelText('Email'), 'ada2@example.test');
+    await user.type(within(dialog).getByLabelText('Name'), 'Ada Two');
+    // 11 characters, 12 UTF-16 units: the emoji is one character, two units.
+    await user.type(within(dialog).getByLabelText('Initial password'), 'password-1😀');
+    await user.click(within(dialog).getByRole('button', { name: 'Create user' }));
+    expect(await within(dialog).findByRole('alert')).toHaveTextContent(
+      'The password needs at least 12 characters.',
+    );
+    expect(calls.filter((c) => c.name === 'CreateUser')).toEqual([]);
+  });
 });

@@ -24,6 +24,7 @@ import type { Permission } from '@/gql/graphql';
 import { apiFailure, describeFailure } from '@/lib/errors';
 import { dateTime } from '@/lib/format';
 import { maskedFieldProps } from '@/lib/masked-field';
+import { MIN_PASSWORD, passwordLength } from '@/lib/password';
 import { useSession } from '@/lib/session';
 import { useSecretMutation } from '@/lib/use-secret-mutation';
 import {
@@ -335,7 +336,8 @@ function CreateUserForm({ onDone }: { onDone: () => void }) {
     e.preventDefault();
     if (!userId.trim() || !email.trim() || !displayName.trim())
       return setError('Fill in the user id, email and name.');
-    if (password.length < 12) return setError('The password needs at least 12 characters.');
+    if (passwordLength(password) < MIN_PASSWORD)
+      return setError(`The password needs at least ${MIN_PASSWORD} characters.`);
     setError(null);
     const result = await create(
       {
