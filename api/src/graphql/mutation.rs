@@ -1072,7 +1072,8 @@ impl Mutation {
 
     /// Locks a person out: no sign-in, sessions ended, tokens refused (administrators). Their
     /// credentials are untouched: MCP servers that hold them, or may resolve them, go on
-    /// doing so until the credentials are revoked or erased or the grants withdrawn.
+    /// doing so until the credentials are revoked or erased, or the servers narrowed or removed
+    /// (grants are withdrawn by their owner only).
     async fn lock_user(
         &self,
         ctx: &Context<'_>,

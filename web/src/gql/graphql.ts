@@ -329,7 +329,8 @@ export type Mutation = {
   /**
    * Locks a person out: no sign-in, sessions ended, tokens refused (administrators). Their
    * credentials are untouched: MCP servers that hold them, or may resolve them, go on
-   * doing so until the credentials are revoked or erased or the grants withdrawn.
+   * doing so until the credentials are revoked or erased, or the servers narrowed or removed
+   * (grants are withdrawn by their owner only).
    */
   lockUser: User;
   /** Signs in with an email (or user id) and password; sets the session cookie. */
