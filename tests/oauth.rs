@@ -1536,6 +1536,48 @@ async fn resolves_during_a_userinfo_outage_do_not_each_check_an_expired_credenti
 }
 on_both_backends!(resolves_during_a_userinfo_outage_do_not_each_check_an_expired_credential_again);
 
+/// While Google's token endpoint fails, resolves of a credential whose token is due do not each
+/// try to redeem its refresh token again: after a redemption that failed (other than by a
+/// refusal), a need waits for the pass's interval (an hour here) before the next, so ten
+/// resolves send the token endpoint nothing more, and each still answers with the token the
+/// credential holds, good for a while yet.
+async fn resolves_during_a_token_endpoint_outage_do_not_each_redeem_again(env: TestEnv) {
+    let behaviour = OAuthBehaviour {
+        token_lifetime: Duration::from_secs(30),
+        ..OAuthBehaviour::default()
+    };
+    // Due as soon as connected: the token expires within the margin.
+    let server = oauth_server(&env, behaviour.clone(), refreshing_on_demand_only(60)).await;
+    let (_, _, machine) = alice_with_gmail(&server).await;
+    server.simulator.set_oauth_behaviour(OAuthBehaviour {
+        refresh_unavailable: true,
+        ..behaviour
+    });
+    let redemptions = || server.simulator.oauth_redemptions().values().sum::<u32>();
+    const RESOLVE: &str = "mutation { resolveCredential(userId: \"alice\", service: \"gmail\", tool: \"gmail_search\") { fields } }";
+    // Past the least spacing between two refreshes of one credential (a second).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let first = machine.gql(RESOLVE, json!({})).await;
+    assert!(
+        first.body["data"]["resolveCredential"]["fields"].is_object(),
+        "{}",
+        first.body
+    );
+    let tried = redemptions();
+    assert_eq!(tried, 1, "the due token was not redeemed");
+    for _ in 0..10 {
+        let answer = machine.gql(RESOLVE, json!({})).await;
+        assert!(
+            answer.body["data"]["resolveCredential"]["fields"].is_object(),
+            "{}",
+            answer.body
+        );
+    }
+    assert_eq!(redemptions(), tried, "redeemed again at a resolve");
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(resolves_during_a_token_endpoint_outage_do_not_each_redeem_again);
+
 /// A refresh the database could not record for a while, the credential marked expired
 /// meanwhile: the kept tokens are recorded once the database is back (their access token has
 /// expired by then), and the credential is refreshed again and becomes active, not checked

@@ -49,6 +49,9 @@ pub struct OAuthBehaviour {
     /// Scopes the person unticks on the consent page (Google's granular consent): granted
     /// without them.
     pub unticked_scopes: Vec<String>,
+    /// Whether the token endpoint answers every refresh `503` (Google in an outage); each is
+    /// still counted among the redemptions.
+    pub refresh_unavailable: bool,
 }
 
 impl Default for OAuthBehaviour {
@@ -64,6 +67,7 @@ impl Default for OAuthBehaviour {
             refresh_delay: Duration::ZERO,
             omit_expires_in: false,
             unticked_scopes: Vec::new(),
+            refresh_unavailable: false,
         }
     }
 }
@@ -476,6 +480,13 @@ async fn token(
         "refresh_token" => {
             let presented = get("refresh_token").to_owned();
             *oauth.redemptions.entry(presented.clone()).or_default() += 1;
+            if oauth.behaviour.refresh_unavailable {
+                return oauth_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "internal_failure",
+                    "The service is currently unavailable.",
+                );
+            }
             let Some((family, rotated)) =
                 oauth.refresh.get(&presented).map(|r| (r.family, r.rotated))
             else {

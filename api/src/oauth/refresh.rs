@@ -13,9 +13,10 @@
 //! again by this process until the credential is reconnected.
 //!
 //! An expired credential holding a token still good is checked again (the provider's userinfo)
-//! rather than redeemed again. When that check cannot be made (the provider failing), a need
-//! does not check it again before the pass's interval has passed; the pass does at each run.
-//! Otherwise, while the provider fails, every resolve would send it a request of its own.
+//! rather than redeemed again. When the provider cannot answer for a credential (its token
+//! endpoint or its userinfo failing), a need does not ask it again about that secret version
+//! before the pass's interval has passed; the pass does at each run. Otherwise, while the
+//! provider fails, every resolve would send it a request of its own.
 
 use super::{token_fields, with_grant, OAuthConnections};
 use crate::jobs::Leases;
@@ -45,9 +46,9 @@ const RECORD_RETRIES: [Duration; 3] = [
     Duration::from_secs(4),
 ];
 
-/// The one epoch of [`TokenRefresher::could_not_check`]: a check that could not be made stays
-/// so (its memory only ages out).
-const CHECKS_EPOCH: u64 = 0;
+/// The one epoch of [`TokenRefresher::provider_failed`]: a failure stays so (its memory only
+/// ages out).
+const EPOCH: u64 = 0;
 
 /// Who asks for a credential's refresh.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,10 +85,10 @@ pub struct TokenRefresher {
     /// secret version whose refresh token they answered: that token may be spent (rotation),
     /// so the next refresh of the same version records the grant instead of redeeming again.
     unrecorded: moka::sync::Cache<(CredentialId, u32), (TokenGrant, DateTime<Utc>)>,
-    /// Expired credentials (at a secret version) whose check could not be made (the provider's
-    /// userinfo failing), remembered for the pass's interval: a need does not check them again
-    /// meanwhile, the pass does.
-    could_not_check: Remembered<(CredentialId, u32), ()>,
+    /// Credentials (at a secret version) the provider could not answer for (a redemption that
+    /// failed other than by refusal, a check that could not be made), remembered for the pass's
+    /// interval: a need does not ask the provider about them again meanwhile, the pass does.
+    provider_failed: Remembered<(CredentialId, u32), ()>,
     /// Tokens expiring within this margin are refreshed.
     pub margin: chrono::Duration,
 }
@@ -161,7 +162,7 @@ impl TokenRefresher {
                 .max_capacity(10_000)
                 .time_to_live(Duration::from_secs(24 * 3600))
                 .build(),
-            could_not_check: Remembered::for_at_most(10_000, pass_interval),
+            provider_failed: Remembered::for_at_most(10_000, pass_interval),
             margin,
         }
     }
@@ -216,7 +217,7 @@ impl TokenRefresher {
             };
             if !due(&c, Utc::now(), self.margin)
                 || self.refused.contains_key(&(id, c.secret_version))
-                || (asker == Asker::Need && self.check_waits(&c))
+                || (asker == Asker::Need && self.provider_failed_lately(&c))
             {
                 return Ok(match recorded_kept {
                     true => Refreshed::Refreshed,
@@ -258,21 +259,18 @@ impl TokenRefresher {
         }
     }
 
-    /// Whether `c` is only to be checked again (expired, holding a token still good) and a check
-    /// of its secret version could not be made less than the pass's interval ago.
-    fn check_waits(&self, c: &CredentialState) -> bool {
-        c.status == CredentialStatus::Expired
-            && !token_due(c, Utc::now(), self.margin)
-            && self
-                .could_not_check
-                .get(&(c.id, c.secret_version), CHECKS_EPOCH)
-                .is_some()
+    /// Whether the provider could not answer for `c`'s secret version less than the pass's
+    /// interval ago.
+    fn provider_failed_lately(&self, c: &CredentialState) -> bool {
+        self.provider_failed
+            .get(&(c.id, c.secret_version), EPOCH)
+            .is_some()
     }
 
     /// Remembers that `outcome`, of a check of `id` at `version`, could not be made.
     fn note_check(&self, id: CredentialId, version: u32, outcome: &ValidationOutcome) {
         if matches!(outcome, ValidationOutcome::CouldNotCheck { .. }) {
-            self.could_not_check.insert((id, version), CHECKS_EPOCH, ());
+            self.provider_failed.insert((id, version), EPOCH, ());
         }
     }
 
@@ -397,7 +395,12 @@ impl TokenRefresher {
                 self.refused.insert((seen.id, version), ());
                 Ok(Refreshed::Revoked)
             }
-            Err(e) => Err(LedgerError::Unavailable(e.to_string())),
+            Err(e) => {
+                // The provider failing (an outage, a timeout): not asked again by a need for
+                // this version until the pass's interval has passed.
+                self.provider_failed.insert((seen.id, version), EPOCH, ());
+                Err(LedgerError::Unavailable(e.to_string()))
+            }
         }
     }
 
