@@ -1165,8 +1165,9 @@ on_both_backends!(a_sender_whose_lease_may_have_lapsed_stops_its_pass);
 /// A row's requests are made only while the lease is held, not only its first: a lease that
 /// may have lapsed while the listing before a create was under way (held at the server, as a
 /// paused process would be) stops the row before its create, and nothing of it is recorded;
-/// the next holder makes the one copy. The create went out, beside whatever the next holder
-/// sent for the same row (a second copy on a server that ignores `Idempotency-Key`).
+/// the next holder makes the one copy. Without the check the create went out, beside whatever
+/// the next holder sent for the same row (a second copy on a server that ignores
+/// `Idempotency-Key`).
 async fn a_row_whose_lease_lapses_between_its_listing_and_its_create_makes_no_create(env: TestEnv) {
     use credledger::jobs::Leases;
     use credledger::mcp::sync::McpSync;

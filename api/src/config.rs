@@ -810,10 +810,14 @@ fn mcp_sync_settings(
             && settings.lease_ttl >= Duration::from_millis(300),
         "the MCP sync delays must be positive and its lease at least 300 ms"
     );
-    // The sender makes a row's next request only while its lease is not counted lost, which
-    // is a margin before it may lapse: a request must end within that margin, or it could still
-    // be under way when another instance takes the lease and makes the same row's request (a
-    // second copy).
+    check_mcp_timeout(&settings)?;
+    Ok(settings)
+}
+
+/// The sender makes a row's next request only while its lease is not counted lost, which is a
+/// margin before it may lapse: a request must end within that margin, or it could still be
+/// awaited when another instance takes the lease and makes the same row's request.
+fn check_mcp_timeout(settings: &crate::mcp::sync::SyncSettings) -> anyhow::Result<()> {
     let margin = crate::jobs::lost_margin(settings.lease_ttl);
     anyhow::ensure!(
         settings.timeout < margin,
@@ -824,7 +828,7 @@ fn mcp_sync_settings(
         settings.lease_ttl.as_millis(),
         margin.as_millis()
     );
-    Ok(settings)
+    Ok(())
 }
 
 /// An expiry webhook must be an absolute http(s) URL.
@@ -893,25 +897,22 @@ mod tests {
 
     /// A request the MCP sender begins while its lease is not counted lost must end before the
     /// lease may lapse: a timeout not below the lease's margin (a sixth of its TTL) is refused,
-    /// naming both variables. Sets variables of this process: nextest runs each test in a
-    /// process of its own.
+    /// naming both variables.
     #[test]
     fn an_mcp_request_timeout_not_below_a_sixth_of_the_lease_is_refused() {
         let defaults = crate::mcp::sync::SyncSettings::default();
-        mcp_sync_settings(defaults.clone()).expect("the defaults resolve");
-        let resolve = |ttl_ms: &str, timeout_ms: &str| {
-            std::env::set_var("CREDLEDGER_MCP_LEASE_TTL_MS", ttl_ms);
-            std::env::set_var("CREDLEDGER_MCP_TIMEOUT_MS", timeout_ms);
-            let resolved = mcp_sync_settings(defaults.clone()).map_err(|e| e.to_string());
-            std::env::remove_var("CREDLEDGER_MCP_LEASE_TTL_MS");
-            std::env::remove_var("CREDLEDGER_MCP_TIMEOUT_MS");
-            resolved
+        check_mcp_timeout(&defaults).expect("the defaults hold");
+        let check = |ttl_ms: u64, timeout_ms: u64| {
+            check_mcp_timeout(&crate::mcp::sync::SyncSettings {
+                lease_ttl: Duration::from_millis(ttl_ms),
+                timeout: Duration::from_millis(timeout_ms),
+                ..defaults.clone()
+            })
+            .map_err(|e| e.to_string())
         };
-
-        let below = resolve("60000", "9999").expect("a timeout below a sixth resolves");
-        assert_eq!(below.timeout, Duration::from_millis(9_999));
+        check(60_000, 9_999).expect("a timeout below a sixth holds");
         assert_eq!(
-            resolve("60000", "10000").err().as_deref(),
+            check(60_000, 10_000).err().as_deref(),
             Some(
                 "CREDLEDGER_MCP_TIMEOUT_MS (10000 ms) must be below a sixth of \
                  CREDLEDGER_MCP_LEASE_TTL_MS (60000 ms, a sixth: 10000 ms): a request may \
@@ -919,16 +920,14 @@ mod tests {
                  sends the same change again"
             )
         );
-        // The lease's default (90 s) with a timeout set alone, too.
-        std::env::set_var("CREDLEDGER_MCP_TIMEOUT_MS", "20000");
-        let alone = mcp_sync_settings(defaults).map_err(|e| e.to_string());
-        std::env::remove_var("CREDLEDGER_MCP_TIMEOUT_MS");
-        assert!(
-            alone
-                .as_ref()
-                .is_err_and(|e| e.contains("(90000 ms, a sixth: 15000 ms)")),
-            "{alone:?}"
-        );
+        // The lease's default (90 s) with a longer timeout alone, too.
+        assert!(check(90_000, 20_000).is_err_and(|e| e.contains("(90000 ms, a sixth: 15000 ms)")));
+        // Resolving the settings checks it (here on defaults given, no variable set).
+        let slow = crate::mcp::sync::SyncSettings {
+            timeout: Duration::from_secs(20),
+            ..defaults
+        };
+        assert!(mcp_sync_settings(slow).is_err());
     }
 
     #[test]

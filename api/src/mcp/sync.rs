@@ -360,6 +360,13 @@ impl McpSync {
                 held,
             };
             let sent = self.send(&leased, &row, earlier).await;
+            // The lease may have lapsed during the row: nothing of it is recorded or counted,
+            // the next holder does it again (finding by its name a copy a create of this row
+            // made).
+            if matches!(sent, Err(Failure::LeaseLost)) || held.is_lost() {
+                report.lease_lost = true;
+                break;
+            }
             let label = match &sent {
                 Ok((McpSyncOutcome::Removed { .. }, _)) => Some("removed"),
                 Ok(_) => Some("synced"),
@@ -369,12 +376,6 @@ impl McpSync {
             if let Some(outcome) = label {
                 metrics::counter!(crate::metrics::MCP_DELIVERIES, "server" => server_id.to_owned(), "outcome" => outcome)
                     .increment(1);
-            }
-            // The lease may have lapsed during the row: nothing of it is recorded, the next
-            // holder does it again (finding by its name a copy a create of this row made).
-            if matches!(sent, Err(Failure::LeaseLost)) || held.is_lost() {
-                report.lease_lost = true;
-                break;
             }
             match sent {
                 Ok((outcome, version)) => {
@@ -1255,9 +1256,10 @@ fn backoff(settings: &SyncSettings, attempt: u32) -> Duration {
 }
 
 /// A server's client under the send lease: each request of a row is made only while the lease
-/// is surely held. A request begun then ends before the lease can lapse (configuration refuses
-/// a request timeout not below the lease's margin, [`Held::is_lost`]), so no other holder's
-/// request of the row overlaps it: one holder's create is listed before the next holder's.
+/// is surely held. A request begun then is no longer awaited when the lease can lapse
+/// (configuration refuses a request timeout not below the lease's margin, [`Held::is_lost`]),
+/// so no other holder's request of the row begins while it is awaited; a create the server
+/// finishes later is found by the name it was sent under.
 struct Leased<'a> {
     client: &'a McpClient,
     held: &'a Held,
