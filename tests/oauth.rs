@@ -406,9 +406,9 @@ on_both_backends!(connecting_a_google_account_stores_an_active_primary_credentia
 /// has no account recorded: reconnecting it is accepted, whichever Google account signs in,
 /// and records that account, rather than ending in `other_account` as if "no account" were
 /// another account.
-async fn reconnecting_a_credential_with_no_account_recorded_records_the_account(env: TestEnv) {
-    let server = oauth_server(&env, OAuthBehaviour::default(), JobSettings::default()).await;
-    let alice = server.user("alice").await;
+/// A Gmail credential of alice's with no account recorded: its tokens pasted with `credentials
+/// add`, which checks nothing.
+async fn pasted_gmail(env: &TestEnv, alice: &Client) -> String {
     let fields = env.dir.path().join("gmail-fields.json");
     std::fs::write(
         &fields,
@@ -432,11 +432,17 @@ async fn reconnecting_a_credential_with_no_account_recorded_records_the_account(
     crate::support::assert_success(&out, "credentials add (gmail)");
     let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     eventually("the added credential to be listed", || async {
-        credential_count(&alice).await == 1
+        credential_count(alice).await == 1
     })
     .await;
-    assert!(credential(&alice, &id).await["account"].is_null());
+    assert!(credential(alice, &id).await["account"].is_null());
+    id
+}
 
+async fn reconnecting_a_credential_with_no_account_recorded_records_the_account(env: TestEnv) {
+    let server = oauth_server(&env, OAuthBehaviour::default(), JobSettings::default()).await;
+    let alice = server.user("alice").await;
+    let id = pasted_gmail(&env, &alice).await;
     let (_, landed) = connect_with(&server, &alice, json!({"s": "gmail", "r": id}), "allow").await;
     assert_eq!(connected_id(&landed), id);
     let c = credential(&alice, &id).await;
@@ -1150,6 +1156,25 @@ async fn a_refused_grant_of_an_account_connected_for_another_service_is_not_revo
 on_both_backends!(
     a_refused_grant_of_an_account_connected_for_another_service_is_not_revoked_at_google
 );
+
+/// A credential with no account recorded (pasted, never checked) may hold the account a refused
+/// grant signs in with: revoking the grant would end its tokens at Google too, so it is not
+/// revoked, whether the refused flow reconnects that credential or connects another.
+async fn a_refused_grant_is_not_revoked_while_a_credential_with_no_account_recorded_lives(
+    env: TestEnv,
+) {
+    let server = oauth_server(&env, OAuthBehaviour::default(), JobSettings::default()).await;
+    let alice = server.user("alice").await;
+    let id = pasted_gmail(&env, &alice).await;
+    server.simulator.set_oauth_behaviour(gmail_send_unticked());
+    let (_, landed) = connect_with(&server, &alice, json!({"s": "gmail", "r": id}), "allow").await;
+    assert_eq!(landed, "/?oauth_error=missing_scopes");
+    let (_, landed) = connect(&server, &alice, "gmail", "Mail", "allow").await;
+    assert_eq!(landed, "/?oauth_error=missing_scopes");
+    assert_eq!(server.simulator.oauth_revocation_requests(), 0);
+    server.running.stop().await.unwrap();
+}
+on_both_backends!(a_refused_grant_is_not_revoked_while_a_credential_with_no_account_recorded_lives);
 
 async fn deleting_a_google_credential_revokes_its_grant_at_google(env: TestEnv) {
     let server = oauth_server(&env, OAuthBehaviour::default(), JobSettings::default()).await;

@@ -718,8 +718,9 @@ pub async fn expiring_or_expired(
         .await?)
 }
 
-/// Other credentials than `except`, of any person, for one of `services` and the upstream
-/// account `account_id`, that are neither revoked nor erased: their ids, at most `limit`.
+/// Other credentials than `except`, of any person, for one of `services` that hold or may hold
+/// the upstream account `account_id` (it, or no account recorded: tokens pasted and never
+/// checked may be that account's), neither revoked nor erased: their ids, at most `limit`.
 /// (One provider grant can serve several services: revoking it for one ends the others'.)
 pub async fn others_holding_account(
     pool: &sqlx::AnyPool,
@@ -733,7 +734,8 @@ pub async fn others_holding_account(
     }
     let listed: Vec<String> = (0..services.len()).map(|n| format!("${}", n + 4)).collect();
     let sql = format!(
-        "SELECT credential_id FROM credential_summary WHERE account_id = $1 \
+        "SELECT credential_id FROM credential_summary \
+         WHERE (account_id = $1 OR account_id IS NULL) \
          AND credential_id <> $2 AND status <> 'revoked' AND service IN ({}) \
          ORDER BY credential_id LIMIT $3",
         listed.join(", ")

@@ -15,7 +15,7 @@
 //! An expired credential holding a token still good is checked again (the provider's userinfo)
 //! rather than redeemed again. When the provider cannot answer for a credential (its token
 //! endpoint or its userinfo failing), a need does not ask it again about that secret version
-//! before the pass's interval has passed; the pass does at each run. Otherwise, while the
+//! before the pass's interval (at most a minute) has passed; the pass does at each run. Otherwise, while the
 //! provider fails, every resolve would send it a request of its own.
 
 use super::{token_fields, with_grant, OAuthConnections};
@@ -45,6 +45,11 @@ const RECORD_RETRIES: [Duration; 3] = [
     Duration::from_secs(2),
     Duration::from_secs(4),
 ];
+
+/// The longest a need waits to ask the provider again about a credential it could not answer
+/// for: the pass's interval when shorter (one failure must not stop on-demand refreshes for an
+/// hour where the pass runs hourly).
+const ASK_AGAIN_AFTER: Duration = Duration::from_secs(60);
 
 /// The one epoch of [`TokenRefresher::provider_failed`]: a failure stays so (its memory only
 /// ages out).
@@ -87,7 +92,8 @@ pub struct TokenRefresher {
     unrecorded: moka::sync::Cache<(CredentialId, u32), (TokenGrant, DateTime<Utc>)>,
     /// Credentials (at a secret version) the provider could not answer for (a redemption that
     /// failed other than by refusal, a check that could not be made), remembered for the pass's
-    /// interval: a need does not ask the provider about them again meanwhile, the pass does.
+    /// interval or [`ASK_AGAIN_AFTER`], the shorter: a need does not ask the provider about them
+    /// again meanwhile, the pass does.
     provider_failed: Remembered<(CredentialId, u32), ()>,
     /// Tokens expiring within this margin are refreshed.
     pub margin: chrono::Duration,
@@ -139,8 +145,8 @@ fn token_due(c: &CredentialState, now: DateTime<Utc>, margin: chrono::Duration) 
 
 impl TokenRefresher {
     /// `pass_interval` is how often the scheduled pass runs ([`TokenRefresher::run`]'s
-    /// `every`): how long a need waits to check again an expired credential whose check could
-    /// not be made.
+    /// `every`): how long, at most a minute, a need waits to ask the provider again about a
+    /// credential it could not answer for.
     pub fn new(
         ledger: Arc<Ledger>,
         connections: Arc<OAuthConnections>,
@@ -162,7 +168,7 @@ impl TokenRefresher {
                 .max_capacity(10_000)
                 .time_to_live(Duration::from_secs(24 * 3600))
                 .build(),
-            provider_failed: Remembered::for_at_most(10_000, pass_interval),
+            provider_failed: Remembered::for_at_most(10_000, pass_interval.min(ASK_AGAIN_AFTER)),
             margin,
         }
     }
