@@ -185,6 +185,8 @@ async fn way_on(server: &Server, callback: &str) -> String {
     to
 }
 
+/// A resolve of alice's Gmail, as an MCP server with her resolver token asks for it.
+const RESOLVE_ALICES_GMAIL: &str = "mutation { resolveCredential(userId: \"alice\", service: \"gmail\", tool: \"gmail_search\") { fields } }";
 const CREDENTIAL: &str = "query($id: ID!) { credential(id: $id) { id name status isPrimary scopes tokenExpiresAt secretVersion account { id email } } }";
 
 async fn credential(person: &Client, id: &str) -> Value {
@@ -1540,9 +1542,8 @@ async fn resolves_during_a_userinfo_outage_do_not_each_check_an_expired_credenti
     server
         .simulator
         .set_fault("gmail", credledger_adapters::simulator::Fault::ServerError);
-    const RESOLVE: &str = "mutation { resolveCredential(userId: \"alice\", service: \"gmail\", tool: \"gmail_search\") { fields } }";
     // Redeemed and recorded; the check of the new token cannot be made.
-    machine.gql(RESOLVE, json!({})).await;
+    machine.gql(RESOLVE_ALICES_GMAIL, json!({})).await;
     assert_eq!(refreshes(&alice, &id).await, 1);
     assert_eq!(credential(&alice, &id).await["status"], "EXPIRED");
     let checked = server.simulator.requests("gmail");
@@ -1551,7 +1552,7 @@ async fn resolves_during_a_userinfo_outage_do_not_each_check_an_expired_credenti
     // a need would check it again.
     tokio::time::sleep(Duration::from_secs(2)).await;
     for _ in 0..10 {
-        let answer = machine.gql(RESOLVE, json!({})).await;
+        let answer = machine.gql(RESOLVE_ALICES_GMAIL, json!({})).await;
         assert!(answer.body["errors"].is_array(), "{}", answer.body);
     }
     assert_eq!(server.simulator.requests("gmail"), checked);
@@ -1579,10 +1580,9 @@ async fn resolves_during_a_token_endpoint_outage_do_not_each_redeem_again(env: T
         ..behaviour
     });
     let redemptions = || server.simulator.oauth_redemptions().values().sum::<u32>();
-    const RESOLVE: &str = "mutation { resolveCredential(userId: \"alice\", service: \"gmail\", tool: \"gmail_search\") { fields } }";
     // Past the least spacing between two refreshes of one credential (a second).
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let first = machine.gql(RESOLVE, json!({})).await;
+    let first = machine.gql(RESOLVE_ALICES_GMAIL, json!({})).await;
     assert!(
         first.body["data"]["resolveCredential"]["fields"].is_object(),
         "{}",
@@ -1591,7 +1591,7 @@ async fn resolves_during_a_token_endpoint_outage_do_not_each_redeem_again(env: T
     let tried = redemptions();
     assert_eq!(tried, 1, "the due token was not redeemed");
     for _ in 0..10 {
-        let answer = machine.gql(RESOLVE, json!({})).await;
+        let answer = machine.gql(RESOLVE_ALICES_GMAIL, json!({})).await;
         assert!(
             answer.body["data"]["resolveCredential"]["fields"].is_object(),
             "{}",
