@@ -240,6 +240,21 @@ async fn refreshes(person: &Client, id: &str) -> usize {
         .count()
 }
 
+/// Every event of the ledger but the disclosures' (`CredentialUsed`), counted by type, read
+/// from the events table (a read model may lag).
+async fn recorded_changes(env: &TestEnv) -> std::collections::BTreeMap<String, i64> {
+    let pool = env.any_pool().await;
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT event_type, CAST(COUNT(*) AS BIGINT) FROM events \
+         WHERE event_type <> 'CredentialUsed' GROUP BY event_type",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    rows.into_iter().collect()
+}
+
 /// Makes the database refuse every event of `event_type` as if it were away (SQLSTATE 57P03 on
 /// PostgreSQL); undone by `accept_events_again` on the pool answered.
 async fn database_away_for(env: &TestEnv, event_type: &str) -> sqlx::AnyPool {
@@ -1515,7 +1530,7 @@ on_both_backends!(
 
 /// While Google's userinfo keeps failing, resolves of an expired credential holding a token
 /// still good do not each check it again: after a check that could not be made, a need waits
-/// for the pass's interval (an hour here) before the next, so ten resolves send Google's
+/// for the pass's interval, a minute at most, before the next, so ten resolves send Google's
 /// userinfo nothing more (the pass checks it again at each run).
 async fn resolves_during_a_userinfo_outage_do_not_each_check_an_expired_credential_again(
     env: TestEnv,
@@ -1564,9 +1579,10 @@ on_both_backends!(resolves_during_a_userinfo_outage_do_not_each_check_an_expired
 
 /// While Google's token endpoint fails, resolves of a credential whose token is due do not each
 /// try to redeem its refresh token again: after a redemption that failed (other than by a
-/// refusal), a need waits for the pass's interval (an hour here) before the next, so ten
-/// resolves send the token endpoint nothing more, and each still answers with the token the
-/// credential holds, good for a while yet.
+/// refusal), a need waits for the pass's interval, a minute at most, before the next, so ten
+/// resolves send the token endpoint nothing more and record nothing, and each still answers
+/// with the token the credential holds, good for a while yet. The pass tries again at each
+/// run, and refreshes the token once the token endpoint answers.
 async fn resolves_during_a_token_endpoint_outage_do_not_each_redeem_again(env: TestEnv) {
     let behaviour = OAuthBehaviour {
         token_lifetime: Duration::from_secs(30),
@@ -1574,31 +1590,49 @@ async fn resolves_during_a_token_endpoint_outage_do_not_each_redeem_again(env: T
     };
     // Due as soon as connected: the token expires within the margin.
     let server = oauth_server(&env, behaviour.clone(), refreshing_on_demand_only(60)).await;
-    let (_, _, machine) = alice_with_gmail(&server).await;
+    let (alice, id, machine) = alice_with_gmail(&server).await;
     server.simulator.set_oauth_behaviour(OAuthBehaviour {
         refresh_unavailable: true,
-        ..behaviour
+        ..behaviour.clone()
     });
     let redemptions = || server.simulator.oauth_redemptions().values().sum::<u32>();
+    let recorded = recorded_changes(&env).await;
     // Past the least spacing between two refreshes of one credential (a second).
     tokio::time::sleep(Duration::from_secs(2)).await;
     let first = machine.gql(RESOLVE_ALICES_GMAIL, json!({})).await;
-    assert!(
-        first.body["data"]["resolveCredential"]["fields"].is_object(),
-        "{}",
-        first.body
-    );
+    let held = first.body["data"]["resolveCredential"]["fields"]["access_token"].clone();
+    assert!(held.is_string(), "{}", first.body);
     let tried = redemptions();
     assert_eq!(tried, 1, "the due token was not redeemed");
     for _ in 0..10 {
         let answer = machine.gql(RESOLVE_ALICES_GMAIL, json!({})).await;
-        assert!(
-            answer.body["data"]["resolveCredential"]["fields"].is_object(),
+        assert_eq!(
+            answer.body["data"]["resolveCredential"]["fields"]["access_token"], held,
             "{}",
             answer.body
         );
     }
     assert_eq!(redemptions(), tried, "redeemed again at a resolve");
+    // The pass still tries at its run, and the failures recorded nothing.
+    assert_eq!(server.running.api.tokens.pass().await, 0);
+    assert_eq!(redemptions(), tried + 1, "the pass did not try again");
+    assert_eq!(
+        recorded_changes(&env).await,
+        recorded,
+        "a failure was recorded"
+    );
+    assert_eq!(credential(&alice, &id).await["status"], "ACTIVE");
+    // Google answers again: the pass refreshes the token, and resolves disclose the new one.
+    server.simulator.set_oauth_behaviour(behaviour);
+    assert_eq!(server.running.api.tokens.pass().await, 1, "not refreshed");
+    assert_eq!(redemptions(), tried + 2);
+    let mut refreshed = recorded;
+    *refreshed.entry("OAuthTokenRefreshed".into()).or_default() += 1;
+    assert_eq!(recorded_changes(&env).await, refreshed);
+    assert_ne!(
+        resolve_access_token(&machine, "alice").await,
+        held.as_str().unwrap()
+    );
     server.running.stop().await.unwrap();
 }
 on_both_backends!(resolves_during_a_token_endpoint_outage_do_not_each_redeem_again);
